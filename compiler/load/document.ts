@@ -1,0 +1,146 @@
+// Turn parsed YAML into typed, located policy documents with provenance.
+import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
+import { kindInfo, listKinds, looksLikeFalcoRules, type DocumentFamily } from './kinds.js';
+import type { NodePath, ParsedYaml } from './yaml.js';
+
+/** Where a document came from: enough to point a reviewer at the exact line of the exact commit. */
+export interface Provenance {
+  /** Path relative to the repository (or load root), with forward slashes. */
+  file: string;
+  line: number;
+  column: number;
+  /** Commit the file was read from; undefined for a work tree or directory. */
+  commit?: string;
+  /** Index of the YAML document in its file (0-based), and of the item inside a List. */
+  docIndex: number;
+  listIndex?: number;
+}
+
+export interface PolicyDocument {
+  kind: string;
+  apiVersion: string;
+  family: DocumentFamily;
+  name: string;
+  namespace?: string;
+  /** The plain value of the document (for a List item, of that item). */
+  value: Record<string, unknown>;
+  provenance: Provenance;
+  /** Span of the whole document. */
+  span: Span;
+  /** Span of a node given by a path relative to this document's root. */
+  locate(path: NodePath, opts?: { key?: boolean }): Span;
+}
+
+/** A Falco rules file: the whole YAML sequence is one document. */
+export interface FalcoRulesDocument extends PolicyDocument {
+  kind: 'FalcoRules';
+  family: 'falco';
+  items: unknown[];
+}
+
+export function isFalcoRules(d: PolicyDocument): d is FalcoRulesDocument {
+  return d.kind === 'FalcoRules';
+}
+
+/** Classifies a parsed YAML document; unpacks Lists. Returns the documents and any diagnostics. */
+export function classify(parsed: ParsedYaml, commit: string | undefined): { documents: PolicyDocument[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const documents: PolicyDocument[] = [];
+  const v = parsed.value;
+  const baseProv = (path: NodePath, listIndex?: number): Provenance => {
+    const s = parsed.locate(path);
+    return { file: parsed.file, line: s.line, column: s.column, commit, docIndex: parsed.index, ...(listIndex === undefined ? {} : { listIndex }) };
+  };
+  if (looksLikeFalcoRules(v)) {
+    const doc: FalcoRulesDocument = {
+      kind: 'FalcoRules',
+      apiVersion: 'falco',
+      family: 'falco',
+      name: parsed.file,
+      value: { items: v },
+      items: v as unknown[],
+      provenance: baseProv([]),
+      span: parsed.span,
+      locate: (path, opts) => parsed.locate(path[0] === 'items' ? path.slice(1) : path, opts),
+    };
+    documents.push(doc);
+    return { documents, diagnostics };
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    diagnostics.push(diagnostic('load/not-an-object', 'error', 'document is not a YAML mapping with apiVersion and kind', parsed.span, { commit }));
+    return { documents, diagnostics };
+  }
+  const obj = v as Record<string, unknown>;
+  const kind = obj['kind'];
+  if (typeof kind === 'string' && listKinds.has(kind) && Array.isArray(obj['items'])) {
+    (obj['items'] as unknown[]).forEach((item, i) => {
+      const r = classifyObject(item, (p, o) => parsed.locate(['items', i, ...p], o), baseProv(['items', i], i), parsed.span, commit);
+      documents.push(...r.documents);
+      diagnostics.push(...r.diagnostics);
+    });
+    return { documents, diagnostics };
+  }
+  const r = classifyObject(obj, parsed.locate, baseProv([]), parsed.span, commit);
+  return r;
+}
+
+function classifyObject(
+  v: unknown,
+  locate: PolicyDocument['locate'],
+  provenance: Provenance,
+  docSpan: Span,
+  commit: string | undefined,
+): { documents: PolicyDocument[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const at = (p: NodePath, key = false) => locate(p, { key });
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    diagnostics.push(diagnostic('load/not-an-object', 'error', 'list item is not a mapping with apiVersion and kind', at([]), { commit }));
+    return { documents: [], diagnostics };
+  }
+  const obj = v as Record<string, unknown>;
+  const kind = obj['kind'];
+  if (typeof kind !== 'string' || kind === '') {
+    diagnostics.push(diagnostic('load/missing-kind', 'error', 'document has no `kind`; add e.g. `kind: CiliumNetworkPolicy`', kind === undefined ? { ...docSpan, endLine: docSpan.line, endColumn: docSpan.column } : at(['kind']), { commit }));
+    return { documents: [], diagnostics };
+  }
+  let apiVersion = obj['apiVersion'];
+  if (apiVersion === undefined) {
+    const wrongCase = Object.keys(obj).find((k) => k !== 'apiVersion' && k.toLowerCase() === 'apiversion');
+    if (wrongCase) {
+      diagnostics.push(
+        diagnostic('load/apiversion-case', 'error', `field \`${wrongCase}\` must be spelled \`apiVersion\`; Kubernetes field names are case-sensitive and the API server rejects this document`, at([wrongCase], true), {
+          commit,
+          fix: { description: 'rename the field to apiVersion', replacement: 'apiVersion' },
+        }),
+      );
+      apiVersion = obj[wrongCase];
+    } else {
+      diagnostics.push(diagnostic('load/missing-apiversion', 'error', `${kind} has no \`apiVersion\``, at(['kind']), { commit }));
+    }
+  }
+  const info = kindInfo(kind);
+  const meta = (obj['metadata'] ?? {}) as Record<string, unknown>;
+  const name = typeof meta['name'] === 'string' ? meta['name'] : '';
+  const namespace = typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined;
+  if (!info) {
+    diagnostics.push(diagnostic('load/unknown-kind', 'warning', `unknown kind \`${kind}\` (apiVersion ${String(apiVersion)}): not a policy weir understands, ignored`, at(['kind']), { commit }));
+    return { documents: [], diagnostics };
+  }
+  if (typeof apiVersion === 'string' && !info.apiVersions.includes(apiVersion)) {
+    diagnostics.push(
+      diagnostic('load/unknown-apiversion', info.family === 'network' || info.family === 'runtime' ? 'error' : 'warning', `${kind} is served as ${info.apiVersions.join(' or ')}, not \`${apiVersion}\``, at(['apiVersion']), { commit }),
+    );
+  }
+  const doc: PolicyDocument = {
+    kind,
+    apiVersion: typeof apiVersion === 'string' ? apiVersion : '',
+    family: info.family,
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    value: obj,
+    provenance,
+    span: locate([]),
+    locate,
+  };
+  return { documents: [doc], diagnostics };
+}

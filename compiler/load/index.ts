@@ -1,0 +1,193 @@
+// Load policy documents from files and folders, or from a Git revision without touching the work tree.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { simpleGit } from 'simple-git';
+import { diagnostic, fileSpan, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { classify, type PolicyDocument } from './document.js';
+import { decodeUtf8, defaultLimits, parseYamlDocuments, type YamlLimits } from './yaml.js';
+
+export type { PolicyDocument, Provenance, FalcoRulesDocument } from './document.js';
+export { isFalcoRules } from './document.js';
+export { defaultLimits, parseYamlDocuments, type YamlLimits, type NodePath } from './yaml.js';
+
+export interface LoadOptions {
+  /** Repository (or base) directory; file paths in provenance are relative to it. Default: cwd. */
+  root?: string;
+  /** Read from this Git revision of `root` instead of the file system. */
+  rev?: string;
+  limits?: Partial<YamlLimits>;
+}
+
+export interface LoadResult {
+  documents: PolicyDocument[];
+  diagnostics: Diagnostic[];
+  /** Every file read, relative to root. */
+  files: string[];
+  /** Resolved commit when loaded from a revision. */
+  commit?: string;
+  /** Raw text of each file read, for code frames. */
+  sources: Map<string, string>;
+}
+
+const yamlExt = /\.(ya?ml)$/i;
+
+/** One input file: its path relative to root and its bytes. */
+export interface SourceFile {
+  file: string;
+  bytes: Uint8Array;
+}
+
+/** Parses already-read files into documents (pure: no I/O). */
+export function loadSources(files: readonly SourceFile[], commit?: string, limits: Partial<YamlLimits> = {}): LoadResult {
+  const lim = { ...defaultLimits, ...limits };
+  const documents: PolicyDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  for (const { file, bytes } of files) {
+    if (bytes.byteLength > lim.maxFileBytes) {
+      diagnostics.push(diagnostic('load/file-too-large', 'error', `file is ${bytes.byteLength} bytes; the limit is ${lim.maxFileBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(file), { commit }));
+      continue;
+    }
+    const dec = decodeUtf8(file, bytes);
+    if (dec.diagnostic) {
+      diagnostics.push({ ...dec.diagnostic, ...(commit ? { commit } : {}) });
+      continue;
+    }
+    const text = dec.text!;
+    sources.set(file, text);
+    const parsed = parseYamlDocuments(file, text, lim);
+    for (const d of parsed.diagnostics) diagnostics.push(commit ? { ...d, commit } : d);
+    for (const p of parsed.documents) {
+      const c = classify(p, commit);
+      documents.push(...c.documents);
+      diagnostics.push(...c.diagnostics);
+    }
+  }
+  return { documents, diagnostics: sortDiagnostics(diagnostics), files: files.map((f) => f.file), ...(commit ? { commit } : {}), sources };
+}
+
+/** Loads the YAML files under `paths` (files or folders), from disk or from a Git revision. */
+export async function loadPolicies(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
+  const root = path.resolve(opts.root ?? process.cwd());
+  const inputs = paths.length > 0 ? paths : ['.'];
+  const pre: Diagnostic[] = [];
+  const rels: string[] = [];
+  for (const p of inputs) {
+    const abs = path.resolve(root, p);
+    const rel = path.relative(root, abs);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      if (opts.rev) {
+        pre.push(diagnostic('load/outside-repository', 'error', `path ${p} is outside the repository ${root}`, fileSpan(p)));
+        continue;
+      }
+    }
+    rels.push(rel === '' ? '.' : rel.split(path.sep).join('/'));
+  }
+  if (opts.rev) {
+    const r = await readRevision(root, opts.rev, rels);
+    if ('error' in r) return { documents: [], diagnostics: [...pre, r.error], files: [], sources: new Map() };
+    const res = loadSources(r.files, r.commit, opts.limits);
+    res.diagnostics = sortDiagnostics([...pre, ...res.diagnostics]);
+    return res;
+  }
+  const files: SourceFile[] = [];
+  for (const rel of rels) {
+    const abs = path.resolve(root, rel);
+    let st;
+    try {
+      st = await fs.stat(abs);
+    } catch {
+      pre.push(diagnostic('load/missing-path', 'error', `no such file or folder: ${rel}`, fileSpan(rel)));
+      continue;
+    }
+    const list = st.isDirectory() ? await walk(abs) : [abs];
+    for (const f of list) {
+      const display = displayPath(root, f);
+      try {
+        const fst = await fs.stat(f);
+        const maxBytes = { ...defaultLimits, ...opts.limits }.maxFileBytes;
+        if (fst.size > maxBytes) {
+          // Do not read a huge file into memory just to reject it.
+          pre.push(diagnostic('load/file-too-large', 'error', `file is ${fst.size} bytes; the limit is ${maxBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(display)));
+          continue;
+        }
+        files.push({ file: display, bytes: await fs.readFile(f) });
+      } catch (e) {
+        pre.push(diagnostic('load/unreadable', 'error', `cannot read file: ${(e as Error).message}`, fileSpan(display)));
+      }
+    }
+  }
+  const res = loadSources(files, undefined, opts.limits);
+  res.diagnostics = sortDiagnostics([...pre, ...res.diagnostics]);
+  return res;
+}
+
+function displayPath(root: string, abs: string): string {
+  const rel = path.relative(root, abs);
+  return (rel.startsWith('..') ? abs : rel).split(path.sep).join('/');
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else if (e.isFile() && yamlExt.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/** Reads every YAML file under `paths` at `rev` with `git ls-tree` and one `git cat-file --batch`. */
+export async function readRevision(repo: string, rev: string, paths: readonly string[]): Promise<{ files: SourceFile[]; commit: string } | { error: Diagnostic }> {
+  const git = simpleGit(repo);
+  let commit: string;
+  try {
+    commit = (await git.raw(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])).trim();
+    if (!commit) throw new Error('unknown revision');
+  } catch {
+    return { error: diagnostic('load/missing-revision', 'error', `revision \`${rev}\` does not exist in ${repo}`, fileSpan(repo)) };
+  }
+  const spec = paths.filter((p) => p !== '.');
+  const tree = await git.raw(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...spec]);
+  const blobs: { file: string; oid: string }[] = [];
+  for (const rec of tree.split('\0')) {
+    if (!rec) continue;
+    const tab = rec.indexOf('\t');
+    const [, type, oid] = rec.slice(0, tab).split(' ');
+    const file = rec.slice(tab + 1);
+    if (type === 'blob' && yamlExt.test(file) && !file.split('/').some((s) => s.startsWith('.'))) blobs.push({ file, oid: oid! });
+  }
+  blobs.sort((a, b) => (a.file < b.file ? -1 : 1));
+  const contents = await catFileBatch(repo, blobs.map((b) => b.oid));
+  return { files: blobs.map((b, i) => ({ file: b.file, bytes: contents[i]! })), commit };
+}
+
+/** Streams many blobs through one `git cat-file --batch` process (simple-git has no batch reader). */
+function catFileBatch(repo: string, oids: readonly string[]): Promise<Uint8Array[]> {
+  if (oids.length === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`git cat-file exited with ${code}`));
+      const buf = Buffer.concat(chunks);
+      const out: Uint8Array[] = [];
+      let off = 0;
+      for (let i = 0; i < oids.length; i++) {
+        const nl = buf.indexOf(0x0a, off);
+        const header = buf.subarray(off, nl).toString();
+        const size = Number(header.split(' ')[2]);
+        out.push(buf.subarray(nl + 1, nl + 1 + size));
+        off = nl + 1 + size + 1;
+      }
+      resolve(out);
+    });
+    child.stdin.end(oids.join('\n') + '\n');
+  });
+}

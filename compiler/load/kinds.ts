@@ -1,0 +1,69 @@
+// The document kinds weir understands, keyed by API group and kind as upstream spells them.
+
+export type DocumentFamily =
+  | 'network' // CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, NetworkPolicy
+  | 'runtime' // TracingPolicy, TracingPolicyNamespaced
+  | 'psp' // PodSecurityPolicy
+  | 'falco' // a Falco rules file (the whole file is one document)
+  | 'weir' // Inventory, PolicyTest, Guardrail
+  | 'workload' // application manifests that feed the inventory
+  | 'ignored'; // known Kubernetes kinds that carry no policy (ServiceAccount, ConfigMap, ...)
+
+export interface KindInfo {
+  family: DocumentFamily;
+  /** API groups/versions accepted for this kind (apiVersion values). */
+  apiVersions: readonly string[];
+  namespaced: boolean;
+  /** Name of the JSON Schema in schemas/ that validates it, if any. */
+  schema?: string;
+}
+
+export const kinds: Readonly<Record<string, KindInfo>> = {
+  CiliumNetworkPolicy: { family: 'network', apiVersions: ['cilium.io/v2'], namespaced: true, schema: 'cilium-network-policy' },
+  CiliumClusterwideNetworkPolicy: { family: 'network', apiVersions: ['cilium.io/v2'], namespaced: false, schema: 'cilium-clusterwide-network-policy' },
+  NetworkPolicy: { family: 'network', apiVersions: ['networking.k8s.io/v1'], namespaced: true, schema: 'network-policy' },
+  TracingPolicy: { family: 'runtime', apiVersions: ['cilium.io/v1alpha1', 'isovalent.com/v1alpha1'], namespaced: false, schema: 'tracing-policy' },
+  TracingPolicyNamespaced: { family: 'runtime', apiVersions: ['cilium.io/v1alpha1', 'isovalent.com/v1alpha1'], namespaced: true, schema: 'tracing-policy' },
+  PodSecurityPolicy: { family: 'psp', apiVersions: ['policy/v1beta1'], namespaced: false, schema: 'pod-security-policy' },
+  Inventory: { family: 'weir', apiVersions: ['weir.dev/v1alpha1'], namespaced: false, schema: 'inventory' },
+  PolicyTest: { family: 'weir', apiVersions: ['weir.dev/v1alpha1'], namespaced: false, schema: 'policy-test' },
+  Guardrail: { family: 'weir', apiVersions: ['weir.dev/v1alpha1'], namespaced: false, schema: 'guardrail' },
+  Namespace: { family: 'workload', apiVersions: ['v1'], namespaced: false },
+  Pod: { family: 'workload', apiVersions: ['v1'], namespaced: true },
+  Service: { family: 'workload', apiVersions: ['v1'], namespaced: true },
+  Node: { family: 'workload', apiVersions: ['v1'], namespaced: false },
+  Deployment: { family: 'workload', apiVersions: ['apps/v1'], namespaced: true },
+  StatefulSet: { family: 'workload', apiVersions: ['apps/v1'], namespaced: true },
+  DaemonSet: { family: 'workload', apiVersions: ['apps/v1'], namespaced: true },
+  ReplicaSet: { family: 'workload', apiVersions: ['apps/v1'], namespaced: true },
+  Job: { family: 'workload', apiVersions: ['batch/v1'], namespaced: true },
+  CronJob: { family: 'workload', apiVersions: ['batch/v1', 'batch/v1beta1'], namespaced: true },
+  ReplicationController: { family: 'workload', apiVersions: ['v1'], namespaced: true },
+  ServiceAccount: { family: 'ignored', apiVersions: ['v1'], namespaced: true },
+  ConfigMap: { family: 'ignored', apiVersions: ['v1'], namespaced: true },
+  Secret: { family: 'ignored', apiVersions: ['v1'], namespaced: true },
+  CiliumEnvoyConfig: { family: 'ignored', apiVersions: ['cilium.io/v2'], namespaced: true },
+  CiliumClusterwideEnvoyConfig: { family: 'ignored', apiVersions: ['cilium.io/v2'], namespaced: false },
+  CiliumCIDRGroup: { family: 'workload', apiVersions: ['cilium.io/v2alpha1', 'cilium.io/v2'], namespaced: false },
+  Kustomization: { family: 'ignored', apiVersions: ['kustomize.config.k8s.io/v1beta1', 'kustomize.toolkit.fluxcd.io/v1'], namespaced: false },
+};
+
+/** Kubernetes List kinds whose `items` are unpacked into separate documents. */
+export const listKinds = new Set(['List', 'NetworkPolicyList', 'CiliumNetworkPolicyList', 'CiliumClusterwideNetworkPolicyList', 'TracingPolicyList', 'PodList', 'NamespaceList', 'ServiceList', 'NodeList', 'DeploymentList']);
+
+export function kindInfo(kind: string): KindInfo | undefined {
+  return Object.prototype.hasOwnProperty.call(kinds, kind) ? kinds[kind] : undefined;
+}
+
+/** Whether a YAML top-level value looks like a Falco rules file: a sequence of rule/macro/list/required_* items. */
+export function looksLikeFalcoRules(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  let hits = 0;
+  for (const item of value) {
+    if (item && typeof item === 'object' && !Array.isArray(item)) {
+      const keys = Object.keys(item);
+      if (keys.some((k) => k === 'rule' || k === 'macro' || k === 'list' || k === 'required_engine_version' || k === 'required_plugin_versions')) hits++;
+    }
+  }
+  return hits > 0 && hits >= value.length / 2;
+}
