@@ -1,0 +1,186 @@
+// Effective connectivity of one revision: every ordered pair of peers probed over every
+// (protocol, port class), then folded into np-guard netpol-analyzer `list` lines.
+import { addPorts, formatConnections, isEmpty, protocols, type ConnectionSet, type PortRange, type Protocol } from './connset.js';
+import { comparePeers, intToIp, peerName, peerNamespace, type Peer } from './peers.js';
+import { passes, type Decision, type Oracle } from './probe.js';
+
+/** The decisions for one ordered pair, indexed [protocol index * classes.length + class index]. */
+export interface PairDecisions {
+  src: Peer;
+  dst: Peer;
+  decisions: Decision[];
+}
+
+export interface ConnectivityMatrix {
+  peers: Peer[];
+  classes: PortRange[];
+  pairs: Map<string, PairDecisions>;
+}
+
+export function pairKey(src: Peer, dst: Peer): string {
+  return `${peerName(src)} => ${peerName(dst)}`;
+}
+
+/** The ordered pairs worth probing: different peers, at least one side a workload, FQDNs only as destinations. */
+export function candidatePairs(peers: readonly Peer[], only?: (src: Peer, dst: Peer) => boolean): [Peer, Peer][] {
+  const out: [Peer, Peer][] = [];
+  for (const src of peers) {
+    if (src.type === 'fqdn') continue;
+    for (const dst of peers) {
+      if (src === dst) continue;
+      if (src.type !== 'workload' && dst.type !== 'workload') continue;
+      if (only && !only(src, dst)) continue;
+      out.push([src, dst]);
+    }
+  }
+  return out;
+}
+
+export function probePair(oracle: Oracle, src: Peer, dst: Peer, classes: readonly PortRange[]): PairDecisions {
+  const decisions: Decision[] = [];
+  for (const protocol of protocols) for (const c of classes) decisions.push(oracle({ src, dst, protocol, port: c.lo }));
+  return { src, dst, decisions };
+}
+
+export function computeConnectivity(oracle: Oracle, peers: readonly Peer[], classes: PortRange[], only?: (src: Peer, dst: Peer) => boolean): ConnectivityMatrix {
+  const sorted = [...peers].sort(comparePeers);
+  const pairs = new Map<string, PairDecisions>();
+  for (const [src, dst] of candidatePairs(sorted, only)) pairs.set(pairKey(src, dst), probePair(oracle, src, dst, classes));
+  return { peers: sorted, classes, pairs };
+}
+
+/** The allowed connection set of one pair: the union of the classes whose decision passes. */
+export function connectionSet(p: PairDecisions, classes: readonly PortRange[]): ConnectionSet {
+  const set: ConnectionSet = {};
+  protocols.forEach((proto: Protocol, pi) => {
+    classes.forEach((c, ci) => {
+      if (passes(p.decisions[pi * classes.length + ci]!)) addPorts(set, proto, c.lo, c.hi);
+    });
+  });
+  return set;
+}
+
+export interface ConnLine {
+  src: string;
+  dst: string;
+  conn: string;
+  /** Namespaces for graph clustering; undefined for external peers. */
+  srcNamespace?: string;
+  dstNamespace?: string;
+}
+
+/**
+ * One line per allowed pair. Adjacent external ranges that connect identically to the same
+ * workload are merged into one range, as np-guard does, so the line count stays readable.
+ */
+export function connectivityLines(m: ConnectivityMatrix): ConnLine[] {
+  interface Row { src: Peer; dst: Peer; conn: string }
+  const rows: Row[] = [];
+  for (const p of m.pairs.values()) {
+    const set = connectionSet(p, m.classes);
+    if (isEmpty(set)) continue;
+    rows.push({ src: p.src, dst: p.dst, conn: formatConnections(set) });
+  }
+  return mergeRanges(rows).map(toLine).sort(compareLines);
+}
+
+function toLine(r: { src: Peer; dst: Peer; conn: string }): ConnLine {
+  const sn = peerNamespace(r.src);
+  const dn = peerNamespace(r.dst);
+  return { src: peerName(r.src), dst: peerName(r.dst), conn: r.conn, ...(sn ? { srcNamespace: sn } : {}), ...(dn ? { dstNamespace: dn } : {}) };
+}
+
+export function compareLines(a: { src: string; dst: string }, b: { src: string; dst: string }): number {
+  return a.src < b.src ? -1 : a.src > b.src ? 1 : a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0;
+}
+
+function mergeRanges<R extends { src: Peer; dst: Peer; conn: string }>(rows: R[]): R[] {
+  const out: R[] = [];
+  const groups = new Map<string, R[]>();
+  for (const r of rows) {
+    const ipSide = r.src.type === 'ip' ? 'src' : r.dst.type === 'ip' ? 'dst' : undefined;
+    if (!ipSide) {
+      out.push(r);
+      continue;
+    }
+    const other = ipSide === 'src' ? r.dst : r.src;
+    const k = `${ipSide}|${peerName(other)}|${r.conn}`;
+    const g = groups.get(k);
+    if (g) g.push(r);
+    else groups.set(k, [r]);
+  }
+  for (const g of groups.values()) {
+    const ipOf = (r: R) => (r.src.type === 'ip' ? r.src : (r.dst as Extract<Peer, { type: 'ip' }>));
+    g.sort((a, b) => ipOf(a).start - ipOf(b).start);
+    let cur: R | undefined;
+    for (const r of g) {
+      if (cur && ipOf(cur).end + 1 === ipOf(r).start) {
+        const merged = { type: 'ip' as const, start: ipOf(cur).start, end: ipOf(r).end };
+        cur = cur.src.type === 'ip' ? { ...cur, src: merged } : { ...cur, dst: merged };
+      } else {
+        if (cur) out.push(cur);
+        cur = r;
+      }
+    }
+    if (cur) out.push(cur);
+  }
+  return out;
+}
+
+export type ListFormat = 'txt' | 'csv' | 'md' | 'json' | 'dot';
+
+function csvCell(s: string): string {
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** Renders `weir connectivity` output in np-guard's `list` formats. */
+export function renderConnectivity(lines: readonly ConnLine[], format: ListFormat): string {
+  switch (format) {
+    case 'txt':
+      return lines.map((l) => `${l.src} => ${l.dst} : ${l.conn}\n`).join('');
+    case 'csv':
+      return `src,dst,conn\n${lines.map((l) => `${csvCell(l.src)},${csvCell(l.dst)},${csvCell(l.conn)}\n`).join('')}`;
+    case 'md':
+      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${l.conn} |\n`).join('')}`;
+    case 'json':
+      return `${JSON.stringify(lines.map((l) => ({ src: l.src, dst: l.dst, conn: l.conn })), null, 2)}\n`;
+    case 'dot':
+      return renderDot(lines);
+  }
+}
+
+function dotId(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function renderDot(lines: readonly ConnLine[]): string {
+  const byNs = new Map<string, Set<string>>();
+  const external = new Set<string>();
+  for (const l of lines) {
+    for (const [name, ns] of [
+      [l.src, l.srcNamespace],
+      [l.dst, l.dstNamespace],
+    ] as const) {
+      if (ns) {
+        const s = byNs.get(ns) ?? new Set<string>();
+        s.add(name);
+        byNs.set(ns, s);
+      } else external.add(name);
+    }
+  }
+  const out: string[] = ['digraph {'];
+  for (const ns of [...byNs.keys()].sort()) {
+    out.push(`\tsubgraph ${dotId(`cluster_${ns}`)} {`);
+    for (const n of [...byNs.get(ns)!].sort()) out.push(`\t\t${dotId(n)} [label=${dotId(n.slice(ns.length + 1))} color="blue" fontcolor="blue"]`);
+    out.push(`\t\tlabel=${dotId(ns)}`, '\t}');
+  }
+  for (const n of [...external].sort()) out.push(`\t${dotId(n)} [label=${dotId(n)} color="red2" fontcolor="red2"]`);
+  for (const l of lines) out.push(`\t${dotId(l.src)} -> ${dotId(l.dst)} [label=${dotId(l.conn)} color="gold2" fontcolor="darkgreen"]`);
+  out.push('}');
+  return `${out.join('\n')}\n`;
+}
+
+/** For readers of a range peer in tests and renderers. */
+export function ipRangeText(start: number, end: number): string {
+  return `${intToIp(start)}-${intToIp(end)}`;
+}

@@ -1,0 +1,177 @@
+// The plan document: what a policy change does in effect, who it hits and which line causes it.
+// JSON renders this as is (schemas/plan.schema.json); text, markdown and HTML are views of it.
+import type { Diagnostic } from '../diagnostics.js';
+import type { Protocol } from './connset.js';
+import type { Decision } from './probe.js';
+
+export type ChangeCategory = 'newly-denied' | 'newly-allowed' | 'changed-l7' | 'changed-audit';
+export const changeCategories: readonly ChangeCategory[] = ['newly-denied', 'newly-allowed', 'changed-l7', 'changed-audit'];
+
+export const categoryTitle: Record<ChangeCategory, string> = {
+  'newly-denied': 'Newly denied',
+  'newly-allowed': 'Newly allowed',
+  'changed-l7': 'Changed L7',
+  'changed-audit': 'Changed audit/enforce',
+};
+
+export interface RevisionInfo {
+  /** What the user asked for (`main`, `HEAD~1`, `worktree`). */
+  ref: string;
+  commit?: string;
+  /** `failed` when the revision did not load or compile; the plan then shows what it can. */
+  status: 'ok' | 'failed';
+  policies: number;
+  files: number;
+  errors: number;
+  warnings: number;
+  diagnostics: Diagnostic[];
+}
+
+/** Why a newly denied connection is believed to be in use. */
+export type UseEvidence = 'observed' | 'inventory';
+
+export interface Change {
+  category: ChangeCategory;
+  src: string;
+  dst: string;
+  srcNamespace?: string;
+  dstNamespace?: string;
+  protocol: Protocol;
+  /** Port or range, `8080` or `8000-8999`. */
+  ports: string;
+  before: Decision;
+  after: Decision;
+  /** Observed flows that fall in this change (with --flows). */
+  observedFlows: number;
+  inUse?: UseEvidence;
+  breaking: boolean;
+}
+
+/** One np-guard `diff` row: `diff-type, source, destination, ref1, ref2, workloads-diff-info`. */
+export interface ConnectivityDiffRow {
+  diffType: 'changed' | 'added' | 'removed';
+  source: string;
+  destination: string;
+  ref1: string;
+  ref2: string;
+  workloadsDiffInfo: string;
+}
+
+export interface FlowImpact {
+  /** 1-based line of the flow in the input file. */
+  line: number;
+  time?: string;
+  src: string;
+  dst: string;
+  protocol: string;
+  port: number;
+  before: Decision;
+  after: Decision;
+}
+
+export interface ObservedFlowSummary {
+  file: string;
+  total: number;
+  malformed: number;
+  /** First malformed lines (1-based) with the reason, so they are never silently dropped. */
+  malformedSamples: { line: number; reason: string }[];
+  /** Flows that weir could not place on a peer or that carry no L4 port (ICMP, unknown endpoints). */
+  skipped: number;
+  evaluated: number;
+  wouldDrop: number;
+  wouldAllow: number;
+  /** The flows that would now be dropped (capped; `wouldDrop` has the full count). */
+  dropped: FlowImpact[];
+}
+
+export interface EventImpact {
+  line: number;
+  time?: string;
+  namespace?: string;
+  pod?: string;
+  binary: string;
+  call: string;
+  before: string;
+  after: string;
+  rule?: string;
+}
+
+export interface ObservedEventSummary {
+  file: string;
+  total: number;
+  malformed: number;
+  malformedSamples: { line: number; reason: string }[];
+  skipped: number;
+  evaluated: number;
+  wouldKill: number;
+  wouldSignal: number;
+  affected: EventImpact[];
+}
+
+export interface RuntimeChange {
+  policy: string;
+  namespace?: string;
+  call: string;
+  binaries: string[];
+  paths: string[];
+  before: string;
+  after: string;
+  file: string;
+  line: number;
+  commit?: string;
+}
+
+export interface MapDelta {
+  node: string;
+  map: string;
+  endpoint?: string;
+  before: number;
+  after: number;
+  added: number;
+  removed: number;
+  changed: number;
+  maxEntries: number;
+  /** Free entries left in the head image, as a fraction of max_entries. */
+  headroom: number;
+}
+
+export interface PlanSummary {
+  newlyDenied: number;
+  newlyAllowed: number;
+  changedL7: number;
+  changedAudit: number;
+  connectivity: { added: number; removed: number; changed: number };
+  workloadsAdded: string[];
+  workloadsRemoved: string[];
+  runtimeChanges: number;
+  breaking: number;
+  observedFlowsWouldDrop?: number;
+  observedEventsWouldKill?: number;
+}
+
+export interface Plan {
+  apiVersion: 'weir.dev/v1alpha1';
+  kind: 'Plan';
+  base: RevisionInfo;
+  head: RevisionInfo;
+  summary: PlanSummary;
+  /** True when any change is breaking (newly denied or newly killed and in use). */
+  breaking: boolean;
+  changes: Change[];
+  connectivityDiff: ConnectivityDiffRow[];
+  /** The service graph before and after, for the HTML report. */
+  graph: { before: GraphEdge[]; after: GraphEdge[] };
+  flows?: ObservedFlowSummary;
+  events?: ObservedEventSummary;
+  runtime: RuntimeChange[];
+  maps: MapDelta[];
+  notes: string[];
+}
+
+export interface GraphEdge {
+  src: string;
+  dst: string;
+  conn: string;
+  srcNamespace?: string;
+  dstNamespace?: string;
+}

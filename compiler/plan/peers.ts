@@ -1,0 +1,119 @@
+// The peers of a connectivity analysis: workloads from the inventory, disjoint external IPv4
+// ranges cut at every CIDR boundary the policies mention, Cilium entities and FQDNs.
+// Names follow np-guard netpol-analyzer: `ns/name[Kind]`, `a.b.c.d-e.f.g.h[External]`.
+
+export interface WorkloadPeer {
+  type: 'workload';
+  namespace: string;
+  name: string;
+  /** Owner kind as np-guard prints it: Deployment, StatefulSet, DaemonSet, Pod, ... */
+  kind: string;
+  /** A pod of the workload (`ns/pod`) used as its representative when probing the evaluator. */
+  pod: string;
+  labels: Record<string, string>;
+  node?: string;
+}
+
+export interface IpRangePeer {
+  type: 'ip';
+  /** Inclusive IPv4 range as 32-bit unsigned integers. */
+  start: number;
+  end: number;
+}
+
+export interface EntityPeer {
+  type: 'entity';
+  /** Cilium entity name (host, remote-node, kube-apiserver, ...); `world` is an IP range instead. */
+  entity: string;
+}
+
+export interface FqdnPeer {
+  type: 'fqdn';
+  fqdn: string;
+  /** Address the probe uses for this name (what a DNS answer would have given). */
+  ip: string;
+}
+
+export type Peer = WorkloadPeer | IpRangePeer | EntityPeer | FqdnPeer;
+
+export function ipToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return undefined;
+    const v = Number(p);
+    if (v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+export function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** Inclusive [start, end] of an IPv4 CIDR, or undefined for IPv6 or malformed text. */
+export function cidrRange(cidr: string): { start: number; end: number } | undefined {
+  const [ip, bitsText] = cidr.split('/');
+  const base = ipToInt(ip ?? '');
+  if (base === undefined) return undefined;
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 32) return undefined;
+  const size = 2 ** (32 - bits);
+  const start = Math.floor(base / size) * size;
+  return { start, end: start + size - 1 };
+}
+
+/**
+ * Cuts 0.0.0.0-255.255.255.255 into disjoint ranges at every boundary of `cidrs`, so that each
+ * range is either wholly inside or wholly outside every CIDR: one probe per range is exact.
+ */
+export function externalRanges(cidrs: Iterable<string>, exclude: Iterable<string> = []): IpRangePeer[] {
+  const cuts = new Set<number>([0, 2 ** 32]);
+  for (const c of cidrs) {
+    const r = cidrRange(c);
+    if (!r) continue;
+    cuts.add(r.start);
+    cuts.add(r.end + 1);
+  }
+  const sorted = [...cuts].sort((a, b) => a - b);
+  const excluded = [...exclude].map(cidrRange).filter((r): r is { start: number; end: number } => r !== undefined);
+  const out: IpRangePeer[] = [];
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    const start = sorted[i]!;
+    const end = sorted[i + 1]! - 1;
+    // Ranges inside the cluster's own pod addresses are not external peers.
+    if (excluded.some((x) => start >= x.start && end <= x.end)) continue;
+    out.push({ type: 'ip', start, end });
+  }
+  return out;
+}
+
+export function peerName(p: Peer): string {
+  switch (p.type) {
+    case 'workload':
+      return `${p.namespace}/${p.name}[${p.kind}]`;
+    case 'ip':
+      return `${intToIp(p.start)}-${intToIp(p.end)}[External]`;
+    case 'entity':
+      return `${p.entity}[Entity]`;
+    case 'fqdn':
+      return `${p.fqdn}[FQDN]`;
+  }
+}
+
+/** Namespace a peer is drawn in (graph clusters); external peers have none. */
+export function peerNamespace(p: Peer): string | undefined {
+  return p.type === 'workload' ? p.namespace : undefined;
+}
+
+/** Sort key: workloads by name, then external ranges by address, entities, FQDNs. */
+export function comparePeers(a: Peer, b: Peer): number {
+  const rank = { workload: 0, ip: 1, entity: 2, fqdn: 3 } as const;
+  if (a.type !== b.type) return rank[a.type] - rank[b.type];
+  if (a.type === 'ip' && b.type === 'ip') return a.start - b.start;
+  const x = peerName(a);
+  const y = peerName(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

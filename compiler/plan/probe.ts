@@ -1,0 +1,59 @@
+// What the plan asks of a compiled revision: the decision for one (source, destination,
+// protocol, port) probe, and the equivalence classes that make a finite set of probes exact.
+import type { Protocol, PortRange } from './connset.js';
+import { minPort, maxPort } from './connset.js';
+import type { Peer } from './peers.js';
+
+/** The policy rule that decided a verdict, enough to point a reviewer at the line. */
+export interface RuleRef {
+  policy: string;
+  namespace?: string;
+  file: string;
+  line: number;
+  commit?: string;
+}
+
+export interface Decision {
+  verdict: 'allow' | 'deny';
+  /** True when the deciding rule is in audit mode: a deny is logged but the packet passes. */
+  audit: boolean;
+  /** Canonical text of the L7 rules applied to the connection (HTTP/DNS/Kafka), if redirected to the proxy. */
+  l7?: string;
+  rule?: RuleRef;
+}
+
+export interface Probe {
+  src: Peer;
+  dst: Peer;
+  protocol: Protocol;
+  port: number;
+}
+
+export type Oracle = (probe: Probe) => Decision;
+
+/** Whether traffic decided this way reaches its destination (an audited deny still passes). */
+export function passes(d: Decision): boolean {
+  return d.verdict === 'allow' || d.audit;
+}
+
+/** A key that is equal for two decisions exactly when a reviewer would see no change. */
+export function decisionKey(d: Decision): string {
+  return `${d.verdict}|${d.audit ? 'audit' : 'enforce'}|${d.l7 ?? ''}`;
+}
+
+/**
+ * Cuts 1..65535 at every port boundary mentioned by the policies (a port p cuts before p and
+ * after p; a range lo-hi before lo and after hi). Every port inside one class is treated alike
+ * by every rule, so probing the first port of each class is exact.
+ */
+export function portClasses(values: Iterable<PortRange>): PortRange[] {
+  const cuts = new Set<number>([minPort, maxPort + 1]);
+  for (const v of values) {
+    if (v.lo >= minPort && v.lo <= maxPort) cuts.add(v.lo);
+    if (v.hi + 1 >= minPort && v.hi + 1 <= maxPort + 1) cuts.add(v.hi + 1);
+  }
+  const s = [...cuts].sort((a, b) => a - b);
+  const out: PortRange[] = [];
+  for (let i = 0; i + 1 < s.length; i++) out.push({ lo: s[i]!, hi: s[i + 1]! - 1 });
+  return out;
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { addPorts, allConnections, formatConnections, parseConnections, type ConnectionSet } from '../../compiler/plan/connset.js';
+import { cidrRange, externalRanges, intToIp, peerName, type Peer, type WorkloadPeer } from '../../compiler/plan/peers.js';
+import { portClasses, type Decision, type Probe } from '../../compiler/plan/probe.js';
+import { computeConnectivity, connectivityLines, renderConnectivity } from '../../compiler/plan/connectivity.js';
+import { categorize, diffConnectivity, diffDecisions, renderConnectivityDiff } from '../../compiler/plan/diff.js';
+
+const wl = (ns: string, name: string): WorkloadPeer => ({ type: 'workload', namespace: ns, name, kind: 'Deployment', pod: `${ns}/${name}-0`, labels: { app: name } });
+
+describe('connection sets print like np-guard', () => {
+  it.each<[ConnectionSet, string]>([
+    [{}, 'No Connections'],
+    [allConnections(), 'All Connections'],
+    [{ TCP: [{ lo: 8080, hi: 8080 }] }, 'TCP 8080'],
+    [{ TCP: [{ lo: 80, hi: 80 }, { lo: 9000, hi: 9100 }], UDP: [{ lo: 53, hi: 53 }] }, 'TCP 80,9000-9100,UDP 53'],
+    [{ TCP: [{ lo: 1, hi: 65535 }] }, 'TCP 1-65535'],
+  ])('%j → %s', (set, text) => {
+    expect(formatConnections(set)).toBe(text);
+    expect(formatConnections(parseConnections(text))).toBe(text);
+  });
+  it('merges adjacent and overlapping ranges', () => {
+    const s: ConnectionSet = {};
+    addPorts(s, 'TCP', 80, 80);
+    addPorts(s, 'TCP', 81, 90);
+    addPorts(s, 'TCP', 85, 100);
+    addPorts(s, 'TCP', 443, 443);
+    expect(formatConnections(s)).toBe('TCP 80-100,443');
+  });
+  it('rejects text that is not a connection set', () => {
+    expect(() => parseConnections('53')).toThrow(/port without protocol/);
+    expect(() => parseConnections('HTTP 80')).toThrow(/not a connection set/);
+  });
+});
+
+describe('probe classes', () => {
+  it('cuts the port space at every policy boundary', () => {
+    expect(portClasses([{ lo: 80, hi: 80 }, { lo: 8000, hi: 8999 }])).toEqual([
+      { lo: 1, hi: 79 }, { lo: 80, hi: 80 }, { lo: 81, hi: 7999 }, { lo: 8000, hi: 8999 }, { lo: 9000, hi: 65535 },
+    ]);
+    expect(portClasses([])).toEqual([{ lo: 1, hi: 65535 }]);
+    expect(portClasses([{ lo: 65535, hi: 65535 }, { lo: 1, hi: 1 }])).toEqual([{ lo: 1, hi: 1 }, { lo: 2, hi: 65534 }, { lo: 65535, hi: 65535 }]);
+  });
+  it('cuts the address space at every CIDR and its except', () => {
+    const r = externalRanges(['10.0.0.0/8', '10.1.0.0/16']);
+    expect(r.map((x) => `${intToIp(x.start)}-${intToIp(x.end)}`)).toEqual([
+      '0.0.0.0-9.255.255.255', '10.0.0.0-10.0.255.255', '10.1.0.0-10.1.255.255', '10.2.0.0-10.255.255.255', '11.0.0.0-255.255.255.255',
+    ]);
+    expect(cidrRange('192.168.1.7/24')).toEqual({ start: 3232235776, end: 3232236031 });
+    expect(cidrRange('fd00::/8')).toBeUndefined();
+    expect(externalRanges([], ['0.0.0.0/0'])).toEqual([]);
+  });
+});
+
+// A tiny hand-written oracle: frontend → backend TCP 8080 only; backend denies all ingress
+// otherwise; world may reach frontend on TCP 80; everything else is allowed.
+function oracle(rules: { backendPorts: number[]; l7?: string; audit?: boolean }) {
+  return (p: Probe): Decision => {
+    const rule = { policy: 'backend', namespace: 'default', file: 'backend.yaml', line: 7 };
+    if (p.dst.type === 'workload' && p.dst.name === 'backend') {
+      const ok = p.src.type === 'workload' && p.src.name === 'frontend' && p.protocol === 'TCP' && rules.backendPorts.includes(p.port);
+      return ok ? { verdict: 'allow', audit: false, rule, ...(rules.l7 ? { l7: rules.l7 } : {}) } : { verdict: 'deny', audit: rules.audit ?? false, rule };
+    }
+    return { verdict: 'allow', audit: false };
+  };
+}
+
+describe('connectivity from an oracle', () => {
+  const peers: Peer[] = [wl('default', 'frontend'), wl('default', 'backend'), ...externalRanges(['203.0.113.0/24'])];
+  const classes = portClasses([{ lo: 8080, hi: 8080 }, { lo: 9090, hi: 9090 }]);
+  it('lists allowed pairs in np-guard list format, merging equal external ranges', () => {
+    const m = computeConnectivity(oracle({ backendPorts: [8080] }), peers, classes);
+    const txt = renderConnectivity(connectivityLines(m), 'txt');
+    expect(txt).toBe(
+      [
+        '0.0.0.0-255.255.255.255[External] => default/frontend[Deployment] : All Connections',
+        'default/backend[Deployment] => 0.0.0.0-255.255.255.255[External] : All Connections',
+        'default/backend[Deployment] => default/frontend[Deployment] : All Connections',
+        'default/frontend[Deployment] => 0.0.0.0-255.255.255.255[External] : All Connections',
+        'default/frontend[Deployment] => default/backend[Deployment] : TCP 8080',
+        '',
+      ].join('\n'),
+    );
+    const lines = connectivityLines(m);
+    expect(renderConnectivity(lines, 'csv').split('\n')[0]).toBe('src,dst,conn');
+    expect(renderConnectivity(lines, 'md')).toContain('| default/frontend[Deployment] | default/backend[Deployment] | TCP 8080 |');
+    expect(JSON.parse(renderConnectivity(lines, 'json'))).toContainEqual({ src: 'default/frontend[Deployment]', dst: 'default/backend[Deployment]', conn: 'TCP 8080' });
+    const dot = renderConnectivity(lines, 'dot');
+    expect(dot).toContain('subgraph "cluster_default" {');
+    expect(dot).toContain('"default/frontend[Deployment]" -> "default/backend[Deployment]" [label="TCP 8080" color="gold2" fontcolor="darkgreen"]');
+  });
+
+  it('diffs two revisions by decision and by np-guard category', () => {
+    const base = computeConnectivity(oracle({ backendPorts: [8080] }), peers, classes);
+    const head = computeConnectivity(oracle({ backendPorts: [8080, 9090] }), peers, classes);
+    const changes = diffDecisions(base, head);
+    expect(changes).toHaveLength(1);
+    expect(changes[0]).toMatchObject({ category: 'newly-allowed', src: 'default/frontend[Deployment]', dst: 'default/backend[Deployment]', protocol: 'TCP', ports: '9090' });
+    const rows = diffConnectivity(base, head);
+    expect(renderConnectivityDiff(rows, 'txt', ['main', 'HEAD'])).toBe(
+      'Connectivity diff:\ndiff-type: changed, source: default/frontend[Deployment], destination: default/backend[Deployment], main: TCP 8080, HEAD: TCP 8080,9090\n',
+    );
+    expect(renderConnectivityDiff(rows, 'csv')).toBe('diff-type,source,destination,ref1,ref2,workloads-diff-info\nchanged,default/frontend[Deployment],default/backend[Deployment],TCP 8080,"TCP 8080,9090",\n');
+  });
+
+  it('reports added and removed workloads in workloads-diff-info', () => {
+    const base = computeConnectivity(oracle({ backendPorts: [8080] }), peers.slice(0, 2), classes);
+    const head = computeConnectivity(oracle({ backendPorts: [8080] }), [...peers.slice(0, 2), wl('shop', 'cart')], classes);
+    const rows = diffConnectivity(base, head);
+    expect(rows.map((r) => `${r.diffType} ${r.source} ${r.destination} ${r.workloadsDiffInfo}`)).toEqual([
+      'added default/backend[Deployment] shop/cart[Deployment] workload shop/cart[Deployment] added',
+      'added default/frontend[Deployment] shop/cart[Deployment] workload shop/cart[Deployment] added',
+      'added shop/cart[Deployment] default/frontend[Deployment] workload shop/cart[Deployment] added',
+    ]);
+    // A new workload is not a policy decision change.
+    expect(diffDecisions(base, head)).toEqual([]);
+  });
+
+  it('categorizes decision changes', () => {
+    const allow: Decision = { verdict: 'allow', audit: false };
+    const deny: Decision = { verdict: 'deny', audit: false };
+    const audited: Decision = { verdict: 'deny', audit: true };
+    expect(categorize(allow, deny)).toBe('newly-denied');
+    expect(categorize(audited, deny)).toBe('newly-denied');
+    expect(categorize(deny, allow)).toBe('newly-allowed');
+    expect(categorize(allow, { ...allow, l7: 'GET /' })).toBe('changed-l7');
+    expect(categorize(allow, audited)).toBe('changed-audit');
+    expect(categorize(deny, deny)).toBeUndefined();
+    expect(peerName({ type: 'fqdn', fqdn: 'api.example.com', ip: '198.51.100.1' })).toBe('api.example.com[FQDN]');
+  });
+});
