@@ -1,0 +1,12 @@
+// Shared by the datapath tests: make sure bpf/build is current before a test loads objects.
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+let built = false;
+
+export function ensureBuilt(): void {
+  if (built) return;
+  execFileSync('node', [resolve(root, 'bpf/build.mjs'), 'net', 'probe', 'test'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  built = true;
+}
