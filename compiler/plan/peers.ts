@@ -12,6 +12,10 @@ export interface WorkloadPeer {
   pod: string;
   labels: Record<string, string>;
   node?: string;
+  /** Container ports the inventory declares: evidence that a connection to them is in use. */
+  ports?: { protocol: string; port: number; name?: string }[];
+  /** Pod IPs, to place observed flows that carry only addresses. */
+  ips?: string[];
 }
 
 export interface IpRangePeer {

@@ -1,0 +1,131 @@
+// Which endpoints a policy change can affect. A decision for (src, dst) depends only on the
+// egress rules selecting src and the ingress rules selecting dst (Cilium pkg/policy resolves
+// per endpoint), so a plan only needs to re-probe pairs touching an endpoint that some changed
+// document selects. When a change is not understood here, every endpoint counts as affected.
+import type { PolicyDocument } from '../load/index.js';
+import type { WorkloadPeer } from './peers.js';
+
+/** Stable identity of a document across revisions, and its content. */
+export function documentKey(d: PolicyDocument): string {
+  return `${d.kind}/${d.namespace ?? ''}/${d.name}`;
+}
+
+export interface DocumentChange {
+  key: string;
+  kind: 'added' | 'removed' | 'modified';
+  base?: PolicyDocument;
+  head?: PolicyDocument;
+}
+
+/** Network documents that differ in content between the two revisions (file moves are not changes). */
+export function changedDocuments(base: readonly PolicyDocument[], head: readonly PolicyDocument[], family: PolicyDocument['family'] = 'network'): DocumentChange[] {
+  const index = (docs: readonly PolicyDocument[]) => {
+    const m = new Map<string, { doc: PolicyDocument; text: string }[]>();
+    for (const d of docs) {
+      if (d.family !== family) continue;
+      const k = documentKey(d);
+      const l = m.get(k) ?? [];
+      l.push({ doc: d, text: JSON.stringify(d.value) });
+      m.set(k, l);
+    }
+    return m;
+  };
+  const b = index(base);
+  const h = index(head);
+  const out: DocumentChange[] = [];
+  for (const k of new Set([...b.keys(), ...h.keys()])) {
+    const x = b.get(k);
+    const y = h.get(k);
+    if (!x) out.push({ key: k, kind: 'added', head: y![0]!.doc });
+    else if (!y) out.push({ key: k, kind: 'removed', base: x[0]!.doc });
+    else if (x.map((e) => e.text).join('\n') !== y.map((e) => e.text).join('\n')) out.push({ key: k, kind: 'modified', base: x[0]!.doc, head: y[0]!.doc });
+  }
+  return out.sort((p, q) => (p.key < q.key ? -1 : 1));
+}
+
+interface LabelSelector {
+  matchLabels?: Record<string, unknown>;
+  matchExpressions?: { key?: unknown; operator?: unknown; values?: unknown }[];
+}
+
+const namespaceLabel = 'io.kubernetes.pod.namespace';
+
+/** Cilium label keys may carry a source prefix (`k8s:app`, `any:app`); inventory labels do not. */
+function bareKey(k: string): string {
+  const m = /^(k8s|any|container|reserved):(.*)$/.exec(k);
+  return m ? m[2]! : k;
+}
+
+function labelOf(w: WorkloadPeer, key: string): string | undefined {
+  const k = bareKey(key);
+  if (k === namespaceLabel) return w.namespace;
+  return Object.prototype.hasOwnProperty.call(w.labels, k) ? w.labels[k] : undefined;
+}
+
+/** Kubernetes label-selector semantics; returns undefined when the selector is not understood. */
+export function selects(sel: unknown, w: WorkloadPeer): boolean | undefined {
+  if (sel === null || sel === undefined) return true;
+  if (typeof sel !== 'object' || Array.isArray(sel)) return undefined;
+  const s = sel as LabelSelector;
+  for (const [k, v] of Object.entries(s.matchLabels ?? {})) if (labelOf(w, k) !== String(v)) return false;
+  for (const e of s.matchExpressions ?? []) {
+    if (typeof e.key !== 'string' || typeof e.operator !== 'string') return undefined;
+    const have = labelOf(w, e.key);
+    const values = Array.isArray(e.values) ? e.values.map(String) : [];
+    switch (e.operator) {
+      case 'In':
+        if (have === undefined || !values.includes(have)) return false;
+        break;
+      case 'NotIn':
+        if (have !== undefined && values.includes(have)) return false;
+        break;
+      case 'Exists':
+        if (have === undefined) return false;
+        break;
+      case 'DoesNotExist':
+        if (have !== undefined) return false;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return true;
+}
+
+/** The subject selectors of one network document, or undefined when it has a kind of subject not modelled here. */
+function subjectSelectors(d: PolicyDocument): unknown[] | undefined {
+  const spec = d.value['spec'] as Record<string, unknown> | undefined;
+  if (d.kind === 'NetworkPolicy') return [spec?.['podSelector'] ?? {}];
+  const rules = [spec, ...(Array.isArray(d.value['specs']) ? (d.value['specs'] as unknown[]) : [])].filter((r): r is Record<string, unknown> => r !== undefined && r !== null && typeof r === 'object');
+  const out: unknown[] = [];
+  for (const r of rules) {
+    if (r['nodeSelector'] !== undefined) return undefined; // host policies select nodes, not pods
+    out.push(r['endpointSelector'] ?? {});
+  }
+  return out;
+}
+
+/**
+ * The workloads selected by any changed document, on either side. Returns `all` when a change
+ * cannot be attributed (unknown selector form, host policy): the caller then probes every pair.
+ */
+export function affectedWorkloads(changes: readonly DocumentChange[], workloads: readonly WorkloadPeer[]): Set<WorkloadPeer> | 'all' {
+  const out = new Set<WorkloadPeer>();
+  for (const c of changes) {
+    for (const d of [c.base, c.head]) {
+      if (!d) continue;
+      const sels = subjectSelectors(d);
+      if (!sels) return 'all';
+      const namespaced = d.kind !== 'CiliumClusterwideNetworkPolicy';
+      for (const w of workloads) {
+        if (namespaced && w.namespace !== (d.namespace ?? 'default')) continue;
+        for (const s of sels) {
+          const r = selects(s, w);
+          if (r === undefined) return 'all';
+          if (r) out.add(w);
+        }
+      }
+    }
+  }
+  return out;
+}

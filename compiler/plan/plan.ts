@@ -1,0 +1,277 @@
+// Builds the plan from two compiled revisions: connectivity probed over the union of both
+// probe spaces, decision changes with their rules, np-guard's diff, observed-traffic impact.
+import type { PolicyDocument } from '../load/index.js';
+import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
+import { changedDocuments, affectedWorkloads } from './affected.js';
+import { collectProbeSpace, type ProbeSpace } from './classes.js';
+import { computeConnectivity, connectivityLines, type ConnectivityMatrix } from './connectivity.js';
+import { diffConnectivity, diffDecisions } from './diff.js';
+import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
+import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
+import { passes, portClasses, type Decision, type Oracle } from './probe.js';
+
+/** One revision, compiled: what the plan needs from the network compiler. */
+export interface RevisionModel {
+  info: RevisionInfo;
+  documents: PolicyDocument[];
+  workloads: WorkloadPeer[];
+  /** Undefined when the revision failed to load or compile. */
+  oracle?: Oracle;
+  /** Serialized inventory, to tell whether it changed between the revisions. */
+  inventoryDigest: string;
+}
+
+/** Runtime half: the decision for one observed process event under a revision, if a runtime model exists. */
+export type RuntimeOracle = (e: ObservedEvent) => { action: string; rule?: string } | undefined;
+
+export interface PlanInputs {
+  base: RevisionModel;
+  head: RevisionModel;
+  flows?: { file: string; parsed: ParseResult<ObservedFlow> };
+  events?: { file: string; parsed: ParseResult<ObservedEvent>; base?: RuntimeOracle; head?: RuntimeOracle };
+  runtime?: RuntimeChange[];
+  maps?: MapDelta[];
+  /** Above this many probes per revision only pairs touching affected endpoints are probed. Default 2,000,000. */
+  fullProbeLimit?: number;
+}
+
+const denyAll: Oracle = () => ({ verdict: 'deny', audit: false });
+const cap = 200;
+
+/** Every peer of the analysis: workloads of both revisions, external ranges, entities, FQDNs. */
+function peersFor(workloads: readonly WorkloadPeer[], space: ProbeSpace): Peer[] {
+  const podIps = workloads.flatMap((w) => w.ips ?? []).map((ip) => `${ip}/32`);
+  const peers: Peer[] = [...workloads, ...externalRanges(space.cidrs, podIps)];
+  for (const e of space.entities) peers.push({ type: 'entity', entity: e });
+  space.fqdns.forEach((f, i) => peers.push({ type: 'fqdn', fqdn: f, ip: `198.51.100.${(i % 254) + 1}` }));
+  return peers;
+}
+
+function union(a: ProbeSpace, b: ProbeSpace): ProbeSpace {
+  const u = (x: string[], y: string[]) => [...new Set([...x, ...y])].sort();
+  return { ports: [...a.ports, ...b.ports], cidrs: u(a.cidrs, b.cidrs), fqdns: u(a.fqdns, b.fqdns), entities: u(a.entities, b.entities) };
+}
+
+export function buildPlan(inp: PlanInputs): Plan {
+  const { base, head } = inp;
+  const notes: string[] = [];
+  const namedPorts = (ws: readonly WorkloadPeer[]) => ws.flatMap((w) => (w.ports ?? []).map((p) => p.port));
+  const space = union(collectProbeSpace(base.documents, namedPorts(base.workloads)), collectProbeSpace(head.documents, namedPorts(head.workloads)));
+  const classes = portClasses(space.ports);
+  // A workload keeps one peer object across revisions so that pair keys line up.
+  const byName = new Map<string, WorkloadPeer>();
+  for (const w of [...base.workloads, ...head.workloads]) if (!byName.has(peerName(w))) byName.set(peerName(w), w);
+  const inBase = new Set(base.workloads.map(peerName));
+  const inHead = new Set(head.workloads.map(peerName));
+  const peers = peersFor([...byName.values()], space);
+  const probes = peers.length * peers.length * classes.length * 3;
+  let only: ((s: Peer, d: Peer) => boolean) | undefined;
+  if (probes > (inp.fullProbeLimit ?? 2_000_000)) {
+    const affected = base.inventoryDigest === head.inventoryDigest ? affectedWorkloads(changedDocuments(base.documents, head.documents), [...byName.values()]) : 'all';
+    if (affected !== 'all') {
+      const names = new Set([...affected].map(peerName));
+      for (const n of byName.keys()) if (inBase.has(n) !== inHead.has(n)) names.add(n);
+      only = (s, d) => names.has(peerName(s)) || names.has(peerName(d));
+      notes.push(`Large inventory: probed only the ${names.size} workload(s) selected by changed policies (${peers.length} peers, ${classes.length} port classes); the service graph shows those pairs only.`);
+    } else notes.push(`Probed all ${peers.length} peers over ${classes.length} port classes.`);
+  }
+  const scoped = (rev: RevisionModel, present: Set<string>): Oracle => {
+    const o = rev.oracle ?? denyAll;
+    return (p) => ((p.src.type === 'workload' && !present.has(peerName(p.src))) || (p.dst.type === 'workload' && !present.has(peerName(p.dst))) ? absentDecision : o(p));
+  };
+  const bm = restrict(computeConnectivity(scoped(base, inBase), peers, classes, only), inBase);
+  const hm = restrict(computeConnectivity(scoped(head, inHead), peers, classes, only), inHead);
+  if (base.info.status === 'failed') notes.push(`The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)); its connectivity is shown as empty and every change compares against nothing.`);
+  if (head.info.status === 'failed') notes.push(`The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first: the plan below compares against a revision that cannot be deployed.`);
+
+  const changes = base.info.status === 'ok' && head.info.status === 'ok' ? diffDecisions(bm, hm) : [];
+  const connectivityDiff = diffConnectivity(bm, hm);
+  markInventoryUse(changes, [...byName.values()]);
+  const flows = inp.flows ? flowImpact(inp.flows.file, inp.flows.parsed, base, head, [...byName.values()], changes) : undefined;
+  const events = inp.events ? eventImpact(inp.events.file, inp.events.parsed, inp.events.base, inp.events.head) : undefined;
+  for (const c of changes) c.breaking = c.category === 'newly-denied' && c.inUse !== undefined;
+  const breakingCount = changes.filter((c) => c.breaking).length + (events?.wouldKill ?? 0);
+  const count = (cat: Change['category']) => changes.filter((c) => c.category === cat).length;
+  const graphOf = (m: ConnectivityMatrix) => connectivityLines(m).map((l) => ({ ...l }));
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Plan',
+    base: base.info,
+    head: head.info,
+    summary: {
+      newlyDenied: count('newly-denied'),
+      newlyAllowed: count('newly-allowed'),
+      changedL7: count('changed-l7'),
+      changedAudit: count('changed-audit'),
+      connectivity: {
+        added: connectivityDiff.filter((r) => r.diffType === 'added').length,
+        removed: connectivityDiff.filter((r) => r.diffType === 'removed').length,
+        changed: connectivityDiff.filter((r) => r.diffType === 'changed').length,
+      },
+      workloadsAdded: [...inHead].filter((n) => !inBase.has(n)).sort(),
+      workloadsRemoved: [...inBase].filter((n) => !inHead.has(n)).sort(),
+      runtimeChanges: inp.runtime?.length ?? 0,
+      breaking: breakingCount,
+      ...(flows ? { observedFlowsWouldDrop: flows.wouldDrop } : {}),
+      ...(events ? { observedEventsWouldKill: events.wouldKill } : {}),
+    },
+    breaking: breakingCount > 0,
+    changes,
+    connectivityDiff,
+    graph: { before: graphOf(bm), after: graphOf(hm) },
+    ...(flows ? { flows } : {}),
+    ...(events ? { events } : {}),
+    runtime: inp.runtime ?? [],
+    maps: inp.maps ?? [],
+    notes,
+  };
+}
+
+const absentDecision: Decision = { verdict: 'deny', audit: false };
+
+/** Drops the pairs of workloads a revision does not have, so they read as added/removed peers. */
+function restrict(m: ConnectivityMatrix, present: Set<string>): ConnectivityMatrix {
+  const pairs = new Map(m.pairs);
+  for (const [k, p] of m.pairs) {
+    if ((p.src.type === 'workload' && !present.has(peerName(p.src))) || (p.dst.type === 'workload' && !present.has(peerName(p.dst)))) pairs.delete(k);
+  }
+  return { peers: m.peers.filter((p) => p.type !== 'workload' || present.has(peerName(p))), classes: m.classes, pairs };
+}
+
+function portIn(ports: string, port: number): boolean {
+  const [lo, hi] = ports.split('-').map(Number);
+  return port >= lo! && port <= (hi ?? lo!);
+}
+
+/** A newly denied connection to a port the destination declares is in use by definition of the inventory. */
+function markInventoryUse(changes: Change[], workloads: readonly WorkloadPeer[]): void {
+  const byName = new Map(workloads.map((w) => [peerName(w), w]));
+  for (const c of changes) {
+    if (c.category !== 'newly-denied') continue;
+    const w = byName.get(c.dst);
+    if (w?.ports?.some((p) => p.protocol.toUpperCase() === c.protocol && portIn(c.ports, p.port))) c.inUse = 'inventory';
+  }
+}
+
+/** Places an observed endpoint on a peer: the exact pod when the inventory knows it, else its address. */
+function placeEndpoint(e: ObservedFlow['src'], pods: Map<string, WorkloadPeer>, ips: Map<string, WorkloadPeer>, byWorkload: Map<string, WorkloadPeer>, workloads: readonly WorkloadPeer[]): Peer | undefined {
+  if (e.namespace && e.pod) {
+    const w = pods.get(`${e.namespace}/${e.pod}`);
+    if (w) return { ...w, pod: `${e.namespace}/${e.pod}` };
+  }
+  if (e.namespace && e.workload) {
+    const w = byWorkload.get(`${e.namespace}/${e.workload.name}[${e.workload.kind}]`);
+    if (w) return w;
+  }
+  if (e.namespace && Object.keys(e.labels).length > 0) {
+    // Hubble names pods by their generated names; a workload whose labels the pod carries is its owner.
+    const w = workloads.find((x) => x.namespace === e.namespace && Object.keys(x.labels).length > 0 && Object.entries(x.labels).every(([k, v]) => e.labels[k] === v));
+    if (w) return w;
+  }
+  if (e.ip) {
+    const w = ips.get(e.ip);
+    if (w) return w;
+    const n = ipToInt(e.ip);
+    if (n !== undefined && !e.namespace) return { type: 'ip', start: n, end: n };
+  }
+  if (e.reserved && e.reserved !== 'world' && !e.ip) return { type: 'entity', entity: e.reserved };
+  return undefined;
+}
+
+function peerMatches(changeSide: string, p: Peer): boolean {
+  if (p.type !== 'ip') return changeSide === peerName(p);
+  const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)\[External\]$/.exec(changeSide);
+  if (!m) return false;
+  const lo = ipToInt(m[1]!)!;
+  const hi = ipToInt(m[2]!)!;
+  return p.start >= lo && p.start <= hi;
+}
+
+function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: RevisionModel, head: RevisionModel, workloads: readonly WorkloadPeer[], changes: Change[]): ObservedFlowSummary {
+  const pods = new Map<string, WorkloadPeer>();
+  const ips = new Map<string, WorkloadPeer>();
+  const byWorkload = new Map<string, WorkloadPeer>();
+  for (const w of workloads) {
+    pods.set(w.pod, w);
+    byWorkload.set(peerName(w), w);
+    for (const ip of w.ips ?? []) ips.set(ip, w);
+  }
+  const bo = base.oracle ?? denyAll;
+  const ho = head.oracle ?? denyAll;
+  let skipped = 0;
+  let evaluated = 0;
+  let wouldDrop = 0;
+  let wouldAllow = 0;
+  const dropped: FlowImpact[] = [];
+  for (const f of parsed.items) {
+    if (f.isReply || f.verdict === 'DROPPED' || !f.protocol || f.port === undefined) {
+      skipped++;
+      continue;
+    }
+    const src = placeEndpoint(f.src, pods, ips, byWorkload, workloads);
+    const dst = placeEndpoint(f.dst, pods, ips, byWorkload, workloads);
+    if (!src || !dst || (src.type !== 'workload' && dst.type !== 'workload')) {
+      skipped++;
+      continue;
+    }
+    evaluated++;
+    const probe = { src, dst, protocol: f.protocol, port: f.port };
+    const before = bo(probe);
+    const after = ho(probe);
+    const hit = changes.find((c) => c.protocol === f.protocol && portIn(c.ports, f.port!) && peerMatches(c.src, src) && peerMatches(c.dst, dst));
+    if (hit) {
+      hit.observedFlows++;
+      if (hit.category === 'newly-denied') hit.inUse = 'observed';
+    }
+    if (!passes(after)) {
+      wouldDrop++;
+      if (dropped.length < cap) dropped.push({ line: f.line, ...(f.time ? { time: f.time } : {}), src: observedName(src, f.src), dst: observedName(dst, f.dst), protocol: f.protocol, port: f.port, before, after });
+    } else if (!passes(before)) wouldAllow++;
+  }
+  return {
+    file,
+    total: parsed.total,
+    malformed: parsed.malformed.length,
+    malformedSamples: parsed.malformed.slice(0, 20),
+    skipped,
+    evaluated,
+    wouldDrop,
+    wouldAllow,
+    dropped,
+  };
+}
+
+function observedName(p: Peer, e: ObservedFlow['src']): string {
+  return p.type === 'ip' ? `${e.ip}[External]` : peerName(p);
+}
+
+function eventImpact(file: string, parsed: ParseResult<ObservedEvent>, base: RuntimeOracle | undefined, head: RuntimeOracle | undefined): ObservedEventSummary {
+  let skipped = 0;
+  let evaluated = 0;
+  let wouldKill = 0;
+  let wouldSignal = 0;
+  const affected: EventImpact[] = [];
+  for (const e of parsed.items) {
+    if (!head || !e.call) {
+      skipped++;
+      continue;
+    }
+    evaluated++;
+    const b = base?.(e)?.action ?? 'allow';
+    const h = head(e);
+    const after = h?.action ?? 'allow';
+    if (after === b) continue;
+    if (after === 'kill') wouldKill++;
+    if (after === 'signal') wouldSignal++;
+    if (affected.length < cap)
+      affected.push({ line: e.line, ...(e.time ? { time: e.time } : {}), ...(e.namespace ? { namespace: e.namespace } : {}), ...(e.pod ? { pod: e.pod } : {}), binary: e.binary, call: e.call, before: b, after, ...(h?.rule ? { rule: h.rule } : {}) });
+  }
+  return { file, total: parsed.total, malformed: parsed.malformed.length, malformedSamples: parsed.malformed.slice(0, 20), skipped, evaluated, wouldKill, wouldSignal, affected };
+}
+
+/** `weir connectivity`: np-guard list lines of one revision. */
+export function connectivityOf(rev: RevisionModel): ReturnType<typeof connectivityLines> {
+  const space = collectProbeSpace(rev.documents, rev.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
+  const m = computeConnectivity(rev.oracle ?? denyAll, peersFor(rev.workloads, space), portClasses(space.ports));
+  return connectivityLines(m);
+}
