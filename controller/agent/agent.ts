@@ -1,0 +1,232 @@
+// The node agent: registers, long-polls its desired bundle, downloads only the blobs it lacks,
+// verifies signature and digests, applies through a Datapath and reports. Any failure leaves the
+// last good state in force. On start it adopts what it applied before (from its store and, for
+// the kernel datapath, the pinned maps) and reconciles with the controller.
+import * as path from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BundleManifest } from '../../compiler/bundle/types.js';
+import { nodeMaps, parseManifest, sha256hex } from '../bundle/codec.js';
+import { verifyDigest } from '../bundle/sign.js';
+import { BundleStore } from '../bundle/store.js';
+import { abiDigest } from '../controller/seed-compiler.js';
+import type { BundleRef } from '../controller/state.js';
+import { Client } from '../transport/http.js';
+import type { ApplyReport, Datapath, Flow } from './datapath.js';
+import { readApplied, writeApplied } from './store-state.js';
+
+export interface AgentOptions {
+  node: string;
+  client: Client;
+  trustedKey: KeyObject;
+  stateDir: string;
+  datapath: Datapath;
+  logger: Logger;
+  /** Flows replayed after each apply to measure the drop rate the canary gate reads. */
+  traffic?: Flow[];
+  /** Where JSON-line events go. */
+  events?: Writable;
+  longPollMs?: number;
+  /** Test hook: sleep this long between staging the new maps and the swap. */
+  applyDelayMs?: number;
+}
+
+interface DesiredDoc extends BundleRef {
+  signature: string;
+}
+
+export class BundleRejected extends Error {}
+
+export class Agent {
+  readonly store: BundleStore;
+  readonly registry = new Registry();
+  private readonly applies = new Counter({ name: 'weir_agent_applies_total', help: 'Bundle applies by result', labelNames: ['result'], registers: [this.registry] });
+  private readonly applySeconds = new Histogram({ name: 'weir_agent_apply_seconds', help: 'Download, verify and swap time of one bundle', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
+  private readonly mapEntries = new Gauge({ name: 'weir_agent_map_entries', help: 'Entries per applied map image', labelNames: ['map', 'endpoint'], registers: [this.registry] });
+  private readonly blobBytes = new Counter({ name: 'weir_agent_downloaded_bytes_total', help: 'Bytes of manifests and blobs downloaded', registers: [this.registry] });
+  applied: BundleRef | undefined;
+  lastError: string | undefined;
+  /** Digest of the last bundle attempted (applied or refused), so a refused one is not retried in a loop. */
+  private attempted = '';
+  private stopped = false;
+  private abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private lastReport: ApplyReport | undefined;
+  private readonly log: Logger;
+  downloadedBytes = 0;
+
+  constructor(readonly opts: AgentOptions) {
+    this.store = new BundleStore(path.join(opts.stateDir, 'store'));
+    this.log = opts.logger;
+  }
+
+  private event(e: Record<string, unknown>): void {
+    this.opts.events?.write(JSON.stringify({ time: new Date().toISOString(), node: this.opts.node, ...e }) + '\n');
+  }
+
+  /** Adopts the bundle applied before a restart (its blobs are local), then starts watching. */
+  async start(): Promise<void> {
+    const prev = await readApplied(this.opts.stateDir);
+    if (prev) {
+      try {
+        await this.applyFromStore(prev, await this.localSignature(prev.digest), true);
+        this.log.info({ revision: prev.revision, digest: prev.digest }, 'adopted the bundle in force before the restart');
+      } catch (err) {
+        this.log.warn({ error: (err as Error).message }, 'could not adopt the previous bundle; waiting for the controller');
+      }
+    }
+    this.loop = this.watch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    await this.loop?.catch(() => undefined);
+    this.opts.client.close();
+  }
+
+  private async localSignature(digest: string): Promise<string> {
+    const m = await this.store.getManifest(digest);
+    if (!m) throw new BundleRejected(`manifest ${digest} is not in the local store`);
+    return m.signature;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+  }
+
+  private async watch(): Promise<void> {
+    let backoff = 250;
+    let registered = false;
+    while (!this.stopped) {
+      try {
+        if (!registered) {
+          const r = await this.opts.client.json<{ desired: DesiredDoc | null }>('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/register`, { features: await this.opts.datapath.features(), ...(this.applied ? { applied: this.applied } : {}) });
+          if (r.status !== 200) throw new Error(`register: HTTP ${r.status}`);
+          registered = true;
+          await this.reportState();
+          if (r.value?.desired && r.value.desired.digest !== this.attempted) await this.reconcile(r.value.desired);
+        }
+        const wait = this.opts.longPollMs ?? 25_000;
+        const r = await this.opts.client.json<DesiredDoc>('GET', `/v1/nodes/${encodeURIComponent(this.opts.node)}/desired?current=${this.attempted}&waitMs=${wait}`, undefined, wait + 10_000, this.abort.signal);
+        if (r.status === 200 && r.value) await this.reconcile(r.value);
+        else if (r.status !== 204) throw new Error(`desired: HTTP ${r.status}`);
+        backoff = 250;
+      } catch (err) {
+        if (this.stopped) return;
+        registered = false;
+        this.log.warn({ error: (err as Error).message, retryInMs: backoff }, 'controller unreachable; keeping the last good state');
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  /** Applies `desired` if it differs from what is in force; never throws for a bad bundle. */
+  async reconcile(desired: DesiredDoc): Promise<void> {
+    this.attempted = desired.digest;
+    if (this.applied?.digest === desired.digest) return this.reportState();
+    const t0 = performance.now();
+    try {
+      await this.download(desired);
+      await this.applyFromStore(desired, desired.signature, false);
+      this.applySeconds.observe((performance.now() - t0) / 1000);
+      this.applies.inc({ result: 'applied' });
+      await this.reportState(performance.now() - t0);
+    } catch (err) {
+      const msg = (err as Error).message;
+      this.lastError = msg;
+      this.applies.inc({ result: 'refused' });
+      this.log.error({ digest: desired.digest, error: msg }, 'bundle not applied; the last good state stays in force');
+      this.event({ type: 'bundle-refused', digest: desired.digest, revision: desired.revision, error: msg });
+      await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, { failed: { digest: desired.digest, error: msg } }).catch(() => undefined);
+    }
+  }
+
+  private verifyManifest(digest: string, bytes: Buffer, signature: string): BundleManifest {
+    if (sha256hex(bytes) !== digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+    if (!verifyDigest(this.opts.trustedKey, digest, signature)) throw new BundleRejected(`manifest ${digest.slice(0, 12)} has no valid signature from the trusted key`);
+    const m = parseManifest(bytes);
+    if (m.abi.digest !== abiDigest()) throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abiDigest().slice(0, 12)}`);
+    return m;
+  }
+
+  private async download(d: DesiredDoc): Promise<void> {
+    let manifest = await this.store.getManifest(d.digest);
+    if (!manifest) {
+      const r = await this.opts.client.request('GET', `/v1/manifests/${d.digest}`);
+      if (r.status !== 200) throw new Error(`manifest ${d.digest}: HTTP ${r.status}`);
+      this.downloadedBytes += r.body.length;
+      this.blobBytes.inc(r.body.length);
+      this.verifyManifest(d.digest, r.body, d.signature);
+      manifest = { bytes: r.body, signature: d.signature };
+    }
+    const m = this.verifyManifest(d.digest, manifest.bytes, d.signature);
+    const need = new Set([...nodeMaps(m, this.opts.node).map((i) => i.digest), ...m.tables.map((t) => t.digest)]);
+    for (const digest of need) {
+      if (await this.store.hasBlob(digest)) continue;
+      const r = await this.opts.client.request('GET', `/v1/blobs/sha256/${digest}`);
+      if (r.status !== 200) throw new Error(`blob ${digest}: HTTP ${r.status}`);
+      this.downloadedBytes += r.body.length;
+      this.blobBytes.inc(r.body.length);
+      if (sha256hex(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+      await this.store.putBlob(digest, r.body);
+    }
+    await this.store.putManifest(d.digest, manifest.bytes, d.signature);
+  }
+
+  private async applyFromStore(ref: BundleRef, signature: string, adopting: boolean): Promise<void> {
+    const man = await this.store.getManifest(ref.digest);
+    if (!man) throw new BundleRejected(`manifest ${ref.digest} is not in the local store`);
+    const m = this.verifyManifest(ref.digest, man.bytes, signature);
+    const images = [];
+    for (const image of nodeMaps(m, this.opts.node)) {
+      const bytes = await this.store.getBlob(image.digest);
+      if (!bytes || sha256hex(bytes) !== image.digest) throw new BundleRejected(`map image ${image.name} ${image.digest.slice(0, 12)} is missing or corrupt in the local store`);
+      images.push({ image, bytes });
+    }
+    const tables = new Map<string, unknown>();
+    for (const t of m.tables) {
+      const bytes = await this.store.getBlob(t.digest);
+      if (!bytes || sha256hex(bytes) !== t.digest) throw new BundleRejected(`table ${t.name} is missing or corrupt in the local store`);
+      tables.set(t.name, JSON.parse(bytes.toString('utf8')));
+    }
+    if (this.opts.applyDelayMs) await this.sleep(this.opts.applyDelayMs);
+    const report = await this.opts.datapath.apply({ digest: ref.digest, revision: ref.revision, manifest: m, images, tables });
+    await writeApplied(this.opts.stateDir, { revision: ref.revision, digest: ref.digest });
+    this.applied = { revision: ref.revision, digest: ref.digest };
+    this.attempted = ref.digest;
+    this.lastReport = report;
+    delete this.lastError;
+    this.mapEntries.reset();
+    for (const mp of report.maps) this.mapEntries.set({ map: mp.name, endpoint: mp.endpoint ?? '' }, mp.entries);
+    this.event({ type: adopting ? 'bundle-adopted' : 'bundle-applied', revision: ref.revision, digest: ref.digest, maps: report.maps.length, swapMs: report.timings.swapMs });
+  }
+
+  /** Replays the configured traffic sample against the datapath: the fraction dropped. */
+  async dropRate(): Promise<number> {
+    const flows = this.opts.traffic ?? [];
+    if (flows.length === 0) return 0;
+    let drops = 0;
+    for (const f of flows) {
+      const v = await this.opts.datapath.verdict(f);
+      if (v.verdict === 'deny') {
+        drops++;
+        this.event({ type: 'drop', flow: f, reason: v.reason, endpoint: v.endpoint, direction: v.direction, cookie: v.cookie });
+      }
+    }
+    return drops / flows.length;
+  }
+
+  private async reportState(totalMs?: number): Promise<void> {
+    const body = {
+      ...(this.applied ? { applied: this.applied } : {}),
+      dropRate: await this.dropRate(),
+      ...(this.lastReport ? { maps: this.lastReport.maps, timings: { ...this.lastReport.timings, ...(totalMs !== undefined ? { totalMs } : {}) } } : {}),
+    };
+    const r = await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, body);
+    if (r.status !== 200) throw new Error(`status: HTTP ${r.status}`);
+  }
+}

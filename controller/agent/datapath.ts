@@ -1,0 +1,56 @@
+// What the agent needs from a datapath: apply a verified bundle atomically, adopt what is
+// already in force after a restart, and report counters. Two implementations: the emulator
+// (pure TypeScript, no kernel) and the kernel (libbpf-ts, issue #4's apply/swap).
+import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
+
+export interface NodeFeatures {
+  datapath: 'emulator' | 'kernel';
+  kernel?: string;
+  btf: boolean;
+  mapInMap: boolean;
+  lpmTrie: boolean;
+  hooks: string[];
+}
+
+export interface ApplyInput {
+  digest: string;
+  revision?: string;
+  manifest: BundleManifest;
+  /** This node's map images with their bytes, verified against their digests. */
+  images: { image: MapImage; bytes: Buffer }[];
+  /** Parsed JSON tables (cookies, endpoints, identities, ...). */
+  tables: Map<string, unknown>;
+}
+
+export interface ApplyReport {
+  maps: { name: string; endpoint?: string; entries: number }[];
+  timings: { loadMs: number; swapMs: number };
+}
+
+export interface Flow {
+  src: string;
+  dst: string;
+  protocol: 'TCP' | 'UDP' | 'ICMP';
+  port: number;
+}
+
+export interface Verdict {
+  verdict: 'allow' | 'deny';
+  /** Where the decision was made: the enforcing endpoint and direction, or none. */
+  endpoint?: string;
+  direction?: 'ingress' | 'egress';
+  reason: 'policy-allow' | 'policy-deny' | 'default-deny' | 'not-enforced';
+  cookie?: number;
+}
+
+export interface Datapath {
+  readonly kind: 'emulator' | 'kernel';
+  features(): Promise<NodeFeatures>;
+  /** All or nothing: on any error the previous state stays in force and the error is thrown. */
+  apply(input: ApplyInput): Promise<ApplyReport>;
+  /** Digest of the bundle currently in force (pinned), if any. */
+  current(): string | undefined;
+  /** Decide a flow as the datapath would (emulator: computed; kernel: BPF_PROG_TEST_RUN). */
+  verdict(flow: Flow): Promise<Verdict>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,379 @@
+// The GitOps controller: follows a branch, compiles each new commit, signs and stores the
+// bundle, and rolls it out canary-first behind a health gate with automatic rollback.
+// One reconcile runs at a time; a webhook or a poll during a rollout is remembered and
+// handled right after it, so the branch head always wins.
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { Diagnostic } from '../../compiler/diagnostics.js';
+import type { NodeFeatures } from '../agent/datapath.js';
+import { BundleStore, StoreFullError } from '../bundle/store.js';
+import { signDigest, type SigningKey } from '../bundle/sign.js';
+import type { Compiler } from './compiler.js';
+import { evaluateGate } from './gate.js';
+import { ControllerMetrics } from './metrics.js';
+import { GitSource } from './source.js';
+import { loadState, saveState, type BundleRef, type PersistedState, type RolloutPhase } from './state.js';
+
+export interface ControllerOptions {
+  repo: string;
+  branch: string;
+  paths: string[];
+  stateDir: string;
+  compiler: Compiler;
+  key: SigningKey;
+  logger: Logger;
+  pollIntervalMs?: number;
+  /** Canary node names; when empty, the first `canaryCount` live nodes by name. */
+  canaries?: string[];
+  canaryCount?: number;
+  /** Largest allowed rise of a canary's drop rate (fraction, 0.05 = 5 points). */
+  maxDropRateIncrease?: number;
+  gateTimeoutMs?: number;
+  rolloutTimeoutMs?: number;
+  /** A node not heard from for this long is unreachable (not chosen as canary). */
+  nodeStaleMs?: number;
+}
+
+export type NodeState = 'pending' | 'applying' | 'applied' | 'failed' | 'unreachable';
+
+export interface NodeStatus {
+  node: string;
+  features?: NodeFeatures;
+  lastSeen: number;
+  applied?: BundleRef;
+  failedDigest?: string;
+  error?: string;
+  dropRate?: number;
+  maps?: { name: string; endpoint?: string; entries: number }[];
+  timings?: { loadMs: number; swapMs: number; totalMs?: number };
+}
+
+export interface AgentReport {
+  applied?: BundleRef;
+  failed?: { digest: string; error: string };
+  dropRate?: number;
+  maps?: NodeStatus['maps'];
+  timings?: NodeStatus['timings'];
+}
+
+export class Controller extends EventEmitter {
+  readonly store: BundleStore;
+  readonly metrics = new ControllerMetrics();
+  readonly source: GitSource;
+  state: PersistedState = { desired: {} };
+  phase: RolloutPhase = 'Idle';
+  diagnostics: Diagnostic[] = [];
+  forcePushes = 0;
+  readonly nodes = new Map<string, NodeStatus>();
+  private readonly signatures = new Map<string, string>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(readonly opts: ControllerOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.store = new BundleStore(path.join(opts.stateDir, 'store'));
+    this.source = new GitSource(opts.repo, opts.branch, opts.stateDir);
+    this.log = opts.logger;
+  }
+
+  async start(): Promise<void> {
+    this.state = await loadState(this.opts.stateDir);
+    if (this.state.current) this.phase = this.state.current.phase;
+    this.log.info({ lastSeenCommit: this.state.lastSeenCommit, lastGood: this.state.lastGood }, 'controller state loaded');
+    this.trigger('start');
+    const every = this.opts.pollIntervalMs ?? 30_000;
+    if (every > 0) this.timer = setInterval(() => this.trigger('poll'), every);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.emit('change');
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Requests a fetch now (webhook, poll); coalesced while a reconcile runs. */
+  trigger(why: string): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.reconcile(why);
+        } catch (err) {
+          this.fail(undefined, (err as Error).message);
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Waits for the current reconcile (tests and the demo). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  desiredFor(node: string): BundleRef | undefined {
+    return this.state.desired[node] ?? this.state.lastGood;
+  }
+
+  signatureOf(digest: string): string | undefined {
+    return this.signatures.get(digest);
+  }
+
+  async signatureFor(digest: string): Promise<string | undefined> {
+    const s = this.signatures.get(digest);
+    if (s) return s;
+    const m = await this.store.getManifest(digest);
+    if (m) this.signatures.set(digest, m.signature);
+    return m?.signature;
+  }
+
+  register(node: string, features: NodeFeatures | undefined, applied: BundleRef | undefined): void {
+    const n = this.nodes.get(node) ?? { node, lastSeen: Date.now() };
+    if (features) n.features = features;
+    if (applied) n.applied = applied;
+    n.lastSeen = Date.now();
+    this.nodes.set(node, n);
+    this.log.info({ node, applied: applied?.revision }, 'node registered');
+    this.updateNodeGauge();
+    this.emit('change');
+  }
+
+  touch(node: string): void {
+    const n = this.nodes.get(node);
+    if (n) n.lastSeen = Date.now();
+  }
+
+  report(node: string, r: AgentReport): void {
+    const n = this.nodes.get(node) ?? { node, lastSeen: Date.now() };
+    n.lastSeen = Date.now();
+    if (r.applied) {
+      n.applied = r.applied;
+      delete n.failedDigest;
+      delete n.error;
+    }
+    if (r.failed) {
+      n.failedDigest = r.failed.digest;
+      n.error = r.failed.error;
+      this.log.warn({ node, digest: r.failed.digest, error: r.failed.error }, 'node failed to apply');
+    }
+    if (r.dropRate !== undefined) n.dropRate = r.dropRate;
+    if (r.maps) n.maps = r.maps;
+    if (r.timings) n.timings = r.timings;
+    this.nodes.set(node, n);
+    this.updateNodeGauge();
+    this.emit('change');
+  }
+
+  nodeState(n: NodeStatus): NodeState {
+    const desired = this.desiredFor(n.node);
+    if (Date.now() - n.lastSeen > (this.opts.nodeStaleMs ?? 90_000)) return 'unreachable';
+    if (desired && n.failedDigest === desired.digest) return 'failed';
+    if (!desired) return n.applied ? 'applied' : 'pending';
+    return n.applied?.digest === desired.digest ? 'applied' : 'applying';
+  }
+
+  status(): unknown {
+    return {
+      repository: this.opts.repo,
+      branch: this.opts.branch,
+      phase: this.phase,
+      compiler: this.opts.compiler.name,
+      keyId: this.opts.key.keyId,
+      lastSeenCommit: this.state.lastSeenCommit ?? null,
+      current: this.state.current ?? null,
+      lastGood: this.state.lastGood ?? null,
+      lastError: this.state.lastError ?? null,
+      forcePushes: this.forcePushes,
+      diagnostics: this.diagnostics,
+      nodes: [...this.nodes.values()]
+        .sort((a, b) => a.node.localeCompare(b.node))
+        .map((n) => ({
+          node: n.node,
+          state: this.nodeState(n),
+          desired: this.desiredFor(n.node) ?? null,
+          applied: n.applied ?? null,
+          error: n.error ?? null,
+          dropRate: n.dropRate ?? null,
+          lastSeen: new Date(n.lastSeen).toISOString(),
+          maps: n.maps ?? [],
+          timings: n.timings ?? null,
+          datapath: n.features?.datapath ?? null,
+        })),
+    };
+  }
+
+  private updateNodeGauge(): void {
+    const counts: Record<NodeState, number> = { pending: 0, applying: 0, applied: 0, failed: 0, unreachable: 0 };
+    for (const n of this.nodes.values()) counts[this.nodeState(n)]++;
+    for (const [s, c] of Object.entries(counts)) this.metrics.nodes.set({ state: s }, c);
+  }
+
+  private async persist(): Promise<void> {
+    await saveState(this.opts.stateDir, this.state);
+  }
+
+  private fail(revision: string | undefined, message: string): void {
+    this.state.lastError = { ...(revision ? { revision } : {}), message, at: new Date().toISOString() };
+    this.log.error({ revision, error: message }, 'reconcile failed');
+    this.emit('change');
+  }
+
+  private setPhase(p: RolloutPhase): void {
+    this.phase = p;
+    if (this.state.current) this.state.current.phase = p;
+    this.log.info({ phase: p, revision: this.state.current?.revision }, 'rollout phase');
+    this.emit('change');
+  }
+
+  private async reconcile(why: string): Promise<void> {
+    const update = await this.source.poll(this.state.lastSeenCommit);
+    if (!update) return;
+    if (update.forcePushed) {
+      this.forcePushes++;
+      this.log.warn({ commit: update.commit, previous: this.state.lastSeenCommit }, 'branch was force-pushed; following the new head');
+    }
+    const revision = update.commit;
+    this.log.info({ revision, subject: update.subject, why }, 'new commit');
+    this.phase = 'Compiling';
+    this.emit('change');
+    const t0 = performance.now();
+    const result = await this.opts.compiler.compile({ root: this.source.mirror, commit: revision, paths: this.opts.paths });
+    this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
+    this.diagnostics = result.diagnostics;
+    this.state.lastSeenCommit = revision;
+    if (!result.ok || !result.bundle) {
+      this.metrics.compileFailures.inc();
+      const errors = result.diagnostics.filter((d) => d.severity === 'error');
+      const first = errors[0];
+      this.phase = 'CompileFailed';
+      this.fail(revision, `commit ${revision.slice(0, 12)} does not compile (${errors.length} error${errors.length === 1 ? '' : 's'})${first ? `: ${first.file}:${first.line}:${first.column}: ${first.message} [${first.rule}]` : ''}; it is not rolled out, the last good bundle stays in force`);
+      await this.persist();
+      return;
+    }
+    const bundle = result.bundle;
+    const signature = signDigest(this.opts.key, bundle.digest);
+    try {
+      await this.store.putBundle(bundle, signature);
+    } catch (err) {
+      this.phase = this.state.current?.phase ?? 'Idle';
+      // A full store is retried at the next poll: the commit is not marked as seen.
+      if (err instanceof StoreFullError) delete this.state.lastSeenCommit;
+      this.fail(revision, (err as Error).message);
+      await this.persist();
+      return;
+    }
+    this.signatures.set(bundle.digest, signature);
+    let size = bundle.manifestBytes.length;
+    for (const b of bundle.blobs.values()) size += b.length;
+    this.metrics.bundleBytes.set(size);
+    const ref: BundleRef = { revision, digest: bundle.digest };
+    if (this.state.lastGood?.digest === bundle.digest) {
+      // Same bundle (a commit that changed nothing the nodes see): nothing to roll out.
+      this.state.current = { ...ref, phase: 'Complete', startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
+      this.state.lastGood = ref;
+      for (const n of Object.keys(this.state.desired)) this.state.desired[n] = ref;
+      this.setPhase('Complete');
+      await this.persist();
+      this.emit('change');
+      return;
+    }
+    await this.rollout(ref);
+  }
+
+  private liveNodes(): string[] {
+    const stale = this.opts.nodeStaleMs ?? 90_000;
+    return [...this.nodes.values()].filter((n) => Date.now() - n.lastSeen <= stale).map((n) => n.node).sort();
+  }
+
+  private async waitFor<T>(check: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = check();
+      if (v !== undefined || this.stopped) return v;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.min(left, 1000));
+        const self = this;
+        function done(): void {
+          clearTimeout(t);
+          self.off('change', done);
+          resolve();
+        }
+        this.on('change', done);
+      });
+    }
+  }
+
+  private async rollout(ref: BundleRef): Promise<void> {
+    const started = performance.now();
+    this.state.current = { ...ref, phase: 'Canary', startedAt: new Date().toISOString() };
+    const live = this.liveNodes();
+    const canaries = this.opts.canaries?.length ? this.opts.canaries.filter((c) => live.includes(c)) : live.slice(0, this.opts.canaryCount ?? 1);
+    const baseline = new Map<string, number>();
+    for (const c of canaries) baseline.set(c, this.nodes.get(c)?.dropRate ?? 0);
+    const previous = this.state.lastGood;
+    this.log.info({ revision: ref.revision, digest: ref.digest, canaries }, 'rollout: canary phase');
+    for (const c of canaries) this.state.desired[c] = ref;
+    this.setPhase('Canary');
+    await this.persist();
+    const gate = await this.waitFor(() => {
+      const g = evaluateGate(ref.digest, canaries.map((c) => {
+        const n = this.nodes.get(c);
+        return { node: c, ...(n?.applied ? { appliedDigest: n.applied.digest } : {}), ...(n?.failedDigest ? { failedDigest: n.failedDigest } : {}), ...(n?.error ? { error: n.error } : {}), ...(n?.dropRate !== undefined ? { dropRate: n.dropRate } : {}) };
+      }), baseline, this.opts.maxDropRateIncrease ?? 0.05);
+      return g.result === 'wait' ? undefined : g;
+    }, this.opts.gateTimeoutMs ?? 30_000);
+    if (this.stopped) return;
+    if (!gate || gate.result === 'fail') {
+      const reason = gate?.result === 'fail' ? gate.reason : `canary gate timed out after ${this.opts.gateTimeoutMs ?? 30_000} ms waiting for ${canaries.filter((c) => this.nodes.get(c)?.applied?.digest !== ref.digest).join(', ')}`;
+      for (const c of canaries) {
+        if (previous) this.state.desired[c] = previous;
+        else delete this.state.desired[c];
+      }
+      this.state.current.finishedAt = new Date().toISOString();
+      this.setPhase('RolledBack');
+      this.fail(ref.revision, `rollout of ${ref.revision.slice(0, 12)} stopped at the canary gate and rolled back${previous ? ` to ${previous.revision.slice(0, 12)}` : ''}: ${reason}`);
+      this.metrics.rollouts.inc({ result: 'rolled_back' });
+      this.metrics.rolloutSeconds.observe({ result: 'rolled_back' }, (performance.now() - started) / 1000);
+      await this.persist();
+      return;
+    }
+    // The canaries vouch for the bundle: it becomes the last good one and goes everywhere.
+    this.state.lastGood = ref;
+    for (const n of this.liveNodes()) this.state.desired[n] = ref;
+    for (const n of Object.keys(this.state.desired)) this.state.desired[n] = ref;
+    this.setPhase('Rolling');
+    await this.persist();
+    const done = await this.waitFor(() => {
+      const pending = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest && this.nodes.get(n)?.failedDigest !== ref.digest);
+      return pending.length === 0 ? true : undefined;
+    }, this.opts.rolloutTimeoutMs ?? 120_000);
+    const failed = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest);
+    this.state.current.finishedAt = new Date().toISOString();
+    if (done && failed.length === 0) {
+      this.setPhase('Complete');
+      delete this.state.lastError;
+      this.metrics.rollouts.inc({ result: 'complete' });
+      this.metrics.rolloutSeconds.observe({ result: 'complete' }, (performance.now() - started) / 1000);
+    } else {
+      this.setPhase('Degraded');
+      this.fail(ref.revision, `rollout of ${ref.revision.slice(0, 12)} passed the canary gate but ${failed.length} node(s) did not apply it: ${failed.map((n) => `${n}${this.nodes.get(n)?.error ? ` (${this.nodes.get(n)!.error})` : ''}`).join(', ')}`);
+      this.metrics.rollouts.inc({ result: 'degraded' });
+    }
+    this.updateNodeGauge();
+    await this.persist();
+  }
+}

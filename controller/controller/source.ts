@@ -1,0 +1,56 @@
+// Follows a branch of a Git repository (local path or URL) in a bare mirror owned by the controller.
+// Force pushes are accepted (the branch head is the desired state) and reported.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { simpleGit } from 'simple-git';
+
+export interface SourceUpdate {
+  commit: string;
+  /** The previous head was not an ancestor of the new one. */
+  forcePushed: boolean;
+  subject: string;
+}
+
+export class GitSource {
+  readonly mirror: string;
+  private head: string | undefined;
+
+  constructor(readonly url: string, readonly branch: string, workDir: string) {
+    this.mirror = path.join(workDir, 'mirror.git');
+  }
+
+  private async ensureMirror(): Promise<void> {
+    try {
+      await fs.access(path.join(this.mirror, 'HEAD'));
+    } catch {
+      await fs.mkdir(path.dirname(this.mirror), { recursive: true });
+      await simpleGit().raw(['init', '--bare', '--quiet', this.mirror]);
+    }
+  }
+
+  /** Fetches the branch; returns the new head when it differs from the last one seen. */
+  async poll(lastSeen: string | undefined): Promise<SourceUpdate | undefined> {
+    await this.ensureMirror();
+    const git = simpleGit(this.mirror);
+    const ref = `refs/weir/${this.branch}`;
+    try {
+      await git.raw(['fetch', '--quiet', '--no-tags', this.url, `+refs/heads/${this.branch}:${ref}`]);
+    } catch (err) {
+      throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: ${(err as Error).message.trim().split('\n')[0]}; check the URL, the branch name and credentials`);
+    }
+    const commit = (await git.raw(['rev-parse', ref])).trim();
+    const prev = lastSeen ?? this.head;
+    this.head = commit;
+    if (commit === prev) return undefined;
+    let forcePushed = false;
+    if (prev) {
+      try {
+        await git.raw(['merge-base', '--is-ancestor', prev, commit]);
+      } catch {
+        forcePushed = true;
+      }
+    }
+    const subject = (await git.raw(['log', '-1', '--format=%s', commit])).trim();
+    return { commit, forcePushed, subject };
+  }
+}
