@@ -80,7 +80,7 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
   const out: string[] = [];
   out.push(`<svg id="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${l.size.toFixed(0)} ${l.size.toFixed(0)}" role="img" aria-label="service graph before and after">`);
   out.push('<defs>');
-  for (const [s, col] of Object.entries(edgeColor)) out.push(`<marker id="arrow-${s}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${col}"/></marker>`);
+  for (const [s, col] of Object.entries(edgeColor)) out.push(`<marker id="arrow-${s}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${col}"/></marker>`);
   out.push('</defs>');
   // Unchanged edges first so changes are drawn on top.
   const order = [...edges].sort((a, b) => Number(a.status !== 'same') - Number(b.status !== 'same'));
@@ -96,8 +96,9 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
     const ey = b.y - (dy / len) * 9;
     const mx = (a.x + b.x) / 2;
     const my = (a.y + b.y) / 2;
-    const qx = mx + (c - mx) * 0.35;
-    const qy = my + (c - my) * 0.35;
+    // Offset to the left of the direction of travel so a→b and b→a do not draw on top of each other.
+    const qx = mx + (c - mx) * 0.35 + (dy / len) * 14;
+    const qy = my + (c - my) * 0.35 - (dx / len) * 14;
     const d = `M${a.x.toFixed(1)},${a.y.toFixed(1)} Q${qx.toFixed(1)},${qy.toFixed(1)} ${ex.toFixed(1)},${ey.toFixed(1)}`;
     const title = `${e.src} => ${e.dst}: ${e.before} -> ${e.after}`;
     out.push(
