@@ -1,12 +1,58 @@
-// Placeholder until the issue that builds `weir connectivity` lands.
-import type { Command } from './command.js';
+// `weir connectivity`: the effective connectivity of one revision in np-guard's `list` format.
+import { parseArgs } from 'node:util';
+import { renderConnectivity, type ListFormat } from '../plan/connectivity.js';
+import { pathsFromRoot, repositoryRoot, writeOutput } from '../plan/options.js';
+import { connectivityOf } from '../plan/plan.js';
+import { loadRevision, readInventory } from '../plan/revision.js';
+import { formatLocation } from '../diagnostics.js';
+import { UsageError, type Command } from './command.js';
+
+const formats: readonly ListFormat[] = ['txt', 'csv', 'md', 'json', 'dot'];
+
+const usage = `usage: weir connectivity [PATH] [--rev REV] [--inventory FILE] [--format txt|csv|md|json|dot] [--output FILE]
+
+Lists every allowed (source, destination, connections) of the policies under PATH, one line per
+pair, in np-guard netpol-analyzer's \`list\` format (\`ns/name[Kind] => ns/name[Kind] : TCP 8080,UDP 53\`,
+external ranges as \`0.0.0.0-255.255.255.255[External]\`), so the two tools can be compared.
+
+  --rev REV         read PATH at a Git revision (the work tree is not touched)
+  --inventory FILE  cluster inventory; default: workload manifests found under PATH
+  --format F        txt (default), csv, md, json, dot`;
 
 export const connectivityCommand: Command = {
   name: 'connectivity',
-  summary: 'not implemented yet',
-  usage: 'usage: weir connectivity',
-  async run(_argv, io) {
-    io.stderr('weir connectivity: not implemented yet\n');
-    return 2;
+  summary: 'list the effective connectivity of one revision',
+  usage,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        rev: { type: 'string' },
+        inventory: { type: 'string' },
+        format: { type: 'string', short: 'o', default: 'txt' },
+        output: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+      },
+    });
+    const format = values.format as ListFormat;
+    if (!formats.includes(format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, not \`${values.format}\``);
+    if (positionals.length > 1) throw new UsageError('give at most one PATH');
+    const root = values.rev ? await repositoryRoot(io.cwd) : io.cwd;
+    if (!root) {
+      io.stderr(`weir connectivity: --rev needs a Git repository, and ${io.cwd} is not inside one\n`);
+      return 2;
+    }
+    const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
+    const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
+    const { model } = await loadRevision(paths, root, { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}) }, inventory);
+    const errors = model.info.diagnostics.filter((d) => d.severity === 'error');
+    if (model.info.status === 'failed') {
+      for (const d of errors.slice(0, 20)) io.stderr(`${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);
+      io.stderr(`weir connectivity: ${errors.length} error(s); fix them (see \`weir lint\`) before computing connectivity\n`);
+      return model.info.diagnostics.some((d) => d.rule === 'load/missing-revision') ? 2 : 1;
+    }
+    await writeOutput(renderConnectivity(connectivityOf(model), format), values.output, io.cwd, io.stdout);
+    return 0;
   },
 };

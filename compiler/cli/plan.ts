@@ -1,12 +1,124 @@
-// Placeholder until the issue that builds `weir plan` lands.
-import type { Command } from './command.js';
+// `weir plan`: what a policy change does in effect compared with a base revision.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseHubbleFlows, parseTetragonEvents } from '../observed/index.js';
+import { pathsFromRoot, repositoryRoot, writeOutput } from '../plan/options.js';
+import { buildPlan, type PlanInputs } from '../plan/plan.js';
+import { renderHtml } from '../plan/render/html.js';
+import { renderMarkdown } from '../plan/render/markdown.js';
+import { renderText } from '../plan/render/text.js';
+import { loadRevision, readInventory } from '../plan/revision.js';
+import { UsageError, useColor, type Command } from './command.js';
+
+const formats = ['text', 'markdown', 'json', 'html'] as const;
+const failOn = ['breaking', 'any', 'never'] as const;
+
+const usage = `usage: weir plan --base REV [--head REV | --worktree] [PATH...]
+                 [--inventory FILE] [--flows FILE] [--events FILE]
+                 [--format text|markdown|json|html] [--output FILE] [--json FILE]
+                 [--fail-on breaking|any|never] [--quiet]
+
+Compiles the policies under PATH (default: the whole repository) at two revisions, read from
+Git without touching the work tree, and shows what changes in effect: newly denied and newly
+allowed connections, changed L7 rules and audit/enforce modes, each with the deciding rule
+(policy, file:line, commit) on both sides, and np-guard netpol-analyzer's diff columns.
+
+  --base REV        revision to compare against (e.g. origin/main)
+  --head REV        revision to plan (default HEAD)
+  --worktree        plan the work tree instead of a commit (uncommitted edits included)
+  --inventory FILE  cluster inventory (weir Inventory or kubectl -o yaml); default: the
+                    workload manifests found beside the policies at each revision
+  --flows FILE      Hubble flows (JSON lines): count observed flows that would now be dropped
+  --events FILE     Tetragon events (JSON lines): count observed events that would now be killed
+  --format F        text (default), markdown (PR comment, under 60 KB), json, html (offline report)
+  --output FILE     write the rendering to FILE instead of stdout
+  --json FILE       also write the full plan as JSON (never truncated)
+  --fail-on WHEN    exit 1 on a breaking change (default), on any change, or never`;
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'not implemented yet',
-  usage: 'usage: weir plan',
-  async run(_argv, io) {
-    io.stderr('weir plan: not implemented yet\n');
-    return 2;
+  summary: 'show what a change allows, denies or kills compared with a base revision',
+  usage,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        base: { type: 'string' },
+        head: { type: 'string' },
+        worktree: { type: 'boolean', default: false },
+        inventory: { type: 'string' },
+        flows: { type: 'string' },
+        events: { type: 'string' },
+        format: { type: 'string', default: 'text' },
+        output: { type: 'string', short: 'o' },
+        json: { type: 'string' },
+        'fail-on': { type: 'string', default: 'breaking' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+      },
+    });
+    if (!values.base) throw new UsageError('--base REV is required (the revision to compare against, e.g. origin/main)');
+    if (values.head && values.worktree) throw new UsageError('--head and --worktree are exclusive: plan a commit or the work tree, not both');
+    const format = values.format as (typeof formats)[number];
+    if (!formats.includes(format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, not \`${values.format}\``);
+    const fail = values['fail-on'] as (typeof failOn)[number];
+    if (!failOn.includes(fail)) throw new UsageError(`--fail-on must be one of ${failOn.join(', ')}, not \`${values['fail-on']}\``);
+    const log = (s: string) => {
+      if (!values.quiet) io.stderr(s);
+    };
+
+    const root = await repositoryRoot(io.cwd);
+    if (!root) {
+      io.stderr(`weir plan: ${io.cwd} is not inside a Git repository; plan compares two revisions of one (use \`weir connectivity\` for a folder)\n`);
+      return 2;
+    }
+    const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
+    const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
+    const headReq = values.worktree ? { ref: 'worktree' } : { ref: values.head ?? 'HEAD', rev: values.head ?? 'HEAD' };
+    log(`weir plan: compiling ${values.base} and ${headReq.ref}\n`);
+    const [base, head] = await Promise.all([loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory), loadRevision(paths, root, headReq, inventory)]);
+    for (const [side, r] of [['base', base], ['head', head]] as const) {
+      const missing = r.model.info.diagnostics.find((d) => d.rule === 'load/missing-revision');
+      if (missing) {
+        io.stderr(`weir plan: ${side} ${missing.message}; fetch it first (in CI: actions/checkout with fetch-depth: 0) or name an existing branch, tag or commit\n`);
+        return 2;
+      }
+    }
+    const inputs: PlanInputs = { base: base.model, head: head.model };
+    if (values.flows) {
+      const text = await readInput(values.flows, io.cwd);
+      if (text === undefined) {
+        io.stderr(`weir plan: cannot read --flows ${values.flows}\n`);
+        return 2;
+      }
+      inputs.flows = { file: values.flows, parsed: parseHubbleFlows(text) };
+      if (inputs.flows.parsed.malformed.length) log(`weir plan: ${values.flows}: ${inputs.flows.parsed.malformed.length} malformed line(s) of ${inputs.flows.parsed.total}, reported in the plan\n`);
+    }
+    if (values.events) {
+      const text = await readInput(values.events, io.cwd);
+      if (text === undefined) {
+        io.stderr(`weir plan: cannot read --events ${values.events}\n`);
+        return 2;
+      }
+      inputs.events = { file: values.events, parsed: parseTetragonEvents(text) };
+    }
+    const plan = buildPlan(inputs);
+    const json = `${JSON.stringify(plan, null, 2)}\n`;
+    const rendered = format === 'json' ? json : format === 'markdown' ? renderMarkdown(plan) : format === 'html' ? renderHtml(plan) : renderText(plan, { color: useColor(io) && !values.output });
+    await writeOutput(rendered, values.output, io.cwd, io.stdout);
+    if (values.json) await writeOutput(json, values.json, io.cwd, io.stdout);
+    if (head.model.info.status === 'failed') return 1;
+    if (fail === 'never') return 0;
+    if (fail === 'any') return plan.changes.length || plan.connectivityDiff.length || plan.runtime.length ? 1 : 0;
+    return plan.breaking ? 1 : 0;
   },
 };
+
+async function readInput(file: string, cwd: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(path.resolve(cwd, file), 'utf8');
+  } catch {
+    return undefined;
+  }
+}

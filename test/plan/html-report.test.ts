@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The HTML report in a real browser: Debian's chromium driven by playwright-core (no downloaded
 // browser, no network). The graph must render, a removed edge must be red, and clicking it must
 // show the rule that used to allow it. A screenshot is kept under test-artifacts/.
@@ -57,9 +58,9 @@ describe.skipIf(missing)(`HTML plan report in headless Chromium${missing ? ` (sk
 
     // Click where a user would: on the drawn curve itself (its midpoint), not the bounding box.
     const at = await removed.locator('path.hit').evaluate((e) => {
-      const path = e as SVGPathElement;
-      const pt = path.getPointAtLength(path.getTotalLength() / 2);
-      const m = path.getScreenCTM()!;
+      const p = e as SVGPathElement;
+      const pt = p.getPointAtLength(p.getTotalLength() / 2);
+      const m = p.getScreenCTM()!;
       return { x: pt.x * m.a + pt.y * m.c + m.e, y: pt.x * m.b + pt.y * m.d + m.f };
     });
     await page.mouse.click(at.x, at.y);
