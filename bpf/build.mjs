@@ -17,7 +17,11 @@ const sources = readdirSync(bpfDir, { recursive: true })
   .filter((f) => only.length === 0 || only.some((d) => f.startsWith(d.replace(/\/?$/, '/'))))
   .sort()
   .map((f) => join(bpfDir, f));
-const headers = readdirSync(join(bpfDir, 'include')).map((h) => join(bpfDir, 'include', h));
+// Any header under bpf/ (bpf/include and program-local ones like bpf/net/maps.h) makes every object stale.
+const headers = readdirSync(bpfDir, { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.h') && !f.startsWith('build/') && !f.startsWith('libbpf-ts/'))
+  .map((f) => join(bpfDir, f));
 const newestHeader = Math.max(0, ...headers.map((h) => statSync(h).mtimeMs));
 const failed = [];
 for (const src of sources) {

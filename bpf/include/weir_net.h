@@ -133,4 +133,44 @@ struct weir_net_event {
 #define WEIR_IPCACHE_MAX_ENTRIES        512000
 #define WEIR_ENDPOINTS_MAX              4096
 
+/* ---- Additions (ABI version 1, additive only) ---- */
+
+/* Policy key prefix length that matches every field (identity, direction, protocol, port). */
+#define WEIR_POLICY_PREFIX_FULL 64
+#define WEIR_POLICY_PREFIX_MIN  40
+/* ipcache key prefix lengths for host addresses: 32 (family + pad) + address bits. */
+#define WEIR_IPCACHE_PREFIX_V4  64
+#define WEIR_IPCACHE_PREFIX_V6  160
+
+/*
+ * ICMP and ICMPv6: the policy key's dport_be carries the ICMP type as a port
+ * number (htons(type)), as Cilium's icmps rules become L4 "ports" of protocol ICMP.
+ */
+
+/* Endpoint flag: policy audit mode for the whole endpoint (Cilium PolicyAuditMode):
+ * default-deny drops are allowed and reported. */
+#define WEIR_EP_AUDIT 0x4
+
+/* skb->mark for an L7 redirect verdict, as Cilium marks traffic to its proxy:
+ * magic 0x0200 in the low 16 bits, the proxy port in the high 16 bits. */
+#define WEIR_MARK_MAGIC_TO_PROXY 0x0200
+#define WEIR_MARK_MAGIC_MASK     0x0F00
+
+/* XDP prefilter: CIDR deny list, an LPM trie keyed by struct weir_ipcache_key
+ * (the packet's source address). */
+struct weir_prefilter_value {
+	__u32 cookie; /* rule cookie reported with the drop */
+	__u32 flags;  /* reserved */
+};
+#define WEIR_PREFILTER_MAX_ENTRIES 65536
+
+/* Per-CPU counters of the network datapath (array indices of weir_net_stats). */
+#define WEIR_STAT_ALLOWED     0
+#define WEIR_STAT_DROPPED     1
+#define WEIR_STAT_AUDITED     2
+#define WEIR_STAT_REDIRECTED  3
+#define WEIR_STAT_EVENTS_LOST 4
+#define WEIR_STAT_PREFILTERED 5
+#define WEIR_STAT_MAX         8
+
 #endif /* WEIR_NET_H */

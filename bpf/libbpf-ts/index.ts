@@ -1,6 +1,6 @@
 // libbpf-ts: a typed binding over the system libbpf.so.1 (koffi). Everything public is exported here.
 export { BpfError, errnoName, onLibbpfLog } from './errors.js';
-export { BpfMap, type MapSpec, type MapInfo, type Key, u32, splitRecords, mapInfo } from './map.js';
+export { BpfMap, type MapSpec, type MapInfo, type Key, u32, splitRecords, mapInfo, numPossibleCpus } from './map.js';
 export { BpfObject, BpfProgram, type OpenOptions } from './object.js';
 export {
   BpfLink,

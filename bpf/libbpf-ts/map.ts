@@ -40,6 +40,15 @@ export function u32(n: number): Buffer {
 
 const ENOENT = 2;
 
+let possibleCpus: number | undefined;
+/** Number of possible CPUs: per-CPU maps read and write one value slot per possible CPU. */
+export function numPossibleCpus(): number {
+  possibleCpus ??= check('libbpf_num_possible_cpus', () => native().libbpf_num_possible_cpus() as number);
+  return possibleCpus;
+}
+
+const perCpuTypes = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash']);
+
 export class BpfMap extends FdOwner {
   readonly name: string;
   readonly type: MapTypeName | `unknown(${number})`;
@@ -63,6 +72,16 @@ export class BpfMap extends FdOwner {
 
   protected describe(): string {
     return `map ${this.name || `#${this.id}`}`;
+  }
+
+  /** True for per-CPU maps, whose values from user space are one 8-byte-aligned slot per possible CPU. */
+  get perCpu(): boolean {
+    return perCpuTypes.has(this.type);
+  }
+
+  /** Bytes of one value as user space reads and writes it (valueSize, or per CPU: roundup(valueSize, 8) * CPUs). */
+  get userValueSize(): number {
+    return this.perCpu ? Math.ceil(this.valueSize / 8) * 8 * numPossibleCpus() : this.valueSize;
   }
 
   /** Creates a map (bpf_map_create). The new map is owned: close() releases it unless pinned or used by a program. */
@@ -119,13 +138,13 @@ export class BpfMap extends FdOwner {
   }
 
   #value(value: Uint8Array): Uint8Array {
-    if (value.length !== this.valueSize) throw new BpfError(`${this.describe()}: value`, 22, [], `value is ${value.length} bytes, the map's value size is ${this.valueSize}`);
+    if (value.length !== this.userValueSize) throw new BpfError(`${this.describe()}: value`, 22, [], `value is ${value.length} bytes, the map's value size is ${this.userValueSize}${this.perCpu ? ' (per CPU)' : ''}`);
     return value;
   }
 
   /** The value at key, or undefined when absent. */
   lookup(key: Key): Buffer | undefined {
-    const out = Buffer.alloc(this.valueSize);
+    const out = Buffer.alloc(this.userValueSize);
     const k = this.#key(key);
     const r = native().bpf_map_lookup_elem(this.fd, k, out) as number;
     if (r === -ENOENT) return undefined;
@@ -174,8 +193,8 @@ export class BpfMap extends FdOwner {
    */
   updateBatch(keys: Uint8Array, values: Uint8Array, elemFlags: number = BPF_ANY): number {
     const count = keys.length / this.keySize;
-    if (!Number.isInteger(count) || values.length !== count * this.valueSize)
-      throw new BpfError(`bpf_map_update_batch(${this.name})`, 22, [], `${keys.length} key bytes and ${values.length} value bytes do not make whole ${this.keySize}+${this.valueSize} byte records`);
+    if (!Number.isInteger(count) || values.length !== count * this.userValueSize)
+      throw new BpfError(`bpf_map_update_batch(${this.name})`, 22, [], `${keys.length} key bytes and ${values.length} value bytes do not make whole ${this.keySize}+${this.userValueSize} byte records`);
     if (count === 0) return 0;
     const n = native();
     const inout = [count];
@@ -203,13 +222,13 @@ export class BpfMap extends FdOwner {
     const opts = { sz: n.sizes.mapBatchOpts, elem_flags: 0n, flags: 0n };
     for (;;) {
       const keys = Buffer.alloc(chunk * this.keySize);
-      const values = Buffer.alloc(chunk * this.valueSize);
+      const values = Buffer.alloc(chunk * this.userValueSize);
       const inout = [chunk];
       const r = n.bpf_map_lookup_batch(this.fd, inBatch, outBatch, keys, values, inout, opts) as number;
       const got = inout[0] ?? 0;
       if (r < 0 && r !== -ENOENT) throw new BpfError(`bpf_map_lookup_batch(${this.name})`, -r);
       keyParts.push(keys.subarray(0, got * this.keySize));
-      valueParts.push(values.subarray(0, got * this.valueSize));
+      valueParts.push(values.subarray(0, got * this.userValueSize));
       total += got;
       if (r === -ENOENT) break;
       inBatch = Buffer.from(outBatch);

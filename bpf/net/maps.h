@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Map definitions of the network datapath, shared by endpoint.bpf.c and prefilter.bpf.c.
+ * Layouts come from weir_net.h only. The loader (bpf/datapath.ts) creates and pins these
+ * maps itself and hands them to libbpf with bpf_map__reuse_fd, so both objects share them.
+ * Every swappable map is an inner map behind an outer map-of-maps slot.
+ */
+#ifndef WEIR_NET_MAPS_H
+#define WEIR_NET_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "weir_net.h"
+
+/* Per-endpoint policy: outer hash endpoint_id -> LPM trie. */
+struct weir_policy_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, WEIR_POLICY_MAX_ENTRIES_DEFAULT);
+	__type(key, struct weir_policy_key);
+	__type(value, struct weir_policy_value);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, WEIR_ENDPOINTS_MAX);
+	__type(key, __u32);
+	__array(values, struct weir_policy_inner);
+} weir_policy SEC(".maps");
+
+/* ipcache: a one-slot array of maps, so a whole new ipcache replaces the old in one update. */
+struct weir_ipcache_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, WEIR_IPCACHE_MAX_ENTRIES);
+	__type(key, struct weir_ipcache_key);
+	__type(value, struct weir_ipcache_value);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct weir_ipcache_inner);
+} weir_ipcache SEC(".maps");
+
+/* Host-side veth ifindex -> endpoint. Written per endpoint by the agent, not swapped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WEIR_ENDPOINTS_MAX);
+	__type(key, __u32);
+	__type(value, struct weir_endpoint_value);
+} weir_endpoints SEC(".maps");
+
+/* XDP prefilter CIDR deny list, one-slot array of maps as the ipcache. */
+struct weir_prefilter_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, WEIR_PREFILTER_MAX_ENTRIES);
+	__type(key, struct weir_ipcache_key);
+	__type(value, struct weir_prefilter_value);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct weir_prefilter_inner);
+} weir_prefilter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} weir_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WEIR_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} weir_net_stats SEC(".maps");
+
+/*
+ * Every weir_net.h layout by value, so that the object's BTF carries the full structs (clang
+ * emits only forward declarations for the pointer-typed key/value of map definitions).
+ * test/datapath/layouts.test.ts and bpf/check-layouts.ts read them from here.
+ */
+const volatile struct {
+	struct weir_policy_key policy_key;
+	struct weir_policy_value policy_value;
+	struct weir_ipcache_key ipcache_key;
+	struct weir_ipcache_value ipcache_value;
+	struct weir_endpoint_value endpoint_value;
+	struct weir_net_event net_event;
+	struct weir_prefilter_value prefilter_value;
+} weir_layouts __attribute__((used)) = {};
+
+static __always_inline void weir_count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&weir_net_stats, &idx);
+	if (c)
+		*c += 1;
+}
+
+#endif /* WEIR_NET_MAPS_H */
