@@ -16,7 +16,7 @@ const failOn = ['breaking', 'any', 'never'] as const;
 
 const usage = `usage: weir plan --base REV [--head REV | --worktree] [PATH...]
                  [--inventory FILE] [--flows FILE] [--events FILE]
-                 [--format text|markdown|json|html] [--output FILE] [--json FILE]
+                 [--format text|markdown|json|html] [--output FILE] [--json FILE] [--html FILE]
                  [--fail-on breaking|any|never] [--quiet]
 
 Compiles the policies under PATH (default: the whole repository) at two revisions, read from
@@ -34,6 +34,7 @@ allowed connections, changed L7 rules and audit/enforce modes, each with the dec
   --format F        text (default), markdown (PR comment, under 60 KB), json, html (offline report)
   --output FILE     write the rendering to FILE instead of stdout
   --json FILE       also write the full plan as JSON (never truncated)
+  --html FILE       also write the offline HTML report (one compile for comment, JSON and report)
   --fail-on WHEN    exit 1 on a breaking change (default), on any change, or never`;
 
 export const planCommand: Command = {
@@ -54,6 +55,7 @@ export const planCommand: Command = {
         format: { type: 'string', default: 'text' },
         output: { type: 'string', short: 'o' },
         json: { type: 'string' },
+        html: { type: 'string' },
         'fail-on': { type: 'string', default: 'breaking' },
         quiet: { type: 'boolean', short: 'q', default: false },
       },
@@ -108,6 +110,7 @@ export const planCommand: Command = {
     const rendered = format === 'json' ? json : format === 'markdown' ? renderMarkdown(plan) : format === 'html' ? renderHtml(plan) : renderText(plan, { color: useColor(io) && !values.output });
     await writeOutput(rendered, values.output, io.cwd, io.stdout);
     if (values.json) await writeOutput(json, values.json, io.cwd, io.stdout);
+    if (values.html) await writeOutput(renderHtml(plan), values.html, io.cwd, io.stdout);
     if (head.model.info.status === 'failed') return 1;
     if (fail === 'never') return 0;
     if (fail === 'any') return plan.changes.length || plan.connectivityDiff.length || plan.runtime.length ? 1 : 0;
