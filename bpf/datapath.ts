@@ -4,9 +4,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MapImage } from '../compiler/bundle/types.js';
+import { objectsDir } from './paths.js';
 import { BpfError, BpfMap, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf, u32 } from './libbpf-ts/index.js';
 
-export const defaultObjectsDir = fileURLToPath(new URL('./build/', import.meta.url));
 
 /** Names of the network maps as they appear in the objects and under the pin directory. */
 export const netMapNames = {
@@ -200,7 +200,7 @@ export class NetDatapath implements Disposable {
    * onto them. A pin that is not the map we expect (another owner, another ABI) is an error, never reused.
    */
   static open(opts: DatapathOptions = {}): NetDatapath {
-    const dir = opts.objectsDir ?? defaultObjectsDir;
+    const dir = opts.objectsDir ?? objectsDir();
     const endpointObj = join(dir, 'endpoint.bpf.o');
     if (!existsSync(endpointObj)) throw new Error(`${endpointObj} is missing: run \`npm run build\` (needs clang) to compile bpf/`);
     const sizes = readStructSizes(endpointObj);

@@ -1,6 +1,7 @@
 // Feature probing: which program and map types load, and which hooks really attach on this node.
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfError } from './errors.js';
 import { native } from './native.js';
@@ -35,7 +36,14 @@ export interface NodeFeatures {
   hooks: HookSupport[];
 }
 
-export const defaultProbeObject = fileURLToPath(new URL('../build/hooks.bpf.o', import.meta.url));
+/** bpf/build/hooks.bpf.o, also when running from dist/ (WEIR_BPF_OBJECTS overrides the directory). */
+export const defaultProbeObject = ((): string => {
+  const env = process.env['WEIR_BPF_OBJECTS'];
+  if (env) return join(env, 'hooks.bpf.o');
+  const beside = fileURLToPath(new URL('../build/hooks.bpf.o', import.meta.url));
+  const fromDist = fileURLToPath(new URL('../../../bpf/build/hooks.bpf.o', import.meta.url));
+  return existsSync(beside) || !existsSync(fromDist) ? beside : fromDist;
+})();
 
 /** Loads each program of bpf/probe/hooks.bpf.c alone and attaches it for a moment. */
 export function probeHooks(objectPath = defaultProbeObject): HookSupport[] {

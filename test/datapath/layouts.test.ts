@@ -1,0 +1,90 @@
+// Layouts from BTF: the TypeScript encoders (the datapath's and the compiler's netLayouts) must match
+// the compiled objects byte for byte; a changed header must be caught.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { btfLayouts, checkLayouts, compareLayouts, datapathLayouts, normalizeLayouts, netStructs } from '../../bpf/layouts.js';
+import { decodeNetEvent } from '../../bpf/datapath.js';
+import { ensureBuilt } from './helpers.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const endpointObj = resolve(root, 'bpf/build/endpoint.bpf.o');
+// BTF parsing needs only libbpf, not root; clang must be present to build.
+const haveClang = (() => {
+  try {
+    execFileSync('clang', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!haveClang)('layouts from BTF', () => {
+  let tmp: string;
+  beforeAll(() => {
+    ensureBuilt();
+    tmp = mkdtempSync(join(tmpdir(), 'wdp-layouts-'));
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('every weir_net.h struct is in the endpoint object, as the datapath encoders assume', () => {
+    const actual = btfLayouts(endpointObj);
+    expect(Object.keys(actual).sort()).toEqual([...netStructs].sort());
+    expect(compareLayouts(datapathLayouts, actual, 'bpf/layouts.ts')).toEqual([]);
+  });
+
+  it('the build-time check passes, including the compiler netLayouts once it exists', async () => {
+    const r = await checkLayouts(endpointObj, root);
+    expect(r.problems).toEqual([]);
+    if (existsSync(join(root, 'compiler/lower/encode.ts'))) expect(r.checked).toContain('compiler/lower/encode.ts netLayouts');
+  });
+
+  it('catches a header change that moves a field', () => {
+    const header = readFileSync(join(root, 'bpf/include/weir_net.h'), 'utf8');
+    // Swap precedence and cookie in the policy value: same size, different offsets.
+    const mutated = header.replace('__u32 precedence; /* higher wins among non-deny entries */\n\t__u32 cookie;', '__u32 cookie;\n\t__u32 precedence;');
+    expect(mutated).not.toBe(header);
+    mkdirSync(join(tmp, 'include'), { recursive: true });
+    writeFileSync(join(tmp, 'include/weir_net.h'), mutated);
+    writeFileSync(join(tmp, 'anchor.bpf.c'), '#include "weir_net.h"\nstruct weir_policy_value anchor_value __attribute__((used));\n');
+    const obj = join(tmp, 'anchor.bpf.o');
+    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-I', join(tmp, 'include'), '-I', '/usr/include/x86_64-linux-gnu', '-c', join(tmp, 'anchor.bpf.c'), '-o', obj]);
+    const problems = compareLayouts({ weir_policy_value: datapathLayouts['weir_policy_value']! }, btfLayouts(obj, ['weir_policy_value']), 'encoders');
+    expect(problems).toEqual([
+      'encoders: weir_policy_value.precedence is at offset 8 size 4 in TypeScript but offset 12 size 4 in BTF',
+      'encoders: weir_policy_value.cookie is at offset 12 size 4 in TypeScript but offset 8 size 4 in BTF',
+    ]);
+  });
+
+  it('reports sizes, missing structs and unknown fields', () => {
+    const actual = btfLayouts(endpointObj);
+    const claimed = { weir_ipcache_value: { size: 12, fields: [{ name: 'identity', offset: 0, size: 4 }] }, weir_gone: { size: 4, fields: [] } };
+    expect(compareLayouts(claimed, actual, 'x')).toEqual([
+      'x: struct weir_ipcache_value is 12 bytes in TypeScript but 8 in BTF',
+      'x: weir_ipcache_value.flags (offset 4) is in BTF but TypeScript does not know it',
+      "x: struct weir_gone is not in the objects' BTF (renamed or removed in weir_net.h?)",
+    ]);
+  });
+
+  it('reads layout tables keyed by field name or listed', () => {
+    expect(normalizeLayouts({ s: { size: 4, fields: { a: { offset: 0, size: 4 } } } })).toEqual({ s: { size: 4, fields: [{ name: 'a', offset: 0, size: 4 }] } });
+    expect(normalizeLayouts({ s: { size: 4, members: [{ name: 'a', offset: 0, size: 4 }] } })).toEqual({ s: { size: 4, fields: [{ name: 'a', offset: 0, size: 4 }] } });
+    expect(normalizeLayouts({ s: { size: 'x' } })).toBeUndefined();
+  });
+
+  it('decodes events at the BTF offsets', () => {
+    const l = btfLayouts(endpointObj)['weir_net_event']!;
+    const at = (n: string) => l.fields.find((x) => x.name === n)!.offset;
+    const b = Buffer.alloc(l.size);
+    b.writeUInt32LE(77, at('cookie'));
+    b.writeUInt32LE(300, at('dst_identity'));
+    b[at('family')] = 6;
+    b[at('direction')] = 1;
+    b.writeUInt16LE(8080, at('dport'));
+    b[at('daddr') + 15] = 1;
+    const e = decodeNetEvent(b);
+    expect([e.cookie, e.dstIdentity, e.family, e.direction, e.dport, e.daddr]).toEqual([77, 300, 6, 'egress', 8080, '::1']);
+  });
+});
