@@ -1,0 +1,79 @@
+// The kernel datapath: issue #4's NetDatapath (bpf/datapath.ts) with pinned outer maps under
+// /sys/fs/bpf/wag-<node>, fresh inner maps filled by batch updates and swapped per slot.
+// Verdict questions are answered by a shadow emulator over the same images; the kernel itself
+// enforces real packets on the attached veths.
+import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
+import { EmulatorDatapath } from './emulator.js';
+
+interface NetDatapathLike {
+  applyImages(images: { image: unknown; bytes: Buffer }[]): { maps: { name: string; endpoint?: string; entries: number }[]; timings: { loadMs: number; swapMs: number } };
+  attachEndpoint(iface: string, ep: { endpointId: number; identity: number; flags: number }): { close(): void };
+  setEndpoint(ifindex: number, ep: { endpointId: number; identity: number; flags: number }): void;
+  stats(): { allowed: number; dropped: number };
+  close(): void;
+}
+
+export interface KernelOptions {
+  pinDir?: string;
+  /** Host-side interface of each local endpoint (`ns/pod` → ifname). */
+  interfaces?: Record<string, string>;
+}
+
+export class KernelDatapath implements Datapath {
+  readonly kind = 'kernel' as const;
+  private readonly shadow: EmulatorDatapath;
+  private readonly attached = new Map<string, { close(): void }>();
+  private digest: string | undefined;
+
+  private constructor(private readonly node: string, private readonly net: NetDatapathLike, private readonly opts: KernelOptions) {
+    this.shadow = new EmulatorDatapath(node);
+  }
+
+  static async open(node: string, opts: KernelOptions = {}): Promise<KernelDatapath> {
+    // Loaded lazily: the agent runs with the emulator on machines without libbpf or root.
+    const modPath = '../../bpf/datapath.js';
+    const mod = (await import(modPath)) as { NetDatapath: { open(o: { pinDir?: string }): NetDatapathLike } };
+    const pinDir = opts.pinDir ?? `/sys/fs/bpf/wag-${node.replace(/[^a-z0-9-]/gi, '').slice(0, 40)}`;
+    return new KernelDatapath(node, mod.NetDatapath.open({ pinDir }), { ...opts, pinDir });
+  }
+
+  async features(): Promise<NodeFeatures> {
+    const { release } = await import('node:os');
+    return { datapath: 'kernel', kernel: release(), btf: true, mapInMap: true, lpmTrie: true, hooks: ['tc', 'xdp', 'tracepoint'] };
+  }
+
+  current(): string | undefined {
+    return this.digest;
+  }
+
+  async apply(input: ApplyInput): Promise<ApplyReport> {
+    const r = this.net.applyImages(input.images);
+    const table = (input.tables.get('endpoints') ?? []) as { endpoint: string; endpointId: number; identity: number; flags: number }[];
+    for (const e of table) {
+      const iface = this.opts.interfaces?.[e.endpoint];
+      if (!iface) continue;
+      const spec = { endpointId: e.endpointId, identity: e.identity, flags: e.flags };
+      if (!this.attached.has(e.endpoint)) this.attached.set(e.endpoint, this.net.attachEndpoint(iface, spec));
+    }
+    await this.shadow.apply(input);
+    this.digest = input.digest;
+    return { maps: r.maps.map((m) => ({ name: m.name, ...(m.endpoint ? { endpoint: m.endpoint } : {}), entries: m.entries })), timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs } };
+  }
+
+  async verdict(flow: Flow): Promise<Verdict> {
+    return this.shadow.verdict(flow);
+  }
+
+  stats(): { allowed: number; dropped: number } {
+    return this.net.stats();
+  }
+
+  async close(): Promise<void> {
+    // Links and pinned maps are left in place on purpose: enforcement outlives the agent.
+    this.net.close();
+  }
+
+  toString(): string {
+    return `kernel(${this.node})`;
+  }
+}
