@@ -9,6 +9,7 @@ import { diffConnectivity, diffDecisions } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
 import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle } from './probe.js';
+import { diffRuntime, runtimeDecision, runtimeRules } from './runtime.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
 export interface RevisionModel {
@@ -88,7 +89,12 @@ export function buildPlan(inp: PlanInputs): Plan {
   const connectivityDiff = diffConnectivity(bm, hm);
   markInventoryUse(changes, [...byName.values()]);
   const flows = inp.flows ? flowImpact(inp.flows.file, inp.flows.parsed, base, head, [...byName.values()], changes) : undefined;
-  const events = inp.events ? eventImpact(inp.events.file, inp.events.parsed, inp.events.base, inp.events.head) : undefined;
+  const baseRules = runtimeRules(base.documents);
+  const headRules = runtimeRules(head.documents);
+  const runtime = inp.runtime ?? diffRuntime(baseRules, headRules);
+  const events = inp.events
+    ? eventImpact(inp.events.file, inp.events.parsed, inp.events.base ?? ((e) => runtimeDecision(baseRules, e)), inp.events.head ?? ((e) => runtimeDecision(headRules, e)))
+    : undefined;
   for (const c of changes) c.breaking = c.category === 'newly-denied' && c.inUse !== undefined;
   const breakingCount = changes.filter((c) => c.breaking).length + (events?.wouldKill ?? 0);
   const count = (cat: Change['category']) => changes.filter((c) => c.category === cat).length;
@@ -110,7 +116,7 @@ export function buildPlan(inp: PlanInputs): Plan {
       },
       workloadsAdded: [...inHead].filter((n) => !inBase.has(n)).sort(),
       workloadsRemoved: [...inBase].filter((n) => !inHead.has(n)).sort(),
-      runtimeChanges: inp.runtime?.length ?? 0,
+      runtimeChanges: runtime.length,
       breaking: breakingCount,
       ...(flows ? { observedFlowsWouldDrop: flows.wouldDrop } : {}),
       ...(events ? { observedEventsWouldKill: events.wouldKill } : {}),
@@ -121,7 +127,7 @@ export function buildPlan(inp: PlanInputs): Plan {
     graph: { before: graphOf(bm), after: graphOf(hm) },
     ...(flows ? { flows } : {}),
     ...(events ? { events } : {}),
-    runtime: inp.runtime ?? [],
+    runtime,
     maps: inp.maps ?? [],
     notes,
   };
