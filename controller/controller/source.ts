@@ -44,11 +44,9 @@ export class GitSource {
     if (commit === prev) return undefined;
     let forcePushed = false;
     if (prev) {
-      try {
-        await git.raw(['merge-base', '--is-ancestor', prev, commit]);
-      } catch {
-        forcePushed = true;
-      }
+      // `merge-base --is-ancestor` answers by exit code, which simple-git does not surface reliably.
+      const base = (await git.raw(['merge-base', prev, commit]).catch(() => '')).trim();
+      forcePushed = base !== prev;
     }
     const subject = (await git.raw(['log', '-1', '--format=%s', commit])).trim();
     return { commit, forcePushed, subject };

@@ -1,0 +1,102 @@
+// Transport: mutual TLS, bearer token over TLS, and plain HTTP only on loopback with the flag.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkTransport, Client, listen, sendJson, TransportError, type Listening } from '../../controller/transport/http.js';
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all ed25519. */
+async function pki(dir: string): Promise<void> {
+  const ext = path.join(dir, 'san.cnf');
+  await fs.writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'ca.key'], dir);
+  openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=weir-test-ca', '-days', '1', '-out', 'ca.crt'], dir);
+  for (const who of ['server', 'agent']) {
+    openssl(['genpkey', '-algorithm', 'ed25519', '-out', `${who}.key`], dir);
+    openssl(['req', '-new', '-key', `${who}.key`, '-subj', `/CN=${who}`, '-out', `${who}.csr`], dir);
+    openssl(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', `${who}.crt`], dir);
+  }
+  // A client certificate from a CA the server does not trust.
+  openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'rogue-ca.key'], dir);
+  openssl(['req', '-x509', '-new', '-key', 'rogue-ca.key', '-subj', '/CN=rogue', '-days', '1', '-out', 'rogue-ca.crt'], dir);
+  openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'rogue.key'], dir);
+  openssl(['req', '-new', '-key', 'rogue.key', '-subj', '/CN=rogue', '-out', 'rogue.csr'], dir);
+  openssl(['x509', '-req', '-in', 'rogue.csr', '-CA', 'rogue-ca.crt', '-CAkey', 'rogue-ca.key', '-CAcreateserial', '-days', '1', '-out', 'rogue.crt'], dir);
+}
+
+describe('transport', () => {
+  let dir: string;
+  const f = (n: string) => path.join(dir, n);
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-tls-'));
+    await pki(dir);
+  });
+  afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+
+  const hello = () => (_req: unknown, res: import('node:http').ServerResponse) => sendJson(res, 200, { hello: 'agent' });
+
+  it('refuses plain HTTP without the flag, and off loopback even with it', () => {
+    expect(() => checkTransport('127.0.0.1', {})).toThrow(TransportError);
+    expect(() => checkTransport('0.0.0.0', { insecureLoopback: true })).toThrow(/only allowed on loopback/);
+    expect(() => checkTransport('10.1.2.3', { insecureLoopback: true })).toThrow(/only allowed on loopback/);
+    expect(() => checkTransport('127.0.0.1', { insecureLoopback: true })).not.toThrow();
+    expect(() => new Client('http://192.0.2.1:8470', { insecureLoopback: true })).toThrow(/only allowed on loopback/);
+  });
+
+  describe('mutual TLS', () => {
+    let s: Listening;
+    beforeAll(async () => {
+      s = await listen('127.0.0.1', 0, { tls: { cert: f('server.crt'), key: f('server.key'), ca: f('ca.crt') } }, hello());
+    });
+    afterAll(() => s.close());
+
+    it('accepts an agent with a certificate from the CA', async () => {
+      const c = new Client(s.url, { tls: { cert: f('agent.crt'), key: f('agent.key'), ca: f('ca.crt') } });
+      const r = await c.json<{ hello: string }>('GET', '/v1/status');
+      expect(r).toEqual({ status: 200, value: { hello: 'agent' } });
+      c.close();
+    });
+
+    it('refuses an agent without a client certificate, or with one from another CA', async () => {
+      const bare = new Client(s.url, { tls: { cert: '', key: '', ca: f('ca.crt') } });
+      await expect(bare.request('GET', '/v1/status')).rejects.toThrow();
+      bare.close();
+      const rogue = new Client(s.url, { tls: { cert: f('rogue.crt'), key: f('rogue.key'), ca: f('ca.crt') } });
+      await expect(rogue.request('GET', '/v1/status')).rejects.toThrow();
+      rogue.close();
+    });
+
+    it('the agent refuses a server whose certificate it cannot verify', async () => {
+      const c = new Client(s.url, { tls: { cert: f('agent.crt'), key: f('agent.key'), ca: f('rogue-ca.crt') } });
+      await expect(c.request('GET', '/v1/status')).rejects.toThrow(/certificate/);
+      c.close();
+    });
+  });
+
+  describe('bearer token over TLS', () => {
+    let s: Listening;
+    const token = 'a-long-enough-shared-token-0123456789';
+    beforeAll(async () => {
+      s = await listen('127.0.0.1', 0, { tls: { cert: f('server.crt'), key: f('server.key') }, token }, hello(), (p) => p === '/healthz');
+    });
+    afterAll(() => s.close());
+
+    it('accepts the token and refuses a wrong or missing one', async () => {
+      const ok = new Client(s.url, { tls: { cert: '', key: '', ca: f('ca.crt') }, token });
+      expect((await ok.request('GET', '/v1/status')).status).toBe(200);
+      const wrong = new Client(s.url, { tls: { cert: '', key: '', ca: f('ca.crt') }, token: token.replace('a', 'b') });
+      const r = await wrong.request('GET', '/v1/status');
+      expect(r.status).toBe(401);
+      expect(r.body.toString()).toMatch(/unauthenticated/);
+      const none = new Client(s.url, { tls: { cert: '', key: '', ca: f('ca.crt') } });
+      expect((await none.request('GET', '/v1/status')).status).toBe(401);
+      expect((await none.request('GET', '/healthz')).status).toBe(200);
+      for (const c of [ok, wrong, none]) c.close();
+    });
+  });
+});
