@@ -74,7 +74,7 @@ describe('agent trust', () => {
       'a manifest with a flipped byte',
       () => {
         const bytes = Buffer.from(next.manifestBytes);
-        bytes[bytes.length - 5] ^= 0x01;
+        bytes[bytes.length - 5]! ^= 0x01;
         served.set(`/v1/manifests/${next.digest}`, bytes);
         return { digest: next.digest, signature: signDigest(key, next.digest) };
       },
@@ -86,7 +86,7 @@ describe('agent trust', () => {
         publish(next);
         const img = next.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
         const bytes = Buffer.from(next.blobs.get(img.digest)!);
-        bytes[0] ^= 0x80;
+        bytes[0]! ^= 0x80;
         served.set(`/v1/blobs/sha256/${img.digest}`, bytes);
         return { digest: next.digest, signature: signDigest(key, next.digest) };
       },
