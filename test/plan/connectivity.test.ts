@@ -128,3 +128,21 @@ describe('connectivity from an oracle', () => {
     expect(peerName({ type: 'fqdn', fqdn: 'api.example.com', ip: '198.51.100.1' })).toBe('api.example.com[FQDN]');
   });
 });
+
+import { ownerOf, workloadsOf } from '../../compiler/plan/workloads.js';
+
+describe('pods grouped into workloads as np-guard names them', () => {
+  it.each([
+    ['frontend[Deployment]', 'frontend', 'Deployment'],
+    ['frontend-7d9f8c6b5d-x2k9p', 'frontend', 'Deployment'],
+    ['db-0', 'db', 'StatefulSet'],
+    ['fluentd-4hx2q', 'fluentd', 'DaemonSet'],
+    ['tiefighter', 'tiefighter', 'Pod'],
+  ])('%s → %s[%s]', (pod, name, kind) => expect(ownerOf(pod)).toEqual({ name, kind }));
+
+  it('folds replicas with equal labels into one workload and keeps their addresses', () => {
+    const pod = (name: string, ip: string, labels = { app: 'web' }) => ({ namespace: 'shop', name, labels, ips: [ip], node: 'n1', ports: [] });
+    const ws = workloadsOf([pod('web-5d8f7c9b6a-aaaaa', '10.0.0.1'), pod('web-5d8f7c9b6a-bbbbb', '10.0.0.2'), pod('db-0', '10.0.0.3', { app: 'db' })]);
+    expect(ws.map((w) => `${w.namespace}/${w.name}[${w.kind}] ${w.pod} ${w.ips!.join(',')}`)).toEqual(['shop/db[StatefulSet] shop/db-0 10.0.0.3', 'shop/web[Deployment] shop/web-5d8f7c9b6a-aaaaa 10.0.0.1,10.0.0.2']);
+  });
+});

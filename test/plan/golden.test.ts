@@ -1,0 +1,131 @@
+// Golden plans (text, markdown, json) for a sequence of commits on a repository built here:
+// add a default-deny, open a port, add an L7 rule, delete a policy, rename a label so a selector
+// stops matching, add a Sigkill rule. Regenerate with UPDATE_GOLDEN=1 and review the diff.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../compiler/cli/main.js';
+import type { CommandIO } from '../../compiler/cli/command.js';
+import type { Plan } from '../../compiler/plan/model.js';
+import { TestRepo } from './repo.js';
+import { events, flows, steps } from './sequence.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const goldenDir = path.join(root, 'test/golden/plan');
+const update = process.env['UPDATE_GOLDEN'] === '1';
+
+async function run(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CommandIO = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), cwd, env: { NO_COLOR: '1' }, isTTY: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+function golden(name: string, actual: string): void {
+  const file = path.join(goldenDir, name);
+  if (update || !existsSync(file)) {
+    mkdirSync(goldenDir, { recursive: true });
+    writeFileSync(file, actual);
+    if (!update && process.env['CI'] === 'true') throw new Error(`golden file ${name} is missing; run UPDATE_GOLDEN=1 and commit it`);
+    return;
+  }
+  expect(actual, `${name} differs from the golden file; if the change is intended, run UPDATE_GOLDEN=1 and review the diff`).toBe(readFileSync(file, 'utf8'));
+}
+
+const schema = JSON.parse(readFileSync(path.join(root, 'schemas/plan.schema.json'), 'utf8')) as object;
+const validate = new Ajv.default({ allErrors: true, strict: false }).compile(schema);
+
+describe('golden plans over a commit sequence', () => {
+  const repo = new TestRepo();
+  beforeAll(() => {
+    for (const s of steps) repo.commit(s);
+    repo.write('observed/flows.jsonl', flows);
+    repo.write('observed/events.jsonl', events);
+  });
+  afterAll(() => repo.dispose());
+
+  const plans = new Map<string, Plan>();
+  steps.slice(1).forEach((step, i) => {
+    const base = steps[i]!.name;
+    const nn = String(i + 1).padStart(2, '0');
+    it(`${nn} ${step.name}: ${step.message}`, async () => {
+      const common = ['plan', 'apps', 'network', 'tracing', '--base', base, '--head', step.name, '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--fail-on', 'never'];
+      const json = await run([...common, '--format', 'json'], repo.dir);
+      expect(json.stderr).not.toMatch(/internal error/);
+      expect(json.code).toBe(0);
+      const plan = JSON.parse(json.stdout) as Plan;
+      expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
+      plans.set(step.name, plan);
+      golden(`${nn}-${step.name}.json`, json.stdout);
+      golden(`${nn}-${step.name}.txt`, (await run([...common, '--format', 'text'], repo.dir)).stdout);
+      golden(`${nn}-${step.name}.md`, (await run([...common, '--format', 'markdown'], repo.dir)).stdout);
+    });
+  });
+
+  it('says what each step does, in effect', () => {
+    const p = (n: string) => plans.get(n)!;
+    // default-deny: ingress to every shop workload is now denied, the rule is the new NetworkPolicy.
+    const dd = p('default-deny');
+    expect(dd.summary.newlyDenied).toBeGreaterThan(0);
+    expect(dd.changes.find((c) => c.src === 'shop/frontend[Deployment]' && c.dst === 'shop/backend[Deployment]' && c.category === 'newly-denied')).toBeDefined();
+    expect(dd.breaking).toBe(true); // frontend → backend 8080 is observed
+    // open-port: frontend → backend TCP 8080 newly allowed by backend-from-frontend.
+    const op = p('open-port').changes.filter((c) => c.category === 'newly-allowed');
+    expect(op.map((c) => `${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual(['shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080']);
+    expect(op[0]!.after.rule).toMatchObject({ policy: 'backend-from-frontend', file: 'network/backend.yaml' });
+    expect(p('open-port').breaking).toBe(false);
+    // l7-rule: the same connection, now filtered by HTTP rules.
+    expect(p('l7-rule').changes.map((c) => c.category)).toEqual(['changed-l7']);
+    // delete-policy: backend → db 5432 newly denied, observed, breaking.
+    const del = p('delete-policy').changes.find((c) => c.src === 'shop/backend[Deployment]' && c.dst === 'shop/db[StatefulSet]');
+    expect(del).toMatchObject({ category: 'newly-denied', protocol: 'TCP', ports: '5432', inUse: 'observed', breaking: true });
+    expect(del!.before.rule).toMatchObject({ policy: 'db-from-backend', file: 'network/db.yaml' });
+    // rename-label: the backend's selector no longer matches the frontend.
+    const rn = p('rename-label').changes.filter((c) => c.category === 'newly-denied');
+    expect(rn.map((c) => `${c.src} => ${c.dst}`)).toContain('shop/frontend[Deployment] => shop/backend[Deployment]');
+    // sigkill: no network change; cat reading /etc/shadow would now be killed.
+    const sk = p('sigkill');
+    expect(sk.changes).toEqual([]);
+    expect(sk.runtime).toMatchObject([{ policy: 'no-shadow-reads', call: 'sys_openat', before: 'allow', after: 'kill', file: 'tracing/shadow.yaml' }]);
+    expect(sk.events).toMatchObject({ wouldKill: 1, evaluated: 2 });
+    expect(sk.breaking).toBe(true);
+    // Malformed flow lines are counted in every plan, never dropped silently.
+    expect(sk.flows).toMatchObject({ total: 4, malformed: 1 });
+  });
+
+  it('exits 1 on a breaking change with --fail-on breaking, 0 with never', async () => {
+    expect((await run(['plan', 'apps', 'network', '--base', 'open-port', '--head', 'delete-policy', '--flows', 'observed/flows.jsonl', '--quiet'], repo.dir)).code).toBe(1);
+    expect((await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--quiet'], repo.dir)).code).toBe(0);
+    expect((await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--fail-on', 'any', '--quiet'], repo.dir)).code).toBe(1);
+  });
+
+  it('rejects a base revision that does not exist with a clear message', async () => {
+    const r = await run(['plan', '--base', 'no-such-branch', '--quiet'], repo.dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/base revision `no-such-branch` does not exist/);
+  });
+
+  it('plans uncommitted edits with --worktree without touching them', async () => {
+    repo.write('network/extra.yaml', 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: extra, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]\n');
+    const r = await run(['plan', 'apps', 'network', '--base', 'HEAD', '--worktree', '--format', 'json', '--fail-on', 'never'], repo.dir);
+    const plan = JSON.parse(r.stdout) as Plan;
+    expect(plan.head.ref).toBe('worktree');
+    expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.ports}`)).toEqual(['newly-allowed shop/frontend[Deployment] => shop/db[StatefulSet] 5432']);
+    expect(repo.git('status', '--porcelain')).toBe('?? network/extra.yaml\n');
+  });
+
+  it('shows the head findings when the base does not compile', async () => {
+    const r = new TestRepo();
+    try {
+      r.commit({ name: 'broken', message: 'broken', write: { 'apps/shop.yaml': steps[0]!.write!['apps/shop.yaml']!, 'network/bad.yaml': 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec: [not, a, mapping\n' } });
+      r.commit({ name: 'fixed', message: 'fixed', write: { 'network/bad.yaml': steps[0]!.write!['network/db.yaml']! } });
+      const out = await run(['plan', '--base', 'broken', '--head', 'fixed', '--fail-on', 'never'], r.dir);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toMatch(/base broken FAILED: \d+ error\(s\)\n    network\/bad.yaml:4:\d+: /);
+    } finally {
+      r.dispose();
+    }
+  });
+});
