@@ -34,6 +34,8 @@ export interface PlanInputs {
   maps?: MapDelta[];
   /** Above this many probes per revision only pairs touching affected endpoints are probed. Default 2,000,000. */
   fullProbeLimit?: number;
+  /** Probe only pairs whose source passes (benchmarks measure a slice of the full matrix). */
+  sourceFilter?: (w: WorkloadPeer) => boolean;
 }
 
 const denyAll: Oracle = () => ({ verdict: 'deny', audit: false });
@@ -75,6 +77,11 @@ export function buildPlan(inp: PlanInputs): Plan {
       only = (s, d) => names.has(peerName(s)) || names.has(peerName(d));
       notes.push(`Large inventory: probed only the ${names.size} workload(s) selected by changed policies (${peers.length} peers, ${classes.length} port classes); the service graph shows those pairs only.`);
     } else notes.push(`Probed all ${peers.length} peers over ${classes.length} port classes.`);
+  }
+  if (inp.sourceFilter) {
+    const f = inp.sourceFilter;
+    const prev = only;
+    only = (s, d) => s.type === 'workload' && f(s) && (!prev || prev(s, d));
   }
   const scoped = (rev: RevisionModel, present: Set<string>): Oracle => {
     const o = rev.oracle ?? denyAll;
