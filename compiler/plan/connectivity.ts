@@ -4,15 +4,20 @@ import { addPorts, formatConnections, isEmpty, protocols, type ConnectionSet, ty
 import { comparePeers, intToIp, peerName, peerNamespace, type Peer } from './peers.js';
 import { passes, type Decision, type Oracle } from './probe.js';
 
-/** The decisions for one ordered pair, indexed [protocol index * classes.length + class index]. */
+/** The decisions for one ordered pair over its port classes, indexed [protocol index * classes.length + class index]. */
 export interface PairDecisions {
   src: Peer;
   dst: Peer;
+  classes: PortRange[];
   decisions: Decision[];
 }
 
+/** Port classes for one pair; pairs whose rules mention fewer ports need fewer probes. */
+export type ClassesFor = (src: Peer, dst: Peer) => PortRange[];
+
 export interface ConnectivityMatrix {
   peers: Peer[];
+  /** The shared classes when every pair uses the same ones (else empty: each pair has its own). */
   classes: PortRange[];
   pairs: Map<string, PairDecisions>;
 }
@@ -36,21 +41,23 @@ export function candidatePairs(peers: readonly Peer[], only?: (src: Peer, dst: P
   return out;
 }
 
-export function probePair(oracle: Oracle, src: Peer, dst: Peer, classes: readonly PortRange[]): PairDecisions {
+export function probePair(oracle: Oracle, src: Peer, dst: Peer, classes: PortRange[]): PairDecisions {
   const decisions: Decision[] = [];
   for (const protocol of protocols) for (const c of classes) decisions.push(oracle({ src, dst, protocol, port: c.lo }));
-  return { src, dst, decisions };
+  return { src, dst, classes, decisions };
 }
 
-export function computeConnectivity(oracle: Oracle, peers: readonly Peer[], classes: PortRange[], only?: (src: Peer, dst: Peer) => boolean): ConnectivityMatrix {
+export function computeConnectivity(oracle: Oracle, peers: readonly Peer[], classes: PortRange[] | ClassesFor, only?: (src: Peer, dst: Peer) => boolean): ConnectivityMatrix {
   const sorted = [...peers].sort(comparePeers);
   const pairs = new Map<string, PairDecisions>();
-  for (const [src, dst] of candidatePairs(sorted, only)) pairs.set(pairKey(src, dst), probePair(oracle, src, dst, classes));
-  return { peers: sorted, classes, pairs };
+  const of: ClassesFor = typeof classes === 'function' ? classes : () => classes;
+  for (const [src, dst] of candidatePairs(sorted, only)) pairs.set(pairKey(src, dst), probePair(oracle, src, dst, of(src, dst)));
+  return { peers: sorted, classes: typeof classes === 'function' ? [] : classes, pairs };
 }
 
 /** The allowed connection set of one pair: the union of the classes whose decision passes. */
-export function connectionSet(p: PairDecisions, classes: readonly PortRange[]): ConnectionSet {
+export function connectionSet(p: PairDecisions): ConnectionSet {
+  const classes = p.classes;
   const set: ConnectionSet = {};
   protocols.forEach((proto: Protocol, pi) => {
     classes.forEach((c, ci) => {
@@ -77,7 +84,7 @@ export function connectivityLines(m: ConnectivityMatrix): ConnLine[] {
   interface Row { src: Peer; dst: Peer; conn: string }
   const rows: Row[] = [];
   for (const p of m.pairs.values()) {
-    const set = connectionSet(p, m.classes);
+    const set = connectionSet(p);
     if (isEmpty(set)) continue;
     rows.push({ src: p.src, dst: p.dst, conn: formatConnections(set) });
   }

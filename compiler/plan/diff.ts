@@ -31,7 +31,6 @@ function portsText(lo: number, hi: number): string {
 const absent: Decision = { verdict: 'deny', audit: false };
 
 export function diffDecisions(base: ConnectivityMatrix, head: ConnectivityMatrix): Change[] {
-  const classes = head.classes;
   const out: Change[] = [];
   const keys = new Set([...base.pairs.keys(), ...head.pairs.keys()]);
   for (const k of keys) {
@@ -39,6 +38,9 @@ export function diffDecisions(base: ConnectivityMatrix, head: ConnectivityMatrix
     const h = head.pairs.get(k);
     // A workload that exists on one side only is a workload change, reported by the connectivity diff.
     if (!b || !h) continue;
+    // Both revisions probe a pair over the same classes (the plan unions their cuts).
+    const classes = h.classes;
+    if (b.classes.length !== classes.length) throw new Error(`internal: pair ${k} was probed over different classes in the two revisions`);
     protocols.forEach((protocol, pi) => {
       let run: { cat: ChangeCategory; lo: number; hi: number; before: Decision; after: Decision; key: string } | undefined;
       const flush = () => {
@@ -103,8 +105,8 @@ export function diffConnectivity(base: ConnectivityMatrix, head: ConnectivityMat
     const b = base.pairs.get(k);
     const h = head.pairs.get(k);
     const p = (h ?? b)!;
-    const bs: ConnectionSet = b ? connectionSet(b, base.classes) : {};
-    const hs: ConnectionSet = h ? connectionSet(h, head.classes) : {};
+    const bs: ConnectionSet = b ? connectionSet(b) : {};
+    const hs: ConnectionSet = h ? connectionSet(h) : {};
     const r1 = formatConnections(bs);
     const r2 = formatConnections(hs);
     if (r1 === r2) continue;

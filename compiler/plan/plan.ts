@@ -9,6 +9,8 @@ import { diffConnectivity, diffDecisions } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
 import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle } from './probe.js';
+import type { PortRange } from './connset.js';
+import type { ClassesFor } from './connectivity.js';
 import { diffRuntime, runtimeDecision, runtimeRules } from './runtime.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
@@ -20,6 +22,11 @@ export interface RevisionModel {
   oracle?: Oracle;
   /** Serialized inventory, to tell whether it changed between the revisions. */
   inventoryDigest: string;
+  /**
+   * The port boundaries of the rules that can decide (src, dst): egress rules of src and ingress
+   * rules of dst. When given, each pair is probed over its own (usually few) classes.
+   */
+  portCuts?: (src: Peer, dst: Peer) => PortRange[];
 }
 
 /** Runtime half: the decision for one observed process event under a revision, if a runtime model exists. */
@@ -87,8 +94,9 @@ export function buildPlan(inp: PlanInputs): Plan {
     const o = rev.oracle ?? denyAll;
     return (p) => ((p.src.type === 'workload' && !present.has(peerName(p.src))) || (p.dst.type === 'workload' && !present.has(peerName(p.dst))) ? absentDecision : o(p));
   };
-  const bm = restrict(computeConnectivity(scoped(base, inBase), peers, classes, only), inBase);
-  const hm = restrict(computeConnectivity(scoped(head, inHead), peers, classes, only), inHead);
+  const classesFor = pairClasses(base, head, classes);
+  const bm = restrict(computeConnectivity(scoped(base, inBase), peers, classesFor, only), inBase);
+  const hm = restrict(computeConnectivity(scoped(head, inHead), peers, classesFor, only), inHead);
   if (base.info.status === 'failed') notes.push(`The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)); its connectivity is shown as empty and every change compares against nothing.`);
   if (head.info.status === 'failed') notes.push(`The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first: the plan below compares against a revision that cannot be deployed.`);
 
@@ -141,6 +149,21 @@ export function buildPlan(inp: PlanInputs): Plan {
 }
 
 const absentDecision: Decision = { verdict: 'deny', audit: false };
+
+/** Per-pair classes from both revisions' rule cuts when the compiler offers them, else the global classes. */
+function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange[]): PortRange[] | ClassesFor {
+  const b = base.portCuts;
+  const h = head.portCuts;
+  if (!b || !h) return global;
+  const memo = new Map<string, PortRange[]>();
+  return (src, dst) => {
+    const cuts = [...b(src, dst), ...h(src, dst)];
+    const k = cuts.map((c) => `${c.lo}-${c.hi}`).sort().join(',');
+    let r = memo.get(k);
+    if (!r) memo.set(k, (r = portClasses(cuts)));
+    return r;
+  };
+}
 
 /** Drops the pairs of workloads a revision does not have, so they read as added/removed peers. */
 function restrict(m: ConnectivityMatrix, present: Set<string>): ConnectivityMatrix {
@@ -285,6 +308,6 @@ function eventImpact(file: string, parsed: ParseResult<ObservedEvent>, base: Run
 /** `weir connectivity`: np-guard list lines of one revision. */
 export function connectivityOf(rev: RevisionModel): ReturnType<typeof connectivityLines> {
   const space = collectProbeSpace(rev.documents, rev.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
-  const m = computeConnectivity(rev.oracle ?? denyAll, peersFor(rev.workloads, space), portClasses(space.ports));
+  const m = computeConnectivity(rev.oracle ?? denyAll, peersFor(rev.workloads, space), pairClasses(rev, rev, portClasses(space.ports)));
   return connectivityLines(m);
 }
