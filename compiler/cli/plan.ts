@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseHubbleFlows, parseTetragonEvents } from '../observed/index.js';
+import { dirBlobReader, diffBundles, readManifest } from '../plan/maps.js';
 import { pathsFromRoot, repositoryRoot, writeOutput } from '../plan/options.js';
 import { buildPlan, type PlanInputs } from '../plan/plan.js';
 import { renderHtml } from '../plan/render/html.js';
@@ -17,7 +18,7 @@ const failOn = ['breaking', 'any', 'never'] as const;
 const usage = `usage: weir plan --base REV [--head REV | --worktree] [PATH...]
                  [--inventory FILE] [--flows FILE] [--events FILE]
                  [--format text|markdown|json|html] [--output FILE] [--json FILE] [--html FILE]
-                 [--fail-on breaking|any|never] [--quiet]
+                 [--base-bundle DIR --head-bundle DIR] [--fail-on breaking|any|never] [--quiet]
 
 Compiles the policies under PATH (default: the whole repository) at two revisions, read from
 Git without touching the work tree, and shows what changes in effect: newly denied and newly
@@ -35,6 +36,8 @@ allowed connections, changed L7 rules and audit/enforce modes, each with the dec
   --output FILE     write the rendering to FILE instead of stdout
   --json FILE       also write the full plan as JSON (never truncated)
   --html FILE       also write the offline HTML report (one compile for comment, JSON and report)
+  --base-bundle DIR, --head-bundle DIR
+                    bundles of both revisions (weir build --out): per-node map deltas and headroom
   --fail-on WHEN    exit 1 on a breaking change (default), on any change, or never`;
 
 export const planCommand: Command = {
@@ -56,6 +59,8 @@ export const planCommand: Command = {
         output: { type: 'string', short: 'o' },
         json: { type: 'string' },
         html: { type: 'string' },
+        'base-bundle': { type: 'string' },
+        'head-bundle': { type: 'string' },
         'fail-on': { type: 'string', default: 'breaking' },
         quiet: { type: 'boolean', short: 'q', default: false },
       },
@@ -104,6 +109,16 @@ export const planCommand: Command = {
         return 2;
       }
       inputs.events = { file: values.events, parsed: parseTetragonEvents(text) };
+    }
+    if (values['base-bundle'] || values['head-bundle']) {
+      if (!values['base-bundle'] || !values['head-bundle']) throw new UsageError('--base-bundle and --head-bundle go together (the `weir build --out` folders of both revisions)');
+      try {
+        const [bm, hm] = await Promise.all([readManifest(path.resolve(io.cwd, values['base-bundle'])), readManifest(path.resolve(io.cwd, values['head-bundle']))]);
+        inputs.maps = await diffBundles(bm, hm, dirBlobReader(path.resolve(io.cwd, values['base-bundle'])), dirBlobReader(path.resolve(io.cwd, values['head-bundle'])));
+      } catch (e) {
+        io.stderr(`weir plan: cannot read the bundles: ${(e as Error).message}; pass the folders \`weir build --out\` wrote\n`);
+        return 2;
+      }
     }
     const plan = buildPlan(inputs);
     const json = `${JSON.stringify(plan, null, 2)}\n`;
