@@ -1,12 +1,26 @@
-// Placeholder until the issue that builds `weir demo` lands.
-import type { Command } from '../../compiler/cli/command.js';
+// `weir demo`: the README's main command (see controller/demo/run.ts).
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from '../../compiler/cli/command.js';
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'not implemented yet',
-  usage: 'usage: weir demo',
-  async run(_argv, io) {
-    io.stderr('weir demo: not implemented yet\n');
-    return 2;
+  summary: 'run the whole loop locally: Git commit → controller → agent → verdicts, a change and its hot swap',
+  usage: `usage: weir demo [--emulator] [--keep]
+
+  --emulator   use the emulator datapath even as root
+  --keep       keep the temporary directory (repository, bundle store, agent state)
+
+As root with the BPF objects built, the demo enforces on veth pairs in network namespaces
+named wdemo-*; otherwise it runs the same story on the emulator datapath and says so.
+It removes everything it created on exit, also on Ctrl-C.`,
+  async run(argv, io) {
+    let v;
+    try {
+      v = parseArgs({ args: argv, options: { emulator: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } }).values;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const { runDemo } = await import('../demo/run.js');
+    return runDemo(io, { emulator: v.emulator, keep: v.keep });
   },
 };
