@@ -27,6 +27,11 @@ export interface RevisionModel {
    * rules of dst. When given, each pair is probed over its own (usually few) classes.
    */
   portCuts?: (src: Peer, dst: Peer) => PortRange[];
+  /**
+   * Per endpoint (`ns/pod`), a text that is equal in two revisions exactly when the rules that
+   * select the endpoint (and its enforcement state) are equal: the affected set of a change.
+   */
+  endpointFingerprints?: Map<string, string>;
 }
 
 /** Runtime half: the decision for one observed process event under a revision, if a runtime model exists. */
@@ -77,7 +82,7 @@ export function buildPlan(inp: PlanInputs): Plan {
   const probes = peers.length * peers.length * classes.length * 3;
   let only: ((s: Peer, d: Peer) => boolean) | undefined;
   if (probes > (inp.fullProbeLimit ?? 2_000_000)) {
-    const affected = base.inventoryDigest === head.inventoryDigest ? affectedWorkloads(changedDocuments(base.documents, head.documents), [...byName.values()]) : 'all';
+    const affected = base.inventoryDigest !== head.inventoryDigest ? 'all' : base.endpointFingerprints && head.endpointFingerprints ? changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, [...byName.values()]) : affectedWorkloads(changedDocuments(base.documents, head.documents), [...byName.values()]);
     if (affected !== 'all') {
       const names = new Set([...affected].map(peerName));
       for (const n of byName.keys()) if (inBase.has(n) !== inHead.has(n)) names.add(n);
@@ -149,6 +154,10 @@ export function buildPlan(inp: PlanInputs): Plan {
 }
 
 const absentDecision: Decision = { verdict: 'deny', audit: false };
+
+function changedEndpoints(b: Map<string, string>, h: Map<string, string>, workloads: readonly WorkloadPeer[]): Set<WorkloadPeer> {
+  return new Set(workloads.filter((w) => b.get(w.pod) !== h.get(w.pod)));
+}
 
 /** Per-pair classes from both revisions' rule cuts when the compiler offers them, else the global classes. */
 function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange[]): PortRange[] | ClassesFor {
