@@ -1,0 +1,149 @@
+// Security identities as Cilium allocates them: one identity per distinct set of
+// identity-relevant labels (pod labels through Cilium's default label filter, plus namespace,
+// namespace labels, service account and cluster), reserved identities 1..10, global identities
+// from 256, and CIDR / FQDN identities in the local scope (bit 24). Numbering is deterministic:
+// global identities are assigned in the sorted order of their label sets, so the same inventory
+// always yields the same numbers.
+import type { Inventory, Pod } from '../inventory/model.js';
+import { comparePrefix, formatPrefix, type Prefix } from '../network/cidr.js';
+
+export const ID_ANY = 0;
+export const reservedIdentities = {
+  host: 1,
+  world: 2,
+  unmanaged: 3,
+  health: 4,
+  init: 5,
+  'remote-node': 6,
+  'kube-apiserver': 7,
+  ingress: 8,
+  'world-ipv4': 9,
+  'world-ipv6': 10,
+} as const;
+export type ReservedName = keyof typeof reservedIdentities;
+export const ID_GLOBAL_MIN = 256;
+export const ID_LOCAL_SCOPE = 1 << 24;
+
+export const LABEL_NAMESPACE = 'io.kubernetes.pod.namespace';
+export const LABEL_SERVICE_ACCOUNT = 'io.cilium.k8s.policy.serviceaccount';
+export const LABEL_CLUSTER = 'io.cilium.k8s.policy.cluster';
+export const LABEL_NAMESPACE_LABELS = 'io.cilium.k8s.namespace.labels.';
+
+/** A label as Cilium keeps it: source (`k8s`, `reserved`, `cidr`, `fqdn`), key and value. */
+export interface Label {
+  source: string;
+  key: string;
+  value: string;
+}
+
+export type IdentityKind = 'reserved' | 'endpoint' | 'cidr' | 'fqdn';
+
+export interface Identity {
+  id: number;
+  kind: IdentityKind;
+  /** Sorted `source:key=value` strings, as `cilium identity list` prints them. */
+  labels: string[];
+  /** k8s labels by key, for selector matching. */
+  k8s: Map<string, string>;
+  /** Reserved label names this identity carries (`world` for CIDR identities). */
+  reserved: Set<string>;
+  namespace?: string;
+  prefix?: Prefix;
+  fqdnSelector?: string;
+}
+
+// Cilium's default identity label filter (pkg/labelsfilter): labels whose keys match these
+// prefixes carry no identity; everything else does.
+const excludedLabelPrefixes = [
+  'io.kubernetes',
+  'kubernetes.io',
+  'statefulset.kubernetes.io/pod-name',
+  'apps.kubernetes.io/pod-index',
+  'batch.kubernetes.io/job-completion-index',
+  'batch.kubernetes.io/controller-uid',
+  'k8s.io',
+  'pod-template-generation',
+  'pod-template-hash',
+  'controller-revision-hash',
+  'annotation',
+  'etcd_node',
+  'controller-uid',
+];
+const excludedLabelPattern = /beta\.kubernetes\.io/;
+
+/** Whether a pod label takes part in the identity (Cilium's default label filter). */
+export function isIdentityLabel(key: string): boolean {
+  if (excludedLabelPattern.test(key)) return false;
+  return !excludedLabelPrefixes.some((p) => key.startsWith(p));
+}
+
+export function endpointLabels(pod: Pod, nsLabels: Record<string, string>, cluster: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(pod.labels)) if (isIdentityLabel(k)) m.set(k, v);
+  m.set(LABEL_NAMESPACE, pod.namespace);
+  m.set(LABEL_SERVICE_ACCOUNT, pod.serviceAccount);
+  m.set(LABEL_CLUSTER, cluster);
+  for (const [k, v] of Object.entries(nsLabels)) m.set(LABEL_NAMESPACE_LABELS + k, v);
+  return m;
+}
+
+function labelKey(m: Map<string, string>): string {
+  return [...m.entries()]
+    .map(([k, v]) => `k8s:${k}=${v}`)
+    .sort()
+    .join(';');
+}
+
+export interface IdentityAllocation {
+  identities: Identity[];
+  byId: Map<number, Identity>;
+  /** Pod key (`ns/name`) to identity number. */
+  podIdentity: Map<string, number>;
+  /** CIDR identity by formatted prefix. */
+  cidrIdentity: Map<string, number>;
+  /** FQDN selector identity by selector string (`matchName:x` / `matchPattern:y`). */
+  fqdnIdentity: Map<string, number>;
+}
+
+function reservedIdentity(name: string, id: number): Identity {
+  return { id, kind: 'reserved', labels: [`reserved:${name}`], k8s: new Map(), reserved: new Set([name]) };
+}
+
+/** Allocates all identities for an inventory plus the CIDR prefixes and FQDN selectors the policies use. */
+export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], fqdnSelectors: readonly string[]): IdentityAllocation {
+  const identities: Identity[] = Object.entries(reservedIdentities).map(([n, id]) => reservedIdentity(n, id));
+  const nsLabels = new Map(inv.namespaces.map((n) => [n.name, n.labels]));
+  const byLabels = new Map<string, { labels: Map<string, string>; pods: string[]; namespace: string }>();
+  for (const p of inv.pods) {
+    const l = endpointLabels(p, nsLabels.get(p.namespace) ?? {}, inv.cluster);
+    const k = labelKey(l);
+    const e = byLabels.get(k);
+    if (e) e.pods.push(`${p.namespace}/${p.name}`);
+    else byLabels.set(k, { labels: l, pods: [`${p.namespace}/${p.name}`], namespace: p.namespace });
+  }
+  const podIdentity = new Map<string, number>();
+  let next = ID_GLOBAL_MIN;
+  for (const k of [...byLabels.keys()].sort()) {
+    const e = byLabels.get(k)!;
+    const id = next++;
+    identities.push({ id, kind: 'endpoint', labels: k.split(';'), k8s: e.labels, reserved: new Set(), namespace: e.namespace });
+    for (const p of e.pods) podIdentity.set(p, id);
+  }
+  const cidrIdentity = new Map<string, number>();
+  let local = ID_LOCAL_SCOPE + 1;
+  const uniq = new Map<string, Prefix>();
+  for (const p of prefixes) uniq.set(formatPrefix(p), p);
+  for (const p of [...uniq.values()].sort(comparePrefix)) {
+    const s = formatPrefix(p);
+    const id = local++;
+    cidrIdentity.set(s, id);
+    identities.push({ id, kind: 'cidr', labels: [`cidr:${s}`, 'reserved:world'], k8s: new Map(), reserved: new Set(['world', p.family === 4 ? 'world-ipv4' : 'world-ipv6']), prefix: p });
+  }
+  const fqdnIdentity = new Map<string, number>();
+  for (const s of [...new Set(fqdnSelectors)].sort()) {
+    const id = local++;
+    fqdnIdentity.set(s, id);
+    identities.push({ id, kind: 'fqdn', labels: [`fqdn:${s}`, 'reserved:world'], k8s: new Map(), reserved: new Set(['world']), fqdnSelector: s });
+  }
+  return { identities, byId: new Map(identities.map((i) => [i.id, i])), podIdentity, cidrIdentity, fqdnIdentity };
+}

@@ -1,0 +1,2 @@
+export * from './model.js';
+export { loadInventory, readInventory, type InventoryResult } from './load.js';

@@ -1,0 +1,270 @@
+// Reads an inventory from weir's Inventory documents, `kubectl get -A -o yaml` Lists and the
+// application manifests a repository keeps beside its policies (pods come from workload
+// templates, named `ns/name[Kind]` as np-guard does), so a CI dry run needs no live cluster.
+import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
+import { loadPolicies, type LoadOptions, type PolicyDocument } from '../load/index.js';
+import { parseAddress } from '../network/cidr.js';
+import { emptyInventory, podKey, type Inventory, type NamedPort, type Origin, type Pod } from './model.js';
+
+export interface InventoryResult {
+  inventory: Inventory;
+  diagnostics: Diagnostic[];
+}
+
+const workloadKinds = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController']);
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function labelsOf(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(obj(v))) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
+  return out;
+}
+
+function portsOfContainers(containers: unknown): NamedPort[] {
+  const out: NamedPort[] = [];
+  for (const c of arr(containers))
+    for (const p of arr(obj(c)['ports'])) {
+      const po = obj(p);
+      const name = str(po['name']);
+      const port = po['containerPort'];
+      if (name && typeof port === 'number') out.push({ name, port, protocol: (str(po['protocol']) ?? 'TCP').toUpperCase() });
+    }
+  return out;
+}
+
+function originOf(d: PolicyDocument, path: (string | number)[]): Origin {
+  const s = d.locate(path);
+  return { file: s.file, line: s.line, column: s.column };
+}
+
+/**
+ * Builds the inventory from already-loaded documents (family `weir` Inventory and family
+ * `workload`); other documents are ignored. Never throws for bad input: it reports diagnostics.
+ */
+export function loadInventory(documents: readonly PolicyDocument[]): InventoryResult {
+  const inv = emptyInventory();
+  const diagnostics: Diagnostic[] = [];
+  const err = (rule: string, message: string, span: Span, commit?: string) =>
+    diagnostics.push(diagnostic(`inventory/${rule}`, 'error', message, span, commit ? { commit } : {}));
+
+  const addPod = (d: PolicyDocument, path: (string | number)[], p: Pod) => {
+    inv.pods.push({ ...p, origin: originOf(d, path) });
+  };
+
+  for (const d of documents) {
+    const v = d.value;
+    const md = obj(v['metadata']);
+    const spec = obj(v['spec']);
+    const ns = d.namespace ?? str(md['namespace']) ?? 'default';
+    if (d.kind === 'Inventory') {
+      if (str(spec['cluster'])) inv.cluster = str(spec['cluster'])!;
+      arr(spec['namespaces']).forEach((n, i) => {
+        const no = obj(n);
+        const name = str(no['name']);
+        if (!name) return err('missing-name', 'namespace entry has no name: add `name:`', d.locate(['spec', 'namespaces', i]));
+        inv.namespaces.push({ name, labels: labelsOf(no['labels']), origin: originOf(d, ['spec', 'namespaces', i]) });
+      });
+      arr(spec['nodes']).forEach((n, i) => {
+        const no = obj(n);
+        const name = str(no['name']);
+        if (!name) return err('missing-name', 'node entry has no name: add `name:`', d.locate(['spec', 'nodes', i]));
+        inv.nodes.push({ name, labels: labelsOf(no['labels']), ips: arr(no['ips']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, ['spec', 'nodes', i]) });
+      });
+      arr(spec['pods']).forEach((p, i) => {
+        const po = obj(p);
+        const name = str(po['name']);
+        if (!name) return err('missing-name', 'pod entry has no name: add `name:`', d.locate(['spec', 'pods', i]));
+        const ports: NamedPort[] = arr(po['ports']).flatMap((x) => {
+          const xo = obj(x);
+          const pn = str(xo['name']);
+          const port = xo['port'] ?? xo['containerPort'];
+          return pn && typeof port === 'number' ? [{ name: pn, port, protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() }] : [];
+        });
+        addPod(d, ['spec', 'pods', i], {
+          namespace: str(po['namespace']) ?? 'default',
+          name,
+          labels: labelsOf(po['labels']),
+          ips: arr(po['ips']).filter((x): x is string => typeof x === 'string'),
+          node: str(po['node']) ?? '',
+          serviceAccount: str(po['serviceAccount']) ?? 'default',
+          ports,
+        });
+      });
+      arr(spec['services']).forEach((s, i) => {
+        const so = obj(s);
+        const name = str(so['name']);
+        if (!name) return err('missing-name', 'service entry has no name: add `name:`', d.locate(['spec', 'services', i]));
+        inv.services.push({
+          namespace: str(so['namespace']) ?? 'default',
+          name,
+          labels: labelsOf(so['labels']),
+          ...(isObj(so['selector']) ? { selector: labelsOf(so['selector']) } : {}),
+          ports: arr(so['ports']).map((x) => {
+            const xo = obj(x);
+            return { ...(str(xo['name']) ? { name: str(xo['name'])! } : {}), port: Number(xo['port'] ?? 0), ...(xo['targetPort'] !== undefined ? { targetPort: xo['targetPort'] as number | string } : {}), protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() };
+          }),
+          clusterIPs: arr(so['clusterIPs']).filter((x): x is string => typeof x === 'string'),
+          backendIPs: arr(so['backendIPs']).filter((x): x is string => typeof x === 'string'),
+          origin: originOf(d, ['spec', 'services', i]),
+        });
+      });
+      arr(spec['cidrGroups']).forEach((g, i) => {
+        const go = obj(g);
+        const name = str(go['name']);
+        if (!name) return err('missing-name', 'cidrGroup entry has no name: add `name:`', d.locate(['spec', 'cidrGroups', i]));
+        inv.cidrGroups.push({ name, labels: labelsOf(go['labels']), cidrs: arr(go['cidrs']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, ['spec', 'cidrGroups', i]) });
+      });
+      continue;
+    }
+    if (d.family !== 'workload') continue;
+    switch (d.kind) {
+      case 'Namespace':
+        inv.namespaces.push({ name: d.name, labels: labelsOf(md['labels']), origin: originOf(d, []) });
+        break;
+      case 'Node': {
+        const addrs = arr(obj(v['status'])['addresses'])
+          .map((a) => obj(a))
+          .filter((a) => a['type'] === 'InternalIP' || a['type'] === 'ExternalIP')
+          .map((a) => str(a['address']))
+          .filter((x): x is string => !!x);
+        inv.nodes.push({ name: d.name, labels: labelsOf(md['labels']), ips: addrs, origin: originOf(d, []) });
+        break;
+      }
+      case 'Pod': {
+        const st = obj(v['status']);
+        const ips = arr(st['podIPs'])
+          .map((x) => str(obj(x)['ip']))
+          .filter((x): x is string => !!x);
+        if (ips.length === 0 && str(st['podIP'])) ips.push(str(st['podIP'])!);
+        // Host-network pods share the node's address and identity; they are not endpoints.
+        if (spec['hostNetwork'] === true) break;
+        addPod(d, [], {
+          namespace: ns,
+          name: d.name,
+          labels: labelsOf(md['labels']),
+          ips,
+          node: str(spec['nodeName']) ?? '',
+          serviceAccount: str(spec['serviceAccountName']) ?? str(spec['serviceAccount']) ?? 'default',
+          ports: portsOfContainers(spec['containers']),
+        });
+        break;
+      }
+      case 'Service': {
+        const sel = spec['selector'];
+        inv.services.push({
+          namespace: ns,
+          name: d.name,
+          labels: labelsOf(md['labels']),
+          ...(isObj(sel) && Object.keys(sel).length > 0 ? { selector: labelsOf(sel) } : {}),
+          ports: arr(spec['ports']).map((x) => {
+            const xo = obj(x);
+            return { ...(str(xo['name']) ? { name: str(xo['name'])! } : {}), port: Number(xo['port'] ?? 0), ...(xo['targetPort'] !== undefined ? { targetPort: xo['targetPort'] as number | string } : {}), protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() };
+          }),
+          clusterIPs: [...arr(spec['clusterIPs']), spec['clusterIP']].filter((x): x is string => typeof x === 'string' && x !== 'None'),
+          backendIPs: [],
+          origin: originOf(d, []),
+        });
+        break;
+      }
+      case 'CiliumCIDRGroup':
+        inv.cidrGroups.push({ name: d.name, labels: labelsOf(md['labels']), cidrs: arr(spec['externalCIDRs']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, []) });
+        break;
+      default:
+        if (workloadKinds.has(d.kind)) {
+          // A workload contributes one representative pod built from its template (np-guard's model).
+          const tmpl = d.kind === 'CronJob' ? obj(obj(obj(spec['jobTemplate'])['spec'])['template']) : obj(spec['template']);
+          const tpath = d.kind === 'CronJob' ? ['spec', 'jobTemplate', 'spec', 'template'] : ['spec', 'template'];
+          const tmd = obj(tmpl['metadata']);
+          const tspec = obj(tmpl['spec']);
+          if (tspec['hostNetwork'] === true) break;
+          addPod(d, tpath, {
+            namespace: ns,
+            name: `${d.name}[${d.kind}]`,
+            labels: labelsOf(tmd['labels']),
+            ips: [],
+            node: str(tspec['nodeName']) ?? '',
+            serviceAccount: str(tspec['serviceAccountName']) ?? 'default',
+            ports: portsOfContainers(tspec['containers']),
+          });
+        }
+    }
+  }
+  finish(inv, diagnostics);
+  return { inventory: inv, diagnostics };
+}
+
+/** Fills implied objects (namespaces, a default node), sorts, and reports contradictions. */
+function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
+  const at = (o: Origin | undefined): Span => (o ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column } : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 });
+  const defaultNode = inv.nodes.length === 1 ? inv.nodes[0]!.name : 'node-1';
+  for (const p of inv.pods) if (!p.node) p.node = defaultNode;
+  const nodeNames = new Set(inv.nodes.map((n) => n.name));
+  for (const p of inv.pods)
+    if (!nodeNames.has(p.node)) {
+      nodeNames.add(p.node);
+      inv.nodes.push({ name: p.node, labels: {}, ips: [] });
+    }
+  const nsNames = new Map<string, Origin | undefined>();
+  const dupNs = new Set<string>();
+  for (const n of inv.namespaces) {
+    if (nsNames.has(n.name)) dupNs.add(n.name);
+    nsNames.set(n.name, n.origin);
+  }
+  // Later declarations of one namespace merge their labels (an Inventory plus a manifest may both name it).
+  if (dupNs.size) {
+    const merged = new Map<string, Inventory['namespaces'][number]>();
+    for (const n of inv.namespaces) {
+      const m = merged.get(n.name);
+      if (m) Object.assign(m.labels, n.labels);
+      else merged.set(n.name, { ...n, labels: { ...n.labels } });
+    }
+    inv.namespaces = [...merged.values()];
+  }
+  for (const p of inv.pods) if (!nsNames.has(p.namespace)) nsNames.set(p.namespace, undefined), inv.namespaces.push({ name: p.namespace, labels: {} });
+  for (const n of inv.namespaces) n.labels['kubernetes.io/metadata.name'] = n.name;
+
+  const seenPod = new Map<string, Pod>();
+  for (const p of inv.pods) {
+    const k = podKey(p);
+    if (seenPod.has(k)) diagnostics.push(diagnostic('inventory/duplicate-pod', 'error', `pod ${k} is declared twice (first at ${fmt(seenPod.get(k)!.origin)}); remove one`, at(p.origin)));
+    else seenPod.set(k, p);
+  }
+  inv.pods = [...seenPod.values()];
+  const ipOwner = new Map<string, string>();
+  const claim = (ip: string, owner: string, origin: Origin | undefined) => {
+    const a = parseAddress(ip);
+    if (!a) {
+      diagnostics.push(diagnostic('inventory/bad-ip', 'error', `${owner}: "${ip}" is not an IP address`, at(origin)));
+      return;
+    }
+    const prev = ipOwner.get(ip);
+    if (prev) diagnostics.push(diagnostic('inventory/duplicate-ip', 'error', `${owner} and ${prev} both have IP ${ip}; an address belongs to one endpoint, fix the inventory`, at(origin)));
+    else ipOwner.set(ip, owner);
+  };
+  for (const n of inv.nodes) for (const ip of n.ips) claim(ip, `node ${n.name}`, n.origin);
+  for (const p of inv.pods) for (const ip of p.ips) claim(ip, `pod ${podKey(p)}`, p.origin);
+
+  const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const byNsName = <T extends { namespace: string; name: string }>(a: T, b: T) => (podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0);
+  inv.namespaces.sort(byName);
+  inv.nodes.sort(byName);
+  inv.cidrGroups.sort(byName);
+  inv.pods.sort(byNsName);
+  inv.services.sort(byNsName);
+}
+
+function fmt(o: Origin | undefined): string {
+  return o ? `${o.file}:${o.line}:${o.column}` : 'an implied object';
+}
+
+/** Loads inventory files or folders (weir Inventory, kubectl Lists, manifests) from disk or a revision. */
+export async function readInventory(paths: readonly string[], opts: LoadOptions = {}): Promise<InventoryResult> {
+  const loaded = await loadPolicies(paths, opts);
+  const r = loadInventory(loaded.documents);
+  return { inventory: r.inventory, diagnostics: [...loaded.diagnostics, ...r.diagnostics] };
+}

@@ -1,0 +1,262 @@
+// The reference evaluator: answers a flow straight from the IR rules, with Cilium's resolution
+// rules (deny wins; an allow without L7 beats an L7 redirect on the same peer and port; a
+// direction with no matching rule is denied only when some rule selecting the endpoint enforces
+// it; audit mode turns would-be drops into allow-and-report). It shares no code with lowering,
+// so `weir verify` comparing it with the emulator over the map images means something.
+import { reservedIdentities } from '../identity/allocate.js';
+import { parseAddress, parsePrefix, prefixContains } from '../network/cidr.js';
+import type { Direction, HttpRule, IREndpoint, IRRule, L7Rules, NetworkIR, RuleOrigin } from './types.js';
+import { PROTO } from './types.js';
+
+/** One side of a flow, as PolicyTest cases write it. */
+export type FlowPeer =
+  | { workload: string }
+  | { cidr: string }
+  | { ip: string }
+  | { entity: string }
+  | { fqdn: string; ip: string };
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  host?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Flow {
+  from: FlowPeer;
+  to: FlowPeer;
+  /** TCP, UDP, SCTP, ICMP, ICMPv6 or the protocol number. */
+  protocol: string | number;
+  /** Destination port (ICMP: the type). */
+  port: number;
+  http?: HttpRequest;
+}
+
+export interface RuleRef {
+  policy: string;
+  namespace?: string;
+  file: string;
+  line: number;
+  commit?: string;
+  cookie: number;
+}
+
+export type Reason = 'policy-allow' | 'policy-deny' | 'default-deny' | 'not-enforced' | 'l7-allow' | 'l7-deny' | 'l7-redirect' | 'audit' | 'unresolved';
+
+/** The verdict of one direction at one endpoint. */
+export interface DirectionVerdict {
+  endpoint: string;
+  direction: Direction;
+  verdict: 'allow' | 'deny';
+  reason: Reason;
+  audit: boolean;
+  /** Set when the traffic is redirected to the L7 proxy: the rules it enforces. */
+  l7?: L7Rules;
+  rule?: RuleRef;
+  peerIdentity: number;
+}
+
+export interface FlowVerdict {
+  verdict: 'allow' | 'deny';
+  audit: boolean;
+  l7?: L7Rules;
+  rule?: RuleRef;
+  reason: Reason;
+  /** Egress at the source endpoint, then ingress at the destination endpoint (where they are endpoints). */
+  steps: DirectionVerdict[];
+  /** Set when a peer could not be resolved (unknown workload): the verdict is deny. */
+  error?: string;
+}
+
+interface Index {
+  endpoints: Map<string, IREndpoint>;
+  bySubject: Map<string, IRRule[]>;
+  ipcache: { prefix: ReturnType<typeof parsePrefix> & object; identity: number; node?: string }[];
+}
+
+const indexes = new WeakMap<NetworkIR, Index>();
+
+function indexOf(ir: NetworkIR): Index {
+  let x = indexes.get(ir);
+  if (x) return x;
+  const bySubject = new Map<string, IRRule[]>();
+  for (const r of ir.rules)
+    for (const s of r.subjects) {
+      const l = bySubject.get(s);
+      if (l) l.push(r);
+      else bySubject.set(s, [r]);
+    }
+  x = {
+    endpoints: new Map(ir.endpoints.map((e) => [e.key, e])),
+    bySubject,
+    ipcache: ir.ipcache.map((e) => ({ prefix: parsePrefix(e.prefix)!, identity: e.identity, ...(e.node ? { node: e.node } : {}) })).sort((a, b) => b.prefix.bits - a.prefix.bits),
+  };
+  indexes.set(ir, x);
+  return x;
+}
+
+export function protocolNumber(p: string | number): number | undefined {
+  if (typeof p === 'number') return p;
+  const u = p.toUpperCase();
+  return u === 'TCP' ? PROTO.TCP : u === 'UDP' ? PROTO.UDP : u === 'SCTP' ? PROTO.SCTP : u === 'ICMP' ? PROTO.ICMP : u === 'ICMPV6' ? PROTO.ICMPV6 : /^\d+$/.test(u) ? Number(u) : undefined;
+}
+
+export function ruleRef(ir: NetworkIR, cookie: number): RuleRef | undefined {
+  const o: RuleOrigin | undefined = ir.origins[cookie - 1];
+  if (!o) return undefined;
+  return { policy: o.policy, ...(o.namespace ? { namespace: o.namespace } : {}), file: o.file, line: o.line, ...(o.commit ? { commit: o.commit } : {}), cookie };
+}
+
+/** Identity of an address as the ipcache resolves it (longest prefix), relative to a node. */
+export function addressIdentity(ir: NetworkIR, address: string, node?: string): number {
+  const a = parseAddress(address);
+  if (!a) return reservedIdentities.world;
+  const host = { family: a.family, addr: a.addr, bits: a.family === 4 ? 32 : 128 };
+  for (const e of indexOf(ir).ipcache)
+    if (prefixContains(e.prefix, host)) return e.node !== undefined && e.node === node ? reservedIdentities.host : e.identity;
+  return reservedIdentities.world;
+}
+
+export function fqdnMatches(regex: string, name: string): boolean {
+  return new RegExp(regex).test(name.toLowerCase().replace(/\.$/, ''));
+}
+
+/** Whether an endpoint's egress DNS rules let its DNS proxy learn `name` (toFQDNs needs this). */
+export function dnsAllows(ir: NetworkIR, endpoint: string, name: string): boolean {
+  for (const r of indexOf(ir).bySubject.get(endpoint) ?? [])
+    if (r.direction === 'egress' && !r.deny && r.l7?.dns)
+      for (const d of r.l7.dns) {
+        const re = d.matchName !== undefined ? `^${d.matchName.toLowerCase().replace(/\.$/, '').replace(/\./g, '\\.')}$` : d.matchPattern === '*' ? '^.*$' : `^${(d.matchPattern ?? '').toLowerCase().replace(/\.$/, '').split('.').map((l) => l.split('*').join('[-a-z0-9_]*')).join('\\.')}$`;
+        if (fqdnMatches(re, name)) return true;
+      }
+  return false;
+}
+
+interface ResolvedPeer {
+  endpoint?: IREndpoint;
+  /** Identity as seen from a given node (host vs remote-node for node addresses). */
+  identityAt(node: string | undefined): number;
+  error?: string;
+}
+
+function resolvePeer(ir: NetworkIR, p: FlowPeer, other: FlowPeer): ResolvedPeer {
+  const idx = indexOf(ir);
+  if ('workload' in p) {
+    const ep = idx.endpoints.get(p.workload);
+    if (!ep) return { identityAt: () => reservedIdentities.world, error: `workload ${p.workload} is not in the inventory (write namespace/name)` };
+    return { endpoint: ep, identityAt: () => ep.identity };
+  }
+  if ('entity' in p) {
+    const id = (reservedIdentities as Record<string, number>)[p.entity];
+    if (id === undefined) return { identityAt: () => reservedIdentities.world, error: `entity ${p.entity} is not a reserved identity name (${Object.keys(reservedIdentities).join(', ')})` };
+    return { identityAt: () => id };
+  }
+  if ('fqdn' in p) {
+    const src = 'workload' in other ? other.workload : undefined;
+    if (src && dnsAllows(ir, src, p.fqdn)) {
+      const sel = ir.fqdnSelectors.find((s) => fqdnMatches(s.regex, p.fqdn));
+      if (sel) return { identityAt: () => sel.identity };
+    }
+    return peerByAddress(ir, p.ip);
+  }
+  const addr = 'ip' in p ? p.ip : p.cidr.split('/')[0]!;
+  return peerByAddress(ir, addr);
+}
+
+function peerByAddress(ir: NetworkIR, addr: string): ResolvedPeer {
+  if (!parseAddress(addr)) return { identityAt: () => reservedIdentities.world, error: `${addr} is not an IP address` };
+  const ep = ir.endpoints.find((e) => e.ips.includes(addr));
+  if (ep) return { endpoint: ep, identityAt: () => ep.identity };
+  return { identityAt: (node) => addressIdentity(ir, addr, node) };
+}
+
+function portMatches(r: IRRule, protocol: number, port: number): boolean {
+  if (!r.ports) return true;
+  return r.ports.some((p) => p.protocol === protocol && p.lo <= port && port <= p.hi);
+}
+
+function rx(re: string, s: string): boolean {
+  try {
+    return new RegExp(`^(?:${re})$`).test(s);
+  } catch {
+    return false;
+  }
+}
+
+export function httpMatches(rule: HttpRule, req: HttpRequest): boolean {
+  if (rule.method !== undefined && !rx(rule.method, req.method)) return false;
+  if (rule.path !== undefined && !rx(rule.path, req.path)) return false;
+  if (rule.host !== undefined && !rx(rule.host, req.host ?? '')) return false;
+  for (const h of rule.headers ?? []) {
+    const i = h.indexOf(':');
+    const name = (i < 0 ? h : h.slice(0, i)).trim().toLowerCase();
+    const want = i < 0 ? undefined : h.slice(i + 1).trim();
+    const have = Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
+    if (have === undefined || (want !== undefined && want !== '' && have !== want)) return false;
+  }
+  return true;
+}
+
+/** Union of L7 rules, deterministic order. */
+export function unionL7(list: readonly L7Rules[]): L7Rules {
+  const out: L7Rules = {};
+  for (const l of list) {
+    if (l.http) out.http = [...(out.http ?? []), ...l.http];
+    if (l.dns) out.dns = [...(out.dns ?? []), ...l.dns];
+    if (l.kafka) out.kafka = [...(out.kafka ?? []), ...l.kafka];
+  }
+  return out;
+}
+
+/** The verdict of one direction at one endpoint for a peer identity, protocol and port. */
+export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
+  const base = { endpoint: ep.key, direction, peerIdentity };
+  const rules = (indexOf(ir).bySubject.get(ep.key) ?? []).filter(
+    (r) => r.direction === direction && (r.peers === 'any' || r.peers.includes(peerIdentity)) && portMatches(r, protocol, port),
+  );
+  const first = (rs: IRRule[]) => ruleRef(ir, Math.min(...rs.map((r) => r.cookie)));
+  const enforceDeny = rules.filter((r) => r.deny && !r.audit);
+  if (enforceDeny.length) return { ...base, verdict: 'deny', reason: 'policy-deny', audit: false, rule: first(enforceDeny)! };
+  const auditDeny = rules.filter((r) => r.deny);
+  if (auditDeny.length) return { ...base, verdict: 'allow', reason: 'audit', audit: true, rule: first(auditDeny)! };
+  const allows = rules.filter((r) => !r.deny);
+  const plain = allows.filter((r) => !r.l7);
+  if (plain.length) return { ...base, verdict: 'allow', reason: 'policy-allow', audit: false, rule: first(plain)! };
+  if (allows.length) {
+    const l7 = unionL7(allows.map((r) => r.l7!));
+    if (!http || !l7.http) return { ...base, verdict: 'allow', reason: 'l7-redirect', audit: false, l7, rule: first(allows)! };
+    const ok = l7.http.some((h) => httpMatches(h, http));
+    return { ...base, verdict: ok ? 'allow' : 'deny', reason: ok ? 'l7-allow' : 'l7-deny', audit: false, l7, rule: first(allows)! };
+  }
+  const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
+  if (!enforced) return { ...base, verdict: 'allow', reason: 'not-enforced', audit: false };
+  const auditOnly = ep.auditMode || (direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly);
+  if (auditOnly) return { ...base, verdict: 'allow', reason: 'audit', audit: true };
+  return { ...base, verdict: 'deny', reason: 'default-deny', audit: false };
+}
+
+/** Evaluates a flow: egress policy at the source endpoint, then ingress policy at the destination. */
+export function evaluateFlow(ir: NetworkIR, flow: Flow): FlowVerdict {
+  const protocol = protocolNumber(flow.protocol);
+  if (protocol === undefined) return { verdict: 'deny', audit: false, reason: 'unresolved', steps: [], error: `protocol ${String(flow.protocol)} is not TCP, UDP, SCTP, ICMP or ICMPv6` };
+  const src = resolvePeer(ir, flow.from, flow.to);
+  const dst = resolvePeer(ir, flow.to, flow.from);
+  const error = src.error ?? dst.error;
+  if (error) return { verdict: 'deny', audit: false, reason: 'unresolved', steps: [], error };
+  const steps: DirectionVerdict[] = [];
+  if (src.endpoint) steps.push(evaluateDirection(ir, src.endpoint, 'egress', dst.identityAt(src.endpoint.node), protocol, flow.port, flow.http));
+  if (dst.endpoint) steps.push(evaluateDirection(ir, dst.endpoint, 'ingress', src.identityAt(dst.endpoint.node), protocol, flow.port, flow.http));
+  const denied = steps.find((s) => s.verdict === 'deny');
+  if (denied) return { verdict: 'deny', audit: steps.some((s) => s.audit), reason: denied.reason, ...(denied.rule ? { rule: denied.rule } : {}), ...(denied.l7 ? { l7: denied.l7 } : {}), steps };
+  const decisive = [...steps].reverse().find((s) => s.rule) ?? steps[steps.length - 1];
+  const l7 = [...steps].reverse().find((s) => s.l7)?.l7;
+  return {
+    verdict: 'allow',
+    audit: steps.some((s) => s.audit),
+    reason: decisive?.reason ?? 'not-enforced',
+    ...(decisive?.rule ? { rule: decisive.rule } : {}),
+    ...(l7 ? { l7 } : {}),
+    steps,
+  };
+}

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../compiler/network/index.js';
+import { compileText, smallInventory } from './helpers.js';
+
+const w = (x: string) => ({ workload: x });
+const verdict = (ir: Parameters<typeof evaluate>[0], from: object, to: object, port: number, protocol = 'TCP', http?: { method: string; path: string }) =>
+  evaluate(ir, { from: from as never, to: to as never, protocol, port, ...(http ? { http } : {}) }).verdict;
+
+describe('network compile + evaluate: Cilium semantics', () => {
+  it('no policy: everything allowed', () => {
+    const { ir } = compileText('', smallInventory);
+    expect(verdict(ir, w('b/client'), w('a/db'), 5432)).toBe('allow');
+  });
+
+  it('namespace scoping of fromEndpoints in a CNP', () => {
+    const { ir, diagnostics } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: web}}]
+`,
+      smallInventory,
+    );
+    expect(diagnostics).toEqual([]);
+    expect(verdict(ir, w('a/web'), w('a/db'), 5432)).toBe('allow');
+    expect(verdict(ir, w('b/web'), w('a/db'), 5432)).toBe('deny');
+    expect(verdict(ir, w('b/client'), w('a/web'), 1)).toBe('allow');
+  });
+
+  it('deny wins over allow, and an empty ingress rule only switches on default deny', () => {
+    const { ir } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: p}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEntities: [all]
+  ingressDeny:
+  - fromEndpoints: [{matchLabels: {app: client}}]
+    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: q}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  ingress:
+  - {}
+`,
+      smallInventory,
+    );
+    expect(verdict(ir, w('b/client'), w('a/db'), 5432)).toBe('deny');
+    expect(verdict(ir, w('b/client'), w('a/db'), 5433)).toBe('allow');
+    expect(verdict(ir, w('a/web'), w('a/db'), 5432)).toBe('allow');
+    expect(verdict(ir, w('b/client'), w('a/web'), 8080)).toBe('deny');
+  });
+
+  it('NetworkPolicy: namespaceSelector and podSelector in one peer are ANDed, in two peers ORed', () => {
+    const and = compileText(
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {team: blue}}
+      podSelector: {matchLabels: {app: client}}
+`,
+      smallInventory,
+    ).ir;
+    expect(verdict(and, w('b/client'), w('a/db'), 1)).toBe('allow');
+    expect(verdict(and, w('b/web'), w('a/db'), 1)).toBe('deny');
+    expect(verdict(and, w('a/web'), w('a/db'), 1)).toBe('deny');
+    const or = compileText(
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {team: blue}}
+    - podSelector: {matchLabels: {app: client}}
+`,
+      smallInventory,
+    ).ir;
+    expect(verdict(or, w('b/web'), w('a/db'), 1)).toBe('allow');
+    expect(verdict(or, w('a/web'), w('a/db'), 1)).toBe('deny');
+  });
+
+  it('named ports resolve on the destination pod', () => {
+    const { ir } = compileText(
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{port: http}]
+`,
+      smallInventory,
+    );
+    expect(verdict(ir, w('b/client'), w('a/web'), 8080)).toBe('allow');
+    expect(verdict(ir, w('b/client'), w('b/web'), 9090)).toBe('allow');
+  });
+
+  it('ipBlock except and endPort', () => {
+    const { ir } = compileText(
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 203.0.113.0/24, except: [203.0.113.128/25]}}]
+    ports: [{port: 8000, endPort: 8010, protocol: TCP}]
+`,
+      smallInventory,
+    );
+    expect(verdict(ir, w('b/client'), { ip: '203.0.113.5' }, 8005)).toBe('allow');
+    expect(verdict(ir, w('b/client'), { ip: '203.0.113.5' }, 8011)).toBe('deny');
+    expect(verdict(ir, w('b/client'), { ip: '203.0.113.200' }, 8005)).toBe('deny');
+    expect(verdict(ir, w('b/client'), w('a/db'), 8005)).toBe('deny');
+  });
+
+  it('bad input gives diagnostics with positions, not a wrong map', () => {
+    const { diagnostics } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {"bad key!": x}}
+  egress:
+  - toCIDR: [10.0.0.300/8]
+  - toEndpoints: [{}]
+    toPorts: [{ports: [{port: nosuchport}]}]
+  - toFQDNs: [{matchPattern: "exa mple.com"}]
+`,
+      smallInventory,
+    );
+    const rules = diagnostics.map((d) => `${d.rule}@${d.line}`).sort();
+    expect(rules).toEqual(['network/invalid-cidr@7', 'network/invalid-fqdn@10', 'network/invalid-selector@5', 'network/unknown-named-port@9']);
+  });
+});
