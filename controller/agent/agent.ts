@@ -7,8 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BundleManifest } from '../../compiler/bundle/types.js';
-import { nodeMaps, parseManifest, sha256hex } from '../bundle/codec.js';
+import { parseNodeManifest, sha256hex, type NodeManifest } from '../bundle/codec.js';
 import { verifyDigest } from '../bundle/sign.js';
 import { BundleStore } from '../bundle/store.js';
 import { abiDigest } from '../controller/seed-compiler.js';
@@ -33,9 +32,15 @@ export interface AgentOptions {
   applyDelayMs?: number;
 }
 
-interface DesiredDoc extends BundleRef {
+/** What the controller wants on this node: the bundle, and this node's signed view of it. */
+export interface DesiredDoc extends BundleRef {
+  /** Digest of the node manifest (controller/bundle/codec.ts nodeManifest). */
+  manifest: string;
+  /** ed25519 signature of the node manifest digest. */
   signature: string;
 }
+
+type AppliedRef = BundleRef & { manifest: string };
 
 export class BundleRejected extends Error {}
 
@@ -47,6 +52,7 @@ export class Agent {
   private readonly mapEntries = new Gauge({ name: 'weir_agent_map_entries', help: 'Entries per applied map image', labelNames: ['map', 'endpoint'], registers: [this.registry] });
   private readonly blobBytes = new Counter({ name: 'weir_agent_downloaded_bytes_total', help: 'Bytes of manifests and blobs downloaded', registers: [this.registry] });
   applied: BundleRef | undefined;
+  private appliedManifest: string | undefined;
   lastError: string | undefined;
   /** Digest of the last bundle attempted (applied or refused), so a refused one is not retried in a loop. */
   private attempted = '';
@@ -68,10 +74,10 @@ export class Agent {
 
   /** Adopts the bundle applied before a restart (its blobs are local), then starts watching. */
   async start(): Promise<void> {
-    const prev = await readApplied(this.opts.stateDir);
-    if (prev) {
+    const prev = (await readApplied(this.opts.stateDir)) as AppliedRef | undefined;
+    if (prev?.manifest) {
       try {
-        await this.applyFromStore(prev, await this.localSignature(prev.digest), true);
+        await this.applyFromStore(prev, await this.localSignature(prev.manifest), true);
         this.log.info({ revision: prev.revision, digest: prev.digest }, 'adopted the bundle in force before the restart');
       } catch (err) {
         this.log.warn({ error: (err as Error).message }, 'could not adopt the previous bundle; waiting for the controller');
@@ -145,26 +151,35 @@ export class Agent {
     }
   }
 
-  private verifyManifest(digest: string, bytes: Buffer, signature: string): BundleManifest {
+  private verifyManifest(ref: AppliedRef, bytes: Buffer, signature: string): NodeManifest {
+    const digest = ref.manifest;
     if (sha256hex(bytes) !== digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
     if (!verifyDigest(this.opts.trustedKey, digest, signature)) throw new BundleRejected(`manifest ${digest.slice(0, 12)} has no valid signature from the trusted key`);
-    const m = parseManifest(bytes);
+    let m: NodeManifest;
+    try {
+      m = parseNodeManifest(bytes);
+    } catch (err) {
+      throw new BundleRejected(`manifest ${digest.slice(0, 12)}: ${(err as Error).message}`);
+    }
+    // A validly signed view of another node or of another bundle is a replay: refuse it.
+    if (m.node !== this.opts.node) throw new BundleRejected(`manifest ${digest.slice(0, 12)} is for node ${m.node}, not ${this.opts.node}`);
+    if (m.bundle !== ref.digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} belongs to bundle ${m.bundle.slice(0, 12)}, not ${ref.digest.slice(0, 12)}`);
     if (m.abi.digest !== abiDigest()) throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abiDigest().slice(0, 12)}`);
     return m;
   }
 
   private async download(d: DesiredDoc): Promise<void> {
-    let manifest = await this.store.getManifest(d.digest);
+    let manifest = await this.store.getManifest(d.manifest);
     if (!manifest) {
-      const r = await this.opts.client.request('GET', `/v1/manifests/${d.digest}`);
-      if (r.status !== 200) throw new Error(`manifest ${d.digest}: HTTP ${r.status}`);
+      const r = await this.opts.client.request('GET', `/v1/manifests/${d.manifest}`);
+      if (r.status !== 200) throw new Error(`manifest ${d.manifest}: HTTP ${r.status}`);
       this.downloadedBytes += r.body.length;
       this.blobBytes.inc(r.body.length);
-      this.verifyManifest(d.digest, r.body, d.signature);
+      this.verifyManifest(d, r.body, d.signature);
       manifest = { bytes: r.body, signature: d.signature };
     }
-    const m = this.verifyManifest(d.digest, manifest.bytes, d.signature);
-    const need = new Set([...nodeMaps(m, this.opts.node).map((i) => i.digest), ...m.tables.map((t) => t.digest)]);
+    const m = this.verifyManifest(d, manifest.bytes, d.signature);
+    const need = new Set([...m.maps.map((i) => i.digest), ...m.tables.map((t) => t.digest)]);
     for (const digest of need) {
       if (await this.store.hasBlob(digest)) continue;
       const r = await this.opts.client.request('GET', `/v1/blobs/sha256/${digest}`);
@@ -174,15 +189,15 @@ export class Agent {
       if (sha256hex(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
       await this.store.putBlob(digest, r.body);
     }
-    await this.store.putManifest(d.digest, manifest.bytes, d.signature);
+    await this.store.putManifest(d.manifest, manifest.bytes, d.signature);
   }
 
-  private async applyFromStore(ref: BundleRef, signature: string, adopting: boolean): Promise<void> {
-    const man = await this.store.getManifest(ref.digest);
-    if (!man) throw new BundleRejected(`manifest ${ref.digest} is not in the local store`);
-    const m = this.verifyManifest(ref.digest, man.bytes, signature);
+  private async applyFromStore(ref: AppliedRef, signature: string, adopting: boolean): Promise<void> {
+    const man = await this.store.getManifest(ref.manifest);
+    if (!man) throw new BundleRejected(`manifest ${ref.manifest} is not in the local store`);
+    const m = this.verifyManifest(ref, man.bytes, signature);
     const images = [];
-    for (const image of nodeMaps(m, this.opts.node)) {
+    for (const image of m.maps) {
       const bytes = await this.store.getBlob(image.digest);
       if (!bytes || sha256hex(bytes) !== image.digest) throw new BundleRejected(`map image ${image.name} ${image.digest.slice(0, 12)} is missing or corrupt in the local store`);
       images.push({ image, bytes });
@@ -195,7 +210,7 @@ export class Agent {
     }
     if (this.opts.applyDelayMs) await this.sleep(this.opts.applyDelayMs);
     const report = await this.opts.datapath.apply({ digest: ref.digest, revision: ref.revision, manifest: m, images, tables });
-    await writeApplied(this.opts.stateDir, { revision: ref.revision, digest: ref.digest });
+    await writeApplied(this.opts.stateDir, { revision: ref.revision, digest: ref.digest, manifest: ref.manifest });
     this.applied = { revision: ref.revision, digest: ref.digest };
     this.attempted = ref.digest;
     this.lastReport = report;

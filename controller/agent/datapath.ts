@@ -1,7 +1,8 @@
 // What the agent needs from a datapath: apply a verified bundle atomically, adopt what is
 // already in force after a restart, and report counters. Two implementations: the emulator
 // (pure TypeScript, no kernel) and the kernel (libbpf-ts, issue #4's apply/swap).
-import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
+import type { MapImage } from '../../compiler/bundle/types.js';
+import type { NodeManifest } from '../bundle/codec.js';
 
 export interface NodeFeatures {
   datapath: 'emulator' | 'kernel';
@@ -15,7 +16,7 @@ export interface NodeFeatures {
 export interface ApplyInput {
   digest: string;
   revision?: string;
-  manifest: BundleManifest;
+  manifest: NodeManifest;
   /** This node's map images with their bytes, verified against their digests. */
   images: { image: MapImage; bytes: Buffer }[];
   /** Parsed JSON tables (cookies, endpoints, identities, ...). */

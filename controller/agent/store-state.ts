@@ -11,7 +11,7 @@ export async function readApplied(dir: string): Promise<BundleRef | undefined> {
   }
 }
 
-export async function writeApplied(dir: string, ref: BundleRef): Promise<void> {
+export async function writeApplied(dir: string, ref: BundleRef & { manifest: string }): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, 'applied.json');
   await fs.writeFile(`${file}.tmp`, JSON.stringify(ref) + '\n');

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
 
+
 export interface Bundle {
   manifest: BundleManifest;
   /** Canonical JSON bytes of the manifest: exactly what is digested and signed. */
@@ -66,4 +67,40 @@ export function parseManifest(bytes: Buffer): BundleManifest {
 
 export function nodeMaps(m: BundleManifest, node: string): MapImage[] {
   return m.nodes.find((n) => n.node === node)?.maps ?? [];
+}
+
+/**
+ * What one node receives: its own map images and tables, bound to the bundle by digest and signed
+ * on its own. A node downloads a few hundred bytes of manifest instead of the whole fleet's map
+ * list, and learns nothing about other nodes' policy (least privilege, as Cilium agents see
+ * only their own endpoints). Tables named `NAME@NODE` are node-specific and arrive as `NAME`.
+ */
+export interface NodeManifest {
+  apiVersion: 'weir.dev/v1alpha1';
+  kind: 'NodeBundle';
+  /** Digest of the whole bundle manifest this node view was cut from. */
+  bundle: string;
+  node: string;
+  source: BundleManifest['source'];
+  compiler: BundleManifest['compiler'];
+  abi: BundleManifest['abi'];
+  maps: MapImage[];
+  tables: BundleManifest['tables'];
+}
+
+export function nodeManifest(m: BundleManifest, bundleDigest: string, node: string): { manifest: NodeManifest; bytes: Buffer; digest: string } {
+  const tables = m.tables
+    .filter((t) => !t.name.includes('@') || t.name.endsWith(`@${node}`))
+    .map((t) => ({ ...t, name: t.name.split('@')[0]! }));
+  const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, source: m.source, compiler: m.compiler, abi: m.abi, maps: nodeMaps(m, node), tables };
+  const bytes = canonicalJson(manifest);
+  return { manifest, bytes, digest: sha256hex(bytes) };
+}
+
+export function parseNodeManifest(bytes: Buffer): NodeManifest {
+  const m = JSON.parse(bytes.toString('utf8')) as NodeManifest;
+  if (m.apiVersion !== 'weir.dev/v1alpha1' || m.kind !== 'NodeBundle' || !Array.isArray(m.maps) || !Array.isArray(m.tables)) {
+    throw new Error('not a weir node bundle manifest (apiVersion weir.dev/v1alpha1, kind NodeBundle)');
+  }
+  return m;
 }

@@ -9,6 +9,7 @@ import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import { BundleStore, StoreFullError } from '../bundle/store.js';
 import { signDigest, type SigningKey } from '../bundle/sign.js';
+import { nodeManifest, parseManifest } from '../bundle/codec.js';
 import type { Compiler } from './compiler.js';
 import { evaluateGate } from './gate.js';
 import { ControllerMetrics } from './metrics.js';
@@ -127,8 +128,24 @@ export class Controller extends EventEmitter {
     return this.state.desired[node] ?? this.state.lastGood;
   }
 
-  signatureOf(digest: string): string | undefined {
-    return this.signatures.get(digest);
+  private readonly nodeViews = new Map<string, { digest: string; signature: string }>();
+
+  /** The node's signed view of its desired bundle (cut, signed and stored on first use). */
+  async nodeDesired(node: string): Promise<(BundleRef & { manifest: string; signature: string }) | undefined> {
+    const d = this.desiredFor(node);
+    if (!d) return undefined;
+    const key = `${d.digest}/${node}`;
+    let view = this.nodeViews.get(key);
+    if (!view) {
+      const full = await this.store.getManifest(d.digest);
+      if (!full) return undefined;
+      const nm = nodeManifest(parseManifest(full.bytes), d.digest, node);
+      const signature = signDigest(this.opts.key, nm.digest);
+      await this.store.putManifest(nm.digest, nm.bytes, signature);
+      view = { digest: nm.digest, signature };
+      this.nodeViews.set(key, view);
+    }
+    return { revision: d.revision, digest: d.digest, manifest: view.digest, signature: view.signature };
   }
 
   async signatureFor(digest: string): Promise<string | undefined> {

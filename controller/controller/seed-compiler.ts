@@ -279,7 +279,8 @@ export function compileDocuments(documents: PolicyDocument[], loadDiagnostics: D
         const peers = peersOf(rule, peerDir, policyNs, k8s, d, at) ?? [];
         const cookie = cookies.length + 1;
         const loc = d.locate(at);
-        cookies.push({ cookie, policy: `${d.kind}/${d.namespace ? d.namespace + '/' : ''}${d.name}`, file: loc.file, line: loc.line, ...(source.revision ? { commit: source.revision } : {}) });
+        // No commit per cookie: the manifest names the revision, and an unchanged rule keeps an unchanged table.
+        cookies.push({ cookie, policy: `${d.kind}/${d.namespace ? d.namespace + '/' : ''}${d.name}`, file: loc.file, line: loc.line });
         const ports: { protocol: number; port: number }[] = [];
         const portBlocks = k8s ? (Array.isArray(rule['ports']) ? [{ ports: rule['ports'] }] : []) : Array.isArray(rule['toPorts']) ? (rule['toPorts'] as unknown[]) : [];
         portBlocks.forEach((pb, j) => {
@@ -340,7 +341,12 @@ export function compileDocuments(documents: PolicyDocument[], loadDiagnostics: D
     compiler: { version: SEED_COMPILER_VERSION },
     abi: { digest: abiDigest(), version: 1 },
     nodes,
-    tables: [table('cookies', cookies, blobs), table('endpoints', endpoints, blobs), table('identities', identities, blobs)],
+    tables: [
+      table('cookies', cookies, blobs),
+      table('identities', identities, blobs),
+      // Each node gets the rows of its own endpoints only (see nodeManifest in controller/bundle/codec.ts).
+      ...nodes.map((n) => table(`endpoints@${n.node}`, endpoints.filter((e) => e.node === n.node), blobs)),
+    ],
   };
   return { ok: true, diagnostics, bundle: makeBundle(manifest, blobs), compiler: SEED_COMPILER_VERSION };
 }

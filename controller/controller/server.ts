@@ -67,11 +67,8 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   sendJson(res, 404, { error: `no route ${m} ${p}` });
 }
 
-async function desiredDoc(c: Controller, node: string): Promise<(BundleRef & { signature: string }) | null> {
-  const d = c.desiredFor(node);
-  if (!d) return null;
-  const signature = await c.signatureFor(d.digest);
-  return signature ? { ...d, signature } : null;
+async function desiredDoc(c: Controller, node: string): Promise<(BundleRef & { manifest: string; signature: string }) | null> {
+  return (await c.nodeDesired(node)) ?? null;
 }
 
 /** Answers as soon as the node's desired digest differs from `current`, or 204 after `waitMs`. */

@@ -211,9 +211,11 @@ interface Tables {
 async function tablesOf(c: Controller, digest: string): Promise<Tables> {
   const m = await c.store.getManifest(digest);
   const manifest = JSON.parse(m!.bytes.toString()) as { tables: { name: string; digest: string }[] };
+  // Node-specific tables are named NAME@NODE; the demo reads all nodes' rows together.
   const get = async (name: string) => {
-    const t = manifest.tables.find((x) => x.name === name);
-    return t ? (JSON.parse((await c.store.getBlob(t.digest))!.toString()) as unknown) : [];
+    const rows: unknown[] = [];
+    for (const t of manifest.tables.filter((x) => x.name === name || x.name.startsWith(`${name}@`))) rows.push(...(JSON.parse((await c.store.getBlob(t.digest))!.toString()) as unknown[]));
+    return rows;
   };
   return { cookies: (await get('cookies')) as CookieEntry[], endpoints: (await get('endpoints')) as EndpointEntry[] };
 }

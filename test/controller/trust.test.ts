@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import { loadSources } from '../../compiler/load/index.js';
 import { Agent } from '../../controller/agent/agent.js';
 import { EmulatorDatapath } from '../../controller/agent/emulator.js';
-import { makeBundle, type Bundle } from '../../controller/bundle/codec.js';
-import { generateSigningKey, signDigest } from '../../controller/bundle/sign.js';
+import { makeBundle, nodeManifest, type Bundle } from '../../controller/bundle/codec.js';
+import { generateSigningKey, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
 import { compileDocuments } from '../../controller/controller/seed-compiler.js';
 import { silentLogger } from '../../controller/controller/log.js';
 import { Client, listen, sendJson, type Listening } from '../../controller/transport/http.js';
@@ -31,9 +31,12 @@ describe('agent trust', () => {
   let agent: Agent;
   let dp: EmulatorDatapath;
 
-  const publish = (b: Bundle) => {
-    served.set(`/v1/manifests/${b.digest}`, b.manifestBytes);
+  /** Serves the bundle's blobs and node's signed view; returns the desired document for it. */
+  const publish = (b: Bundle, node = 'node-a', signer: SigningKey = key) => {
+    const nm = nodeManifest(b.manifest, b.digest, node);
+    served.set(`/v1/manifests/${nm.digest}`, nm.bytes);
     for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, bytes);
+    return { digest: b.digest, manifest: nm.digest, signature: signDigest(signer, nm.digest), bytes: nm.bytes };
   };
 
   beforeAll(async () => {
@@ -61,44 +64,44 @@ describe('agent trust', () => {
   const xwingToDeathstar = () => dp.verdict({ src: '10.0.0.12', dst: '10.0.0.10', protocol: 'TCP', port: 80 });
 
   it('applies a correctly signed bundle', async () => {
-    publish(good);
-    await agent.reconcile({ revision: 'r1', digest: good.digest, signature: signDigest(key, good.digest) });
+    const d = publish(good);
+    await agent.reconcile({ revision: 'r1', ...d });
     expect(agent.applied?.digest).toBe(good.digest);
     expect((await xwingToDeathstar()).verdict).toBe('deny');
   });
 
-  const refusals: [string, () => { digest: string; signature: string }, RegExp][] = [
-    ['a signature by another key', () => (publish(next), { digest: next.digest, signature: signDigest(other, next.digest) }), /no valid signature from the trusted key/],
-    ['no signature', () => (publish(next), { digest: next.digest, signature: '' }), /no valid signature/],
+  type Desired = { digest: string; manifest: string; signature: string };
+  const refusals: [string, () => Desired, RegExp][] = [
+    ['a signature by another key', () => publish(next, 'node-a', other), /no valid signature from the trusted key/],
+    ['no signature', () => ({ ...publish(next), signature: '' }), /no valid signature/],
     [
       'a manifest with a flipped byte',
       () => {
-        const bytes = Buffer.from(next.manifestBytes);
+        const d = publish(next);
+        const bytes = Buffer.from(d.bytes);
         bytes[bytes.length - 5]! ^= 0x01;
-        served.set(`/v1/manifests/${next.digest}`, bytes);
-        return { digest: next.digest, signature: signDigest(key, next.digest) };
+        served.set(`/v1/manifests/${d.manifest}`, bytes);
+        return d;
       },
       /does not match its digest/,
     ],
     [
       'a map image with a flipped byte',
       () => {
-        publish(next);
+        const d = publish(next);
         const img = next.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
         const bytes = Buffer.from(next.blobs.get(img.digest)!);
         bytes[0]! ^= 0x80;
         served.set(`/v1/blobs/sha256/${img.digest}`, bytes);
-        return { digest: next.digest, signature: signDigest(key, next.digest) };
+        return d;
       },
       /blob [0-9a-f]{12} does not match its digest/,
     ],
+    ['a validly signed view cut for another node (replay)', () => publish(next, 'node-b'), /is for node node-b, not node-a/],
+    ['a validly signed view of another bundle (replay)', () => ({ ...publish(next), digest: good.digest.replace(/^./, 'f') }), /belongs to bundle/],
     [
       'a bundle built for another datapath ABI',
-      () => {
-        const alien = makeBundle({ ...next.manifest, abi: { digest: '0'.repeat(64), version: 9 } }, next.blobs);
-        publish(alien);
-        return { digest: alien.digest, signature: signDigest(key, alien.digest) };
-      },
+      () => publish(makeBundle({ ...next.manifest, abi: { digest: '0'.repeat(64), version: 9 } }, next.blobs)),
       /built for datapath ABI 000000000000/,
     ],
   ];
@@ -106,7 +109,8 @@ describe('agent trust', () => {
   for (const [what, make, error] of refusals) {
     it(`refuses ${what} and keeps the last good state`, async () => {
       reports = [];
-      const d = make();
+      const { digest, manifest, signature } = make();
+      const d = { digest, manifest, signature };
       await agent.reconcile({ revision: 'r2', ...d });
       expect(agent.applied?.digest).toBe(good.digest);
       expect(agent.lastError).toMatch(error);
@@ -117,14 +121,14 @@ describe('agent trust', () => {
   }
 
   it('downloads only the blobs it lacks for a one-policy change', async () => {
-    publish(next);
+    const d = publish(next);
     const before = agent.downloadedBytes;
-    await agent.reconcile({ revision: 'r3', digest: next.digest, signature: signDigest(key, next.digest) });
+    await agent.reconcile({ revision: 'r3', digest: d.digest, manifest: d.manifest, signature: d.signature });
     expect(agent.applied?.digest).toBe(next.digest);
     expect((await xwingToDeathstar()).verdict).toBe('allow');
     const policy = next.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
     const cookies = next.manifest.tables.find((t) => t.name === 'cookies')!;
-    // The manifest, node-a's new policy image and the new cookie table; the ipcache and endpoints are unchanged.
-    expect(agent.downloadedBytes - before).toBe(next.manifestBytes.length + next.blobs.get(policy.digest)!.length + next.blobs.get(cookies.digest)!.length);
+    // node-a's manifest, its new policy image and the new cookie table; the ipcache and endpoints are unchanged.
+    expect(agent.downloadedBytes - before).toBe(d.bytes.length + next.blobs.get(policy.digest)!.length + next.blobs.get(cookies.digest)!.length);
   });
 });
