@@ -268,3 +268,25 @@ export const ptraceRequests: Record<string, number> = {
   PTRACE_SEIZE: 0x4206,
   PTRACE_INTERRUPT: 0x4207,
 };
+
+/** Other symbolic argument values Falco rules use, by name. */
+export const otherConstants: Record<string, number> = {
+  AF_UNIX: 1,
+  AF_LOCAL: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
+  AF_NETLINK: 16,
+  AF_PACKET: 17,
+  S_ISUID: 0o4000,
+  S_ISGID: 0o2000,
+  S_ISVTX: 0o1000,
+  BPF_MAP_CREATE: 0,
+  BPF_PROG_LOAD: 5,
+  BPF_BTF_LOAD: 18,
+  PR_SET_NAME: 15,
+  PR_SET_DUMPABLE: 4,
+  PR_SET_SECCOMP: 22,
+};
+
+/** Arguments that hold one value of an enumeration, where Falco's `contains` means equality, not a bit test. */
+export const enumArgs = new Set(['request', 'cmd', 'option', 'sig', 'domain', 'type', 'proto', 'resource', 'operation', 'opcode', 'level', 'optname', 'how', 'clockid']);

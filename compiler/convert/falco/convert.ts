@@ -1,0 +1,664 @@
+// Falco rule → Tetragon TracingPolicies. The resolved condition is put in negation normal form (negation pushed
+// to the leaves), each leaf becomes a selector constraint or is classified as inexpressible with a reason, the
+// event types give the hooks (and intersects, or unions, as Falco's evttype resolver), and the formula is
+// normalised to an OR of ANDs: each conjunct becomes one selector per hook. Dropping an inexpressible leaf of
+// a negation normal form can only make the policy fire more often, which is what --allow-broader permits.
+import type { CheckExpr, Expr, StringValue } from './ast.js';
+import { printCondition } from './printer.js';
+import type { CompiledRule, Priority } from './rules.js';
+import { priorities } from './rules.js';
+import { cloneFlagBits, enumArgs, openFlagBits, otherConstants, ptraceRequests, syscallInfo, type SyscallArg } from './syscalls.js';
+import { limits, validateTracingPolicy, type ArgOperator, type BinaryOperator, type KProbeSpec, type MatchArg, type Selector, type TracingPolicy } from '../tracing-policy.js';
+
+export interface EnforceSpec {
+  /** Rules at this priority or more severe get Sigkill. */
+  minPriority?: Priority;
+  /** Rules named here get Sigkill. */
+  rules: ReadonlySet<string>;
+}
+
+export interface ConvertOptions {
+  allowBroader?: boolean;
+  enforce?: EnforceSpec;
+  /** Largest OR-of-ANDs a condition may normalise to before it is reported as too large. */
+  maxConjuncts?: number;
+}
+
+export type Verdict = 'exact' | 'broader' | 'not-convertible' | 'disabled';
+
+export interface RuleReport {
+  rule: string;
+  file: string;
+  line: number;
+  priority: Priority;
+  verdict: Verdict;
+  /** Why not convertible, or which terms were over-approximated (broader). */
+  reasons: string[];
+  /** Semantics a reader should know even for an exact conversion. */
+  notes: string[];
+  hooks: string[];
+  policies: string[];
+  action?: 'Post' | 'Sigkill';
+}
+
+export interface ConvertedPolicy {
+  rule: string;
+  policy: TracingPolicy;
+}
+
+export interface ConversionResult {
+  policies: ConvertedPolicy[];
+  reports: RuleReport[];
+  totals: Record<Verdict, number> & { rules: number; policies: number };
+}
+
+type ArgRole = { role: 'path' } | { role: 'openWrite' } | { role: 'name'; name: string };
+type Constraint =
+  | { k: 'arg'; sel: ArgRole; op: ArgOperator; values: string[]; field: string; numeric: boolean }
+  | { k: 'bin'; op: BinaryOperator; values: string[] }
+  | { k: 'cap'; type: 'Effective' | 'Permitted' | 'Inheritable'; op: 'In' | 'NotIn'; values: string[] }
+  | { k: 'k8sns'; values: string[] }
+  | { k: 'pod' }
+  | { k: 'hostns'; op: 'In' | 'NotIn' };
+
+type Atom =
+  | { a: 'evt'; names: Set<string>; neg: boolean }
+  | { a: 'c'; c: Constraint; text: string; note?: string }
+  /** Inexpressible; with `approx` a broader constraint exists that --allow-broader may use. */
+  | { a: 'x'; reason: string; text: string; approx?: Constraint };
+
+type F = { t: 'true' } | { t: 'false' } | { t: 'atom'; atom: Atom } | { t: 'and'; c: F[] } | { t: 'or'; c: F[] };
+
+const T: F = { t: 'true' };
+const FALSE: F = { t: 'false' };
+const atom = (a: Atom): F => ({ t: 'atom', atom: a });
+const and = (c: F[]): F => ({ t: 'and', c });
+const or = (c: F[]): F => ({ t: 'or', c });
+
+// ---- negation normal form and leaf classification ----
+
+function nnf(e: Expr, neg: boolean): F {
+  switch (e.kind) {
+    case 'and':
+      return neg ? or(e.children.map((c) => nnf(c, true))) : and(e.children.map((c) => nnf(c, false)));
+    case 'or':
+      return neg ? and(e.children.map((c) => nnf(c, true))) : or(e.children.map((c) => nnf(c, false)));
+    case 'not':
+      return nnf(e.child, !neg);
+    case 'identifier':
+      return atom({ a: 'x', reason: `unresolved macro ${e.name}`, text: e.name });
+    case 'check':
+      return leaf(e, neg);
+  }
+}
+
+const userspaceReasons: [RegExp, string][] = [
+  [/^proc\.(cmdline|args|pcmdline|acmdline|exeline)$/, 'the command line (argv) is not available to in-kernel selectors'],
+  [/^proc\.aname$/, 'proc.aname without an index matches any ancestor; Tetragon selectors cannot walk the process tree'],
+  [/^proc\.(pname|aname|pexepath|aexepath|pexe|aexe|ppid|apid)$/, 'Tetragon selectors cannot filter on the parent or ancestor processes'],
+  [/^proc\.(tty|sid|vpgid|pgid|sname|is_exe_upper_layer|is_exe_from_memfd|is_exe_writable|exe_ino.*|is_sid_leader|is_vpgid_leader|env|cwd|loginshellid|exe|stdin.*|stdout.*|stderr.*|is_container_healthcheck|is_container_liveness_probe|is_container_readiness_probe|fdopencount|vmsize|vmrss|vmswap|nthreads|nchilds|duration|ppid\.duration|pid\.ts|tty)$/, 'this process attribute is computed by Falco in userspace'],
+  [/^(user|group)\./, 'user and group names/ids of the current process have no Tetragon selector'],
+  [/^container\.(image|name|privileged|mounts|mount|healthcheck|liveness_probe|readiness_probe|start_ts|duration|ip|cni|type|host_.*|label)/, 'container metadata comes from the container runtime in userspace'],
+  [/^k8s\.(pod|rc|svc|rs|deployment|ns\.label|ns\.id|ns\.uid)/, 'Kubernetes metadata other than the namespace name is not a selector'],
+  [/^fd\.(sip|cip|rip|lip|sport|cport|rport|lport|sproto|cproto|rproto|lproto|l4proto|net|cnet|snet|rnet|lnet|connected|name_changed|is_server|sockfamily|types|containername|containerdirectory|dev.*|ino|nameraw|uid)/, 'socket and descriptor attributes are tracked by Falco in userspace; Tetragon needs sock/skb hooks weir does not emit'],
+  [/^(fd\.typechar|fd\.type|fd\.num|evt\.res|evt\.rawres|evt\.failed|evt\.is_io|evt\.is_io_read|evt\.is_io_write|evt\.is_wait|evt\.is_syslog)$/, 'Falco evaluates this on the syscall result; an entry hook cannot'],
+  [/^evt\.(buffer|buflen|latency|time|rawtime|datetime|cpu|hostname|category|info|args|count|around|abspath|source)/, 'this event attribute is computed by Falco in userspace'],
+];
+
+function leaf(e: CheckExpr, neg: boolean): F {
+  const text = (neg ? 'not ' : '') + printCondition(e);
+  const x = (reason: string, approx?: Constraint): F => atom({ a: 'x', reason, text, ...(approx ? { approx } : {}) });
+  if (e.left.kind === 'transformer') return x(`field transformer ${e.left.name}() runs in userspace`);
+  if (e.modifier) return x(`the ${e.modifier} modifier has no Tetragon equivalent`);
+  const field = e.left.name;
+  const full = e.left.arg !== undefined ? `${field}[${e.left.arg}]` : field;
+  const r = e.right;
+  if (r && (r.kind === 'field' || r.kind === 'transformer')) return x('comparing two fields needs userspace state');
+  if (r && r.kind === 'listref') return x(`list ${r.name} used without parentheses`);
+  const values = !r ? [] : r.kind === 'value' ? [r.value] : (r.items as StringValue[]).map((i) => i.value);
+  const op = e.op;
+  // An empty list: `in ()` matches nothing.
+  if (r && r.kind === 'list' && r.items.length === 0) return neg ? T : FALSE;
+  const eqOp = op === '=' || op === '==' || op === 'in';
+  if (field === 'evt.type') {
+    if (eqOp) return atom({ a: 'evt', names: new Set(values), neg });
+    if (op === '!=') return atom({ a: 'evt', names: new Set(values), neg: !neg });
+    return x(`evt.type ${op} cannot be resolved to event types`);
+  }
+  if (field === 'evt.num' && (op === '=' || op === '==') && values[0] === '0') return neg ? T : FALSE; // Falco's never_true idiom: event numbers start at 1
+  if (field === 'evt.dir') return T; // one hook per call: the entry/exit distinction does not change which calls match
+  if (e.op === 'regex') return x('Tetragon has no regular-expression operator');
+  for (const [re, reason] of userspaceReasons) if (re.test(field)) return x(`${full}: ${reason}`);
+  // Paths
+  if (field === 'fd.name' || field === 'fd.filename' || field === 'fd.directory' || field === 'evt.arg.path' || field === 'evt.arg.name' || field === 'evt.arg.pathname' || field === 'evt.arg.filename' || field === 'fs.path.name') {
+    return pathLeaf(field, full, op, values, neg, text);
+  }
+  if (field === 'evt.is_open_write' || field === 'evt.is_open_create') {
+    const truthy = values[0] === 'true';
+    if (op !== '=' && op !== '==') return x(`${field} ${op}`);
+    const positive = truthy !== neg;
+    if (!positive) return x(`not ${field}: Tetragon has no NotMask operator`);
+    const bits = field === 'evt.is_open_write' ? openFlagBits['O_WRONLY']! | openFlagBits['O_RDWR']! : openFlagBits['O_CREAT']!;
+    return atom({ a: 'c', c: { k: 'arg', sel: field === 'evt.is_open_write' ? { role: 'openWrite' } : { role: 'name', name: 'flags' }, op: 'Mask', values: [String(bits)], field, numeric: true }, text });
+  }
+  if (field === 'evt.is_open_read' || field === 'evt.is_open_exec') return x(`${field}: O_RDONLY is 0 and exec opens are not flagged, so no Mask expresses it`);
+  if (field.startsWith('evt.arg.') || field.startsWith('evt.rawarg.') || field === 'evt.arg' || field === 'evt.rawarg') {
+    const name = field === 'evt.arg' || field === 'evt.rawarg' ? (e.left.arg ?? '') : field.slice(field.indexOf('.arg') + (field.includes('rawarg') ? 8 : 5));
+    return argLeaf(field, full, name, op, values, neg, text);
+  }
+  if (field === 'proc.name' || field === 'proc.exepath') return binaryLeaf(field, op, values, neg, text);
+  if (field === 'container.id') {
+    if ((op === '=' || op === '==' || op === '!=') && values[0] === 'host') {
+      const isHost = (op === '!=') === neg;
+      return isHost ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, note: 'container.id = host matched as the host mount namespace' }) : atom({ a: 'c', c: { k: 'pod' }, text, note: 'container.id != host scoped to pods (podSelector: {}); containers outside Kubernetes pods are not matched' });
+    }
+    return x(`container.id ${op}: container ids are assigned in userspace`);
+  }
+  if (field === 'k8s.ns.name') {
+    if (eqOp && !neg) return atom({ a: 'c', c: { k: 'k8sns', values }, text });
+    return x('only a positive k8s.ns.name = / in scopes a TracingPolicyNamespaced');
+  }
+  const cap = /^thread\.cap_(effective|permitted|inheritable)$/.exec(field);
+  if (cap) {
+    if ((op === 'contains' || eqOp) && values.every((v) => /^CAP_[A-Z_]+$/.test(v))) {
+      const type = (cap[1]![0]!.toUpperCase() + cap[1]!.slice(1)) as 'Effective' | 'Permitted' | 'Inheritable';
+      if (values.length > 1 && op === 'contains') return x(`${field} contains with several capabilities`);
+      return atom({ a: 'c', c: { k: 'cap', type, op: neg ? 'NotIn' : 'In', values }, text });
+    }
+    return x(`${field} ${op}: only "contains CAP_..." maps to matchCapabilities`);
+  }
+  return x(`${full}: no Tetragon selector filters on this field`);
+}
+
+function pathLeaf(field: string, full: string, op: string, values: string[], neg: boolean, text: string): F {
+  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' }, op: o, values: vals, field, numeric: false }, text });
+  const x = (reason: string, approx?: Constraint): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, text, ...(approx ? { approx } : {}) });
+  const flip = (o: ArgOperator): ArgOperator => (neg ? (({ Equal: 'NotEqual', Prefix: 'NotPrefix', Postfix: 'NotPostfix', NotEqual: 'Equal', NotPrefix: 'Prefix', NotPostfix: 'Postfix' }) as Record<string, ArgOperator>)[o]! : o);
+  const eq = op === '=' || op === '==' || op === 'in';
+  if (field === 'fd.filename') {
+    if (eq || op === '!=') return c(flip(op === '!=' ? 'NotPostfix' : 'Postfix'), values.map((v) => '/' + v));
+    return x('only = and in map a file name (as a /name suffix)');
+  }
+  if (field === 'fd.directory') {
+    if (eq && !neg) return x('Prefix would also match subdirectories', { k: 'arg', sel: { role: 'path' }, op: 'Prefix', values: values.map((v) => v.replace(/\/$/, '') + '/'), field, numeric: false });
+    return x('a directory match has no exact Tetragon operator');
+  }
+  if (eq) return c(flip('Equal'), values);
+  if (op === '!=') return c(flip('NotEqual'), values);
+  if (op === 'startswith') return c(flip('Prefix'), values);
+  if (op === 'endswith') return c(flip('Postfix'), values);
+  if (op === 'pmatch') {
+    // pmatch(/etc) matches /etc itself and everything below /etc/: an Equal or a Prefix on "dir/".
+    const dirs = values.map((v) => (v.length > 1 ? v.replace(/\/$/, '') : v));
+    const eqv = c(flip('Equal'), dirs);
+    const pre = c(flip('Prefix'), dirs.map((d) => (d.endsWith('/') ? d : d + '/')));
+    return neg ? and([eqv, pre]) : or([eqv, pre]);
+  }
+  if (op === 'glob') {
+    const out: F[] = [];
+    for (const v of values) {
+      const wild = /[*?[]/g;
+      const n = (v.match(wild) ?? []).length;
+      if (n === 0) out.push(c(flip('Equal'), [v]));
+      else if (n === 1 && v.endsWith('*')) out.push(c(flip('Prefix'), [v.slice(0, -1)]));
+      else if (n === 1 && v.startsWith('*')) out.push(c(flip('Postfix'), [v.slice(1)]));
+      else return x('only globs of the form prefix* or *suffix map to Prefix/Postfix');
+    }
+    return out.length === 1 ? out[0]! : neg ? and(out) : or(out);
+  }
+  if (op === 'contains' || op === 'icontains' || op === 'bcontains') return x('Tetragon has no substring operator');
+  return x('no Tetragon operator matches it');
+}
+
+function argLeaf(field: string, full: string, name: string, op: string, values: string[], neg: boolean, text: string): F {
+  const x = (reason: string): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, text });
+  const known: Record<string, number> = { ...openFlagBits, ...cloneFlagBits, ...ptraceRequests, ...otherConstants };
+  const num = (v: string): string | undefined => (/^-?(0x[0-9a-f]+|\d+)$/i.test(v) ? String(Number(v)) : known[v] !== undefined ? String(known[v]) : undefined);
+  const nums = values.map(num);
+  const sel: ArgRole = { role: 'name', name };
+  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel, op: o, values: vals, field, numeric: true }, text });
+  if (nums.some((n) => n === undefined)) {
+    if (op === '=' || op === '==' || op === 'in' || op === '!=' || op === 'startswith' || op === 'endswith') return pathLeaf(`evt.arg.${name}`, full, op, values, neg, text);
+    return x(`value ${values.join(', ')} is not a number or a known flag`);
+  }
+  const ns = nums as string[];
+  if (op === 'contains' && enumArgs.has(name)) return c(neg ? 'NotEqual' : 'Equal', ns); // an enum holds one value: contains is equality
+  if (op === 'contains') {
+    if (neg) return x('Tetragon has no NotMask operator');
+    return c('Mask', [String(ns.reduce((a, b) => a | Number(b), 0))]);
+  }
+  if (op === '=' || op === '==' || op === 'in') return c(neg ? 'NotEqual' : 'Equal', ns);
+  if (op === '!=') return c(neg ? 'Equal' : 'NotEqual', ns);
+  const n = Number(ns[0]);
+  // Integer comparisons: a <= n is a < n+1; negation turns < into >=.
+  const lt = (k: number) => c('LT', [String(k)]);
+  const gt = (k: number) => c('GT', [String(k)]);
+  switch (neg ? ({ '<': '>=', '<=': '>', '>': '<=', '>=': '<' } as Record<string, string>)[op] : op) {
+    case '<':
+      return lt(n);
+    case '<=':
+      return lt(n + 1);
+    case '>':
+      return gt(n);
+    case '>=':
+      return gt(n - 1);
+  }
+  return x(`${field} ${op} has no Tetragon operator`);
+}
+
+function binaryLeaf(field: string, op: string, values: string[], neg: boolean, text: string): F {
+  const b = (o: BinaryOperator, vals: string[], note?: string): F => atom({ a: 'c', c: { k: 'bin', op: o, values: vals }, text, ...(note ? { note } : {}) });
+  const notOf: Record<BinaryOperator, BinaryOperator> = { In: 'NotIn', NotIn: 'In', Prefix: 'NotPrefix', NotPrefix: 'Prefix', Postfix: 'NotPostfix', NotPostfix: 'Postfix' };
+  const f = (o: BinaryOperator) => (neg ? notOf[o] : o);
+  const eq = op === '=' || op === '==' || op === 'in';
+  if (field === 'proc.name') {
+    const note = 'proc.name matched as the executable basename (matchBinaries Postfix "/name")';
+    if (eq) return b(f('Postfix'), values.map((v) => '/' + v), note);
+    if (op === '!=') return b(f('NotPostfix'), values.map((v) => '/' + v), note);
+    return atom({ a: 'x', reason: `proc.name ${op}: only = / != / in map to matchBinaries`, text });
+  }
+  if (eq) return b(f('In'), values);
+  if (op === '!=') return b(f('NotIn'), values);
+  if (op === 'startswith') return b(f('Prefix'), values);
+  if (op === 'endswith') return b(f('Postfix'), values);
+  if (op === 'pmatch') return b(f('Prefix'), values.map((v) => v.replace(/\/$/, '') + '/'));
+  return atom({ a: 'x', reason: `${field} ${op}: no matchBinaries operator`, text });
+}
+
+// ---- event types (Falco's evttype resolver on the NNF) ----
+
+interface EvtSet {
+  /** false: exactly `names`; true: every event type except `names`. */
+  co: boolean;
+  names: Set<string>;
+}
+
+const ALL: EvtSet = { co: true, names: new Set() };
+const minus = (a: Set<string>, b: Set<string>) => new Set([...a].filter((x) => !b.has(x)));
+const inter = (a: Set<string>, b: Set<string>) => new Set([...a].filter((x) => b.has(x)));
+const union = (a: Set<string>, b: Set<string>) => new Set([...a, ...b]);
+
+function evtAnd(a: EvtSet, b: EvtSet): EvtSet {
+  if (!a.co && !b.co) return { co: false, names: inter(a.names, b.names) };
+  if (!a.co) return { co: false, names: minus(a.names, b.names) };
+  if (!b.co) return { co: false, names: minus(b.names, a.names) };
+  return { co: true, names: union(a.names, b.names) };
+}
+function evtOr(a: EvtSet, b: EvtSet): EvtSet {
+  if (!a.co && !b.co) return { co: false, names: union(a.names, b.names) };
+  if (!a.co) return { co: true, names: minus(b.names, a.names) };
+  if (!b.co) return { co: true, names: minus(a.names, b.names) };
+  return { co: true, names: inter(a.names, b.names) };
+}
+function evttypes(f: F): EvtSet {
+  switch (f.t) {
+    case 'true':
+      return ALL;
+    case 'false':
+      return { co: false, names: new Set() };
+    case 'atom':
+      return f.atom.a === 'evt' ? { co: f.atom.neg, names: f.atom.names } : ALL;
+    case 'and':
+      return f.c.map(evttypes).reduce(evtAnd, ALL);
+    case 'or':
+      return f.c.map(evttypes).reduce(evtOr, { co: false, names: new Set() });
+  }
+}
+
+// ---- simplification and DNF ----
+
+function mapAtoms(f: F, fn: (a: Atom) => F): F {
+  switch (f.t) {
+    case 'atom':
+      return fn(f.atom);
+    case 'and':
+    case 'or':
+      return { t: f.t, c: f.c.map((c) => mapAtoms(c, fn)) };
+    default:
+      return f;
+  }
+}
+
+function simplify(f: F): F {
+  if (f.t !== 'and' && f.t !== 'or') return f;
+  const kids: F[] = [];
+  for (const c0 of f.c) {
+    const c = simplify(c0);
+    if (f.t === 'and') {
+      if (c.t === 'false') return FALSE;
+      if (c.t === 'true') continue;
+    } else {
+      if (c.t === 'true') return T;
+      if (c.t === 'false') continue;
+    }
+    if (c.t === f.t) kids.push(...c.c);
+    else kids.push(c);
+  }
+  if (kids.length === 0) return f.t === 'and' ? T : FALSE;
+  return kids.length === 1 ? kids[0]! : { t: f.t, c: kids };
+}
+
+function dnf(f: F, cap: number): Atom[][] | undefined {
+  switch (f.t) {
+    case 'true':
+      return [[]];
+    case 'false':
+      return [];
+    case 'atom':
+      return [[f.atom]];
+    case 'or': {
+      const out: Atom[][] = [];
+      for (const c of f.c) {
+        const d = dnf(c, cap);
+        if (!d) return undefined;
+        out.push(...d);
+        if (out.length > cap) return undefined;
+      }
+      return out;
+    }
+    case 'and': {
+      let acc: Atom[][] = [[]];
+      for (const c of f.c) {
+        const d = dnf(c, cap);
+        if (!d) return undefined;
+        const next: Atom[][] = [];
+        for (const a of acc) for (const b of d) next.push([...a, ...b]);
+        if (next.length > cap) return undefined;
+        acc = next;
+      }
+      return acc;
+    }
+  }
+}
+
+// ---- selectors ----
+
+interface HookSelectors {
+  evt: string;
+  call: string;
+  args: Map<number, string>;
+  selectors: Selector[];
+}
+
+function resolveArg(sel: ArgRole, args: readonly SyscallArg[]): SyscallArg | undefined {
+  if (sel.role === 'path') return args.find((a) => a.path);
+  if (sel.role === 'openWrite') return args.find((a) => a.openFlags);
+  return args.find((a) => a.names.includes(sel.name));
+}
+
+function mergeBinaries(bins: { op: BinaryOperator; values: string[] }[]): { op: BinaryOperator; values: string[] } | 'empty' | undefined {
+  if (bins.length === 0) return undefined;
+  let cur = { op: bins[0]!.op, values: [...bins[0]!.values] };
+  for (const b of bins.slice(1)) {
+    const pair = `${cur.op}/${b.op}`;
+    const setB = new Set(b.values);
+    if (pair === 'In/In' || pair === 'Postfix/Postfix' || pair === 'Prefix/Prefix') {
+      if (pair !== 'In/In' && pair !== 'Postfix/Postfix') return undefined;
+      cur.values = cur.values.filter((v) => setB.has(v));
+    } else if (pair === 'In/NotIn' || pair === 'Postfix/NotPostfix') cur.values = cur.values.filter((v) => !setB.has(v));
+    else if (pair === 'NotIn/In' || pair === 'NotPostfix/Postfix') cur = { op: b.op, values: b.values.filter((v) => !cur.values.includes(v)) };
+    else if (pair === 'NotIn/NotIn' || pair === 'NotPostfix/NotPostfix' || pair === 'NotPrefix/NotPrefix') cur.values = [...new Set([...cur.values, ...b.values])];
+    else if (pair === 'In/Postfix') cur.values = cur.values.filter((v) => b.values.some((s) => v.endsWith(s)));
+    else if (pair === 'In/NotPostfix') cur.values = cur.values.filter((v) => !b.values.some((s) => v.endsWith(s)));
+    else if (pair === 'In/Prefix') cur.values = cur.values.filter((v) => b.values.some((s) => v.startsWith(s)));
+    else if (pair === 'In/NotPrefix') cur.values = cur.values.filter((v) => !b.values.some((s) => v.startsWith(s)));
+    else return undefined;
+    if (cur.values.length === 0) return cur.op.startsWith('Not') ? undefined : 'empty';
+  }
+  return cur;
+}
+
+/** Exact merges of filters on the same argument: negative filters AND into one list, Equal lists intersect. */
+function mergeMatchArgs(ms: MatchArg[]): MatchArg[] | 'empty' {
+  const out: MatchArg[] = [];
+  for (const m of ms) {
+    const same = out.find((o) => o.index === m.index && o.operator === m.operator);
+    if (same && (m.operator === 'NotEqual' || m.operator === 'NotPrefix' || m.operator === 'NotPostfix') && !/^-?\d+$/.test(m.values[0] ?? '')) {
+      same.values = [...new Set([...same.values, ...m.values])];
+      continue;
+    }
+    if (same && m.operator === 'Equal') {
+      same.values = same.values.filter((v) => m.values.includes(v));
+      if (same.values.length === 0) return 'empty';
+      continue;
+    }
+    out.push({ ...m, values: [...m.values] });
+  }
+  return out;
+}
+
+function chunk<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+// ---- policy naming ----
+
+export function policyName(rule: string, used: Set<string>): string {
+  let base = rule
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (base === '') base = 'rule';
+  base = `falco-${base}`.slice(0, 60).replace(/-+$/, '');
+  let name = base;
+  for (let k = 2; used.has(name); k++) name = `${base}-${k}`;
+  used.add(name);
+  return name;
+}
+
+function shouldEnforce(rule: CompiledRule['rule'], spec: EnforceSpec | undefined): boolean {
+  if (!spec) return false;
+  if (spec.rules.has(rule.name)) return true;
+  if (spec.minPriority) return priorities.indexOf(rule.priority) <= priorities.indexOf(spec.minPriority);
+  return false;
+}
+
+/** Converts compiled rules; rules that did not compile are reported not convertible with their diagnostics. */
+export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOptions = {}): ConversionResult {
+  const used = new Set<string>();
+  const policies: ConvertedPolicy[] = [];
+  const reports: RuleReport[] = [];
+  for (const cr of compiled) {
+    const { rule } = cr;
+    const report: RuleReport = { rule: rule.name, file: rule.origin.file, line: rule.origin.line, priority: rule.priority, verdict: 'not-convertible', reasons: [], notes: [], hooks: [], policies: [] };
+    reports.push(report);
+    if (!rule.enabled) {
+      report.verdict = 'disabled';
+      report.reasons.push('rule is disabled (enabled: false); Falco does not load it');
+      continue;
+    }
+    if (rule.source !== 'syscall') {
+      report.reasons.push(`source ${rule.source} is a plugin event source, not syscalls; no kernel hook sees these events`);
+      continue;
+    }
+    if (!cr.expr) {
+      report.reasons.push(...cr.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`));
+      continue;
+    }
+    const r = convertOne(cr, opts, used);
+    Object.assign(report, r.report);
+    policies.push(...r.policies.map((policy) => ({ rule: rule.name, policy })));
+  }
+  const totals = { rules: reports.length, policies: policies.length, exact: 0, broader: 0, 'not-convertible': 0, disabled: 0 };
+  for (const r of reports) totals[r.verdict]++;
+  return { policies, reports, totals };
+}
+
+function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): { report: Partial<RuleReport>; policies: TracingPolicy[] } {
+  const rule = cr.rule;
+  const fail = (reasons: string[]) => ({ report: { verdict: 'not-convertible' as const, reasons: [...new Set(reasons)] }, policies: [] });
+  const f0 = nnf(cr.expr!, false);
+  const ev = evttypes(f0);
+  if (ev.co) return fail(['the condition does not restrict evt.type: Falco would evaluate it on every event, and there is no single hook for that']);
+  const evts = [...ev.names].sort();
+  if (evts.length === 0) return fail(['the condition can match no event type']);
+  const hookless = evts.filter((e) => !syscallInfo(e));
+  if (hookless.length > 0) return fail([`event type ${hookless.join(', ')} is not a syscall; Tetragon has no hook for it`]);
+  // Inexpressible leaves: fail, or (with --allow-broader) replace by their broader constraint or by true.
+  const dropped: string[] = [];
+  const inexpressible: string[] = [];
+  const notes = new Set<string>();
+  const f1 = mapAtoms(f0, (a) => {
+    if (a.a === 'c' && a.note) notes.add(a.note);
+    if (a.a !== 'x') return atom(a);
+    inexpressible.push(a.reason);
+    if (!opts.allowBroader) return atom(a);
+    dropped.push(a.approx ? `${a.text} → ${a.reason} (over-approximated)` : `${a.text} dropped (${a.reason})`);
+    return a.approx ? atom({ a: 'c', c: a.approx, text: a.text }) : T;
+  });
+  if (!opts.allowBroader && inexpressible.length > 0) return fail(inexpressible);
+  const conjuncts = dnf(simplify(f1), opts.maxConjuncts ?? 256);
+  if (!conjuncts) return fail([`the condition normalises to more than ${opts.maxConjuncts ?? 256} alternatives`]);
+  const perHookDropped: string[] = [];
+  // Group by policy scope: (namespace, pod-scoped).
+  const groups = new Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>();
+  const enforce = shouldEnforce(rule, opts.enforce);
+  for (const conj of conjuncts) {
+    let hooks: EvtSet = ev;
+    const cons: Constraint[] = [];
+    for (const a of conj) {
+      if (a.a === 'evt') hooks = evtAnd(hooks, { co: a.neg, names: a.names });
+      else if (a.a === 'c') cons.push(a.c);
+    }
+    if (hooks.co || hooks.names.size === 0) continue;
+    let nsSet: string[] | undefined;
+    let pod = false;
+    for (const c of cons) {
+      if (c.k === 'k8sns') nsSet = nsSet ? nsSet.filter((n) => c.values.includes(n)) : [...c.values];
+      if (c.k === 'pod') pod = true;
+    }
+    if (nsSet && nsSet.length === 0) continue;
+    for (const evt of [...hooks.names].sort()) {
+      const info = syscallInfo(evt)!;
+      const args = new Map<number, string>();
+      const matchArgs: MatchArg[] = [];
+      const bins: { op: BinaryOperator; values: string[] }[] = [];
+      const sel: Selector = {};
+      let unsat = false;
+      const numericSplits: MatchArg[][] = [];
+      for (const c of cons) {
+        if (c.k === 'arg') {
+          const a = resolveArg(c.sel, info.args);
+          if (!a) {
+            if (c.sel.role === 'openWrite' && evt === 'creat') continue; // creat always opens for writing
+            const reason = `${c.field} cannot be matched on ${evt}: the call has no such argument`;
+            if (!opts.allowBroader) return fail([reason]);
+            perHookDropped.push(reason);
+            continue;
+          }
+          if (a.type === 'string' && c.numeric) {
+            const reason = `${c.field} compares a number but the ${evt} argument is a string`;
+            if (!opts.allowBroader) return fail([reason]);
+            perHookDropped.push(reason);
+            continue;
+          }
+          if (a.type !== 'string' && !c.numeric) {
+            const reason = `${c.field} compares a string but the ${evt} argument ${a.index} is numeric`;
+            if (!opts.allowBroader) return fail([reason]);
+            perHookDropped.push(reason);
+            continue;
+          }
+          args.set(a.index, a.type);
+          if (a.type !== 'string' && c.values.length > limits.numericValuesPerMatch) {
+            // Equal over many numbers: an OR, split across selectors; NotEqual: an AND of several matchArgs.
+            const parts = chunk(c.values, limits.numericValuesPerMatch).map((values) => ({ index: a.index, operator: c.op, values }));
+            if (c.op === 'Equal') numericSplits.push(parts);
+            else matchArgs.push(...parts);
+          } else matchArgs.push({ index: a.index, operator: c.op, values: [...c.values] });
+        } else if (c.k === 'bin') bins.push({ op: c.op, values: c.values });
+        else if (c.k === 'cap') (sel.matchCapabilities ??= []).push({ type: c.type, operator: c.op, values: c.values });
+        else if (c.k === 'hostns') (sel.matchNamespaces ??= []).push({ namespace: 'Mnt', operator: c.op, values: ['host_ns'] });
+      }
+      const mb = mergeBinaries(bins);
+      if (mb === 'empty') unsat = true;
+      else if (mb) sel.matchBinaries = [{ operator: mb.op, values: mb.values }];
+      else if (bins.length > 0) {
+        const reason = 'two binary filters of different kinds cannot share the one matchBinaries of a selector';
+        if (!opts.allowBroader) return fail([reason]);
+        perHookDropped.push(reason);
+        const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
+        sel.matchBinaries = [{ operator: first.op, values: first.values }];
+      }
+      if (unsat) continue;
+      const variants: MatchArg[][] = numericSplits.reduce<MatchArg[][]>((acc, parts) => acc.flatMap((a) => parts.map((p) => [...a, p])), [[]]);
+      const merged = mergeMatchArgs(matchArgs);
+      if (merged === 'empty') continue;
+      matchArgs.length = 0;
+      matchArgs.push(...merged);
+      if (matchArgs.length + numericSplits.length > limits.matchArgsPerSelector && opts.allowBroader) {
+        // Keep the positive filters first; each filter dropped only widens the selector.
+        matchArgs.sort((a, b) => Number(a.operator.startsWith('Not')) - Number(b.operator.startsWith('Not')));
+        const keep = limits.matchArgsPerSelector - numericSplits.length;
+        const cut = matchArgs.splice(Math.max(keep, 0));
+        perHookDropped.push(`${cut.length} argument filter(s) on ${evt} beyond Tetragon's ${limits.matchArgsPerSelector} per selector dropped`);
+      }
+      for (const hook of hooksFor(groups, nsSet, pod, evt, info.call)) {
+        for (const [k, v] of args) hook.args.set(k, v);
+        for (const extra of variants) {
+          const all = [...matchArgs, ...extra];
+          if (all.length > limits.matchArgsPerSelector) return fail([`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`]);
+          const s: Selector = { ...(all.length ? { matchArgs: all } : {}), ...sel, matchActions: [{ action: 'Post' }] };
+          if (!hook.selectors.some((x) => JSON.stringify(x) === JSON.stringify(s))) hook.selectors.push(s);
+        }
+      }
+    }
+  }
+  const broader = dropped.length > 0 || perHookDropped.length > 0;
+  const reasons = [...new Set([...dropped, ...perHookDropped])];
+  if (groups.size === 0) return fail(['no conjunct of the condition can match any hooked event']);
+  const selective = [...groups.values()].every((g) => g.ns !== undefined || g.pod || [...g.hooks.values()].every((h) => h.selectors.every((s) => Object.keys(s).length > 1)));
+  if (broader && !selective) return fail([...reasons.map((r) => r), 'after dropping these terms nothing selective remains: the policy would fire on every call of ' + evts.join(', ')]);
+  const action = enforce && !broader ? 'Sigkill' : 'Post';
+  const out: TracingPolicy[] = [];
+  for (const g of [...groups.values()]) {
+    const hooks = [...g.hooks.values()].sort((a, b) => (a.evt < b.evt ? -1 : a.evt > b.evt ? 1 : 0));
+    const pieces = Math.max(...hooks.map((h) => Math.ceil(Math.max(h.selectors.length, 1) / limits.selectorsPerHook)));
+    for (let p = 0; p < pieces; p++) {
+      const kprobes: KProbeSpec[] = [];
+      for (const h of hooks) {
+        const sels = h.selectors.slice(p * limits.selectorsPerHook, (p + 1) * limits.selectorsPerHook).map((s): Selector => ({ ...s, matchActions: [{ action }] }));
+        if (sels.length === 0) continue;
+        const argList = [...h.args].sort((a, b) => a[0] - b[0]).map(([index, type]) => ({ index, type }));
+        kprobes.push({ call: h.call, syscall: true, ...(argList.length ? { args: argList } : {}), selectors: sels });
+      }
+      if (kprobes.length === 0) continue;
+      const name = policyName(rule.name, used);
+      const annotations: Record<string, string> = {
+        'weir.dev/source-file': rule.origin.file,
+        'weir.dev/source-line': String(rule.origin.line),
+        'weir.dev/falco-rule': rule.name,
+        'weir.dev/falco-priority': rule.priority,
+        'weir.dev/conversion': broader ? 'broader' : 'exact',
+      };
+      if (broader) annotations['weir.dev/over-approximation'] = reasons.join('; ');
+      const policy: TracingPolicy = {
+        apiVersion: 'cilium.io/v1alpha1',
+        kind: g.ns ? 'TracingPolicyNamespaced' : 'TracingPolicy',
+        metadata: { name, ...(g.ns ? { namespace: g.ns } : {}), annotations },
+        spec: { ...(g.pod && !g.ns ? { podSelector: {} } : {}), kprobes },
+      };
+      const problems = validateTracingPolicy(policy);
+      if (problems.length > 0) return fail([`internal: generated policy is not valid: ${problems.join('; ')}`]);
+      out.push(policy);
+    }
+  }
+  if (enforce && broader) notes.add('Sigkill withheld: a broader conversion would kill processes Falco would not flag');
+  return {
+    report: { verdict: broader ? 'broader' : 'exact', reasons, notes: [...notes].sort(), hooks: evts, policies: out.map((p) => p.metadata.name), action },
+    policies: out,
+  };
+}
+
+function hooksFor(groups: Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>, nsSet: string[] | undefined, pod: boolean, evt: string, call: string): HookSelectors[] {
+  // A namespace list becomes one namespaced policy per namespace: the conjunct's selectors go into each.
+  const keys = nsSet ? nsSet.map((n) => ({ key: `ns:${n}|${pod}`, ns: n as string | undefined })) : [{ key: `cluster|${pod}`, ns: undefined }];
+  return keys.map(({ key, ns }) => {
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { ...(ns !== undefined ? { ns } : {}), pod, hooks: new Map() }));
+    let h = g.hooks.get(evt);
+    if (!h) g.hooks.set(evt, (h = { evt, call, args: new Map(), selectors: [] }));
+    return h;
+  });
+}
