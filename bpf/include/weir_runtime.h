@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Runtime enforcement map and event layouts: the single source of truth.
+ *
+ * compiler/runtime/encode.ts writes map images in exactly these layouts and
+ * controller/events/tetragon.ts decodes ring-buffer records from them; a test
+ * (test/runtime/layout.test.ts) checks both against the BTF of the compiled
+ * objects. Change a layout here, bump WRT_ABI_VERSION, and the TS must follow.
+ *
+ * Vocabulary follows Tetragon's pkg/selectors: a hook (one kprobe/tracepoint
+ * entry of a TracingPolicy) has up to 5 selectors, OR'ed; the filters inside
+ * one selector are AND'ed; the first selector that matches decides the actions.
+ *
+ * All integers are host byte order (little-endian on x86_64).
+ */
+#ifndef WEIR_RUNTIME_H
+#define WEIR_RUNTIME_H
+
+#include <linux/types.h>
+
+#define WRT_ABI_VERSION 1
+
+/* Upstream limits (Tetragon pkg/selectors), enforced by the compiler too. */
+#define WRT_MAX_HOOKS_PER_CALL 4  /* hooks (from any policies) on one syscall */
+#define WRT_MAX_ARGS           5  /* args a hook reads */
+#define WRT_MAX_SELECTORS      5
+#define WRT_MAX_MATCH_ARGS     5
+#define WRT_MAX_VALUES         4  /* inline values of a numeric operator */
+#define WRT_MAX_PID_FILTERS    2
+#define WRT_MAX_NS_FILTERS     2
+#define WRT_MAX_ACTIONS        3
+#define WRT_STR_MAX            256 /* string bytes read per arg, NUL included: 255 usable */
+#define WRT_MAX_POLICIES       256
+
+/* Syscall number used for hooks on raw_syscalls/sys_enter (every syscall). */
+#define WRT_NR_ANY 0xffffffffu
+
+/* wrt_hook.arg_src: 0..5 = syscall argument registers, or the syscall number itself. */
+#define WRT_ARG_SRC_NR 6
+
+/* Argument types, as read from the syscall's argument registers. */
+#define WRT_ARG_NONE   0
+#define WRT_ARG_INT    1 /* int / int32: sign-extended from 32 bits */
+#define WRT_ARG_UINT32 2
+#define WRT_ARG_INT64  3 /* int64, long, syscall64 */
+#define WRT_ARG_UINT64 4 /* uint64, size_t, pointers */
+#define WRT_ARG_STRING 5 /* const char __user *: bounded bpf_probe_read_user_str */
+
+/* matchArgs / matchBinaries operators. */
+#define WRT_OP_EQUAL        1
+#define WRT_OP_NOT_EQUAL    2
+#define WRT_OP_PREFIX       3
+#define WRT_OP_NOT_PREFIX   4
+#define WRT_OP_POSTFIX      5
+#define WRT_OP_NOT_POSTFIX  6
+#define WRT_OP_GT           7
+#define WRT_OP_LT           8
+#define WRT_OP_MASK         9
+#define WRT_OP_IN_RANGE     10 /* vals[2i] <= x <= vals[2i+1] */
+#define WRT_OP_NOT_IN_RANGE 11
+#define WRT_OP_IN_MAP       12 /* numeric set lookup */
+#define WRT_OP_NOT_IN_MAP   13
+
+/* matchPIDs flags. */
+#define WRT_PID_NOT_IN        0x1 /* operator NotIn (else In) */
+#define WRT_PID_NAMESPACE_PID 0x2 /* isNamespacePID: compare the pid seen in the task's own pid namespace */
+#define WRT_PID_FOLLOW_FORKS  0x4 /* children of a matching pid match too (tracked in wrt_proc.flags) */
+
+/* matchNamespaces: namespace kinds, compared by inode number. */
+#define WRT_NS_UTS    1
+#define WRT_NS_IPC    2
+#define WRT_NS_MNT    3
+#define WRT_NS_PID    4
+#define WRT_NS_NET    5
+#define WRT_NS_CGROUP 6
+#define WRT_NS_FLAG_NOT_IN  0x1
+#define WRT_NS_FLAG_HOST_NS 0x2 /* value "host_ns": the init task's namespace of that kind */
+
+/* matchCapabilities. */
+#define WRT_CAP_EFFECTIVE   1
+#define WRT_CAP_PERMITTED   2
+#define WRT_CAP_INHERITABLE 3
+
+/* Actions. */
+#define WRT_ACTION_POST     1
+#define WRT_ACTION_NOPOST   2
+#define WRT_ACTION_SIGKILL  3
+#define WRT_ACTION_SIGNAL   4
+#define WRT_ACTION_OVERRIDE 5 /* never emitted for tracepoint hooks: the compiler rejects it */
+
+/* Policy modes (TracingPolicy spec.options policy-mode). */
+#define WRT_MODE_ENFORCE 0
+#define WRT_MODE_MONITOR 1 /* enforcement actions become Post with the would-be action noted */
+
+/* wrt_selector.flags: which filters are present. */
+#define WRT_SEL_BINARIES     0x1
+#define WRT_SEL_CGROUP_SCOPE 0x2 /* podSelector/namespace scoping: current cgroup id in num set scope_set */
+
+/* wrt_hook.flags */
+#define WRT_HOOK_SCOPED 0x1 /* the policy is namespaced or has a podSelector: check scope_set first */
+
+struct wrt_match_arg {
+	__u8 index;  /* position in wrt_hook.arg_src (0-based) */
+	__u8 op;     /* WRT_OP_* */
+	__u8 nvals;  /* inline values used */
+	__u8 pad;
+	__u32 set_id; /* string/LPM/numeric set id for set operators */
+	__u64 vals[WRT_MAX_VALUES];
+};
+
+struct wrt_pid_filter {
+	__u8 flags; /* WRT_PID_* */
+	__u8 nvals;
+	__u16 pad;
+	__u32 vals[WRT_MAX_VALUES];
+};
+
+struct wrt_ns_filter {
+	__u8 kind;  /* WRT_NS_*; 0 = unused */
+	__u8 flags; /* WRT_NS_FLAG_* */
+	__u8 nvals;
+	__u8 pad;
+	__u32 vals[WRT_MAX_VALUES]; /* namespace inode numbers */
+};
+
+struct wrt_cap_filter {
+	__u8 kind;  /* WRT_CAP_*; 0 = unused */
+	__u8 not_in;
+	__u16 pad;
+	__u32 pad2;
+	__u64 mask; /* In: any of these bits set; NotIn: none set */
+};
+
+struct wrt_action {
+	__u32 action; /* WRT_ACTION_* */
+	__s32 arg;    /* signal number for SIGNAL/SIGKILL */
+};
+
+struct wrt_selector {
+	__u8 n_args;
+	__u8 n_pids;
+	__u8 n_actions;
+	__u8 bin_op;   /* WRT_OP_EQUAL (In), NOT_EQUAL (NotIn), PREFIX, NOT_PREFIX, POSTFIX, NOT_POSTFIX */
+	__u32 bin_set; /* string/prefix/postfix set holding the binaries */
+	__u32 flags;   /* WRT_SEL_* */
+	__u32 pad;
+	struct wrt_match_arg args[WRT_MAX_MATCH_ARGS];
+	struct wrt_pid_filter pids[WRT_MAX_PID_FILTERS];
+	struct wrt_ns_filter ns[WRT_MAX_NS_FILTERS];
+	struct wrt_cap_filter cap;
+	struct wrt_action actions[WRT_MAX_ACTIONS];
+};
+
+/* Key of the hooks map: the n-th hook on a syscall (index 0.. until a miss). */
+struct wrt_hook_key {
+	__u32 syscall_nr; /* or WRT_NR_ANY */
+	__u32 index;
+};
+
+struct wrt_hook {
+	__u32 policy_id; /* index into the policies map */
+	__u32 hook_id;   /* cookie: index into the image's hook table (policy file, line, commit) */
+	__u8 n_args;
+	__u8 n_selectors;
+	__u16 flags;     /* WRT_HOOK_* */
+	__u32 scope_set; /* numeric set of cgroup ids when WRT_HOOK_SCOPED */
+	__u8 arg_src[WRT_MAX_ARGS];  /* syscall argument register index 0..5 */
+	__u8 arg_type[WRT_MAX_ARGS]; /* WRT_ARG_* */
+	__u8 pad[6];
+	struct wrt_selector sel[WRT_MAX_SELECTORS];
+};
+
+/* Node facts the agent fills at load time (wrt_node map, one entry). */
+struct wrt_node_info {
+	__u32 host_ns[8]; /* inode of the init task's namespace, indexed by WRT_NS_* */
+};
+
+struct wrt_policy {
+	__u32 mode;  /* WRT_MODE_* */
+	__u32 flags;
+};
+
+/* String set key (Equal / matchBinaries In): exact bytes, zero-padded, length without NUL. */
+struct wrt_str_key {
+	__u32 len; /* first, so that the same buffer serves as a wrt_lpm_key */
+	__u32 set_id;
+	char str[WRT_STR_MAX];
+};
+
+/*
+ * Prefix / reversed-postfix LPM key. prefixlen counts bits after the prefixlen
+ * field: 32 (set id) + 8 * bytes of the string matched.
+ */
+struct wrt_lpm_key {
+	__u32 prefixlen;
+	__u32 set_id;
+	char str[WRT_STR_MAX];
+};
+
+struct wrt_num_key {
+	__u32 set_id;
+	__u32 pad;
+	__u64 value;
+};
+
+/* Process table entry, keyed by thread id (the tgid's entry is what hooks read). */
+struct wrt_proc {
+	__u32 pid;   /* tgid */
+	__u32 ppid;
+	__u32 uid;
+	__u32 flags; /* reserved */
+	__u64 exec_ktime;
+	__u32 binary_len;
+	__u32 pad;
+	char binary[WRT_STR_MAX];
+};
+
+/* Ring-buffer records. */
+#define WRT_EV_EXEC 1
+#define WRT_EV_EXIT 2
+#define WRT_EV_CALL 3
+
+/* wrt_event_hdr.flags */
+#define WRT_EVF_MONITOR       0x1 /* the policy was in monitor mode: action is what enforce would do */
+#define WRT_EVF_RAW_TP        0x2 /* the hook was on raw_syscalls/sys_enter */
+#define WRT_EVF_BINARY_KNOWN  0x4 /* the process was seen exec'ing (else binary is the comm) */
+
+struct wrt_event_hdr {
+	__u8 kind;   /* WRT_EV_* */
+	__u8 action; /* WRT_ACTION_* taken (or that enforce would take) */
+	__u8 flags;  /* WRT_EVF_* */
+	__u8 n_args;
+	__u32 policy_id;
+	__u32 hook_id;
+	__s32 syscall_nr;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u64 ktime;
+	__s32 signal;   /* signal sent, 0 if none */
+	__u32 binary_len;
+	char binary[WRT_STR_MAX];
+};
+
+struct wrt_event_exec {
+	struct wrt_event_hdr hdr;
+};
+
+struct wrt_event_exit {
+	struct wrt_event_hdr hdr;
+	__s32 exit_code; /* not available from the tracepoint: 0 */
+	__u32 pad;
+};
+
+struct wrt_event_call {
+	struct wrt_event_hdr hdr;
+	__u8 arg_type[WRT_MAX_ARGS];
+	__u8 pad[3];
+	__u16 str_len[WRT_MAX_ARGS]; /* bytes read, NUL excluded; strings only */
+	__u16 pad2[3];
+	__u64 argv[WRT_MAX_ARGS];    /* raw register values (pointers for strings) */
+	char strs[WRT_MAX_ARGS][WRT_STR_MAX];
+};
+
+#endif /* WEIR_RUNTIME_H */

@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * weir runtime enforcement: process tracking and the generic syscall-entry
+ * handler that evaluates TracingPolicy selectors from maps.
+ *
+ * One object, short programs:
+ *   wrt_exec / wrt_fork / wrt_exit   sched_process_* tracepoints: pid -> binary table
+ *   wrt_sys_enter                     attached to every syscalls/sys_enter_<name>
+ *                                     a policy hooks (the agent attaches it once per name)
+ *   wrt_raw_sys_enter                 raw_syscalls/sys_enter, for hooks on every syscall
+ *
+ * Policy state lives in inner maps behind ARRAY_OF_MAPS slots [0] and [1];
+ * wrt_active holds the generation in service. The agent fills the other slot
+ * completely, then flips wrt_active in one update: a syscall reads the
+ * generation once and sees the old policy or the new one, never a mix.
+ */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "weir_runtime.h"
+
+char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_user_str and bpf_send_signal are GPL-only */
+
+/* Kernel types we read, resolved against the running kernel's BTF (CO-RE): no vmlinux.h needed. */
+typedef struct { __u64 val; } kernel_cap_t;
+struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
+struct uts_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct ipc_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct mnt_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct pid_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct net { struct ns_common ns; } __attribute__((preserve_access_index));
+struct cgroup_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct nsproxy {
+	struct uts_namespace *uts_ns;
+	struct ipc_namespace *ipc_ns;
+	struct mnt_namespace *mnt_ns;
+	struct pid_namespace *pid_ns_for_children;
+	struct net *net_ns;
+	struct cgroup_namespace *cgroup_ns;
+} __attribute__((preserve_access_index));
+struct upid { int nr; void *ns; } __attribute__((preserve_access_index));
+struct pid { unsigned int level; struct upid numbers[1]; } __attribute__((preserve_access_index));
+struct cred { kernel_cap_t cap_effective; kernel_cap_t cap_permitted; kernel_cap_t cap_inheritable; } __attribute__((preserve_access_index));
+struct task_struct {
+	int tgid;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
+	const struct cred *cred;
+	struct nsproxy *nsproxy;
+} __attribute__((preserve_access_index));
+
+/* Tracepoint contexts (layouts from /sys/kernel/tracing/events/.../format). */
+struct wrt_sys_enter_ctx {
+	__u64 common;
+	__s32 nr;       /* __syscall_nr; for raw_syscalls/sys_enter the low half of `long id` */
+	__u32 pad;
+	__u64 args[6];  /* offset 16 in both */
+};
+struct wrt_exec_ctx { __u64 common; __u32 filename_loc; __s32 pid; __s32 old_pid; };
+struct wrt_fork_ctx { __u64 common; __u32 parent_comm_loc; __s32 parent_pid; __u32 child_comm_loc; __s32 child_pid; };
+struct wrt_exit_ctx { __u64 common; char comm[16]; __s32 pid; __s32 prio; __u8 group_dead; };
+
+/* Inner map templates. */
+struct wrt_hooks_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct wrt_hook_key);
+	__type(value, struct wrt_hook);
+};
+struct wrt_policies_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WRT_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct wrt_policy);
+};
+struct wrt_str_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct wrt_str_key);
+	__type(value, __u8);
+};
+struct wrt_lpm_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wrt_lpm_key);
+	__type(value, __u8);
+};
+struct wrt_num_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct wrt_num_key);
+	__type(value, __u8);
+};
+
+#define WRT_SLOTS(name, inner)                        \
+	struct {                                      \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
+		__uint(max_entries, 2);               \
+		__type(key, __u32);                   \
+		__array(values, struct inner);        \
+	} name SEC(".maps")
+
+WRT_SLOTS(wrt_hooks_slots, wrt_hooks_inner);
+WRT_SLOTS(wrt_policies_slots, wrt_policies_inner);
+WRT_SLOTS(wrt_str_slots, wrt_str_inner);
+WRT_SLOTS(wrt_prefix_slots, wrt_lpm_inner);
+WRT_SLOTS(wrt_postfix_slots, wrt_lpm_inner);
+WRT_SLOTS(wrt_num_slots, wrt_num_inner);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} wrt_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wrt_node_info);
+} wrt_node SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct wrt_proc);
+} wrt_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} wrt_events SEC(".maps");
+
+/* Per-CPU scratch: the 256-byte string keys and the event do not fit the 512-byte stack. */
+struct wrt_scratch {
+	struct wrt_event_call ev;
+	struct wrt_str_key key[WRT_MAX_ARGS]; /* arg strings; serve as str and prefix keys */
+	struct wrt_lpm_key rev[WRT_MAX_ARGS]; /* reversed arg strings for postfix */
+	struct wrt_str_key bin;               /* the process binary */
+	struct wrt_lpm_key bin_rev;
+	__u8 rev_done[WRT_MAX_ARGS + 1];      /* index WRT_MAX_ARGS: bin_rev */
+	__u8 pad[2];
+	__u32 gen;
+	struct wrt_proc proc;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wrt_scratch);
+} wrt_scratch_map SEC(".maps");
+
+/* Exposes the layouts in the object's BTF so the TS encoders can be checked against them. */
+struct wrt_event_exec _wrt_btf_exec __attribute__((unused));
+struct wrt_event_exit _wrt_btf_exit __attribute__((unused));
+
+static __always_inline struct wrt_scratch *scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&wrt_scratch_map, &zero);
+}
+
+static __always_inline void fill_hdr(struct wrt_event_hdr *h, __u8 kind, struct wrt_proc *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	h->kind = kind;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->ktime = bpf_ktime_get_ns();
+	if (p) {
+		h->ppid = p->ppid;
+		h->binary_len = p->binary_len;
+		h->flags |= WRT_EVF_BINARY_KNOWN;
+		bpf_probe_read_kernel(h->binary, sizeof(h->binary), p->binary);
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+		bpf_get_current_comm(h->binary, 16);
+		h->binary_len = 0;
+	}
+}
+
+/* ---- process tracking ---- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int wrt_exec(struct wrt_exec_ctx *ctx)
+{
+	struct wrt_scratch *s = scratch();
+	if (!s)
+		return 0;
+	struct wrt_proc *p = &s->proc;
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 pid = ctx->pid;
+	__builtin_memset(p->binary, 0, sizeof(p->binary));
+	long n = bpf_probe_read_kernel_str(p->binary, sizeof(p->binary), (char *)ctx + (ctx->filename_loc & 0xffff));
+	p->binary_len = n > 0 ? n - 1 : 0;
+	p->pid = pid;
+	p->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	p->uid = (__u32)bpf_get_current_uid_gid();
+	p->flags = 0;
+	p->exec_ktime = bpf_ktime_get_ns();
+	bpf_map_update_elem(&wrt_procs, &pid, p, BPF_ANY);
+
+	struct wrt_event_exec *e = bpf_ringbuf_reserve(&wrt_events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	__builtin_memset(&e->hdr, 0, sizeof(e->hdr) - sizeof(e->hdr.binary));
+	fill_hdr(&e->hdr, WRT_EV_EXEC, p);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int wrt_fork(struct wrt_fork_ctx *ctx)
+{
+	__u32 parent = bpf_get_current_pid_tgid() >> 32;
+	__u32 child = ctx->child_pid;
+	struct wrt_proc *pp = bpf_map_lookup_elem(&wrt_procs, &parent);
+	struct wrt_scratch *s = scratch();
+	if (!pp || !s)
+		return 0;
+	bpf_probe_read_kernel(&s->proc, sizeof(s->proc), pp);
+	s->proc.pid = child;
+	s->proc.ppid = parent;
+	bpf_map_update_elem(&wrt_procs, &child, &s->proc, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int wrt_exit(struct wrt_exit_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct wrt_proc *p = bpf_map_lookup_elem(&wrt_procs, &tid);
+	if (!p)
+		return 0;
+	/* One exit event per process: when the last thread leaves and only for a process we saw exec. */
+	if (ctx->group_dead && tid == (__u32)(id >> 32)) {
+		struct wrt_event_exit *e = bpf_ringbuf_reserve(&wrt_events, sizeof(*e), 0);
+		if (e) {
+			__builtin_memset(&e->hdr, 0, sizeof(e->hdr) - sizeof(e->hdr.binary));
+			fill_hdr(&e->hdr, WRT_EV_EXIT, p);
+			e->exit_code = 0;
+			e->pad = 0;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	bpf_map_delete_elem(&wrt_procs, &tid);
+	return 0;
+}
+
+/* ---- selector evaluation ---- */
+
+struct wrt_rev_ctx {
+	char *dst;
+	const char *src;
+	__u32 len;
+};
+
+static long rev_step(__u64 i, void *data)
+{
+	struct wrt_rev_ctx *c = data;
+	__u32 j = c->len - 1 - (__u32)i;
+	if (i >= WRT_STR_MAX || j >= WRT_STR_MAX)
+		return 1;
+	c->dst[i] = c->src[j];
+	return 0;
+}
+
+/* Reverses src[0..len) into dst (zero-padded) so that a postfix becomes an LPM prefix. */
+static __always_inline void reverse_into(char *dst, const char *src, __u32 len)
+{
+	struct wrt_rev_ctx c = { .dst = dst, .src = src, .len = len };
+	__builtin_memset(dst, 0, WRT_STR_MAX);
+	if (len > WRT_STR_MAX - 1)
+		len = WRT_STR_MAX - 1;
+	c.len = len;
+	bpf_loop(len, rev_step, &c, 0);
+}
+
+static __always_inline bool lpm_hit(void *slots, __u32 gen, struct wrt_lpm_key *k, __u32 set_id, __u32 len)
+{
+	void *inner = bpf_map_lookup_elem(slots, &gen);
+	if (!inner)
+		return false;
+	k->set_id = set_id;
+	k->prefixlen = 32 + (len & 0x1ff) * 8;
+	return bpf_map_lookup_elem(inner, k) != NULL;
+}
+
+static __always_inline bool str_hit(__u32 gen, struct wrt_str_key *k, __u32 set_id, __u32 len)
+{
+	void *inner = bpf_map_lookup_elem(&wrt_str_slots, &gen);
+	if (!inner)
+		return false;
+	k->set_id = set_id;
+	k->len = len;
+	return bpf_map_lookup_elem(inner, k) != NULL;
+}
+
+static __always_inline bool num_hit(__u32 gen, __u32 set_id, __u64 v)
+{
+	void *inner = bpf_map_lookup_elem(&wrt_num_slots, &gen);
+	if (!inner)
+		return false;
+	struct wrt_num_key k = { .set_id = set_id, .pad = 0, .value = v };
+	return bpf_map_lookup_elem(inner, &k) != NULL;
+}
+
+/* A string filter on buffer `key` (and its lazily reversed twin). */
+static __noinline bool match_string(struct wrt_scratch *s, __u32 slot, __u8 op, __u32 set_id)
+{
+	if (slot > WRT_MAX_ARGS)
+		return false;
+	struct wrt_str_key *key = slot == WRT_MAX_ARGS ? &s->bin : &s->key[slot];
+	struct wrt_lpm_key *rev = slot == WRT_MAX_ARGS ? &s->bin_rev : &s->rev[slot];
+	__u32 len = key->len;
+	bool hit;
+	if (len > WRT_STR_MAX - 1)
+		return false;
+	switch (op) {
+	case WRT_OP_EQUAL:
+	case WRT_OP_NOT_EQUAL:
+		hit = str_hit(s->gen, key, set_id, len);
+		key->len = len; /* the buffer keeps serving later filters */
+		return op == WRT_OP_EQUAL ? hit : !hit;
+	case WRT_OP_PREFIX:
+	case WRT_OP_NOT_PREFIX:
+		hit = lpm_hit(&wrt_prefix_slots, s->gen, (struct wrt_lpm_key *)key, set_id, len);
+		key->len = len;
+		return op == WRT_OP_PREFIX ? hit : !hit;
+	case WRT_OP_POSTFIX:
+	case WRT_OP_NOT_POSTFIX:
+		if (!s->rev_done[slot]) {
+			reverse_into(rev->str, key->str, len);
+			s->rev_done[slot] = 1;
+		}
+		hit = lpm_hit(&wrt_postfix_slots, s->gen, rev, set_id, len);
+		return op == WRT_OP_POSTFIX ? hit : !hit;
+	}
+	return false;
+}
+
+static __always_inline bool match_number(__u8 op, __u8 type, __u64 x, const struct wrt_match_arg *m, __u32 gen)
+{
+	bool sign = type == WRT_ARG_INT || type == WRT_ARG_INT64;
+	__u8 n = m->nvals;
+	bool hit = false;
+	switch (op) {
+	case WRT_OP_EQUAL:
+	case WRT_OP_NOT_EQUAL:
+		for (int i = 0; i < WRT_MAX_VALUES; i++)
+			if (i < n && m->vals[i] == x)
+				hit = true;
+		return op == WRT_OP_EQUAL ? hit : !hit;
+	case WRT_OP_GT:
+		return sign ? (__s64)x > (__s64)m->vals[0] : x > m->vals[0];
+	case WRT_OP_LT:
+		return sign ? (__s64)x < (__s64)m->vals[0] : x < m->vals[0];
+	case WRT_OP_MASK:
+		for (int i = 0; i < WRT_MAX_VALUES; i++)
+			if (i < n && (x & m->vals[i]))
+				hit = true;
+		return hit;
+	case WRT_OP_IN_RANGE:
+	case WRT_OP_NOT_IN_RANGE:
+		for (int i = 0; i + 1 < WRT_MAX_VALUES; i += 2) {
+			if (i + 1 >= n)
+				break;
+			if (sign ? ((__s64)x >= (__s64)m->vals[i] && (__s64)x <= (__s64)m->vals[i + 1]) : (x >= m->vals[i] && x <= m->vals[i + 1]))
+				hit = true;
+		}
+		return op == WRT_OP_IN_RANGE ? hit : !hit;
+	case WRT_OP_IN_MAP:
+	case WRT_OP_NOT_IN_MAP:
+		hit = num_hit(gen, m->set_id, x);
+		return op == WRT_OP_IN_MAP ? hit : !hit;
+	}
+	return false;
+}
+
+static __always_inline __u32 ns_inum(struct task_struct *t, __u8 kind)
+{
+	struct nsproxy *ns = BPF_CORE_READ(t, nsproxy);
+	if (!ns)
+		return 0;
+	switch (kind) {
+	case WRT_NS_UTS: return BPF_CORE_READ(ns, uts_ns, ns.inum);
+	case WRT_NS_IPC: return BPF_CORE_READ(ns, ipc_ns, ns.inum);
+	case WRT_NS_MNT: return BPF_CORE_READ(ns, mnt_ns, ns.inum);
+	case WRT_NS_PID: return BPF_CORE_READ(ns, pid_ns_for_children, ns.inum);
+	case WRT_NS_NET: return BPF_CORE_READ(ns, net_ns, ns.inum);
+	case WRT_NS_CGROUP: return BPF_CORE_READ(ns, cgroup_ns, ns.inum);
+	}
+	return 0;
+}
+
+/* The tgid as seen from the process's own pid namespace. */
+static __always_inline __u32 ns_tgid(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(p, level);
+	struct upid up = {};
+	bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+	return up.nr;
+}
+
+static __noinline bool match_pids(const struct wrt_pid_filter *f, __u32 tgid)
+{
+	__u32 pid = tgid;
+	bool hit = false;
+	if (f->flags & WRT_PID_NAMESPACE_PID)
+		pid = ns_tgid((struct task_struct *)bpf_get_current_task());
+	for (int i = 0; i < WRT_MAX_VALUES; i++)
+		if (i < f->nvals && f->vals[i] == pid)
+			hit = true;
+	/* followForks: a descendant (up to 4 generations, from the process table) of a listed pid matches too. */
+	if (!hit && (f->flags & WRT_PID_FOLLOW_FORKS) && !(f->flags & WRT_PID_NAMESPACE_PID)) {
+		__u32 cur = tgid;
+		for (int g = 0; g < 4 && !hit; g++) {
+			struct wrt_proc *p = bpf_map_lookup_elem(&wrt_procs, &cur);
+			if (!p)
+				break;
+			cur = p->ppid;
+			for (int i = 0; i < WRT_MAX_VALUES; i++)
+				if (i < f->nvals && f->vals[i] == cur)
+					hit = true;
+		}
+	}
+	return (f->flags & WRT_PID_NOT_IN) ? !hit : hit;
+}
+
+static __noinline bool match_ns(const struct wrt_ns_filter *f)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 inum = ns_inum(t, f->kind);
+	bool hit = false;
+	if (f->flags & WRT_NS_FLAG_HOST_NS) {
+		__u32 zero = 0;
+		struct wrt_node_info *ni = bpf_map_lookup_elem(&wrt_node, &zero);
+		if (ni && inum == ni->host_ns[f->kind & 7])
+			hit = true;
+	}
+	for (int i = 0; i < WRT_MAX_VALUES; i++)
+		if (i < f->nvals && f->vals[i] == inum)
+			hit = true;
+	return (f->flags & WRT_NS_FLAG_NOT_IN) ? !hit : hit;
+}
+
+static __noinline bool match_cap(const struct wrt_cap_filter *f)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 caps = 0;
+	if (f->kind == WRT_CAP_EFFECTIVE)
+		caps = BPF_CORE_READ(t, cred, cap_effective.val);
+	else if (f->kind == WRT_CAP_PERMITTED)
+		caps = BPF_CORE_READ(t, cred, cap_permitted.val);
+	else
+		caps = BPF_CORE_READ(t, cred, cap_inheritable.val);
+	bool hit = (caps & f->mask) != 0;
+	return f->not_in ? !hit : hit;
+}
+
+static __noinline bool match_selector(struct wrt_scratch *s, const struct wrt_hook *h, const struct wrt_selector *sel, __u32 tgid, bool have_bin)
+{
+	if (sel->flags & WRT_SEL_BINARIES) {
+		if (!have_bin) {
+			/* Unknown binary: only the negative operators can hold. */
+			if (sel->bin_op == WRT_OP_EQUAL || sel->bin_op == WRT_OP_PREFIX || sel->bin_op == WRT_OP_POSTFIX)
+				return false;
+		} else if (!match_string(s, WRT_MAX_ARGS, sel->bin_op, sel->bin_set)) {
+			return false;
+		}
+	}
+	for (int i = 0; i < WRT_MAX_PID_FILTERS; i++)
+		if (i < sel->n_pids && !match_pids(&sel->pids[i], tgid))
+			return false;
+	for (int i = 0; i < WRT_MAX_NS_FILTERS; i++)
+		if (sel->ns[i].kind && !match_ns(&sel->ns[i]))
+			return false;
+	if (sel->cap.kind && !match_cap(&sel->cap))
+		return false;
+	for (int i = 0; i < WRT_MAX_MATCH_ARGS; i++) {
+		if (i >= sel->n_args)
+			break;
+		const struct wrt_match_arg *m = &sel->args[i];
+		__u32 a = m->index;
+		if (a >= WRT_MAX_ARGS)
+			return false;
+		__u8 type = h->arg_type[a];
+		bool ok;
+		if (type == WRT_ARG_STRING)
+			ok = match_string(s, a, m->op, m->set_id);
+		else
+			ok = match_number(m->op, type, s->ev.argv[a], m, s->gen);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static __noinline int run_hook(struct wrt_sys_enter_ctx *ctx, struct wrt_scratch *s, const struct wrt_hook *h, bool raw)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct wrt_event_call *ev = &s->ev;
+
+	if (h->flags & WRT_HOOK_SCOPED) {
+		if (!num_hit(s->gen, h->scope_set, bpf_get_current_cgroup_id()))
+			return 0;
+	}
+
+	struct wrt_proc *p = bpf_map_lookup_elem(&wrt_procs, &tgid);
+	bool have_bin = p != NULL;
+	if (p) {
+		bpf_probe_read_kernel(s->bin.str, sizeof(s->bin.str), p->binary);
+		s->bin.len = p->binary_len > WRT_STR_MAX - 1 ? WRT_STR_MAX - 1 : p->binary_len;
+	}
+	s->rev_done[WRT_MAX_ARGS] = 0;
+
+	/* Read the hook's arguments once; every selector reads these copies. */
+	for (int a = 0; a < WRT_MAX_ARGS; a++) {
+		s->rev_done[a] = 0;
+		ev->str_len[a] = 0;
+		ev->arg_type[a] = a < h->n_args ? h->arg_type[a] : WRT_ARG_NONE;
+		if (a >= h->n_args) {
+			ev->argv[a] = 0;
+			continue;
+		}
+		__u8 src = h->arg_src[a];
+		__u64 v = src == WRT_ARG_SRC_NR ? (__u64)(__s64)ctx->nr : ctx->args[src & 7 /* < 6 by the compiler */ & 0x7];
+		if (src > 5 && src != WRT_ARG_SRC_NR)
+			v = 0;
+		switch (h->arg_type[a]) {
+		case WRT_ARG_INT: v = (__u64)(__s64)(__s32)v; break;
+		case WRT_ARG_UINT32: v = (__u32)v; break;
+		case WRT_ARG_STRING: {
+			__builtin_memset(s->key[a].str, 0, WRT_STR_MAX);
+			long n = bpf_probe_read_user_str(s->key[a].str, WRT_STR_MAX, (const char *)v);
+			s->key[a].len = n > 0 ? n - 1 : 0;
+			ev->str_len[a] = s->key[a].len;
+			break;
+		}
+		}
+		ev->argv[a] = v;
+	}
+
+	int chosen = -1;
+	if (h->n_selectors == 0) {
+		chosen = WRT_MAX_SELECTORS; /* no selectors: post every call */
+	} else {
+		for (int i = 0; i < WRT_MAX_SELECTORS; i++) {
+			if (i >= h->n_selectors)
+				break;
+			if (match_selector(s, h, &h->sel[i], tgid, have_bin)) {
+				chosen = i;
+				break;
+			}
+		}
+	}
+	if (chosen < 0)
+		return 0;
+
+	__u32 mode = WRT_MODE_ENFORCE;
+	void *pol = bpf_map_lookup_elem(&wrt_policies_slots, &s->gen);
+	if (pol) {
+		__u32 pid_key = h->policy_id;
+		struct wrt_policy *pv = bpf_map_lookup_elem(pol, &pid_key);
+		if (pv)
+			mode = pv->mode;
+	}
+
+	bool post = true;
+	__u8 action = WRT_ACTION_POST;
+	__s32 sig = 0;
+	if (chosen < WRT_MAX_SELECTORS) {
+		const struct wrt_selector *sel = &h->sel[chosen & 7 /* bounded for the verifier */ % WRT_MAX_SELECTORS];
+		for (int i = 0; i < WRT_MAX_ACTIONS; i++) {
+			if (i >= sel->n_actions)
+				break;
+			__u32 act = sel->actions[i].action;
+			if (act == WRT_ACTION_NOPOST) {
+				post = false;
+			} else if (act == WRT_ACTION_SIGKILL || act == WRT_ACTION_SIGNAL) {
+				action = act;
+				sig = sel->actions[i].arg;
+			}
+		}
+	}
+	if (sig && mode == WRT_MODE_ENFORCE)
+		bpf_send_signal(sig);
+	if (!post)
+		return 0;
+
+	struct wrt_event_hdr *hd = &ev->hdr;
+	__builtin_memset(hd, 0, sizeof(*hd) - sizeof(hd->binary));
+	fill_hdr(hd, WRT_EV_CALL, p);
+	hd->action = action;
+	hd->flags |= (mode == WRT_MODE_MONITOR ? WRT_EVF_MONITOR : 0) | (raw ? WRT_EVF_RAW_TP : 0);
+	hd->n_args = h->n_args;
+	hd->policy_id = h->policy_id;
+	hd->hook_id = h->hook_id;
+	hd->syscall_nr = ctx->nr;
+	hd->signal = mode == WRT_MODE_ENFORCE ? sig : 0;
+	for (int a = 0; a < WRT_MAX_ARGS; a++) {
+		if (ev->arg_type[a] == WRT_ARG_STRING)
+			bpf_probe_read_kernel(ev->strs[a], WRT_STR_MAX, s->key[a].str);
+		else
+			ev->strs[a][0] = 0;
+	}
+	bpf_ringbuf_output(&wrt_events, ev, sizeof(*ev), 0);
+	return 0;
+}
+
+static __always_inline int handle(struct wrt_sys_enter_ctx *ctx, __u32 nr, bool raw)
+{
+	__u32 zero = 0;
+	__u32 *gen = bpf_map_lookup_elem(&wrt_active, &zero);
+	struct wrt_scratch *s = scratch();
+	if (!gen || !s)
+		return 0;
+	s->gen = *gen & 1; /* read once: this syscall sees one generation */
+	void *hooks = bpf_map_lookup_elem(&wrt_hooks_slots, &s->gen);
+	if (!hooks)
+		return 0;
+	for (__u32 i = 0; i < WRT_MAX_HOOKS_PER_CALL; i++) {
+		struct wrt_hook_key k = { .syscall_nr = nr, .index = i };
+		struct wrt_hook *h = bpf_map_lookup_elem(hooks, &k);
+		if (!h)
+			break;
+		run_hook(ctx, s, h, raw);
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int wrt_sys_enter(struct wrt_sys_enter_ctx *ctx)
+{
+	return handle(ctx, (__u32)ctx->nr, false);
+}
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int wrt_raw_sys_enter(struct wrt_sys_enter_ctx *ctx)
+{
+	return handle(ctx, WRT_NR_ANY, true);
+}
