@@ -43,8 +43,8 @@ export function collectProbeSpace(docs: readonly PolicyDocument[], namedPorts: I
     }
     if (key === 'toFQDNs') {
       if (typeof o['matchName'] === 'string') fqdns.add(o['matchName'].toLowerCase().replace(/\.$/, ''));
-      // A pattern stands for the names it matches: probe one made-up name under it.
-      if (typeof o['matchPattern'] === 'string') fqdns.add(o['matchPattern'].toLowerCase().replace(/\.$/, '').replace(/\*/g, 'any'));
+      // A pattern stands for the names it matches: the peer list probes one made-up name under it.
+      if (typeof o['matchPattern'] === 'string') fqdns.add(o['matchPattern'].toLowerCase().replace(/\.$/, ''));
     }
     for (const [k, x] of Object.entries(o)) visit(x, k);
   };

@@ -2,18 +2,99 @@
 // workloads, and answer probes with the reference evaluator. This is the only file of the plan
 // that knows the compiler's shapes; everything else speaks Peer / Probe / Decision.
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
+import type { NetworkIR, IRRule } from '../ir/types.js';
 import type { PolicyDocument } from '../load/index.js';
-import type { WorkloadPeer } from './peers.js';
-import type { Oracle } from './probe.js';
+import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
+import type { PortRange } from './connset.js';
+import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
+import type { Decision, Oracle, RuleRef } from './probe.js';
+import { workloadsOf } from './workloads.js';
 
 export interface CompiledRevision {
   oracle?: Oracle;
   workloads: WorkloadPeer[];
   diagnostics: Diagnostic[];
+  portCuts?: (src: Peer, dst: Peer) => PortRange[];
+  endpointFingerprints?: Map<string, string>;
+}
+
+function flowPeer(p: Peer): FlowPeer {
+  switch (p.type) {
+    case 'workload':
+      return { workload: p.pod };
+    case 'ip':
+      return { ip: intToIp(p.start) };
+    case 'entity':
+      return { entity: p.entity };
+    case 'fqdn':
+      return { fqdn: p.probeName ?? p.fqdn, ip: p.ip };
+  }
+}
+
+function ruleRef(r: { policy: string; namespace?: string; file: string; line: number; commit?: string }): RuleRef {
+  // The compiler names policies `Kind/ns/name`; a reviewer reads kind, namespace and name apart.
+  const parts = r.policy.split('/');
+  const kind = parts.length > 1 ? parts[0]! : undefined;
+  return { policy: parts[parts.length - 1]!, ...(kind ? { kind } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), file: r.file, line: r.line, ...(r.commit ? { commit: r.commit } : {}) };
+}
+
+function l7Text(l7: unknown): string | undefined {
+  if (l7 === undefined || l7 === null) return undefined;
+  return typeof l7 === 'string' ? l7 : JSON.stringify(l7);
+}
+
+/** Ports mentioned by each endpoint's rules per direction: the only cuts that can split its decisions. */
+function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PortRange[] {
+  const egress = new Map<string, PortRange[]>();
+  const ingress = new Map<string, PortRange[]>();
+  for (const r of ir.rules) {
+    if (!r.ports) continue;
+    const m = r.direction === 'egress' ? egress : ingress;
+    for (const s of r.subjects) {
+      const l = m.get(s) ?? [];
+      for (const p of r.ports) if (p.protocol !== 1 && p.protocol !== 58) l.push({ lo: p.lo, hi: p.hi });
+      m.set(s, l);
+    }
+  }
+  return (src, dst) => [...(src.type === 'workload' ? (egress.get(src.pod) ?? []) : []), ...(dst.type === 'workload' ? (ingress.get(dst.pod) ?? []) : [])];
+}
+
+/** Per endpoint, its rules and enforcement with peers named by identity labels (numbers may shift). */
+function fingerprints(ir: NetworkIR): Map<string, string> {
+  const labels = new Map(ir.identities.map((i) => [i.id, i.labels.join(',')]));
+  const rulesOf = new Map<string, string[]>();
+  const text = (r: IRRule) =>
+    JSON.stringify([r.direction, r.deny, r.audit, r.peers === 'any' ? 'any' : r.peers.map((p) => labels.get(p) ?? String(p)).sort(), r.ports ?? null, r.l7 ?? null, r.auth]);
+  for (const r of ir.rules) {
+    const t = text(r);
+    for (const s of r.subjects) {
+      const l = rulesOf.get(s) ?? [];
+      l.push(t);
+      rulesOf.set(s, l);
+    }
+  }
+  const out = new Map<string, string>();
+  for (const e of ir.endpoints) {
+    out.set(e.key, JSON.stringify([e.ingressEnforced, e.egressEnforced, e.ingressAuditOnly, e.egressAuditOnly, e.auditMode, (rulesOf.get(e.key) ?? []).sort()]));
+  }
+  return out;
 }
 
 export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string): Promise<CompiledRevision> {
-  void docs;
-  void inventoryDocs;
-  return { workloads: [], diagnostics: [diagnostic('plan/no-network-compiler', 'error', 'the network compiler (compiler/network) is not available in this build', fileSpan(inventoryFile ?? '.'))] };
+  const inv = loadInventory(inventoryDocs);
+  const commit = docs.find((d) => d.provenance.commit)?.provenance.commit;
+  const { ir, diagnostics } = compileNetwork(docs, inv.inventory, commit ? { commit } : {});
+  const all = [...inv.diagnostics, ...diagnostics];
+  if (inv.inventory.pods.length === 0)
+    all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'}: connectivity is only computed between workloads; pass --inventory FILE`, fileSpan(inventoryFile ?? '.')));
+  const oracle: Oracle = (p) => {
+    const flow: Flow = { from: flowPeer(p.src), to: flowPeer(p.dst), protocol: p.protocol, port: p.port };
+    const r = evaluate(ir, flow);
+    const d: Decision = { verdict: r.verdict === 'allow' ? 'allow' : 'deny', audit: Boolean(r.audit) };
+    const l7 = l7Text(r.l7);
+    if (l7) d.l7 = l7;
+    if (r.rule) d.rule = ruleRef(r.rule);
+    return d;
+  };
+  return { oracle, workloads: workloadsOf(inv.inventory.pods), diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir) };
 }

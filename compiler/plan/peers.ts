@@ -33,7 +33,10 @@ export interface EntityPeer {
 
 export interface FqdnPeer {
   type: 'fqdn';
+  /** The name or pattern as the policy writes it (`api.example.com`, `*.example.com`). */
   fqdn: string;
+  /** A concrete name the probe asks about (the pattern with `*` filled in). */
+  probeName?: string;
   /** Address the probe uses for this name (what a DNS answer would have given). */
   ip: string;
 }

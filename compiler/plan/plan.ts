@@ -58,7 +58,8 @@ function peersFor(workloads: readonly WorkloadPeer[], space: ProbeSpace): Peer[]
   const podIps = workloads.flatMap((w) => w.ips ?? []).map((ip) => `${ip}/32`);
   const peers: Peer[] = [...workloads, ...externalRanges(space.cidrs, podIps)];
   for (const e of space.entities) peers.push({ type: 'entity', entity: e });
-  space.fqdns.forEach((f, i) => peers.push({ type: 'fqdn', fqdn: f, ip: `198.51.100.${(i % 254) + 1}` }));
+  // FQDN peers get addresses from TEST-NET-2, which no policy CIDR is expected to cover.
+  space.fqdns.forEach((f, i) => peers.push({ type: 'fqdn', fqdn: f, ...(f.includes('*') ? { probeName: f.replace(/\*/g, 'any') } : {}), ip: `198.51.100.${(i % 254) + 1}` }));
   return peers;
 }
 

@@ -6,7 +6,10 @@ import type { Peer } from './peers.js';
 
 /** The policy rule that decided a verdict, enough to point a reviewer at the line. */
 export interface RuleRef {
+  /** Policy name (metadata.name). */
   policy: string;
+  /** CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy or NetworkPolicy. */
+  kind?: string;
   namespace?: string;
   file: string;
   line: number;

@@ -65,6 +65,8 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
       documents: docs,
       workloads: compiled?.workloads ?? [],
       ...(compiled?.oracle && !failed ? { oracle: compiled.oracle } : {}),
+      ...(compiled?.portCuts ? { portCuts: compiled.portCuts } : {}),
+      ...(compiled?.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
       inventoryDigest: digest,
     },
   };
