@@ -493,7 +493,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   const ev = evttypes(f0);
   if (ev.co) return fail(['the condition does not restrict evt.type: Falco would evaluate it on every event, and there is no single hook for that']);
   const evts = [...ev.names].sort();
-  if (evts.length === 0) return fail(['the condition can match no event type']);
+  if (evts.length === 0) return fail(['the condition can never be true (an empty list, or evt.type tests that contradict each other): there is nothing to enforce']);
   const hookless = evts.filter((e) => !syscallInfo(e));
   if (hookless.length > 0) return fail([`event type ${hookless.join(', ')} is not a syscall; Tetragon has no hook for it`]);
   // Inexpressible leaves: fail, or (with --allow-broader) replace by their broader constraint or by true.
