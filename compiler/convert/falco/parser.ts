@@ -126,7 +126,7 @@ class Parser {
     for (;;) {
       const save = this.pos;
       this.skipBlank();
-      if (!this.keyword('or')) {
+      if (!this.keyword('or', true)) {
         this.pos = save;
         break;
       }
@@ -143,7 +143,7 @@ class Parser {
     for (;;) {
       const save = this.pos;
       this.skipBlank();
-      if (!this.keyword('and')) {
+      if (!this.keyword('and', true)) {
         this.pos = save;
         break;
       }
