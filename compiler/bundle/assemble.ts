@@ -1,0 +1,133 @@
+// Assembles map images and JSON tables from any number of producers (the network compiler,
+// the runtime compiler) into one deterministic, content-addressed bundle.
+import { createHash } from 'node:crypto';
+import type { BundleManifest, MapImage, NodeImages } from './types.js';
+
+/** A map image before hashing: its records (key, value) in any order. */
+export interface ImageDraft {
+  image: Omit<MapImage, 'digest' | 'entries'>;
+  records: readonly (readonly [Uint8Array, Uint8Array])[];
+  /** Precomputed blob and digest (when the producer already deduplicated identical images). */
+  blob?: Uint8Array;
+  digest?: string;
+}
+
+export interface TableDraft {
+  name: string;
+  value: unknown;
+}
+
+/** What one compiler stage contributes: images per node and bundle-wide tables. */
+export interface ProducerOutput {
+  nodes: Map<string, ImageDraft[]>;
+  tables: TableDraft[];
+}
+
+export interface Bundle {
+  manifest: BundleManifest;
+  /** manifest.json bytes exactly as written (what the controller signs). */
+  manifestBytes: Uint8Array;
+  blobs: Map<string, Uint8Array>;
+}
+
+export function sha256(b: Uint8Array | string): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** JSON with object keys sorted, so equal values always give equal bytes. */
+export function canonicalJson(v: unknown, indent = 0): string {
+  const norm = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(norm);
+    if (x && typeof x === 'object') {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(x as object).sort()) {
+        const val = (x as Record<string, unknown>)[k];
+        if (val !== undefined) o[k] = norm(val);
+      }
+      return o;
+    }
+    return x;
+  };
+  return JSON.stringify(norm(v), null, indent);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Records sorted by key bytes and concatenated key‖value: the blob format of a map image. */
+export function imageBlob(records: readonly (readonly [Uint8Array, Uint8Array])[]): Uint8Array {
+  const sorted = [...records].sort((x, y) => compareBytes(x[0], y[0]));
+  let size = 0;
+  for (const [k, v] of sorted) size += k.length + v.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const [k, v] of sorted) {
+    out.set(k, off);
+    off += k.length;
+    out.set(v, off);
+    off += v.length;
+  }
+  return out;
+}
+
+/** Splits a blob back into records with the image's key and value sizes. */
+export function imageRecords(image: Pick<MapImage, 'keySize' | 'valueSize'>, blob: Uint8Array): [Uint8Array, Uint8Array][] {
+  const rec = image.keySize + image.valueSize;
+  if (blob.length % rec !== 0) throw new Error(`blob of ${blob.length} bytes is not a whole number of ${rec}-byte records`);
+  const out: [Uint8Array, Uint8Array][] = [];
+  for (let off = 0; off < blob.length; off += rec) out.push([blob.subarray(off, off + image.keySize), blob.subarray(off + image.keySize, off + rec)]);
+  return out;
+}
+
+export interface AssembleOptions {
+  source: BundleManifest['source'];
+  compilerVersion: string;
+  abi: BundleManifest['abi'];
+}
+
+export function assembleBundle(outputs: readonly ProducerOutput[], opts: AssembleOptions): Bundle {
+  const blobs = new Map<string, Uint8Array>();
+  const perNode = new Map<string, MapImage[]>();
+  for (const o of outputs)
+    for (const [node, drafts] of o.nodes) {
+      const list = perNode.get(node) ?? [];
+      for (const d of drafts) {
+        let blob = d.blob;
+        let digest = d.digest;
+        if (!blob || !digest) {
+          blob = imageBlob(d.records);
+          digest = sha256(blob);
+        }
+        if (!blobs.has(digest)) blobs.set(digest, blob);
+        const rec = d.image.keySize + d.image.valueSize;
+        list.push({ ...d.image, entries: rec ? blob.length / rec : 0, digest });
+      }
+      perNode.set(node, list);
+    }
+  const nodes: NodeImages[] = [...perNode.keys()].sort().map((node) => ({
+    node,
+    maps: perNode.get(node)!.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || (a.endpointId ?? 0) - (b.endpointId ?? 0)),
+  }));
+  const tables: BundleManifest['tables'] = [];
+  for (const o of outputs)
+    for (const t of o.tables) {
+      const bytes = new TextEncoder().encode(canonicalJson(t.value));
+      const digest = sha256(bytes);
+      if (!blobs.has(digest)) blobs.set(digest, bytes);
+      tables.push({ name: t.name, digest, mediaType: 'application/json' });
+    }
+  tables.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const manifest: BundleManifest = {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Bundle',
+    source: opts.source,
+    compiler: { version: opts.compilerVersion },
+    abi: opts.abi,
+    nodes,
+    tables,
+  };
+  return { manifest, manifestBytes: new TextEncoder().encode(canonicalJson(manifest, 2) + '\n'), blobs };
+}

@@ -1,0 +1,149 @@
+// Lowers the network IR to map images per node: the ipcache LPM (per node, since a node's own
+// addresses are `host` there and `remote-node` elsewhere), one policy LPM per local endpoint
+// (identical map states are computed and stored once), and the JSON tables the agent and the
+// tools read (rule cookies, endpoints, identities, FQDN selectors, L7 rule sets).
+import { diagnostic, type Diagnostic } from '../diagnostics.js';
+import { reservedIdentities } from '../identity/allocate.js';
+import type { IREndpoint, IRRule, NetworkIR } from '../ir/types.js';
+import { parsePrefix } from '../network/cidr.js';
+import { imageBlob, sha256, type ImageDraft, type ProducerOutput } from '../bundle/assemble.js';
+import {
+  encodeIpcacheKey,
+  encodeIpcacheValue,
+  encodePolicyKey,
+  encodePolicyValue,
+  netLayouts,
+  WEIR_EP_AUDIT,
+  WEIR_EP_EGRESS_ENFORCED,
+  WEIR_EP_INGRESS_ENFORCED,
+  WEIR_IPCACHE_MAX_ENTRIES,
+  WEIR_POLICY_MAX_ENTRIES_DEFAULT,
+} from './encode.js';
+import { endpointMapState, L7Registry, rulesBySubject, type MapEntry } from './mapstate.js';
+
+export interface LowerOptions {
+  /** Capacity of each endpoint's policy map (WEIR_POLICY_MAX_ENTRIES_DEFAULT unless configured). */
+  policyMaxEntries?: number;
+}
+
+export interface EndpointTableEntry {
+  endpoint: string;
+  endpointId: number;
+  identity: number;
+  flags: number;
+  ips: string[];
+  node: string;
+}
+
+export interface LoweredNetwork {
+  output: ProducerOutput;
+  diagnostics: Diagnostic[];
+  /** Map state per endpoint key, for explain, golden dumps and verification. */
+  mapStates: Map<string, MapEntry[]>;
+  l7: L7Registry;
+  endpointTable: EndpointTableEntry[];
+}
+
+export function endpointFlags(ep: IREndpoint): number {
+  return (ep.ingressEnforced ? WEIR_EP_INGRESS_ENFORCED : 0) | (ep.egressEnforced ? WEIR_EP_EGRESS_ENFORCED : 0) | (ep.auditMode ? WEIR_EP_AUDIT : 0);
+}
+
+/** Memo of map states across builds (incremental rebuilds reuse unchanged endpoint states). */
+export class MapStateCache {
+  readonly states = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
+}
+
+function ruleSignature(r: IRRule): string {
+  return JSON.stringify([r.cookie, r.direction, r.deny, r.audit, r.auth, r.peers, r.ports ?? null, r.l7 ?? null]);
+}
+
+export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapStateCache = new MapStateCache()): LoweredNetwork {
+  const max = opts.policyMaxEntries ?? WEIR_POLICY_MAX_ENTRIES_DEFAULT;
+  const diagnostics: Diagnostic[] = [];
+  const l7 = new L7Registry();
+  const bySubject = rulesBySubject(ir);
+  const ruleSig = new Map<IRRule, string>();
+  const sigOf = (r: IRRule) => {
+    let s = ruleSig.get(r);
+    if (s === undefined) ruleSig.set(r, (s = ruleSignature(r)));
+    return s;
+  };
+  const mapStates = new Map<string, MapEntry[]>();
+  const perNode = new Map<string, ImageDraft[]>();
+  const endpointTable: EndpointTableEntry[] = [];
+  const pk = netLayouts.weir_policy_key.size;
+  const pv = netLayouts.weir_policy_value.size;
+  const local = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
+
+  for (const ep of ir.endpoints) {
+    const rules = bySubject.get(ep.key) ?? [];
+    const flags = endpointFlags(ep);
+    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join('\n')}`;
+    // L7 ids are per build, so a cached state is reused only within the build that made it
+    // unless it has no redirect entries.
+    let st = local.get(sig);
+    if (!st) {
+      const cached = cache.states.get(sig);
+      if (cached && !cached.entries.some((e) => e.value.proxyPort !== 0)) st = cached;
+      else {
+        const entries = endpointMapState(ep, rules, l7);
+        const records = entries.map((e) => [encodePolicyKey(e.key), encodePolicyValue(e.value)] as const);
+        const blob = imageBlob(records);
+        st = { entries, blob, digest: sha256(blob) };
+        cache.states.set(sig, st);
+      }
+      local.set(sig, st);
+    }
+    mapStates.set(ep.key, st.entries);
+    if (st.entries.length > max) {
+      const byCookie = new Map<number, number>();
+      for (const e of st.entries) byCookie.set(e.value.cookie, (byCookie.get(e.value.cookie) ?? 0) + 1);
+      const top = [...byCookie].sort((a, b) => b[1] - a[1]).slice(0, 3);
+      const o = ir.origins[(top[0]?.[0] ?? 1) - 1];
+      const names = top.map(([c, n]) => `${ir.origins[c - 1]?.policy ?? 'default'} (${n} entries)`).join(', ');
+      diagnostics.push(
+        diagnostic('lower/policy-map-capacity', 'error', `endpoint ${ep.key} needs ${st.entries.length} policy map entries, over the capacity of ${max}; largest contributors: ${names}. Narrow their selectors or port ranges, or raise --policy-map-size`, o ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column } : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }),
+      );
+    }
+    const drafts = perNode.get(ep.node) ?? [];
+    drafts.push({
+      image: { name: 'policy', keyType: 'weir_policy_key', valueType: 'weir_policy_value', type: 'lpm_trie', keySize: pk, valueSize: pv, maxEntries: max, endpoint: ep.key, endpointId: ep.endpointId },
+      records: [],
+      blob: st.blob,
+      digest: st.digest,
+    });
+    perNode.set(ep.node, drafts);
+    endpointTable.push({ endpoint: ep.key, endpointId: ep.endpointId, identity: ep.identity, flags, ips: ep.ips, node: ep.node });
+  }
+
+  const nodes = [...new Set([...ir.nodes, ...ir.endpoints.map((e) => e.node)])].sort();
+  if (ir.ipcache.length > WEIR_IPCACHE_MAX_ENTRIES)
+    diagnostics.push(diagnostic('lower/ipcache-capacity', 'error', `the ipcache needs ${ir.ipcache.length} entries, over its capacity of ${WEIR_IPCACHE_MAX_ENTRIES}`, { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }));
+  const common = ir.ipcache.filter((e) => e.node === undefined).map((e) => {
+    const p = parsePrefix(e.prefix)!;
+    return [encodeIpcacheKey({ bits: p.bits, family: p.family, addr: p.addr }), encodeIpcacheValue({ identity: e.identity, flags: 0 })] as const;
+  });
+  for (const node of nodes) {
+    const records = [...common];
+    for (const e of ir.ipcache)
+      if (e.node !== undefined) {
+        const p = parsePrefix(e.prefix)!;
+        records.push([encodeIpcacheKey({ bits: p.bits, family: p.family, addr: p.addr }), encodeIpcacheValue({ identity: e.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], flags: 0 })] as const);
+      }
+    const drafts = perNode.get(node) ?? [];
+    drafts.push({
+      image: { name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: netLayouts.weir_ipcache_key.size, valueSize: netLayouts.weir_ipcache_value.size, maxEntries: WEIR_IPCACHE_MAX_ENTRIES },
+      records,
+    });
+    perNode.set(node, drafts);
+  }
+
+  const tables = [
+    { name: 'cookies', value: ir.origins },
+    { name: 'endpoints', value: endpointTable },
+    { name: 'identities', value: ir.identities.map((i) => ({ identity: i.id, kind: i.kind, labels: i.labels })) },
+    { name: 'fqdn_selectors', value: ir.fqdnSelectors },
+    { name: 'l7_rules', value: l7.sets.map((s) => ({ id: s.id, ...s.rules })) },
+  ];
+  return { output: { nodes: perNode, tables }, diagnostics, mapStates, l7, endpointTable };
+}

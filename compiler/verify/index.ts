@@ -1,0 +1,3 @@
+export { DatapathEmulator, LpmTrie, type EmulatedEndpoint, type EmulatedVerdict } from './emulator.js';
+export { bundleClasses, endpointClasses, probedProtocols, type EquivalenceClass } from './classes.js';
+export { verifyNetwork, type Mismatch, type VerifyReport } from './verify.js';
