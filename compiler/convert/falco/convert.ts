@@ -100,7 +100,7 @@ const userspaceReasons: [RegExp, string][] = [
   [/^(user|group)\./, 'user and group names/ids of the current process have no Tetragon selector'],
   [/^container\.(image|name|privileged|mounts|mount|healthcheck|liveness_probe|readiness_probe|start_ts|duration|ip|cni|type|host_.*|label)/, 'container metadata comes from the container runtime in userspace'],
   [/^k8s\.(pod|rc|svc|rs|deployment|ns\.label|ns\.id|ns\.uid)/, 'Kubernetes metadata other than the namespace name is not a selector'],
-  [/^fd\.(sip|cip|rip|lip|sport|cport|rport|lport|sproto|cproto|rproto|lproto|l4proto|net|cnet|snet|rnet|lnet|connected|name_changed|is_server|sockfamily|types|containername|containerdirectory|dev.*|ino|nameraw|uid)/, 'socket and descriptor attributes are tracked by Falco in userspace; Tetragon needs sock/skb hooks weir does not emit'],
+  [/^fd\.(sip|cip|rip|lip|sport|cport|rport|lport|sproto|cproto|rproto|lproto|l4proto|net|cnet|snet|rnet|lnet|connected|name_changed|is_server|sockfamily|types|containername|containerdirectory|dev.*|ino|uid)/, 'socket and descriptor attributes are tracked by Falco in userspace; Tetragon needs sock/skb hooks weir does not emit'],
   [/^(fd\.typechar|fd\.type|fd\.num|evt\.res|evt\.rawres|evt\.failed|evt\.is_io|evt\.is_io_read|evt\.is_io_write|evt\.is_wait|evt\.is_syslog)$/, 'Falco evaluates this on the syscall result; an entry hook cannot'],
   [/^evt\.(buffer|buflen|latency|time|rawtime|datetime|cpu|hostname|category|info|args|count|around|abspath|source)/, 'this event attribute is computed by Falco in userspace'],
 ];
@@ -130,7 +130,7 @@ function leaf(e: CheckExpr, neg: boolean): F {
   if (e.op === 'regex') return x('Tetragon has no regular-expression operator');
   for (const [re, reason] of userspaceReasons) if (re.test(field)) return x(`${full}: ${reason}`);
   // Paths
-  if (field === 'fd.name' || field === 'fd.filename' || field === 'fd.directory' || field === 'evt.arg.path' || field === 'evt.arg.name' || field === 'evt.arg.pathname' || field === 'evt.arg.filename' || field === 'fs.path.name') {
+  if (field === 'fd.name' || field === 'fd.nameraw' || field === 'fd.filename' || field === 'fd.directory' || field === 'evt.arg.path' || field === 'evt.arg.name' || field === 'evt.arg.pathname' || field === 'evt.arg.filename' || field === 'fs.path.name') {
     return pathLeaf(field, full, op, values, neg, text);
   }
   if (field === 'evt.is_open_write' || field === 'evt.is_open_create') {
