@@ -18,6 +18,11 @@ export function categorize(before: Decision, after: Decision): ChangeCategory | 
   return undefined;
 }
 
+/** Rows with equal keys differ only by protocol: renderers show them as one line, summaries count them once. */
+export function displayKey(c: Change): string {
+  return [c.category, c.src, c.dst, c.ports, decisionKey(c.before), ruleKey(c.before), decisionKey(c.after), ruleKey(c.after)].join('|');
+}
+
 function ruleKey(d: Decision): string {
   const r = d.rule;
   return r ? `${r.file}:${r.line}:${r.policy}` : '';

@@ -78,8 +78,12 @@ export interface ObservedFlowSummary {
   /** Flows that weir could not place on a peer or that carry no L4 port (ICMP, unknown endpoints). */
   skipped: number;
   evaluated: number;
+  /** Observed flows the base lets through and the head drops: the change's impact. */
   wouldDrop: number;
+  /** Observed flows the base denies and the head lets through. */
   wouldAllow: number;
+  /** Observed flows that both revisions deny (already dropped, or the cluster is not at the base). */
+  deniedByBoth: number;
   /** The flows that would now be dropped (capped; `wouldDrop` has the full count). */
   dropped: FlowImpact[];
 }

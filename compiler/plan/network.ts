@@ -2,7 +2,7 @@
 // workloads, and answer probes with the reference evaluator. This is the only file of the plan
 // that knows the compiler's shapes; everything else speaks Peer / Probe / Decision.
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
-import type { NetworkIR, IRRule } from '../ir/types.js';
+import type { NetworkIR, IRRule, L7Rules } from '../ir/types.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
 import type { PortRange } from './connset.js';
@@ -38,9 +38,15 @@ function ruleRef(r: { policy: string; namespace?: string; file: string; line: nu
   return { policy: parts[parts.length - 1]!, ...(kind ? { kind } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), file: r.file, line: r.line, ...(r.commit ? { commit: r.commit } : {}) };
 }
 
-function l7Text(l7: unknown): string | undefined {
-  if (l7 === undefined || l7 === null) return undefined;
-  return typeof l7 === 'string' ? l7 : JSON.stringify(l7);
+/** L7 rules as a reviewer reads them: `HTTP GET /api/.*; DNS *.example.com; Kafka produce orders`. */
+function l7Text(l7: L7Rules | undefined): string | undefined {
+  if (!l7) return undefined;
+  const parts: string[] = [];
+  for (const h of l7.http ?? []) parts.push(['HTTP', h.method ?? '*', h.path ?? '/*', h.host ? `host ${h.host}` : '', ...(h.headers ?? []).map((x) => `header ${x}`)].filter(Boolean).join(' '));
+  for (const d of l7.dns ?? []) parts.push(`DNS ${d.matchName ?? d.matchPattern ?? '*'}`);
+  for (const k of l7.kafka ?? []) parts.push(['Kafka', k.role ?? k.apiKey ?? '*', k.topic ? `topic ${k.topic}` : '', k.clientID ? `client ${k.clientID}` : ''].filter(Boolean).join(' '));
+  // An empty rule list still redirects to the proxy (it then allows nothing at L7).
+  return parts.length ? parts.join('; ') : 'proxy, no L7 rule';
 }
 
 /** Ports mentioned by each endpoint's rules per direction: the only cuts that can split its decisions. */

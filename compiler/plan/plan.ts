@@ -5,7 +5,7 @@ import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index
 import { changedDocuments, affectedWorkloads } from './affected.js';
 import { collectProbeSpace, type ProbeSpace } from './classes.js';
 import { computeConnectivity, connectivityLines, type ConnectivityMatrix } from './connectivity.js';
-import { diffConnectivity, diffDecisions } from './diff.js';
+import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
 import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle } from './probe.js';
@@ -103,11 +103,13 @@ export function buildPlan(inp: PlanInputs): Plan {
   const classesFor = pairClasses(base, head, classes);
   const bm = restrict(computeConnectivity(scoped(base, inBase), peers, classesFor, only), inBase);
   const hm = restrict(computeConnectivity(scoped(head, inHead), peers, classesFor, only), inHead);
-  if (base.info.status === 'failed') notes.push(`The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)); its connectivity is shown as empty and every change compares against nothing.`);
-  if (head.info.status === 'failed') notes.push(`The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first: the plan below compares against a revision that cannot be deployed.`);
+  if (base.info.status === 'failed') notes.push(`The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)), so there is no connectivity diff; the head's findings and connectivity graph are shown.`);
+  if (head.info.status === 'failed') notes.push(`The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first (see \`weir lint\`): a revision that does not compile cannot be deployed.`);
 
-  const changes = base.info.status === 'ok' && head.info.status === 'ok' ? diffDecisions(bm, hm) : [];
-  const connectivityDiff = diffConnectivity(bm, hm);
+  // Against a revision that failed there is nothing true to compare: show findings, not a diff.
+  const bothOk = base.info.status === 'ok' && head.info.status === 'ok';
+  const changes = bothOk ? diffDecisions(bm, hm) : [];
+  const connectivityDiff = bothOk ? diffConnectivity(bm, hm) : [];
   markInventoryUse(changes, [...byName.values()]);
   const flows = inp.flows ? flowImpact(inp.flows.file, inp.flows.parsed, base, head, [...byName.values()], changes) : undefined;
   const baseRules = runtimeRules(base.documents);
@@ -117,8 +119,10 @@ export function buildPlan(inp: PlanInputs): Plan {
     ? eventImpact(inp.events.file, inp.events.parsed, inp.events.base ?? ((e) => runtimeDecision(baseRules, e)), inp.events.head ?? ((e) => runtimeDecision(headRules, e)))
     : undefined;
   for (const c of changes) c.breaking = c.category === 'newly-denied' && c.inUse !== undefined;
-  const breakingCount = changes.filter((c) => c.breaking).length + (events?.wouldKill ?? 0);
-  const count = (cat: Change['category']) => changes.filter((c) => c.category === cat).length;
+  // Counts are of lines a reviewer reads: rows that differ only by protocol count once.
+  const distinct = (rows: Change[]) => new Set(rows.map(displayKey)).size;
+  const breakingCount = distinct(changes.filter((c) => c.breaking)) + (events?.wouldKill ?? 0);
+  const count = (cat: Change['category']) => distinct(changes.filter((c) => c.category === cat));
   const graphOf = (m: ConnectivityMatrix) => connectivityLines(m).map((l) => ({ ...l }));
   return {
     apiVersion: 'weir.dev/v1alpha1',
@@ -248,6 +252,7 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
   let evaluated = 0;
   let wouldDrop = 0;
   let wouldAllow = 0;
+  let deniedByBoth = 0;
   const dropped: FlowImpact[] = [];
   for (const f of parsed.items) {
     if (f.isReply || f.verdict === 'DROPPED' || !f.protocol || f.port === undefined) {
@@ -269,10 +274,13 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
       hit.observedFlows++;
       if (hit.category === 'newly-denied') hit.inUse = 'observed';
     }
-    if (!passes(after)) {
+    // The change's impact: flows the base lets through and the head drops. Flows both revisions
+    // deny are counted apart (the cluster runs something else than the base, or they are new).
+    if (!passes(after) && passes(before)) {
       wouldDrop++;
       if (dropped.length < cap) dropped.push({ line: f.line, ...(f.time ? { time: f.time } : {}), src: observedName(src, f.src), dst: observedName(dst, f.dst), protocol: f.protocol, port: f.port, before, after });
-    } else if (!passes(before)) wouldAllow++;
+    } else if (!passes(after)) deniedByBoth++;
+    else if (!passes(before)) wouldAllow++;
   }
   return {
     file,
@@ -283,6 +291,7 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
     evaluated,
     wouldDrop,
     wouldAllow,
+    deniedByBoth,
     dropped,
   };
 }

@@ -42,9 +42,11 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
   const docs = load.documents;
   // Without --inventory the workloads come from the manifests beside the policies, at this revision.
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');
-  const compiled = hasErrors(load.diagnostics) ? undefined : await compileRevision(docs, inventoryDocs, inventory?.file);
-  const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...load.diagnostics, ...(compiled?.diagnostics ?? [])]);
-  const failed = hasErrors(diagnostics) || !compiled?.oracle;
+  // A revision whose policies do not load still has workloads: keep them so the plan does not
+  // report every workload as added or removed.
+  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file);
+  const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...load.diagnostics, ...compiled.diagnostics]);
+  const failed = hasErrors(diagnostics) || !compiled.oracle;
   const info: RevisionInfo = {
     ref: req.ref,
     ...(load.commit ? { commit: load.commit } : {}),
@@ -63,10 +65,10 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     model: {
       info,
       documents: docs,
-      workloads: compiled?.workloads ?? [],
-      ...(compiled?.oracle && !failed ? { oracle: compiled.oracle } : {}),
-      ...(compiled?.portCuts ? { portCuts: compiled.portCuts } : {}),
-      ...(compiled?.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
+      workloads: compiled.workloads ?? [],
+      ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
+      ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),
+      ...(compiled.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
       inventoryDigest: digest,
     },
   };

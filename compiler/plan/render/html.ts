@@ -2,7 +2,7 @@
 // green, removed red, changed amber), click an edge for its rules. No network access at all:
 // styles, script and data are inline, so the artifact opens offline from a CI download.
 import { categoryTitle, changeCategories, type Change, type GraphEdge, type Plan } from '../model.js';
-import { changeTitle, decisionText, headline, revisionLabel, useText } from './words.js';
+import { decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
 
 export type EdgeStatus = 'added' | 'removed' | 'changed' | 'same';
 
@@ -146,7 +146,7 @@ function details(edges: readonly ReportEdge[], changes: readonly Change[]): Reco
       status: e.status,
       before: e.before,
       after: e.after,
-      changes: cs.slice(0, 50).map((c) => ({ title: changeTitle(c), category: categoryTitle[c.category], before: decisionText(c.before), after: decisionText(c.after), use: useText(c) })),
+      changes: groupChanges(cs).slice(0, 50).map((g) => ({ title: g.title, category: categoryTitle[g.first.category], before: decisionText(g.first.before), after: decisionText(g.first.after), use: groupUseText(g) })),
     };
   }
   return out;
@@ -202,10 +202,10 @@ export function renderHtml(p: Plan): string {
   const card = (label: string, n: number | string) => `<div><b>${esc(String(n))}</b>${esc(label)}</div>`;
   const rows: string[] = [];
   for (const cat of changeCategories) {
-    const cs = p.changes.filter((c) => c.category === cat);
+    const cs = groupChanges(p.changes.filter((c) => c.category === cat));
     if (!cs.length) continue;
     rows.push(`<h3>${esc(categoryTitle[cat])} (${cs.length})</h3><table><tr><th>connection</th><th>before</th><th>after</th><th>in use</th></tr>`);
-    for (const c of cs.slice(0, 500)) rows.push(`<tr><td>${c.breaking ? '&#9888; ' : ''}${esc(changeTitle(c))}</td><td>${esc(decisionText(c.before))}</td><td>${esc(decisionText(c.after))}</td><td>${esc(useText(c))}</td></tr>`);
+    for (const g of cs.slice(0, 500)) rows.push(`<tr><td>${g.breaking ? '&#9888; ' : ''}${esc(g.title)}</td><td>${esc(decisionText(g.first.before))}</td><td>${esc(decisionText(g.first.after))}</td><td>${esc(groupUseText(g))}</td></tr>`);
     rows.push('</table>');
   }
   const flows = p.flows

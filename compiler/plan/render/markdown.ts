@@ -2,7 +2,7 @@
 // blocks, the whole kept under a byte budget (GitHub rejects comments over 65,536 characters)
 // with a note of what was cut. The full plan is always in the JSON output.
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
-import { decisionText, revisionLabel, useText } from './words.js';
+import { decisionText, groupChanges, groupUseText, revisionLabel } from './words.js';
 
 /** Marker the workflow uses to find and update its own comment instead of adding another. */
 export const commentMarker = '<!-- weir-plan -->';
@@ -20,6 +20,12 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
     head.push(`> [!WARNING]`, `> The ${r === p.base ? 'base' : 'head'} revision \`${r.ref}\` failed with ${r.errors} error(s):`);
     for (const d of r.diagnostics.filter((x) => x.severity === 'error').slice(0, 5)) head.push(`> - \`${d.file}:${d.line}:${d.column}\` ${cell(d.message)} (\`${d.rule}\`)`);
     head.push('');
+  }
+  const findings = p.head.diagnostics.filter((d) => d.severity !== 'info');
+  if (findings.length && p.head.status === 'ok') {
+    head.push(`<details><summary>Head findings: ${p.head.errors} error(s), ${p.head.warnings} warning(s)</summary>`, '');
+    for (const d of findings.slice(0, 20)) head.push(`- \`${d.file}:${d.line}:${d.column}\` ${d.severity}: ${cell(d.message)} (\`${d.rule}\`)`);
+    head.push('', '</details>', '');
   }
   const s = p.summary;
   head.push('| | count |', '|---|---:|');
@@ -57,13 +63,13 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
     });
   }
   for (const cat of changeCategories) {
-    const rows = p.changes.filter((c) => c.category === cat);
+    const rows = groupChanges(p.changes.filter((c) => c.category === cat));
     if (!rows.length) continue;
     sections.push({
       title: `${categoryTitle[cat]} (${rows.length})`,
       open: cat === 'newly-denied',
-      header: ['| | source | destination | port | before | after | in use |', '|---|---|---|---|---|---|---|'],
-      rows: rows.map((c) => `| ${c.breaking ? '⚠️' : ''} | ${cell(c.src)} | ${cell(c.dst)} | ${c.protocol} ${c.ports} | ${cell(decisionText(c.before))} | ${cell(decisionText(c.after))} | ${cell(useText(c))} |`),
+      header: ['| | source | destination | connections | before | after | in use |', '|---|---|---|---|---|---|---|'],
+      rows: rows.map((g) => `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${cell(decisionText(g.first.before))} | ${cell(decisionText(g.first.after))} | ${cell(groupUseText(g))} |`),
     });
   }
   if (p.runtime.length) {

@@ -2,7 +2,7 @@
 // the rule on each side, then np-guard's diff columns so the two tools' outputs map line by line.
 import { renderConnectivityDiff } from '../diff.js';
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
-import { changeTitle, decisionText, headline, revisionLabel, useText } from './words.js';
+import { decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -16,12 +16,14 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
   const out: string[] = [];
   out.push(`weir plan: ${revisionLabel(p.base)} -> ${revisionLabel(p.head)}`);
   for (const r of [p.base, p.head]) if (r.status === 'failed') out.push(paint('31', `  ${r === p.base ? 'base' : 'head'} ${r.ref} FAILED: ${r.errors} error(s)`) + firstErrors(r.diagnostics));
+  const findings = p.head.diagnostics.filter((d) => d.severity !== 'info');
+  if (findings.length && p.head.status === 'ok') out.push(`  head findings: ${p.head.errors} error(s), ${p.head.warnings} warning(s)${findingList(findings, limit)}`);
   out.push('');
   if (p.breaking) out.push(paint('1;31', `BREAKING: ${p.summary.breaking} change(s) deny or kill traffic that is in use`), '');
   if (p.flows) {
     const f = p.flows;
     out.push(`Observed flows (${f.file}): ${f.total} line(s), ${f.evaluated} evaluated, ${f.skipped} skipped, ${f.malformed} malformed`);
-    out.push(paint(f.wouldDrop > 0 ? '1;31' : '32', `  ${f.wouldDrop} observed flow(s) would now be dropped`) + (f.wouldAllow ? `, ${f.wouldAllow} previously denied would now pass` : ''));
+    out.push(paint(f.wouldDrop > 0 ? '1;31' : '32', `  ${f.wouldDrop} observed flow(s) would now be dropped`) + (f.wouldAllow ? `, ${f.wouldAllow} previously denied would now pass` : '') + (f.deniedByBoth ? `, ${f.deniedByBoth} denied by both revisions` : ''));
     for (const d of f.dropped.slice(0, limit)) out.push(`  line ${d.line}: ${d.src} => ${d.dst} : ${d.protocol} ${d.port}  now ${decisionText(d.after)}`);
     for (const m of f.malformedSamples) out.push(`  malformed line ${m.line}: ${m.reason}`);
     out.push('');
@@ -40,15 +42,15 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
   if (p.summary.workloadsAdded.length) out.push(`Workloads added: ${p.summary.workloadsAdded.join(', ')}`);
   if (p.summary.workloadsRemoved.length) out.push(`Workloads removed: ${p.summary.workloadsRemoved.join(', ')}`);
   for (const cat of changeCategories) {
-    const rows = p.changes.filter((c) => c.category === cat);
+    const rows = groupChanges(p.changes.filter((c) => c.category === cat));
     if (rows.length === 0) continue;
     out.push('', paint('1', `${categoryTitle[cat]} (${rows.length})`));
-    for (const c of rows.slice(0, limit)) {
-      const mark = c.breaking ? paint('31', '!') : ' ';
-      out.push(`${mark} ${changeTitle(c)}`);
-      out.push(`      before: ${decisionText(c.before)}`);
-      out.push(`      after:  ${decisionText(c.after)}`);
-      const use = useText(c);
+    for (const g of rows.slice(0, limit)) {
+      const mark = g.breaking ? paint('31', '!') : ' ';
+      out.push(`${mark} ${g.title}`);
+      out.push(`      before: ${decisionText(g.first.before)}`);
+      out.push(`      after:  ${decisionText(g.first.after)}`);
+      const use = groupUseText(g);
       if (use) out.push(`      in use: ${use}`);
     }
     if (rows.length > limit) out.push(`  ... ${rows.length - limit} more (use --format json for all)`);
@@ -70,6 +72,13 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
   for (const n of p.notes) out.push('', `note: ${n}`);
   if (p.changes.length === 0 && p.connectivityDiff.length === 0 && p.runtime.length === 0) out.push('', 'No change in effective policy.');
   return `${out.join('\n')}\n`;
+}
+
+function findingList(diags: Plan['head']['diagnostics'], limit: number): string {
+  return diags
+    .slice(0, limit)
+    .map((d) => `\n    ${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.rule}]`)
+    .join('');
 }
 
 function firstErrors(diags: Plan['base']['diagnostics']): string {

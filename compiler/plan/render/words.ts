@@ -1,6 +1,7 @@
 // Shared wording of plan renderers: how a decision and its rule read to a reviewer.
 import type { Decision, RuleRef } from '../probe.js';
 import type { Change, Plan, RevisionInfo } from '../model.js';
+import { displayKey } from '../diff.js';
 
 export function shortCommit(c: string | undefined): string {
   return c ? c.slice(0, 7) : '';
@@ -26,6 +27,41 @@ export function decisionText(d: Decision): string {
 
 export function changeTitle(c: Change): string {
   return `${c.src} => ${c.dst} : ${c.protocol} ${c.ports}`;
+}
+
+/** Rows that differ only by protocol, shown as one line (`All Connections`, `TCP 53,UDP 53`). */
+export interface ChangeGroup {
+  first: Change;
+  rows: Change[];
+  title: string;
+  connections: string;
+  breaking: boolean;
+  observedFlows: number;
+}
+
+export function groupChanges(changes: readonly Change[]): ChangeGroup[] {
+  const groups = new Map<string, ChangeGroup>();
+  for (const c of changes) {
+    const k = displayKey(c);
+    const g = groups.get(k);
+    if (g) {
+      g.rows.push(c);
+      g.breaking ||= c.breaking;
+      g.observedFlows += c.observedFlows;
+    } else groups.set(k, { first: c, rows: [c], title: '', connections: '', breaking: c.breaking, observedFlows: c.observedFlows });
+  }
+  for (const g of groups.values()) {
+    const all = g.rows.length === 3 && g.first.ports === '1-65535';
+    g.connections = all ? 'All Connections' : g.rows.map((r) => `${r.protocol} ${r.ports}`).join(',');
+    g.title = `${g.first.src} => ${g.first.dst} : ${g.connections}`;
+  }
+  return [...groups.values()];
+}
+
+export function groupUseText(g: ChangeGroup): string {
+  if (g.observedFlows > 0) return `${g.observedFlows} observed flow(s)`;
+  const inv = g.rows.find((r) => r.inUse === 'inventory');
+  return inv ? `the destination declares ${inv.protocol} ${inv.ports === '1-65535' ? 'ports' : 'this port'} in that range` : '';
 }
 
 export function useText(c: Change): string {
