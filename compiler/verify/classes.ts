@@ -23,6 +23,8 @@ export interface EquivalenceClass {
   action: 'allow' | 'deny' | 'redirect' | 'default-deny' | 'not-enforced';
   audit: boolean;
   cookie: number;
+  /** For redirect: the policy value's proxy_port (the L7 rule set id). */
+  proxyPort?: number;
 }
 
 /** Protocols probed: the L4 ones policies name, ICMP, and one protocol no rule names (GRE). */
@@ -145,6 +147,7 @@ export function endpointClasses(emu: DatapathEmulator, ep: EmulatedEndpoint, can
             action: d.action,
             audit: d.audit,
             cookie: d.cookie,
+            ...(d.action === 'redirect' && d.entry ? { proxyPort: d.entry.value.proxyPort } : {}),
           });
         }
     }
