@@ -9,6 +9,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { buildPlan } from '../../compiler/plan/plan.js';
 import { renderHtml, edgeColor } from '../../compiler/plan/render/html.js';
 import { listRevision, wl } from './fake-revisions.js';
+import { main } from '../../compiler/cli/main.js';
+import { TestRepo } from './repo.js';
+import { flows, steps } from './sequence.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -77,5 +80,40 @@ describe.skipIf(missing)(`HTML plan report in headless Chromium${missing ? ` (sk
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
     await page.close();
+  });
+
+  it('reports a deleted policy from a real repository: red edge, the rule that used to allow it', async () => {
+    const repo = new TestRepo();
+    try {
+      for (const st of steps.slice(0, 5)) repo.commit(st);
+      repo.write('flows.jsonl', flows);
+      const file = path.join(artifacts, 'plan-report-delete-policy.html');
+      const io = { stdout: () => {}, stderr: () => {}, cwd: repo.dir, env: {}, isTTY: false };
+      const code = await main(['plan', 'apps', 'network', '--base', 'l7-rule', '--head', 'delete-policy', '--flows', 'flows.jsonl', '--format', 'html', '--output', file, '--fail-on', 'never'], io);
+      expect(code).toBe(0);
+      const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+      await page.goto(`file://${file}`);
+      const removed = page.locator('.edge[data-status="removed"]');
+      expect(await removed.count()).toBe(1);
+      expect(await removed.getAttribute('data-src')).toBe('shop/backend[Deployment]');
+      expect(await removed.getAttribute('data-dst')).toBe('shop/db[StatefulSet]');
+      expect(await removed.locator('path.line').evaluate((e) => getComputedStyle(e).stroke)).toBe('rgb(207, 34, 46)');
+      // Unchanged edges stay grey context.
+      expect(await page.locator('.edge[data-status="same"]').count()).toBeGreaterThan(0);
+      const at = await removed.locator('path.hit').evaluate((e) => {
+        const p = e as SVGPathElement;
+        const pt = p.getPointAtLength(p.getTotalLength() / 2);
+        const m = p.getScreenCTM()!;
+        return { x: pt.x * m.a + pt.y * m.c + m.e, y: pt.x * m.b + pt.y * m.d + m.f };
+      });
+      await page.mouse.click(at.x, at.y);
+      await expect.poll(() => page.locator('#detail').innerText()).toContain('before: allow by shop/db-from-backend network/db.yaml:10');
+      expect(await page.locator('#detail').innerText()).toContain('in use: 1 observed flow(s)');
+      expect(await page.locator('.summary').innerText()).toMatch(/1\s*observed flows now dropped/);
+      await page.screenshot({ path: path.join(artifacts, 'plan-report-delete-policy.png'), fullPage: true });
+      await page.close();
+    } finally {
+      repo.dispose();
+    }
   });
 });
