@@ -30,6 +30,7 @@
 #define WRT_MAX_NS_FILTERS     2
 #define WRT_MAX_ACTIONS        3
 #define WRT_STR_MAX            256 /* string bytes read per arg, NUL included: 255 usable */
+#define WRT_LPM_STR_MAX        252 /* LPM tries take at most 256 data bytes: 4 (set id) + 252 */
 #define WRT_MAX_POLICIES       256
 
 /* Syscall number used for hooks on raw_syscalls/sys_enter (every syscall). */
@@ -189,12 +190,13 @@ struct wrt_str_key {
 
 /*
  * Prefix / reversed-postfix LPM key. prefixlen counts bits after the prefixlen
- * field: 32 (set id) + 8 * bytes of the string matched.
+ * field: 32 (set id) + 8 * bytes of the string matched. A wrt_str_key buffer
+ * doubles as this key (same leading fields); lookups clamp the length to 252.
  */
 struct wrt_lpm_key {
 	__u32 prefixlen;
 	__u32 set_id;
-	char str[WRT_STR_MAX];
+	char str[WRT_LPM_STR_MAX];
 };
 
 struct wrt_num_key {

@@ -66,33 +66,33 @@ struct wrt_exit_ctx { __u64 common; char comm[16]; __s32 pid; __s32 prio; __u8 g
 struct wrt_hooks_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
-	__type(key, struct wrt_hook_key);
-	__type(value, struct wrt_hook);
+	__uint(key_size, sizeof(struct wrt_hook_key));
+	__uint(value_size, sizeof(struct wrt_hook));
 };
 struct wrt_policies_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, WRT_MAX_POLICIES);
-	__type(key, __u32);
-	__type(value, struct wrt_policy);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct wrt_policy));
 };
 struct wrt_str_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct wrt_str_key);
-	__type(value, __u8);
+	__uint(key_size, sizeof(struct wrt_str_key));
+	__uint(value_size, sizeof(__u8));
 };
 struct wrt_lpm_inner {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 4096);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct wrt_lpm_key);
-	__type(value, __u8);
+	__uint(key_size, sizeof(struct wrt_lpm_key));
+	__uint(value_size, sizeof(__u8));
 };
 struct wrt_num_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct wrt_num_key);
-	__type(value, __u8);
+	__uint(key_size, sizeof(struct wrt_num_key));
+	__uint(value_size, sizeof(__u8));
 };
 
 #define WRT_SLOTS(name, inner)                        \
@@ -140,12 +140,15 @@ struct {
 struct wrt_scratch {
 	struct wrt_event_call ev;
 	struct wrt_str_key key[WRT_MAX_ARGS]; /* arg strings; serve as str and prefix keys */
-	struct wrt_lpm_key rev[WRT_MAX_ARGS]; /* reversed arg strings for postfix */
+	struct wrt_str_key rev[WRT_MAX_ARGS]; /* reversed arg strings for postfix (used as wrt_lpm_key) */
 	struct wrt_str_key bin;               /* the process binary */
-	struct wrt_lpm_key bin_rev;
+	struct wrt_str_key bin_rev;
 	__u8 rev_done[WRT_MAX_ARGS + 1];      /* index WRT_MAX_ARGS: bin_rev */
 	__u8 pad[2];
 	__u32 gen;
+	__s32 nr;
+	__u32 pad3;
+	__u64 regs[8]; /* the syscall's argument registers, copied: ctx cannot be indexed by a variable */
 	struct wrt_proc proc;
 };
 
@@ -291,7 +294,9 @@ static __always_inline bool lpm_hit(void *slots, __u32 gen, struct wrt_lpm_key *
 	if (!inner)
 		return false;
 	k->set_id = set_id;
-	k->prefixlen = 32 + (len & 0x1ff) * 8;
+	if (len > WRT_LPM_STR_MAX)
+		len = WRT_LPM_STR_MAX;
+	k->prefixlen = 32 + len * 8;
 	return bpf_map_lookup_elem(inner, k) != NULL;
 }
 
@@ -315,12 +320,19 @@ static __always_inline bool num_hit(__u32 gen, __u32 set_id, __u64 v)
 }
 
 /* A string filter on buffer `key` (and its lazily reversed twin). */
-static __noinline bool match_string(struct wrt_scratch *s, __u32 slot, __u8 op, __u32 set_id)
+/*
+ * The match_* functions and run_hook are global functions: the verifier checks
+ * each once rather than once per call site, which keeps verification fast.
+ * Their pointer arguments may be NULL as far as the verifier knows.
+ */
+__noinline int match_string(struct wrt_scratch *s, __u32 slot, __u32 op, __u32 set_id)
 {
+	if (!s)
+		return 0;
 	if (slot > WRT_MAX_ARGS)
 		return false;
 	struct wrt_str_key *key = slot == WRT_MAX_ARGS ? &s->bin : &s->key[slot];
-	struct wrt_lpm_key *rev = slot == WRT_MAX_ARGS ? &s->bin_rev : &s->rev[slot];
+	struct wrt_str_key *rev = slot == WRT_MAX_ARGS ? &s->bin_rev : &s->rev[slot];
 	__u32 len = key->len;
 	bool hit;
 	if (len > WRT_STR_MAX - 1)
@@ -342,14 +354,16 @@ static __noinline bool match_string(struct wrt_scratch *s, __u32 slot, __u8 op, 
 			reverse_into(rev->str, key->str, len);
 			s->rev_done[slot] = 1;
 		}
-		hit = lpm_hit(&wrt_postfix_slots, s->gen, rev, set_id, len);
+		hit = lpm_hit(&wrt_postfix_slots, s->gen, (struct wrt_lpm_key *)rev, set_id, len);
 		return op == WRT_OP_POSTFIX ? hit : !hit;
 	}
 	return false;
 }
 
-static __always_inline bool match_number(__u8 op, __u8 type, __u64 x, const struct wrt_match_arg *m, __u32 gen)
+__noinline int match_number(__u32 op, __u32 type, __u64 x, const struct wrt_match_arg *m, __u32 gen)
 {
+	if (!m)
+		return 0;
 	bool sign = type == WRT_ARG_INT || type == WRT_ARG_INT64;
 	__u8 n = m->nvals;
 	bool hit = false;
@@ -412,8 +426,10 @@ static __always_inline __u32 ns_tgid(struct task_struct *t)
 	return up.nr;
 }
 
-static __noinline bool match_pids(const struct wrt_pid_filter *f, __u32 tgid)
+__noinline int match_pids(const struct wrt_pid_filter *f, __u32 tgid)
 {
+	if (!f)
+		return 0;
 	__u32 pid = tgid;
 	bool hit = false;
 	if (f->flags & WRT_PID_NAMESPACE_PID)
@@ -437,8 +453,10 @@ static __noinline bool match_pids(const struct wrt_pid_filter *f, __u32 tgid)
 	return (f->flags & WRT_PID_NOT_IN) ? !hit : hit;
 }
 
-static __noinline bool match_ns(const struct wrt_ns_filter *f)
+__noinline int match_ns(const struct wrt_ns_filter *f)
 {
+	if (!f)
+		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u32 inum = ns_inum(t, f->kind);
 	bool hit = false;
@@ -454,8 +472,10 @@ static __noinline bool match_ns(const struct wrt_ns_filter *f)
 	return (f->flags & WRT_NS_FLAG_NOT_IN) ? !hit : hit;
 }
 
-static __noinline bool match_cap(const struct wrt_cap_filter *f)
+__noinline int match_cap(const struct wrt_cap_filter *f)
 {
+	if (!f)
+		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u64 caps = 0;
 	if (f->kind == WRT_CAP_EFFECTIVE)
@@ -468,8 +488,11 @@ static __noinline bool match_cap(const struct wrt_cap_filter *f)
 	return f->not_in ? !hit : hit;
 }
 
-static __noinline bool match_selector(struct wrt_scratch *s, const struct wrt_hook *h, const struct wrt_selector *sel, __u32 tgid, bool have_bin)
+__noinline int match_selector(struct wrt_scratch *s, const struct wrt_hook *h, __u32 idx, __u32 tgid, __u32 have_bin)
 {
+	if (!s || !h || idx >= WRT_MAX_SELECTORS)
+		return 0;
+	const struct wrt_selector *sel = &h->sel[idx];
 	if (sel->flags & WRT_SEL_BINARIES) {
 		if (!have_bin) {
 			/* Unknown binary: only the negative operators can hold. */
@@ -506,8 +529,10 @@ static __noinline bool match_selector(struct wrt_scratch *s, const struct wrt_ho
 	return true;
 }
 
-static __noinline int run_hook(struct wrt_sys_enter_ctx *ctx, struct wrt_scratch *s, const struct wrt_hook *h, bool raw)
+__noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 raw)
 {
+	if (!s || !h)
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct wrt_event_call *ev = &s->ev;
@@ -535,9 +560,7 @@ static __noinline int run_hook(struct wrt_sys_enter_ctx *ctx, struct wrt_scratch
 			continue;
 		}
 		__u8 src = h->arg_src[a];
-		__u64 v = src == WRT_ARG_SRC_NR ? (__u64)(__s64)ctx->nr : ctx->args[src & 7 /* < 6 by the compiler */ & 0x7];
-		if (src > 5 && src != WRT_ARG_SRC_NR)
-			v = 0;
+		__u64 v = src == WRT_ARG_SRC_NR ? (__u64)(__s64)s->nr : s->regs[src & 7];
 		switch (h->arg_type[a]) {
 		case WRT_ARG_INT: v = (__u64)(__s64)(__s32)v; break;
 		case WRT_ARG_UINT32: v = (__u32)v; break;
@@ -559,7 +582,7 @@ static __noinline int run_hook(struct wrt_sys_enter_ctx *ctx, struct wrt_scratch
 		for (int i = 0; i < WRT_MAX_SELECTORS; i++) {
 			if (i >= h->n_selectors)
 				break;
-			if (match_selector(s, h, &h->sel[i], tgid, have_bin)) {
+			if (match_selector(s, h, i, tgid, have_bin)) {
 				chosen = i;
 				break;
 			}
@@ -607,7 +630,7 @@ static __noinline int run_hook(struct wrt_sys_enter_ctx *ctx, struct wrt_scratch
 	hd->n_args = h->n_args;
 	hd->policy_id = h->policy_id;
 	hd->hook_id = h->hook_id;
-	hd->syscall_nr = ctx->nr;
+	hd->syscall_nr = s->nr;
 	hd->signal = mode == WRT_MODE_ENFORCE ? sig : 0;
 	for (int a = 0; a < WRT_MAX_ARGS; a++) {
 		if (ev->arg_type[a] == WRT_ARG_STRING)
@@ -627,6 +650,10 @@ static __always_inline int handle(struct wrt_sys_enter_ctx *ctx, __u32 nr, bool 
 	if (!gen || !s)
 		return 0;
 	s->gen = *gen & 1; /* read once: this syscall sees one generation */
+	for (int i = 0; i < 6; i++)
+		s->regs[i] = ctx->args[i];
+	s->regs[6] = s->regs[7] = 0;
+	s->nr = ctx->nr;
 	void *hooks = bpf_map_lookup_elem(&wrt_hooks_slots, &s->gen);
 	if (!hooks)
 		return 0;
@@ -635,7 +662,7 @@ static __always_inline int handle(struct wrt_sys_enter_ctx *ctx, __u32 nr, bool 
 		struct wrt_hook *h = bpf_map_lookup_elem(hooks, &k);
 		if (!h)
 			break;
-		run_hook(ctx, s, h, raw);
+		run_hook(s, h, raw);
 	}
 	return 0;
 }
