@@ -95,7 +95,7 @@ function nnf(e: Expr, neg: boolean): F {
 const userspaceReasons: [RegExp, string][] = [
   [/^proc\.(cmdline|args|pcmdline|acmdline|exeline)$/, 'the command line (argv) is not available to in-kernel selectors'],
   [/^proc\.aname$/, 'proc.aname without an index matches any ancestor; Tetragon selectors cannot walk the process tree'],
-  [/^proc\.(pname|aname|pexepath|aexepath|pexe|aexe|ppid|apid)$/, 'Tetragon selectors cannot filter on the parent or ancestor processes'],
+  [/^proc\.(pname|aname|pexepath|aexepath|pexe|aexe|ppid|apid)(\[\])?$/, 'Tetragon selectors cannot filter on the parent or ancestor processes'],
   [/^proc\.(tty|sid|vpgid|pgid|sname|is_exe_upper_layer|is_exe_from_memfd|is_exe_writable|exe_ino.*|is_sid_leader|is_vpgid_leader|env|cwd|loginshellid|exe|stdin.*|stdout.*|stderr.*|is_container_healthcheck|is_container_liveness_probe|is_container_readiness_probe|fdopencount|vmsize|vmrss|vmswap|nthreads|nchilds|duration|ppid\.duration|pid\.ts|tty)$/, 'this process attribute is computed by Falco in userspace'],
   [/^(user|group)\./, 'user and group names/ids of the current process have no Tetragon selector'],
   [/^container\.(image|name|privileged|mounts|mount|healthcheck|liveness_probe|readiness_probe|start_ts|duration|ip|cni|type|host_.*|label)/, 'container metadata comes from the container runtime in userspace'],
@@ -128,7 +128,8 @@ function leaf(e: CheckExpr, neg: boolean): F {
   if (field === 'evt.num' && (op === '=' || op === '==') && values[0] === '0') return neg ? T : FALSE; // Falco's never_true idiom: event numbers start at 1
   if (field === 'evt.dir') return T; // one hook per call: the entry/exit distinction does not change which calls match
   if (e.op === 'regex') return x('Tetragon has no regular-expression operator');
-  for (const [re, reason] of userspaceReasons) if (re.test(field)) return x(`${full}: ${reason}`);
+  const probe = e.left.arg === undefined ? field : `${field}[]`;
+  for (const [re, reason] of userspaceReasons) if (re.test(probe)) return x(`${full}: ${reason}`);
   // Paths
   if (field === 'fd.name' || field === 'fd.nameraw' || field === 'fd.filename' || field === 'fd.directory' || field === 'evt.arg.path' || field === 'evt.arg.name' || field === 'evt.arg.pathname' || field === 'evt.arg.filename' || field === 'fs.path.name') {
     return pathLeaf(field, full, op, values, neg, text);

@@ -1,0 +1,163 @@
+// Rule in, TracingPolicy selectors out: one row per mapping the converter makes.
+import { describe, expect, it } from 'vitest';
+import { isFalcoRules, loadSources } from '../../compiler/load/index.js';
+import { convertFalco, type ConvertOptions } from '../../compiler/convert/falco/index.js';
+import { validateTracingPolicy, type TracingPolicy } from '../../compiler/convert/tracing-policy.js';
+
+const enc = new TextEncoder();
+
+function conv(condition: string, opts: ConvertOptions = {}, extra = '', priority = 'WARNING') {
+  const text = `- list: shells\n  items: [sh, bash]\n- macro: never_true\n  condition: (evt.num=0)\n- rule: r\n  desc: d\n  condition: ${JSON.stringify(condition)}\n  output: o\n  priority: ${priority}\n${extra}`;
+  const l = loadSources([{ file: 'r.yaml', bytes: enc.encode(text) }]);
+  const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, opts);
+  for (const p of c.policies) expect(validateTracingPolicy(p.policy)).toEqual([]);
+  return { report: c.reports[0]!, policies: c.policies.map((p) => p.policy), diagnostics: c.diagnostics };
+}
+const hooks = (p: TracingPolicy) => p.spec.kprobes!.map((k) => k.call);
+const sel = (p: TracingPolicy, call: string) => p.spec.kprobes!.find((k) => k.call === call)!.selectors!.map(({ matchActions: _a, ...s }) => s);
+
+describe('event types to hooks (and intersects, or unions, negation at the leaves)', () => {
+  it.each([
+    ['evt.type in (open, openat) and not evt.type = open', ['sys_openat']],
+    ['not evt.type != execve', ['sys_execve']],
+    ['evt.type = execve or evt.type = execveat', ['sys_execve', 'sys_execveat']],
+    ['(evt.type in (open, openat) or evt.type = creat) and evt.type != open', ['sys_creat', 'sys_openat']],
+    ['evt.type = umount', ['sys_umount2']],
+  ])('%s', (cond, expected) => {
+    const r = conv(cond);
+    expect(r.report.verdict).toBe('exact');
+    expect(hooks(r.policies[0]!).sort()).toEqual(expected);
+  });
+  it('refuses a condition that does not restrict evt.type', () => {
+    const r = conv('evt.type = open or proc.name = x');
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.report.reasons[0]).toContain('does not restrict evt.type');
+  });
+  it('refuses event types that are not syscalls', () => {
+    expect(conv('evt.type = container').report.reasons[0]).toContain('event type container is not a syscall');
+  });
+  it('reads the never_true idiom (evt.num=0) as false, so `not never_true` is exact', () => {
+    expect(conv('evt.type = execve and not never_true').report.verdict).toBe('exact');
+    expect(conv('evt.type = execve and never_true').report.reasons[0]).toContain('can never be true');
+  });
+});
+
+describe('fields to selectors', () => {
+  it.each([
+    ['evt.type = openat and fd.name = /etc/shadow', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc/shadow'] }] }]],
+    ['evt.type = open and fd.name startswith /etc/', 'sys_open', [{ matchArgs: [{ index: 0, operator: 'Prefix', values: ['/etc/'] }] }]],
+    ['evt.type = openat and not fd.name endswith .log', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'NotPostfix', values: ['.log'] }] }]],
+    ['evt.type = openat and fd.filename in (shadow, passwd)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['/shadow', '/passwd'] }] }]],
+    ['evt.type = openat and fd.name glob "/etc/*"', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]],
+    ['evt.type = openat and fd.name pmatch (/etc)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc'] }] }, { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]],
+    ['evt.type = openat and not fd.name pmatch (/etc)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'NotEqual', values: ['/etc'] }, { index: 1, operator: 'NotPrefix', values: ['/etc/'] }] }]],
+    ['evt.type = execve and proc.name in (shells)', 'sys_execve', [{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }]],
+    ['evt.type = execve and not proc.name in (shells)', 'sys_execve', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/sh', '/bash'] }] }]],
+    ['evt.type = execve and proc.name in (shells) and proc.name != sh', 'sys_execve', [{ matchBinaries: [{ operator: 'Postfix', values: ['/bash'] }] }]],
+    ['evt.type = execve and proc.exepath = /usr/bin/nc', 'sys_execve', [{ matchBinaries: [{ operator: 'In', values: ['/usr/bin/nc'] }] }]],
+    ['evt.type = execve and proc.exepath startswith /tmp/', 'sys_execve', [{ matchBinaries: [{ operator: 'Prefix', values: ['/tmp/'] }] }]],
+    ['evt.type = execve and thread.cap_effective contains CAP_SYS_ADMIN', 'sys_execve', [{ matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'] }] }]],
+    ['evt.type = execve and container.id = host', 'sys_execve', [{ matchNamespaces: [{ namespace: 'Mnt', operator: 'In', values: ['host_ns'] }] }]],
+    ['evt.type = openat and evt.is_open_write = true', 'sys_openat', [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['3'] }] }]],
+    ['evt.type = openat and evt.arg.flags contains O_TRUNC', 'sys_openat', [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['512'] }] }]],
+    ['evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER', 'sys_unshare', [{ matchArgs: [{ index: 0, operator: 'Mask', values: ['268435456'] }] }]],
+    ['evt.type = ptrace and evt.arg.request contains PTRACE_ATTACH', 'sys_ptrace', [{ matchArgs: [{ index: 0, operator: 'Equal', values: ['16'] }] }]],
+    ['evt.type = setuid and evt.arg.uid <= 999', 'sys_setuid', [{ matchArgs: [{ index: 0, operator: 'LT', values: ['1000'] }] }]],
+    ['evt.type = setuid and not evt.arg.uid < 1000', 'sys_setuid', [{ matchArgs: [{ index: 0, operator: 'GT', values: ['999'] }] }]],
+  ])('%s', (cond, call, selectors) => {
+    const r = conv(cond);
+    expect(r.report.verdict, r.report.reasons.join('; ')).toBe('exact');
+    expect(sel(r.policies[0]!, call)).toEqual(selectors);
+  });
+
+  it('treats creat as always writing (evt.is_open_write needs no filter there)', () => {
+    const r = conv('evt.type in (openat, creat) and evt.is_open_write = true and fd.name = /x');
+    expect(sel(r.policies[0]!, 'sys_creat')).toEqual([{ matchArgs: [{ index: 0, operator: 'Equal', values: ['/x'] }] }]);
+  });
+
+  it('scopes container.id != host to pods and k8s.ns.name to namespaced policies', () => {
+    const pod = conv('evt.type = execve and container.id != host and proc.name = nc');
+    expect(pod.policies[0]!.spec.podSelector).toEqual({});
+    expect(pod.policies[0]!.kind).toBe('TracingPolicy');
+    const ns = conv('evt.type = execve and k8s.ns.name in (prod, staging) and proc.name = nc');
+    expect(ns.policies.map((p) => [p.kind, p.metadata.namespace])).toEqual([
+      ['TracingPolicyNamespaced', 'prod'],
+      ['TracingPolicyNamespaced', 'staging'],
+    ]);
+  });
+
+  it('splits numeric Equal over more than 4 values across selectors', () => {
+    const r = conv('evt.type = kill and evt.arg.sig in (1, 2, 3, 9, 15, 19)');
+    expect(sel(r.policies[0]!, 'sys_kill').map((s) => s.matchArgs![0]!.values)).toEqual([['1', '2', '3', '9'], ['15', '19']]);
+  });
+
+  it('splits across policies when a hook would need more than 5 selectors', () => {
+    const alts = Array.from({ length: 7 }, (_, i) => `fd.name startswith /d${i}/ and proc.name = p${i}`).join(' or ');
+    const r = conv(`evt.type = openat and (${alts})`);
+    expect(r.report.verdict).toBe('exact');
+    expect(r.policies.map((p) => sel(p, 'sys_openat').length)).toEqual([5, 2]);
+    expect(r.policies.map((p) => p.metadata.name)).toEqual(['falco-r', 'falco-r-2']);
+  });
+});
+
+describe('terms Tetragon cannot express: never dropped silently', () => {
+  it.each([
+    ['evt.type = execve and proc.cmdline contains "-jar"', 'command line'],
+    ['evt.type = execve and proc.aname = sshd', 'proc.aname without an index'],
+    ['evt.type = execve and proc.aname[2] = sshd', 'parent or ancestor'],
+    ['evt.type = execve and proc.name regex "^x"', 'regular-expression'],
+    ['evt.type = execve and container.image.repository = nginx', 'container runtime'],
+    ['evt.type = openat and fd.name contains ssh', 'substring'],
+    ['evt.type = openat and tolower(fd.name) = /x', 'transformer'],
+    ['evt.type = connect and fd.sport = 22', 'socket'],
+  ])('%s', (cond, reason) => {
+    const r = conv(cond);
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.policies).toEqual([]);
+    expect(r.report.reasons.join('\n')).toContain(reason);
+  });
+
+  it('with --allow-broader drops the term, says so, and annotates the policy', () => {
+    const r = conv('evt.type = execve and proc.name = java and proc.cmdline contains "-jar"', { allowBroader: true });
+    expect(r.report.verdict).toBe('broader');
+    expect(r.report.reasons[0]).toContain('proc.cmdline contains "-jar" dropped');
+    expect(r.policies[0]!.metadata.annotations!['weir.dev/conversion']).toBe('broader');
+    expect(sel(r.policies[0]!, 'sys_execve')).toEqual([{ matchBinaries: [{ operator: 'Postfix', values: ['/java'] }] }]);
+  });
+
+  it('uses the closest over-approximation where one exists (fd.directory → Prefix)', () => {
+    const r = conv('evt.type = openat and fd.directory = /etc', { allowBroader: true });
+    expect(r.report.verdict).toBe('broader');
+    expect(sel(r.policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]);
+  });
+
+  it('refuses even with --allow-broader when nothing selective would remain', () => {
+    const r = conv('evt.type = execve and proc.cmdline contains x', { allowBroader: true });
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.report.reasons.at(-1)).toContain('nothing selective remains');
+  });
+
+  it('reports plugin sources as not convertible', () => {
+    const r = conv('ka.verb = create', {}, '  source: k8s_audit\n');
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.report.reasons[0]).toContain('plugin event source');
+  });
+});
+
+describe('actions: Post by default, Sigkill only when asked', () => {
+  const cond = 'evt.type = openat and fd.name = /etc/shadow';
+  const actions = (p: TracingPolicy) => p.spec.kprobes!.flatMap((k) => k.selectors!.flatMap((s) => s.matchActions!.map((a) => a.action)));
+  it('posts by default', () => expect(actions(conv(cond).policies[0]!)).toEqual(['Post']));
+  it('kills when the priority reaches --enforce priority>=CRITICAL', () => {
+    expect(actions(conv(cond, { enforce: { minPriority: 'CRITICAL', rules: new Set() } }, '', 'CRITICAL').policies[0]!)).toEqual(['Sigkill']);
+    expect(actions(conv(cond, { enforce: { minPriority: 'CRITICAL', rules: new Set() } }, '', 'ERROR').policies[0]!)).toEqual(['Post']);
+  });
+  it('kills a rule named with --enforce rule=NAME', () => {
+    expect(actions(conv(cond, { enforce: { rules: new Set(['r']) } }).policies[0]!)).toEqual(['Sigkill']);
+  });
+  it('never kills on a broader conversion', () => {
+    const r = conv('evt.type = openat and fd.name = /etc/shadow and proc.cmdline contains x', { allowBroader: true, enforce: { rules: new Set(['r']) } });
+    expect(actions(r.policies[0]!)).toEqual(['Post']);
+    expect(r.report.notes.join()).toContain('Sigkill withheld');
+  });
+});
