@@ -37,7 +37,7 @@ export function falcoReportText(c: FalcoConversion): string {
   const k = c.ruleset.counts;
   out.push('');
   out.push(`loaded ${k.rules} rules, ${k.macros} macros, ${k.lists} lists`);
-  out.push(`${t.rules} rules: ${t.exact} exact, ${t.broader} broader, ${t['not-convertible']} not convertible, ${t.disabled} disabled; ${t.policies} TracingPolicies`);
+  out.push(`${t.rules} rules: ${t.exact} exact, ${t.broader} broader, ${t['not-convertible']} not convertible, ${t.disabled} disabled; ${t.policies} ${t.policies === 1 ? 'TracingPolicy' : 'TracingPolicies'}`);
   return out.join('\n') + '\n';
 }
 
@@ -45,7 +45,7 @@ export function pspReportText(c: PspConversion): string {
   const out = [`${c.source}:`];
   for (const f of c.fields) out.push(`  ${f.field}: ${f.verdict === 'admission-only' ? 'not enforceable at runtime' : f.verdict === 'partial' ? 'runtime (partial)' : 'runtime'}${f.policies.length ? ` → ${f.policies.join(', ')}` : ''}\n      ${f.detail}`);
   const n = (v: string) => c.fields.filter((f) => f.verdict === v).length;
-  out.push(`${c.fields.length} fields: ${n('runtime')} runtime, ${n('partial')} partial, ${n('admission-only')} admission-only; ${c.policies.length} TracingPolicies`);
+  out.push(`${c.fields.length} fields: ${n('runtime')} runtime, ${n('partial')} partial, ${n('admission-only')} admission-only; ${c.policies.length} ${c.policies.length === 1 ? 'TracingPolicy' : 'TracingPolicies'}`);
   return out.join('\n') + '\n';
 }
 
