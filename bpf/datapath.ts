@@ -174,6 +174,7 @@ export class NetDatapath implements Disposable {
   readonly pinDir?: string;
   readonly policyMaxEntries: number;
   readonly #objects: BpfObject[];
+  readonly #config: BpfMap;
 
   private constructor(init: {
     maps: NetDatapath['maps'];
@@ -184,6 +185,7 @@ export class NetDatapath implements Disposable {
     prefilter?: BpfProgram;
     pinDir?: string;
     policyMaxEntries: number;
+    config: BpfMap;
   }) {
     this.maps = init.maps;
     this.sizes = init.sizes;
@@ -193,6 +195,7 @@ export class NetDatapath implements Disposable {
     if (init.prefilter) this.prefilterProgram = init.prefilter;
     if (init.pinDir) this.pinDir = init.pinDir;
     this.policyMaxEntries = init.policyMaxEntries;
+    this.#config = init.config;
   }
 
   /**
@@ -278,12 +281,21 @@ export class NetDatapath implements Disposable {
         ...(pf ? { prefilter: pf } : {}),
         ...(opts.pinDir ? { pinDir: opts.pinDir } : {}),
         policyMaxEntries: policyMax,
+        config: ep.map('weir_net_config'),
       });
     } catch (e) {
       for (const o of objects) o.close();
       for (const m of Object.values(maps)) m.close();
       throw e;
     }
+  }
+
+  /**
+   * Turns the per-CPU verdict cache of this datapath's endpoint programs on or off (weir_net_config).
+   * Off, every packet runs both policy lookups: for debugging and to measure the lookups themselves.
+   */
+  setVerdictCache(enabled: boolean): void {
+    this.#config.update(0, u32(enabled ? 0 : 1));
   }
 
   /** Registers the endpoint behind a host-side veth (weir_endpoints[ifindex]). */

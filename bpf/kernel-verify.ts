@@ -45,7 +45,8 @@ export interface VerifyKernelOptions {
 export interface KernelMismatch {
   node: string;
   class: KernelClass;
-  kernel: { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number };
+  /** cacheDisagrees: the verdict-cache hit differed from the lookup path (a datapath bug). */
+  kernel: { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number; cacheDisagrees?: boolean };
 }
 
 export interface KernelVerifyReport {
@@ -96,7 +97,7 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
         }
         const kernel = runClass(dp, c, addr);
         count++;
-        if (kernel.verdict !== c.expect || (c.expect === 'redirect' && kernel.proxyPort !== c.proxyPort)) report.mismatches.push({ node, class: { ...c, peerAddr: addr }, kernel });
+        if (kernel.cacheDisagrees || kernel.verdict !== c.expect || (c.expect === 'redirect' && kernel.proxyPort !== c.proxyPort)) report.mismatches.push({ node, class: { ...c, peerAddr: addr }, kernel });
       }
       dp.maps.policy.delete(endpointId);
     }
@@ -112,13 +113,20 @@ function familyFor(protocol: number): 4 | 6 | undefined {
   return protocol === IPPROTO.ICMP ? 4 : protocol === IPPROTO.ICMPV6 ? 6 : undefined;
 }
 
-function runClass(dp: NetDatapath, c: KernelClass, peerAddr: string): { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number } {
+function runClass(dp: NetDatapath, c: KernelClass, peerAddr: string): { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number; cacheDisagrees?: boolean } {
   const v6 = peerAddr.includes(':');
   const local = v6 ? 'fd00:ffff::1' : '10.255.255.254';
   const egress = c.direction === 'egress';
   const pkt = synthesizePacket({ saddr: egress ? local : peerAddr, daddr: egress ? peerAddr : local, protocol: c.protocol, dport: c.port, sport: 40000 });
   const prog = egress ? dp.fromEndpoint : dp.toEndpoint;
-  const r = prog.testRun({ data: pkt, ctx: Buffer.alloc(SKB_CTX_SIZE) });
+  // Twice: the first run takes the lookup path and fills the verdict cache, the second is a cache hit.
+  const first = outcome(prog.testRun({ data: pkt, ctx: Buffer.alloc(SKB_CTX_SIZE) }));
+  const second = outcome(prog.testRun({ data: pkt, ctx: Buffer.alloc(SKB_CTX_SIZE) }));
+  if (first.verdict !== second.verdict || first.proxyPort !== second.proxyPort) return { verdict: 'deny', cacheDisagrees: true } as ReturnType<typeof runClass>;
+  return first;
+}
+
+function outcome(r: { retval: number; ctxOut?: Buffer }): { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number } {
   if (r.retval === 2) return { verdict: 'deny' };
   const mark = r.ctxOut?.readUInt32LE(SKB_MARK_OFFSET) ?? 0;
   if ((mark & 0x0f00) === 0x0200) return { verdict: 'redirect', proxyPort: mark >>> 16 };

@@ -173,4 +173,7 @@ struct weir_prefilter_value {
 #define WEIR_STAT_PREFILTERED 5
 #define WEIR_STAT_MAX         8
 
+/* weir_net_config[0] flags. */
+#define WEIR_CFG_NO_VERDICT_CACHE 0x1 /* always run both policy lookups (debugging, benchmarks) */
+
 #endif /* WEIR_NET_H */

@@ -30,6 +30,11 @@
 #define NEXTHDR_DEST     60
 #define NEXTHDR_AUTH     51
 
+/* Only the field we read, relocated against the running kernel's BTF (CO-RE). */
+struct bpf_map {
+	__u32 id;
+} __attribute__((preserve_access_index));
+
 struct flow {
 	__u8 family;
 	__u8 protocol;
@@ -165,6 +170,74 @@ static __always_inline int beats(const struct weir_policy_value *a, __u32 alen, 
 	return alen >= blen;
 }
 
+/*
+ * The policy decision for one (endpoint, peer, direction, protocol, port): the verdict cache, or the two
+ * LPM lookups and the winner rule. A global function, so the verifier checks it once for all inputs
+ * instead of once per path of its callers. `packed` is direction << 24 | protocol << 16 | dport_be.
+ * Returns whether an entry matched (out->found).
+ */
+__attribute__((noinline)) int weir_policy_decide(__u32 endpoint_id, __u32 peer, __u32 packed, struct weir_verdict *out)
+{
+	if (!out)
+		return 0;
+	out->found = 0;
+	void *policy = bpf_map_lookup_elem(&weir_policy, &endpoint_id);
+	if (!policy)
+		return 0;
+	__u32 zero = 0;
+	__u32 *cfg = bpf_map_lookup_elem(&weir_net_config, &zero);
+	int use_cache = !(cfg && (*cfg & WEIR_CFG_NO_VERDICT_CACHE));
+	struct weir_verdict_key ck = {
+		.map_id = ((struct bpf_map *)policy)->id,
+		.identity = peer,
+		.direction = packed >> 24,
+		.protocol = (packed >> 16) & 0xff,
+		.dport_be = packed & 0xffff,
+	};
+	if (use_cache) {
+		struct weir_verdict *hit = bpf_map_lookup_elem(&weir_verdicts, &ck);
+		if (hit && hit->valid) {
+			*out = *hit;
+			return out->found;
+		}
+	}
+	struct weir_policy_key k = {
+		.prefixlen = WEIR_POLICY_PREFIX_FULL,
+		.identity = peer,
+		.direction = ck.direction,
+		.protocol = ck.protocol,
+		.dport_be = ck.dport_be,
+	};
+	const struct weir_policy_value *a = bpf_map_lookup_elem(policy, &k);
+	const struct weir_policy_value *b = 0;
+	struct weir_policy_key k0 = k;
+	k0.identity = WEIR_ID_UNKNOWN;
+	if (peer != WEIR_ID_UNKNOWN)
+		b = bpf_map_lookup_elem(policy, &k0);
+	const struct weir_policy_value *win;
+	if (a && b) {
+		int ad = a->verdict == WEIR_VERDICT_DENY, bd = b->verdict == WEIR_VERDICT_DENY;
+		if (ad != bd || a->precedence != b->precedence) {
+			win = beats(a, 0, b, 0) ? a : b;
+		} else {
+			__u32 alen = matched_prefixlen(policy, &k, a);
+			__u32 blen = matched_prefixlen(policy, &k0, b);
+			win = beats(a, alen, b, blen) ? a : b;
+		}
+	} else {
+		win = a ? a : b;
+	}
+	if (win) {
+		out->found = 1;
+		out->value = *win;
+	}
+	if (use_cache) {
+		out->valid = 1;
+		bpf_map_update_elem(&weir_verdicts, &ck, out, BPF_ANY);
+	}
+	return out->found;
+}
+
 static __always_inline void report(const struct flow *f, __u32 endpoint_id, __u32 src_id, __u32 dst_id, __u8 direction,
 				   __u32 cookie, __u8 reason, __u8 audit)
 {
@@ -209,36 +282,10 @@ static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 	__u32 src_id = direction == WEIR_DIR_EGRESS ? ep_identity : peer;
 	__u32 dst_id = direction == WEIR_DIR_EGRESS ? peer : ep_identity;
 
-	const struct weir_policy_value *win = 0;
-	void *policy = bpf_map_lookup_elem(&weir_policy, &endpoint_id);
-	if (policy) {
-		struct weir_policy_key k = {
-			.prefixlen = WEIR_POLICY_PREFIX_FULL,
-			.identity = peer,
-			.direction = direction,
-			.protocol = f.protocol,
-			.dport_be = bpf_htons(f.dport),
-		};
-		const struct weir_policy_value *a = bpf_map_lookup_elem(policy, &k);
-		const struct weir_policy_value *b = 0;
-		struct weir_policy_key k0 = k;
-		k0.identity = WEIR_ID_UNKNOWN;
-		if (peer != WEIR_ID_UNKNOWN)
-			b = bpf_map_lookup_elem(policy, &k0);
-		if (a && b) {
-			int ad = a->verdict == WEIR_VERDICT_DENY, bd = b->verdict == WEIR_VERDICT_DENY;
-			if (ad != bd || a->precedence != b->precedence) {
-				win = beats(a, 0, b, 0) ? a : b;
-			} else {
-				__u32 alen = matched_prefixlen(policy, &k, a);
-				__u32 blen = matched_prefixlen(policy, &k0, b);
-				win = beats(a, alen, b, blen) ? a : b;
-			}
-		} else {
-			win = a ? a : b;
-		}
-	}
-
+	struct weir_verdict verdict = {};
+	__u32 packed = ((__u32)direction << 24) | ((__u32)f.protocol << 16) | bpf_htons(f.dport);
+	weir_policy_decide(endpoint_id, peer, packed, &verdict);
+	const struct weir_policy_value *win = verdict.found ? &verdict.value : 0;
 	__u32 enforced = direction == WEIR_DIR_EGRESS ? WEIR_EP_EGRESS_ENFORCED : WEIR_EP_INGRESS_ENFORCED;
 	if (!win) {
 		if (!(ep_flags & enforced)) {

@@ -81,6 +81,44 @@ struct {
 } weir_net_stats SEC(".maps");
 
 /*
+ * Verdict cache: the winner of the two policy lookups, keyed by the kernel id of the policy inner map
+ * in service plus the lookup key. Inner maps are immutable once in service (the loader always builds a
+ * fresh map and swaps the slot), and map ids are not reused, so an entry can never be stale: a swap
+ * changes the id and old entries simply age out of the LRU. Per CPU, so no cross-CPU contention.
+ */
+struct weir_verdict_key {
+	__u32 map_id;
+	__u32 identity;
+	__u8 direction;
+	__u8 protocol;
+	__u16 dport_be;
+};
+
+struct weir_verdict {
+	__u8 found; /* 0: no entry matched (default deny applies where enforced) */
+	/* 1 once this CPU's slot was written: inserting a key on one CPU zero-fills the other CPUs'
+	 * slots, which must read as a miss, not as "no entry matched". */
+	__u8 valid;
+	__u8 pad[2];
+	struct weir_policy_value value;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct weir_verdict_key);
+	__type(value, struct weir_verdict);
+} weir_verdicts SEC(".maps");
+
+/* Datapath switches (array index 0), written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} weir_net_config SEC(".maps");
+
+/*
  * Every weir_net.h layout by value, so that the object's BTF carries the full structs (clang
  * emits only forward declarations for the pointer-typed key/value of map definitions).
  * test/datapath/layouts.test.ts and bpf/check-layouts.ts read them from here.

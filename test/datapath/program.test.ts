@@ -91,6 +91,18 @@ describe.skipIf(skipKernel())('endpoint tc program (BPF_PROG_TEST_RUN)', () => {
     if (proxy !== undefined) expect(r.mark).toBe(proxy === 0 ? 0 : ((proxy << 16) | 0x0200) >>> 0);
   });
 
+  it('gives the same verdicts with the verdict cache off (both lookups every packet)', () => {
+    dp.setVerdictCache(false);
+    try {
+      for (const [name, dir, saddr, daddr, protocol, dport, verdict, proxy] of cases) {
+        const r = run(dp, dir, { saddr, daddr, protocol, dport });
+        expect([name, r.verdict, proxy === undefined ? undefined : r.mark >>> 16]).toEqual([name, verdict, proxy]);
+      }
+    } finally {
+      dp.setVerdictCache(true);
+    }
+  });
+
   it('reports drops and audits with cookie, identities and 5-tuple', () => {
     using rb = dp.events((e) => events.push(e));
     rb.consume(); // earlier cases' events
