@@ -50,7 +50,7 @@ export class Agent {
   private readonly applies = new Counter({ name: 'weir_agent_applies_total', help: 'Bundle applies by result', labelNames: ['result'], registers: [this.registry] });
   private readonly applySeconds = new Histogram({ name: 'weir_agent_apply_seconds', help: 'Download, verify and swap time of one bundle', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
   private readonly mapEntries = new Gauge({ name: 'weir_agent_map_entries', help: 'Entries per applied map image', labelNames: ['map', 'endpoint'], registers: [this.registry] });
-  private readonly blobBytes = new Counter({ name: 'weir_agent_downloaded_bytes_total', help: 'Bytes of manifests and blobs downloaded', registers: [this.registry] });
+  private readonly blobBytes = new Counter({ name: 'weir_agent_downloaded_bytes_total', help: 'Bytes of manifests and blobs downloaded, as transferred (gzip where the controller compressed)', registers: [this.registry] });
   applied: BundleRef | undefined;
   private appliedManifest: string | undefined;
   lastError: string | undefined;
@@ -173,8 +173,8 @@ export class Agent {
     if (!manifest) {
       const r = await this.opts.client.request('GET', `/v1/manifests/${d.manifest}`);
       if (r.status !== 200) throw new Error(`manifest ${d.manifest}: HTTP ${r.status}`);
-      this.downloadedBytes += r.body.length;
-      this.blobBytes.inc(r.body.length);
+      this.downloadedBytes += r.wireBytes;
+      this.blobBytes.inc(r.wireBytes);
       this.verifyManifest(d, r.body, d.signature);
       manifest = { bytes: r.body, signature: d.signature };
     }
@@ -184,8 +184,8 @@ export class Agent {
       if (await this.store.hasBlob(digest)) continue;
       const r = await this.opts.client.request('GET', `/v1/blobs/sha256/${digest}`);
       if (r.status !== 200) throw new Error(`blob ${digest}: HTTP ${r.status}`);
-      this.downloadedBytes += r.body.length;
-      this.blobBytes.inc(r.body.length);
+      this.downloadedBytes += r.wireBytes;
+      this.blobBytes.inc(r.wireBytes);
       if (sha256hex(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
       await this.store.putBlob(digest, r.body);
     }

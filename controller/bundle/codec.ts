@@ -92,9 +92,16 @@ export function nodeManifest(m: BundleManifest, bundleDigest: string, node: stri
   const tables = m.tables
     .filter((t) => !t.name.includes('@') || t.name.endsWith(`@${node}`))
     .map((t) => ({ ...t, name: t.name.split('@')[0]! }));
-  const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, source: m.source, compiler: m.compiler, abi: m.abi, maps: nodeMaps(m, node), tables };
+  // Sorted by (name, endpoint) and name, so a view can be rebuilt from a delta (manifestDelta).
+  const maps = [...nodeMaps(m, node)].sort((a, b) => mapKey(a).localeCompare(mapKey(b)));
+  tables.sort((a, b) => a.name.localeCompare(b.name));
+  const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, source: m.source, compiler: m.compiler, abi: m.abi, maps, tables };
   const bytes = canonicalJson(manifest);
   return { manifest, bytes, digest: sha256hex(bytes) };
+}
+
+export function mapKey(m: MapImage): string {
+  return `${m.name}\u0000${m.endpoint ?? ''}`;
 }
 
 export function parseNodeManifest(bytes: Buffer): NodeManifest {

@@ -10,6 +10,7 @@ import type { NodeFeatures } from '../agent/datapath.js';
 import { BundleStore, StoreFullError } from '../bundle/store.js';
 import { signDigest, type SigningKey } from '../bundle/sign.js';
 import { nodeManifest, parseManifest } from '../bundle/codec.js';
+import type { BundleManifest } from '../../compiler/bundle/types.js';
 import type { Compiler } from './compiler.js';
 import { evaluateGate } from './gate.js';
 import { ControllerMetrics } from './metrics.js';
@@ -128,32 +129,47 @@ export class Controller extends EventEmitter {
     return this.state.desired[node] ?? this.state.lastGood;
   }
 
-  private readonly nodeViews = new Map<string, { digest: string; signature: string }>();
+  /**
+   * Node views by node-manifest digest and by (bundle, node). They are derived data: ed25519
+   * signatures are deterministic, so after a restart the same bytes and signature come back;
+   * they live in memory only, which keeps fsyncs off the path from commit to applied.
+   */
+  private readonly nodeViewsByDigest = new Map<string, { bytes: Buffer; signature: string }>();
+  private readonly nodeViews = new Map<string, string>();
+  private readonly fullManifests = new Map<string, BundleManifest>();
 
-  /** The node's signed view of its desired bundle (cut, signed and stored on first use). */
+  /** The node's signed view of its desired bundle (cut and signed on first use). */
   async nodeDesired(node: string): Promise<(BundleRef & { manifest: string; signature: string }) | undefined> {
     const d = this.desiredFor(node);
     if (!d) return undefined;
     const key = `${d.digest}/${node}`;
-    let view = this.nodeViews.get(key);
-    if (!view) {
-      const full = await this.store.getManifest(d.digest);
-      if (!full) return undefined;
-      const nm = nodeManifest(parseManifest(full.bytes), d.digest, node);
-      const signature = signDigest(this.opts.key, nm.digest);
-      await this.store.putManifest(nm.digest, nm.bytes, signature);
-      view = { digest: nm.digest, signature };
-      this.nodeViews.set(key, view);
+    let digest = this.nodeViews.get(key);
+    if (!digest) {
+      let full = this.fullManifests.get(d.digest);
+      if (!full) {
+        const stored = await this.store.getManifest(d.digest);
+        if (!stored) return undefined;
+        full = parseManifest(stored.bytes);
+        if (this.fullManifests.size > 16) this.fullManifests.clear();
+        this.fullManifests.set(d.digest, full);
+      }
+      const nm = nodeManifest(full, d.digest, node);
+      if (this.nodeViewsByDigest.size > 100_000) this.nodeViewsByDigest.clear();
+      this.nodeViewsByDigest.set(nm.digest, { bytes: nm.bytes, signature: signDigest(this.opts.key, nm.digest) });
+      this.nodeViews.set(key, nm.digest);
+      digest = nm.digest;
     }
-    return { revision: d.revision, digest: d.digest, manifest: view.digest, signature: view.signature };
+    const view = this.nodeViewsByDigest.get(digest);
+    if (!view) {
+      this.nodeViews.delete(key);
+      return this.nodeDesired(node);
+    }
+    return { revision: d.revision, digest: d.digest, manifest: digest, signature: view.signature };
   }
 
-  async signatureFor(digest: string): Promise<string | undefined> {
-    const s = this.signatures.get(digest);
-    if (s) return s;
-    const m = await this.store.getManifest(digest);
-    if (m) this.signatures.set(digest, m.signature);
-    return m?.signature;
+  /** A manifest by digest: a node view from memory, else a bundle manifest from the store. */
+  async manifestBytes(digest: string): Promise<{ bytes: Buffer; signature: string } | undefined> {
+    return this.nodeViewsByDigest.get(digest) ?? (await this.store.getManifest(digest));
   }
 
   register(node: string, features: NodeFeatures | undefined, applied: BundleRef | undefined): void {
@@ -292,6 +308,7 @@ export class Controller extends EventEmitter {
       return;
     }
     this.signatures.set(bundle.digest, signature);
+    this.fullManifests.set(bundle.digest, bundle.manifest);
     let size = bundle.manifestBytes.length;
     for (const b of bundle.blobs.values()) size += b.length;
     this.metrics.bundleBytes.set(size);

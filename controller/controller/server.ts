@@ -1,6 +1,7 @@
 // The controller's HTTP API: agents register, long-poll their desired bundle, fetch blobs by
 // digest and report; operators read /v1/status and /metrics; Git hosts call /v1/webhook.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { listen, sendJson, type Listening, type TransportOptions } from '../transport/http.js';
 import type { AgentReport, Controller } from './controller.js';
 import type { NodeFeatures } from '../agent/datapath.js';
@@ -38,13 +39,14 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   if (mm && m === 'GET') {
     const b = await c.store.getBlob(mm[1]!);
     if (!b) return sendJson(res, 404, { error: `no blob ${mm[1]}` });
-    return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': b.length }).end(b);
+    return sendContent(req, res, mm[1]!, b, 'application/octet-stream');
   }
   mm = /^\/v1\/manifests\/([0-9a-f]{64})$/.exec(p);
   if (mm && m === 'GET') {
-    const man = await c.store.getManifest(mm[1]!);
+    const man = await c.manifestBytes(mm[1]!);
     if (!man) return sendJson(res, 404, { error: `no manifest ${mm[1]}` });
-    return void res.writeHead(200, { 'content-type': 'application/json', 'x-weir-signature': man.signature, 'content-length': man.bytes.length }).end(man.bytes);
+    res.setHeader('x-weir-signature', man.signature);
+    return sendContent(req, res, mm[1]!, man.bytes, 'application/json');
   }
   mm = /^\/v1\/nodes\/([^/]+)\/(register|desired|status)$/.exec(p);
   if (mm) {
@@ -101,4 +103,21 @@ async function longPoll(c: Controller, node: string, url: URL, _req: IncomingMes
   if (res.destroyed) return;
   if (!differs()) return void res.writeHead(204).end();
   sendJson(res, 200, await desiredDoc(c, node));
+}
+
+// Content is immutable by digest, so its gzip form is computed once and served to every agent.
+const gzipped = new Map<string, Buffer>();
+
+function sendContent(req: IncomingMessage, res: ServerResponse, digest: string, bytes: Buffer, type: string): void {
+  const headers: Record<string, string | number> = { 'content-type': type, 'cache-control': 'public, max-age=31536000, immutable', etag: `"${digest}"` };
+  if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && bytes.length > 256) {
+    let gz = gzipped.get(digest);
+    if (!gz) {
+      if (gzipped.size > 4096) gzipped.clear();
+      gz = gzipSync(bytes, { level: 6 });
+      gzipped.set(digest, gz);
+    }
+    if (gz.length < bytes.length) return void res.writeHead(200, { ...headers, 'content-encoding': 'gzip', 'content-length': gz.length }).end(gz);
+  }
+  res.writeHead(200, { ...headers, 'content-length': bytes.length }).end(bytes);
 }

@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 export interface TlsFiles {
   cert: string;
@@ -111,14 +112,17 @@ export function sendJson(res: http.ServerResponse, status: number, value: unknow
 
 export interface ClientResponse {
   status: number;
+  /** The body, decompressed. */
   body: Buffer;
+  /** Bytes as they crossed the wire. */
+  wireBytes: number;
 }
 
 /** A small HTTP(S) client with keep-alive, TLS client certificates and a bearer token. */
 export class Client {
   private readonly agent: http.Agent;
   private readonly base: URL;
-  /** Bytes received in response bodies, for the bench's transfer figures. */
+  /** Bytes received in response bodies as they crossed the wire (compressed), for the bench's transfer figures. */
   bytesReceived = 0;
 
   constructor(baseUrl: string, private readonly opts: TransportOptions & { tlsServerName?: string }) {
@@ -142,15 +146,20 @@ export class Client {
           agent: this.agent,
           timeout: timeoutMs,
           ...(signal ? { signal } : {}),
-          headers: { ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}), ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+          headers: { 'accept-encoding': 'gzip', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}), ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
         },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            const b = Buffer.concat(chunks);
-            this.bytesReceived += b.length;
-            resolve({ status: res.statusCode ?? 0, body: b });
+            const wire = Buffer.concat(chunks);
+            this.bytesReceived += wire.length;
+            try {
+              const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire, { maxOutputLength: 256 << 20 }) : wire;
+              resolve({ status: res.statusCode ?? 0, body, wireBytes: wire.length });
+            } catch (err) {
+              reject(new Error(`${method} ${url.pathname}: bad gzip body (${(err as Error).message})`));
+            }
           });
           res.on('error', reject);
         },
