@@ -209,31 +209,69 @@ export function unionL7(list: readonly L7Rules[]): L7Rules {
   return out;
 }
 
-/** The verdict of one direction at one endpoint for a peer identity, protocol and port. */
+type SetKind = 'deny' | 'l7-deny' | 'allow' | 'redirect' | 'l7-allow' | 'default-deny' | 'not-enforced';
+interface SetResult {
+  kind: SetKind;
+  cookie?: number;
+  l7?: L7Rules;
+}
+
+/** Cilium's resolution over one set of rules: deny first, then a plain allow, then L7 rules, then the default. */
+function evalSet(rules: readonly IRRule[], enforced: boolean, http: HttpRequest | undefined): SetResult {
+  const min = (rs: IRRule[]) => Math.min(...rs.map((r) => r.cookie));
+  const deny = rules.filter((r) => r.deny);
+  if (deny.length) return { kind: 'deny', cookie: min(deny) };
+  const plain = rules.filter((r) => !r.l7);
+  if (plain.length) return { kind: 'allow', cookie: min(plain) };
+  if (rules.length) {
+    const l7 = unionL7(rules.map((r) => r.l7!));
+    if (!http || !l7.http) return { kind: 'redirect', cookie: min([...rules]), l7 };
+    const ok = l7.http.some((h) => httpMatches(h, http));
+    return { kind: ok ? 'l7-allow' : 'l7-deny', cookie: min([...rules]), l7 };
+  }
+  return { kind: enforced ? 'default-deny' : 'not-enforced' };
+}
+
+const denies = (k: SetKind) => k === 'deny' || k === 'l7-deny' || k === 'default-deny';
+const reasonOf: Record<SetKind, Reason> = {
+  deny: 'policy-deny',
+  'l7-deny': 'l7-deny',
+  allow: 'policy-allow',
+  redirect: 'l7-redirect',
+  'l7-allow': 'l7-allow',
+  'default-deny': 'default-deny',
+  'not-enforced': 'not-enforced',
+};
+
+/**
+ * The verdict of one direction at one endpoint for a peer identity, protocol and port.
+ * Policies in audit mode never change what is enforced: the enforcing policies decide, and a
+ * flow they let through that the audit policies would drop is allowed and reported.
+ */
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
   const base = { endpoint: ep.key, direction, peerIdentity };
   const rules = (indexOf(ir).bySubject.get(ep.key) ?? []).filter(
     (r) => r.direction === direction && (r.peers === 'any' || r.peers.includes(peerIdentity)) && portMatches(r, protocol, port),
   );
-  const first = (rs: IRRule[]) => ruleRef(ir, Math.min(...rs.map((r) => r.cookie)));
-  const enforceDeny = rules.filter((r) => r.deny && !r.audit);
-  if (enforceDeny.length) return { ...base, verdict: 'deny', reason: 'policy-deny', audit: false, rule: first(enforceDeny)! };
-  const auditDeny = rules.filter((r) => r.deny);
-  if (auditDeny.length) return { ...base, verdict: 'allow', reason: 'audit', audit: true, rule: first(auditDeny)! };
-  const allows = rules.filter((r) => !r.deny);
-  const plain = allows.filter((r) => !r.l7);
-  if (plain.length) return { ...base, verdict: 'allow', reason: 'policy-allow', audit: false, rule: first(plain)! };
-  if (allows.length) {
-    const l7 = unionL7(allows.map((r) => r.l7!));
-    if (!http || !l7.http) return { ...base, verdict: 'allow', reason: 'l7-redirect', audit: false, l7, rule: first(allows)! };
-    const ok = l7.http.some((h) => httpMatches(h, http));
-    return { ...base, verdict: ok ? 'allow' : 'deny', reason: ok ? 'l7-allow' : 'l7-deny', audit: false, l7, rule: first(allows)! };
-  }
   const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
-  if (!enforced) return { ...base, verdict: 'allow', reason: 'not-enforced', audit: false };
-  const auditOnly = ep.auditMode || (direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly);
-  if (auditOnly) return { ...base, verdict: 'allow', reason: 'audit', audit: true };
-  return { ...base, verdict: 'deny', reason: 'default-deny', audit: false };
+  const auditOnly = direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
+  const E = evalSet(
+    rules.filter((r) => !r.audit),
+    enforced && !auditOnly,
+    http,
+  );
+  const A = evalSet(rules, enforced, http);
+  const out = (x: SetResult, verdict: 'allow' | 'deny', audit: boolean, cookie = x.cookie): DirectionVerdict => ({
+    ...base,
+    verdict,
+    reason: audit ? 'audit' : reasonOf[x.kind],
+    audit,
+    ...(x.l7 ? { l7: x.l7 } : {}),
+    ...(cookie ? { rule: ruleRef(ir, cookie)! } : {}),
+  });
+  if (denies(E.kind)) return out(E, 'deny', false);
+  if (denies(A.kind)) return out(E.kind === 'not-enforced' ? A : { ...E }, 'allow', true, A.cookie ?? (E.kind === 'not-enforced' ? undefined : E.cookie));
+  return E.kind === 'not-enforced' ? out(A, 'allow', false) : out(E, 'allow', false);
 }
 
 /** Evaluates a flow: egress policy at the source endpoint, then ingress policy at the destination. */

@@ -45,7 +45,11 @@ export interface LoweredNetwork {
 }
 
 export function endpointFlags(ep: IREndpoint): number {
-  return (ep.ingressEnforced ? WEIR_EP_INGRESS_ENFORCED : 0) | (ep.egressEnforced ? WEIR_EP_EGRESS_ENFORCED : 0) | (ep.auditMode ? WEIR_EP_AUDIT : 0);
+  // A direction enforced only by audit-mode policies is not enforced in the datapath (an audit
+  // default entry reports instead), unless the whole endpoint is in audit mode (WEIR_EP_AUDIT).
+  const ing = ep.ingressEnforced && (ep.auditMode || !ep.ingressAuditOnly);
+  const egr = ep.egressEnforced && (ep.auditMode || !ep.egressAuditOnly);
+  return (ing ? WEIR_EP_INGRESS_ENFORCED : 0) | (egr ? WEIR_EP_EGRESS_ENFORCED : 0) | (ep.auditMode ? WEIR_EP_AUDIT : 0);
 }
 
 /** Memo of map states across builds (incremental rebuilds reuse unchanged endpoint states). */

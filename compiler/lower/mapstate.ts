@@ -21,19 +21,25 @@ import {
   type PolicyValue,
 } from './encode.js';
 
-/** Precedence classes (higher wins among non-deny entries, and among deny entries). */
-export const PRECEDENCE = {
-  auditDefault: 0,
-  redirect: 2,
-  allow: 4,
-  denyAudit: 1,
-  deny: 3,
-} as const;
-
 export interface MapEntry {
   key: PolicyKey;
   value: PolicyValue;
 }
+
+/**
+ * Precedences. Deny entries are compared only with deny entries, the rest among themselves.
+ * Entries from enforcing policies outrank entries that only audit-mode policies produce, and an
+ * entry for a specific peer identity (which folds in the wildcard rules) outranks the wildcard
+ * entry of the same class by one.
+ */
+export const PRECEDENCE = {
+  auditDefault: 0,
+  auditRedirect: 2,
+  auditAllow: 4,
+  redirect: 6,
+  allow: 8,
+  deny: 2,
+} as const;
 
 /** Interns L7 rule sets; the id is the policy value's proxy_port and the l7_rules table key. */
 export class L7Registry {
@@ -58,33 +64,54 @@ interface AuditDefault {
 type AnyRule = IRRule | AuditDefault;
 const isAuditDefault = (r: AnyRule): r is AuditDefault => 'auditDefault' in r;
 
-function combine(rs: readonly AnyRule[], specific: boolean, l7: L7Registry): PolicyValue | undefined {
-  const bump = specific ? 1 : 0;
-  let denyE: IRRule[] = [],
-    denyA: IRRule[] = [],
-    plain: IRRule[] = [],
-    redirect: IRRule[] = [],
-    auditDefault = false;
-  for (const r of rs) {
-    if (isAuditDefault(r)) auditDefault = true;
-    else if (r.deny) (r.audit ? denyA : denyE).push(r);
-    else (r.l7 ? redirect : plain).push(r);
+interface Simple {
+  kind: 'deny' | 'allow' | 'redirect';
+  cookie: number;
+  auth: number;
+  rules: IRRule[];
+}
+
+/** Cilium's resolution at one point: deny first, then a plain allow, then the union of L7 rules. */
+function simple(rs: readonly IRRule[]): Simple | undefined {
+  if (rs.length === 0) return undefined;
+  const min = (l: IRRule[]) => l.reduce((m, r) => Math.min(m, r.cookie), Infinity);
+  const auth = (l: IRRule[]) => l.reduce((m, r) => Math.max(m, r.auth), 0);
+  const deny = rs.filter((r) => r.deny);
+  if (deny.length) return { kind: 'deny', cookie: min(deny), auth: 0, rules: deny };
+  const plain = rs.filter((r) => !r.l7);
+  if (plain.length) return { kind: 'allow', cookie: min(plain), auth: auth([...rs]), rules: plain };
+  return { kind: 'redirect', cookie: min([...rs]), auth: auth([...rs]), rules: [...rs] };
+}
+
+export interface DirectionMode {
+  /** Every policy selecting the endpoint is in audit mode: entries are built as if enforcing and WEIR_EP_AUDIT turns drops into reports. */
+  auditMode: boolean;
+  /** The direction is default-deny by an enforcing (non-audit) policy. */
+  enforcedByEnforcing: boolean;
+}
+
+function combine(rs: readonly AnyRule[], specific: boolean, l7: L7Registry, mode: DirectionMode): PolicyValue | undefined {
+  const b = specific ? 1 : 0;
+  const real = rs.filter((r): r is IRRule => !isAuditDefault(r));
+  const pseudo = real.length !== rs.length;
+  const value = (x: Simple, tierAllow: number, tierRedirect: number, flags: number, cookie: number): PolicyValue =>
+    x.kind === 'allow'
+      ? { verdict: WEIR_VERDICT_ALLOW, auth: x.auth, flags, proxyPort: 0, precedence: tierAllow + b, cookie }
+      : { verdict: WEIR_VERDICT_REDIRECT, auth: x.auth, flags, proxyPort: l7.intern(unionL7(x.rules.map((r) => r.l7!))), precedence: tierRedirect + b, cookie };
+  if (mode.auditMode) {
+    const c = simple(real);
+    if (!c) return undefined;
+    if (c.kind === 'deny') return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.deny + b, cookie: c.cookie };
+    return value(c, PRECEDENCE.allow, PRECEDENCE.redirect, 0, c.cookie);
   }
-  const minCookie = (l: IRRule[]) => l.reduce((m, r) => Math.min(m, r.cookie), Infinity);
-  const maxAuth = (l: IRRule[]) => l.reduce((m, r) => Math.max(m, r.auth === 2 ? 2 : r.auth), 0);
-  if (denyE.length) return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: 0, proxyPort: 0, precedence: PRECEDENCE.deny + bump, cookie: minCookie(denyE) };
-  if (denyA.length) return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.denyAudit + bump, cookie: minCookie(denyA) };
-  if (plain.length) return { verdict: WEIR_VERDICT_ALLOW, auth: maxAuth([...plain, ...redirect]), flags: 0, proxyPort: 0, precedence: PRECEDENCE.allow + bump, cookie: minCookie(plain) };
-  if (redirect.length)
-    return {
-      verdict: WEIR_VERDICT_REDIRECT,
-      auth: maxAuth(redirect),
-      flags: 0,
-      proxyPort: l7.intern(unionL7(redirect.map((r) => r.l7!))),
-      precedence: PRECEDENCE.redirect + bump,
-      cookie: minCookie([...redirect]),
-    };
-  if (auditDefault) return { verdict: WEIR_VERDICT_ALLOW, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.auditDefault, cookie: 0 };
+  const e = simple(real.filter((r) => !r.audit));
+  const a = simple(real);
+  if (e?.kind === 'deny') return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: 0, proxyPort: 0, precedence: PRECEDENCE.deny + b, cookie: e.cookie };
+  if (e) return a?.kind === 'deny' ? value(e, PRECEDENCE.allow, PRECEDENCE.redirect, WEIR_FLAG_AUDIT, a.cookie) : value(e, PRECEDENCE.allow, PRECEDENCE.redirect, 0, e.cookie);
+  if (mode.enforcedByEnforcing) return undefined;
+  if (a?.kind === 'deny') return { verdict: WEIR_VERDICT_ALLOW, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.auditAllow + b, cookie: a.cookie };
+  if (a) return value(a, PRECEDENCE.auditAllow, PRECEDENCE.auditRedirect, 0, a.cookie);
+  if (pseudo) return { verdict: WEIR_VERDICT_ALLOW, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.auditDefault, cookie: 0 };
   return undefined;
 }
 
@@ -108,7 +135,7 @@ const ruleCovers = (r: AnyRule, proto: number, port: number) =>
   isAuditDefault(r) || !r.ports || r.ports.some((p) => p.protocol === proto && p.lo <= port && port <= p.hi);
 
 /** Entries for one key identity in one direction. `cover` decides where entries exist; `value` rules decide what they say. */
-function entriesFor(identity: number, direction: number, cover: readonly AnyRule[], value: readonly AnyRule[], specific: boolean, l7: L7Registry, out: MapEntry[]): void {
+function entriesFor(identity: number, direction: number, cover: readonly AnyRule[], value: readonly AnyRule[], specific: boolean, l7: L7Registry, mode: DirectionMode, out: MapEntry[]): void {
   const hasL3 = cover.some((r) => isAuditDefault(r) || !r.ports);
   let v3: PolicyValue | undefined;
   if (hasL3) {
@@ -116,6 +143,7 @@ function entriesFor(identity: number, direction: number, cover: readonly AnyRule
       value.filter((r) => isAuditDefault(r) || !r.ports),
       specific,
       l7,
+      mode,
     );
     if (v3) out.push({ key: { prefixlen: WEIR_POLICY_PREFIX_MIN, identity, direction, protocol: 0, port: 0 }, value: v3 });
   }
@@ -133,6 +161,7 @@ function entriesFor(identity: number, direction: number, cover: readonly AnyRule
         value.filter((r) => ruleCovers(r, proto, a)),
         specific,
         l7,
+        mode,
       );
       if (!v || (hasL3 && sameValue(v, v3))) continue;
       const last = segs[segs.length - 1];
@@ -157,6 +186,7 @@ export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L
     const auditOnly = dir === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
     // With the endpoint in audit mode the datapath's WEIR_EP_AUDIT covers default-deny drops.
     if (enforced && auditOnly && !ep.auditMode) wildcard.push({ auditDefault: true });
+    const mode: DirectionMode = { auditMode: ep.auditMode, enforcedByEnforcing: enforced && !auditOnly };
     const specific = new Map<number, IRRule[]>();
     for (const r of rs)
       if (r.peers !== 'any')
@@ -165,10 +195,10 @@ export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L
           if (l) l.push(r);
           else specific.set(id, [r]);
         }
-    entriesFor(0, dnum, wildcard, wildcard, false, l7, out);
+    entriesFor(0, dnum, wildcard, wildcard, false, l7, mode, out);
     for (const id of [...specific.keys()].sort((a, b) => a - b)) {
       const own = specific.get(id)!;
-      entriesFor(id, dnum, own, [...own, ...wildcard], true, l7, out);
+      entriesFor(id, dnum, own, [...own, ...wildcard], true, l7, mode, out);
     }
   }
   return out;

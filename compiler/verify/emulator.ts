@@ -191,7 +191,7 @@ export class DatapathEmulator {
     if (v.verdict === WEIR_VERDICT_DENY) return { verdict: audit ? 'allow' : 'deny', action: 'deny', audit, cookie: v.cookie, entry: win };
     if (v.verdict === WEIR_VERDICT_REDIRECT) {
       const l7 = this.l7.get(v.proxyPort);
-      return { verdict: 'allow', action: 'redirect', audit: false, cookie: v.cookie, ...(l7 ? { l7 } : {}), entry: win };
+      return { verdict: 'allow', action: 'redirect', audit: (v.flags & WEIR_FLAG_AUDIT) !== 0, cookie: v.cookie, ...(l7 ? { l7 } : {}), entry: win };
     }
     return { verdict: 'allow', action: 'allow', audit: (v.flags & WEIR_FLAG_AUDIT) !== 0, cookie: v.cookie, entry: win };
   }
