@@ -71,9 +71,10 @@
 #define WRT_NS_UTS    1
 #define WRT_NS_IPC    2
 #define WRT_NS_MNT    3
-#define WRT_NS_PID    4
+#define WRT_NS_PID    4 /* the task's active pid namespace (its struct pid) */
 #define WRT_NS_NET    5
 #define WRT_NS_CGROUP 6
+#define WRT_NS_PID_FOR_CHILDREN 7
 #define WRT_NS_FLAG_NOT_IN  0x1
 #define WRT_NS_FLAG_HOST_NS 0x2 /* value "host_ns": the init task's namespace of that kind */
 

@@ -409,7 +409,15 @@ static __always_inline __u32 ns_inum(struct task_struct *t, __u8 kind)
 	case WRT_NS_UTS: return BPF_CORE_READ(ns, uts_ns, ns.inum);
 	case WRT_NS_IPC: return BPF_CORE_READ(ns, ipc_ns, ns.inum);
 	case WRT_NS_MNT: return BPF_CORE_READ(ns, mnt_ns, ns.inum);
-	case WRT_NS_PID: return BPF_CORE_READ(ns, pid_ns_for_children, ns.inum);
+	case WRT_NS_PID_FOR_CHILDREN: return BPF_CORE_READ(ns, pid_ns_for_children, ns.inum);
+	case WRT_NS_PID: {
+		struct pid *p = BPF_CORE_READ(t, thread_pid);
+		unsigned int level = BPF_CORE_READ(p, level);
+		struct upid up = {};
+		bpf_core_read(&up, sizeof(up), &p->numbers[level & 31]);
+		struct pid_namespace *pns = up.ns;
+		return BPF_CORE_READ(pns, ns.inum);
+	}
 	case WRT_NS_NET: return BPF_CORE_READ(ns, net_ns, ns.inum);
 	case WRT_NS_CGROUP: return BPF_CORE_READ(ns, cgroup_ns, ns.inum);
 	}
