@@ -1,12 +1,71 @@
-// Placeholder until the issue that builds `weir explain` lands.
-import type { Command } from './command.js';
+// `weir explain`: why a flow is allowed or denied, and which map entry implements it.
+import { parseArgs } from 'node:util';
+import { defaultInventory, defaultPolicyPaths, mergeInventories } from '../bundle/build.js';
+import { explainFlow, renderExplanation } from '../explain/explain.js';
+import { formatDiagnostic, parsePeer, parsePort } from '../explain/format.js';
+import { loadInventory } from '../inventory/load.js';
+import { loadPolicies } from '../load/index.js';
+import { lowerNetwork } from '../lower/images.js';
+import { compileNetwork } from '../network/index.js';
+import { UsageError, type Command } from './command.js';
+
+const usage = `usage: weir explain --from PEER --to PEER --port N/PROTO [--http METHOD:PATH]
+                    [PATH...] [--rev REV] [--inventory FILE]... [--format text|json]
+
+PEER is namespace/pod, an IP address, a CIDR, an entity (world, host, ...) or fqdn:NAME@IP.
+Prints the verdict of each direction (egress at the source, ingress at the destination), the
+deciding rule with file:line (and commit with --rev) and the policy map entry that implements it.`;
 
 export const explainCommand: Command = {
   name: 'explain',
-  summary: 'not implemented yet',
-  usage: 'usage: weir explain',
-  async run(_argv, io) {
-    io.stderr('weir explain: not implemented yet\n');
-    return 2;
+  summary: 'explain the verdict for one flow: deciding rule and map entry',
+  usage,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        port: { type: 'string' },
+        http: { type: 'string' },
+        rev: { type: 'string' },
+        inventory: { type: 'string', multiple: true },
+        format: { type: 'string', default: 'text' },
+      },
+    });
+    if (!values.from || !values.to || !values.port) throw new UsageError('--from, --to and --port are required');
+    if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, not ${values.format}`);
+    const from = parsePeer(values.from);
+    const to = parsePeer(values.to);
+    const port = parsePort(values.port);
+    if (typeof from === 'string') throw new UsageError(`--from ${from}`);
+    if (typeof to === 'string') throw new UsageError(`--to ${to}`);
+    if (typeof port === 'string') throw new UsageError(port);
+    let http: { method: string; path: string } | undefined;
+    if (values.http) {
+      const i = values.http.indexOf(':');
+      if (i <= 0) throw new UsageError('--http must be METHOD:PATH, e.g. POST:/v1/request-landing');
+      http = { method: values.http.slice(0, i), path: values.http.slice(i + 1) };
+    }
+    const paths = defaultPolicyPaths(io.cwd, positionals);
+    const invPaths = defaultInventory(io.cwd, values.inventory, paths);
+    const rev = values.rev ? { rev: values.rev } : {};
+    const loaded = await loadPolicies(paths, { root: io.cwd, ...rev });
+    const invLoaded = await loadPolicies(invPaths, { root: io.cwd, ...rev });
+    const inv = loadInventory(invLoaded.documents);
+    const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));
+    const { ir, diagnostics } = compileNetwork(loaded.documents, mergeInventories(inv.inventory, extra.inventory), loaded.commit ? { commit: loaded.commit } : {});
+    const errors = [...loaded.diagnostics, ...invLoaded.diagnostics, ...inv.diagnostics, ...diagnostics].filter((d) => d.severity === 'error');
+    for (const d of errors) io.stderr(formatDiagnostic(d) + '\n');
+    if (errors.length) {
+      io.stderr('weir explain: the policies do not compile; fix the errors above first\n');
+      return 1;
+    }
+    const lowered = lowerNetwork(ir);
+    const x = explainFlow(ir, lowered, { from, to, protocol: port.protocol, port: port.port, ...(http ? { http } : {}) });
+    if (values.format === 'json') io.stdout(JSON.stringify(x, null, 2) + '\n');
+    else io.stdout(renderExplanation(ir, x));
+    return x.error ? 2 : 0;
   },
 };
