@@ -14,7 +14,7 @@ import { ipcacheImage, policyImage } from '../datapath/fixtures.js';
 import { Topology, removeLeftovers } from '../datapath/netns.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const SECONDS = 3;
+const SECONDS = 2;
 const RULES = [10, 1000, 10_000];
 
 function otherAddr(i: number): string {
@@ -46,7 +46,6 @@ export async function vethBench(): Promise<Figure[]> {
     ]);
     const client = topo.pod('client');
     const server = topo.pod('server');
-    const baseline: number[] = [await iperf(topo)];
 
     // weir: the server endpoint's ingress enforced with N entries; the client's flow is one of them.
     using dp = NetDatapath.open({ pinDir: topo.pinDir, policyMaxEntries: 20_000 });
@@ -57,49 +56,69 @@ export async function vethBench(): Promise<Figure[]> {
       { ifname: client.hostIf, endpointId: 1, identity: 300, flags: 0 },
       { ifname: server.hostIf, endpointId: 2, identity: 301, flags: 1 },
     ];
-    topo.inNode(process.execPath, ['--import', 'tsx', resolve(root, 'test/datapath/attach-helper.ts'), topo.pinDir, JSON.stringify(eps)]);
-    const weir: number[] = [];
-    for (const n of RULES) {
+    const attachWeir = () => topo.inNode(process.execPath, ['--import', 'tsx', resolve(root, 'test/datapath/attach-helper.ts'), topo.pinDir, JSON.stringify(eps)]);
+    const detachWeir = () => {
+      for (const ifname of [client.hostIf, server.hostIf]) topo.inNode('tc', ['qdisc', 'del', 'dev', ifname, 'clsact']);
+    };
+
+    const weirRun = async (n: number) => {
       const entries: PolicyEntry[] = [{ prefixlen: 64, identity: 300, direction: 'ingress', protocol: IPPROTO.TCP, port: 5201, verdict: 'allow', cookie: 1 }];
       for (let i = 1; i < n; i++) entries.push({ prefixlen: 64, identity: 1000 + (i % 1000), direction: 'ingress', protocol: IPPROTO.TCP, port: 1 + Math.floor(i / 1000), verdict: 'allow', cookie: i + 1 });
       dp.applyImages([policyImage(2, entries, 20_000)]);
-      weir.push(await iperf(topo));
-    }
-    for (const ifname of [client.hostIf, server.hostIf]) topo.inNode('tc', ['qdisc', 'del', 'dev', ifname, 'clsact']);
-
+      attachWeir();
+      try {
+        return await iperf(topo);
+      } finally {
+        detachWeir();
+      }
+    };
     // iptables: a linear FORWARD chain, the matching rules last.
-    const ipt: number[] = [];
-    for (const n of RULES) {
+    const iptRun = async (n: number) => {
       const lines = ['*filter', ':WDP - [0:0]', '-A FORWARD -j WDP'];
       for (let i = 1; i < n; i++) lines.push(`-A WDP -s ${otherAddr(i % 1000)}/32 -d ${server.ip}/32 -p tcp -m tcp --dport ${1 + Math.floor(i / 1000)} -j ACCEPT`);
       lines.push(`-A WDP -s ${client.ip}/32 -d ${server.ip}/32 -p tcp -m tcp --dport 5201 -j ACCEPT`, `-A WDP -s ${server.ip}/32 -d ${client.ip}/32 -p tcp -m tcp --sport 5201 -j ACCEPT`, '-A WDP -j DROP', 'COMMIT', '');
       writeFileSync(join(tmp, 'rules'), lines.join('\n'));
       topo.inNode('iptables-restore', [join(tmp, 'rules')]);
-      ipt.push(await iperf(topo));
-      topo.inNode('iptables', ['-F']);
-      topo.inNode('iptables', ['-X', 'WDP']);
-    }
-
+      try {
+        return await iperf(topo);
+      } finally {
+        topo.inNode('iptables', ['-F']);
+        topo.inNode('iptables', ['-X', 'WDP']);
+      }
+    };
     // nftables: one concatenated set of N (saddr . dport) elements.
-    const nft: number[] = [];
-    for (const n of RULES) {
+    const nftRun = async (n: number) => {
       const elems = [`${client.ip} . 5201`];
       for (let i = 1; i < n; i++) elems.push(`${otherAddr(i % 1000)} . ${1 + Math.floor(i / 1000)}`);
       const ruleset = `table inet wdp {\n set allowed { type ipv4_addr . inet_service; elements = { ${[...new Set(elems)].join(', ')} } }\n chain wdpfwd { type filter hook forward priority 0; policy drop;\n  ip daddr ${server.ip} ip saddr . tcp dport @allowed accept\n  ip saddr ${server.ip} tcp sport 5201 accept\n }\n}\n`;
       writeFileSync(join(tmp, 'nft'), ruleset);
       topo.inNode('nft', ['-f', join(tmp, 'nft')]);
-      nft.push(await iperf(topo));
-      topo.inNode('nft', ['delete', 'table', 'inet', 'wdp']);
+      try {
+        return await iperf(topo);
+      } finally {
+        topo.inNode('nft', ['delete', 'table', 'inet', 'wdp']);
+      }
+    };
+
+    // Two rounds, each config beside a fresh no-filtering run; the best of the rounds counts (a shared
+    // machine only ever makes a run slower, never faster).
+    const best = { none: new Map<number, number>(), weir: new Map<number, number>(), ipt: new Map<number, number>(), nft: new Map<number, number>() };
+    const keep = (m: Map<number, number>, n: number, v: number) => m.set(n, Math.max(m.get(n) ?? 0, v));
+    for (let round = 0; round < 2; round++)
+      for (const n of RULES) {
+        keep(best.none, n, await iperf(topo));
+        keep(best.weir, n, await weirRun(n));
+        keep(best.ipt, n, await iptRun(n));
+        keep(best.nft, n, await nftRun(n));
+      }
+    for (const n of RULES) {
+      const none = best.none.get(n)!;
+      const w = best.weir.get(n)!;
+      const label = n.toLocaleString('en-US');
+      figures.push({ metric: `veth TCP throughput, weir, ${label} rules`, value: w, unit: 'Gbit/s', peer: { name: 'no filtering, same round', value: none }, ratio: w / none, ...(n === 10_000 ? { goal: '>= 0.95 of no filtering', met: w / none >= 0.95 } : {}) });
+      figures.push({ metric: `veth TCP throughput, iptables linear chain, ${label} rules`, value: best.ipt.get(n)!, unit: 'Gbit/s', peer: { name: 'no filtering, same round', value: none }, ratio: best.ipt.get(n)! / none });
+      figures.push({ metric: `veth TCP throughput, nftables set, ${label} rules`, value: best.nft.get(n)!, unit: 'Gbit/s', peer: { name: 'no filtering, same round', value: none }, ratio: best.nft.get(n)! / none });
     }
-    baseline.push(await iperf(topo));
-    const none = Math.max(...baseline);
-    for (const [i, n] of RULES.entries()) {
-      const w = weir[i]!;
-      figures.push({ metric: `veth TCP throughput, weir, ${n.toLocaleString('en-US')} rules`, value: w, unit: 'Gbit/s', peer: { name: 'no filtering', value: none }, ratio: w / none, ...(n === 10_000 ? { goal: '>= 0.95 of no filtering', met: w / none >= 0.95 } : {}) });
-      figures.push({ metric: `veth TCP throughput, iptables linear chain, ${n.toLocaleString('en-US')} rules`, value: ipt[i]!, unit: 'Gbit/s', peer: { name: `weir, ${n} rules`, value: w }, ratio: ipt[i]! / w });
-      figures.push({ metric: `veth TCP throughput, nftables set, ${n.toLocaleString('en-US')} rules`, value: nft[i]!, unit: 'Gbit/s', peer: { name: `weir, ${n} rules`, value: w }, ratio: nft[i]! / w });
-    }
-    figures.push({ metric: 'veth TCP throughput, no filtering (before / after)', value: baseline[0]!, unit: 'Gbit/s', peer: { name: 'no filtering, end of run', value: baseline[1]! }, ratio: baseline[0]! / baseline[1]! });
   } finally {
     topo.destroy();
     rmSync(tmp, { recursive: true, force: true });

@@ -136,11 +136,19 @@ export default async function bench(): Promise<BenchReport> {
     using dp = NetDatapath.open({ policyMaxEntries: 70_000 });
     dp.setEndpoint(1, { endpointId: 7, identity: 200, flags: 3 });
     dp.applyImages([ipcacheImage([['10.0.0.2/32', 300], ['10.0.1.0/24', 301]])]);
-    const small = perPacketNs(dp, 10);
-    for (const n of [1000, 64_000]) {
-      const v = perPacketNs(dp, n);
-      figures.push({ metric: `per-packet cost, ${n.toLocaleString('en-US')} policy entries`, value: v, unit: 'ns/packet', peer: { name: 'same program, 10 entries', value: small }, ratio: v / small, goal: n === 64_000 ? '<= 1.5x of 10 entries' : '', met: n === 64_000 ? v / small <= 1.5 : true });
+    // As deployed (verdict cache on: a repeated flow is one per-CPU hash hit), then with the cache off
+    // (both LPM lookups on every packet: the cost of a flow's first packet).
+    for (const cache of [true, false]) {
+      dp.setVerdictCache(cache);
+      const label = cache ? '' : ', verdict cache off (both LPM lookups)';
+      const small = perPacketNs(dp, 10);
+      for (const n of [1000, 64_000]) {
+        const v = perPacketNs(dp, n);
+        const goal = cache && n === 64_000;
+        figures.push({ metric: `per-packet cost, ${n.toLocaleString('en-US')} policy entries${label}`, value: v, unit: 'ns/packet', peer: { name: `same program, 10 entries${label}`, value: small }, ratio: v / small, ...(goal ? { goal: '<= 1.5x of 10 entries', met: v / small <= 1.5 } : {}) });
+      }
     }
+    dp.setVerdictCache(true);
     figures.push(loadThroughput(dp, tmp));
     figures.push(...swapLatency(dp));
     figures.push(...(await vethThroughput()));
