@@ -658,8 +658,10 @@ static __always_inline int handle(struct wrt_sys_enter_ctx *ctx, __u32 nr, bool 
 	if (!gen || !s)
 		return 0;
 	s->gen = *gen & 1; /* read once: this syscall sees one generation */
-	for (int i = 0; i < 6; i++)
-		s->regs[i] = ctx->args[i];
+	/* Through probe_read, not ctx->args[i]: a program whose ctx reads go past a tracepoint's record
+	 * (sys_enter_openat has 4 args, 48 bytes) is refused at attach time (EACCES). Registers beyond
+	 * the syscall's arity read as junk and are never used: the compiler checks arg indexes. */
+	bpf_probe_read_kernel(s->regs, 6 * sizeof(__u64), (void *)ctx + 16);
 	s->regs[6] = s->regs[7] = 0;
 	s->nr = ctx->nr;
 	void *hooks = bpf_map_lookup_elem(&wrt_hooks_slots, &s->gen);

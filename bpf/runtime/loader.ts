@@ -1,0 +1,174 @@
+// Loads weir's runtime programs (wrt_runtime.bpf.o) on this node and swaps compiled runtime images into
+// them: every image goes into fresh inner maps behind the idle map-of-maps slot, then one update of
+// wrt_active flips the generation, so a syscall sees the old policy or the new one, never a mix.
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
+import { runtimeLayouts, type RuntimeMapImage } from '../../compiler/runtime/encode.js';
+
+export const defaultRuntimeObject = fileURLToPath(new URL('../build/wrt_runtime.bpf.o', import.meta.url));
+
+const slotMaps: Record<RuntimeMapImage['name'], string> = {
+  wrt_hooks: 'wrt_hooks_slots',
+  wrt_policies: 'wrt_policies_slots',
+  wrt_str: 'wrt_str_slots',
+  wrt_prefix: 'wrt_prefix_slots',
+  wrt_postfix: 'wrt_postfix_slots',
+  wrt_num: 'wrt_num_slots',
+};
+
+export interface ApplyStats {
+  generation: number;
+  entries: Record<string, number>;
+  attached: string[];
+  detached: string[];
+  ms: number;
+}
+
+/** Namespace inode numbers of pid 1, indexed like WRT_NS_* (host_ns in matchNamespaces). */
+export function hostNamespaces(): number[] {
+  const kinds: [number, string][] = [[1, 'uts'], [2, 'ipc'], [3, 'mnt'], [4, 'pid'], [5, 'net'], [6, 'cgroup'], [7, 'pid_for_children']];
+  const out = new Array<number>(8).fill(0);
+  for (const [i, k] of kinds) {
+    try {
+      out[i] = statSync(`/proc/1/ns/${k}`).ino;
+    } catch {
+      /* namespace kind not present */
+    }
+  }
+  return out;
+}
+
+export class RuntimeDatapath implements Disposable {
+  readonly object: BpfObject;
+  readonly #links = new Map<string, BpfLink>();
+  readonly #inner: BpfMap[] = [];
+  #generation = 0;
+  #applied = false;
+
+  private constructor(object: BpfObject) {
+    this.object = object;
+  }
+
+  /** Loads the object and starts process tracking; no policy is active until apply(). */
+  static open(objectPath = defaultRuntimeObject): RuntimeDatapath {
+    const obj = BpfObject.open(objectPath);
+    try {
+      obj.load();
+      const dp = new RuntimeDatapath(obj);
+      for (const [prog, tp] of [['wrt_exec', 'sched_process_exec'], ['wrt_fork', 'sched_process_fork'], ['wrt_exit', 'sched_process_exit']] as const)
+        dp.#links.set(`sched/${tp}`, obj.program(prog).attachTracepoint('sched', tp));
+      const ni = Buffer.alloc(runtimeLayouts.wrt_node_info.size);
+      hostNamespaces().forEach((v, i) => ni.writeUInt32LE(v >>> 0, i * 4));
+      obj.map('wrt_node').update(u32(0), ni);
+      return dp;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Seeds the process table from /proc for processes that exec'd before weir loaded (their binary is
+   * /proc/PID/exe), so matchBinaries sees them too. Only the given pids when a list is passed.
+   */
+  seedProcesses(pids?: number[]): number {
+    const procs = this.object.map('wrt_procs');
+    const list = pids ?? readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    let n = 0;
+    for (const pid of list) {
+      try {
+        const exe = readlinkSync(`/proc/${pid}/exe`);
+        const status = statSync(`/proc/${pid}`);
+        const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
+        v.writeUInt32LE(pid, 0);
+        v.writeUInt32LE(status.uid, 8);
+        const bytes = Buffer.from(exe).subarray(0, 255);
+        v.writeUInt32LE(bytes.length, 24);
+        bytes.copy(v, 32);
+        procs.update(u32(pid), v);
+        n++;
+      } catch {
+        /* exited, or a kernel thread */
+      }
+    }
+    return n;
+  }
+
+  /** Installs a node's runtime images and attaches the syscall tracepoints they need, atomically. */
+  apply(images: readonly RuntimeMapImage[], attach: readonly string[]): ApplyStats {
+    const t0 = performance.now();
+    const next = this.#applied ? this.#generation ^ 1 : 0;
+    const entries: Record<string, number> = {};
+    const fresh: BpfMap[] = [];
+    try {
+      for (const img of images) {
+        const inner = BpfMap.create({ type: img.type, name: `${img.name}_${next}`, keySize: img.keySize, valueSize: img.valueSize, maxEntries: img.maxEntries });
+        fresh.push(inner);
+        for (const [k, v] of img.records) inner.update(k, v);
+        entries[img.name] = img.records.length;
+      }
+      // Attach before the flip: a program attached early finds the old generation's hooks (none for a new syscall).
+      const attached: string[] = [];
+      for (const a of attach) {
+        if (this.#links.has(a)) continue;
+        const [cat, name] = a.split('/') as [string, string];
+        const prog = cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter';
+        this.#links.set(a, this.object.program(prog).attachTracepoint(cat, name));
+        attached.push(a);
+      }
+      images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(u32(next), fresh[i]!));
+      const gen = Buffer.alloc(4);
+      gen.writeUInt32LE(next);
+      this.object.map('wrt_active').update(u32(0), gen); // the commit point
+      const detached: string[] = [];
+      for (const [a, link] of this.#links) {
+        if (a.startsWith('sched/') || attach.includes(a)) continue;
+        link.close();
+        this.#links.delete(a);
+        detached.push(a);
+      }
+      // The outer maps hold the inner maps now; our fds can go (the idle slot is replaced next time).
+      for (const m of fresh) m.close();
+      this.#generation = next;
+      this.#applied = true;
+      return { generation: next, entries, attached, detached, ms: performance.now() - t0 };
+    } catch (e) {
+      for (const m of fresh) m.close();
+      throw e;
+    }
+  }
+
+  /** Flips one policy between enforce (0) and monitor (1) in the generation in service. */
+  setMode(policyId: number, mode: 'enforce' | 'monitor'): void {
+    const inner = this.object.map('wrt_policies_slots').openInner(u32(this.#generation));
+    if (!inner) throw new Error('no runtime policy is applied');
+    try {
+      const v = Buffer.alloc(8);
+      v.writeUInt32LE(mode === 'monitor' ? 1 : 0);
+      inner.update(u32(policyId), v);
+    } finally {
+      inner.close();
+    }
+  }
+
+  /** Consumes ring-buffer records (raw bytes; decode with controller/events/tetragon.ts). */
+  events(onRecord: (data: Buffer) => void): RingBuffer {
+    return new RingBuffer(this.object.map('wrt_events'), onRecord);
+  }
+
+  close(): void {
+    for (const l of this.#links.values()) l.close();
+    this.#links.clear();
+    for (const m of this.#inner) m.close();
+    this.object.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

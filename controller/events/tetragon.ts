@@ -1,0 +1,226 @@
+// Ring-buffer records of weir's runtime programs → Tetragon-compatible JSON lines (the shape of
+// `tetra getevents -o json`: process_exec, process_exit, process_kprobe / process_tracepoint with
+// policy_name, action and args), plus weir's provenance, and a compact one-line format like
+// `tetra getevents -o compact`. Layouts: bpf/include/weir_runtime.h (offsets in compiler/runtime/encode.ts).
+import { readFileSync, readlinkSync } from 'node:fs';
+import type { HookTableEntry } from '../../compiler/runtime/lower.js';
+import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+
+export const EV = { exec: 1, exit: 2, call: 3 } as const;
+const ACTION_NAMES: Record<number, string> = { 1: 'KPROBE_ACTION_POST', 2: 'KPROBE_ACTION_NOPOST', 3: 'KPROBE_ACTION_SIGKILL', 4: 'KPROBE_ACTION_SIGNAL', 5: 'KPROBE_ACTION_OVERRIDE' };
+const FLAG_MONITOR = 1;
+const FLAG_BINARY_KNOWN = 4;
+const ARG = { int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 };
+
+export interface DecodedEvent {
+  kind: 'exec' | 'exit' | 'call';
+  action: number;
+  monitor: boolean;
+  policyId: number;
+  hookId: number;
+  syscallNr: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  ktime: bigint;
+  signal: number;
+  binary: string;
+  binaryKnown: boolean;
+  args: { type: number; value: bigint; str?: string }[];
+}
+
+const H = runtimeLayouts.wrt_event_hdr.members;
+const C = runtimeLayouts.wrt_event_call.members;
+
+function cstr(b: Buffer, off: number, max: number, len?: number): string {
+  let end = off + (len !== undefined ? Math.min(len, max) : max);
+  if (len === undefined) {
+    const z = b.indexOf(0, off);
+    if (z >= 0 && z < end) end = z;
+  }
+  return b.toString('utf8', off, end);
+}
+
+/** Decodes one ring-buffer record; undefined for a record of unknown kind or size. */
+export function decodeRecord(b: Buffer): DecodedEvent | undefined {
+  if (b.length < runtimeLayouts.wrt_event_hdr.size) return undefined;
+  const kind = b[H.kind];
+  if (kind !== EV.exec && kind !== EV.exit && kind !== EV.call) return undefined;
+  const flags = b[H.flags]!;
+  const known = (flags & FLAG_BINARY_KNOWN) !== 0;
+  const ev: DecodedEvent = {
+    kind: kind === EV.exec ? 'exec' : kind === EV.exit ? 'exit' : 'call',
+    action: b[H.action]!,
+    monitor: (flags & FLAG_MONITOR) !== 0,
+    policyId: b.readUInt32LE(H.policy_id),
+    hookId: b.readUInt32LE(H.hook_id),
+    syscallNr: b.readInt32LE(H.syscall_nr),
+    pid: b.readUInt32LE(H.pid),
+    tid: b.readUInt32LE(H.tid),
+    ppid: b.readUInt32LE(H.ppid),
+    uid: b.readUInt32LE(H.uid),
+    ktime: b.readBigUInt64LE(H.ktime),
+    signal: b.readInt32LE(H.signal),
+    binary: known ? cstr(b, H.binary, 256, b.readUInt32LE(H.binary_len)) : cstr(b, H.binary, 16),
+    binaryKnown: known,
+    args: [],
+  };
+  if (kind === EV.call && b.length >= runtimeLayouts.wrt_event_call.size) {
+    const n = Math.min(b[H.n_args]!, 5);
+    for (let i = 0; i < n; i++) {
+      const type = b[C.arg_type + i]!;
+      const value = b.readBigUInt64LE(C.argv + i * 8);
+      if (type === ARG.string) ev.args.push({ type, value, str: cstr(b, C.strs + i * 256, 255, b.readUInt16LE(C.str_len + i * 2)) });
+      else ev.args.push({ type, value });
+    }
+  }
+  return ev;
+}
+
+export interface ProcessInfo {
+  exec_id: string;
+  pid: number;
+  uid: number;
+  cwd: string;
+  binary: string;
+  arguments: string;
+  flags: string;
+  start_time: string;
+  tid?: number;
+  parent_exec_id?: string;
+  pod?: { namespace: string; name: string; workload?: string };
+}
+
+export interface EncoderOptions {
+  nodeName: string;
+  /** The bundle's hook table (hook id → policy, call, file:line, commit). */
+  table: readonly HookTableEntry[];
+  /** Read arguments and cwd from /proc (the agent); off in benchmarks and replay. */
+  procfs?: boolean;
+  /** Boot time in ns since the epoch, to turn ktime into wall-clock time. */
+  bootTimeNs?: bigint;
+  /** pid → pod, from the agent's cgroup mapping. */
+  podOf?: (pid: number) => ProcessInfo['pod'] | undefined;
+}
+
+function bootTimeNs(): bigint {
+  const up = BigInt(Math.round(performance.timeOrigin * 1e6 + performance.now() * 1e6)) - process.hrtime.bigint();
+  return up;
+}
+
+/** Turns decoded records into Tetragon JSON objects, keeping a small process cache (exec → exit). */
+export class TetragonEncoder {
+  readonly #opts: EncoderOptions;
+  readonly #boot: bigint;
+  readonly #procs = new Map<number, ProcessInfo>();
+
+  constructor(opts: EncoderOptions) {
+    this.#opts = opts;
+    this.#boot = opts.bootTimeNs ?? bootTimeNs();
+  }
+
+  #time(ktime: bigint): string {
+    return new Date(Number((this.#boot + ktime) / 1_000_000n)).toISOString();
+  }
+
+  #process(ev: DecodedEvent, fromExec: boolean): ProcessInfo {
+    let p = this.#procs.get(ev.pid);
+    if (!p || fromExec) {
+      let args = '';
+      let cwd = '';
+      let binary = ev.binary;
+      if (this.#opts.procfs) {
+        try {
+          args = readFileSync(`/proc/${ev.pid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
+          cwd = readlinkSync(`/proc/${ev.pid}/cwd`);
+          if (!ev.binaryKnown) binary = readlinkSync(`/proc/${ev.pid}/exe`);
+        } catch {
+          /* gone already */
+        }
+      }
+      // exec_id: Tetragon's is base64(node:ktime:pid); same idea, so that exec and exit pair up.
+      p = {
+        exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'),
+        pid: ev.pid,
+        uid: ev.uid,
+        cwd,
+        binary,
+        arguments: args,
+        flags: fromExec ? 'execve' : 'procFS',
+        start_time: this.#time(ev.ktime),
+      };
+      const pod = this.#opts.podOf?.(ev.pid);
+      if (pod) p.pod = pod;
+      this.#procs.set(ev.pid, p);
+      if (this.#procs.size > 65536) this.#procs.delete(this.#procs.keys().next().value as number);
+    }
+    return p;
+  }
+
+  /** The Tetragon JSON object for one record (undefined if it is not an event kind Tetragon has). */
+  encode(ev: DecodedEvent): Record<string, unknown> | undefined {
+    const time = this.#time(ev.ktime);
+    const node_name = this.#opts.nodeName;
+    if (ev.kind === 'exec') return { process_exec: { process: this.#process(ev, true) }, node_name, time };
+    if (ev.kind === 'exit') {
+      const process = this.#process(ev, false);
+      this.#procs.delete(ev.pid);
+      return { process_exit: { process, status: 0 }, node_name, time };
+    }
+    const hook = this.#opts.table[ev.hookId];
+    const args = ev.args.map((a, i) => {
+      const label = hook?.args[i]?.label;
+      const o: Record<string, unknown> =
+        a.type === ARG.string ? { string_arg: a.str ?? '' }
+        : a.type === ARG.int ? { int_arg: Number(BigInt.asIntN(64, a.value)) }
+        : a.type === ARG.int64 ? { long_arg: BigInt.asIntN(64, a.value).toString() }
+        : { size_arg: a.value.toString() };
+      if (label) o['label'] = label;
+      return o;
+    });
+    const body: Record<string, unknown> = { process: this.#process(ev, false) };
+    const isKprobe = hook?.eventKind !== 'process_tracepoint';
+    if (isKprobe) body['function_name'] = hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${ev.syscallNr}`;
+    else {
+      const [subsys, event] = (hook?.attach ?? 'syscalls/unknown').split('/');
+      body['subsys'] = subsys;
+      body['event'] = event;
+    }
+    body['args'] = args;
+    body['action'] = ACTION_NAMES[ev.action] ?? 'KPROBE_ACTION_UNKNOWN';
+    body['policy_name'] = hook?.policy ?? `policy-${ev.policyId}`;
+    if (hook?.message) body['message'] = hook.message;
+    if (hook && hook.tags.length) body['tags'] = hook.tags;
+    // weir's own fields: where the rule lives, and whether enforcement was suppressed by monitor mode.
+    body['weir'] = { file: hook?.file, line: hook?.line, commit: hook?.commit, hook_id: ev.hookId, attach: hook?.attach, ...(ev.monitor ? { mode: 'monitor' } : {}) };
+    return { [isKprobe ? 'process_kprobe' : 'process_tracepoint']: body, node_name, time };
+  }
+
+  /** One JSON line per record. */
+  jsonLine(record: Buffer): string | undefined {
+    const ev = decodeRecord(record);
+    if (!ev) return undefined;
+    const o = this.encode(ev);
+    return o ? JSON.stringify(o) : undefined;
+  }
+}
+
+/** `tetra getevents -o compact`-style line for a Tetragon JSON object. */
+export function compactLine(o: Record<string, unknown>): string {
+  const proc = (p: ProcessInfo | undefined) => `${p?.pod ? `${p.pod.namespace}/${p.pod.name} ` : ''}${p?.binary ?? '?'}${p?.arguments ? ' ' + p.arguments : ''}`;
+  if (o['process_exec']) return `🚀 process ${proc((o['process_exec'] as { process: ProcessInfo }).process)}`;
+  if (o['process_exit']) {
+    const e = o['process_exit'] as { process: ProcessInfo; status?: number; signal?: string };
+    return `💥 exit    ${proc(e.process)} ${e.signal ?? e.status ?? 0}`;
+  }
+  const body = (o['process_kprobe'] ?? o['process_tracepoint']) as Record<string, unknown> | undefined;
+  if (!body) return JSON.stringify(o);
+  const fn = (body['function_name'] as string | undefined) ?? `${body['subsys']}/${body['event']}`;
+  const args = ((body['args'] as Record<string, unknown>[]) ?? []).map((a) => String(Object.values(a)[0])).join(' ');
+  const action = String(body['action']);
+  const icon = action === 'KPROBE_ACTION_SIGKILL' ? '☠️ ' : action === 'KPROBE_ACTION_SIGNAL' ? '📶' : '⁉️ ';
+  const verb = action === 'KPROBE_ACTION_SIGKILL' ? 'killed ' : 'syscall';
+  const mode = (body['weir'] as { mode?: string } | undefined)?.mode === 'monitor' ? ' (monitor)' : '';
+  return `${icon} ${verb} ${proc(body['process'] as ProcessInfo)} ${fn} ${args}${mode} [${body['policy_name']}]`;
+}

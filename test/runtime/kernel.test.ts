@@ -1,0 +1,176 @@
+// Kernel end to end (root): the real programs with compiled images, a test binary in our own temp dir.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeDatapath, defaultRuntimeObject } from '../../bpf/runtime/loader.js';
+import { decodeRecord, TetragonEncoder, compactLine, type DecodedEvent } from '../../controller/events/tetragon.js';
+import { skipKernel } from '../kernel-env.js';
+import { buildProbe, compileText, run, spawnLoop, tempDir } from './helpers.js';
+
+const sigkillPolicy = (name: string, bin: string, prefix: string, mode = 'enforce') => `
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: ${name}
+spec:
+  options:
+  - name: policy-mode
+    value: ${mode}
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - index: 0
+      type: int
+    - index: 1
+      type: string
+    - index: 2
+      type: int
+    selectors:
+    - matchArgs:
+      - index: 1
+        operator: Prefix
+        values: ["${prefix}"]
+      matchBinaries:
+      - operator: In
+        values: ["${bin}"]
+      matchActions:
+      - action: Sigkill
+`;
+
+describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
+  let dir = '';
+  let bin = '';
+  let dp: RuntimeDatapath;
+  const records: DecodedEvent[] = [];
+  let rb: { consume(): number; close(): void };
+
+  beforeAll(() => {
+    if (!existsSync(defaultRuntimeObject)) throw new Error(`${defaultRuntimeObject} missing: run npm run build`);
+    dir = tempDir();
+    bin = buildProbe(dir);
+    mkdirSync(path.join(dir, 'protected'));
+    writeFileSync(path.join(dir, 'protected', 'secret.txt'), 'secret\n');
+    writeFileSync(path.join(dir, 'open.txt'), 'open\n');
+    dp = RuntimeDatapath.open();
+    rb = dp.events((b) => {
+      const e = decodeRecord(b);
+      if (e && e.binary === bin) records.push(e);
+    });
+  });
+
+  afterAll(() => {
+    rb?.close();
+    dp?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const apply = (text: string) => {
+    const r = compileText(text);
+    expect(r.errors).toEqual([]);
+    const n = r.nodes[0]!;
+    dp.apply(n.images, n.lowered.attach);
+    return n;
+  };
+  const drain = () => {
+    rb.consume();
+    const out = records.splice(0);
+    return out;
+  };
+
+  it('Sigkills the scoped binary when it opens a file under the protected prefix, with a KPROBE_ACTION_SIGKILL event', async () => {
+    const node = apply(sigkillPolicy('wrt-protect', bin, `${dir}/protected/`));
+    drain();
+    const ok = await run(bin, ['open', path.join(dir, 'open.txt')]);
+    expect(ok).toMatchObject({ code: 0, signal: null, stdout: 'opened 1\n' });
+    const killed = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt')]);
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.stdout).toBe('');
+    const evs = drain().filter((e) => e.kind === 'call');
+    expect(evs).toHaveLength(1);
+    const enc = new TetragonEncoder({ nodeName: 'local', table: node.lowered.table });
+    const json = enc.encode(evs[0]!) as { process_kprobe: Record<string, unknown> };
+    expect(json.process_kprobe).toMatchObject({
+      policy_name: 'wrt-protect',
+      action: 'KPROBE_ACTION_SIGKILL',
+      function_name: '__x64_sys_openat',
+      args: [{ int_arg: -100 }, { string_arg: path.join(dir, 'protected', 'secret.txt') }, { int_arg: 0 }],
+      process: { pid: killed.pid, binary: bin },
+      weir: { file: 'policy.yaml', line: 11 }, // the kprobes entry (line 1 of the text is empty)
+    });
+    expect(compactLine(json)).toContain('killed');
+  });
+
+  it('in monitor mode only posts: the binary lives, the event carries the would-be action', async () => {
+    apply(sigkillPolicy('wrt-protect-monitor', bin, `${dir}/protected/`, 'monitor'));
+    drain();
+    const r = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt'), '3']);
+    expect(r).toMatchObject({ code: 0, signal: null, stdout: 'opened 3\n' });
+    const evs = drain().filter((e) => e.kind === 'call');
+    expect(evs).toHaveLength(3);
+    expect(evs.every((e) => e.monitor && e.action === 3 && e.signal === 0)).toBe(true);
+  });
+
+  it('does not touch other binaries: a different copy of the same program opening the same file survives', async () => {
+    apply(sigkillPolicy('wrt-protect', bin, `${dir}/protected/`));
+    const other = path.join(dir, 'other-probe');
+    writeFileSync(other, '');
+    rmSync(other);
+    const { copyFileSync, chmodSync } = await import('node:fs');
+    copyFileSync(bin, other);
+    chmodSync(other, 0o755);
+    const r = await run(other, ['open', path.join(dir, 'protected', 'secret.txt')]);
+    expect(r).toMatchObject({ code: 0, signal: null });
+  });
+
+  it('posts sys_mount and sys_pivot_root events for the binary in its own mount namespace', async () => {
+    const scope = (name: string, call: string) => `
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ${name}}
+spec:
+  kprobes:
+  - call: ${call}
+    syscall: true
+    args:
+    - {index: 0, type: string}
+    - {index: 1, type: string}
+    selectors:
+    - matchBinaries:
+      - {operator: In, values: ["${bin}"]}
+`;
+    apply(scope('wrt-mount', 'sys_mount') + '---\n' + scope('wrt-pivot', 'sys_pivot_root'));
+    drain();
+    const mnt = path.join(dir, 'mnt');
+    mkdirSync(mnt, { recursive: true });
+    const r = await run(bin, ['mount', mnt]);
+    expect(r.code).toBe(0);
+    const evs = drain().filter((e) => e.kind === 'call');
+    const mounts = evs.filter((e) => e.args[1]?.str === mnt);
+    expect(mounts.map((e) => e.args[0]?.str)).toEqual(expect.arrayContaining(['wrt-tmpfs', mnt]));
+    expect(mounts.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('swapping the policy while the binary loops changes behaviour at one point: posts, then a kill, never mixed', async () => {
+    const target = path.join(dir, 'protected', 'secret.txt');
+    const stop = path.join(dir, 'stop');
+    const v1 = apply(sigkillPolicy('wrt-v1', bin, `${dir}/protected/`, 'monitor'));
+    drain();
+    const loop = spawnLoop(bin, ['loop', target, stop]);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = drain().filter((e) => e.kind === 'call');
+    expect(before.length).toBeGreaterThan(10);
+    const v2 = apply(sigkillPolicy('wrt-v2', bin, `${dir}/protected/`));
+    const exit = await Promise.race([loop.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    writeFileSync(stop, '');
+    expect(exit?.signal).toBe('SIGKILL');
+    const after = drain().filter((e) => e.kind === 'call');
+    // Every event is whole: monitor events from v1 (post only) then exactly one enforce kill from v2.
+    const seq = [...before, ...after].map((e) => (e.monitor ? 'v1' : 'v2'));
+    const firstV2 = seq.indexOf('v2');
+    expect(firstV2).toBeGreaterThan(0);
+    expect(seq.slice(firstV2)).toEqual(['v2']);
+    expect(v1.lowered.table[0]!.policy).toBe('wrt-v1');
+    expect(v2.lowered.table[0]!.policy).toBe('wrt-v2');
+  });
+});

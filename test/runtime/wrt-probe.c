@@ -1,0 +1,49 @@
+// Test binary for the runtime kernel tests: the tests copy/compile it into their own temp dir and
+// scope every policy to that exact path, so Sigkill never reaches anything else.
+//   wrt-probe open PATH [N]        open+close PATH N times (default 1), print "opened N"
+//   wrt-probe loop PATH STOPFILE   open+close PATH until STOPFILE exists, printing nothing
+//   wrt-probe mount DIR            unshare a mount namespace, mount tmpfs on DIR, try pivot_root(DIR, DIR)
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "open") == 0) {
+		long n = argc >= 4 ? atol(argv[3]) : 1;
+		for (long i = 0; i < n; i++) {
+			int fd = open(argv[2], O_RDONLY);
+			if (fd >= 0)
+				close(fd);
+		}
+		printf("opened %ld\n", n);
+		return 0;
+	}
+	if (argc >= 4 && strcmp(argv[1], "loop") == 0) {
+		struct stat st;
+		while (stat(argv[3], &st) != 0) {
+			int fd = open(argv[2], O_RDONLY);
+			if (fd >= 0)
+				close(fd);
+			usleep(200);
+		}
+		return 0;
+	}
+	if (argc >= 3 && strcmp(argv[1], "mount") == 0) {
+		if (unshare(CLONE_NEWNS) != 0) { perror("unshare"); return 2; }
+		if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) { perror("make-private"); return 2; }
+		if (mount("wrt-tmpfs", argv[2], "tmpfs", 0, NULL) != 0) { perror("mount"); return 2; }
+		long r = syscall(SYS_pivot_root, argv[2], argv[2]);
+		printf("mounted pivot=%ld\n", r);
+		return 0;
+	}
+	fprintf(stderr, "usage: wrt-probe open PATH [N] | loop PATH STOPFILE | mount DIR\n");
+	return 2;
+}
