@@ -67,6 +67,8 @@ export class Controller extends EventEmitter {
   phase: RolloutPhase = 'Idle';
   diagnostics: Diagnostic[] = [];
   forcePushes = 0;
+  /** Where the time of the last reconcile went (fetch, compile, canary gate, whole rollout). */
+  timings: { fetchMs?: number; compileMs?: number; canaryMs?: number; rolloutMs?: number } = {};
   readonly nodes = new Map<string, NodeStatus>();
   private readonly signatures = new Map<string, string>();
   private running: Promise<void> | undefined;
@@ -229,6 +231,7 @@ export class Controller extends EventEmitter {
       lastGood: this.state.lastGood ?? null,
       lastError: this.state.lastError ?? null,
       forcePushes: this.forcePushes,
+      timings: this.timings,
       diagnostics: this.diagnostics,
       nodes: [...this.nodes.values()]
         .sort((a, b) => a.node.localeCompare(b.node))
@@ -271,7 +274,9 @@ export class Controller extends EventEmitter {
   }
 
   private async reconcile(why: string): Promise<void> {
+    const tf = performance.now();
     const update = await this.source.poll(this.state.lastSeenCommit);
+    this.timings = { fetchMs: performance.now() - tf };
     if (!update) return;
     if (update.forcePushed) {
       this.forcePushes++;
@@ -284,6 +289,7 @@ export class Controller extends EventEmitter {
     const t0 = performance.now();
     const result = await this.opts.compiler.compile({ root: this.source.mirror, commit: revision, paths: this.opts.paths });
     this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
+    this.timings.compileMs = performance.now() - t0;
     this.diagnostics = result.diagnostics;
     this.state.lastSeenCommit = revision;
     if (!result.ok || !result.bundle) {
@@ -389,12 +395,14 @@ export class Controller extends EventEmitter {
     this.state.lastGood = ref;
     for (const n of this.liveNodes()) this.state.desired[n] = ref;
     for (const n of Object.keys(this.state.desired)) this.state.desired[n] = ref;
+    this.timings.canaryMs = performance.now() - started;
     this.setPhase('Rolling');
     await this.persist();
     const done = await this.waitFor(() => {
       const pending = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest && this.nodes.get(n)?.failedDigest !== ref.digest);
       return pending.length === 0 ? true : undefined;
     }, this.opts.rolloutTimeoutMs ?? 120_000);
+    this.timings.rolloutMs = performance.now() - started;
     const failed = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest);
     this.state.current.finishedAt = new Date().toISOString();
     if (done && failed.length === 0) {

@@ -219,11 +219,13 @@ export class SeedCompiler implements Compiler {
 
   async compile(req: CompileRequest): Promise<CompileResult> {
     const git = simpleGit(req.root);
-    let commit: string;
-    try {
-      commit = (await git.raw(['rev-parse', '--verify', '--quiet', `${req.commit}^{commit}`])).trim();
-    } catch {
-      commit = '';
+    let commit = /^[0-9a-f]{40}$/.test(req.commit) ? req.commit : '';
+    if (!commit) {
+      try {
+        commit = (await git.raw(['rev-parse', '--verify', '--quiet', `${req.commit}^{commit}`])).trim();
+      } catch {
+        commit = '';
+      }
     }
     if (!commit) return { ok: false, diagnostics: [diagnostic('load/unknown-revision', 'error', `${req.commit} is not a commit of ${req.root}`, { file: '.', line: 1, column: 1, endLine: 1, endColumn: 1 })], compiler: SEED_COMPILER_VERSION };
     const tree = await git.raw(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...req.paths]);

@@ -12,11 +12,16 @@ export interface SourceUpdate {
 }
 
 export class GitSource {
+  /** Where commits are read from: the repository itself when it is a local path, else a bare mirror. */
   readonly mirror: string;
+  private readonly local: boolean;
   private head: string | undefined;
 
   constructor(readonly url: string, readonly branch: string, workDir: string) {
-    this.mirror = path.join(workDir, 'mirror.git');
+    // A local repository is read in place (objects are immutable; the branch ref is read, never
+    // written): no fetch and no copy on the path from commit to rollout.
+    this.local = path.isAbsolute(url) && !url.includes('://');
+    this.mirror = this.local ? url : path.join(workDir, 'mirror.git');
   }
 
   private async ensureMirror(): Promise<void> {
@@ -30,15 +35,21 @@ export class GitSource {
 
   /** Fetches the branch; returns the new head when it differs from the last one seen. */
   async poll(lastSeen: string | undefined): Promise<SourceUpdate | undefined> {
-    await this.ensureMirror();
-    const git = simpleGit(this.mirror);
-    const ref = `refs/weir/${this.branch}`;
-    try {
-      await git.raw(['fetch', '--quiet', '--no-tags', this.url, `+refs/heads/${this.branch}:${ref}`]);
-    } catch (err) {
-      throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: ${(err as Error).message.trim().split('\n')[0]}; check the URL, the branch name and credentials`);
+    let commit: string;
+    const git = simpleGit(this.local ? this.url : this.mirror);
+    if (this.local) {
+      commit = (await git.raw(['rev-parse', '--verify', '--quiet', `refs/heads/${this.branch}^{commit}`]).catch(() => '')).trim();
+      if (!commit) throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: no such branch in that repository; check the path and the branch name`);
+    } else {
+      await this.ensureMirror();
+      const ref = `refs/weir/${this.branch}`;
+      try {
+        await git.raw(['fetch', '--quiet', '--no-tags', this.url, `+refs/heads/${this.branch}:${ref}`]);
+      } catch (err) {
+        throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: ${(err as Error).message.trim().split('\n')[0]}; check the URL, the branch name and credentials`);
+      }
+      commit = (await git.raw(['rev-parse', ref])).trim();
     }
-    const commit = (await git.raw(['rev-parse', ref])).trim();
     const prev = lastSeen ?? this.head;
     this.head = commit;
     if (commit === prev) return undefined;

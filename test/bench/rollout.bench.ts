@@ -150,6 +150,7 @@ export default async function rolloutBench(): Promise<BenchReport> {
       await waitAll(rev, 60_000);
       await ctl.idle();
       for (const t of appliedAt.values()) latencies.push(t - t0);
+      if (process.env['WEIR_BENCH_VERBOSE']) console.error(`round ${round}`, JSON.stringify(ctl.timings), 'max', Math.max(...[...appliedAt.values()].map((t) => t - t0)));
       const after = await downloaded();
       for (const [node, b] of after) deltaBytes.push(b - (before.get(node) ?? 0));
       if (round === 0) {
@@ -178,7 +179,7 @@ export default async function rolloutBench(): Promise<BenchReport> {
     ];
     return {
       name: 'rollout',
-      setup: `${NODES} agent processes (emulator datapath) on loopback, ${NODES * PODS_PER_NODE} pods, ${APPS} CiliumNetworkPolicies; ${ROUNDS} one-policy commits (svc-7 opens/closes a port), each announced by webhook; canary 1 node, then the rest; ${latencies.length} samples`,
+      setup: `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs (shared machine); ${NODES} agent processes (emulator datapath) on loopback, ${NODES * PODS_PER_NODE} pods, ${APPS} CiliumNetworkPolicies; ${ROUNDS} one-policy commits (svc-7 opens/closes a port), each announced by webhook; canary 1 node, then the rest; ${latencies.length} samples`,
       figures,
     };
   } finally {
