@@ -53,7 +53,8 @@ export interface KernelVerifyReport {
   ok: boolean;
   /** Why nothing ran (no root, no BPF), when skipped. */
   skipped?: string;
-  nodes: { node: string; endpoints: number; classes: number; unreachable: number }[];
+  /** unreachable: classes skipped for want of any address; synthetic: identities given a scratch ipcache address. */
+  nodes: { node: string; endpoints: number; classes: number; unreachable: number; synthetic: number }[];
   classes: number;
   mismatches: KernelMismatch[];
   durationMs: number;
@@ -81,6 +82,32 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
     const given = opts.classes?.(node, images);
     let count = 0;
     let unreachable = 0;
+    // Identities no address of the ipcache image resolves to (reserved entities, identities of other
+    // clusters): give each a synthetic host address in the scratch ipcache, from the benchmarking
+    // ranges (198.18.0.0/15, 2001:2::/48), so their policy entries run too.
+    const synthetic = new Map<string, string>();
+    const usedAddrs = new Set((given ?? []).map((c) => c.peerAddr).filter((a): a is string => a !== undefined));
+    let nextSynthetic = 1;
+    const syntheticFor = (identity: number, family: 4 | 6 | undefined): string | undefined => {
+      const key = `${identity}/${family ?? 4}`;
+      const have = synthetic.get(key);
+      if (have) return have;
+      const n = nextSynthetic++;
+      const addr = family === 6 ? `2001:2::${n.toString(16)}` : `198.18.${(n >> 8) & 255}.${n & 255}`;
+      // A /32 (/128) only shadows the image for this one address, which no other class uses.
+      if (usedAddrs.has(addr)) return syntheticFor(identity, family);
+      using slot = dp.maps.ipcache.openInner(0) ?? undefined;
+      if (!slot) return undefined;
+      const k = Buffer.alloc(24);
+      k.writeUInt32LE(32 + (family === 6 ? 128 : 32), 0);
+      k[4] = family === 6 ? 6 : 4;
+      parseAddr(addr).bytes.copy(k, 8);
+      const v = Buffer.alloc(8);
+      v.writeUInt32LE(identity, 0);
+      slot.update(k, v);
+      synthetic.set(key, addr);
+      return addr;
+    };
     for (const pol of policies) {
       const endpointId = pol.image.endpointId!;
       const entries = lpmEntries(pol.bytes, pol.image.keySize, pol.image.valueSize);
@@ -90,7 +117,7 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
       dp.setEndpoint(1, { endpointId, identity: 0, flags });
       const classes = given ? given.filter((c) => c.endpointId === endpointId) : deriveClasses(endpointId, entries, ipc, flags, opts.maxClassesPerEndpoint ?? 20000);
       for (const c of classes) {
-        const addr = c.peerAddr ?? addressFor(c.peerIdentity, ipc, familyFor(c.protocol));
+        const addr = c.peerAddr ?? addressFor(c.peerIdentity, ipc, familyFor(c.protocol)) ?? (c.peerIdentity !== 0 ? syntheticFor(c.peerIdentity, familyFor(c.protocol)) : undefined);
         if (!addr) {
           unreachable++;
           continue;
@@ -101,7 +128,7 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
       }
       dp.maps.policy.delete(endpointId);
     }
-    report.nodes.push({ node, endpoints: policies.length, classes: count, unreachable });
+    report.nodes.push({ node, endpoints: policies.length, classes: count, unreachable, synthetic: synthetic.size });
     report.classes += count;
   }
   report.ok = report.mismatches.length === 0;
@@ -223,7 +250,7 @@ function toClass(endpointId: number, direction: 0 | 1, peer: number, protocol: n
 /** Human-readable summary for the CLI. */
 export function formatKernelReport(r: KernelVerifyReport): string {
   if (r.skipped) return `kernel verification skipped: ${r.skipped}\n`;
-  const lines = r.nodes.map((n) => `  ${n.node}: ${n.endpoints} endpoint(s), ${n.classes} class(es) run${n.unreachable ? `, ${n.unreachable} without an address in the ipcache` : ''}`);
+  const lines = r.nodes.map((n) => `  ${n.node}: ${n.endpoints} endpoint(s), ${n.classes} class(es) run${n.synthetic ? ` (${n.synthetic} identities without an address reached through synthetic scratch ipcache entries)` : ''}${n.unreachable ? `, ${n.unreachable} skipped without any address` : ''}`);
   for (const m of r.mismatches.slice(0, 20))
     lines.push(`  MISMATCH ${m.node} endpoint ${m.class.endpointId} ${m.class.direction} peer ${m.class.peerIdentity} (${m.class.peerAddr}) proto ${m.class.protocol} port ${m.class.port}${m.class.label ? ` [${m.class.label}]` : ''}: emulator ${m.class.expect}${m.class.proxyPort ? `:${m.class.proxyPort}` : ''}, kernel ${m.kernel.verdict}${m.kernel.proxyPort ? `:${m.kernel.proxyPort}` : ''}`);
   if (r.mismatches.length > 20) lines.push(`  ... and ${r.mismatches.length - 20} more`);
