@@ -9,7 +9,7 @@ import { buildPlan, type PlanInputs } from '../plan/plan.js';
 import { renderHtml } from '../plan/render/html.js';
 import { renderMarkdown } from '../plan/render/markdown.js';
 import { renderText } from '../plan/render/text.js';
-import { loadRevision, readInventory } from '../plan/revision.js';
+import { loadRevision, newRevisionCache, readInventory } from '../plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
 
 const formats = ['text', 'markdown', 'json', 'html'] as const;
@@ -84,7 +84,8 @@ export const planCommand: Command = {
     const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
     const headReq = values.worktree ? { ref: 'worktree' } : { ref: values.head ?? 'HEAD', rev: values.head ?? 'HEAD' };
     log(`weir plan: compiling ${values.base} and ${headReq.ref}\n`);
-    const [base, head] = await Promise.all([loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory), loadRevision(paths, root, headReq, inventory)]);
+    const cache = newRevisionCache();
+    const [base, head] = await Promise.all([loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory, cache), loadRevision(paths, root, headReq, inventory, cache)]);
     for (const [side, r] of [['base', base], ['head', head]] as const) {
       const missing = r.model.info.diagnostics.find((d) => d.rule === 'load/missing-revision');
       if (missing) {

@@ -12,8 +12,16 @@ export interface PairDecisions {
   decisions: Decision[];
 }
 
-/** Port classes for one pair; pairs whose rules mention fewer ports need fewer probes. */
-export type ClassesFor = (src: Peer, dst: Peer) => PortRange[];
+/**
+ * The probe space of one pair: its port classes, and the protocols that its rules tell apart
+ * (protocols in one group are decided alike, so one probe answers for the group).
+ */
+export interface PairSpace {
+  classes: PortRange[];
+  groups?: Protocol[][];
+}
+
+export type ClassesFor = (src: Peer, dst: Peer) => PairSpace;
 
 export interface ConnectivityMatrix {
   peers: Peer[];
@@ -26,32 +34,48 @@ export function pairKey(src: Peer, dst: Peer): string {
   return `${peerName(src)} => ${peerName(dst)}`;
 }
 
+/** Restricts probing: to pairs touching `focus` peers, and/or to pairs `only` accepts. */
+export interface PairFilter {
+  focus?: ReadonlySet<Peer>;
+  only?: (src: Peer, dst: Peer) => boolean;
+}
+
 /** The ordered pairs worth probing: different peers, at least one side a workload, FQDNs only as destinations. */
-export function candidatePairs(peers: readonly Peer[], only?: (src: Peer, dst: Peer) => boolean): [Peer, Peer][] {
+export function candidatePairs(peers: readonly Peer[], filter: PairFilter = {}): [Peer, Peer][] {
   const out: [Peer, Peer][] = [];
-  for (const src of peers) {
-    if (src.type === 'fqdn') continue;
-    for (const dst of peers) {
-      if (src === dst) continue;
-      if (src.type !== 'workload' && dst.type !== 'workload') continue;
-      if (only && !only(src, dst)) continue;
-      out.push([src, dst]);
-    }
+  const ok = (src: Peer, dst: Peer) => src !== dst && src.type !== 'fqdn' && (src.type === 'workload' || dst.type === 'workload') && (!filter.only || filter.only(src, dst));
+  if (filter.focus) {
+    // Pairs touching the focus only: linear in peers, not quadratic.
+    const focus = peers.filter((p) => filter.focus!.has(p));
+    for (const f of focus)
+      for (const x of peers) {
+        if (ok(f, x)) out.push([f, x]);
+        if (!filter.focus.has(x) && ok(x, f)) out.push([x, f]);
+      }
+    return out;
   }
+  for (const src of peers) for (const dst of peers) if (ok(src, dst)) out.push([src, dst]);
   return out;
 }
 
-export function probePair(oracle: Oracle, src: Peer, dst: Peer, classes: PortRange[]): PairDecisions {
-  const decisions: Decision[] = [];
-  for (const protocol of protocols) for (const c of classes) decisions.push(oracle({ src, dst, protocol, port: c.lo }));
+export function probePair(oracle: Oracle, src: Peer, dst: Peer, space: PairSpace): PairDecisions {
+  const { classes } = space;
+  const decisions: Decision[] = new Array(protocols.length * classes.length);
+  for (const group of space.groups ?? protocols.map((p) => [p])) {
+    const protocol = group[0]!;
+    classes.forEach((c, ci) => {
+      const d = oracle({ src, dst, protocol, port: c.lo });
+      for (const p of group) decisions[protocols.indexOf(p) * classes.length + ci] = d;
+    });
+  }
   return { src, dst, classes, decisions };
 }
 
-export function computeConnectivity(oracle: Oracle, peers: readonly Peer[], classes: PortRange[] | ClassesFor, only?: (src: Peer, dst: Peer) => boolean): ConnectivityMatrix {
+export function computeConnectivity(oracle: Oracle, peers: readonly Peer[], classes: PortRange[] | ClassesFor, filter: PairFilter | ((src: Peer, dst: Peer) => boolean) = {}): ConnectivityMatrix {
   const sorted = [...peers].sort(comparePeers);
   const pairs = new Map<string, PairDecisions>();
-  const of: ClassesFor = typeof classes === 'function' ? classes : () => classes;
-  for (const [src, dst] of candidatePairs(sorted, only)) pairs.set(pairKey(src, dst), probePair(oracle, src, dst, of(src, dst)));
+  const of: ClassesFor = typeof classes === 'function' ? classes : () => ({ classes });
+  for (const [src, dst] of candidatePairs(sorted, typeof filter === 'function' ? { only: filter } : filter)) pairs.set(pairKey(src, dst), probePair(oracle, src, dst, of(src, dst)));
   return { peers: sorted, classes: typeof classes === 'function' ? [] : classes, pairs };
 }
 

@@ -5,7 +5,7 @@ import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
 import type { NetworkIR, IRRule, L7Rules } from '../ir/types.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
-import type { PortRange } from './connset.js';
+import type { PortRange, Protocol } from './connset.js';
 import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
@@ -14,8 +14,8 @@ export interface CompiledRevision {
   oracle?: Oracle;
   workloads: WorkloadPeer[];
   diagnostics: Diagnostic[];
-  portCuts?: (src: Peer, dst: Peer) => PortRange[];
-  endpointFingerprints?: Map<string, string>;
+  portCuts?: (src: Peer, dst: Peer) => { ports: PortRange[]; protocols: Set<Protocol> };
+  endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
 }
 
 function flowPeer(p: Peer): FlowPeer {
@@ -49,24 +49,44 @@ function l7Text(l7: L7Rules | undefined): string | undefined {
   return parts.length ? parts.join('; ') : 'proxy, no L7 rule';
 }
 
-/** Ports mentioned by each endpoint's rules per direction: the only cuts that can split its decisions. */
-function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PortRange[] {
-  const egress = new Map<string, PortRange[]>();
-  const ingress = new Map<string, PortRange[]>();
+const protocolOf: Record<number, Protocol | undefined> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+
+interface Cuts {
+  ports: PortRange[];
+  protocols: Set<Protocol>;
+}
+
+/**
+ * Ports and protocols named by each endpoint's rules per direction: the only values that can
+ * split its decisions, so a pair is probed over its own (usually few) classes.
+ */
+function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => Cuts {
+  const egress = new Map<string, Cuts>();
+  const ingress = new Map<string, Cuts>();
   for (const r of ir.rules) {
     if (!r.ports) continue;
     const m = r.direction === 'egress' ? egress : ingress;
     for (const s of r.subjects) {
-      const l = m.get(s) ?? [];
-      for (const p of r.ports) if (p.protocol !== 1 && p.protocol !== 58) l.push({ lo: p.lo, hi: p.hi });
-      m.set(s, l);
+      let c = m.get(s);
+      if (!c) m.set(s, (c = { ports: [], protocols: new Set() }));
+      for (const p of r.ports) {
+        const proto = protocolOf[p.protocol];
+        if (!proto) continue;
+        c.ports.push({ lo: p.lo, hi: p.hi });
+        c.protocols.add(proto);
+      }
     }
   }
-  return (src, dst) => [...(src.type === 'workload' ? (egress.get(src.pod) ?? []) : []), ...(dst.type === 'workload' ? (ingress.get(dst.pod) ?? []) : [])];
+  const none: Cuts = { ports: [], protocols: new Set() };
+  return (src, dst) => {
+    const e = src.type === 'workload' ? (egress.get(src.pod) ?? none) : none;
+    const i = dst.type === 'workload' ? (ingress.get(dst.pod) ?? none) : none;
+    return { ports: [...e.ports, ...i.ports], protocols: new Set([...e.protocols, ...i.protocols]) };
+  };
 }
 
-/** Per endpoint, its rules and enforcement with peers named by identity labels (numbers may shift). */
-function fingerprints(ir: NetworkIR): Map<string, string> {
+/** Per endpoint and direction, its rules and enforcement with peers named by identity labels (numbers may shift). */
+function fingerprints(ir: NetworkIR): Map<string, { ingress: string; egress: string }> {
   const labels = new Map(ir.identities.map((i) => [i.id, i.labels.join(',')]));
   const rulesOf = new Map<string, string[]>();
   const text = (r: IRRule) =>
@@ -79,15 +99,27 @@ function fingerprints(ir: NetworkIR): Map<string, string> {
       rulesOf.set(s, l);
     }
   }
-  const out = new Map<string, string>();
+  const out = new Map<string, { ingress: string; egress: string }>();
   for (const e of ir.endpoints) {
-    out.set(e.key, JSON.stringify([e.ingressEnforced, e.egressEnforced, e.ingressAuditOnly, e.egressAuditOnly, e.auditMode, (rulesOf.get(e.key) ?? []).sort()]));
+    const rules = (rulesOf.get(e.key) ?? []).sort();
+    out.set(e.key, {
+      ingress: JSON.stringify([e.ingressEnforced, e.ingressAuditOnly, e.auditMode, rules.filter((r) => r.startsWith('["ingress"'))]),
+      egress: JSON.stringify([e.egressEnforced, e.egressAuditOnly, e.auditMode, rules.filter((r) => r.startsWith('["egress"'))]),
+    });
   }
   return out;
 }
 
-export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string): Promise<CompiledRevision> {
-  const inv = loadInventory(inventoryDocs);
+export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string, inventories: Map<string, unknown> = new Map()): Promise<CompiledRevision> {
+  // Both sides of a plan usually share one inventory: load it (and group its pods) once.
+  const invKey = JSON.stringify(inventoryDocs.map((d) => [d.provenance.file, d.value]));
+  let cached = inventories.get(invKey) as { inv: ReturnType<typeof loadInventory>; workloads: WorkloadPeer[] } | undefined;
+  if (!cached) {
+    const inv = loadInventory(inventoryDocs);
+    cached = { inv, workloads: workloadsOf(inv.inventory.pods) };
+    inventories.set(invKey, cached);
+  }
+  const inv = cached.inv;
   const commit = docs.find((d) => d.provenance.commit)?.provenance.commit;
   const { ir, diagnostics } = compileNetwork(docs, inv.inventory, commit ? { commit } : {});
   const all = [...inv.diagnostics, ...diagnostics];
@@ -102,5 +134,5 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
     if (r.rule) d.rule = ruleRef(r.rule);
     return d;
   };
-  return { oracle, workloads: workloadsOf(inv.inventory.pods), diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir) };
+  return { oracle, workloads: cached.workloads, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir) };
 }

@@ -97,7 +97,16 @@ export function externalRanges(cidrs: Iterable<string>, exclude: Iterable<string
   return out;
 }
 
+const names = new WeakMap<Peer, string>();
+
+/** np-guard's name of a peer (memoized: the plan asks for it for every pair). */
 export function peerName(p: Peer): string {
+  let n = names.get(p);
+  if (n === undefined) names.set(p, (n = formatPeer(p)));
+  return n;
+}
+
+function formatPeer(p: Peer): string {
   switch (p.type) {
     case 'workload':
       return `${p.namespace}/${p.name}[${p.kind}]`;

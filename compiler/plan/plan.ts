@@ -4,13 +4,13 @@ import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
 import { changedDocuments, affectedWorkloads } from './affected.js';
 import { collectProbeSpace, type ProbeSpace } from './classes.js';
-import { computeConnectivity, connectivityLines, type ConnectivityMatrix } from './connectivity.js';
+import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
 import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle } from './probe.js';
-import type { PortRange } from './connset.js';
-import type { ClassesFor } from './connectivity.js';
+import { protocols, type PortRange, type Protocol } from './connset.js';
+import type { ClassesFor, PairSpace } from './connectivity.js';
 import { diffRuntime, runtimeDecision, runtimeRules } from './runtime.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
@@ -26,12 +26,13 @@ export interface RevisionModel {
    * The port boundaries of the rules that can decide (src, dst): egress rules of src and ingress
    * rules of dst. When given, each pair is probed over its own (usually few) classes.
    */
-  portCuts?: (src: Peer, dst: Peer) => PortRange[];
+  portCuts?: (src: Peer, dst: Peer) => { ports: PortRange[]; protocols: Set<Protocol> };
   /**
-   * Per endpoint (`ns/pod`), a text that is equal in two revisions exactly when the rules that
-   * select the endpoint (and its enforcement state) are equal: the affected set of a change.
+   * Per endpoint (`ns/pod`) and direction, a text that is equal in two revisions exactly when the
+   * rules of that direction selecting the endpoint (and its enforcement state) are equal: a
+   * change can only alter pairs whose source egress or destination ingress text differs.
    */
-  endpointFingerprints?: Map<string, string>;
+  endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
 }
 
 /** Runtime half: the decision for one observed process event under a revision, if a runtime model exists. */
@@ -81,28 +82,44 @@ export function buildPlan(inp: PlanInputs): Plan {
   const inHead = new Set(head.workloads.map(peerName));
   const peers = peersFor([...byName.values()], space);
   const probes = peers.length * peers.length * classes.length * 3;
-  let only: ((s: Peer, d: Peer) => boolean) | undefined;
+  const filter: PairFilter = {};
   if (probes > (inp.fullProbeLimit ?? 2_000_000)) {
-    const affected = base.inventoryDigest !== head.inventoryDigest ? 'all' : base.endpointFingerprints && head.endpointFingerprints ? changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, [...byName.values()]) : affectedWorkloads(changedDocuments(base.documents, head.documents), [...byName.values()]);
+    const ws = [...byName.values()];
+    let affected: { ingress: Set<Peer>; egress: Set<Peer> } | 'all' = 'all';
+    if (base.inventoryDigest === head.inventoryDigest) {
+      if (base.endpointFingerprints && head.endpointFingerprints) affected = changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, ws);
+      else {
+        const a = affectedWorkloads(changedDocuments(base.documents, head.documents), ws);
+        if (a !== 'all') affected = { ingress: a, egress: a };
+      }
+    }
     if (affected !== 'all') {
-      const names = new Set([...affected].map(peerName));
-      for (const n of byName.keys()) if (inBase.has(n) !== inHead.has(n)) names.add(n);
-      only = (s, d) => names.has(peerName(s)) || names.has(peerName(d));
-      notes.push(`Large inventory: probed only the ${names.size} workload(s) selected by changed policies (${peers.length} peers, ${classes.length} port classes); the service graph shows those pairs only.`);
-    } else notes.push(`Probed all ${peers.length} peers over ${classes.length} port classes.`);
+      const { ingress, egress } = affected;
+      const focus = new Set<Peer>([...ingress, ...egress]);
+      for (const [n, w] of byName)
+        if (inBase.has(n) !== inHead.has(n)) {
+          focus.add(w);
+          ingress.add(w);
+          egress.add(w);
+        }
+      filter.focus = focus;
+      filter.only = (s, d) => egress.has(s) || ingress.has(d);
+      notes.push(`Large inventory: probed only the ${focus.size} workload(s) selected by changed policies (${peers.length} peers); the service graph shows those pairs only.`);
+    } else notes.push(`Probed all ${peers.length} peers.`);
   }
   if (inp.sourceFilter) {
     const f = inp.sourceFilter;
-    const prev = only;
-    only = (s, d) => s.type === 'workload' && f(s) && (!prev || prev(s, d));
+    const prev = filter.only;
+    filter.only = (s, d) => s.type === 'workload' && f(s) && (!prev || prev(s, d));
   }
-  const scoped = (rev: RevisionModel, present: Set<string>): Oracle => {
+  const presentIn = (names: Set<string>) => new Set<Peer>([...byName.values()].filter((w) => names.has(peerName(w))));
+  const scoped = (rev: RevisionModel, present: ReadonlySet<Peer>): Oracle => {
     const o = rev.oracle ?? denyAll;
-    return (p) => ((p.src.type === 'workload' && !present.has(peerName(p.src))) || (p.dst.type === 'workload' && !present.has(peerName(p.dst))) ? absentDecision : o(p));
+    return (p) => ((p.src.type === 'workload' && !present.has(p.src)) || (p.dst.type === 'workload' && !present.has(p.dst)) ? absentDecision : o(p));
   };
   const classesFor = pairClasses(base, head, classes);
-  const bm = restrict(computeConnectivity(scoped(base, inBase), peers, classesFor, only), inBase);
-  const hm = restrict(computeConnectivity(scoped(head, inHead), peers, classesFor, only), inHead);
+  const bm = restrict(computeConnectivity(scoped(base, presentIn(inBase)), peers, classesFor, filter), inBase);
+  const hm = restrict(computeConnectivity(scoped(head, presentIn(inHead)), peers, classesFor, filter), inHead);
   if (base.info.status === 'failed') notes.push(`The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)), so there is no connectivity diff; the head's findings and connectivity graph are shown.`);
   if (head.info.status === 'failed') notes.push(`The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first (see \`weir lint\`): a revision that does not compile cannot be deployed.`);
 
@@ -160,21 +177,31 @@ export function buildPlan(inp: PlanInputs): Plan {
 
 const absentDecision: Decision = { verdict: 'deny', audit: false };
 
-function changedEndpoints(b: Map<string, string>, h: Map<string, string>, workloads: readonly WorkloadPeer[]): Set<WorkloadPeer> {
-  return new Set(workloads.filter((w) => b.get(w.pod) !== h.get(w.pod)));
+function changedEndpoints(b: NonNullable<RevisionModel['endpointFingerprints']>, h: NonNullable<RevisionModel['endpointFingerprints']>, workloads: readonly WorkloadPeer[]): { ingress: Set<Peer>; egress: Set<Peer> } {
+  return {
+    ingress: new Set(workloads.filter((w) => b.get(w.pod)?.ingress !== h.get(w.pod)?.ingress)),
+    egress: new Set(workloads.filter((w) => b.get(w.pod)?.egress !== h.get(w.pod)?.egress)),
+  };
 }
 
 /** Per-pair classes from both revisions' rule cuts when the compiler offers them, else the global classes. */
 function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange[]): PortRange[] | ClassesFor {
+  // (Without the compiler's per-pair cuts every pair shares the classes of all policies.)
   const b = base.portCuts;
   const h = head.portCuts;
   if (!b || !h) return global;
-  const memo = new Map<string, PortRange[]>();
+  const memo = new Map<string, PairSpace>();
   return (src, dst) => {
-    const cuts = [...b(src, dst), ...h(src, dst)];
-    const k = cuts.map((c) => `${c.lo}-${c.hi}`).sort().join(',');
+    const x = b(src, dst);
+    const y = h(src, dst);
+    const cuts = [...x.ports, ...y.ports];
+    const named = new Set([...x.protocols, ...y.protocols]);
+    // Protocols no rule of the pair names are decided alike: one probe for all of them.
+    const rest = protocols.filter((p) => !named.has(p));
+    const groups = [...protocols.filter((p) => named.has(p)).map((p) => [p]), ...(rest.length ? [rest] : [])];
+    const k = `${cuts.map((c) => `${c.lo}-${c.hi}`).sort().join(',')}|${groups.map((g) => g.join('+')).join(',')}`;
     let r = memo.get(k);
-    if (!r) memo.set(k, (r = portClasses(cuts)));
+    if (!r) memo.set(k, (r = { classes: portClasses(cuts), groups }));
     return r;
   };
 }

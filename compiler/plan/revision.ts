@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
-import { loadPolicies, loadSources, type LoadResult, type PolicyDocument } from '../load/index.js';
+import { loadPolicies, loadSources, readRevision, type LoadResult, type PolicyDocument, type SourceFile } from '../load/index.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision } from './network.js';
 import type { RevisionModel } from './plan.js';
@@ -37,14 +37,66 @@ export async function readInventory(file: string, cwd: string): Promise<Inventor
   return { file, documents: r.documents, diagnostics: r.diagnostics, text: Buffer.from(bytes).toString('utf8') };
 }
 
-export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput): Promise<{ model: RevisionModel; load: LoadResult }> {
-  const load = await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) });
+/**
+ * Shared by the two sides of a plan: a file unchanged between the revisions (same blob) is
+ * parsed once, and an unchanged inventory is loaded once.
+ */
+export interface RevisionCache {
+  blobs: Map<string, LoadResult>;
+  inventories: Map<string, unknown>;
+}
+
+export function newRevisionCache(): RevisionCache {
+  return { blobs: new Map(), inventories: new Map() };
+}
+
+/** Git's blob id of some bytes: equal ids mean equal content, whatever the commit. */
+function blobId(bytes: Uint8Array): string {
+  return createHash('sha1').update(`blob ${bytes.byteLength}\0`).update(bytes).digest('hex');
+}
+
+/** Parses one file for `commit`, reusing the documents parsed for another commit with the same blob. */
+function loadCached(f: SourceFile, commit: string, cache: RevisionCache): LoadResult {
+  const key = `${blobId(f.bytes)}:${f.file}`;
+  const hit = cache.blobs.get(key);
+  if (!hit) {
+    const r = loadSources([f], commit);
+    cache.blobs.set(key, r);
+    return r;
+  }
+  if (hit.commit === commit) return hit;
+  // Same content, other commit: only the provenance's commit differs.
+  return {
+    documents: hit.documents.map((d) => ({ ...d, provenance: { ...d.provenance, commit } })),
+    diagnostics: hit.diagnostics.map((d) => ({ ...d, commit })),
+    files: hit.files,
+    commit,
+    sources: hit.sources,
+  };
+}
+
+async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache): Promise<LoadResult> {
+  const r = await readRevision(root, rev, paths);
+  if ('error' in r) return { documents: [], diagnostics: [r.error], files: [], sources: new Map() };
+  const parts = r.files.map((f) => loadCached(f, r.commit, cache));
+  return {
+    documents: parts.flatMap((p) => p.documents),
+    diagnostics: sortDiagnostics(parts.flatMap((p) => p.diagnostics)),
+    files: r.files.map((f) => f.file),
+    commit: r.commit,
+    sources: new Map(parts.flatMap((p) => [...p.sources])),
+  };
+}
+
+export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput, cache: RevisionCache = newRevisionCache()): Promise<{ model: RevisionModel; load: LoadResult }> {
+  // loadPolicies checks the paths (outside the repository, missing); the cached reader does the rest.
+  const load = req.rev && paths.every((p) => !p.startsWith('..')) ? await loadAt(paths, root, req.rev, cache) : await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) });
   const docs = load.documents;
   // Without --inventory the workloads come from the manifests beside the policies, at this revision.
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');
   // A revision whose policies do not load still has workloads: keep them so the plan does not
   // report every workload as added or removed.
-  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file);
+  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories);
   const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...load.diagnostics, ...compiled.diagnostics]);
   const failed = hasErrors(diagnostics) || !compiled.oracle;
   const info: RevisionInfo = {
