@@ -56,7 +56,7 @@ export function verifyNetwork(ir: NetworkIR, bundle: Pick<ReadBundle, 'manifest'
       classes++;
       const ev = evaluateDirection(ir, irEp, c.direction, c.peerIdentity, c.protocol, c.port);
       const em = emu.decide(ep, c.direction === 'ingress' ? 0 : 1, c.peerIdentity, c.protocol, c.port);
-      const a = { verdict: ev.verdict, audit: ev.audit, redirect: ev.reason === 'l7-redirect', cookie: ev.rule?.cookie ?? 0, ...(ev.l7 ? { l7: ev.l7 } : {}) };
+      const a = { verdict: ev.verdict, audit: ev.audit, redirect: ev.l7 !== undefined, cookie: ev.rule?.cookie ?? 0, ...(ev.l7 ? { l7: ev.l7 } : {}) };
       const b = { verdict: em.verdict, audit: em.audit, redirect: em.action === 'redirect', cookie: em.cookie, ...(em.l7 ? { l7: em.l7 } : {}) };
       const diffs: string[] = [];
       if (a.verdict !== b.verdict) diffs.push('verdict');
