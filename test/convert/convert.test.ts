@@ -137,6 +137,18 @@ describe('terms Tetragon cannot express: never dropped silently', () => {
     expect(r.report.reasons.at(-1)).toContain('nothing selective remains');
   });
 
+  it('needs at most 25 alternatives; --allow-broader drops the largest exclusions until it fits', () => {
+    const excl = Array.from({ length: 6 }, (_, i) => `not (proc.name = p${i} and fd.name startswith /d${i}/)`).join(' and ');
+    const cond = `evt.type = openat and fd.name startswith /etc/ and ${excl}`;
+    const exact = conv(cond);
+    expect(exact.report.verdict).toBe('not-convertible');
+    expect(exact.report.reasons.at(-1)).toContain('more than 25 alternatives');
+    const broad = conv(cond, { allowBroader: true });
+    expect(broad.report.verdict).toBe('broader');
+    expect(broad.report.reasons).toEqual(['not (proc.name = p0 and fd.name startswith /d0/) dropped (expanding it needs more than 25 selectors per hook)', 'not (proc.name = p1 and fd.name startswith /d1/) dropped (expanding it needs more than 25 selectors per hook)']);
+    expect(broad.policies.map((p) => sel(p, 'sys_openat').length)).toEqual([5, 5, 5, 1]);
+  });
+
   it('reports plugin sources as not convertible', () => {
     const r = conv('ka.verb = create', {}, '  source: k8s_audit\n');
     expect(r.report.verdict).toBe('not-convertible');

@@ -21,6 +21,7 @@ export interface ConvertOptions {
   allowBroader?: boolean;
   enforce?: EnforceSpec;
   /** Largest OR-of-ANDs a condition may normalise to before it is reported as too large. */
+  /** Most alternatives (selectors per hook) a rule may need: 5 policies of 5 selectors by default. */
   maxConjuncts?: number;
 }
 
@@ -67,7 +68,8 @@ type Atom =
   /** Inexpressible; with `approx` a broader constraint exists that --allow-broader may use. */
   | { a: 'x'; reason: string; text: string; approx?: Constraint };
 
-type F = { t: 'true' } | { t: 'false' } | { t: 'atom'; atom: Atom } | { t: 'and'; c: F[] } | { t: 'or'; c: F[] };
+/** An `or` made by pushing `not` into an `and` is an exclusion (`not (a and b)`); `exclusion` keeps its text. */
+type F = { t: 'true' } | { t: 'false' } | { t: 'atom'; atom: Atom } | { t: 'and'; c: F[] } | { t: 'or'; c: F[]; exclusion?: Expr };
 
 const T: F = { t: 'true' };
 const FALSE: F = { t: 'false' };
@@ -80,7 +82,7 @@ const or = (c: F[]): F => ({ t: 'or', c });
 function nnf(e: Expr, neg: boolean): F {
   switch (e.kind) {
     case 'and':
-      return neg ? or(e.children.map((c) => nnf(c, true))) : and(e.children.map((c) => nnf(c, false)));
+      return neg ? { t: 'or', c: e.children.map((c) => nnf(c, true)), exclusion: e } : and(e.children.map((c) => nnf(c, false)));
     case 'or':
       return neg ? and(e.children.map((c) => nnf(c, true))) : or(e.children.map((c) => nnf(c, false)));
     case 'not':
@@ -211,9 +213,10 @@ function pathLeaf(field: string, full: string, op: string, values: string[], neg
   return x('no Tetragon operator matches it');
 }
 
+const known: Record<string, number> = { ...openFlagBits, ...cloneFlagBits, ...ptraceRequests, ...otherConstants };
+
 function argLeaf(field: string, full: string, name: string, op: string, values: string[], neg: boolean, text: string): F {
   const x = (reason: string): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, text });
-  const known: Record<string, number> = { ...openFlagBits, ...cloneFlagBits, ...ptraceRequests, ...otherConstants };
   const num = (v: string): string | undefined => (/^-?(0x[0-9a-f]+|\d+)$/i.test(v) ? String(Number(v)) : known[v] !== undefined ? String(known[v]) : undefined);
   const nums = values.map(num);
   const sel: ArgRole = { role: 'name', name };
@@ -314,7 +317,7 @@ function mapAtoms(f: F, fn: (a: Atom) => F): F {
       return fn(f.atom);
     case 'and':
     case 'or':
-      return { t: f.t, c: f.c.map((c) => mapAtoms(c, fn)) };
+      return { ...f, c: f.c.map((c) => mapAtoms(c, fn)) };
     default:
       return f;
   }
@@ -336,40 +339,108 @@ function simplify(f: F): F {
     else kids.push(c);
   }
   if (kids.length === 0) return f.t === 'and' ? T : FALSE;
-  return kids.length === 1 ? kids[0]! : { t: f.t, c: kids };
+  return kids.length === 1 ? kids[0]! : { ...f, c: kids };
+}
+
+// Atoms are compared by a canonical key so duplicate conjuncts (common after macro expansion) collapse.
+const atomKeys = new WeakMap<Atom, string>();
+function atomKey(a: Atom): string {
+  let k = atomKeys.get(a);
+  if (k === undefined) {
+    k = a.a === 'evt' ? `evt:${a.neg}:${[...a.names].sort().join(',')}` : a.a === 'c' ? `c:${JSON.stringify(a.c)}` : `x:${a.text}`;
+    atomKeys.set(a, k);
+  }
+  return k;
+}
+
+/** A conjunct: its atoms by key, and the event types it still allows (to prune contradictions early). */
+interface Conj {
+  atoms: Map<string, Atom>;
+  evt: EvtSet;
+}
+
+function conjKey(c: Conj): string {
+  return [...c.atoms.keys()].sort().join('\u0000');
 }
 
 function dnf(f: F, cap: number): Atom[][] | undefined {
+  const r = dnfConj(f, cap);
+  return r && r.map((c) => [...c.atoms.values()]);
+}
+
+function dnfConj(f: F, cap: number): Conj[] | undefined {
   switch (f.t) {
     case 'true':
-      return [[]];
+      return [{ atoms: new Map(), evt: ALL }];
     case 'false':
       return [];
-    case 'atom':
-      return [[f.atom]];
+    case 'atom': {
+      const evt = f.atom.a === 'evt' ? { co: f.atom.neg, names: f.atom.names } : ALL;
+      return [{ atoms: new Map([[atomKey(f.atom), f.atom]]), evt }];
+    }
     case 'or': {
-      const out: Atom[][] = [];
+      const out = new Map<string, Conj>();
       for (const c of f.c) {
-        const d = dnf(c, cap);
+        const d = dnfConj(c, cap);
         if (!d) return undefined;
-        out.push(...d);
-        if (out.length > cap) return undefined;
+        for (const x of d) out.set(conjKey(x), x);
+        if (out.size > cap) return undefined;
       }
-      return out;
+      return [...out.values()];
     }
     case 'and': {
-      let acc: Atom[][] = [[]];
+      let acc: Conj[] = [{ atoms: new Map(), evt: ALL }];
       for (const c of f.c) {
-        const d = dnf(c, cap);
+        const d = dnfConj(c, cap);
         if (!d) return undefined;
-        const next: Atom[][] = [];
-        for (const a of acc) for (const b of d) next.push([...a, ...b]);
-        if (next.length > cap) return undefined;
-        acc = next;
+        const next = new Map<string, Conj>();
+        for (const a of acc)
+          for (const b of d) {
+            const evt = evtAnd(a.evt, b.evt);
+            if (!evt.co && evt.names.size === 0) continue; // no event type satisfies both: drop the conjunct
+            const atoms = new Map(a.atoms);
+            for (const [k, v] of b.atoms) atoms.set(k, v);
+            const x = { atoms, evt };
+            next.set(conjKey(x), x);
+          }
+        if (next.size > cap) return undefined;
+        acc = [...next.values()];
       }
       return acc;
     }
   }
+}
+
+/** Upper bound of the number of conjuncts (saturating at `limit`). */
+function dnfBound(f: F, limit: number): number {
+  switch (f.t) {
+    case 'true':
+    case 'atom':
+      return 1;
+    case 'false':
+      return 0;
+    case 'or':
+      return Math.min(limit + 1, f.c.reduce((n, c) => n + dnfBound(c, limit), 0));
+    case 'and':
+      return f.c.reduce((n, c) => Math.min(limit + 1, n * dnfBound(c, limit)), 1);
+  }
+}
+
+function largestExclusion(f: F): (F & { t: 'or'; exclusion: Expr }) | undefined {
+  let best: (F & { t: 'or'; exclusion: Expr }) | undefined;
+  const size = (x: F): number => dnfBound(x, 1 << 20);
+  const walk = (x: F) => {
+    if (x.t === 'or' && x.exclusion !== undefined && (!best || size(x) > size(best))) best = x as F & { t: 'or'; exclusion: Expr };
+    if (x.t === 'and' || x.t === 'or') x.c.forEach(walk);
+  };
+  walk(f);
+  return best;
+}
+
+function replaceNode(f: F, target: F, by: F): F {
+  if (f === target) return by;
+  if (f.t === 'and' || f.t === 'or') return { ...f, c: f.c.map((c) => replaceNode(c, target, by)) };
+  return f;
 }
 
 // ---- selectors ----
@@ -379,6 +450,7 @@ interface HookSelectors {
   call: string;
   args: Map<number, string>;
   selectors: Selector[];
+  seen: Set<string>;
 }
 
 function resolveArg(sel: ArgRole, args: readonly SyscallArg[]): SyscallArg | undefined {
@@ -510,8 +582,19 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
     return a.approx ? atom({ a: 'c', c: a.approx, text: a.text }) : T;
   });
   if (!opts.allowBroader && inexpressible.length > 0) return fail(inexpressible);
-  const conjuncts = dnf(simplify(f1), opts.maxConjuncts ?? 256);
-  if (!conjuncts) return fail([`the condition normalises to more than ${opts.maxConjuncts ?? 256} alternatives`]);
+  const cap = opts.maxConjuncts ?? 25;
+  let f2 = simplify(f1);
+  // A cheap upper bound first: far over the cap, building the OR-of-ANDs is wasted work.
+  let conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
+  // Too many alternatives: with --allow-broader, drop exclusions (`not (a and b)`) largest first; each drop only widens.
+  while (!conjuncts && opts.allowBroader) {
+    const ex = largestExclusion(f2);
+    if (!ex) break;
+    dropped.push(`not (${printCondition(ex.exclusion)}) dropped (expanding it needs more than ${cap} selectors per hook)`);
+    f2 = simplify(replaceNode(f2, ex, T));
+    conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
+  }
+  if (!conjuncts) return fail([...(opts.allowBroader ? [] : inexpressible), `the condition needs more than ${cap} alternatives (selectors per hook) once put in OR-of-ANDs form`]);
   const perHookDropped: string[] = [];
   // Group by policy scope: (namespace, pod-scoped).
   const groups = new Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>();
@@ -601,7 +684,11 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
           const all = [...matchArgs, ...extra];
           if (all.length > limits.matchArgsPerSelector) return fail([`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`]);
           const s: Selector = { ...(all.length ? { matchArgs: all } : {}), ...sel, matchActions: [{ action: 'Post' }] };
-          if (!hook.selectors.some((x) => JSON.stringify(x) === JSON.stringify(s))) hook.selectors.push(s);
+          const key = JSON.stringify(s);
+          if (!hook.seen.has(key)) {
+            hook.seen.add(key);
+            hook.selectors.push(s);
+          }
         }
       }
     }
@@ -659,7 +746,7 @@ function hooksFor(groups: Map<string, { ns?: string; pod: boolean; hooks: Map<st
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ...(ns !== undefined ? { ns } : {}), pod, hooks: new Map() }));
     let h = g.hooks.get(evt);
-    if (!h) g.hooks.set(evt, (h = { evt, call, args: new Map(), selectors: [] }));
+    if (!h) g.hooks.set(evt, (h = { evt, call, args: new Map(), selectors: [], seen: new Set() }));
     return h;
   });
 }

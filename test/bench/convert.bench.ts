@@ -1,0 +1,63 @@
+// Falco conversion: read, load (YAML with positions), collect, compile and convert the three upstream rules
+// files, against the peer of reading and parsing the same YAML alone with the yaml package, in the same run.
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { isFalcoRules, loadSources } from '../../compiler/load/index.js';
+import { convertFalco } from '../../compiler/convert/falco/index.js';
+import { parseCondition } from '../../compiler/convert/falco/parser.js';
+import type { BenchReport } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const corpus = path.resolve(here, '../../../shared/corpus/falco');
+const files = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function time(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+  await fn(); // warm-up: JIT and file cache
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const a = performance.now();
+    await fn();
+    t.push(performance.now() - a);
+  }
+  return median(t);
+}
+
+export default async function bench(): Promise<BenchReport> {
+  const name = 'convert-falco';
+  if (!existsSync(path.join(corpus, files[0]!))) return { name, setup: 'Falco corpus', figures: [], skipped: `corpus not found at ${corpus}` };
+  const read = () => Promise.all(files.map(async (f) => ({ file: f, bytes: await fs.readFile(path.join(corpus, f)) })));
+  let policies = 0;
+  const full = await time(15, async () => {
+    const l = loadSources(await read());
+    const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, { allowBroader: true });
+    policies = c.policies.length;
+  });
+  const peer = await time(15, async () => {
+    for (const f of await read()) for (const d of parseAllDocuments(new TextDecoder().decode(f.bytes))) d.toJS();
+  });
+  // Condition parsing alone, as a throughput figure against the YAML parse of the same bytes.
+  const l = loadSources(await read());
+  const conds: string[] = [];
+  for (const d of l.documents.filter(isFalcoRules)) for (const it of d.items) if (typeof (it as Record<string, unknown>)['condition'] === 'string') conds.push((it as Record<string, string>)['condition']!);
+  const parse = await time(15, () => conds.forEach((c) => parseCondition(c)));
+  const chars = conds.reduce((n, c) => n + c.length, 0);
+  return {
+    name,
+    setup: `read + load + compile + convert (--allow-broader) of falco_rules, incubating and sandbox (93 rules, 352 macros, 163 lists → ${policies} policies); median of 15 warm runs`,
+    figures: [
+      { metric: 'load and convert, three files', value: round(full), unit: 'ms', peer: { name: 'read + yaml parseAllDocuments/toJS alone', value: round(peer) }, ratio: full / peer, goal: '< 300 ms', met: full < 300 },
+      { metric: `parse all ${conds.length} conditions (${chars} chars)`, value: round(parse), unit: 'ms', peer: { name: 'read + yaml parse of the same files', value: round(peer) }, ratio: parse / peer },
+    ],
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
