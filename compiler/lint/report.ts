@@ -1,0 +1,209 @@
+// Renders lint diagnostics for people (text with code frames), machines (JSON report, SARIF 2.1.0)
+// and GitHub Actions (workflow-command annotations).
+import type { Diagnostic, Severity } from '../diagnostics.js';
+import { rules } from './registry.js';
+import { schemaRules } from './schema.js';
+
+export type ReportFormat = 'text' | 'json' | 'sarif' | 'github';
+export const reportFormats: readonly ReportFormat[] = ['text', 'json', 'sarif', 'github'];
+
+export interface LintRun {
+  diagnostics: readonly Diagnostic[];
+  files: readonly string[];
+  documents: number;
+  commit?: string;
+  /** File texts, for code frames. */
+  sources: ReadonlyMap<string, string>;
+  version: string;
+}
+
+export function counts(diags: readonly Diagnostic[]): Record<Severity, number> {
+  const c: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const d of diags) c[d.severity]++;
+  return c;
+}
+
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
+// --- text ---------------------------------------------------------------------------------
+
+interface Paint {
+  red(s: string): string;
+  yellow(s: string): string;
+  blue(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+const ansi = (code: number) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+const colors: Paint = { red: ansi(31), yellow: ansi(33), blue: ansi(34), dim: ansi(2), bold: ansi(1) };
+const plain: Paint = { red: (s) => s, yellow: (s) => s, blue: (s) => s, dim: (s) => s, bold: (s) => s };
+
+/** The offending line(s) with one line of context and a caret underline, TypeScript-style. */
+export function codeFrame(text: string, d: Diagnostic, paint: Paint = plain): string {
+  const lines = text.split(/\r?\n/);
+  const first = Math.max(1, d.line - 1);
+  const last = Math.min(lines.length, d.endLine > d.line ? Math.min(d.endLine, d.line + 2) : d.line);
+  const width = String(last).length;
+  const out: string[] = [];
+  for (let n = first; n <= last; n++) {
+    const src = (lines[n - 1] ?? '').replace(/\t/g, ' ');
+    const marker = n >= d.line && n <= Math.max(d.line, Math.min(d.endLine, last)) ? '>' : ' ';
+    out.push(`${marker} ${String(n).padStart(width)} | ${src}`);
+    if (n === d.line) {
+      const start = d.column - 1;
+      const end = d.endLine === d.line && d.endColumn > d.column ? d.endColumn - 1 : Math.max(start + 1, src.trimEnd().length);
+      const caret = ' '.repeat(start) + '^'.repeat(Math.max(1, Math.min(end, src.length || start + 1) - start));
+      out.push(`  ${' '.repeat(width)} | ${paint.red(caret)}`);
+    }
+  }
+  return out.join('\n');
+}
+
+export function formatText(run: LintRun, opts: { color: boolean; quiet?: boolean }): string {
+  const paint = opts.color ? colors : plain;
+  const out: string[] = [];
+  for (const d of run.diagnostics) {
+    if (opts.quiet && d.severity !== 'error') continue;
+    const sev = d.severity === 'error' ? paint.red('error') : d.severity === 'warning' ? paint.yellow('warning') : paint.blue('info');
+    out.push(`${paint.bold(`${d.file}:${d.line}:${d.column}`)} ${sev} ${d.message} ${paint.dim(`[${d.rule}]`)}`);
+    const text = run.sources.get(d.file);
+    if (text !== undefined && d.line >= 1) out.push(codeFrame(text, d, paint));
+    if (d.fix) out.push(`  ${paint.dim('fix:')} ${d.fix.description}`);
+    out.push('');
+  }
+  const c = counts(run.diagnostics);
+  const summary = `${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')} (${plural(run.documents, 'document')})${run.commit ? ` at ${run.commit.slice(0, 12)}` : ''}`;
+  out.push(c.error > 0 ? paint.red(summary) : summary);
+  return `${out.join('\n')}\n`;
+}
+
+// --- JSON ---------------------------------------------------------------------------------
+
+export interface LintReport {
+  apiVersion: 'weir.dev/v1alpha1';
+  kind: 'LintReport';
+  commit?: string;
+  summary: { files: number; documents: number; errors: number; warnings: number; infos: number };
+  files: string[];
+  diagnostics: Diagnostic[];
+}
+
+export function lintReport(run: LintRun): LintReport {
+  const c = counts(run.diagnostics);
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'LintReport',
+    ...(run.commit ? { commit: run.commit } : {}),
+    summary: { files: run.files.length, documents: run.documents, errors: c.error, warnings: c.warning, infos: c.info },
+    files: [...run.files],
+    diagnostics: [...run.diagnostics],
+  };
+}
+
+export function formatJson(run: LintRun): string {
+  return `${JSON.stringify(lintReport(run), null, 2)}\n`;
+}
+
+// --- SARIF 2.1.0 --------------------------------------------------------------------------
+
+const sarifLevel: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
+
+/** Descriptions of every id a diagnostic can carry (rules, schema checks, loader codes). */
+function ruleDescriptor(id: string): { short: string; full?: string; level: Severity } {
+  const r = rules.find((x) => x.meta.id === id);
+  if (r) return { short: r.meta.description, full: r.meta.rationale, level: r.meta.severity };
+  const s = schemaRules.find((x) => x.id === id);
+  if (s) return { short: s.description, level: 'error' };
+  if (id.startsWith('guardrail/')) return { short: `Guardrail ${id.slice('guardrail/'.length)}`, level: 'error' };
+  return { short: `weir check ${id}`, level: 'error' };
+}
+
+export function formatSarif(run: LintRun): string {
+  const ids = [...new Set(run.diagnostics.map((d) => d.rule))].sort();
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const sarif = {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'weir',
+            version: run.version,
+            rules: ids.map((id) => {
+              const r = ruleDescriptor(id);
+              return {
+                id,
+                shortDescription: { text: r.short },
+                ...(r.full ? { fullDescription: { text: r.full }, help: { text: r.full } } : {}),
+                defaultConfiguration: { level: sarifLevel[r.level] },
+              };
+            }),
+          },
+        },
+        ...(run.commit ? { versionControlProvenance: [{ repositoryUri: '.', revisionId: run.commit }] } : {}),
+        originalUriBaseIds: { '%SRCROOT%': { uri: './' } },
+        results: run.diagnostics.map((d) => ({
+          ruleId: d.rule,
+          ruleIndex: index.get(d.rule)!,
+          level: sarifLevel[d.severity],
+          message: { text: d.message },
+          locations: [
+            {
+              physicalLocation: {
+                artifactLocation: { uri: encodeURI(d.file), uriBaseId: '%SRCROOT%' },
+                region: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: Math.max(d.endColumn, d.endLine === d.line ? d.column + 1 : 1) },
+              },
+            },
+          ],
+          ...(d.fix?.replacement !== undefined
+            ? {
+                fixes: [
+                  {
+                    description: { text: d.fix.description },
+                    artifactChanges: [
+                      {
+                        artifactLocation: { uri: encodeURI(d.file), uriBaseId: '%SRCROOT%' },
+                        replacements: [{ deletedRegion: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: d.endColumn }, insertedContent: { text: d.fix.replacement } }],
+                      },
+                    ],
+                  },
+                ],
+              }
+            : {}),
+        })),
+      },
+    ],
+  };
+  return `${JSON.stringify(sarif, null, 2)}\n`;
+}
+
+// --- GitHub Actions annotations -----------------------------------------------------------
+
+const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+const escapeProperty = (s: string) => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+
+export function formatGithub(run: LintRun): string {
+  const lines = run.diagnostics.map((d) => {
+    const cmd = d.severity === 'error' ? 'error' : d.severity === 'warning' ? 'warning' : 'notice';
+    const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.column}`, `endLine=${d.endLine}`, ...(d.endLine === d.line ? [`endColumn=${d.endColumn}`] : []), `title=${escapeProperty(`weir ${d.rule}`)}`];
+    return `::${cmd} ${props.join(',')}::${escapeData(d.message)}`;
+  });
+  const c = counts(run.diagnostics);
+  lines.push(`weir lint: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function render(format: ReportFormat, run: LintRun, opts: { color: boolean; quiet?: boolean }): string {
+  switch (format) {
+    case 'json':
+      return formatJson(run);
+    case 'sarif':
+      return formatSarif(run);
+    case 'github':
+      return formatGithub(run);
+    default:
+      return formatText(run, opts);
+  }
+}
