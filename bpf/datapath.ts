@@ -295,7 +295,20 @@ export class NetDatapath implements Disposable {
    * Off, every packet runs both policy lookups: for debugging and to measure the lookups themselves.
    */
   setVerdictCache(enabled: boolean): void {
-    this.#config.update(0, u32(enabled ? 0 : 1));
+    this.#setConfig(1, !enabled);
+  }
+
+  /**
+   * Turns connection tracking on or off. Off, replies are judged by policy like any packet: kernel
+   * verification does this, since equivalence classes are about policy, not about earlier packets.
+   */
+  setConntrack(enabled: boolean): void {
+    this.#setConfig(2, !enabled);
+  }
+
+  #setConfig(bit: number, on: boolean): void {
+    const cur = this.#config.lookup(0)?.readUInt32LE(0) ?? 0;
+    this.#config.update(0, u32(on ? cur | bit : cur & ~bit));
   }
 
   /** Registers the endpoint behind a host-side veth (weir_endpoints[ifindex]). */

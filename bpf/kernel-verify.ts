@@ -75,6 +75,7 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
   const report: KernelVerifyReport = { ok: true, nodes: [], classes: 0, mismatches: [], durationMs: 0 };
   for (const { node, images } of nodes) {
     using dp = NetDatapath.open();
+    dp.setConntrack(false); // each class is a new flow; earlier test packets must not make it a "reply"
     const ipcache = images.find((i) => i.image.name === 'ipcache');
     if (ipcache) dp.applyImages([ipcache]);
     const ipc = ipcache ? lpmEntries(ipcache.bytes, ipcache.image.keySize, ipcache.image.valueSize) : [];

@@ -175,5 +175,6 @@ struct weir_prefilter_value {
 
 /* weir_net_config[0] flags. */
 #define WEIR_CFG_NO_VERDICT_CACHE 0x1 /* always run both policy lookups (debugging, benchmarks) */
+#define WEIR_CFG_NO_CONNTRACK     0x2 /* judge every packet by policy alone, replies included (verification) */
 
 #endif /* WEIR_NET_H */

@@ -265,6 +265,31 @@ static __always_inline void report(const struct flow *f, __u32 endpoint_id, __u3
 	bpf_ringbuf_submit(e, 0);
 }
 
+static __always_inline void ct_key(struct weir_ct_key *k, __u32 endpoint_id, const struct flow *f, int reverse)
+{
+	k->endpoint_id = endpoint_id;
+	k->family = f->family;
+	k->protocol = f->protocol;
+	k->pad = 0;
+	k->sport = reverse ? f->dport : f->sport;
+	k->dport = reverse ? f->sport : f->dport;
+	__builtin_memcpy(k->saddr, reverse ? f->daddr : f->saddr, 16);
+	__builtin_memcpy(k->daddr, reverse ? f->saddr : f->daddr, 16);
+}
+
+/* Records an allowed flow at this endpoint (once: an existing entry is left as is). */
+static __always_inline void ct_track(__u32 endpoint_id, const struct flow *f, int enabled)
+{
+	if (!enabled)
+		return;
+	struct weir_ct_key k;
+	ct_key(&k, endpoint_id, f, 0);
+	if (bpf_map_lookup_elem(&weir_ct, &k))
+		return;
+	__u64 now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&weir_ct, &k, &now, BPF_NOEXIST);
+}
+
 static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 {
 	struct flow f = {};
@@ -276,6 +301,18 @@ static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 	if (!ep)
 		return TC_ACT_OK; /* not an endpoint we manage */
 	__u32 endpoint_id = ep->endpoint_id, ep_identity = ep->identity, ep_flags = ep->flags;
+
+	__u32 zero = 0;
+	__u32 *cfg = bpf_map_lookup_elem(&weir_net_config, &zero);
+	int ct = !(cfg && (*cfg & WEIR_CFG_NO_CONNTRACK));
+	if (ct) {
+		struct weir_ct_key rk;
+		ct_key(&rk, endpoint_id, &f, 1);
+		if (bpf_map_lookup_elem(&weir_ct, &rk)) {
+			weir_count(WEIR_STAT_ALLOWED);
+			return TC_ACT_OK; /* reply of a flow allowed here */
+		}
+	}
 
 	/* The peer is the destination of what the pod sends and the source of what it receives. */
 	__u32 peer = peer_identity(&f, direction == WEIR_DIR_EGRESS ? f.daddr : f.saddr);
@@ -289,11 +326,13 @@ static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 	__u32 enforced = direction == WEIR_DIR_EGRESS ? WEIR_EP_EGRESS_ENFORCED : WEIR_EP_INGRESS_ENFORCED;
 	if (!win) {
 		if (!(ep_flags & enforced)) {
+			ct_track(endpoint_id, &f, ct);
 			weir_count(WEIR_STAT_ALLOWED);
 			return TC_ACT_OK;
 		}
 		if (ep_flags & WEIR_EP_AUDIT) {
 			report(&f, endpoint_id, src_id, dst_id, direction, 0, WEIR_REASON_DEFAULT_DENY, 1);
+			ct_track(endpoint_id, &f, ct);
 			weir_count(WEIR_STAT_AUDITED);
 			return TC_ACT_OK;
 		}
@@ -306,6 +345,7 @@ static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 	case WEIR_VERDICT_DENY:
 		if ((win->flags & WEIR_FLAG_AUDIT) || (ep_flags & WEIR_EP_AUDIT)) {
 			report(&f, endpoint_id, src_id, dst_id, direction, win->cookie, WEIR_REASON_POLICY_DENY, 1);
+			ct_track(endpoint_id, &f, ct);
 			weir_count(WEIR_STAT_AUDITED);
 			return TC_ACT_OK;
 		}
@@ -314,9 +354,11 @@ static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 		return TC_ACT_SHOT;
 	case WEIR_VERDICT_REDIRECT:
 		skb->mark = WEIR_MARK_MAGIC_TO_PROXY | ((__u32)win->proxy_port << 16);
+		ct_track(endpoint_id, &f, ct);
 		weir_count(WEIR_STAT_REDIRECTED);
 		return TC_ACT_OK;
 	default:
+		ct_track(endpoint_id, &f, ct);
 		weir_count(WEIR_STAT_ALLOWED);
 		return TC_ACT_OK;
 	}

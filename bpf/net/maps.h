@@ -110,6 +110,30 @@ struct {
 	__type(value, struct weir_verdict);
 } weir_verdicts SEC(".maps");
 
+/*
+ * Connection tracking, per endpoint: a flow the policy allowed at an endpoint (either direction) lets
+ * the packets of the reverse tuple through at that endpoint without a policy lookup, as Cilium's CT
+ * lets replies through. Forward packets are still judged by policy on every packet, so a swap that
+ * revokes a flow stops it. Shared across CPUs (a reply may arrive on another CPU); LRU ages flows out.
+ */
+struct weir_ct_key {
+	__u32 endpoint_id;
+	__u8 family;
+	__u8 protocol;
+	__u16 pad;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct weir_ct_key);
+	__type(value, __u64);
+} weir_ct SEC(".maps");
+
 /* Datapath switches (array index 0), written by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -130,6 +130,22 @@ describe.skipIf(skipKernel())('endpoint tc program (BPF_PROG_TEST_RUN)', () => {
     }
   });
 
+  it('lets replies of an allowed flow through (connection tracking), and only those', () => {
+    const dns = { saddr: ME, daddr: '198.51.100.7', protocol: UDP, sport: 41001, dport: 53 };
+    const reply = { saddr: '198.51.100.7', daddr: ME, protocol: UDP, sport: 53, dport: 41001 };
+    const stranger = { ...reply, dport: 41002 };
+    expect(run(dp, 'ingress', reply).verdict).toBe('drop'); // no flow yet: world has no ingress rule
+    expect(run(dp, 'egress', dns).verdict).toBe('allow');
+    expect(run(dp, 'ingress', reply).verdict).toBe('allow');
+    expect(run(dp, 'ingress', stranger).verdict).toBe('drop');
+    dp.setConntrack(false);
+    try {
+      expect(run(dp, 'ingress', reply).verdict).toBe('drop');
+    } finally {
+      dp.setConntrack(true);
+    }
+  });
+
   it('leaves non-endpoints and non-IP traffic alone', () => {
     dp.removeEndpoint(1);
     try {
