@@ -56,9 +56,9 @@ export function encodeHookKey(nr: number, index: number): Buffer {
 
 function encodeSelector(b: Buffer, off: number, s: KSelector): void {
   const L = runtimeLayouts.wrt_selector.members;
-  b[off + L.n_args] = s.args.length;
-  b[off + L.n_pids] = s.pids.length;
-  b[off + L.n_actions] = s.actions.length;
+  b[off + L.n_args] = Math.min(s.args.length, 5);
+  b[off + L.n_pids] = Math.min(s.pids.length, 2);
+  b[off + L.n_actions] = Math.min(s.actions.length, 3);
   let flags = 0;
   if (s.bin) {
     b[off + L.bin_op] = s.bin.op;
@@ -104,15 +104,16 @@ export function encodeHook(h: KHook): Buffer {
   const b = Buffer.alloc(runtimeLayouts.wrt_hook.size);
   b.writeUInt32LE(h.policyId, L.policy_id);
   b.writeUInt32LE(h.hookId, L.hook_id);
-  b[L.n_args] = h.args.length;
-  b[L.n_selectors] = h.selectors.length;
+  b[L.n_args] = Math.min(h.args.length, 5);
+  b[L.n_selectors] = Math.min(h.selectors.length, 5);
   b.writeUInt16LE(h.scoped ? K.HOOK.scoped : 0, L.flags);
   b.writeUInt32LE(h.scopeSet, L.scope_set);
-  h.args.forEach((a, i) => {
+  h.args.slice(0, 5).forEach((a, i) => {
     b[L.arg_src + i] = a.src;
     b[L.arg_type + i] = a.type;
   });
-  h.selectors.forEach((s, i) => encodeSelector(b, L.sel + i * runtimeLayouts.wrt_selector.size, s));
+  // The lowering enforces the limits; slicing here only keeps a bug from writing past a struct.
+  h.selectors.slice(0, 5).forEach((s, i) => encodeSelector(b, L.sel + i * runtimeLayouts.wrt_selector.size, { ...s, args: s.args.slice(0, 5), pids: s.pids.slice(0, 2), ns: s.ns.slice(0, 2), actions: s.actions.slice(0, 3) }));
   return b;
 }
 

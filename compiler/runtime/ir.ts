@@ -171,8 +171,10 @@ export function buildRuntimeIR(documents: readonly PolicyDocument[]): { ir: Runt
   const policies: RuntimePolicy[] = [];
   for (const doc of documents) {
     if (doc.family !== 'runtime') continue;
+    const before = diagnostics.length;
     const p = parsePolicy(doc, diagnostics);
-    if (p) policies.push(p);
+    // A policy with an error is not lowered at all: half a policy in the kernel is worse than none.
+    if (p && !diagnostics.slice(before).some((d) => d.severity === 'error')) policies.push(p);
   }
   return { ir: { policies }, diagnostics };
 }
