@@ -24,6 +24,12 @@ export interface PodSpec {
   name: string;
   /** Listening HTTP ports. */
   ports: number[];
+  /**
+   * The pod's address (e.g. from an inventory). Routed as Cilium routes pods: a /32 on eth0, default
+   * route via 169.254.1.1 (the host-side veth), a /32 route per pod in the node. Without it, pod i
+   * gets 10.77.i.2/24 behind 10.77.i.1.
+   */
+  ip?: string;
 }
 
 export interface Pod {
@@ -64,13 +70,23 @@ export class Topology {
       const peer = `wdp-${this.id}-p${n}`;
       sh('ip', ['netns', 'add', ns]);
       sh('ip', ['-n', this.nodeNs, 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', peer, 'netns', ns]);
-      sh('ip', ['-n', this.nodeNs, 'addr', 'add', `10.77.${n}.1/24`, 'dev', hostIf]);
-      sh('ip', ['-n', this.nodeNs, 'link', 'set', hostIf, 'up']);
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       sh('ip', ['-n', ns, 'link', 'set', peer, 'name', 'eth0']);
-      sh('ip', ['-n', ns, 'addr', 'add', `10.77.${n}.2/24`, 'dev', 'eth0']);
-      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', `10.77.${n}.1`]);
+      if (s.ip) {
+        sh('ip', ['-n', this.nodeNs, 'addr', 'add', '169.254.1.1/32', 'dev', hostIf]);
+        sh('ip', ['-n', this.nodeNs, 'link', 'set', hostIf, 'up']);
+        sh('ip', ['-n', this.nodeNs, 'route', 'add', `${s.ip}/32`, 'dev', hostIf]);
+        sh('ip', ['-n', ns, 'addr', 'add', `${s.ip}/32`, 'dev', 'eth0']);
+        sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+        sh('ip', ['-n', ns, 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
+        sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+      } else {
+        sh('ip', ['-n', this.nodeNs, 'addr', 'add', `10.77.${n}.1/24`, 'dev', hostIf]);
+        sh('ip', ['-n', this.nodeNs, 'link', 'set', hostIf, 'up']);
+        sh('ip', ['-n', ns, 'addr', 'add', `10.77.${n}.2/24`, 'dev', 'eth0']);
+        sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+        sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', `10.77.${n}.1`]);
+      }
       const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, resolve(here, 'pod-agent.mjs'), s.name, ...s.ports.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
       this.#procs.push(proc);
       const lines = readline.createInterface({ input: proc.stdout });
@@ -96,7 +112,7 @@ export class Topology {
         name: s.name,
         netns: ns,
         hostIf,
-        ip: `10.77.${n}.2`,
+        ip: s.ip ?? `10.77.${n}.2`,
         connect: (host, port, timeoutMs = 250) => send({ op: 'connect', host, port, timeoutMs }),
         http: (host, port, method, path, timeoutMs = 1000) => send({ op: 'http', host, port, method, path, timeoutMs }),
       });
