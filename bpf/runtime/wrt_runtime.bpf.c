@@ -160,8 +160,21 @@ struct {
 } wrt_scratch_map SEC(".maps");
 
 /* Exposes the layouts in the object's BTF so the TS encoders can be checked against them. */
-struct wrt_event_exec _wrt_btf_exec __attribute__((unused));
-struct wrt_event_exit _wrt_btf_exit __attribute__((unused));
+struct wrt_btf_anchor {
+	struct wrt_event_exec exec[0];
+	struct wrt_event_exit exit[0];
+	struct wrt_event_call call[0];
+	struct wrt_hook_key hook_key[0];
+	struct wrt_hook hook[0];
+	struct wrt_policy policy[0];
+	struct wrt_str_key str_key[0];
+	struct wrt_lpm_key lpm_key[0];
+	struct wrt_num_key num_key[0];
+	struct wrt_node_info node_info[0];
+	struct wrt_proc proc[0];
+};
+/* Zero-length members: complete types in BTF (a pointer alone may leave a forward declaration), no bytes. */
+struct wrt_btf_anchor *_wrt_btf_anchor __attribute__((unused));
 
 static __always_inline struct wrt_scratch *scratch(void)
 {

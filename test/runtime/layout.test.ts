@@ -1,0 +1,57 @@
+// The TS encoders/decoders and the C layouts agree: sizes and offsets from the object's BTF,
+// constants from the header text. A layout change in weir_runtime.h without the TS following fails here.
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Btf } from '../../bpf/libbpf-ts/index.js';
+import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
+import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+import { K } from '../../compiler/runtime/lower.js';
+import { limits } from '../../compiler/runtime/ir.js';
+import { projectRoot } from './helpers.js';
+
+const header = readFileSync(path.join(projectRoot, 'bpf/include/weir_runtime.h'), 'utf8');
+const define = (name: string): number => {
+  const m = new RegExp(`#define\\s+${name}\\s+(0x[0-9a-fA-F]+|\\d+)`).exec(header);
+  if (!m) throw new Error(`${name} not in weir_runtime.h`);
+  return Number(m[1]);
+};
+
+describe('runtime layouts', () => {
+  it.skipIf(!existsSync(defaultRuntimeObject))('match the BTF of wrt_runtime.bpf.o (build it with npm run build)', () => {
+    using btf = Btf.parse(defaultRuntimeObject);
+    for (const [name, want] of Object.entries(runtimeLayouts)) {
+      const s = btf.struct(name);
+      expect(s, `struct ${name} in BTF`).toBeDefined();
+      expect(s!.size, `sizeof(struct ${name})`).toBe(want.size);
+      for (const [member, off] of Object.entries(want.members)) {
+        const m = s!.members.find((x) => x.name === member);
+        expect(m, `${name}.${member}`).toBeDefined();
+        expect(m!.offset, `offsetof(${name}, ${member})`).toBe(off);
+      }
+    }
+  });
+
+  it('constants match the header', () => {
+    expect(define('WRT_NR_ANY')).toBe(K.NR_ANY);
+    expect(define('WRT_ARG_SRC_NR')).toBe(K.ARG_SRC_NR);
+    for (const [k, v] of Object.entries({ INT: K.ARG.int, UINT32: K.ARG.uint32, INT64: K.ARG.int64, UINT64: K.ARG.uint64, STRING: K.ARG.string })) expect(define(`WRT_ARG_${k}`), k).toBe(v);
+    const ops: Record<string, number> = { EQUAL: K.OP.Equal, NOT_EQUAL: K.OP.NotEqual, PREFIX: K.OP.Prefix, NOT_PREFIX: K.OP.NotPrefix, POSTFIX: K.OP.Postfix, NOT_POSTFIX: K.OP.NotPostfix, GT: K.OP.GreaterThan, LT: K.OP.LessThan, MASK: K.OP.Mask, IN_RANGE: K.OP.InRange, NOT_IN_RANGE: K.OP.NotInRange, IN_MAP: K.OP.InMap, NOT_IN_MAP: K.OP.NotInMap };
+    for (const [k, v] of Object.entries(ops)) expect(define(`WRT_OP_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({ POST: K.ACTION.Post, NOPOST: K.ACTION.NoPost, SIGKILL: K.ACTION.Sigkill, SIGNAL: K.ACTION.Signal, OVERRIDE: K.ACTION.Override })) expect(define(`WRT_ACTION_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({ UTS: K.NS['Uts'], IPC: K.NS['Ipc'], MNT: K.NS['Mnt'], PID: K.NS['Pid'], NET: K.NS['Net'], CGROUP: K.NS['Cgroup'], PID_FOR_CHILDREN: K.NS['PidForChildren'] })) expect(define(`WRT_NS_${k}`), k).toBe(v);
+    expect(define('WRT_PID_NOT_IN')).toBe(K.PID.notIn);
+    expect(define('WRT_PID_NAMESPACE_PID')).toBe(K.PID.namespacePid);
+    expect(define('WRT_PID_FOLLOW_FORKS')).toBe(K.PID.followForks);
+    expect(define('WRT_MODE_MONITOR')).toBe(K.MODE.monitor);
+    expect(define('WRT_SEL_BINARIES')).toBe(K.SEL.binaries);
+    expect(define('WRT_HOOK_SCOPED')).toBe(K.HOOK.scoped);
+    expect(define('WRT_MAX_SELECTORS')).toBe(limits.selectorsPerHook);
+    expect(define('WRT_MAX_MATCH_ARGS')).toBe(limits.matchArgsPerSelector);
+    expect(define('WRT_MAX_ACTIONS')).toBe(limits.actionsPerSelector);
+    expect(define('WRT_MAX_VALUES')).toBe(limits.valuesPerNumericOperator);
+    expect(define('WRT_MAX_HOOKS_PER_CALL')).toBe(limits.hooksPerSyscall);
+    expect(define('WRT_LPM_STR_MAX')).toBe(limits.lpmStringBytes);
+    expect(define('WRT_STR_MAX')).toBe(limits.stringBytes + 1);
+  });
+});
