@@ -41,3 +41,13 @@ export function run(dp: NetDatapath, direction: 'ingress' | 'egress', p: PacketS
   const r = prog.testRun({ data: synthesizePacket(p), ctx: Buffer.alloc(SKB_CTX_SIZE) });
   return { verdict: r.retval === 2 ? 'drop' : 'allow', mark: r.ctxOut?.readUInt32LE(SKB_MARK_OFFSET) ?? 0 };
 }
+
+/** A prefilter (XDP CIDR deny list) image: ipcache-style keys, {cookie, flags} values. */
+export function prefilterImage(entries: [cidr: string, cookie: number][]): LoadedImage {
+  const bytes = records(entries.map(([c, cookie]) => {
+    const v = Buffer.alloc(8);
+    v.writeUInt32LE(cookie, 0);
+    return [ipcacheKey(c), v];
+  }));
+  return { image: mapImage('prefilter', 'weir_ipcache_key', 'weir_prefilter_value', IPCACHE_KEY_SIZE, 8, entries.length, bytes, 65536), bytes };
+}

@@ -137,3 +137,11 @@ export class Topology {
     if (existsSync(this.pinDir)) rmSync(this.pinDir, { recursive: true, force: true });
   }
 }
+
+/** Removes root-namespace links left by earlier runs whose names match (e.g. /^wdp-[0-9a-f]{4}-x0$/). */
+export function removeLeftoverLinks(pattern: RegExp): void {
+  for (const line of sh('ip', ['-o', 'link', 'show']).split('\n')) {
+    const name = line.split(': ')[1]?.split('@')[0];
+    if (name && pattern.test(name)) execFileSync('ip', ['link', 'del', name], { stdio: 'ignore' });
+  }
+}
