@@ -19,6 +19,8 @@ export interface PairDecisions {
 export interface PairSpace {
   classes: PortRange[];
   groups?: Protocol[][];
+  /** Per protocol, for each class the index of the class whose probe answers it (its first equal). */
+  repr?: Partial<Record<Protocol, number[]>>;
 }
 
 export type ClassesFor = (src: Peer, dst: Peer) => PairSpace;
@@ -63,8 +65,11 @@ export function probePair(oracle: Oracle, src: Peer, dst: Peer, space: PairSpace
   const decisions: Decision[] = new Array(protocols.length * classes.length);
   for (const group of space.groups ?? protocols.map((p) => [p])) {
     const protocol = group[0]!;
+    const pi = protocols.indexOf(protocol);
+    const repr = space.repr?.[protocol];
     classes.forEach((c, ci) => {
-      const d = oracle({ src, dst, protocol, port: c.lo });
+      const r = repr?.[ci] ?? ci;
+      const d = r < ci ? decisions[pi * classes.length + r]! : oracle({ src, dst, protocol, port: c.lo });
       for (const p of group) decisions[protocols.indexOf(p) * classes.length + ci] = d;
     });
   }

@@ -5,16 +5,16 @@ import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
 import type { NetworkIR, IRRule, L7Rules } from '../ir/types.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
-import type { PortRange, Protocol } from './connset.js';
+import type { Protocol } from './connset.js';
 import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
-import type { Decision, Oracle, RuleRef } from './probe.js';
+import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
 
 export interface CompiledRevision {
   oracle?: Oracle;
   workloads: WorkloadPeer[];
   diagnostics: Diagnostic[];
-  portCuts?: (src: Peer, dst: Peer) => { ports: PortRange[]; protocols: Set<Protocol> };
+  portCuts?: (src: Peer, dst: Peer) => PairRules;
   endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
 }
 
@@ -51,38 +51,28 @@ function l7Text(l7: L7Rules | undefined): string | undefined {
 
 const protocolOf: Record<number, Protocol | undefined> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 
-interface Cuts {
-  ports: PortRange[];
-  protocols: Set<Protocol>;
-}
-
 /**
- * Ports and protocols named by each endpoint's rules per direction: the only values that can
+ * Ports named by each endpoint's rules per direction, with the rule: the only values that can
  * split its decisions, so a pair is probed over its own (usually few) classes.
  */
-function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => Cuts {
-  const egress = new Map<string, Cuts>();
-  const ingress = new Map<string, Cuts>();
+function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PairRules {
+  const egress = new Map<string, RulePorts[]>();
+  const ingress = new Map<string, RulePorts[]>();
   for (const r of ir.rules) {
     if (!r.ports) continue;
     const m = r.direction === 'egress' ? egress : ingress;
     for (const s of r.subjects) {
       let c = m.get(s);
-      if (!c) m.set(s, (c = { ports: [], protocols: new Set() }));
+      if (!c) m.set(s, (c = []));
       for (const p of r.ports) {
-        const proto = protocolOf[p.protocol];
-        if (!proto) continue;
-        c.ports.push({ lo: p.lo, hi: p.hi });
-        c.protocols.add(proto);
+        const protocol = protocolOf[p.protocol];
+        if (protocol) c.push({ protocol, lo: p.lo, hi: p.hi, rule: r.cookie });
       }
     }
   }
-  const none: Cuts = { ports: [], protocols: new Set() };
-  return (src, dst) => {
-    const e = src.type === 'workload' ? (egress.get(src.pod) ?? none) : none;
-    const i = dst.type === 'workload' ? (ingress.get(dst.pod) ?? none) : none;
-    return { ports: [...e.ports, ...i.ports], protocols: new Set([...e.protocols, ...i.protocols]) };
-  };
+  return (src, dst) => ({
+    ports: [...(src.type === 'workload' ? (egress.get(src.pod) ?? []) : []), ...(dst.type === 'workload' ? (ingress.get(dst.pod) ?? []) : [])],
+  });
 }
 
 /** Per endpoint and direction, its rules and enforcement with peers named by identity labels (numbers may shift). */

@@ -8,7 +8,7 @@ import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type P
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
 import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
-import { passes, portClasses, type Decision, type Oracle } from './probe.js';
+import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
 import { diffRuntime, runtimeDecision, runtimeRules } from './runtime.js';
@@ -26,7 +26,7 @@ export interface RevisionModel {
    * The port boundaries of the rules that can decide (src, dst): egress rules of src and ingress
    * rules of dst. When given, each pair is probed over its own (usually few) classes.
    */
-  portCuts?: (src: Peer, dst: Peer) => { ports: PortRange[]; protocols: Set<Protocol> };
+  portCuts?: (src: Peer, dst: Peer) => PairRules;
   /**
    * Per endpoint (`ns/pod`) and direction, a text that is equal in two revisions exactly when the
    * rules of that direction selecting the endpoint (and its enforcement state) are equal: a
@@ -192,16 +192,32 @@ function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange
   if (!b || !h) return global;
   const memo = new Map<string, PairSpace>();
   return (src, dst) => {
-    const x = b(src, dst);
-    const y = h(src, dst);
-    const cuts = [...x.ports, ...y.ports];
-    const named = new Set([...x.protocols, ...y.protocols]);
+    const x = b(src, dst).ports;
+    const y = h(src, dst).ports;
+    const cuts = [...x, ...y];
+    const named = new Set(cuts.map((c) => c.protocol));
     // Protocols no rule of the pair names are decided alike: one probe for all of them.
     const rest = protocols.filter((p) => !named.has(p));
     const groups = [...protocols.filter((p) => named.has(p)).map((p) => [p]), ...(rest.length ? [rest] : [])];
-    const k = `${cuts.map((c) => `${c.lo}-${c.hi}`).sort().join(',')}|${groups.map((g) => g.join('+')).join(',')}`;
+    const text = (l: typeof x) => l.map((c) => `${c.rule}:${c.protocol}${c.lo}-${c.hi}`).sort().join(',');
+    const k = `${text(x)}|${text(y)}`;
     let r = memo.get(k);
-    if (!r) memo.set(k, (r = { classes: portClasses(cuts), groups }));
+    if (r) return r;
+    const classes = portClasses(cuts);
+    // Classes covered by the same rules (of both revisions) get the same decision in each
+    // revision: probe the first of them and reuse its answer for the others.
+    const repr: Partial<Record<Protocol, number[]>> = {};
+    for (const p of protocols) {
+      const seen = new Map<string, number>();
+      repr[p] = classes.map((c, ci) => {
+        const sig = `${x.filter((q) => q.protocol === p && q.lo <= c.lo && c.lo <= q.hi).map((q) => q.rule).join(',')}|${y.filter((q) => q.protocol === p && q.lo <= c.lo && c.lo <= q.hi).map((q) => q.rule).join(',')}`;
+        const first = seen.get(sig);
+        if (first !== undefined) return first;
+        seen.set(sig, ci);
+        return ci;
+      });
+    }
+    memo.set(k, (r = { classes, groups, repr }));
     return r;
   };
 }

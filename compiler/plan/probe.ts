@@ -60,3 +60,16 @@ export function portClasses(values: Iterable<PortRange>): PortRange[] {
   for (let i = 0; i + 1 < s.length; i++) out.push({ lo: s[i]!, hi: s[i + 1]! - 1 });
   return out;
 }
+
+/** A port range one rule names, with the rule's id in its revision: what the plan's probe space is cut by. */
+export interface RulePorts {
+  protocol: Protocol;
+  lo: number;
+  hi: number;
+  rule: number;
+}
+
+/** The rules that can decide one pair (source egress, destination ingress), by the ports they name. */
+export interface PairRules {
+  ports: RulePorts[];
+}
