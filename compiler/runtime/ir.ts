@@ -198,6 +198,9 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
   const known = new Set(['kprobes', 'tracepoints', 'lsmhooks', 'uprobes', 'usdts', 'lists', 'options', 'podSelector', 'containerSelector', 'enforcers', 'loader', 'rawtps', 'hostSelector']);
   for (const k of Object.keys(spec)) if (!known.has(k)) err('runtime/unknown-field', ['spec', k], `unknown field spec.${k} in ${doc.kind}; expected one of ${[...known].join(', ')}`, true);
 
+  if (spec['loader'] === true) err('runtime/unsupported-hook', ['spec', 'loader'], 'spec.loader needs Tetragon\'s loader sensor (library loads from perf mmap events), which weir does not have');
+  if (spec['rawtps'] !== undefined) err('runtime/unsupported-hook', ['spec', 'rawtps'], 'spec.rawtps: weir hooks syscall tracepoints only (use tracepoints: syscalls/sys_enter_*)', true);
+  if (spec['hostSelector'] !== undefined) err('runtime/unsupported-selector', ['spec', 'hostSelector'], 'spec.hostSelector is not implemented: weir compiles per node from the inventory instead', true);
   // options: [{name: policy-mode, value: enforce|monitor}]
   let mode: 'enforce' | 'monitor' = 'enforce';
   if (Array.isArray(spec['options'])) {

@@ -1,0 +1,61 @@
+// Every upstream Tetragon example either compiles for this machine's capabilities (tracepoints only:
+// kprobes load but do not attach, no fentry, no BPF LSM) or is rejected with a precise reason.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
+import { loadPolicies } from '../../compiler/load/index.js';
+import { compileRuntime } from '../../compiler/runtime/index.js';
+import { localCaps, projectRoot } from './helpers.js';
+
+const corpus = path.resolve(projectRoot, '../shared/corpus/tetragon');
+const present = existsSync(corpus);
+if (!present && process.env['CI'] === 'true') throw new Error(`the Tetragon corpus is required under CI=true: ${corpus} is missing`);
+if (!present) console.warn(`skipping the Tetragon corpus test: ${corpus} is missing`);
+
+/** The reason a file is rejected: the rule of its first error (by position), so each file counts once. */
+function outcomes(diags: Diagnostic[], files: string[]): Map<string, string> {
+  const byFile = new Map<string, string>();
+  for (const d of sortDiagnostics(diags.filter((x) => x.severity === 'error'))) if (!byFile.has(d.file)) byFile.set(d.file, d.rule);
+  return new Map(files.map((f) => [f, byFile.get(f) ?? 'compiles']));
+}
+
+describe.skipIf(!present)('Tetragon corpus on this node (tracepoint-only)', () => {
+  it('compiles or rejects every file with a located reason; counts per outcome', async () => {
+    const loaded = await loadPolicies([corpus], { root: corpus });
+    const r = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }]);
+    const diags = [...loaded.diagnostics, ...r.diagnostics, ...r.nodes[0]!.diagnostics];
+    const files = [...new Set(loaded.documents.map((d) => d.provenance.file))].sort();
+    expect(files).toHaveLength(71);
+    for (const d of diags.filter((x) => x.severity === 'error')) {
+      expect(d.line, `${d.file}: ${d.message}`).toBeGreaterThan(0);
+      expect(d.message.length).toBeGreaterThan(30);
+    }
+    const out = outcomes(diags, files);
+    const counts: Record<string, number> = {};
+    for (const o of out.values()) counts[o] = (counts[o] ?? 0) + 1;
+    expect(counts).toEqual(EXPECTED_COUNTS);
+    expect([...out].filter(([, o]) => o === 'compiles').map(([f]) => f)).toEqual(EXPECTED_COMPILING);
+    // Everything that compiled became hooks on syscall tracepoints.
+    expect(r.nodes[0]!.lowered.attach.every((a) => a.startsWith('syscalls/sys_enter_') || a === 'raw_syscalls/sys_enter')).toBe(true);
+  });
+});
+
+// 11 compile; 60 are rejected: 38 need a hook this node lacks (kprobes on kernel functions, BPF LSM,
+// uprobes) or an action it cannot take (Override), the rest use what weir's syscall handler does not
+// implement (socket/file operators and actions, fd arguments, generated lists, return probes, the loader sensor).
+const EXPECTED_COUNTS: Record<string, number> = {
+  compiles: 11,
+  'runtime/generated-list': 2,
+  'runtime/host-wide-kill': 1,
+  'runtime/node-capability': 38,
+  'runtime/unsupported-action': 5,
+  'runtime/unsupported-arg-type': 1,
+  'runtime/unsupported-hook': 3,
+  'runtime/unsupported-operator': 10,
+};
+const EXPECTED_COMPILING: string[] = [
+  'hardlink-observe.yaml', 'list-syscalls-tracepoint.yaml', 'list-syscalls.yaml',
+  'process-credentials/process.credentials.changes.at.syscalls.yaml', 'raw_syscalls.yaml', 'symlink-observe.yaml',
+  'sys_clock_settime.yaml', 'sys_mount.yaml', 'sys_pivot_root.yaml', 'sys_ptrace.yaml', 'sys_setuid.yaml',
+];
