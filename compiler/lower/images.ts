@@ -123,21 +123,32 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   const nodes = [...new Set([...ir.nodes, ...ir.endpoints.map((e) => e.node)])].sort();
   if (ir.ipcache.length > WEIR_IPCACHE_MAX_ENTRIES)
     diagnostics.push(diagnostic('lower/ipcache-capacity', 'error', `the ipcache needs ${ir.ipcache.length} entries, over its capacity of ${WEIR_IPCACHE_MAX_ENTRIES}`, { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }));
-  const common = ir.ipcache.filter((e) => e.node === undefined).map((e) => {
+  // Every node's ipcache has the same keys; only node addresses differ in value (host here,
+  // remote-node elsewhere). Sort once, then patch the values per node.
+  const ipRecords = ir.ipcache.map((e) => {
     const p = parsePrefix(e.prefix)!;
-    return [encodeIpcacheKey({ bits: p.bits, family: p.family, addr: p.addr }), encodeIpcacheValue({ identity: e.identity, flags: 0 })] as const;
+    return { key: encodeIpcacheKey({ bits: p.bits, family: p.family, addr: p.addr }), identity: e.identity, node: e.node };
+  });
+  ipRecords.sort((a, b) => Buffer.compare(a.key, b.key));
+  const ks = netLayouts.weir_ipcache_key.size;
+  const vs = netLayouts.weir_ipcache_value.size;
+  const baseBlob = Buffer.alloc(ipRecords.length * (ks + vs));
+  const nodeSlots: { off: number; node: string }[] = [];
+  ipRecords.forEach((r, i) => {
+    const off = i * (ks + vs);
+    r.key.copy(baseBlob, off);
+    encodeIpcacheValue({ identity: r.identity, flags: 0 }).copy(baseBlob, off + ks);
+    if (r.node !== undefined) nodeSlots.push({ off: off + ks, node: r.node });
   });
   for (const node of nodes) {
-    const records = [...common];
-    for (const e of ir.ipcache)
-      if (e.node !== undefined) {
-        const p = parsePrefix(e.prefix)!;
-        records.push([encodeIpcacheKey({ bits: p.bits, family: p.family, addr: p.addr }), encodeIpcacheValue({ identity: e.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], flags: 0 })] as const);
-      }
+    const blob = Buffer.from(baseBlob);
+    for (const slot of nodeSlots) blob.writeUInt32LE(slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], slot.off);
     const drafts = perNode.get(node) ?? [];
     drafts.push({
-      image: { name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: netLayouts.weir_ipcache_key.size, valueSize: netLayouts.weir_ipcache_value.size, maxEntries: WEIR_IPCACHE_MAX_ENTRIES },
-      records,
+      image: { name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: ks, valueSize: vs, maxEntries: WEIR_IPCACHE_MAX_ENTRIES },
+      records: [],
+      blob,
+      digest: sha256(blob),
     });
     perNode.set(node, drafts);
   }

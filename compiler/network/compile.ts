@@ -509,20 +509,45 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   }
 
   // ---- pass 3: resolve ----
+  // Selector resolution is the hot path at scale: identities are indexed by namespace so a
+  // namespace-scoped selector (every CNP selector) only looks at its own namespace.
+  const idsByNamespace = new Map<string, Identity[]>();
+  for (const i of endpointIds) {
+    const l = idsByNamespace.get(i.namespace ?? '');
+    if (l) l.push(i);
+    else idsByNamespace.set(i.namespace ?? '', [i]);
+  }
+  const reservedPool = alloc.identities.filter((i) => i.kind === 'reserved');
   const selCache = new Map<string, number[]>();
   const selectIdentities = (s: Selector): number[] => {
     const k = JSON.stringify(s.requirements);
     let r = selCache.get(k);
     if (!r) {
       const reserved = s.requirements.some((q) => q.source === 'reserved');
-      const pool: Identity[] = reserved ? alloc.identities.filter((i) => i.kind === 'reserved') : endpointIds;
+      const nsReq = s.requirements.find((q) => q.source === 'k8s' && q.key === LABEL_NAMESPACE && q.operator === 'In');
+      const pool: Identity[] = reserved ? reservedPool : nsReq ? nsReq.values.flatMap((ns) => idsByNamespace.get(ns) ?? []) : endpointIds;
       r = pool.filter((i) => matchesIdentity(s, i)).map((i) => i.id);
+      if (nsReq && nsReq.values.length > 1) r.sort((a, b) => a - b);
       selCache.set(k, r);
     }
     return r;
   };
-  const subjectsOf = (s: Selector): string[] => selectIdentities(s).flatMap((id) => (podsByIdentity.get(id) ?? []).map((p) => `${p.namespace}/${p.name}`));
+  const subjCache = new Map<Selector, string[]>();
+  const subjectsOf = (s: Selector): string[] => {
+    let r = subjCache.get(s);
+    if (!r) {
+      r = selectIdentities(s).flatMap((id) => (podsByIdentity.get(id) ?? []).map((p) => `${p.namespace}/${p.name}`));
+      subjCache.set(s, r);
+    }
+    return r;
+  };
+  const entityCache = new Map<Entity, number[] | 'any'>();
   const entityIds = (e: Entity): number[] | 'any' => {
+    let r = entityCache.get(e);
+    if (!r) entityCache.set(e, (r = entityIdsUncached(e)));
+    return r;
+  };
+  const entityIdsUncached = (e: Entity): number[] | 'any' => {
     const R = reservedIdentities;
     switch (e) {
       case 'all':
@@ -547,7 +572,13 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     if (c.prefix.bits === 0) out.push(reservedIdentities.world, c.prefix.family === 4 ? reservedIdentities['world-ipv4'] : reservedIdentities['world-ipv6'], ...alloc.fqdnIdentity.values());
     return out;
   };
+  const peerCache = new Map<PeerSpec, number[] | 'any'>();
   const resolvePeers = (p: PeerSpec): number[] | 'any' => {
+    let r = peerCache.get(p);
+    if (!r) peerCache.set(p, (r = resolvePeersUncached(p)));
+    return r;
+  };
+  const resolvePeersUncached = (p: PeerSpec): number[] | 'any' => {
     if (p.any || p.entities.includes('all')) return 'any';
     const ids = new Set<number>();
     for (const s of p.selectors) for (const id of selectIdentities(s)) ids.add(id);
@@ -577,6 +608,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   }
   const protoNum = (s: string): number => (s === 'UDP' ? PROTO.UDP : s === 'SCTP' ? PROTO.SCTP : PROTO.TCP);
 
+  const podByKey = new Map(inv.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   const rules: IRRule[] = [];
   for (const pr of parsed) {
     const subjects = subjectsOf(pr.subject);
@@ -616,7 +648,6 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       else if (pr.direction === 'ingress') g.subjects.push(...subj);
     };
     if (pr.direction === 'ingress') {
-      const podByKey = new Map(inv.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
       for (const s of subjects) add(resolveOn([podByKey.get(s)!]), [s], peers);
     } else if (peers === 'any') add(resolveOn(inv.pods), subjects, 'any');
     else {
@@ -690,7 +721,8 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     const s = formatPrefix(i.prefix!);
     if (!taken.has(s)) ipcache.push({ prefix: s, identity: i.id });
   }
-  ipcache.sort((a, b) => comparePrefix(parsePrefix(a.prefix)!, parsePrefix(b.prefix)!));
+  const parsedPrefix = new Map(ipcache.map((e) => [e, parsePrefix(e.prefix)!]));
+  ipcache.sort((a, b) => comparePrefix(parsedPrefix.get(a)!, parsedPrefix.get(b)!));
 
   const fqdnSelectors: FqdnSelector[] = [...alloc.fqdnIdentity].map(([selector, identity]) => ({
     selector,
