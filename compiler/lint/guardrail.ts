@@ -80,7 +80,8 @@ export function compileGuardrails(docs: readonly PolicyDocument[]): { guardrails
 }
 
 function fill(msg: string, doc: PolicyDocument): string {
-  return msg.replace(/\{\{\s*(name|namespace|kind)\s*\}\}/g, (_, k: string) => (k === 'name' ? doc.name : k === 'kind' ? doc.kind : (doc.namespace ?? '')));
+  const ref = doc.namespace ? `${doc.namespace}/${doc.name}` : doc.name;
+  return msg.replace(/\{\{\s*(name|namespace|kind|ref)\s*\}\}/g, (_, k: string) => (k === 'name' ? doc.name : k === 'kind' ? doc.kind : k === 'ref' ? ref : (doc.namespace ?? '')));
 }
 
 /** Evaluates every guardrail on every document it matches. */

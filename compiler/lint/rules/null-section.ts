@@ -11,7 +11,7 @@ export const nullSection: LintRule = {
     severity: 'warning',
     description: 'A rule section (`ingress`, `egress`, ...) or a peer list (`fromEndpoints`, ...) is written with no value, i.e. null.',
     rationale: 'The API server prunes null fields of a CRD. `egress:` alone therefore adds no egress rule and does not turn on egress default-deny (write `egress: [{}]` for that); `fromEndpoints:` alone leaves a rule with no peer, which allows nothing (write `fromEndpoints: [{}]` to allow every endpoint).',
-    fixable: true,
+    fixable: false,
     kinds: ciliumKinds,
     example: 'spec: {endpointSelector: {matchLabels: {role: restricted}}, egress: }',
   },
@@ -19,7 +19,7 @@ export const nullSection: LintRule = {
     for (const { rule, path } of ciliumRules(ctx.doc))
       for (const dir of directions)
         if (dir in rule && rule[dir] === null)
-          ctx.report([...path, dir], `\`${dir}:\` has no value, so Kubernetes drops it: this policy adds no ${dir.replace('Deny', ' deny')} rule and does not enable ${dir.startsWith('ingress') ? 'ingress' : 'egress'} default-deny; write \`${dir}: [{}]\` to deny all ${dir.startsWith('ingress') ? 'ingress' : 'egress'}`, { key: true, fix: { description: `write ${dir}: [{}]`, replacement: `${dir}: [{}]` } });
+          ctx.report([...path, dir], `\`${dir}:\` has no value, so Kubernetes drops it: this policy adds no ${dir.replace('Deny', ' deny')} rule and does not enable ${dir.startsWith('ingress') ? 'ingress' : 'egress'} default-deny; write \`${dir}: [{}]\` to deny all ${dir.startsWith('ingress') ? 'ingress' : 'egress'}`, { key: true });
     for (const { section, path } of ciliumSections(ctx.doc))
       for (const f of peerFields)
         if (f in section && section[f] === null)

@@ -9,7 +9,7 @@ export const tetragonAction: LintRule = {
     id: 'tetragon/unknown-action',
     severity: 'error',
     description: 'A matchActions or matchReturnActions entry names an action Tetragon does not know.',
-    rationale: 'An unknown action makes Tetragon refuse the whole policy when it is loaded; a typo such as `SigKill` is fine (names are case-insensitive) but `Kill` is not.',
+    rationale: 'An unknown action makes Tetragon refuse the whole policy when it is loaded; names are matched without regard to case (`SigKill` works), but `Kill` is not an action.',
     fixable: false,
     kinds: tracingKinds,
     example: 'matchActions: [{action: Kill}]',

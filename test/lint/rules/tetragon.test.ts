@@ -1,0 +1,57 @@
+// Table tests of the three Tetragon rules (one table each).
+import { describe, expect, it } from 'vitest';
+import { tetragonAction } from '../../../compiler/lint/rules/tetragon-action.js';
+import { tetragonArgIndex } from '../../../compiler/lint/rules/tetragon-arg-index.js';
+import { tetragonSelectorLimits } from '../../../compiler/lint/rules/tetragon-limits.js';
+import { check, tracing, where } from '../harness.js';
+
+const kprobe = (selectors: string, args = '[{index: 0, type: int}, {index: 1, type: string}]') => tracing(`kprobes:\n- call: sys_openat\n  syscall: true\n  args: ${args}\n  selectors:\n${selectors}`);
+const bin = (p: string) => `{operator: In, values: ["${p}"]}`;
+
+describe('tetragon/selector-limits', () => {
+  const cases: { name: string; yaml: string; expect: string[] }[] = [
+    { name: 'five selectors', yaml: kprobe(Array.from({ length: 5 }, () => '  - matchActions: [{action: Post}]').join('\n')), expect: [] },
+    { name: 'six selectors: points at the sixth', yaml: kprobe(Array.from({ length: 6 }, () => '  - matchActions: [{action: Post}]').join('\n')), expect: ['tetragon/selector-limits@16:7'] },
+    { name: 'two matchBinaries', yaml: kprobe(`  - matchBinaries:\n    - ${bin('/bin/a')}\n    - ${bin('/bin/b')}`), expect: ['tetragon/selector-limits@13:9'] },
+    { name: 'four actions', yaml: kprobe('  - matchActions: [{action: Post}, {action: Post}, {action: Post}, {action: Sigkill}]'), expect: ['tetragon/selector-limits@11:70'] },
+    { name: 'six matchArgs', yaml: kprobe(`  - matchArgs:\n${Array.from({ length: 6 }, () => '    - {index: 1, operator: Equal, values: [x]}').join('\n')}`), expect: ['tetragon/selector-limits@17:9'] },
+  ];
+  it.each(cases)('$name', ({ yaml, expect: want }) => {
+    expect(check(tetragonSelectorLimits, yaml).map(where)).toEqual(want);
+  });
+});
+
+describe('tetragon/arg-index', () => {
+  const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[] = [
+    { name: 'declared index', yaml: kprobe('  - matchArgs: [{index: 1, operator: Prefix, values: [/etc]}]'), expect: [] },
+    { name: 'undeclared index', yaml: kprobe('  - matchArgs: [{index: 2, operator: Prefix, values: [/etc]}]'), expect: ['tetragon/arg-index@11:27'], message: /declares only 0, 1/ },
+    { name: 'no args at all', yaml: kprobe('  - matchArgs: [{index: 0, operator: Equal, values: [1]}]', '[]'), expect: ['tetragon/arg-index@11:27'], message: /no arguments/ },
+    {
+      name: 'tracepoint index is a position in args',
+      yaml: tracing('tracepoints:\n- subsystem: raw_syscalls\n  event: sys_enter\n  args: [{index: 4, type: syscall64}]\n  selectors:\n  - matchArgs: [{index: 0, operator: InMap, values: ["list:x"]}]'),
+      expect: [],
+    },
+    {
+      name: 'tracepoint index past args',
+      yaml: tracing('tracepoints:\n- subsystem: raw_syscalls\n  event: sys_enter\n  args: [{index: 4, type: syscall64}]\n  selectors:\n  - matchArgs: [{index: 1, operator: Equal, values: ["1"]}]'),
+      expect: ['tetragon/arg-index@11:27'],
+      message: /position in `args`/,
+    },
+  ];
+  it.each(cases)('$name', ({ yaml, expect: want, message }) => {
+    const got = check(tetragonArgIndex, yaml);
+    expect(got.map(where)).toEqual(want);
+    if (message) expect(got[0]?.message).toMatch(message);
+  });
+});
+
+describe('tetragon/unknown-action', () => {
+  const cases: { name: string; yaml: string; expect: string[] }[] = [
+    { name: 'known actions, any case', yaml: kprobe('  - matchActions: [{action: Sigkill}, {action: SigKill}, {action: post}]'), expect: [] },
+    { name: 'Kill is not an action', yaml: kprobe('  - matchActions: [{action: Kill}]'), expect: ['tetragon/unknown-action@11:31'] },
+    { name: 'return actions too', yaml: kprobe('  - matchReturnActions: [{action: Deny}]'), expect: ['tetragon/unknown-action@11:37'] },
+  ];
+  it.each(cases)('$name', ({ yaml, expect: want }) => {
+    expect(check(tetragonAction, yaml).map(where)).toEqual(want);
+  });
+});
