@@ -149,3 +149,41 @@ spec:
     expect(rules).toEqual(['network/invalid-cidr@7', 'network/invalid-fqdn@10', 'network/invalid-selector@5', 'network/unknown-named-port@9']);
   });
 });
+
+describe('lowering capacity check', () => {
+  it('fails with an error naming the policies that fill an endpoint map', async () => {
+    const { lowerNetwork } = await import('../../compiler/lower/images.js');
+    const { ir } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: many-ports, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: web}}]
+    toPorts: [{ports: [{port: "1001", endPort: 1999, protocol: ANY}]}]
+`,
+      smallInventory,
+    );
+    const l = lowerNetwork(ir, { policyMaxEntries: 8 });
+    expect(l.diagnostics).toHaveLength(1);
+    expect(l.diagnostics[0]).toMatchObject({ rule: 'lower/policy-map-capacity', severity: 'error', file: 'policy.yaml', line: 7 });
+    expect(l.diagnostics[0]!.message).toMatch(/endpoint a\/db needs \d+ policy map entries, over the capacity of 8; largest contributors: CiliumNetworkPolicy\/a\/many-ports/);
+  });
+
+  it('evaluate names the deciding rule with file and line', () => {
+    const { ir } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: web}}]
+`,
+      smallInventory,
+    );
+    const v = evaluate(ir, { from: { workload: 'a/web' }, to: { workload: 'a/db' }, protocol: 'TCP', port: 5432 });
+    expect(v.rule).toMatchObject({ policy: 'CiliumNetworkPolicy/a/p', namespace: 'a', file: 'policy.yaml', line: 7 });
+  });
+});
