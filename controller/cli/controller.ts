@@ -14,6 +14,9 @@ import { parseDuration, parseListen, transportFlags, transportFrom, untilSignal 
 const usage = `usage: weir controller --repo PATH|URL [options]
 
   --repo PATH|URL          Git repository to follow (local path or URL)
+  --kubernetes             take policies and inventory from the cluster instead (in-cluster or
+                           kubeconfig credentials) and write status to a PolicyRollout
+  --rollout NS/NAME        the PolicyRollout to write (default weir-system/policies)
   --branch NAME            branch (default main)
   --path P                 policy path inside the repository (repeatable; default: policies)
   --state-dir DIR          state, bundle store and Git mirror (default .weir/controller)
@@ -43,6 +46,8 @@ export const controllerCommand: Command = {
         args: argv,
         options: {
           repo: { type: 'string' },
+          kubernetes: { type: 'boolean', default: false },
+          rollout: { type: 'string', default: 'weir-system/policies' },
           branch: { type: 'string', default: 'main' },
           path: { type: 'string', multiple: true },
           'state-dir': { type: 'string', default: '.weir/controller' },
@@ -62,7 +67,9 @@ export const controllerCommand: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    if (!v.repo) throw new UsageError('--repo is required');
+    if (!v.repo && !v.kubernetes) throw new UsageError('--repo (or --kubernetes) is required');
+    const rolloutRef = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(v.rollout);
+    if (!rolloutRef) throw new UsageError(`--rollout ${v.rollout}: expected NAMESPACE/NAME`);
     if (!v.key && !v['key-secret']) throw new UsageError('--key FILE (or --key-secret NS/NAME) is required: bundles are always signed');
     const { host, port } = parseListen(v.listen, '--listen');
     const transport = transportFrom(v);
@@ -96,8 +103,25 @@ export const controllerCommand: Command = {
     }
 
     const logger = makeLogger('weir-controller');
-    const repo = /^[a-z]+:\/\//.test(v.repo) || v.repo.includes('@') ? v.repo : path.resolve(io.cwd, v.repo);
+    const repo = v.kubernetes ? 'kubernetes' : /^[a-z]+:\/\//.test(v.repo!) || v.repo!.includes('@') ? v.repo! : path.resolve(io.cwd, v.repo!);
+    // In Kubernetes mode the informers feed the controller and a writer reports on the PolicyRollout.
+    let kube: { source: import('../kube/source.js').KubeSource; kc: import('@kubernetes/client-node').KubeConfig; writer?: import('../kube/status-writer.js').PolicyRolloutWriter } | undefined;
+    let controllerRef: Controller | undefined;
+    if (v.kubernetes) {
+      const { KubeSource } = await import('../kube/source.js');
+      const { defaultKubeConfig } = await import('../kube/secret.js');
+      const kc = defaultKubeConfig();
+      const source = new KubeSource(kc, () => void controllerRef?.trigger('watch'), (kind, err) => logger.warn({ kind, error: (err as Error).message }, 'watch failed; retrying'));
+      kube = { source, kc };
+      try {
+        await source.start();
+      } catch (err) {
+        io.stderr(`weir controller: cannot reach the Kubernetes API: ${(err as Error).message}\n`);
+        return 2;
+      }
+    }
     const c = new Controller({
+      ...(kube ? { source: kube.source } : {}),
       repo,
       branch: v.branch,
       paths: v.path?.length ? v.path : ['policies'],
@@ -119,10 +143,18 @@ export const controllerCommand: Command = {
       return 2;
     }
     io.stdout(JSON.stringify({ url: server.url, keyId: key.keyId, publicKey: publicKeyPem(key) }) + '\n');
+    controllerRef = c;
     await c.start();
+    if (kube) {
+      const { PolicyRolloutWriter } = await import('../kube/status-writer.js');
+      kube.writer = new PolicyRolloutWriter(kube.kc, c, rolloutRef[1]!, rolloutRef[2]!);
+      kube.writer.start();
+    }
     const sig = await untilSignal();
     logger.info({ signal: sig }, 'shutting down');
+    await kube?.writer?.stop();
     await c.stop();
+    await kube?.source.stop();
     await server.close();
     return 0;
   },

@@ -4,6 +4,7 @@
 // the seed compiler in this folder, which covers the demo's subset and says so in the manifest.
 import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { Bundle } from '../bundle/codec.js';
+import type { SourceFile } from '../../compiler/load/index.js';
 
 export interface CompileRequest {
   /** Git work tree or bare repository to read from. */
@@ -26,6 +27,8 @@ export interface CompileResult {
 export interface Compiler {
   readonly name: string;
   compile(req: CompileRequest): Promise<CompileResult>;
+  /** Compiles files already in memory (objects read from a cluster); `revision` names them. */
+  compileFiles?(files: SourceFile[], revision: string): Promise<CompileResult>;
 }
 
 /** The shape we accept from compiler/bundle once issue #3 exports it. */

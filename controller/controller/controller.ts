@@ -14,7 +14,7 @@ import type { BundleManifest } from '../../compiler/bundle/types.js';
 import type { Compiler } from './compiler.js';
 import { evaluateGate } from './gate.js';
 import { ControllerMetrics } from './metrics.js';
-import { GitSource } from './source.js';
+import { GitSource, type PolicySource } from './source.js';
 import { loadState, saveState, type BundleRef, type PersistedState, type RolloutPhase } from './state.js';
 
 export interface ControllerOptions {
@@ -23,6 +23,8 @@ export interface ControllerOptions {
   paths: string[];
   stateDir: string;
   compiler: Compiler;
+  /** Where policies come from; default: the Git branch `repo`/`branch`. */
+  source?: PolicySource;
   key: SigningKey;
   logger: Logger;
   pollIntervalMs?: number;
@@ -62,7 +64,7 @@ export interface AgentReport {
 export class Controller extends EventEmitter {
   readonly store: BundleStore;
   readonly metrics = new ControllerMetrics();
-  readonly source: GitSource;
+  readonly source: PolicySource;
   state: PersistedState = { desired: {} };
   phase: RolloutPhase = 'Idle';
   diagnostics: Diagnostic[] = [];
@@ -81,7 +83,7 @@ export class Controller extends EventEmitter {
     super();
     this.setMaxListeners(0);
     this.store = new BundleStore(path.join(opts.stateDir, 'store'));
-    this.source = new GitSource(opts.repo, opts.branch, opts.stateDir);
+    this.source = opts.source ?? new GitSource(opts.repo, opts.branch, opts.stateDir);
     this.log = opts.logger;
   }
 
@@ -287,7 +289,7 @@ export class Controller extends EventEmitter {
     this.phase = 'Compiling';
     this.emit('change');
     const t0 = performance.now();
-    const result = await this.opts.compiler.compile({ root: this.source.mirror, commit: revision, paths: this.opts.paths });
+    const result = await this.source.compile(this.opts.compiler, revision, this.opts.paths);
     this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
     this.timings.compileMs = performance.now() - t0;
     this.diagnostics = result.diagnostics;

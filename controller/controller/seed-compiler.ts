@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { simpleGit } from 'simple-git';
-import { loadSources, type PolicyDocument } from '../../compiler/load/index.js';
+import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
 import { diagnostic, type Diagnostic } from '../../compiler/diagnostics.js';
 import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
 import { canonicalJson, makeBundle, sha256hex } from '../bundle/codec.js';
@@ -256,6 +256,11 @@ export class SeedCompiler implements Compiler {
       if (r.diagnostics.length === 0) this.parsed.set(key(e), r.documents);
     }
     return compileDocuments(documents, diagnostics, { revision: commit, paths: req.paths });
+  }
+
+  async compileFiles(files: SourceFile[], revision: string): Promise<CompileResult> {
+    const loaded = loadSources(files);
+    return compileDocuments(loaded.documents, loaded.diagnostics, { revision, paths: ['cluster'] });
   }
 }
 

@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
+import type { CompileResult, Compiler } from './compiler.js';
 
 export interface SourceUpdate {
   commit: string;
@@ -11,7 +12,14 @@ export interface SourceUpdate {
   subject: string;
 }
 
-export class GitSource {
+/** Where the controller's policies come from: a Git branch, or the objects in a cluster. */
+export interface PolicySource {
+  /** A new revision since `lastSeen`, or undefined. */
+  poll(lastSeen: string | undefined): Promise<SourceUpdate | undefined>;
+  compile(compiler: Compiler, revision: string, paths: string[]): Promise<CompileResult>;
+}
+
+export class GitSource implements PolicySource {
   /** Where commits are read from: the repository itself when it is a local path, else a bare mirror. */
   readonly mirror: string;
   private readonly local: boolean;
@@ -61,5 +69,9 @@ export class GitSource {
     }
     const subject = (await git.raw(['log', '-1', '--format=%s', commit])).trim();
     return { commit, forcePushed, subject };
+  }
+
+  compile(compiler: Compiler, revision: string, paths: string[]): Promise<CompileResult> {
+    return compiler.compile({ root: this.mirror, commit: revision, paths });
   }
 }

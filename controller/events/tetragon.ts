@@ -160,7 +160,7 @@ export class TetragonEncoder {
 
   /** The Tetragon JSON object for one record (undefined if it is not an event kind Tetragon has). */
   encode(ev: DecodedEvent): Record<string, unknown> | undefined {
-    const time = this.#time(ev.ktime);
+    const time = this.#timeNs(ev.ktime);
     const node_name = this.#opts.nodeName;
     if (ev.kind === 'exec') return { process_exec: { process: this.#process(ev, true) }, node_name, time };
     if (ev.kind === 'exit') {
@@ -197,12 +197,87 @@ export class TetragonEncoder {
     return { [isKprobe ? 'process_kprobe' : 'process_tracepoint']: body, node_name, time };
   }
 
-  /** One JSON line per record. */
+  /**
+   * One JSON line per record, byte-identical to JSON.stringify(encode(decodeRecord(record))).
+   * Call events (the hot path) are written straight from the record: per-hook and per-process
+   * fragments are cached strings, so an event costs a few reads, its string args and one concat.
+   */
   jsonLine(record: Buffer): string | undefined {
+    if (record.length >= runtimeLayouts.wrt_event_call.size && record[H.kind] === EV.call) return this.#callLine(record);
     const ev = decodeRecord(record);
     if (!ev) return undefined;
     const o = this.encode(ev);
     return o ? JSON.stringify(o) : undefined;
+  }
+
+  readonly #hookFrags = new Map<number, { head: string; where: string; tail: string; labels: (string | undefined)[] }>();
+  readonly #procJson = new Map<number, { info: ProcessInfo; json: string }>();
+  #second = -1n;
+  #secondIso = '';
+
+  /** RFC 3339 with nanoseconds, as Tetragon prints it; the date part is cached per second. */
+  #timeNs(ktime: bigint): string {
+    const t = this.#boot + ktime;
+    const sec = t / 1_000_000_000n;
+    if (sec !== this.#second) {
+      this.#second = sec;
+      this.#secondIso = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
+    }
+    return `${this.#secondIso}.${(t % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+  }
+
+  #hookFrag(hookId: number, policyId: number, nr: number) {
+    let f = this.#hookFrags.get(hookId);
+    if (f) return f;
+    const hook = this.#opts.table[hookId];
+    const isKprobe = hook?.eventKind !== 'process_tracepoint';
+    let where: string;
+    if (isKprobe) where = `,"function_name":${JSON.stringify(hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${nr}`)}`;
+    else {
+      const [subsys, event] = (hook?.attach ?? 'syscalls/unknown').split('/');
+      where = `,"subsys":${JSON.stringify(subsys)},"event":${JSON.stringify(event)}`;
+    }
+    const head = `{"${isKprobe ? 'process_kprobe' : 'process_tracepoint'}":{"process":`;
+    let tail = `,"policy_name":${JSON.stringify(hook?.policy ?? `policy-${policyId}`)}`;
+    if (hook?.message) tail += `,"message":${JSON.stringify(hook.message)}`;
+    if (hook && hook.tags.length) tail += `,"tags":${JSON.stringify(hook.tags)}`;
+    const weir = JSON.stringify({ file: hook?.file, line: hook?.line, commit: hook?.commit, hook_id: hookId, attach: hook?.attach });
+    tail += `,"weir":${weir.slice(0, -1)}`;
+    f = { head, where, tail, labels: hook ? hook.args.map((a) => a.label) : [] };
+    this.#hookFrags.set(hookId, f);
+    return f;
+  }
+
+  #callLine(b: Buffer): string | undefined {
+    const pid = b.readUInt32LE(H.pid);
+    const ktime = b.readBigUInt64LE(H.ktime);
+    let pj = this.#procJson.get(pid);
+    const cached = this.#procs.get(pid);
+    if (!pj || pj.info !== cached) {
+      const ev = decodeRecord(b)!;
+      const info = this.#process(ev, false);
+      pj = { info, json: JSON.stringify(info) };
+      this.#procJson.set(pid, pj);
+      if (this.#procJson.size > 65536) this.#procJson.delete(this.#procJson.keys().next().value as number);
+    }
+    const hookId = b.readUInt32LE(H.hook_id);
+    const f = this.#hookFrag(hookId, b.readUInt32LE(H.policy_id), b.readInt32LE(H.syscall_nr));
+    let args = '';
+    const n = Math.min(b[H.n_args]!, 5);
+    for (let i = 0; i < n; i++) {
+      const type = b[C.arg_type + i]!;
+      let a: string;
+      if (type === ARG.string) a = `{"string_arg":${JSON.stringify(cstr(b, C.strs + i * 256, 255, b.readUInt16LE(C.str_len + i * 2)))}`;
+      else if (type === ARG.int) a = `{"int_arg":${Number(BigInt.asIntN(64, b.readBigUInt64LE(C.argv + i * 8)))}`;
+      else if (type === ARG.int64) a = `{"long_arg":"${b.readBigInt64LE(C.argv + i * 8)}"`;
+      else a = `{"size_arg":"${b.readBigUInt64LE(C.argv + i * 8)}"`;
+      const label = f.labels[i];
+      if (label) a += `,"label":${JSON.stringify(label)}`;
+      args += (i ? ',' : '') + a + '}';
+    }
+    const monitor = (b[H.flags]! & FLAG_MONITOR) !== 0;
+    const action = ACTION_NAMES[b[H.action]!] ?? 'KPROBE_ACTION_UNKNOWN';
+    return `${f.head}${pj.json}${f.where},"args":[${args}],"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(ktime)}"}`;
   }
 }
 
@@ -219,8 +294,9 @@ export function compactLine(o: Record<string, unknown>): string {
   const fn = (body['function_name'] as string | undefined) ?? `${body['subsys']}/${body['event']}`;
   const args = ((body['args'] as Record<string, unknown>[]) ?? []).map((a) => String(Object.values(a)[0])).join(' ');
   const action = String(body['action']);
+  const monitor = (body['weir'] as { mode?: string } | undefined)?.mode === 'monitor';
   const icon = action === 'KPROBE_ACTION_SIGKILL' ? '☠️ ' : action === 'KPROBE_ACTION_SIGNAL' ? '📶' : '⁉️ ';
-  const verb = action === 'KPROBE_ACTION_SIGKILL' ? 'killed ' : 'syscall';
-  const mode = (body['weir'] as { mode?: string } | undefined)?.mode === 'monitor' ? ' (monitor)' : '';
+  const verb = action === 'KPROBE_ACTION_SIGKILL' ? (monitor ? 'would-kill' : 'killed') : action === 'KPROBE_ACTION_SIGNAL' ? (monitor ? 'would-signal' : 'signal') : 'syscall';
+  const mode = monitor ? ' (monitor)' : '';
   return `${icon} ${verb} ${proc(body['process'] as ProcessInfo)} ${fn} ${args}${mode} [${body['policy_name']}]`;
 }
