@@ -132,10 +132,10 @@ async function emitPolicies(policies: TracingPolicy[], out: string | undefined, 
   if (out) {
     const dir = path.resolve(io.cwd, out);
     await fs.mkdir(dir, { recursive: true });
-    for (const p of policies) await fs.writeFile(path.join(dir, `${p.metadata.name}.yaml`), stringify(p, { lineWidth: 0 }));
+    for (const p of policies) await fs.writeFile(path.join(dir, `${p.metadata.name}.yaml`), stringify(p, { lineWidth: 0, aliasDuplicateObjects: false }));
     return;
   }
-  io.stdout(policies.map((p) => stringify(p, { lineWidth: 0 })).join('---\n'));
+  io.stdout(policies.map((p) => stringify(p, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'));
 }
 
 async function emitReport(text: string, values: { out?: string | undefined; output?: string | undefined }, io: CommandIO): Promise<void> {

@@ -79,7 +79,21 @@ const or = (c: F[]): F => ({ t: 'or', c });
 
 // ---- negation normal form and leaf classification ----
 
+// Macro bodies are shared AST objects across rules: their normal forms are computed once.
+const nnfCache = new WeakMap<Expr, { pos?: F; neg?: F }>();
+
 function nnf(e: Expr, neg: boolean): F {
+  let entry = nnfCache.get(e);
+  if (!entry) nnfCache.set(e, (entry = {}));
+  const hit = neg ? entry.neg : entry.pos;
+  if (hit) return hit;
+  const f = nnfUncached(e, neg);
+  if (neg) entry.neg = f;
+  else entry.pos = f;
+  return f;
+}
+
+function nnfUncached(e: Expr, neg: boolean): F {
   switch (e.kind) {
     case 'and':
       return neg ? { t: 'or', c: e.children.map((c) => nnf(c, true)), exclusion: e } : and(e.children.map((c) => nnf(c, false)));
@@ -294,7 +308,15 @@ function evtOr(a: EvtSet, b: EvtSet): EvtSet {
   if (!b.co) return { co: true, names: minus(a.names, b.names) };
   return { co: true, names: inter(a.names, b.names) };
 }
+const evtCache = new WeakMap<F, EvtSet>();
+
 function evttypes(f: F): EvtSet {
+  let r = evtCache.get(f);
+  if (!r) evtCache.set(f, (r = evttypesUncached(f)));
+  return r;
+}
+
+function evttypesUncached(f: F): EvtSet {
   switch (f.t) {
     case 'true':
       return ALL;
@@ -353,55 +375,86 @@ function atomKey(a: Atom): string {
   return k;
 }
 
-/** A conjunct: its atoms by key, and the event types it still allows (to prune contradictions early). */
+/** A conjunct: the sorted ids of its atoms, and the event types it still allows (to prune contradictions early). */
 interface Conj {
-  atoms: Map<string, Atom>;
+  ids: number[];
+  key: string;
   evt: EvtSet;
 }
 
-function conjKey(c: Conj): string {
-  return [...c.atoms.keys()].sort().join('\u0000');
-}
-
 function dnf(f: F, cap: number): Atom[][] | undefined {
-  const r = dnfConj(f, cap);
-  return r && r.map((c) => [...c.atoms.values()]);
+  // Atoms get small integer ids by canonical key, so conjuncts merge as sorted arrays and dedupe by a string key.
+  const ids = new Map<string, number>();
+  const atoms: Atom[] = [];
+  const r = dnfConj(f, cap, (a) => {
+    const k = atomKey(a);
+    let id = ids.get(k);
+    if (id === undefined) {
+      id = atoms.length;
+      ids.set(k, id);
+      atoms.push(a);
+    }
+    return id;
+  });
+  return r && r.map((c) => c.ids.map((i) => atoms[i]!));
 }
 
-function dnfConj(f: F, cap: number): Conj[] | undefined {
+function mergeIds(a: number[], b: number[]): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = i < a.length ? a[i]! : Infinity;
+    const y = j < b.length ? b[j]! : Infinity;
+    if (x === y) {
+      out.push(x);
+      i++;
+      j++;
+    } else if (x < y) {
+      out.push(x);
+      i++;
+    } else {
+      out.push(y);
+      j++;
+    }
+  }
+  return out;
+}
+
+function dnfConj(f: F, cap: number, id: (a: Atom) => number): Conj[] | undefined {
   switch (f.t) {
     case 'true':
-      return [{ atoms: new Map(), evt: ALL }];
+      return [{ ids: [], key: '', evt: ALL }];
     case 'false':
       return [];
     case 'atom': {
       const evt = f.atom.a === 'evt' ? { co: f.atom.neg, names: f.atom.names } : ALL;
-      return [{ atoms: new Map([[atomKey(f.atom), f.atom]]), evt }];
+      const n = id(f.atom);
+      return [{ ids: [n], key: String(n), evt }];
     }
     case 'or': {
       const out = new Map<string, Conj>();
       for (const c of f.c) {
-        const d = dnfConj(c, cap);
+        const d = dnfConj(c, cap, id);
         if (!d) return undefined;
-        for (const x of d) out.set(conjKey(x), x);
+        for (const x of d) out.set(x.key, x);
         if (out.size > cap) return undefined;
       }
       return [...out.values()];
     }
     case 'and': {
-      let acc: Conj[] = [{ atoms: new Map(), evt: ALL }];
+      let acc: Conj[] = [{ ids: [], key: '', evt: ALL }];
       for (const c of f.c) {
-        const d = dnfConj(c, cap);
+        const d = dnfConj(c, cap, id);
         if (!d) return undefined;
         const next = new Map<string, Conj>();
         for (const a of acc)
           for (const b of d) {
-            const evt = evtAnd(a.evt, b.evt);
+            const evt = a.evt === ALL ? b.evt : b.evt === ALL ? a.evt : evtAnd(a.evt, b.evt);
             if (!evt.co && evt.names.size === 0) continue; // no event type satisfies both: drop the conjunct
-            const atoms = new Map(a.atoms);
-            for (const [k, v] of b.atoms) atoms.set(k, v);
-            const x = { atoms, evt };
-            next.set(conjKey(x), x);
+            const ids = mergeIds(a.ids, b.ids);
+            const key = ids.join(',');
+            if (!next.has(key)) next.set(key, { ids, key, evt });
           }
         if (next.size > cap) return undefined;
         acc = [...next.values()];
@@ -465,11 +518,12 @@ function mergeBinaries(bins: { op: BinaryOperator; values: string[] }[]): { op: 
   for (const b of bins.slice(1)) {
     const pair = `${cur.op}/${b.op}`;
     const setB = new Set(b.values);
+    const setCur = new Set(cur.values);
     if (pair === 'In/In' || pair === 'Postfix/Postfix' || pair === 'Prefix/Prefix') {
       if (pair !== 'In/In' && pair !== 'Postfix/Postfix') return undefined;
       cur.values = cur.values.filter((v) => setB.has(v));
     } else if (pair === 'In/NotIn' || pair === 'Postfix/NotPostfix') cur.values = cur.values.filter((v) => !setB.has(v));
-    else if (pair === 'NotIn/In' || pair === 'NotPostfix/Postfix') cur = { op: b.op, values: b.values.filter((v) => !cur.values.includes(v)) };
+    else if (pair === 'NotIn/In' || pair === 'NotPostfix/Postfix') cur = { op: b.op, values: b.values.filter((v) => !setCur.has(v)) };
     else if (pair === 'NotIn/NotIn' || pair === 'NotPostfix/NotPostfix' || pair === 'NotPrefix/NotPrefix') cur.values = [...new Set([...cur.values, ...b.values])];
     else if (pair === 'In/Postfix') cur.values = cur.values.filter((v) => b.values.some((s) => v.endsWith(s)));
     else if (pair === 'In/NotPostfix') cur.values = cur.values.filter((v) => !b.values.some((s) => v.endsWith(s)));
@@ -614,81 +668,79 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       if (c.k === 'pod') pod = true;
     }
     if (nsSet && nsSet.length === 0) continue;
+    // The parts of a selector that do not depend on the hook: binaries, capabilities, namespaces.
+    const bins: { op: BinaryOperator; values: string[] }[] = [];
+    const sel: Selector = {};
+    for (const c of cons) {
+      if (c.k === 'bin') bins.push({ op: c.op, values: c.values });
+      else if (c.k === 'cap') (sel.matchCapabilities ??= []).push({ type: c.type, operator: c.op, values: c.values });
+      else if (c.k === 'hostns') (sel.matchNamespaces ??= []).push({ namespace: 'Mnt', operator: c.op, values: ['host_ns'] });
+    }
+    const mb = mergeBinaries(bins);
+    if (mb === 'empty') continue;
+    if (mb) sel.matchBinaries = [{ operator: mb.op, values: mb.values }];
+    else if (bins.length > 0) {
+      const reason = 'two binary filters of different kinds cannot share the one matchBinaries of a selector';
+      if (!opts.allowBroader) return fail([reason]);
+      perHookDropped.push(reason);
+      const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
+      sel.matchBinaries = [{ operator: first.op, values: first.values }];
+    }
+    const selKey = JSON.stringify(sel);
     for (const evt of [...hooks.names].sort()) {
       const info = syscallInfo(evt)!;
       const args = new Map<number, string>();
       const matchArgs: MatchArg[] = [];
-      const bins: { op: BinaryOperator; values: string[] }[] = [];
-      const sel: Selector = {};
-      let unsat = false;
       const numericSplits: MatchArg[][] = [];
       for (const c of cons) {
-        if (c.k === 'arg') {
-          const a = resolveArg(c.sel, info.args);
-          if (!a) {
-            if (c.sel.role === 'openWrite' && evt === 'creat') continue; // creat always opens for writing
-            const reason = `${c.field} cannot be matched on ${evt}: the call has no such argument`;
-            if (!opts.allowBroader) return fail([reason]);
-            perHookDropped.push(reason);
-            continue;
-          }
-          if (a.type === 'string' && c.numeric) {
-            const reason = `${c.field} compares a number but the ${evt} argument is a string`;
-            if (!opts.allowBroader) return fail([reason]);
-            perHookDropped.push(reason);
-            continue;
-          }
-          if (a.type !== 'string' && !c.numeric) {
-            const reason = `${c.field} compares a string but the ${evt} argument ${a.index} is numeric`;
-            if (!opts.allowBroader) return fail([reason]);
-            perHookDropped.push(reason);
-            continue;
-          }
-          args.set(a.index, a.type);
-          if (a.type !== 'string' && c.values.length > limits.numericValuesPerMatch) {
-            // Equal over many numbers: an OR, split across selectors; NotEqual: an AND of several matchArgs.
-            const parts = chunk(c.values, limits.numericValuesPerMatch).map((values) => ({ index: a.index, operator: c.op, values }));
-            if (c.op === 'Equal') numericSplits.push(parts);
-            else matchArgs.push(...parts);
-          } else matchArgs.push({ index: a.index, operator: c.op, values: [...c.values] });
-        } else if (c.k === 'bin') bins.push({ op: c.op, values: c.values });
-        else if (c.k === 'cap') (sel.matchCapabilities ??= []).push({ type: c.type, operator: c.op, values: c.values });
-        else if (c.k === 'hostns') (sel.matchNamespaces ??= []).push({ namespace: 'Mnt', operator: c.op, values: ['host_ns'] });
+        if (c.k !== 'arg') continue;
+        const a = resolveArg(c.sel, info.args);
+        if (!a) {
+          if (c.sel.role === 'openWrite' && evt === 'creat') continue; // creat always opens for writing
+          const reason = `${c.field} cannot be matched on ${evt}: the call has no such argument`;
+          if (!opts.allowBroader) return fail([reason]);
+          perHookDropped.push(reason);
+          continue;
+        }
+        if (a.type === 'string' && c.numeric) {
+          const reason = `${c.field} compares a number but the ${evt} argument is a string`;
+          if (!opts.allowBroader) return fail([reason]);
+          perHookDropped.push(reason);
+          continue;
+        }
+        if (a.type !== 'string' && !c.numeric) {
+          const reason = `${c.field} compares a string but the ${evt} argument ${a.index} is numeric`;
+          if (!opts.allowBroader) return fail([reason]);
+          perHookDropped.push(reason);
+          continue;
+        }
+        args.set(a.index, a.type);
+        if (a.type !== 'string' && c.values.length > limits.numericValuesPerMatch) {
+          // Equal over many numbers: an OR, split across selectors; NotEqual: an AND of several matchArgs.
+          const parts = chunk(c.values, limits.numericValuesPerMatch).map((values) => ({ index: a.index, operator: c.op, values }));
+          if (c.op === 'Equal') numericSplits.push(parts);
+          else matchArgs.push(...parts);
+        } else matchArgs.push({ index: a.index, operator: c.op, values: c.values });
       }
-      const mb = mergeBinaries(bins);
-      if (mb === 'empty') unsat = true;
-      else if (mb) sel.matchBinaries = [{ operator: mb.op, values: mb.values }];
-      else if (bins.length > 0) {
-        const reason = 'two binary filters of different kinds cannot share the one matchBinaries of a selector';
-        if (!opts.allowBroader) return fail([reason]);
-        perHookDropped.push(reason);
-        const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
-        sel.matchBinaries = [{ operator: first.op, values: first.values }];
-      }
-      if (unsat) continue;
-      const variants: MatchArg[][] = numericSplits.reduce<MatchArg[][]>((acc, parts) => acc.flatMap((a) => parts.map((p) => [...a, p])), [[]]);
+      const variants: MatchArg[][] = numericSplits.reduce<MatchArg[][]>((acc, parts) => acc.flatMap((x) => parts.map((p) => [...x, p])), [[]]);
       const merged = mergeMatchArgs(matchArgs);
       if (merged === 'empty') continue;
-      matchArgs.length = 0;
-      matchArgs.push(...merged);
-      if (matchArgs.length + numericSplits.length > limits.matchArgsPerSelector && opts.allowBroader) {
+      if (merged.length + numericSplits.length > limits.matchArgsPerSelector && opts.allowBroader) {
         // Keep the positive filters first; each filter dropped only widens the selector.
-        matchArgs.sort((a, b) => Number(a.operator.startsWith('Not')) - Number(b.operator.startsWith('Not')));
+        merged.sort((x, y) => Number(x.operator.startsWith('Not')) - Number(y.operator.startsWith('Not')));
         const keep = limits.matchArgsPerSelector - numericSplits.length;
-        const cut = matchArgs.splice(Math.max(keep, 0));
+        const cut = merged.splice(Math.max(keep, 0));
         perHookDropped.push(`${cut.length} argument filter(s) on ${evt} beyond Tetragon's ${limits.matchArgsPerSelector} per selector dropped`);
       }
       for (const hook of hooksFor(groups, nsSet, pod, evt, info.call)) {
         for (const [k, v] of args) hook.args.set(k, v);
         for (const extra of variants) {
-          const all = [...matchArgs, ...extra];
+          const all = [...merged, ...extra];
           if (all.length > limits.matchArgsPerSelector) return fail([`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`]);
-          const s: Selector = { ...(all.length ? { matchArgs: all } : {}), ...sel, matchActions: [{ action: 'Post' }] };
-          const key = JSON.stringify(s);
-          if (!hook.seen.has(key)) {
-            hook.seen.add(key);
-            hook.selectors.push(s);
-          }
+          const key = `${JSON.stringify(all)}|${selKey}`;
+          if (hook.seen.has(key)) continue;
+          hook.seen.add(key);
+          hook.selectors.push({ ...(all.length ? { matchArgs: all } : {}), ...sel, matchActions: [{ action: 'Post' }] });
         }
       }
     }
