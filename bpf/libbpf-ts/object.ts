@@ -175,6 +175,13 @@ export class BpfProgram {
     return new BpfLink(l, `${this.name}@${this.section}`);
   }
 
+  /** Pins the loaded program in bpffs (e.g. for `tc filter add ... bpf pinned PATH` or another process). */
+  pin(path: string): void {
+    check(`bpf_obj_pin(${this.name}, ${path})`, () => native().bpf_obj_pin(this.fd, path) as number, (e) =>
+      e === 17 ? 'something is already pinned at that path' : undefined,
+    );
+  }
+
   /** BPF_PROG_TEST_RUN on this program. */
   testRun(opts: TestRunOptions): TestRunResult {
     return testRun(this.fd, opts, this.name);
