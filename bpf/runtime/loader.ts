@@ -4,7 +4,10 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
-import { runtimeLayouts, type RuntimeMapImage } from '../../compiler/runtime/encode.js';
+import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../../compiler/runtime/encode.js';
+
+/** Empty images of every runtime map: what the idle slot gets for a map a bundle does not carry. */
+const emptyImages = encodeRuntimeNode({ node: '', hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] });
 
 export const defaultRuntimeObject = fileURLToPath(new URL('../build/wrt_runtime.bpf.o', import.meta.url));
 
@@ -100,8 +103,10 @@ export class RuntimeDatapath implements Disposable {
   }
 
   /** Installs a node's runtime images and attaches the syscall tracepoints they need, atomically. */
-  apply(images: readonly RuntimeMapImage[], attach: readonly string[]): ApplyStats {
+  apply(given: readonly RuntimeMapImage[], attach: readonly string[]): ApplyStats {
     const t0 = performance.now();
+    // Every slot of the next generation is refilled, so nothing of an older generation survives in it.
+    const images = emptyImages.map((e) => given.find((g) => g.name === e.name) ?? e);
     const next = this.#applied ? this.#generation ^ 1 : 0;
     const entries: Record<string, number> = {};
     const fresh: BpfMap[] = [];

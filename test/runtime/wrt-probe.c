@@ -3,6 +3,7 @@
 //   wrt-probe open PATH [N]        open+close PATH N times (default 1), print "opened N"
 //   wrt-probe loop PATH STOPFILE   open+close PATH until STOPFILE exists, printing nothing
 //   wrt-probe mount DIR            unshare a mount namespace, mount tmpfs on DIR, try pivot_root(DIR, DIR)
+//   wrt-probe bench PATH N         open+close PATH N times, print the mean ns per open+close
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -12,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -24,6 +26,19 @@ int main(int argc, char **argv)
 				close(fd);
 		}
 		printf("opened %ld\n", n);
+		return 0;
+	}
+	if (argc >= 4 && strcmp(argv[1], "bench") == 0) {
+		long n = atol(argv[3]);
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (long i = 0; i < n; i++) {
+			int fd = open(argv[2], O_RDONLY);
+			if (fd >= 0)
+				close(fd);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / (double)n);
 		return 0;
 	}
 	if (argc >= 4 && strcmp(argv[1], "loop") == 0) {
