@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseHubbleFlows, parseTetragonEvents } from '../observed/index.js';
-import { dirBlobReader, diffBundles, readManifest } from '../plan/maps.js';
+import { dirBlobReader, diffBundles, planMaps, readManifest } from '../plan/maps.js';
 import { pathsFromRoot, repositoryRoot, writeOutput } from '../plan/options.js';
 import { buildPlan, type PlanInputs } from '../plan/plan.js';
 import { renderHtml } from '../plan/render/html.js';
@@ -18,7 +18,7 @@ const failOn = ['breaking', 'any', 'never'] as const;
 const usage = `usage: weir plan --base REV [--head REV | --worktree] [PATH...]
                  [--inventory FILE] [--flows FILE] [--events FILE]
                  [--format text|markdown|json|html] [--output FILE] [--json FILE] [--html FILE]
-                 [--base-bundle DIR --head-bundle DIR] [--fail-on breaking|any|never] [--quiet]
+                 [--maps | --base-bundle DIR --head-bundle DIR] [--fail-on breaking|any|never] [--quiet]
 
 Compiles the policies under PATH (default: the whole repository) at two revisions, read from
 Git without touching the work tree, and shows what changes in effect: newly denied and newly
@@ -36,6 +36,7 @@ allowed connections, changed L7 rules and audit/enforce modes, each with the dec
   --output FILE     write the rendering to FILE instead of stdout
   --json FILE       also write the full plan as JSON (never truncated)
   --html FILE       also write the offline HTML report (one compile for comment, JSON and report)
+  --maps            also build both bundles: per-node map deltas, headroom, head verification
   --base-bundle DIR, --head-bundle DIR
                     bundles of both revisions (weir build --out): per-node map deltas and headroom
   --fail-on WHEN    exit 1 on a breaking change (default), on any change, or never`;
@@ -59,6 +60,7 @@ export const planCommand: Command = {
         output: { type: 'string', short: 'o' },
         json: { type: 'string' },
         html: { type: 'string' },
+        maps: { type: 'boolean', default: false },
         'base-bundle': { type: 'string' },
         'head-bundle': { type: 'string' },
         'fail-on': { type: 'string', default: 'breaking' },
@@ -120,6 +122,11 @@ export const planCommand: Command = {
         io.stderr(`weir plan: cannot read the bundles: ${(e as Error).message}; pass the folders \`weir build --out\` wrote\n`);
         return 2;
       }
+    }
+    if (values.maps && !inputs.maps) {
+      const r = await planMaps(base.model, head.model);
+      inputs.maps = r.maps;
+      if (r.verification) inputs.verification = r.verification;
     }
     const plan = buildPlan(inputs);
     const json = `${JSON.stringify(plan, null, 2)}\n`;

@@ -4,7 +4,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { BundleManifest, MapImage } from '../bundle/types.js';
-import type { MapDelta } from './model.js';
+import type { MapDelta, Plan } from './model.js';
+import type { Bundle } from '../bundle/assemble.js';
+import { MapStateCache } from '../lower/images.js';
+import { verifyNetwork } from '../verify/index.js';
+import type { RevisionModel } from './plan.js';
 
 export type BlobReader = (digest: string) => Promise<Uint8Array | undefined>;
 
@@ -66,4 +70,32 @@ export async function diffBundles(base: BundleManifest, head: BundleManifest, re
     out.push({ node: ref.node, map: ref.img.name, ...(ref.img.endpoint ? { endpoint: ref.img.endpoint } : {}), before: b?.img.entries ?? 0, after, added, removed, changed, maxEntries: max, headroom: max > 0 ? (max - after) / max : 0 });
   }
   return out;
+}
+
+/** Map deltas and the head's verification from two in-memory builds (`weir plan --maps`). */
+export async function planMaps(base: RevisionModel, head: RevisionModel): Promise<{ maps: MapDelta[]; verification?: Plan['verification'] }> {
+  if (!base.build || !head.build) return { maps: [] };
+  // One map-state memo for both builds: endpoints whose rules did not change are lowered once.
+  const cache = new MapStateCache();
+  const b = await base.build(cache);
+  const h = await head.build(cache);
+  const errors = h.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.message} [${d.rule}]`);
+  if (!b.bundle || !h.bundle) return { maps: [], verification: { endpoints: 0, classes: 0, mismatches: 0, problems: [], errors: errors.length ? errors : ['the base bundle could not be built'] } };
+  const reader = (bundle: Bundle): BlobReader => async (d) => bundle.blobs.get(d);
+  const maps = await diffBundles(b.bundle.manifest, h.bundle.manifest, reader(b.bundle), reader(h.bundle));
+  const hb = h.bundle;
+  const report = verifyNetwork(h.ir, {
+    manifest: hb.manifest,
+    blob: (d) => {
+      const x = hb.blobs.get(d);
+      if (!x) throw new Error(`blob ${d} missing from the head bundle`);
+      return x;
+    },
+    table: <T>(name: string) => {
+      const t = hb.manifest.tables.find((x) => x.name === name);
+      const x = t ? hb.blobs.get(t.digest) : undefined;
+      return x ? (JSON.parse(new TextDecoder().decode(x)) as T) : undefined;
+    },
+  });
+  return { maps, verification: { endpoints: report.endpoints, classes: report.classes, mismatches: report.mismatches.length, problems: report.problems.slice(0, 20), errors } };
 }

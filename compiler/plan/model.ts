@@ -169,6 +169,8 @@ export interface Plan {
   events?: ObservedEventSummary;
   runtime: RuntimeChange[];
   maps: MapDelta[];
+  /** The head bundle checked against the reference evaluator (with --maps). */
+  verification?: { endpoints: number; classes: number; mismatches: number; problems: string[]; errors: string[] };
   notes: string[];
 }
 

@@ -9,8 +9,12 @@ import type { Protocol } from './connset.js';
 import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
+import { buildFromDocuments, type BuildResult } from '../bundle/build.js';
+import type { MapStateCache } from '../lower/images.js';
 
 export interface CompiledRevision {
+  /** Builds this revision's bundle (map images per node) on demand: `weir plan --maps`. */
+  build?: (cache: MapStateCache) => Promise<BuildResult>;
   oracle?: Oracle;
   workloads: WorkloadPeer[];
   diagnostics: Diagnostic[];
@@ -124,5 +128,6 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
     if (r.rule) d.rule = ruleRef(r.rule);
     return d;
   };
-  return { oracle, workloads: cached.workloads, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir) };
+  const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
+  return { build, oracle, workloads: cached.workloads, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir) };
 }

@@ -12,10 +12,14 @@ import { passes, portClasses, type Decision, type Oracle, type PairRules } from 
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
 import { diffRuntime, runtimeDecision, runtimeRules } from './runtime.js';
+import type { BuildResult } from '../bundle/build.js';
+import type { MapStateCache } from '../lower/images.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
 export interface RevisionModel {
   info: RevisionInfo;
+  /** Builds the revision's bundle on demand (map deltas, head verification). */
+  build?: (cache: MapStateCache) => Promise<BuildResult>;
   documents: PolicyDocument[];
   workloads: WorkloadPeer[];
   /** Undefined when the revision failed to load or compile. */
@@ -45,6 +49,7 @@ export interface PlanInputs {
   events?: { file: string; parsed: ParseResult<ObservedEvent>; base?: RuntimeOracle; head?: RuntimeOracle };
   runtime?: RuntimeChange[];
   maps?: MapDelta[];
+  verification?: Plan['verification'];
   /** Above this many probes per revision only pairs touching affected endpoints are probed. Default 2,000,000. */
   fullProbeLimit?: number;
   /** Probe only pairs whose source passes (benchmarks measure a slice of the full matrix). */
@@ -171,6 +176,7 @@ export function buildPlan(inp: PlanInputs): Plan {
     ...(events ? { events } : {}),
     runtime,
     maps: inp.maps ?? [],
+    ...(inp.verification ? { verification: inp.verification } : {}),
     notes,
   };
 }

@@ -119,6 +119,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
       documents: docs,
       workloads: compiled.workloads ?? [],
       ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
+      ...(compiled.build && !failed ? { build: compiled.build } : {}),
       ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),
       ...(compiled.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
       inventoryDigest: digest,

@@ -51,7 +51,7 @@ describe('golden plans over a commit sequence', () => {
     const base = steps[i]!.name;
     const nn = String(i + 1).padStart(2, '0');
     it(`${nn} ${step.name}: ${step.message}`, async () => {
-      const common = ['plan', 'apps', 'network', 'tracing', '--base', base, '--head', step.name, '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--fail-on', 'never'];
+      const common = ['plan', 'apps', 'network', 'tracing', '--base', base, '--head', step.name, '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--maps', '--fail-on', 'never'];
       const json = await run([...common, '--format', 'json'], repo.dir);
       expect(json.stderr).not.toMatch(/internal error/);
       expect(json.code).toBe(0);
@@ -91,6 +91,12 @@ describe('golden plans over a commit sequence', () => {
     expect(sk.runtime).toMatchObject([{ policy: 'no-shadow-reads', call: 'sys_openat', before: 'allow', after: 'kill', file: 'tracing/shadow.yaml' }]);
     expect(sk.events).toMatchObject({ wouldKill: 1, evaluated: 2 });
     expect(sk.breaking).toBe(true);
+    // Map deltas: deleting the db policy shrinks the db endpoint's policy map; the head verifies.
+    const dm = p('delete-policy').maps.find((m) => m.map === 'policy' && m.endpoint?.startsWith('shop/db'));
+    expect(dm).toBeDefined();
+    expect(dm!.removed).toBeGreaterThan(0);
+    expect(dm!.headroom).toBeGreaterThan(0.9);
+    expect(p('delete-policy').verification).toMatchObject({ mismatches: 0, problems: [], errors: [] });
     // Malformed flow lines are counted in every plan, never dropped silently.
     expect(sk.flows).toMatchObject({ total: 4, malformed: 1 });
   });

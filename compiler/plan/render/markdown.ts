@@ -39,6 +39,11 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
     `| Connectivity pairs added / removed / changed | ${s.connectivity.added} / ${s.connectivity.removed} / ${s.connectivity.changed} |`,
   );
   if (s.runtimeChanges) head.push(`| Runtime enforcement changes | ${s.runtimeChanges} |`);
+  if (p.verification) {
+    const v = p.verification;
+    const ok = v.mismatches === 0 && v.problems.length === 0 && v.errors.length === 0;
+    head.push(`| Head bundle verification (${v.classes} classes on ${v.endpoints} endpoints) | ${ok ? '✅ 0 mismatches' : `❌ ${v.mismatches} mismatch(es), ${v.problems.length + v.errors.length} problem(s)`} |`);
+  }
   if (s.workloadsAdded.length || s.workloadsRemoved.length) head.push(`| Workloads added / removed | ${s.workloadsAdded.length} / ${s.workloadsRemoved.length} |`);
   head.push('');
   if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0)) head.push(`_${p.flows.file}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory)._`, '');

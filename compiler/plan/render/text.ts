@@ -63,6 +63,12 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
     out.push('', paint('1', 'Map deltas (node map endpoint: before -> after entries, +added -removed ~changed, headroom)'));
     for (const m of p.maps.slice(0, limit)) out.push(`  ${m.node} ${m.map}${m.endpoint ? ` ${m.endpoint}` : ''}: ${m.before} -> ${m.after} (+${m.added} -${m.removed} ~${m.changed}), ${(m.headroom * 100).toFixed(1)}% of ${m.maxEntries} free`);
   }
+  if (p.verification) {
+    const v = p.verification;
+    const ok = v.mismatches === 0 && v.problems.length === 0 && v.errors.length === 0;
+    out.push('', paint(ok ? '32' : '1;31', `Head bundle verification: ${v.endpoints} endpoint(s), ${v.classes} equivalence class(es), ${v.mismatches} mismatch(es) between the evaluator and the datapath emulator${ok ? '' : ' FAILED'}`));
+    for (const x of [...v.errors, ...v.problems].slice(0, limit)) out.push(`  ${x}`);
+  }
   if (p.connectivityDiff.length) {
     out.push('');
     const body = renderConnectivityDiff(p.connectivityDiff.slice(0, limit * 4), 'txt', [p.base.ref, p.head.ref]).trimEnd();
