@@ -16,6 +16,7 @@ export const netMapNames = {
   prefilter: 'weir_prefilter',
   events: 'weir_events',
   stats: 'weir_net_stats',
+  state: 'weir_state',
 } as const;
 
 /** Which C structs each image kind carries (from weir_net.h), and its swappable outer map. */
@@ -159,14 +160,16 @@ export class EndpointAttachment implements Disposable {
 }
 
 interface OuterSpec {
-  kind: 'policy' | 'ipcache' | 'prefilter' | 'endpoints' | 'events' | 'stats';
+  kind: 'policy' | 'ipcache' | 'prefilter' | 'endpoints' | 'events' | 'stats' | 'state';
   create: (sizes: StructSizes) => BpfMap;
 }
+
+const STATE_VALUE_SIZE = 256;
 
 const elapsed = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 export class NetDatapath implements Disposable {
-  readonly maps: { policy: BpfMap; ipcache: BpfMap; endpoints: BpfMap; prefilter: BpfMap; events: BpfMap; stats: BpfMap };
+  readonly maps: { policy: BpfMap; ipcache: BpfMap; endpoints: BpfMap; prefilter: BpfMap; events: BpfMap; stats: BpfMap; state: BpfMap };
   readonly sizes: StructSizes;
   readonly fromEndpoint: BpfProgram;
   readonly toEndpoint: BpfProgram;
@@ -234,6 +237,8 @@ export class NetDatapath implements Disposable {
       endpoints: { kind: 'endpoints', create: (s) => BpfMap.create({ type: 'hash', name: netMapNames.endpoints, keySize: 4, valueSize: s['weir_endpoint_value']!, maxEntries: 4096 }) },
       events: { kind: 'events', create: () => BpfMap.create({ type: 'ringbuf', name: netMapNames.events, keySize: 0, valueSize: 0, maxEntries: 1 << 20 }) },
       stats: { kind: 'stats', create: () => BpfMap.create({ type: 'percpu_array', name: netMapNames.stats, keySize: 4, valueSize: 8, maxEntries: 8 }) },
+      // Not used by the programs: the digest of the bundle in force, pinned so that it survives the agent.
+      state: { kind: 'state', create: () => BpfMap.create({ type: 'array', name: netMapNames.state, keySize: 4, valueSize: STATE_VALUE_SIZE, maxEntries: 1 }) },
     };
     if (opts.pinDir) mkdirSync(opts.pinDir, { recursive: true });
     const maps = {} as NetDatapath['maps'];
@@ -309,6 +314,24 @@ export class NetDatapath implements Disposable {
   #setConfig(bit: number, on: boolean): void {
     const cur = this.#config.lookup(0)?.readUInt32LE(0) ?? 0;
     this.#config.update(0, u32(on ? cur | bit : cur & ~bit));
+  }
+
+  /** Records the digest (and revision) of the bundle now in force, in the pinned weir_state map. */
+  recordApplied(digest: string, revision = ''): void {
+    const v = Buffer.alloc(STATE_VALUE_SIZE);
+    const text = JSON.stringify({ digest, revision });
+    if (Buffer.byteLength(text) > STATE_VALUE_SIZE - 2) throw new Error(`recordApplied: digest and revision exceed ${STATE_VALUE_SIZE - 2} bytes`);
+    v.writeUInt16LE(Buffer.byteLength(text), 0);
+    v.write(text, 2);
+    this.maps.state.update(0, v);
+  }
+
+  /** The bundle in force as recorded by recordApplied (also by an earlier agent process), if any. */
+  applied(): { digest: string; revision: string } | undefined {
+    const v = this.maps.state.lookup(0);
+    const len = v?.readUInt16LE(0) ?? 0;
+    if (!v || len === 0) return undefined;
+    return JSON.parse(v.subarray(2, 2 + len).toString()) as { digest: string; revision: string };
   }
 
   /** Registers the endpoint behind a host-side veth (weir_endpoints[ifindex]). */

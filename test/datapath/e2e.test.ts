@@ -153,6 +153,15 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
     expect((await xw.connect(ds, 9090, 300)).ok).toBe(false);
   }, 60_000);
 
+  it('remembers the bundle in force in bpffs, for the next agent process', () => {
+    expect(dp.applied()).toBeUndefined();
+    dp.recordApplied('sha256:' + 'ab'.repeat(32), 'c0ffee');
+    using again = NetDatapath.open({ pinDir: topo.pinDir });
+    expect(again.applied()).toEqual({ digest: 'sha256:' + 'ab'.repeat(32), revision: 'c0ffee' });
+    // Reopening the pins shares the live maps: the policy in force is visible through the new handle.
+    expect(again.maps.policy.innerId(DEATHSTAR_EP)).toBe(dp.maps.policy.innerId(DEATHSTAR_EP));
+  });
+
   it('a pinned map of another shape is refused and left alone', () => {
     const other = `${topo.pinDir}-x`;
     execFileSync('mkdir', ['-p', other]);
