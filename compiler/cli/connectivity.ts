@@ -9,9 +9,9 @@ import { UsageError, type Command } from './command.js';
 
 const formats: readonly ListFormat[] = ['txt', 'csv', 'md', 'json', 'dot'];
 
-const usage = `usage: weir connectivity [PATH] [--rev REV] [--inventory FILE] [--format txt|csv|md|json|dot] [--output FILE]
+const usage = `usage: weir connectivity [PATH...] [--rev REV] [--inventory FILE] [--format txt|csv|md|json|dot] [--output FILE]
 
-Lists every allowed (source, destination, connections) of the policies under PATH, one line per
+Lists every allowed (source, destination, connections) of the policies under PATH (default .), one line per
 pair, in np-guard netpol-analyzer's \`list\` format (\`ns/name[Kind] => ns/name[Kind] : TCP 8080,UDP 53\`,
 external ranges as \`0.0.0.0-255.255.255.255[External]\`), so the two tools can be compared.
 
@@ -37,7 +37,6 @@ export const connectivityCommand: Command = {
     });
     const format = values.format as ListFormat;
     if (!formats.includes(format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, not \`${values.format}\``);
-    if (positionals.length > 1) throw new UsageError('give at most one PATH');
     const root = values.rev ? await repositoryRoot(io.cwd) : io.cwd;
     if (!root) {
       io.stderr(`weir connectivity: --rev needs a Git repository, and ${io.cwd} is not inside one\n`);
