@@ -571,6 +571,28 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 	}
 	s->rev_done[WRT_MAX_ARGS] = 0;
 
+	/* Cheap filter first: when every selector names binaries and none admits this process, the
+	 * call is not ours, and reading its arguments (string copies from user memory) is skipped. */
+	if (h->n_selectors > 0) {
+		bool any = false;
+		for (int i = 0; i < WRT_MAX_SELECTORS; i++) {
+			if (i >= h->n_selectors)
+				break;
+			const struct wrt_selector *sel = &h->sel[i];
+			if (!(sel->flags & WRT_SEL_BINARIES)) {
+				any = true;
+				break;
+			}
+			if (have_bin ? match_string(s, WRT_MAX_ARGS, sel->bin_op, sel->bin_set)
+				     : (sel->bin_op == WRT_OP_NOT_EQUAL || sel->bin_op == WRT_OP_NOT_PREFIX || sel->bin_op == WRT_OP_NOT_POSTFIX)) {
+				any = true;
+				break;
+			}
+		}
+		if (!any)
+			return 0;
+	}
+
 	/* Read the hook's arguments once; every selector reads these copies. */
 	for (int a = 0; a < WRT_MAX_ARGS; a++) {
 		s->rev_done[a] = 0;
