@@ -11,6 +11,7 @@ import type { NetworkIR } from '../ir/types.js';
 import { loadPolicies, type PolicyDocument } from '../load/index.js';
 import { lowerNetwork, MapStateCache, type LoweredNetwork } from '../lower/images.js';
 import { compileNetwork } from '../network/index.js';
+import type { CompileCache } from '../network/compile.js';
 import { assembleBundle, sha256, type Bundle, type ProducerOutput } from './assemble.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -67,6 +68,8 @@ export interface BuildOptions {
   producers?: ImageProducer[];
   /** Map state memo shared across builds (incremental rebuilds). */
   cache?: MapStateCache;
+  /** Identity allocation memo shared across builds of one inventory. */
+  compileCache?: CompileCache;
 }
 
 export interface BuildResult {
@@ -79,7 +82,7 @@ export interface BuildResult {
 
 /** The pure core of `weir build`: documents + inventory → bundle. */
 export async function buildFromDocuments(documents: readonly PolicyDocument[], inventory: Inventory, opts: BuildOptions): Promise<BuildResult> {
-  const { ir, diagnostics } = compileNetwork(documents, inventory, opts.commit ? { commit: opts.commit } : {});
+  const { ir, diagnostics } = compileNetwork(documents, inventory, { ...(opts.commit ? { commit: opts.commit } : {}), ...(opts.compileCache ? { cache: opts.compileCache } : {}) });
   const lowered = lowerNetwork(ir, opts.policyMaxEntries ? { policyMaxEntries: opts.policyMaxEntries } : {}, opts.cache);
   const diags = [...diagnostics, ...lowered.diagnostics];
   const ctx: BuildContext = { documents, inventory, nodes: inventory.nodes.map((n) => n.name).sort(), ...(opts.commit ? { commit: opts.commit } : {}), network: { ir, lowered } };

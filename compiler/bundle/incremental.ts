@@ -9,6 +9,7 @@ import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
 import { loadPolicies, loadSources, type PolicyDocument } from '../load/index.js';
 import { MapStateCache } from '../lower/images.js';
+import { CompileCache } from '../network/compile.js';
 import { buildFromDocuments, extraProducers, mergeInventories, type BuildResult, type ImageProducer } from './build.js';
 
 export interface NetworkBuilderOptions {
@@ -24,6 +25,7 @@ export class NetworkBuilder {
   private inventory?: Inventory;
   private inventoryDiagnostics: Diagnostic[] = [];
   private readonly cache = new MapStateCache();
+  private readonly compileCache = new CompileCache();
   private producers?: ImageProducer[];
 
   constructor(private readonly opts: NetworkBuilderOptions) {}
@@ -63,6 +65,7 @@ export class NetworkBuilder {
       source: { paths: this.opts.paths, ...(this.opts.inventory.length ? { inventory: this.opts.inventory.join(',') } : {}) },
       producers: this.producers,
       cache: this.cache,
+      compileCache: this.compileCache,
     });
     const diagnostics = sortDiagnostics([...files.flatMap((f) => this.byFile.get(f)!.diagnostics), ...this.inventoryDiagnostics, ...r.diagnostics]);
     return { ...r, diagnostics, ...(hasErrors(diagnostics) ? { bundle: undefined } : {}) };

@@ -14,6 +14,15 @@ import { PROTO } from '../ir/types.js';
 export interface CompileOptions {
   /** Commit the policies were read from (recorded in rule cookies). */
   commit?: string;
+  /** Memo shared across compiles of the same inventory (incremental rebuilds). */
+  cache?: CompileCache;
+}
+
+/** Identity allocation depends only on the inventory and the CIDR/FQDN sets; reuse it while they stay. */
+export class CompileCache {
+  inventory?: Inventory;
+  key?: string;
+  alloc?: IdentityAllocation;
 }
 
 export interface CompileResult {
@@ -497,7 +506,10 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     const a = parseAddress(ip);
     if (a) prefixes.push(hostPrefix(a.family, a.addr));
   }
-  const alloc = allocateIdentities(inv, prefixes, fqdns);
+  const allocKey = JSON.stringify([prefixes.map(formatPrefix).sort(), [...fqdns].sort()]);
+  const cache = opts.cache;
+  const alloc = cache && cache.inventory === inv && cache.key === allocKey && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns);
+  if (cache) Object.assign(cache, { inventory: inv, key: allocKey, alloc });
   const endpointIds = alloc.identities.filter((i) => i.kind === 'endpoint');
   const cidrIds = alloc.identities.filter((i) => i.kind === 'cidr');
   const podsByIdentity = new Map<number, Pod[]>();

@@ -7,7 +7,7 @@
 // convergence under 5 s across 1,000 agents.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchReport } from './report.js';
@@ -173,13 +173,14 @@ export default async function bench(): Promise<BenchReport> {
   const dir = mkdtempSync(path.join(tmpdir(), 'weirnet-bench-'));
   try {
     generate(dir);
+    const load = loadavg()[0]!;
     const parse = runChild('parse', dir);
     const build = runChild('build', dir);
     if (build.errors) throw new Error(`the generated policies did not compile cleanly (${build.errors} errors)`);
     const cilium = 'Cilium scale report: 250 policies / 10k pods, endpoint policy enforced < 600 ms, convergence < 5 s on 1,000 agents';
     return {
       name: 'build',
-      setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes: ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement. Bar: ${cilium}.`,
+      setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes: ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement; machine load average ${load.toFixed(1)} at start (2 cores shared). Bar: ${cilium}.`,
       figures: [
         { metric: 'full build wall time (load, compile, lower, bundle, write)', value: build.ms, unit: 'ms', peer: { name: 'YAML load of the same inputs alone', value: parse.ms }, ratio: build.ms / parse.ms, goal: '< 3000 ms', met: build.ms < 3000 },
         { metric: 'full build peak RSS', value: build.rssMiB, unit: 'MiB', peer: { name: 'YAML load alone', value: parse.rssMiB }, ratio: build.rssMiB / parse.rssMiB, goal: '< 1024 MiB', met: build.rssMiB < 1024 },
