@@ -1,5 +1,14 @@
-// Kernel mode of the demo: not available in this version; run.ts falls back to the emulator.
+// Kernel mode of the demo: each pod is a network namespace on a veth pair whose host ends hang on
+// a bridge of their own (L2 only: no address, route or forwarding change in the host namespace).
+// The agent attaches the endpoint programs to the host ends through issue #4's NetDatapath, with
+// maps pinned under /sys/fs/bpf/wdemo-<id>. Connections are real TCP connects between namespaces.
+// Every name carries the wdemo prefix and a random id; leftovers of dead runs are removed first.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { parseAllDocuments } from 'yaml';
 import type { Datapath } from '../agent/datapath.js';
+import { KernelDatapath } from '../agent/kernel.js';
 
 export interface KernelEnvironment {
   datapath: Datapath;
@@ -7,10 +16,107 @@ export interface KernelEnvironment {
   destroy(): Promise<void>;
 }
 
-export async function createEnvironment(_pods: string): Promise<KernelEnvironment> {
-  throw new Error('the kernel demo environment is not built yet');
+function ip(args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes namespaces, bridges and pins of earlier demo runs whose process is gone. */
+export function removeLeftovers(): void {
+  const live = new Set<string>();
+  for (const line of ip(['netns', 'list']).split('\n')) {
+    const m = /^(wdemo-([0-9a-f]{4})-(\d+)-[a-z]+)/.exec(line);
+    if (!m) continue;
+    if (alive(Number(m[3]))) live.add(m[2]!);
+    else ip(['netns', 'del', m[1]!]);
+  }
+  for (const line of ip(['-o', 'link', 'show', 'type', 'bridge']).split('\n')) {
+    const m = /^\d+: (wdemo-([0-9a-f]{4})-br)[:@]/.exec(line);
+    if (m && !live.has(m[2]!)) ip(['link', 'del', m[1]!]);
+  }
+  for (const d of existsSync('/sys/fs/bpf') ? readdirSync('/sys/fs/bpf') : []) {
+    const m = /^wdemo-([0-9a-f]{4})$/.exec(d);
+    if (m && !live.has(m[1]!)) rmSync(`/sys/fs/bpf/${d}`, { recursive: true, force: true });
+  }
+}
+
+// Clients hang up abruptly (they only test the connect): the server ignores resets.
+const serverJs = `const net=require('net');for(const p of process.argv.slice(1).map(Number))net.createServer(s=>{s.on('error',()=>{});s.end('landing granted\\n')}).listen(p,'0.0.0.0');`;
+const clientJs = `const s=require('net').connect({host:process.argv[1],port:+process.argv[2]});s.setTimeout(1500,()=>process.exit(1));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1));`;
+
+export async function createEnvironment(podsYaml: string): Promise<KernelEnvironment> {
+  removeLeftovers();
+  const id = randomBytes(2).toString('hex');
+  const pods = parseAllDocuments(podsYaml).map((d) => d.toJS() as { metadata: { name: string; namespace?: string }; status: { podIP: string } });
+  const nsOf = (pod: string) => `wdemo-${id}-${process.pid}-${pod}`;
+  const bridge = `wdemo-${id}-br`;
+  const pinDir = `/sys/fs/bpf/wdemo-${id}`;
+  const children: ChildProcess[] = [];
+  let datapath: KernelDatapath | undefined;
+  const destroy = async () => {
+    for (const c of children) if (c.pid && c.exitCode === null) c.kill('SIGKILL');
+    await datapath?.close().catch(() => undefined);
+    for (const p of pods) {
+      try {
+        ip(['netns', 'del', nsOf(p.metadata.name)]); // takes the veth pair and its filters along
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      ip(['link', 'del', bridge]);
+    } catch {
+      // already gone
+    }
+    rmSync(pinDir, { recursive: true, force: true });
+  };
+  try {
+    ip(['link', 'add', bridge, 'type', 'bridge']);
+    ip(['link', 'set', bridge, 'up']);
+    const interfaces: Record<string, string> = {};
+    pods.forEach((p, i) => {
+      const ns = nsOf(p.metadata.name);
+      const host = `wdemo-${id}-${i}`;
+      const peer = `wdemp-${id}-${i}`;
+      ip(['netns', 'add', ns]);
+      ip(['link', 'add', host, 'type', 'veth', 'peer', 'name', peer]);
+      ip(['link', 'set', peer, 'netns', ns]);
+      ip(['-n', ns, 'link', 'set', peer, 'name', 'eth0']);
+      ip(['-n', ns, 'addr', 'add', `${p.status.podIP}/24`, 'dev', 'eth0']);
+      ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+      ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      ip(['link', 'set', host, 'master', bridge]);
+      ip(['link', 'set', host, 'up']);
+      interfaces[`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`] = host;
+    });
+    datapath = await KernelDatapath.open('node-1', { pinDir, interfaces });
+    const target = pods.find((p) => p.metadata.name === 'deathstar') ?? pods[0]!;
+    const server = spawn('ip', ['netns', 'exec', nsOf(target.metadata.name), process.execPath, '-e', serverJs, '80', '8080'], { stdio: 'ignore' });
+    children.push(server);
+    const ipOf = (pod: string) => pods.find((p) => p.metadata.name === pod)?.status.podIP ?? '0.0.0.0';
+    const verdictOnWire = (from: string, to: string, port: number) =>
+      new Promise<'allow' | 'deny'>((resolve) => {
+        const c = spawn('ip', ['netns', 'exec', nsOf(from), process.execPath, '-e', clientJs, ipOf(to), String(port)], { stdio: 'ignore' });
+        children.push(c);
+        c.on('exit', (code) => resolve(code === 0 ? 'allow' : 'deny'));
+      });
+    // The server needs a moment to listen; a first connect before any policy is just a warm-up.
+    for (let i = 0; i < 20 && (await verdictOnWire(pods.find((p) => p !== target)!.metadata.name, target.metadata.name, 80)) !== 'allow'; i++) await new Promise((r) => setTimeout(r, 100));
+    return { datapath, verdictOnWire, destroy };
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
 }
 
 export async function runtimeStory(_dir: string): Promise<string> {
-  return 'unavailable: the runtime policy story needs issue #5\'s runtime compiler';
+  return "unavailable: the runtime policy story needs issue #5's runtime compiler (compiler/runtime), which has not landed";
 }

@@ -232,7 +232,7 @@ async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath,
     const cookie = v.cookie ? t.cookies.find((c) => c.cookie === v.cookie) : undefined;
     const why = v.verdict === 'allow' ? (cookie ? `by ${cookie.policy} (${cookie.file}:${cookie.line})` : 'no policy selects the endpoint') : v.reason === 'default-deny' ? `default deny: ${v.direction} of ${v.endpoint} is enforced and no rule allows it` : `denied by ${cookie?.policy ?? 'a deny rule'}`;
     const changed = previous && previous[i] !== v.verdict ? p.yellow(' (changed)') : '';
-    const onWire = wire ? p.dim(` [on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`) : '';
+    const onWire = wire ? (wire === v.verdict ? p.dim(` [on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`) : p.red(` [MISMATCH on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`)) : '';
     out(`   ${f.from.padEnd(10)} → ${f.to.padEnd(9)} TCP/${String(f.port).padEnd(5)} ${word}${changed}  ${p.dim(why)}${onWire}`);
     results.push(v.verdict);
   }

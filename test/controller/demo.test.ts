@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot } from './harness.js';
+import { skipKernel } from '../kernel-env.js';
 
 function runDemo(args: string[], onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [path.join(projectRoot, 'bin/weir.js'), 'demo', ...args], { env: { ...process.env, WEIR_FROM_SOURCE: '1', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,4 +49,17 @@ describe('weir demo', () => {
     const dir = /(\/tmp\/wdemo-[A-Za-z0-9]+)\/repo/.exec(r.out)?.[1];
     expect(existsSync(dir!)).toBe(false);
   }, 60_000);
+
+  const noKernel = skipKernel() || !existsSync(path.join(projectRoot, 'bpf/build/endpoint.bpf.o'));
+  it.skipIf(noKernel)('as root, enforces in the kernel: connections on the wire match the verdicts (needs root and npm run build)', async () => {
+    const r = await runDemo([]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/mode: kernel datapath/);
+    expect(r.out).toMatch(/tiefighter → deathstar TCP\/80 +allowed .*\[on the wire: connected\]/);
+    expect(r.out).toMatch(/xwing +→ deathstar TCP\/80 +dropped .*\[on the wire: no connection\]/);
+    expect(r.out).toMatch(/xwing +→ deathstar TCP\/80 +allowed \(changed\).*\[on the wire: connected\]/);
+    expect(r.out).not.toMatch(/MISMATCH/);
+    const { execFileSync } = await import('node:child_process');
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(new RegExp(`wdemo-[0-9a-f]{4}-${'\\d+'}-deathstar`));
+  }, 120_000);
 });
