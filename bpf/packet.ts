@@ -9,6 +9,7 @@ export interface PacketSpec {
   daddr: string;
   /** IP protocol number (IPPROTO.*). */
   protocol: number;
+  /** Source port; for ICMP/ICMPv6 echo the echo identifier. */
   sport?: number;
   /** Destination port; for ICMP/ICMPv6 the ICMP type. */
   dport?: number;
@@ -86,6 +87,7 @@ function l4Header(p: PacketSpec): Buffer {
     case IPPROTO.ICMPV6: {
       const i = Buffer.alloc(8);
       i[0] = p.dport ?? 8;
+      i.writeUInt16BE(p.sport ?? 0x77, 4); // echo identifier
       return i;
     }
     default:

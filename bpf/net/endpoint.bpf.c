@@ -44,6 +44,16 @@ struct flow {
 	__u8 daddr[16];
 };
 
+static __always_inline int is_echo(__u8 proto, __u8 type)
+{
+	return (proto == IPPROTO_ICMP && type == 8) || (proto == IPPROTO_ICMPV6 && type == 128);
+}
+
+static __always_inline int is_echo_reply(__u8 proto, __u8 type)
+{
+	return (proto == IPPROTO_ICMP && type == 0) || (proto == IPPROTO_ICMPV6 && type == 129);
+}
+
 /* Reads the L4 ports (or the ICMP type) at off; fragments after the first carry none. */
 static __always_inline void parse_l4(struct __sk_buff *skb, __u32 off, struct flow *f)
 {
@@ -60,9 +70,14 @@ static __always_inline void parse_l4(struct __sk_buff *skb, __u32 off, struct fl
 	}
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
-		__u8 type;
-		if (bpf_skb_load_bytes(skb, off, &type, 1) == 0)
-			f->dport = type;
+		__u8 hdr[6]; /* type, code, checksum, echo identifier */
+		if (bpf_skb_load_bytes(skb, off, hdr, sizeof(hdr)) == 0) {
+			f->dport = hdr[0];
+			/* Echo request and reply carry an identifier: it plays the source port, so that
+			 * connection tracking can pair a reply with its request. */
+			if (is_echo(f->protocol, hdr[0]) || is_echo_reply(f->protocol, hdr[0]))
+				f->sport = ((__u16)hdr[4] << 8) | hdr[5];
+		}
 		break;
 	}
 	}
@@ -273,6 +288,11 @@ static __always_inline void ct_key(struct weir_ct_key *k, __u32 endpoint_id, con
 	k->pad = 0;
 	k->sport = reverse ? f->dport : f->sport;
 	k->dport = reverse ? f->sport : f->dport;
+	if (reverse && is_echo_reply(f->protocol, f->dport)) {
+		/* The request this answers: same identifier, the echo request type. */
+		k->sport = f->sport;
+		k->dport = f->protocol == IPPROTO_ICMP ? 8 : 128;
+	}
 	__builtin_memcpy(k->saddr, reverse ? f->daddr : f->saddr, 16);
 	__builtin_memcpy(k->daddr, reverse ? f->saddr : f->daddr, 16);
 }

@@ -146,6 +146,24 @@ describe.skipIf(skipKernel())('endpoint tc program (BPF_PROG_TEST_RUN)', () => {
     }
   });
 
+  it('pairs ICMP echo replies with their requests (identifier as the port), IPv4 and IPv6', () => {
+    // Egress ICMP is not allowed by any rule here; make the endpoint egress-open to send the request.
+    dp.setEndpoint(1, { endpointId: EP, identity: EP_ID, flags: 1 });
+    try {
+      const reply = { saddr: '192.0.2.44', daddr: ME, protocol: ICMP, sport: 0x1234, dport: 0 };
+      expect(run(dp, 'ingress', reply).verdict).toBe('drop'); // echo reply without a request
+      expect(run(dp, 'egress', { saddr: ME, daddr: '192.0.2.44', protocol: ICMP, sport: 0x1234, dport: 8 }).verdict).toBe('allow');
+      expect(run(dp, 'ingress', reply).verdict).toBe('allow');
+      expect(run(dp, 'ingress', { ...reply, sport: 0x1235 }).verdict).toBe('drop'); // another identifier
+      const reply6 = { saddr: '2001:db8::44', daddr: ME6, protocol: ICMPV6, sport: 7, dport: 129 };
+      expect(run(dp, 'ingress', reply6).verdict).toBe('drop');
+      expect(run(dp, 'egress', { saddr: ME6, daddr: '2001:db8::44', protocol: ICMPV6, sport: 7, dport: 128 }).verdict).toBe('allow');
+      expect(run(dp, 'ingress', reply6).verdict).toBe('allow');
+    } finally {
+      dp.setEndpoint(1, { endpointId: EP, identity: EP_ID, flags: 3 });
+    }
+  });
+
   it('leaves non-endpoints and non-IP traffic alone', () => {
     dp.removeEndpoint(1);
     try {
