@@ -11,7 +11,7 @@ import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from 
 import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
-import { diffRuntime, runtimeDecision, runtimeRules } from './runtime.js';
+import { diffRuntime, imageRuntimeOracle, runtimeDecision, runtimeRules } from './runtime.js';
 import type { BuildResult } from '../bundle/build.js';
 import type { MapStateCache } from '../lower/images.js';
 
@@ -138,7 +138,12 @@ export function buildPlan(inp: PlanInputs): Plan {
   const headRules = runtimeRules(head.documents);
   const runtime = inp.runtime ?? diffRuntime(baseRules, headRules);
   const events = inp.events
-    ? eventImpact(inp.events.file, inp.events.parsed, inp.events.base ?? ((e) => runtimeDecision(baseRules, e)), inp.events.head ?? ((e) => runtimeDecision(headRules, e)))
+    ? eventImpact(
+        inp.events.file,
+        inp.events.parsed,
+        inp.events.base ?? imageRuntimeOracle(base.documents) ?? ((e) => runtimeDecision(baseRules, e)),
+        inp.events.head ?? imageRuntimeOracle(head.documents) ?? ((e) => runtimeDecision(headRules, e)),
+      )
     : undefined;
   for (const c of changes) c.breaking = c.category === 'newly-denied' && c.inUse !== undefined;
   // Counts are of lines a reviewer reads: rows that differ only by protocol count once.

@@ -5,6 +5,10 @@
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent } from '../observed/index.js';
 import type { RuntimeChange } from './model.js';
+import { compileRuntime } from '../runtime/index.js';
+import { capabilitiesFromLabels } from '../runtime/capabilities.js';
+import { RuntimeImageEvaluator } from '../runtime/evaluate.js';
+import { selects } from './affected.js';
 
 /** What a selector does to a matching call, strongest first. */
 export type RuntimeAction = 'kill' | 'signal' | 'override' | 'post' | 'nopost' | 'allow';
@@ -141,4 +145,42 @@ export function runtimeDecision(rules: readonly RuntimeRule[], e: ObservedEvent)
     if (!best || strength[r.action] > strength[best.action]) best = r;
   }
   return best ? { action: best.action, rule: `${best.namespace ? `${best.namespace}/` : ''}${best.policy} ${best.file}:${best.line}` } : { action: 'allow' };
+}
+
+/**
+ * Observed events decided by the runtime compiler's image evaluator (what the kernel handler
+ * would do with this revision's maps), for a node with the default capability profile. Pod
+ * scoping (TracingPolicyNamespaced, podSelector) uses the pod labels Tetragon reports. Returns
+ * undefined when the revision's runtime policies do not compile: the caller falls back to the
+ * selector reading above.
+ */
+export function imageRuntimeOracle(docs: readonly PolicyDocument[]): ((e: ObservedEvent) => { action: string; rule?: string } | undefined) | undefined {
+  const runtimeDocs = docs.filter((d) => d.family === 'runtime');
+  let compiled: ReturnType<typeof compileRuntime>;
+  try {
+    compiled = compileRuntime(runtimeDocs, [{ name: 'plan', caps: capabilitiesFromLabels({}).caps }]);
+  } catch {
+    return undefined;
+  }
+  const node = compiled.nodes[0];
+  if (!node || [...compiled.diagnostics, ...node.diagnostics].some((d) => d.severity === 'error')) return undefined;
+  const ev = new RuntimeImageEvaluator(node.images, node.lowered.table);
+  return (e) => {
+    if (!e.call) return undefined;
+    const nr = RuntimeImageEvaluator.syscallNumber(e.call);
+    if (nr === undefined) return undefined;
+    const inScope = (h: { policy: string; namespace?: string } | undefined): boolean => {
+      if (!h) return false;
+      const doc = runtimeDocs.find((d) => d.name === h.policy && (d.namespace ?? '') === (h.namespace ?? ''));
+      if (!doc) return false;
+      if (doc.kind === 'TracingPolicyNamespaced' && doc.namespace !== e.namespace) return false;
+      const spec = obj(doc.value['spec']);
+      const w = { type: 'workload' as const, namespace: e.namespace ?? '', name: e.pod ?? '', kind: 'Pod', pod: '', labels: e.podLabels };
+      return selects(spec['podSelector'], w) === true;
+    };
+    const d = ev.evaluate({ binary: e.binary, inScope }, nr, e.args.map((a) => a ?? 0));
+    const m = d.matches[d.matches.length - 1];
+    const h = m ? node.lowered.table[m.hookId] : undefined;
+    return { action: d.verdict, ...(h ? { rule: `${h.namespace ? `${h.namespace}/` : ''}${h.policy} ${h.file}:${h.line}` } : {}) };
+  };
 }
