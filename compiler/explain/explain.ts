@@ -85,7 +85,9 @@ export function renderExplanation(ir: NetworkIR, x: Explanation): string {
         `    map entry: policy map of ${s.endpoint}: {identity ${k.identity === 0 ? 'ANY(0)' : k.identity}, ${k.direction === 0 ? 'ingress' : 'egress'}, ${formatPortPrefix(k.protocol, k.port, k.prefixlen)}, prefixlen ${k.prefixlen}} -> ${['allow', 'deny', 'redirect'][v.verdict]}${v.flags & 1 ? '+audit' : ''}, precedence ${v.precedence}${v.proxyPort ? `, l7 set ${v.proxyPort}` : ''}, cookie ${v.cookie}`,
       );
     } else lines.push(`    map entry: none (the endpoint's default for this direction)`);
-    if (s.datapath.verdict !== s.verdict) lines.push(`    WARNING: the datapath emulator says ${s.datapath.verdict}; run weir verify`);
+    if (s.datapath.action === 'redirect' && (s.reason === 'l7-allow' || s.reason === 'l7-deny'))
+      lines.push(`    proxy:     the datapath redirects to the L7 proxy, which ${s.reason === 'l7-allow' ? 'admits the request (an HTTP rule matches)' : 'rejects the request (no HTTP rule matches)'}`);
+    else if (s.datapath.verdict !== s.verdict) lines.push(`    WARNING: the datapath emulator says ${s.datapath.verdict}; run weir verify`);
   }
   if (x.l7?.http) lines.push(`  L7 HTTP rules on this port: ${x.l7.http.map((h) => `${h.method ?? '*'} ${h.path ?? '*'}`).join(', ')}`);
   return lines.join('\n') + '\n';
