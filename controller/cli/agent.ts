@@ -21,6 +21,8 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
   --trust FILE             ed25519 public key (PEM) whose signatures this agent accepts
   --state-dir DIR          local blob store and applied state (default .weir/agent)
   --datapath KIND          emulator (default) or kernel
+  --interfaces FILE        kernel: JSON {"ns/pod": "host-side ifname"} of the local endpoints
+  --pin-dir DIR            kernel: bpffs directory for pinned maps (default /sys/fs/bpf/wag-<node>)
   --listen HOST:PORT       /healthz, /metrics and /v1/verdict (default 127.0.0.1:0)
   --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
   --events FILE            JSON-line events ("-" for stdout; default: none)
@@ -38,11 +40,11 @@ export async function loadTraffic(file: string): Promise<Flow[]> {
   });
 }
 
-export async function makeDatapath(kind: string, node: string): Promise<Datapath> {
+export async function makeDatapath(kind: string, node: string, opts: { interfaces?: Record<string, string>; pinDir?: string } = {}): Promise<Datapath> {
   if (kind === 'emulator') return new EmulatorDatapath(node);
   if (kind === 'kernel') {
     const { KernelDatapath } = await import('../agent/kernel.js');
-    return KernelDatapath.open(node);
+    return KernelDatapath.open(node, opts);
   }
   throw new UsageError(`--datapath must be emulator or kernel, not ${kind}`);
 }
@@ -62,6 +64,8 @@ export const agentCommand: Command = {
           trust: { type: 'string' },
           'state-dir': { type: 'string', default: '.weir/agent' },
           datapath: { type: 'string', default: 'emulator' },
+          interfaces: { type: 'string' },
+          'pin-dir': { type: 'string' },
           listen: { type: 'string', default: '127.0.0.1:0' },
           traffic: { type: 'string' },
           events: { type: 'string' },
@@ -104,7 +108,8 @@ export const agentCommand: Command = {
     const logger = makeLogger('weir-agent').child({ node });
     let datapath: Datapath;
     try {
-      datapath = await makeDatapath(v.datapath, node);
+      const interfaces = v.interfaces ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>) : undefined;
+      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}) });
     } catch (err) {
       if (err instanceof UsageError) throw err;
       io.stderr(`weir agent: the ${v.datapath} datapath is unavailable: ${(err as Error).message}\n`);
