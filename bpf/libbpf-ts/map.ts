@@ -1,5 +1,5 @@
 // BPF maps by file descriptor: create, open pinned, CRUD, batch, iterate, pin, and map-in-map slots.
-import { unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { BpfError, check } from './errors.js';
 import { FdOwner } from './fd.js';
 import { native } from './native.js';
@@ -113,6 +113,17 @@ export class BpfMap extends FdOwner {
     const fd = check(`bpf_obj_get(${path})`, () => native().bpf_obj_get(path) as number, (e) =>
       e === ENOENT ? 'nothing is pinned there' : undefined,
     );
+    // A pinned program or link answers BPF_OBJ_GET_INFO_BY_FD too; fdinfo says what the fd really is.
+    let fdinfo = '';
+    try {
+      fdinfo = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      /* no procfs: trust the info below */
+    }
+    if (fdinfo !== '' && !/^map_type:/m.test(fdinfo)) {
+      native().close(fd);
+      throw new BpfError(`bpf_obj_get(${path})`, 22, [], 'the pinned object is not a map (a program or link?); remove it or choose another path');
+    }
     try {
       return BpfMap.fromFd(fd, true);
     } catch (e) {

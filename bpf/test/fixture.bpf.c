@@ -68,6 +68,15 @@ int fixture_tp(void *ctx)
 	return 0;
 }
 
+/* Rejected by the verifier on purpose (a map value used without its NULL check): tests the log tail. */
+SEC("tc")
+int fixture_rejected(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	__u32 *v = bpf_map_lookup_elem(&fixture_inner_tpl, &zero);
+	return *v;
+}
+
 /* Anchor the event layout in BTF (locals alone are not emitted). */
 struct fixture_event *fixture_event_btf_anchor __attribute__((unused));
 
