@@ -7,11 +7,11 @@ import { runPolicyTests, toJson, toJunit, toText } from '../policytest/run.js';
 import { UsageError, useColor, type Command } from './command.js';
 import { promises as fs } from 'node:fs';
 
-const usage = `usage: weir test [PATH...] [--format text|json|junit] [--output FILE] [--quiet]
+const usage = `usage: weir test [PATH...] [--format text|json|junit] [--output FILE] [--quiet] [--kernel]
 
 Runs the PolicyTest documents found under PATH (default: policies/tests/). Network cases are
 answered by the reference evaluator over the compiled policies; runtime cases (process:) by the
-runtime compiler. JSON output: {"passed", "failed", "cases": [{"file", "name", "expect", "actual", "ok"}]}.
+runtime compiler (--kernel, as root: also against the real BPF programs with a probe binary). JSON output: {"passed", "failed", "cases": [{"file", "name", "expect", "actual", "ok"}]}.
 Exit 1 if any case fails or a test's policies do not compile.`;
 
 export const testCommand: Command = {
@@ -26,13 +26,14 @@ export const testCommand: Command = {
         format: { type: 'string', default: 'text' },
         output: { type: 'string', short: 'o' },
         quiet: { type: 'boolean', short: 'q', default: false },
+        kernel: { type: 'boolean', default: false },
       },
     });
     const format = values.format;
     if (format !== 'text' && format !== 'json' && format !== 'junit') throw new UsageError(`--format must be text, json or junit, not ${format}`);
     const paths = positionals.length ? positionals : existsSync(path.join(io.cwd, 'policies', 'tests')) ? ['policies/tests'] : [];
     if (paths.length === 0) throw new UsageError('no PATH given and no policies/tests/ here');
-    const run = await runPolicyTests(paths, { root: io.cwd });
+    const run = await runPolicyTests(paths, { root: io.cwd, ...(values.kernel ? { kernel: true } : {}) });
     for (const d of run.diagnostics) if (d.severity === 'error' || !values.quiet) io.stderr(formatDiagnostic(d) + '\n');
     if (run.results.length === 0) io.stderr(`weir test: no PolicyTest cases under ${paths.join(', ')}\n`);
     const text = format === 'json' ? toJson(run) : format === 'junit' ? toJunit(run) : toText(values.quiet ? { ...run, results: run.results.filter((r) => !r.ok) } : run, useColor(io));

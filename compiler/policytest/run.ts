@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadInventory, readInventory } from '../inventory/load.js';
 import { emptyInventory, type Inventory } from '../inventory/model.js';
 import { evaluateFlow, type Flow, type FlowPeer, type FlowVerdict } from '../ir/evaluate.js';
 import type { NetworkIR } from '../ir/types.js';
@@ -39,6 +39,8 @@ export interface RuntimeContext {
   documents: readonly PolicyDocument[];
   inventory: Inventory;
   test: PolicyDocument;
+  /** weir test --kernel: runtime cases also run against the real programs (root). */
+  kernel?: boolean;
 }
 
 /** What compiler/runtime/policytest.js exports for runtime cases. */
@@ -99,7 +101,7 @@ function describe(v: FlowVerdict): string {
 }
 
 /** Loads and runs every PolicyTest under the given paths. */
-export async function runPolicyTests(paths: readonly string[], opts: { root: string }): Promise<TestRun> {
+export async function runPolicyTests(paths: readonly string[], opts: { root: string; kernel?: boolean }): Promise<TestRun> {
   const loaded = await loadPolicies(paths, { root: opts.root });
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const results: CaseResult[] = [];
@@ -135,10 +137,9 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       }
       let inventory = emptyInventory();
       if (typeof invSpec === 'string') {
-        const l = await loadPolicies([path.posix.normalize(path.posix.join(dir, invSpec))], { root: opts.root });
-        const r = loadInventory(l.documents);
+        const r = await readInventory([path.posix.normalize(path.posix.join(dir, invSpec))], { root: opts.root });
         inventory = r.inventory;
-        diags.push(...l.diagnostics, ...r.diagnostics);
+        diags.push(...r.diagnostics);
       } else if (isObj(invSpec)) {
         const d = inlineDocument(test, { apiVersion: 'weir.dev/v1alpha1', kind: 'Inventory', metadata: { name: 'inline' }, spec: invSpec }, ['spec', 'inventory']);
         const r = loadInventory(d ? [{ ...d, locate: (p, o) => test.locate(['spec', 'inventory', ...p.slice(1)], o) }] : []);
@@ -184,7 +185,7 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       if (runtime === null) runtime = await runtimeRunner();
       if (!runtime) for (const rc of runtimeCases) results.push({ file, name: rc.name, expect: String(rc.value['expect'] ?? ''), actual: 'error', ok: false, detail: 'runtime cases need the runtime compiler', line: rc.line });
       else {
-        const rs = await runtime({ file, root: opts.root, documents: c.documents, inventory: c.inventory, test }, runtimeCases);
+        const rs = await runtime({ file, root: opts.root, documents: c.documents, inventory: c.inventory, test, ...(opts.kernel ? { kernel: true } : {}) }, runtimeCases);
         rs.forEach((r, i) => results.push({ file, ...r, line: runtimeCases[i]?.line ?? 0 }));
       }
     }

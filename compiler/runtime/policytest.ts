@@ -29,7 +29,20 @@ function matchLabels(selector: Obj | undefined, labels: Record<string, string>):
   });
 }
 
+type KernelRunner = import('../../bpf/runtime/cases.js').KernelCaseRunner;
+
 export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => {
+  // --kernel: the real programs answer too (loaded lazily: the compiler never needs libbpf otherwise).
+  const kernel = (ctx as RuntimeContext & { kernel?: boolean }).kernel === true;
+  const runners = new Map<string, KernelRunner>();
+  try {
+    return await runCases(ctx, cases, kernel, runners);
+  } finally {
+    for (const r of runners.values()) r.close();
+  }
+};
+
+async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: boolean, runners: Map<string, KernelRunner>) {
   const compiled = new Map<string, RuntimeCompileResult>();
   const compileFor = (node: string, labels: Record<string, string>) => {
     let r = compiled.get(node);
@@ -39,7 +52,11 @@ export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, case
     }
     return r;
   };
-  return cases.map((c) => {
+  const out: { name: string; expect: string; actual: string; ok: boolean; detail?: string }[] = [];
+  for (const c of cases) out.push(await runCase(c));
+  return out;
+
+  async function runCase(c: RuntimeCaseInput) {
     const v = c.value;
     const expect = String(v['expect'] ?? '');
     const fail = (detail: string) => ({ name: c.name, expect, actual: 'error', ok: false, detail });
@@ -76,6 +93,24 @@ export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, case
       return h ? `${h.policy} (${h.file}:${h.line}${m.monitor ? ', monitor' : ''})` : `hook ${m.hookId}`;
     });
     const detail = [by.length ? `decided by ${by.join(', ')}` : 'no selector matched', errors.length ? `; ${errors.length} policy error(s) on node ${nodeName}, first: ${errors[0]!.file}:${errors[0]!.line}: ${errors[0]!.message}` : ''].join('');
-    return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail };
-  });
-};
+    if (!kernel) return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail };
+    if (nr0.lowered.hooks.some((h) => h.scoped && scopeOf(nr0.lowered.table[h.hookId])))
+      return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; not run in the kernel: pod scoping needs the agent's cgroup mapping` };
+    let runner = runners.get(nodeName);
+    if (!runner) {
+      const { KernelCaseRunner } = await import('../../bpf/runtime/cases.js');
+      runner = new KernelCaseRunner(nr0.images, nr0.lowered.attach);
+      runners.set(nodeName, runner);
+    }
+    const k = await runner.run({ binary: proc['binary'], ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}), nr, args: args.map((a) => (typeof a === 'number' ? a : String(a))) });
+    if (k.verdict === 'skipped') return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; images only: ${k.detail}` };
+    const agree = k.verdict === d.verdict;
+    return {
+      name: c.name,
+      expect,
+      actual: k.verdict,
+      ok: agree && k.verdict === expect,
+      detail: `kernel: ${k.verdict} (${k.detail}); images: ${d.verdict}${agree ? '' : ' — the kernel and the image evaluator DISAGREE'}; ${detail}`,
+    };
+  }
+}

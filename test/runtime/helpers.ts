@@ -34,10 +34,10 @@ export function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), `wrt-t-${process.pid}-`));
 }
 
-/** Compiles test/runtime/wrt-probe.c into dir; returns its path. */
+/** Compiles bpf/runtime/wrt-probe.c into dir; returns its path. */
 export function buildProbe(dir: string): string {
   const out = path.join(dir, 'wrt-probe');
-  execFileSync('cc', ['-O2', '-o', out, path.join(projectRoot, 'test/runtime/wrt-probe.c')]);
+  execFileSync('cc', ['-O2', '-o', out, path.join(projectRoot, 'bpf/runtime/wrt-probe.c')]);
   return out;
 }
 

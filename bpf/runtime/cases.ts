@@ -1,0 +1,124 @@
+// `weir test --kernel`: runtime PolicyTest cases against the real programs and the compiled images.
+// Each case runs the probe binary (bpf/runtime/wrt-probe.c, compiled into a temp dir): it unshares a
+// mount namespace, waits, and is given the case's identity in weir's process table (binary path, uid)
+// before it makes the call, so matchBinaries sees the case's binary while the only process that can be
+// killed is the probe itself. The verdict is what happened: SIGKILL, another signal, an event, nothing.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { u32 } from '../libbpf-ts/index.js';
+import type { RuntimeMapImage } from '../../compiler/runtime/encode.js';
+import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+import { decodeRecord } from '../../controller/events/tetragon.js';
+import { RuntimeDatapath } from './loader.js';
+
+const probeSource = fileURLToPath(new URL('./wrt-probe.c', import.meta.url));
+
+export interface KernelCase {
+  binary: string;
+  uid?: number;
+  nr: number;
+  args: (string | number)[];
+}
+
+export interface KernelOutcome {
+  verdict: 'kill' | 'signal' | 'post' | 'allow' | 'skipped';
+  detail: string;
+}
+
+/** Syscalls the runner will really make (inside the probe's own mount namespace); others are skipped. */
+const safeCalls = new Set([2 /* open */, 257 /* openat */, 437 /* openat2 */, 165 /* mount */, 166 /* umount2 */, 155 /* pivot_root */, 4 /* stat */, 6 /* lstat */, 21 /* access */, 89 /* readlink */, 262 /* newfstatat */]);
+const O_WRITE_MASK = 0o1 | 0o2 | 0o100 | 0o1000; // O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
+
+/** Why a case may not run in the kernel, or undefined when it may. */
+export function unsafeReason(c: KernelCase): string | undefined {
+  if (!safeCalls.has(c.nr)) return `syscall ${c.nr} is not in the --kernel allow list (open, openat, openat2, mount, umount2, pivot_root, stat, lstat, access, readlink, newfstatat): it would really run on this machine`;
+  const flags = c.nr === 2 ? c.args[1] : c.nr === 257 ? c.args[2] : undefined;
+  if (typeof flags === 'number' && (flags & O_WRITE_MASK) !== 0) return 'open with write/create/truncate flags would modify the file: evaluated on the images only';
+  if (c.nr === 437) return 'openat2 takes a struct: evaluated on the images only';
+  return undefined;
+}
+
+export class KernelCaseRunner implements Disposable {
+  readonly #dir: string;
+  readonly #probe: string;
+  readonly #dp: RuntimeDatapath;
+  readonly #events: { pid: number; action: number; monitor: boolean }[] = [];
+  readonly #rb: { consume(): number; close(): void };
+
+  constructor(images: readonly RuntimeMapImage[], attach: readonly string[]) {
+    this.#dir = mkdtempSync(path.join(tmpdir(), 'wrt-case-'));
+    this.#probe = path.join(this.#dir, 'wrt-probe');
+    try {
+      execFileSync('cc', ['-O2', '-o', this.#probe, probeSource]);
+      this.#dp = RuntimeDatapath.open();
+      this.#rb = this.#dp.events((b) => {
+        const e = decodeRecord(b);
+        if (e && e.kind === 'call') this.#events.push({ pid: e.pid, action: e.action, monitor: e.monitor });
+      });
+      this.#dp.apply(images, attach);
+    } catch (e) {
+      rmSync(this.#dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async run(c: KernelCase): Promise<KernelOutcome> {
+    const why = unsafeReason(c);
+    if (why) return { verdict: 'skipped', detail: why };
+    const args = c.args.map((a) => (typeof a === 'number' ? `i:${a}` : `s:${a}`));
+    const child = spawn(this.#probe, ['call', String(c.nr), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const pid = child.pid ?? 0;
+    let out = '';
+    let err = '';
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('probe did not get ready in 5 s')), 5000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready\n')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.on('exit', () => reject(new Error(`probe exited before the call: ${err.trim()}`)));
+    });
+    // Events so far are the probe's own setup (its private mount): drop them.
+    this.#rb.consume();
+    this.#events.length = 0;
+    // The case's identity in weir's process table: the handler reads the binary from here.
+    const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
+    v.writeUInt32LE(pid, 0);
+    v.writeUInt32LE(c.uid ?? 0, 8);
+    const bytes = Buffer.from(c.binary).subarray(0, 255);
+    v.writeUInt32LE(bytes.length, 24);
+    bytes.copy(v, 32);
+    this.#dp.object.map('wrt_procs').update(u32(pid), v);
+    child.stdin.end('x');
+    const st = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    if (!st) {
+      child.kill('SIGKILL');
+      return { verdict: 'skipped', detail: 'probe did not finish in 5 s' };
+    }
+    this.#rb.consume();
+    const evs = this.#events.filter((e) => e.pid === pid);
+    this.#events.length = 0;
+    if (st.signal === 'SIGKILL') return { verdict: 'kill', detail: `probe pid ${pid} was killed; ${evs.length} event(s)` };
+    if (st.signal) return { verdict: 'signal', detail: `probe pid ${pid} got ${st.signal}` };
+    if (evs.length) return { verdict: 'post', detail: `${evs.length} event(s)${evs.some((e) => e.monitor) ? ' (monitor)' : ''}` };
+    return { verdict: 'allow', detail: `no event (${out.trim().split('\n').pop()})` };
+  }
+
+  close(): void {
+    this.#rb.close();
+    this.#dp.close();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
