@@ -115,7 +115,8 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
       const [s, e] = w.pos;
       diagnostics.push(diagnostic('load/yaml-warning', 'warning', firstLine(w.message), spanOf(s, e)));
     }
-    if (doc.contents === null) return; // empty document between separators
+    // An empty document (`---` followed by `---`, or only comments) is nothing, not a null policy.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === '')) return;
     const depth = maxDepth(doc.contents as YamlNode, limits.maxDepth + 1);
     const range = (doc.contents as YamlNode).range ?? [0, 0, 0];
     if (depth > limits.maxDepth) {
