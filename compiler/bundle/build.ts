@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadInventory, readInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
 import type { NetworkIR } from '../ir/types.js';
 import { loadPolicies, type PolicyDocument } from '../load/index.js';
@@ -110,8 +110,7 @@ export interface SourceBuildOptions {
 /** Loads from the file system or a Git revision, then builds. */
 export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResult & { files: string[]; loadDiagnostics: Diagnostic[] }> {
   const loaded = await loadPolicies(o.paths, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
-  const invLoaded = await loadPolicies(o.inventory, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
-  const inv = loadInventory(invLoaded.documents);
+  const inv = await readInventory(o.inventory, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
   // Inventory objects inside the policy paths (manifests kept beside policies) count too.
   const invFromPolicies = loadInventory(loaded.documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
   const inventory = mergeInventories(inv.inventory, invFromPolicies.inventory);
@@ -123,7 +122,7 @@ export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResu
     ...(commit ? { commit } : {}),
     producers: o.producers ?? (await extraProducers()),
   });
-  const loadDiagnostics = [...loaded.diagnostics, ...invLoaded.diagnostics, ...inv.diagnostics, ...invFromPolicies.diagnostics];
+  const loadDiagnostics = [...loaded.diagnostics, ...inv.diagnostics, ...invFromPolicies.diagnostics];
   const diagnostics = sortDiagnostics([...loadDiagnostics, ...r.diagnostics]);
   const bundle = hasErrors(diagnostics) ? undefined : r.bundle;
   return { ...r, diagnostics, ...(bundle ? { bundle } : { bundle: undefined }), files: loaded.files, loadDiagnostics };

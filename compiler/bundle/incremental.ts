@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadInventory, readInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
 import { loadPolicies, loadSources, type PolicyDocument } from '../load/index.js';
 import { MapStateCache } from '../lower/images.js';
@@ -38,11 +38,10 @@ export class NetworkBuilder {
       for (const f of loaded.files) this.byFile.set(f, { documents: [], diagnostics: [] });
       for (const d of loaded.documents) this.byFile.get(d.provenance.file)?.documents.push(d);
       for (const x of loaded.diagnostics) (this.byFile.get(x.file) ?? this.byFile.set(x.file, { documents: [], diagnostics: [] }).get(x.file)!).diagnostics.push(x);
-      const invLoaded = await loadPolicies(this.opts.inventory, { root: this.opts.root });
-      const inv = loadInventory(invLoaded.documents);
+      const inv = await readInventory(this.opts.inventory, { root: this.opts.root });
       const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));
       this.inventory = mergeInventories(inv.inventory, extra.inventory);
-      this.inventoryDiagnostics = [...invLoaded.diagnostics, ...inv.diagnostics, ...extra.diagnostics];
+      this.inventoryDiagnostics = [...inv.diagnostics, ...extra.diagnostics];
     } else {
       for (const f of changed) {
         const file = f.split(path.sep).join('/');

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { defaultInventory, defaultPolicyPaths, mergeInventories } from '../bundle/build.js';
 import { explainFlow, renderExplanation } from '../explain/explain.js';
 import { formatDiagnostic, parsePeer, parsePort } from '../explain/format.js';
-import { loadInventory } from '../inventory/load.js';
+import { loadInventory, readInventory } from '../inventory/load.js';
 import { loadPolicies } from '../load/index.js';
 import { lowerNetwork } from '../lower/images.js';
 import { compileNetwork } from '../network/index.js';
@@ -52,11 +52,10 @@ export const explainCommand: Command = {
     const invPaths = defaultInventory(io.cwd, values.inventory, paths);
     const rev = values.rev ? { rev: values.rev } : {};
     const loaded = await loadPolicies(paths, { root: io.cwd, ...rev });
-    const invLoaded = await loadPolicies(invPaths, { root: io.cwd, ...rev });
-    const inv = loadInventory(invLoaded.documents);
+    const inv = await readInventory(invPaths, { root: io.cwd, ...rev });
     const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));
     const { ir, diagnostics } = compileNetwork(loaded.documents, mergeInventories(inv.inventory, extra.inventory), loaded.commit ? { commit: loaded.commit } : {});
-    const errors = [...loaded.diagnostics, ...invLoaded.diagnostics, ...inv.diagnostics, ...diagnostics].filter((d) => d.severity === 'error');
+    const errors = [...loaded.diagnostics, ...inv.diagnostics, ...diagnostics].filter((d) => d.severity === 'error');
     for (const d of errors) io.stderr(formatDiagnostic(d) + '\n');
     if (errors.length) {
       io.stderr('weir explain: the policies do not compile; fix the errors above first\n');

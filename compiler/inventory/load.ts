@@ -1,7 +1,11 @@
 // Reads an inventory from weir's Inventory documents, `kubectl get -A -o yaml` Lists and the
 // application manifests a repository keeps beside its policies (pods come from workload
 // templates, named `ns/name[Kind]` as np-guard does), so a CI dry run needs no live cluster.
-import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { simpleGit } from 'simple-git';
+import { diagnostic, fileSpan, type Diagnostic, type Span } from '../diagnostics.js';
+import { kindInfo } from '../load/kinds.js';
 import { loadPolicies, type LoadOptions, type PolicyDocument } from '../load/index.js';
 import { parseAddress } from '../network/cidr.js';
 import { emptyInventory, podKey, type Inventory, type NamedPort, type Origin, type Pod } from './model.js';
@@ -262,9 +266,64 @@ function fmt(o: Origin | undefined): string {
   return o ? `${o.file}:${o.line}:${o.column}` : 'an implied object';
 }
 
-/** Loads inventory files or folders (weir Inventory, kubectl Lists, manifests) from disk or a revision. */
+/** A JSON inventory object as a document (JSON carries no positions: places point at line 1). */
+function jsonDocument(file: string, value: Obj, docIndex: number, listIndex?: number): PolicyDocument | undefined {
+  const kind = typeof value['kind'] === 'string' ? value['kind'] : '';
+  const info = kindInfo(kind);
+  if (!info) return undefined;
+  const md = obj(value['metadata']);
+  const span = { file, line: 1, column: 1, endLine: 1, endColumn: 1 };
+  return {
+    kind,
+    apiVersion: str(value['apiVersion']) ?? '',
+    family: info.family,
+    name: str(md['name']) ?? '',
+    ...(info.namespaced ? { namespace: str(md['namespace']) ?? 'default' } : {}),
+    value,
+    provenance: { file, line: 1, column: 1, docIndex, ...(listIndex === undefined ? {} : { listIndex }) },
+    span,
+    locate: () => span,
+  };
+}
+
+/**
+ * Loads inventory files or folders (weir Inventory, kubectl Lists, manifests) from disk or a
+ * revision. Files ending in .json (\`kubectl get -A -o json\`) are parsed as JSON, which is much
+ * faster than YAML for large clusters.
+ */
 export async function readInventory(paths: readonly string[], opts: LoadOptions = {}): Promise<InventoryResult> {
-  const loaded = await loadPolicies(paths, opts);
-  const r = loadInventory(loaded.documents);
-  return { inventory: r.inventory, diagnostics: [...loaded.diagnostics, ...r.diagnostics] };
+  const jsonPaths = paths.filter((p) => p.toLowerCase().endsWith('.json'));
+  const yamlPaths = paths.filter((p) => !p.toLowerCase().endsWith('.json'));
+  const documents: PolicyDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  if (yamlPaths.length) {
+    const loaded = await loadPolicies(yamlPaths, opts);
+    documents.push(...loaded.documents);
+    diagnostics.push(...loaded.diagnostics);
+  }
+  const root = opts.root ?? process.cwd();
+  for (const p of jsonPaths) {
+    const file = p.split(path.sep).join('/');
+    let text: string;
+    try {
+      text = opts.rev ? await simpleGit(root).show([`${opts.rev}:${file}`]) : await readFile(path.resolve(root, file), 'utf8');
+    } catch (e) {
+      diagnostics.push(diagnostic('inventory/unreadable', 'error', `cannot read inventory ${file}${opts.rev ? ` at ${opts.rev}` : ''}: ${(e as Error).message.split('\n')[0]}`, fileSpan(file)));
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      diagnostics.push(diagnostic('inventory/bad-json', 'error', `${file} is not valid JSON: ${(e as Error).message}`, fileSpan(file)));
+      continue;
+    }
+    const items = isObj(value) && Array.isArray(value['items']) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') ? value['items'] : [value];
+    items.forEach((it, i) => {
+      const d = isObj(it) ? jsonDocument(file, it, 0, items.length > 1 || it !== value ? i : undefined) : undefined;
+      if (d) documents.push(d);
+    });
+  }
+  const r = loadInventory(documents);
+  return { inventory: r.inventory, diagnostics: [...diagnostics, ...r.diagnostics] };
 }

@@ -35,22 +35,34 @@ export function generate(dir: string, size = SIZE): { policyDir: string; invento
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
   const policyDir = path.join(dir, 'policies');
   mkdirSync(policyDir, { recursive: true });
-  const inv: string[] = ['apiVersion: weir.dev/v1alpha1', 'kind: Inventory', 'metadata: {name: bench}', 'spec:', '  nodes:'];
-  for (let n = 0; n < size.nodes; n++) inv.push(`  - {name: node-${n}, ips: [172.16.${n >> 8}.${(n & 255) + 1}]}`);
-  inv.push('  namespaces:');
-  for (let i = 0; i < size.namespaces; i++) inv.push(`  - {name: ns-${i}, labels: {team: team-${i % 17}, env: ${i % 3 === 0 ? 'prod' : 'staging'}}}`);
-  inv.push('  pods:');
+  // The inventory as `kubectl get -A -o json` would give it (weir's Inventory kind, in JSON).
+  const pods: Record<string, unknown>[] = [];
   for (let p = 0; p < size.pods; p++) {
     const ns = p % size.namespaces;
     const app = apps[Math.floor(p / size.namespaces) % apps.length]!;
     const version = `v${1 + Math.floor(r() * 3)}`;
     const hash = Math.floor(r() * 0xffffff).toString(16);
-    inv.push(
-      `  - {namespace: ns-${ns}, name: ${app}-${hash}-${p}, labels: {app: ${app}, version: ${version}, tier: ${app === 'frontend' ? 'web' : app === 'db' || app === 'cache' ? 'data' : 'backend'}, pod-template-hash: ${hash}}, ips: [10.${(p >> 16) & 255}.${(p >> 8) & 255}.${p & 255}], node: node-${p % size.nodes}, ports: [{name: http, port: ${8000 + (p % 10)}}]}`,
-    );
+    pods.push({
+      namespace: `ns-${ns}`,
+      name: `${app}-${hash}-${p}`,
+      labels: { app, version, tier: app === 'frontend' ? 'web' : app === 'db' || app === 'cache' ? 'data' : 'backend', 'pod-template-hash': hash },
+      ips: [`10.${(p >> 16) & 255}.${(p >> 8) & 255}.${p & 255}`],
+      node: `node-${p % size.nodes}`,
+      ports: [{ name: 'http', port: 8000 + (p % 10) }],
+    });
   }
-  const inventory = path.join(dir, 'inventory.yaml');
-  writeFileSync(inventory, inv.join('\n') + '\n');
+  const invDoc = {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Inventory',
+    metadata: { name: 'bench' },
+    spec: {
+      nodes: Array.from({ length: size.nodes }, (_, n) => ({ name: `node-${n}`, ips: [`172.16.${n >> 8}.${(n & 255) + 1}`] })),
+      namespaces: Array.from({ length: size.namespaces }, (_, i) => ({ name: `ns-${i}`, labels: { team: `team-${i % 17}`, env: i % 3 === 0 ? 'prod' : 'staging' } })),
+      pods,
+    },
+  };
+  const inventory = path.join(dir, 'inventory.json');
+  writeFileSync(inventory, JSON.stringify(invDoc, null, 1) + '\n');
   const policyFiles: string[] = [];
   for (let i = 0; i < size.policies; i++) {
     const ns = i % size.namespaces;
@@ -131,16 +143,16 @@ async function child(mode: string, dir: string): Promise<void> {
   if (mode === 'parse') {
     const t0 = performance.now();
     const a = await loadPolicies(['policies'], { root: dir });
-    const b = await loadPolicies(['inventory.yaml'], { root: dir });
+    const b = JSON.parse(readFileSync(path.join(dir, 'inventory.json'), 'utf8')) as { spec: { pods: unknown[] } };
     const ms = performance.now() - t0;
-    const out: ChildResult = { ms, rssMiB: process.resourceUsage().maxRSS / 1024, errors: a.diagnostics.length + b.diagnostics.length };
+    const out: ChildResult = { ms, rssMiB: process.resourceUsage().maxRSS / 1024, errors: a.diagnostics.length + (b.spec.pods.length === 0 ? 1 : 0) };
     process.stdout.write(JSON.stringify(out));
     return;
   }
   const { NetworkBuilder } = await import('../../compiler/bundle/incremental.js');
   const { writeBundle } = await import('../../compiler/bundle/io.js');
   const t0 = performance.now();
-  const builder = new NetworkBuilder({ paths: ['policies'], inventory: ['inventory.yaml'], root: dir });
+  const builder = new NetworkBuilder({ paths: ['policies'], inventory: ['inventory.json'], root: dir, producers: [] });
   const r = await builder.build();
   if (r.bundle) await writeBundle(path.join(dir, 'out'), r.bundle);
   const ms = performance.now() - t0;
@@ -180,10 +192,10 @@ export default async function bench(): Promise<BenchReport> {
     const cilium = 'Cilium scale report: 250 policies / 10k pods, endpoint policy enforced < 600 ms, convergence < 5 s on 1,000 agents';
     return {
       name: 'build',
-      setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes: ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement; machine load average ${load.toFixed(1)} at start (2 cores shared). Bar: ${cilium}.`,
+      setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes (inventory as kubectl-style JSON): ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement; machine load average ${load.toFixed(1)} at start (2 cores shared). Bar: ${cilium}.`,
       figures: [
-        { metric: 'full build wall time (load, compile, lower, bundle, write)', value: build.ms, unit: 'ms', peer: { name: 'YAML load of the same inputs alone', value: parse.ms }, ratio: build.ms / parse.ms, goal: '< 3000 ms', met: build.ms < 3000 },
-        { metric: 'full build peak RSS', value: build.rssMiB, unit: 'MiB', peer: { name: 'YAML load alone', value: parse.rssMiB }, ratio: build.rssMiB / parse.rssMiB, goal: '< 1024 MiB', met: build.rssMiB < 1024 },
+        { metric: 'full build wall time (load, compile, lower, bundle, write)', value: build.ms, unit: 'ms', peer: { name: 'loading the same inputs alone (policy YAML + inventory JSON)', value: parse.ms }, ratio: build.ms / parse.ms, goal: '< 3000 ms', met: build.ms < 3000 },
+        { metric: 'full build peak RSS', value: build.rssMiB, unit: 'MiB', peer: { name: 'loading the inputs alone', value: parse.rssMiB }, ratio: build.rssMiB / parse.rssMiB, goal: '< 1024 MiB', met: build.rssMiB < 1024 },
         { metric: 'one-policy incremental rebuild', value: build.incrementalMs!, unit: 'ms', peer: { name: 'full build', value: build.ms }, ratio: build.incrementalMs! / build.ms, goal: '< 300 ms', met: build.incrementalMs! < 300 },
       ],
     };

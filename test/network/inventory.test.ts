@@ -89,3 +89,25 @@ spec:
     expect(diagnostics[0]!.message).toMatch(/pod a\/p2 and pod a\/p1 both have IP 10\.0\.0\.1/);
   });
 });
+
+describe('JSON inventories (kubectl get -A -o json)', () => {
+  it('reads a v1 List from a .json file', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const path = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { readInventory } = await import('../../compiler/inventory/load.js');
+    const d = await mkdtemp(path.join(tmpdir(), 'weirnet-inv-'));
+    try {
+      await writeFile(
+        path.join(d, 'cluster.json'),
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'x', labels: { app: 'a' } }, spec: { nodeName: 'n' }, status: { podIP: '10.1.1.1' } }] }),
+      );
+      await writeFile(path.join(d, 'broken.json'), '{"kind": ');
+      const r = await readInventory(['cluster.json', 'broken.json'], { root: d });
+      expect(r.inventory.pods.map((p) => [p.namespace, p.name, p.ips, p.node])).toEqual([['x', 'p', ['10.1.1.1'], 'n']]);
+      expect(r.diagnostics.map((x) => [x.rule, x.file])).toEqual([['inventory/bad-json', 'broken.json']]);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
