@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeDatapath, defaultRuntimeObject } from '../../bpf/runtime/loader.js';
 import { decodeRecord, TetragonEncoder, compactLine, type DecodedEvent } from '../../controller/events/tetragon.js';
 import { skipKernel } from '../kernel-env.js';
-import { buildProbe, compileText, run, spawnLoop, tempDir } from './helpers.js';
+import { loadPolicies } from '../../compiler/load/index.js';
+import { compileRuntime } from '../../compiler/runtime/index.js';
+import { buildProbe, compileText, localCaps, projectRoot, run, spawnLoop, tempDir } from './helpers.js';
+
+const seeds = path.resolve(projectRoot, '../shared/corpus/tetragon');
 
 const sigkillPolicy = (name: string, bin: string, prefix: string, mode = 'enforce') => `
 apiVersion: cilium.io/v1alpha1
@@ -149,6 +153,54 @@ spec:
     const mounts = evs.filter((e) => e.args[1]?.str === mnt);
     expect(mounts.map((e) => e.args[0]?.str)).toEqual(expect.arrayContaining(['wrt-tmpfs', mnt]));
     expect(mounts.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.skipIf(!existsSync(seeds))('the seeds sys_mount.yaml and sys_pivot_root.yaml (unchanged) post events for the binary in its own mount namespace', async () => {
+    const loaded = await loadPolicies([path.join(seeds, 'sys_mount.yaml'), path.join(seeds, 'sys_pivot_root.yaml')], { root: seeds });
+    const r = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }]);
+    expect(r.nodes[0]!.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const n = r.nodes[0]!;
+    dp.apply(n.images, n.lowered.attach);
+    drain();
+    const mnt = path.join(dir, 'mnt-seed');
+    mkdirSync(mnt, { recursive: true });
+    const res = await run(bin, ['mount', mnt]);
+    expect(res.code).toBe(0);
+    const evs = drain().filter((e) => e.kind === 'call' && e.pid === res.pid);
+    const enc = new TetragonEncoder({ nodeName: 'local', table: n.lowered.table });
+    const byPolicy = evs.map((e) => (enc.encode(e) as { process_kprobe: { policy_name: string; args: unknown[] } }).process_kprobe);
+    // sys_mount: the make-private mount and the tmpfs mount; sys_pivot_root: its matchPIDs NotIn 0/1 (namespace pids) holds.
+    expect(byPolicy.filter((k) => k.policy_name === 'syscalls').map((k) => k.args)).toEqual([
+      [{ string_arg: 'none' }, { string_arg: '/' }],
+      [{ string_arg: 'wrt-tmpfs' }, { string_arg: mnt }],
+    ]);
+    expect(byPolicy.filter((k) => k.policy_name === 'sys-pivot-root').map((k) => k.args)).toEqual([[{ string_arg: mnt }, { string_arg: mnt }]]);
+  });
+
+  it('matchNamespaces Mnt NotIn host_ns sees the unshared mount namespace; In host_ns does not', async () => {
+    const ns = (name: string, op: string) => `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ${name}}
+spec:
+  kprobes:
+  - call: sys_mount
+    syscall: true
+    args: [{index: 1, type: string}]
+    selectors:
+    - matchNamespaces:
+      - {namespace: Mnt, operator: ${op}, values: [host_ns]}
+      matchBinaries:
+      - {operator: In, values: ["${bin}"]}
+`;
+    apply(ns('wrt-ns-in', 'In') + '---\n' + ns('wrt-ns-notin', 'NotIn'));
+    drain();
+    const mnt = path.join(dir, 'mnt-ns');
+    mkdirSync(mnt, { recursive: true });
+    const res = await run(bin, ['mount', mnt]);
+    expect(res.code).toBe(0);
+    const evs = drain().filter((e) => e.kind === 'call' && e.pid === res.pid);
+    // Both mounts happen after unshare(CLONE_NEWNS): only the NotIn-host policy (hook id 1) posts.
+    expect(evs.map((e) => e.hookId)).toEqual([1, 1]);
   });
 
   it('swapping the policy while the binary loops changes behaviour at one point: posts, then a kill, never mixed', async () => {
