@@ -14,7 +14,7 @@ import type { TracingPolicy } from '../convert/tracing-policy.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
 
 const usage = `usage:
-  weir convert falco FILE... [--out DIR] [--report text|json] [--output FILE] [--enforce SPEC]... [--allow-broader] [--quiet]
+  weir convert falco FILE... [--out DIR] [--report text|json] [--output FILE] [--enforce SPEC]... [--allow-broader] [--allow-host-wide-kill] [--quiet]
   weir convert psp FILE... [--out DIR] [--report text|json] [--output FILE] [--enforce]
   weir convert pss baseline|restricted [--out DIR] [--report text|json] [--output FILE] [--enforce]
 
@@ -26,6 +26,9 @@ and a report: per rule exact / broader / not convertible with the reasons, and t
                      (repeatable); psp/pss: a bare --enforce makes every policy Sigkill
   --allow-broader    falco: convert terms Tetragon cannot express as documented over-approximations
                      (the policy may fire more often than Falco); broader policies never Sigkill
+  --allow-host-wide-kill
+                     falco: let an enforced rule not scoped to pods or named binaries Sigkill host-wide
+                     (annotated weir.dev/allow-host-wide-kill); without it such rules only Post
 Exit codes: 0 converted, 1 the input has errors (diagnostics on stderr; the other rules still convert), 2 usage.`;
 
 export const convertCommand: Command = {
@@ -70,7 +73,7 @@ export function parseEnforce(specs: readonly string[]): EnforceSpec | undefined 
 }
 
 async function runFalco(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, enforce: { type: 'string', multiple: true, default: [] }, 'allow-broader': { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, enforce: { type: 'string', multiple: true, default: [] }, 'allow-broader': { type: 'boolean', default: false }, 'allow-host-wide-kill': { type: 'boolean', default: false } } });
   if (positionals.length === 0) throw new UsageError('name at least one Falco rules file');
   checkReport(values.report);
   const enforce = parseEnforce(values.enforce ?? []);
@@ -78,7 +81,7 @@ async function runFalco(argv: string[], io: CommandIO): Promise<number> {
   const docs = loaded.documents.filter(isFalcoRules);
   const diags = [...loaded.diagnostics];
   for (const d of loaded.documents) if (!isFalcoRules(d)) diags.push({ rule: 'convert/not-falco', severity: 'warning', message: `${d.kind} ${d.name} is not a Falco rules file; ignored`, ...d.span });
-  const c = convertFalco(docs, loaded.sources, { allowBroader: values['allow-broader'] ?? false, ...(enforce ? { enforce } : {}) });
+  const c = convertFalco(docs, loaded.sources, { allowBroader: values['allow-broader'] ?? false, allowHostWideKill: values['allow-host-wide-kill'] ?? false, ...(enforce ? { enforce } : {}) });
   c.diagnostics.unshift(...diags);
   if (!values.quiet) for (const d of c.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
   await emitPolicies(c.policies.map((p) => p.policy), values.out, io);

@@ -118,14 +118,14 @@ export function convertPsp(spec: Record<string, unknown>, source: string, prefix
     // Dropping ALL and adding some back (the restricted level's NET_BIND_SERVICE) leaves the added ones usable.
     const all = required.includes('CAP_ALL') ? Object.keys(capabilityNumbers).filter((c) => !allowed.includes(c)) : required;
     const name = addCapabilityPolicy(b, 'drop-capabilities', 'requiredDropCapabilities', all);
-    report('requiredDropCapabilities', 'runtime', name, `use of ${required.includes('CAP_ALL') ? `any capability${allowed.length ? ` except ${allowed.join(', ')}` : ''}` : all.join(', ')} is denied (cap_capable)`);
+    report('requiredDropCapabilities', 'runtime', name, `a pod process holding ${required.includes('CAP_ALL') ? `any capability${allowed.length ? ` except ${allowed.join(', ')}` : ''}` : all.join(', ')} in its effective set is ${b.enforce ? 'killed' : 'reported'} when it executes a program (execve, matchCapabilities)`);
   }
   if (required.includes('CAP_ALL') && spec['allowedCapabilities'] !== undefined) report('allowedCapabilities', 'runtime', [], 'covered by requiredDropCapabilities: ALL (everything not allowed is denied)');
   else if (spec['allowedCapabilities'] !== undefined && !allowed.includes('CAP_*')) {
     const permitted = new Set([...runtimeDefaultCapabilities, ...allowed, ...defaults].filter((c) => !required.includes(c)));
     const denied = Object.keys(capabilityNumbers).filter((c) => !permitted.has(c) && !required.includes(c));
     const name = addCapabilityPolicy(b, 'allowed-capabilities', 'allowedCapabilities', denied);
-    report('allowedCapabilities', 'runtime', name, `capabilities outside the runtime defaults and ${allowed.join(', ') || 'nothing'} are denied when used (cap_capable)`);
+    report('allowedCapabilities', 'runtime', name, `a pod process holding a capability outside the runtime defaults and ${allowed.join(', ') || 'nothing more'} is ${b.enforce ? 'killed' : 'reported'} when it executes a program (execve, matchCapabilities)`);
   }
 
   for (const [field, ns] of [['hostNetwork', 'Net'], ['hostPID', 'Pid'], ['hostIPC', 'Ipc']] as const) {
@@ -176,16 +176,11 @@ export function convertPsp(spec: Record<string, unknown>, source: string, prefix
 }
 
 function addCapabilityPolicy(b: Builder, suffix: string, field: string, caps: string[]): string[] {
-  // cap_capable(cred, ns, cap, opts): Equal on the capability number, at most 4 numbers per match, 5 selectors per hook.
-  const nums = caps.map((c) => capabilityNumbers[c]).filter((n): n is number => n !== undefined).map(String);
-  const groups: string[][] = [];
-  for (let i = 0; i < nums.length; i += 4) groups.push(nums.slice(i, i + 4));
-  const names: string[] = [];
-  for (let p = 0; p * 5 < groups.length; p++) {
-    const sels = groups.slice(p * 5, p * 5 + 5).map((values) => sel({ matchArgs: [{ index: 2, operator: 'Equal', values }] }, b));
-    names.push(addPolicy(b, p === 0 ? suffix : `${suffix}-${p + 1}`, field, [{ call: 'cap_capable', syscall: false, args: [{ index: 2, type: 'int' }], selectors: sels }]));
-  }
-  return names;
+  // PSP constrains the capability sets a container gets; at runtime that is what a pod process holds when it
+  // executes a program: execve with matchCapabilities Effective In the forbidden set.
+  const known = caps.filter((c) => capabilityNumbers[c] !== undefined);
+  if (known.length === 0) return [];
+  return [addPolicy(b, suffix, field, [sys('sys_execve', [sel({ matchCapabilities: [{ type: 'Effective', operator: 'In', values: known }] }, b)])])];
 }
 
 function strings(v: unknown): string[] {

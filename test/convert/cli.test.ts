@@ -35,7 +35,7 @@ describe('weir convert falco', () => {
   it('writes one policy per rule with provenance and prints the report', async () => {
     const out = path.join(tmp, 'falco');
     const x = io();
-    expect(await main(['convert', 'falco', 'rules.yaml', '--out', out, '--enforce', 'priority>=CRITICAL'], x)).toBe(0);
+    expect(await main(['convert', 'falco', 'rules.yaml', '--out', out, '--enforce', 'priority>=CRITICAL', '--allow-host-wide-kill'], x)).toBe(0);
     expect(x.err).toBe('');
     await expectGolden('cli-falco-report.txt', x.out);
     const ps = await readPolicies(out);
@@ -88,7 +88,6 @@ describe('weir convert psp / pss', () => {
     const ps = await readPolicies(out);
     for (const p of Object.values(ps)) expect(validateTracingPolicy(p)).toEqual([]);
     expect(Object.keys(ps)).toEqual([
-      'psp-restricted-allowed-capabilities-2.yaml',
       'psp-restricted-allowed-capabilities.yaml',
       'psp-restricted-drop-capabilities.yaml',
       'psp-restricted-no-hostipc.yaml',

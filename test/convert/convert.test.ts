@@ -157,7 +157,7 @@ describe('terms Tetragon cannot express: never dropped silently', () => {
 });
 
 describe('actions: Post by default, Sigkill only when asked', () => {
-  const cond = 'evt.type = openat and fd.name = /etc/shadow';
+  const cond = 'evt.type = openat and fd.name = /etc/shadow and proc.name = cat';
   const actions = (p: TracingPolicy) => p.spec.kprobes!.flatMap((k) => k.selectors!.flatMap((s) => s.matchActions!.map((a) => a.action)));
   it('posts by default', () => expect(actions(conv(cond).policies[0]!)).toEqual(['Post']));
   it('kills when the priority reaches --enforce priority>=CRITICAL', () => {
@@ -168,8 +168,19 @@ describe('actions: Post by default, Sigkill only when asked', () => {
     expect(actions(conv(cond, { enforce: { rules: new Set(['r']) } }).policies[0]!)).toEqual(['Sigkill']);
   });
   it('never kills on a broader conversion', () => {
-    const r = conv('evt.type = openat and fd.name = /etc/shadow and proc.cmdline contains x', { allowBroader: true, enforce: { rules: new Set(['r']) } });
+    const r = conv(`${cond} and proc.cmdline contains x`, { allowBroader: true, enforce: { rules: new Set(['r']) } });
     expect(actions(r.policies[0]!)).toEqual(['Post']);
-    expect(r.report.notes.join()).toContain('Sigkill withheld');
+    expect(r.report.notes.join()).toContain('Sigkill withheld: a broader conversion');
+  });
+  it('withholds a host-wide kill unless --allow-host-wide-kill, which annotates the policy', () => {
+    const host = 'evt.type = openat and fd.name = /etc/shadow and not proc.name = vipw';
+    const r = conv(host, { enforce: { rules: new Set(['r']) } });
+    expect(actions(r.policies[0]!)).toEqual(['Post']);
+    expect(r.report.notes.join()).toContain('would kill host-wide');
+    const k = conv(host, { enforce: { rules: new Set(['r']) }, allowHostWideKill: true });
+    expect(actions(k.policies[0]!)).toEqual(['Sigkill']);
+    expect(k.policies[0]!.metadata.annotations!['weir.dev/allow-host-wide-kill']).toBe('true');
+    const pod = conv(`${host} and container.id != host`, { enforce: { rules: new Set(['r']) } });
+    expect(actions(pod.policies[0]!)).toEqual(['Sigkill']);
   });
 });

@@ -20,6 +20,8 @@ export interface EnforceSpec {
 export interface ConvertOptions {
   allowBroader?: boolean;
   enforce?: EnforceSpec;
+  /** Let an enforced rule that is not scoped to pods or named binaries kill host-wide (annotated for the runtime compiler). */
+  allowHostWideKill?: boolean;
   /** Largest OR-of-ANDs a condition may normalise to before it is reported as too large. */
   /** Most alternatives (selectors per hook) a rule may need: 5 policies of 5 selectors by default. */
   maxConjuncts?: number;
@@ -750,10 +752,16 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   if (groups.size === 0) return fail(['no conjunct of the condition can match any hooked event']);
   const selective = [...groups.values()].every((g) => g.ns !== undefined || g.pod || [...g.hooks.values()].every((h) => h.selectors.every((s) => Object.keys(s).length > 1)));
   if (broader && !selective) return fail([...reasons.map((r) => r), 'after dropping these terms nothing selective remains: the policy would fire on every call of ' + evts.join(', ')]);
-  const action = enforce && !broader ? 'Sigkill' : 'Post';
   const out: TracingPolicy[] = [];
+  let anyKill = false;
   for (const g of [...groups.values()]) {
     const hooks = [...g.hooks.values()].sort((a, b) => (a.evt < b.evt ? -1 : a.evt > b.evt ? 1 : 0));
+    // A Sigkill must be scoped (pods, a namespace, or positively named binaries) unless host-wide kills are allowed.
+    const scoped = g.pod || g.ns !== undefined || hooks.every((h) => h.selectors.every((s) => (s.matchBinaries ?? []).some((b) => !b.operator.startsWith('Not'))));
+    const hostWide = enforce && !broader && !scoped;
+    if (hostWide && !opts.allowHostWideKill) notes.add('Sigkill withheld: the policy is not scoped to pods or named binaries, so it would kill host-wide; pass --allow-host-wide-kill to allow it');
+    const action = enforce && !broader && (scoped || opts.allowHostWideKill) ? 'Sigkill' : 'Post';
+    if (action === 'Sigkill') anyKill = true;
     const pieces = Math.max(...hooks.map((h) => Math.ceil(Math.max(h.selectors.length, 1) / limits.selectorsPerHook)));
     for (let p = 0; p < pieces; p++) {
       const kprobes: KProbeSpec[] = [];
@@ -773,6 +781,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
         'weir.dev/conversion': broader ? 'broader' : 'exact',
       };
       if (broader) annotations['weir.dev/over-approximation'] = reasons.join('; ');
+      if (hostWide && opts.allowHostWideKill) annotations['weir.dev/allow-host-wide-kill'] = 'true';
       const policy: TracingPolicy = {
         apiVersion: 'cilium.io/v1alpha1',
         kind: g.ns ? 'TracingPolicyNamespaced' : 'TracingPolicy',
@@ -786,7 +795,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   }
   if (enforce && broader) notes.add('Sigkill withheld: a broader conversion would kill processes Falco would not flag');
   return {
-    report: { verdict: broader ? 'broader' : 'exact', reasons, notes: [...notes].sort(), hooks: evts, policies: out.map((p) => p.metadata.name), action },
+    report: { verdict: broader ? 'broader' : 'exact', reasons, notes: [...notes].sort(), hooks: evts, policies: out.map((p) => p.metadata.name), action: anyKill ? 'Sigkill' : 'Post' },
     policies: out,
   };
 }
