@@ -43,6 +43,8 @@ export interface Change {
   after: Decision;
   /** Observed flows that fall in this change (with --flows). */
   observedFlows: number;
+  /** Of those, observed requests the head now refuses (an L7 change that breaks live traffic). */
+  observedDrops?: number;
   inUse?: UseEvidence;
   breaking: boolean;
 }
@@ -65,6 +67,8 @@ export interface FlowImpact {
   dst: string;
   protocol: string;
   port: number;
+  /** The observed HTTP request (`POST /admin/reindex`) for an L7 flow. */
+  request?: string;
   before: Decision;
   after: Decision;
 }

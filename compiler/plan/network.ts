@@ -120,7 +120,7 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   if (inv.inventory.pods.length === 0)
     all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'}: connectivity is only computed between workloads; pass --inventory FILE`, fileSpan(inventoryFile ?? '.')));
   const oracle: Oracle = (p) => {
-    const flow: Flow = { from: flowPeer(p.src), to: flowPeer(p.dst), protocol: p.protocol, port: p.port };
+    const flow: Flow = { from: flowPeer(p.src), to: flowPeer(p.dst), protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
     const r = evaluate(ir, flow);
     const d: Decision = { verdict: r.verdict === 'allow' ? 'allow' : 'deny', audit: Boolean(r.audit) };
     const l7 = l7Text(r.l7);

@@ -145,7 +145,7 @@ export function buildPlan(inp: PlanInputs): Plan {
         inp.events.head ?? imageRuntimeOracle(head.documents) ?? ((e) => runtimeDecision(headRules, e)),
       )
     : undefined;
-  for (const c of changes) c.breaking = c.category === 'newly-denied' && c.inUse !== undefined;
+  for (const c of changes) c.breaking = (c.category === 'newly-denied' && c.inUse !== undefined) || (c.observedDrops ?? 0) > 0;
   // Counts are of lines a reviewer reads: rows that differ only by protocol count once.
   const distinct = (rows: Change[]) => new Set(rows.map(displayKey)).size;
   const breakingCount = distinct(changes.filter((c) => c.breaking)) + (events?.wouldKill ?? 0);
@@ -320,7 +320,8 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
       continue;
     }
     evaluated++;
-    const probe = { src, dst, protocol: f.protocol, port: f.port };
+    const http = httpRequest(f);
+    const probe = { src, dst, protocol: f.protocol, port: f.port, ...(http ? { http } : {}) };
     const before = bo(probe);
     const after = ho(probe);
     const hit = changes.find((c) => c.protocol === f.protocol && portIn(c.ports, f.port!) && peerMatches(c.src, src) && peerMatches(c.dst, dst));
@@ -332,7 +333,12 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
     // deny are counted apart (the cluster runs something else than the base, or they are new).
     if (!passes(after) && passes(before)) {
       wouldDrop++;
-      if (dropped.length < cap) dropped.push({ line: f.line, ...(f.time ? { time: f.time } : {}), src: observedName(src, f.src), dst: observedName(dst, f.dst), protocol: f.protocol, port: f.port, before, after });
+      // An observed request the new L7 rules refuse is traffic in use that breaks.
+      if (hit && hit.category === 'changed-l7') {
+        hit.inUse = 'observed';
+        hit.observedDrops = (hit.observedDrops ?? 0) + 1;
+      }
+      if (dropped.length < cap) dropped.push({ line: f.line, ...(f.time ? { time: f.time } : {}), src: observedName(src, f.src), dst: observedName(dst, f.dst), protocol: f.protocol, port: f.port, ...(http ? { request: `${http.method} ${http.path}` } : {}), before, after });
     } else if (!passes(after)) deniedByBoth++;
     else if (!passes(before)) wouldAllow++;
   }
@@ -348,6 +354,17 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
     deniedByBoth,
     dropped,
   };
+}
+
+/** The HTTP request of a Hubble L7 flow (`url` is absolute: keep its path and host). */
+function httpRequest(f: ObservedFlow): { method: string; path: string; host?: string } | undefined {
+  if (!f.http?.method || !f.http.url) return undefined;
+  try {
+    const u = new URL(f.http.url, 'http://unknown');
+    return { method: f.http.method, path: `${u.pathname}${u.search}`, ...(u.host && u.host !== 'unknown' ? { host: u.host } : {}) };
+  } catch {
+    return { method: f.http.method, path: f.http.url };
+  }
 }
 
 function observedName(p: Peer, e: ObservedFlow['src']): string {

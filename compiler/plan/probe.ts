@@ -30,6 +30,8 @@ export interface Probe {
   dst: Peer;
   protocol: Protocol;
   port: number;
+  /** An observed HTTP request on the connection, decided against L7 rules too. */
+  http?: { method: string; path: string; host?: string };
 }
 
 export type Oracle = (probe: Probe) => Decision;

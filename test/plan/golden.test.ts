@@ -76,8 +76,12 @@ describe('golden plans over a commit sequence', () => {
     expect(op.map((c) => `${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual(['shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080']);
     expect(op[0]!.after.rule).toMatchObject({ policy: 'backend-from-frontend', file: 'network/backend.yaml' });
     expect(p('open-port').breaking).toBe(false);
-    // l7-rule: the same connection, now filtered by HTTP rules.
-    expect(p('l7-rule').changes.map((c) => c.category)).toEqual(['changed-l7']);
+    // l7-rule: the same connection, now filtered by HTTP rules; the observed POST /admin/reindex
+    // would be refused by the proxy, so the L7 change breaks live traffic.
+    const l7 = p('l7-rule');
+    expect(l7.changes.map((c) => c.category)).toEqual(['changed-l7']);
+    expect(l7.changes[0]).toMatchObject({ observedFlows: 2, observedDrops: 1, inUse: 'observed', breaking: true });
+    expect(l7.flows!.dropped).toMatchObject([{ src: 'shop/frontend[Deployment]', dst: 'shop/backend[Deployment]', port: 8080, after: { verdict: 'deny' } }]);
     // delete-policy: backend → db 5432 newly denied, observed, breaking.
     const del = p('delete-policy').changes.find((c) => c.src === 'shop/backend[Deployment]' && c.dst === 'shop/db[StatefulSet]');
     expect(del).toMatchObject({ category: 'newly-denied', protocol: 'TCP', ports: '5432', inUse: 'observed', breaking: true });
@@ -98,7 +102,7 @@ describe('golden plans over a commit sequence', () => {
     expect(dm!.headroom).toBeGreaterThan(0.9);
     expect(p('delete-policy').verification).toMatchObject({ mismatches: 0, problems: [], errors: [] });
     // Malformed flow lines are counted in every plan, never dropped silently.
-    expect(sk.flows).toMatchObject({ total: 4, malformed: 1 });
+    expect(sk.flows).toMatchObject({ total: 5, malformed: 1 });
   });
 
   it('exits 1 on a breaking change with --fail-on breaking, 0 with never', async () => {

@@ -210,7 +210,7 @@ export function renderHtml(p: Plan): string {
   }
   const flows = p.flows
     ? `<section><h2>Observed flows</h2><p><b>${p.flows.wouldDrop}</b> of ${p.flows.evaluated} observed flows would now be dropped (${p.flows.malformed} malformed line(s), ${p.flows.skipped} skipped).</p>${
-        p.flows.dropped.length ? `<table><tr><th>line</th><th>flow</th><th>now</th></tr>${p.flows.dropped.map((d) => `<tr><td>${d.line}</td><td>${esc(`${d.src} => ${d.dst} : ${d.protocol} ${d.port}`)}</td><td>${esc(decisionText(d.after))}</td></tr>`).join('')}</table>` : ''
+        p.flows.dropped.length ? `<table><tr><th>line</th><th>flow</th><th>now</th></tr>${p.flows.dropped.map((d) => `<tr><td>${d.line}</td><td>${esc(`${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}`)}</td><td>${esc(decisionText(d.after))}</td></tr>`).join('')}</table>` : ''
       }</section>`
     : '';
   const events = p.events ? `<section><h2>Observed process events</h2><p><b>${p.events.wouldKill}</b> of ${p.events.evaluated} observed events would now be killed.</p></section>` : '';

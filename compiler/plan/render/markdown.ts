@@ -56,7 +56,7 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
       title: `Observed flows that would now be dropped (${p.flows.wouldDrop})`,
       open: true,
       header: ['| line | source | destination | port | now |', '|---:|---|---|---|---|'],
-      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${d.protocol} ${d.port} | ${cell(decisionText(d.after))} |`),
+      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${d.protocol} ${d.port}${d.request ? ` \`${cell(d.request)}\`` : ''} | ${cell(decisionText(d.after))} |`),
     });
   }
   if (p.events && p.events.affected.length) {

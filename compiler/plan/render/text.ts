@@ -24,7 +24,7 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
     const f = p.flows;
     out.push(`Observed flows (${f.file}): ${f.total} line(s), ${f.evaluated} evaluated, ${f.skipped} skipped, ${f.malformed} malformed`);
     out.push(paint(f.wouldDrop > 0 ? '1;31' : '32', `  ${f.wouldDrop} observed flow(s) would now be dropped`) + (f.wouldAllow ? `, ${f.wouldAllow} previously denied would now pass` : '') + (f.deniedByBoth ? `, ${f.deniedByBoth} denied by both revisions` : ''));
-    for (const d of f.dropped.slice(0, limit)) out.push(`  line ${d.line}: ${d.src} => ${d.dst} : ${d.protocol} ${d.port}  now ${decisionText(d.after)}`);
+    for (const d of f.dropped.slice(0, limit)) out.push(`  line ${d.line}: ${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}  now ${decisionText(d.after)}`);
     for (const m of f.malformedSamples) out.push(`  malformed line ${m.line}: ${m.reason}`);
     out.push('');
   }

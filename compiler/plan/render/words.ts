@@ -59,6 +59,8 @@ export function groupChanges(changes: readonly Change[]): ChangeGroup[] {
 }
 
 export function groupUseText(g: ChangeGroup): string {
+  const drops = g.rows.reduce((n, r) => n + (r.observedDrops ?? 0), 0);
+  if (drops > 0) return `${g.observedFlows} observed flow(s), ${drops} of them now refused`;
   if (g.observedFlows > 0) return `${g.observedFlows} observed flow(s)`;
   const inv = g.rows.find((r) => r.inUse === 'inventory');
   return inv ? `the destination declares ${inv.protocol} ${inv.ports === '1-65535' ? 'ports' : 'this port'} in that range` : '';
