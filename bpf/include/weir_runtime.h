@@ -252,7 +252,7 @@ struct wrt_event_exec {
 
 struct wrt_event_exit {
 	struct wrt_event_hdr hdr;
-	__s32 exit_code; /* not available from the tracepoint: 0 */
+	__s32 exit_code; /* wait status as do_exit() left it: (status << 8) | terminating signal */
 	__u32 pad;
 };
 

@@ -44,6 +44,7 @@ struct pid { unsigned int level; struct upid numbers[1]; } __attribute__((preser
 struct cred { kernel_cap_t cap_effective; kernel_cap_t cap_permitted; kernel_cap_t cap_inheritable; } __attribute__((preserve_access_index));
 struct task_struct {
 	int tgid;
+	int exit_code;
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
 	struct pid *thread_pid;
@@ -263,7 +264,8 @@ int wrt_exit(struct wrt_exit_ctx *ctx)
 		if (e) {
 			__builtin_memset(&e->hdr, 0, sizeof(e->hdr) - sizeof(e->hdr.binary));
 			fill_hdr(&e->hdr, WRT_EV_EXIT, p);
-			e->exit_code = 0;
+			/* do_exit() stores the wait status before this tracepoint: code << 8, or the killing signal. */
+			e->exit_code = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), exit_code);
 			e->pad = 0;
 			bpf_ringbuf_submit(e, 0);
 		}

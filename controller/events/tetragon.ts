@@ -9,6 +9,7 @@ import { runtimeLayouts } from '../../compiler/runtime/encode.js';
 export const EV = { exec: 1, exit: 2, call: 3 } as const;
 const ACTION_NAMES: Record<number, string> = { 1: 'KPROBE_ACTION_POST', 2: 'KPROBE_ACTION_NOPOST', 3: 'KPROBE_ACTION_SIGKILL', 4: 'KPROBE_ACTION_SIGNAL', 5: 'KPROBE_ACTION_OVERRIDE' };
 const FLAG_MONITOR = 1;
+const signalNames: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS' };
 const FLAG_BINARY_KNOWN = 4;
 const ARG = { int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 };
 
@@ -28,6 +29,8 @@ export interface DecodedEvent {
   binary: string;
   binaryKnown: boolean;
   args: { type: number; value: bigint; str?: string }[];
+  /** exit events: the wait status (status << 8 | signal). */
+  exitCode?: number;
 }
 
 const H = runtimeLayouts.wrt_event_hdr.members;
@@ -66,6 +69,7 @@ export function decodeRecord(b: Buffer): DecodedEvent | undefined {
     binaryKnown: known,
     args: [],
   };
+  if (kind === EV.exit && b.length >= runtimeLayouts.wrt_event_exit.size) ev.exitCode = b.readInt32LE(runtimeLayouts.wrt_event_exit.members.exit_code);
   if (kind === EV.call && b.length >= runtimeLayouts.wrt_event_call.size) {
     const n = Math.min(b[H.n_args]!, 5);
     for (let i = 0; i < n; i++) {
@@ -166,7 +170,9 @@ export class TetragonEncoder {
     if (ev.kind === 'exit') {
       const process = this.#process(ev, false);
       this.#procs.delete(ev.pid);
-      return { process_exit: { process, status: 0 }, node_name, time };
+      const code = ev.exitCode ?? 0;
+      const sig = code & 0x7f;
+      return { process_exit: { process, ...(sig ? { signal: signalNames[sig] ?? `SIG${sig}` } : {}), status: (code >> 8) & 0xff }, node_name, time };
     }
     const hook = this.#opts.table[ev.hookId];
     const args = ev.args.map((a, i) => {

@@ -76,6 +76,7 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
     dp.apply(n.images, n.lowered.attach);
     return n;
   };
+  const drainAll = (xs: DecodedEvent[]) => xs.splice(0);
   const drain = () => {
     rb.consume();
     const out = records.splice(0);
@@ -90,8 +91,10 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
     const killed = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt')]);
     expect(killed.signal).toBe('SIGKILL');
     expect(killed.stdout).toBe('');
-    const evs = drain().filter((e) => e.kind === 'call');
+    const all = drain();
+    const evs = all.filter((e) => e.kind === 'call');
     expect(evs).toHaveLength(1);
+    records.push(...all.filter((e) => e.kind === 'exit'));
     const enc = new TetragonEncoder({ nodeName: 'local', table: node.lowered.table });
     const json = enc.encode(evs[0]!) as { process_kprobe: Record<string, unknown> };
     expect(json.process_kprobe).toMatchObject({
@@ -103,6 +106,10 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
       weir: { file: 'policy.yaml', line: 11 }, // the kprobes entry (line 1 of the text is empty)
     });
     expect(compactLine(json)).toContain('killed');
+    // Its exit event says how it ended, as Tetragon's process_exit does.
+    const exit = records.length ? records : (rb.consume(), records);
+    const ex = drainAll(exit).find((e) => e.kind === 'exit' && e.pid === killed.pid);
+    expect(ex && (enc.encode(ex) as { process_exit: unknown }).process_exit).toMatchObject({ signal: 'SIGKILL', status: 0, process: { pid: killed.pid } });
   });
 
   it('in monitor mode only posts: the binary lives, the event carries the would-be action', async () => {
