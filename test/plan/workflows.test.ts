@@ -52,6 +52,10 @@ describe('policy-pr workflow', () => {
     writeFileSync(path.join(dir, 'weir-tests.xml'), '<testsuites><testsuite name="s"><testcase name="ok" file="policies/tests/a.yaml" line="3"></testcase><testcase name="empire may land" file="policies/tests/a.yaml" line="9"><failure message="expected allow, got deny"/></testcase></testsuite></testsuites>');
     const out = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], { cwd: dir, encoding: 'utf8' });
     expect(out).toBe('::error file=policies/tests/a.yaml,line=9,title=empire may land::expected allow, got deny\n');
+    // weir test's JUnit names the file in classname and has no line: annotate the file.
+    writeFileSync(path.join(dir, 'weir-tests.xml'), '<testsuites><testsuite name="policies/tests/b.yaml"><testcase classname="policies/tests/b.yaml" name="xwing may not land"><failure message="expected deny, got allow"/></testcase></testsuite></testsuites>');
+    const out2 = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], { cwd: dir, encoding: 'utf8' });
+    expect(out2).toBe('::error file=policies/tests/b.yaml,line=1,title=xwing may not land::expected deny, got allow\n');
   });
 
   it('fails the job on a breaking plan only when asked to', () => {

@@ -8,7 +8,9 @@ export function shortCommit(c: string | undefined): string {
 }
 
 export function revisionLabel(r: RevisionInfo): string {
-  return r.commit && r.ref !== r.commit ? `${r.ref} (${shortCommit(r.commit)})` : r.commit ? shortCommit(r.commit) : r.ref;
+  if (!r.commit) return r.ref;
+  // A ref that is already a (short) hash needs no repetition.
+  return r.commit.startsWith(r.ref) ? shortCommit(r.commit) : `${r.ref} (${shortCommit(r.commit)})`;
 }
 
 export function ruleText(r: RuleRef | undefined): string {
