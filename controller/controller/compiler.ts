@@ -2,6 +2,7 @@
 // The controller never compiles by itself; it asks a Compiler. `projectCompiler()` binds the
 // project's compiler (issue #3's compiler/bundle) when it exports a bundle builder, and otherwise
 // the seed compiler in this folder, which covers the demo's subset and says so in the manifest.
+// WEIR_CONTROLLER_COMPILER=seed forces the seed compiler.
 import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { Bundle } from '../bundle/codec.js';
 import type { SourceFile } from '../../compiler/load/index.js';
@@ -31,17 +32,15 @@ export interface Compiler {
   compileFiles?(files: SourceFile[], revision: string): Promise<CompileResult>;
 }
 
-/** The shape we accept from compiler/bundle once issue #3 exports it. */
-type ProjectBuild = (req: CompileRequest) => Promise<CompileResult>;
-
+/** The project's compiler when it loads, else the seed compiler (which covers the demo's subset). */
 export async function projectCompiler(): Promise<Compiler> {
-  try {
-    const modPath = '../../compiler/bundle/index.js';
-    const mod = (await import(modPath)) as Record<string, unknown>;
-    const build = mod['compileForController'];
-    if (typeof build === 'function') return { name: 'weir', compile: build as ProjectBuild };
-  } catch {
-    // compiler/bundle has no index yet: fall through to the seed compiler.
+  if (process.env['WEIR_CONTROLLER_COMPILER'] !== 'seed') {
+    try {
+      const { ProjectCompiler } = await import('./project-compiler.js');
+      return new ProjectCompiler();
+    } catch {
+      // compiler/bundle is not usable in this build: fall through to the seed compiler.
+    }
   }
   const { SeedCompiler } = await import('./seed-compiler.js');
   return new SeedCompiler();

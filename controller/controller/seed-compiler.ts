@@ -7,13 +7,12 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
-import { simpleGit } from 'simple-git';
 import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
 import { diagnostic, type Diagnostic } from '../../compiler/diagnostics.js';
 import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
 import { canonicalJson, makeBundle, sha256hex } from '../bundle/codec.js';
 import type { CompileRequest, CompileResult, Compiler } from './compiler.js';
+import { GitDocuments } from './git-tree.js';
 
 export const SEED_COMPILER_VERSION = 'weir-seed/0.1.0';
 
@@ -181,81 +180,14 @@ function matches(sel: unknown, labels: Record<string, string>): boolean {
 
 const supportedRuleKeys = new Set(['fromEndpoints', 'toEndpoints', 'fromEntities', 'toEntities', 'toPorts', 'from', 'to', 'ports']);
 
-const yamlFile = /\.ya?ml$/i;
-
-/** Reads many blobs through one `git cat-file --batch`. */
-function catBlobs(repo: string, shas: string[]): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const out = new Map<string, Buffer>();
-    if (shas.length === 0) return resolve(out);
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`git cat-file exited with ${code}`));
-      const all = Buffer.concat(chunks);
-      let o = 0;
-      for (const sha of shas) {
-        const nl = all.indexOf(0x0a, o);
-        const header = all.subarray(o, nl).toString();
-        const size = Number(header.split(' ')[2]);
-        out.set(sha, all.subarray(nl + 1, nl + 1 + size));
-        o = nl + 1 + size + 1;
-      }
-      resolve(out);
-    });
-    child.stdin.end(shas.join('\n') + '\n');
-  });
-}
-
 export class SeedCompiler implements Compiler {
   readonly name = SEED_COMPILER_VERSION;
-  /**
-   * Parsed documents by (file, Git blob id): a commit that changes one file re-parses one file.
-   * Files with diagnostics are not cached, so their diagnostics always name the current commit.
-   */
-  private readonly parsed = new Map<string, PolicyDocument[]>();
+  private readonly git = new GitDocuments();
 
   async compile(req: CompileRequest): Promise<CompileResult> {
-    const git = simpleGit(req.root);
-    let commit = /^[0-9a-f]{40}$/.test(req.commit) ? req.commit : '';
-    if (!commit) {
-      try {
-        commit = (await git.raw(['rev-parse', '--verify', '--quiet', `${req.commit}^{commit}`])).trim();
-      } catch {
-        commit = '';
-      }
-    }
-    if (!commit) return { ok: false, diagnostics: [diagnostic('load/unknown-revision', 'error', `${req.commit} is not a commit of ${req.root}`, { file: '.', line: 1, column: 1, endLine: 1, endColumn: 1 })], compiler: SEED_COMPILER_VERSION };
-    const tree = await git.raw(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...req.paths]);
-    const entries = tree
-      .split('\0')
-      .filter(Boolean)
-      .map((line) => {
-        const tab = line.indexOf('\t');
-        const [, type, sha] = line.slice(0, tab).split(' ');
-        return { type, sha: sha!, file: line.slice(tab + 1) };
-      })
-      .filter((e) => e.type === 'blob' && yamlFile.test(e.file));
-    const key = (e: { file: string; sha: string }) => `${e.file}\0${e.sha}`;
-    const missing = entries.filter((e) => !this.parsed.has(key(e)));
-    const bytes = await catBlobs(req.root, [...new Set(missing.map((e) => e.sha))]);
-    const documents: PolicyDocument[] = [];
-    const diagnostics: Diagnostic[] = [];
-    if (this.parsed.size > 20_000) this.parsed.clear();
-    for (const e of entries) {
-      const cached = this.parsed.get(key(e));
-      if (cached) {
-        documents.push(...cached);
-        continue;
-      }
-      const r = loadSources([{ file: e.file, bytes: bytes.get(e.sha)! }], commit);
-      documents.push(...r.documents);
-      diagnostics.push(...r.diagnostics);
-      if (r.diagnostics.length === 0) this.parsed.set(key(e), r.documents);
-    }
-    return compileDocuments(documents, diagnostics, { revision: commit, paths: req.paths });
+    const r = await this.git.read(req.root, req.commit, req.paths);
+    if ('error' in r) return { ok: false, diagnostics: [r.error], compiler: SEED_COMPILER_VERSION };
+    return compileDocuments(r.documents, r.diagnostics, { revision: r.commit, paths: req.paths });
   }
 
   async compileFiles(files: SourceFile[], revision: string): Promise<CompileResult> {

@@ -13,7 +13,7 @@ import { EmulatorDatapath } from '../../controller/agent/emulator.js';
 import { generateSigningKey } from '../../controller/bundle/sign.js';
 import { Controller } from '../../controller/controller/controller.js';
 import { silentLogger } from '../../controller/controller/log.js';
-import { SeedCompiler } from '../../controller/controller/seed-compiler.js';
+import { ProjectCompiler } from '../../controller/controller/project-compiler.js';
 import { serveController } from '../../controller/controller/server.js';
 import { KubeSource } from '../../controller/kube/source.js';
 import { PolicyRolloutWriter } from '../../controller/kube/status-writer.js';
@@ -62,7 +62,7 @@ describe('Kubernetes adapter (fake API server)', () => {
     kc.loadFromOptions({ clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }], users: [{ name: 'u', token: 'test-token' }], contexts: [{ name: 'c', cluster: 'fake', user: 'u' }], currentContext: 'c' });
     const key = generateSigningKey();
     source = new KubeSource(kc, () => void controller?.trigger('watch'));
-    controller = new Controller({ repo: 'kubernetes', branch: '-', paths: ['cluster'], stateDir: path.join(dir, 'controller'), compiler: new SeedCompiler(), source, key, logger: silentLogger(), pollIntervalMs: 0, maxDropRateIncrease: 1 });
+    controller = new Controller({ repo: 'kubernetes', branch: '-', paths: ['cluster'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), source, key, logger: silentLogger(), pollIntervalMs: 0, maxDropRateIncrease: 1 });
     await source.start();
     server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
     writer = new PolicyRolloutWriter(kc, controller, 'weir-system', 'policies', 50);
