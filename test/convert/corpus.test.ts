@@ -100,5 +100,8 @@ describe.skipIf(!present)('Falco corpus (falcosecurity/rules: stable, incubating
     const names = c.policies.map((p) => p.policy.metadata.name);
     expect(new Set(names).size).toBe(names.length);
     await expectGolden('corpus-report-broader.txt', falcoReportText(c));
+    // Same input, same bytes: a second conversion is identical.
+    const again = convertFalco(l.docs, l.sources, { allowBroader: true, enforce: { minPriority: 'CRITICAL', rules: new Set() } });
+    expect(JSON.stringify(again.policies)).toBe(JSON.stringify(c.policies));
   });
 });

@@ -122,6 +122,15 @@ describe('Falco rules loader: bad input is a diagnostic at file:line:col and the
     expect(g.verdict).toBe('exact');
     expect(c.policies.some((p) => p.rule === 'good')).toBe(true);
   });
+  it('refuses a field unknown to the syscall source, or skips the rule with skip-if-unknown-filter', () => {
+    const bad = convert({ 'u.yaml': rule('u', 'evt.type = open and ka.verb = create') });
+    expect(bad.diagnostics.map((d) => [d.rule, at(d)])).toEqual([['falco/unknown-field', 'u.yaml:3:14']]);
+    expect(bad.reports[0]!.verdict).toBe('not-convertible');
+    const skip = convert({ 'u.yaml': rule('u', 'evt.type = open and ka.verb = create', '  skip-if-unknown-filter: true\n') });
+    expect(skip.diagnostics).toEqual([]);
+    expect(skip.reports[0]!.verdict).toBe('disabled');
+    expect(skip.reports[0]!.reasons[0]).toContain('skip-if-unknown-filter: the condition uses ka.verb');
+  });
   it('reports an older engine requirement as fine and keeps the highest version', () => {
     const c = convert({ 'a.yaml': `- required_engine_version: 10\n- required_engine_version: 0.50.0\n${good}` });
     expect(c.diagnostics).toEqual([]);

@@ -598,6 +598,11 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
       report.reasons.push('rule is disabled (enabled: false); Falco does not load it');
       continue;
     }
+    if (cr.skipped) {
+      report.verdict = 'disabled';
+      report.reasons.push(cr.skipped);
+      continue;
+    }
     if (rule.source !== 'syscall') {
       report.reasons.push(`source ${rule.source} is a plugin event source, not syscalls; no kernel hook sees these events`);
       continue;

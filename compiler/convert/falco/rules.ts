@@ -3,7 +3,7 @@
 // expansion, exceptions) into one resolved AST per rule. Every mistake is a diagnostic at file:line:col.
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import type { FalcoRulesDocument } from '../../load/index.js';
-import type { Expr, StringValue, Value } from './ast.js';
+import type { Expr, FieldLike, StringValue, Value } from './ast.js';
 import { parseCondition } from './parser.js';
 import { printString } from './printer.js';
 import { LineIndex, mapScalar, MappedText } from './source-text.js';
@@ -379,6 +379,8 @@ export interface CompiledRule {
   expr?: Expr;
   /** The full condition text with exceptions, for reports. */
   text: string;
+  /** Why Falco would skip this rule at load time (skip-if-unknown-filter). */
+  skipped?: string;
   diagnostics: Diagnostic[];
 }
 
@@ -470,11 +472,43 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
       continue;
     }
     const expr = rule.source === 'syscall' ? resolve(r.expr, text, diags) : r.expr;
-    const ok = !diags.some((d) => d.severity === 'error');
-    rules.push({ rule, ...(ok ? { expr } : {}), text: text.text, diagnostics: diags });
+    let ok = !diags.some((d) => d.severity === 'error');
+    let skipped: string | undefined;
+    if (ok && rule.source === 'syscall') {
+      const unknown = unknownFields(expr);
+      if (unknown.length > 0 && rule.skipIfUnknownFilter) skipped = `skip-if-unknown-filter: the condition uses ${unknown.join(', ')}, unknown to the syscall source; Falco skips the rule`;
+      else if (unknown.length > 0) {
+        // The resolved tree mixes macro texts, so the rule's condition is the place we can name exactly.
+        diags.push(diagnostic('falco/unknown-field', 'error', `rule \`${rule.name}\` uses ${unknown.join(', ')}, not a field of the syscall source; Falco refuses the rule (set skip-if-unknown-filter: true to skip it)`, rule.condition.span(0, 0)));
+        ok = false;
+      }
+    }
+    rules.push({ rule, ...(ok ? { expr } : {}), ...(skipped ? { skipped } : {}), text: text.text, diagnostics: diags });
   }
   for (const r of rules) diagnostics.push(...r.diagnostics);
   return { rules, diagnostics: dedupe(diagnostics) };
+}
+
+/** Field classes of Falco's syscall source (libsinsp filterchecks and the container plugin). */
+const syscallFieldClasses = new Set(['evt', 'proc', 'thread', 'fd', 'fdlist', 'user', 'group', 'container', 'k8s', 'syscall', 'fs', 'span', 'mesos', 'marathon', 'evtin', 'proc_group']);
+
+function unknownFields(e: Expr): string[] {
+  const out = new Set<string>();
+  const field = (f: FieldLike | StringValue) => {
+    if (f.kind === 'field') {
+      if (!syscallFieldClasses.has(f.name.slice(0, f.name.indexOf('.')))) out.add(f.name);
+    } else if (f.kind === 'transformer') f.args.forEach(field);
+  };
+  const walk = (x: Expr) => {
+    if (x.kind === 'and' || x.kind === 'or') x.children.forEach(walk);
+    else if (x.kind === 'not') walk(x.child);
+    else if (x.kind === 'check') {
+      field(x.left);
+      if (x.right && (x.right.kind === 'field' || x.right.kind === 'transformer')) field(x.right);
+    }
+  };
+  walk(e);
+  return [...out].sort();
 }
 
 /** List-in-list: an item naming a list expands to that list's items (Falco resolves nested lists when compiling). */
