@@ -197,3 +197,23 @@ describe('Falco condition parser: errors with offsets', () => {
     expect(error('not '.repeat(150) + 'a').message).toContain('deeper than 100');
   });
 });
+
+describe('Falco condition parser: arbitrary input', () => {
+  it('never throws, and whatever parses round-trips through the printer', async () => {
+    const fc = await import('fast-check');
+    const token = fc.constantFrom('proc.name', 'fd.name', 'evt.type', 'a', 'and', 'or', 'not', '(', ')', '=', '!=', 'in', 'contains', 'exists', '"x y"', "'q'", '/etc/', ',', 'tolower(', 'proc.aname[2]', '\\', '"', ' ', '\n', '<=', 'pmatch', 'val(');
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.array(token, { maxLength: 25 }).map((t) => t.join(' '))), (s) => {
+        const r = parseCondition(s);
+        if (!r.ok) {
+          expect(r.error.start).toBeGreaterThanOrEqual(0);
+          expect(r.error.start).toBeLessThanOrEqual(s.length);
+          return;
+        }
+        const again = parseCondition(printCondition(r.expr));
+        expect(again.ok && stripPositions(again.expr)).toEqual(stripPositions(r.expr));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
