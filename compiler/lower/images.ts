@@ -2,6 +2,7 @@
 // addresses are `host` there and `remote-node` elsewhere), one policy LPM per local endpoint
 // (identical map states are computed and stored once), and the JSON tables the agent and the
 // tools read (rule cookies, endpoints, identities, FQDN selectors, L7 rule sets).
+import { createHash } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { reservedIdentities } from '../identity/allocate.js';
 import type { IREndpoint, IRRule, NetworkIR } from '../ir/types.js';
@@ -57,8 +58,11 @@ export class MapStateCache {
   readonly states = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
 }
 
+/** A short content hash of a rule: endpoint signatures join these, so they stay small at scale. */
 function ruleSignature(r: IRRule): string {
-  return JSON.stringify([r.cookie, r.direction, r.deny, r.audit, r.auth, r.peers, r.ports ?? null, r.l7 ?? null]);
+  return createHash('sha1')
+    .update(JSON.stringify([r.cookie, r.direction, r.deny, r.audit, r.auth, r.peers, r.ports ?? null, r.l7 ?? null]))
+    .digest('base64');
 }
 
 export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapStateCache = new MapStateCache()): LoweredNetwork {
@@ -82,7 +86,7 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   for (const ep of ir.endpoints) {
     const rules = bySubject.get(ep.key) ?? [];
     const flags = endpointFlags(ep);
-    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join('\n')}`;
+    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join('')}`;
     // L7 ids are per build, so a cached state is reused only within the build that made it
     // unless it has no redirect entries.
     let st = local.get(sig);

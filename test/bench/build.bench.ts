@@ -127,6 +127,9 @@ ${i % 5 === 0 ? `      rules:\n        http: [{method: GET, path: "/api/v${i % 3
 
 interface ChildResult {
   ms: number;
+  /** CPU time (user + system) of the measured section: on a shared, loaded machine wall time mostly measures the queue. */
+  cpuMs: number;
+  incrementalCpuMs?: number;
   rssMiB: number;
   incrementalMs?: number;
   endpoints?: number;
@@ -142,28 +145,36 @@ async function child(mode: string, dir: string): Promise<void> {
   const rel = (p: string) => path.relative(dir, p);
   if (mode === 'parse') {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const a = await loadPolicies(['policies'], { root: dir });
     const b = JSON.parse(readFileSync(path.join(dir, 'inventory.json'), 'utf8')) as { spec: { pods: unknown[] } };
     const ms = performance.now() - t0;
-    const out: ChildResult = { ms, rssMiB: process.resourceUsage().maxRSS / 1024, errors: a.diagnostics.length + (b.spec.pods.length === 0 ? 1 : 0) };
+    const c = process.cpuUsage(c0);
+    const out: ChildResult = { ms, cpuMs: (c.user + c.system) / 1000, rssMiB: process.resourceUsage().maxRSS / 1024, errors: a.diagnostics.length + (b.spec.pods.length === 0 ? 1 : 0) };
     process.stdout.write(JSON.stringify(out));
     return;
   }
   const { NetworkBuilder } = await import('../../compiler/bundle/incremental.js');
   const { writeBundle } = await import('../../compiler/bundle/io.js');
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const builder = new NetworkBuilder({ paths: ['policies'], inventory: ['inventory.json'], root: dir, producers: [] });
   const r = await builder.build();
   if (r.bundle) await writeBundle(path.join(dir, 'out'), r.bundle);
   const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
   // One policy changes (a port), as in a typical pull request; rebuild incrementally.
   const f = path.join(dir, 'policies', 'p-0042.yaml');
   writeFileSync(f, readFileSync(f, 'utf8').replace(/port: "(\d+)", protocol: TCP/, 'port: "7777", protocol: TCP'));
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   const r2 = await builder.build([rel(f)]);
   const incrementalMs = performance.now() - t1;
+  const ci = process.cpuUsage(c1);
   const out: ChildResult = {
     ms,
+    cpuMs: (c.user + c.system) / 1000,
+    incrementalCpuMs: (ci.user + ci.system) / 1000,
     rssMiB: process.resourceUsage().maxRSS / 1024,
     incrementalMs,
     endpoints: r.ir.endpoints.length,
@@ -195,7 +206,9 @@ export default async function bench(): Promise<BenchReport> {
       setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes (inventory as kubectl-style JSON): ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement; machine load average ${load.toFixed(1)} at start (2 cores shared). Bar: ${cilium}.`,
       figures: [
         { metric: 'full build wall time (load, compile, lower, bundle, write)', value: build.ms, unit: 'ms', peer: { name: 'loading the same inputs alone (policy YAML + inventory JSON)', value: parse.ms }, ratio: build.ms / parse.ms, goal: '< 3000 ms', met: build.ms < 3000 },
+        { metric: 'full build CPU time (user+sys; wall time on this shared machine is mostly run-queue wait)', value: build.cpuMs, unit: 'ms', peer: { name: 'loading the inputs alone', value: parse.cpuMs }, ratio: build.cpuMs / parse.cpuMs, goal: '< 3000 ms', met: build.cpuMs < 3000 },
         { metric: 'full build peak RSS', value: build.rssMiB, unit: 'MiB', peer: { name: 'loading the inputs alone', value: parse.rssMiB }, ratio: build.rssMiB / parse.rssMiB, goal: '< 1024 MiB', met: build.rssMiB < 1024 },
+        { metric: 'one-policy incremental rebuild CPU time', value: build.incrementalCpuMs!, unit: 'ms', peer: { name: 'full build CPU time', value: build.cpuMs }, ratio: build.incrementalCpuMs! / build.cpuMs, goal: '< 300 ms', met: build.incrementalCpuMs! < 300 },
         { metric: 'one-policy incremental rebuild', value: build.incrementalMs!, unit: 'ms', peer: { name: 'full build', value: build.ms }, ratio: build.incrementalMs! / build.ms, goal: '< 300 ms', met: build.incrementalMs! < 300 },
       ],
     };
