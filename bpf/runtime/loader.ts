@@ -148,6 +148,27 @@ export class RuntimeDatapath implements Disposable {
     }
   }
 
+  /**
+   * Applies a bundle's runtime images as the agent receives them (records sorted key‖value, see
+   * compiler/bundle) with the node's attach list from the bundle's `runtime_hooks` table.
+   */
+  applyBundle(images: readonly { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[]): ApplyStats {
+    const known = new Set(emptyImages.map((e) => e.name));
+    const decoded: RuntimeMapImage[] = images.map(({ image, bytes }) => {
+      if (!known.has(image.name as RuntimeMapImage['name'])) throw new Error(`runtime image ${image.name}: no runtime map has that name (known: ${[...known].join(', ')})`);
+      const shape = emptyImages.find((e) => e.name === image.name)!;
+      if (image.keySize !== shape.keySize || image.valueSize !== shape.valueSize) throw new Error(`runtime image ${image.name}: key/value sizes ${image.keySize}/${image.valueSize}, weir_runtime.h says ${shape.keySize}/${shape.valueSize}`);
+      const rec = image.keySize + image.valueSize;
+      if (bytes.length % rec !== 0) throw new Error(`runtime image ${image.name}: ${bytes.length} bytes is not a whole number of ${rec}-byte records`);
+      if (bytes.length / rec > shape.maxEntries) throw new Error(`runtime image ${image.name}: ${bytes.length / rec} records exceed the map's ${shape.maxEntries} entries`);
+      const records: [Uint8Array, Uint8Array][] = [];
+      for (let off = 0; off < bytes.length; off += rec) records.push([bytes.subarray(off, off + image.keySize), bytes.subarray(off + image.keySize, off + rec)]);
+      return { ...shape, records };
+    });
+    for (const a of attach) if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)) throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
+    return this.apply(decoded, attach);
+  }
+
   /** Flips one policy between enforce (0) and monitor (1) in the generation in service. */
   setMode(policyId: number, mode: 'enforce' | 'monitor'): void {
     const inner = this.object.map('wrt_policies_slots').openInner(u32(this.#generation));

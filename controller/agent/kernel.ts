@@ -13,6 +13,12 @@ interface NetDatapathLike {
   close(): void;
 }
 
+/** bpf/runtime/loader.ts RuntimeDatapath, loaded lazily like the network datapath. */
+interface RuntimeDatapathLike {
+  applyBundle(images: { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[]): { entries: Record<string, number> };
+  close(): void;
+}
+
 export interface KernelOptions {
   pinDir?: string;
   /** Host-side interface of each local endpoint (`ns/pod` → ifname). */
@@ -24,6 +30,7 @@ export class KernelDatapath implements Datapath {
   private readonly shadow: EmulatorDatapath;
   private readonly attached = new Map<string, { close(): void }>();
   private digest: string | undefined;
+  private runtime: RuntimeDatapathLike | undefined;
 
   private constructor(private readonly node: string, private readonly net: NetDatapathLike, private readonly opts: KernelOptions) {
     this.shadow = new EmulatorDatapath(node);
@@ -47,7 +54,20 @@ export class KernelDatapath implements Datapath {
   }
 
   async apply(input: ApplyInput): Promise<ApplyReport> {
-    const r = this.net.applyImages(input.images);
+    // Runtime images (wrt_*, issue #5) go to the runtime programs; the rest to the network datapath.
+    const isRuntime = (i: { image: { name: string } }) => i.image.name.startsWith('wrt_');
+    const r = this.net.applyImages(input.images.filter((i) => !isRuntime(i)));
+    const runtimeImages = input.images.filter(isRuntime);
+    if (runtimeImages.length > 0) {
+      if (!this.runtime) {
+        const rmod = '../../bpf/runtime/loader.js';
+        const m = (await import(rmod)) as { RuntimeDatapath: { open(): RuntimeDatapathLike } };
+        this.runtime = m.RuntimeDatapath.open();
+      }
+      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[] } | undefined>;
+      const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? []);
+      for (const [name, entries] of Object.entries(rs.entries)) r.maps.push({ name, entries });
+    }
     const table = (input.tables.get('endpoints') ?? []) as { endpoint: string; endpointId: number; identity: number; flags: number }[];
     for (const e of table) {
       const iface = this.opts.interfaces?.[e.endpoint];
@@ -71,6 +91,7 @@ export class KernelDatapath implements Datapath {
   async close(): Promise<void> {
     // Links and pinned maps are left in place on purpose: enforcement outlives the agent.
     this.net.close();
+    this.runtime?.close(); // the runtime programs are not pinned yet: they stop with the agent
   }
 
   toString(): string {

@@ -7,6 +7,7 @@ import { decodeRecord, TetragonEncoder, compactLine, type DecodedEvent } from '.
 import { skipKernel } from '../kernel-env.js';
 import { loadPolicies } from '../../compiler/load/index.js';
 import { compileRuntime } from '../../compiler/runtime/index.js';
+import { imageBlob } from '../../compiler/bundle/assemble.js';
 import { buildProbe, compileText, localCaps, projectRoot, run, spawnLoop, tempDir } from './helpers.js';
 
 const seeds = path.resolve(projectRoot, '../shared/corpus/tetragon');
@@ -208,6 +209,21 @@ spec:
     const evs = drain().filter((e) => e.kind === 'call' && e.pid === res.pid);
     // Both mounts happen after unshare(CLONE_NEWNS): only the NotIn-host policy (hook id 1) posts.
     expect(evs.map((e) => e.hookId)).toEqual([1, 1]);
+  });
+
+  it('applies a bundle\'s blobs (as the agent receives them) and refuses a bad one before touching the maps in service', async () => {
+    const r = compileText(sigkillPolicy('wrt-bundle', bin, `${dir}/protected/`));
+    const n = r.nodes[0]!;
+    const blobs = n.images.map((img) => ({ image: img, bytes: imageBlob(img.records) }));
+    const stats = dp.applyBundle(blobs, n.lowered.attach);
+    expect(stats.entries).toMatchObject({ wrt_hooks: 1, wrt_policies: 1, wrt_prefix: 1, wrt_str: 1 });
+    const gen = dp.generation;
+    const bad = blobs.map((b) => (b.image.name === 'wrt_hooks' ? { ...b, bytes: b.bytes.subarray(0, b.bytes.length - 3) } : b));
+    expect(() => dp.applyBundle(bad, n.lowered.attach)).toThrow(/wrt_hooks: \d+ bytes is not a whole number of 1720-byte records/);
+    expect(() => dp.applyBundle(blobs, ['sched/sched_switch'])).toThrow(/not a syscall tracepoint/);
+    expect(dp.generation).toBe(gen);
+    const killed = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt')]);
+    expect(killed.signal).toBe('SIGKILL');
   });
 
   it('swapping the policy while the binary loops changes behaviour at one point: posts, then a kill, never mixed', async () => {
