@@ -9,6 +9,7 @@ import { main } from '../../compiler/cli/main.js';
 import type { CommandIO } from '../../compiler/cli/command.js';
 import type { Plan } from '../../compiler/plan/model.js';
 import { TestRepo } from './repo.js';
+import { renderMarkdown } from '../../compiler/plan/render/markdown.js';
 import { events, flows, steps } from './sequence.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -52,15 +53,19 @@ describe('golden plans over a commit sequence', () => {
     const nn = String(i + 1).padStart(2, '0');
     it(`${nn} ${step.name}: ${step.message}`, async () => {
       const common = ['plan', 'apps', 'network', 'tracing', '--base', base, '--head', step.name, '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--maps', '--fail-on', 'never'];
-      const json = await run([...common, '--format', 'json'], repo.dir);
-      expect(json.stderr).not.toMatch(/internal error/);
-      expect(json.code).toBe(0);
-      const plan = JSON.parse(json.stdout) as Plan;
+      // One CLI run writes the text to stdout and the full JSON beside it; the markdown comment
+      // is rendered from that JSON (the same Plan object the CLI renders).
+      const jsonFile = `observed/plan-${nn}.json`;
+      const text = await run([...common, '--format', 'text', '--json', jsonFile], repo.dir);
+      expect(text.stderr).not.toMatch(/internal error/);
+      expect(text.code).toBe(0);
+      const jsonText = readFileSync(path.join(repo.dir, jsonFile), 'utf8');
+      const plan = JSON.parse(jsonText) as Plan;
       expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
       plans.set(step.name, plan);
-      golden(`${nn}-${step.name}.json`, json.stdout);
-      golden(`${nn}-${step.name}.txt`, (await run([...common, '--format', 'text'], repo.dir)).stdout);
-      golden(`${nn}-${step.name}.md`, (await run([...common, '--format', 'markdown'], repo.dir)).stdout);
+      golden(`${nn}-${step.name}.json`, jsonText);
+      golden(`${nn}-${step.name}.txt`, text.stdout);
+      golden(`${nn}-${step.name}.md`, renderMarkdown(plan));
     });
   });
 
@@ -105,6 +110,11 @@ describe('golden plans over a commit sequence', () => {
     expect(sk.flows).toMatchObject({ total: 5, malformed: 1 });
   });
 
+  it('prints the same markdown from the CLI as the golden comment', async () => {
+    const md = await run(['plan', 'apps', 'network', 'tracing', '--base', 'l7-rule', '--head', 'delete-policy', '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--maps', '--format', 'markdown', '--fail-on', 'never'], repo.dir);
+    expect(md.stdout).toBe(readFileSync(path.join(goldenDir, '04-delete-policy.md'), 'utf8'));
+  });
+
   it('exits 1 on a breaking change with --fail-on breaking, 0 with never', async () => {
     expect((await run(['plan', 'apps', 'network', '--base', 'open-port', '--head', 'delete-policy', '--flows', 'observed/flows.jsonl', '--quiet'], repo.dir)).code).toBe(1);
     expect((await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--quiet'], repo.dir)).code).toBe(0);
@@ -124,6 +134,7 @@ describe('golden plans over a commit sequence', () => {
     expect(plan.head.ref).toBe('worktree');
     expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.ports}`)).toEqual(['newly-allowed shop/frontend[Deployment] => shop/db[StatefulSet] 5432']);
     expect(repo.git('status', '--porcelain')).toBe('?? network/extra.yaml\n?? observed/\n');
+    expect(readFileSync(path.join(repo.dir, 'network/extra.yaml'), 'utf8')).toContain('name: extra');
   });
 
   it('shows the head findings when the base does not compile', async () => {
