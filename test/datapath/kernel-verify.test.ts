@@ -114,7 +114,7 @@ describe.skipIf(skipKernel())('weir verify --kernel', () => {
           rmSync(d, { recursive: true, force: true });
         }
       }),
-      { numRuns: 15, seed: 4 },
+      { numRuns: 8, seed: 4 },
     );
   });
 });

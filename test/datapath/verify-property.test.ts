@@ -127,7 +127,7 @@ describe.skipIf(skipKernel())('kernel agrees with the emulator on random compile
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: Number(process.env['WEIR_KERNEL_PROPERTY_RUNS'] ?? 8), seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : 7 },
+      { numRuns: Number(process.env['WEIR_KERNEL_PROPERTY_RUNS'] ?? 5), seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : 7 },
     );
   }, 180_000);
 });
