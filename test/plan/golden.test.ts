@@ -121,6 +121,20 @@ describe('golden plans over a commit sequence', () => {
     expect((await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--fail-on', 'any', '--quiet'], repo.dir)).code).toBe(1);
   });
 
+  it('reports usage mistakes with exit 2', async () => {
+    const noBase = await run(['plan'], repo.dir);
+    expect(noBase.code).toBe(2);
+    expect(noBase.stderr).toMatch(/--base REV is required/);
+    const both = await run(['plan', '--base', 'initial', '--head', 'sigkill', '--worktree'], repo.dir);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--head and --worktree are exclusive/);
+    const fmt = await run(['plan', '--base', 'initial', '--format', 'yaml'], repo.dir);
+    expect(fmt.stderr).toMatch(/--format must be one of text, markdown, json, html/);
+    const flows = await run(['plan', '--base', 'initial', '--flows', 'no-such.jsonl'], repo.dir);
+    expect(flows.code).toBe(2);
+    expect(flows.stderr).toMatch(/cannot read --flows no-such.jsonl/);
+  });
+
   it('rejects a base revision that does not exist with a clear message', async () => {
     const r = await run(['plan', '--base', 'no-such-branch', '--quiet'], repo.dir);
     expect(r.code).toBe(2);
