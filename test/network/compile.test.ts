@@ -187,3 +187,43 @@ spec:
     expect(v.rule).toMatchObject({ policy: 'CiliumNetworkPolicy/a/p', namespace: 'a', file: 'policy.yaml', line: 7 });
   });
 });
+
+describe('IPv6, ICMPv6 and authentication', () => {
+  const inv6 = `
+apiVersion: weir.dev/v1alpha1
+kind: Inventory
+metadata: {name: v6}
+spec:
+  nodes: [{name: n1, ips: ["fd00::1"]}]
+  pods:
+  - {namespace: a, name: web, labels: {app: web}, ips: ["fd00:10::1", 10.0.0.1], node: n1}
+  - {namespace: a, name: db, labels: {app: db}, ips: ["fd00:10::2"], node: n1}
+`;
+  it('resolves IPv6 CIDRs, ICMPv6 types and carries authentication.mode into the map', async () => {
+    const { lowerNetwork } = await import('../../compiler/lower/images.js');
+    const { ir, diagnostics } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromCIDR: ["2001:db8::/32"]
+    icmps: [{fields: [{type: EchoRequest, family: IPv6}]}]
+  - fromEndpoints: [{matchLabels: {app: web}}]
+    authentication: {mode: required}
+    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
+`,
+      inv6,
+    );
+    expect(diagnostics).toEqual([]);
+    expect(evaluate(ir, { from: { ip: '2001:db8::7' }, to: { workload: 'a/db' }, protocol: 'ICMPv6', port: 128 }).verdict).toBe('allow');
+    expect(evaluate(ir, { from: { ip: '2001:db9::7' }, to: { workload: 'a/db' }, protocol: 'ICMPv6', port: 128 }).verdict).toBe('deny');
+    expect(evaluate(ir, { from: { ip: '2001:db8::7' }, to: { workload: 'a/db' }, protocol: 'ICMPv6', port: 129 }).verdict).toBe('deny');
+    expect(evaluate(ir, { from: { ip: 'fd00:10::1' }, to: { workload: 'a/db' }, protocol: 'TCP', port: 5432 }).verdict).toBe('allow');
+    const entries = lowerNetwork(ir).mapStates.get('a/db')!;
+    const web = ir.endpoints.find((e) => e.key === 'a/web')!.identity;
+    expect(entries.find((e) => e.key.identity === web)?.value).toMatchObject({ verdict: 0, auth: 2 });
+    expect(entries.find((e) => e.key.protocol === 58)?.key).toMatchObject({ prefixlen: 64, port: 128 });
+  });
+});
