@@ -146,3 +146,35 @@ describe('pods grouped into workloads as np-guard names them', () => {
     expect(ws.map((w) => `${w.namespace}/${w.name}[${w.kind}] ${w.pod} ${w.ips!.join(',')}`)).toEqual(['shop/db[StatefulSet] shop/db-0 10.0.0.3', 'shop/web[Deployment] shop/web-5d8f7c9b6a-aaaaa 10.0.0.1,10.0.0.2']);
   });
 });
+
+import { affectedWorkloads, changedDocuments, selects } from '../../compiler/plan/affected.js';
+import type { PolicyDocument } from '../../compiler/load/index.js';
+
+describe('affected workloads without the compiler (selector reading)', () => {
+  const web = wl('shop', 'web');
+  const db = { ...wl('shop', 'db'), labels: { app: 'db', tier: 'data' } };
+  const other = wl('billing', 'db');
+  it.each<[unknown, boolean | undefined]>([
+    [{ matchLabels: { app: 'db' } }, true],
+    [{ matchLabels: { 'k8s:app': 'db' } }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['data', 'cache'] }] }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, false],
+    [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'shop' } }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'Gt', values: ['1'] }] }, undefined],
+    [{}, true],
+  ])('%j selects shop/db: %s', (sel, want) => expect(selects(sel, db)).toBe(want));
+
+  it('finds the endpoints selected by changed documents, namespace-scoped, on either side', () => {
+    const doc = (name: string, ns: string | undefined, kind: string, spec: object) => ({ kind, family: 'network', name, ...(ns ? { namespace: ns } : {}), value: { spec } }) as unknown as PolicyDocument;
+    const a = doc('a', 'shop', 'CiliumNetworkPolicy', { endpointSelector: { matchLabels: { app: 'db' } }, ingress: [{}] });
+    const a2 = doc('a', 'shop', 'CiliumNetworkPolicy', { endpointSelector: { matchLabels: { app: 'web' } }, ingress: [{}] });
+    const same = doc('b', 'shop', 'NetworkPolicy', { podSelector: {} });
+    const changes = changedDocuments([a, same], [a2, same]);
+    expect(changes.map((c) => `${c.kind} ${c.key}`)).toEqual(['modified CiliumNetworkPolicy/shop/a']);
+    expect([...(affectedWorkloads(changes, [web, db, other]) as Set<unknown>)]).toEqual([db, web]);
+    const ccnp = doc('c', undefined, 'CiliumClusterwideNetworkPolicy', { endpointSelector: { matchLabels: { app: 'db' } } });
+    expect([...(affectedWorkloads(changedDocuments([], [ccnp]), [web, db, other]) as Set<unknown>)]).toEqual([db, other]);
+    const host = doc('h', undefined, 'CiliumClusterwideNetworkPolicy', { nodeSelector: {} });
+    expect(affectedWorkloads(changedDocuments([], [host]), [web, db])).toBe('all');
+  });
+});

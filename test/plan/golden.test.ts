@@ -166,3 +166,22 @@ describe('golden plans over a commit sequence', () => {
     }
   });
 });
+
+describe('plan with --inventory', () => {
+  it('compiles both revisions against one inventory file given apart from the policies', async () => {
+    const repo = new TestRepo();
+    try {
+      for (const s of steps.slice(0, 3)) repo.commit(s);
+      repo.write('cluster/inventory.yaml', steps[0]!.write!['apps/shop.yaml']!);
+      const r = await run(['plan', 'network', '--base', 'default-deny', '--head', 'open-port', '--inventory', 'cluster/inventory.yaml', '--format', 'json', '--fail-on', 'never'], repo.dir);
+      expect(r.code).toBe(0);
+      const plan = JSON.parse(r.stdout) as Plan;
+      expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual(['newly-allowed shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080']);
+      const missing = await run(['plan', 'network', '--base', 'default-deny', '--inventory', 'nope.yaml', '--format', 'json', '--fail-on', 'never'], repo.dir);
+      expect(JSON.parse(missing.stdout).head.diagnostics[0]).toMatchObject({ rule: 'plan/inventory-unreadable', file: 'nope.yaml' });
+      expect(missing.code).toBe(1);
+    } finally {
+      repo.dispose();
+    }
+  });
+});
