@@ -60,6 +60,8 @@ export class Agent {
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
   private lastReport: ApplyReport | undefined;
+  /** Tables of the bundle in force (the DNS proxy reads fqdn_selectors and l7_rules). */
+  tables: ReadonlyMap<string, unknown> | undefined;
   private readonly log: Logger;
   downloadedBytes = 0;
 
@@ -212,6 +214,7 @@ export class Agent {
     const report = await this.opts.datapath.apply({ digest: ref.digest, revision: ref.revision, manifest: m, images, tables });
     await writeApplied(this.opts.stateDir, { revision: ref.revision, digest: ref.digest, manifest: ref.manifest });
     this.applied = { revision: ref.revision, digest: ref.digest };
+    this.tables = tables;
     this.attempted = ref.digest;
     this.lastReport = report;
     delete this.lastError;

@@ -53,5 +53,9 @@ export interface Datapath {
   current(): string | undefined;
   /** Decide a flow as the datapath would (emulator: computed; kernel: BPF_PROG_TEST_RUN). */
   verdict(flow: Flow): Promise<Verdict>;
+  /** toFQDNs: map an answered address to a selector identity until the TTL passes. */
+  learnFqdn?(ip: string, identity: number, ttlSeconds: number): void;
+  /** Drops learned addresses past their TTL. */
+  expireFqdn?(now?: number): number;
   close(): Promise<void>;
 }

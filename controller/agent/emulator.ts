@@ -161,6 +161,18 @@ export class EmulatorDatapath implements Datapath {
     return allowedBy ? { verdict: 'allow', reason: 'policy-allow', cookie: allowedBy.cookie } : { verdict: 'allow', reason: 'not-enforced' };
   }
 
+  /** toFQDNs: the DNS proxy teaches an answered address; it expires with the answer's TTL. */
+  learnFqdn(ip: string, identity: number, ttlSeconds: number): void {
+    this.learned.set(ip, { identity, expires: Date.now() + ttlSeconds * 1000 });
+  }
+
+  /** Drops learned addresses whose TTL has passed; returns how many. */
+  expireFqdn(now = Date.now()): number {
+    let n = 0;
+    for (const [ip, l] of this.learned) if (l.expires <= now) (this.learned.delete(ip), n++);
+    return n;
+  }
+
   async close(): Promise<void> {
     this.state = undefined;
   }

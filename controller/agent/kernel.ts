@@ -84,6 +84,15 @@ export class KernelDatapath implements Datapath {
     return this.shadow.verdict(flow);
   }
 
+  /** Learned only in the shadow for now: the kernel ipcache is not updated in place yet (see docs/controller.md). */
+  learnFqdn(ip: string, identity: number, ttlSeconds: number): void {
+    this.shadow.learnFqdn(ip, identity, ttlSeconds);
+  }
+
+  expireFqdn(now?: number): number {
+    return this.shadow.expireFqdn(now);
+  }
+
   stats(): { allowed: number; dropped: number } {
     return this.net.stats();
   }

@@ -27,6 +27,8 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
   --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
   --events FILE            JSON-line events ("-" for stdout; default: none)
   --long-poll DURATION     how long one watch request waits (default 25s)
+  --dns-proxy HOST:PORT    run the toFQDNs DNS proxy here (endpoints' DNS must be sent to it)
+  --dns-upstream HOST:PORT resolver the proxy forwards to (default 127.0.0.1:53)
   --tls-cert/--tls-key/--tls-ca FILE, --token-file FILE, --insecure-loopback   as for weir controller`;
 
 export async function loadTraffic(file: string): Promise<Flow[]> {
@@ -70,6 +72,8 @@ export const agentCommand: Command = {
           traffic: { type: 'string' },
           events: { type: 'string' },
           'long-poll': { type: 'string' },
+          'dns-proxy': { type: 'string' },
+          'dns-upstream': { type: 'string', default: '127.0.0.1:53' },
           'apply-delay': { type: 'string' },
           ...transportFlags,
         },
@@ -132,7 +136,27 @@ export const agentCommand: Command = {
     logger.info({ url: server.url, datapath: datapath.kind }, 'agent listening');
     io.stdout(JSON.stringify({ node, url: server.url, datapath: datapath.kind }) + '\n');
     await agent.start();
+    let proxy: import('../agent/dns-proxy.js').DnsProxy | undefined;
+    let sweep: NodeJS.Timeout | undefined;
+    if (v['dns-proxy']) {
+      const { DnsProxy } = await import('../agent/dns-proxy.js');
+      const dp = datapath;
+      if (!dp.learnFqdn) throw new UsageError(`the ${dp.kind} datapath cannot learn FQDN addresses`);
+      proxy = new DnsProxy({
+        listen: parseListen(v['dns-proxy'], '--dns-proxy'),
+        upstream: parseListen(v['dns-upstream'], '--dns-upstream'),
+        tables: () => agent.tables,
+        sink: { learnFqdn: (ip, id, ttl) => dp.learnFqdn!(ip, id, ttl) },
+        logger,
+        onLearn: (l) => events?.write(JSON.stringify({ time: new Date().toISOString(), node, type: 'fqdn-learned', ...l }) + '\n'),
+      });
+      const at = await proxy.start();
+      logger.info(at, 'DNS proxy listening');
+      sweep = setInterval(() => dp.expireFqdn?.(), 1000);
+    }
     const sig = await untilSignal();
+    if (sweep) clearInterval(sweep);
+    await proxy?.stop();
     logger.info({ signal: sig }, 'shutting down; the applied state stays in force');
     await agent.stop();
     await server.close();

@@ -1,0 +1,81 @@
+// toFQDNs at run time with a real DNS server: dnsmasq in a network namespace of the test, the
+// agent's DNS proxy in front of it. With a DNS rule the answered address is learned under the
+// selector's identity, allows the connection, and expires with the TTL; a name outside the DNS
+// rules is refused; without a DNS rule nothing is learned (as upstream).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { skipKernel } from '../kernel-env.js';
+import { projectRoot } from './harness.js';
+import { dnsPatternRegex } from '../../controller/agent/fqdn.js';
+import { parseDns, refusedReply } from '../../controller/agent/dns.js';
+
+describe('DNS names and patterns', () => {
+  it('matchPattern follows Cilium: * stays inside one label, a lone * allows all', () => {
+    expect(dnsPatternRegex('*.example.com').test('api.example.com')).toBe(true);
+    expect(dnsPatternRegex('*.example.com').test('a.b.example.com')).toBe(false);
+    expect(dnsPatternRegex('*.example.com').test('example.com')).toBe(false);
+    expect(dnsPatternRegex('*').test('anything.at.all')).toBe(true);
+  });
+  it('parses a query and builds a REFUSED reply for it', () => {
+    // id 0x1234, RD, one question api.example.com A IN
+    const labels = Buffer.concat([...'api.example.com'.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+    const q = Buffer.concat([Buffer.from('123401000001000000000000', 'hex'), labels, Buffer.from('00010001', 'hex')]);
+    const m = parseDns(q);
+    expect(m.questions).toEqual([{ name: 'api.example.com', type: 1 }]);
+    const r = parseDns(refusedReply(q));
+    expect(r).toMatchObject({ id: 0x1234, rcode: 5, questions: [{ name: 'api.example.com', type: 1 }], answers: [] });
+    expect(r.flags & 0x8000).toBe(0x8000);
+  });
+});
+
+const noNetns = skipKernel() || !existsSync('/usr/sbin/dnsmasq');
+
+describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', () => {
+  const ns = `wag-${randomBytes(2).toString('hex')}-${process.pid}-dns`;
+  let dnsmasq: ChildProcess | undefined;
+  const run = (scenario: string): Record<string, unknown> => {
+    const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', path.join(projectRoot, 'test/controller/fqdn-netns-helper.ts'), '5353', scenario], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  };
+
+  beforeAll(async () => {
+    execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    dnsmasq = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/dnsmasq', '--no-daemon', '--port=5353', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--address=/api.example.com/203.0.113.7', '--local-ttl=2', `--pid-file=${path.join(os.tmpdir(), `${ns}.pid`)}`], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 500));
+  });
+
+  afterAll(() => {
+    if (dnsmasq?.pid) dnsmasq.kill('SIGTERM');
+    try {
+      execFileSync('ip', ['netns', 'del', ns]);
+    } catch {
+      // already gone
+    }
+  });
+
+  it('learns the answer under the selector identity, refuses names outside the DNS rules, expires with the TTL', () => {
+    const r = run('dns-rule');
+    const sel = (r['fqdnSelectors'] as { identity: number; selector: string }[])[0]!;
+    expect(sel.selector).toBe('matchName:api.example.com');
+    expect(r['before']).toBe('deny');
+    expect(r['answer']).toEqual([{ address: '203.0.113.7', ttl: 2 }]);
+    expect(r['learned']).toEqual([{ ip: '203.0.113.7', identity: sel.identity, selector: 'matchName:api.example.com' }]);
+    expect(r['after']).toBe('allow');
+    expect(r['otherAddress']).toBe('deny');
+    expect(r['refused']).toBe('EREFUSED');
+    expect(r['expired']).toBe(1);
+    expect(r['afterTtl']).toBe('deny');
+  }, 90_000);
+
+  it('learns nothing without a DNS rule, as upstream', () => {
+    const r = run('no-dns-rule');
+    expect(r['answer']).toEqual([{ address: '203.0.113.7', ttl: 2 }]);
+    expect(r['learned']).toEqual([]);
+    expect(r['after']).toBe('deny');
+  }, 90_000);
+});
