@@ -182,11 +182,31 @@ struct wrt_policy {
 	__u32 flags;
 };
 
-/* String set key (Equal / matchBinaries In): exact bytes, zero-padded, length without NUL. */
+/*
+ * String set keys (Equal / matchBinaries In): exact bytes, zero-padded, length without NUL.
+ * Three size classes, as Tetragon keeps them: a string of up to 64 bytes is looked up in the
+ * 72-byte-key map, up to 128 in the 136-byte one, else the full one, so short paths (most of
+ * them) hash a short key. A wrt_str_key buffer doubles as the smaller keys (same leading fields).
+ */
+#define WRT_STR_CLASS_A 64
+#define WRT_STR_CLASS_B 128
+
 struct wrt_str_key {
 	__u32 len; /* first, so that the same buffer serves as a wrt_lpm_key */
 	__u32 set_id;
 	char str[WRT_STR_MAX];
+};
+
+struct wrt_str_key_a {
+	__u32 len;
+	__u32 set_id;
+	char str[WRT_STR_CLASS_A];
+};
+
+struct wrt_str_key_b {
+	__u32 len;
+	__u32 set_id;
+	char str[WRT_STR_CLASS_B];
 };
 
 /*

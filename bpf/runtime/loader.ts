@@ -14,6 +14,8 @@ export const defaultRuntimeObject = fileURLToPath(new URL('../build/wrt_runtime.
 const slotMaps: Record<RuntimeMapImage['name'], string> = {
   wrt_hooks: 'wrt_hooks_slots',
   wrt_policies: 'wrt_policies_slots',
+  wrt_str_a: 'wrt_str_a_slots',
+  wrt_str_b: 'wrt_str_b_slots',
   wrt_str: 'wrt_str_slots',
   wrt_prefix: 'wrt_prefix_slots',
   wrt_postfix: 'wrt_postfix_slots',

@@ -82,6 +82,18 @@ struct wrt_str_inner {
 	__uint(key_size, sizeof(struct wrt_str_key));
 	__uint(value_size, sizeof(__u8));
 };
+struct wrt_str_a_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(struct wrt_str_key_a));
+	__uint(value_size, sizeof(__u8));
+};
+struct wrt_str_b_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(struct wrt_str_key_b));
+	__uint(value_size, sizeof(__u8));
+};
 struct wrt_lpm_inner {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 4096);
@@ -107,6 +119,8 @@ struct wrt_num_inner {
 WRT_SLOTS(wrt_hooks_slots, wrt_hooks_inner);
 WRT_SLOTS(wrt_policies_slots, wrt_policies_inner);
 WRT_SLOTS(wrt_str_slots, wrt_str_inner);
+WRT_SLOTS(wrt_str_a_slots, wrt_str_a_inner);
+WRT_SLOTS(wrt_str_b_slots, wrt_str_b_inner);
 WRT_SLOTS(wrt_prefix_slots, wrt_lpm_inner);
 WRT_SLOTS(wrt_postfix_slots, wrt_lpm_inner);
 WRT_SLOTS(wrt_num_slots, wrt_num_inner);
@@ -169,6 +183,8 @@ struct wrt_btf_anchor {
 	struct wrt_hook hook[0];
 	struct wrt_policy policy[0];
 	struct wrt_str_key str_key[0];
+	struct wrt_str_key_a str_key_a[0];
+	struct wrt_str_key_b str_key_b[0];
 	struct wrt_lpm_key lpm_key[0];
 	struct wrt_num_key num_key[0];
 	struct wrt_node_info node_info[0];
@@ -317,7 +333,9 @@ static __always_inline bool lpm_hit(void *slots, __u32 gen, struct wrt_lpm_key *
 
 static __always_inline bool str_hit(__u32 gen, struct wrt_str_key *k, __u32 set_id, __u32 len)
 {
-	void *inner = bpf_map_lookup_elem(&wrt_str_slots, &gen);
+	/* The size class by length; the zero padding of the buffer makes its prefix the smaller key. */
+	void *slots = len <= WRT_STR_CLASS_A ? (void *)&wrt_str_a_slots : len <= WRT_STR_CLASS_B ? (void *)&wrt_str_b_slots : (void *)&wrt_str_slots;
+	void *inner = bpf_map_lookup_elem(slots, &gen);
 	if (!inner)
 		return false;
 	k->set_id = set_id;

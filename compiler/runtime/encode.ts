@@ -14,6 +14,8 @@ export const runtimeLayouts = {
   wrt_hook: { size: 1712, members: { policy_id: 0, hook_id: 4, n_args: 8, n_selectors: 9, flags: 10, scope_set: 12, arg_src: 16, arg_type: 21, sel: 32 } },
   wrt_policy: { size: 8, members: { mode: 0, flags: 4 } },
   wrt_str_key: { size: 264, members: { len: 0, set_id: 4, str: 8 } },
+  wrt_str_key_a: { size: 72, members: { len: 0, set_id: 4, str: 8 } },
+  wrt_str_key_b: { size: 136, members: { len: 0, set_id: 4, str: 8 } },
   wrt_lpm_key: { size: 260, members: { prefixlen: 0, set_id: 4, str: 8 } },
   wrt_num_key: { size: 16, members: { set_id: 0, value: 8 } },
   wrt_node_info: { size: 32, members: { host_ns: 0 } },
@@ -24,6 +26,9 @@ export const runtimeLayouts = {
 } as const;
 
 export const STR_MAX = 256;
+/** String set size classes (bytes of the string), as WRT_STR_CLASS_A / _B. */
+export const STR_CLASS_A = 64;
+export const STR_CLASS_B = 128;
 export const LPM_STR_MAX = 252;
 
 export type Record2 = readonly [Uint8Array, Uint8Array];
@@ -31,7 +36,7 @@ export type Record2 = readonly [Uint8Array, Uint8Array];
 /** One runtime map image: which inner map it fills, its shape and records. */
 export interface RuntimeMapImage {
   /** Logical name: the outer slot map it goes behind. */
-  name: 'wrt_hooks' | 'wrt_policies' | 'wrt_str' | 'wrt_prefix' | 'wrt_postfix' | 'wrt_num';
+  name: 'wrt_hooks' | 'wrt_policies' | 'wrt_str_a' | 'wrt_str_b' | 'wrt_str' | 'wrt_prefix' | 'wrt_postfix' | 'wrt_num';
   type: 'hash' | 'array' | 'lpm_trie';
   keyType: string;
   valueType: string;
@@ -158,10 +163,16 @@ export function decodeHook(key: Uint8Array, value: Uint8Array): KHook {
   };
 }
 
-/** wrt_str_key: len, set id, zero-padded bytes. */
+/** The size class of a string's bytes: its key is len, set id and the bytes zero-padded to the class. */
+export function strClass(byteLength: number): 'wrt_str_a' | 'wrt_str_b' | 'wrt_str' {
+  return byteLength <= STR_CLASS_A ? 'wrt_str_a' : byteLength <= STR_CLASS_B ? 'wrt_str_b' : 'wrt_str';
+}
+
+/** wrt_str_key (or _a/_b by size class): len, set id, zero-padded bytes. */
 export function encodeStrKey(setId: number, s: string | Uint8Array): Buffer {
   const bytes = typeof s === 'string' ? Buffer.from(s) : Buffer.from(s);
-  const b = Buffer.alloc(runtimeLayouts.wrt_str_key.size);
+  const cls = strClass(Math.min(bytes.length, STR_MAX - 1));
+  const b = Buffer.alloc(cls === 'wrt_str_a' ? runtimeLayouts.wrt_str_key_a.size : cls === 'wrt_str_b' ? runtimeLayouts.wrt_str_key_b.size : runtimeLayouts.wrt_str_key.size);
   const n = Math.min(bytes.length, STR_MAX - 1);
   b.writeUInt32LE(n, 0);
   b.writeUInt32LE(setId, 4);
@@ -193,7 +204,7 @@ export function encodeNumKey(setId: number, v: bigint): Buffer {
 
 const one = Uint8Array.of(1);
 
-/** The six inner-map images of one node, ready for the bundle (records sorted by the assembler). */
+/** The eight inner-map images of one node, ready for the bundle (records sorted by the assembler). */
 export function encodeRuntimeNode(l: LoweredRuntimeNode): RuntimeMapImage[] {
   const hooks: Record2[] = l.hooks.map((h) => [encodeHookKey(h.syscallNr, h.index), encodeHook(h)]);
   const policies: Record2[] = l.policies.map((p) => {
@@ -201,8 +212,8 @@ export function encodeRuntimeNode(l: LoweredRuntimeNode): RuntimeMapImage[] {
     v.writeUInt32LE(p.mode === 'monitor' ? K.MODE.monitor : K.MODE.enforce, 0);
     return [u32(p.id), v];
   });
-  const str: Record2[] = [];
-  for (const [id, vals] of l.strSets) for (const v of new Set(vals)) str.push([encodeStrKey(id, v), one]);
+  const str: Record<'wrt_str_a' | 'wrt_str_b' | 'wrt_str', Record2[]> = { wrt_str_a: [], wrt_str_b: [], wrt_str: [] };
+  for (const [id, vals] of l.strSets) for (const v of new Set(vals)) str[strClass(Math.min(Buffer.byteLength(v), STR_MAX - 1))].push([encodeStrKey(id, v), one]);
   const prefix: Record2[] = [];
   for (const [id, vals] of l.prefixSets) for (const v of new Set(vals)) prefix.push([encodeLpmKey(id, v), one]);
   const postfix: Record2[] = [];
@@ -212,7 +223,9 @@ export function encodeRuntimeNode(l: LoweredRuntimeNode): RuntimeMapImage[] {
   return [
     { name: 'wrt_hooks', type: 'hash', keyType: 'wrt_hook_key', valueType: 'wrt_hook', keySize: 8, valueSize: runtimeLayouts.wrt_hook.size, maxEntries: 256, records: hooks },
     { name: 'wrt_policies', type: 'array', keyType: '__u32', valueType: 'wrt_policy', keySize: 4, valueSize: 8, maxEntries: 256, records: policies },
-    { name: 'wrt_str', type: 'hash', keyType: 'wrt_str_key', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key.size, valueSize: 1, maxEntries: 4096, records: str },
+    { name: 'wrt_str_a', type: 'hash', keyType: 'wrt_str_key_a', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key_a.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_a },
+    { name: 'wrt_str_b', type: 'hash', keyType: 'wrt_str_key_b', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key_b.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_b },
+    { name: 'wrt_str', type: 'hash', keyType: 'wrt_str_key', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str },
     { name: 'wrt_prefix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: runtimeLayouts.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: prefix },
     { name: 'wrt_postfix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: runtimeLayouts.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: postfix },
     { name: 'wrt_num', type: 'hash', keyType: 'wrt_num_key', valueType: '__u8', keySize: 16, valueSize: 1, maxEntries: 4096, records: num },

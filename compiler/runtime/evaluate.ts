@@ -54,7 +54,7 @@ export class RuntimeImageEvaluator {
         const kb = Buffer.from(k);
         if (img.name === 'wrt_hooks') add(this.#hooks, kb.readUInt32LE(0), decodeHook(k, v));
         else if (img.name === 'wrt_policies') this.#modes.set(kb.readUInt32LE(0), Buffer.from(v).readUInt32LE(0));
-        else if (img.name === 'wrt_str') {
+        else if (img.name === 'wrt_str' || img.name === 'wrt_str_a' || img.name === 'wrt_str_b') {
           const id = kb.readUInt32LE(4);
           const s = this.#sets.str.get(id) ?? new Set<string>();
           s.add(kb.subarray(8, 8 + kb.readUInt32LE(0)).toString('latin1'));

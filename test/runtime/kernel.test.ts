@@ -8,6 +8,7 @@ import { skipKernel } from '../kernel-env.js';
 import { loadPolicies } from '../../compiler/load/index.js';
 import { compileRuntime } from '../../compiler/runtime/index.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
+import { RuntimeImageEvaluator } from '../../compiler/runtime/evaluate.js';
 import { buildProbe, compileText, localCaps, projectRoot, run, spawnLoop, tempDir } from './helpers.js';
 
 const seeds = path.resolve(projectRoot, '../shared/corpus/tetragon');
@@ -211,12 +212,43 @@ spec:
     expect(evs.map((e) => e.hookId)).toEqual([1, 1]);
   });
 
+  it('string Equal sets in each size class (<=64, <=128, <=255 bytes) match in the kernel as in the evaluator', async () => {
+    const long = (n: number) => path.join(dir, 'protected', 'f'.repeat(n - path.join(dir, 'protected').length - 1));
+    const files = [long(60), long(100), long(200)];
+    for (const f of files) writeFileSync(f, 'x');
+    const text = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: wrt-classes}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 0, type: int}, {index: 1, type: string}]
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Equal, values: [${files.map((f) => JSON.stringify(f)).join(', ')}]}
+      matchBinaries:
+      - {operator: In, values: ["${bin}"]}
+      matchActions:
+      - {action: Sigkill}
+`;
+    const n = apply(text);
+    expect(Object.fromEntries(n.images.filter((i) => i.name.startsWith('wrt_str')).map((i) => [i.name, i.records.length]))).toEqual({ wrt_str_a: 2, wrt_str_b: 1, wrt_str: 1 }); // class A also holds the binary path
+    const ev = new RuntimeImageEvaluator(n.images, n.lowered.table);
+    for (const f of [...files, `${files[1]}x`]) {
+      const kernel = await run(bin, ['open', f]);
+      const images = ev.evaluate({ binary: bin }, 257, [-100, f]).verdict;
+      expect([f.length, kernel.signal === 'SIGKILL' ? 'kill' : 'allow']).toEqual([f.length, images]);
+    }
+    expect(ev.evaluate({ binary: bin }, 257, [-100, files[2]!]).verdict).toBe('kill');
+  });
+
   it('applies a bundle\'s blobs (as the agent receives them) and refuses a bad one before touching the maps in service', async () => {
     const r = compileText(sigkillPolicy('wrt-bundle', bin, `${dir}/protected/`));
     const n = r.nodes[0]!;
     const blobs = n.images.map((img) => ({ image: img, bytes: imageBlob(img.records) }));
     const stats = dp.applyBundle(blobs, n.lowered.attach);
-    expect(stats.entries).toMatchObject({ wrt_hooks: 1, wrt_policies: 1, wrt_prefix: 1, wrt_str: 1 });
+    expect(stats.entries).toMatchObject({ wrt_hooks: 1, wrt_policies: 1, wrt_prefix: 1, wrt_str_a: 1, wrt_str_b: 0, wrt_str: 0 });
     const gen = dp.generation;
     const bad = blobs.map((b) => (b.image.name === 'wrt_hooks' ? { ...b, bytes: b.bytes.subarray(0, b.bytes.length - 3) } : b));
     expect(() => dp.applyBundle(bad, n.lowered.attach)).toThrow(/wrt_hooks: \d+ bytes is not a whole number of 1720-byte records/);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf } from '../../bpf/libbpf-ts/index.js';
 import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
-import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+import { runtimeLayouts, STR_CLASS_A, STR_CLASS_B } from '../../compiler/runtime/encode.js';
 import { K } from '../../compiler/runtime/lower.js';
 import { limits } from '../../compiler/runtime/ir.js';
 import { projectRoot } from './helpers.js';
@@ -53,5 +53,7 @@ describe('runtime layouts', () => {
     expect(define('WRT_MAX_HOOKS_PER_CALL')).toBe(limits.hooksPerSyscall);
     expect(define('WRT_LPM_STR_MAX')).toBe(limits.lpmStringBytes);
     expect(define('WRT_STR_MAX')).toBe(limits.stringBytes + 1);
+    expect(define('WRT_STR_CLASS_A')).toBe(STR_CLASS_A);
+    expect(define('WRT_STR_CLASS_B')).toBe(STR_CLASS_B);
   });
 });
