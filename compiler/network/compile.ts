@@ -23,6 +23,22 @@ export class CompileCache {
   inventory?: Inventory;
   key?: string;
   alloc?: IdentityAllocation;
+  /** Parse results per document object (cookies local to the document). */
+  readonly docs = new WeakMap<PolicyDocument, DocParse>();
+  /** Resolved rules per parsed rule, valid for one identity allocation (cookie filled in per build). */
+  readonly resolved = new WeakMap<object, { alloc: IdentityAllocation; rules: IRRule[]; diagnostics: Diagnostic[] }>();
+  /** Selector → identities and subject selector → endpoints, valid for one identity allocation. */
+  selections?: { alloc: IdentityAllocation; sel: Map<string, number[]>; subj: Map<object, string[]> };
+}
+
+interface DocParse {
+  inv: Inventory;
+  parsed: ParsedRule[];
+  enforcers: Enforcer[];
+  origins: RuleOrigin[];
+  prefixes: Prefix[];
+  fqdns: string[];
+  diagnostics: Diagnostic[];
 }
 
 export interface CompileResult {
@@ -110,12 +126,17 @@ export function fqdnRegex(selector: string): string {
 }
 
 export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Inventory, opts: CompileOptions = {}): CompileResult {
-  const diagnostics: Diagnostic[] = [];
-  const parsed: ParsedRule[] = [];
-  const enforcers: Enforcer[] = [];
-  const origins: RuleOrigin[] = [];
-  const prefixes: Prefix[] = [];
-  const fqdns: string[] = [];
+  // The parse pass writes to these; they point at one document's accumulators while it is parsed.
+  let diagnostics: Diagnostic[] = [];
+  let parsed: ParsedRule[] = [];
+  let enforcers: Enforcer[] = [];
+  let origins: RuleOrigin[] = [];
+  let prefixes: Prefix[] = [];
+  let fqdns: string[] = [];
+  const G = { diagnostics, enforcers, origins, prefixes, fqdns };
+  /** Every parsed rule of the build with the cookie offset of its document. */
+  const work: { pr: ParsedRule; offset: number }[] = [];
+  const cache = opts.cache;
 
   const err = (d: PolicyDocument, rule: string, message: string, path: Path, key = false) =>
     diagnostics.push(diagnostic(`network/${rule}`, 'error', message, d.locate(path, { key }), d.provenance.commit ? { commit: d.provenance.commit } : opts.commit ? { commit: opts.commit } : {}));
@@ -371,13 +392,36 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   };
 
   for (const d of network) {
+    let entry = cache?.docs.get(d);
+    if (!entry || entry.inv !== inv) {
+      diagnostics = [];
+      parsed = [];
+      enforcers = [];
+      origins = [];
+      prefixes = [];
+      fqdns = [];
+      parseDocument(d);
+      entry = { inv, parsed, enforcers, origins, prefixes, fqdns, diagnostics };
+      cache?.docs.set(d, entry);
+    }
+    const offset = G.origins.length;
+    for (const o of entry.origins) G.origins.push({ ...o, cookie: o.cookie + offset });
+    for (const pr of entry.parsed) work.push({ pr, offset });
+    G.enforcers.push(...entry.enforcers);
+    G.prefixes.push(...entry.prefixes);
+    G.fqdns.push(...entry.fqdns);
+    G.diagnostics.push(...entry.diagnostics);
+  }
+  ({ diagnostics, enforcers, origins, prefixes, fqdns } = G);
+
+  function parseDocument(d: PolicyDocument): void {
     const v = d.value;
     const md = isObj(v['metadata']) ? v['metadata'] : {};
     const ann = isObj(md['annotations']) ? md['annotations'] : {};
     const audit = ann['weir.dev/audit'] === 'true' || ann['weir.dev/audit'] === true;
     if (d.kind === 'NetworkPolicy') {
       compileK8s(d, audit);
-      continue;
+      return;
     }
     const ns = d.kind === 'CiliumNetworkPolicy' ? (d.namespace ?? 'default') : undefined;
     const specs: { spec: Obj; path: Path }[] = [];
@@ -507,7 +551,6 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     if (a) prefixes.push(hostPrefix(a.family, a.addr));
   }
   const allocKey = JSON.stringify([prefixes.map(formatPrefix).sort(), [...fqdns].sort()]);
-  const cache = opts.cache;
   const alloc = cache && cache.inventory === inv && cache.key === allocKey && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns);
   if (cache) Object.assign(cache, { inventory: inv, key: allocKey, alloc });
   const endpointIds = alloc.identities.filter((i) => i.kind === 'endpoint');
@@ -530,7 +573,10 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     else idsByNamespace.set(i.namespace ?? '', [i]);
   }
   const reservedPool = alloc.identities.filter((i) => i.kind === 'reserved');
-  const selCache = new Map<string, number[]>();
+  if (!cache?.selections || cache.selections.alloc !== alloc) {
+    if (cache) cache.selections = { alloc, sel: new Map(), subj: new Map() };
+  }
+  const selCache = cache?.selections?.sel ?? new Map<string, number[]>();
   const selectIdentities = (s: Selector): number[] => {
     const k = JSON.stringify(s.requirements);
     let r = selCache.get(k);
@@ -544,7 +590,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     }
     return r;
   };
-  const subjCache = new Map<Selector, string[]>();
+  const subjCache = (cache?.selections?.subj ?? new Map<object, string[]>()) as Map<Selector, string[]>;
   const subjectsOf = (s: Selector): string[] => {
     let r = subjCache.get(s);
     if (!r) {
@@ -622,13 +668,27 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
 
   const podByKey = new Map(inv.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   const rules: IRRule[] = [];
-  for (const pr of parsed) {
+  for (const { pr, offset } of work) {
+    const cookie = pr.origin.cookie + offset;
+    const hit = cache?.resolved.get(pr);
+    if (hit && hit.alloc === alloc) {
+      for (const r of hit.rules) rules.push({ ...r, cookie });
+      diagnostics.push(...hit.diagnostics);
+      continue;
+    }
+    const r0 = rules.length;
+    const d0 = diagnostics.length;
+    resolveRule(pr, cookie);
+    cache?.resolved.set(pr, { alloc, rules: rules.slice(r0), diagnostics: diagnostics.slice(d0) });
+  }
+
+  function resolveRule(pr: ParsedRule, cookie: number): void {
     const subjects = subjectsOf(pr.subject);
     const peers = resolvePeers(pr.peer);
-    const base = { cookie: pr.origin.cookie, direction: pr.direction, deny: pr.deny, audit: pr.audit, auth: pr.auth, ...(pr.l7 ? { l7: pr.l7 } : {}) };
+    const base = { cookie, direction: pr.direction, deny: pr.deny, audit: pr.audit, auth: pr.auth, ...(pr.l7 ? { l7: pr.l7 } : {}) };
     if (!pr.ports) {
       rules.push({ ...base, subjects, peers });
-      continue;
+      return;
     }
     const numeric: PortRange[] = [];
     const named: PortSpec[] = [];
@@ -641,7 +701,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
         err(pr.doc, 'unknown-named-port', `no pod in the inventory declares a container port named "${String(ps.port)}"; name the port in the pod spec or use a number`, [...ps.path, 'port']);
     if (named.length === 0) {
       rules.push({ ...base, subjects, peers, ports: numeric });
-      continue;
+      return;
     }
     // Named ports resolve on the destination: the endpoint itself for ingress, each peer for egress.
     const resolveOn = (pods: readonly Pod[]): PortRange[] => {
@@ -740,7 +800,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     selector,
     identity,
     regex: fqdnRegex(selector),
-    cookies: parsed.filter((p) => p.peer.fqdns.includes(selector)).map((p) => p.origin.cookie),
+    cookies: [...new Set(work.filter((w) => w.pr.peer.fqdns.includes(selector)).map((w) => w.pr.origin.cookie + w.offset))],
   }));
 
   const ir: NetworkIR = {

@@ -26,5 +26,14 @@ describe('incremental build', () => {
     expect(Buffer.from(inc.bundle!.manifestBytes).equals(Buffer.from(fresh.bundle!.manifestBytes))).toBe(true);
     expect(Buffer.from(inc.bundle!.manifestBytes).equals(Buffer.from(first.bundle!.manifestBytes))).toBe(false);
     expect([...inc.bundle!.blobs.keys()].sort()).toEqual([...fresh.bundle!.blobs.keys()].sort());
+
+    // An extra rule early in file order shifts every later cookie; a new CIDR changes the identities.
+    const g = path.join(d, 'network/starwars/deathstar.yaml');
+    await writeFile(g, (await readFile(g, 'utf8')) + '  - fromCIDR: [198.51.100.0/24]\n');
+    const inc2 = await b.build(['network/starwars/deathstar.yaml']);
+    const fresh2 = await buildFromSources({ paths: ['network'], inventory: ['inventory.yaml'], root: d, producers: [] });
+    expect(inc2.diagnostics).toEqual([]);
+    expect(Buffer.from(inc2.bundle!.manifestBytes).equals(Buffer.from(fresh2.bundle!.manifestBytes))).toBe(true);
+    expect(inc2.ir.origins.length).toBe(first.ir.origins.length + 1);
   });
 });
