@@ -129,3 +129,9 @@ export function affectedWorkloads(changes: readonly DocumentChange[], workloads:
   }
   return out;
 }
+
+/** Whether a network document's subject selectors select the workload (namespace-scoped like Cilium). */
+export function documentSelects(d: PolicyDocument, w: WorkloadPeer): boolean {
+  if (d.kind !== 'CiliumClusterwideNetworkPolicy' && w.namespace !== (d.namespace ?? 'default')) return false;
+  return (subjectSelectors(d) ?? []).some((s) => selects(s, w) === true);
+}

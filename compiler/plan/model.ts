@@ -2,7 +2,7 @@
 // JSON renders this as is (schemas/plan.schema.json); text, markdown and HTML are views of it.
 import type { Diagnostic } from '../diagnostics.js';
 import type { Protocol } from './connset.js';
-import type { Decision } from './probe.js';
+import type { Decision, RuleRef } from './probe.js';
 
 export type ChangeCategory = 'newly-denied' | 'newly-allowed' | 'changed-l7' | 'changed-audit';
 export const changeCategories: readonly ChangeCategory[] = ['newly-denied', 'newly-allowed', 'changed-l7', 'changed-audit'];
@@ -41,6 +41,8 @@ export interface Change {
   ports: string;
   before: Decision;
   after: Decision;
+  /** For a new default deny (no deciding rule): the added or changed policies selecting either end. */
+  enforcedBy?: RuleRef[];
   /** Observed flows that fall in this change (with --flows). */
   observedFlows: number;
   /** Of those, observed requests the head now refuses (an L7 change that breaks live traffic). */

@@ -2,7 +2,7 @@
 // probe spaces, decision changes with their rules, np-guard's diff, observed-traffic impact.
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
-import { changedDocuments, affectedWorkloads } from './affected.js';
+import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
 import { collectProbeSpace, type ProbeSpace } from './classes.js';
 import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
@@ -133,6 +133,7 @@ export function buildPlan(inp: PlanInputs): Plan {
   const changes = bothOk ? diffDecisions(bm, hm) : [];
   const connectivityDiff = bothOk ? diffConnectivity(bm, hm) : [];
   markInventoryUse(changes, [...byName.values()]);
+  explainDefaultDeny(changes, changedDocuments(base.documents, head.documents), byName);
   const flows = inp.flows ? flowImpact(inp.flows.file, inp.flows.parsed, base, head, [...byName.values()], changes) : undefined;
   const baseRules = runtimeRules(base.documents);
   const headRules = runtimeRules(head.documents);
@@ -245,6 +246,22 @@ function restrict(m: ConnectivityMatrix, present: Set<string>): ConnectivityMatr
 function portIn(ports: string, port: number): boolean {
   const [lo, hi] = ports.split('-').map(Number);
   return port >= lo! && port <= (hi ?? lo!);
+}
+
+/**
+ * A default deny has no deciding rule: the evaluator only says no rule allows the flow. When it is
+ * new, the reviewer wants the policy that switched it on: name the added or modified documents
+ * that select either end (Cilium: a direction becomes default-deny once a rule selects it).
+ */
+function explainDefaultDeny(changes: Change[], docs: ReturnType<typeof changedDocuments>, byName: Map<string, WorkloadPeer>): void {
+  const heads = docs.filter((d) => d.head).map((d) => d.head!);
+  for (const c of changes) {
+    if (c.category !== 'newly-denied' || c.after.rule || !passes(c.before) || c.before.rule) continue;
+    const ends = [byName.get(c.dst), byName.get(c.src)].filter((w): w is WorkloadPeer => w !== undefined);
+    const by = heads.filter((d) => ends.some((w) => documentSelects(d, w)));
+    if (by.length)
+      c.enforcedBy = by.map((d) => ({ policy: d.name, kind: d.kind, ...(d.namespace ? { namespace: d.namespace } : {}), file: d.provenance.file, line: d.provenance.line, ...(d.provenance.commit ? { commit: d.provenance.commit } : {}) }));
+  }
 }
 
 /** A newly denied connection to a port the destination declares is in use by definition of the inventory. */

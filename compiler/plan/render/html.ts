@@ -2,7 +2,7 @@
 // green, removed red, changed amber), click an edge for its rules. No network access at all:
 // styles, script and data are inline, so the artifact opens offline from a CI download.
 import { categoryTitle, changeCategories, type Change, type GraphEdge, type Plan } from '../model.js';
-import { decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
+import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
 
 export type EdgeStatus = 'added' | 'removed' | 'changed' | 'same';
 
@@ -146,7 +146,7 @@ function details(edges: readonly ReportEdge[], changes: readonly Change[]): Reco
       status: e.status,
       before: e.before,
       after: e.after,
-      changes: groupChanges(cs).slice(0, 50).map((g) => ({ title: g.title, category: categoryTitle[g.first.category], before: decisionText(g.first.before), after: decisionText(g.first.after), use: groupUseText(g) })),
+      changes: groupChanges(cs).slice(0, 50).map((g) => ({ title: g.title, category: categoryTitle[g.first.category], before: decisionText(g.first.before), after: afterText(g.first), use: groupUseText(g) })),
     };
   }
   return out;
@@ -205,7 +205,7 @@ export function renderHtml(p: Plan): string {
     const cs = groupChanges(p.changes.filter((c) => c.category === cat));
     if (!cs.length) continue;
     rows.push(`<h3>${esc(categoryTitle[cat])} (${cs.length})</h3><table><tr><th>connection</th><th>before</th><th>after</th><th>in use</th></tr>`);
-    for (const g of cs.slice(0, 500)) rows.push(`<tr><td>${g.breaking ? '&#9888; ' : ''}${esc(g.title)}</td><td>${esc(decisionText(g.first.before))}</td><td>${esc(decisionText(g.first.after))}</td><td>${esc(groupUseText(g))}</td></tr>`);
+    for (const g of cs.slice(0, 500)) rows.push(`<tr><td>${g.breaking ? '&#9888; ' : ''}${esc(g.title)}</td><td>${esc(decisionText(g.first.before))}</td><td>${esc(afterText(g.first))}</td><td>${esc(groupUseText(g))}</td></tr>`);
     rows.push('</table>');
   }
   const flows = p.flows

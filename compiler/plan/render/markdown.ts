@@ -2,7 +2,7 @@
 // blocks, the whole kept under a byte budget (GitHub rejects comments over 65,536 characters)
 // with a note of what was cut. The full plan is always in the JSON output.
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
-import { decisionText, groupChanges, groupUseText, revisionLabel } from './words.js';
+import { afterText, decisionText, groupChanges, groupUseText, revisionLabel } from './words.js';
 
 /** Marker the workflow uses to find and update its own comment instead of adding another. */
 export const commentMarker = '<!-- weir-plan -->';
@@ -74,7 +74,7 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
       title: `${categoryTitle[cat]} (${rows.length})`,
       open: cat === 'newly-denied',
       header: ['| | source | destination | connections | before | after | in use |', '|---|---|---|---|---|---|---|'],
-      rows: rows.map((g) => `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${cell(decisionText(g.first.before))} | ${cell(decisionText(g.first.after))} | ${cell(groupUseText(g))} |`),
+      rows: rows.map((g) => `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${cell(decisionText(g.first.before))} | ${cell(afterText(g.first))} | ${cell(groupUseText(g))} |`),
     });
   }
   if (p.runtime.length) {

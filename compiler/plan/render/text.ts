@@ -2,7 +2,7 @@
 // the rule on each side, then np-guard's diff columns so the two tools' outputs map line by line.
 import { renderConnectivityDiff } from '../diff.js';
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
-import { decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
+import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -49,7 +49,7 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
       const mark = g.breaking ? paint('31', '!') : ' ';
       out.push(`${mark} ${g.title}`);
       out.push(`      before: ${decisionText(g.first.before)}`);
-      out.push(`      after:  ${decisionText(g.first.after)}`);
+      out.push(`      after:  ${afterText(g.first)}`);
       const use = groupUseText(g);
       if (use) out.push(`      in use: ${use}`);
     }

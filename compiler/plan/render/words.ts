@@ -27,6 +27,12 @@ export function decisionText(d: Decision): string {
   return d.verdict === 'deny' ? `${mode} (default deny: no rule allows it)` : `${mode}${l7} (no policy selects the endpoint)`;
 }
 
+/** The after side of a change, naming the policies that switched a default deny on. */
+export function afterText(c: Change): string {
+  if (!c.enforcedBy?.length || c.after.rule) return decisionText(c.after);
+  return `${c.after.audit ? 'deny in audit mode (passes, logged)' : 'deny'} (default deny: no rule allows it; switched on by ${c.enforcedBy.map(ruleText).join(', ')})`;
+}
+
 export function changeTitle(c: Change): string {
   return `${c.src} => ${c.dst} : ${c.protocol} ${c.ports}`;
 }
