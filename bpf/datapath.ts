@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MapImage } from '../compiler/bundle/types.js';
 import { objectsDir } from './paths.js';
-import { BpfError, BpfMap, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf, u32 } from './libbpf-ts/index.js';
+import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf, u32 } from './libbpf-ts/index.js';
 
 
 /** Names of the network maps as they appear in the objects and under the pin directory. */
@@ -17,6 +17,8 @@ export const netMapNames = {
   events: 'weir_events',
   stats: 'weir_net_stats',
   state: 'weir_state',
+  ct: 'weir_ct',
+  config: 'weir_net_config',
 } as const;
 
 /** Which C structs each image kind carries (from weir_net.h), and its swappable outer map. */
@@ -160,16 +162,21 @@ export class EndpointAttachment implements Disposable {
 }
 
 interface OuterSpec {
-  kind: 'policy' | 'ipcache' | 'prefilter' | 'endpoints' | 'events' | 'stats' | 'state';
+  kind: 'policy' | 'ipcache' | 'prefilter' | 'endpoints' | 'events' | 'stats' | 'state' | 'ct' | 'config';
   create: (sizes: StructSizes) => BpfMap;
 }
 
 const STATE_VALUE_SIZE = 256;
 
+function createDeclared(declared: Record<string, { type: string; keySize: number; valueSize: number; maxEntries: number }>, name: string): BpfMap {
+  const d = declared[name]!;
+  return BpfMap.create({ type: d.type as MapSpec['type'], name, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries });
+}
+
 const elapsed = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 export class NetDatapath implements Disposable {
-  readonly maps: { policy: BpfMap; ipcache: BpfMap; endpoints: BpfMap; prefilter: BpfMap; events: BpfMap; stats: BpfMap; state: BpfMap };
+  readonly maps: { policy: BpfMap; ipcache: BpfMap; endpoints: BpfMap; prefilter: BpfMap; events: BpfMap; stats: BpfMap; state: BpfMap; ct: BpfMap; config: BpfMap };
   readonly sizes: StructSizes;
   readonly fromEndpoint: BpfProgram;
   readonly toEndpoint: BpfProgram;
@@ -210,6 +217,10 @@ export class NetDatapath implements Disposable {
     const endpointObj = join(dir, 'endpoint.bpf.o');
     if (!existsSync(endpointObj)) throw new Error(`${endpointObj} is missing: run \`npm run build\` (needs clang) to compile bpf/`);
     const sizes = readStructSizes(endpointObj);
+    const declared = (() => {
+      using probe = BpfObject.open(endpointObj);
+      return { [netMapNames.ct]: probe.declaredMap(netMapNames.ct), [netMapNames.config]: probe.declaredMap(netMapNames.config) };
+    })();
     const policyMax = opts.policyMaxEntries ?? 16384;
     const lpm = (name: string, key: number, value: number, max: number) => BpfMap.create({ type: 'lpm_trie', name, keySize: key, valueSize: value, maxEntries: max });
     const specs: Record<keyof NetDatapath['maps'], OuterSpec> = {
@@ -239,6 +250,10 @@ export class NetDatapath implements Disposable {
       stats: { kind: 'stats', create: () => BpfMap.create({ type: 'percpu_array', name: netMapNames.stats, keySize: 4, valueSize: 8, maxEntries: 8 }) },
       // Not used by the programs: the digest of the bundle in force, pinned so that it survives the agent.
       state: { kind: 'state', create: () => BpfMap.create({ type: 'array', name: netMapNames.state, keySize: 4, valueSize: STATE_VALUE_SIZE, maxEntries: 1 }) },
+      // Pinned like the rest so that flows and switches survive an agent restart (a new program instance
+      // reuses them); shapes as the object declares them.
+      ct: { kind: 'ct', create: () => createDeclared(declared, netMapNames.ct) },
+      config: { kind: 'config', create: () => createDeclared(declared, netMapNames.config) },
     };
     if (opts.pinDir) mkdirSync(opts.pinDir, { recursive: true });
     const maps = {} as NetDatapath['maps'];
@@ -266,7 +281,7 @@ export class NetDatapath implements Disposable {
           maps[k] = fresh;
         }
       }
-      const reuse = { weir_policy: maps.policy, weir_ipcache: maps.ipcache, weir_endpoints: maps.endpoints, weir_prefilter: maps.prefilter, weir_events: maps.events, weir_net_stats: maps.stats };
+      const reuse = { weir_policy: maps.policy, weir_ipcache: maps.ipcache, weir_endpoints: maps.endpoints, weir_prefilter: maps.prefilter, weir_events: maps.events, weir_net_stats: maps.stats, weir_ct: maps.ct, weir_net_config: maps.config };
       const ep = BpfObject.open(endpointObj, { reuseMaps: reuse });
       objects.push(ep);
       ep.load();
@@ -286,7 +301,7 @@ export class NetDatapath implements Disposable {
         ...(pf ? { prefilter: pf } : {}),
         ...(opts.pinDir ? { pinDir: opts.pinDir } : {}),
         policyMaxEntries: policyMax,
-        config: ep.map('weir_net_config'),
+        config: maps.config,
       });
     } catch (e) {
       for (const o of objects) o.close();

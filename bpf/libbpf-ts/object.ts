@@ -4,7 +4,7 @@ import { BpfLink } from './link.js';
 import { BpfMap, mapInfo } from './map.js';
 import { native, type NativePtr } from './native.js';
 import { testRun, type TestRunOptions, type TestRunResult } from './testrun.js';
-import { type ProgTypeName, progTypeName } from './types.js';
+import { type MapTypeName, mapTypeName, type ProgTypeName, progTypeName } from './types.js';
 
 const registry = new FinalizationRegistry<NativePtr>((obj) => {
   try {
@@ -43,9 +43,9 @@ export class BpfObject implements Disposable {
     );
     const obj = new BpfObject(ptr, path);
     try {
-      for (const [name, n] of Object.entries(opts.maxEntries ?? {})) check(`bpf_map__set_max_entries(${name})`, () => native().bpf_map__set_max_entries(obj.#rawMap(name), n) as number);
-      for (const [name, m] of Object.entries(opts.reuseMaps ?? {})) check(`bpf_map__reuse_fd(${name})`, () => native().bpf_map__reuse_fd(obj.#rawMap(name), m.fd) as number);
-      for (const [name, m] of Object.entries(opts.innerMaps ?? {})) check(`bpf_map__set_inner_map_fd(${name})`, () => native().bpf_map__set_inner_map_fd(obj.#rawMap(name), m.fd) as number);
+      for (const [name, n] of Object.entries(opts.maxEntries ?? {})) obj.setMaxEntries(name, n);
+      for (const [name, m] of Object.entries(opts.reuseMaps ?? {})) obj.reuseMap(name, m);
+      for (const [name, m] of Object.entries(opts.innerMaps ?? {})) obj.setInnerMap(name, m);
       if (opts.programs) {
         const want = new Set(opts.programs);
         for (const p of obj.programs()) p.autoload = want.has(p.name);
@@ -56,6 +56,28 @@ export class BpfObject implements Disposable {
       throw e;
     }
     return obj;
+  }
+
+  /** max_entries of a map, before load(). */
+  setMaxEntries(name: string, n: number): void {
+    check(`bpf_map__set_max_entries(${name})`, () => native().bpf_map__set_max_entries(this.#rawMap(name), n) as number);
+  }
+
+  /** Uses an existing map (e.g. opened from a pin) instead of creating the object's own, before load(). */
+  reuseMap(name: string, map: BpfMap): void {
+    check(`bpf_map__reuse_fd(${name})`, () => native().bpf_map__reuse_fd(this.#rawMap(name), map.fd) as number);
+  }
+
+  /** The inner-map template of a map-in-map definition, before load(). */
+  setInnerMap(name: string, map: BpfMap): void {
+    check(`bpf_map__set_inner_map_fd(${name})`, () => native().bpf_map__set_inner_map_fd(this.#rawMap(name), map.fd) as number);
+  }
+
+  /** A map's shape as the object declares it (readable before load(), e.g. to create it elsewhere). */
+  declaredMap(name: string): { type: MapTypeName | `unknown(${number})`; keySize: number; valueSize: number; maxEntries: number } {
+    const n = native();
+    const m = this.#rawMap(name);
+    return { type: mapTypeName(n.bpf_map__type(m) as number), keySize: n.bpf_map__key_size(m) as number, valueSize: n.bpf_map__value_size(m) as number, maxEntries: n.bpf_map__max_entries(m) as number };
   }
 
   /** Loads maps and programs into the kernel; a verifier rejection throws with the log's last lines. */

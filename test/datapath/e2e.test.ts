@@ -160,6 +160,9 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
     expect(again.applied()).toEqual({ digest: 'sha256:' + 'ab'.repeat(32), revision: 'c0ffee' });
     // Reopening the pins shares the live maps: the policy in force is visible through the new handle.
     expect(again.maps.policy.innerId(DEATHSTAR_EP)).toBe(dp.maps.policy.innerId(DEATHSTAR_EP));
+    // Tracked flows and switches are pinned too: a restarted agent's programs keep today's replies flowing.
+    expect([again.maps.ct.id, again.maps.config.id]).toEqual([dp.maps.ct.id, dp.maps.config.id]);
+    expect(again.maps.ct.lookupBatch().count).toBeGreaterThan(0);
   });
 
   it('a pinned map of another shape is refused and left alone', () => {
