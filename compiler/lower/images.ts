@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { reservedIdentities } from '../identity/allocate.js';
-import type { IREndpoint, IRRule, NetworkIR } from '../ir/types.js';
+import type { IREndpoint, IRRule, L7Rules, NetworkIR } from '../ir/types.js';
 import { parsePrefix } from '../network/cidr.js';
 import { imageBlob, sha256, type ImageDraft, type ProducerOutput } from '../bundle/assemble.js';
 import {
@@ -55,7 +55,18 @@ export function endpointFlags(ep: IREndpoint): number {
 
 /** Memo of map states across builds (incremental rebuilds reuse unchanged endpoint states). */
 export class MapStateCache {
-  readonly states = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
+  readonly states = new Map<string, CachedState>();
+}
+
+/**
+ * One computed map state. Its redirect entries carry state-local L7 ids (1..n, in the order the
+ * state interned them); each build maps them to the bundle's ids and re-encodes only when that
+ * mapping changed, so a cached state stays valid across builds.
+ */
+interface CachedState {
+  entries: MapEntry[];
+  l7Sets: L7Rules[];
+  encoded?: { mapping: string; entries: MapEntry[]; blob: Uint8Array; digest: string };
 }
 
 /** A short content hash of a rule: endpoint signatures join these, so they stay small at scale. */
@@ -82,24 +93,31 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   const pk = netLayouts.weir_policy_key.size;
   const pv = netLayouts.weir_policy_value.size;
   const local = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
+  const encode = (entries: MapEntry[]) => {
+    const blob = imageBlob(entries.map((e) => [encodePolicyKey(e.key), encodePolicyValue(e.value)] as const));
+    return { blob, digest: sha256(blob) };
+  };
 
   for (const ep of ir.endpoints) {
     const rules = bySubject.get(ep.key) ?? [];
     const flags = endpointFlags(ep);
     const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join('')}`;
-    // L7 ids are per build, so a cached state is reused only within the build that made it
-    // unless it has no redirect entries.
     let st = local.get(sig);
     if (!st) {
-      const cached = cache.states.get(sig);
-      if (cached && !cached.entries.some((e) => e.value.proxyPort !== 0)) st = cached;
-      else {
-        const entries = endpointMapState(ep, rules, l7);
-        const records = entries.map((e) => [encodePolicyKey(e.key), encodePolicyValue(e.value)] as const);
-        const blob = imageBlob(records);
-        st = { entries, blob, digest: sha256(blob) };
-        cache.states.set(sig, st);
+      let cached = cache.states.get(sig);
+      if (!cached) {
+        const reg = new L7Registry();
+        cached = { entries: endpointMapState(ep, rules, reg), l7Sets: reg.sets.map((x) => x.rules) };
+        cache.states.set(sig, cached);
       }
+      // Bundle-wide L7 ids, interned in endpoint order exactly as a fresh build would.
+      const ids = cached.l7Sets.map((r) => l7.intern(r));
+      const mapping = ids.join(',');
+      if (!cached.encoded || cached.encoded.mapping !== mapping) {
+        const entries = ids.every((id, i) => id === i + 1) ? cached.entries : cached.entries.map((e) => (e.value.proxyPort ? { key: e.key, value: { ...e.value, proxyPort: ids[e.value.proxyPort - 1]! } } : e));
+        cached.encoded = { mapping, entries, ...encode(entries) };
+      }
+      st = { entries: cached.encoded.entries, blob: cached.encoded.blob, digest: cached.encoded.digest };
       local.set(sig, st);
     }
     mapStates.set(ep.key, st.entries);
