@@ -1,7 +1,8 @@
 // Loads weir's runtime programs (wrt_runtime.bpf.o) on this node and swaps compiled runtime images into
 // them: every image goes into fresh inner maps behind the idle map-of-maps slot, then one update of
 // wrt_active flips the generation, so a syscall sees the old policy or the new one, never a mix.
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
 import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../../compiler/runtime/encode.js';
@@ -44,33 +45,86 @@ export function hostNamespaces(): number[] {
   return out;
 }
 
+/** Maps shared across restarts when pinned: everything the programs read or write. */
+const pinnedMaps = ['wrt_hooks_slots', 'wrt_policies_slots', 'wrt_str_a_slots', 'wrt_str_b_slots', 'wrt_str_slots', 'wrt_prefix_slots', 'wrt_postfix_slots', 'wrt_num_slots', 'wrt_active', 'wrt_node', 'wrt_procs', 'wrt_events'];
+
+export interface RuntimeOpenOptions {
+  objectPath?: string;
+  /**
+   * bpffs directory (e.g. /sys/fs/bpf/wrt-<node>): maps and tracepoint links are pinned there, so
+   * enforcement outlives the agent, and a restarted agent adopts them (same maps, generation kept).
+   */
+  pinDir?: string;
+}
+
+const linkPin = (dir: string, attach: string) => path.join(dir, `link-${attach.replace('/', '-')}`);
+
 export class RuntimeDatapath implements Disposable {
   readonly object: BpfObject;
-  readonly #links = new Map<string, BpfLink>();
+  readonly #links = new Map<string, BpfLink | 'pinned'>();
   readonly #inner: BpfMap[] = [];
+  readonly #pinDir: string | undefined;
   #generation = 0;
   #applied = false;
 
-  private constructor(object: BpfObject) {
+  private constructor(object: BpfObject, pinDir: string | undefined) {
     this.object = object;
+    this.#pinDir = pinDir;
   }
 
-  /** Loads the object and starts process tracking; no policy is active until apply(). */
-  static open(objectPath = defaultRuntimeObject): RuntimeDatapath {
-    const obj = BpfObject.open(objectPath);
+  /** Loads the object and starts process tracking; no policy is active until apply() (unless adopted from pins). */
+  static open(opts: string | RuntimeOpenOptions = {}): RuntimeDatapath {
+    const o = typeof opts === 'string' ? { objectPath: opts } : opts;
+    const pinDir = o.pinDir;
+    const reuse: Record<string, BpfMap> = {};
+    if (pinDir) {
+      mkdirSync(pinDir, { recursive: true });
+      for (const m of pinnedMaps) if (existsSync(path.join(pinDir, m))) reuse[m] = BpfMap.openPinned(path.join(pinDir, m));
+    }
+    const adopting = Object.keys(reuse).length > 0;
+    let obj: BpfObject | undefined;
     try {
+      obj = BpfObject.open(o.objectPath ?? defaultRuntimeObject, { reuseMaps: reuse });
       obj.load();
-      const dp = new RuntimeDatapath(obj);
-      for (const [prog, tp] of [['wrt_exec', 'sched_process_exec'], ['wrt_fork', 'sched_process_fork'], ['wrt_exit', 'sched_process_exit']] as const)
-        dp.#links.set(`sched/${tp}`, obj.program(prog).attachTracepoint('sched', tp));
+      const dp = new RuntimeDatapath(obj, pinDir);
+      dp.#inner.push(...Object.values(reuse));
+      if (pinDir) for (const m of pinnedMaps) if (!reuse[m]) obj.map(m).pin(path.join(pinDir, m));
+      for (const [prog, tp] of [['wrt_exec', 'sched_process_exec'], ['wrt_fork', 'sched_process_fork'], ['wrt_exit', 'sched_process_exit']] as const) dp.#attach(prog, 'sched', tp);
+      if (pinDir) {
+        // Attach points pinned by an earlier agent keep their (older) program instances on the same maps.
+        for (const f of readdirSync(pinDir)) if (f.startsWith('link-') && !f.startsWith('link-sched-')) dp.#links.set(f.slice(5).replace('-', '/'), 'pinned');
+      }
+      if (adopting && reuse['wrt_active']) {
+        dp.#generation = (reuse['wrt_active'].lookup(u32(0))?.readUInt32LE(0) ?? 0) & 1;
+        dp.#applied = true;
+      }
       const ni = Buffer.alloc(runtimeLayouts.wrt_node_info.size);
       hostNamespaces().forEach((v, i) => ni.writeUInt32LE(v >>> 0, i * 4));
       obj.map('wrt_node').update(u32(0), ni);
       return dp;
     } catch (e) {
-      obj.close();
+      obj?.close();
+      for (const m of Object.values(reuse)) m.close();
       throw e;
     }
+  }
+
+  #attach(prog: string, cat: string, name: string): void {
+    const key = `${cat}/${name}`;
+    if (this.#pinDir && existsSync(linkPin(this.#pinDir, key))) {
+      this.#links.set(key, 'pinned');
+      return;
+    }
+    const link = this.object.program(prog).attachTracepoint(cat, name);
+    if (this.#pinDir) link.pin(linkPin(this.#pinDir, key));
+    this.#links.set(key, link);
+  }
+
+  #detach(key: string): void {
+    const l = this.#links.get(key);
+    if (l && l !== 'pinned') l.close();
+    if (this.#pinDir && existsSync(linkPin(this.#pinDir, key))) unlinkSync(linkPin(this.#pinDir, key));
+    this.#links.delete(key);
   }
 
   get generation(): number {
@@ -124,8 +178,7 @@ export class RuntimeDatapath implements Disposable {
       for (const a of attach) {
         if (this.#links.has(a)) continue;
         const [cat, name] = a.split('/') as [string, string];
-        const prog = cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter';
-        this.#links.set(a, this.object.program(prog).attachTracepoint(cat, name));
+        this.#attach(cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter', cat, name);
         attached.push(a);
       }
       images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(u32(next), fresh[i]!));
@@ -133,10 +186,9 @@ export class RuntimeDatapath implements Disposable {
       gen.writeUInt32LE(next);
       this.object.map('wrt_active').update(u32(0), gen); // the commit point
       const detached: string[] = [];
-      for (const [a, link] of this.#links) {
+      for (const a of [...this.#links.keys()]) {
         if (a.startsWith('sched/') || attach.includes(a)) continue;
-        link.close();
-        this.#links.delete(a);
+        this.#detach(a);
         detached.push(a);
       }
       // The outer maps hold the inner maps now; our fds can go (the idle slot is replaced next time).
@@ -189,11 +241,21 @@ export class RuntimeDatapath implements Disposable {
     return new RingBuffer(this.object.map('wrt_events'), onRecord);
   }
 
+  /** Releases this process's handles; pinned maps and links stay (enforcement continues). */
   close(): void {
-    for (const l of this.#links.values()) l.close();
+    for (const l of this.#links.values()) if (l !== 'pinned') l.close();
     this.#links.clear();
     for (const m of this.#inner) m.close();
+    this.#inner.length = 0;
     this.object.close();
+  }
+
+  /** Detaches everything and removes the pins: weir's runtime enforcement leaves this node. */
+  destroy(): void {
+    for (const k of [...this.#links.keys()]) this.#detach(k);
+    const dir = this.#pinDir;
+    this.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 
   [Symbol.dispose](): void {

@@ -61,8 +61,9 @@ export class KernelDatapath implements Datapath {
     if (runtimeImages.length > 0) {
       if (!this.runtime) {
         const rmod = '../../bpf/runtime/loader.js';
-        const m = (await import(rmod)) as { RuntimeDatapath: { open(): RuntimeDatapathLike } };
-        this.runtime = m.RuntimeDatapath.open();
+        const m = (await import(rmod)) as { RuntimeDatapath: { open(o: { pinDir?: string }): RuntimeDatapathLike } };
+        // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
+        this.runtime = m.RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
       }
       const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[] } | undefined>;
       const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? []);
@@ -100,7 +101,7 @@ export class KernelDatapath implements Datapath {
   async close(): Promise<void> {
     // Links and pinned maps are left in place on purpose: enforcement outlives the agent.
     this.net.close();
-    this.runtime?.close(); // the runtime programs are not pinned yet: they stop with the agent
+    this.runtime?.close(); // pinned like the network maps: runtime enforcement outlives the agent too
   }
 
   toString(): string {
