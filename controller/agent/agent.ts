@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { parseNodeManifest, sha256hex, type NodeManifest } from '../bundle/codec.js';
+import { applyManifestDelta, parseNodeManifest, sha256hex, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
 import { verifyDigest } from '../bundle/sign.js';
 import { BundleStore } from '../bundle/store.js';
 import { abiDigest } from '../controller/seed-compiler.js';
@@ -173,12 +173,9 @@ export class Agent {
   private async download(d: DesiredDoc): Promise<void> {
     let manifest = await this.store.getManifest(d.manifest);
     if (!manifest) {
-      const r = await this.opts.client.request('GET', `/v1/manifests/${d.manifest}`);
-      if (r.status !== 200) throw new Error(`manifest ${d.manifest}: HTTP ${r.status}`);
-      this.downloadedBytes += r.wireBytes;
-      this.blobBytes.inc(r.wireBytes);
-      this.verifyManifest(d, r.body, d.signature);
-      manifest = { bytes: r.body, signature: d.signature };
+      const bytes = (await this.fetchManifestDelta(d)) ?? (await this.fetchManifest(d));
+      this.verifyManifest(d, bytes, d.signature);
+      manifest = { bytes, signature: d.signature };
     }
     const m = this.verifyManifest(d, manifest.bytes, d.signature);
     const need = new Set([...m.maps.map((i) => i.digest), ...m.tables.map((t) => t.digest)]);
@@ -192,6 +189,35 @@ export class Agent {
       await this.store.putBlob(digest, r.body);
     }
     await this.store.putManifest(d.manifest, manifest.bytes, d.signature);
+  }
+
+  private async fetchManifest(d: DesiredDoc): Promise<Buffer> {
+    const r = await this.opts.client.request('GET', `/v1/manifests/${d.manifest}`);
+    if (r.status !== 200) throw new Error(`manifest ${d.manifest}: HTTP ${r.status}`);
+    this.downloadedBytes += r.wireBytes;
+    this.blobBytes.inc(r.wireBytes);
+    return r.body;
+  }
+
+  /** The new manifest rebuilt from the one in force plus a delta; undefined to fall back to the whole. */
+  private async fetchManifestDelta(d: DesiredDoc): Promise<Buffer | undefined> {
+    const base = this.appliedManifest;
+    const local = base ? await this.store.getManifest(base) : undefined;
+    if (!base || !local) return undefined;
+    const r = await this.opts.client.request('GET', `/v1/manifests/${d.manifest}?base=${base}`);
+    if (r.status !== 200) return undefined;
+    this.downloadedBytes += r.wireBytes;
+    this.blobBytes.inc(r.wireBytes);
+    try {
+      const delta = JSON.parse(r.body.toString('utf8')) as NodeManifestDelta;
+      if (delta.kind !== 'NodeBundleDelta') return r.body; // the server sent the whole manifest
+      if (delta.base !== base || delta.target !== d.manifest) return undefined;
+      const bytes = applyManifestDelta(parseNodeManifest(local.bytes), delta);
+      // The rebuilt bytes must hash to the signed digest; verifyManifest checks that next.
+      return sha256hex(bytes) === d.manifest ? bytes : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async applyFromStore(ref: AppliedRef, signature: string, adopting: boolean): Promise<void> {
@@ -214,6 +240,7 @@ export class Agent {
     const report = await this.opts.datapath.apply({ digest: ref.digest, revision: ref.revision, manifest: m, images, tables });
     await writeApplied(this.opts.stateDir, { revision: ref.revision, digest: ref.digest, manifest: ref.manifest });
     this.applied = { revision: ref.revision, digest: ref.digest };
+    this.appliedManifest = ref.manifest;
     this.tables = tables;
     this.attempted = ref.digest;
     this.lastReport = report;

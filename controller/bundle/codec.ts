@@ -111,3 +111,45 @@ export function parseNodeManifest(bytes: Buffer): NodeManifest {
   }
   return m;
 }
+
+/** What changed from one node manifest to the next: a few hundred bytes instead of the whole map list. */
+export interface NodeManifestDelta {
+  kind: 'NodeBundleDelta';
+  base: string;
+  target: string;
+  set: Pick<NodeManifest, 'bundle' | 'source' | 'compiler' | 'abi'>;
+  maps: { remove: string[]; put: MapImage[] };
+  tables: { remove: string[]; put: NodeManifest['tables'] };
+}
+
+export function manifestDelta(base: NodeManifest, baseDigest: string, target: NodeManifest, targetDigest: string): NodeManifestDelta {
+  const bm = new Map(base.maps.map((m) => [mapKey(m), JSON.stringify(m)]));
+  const tm = new Map(target.maps.map((m) => [mapKey(m), m]));
+  const bt = new Map(base.tables.map((t) => [t.name, t.digest]));
+  const tt = new Map(target.tables.map((t) => [t.name, t]));
+  return {
+    kind: 'NodeBundleDelta',
+    base: baseDigest,
+    target: targetDigest,
+    set: { bundle: target.bundle, source: target.source, compiler: target.compiler, abi: target.abi },
+    maps: { remove: [...bm.keys()].filter((k) => !tm.has(k)), put: [...tm].filter(([k, m]) => bm.get(k) !== JSON.stringify(m)).map(([, m]) => m) },
+    tables: { remove: [...bt.keys()].filter((k) => !tt.has(k)), put: [...tt.values()].filter((t) => bt.get(t.name) !== t.digest) },
+  };
+}
+
+/** Rebuilds the target manifest bytes from the base and a delta; the caller checks the digest. */
+export function applyManifestDelta(base: NodeManifest, d: NodeManifestDelta): Buffer {
+  const maps = new Map(base.maps.map((m) => [mapKey(m), m]));
+  for (const k of d.maps.remove) maps.delete(k);
+  for (const m of d.maps.put) maps.set(mapKey(m), m);
+  const tables = new Map(base.tables.map((t) => [t.name, t]));
+  for (const n of d.tables.remove) tables.delete(n);
+  for (const t of d.tables.put) tables.set(t.name, t);
+  const manifest: NodeManifest = {
+    ...base,
+    ...d.set,
+    maps: [...maps.values()].sort((a, b) => mapKey(a).localeCompare(mapKey(b))),
+    tables: [...tables.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+  return canonicalJson(manifest);
+}

@@ -9,7 +9,7 @@ import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import { BundleStore, StoreFullError } from '../bundle/store.js';
 import { signDigest, type SigningKey } from '../bundle/sign.js';
-import { nodeManifest, parseManifest } from '../bundle/codec.js';
+import { canonicalJson, manifestDelta, nodeManifest, parseManifest, parseNodeManifest } from '../bundle/codec.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
 import type { Compiler } from './compiler.js';
 import { evaluateGate } from './gate.js';
@@ -169,6 +169,17 @@ export class Controller extends EventEmitter {
       return this.nodeDesired(node);
     }
     return { revision: d.revision, digest: d.digest, manifest: digest, signature: view.signature };
+  }
+
+  /** The delta from one node view to another of the same node, when both are in memory. */
+  manifestDeltaBytes(base: string, target: string): { bytes: Buffer; signature: string } | undefined {
+    const b = this.nodeViewsByDigest.get(base);
+    const t = this.nodeViewsByDigest.get(target);
+    if (!b || !t) return undefined;
+    const bm = parseNodeManifest(b.bytes);
+    const tm = parseNodeManifest(t.bytes);
+    if (bm.node !== tm.node) return undefined;
+    return { bytes: canonicalJson(manifestDelta(bm, base, tm, target)), signature: t.signature };
   }
 
   /** A manifest by digest: a node view from memory, else a bundle manifest from the store. */

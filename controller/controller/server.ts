@@ -43,6 +43,12 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   }
   mm = /^\/v1\/manifests\/([0-9a-f]{64})$/.exec(p);
   if (mm && m === 'GET') {
+    const base = new URL(req.url ?? '/', 'http://x').searchParams.get('base');
+    const delta = base && /^[0-9a-f]{64}$/.test(base) ? c.manifestDeltaBytes(base, mm[1]!) : undefined;
+    if (delta) {
+      res.setHeader('x-weir-signature', delta.signature);
+      return sendContent(req, res, `${base}>${mm[1]}`, delta.bytes, 'application/vnd.weir.delta+json');
+    }
     const man = await c.manifestBytes(mm[1]!);
     if (!man) return sendJson(res, 404, { error: `no manifest ${mm[1]}` });
     res.setHeader('x-weir-signature', man.signature);

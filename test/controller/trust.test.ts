@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { loadSources } from '../../compiler/load/index.js';
 import { Agent } from '../../controller/agent/agent.js';
 import { EmulatorDatapath } from '../../controller/agent/emulator.js';
-import { makeBundle, nodeManifest, type Bundle } from '../../controller/bundle/codec.js';
+import { applyManifestDelta, canonicalJson, makeBundle, manifestDelta, nodeManifest, sha256hex, type Bundle } from '../../controller/bundle/codec.js';
 import { generateSigningKey, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
 import { compileDocuments } from '../../controller/controller/seed-compiler.js';
 import { silentLogger } from '../../controller/controller/log.js';
@@ -130,5 +130,16 @@ describe('agent trust', () => {
     const cookies = next.manifest.tables.find((t) => t.name === 'cookies')!;
     // node-a's manifest, its new policy image and the new cookie table; the ipcache and endpoints are unchanged.
     expect(agent.downloadedBytes - before).toBe(d.bytes.length + next.blobs.get(policy.digest)!.length + next.blobs.get(cookies.digest)!.length);
+  });
+
+  it('a manifest delta rebuilds the signed node manifest byte for byte, and is small', () => {
+    const a = nodeManifest(good.manifest, good.digest, 'node-a');
+    const b = nodeManifest(next.manifest, next.digest, 'node-a');
+    const delta = manifestDelta(a.manifest, a.digest, b.manifest, b.digest);
+    expect(delta.maps.put.map((m) => m.name)).toEqual(['policy']);
+    expect(delta.maps.remove).toEqual([]);
+    const rebuilt = applyManifestDelta(a.manifest, delta);
+    expect(sha256hex(rebuilt)).toBe(b.digest);
+    expect(canonicalJson(delta).length).toBeLessThan(b.bytes.length);
   });
 });
