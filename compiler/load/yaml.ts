@@ -1,6 +1,7 @@
 // YAML parsing with exact positions and the limits that keep hostile input harmless.
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
+import { FastParser, fastLocate } from './fastyaml.js';
 
 export interface YamlLimits {
   /** Largest file read, in bytes. */
@@ -81,8 +82,57 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return Math.max(0, b.length - 1);
 }
 
+/** Line start offsets, for offset → line/column by binary search. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** The fast path (compiler/load/fastyaml.ts), or undefined when the text needs the full parser. */
+function parseFast(file: string, text: string, limits: YamlLimits): ParseResult | undefined {
+  const docs = new FastParser(text, limits.maxDepth).parse();
+  if (!docs || docs.length > limits.maxDocuments) return undefined;
+  const starts = lineStarts(text);
+  const pos = (off: number): [number, number] => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= off) lo = mid;
+      else hi = mid - 1;
+    }
+    return [lo + 1, off - starts[lo]! + 1];
+  };
+  const spanOf = (a: number, b: number): Span => {
+    const [line, column] = pos(a);
+    const [endLine, endColumn] = pos(Math.max(a, b));
+    return { file, line, column, endLine, endColumn };
+  };
+  const documents: ParsedYaml[] = [];
+  docs.forEach((d, index) => {
+    const root = d.root;
+    if (!root) return;
+    documents.push({
+      file,
+      index,
+      value: root.value,
+      span: spanOf(root.start, root.end),
+      locate(path, opts) {
+        const [s, e] = fastLocate(root, path, opts?.key ?? false);
+        return spanOf(s, e);
+      },
+    });
+  });
+  return { documents, diagnostics: [] };
+}
+
 /** Parses every document of a YAML stream. Errors become diagnostics; good documents are still returned. */
-export function parseYamlDocuments(file: string, text: string, limits: YamlLimits = defaultLimits): ParseResult {
+export function parseYamlDocuments(file: string, text: string, limits: YamlLimits = defaultLimits, opts: { fast?: boolean } = {}): ParseResult {
+  if (opts.fast !== false) {
+    const fast = parseFast(file, text, limits);
+    if (fast) return fast;
+  }
   const lineCounter = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const documents: ParsedYaml[] = [];

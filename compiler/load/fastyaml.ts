@@ -1,0 +1,467 @@
+// A fast path for the YAML that policy repositories actually contain: block mappings and
+// sequences, single-line flow collections, plain and quoted single-line scalars, comments and
+// `---` separators. It produces exactly what the `yaml` package produces (values and node
+// ranges; test/load/fastyaml.test.ts checks both over the corpus and random documents) at several
+// times its speed, and gives up (returns undefined) on anything else (anchors, tags, block or
+// multi-line scalars, escapes, odd numbers, duplicate keys, tabs), so the caller falls back to
+// the full parser, which also produces every syntax diagnostic.
+
+/** A parsed node: its value and the offsets the `yaml` package would give it. */
+export interface FastNode {
+  value: unknown;
+  start: number;
+  /** End of the value (yaml's range[1]). */
+  end: number;
+  /** A key with no value: yaml ends its parent collections at this value. */
+  isEmptyNull?: boolean;
+  endsWithEmpty?: boolean;
+  /** Map entries by key, with the key's range; sequence items. */
+  entries?: Map<string, { keyStart: number; keyEnd: number; node: FastNode }>;
+  items?: FastNode[];
+}
+
+export interface FastDocument {
+  /** Undefined for an empty document (yaml still counts it). */
+  root?: FastNode;
+}
+
+class GiveUp extends Error {}
+const giveUp = (): never => {
+  throw new GiveUp();
+};
+
+interface Line {
+  /** Offset of the line's first character. */
+  start: number;
+  /** Offset just past the line's content (before `\n`). */
+  end: number;
+  /** Column (0-based) of the first content character, or -1 for blank/comment-only lines. */
+  indent: number;
+  /** Column of a comment-only line's `#` (-1 otherwise). */
+  comment: number;
+  /** Index in the document's unfiltered lines. */
+  raw: number;
+}
+
+const nullRe = /^(?:~|null|Null|NULL)$/;
+const boolRe = /^(?:true|True|TRUE|false|False|FALSE)$/;
+const intRe = /^[-+]?[0-9]+$/;
+const floatRe = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$/;
+
+/** The core-schema type of a plain scalar, or give up where yaml's rules are subtle. */
+function plainValue(s: string): unknown {
+  if (s === '' || nullRe.test(s)) return null;
+  if (boolRe.test(s)) return s[0] === 't' || s[0] === 'T';
+  const c = s.charCodeAt(0);
+  // digits, '+', '-', '.': numbers and their look-alikes
+  if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46) {
+    if (intRe.test(s)) {
+      const n = Number(s);
+      if (!Number.isSafeInteger(n)) giveUp();
+      if (s.length > 1 && /^[-+]?0[0-9]/.test(s)) giveUp(); // leading zeros: leave to yaml
+      return n;
+    }
+    if (floatRe.test(s)) return Number(s);
+    if (/^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$|^0[xo]/.test(s)) giveUp();
+    if (c === 45 && (s.length === 1 || s[1] === ' ')) giveUp();
+  }
+  return s;
+}
+
+export class FastParser {
+  private lines: Line[] = [];
+  private raw: Line[] = [];
+  private i = 0;
+  private depth = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  /** Documents of the stream, or undefined when the text needs the full parser. */
+  parse(): FastDocument[] | undefined {
+    try {
+      return this.parseStream();
+    } catch (e) {
+      if (e instanceof GiveUp) return undefined;
+      throw e;
+    }
+  }
+
+  private parseStream(): FastDocument[] {
+    const t = this.text;
+    if (t.includes('\t') || t.includes('\r') || t.charCodeAt(0) === 0xfeff) giveUp();
+    // Split into documents at `---` lines.
+    const docs: FastDocument[] = [];
+    let lines: Line[] = [];
+    let pos = 0;
+    let markers = 0;
+    // A section before the first `---` with only comments is not a document; any other section is one.
+    const flush = (atMarker: boolean) => {
+      if (lines.some((l) => l.indent >= 0)) docs.push(this.parseDocument(lines));
+      else if (!(atMarker && markers === 0)) docs.push({});
+      lines = [];
+    };
+    while (pos <= t.length) {
+      let nl = t.indexOf('\n', pos);
+      if (nl < 0) nl = t.length;
+      if (pos === t.length) break;
+      const s = t.slice(pos, nl);
+      if (s.startsWith('---') && (s.length === 3 || s[3] === ' ')) {
+        if (s.length > 3 && !/^---\s*(#.*)?$/.test(s)) giveUp(); // content after the marker
+        flush(true);
+        markers++;
+      } else if (s.startsWith('...') || s.startsWith('%')) giveUp();
+      else {
+        let k = 0;
+        while (k < s.length && s.charCodeAt(k) === 32) k++;
+        const blank = k === s.length || s[k] === '#';
+        lines.push({ start: pos, end: nl, indent: blank ? -1 : k, comment: k < s.length && s[k] === '#' ? k : -1, raw: lines.length });
+      }
+      pos = nl + 1;
+    }
+    if (markers > 0 || lines.some((l) => l.indent >= 0)) flush(false);
+    return docs;
+  }
+
+  private parseDocument(lines: Line[]): FastDocument {
+    this.raw = lines;
+    this.lines = lines.filter((l) => l.indent >= 0);
+    this.i = 0;
+    this.depth = 0;
+    const first = this.lines[0]!;
+    if (first.indent !== 0) giveUp();
+    const root = this.parseNode(0);
+    if (this.i < this.lines.length) giveUp(); // content left at a shallower indentation
+    return { root };
+  }
+
+  private content(l: Line): string {
+    return this.text.slice(l.start + l.indent, l.end);
+  }
+
+  private enter(): void {
+    if (++this.depth >= this.maxDepth) giveUp(); // yaml counts leaves as a level too
+  }
+
+  /** A node starting on the current line at its indentation. */
+  private parseNode(indent: number): FastNode {
+    const l = this.lines[this.i]!;
+    const c = this.content(l);
+    if (c[0] === '-' && (c.length === 1 || c[1] === ' ')) return this.parseSeq(l.indent);
+    if (this.keyEnd(l) >= 0) return this.parseMap(l.indent);
+    // a lone scalar or flow collection on its own line(s)
+    const node = this.inlineValue(l.start + l.indent, l.end, indent);
+    this.i++;
+    return node;
+  }
+
+  /** Offset of the `:` ending the key at the start of the line's content, or -1. */
+  private keyEnd(l: Line): number {
+    const t = this.text;
+    const s = l.start + l.indent;
+    const ch = t[s];
+    if (ch === '"' || ch === "'") {
+      const close = this.quoteEnd(s, l.end);
+      if (t[close] === ':' && (close + 1 === l.end || t[close + 1] === ' ')) return close;
+      return -1;
+    }
+    // A flow collection is a value; a `{a: 1}: x` complex key fails later (rest of line not a comment).
+    if (ch === '[' || ch === '{') return -1;
+    if (ch === '&' || ch === '*' || ch === '!' || ch === '|' || ch === '>' || ch === '?' || ch === '@' || ch === '`' || ch === '%' || ch === ',' || ch === ']' || ch === '}' || ch === '#') giveUp();
+    for (let k = s; k < l.end; k++) {
+      const x = t.charCodeAt(k);
+      if (x === 58 /* : */ && (k + 1 === l.end || t.charCodeAt(k + 1) === 32)) return k;
+      if (x === 35 /* # */ && k > s && t.charCodeAt(k - 1) === 32) return -1;
+    }
+    return -1;
+  }
+
+  /** Offset just past the closing quote of a quoted scalar starting at `s`. */
+  private quoteEnd(s: number, limit: number): number {
+    const t = this.text;
+    const q = t[s];
+    let k = s + 1;
+    while (k < limit) {
+      if (t[k] === q) {
+        if (q === "'" && t[k + 1] === "'") {
+          k += 2;
+          continue;
+        }
+        return k + 1;
+      }
+      if (q === '"' && t[k] === '\\') giveUp();
+      k++;
+    }
+    return giveUp(); // unterminated on this line: multi-line quoted scalar
+  }
+
+  private quoted(s: number, e: number): string {
+    const body = this.text.slice(s + 1, e - 1);
+    return this.text[s] === "'" ? body.replace(/''/g, "'") : body;
+  }
+
+  private parseMap(indent: number): FastNode {
+    this.enter();
+    const t = this.text;
+    const entries = new Map<string, { keyStart: number; keyEnd: number; node: FastNode }>();
+    const value: Record<string, unknown> = {};
+    const start = this.lines[this.i]!.start + indent;
+    let last: FastNode | undefined;
+    while (this.i < this.lines.length) {
+      const l = this.lines[this.i]!;
+      if (l.indent !== indent) {
+        if (l.indent > indent) giveUp(); // over-indented continuation: a multi-line scalar
+        break;
+      }
+      if (this.isSeqLine(l)) giveUp(); // `k: v` then `- x` at the same indentation is an error for yaml
+      const colon = this.keyEnd(l);
+      if (colon < 0) giveUp();
+      const ks = l.start + l.indent;
+      const ch = t[ks];
+      let key: string;
+      let keyEnd: number;
+      if (ch === '"' || ch === "'") {
+        keyEnd = this.quoteEnd(ks, l.end);
+        key = this.quoted(ks, keyEnd);
+      } else {
+        let ke = colon;
+        while (ke > ks && t.charCodeAt(ke - 1) === 32) ke--;
+        keyEnd = ke;
+        const raw = t.slice(ks, ke);
+        const v = plainValue(raw);
+        if (typeof v !== 'string') giveUp(); // non-string keys: let yaml decide
+        key = raw;
+      }
+      if (entries.has(key) || key === '__proto__' || key === '<<') giveUp();
+      // the value: the rest of the line, or the following more-indented lines
+      let vs = colon + 1;
+      while (vs < l.end && t.charCodeAt(vs) === 32) vs++;
+      let node: FastNode;
+      if (vs >= l.end || t[vs] === '#') {
+        this.i++;
+        const next = this.lines[this.i];
+        if (next && next.indent > indent) node = this.parseNode(next.indent);
+        else if (next && next.indent === indent && this.isSeqLine(next)) node = this.parseSeq(indent);
+        else node = { value: null, start: colon + 1, end: colon + 1, isEmptyNull: true };
+      } else {
+        node = this.inlineValue(vs, l.end, indent);
+        this.i++;
+      }
+      entries.set(key, { keyStart: ks, keyEnd, node });
+      value[key] = node.value;
+      last = node;
+    }
+    this.depth--;
+    const end = this.collectionEnd(last);
+    return { value, start, end, entries, endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+  }
+
+  private isSeqLine(l: Line): boolean {
+    const t = this.text;
+    const s = l.start + l.indent;
+    return t[s] === '-' && (s + 1 === l.end || t[s + 1] === ' ');
+  }
+
+  /**
+   * End offset of a block collection that just ended, as yaml computes it: the end of a last value
+   * that is an empty null, else past the newline of its last line. Where comment lines follow the
+   * collection, yaml's attribution of them to collection ranges is intricate: hand over.
+   */
+  private collectionEnd(last: FastNode | undefined): number {
+    const l = this.lines[this.i - 1]!;
+    for (let r = l.raw + 1; r < this.raw.length; r++) {
+      const x = this.raw[r]!;
+      if (x.indent >= 0) break;
+      if (x.comment >= 0) giveUp();
+    }
+    if (last && (last.isEmptyNull || last.endsWithEmpty)) return last.end;
+    return Math.min(l.end + 1, this.text.length);
+  }
+
+  private parseSeq(indent: number): FastNode {
+    this.enter();
+    const items: FastNode[] = [];
+    const start = this.lines[this.i]!.start + indent;
+    while (this.i < this.lines.length) {
+      const l = this.lines[this.i]!;
+      if (l.indent !== indent || !this.isSeqLine(l)) {
+        if (l.indent > indent) giveUp();
+        break;
+      }
+      let cs = l.start + l.indent + 1;
+      while (cs < l.end && this.text.charCodeAt(cs) === 32) cs++;
+      if (cs >= l.end || this.text[cs] === '#') {
+        this.i++;
+        const next = this.lines[this.i];
+        if (next && next.indent > indent) items.push(this.parseNode(next.indent));
+        else giveUp(); // `-` with nothing: yaml's null item range is subtle
+      } else {
+        // The item's content starts mid-line: treat that column as the line's indentation.
+        const col = cs - l.start;
+        this.lines[this.i] = { ...l, indent: col };
+        items.push(this.parseNode(col));
+      }
+    }
+    this.depth--;
+    const last = items[items.length - 1];
+    return { value: items.map((n) => n.value), start, end: this.collectionEnd(last), items, endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+  }
+
+  /** A value that fits on the rest of one line: flow collection, quoted or plain scalar. */
+  private inlineValue(s: number, lineEnd: number, _indent: number): FastNode {
+    const t = this.text;
+    const ch = t[s];
+    if (ch === '{' || ch === '[') {
+      const r = this.flow(s, lineEnd);
+      this.restIsComment(r.end, lineEnd);
+      return r;
+    }
+    if (ch === '"' || ch === "'") {
+      const e = this.quoteEnd(s, lineEnd);
+      this.restIsComment(e, lineEnd);
+      return { value: this.quoted(s, e), start: s, end: e };
+    }
+    if (ch === '&' || ch === '*' || ch === '!' || ch === '|' || ch === '>' || ch === '%' || ch === '@' || ch === '`' || ch === '?' || ch === ',' || ch === ']' || ch === '}') giveUp();
+    let e = lineEnd;
+    for (let k = s + 1; k < lineEnd; k++)
+      if (t.charCodeAt(k) === 35 /* # */ && t.charCodeAt(k - 1) === 32) {
+        e = k - 1;
+        break;
+      }
+    while (e > s && t.charCodeAt(e - 1) === 32) e--;
+    const raw = t.slice(s, e);
+    if (raw.includes(': ') || raw.endsWith(':')) giveUp(); // a second mapping on one line is an error for yaml
+    return { value: plainValue(raw), start: s, end: e };
+  }
+
+  private restIsComment(k: number, lineEnd: number): void {
+    const t = this.text;
+    while (k < lineEnd && t.charCodeAt(k) === 32) k++;
+    if (k < lineEnd && t[k] !== '#') giveUp();
+    if (k < lineEnd && t.charCodeAt(k - 1) !== 32) giveUp();
+  }
+
+  /** A flow collection closed on the same line. */
+  private flow(s: number, lineEnd: number): FastNode {
+    this.enter();
+    const t = this.text;
+    const open = t[s];
+    const close = open === '{' ? '}' : ']';
+    let k = s + 1;
+    const skip = () => {
+      while (k < lineEnd && t.charCodeAt(k) === 32) k++;
+      if (k >= lineEnd) giveUp(); // continues on the next line
+    };
+    const scalar = (stopAtColon: boolean): FastNode => {
+      skip();
+      const c = t[k];
+      if (c === '{' || c === '[') {
+        const n = this.flow(k, lineEnd);
+        k = n.end;
+        return n;
+      }
+      if (c === '"' || c === "'") {
+        const e = this.quoteEnd(k, lineEnd);
+        const n = { value: this.quoted(k, e), start: k, end: e };
+        k = e;
+        return n;
+      }
+      if (c === '&' || c === '*' || c === '!' || c === '|' || c === '>' || c === '#' || c === '?' || c === '%' || c === '@' || c === '`') giveUp();
+      const st = k;
+      while (k < lineEnd) {
+        const x = t[k];
+        if (x === ',' || x === '}' || x === ']' || x === '[' || x === '{') break;
+        if (x === ':' && stopAtColon && (t[k + 1] === ' ' || t[k + 1] === ',' || t[k + 1] === '}' || t[k + 1] === ']')) break;
+        if (x === '#' && t[k - 1] === ' ') giveUp();
+        if (x === ':' && !stopAtColon && t[k + 1] === ' ') giveUp(); // `[a: b]` or `{a: b: c}`
+        k++;
+      }
+      let e = k;
+      while (e > st && t.charCodeAt(e - 1) === 32) e--;
+      if (e === st) giveUp(); // empty entries
+      return { value: plainValue(t.slice(st, e)), start: st, end: e };
+    };
+    if (open === '[') {
+      const items: FastNode[] = [];
+      skip();
+      if (t[k] === ']') k++;
+      else
+        for (;;) {
+          const n = scalar(false);
+          if (t[k] === ':') giveUp(); // `[a:]` single-pair maps
+          items.push(n);
+          skip();
+          if (t[k] === ',') {
+            k++;
+            skip();
+            if (t[k] === ']') giveUp(); // trailing comma
+            continue;
+          }
+          if (t[k] === ']') {
+            k++;
+            break;
+          }
+          giveUp();
+        }
+      this.depth--;
+      return { value: items.map((n) => n.value), start: s, end: k, items };
+    }
+    const entries = new Map<string, { keyStart: number; keyEnd: number; node: FastNode }>();
+    const value: Record<string, unknown> = {};
+    skip();
+    if (t[k] === '}') k++;
+    else
+      for (;;) {
+        const kn = scalar(true);
+        if (typeof kn.value !== 'string' || (t[kn.start] !== '"' && t[kn.start] !== "'" && typeof plainValue(t.slice(kn.start, kn.end)) !== 'string')) giveUp();
+        const key = kn.value as string;
+        if (entries.has(key) || key === '__proto__' || key === '<<') giveUp();
+        skip();
+        if (t[k] !== ':') giveUp(); // `{a}` keys without values
+        k++;
+        if (t[k] !== ' ') giveUp();
+        const vn = scalar(false);
+        entries.set(key, { keyStart: kn.start, keyEnd: kn.end, node: vn });
+        value[key] = vn.value;
+        skip();
+        if (t[k] === ',') {
+          k++;
+          skip();
+          if (t[k] === '}') giveUp();
+          continue;
+        }
+        if (t[k] === '}') {
+          k++;
+          break;
+        }
+        giveUp();
+      }
+    void close;
+    this.depth--;
+    return { value, start: s, end: k, entries };
+  }
+}
+
+/** Start/end offsets of the node at `path` (yaml's locate semantics: collections report their start). */
+export function fastLocate(root: FastNode, path: readonly (string | number)[], key: boolean): [number, number] {
+  let node = root;
+  let keyRange: [number, number] | undefined;
+  for (const seg of path) {
+    if (node.entries) {
+      const e = node.entries.get(String(seg));
+      if (!e) break;
+      keyRange = [e.keyStart, e.keyEnd];
+      node = e.node;
+    } else if (node.items && typeof seg === 'number' && seg < node.items.length) {
+      keyRange = undefined;
+      node = node.items[seg]!;
+    } else break;
+  }
+  if (key && keyRange) return keyRange;
+  // As yaml.ts does: a collection reports its first position, except when a key was asked for and
+  // there is none (the root, a sequence item), where the whole range is returned.
+  if ((node.entries || node.items) && !key) return [node.start, node.start];
+  return [node.start, node.end];
+}
