@@ -238,6 +238,15 @@ struct wrt_proc {
 	char binary[WRT_STR_MAX];
 };
 
+/* Per-CPU counters (wrt_stats, one entry): what the agent exports as metrics. */
+struct wrt_stats {
+	__u64 calls;       /* hook invocations (a syscall with at least one hook) */
+	__u64 matches;     /* selectors that matched */
+	__u64 signals;     /* signals sent (Sigkill/Signal in enforce mode) */
+	__u64 events;      /* records written to the ring buffer */
+	__u64 events_lost; /* records dropped: the ring buffer was full */
+};
+
 /* Ring-buffer records. */
 #define WRT_EV_EXEC 1
 #define WRT_EV_EXIT 2

@@ -46,7 +46,7 @@ export function hostNamespaces(): number[] {
 }
 
 /** Maps shared across restarts when pinned: everything the programs read or write. */
-const pinnedMaps = ['wrt_hooks_slots', 'wrt_policies_slots', 'wrt_str_a_slots', 'wrt_str_b_slots', 'wrt_str_slots', 'wrt_prefix_slots', 'wrt_postfix_slots', 'wrt_num_slots', 'wrt_active', 'wrt_node', 'wrt_procs', 'wrt_events'];
+const pinnedMaps = ['wrt_stats', 'wrt_hooks_slots', 'wrt_policies_slots', 'wrt_str_a_slots', 'wrt_str_b_slots', 'wrt_str_slots', 'wrt_prefix_slots', 'wrt_postfix_slots', 'wrt_num_slots', 'wrt_active', 'wrt_node', 'wrt_procs', 'wrt_events'];
 
 export interface RuntimeOpenOptions {
   objectPath?: string;
@@ -234,6 +234,24 @@ export class RuntimeDatapath implements Disposable {
     } finally {
       inner.close();
     }
+  }
+
+  /** Counters summed over CPUs (hook calls, selector matches, signals, events written and lost). */
+  stats(): { calls: number; matches: number; signals: number; events: number; eventsLost: number } {
+    const m = this.object.map('wrt_stats');
+    const v = m.lookup(u32(0));
+    const out = { calls: 0, matches: 0, signals: 0, events: 0, eventsLost: 0 };
+    if (!v) return out;
+    const slot = Math.ceil(runtimeLayouts.wrt_stats.size / 8) * 8;
+    const L = runtimeLayouts.wrt_stats.members;
+    for (let off = 0; off + slot <= v.length; off += slot) {
+      out.calls += Number(v.readBigUInt64LE(off + L.calls));
+      out.matches += Number(v.readBigUInt64LE(off + L.matches));
+      out.signals += Number(v.readBigUInt64LE(off + L.signals));
+      out.events += Number(v.readBigUInt64LE(off + L.events));
+      out.eventsLost += Number(v.readBigUInt64LE(off + L.events_lost));
+    }
+    return out;
   }
 
   /** Consumes ring-buffer records (raw bytes; decode with controller/events/tetragon.ts). */

@@ -151,6 +151,19 @@ struct {
 	__uint(max_entries, 1 << 22);
 } wrt_events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wrt_stats);
+} wrt_stats SEC(".maps");
+
+static __always_inline struct wrt_stats *stats(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&wrt_stats, &zero);
+}
+
 /* Per-CPU scratch: the 256-byte string keys and the event do not fit the 512-byte stack. */
 struct wrt_scratch {
 	struct wrt_event_call ev;
@@ -189,6 +202,7 @@ struct wrt_btf_anchor {
 	struct wrt_num_key num_key[0];
 	struct wrt_node_info node_info[0];
 	struct wrt_proc proc[0];
+	struct wrt_stats stats[0];
 };
 /* Zero-length members: complete types in BTF (a pointer alone may leave a forward declaration), no bytes. */
 struct wrt_btf_anchor *_wrt_btf_anchor __attribute__((unused));
@@ -242,8 +256,14 @@ int wrt_exec(struct wrt_exec_ctx *ctx)
 	bpf_map_update_elem(&wrt_procs, &pid, p, BPF_ANY);
 
 	struct wrt_event_exec *e = bpf_ringbuf_reserve(&wrt_events, sizeof(*e), 0);
-	if (!e)
+	struct wrt_stats *st = stats();
+	if (!e) {
+		if (st)
+			st->events_lost++;
 		return 0;
+	}
+	if (st)
+		st->events++;
 	__builtin_memset(&e->hdr, 0, sizeof(e->hdr) - sizeof(e->hdr.binary));
 	fill_hdr(&e->hdr, WRT_EV_EXEC, p);
 	bpf_ringbuf_submit(e, 0);
@@ -277,6 +297,13 @@ int wrt_exit(struct wrt_exit_ctx *ctx)
 	/* One exit event per process: when the last thread leaves and only for a process we saw exec. */
 	if (ctx->group_dead && tid == (__u32)(id >> 32)) {
 		struct wrt_event_exit *e = bpf_ringbuf_reserve(&wrt_events, sizeof(*e), 0);
+		struct wrt_stats *st = stats();
+		if (st) {
+			if (e)
+				st->events++;
+			else
+				st->events_lost++;
+		}
 		if (e) {
 			__builtin_memset(&e->hdr, 0, sizeof(e->hdr) - sizeof(e->hdr.binary));
 			fill_hdr(&e->hdr, WRT_EV_EXIT, p);
@@ -653,6 +680,9 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 	}
 	if (chosen < 0)
 		return 0;
+	struct wrt_stats *st = stats();
+	if (st)
+		st->matches++;
 
 	__u32 mode = WRT_MODE_ENFORCE;
 	void *pol = bpf_map_lookup_elem(&wrt_policies_slots, &s->gen);
@@ -680,8 +710,11 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 			}
 		}
 	}
-	if (sig && mode == WRT_MODE_ENFORCE)
+	if (sig && mode == WRT_MODE_ENFORCE) {
 		bpf_send_signal(sig);
+		if (st)
+			st->signals++;
+	}
 	if (!post)
 		return 0;
 
@@ -701,7 +734,13 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 		else
 			ev->strs[a][0] = 0;
 	}
-	bpf_ringbuf_output(&wrt_events, ev, sizeof(*ev), 0);
+	long err = bpf_ringbuf_output(&wrt_events, ev, sizeof(*ev), 0);
+	if (st) {
+		if (err)
+			st->events_lost++;
+		else
+			st->events++;
+	}
 	return 0;
 }
 
@@ -727,6 +766,11 @@ static __always_inline int handle(struct wrt_sys_enter_ctx *ctx, __u32 nr, bool 
 		struct wrt_hook *h = bpf_map_lookup_elem(hooks, &k);
 		if (!h)
 			break;
+		if (i == 0) {
+			struct wrt_stats *st = stats();
+			if (st)
+				st->calls++;
+		}
 		run_hook(s, h, raw);
 	}
 	return 0;

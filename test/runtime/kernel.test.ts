@@ -108,6 +108,7 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
       weir: { file: 'policy.yaml', line: 11 }, // the kprobes entry (line 1 of the text is empty)
     });
     expect(compactLine(json)).toContain('killed');
+    expect(dp.stats()).toMatchObject({ signals: 1 });
     // Its exit event says how it ended, as Tetragon's process_exit does.
     const exit = records.length ? records : (rb.consume(), records);
     const ex = drainAll(exit).find((e) => e.kind === 'exit' && e.pid === killed.pid);
