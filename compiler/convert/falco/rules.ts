@@ -106,8 +106,7 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
     const s = at([key]);
     const start = lines.offset(s.line, s.column);
     const end = lines.offset(s.endLine, s.endColumn);
-    const offs = mapScalar(src, start, end, v) ?? new Int32Array(v.length + 1).fill(start);
-    return MappedText.of(v, s.file, offs, lines);
+    return MappedText.lazy(v, s.file, () => mapScalar(src, start, end, v) ?? new Int32Array(v.length + 1).fill(start), lines);
   };
   if ('required_engine_version' in o) {
     const v = o['required_engine_version'];

@@ -8,7 +8,14 @@ interface Segment {
   length: number;
   file: string;
   /** Source offset (UTF-16 index into the file text) of each character, plus one past the end. */
-  offsets: Int32Array;
+  offsets?: Int32Array;
+  /** Builds `offsets` on first use: most conditions are never asked for a position. */
+  compute?: () => Int32Array;
+}
+
+function offsetsOf(seg: Segment): Int32Array {
+  if (!seg.offsets) seg.offsets = seg.compute!();
+  return seg.offsets;
 }
 
 export class MappedText {
@@ -20,6 +27,11 @@ export class MappedText {
 
   static of(text: string, file: string, offsets: Int32Array, lines: LineIndex): MappedText {
     return new MappedText(text, [{ at: 0, length: text.length, file, offsets }], new Map([[file, lines]]));
+  }
+
+  /** Like `of`, with the offsets computed when a position is first asked for. */
+  static lazy(text: string, file: string, compute: () => Int32Array, lines: LineIndex): MappedText {
+    return new MappedText(text, [{ at: 0, length: text.length, file, compute }], new Map([[file, lines]]));
   }
 
   /** Text without a source (e.g. synthesised by exception expansion): maps to `anchor`. */
@@ -53,7 +65,8 @@ export class MappedText {
     let seg = this.segments[0]!;
     for (const s of this.segments) if (s.at <= i) seg = s;
     const k = Math.min(Math.max(i - seg.at, 0), seg.length);
-    return { file: seg.file, offset: seg.offsets[k] ?? seg.offsets[seg.offsets.length - 1] ?? 0 };
+    const offs = offsetsOf(seg);
+    return { file: seg.file, offset: offs[k] ?? offs[offs.length - 1] ?? 0 };
   }
 
   /** The file span of the condition range [start, end). */
