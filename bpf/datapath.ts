@@ -1,8 +1,7 @@
 // The network datapath as the agent drives it: pinned outer maps, the tc and XDP programs,
 // and apply/swap of map images (fresh inner maps filled with batch updates, then one slot update each).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { MapImage } from '../compiler/bundle/types.js';
 import { objectsDir } from './paths.js';
 import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf, u32 } from './libbpf-ts/index.js';
@@ -541,4 +540,3 @@ function shapeMismatch(have: BpfMap, want: BpfMap): string | undefined {
 }
 
 export { u32 };
-export const projectRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
