@@ -45,7 +45,7 @@ function nsOf(name: string): string {
 
 const maxNodes = 160;
 
-interface Layout { nodes: { name: string; x: number; y: number; angle: number }[]; size: number; dropped: number }
+interface Layout { nodes: { name: string; x: number; y: number; angle: number }[]; width: number; height: number; dropped: number }
 
 /** Nodes on a circle, grouped by namespace (external peers last), so clusters read as arcs. */
 function layout(edges: readonly ReportEdge[]): Layout {
@@ -61,14 +61,16 @@ function layout(edges: readonly ReportEdge[]): Layout {
   names.sort((a, b) => (nsOf(a) + a < nsOf(b) + b ? -1 : 1));
   const n = Math.max(names.length, 1);
   const r = Math.max(160, n * 11);
-  const size = 2 * r + 520;
-  const c = size / 2;
+  // Room for labels: wide beside the circle, one line above and below it.
+  const width = 2 * r + 480;
+  const height = 2 * r + 90;
   return {
     nodes: names.map((name, i) => {
       const angle = (2 * Math.PI * i) / n - Math.PI / 2;
-      return { name, x: c + r * Math.cos(angle), y: c + r * Math.sin(angle), angle };
+      return { name, x: width / 2 + r * Math.cos(angle), y: height / 2 + r * Math.sin(angle), angle };
     }),
-    size,
+    width,
+    height,
     dropped,
   };
 }
@@ -76,9 +78,10 @@ function layout(edges: readonly ReportEdge[]): Layout {
 function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
   const l = layout(edges);
   const pos = new Map(l.nodes.map((n) => [n.name, n]));
-  const c = l.size / 2;
+  const cx = l.width / 2;
+  const cy = l.height / 2;
   const out: string[] = [];
-  out.push(`<svg id="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${l.size.toFixed(0)} ${l.size.toFixed(0)}" role="img" aria-label="service graph before and after">`);
+  out.push(`<svg id="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${l.width.toFixed(0)} ${l.height.toFixed(0)}" role="img" aria-label="service graph before and after">`);
   out.push('<defs>');
   for (const [s, col] of Object.entries(edgeColor)) out.push(`<marker id="arrow-${s}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${col}"/></marker>`);
   out.push('</defs>');
@@ -97,8 +100,8 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
     const mx = (a.x + b.x) / 2;
     const my = (a.y + b.y) / 2;
     // Offset to the left of the direction of travel so a→b and b→a do not draw on top of each other.
-    const qx = mx + (c - mx) * 0.35 + (dy / len) * 14;
-    const qy = my + (c - my) * 0.35 - (dx / len) * 14;
+    const qx = mx + (cx - mx) * 0.35 + (dy / len) * 14;
+    const qy = my + (cy - my) * 0.35 - (dx / len) * 14;
     const d = `M${a.x.toFixed(1)},${a.y.toFixed(1)} Q${qx.toFixed(1)},${qy.toFixed(1)} ${ex.toFixed(1)},${ey.toFixed(1)}`;
     const title = `${e.src} => ${e.dst}: ${e.before} -> ${e.after}`;
     out.push(
@@ -108,14 +111,18 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
     );
   }
   for (const n of l.nodes) {
-    const left = Math.cos(n.angle) < 0;
-    const lx = n.x + Math.cos(n.angle) * 14;
-    const ly = n.y + Math.sin(n.angle) * 14;
-    const deg = (n.angle * 180) / Math.PI + (left ? 180 : 0);
+    // Horizontal labels read best: beside the node on the left and right, above or below it at
+    // the top and bottom of the circle.
+    const cos = Math.cos(n.angle);
+    const sin = Math.sin(n.angle);
+    const side = Math.abs(cos) > 0.35;
+    const anchor = side ? (cos < 0 ? 'end' : 'start') : 'middle';
+    const lx = n.x + (side ? cos * 14 : 0);
+    const ly = n.y + (side ? sin * 14 : sin * 18);
     const external = nsOf(n.name) === '~external';
     out.push(
       `<g class="node" data-node="${esc(n.name)}"><circle cx="${n.x.toFixed(1)}" cy="${n.y.toFixed(1)}" r="7" fill="${external ? '#fff8c5' : '#ddf4ff'}" stroke="${external ? '#9a6700' : '#0969da'}" stroke-width="1.5"/>` +
-        `<text x="${lx.toFixed(1)}" y="${ly.toFixed(1)}" transform="rotate(${deg.toFixed(1)} ${lx.toFixed(1)} ${ly.toFixed(1)})" text-anchor="${left ? 'end' : 'start'}" dominant-baseline="middle">${esc(n.name)}</text></g>`,
+        `<text x="${lx.toFixed(1)}" y="${ly.toFixed(1)}" text-anchor="${anchor}" dominant-baseline="middle">${esc(n.name)}</text></g>`,
     );
   }
   out.push('</svg>');

@@ -71,7 +71,8 @@ export function groupUseText(g: ChangeGroup): string {
   if (drops > 0) return `${g.observedFlows} observed flow(s), ${drops} of them now refused`;
   if (g.observedFlows > 0) return `${g.observedFlows} observed flow(s)`;
   const inv = g.rows.find((r) => r.inUse === 'inventory');
-  return inv ? `the destination declares ${inv.protocol} ${inv.ports === '1-65535' ? 'ports' : 'this port'} in that range` : '';
+  if (!inv) return '';
+  return inv.ports.includes('-') ? `the destination declares a ${inv.protocol} port in ${inv.ports}` : `the destination declares ${inv.protocol} ${inv.ports}`;
 }
 
 export function useText(c: Change): string {
