@@ -130,7 +130,7 @@ export const planCommand: Command = {
     }
     const plan = buildPlan(inputs);
     const json = `${JSON.stringify(plan, null, 2)}\n`;
-    const rendered = format === 'json' ? json : format === 'markdown' ? renderMarkdown(plan) : format === 'html' ? renderHtml(plan) : renderText(plan, { color: useColor(io) && !values.output });
+    const rendered = format === 'json' ? json : format === 'markdown' ? renderMarkdown(plan, linkBase(io.env)) : format === 'html' ? renderHtml(plan) : renderText(plan, { color: useColor(io) && !values.output });
     await writeOutput(rendered, values.output, io.cwd, io.stdout);
     if (values.json) await writeOutput(json, values.json, io.cwd, io.stdout);
     if (values.html) await writeOutput(renderHtml(plan), values.html, io.cwd, io.stdout);
@@ -140,6 +140,13 @@ export const planCommand: Command = {
     return plan.breaking ? 1 : 0;
   },
 };
+
+/** In GitHub Actions, rule locations in the PR comment link to the exact line at its commit. */
+function linkBase(env: NodeJS.ProcessEnv): { linkBase?: string } {
+  const server = env['GITHUB_SERVER_URL'];
+  const repo = env['GITHUB_REPOSITORY'];
+  return server && repo ? { linkBase: `${server}/${repo}/blob` } : {};
+}
 
 async function readInput(file: string, cwd: string): Promise<string | undefined> {
   try {

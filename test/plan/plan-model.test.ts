@@ -82,6 +82,12 @@ describe('buildPlan', () => {
     expect(m).toContain('<details open><summary><b>Newly denied (3)</b></summary>');
   });
 
+  it('links rule locations to the line at its commit when a link base is given', () => {
+    const m = renderMarkdown(plan, { linkBase: 'https://github.com/acme/policies/blob' });
+    expect(m).toContain(`allow by shop/api [policies/api.yaml:9](https://github.com/acme/policies/blob/${'a'.repeat(40)}/policies/api.yaml#L9) @aaaaaaa`);
+    expect(renderMarkdown(plan)).not.toContain('](https://');
+  });
+
   it('keeps a huge markdown plan under the budget and says what was cut', () => {
     const many = { ...plan, changes: Array.from({ length: 3000 }, (_, i) => ({ ...plan.changes[0]!, ports: String(i + 1) })) };
     const m = renderMarkdown(many);

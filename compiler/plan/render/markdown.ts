@@ -2,6 +2,7 @@
 // blocks, the whole kept under a byte budget (GitHub rejects comments over 65,536 characters)
 // with a note of what was cut. The full plan is always in the JSON output.
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
+import type { RuleRef } from '../probe.js';
 import { afterText, decisionText, groupChanges, groupUseText, revisionLabel } from './words.js';
 
 /** Marker the workflow uses to find and update its own comment instead of adding another. */
@@ -12,7 +13,29 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-export function renderMarkdown(p: Plan, budget = defaultBudget): string {
+export interface MarkdownOptions {
+  /** Byte budget of the comment (default 60 KB). */
+  budget?: number;
+  /**
+   * Base of source links, `https://github.com/OWNER/REPO/blob`: each rule's `file:line` becomes a
+   * link to that line at its commit, so a reviewer lands on it in one click.
+   */
+  linkBase?: string;
+}
+
+export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): string {
+  const o: MarkdownOptions = typeof opts === 'number' ? { budget: opts } : opts;
+  const budget = o.budget ?? defaultBudget;
+  const link = (text: string, rules: readonly (RuleRef | undefined)[]): string => {
+    let t = cell(text);
+    if (!o.linkBase) return t;
+    for (const r of rules) {
+      if (!r?.commit) continue;
+      const at = `${r.file}:${r.line}`;
+      t = t.replace(at, `[${at}](${o.linkBase}/${r.commit}/${r.file.split('/').map(encodeURIComponent).join('/')}#L${r.line})`);
+    }
+    return t;
+  };
   const head: string[] = [commentMarker, `### weir plan: \`${revisionLabel(p.base)}\` → \`${revisionLabel(p.head)}\``, ''];
   if (p.breaking) head.push(`> [!CAUTION]`, `> **Breaking:** ${p.summary.breaking} change(s) deny or kill traffic that is in use.`, '');
   for (const r of [p.base, p.head]) {
@@ -56,7 +79,7 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
       title: `Observed flows that would now be dropped (${p.flows.wouldDrop})`,
       open: true,
       header: ['| line | source | destination | port | now |', '|---:|---|---|---|---|'],
-      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${d.protocol} ${d.port}${d.request ? ` \`${cell(d.request)}\`` : ''} | ${cell(decisionText(d.after))} |`),
+      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${d.protocol} ${d.port}${d.request ? ` \`${cell(d.request)}\`` : ''} | ${link(decisionText(d.after), [d.after.rule])} |`),
     });
   }
   if (p.events && p.events.affected.length) {
@@ -74,7 +97,7 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
       title: `${categoryTitle[cat]} (${rows.length})`,
       open: cat === 'newly-denied',
       header: ['| | source | destination | connections | before | after | in use |', '|---|---|---|---|---|---|---|'],
-      rows: rows.map((g) => `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${cell(decisionText(g.first.before))} | ${cell(afterText(g.first))} | ${cell(groupUseText(g))} |`),
+      rows: rows.map((g) => `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${link(decisionText(g.first.before), [g.first.before.rule])} | ${link(afterText(g.first), [g.first.after.rule, ...(g.first.enforcedBy ?? [])])} | ${cell(groupUseText(g))} |`),
     });
   }
   if (p.runtime.length) {
@@ -82,7 +105,7 @@ export function renderMarkdown(p: Plan, budget = defaultBudget): string {
       title: `Runtime enforcement (${p.runtime.length})`,
       open: true,
       header: ['| policy | call | binaries | paths | before | after | rule |', '|---|---|---|---|---|---|---|'],
-      rows: p.runtime.map((r) => `| ${cell(`${r.namespace ? `${r.namespace}/` : ''}${r.policy}`)} | ${cell(r.call)} | ${cell(r.binaries.join(', '))} | ${cell(r.paths.join(', '))} | ${r.before} | **${r.after}** | \`${r.file}:${r.line}\` |`),
+      rows: p.runtime.map((r) => `| ${cell(`${r.namespace ? `${r.namespace}/` : ''}${r.policy}`)} | ${cell(r.call)} | ${cell(r.binaries.join(', '))} | ${cell(r.paths.join(', '))} | ${r.before} | **${r.after}** | ${o.linkBase && r.commit ? link(`${r.file}:${r.line}`, [{ policy: r.policy, file: r.file, line: r.line, commit: r.commit }]) : `\`${r.file}:${r.line}\``} |`),
     });
   }
   if (p.connectivityDiff.length) {
