@@ -80,6 +80,8 @@ export function buildPlan(inp: PlanInputs): Plan {
   const namedPorts = (ws: readonly WorkloadPeer[]) => ws.flatMap((w) => (w.ports ?? []).map((p) => p.port));
   const space = union(collectProbeSpace(base.documents, namedPorts(base.workloads)), collectProbeSpace(head.documents, namedPorts(head.workloads)));
   const classes = portClasses(space.ports);
+  const v6 = space.cidrs.filter((c) => c.includes(':'));
+  if (v6.length) notes.push(`IPv6 CIDRs (${v6.slice(0, 3).join(', ')}${v6.length > 3 ? ', …' : ''}) are not probed yet: connectivity to IPv6 peers is not part of this plan.`);
   // A workload keeps one peer object across revisions so that pair keys line up.
   const byName = new Map<string, WorkloadPeer>();
   for (const w of [...base.workloads, ...head.workloads]) if (!byName.has(peerName(w))) byName.set(peerName(w), w);
