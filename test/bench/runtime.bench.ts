@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import { enableRunTimeStats, programRunStats } from '../../bpf/libbpf-ts/runtime-stats.js';
 import { decodeRecord, TetragonEncoder } from '../../controller/events/tetragon.js';
 import { kernelEnv } from '../kernel-env.js';
 import { buildProbe, compileText, tempDir } from '../runtime/helpers.js';
@@ -103,8 +104,6 @@ export default async function bench(): Promise<BenchReport> {
       const loops = 30_000;
       const without: number[] = [];
       const withWeir: number[] = [];
-      const attachedOnly: number[] = [];
-      const none = compileText('apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: {name: none}\nspec: {}\n').nodes[0]!;
       const runOnce = () => Number(execFileSync(bin, ['bench', file, String(loops)]).toString().trim());
       runOnce(); // warm caches
       for (let i = 0; i < 11; i++) {
@@ -112,9 +111,6 @@ export default async function bench(): Promise<BenchReport> {
         without.push(runOnce());
         dp.apply(other.images, other.lowered.attach);
         withWeir.push(runOnce());
-        // The program on the tracepoint with no hooks: the syscall tracepoint's own slow path plus a map miss.
-        dp.apply(none.images, ['syscalls/sys_enter_openat']);
-        attachedOnly.push(runOnce());
       }
       // The minimum of alternated runs: on a shared 2-core machine, other tenants only ever add time.
       const a = Math.min(...without);
@@ -130,14 +126,24 @@ export default async function bench(): Promise<BenchReport> {
         goal: '< 1.10 (under 10% overhead)',
         met: b / a < 1.1,
       });
-      const c0 = Math.min(...attachedOnly);
+      // The handler's own cost, measured by the kernel (run_time_ns / run_cnt while stats are on):
+      // immune to the scheduling noise that the loop timings above suffer on a shared machine.
+      dp.apply(other.images, other.lowered.attach);
+      const progFd = dp.object.program('wrt_sys_enter').fd;
+      const stop = enableRunTimeStats();
+      const s0 = programRunStats(progFd);
+      const loopNs = runOnce();
+      const s1 = programRunStats(progFd);
+      stop();
+      const handlerNs = (s1.runTimeNs - s0.runTimeNs) / Math.max(1, s1.runCount - s0.runCount);
       figures.push({
-        metric: 'selector evaluation alone (non-matching policy vs the same program attached with no hooks)',
-        value: b - c0,
-        unit: 'ns/op',
-        peer: { name: 'sys_enter_openat tracepoint with weir attached but no hooks (same run)', value: c0 - a },
-        ratio: b / c0,
-        goal: 'informational: splits the overhead into tracepoint slow path and selector work',
+        metric: 'handler run time per openat, non-matching policy (kernel run_time_ns / run_cnt)',
+        value: Math.round(handlerNs),
+        unit: 'ns/call',
+        peer: { name: 'the openat+close loop iteration itself (same run)', value: loopNs },
+        ratio: handlerNs / loopNs,
+        goal: '< 0.10 of the syscall work',
+        met: handlerNs / loopNs < 0.1,
       });
     } finally {
       dp.close();
