@@ -2,7 +2,7 @@
 // an inventory into the network IR. Three passes, as Cilium's repository + selector cache do:
 // parse every rule (collecting the CIDRs and FQDN selectors that need identities), allocate
 // identities, then resolve selectors to identity sets and named ports to numbers.
-import { diagnostic, type Diagnostic } from '../diagnostics.js';
+import { diagnostic, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { allocateIdentities, ID_ANY, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, reservedIdentities, type Identity, type IdentityAllocation } from '../identity/allocate.js';
 import type { Inventory, Pod } from '../inventory/model.js';
 import type { PolicyDocument } from '../load/index.js';
@@ -296,7 +296,9 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
         return [];
       });
     if (rules['kafka'] !== undefined) out.kafka = arr(rules['kafka']).map((k) => Object.fromEntries(Object.entries(isObj(k) ? k : {}).map(([a, b]) => [a, String(b)])));
-    for (const k of Object.keys(rules)) if (!['http', 'dns', 'kafka'].includes(k)) err(d, 'unsupported', `L7 protocol "${k}" is not supported (http, dns and kafka are)`, [...path, k], true);
+    for (const k of Object.keys(rules))
+      if (!['http', 'dns', 'kafka'].includes(k))
+        err(d, 'unsupported', ['http', 'dns', 'kafka'].includes(k.toLowerCase()) ? `L7 key "${k}" must be lower case: write "${k.toLowerCase()}" (the API server drops unknown fields, so "${k}" would silently carry no rules)` : `L7 protocol "${k}" is not supported (http, dns and kafka are)`, [...path, k], true);
     return out;
   };
 
@@ -448,6 +450,12 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       ] as const) {
         const list = spec[key];
         if (list === undefined) continue;
+        if (list === null) {
+          diagnostics.push(
+            diagnostic('network/empty-rule-list', 'warning', `${key} is empty (null): it adds no rules and does not make ${direction} default-deny; write \`${key}: [{}]\` to deny all ${direction}, or remove the key`, d.locate([...path, key], { key: true }), d.provenance.commit ? { commit: d.provenance.commit } : {}),
+          );
+          continue;
+        }
         if (!Array.isArray(list)) {
           err(d, 'invalid-rule', `${key} must be a list of rules`, [...path, key]);
           continue;
@@ -813,7 +821,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     nodes: inv.nodes.map((n) => n.name),
     ...(opts.commit ? { revision: opts.commit } : {}),
   };
-  return { ir, diagnostics };
+  return { ir, diagnostics: sortDiagnostics(diagnostics) };
 }
 
 function dedupeRanges(r: PortRange[]): PortRange[] {

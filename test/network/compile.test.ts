@@ -227,3 +227,29 @@ spec:
     expect(entries.find((e) => e.key.protocol === 58)?.key).toMatchObject({ prefixlen: 64, port: 128 });
   });
 });
+
+describe('upstream mistakes get precise diagnostics', () => {
+  it('a null egress list is a warning that says it does not deny anything; HTTP in capitals is refused with the fix', () => {
+    const { ir, diagnostics } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  egress:
+  ingress:
+  - toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        HTTP: [{method: GET}]
+`,
+      smallInventory,
+    );
+    expect(diagnostics.map((d) => [d.rule, d.severity, d.line])).toEqual([
+      ['network/empty-rule-list', 'warning', 6],
+      ['network/unsupported', 'error', 11],
+    ]);
+    expect(diagnostics[1]!.message).toMatch(/must be lower case: write "http"/);
+    expect(ir.endpoints.find((e) => e.key === 'a/db')!.egressEnforced).toBe(false);
+  });
+});
