@@ -27,7 +27,7 @@ interface EndpointRow {
   node: string;
 }
 
-describe.skipIf(skipKernel())('star wars, compiled by weir build, enforced in the kernel', () => {
+describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compiled by weir build, enforced in the kernel', () => {
   const topo = new Topology('wdp-s');
   const out = mkdtempSync(join(tmpdir(), 'wdp-starwars-'));
   let dp: NetDatapath;
@@ -39,7 +39,11 @@ describe.skipIf(skipKernel())('star wars, compiled by weir build, enforced in th
     { name: 'xwing', endpoint: 'default/xwing', ports: [80] },
     { name: 'deathstar', endpoint: 'default/deathstar-6fb5694d48-8vx7k', ports: [80, 443] },
     { name: 'coredns', endpoint: 'kube-system/coredns-5d78c9869d-abcde', ports: [53] },
+    { name: 'recruiter', endpoint: 'tenant-jobs/recruiter-7f8c6d5b4-k9j8h', ports: [9080, 22, 2222] },
   ];
+  // A client on the Internet: not an endpoint (no programs on its veth), world to everyone.
+  const outsider = { name: 'outsider', ip: '198.51.100.7', ports: [] as number[] };
+  let cookies: { cookie: number; name: string; file: string; line: number }[] = [];
   const ip = (name: string) => topo.pod(name).ip;
 
   beforeAll(async () => {
@@ -51,7 +55,9 @@ describe.skipIf(skipKernel())('star wars, compiled by weir build, enforced in th
     const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
     const table = manifest.tables.find((t) => t.name === 'endpoints')!;
     for (const row of JSON.parse(readFileSync(join(bundle, 'blobs', 'sha256', table.digest), 'utf8')) as EndpointRow[]) if (row.node === 'node-1') ep.set(row.endpoint, row);
-    await topo.create(pods.map((p) => ({ name: p.name, ports: p.ports, ip: ep.get(p.endpoint)!.ips[0]! })));
+    const cookieTable = manifest.tables.find((t) => t.name === 'cookies')!;
+    cookies = JSON.parse(readFileSync(join(bundle, 'blobs', 'sha256', cookieTable.digest), 'utf8')) as typeof cookies;
+    await topo.create([...pods.map((p) => ({ name: p.name, ports: p.ports, ip: ep.get(p.endpoint)!.ips[0]! })), outsider]);
     dp = NetDatapath.open({ pinDir: topo.pinDir });
     const [node1] = readNodeImages(bundle, 'node-1');
     const report = dp.applyImages(node1!.images);
@@ -96,6 +102,24 @@ describe.skipIf(skipKernel())('star wars, compiled by weir build, enforced in th
     expect((await topo.pod('tiefighter').connect(ip('coredns'), 53)).ok).toBe(true);
     rb.consume();
     expect(events.find((e) => e.daddr === ip('xwing'))).toMatchObject({ reason: 'default-deny', direction: 'egress', endpointId: ep.get('default/tiefighter')!.endpointId, dstIdentity: ep.get('default/xwing')!.identity });
+  });
+
+  it('tenant-jobs: the Internet reaches the recruiter on its named http port, nothing else', async () => {
+    expect(await topo.pod('outsider').http(ip('recruiter'), 9080, 'GET', '/jobs')).toMatchObject({ ok: true, status: 200 });
+    expect(await topo.pod('outsider').connect(ip('recruiter'), 2222)).toMatchObject({ ok: false, error: 'timeout' });
+  });
+
+  it('tenant-jobs: ssh from outside is dropped (the enforcing policy decides, audit mode never weakens it) and reported', async () => {
+    rb.consume();
+    events.length = 0;
+    expect(await topo.pod('outsider').connect(ip('recruiter'), 22)).toMatchObject({ ok: false, error: 'timeout' });
+    rb.consume();
+    const drop = events.find((e) => e.dport === 22 && e.saddr === outsider.ip);
+    expect(drop).toMatchObject({ audit: false, verdict: 1, direction: 'ingress', daddr: ip('recruiter'), endpointId: ep.get('tenant-jobs/recruiter-7f8c6d5b4-k9j8h')!.endpointId, dstIdentity: ep.get('tenant-jobs/recruiter-7f8c6d5b4-k9j8h')!.identity });
+    // The outsider is a CIDR identity (local scope) from the NetworkPolicy's ipBlock, as Cilium allocates.
+    expect(drop!.srcIdentity).toBeGreaterThanOrEqual(1 << 24);
+    // A non-zero cookie leads back to its rule in the bundle's cookie table.
+    if (drop!.cookie !== 0) expect(cookies.find((c) => c.cookie === drop!.cookie)?.file).toMatch(/^policies\/network\//);
   });
 
   it('xwing is not selected by any policy; tiefighter answers it although its egress is enforced (replies are tracked)', async () => {
