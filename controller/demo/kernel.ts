@@ -43,7 +43,8 @@ export function removeLeftovers(prefix = 'wdemo'): void {
     if (m && !live.has(m[2]!)) ip(['link', 'del', m[1]!]);
   }
   for (const d of existsSync('/sys/fs/bpf') ? readdirSync('/sys/fs/bpf') : []) {
-    const m = new RegExp(`^${prefix}-([0-9a-f]{4})$`).exec(d);
+    // The agent pins runtime state beside the network maps, in PINDIR-runtime.
+    const m = new RegExp(`^${prefix}-([0-9a-f]{4})(-runtime)?$`).exec(d);
     if (m && !live.has(m[1]!)) rmSync(`/sys/fs/bpf/${d}`, { recursive: true, force: true });
   }
 }
@@ -88,6 +89,7 @@ export async function createPodNetwork(podsYaml: string, prefix = 'wdemo'): Prom
       // already gone
     }
     rmSync(pinDir, { recursive: true, force: true });
+    rmSync(`${pinDir}-runtime`, { recursive: true, force: true });
   };
   try {
     ip(['link', 'add', bridge, 'type', 'bridge']);
@@ -137,8 +139,4 @@ export async function createEnvironment(podsYaml: string): Promise<KernelEnviron
     await net.destroy();
     throw err;
   }
-}
-
-export async function runtimeStory(_dir: string): Promise<string> {
-  return "unavailable: the runtime policy story needs issue #5's runtime compiler (compiler/runtime), which has not landed";
 }

@@ -4,6 +4,7 @@
 // tells the same story on the emulator datapath and says so. Everything it creates lives under
 // one temporary directory (and, in kernel mode, namespaces named wdemo-*), removed on exit and on Ctrl-C.
 import { promises as fs, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -168,8 +169,11 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
 
     // 6. Runtime enforcement.
     step(6, 'Runtime enforcement: kill a binary that reads a protected file');
-    const rt = kernel && env ? await kernel.runtimeStory(dir).catch((err: unknown) => `unavailable: ${(err as Error).message}`) : 'unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after `npm run build`)';
-    out(`   ${rt.startsWith('unavailable') ? p.yellow('–') : p.green('✓')} ${rt}`);
+    if (env) {
+      await runtimeStep({ out, p, dir, repo, git, agent, server });
+    } else {
+      out(`   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`);
+    }
 
     const changed = after.filter((v, i) => v !== before[i]).length;
     out(`\n${p.bold('Done.')} ${changed} connection${changed === 1 ? '' : 's'} changed verdict after the swap, with no gap in enforcement. ${p.dim(opts.keep ? `Kept ${dir}.` : 'Cleaned up.')}`);
@@ -181,6 +185,58 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
   } finally {
     await cleanup();
   }
+}
+
+/** Kernel mode: a TracingPolicy that Sigkills a copy of cat (under the demo's own directory) opening a protected file. */
+async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening }): Promise<void> {
+  const { out, p, dir } = c;
+  const bin = path.join(dir, 'bin', 'wdemo-cat');
+  await fs.mkdir(path.dirname(bin), { recursive: true });
+  await fs.copyFile('/bin/cat', bin);
+  await fs.chmod(bin, 0o755);
+  await fs.mkdir(path.join(dir, 'protected'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'protected', 'death-star-plans.txt'), 'exhaust port, 2 m wide\n');
+  await fs.writeFile(path.join(dir, 'public.txt'), 'hello from the public file\n');
+  const policy = `# Kill the demo's copy of cat when it opens anything under ${dir}/protected/.
+apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: protect-plans
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 0, type: int}, {index: 1, type: string}]
+    selectors:
+    - matchArgs:
+      - {index: 1, operator: Prefix, values: ["${dir}/protected/"]}
+      matchBinaries:
+      - {operator: In, values: ["${bin}"]}
+      matchActions:
+      - {action: Sigkill}
+`;
+  await fs.writeFile(path.join(c.repo, 'policies/protect-plans.yaml'), policy);
+  await c.git.add(['-A']);
+  await c.git.commit('Kill wdemo-cat when it opens the plans');
+  const rev = (await c.git.revparse(['HEAD'])).trim();
+  await fetch(`${c.server.url}/v1/webhook`, { method: 'POST' });
+  if (!(await waitApplied(c.agent, rev, 30_000))) {
+    out(`   ${p.yellow('–')} the TracingPolicy commit ${rev.slice(0, 7)} was not applied: ${c.agent.lastError ?? 'no report'}`);
+    return;
+  }
+  out(`   commit ${rev.slice(0, 7)} "Kill wdemo-cat when it opens the plans"  ${p.dim('+ policies/protect-plans.yaml (TracingPolicy, Sigkill)')}`);
+  const run = (file: string) =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) => {
+      const child = spawn(bin, [file], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('exit', (code, signal) => resolve({ code, signal, stdout }));
+    });
+  const pub = await run(path.join(dir, 'public.txt'));
+  out(`   wdemo-cat public.txt                    ${pub.code === 0 ? p.green('read') : p.red(`exit ${pub.code ?? pub.signal}`)}  ${p.dim(JSON.stringify(pub.stdout.trim()))}`);
+  const secret = await run(path.join(dir, 'protected', 'death-star-plans.txt'));
+  const killed = secret.signal === 'SIGKILL';
+  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : 'the runtime datapath did not enforce')}`);
 }
 
 function fmtMs(ms: number | undefined): string {

@@ -59,6 +59,8 @@ describe('weir demo', () => {
     expect(r.out).toMatch(/xwing +→ deathstar TCP\/80 +dropped .*\[on the wire: no connection\]/);
     expect(r.out).toMatch(/xwing +→ deathstar TCP\/80 +allowed \(changed\).*\[on the wire: connected\]/);
     expect(r.out).not.toMatch(/MISMATCH/);
+    expect(r.out).toMatch(/wdemo-cat public\.txt +read/);
+    expect(r.out).toMatch(/wdemo-cat protected\/death-star-plans\.txt killed by SIGKILL/);
     const { execFileSync } = await import('node:child_process');
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(new RegExp(`wdemo-[0-9a-f]{4}-${'\\d+'}-deathstar`));
   }, 120_000);
