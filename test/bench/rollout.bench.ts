@@ -19,7 +19,7 @@ import { nodeManifest, parseManifest, parseNodeManifest } from '../../controller
 import { generateSigningKey, publicKeyPem } from '../../controller/bundle/sign.js';
 import { Controller } from '../../controller/controller/controller.js';
 import { silentLogger } from '../../controller/controller/log.js';
-import { SeedCompiler } from '../../controller/controller/seed-compiler.js';
+import { ProjectCompiler } from '../../controller/controller/project-compiler.js';
 import { serveController } from '../../controller/controller/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -95,7 +95,7 @@ export default async function rolloutBench(): Promise<BenchReport> {
 
     const key = generateSigningKey();
     await fs.writeFile(path.join(dir, 'trust.pem'), publicKeyPem(key));
-    controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler: new SeedCompiler(), key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 30_000, rolloutTimeoutMs: 60_000 });
+    controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 30_000, rolloutTimeoutMs: 60_000 });
     server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
     const ctl = controller;
     const cmd = await agentEntry(dir);
