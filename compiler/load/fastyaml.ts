@@ -6,6 +6,13 @@
 // multi-line scalars, escapes, odd numbers, duplicate keys, tabs), so the caller falls back to
 // the full parser, which also produces every syntax diagnostic.
 
+/** A map entry: its key's range and its value. */
+export interface FastEntry {
+  keyStart: number;
+  keyEnd: number;
+  node: FastNode;
+}
+
 /** A parsed node: its value and the offsets the `yaml` package would give it. */
 export interface FastNode {
   value: unknown;
@@ -16,7 +23,7 @@ export interface FastNode {
   isEmptyNull?: boolean;
   endsWithEmpty?: boolean;
   /** Map entries by key, with the key's range; sequence items. */
-  entries?: Map<string, { keyStart: number; keyEnd: number; node: FastNode }>;
+  entries?: Record<string, FastEntry>;
   items?: FastNode[];
 }
 
@@ -205,7 +212,7 @@ export class FastParser {
   private parseMap(indent: number): FastNode {
     this.enter();
     const t = this.text;
-    const entries = new Map<string, { keyStart: number; keyEnd: number; node: FastNode }>();
+    const entries: Record<string, FastEntry> = Object.create(null) as Record<string, FastEntry>;
     const value: Record<string, unknown> = {};
     const start = this.lines[this.i]!.start + indent;
     let last: FastNode | undefined;
@@ -234,7 +241,7 @@ export class FastParser {
         if (typeof v !== 'string') giveUp(); // non-string keys: let yaml decide
         key = raw;
       }
-      if (entries.has(key) || key === '__proto__' || key === '<<') giveUp();
+      if (key in entries || key === '__proto__' || key === '<<') giveUp();
       // the value: the rest of the line, or the following more-indented lines
       let vs = colon + 1;
       while (vs < l.end && t.charCodeAt(vs) === 32) vs++;
@@ -249,7 +256,7 @@ export class FastParser {
         node = this.inlineValue(vs, l.end, indent);
         this.i++;
       }
-      entries.set(key, { keyStart: ks, keyEnd, node });
+      entries[key] = { keyStart: ks, keyEnd, node };
       value[key] = node.value;
       last = node;
     }
@@ -408,7 +415,7 @@ export class FastParser {
       this.depth--;
       return { value: items.map((n) => n.value), start: s, end: k, items };
     }
-    const entries = new Map<string, { keyStart: number; keyEnd: number; node: FastNode }>();
+    const entries: Record<string, FastEntry> = Object.create(null) as Record<string, FastEntry>;
     const value: Record<string, unknown> = {};
     skip();
     if (t[k] === '}') k++;
@@ -417,13 +424,13 @@ export class FastParser {
         const kn = scalar(true);
         if (typeof kn.value !== 'string' || (t[kn.start] !== '"' && t[kn.start] !== "'" && typeof plainValue(t.slice(kn.start, kn.end)) !== 'string')) giveUp();
         const key = kn.value as string;
-        if (entries.has(key) || key === '__proto__' || key === '<<') giveUp();
+        if (key in entries || key === '__proto__' || key === '<<') giveUp();
         skip();
         if (t[k] !== ':') giveUp(); // `{a}` keys without values
         k++;
         if (t[k] !== ' ') giveUp();
         const vn = scalar(false);
-        entries.set(key, { keyStart: kn.start, keyEnd: kn.end, node: vn });
+        entries[key] = { keyStart: kn.start, keyEnd: kn.end, node: vn };
         value[key] = vn.value;
         skip();
         if (t[k] === ',') {
@@ -450,7 +457,7 @@ export function fastLocate(root: FastNode, path: readonly (string | number)[], k
   let keyRange: [number, number] | undefined;
   for (const seg of path) {
     if (node.entries) {
-      const e = node.entries.get(String(seg));
+      const e = node.entries[String(seg)];
       if (!e) break;
       keyRange = [e.keyStart, e.keyEnd];
       node = e.node;

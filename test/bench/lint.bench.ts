@@ -151,7 +151,10 @@ export function generate(n = DOCS): { file: string; text: string }[] {
 }
 
 interface ChildResult {
+  /** Documents per CPU-second (user + system) of the best round. */
   docsPerSec: number;
+  /** Documents per wall-clock second of the best round (depends on machine load). */
+  docsPerWallSec: number;
   maxRssMB: number;
   documents: number;
   findings: number;
@@ -160,17 +163,21 @@ interface ChildResult {
 function measureWeir(files: { file: string; text: string }[]): ChildResult {
   const bytes = files.map((f) => ({ file: f.file, bytes: Buffer.from(f.text) }));
   let best = Infinity;
+  let bestWall = Infinity;
   let documents = 0;
   let findings = 0;
   for (let round = 0; round < 3; round++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     const loaded = loadSources(bytes);
     const diags = lintDocuments(loaded.documents, { prior: loaded.diagnostics });
-    best = Math.min(best, performance.now() - t);
+    bestWall = Math.min(bestWall, performance.now() - t);
+    const u = process.cpuUsage(c);
+    best = Math.min(best, (u.user + u.system) / 1000);
     documents = loaded.documents.length;
     findings = diags.length + loaded.diagnostics.length;
   }
-  return { docsPerSec: documents / (best / 1000), maxRssMB: process.resourceUsage().maxRSS / 1024, documents, findings };
+  return { docsPerSec: documents / (best / 1000), docsPerWallSec: documents / (bestWall / 1000), maxRssMB: process.resourceUsage().maxRSS / 1024, documents, findings };
 }
 
 function measurePeer(files: { file: string; text: string }[]): ChildResult {
@@ -178,9 +185,11 @@ function measurePeer(files: { file: string; text: string }[]): ChildResult {
   const ajv = new Ajv.default({ allErrors: true, strict: false });
   for (const f of readdirSync(here).filter((x) => x.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(here, f), 'utf8')) as object);
   let best = Infinity;
+  let bestWall = Infinity;
   let documents = 0;
   let findings = 0;
   for (let round = 0; round < 3; round++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     documents = 0;
     findings = 0;
@@ -193,9 +202,11 @@ function measurePeer(files: { file: string; text: string }[]): ChildResult {
         documents++;
       }
     }
-    best = Math.min(best, performance.now() - t);
+    bestWall = Math.min(bestWall, performance.now() - t);
+    const u = process.cpuUsage(c);
+    best = Math.min(best, (u.user + u.system) / 1000);
   }
-  return { docsPerSec: documents / (best / 1000), maxRssMB: process.resourceUsage().maxRSS / 1024, documents, findings };
+  return { docsPerSec: documents / (best / 1000), docsPerWallSec: documents / (bestWall / 1000), maxRssMB: process.resourceUsage().maxRSS / 1024, documents, findings };
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -216,9 +227,10 @@ export default async function bench(): Promise<BenchReport> {
   const peer = child('peer');
   return {
     name: 'lint',
-    setup: `${weir.documents} generated documents in ${DOCS / PER_FILE} files (70% CiliumNetworkPolicy, 10% clusterwide, 10% NetworkPolicy, 10% TracingPolicy; 1 in 10 with a mistake, ${weir.findings} findings): weir loadSources (YAML with positions) + lintDocuments (schemas, ${'all'} rules), best of 3, own process. Peer: plain yaml parse + ajv validate against the same schemas (no positions, no rules), own process.`,
+    setup: `${weir.documents} generated documents in ${DOCS / PER_FILE} files (70% CiliumNetworkPolicy, 10% clusterwide, 10% NetworkPolicy, 10% TracingPolicy; 1 in 10 with a mistake, ${weir.findings} findings): weir loadSources (YAML with positions) + lintDocuments (schemas and every rule), best of 3, own process; throughput per CPU-second (user+system) because the build machine is shared and wall-clock follows its load (wall-clock figures beside). Peer: plain yaml parse + ajv validate against the same schemas (no positions, no rules), own process.`,
     figures: [
       { metric: 'lint throughput', value: Math.round(weir.docsPerSec), unit: 'docs/s', peer: { name: 'yaml parse + ajv validate', value: Math.round(peer.docsPerSec) }, ratio: weir.docsPerSec / peer.docsPerSec, goal: '>= 5000 docs/s', met: weir.docsPerSec >= 5000 },
+      { metric: 'lint throughput (wall clock, shared machine)', value: Math.round(weir.docsPerWallSec), unit: 'docs/s', peer: { name: 'yaml parse + ajv validate', value: Math.round(peer.docsPerWallSec) }, ratio: weir.docsPerWallSec / peer.docsPerWallSec },
       { metric: 'peak RSS', value: Math.round(weir.maxRssMB), unit: 'MB', peer: { name: 'yaml parse + ajv validate', value: Math.round(peer.maxRssMB) }, ratio: weir.maxRssMB / peer.maxRssMB },
     ],
   };

@@ -9,25 +9,39 @@ interface DnsProvider {
   labels: Record<string, unknown>;
 }
 
-const providers = new WeakMap<readonly PolicyDocument[], DnsProvider[]>();
+/** DNS providers by namespace (undefined: clusterwide), plus the documents that are providers. */
+interface ProviderIndex {
+  byNamespace: Map<string | undefined, DnsProvider[]>;
+  docs: Set<PolicyDocument>;
+}
+
+const providers = new WeakMap<readonly PolicyDocument[], ProviderIndex>();
+
+function hasDnsRule(d: PolicyDocument): boolean {
+  return portRules(d).some((p) => p.dir === 'egress' && isObj(p.portRule['rules']) && 'dns' in p.portRule['rules']);
+}
 
 /** Policies of the run that send some endpoints' DNS through the proxy, with whom they select. */
-function dnsProviders(docs: readonly PolicyDocument[]): DnsProvider[] {
-  let out = providers.get(docs);
-  if (out) return out;
-  out = [];
+function dnsProviders(docs: readonly PolicyDocument[]): ProviderIndex {
+  let index = providers.get(docs);
+  if (index) return index;
+  index = { byNamespace: new Map(), docs: new Set() };
+  const out = index;
   for (const d of docs) {
     if (!ciliumKinds.includes(d.kind as (typeof ciliumKinds)[number])) continue;
-    const hasDns = portRules(d).some((p) => p.dir === 'egress' && isObj(p.portRule['rules']) && 'dns' in p.portRule['rules']);
-    if (!hasDns) continue;
+    if (!hasDnsRule(d)) continue;
+    out.docs.add(d);
     for (const { rule } of ciliumRules(d)) {
       const sel = isObj(rule['endpointSelector']) ? rule['endpointSelector'] : {};
       if (asArray(sel['matchExpressions']).length > 0) continue; // too clever to reason about here
-      out.push({ namespace: d.kind === 'CiliumClusterwideNetworkPolicy' ? undefined : (d.namespace ?? 'default'), labels: isObj(sel['matchLabels']) ? sel['matchLabels'] : {} });
+      const namespace = d.kind === 'CiliumClusterwideNetworkPolicy' ? undefined : (d.namespace ?? 'default');
+      const list = out.byNamespace.get(namespace) ?? [];
+      list.push({ namespace, labels: isObj(sel['matchLabels']) ? sel['matchLabels'] : {} });
+      out.byNamespace.set(namespace, list);
     }
   }
-  providers.set(docs, out);
-  return out;
+  providers.set(docs, index);
+  return index;
 }
 
 /** Whether a DNS policy's subject covers every endpoint this rule selects (its labels are a subset). */
@@ -49,7 +63,10 @@ export const fqdnNeedsDns: LintRule = {
   },
   check(ctx) {
     const ns = ctx.doc.kind === 'CiliumClusterwideNetworkPolicy' ? undefined : (ctx.doc.namespace ?? 'default');
-    const dns = dnsProviders(ctx.documents.includes(ctx.doc) ? ctx.documents : [...ctx.documents, ctx.doc]);
+    // A policy whose own egress carries a DNS rule covers its own endpoints.
+    if (hasDnsRule(ctx.doc)) return;
+    const index = dnsProviders(ctx.documents);
+    const dns = [...(index.byNamespace.get(ns) ?? []), ...(ns === undefined ? [] : (index.byNamespace.get(undefined) ?? []))];
     for (const { dir, section, path, rulePath } of ciliumSections(ctx.doc)) {
       if (dir !== 'egress' || asArray(section['toFQDNs']).length === 0) continue;
       let rule: unknown = ctx.doc.value;
