@@ -4,7 +4,7 @@
 // before it makes the call, so matchBinaries sees the case's binary while the only process that can be
 // killed is the probe itself. The verdict is what happened: SIGKILL, another signal, an event, nothing.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,12 @@ import { runtimeLayouts } from '../../compiler/runtime/encode.js';
 import { decodeRecord } from '../../controller/events/tetragon.js';
 import { RuntimeDatapath } from './loader.js';
 
-const probeSource = fileURLToPath(new URL('./wrt-probe.c', import.meta.url));
+// The C source is not copied to dist/: from dist/bpf/runtime/ look in the source tree.
+const probeSource = ((): string => {
+  const beside = fileURLToPath(new URL('./wrt-probe.c', import.meta.url));
+  const fromDist = fileURLToPath(new URL('../../../bpf/runtime/wrt-probe.c', import.meta.url));
+  return existsSync(beside) || !existsSync(fromDist) ? beside : fromDist;
+})();
 
 export interface KernelCase {
   binary: string;

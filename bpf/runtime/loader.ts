@@ -10,7 +10,14 @@ import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../../c
 /** Empty images of every runtime map: what the idle slot gets for a map a bundle does not carry. */
 const emptyImages = encodeRuntimeNode({ node: '', hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] });
 
-export const defaultRuntimeObject = fileURLToPath(new URL('../build/wrt_runtime.bpf.o', import.meta.url));
+/** bpf/build/wrt_runtime.bpf.o, also when running from dist/ (WEIR_BPF_OBJECTS overrides the directory). */
+export const defaultRuntimeObject = ((): string => {
+  const env = process.env['WEIR_BPF_OBJECTS'];
+  if (env) return path.join(env, 'wrt_runtime.bpf.o');
+  const beside = fileURLToPath(new URL('../build/wrt_runtime.bpf.o', import.meta.url));
+  const fromDist = fileURLToPath(new URL('../../../bpf/build/wrt_runtime.bpf.o', import.meta.url));
+  return existsSync(beside) || !existsSync(fromDist) ? beside : fromDist;
+})();
 
 const slotMaps: Record<RuntimeMapImage['name'], string> = {
   wrt_hooks: 'wrt_hooks_slots',
