@@ -32,6 +32,18 @@ export class GitSource implements PolicySource {
     this.mirror = this.local ? url : path.join(workDir, 'mirror.git');
   }
 
+  private async looseRef(): Promise<string | undefined> {
+    for (const gitDir of [path.join(this.url, '.git'), this.url]) {
+      try {
+        const v = (await fs.readFile(path.join(gitDir, 'refs', 'heads', this.branch), 'utf8')).trim();
+        if (/^[0-9a-f]{40}$/.test(v)) return v;
+      } catch {
+        // not here
+      }
+    }
+    return undefined;
+  }
+
   private async ensureMirror(): Promise<void> {
     try {
       await fs.access(path.join(this.mirror, 'HEAD'));
@@ -46,7 +58,8 @@ export class GitSource implements PolicySource {
     let commit: string;
     const git = simpleGit(this.local ? this.url : this.mirror);
     if (this.local) {
-      commit = (await git.raw(['rev-parse', '--verify', '--quiet', `refs/heads/${this.branch}^{commit}`]).catch(() => '')).trim();
+      // A loose ref is one small file: read it without spawning git (packed refs fall back to rev-parse).
+      commit = (await this.looseRef()) ?? (await git.raw(['rev-parse', '--verify', '--quiet', `refs/heads/${this.branch}^{commit}`]).catch(() => '')).trim();
       if (!commit) throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: no such branch in that repository; check the path and the branch name`);
     } else {
       await this.ensureMirror();
