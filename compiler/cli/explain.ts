@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { defaultInventory, defaultPolicyPaths, mergeInventories } from '../bundle/build.js';
 import { explainFlow, renderExplanation } from '../explain/explain.js';
-import { formatDiagnostic, parsePeer, parsePort } from '../explain/format.js';
+import { dumpMapState, formatDiagnostic, parsePeer, parsePort } from '../explain/format.js';
 import { loadInventory, readInventory } from '../inventory/load.js';
 import { loadPolicies } from '../load/index.js';
 import { lowerNetwork } from '../lower/images.js';
@@ -11,10 +11,12 @@ import { UsageError, type Command } from './command.js';
 
 const usage = `usage: weir explain --from PEER --to PEER --port N/PROTO [--http METHOD:PATH]
                     [PATH...] [--rev REV] [--inventory FILE]... [--format text|json]
+       weir explain --endpoint NAMESPACE/POD [PATH...] [--rev REV] [--inventory FILE]...
 
 PEER is namespace/pod, an IP address, a CIDR, an entity (world, host, ...) or fqdn:NAME@IP.
 Prints the verdict of each direction (egress at the source, ingress at the destination), the
-deciding rule with file:line (and commit with --rev) and the policy map entry that implements it.`;
+deciding rule with file:line (and commit with --rev) and the policy map entry that implements it.
+With --endpoint, prints that endpoint's whole policy map like \`cilium bpf policy get\`.`;
 
 export const explainCommand: Command = {
   name: 'explain',
@@ -32,13 +34,14 @@ export const explainCommand: Command = {
         rev: { type: 'string' },
         inventory: { type: 'string', multiple: true },
         format: { type: 'string', default: 'text' },
+        endpoint: { type: 'string' },
       },
     });
-    if (!values.from || !values.to || !values.port) throw new UsageError('--from, --to and --port are required');
+    if (!values.endpoint && (!values.from || !values.to || !values.port)) throw new UsageError('--from, --to and --port are required (or --endpoint to dump one endpoint\'s map)');
     if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, not ${values.format}`);
-    const from = parsePeer(values.from);
-    const to = parsePeer(values.to);
-    const port = parsePort(values.port);
+    const from = values.endpoint ? { workload: values.endpoint } : parsePeer(values.from!);
+    const to = values.endpoint ? { workload: values.endpoint } : parsePeer(values.to!);
+    const port = values.endpoint ? { port: 0, protocol: 'TCP' } : parsePort(values.port!);
     if (typeof from === 'string') throw new UsageError(`--from ${from}`);
     if (typeof to === 'string') throw new UsageError(`--to ${to}`);
     if (typeof port === 'string') throw new UsageError(port);
@@ -62,6 +65,16 @@ export const explainCommand: Command = {
       return 1;
     }
     const lowered = lowerNetwork(ir);
+    if (values.endpoint) {
+      const entries = lowered.mapStates.get(values.endpoint);
+      if (!entries) {
+        io.stderr(`weir explain: endpoint ${values.endpoint} is not in the inventory (write namespace/pod)\n`);
+        return 2;
+      }
+      if (values.format === 'json') io.stdout(JSON.stringify({ endpoint: values.endpoint, entries }, null, 2) + '\n');
+      else io.stdout(dumpMapState(ir, values.endpoint, entries));
+      return 0;
+    }
     const x = explainFlow(ir, lowered, { from, to, protocol: port.protocol, port: port.port, ...(http ? { http } : {}) });
     if (values.format === 'json') io.stdout(JSON.stringify(x, null, 2) + '\n');
     else io.stdout(renderExplanation(ir, x));

@@ -62,6 +62,10 @@ describe('weir build / verify / explain / test', () => {
       ['ingress', 'default-deny'],
     ]);
     await expect(explainCommand.run(['--from', 'nonsense', '--to', 'x/y', '--port', '80'], io())).rejects.toThrow(/not a peer/);
+    const dump = io();
+    expect(await explainCommand.run(['--endpoint', 'default/tiefighter', 'policies/network', '--inventory', 'policies/inventory.yaml'], dump)).toBe(0);
+    expect(dump.out).toMatch(/^Endpoint default\/tiefighter .*egress enforced\)\nPOLICY +DIRECTION +IDENTITY/);
+    expect(dump.out).toMatch(/Allow +Egress +266 .* 80\/TCP +64 /);
   });
 
   it('test: the repository suites pass and the JSON shape is exact', async () => {
