@@ -4,13 +4,18 @@
  *
  * - `loadInventory(documents)` / `readInventory(paths, opts)`: the inventory from weir Inventory
  *   documents, `kubectl get -A -o yaml` Lists and application manifests (pods from workload
- *   templates are named `ns/name[Kind]`, as np-guard does).
+ *   templates are named `ns/name[Kind]`, as np-guard does); readInventory also takes `.json`
+ *   files (`kubectl get -A -o json`), parsed as JSON.
  * - `compileNetwork(docs, inventory, opts) → {ir, diagnostics}`: CiliumNetworkPolicy,
  *   CiliumClusterwideNetworkPolicy and NetworkPolicy documents resolved against the inventory's
  *   identities into the IR (compiler/ir/types.ts). Never throws for bad input.
  * - `evaluate(ir, flow) → {verdict, audit, l7?, rule?, ...}`: the reference evaluator with
  *   Cilium's semantics. `flow` = {from, to, protocol, port, http?}; peers are
  *   `{workload: 'ns/pod'}`, `{cidr}`, `{ip}`, `{entity}` or `{fqdn, ip}`.
+ *
+ * Around them: compiler/lower (map images, `netLayouts`), compiler/bundle (assemble, read/write,
+ * `buildFromSources`, `NetworkBuilder` for incremental rebuilds, `ImageProducer` for other
+ * stages), compiler/verify (emulator, `bundleClasses` for kernel replay, `verifyNetwork`).
  *
  * These signatures are kept stable; additions only.
  */
