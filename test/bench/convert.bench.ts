@@ -58,6 +58,10 @@ export default async function bench(): Promise<BenchReport> {
     for (const f of await read()) for (const d of parseAllDocuments(new TextDecoder().decode(f.bytes))) d.toJS();
   });
   const peer = peerT.wall;
+  // The converter's own share: collect, compile and convert documents that are already loaded.
+  const loaded = loadSources(await read());
+  const falcoDocs = loaded.documents.filter(isFalcoRules);
+  const own = await timeBoth(15, () => convertFalco(falcoDocs, loaded.sources, { allowBroader: true }));
   // Condition parsing alone, as a throughput figure against the YAML parse of the same bytes.
   const l = loadSources(await read());
   const conds: string[] = [];
@@ -70,6 +74,7 @@ export default async function bench(): Promise<BenchReport> {
     figures: [
       { metric: 'load and convert, three files', value: round(full), unit: 'ms', peer: { name: 'read + yaml parseAllDocuments/toJS alone', value: round(peer) }, ratio: full / peer, goal: '< 300 ms', met: full < 300 },
       { metric: 'load and convert, three files (CPU time)', value: round(fullT.cpu), unit: 'ms', peer: { name: 'read + yaml parse alone (CPU time)', value: round(peerT.cpu) }, ratio: fullT.cpu / peerT.cpu, goal: '< 300 ms', met: fullT.cpu < 300 },
+      { metric: 'collect + compile + convert of loaded files (CPU time)', value: round(own.cpu), unit: 'ms', peer: { name: 'read + yaml parse alone (CPU time)', value: round(peerT.cpu) }, ratio: own.cpu / peerT.cpu },
       { metric: `parse all ${conds.length} conditions (${chars} chars)`, value: round(parse), unit: 'ms', peer: { name: 'read + yaml parse of the same files', value: round(peer) }, ratio: parse / peer },
     ],
   };

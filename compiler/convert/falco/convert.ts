@@ -693,7 +693,8 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
       sel.matchBinaries = [{ operator: first.op, values: first.values }];
     }
-    const selKey = JSON.stringify(sel);
+    // Keyed by the atoms it came from (their keys are cached), not by re-serialising long binary lists.
+    const selKey = conj.filter((a) => a.a === 'c' && a.c.k !== 'arg').map(atomKey).sort().join('\u0000');
     for (const evt of [...hooks.names].sort()) {
       const info = syscallInfo(evt)!;
       const args = new Map<number, string>();
