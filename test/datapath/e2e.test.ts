@@ -49,7 +49,7 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
     await topo.create([
       { name: 'tiefighter', ports: [80] },
       { name: 'xwing', ports: [80] },
-      { name: 'deathstar', ports: [80, 8080, 9000, 9090] },
+      { name: 'deathstar', ports: [80, 8080, 9000, 9090], echoPorts: [7777] },
     ]);
     ds = topo.pod('deathstar').ip;
     dp = NetDatapath.open({ pinDir: topo.pinDir });
@@ -152,6 +152,25 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
     expect((await xw.connect(ds, 8080, 300)).ok).toBe(true);
     expect((await xw.connect(ds, 9090, 300)).ok).toBe(false);
   }, 60_000);
+
+  it('a swap that revokes a flow stops an established connection (forward packets are judged on every packet)', async () => {
+    const withEcho = () => policyImage(DEATHSTAR_EP, [...common, { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 7777, verdict: 'allow', cookie: 5 }]);
+    dp.applyImages([withEcho()]);
+    try {
+      const t0 = Date.now();
+      const pending = topo.pod('xwing').session(ds, 7777, 1200, 20);
+      await new Promise((r) => setTimeout(r, 500));
+      dp.applyImages([policyA()]); // 7777 no longer allowed
+      const revokedAt = Date.now() - t0;
+      const s = await pending;
+      expect(s.ok).toBe(true);
+      expect(s.echoes.filter((ms) => ms < revokedAt).length).toBeGreaterThan(5);
+      // Allow one round trip in flight at the swap; nothing after that.
+      expect(s.echoes.filter((ms) => ms > revokedAt + 100)).toEqual([]);
+    } finally {
+      dp.applyImages([policyA()]);
+    }
+  });
 
   it('remembers the bundle in force in bpffs, for the next agent process', () => {
     expect(dp.applied()).toBeUndefined();

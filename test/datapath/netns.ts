@@ -24,6 +24,8 @@ export interface PodSpec {
   name: string;
   /** Listening HTTP ports. */
   ports: number[];
+  /** Raw TCP echo ports (for long-lived sessions). */
+  echoPorts?: number[];
   /**
    * The pod's address (e.g. from an inventory). Routed as Cilium routes pods: a /32 on eth0, default
    * route via 169.254.1.1 (the host-side veth), a /32 route per pod in the node. Without it, pod i
@@ -41,6 +43,8 @@ export interface Pod {
   /** Outgoing TCP connect from inside the pod. */
   connect(host: string, port: number, timeoutMs?: number): Promise<{ ok: boolean; ms: number; error?: string }>;
   http(host: string, port: number, method: string, path: string, timeoutMs?: number): Promise<{ ok: boolean; status?: number; body?: string; error?: string }>;
+  /** One TCP connection held open, a byte every intervalMs; `echoes` are the ms offsets of the echoes. */
+  session(host: string, port: number, durationMs: number, intervalMs: number): Promise<{ ok: boolean; echoes: number[]; error?: string }>;
 }
 
 export class Topology {
@@ -87,7 +91,7 @@ export class Topology {
         sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
         sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', `10.77.${n}.1`]);
       }
-      const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, resolve(here, 'pod-agent.mjs'), s.name, ...s.ports.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, resolve(here, 'pod-agent.mjs'), s.name, ...s.ports.map(String), ...(s.echoPorts ?? []).map((p) => `e${p}`)], { stdio: ['pipe', 'pipe', 'pipe'] });
       this.#procs.push(proc);
       const lines = readline.createInterface({ input: proc.stdout });
       const waiting = new Map<number, (r: never) => void>();
@@ -115,6 +119,7 @@ export class Topology {
         ip: s.ip ?? `10.77.${n}.2`,
         connect: (host, port, timeoutMs = 250) => send({ op: 'connect', host, port, timeoutMs }),
         http: (host, port, method, path, timeoutMs = 1000) => send({ op: 'http', host, port, method, path, timeoutMs }),
+        session: (host, port, durationMs, intervalMs) => send({ op: 'session', host, port, durationMs, intervalMs }),
       });
     }
   }

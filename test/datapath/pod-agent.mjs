@@ -6,7 +6,13 @@ import readline from 'node:readline';
 
 const [name = 'pod', ...ports] = process.argv.slice(2);
 const servers = [];
-for (const p of ports.map(Number)) {
+// `eN`: a raw TCP echo server on port N (for long-lived sessions); plain N: HTTP.
+for (const e of ports.filter((x) => x.startsWith('e'))) {
+  const s = net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => {}));
+  s.listen(Number(e.slice(1)), '0.0.0.0');
+  servers.push(new Promise((r) => s.on('listening', r)));
+}
+for (const p of ports.filter((x) => !x.startsWith('e')).map(Number)) {
   const s = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -49,10 +55,38 @@ function request(host, port, method, path, timeoutMs) {
   });
 }
 
+// One connection kept open for durationMs, a byte sent every intervalMs; returns when each echo came back.
+function session(host, port, durationMs, intervalMs) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const echoes = [];
+    const sock = net.connect({ host, port });
+    let timer;
+    const finish = (ok, error) => {
+      clearInterval(timer);
+      sock.destroy();
+      resolve({ ok, echoes, ...(error ? { error } : {}) });
+    };
+    sock.on('connect', () => {
+      timer = setInterval(() => sock.write('x'), intervalMs);
+      setTimeout(() => finish(true), durationMs);
+    });
+    sock.on('data', (d) => {
+      for (let i = 0; i < d.length; i++) echoes.push(Date.now() - t0);
+    });
+    sock.on('error', (e) => finish(false, e.code ?? e.message));
+  });
+}
+
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', async (line) => {
   const cmd = JSON.parse(line);
-  const r = cmd.op === 'http' ? await request(cmd.host, cmd.port, cmd.method, cmd.path, cmd.timeoutMs) : await connect(cmd.host, cmd.port, cmd.timeoutMs);
+  const r =
+    cmd.op === 'http'
+      ? await request(cmd.host, cmd.port, cmd.method, cmd.path, cmd.timeoutMs)
+      : cmd.op === 'session'
+        ? await session(cmd.host, cmd.port, cmd.durationMs, cmd.intervalMs)
+        : await connect(cmd.host, cmd.port, cmd.timeoutMs);
   process.stdout.write(JSON.stringify({ id: cmd.id, ...r }) + '\n');
 });
 rl.on('close', () => process.exit(0));
