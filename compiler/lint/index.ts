@@ -2,6 +2,7 @@
 // Pure: documents (+ inventory, guardrails) in, sorted diagnostics out.
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import type { Inventory } from '../inventory/index.js';
+import { kindInfo } from '../load/kinds.js';
 import type { PolicyDocument } from '../load/index.js';
 import { checkGuardrails, compileGuardrails } from './guardrail.js';
 import { rules as allRules } from './registry.js';
@@ -24,6 +25,39 @@ export interface LintOptions {
 
 const at = (d: Diagnostic) => `${d.file}:${d.line}:${d.column}`;
 
+/**
+ * Policies written inline in a PolicyTest (`spec.policies: [{apiVersion, kind, ...}]`) as documents
+ * of their own, located inside the test file, so they get the same checks as policy files.
+ */
+export function inlinePolicies(doc: PolicyDocument): PolicyDocument[] {
+  if (doc.kind !== 'PolicyTest') return [];
+  const spec = doc.value['spec'];
+  const list = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? (spec as Record<string, unknown>)['policies'] : undefined;
+  if (!Array.isArray(list)) return [];
+  const out: PolicyDocument[] = [];
+  list.forEach((p, i) => {
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) return;
+    const v = p as Record<string, unknown>;
+    const info = typeof v['kind'] === 'string' ? kindInfo(v['kind']) : undefined;
+    if (!info) return; // the PolicyTest schema and `weir test` report what this is
+    const meta = (v['metadata'] ?? {}) as Record<string, unknown>;
+    const base = ['spec', 'policies', i] as const;
+    const locate: PolicyDocument['locate'] = (path, opts) => doc.locate([...base, ...path], opts);
+    out.push({
+      kind: v['kind'] as string,
+      apiVersion: typeof v['apiVersion'] === 'string' ? v['apiVersion'] : '',
+      family: info.family,
+      name: typeof meta['name'] === 'string' ? meta['name'] : '',
+      ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}),
+      value: v,
+      provenance: { ...doc.provenance, ...(() => { const s = doc.locate([...base]); return { line: s.line, column: s.column }; })() },
+      span: locate([]),
+      locate,
+    });
+  });
+  return out;
+}
+
 /** Lints documents; a rule or schema finding at a place already diagnosed is not repeated. */
 export function lintDocuments(documents: readonly PolicyDocument[], opts: LintOptions = {}): Diagnostic[] {
   const out: Diagnostic[] = [];
@@ -31,11 +65,19 @@ export function lintDocuments(documents: readonly PolicyDocument[], opts: LintOp
   const byKind = new Map<string, LintRule[]>();
   for (const r of ruleSet) for (const k of r.meta.kinds) byKind.set(k, [...(byKind.get(k) ?? []), r]);
   const taken = new Set((opts.prior ?? []).map(at));
-  for (const doc of documents) {
+  for (const doc of documents) lintOne(doc, documents);
+  // Inline policies of each PolicyTest form a run of their own (they are compiled together).
+  for (const t of documents) {
+    const inline = inlinePolicies(t);
+    for (const doc of inline) lintOne(doc, inline);
+  }
+  function lintOne(doc: PolicyDocument, run: readonly PolicyDocument[]): void {
     const ruleDiags: Diagnostic[] = [];
     for (const r of byKind.get(doc.kind) ?? []) {
       if (r.meta.needsInventory && !opts.inventory) continue;
-      ruleDiags.push(...runRule(r, doc, opts.inventory, documents));
+      // An inline test policy is judged against its test's inline inventory, which lint does not read.
+      if (r.meta.needsInventory && run !== documents) continue;
+      ruleDiags.push(...runRule(r, doc, opts.inventory, run));
     }
     for (const d of ruleDiags) taken.add(at(d));
     out.push(...ruleDiags);
