@@ -277,6 +277,9 @@ struct wrt_event_hdr {
 
 struct wrt_event_exec {
 	struct wrt_event_hdr hdr;
+	__u32 args_len; /* bytes of args read (argv, NUL-separated, argv[0] included), at most 255 */
+	__u32 pad;
+	char args[WRT_STR_MAX];
 };
 
 struct wrt_event_exit {

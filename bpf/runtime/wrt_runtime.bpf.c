@@ -42,7 +42,9 @@ struct nsproxy {
 struct upid { int nr; void *ns; } __attribute__((preserve_access_index));
 struct pid { unsigned int level; struct upid numbers[1]; } __attribute__((preserve_access_index));
 struct cred { kernel_cap_t cap_effective; kernel_cap_t cap_permitted; kernel_cap_t cap_inheritable; } __attribute__((preserve_access_index));
+struct mm_struct { unsigned long arg_start; unsigned long arg_end; } __attribute__((preserve_access_index));
 struct task_struct {
+	struct mm_struct *mm;
 	int tgid;
 	int exit_code;
 	struct task_struct *real_parent;
@@ -266,6 +268,17 @@ int wrt_exec(struct wrt_exec_ctx *ctx)
 		st->events++;
 	__builtin_memset(&e->hdr, 0, sizeof(e->hdr) - sizeof(e->hdr.binary));
 	fill_hdr(&e->hdr, WRT_EV_EXEC, p);
+	/* argv as the new image sees it (the process may be killed before anyone reads /proc). */
+	struct mm_struct *mm = BPF_CORE_READ(t, mm);
+	unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+	__u32 len = end > start ? end - start : 0;
+	if (len > WRT_STR_MAX - 1)
+		len = WRT_STR_MAX - 1;
+	e->args_len = 0;
+	e->pad = 0;
+	/* & 0xff: a bound the verifier can see (255 bytes at most). */
+	if (bpf_probe_read_user(e->args, len & 0xff, (void *)start) == 0)
+		e->args_len = len & 0xff;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

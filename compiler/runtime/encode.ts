@@ -22,6 +22,7 @@ export const runtimeLayouts = {
   wrt_proc: { size: 288, members: { pid: 0, ppid: 4, uid: 8, flags: 12, exec_ktime: 16, binary_len: 24, binary: 32 } },
   wrt_stats: { size: 40, members: { calls: 0, matches: 8, signals: 16, events: 24, events_lost: 32 } },
   wrt_event_hdr: { size: 304, members: { kind: 0, action: 1, flags: 2, n_args: 3, policy_id: 4, hook_id: 8, syscall_nr: 12, pid: 16, tid: 20, ppid: 24, uid: 28, ktime: 32, signal: 40, binary_len: 44, binary: 48 } },
+  wrt_event_exec: { size: 568, members: { hdr: 0, args_len: 304, args: 312 } },
   wrt_event_call: { size: 1648, members: { hdr: 0, arg_type: 304, str_len: 312, argv: 328, strs: 368 } },
   wrt_event_exit: { size: 312, members: { hdr: 0, exit_code: 304 } },
 } as const;

@@ -31,6 +31,8 @@ export interface DecodedEvent {
   args: { type: number; value: bigint; str?: string }[];
   /** exit events: the wait status (status << 8 | signal). */
   exitCode?: number;
+  /** exec events: argv[1..] joined by spaces, as Tetragon's process.arguments. */
+  arguments?: string;
 }
 
 const H = runtimeLayouts.wrt_event_hdr.members;
@@ -69,6 +71,11 @@ export function decodeRecord(b: Buffer): DecodedEvent | undefined {
     binaryKnown: known,
     args: [],
   };
+  if (kind === EV.exec && b.length >= runtimeLayouts.wrt_event_exec.size) {
+    const X = runtimeLayouts.wrt_event_exec.members;
+    const n = Math.min(b.readUInt32LE(X.args_len), 256);
+    ev.arguments = b.toString('utf8', X.args, X.args + n).split('\0').slice(1).filter((a) => a !== '').join(' ');
+  }
   if (kind === EV.exit && b.length >= runtimeLayouts.wrt_event_exit.size) ev.exitCode = b.readInt32LE(runtimeLayouts.wrt_event_exit.members.exit_code);
   if (kind === EV.call && b.length >= runtimeLayouts.wrt_event_call.size) {
     const n = Math.min(b[H.n_args]!, 5);
@@ -131,12 +138,12 @@ export class TetragonEncoder {
   #process(ev: DecodedEvent, fromExec: boolean): ProcessInfo {
     let p = this.#procs.get(ev.pid);
     if (!p || fromExec) {
-      let args = '';
+      let args = ev.arguments ?? '';
       let cwd = '';
       let binary = ev.binary;
       if (this.#opts.procfs) {
         try {
-          args = readFileSync(`/proc/${ev.pid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
+          if (ev.arguments === undefined) args = readFileSync(`/proc/${ev.pid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
           cwd = readlinkSync(`/proc/${ev.pid}/cwd`);
           if (!ev.binaryKnown) binary = readlinkSync(`/proc/${ev.pid}/exe`);
         } catch {

@@ -99,13 +99,15 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
     expect(evs).toHaveLength(1);
     records.push(...all.filter((e) => e.kind === 'exit'));
     const enc = new TetragonEncoder({ nodeName: 'local', table: node.lowered.table });
+    for (const e of all.filter((x) => x.kind === 'exec' && x.pid === killed.pid)) enc.encode(e);
     const json = enc.encode(evs[0]!) as { process_kprobe: Record<string, unknown> };
     expect(json.process_kprobe).toMatchObject({
       policy_name: 'wrt-protect',
       action: 'KPROBE_ACTION_SIGKILL',
       function_name: '__x64_sys_openat',
       args: [{ int_arg: -100 }, { string_arg: path.join(dir, 'protected', 'secret.txt') }, { int_arg: 0 }],
-      process: { pid: killed.pid, binary: bin },
+      // argv captured by the exec program: the process is dead before anyone could read /proc.
+      process: { pid: killed.pid, binary: bin, arguments: `open ${path.join(dir, 'protected', 'secret.txt')}` },
       weir: { file: 'policy.yaml', line: 11 }, // the kprobes entry (line 1 of the text is empty)
     });
     expect(compactLine(json)).toContain('killed');
