@@ -37,7 +37,11 @@ export async function projectCompiler(): Promise<Compiler> {
   if (process.env['WEIR_CONTROLLER_COMPILER'] !== 'seed') {
     try {
       const { ProjectCompiler } = await import('./project-compiler.js');
-      return new ProjectCompiler();
+      const c = new ProjectCompiler();
+      // The project compiler reads the ABI header at build time; where it cannot (e.g. a dist/
+      // tree without bpf/include), a compile would throw on every commit: use the seed instead.
+      c.probe();
+      return c;
     } catch {
       // compiler/bundle is not usable in this build: fall through to the seed compiler.
     }

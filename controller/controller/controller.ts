@@ -115,6 +115,8 @@ export class Controller extends EventEmitter {
         try {
           await this.reconcile(why);
         } catch (err) {
+          // Back to the phase of the rollout in force: a failed fetch or compile crash is not progress.
+          this.phase = this.state.current?.phase ?? 'Idle';
           this.fail(undefined, (err as Error).message);
         }
       } while (this.again && !this.stopped);

@@ -3,7 +3,8 @@
 // beside the policies, and the network/runtime producers' map-state and identity caches kept
 // across commits, so a one-policy commit re-lowers only the endpoints it touches.
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
-import { buildFromDocuments, compilerVersion, extraProducers, type ImageProducer } from '../../compiler/bundle/build.js';
+import { abiInfo, buildFromDocuments, compilerVersion, extraProducers, type ImageProducer } from '../../compiler/bundle/build.js';
+import { diagnostic } from '../../compiler/diagnostics.js';
 import { loadInventory } from '../../compiler/inventory/load.js';
 import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
 import { MapStateCache } from '../../compiler/lower/images.js';
@@ -19,15 +20,29 @@ export class ProjectCompiler implements Compiler {
   private readonly identities = new CompileCache();
   private producers: ImageProducer[] | undefined;
 
+  /** Throws when the compiler cannot run here (its ABI header is missing). */
+  probe(): void {
+    abiInfo();
+  }
+
   async compile(req: CompileRequest): Promise<CompileResult> {
     const r = await this.git.read(req.root, req.commit, req.paths);
     if ('error' in r) return { ok: false, diagnostics: [r.error], compiler: this.name };
-    return this.build(r.documents, r.diagnostics, r.commit, req.paths);
+    return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths));
   }
 
   async compileFiles(files: SourceFile[], revision: string): Promise<CompileResult> {
     const loaded = loadSources(files);
-    return this.build(loaded.documents, loaded.diagnostics, revision, ['cluster']);
+    return this.guarded(() => this.build(loaded.documents, loaded.diagnostics, revision, ['cluster']));
+  }
+
+  /** A crash inside the compiler is a failed compile with a diagnostic, never a stuck controller. */
+  private async guarded(f: () => Promise<CompileResult>): Promise<CompileResult> {
+    try {
+      return await f();
+    } catch (err) {
+      return { ok: false, diagnostics: [diagnostic('controller/compiler-error', 'error', `the compiler failed: ${(err as Error).message}; this is a bug in weir, not in the policies (the last good bundle stays in force)`, { file: '.', line: 1, column: 1, endLine: 1, endColumn: 1 })], compiler: this.name };
+    }
   }
 
   private async build(documents: PolicyDocument[], loadDiagnostics: Diagnostic[], commit: string, paths: string[]): Promise<CompileResult> {

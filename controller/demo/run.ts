@@ -7,7 +7,6 @@ import { promises as fs, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { simpleGit } from 'simple-git';
 import type { CommandIO } from '../../compiler/cli/command.js';
 import { useColor } from '../../compiler/cli/command.js';
@@ -22,8 +21,8 @@ import { serveController } from '../controller/server.js';
 import type { CookieEntry, EndpointEntry } from '../controller/seed-compiler.js';
 import { Client, type Listening } from '../transport/http.js';
 import { demoFlows, scenarioChange, scenarioPods, scenarioRule } from './scenario.js';
+import { objectPath } from '../../bpf/paths.js';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface DemoOptions {
   /** Force the emulator even where the kernel datapath could run. */
@@ -50,8 +49,8 @@ export function kernelUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'not running as root, so no BPF programs can be loaded';
   if (!existsSync('/sys/fs/bpf')) return 'bpffs is not mounted at /sys/fs/bpf (scripts/setup.sh mounts it)';
-  const obj = [path.join(projectRoot, 'bpf/build/endpoint.bpf.o'), path.join(projectRoot, 'dist/bpf/build/endpoint.bpf.o')];
-  if (!obj.some((o) => existsSync(o))) return 'the BPF objects are not built (run `npm run build`)';
+  // bpf/paths.ts knows where the objects are, from the sources or from dist/.
+  if (!existsSync(objectPath('endpoint.bpf.o'))) return 'the BPF objects are not built (run `npm run build`)';
   return undefined;
 }
 
@@ -170,7 +169,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     // 6. Runtime enforcement.
     step(6, 'Runtime enforcement: kill a binary that reads a protected file');
     if (env) {
-      await runtimeStep({ out, p, dir, repo, git, agent, server });
+      await runtimeStep({ out, p, dir, repo, git, agent, server, compilerName: compiler.name });
     } else {
       out(`   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`);
     }
@@ -188,7 +187,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
 }
 
 /** Kernel mode: a TracingPolicy that Sigkills a copy of cat (under the demo's own directory) opening a protected file. */
-async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening }): Promise<void> {
+async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening; compilerName: string }): Promise<void> {
   const { out, p, dir } = c;
   const bin = path.join(dir, 'bin', 'wdemo-cat');
   await fs.mkdir(path.dirname(bin), { recursive: true });
@@ -236,7 +235,8 @@ spec:
   out(`   wdemo-cat public.txt                    ${pub.code === 0 ? p.green('read') : p.red(`exit ${pub.code ?? pub.signal}`)}  ${p.dim(JSON.stringify(pub.stdout.trim()))}`);
   const secret = await run(path.join(dir, 'protected', 'death-star-plans.txt'));
   const killed = secret.signal === 'SIGKILL';
-  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : 'the runtime datapath did not enforce')}`);
+  const why = c.compilerName.startsWith('weir-seed') ? `the controller runs its seed compiler (${c.compilerName}), which leaves TracingPolicies out` : 'the runtime datapath did not enforce';
+  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : why)}`);
 }
 
 function fmtMs(ms: number | undefined): string {
