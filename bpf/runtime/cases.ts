@@ -4,7 +4,7 @@
 // before it makes the call, so matchBinaries sees the case's binary while the only process that can be
 // killed is the probe itself. The verdict is what happened: SIGKILL, another signal, an event, nothing.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,11 @@ export interface KernelCase {
   uid?: number;
   nr: number;
   args: (string | number)[];
+  /** Scope sets (hook table scopeSet) of the scoped policies whose pods include the case's process. */
+  scopeSets?: number[];
 }
+
+const cgroup2 = '/sys/fs/cgroup/unified';
 
 export interface KernelOutcome {
   verdict: 'kill' | 'signal' | 'post' | 'allow' | 'skipped';
@@ -73,6 +77,29 @@ export class KernelCaseRunner implements Disposable {
   async run(c: KernelCase): Promise<KernelOutcome> {
     const why = unsafeReason(c);
     if (why) return { verdict: 'skipped', detail: why };
+    // A scoped case runs the probe in a cgroup of its own, put in the policy's scope like the agent puts a pod's.
+    let cg: string | undefined;
+    if (c.scopeSets?.length) {
+      const root = existsSync(`${cgroup2}/cgroup.procs`) ? cgroup2 : existsSync('/sys/fs/cgroup/cgroup.procs') && existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;
+      if (!root) return { verdict: 'skipped', detail: 'pod scoping needs a cgroup v2 hierarchy to put the probe in a cgroup of its own' };
+      cg = path.join(root, `wrt-case-${process.pid}-${Math.random().toString(16).slice(2, 8)}`);
+      mkdirSync(cg);
+    }
+    try {
+      return await this.#runProbe(c, cg);
+    } finally {
+      if (cg) {
+        try {
+          rmdirSync(cg);
+        } catch {
+          /* still populated for a moment after the probe's exit */
+          setTimeout(() => rmSync(cg!, { recursive: true, force: true }), 200).unref();
+        }
+      }
+    }
+  }
+
+  async #runProbe(c: KernelCase, cg: string | undefined): Promise<KernelOutcome> {
     const args = c.args.map((a) => (typeof a === 'number' ? `i:${a}` : `s:${a}`));
     const child = spawn(this.#probe, ['call', String(c.nr), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const pid = child.pid ?? 0;
@@ -102,8 +129,15 @@ export class KernelCaseRunner implements Disposable {
     v.writeUInt32LE(bytes.length, 24);
     bytes.copy(v, 32);
     this.#dp.object.map('wrt_procs').update(u32(pid), v);
+    let cgid: bigint | undefined;
+    if (cg) {
+      writeFileSync(path.join(cg, 'cgroup.procs'), String(pid));
+      cgid = BigInt(statSync(cg).ino);
+      for (const set of c.scopeSets ?? []) this.#dp.setScope(set, [cgid]);
+    }
     child.stdin.end('x');
     const st = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+    if (cgid !== undefined) for (const set of c.scopeSets ?? []) this.#dp.setScope(set, [cgid], false);
     if (!st) {
       child.kill('SIGKILL');
       return { verdict: 'skipped', detail: 'probe did not finish in 5 s' };

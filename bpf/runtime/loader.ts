@@ -230,6 +230,27 @@ export class RuntimeDatapath implements Disposable {
     return this.apply(decoded, attach);
   }
 
+  /**
+   * Puts cgroups in (or out of) a scoped policy's scope in the generation in service: the agent calls
+   * this with the cgroup ids of the pods a TracingPolicyNamespaced / podSelector selects (the hook
+   * table's scopeSet), again after each apply (a new generation starts with empty scopes).
+   */
+  setScope(scopeSet: number, cgroupIds: readonly bigint[], present = true): void {
+    const inner = this.object.map('wrt_num_slots').openInner(u32(this.#generation));
+    if (!inner) throw new Error('no runtime policy is applied');
+    try {
+      for (const id of cgroupIds) {
+        const k = Buffer.alloc(16);
+        k.writeUInt32LE(scopeSet, 0);
+        k.writeBigUInt64LE(id, 8);
+        if (present) inner.update(k, Uint8Array.of(1));
+        else inner.delete(k);
+      }
+    } finally {
+      inner.close();
+    }
+  }
+
   /** Flips one policy between enforce (0) and monitor (1) in the generation in service. */
   setMode(policyId: number, mode: 'enforce' | 'monitor'): void {
     const inner = this.object.map('wrt_policies_slots').openInner(u32(this.#generation));

@@ -70,6 +70,8 @@ export interface HookTableEntry {
   message?: string;
   tags: string[];
   args: { index: number; type: string; label?: string }[];
+  /** For a namespaced / podSelector policy: the numeric set the agent fills with its pods' cgroup ids. */
+  scopeSet?: number;
 }
 
 export interface LoweredRuntimeNode {
@@ -172,6 +174,7 @@ export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities
           ...(hook.message === undefined ? {} : { message: hook.message }),
           tags: hook.tags,
           args: hook.args.map((a) => ({ index: a.index, type: a.type, ...(a.label === undefined ? {} : { label: a.label }) })),
+          ...(scoped ? { scopeSet } : {}),
         },
       });
     }

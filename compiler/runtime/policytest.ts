@@ -94,15 +94,14 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
     });
     const detail = [by.length ? `decided by ${by.join(', ')}` : 'no selector matched', errors.length ? `; ${errors.length} policy error(s) on node ${nodeName}, first: ${errors[0]!.file}:${errors[0]!.line}: ${errors[0]!.message}` : ''].join('');
     if (!kernel) return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail };
-    if (nr0.lowered.hooks.some((h) => h.scoped && scopeOf(nr0.lowered.table[h.hookId])))
-      return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; not run in the kernel: pod scoping needs the agent's cgroup mapping` };
+    const scopeSets = [...new Set(nr0.lowered.hooks.filter((h) => h.scoped && scopeOf(nr0.lowered.table[h.hookId])).map((h) => h.scopeSet))];
     let runner = runners.get(nodeName);
     if (!runner) {
       const { KernelCaseRunner } = await import('../../bpf/runtime/cases.js');
       runner = new KernelCaseRunner(nr0.images, nr0.lowered.attach);
       runners.set(nodeName, runner);
     }
-    const k = await runner.run({ binary: proc['binary'], ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}), nr, args: args.map((a) => (typeof a === 'number' ? a : String(a))) });
+    const k = await runner.run({ binary: proc['binary'], ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}), nr, args: args.map((a) => (typeof a === 'number' ? a : String(a))), scopeSets });
     if (k.verdict === 'skipped') return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; images only: ${k.detail}` };
     const agree = k.verdict === d.verdict;
     return {
