@@ -4,7 +4,7 @@
 // before it makes the call, so matchBinaries sees the case's binary while the only process that can be
 // killed is the probe itself. The verdict is what happened: SIGKILL, another signal, an event, nothing.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,36 @@ export function unsafeReason(c: KernelCase): string | undefined {
   return undefined;
 }
 
+/** Temp dirs and cgroups of earlier runs whose process is gone (names carry the pid). */
+function removeLeftovers(): void {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const [dir, rm] of [[tmpdir(), (p: string) => rmSync(p, { recursive: true, force: true })], [cgroup2, (p: string) => rmdirSync(p)]] as const) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const m = /^wrt-case-(\d+)-/.exec(n);
+      if (m && !alive(Number(m[1]))) {
+        try {
+          rm(path.join(dir, n));
+        } catch {
+          /* busy: next time */
+        }
+      }
+    }
+  }
+}
+
 export class KernelCaseRunner implements Disposable {
   readonly #dir: string;
   readonly #probe: string;
@@ -58,7 +88,8 @@ export class KernelCaseRunner implements Disposable {
   readonly #rb: { consume(): number; close(): void };
 
   constructor(images: readonly RuntimeMapImage[], attach: readonly string[]) {
-    this.#dir = mkdtempSync(path.join(tmpdir(), 'wrt-case-'));
+    removeLeftovers();
+    this.#dir = mkdtempSync(path.join(tmpdir(), `wrt-case-${process.pid}-`));
     this.#probe = path.join(this.#dir, 'wrt-probe');
     try {
       execFileSync('cc', ['-O2', '-o', this.#probe, probeSource]);
