@@ -4,6 +4,12 @@
 // enforces real packets on the attached veths.
 import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
 import { EmulatorDatapath } from './emulator.js';
+import type { MapImage } from '../../compiler/bundle/types.js';
+import { sha256hex } from '../bundle/codec.js';
+import { encodeIpcacheKey, encodeIpcacheValue } from '../controller/seed-compiler.js';
+
+/** weir_ipcache_value flag: the entry was learned from DNS (toFQDNs) and expires. */
+const IPCACHE_FLAG_FQDN = 1;
 
 interface NetDatapathLike {
   applyImages(images: { image: unknown; bytes: Buffer }[]): { maps: { name: string; endpoint?: string; entries: number }[]; timings: { loadMs: number; swapMs: number } };
@@ -31,6 +37,8 @@ export class KernelDatapath implements Datapath {
   private readonly attached = new Map<string, { close(): void }>();
   private digest: string | undefined;
   private runtime: RuntimeDatapathLike | undefined;
+  /** The bundle's ipcache image, to which learned toFQDNs addresses are added. */
+  private ipcacheBase: { image: MapImage; bytes: Buffer } | undefined;
 
   private constructor(private readonly node: string, private readonly net: NetDatapathLike, private readonly opts: KernelOptions) {
     this.shadow = new EmulatorDatapath(node);
@@ -78,6 +86,8 @@ export class KernelDatapath implements Datapath {
     }
     await this.shadow.apply(input);
     this.digest = input.digest;
+    this.ipcacheBase = input.images.find((i) => i.image.name === 'ipcache');
+    if (this.shadow.learned.size > 0) this.swapIpcache(); // learned addresses survive a new bundle
     return { maps: r.maps.map((m) => ({ name: m.name, ...(m.endpoint ? { endpoint: m.endpoint } : {}), entries: m.entries })), timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs } };
   }
 
@@ -85,13 +95,36 @@ export class KernelDatapath implements Datapath {
     return this.shadow.verdict(flow);
   }
 
-  /** Learned only in the shadow for now: the kernel ipcache is not updated in place yet (see docs/controller.md). */
+  /** toFQDNs: the address joins the ipcache under the selector identity (a fresh ipcache swapped in). */
   learnFqdn(ip: string, identity: number, ttlSeconds: number): void {
     this.shadow.learnFqdn(ip, identity, ttlSeconds);
+    this.swapIpcache();
   }
 
   expireFqdn(now?: number): number {
-    return this.shadow.expireFqdn(now);
+    const n = this.shadow.expireFqdn(now);
+    if (n > 0) this.swapIpcache();
+    return n;
+  }
+
+  /** The bundle's ipcache plus the learned addresses (flag FQDN), built fresh and swapped in one slot update. */
+  private swapIpcache(): void {
+    const base = this.ipcacheBase;
+    if (!base) return;
+    const rec = base.image.keySize + base.image.valueSize;
+    const byKey = new Map<string, [Buffer, Buffer]>();
+    for (let o = 0; o + rec <= base.bytes.length; o += rec) {
+      const k = base.bytes.subarray(o, o + base.image.keySize);
+      byKey.set(k.toString('hex'), [k, base.bytes.subarray(o + base.image.keySize, o + rec)]);
+    }
+    for (const [ip, l] of this.shadow.learned) {
+      if (l.expires <= Date.now() || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) continue;
+      const k = encodeIpcacheKey(ip);
+      byKey.set(k.toString('hex'), [k, encodeIpcacheValue(l.identity, IPCACHE_FLAG_FQDN)]);
+    }
+    const records = [...byKey.values()].sort(([a], [b]) => Buffer.compare(a, b));
+    const bytes = Buffer.concat(records.flatMap(([k, v]) => [k, v]));
+    this.net.applyImages([{ image: { ...base.image, entries: records.length, digest: sha256hex(bytes) }, bytes }]);
   }
 
   stats(): { allowed: number; dropped: number } {

@@ -79,3 +79,43 @@ describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', (
     expect(r['after']).toBe('deny');
   }, 90_000);
 });
+
+describe.skipIf(skipKernel() || !existsSync(path.join(projectRoot, 'bpf/build/endpoint.bpf.o')))('toFQDNs in the kernel ipcache (root, npm run build)', () => {
+  it('a learned address joins the kernel ipcache under the selector identity and leaves it at expiry', async () => {
+    const { createPodNetwork } = await import('../../controller/demo/kernel.js');
+    const { scenarioPods } = await import('../../controller/demo/scenario.js');
+    const { KernelDatapath } = await import('../../controller/agent/kernel.js');
+    const { ProjectCompiler } = await import('../../controller/controller/project-compiler.js');
+    const { nodeManifest } = await import('../../controller/bundle/codec.js');
+    const net = await createPodNetwork(scenarioPods, 'wag');
+    try {
+      // xwing may reach api.example.com on 80 only; the test's "DNS answer" is the deathstar's address.
+      const policy = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api-access, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {class: xwing}}
+  egress:
+  - toFQDNs: [{matchName: api.example.com}]
+    toPorts: [{ports: [{port: "80", protocol: TCP}]}]
+`;
+      const r = await new ProjectCompiler().compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(scenarioPods) }, { file: 'policy.yaml', bytes: Buffer.from(policy) }], 'fqdn-kernel');
+      expect(r.bundle, JSON.stringify(r.diagnostics)).toBeDefined();
+      const nm = nodeManifest(r.bundle!.manifest, r.bundle!.digest, 'node-1');
+      const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(r.bundle!.blobs.get(t.digest)!.toString()) as unknown]));
+      const dp = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces });
+      net.onDestroy.push(() => dp.close());
+      await dp.apply({ digest: r.bundle!.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: r.bundle!.blobs.get(image.digest)! })), tables });
+      const identity = (tables.get('fqdn_selectors') as { identity: number }[])[0]!.identity;
+      expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
+      dp.learnFqdn('10.200.0.10', identity, 2);
+      expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('allow');
+      expect(await net.verdictOnWire('xwing', 'deathstar', 8080)).toBe('deny');
+      await new Promise((res) => setTimeout(res, 2100));
+      expect(dp.expireFqdn()).toBe(1);
+      expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
+    } finally {
+      await net.destroy();
+    }
+  }, 90_000);
+});
