@@ -173,7 +173,10 @@ export class TetragonEncoder {
   encode(ev: DecodedEvent): Record<string, unknown> | undefined {
     const time = this.#timeNs(ev.ktime);
     const node_name = this.#opts.nodeName;
-    if (ev.kind === 'exec') return { process_exec: { process: this.#process(ev, true) }, node_name, time };
+    if (ev.kind === 'exec') {
+      const parent = this.#procs.get(ev.ppid);
+      return { process_exec: { process: this.#process(ev, true), ...(parent ? { parent } : {}) }, node_name, time };
+    }
     if (ev.kind === 'exit') {
       const process = this.#process(ev, false);
       this.#procs.delete(ev.pid);
@@ -193,6 +196,9 @@ export class TetragonEncoder {
       return o;
     });
     const body: Record<string, unknown> = { process: this.#process(ev, false) };
+    // The parent as Tetragon reports it, when its exec was seen (processes older than weir have none).
+    const parent = this.#procs.get(ev.ppid);
+    if (parent) body['parent'] = parent;
     const isKprobe = hook?.eventKind !== 'process_tracepoint';
     if (isKprobe) body['function_name'] = hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${ev.syscallNr}`;
     else {
@@ -290,7 +296,18 @@ export class TetragonEncoder {
     }
     const monitor = (b[H.flags]! & FLAG_MONITOR) !== 0;
     const action = ACTION_NAMES[b[H.action]!] ?? 'KPROBE_ACTION_UNKNOWN';
-    return `${f.head}${pj.json}${f.where},"args":[${args}],"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(ktime)}"}`;
+    const ppid = b.readUInt32LE(H.ppid);
+    const parent = this.#procs.get(ppid);
+    let parentJson = '';
+    if (parent) {
+      let pp = this.#procJson.get(ppid);
+      if (!pp || pp.info !== parent) {
+        pp = { info: parent, json: JSON.stringify(parent) };
+        this.#procJson.set(ppid, pp);
+      }
+      parentJson = `,"parent":${pp.json}`;
+    }
+    return `${f.head}${pj.json}${parentJson}${f.where},"args":[${args}],"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(ktime)}"}`;
   }
 }
 

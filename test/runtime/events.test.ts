@@ -84,6 +84,30 @@ describe('Tetragon events', () => {
     expect(compactLine(tp)).toBe('⁉️  syscall /bin/mount syscalls/sys_enter_mount tmpfs [tp]');
   });
 
+  it('a call from a process whose parent was seen exec\'ing carries the parent, in both encodings', () => {
+    const mk = (pid: number, ppid: number, bin: string) => {
+      const b = Buffer.alloc(runtimeLayouts.wrt_event_exit.size);
+      b[H.kind] = 1;
+      b[H.flags] = 4;
+      b.writeUInt32LE(pid, H.pid);
+      b.writeUInt32LE(ppid, H.ppid);
+      b.writeUInt32LE(bin.length, H.binary_len);
+      b.write(bin, H.binary);
+      return b;
+    };
+    const a = enc();
+    const b = enc();
+    for (const e of [a, b]) {
+      e.jsonLine(mk(100, 1, '/bin/bash'));
+      e.jsonLine(mk(4242, 100, '/usr/bin/cat'));
+    }
+    const rec = Buffer.from(kill);
+    rec.writeUInt32LE(100, H.ppid);
+    const line = a.jsonLine(rec)!;
+    expect(line).toBe(JSON.stringify(b.encode(decodeRecord(rec)!)));
+    expect(JSON.parse(line).process_kprobe.parent).toMatchObject({ pid: 100, binary: '/bin/bash' });
+  });
+
   it('exec and exit records pair up by exec_id; unknown kinds and short records are ignored', () => {
     const e = enc();
     const hdr = (kind: number) => {
