@@ -108,11 +108,11 @@ export interface EndpointValue {
 
 type Fields<S extends NetStruct> = keyof (typeof netLayouts)[S]['fields'];
 
-function put<S extends NetStruct>(b: Buffer, s: S, field: Fields<S>, value: number): void {
+function put<S extends NetStruct>(b: Buffer, s: S, field: Fields<S>, value: number, base = 0): void {
   const l = (netLayouts[s].fields as Record<string, FieldLayout>)[field as string]!;
-  if (l.size === 1) b.writeUInt8(value, l.offset);
-  else if (l.size === 2) b.writeUInt16LE(value, l.offset);
-  else b.writeUInt32LE(value >>> 0, l.offset);
+  if (l.size === 1) b.writeUInt8(value, base + l.offset);
+  else if (l.size === 2) b.writeUInt16LE(value, base + l.offset);
+  else b.writeUInt32LE(value >>> 0, base + l.offset);
 }
 
 function get<S extends NetStruct>(b: Uint8Array, s: S, field: Fields<S>): number {
@@ -125,12 +125,17 @@ function get<S extends NetStruct>(b: Uint8Array, s: S, field: Fields<S>): number
 
 export function encodePolicyKey(k: PolicyKey): Buffer {
   const b = Buffer.alloc(netLayouts.weir_policy_key.size);
-  put(b, 'weir_policy_key', 'prefixlen', k.prefixlen);
-  put(b, 'weir_policy_key', 'identity', k.identity);
-  put(b, 'weir_policy_key', 'direction', k.direction);
-  put(b, 'weir_policy_key', 'protocol', k.protocol);
-  b.writeUInt16BE(k.port, netLayouts.weir_policy_key.fields.dport_be.offset);
+  writePolicyKey(b, 0, k);
   return b;
+}
+
+/** Writes a policy key at `off` of a larger buffer (whole map images are encoded in place, without a Buffer per record). */
+export function writePolicyKey(b: Buffer, off: number, k: PolicyKey): void {
+  put(b, 'weir_policy_key', 'prefixlen', k.prefixlen, off);
+  put(b, 'weir_policy_key', 'identity', k.identity, off);
+  put(b, 'weir_policy_key', 'direction', k.direction, off);
+  put(b, 'weir_policy_key', 'protocol', k.protocol, off);
+  b.writeUInt16BE(k.port, off + netLayouts.weir_policy_key.fields.dport_be.offset);
 }
 
 export function decodePolicyKey(b: Uint8Array): PolicyKey {
@@ -146,13 +151,18 @@ export function decodePolicyKey(b: Uint8Array): PolicyKey {
 
 export function encodePolicyValue(p: PolicyValue): Buffer {
   const b = Buffer.alloc(netLayouts.weir_policy_value.size);
-  put(b, 'weir_policy_value', 'verdict', p.verdict);
-  put(b, 'weir_policy_value', 'auth', p.auth);
-  put(b, 'weir_policy_value', 'flags', p.flags);
-  put(b, 'weir_policy_value', 'proxy_port', p.proxyPort);
-  put(b, 'weir_policy_value', 'precedence', p.precedence);
-  put(b, 'weir_policy_value', 'cookie', p.cookie);
+  writePolicyValue(b, 0, p);
   return b;
+}
+
+/** Writes a policy value at `off`; the padding bytes are left as they are (zero in a fresh buffer). */
+export function writePolicyValue(b: Buffer, off: number, p: PolicyValue): void {
+  put(b, 'weir_policy_value', 'verdict', p.verdict, off);
+  put(b, 'weir_policy_value', 'auth', p.auth, off);
+  put(b, 'weir_policy_value', 'flags', p.flags, off);
+  put(b, 'weir_policy_value', 'proxy_port', p.proxyPort, off);
+  put(b, 'weir_policy_value', 'precedence', p.precedence, off);
+  put(b, 'weir_policy_value', 'cookie', p.cookie, off);
 }
 
 export function decodePolicyValue(b: Uint8Array): PolicyValue {
@@ -168,10 +178,15 @@ export function decodePolicyValue(b: Uint8Array): PolicyValue {
 
 export function encodeIpcacheKey(k: IpcacheKey): Buffer {
   const b = Buffer.alloc(netLayouts.weir_ipcache_key.size);
-  put(b, 'weir_ipcache_key', 'prefixlen', 32 + k.bits);
-  put(b, 'weir_ipcache_key', 'family', k.family);
-  b.set(k.addr.subarray(0, k.family === 4 ? 4 : 16), netLayouts.weir_ipcache_key.fields.addr.offset);
+  writeIpcacheKey(b, 0, k);
   return b;
+}
+
+/** Writes an ipcache key at `off` of a zeroed buffer. */
+export function writeIpcacheKey(b: Buffer, off: number, k: IpcacheKey): void {
+  put(b, 'weir_ipcache_key', 'prefixlen', 32 + k.bits, off);
+  put(b, 'weir_ipcache_key', 'family', k.family, off);
+  b.set(k.addr.subarray(0, k.family === 4 ? 4 : 16), off + netLayouts.weir_ipcache_key.fields.addr.offset);
 }
 
 export function decodeIpcacheKey(b: Uint8Array): IpcacheKey {
@@ -182,9 +197,13 @@ export function decodeIpcacheKey(b: Uint8Array): IpcacheKey {
 
 export function encodeIpcacheValue(v: IpcacheValue): Buffer {
   const b = Buffer.alloc(netLayouts.weir_ipcache_value.size);
-  put(b, 'weir_ipcache_value', 'identity', v.identity);
-  put(b, 'weir_ipcache_value', 'flags', v.flags);
+  writeIpcacheValue(b, 0, v);
   return b;
+}
+
+export function writeIpcacheValue(b: Buffer, off: number, v: IpcacheValue): void {
+  put(b, 'weir_ipcache_value', 'identity', v.identity, off);
+  put(b, 'weir_ipcache_value', 'flags', v.flags, off);
 }
 
 export function decodeIpcacheValue(b: Uint8Array): IpcacheValue {

@@ -7,18 +7,18 @@ import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { reservedIdentities } from '../identity/allocate.js';
 import type { IREndpoint, IRRule, L7Rules, NetworkIR } from '../ir/types.js';
 import { parsePrefix } from '../network/cidr.js';
-import { imageBlob, sha256, type ImageDraft, type ProducerOutput } from '../bundle/assemble.js';
+import { sha256, type ImageDraft, type ProducerOutput } from '../bundle/assemble.js';
 import {
-  encodeIpcacheKey,
-  encodeIpcacheValue,
-  encodePolicyKey,
-  encodePolicyValue,
   netLayouts,
   WEIR_EP_AUDIT,
   WEIR_EP_EGRESS_ENFORCED,
   WEIR_EP_INGRESS_ENFORCED,
   WEIR_IPCACHE_MAX_ENTRIES,
   WEIR_POLICY_MAX_ENTRIES_DEFAULT,
+  writeIpcacheKey,
+  writeIpcacheValue,
+  writePolicyKey,
+  writePolicyValue,
 } from './encode.js';
 import { endpointMapState, L7Registry, rulesBySubject, type MapEntry } from './mapstate.js';
 
@@ -56,6 +56,46 @@ export function endpointFlags(ep: IREndpoint): number {
 /** Memo of map states across builds (incremental rebuilds reuse unchanged endpoint states). */
 export class MapStateCache {
   readonly states = new Map<string, CachedState>();
+  /** Per-node ipcache images of the last build, valid while the shared image and its node slots are unchanged. */
+  ipcache?: { key: string; byNode: Map<string, { blob: Buffer; digest: string }> };
+}
+
+/**
+ * Record order of an image: records sorted by key bytes (as imageBlob sorts them), stable.
+ * Keys are compared as big-endian u32 words read once, instead of a byte loop per comparison.
+ */
+function keyOrder(keys: Buffer, keySize: number, n: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  if (keySize % 4 !== 0) return order.sort((a, b) => Buffer.compare(keys.subarray(a * keySize, (a + 1) * keySize), keys.subarray(b * keySize, (b + 1) * keySize)) || a - b);
+  const w = keySize / 4;
+  const words = new Uint32Array(n * w);
+  for (let i = 0; i < n * w; i++) words[i] = keys.readUInt32BE(i * 4);
+  return order.sort((a, b) => {
+    for (let k = 0; k < w; k++) {
+      const x = words[a * w + k]!;
+      const y = words[b * w + k]!;
+      if (x !== y) return x < y ? -1 : 1;
+    }
+    return a - b;
+  });
+}
+
+/** The policy map image of one map state: keys sorted by bytes, key‖value records, written in one buffer. */
+function policyBlob(entries: readonly MapEntry[]): Uint8Array {
+  const pk = netLayouts.weir_policy_key.size;
+  const rec = pk + netLayouts.weir_policy_value.size;
+  const n = entries.length;
+  const keys = Buffer.alloc(n * pk);
+  for (let i = 0; i < n; i++) writePolicyKey(keys, i * pk, entries[i]!.key);
+  const order = keyOrder(keys, pk, n);
+  const out = new Uint8Array(n * rec);
+  const ob = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  for (let j = 0; j < n; j++) {
+    const i = order[j]!;
+    keys.copy(ob, j * rec, i * pk, (i + 1) * pk);
+    writePolicyValue(ob, j * rec + pk, entries[i]!.value);
+  }
+  return out;
 }
 
 /**
@@ -94,7 +134,7 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   const pv = netLayouts.weir_policy_value.size;
   const local = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
   const encode = (entries: MapEntry[]) => {
-    const blob = imageBlob(entries.map((e) => [encodePolicyKey(e.key), encodePolicyValue(e.value)] as const));
+    const blob = policyBlob(entries);
     return { blob, digest: sha256(blob) };
   };
 
@@ -147,30 +187,46 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
     diagnostics.push(diagnostic('lower/ipcache-capacity', 'error', `the ipcache needs ${ir.ipcache.length} entries, over its capacity of ${WEIR_IPCACHE_MAX_ENTRIES}`, { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }));
   // Every node's ipcache has the same keys; only node addresses differ in value (host here,
   // remote-node elsewhere). Sort once, then patch the values per node.
-  const ipRecords = ir.ipcache.map((e) => {
-    const p = parsePrefix(e.prefix)!;
-    return { key: encodeIpcacheKey({ bits: p.bits, family: p.family, addr: p.addr }), identity: e.identity, node: e.node };
-  });
-  ipRecords.sort((a, b) => Buffer.compare(a.key, b.key));
   const ks = netLayouts.weir_ipcache_key.size;
   const vs = netLayouts.weir_ipcache_value.size;
-  const baseBlob = Buffer.alloc(ipRecords.length * (ks + vs));
-  const nodeSlots: { off: number; node: string }[] = [];
-  ipRecords.forEach((r, i) => {
-    const off = i * (ks + vs);
-    r.key.copy(baseBlob, off);
-    encodeIpcacheValue({ identity: r.identity, flags: 0 }).copy(baseBlob, off + ks);
-    if (r.node !== undefined) nodeSlots.push({ off: off + ks, node: r.node });
+  const n = ir.ipcache.length;
+  const ipKeys = Buffer.alloc(n * ks);
+  ir.ipcache.forEach((e, i) => {
+    const p = parsePrefix(e.prefix)!;
+    writeIpcacheKey(ipKeys, i * ks, { bits: p.bits, family: p.family, addr: p.addr });
   });
+  const baseBlob = Buffer.alloc(n * (ks + vs));
+  const nodeSlots: { off: number; node: string }[] = [];
+  keyOrder(ipKeys, ks, n).forEach((i, j) => {
+    const off = j * (ks + vs);
+    const e = ir.ipcache[i]!;
+    ipKeys.copy(baseBlob, off, i * ks, (i + 1) * ks);
+    writeIpcacheValue(baseBlob, off + ks, { identity: e.identity, flags: 0 });
+    if (e.node !== undefined) nodeSlots.push({ off: off + ks, node: e.node });
+  });
+  // The node slots are the only bytes that differ between nodes: the hash of everything before
+  // the first slot is computed once and forked per node. Across incremental builds the images
+  // are reused while the shared image and its slots are unchanged.
+  const first = nodeSlots.length ? nodeSlots[0]!.off : baseBlob.length;
+  const ipKey = `${sha256(baseBlob)}|${nodeSlots.map((x) => `${x.off}:${x.node}`).join(',')}`;
+  if (cache.ipcache?.key !== ipKey) cache.ipcache = { key: ipKey, byNode: new Map() };
+  const ipImages = cache.ipcache.byNode;
+  let prefixHash: ReturnType<typeof createHash> | undefined;
   for (const node of nodes) {
-    const blob = Buffer.from(baseBlob);
-    for (const slot of nodeSlots) blob.writeUInt32LE(slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], slot.off);
+    let img = ipImages.get(node);
+    if (!img) {
+      const blob = Buffer.from(baseBlob);
+      for (const slot of nodeSlots) blob.writeUInt32LE(slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], slot.off);
+      prefixHash ??= createHash('sha256').update(baseBlob.subarray(0, first));
+      img = { blob, digest: prefixHash.copy().update(blob.subarray(first)).digest('hex') };
+      ipImages.set(node, img);
+    }
     const drafts = perNode.get(node) ?? [];
     drafts.push({
       image: { name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: ks, valueSize: vs, maxEntries: WEIR_IPCACHE_MAX_ENTRIES },
       records: [],
-      blob,
-      digest: sha256(blob),
+      blob: img.blob,
+      digest: img.digest,
     });
     perNode.set(node, drafts);
   }
