@@ -226,7 +226,7 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
   }
 
   const hooks: Hook[] = [];
-  const lists2 = (name: 'kprobes' | 'tracepoints' | 'lsmhooks' | 'uprobes' | 'usdts', kind: HookKind) => {
+  const hookList = (name: 'kprobes' | 'tracepoints' | 'lsmhooks' | 'uprobes' | 'usdts', kind: HookKind) => {
     const arr = spec[name];
     if (arr === undefined) return;
     if (!Array.isArray(arr)) return err('runtime/bad-hooks', ['spec', name], `spec.${name} must be a list`);
@@ -235,11 +235,11 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
       if (hook) hooks.push(...hook);
     });
   };
-  lists2('kprobes', 'kprobe');
-  lists2('tracepoints', 'tracepoint');
-  lists2('lsmhooks', 'lsm');
-  lists2('uprobes', 'uprobe');
-  lists2('usdts', 'usdt');
+  hookList('kprobes', 'kprobe');
+  hookList('tracepoints', 'tracepoint');
+  hookList('lsmhooks', 'lsm');
+  hookList('uprobes', 'uprobe');
+  hookList('usdts', 'usdt');
   if (hooks.length === 0 && !spec['enforcers']) warn('runtime/no-hooks', ['spec'], `${doc.kind} ${doc.name} has no kprobes, tracepoints, lsmhooks or uprobes: it does nothing`);
 
   const policy: RuntimePolicy = {

@@ -4,7 +4,7 @@
 // the node and the reason, never a quiet downgrade.
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
 import { describeMissing, type NodeCapabilities } from './capabilities.js';
-import type { Hook, MatchArg, RuntimeIR, RuntimePolicy, Selector } from './ir.js';
+import type { Hook, MatchArg, RuntimeIR, Selector } from './ir.js';
 import { limits } from './ir.js';
 import { syscallNumbers } from './syscalls.js';
 
@@ -428,9 +428,3 @@ function lowerMatchArg(m: MatchArg, pos: number, type: number, newSet: (kind: 's
   }
 }
 
-/** The policies of the IR that compiled for this node (by name). */
-export function compiledPolicies(l: LoweredRuntimeNode): string[] {
-  return l.policies.map((p) => p.name);
-}
-
-export type { RuntimePolicy };
