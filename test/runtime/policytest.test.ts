@@ -23,6 +23,7 @@ describe('runtime PolicyTest cases', () => {
       ['the uploader may read public certificates', 'allow', true],
       ['the server opening a key read-only is not reported (Mask on write flags)', 'allow', true],
       ['the server opening a key for writing is reported (images only under --kernel; it would write)', 'post', true],
+      ['the cron helper gets SIGUSR1 when it opens crontab', 'signal', true],
     ]);
     expect(run.results[0]!.detail).toMatch(/decided by protect-shadow \(policies\/runtime\/protect-shadow\.yaml:10\)/);
   });
@@ -50,6 +51,7 @@ describe('runtime PolicyTest cases', () => {
       const byName = new Map(run.results.map((r) => [r.name, r.detail ?? '']));
       expect(byName.get('the uploader is killed reading shadow')).toMatch(/^kernel: kill \(probe pid \d+ was killed; 1 event\(s\)\); images: kill/);
       expect(byName.get('the uploader may read public certificates')).toMatch(/^kernel: allow/);
+      expect(byName.get('the cron helper gets SIGUSR1 when it opens crontab')).toMatch(/^kernel: signal \(probe pid \d+ got SIGUSR1\)/);
       expect(byName.get('pivot_root is posted')).toMatch(/^kernel: post/);
       // Namespaced policy: the probe runs in a cgroup of its own, put in the policy's scope as the agent would a pod's.
       expect(byName.get('cat may not read shadow')).toMatch(/^kernel: kill .*images: kill/);
