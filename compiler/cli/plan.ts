@@ -9,7 +9,7 @@ import { buildPlan, type PlanInputs } from '../plan/plan.js';
 import { renderHtml } from '../plan/render/html.js';
 import { renderMarkdown } from '../plan/render/markdown.js';
 import { renderText } from '../plan/render/text.js';
-import { loadRevision, newRevisionCache, readInventory } from '../plan/revision.js';
+import { loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
 
 const formats = ['text', 'markdown', 'json', 'html'] as const;
@@ -95,6 +95,7 @@ export const planCommand: Command = {
         return 2;
       }
     }
+    warnEmptyPaths(paths, base.load, head);
     const inputs: PlanInputs = { base: base.model, head: head.model };
     if (values.flows) {
       const text = await readInput(values.flows, io.cwd);

@@ -126,3 +126,16 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     },
   };
 }
+
+/**
+ * A misspelled path must not read as "no change": warn (on the head) about every path that holds
+ * no YAML file in either revision.
+ */
+export function warnEmptyPaths(paths: readonly string[], base: LoadResult, head: { model: RevisionModel; load: LoadResult }): void {
+  const has = (files: readonly string[], p: string) => files.some((f) => f === p || f.startsWith(`${p.replace(/\/$/, '')}/`));
+  for (const p of paths) {
+    if (p === '.' || has(base.files, p) || has(head.load.files, p)) continue;
+    head.model.info.diagnostics.push(diagnostic('plan/empty-path', 'warning', `${p} holds no YAML file in either revision; check the path`, fileSpan(p)));
+    head.model.info.warnings++;
+  }
+}
