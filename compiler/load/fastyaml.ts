@@ -6,13 +6,6 @@
 // multi-line scalars, escapes, odd numbers, duplicate keys, tabs), so the caller falls back to
 // the full parser, which also produces every syntax diagnostic.
 
-/** A map entry: its key's range and its value. */
-export interface FastEntry {
-  keyStart: number;
-  keyEnd: number;
-  node: FastNode;
-}
-
 /** A parsed node: its value and the offsets the `yaml` package would give it. */
 export interface FastNode {
   value: unknown;
@@ -22,8 +15,11 @@ export interface FastNode {
   /** A key with no value: yaml ends its parent collections at this value. */
   isEmptyNull?: boolean;
   endsWithEmpty?: boolean;
-  /** Map entries by key, with the key's range; sequence items. */
-  entries?: Record<string, FastEntry>;
+  /** The range of this node's key, when it is a map value. */
+  keyStart?: number;
+  keyEnd?: number;
+  /** Map values by key (each carrying its key's range); sequence items. */
+  entries?: Record<string, FastNode>;
   items?: FastNode[];
 }
 
@@ -212,7 +208,7 @@ export class FastParser {
   private parseMap(indent: number): FastNode {
     this.enter();
     const t = this.text;
-    const entries: Record<string, FastEntry> = Object.create(null) as Record<string, FastEntry>;
+    const entries: Record<string, FastNode> = Object.create(null) as Record<string, FastNode>;
     const value: Record<string, unknown> = {};
     const start = this.lines[this.i]!.start + indent;
     let last: FastNode | undefined;
@@ -256,7 +252,9 @@ export class FastParser {
         node = this.inlineValue(vs, l.end, indent);
         this.i++;
       }
-      entries[key] = { keyStart: ks, keyEnd, node };
+      node.keyStart = ks;
+      node.keyEnd = keyEnd;
+      entries[key] = node;
       value[key] = node.value;
       last = node;
     }
@@ -415,7 +413,7 @@ export class FastParser {
       this.depth--;
       return { value: items.map((n) => n.value), start: s, end: k, items };
     }
-    const entries: Record<string, FastEntry> = Object.create(null) as Record<string, FastEntry>;
+    const entries: Record<string, FastNode> = Object.create(null) as Record<string, FastNode>;
     const value: Record<string, unknown> = {};
     skip();
     if (t[k] === '}') k++;
@@ -430,7 +428,9 @@ export class FastParser {
         k++;
         if (t[k] !== ' ') giveUp();
         const vn = scalar(false);
-        entries[key] = { keyStart: kn.start, keyEnd: kn.end, node: vn };
+        vn.keyStart = kn.start;
+        vn.keyEnd = kn.end;
+        entries[key] = vn;
         value[key] = vn.value;
         skip();
         if (t[k] === ',') {
@@ -459,8 +459,8 @@ export function fastLocate(root: FastNode, path: readonly (string | number)[], k
     if (node.entries) {
       const e = node.entries[String(seg)];
       if (!e) break;
-      keyRange = [e.keyStart, e.keyEnd];
-      node = e.node;
+      keyRange = [e.keyStart!, e.keyEnd!];
+      node = e;
     } else if (node.items && typeof seg === 'number' && seg < node.items.length) {
       keyRange = undefined;
       node = node.items[seg]!;

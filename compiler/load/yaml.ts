@@ -1,7 +1,7 @@
 // YAML parsing with exact positions and the limits that keep hostile input harmless.
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
-import { FastParser, fastLocate } from './fastyaml.js';
+import { FastParser, fastLocate, type FastNode } from './fastyaml.js';
 
 export interface YamlLimits {
   /** Largest file read, in bytes. */
@@ -109,18 +109,31 @@ function parseFast(file: string, text: string, limits: YamlLimits): ParseResult 
     const [endLine, endColumn] = pos(Math.max(a, b));
     return { file, line, column, endLine, endColumn };
   };
+  // Keep only the values: a document's node tree (its positions) is rebuilt from its own text on
+  // its first locate() below the root, which only findings call. Holding 10,000 trees costs more in
+  // GC than parsing again the few documents that have findings.
+  const tree = (start: number, end: number) => {
+    const [d] = new FastParser(text.slice(start, end), limits.maxDepth).parse()!;
+    return d!.root!;
+  };
   const documents: ParsedYaml[] = [];
   docs.forEach((d, index) => {
     const root = d.root;
     if (!root) return;
+    // The root's own place is known without the tree (the loader asks for it for every document).
+    const { start, end } = root;
+    const rootIsCollection = Boolean(root.entries || root.items);
+    let own: FastNode | undefined;
     documents.push({
       file,
       index,
       value: root.value,
-      span: spanOf(root.start, root.end),
+      span: spanOf(start, end),
       locate(path, opts) {
-        const [s, e] = fastLocate(root, path, opts?.key ?? false);
-        return spanOf(s, e);
+        if (path.length === 0) return opts?.key || !rootIsCollection ? spanOf(start, end) : spanOf(start, start);
+        own ??= tree(start, end);
+        const [s, e] = fastLocate(own, path, opts?.key ?? false);
+        return spanOf(start + s, start + e);
       },
     });
   });
