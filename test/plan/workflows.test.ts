@@ -1,16 +1,24 @@
 // The GitHub workflow users copy, the composite action and the project's CI: structure, and the
 // inline scripts run for real on sample SARIF / JUnit / plan files.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { commentMarker } from '../../compiler/plan/render/markdown.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; if?: string; env?: Record<string, string> }
 const load = (f: string) => parse(readFileSync(path.join(root, f), 'utf8')) as { on: unknown; jobs: Record<string, { steps: Step[] }>; runs: { using: string; steps: Step[] }; inputs: Record<string, unknown>; permissions: Record<string, string> };
+
+const temps: string[] = [];
+afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function tempDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'weirplan-wf-'));
+  temps.push(d);
+  return d;
+}
 
 /** Extracts the `node --input-type=module -e '...'` program from a run script. */
 function inlineScript(run: string): string {
@@ -41,14 +49,14 @@ describe('policy-pr workflow', () => {
   });
 
   it('turns SARIF results into inline annotations', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'weirplan-wf-'));
+    const dir = tempDir();
     writeFileSync(path.join(dir, 'weir-lint.sarif'), JSON.stringify({ runs: [{ results: [{ ruleId: 'cilium/l7-on-non-tcp', level: 'error', message: { text: 'L7 rules need TCP\nsee docs' }, locations: [{ physicalLocation: { artifactLocation: { uri: 'policies/a.yaml' }, region: { startLine: 12, startColumn: 9 } } }] }] }] }));
     const out = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Lint').run!)], { cwd: dir, encoding: 'utf8' });
     expect(out).toBe('::error file=policies/a.yaml,line=12,col=9,title=cilium/l7-on-non-tcp::L7 rules need TCP%0Asee docs\n');
   });
 
   it('annotates failing JUnit cases', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'weirplan-wf-'));
+    const dir = tempDir();
     writeFileSync(path.join(dir, 'weir-tests.xml'), '<testsuites><testsuite name="s"><testcase name="ok" file="policies/tests/a.yaml" line="3"></testcase><testcase name="empire may land" file="policies/tests/a.yaml" line="9"><failure message="expected allow, got deny"/></testcase></testsuite></testsuites>');
     const out = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], { cwd: dir, encoding: 'utf8' });
     expect(out).toBe('::error file=policies/tests/a.yaml,line=9,title=empire may land::expected allow, got deny\n');
@@ -59,7 +67,7 @@ describe('policy-pr workflow', () => {
   });
 
   it('fails the job on a breaking plan only when asked to', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'weirplan-wf-'));
+    const dir = tempDir();
     const plan = { head: { status: 'ok' }, breaking: true, summary: { breaking: 2 }, changes: [{}], connectivityDiff: [], runtime: [] };
     writeFileSync(path.join(dir, 'weir-plan.json'), JSON.stringify(plan));
     const verdict = inlineScript(byName('Verdict').run!);
