@@ -36,6 +36,61 @@ export function sha256(b: Uint8Array | string): string {
 
 /** JSON with object keys sorted, so equal values always give equal bytes. */
 export function canonicalJson(v: unknown, indent = 0): string {
+  // Bundle tables run to megabytes: serialize in one walk instead of copying every object with
+  // sorted keys and stringifying the copy. Anything the walk does not model exactly (a key
+  // JSON.stringify would reorder, a function, toJSON) takes the copying path, which defines
+  // the output.
+  try {
+    return writeCanonical(v, ' '.repeat(Math.min(10, Math.max(0, Math.floor(indent)))), '');
+  } catch (e) {
+    if (e !== notCanonical) throw e;
+  }
+  return slowCanonicalJson(v, indent);
+}
+
+const notCanonical = new Error('value needs the copying canonical JSON path');
+
+function writeCanonical(x: unknown, gap: string, ind: string): string {
+  switch (typeof x) {
+    case 'string':
+      return JSON.stringify(x);
+    case 'number':
+      return Number.isFinite(x) ? String(x) : 'null';
+    case 'boolean':
+      return x ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      throw notCanonical;
+  }
+  if (x === null) return 'null';
+  const inner = ind + gap;
+  const sep = gap ? ',\n' + inner : ',';
+  if (Array.isArray(x)) {
+    if (x.length === 0) return '[]';
+    let out = '';
+    for (let i = 0; i < x.length; i++) {
+      const e: unknown = x[i];
+      out += (i ? sep : '') + (e === undefined ? 'null' : writeCanonical(e, gap, inner));
+    }
+    return gap ? `[\n${inner}${out}\n${ind}]` : `[${out}]`;
+  }
+  const keys = Object.keys(x).sort();
+  let out = '';
+  let n = 0;
+  for (const k of keys) {
+    const val = (x as Record<string, unknown>)[k];
+    if (val === undefined) continue;
+    // Integer-like keys are ordered numerically by JSON.stringify; toJSON would be called.
+    const c = k.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || k === 'toJSON') throw notCanonical;
+    out += (n++ ? sep : '') + JSON.stringify(k) + (gap ? ': ' : ':') + writeCanonical(val, gap, inner);
+  }
+  if (n === 0) return '{}';
+  return gap ? `{\n${inner}${out}\n${ind}}` : `{${out}}`;
+}
+
+function slowCanonicalJson(v: unknown, indent: number): string {
   const norm = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.map(norm);
     if (x && typeof x === 'object') {
