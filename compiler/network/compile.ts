@@ -29,6 +29,8 @@ export class CompileCache {
   readonly resolved = new WeakMap<object, { alloc: IdentityAllocation; rules: IRRule[]; diagnostics: Diagnostic[] }>();
   /** Selector → identities and subject selector → endpoints, valid for one identity allocation. */
   selections?: { alloc: IdentityAllocation; sel: Map<string, number[]>; subj: Map<object, string[]> };
+  /** The ipcache entries of one identity allocation (they depend on nothing else). */
+  ipcache?: { alloc: IdentityAllocation; entries: IpcacheEntry[] };
 }
 
 interface DocParse {
@@ -563,13 +565,21 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   if (cache) Object.assign(cache, { inventory: inv, key: allocKey, alloc });
   const endpointIds = alloc.identities.filter((i) => i.kind === 'endpoint');
   const cidrIds = alloc.identities.filter((i) => i.kind === 'cidr');
+  // Pods are handled by index from here on: one key string per pod (subject lists share them),
+  // and per-pod enforcement state in typed arrays instead of maps keyed by strings.
+  const podKeys = inv.pods.map((p) => `${p.namespace}/${p.name}`);
+  const podIndex = new Map<string, number>();
+  podKeys.forEach((k, i) => podIndex.set(k, i));
+  const podIds = new Int32Array(inv.pods.length);
   const podsByIdentity = new Map<number, Pod[]>();
-  for (const p of inv.pods) {
-    const id = alloc.podIdentity.get(`${p.namespace}/${p.name}`)!;
+  const podIdxByIdentity = new Map<number, number[]>();
+  inv.pods.forEach((p, i) => {
+    const id = alloc.podIdentity.get(podKeys[i]!)!;
+    podIds[i] = id;
     const l = podsByIdentity.get(id);
-    if (l) l.push(p);
-    else podsByIdentity.set(id, [p]);
-  }
+    if (l) l.push(p), podIdxByIdentity.get(id)!.push(i);
+    else podsByIdentity.set(id, [p]), podIdxByIdentity.set(id, [i]);
+  });
 
   // ---- pass 3: resolve ----
   // Selector resolution is the hot path at scale: identities are indexed by namespace so a
@@ -602,7 +612,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   const subjectsOf = (s: Selector): string[] => {
     let r = subjCache.get(s);
     if (!r) {
-      r = selectIdentities(s).flatMap((id) => (podsByIdentity.get(id) ?? []).map((p) => `${p.namespace}/${p.name}`));
+      r = selectIdentities(s).flatMap((id) => (podIdxByIdentity.get(id) ?? []).map((i) => podKeys[i]!));
       subjCache.set(s, r);
     }
     return r;
@@ -674,7 +684,6 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   }
   const protoNum = (s: string): number => (s === 'UDP' ? PROTO.UDP : s === 'SCTP' ? PROTO.SCTP : PROTO.TCP);
 
-  const podByKey = new Map(inv.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   const rules: IRRule[] = [];
   for (const { pr, offset } of work) {
     const cookie = pr.origin.cookie + offset;
@@ -728,7 +737,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       else if (pr.direction === 'ingress') g.subjects.push(...subj);
     };
     if (pr.direction === 'ingress') {
-      for (const s of subjects) add(resolveOn([podByKey.get(s)!]), [s], peers);
+      for (const s of subjects) add(resolveOn([inv.pods[podIndex.get(s)!]!]), [s], peers);
     } else if (peers === 'any') add(resolveOn(inv.pods), subjects, 'any');
     else {
       const byPorts = new Map<string, { ports: PortRange[]; ids: number[] }>();
@@ -745,64 +754,90 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   }
 
   // ---- endpoints, enforcement, ipcache ----
-  const enforcedBy = new Map<string, { ingress: boolean[]; egress: boolean[] }>();
-  for (const e of enforcers)
-    for (const s of subjectsOf(e.subject)) {
-      const x = enforcedBy.get(s) ?? { ingress: [], egress: [] };
-      x[e.direction].push(e.audit);
-      enforcedBy.set(s, x);
+  // Subject lists are shared between the rules of one selector: each distinct list is visited once.
+  const podCount = inv.pods.length;
+  const indicesOf = (subjects: readonly string[]): number[] => subjects.map((k) => podIndex.get(k)!);
+  const ingress = new Int32Array(podCount);
+  const egress = new Int32Array(podCount);
+  const ingressEnforcing = new Int32Array(podCount);
+  const egressEnforcing = new Int32Array(podCount);
+  const nonAudit = new Uint8Array(podCount);
+  const enforcerSubjects = new Map<readonly string[], number[]>();
+  for (const e of enforcers) {
+    const subj = subjectsOf(e.subject);
+    let idx = enforcerSubjects.get(subj);
+    if (!idx) enforcerSubjects.set(subj, (idx = indicesOf(subj)));
+    const count = e.direction === 'ingress' ? ingress : egress;
+    const enforcing = e.direction === 'ingress' ? ingressEnforcing : egressEnforcing;
+    for (const i of idx) {
+      count[i]!++;
+      if (!e.audit) enforcing[i]!++, (nonAudit[i] = 1);
     }
-  const anyNonAudit = new Set<string>();
-  for (const r of rules) if (!r.audit) for (const s of r.subjects) anyNonAudit.add(s);
-  for (const e of enforcers) if (!e.audit) for (const s of subjectsOf(e.subject)) anyNonAudit.add(s);
+  }
+  const nonAuditSubjects = new Set<readonly string[]>();
+  for (const r of rules)
+    if (!r.audit && !nonAuditSubjects.has(r.subjects)) {
+      nonAuditSubjects.add(r.subjects);
+      for (const s of r.subjects) nonAudit[podIndex.get(s)!] = 1;
+    }
   const nodeCounters = new Map<string, number>();
-  const endpoints: IREndpoint[] = inv.pods.map((p) => {
-    const key = `${p.namespace}/${p.name}`;
-    const eb = enforcedBy.get(key) ?? { ingress: [], egress: [] };
+  const endpoints: IREndpoint[] = inv.pods.map((p, i) => {
+    const key = podKeys[i]!;
     const n = (nodeCounters.get(p.node) ?? 0) + 1;
     nodeCounters.set(p.node, n);
+    const ing = ingress[i]!;
+    const egr = egress[i]!;
     return {
       key,
       namespace: p.namespace,
       name: p.name,
       node: p.node,
       ips: p.ips,
-      identity: alloc.podIdentity.get(key)!,
+      identity: podIds[i]!,
       endpointId: n,
-      ingressEnforced: eb.ingress.length > 0,
-      egressEnforced: eb.egress.length > 0,
-      ingressAuditOnly: eb.ingress.length > 0 && eb.ingress.every((a) => a),
-      egressAuditOnly: eb.egress.length > 0 && eb.egress.every((a) => a),
-      auditMode: (eb.ingress.length > 0 || eb.egress.length > 0) && !anyNonAudit.has(key),
+      ingressEnforced: ing > 0,
+      egressEnforced: egr > 0,
+      ingressAuditOnly: ing > 0 && ingressEnforcing[i] === 0,
+      egressAuditOnly: egr > 0 && egressEnforcing[i] === 0,
+      auditMode: (ing > 0 || egr > 0) && !nonAudit[i],
     };
   });
 
-  const ipcache: IpcacheEntry[] = [];
-  const taken = new Set<string>();
-  for (const p of inv.pods)
-    for (const ip of p.ips) {
-      const a = parseAddress(ip);
-      if (!a) continue;
-      const s = formatPrefix(hostPrefix(a.family, a.addr));
-      if (taken.has(s)) continue;
-      taken.add(s);
-      ipcache.push({ prefix: s, identity: alloc.podIdentity.get(`${p.namespace}/${p.name}`)! });
+  // The ipcache depends only on the inventory and the identity allocation: reused while both stay.
+  const ipcache = cache?.ipcache?.alloc === alloc ? cache.ipcache.entries.slice() : ipcacheEntries();
+  if (cache) cache.ipcache = { alloc, entries: ipcache.slice() };
+
+  function ipcacheEntries(): IpcacheEntry[] {
+    const out: { e: IpcacheEntry; p: Prefix }[] = [];
+    const taken = new Set<string>();
+    inv.pods.forEach((p, i) => {
+      for (const ip of p.ips) {
+        const a = parseAddress(ip);
+        if (!a) continue;
+        const hp = hostPrefix(a.family, a.addr);
+        const s = formatPrefix(hp);
+        if (taken.has(s)) continue;
+        taken.add(s);
+        out.push({ e: { prefix: s, identity: podIds[i]! }, p: hp });
+      }
+    });
+    for (const n of inv.nodes)
+      for (const ip of n.ips) {
+        const a = parseAddress(ip);
+        if (!a) continue;
+        const hp = hostPrefix(a.family, a.addr);
+        const s = formatPrefix(hp);
+        if (taken.has(s)) continue;
+        taken.add(s);
+        out.push({ e: { prefix: s, identity: reservedIdentities['remote-node'], node: n.name }, p: hp });
+      }
+    for (const i of cidrIds) {
+      const s = formatPrefix(i.prefix!);
+      if (!taken.has(s)) out.push({ e: { prefix: s, identity: i.id }, p: parsePrefix(s)! });
     }
-  for (const n of inv.nodes)
-    for (const ip of n.ips) {
-      const a = parseAddress(ip);
-      if (!a) continue;
-      const s = formatPrefix(hostPrefix(a.family, a.addr));
-      if (taken.has(s)) continue;
-      taken.add(s);
-      ipcache.push({ prefix: s, identity: reservedIdentities['remote-node'], node: n.name });
-    }
-  for (const i of cidrIds) {
-    const s = formatPrefix(i.prefix!);
-    if (!taken.has(s)) ipcache.push({ prefix: s, identity: i.id });
+    out.sort((a, b) => comparePrefix(a.p, b.p));
+    return out.map((x) => x.e);
   }
-  const parsedPrefix = new Map(ipcache.map((e) => [e, parsePrefix(e.prefix)!]));
-  ipcache.sort((a, b) => comparePrefix(parsedPrefix.get(a)!, parsedPrefix.get(b)!));
 
   const fqdnSelectors: FqdnSelector[] = [...alloc.fqdnIdentity].map(([selector, identity]) => ({
     selector,
