@@ -97,6 +97,7 @@
 /* wrt_selector.flags: which filters are present. */
 #define WRT_SEL_BINARIES     0x1
 #define WRT_SEL_CGROUP_SCOPE 0x2 /* podSelector/namespace scoping: current cgroup id in num set scope_set */
+#define WRT_SEL_FOLLOW_CHILDREN 0x4 /* matchBinaries followChildren: ancestors' binaries count too (up to 4 generations) */
 
 /* wrt_hook.flags */
 #define WRT_HOOK_SCOPED 0x1 /* the policy is namespaced or has a podSelector: check scope_set first */

@@ -173,8 +173,9 @@ struct wrt_scratch {
 	struct wrt_str_key rev[WRT_MAX_ARGS]; /* reversed arg strings for postfix (used as wrt_lpm_key) */
 	struct wrt_str_key bin;               /* the process binary */
 	struct wrt_str_key bin_rev;
-	__u8 rev_done[WRT_MAX_ARGS + 1];      /* index WRT_MAX_ARGS: bin_rev */
-	__u8 pad[2];
+	struct wrt_str_key anc;               /* an ancestor's binary (followChildren) */
+	struct wrt_str_key anc_rev;
+	__u8 rev_done[8];                     /* per buffer; WRT_MAX_ARGS: bin_rev, WRT_MAX_ARGS + 1: anc_rev */
 	__u32 gen;
 	__s32 nr;
 	__u32 pad3;
@@ -402,10 +403,12 @@ __noinline int match_string(struct wrt_scratch *s, __u32 slot, __u32 op, __u32 s
 {
 	if (!s)
 		return 0;
-	if (slot > WRT_MAX_ARGS)
+	/* A bound the verifier keeps: clang may otherwise drop a mask it proves redundant. */
+	asm volatile("%[i] &= 7" : [i] "+r"(slot));
+	if (slot > WRT_MAX_ARGS + 1)
 		return false;
-	struct wrt_str_key *key = slot == WRT_MAX_ARGS ? &s->bin : &s->key[slot];
-	struct wrt_str_key *rev = slot == WRT_MAX_ARGS ? &s->bin_rev : &s->rev[slot];
+	struct wrt_str_key *key = slot == WRT_MAX_ARGS + 1 ? &s->anc : slot == WRT_MAX_ARGS ? &s->bin : &s->key[slot];
+	struct wrt_str_key *rev = slot == WRT_MAX_ARGS + 1 ? &s->anc_rev : slot == WRT_MAX_ARGS ? &s->bin_rev : &s->rev[slot];
 	__u32 len = key->len;
 	bool hit;
 	if (len > WRT_STR_MAX - 1)
@@ -569,20 +572,44 @@ __noinline int match_cap(const struct wrt_cap_filter *f)
 	return f->not_in ? !hit : hit;
 }
 
+/*
+ * matchBinaries: the process's own binary, and with followChildren those of up to 4 ancestors from the
+ * process table. An unknown binary (a process that exec'd before weir) matches no positive operator.
+ */
+__noinline int match_binary(struct wrt_scratch *s, const struct wrt_selector *sel, __u32 tgid, __u32 have_bin)
+{
+	if (!s || !sel)
+		return 0;
+	__u32 op = sel->bin_op, set = sel->bin_set, flags = sel->flags;
+	bool positive = op == WRT_OP_EQUAL || op == WRT_OP_PREFIX || op == WRT_OP_POSTFIX;
+	__u32 pos_op = positive ? op : op - 1;
+	bool hit = have_bin && match_string(s, WRT_MAX_ARGS, pos_op, set);
+	if (!hit && (flags & WRT_SEL_FOLLOW_CHILDREN)) {
+		__u32 cur = tgid;
+		for (int g = 0; g < 4 && !hit; g++) {
+			struct wrt_proc *p = bpf_map_lookup_elem(&wrt_procs, &cur);
+			if (!p || p->ppid == 0 || p->ppid == cur)
+				break;
+			cur = p->ppid;
+			struct wrt_proc *a = bpf_map_lookup_elem(&wrt_procs, &cur);
+			if (!a)
+				break;
+			bpf_probe_read_kernel(s->anc.str, sizeof(s->anc.str), a->binary);
+			s->anc.len = a->binary_len > WRT_STR_MAX - 1 ? WRT_STR_MAX - 1 : a->binary_len;
+			s->rev_done[WRT_MAX_ARGS + 1] = 0;
+			hit = match_string(s, WRT_MAX_ARGS + 1, pos_op, set);
+		}
+	}
+	return positive ? hit : !hit;
+}
+
 __noinline int match_selector(struct wrt_scratch *s, const struct wrt_hook *h, __u32 idx, __u32 tgid, __u32 have_bin)
 {
 	if (!s || !h || idx >= WRT_MAX_SELECTORS)
 		return 0;
 	const struct wrt_selector *sel = &h->sel[idx];
-	if (sel->flags & WRT_SEL_BINARIES) {
-		if (!have_bin) {
-			/* Unknown binary: only the negative operators can hold. */
-			if (sel->bin_op == WRT_OP_EQUAL || sel->bin_op == WRT_OP_PREFIX || sel->bin_op == WRT_OP_POSTFIX)
-				return false;
-		} else if (!match_string(s, WRT_MAX_ARGS, sel->bin_op, sel->bin_set)) {
-			return false;
-		}
-	}
+	if ((sel->flags & WRT_SEL_BINARIES) && !match_binary(s, sel, tgid, have_bin))
+		return false;
 	for (int i = 0; i < WRT_MAX_PID_FILTERS; i++)
 		if (i < sel->n_pids && !match_pids(&sel->pids[i], tgid))
 			return false;
@@ -643,8 +670,7 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 				any = true;
 				break;
 			}
-			if (have_bin ? match_string(s, WRT_MAX_ARGS, sel->bin_op, sel->bin_set)
-				     : (sel->bin_op == WRT_OP_NOT_EQUAL || sel->bin_op == WRT_OP_NOT_PREFIX || sel->bin_op == WRT_OP_NOT_POSTFIX)) {
+			if (match_binary(s, sel, tgid, have_bin)) {
 				any = true;
 				break;
 			}

@@ -70,7 +70,7 @@ function encodeSelector(b: Buffer, off: number, s: KSelector): void {
   if (s.bin) {
     b[off + L.bin_op] = s.bin.op;
     b.writeUInt32LE(s.bin.setId, off + L.bin_set);
-    flags |= K.SEL.binaries;
+    flags |= K.SEL.binaries | (s.bin.followChildren ? K.SEL.followChildren : 0);
   }
   b.writeUInt32LE(flags, off + L.flags);
   s.args.forEach((m, i) => {
@@ -140,7 +140,7 @@ export function decodeHook(key: Uint8Array, value: Uint8Array): KHook {
       const n = b[o + 2]!;
       s.args.push({ index: b[o]!, op: b[o + 1]!, setId: b.readUInt32LE(o + 4), vals: Array.from({ length: n }, (_, x) => b.readBigUInt64LE(o + 8 + x * 8)) });
     }
-    if (flags & K.SEL.binaries) s.bin = { op: b[off + S.bin_op]!, setId: b.readUInt32LE(off + S.bin_set) };
+    if (flags & K.SEL.binaries) s.bin = { op: b[off + S.bin_op]!, setId: b.readUInt32LE(off + S.bin_set), ...(flags & K.SEL.followChildren ? { followChildren: true } : {}) };
     for (let j = 0; j < b[off + S.n_pids]!; j++) {
       const o = off + S.pids + j * 20;
       s.pids.push({ flags: b[o]!, vals: Array.from({ length: b[o + 1]! }, (_, x) => b.readUInt32LE(o + 4 + x * 4)) });

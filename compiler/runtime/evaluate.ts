@@ -9,6 +9,8 @@ export type RuntimeVerdict = 'kill' | 'signal' | 'post' | 'allow';
 
 export interface ProcessFacts {
   binary: string;
+  /** Binaries of the parent, grandparent, ... (matchBinaries followChildren looks at 4). */
+  ancestors?: string[];
   pid?: number;
   /** pid as seen in its own pid namespace (matchPIDs isNamespacePID); default: pid. */
   nsPid?: number;
@@ -177,7 +179,14 @@ export class RuntimeImageEvaluator {
   }
 
   #selector(s: KHook['selectors'][number], h: KHook, values: (Buffer | bigint)[], proc: ProcessFacts): boolean {
-    if (s.bin && !this.#string(s.bin.op, s.bin.setId, Buffer.from(proc.binary))) return false;
+    if (s.bin) {
+      // As the handler: test with the positive operator over the binary (and ancestors), then negate.
+      const positive = s.bin.op % 2 === 1;
+      const pos = positive ? s.bin.op : s.bin.op - 1;
+      const chain = [proc.binary, ...(s.bin.followChildren ? (proc.ancestors ?? []).slice(0, 4) : [])];
+      const hit = chain.some((b) => this.#string(pos, s.bin!.setId, Buffer.from(b)));
+      if (hit !== positive) return false;
+    }
     for (const p of s.pids) {
       const pid = p.flags & K.PID.namespacePid ? proc.nsPid ?? proc.pid ?? 0 : proc.pid ?? 0;
       const hit = p.vals.includes(pid);

@@ -20,7 +20,7 @@ export const K = {
   CAP: { Effective: 1, Permitted: 2, Inheritable: 3 },
   ACTION: { Post: 1, NoPost: 2, Sigkill: 3, Signal: 4, Override: 5 },
   MODE: { enforce: 0, monitor: 1 },
-  SEL: { binaries: 1, cgroupScope: 2 },
+  SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
   HOOK: { scoped: 1 },
 } as const;
 
@@ -34,7 +34,7 @@ export interface KMatchArg {
 
 export interface KSelector {
   args: KMatchArg[];
-  bin?: { op: number; setId: number };
+  bin?: { op: number; setId: number; followChildren?: boolean };
   pids: { flags: number; vals: number[] }[];
   ns: { kind: number; flags: number; vals: number[] }[];
   cap?: { kind: number; notIn: boolean; mask: bigint };
@@ -312,10 +312,9 @@ function lowerSelector(
   }
   const b = s.matchBinaries[0];
   if (b) {
-    if (b.followChildren) err(b.span, 'matchBinaries followChildren is not tracked by weir\'s process table', 'runtime/unsupported-selector');
     const kind = b.operator.includes('Prefix') ? 'prefix' : b.operator.includes('Postfix') ? 'postfix' : 'str';
     const op = { In: K.OP.Equal, NotIn: K.OP.NotEqual, Prefix: K.OP.Prefix, NotPrefix: K.OP.NotPrefix, Postfix: K.OP.Postfix, NotPostfix: K.OP.NotPostfix }[b.operator];
-    ks.bin = { op, setId: newSet(kind, b.values) };
+    ks.bin = { op, setId: newSet(kind, b.values), ...(b.followChildren ? { followChildren: true } : {}) };
   }
   for (const p of s.matchPIDs) {
     if (p.followForks && p.isNamespacePID)

@@ -295,6 +295,39 @@ ${filter}
     }
   });
 
+  it('matchBinaries followChildren: a process started by the named binary (a shell copy in our dir) is matched too', async () => {
+    const { copyFileSync, chmodSync } = await import('node:fs');
+    const sh = path.join(dir, 'wrt-sh');
+    copyFileSync('/bin/sh', sh);
+    chmodSync(sh, 0o755);
+    const target = path.join(dir, 'protected', 'secret.txt');
+    const pol = (follow: boolean) => `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: wrt-children}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args: [{index: 0, type: int}, {index: 1, type: string}]
+    selectors:
+    - matchArgs: [{index: 1, operator: Prefix, values: ["${dir}/protected/"]}]
+      matchBinaries: [{operator: In, values: ["${sh}"], followChildren: ${follow}}]
+      matchActions: [{action: Sigkill}]
+`;
+    // "; exit 0" keeps the shell alive as the parent (no exec-in-place of the last command).
+    const viaShell = () => run(sh, ['-c', `${bin} open ${target}; exit 0`]);
+    apply(pol(false));
+    expect(await viaShell()).toMatchObject({ code: 0, signal: null });
+    const n = apply(pol(true));
+    const r = await viaShell();
+    expect(r).toMatchObject({ code: 0, stdout: '' }); // the shell lives; its child was killed before printing
+    const ev = new RuntimeImageEvaluator(n.images, n.lowered.table);
+    expect(ev.evaluate({ binary: bin, ancestors: [sh] }, 257, [-100, target]).verdict).toBe('kill');
+    expect(ev.evaluate({ binary: bin, ancestors: ['/bin/bash'] }, 257, [-100, target]).verdict).toBe('allow');
+    const evs = drain().filter((e) => e.kind === 'call');
+    expect(evs.some((e) => e.binary === bin && e.action === 3)).toBe(true);
+  });
+
   it('applies a bundle\'s blobs (as the agent receives them) and refuses a bad one before touching the maps in service', async () => {
     const r = compileText(sigkillPolicy('wrt-bundle', bin, `${dir}/protected/`));
     const n = r.nodes[0]!;

@@ -45,6 +45,7 @@ describe('runtime layouts', () => {
     expect(define('WRT_PID_FOLLOW_FORKS')).toBe(K.PID.followForks);
     expect(define('WRT_MODE_MONITOR')).toBe(K.MODE.monitor);
     expect(define('WRT_SEL_BINARIES')).toBe(K.SEL.binaries);
+    expect(define('WRT_SEL_FOLLOW_CHILDREN')).toBe(K.SEL.followChildren);
     expect(define('WRT_HOOK_SCOPED')).toBe(K.HOOK.scoped);
     expect(define('WRT_MAX_SELECTORS')).toBe(limits.selectorsPerHook);
     expect(define('WRT_MAX_MATCH_ARGS')).toBe(limits.matchArgsPerSelector);

@@ -1,0 +1,187 @@
+// `weir test --kernel`: runtime PolicyTest cases against the real programs and the compiled images.
+// Each case runs the probe binary (bpf/runtime/wrt-probe.c, compiled into a temp dir): it unshares a
+// mount namespace, waits, and is given the case's identity in weir's process table (binary path, uid)
+// before it makes the call, so matchBinaries sees the case's binary while the only process that can be
+// killed is the probe itself. The verdict is what happened: SIGKILL, another signal, an event, nothing.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { u32 } from '../libbpf-ts/index.js';
+import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+import { decodeRecord } from '../../controller/events/tetragon.js';
+import { RuntimeDatapath } from './loader.js';
+// The C source is not copied to dist/: from dist/bpf/runtime/ look in the source tree.
+const probeSource = (() => {
+    const beside = fileURLToPath(new URL('./wrt-probe.c', import.meta.url));
+    const fromDist = fileURLToPath(new URL('../../../bpf/runtime/wrt-probe.c', import.meta.url));
+    return existsSync(beside) || !existsSync(fromDist) ? beside : fromDist;
+})();
+const cgroup2 = '/sys/fs/cgroup/unified';
+/** Syscalls the runner will really make (inside the probe's own mount namespace); others are skipped. */
+const safeCalls = new Set([2 /* open */, 257 /* openat */, 437 /* openat2 */, 165 /* mount */, 166 /* umount2 */, 155 /* pivot_root */, 4 /* stat */, 6 /* lstat */, 21 /* access */, 89 /* readlink */, 262 /* newfstatat */]);
+const O_WRITE_MASK = 0o1 | 0o2 | 0o100 | 0o1000; // O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
+/** Why a case may not run in the kernel, or undefined when it may. */
+export function unsafeReason(c) {
+    if (!safeCalls.has(c.nr))
+        return `syscall ${c.nr} is not in the --kernel allow list (open, openat, openat2, mount, umount2, pivot_root, stat, lstat, access, readlink, newfstatat): it would really run on this machine`;
+    const flags = c.nr === 2 ? c.args[1] : c.nr === 257 ? c.args[2] : undefined;
+    if (typeof flags === 'number' && (flags & O_WRITE_MASK) !== 0)
+        return 'open with write/create/truncate flags would modify the file: evaluated on the images only';
+    if (c.nr === 437)
+        return 'openat2 takes a struct: evaluated on the images only';
+    return undefined;
+}
+/** Temp dirs and cgroups of earlier runs whose process is gone (names carry the pid). */
+function removeLeftovers() {
+    const alive = (pid) => {
+        try {
+            process.kill(pid, 0);
+            return true;
+        }
+        catch {
+            return false;
+        }
+    };
+    for (const [dir, rm] of [[tmpdir(), (p) => rmSync(p, { recursive: true, force: true })], [cgroup2, (p) => rmdirSync(p)]]) {
+        let names = [];
+        try {
+            names = readdirSync(dir);
+        }
+        catch {
+            continue;
+        }
+        for (const n of names) {
+            const m = /^wrt-case-(\d+)-/.exec(n);
+            if (m && !alive(Number(m[1]))) {
+                try {
+                    rm(path.join(dir, n));
+                }
+                catch {
+                    /* busy: next time */
+                }
+            }
+        }
+    }
+}
+export class KernelCaseRunner {
+    #dir;
+    #probe;
+    #dp;
+    #events = [];
+    #rb;
+    constructor(images, attach) {
+        removeLeftovers();
+        this.#dir = mkdtempSync(path.join(tmpdir(), `wrt-case-${process.pid}-`));
+        this.#probe = path.join(this.#dir, 'wrt-probe');
+        try {
+            execFileSync('cc', ['-O2', '-o', this.#probe, probeSource]);
+            this.#dp = RuntimeDatapath.open();
+            this.#rb = this.#dp.events((b) => {
+                const e = decodeRecord(b);
+                if (e && e.kind === 'call')
+                    this.#events.push({ pid: e.pid, action: e.action, monitor: e.monitor });
+            });
+            this.#dp.apply(images, attach);
+        }
+        catch (e) {
+            rmSync(this.#dir, { recursive: true, force: true });
+            throw e;
+        }
+    }
+    async run(c) {
+        const why = unsafeReason(c);
+        if (why)
+            return { verdict: 'skipped', detail: why };
+        // A scoped case runs the probe in a cgroup of its own, put in the policy's scope like the agent puts a pod's.
+        let cg;
+        if (c.scopeSets?.length) {
+            const root = existsSync(`${cgroup2}/cgroup.procs`) ? cgroup2 : existsSync('/sys/fs/cgroup/cgroup.procs') && existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;
+            if (!root)
+                return { verdict: 'skipped', detail: 'pod scoping needs a cgroup v2 hierarchy to put the probe in a cgroup of its own' };
+            cg = path.join(root, `wrt-case-${process.pid}-${Math.random().toString(16).slice(2, 8)}`);
+            mkdirSync(cg);
+        }
+        try {
+            return await this.#runProbe(c, cg);
+        }
+        finally {
+            if (cg) {
+                try {
+                    rmdirSync(cg);
+                }
+                catch {
+                    /* still populated for a moment after the probe's exit */
+                    setTimeout(() => rmSync(cg, { recursive: true, force: true }), 200).unref();
+                }
+            }
+        }
+    }
+    async #runProbe(c, cg) {
+        const args = c.args.map((a) => (typeof a === 'number' ? `i:${a}` : `s:${a}`));
+        const child = spawn(this.#probe, ['call', String(c.nr), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const pid = child.pid ?? 0;
+        let out = '';
+        let err = '';
+        const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+        child.stderr.on('data', (d) => (err += d.toString()));
+        await new Promise((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error('probe did not get ready in 5 s')), 5000);
+            child.stdout.on('data', (d) => {
+                out += d.toString();
+                if (out.includes('ready\n')) {
+                    clearTimeout(t);
+                    resolve();
+                }
+            });
+            child.on('exit', () => reject(new Error(`probe exited before the call: ${err.trim()}`)));
+        });
+        // Events so far are the probe's own setup (its private mount): drop them.
+        this.#rb.consume();
+        this.#events.length = 0;
+        // The case's identity in weir's process table: the handler reads the binary from here.
+        const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
+        v.writeUInt32LE(pid, 0);
+        v.writeUInt32LE(c.uid ?? 0, 8);
+        const bytes = Buffer.from(c.binary).subarray(0, 255);
+        v.writeUInt32LE(bytes.length, 24);
+        bytes.copy(v, 32);
+        this.#dp.object.map('wrt_procs').update(u32(pid), v);
+        let cgid;
+        if (cg) {
+            writeFileSync(path.join(cg, 'cgroup.procs'), String(pid));
+            cgid = BigInt(statSync(cg).ino);
+            for (const set of c.scopeSets ?? [])
+                this.#dp.setScope(set, [cgid]);
+        }
+        child.stdin.end('x');
+        const st = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 5000))]);
+        if (cgid !== undefined)
+            for (const set of c.scopeSets ?? [])
+                this.#dp.setScope(set, [cgid], false);
+        if (!st) {
+            child.kill('SIGKILL');
+            return { verdict: 'skipped', detail: 'probe did not finish in 5 s' };
+        }
+        this.#rb.consume();
+        const evs = this.#events.filter((e) => e.pid === pid);
+        this.#events.length = 0;
+        if (st.signal === 'SIGKILL')
+            return { verdict: 'kill', detail: `probe pid ${pid} was killed; ${evs.length} event(s)` };
+        if (st.signal)
+            return { verdict: 'signal', detail: `probe pid ${pid} got ${st.signal}` };
+        if (evs.length)
+            return { verdict: 'post', detail: `${evs.length} event(s)${evs.some((e) => e.monitor) ? ' (monitor)' : ''}` };
+        return { verdict: 'allow', detail: `no event (${out.trim().split('\n').pop()})` };
+    }
+    close() {
+        this.#rb.close();
+        this.#dp.close();
+        rmSync(this.#dir, { recursive: true, force: true });
+    }
+    [Symbol.dispose]() {
+        this.close();
+    }
+}
+//# sourceMappingURL=cases.js.map

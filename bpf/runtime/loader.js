@@ -1,0 +1,313 @@
+// Loads weir's runtime programs (wrt_runtime.bpf.o) on this node and swaps compiled runtime images into
+// them: every image goes into fresh inner maps behind the idle map-of-maps slot, then one update of
+// wrt_active flips the generation, so a syscall sees the old policy or the new one, never a mix.
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfMap, BpfObject, RingBuffer, u32 } from '../libbpf-ts/index.js';
+import { encodeRuntimeNode, runtimeLayouts } from '../../compiler/runtime/encode.js';
+/** Empty images of every runtime map: what the idle slot gets for a map a bundle does not carry. */
+const emptyImages = encodeRuntimeNode({ node: '', hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] });
+/** bpf/build/wrt_runtime.bpf.o, also when running from dist/ (WEIR_BPF_OBJECTS overrides the directory). */
+export const defaultRuntimeObject = (() => {
+    const env = process.env['WEIR_BPF_OBJECTS'];
+    if (env)
+        return path.join(env, 'wrt_runtime.bpf.o');
+    const beside = fileURLToPath(new URL('../build/wrt_runtime.bpf.o', import.meta.url));
+    const fromDist = fileURLToPath(new URL('../../../bpf/build/wrt_runtime.bpf.o', import.meta.url));
+    return existsSync(beside) || !existsSync(fromDist) ? beside : fromDist;
+})();
+const slotMaps = {
+    wrt_hooks: 'wrt_hooks_slots',
+    wrt_policies: 'wrt_policies_slots',
+    wrt_str_a: 'wrt_str_a_slots',
+    wrt_str_b: 'wrt_str_b_slots',
+    wrt_str: 'wrt_str_slots',
+    wrt_prefix: 'wrt_prefix_slots',
+    wrt_postfix: 'wrt_postfix_slots',
+    wrt_num: 'wrt_num_slots',
+};
+/** Namespace inode numbers of pid 1, indexed like WRT_NS_* (host_ns in matchNamespaces). */
+export function hostNamespaces() {
+    const kinds = [[1, 'uts'], [2, 'ipc'], [3, 'mnt'], [4, 'pid'], [5, 'net'], [6, 'cgroup'], [7, 'pid_for_children']];
+    const out = new Array(8).fill(0);
+    for (const [i, k] of kinds) {
+        try {
+            out[i] = statSync(`/proc/1/ns/${k}`).ino;
+        }
+        catch {
+            /* namespace kind not present */
+        }
+    }
+    return out;
+}
+/** Maps shared across restarts when pinned: everything the programs read or write. */
+const pinnedMaps = ['wrt_stats', 'wrt_hooks_slots', 'wrt_policies_slots', 'wrt_str_a_slots', 'wrt_str_b_slots', 'wrt_str_slots', 'wrt_prefix_slots', 'wrt_postfix_slots', 'wrt_num_slots', 'wrt_active', 'wrt_node', 'wrt_procs', 'wrt_events'];
+const linkPin = (dir, attach) => path.join(dir, `link-${attach.replace('/', '-')}`);
+export class RuntimeDatapath {
+    object;
+    #links = new Map();
+    #inner = [];
+    #pinDir;
+    #generation = 0;
+    #applied = false;
+    constructor(object, pinDir) {
+        this.object = object;
+        this.#pinDir = pinDir;
+    }
+    /** Loads the object and starts process tracking; no policy is active until apply() (unless adopted from pins). */
+    static open(opts = {}) {
+        const o = typeof opts === 'string' ? { objectPath: opts } : opts;
+        const pinDir = o.pinDir;
+        const reuse = {};
+        if (pinDir) {
+            mkdirSync(pinDir, { recursive: true });
+            for (const m of pinnedMaps)
+                if (existsSync(path.join(pinDir, m)))
+                    reuse[m] = BpfMap.openPinned(path.join(pinDir, m));
+        }
+        const adopting = Object.keys(reuse).length > 0;
+        let obj;
+        try {
+            obj = BpfObject.open(o.objectPath ?? defaultRuntimeObject, { reuseMaps: reuse });
+            obj.load();
+            const dp = new RuntimeDatapath(obj, pinDir);
+            dp.#inner.push(...Object.values(reuse));
+            if (pinDir)
+                for (const m of pinnedMaps)
+                    if (!reuse[m])
+                        obj.map(m).pin(path.join(pinDir, m));
+            for (const [prog, tp] of [['wrt_exec', 'sched_process_exec'], ['wrt_fork', 'sched_process_fork'], ['wrt_exit', 'sched_process_exit']])
+                dp.#attach(prog, 'sched', tp);
+            if (pinDir) {
+                // Attach points pinned by an earlier agent keep their (older) program instances on the same maps.
+                for (const f of readdirSync(pinDir))
+                    if (f.startsWith('link-') && !f.startsWith('link-sched-'))
+                        dp.#links.set(f.slice(5).replace('-', '/'), 'pinned');
+            }
+            if (adopting && reuse['wrt_active']) {
+                dp.#generation = (reuse['wrt_active'].lookup(u32(0))?.readUInt32LE(0) ?? 0) & 1;
+                dp.#applied = true;
+            }
+            const ni = Buffer.alloc(runtimeLayouts.wrt_node_info.size);
+            hostNamespaces().forEach((v, i) => ni.writeUInt32LE(v >>> 0, i * 4));
+            obj.map('wrt_node').update(u32(0), ni);
+            return dp;
+        }
+        catch (e) {
+            obj?.close();
+            for (const m of Object.values(reuse))
+                m.close();
+            throw e;
+        }
+    }
+    #attach(prog, cat, name) {
+        const key = `${cat}/${name}`;
+        if (this.#pinDir && existsSync(linkPin(this.#pinDir, key))) {
+            this.#links.set(key, 'pinned');
+            return;
+        }
+        const link = this.object.program(prog).attachTracepoint(cat, name);
+        if (this.#pinDir)
+            link.pin(linkPin(this.#pinDir, key));
+        this.#links.set(key, link);
+    }
+    #detach(key) {
+        const l = this.#links.get(key);
+        if (l && l !== 'pinned')
+            l.close();
+        if (this.#pinDir && existsSync(linkPin(this.#pinDir, key)))
+            unlinkSync(linkPin(this.#pinDir, key));
+        this.#links.delete(key);
+    }
+    get generation() {
+        return this.#generation;
+    }
+    /**
+     * Seeds the process table from /proc for processes that exec'd before weir loaded (their binary is
+     * /proc/PID/exe), so matchBinaries sees them too. Only the given pids when a list is passed.
+     */
+    seedProcesses(pids) {
+        const procs = this.object.map('wrt_procs');
+        const list = pids ?? readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+        let n = 0;
+        for (const pid of list) {
+            try {
+                const exe = readlinkSync(`/proc/${pid}/exe`);
+                const status = statSync(`/proc/${pid}`);
+                const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
+                v.writeUInt32LE(pid, 0);
+                v.writeUInt32LE(status.uid, 8);
+                const bytes = Buffer.from(exe).subarray(0, 255);
+                v.writeUInt32LE(bytes.length, 24);
+                bytes.copy(v, 32);
+                procs.update(u32(pid), v);
+                n++;
+            }
+            catch {
+                /* exited, or a kernel thread */
+            }
+        }
+        return n;
+    }
+    /** Installs a node's runtime images and attaches the syscall tracepoints they need, atomically. */
+    apply(given, attach) {
+        const t0 = performance.now();
+        // Every slot of the next generation is refilled, so nothing of an older generation survives in it.
+        const images = emptyImages.map((e) => given.find((g) => g.name === e.name) ?? e);
+        const next = this.#applied ? this.#generation ^ 1 : 0;
+        const entries = {};
+        const fresh = [];
+        try {
+            for (const img of images) {
+                const inner = BpfMap.create({ type: img.type, name: `${img.name}_${next}`, keySize: img.keySize, valueSize: img.valueSize, maxEntries: img.maxEntries });
+                fresh.push(inner);
+                for (const [k, v] of img.records)
+                    inner.update(k, v);
+                entries[img.name] = img.records.length;
+            }
+            // Attach before the flip: a program attached early finds the old generation's hooks (none for a new syscall).
+            const attached = [];
+            for (const a of attach) {
+                if (this.#links.has(a))
+                    continue;
+                const [cat, name] = a.split('/');
+                this.#attach(cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter', cat, name);
+                attached.push(a);
+            }
+            images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(u32(next), fresh[i]));
+            const gen = Buffer.alloc(4);
+            gen.writeUInt32LE(next);
+            this.object.map('wrt_active').update(u32(0), gen); // the commit point
+            const detached = [];
+            for (const a of [...this.#links.keys()]) {
+                if (a.startsWith('sched/') || attach.includes(a))
+                    continue;
+                this.#detach(a);
+                detached.push(a);
+            }
+            // The outer maps hold the inner maps now; our fds can go (the idle slot is replaced next time).
+            for (const m of fresh)
+                m.close();
+            this.#generation = next;
+            this.#applied = true;
+            return { generation: next, entries, attached, detached, ms: performance.now() - t0 };
+        }
+        catch (e) {
+            for (const m of fresh)
+                m.close();
+            throw e;
+        }
+    }
+    /**
+     * Applies a bundle's runtime images as the agent receives them (records sorted key‖value, see
+     * compiler/bundle) with the node's attach list from the bundle's `runtime_hooks` table.
+     */
+    applyBundle(images, attach) {
+        const known = new Set(emptyImages.map((e) => e.name));
+        const decoded = images.map(({ image, bytes }) => {
+            if (!known.has(image.name))
+                throw new Error(`runtime image ${image.name}: no runtime map has that name (known: ${[...known].join(', ')})`);
+            const shape = emptyImages.find((e) => e.name === image.name);
+            if (image.keySize !== shape.keySize || image.valueSize !== shape.valueSize)
+                throw new Error(`runtime image ${image.name}: key/value sizes ${image.keySize}/${image.valueSize}, weir_runtime.h says ${shape.keySize}/${shape.valueSize}`);
+            const rec = image.keySize + image.valueSize;
+            if (bytes.length % rec !== 0)
+                throw new Error(`runtime image ${image.name}: ${bytes.length} bytes is not a whole number of ${rec}-byte records`);
+            if (bytes.length / rec > shape.maxEntries)
+                throw new Error(`runtime image ${image.name}: ${bytes.length / rec} records exceed the map's ${shape.maxEntries} entries`);
+            const records = [];
+            for (let off = 0; off < bytes.length; off += rec)
+                records.push([bytes.subarray(off, off + image.keySize), bytes.subarray(off + image.keySize, off + rec)]);
+            return { ...shape, records };
+        });
+        for (const a of attach)
+            if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a))
+                throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
+        return this.apply(decoded, attach);
+    }
+    /**
+     * Puts cgroups in (or out of) a scoped policy's scope in the generation in service: the agent calls
+     * this with the cgroup ids of the pods a TracingPolicyNamespaced / podSelector selects (the hook
+     * table's scopeSet), again after each apply (a new generation starts with empty scopes).
+     */
+    setScope(scopeSet, cgroupIds, present = true) {
+        const inner = this.object.map('wrt_num_slots').openInner(u32(this.#generation));
+        if (!inner)
+            throw new Error('no runtime policy is applied');
+        try {
+            for (const id of cgroupIds) {
+                const k = Buffer.alloc(16);
+                k.writeUInt32LE(scopeSet, 0);
+                k.writeBigUInt64LE(id, 8);
+                if (present)
+                    inner.update(k, Uint8Array.of(1));
+                else
+                    inner.delete(k);
+            }
+        }
+        finally {
+            inner.close();
+        }
+    }
+    /** Flips one policy between enforce (0) and monitor (1) in the generation in service. */
+    setMode(policyId, mode) {
+        const inner = this.object.map('wrt_policies_slots').openInner(u32(this.#generation));
+        if (!inner)
+            throw new Error('no runtime policy is applied');
+        try {
+            const v = Buffer.alloc(8);
+            v.writeUInt32LE(mode === 'monitor' ? 1 : 0);
+            inner.update(u32(policyId), v);
+        }
+        finally {
+            inner.close();
+        }
+    }
+    /** Counters summed over CPUs (hook calls, selector matches, signals, events written and lost). */
+    stats() {
+        const m = this.object.map('wrt_stats');
+        const v = m.lookup(u32(0));
+        const out = { calls: 0, matches: 0, signals: 0, events: 0, eventsLost: 0 };
+        if (!v)
+            return out;
+        const slot = Math.ceil(runtimeLayouts.wrt_stats.size / 8) * 8;
+        const L = runtimeLayouts.wrt_stats.members;
+        for (let off = 0; off + slot <= v.length; off += slot) {
+            out.calls += Number(v.readBigUInt64LE(off + L.calls));
+            out.matches += Number(v.readBigUInt64LE(off + L.matches));
+            out.signals += Number(v.readBigUInt64LE(off + L.signals));
+            out.events += Number(v.readBigUInt64LE(off + L.events));
+            out.eventsLost += Number(v.readBigUInt64LE(off + L.events_lost));
+        }
+        return out;
+    }
+    /** Consumes ring-buffer records (raw bytes; decode with controller/events/tetragon.ts). */
+    events(onRecord) {
+        return new RingBuffer(this.object.map('wrt_events'), onRecord);
+    }
+    /** Releases this process's handles; pinned maps and links stay (enforcement continues). */
+    close() {
+        for (const l of this.#links.values())
+            if (l !== 'pinned')
+                l.close();
+        this.#links.clear();
+        for (const m of this.#inner)
+            m.close();
+        this.#inner.length = 0;
+        this.object.close();
+    }
+    /** Detaches everything and removes the pins: weir's runtime enforcement leaves this node. */
+    destroy() {
+        for (const k of [...this.#links.keys()])
+            this.#detach(k);
+        const dir = this.#pinDir;
+        this.close();
+        if (dir)
+            rmSync(dir, { recursive: true, force: true });
+    }
+    [Symbol.dispose]() {
+        this.close();
+    }
+}
+//# sourceMappingURL=loader.js.map
