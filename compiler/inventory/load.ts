@@ -254,12 +254,17 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
   for (const p of inv.pods) for (const ip of p.ips) claim(ip, `pod ${podKey(p)}`, p.origin);
 
   const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const byNsName = <T extends { namespace: string; name: string }>(a: T, b: T) => (podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0);
+  // Sort keys are built once per object, not twice per comparison (10k pods: ~140k comparisons).
+  const byNsName = <T extends { namespace: string; name: string }>(xs: T[]): T[] => {
+    const keyed = xs.map((x) => ({ k: podKey(x), x }));
+    keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    return keyed.map((e) => e.x);
+  };
   inv.namespaces.sort(byName);
   inv.nodes.sort(byName);
   inv.cidrGroups.sort(byName);
-  inv.pods.sort(byNsName);
-  inv.services.sort(byNsName);
+  inv.pods = byNsName(inv.pods);
+  inv.services = byNsName(inv.services);
 }
 
 function fmt(o: Origin | undefined): string {
