@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
 import { loadPolicies } from '../../compiler/load/index.js';
 import { compileRuntime } from '../../compiler/runtime/index.js';
+import { capabilityProfiles } from '../../compiler/runtime/capabilities.js';
 import { localCaps, projectRoot } from './helpers.js';
 
 const corpus = path.resolve(projectRoot, '../shared/corpus/tetragon');
@@ -36,6 +37,10 @@ describe.skipIf(!present)('Tetragon corpus on this node (tracepoint-only)', () =
     for (const o of out.values()) counts[o] = (counts[o] ?? 0) + 1;
     expect(counts).toEqual(EXPECTED_COUNTS);
     expect([...out].filter(([, o]) => o === 'compiles').map(([f]) => f)).toEqual(EXPECTED_COMPILING);
+    const full = compileRuntime(loaded.documents, [{ name: 'full', caps: capabilityProfiles['full']! }]);
+    const fullCounts: Record<string, number> = {};
+    for (const o of outcomes([...loaded.diagnostics, ...full.diagnostics, ...full.nodes[0]!.diagnostics], files).values()) fullCounts[o] = (fullCounts[o] ?? 0) + 1;
+    expect(fullCounts).toEqual(EXPECTED_COUNTS_FULL);
     // Everything that compiled became hooks on syscall tracepoints.
     expect(r.nodes[0]!.lowered.attach.every((a) => a.startsWith('syscalls/sys_enter_') || a === 'raw_syscalls/sys_enter')).toBe(true);
   });
@@ -53,6 +58,14 @@ const EXPECTED_COUNTS: Record<string, number> = {
   'runtime/unsupported-arg-type': 1,
   'runtime/unsupported-hook': 3,
   'runtime/unsupported-operator': 10,
+};
+// On a node with every capability (profile `full`) the same 11 compile: what the tracepoint-only node
+// lacked becomes what weir has no program for yet (kprobes on kernel functions, BPF LSM, uprobes), and
+// the 2 Override policies stay refused (a syscall hooked at its tracepoint cannot be overridden).
+const EXPECTED_COUNTS_FULL: Record<string, number> = {
+  ...EXPECTED_COUNTS,
+  'runtime/node-capability': 2,
+  'runtime/unsupported-hook': 39,
 };
 const EXPECTED_COMPILING: string[] = [
   'hardlink-observe.yaml', 'list-syscalls-tracepoint.yaml', 'list-syscalls.yaml',
