@@ -137,6 +137,22 @@ export function imageRecords(image: Pick<MapImage, 'keySize' | 'valueSize'>, blo
   return out;
 }
 
+/**
+ * Serialized tables by value object. A producer that passes a frozen table value promises not to
+ * change it, so rebuilds that hand over the same object reuse its bytes.
+ */
+const frozenTables = new WeakMap<object, { bytes: Uint8Array; digest: string }>();
+
+function tableBlob(value: unknown): { bytes: Uint8Array; digest: string } {
+  const memo = value !== null && typeof value === 'object' && Object.isFrozen(value);
+  const hit = memo ? frozenTables.get(value) : undefined;
+  if (hit) return hit;
+  const bytes = new TextEncoder().encode(canonicalJson(value));
+  const r = { bytes, digest: sha256(bytes) };
+  if (memo) frozenTables.set(value, r);
+  return r;
+}
+
 export interface AssembleOptions {
   source: BundleManifest['source'];
   compilerVersion: string;
@@ -169,8 +185,7 @@ export function assembleBundle(outputs: readonly ProducerOutput[], opts: Assembl
   const tables: BundleManifest['tables'] = [];
   for (const o of outputs)
     for (const t of o.tables) {
-      const bytes = new TextEncoder().encode(canonicalJson(t.value));
-      const digest = sha256(bytes);
+      const { bytes, digest } = tableBlob(t.value);
       if (!blobs.has(digest)) blobs.set(digest, bytes);
       tables.push({ name: t.name, digest, mediaType: 'application/json' });
     }

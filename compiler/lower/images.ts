@@ -56,8 +56,12 @@ export function endpointFlags(ep: IREndpoint): number {
 /** Memo of map states across builds (incremental rebuilds reuse unchanged endpoint states). */
 export class MapStateCache {
   readonly states = new Map<string, CachedState>();
+  /** The identities table of the last identity allocation (frozen: the bundle serializes it once). */
+  identities?: { src: NetworkIR['identities']; value: readonly unknown[] };
+  /** Rule signature → small number, stable across builds, so endpoint signatures stay short. */
+  readonly ruleIds = new Map<string, number>();
   /** Per-node ipcache images of the last build, valid while the shared image and its node slots are unchanged. */
-  ipcache?: { key: string; byNode: Map<string, { blob: Buffer; digest: string }> };
+  ipcache?: { src: NetworkIR['ipcache']; baseBlob: Buffer; nodeSlots: { off: number; node: string }[]; key: string; byNode: Map<string, { blob: Buffer; digest: string }> };
 }
 
 /**
@@ -121,10 +125,15 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   const diagnostics: Diagnostic[] = [];
   const l7 = new L7Registry();
   const bySubject = rulesBySubject(ir);
-  const ruleSig = new Map<IRRule, string>();
+  const ruleSig = new Map<IRRule, number>();
   const sigOf = (r: IRRule) => {
     let s = ruleSig.get(r);
-    if (s === undefined) ruleSig.set(r, (s = ruleSignature(r)));
+    if (s === undefined) {
+      const full = ruleSignature(r);
+      s = cache.ruleIds.get(full);
+      if (s === undefined) cache.ruleIds.set(full, (s = cache.ruleIds.size));
+      ruleSig.set(r, s);
+    }
     return s;
   };
   const mapStates = new Map<string, MapEntry[]>();
@@ -141,7 +150,7 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   for (const ep of ir.endpoints) {
     const rules = bySubject.get(ep.key) ?? [];
     const flags = endpointFlags(ep);
-    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join('')}`;
+    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join(',')}`;
     let st = local.get(sig);
     if (!st) {
       let cached = cache.states.get(sig);
@@ -189,33 +198,39 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   // remote-node elsewhere). Sort once, then patch the values per node.
   const ks = netLayouts.weir_ipcache_key.size;
   const vs = netLayouts.weir_ipcache_value.size;
-  const n = ir.ipcache.length;
-  const ipKeys = Buffer.alloc(n * ks);
-  ir.ipcache.forEach((e, i) => {
-    const p = parsePrefix(e.prefix)!;
-    writeIpcacheKey(ipKeys, i * ks, { bits: p.bits, family: p.family, addr: p.addr });
-  });
-  const baseBlob = Buffer.alloc(n * (ks + vs));
-  const nodeSlots: { off: number; node: string }[] = [];
-  keyOrder(ipKeys, ks, n).forEach((i, j) => {
-    const off = j * (ks + vs);
-    const e = ir.ipcache[i]!;
-    ipKeys.copy(baseBlob, off, i * ks, (i + 1) * ks);
-    writeIpcacheValue(baseBlob, off + ks, { identity: e.identity, flags: 0 });
-    if (e.node !== undefined) nodeSlots.push({ off: off + ks, node: e.node });
-  });
-  // The node slots are the only bytes that differ between nodes: the hash of everything before
-  // the first slot is computed once and forked per node. Across incremental builds the images
-  // are reused while the shared image and its slots are unchanged.
+  // A frozen ipcache (the compiler reuses it while the identity allocation stays) is encoded once.
+  if (!(cache.ipcache && cache.ipcache.src === ir.ipcache && Object.isFrozen(ir.ipcache))) {
+    const n = ir.ipcache.length;
+    const ipKeys = Buffer.alloc(n * ks);
+    ir.ipcache.forEach((e, i) => {
+      const p = parsePrefix(e.prefix)!;
+      writeIpcacheKey(ipKeys, i * ks, { bits: p.bits, family: p.family, addr: p.addr });
+    });
+    const baseBlob = Buffer.alloc(n * (ks + vs));
+    const nodeSlots: { off: number; node: string }[] = [];
+    keyOrder(ipKeys, ks, n).forEach((i, j) => {
+      const off = j * (ks + vs);
+      const e = ir.ipcache[i]!;
+      ipKeys.copy(baseBlob, off, i * ks, (i + 1) * ks);
+      writeIpcacheValue(baseBlob, off + ks, { identity: e.identity, flags: 0 });
+      if (e.node !== undefined) nodeSlots.push({ off: off + ks, node: e.node });
+    });
+    // The node slots are the only bytes that differ between nodes: the hash of everything before
+    // the first slot is computed once and forked per node. Across incremental builds the images
+    // are reused while the shared image and its slots are unchanged.
+    const key = `${sha256(baseBlob)}|${nodeSlots.map((x) => `${x.off}:${x.node}`).join(',')}`;
+    cache.ipcache = { src: ir.ipcache, baseBlob, nodeSlots, key, byNode: cache.ipcache?.key === key ? cache.ipcache.byNode : new Map() };
+  }
+  const { baseBlob, nodeSlots } = cache.ipcache;
   const first = nodeSlots.length ? nodeSlots[0]!.off : baseBlob.length;
-  const ipKey = `${sha256(baseBlob)}|${nodeSlots.map((x) => `${x.off}:${x.node}`).join(',')}`;
-  if (cache.ipcache?.key !== ipKey) cache.ipcache = { key: ipKey, byNode: new Map() };
   const ipImages = cache.ipcache.byNode;
   let prefixHash: ReturnType<typeof createHash> | undefined;
   for (const node of nodes) {
     let img = ipImages.get(node);
     if (!img) {
-      const blob = Buffer.from(baseBlob);
+      // Buffer.from(buffer) copies element by element; allocUnsafe + copy is a memcpy.
+      const blob = Buffer.allocUnsafe(baseBlob.length);
+      baseBlob.copy(blob, 0);
       for (const slot of nodeSlots) blob.writeUInt32LE(slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], slot.off);
       prefixHash ??= createHash('sha256').update(baseBlob.subarray(0, first));
       img = { blob, digest: prefixHash.copy().update(blob.subarray(first)).digest('hex') };
@@ -234,9 +249,15 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   const tables = [
     { name: 'cookies', value: ir.origins },
     { name: 'endpoints', value: endpointTable },
-    { name: 'identities', value: ir.identities.map((i) => ({ identity: i.id, kind: i.kind, labels: i.labels })) },
+    { name: 'identities', value: identitiesTable(ir, cache) },
     { name: 'fqdn_selectors', value: ir.fqdnSelectors },
     { name: 'l7_rules', value: l7.sets.map((s) => ({ id: s.id, ...s.rules })) },
   ];
   return { output: { nodes: perNode, tables }, diagnostics, mapStates, l7, endpointTable };
+}
+
+/** The identities table; unchanged between incremental builds of one inventory, so it is reused and frozen. */
+function identitiesTable(ir: NetworkIR, cache: MapStateCache): readonly unknown[] {
+  if (cache.identities?.src !== ir.identities) cache.identities = { src: ir.identities, value: Object.freeze(ir.identities.map((i) => ({ identity: i.id, kind: i.kind, labels: i.labels }))) };
+  return cache.identities.value;
 }
