@@ -1,7 +1,7 @@
 // Loads weir's runtime programs (wrt_runtime.bpf.o) on this node and swaps compiled runtime images into
 // them: every image goes into fresh inner maps behind the idle map-of-maps slot, then one update of
 // wrt_active flips the generation, so a syscall sees the old policy or the new one, never a mix.
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
@@ -101,6 +101,8 @@ export class RuntimeDatapath implements Disposable {
         // Attach points pinned by an earlier agent keep their (older) program instances on the same maps.
         for (const f of readdirSync(pinDir)) if (f.startsWith('link-') && !f.startsWith('link-sched-')) dp.#links.set(f.slice(5).replace('-', '/'), 'pinned');
       }
+      // Processes that exec'd before weir loaded get their binary from /proc (as Tetragon's procfs scan).
+      if (!adopting) dp.seedProcesses();
       if (adopting && reuse['wrt_active']) {
         dp.#generation = (reuse['wrt_active'].lookup(u32(0))?.readUInt32LE(0) ?? 0) & 1;
         dp.#applied = true;
@@ -150,8 +152,12 @@ export class RuntimeDatapath implements Disposable {
       try {
         const exe = readlinkSync(`/proc/${pid}/exe`);
         const status = statSync(`/proc/${pid}`);
+        // Field 4 of /proc/PID/stat is the ppid; the comm before it may hold spaces and parentheses.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? 0);
         const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
         v.writeUInt32LE(pid, 0);
+        v.writeUInt32LE(ppid, 4);
         v.writeUInt32LE(status.uid, 8);
         const bytes = Buffer.from(exe).subarray(0, 255);
         v.writeUInt32LE(bytes.length, 24);

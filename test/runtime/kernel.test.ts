@@ -1,5 +1,5 @@
 // Kernel end to end (root): the real programs with compiled images, a test binary in our own temp dir.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeDatapath, defaultRuntimeObject } from '../../bpf/runtime/loader.js';
@@ -13,6 +13,14 @@ import { RuntimeImageEvaluator } from '../../compiler/runtime/evaluate.js';
 import { buildProbe, compileText, localCaps, projectRoot, run, spawnLoop, tempDir } from './helpers.js';
 
 const seeds = path.resolve(projectRoot, '../shared/corpus/tetragon');
+
+function readlinkSafe(p: string): string {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return '';
+  }
+}
 
 const sigkillPolicy = (name: string, bin: string, prefix: string, mode = 'enforce') => `
 apiVersion: cilium.io/v1alpha1
@@ -326,6 +334,24 @@ spec:
     expect(ev.evaluate({ binary: bin, ancestors: ['/bin/bash'] }, 257, [-100, target]).verdict).toBe('allow');
     const evs = drain().filter((e) => e.kind === 'call');
     expect(evs.some((e) => e.binary === bin && e.action === 3)).toBe(true);
+  });
+
+  it('a process that started before weir loaded is known from /proc and matched by matchBinaries', async () => {
+    const target = path.join(dir, 'protected', 'secret.txt');
+    const stop = path.join(dir, 'stop-early');
+    const loop = spawnLoop(bin, ['loop', target, stop]);
+    // Wait until the child has really exec'd the probe (its /proc/PID/exe), then load a late instance.
+    for (let i = 0; i < 100 && readlinkSafe(`/proc/${loop.pid}/exe`) !== bin; i++) await new Promise((r) => setTimeout(r, 20));
+    const late = RuntimeDatapath.open(); // a second, independent instance: its table starts from /proc
+    try {
+      const r = compileText(sigkillPolicy('wrt-early', bin, `${dir}/protected/`));
+      late.apply(r.nodes[0]!.images, r.nodes[0]!.lowered.attach);
+      const exit = await Promise.race([loop.exited, new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
+      expect(exit?.signal).toBe('SIGKILL');
+    } finally {
+      writeFileSync(stop, '');
+      late.close();
+    }
   });
 
   it('applies a bundle\'s blobs (as the agent receives them) and refuses a bad one before touching the maps in service', async () => {
