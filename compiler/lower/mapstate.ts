@@ -207,11 +207,19 @@ export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L
 /** Rules per subject endpoint, in IR order. */
 export function rulesBySubject(ir: NetworkIR): Map<string, IRRule[]> {
   const m = new Map<string, IRRule[]>();
-  for (const r of ir.rules)
-    for (const s of r.subjects) {
-      const l = m.get(s);
-      if (l) l.push(r);
-      else m.set(s, [r]);
+  // The rules of one selector share their subject list: look its keys up once per list, not per rule.
+  const lists = new Map<readonly string[], IRRule[][]>();
+  for (const r of ir.rules) {
+    let ls = lists.get(r.subjects);
+    if (!ls) {
+      ls = r.subjects.map((s) => {
+        let l = m.get(s);
+        if (!l) m.set(s, (l = []));
+        return l;
+      });
+      lists.set(r.subjects, ls);
     }
+    for (const l of ls) l.push(r);
+  }
   return m;
 }
