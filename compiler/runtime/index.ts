@@ -4,7 +4,7 @@ import type { PolicyDocument } from '../load/document.js';
 import type { NodeCapabilities } from './capabilities.js';
 import { encodeRuntimeNode, type RuntimeMapImage } from './encode.js';
 import { buildRuntimeIR, type RuntimeIR } from './ir.js';
-import { lowerRuntime, type LoweredRuntimeNode } from './lower.js';
+import { lowerRuntime, type LoweredRuntimeNode, type LowerOptions } from './lower.js';
 
 export interface RuntimeNodeResult {
   node: string;
@@ -20,10 +20,10 @@ export interface RuntimeCompileResult {
   nodes: RuntimeNodeResult[];
 }
 
-export function compileRuntime(documents: readonly PolicyDocument[], nodes: readonly { name: string; caps: NodeCapabilities }[]): RuntimeCompileResult {
+export function compileRuntime(documents: readonly PolicyDocument[], nodes: readonly { name: string; caps: NodeCapabilities }[], opts: LowerOptions = {}): RuntimeCompileResult {
   const { ir, diagnostics } = buildRuntimeIR(documents);
   const results = nodes.map(({ name, caps }) => {
-    const { lowered, diagnostics: d } = lowerRuntime(ir, name, caps);
+    const { lowered, diagnostics: d } = lowerRuntime(ir, name, caps, opts);
     return { node: name, lowered, images: encodeRuntimeNode(lowered), diagnostics: d };
   });
   return { ir, diagnostics, nodes: results };

@@ -72,6 +72,8 @@ export interface HookTableEntry {
   args: { index: number; type: string; label?: string }[];
   /** For a namespaced / podSelector policy: the numeric set the agent fills with its pods' cgroup ids. */
   scopeSet?: number;
+  /** Scoped only because the lowering confined it (LowerOptions.confine), not by its pods. */
+  confined?: boolean;
 }
 
 export interface LoweredRuntimeNode {
@@ -107,7 +109,15 @@ const argTypes: Record<string, number> = {
 };
 
 /** Lowers every policy for one node. Errors are per node: another node may compile the same policy. */
-export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities): { lowered: LoweredRuntimeNode; diagnostics: Diagnostic[] } {
+export interface LowerOptions {
+  /**
+   * Scope every policy, also cluster-wide ones, to a cgroup set: nothing matches until cgroups are added.
+   * `weir test --kernel` uses it so that only its probe process can ever meet a policy under test.
+   */
+  confine?: boolean;
+}
+
+export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities, opts: LowerOptions = {}): { lowered: LoweredRuntimeNode; diagnostics: Diagnostic[] } {
   const out: LoweredRuntimeNode = { node, hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] };
   const diagnostics: Diagnostic[] = [];
   let nextSet = 1;
@@ -128,7 +138,8 @@ export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities
       pendingSets.push({ kind, id, values });
       return id;
     };
-    const scoped = policy.kind === 'TracingPolicyNamespaced' || policy.podSelector !== undefined;
+    const podScoped = policy.kind === 'TracingPolicyNamespaced' || policy.podSelector !== undefined;
+    const scoped = podScoped || opts.confine === true;
     const scopeSet = scoped ? newSet('num', []) : 0;
     for (const hook of policy.hooks) {
       const target = lowerTarget(hook, caps, (span, m, rule) => err(span, m, rule));
@@ -175,6 +186,7 @@ export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities
           tags: hook.tags,
           args: hook.args.map((a) => ({ index: a.index, type: a.type, ...(a.label === undefined ? {} : { label: a.label }) })),
           ...(scoped ? { scopeSet } : {}),
+          ...(scoped && !podScoped ? { confined: true } : {}),
         },
       });
     }

@@ -47,7 +47,8 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
   const compileFor = (node: string, labels: Record<string, string>) => {
     let r = compiled.get(node);
     if (!r) {
-      r = compileRuntime(ctx.documents, [{ name: node, caps: capabilitiesFromLabels(labels).caps }]);
+      // Under --kernel every policy is confined to a cgroup set: only the probe, in its own cgroup, can meet it.
+      r = compileRuntime(ctx.documents, [{ name: node, caps: capabilitiesFromLabels(labels).caps }], kernel ? { confine: true } : {});
       compiled.set(node, r);
     }
     return r;
@@ -79,6 +80,7 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
     const errors = [...r.diagnostics, ...nr0.diagnostics].filter((d) => d.severity === 'error');
     const policies = ctx.documents.filter((d) => d.family === 'runtime');
     const scopeOf = (h: HookTableEntry | undefined): boolean => {
+      if (h?.confined) return true;
       if (!h || !pod) return false;
       const doc = policies.find((d) => d.name === h.policy && (d.namespace ?? '') === (h.namespace ?? ''));
       if (!doc) return false;
@@ -94,7 +96,7 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
     });
     const detail = [by.length ? `decided by ${by.join(', ')}` : 'no selector matched', errors.length ? `; ${errors.length} policy error(s) on node ${nodeName}, first: ${errors[0]!.file}:${errors[0]!.line}: ${errors[0]!.message}` : ''].join('');
     if (!kernel) return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail };
-    const scopeSets = [...new Set(nr0.lowered.hooks.filter((h) => h.scoped && scopeOf(nr0.lowered.table[h.hookId])).map((h) => h.scopeSet))];
+    const scopeSets = [...new Set(nr0.lowered.hooks.filter((h) => h.scoped && (nr0.lowered.table[h.hookId]?.confined === true || scopeOf(nr0.lowered.table[h.hookId]))).map((h) => h.scopeSet))];
     let runner = runners.get(nodeName);
     if (!runner) {
       const { KernelCaseRunner } = await import('../../bpf/runtime/cases.js');

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelCaseRunner } from '../../bpf/runtime/cases.js';
 import { RuntimeImageEvaluator } from '../../compiler/runtime/evaluate.js';
 import { skipKernel } from '../kernel-env.js';
-import { compileText } from './helpers.js';
+import { loadSources } from '../../compiler/load/index.js';
+import { compileRuntime } from '../../compiler/runtime/index.js';
+import { localCaps } from './helpers.js';
 
 const selectors: [string, string][] = [
   ['path Equal', '{index: 1, operator: Equal, values: [/etc/hostname]}'],
@@ -56,11 +58,15 @@ ${sels.join('\n')}
 
 describe.skipIf(skipKernel())('kernel vs image evaluator, per operator', () => {
   let runner: KernelCaseRunner;
-  const compiled = compileText(policies());
+  // Confined: every hook is scoped to a cgroup set that only ever holds the probe's own cgroup.
+  const loaded = loadSources([{ file: 'diff.yaml', bytes: Buffer.from(policies()) }]);
+  const compiled = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }], { confine: true });
   const node = compiled.nodes[0]!;
+  const scopeSets = [...new Set(node.lowered.hooks.map((h) => h.scopeSet))];
 
   beforeAll(() => {
-    expect(compiled.errors).toEqual([]);
+    expect([...compiled.diagnostics, ...node.diagnostics].filter((d) => d.severity === 'error')).toEqual([]);
+    expect(node.lowered.hooks.every((h) => h.scoped)).toBe(true);
     runner = new KernelCaseRunner(node.images, node.lowered.attach);
   });
   afterAll(() => runner?.close());
@@ -70,8 +76,8 @@ describe.skipIf(skipKernel())('kernel vs image evaluator, per operator', () => {
     const got: string[] = [];
     const want: string[] = [];
     for (const [dfd, path, flags] of calls) {
-      const k = await runner.run({ binary: bin(i), nr: 257, args: [dfd, path, flags] });
-      const e = ev.evaluate({ binary: bin(i) }, 257, [dfd, path, flags]);
+      const k = await runner.run({ binary: bin(i), nr: 257, args: [dfd, path, flags], scopeSets });
+      const e = ev.evaluate({ binary: bin(i), inScope: () => true }, 257, [dfd, path, flags]);
       got.push(`${path} ${flags}: ${k.verdict}`);
       want.push(`${path} ${flags}: ${e.verdict}`);
     }
