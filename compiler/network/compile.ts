@@ -28,7 +28,7 @@ export class CompileCache {
   /** Resolved rules per parsed rule, valid for one identity allocation (cookie filled in per build). */
   readonly resolved = new WeakMap<object, { alloc: IdentityAllocation; rules: IRRule[]; diagnostics: Diagnostic[] }>();
   /** Selector → identities and subject selector → endpoints, valid for one identity allocation. */
-  selections?: { alloc: IdentityAllocation; sel: Map<string, number[]>; subj: Map<object, string[]> };
+  selections?: { alloc: IdentityAllocation; sel: Map<string, number[]>; subj: Map<object, string[]>; idx: WeakMap<readonly string[], number[]> };
   /** The ipcache entries of one identity allocation (they depend on nothing else). */
   ipcache?: { alloc: IdentityAllocation; entries: IpcacheEntry[] };
 }
@@ -592,27 +592,54 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   }
   const reservedPool = alloc.identities.filter((i) => i.kind === 'reserved');
   if (!cache?.selections || cache.selections.alloc !== alloc) {
-    if (cache) cache.selections = { alloc, sel: new Map(), subj: new Map() };
+    if (cache) cache.selections = { alloc, sel: new Map(), subj: new Map(), idx: new WeakMap() };
   }
   const selCache = cache?.selections?.sel ?? new Map<string, number[]>();
+  // Cluster-wide selectors (CCNP subjects, namespaceSelector peers) narrow their pool through an
+  // index of endpoint identities by one `key In (values)` requirement. endpointIds is in
+  // ascending id order, so the narrowed pool, sorted by id, keeps the order the filter gives.
+  let labelIndex: Map<string, Map<string, Identity[]>> | undefined;
+  const labelPool = (s: Selector): Identity[] | undefined => {
+    const q = s.requirements.find((x) => x.source === 'k8s' && x.operator === 'In');
+    if (!q) return undefined;
+    if (!labelIndex) {
+      labelIndex = new Map();
+      for (const i of endpointIds)
+        for (const [k, v] of i.k8s) {
+          let byValue = labelIndex.get(k);
+          if (!byValue) labelIndex.set(k, (byValue = new Map()));
+          const l = byValue.get(v);
+          if (l) l.push(i);
+          else byValue.set(v, [i]);
+        }
+    }
+    const byValue = labelIndex.get(q.key);
+    const values = [...new Set(q.values)];
+    const pool = values.flatMap((v) => byValue?.get(v) ?? []);
+    return values.length > 1 ? pool.sort((a, b) => a.id - b.id) : pool;
+  };
   const selectIdentities = (s: Selector): number[] => {
     const k = JSON.stringify(s.requirements);
     let r = selCache.get(k);
     if (!r) {
       const reserved = s.requirements.some((q) => q.source === 'reserved');
       const nsReq = s.requirements.find((q) => q.source === 'k8s' && q.key === LABEL_NAMESPACE && q.operator === 'In');
-      const pool: Identity[] = reserved ? reservedPool : nsReq ? nsReq.values.flatMap((ns) => idsByNamespace.get(ns) ?? []) : endpointIds;
+      const pool: Identity[] = reserved ? reservedPool : nsReq ? nsReq.values.flatMap((ns) => idsByNamespace.get(ns) ?? []) : (labelPool(s) ?? endpointIds);
       r = pool.filter((i) => matchesIdentity(s, i)).map((i) => i.id);
       if (nsReq && nsReq.values.length > 1) r.sort((a, b) => a - b);
       selCache.set(k, r);
     }
     return r;
   };
+  /** Pod indices of a subject list (same inventory order while the allocation, hence the inventory, stays). */
+  const subjIdx = cache?.selections?.idx ?? new WeakMap<readonly string[], number[]>();
   const subjCache = (cache?.selections?.subj ?? new Map<object, string[]>()) as Map<Selector, string[]>;
   const subjectsOf = (s: Selector): string[] => {
     let r = subjCache.get(s);
     if (!r) {
-      r = selectIdentities(s).flatMap((id) => (podIdxByIdentity.get(id) ?? []).map((i) => podKeys[i]!));
+      const idx = selectIdentities(s).flatMap((id) => podIdxByIdentity.get(id) ?? []);
+      r = idx.map((i) => podKeys[i]!);
+      subjIdx.set(r, idx);
       subjCache.set(s, r);
     }
     return r;
@@ -756,17 +783,18 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   // ---- endpoints, enforcement, ipcache ----
   // Subject lists are shared between the rules of one selector: each distinct list is visited once.
   const podCount = inv.pods.length;
-  const indicesOf = (subjects: readonly string[]): number[] => subjects.map((k) => podIndex.get(k)!);
+  const indicesOf = (subjects: readonly string[]): number[] => {
+    let r = subjIdx.get(subjects);
+    if (!r) subjIdx.set(subjects, (r = subjects.map((k) => podIndex.get(k)!)));
+    return r;
+  };
   const ingress = new Int32Array(podCount);
   const egress = new Int32Array(podCount);
   const ingressEnforcing = new Int32Array(podCount);
   const egressEnforcing = new Int32Array(podCount);
   const nonAudit = new Uint8Array(podCount);
-  const enforcerSubjects = new Map<readonly string[], number[]>();
   for (const e of enforcers) {
-    const subj = subjectsOf(e.subject);
-    let idx = enforcerSubjects.get(subj);
-    if (!idx) enforcerSubjects.set(subj, (idx = indicesOf(subj)));
+    const idx = indicesOf(subjectsOf(e.subject));
     const count = e.direction === 'ingress' ? ingress : egress;
     const enforcing = e.direction === 'ingress' ? ingressEnforcing : egressEnforcing;
     for (const i of idx) {
@@ -778,7 +806,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   for (const r of rules)
     if (!r.audit && !nonAuditSubjects.has(r.subjects)) {
       nonAuditSubjects.add(r.subjects);
-      for (const s of r.subjects) nonAudit[podIndex.get(s)!] = 1;
+      for (const i of indicesOf(r.subjects)) nonAudit[i] = 1;
     }
   const nodeCounters = new Map<string, number>();
   const endpoints: IREndpoint[] = inv.pods.map((p, i) => {
@@ -804,8 +832,9 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   });
 
   // The ipcache depends only on the inventory and the identity allocation: reused while both stay.
-  const ipcache = cache?.ipcache?.alloc === alloc ? cache.ipcache.entries.slice() : ipcacheEntries();
-  if (cache) cache.ipcache = { alloc, entries: ipcache.slice() };
+  // Frozen, so later stages may memoize on it (lower encodes a frozen ipcache once).
+  const ipcache = cache?.ipcache?.alloc === alloc ? cache.ipcache.entries : (Object.freeze(ipcacheEntries()) as IpcacheEntry[]);
+  if (cache) cache.ipcache = { alloc, entries: ipcache };
 
   function ipcacheEntries(): IpcacheEntry[] {
     const out: { e: IpcacheEntry; p: Prefix }[] = [];
