@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
+import { checkRuntimeImage } from '../../compiler/runtime/abi.js';
 import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../../compiler/runtime/encode.js';
 
 /** Empty images of every runtime map: what the idle slot gets for a map a bundle does not carry. */
@@ -220,14 +221,11 @@ export class RuntimeDatapath implements Disposable {
    * compiler/bundle) with the node's attach list from the bundle's `runtime_hooks` table.
    */
   applyBundle(images: readonly { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[]): ApplyStats {
-    const known = new Set(emptyImages.map((e) => e.name));
     const decoded: RuntimeMapImage[] = images.map(({ image, bytes }) => {
-      if (!known.has(image.name as RuntimeMapImage['name'])) throw new Error(`runtime image ${image.name}: no runtime map has that name (known: ${[...known].join(', ')})`);
+      const problems = checkRuntimeImage(image, bytes.length);
+      if (problems.length) throw new Error(problems.join('; '));
       const shape = emptyImages.find((e) => e.name === image.name)!;
-      if (image.keySize !== shape.keySize || image.valueSize !== shape.valueSize) throw new Error(`runtime image ${image.name}: key/value sizes ${image.keySize}/${image.valueSize}, weir_runtime.h says ${shape.keySize}/${shape.valueSize}`);
       const rec = image.keySize + image.valueSize;
-      if (bytes.length % rec !== 0) throw new Error(`runtime image ${image.name}: ${bytes.length} bytes is not a whole number of ${rec}-byte records`);
-      if (bytes.length / rec > shape.maxEntries) throw new Error(`runtime image ${image.name}: ${bytes.length / rec} records exceed the map's ${shape.maxEntries} entries`);
       const records: [Uint8Array, Uint8Array][] = [];
       for (let off = 0; off < bytes.length; off += rec) records.push([bytes.subarray(off, off + image.keySize), bytes.subarray(off + image.keySize, off + rec)]);
       return { ...shape, records };

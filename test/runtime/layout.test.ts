@@ -8,6 +8,7 @@ import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
 import { runtimeLayouts, STR_CLASS_A, STR_CLASS_B } from '../../compiler/runtime/encode.js';
 import { K } from '../../compiler/runtime/lower.js';
 import { limits } from '../../compiler/runtime/ir.js';
+import { checkRuntimeImage } from '../../compiler/runtime/abi.js';
 import { projectRoot } from './helpers.js';
 
 const header = readFileSync(path.join(projectRoot, 'bpf/include/weir_runtime.h'), 'utf8');
@@ -56,5 +57,13 @@ describe('runtime layouts', () => {
     expect(define('WRT_STR_MAX')).toBe(limits.stringBytes + 1);
     expect(define('WRT_STR_CLASS_A')).toBe(STR_CLASS_A);
     expect(define('WRT_STR_CLASS_B')).toBe(STR_CLASS_B);
+  });
+
+  it('checkRuntimeImage names what is wrong with a runtime image', () => {
+    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1712 }, 1720 * 2)).toEqual([]);
+    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1700 }, 1720)).toEqual(['runtime image wrt_hooks: key/value sizes 8/1700, weir_runtime.h says 8/1712']);
+    expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 18)).toEqual(['runtime image wrt_num: 18 bytes is not a whole number of 17-byte records']);
+    expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 17 * 5000)).toEqual(["runtime image wrt_num: 5000 records exceed the map's 4096 entries"]);
+    expect(checkRuntimeImage({ name: 'wrt_nope', keySize: 1, valueSize: 1 }, 0)[0]).toMatch(/no runtime map has that name/);
   });
 });
