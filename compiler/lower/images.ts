@@ -96,7 +96,8 @@ function policyBlob(entries: readonly MapEntry[]): Uint8Array {
   const ob = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   for (let j = 0; j < n; j++) {
     const i = order[j]!;
-    keys.copy(ob, j * rec, i * pk, (i + 1) * pk);
+    // A byte loop: Buffer#copy costs more than 12 bytes are worth.
+    for (let b = 0; b < pk; b++) ob[j * rec + b] = keys[i * pk + b]!;
     writePolicyValue(ob, j * rec + pk, entries[i]!.value);
   }
   return out;
@@ -211,7 +212,7 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
     keyOrder(ipKeys, ks, n).forEach((i, j) => {
       const off = j * (ks + vs);
       const e = ir.ipcache[i]!;
-      ipKeys.copy(baseBlob, off, i * ks, (i + 1) * ks);
+      for (let b = 0; b < ks; b++) baseBlob[off + b] = ipKeys[i * ks + b]!;
       writeIpcacheValue(baseBlob, off + ks, { identity: e.identity, flags: 0 });
       if (e.node !== undefined) nodeSlots.push({ off: off + ks, node: e.node });
     });

@@ -176,6 +176,8 @@ function entriesFor(identity: number, direction: number, cover: readonly AnyRule
 /** The complete map state of one endpoint (both directions), sorted by key bytes order. */
 export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L7Registry): MapEntry[] {
   const out: MapEntry[] = [];
+  const ruleNo = new Map<IRRule, number>();
+  rules.forEach((r, i) => ruleNo.set(r, i));
   for (const [dir, dnum] of [
     ['ingress', WEIR_DIR_INGRESS],
     ['egress', WEIR_DIR_EGRESS],
@@ -196,9 +198,19 @@ export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L
           else specific.set(id, [r]);
         }
     entriesFor(0, dnum, wildcard, wildcard, false, l7, mode, out);
+    // Peer identities selected by the same rules get the same entries but for the identity in
+    // the key (entriesFor reads the identity nowhere else): compute them once per rule list.
+    const byRules = new Map<string, MapEntry[]>();
     for (const id of [...specific.keys()].sort((a, b) => a - b)) {
       const own = specific.get(id)!;
-      entriesFor(id, dnum, own, [...own, ...wildcard], true, l7, mode, out);
+      const k = own.map((r) => ruleNo.get(r)!).join(',');
+      let tmpl = byRules.get(k);
+      if (!tmpl) {
+        tmpl = [];
+        entriesFor(id, dnum, own, [...own, ...wildcard], true, l7, mode, tmpl);
+        byRules.set(k, tmpl);
+      }
+      for (const e of tmpl) out.push({ key: { ...e.key, identity: id }, value: e.value });
     }
   }
   return out;
