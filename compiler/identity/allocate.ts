@@ -73,9 +73,15 @@ const excludedLabelPattern = /beta\.kubernetes\.io/;
 
 /** Whether a pod label takes part in the identity (Cilium's default label filter). */
 export function isIdentityLabel(key: string): boolean {
-  if (excludedLabelPattern.test(key)) return false;
-  return !excludedLabelPrefixes.some((p) => key.startsWith(p));
+  let r = identityLabelMemo.get(key);
+  if (r === undefined) {
+    r = !excludedLabelPattern.test(key) && !excludedLabelPrefixes.some((p) => key.startsWith(p));
+    // Label keys repeat across every pod; bounded so a long-running controller cannot grow it without limit.
+    if (identityLabelMemo.size < 65536) identityLabelMemo.set(key, r);
+  }
+  return r;
 }
+const identityLabelMemo = new Map<string, boolean>();
 
 export function endpointLabels(pod: Pod, nsLabels: Record<string, string>, cluster: string): Map<string, string> {
   const m = new Map<string, string>();
