@@ -12,7 +12,7 @@ const files = readdirSync(here)
   .filter((f) => filter.length === 0 || filter.some((n) => f.startsWith(n)))
   .sort();
 const outFile = join(here, '..', '..', 'bench', 'results.json');
-const previous: Record<string, BenchReport> = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, BenchReport>) : {};
+const fresh: Record<string, BenchReport> = {};
 let failed = 0;
 for (const f of files) {
   const mod = (await import(pathToFileURL(join(here, f)).href)) as { default: Bench };
@@ -24,7 +24,7 @@ for (const f of files) {
     failed++;
     continue;
   }
-  previous[r.name] = r;
+  fresh[r.name] = r;
   console.log(`\n## ${r.name}\n${r.setup}`);
   if (r.skipped) console.log(`  skipped: ${r.skipped}`);
   for (const x of r.figures) {
@@ -34,8 +34,10 @@ for (const f of files) {
     console.log(`  ${x.metric}: ${fmt(x.value)} ${x.unit}${peer}${ratio}${goal}`);
   }
 }
+// Merge into what is on disk now (not at start): benchmarks run long, and others may have written meanwhile.
 mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(outFile, JSON.stringify(previous, null, 2) + '\n');
+const onDisk: Record<string, BenchReport> = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, BenchReport>) : {};
+writeFileSync(outFile, JSON.stringify({ ...onDisk, ...fresh }, null, 2) + '\n');
 console.log(`\nfigures written to bench/results.json`);
 process.exitCode = failed > 0 ? 1 : 0;
 
