@@ -21,6 +21,7 @@ import { serveController } from '../controller/server.js';
 import type { CookieEntry, EndpointEntry } from '../controller/seed-compiler.js';
 import { Client, type Listening } from '../transport/http.js';
 import { demoFlows, scenarioChange, scenarioPods, scenarioRule } from './scenario.js';
+import { bundledRoot, checkBundled, seedFiles, starWarsPods, type StarWarsPods } from './bundled.js';
 import { objectPath } from '../../bpf/paths.js';
 
 
@@ -82,6 +83,19 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
   try {
     const kernelWhyNot = opts.emulator ? 'the emulator was asked for (--emulator)' : kernelUnavailable();
     out(p.bold('weir demo') + " — from a Git commit to enforcement, with Cilium's Star Wars pods");
+    // The live story starts from the project's own policies/ (the Star Wars policies and the
+    // inventory); only where they cannot be found (an install without them) the scenario's own files stand in.
+    const root = bundledRoot();
+    let pods: StarWarsPods | undefined;
+    let podsWhyNot: string | undefined;
+    if (root) {
+      try {
+        pods = await starWarsPods(root);
+      } catch (err) {
+        podsWhyNot = (err as Error).message;
+      }
+    } else podsWhyNot = 'the bundled policies/ folder was not found beside weir';
+    const names: Record<string, string> = pods?.names ?? { deathstar: 'deathstar', tiefighter: 'tiefighter', xwing: 'xwing' };
     // The kernel environment is built first; any failure falls back to the emulator with the reason.
     let kernel: typeof import('./kernel.js') | undefined;
     let env: import('./kernel.js').KernelEnvironment | undefined;
@@ -89,14 +103,14 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     if (!kernelWhyNot) {
       try {
         kernel = await import('./kernel.js');
-        env = await kernel.createEnvironment(scenarioPods);
+        env = await kernel.createEnvironment(pods?.podsYaml ?? scenarioPods);
         cleanups.push(() => env!.destroy());
       } catch (err) {
         kernel = undefined;
         kernelError = (err as Error).message.split('\n')[0];
       }
     }
-    const modeNote = env ? 'kernel datapath: tc programs on veth pairs in network namespaces wdemo-*' : `emulator datapath (the same map images and lookup, in TypeScript): ${kernelWhyNot ?? `the kernel datapath is unavailable: ${kernelError}`}`;
+    const modeNote = env ? 'kernel datapath: tc programs on veth pairs in network namespaces wdemo-*, one per pod, with the inventory\'s addresses' : `emulator datapath (the same map images and lookup, in TypeScript): ${kernelWhyNot ?? `the kernel datapath is unavailable: ${kernelError}`}`;
     out(p.dim(`   mode: ${modeNote}`));
 
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wdemo-'));
@@ -105,6 +119,13 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
       cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
     }
 
+    // 0. The bundled repository through the compiler, in process.
+    step(0, 'The bundled policy repository');
+    if (root) {
+      out(p.dim(`   ${path.join(root, 'policies')}  (weir lint, weir build, weir verify, weir test on it)`));
+      for (const l of await checkBundled(root, dir)) out(`   ${l.ok ? p.green('✓') : p.red('✗')} ${l.stage.padEnd(6)} ${l.ok ? l.text : p.red(l.text)}`);
+    } else out(`   ${p.yellow('–')} ${podsWhyNot}; the story below uses the demo's own copy of the Star Wars policy`);
+
     // 1. The policy repository.
     step(1, 'A policy repository in Git');
     const repo = path.join(dir, 'repo');
@@ -112,14 +133,31 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     const git = simpleGit(repo);
     await git.init(['--initial-branch=main', '--quiet']);
     await git.addConfig('user.email', 'demo@weir.invalid').addConfig('user.name', 'weir demo');
-    await fs.writeFile(path.join(repo, 'policies/pods.yaml'), scenarioPods);
-    await fs.writeFile(path.join(repo, 'policies/rule1.yaml'), scenarioRule);
+    const firstMessage = 'Only the Empire may land on the deathstar';
+    let changePath = 'policies/alliance-landing.yaml';
+    if (root && pods) {
+      for (const f of seedFiles) {
+        await fs.mkdir(path.dirname(path.join(repo, f)), { recursive: true });
+        await fs.copyFile(path.join(root, f), path.join(repo, f));
+      }
+      changePath = 'policies/network/starwars/alliance-landing.yaml';
+    } else {
+      await fs.writeFile(path.join(repo, 'policies/pods.yaml'), scenarioPods);
+      await fs.writeFile(path.join(repo, 'policies/rule1.yaml'), scenarioRule);
+    }
     await git.add(['-A']);
-    await git.commit('Only the Empire may land on the deathstar');
+    await git.commit(firstMessage);
     const rev1 = (await git.revparse(['HEAD'])).trim();
-    out(`   ${repo}  ${p.dim(`(commit ${rev1.slice(0, 7)} "Only the Empire may land on the deathstar")`)}`);
-    out(p.dim('   policies/pods.yaml   deathstar 10.200.0.10, tiefighter 10.200.0.11, xwing 10.200.0.12'));
-    out(p.dim('   policies/rule1.yaml  CiliumNetworkPolicy rule1: ingress to deathstar from org=empire on TCP/80'));
+    out(`   ${repo}  ${p.dim(`(commit ${rev1.slice(0, 7)} "${firstMessage}")`)}`);
+    if (root && pods) {
+      out(p.dim(`   seeded from ${path.join(root, 'policies')}:`));
+      out(p.dim(`   policies/inventory.yaml                        the example cluster; node-1 runs ${pods.summary}`));
+      out(p.dim('   policies/network/starwars/deathstar.yaml       CiliumNetworkPolicy rule1: ingress to deathstar from org=empire on TCP/80 (HTTP POST /v1/request-landing)'));
+      out(p.dim('   policies/network/starwars/empire-egress.yaml   CiliumNetworkPolicy empire-egress: tiefighters may reach the deathstar on http and DNS'));
+    } else {
+      out(p.dim('   policies/pods.yaml   deathstar 10.200.0.10, tiefighter 10.200.0.11, xwing 10.200.0.12'));
+      out(p.dim('   policies/rule1.yaml  CiliumNetworkPolicy rule1: ingress to deathstar from org=empire on TCP/80'));
+    }
 
     // 2. Controller and agent.
     step(2, 'A controller follows the branch; an agent enforces on node-1');
@@ -144,15 +182,17 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     // 3. Verdicts.
     step(3, 'Connections');
     const tables1 = await tablesOf(controller, agent.applied!.digest);
-    const before = await showVerdicts(out, p, datapath, tables1, env);
+    const before = await showVerdicts(out, p, datapath, tables1, env, names);
+    // Honest about L7: the demo runs no proxy, so rule1's HTTP match is not what decides here.
+    if (root && pods) out(p.dim("   (rule1's HTTP rule, POST /v1/request-landing, is for an L7 proxy, which the demo does not run: these are the L3/L4 verdicts)"));
 
     // 4. A change, its plan, the hot swap.
     step(4, 'A policy change is committed');
-    await fs.writeFile(path.join(repo, 'policies/alliance-landing.yaml'), scenarioChange);
+    await fs.writeFile(path.join(repo, changePath), scenarioChange);
     await git.add(['-A']);
     await git.commit('Let the Alliance land on port 80');
     const rev2 = (await git.revparse(['HEAD'])).trim();
-    out(`   commit ${rev2.slice(0, 7)} "Let the Alliance land on port 80"  ${p.dim('+ policies/alliance-landing.yaml')}`);
+    out(`   commit ${rev2.slice(0, 7)} "Let the Alliance land on port 80"  ${p.dim(`+ ${changePath}`)}`);
     out(p.bold('\n   Plan') + p.dim(` (weir plan --base ${rev1.slice(0, 7)} --head ${rev2.slice(0, 7)})`));
     for (const l of (await planText(repo, rev1, rev2)).split('\n')) out(`   ${l}`);
 
@@ -162,9 +202,9 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     const applied2 = await waitApplied(agent, rev2, 30_000);
     if (!applied2) return fail(io, controller, 'the second bundle was not applied within 30 s');
     const st2 = controller.status() as { nodes: { timings: { swapMs: number } | null; maps: { name: string; endpoint?: string; entries: number }[] }[] };
-    out(`   ${p.green('✓')} commit ${rev2.slice(0, 7)} in force ${fmtMs(performance.now() - t0)} after the webhook ${p.dim(`(swap ${fmtMs(st2.nodes[0]?.timings?.swapMs)}; maps: ${(st2.nodes[0]?.maps ?? []).map((m) => `${m.endpoint ?? m.name} ${m.entries}`).join(', ')})`)}`);
+    out(`   ${p.green('✓')} commit ${rev2.slice(0, 7)} in force ${fmtMs(performance.now() - t0)} after the webhook ${p.dim(`(swap ${fmtMs(st2.nodes[0]?.timings?.swapMs)}; maps: ${mapsText(st2.nodes[0]?.maps ?? [])})`)}`);
     const tables2 = await tablesOf(controller, agent.applied!.digest);
-    const after = await showVerdicts(out, p, datapath, tables2, env, before);
+    const after = await showVerdicts(out, p, datapath, tables2, env, names, before);
 
     // 6. Runtime enforcement.
     step(6, 'Runtime enforcement: kill a binary that reads a protected file');
@@ -239,6 +279,13 @@ spec:
   out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : why)}`);
 }
 
+/** Non-empty maps by name, the empty ones (pods of the inventory with no policy) only counted. */
+function mapsText(maps: { name: string; endpoint?: string; entries: number }[]): string {
+  const full = maps.filter((m) => m.entries > 0).map((m) => `${m.endpoint ?? m.name} ${m.entries}`);
+  const empty = maps.length - full.length;
+  return full.join(', ') + (empty ? `, ${empty} empty endpoint map${empty === 1 ? '' : 's'}` : '');
+}
+
 function fmtMs(ms: number | undefined): string {
   if (ms === undefined) return '?';
   return ms < 1 ? `${ms.toFixed(2)} ms` : ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
@@ -278,12 +325,13 @@ async function tablesOf(c: Controller, digest: string): Promise<Tables> {
 
 type Env = { verdictOnWire?: (from: string, to: string, port: number) => Promise<'allow' | 'deny'> } | undefined;
 
-async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath, t: Tables, env: Env, previous?: string[]): Promise<string[]> {
-  const ipOf = (pod: string) => t.endpoints.find((e) => e.endpoint.endsWith(`/${pod}`))?.ips[0] ?? '0.0.0.0';
+async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath, t: Tables, env: Env, names: Record<string, string>, previous?: string[]): Promise<string[]> {
+  const podOf = (short: string) => names[short] ?? short;
+  const ipOf = (short: string) => t.endpoints.find((e) => e.endpoint === `default/${podOf(short)}`)?.ips[0] ?? '0.0.0.0';
   const results: string[] = [];
   for (const [i, f] of demoFlows.entries()) {
     const v: Verdict = await dp.verdict({ src: ipOf(f.from), dst: ipOf(f.to), protocol: 'TCP', port: f.port });
-    const wire = env?.verdictOnWire ? await env.verdictOnWire(f.from, f.to, f.port) : undefined;
+    const wire = env?.verdictOnWire ? await env.verdictOnWire(podOf(f.from), podOf(f.to), f.port) : undefined;
     const word = v.verdict === 'allow' ? p.green('allowed') : p.red('dropped');
     const cookie = v.cookie ? t.cookies.find((c) => c.cookie === v.cookie) : undefined;
     const why = v.verdict === 'allow' ? (cookie ? `by ${cookie.policy} (${cookie.file}:${cookie.line})` : 'no policy selects the endpoint') : v.reason === 'default-deny' ? `default deny: ${v.direction} of ${v.endpoint} is enforced and no rule allows it` : `denied by ${cookie?.policy ?? 'a deny rule'}`;
