@@ -10,6 +10,10 @@ export const demoCommand: Command = {
   --emulator   use the emulator datapath even as root
   --keep       keep the temporary directory (repository, bundle store, agent state)
 
+It first runs weir lint, build (with policies/inventory.yaml), verify and test on the bundled
+policies/ in process, then seeds a temporary Git repository with the bundled Star Wars policies
+and inventory and tells the live story on it.
+
 As root with the BPF objects built, the demo enforces on veth pairs in network namespaces
 named wdemo-*; otherwise it runs the same story on the emulator datapath and says so.
 It removes everything it created on exit, also on Ctrl-C.`,
