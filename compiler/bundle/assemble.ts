@@ -36,16 +36,40 @@ export function sha256(b: Uint8Array | string): string {
 
 /** JSON with object keys sorted, so equal values always give equal bytes. */
 export function canonicalJson(v: unknown, indent = 0): string {
-  // Bundle tables run to megabytes: serialize in one walk instead of copying every object with
-  // sorted keys and stringifying the copy. Anything the walk does not model exactly (a key
-  // JSON.stringify would reorder, a function, toJSON) takes the copying path, which defines
-  // the output.
-  try {
-    return writeCanonical(v, ' '.repeat(Math.min(10, Math.max(0, Math.floor(indent)))), '');
-  } catch (e) {
-    if (e !== notCanonical) throw e;
+  // Bundle tables and the manifest run to megabytes. JSON.stringify with a property list emits
+  // every object's keys in the list's order, so the sorted list of all keys in the value gives
+  // canonical JSON natively, without a sorted copy of every object. Values where the two could
+  // differ (integer-like keys, which JSON.stringify orders first; toJSON; boxed primitives;
+  // __proto__) take the copying path, which defines the output.
+  const keys = new Set<string>();
+  if (collectKeys(v, keys)) {
+    // JSON.stringify looks every listed key up in every object: with many distinct keys
+    // (label maps) one walk that sorts each object's own keys is cheaper.
+    if (keys.size <= 64) return JSON.stringify(v, [...keys].sort(), indent);
+    try {
+      return writeCanonical(v, ' '.repeat(Math.min(10, Math.max(0, Math.floor(indent)))), '');
+    } catch (e) {
+      if (e !== notCanonical) throw e;
+    }
   }
   return slowCanonicalJson(v, indent);
+}
+
+/** Adds every object key under `x` to `keys`; false when the property-list path would not be exact. */
+function collectKeys(x: unknown, keys: Set<string>): boolean {
+  if (x === null || typeof x !== 'object') return true;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) if (!collectKeys(x[i], keys)) return false;
+    return true;
+  }
+  if (typeof (x as { toJSON?: unknown }).toJSON === 'function' || x instanceof Number || x instanceof String || x instanceof Boolean) return false;
+  for (const k of Object.keys(x)) {
+    const c = k.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || k === '__proto__') return false;
+    keys.add(k);
+    if (!collectKeys((x as Record<string, unknown>)[k], keys)) return false;
+  }
+  return true;
 }
 
 const notCanonical = new Error('value needs the copying canonical JSON path');
