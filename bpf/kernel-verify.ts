@@ -3,7 +3,7 @@
 // the kernel's verdict must equal the emulator's. `weir verify --kernel` calls verifyKernel().
 import { kernelVerifyAvailable } from './kernel-gate.js';
 import { type LoadedImage, NetDatapath } from './datapath.js';
-import { readNodeImages } from './bundle-images.js';
+import { readBundle, type ReadBundle } from '../compiler/bundle/io.js';
 import { decide, type Decision, lpmEntries, lpmLookup, type LpmEntry } from './lookup.js';
 import { IPPROTO, parseAddr, SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket } from './packet.js';
 import { objectPath } from './paths.js';
@@ -71,7 +71,7 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
     if (required) throw new Error(`weir verify --kernel: required but BPF is not available here: ${gate.reason}`);
     return { ok: true, skipped: gate.reason, nodes: [], classes: 0, mismatches: [], durationMs: 0 };
   }
-  const nodes = readNodeImages(bundleDir, opts.node);
+  const nodes = nodeImages(await readBundle(bundleDir), opts.node, bundleDir);
   const report: KernelVerifyReport = { ok: true, nodes: [], classes: 0, mismatches: [], durationMs: 0 };
   for (const { node, images } of nodes) {
     using dp = NetDatapath.open();
@@ -135,6 +135,23 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
   report.ok = report.mismatches.length === 0;
   report.durationMs = Number(process.hrtime.bigint() - t0) / 1e6;
   return report;
+}
+
+/**
+ * The images of every node of a bundle read by the compiler's readBundle (which has checked every
+ * blob against its digest), or only `node`'s, as the datapath applies them.
+ */
+export function nodeImages(bundle: ReadBundle, node?: string, label = 'bundle'): { node: string; images: LoadedImage[] }[] {
+  const all = bundle.manifest.nodes;
+  const nodes = node ? all.filter((n) => n.node === node) : all;
+  if (node && nodes.length === 0) throw new Error(`${label}: no node ${node} in the bundle (nodes: ${all.map((n) => n.node).join(', ')})`);
+  return nodes.map((n) => ({
+    node: n.node,
+    images: n.maps.map((image) => {
+      const b = bundle.blob(image.digest);
+      return { image, bytes: Buffer.from(b.buffer, b.byteOffset, b.byteLength) };
+    }),
+  }));
 }
 
 function familyFor(protocol: number): 4 | 6 | undefined {

@@ -2,15 +2,15 @@
 // built into a bundle (weir build), node-1's images applied, pods at their inventory addresses, and the
 // L3/L4 part of policies/tests/starwars.yaml checked with real TCP connections and HTTP requests.
 // (L7 cases need the proxy: here a redirect verdict only marks the packet and lets it through.)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../compiler/cli/main.js';
 import type { CommandIO } from '../../compiler/cli/command.js';
-import type { BundleManifest } from '../../compiler/bundle/types.js';
 import { NetDatapath, type NetEvent } from '../../bpf/datapath.js';
-import { readNodeImages } from '../../bpf/bundle-images.js';
+import { nodeImages } from '../../bpf/kernel-verify.js';
+import { readBundle } from '../../compiler/bundle/io.js';
 import type { RingBuffer } from '../../bpf/libbpf-ts/index.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';
@@ -52,14 +52,12 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
     const io: CommandIO = { stdout: () => {}, stderr: () => {}, cwd: root, env: { NO_COLOR: '1' }, isTTY: false };
     const bundle = join(out, 'bundle');
     expect(await main(['build', 'policies/network', '--inventory', 'policies/inventory.yaml', '--out', bundle, '--quiet'], io)).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as BundleManifest;
-    const table = manifest.tables.find((t) => t.name === 'endpoints')!;
-    for (const row of JSON.parse(readFileSync(join(bundle, 'blobs', 'sha256', table.digest), 'utf8')) as EndpointRow[]) if (row.node === 'node-1') ep.set(row.endpoint, row);
-    const cookieTable = manifest.tables.find((t) => t.name === 'cookies')!;
-    cookies = JSON.parse(readFileSync(join(bundle, 'blobs', 'sha256', cookieTable.digest), 'utf8')) as typeof cookies;
+    const read = await readBundle(bundle);
+    for (const row of read.table<EndpointRow[]>('endpoints')!) if (row.node === 'node-1') ep.set(row.endpoint, row);
+    cookies = read.table<typeof cookies>('cookies')!;
     await topo.create([...pods.map((p) => ({ name: p.name, ports: p.ports, ip: ep.get(p.endpoint)!.ips[0]! })), outsider]);
     dp = NetDatapath.open({ pinDir: topo.pinDir });
-    const [node1] = readNodeImages(bundle, 'node-1');
+    const [node1] = nodeImages(read, 'node-1');
     const report = dp.applyImages(node1!.images);
     expect(report.maps.find((m) => m.name === 'ipcache')!.entries).toBeGreaterThan(5);
     rb = dp.events((e) => events.push(e));
