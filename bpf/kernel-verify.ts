@@ -4,6 +4,7 @@
 import { kernelVerifyAvailable } from './kernel-gate.js';
 import { type LoadedImage, NetDatapath } from './datapath.js';
 import { readBundle, type ReadBundle } from '../compiler/bundle/io.js';
+import { encodeIpcacheKey, encodeIpcacheValue } from '../compiler/lower/encode.js';
 import { decide, type Decision, lpmEntries, lpmLookup, type LpmEntry } from './lookup.js';
 import { IPPROTO, parseAddr, SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket } from './packet.js';
 import { objectPath } from './paths.js';
@@ -99,13 +100,8 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
       if (usedAddrs.has(addr)) return syntheticFor(identity, family);
       using slot = dp.maps.ipcache.openInner(0) ?? undefined;
       if (!slot) return undefined;
-      const k = Buffer.alloc(24);
-      k.writeUInt32LE(32 + (family === 6 ? 128 : 32), 0);
-      k[4] = family === 6 ? 6 : 4;
-      parseAddr(addr).bytes.copy(k, 8);
-      const v = Buffer.alloc(8);
-      v.writeUInt32LE(identity, 0);
-      slot.update(k, v);
+      const a = parseAddr(addr);
+      slot.update(encodeIpcacheKey({ bits: a.family === 6 ? 128 : 32, family: a.family, addr: a.bytes }), encodeIpcacheValue({ identity, flags: 0 }));
       synthetic.set(key, addr);
       return addr;
     };

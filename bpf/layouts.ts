@@ -34,7 +34,7 @@ export function btfLayouts(object: string, structs: readonly string[] = netStruc
 }
 
 /**
- * What the datapath's own TypeScript (bpf/encode-net.ts, decodeNetEvent in bpf/datapath.ts) assumes.
+ * What the datapath's own TypeScript (decodeNetEvent in bpf/datapath.ts, the prefilter value) assumes.
  * Written out by hand on purpose: the check below is what makes it trustworthy.
  */
 export const datapathLayouts: LayoutTable = {

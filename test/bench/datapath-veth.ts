@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Figure } from './report.js';
 import { NetDatapath } from '../../bpf/datapath.js';
-import type { PolicyEntry } from '../../bpf/encode-net.js';
 import { IPPROTO } from '../../bpf/packet.js';
-import { ipcacheImage, policyImage } from '../datapath/fixtures.js';
+import { ipcacheImage, policyImage, type PolicyEntry } from '../datapath/fixtures.js';
 import { Topology, removeLeftovers } from '../datapath/netns.js';
 
 const SECONDS = 1;

@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchReport, Figure } from './report.js';
 import { NetDatapath, type LoadedImage } from '../../bpf/datapath.js';
-import { type PolicyEntry } from '../../bpf/encode-net.js';
 import { BpfMap, u32 } from '../../bpf/libbpf-ts/index.js';
 import { IPPROTO, SKB_CTX_SIZE, synthesizePacket } from '../../bpf/packet.js';
-import { ipcacheImage, policyImage } from '../datapath/fixtures.js';
+import { ipcacheImage, policyImage, type PolicyEntry } from '../datapath/fixtures.js';
 import { kernelEnv } from '../kernel-env.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -1,16 +1,15 @@
 // Kernel end to end: three pods (tiefighter, xwing, deathstar) on veth pairs behind a node namespace,
 // the star-wars policy applied as map images, real TCP connections and HTTP requests from the pods,
 // drop events with their rule cookies, and a hot-swap under continuous traffic.
-// Images are built here from weir_net.h layouts (bpf/encode-net.ts) so the datapath is tested on its own.
+// Images are built here from weir_net.h layouts (the compiler's encoders, via ./fixtures.ts) so the datapath is tested on its own.
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LoadedImage, NetDatapath, type NetEvent } from '../../bpf/datapath.js';
-import { type PolicyEntry } from '../../bpf/encode-net.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import type { RingBuffer } from '../../bpf/libbpf-ts/index.js';
 import { skipKernel } from '../kernel-env.js';
-import { ipcacheImage, policyImage } from './fixtures.js';
+import { ipcacheImage, policyImage, type PolicyEntry } from './fixtures.js';
 import { ensureBuilt } from './helpers.js';
 import { Topology, removeLeftovers } from './netns.js';
 

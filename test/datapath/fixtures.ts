@@ -1,17 +1,60 @@
-// Images built in the tests from weir_net.h layouts (bpf/encode-net.ts), and test_run helpers.
+// Images built in the tests with the compiler's weir_net.h encoders (compiler/lower/encode.ts), and
+// test_run helpers. PolicyEntry is the tests' readable form of one policy key/value pair.
 import { createHash } from 'node:crypto';
 import type { MapImage } from '../../compiler/bundle/types.js';
+import { imageBlob } from '../../compiler/bundle/assemble.js';
+import { encodeIpcacheKey, encodeIpcacheValue, encodePolicyKey, encodePolicyValue, netLayouts, WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_FLAG_AUDIT, WEIR_VERDICT_ALLOW, WEIR_VERDICT_DENY, WEIR_VERDICT_REDIRECT } from '../../compiler/lower/encode.js';
 import type { LoadedImage, NetDatapath } from '../../bpf/datapath.js';
-import { IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, POLICY_KEY_SIZE, POLICY_VALUE_SIZE, type PolicyEntry, ipcacheKey, ipcacheValue, policyKey, policyValue, records } from '../../bpf/encode-net.js';
-import { SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket, type PacketSpec } from '../../bpf/packet.js';
+import { parseAddr, SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket, type PacketSpec } from '../../bpf/packet.js';
+
+export interface PolicyEntry {
+  /** Bits after the prefixlen field: 40 any proto/port, 48 any port, 48+n port prefix. */
+  prefixlen: number;
+  identity: number;
+  direction: 'ingress' | 'egress';
+  protocol: number;
+  port: number;
+  verdict: 'allow' | 'deny' | 'redirect';
+  auth?: number;
+  audit?: boolean;
+  proxyPort?: number;
+  precedence?: number;
+  cookie?: number;
+}
+
+const POLICY_KEY_SIZE = netLayouts.weir_policy_key.size;
+const POLICY_VALUE_SIZE = netLayouts.weir_policy_value.size;
+const IPCACHE_KEY_SIZE = netLayouts.weir_ipcache_key.size;
+const IPCACHE_VALUE_SIZE = netLayouts.weir_ipcache_value.size;
+const verdicts = { allow: WEIR_VERDICT_ALLOW, deny: WEIR_VERDICT_DENY, redirect: WEIR_VERDICT_REDIRECT } as const;
+
+function policyRecord(e: PolicyEntry): [Buffer, Buffer] {
+  return [
+    encodePolicyKey({ prefixlen: e.prefixlen, identity: e.identity, direction: e.direction === 'egress' ? WEIR_DIR_EGRESS : WEIR_DIR_INGRESS, protocol: e.protocol, port: e.port }),
+    encodePolicyValue({ verdict: verdicts[e.verdict], auth: e.auth ?? 0, flags: e.audit ? WEIR_FLAG_AUDIT : 0, proxyPort: e.proxyPort ?? 0, precedence: e.precedence ?? 0, cookie: e.cookie ?? 0 }),
+  ];
+}
+
+/** CIDR (`10.0.0.0/8`, `fd00::/64`, or a bare address) to an ipcache/prefilter key. */
+function ipcacheKey(cidr: string): Buffer {
+  const [addr = '', len] = cidr.split('/');
+  const a = parseAddr(addr);
+  return encodeIpcacheKey({ bits: len === undefined ? (a.family === 4 ? 32 : 128) : Number(len), family: a.family, addr: a.bytes });
+}
+
+/** Sorted key‖value records, as a bundle image stores them. */
+function records(pairs: [Buffer, Buffer][]): Buffer {
+  const blob = imageBlob(pairs);
+  return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+}
 
 export function policyImage(endpointId: number, entries: PolicyEntry[], maxEntries = 16384): LoadedImage {
-  const bytes = records(entries.map((e) => [policyKey(e), policyValue(e)]));
+  const bytes = records(entries.map(policyRecord));
   return { image: mapImage('policy', 'weir_policy_key', 'weir_policy_value', POLICY_KEY_SIZE, POLICY_VALUE_SIZE, entries.length, bytes, maxEntries, endpointId), bytes };
 }
 
 export function ipcacheImage(entries: [cidr: string, identity: number][]): LoadedImage {
-  const bytes = records(entries.map(([c, id]) => [ipcacheKey(c), ipcacheValue(id)]));
+  const bytes = records(entries.map(([c, id]) => [ipcacheKey(c), encodeIpcacheValue({ identity: id, flags: 0 })]));
   return { image: mapImage('ipcache', 'weir_ipcache_key', 'weir_ipcache_value', IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, entries.length, bytes, 512000), bytes };
 }
 

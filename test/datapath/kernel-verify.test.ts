@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PolicyEntry } from '../../bpf/encode-net.js';
 import { formatKernelReport, verifyKernel } from '../../bpf/kernel-verify.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import { skipKernel } from '../kernel-env.js';
 import { writeBundle } from './bundle.js';
-import { ipcacheImage, policyImage } from './fixtures.js';
+import { ipcacheImage, policyImage, type PolicyEntry } from './fixtures.js';
 import { ensureBuilt } from './helpers.js';
 
 const { TCP, UDP, ICMP } = IPPROTO;

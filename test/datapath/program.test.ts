@@ -2,11 +2,10 @@
 // winner rule, verdict enforcement (allow, deny, default deny, audit, L7 redirect mark) and events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageError, NetDatapath, type NetEvent } from '../../bpf/datapath.js';
-import { type PolicyEntry } from '../../bpf/encode-net.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';
-import { ipcacheImage, policyImage, run } from './fixtures.js';
+import { ipcacheImage, policyImage, run, type PolicyEntry } from './fixtures.js';
 
 const EP = 7;
 const EP_ID = 300;
