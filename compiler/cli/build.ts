@@ -1,11 +1,11 @@
 // `weir build`: policies + inventory → a verified-by-construction, content-addressed bundle.
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { buildFromSources, defaultInventory, defaultPolicyPaths } from '../bundle/build.js';
+import { buildFromSources } from '../bundle/build.js';
 import { writeBundle } from '../bundle/io.js';
 import { sha256 } from '../bundle/assemble.js';
 import { formatDiagnostic } from '../explain/format.js';
 import { UsageError, type Command } from './command.js';
+import { choice, networkInputs, parseCommandLine } from './inputs.js';
 
 const usage = `usage: weir build [PATH...] [--rev REV] [--inventory FILE]... --out DIR
                   [--policy-map-size N] [--format text|json] [--quiet]
@@ -27,29 +27,24 @@ export const buildCommand: Command = {
   summary: 'compile policies and inventory into a bundle of map images',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        rev: { type: 'string' },
-        inventory: { type: 'string', multiple: true },
-        out: { type: 'string', short: 'o' },
-        'policy-map-size': { type: 'string' },
-        format: { type: 'string', default: 'text' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      rev: { type: 'string' },
+      inventory: { type: 'string', multiple: true },
+      out: { type: 'string', short: 'o' },
+      'policy-map-size': { type: 'string' },
+      format: { type: 'string', default: 'text' },
+      quiet: { type: 'boolean', short: 'q', default: false },
     });
     if (!values.out) throw new UsageError('--out DIR is required');
-    if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, not ${values.format}`);
+    choice('--format', values.format, ['text', 'json']);
     let policyMaxEntries: number | undefined;
     if (values['policy-map-size'] !== undefined) {
       policyMaxEntries = Number(values['policy-map-size']);
       if (!Number.isInteger(policyMaxEntries) || policyMaxEntries < 1) throw new UsageError('--policy-map-size must be a positive integer');
     }
-    const paths = defaultPolicyPaths(io.cwd, positionals);
-    const inventory = defaultInventory(io.cwd, values.inventory, paths);
+    const { paths, inventory, rev } = networkInputs(io.cwd, positionals, values);
     const t0 = performance.now();
-    const r = await buildFromSources({ paths, inventory, root: io.cwd, ...(values.rev ? { rev: values.rev } : {}), ...(policyMaxEntries ? { policyMaxEntries } : {}) });
+    const r = await buildFromSources({ paths, inventory, root: io.cwd, ...rev, ...(policyMaxEntries ? { policyMaxEntries } : {}) });
     for (const d of r.diagnostics) if (!values.quiet || d.severity === 'error') io.stderr(formatDiagnostic(d) + '\n');
     if (!r.bundle) {
       io.stderr(`weir build: not writing a bundle: ${r.diagnostics.filter((d) => d.severity === 'error').length} error(s)\n`);

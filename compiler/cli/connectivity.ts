@@ -1,11 +1,10 @@
 // `weir connectivity`: the effective connectivity of one revision in np-guard's `list` format.
-import { parseArgs } from 'node:util';
 import { renderConnectivity, type ListFormat } from '../plan/connectivity.js';
-import { pathsFromRoot, repositoryRoot, writeOutput } from '../plan/options.js';
 import { connectivityOf } from '../plan/plan.js';
 import { loadRevision, readInventory } from '../plan/revision.js';
 import { formatLocation } from '../diagnostics.js';
-import { UsageError, type Command } from './command.js';
+import { type Command } from './command.js';
+import { choice, parseCommandLine, pathsFromRoot, repositoryRoot, writeOutput } from './inputs.js';
 
 const formats: readonly ListFormat[] = ['txt', 'csv', 'md', 'json', 'dot'];
 
@@ -24,19 +23,14 @@ export const connectivityCommand: Command = {
   summary: 'list the effective connectivity of one revision',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        rev: { type: 'string' },
-        inventory: { type: 'string' },
-        format: { type: 'string', short: 'o', default: 'txt' },
-        output: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      rev: { type: 'string' },
+      inventory: { type: 'string' },
+      format: { type: 'string', short: 'o', default: 'txt' },
+      output: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
     });
-    const format = values.format as ListFormat;
-    if (!formats.includes(format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, not \`${values.format}\``);
+    const format = choice('--format', values.format, formats, 'one of');
     const root = values.rev ? await repositoryRoot(io.cwd) : io.cwd;
     if (!root) {
       io.stderr(`weir connectivity: --rev needs a Git repository, and ${io.cwd} is not inside one\n`);

@@ -1,6 +1,5 @@
 // `weir explain`: why a flow is allowed or denied, and which map entry implements it.
-import { parseArgs } from 'node:util';
-import { defaultInventory, defaultPolicyPaths, mergeInventories } from '../bundle/build.js';
+import { mergeInventories } from '../bundle/build.js';
 import { explainFlow, renderExplanation } from '../explain/explain.js';
 import { dumpMapState, formatDiagnostic, parsePeer, parsePort } from '../explain/format.js';
 import { loadInventory, readInventory } from '../inventory/load.js';
@@ -8,6 +7,7 @@ import { loadPolicies } from '../load/index.js';
 import { lowerNetwork } from '../lower/images.js';
 import { compileNetwork } from '../network/index.js';
 import { UsageError, type Command } from './command.js';
+import { choice, networkInputs, parseCommandLine } from './inputs.js';
 
 const usage = `usage: weir explain --from PEER --to PEER --port N/PROTO [--http METHOD:PATH]
                     [PATH...] [--rev REV] [--inventory FILE]... [--format text|json]
@@ -23,22 +23,18 @@ export const explainCommand: Command = {
   summary: 'explain the verdict for one flow: deciding rule and map entry',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        port: { type: 'string' },
-        http: { type: 'string' },
-        rev: { type: 'string' },
-        inventory: { type: 'string', multiple: true },
-        format: { type: 'string', default: 'text' },
-        endpoint: { type: 'string' },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      port: { type: 'string' },
+      http: { type: 'string' },
+      rev: { type: 'string' },
+      inventory: { type: 'string', multiple: true },
+      format: { type: 'string', default: 'text' },
+      endpoint: { type: 'string' },
     });
     if (!values.endpoint && (!values.from || !values.to || !values.port)) throw new UsageError('--from, --to and --port are required (or --endpoint to dump one endpoint\'s map)');
-    if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, not ${values.format}`);
+    choice('--format', values.format, ['text', 'json']);
     const from = values.endpoint ? { workload: values.endpoint } : parsePeer(values.from!);
     const to = values.endpoint ? { workload: values.endpoint } : parsePeer(values.to!);
     const port = values.endpoint ? { port: 0, protocol: 'TCP' } : parsePort(values.port!);
@@ -51,9 +47,7 @@ export const explainCommand: Command = {
       if (i <= 0) throw new UsageError('--http must be METHOD:PATH, e.g. POST:/v1/request-landing');
       http = { method: values.http.slice(0, i), path: values.http.slice(i + 1) };
     }
-    const paths = defaultPolicyPaths(io.cwd, positionals);
-    const invPaths = defaultInventory(io.cwd, values.inventory, paths);
-    const rev = values.rev ? { rev: values.rev } : {};
+    const { paths, inventory: invPaths, rev } = networkInputs(io.cwd, positionals, values);
     const loaded = await loadPolicies(paths, { root: io.cwd, ...rev });
     const inv = await readInventory(invPaths, { root: io.cwd, ...rev });
     const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));

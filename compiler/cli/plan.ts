@@ -1,16 +1,14 @@
 // `weir plan`: what a policy change does in effect compared with a base revision.
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseHubbleFlows, parseTetragonEvents } from '../observed/index.js';
 import { dirBlobReader, diffBundles, planMaps, readManifest } from '../plan/maps.js';
-import { pathsFromRoot, repositoryRoot, writeOutput } from '../plan/options.js';
 import { buildPlan, type PlanInputs } from '../plan/plan.js';
 import { renderHtml } from '../plan/render/html.js';
 import { renderMarkdown } from '../plan/render/markdown.js';
 import { renderText } from '../plan/render/text.js';
 import { loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
+import { choice, parseCommandLine, pathsFromRoot, readTextInput, repositoryRoot, writeOutput } from './inputs.js';
 
 const formats = ['text', 'markdown', 'json', 'html'] as const;
 const failOn = ['breaking', 'any', 'never'] as const;
@@ -46,33 +44,27 @@ export const planCommand: Command = {
   summary: 'show what a change allows, denies or kills compared with a base revision',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        base: { type: 'string' },
-        head: { type: 'string' },
-        worktree: { type: 'boolean', default: false },
-        inventory: { type: 'string' },
-        flows: { type: 'string' },
-        events: { type: 'string' },
-        format: { type: 'string', default: 'text' },
-        output: { type: 'string', short: 'o' },
-        json: { type: 'string' },
-        html: { type: 'string' },
-        maps: { type: 'boolean', default: false },
-        'base-bundle': { type: 'string' },
-        'head-bundle': { type: 'string' },
-        'fail-on': { type: 'string', default: 'breaking' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      base: { type: 'string' },
+      head: { type: 'string' },
+      worktree: { type: 'boolean', default: false },
+      inventory: { type: 'string' },
+      flows: { type: 'string' },
+      events: { type: 'string' },
+      format: { type: 'string', default: 'text' },
+      output: { type: 'string', short: 'o' },
+      json: { type: 'string' },
+      html: { type: 'string' },
+      maps: { type: 'boolean', default: false },
+      'base-bundle': { type: 'string' },
+      'head-bundle': { type: 'string' },
+      'fail-on': { type: 'string', default: 'breaking' },
+      quiet: { type: 'boolean', short: 'q', default: false },
     });
     if (!values.base) throw new UsageError('--base REV is required (the revision to compare against, e.g. origin/main)');
     if (values.head && values.worktree) throw new UsageError('--head and --worktree are exclusive: plan a commit or the work tree, not both');
-    const format = values.format as (typeof formats)[number];
-    if (!formats.includes(format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, not \`${values.format}\``);
-    const fail = values['fail-on'] as (typeof failOn)[number];
-    if (!failOn.includes(fail)) throw new UsageError(`--fail-on must be one of ${failOn.join(', ')}, not \`${values['fail-on']}\``);
+    const format = choice('--format', values.format, formats, 'one of');
+    const fail = choice('--fail-on', values['fail-on'], failOn, 'one of');
     const log = (s: string) => {
       if (!values.quiet) io.stderr(s);
     };
@@ -98,7 +90,7 @@ export const planCommand: Command = {
     warnEmptyPaths(paths, base.load, head);
     const inputs: PlanInputs = { base: base.model, head: head.model };
     if (values.flows) {
-      const text = await readInput(values.flows, io.cwd);
+      const text = await readTextInput(values.flows, io.cwd);
       if (text === undefined) {
         io.stderr(`weir plan: cannot read --flows ${values.flows}\n`);
         return 2;
@@ -107,7 +99,7 @@ export const planCommand: Command = {
       if (inputs.flows.parsed.malformed.length) log(`weir plan: ${values.flows}: ${inputs.flows.parsed.malformed.length} malformed line(s) of ${inputs.flows.parsed.total}, reported in the plan\n`);
     }
     if (values.events) {
-      const text = await readInput(values.events, io.cwd);
+      const text = await readTextInput(values.events, io.cwd);
       if (text === undefined) {
         io.stderr(`weir plan: cannot read --events ${values.events}\n`);
         return 2;
@@ -147,12 +139,4 @@ function linkBase(env: NodeJS.ProcessEnv): { linkBase?: string } {
   const server = env['GITHUB_SERVER_URL'];
   const repo = env['GITHUB_REPOSITORY'];
   return server && repo ? { linkBase: `${server}/${repo}/blob` } : {};
-}
-
-async function readInput(file: string, cwd: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path.resolve(cwd, file), 'utf8');
-  } catch {
-    return undefined;
-  }
 }

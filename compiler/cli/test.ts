@@ -1,11 +1,10 @@
 // `weir test`: run PolicyTest files and report per case (text, json, junit).
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatDiagnostic } from '../explain/format.js';
 import { runPolicyTests, toJson, toJunit, toText } from '../policytest/run.js';
 import { UsageError, useColor, type Command } from './command.js';
-import { promises as fs } from 'node:fs';
+import { choice, parseCommandLine, writeOutput } from './inputs.js';
 
 const usage = `usage: weir test [PATH...] [--format text|json|junit] [--output FILE] [--quiet] [--kernel]
 
@@ -19,26 +18,20 @@ export const testCommand: Command = {
   summary: 'run PolicyTest cases against the compiled policies',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', default: 'text' },
-        output: { type: 'string', short: 'o' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        kernel: { type: 'boolean', default: false },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      format: { type: 'string', default: 'text' },
+      output: { type: 'string', short: 'o' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+      kernel: { type: 'boolean', default: false },
     });
-    const format = values.format;
-    if (format !== 'text' && format !== 'json' && format !== 'junit') throw new UsageError(`--format must be text, json or junit, not ${format}`);
+    const format = choice('--format', values.format, ['text', 'json', 'junit']);
     const paths = positionals.length ? positionals : existsSync(path.join(io.cwd, 'policies', 'tests')) ? ['policies/tests'] : [];
     if (paths.length === 0) throw new UsageError('no PATH given and no policies/tests/ here');
     const run = await runPolicyTests(paths, { root: io.cwd, ...(values.kernel ? { kernel: true } : {}) });
     for (const d of run.diagnostics) if (d.severity === 'error' || !values.quiet) io.stderr(formatDiagnostic(d) + '\n');
     if (run.results.length === 0) io.stderr(`weir test: no PolicyTest cases under ${paths.join(', ')}\n`);
     const text = format === 'json' ? toJson(run) : format === 'junit' ? toJunit(run) : toText(values.quiet ? { ...run, results: run.results.filter((r) => !r.ok) } : run, useColor(io));
-    if (values.output) await fs.writeFile(path.resolve(io.cwd, values.output), text);
-    else io.stdout(text);
+    await writeOutput(text, values.output, io.cwd, io.stdout);
     const failed = run.results.some((r) => !r.ok) || run.diagnostics.some((d) => d.severity === 'error');
     return failed ? 1 : 0;
   },

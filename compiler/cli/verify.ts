@@ -2,7 +2,6 @@
 // from the bundle's recorded sources) against the datapath emulator (over the images) on every
 // equivalence class; `--kernel` replays the classes through the real program (bpf/kernel-verify).
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { abiInfo, buildFromSources } from '../bundle/build.js';
 import { readBundle, type ReadBundle } from '../bundle/io.js';
 import { sha256 } from '../bundle/assemble.js';
@@ -11,6 +10,7 @@ import { netLayouts } from '../lower/encode.js';
 import { bundleClasses } from '../verify/classes.js';
 import { verifyNetwork, type VerifyReport } from '../verify/verify.js';
 import { UsageError, type Command } from './command.js';
+import { choice, parseCommandLine } from './inputs.js';
 
 const usage = `usage: weir verify BUNDLE [--root DIR] [--policies PATH]... [--inventory FILE]...
                    [--kernel] [--format text|json] [--quiet]
@@ -63,20 +63,16 @@ export const verifyCommand: Command = {
   summary: 'check a bundle: ABI, evaluator vs datapath emulator, optionally the kernel',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        root: { type: 'string' },
-        policies: { type: 'string', multiple: true },
-        inventory: { type: 'string', multiple: true },
-        kernel: { type: 'boolean', default: false },
-        format: { type: 'string', default: 'text' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      root: { type: 'string' },
+      policies: { type: 'string', multiple: true },
+      inventory: { type: 'string', multiple: true },
+      kernel: { type: 'boolean', default: false },
+      format: { type: 'string', default: 'text' },
+      quiet: { type: 'boolean', short: 'q', default: false },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one BUNDLE directory');
-    if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format must be text or json, not ${values.format}`);
+    choice('--format', values.format, ['text', 'json']);
     const dir = path.resolve(io.cwd, positionals[0]!);
     let bundle: ReadBundle;
     try {
