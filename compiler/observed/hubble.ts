@@ -1,6 +1,9 @@
 // Hubble flows as `hubble observe -o json` prints them (one JSON object per line, either the
 // flow itself or `{"flow": {...}}`). Malformed lines are counted with their reason, never dropped silently.
 import type { Protocol } from '../plan/connset.js';
+import { jsonObject, obj, parseLines, str, type Malformed, type ParseResult } from './jsonlines.js';
+
+export type { Malformed, ParseResult } from './jsonlines.js';
 
 export interface FlowEndpoint {
   namespace?: string;
@@ -26,24 +29,6 @@ export interface ObservedFlow {
   http?: { method?: string; url?: string };
 }
 
-export interface Malformed {
-  line: number;
-  reason: string;
-}
-
-export interface ParseResult<T> {
-  items: T[];
-  total: number;
-  malformed: Malformed[];
-}
-
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
 
 /** Hubble labels are `source:key=value` strings; keep k8s ones by key, reserved ones by name. */
 function endpoint(v: unknown, ip: string | undefined): FlowEndpoint {
@@ -74,14 +59,9 @@ function endpoint(v: unknown, ip: string | undefined): FlowEndpoint {
 }
 
 export function parseHubbleFlow(text: string, line: number): ObservedFlow | Malformed {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return { line, reason: `not JSON: ${(e as Error).message}` };
-  }
-  const top = obj(v);
-  if (!top) return { line, reason: 'not a JSON object' };
+  const j = jsonObject(text, line);
+  if ('malformed' in j) return j.malformed;
+  const top = j.top;
   const f = obj(top['flow']) ?? top;
   const ip = obj(f['IP']);
   if (!obj(f['source']) && !obj(f['destination']) && !ip) return { line, reason: 'no source, destination or IP: not a Hubble flow' };
@@ -114,20 +94,4 @@ export function parseHubbleFlow(text: string, line: number): ObservedFlow | Malf
 /** Parses JSON lines; blank lines are ignored, everything else is a flow or counted as malformed. */
 export function parseHubbleFlows(text: string): ParseResult<ObservedFlow> {
   return parseLines<ObservedFlow>(text, parseHubbleFlow, (r): r is ObservedFlow => 'verdict' in r);
-}
-
-export function parseLines<T>(text: string, parse: (line: string, n: number) => T | Malformed, isItem: (r: T | Malformed) => r is T): ParseResult<T> {
-  const items: T[] = [];
-  const malformed: Malformed[] = [];
-  let total = 0;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!.trim();
-    if (l === '') continue;
-    total++;
-    const r = parse(l, i + 1);
-    if (isItem(r)) items.push(r);
-    else malformed.push(r);
-  }
-  return { items, total, malformed };
 }

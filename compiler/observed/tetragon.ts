@@ -1,6 +1,6 @@
 // Tetragon events as `tetra getevents -o json` or the export file writes them: one JSON object
 // per line keyed by event type (process_exec, process_kprobe, process_tracepoint, ...).
-import { parseLines, type Malformed, type ParseResult } from './hubble.js';
+import { jsonObject, obj, parseLines, str, type Malformed, type ParseResult } from './jsonlines.js';
 
 export interface ObservedEvent {
   line: number;
@@ -24,14 +24,6 @@ export interface ObservedEvent {
 
 const eventTypes = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_uprobe', 'process_lsm'] as const;
 
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
 /** Tetragon args are tagged unions (`int_arg`, `string_arg`, `file_arg.path`, ...); keep the value. */
 function argValue(v: unknown): number | string | null {
   const a = obj(v);
@@ -50,14 +42,9 @@ function argValue(v: unknown): number | string | null {
 }
 
 export function parseTetragonEvent(text: string, line: number): ObservedEvent | Malformed {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return { line, reason: `not JSON: ${(e as Error).message}` };
-  }
-  const top = obj(v);
-  if (!top) return { line, reason: 'not a JSON object' };
+  const j = jsonObject(text, line);
+  if ('malformed' in j) return j.malformed;
+  const top = j.top;
   const type = eventTypes.find((t) => obj(top[t]));
   if (!type) return { line, reason: `no known event type (${eventTypes.join(', ')})` };
   const ev = obj(top[type])!;
