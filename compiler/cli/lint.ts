@@ -2,14 +2,13 @@
 // and report with file:line:col. Exit 0 clean (warnings allowed), 1 errors found, 2 usage/internal.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { simpleGit } from 'simple-git';
 import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { loadInventory, readInventory, type Inventory } from '../inventory/index.js';
 import { lintDocuments } from '../lint/index.js';
 import { counts, render, reportFormats, type LintRun, type ReportFormat } from '../lint/report.js';
 import { loadPolicies, type PolicyDocument } from '../load/index.js';
 import { UsageError, useColor, type Command } from './command.js';
+import { parseCommandLine, pathsFromRoot, repositoryRoot } from './inputs.js';
 
 const usage = `usage: weir lint [PATH...] [--rev REV] [--inventory FILE] [--guardrails PATH] [--format text|json|sarif|github] [--output FILE] [--quiet]
 
@@ -37,41 +36,29 @@ async function weirVersion(): Promise<string> {
   return 'unknown';
 }
 
-/** With --rev, paths are read relative to the repository's top level, wherever the user stands. */
-async function repositoryRoot(cwd: string): Promise<string | undefined> {
-  try {
-    return (await simpleGit(cwd).revparse(['--show-toplevel'])).trim();
-  } catch {
-    return undefined;
-  }
-}
-
 export const lintCommand: Command = {
   name: 'lint',
   summary: 'check policies and report diagnostics with file:line:col',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        rev: { type: 'string' },
-        inventory: { type: 'string' },
-        guardrails: { type: 'string', multiple: true },
-        format: { type: 'string', default: 'text' },
-        output: { type: 'string', short: 'o' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-      },
+    const { values, positionals } = parseCommandLine(argv, {
+      rev: { type: 'string' },
+      inventory: { type: 'string' },
+      guardrails: { type: 'string', multiple: true },
+      format: { type: 'string', default: 'text' },
+      output: { type: 'string', short: 'o' },
+      quiet: { type: 'boolean', short: 'q', default: false },
     });
     const format = values.format as ReportFormat;
     if (!reportFormats.includes(format)) throw new UsageError(`unknown --format \`${values.format}\`; use one of ${reportFormats.join(', ')}`);
     let root = io.cwd;
     let paths = positionals.length > 0 ? positionals : ['.'];
+    // With --rev, paths are read relative to the repository's top level, wherever the user stands.
     if (values.rev !== undefined) {
       const top = await repositoryRoot(io.cwd);
       if (!top) throw new UsageError(`--rev needs a Git repository, and ${io.cwd} is not inside one`);
       root = top;
-      paths = paths.map((p) => path.relative(top, path.resolve(io.cwd, p)) || '.');
+      paths = pathsFromRoot(paths, io.cwd, top);
     }
     const loadOpts = { root, ...(values.rev !== undefined ? { rev: values.rev } : {}) };
     const loaded = await loadPolicies(paths, loadOpts);
