@@ -58,6 +58,50 @@ export function checkAbi(b: ReadBundle): AbiProblem[] {
   return out;
 }
 
+/** One class as bpf/kernel-verify's KernelClass has it (structural: the compiler does not import bpf/). */
+export interface KernelClassInput {
+  endpointId: number;
+  direction: 'ingress' | 'egress';
+  peerIdentity: number;
+  peerAddr?: string;
+  protocol: number;
+  port: number;
+  expect: 'allow' | 'deny' | 'redirect';
+  proxyPort?: number;
+  label: string;
+}
+
+/**
+ * verifyKernel's options for a bundle: the evaluator's classes of each node and each endpoint's
+ * WEIR_EP_* flags from the endpoints table. verifyKernel asks for a node's classes before that
+ * node's endpoint flags, so the node of the last classes() call names the endpoint.
+ */
+export function kernelVerifyOptions(bundle: ReadBundle, ir: Parameters<typeof bundleClasses>[1]): { classes: (node: string) => KernelClassInput[]; endpointFlags: (endpointId: number) => number; count: number } {
+  const classes = bundleClasses(bundle, ir);
+  const flags = new Map((bundle.table<{ endpointId: number; node: string; flags: number }[]>('endpoints') ?? []).map((e) => [`${e.node}/${e.endpointId}`, e.flags]));
+  let currentNode = '';
+  return {
+    count: classes.length,
+    classes: (node) => {
+      currentNode = node;
+      return classes
+        .filter((c) => c.node === node)
+        .map((c) => ({
+          endpointId: c.endpointId,
+          direction: c.direction,
+          peerIdentity: c.peerIdentity,
+          ...(c.peerAddress ? { peerAddr: c.peerAddress } : {}),
+          protocol: c.protocol,
+          port: c.port,
+          expect: c.action === 'redirect' ? 'redirect' : c.expected,
+          ...(c.proxyPort !== undefined ? { proxyPort: c.proxyPort } : {}),
+          label: `${c.endpoint} ${c.direction} peer ${c.peerIdentity} ${c.protocol}/${c.port}`,
+        }));
+    },
+    endpointFlags: (endpointId) => flags.get(`${currentNode}/${endpointId}`) ?? 0,
+  };
+}
+
 export const verifyCommand: Command = {
   name: 'verify',
   summary: 'check a bundle: ABI, evaluator vs datapath emulator, optionally the kernel',
@@ -125,28 +169,8 @@ export const verifyCommand: Command = {
         io.stderr('weir verify: kernel verification not available (bpf/kernel-verify is missing)\n');
         return 2;
       }
-      const classes = bundleClasses(bundle, rebuilt.ir);
-      const flags = new Map((bundle.table<{ endpointId: number; node: string; flags: number }[]>('endpoints') ?? []).map((e) => [`${e.node}/${e.endpointId}`, e.flags]));
-      // verifyKernel asks for a node's classes before that node's endpoint flags.
-      let currentNode = '';
-      const r = await mod.verifyKernel(dir, {
-        classes: (node: string) =>
-          (currentNode = node) &&
-          classes
-            .filter((c) => c.node === node)
-            .map((c) => ({
-              endpointId: c.endpointId,
-              direction: c.direction,
-              peerIdentity: c.peerIdentity,
-              ...(c.peerAddress ? { peerAddr: c.peerAddress } : {}),
-              protocol: c.protocol,
-              port: c.port,
-              expect: c.action === 'redirect' ? 'redirect' : c.expected,
-              ...(c.proxyPort !== undefined ? { proxyPort: c.proxyPort } : {}),
-              label: `${c.endpoint} ${c.direction} peer ${c.peerIdentity} ${c.protocol}/${c.port}`,
-            })),
-        endpointFlags: (endpointId: number) => flags.get(`${currentNode}/${endpointId}`) ?? 0,
-      });
+      const { classes, endpointFlags } = kernelVerifyOptions(bundle, rebuilt.ir);
+      const r = await mod.verifyKernel(dir, { classes, endpointFlags });
       kernel = r;
       if (!r.ok) kernelCode = 1;
       if (mod.formatKernelReport) log(mod.formatKernelReport(r));

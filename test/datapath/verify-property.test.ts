@@ -12,8 +12,8 @@ import { readBundle, writeBundle } from '../../compiler/bundle/io.js';
 import { loadSources, type PolicyDocument } from '../../compiler/load/index.js';
 import { lowerNetwork } from '../../compiler/lower/images.js';
 import { compileNetwork, loadInventory } from '../../compiler/network/index.js';
-import { bundleClasses } from '../../compiler/verify/index.js';
-import { formatKernelReport, type KernelClass, verifyKernel } from '../../bpf/kernel-verify.js';
+import { kernelVerifyOptions } from '../../compiler/cli/verify.js';
+import { formatKernelReport, verifyKernel } from '../../bpf/kernel-verify.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';
 
@@ -99,30 +99,10 @@ describe.skipIf(skipKernel())('kernel agrees with the emulator on random compile
         try {
           await writeBundle(dir, bundle);
           const rb = await readBundle(dir);
-          const classes = bundleClasses(rb, ir);
-          const flags = new Map((rb.table<{ endpointId: number; node: string; flags: number }[]>('endpoints') ?? []).map((e) => [`${e.node}/${e.endpointId}`, e.flags]));
-          let node = '';
-          const r = await verifyKernel(dir, {
-            classes: (n) => {
-              node = n;
-              return classes
-                .filter((c) => c.node === n)
-                .map((c): KernelClass => ({
-                  endpointId: c.endpointId,
-                  direction: c.direction,
-                  peerIdentity: c.peerIdentity,
-                  ...(c.peerAddress ? { peerAddr: c.peerAddress } : {}),
-                  protocol: c.protocol,
-                  port: c.port,
-                  expect: c.action === 'redirect' ? 'redirect' : c.expected,
-                  ...(c.proxyPort !== undefined ? { proxyPort: c.proxyPort } : {}),
-                  label: `${c.endpoint} ${c.action}`,
-                }));
-            },
-            endpointFlags: (id) => flags.get(`${node}/${id}`) ?? 0,
-          });
+          const { classes, endpointFlags, count } = kernelVerifyOptions(rb, ir);
+          const r = await verifyKernel(dir, { classes, endpointFlags });
           if (!r.ok) throw new Error(`${formatKernelReport(r)}\npolicies:\n${text}`);
-          expect(r.classes).toBe(classes.length);
+          expect(r.classes).toBe(count);
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
