@@ -11,6 +11,7 @@ import type { CommandIO } from '../../compiler/cli/command.js';
 import { NetDatapath, type NetEvent } from '../../bpf/datapath.js';
 import { nodeImages } from '../../bpf/kernel-verify.js';
 import { readBundle } from '../../compiler/bundle/io.js';
+import type { EndpointTableEntry } from '../../compiler/lower/images.js';
 import type { RingBuffer } from '../../bpf/libbpf-ts/index.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';
@@ -18,22 +19,13 @@ import { Topology, removeLeftovers } from './netns.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
-interface EndpointRow {
-  endpoint: string;
-  endpointId: number;
-  identity: number;
-  flags: number;
-  ips: string[];
-  node: string;
-}
-
 describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compiled by weir build, enforced in the kernel', () => {
   const topo = new Topology('wdp-s');
   const out = mkdtempSync(join(tmpdir(), 'wdp-starwars-'));
   let dp: NetDatapath;
   let rb: RingBuffer;
   const events: NetEvent[] = [];
-  const ep = new Map<string, EndpointRow>();
+  const ep = new Map<string, EndpointTableEntry>();
   const pods = [
     { name: 'tiefighter', endpoint: 'default/tiefighter', ports: [80] },
     { name: 'xwing', endpoint: 'default/xwing', ports: [80] },
@@ -53,7 +45,7 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
     const bundle = join(out, 'bundle');
     expect(await main(['build', 'policies/network', '--inventory', 'policies/inventory.yaml', '--out', bundle, '--quiet'], io)).toBe(0);
     const read = await readBundle(bundle);
-    for (const row of read.table<EndpointRow[]>('endpoints')!) if (row.node === 'node-1') ep.set(row.endpoint, row);
+    for (const row of read.table<EndpointTableEntry[]>('endpoints')!) if (row.node === 'node-1') ep.set(row.endpoint, row);
     cookies = read.table<typeof cookies>('cookies')!;
     await topo.create([...pods.map((p) => ({ name: p.name, ports: p.ports, ip: ep.get(p.endpoint)!.ips[0]! })), outsider]);
     dp = NetDatapath.open({ pinDir: topo.pinDir });
