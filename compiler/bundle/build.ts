@@ -3,7 +3,6 @@
 // through compiler/runtime/images.js when present), and assemble one deterministic bundle.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { loadInventory, readInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
@@ -12,9 +11,8 @@ import { loadPolicies, type PolicyDocument } from '../load/index.js';
 import { lowerNetwork, MapStateCache, type LoweredNetwork } from '../lower/images.js';
 import { compileNetwork } from '../network/index.js';
 import type { CompileCache } from '../network/compile.js';
+import { projectFile, weirVersion } from '../project.js';
 import { assembleBundle, sha256, type Bundle, type ProducerOutput } from './assemble.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 export interface BuildContext {
   documents: readonly PolicyDocument[];
@@ -45,17 +43,12 @@ export async function extraProducers(): Promise<ImageProducer[]> {
 }
 
 export function compilerVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.resolve(here, '../../package.json'), 'utf8')) as { version?: string };
-    return `weir/${pkg.version ?? '0.0.0'}`;
-  } catch {
-    return 'weir/0.0.0';
-  }
+  return `weir/${weirVersion()}`;
 }
 
 /** sha256 of the datapath's layout header, so agents refuse bundles built for another ABI. */
 export function abiInfo(): { digest: string; version: number } {
-  const text = readFileSync(path.resolve(here, '../../bpf/include/weir_net.h'), 'utf8');
+  const text = readFileSync(projectFile('bpf/include/weir_net.h'), 'utf8');
   const v = /#define\s+WEIR_NET_ABI_VERSION\s+(\d+)/.exec(text);
   return { digest: sha256(text), version: v ? Number(v[1]) : 1 };
 }

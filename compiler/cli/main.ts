@@ -57,14 +57,5 @@ const commandSummaries: Record<string, string> = {
 };
 
 async function version(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  // Sources sit two levels below the package root, compiled files three.
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(await readFile(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      /* try the next layout */
-    }
-  }
-  return 'unknown';
+  return (await import('../project.js')).weirVersion();
 }
