@@ -2,6 +2,7 @@
 // JSON renders this as is (schemas/plan.schema.json); text, markdown and HTML are views of it.
 import type { Diagnostic } from '../diagnostics.js';
 import type { Protocol } from './connset.js';
+import type { ConnLine } from './connectivity.js';
 import type { Decision, RuleRef } from './probe.js';
 
 export type ChangeCategory = 'newly-denied' | 'newly-allowed' | 'changed-l7' | 'changed-audit';
@@ -180,10 +181,5 @@ export interface Plan {
   notes: string[];
 }
 
-export interface GraphEdge {
-  src: string;
-  dst: string;
-  conn: string;
-  srcNamespace?: string;
-  dstNamespace?: string;
-}
+/** An edge of the connectivity graph: one line of np-guard's connectivity list. */
+export type GraphEdge = ConnLine;
