@@ -9,6 +9,8 @@ import { formatDiagnostic } from '../explain/format.js';
 import { netLayouts } from '../lower/encode.js';
 import { bundleClasses } from '../verify/classes.js';
 import { verifyNetwork, type VerifyReport } from '../verify/verify.js';
+// Types only: the kernel module itself is imported at run time, and only with --kernel.
+import type { KernelClass } from '../../bpf/kernel-verify.js';
 import { UsageError, type Command } from './command.js';
 import { choice, parseCommandLine } from './inputs.js';
 
@@ -58,25 +60,12 @@ export function checkAbi(b: ReadBundle): AbiProblem[] {
   return out;
 }
 
-/** One class as bpf/kernel-verify's KernelClass has it (structural: the compiler does not import bpf/). */
-export interface KernelClassInput {
-  endpointId: number;
-  direction: 'ingress' | 'egress';
-  peerIdentity: number;
-  peerAddr?: string;
-  protocol: number;
-  port: number;
-  expect: 'allow' | 'deny' | 'redirect';
-  proxyPort?: number;
-  label: string;
-}
-
 /**
  * verifyKernel's options for a bundle: the evaluator's classes of each node and each endpoint's
  * WEIR_EP_* flags from the endpoints table. verifyKernel asks for a node's classes before that
  * node's endpoint flags, so the node of the last classes() call names the endpoint.
  */
-export function kernelVerifyOptions(bundle: ReadBundle, ir: Parameters<typeof bundleClasses>[1]): { classes: (node: string) => KernelClassInput[]; endpointFlags: (endpointId: number) => number; count: number } {
+export function kernelVerifyOptions(bundle: ReadBundle, ir: Parameters<typeof bundleClasses>[1]): { classes: (node: string) => KernelClass[]; endpointFlags: (endpointId: number) => number; count: number } {
   const classes = bundleClasses(bundle, ir);
   const flags = new Map((bundle.table<{ endpointId: number; node: string; flags: number }[]>('endpoints') ?? []).map((e) => [`${e.node}/${e.endpointId}`, e.flags]));
   let currentNode = '';
