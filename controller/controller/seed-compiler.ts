@@ -6,9 +6,9 @@
 // Images follow bpf/include/weir_net.h exactly; controller/agent/emulator.ts reads them back.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
 import { diagnostic, type Diagnostic } from '../../compiler/diagnostics.js';
+import { projectFile } from '../../compiler/project.js';
 import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
 import { canonicalJson, makeBundle, sha256hex } from '../bundle/codec.js';
 import type { CompileRequest, CompileResult, Compiler } from './compiler.js';
@@ -63,24 +63,12 @@ interface PolicyEntry {
   cookie: number;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 let abiCache: string | undefined;
 
-/** sha256 of bpf/include/weir_net.h, found from this module upwards (sources, dist/, a bundle) or the cwd. */
+/** sha256 of bpf/include/weir_net.h, the same digest the project compiler records. */
 export function abiDigest(): string {
-  if (abiCache) return abiCache;
-  const candidates: string[] = [];
-  for (let d = here, i = 0; i < 6; i++, d = path.dirname(d)) candidates.push(path.join(d, 'bpf/include/weir_net.h'));
-  candidates.push(path.resolve('bpf/include/weir_net.h'));
-  for (const c of candidates) {
-    try {
-      return (abiCache = sha256hex(readFileSync(c)));
-    } catch {
-      // try the next place
-    }
-  }
-  return (abiCache = sha256hex('weir_net.h: WEIR_NET_ABI_VERSION 1'));
+  return (abiCache ??= sha256hex(readFileSync(projectFile('bpf/include/weir_net.h'))));
 }
 
 // --- encoding (weir_net.h) -------------------------------------------------

@@ -3,17 +3,13 @@
 // stage reports its real counts; a stage that fails says so and the demo goes on.
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
+import { projectRoot } from '../../compiler/project.js';
 
 /** The project root holding the bundled `policies/` (from the sources or from dist/), or undefined. */
 export function bundledRoot(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(path.join(dir, 'policies', 'inventory.yaml')) && existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return undefined;
+  const root = projectRoot();
+  return existsSync(path.join(root, 'policies', 'inventory.yaml')) ? root : undefined;
 }
 
 export interface StageLine {
