@@ -167,7 +167,7 @@ export async function readRevision(repo: string, rev: string, paths: readonly st
 }
 
 /** Streams many blobs through one `git cat-file --batch` process (simple-git has no batch reader). */
-function catFileBatch(repo: string, oids: readonly string[]): Promise<Uint8Array[]> {
+export function catFileBatch(repo: string, oids: readonly string[]): Promise<Uint8Array[]> {
   if (oids.length === 0) return Promise.resolve([]);
   return new Promise((resolve, reject) => {
     const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });

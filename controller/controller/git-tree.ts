@@ -1,38 +1,16 @@
 // Reads the policy documents of a commit straight from Git (ls-tree + one cat-file --batch),
 // keeping parsed documents by (file, blob id): a commit that changes one file re-parses one file.
-import { spawn } from 'node:child_process';
 import { simpleGit } from 'simple-git';
 import { diagnostic, type Diagnostic } from '../../compiler/diagnostics.js';
-import { loadSources, type PolicyDocument } from '../../compiler/load/index.js';
+import { catFileBatch, loadSources, type PolicyDocument } from '../../compiler/load/index.js';
 
 const yamlFile = /\.ya?ml$/i;
 
-/** Reads many blobs through one `git cat-file --batch`. */
-function catBlobs(repo: string, shas: string[]): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const out = new Map<string, Buffer>();
-    if (shas.length === 0) return resolve(out);
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`git cat-file exited with ${code}`));
-      const all = Buffer.concat(chunks);
-      let o = 0;
-      for (const sha of shas) {
-        const nl = all.indexOf(0x0a, o);
-        const header = all.subarray(o, nl).toString();
-        const size = Number(header.split(' ')[2]);
-        out.set(sha, all.subarray(nl + 1, nl + 1 + size));
-        o = nl + 1 + size + 1;
-      }
-      resolve(out);
-    });
-    child.stdin.end(shas.join('\n') + '\n');
-  });
+/** Reads many blobs through the loader's one `git cat-file --batch`, keyed by blob id. */
+async function catBlobs(repo: string, shas: string[]): Promise<Map<string, Buffer>> {
+  const bytes = await catFileBatch(repo, shas);
+  return new Map(shas.map((sha, i) => [sha, bytes[i] as Buffer]));
 }
-
 
 export class GitDocuments {
   /** Files with diagnostics are not cached, so their diagnostics always name the current commit. */
