@@ -223,5 +223,68 @@ export function assembleBundle(outputs: readonly ProducerOutput[], opts: Assembl
     nodes,
     tables,
   };
-  return { manifest, manifestBytes: new TextEncoder().encode(canonicalJson(manifest, 2) + '\n'), blobs };
+  return { manifest, manifestBytes: new TextEncoder().encode(manifestJson(manifest) + '\n'), blobs };
+}
+
+/**
+ * Canonical JSON (indent 2) of the map images of the previous assembly, by node, map name and
+ * endpoint id. The manifest runs to megabytes and a one-policy rebuild changes a few of its ~10k
+ * images, so rebuilds reuse the text of every image whose fields are all equal to last time's
+ * (images are flat objects of strings and numbers: equal fields give equal text). Only the last
+ * assembly's images are kept, so the memo never outgrows one manifest.
+ */
+let imageText = new Map<string, { image: MapImage; text: string }>();
+
+function sameImage(a: MapImage, b: MapImage): boolean {
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || (a as unknown as Record<string, unknown>)[k] !== (b as unknown as Record<string, unknown>)[k]) return false;
+  }
+  return true;
+}
+
+function isFlat(m: MapImage): boolean {
+  for (const v of Object.values(m)) if (v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return false;
+  return true;
+}
+
+/** Placeholder for the nodes array; JSON escapes NUL, so no real value can produce this text. */
+const nodesMark = '\u0000weir:nodes\u0000';
+
+/**
+ * canonicalJson(manifest, 2), assembled from per-image pieces. Canonical JSON sorts each object's
+ * own keys, so a sub-value serialized on its own and re-indented to its depth gives the same text
+ * as the whole: nodes sit at depth 2, each node's `maps` then `node` keys (sorted), images at depth 4.
+ */
+function manifestJson(manifest: BundleManifest): string {
+  const prev = imageText;
+  const next = new Map<string, { image: MapImage; text: string }>();
+  const nodeTexts: string[] = [];
+  for (const n of manifest.nodes) {
+    const maps: string[] = [];
+    for (const m of n.maps) {
+      const key = `${n.node}\u0000${m.name}\u0000${m.endpointId ?? ''}`;
+      const hit = prev.get(key);
+      let text: string;
+      if (hit && sameImage(hit.image, m)) {
+        text = hit.text;
+        next.set(key, hit);
+      } else {
+        text = canonicalJson(m, 2).replaceAll('\n', '\n        ');
+        // A copy: the manifest is the caller's to change after assembly.
+        if (isFlat(m)) next.set(key, { image: { ...m }, text });
+      }
+      maps.push(text);
+    }
+    const mapsText = maps.length ? `[\n        ${maps.join(',\n        ')}\n      ]` : '[]';
+    nodeTexts.push(`{\n      "maps": ${mapsText},\n      "node": ${JSON.stringify(n.node)}\n    }`);
+  }
+  imageText = next;
+  const nodesText = nodeTexts.length ? `[\n    ${nodeTexts.join(',\n    ')}\n  ]` : '[]';
+  const shell = canonicalJson({ ...manifest, nodes: nodesMark }, 2);
+  const at = shell.indexOf(JSON.stringify(nodesMark));
+  return shell.slice(0, at) + nodesText + shell.slice(at + JSON.stringify(nodesMark).length);
 }
