@@ -223,7 +223,7 @@ export function assembleBundle(outputs: readonly ProducerOutput[], opts: Assembl
     nodes,
     tables,
   };
-  return { manifest, manifestBytes: new TextEncoder().encode(manifestJson(manifest) + '\n'), blobs };
+  return { manifest, manifestBytes: manifestJson(manifest), blobs };
 }
 
 /**
@@ -254,15 +254,23 @@ function isFlat(m: MapImage): boolean {
 /** Placeholder for the nodes array; JSON escapes NUL, so no real value can produce this text. */
 const nodesMark = '\u0000weir:nodes\u0000';
 
+/** UTF-8 bytes of each node's entry in the last manifest, with the image texts they came from. */
+let nodeBytes = new Map<string, { texts: string[]; bytes: Uint8Array }>();
+
 /**
- * canonicalJson(manifest, 2), assembled from per-image pieces. Canonical JSON sorts each object's
- * own keys, so a sub-value serialized on its own and re-indented to its depth gives the same text
- * as the whole: nodes sit at depth 2, each node's `maps` then `node` keys (sorted), images at depth 4.
+ * canonicalJson(manifest, 2) + '\n' as UTF-8, assembled from per-image pieces. Canonical JSON sorts
+ * each object's own keys, so a sub-value serialized on its own and re-indented to its depth gives
+ * the same text as the whole: nodes sit at depth 2, each node's `maps` then `node` keys (sorted),
+ * images at depth 4. UTF-8 of a concatenation is the concatenation of the pieces' UTF-8, so a
+ * node whose images all kept their text keeps its bytes too.
  */
-function manifestJson(manifest: BundleManifest): string {
+function manifestJson(manifest: BundleManifest): Uint8Array {
+  const enc = new TextEncoder();
   const prev = imageText;
   const next = new Map<string, { image: MapImage; text: string }>();
-  const nodeTexts: string[] = [];
+  const prevNodes = nodeBytes;
+  const nextNodes = new Map<string, { texts: string[]; bytes: Uint8Array }>();
+  const parts: Uint8Array[] = [];
   for (const n of manifest.nodes) {
     const maps: string[] = [];
     for (const m of n.maps) {
@@ -279,12 +287,31 @@ function manifestJson(manifest: BundleManifest): string {
       }
       maps.push(text);
     }
-    const mapsText = maps.length ? `[\n        ${maps.join(',\n        ')}\n      ]` : '[]';
-    nodeTexts.push(`{\n      "maps": ${mapsText},\n      "node": ${JSON.stringify(n.node)}\n    }`);
+    const old = prevNodes.get(n.node);
+    let piece = old && old.texts.length === maps.length && old.texts.every((t, i) => t === maps[i]) ? old : undefined;
+    if (!piece) {
+      const mapsText = maps.length ? `[\n        ${maps.join(',\n        ')}\n      ]` : '[]';
+      piece = { texts: maps, bytes: enc.encode(`{\n      "maps": ${mapsText},\n      "node": ${JSON.stringify(n.node)}\n    }`) };
+    }
+    if (!nextNodes.has(n.node)) nextNodes.set(n.node, piece);
+    parts.push(piece.bytes);
   }
   imageText = next;
-  const nodesText = nodeTexts.length ? `[\n    ${nodeTexts.join(',\n    ')}\n  ]` : '[]';
+  nodeBytes = nextNodes;
   const shell = canonicalJson({ ...manifest, nodes: nodesMark }, 2);
-  const at = shell.indexOf(JSON.stringify(nodesMark));
-  return shell.slice(0, at) + nodesText + shell.slice(at + JSON.stringify(nodesMark).length);
+  const mark = JSON.stringify(nodesMark);
+  const at = shell.indexOf(mark);
+  const sep = enc.encode(',\n    ');
+  const seq: Uint8Array[] = [enc.encode(shell.slice(0, at) + (parts.length ? '[\n    ' : '[]'))];
+  parts.forEach((p, i) => seq.push(...(i ? [sep, p] : [p])));
+  seq.push(enc.encode((parts.length ? '\n  ]' : '') + shell.slice(at + mark.length) + '\n'));
+  let size = 0;
+  for (const p of seq) size += p.length;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of seq) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
