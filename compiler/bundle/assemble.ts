@@ -185,27 +185,29 @@ export interface AssembleOptions {
 
 export function assembleBundle(outputs: readonly ProducerOutput[], opts: AssembleOptions): Bundle {
   const blobs = new Map<string, Uint8Array>();
-  const perNode = new Map<string, MapImage[]>();
+  const draftsByNode = new Map<string, ImageDraft[]>();
   for (const o of outputs)
     for (const [node, drafts] of o.nodes) {
-      const list = perNode.get(node) ?? [];
-      for (const d of drafts) {
-        let blob = d.blob;
-        let digest = d.digest;
-        if (!blob || !digest) {
-          blob = imageBlob(d.records);
-          digest = sha256(blob);
-        }
-        if (!blobs.has(digest)) blobs.set(digest, blob);
-        const rec = d.image.keySize + d.image.valueSize;
-        list.push({ ...d.image, entries: rec ? blob.length / rec : 0, digest });
-      }
-      perNode.set(node, list);
+      const list = draftsByNode.get(node);
+      if (list) for (const d of drafts) list.push(d);
+      else draftsByNode.set(node, [...drafts]);
     }
-  const nodes: NodeImages[] = [...perNode.keys()].sort().map((node) => ({
-    node,
-    maps: perNode.get(node)!.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || (a.endpointId ?? 0) - (b.endpointId ?? 0)),
-  }));
+  const prevNodes = lastNodes;
+  const nextNodes = new Map<string, NodeAssembly>();
+  const assemblies: NodeAssembly[] = [];
+  for (const node of [...draftsByNode.keys()].sort()) {
+    const drafts = draftsByNode.get(node)!;
+    const prev = prevNodes.get(node);
+    const asm = prev && sameDrafts(prev.drafts, drafts) ? prev : assembleNode(node, drafts, prev);
+    for (let i = 0; i < drafts.length; i++) {
+      const digest = asm.digests[i]!;
+      if (!blobs.has(digest)) blobs.set(digest, asm.blobs[i]!);
+    }
+    nextNodes.set(node, asm);
+    assemblies.push(asm);
+  }
+  lastNodes = nextNodes;
+  const nodes: NodeImages[] = assemblies.map((a) => ({ node: a.node, maps: a.maps }));
   const tables: BundleManifest['tables'] = [];
   for (const o of outputs)
     for (const t of o.tables) {
@@ -223,17 +225,76 @@ export function assembleBundle(outputs: readonly ProducerOutput[], opts: Assembl
     nodes,
     tables,
   };
-  return { manifest, manifestBytes: manifestJson(manifest), blobs };
+  return { manifest, manifestBytes: manifestJson(manifest, assemblies), blobs };
 }
 
 /**
- * Canonical JSON (indent 2) of the map images of the previous assembly, by node, map name and
- * endpoint id. The manifest runs to megabytes and a one-policy rebuild changes a few of its ~10k
- * images, so rebuilds reuse the text of every image whose fields are all equal to last time's
- * (images are flat objects of strings and numbers: equal fields give equal text). Only the last
- * assembly's images are kept, so the memo never outgrows one manifest.
+ * One node's part of an assembly: its images (sorted by name, then endpoint id, frozen), the blob
+ * and digest of each draft in draft order, and its entry of the manifest as UTF-8 bytes.
  */
-let imageText = new Map<string, { image: MapImage; text: string }>();
+interface NodeAssembly {
+  node: string;
+  drafts: readonly ImageDraft[];
+  digests: string[];
+  blobs: Uint8Array[];
+  maps: MapImage[];
+  /** Canonical JSON of each image of `maps`, indented to its depth in the manifest. */
+  texts: string[];
+  bytes: Uint8Array;
+}
+
+/**
+ * The last assembly's nodes. Producers hand over frozen drafts for images that did not change
+ * (compiler/lower keeps them across incremental builds), so a one-policy rebuild finds most nodes'
+ * drafts identical, object for object, and reuses their images and manifest bytes whole. Only the
+ * last assembly is kept, so the memo never outgrows one bundle.
+ */
+let lastNodes = new Map<string, NodeAssembly>();
+
+/** Same drafts, object for object; only frozen drafts with their blob attached can be trusted unchanged. */
+function sameDrafts(a: readonly ImageDraft[], b: readonly ImageDraft[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const d = b[i]!;
+    if (a[i] !== d || !d.blob || !d.digest || !Object.isFrozen(d) || !Object.isFrozen(d.image)) return false;
+  }
+  return true;
+}
+
+const mapKey = (m: MapImage) => `${m.name}\u0000${m.endpointId ?? ''}`;
+
+function assembleNode(node: string, drafts: readonly ImageDraft[], prev: NodeAssembly | undefined): NodeAssembly {
+  const digests: string[] = [];
+  const blobList: Uint8Array[] = [];
+  const maps: MapImage[] = [];
+  for (const d of drafts) {
+    let blob = d.blob;
+    let digest = d.digest;
+    if (!blob || !digest) {
+      blob = imageBlob(d.records);
+      digest = sha256(blob);
+    }
+    digests.push(digest);
+    blobList.push(blob);
+    const rec = d.image.keySize + d.image.valueSize;
+    maps.push(Object.freeze({ ...d.image, entries: rec ? blob.length / rec : 0, digest }));
+  }
+  maps.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || (a.endpointId ?? 0) - (b.endpointId ?? 0));
+  // Images whose fields all equal last time's keep their text (images are flat objects of strings
+  // and numbers: equal fields give equal text).
+  const prevAt = new Map<string, number>();
+  if (prev) prev.maps.forEach((m, i) => prevAt.set(mapKey(m), i));
+  const texts = maps.map((m) => {
+    const i = prevAt.get(mapKey(m));
+    if (i !== undefined && isFlat(m) && sameImage(prev!.maps[i]!, m)) return prev!.texts[i]!;
+    return canonicalJson(m, 2).replaceAll('\n', '\n        ');
+  });
+  const same = prev && prev.texts.length === texts.length && prev.texts.every((t, i) => t === texts[i]);
+  const bytes = same ? prev.bytes : encoder.encode(`{\n      "maps": ${texts.length ? `[\n        ${texts.join(',\n        ')}\n      ]` : '[]'},\n      "node": ${JSON.stringify(node)}\n    }`);
+  return { node, drafts, digests, blobs: blobList, maps, texts, bytes };
+}
+
+const encoder = new TextEncoder();
 
 function sameImage(a: MapImage, b: MapImage): boolean {
   const ka = Object.keys(a);
@@ -254,50 +315,15 @@ function isFlat(m: MapImage): boolean {
 /** Placeholder for the nodes array; JSON escapes NUL, so no real value can produce this text. */
 const nodesMark = '\u0000weir:nodes\u0000';
 
-/** UTF-8 bytes of each node's entry in the last manifest, with the image texts they came from. */
-let nodeBytes = new Map<string, { texts: string[]; bytes: Uint8Array }>();
-
 /**
- * canonicalJson(manifest, 2) + '\n' as UTF-8, assembled from per-image pieces. Canonical JSON sorts
+ * canonicalJson(manifest, 2) + '\n' as UTF-8, assembled from each node's bytes. Canonical JSON sorts
  * each object's own keys, so a sub-value serialized on its own and re-indented to its depth gives
  * the same text as the whole: nodes sit at depth 2, each node's `maps` then `node` keys (sorted),
- * images at depth 4. UTF-8 of a concatenation is the concatenation of the pieces' UTF-8, so a
- * node whose images all kept their text keeps its bytes too.
+ * images at depth 4. UTF-8 of a concatenation is the concatenation of the pieces' UTF-8.
  */
-function manifestJson(manifest: BundleManifest): Uint8Array {
-  const enc = new TextEncoder();
-  const prev = imageText;
-  const next = new Map<string, { image: MapImage; text: string }>();
-  const prevNodes = nodeBytes;
-  const nextNodes = new Map<string, { texts: string[]; bytes: Uint8Array }>();
-  const parts: Uint8Array[] = [];
-  for (const n of manifest.nodes) {
-    const maps: string[] = [];
-    for (const m of n.maps) {
-      const key = `${n.node}\u0000${m.name}\u0000${m.endpointId ?? ''}`;
-      const hit = prev.get(key);
-      let text: string;
-      if (hit && sameImage(hit.image, m)) {
-        text = hit.text;
-        next.set(key, hit);
-      } else {
-        text = canonicalJson(m, 2).replaceAll('\n', '\n        ');
-        // A copy: the manifest is the caller's to change after assembly.
-        if (isFlat(m)) next.set(key, { image: { ...m }, text });
-      }
-      maps.push(text);
-    }
-    const old = prevNodes.get(n.node);
-    let piece = old && old.texts.length === maps.length && old.texts.every((t, i) => t === maps[i]) ? old : undefined;
-    if (!piece) {
-      const mapsText = maps.length ? `[\n        ${maps.join(',\n        ')}\n      ]` : '[]';
-      piece = { texts: maps, bytes: enc.encode(`{\n      "maps": ${mapsText},\n      "node": ${JSON.stringify(n.node)}\n    }`) };
-    }
-    if (!nextNodes.has(n.node)) nextNodes.set(n.node, piece);
-    parts.push(piece.bytes);
-  }
-  imageText = next;
-  nodeBytes = nextNodes;
+function manifestJson(manifest: BundleManifest, nodes: readonly NodeAssembly[]): Uint8Array {
+  const enc = encoder;
+  const parts = nodes.map((n) => n.bytes);
   const shell = canonicalJson({ ...manifest, nodes: nodesMark }, 2);
   const mark = JSON.stringify(nodesMark);
   const at = shell.indexOf(mark);

@@ -61,7 +61,59 @@ export class MapStateCache {
   /** Rule signature → small number, stable across builds, so endpoint signatures stay short. */
   readonly ruleIds = new Map<string, number>();
   /** Per-node ipcache images of the last build, valid while the shared image and its node slots are unchanged. */
-  ipcache?: { src: NetworkIR['ipcache']; baseBlob: Buffer; nodeSlots: { off: number; node: string }[]; key: string; byNode: Map<string, { blob: Buffer; digest: string }> };
+  ipcache?: { src: NetworkIR['ipcache']; baseBlob: Buffer; nodeSlots: { off: number; node: string }[]; key: string; byNode: Map<string, { blob: Buffer; digest: string; draft?: ImageDraft }> };
+  /**
+   * Each endpoint's policy-map draft of the last build, frozen. An endpoint whose image is unchanged
+   * hands over the very same draft, so the bundle assembler reuses whole nodes (their images and
+   * manifest bytes) when all of a node's drafts are the ones it saw last time.
+   */
+  drafts: ImageDraft[] = [];
+  /** The endpoints table of the last build, frozen, in endpoint order. */
+  endpointTable?: readonly Readonly<EndpointTableEntry>[];
+  /** Rule signatures by the parts compile shares between builds (peers, ports, L7 objects). */
+  readonly ruleSigs = new WeakMap<object, Map<string, number>>();
+  readonly anyPeerSigs = new Map<string, number>();
+  readonly objectIds = new WeakMap<object, number>();
+  objectCount = 0;
+  /** The JSON tables of the last build as deep-frozen copies, handed over again while equal. */
+  readonly tables = new Map<string, unknown>();
+}
+
+/** Structural equality of JSON-like values (plain objects, arrays, primitives): equal values serialize alike. */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype || Object.getPrototypeOf(b) !== Object.prototype) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.hasOwn(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * A table value the bundle serializes once per content: the last build's frozen copy while the
+ * new value is equal to it (the assembler memoizes frozen tables by object), else a frozen copy.
+ */
+function stableTable<T>(cache: MapStateCache, name: string, value: T): T {
+  if (value !== null && typeof value === 'object' && Object.isFrozen(value)) return value;
+  const prev = cache.tables.get(name);
+  if (prev !== undefined && jsonEqual(prev, value)) return prev as T;
+  const copy = deepFreeze(structuredClone(value));
+  cache.tables.set(name, copy);
+  return copy;
 }
 
 /**
@@ -127,28 +179,51 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   const l7 = new L7Registry();
   const bySubject = rulesBySubject(ir);
   const ruleSig = new Map<IRRule, number>();
+  // compile hands out rules whose peers, ports and L7 objects are shared between builds (only the
+  // rule object and its cookie are new), so a signature is found by those objects and the scalars
+  // without serializing the peer list again.
+  const objectId = (o: object | undefined): number => {
+    if (!o) return 0;
+    let id = cache.objectIds.get(o);
+    if (id === undefined) cache.objectIds.set(o, (id = ++cache.objectCount));
+    return id;
+  };
   const sigOf = (r: IRRule) => {
     let s = ruleSig.get(r);
     if (s === undefined) {
-      const full = ruleSignature(r);
-      s = cache.ruleIds.get(full);
-      if (s === undefined) cache.ruleIds.set(full, (s = cache.ruleIds.size));
+      const short = `${r.cookie}|${r.direction}|${r.deny ? 1 : 0}|${r.audit ? 1 : 0}|${r.auth}|${objectId(r.ports)}|${objectId(r.l7)}`;
+      let byPeers = r.peers === 'any' ? cache.anyPeerSigs : cache.ruleSigs.get(r.peers);
+      if (!byPeers) cache.ruleSigs.set(r.peers as readonly number[], (byPeers = new Map()));
+      s = byPeers.get(short);
+      if (s === undefined) {
+        const full = ruleSignature(r);
+        s = cache.ruleIds.get(full);
+        if (s === undefined) cache.ruleIds.set(full, (s = cache.ruleIds.size));
+        byPeers.set(short, s);
+      }
       ruleSig.set(r, s);
     }
     return s;
   };
+
   const mapStates = new Map<string, MapEntry[]>();
   const perNode = new Map<string, ImageDraft[]>();
   const endpointTable: EndpointTableEntry[] = [];
   const pk = netLayouts.weir_policy_key.size;
   const pv = netLayouts.weir_policy_value.size;
   const local = new Map<string, { entries: MapEntry[]; blob: Uint8Array; digest: string }>();
+  const prevDrafts = cache.drafts;
+  const drafts: ImageDraft[] = [];
+  const prevTable = cache.endpointTable;
+  // The last build's frozen table is handed over again (and serialized once) while every row is equal.
+  let tableSame = prevTable !== undefined && prevTable.length === ir.endpoints.length;
   const encode = (entries: MapEntry[]) => {
     const blob = policyBlob(entries);
     return { blob, digest: sha256(blob) };
   };
 
-  for (const ep of ir.endpoints) {
+  for (let epIndex = 0; epIndex < ir.endpoints.length; epIndex++) {
+    const ep = ir.endpoints[epIndex]!;
     const rules = bySubject.get(ep.key) ?? [];
     const flags = endpointFlags(ep);
     const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join(',')}`;
@@ -181,16 +256,24 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
         diagnostic('lower/policy-map-capacity', 'error', `endpoint ${ep.key} needs ${st.entries.length} policy map entries, over the capacity of ${max}; largest contributors: ${names}. Narrow their selectors or port ranges, or raise --policy-map-size`, o ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column } : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }),
       );
     }
-    const drafts = perNode.get(ep.node) ?? [];
-    drafts.push({
-      image: { name: 'policy', keyType: 'weir_policy_key', valueType: 'weir_policy_value', type: 'lpm_trie', keySize: pk, valueSize: pv, maxEntries: max, endpoint: ep.key, endpointId: ep.endpointId },
-      records: [],
-      blob: st.blob,
-      digest: st.digest,
-    });
-    perNode.set(ep.node, drafts);
-    endpointTable.push({ endpoint: ep.key, endpointId: ep.endpointId, identity: ep.identity, flags, ips: ep.ips, node: ep.node });
+    let draft = prevDrafts[epIndex];
+    if (!draft || draft.blob !== st.blob || draft.digest !== st.digest || draft.image.endpoint !== ep.key || draft.image.endpointId !== ep.endpointId || draft.image.maxEntries !== max) {
+      const image = Object.freeze({ name: 'policy', keyType: 'weir_policy_key', valueType: 'weir_policy_value', type: 'lpm_trie', keySize: pk, valueSize: pv, maxEntries: max, endpoint: ep.key, endpointId: ep.endpointId } as const);
+      draft = Object.freeze({ image, records: [], blob: st.blob, digest: st.digest });
+    }
+    drafts.push(draft);
+    const list = perNode.get(ep.node);
+    if (list) list.push(draft);
+    else perNode.set(ep.node, [draft]);
+    if (tableSame) {
+      const row = prevTable![epIndex]!;
+      tableSame = row.endpoint === ep.key && row.endpointId === ep.endpointId && row.identity === ep.identity && row.flags === flags && row.node === ep.node && sameStrings(row.ips, ep.ips);
+      if (!tableSame) for (let j = 0; j < epIndex; j++) endpointTable.push(prevTable![j]!);
+    }
+    if (!tableSame) endpointTable.push({ endpoint: ep.key, endpointId: ep.endpointId, identity: ep.identity, flags, ips: ep.ips, node: ep.node });
   }
+  const endpointsValue = tableSame ? prevTable! : freezeEndpointTable(endpointTable);
+  cache.endpointTable = endpointsValue;
 
   const nodes = [...new Set([...ir.nodes, ...ir.endpoints.map((e) => e.node)])].sort();
   if (ir.ipcache.length > WEIR_IPCACHE_MAX_ENTRIES)
@@ -237,24 +320,43 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
       img = { blob, digest: prefixHash.copy().update(blob.subarray(first)).digest('hex') };
       ipImages.set(node, img);
     }
-    const drafts = perNode.get(node) ?? [];
-    drafts.push({
-      image: { name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: ks, valueSize: vs, maxEntries: WEIR_IPCACHE_MAX_ENTRIES },
+    img.draft ??= Object.freeze({
+      image: Object.freeze({ name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: ks, valueSize: vs, maxEntries: WEIR_IPCACHE_MAX_ENTRIES } as const),
       records: [],
       blob: img.blob,
       digest: img.digest,
     });
-    perNode.set(node, drafts);
+    const list = perNode.get(node);
+    if (list) list.push(img.draft);
+    else perNode.set(node, [img.draft]);
   }
+  cache.drafts = drafts;
 
   const tables = [
-    { name: 'cookies', value: ir.origins },
-    { name: 'endpoints', value: endpointTable },
+    { name: 'cookies', value: stableTable(cache, 'cookies', ir.origins) },
+    { name: 'endpoints', value: endpointsValue },
     { name: 'identities', value: identitiesTable(ir, cache) },
-    { name: 'fqdn_selectors', value: ir.fqdnSelectors },
-    { name: 'l7_rules', value: l7.sets.map((s) => ({ id: s.id, ...s.rules })) },
+    { name: 'fqdn_selectors', value: stableTable(cache, 'fqdn_selectors', ir.fqdnSelectors) },
+    { name: 'l7_rules', value: stableTable(cache, 'l7_rules', l7.sets.map((s) => ({ id: s.id, ...s.rules }))) },
   ];
-  return { output: { nodes: perNode, tables }, diagnostics, mapStates, l7, endpointTable };
+  return { output: { nodes: perNode, tables }, diagnostics, mapStates, l7, endpointTable: endpointsValue as EndpointTableEntry[] };
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Frozen rows with their own copy of the addresses (the inventory's arrays stay the inventory's). */
+function freezeEndpointTable(rows: EndpointTableEntry[]): readonly Readonly<EndpointTableEntry>[] {
+  for (const r of rows) {
+    if (Object.isFrozen(r)) continue;
+    r.ips = Object.freeze([...r.ips]) as string[];
+    Object.freeze(r);
+  }
+  return Object.freeze(rows);
 }
 
 /** The identities table; unchanged between incremental builds of one inventory, so it is reused and frozen. */
