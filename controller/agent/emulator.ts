@@ -44,6 +44,9 @@ function records(img: MapImage, bytes: Buffer): [Buffer, Buffer][] {
   return out;
 }
 
+/** Decoding depends on the bytes and the sizes the manifest declares (checked on decode). */
+const imageKey = (img: MapImage) => `${img.digest}/${img.keySize}/${img.valueSize}/${img.entries}`;
+
 export function decodePolicy(img: MapImage, bytes: Buffer): PolicyRecord[] {
   if (img.keySize !== 12 || img.valueSize !== 16) throw new Error(`policy image has key/value sizes ${img.keySize}/${img.valueSize}; weir_net.h says 12/16`);
   return records(img, bytes).map(([k, v]) => ({
@@ -91,6 +94,7 @@ function lookupPolicy(policy: PolicyRecord[], peer: number, direction: number, p
 export class EmulatorDatapath implements Datapath {
   readonly kind = 'emulator' as const;
   private state: State | undefined;
+  private decoded = new Map<string, unknown>();
   /** Extra ipcache entries learned at run time (toFQDNs), by address, with expiry. */
   readonly learned = new Map<string, { identity: number; expires: number }>();
 
@@ -110,19 +114,28 @@ export class EmulatorDatapath implements Datapath {
     let ipcache: State['ipcache'] = [];
     const endpointsByIp = new Map<string, EndpointState>();
     const maps: ApplyReport['maps'] = [];
+    const rows = new Map(endpointsTable.map((e) => [e.endpoint, e]));
+    // Decoded images by digest: an update decodes only the images that changed.
+    const decoded = new Map<string, unknown>();
+    const decode = <T>(digest: string, f: () => T): T => {
+      const v = (this.decoded.get(digest) as T | undefined) ?? f();
+      decoded.set(digest, v);
+      return v;
+    };
     for (const { image, bytes } of input.images) {
       if (image.name === 'ipcache') {
-        ipcache = decodeIpcache(image, bytes);
+        ipcache = decode(imageKey(image), () => decodeIpcache(image, bytes));
       } else if (image.name === 'policy') {
-        const ep = endpointsTable.find((e) => e.endpoint === image.endpoint);
+        const ep = rows.get(image.endpoint ?? '');
         if (!ep) throw new Error(`policy image for ${image.endpoint ?? '?'} has no row in the endpoints table`);
-        const st: EndpointState = { endpoint: ep.endpoint, endpointId: ep.endpointId, identity: ep.identity, flags: ep.flags, ips: ep.ips, policy: decodePolicy(image, bytes) };
+        const st: EndpointState = { endpoint: ep.endpoint, endpointId: ep.endpointId, identity: ep.identity, flags: ep.flags, ips: ep.ips, policy: decode(imageKey(image), () => decodePolicy(image, bytes)) };
         for (const ip of ep.ips) endpointsByIp.set(ip, st);
       }
       maps.push({ name: image.name, ...(image.endpoint ? { endpoint: image.endpoint } : {}), entries: image.entries });
     }
     const t1 = performance.now();
     this.state = { digest: input.digest, ipcache, endpointsByIp }; // the swap
+    this.decoded = decoded;
     return { maps, timings: { loadMs: t1 - t0, swapMs: performance.now() - t1 } };
   }
 

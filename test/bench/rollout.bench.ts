@@ -54,16 +54,22 @@ spec:
 }
 
 /** The agent bundled into one file by esbuild (tsx's own dependency): 50 processes start in seconds. */
-async function agentEntry(dir: string): Promise<string[]> {
+async function agentEntry(): Promise<{ argv: string[]; dir?: string }> {
+  let dir: string | undefined;
   try {
     const esbuild = (await import('esbuild')) as typeof import('esbuild');
+    // Under the project (test-artifacts/ is ignored by Git): the bundled agent finds weir's
+    // package.json above itself (compiler/project.ts) and koffi in node_modules, as from dist/.
+    await fs.mkdir(path.join(root, 'test-artifacts'), { recursive: true });
+    dir = await fs.mkdtemp(path.join(root, 'test-artifacts', 'rollout-agent-'));
     const entry = path.join(dir, 'agent-entry.ts');
     await fs.writeFile(entry, `import { agentCommand } from ${JSON.stringify(path.join(root, 'controller/cli/agent.ts'))};\nimport { processIO } from ${JSON.stringify(path.join(root, 'compiler/cli/command.ts'))};\nprocess.exitCode = await agentCommand.run(process.argv.slice(2), processIO());\n`);
     const out = path.join(dir, 'agent.mjs');
     await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, logLevel: 'silent', external: ['koffi'], banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
-    return [out];
+    return { argv: [out], dir };
   } catch {
-    return [path.join(root, 'bin/weir.js'), 'agent'];
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    return { argv: [path.join(root, 'bin/weir.js'), 'agent'] };
   }
 }
 
@@ -80,6 +86,7 @@ function quantile(xs: number[], q: number): number {
 export default async function rolloutBench(): Promise<BenchReport> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-bench-rollout-'));
   const children: ChildProcess[] = [];
+  let agentDir: string | undefined;
   let controller: Controller | undefined;
   let server: Awaited<ReturnType<typeof serveController>> | undefined;
   try {
@@ -98,11 +105,15 @@ export default async function rolloutBench(): Promise<BenchReport> {
     controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 30_000, rolloutTimeoutMs: 60_000 });
     server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
     const ctl = controller;
-    const cmd = await agentEntry(dir);
+    const agent = await agentEntry();
+    agentDir = agent.dir;
+    const cmd = agent.argv;
+    // WEIR_BENCH_AGENT_NODE_ARGS: extra node flags for the agents, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile them.
+    const nodeArgs = (process.env['WEIR_BENCH_AGENT_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
     const agentUrls = new Map<string, string>();
     for (let n = 0; n < NODES; n++) {
       const node = `node-${String(n).padStart(2, '0')}`;
-      const child = spawn(process.execPath, [...cmd, '--node', node, '--controller', server.url, '--trust', path.join(dir, 'trust.pem'), '--state-dir', path.join(dir, node), '--long-poll', '20s', '--insecure-loopback'], { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...nodeArgs, ...cmd, '--node', node, '--controller', server.url, '--trust', path.join(dir, 'trust.pem'), '--state-dir', path.join(dir, node), '--long-poll', '20s', '--insecure-loopback'], { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       child.stdout!.once('data', (d: Buffer) => agentUrls.set(node, String((JSON.parse(d.toString().split('\n')[0]!) as { url: string }).url)));
     }
@@ -188,5 +199,6 @@ export default async function rolloutBench(): Promise<BenchReport> {
     await controller?.stop();
     await server?.close();
     await fs.rm(dir, { recursive: true, force: true });
+    if (agentDir) await fs.rm(agentDir, { recursive: true, force: true });
   }
 }
