@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { applyManifestDelta, parseNodeManifest, sha256hex, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
+import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, mapKey, parseNodeManifest, sha256hex, type BlobDelta, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
 import { verifyDigest } from '../bundle/sign.js';
 import { BundleStore } from '../bundle/store.js';
 import { abiDigest } from '../controller/seed-compiler.js';
@@ -187,19 +187,50 @@ export class Agent {
       manifest = { bytes, signature: d.signature };
     }
     const m = this.verifyManifest(d, manifest.bytes, d.signature);
-    const need = new Set([...m.maps.map((i) => i.digest), ...m.tables.map((t) => t.digest)]);
-    for (const digest of need) {
+    // The image this node holds for the same map (name, endpoint): the base of a record delta.
+    // The blob this node holds for the same map (name, endpoint) or table: the base of a delta, with
+    // its unit (record size; 0: the elements of a JSON array table).
+    const held = new Map<string, { digest: string; record: number }>();
+    for (const i of this.appliedNodeManifest?.maps ?? []) held.set(mapKey(i), { digest: i.digest, record: i.keySize + i.valueSize });
+    for (const t of this.appliedNodeManifest?.tables ?? []) held.set(`table\u0000${t.name}`, { digest: t.digest, record: 0 });
+    const need = new Map<string, { digest: string; record: number } | undefined>();
+    for (const i of m.maps) need.set(i.digest, held.get(mapKey(i)));
+    for (const t of m.tables) if (!need.has(t.digest)) need.set(t.digest, held.get(`table\u0000${t.name}`));
+    for (const [digest, prev] of need) {
       if (this.verified.has(digest) || (await this.store.hasBlob(digest))) continue;
-      const r = await this.opts.client.request('GET', `/v1/blobs/sha256/${digest}`);
-      if (r.status !== 200) throw new Error(`blob ${digest}: HTTP ${r.status}`);
-      this.downloadedBytes += r.wireBytes;
-      this.blobBytes.inc(r.wireBytes);
-      if (sha256hex(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
-      await this.store.putBlob(digest, r.body);
-      this.verified.set(digest, r.body);
+      const base = prev && prev.digest !== digest ? this.verified.get(prev.digest) : undefined;
+      const body = (base && (await this.fetchBlobDelta(digest, prev!, base))) ?? (await this.fetchBlob(digest));
+      await this.store.putBlob(digest, body);
+      this.verified.set(digest, body);
     }
     await this.store.putManifest(d.manifest, manifest.bytes, d.signature);
     return m;
+  }
+
+  private async fetchBlob(digest: string): Promise<Buffer> {
+    const r = await this.opts.client.request('GET', `/v1/blobs/sha256/${digest}`);
+    if (r.status !== 200) throw new Error(`blob ${digest}: HTTP ${r.status}`);
+    this.downloadedBytes += r.wireBytes;
+    this.blobBytes.inc(r.wireBytes);
+    if (sha256hex(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+    return r.body;
+  }
+
+  /** The image rebuilt from the one held for the same map plus a record delta; undefined to fetch it whole. */
+  private async fetchBlobDelta(digest: string, prev: { digest: string; record: number }, base: Buffer): Promise<Buffer | undefined> {
+    const r = await this.opts.client.request('GET', `/v1/blobs/sha256/${digest}?base=${prev.digest}&record=${prev.record}`);
+    if (r.status !== 200) return undefined;
+    this.downloadedBytes += r.wireBytes;
+    this.blobBytes.inc(r.wireBytes);
+    if (r.contentType !== BLOB_DELTA_MEDIA_TYPE) return sha256hex(r.body) === digest ? r.body : undefined; // the whole blob
+    try {
+      const delta = JSON.parse(r.body.toString('utf8')) as BlobDelta;
+      if (delta.base !== prev.digest || delta.target !== digest) return undefined;
+      const bytes = applyBlobDelta(base, delta);
+      return sha256hex(bytes) === digest ? bytes : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A blob of the local store, hashed against its digest once per process while it stays in use. */

@@ -153,3 +153,103 @@ export function applyManifestDelta(base: NodeManifest, d: NodeManifestDelta): Bu
   };
   return canonicalJson(manifest);
 }
+
+/**
+ * A blob rebuilt from the one the node already holds for the same map or table: runs of the base's
+ * units ([start, count]) and literal units. Units are fixed-size records (`record` bytes: map
+ * images, sorted key‖value records) or, with `record` 0, the elements of a JSON array table (the
+ * bundle's tables are canonical JSON arrays: cookies, endpoints, identities). A one-policy change
+ * touches a few records of an endpoint's policy image and a few rows of a table, so this is what
+ * crosses the wire instead of the whole blob; the agent checks the rebuilt bytes against the signed
+ * digest, as for any blob, and fetches the whole blob when they differ.
+ */
+export interface BlobDelta {
+  kind: 'BlobDelta';
+  base: string;
+  target: string;
+  record: number;
+  /** [start, count] copies base units; a string is literal units: base64 records, or JSON array elements. */
+  ops: ([number, number] | string)[];
+}
+
+export const BLOB_DELTA_MEDIA_TYPE = 'application/vnd.weir.blob-delta+json';
+/** Largest record a delta may use (weir's map records are tens of bytes; runtime string keys ~260). */
+const MAX_DELTA_RECORD = 4096;
+
+/** The units of a blob: fixed-size records, or the canonical text of each element of a canonical JSON array. */
+function deltaUnits(b: Buffer, record: number): string[] | undefined {
+  if (record > 0) {
+    if (b.length % record !== 0) return undefined;
+    const out: string[] = [];
+    for (let o = 0; o < b.length; o += record) out.push(b.toString('latin1', o, o + record));
+    return out;
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(b.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v)) return undefined;
+  const out = v.map((e) => JSON.stringify(canonical(e)));
+  // Only a canonical array can be rebuilt byte for byte from its elements.
+  return `[${out.join(',')}]` === b.toString('utf8') ? out : undefined;
+}
+
+/** The delta from `base` to `target` (`record` bytes per unit, 0 for JSON array elements); undefined when it does not apply. */
+export function blobDelta(base: Buffer, baseDigest: string, target: Buffer, targetDigest: string, record: number): BlobDelta | undefined {
+  if (!Number.isInteger(record) || record < 0 || record > MAX_DELTA_RECORD) return undefined;
+  const bu = deltaUnits(base, record);
+  const tu = bu && deltaUnits(target, record);
+  if (!bu || !tu) return undefined;
+  const at = new Map<string, number>();
+  for (let i = bu.length - 1; i >= 0; i--) at.set(bu[i]!, i);
+  const ops: BlobDelta['ops'] = [];
+  let literal: string[] = [];
+  const flush = () => {
+    if (literal.length) ops.push(record > 0 ? Buffer.from(literal.join(''), 'latin1').toString('base64') : literal.join(','));
+    literal = [];
+  };
+  for (const u of tu) {
+    const i = at.get(u);
+    if (i === undefined) {
+      literal.push(u);
+      continue;
+    }
+    flush();
+    const last = ops[ops.length - 1];
+    if (Array.isArray(last) && last[0] + last[1] === i) last[1]++;
+    else ops.push([i, 1]);
+  }
+  flush();
+  return { kind: 'BlobDelta', base: baseDigest, target: targetDigest, record, ops };
+}
+
+/** Rebuilds the target blob from the base and a delta; throws on a malformed delta. The caller checks the digest. */
+export function applyBlobDelta(base: Buffer, d: BlobDelta, maxBytes = 256 << 20): Buffer {
+  const record = d.record;
+  if (d.kind !== 'BlobDelta' || !Number.isInteger(record) || record < 0 || record > MAX_DELTA_RECORD || !Array.isArray(d.ops)) throw new Error('malformed blob delta');
+  const units = deltaUnits(base, record);
+  if (!units) throw new Error('the base blob does not split into the delta\'s units');
+  const parts: string[] = [];
+  let size = 0;
+  for (const op of d.ops) {
+    let part: string;
+    if (typeof op === 'string') {
+      if (record > 0) {
+        const lit = Buffer.from(op, 'base64');
+        if (lit.length === 0 || lit.length % record !== 0) throw new Error('blob delta literal is not a whole number of records');
+        part = lit.toString('latin1');
+      } else {
+        const els: unknown = JSON.parse(`[${op}]`);
+        part = (els as unknown[]).map((e) => JSON.stringify(canonical(e))).join(',');
+      }
+    } else if (Array.isArray(op) && op.length === 2 && Number.isInteger(op[0]) && Number.isInteger(op[1]) && op[0] >= 0 && op[1] >= 1 && op[0] + op[1] <= units.length) {
+      part = units.slice(op[0], op[0] + op[1]).join(record > 0 ? '' : ',');
+    } else throw new Error('blob delta copies units outside the base blob');
+    size += part.length;
+    if (size > maxBytes) throw new Error(`blob delta rebuilds more than ${maxBytes} bytes`);
+    parts.push(part);
+  }
+  return record > 0 ? Buffer.from(parts.join(''), 'latin1') : Buffer.from(`[${parts.join(',')}]`, 'utf8');
+}

@@ -6,6 +6,7 @@ import { listen, sendJson, type Listening, type TransportOptions } from '../tran
 import type { AgentReport, Controller } from './controller.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import type { BundleRef } from './state.js';
+import { BLOB_DELTA_MEDIA_TYPE, blobDelta } from '../bundle/codec.js';
 
 const nodeName = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i;
 
@@ -39,6 +40,21 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   if (mm && m === 'GET') {
     const b = await c.store.getBlob(mm[1]!);
     if (!b) return sendJson(res, 404, { error: `no blob ${mm[1]}` });
+    // ?base=<digest the node holds for the same map>&record=<key+value size>: a record delta when smaller.
+    const base = url.searchParams.get('base');
+    const record = Number(url.searchParams.get('record') ?? 'NaN');
+    if (base && /^[0-9a-f]{64}$/.test(base) && base !== mm[1] && Number.isInteger(record)) {
+      const key = `${base}>${mm[1]}/${record}`;
+      let delta = deltas.get(key);
+      if (delta === undefined) {
+        const bb = await c.store.getBlob(base);
+        const d = bb ? blobDelta(bb, base, b, mm[1]!, record) : undefined;
+        const bytes = d ? Buffer.from(JSON.stringify(d)) : null;
+        if (deltas.size > 4096) deltas.clear();
+        deltas.set(key, (delta = bytes && bytes.length < b.length ? bytes : null));
+      }
+      if (delta) return sendContent(req, res, key, delta, BLOB_DELTA_MEDIA_TYPE);
+    }
     return sendContent(req, res, mm[1]!, b, 'application/octet-stream');
   }
   mm = /^\/v1\/manifests\/([0-9a-f]{64})$/.exec(p);
@@ -110,6 +126,9 @@ async function longPoll(c: Controller, node: string, url: URL, _req: IncomingMes
   if (!differs()) return void res.writeHead(204).end();
   sendJson(res, 200, await desiredDoc(c, node));
 }
+
+/** Blob deltas by base>target/record (null: the whole blob is as small); immutable like the blobs. */
+const deltas = new Map<string, Buffer | null>();
 
 // Content is immutable by digest, so its gzip form is computed once and served to every agent.
 const gzipped = new Map<string, Buffer>();

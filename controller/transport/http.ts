@@ -116,6 +116,7 @@ export interface ClientResponse {
   body: Buffer;
   /** Bytes as they crossed the wire. */
   wireBytes: number;
+  contentType?: string;
 }
 
 /** A small HTTP(S) client with keep-alive, TLS client certificates and a bearer token. */
@@ -156,7 +157,8 @@ export class Client {
             this.bytesReceived += wire.length;
             try {
               const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire, { maxOutputLength: 256 << 20 }) : wire;
-              resolve({ status: res.statusCode ?? 0, body, wireBytes: wire.length });
+              const contentType = res.headers['content-type'];
+              resolve({ status: res.statusCode ?? 0, body, wireBytes: wire.length, ...(contentType ? { contentType } : {}) });
             } catch (err) {
               reject(new Error(`${method} ${url.pathname}: bad gzip body (${(err as Error).message})`));
             }

@@ -164,6 +164,7 @@ export default async function rolloutBench(): Promise<BenchReport> {
       if (process.env['WEIR_BENCH_VERBOSE']) console.error(`round ${round}`, JSON.stringify(ctl.timings), 'max', Math.max(...[...appliedAt.values()].map((t) => t - t0)));
       const after = await downloaded();
       for (const [node, b] of after) deltaBytes.push(b - (before.get(node) ?? 0));
+      if (process.env['WEIR_BENCH_VERBOSE']) console.error('bytes by node', JSON.stringify([...after].map(([n, b]) => [n, b - (before.get(n) ?? 0)]).sort((x, y) => (y[1] as number) - (x[1] as number)).slice(0, 6)));
       if (round === 0) {
         // The whole bundle per node, for the same revision: its node manifest plus every blob it names.
         const full = parseManifest((await ctl.store.getManifest(ctl.state.lastGood!.digest))!.bytes);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { loadSources } from '../../compiler/load/index.js';
 import { Agent } from '../../controller/agent/agent.js';
 import { EmulatorDatapath } from '../../controller/agent/emulator.js';
-import { applyManifestDelta, canonicalJson, makeBundle, manifestDelta, nodeManifest, sha256hex, type Bundle } from '../../controller/bundle/codec.js';
+import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, blobDelta, canonicalJson, makeBundle, manifestDelta, nodeManifest, sha256hex, type BlobDelta, type Bundle } from '../../controller/bundle/codec.js';
 import { generateSigningKey, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
 import { compileDocuments } from '../../controller/controller/seed-compiler.js';
 import { silentLogger } from '../../controller/controller/log.js';
@@ -30,6 +30,8 @@ describe('agent trust', () => {
   const served = new Map<string, Buffer>(); // path → bytes
   let agent: Agent;
   let dp: EmulatorDatapath;
+  let deltaMode: 'off' | 'on' | 'corrupt' = 'off';
+  let deltasServed = 0;
 
   /** Serves the bundle's blobs and node's signed view; returns the desired document for it. */
   const publish = (b: Bundle, node = 'node-a', signer: SigningKey = key) => {
@@ -49,6 +51,17 @@ describe('agent trust', () => {
       }
       const b = served.get(p);
       if (!b) return sendJson(res, 404, {});
+      // Blob deltas as the controller serves them (controller/controller/server.ts), or corrupted.
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const base = q.get('base') ? served.get(`/v1/blobs/sha256/${q.get('base')}`) : undefined;
+      if (deltaMode !== 'off' && base) {
+        const d = blobDelta(base, q.get('base')!, b, p.slice(p.lastIndexOf('/') + 1), Number(q.get('record')));
+        if (d) {
+          if (deltaMode === 'corrupt') d.ops = d.ops.filter((op) => typeof op !== 'string');
+          deltasServed++;
+          return void res.writeHead(200, { 'content-type': BLOB_DELTA_MEDIA_TYPE }).end(JSON.stringify(d));
+        }
+      }
       res.writeHead(200).end(b);
     });
     dp = new EmulatorDatapath('node-a');
@@ -141,5 +154,59 @@ describe('agent trust', () => {
     const rebuilt = applyManifestDelta(a.manifest, delta);
     expect(sha256hex(rebuilt)).toBe(b.digest);
     expect(canonicalJson(delta).length).toBeLessThan(b.bytes.length);
+  });
+
+  it('fetches a changed image and table as deltas against the ones it holds', async () => {
+    const third = compile(empireAndAlliance.replace('port: "80", protocol: TCP}]}]\n`', 'port: "8080", protocol: TCP}]}]\n`').replace(/(alliance\}\}\]\n    toPorts: \[\{ports: \[\{port: )"80"/, '$1"8080"'));
+    const d = publish(third);
+    const policy = third.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
+    expect(agent.applied?.digest).toBe(next.digest);
+    deltaMode = 'on';
+    deltasServed = 0;
+    const before = agent.downloadedBytes;
+    await agent.reconcile({ revision: 'r4', digest: d.digest, manifest: d.manifest, signature: d.signature });
+    deltaMode = 'off';
+    expect(agent.applied?.digest).toBe(third.digest);
+    expect(deltasServed).toBeGreaterThanOrEqual(1);
+    expect(agent.downloadedBytes).toBeGreaterThan(before);
+    expect((await xwingToDeathstar()).verdict).toBe('deny');
+    expect((await dp.verdict({ src: '10.0.0.12', dst: '10.0.0.10', protocol: 'TCP', port: 8080 })).verdict).toBe('allow');
+    // What the store holds is the signed image itself, not the delta.
+    expect(sha256hex((await agent.store.getBlob(policy.digest))!)).toBe(policy.digest);
+  });
+
+  it('falls back to the whole blob when a delta does not rebuild the signed digest', async () => {
+    const d = publish(next);
+    await fs.rm(path.join(dir, 'store'), { recursive: true, force: true }); // forget next's blobs
+    deltaMode = 'corrupt';
+    deltasServed = 0;
+    await agent.reconcile({ revision: 'r5', digest: d.digest, manifest: d.manifest, signature: d.signature });
+    deltaMode = 'off';
+    expect(deltasServed).toBeGreaterThanOrEqual(1);
+    expect(agent.applied?.digest).toBe(next.digest);
+    expect((await xwingToDeathstar()).verdict).toBe('allow');
+  });
+
+  it('blob deltas rebuild map images and JSON tables byte for byte, and refuse malformed ones', () => {
+    const img = (b: Bundle) => b.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
+    const a = img(good);
+    const b = img(next);
+    const base = good.blobs.get(a.digest)!;
+    const target = next.blobs.get(b.digest)!;
+    const d = blobDelta(base, a.digest, target, b.digest, a.keySize + a.valueSize)!;
+    expect(applyBlobDelta(base, d).equals(target)).toBe(true);
+    expect(d.ops.some((op) => Array.isArray(op))).toBe(true); // the unchanged records are copied, not sent
+    const cookies = (x: Bundle) => x.manifest.tables.find((t) => t.name === 'cookies')!.digest;
+    const cb = good.blobs.get(cookies(good))!;
+    const ct = next.blobs.get(cookies(next))!;
+    const j = blobDelta(cb, cookies(good), ct, cookies(next), 0)!;
+    expect(applyBlobDelta(cb, j).equals(ct)).toBe(true);
+    expect(j.ops.some((op) => Array.isArray(op))).toBe(true); // the unchanged rows are copied
+    // Sizes that do not divide, non-canonical JSON and copies outside the base are refused.
+    expect(blobDelta(base, a.digest, target, b.digest, base.length + 1)).toBeUndefined();
+    expect(blobDelta(Buffer.from('[ 1 ]'), 'x', Buffer.from('[1]'), 'y', 0)).toBeUndefined();
+    const bad: BlobDelta = { ...d, ops: [[0, base.length]] };
+    expect(() => applyBlobDelta(base, bad)).toThrow(/outside the base/);
+    expect(() => applyBlobDelta(base, { ...d, ops: ['AAAA'] })).toThrow(/whole number of records/);
   });
 });
