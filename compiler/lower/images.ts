@@ -60,6 +60,8 @@ export class MapStateCache {
   identities?: { src: NetworkIR['identities']; value: readonly unknown[] };
   /** Rule signature → small number, stable across builds, so endpoint signatures stay short. */
   readonly ruleIds = new Map<string, number>();
+  /** Next rule id: ids are never reused, so a pruned signature cannot alias a live one. */
+  nextRuleId = 0;
   /** Per-node ipcache images of the last build, valid while the shared image and its node slots are unchanged. */
   ipcache?: { src: NetworkIR['ipcache']; baseBlob: Buffer; nodeSlots: { off: number; node: string }[]; key: string; byNode: Map<string, { blob: Buffer; digest: string; draft?: ImageDraft }> };
   /**
@@ -198,7 +200,7 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
       if (s === undefined) {
         const full = ruleSignature(r);
         s = cache.ruleIds.get(full);
-        if (s === undefined) cache.ruleIds.set(full, (s = cache.ruleIds.size));
+        if (s === undefined) cache.ruleIds.set(full, (s = cache.nextRuleId++));
         byPeers.set(short, s);
       }
       ruleSig.set(r, s);
@@ -274,6 +276,12 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
   }
   const endpointsValue = tableSame ? prevTable! : freezeEndpointTable(endpointTable);
   cache.endpointTable = endpointsValue;
+
+  // The memo keeps what this build used and nothing else, so a controller that follows Git for
+  // months holds the states of its current bundle, not of every commit it has seen.
+  for (const sig of cache.states.keys()) if (!local.has(sig)) cache.states.delete(sig);
+  const usedIds = new Set(ruleSig.values());
+  for (const [full, id] of cache.ruleIds) if (!usedIds.has(id)) cache.ruleIds.delete(full);
 
   const nodes = [...new Set([...ir.nodes, ...ir.endpoints.map((e) => e.node)])].sort();
   if (ir.ipcache.length > WEIR_IPCACHE_MAX_ENTRIES)

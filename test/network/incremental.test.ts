@@ -2,8 +2,11 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assembleBundle, type ImageDraft } from '../../compiler/bundle/assemble.js';
-import { buildFromSources } from '../../compiler/bundle/build.js';
 import { NetworkBuilder } from '../../compiler/bundle/incremental.js';
+import { buildFromDocuments, buildFromSources } from '../../compiler/bundle/build.js';
+import { readInventory } from '../../compiler/inventory/load.js';
+import { loadPolicies } from '../../compiler/load/index.js';
+import { MapStateCache } from '../../compiler/lower/images.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];
@@ -80,5 +83,22 @@ describe('incremental build', () => {
     const e = assembleBundle([{ nodes: new Map([['n1', [frozen]]]), tables: [] }], opts);
     expect(e.manifest.nodes[0]!.maps).toBe(c.manifest.nodes[0]!.maps);
     expect(Buffer.from(e.manifestBytes).equals(Buffer.from(c.manifestBytes))).toBe(true);
+  });
+
+  it('keeps only the map states and rule ids of the last build (a long-running controller does not grow)', async () => {
+    const loaded = await loadPolicies(['policies/network'], { root });
+    const inv = await readInventory(['policies/inventory.yaml'], { root });
+    const cache = new MapStateCache();
+    const all = await buildFromDocuments(loaded.documents, inv.inventory, { source: { paths: [] }, cache, producers: [] });
+    const distinct = new Set(all.lowered.mapStates.values()).size;
+    expect(cache.states.size).toBe(distinct);
+    expect(cache.ruleIds.size).toBeGreaterThan(0);
+    // A revision with no network policy leaves nothing behind.
+    await buildFromDocuments([], inv.inventory, { source: { paths: [] }, cache, producers: [] });
+    expect(cache.ruleIds.size).toBe(0);
+    expect(cache.states.size).toBeLessThanOrEqual(1);
+    // And the next build starts over with fresh ids, byte-identical to a fresh build.
+    const again = await buildFromDocuments(loaded.documents, inv.inventory, { source: { paths: [] }, cache, producers: [] });
+    expect(Buffer.from(again.bundle!.manifestBytes).equals(Buffer.from(all.bundle!.manifestBytes))).toBe(true);
   });
 });
