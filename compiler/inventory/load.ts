@@ -41,9 +41,18 @@ function portsOfContainers(containers: unknown): NamedPort[] {
   return out;
 }
 
+/**
+ * Where an inventory object was written. Line and column are computed when first read: locating
+ * rebuilds the positions of the whole document (megabytes for a cluster dump), and only a
+ * diagnostic ever reads them. Enumerable getters, so the origin still serializes as before.
+ */
 function originOf(d: PolicyDocument, path: (string | number)[]): Origin {
-  const s = d.locate(path);
-  return { file: s.file, line: s.line, column: s.column };
+  let span: { line: number; column: number } | undefined;
+  const at = () => (span ??= d.locate(path));
+  const o = { file: d.provenance.file } as Origin;
+  Object.defineProperty(o, 'line', { enumerable: true, get: () => at().line });
+  Object.defineProperty(o, 'column', { enumerable: true, get: () => at().column });
+  return o;
 }
 
 /**

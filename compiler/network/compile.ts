@@ -23,8 +23,12 @@ export class CompileCache {
   inventory?: Inventory;
   key?: string;
   alloc?: IdentityAllocation;
-  /** Parse results per document object (cookies local to the document). */
-  readonly docs = new WeakMap<PolicyDocument, DocParse>();
+  /**
+   * Parse results per document (cookies local to the document), keyed by its parsed value: copies of
+   * a document read at another commit (same blob, `weir plan`'s two revisions) share the value
+   * object and so the parse; the commit they cite is patched in when they are handed out.
+   */
+  readonly docs = new WeakMap<object, DocParse>();
   /** Resolved rules per parsed rule, valid for one identity allocation (cookie filled in per build). */
   readonly resolved = new WeakMap<object, { alloc: IdentityAllocation; rules: IRRule[]; diagnostics: Diagnostic[] }>();
   /** Selector → identities and subject selector → endpoints, valid for one identity allocation. */
@@ -35,6 +39,11 @@ export class CompileCache {
 
 interface DocParse {
   inv: Inventory;
+  /** Where the parsed document was: a value shared by another place is parsed again. */
+  file: string;
+  docIndex: number;
+  listIndex: number | undefined;
+  commit: string | undefined;
   parsed: ParsedRule[];
   enforcers: Enforcer[];
   origins: RuleOrigin[];
@@ -396,8 +405,9 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   };
 
   for (const d of network) {
-    let entry = cache?.docs.get(d);
-    if (!entry || entry.inv !== inv) {
+    let entry = cache?.docs.get(d.value);
+    const commit = d.provenance.commit ?? opts.commit;
+    if (!entry || entry.inv !== inv || entry.file !== d.provenance.file || entry.docIndex !== d.provenance.docIndex || entry.listIndex !== d.provenance.listIndex) {
       diagnostics = [];
       parsed = [];
       enforcers = [];
@@ -405,16 +415,24 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       prefixes = [];
       fqdns = [];
       parseDocument(d);
-      entry = { inv, parsed, enforcers, origins, prefixes, fqdns, diagnostics };
-      cache?.docs.set(d, entry);
+      entry = { inv, file: d.provenance.file, docIndex: d.provenance.docIndex, listIndex: d.provenance.listIndex, commit, parsed, enforcers, origins, prefixes, fqdns, diagnostics };
+      cache?.docs.set(d.value, entry);
     }
     const offset = G.origins.length;
-    for (const o of entry.origins) G.origins.push({ ...o, cookie: o.cookie + offset });
+    const recommit = entry.commit !== commit;
+    for (const o of entry.origins) {
+      const c: RuleOrigin = { ...o, cookie: o.cookie + offset };
+      if (recommit) {
+        if (commit) c.commit = commit;
+        else delete c.commit;
+      }
+      G.origins.push(c);
+    }
     for (const pr of entry.parsed) work.push({ pr, offset });
     G.enforcers.push(...entry.enforcers);
     G.prefixes.push(...entry.prefixes);
     G.fqdns.push(...entry.fqdns);
-    G.diagnostics.push(...entry.diagnostics);
+    for (const x of entry.diagnostics) G.diagnostics.push(recommit ? withCommit(x, commit) : x);
   }
   ({ diagnostics, enforcers, origins, prefixes, fqdns } = G);
 
@@ -886,6 +904,12 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     ...(opts.commit ? { revision: opts.commit } : {}),
   };
   return { ir, diagnostics: sortDiagnostics(diagnostics) };
+}
+
+function withCommit(d: Diagnostic, commit: string | undefined): Diagnostic {
+  const { commit: _old, ...rest } = d;
+  void _old;
+  return commit ? { ...rest, commit } : rest;
 }
 
 function dedupeRanges(r: PortRange[]): PortRange[] {

@@ -11,6 +11,7 @@ import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js
 import { workloadsOf } from './workloads.js';
 import { buildFromDocuments, type BuildResult } from '../bundle/build.js';
 import type { MapStateCache } from '../lower/images.js';
+import type { CompileCache } from '../network/compile.js';
 
 export interface CompiledRevision {
   /** Builds this revision's bundle (map images per node) on demand: `weir plan --maps`. */
@@ -104,7 +105,7 @@ function fingerprints(ir: NetworkIR): Map<string, { ingress: string; egress: str
   return out;
 }
 
-export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string, inventories: Map<string, unknown> = new Map()): Promise<CompiledRevision> {
+export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string, inventories: Map<string, unknown> = new Map(), cache?: CompileCache): Promise<CompiledRevision> {
   // Both sides of a plan usually share one inventory: load it (and group its pods) once.
   const invKey = JSON.stringify(inventoryDocs.map((d) => [d.provenance.file, d.value]));
   let cached = inventories.get(invKey) as { inv: ReturnType<typeof loadInventory>; workloads: WorkloadPeer[] } | undefined;
@@ -115,7 +116,7 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   }
   const inv = cached.inv;
   const commit = docs.find((d) => d.provenance.commit)?.provenance.commit;
-  const { ir, diagnostics } = compileNetwork(docs, inv.inventory, commit ? { commit } : {});
+  const { ir, diagnostics } = compileNetwork(docs, inv.inventory, { ...(commit ? { commit } : {}), ...(cache ? { cache } : {}) });
   const all = [...inv.diagnostics, ...diagnostics];
   if (inv.inventory.pods.length === 0)
     all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'}: connectivity is only computed between workloads; pass --inventory FILE`, fileSpan(inventoryFile ?? '.')));

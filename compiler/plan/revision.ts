@@ -7,6 +7,7 @@ import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } fro
 import { loadPolicies, loadSources, readRevision, type LoadResult, type PolicyDocument, type SourceFile } from '../load/index.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision } from './network.js';
+import { CompileCache } from '../network/compile.js';
 import type { RevisionModel } from './plan.js';
 
 export interface RevisionRequest {
@@ -44,10 +45,12 @@ export async function readInventory(file: string, cwd: string): Promise<Inventor
 export interface RevisionCache {
   blobs: Map<string, LoadResult>;
   inventories: Map<string, unknown>;
+  /** The network compiler's memo: the head reuses the base's parse and resolution of unchanged documents. */
+  compile: CompileCache;
 }
 
 export function newRevisionCache(): RevisionCache {
-  return { blobs: new Map(), inventories: new Map() };
+  return { blobs: new Map(), inventories: new Map(), compile: new CompileCache() };
 }
 
 /** Git's blob id of some bytes: equal ids mean equal content, whatever the commit. */
@@ -96,7 +99,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');
   // A revision whose policies do not load still has workloads: keep them so the plan does not
   // report every workload as added or removed.
-  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories);
+  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories, cache.compile);
   const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...load.diagnostics, ...compiled.diagnostics]);
   const failed = hasErrors(diagnostics) || !compiled.oracle;
   const info: RevisionInfo = {
