@@ -21,6 +21,7 @@ export interface CompiledRevision {
   diagnostics: Diagnostic[];
   portCuts?: (src: Peer, dst: Peer) => PairRules;
   endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
+  fingerprintTable?: object;
 }
 
 function flowPeer(p: Peer): FlowPeer {
@@ -80,34 +81,77 @@ function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PairRules {
   });
 }
 
-/** Per endpoint and direction, its rules and enforcement with peers named by identity labels (numbers may shift). */
-function fingerprints(ir: NetworkIR): Map<string, { ingress: string; egress: string }> {
-  const labels = new Map(ir.identities.map((i) => [i.id, i.labels.join(',')]));
-  const rulesOf = new Map<string, string[]>();
-  const text = (r: IRRule) =>
-    JSON.stringify([r.direction, r.deny, r.audit, r.peers === 'any' ? 'any' : r.peers.map((p) => labels.get(p) ?? String(p)).sort(), r.ports ?? null, r.l7 ?? null, r.auth]);
+/** Peer lists by identity labels, memoized per resolved peer list (one identity allocation each). */
+const peerTexts = new WeakMap<readonly number[], string>();
+
+/**
+ * Per endpoint and direction, its rules and enforcement with peers named by identity labels (numbers
+ * may shift). Each distinct rule text gets a small number from `ruleIds`, which both revisions of a
+ * plan share, so an endpoint's fingerprint is a short list of numbers rather than its rules' JSON.
+ */
+function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): Map<string, { ingress: string; egress: string }> {
+  let labels: Map<number, string> | undefined;
+  const peersText = (peers: readonly number[]): string => {
+    let t = peerTexts.get(peers);
+    if (t === undefined) {
+      labels ??= new Map(ir.identities.map((i) => [i.id, i.labels.join(',')]));
+      t = JSON.stringify(peers.map((p) => labels!.get(p) ?? String(p)).sort());
+      peerTexts.set(peers, t);
+    }
+    return t;
+  };
+  const idOf = (r: IRRule): number => {
+    const t = JSON.stringify([r.deny, r.audit, r.ports ?? null, r.l7 ?? null, r.auth]) + (r.peers === 'any' ? '"any"' : peersText(r.peers));
+    let id = ruleIds.get(t);
+    if (id === undefined) ruleIds.set(t, (id = ruleIds.size + 1));
+    return id;
+  };
+  const ingressOf = new Map<string, number[]>();
+  const egressOf = new Map<string, number[]>();
   for (const r of ir.rules) {
-    const t = text(r);
+    const id = idOf(r);
+    const m = r.direction === 'ingress' ? ingressOf : egressOf;
     for (const s of r.subjects) {
-      const l = rulesOf.get(s) ?? [];
-      l.push(t);
-      rulesOf.set(s, l);
+      const l = m.get(s);
+      if (l) l.push(id);
+      else m.set(s, [id]);
     }
   }
+  const ids = (l: number[] | undefined) => (l ? l.sort((a, b) => a - b).join(',') : '');
   const out = new Map<string, { ingress: string; egress: string }>();
   for (const e of ir.endpoints) {
-    const rules = (rulesOf.get(e.key) ?? []).sort();
+    const mode = `${e.auditMode ? 1 : 0}`;
     out.set(e.key, {
-      ingress: JSON.stringify([e.ingressEnforced, e.ingressAuditOnly, e.auditMode, rules.filter((r) => r.startsWith('["ingress"'))]),
-      egress: JSON.stringify([e.egressEnforced, e.egressAuditOnly, e.auditMode, rules.filter((r) => r.startsWith('["egress"'))]),
+      ingress: `${e.ingressEnforced ? 1 : 0}${e.ingressAuditOnly ? 1 : 0}${mode}|${ids(ingressOf.get(e.key))}`,
+      egress: `${e.egressEnforced ? 1 : 0}${e.egressAuditOnly ? 1 : 0}${mode}|${ids(egressOf.get(e.key))}`,
     });
   }
   return out;
 }
 
-export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string, inventories: Map<string, unknown> = new Map(), cache?: CompileCache): Promise<CompiledRevision> {
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
+
+/**
+ * Identifies a revision's inventory documents by their parsed values: both sides of a plan hold
+ * the same value objects for an unchanged file (RevisionCache shares parses by blob), so this
+ * finds the shared inventory without serializing megabytes of cluster state. Documents equal in
+ * content but parsed apart get another key: only a cache miss.
+ */
+export function inventoryKey(docs: readonly PolicyDocument[]): string {
+  return docs
+    .map((d) => {
+      const v = d.value as object;
+      let id = objectIds.get(v);
+      if (id === undefined) objectIds.set(v, (id = ++nextObjectId));
+      return `${d.provenance.file}#${d.provenance.docIndex}#${d.provenance.listIndex ?? ''}#${id}`;
+    })
+    .join('|');
+}
+
+export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string, inventories: Map<string, unknown> = new Map(), cache?: CompileCache, ruleIds: Map<string, number> = new Map()): Promise<CompiledRevision> {
   // Both sides of a plan usually share one inventory: load it (and group its pods) once.
-  const invKey = JSON.stringify(inventoryDocs.map((d) => [d.provenance.file, d.value]));
+  const invKey = inventoryKey(inventoryDocs);
   let cached = inventories.get(invKey) as { inv: ReturnType<typeof loadInventory>; workloads: WorkloadPeer[] } | undefined;
   if (!cached) {
     const inv = loadInventory(inventoryDocs);
@@ -130,5 +174,5 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
     return d;
   };
   const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
-  return { build, oracle, workloads: cached.workloads, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir) };
+  return { build, oracle, workloads: cached.workloads, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
 }

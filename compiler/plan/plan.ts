@@ -37,6 +37,8 @@ export interface RevisionModel {
    * change can only alter pairs whose source egress or destination ingress text differs.
    */
   endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
+  /** The rule-number table the fingerprints were written with: only fingerprints of one table compare. */
+  fingerprintTable?: object;
 }
 
 /** Runtime half: the decision for one observed process event under a revision, if a runtime model exists. */
@@ -94,7 +96,7 @@ export function buildPlan(inp: PlanInputs): Plan {
     const ws = [...byName.values()];
     let affected: { ingress: Set<Peer>; egress: Set<Peer> } | 'all' = 'all';
     if (base.inventoryDigest === head.inventoryDigest) {
-      if (base.endpointFingerprints && head.endpointFingerprints) affected = changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, ws);
+      if (base.endpointFingerprints && head.endpointFingerprints && base.fingerprintTable === head.fingerprintTable) affected = changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, ws);
       else {
         const a = affectedWorkloads(changedDocuments(base.documents, head.documents), ws);
         if (a !== 'all') affected = { ingress: a, egress: a };

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { loadPolicies, loadSources, readRevision, type LoadResult, type PolicyDocument, type SourceFile } from '../load/index.js';
 import type { RevisionInfo } from './model.js';
-import { compileRevision } from './network.js';
+import { compileRevision, inventoryKey } from './network.js';
 import { CompileCache } from '../network/compile.js';
 import type { RevisionModel } from './plan.js';
 
@@ -47,10 +47,12 @@ export interface RevisionCache {
   inventories: Map<string, unknown>;
   /** The network compiler's memo: the head reuses the base's parse and resolution of unchanged documents. */
   compile: CompileCache;
+  /** Rule texts → numbers, shared so both revisions' endpoint fingerprints compare. */
+  ruleIds: Map<string, number>;
 }
 
 export function newRevisionCache(): RevisionCache {
-  return { blobs: new Map(), inventories: new Map(), compile: new CompileCache() };
+  return { blobs: new Map(), inventories: new Map(), compile: new CompileCache(), ruleIds: new Map() };
 }
 
 /** Git's blob id of some bytes: equal ids mean equal content, whatever the commit. */
@@ -99,7 +101,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');
   // A revision whose policies do not load still has workloads: keep them so the plan does not
   // report every workload as added or removed.
-  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories, cache.compile);
+  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories, cache.compile, cache.ruleIds);
   const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...load.diagnostics, ...compiled.diagnostics]);
   const failed = hasErrors(diagnostics) || !compiled.oracle;
   const info: RevisionInfo = {
@@ -112,9 +114,15 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     warnings: diagnostics.filter((d) => d.severity === 'warning').length,
     diagnostics,
   };
-  const digest = createHash('sha256')
-    .update(inventory ? inventory.text : JSON.stringify(inventoryDocs.map((d) => d.value)))
-    .digest('hex');
+  // Both sides usually share the inventory documents: hash their text once.
+  const digestKey = `digest:${inventory ? inventory.file : inventoryKey(inventoryDocs)}`;
+  let digest = cache.inventories.get(digestKey) as string | undefined;
+  if (digest === undefined) {
+    digest = createHash('sha256')
+      .update(inventory ? inventory.text : JSON.stringify(inventoryDocs.map((d) => d.value)))
+      .digest('hex');
+    cache.inventories.set(digestKey, digest);
+  }
   return {
     load,
     model: {
@@ -125,6 +133,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
       ...(compiled.build && !failed ? { build: compiled.build } : {}),
       ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),
       ...(compiled.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
+      ...(compiled.fingerprintTable ? { fingerprintTable: compiled.fingerprintTable } : {}),
       inventoryDigest: digest,
     },
   };
