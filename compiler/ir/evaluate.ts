@@ -171,6 +171,16 @@ function peerByAddress(ir: NetworkIR, addr: string): ResolvedPeer {
   return { identityAt: (node) => addressIdentity(ir, addr, node) };
 }
 
+/** Peer lists of many identities, as sets (the plan probes thousands of peers against each list). */
+const peerSets = new WeakMap<readonly number[], Set<number>>();
+
+function hasPeer(peers: readonly number[], id: number): boolean {
+  if (peers.length < 16) return peers.includes(id);
+  let set = peerSets.get(peers);
+  if (!set) peerSets.set(peers, (set = new Set(peers)));
+  return set.has(id);
+}
+
 function portMatches(r: IRRule, protocol: number, port: number): boolean {
   if (!r.ports) return true;
   return r.ports.some((p) => p.protocol === protocol && p.lo <= port && port <= p.hi);
@@ -251,7 +261,7 @@ const reasonOf: Record<SetKind, Reason> = {
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
   const base = { endpoint: ep.key, direction, peerIdentity };
   const rules = (indexOf(ir).bySubject.get(ep.key) ?? []).filter(
-    (r) => r.direction === direction && (r.peers === 'any' || r.peers.includes(peerIdentity)) && portMatches(r, protocol, port),
+    (r) => r.direction === direction && (r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port),
   );
   const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
   const auditOnly = direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
