@@ -69,6 +69,15 @@ export default async function bench(): Promise<BenchReport> {
       setup: `${cluster.policies} CiliumNetworkPolicies, ${cluster.pods} pods (${workloads} workloads in ${namespaces} namespaces, a 1.7 MB Inventory), one policy file changed (its port); ${plan.changes.length} plan rows. Figures are CPU time of the process (the 2-core machine is shared; ${wall}). The peer's all-pairs probing is measured over ${slice} of ${workloads} source workloads and scaled linearly.`,
       figures: [
         {
+          metric: 'weir plan end to end after a one-file change, wall time of one run',
+          value: e2e.wall,
+          unit: 'ms',
+          peer: { name: 'the same run, CPU time (V8 GC threads included)', value: e2e.cpu },
+          ratio: e2e.wall / e2e.cpu,
+          goal: '< 1000 ms',
+          met: e2e.wall < 1000,
+        },
+        {
           metric: 'weir plan end to end after a one-file change (Git read, load, compile, probe, diff, JSON)',
           value: e2e.cpu,
           unit: 'ms CPU',
