@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import { BpfObject } from '../../bpf/libbpf-ts/object.js';
+import { projectFile } from '../../compiler/project.js';
 import { enableRunTimeStats, programRunStats } from '../../bpf/libbpf-ts/runtime-stats.js';
 import { decodeRecord, TetragonEncoder } from '../../controller/events/tetragon.js';
 import { kernelEnv } from '../kernel-env.js';
@@ -104,6 +106,10 @@ export default async function bench(): Promise<BenchReport> {
       const loops = 30_000;
       const without: number[] = [];
       const withWeir: number[] = [];
+      const floor: number[] = [];
+      // The attach floor: an empty program on the same tracepoint (bpf/runtime/wrt_floor.bpf.c).
+      const floorObj = BpfObject.open(projectFile('bpf/build/wrt_floor.bpf.o'));
+      floorObj.load();
       const runOnce = () => Number(execFileSync(bin, ['bench', file, String(loops)]).toString().trim());
       runOnce(); // warm caches
       for (let i = 0; i < 11; i++) {
@@ -111,7 +117,15 @@ export default async function bench(): Promise<BenchReport> {
         without.push(runOnce());
         dp.apply(other.images, other.lowered.attach);
         withWeir.push(runOnce());
+        dp.apply([], []);
+        const link = floorObj.program('wrt_floor').attachTracepoint('syscalls', 'sys_enter_openat');
+        try {
+          floor.push(runOnce());
+        } finally {
+          link.close();
+        }
       }
+      floorObj.close();
       // The minimum of alternated runs: on a shared 2-core machine, other tenants only ever add time.
       const a = Math.min(...without);
       const b = Math.min(...withWeir);
@@ -125,6 +139,21 @@ export default async function bench(): Promise<BenchReport> {
         ratio: b / a,
         goal: '< 1.10 (under 10% overhead)',
         met: b / a < 1.1,
+      });
+      const f = Math.min(...floor);
+      figures.push({
+        metric: 'attach floor: an empty BPF program on sys_enter_openat, same loop',
+        value: f,
+        unit: 'ns/op',
+        peer: { name: 'same loop without weir attached (same run, alternated)', value: a },
+        ratio: f / a,
+      });
+      figures.push({
+        metric: "weir's handler over the attach floor (non-matching policy)",
+        value: b,
+        unit: 'ns/op',
+        peer: { name: 'empty program on the same tracepoint (same run, alternated)', value: f },
+        ratio: b / f,
       });
       // The handler's own cost, measured by the kernel (run_time_ns / run_cnt while stats are on):
       // immune to the scheduling noise that the loop timings above suffer on a shared machine.
