@@ -232,10 +232,10 @@ struct wrt_proc {
 	__u32 pid;   /* tgid */
 	__u32 ppid;
 	__u32 uid;
-	__u32 flags; /* reserved */
+	__u32 flags; /* the handler's cache: a bit per hook id whose matchBinaries rejected this binary; writers zero it */
 	__u64 exec_ktime;
 	__u32 binary_len;
-	__u32 pad;
+	__u32 pad;   /* the generation (wrt_active + 1) `flags` was computed for; writers zero it */
 	char binary[WRT_STR_MAX];
 };
 

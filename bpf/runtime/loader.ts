@@ -1,6 +1,7 @@
 // Loads weir's runtime programs (wrt_runtime.bpf.o) on this node and swaps compiled runtime images into
 // them: every image goes into fresh inner maps behind the idle map-of-maps slot, then one update of
 // wrt_active flips the generation, so a syscall sees the old policy or the new one, never a mix.
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +74,7 @@ export class RuntimeDatapath implements Disposable {
   readonly #inner: BpfMap[] = [];
   readonly #pinDir: string | undefined;
   #generation = 0;
+  #serial = randomInt(1, 0x7fffffff);
   #applied = false;
 
   private constructor(object: BpfObject, pinDir: string | undefined) {
@@ -196,8 +198,12 @@ export class RuntimeDatapath implements Disposable {
         attached.push(a);
       }
       images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(u32(next), fresh[i]!));
+      // Bit 0 selects the slots; the bits above number the generation (from a random start per
+      // instance), so the handler's per-process cache (wrt_proc.pad) never mistakes one
+      // generation, or another instance's, for this one.
+      this.#serial = this.#serial >= 0x7fffffff ? 1 : this.#serial + 1;
       const gen = Buffer.alloc(4);
-      gen.writeUInt32LE(next);
+      gen.writeUInt32LE(((this.#serial << 1) | next) >>> 0);
       this.object.map('wrt_active').update(u32(0), gen); // the commit point
       const detached: string[] = [];
       for (const a of [...this.#links.keys()]) {

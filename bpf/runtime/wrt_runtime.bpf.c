@@ -178,7 +178,10 @@ struct wrt_scratch {
 	__u8 rev_done[8];                     /* per buffer; WRT_MAX_ARGS: bin_rev, WRT_MAX_ARGS + 1: anc_rev */
 	__u32 gen;
 	__s32 nr;
-	__u32 pad3;
+	__u32 active; /* the full wrt_active counter this syscall runs under (gen is its parity) */
+	__u64 args_at;   /* where the tracepoint record's six argument registers are */
+	__u32 regs_done; /* regs holds them for this syscall */
+	__u32 pad4;
 	__u64 regs[8]; /* the syscall's argument registers, copied: ctx cannot be indexed by a variable */
 	struct wrt_proc proc;
 };
@@ -255,6 +258,7 @@ int wrt_exec(struct wrt_exec_ctx *ctx)
 	p->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	p->uid = (__u32)bpf_get_current_uid_gid();
 	p->flags = 0;
+	p->pad = 0;
 	p->exec_ktime = bpf_ktime_get_ns();
 	bpf_map_update_elem(&wrt_procs, &pid, p, BPF_ANY);
 
@@ -652,6 +656,17 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 
 	struct wrt_proc *p = bpf_map_lookup_elem(&wrt_procs, &tgid);
 	bool have_bin = p != NULL;
+	/*
+	 * The binary filter's verdict per process, cached in its process-table entry: `pad` holds the
+	 * generation (wrt_active + 1) and `flags` a bit per hook id whose selectors all rejected this
+	 * binary. A rejected call then costs one lookup instead of a 256-byte copy and the string-set
+	 * lookups. Any rewrite of the entry (exec, an agent's /proc seed) zeroes both; a fork copies
+	 * them with the binary they were computed for; a policy swap changes the generation.
+	 */
+	__u32 stamp = s->active + 1;
+	__u32 bit = h->hook_id < 32 ? 1u << h->hook_id : 0;
+	if (p && bit && p->pad == stamp && (p->flags & bit))
+		return 0;
 	if (p) {
 		bpf_probe_read_kernel(s->bin.str, sizeof(s->bin.str), p->binary);
 		s->bin.len = p->binary_len > WRT_STR_MAX - 1 ? WRT_STR_MAX - 1 : p->binary_len;
@@ -662,6 +677,8 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 	 * call is not ours, and reading its arguments (string copies from user memory) is skipped. */
 	if (h->n_selectors > 0) {
 		bool any = false;
+		/* followChildren looks at ancestors, whose binaries change without this entry changing. */
+		bool cacheable = true;
 		for (int i = 0; i < WRT_MAX_SELECTORS; i++) {
 			if (i >= h->n_selectors)
 				break;
@@ -670,15 +687,34 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 				any = true;
 				break;
 			}
+			if (sel->flags & WRT_SEL_FOLLOW_CHILDREN)
+				cacheable = false;
 			if (match_binary(s, sel, tgid, have_bin)) {
 				any = true;
 				break;
 			}
 		}
-		if (!any)
+		if (!any) {
+			if (p && bit && cacheable) {
+				if (p->pad != stamp) {
+					p->pad = stamp;
+					p->flags = 0;
+				}
+				p->flags |= bit;
+			}
 			return 0;
+		}
 	}
 
+	if (!s->regs_done) {
+		/* Through probe_read, not ctx->args[i]: a program whose ctx reads go past a tracepoint's
+		 * record (sys_enter_openat has 4 args, 48 bytes) is refused at attach time (EACCES).
+		 * Registers beyond the syscall's arity read as junk and are never used: the compiler
+		 * checks arg indexes. */
+		bpf_probe_read_kernel(s->regs, 6 * sizeof(__u64), (void *)(long)s->args_at);
+		s->regs[6] = s->regs[7] = 0;
+		s->regs_done = 1;
+	}
 	/* Read the hook's arguments once; every selector reads these copies. */
 	for (int a = 0; a < WRT_MAX_ARGS; a++) {
 		s->rev_done[a] = 0;
@@ -790,12 +826,12 @@ static __always_inline int handle(struct wrt_sys_enter_ctx *ctx, __u32 nr, bool 
 	struct wrt_scratch *s = scratch();
 	if (!gen || !s)
 		return 0;
+	s->active = *gen;
 	s->gen = *gen & 1; /* read once: this syscall sees one generation */
-	/* Through probe_read, not ctx->args[i]: a program whose ctx reads go past a tracepoint's record
-	 * (sys_enter_openat has 4 args, 48 bytes) is refused at attach time (EACCES). Registers beyond
-	 * the syscall's arity read as junk and are never used: the compiler checks arg indexes. */
-	bpf_probe_read_kernel(s->regs, 6 * sizeof(__u64), (void *)ctx + 16);
-	s->regs[6] = s->regs[7] = 0;
+	/* The argument registers are copied by the first hook that gets past its filters (a call the
+	 * binary filter rejects never needs them). */
+	s->args_at = (__u64)(long)ctx + 16;
+	s->regs_done = 0;
 	s->nr = ctx->nr;
 	void *hooks = bpf_map_lookup_elem(&wrt_hooks_slots, &s->gen);
 	if (!hooks)

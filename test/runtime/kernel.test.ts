@@ -369,6 +369,26 @@ spec:
     expect(killed.signal).toBe('SIGKILL');
   });
 
+  it('a process the binary filter rejected (cached in its process entry) is killed once a policy naming it is swapped in', async () => {
+    const target = path.join(dir, 'protected', 'secret.txt');
+    const stop = path.join(dir, 'stop-cache');
+    // Two generations whose only hook rejects this binary: the handler caches the rejection per process.
+    apply(sigkillPolicy('wrt-other1', '/nonexistent/wrt-other', `${dir}/protected/`));
+    const loop = spawnLoop(bin, ['loop', target, stop]);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      apply(sigkillPolicy('wrt-other2', '/nonexistent/wrt-other', `${dir}/protected/`));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await Promise.race([loop.exited, new Promise<null>((r) => setTimeout(() => r(null), 100))])).toBeNull(); // still running
+      // Same hook id, same slot parity as the first generation: a stale cache entry would spare it.
+      apply(sigkillPolicy('wrt-cache-kill', bin, `${dir}/protected/`));
+      const exit = await Promise.race([loop.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+      expect(exit?.signal).toBe('SIGKILL');
+    } finally {
+      writeFileSync(stop, '');
+    }
+  });
+
   it('swapping the policy while the binary loops changes behaviour at one point: posts, then a kill, never mixed', async () => {
     const target = path.join(dir, 'protected', 'secret.txt');
     const stop = path.join(dir, 'stop');
