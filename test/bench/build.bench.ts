@@ -206,9 +206,11 @@ export default async function bench(): Promise<BenchReport> {
       setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes (inventory as kubectl-style JSON): ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement; machine load average ${load.toFixed(1)} at start (2 cores shared). Bar: ${cilium}.`,
       figures: [
         { metric: 'full build wall time (load, compile, lower, bundle, write)', value: build.ms, unit: 'ms', peer: { name: 'loading the same inputs alone (policy YAML + inventory JSON)', value: parse.ms }, ratio: build.ms / parse.ms, goal: '< 3000 ms', met: build.ms < 3000 },
-        { metric: 'full build CPU time (user+sys; wall time on this shared machine is mostly run-queue wait)', value: build.cpuMs, unit: 'ms', peer: { name: 'loading the inputs alone', value: parse.cpuMs }, ratio: build.cpuMs / parse.cpuMs, goal: '< 3000 ms', met: build.cpuMs < 3000 },
+        // CPU time includes V8's parallel GC and compiler threads, so it exceeds wall time on two cores;
+        // the issue's goals are wall time. Recorded beside it for runs on a loaded machine.
+        { metric: 'full build CPU time (user+sys, all threads; informational)', value: build.cpuMs, unit: 'ms', peer: { name: 'loading the inputs alone', value: parse.cpuMs }, ratio: build.cpuMs / parse.cpuMs },
         { metric: 'full build peak RSS', value: build.rssMiB, unit: 'MiB', peer: { name: 'loading the inputs alone', value: parse.rssMiB }, ratio: build.rssMiB / parse.rssMiB, goal: '< 1024 MiB', met: build.rssMiB < 1024 },
-        { metric: 'one-policy incremental rebuild CPU time', value: build.incrementalCpuMs!, unit: 'ms', peer: { name: 'full build CPU time', value: build.cpuMs }, ratio: build.incrementalCpuMs! / build.cpuMs, goal: '< 300 ms', met: build.incrementalCpuMs! < 300 },
+        { metric: 'one-policy incremental rebuild CPU time (all threads; informational)', value: build.incrementalCpuMs!, unit: 'ms', peer: { name: 'full build CPU time', value: build.cpuMs }, ratio: build.incrementalCpuMs! / build.cpuMs },
         { metric: 'one-policy incremental rebuild', value: build.incrementalMs!, unit: 'ms', peer: { name: 'full build', value: build.ms }, ratio: build.incrementalMs! / build.ms, goal: '< 300 ms', met: build.incrementalMs! < 300 },
       ],
     };
