@@ -69,30 +69,76 @@ export interface FlowVerdict {
   error?: string;
 }
 
-interface Index {
-  endpoints: Map<string, IREndpoint>;
-  bySubject: Map<string, IRRule[]>;
-  ipcache: { prefix: ReturnType<typeof parsePrefix> & object; identity: number; node?: string }[];
+interface IpcacheRow {
+  prefix: ReturnType<typeof parsePrefix> & object;
+  identity: number;
+  node?: string;
 }
 
+interface Index {
+  endpoints: Map<string, IREndpoint>;
+  /** Rules selecting each endpoint, per direction. */
+  ingress: Map<string, IRRule[]>;
+  egress: Map<string, IRRule[]>;
+  bySubject: Map<string, IRRule[]>;
+  /** Endpoints by address (first endpoint holding it, as the IR lists them). */
+  byIp: Map<string, IREndpoint>;
+}
+
+interface IpcacheIndex {
+  /** Host entries by address; shorter prefixes longest first. */
+  hosts: Map<string, IpcacheRow>;
+  prefixes: IpcacheRow[];
+}
+
+/** By the ipcache list itself: two compiles with one identity allocation share it (the plan's two revisions). */
+const ipcacheIndexes = new WeakMap<readonly object[], IpcacheIndex>();
+
 const indexes = new WeakMap<NetworkIR, Index>();
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
 
 function indexOf(ir: NetworkIR): Index {
   let x = indexes.get(ir);
   if (x) return x;
   const bySubject = new Map<string, IRRule[]>();
+  const ingress = new Map<string, IRRule[]>();
+  const egress = new Map<string, IRRule[]>();
   for (const r of ir.rules)
     for (const s of r.subjects) {
-      const l = bySubject.get(s);
-      if (l) l.push(r);
-      else bySubject.set(s, [r]);
+      push(bySubject, s, r);
+      push(r.direction === 'ingress' ? ingress : egress, s, r);
     }
-  x = {
-    endpoints: new Map(ir.endpoints.map((e) => [e.key, e])),
-    bySubject,
-    ipcache: ir.ipcache.map((e) => ({ prefix: parsePrefix(e.prefix)!, identity: e.identity, ...(e.node ? { node: e.node } : {}) })).sort((a, b) => b.prefix.bits - a.prefix.bits),
-  };
+  const byIp = new Map<string, IREndpoint>();
+  for (const e of ir.endpoints) for (const ip of e.ips) if (!byIp.has(ip)) byIp.set(ip, e);
+  x = { endpoints: new Map(ir.endpoints.map((e) => [e.key, e])), ingress, egress, bySubject, byIp };
   indexes.set(ir, x);
+  return x;
+}
+
+const addressKey = (family: 4 | 6, addr: Uint8Array): string => `${family}:${addr.join('.')}`;
+
+function ipcacheOf(ir: NetworkIR): IpcacheIndex {
+  const known = ipcacheIndexes.get(ir.ipcache);
+  if (known) return known;
+  const hosts = new Map<string, IpcacheRow>();
+  const prefixes: IpcacheRow[] = [];
+  for (const e of ir.ipcache) {
+    const prefix = parsePrefix(e.prefix)!;
+    const row: IpcacheRow = { prefix, identity: e.identity, ...(e.node ? { node: e.node } : {}) };
+    // A host prefix is the longest there is: the first listed for an address wins, as in a stable longest-first sort.
+    if (prefix.bits === (prefix.family === 4 ? 32 : 128)) {
+      const k = addressKey(prefix.family, prefix.addr);
+      if (!hosts.has(k)) hosts.set(k, row);
+    } else prefixes.push(row);
+  }
+  prefixes.sort((a, b) => b.prefix.bits - a.prefix.bits);
+  const x = { hosts, prefixes };
+  ipcacheIndexes.set(ir.ipcache, x);
   return x;
 }
 
@@ -105,16 +151,21 @@ export function protocolNumber(p: string | number): number | undefined {
 export function ruleRef(ir: NetworkIR, cookie: number): RuleRef | undefined {
   const o: RuleOrigin | undefined = ir.origins[cookie - 1];
   if (!o) return undefined;
-  return { policy: o.policy, ...(o.namespace ? { namespace: o.namespace } : {}), file: o.file, line: o.line, ...(o.commit ? { commit: o.commit } : {}), cookie };
+  // Key order policy, namespace, file, line, commit, cookie: JSON outputs compare byte for byte.
+  if (o.commit) return o.namespace ? { policy: o.policy, namespace: o.namespace, file: o.file, line: o.line, commit: o.commit, cookie } : { policy: o.policy, file: o.file, line: o.line, commit: o.commit, cookie };
+  return o.namespace ? { policy: o.policy, namespace: o.namespace, file: o.file, line: o.line, cookie } : { policy: o.policy, file: o.file, line: o.line, cookie };
 }
 
 /** Identity of an address as the ipcache resolves it (longest prefix), relative to a node. */
 export function addressIdentity(ir: NetworkIR, address: string, node?: string): number {
   const a = parseAddress(address);
   if (!a) return reservedIdentities.world;
+  const { hosts, prefixes } = ipcacheOf(ir);
+  const hit = (e: IpcacheRow) => (e.node !== undefined && e.node === node ? reservedIdentities.host : e.identity);
+  const exact = hosts.get(addressKey(a.family, a.addr));
+  if (exact) return hit(exact);
   const host = { family: a.family, addr: a.addr, bits: a.family === 4 ? 32 : 128 };
-  for (const e of indexOf(ir).ipcache)
-    if (prefixContains(e.prefix, host)) return e.node !== undefined && e.node === node ? reservedIdentities.host : e.identity;
+  for (const e of prefixes) if (prefixContains(e.prefix, host)) return hit(e);
   return reservedIdentities.world;
 }
 
@@ -124,8 +175,8 @@ export function fqdnMatches(regex: string, name: string): boolean {
 
 /** Whether an endpoint's egress DNS rules let its DNS proxy learn `name` (toFQDNs needs this). */
 export function dnsAllows(ir: NetworkIR, endpoint: string, name: string): boolean {
-  for (const r of indexOf(ir).bySubject.get(endpoint) ?? [])
-    if (r.direction === 'egress' && !r.deny && r.l7?.dns)
+  for (const r of indexOf(ir).egress.get(endpoint) ?? [])
+    if (!r.deny && r.l7?.dns)
       for (const d of r.l7.dns) {
         const re = d.matchName !== undefined ? `^${d.matchName.toLowerCase().replace(/\.$/, '').replace(/\./g, '\\.')}$` : d.matchPattern === '*' ? '^.*$' : `^${(d.matchPattern ?? '').toLowerCase().replace(/\.$/, '').split('.').map((l) => l.split('*').join('[-a-z0-9_]*')).join('\\.')}$`;
         if (fqdnMatches(re, name)) return true;
@@ -166,7 +217,7 @@ function resolvePeer(ir: NetworkIR, p: FlowPeer, other: FlowPeer): ResolvedPeer 
 
 function peerByAddress(ir: NetworkIR, addr: string): ResolvedPeer {
   if (!parseAddress(addr)) return { identityAt: () => reservedIdentities.world, error: `${addr} is not an IP address` };
-  const ep = ir.endpoints.find((e) => e.ips.includes(addr));
+  const ep = indexOf(ir).byIp.get(addr);
   if (ep) return { endpoint: ep, identityAt: () => ep.identity };
   return { identityAt: (node) => addressIdentity(ir, addr, node) };
 }
@@ -259,28 +310,25 @@ const reasonOf: Record<SetKind, Reason> = {
  * flow they let through that the audit policies would drop is allowed and reported.
  */
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
-  const base = { endpoint: ep.key, direction, peerIdentity };
-  const rules = (indexOf(ir).bySubject.get(ep.key) ?? []).filter(
-    (r) => r.direction === direction && (r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port),
-  );
+  const idx = indexOf(ir);
+  const rules = ((direction === 'ingress' ? idx.ingress : idx.egress).get(ep.key) ?? []).filter((r) => (r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port));
   const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
   const auditOnly = direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
   const E = evalSet(
-    rules.filter((r) => !r.audit),
+    rules.some((r) => r.audit) ? rules.filter((r) => !r.audit) : rules,
     enforced && !auditOnly,
     http,
   );
   const A = evalSet(rules, enforced, http);
-  const out = (x: SetResult, verdict: 'allow' | 'deny', audit: boolean, cookie = x.cookie): DirectionVerdict => ({
-    ...base,
-    verdict,
-    reason: audit ? 'audit' : reasonOf[x.kind],
-    audit,
-    ...(x.l7 ? { l7: x.l7 } : {}),
-    ...(cookie ? { rule: ruleRef(ir, cookie)! } : {}),
-  });
+  // Built field by field (no spreads): the plan asks this thousands of times per change.
+  const out = (x: SetResult, verdict: 'allow' | 'deny', audit: boolean, cookie = x.cookie): DirectionVerdict => {
+    const v: DirectionVerdict = { endpoint: ep.key, direction, peerIdentity, verdict, reason: audit ? 'audit' : reasonOf[x.kind], audit };
+    if (x.l7) v.l7 = x.l7;
+    if (cookie) v.rule = ruleRef(ir, cookie)!;
+    return v;
+  };
   if (denies(E.kind)) return out(E, 'deny', false);
-  if (denies(A.kind)) return out(E.kind === 'not-enforced' ? A : { ...E }, 'allow', true, A.cookie ?? (E.kind === 'not-enforced' ? undefined : E.cookie));
+  if (denies(A.kind)) return out(E.kind === 'not-enforced' ? A : E, 'allow', true, A.cookie ?? (E.kind === 'not-enforced' ? undefined : E.cookie));
   return E.kind === 'not-enforced' ? out(A, 'allow', false) : out(E, 'allow', false);
 }
 

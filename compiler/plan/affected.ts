@@ -20,25 +20,28 @@ export interface DocumentChange {
 /** Network documents that differ in content between the two revisions (file moves are not changes). */
 export function changedDocuments(base: readonly PolicyDocument[], head: readonly PolicyDocument[], family: PolicyDocument['family'] = 'network'): DocumentChange[] {
   const index = (docs: readonly PolicyDocument[]) => {
-    const m = new Map<string, { doc: PolicyDocument; text: string }[]>();
+    const m = new Map<string, PolicyDocument[]>();
     for (const d of docs) {
       if (d.family !== family) continue;
       const k = documentKey(d);
-      const l = m.get(k) ?? [];
-      l.push({ doc: d, text: JSON.stringify(d.value) });
-      m.set(k, l);
+      const l = m.get(k);
+      if (l) l.push(d);
+      else m.set(k, [d]);
     }
     return m;
   };
+  // Both revisions of a plan share the parsed value of an unchanged file: compare by identity
+  // first and serialize only documents whose values are distinct objects.
+  const same = (x: PolicyDocument[], y: PolicyDocument[]) => x.length === y.length && (x.every((d, i) => d.value === y[i]!.value) || x.map((e) => JSON.stringify(e.value)).join('\n') === y.map((e) => JSON.stringify(e.value)).join('\n'));
   const b = index(base);
   const h = index(head);
   const out: DocumentChange[] = [];
   for (const k of new Set([...b.keys(), ...h.keys()])) {
     const x = b.get(k);
     const y = h.get(k);
-    if (!x) out.push({ key: k, kind: 'added', head: y![0]!.doc });
-    else if (!y) out.push({ key: k, kind: 'removed', base: x[0]!.doc });
-    else if (x.map((e) => e.text).join('\n') !== y.map((e) => e.text).join('\n')) out.push({ key: k, kind: 'modified', base: x[0]!.doc, head: y[0]!.doc });
+    if (!x) out.push({ key: k, kind: 'added', head: y![0]! });
+    else if (!y) out.push({ key: k, kind: 'removed', base: x[0]! });
+    else if (!same(x, y)) out.push({ key: k, kind: 'modified', base: x[0]!, head: y[0]! });
   }
   return out.sort((p, q) => (p.key < q.key ? -1 : 1));
 }

@@ -44,16 +44,26 @@ export interface FqdnPeer {
 export type Peer = WorkloadPeer | IpRangePeer | EntityPeer | FqdnPeer;
 
 export function ipToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
+  // Hand-rolled: the plan converts every pod address of the inventory.
   let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    n = n * 256 + v;
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return undefined;
+      v = v * 10 + (c - 48);
+    } else if (c === 46 && digits > 0 && part < 3) {
+      if (v > 255) return undefined;
+      n = n * 256 + v;
+      part++;
+      v = 0;
+      digits = 0;
+    } else return undefined;
   }
-  return n;
+  if (part !== 3 || digits === 0 || v > 255) return undefined;
+  return n * 256 + v;
 }
 
 export function intToIp(n: number): string {
