@@ -29,6 +29,7 @@ export interface FastDocument {
 }
 
 class GiveUp extends Error {}
+const hasOwn = Object.prototype.hasOwnProperty;
 const giveUp = (): never => {
   throw new GiveUp();
 };
@@ -53,6 +54,9 @@ const floatRe = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0
 
 /** The core-schema type of a plain scalar, or give up where yaml's rules are subtle. */
 function plainValue(s: string): unknown {
+  const c0 = s.charCodeAt(0);
+  // Most plain scalars are names: a letter other than the first letters of null, true and false.
+  if (((c0 >= 97 && c0 <= 122) || (c0 >= 65 && c0 <= 90)) && c0 !== 110 && c0 !== 78 && c0 !== 116 && c0 !== 84 && c0 !== 102 && c0 !== 70) return s;
   if (s === '' || nullRe.test(s)) return null;
   if (boolRe.test(s)) return s[0] === 't' || s[0] === 'T';
   const c = s.charCodeAt(0);
@@ -77,9 +81,23 @@ export class FastParser {
   private i = 0;
   private depth = 0;
 
+  /** Cursor, line end, and the last value's place while a flow collection is parsed. */
+  private fk = 0;
+  private fEnd = 0;
+  private fStart = 0;
+  private fStop = 0;
+  /** With positions: the node of the last flow value. */
+  private fNode: FastNode | undefined;
+
+  /**
+   * @param positions keep every node's place (`entries`, `items`) for fastLocate; without, only
+   * values and each document root's range are built, which is what loading needs (a document's
+   * tree is parsed again, with positions, on its first locate below the root).
+   */
   constructor(
     private readonly text: string,
     private readonly maxDepth: number,
+    private readonly positions = true,
   ) {}
 
   /** Documents of the stream, or undefined when the text needs the full parser. */
@@ -208,7 +226,7 @@ export class FastParser {
   private parseMap(indent: number): FastNode {
     this.enter();
     const t = this.text;
-    const entries: Record<string, FastNode> = Object.create(null) as Record<string, FastNode>;
+    const entries = this.positions ? (Object.create(null) as Record<string, FastNode>) : undefined;
     const value: Record<string, unknown> = {};
     const start = this.lines[this.i]!.start + indent;
     let last: FastNode | undefined;
@@ -237,7 +255,7 @@ export class FastParser {
         if (typeof v !== 'string') giveUp(); // non-string keys: let yaml decide
         key = raw;
       }
-      if (key in entries || key === '__proto__' || key === '<<') giveUp();
+      if (hasOwn.call(value, key) || key === '__proto__' || key === '<<') giveUp();
       // the value: the rest of the line, or the following more-indented lines
       let vs = colon + 1;
       while (vs < l.end && t.charCodeAt(vs) === 32) vs++;
@@ -252,15 +270,19 @@ export class FastParser {
         node = this.inlineValue(vs, l.end, indent);
         this.i++;
       }
-      node.keyStart = ks;
-      node.keyEnd = keyEnd;
-      entries[key] = node;
+      if (entries) {
+        node.keyStart = ks;
+        node.keyEnd = keyEnd;
+        entries[key] = node;
+      }
       value[key] = node.value;
       last = node;
     }
     this.depth--;
     const end = this.collectionEnd(last);
-    return { value, start, end, entries, endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+    const node: FastNode = { value, start, end, endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+    if (entries) node.entries = entries;
+    return node;
   }
 
   private isSeqLine(l: Line): boolean {
@@ -311,7 +333,9 @@ export class FastParser {
     }
     this.depth--;
     const last = items[items.length - 1];
-    return { value: items.map((n) => n.value), start, end: this.collectionEnd(last), items, endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+    const node: FastNode = { value: items.map((n) => n.value), start, end: this.collectionEnd(last), endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+    if (this.positions) node.items = items;
+    return node;
   }
 
   /** A value that fits on the rest of one line: flow collection, quoted or plain scalar. */
@@ -350,104 +374,144 @@ export class FastParser {
 
   /** A flow collection closed on the same line. */
   private flow(s: number, lineEnd: number): FastNode {
+    this.fk = s;
+    this.fEnd = lineEnd;
+    const value = this.flowCollection();
+    return this.positions ? this.fNode! : { value, start: s, end: this.fk };
+  }
+
+  /** Skips spaces; a flow collection that reaches the end of its line continues on the next: give up. */
+  private fskip(): void {
+    const t = this.text;
+    let k = this.fk;
+    while (k < this.fEnd && t.charCodeAt(k) === 32) k++;
+    if (k >= this.fEnd) giveUp();
+    this.fk = k;
+  }
+
+  /** The flow collection at the cursor (`{` or `[`); returns its value and leaves the cursor past it. */
+  private flowCollection(): unknown {
     this.enter();
     const t = this.text;
-    const open = t[s];
-    const close = open === '{' ? '}' : ']';
-    let k = s + 1;
-    const skip = () => {
-      while (k < lineEnd && t.charCodeAt(k) === 32) k++;
-      if (k >= lineEnd) giveUp(); // continues on the next line
-    };
-    const scalar = (stopAtColon: boolean): FastNode => {
-      skip();
-      const c = t[k];
-      if (c === '{' || c === '[') {
-        const n = this.flow(k, lineEnd);
-        k = n.end;
-        return n;
-      }
-      if (c === '"' || c === "'") {
-        const e = this.quoteEnd(k, lineEnd);
-        const n = { value: this.quoted(k, e), start: k, end: e };
-        k = e;
-        return n;
-      }
-      if (c === '&' || c === '*' || c === '!' || c === '|' || c === '>' || c === '#' || c === '?' || c === '%' || c === '@' || c === '`') giveUp();
-      const st = k;
-      while (k < lineEnd) {
-        const x = t[k];
-        if (x === ',' || x === '}' || x === ']' || x === '[' || x === '{') break;
-        if (x === ':' && stopAtColon && (t[k + 1] === ' ' || t[k + 1] === ',' || t[k + 1] === '}' || t[k + 1] === ']')) break;
-        if (x === '#' && t[k - 1] === ' ') giveUp();
-        if (x === ':' && !stopAtColon && t[k + 1] === ' ') giveUp(); // `[a: b]` or `{a: b: c}`
-        k++;
-      }
-      let e = k;
-      while (e > st && t.charCodeAt(e - 1) === 32) e--;
-      if (e === st) giveUp(); // empty entries
-      return { value: plainValue(t.slice(st, e)), start: st, end: e };
-    };
-    if (open === '[') {
-      const items: FastNode[] = [];
-      skip();
-      if (t[k] === ']') k++;
+    const s = this.fk;
+    const pos = this.positions;
+    this.fk++;
+    if (t.charCodeAt(s) === 91 /* [ */) {
+      const value: unknown[] = [];
+      const items: FastNode[] | undefined = pos ? [] : undefined;
+      this.fskip();
+      if (t.charCodeAt(this.fk) === 93) this.fk++;
       else
         for (;;) {
-          const n = scalar(false);
-          if (t[k] === ':') giveUp(); // `[a:]` single-pair maps
-          items.push(n);
-          skip();
-          if (t[k] === ',') {
-            k++;
-            skip();
-            if (t[k] === ']') giveUp(); // trailing comma
+          const v = this.flowValue(false);
+          if (t.charCodeAt(this.fk) === 58) giveUp(); // `[a:]` single-pair maps
+          value.push(v);
+          if (items) items.push(this.fNode!);
+          this.fskip();
+          const c = t.charCodeAt(this.fk);
+          if (c === 44 /* , */) {
+            this.fk++;
+            this.fskip();
+            if (t.charCodeAt(this.fk) === 93) giveUp(); // trailing comma
             continue;
           }
-          if (t[k] === ']') {
-            k++;
+          if (c === 93 /* ] */) {
+            this.fk++;
             break;
           }
           giveUp();
         }
       this.depth--;
-      return { value: items.map((n) => n.value), start: s, end: k, items };
+      if (items) this.fNode = { value, start: s, end: this.fk, items };
+      return value;
     }
-    const entries: Record<string, FastNode> = Object.create(null) as Record<string, FastNode>;
     const value: Record<string, unknown> = {};
-    skip();
-    if (t[k] === '}') k++;
+    const entries = pos ? (Object.create(null) as Record<string, FastNode>) : undefined;
+    this.fskip();
+    if (t.charCodeAt(this.fk) === 125) this.fk++;
     else
       for (;;) {
-        const kn = scalar(true);
-        if (typeof kn.value !== 'string' || (t[kn.start] !== '"' && t[kn.start] !== "'" && typeof plainValue(t.slice(kn.start, kn.end)) !== 'string')) giveUp();
-        const key = kn.value as string;
-        if (key in entries || key === '__proto__' || key === '<<') giveUp();
-        skip();
-        if (t[k] !== ':') giveUp(); // `{a}` keys without values
-        k++;
-        if (t[k] !== ' ') giveUp();
-        const vn = scalar(false);
-        vn.keyStart = kn.start;
-        vn.keyEnd = kn.end;
-        entries[key] = vn;
-        value[key] = vn.value;
-        skip();
-        if (t[k] === ',') {
-          k++;
-          skip();
-          if (t[k] === '}') giveUp();
+        // A plain key is already typed by plainValue: a number or null key is not a string.
+        const k0 = this.flowValue(true);
+        if (typeof k0 !== 'string') return giveUp();
+        const key = k0;
+        const ks = this.fStart;
+        const ke = this.fStop;
+        if (hasOwn.call(value, key) || key === '__proto__' || key === '<<') giveUp();
+        this.fskip();
+        if (t.charCodeAt(this.fk) !== 58) giveUp(); // `{a}` keys without values
+        this.fk++;
+        if (t.charCodeAt(this.fk) !== 32) giveUp();
+        const v = this.flowValue(false);
+        if (entries) {
+          const vn = this.fNode!;
+          vn.keyStart = ks;
+          vn.keyEnd = ke;
+          entries[key] = vn;
+        }
+        value[key] = v;
+        this.fskip();
+        const c = t.charCodeAt(this.fk);
+        if (c === 44) {
+          this.fk++;
+          this.fskip();
+          if (t.charCodeAt(this.fk) === 125) giveUp();
           continue;
         }
-        if (t[k] === '}') {
-          k++;
+        if (c === 125) {
+          this.fk++;
           break;
         }
         giveUp();
       }
-    void close;
     this.depth--;
-    return { value, start: s, end: k, entries };
+    if (entries) this.fNode = { value, start: s, end: this.fk, entries };
+    return value;
+  }
+
+  /** A flow value (nested collection, quoted or plain scalar) at the cursor; its range goes to fStart/fStop. */
+  private flowValue(stopAtColon: boolean): unknown {
+    this.fskip();
+    const t = this.text;
+    let k = this.fk;
+    const c = t.charCodeAt(k);
+    if (c === 123 || c === 91) {
+      const v = this.flowCollection();
+      this.fStart = k;
+      this.fStop = this.fk;
+      return v;
+    }
+    if (c === 34 || c === 39) {
+      const e = this.quoteEnd(k, this.fEnd);
+      const v = this.quoted(k, e);
+      if (this.positions) this.fNode = { value: v, start: k, end: e };
+      this.fStart = k;
+      this.fStop = this.fk = e;
+      return v;
+    }
+    // & * ! | > # ? % @ `
+    if (c === 38 || c === 42 || c === 33 || c === 124 || c === 62 || c === 35 || c === 63 || c === 37 || c === 64 || c === 96) giveUp();
+    const st = k;
+    const end = this.fEnd;
+    while (k < end) {
+      const x = t.charCodeAt(k);
+      if (x === 44 || x === 125 || x === 93 || x === 91 || x === 123) break;
+      if (x === 58 /* : */) {
+        const n = t.charCodeAt(k + 1);
+        if (stopAtColon && (n === 32 || n === 44 || n === 125 || n === 93)) break;
+        if (!stopAtColon && n === 32) giveUp(); // `[a: b]` or `{a: b: c}`
+      } else if (x === 35 /* # */ && t.charCodeAt(k - 1) === 32) giveUp();
+      k++;
+    }
+    this.fk = k;
+    let e = k;
+    while (e > st && t.charCodeAt(e - 1) === 32) e--;
+    if (e === st) giveUp(); // empty entries
+    const v = plainValue(t.slice(st, e));
+    if (this.positions) this.fNode = { value: v, start: st, end: e };
+    this.fStart = st;
+    this.fStop = e;
+    return v;
   }
 }
 

@@ -91,7 +91,7 @@ function lineStarts(text: string): number[] {
 
 /** The fast path (compiler/load/fastyaml.ts), or undefined when the text needs the full parser. */
 function parseFast(file: string, text: string, limits: YamlLimits): ParseResult | undefined {
-  const docs = new FastParser(text, limits.maxDepth).parse();
+  const docs = new FastParser(text, limits.maxDepth, false).parse();
   if (!docs || docs.length > limits.maxDocuments) return undefined;
   const starts = lineStarts(text);
   const pos = (off: number): [number, number] => {
@@ -122,7 +122,7 @@ function parseFast(file: string, text: string, limits: YamlLimits): ParseResult 
     if (!root) return;
     // The root's own place is known without the tree (the loader asks for it for every document).
     const { start, end } = root;
-    const rootIsCollection = Boolean(root.entries || root.items);
+    const rootIsCollection = typeof root.value === 'object' && root.value !== null;
     let own: FastNode | undefined;
     documents.push({
       file,

@@ -42,7 +42,12 @@ function observe(file: string, text: string, fast: boolean): unknown {
 }
 
 function agree(file: string, text: string): boolean {
-  const usedFast = new FastParser(text, defaultLimits.maxDepth).parse() !== undefined;
+  const withPositions = new FastParser(text, defaultLimits.maxDepth).parse();
+  // The value-only mode (what loading uses) takes and gives up on exactly the same texts, with the same values and root ranges.
+  const valuesOnly = new FastParser(text, defaultLimits.maxDepth, false).parse();
+  expect(valuesOnly === undefined, file).toBe(withPositions === undefined);
+  if (withPositions) expect(valuesOnly!.map((d) => d.root && [d.root.value, d.root.start, d.root.end]), file).toEqual(withPositions.map((d) => d.root && [d.root.value, d.root.start, d.root.end]));
+  const usedFast = withPositions !== undefined;
   if (usedFast) expect(observe(file, text, true), file).toEqual(observe(file, text, false));
   return usedFast;
 }
@@ -97,6 +102,7 @@ describe('YAML fast path', () => {
   ];
   it.each(handOver)('hands %s over to yaml', (_, text) => {
     expect(new FastParser(text, defaultLimits.maxDepth).parse()).toBeUndefined();
+    expect(new FastParser(text, defaultLimits.maxDepth, false).parse()).toBeUndefined();
   });
 
   it('agrees with yaml on random documents in block and flow style', () => {
