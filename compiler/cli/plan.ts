@@ -6,7 +6,7 @@ import { buildPlan, type PlanInputs } from '../plan/plan.js';
 import { renderHtml } from '../plan/render/html.js';
 import { renderMarkdown } from '../plan/render/markdown.js';
 import { renderText } from '../plan/render/text.js';
-import { loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../plan/revision.js';
+import { closeRevisionCache, loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
 import { choice, parseCommandLine, pathsFromRoot, readTextInput, repositoryRoot, writeOutput } from './inputs.js';
 
@@ -79,7 +79,7 @@ export const planCommand: Command = {
     const headReq = values.worktree ? { ref: 'worktree' } : { ref: values.head ?? 'HEAD', rev: values.head ?? 'HEAD' };
     log(`weir plan: compiling ${values.base} and ${headReq.ref}\n`);
     const cache = newRevisionCache();
-    const [base, head] = await Promise.all([loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory, cache), loadRevision(paths, root, headReq, inventory, cache)]);
+    const [base, head] = await Promise.all([loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory, cache), loadRevision(paths, root, headReq, inventory, cache)]).finally(() => closeRevisionCache(cache));
     for (const [side, r] of [['base', base], ['head', head]] as const) {
       const missing = r.model.info.diagnostics.find((d) => d.rule === 'load/missing-revision');
       if (missing) {

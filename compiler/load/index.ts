@@ -2,10 +2,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { simpleGit } from 'simple-git';
 import { diagnostic, fileSpan, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { classify, type PolicyDocument } from './document.js';
 import { decodeUtf8, defaultLimits, parseYamlDocuments, type YamlLimits } from './yaml.js';
+import { GitObjectReader } from './git.js';
 
 export type { PolicyDocument, Provenance, FalcoRulesDocument } from './document.js';
 export { isFalcoRules } from './document.js';
@@ -87,7 +87,7 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
   if (opts.rev) {
     const r = await readRevision(root, opts.rev, rels);
     if ('error' in r) return { documents: [], diagnostics: [...pre, r.error], files: [], sources: new Map() };
-    const res = loadSources(r.files, r.commit, opts.limits);
+    const res = loadSources(r.files as SourceFile[], r.commit, opts.limits); // no `have`: every file was read
     res.diagnostics = sortDiagnostics([...pre, ...res.diagnostics]);
     return res;
   }
@@ -141,29 +141,39 @@ async function walk(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Reads every YAML file under `paths` at `rev` with `git ls-tree` and one `git cat-file --batch`. */
-export async function readRevision(repo: string, rev: string, paths: readonly string[]): Promise<{ files: SourceFile[]; commit: string } | { error: Diagnostic }> {
-  const git = simpleGit(repo);
-  let commit: string;
+/** A YAML file of a revision: its blob id, and its bytes unless the caller already had them. */
+export interface RevisionFile {
+  file: string;
+  oid: string;
+  bytes?: Uint8Array;
+}
+
+/**
+ * Lists every YAML file under `paths` at `rev` (hidden files and folders skipped) and reads the
+ * bytes of those `have` does not already hold, through one `git cat-file --batch` (`reader`, which
+ * a caller reading several revisions shares; with `keepBlobs` it reads each blob id once).
+ */
+export async function readRevision(repo: string, rev: string, paths: readonly string[], opts: { reader?: GitObjectReader; have?: (file: string, oid: string) => boolean; keepBlobs?: boolean } = {}): Promise<{ files: RevisionFile[]; commit: string } | { error: Diagnostic }> {
+  const reader = opts.reader ?? new GitObjectReader(repo);
   try {
-    commit = (await git.raw(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])).trim();
-    if (!commit) throw new Error('unknown revision');
-  } catch {
-    return { error: diagnostic('load/missing-revision', 'error', `revision \`${rev}\` does not exist in ${repo}`, fileSpan(repo)) };
+    const commit = await reader.commit(rev);
+    if (!commit) return { error: diagnostic('load/missing-revision', 'error', `revision \`${rev}\` does not exist in ${repo}`, fileSpan(repo)) };
+    const listed = await reader.files(commit.tree, paths);
+    const files: RevisionFile[] = listed.filter((f) => yamlExt.test(f.file) && !f.file.split('/').some((x) => x.startsWith('.'))).map((f) => ({ file: f.file, oid: f.oid }));
+    const reads = files.map((f) => (opts.have?.(f.file, f.oid) ? undefined : reader.read(f.oid, opts.keepBlobs)));
+    for (let i = 0; i < files.length; i++) {
+      const r = reads[i];
+      if (!r) continue;
+      const o = await r;
+      if (!o) throw new Error(`blob ${files[i]!.oid} of ${files[i]!.file} is missing`);
+      files[i]!.bytes = o.content;
+    }
+    return { files, commit: commit.oid };
+  } catch (e) {
+    return { error: diagnostic('load/git-error', 'error', `cannot read revision \`${rev}\` of ${repo}: ${(e as Error).message}`, fileSpan(repo)) };
+  } finally {
+    if (!opts.reader) reader.close();
   }
-  const spec = paths.filter((p) => p !== '.');
-  const tree = await git.raw(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...spec]);
-  const blobs: { file: string; oid: string }[] = [];
-  for (const rec of tree.split('\0')) {
-    if (!rec) continue;
-    const tab = rec.indexOf('\t');
-    const [, type, oid] = rec.slice(0, tab).split(' ');
-    const file = rec.slice(tab + 1);
-    if (type === 'blob' && yamlExt.test(file) && !file.split('/').some((s) => s.startsWith('.'))) blobs.push({ file, oid: oid! });
-  }
-  blobs.sort((a, b) => (a.file < b.file ? -1 : 1));
-  const contents = await catFileBatch(repo, blobs.map((b) => b.oid));
-  return { files: blobs.map((b, i) => ({ file: b.file, bytes: contents[i]! })), commit };
 }
 
 /** Streams many blobs through one `git cat-file --batch` process (simple-git has no batch reader). */

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
-import { loadPolicies, loadSources, readRevision, type LoadResult, type PolicyDocument, type SourceFile } from '../load/index.js';
+import { loadPolicies, loadSources, readRevision, type LoadResult, type PolicyDocument, type RevisionFile } from '../load/index.js';
+import { GitObjectReader } from '../load/git.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision, inventoryKey } from './network.js';
 import { CompileCache } from '../network/compile.js';
@@ -49,23 +50,28 @@ export interface RevisionCache {
   compile: CompileCache;
   /** Rule texts → numbers, shared so both revisions' endpoint fingerprints compare. */
   ruleIds: Map<string, number>;
+  /** One `git cat-file --batch` per repository for every revision read. */
+  readers: Map<string, GitObjectReader>;
 }
 
 export function newRevisionCache(): RevisionCache {
-  return { blobs: new Map(), inventories: new Map(), compile: new CompileCache(), ruleIds: new Map() };
+  return { blobs: new Map(), inventories: new Map(), compile: new CompileCache(), ruleIds: new Map(), readers: new Map() };
 }
 
-/** Git's blob id of some bytes: equal ids mean equal content, whatever the commit. */
-function blobId(bytes: Uint8Array): string {
-  return createHash('sha1').update(`blob ${bytes.byteLength}\0`).update(bytes).digest('hex');
+/** Ends the cache's `git cat-file` processes (idle ones never hold this process open, but each is a process). */
+export function closeRevisionCache(cache: RevisionCache): void {
+  for (const r of cache.readers.values()) r.close();
+  cache.readers.clear();
 }
+
+const blobKey = (oid: string, file: string) => `${oid}:${file}`;
 
 /** Parses one file for `commit`, reusing the documents parsed for another commit with the same blob. */
-function loadCached(f: SourceFile, commit: string, cache: RevisionCache): LoadResult {
-  const key = `${blobId(f.bytes)}:${f.file}`;
+function loadCached(f: RevisionFile, commit: string, cache: RevisionCache): LoadResult {
+  const key = blobKey(f.oid, f.file);
   const hit = cache.blobs.get(key);
   if (!hit) {
-    const r = loadSources([f], commit);
+    const r = loadSources([{ file: f.file, bytes: f.bytes! }], commit);
     cache.blobs.set(key, r);
     return r;
   }
@@ -81,7 +87,10 @@ function loadCached(f: SourceFile, commit: string, cache: RevisionCache): LoadRe
 }
 
 async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache): Promise<LoadResult> {
-  const r = await readRevision(root, rev, paths);
+  let reader = cache.readers.get(root);
+  if (!reader) cache.readers.set(root, (reader = new GitObjectReader(root)));
+  // Blobs parsed for the other revision (same id, same path) are not read again.
+  const r = await readRevision(root, rev, paths, { reader, keepBlobs: true, have: (file, oid) => cache.blobs.has(blobKey(oid, file)) });
   if ('error' in r) return { documents: [], diagnostics: [r.error], files: [], sources: new Map() };
   const parts = r.files.map((f) => loadCached(f, r.commit, cache));
   return {
@@ -93,9 +102,11 @@ async function loadAt(paths: readonly string[], root: string, rev: string, cache
   };
 }
 
-export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput, cache: RevisionCache = newRevisionCache()): Promise<{ model: RevisionModel; load: LoadResult }> {
+/** One revision, compiled. With a shared `cache` (both sides of a plan), the caller ends it with closeRevisionCache. */
+export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput, shared?: RevisionCache): Promise<{ model: RevisionModel; load: LoadResult }> {
+  const cache = shared ?? newRevisionCache();
   // loadPolicies checks the paths (outside the repository, missing); the cached reader does the rest.
-  const load = req.rev && paths.every((p) => !p.startsWith('..')) ? await loadAt(paths, root, req.rev, cache) : await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) });
+  const load = req.rev && paths.every((p) => !p.startsWith('..')) ? await loadAt(paths, root, req.rev, cache).finally(() => shared || closeRevisionCache(cache)) : await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) });
   const docs = load.documents;
   // Without --inventory the workloads come from the manifests beside the policies, at this revision.
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { main } from '../../compiler/cli/main.js';
 import type { CommandIO } from '../../compiler/cli/command.js';
-import { loadRevision, newRevisionCache } from '../../compiler/plan/revision.js';
+import { closeRevisionCache, loadRevision, newRevisionCache } from '../../compiler/plan/revision.js';
 import { buildPlan } from '../../compiler/plan/plan.js';
 import type { Plan } from '../../compiler/plan/model.js';
 import type { BenchReport } from './report.js';
@@ -51,6 +51,7 @@ export default async function bench(): Promise<BenchReport> {
     const cache = newRevisionCache();
     const compiled = await measure(async () => [await loadRevision(['.'], repo.dir, { ref: 'base', rev: 'base' }, undefined, cache), await loadRevision(['.'], repo.dir, { ref: 'head', rev: 'head' }, undefined, cache)] as const);
     const [b, h] = compiled.value;
+    closeRevisionCache(cache);
     const stage = await measure(() => buildPlan({ base: b.model, head: h.model }));
 
     // Peer: both revisions from scratch (no sharing), every pair probed. Probing all ~1,000²

@@ -6,7 +6,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPlan, type RevisionModel } from '../../compiler/plan/plan.js';
-import { loadRevision, newRevisionCache } from '../../compiler/plan/revision.js';
+import { closeRevisionCache, loadRevision, newRevisionCache } from '../../compiler/plan/revision.js';
 import { TestRepo } from './repo.js';
 import { steps } from './sequence.js';
 
@@ -22,6 +22,7 @@ async function compare(repo: TestRepo, paths: string[], base: string, head: stri
   const cache = newRevisionCache();
   const b = await loadRevision(paths, repo.dir, { ref: base, rev: base }, undefined, cache);
   const h = await loadRevision(paths, repo.dir, { ref: head, rev: head }, undefined, cache);
+  closeRevisionCache(cache);
   expect(b.model.info.status, JSON.stringify(b.model.info.diagnostics.slice(0, 3))).toBe('ok');
   expect(h.model.info.status, JSON.stringify(h.model.info.diagnostics.slice(0, 3))).toBe('ok');
   const fast = buildPlan({ base: b.model, head: h.model, fullProbeLimit: 0 });
