@@ -13,6 +13,7 @@ export interface GitObject {
 }
 
 interface Pending {
+  name: string;
   resolve: (o: GitObject | undefined) => void;
   reject: (e: Error) => void;
 }
@@ -34,11 +35,24 @@ export class GitObjectReader {
   private failed: Error | undefined;
   private readonly objects = new Map<string, Promise<GitObject | undefined>>();
 
+  /** Plain --batch (no --batch-command): one request per line, answered one write each. */
+  private legacy = false;
+  private answered = false;
+  private flushing = false;
+  private outbox = '';
+
   constructor(private readonly repo: string) {}
+
+  private request(name: string): string {
+    return this.legacy ? `${name}\n` : `contents ${name}\n`;
+  }
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    // --batch-command --buffer (Git 2.36+): answers are written in large blocks at each `flush`
+    // instead of one write per object, which costs a Node read per object (~80 µs) otherwise.
+    const args = this.legacy ? ['cat-file', '--batch'] : ['cat-file', '--batch-command', '--buffer'];
+    const child = spawn('git', args, { cwd: this.repo, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdout.on('data', (c: Buffer) => this.onData(c));
@@ -49,6 +63,15 @@ export class GitObjectReader {
     child.on('error', (e) => fail(new Error(`cannot run git cat-file in ${this.repo}: ${e.message}`)));
     child.on('close', (code) => {
       this.child = undefined;
+      if (code === 129 && !this.legacy && !this.answered) {
+        // An older Git without --batch-command: ask again the plain way.
+        this.legacy = true;
+        this.chunks = [];
+        this.len = 0;
+        const again = this.start();
+        for (const p of this.pending) again.stdin.write(this.request(p.name));
+        return;
+      }
       if (this.pending.length) fail(new Error(`git cat-file in ${this.repo} exited with ${code}${stderr ? `: ${stderr.trim()}` : ''}`));
     });
     child.stdin.on('error', () => {}); // reported by 'close' with git's own message
@@ -71,6 +94,7 @@ export class GitObjectReader {
    * is there: joining on every chunk would copy a megabyte blob once per 64 KB read.
    */
   private onData(chunk: Buffer): void {
+    this.answered = true;
     this.chunks.push(chunk);
     this.len += chunk.length;
     for (;;) {
@@ -139,8 +163,19 @@ export class GitObjectReader {
       if (this.failed) return reject(this.failed);
       const child = this.start();
       if (this.pending.length === 0) this.hold(true);
-      this.pending.push({ resolve, reject });
-      child.stdin.write(`${name}\n`);
+      this.pending.push({ name, resolve, reject });
+      // Requests of one turn go out in one write (one syscall, not one per object), followed by
+      // a flush so that they are answered together.
+      this.outbox += this.request(name);
+      if (!this.flushing) {
+        this.flushing = true;
+        queueMicrotask(() => {
+          this.flushing = false;
+          const out = this.outbox + (this.legacy ? '' : 'flush\n');
+          this.outbox = '';
+          this.child?.stdin.write(out);
+        });
+      }
     });
     if (keep) this.objects.set(name, r);
     return r;

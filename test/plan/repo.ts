@@ -44,6 +44,12 @@ export class TestRepo {
     return this.git('rev-parse', 'HEAD').trim();
   }
 
+  /** Packs the objects, as a clone (what CI checks out) has them. */
+  pack(): void {
+    this.git('repack', '-a', '-d', '-q');
+    this.git('prune-packed');
+  }
+
   write(file: string, text: string): void {
     const abs = path.join(this.dir, file);
     mkdirSync(path.dirname(abs), { recursive: true });
