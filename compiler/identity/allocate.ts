@@ -120,12 +120,26 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
   const identities: Identity[] = Object.entries(reservedIdentities).map(([n, id]) => reservedIdentity(n, id));
   const nsLabels = new Map(inv.namespaces.map((n) => [n.name, n.labels]));
   const byLabels = new Map<string, { labels: Map<string, string>; pods: string[]; namespace: string }>();
+  // Replicas repeat one label set: a pod whose labels, namespace and service account read the
+  // same (in the same order) as an earlier pod's shares its entry without building and sorting
+  // its labels again. Equal sets written in another order still meet at labelKey.
+  const seen = new Map<string, { labels: Map<string, string>; pods: string[]; namespace: string }>();
   for (const p of inv.pods) {
-    const l = endpointLabels(p, nsLabels.get(p.namespace) ?? {}, inv.cluster);
-    const k = labelKey(l);
-    const e = byLabels.get(k);
-    if (e) e.pods.push(`${p.namespace}/${p.name}`);
-    else byLabels.set(k, { labels: l, pods: [`${p.namespace}/${p.name}`], namespace: p.namespace });
+    // Length-prefixed, so no label text can make two different sets read alike.
+    let raw = `${p.namespace.length}:${p.namespace}${p.serviceAccount.length}:${p.serviceAccount}`;
+    for (const k in p.labels) {
+      const v = p.labels[k]!;
+      raw += `${k.length}:${k}${v.length}:${v}`;
+    }
+    let e = seen.get(raw);
+    if (!e) {
+      const l = endpointLabels(p, nsLabels.get(p.namespace) ?? {}, inv.cluster);
+      const k = labelKey(l);
+      e = byLabels.get(k);
+      if (!e) byLabels.set(k, (e = { labels: l, pods: [], namespace: p.namespace }));
+      seen.set(raw, e);
+    }
+    e.pods.push(`${p.namespace}/${p.name}`);
   }
   const podIdentity = new Map<string, number>();
   let next = ID_GLOBAL_MIN;

@@ -44,15 +44,36 @@ function portsOfContainers(containers: unknown): NamedPort[] {
 /**
  * Where an inventory object was written. Line and column are computed when first read: locating
  * rebuilds the positions of the whole document (megabytes for a cluster dump), and only a
- * diagnostic ever reads them. Enumerable getters, so the origin still serializes as before.
+ * diagnostic ever reads them. Serializes as a plain { file, line, column }.
  */
+class LazyOrigin implements Origin {
+  readonly #doc: PolicyDocument;
+  readonly #path: (string | number)[];
+  #span: { line: number; column: number } | undefined;
+  constructor(
+    readonly file: string,
+    doc: PolicyDocument,
+    path: (string | number)[],
+  ) {
+    this.#doc = doc;
+    this.#path = path;
+  }
+  private at(): { line: number; column: number } {
+    return (this.#span ??= this.#doc.locate(this.#path));
+  }
+  get line(): number {
+    return this.at().line;
+  }
+  get column(): number {
+    return this.at().column;
+  }
+  toJSON(): Origin {
+    return { file: this.file, line: this.line, column: this.column };
+  }
+}
+
 function originOf(d: PolicyDocument, path: (string | number)[]): Origin {
-  let span: { line: number; column: number } | undefined;
-  const at = () => (span ??= d.locate(path));
-  const o = { file: d.provenance.file } as Origin;
-  Object.defineProperty(o, 'line', { enumerable: true, get: () => at().line });
-  Object.defineProperty(o, 'column', { enumerable: true, get: () => at().column });
-  return o;
+  return new LazyOrigin(d.provenance.file, d, path);
 }
 
 /**
@@ -248,19 +269,21 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
     else seenPod.set(k, p);
   }
   inv.pods = [...seenPod.values()];
-  const ipOwner = new Map<string, string>();
-  const claim = (ip: string, owner: string, origin: Origin | undefined) => {
-    const a = parseAddress(ip);
-    if (!a) {
-      diagnostics.push(diagnostic('inventory/bad-ip', 'error', `${owner}: "${ip}" is not an IP address`, at(origin)));
+  // Owners are named only when a finding needs it (10,000 pods, usually no finding).
+  type Owner = Inventory['nodes'][number] | Pod;
+  const ownerName = (o: Owner) => ('namespace' in o ? `pod ${podKey(o)}` : `node ${o.name}`);
+  const ipOwner = new Map<string, Owner>();
+  const claim = (ip: string, owner: Owner, origin: Origin | undefined) => {
+    if (!parseAddress(ip)) {
+      diagnostics.push(diagnostic('inventory/bad-ip', 'error', `${ownerName(owner)}: "${ip}" is not an IP address`, at(origin)));
       return;
     }
     const prev = ipOwner.get(ip);
-    if (prev) diagnostics.push(diagnostic('inventory/duplicate-ip', 'error', `${owner} and ${prev} both have IP ${ip}; an address belongs to one endpoint, fix the inventory`, at(origin)));
+    if (prev) diagnostics.push(diagnostic('inventory/duplicate-ip', 'error', `${ownerName(owner)} and ${ownerName(prev)} both have IP ${ip}; an address belongs to one endpoint, fix the inventory`, at(origin)));
     else ipOwner.set(ip, owner);
   };
-  for (const n of inv.nodes) for (const ip of n.ips) claim(ip, `node ${n.name}`, n.origin);
-  for (const p of inv.pods) for (const ip of p.ips) claim(ip, `pod ${podKey(p)}`, p.origin);
+  for (const n of inv.nodes) for (const ip of n.ips) claim(ip, n, n.origin);
+  for (const p of inv.pods) for (const ip of p.ips) claim(ip, p, p.origin);
 
   const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   // Sort keys are built once per object, not twice per comparison (10k pods: ~140k comparisons).
@@ -272,8 +295,9 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
   inv.namespaces.sort(byName);
   inv.nodes.sort(byName);
   inv.cidrGroups.sort(byName);
-  inv.pods = byNsName(inv.pods);
   inv.services = byNsName(inv.services);
+  // Pods sorted by the keys built above (namespace/name), not built again.
+  inv.pods = [...seenPod].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
 }
 
 function fmt(o: Origin | undefined): string {

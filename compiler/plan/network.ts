@@ -2,7 +2,7 @@
 // workloads, and answer probes with the reference evaluator. This is the only file of the plan
 // that knows the compiler's shapes; everything else speaks Peer / Probe / Decision.
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
-import type { NetworkIR, IRRule, L7Rules } from '../ir/types.js';
+import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/types.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
 import type { Protocol } from './connset.js';
@@ -20,8 +20,13 @@ export interface CompiledRevision {
   workloads: WorkloadPeer[];
   diagnostics: Diagnostic[];
   portCuts?: (src: Peer, dst: Peer) => PairRules;
-  endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
+  endpointFingerprints?: EndpointFingerprints;
   fingerprintTable?: object;
+}
+
+/** Per endpoint (`ns/pod`), its rules and enforcement per direction as comparable texts. */
+export interface EndpointFingerprints {
+  get(endpoint: string): { ingress: string; egress: string } | undefined;
 }
 
 function flowPeer(p: Peer): FlowPeer {
@@ -62,22 +67,32 @@ const protocolOf: Record<number, Protocol | undefined> = { 6: 'TCP', 17: 'UDP', 
  * split its decisions, so a pair is probed over its own (usually few) classes.
  */
 function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PairRules {
-  const egress = new Map<string, RulePorts[]>();
-  const ingress = new Map<string, RulePorts[]>();
+  // Rules by subject per direction; each endpoint's port list is written when a pair first asks.
+  const rulesOf = { egress: new Map<string, IRRule[]>(), ingress: new Map<string, IRRule[]>() };
   for (const r of ir.rules) {
     if (!r.ports) continue;
-    const m = r.direction === 'egress' ? egress : ingress;
+    const m = rulesOf[r.direction];
     for (const s of r.subjects) {
-      let c = m.get(s);
-      if (!c) m.set(s, (c = []));
-      for (const p of r.ports) {
+      const l = m.get(s);
+      if (l) l.push(r);
+      else m.set(s, [r]);
+    }
+  }
+  const memo = { egress: new Map<string, RulePorts[]>(), ingress: new Map<string, RulePorts[]>() };
+  const portsOf = (direction: 'egress' | 'ingress', endpoint: string): RulePorts[] => {
+    let c = memo[direction].get(endpoint);
+    if (c) return c;
+    c = [];
+    for (const r of rulesOf[direction].get(endpoint) ?? [])
+      for (const p of r.ports!) {
         const protocol = protocolOf[p.protocol];
         if (protocol) c.push({ protocol, lo: p.lo, hi: p.hi, rule: r.cookie });
       }
-    }
-  }
+    memo[direction].set(endpoint, c);
+    return c;
+  };
   return (src, dst) => ({
-    ports: [...(src.type === 'workload' ? (egress.get(src.pod) ?? []) : []), ...(dst.type === 'workload' ? (ingress.get(dst.pod) ?? []) : [])],
+    ports: [...(src.type === 'workload' ? portsOf('egress', src.pod) : []), ...(dst.type === 'workload' ? portsOf('ingress', dst.pod) : [])],
   });
 }
 
@@ -89,7 +104,7 @@ const peerTexts = new WeakMap<readonly number[], string>();
  * may shift). Each distinct rule text gets a small number from `ruleIds`, which both revisions of a
  * plan share, so an endpoint's fingerprint is a short list of numbers rather than its rules' JSON.
  */
-function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): Map<string, { ingress: string; egress: string }> {
+function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): EndpointFingerprints {
   let labels: Map<number, string> | undefined;
   const peersText = (peers: readonly number[]): string => {
     let t = peerTexts.get(peers);
@@ -118,15 +133,25 @@ function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): Map<string, 
     }
   }
   const ids = (l: number[] | undefined) => (l ? l.sort((a, b) => a - b).join(',') : '');
+  // Written on demand: the plan asks for one representative pod per workload, not every pod.
+  let endpoints: Map<string, IREndpoint> | undefined;
   const out = new Map<string, { ingress: string; egress: string }>();
-  for (const e of ir.endpoints) {
-    const mode = `${e.auditMode ? 1 : 0}`;
-    out.set(e.key, {
-      ingress: `${e.ingressEnforced ? 1 : 0}${e.ingressAuditOnly ? 1 : 0}${mode}|${ids(ingressOf.get(e.key))}`,
-      egress: `${e.egressEnforced ? 1 : 0}${e.egressAuditOnly ? 1 : 0}${mode}|${ids(egressOf.get(e.key))}`,
-    });
-  }
-  return out;
+  return {
+    get(key: string) {
+      let f = out.get(key);
+      if (f) return f;
+      endpoints ??= new Map(ir.endpoints.map((e) => [e.key, e]));
+      const e = endpoints.get(key);
+      if (!e) return undefined;
+      const mode = `${e.auditMode ? 1 : 0}`;
+      f = {
+        ingress: `${e.ingressEnforced ? 1 : 0}${e.ingressAuditOnly ? 1 : 0}${mode}|${ids(ingressOf.get(e.key))}`,
+        egress: `${e.egressEnforced ? 1 : 0}${e.egressAuditOnly ? 1 : 0}${mode}|${ids(egressOf.get(e.key))}`,
+      };
+      out.set(key, f);
+      return f;
+    },
+  };
 }
 
 const objectIds = new WeakMap<object, number>();

@@ -13,6 +13,7 @@ import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
 import { diffRuntime, imageRuntimeOracle, runtimeDecision, runtimeRules } from './runtime.js';
 import type { BuildResult } from '../bundle/build.js';
+import type { EndpointFingerprints } from './network.js';
 import type { MapStateCache } from '../lower/images.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
@@ -36,7 +37,7 @@ export interface RevisionModel {
    * rules of that direction selecting the endpoint (and its enforcement state) are equal: a
    * change can only alter pairs whose source egress or destination ingress text differs.
    */
-  endpointFingerprints?: Map<string, { ingress: string; egress: string }>;
+  endpointFingerprints?: EndpointFingerprints;
   /** The rule-number table the fingerprints were written with: only fingerprints of one table compare. */
   fingerprintTable?: object;
 }

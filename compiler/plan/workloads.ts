@@ -41,9 +41,19 @@ function labelKey(l: Record<string, string>): string {
 
 export function workloadsOf(pods: readonly InventoryPod[]): WorkloadPeer[] {
   const groups = new Map<string, WorkloadPeer>();
+  // Replicas repeat one label set, usually written in one order: sort each distinct writing once
+  // (length-prefixed, so no label text can make two sets read alike).
+  const sorted = new Map<string, string>();
   for (const p of pods) {
     const owner = ownerOf(p.name);
-    const key = `${p.namespace}/${owner.name}[${owner.kind}]|${labelKey(p.labels)}`;
+    let raw = '';
+    for (const k in p.labels) {
+      const v = p.labels[k]!;
+      raw += `${k.length}:${k}${v.length}:${v}`;
+    }
+    let lk = sorted.get(raw);
+    if (lk === undefined) sorted.set(raw, (lk = labelKey(p.labels)));
+    const key = `${p.namespace}/${owner.name}[${owner.kind}]|${lk}`;
     const g = groups.get(key);
     if (g) {
       g.ips!.push(...p.ips);
