@@ -4,7 +4,7 @@
 // it; audit mode turns would-be drops into allow-and-report). It shares no code with lowering,
 // so `weir verify` comparing it with the emulator over the map images means something.
 import { reservedIdentities } from '../identity/allocate.js';
-import { parseAddress, parsePrefix, prefixContains } from '../network/cidr.js';
+import { ipv4ToInt, parseAddress, parsePrefix, prefixContains } from '../network/cidr.js';
 import type { Direction, HttpRule, IREndpoint, IRRule, L7Rules, NetworkIR, RuleOrigin } from './types.js';
 import { PROTO } from './types.js';
 
@@ -69,10 +69,13 @@ export interface FlowVerdict {
   error?: string;
 }
 
-interface IpcacheRow {
-  prefix: ReturnType<typeof parsePrefix> & object;
+interface IpcacheHit {
   identity: number;
   node?: string;
+}
+
+interface IpcacheRow extends IpcacheHit {
+  prefix: ReturnType<typeof parsePrefix> & object;
 }
 
 interface Index {
@@ -86,12 +89,13 @@ interface Index {
 }
 
 interface IpcacheIndex {
-  /** Host entries by address; shorter prefixes longest first. */
-  hosts: Map<string, IpcacheRow>;
+  /** IPv4 host entries by address as an integer (parsed without allocating); other host entries by address. */
+  hosts4: Map<number, IpcacheHit>;
+  hosts: Map<string, IpcacheHit>;
+  /** Shorter prefixes, longest first. */
   prefixes: IpcacheRow[];
 }
 
-/** By the ipcache list itself: two compiles with one identity allocation share it (the plan's two revisions). */
 const ipcacheIndexes = new WeakMap<readonly object[], IpcacheIndex>();
 
 const indexes = new WeakMap<NetworkIR, Index>();
@@ -125,19 +129,27 @@ const addressKey = (family: 4 | 6, addr: Uint8Array): string => `${family}:${add
 function ipcacheOf(ir: NetworkIR): IpcacheIndex {
   const known = ipcacheIndexes.get(ir.ipcache);
   if (known) return known;
-  const hosts = new Map<string, IpcacheRow>();
+  const hosts4 = new Map<number, IpcacheHit>();
+  const hosts = new Map<string, IpcacheHit>();
   const prefixes: IpcacheRow[] = [];
   for (const e of ir.ipcache) {
+    // A host prefix is the longest there is: the first listed for an address wins, as in a stable longest-first sort.
+    if (e.prefix.endsWith('/32')) {
+      const n = ipv4ToInt(e.prefix.slice(0, -3));
+      if (n !== undefined) {
+        if (!hosts4.has(n)) hosts4.set(n, e.node ? { identity: e.identity, node: e.node } : { identity: e.identity });
+        continue;
+      }
+    }
     const prefix = parsePrefix(e.prefix)!;
     const row: IpcacheRow = { prefix, identity: e.identity, ...(e.node ? { node: e.node } : {}) };
-    // A host prefix is the longest there is: the first listed for an address wins, as in a stable longest-first sort.
     if (prefix.bits === (prefix.family === 4 ? 32 : 128)) {
       const k = addressKey(prefix.family, prefix.addr);
       if (!hosts.has(k)) hosts.set(k, row);
     } else prefixes.push(row);
   }
   prefixes.sort((a, b) => b.prefix.bits - a.prefix.bits);
-  const x = { hosts, prefixes };
+  const x = { hosts4, hosts, prefixes };
   ipcacheIndexes.set(ir.ipcache, x);
   return x;
 }
@@ -158,10 +170,15 @@ export function ruleRef(ir: NetworkIR, cookie: number): RuleRef | undefined {
 
 /** Identity of an address as the ipcache resolves it (longest prefix), relative to a node. */
 export function addressIdentity(ir: NetworkIR, address: string, node?: string): number {
+  const { hosts4, hosts, prefixes } = ipcacheOf(ir);
+  const hit = (e: IpcacheHit) => (e.node !== undefined && e.node === node ? reservedIdentities.host : e.identity);
+  const n = ipv4ToInt(address);
+  if (n !== undefined) {
+    const exact = hosts4.get(n);
+    if (exact) return hit(exact);
+  }
   const a = parseAddress(address);
   if (!a) return reservedIdentities.world;
-  const { hosts, prefixes } = ipcacheOf(ir);
-  const hit = (e: IpcacheRow) => (e.node !== undefined && e.node === node ? reservedIdentities.host : e.identity);
   const exact = hosts.get(addressKey(a.family, a.addr));
   if (exact) return hit(exact);
   const host = { family: a.family, addr: a.addr, bits: a.family === 4 ? 32 : 128 };

@@ -8,26 +8,8 @@ export interface Prefix {
 }
 
 function parseV4(s: string): Uint8Array | undefined {
-  // Hand-rolled: the compiler and the plan parse every pod address of a 10,000-pod inventory.
-  const out = new Uint8Array(4);
-  let part = 0;
-  let n = 0;
-  let digits = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (++digits > 3) return undefined;
-      n = n * 10 + (c - 48);
-    } else if (c === 46 && digits > 0 && part < 3) {
-      if (n > 255) return undefined;
-      out[part++] = n;
-      n = 0;
-      digits = 0;
-    } else return undefined;
-  }
-  if (part !== 3 || digits === 0 || n > 255) return undefined;
-  out[3] = n;
-  return out;
+  const n = ipv4ToInt(s);
+  return n === undefined ? undefined : Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
 }
 
 function parseV6(s: string): Uint8Array | undefined {
@@ -63,6 +45,29 @@ function parseV6(s: string): Uint8Array | undefined {
     out[2 * i + 1] = w & 0xff;
   });
   return out;
+}
+
+/** IPv4 text (`10.0.0.1`) to a 32-bit unsigned integer without allocating; undefined when it does not parse. */
+export function ipv4ToInt(ip: string): number | undefined {
+  let n = 0;
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return undefined;
+      v = v * 10 + (c - 48);
+    } else if (c === 46 && digits > 0 && part < 3) {
+      if (v > 255) return undefined;
+      n = n * 256 + v;
+      part++;
+      v = 0;
+      digits = 0;
+    } else return undefined;
+  }
+  if (part !== 3 || digits === 0 || v > 255) return undefined;
+  return n * 256 + v;
 }
 
 /** Parses an address (`10.0.0.1`, `fd00::1`) into bytes; undefined when it does not parse. */

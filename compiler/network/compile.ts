@@ -6,7 +6,7 @@ import { diagnostic, sortDiagnostics, type Diagnostic } from '../diagnostics.js'
 import { allocateIdentities, ID_ANY, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, reservedIdentities, type Identity, type IdentityAllocation } from '../identity/allocate.js';
 import type { Inventory, Pod } from '../inventory/model.js';
 import type { PolicyDocument } from '../load/index.js';
-import { comparePrefix, formatPrefix, hostPrefix, parseAddress, parsePrefix, prefixContains, type Prefix } from './cidr.js';
+import { comparePrefix, formatPrefix, hostPrefix, ipv4ToInt, parseAddress, parsePrefix, prefixContains, type Prefix } from './cidr.js';
 import { matchesIdentity, matchesMap, parseSelector, scopeToNamespace, type Selector } from './selector.js';
 import type { Direction, FqdnSelector, IREndpoint, IRRule, IpcacheEntry, L7Rules, NetworkIR, PortRange, RuleOrigin } from '../ir/types.js';
 import { PROTO } from '../ir/types.js';
@@ -35,6 +35,8 @@ export class CompileCache {
   selections?: { alloc: IdentityAllocation; sel: Map<string, number[]>; subj: Map<object, string[]>; idx: WeakMap<readonly string[], number[]> };
   /** The ipcache entries of one identity allocation (they depend on nothing else). */
   ipcache?: { alloc: IdentityAllocation; entries: IpcacheEntry[] };
+  /** Per-pod tables of one inventory and allocation. */
+  pods?: { alloc: IdentityAllocation; inv: Inventory; tables: PodTables };
 }
 
 interface DocParse {
@@ -581,34 +583,13 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   const allocKey = JSON.stringify([prefixes.map(formatPrefix).sort(), [...fqdns].sort()]);
   const alloc = cache && cache.inventory === inv && cache.key === allocKey && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns);
   if (cache) Object.assign(cache, { inventory: inv, key: allocKey, alloc });
-  const endpointIds = alloc.identities.filter((i) => i.kind === 'endpoint');
-  const cidrIds = alloc.identities.filter((i) => i.kind === 'cidr');
-  // Pods are handled by index from here on: one key string per pod (subject lists share them),
-  // and per-pod enforcement state in typed arrays instead of maps keyed by strings.
-  const podKeys = inv.pods.map((p) => `${p.namespace}/${p.name}`);
-  const podIndex = new Map<string, number>();
-  podKeys.forEach((k, i) => podIndex.set(k, i));
-  const podIds = new Int32Array(inv.pods.length);
-  const podsByIdentity = new Map<number, Pod[]>();
-  const podIdxByIdentity = new Map<number, number[]>();
-  inv.pods.forEach((p, i) => {
-    const id = alloc.podIdentity.get(podKeys[i]!)!;
-    podIds[i] = id;
-    const l = podsByIdentity.get(id);
-    if (l) l.push(p), podIdxByIdentity.get(id)!.push(i);
-    else podsByIdentity.set(id, [p]), podIdxByIdentity.set(id, [i]);
-  });
+  // Per-pod tables depend only on the inventory and the allocation: a second compile against
+  // them (the plan's head, an incremental build) takes them as they are.
+  const tables = cache?.pods?.alloc === alloc && cache.pods.inv === inv ? cache.pods.tables : podTables(inv, alloc);
+  if (cache) cache.pods = { alloc, inv, tables };
+  const { endpointIds, cidrIds, podKeys, podIndex, podIds, podsByIdentity, podIdxByIdentity, idsByNamespace, reservedPool, portNames } = tables;
 
   // ---- pass 3: resolve ----
-  // Selector resolution is the hot path at scale: identities are indexed by namespace so a
-  // namespace-scoped selector (every CNP selector) only looks at its own namespace.
-  const idsByNamespace = new Map<string, Identity[]>();
-  for (const i of endpointIds) {
-    const l = idsByNamespace.get(i.namespace ?? '');
-    if (l) l.push(i);
-    else idsByNamespace.set(i.namespace ?? '', [i]);
-  }
-  const reservedPool = alloc.identities.filter((i) => i.kind === 'reserved');
   if (!cache?.selections || cache.selections.alloc !== alloc) {
     if (cache) cache.selections = { alloc, sel: new Map(), subj: new Map(), idx: new WeakMap() };
   }
@@ -721,12 +702,6 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     return [...ids].sort((a, b) => a - b);
   };
 
-  const namedPortsGlobal = new Map<string, Set<string>>();
-  for (const p of inv.pods) for (const np of p.ports) {
-    const s = namedPortsGlobal.get(np.name) ?? new Set<string>();
-    s.add(`${np.protocol}/${np.port}`);
-    namedPortsGlobal.set(np.name, s);
-  }
   const protoNum = (s: string): number => (s === 'UDP' ? PROTO.UDP : s === 'SCTP' ? PROTO.SCTP : PROTO.TCP);
 
   const rules: IRRule[] = [];
@@ -759,7 +734,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       else for (const protocol of ps.protocols) numeric.push(ps.port === 0 ? { protocol, lo: 0, hi: protocol === PROTO.ICMP || protocol === PROTO.ICMPV6 ? 255 : 65535 } : { protocol, lo: ps.port, hi: ps.endPort ?? ps.port });
     }
     for (const ps of named)
-      if (!namedPortsGlobal.has(ps.port as string))
+      if (!portNames.has(ps.port as string))
         err(pr.doc, 'unknown-named-port', `no pod in the inventory declares a container port named "${String(ps.port)}"; name the port in the pod spec or use a number`, [...ps.path, 'port']);
     if (named.length === 0) {
       rules.push({ ...base, subjects, peers, ports: numeric });
@@ -855,35 +830,42 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   if (cache) cache.ipcache = { alloc, entries: ipcache };
 
   function ipcacheEntries(): IpcacheEntry[] {
-    const out: { e: IpcacheEntry; p: Prefix }[] = [];
+    // Sorted as comparePrefix orders prefixes: IPv4 first, by address then length. IPv4 entries
+    // sort by one number (address * 64 + length) and pod addresses are parsed without allocating.
+    const v4: { e: IpcacheEntry; k: number }[] = [];
+    const v6: { e: IpcacheEntry; p: Prefix }[] = [];
     const taken = new Set<string>();
+    const add = (ip: string, e: (prefix: string) => IpcacheEntry) => {
+      const n = ipv4ToInt(ip);
+      if (n !== undefined) {
+        const s = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/32`;
+        if (taken.has(s)) return;
+        taken.add(s);
+        v4.push({ e: e(s), k: n * 64 + 32 });
+        return;
+      }
+      const a = parseAddress(ip);
+      if (!a) return;
+      const hp = hostPrefix(a.family, a.addr);
+      const s = formatPrefix(hp);
+      if (taken.has(s)) return;
+      taken.add(s);
+      v6.push({ e: e(s), p: hp });
+    };
     inv.pods.forEach((p, i) => {
-      for (const ip of p.ips) {
-        const a = parseAddress(ip);
-        if (!a) continue;
-        const hp = hostPrefix(a.family, a.addr);
-        const s = formatPrefix(hp);
-        if (taken.has(s)) continue;
-        taken.add(s);
-        out.push({ e: { prefix: s, identity: podIds[i]! }, p: hp });
-      }
+      for (const ip of p.ips) add(ip, (prefix) => ({ prefix, identity: podIds[i]! }));
     });
-    for (const n of inv.nodes)
-      for (const ip of n.ips) {
-        const a = parseAddress(ip);
-        if (!a) continue;
-        const hp = hostPrefix(a.family, a.addr);
-        const s = formatPrefix(hp);
-        if (taken.has(s)) continue;
-        taken.add(s);
-        out.push({ e: { prefix: s, identity: reservedIdentities['remote-node'], node: n.name }, p: hp });
-      }
+    for (const n of inv.nodes) for (const ip of n.ips) add(ip, (prefix) => ({ prefix, identity: reservedIdentities['remote-node'], node: n.name }));
     for (const i of cidrIds) {
       const s = formatPrefix(i.prefix!);
-      if (!taken.has(s)) out.push({ e: { prefix: s, identity: i.id }, p: parsePrefix(s)! });
+      if (taken.has(s)) continue;
+      const p = i.prefix!;
+      if (p.family === 4) v4.push({ e: { prefix: s, identity: i.id }, k: (((p.addr[0]! * 256 + p.addr[1]!) * 256 + p.addr[2]!) * 256 + p.addr[3]!) * 64 + p.bits });
+      else v6.push({ e: { prefix: s, identity: i.id }, p });
     }
-    out.sort((a, b) => comparePrefix(a.p, b.p));
-    return out.map((x) => x.e);
+    v4.sort((a, b) => a.k - b.k);
+    v6.sort((a, b) => comparePrefix(a.p, b.p));
+    return [...v4.map((x) => x.e), ...v6.map((x) => x.e)];
   }
 
   const fqdnSelectors: FqdnSelector[] = [...alloc.fqdnIdentity].map(([selector, identity]) => ({
@@ -904,6 +886,59 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     ...(opts.commit ? { revision: opts.commit } : {}),
   };
   return { ir, diagnostics: sortDiagnostics(diagnostics) };
+}
+
+interface PodTables {
+  endpointIds: Identity[];
+  cidrIds: Identity[];
+  reservedPool: Identity[];
+  /** `ns/name` per pod, in inventory order; pods are handled by index from here on. */
+  podKeys: string[];
+  podIndex: Map<string, number>;
+  podIds: Int32Array;
+  podsByIdentity: Map<number, Pod[]>;
+  podIdxByIdentity: Map<number, number[]>;
+  /** Endpoint identities by namespace: a namespace-scoped selector (every CNP selector) looks at its own. */
+  idsByNamespace: Map<string, Identity[]>;
+  /** Container port names any pod declares. */
+  portNames: Set<string>;
+}
+
+function podTables(inv: Inventory, alloc: IdentityAllocation): PodTables {
+  const podKeys = inv.pods.map((p) => `${p.namespace}/${p.name}`);
+  const podIndex = new Map<string, number>();
+  podKeys.forEach((k, i) => podIndex.set(k, i));
+  const podIds = new Int32Array(inv.pods.length);
+  const podsByIdentity = new Map<number, Pod[]>();
+  const podIdxByIdentity = new Map<number, number[]>();
+  const portNames = new Set<string>();
+  inv.pods.forEach((p, i) => {
+    const id = alloc.podIdentity.get(podKeys[i]!)!;
+    podIds[i] = id;
+    const l = podsByIdentity.get(id);
+    if (l) l.push(p), podIdxByIdentity.get(id)!.push(i);
+    else podsByIdentity.set(id, [p]), podIdxByIdentity.set(id, [i]);
+    for (const np of p.ports) portNames.add(np.name);
+  });
+  const endpointIds = alloc.identities.filter((i) => i.kind === 'endpoint');
+  const idsByNamespace = new Map<string, Identity[]>();
+  for (const i of endpointIds) {
+    const l = idsByNamespace.get(i.namespace ?? '');
+    if (l) l.push(i);
+    else idsByNamespace.set(i.namespace ?? '', [i]);
+  }
+  return {
+    endpointIds,
+    cidrIds: alloc.identities.filter((i) => i.kind === 'cidr'),
+    reservedPool: alloc.identities.filter((i) => i.kind === 'reserved'),
+    podKeys,
+    podIndex,
+    podIds,
+    podsByIdentity,
+    podIdxByIdentity,
+    idsByNamespace,
+    portNames,
+  };
 }
 
 function withCommit(d: Diagnostic, commit: string | undefined): Diagnostic {

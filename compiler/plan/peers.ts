@@ -1,6 +1,7 @@
 // The peers of a connectivity analysis: workloads from the inventory, disjoint external IPv4
 // ranges cut at every CIDR boundary the policies mention, Cilium entities and FQDNs.
 // Names follow np-guard netpol-analyzer: `ns/name[Kind]`, `a.b.c.d-e.f.g.h[External]`.
+import { ipv4ToInt } from '../network/cidr.js';
 
 export interface WorkloadPeer {
   type: 'workload';
@@ -43,28 +44,8 @@ export interface FqdnPeer {
 
 export type Peer = WorkloadPeer | IpRangePeer | EntityPeer | FqdnPeer;
 
-export function ipToInt(ip: string): number | undefined {
-  // Hand-rolled: the plan converts every pod address of the inventory.
-  let n = 0;
-  let part = 0;
-  let v = 0;
-  let digits = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (++digits > 3) return undefined;
-      v = v * 10 + (c - 48);
-    } else if (c === 46 && digits > 0 && part < 3) {
-      if (v > 255) return undefined;
-      n = n * 256 + v;
-      part++;
-      v = 0;
-      digits = 0;
-    } else return undefined;
-  }
-  if (part !== 3 || digits === 0 || v > 255) return undefined;
-  return n * 256 + v;
-}
+/** IPv4 text to a 32-bit unsigned integer (compiler/network/cidr.ts). */
+export const ipToInt = ipv4ToInt;
 
 export function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
