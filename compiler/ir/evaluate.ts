@@ -83,9 +83,8 @@ interface Index {
   /** Rules selecting each endpoint, per direction. */
   ingress: Map<string, IRRule[]>;
   egress: Map<string, IRRule[]>;
-  bySubject: Map<string, IRRule[]>;
-  /** Endpoints by address (first endpoint holding it, as the IR lists them). */
-  byIp: Map<string, IREndpoint>;
+  /** Endpoints by address (first endpoint holding it, as the IR lists them), built on the first address peer. */
+  byIp?: Map<string, IREndpoint>;
 }
 
 interface IpcacheIndex {
@@ -109,17 +108,13 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 function indexOf(ir: NetworkIR): Index {
   let x = indexes.get(ir);
   if (x) return x;
-  const bySubject = new Map<string, IRRule[]>();
   const ingress = new Map<string, IRRule[]>();
   const egress = new Map<string, IRRule[]>();
   for (const r of ir.rules)
     for (const s of r.subjects) {
-      push(bySubject, s, r);
       push(r.direction === 'ingress' ? ingress : egress, s, r);
     }
-  const byIp = new Map<string, IREndpoint>();
-  for (const e of ir.endpoints) for (const ip of e.ips) if (!byIp.has(ip)) byIp.set(ip, e);
-  x = { endpoints: new Map(ir.endpoints.map((e) => [e.key, e])), ingress, egress, bySubject, byIp };
+  x = { endpoints: new Map(ir.endpoints.map((e) => [e.key, e])), ingress, egress };
   indexes.set(ir, x);
   return x;
 }
@@ -234,7 +229,12 @@ function resolvePeer(ir: NetworkIR, p: FlowPeer, other: FlowPeer): ResolvedPeer 
 
 function peerByAddress(ir: NetworkIR, addr: string): ResolvedPeer {
   if (!parseAddress(addr)) return { identityAt: () => reservedIdentities.world, error: `${addr} is not an IP address` };
-  const ep = indexOf(ir).byIp.get(addr);
+  const idx = indexOf(ir);
+  if (!idx.byIp) {
+    idx.byIp = new Map();
+    for (const e of ir.endpoints) for (const ip of e.ips) if (!idx.byIp.has(ip)) idx.byIp.set(ip, e);
+  }
+  const ep = idx.byIp.get(addr);
   if (ep) return { endpoint: ep, identityAt: () => ep.identity };
   return { identityAt: (node) => addressIdentity(ir, addr, node) };
 }

@@ -25,8 +25,10 @@ export interface RevisionModel {
   workloads: WorkloadPeer[];
   /** Undefined when the revision failed to load or compile. */
   oracle?: Oracle;
-  /** Serialized inventory, to tell whether it changed between the revisions. */
+  /** Digest of the inventory's content, to tell whether it changed between the revisions. */
   inventoryDigest: string;
+  /** Equal in two revisions that hold the very same inventory documents (the digest is then not needed). */
+  inventoryKey?: string;
   /**
    * The port boundaries of the rules that can decide (src, dst): egress rules of src and ingress
    * rules of dst. When given, each pair is probed over its own (usually few) classes.
@@ -96,7 +98,7 @@ export function buildPlan(inp: PlanInputs): Plan {
   if (probes > (inp.fullProbeLimit ?? 2_000_000)) {
     const ws = [...byName.values()];
     let affected: { ingress: Set<Peer>; egress: Set<Peer> } | 'all' = 'all';
-    if (base.inventoryDigest === head.inventoryDigest) {
+    if ((base.inventoryKey !== undefined && base.inventoryKey === head.inventoryKey) || base.inventoryDigest === head.inventoryDigest) {
       if (base.endpointFingerprints && head.endpointFingerprints && base.fingerprintTable === head.fingerprintTable) affected = changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, ws);
       else {
         const a = affectedWorkloads(changedDocuments(base.documents, head.documents), ws);

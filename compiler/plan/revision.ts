@@ -125,29 +125,34 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     warnings: diagnostics.filter((d) => d.severity === 'warning').length,
     diagnostics,
   };
-  // Both sides usually share the inventory documents: hash their text once.
-  const digestKey = `digest:${inventory ? inventory.file : inventoryKey(inventoryDocs)}`;
-  let digest = cache.inventories.get(digestKey) as string | undefined;
-  if (digest === undefined) {
-    digest = createHash('sha256')
-      .update(inventory ? inventory.text : JSON.stringify(inventoryDocs.map((d) => d.value)))
-      .digest('hex');
-    cache.inventories.set(digestKey, digest);
-  }
-  return {
-    load,
-    model: {
-      info,
-      documents: docs,
-      workloads: compiled.workloads ?? [],
-      ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
-      ...(compiled.build && !failed ? { build: compiled.build } : {}),
-      ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),
-      ...(compiled.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
-      ...(compiled.fingerprintTable ? { fingerprintTable: compiled.fingerprintTable } : {}),
-      inventoryDigest: digest,
-    },
+  // Both sides usually share the inventory documents (same parsed values): then their key is
+  // equal and nothing is hashed. Only when the keys differ does the plan read the digest, which
+  // hashes the documents' content once per key.
+  const key = `digest:${inventory ? inventory.file : inventoryKey(inventoryDocs)}`;
+  const digest = (): string => {
+    let d = cache.inventories.get(key) as string | undefined;
+    if (d === undefined) {
+      d = createHash('sha256')
+        .update(inventory ? inventory.text : JSON.stringify(inventoryDocs.map((x) => x.value)))
+        .digest('hex');
+      cache.inventories.set(key, d);
+    }
+    return d;
   };
+  const model: RevisionModel = {
+    info,
+    documents: docs,
+    workloads: compiled.workloads ?? [],
+    ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
+    ...(compiled.build && !failed ? { build: compiled.build } : {}),
+    ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),
+    ...(compiled.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
+    ...(compiled.fingerprintTable ? { fingerprintTable: compiled.fingerprintTable } : {}),
+    inventoryKey: key,
+    inventoryDigest: '',
+  };
+  Object.defineProperty(model, 'inventoryDigest', { enumerable: true, get: digest });
+  return { load, model };
 }
 
 /**
