@@ -3,8 +3,8 @@
 // command keeps its own options and messages; the logic behind them is written once here.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { gitTopLevel } from '../load/git.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { simpleGit } from 'simple-git';
 import { defaultInventory, defaultPolicyPaths } from '../bundle/build.js';
 import { UsageError, type CommandIO } from './command.js';
 
@@ -33,12 +33,7 @@ export function networkInputs(cwd: string, positionals: string[], values: { rev?
 
 /** The repository top level containing `cwd` (Git paths are relative to it), or undefined outside Git. */
 export async function repositoryRoot(cwd: string): Promise<string | undefined> {
-  try {
-    const top = (await simpleGit(cwd).revparse(['--show-toplevel'])).trim();
-    return top || undefined;
-  } catch {
-    return undefined;
-  }
+  return gitTopLevel(cwd);
 }
 
 /** Paths given on the command line, relative to cwd, re-expressed relative to the repository root. */

@@ -3,7 +3,6 @@
 // templates, named `ns/name[Kind]` as np-guard does), so a CI dry run needs no live cluster.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { simpleGit } from 'simple-git';
 import { diagnostic, fileSpan, type Diagnostic, type Span } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
 import { loadPolicies, type LoadOptions, type PolicyDocument } from '../load/index.js';
@@ -344,7 +343,7 @@ export async function readInventory(paths: readonly string[], opts: LoadOptions 
     const file = p.split(path.sep).join('/');
     let text: string;
     try {
-      text = opts.rev ? await simpleGit(root).show([`${opts.rev}:${file}`]) : await readFile(path.resolve(root, file), 'utf8');
+      text = opts.rev ? await (await import('simple-git')).simpleGit(root).show([`${opts.rev}:${file}`]) : await readFile(path.resolve(root, file), 'utf8');
     } catch (e) {
       diagnostics.push(diagnostic('inventory/unreadable', 'error', `cannot read inventory ${file}${opts.rev ? ` at ${opts.rev}` : ''}: ${(e as Error).message.split('\n')[0]}`, fileSpan(file)));
       continue;

@@ -3,7 +3,7 @@
 // distinct tree read once), blobs are read once per id. A plan reads two revisions through one
 // reader, so the head's unchanged folders and files cost nothing, and no process is started per
 // step (rev-parse, ls-tree and cat-file each cost a fork of a large Node process before).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
 
 export interface GitObject {
@@ -234,4 +234,14 @@ export function parseTree(content: Buffer, idBytes: number): { mode: string; nam
     off = nul + 1 + idBytes;
   }
   return out;
+}
+
+/**
+ * The top level of the work tree holding `cwd`, or undefined outside one. One `git rev-parse`
+ * (started directly: every weir command asks this, and simple-git costs tens of milliseconds to load).
+ */
+export function gitTopLevel(cwd: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('git', ['rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8' }, (err, out) => resolve(err ? undefined : out.trim() || undefined));
+  });
 }

@@ -1,5 +1,11 @@
 // YAML parsing with exact positions and the limits that keep hostile input harmless.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, Node as YamlNode } from 'yaml';
+
+// The `yaml` package is loaded on first use: most files take the fast path (./fastyaml.ts), and
+// loading it costs a CLI run tens of milliseconds it usually does not need.
+let yamlLib: typeof import('yaml') | undefined;
+const Y = (): typeof import('yaml') => (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
 import { FastParser, fastLocate, type FastNode } from './fastyaml.js';
 
@@ -146,7 +152,7 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
     const fast = parseFast(file, text, limits);
     if (fast) return fast;
   }
-  const lineCounter = new LineCounter();
+  const lineCounter = new (Y().LineCounter)();
   const diagnostics: Diagnostic[] = [];
   const documents: ParsedYaml[] = [];
   const spanOf = (start: number, end: number): Span => {
@@ -156,7 +162,7 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
   };
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[];
+    docs = Y().parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[];
   } catch (e) {
     diagnostics.push(diagnostic('load/yaml-syntax', 'error', `cannot parse YAML: ${(e as Error).message}`, spanOf(0, 0)));
     return { documents, diagnostics };
@@ -179,7 +185,7 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
       diagnostics.push(diagnostic('load/yaml-warning', 'warning', firstLine(w.message), spanOf(s, e)));
     }
     // An empty document (`---` followed by `---`, or only comments) is nothing, not a null policy.
-    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === '')) return;
+    if (doc.contents === null || (Y().isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === '')) return;
     const depth = maxDepth(doc.contents as YamlNode, limits.maxDepth + 1);
     const range = (doc.contents as YamlNode).range ?? [0, 0, 0];
     if (depth > limits.maxDepth) {
@@ -224,8 +230,8 @@ function maxDepth(node: YamlNode | null, cap: number): number {
     const [n, d] = stack.pop()!;
     if (d > best) best = d;
     if (best >= cap) return best;
-    if (isMap(n)) for (const p of n.items) stack.push([p.value, d + 1]);
-    else if (isSeq(n)) for (const it of n.items) stack.push([it, d + 1]);
+    if (Y().isMap(n)) for (const p of n.items) stack.push([p.value, d + 1]);
+    else if (Y().isSeq(n)) for (const it of n.items) stack.push([it, d + 1]);
   }
   return best;
 }
@@ -234,12 +240,12 @@ function locateRange(root: YamlNode, path: NodePath, key: boolean): [number, num
   let node: unknown = root;
   let keyNode: unknown = undefined;
   for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && (isScalar(p.key) ? String(p.key.value) === String(seg) : false));
+    if (Y().isMap(node)) {
+      const pair = node.items.find((p) => Y().isPair(p) && (Y().isScalar(p.key) ? String(p.key.value) === String(seg) : false));
       if (!pair) break;
       keyNode = pair.key;
       node = pair.value ?? pair.key;
-    } else if (isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
+    } else if (Y().isSeq(node) && typeof seg === 'number' && seg < node.items.length) {
       keyNode = undefined;
       node = node.items[seg];
     } else {
@@ -250,6 +256,6 @@ function locateRange(root: YamlNode, path: NodePath, key: boolean): [number, num
   const r = target?.range;
   if (!r) return [0, 0];
   // A block collection's range runs to the next sibling; report its first line only.
-  if ((isMap(target) || isSeq(target)) && !key) return [r[0], r[0]];
+  if ((Y().isMap(target) || Y().isSeq(target)) && !key) return [r[0], r[0]];
   return [r[0], r[1]];
 }
