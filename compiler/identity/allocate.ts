@@ -103,8 +103,10 @@ function labelKey(m: Map<string, string>): string {
 export interface IdentityAllocation {
   identities: Identity[];
   byId: Map<number, Identity>;
-  /** Pod key (`ns/name`) to identity number. */
+  /** Pod key (`ns/name`) to identity number (built on first use). */
   podIdentity: Map<string, number>;
+  /** Identity number of each pod of the inventory, in its order. */
+  podIds: Int32Array;
   /** CIDR identity by formatted prefix. */
   cidrIdentity: Map<string, number>;
   /** FQDN selector identity by selector string (`matchName:x` / `matchPattern:y`). */
@@ -119,12 +121,12 @@ function reservedIdentity(name: string, id: number): Identity {
 export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], fqdnSelectors: readonly string[]): IdentityAllocation {
   const identities: Identity[] = Object.entries(reservedIdentities).map(([n, id]) => reservedIdentity(n, id));
   const nsLabels = new Map(inv.namespaces.map((n) => [n.name, n.labels]));
-  const byLabels = new Map<string, { labels: Map<string, string>; pods: string[]; namespace: string }>();
+  const byLabels = new Map<string, { labels: Map<string, string>; pods: number[]; namespace: string }>();
   // Replicas repeat one label set: a pod whose labels, namespace and service account read the
   // same (in the same order) as an earlier pod's shares its entry without building and sorting
   // its labels again. Equal sets written in another order still meet at labelKey.
-  const seen = new Map<string, { labels: Map<string, string>; pods: string[]; namespace: string }>();
-  for (const p of inv.pods) {
+  const seen = new Map<string, { labels: Map<string, string>; pods: number[]; namespace: string }>();
+  inv.pods.forEach((p, index) => {
     // Length-prefixed, so no label text can make two different sets read alike.
     let raw = `${p.namespace.length}:${p.namespace}${p.serviceAccount.length}:${p.serviceAccount}`;
     for (const k in p.labels) {
@@ -139,15 +141,15 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
       if (!e) byLabels.set(k, (e = { labels: l, pods: [], namespace: p.namespace }));
       seen.set(raw, e);
     }
-    e.pods.push(`${p.namespace}/${p.name}`);
-  }
-  const podIdentity = new Map<string, number>();
+    e.pods.push(index);
+  });
+  const podIds = new Int32Array(inv.pods.length);
   let next = ID_GLOBAL_MIN;
   for (const k of [...byLabels.keys()].sort()) {
     const e = byLabels.get(k)!;
     const id = next++;
     identities.push({ id, kind: 'endpoint', labels: k.split(';'), k8s: e.labels, reserved: new Set(), namespace: e.namespace });
-    for (const p of e.pods) podIdentity.set(p, id);
+    for (const i of e.pods) podIds[i] = id;
   }
   const cidrIdentity = new Map<string, number>();
   let local = ID_LOCAL_SCOPE + 1;
@@ -165,5 +167,11 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
     fqdnIdentity.set(s, id);
     identities.push({ id, kind: 'fqdn', labels: [`fqdn:${s}`, 'reserved:world'], k8s: new Map(), reserved: new Set(['world']), fqdnSelector: s });
   }
-  return { identities, byId: new Map(identities.map((i) => [i.id, i])), podIdentity, cidrIdentity, fqdnIdentity };
+  let podIdentity: Map<string, number> | undefined;
+  const allocation = { identities, byId: new Map(identities.map((i) => [i.id, i])), podIds, cidrIdentity, fqdnIdentity } as IdentityAllocation;
+  Object.defineProperty(allocation, 'podIdentity', {
+    enumerable: true,
+    get: () => (podIdentity ??= new Map(inv.pods.map((p, i) => [`${p.namespace}/${p.name}`, podIds[i]!]))),
+  });
+  return allocation;
 }

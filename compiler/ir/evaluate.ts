@@ -79,7 +79,7 @@ interface IpcacheRow extends IpcacheHit {
 }
 
 interface Index {
-  endpoints: Map<string, IREndpoint>;
+  endpoints: Pick<Map<string, IREndpoint>, 'get'>;
   /** Rules selecting each endpoint, per direction. */
   ingress: Map<string, IRRule[]>;
   egress: Map<string, IRRule[]>;
@@ -105,6 +105,18 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
+/** Endpoints by key: the compiler's index (shared by compiles against one inventory) when the IR carries it. */
+export function endpointsByKey(ir: NetworkIR): Pick<Map<string, IREndpoint>, 'get'> {
+  const at = ir.endpointIndex;
+  if (!at || at.size !== ir.endpoints.length) return new Map(ir.endpoints.map((e) => [e.key, e]));
+  return {
+    get: (k) => {
+      const i = at.get(k);
+      return i === undefined ? undefined : ir.endpoints[i];
+    },
+  };
+}
+
 function indexOf(ir: NetworkIR): Index {
   let x = indexes.get(ir);
   if (x) return x;
@@ -114,7 +126,7 @@ function indexOf(ir: NetworkIR): Index {
     for (const s of r.subjects) {
       push(r.direction === 'ingress' ? ingress : egress, s, r);
     }
-  x = { endpoints: new Map(ir.endpoints.map((e) => [e.key, e])), ingress, egress };
+  x = { endpoints: endpointsByKey(ir), ingress, egress };
   indexes.set(ir, x);
   return x;
 }

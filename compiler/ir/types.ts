@@ -115,6 +115,8 @@ export interface NetworkIR {
   identities: Identity[];
   endpoints: IREndpoint[];
   rules: IRRule[];
+  /** Set by the compiler: index into `endpoints` by endpoint key (not enumerable, not part of the data). */
+  readonly endpointIndex?: ReadonlyMap<string, number>;
   ipcache: IpcacheEntry[];
   origins: RuleOrigin[];
   fqdnSelectors: FqdnSelector[];

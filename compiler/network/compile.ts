@@ -885,6 +885,9 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     nodes: inv.nodes.map((n) => n.name),
     ...(opts.commit ? { revision: opts.commit } : {}),
   };
+  // Endpoints are in pod order: their index by key is the pod index, shared by every compile
+  // against this inventory. Not enumerable: the IR's data stays what it was.
+  Object.defineProperty(ir, 'endpointIndex', { value: podIndex, enumerable: false });
   return { ir, diagnostics: sortDiagnostics(diagnostics) };
 }
 
@@ -908,13 +911,12 @@ function podTables(inv: Inventory, alloc: IdentityAllocation): PodTables {
   const podKeys = inv.pods.map((p) => `${p.namespace}/${p.name}`);
   const podIndex = new Map<string, number>();
   podKeys.forEach((k, i) => podIndex.set(k, i));
-  const podIds = new Int32Array(inv.pods.length);
+  const podIds = alloc.podIds;
   const podsByIdentity = new Map<number, Pod[]>();
   const podIdxByIdentity = new Map<number, number[]>();
   const portNames = new Set<string>();
   inv.pods.forEach((p, i) => {
-    const id = alloc.podIdentity.get(podKeys[i]!)!;
-    podIds[i] = id;
+    const id = podIds[i]!;
     const l = podsByIdentity.get(id);
     if (l) l.push(p), podIdxByIdentity.get(id)!.push(i);
     else podsByIdentity.set(id, [p]), podIdxByIdentity.set(id, [i]);

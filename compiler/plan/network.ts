@@ -5,6 +5,7 @@ import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
 import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/types.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
+import { endpointsByKey } from '../ir/evaluate.js';
 import type { Protocol } from './connset.js';
 import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
@@ -134,13 +135,13 @@ function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): EndpointFing
   }
   const ids = (l: number[] | undefined) => (l ? l.sort((a, b) => a - b).join(',') : '');
   // Written on demand: the plan asks for one representative pod per workload, not every pod.
-  let endpoints: Map<string, IREndpoint> | undefined;
+  let endpoints: Pick<Map<string, IREndpoint>, 'get'> | undefined;
   const out = new Map<string, { ingress: string; egress: string }>();
   return {
     get(key: string) {
       let f = out.get(key);
       if (f) return f;
-      endpoints ??= new Map(ir.endpoints.map((e) => [e.key, e]));
+      endpoints ??= endpointsByKey(ir);
       const e = endpoints.get(key);
       if (!e) return undefined;
       const mode = `${e.auditMode ? 1 : 0}`;
