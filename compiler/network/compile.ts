@@ -159,20 +159,21 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   network.sort((a, b) => (a.provenance.file < b.provenance.file ? -1 : a.provenance.file > b.provenance.file ? 1 : 0) || a.provenance.docIndex - b.provenance.docIndex || (a.provenance.listIndex ?? 0) - (b.provenance.listIndex ?? 0));
 
   const newOrigin = (d: PolicyDocument, path: Path): RuleOrigin => {
-    const s = d.locate(path);
     const ns = d.kind === 'CiliumClusterwideNetworkPolicy' ? undefined : (d.namespace ?? 'default');
-    const o: RuleOrigin = {
-      cookie: origins.length + 1,
-      policy: `${d.kind}/${ns ? ns + '/' : ''}${d.name}`,
-      kind: d.kind,
-      name: d.name,
-      ...(ns ? { namespace: ns } : {}),
-      file: s.file,
-      line: s.line,
-      column: s.column,
-      ...((d.provenance.commit ?? opts.commit) ? { commit: (d.provenance.commit ?? opts.commit)! } : {}),
-      path: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join(''),
-    };
+    const commit = d.provenance.commit ?? opts.commit;
+    const o = lazyOrigin(
+      {
+        cookie: origins.length + 1,
+        policy: `${d.kind}/${ns ? ns + '/' : ''}${d.name}`,
+        kind: d.kind,
+        name: d.name,
+        ...(ns ? { namespace: ns } : {}),
+        file: d.provenance.file,
+        ...(commit ? { commit } : {}),
+        path: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join(''),
+      },
+      { doc: d, path },
+    );
     origins.push(o);
     return o;
   };
@@ -422,14 +423,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     }
     const offset = G.origins.length;
     const recommit = entry.commit !== commit;
-    for (const o of entry.origins) {
-      const c: RuleOrigin = { ...o, cookie: o.cookie + offset };
-      if (recommit) {
-        if (commit) c.commit = commit;
-        else delete c.commit;
-      }
-      G.origins.push(c);
-    }
+    for (const o of entry.origins) G.origins.push(originAt(o, o.cookie + offset, recommit ? commit : o.commit));
     for (const pr of entry.parsed) work.push({ pr, offset });
     G.enforcers.push(...entry.enforcers);
     G.prefixes.push(...entry.prefixes);
@@ -941,6 +935,54 @@ function podTables(inv: Inventory, alloc: IdentityAllocation): PodTables {
     idsByNamespace,
     portNames,
   };
+}
+
+/** Where a rule's place is found: its document and path, located on first read. */
+interface LazySpan {
+  doc: PolicyDocument;
+  path: Path;
+  span?: { line: number; column: number };
+}
+
+const originSpans = new WeakMap<RuleOrigin, LazySpan>();
+
+/**
+ * A rule origin whose line and column are located when first read: locating rebuilds the
+ * positions of the document, and a compile names thousands of rules of which only a finding, an
+ * explanation or a bundle's cookie table reads the place. Own enumerable getters, so the origin
+ * serializes, clones and compares as the plain object it stands for (key order as before).
+ */
+function lazyOrigin(f: Omit<RuleOrigin, 'line' | 'column'>, lazy: LazySpan): RuleOrigin {
+  const at = () => (lazy.span ??= lazy.doc.locate(lazy.path));
+  const o: RuleOrigin = {
+    cookie: f.cookie,
+    policy: f.policy,
+    kind: f.kind,
+    name: f.name,
+    ...(f.namespace !== undefined ? { namespace: f.namespace } : {}),
+    file: f.file,
+    get line() {
+      return at().line;
+    },
+    get column() {
+      return at().column;
+    },
+    ...(f.commit !== undefined ? { commit: f.commit } : {}),
+    path: f.path,
+  };
+  originSpans.set(o, lazy);
+  return o;
+}
+
+/** The same origin under another cookie and commit, sharing its (lazily located) place. */
+function originAt(o: RuleOrigin, cookie: number, commit: string | undefined): RuleOrigin {
+  const lazy = originSpans.get(o);
+  const f = { cookie, policy: o.policy, kind: o.kind, name: o.name, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}), file: o.file, ...(commit ? { commit } : {}), path: o.path };
+  if (lazy) return lazyOrigin(f, lazy);
+  const c: RuleOrigin = { ...o, cookie };
+  if (commit) c.commit = commit;
+  else delete c.commit;
+  return c;
 }
 
 function withCommit(d: Diagnostic, commit: string | undefined): Diagnostic {
