@@ -36,7 +36,7 @@ export class CompileCache {
   /** The ipcache entries of one identity allocation (they depend on nothing else). */
   ipcache?: { alloc: IdentityAllocation; entries: IpcacheEntry[] };
   /** Per-pod tables of one inventory and allocation. */
-  pods?: { alloc: IdentityAllocation; inv: Inventory; tables: PodTables };
+  pods?: { alloc: IdentityAllocation; inv: Inventory; tables: PodTables; endpoints?: IREndpoint[] };
 }
 
 interface DocParse {
@@ -580,7 +580,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   // Per-pod tables depend only on the inventory and the allocation: a second compile against
   // them (the plan's head, an incremental build) takes them as they are.
   const tables = cache?.pods?.alloc === alloc && cache.pods.inv === inv ? cache.pods.tables : podTables(inv, alloc);
-  if (cache) cache.pods = { alloc, inv, tables };
+  if (cache && cache.pods?.tables !== tables) cache.pods = { alloc, inv, tables };
   const { endpointIds, cidrIds, podKeys, podIndex, podIds, podsByIdentity, podIdxByIdentity, idsByNamespace, reservedPool, portNames } = tables;
 
   // ---- pass 3: resolve ----
@@ -796,12 +796,22 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       for (const i of indicesOf(r.subjects)) nonAudit[i] = 1;
     }
   const nodeCounters = new Map<string, number>();
+  // An endpoint equal to the one the previous compile against these tables built is that object:
+  // a second compile (the plan's head) allocates only the endpoints whose state changed.
+  const prevEndpoints = cache?.pods?.tables === tables ? cache.pods.endpoints : undefined;
   const endpoints: IREndpoint[] = inv.pods.map((p, i) => {
     const key = podKeys[i]!;
     const n = (nodeCounters.get(p.node) ?? 0) + 1;
     nodeCounters.set(p.node, n);
     const ing = ingress[i]!;
     const egr = egress[i]!;
+    const ingressEnforced = ing > 0;
+    const egressEnforced = egr > 0;
+    const ingressAuditOnly = ing > 0 && ingressEnforcing[i] === 0;
+    const egressAuditOnly = egr > 0 && egressEnforcing[i] === 0;
+    const auditMode = (ing > 0 || egr > 0) && !nonAudit[i];
+    const prev = prevEndpoints?.[i];
+    if (prev && prev.endpointId === n && prev.ingressEnforced === ingressEnforced && prev.egressEnforced === egressEnforced && prev.ingressAuditOnly === ingressAuditOnly && prev.egressAuditOnly === egressAuditOnly && prev.auditMode === auditMode) return prev;
     return {
       key,
       namespace: p.namespace,
@@ -810,13 +820,14 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
       ips: p.ips,
       identity: podIds[i]!,
       endpointId: n,
-      ingressEnforced: ing > 0,
-      egressEnforced: egr > 0,
-      ingressAuditOnly: ing > 0 && ingressEnforcing[i] === 0,
-      egressAuditOnly: egr > 0 && egressEnforcing[i] === 0,
-      auditMode: (ing > 0 || egr > 0) && !nonAudit[i],
+      ingressEnforced,
+      egressEnforced,
+      ingressAuditOnly,
+      egressAuditOnly,
+      auditMode,
     };
   });
+  if (cache?.pods) cache.pods.endpoints = endpoints;
 
   // The ipcache depends only on the inventory and the identity allocation: reused while both stay.
   // Frozen, so later stages may memoize on it (lower encodes a frozen ipcache once).
