@@ -242,13 +242,36 @@ function resolvePeer(ir: NetworkIR, p: FlowPeer, other: FlowPeer): ResolvedPeer 
 function peerByAddress(ir: NetworkIR, addr: string): ResolvedPeer {
   if (!parseAddress(addr)) return { identityAt: () => reservedIdentities.world, error: `${addr} is not an IP address` };
   const idx = indexOf(ir);
+  const ep = endpointByIp(ir, idx, addr);
+  if (ep) return { endpoint: ep, identityAt: () => ep.identity };
+  return { identityAt: (node) => addressIdentity(ir, addr, node) };
+}
+
+/**
+ * Pod index by address, per compiler endpoint index: compiles against one inventory (the plan's
+ * two revisions) list their endpoints in the same pod order with the same addresses.
+ */
+const ipIndexes = new WeakMap<ReadonlyMap<string, number>, Map<string, number>>();
+
+function endpointByIp(ir: NetworkIR, idx: Index, addr: string): IREndpoint | undefined {
+  const at = ir.endpointIndex;
+  if (at && at.size === ir.endpoints.length) {
+    let m = ipIndexes.get(at);
+    if (!m) {
+      m = new Map();
+      ir.endpoints.forEach((e, i) => {
+        for (const ip of e.ips) if (!m!.has(ip)) m!.set(ip, i);
+      });
+      ipIndexes.set(at, m);
+    }
+    const i = m.get(addr);
+    return i === undefined ? undefined : ir.endpoints[i];
+  }
   if (!idx.byIp) {
     idx.byIp = new Map();
     for (const e of ir.endpoints) for (const ip of e.ips) if (!idx.byIp.has(ip)) idx.byIp.set(ip, e);
   }
-  const ep = idx.byIp.get(addr);
-  if (ep) return { endpoint: ep, identityAt: () => ep.identity };
-  return { identityAt: (node) => addressIdentity(ir, addr, node) };
+  return idx.byIp.get(addr);
 }
 
 /** Peer lists of many identities, as sets (the plan probes thousands of peers against each list). */
@@ -306,20 +329,28 @@ interface SetResult {
   l7?: L7Rules;
 }
 
+const defaultDeny: SetResult = Object.freeze({ kind: 'default-deny' });
+const notEnforced: SetResult = Object.freeze({ kind: 'not-enforced' });
+
 /** Cilium's resolution over one set of rules: deny first, then a plain allow, then L7 rules, then the default. */
 function evalSet(rules: readonly IRRule[], enforced: boolean, http: HttpRequest | undefined): SetResult {
-  const min = (rs: IRRule[]) => Math.min(...rs.map((r) => r.cookie));
-  const deny = rules.filter((r) => r.deny);
-  if (deny.length) return { kind: 'deny', cookie: min(deny) };
-  const plain = rules.filter((r) => !r.l7);
-  if (plain.length) return { kind: 'allow', cookie: min(plain) };
-  if (rules.length) {
-    const l7 = unionL7(rules.map((r) => r.l7!));
-    if (!http || !l7.http) return { kind: 'redirect', cookie: min([...rules]), l7 };
-    const ok = l7.http.some((h) => httpMatches(h, http));
-    return { kind: ok ? 'l7-allow' : 'l7-deny', cookie: min([...rules]), l7 };
+  if (rules.length === 0) return enforced ? defaultDeny : notEnforced;
+  // Lowest cookie of the deny rules, of the plain allows, and of all (one pass).
+  let deny = Infinity;
+  let plain = Infinity;
+  let all = Infinity;
+  for (const r of rules) {
+    if (r.cookie < all) all = r.cookie;
+    if (r.deny) {
+      if (r.cookie < deny) deny = r.cookie;
+    } else if (!r.l7 && r.cookie < plain) plain = r.cookie;
   }
-  return { kind: enforced ? 'default-deny' : 'not-enforced' };
+  if (deny !== Infinity) return { kind: 'deny', cookie: deny };
+  if (plain !== Infinity) return { kind: 'allow', cookie: plain };
+  const l7 = unionL7(rules.map((r) => r.l7!));
+  if (!http || !l7.http) return { kind: 'redirect', cookie: all, l7 };
+  const ok = l7.http.some((h) => httpMatches(h, http));
+  return { kind: ok ? 'l7-allow' : 'l7-deny', cookie: all, l7 };
 }
 
 const denies = (k: SetKind) => k === 'deny' || k === 'l7-deny' || k === 'default-deny';
@@ -340,11 +371,17 @@ const reasonOf: Record<SetKind, Reason> = {
  */
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
   const idx = indexOf(ir);
-  const rules = ((direction === 'ingress' ? idx.ingress : idx.egress).get(ep.key) ?? []).filter((r) => (r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port));
+  const rules: IRRule[] = [];
+  let audited = false;
+  for (const r of (direction === 'ingress' ? idx.ingress : idx.egress).get(ep.key) ?? [])
+    if ((r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port)) {
+      rules.push(r);
+      if (r.audit) audited = true;
+    }
   const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
   const auditOnly = direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
   const E = evalSet(
-    rules.some((r) => r.audit) ? rules.filter((r) => !r.audit) : rules,
+    audited ? rules.filter((r) => !r.audit) : rules,
     enforced && !auditOnly,
     http,
   );
