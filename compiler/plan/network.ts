@@ -190,13 +190,30 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   const all = [...inv.diagnostics, ...diagnostics];
   if (inv.inventory.pods.length === 0)
     all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'}: connectivity is only computed between workloads; pass --inventory FILE`, fileSpan(inventoryFile ?? '.')));
+  // Thousands of probes end in a handful of distinct decisions: each is built once (decisions are
+  // never written to after this) and its rule reference once per rule.
+  const decisions = new Map<string, Decision>();
+  const refs = new Map<number, RuleRef>();
+  const l7Texts = new WeakMap<object, string | undefined>();
   const oracle: Oracle = (p) => {
     const flow: Flow = { from: flowPeer(p.src), to: flowPeer(p.dst), protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
     const r = evaluate(ir, flow);
-    const d: Decision = { verdict: r.verdict === 'allow' ? 'allow' : 'deny', audit: Boolean(r.audit) };
-    const l7 = l7Text(r.l7);
+    let l7: string | undefined;
+    if (r.l7) {
+      if (l7Texts.has(r.l7)) l7 = l7Texts.get(r.l7);
+      else l7Texts.set(r.l7, (l7 = l7Text(r.l7)));
+    }
+    const key = `${r.verdict}|${r.audit ? 1 : 0}|${r.rule?.cookie ?? 0}|${l7 ?? ''}`;
+    let d = decisions.get(key);
+    if (d) return d;
+    d = { verdict: r.verdict === 'allow' ? 'allow' : 'deny', audit: Boolean(r.audit) };
     if (l7) d.l7 = l7;
-    if (r.rule) d.rule = ruleRef(r.rule);
+    if (r.rule) {
+      let ref = refs.get(r.rule.cookie);
+      if (!ref) refs.set(r.rule.cookie, (ref = ruleRef(r.rule)));
+      d.rule = ref;
+    }
+    decisions.set(key, Object.freeze(d));
     return d;
   };
   const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
