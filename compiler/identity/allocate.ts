@@ -127,12 +127,8 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
   // its labels again. Equal sets written in another order still meet at labelKey.
   const seen = new Map<string, { labels: Map<string, string>; pods: number[]; namespace: string }>();
   inv.pods.forEach((p, index) => {
-    // Length-prefixed, so no label text can make two different sets read alike.
-    let raw = `${p.namespace.length}:${p.namespace}${p.serviceAccount.length}:${p.serviceAccount}`;
-    for (const k in p.labels) {
-      const v = p.labels[k]!;
-      raw += `${k.length}:${k}${v.length}:${v}`;
-    }
+    // JSON quotes every text, so no label text can make two different sets read alike.
+    const raw = JSON.stringify([p.namespace, p.serviceAccount, p.labels]);
     let e = seen.get(raw);
     if (!e) {
       const l = endpointLabels(p, nsLabels.get(p.namespace) ?? {}, inv.cluster);

@@ -319,7 +319,7 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
   inv.cidrGroups.sort(byName);
   inv.services = byNsName(inv.services);
   // Pods sorted by the keys built above (namespace/name), not built again.
-  inv.pods = [...seenPod].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+  inv.pods = [...seenPod.keys()].sort().map((k) => seenPod.get(k)!);
 }
 
 function fmt(o: Origin | undefined): string {

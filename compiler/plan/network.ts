@@ -3,6 +3,7 @@
 // that knows the compiler's shapes; everything else speaks Peer / Probe / Decision.
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
 import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/types.js';
+import type { Identity } from '../identity/allocate.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
 import { endpointsByKey } from '../ir/evaluate.js';
@@ -97,6 +98,15 @@ function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PairRules {
   });
 }
 
+/** Label text per identity, per identity list (the plan's two revisions share one allocation). */
+const labelTexts = new WeakMap<readonly Identity[], Map<number, string>>();
+
+function identityLabelTexts(ids: readonly Identity[]): Map<number, string> {
+  let m = labelTexts.get(ids);
+  if (!m) labelTexts.set(ids, (m = new Map(ids.map((i) => [i.id, i.labels.join(',')]))));
+  return m;
+}
+
 /** Peer lists by identity labels, memoized per resolved peer list (one identity allocation each). */
 const peerTexts = new WeakMap<readonly number[], string>();
 
@@ -110,7 +120,7 @@ function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): EndpointFing
   const peersText = (peers: readonly number[]): string => {
     let t = peerTexts.get(peers);
     if (t === undefined) {
-      labels ??= new Map(ir.identities.map((i) => [i.id, i.labels.join(',')]));
+      labels ??= identityLabelTexts(ir.identities);
       t = JSON.stringify(peers.map((p) => labels!.get(p) ?? String(p)).sort());
       peerTexts.set(peers, t);
     }

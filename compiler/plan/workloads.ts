@@ -42,15 +42,11 @@ function labelKey(l: Record<string, string>): string {
 export function workloadsOf(pods: readonly InventoryPod[]): WorkloadPeer[] {
   const groups = new Map<string, WorkloadPeer>();
   // Replicas repeat one label set, usually written in one order: sort each distinct writing once
-  // (length-prefixed, so no label text can make two sets read alike).
+  // (JSON quotes every text, so no label text can make two sets read alike).
   const sorted = new Map<string, string>();
   for (const p of pods) {
     const owner = ownerOf(p.name);
-    let raw = '';
-    for (const k in p.labels) {
-      const v = p.labels[k]!;
-      raw += `${k.length}:${k}${v.length}:${v}`;
-    }
+    const raw = JSON.stringify(p.labels);
     let lk = sorted.get(raw);
     if (lk === undefined) sorted.set(raw, (lk = labelKey(p.labels)));
     const key = `${p.namespace}/${owner.name}[${owner.kind}]|${lk}`;
