@@ -91,7 +91,16 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
     res.diagnostics = sortDiagnostics([...pre, ...res.diagnostics]);
     return res;
   }
+  const read = await readWorkTree(root, rels, opts.limits);
+  const res = loadSources(read.files, undefined, opts.limits);
+  res.diagnostics = sortDiagnostics([...pre, ...read.diagnostics, ...res.diagnostics]);
+  return res;
+}
+
+/** Reads the YAML files under `rels` (relative to `root`) from disk; missing, unreadable and oversized files are findings. */
+export async function readWorkTree(root: string, rels: readonly string[], limits: Partial<YamlLimits> = {}): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[] }> {
   const files: SourceFile[] = [];
+  const pre: Diagnostic[] = [];
   for (const rel of rels) {
     const abs = path.resolve(root, rel);
     let st;
@@ -106,7 +115,7 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
       const display = displayPath(root, f);
       try {
         const fst = await fs.stat(f);
-        const maxBytes = { ...defaultLimits, ...opts.limits }.maxFileBytes;
+        const maxBytes = { ...defaultLimits, ...limits }.maxFileBytes;
         if (fst.size > maxBytes) {
           // Do not read a huge file into memory just to reject it.
           pre.push(diagnostic('load/file-too-large', 'error', `file is ${fst.size} bytes; the limit is ${maxBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(display)));
@@ -118,9 +127,7 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
       }
     }
   }
-  const res = loadSources(files, undefined, opts.limits);
-  res.diagnostics = sortDiagnostics([...pre, ...res.diagnostics]);
-  return res;
+  return { files, diagnostics: pre };
 }
 
 function displayPath(root: string, abs: string): string {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
-import { loadPolicies, loadSources, readRevision, type LoadResult, type PolicyDocument, type RevisionFile } from '../load/index.js';
+import { loadPolicies, loadSources, readRevision, readWorkTree, type LoadResult, type PolicyDocument, type RevisionFile } from '../load/index.js';
 import { GitObjectReader } from '../load/git.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision, inventoryKey } from './network.js';
@@ -67,7 +67,7 @@ export function closeRevisionCache(cache: RevisionCache): void {
 const blobKey = (oid: string, file: string) => `${oid}:${file}`;
 
 /** Parses one file for `commit`, reusing the documents parsed for another commit with the same blob. */
-function loadCached(f: RevisionFile, commit: string, cache: RevisionCache): LoadResult {
+function loadCached(f: RevisionFile, commit: string | undefined, cache: RevisionCache): LoadResult {
   const key = blobKey(f.oid, f.file);
   const hit = cache.blobs.get(key);
   if (!hit) {
@@ -76,13 +76,39 @@ function loadCached(f: RevisionFile, commit: string, cache: RevisionCache): Load
     return r;
   }
   if (hit.commit === commit) return hit;
-  // Same content, other commit: only the provenance's commit differs.
+  // Same content, other commit (or the work tree, no commit): only the provenance's commit differs.
+  const withCommit = <T extends { commit?: string }>(x: T): T => {
+    const y = { ...x };
+    if (commit) y.commit = commit;
+    else delete y.commit;
+    return y;
+  };
   return {
-    documents: hit.documents.map((d) => ({ ...d, provenance: { ...d.provenance, commit } })),
-    diagnostics: hit.diagnostics.map((d) => ({ ...d, commit })),
+    documents: hit.documents.map((d) => ({ ...d, provenance: withCommit(d.provenance) })),
+    diagnostics: hit.diagnostics.map(withCommit),
     files: hit.files,
-    commit,
+    ...(commit ? { commit } : {}),
     sources: hit.sources,
+  };
+}
+
+/** Git's blob id of some bytes (what `git hash-object` prints): equal ids mean equal content. */
+function blobId(bytes: Uint8Array): string {
+  return createHash('sha1').update(`blob ${bytes.byteLength}\0`).update(bytes).digest('hex');
+}
+
+/**
+ * The work tree (`weir plan --worktree`), each file keyed by the blob id Git would give it, so an
+ * unchanged file reuses the base revision's parse and compile like a committed one does.
+ */
+async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache): Promise<LoadResult> {
+  const r = await readWorkTree(root, paths);
+  const parts = r.files.map((f) => loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes }, undefined, cache));
+  return {
+    documents: parts.flatMap((p) => p.documents),
+    diagnostics: sortDiagnostics([...r.diagnostics, ...parts.flatMap((p) => p.diagnostics)]),
+    files: r.files.map((f) => f.file),
+    sources: new Map(parts.flatMap((p) => [...p.sources])),
   };
 }
 
@@ -106,7 +132,8 @@ async function loadAt(paths: readonly string[], root: string, rev: string, cache
 export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput, shared?: RevisionCache): Promise<{ model: RevisionModel; load: LoadResult }> {
   const cache = shared ?? newRevisionCache();
   // loadPolicies checks the paths (outside the repository, missing); the cached reader does the rest.
-  const load = req.rev && paths.every((p) => !p.startsWith('..')) ? await loadAt(paths, root, req.rev, cache).finally(() => shared || closeRevisionCache(cache)) : await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) });
+  const inside = paths.every((p) => !p.startsWith('..'));
+  const load = !inside ? await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) }) : req.rev ? await loadAt(paths, root, req.rev, cache).finally(() => shared || closeRevisionCache(cache)) : await loadWorkTree(paths, root, cache);
   const docs = load.documents;
   // Without --inventory the workloads come from the manifests beside the policies, at this revision.
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');
