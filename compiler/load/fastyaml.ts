@@ -128,17 +128,19 @@ export class FastParser {
       let nl = t.indexOf('\n', pos);
       if (nl < 0) nl = t.length;
       if (pos === t.length) break;
-      const s = t.slice(pos, nl);
-      if (s.startsWith('---') && (s.length === 3 || s[3] === ' ')) {
-        if (s.length > 3 && !/^---\s*(#.*)?$/.test(s)) giveUp(); // content after the marker
+      // Looked at in place: a substring per line would be garbage for every line of a large file.
+      const c0 = t.charCodeAt(pos);
+      const len = nl - pos;
+      if (c0 === 45 /* - */ && t.startsWith('---', pos) && (len === 3 || t.charCodeAt(pos + 3) === 32)) {
+        if (len > 3 && !/^---\s*(#.*)?$/.test(t.slice(pos, nl))) giveUp(); // content after the marker
         flush(true);
         markers++;
-      } else if (s.startsWith('...') || s.startsWith('%')) giveUp();
+      } else if (c0 === 37 /* % */ || (c0 === 46 && t.startsWith('...', pos))) giveUp();
       else {
         let k = 0;
-        while (k < s.length && s.charCodeAt(k) === 32) k++;
-        const blank = k === s.length || s[k] === '#';
-        lines.push({ start: pos, end: nl, indent: blank ? -1 : k, comment: k < s.length && s[k] === '#' ? k : -1, raw: lines.length });
+        while (k < len && t.charCodeAt(pos + k) === 32) k++;
+        const hash = k < len && t.charCodeAt(pos + k) === 35;
+        lines.push({ start: pos, end: nl, indent: k === len || hash ? -1 : k, comment: hash ? k : -1, raw: lines.length });
       }
       pos = nl + 1;
     }
@@ -327,7 +329,7 @@ export class FastParser {
       } else {
         // The item's content starts mid-line: treat that column as the line's indentation.
         const col = cs - l.start;
-        this.lines[this.i] = { ...l, indent: col };
+        l.indent = col; // this parse's own line record (the raw list only asks whether it has content)
         items.push(this.parseNode(col));
       }
     }
