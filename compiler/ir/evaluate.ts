@@ -3,6 +3,7 @@
 // direction with no matching rule is denied only when some rule selecting the endpoint enforces
 // it; audit mode turns would-be drops into allow-and-report). It shares no code with lowering,
 // so `weir verify` comparing it with the emulator over the map images means something.
+import { ruleIndex } from './rules.js';
 import { reservedIdentities } from '../identity/allocate.js';
 import { ipv4ToInt, parseAddress, parsePrefix, prefixContains } from '../network/cidr.js';
 import type { Direction, HttpRule, IREndpoint, IRRule, L7Rules, NetworkIR, RuleOrigin } from './types.js';
@@ -81,8 +82,6 @@ interface IpcacheRow extends IpcacheHit {
 interface Index {
   endpoints: Pick<Map<string, IREndpoint>, 'get'>;
   /** Rules selecting each endpoint, per direction. */
-  ingress: Map<string, IRRule[]>;
-  egress: Map<string, IRRule[]>;
   /** Endpoints by address (first endpoint holding it, as the IR lists them), built on the first address peer. */
   byIp?: Map<string, IREndpoint>;
 }
@@ -99,12 +98,6 @@ const ipcacheIndexes = new WeakMap<readonly object[], IpcacheIndex>();
 
 const indexes = new WeakMap<NetworkIR, Index>();
 
-function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
-  const l = m.get(k);
-  if (l) l.push(v);
-  else m.set(k, [v]);
-}
-
 /** Endpoints by key: the compiler's index (shared by compiles against one inventory) when the IR carries it. */
 export function endpointsByKey(ir: NetworkIR): Pick<Map<string, IREndpoint>, 'get'> {
   const at = ir.endpointIndex;
@@ -120,13 +113,7 @@ export function endpointsByKey(ir: NetworkIR): Pick<Map<string, IREndpoint>, 'ge
 function indexOf(ir: NetworkIR): Index {
   let x = indexes.get(ir);
   if (x) return x;
-  const ingress = new Map<string, IRRule[]>();
-  const egress = new Map<string, IRRule[]>();
-  for (const r of ir.rules)
-    for (const s of r.subjects) {
-      push(r.direction === 'ingress' ? ingress : egress, s, r);
-    }
-  x = { endpoints: endpointsByKey(ir), ingress, egress };
+  x = { endpoints: endpointsByKey(ir) };
   indexes.set(ir, x);
   return x;
 }
@@ -199,7 +186,7 @@ export function fqdnMatches(regex: string, name: string): boolean {
 
 /** Whether an endpoint's egress DNS rules let its DNS proxy learn `name` (toFQDNs needs this). */
 export function dnsAllows(ir: NetworkIR, endpoint: string, name: string): boolean {
-  for (const r of indexOf(ir).egress.get(endpoint) ?? [])
+  for (const r of ruleIndex(ir).of(endpoint, 'egress'))
     if (!r.deny && r.l7?.dns)
       for (const d of r.l7.dns) {
         const re = d.matchName !== undefined ? `^${d.matchName.toLowerCase().replace(/\.$/, '').replace(/\./g, '\\.')}$` : d.matchPattern === '*' ? '^.*$' : `^${(d.matchPattern ?? '').toLowerCase().replace(/\.$/, '').split('.').map((l) => l.split('*').join('[-a-z0-9_]*')).join('\\.')}$`;
@@ -370,10 +357,9 @@ const reasonOf: Record<SetKind, Reason> = {
  * flow they let through that the audit policies would drop is allowed and reported.
  */
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
-  const idx = indexOf(ir);
   const rules: IRRule[] = [];
   let audited = false;
-  for (const r of (direction === 'ingress' ? idx.ingress : idx.egress).get(ep.key) ?? [])
+  for (const r of ruleIndex(ir).of(ep.key, direction))
     if ((r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port)) {
       rules.push(r);
       if (r.audit) audited = true;

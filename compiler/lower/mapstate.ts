@@ -6,6 +6,7 @@
 //   higher precedence than wildcard entries of the same verdict class;
 // - within one identity, an entry is emitted for every port segment whose resolved value
 //   differs from the coarser entry that would otherwise be the longest match.
+import { ruleIndex } from '../ir/rules.js';
 import type { IREndpoint, IRRule, L7Rules, NetworkIR } from '../ir/types.js';
 import { unionL7 } from '../ir/evaluate.js';
 import {
@@ -216,22 +217,7 @@ export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L
   return out;
 }
 
-/** Rules per subject endpoint, in IR order. */
+/** Rules per subject endpoint, in IR order (the IR's shared index). */
 export function rulesBySubject(ir: NetworkIR): Map<string, IRRule[]> {
-  const m = new Map<string, IRRule[]>();
-  // The rules of one selector share their subject list: look its keys up once per list, not per rule.
-  const lists = new Map<readonly string[], IRRule[][]>();
-  for (const r of ir.rules) {
-    let ls = lists.get(r.subjects);
-    if (!ls) {
-      ls = r.subjects.map((s) => {
-        let l = m.get(s);
-        if (!l) m.set(s, (l = []));
-        return l;
-      });
-      lists.set(r.subjects, ls);
-    }
-    for (const l of ls) l.push(r);
-  }
-  return m;
+  return ruleIndex(ir).all;
 }

@@ -7,6 +7,7 @@ import type { Identity } from '../identity/allocate.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
 import { endpointsByKey } from '../ir/evaluate.js';
+import { ruleIndex } from '../ir/rules.js';
 import type { Protocol } from './connset.js';
 import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
@@ -69,24 +70,15 @@ const protocolOf: Record<number, Protocol | undefined> = { 6: 'TCP', 17: 'UDP', 
  * split its decisions, so a pair is probed over its own (usually few) classes.
  */
 function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PairRules {
-  // Rules by subject per direction; each endpoint's port list is written when a pair first asks.
-  const rulesOf = { egress: new Map<string, IRRule[]>(), ingress: new Map<string, IRRule[]>() };
-  for (const r of ir.rules) {
-    if (!r.ports) continue;
-    const m = rulesOf[r.direction];
-    for (const s of r.subjects) {
-      const l = m.get(s);
-      if (l) l.push(r);
-      else m.set(s, [r]);
-    }
-  }
+  // Each endpoint's port list is written when a pair first asks, from the IR's shared rule index.
+  const index = ruleIndex(ir);
   const memo = { egress: new Map<string, RulePorts[]>(), ingress: new Map<string, RulePorts[]>() };
   const portsOf = (direction: 'egress' | 'ingress', endpoint: string): RulePorts[] => {
     let c = memo[direction].get(endpoint);
     if (c) return c;
     c = [];
-    for (const r of rulesOf[direction].get(endpoint) ?? [])
-      for (const p of r.ports!) {
+    for (const r of index.of(endpoint, direction))
+      for (const p of r.ports ?? []) {
         const protocol = protocolOf[p.protocol];
         if (protocol) c.push({ protocol, lo: p.lo, hi: p.hi, rule: r.cookie });
       }
@@ -132,19 +124,19 @@ function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): EndpointFing
     if (id === undefined) ruleIds.set(t, (id = ruleIds.size + 1));
     return id;
   };
-  const ingressOf = new Map<string, number[]>();
-  const egressOf = new Map<string, number[]>();
-  for (const r of ir.rules) {
-    const id = idOf(r);
-    const m = r.direction === 'ingress' ? ingressOf : egressOf;
-    for (const s of r.subjects) {
-      const l = m.get(s);
-      if (l) l.push(id);
-      else m.set(s, [id]);
+  // Rule numbers per rule object, and each endpoint's list written on demand from the IR's shared
+  // rule index: the plan asks for one representative pod per workload, not every pod.
+  const index = ruleIndex(ir);
+  const numbers = new Map<IRRule, number>();
+  const ids = (endpoint: string, direction: 'ingress' | 'egress'): string => {
+    const l: number[] = [];
+    for (const r of index.of(endpoint, direction)) {
+      let n = numbers.get(r);
+      if (n === undefined) numbers.set(r, (n = idOf(r)));
+      l.push(n);
     }
-  }
-  const ids = (l: number[] | undefined) => (l ? l.sort((a, b) => a - b).join(',') : '');
-  // Written on demand: the plan asks for one representative pod per workload, not every pod.
+    return l.sort((a, b) => a - b).join(',');
+  };
   let endpoints: Pick<Map<string, IREndpoint>, 'get'> | undefined;
   const out = new Map<string, { ingress: string; egress: string }>();
   return {
@@ -156,8 +148,8 @@ function fingerprints(ir: NetworkIR, ruleIds: Map<string, number>): EndpointFing
       if (!e) return undefined;
       const mode = `${e.auditMode ? 1 : 0}`;
       f = {
-        ingress: `${e.ingressEnforced ? 1 : 0}${e.ingressAuditOnly ? 1 : 0}${mode}|${ids(ingressOf.get(e.key))}`,
-        egress: `${e.egressEnforced ? 1 : 0}${e.egressAuditOnly ? 1 : 0}${mode}|${ids(egressOf.get(e.key))}`,
+        ingress: `${e.ingressEnforced ? 1 : 0}${e.ingressAuditOnly ? 1 : 0}${mode}|${ids(e.key, 'ingress')}`,
+        egress: `${e.egressEnforced ? 1 : 0}${e.egressAuditOnly ? 1 : 0}${mode}|${ids(e.key, 'egress')}`,
       };
       out.set(key, f);
       return f;
