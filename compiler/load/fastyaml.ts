@@ -367,6 +367,23 @@ export class FastParser {
     return { value: plainValue(raw), start: s, end: e };
   }
 
+  /**
+   * Short plain scalars (namespaces, label values, protocols, port names) repeat across the
+   * entries of a large flow-style list such as an inventory's pods: one string each keeps the
+   * parsed values smaller for the garbage collector, which copies every live object while a
+   * large file is parsed.
+   */
+  private readonly interned = new Map<string, string>();
+
+  private intern(start: number, end: number): string {
+    const s = this.text.slice(start, end);
+    if (end - start > 16) return s;
+    const known = this.interned.get(s);
+    if (known !== undefined) return known;
+    if (this.interned.size < 65536) this.interned.set(s, s);
+    return s;
+  }
+
   private restIsComment(k: number, lineEnd: number): void {
     const t = this.text;
     while (k < lineEnd && t.charCodeAt(k) === 32) k++;
@@ -509,7 +526,7 @@ export class FastParser {
     let e = k;
     while (e > st && t.charCodeAt(e - 1) === 32) e--;
     if (e === st) giveUp(); // empty entries
-    const v = plainValue(t.slice(st, e));
+    const v = plainValue(this.intern(st, e));
     if (this.positions) this.fNode = { value: v, start: st, end: e };
     this.fStart = st;
     this.fStop = e;
