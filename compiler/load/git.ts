@@ -25,6 +25,10 @@ export interface TreeFile {
   mode: string;
 }
 
+/**
+ * One `git cat-file` process. Revision names are resolved once per reader (a reader stands for one
+ * point in time): something that follows a moving branch takes a new reader per read.
+ */
 export class GitObjectReader {
   private child: ChildProcessWithoutNullStreams | undefined;
   private readonly pending: Pending[] = [];

@@ -1,7 +1,6 @@
 // Load policy documents from files and folders, or from a Git revision without touching the work tree.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { diagnostic, fileSpan, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { classify, type PolicyDocument } from './document.js';
 import { decodeUtf8, defaultLimits, parseYamlDocuments, type YamlLimits } from './yaml.js';
@@ -181,30 +180,4 @@ export async function readRevision(repo: string, rev: string, paths: readonly st
   } finally {
     if (!opts.reader) reader.close();
   }
-}
-
-/** Streams many blobs through one `git cat-file --batch` process (simple-git has no batch reader). */
-export function catFileBatch(repo: string, oids: readonly string[]): Promise<Uint8Array[]> {
-  if (oids.length === 0) return Promise.resolve([]);
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`git cat-file exited with ${code}`));
-      const buf = Buffer.concat(chunks);
-      const out: Uint8Array[] = [];
-      let off = 0;
-      for (let i = 0; i < oids.length; i++) {
-        const nl = buf.indexOf(0x0a, off);
-        const header = buf.subarray(off, nl).toString();
-        const size = Number(header.split(' ')[2]);
-        out.push(buf.subarray(nl + 1, nl + 1 + size));
-        off = nl + 1 + size + 1;
-      }
-      resolve(out);
-    });
-    child.stdin.end(oids.join('\n') + '\n');
-  });
 }
