@@ -3,7 +3,6 @@
 // direction with no matching rule is denied only when some rule selecting the endpoint enforces
 // it; audit mode turns would-be drops into allow-and-report). It shares no code with lowering,
 // so `weir verify` comparing it with the emulator over the map images means something.
-import { ruleIndex } from './rules.js';
 import { reservedIdentities } from '../identity/allocate.js';
 import { ipv4ToInt, parseAddress, parsePrefix, prefixContains } from '../network/cidr.js';
 import type { Direction, HttpRule, IREndpoint, IRRule, L7Rules, NetworkIR, RuleOrigin } from './types.js';
@@ -81,7 +80,9 @@ interface IpcacheRow extends IpcacheHit {
 
 interface Index {
   endpoints: Pick<Map<string, IREndpoint>, 'get'>;
-  /** Rules selecting each endpoint, per direction. */
+  /** Rules selecting each endpoint, per direction (its own index: the evaluator shares no code with lowering). */
+  ingress: Map<string, IRRule[]>;
+  egress: Map<string, IRRule[]>;
   /** Endpoints by address (first endpoint holding it, as the IR lists them), built on the first address peer. */
   byIp?: Map<string, IREndpoint>;
 }
@@ -113,7 +114,17 @@ export function endpointsByKey(ir: NetworkIR): Pick<Map<string, IREndpoint>, 'ge
 function indexOf(ir: NetworkIR): Index {
   let x = indexes.get(ir);
   if (x) return x;
-  x = { endpoints: endpointsByKey(ir) };
+  const ingress = new Map<string, IRRule[]>();
+  const egress = new Map<string, IRRule[]>();
+  for (const r of ir.rules) {
+    const m = r.direction === 'ingress' ? ingress : egress;
+    for (const s of r.subjects) {
+      const l = m.get(s);
+      if (l) l.push(r);
+      else m.set(s, [r]);
+    }
+  }
+  x = { endpoints: endpointsByKey(ir), ingress, egress };
   indexes.set(ir, x);
   return x;
 }
@@ -186,7 +197,7 @@ export function fqdnMatches(regex: string, name: string): boolean {
 
 /** Whether an endpoint's egress DNS rules let its DNS proxy learn `name` (toFQDNs needs this). */
 export function dnsAllows(ir: NetworkIR, endpoint: string, name: string): boolean {
-  for (const r of ruleIndex(ir).of(endpoint, 'egress'))
+  for (const r of indexOf(ir).egress.get(endpoint) ?? [])
     if (!r.deny && r.l7?.dns)
       for (const d of r.l7.dns) {
         const re = d.matchName !== undefined ? `^${d.matchName.toLowerCase().replace(/\.$/, '').replace(/\./g, '\\.')}$` : d.matchPattern === '*' ? '^.*$' : `^${(d.matchPattern ?? '').toLowerCase().replace(/\.$/, '').split('.').map((l) => l.split('*').join('[-a-z0-9_]*')).join('\\.')}$`;
@@ -359,7 +370,7 @@ const reasonOf: Record<SetKind, Reason> = {
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
   const rules: IRRule[] = [];
   let audited = false;
-  for (const r of ruleIndex(ir).of(ep.key, direction))
+  for (const r of (direction === 'ingress' ? indexOf(ir).ingress : indexOf(ir).egress).get(ep.key) ?? [])
     if ((r.peers === 'any' || hasPeer(r.peers, peerIdentity)) && portMatches(r, protocol, port)) {
       rules.push(r);
       if (r.audit) audited = true;

@@ -1,6 +1,7 @@
-// The rules selecting each endpoint, indexed once per IR and shared by every reader (lowering,
-// verification, the reference evaluator, the plan's port cuts and fingerprints). Per-direction
-// lists are split off on demand: the plan asks for a few hundred endpoints of ten thousand.
+// The rules selecting each endpoint, indexed once per IR and shared by lowering, verification and
+// the plan's port cuts and fingerprints (not by the reference evaluator, which keeps its own so that
+// `weir verify` compares two independent readings of the IR). Per-direction lists are split off on
+// demand: the plan asks for a few hundred endpoints of ten thousand.
 import type { Direction, IRRule, NetworkIR } from './types.js';
 
 export interface RuleIndex {
