@@ -116,13 +116,20 @@ function indexOf(ir: NetworkIR): Index {
   if (x) return x;
   const ingress = new Map<string, IRRule[]>();
   const egress = new Map<string, IRRule[]>();
+  // Rules of one selector share their subject list: its endpoints' lists are looked up once per list.
+  const lists = { ingress: new Map<readonly string[], IRRule[][]>(), egress: new Map<readonly string[], IRRule[][]>() };
   for (const r of ir.rules) {
-    const m = r.direction === 'ingress' ? ingress : egress;
-    for (const s of r.subjects) {
-      const l = m.get(s);
-      if (l) l.push(r);
-      else m.set(s, [r]);
+    let ls = lists[r.direction].get(r.subjects);
+    if (!ls) {
+      const m = r.direction === 'ingress' ? ingress : egress;
+      ls = r.subjects.map((s) => {
+        let l = m.get(s);
+        if (!l) m.set(s, (l = []));
+        return l;
+      });
+      lists[r.direction].set(r.subjects, ls);
     }
+    for (const l of ls) l.push(r);
   }
   x = { endpoints: endpointsByKey(ir), ingress, egress };
   indexes.set(ir, x);
