@@ -131,7 +131,8 @@ async function loadAt(paths: readonly string[], root: string, rev: string, cache
 /** One revision, compiled. With a shared `cache` (both sides of a plan), the caller ends it with closeRevisionCache. */
 export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput, shared?: RevisionCache): Promise<{ model: RevisionModel; load: LoadResult }> {
   const cache = shared ?? newRevisionCache();
-  // loadPolicies checks the paths (outside the repository, missing); the cached reader does the rest.
+  // Paths outside the repository go through loadPolicies (it reports them); inside, revisions and the
+  // work tree are read file by file against the shared cache.
   const inside = paths.every((p) => !p.startsWith('..'));
   const load = !inside ? await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) }) : req.rev ? await loadAt(paths, root, req.rev, cache).finally(() => shared || closeRevisionCache(cache)) : await loadWorkTree(paths, root, cache);
   const docs = load.documents;
