@@ -59,13 +59,17 @@ export class GitObjectReader {
     const child = spawn('git', args, { cwd: this.repo, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdout.on('data', (c: Buffer) => this.onData(c));
+    child.stdout.on('data', (c: Buffer) => {
+      if (this.child === child) this.onData(c);
+    });
     const fail = (e: Error) => {
       this.failed = e;
       for (const p of this.pending.splice(0)) p.reject(e);
     };
     child.on('error', (e) => fail(new Error(`cannot run git cat-file in ${this.repo}: ${e.message}`)));
     child.on('close', (code) => {
+      // A process ended by close() may report after a new one has started: it no longer speaks for this reader.
+      if (this.child !== child) return;
       this.child = undefined;
       if (code === 129 && !this.legacy && !this.answered) {
         // An older Git without --batch-command: ask again the plain way.
@@ -223,6 +227,12 @@ export class GitObjectReader {
   close(): void {
     this.child?.stdin.end();
     this.child = undefined;
+    // Answers still owed would come from the ended process: refuse them, and start clean.
+    for (const p of this.pending.splice(0)) p.reject(new Error(`git reader for ${this.repo} was closed`));
+    this.outbox = '';
+    this.chunks = [];
+    this.len = 0;
+    this.header = undefined;
   }
 }
 

@@ -56,6 +56,25 @@ describe('GitObjectReader', () => {
     }
   });
 
+  it('reads again after close, from a new process (the old one no longer answers for it)', async () => {
+    const r = new GitObjectReader(repo.dir);
+    const c = await r.commit('one');
+    r.close();
+    const blob = await r.read((await r.files(c!.tree, ['a.yaml']))[0]!.oid);
+    expect(blob?.content.toString()).toBe('a: 1\n');
+    const pending = r.read('HEAD:networks/x.yaml');
+    r.close();
+    await expect(pending).rejects.toThrow(/closed/);
+    expect((await r.read('two:network/ns-1/p.yaml'))?.content.toString()).toBe('p: 2\n');
+    // Closed and asked again in the same turn: the unsent request of the closed one is not sent.
+    const dropped = r.read('one:a.yaml');
+    r.close();
+    const asked = r.read('one:big.yaml');
+    await expect(dropped).rejects.toThrow(/closed/);
+    expect((await asked)?.content.toString()).toBe(big);
+    r.close();
+  });
+
   it('reports a folder that is not a repository as an error, not a crash', async () => {
     const r = await readRevision('/', 'HEAD', ['.']);
     expect('error' in r).toBe(true);
