@@ -5,13 +5,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'compiler', 'cli', 'main.js');
+const built = join(root, 'dist', 'cli', 'main.js');
 let mod;
 if (existsSync(built) && !process.env.WEIR_FROM_SOURCE) {
   mod = await import(pathToFileURL(built).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  mod = await import(pathToFileURL(join(root, 'compiler', 'cli', 'main.ts')).href);
+  mod = await import(pathToFileURL(join(root, 'cli', 'main.ts')).href);
 }
 process.exitCode = await mod.main(process.argv.slice(2));

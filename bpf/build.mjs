@@ -39,10 +39,10 @@ if (failed.length > 0) {
   console.error(`bpf build: clang failed on ${failed.join(', ')}`);
   process.exit(1);
 }
-// The TypeScript encoders must agree with the layouts just compiled (see bpf/layouts.ts).
+// The TypeScript encoders must agree with the layouts just compiled (see bpf/abi/layouts.ts).
 if (existsSync(join(out, 'endpoint.bpf.o')) && !process.argv.includes('--no-layout-check')) {
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', join(bpfDir, 'check-layouts.ts')], { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(bpfDir, '..') });
+    execFileSync(process.execPath, ['--import', 'tsx', join(bpfDir, 'abi', 'check.ts')], { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(bpfDir, '..') });
   } catch {
     process.exit(1);
   }

@@ -2,7 +2,7 @@
 /*
  * Runtime enforcement map and event layouts: the single source of truth.
  *
- * compiler/runtime/encode.ts writes map images in exactly these layouts and
+ * bpf/abi/runtime.ts writes map images in exactly these layouts and
  * controller/events/tetragon.ts decodes ring-buffer records from them; a test
  * (test/runtime/layout.test.ts) checks both against the BTF of the compiled
  * objects. Change a layout here, bump WRT_ABI_VERSION, and the TS must follow.

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { u32 } from '../libbpf-ts/index.js';
-import type { RuntimeMapImage } from '../../compiler/runtime/encode.js';
-import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+import type { RuntimeMapImage } from '../abi/runtime.js';
+import { runtimeLayouts } from '../abi/runtime.js';
 import { decodeRecord } from '../../controller/events/tetragon.js';
 import { RuntimeDatapath } from './loader.js';
 

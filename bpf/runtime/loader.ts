@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
-import { checkRuntimeImage } from '../../compiler/runtime/abi.js';
-import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../../compiler/runtime/encode.js';
+import { checkRuntimeImage } from '../abi/runtime-check.js';
+import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../abi/runtime.js';
 
 /** Empty images of every runtime map: what the idle slot gets for a map a bundle does not carry. */
 const emptyImages = encodeRuntimeNode({ node: '', hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] });

@@ -8,9 +8,9 @@ import { hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { loadInventory, readInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/model.js';
 import { loadPolicies, loadSources, type PolicyDocument } from '../load/index.js';
-import { MapStateCache } from '../lower/images.js';
-import { CompileCache } from '../network/compile.js';
-import { buildFromDocuments, extraProducers, mergeInventories, type BuildResult, type ImageProducer } from './build.js';
+import { MapStateCache } from '../lower/network/images.js';
+import { CompileCache } from '../ir/network/compile.js';
+import { buildFromDocuments, extraProducers, mergeInventories, type BuildResult, type ImageProducer } from '../build.js';
 
 export interface NetworkBuilderOptions {
   paths: string[];

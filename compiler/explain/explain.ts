@@ -1,11 +1,11 @@
 // Explains one flow: the verdict per direction, the deciding rule (policy, file:line, commit)
 // and the map entry of the lowered images that implements it, found by the datapath emulator.
 import { assembleBundle } from '../bundle/assemble.js';
-import { evaluateFlow, protocolNumber, type Flow, type FlowVerdict } from '../ir/evaluate.js';
-import type { NetworkIR } from '../ir/types.js';
-import type { LoweredNetwork } from '../lower/images.js';
-import { DatapathEmulator } from '../verify/emulator.js';
-import type { PolicyKey, PolicyValue } from '../lower/encode.js';
+import { evaluateFlow, protocolNumber, type Flow, type FlowVerdict } from '../ir/network/evaluate.js';
+import type { NetworkIR } from '../ir/network/types.js';
+import type { LoweredNetwork } from '../lower/network/images.js';
+import { DatapathEmulator } from '../verify/network-emulator.js';
+import type { PolicyKey, PolicyValue } from '../../bpf/abi/net.js';
 import { formatPortPrefix, identityLabel } from './format.js';
 
 export interface ExplainedStep {

@@ -1,11 +1,11 @@
 // Human-readable renderings shared by the network commands: diagnostics, map dumps in the
 // style of `cilium bpf policy get`, and peer/port parsing for command-line flows.
 import { formatLocation, type Diagnostic } from '../diagnostics.js';
-import type { FlowPeer } from '../ir/evaluate.js';
-import { protoName, type NetworkIR } from '../ir/types.js';
-import type { MapEntry } from '../lower/mapstate.js';
-import { WEIR_FLAG_AUDIT } from '../lower/encode.js';
-import { parseAddress, parsePrefix } from '../network/cidr.js';
+import type { FlowPeer } from '../ir/network/evaluate.js';
+import { protoName, type NetworkIR } from '../ir/network/types.js';
+import type { MapEntry } from '../lower/network/mapstate.js';
+import { WEIR_FLAG_AUDIT } from '../../bpf/abi/net.js';
+import { parseAddress, parsePrefix } from '../model/cidr.js';
 import { reservedIdentities } from '../identity/allocate.js';
 
 export function formatDiagnostic(d: Diagnostic): string {

@@ -5,7 +5,7 @@
 // global identities are assigned in the sorted order of their label sets, so the same inventory
 // always yields the same numbers.
 import type { Inventory, Pod } from '../inventory/model.js';
-import { comparePrefix, formatPrefix, type Prefix } from '../network/cidr.js';
+import { comparePrefix, formatPrefix, type Prefix } from '../model/cidr.js';
 
 export const ID_ANY = 0;
 export const reservedIdentities = {

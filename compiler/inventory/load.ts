@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { diagnostic, fileSpan, type Diagnostic, type Span } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
 import { loadPolicies, type LoadOptions, type PolicyDocument } from '../load/index.js';
-import { parseAddress } from '../network/cidr.js';
+import { parseAddress } from '../model/cidr.js';
 import { emptyInventory, podKey, type Inventory, type NamedPort, type Origin, type Pod } from './model.js';
 
 export interface InventoryResult {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { BundleManifest, MapImage } from '../bundle/types.js';
 import type { MapDelta, Plan } from './model.js';
 import type { Bundle } from '../bundle/assemble.js';
-import { MapStateCache } from '../lower/images.js';
+import { MapStateCache } from '../lower/network/images.js';
 import { verifyNetwork } from '../verify/index.js';
 import type { RevisionModel } from './plan.js';
 

@@ -1,20 +1,20 @@
-// The plan's view of the network compiler (compiler/network): compile a revision, list its
+// The plan's view of the network compiler (compiler/ir/network): compile a revision, list its
 // workloads, and answer probes with the reference evaluator. This is the only file of the plan
 // that knows the compiler's shapes; everything else speaks Peer / Probe / Decision.
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
-import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/types.js';
+import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/network/types.js';
 import type { Identity } from '../identity/allocate.js';
 import type { PolicyDocument } from '../load/index.js';
-import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../network/index.js';
-import { endpointsByKey } from '../ir/evaluate.js';
-import { ruleIndex } from '../ir/rules.js';
+import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../ir/network/index.js';
+import { endpointsByKey } from '../ir/network/evaluate.js';
+import { ruleIndex } from '../ir/network/rules.js';
 import type { Protocol } from './connset.js';
 import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
-import { buildFromDocuments, type BuildResult } from '../bundle/build.js';
-import type { MapStateCache } from '../lower/images.js';
-import type { CompileCache } from '../network/compile.js';
+import { buildFromDocuments, type BuildResult } from '../build.js';
+import type { MapStateCache } from '../lower/network/images.js';
+import type { CompileCache } from '../ir/network/compile.js';
 
 export interface CompiledRevision {
   /** Builds this revision's bundle (map images per node) on demand: `weir plan --maps`. */

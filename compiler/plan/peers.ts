@@ -1,7 +1,7 @@
 // The peers of a connectivity analysis: workloads from the inventory, disjoint external IPv4
 // ranges cut at every CIDR boundary the policies mention, Cilium entities and FQDNs.
 // Names follow np-guard netpol-analyzer: `ns/name[Kind]`, `a.b.c.d-e.f.g.h[External]`.
-import { ipv4ToInt } from '../network/cidr.js';
+import { ipv4ToInt } from '../model/cidr.js';
 
 export interface WorkloadPeer {
   type: 'workload';
@@ -44,7 +44,7 @@ export interface FqdnPeer {
 
 export type Peer = WorkloadPeer | IpRangePeer | EntityPeer | FqdnPeer;
 
-/** IPv4 text to a 32-bit unsigned integer (compiler/network/cidr.ts). */
+/** IPv4 text to a 32-bit unsigned integer (compiler/model/cidr.ts). */
 export const ipToInt = ipv4ToInt;
 
 export function intToIp(n: number): string {

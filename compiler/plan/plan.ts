@@ -3,7 +3,7 @@
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
 import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
-import { collectProbeSpace, type ProbeSpace } from './classes.js';
+import { collectProbeSpace, type ProbeSpace } from './probe-space.js';
 import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
@@ -12,9 +12,9 @@ import { passes, portClasses, type Decision, type Oracle, type PairRules } from 
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
 import { diffRuntime, imageRuntimeOracle, runtimeDecision, runtimeRules } from './runtime.js';
-import type { BuildResult } from '../bundle/build.js';
+import type { BuildResult } from '../build.js';
 import type { EndpointFingerprints } from './network.js';
-import type { MapStateCache } from '../lower/images.js';
+import type { MapStateCache } from '../lower/network/images.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
 export interface RevisionModel {

@@ -8,7 +8,7 @@ import { loadPolicies, loadSources, readRevision, readWorkTree, type LoadResult,
 import { GitObjectReader } from '../load/git.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision, inventoryKey } from './network.js';
-import { CompileCache } from '../network/compile.js';
+import { CompileCache } from '../ir/network/compile.js';
 import type { RevisionModel } from './plan.js';
 
 export interface RevisionRequest {

@@ -5,9 +5,9 @@
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent } from '../observed/index.js';
 import type { RuntimeChange } from './model.js';
-import { compileRuntime } from '../runtime/index.js';
-import { capabilitiesFromLabels } from '../runtime/capabilities.js';
-import { RuntimeImageEvaluator } from '../runtime/evaluate.js';
+import { compileRuntime } from '../ir/runtime/index.js';
+import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
+import { RuntimeImageEvaluator } from '../verify/runtime-emulator.js';
 import { selects } from './affected.js';
 
 /** What a selector does to a matching call, strongest first. */

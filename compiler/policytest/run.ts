@@ -1,6 +1,6 @@
 // Runs PolicyTest documents (format in DESIGN.md). Network cases are answered by the reference
 // evaluator over the compiled IR; runtime cases (`process:`) go to the runtime compiler's
-// compiler/runtime/policytest.js when it exists. `spec.policies` entries are paths relative to
+// compiler/policytest/runtime.js when it exists. `spec.policies` entries are paths relative to
 // the test file or inline policy documents; `spec.inventory` is a path or an inline Inventory
 // spec, so a suite can carry its own fixtures without them leaking into the repository's build.
 import * as path from 'node:path';
@@ -8,11 +8,11 @@ import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
 import { loadInventory, readInventory } from '../inventory/load.js';
 import { emptyInventory, type Inventory } from '../inventory/model.js';
-import { evaluateFlow, type Flow, type FlowPeer, type FlowVerdict } from '../ir/evaluate.js';
-import type { NetworkIR } from '../ir/types.js';
+import { evaluateFlow, type Flow, type FlowPeer, type FlowVerdict } from '../ir/network/evaluate.js';
+import type { NetworkIR } from '../ir/network/types.js';
 import { loadPolicies, type PolicyDocument } from '../load/index.js';
-import { compileNetwork } from '../network/index.js';
-import { mergeInventories } from '../bundle/build.js';
+import { compileNetwork } from '../ir/network/index.js';
+import { mergeInventories } from '../build.js';
 
 export interface CaseResult {
   file: string;
@@ -43,7 +43,7 @@ export interface RuntimeContext {
   kernel?: boolean;
 }
 
-/** What compiler/runtime/policytest.js exports for runtime cases. */
+/** What compiler/policytest/runtime.js exports for runtime cases. */
 export type RunRuntimeCases = (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
 
 export interface TestRun {
@@ -56,7 +56,7 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 async function runtimeRunner(): Promise<RunRuntimeCases | undefined> {
   try {
-    const m = (await import(new URL('../runtime/policytest.js', import.meta.url).href)) as { runRuntimeCases?: RunRuntimeCases };
+    const m = (await import(new URL('./runtime.js', import.meta.url).href)) as { runRuntimeCases?: RunRuntimeCases };
     return m.runRuntimeCases;
   } catch (e) {
     const code = (e as { code?: string }).code;

@@ -3,10 +3,10 @@
 // Classes come from the policies' own values (rule port ranges, peer identities) and from the
 // images' entries, plus one identity no rule names ("any other peer").
 import type { ReadBundle } from '../bundle/io.js';
-import type { NetworkIR } from '../ir/types.js';
-import { PROTO } from '../ir/types.js';
-import { formatAddress, parsePrefix } from '../network/cidr.js';
-import { DatapathEmulator, type EmulatedEndpoint } from './emulator.js';
+import type { NetworkIR } from '../ir/network/types.js';
+import { PROTO } from '../ir/network/types.js';
+import { formatAddress, parsePrefix } from '../model/cidr.js';
+import { DatapathEmulator, type EmulatedEndpoint } from './network-emulator.js';
 
 export interface EquivalenceClass {
   endpoint: string;

@@ -1,3 +1,3 @@
-export { DatapathEmulator, LpmTrie, type EmulatedEndpoint, type EmulatedVerdict } from './emulator.js';
+export { DatapathEmulator, LpmTrie, type EmulatedEndpoint, type EmulatedVerdict } from './network-emulator.js';
 export { bundleClasses, endpointClasses, probedProtocols, type EquivalenceClass } from './classes.js';
 export { verifyNetwork, type Mismatch, type VerifyReport } from './verify.js';

@@ -1,11 +1,11 @@
 // Semantic verification (level 2 of DESIGN.md): the reference evaluator over the IR and the
 // datapath emulator over the bundle's images must agree on every equivalence class.
 import type { ReadBundle } from '../bundle/io.js';
-import { evaluateDirection } from '../ir/evaluate.js';
-import type { IRRule, L7Rules, NetworkIR } from '../ir/types.js';
-import { rulesBySubject } from '../lower/mapstate.js';
+import { evaluateDirection } from '../ir/network/evaluate.js';
+import type { IRRule, L7Rules, NetworkIR } from '../ir/network/types.js';
+import { rulesBySubject } from '../lower/network/mapstate.js';
 import { addressCandidates, endpointClasses, type EquivalenceClass } from './classes.js';
-import { DatapathEmulator } from './emulator.js';
+import { DatapathEmulator } from './network-emulator.js';
 
 export interface Mismatch {
   class: EquivalenceClass;

@@ -1,7 +1,7 @@
 // The agent's record of what is in force, next to its local blob store; written after a swap.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { BundleRef } from '../controller/state.js';
+import type { BundleRef } from '../reconcile/state.js';
 
 export async function readApplied(dir: string): Promise<BundleRef | undefined> {
   try {

@@ -56,10 +56,10 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
     };
   });
 
-  let built: { dir: string; ir: import('../../compiler/ir/types.js').NetworkIR } | undefined;
+  let built: { dir: string; ir: import('../../compiler/ir/network/types.js').NetworkIR } | undefined;
   await guard('build', async () => {
     const t0 = performance.now();
-    const { buildFromSources, defaultInventory } = await import('../../compiler/bundle/build.js');
+    const { buildFromSources, defaultInventory } = await import('../../compiler/build.js');
     const { writeBundle } = await import('../../compiler/bundle/io.js');
     const paths = ['policies'];
     const r = await buildFromSources({ paths, inventory: defaultInventory(root, undefined, paths), root });

@@ -8,17 +8,17 @@ import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import type { CommandIO } from '../../compiler/cli/command.js';
-import { useColor } from '../../compiler/cli/command.js';
+import type { CommandIO } from '../../cli/command.js';
+import { useColor } from '../../cli/command.js';
 import { Agent } from '../agent/agent.js';
 import type { Datapath, Verdict } from '../agent/datapath.js';
-import { EmulatorDatapath } from '../agent/emulator.js';
+import { EmulatorDatapath } from '../agent/emulated-datapath.js';
 import { generateSigningKey, publicKeyPem } from '../bundle/sign.js';
-import { projectCompiler } from '../controller/compiler.js';
-import { Controller } from '../controller/controller.js';
-import { silentLogger } from '../controller/log.js';
-import { serveController } from '../controller/server.js';
-import type { CookieEntry, EndpointEntry } from '../controller/seed-compiler.js';
+import { projectCompiler } from '../reconcile/compiler.js';
+import { Controller } from '../reconcile/controller.js';
+import { silentLogger } from '../reconcile/log.js';
+import { serveController } from '../reconcile/server.js';
+import type { CookieEntry, EndpointEntry } from '../reconcile/seed-compiler.js';
 import { Client, type Listening } from '../transport/http.js';
 import { demoFlows, scenarioChange, scenarioPods, scenarioRule } from './scenario.js';
 import { bundledRoot, checkBundled, seedFiles, starWarsPods, type StarWarsPods } from './bundled.js';
@@ -97,12 +97,12 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     } else podsWhyNot = 'the bundled policies/ folder was not found beside weir';
     const names: Record<string, string> = pods?.names ?? { deathstar: 'deathstar', tiefighter: 'tiefighter', xwing: 'xwing' };
     // The kernel environment is built first; any failure falls back to the emulator with the reason.
-    let kernel: typeof import('./kernel.js') | undefined;
-    let env: import('./kernel.js').KernelEnvironment | undefined;
+    let kernel: typeof import('./netns.js') | undefined;
+    let env: import('./netns.js').KernelEnvironment | undefined;
     let kernelError: string | undefined;
     if (!kernelWhyNot) {
       try {
-        kernel = await import('./kernel.js');
+        kernel = await import('./netns.js');
         env = await kernel.createEnvironment(pods?.podsYaml ?? scenarioPods);
         cleanups.push(() => env!.destroy());
       } catch (err) {
@@ -346,7 +346,7 @@ async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath,
 /** The plan of issue #6 (`weir plan`), or a plain note where it cannot run yet. */
 async function planText(repo: string, base: string, head: string): Promise<string> {
   try {
-    const { commands } = await import('../../compiler/cli/commands.js');
+    const { commands } = await import('../../cli/commands.js');
     const cmd = await commands['plan']!();
     let stdout = '';
     let stderr = '';

@@ -1,6 +1,6 @@
 // Streams a node's runtime events as Tetragon JSON lines or compact lines: what `weir agent` writes
 // for SIEMs (the same queries as for `tetra getevents -o json`) and for people (`-o compact`).
-import type { HookTableEntry } from '../../compiler/runtime/lower.js';
+import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import { compactLine, TetragonEncoder, type EncoderOptions } from './tetragon.js';
 
 export type EventFormat = 'json' | 'compact';

@@ -1,10 +1,10 @@
 // Ring-buffer records of weir's runtime programs → Tetragon-compatible JSON lines (the shape of
 // `tetra getevents -o json`: process_exec, process_exit, process_kprobe / process_tracepoint with
 // policy_name, action and args), plus weir's provenance, and a compact one-line format like
-// `tetra getevents -o compact`. Layouts: bpf/include/weir_runtime.h (offsets in compiler/runtime/encode.ts).
+// `tetra getevents -o compact`. Layouts: bpf/include/weir_runtime.h (offsets in bpf/abi/runtime.ts).
 import { readFileSync, readlinkSync } from 'node:fs';
-import type { HookTableEntry } from '../../compiler/runtime/lower.js';
-import { runtimeLayouts } from '../../compiler/runtime/encode.js';
+import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
+import { runtimeLayouts } from '../../bpf/abi/runtime.js';
 
 export const EV = { exec: 1, exit: 2, call: 3 } as const;
 const ACTION_NAMES: Record<number, string> = { 1: 'KPROBE_ACTION_POST', 2: 'KPROBE_ACTION_NOPOST', 3: 'KPROBE_ACTION_SIGKILL', 4: 'KPROBE_ACTION_SIGNAL', 5: 'KPROBE_ACTION_OVERRIDE' };

@@ -1,7 +1,7 @@
 // The PolicyRollout status the controller writes: phase, revisions and kstatus conditions
 // (Ready, Reconciling, Stalled) with observedGeneration, so Flux `wait: true` and Argo CD's
 // health check read progress without custom expressions.
-import type { RolloutPhase } from '../controller/state.js';
+import type { RolloutPhase } from '../reconcile/state.js';
 
 export interface Condition {
   type: 'Ready' | 'Reconciling' | 'Stalled';

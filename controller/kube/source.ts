@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { SourceFile } from '../../compiler/load/index.js';
-import type { CompileResult, Compiler } from '../controller/compiler.js';
-import type { PolicySource, SourceUpdate } from '../controller/source.js';
+import type { CompileResult, Compiler } from '../reconcile/compiler.js';
+import type { PolicySource, SourceUpdate } from '../reconcile/source.js';
 
 interface Watched {
   kind: string;

@@ -1,7 +1,7 @@
 // Writes the controller's progress to a PolicyRollout object (status subresource), so Flux's
 // `wait: true` and Argo CD's health check see it. Creates the object when it does not exist.
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { Controller } from '../controller/controller.js';
+import type { Controller } from '../reconcile/controller.js';
 import { rolloutStatus, type Condition, type ControllerView } from './rollout-status.js';
 
 const group = 'weir.dev';

@@ -7,7 +7,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Figure } from './report.js';
-import { NetDatapath } from '../../bpf/datapath.js';
+import { NetDatapath } from '../../bpf/net/loader.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import { ipcacheImage, policyImage, type PolicyEntry } from '../datapath/fixtures.js';
 import { Topology, removeLeftovers } from '../datapath/netns.js';

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BenchReport, Figure } from './report.js';
-import { NetDatapath, type LoadedImage } from '../../bpf/datapath.js';
+import { NetDatapath, type LoadedImage } from '../../bpf/net/loader.js';
 import { BpfMap, u32 } from '../../bpf/libbpf-ts/index.js';
 import { IPPROTO, SKB_CTX_SIZE, synthesizePacket } from '../../bpf/packet.js';
 import { ipcacheImage, policyImage, type PolicyEntry } from '../datapath/fixtures.js';

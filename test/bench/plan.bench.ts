@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { main } from '../../compiler/cli/main.js';
-import type { CommandIO } from '../../compiler/cli/command.js';
+import { main } from '../../cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
 import { closeRevisionCache, loadRevision, newRevisionCache } from '../../compiler/plan/revision.js';
 import { buildPlan } from '../../compiler/plan/plan.js';
 import type { Plan } from '../../compiler/plan/model.js';
@@ -46,7 +46,7 @@ function median<T>(xs: T[], by: (x: T) => number): T {
 /** Wall milliseconds of `n` fresh `node bin/weir.js` processes, or undefined when the CLI is not built. */
 function coldRuns(cwd: string, argv: string[], n: number): number[] | undefined {
   const root = path.resolve(import.meta.dirname, '../..');
-  if (!existsSync(path.join(root, 'dist/compiler/cli/main.js'))) return undefined;
+  if (!existsSync(path.join(root, 'dist/cli/main.js'))) return undefined;
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();

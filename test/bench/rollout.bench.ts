@@ -17,10 +17,10 @@ import { simpleGit } from 'simple-git';
 import type { BenchReport, Figure } from './report.js';
 import { nodeManifest, parseManifest, parseNodeManifest } from '../../controller/bundle/codec.js';
 import { generateSigningKey, publicKeyPem } from '../../controller/bundle/sign.js';
-import { Controller } from '../../controller/controller/controller.js';
-import { silentLogger } from '../../controller/controller/log.js';
-import { ProjectCompiler } from '../../controller/controller/project-compiler.js';
-import { serveController } from '../../controller/controller/server.js';
+import { Controller } from '../../controller/reconcile/controller.js';
+import { silentLogger } from '../../controller/reconcile/log.js';
+import { ProjectCompiler } from '../../controller/reconcile/project-compiler.js';
+import { serveController } from '../../controller/reconcile/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NODES = 50;
@@ -63,7 +63,7 @@ async function agentEntry(): Promise<{ argv: string[]; dir?: string }> {
     await fs.mkdir(path.join(root, 'test-artifacts'), { recursive: true });
     dir = await fs.mkdtemp(path.join(root, 'test-artifacts', 'rollout-agent-'));
     const entry = path.join(dir, 'agent-entry.ts');
-    await fs.writeFile(entry, `import { agentCommand } from ${JSON.stringify(path.join(root, 'controller/cli/agent.ts'))};\nimport { processIO } from ${JSON.stringify(path.join(root, 'compiler/cli/command.ts'))};\nprocess.exitCode = await agentCommand.run(process.argv.slice(2), processIO());\n`);
+    await fs.writeFile(entry, `import { agentCommand } from ${JSON.stringify(path.join(root, 'cli/agent.ts'))};\nimport { processIO } from ${JSON.stringify(path.join(root, 'cli/command.ts'))};\nprocess.exitCode = await agentCommand.run(process.argv.slice(2), processIO());\n`);
     const out = path.join(dir, 'agent.mjs');
     await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, logLevel: 'silent', external: ['koffi'], banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
     return { argv: [out], dir };
@@ -73,7 +73,7 @@ async function agentEntry(): Promise<{ argv: string[]; dir?: string }> {
   }
 }
 
-/** Bytes on the wire as the controller serves content: gzip when it is smaller (controller/controller/server.ts). */
+/** Bytes on the wire as the controller serves content: gzip when it is smaller (controller/reconcile/server.ts). */
 function wireSize(b: Buffer): number {
   return b.length > 256 ? Math.min(b.length, gzipSync(b, { level: 6 }).length) : b.length;
 }

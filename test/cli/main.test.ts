@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../compiler/cli/main.js';
-import type { CommandIO } from '../../compiler/cli/command.js';
+import { main } from '../../cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
 
 function io(): CommandIO & { out: string; err: string } {
   const o = { out: '', err: '', cwd: process.cwd(), env: {}, isTTY: false } as CommandIO & { out: string; err: string };

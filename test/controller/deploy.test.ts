@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Ajv } from 'ajv';
 import { parseAllDocuments, parse } from 'yaml';
 import { rolloutStatus, type ControllerView } from '../../controller/kube/rollout-status.js';
-import type { RolloutPhase } from '../../controller/controller/state.js';
+import type { RolloutPhase } from '../../controller/reconcile/state.js';
 import { projectRoot } from './harness.js';
 
 const deploy = path.join(projectRoot, 'deploy');
@@ -260,7 +260,7 @@ describe('deploy/ manifests', () => {
   });
 
   it('weir render prints only manifests, and its PolicyRollout fits the CRD', async () => {
-    const { renderCommand } = await import('../../controller/cli/render.js');
+    const { renderCommand } = await import('../../cli/render.js');
     const dir = await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'weir-render-'));
     try {
       await fs.writeFile(path.join(dir, 'rule.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: rule1, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {class: deathstar}}\n');

@@ -3,10 +3,10 @@
 // dnsmasq and reports, as JSON on stdout, what the datapath decided before and after lookups.
 import { promises as dnsp } from 'node:dns';
 import { nodeManifest } from '../../controller/bundle/codec.js';
-import { EmulatorDatapath } from '../../controller/agent/emulator.js';
+import { EmulatorDatapath } from '../../controller/agent/emulated-datapath.js';
 import { DnsProxy } from '../../controller/agent/dns-proxy.js';
-import { ProjectCompiler } from '../../controller/controller/project-compiler.js';
-import { silentLogger } from '../../controller/controller/log.js';
+import { ProjectCompiler } from '../../controller/reconcile/project-compiler.js';
+import { silentLogger } from '../../controller/reconcile/log.js';
 import { scenarioPods } from '../../controller/demo/scenario.js';
 
 const [upstreamPort, scenario] = process.argv.slice(2);

@@ -82,10 +82,10 @@ describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', (
 
 describe.skipIf(skipKernel() || !existsSync(path.join(projectRoot, 'bpf/build/endpoint.bpf.o')))('toFQDNs in the kernel ipcache (root, npm run build)', () => {
   it('a learned address joins the kernel ipcache under the selector identity and leaves it at expiry', async () => {
-    const { createPodNetwork } = await import('../../controller/demo/kernel.js');
+    const { createPodNetwork } = await import('../../controller/demo/netns.js');
     const { scenarioPods } = await import('../../controller/demo/scenario.js');
-    const { KernelDatapath } = await import('../../controller/agent/kernel.js');
-    const { ProjectCompiler } = await import('../../controller/controller/project-compiler.js');
+    const { KernelDatapath } = await import('../../controller/agent/kernel-datapath.js');
+    const { ProjectCompiler } = await import('../../controller/reconcile/project-compiler.js');
     const { nodeManifest } = await import('../../controller/bundle/codec.js');
     const net = await createPodNetwork(scenarioPods, 'wag');
     try {

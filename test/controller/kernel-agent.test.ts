@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { skipKernel } from '../kernel-env.js';
-import { createPodNetwork, type PodNetwork } from '../../controller/demo/kernel.js';
+import { createPodNetwork, type PodNetwork } from '../../controller/demo/netns.js';
 import { scenarioChange, scenarioPods, scenarioRule } from '../../controller/demo/scenario.js';
 import { getJson, projectRoot, startWeir, until, workspace, type Proc, type StatusDoc, type Workspace } from './harness.js';
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
 import { makeBundle, sha256hex } from '../../controller/bundle/codec.js';
 import { BundleStore, StoreFullError } from '../../controller/bundle/store.js';
-import { GitSource } from '../../controller/controller/source.js';
+import { GitSource } from '../../controller/reconcile/source.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
 
 function bundleWith(blob: Buffer) {

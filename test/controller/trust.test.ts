@@ -6,11 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadSources } from '../../compiler/load/index.js';
 import { Agent } from '../../controller/agent/agent.js';
-import { EmulatorDatapath } from '../../controller/agent/emulator.js';
+import { EmulatorDatapath } from '../../controller/agent/emulated-datapath.js';
 import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, blobDelta, canonicalJson, makeBundle, manifestDelta, nodeManifest, sha256hex, type BlobDelta, type Bundle } from '../../controller/bundle/codec.js';
 import { generateSigningKey, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
-import { compileDocuments } from '../../controller/controller/seed-compiler.js';
-import { silentLogger } from '../../controller/controller/log.js';
+import { compileDocuments } from '../../controller/reconcile/seed-compiler.js';
+import { silentLogger } from '../../controller/reconcile/log.js';
 import { Client, listen, sendJson, type Listening } from '../../controller/transport/http.js';
 import { empireAndAlliance, empireOnly, pods } from './harness.js';
 
@@ -51,7 +51,7 @@ describe('agent trust', () => {
       }
       const b = served.get(p);
       if (!b) return sendJson(res, 404, {});
-      // Blob deltas as the controller serves them (controller/controller/server.ts), or corrupted.
+      // Blob deltas as the controller serves them (controller/reconcile/server.ts), or corrupted.
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       const base = q.get('base') ? served.get(`/v1/blobs/sha256/${q.get('base')}`) : undefined;
       if (deltaMode !== 'off' && base) {

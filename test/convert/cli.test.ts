@@ -3,8 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { main } from '../../compiler/cli/main.js';
-import type { CommandIO } from '../../compiler/cli/command.js';
+import { main } from '../../cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
 import { validateTracingPolicy, type TracingPolicy } from '../../compiler/convert/tracing-policy.js';
 import { expectGolden } from './golden.js';
 

@@ -9,8 +9,8 @@ import { convertFalco } from '../../compiler/convert/falco/index.js';
 import { convertPsp, pssSpec } from '../../compiler/convert/psp.js';
 import type { TracingPolicy } from '../../compiler/convert/tracing-policy.js';
 import { lintDocuments } from '../../compiler/lint/index.js';
-import { compileRuntime } from '../../compiler/runtime/index.js';
-import { capabilityProfiles } from '../../compiler/runtime/capabilities.js';
+import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 
 const corpus = path.resolve(import.meta.dirname, '../../../shared/corpus/falco');
 const files = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'];

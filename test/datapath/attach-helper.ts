@@ -1,7 +1,7 @@
 // Runs inside the node network namespace (nsenter --net, so bpffs stays visible): opens the pinned
 // datapath maps, loads the programs onto them and attaches each endpoint's programs to its host-side
 // veth. tc filters outlive this process; it prints the ifindexes it used and exits.
-import { NetDatapath } from '../../bpf/datapath.js';
+import { NetDatapath } from '../../bpf/net/loader.js';
 
 const [pinDir, spec] = process.argv.slice(2);
 if (!pinDir || !spec) throw new Error('usage: attach-helper PIN_DIR JSON');

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
-import type { LoadedImage } from '../../bpf/datapath.js';
+import type { LoadedImage } from '../../bpf/net/loader.js';
 
 export function writeBundle(dir: string, nodes: { node: string; images: LoadedImage[] }[]): void {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LoadedImage, NetDatapath, type NetEvent } from '../../bpf/datapath.js';
+import { type LoadedImage, NetDatapath, type NetEvent } from '../../bpf/net/loader.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import type { RingBuffer } from '../../bpf/libbpf-ts/index.js';
 import { skipKernel } from '../kernel-env.js';

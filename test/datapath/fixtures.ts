@@ -1,10 +1,10 @@
-// Images built in the tests with the compiler's weir_net.h encoders (compiler/lower/encode.ts), and
+// Images built in the tests with the compiler's weir_net.h encoders (bpf/abi/net.ts), and
 // test_run helpers. PolicyEntry is the tests' readable form of one policy key/value pair.
 import { createHash } from 'node:crypto';
 import type { MapImage } from '../../compiler/bundle/types.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
-import { encodeIpcacheKey, encodeIpcacheValue, encodePolicyKey, encodePolicyValue, netLayouts, WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_FLAG_AUDIT, WEIR_VERDICT_ALLOW, WEIR_VERDICT_DENY, WEIR_VERDICT_REDIRECT } from '../../compiler/lower/encode.js';
-import type { LoadedImage, NetDatapath } from '../../bpf/datapath.js';
+import { encodeIpcacheKey, encodeIpcacheValue, encodePolicyKey, encodePolicyValue, netLayouts, WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_FLAG_AUDIT, WEIR_VERDICT_ALLOW, WEIR_VERDICT_DENY, WEIR_VERDICT_REDIRECT } from '../../bpf/abi/net.js';
+import type { LoadedImage, NetDatapath } from '../../bpf/net/loader.js';
 import { parseAddr, SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket, type PacketSpec } from '../../bpf/packet.js';
 
 export interface PolicyEntry {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatKernelReport, verifyKernel } from '../../bpf/kernel-verify.js';
+import { formatKernelReport, verifyKernel } from '../../compiler/verify/kernel.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import { skipKernel } from '../kernel-env.js';
 import { writeBundle } from './bundle.js';

@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { btfLayouts, checkLayouts, compareLayouts, datapathLayouts, normalizeLayouts, netStructs } from '../../bpf/layouts.js';
-import { decodeNetEvent } from '../../bpf/datapath.js';
+import { btfLayouts, checkLayouts, compareLayouts, datapathLayouts, normalizeLayouts, netStructs } from '../../bpf/abi/layouts.js';
+import { decodeNetEvent } from '../../bpf/net/loader.js';
 import { ensureBuilt } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -34,13 +34,13 @@ describe.skipIf(!haveClang)('layouts from BTF', () => {
   it('every weir_net.h struct is in the endpoint object, as the datapath encoders assume', () => {
     const actual = btfLayouts(endpointObj);
     expect(Object.keys(actual).sort()).toEqual([...netStructs].sort());
-    expect(compareLayouts(datapathLayouts, actual, 'bpf/layouts.ts')).toEqual([]);
+    expect(compareLayouts(datapathLayouts, actual, 'bpf/abi/layouts.ts')).toEqual([]);
   });
 
   it('the build-time check passes, including the compiler netLayouts once it exists', async () => {
     const r = await checkLayouts(endpointObj, root);
     expect(r.problems).toEqual([]);
-    if (existsSync(join(root, 'compiler/lower/encode.ts'))) expect(r.checked).toContain('compiler/lower/encode.ts netLayouts');
+    if (existsSync(join(root, 'bpf/abi/net.ts'))) expect(r.checked).toContain('bpf/abi/net.ts netLayouts');
   });
 
   it('catches a header change that moves a field', () => {

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetDatapath, type NetEvent } from '../../bpf/datapath.js';
+import { NetDatapath, type NetEvent } from '../../bpf/net/loader.js';
 import { attachTc, attachXdp, ifindexOf } from '../../bpf/libbpf-ts/index.js';
 import { IPPROTO, synthesizePacket } from '../../bpf/packet.js';
 import { skipKernel } from '../kernel-env.js';

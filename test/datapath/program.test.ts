@@ -1,7 +1,7 @@
 // The tc endpoint program under BPF_PROG_TEST_RUN: parsing, ipcache, the two policy lookups and the
 // winner rule, verdict enforcement (allow, deny, default deny, audit, L7 redirect mark) and events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageError, NetDatapath, type NetEvent } from '../../bpf/datapath.js';
+import { ImageError, NetDatapath, type NetEvent } from '../../bpf/net/loader.js';
 import { IPPROTO } from '../../bpf/packet.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';

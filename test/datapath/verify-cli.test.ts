@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../compiler/cli/main.js';
-import type { CommandIO } from '../../compiler/cli/command.js';
+import { main } from '../../cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';
 

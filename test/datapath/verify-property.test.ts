@@ -10,10 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { assembleBundle } from '../../compiler/bundle/assemble.js';
 import { readBundle, writeBundle } from '../../compiler/bundle/io.js';
 import { loadSources, type PolicyDocument } from '../../compiler/load/index.js';
-import { lowerNetwork } from '../../compiler/lower/images.js';
-import { compileNetwork, loadInventory } from '../../compiler/network/index.js';
-import { kernelVerifyOptions } from '../../compiler/cli/verify.js';
-import { formatKernelReport, verifyKernel } from '../../bpf/kernel-verify.js';
+import { lowerNetwork } from '../../compiler/lower/network/images.js';
+import { compileNetwork, loadInventory } from '../../compiler/ir/network/index.js';
+import { kernelVerifyOptions } from '../../cli/verify.js';
+import { formatKernelReport, verifyKernel } from '../../compiler/verify/kernel.js';
 import { skipKernel } from '../kernel-env.js';
 import { ensureBuilt } from './helpers.js';
 

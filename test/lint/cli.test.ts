@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CommandIO } from '../../compiler/cli/command.js';
-import { main } from '../../compiler/cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
+import { main } from '../../cli/main.js';
 import { validateAgainst } from '../../compiler/lint/index.js';
 
 const root = path.resolve(import.meta.dirname, '../..');

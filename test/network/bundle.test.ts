@@ -2,11 +2,11 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildFromSources } from '../../compiler/bundle/build.js';
+import { buildFromSources } from '../../compiler/build.js';
 import { readBundle, writeBundle } from '../../compiler/bundle/io.js';
 import { imageRecords, sha256 } from '../../compiler/bundle/assemble.js';
-import { decodePolicyKey, decodePolicyValue } from '../../compiler/lower/encode.js';
-import { portBlocks } from '../../compiler/lower/mapstate.js';
+import { decodePolicyKey, decodePolicyValue } from '../../bpf/abi/net.js';
+import { portBlocks } from '../../compiler/lower/network/mapstate.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];

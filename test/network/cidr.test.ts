@@ -2,7 +2,7 @@
 // implementations (split and regex, mask by bytes), on random and edge-case input.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseAddress, parsePrefix, prefixContains, type Prefix } from '../../compiler/network/cidr.js';
+import { parseAddress, parsePrefix, prefixContains, type Prefix } from '../../compiler/model/cidr.js';
 import { ipToInt } from '../../compiler/plan/peers.js';
 
 function refV4(s: string): number[] | undefined {

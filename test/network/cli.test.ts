@@ -3,11 +3,11 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CommandIO } from '../../compiler/cli/command.js';
-import { buildCommand } from '../../compiler/cli/build.js';
-import { verifyCommand } from '../../compiler/cli/verify.js';
-import { explainCommand } from '../../compiler/cli/explain.js';
-import { testCommand } from '../../compiler/cli/test.js';
+import type { CommandIO } from '../../cli/command.js';
+import { buildCommand } from '../../cli/build.js';
+import { verifyCommand } from '../../cli/verify.js';
+import { explainCommand } from '../../cli/explain.js';
+import { testCommand } from '../../cli/test.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];

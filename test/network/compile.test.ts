@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../compiler/network/index.js';
+import { evaluate } from '../../compiler/ir/network/index.js';
 import { compileText, smallInventory } from './helpers.js';
 
 const w = (x: string) => ({ workload: x });
@@ -152,7 +152,7 @@ spec:
 
 describe('lowering capacity check', () => {
   it('fails with an error naming the policies that fill an endpoint map', async () => {
-    const { lowerNetwork } = await import('../../compiler/lower/images.js');
+    const { lowerNetwork } = await import('../../compiler/lower/network/images.js');
     const { ir } = compileText(
       `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -200,7 +200,7 @@ spec:
   - {namespace: a, name: db, labels: {app: db}, ips: ["fd00:10::2"], node: n1}
 `;
   it('resolves IPv6 CIDRs, ICMPv6 types and carries authentication.mode into the map', async () => {
-    const { lowerNetwork } = await import('../../compiler/lower/images.js');
+    const { lowerNetwork } = await import('../../compiler/lower/network/images.js');
     const { ir, diagnostics } = compileText(
       `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assembleBundle } from '../../compiler/bundle/assemble.js';
 import { loadPolicies } from '../../compiler/load/index.js';
-import { lowerNetwork } from '../../compiler/lower/images.js';
-import { compileNetwork, loadInventory } from '../../compiler/network/index.js';
+import { lowerNetwork } from '../../compiler/lower/network/images.js';
+import { compileNetwork, loadInventory } from '../../compiler/ir/network/index.js';
 import { bundleClasses } from '../../compiler/verify/classes.js';
 import { verifyNetwork } from '../../compiler/verify/verify.js';
 
@@ -42,7 +42,7 @@ describe.skipIf(!present)('upstream Cilium example policies (corpus at ../shared
     };
     const report = verifyNetwork(ir, rb);
     expect(report.mismatches).toEqual([]);
-    // The classes exported for kernel replay carry the fields bpf/kernel-verify reads.
+    // The classes exported for kernel replay carry the fields compiler/verify/kernel.ts reads.
     const classes = bundleClasses(rb, ir);
     expect(classes.length).toBeGreaterThan(100);
     expect(Object.keys(classes[0]!)).toEqual(expect.arrayContaining(['endpointId', 'direction', 'peerIdentity', 'protocol', 'port', 'expected']));

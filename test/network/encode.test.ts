@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as enc from '../../compiler/lower/encode.js';
+import * as enc from '../../bpf/abi/net.js';
 
 const header = readFileSync(path.resolve(import.meta.dirname, '../../bpf/include/weir_net.h'), 'utf8');
 const define = (name: string): number => {

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildFromSources } from '../../compiler/bundle/build.js';
+import { buildFromSources } from '../../compiler/build.js';
 import { explainFlow, renderExplanation } from '../../compiler/explain/explain.js';
 import { dumpMapState } from '../../compiler/explain/format.js';
 

@@ -1,6 +1,6 @@
 // Test helpers: compile YAML text (policies + inventory) without touching the file system.
 import { loadSources, type PolicyDocument } from '../../compiler/load/index.js';
-import { compileNetwork, loadInventory, type NetworkIR } from '../../compiler/network/index.js';
+import { compileNetwork, loadInventory, type NetworkIR } from '../../compiler/ir/network/index.js';
 import type { Diagnostic } from '../../compiler/diagnostics.js';
 
 export function docs(file: string, text: string): PolicyDocument[] {

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assembleBundle, type ImageDraft } from '../../compiler/bundle/assemble.js';
 import { NetworkBuilder } from '../../compiler/bundle/incremental.js';
-import { buildFromDocuments, buildFromSources } from '../../compiler/bundle/build.js';
+import { buildFromDocuments, buildFromSources } from '../../compiler/build.js';
 import { readInventory } from '../../compiler/inventory/load.js';
 import { loadPolicies } from '../../compiler/load/index.js';
-import { MapStateCache } from '../../compiler/lower/images.js';
+import { MapStateCache } from '../../compiler/lower/network/images.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];

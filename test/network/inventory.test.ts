@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadInventory } from '../../compiler/network/index.js';
+import { loadInventory } from '../../compiler/ir/network/index.js';
 import { docs } from './helpers.js';
 
 describe('inventory loader', () => {

@@ -2,8 +2,8 @@
 // and copied: rule places (file:line) located on first read, pods holding their parsed values,
 // endpoints kept by a second compile against the same inventory.
 import { describe, expect, it } from 'vitest';
-import { CompileCache } from '../../compiler/network/compile.js';
-import { compileNetwork, loadInventory } from '../../compiler/network/index.js';
+import { CompileCache } from '../../compiler/ir/network/compile.js';
+import { compileNetwork, loadInventory } from '../../compiler/ir/network/index.js';
 import { docs, smallInventory } from './helpers.js';
 
 const policy = (port: number) => `apiVersion: cilium.io/v2

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { assembleBundle } from '../../compiler/bundle/assemble.js';
-import { lowerNetwork } from '../../compiler/lower/images.js';
-import { compileNetwork, loadInventory } from '../../compiler/network/index.js';
+import { lowerNetwork } from '../../compiler/lower/network/images.js';
+import { compileNetwork, loadInventory } from '../../compiler/ir/network/index.js';
 import { verifyNetwork } from '../../compiler/verify/verify.js';
 import { docs } from './helpers.js';
 

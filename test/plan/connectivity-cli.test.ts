@@ -3,8 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../compiler/cli/main.js';
-import type { CommandIO } from '../../compiler/cli/command.js';
+import { main } from '../../cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
 import { TestRepo } from './repo.js';
 import { steps } from './sequence.js';
 

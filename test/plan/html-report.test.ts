@@ -9,7 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { buildPlan } from '../../compiler/plan/plan.js';
 import { renderHtml, edgeColor } from '../../compiler/plan/render/html.js';
 import { listRevision, wl } from './fake-revisions.js';
-import { main } from '../../compiler/cli/main.js';
+import { main } from '../../cli/main.js';
 import { TestRepo } from './repo.js';
 import { flows, steps } from './sequence.js';
 

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
 import { loadPolicies } from '../../compiler/load/index.js';
-import { compileRuntime } from '../../compiler/runtime/index.js';
-import { capabilityProfiles } from '../../compiler/runtime/capabilities.js';
+import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { localCaps, projectRoot } from './helpers.js';
 
 const corpus = path.resolve(projectRoot, '../shared/corpus/tetragon');

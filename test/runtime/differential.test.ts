@@ -2,10 +2,10 @@
 // handler (the probe binary takes each selector's binary identity) and in the evaluator over the same images.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelCaseRunner } from '../../bpf/runtime/cases.js';
-import { RuntimeImageEvaluator } from '../../compiler/runtime/evaluate.js';
+import { RuntimeImageEvaluator } from '../../compiler/verify/runtime-emulator.js';
 import { skipKernel } from '../kernel-env.js';
 import { loadSources } from '../../compiler/load/index.js';
-import { compileRuntime } from '../../compiler/runtime/index.js';
+import { compileRuntime } from '../../compiler/ir/runtime/index.js';
 import { localCaps } from './helpers.js';
 
 const selectors: [string, string][] = [

@@ -1,7 +1,7 @@
 // Ring-buffer records → Tetragon JSON and compact lines, from records built in the C layouts.
 import { describe, expect, it } from 'vitest';
-import { runtimeLayouts } from '../../compiler/runtime/encode.js';
-import type { HookTableEntry } from '../../compiler/runtime/lower.js';
+import { runtimeLayouts } from '../../bpf/abi/runtime.js';
+import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import { compactLine, decodeRecord, TetragonEncoder } from '../../controller/events/tetragon.js';
 
 const H = runtimeLayouts.wrt_event_hdr.members;

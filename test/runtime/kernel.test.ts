@@ -7,9 +7,9 @@ import { decodeRecord, TetragonEncoder, compactLine, type DecodedEvent } from '.
 import { streamEvents } from '../../controller/events/stream.js';
 import { skipKernel } from '../kernel-env.js';
 import { loadPolicies } from '../../compiler/load/index.js';
-import { compileRuntime } from '../../compiler/runtime/index.js';
+import { compileRuntime } from '../../compiler/ir/runtime/index.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
-import { RuntimeImageEvaluator } from '../../compiler/runtime/evaluate.js';
+import { RuntimeImageEvaluator } from '../../compiler/verify/runtime-emulator.js';
 import { buildProbe, compileText, localCaps, projectRoot, run, spawnLoop, tempDir } from './helpers.js';
 
 const seeds = path.resolve(projectRoot, '../shared/corpus/tetragon');

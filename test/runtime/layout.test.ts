@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf } from '../../bpf/libbpf-ts/index.js';
 import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
-import { runtimeLayouts, STR_CLASS_A, STR_CLASS_B } from '../../compiler/runtime/encode.js';
-import { K } from '../../compiler/runtime/lower.js';
-import { limits } from '../../compiler/runtime/ir.js';
-import { checkRuntimeImage } from '../../compiler/runtime/abi.js';
+import { runtimeLayouts, STR_CLASS_A, STR_CLASS_B } from '../../bpf/abi/runtime.js';
+import { K } from '../../compiler/lower/runtime/hooks.js';
+import { limits } from '../../compiler/ir/runtime/compile.js';
+import { checkRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { projectRoot } from './helpers.js';
 
 const header = readFileSync(path.join(projectRoot, 'bpf/include/weir_runtime.h'), 'utf8');

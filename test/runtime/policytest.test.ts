@@ -29,7 +29,7 @@ describe('runtime PolicyTest cases', () => {
   });
 
   it('a wrong expectation fails with the actual verdict', async () => {
-    const { runRuntimeCases } = await import('../../compiler/runtime/policytest.js');
+    const { runRuntimeCases } = await import('../../compiler/policytest/runtime.js');
     const run = await runPolicyTests(['policies/tests/runtime-kernel.yaml'], { root: projectRoot });
     expect(run.results.every((r) => r.ok)).toBe(true);
     const rs = await runRuntimeCases(

@@ -1,7 +1,7 @@
 // The real node's runtime capabilities, probed with libbpf-ts, and the lowering that follows from them.
 import { describe, expect, it } from 'vitest';
-import { probeRuntimeCapabilities } from '../../bpf/runtime/probe.js';
-import { capabilityProfiles } from '../../compiler/runtime/capabilities.js';
+import { probeRuntimeCapabilities } from '../../bpf/runtime/node-capabilities.js';
+import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { skipKernel } from '../kernel-env.js';
 import { compileText } from './helpers.js';
 

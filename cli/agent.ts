@@ -1,0 +1,166 @@
+// `weir agent`: apply the bundles the controller wants on this node.
+import { parseArgs } from 'node:util';
+import { createWriteStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+import { UsageError, type Command } from './command.js';
+import { loadPublicKey } from '../controller/bundle/sign.js';
+import { Agent } from '../controller/agent/agent.js';
+import type { Datapath, Flow } from '../controller/agent/datapath.js';
+import { EmulatorDatapath } from '../controller/agent/emulated-datapath.js';
+import { serveAgent } from '../controller/agent/server.js';
+import { makeLogger } from '../controller/reconcile/log.js';
+import { Client, TransportError } from '../controller/transport/http.js';
+import { parseDuration, parseListen, transportFlags, transportFrom, untilSignal } from './flags.js';
+
+const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
+
+  --node NAME              this node's name (default: the host name)
+  --controller URL         controller API (https://..., or http://127.0.0.1:... with --insecure-loopback)
+  --trust FILE             ed25519 public key (PEM) whose signatures this agent accepts
+  --state-dir DIR          local blob store and applied state (default .weir/agent)
+  --datapath KIND          emulator (default) or kernel
+  --interfaces FILE        kernel: JSON {"ns/pod": "host-side ifname"} of the local endpoints
+  --pin-dir DIR            kernel: bpffs directory for pinned maps (default /sys/fs/bpf/wag-<node>)
+  --listen HOST:PORT       /healthz, /metrics and /v1/verdict (default 127.0.0.1:0)
+  --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
+  --events FILE            JSON-line events ("-" for stdout; default: none)
+  --long-poll DURATION     how long one watch request waits (default 25s)
+  --dns-proxy HOST:PORT    run the toFQDNs DNS proxy here (endpoints' DNS must be sent to it)
+  --dns-upstream HOST:PORT resolver the proxy forwards to (default 127.0.0.1:53)
+  --tls-cert/--tls-key/--tls-ca FILE, --token-file FILE, --insecure-loopback   as for weir controller`;
+
+export async function loadTraffic(file: string): Promise<Flow[]> {
+  const text = await fs.readFile(file, 'utf8');
+  const t = text.trim();
+  const items = t.startsWith('[') ? (JSON.parse(t) as unknown[]) : t.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+  return items.map((x, i) => {
+    const f = x as Partial<Flow>;
+    if (typeof f.src !== 'string' || typeof f.dst !== 'string' || typeof f.port !== 'number') throw new Error(`${file}: flow ${i + 1} needs src, dst (IPv4) and port`);
+    return { src: f.src, dst: f.dst, port: f.port, protocol: f.protocol ?? 'TCP' };
+  });
+}
+
+export async function makeDatapath(kind: string, node: string, opts: { interfaces?: Record<string, string>; pinDir?: string } = {}): Promise<Datapath> {
+  if (kind === 'emulator') return new EmulatorDatapath(node);
+  if (kind === 'kernel') {
+    const { KernelDatapath } = await import('../controller/agent/kernel-datapath.js');
+    return KernelDatapath.open(node, opts);
+  }
+  throw new UsageError(`--datapath must be emulator or kernel, not ${kind}`);
+}
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'apply signed bundles from the controller on this node',
+  usage,
+  async run(argv, io) {
+    let v;
+    try {
+      v = parseArgs({
+        args: argv,
+        options: {
+          node: { type: 'string' },
+          controller: { type: 'string' },
+          trust: { type: 'string' },
+          'state-dir': { type: 'string', default: '.weir/agent' },
+          datapath: { type: 'string', default: 'emulator' },
+          interfaces: { type: 'string' },
+          'pin-dir': { type: 'string' },
+          listen: { type: 'string', default: '127.0.0.1:0' },
+          traffic: { type: 'string' },
+          events: { type: 'string' },
+          'long-poll': { type: 'string' },
+          'dns-proxy': { type: 'string' },
+          'dns-upstream': { type: 'string', default: '127.0.0.1:53' },
+          'apply-delay': { type: 'string' },
+          ...transportFlags,
+        },
+      }).values;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (!v.controller) throw new UsageError('--controller URL is required');
+    if (!v.trust) throw new UsageError('--trust PUBKEY.pem is required: the agent applies only signed bundles');
+    const node = v.node ?? os.hostname();
+    const transport = transportFrom(v);
+    const { host, port } = parseListen(v.listen, '--listen');
+    let trustedKey;
+    try {
+      trustedKey = loadPublicKey(await fs.readFile(path.resolve(io.cwd, v.trust)), v.trust);
+    } catch (err) {
+      io.stderr(`weir agent: ${(err as Error).message}\n`);
+      return 2;
+    }
+    let traffic: Flow[] | undefined;
+    if (v.traffic) {
+      try {
+        traffic = await loadTraffic(path.resolve(io.cwd, v.traffic));
+      } catch (err) {
+        io.stderr(`weir agent: --traffic ${(err as Error).message}\n`);
+        return 2;
+      }
+    }
+    let client: Client;
+    try {
+      client = new Client(v.controller, transport);
+    } catch (err) {
+      io.stderr(`weir agent: ${err instanceof TransportError ? err.message : (err as Error).message}\n`);
+      return 2;
+    }
+    const logger = makeLogger('weir-agent').child({ node });
+    let datapath: Datapath;
+    try {
+      const interfaces = v.interfaces ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>) : undefined;
+      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}) });
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      io.stderr(`weir agent: the ${v.datapath} datapath is unavailable: ${(err as Error).message}\n`);
+      return 2;
+    }
+    const events: Writable | undefined = v.events === '-' ? process.stdout : v.events ? createWriteStream(path.resolve(io.cwd, v.events), { flags: 'a' }) : undefined;
+    const agent = new Agent({
+      node,
+      client,
+      trustedKey,
+      stateDir: path.resolve(io.cwd, v['state-dir']),
+      datapath,
+      logger,
+      ...(traffic ? { traffic } : {}),
+      ...(events ? { events } : {}),
+      longPollMs: parseDuration(v['long-poll'], '--long-poll', 25_000),
+      applyDelayMs: parseDuration(v['apply-delay'], '--apply-delay', 0),
+    });
+    const server = await serveAgent(agent, host, port, { insecureLoopback: true });
+    logger.info({ url: server.url, datapath: datapath.kind }, 'agent listening');
+    io.stdout(JSON.stringify({ node, url: server.url, datapath: datapath.kind }) + '\n');
+    await agent.start();
+    let proxy: import('../controller/agent/dns-proxy.js').DnsProxy | undefined;
+    let sweep: NodeJS.Timeout | undefined;
+    if (v['dns-proxy']) {
+      const { DnsProxy } = await import('../controller/agent/dns-proxy.js');
+      const dp = datapath;
+      if (!dp.learnFqdn) throw new UsageError(`the ${dp.kind} datapath cannot learn FQDN addresses`);
+      proxy = new DnsProxy({
+        listen: parseListen(v['dns-proxy'], '--dns-proxy'),
+        upstream: parseListen(v['dns-upstream'], '--dns-upstream'),
+        tables: () => agent.tables,
+        sink: { learnFqdn: (ip, id, ttl) => dp.learnFqdn!(ip, id, ttl) },
+        logger,
+        onLearn: (l) => events?.write(JSON.stringify({ time: new Date().toISOString(), node, type: 'fqdn-learned', ...l }) + '\n'),
+      });
+      const at = await proxy.start();
+      logger.info(at, 'DNS proxy listening');
+      sweep = setInterval(() => dp.expireFqdn?.(), 1000);
+    }
+    const sig = await untilSignal();
+    if (sweep) clearInterval(sweep);
+    await proxy?.stop();
+    logger.info({ signal: sig }, 'shutting down; the applied state stays in force');
+    await agent.stop();
+    await server.close();
+    await datapath.close();
+    return 0;
+  },
+};

@@ -1,0 +1,51 @@
+// `weir connectivity`: the effective connectivity of one revision in np-guard's `list` format.
+import { renderConnectivity, type ListFormat } from '../compiler/plan/connectivity.js';
+import { connectivityOf } from '../compiler/plan/plan.js';
+import { loadRevision, readInventory } from '../compiler/plan/revision.js';
+import { formatLocation } from '../compiler/diagnostics.js';
+import { type Command } from './command.js';
+import { choice, parseCommandLine, pathsFromRoot, repositoryRoot, writeOutput } from './inputs.js';
+
+const formats: readonly ListFormat[] = ['txt', 'csv', 'md', 'json', 'dot'];
+
+const usage = `usage: weir connectivity [PATH...] [--rev REV] [--inventory FILE] [--format txt|csv|md|json|dot] [--output FILE]
+
+Lists every allowed (source, destination, connections) of the policies under PATH (default .), one line per
+pair, in np-guard netpol-analyzer's \`list\` format (\`ns/name[Kind] => ns/name[Kind] : TCP 8080,UDP 53\`,
+external ranges as \`0.0.0.0-255.255.255.255[External]\`), so the two tools can be compared.
+
+  --rev REV         read PATH at a Git revision (the work tree is not touched)
+  --inventory FILE  cluster inventory; default: workload manifests found under PATH
+  --format F        txt (default), csv, md, json, dot`;
+
+export const connectivityCommand: Command = {
+  name: 'connectivity',
+  summary: 'list the effective connectivity of one revision',
+  usage,
+  async run(argv, io) {
+    const { values, positionals } = parseCommandLine(argv, {
+      rev: { type: 'string' },
+      inventory: { type: 'string' },
+      format: { type: 'string', short: 'o', default: 'txt' },
+      output: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q', default: false },
+    });
+    const format = choice('--format', values.format, formats, 'one of');
+    const root = values.rev ? await repositoryRoot(io.cwd) : io.cwd;
+    if (!root) {
+      io.stderr(`weir connectivity: --rev needs a Git repository, and ${io.cwd} is not inside one\n`);
+      return 2;
+    }
+    const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
+    const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
+    const { model } = await loadRevision(paths, root, { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}) }, inventory);
+    const errors = model.info.diagnostics.filter((d) => d.severity === 'error');
+    if (model.info.status === 'failed') {
+      for (const d of errors.slice(0, 20)) io.stderr(`${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);
+      io.stderr(`weir connectivity: ${errors.length} error(s); fix them (see \`weir lint\`) before computing connectivity\n`);
+      return model.info.diagnostics.some((d) => d.rule === 'load/missing-revision') ? 2 : 1;
+    }
+    await writeOutput(renderConnectivity(connectivityOf(model), format), values.output, io.cwd, io.stdout);
+    return 0;
+  },
+};

@@ -1,0 +1,148 @@
+// `weir build` as a library: load policies and inventory, compile the network IR, lower it, let
+// every image producer contribute (network first; the runtime compiler registers its own
+// through compiler/lower/runtime/images.js when present), and assemble one deterministic bundle.
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { loadInventory, readInventory } from './inventory/load.js';
+import type { Inventory } from './inventory/model.js';
+import type { NetworkIR } from './ir/network/types.js';
+import { loadPolicies, type PolicyDocument } from './load/index.js';
+import { lowerNetwork, MapStateCache, type LoweredNetwork } from './lower/network/images.js';
+import { compileNetwork } from './ir/network/index.js';
+import type { CompileCache } from './ir/network/compile.js';
+import { projectFile, weirVersion } from './project.js';
+import { assembleBundle, sha256, type Bundle, type ProducerOutput } from './bundle/assemble.js';
+
+export interface BuildContext {
+  documents: readonly PolicyDocument[];
+  inventory: Inventory;
+  /** Every node of the inventory, sorted. */
+  nodes: string[];
+  commit?: string;
+  network: { ir: NetworkIR; lowered: LoweredNetwork };
+}
+
+/** A stage that contributes map images per node and tables to the bundle. */
+export interface ImageProducer {
+  name: string;
+  produce(ctx: BuildContext): Promise<{ output: ProducerOutput; diagnostics: Diagnostic[] }> | { output: ProducerOutput; diagnostics: Diagnostic[] };
+}
+
+/** Producers beyond the network compiler, found by optional modules (the runtime compiler's `imageProducer`). */
+export async function extraProducers(): Promise<ImageProducer[]> {
+  const out: ImageProducer[] = [];
+  try {
+    const m = (await import(new URL('./lower/runtime/images.js', import.meta.url).href)) as { imageProducer?: ImageProducer };
+    if (m.imageProducer) out.push(m.imageProducer);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNSUPPORTED_DIR_IMPORT') throw e;
+  }
+  return out;
+}
+
+export function compilerVersion(): string {
+  return `weir/${weirVersion()}`;
+}
+
+/** sha256 of the datapath's layout header, so agents refuse bundles built for another ABI. */
+export function abiInfo(): { digest: string; version: number } {
+  const text = readFileSync(projectFile('bpf/include/weir_net.h'), 'utf8');
+  const v = /#define\s+WEIR_NET_ABI_VERSION\s+(\d+)/.exec(text);
+  return { digest: sha256(text), version: v ? Number(v[1]) : 1 };
+}
+
+export interface BuildOptions {
+  policyMaxEntries?: number;
+  /** Source description recorded in the manifest. */
+  source: { revision?: string; paths: string[]; inventory?: string };
+  commit?: string;
+  producers?: ImageProducer[];
+  /** Map state memo shared across builds (incremental rebuilds). */
+  cache?: MapStateCache;
+  /** Identity allocation memo shared across builds of one inventory. */
+  compileCache?: CompileCache;
+}
+
+export interface BuildResult {
+  diagnostics: Diagnostic[];
+  ir: NetworkIR;
+  lowered: LoweredNetwork;
+  /** Undefined when there were errors: a bundle is never built from a policy set with errors. */
+  bundle?: Bundle;
+}
+
+/** The pure core of `weir build`: documents + inventory → bundle. */
+export async function buildFromDocuments(documents: readonly PolicyDocument[], inventory: Inventory, opts: BuildOptions): Promise<BuildResult> {
+  const { ir, diagnostics } = compileNetwork(documents, inventory, { ...(opts.commit ? { commit: opts.commit } : {}), ...(opts.compileCache ? { cache: opts.compileCache } : {}) });
+  const lowered = lowerNetwork(ir, opts.policyMaxEntries ? { policyMaxEntries: opts.policyMaxEntries } : {}, opts.cache);
+  const diags = [...diagnostics, ...lowered.diagnostics];
+  const ctx: BuildContext = { documents, inventory, nodes: inventory.nodes.map((n) => n.name).sort(), ...(opts.commit ? { commit: opts.commit } : {}), network: { ir, lowered } };
+  const outputs: ProducerOutput[] = [lowered.output];
+  for (const p of opts.producers ?? []) {
+    const r = await p.produce(ctx);
+    outputs.push(r.output);
+    diags.push(...r.diagnostics);
+  }
+  sortDiagnostics(diags);
+  if (hasErrors(diags)) return { diagnostics: diags, ir, lowered };
+  const bundle = assembleBundle(outputs, { source: opts.source, compilerVersion: compilerVersion(), abi: abiInfo() });
+  return { diagnostics: diags, ir, lowered, bundle };
+}
+
+export interface SourceBuildOptions {
+  paths: string[];
+  inventory: string[];
+  root: string;
+  rev?: string;
+  policyMaxEntries?: number;
+  producers?: ImageProducer[];
+}
+
+/** Loads from the file system or a Git revision, then builds. */
+export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResult & { files: string[]; loadDiagnostics: Diagnostic[] }> {
+  const loaded = await loadPolicies(o.paths, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
+  const inv = await readInventory(o.inventory, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
+  // Inventory objects inside the policy paths (manifests kept beside policies) count too.
+  const invFromPolicies = loadInventory(loaded.documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
+  const inventory = mergeInventories(inv.inventory, invFromPolicies.inventory);
+  const policyDocs = loaded.documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
+  const commit = loaded.commit;
+  const r = await buildFromDocuments(policyDocs, inventory, {
+    ...(o.policyMaxEntries ? { policyMaxEntries: o.policyMaxEntries } : {}),
+    source: { ...(commit ? { revision: commit } : {}), paths: o.paths.map((p) => p.split(path.sep).join('/')), ...(o.inventory.length ? { inventory: o.inventory.join(',') } : {}) },
+    ...(commit ? { commit } : {}),
+    producers: o.producers ?? (await extraProducers()),
+  });
+  const loadDiagnostics = [...loaded.diagnostics, ...inv.diagnostics, ...invFromPolicies.diagnostics];
+  const diagnostics = sortDiagnostics([...loadDiagnostics, ...r.diagnostics]);
+  const bundle = hasErrors(diagnostics) ? undefined : r.bundle;
+  return { ...r, diagnostics, ...(bundle ? { bundle } : { bundle: undefined }), files: loaded.files, loadDiagnostics };
+}
+
+export function mergeInventories(a: Inventory, b: Inventory): Inventory {
+  if (b.pods.length === 0 && b.namespaces.length === 0 && b.services.length === 0) return a;
+  const byKey = <T>(xs: T[], k: (x: T) => string) => [...new Map(xs.map((x) => [k(x), x])).values()];
+  return {
+    cluster: a.cluster,
+    namespaces: byKey([...a.namespaces, ...b.namespaces], (n) => n.name).sort((x, y) => (x.name < y.name ? -1 : 1)),
+    pods: byKey([...a.pods, ...b.pods], (p) => `${p.namespace}/${p.name}`).sort((x, y) => (`${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1)),
+    services: byKey([...a.services, ...b.services], (s) => `${s.namespace}/${s.name}`),
+    nodes: byKey([...a.nodes, ...b.nodes], (n) => n.name).sort((x, y) => (x.name < y.name ? -1 : 1)),
+    cidrGroups: byKey([...a.cidrGroups, ...b.cidrGroups], (g) => g.name),
+  };
+}
+
+/** Default policy paths of the network commands: the arguments, else policies/ when present. */
+export function defaultPolicyPaths(cwd: string, positionals: string[]): string[] {
+  if (positionals.length) return positionals;
+  return existsSync(path.join(cwd, 'policies')) ? ['policies'] : ['.'];
+}
+
+/** Default inventory: the flag, else PATH/inventory.yaml or policies/inventory.yaml when present. */
+export function defaultInventory(cwd: string, given: string[] | undefined, policyPaths: string[]): string[] {
+  if (given && given.length) return given;
+  for (const p of [...policyPaths.map((x) => path.join(x, 'inventory.yaml')), 'policies/inventory.yaml']) if (existsSync(path.resolve(cwd, p))) return [p];
+  return [];
+}

@@ -1,0 +1,441 @@
+// Hook lowering: runtime IR + one node's capabilities → the kernel hooks, selectors and sets that the
+// syscall-entry handler (bpf/runtime/wrt_runtime.bpf.c) evaluates. A syscall kprobe becomes the
+// syscalls/sys_enter_<name> tracepoint; what the node (or weir's handler) cannot do is an error naming
+// the node and the reason, never a quiet downgrade.
+import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
+import { describeMissing, type NodeCapabilities } from './capabilities.js';
+import type { Hook, MatchArg, RuntimeIR, Selector } from '../../ir/runtime/compile.js';
+import { limits } from '../../ir/runtime/compile.js';
+import { syscallNumbers } from '../../ir/runtime/syscalls.js';
+
+/** Constants of bpf/include/weir_runtime.h (the layout test checks a sample of them against the header). */
+export const K = {
+  NR_ANY: 0xffffffff,
+  ARG_SRC_NR: 6,
+  ARG: { none: 0, int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 },
+  OP: { Equal: 1, NotEqual: 2, Prefix: 3, NotPrefix: 4, Postfix: 5, NotPostfix: 6, GreaterThan: 7, LessThan: 8, Mask: 9, InRange: 10, NotInRange: 11, InMap: 12, NotInMap: 13 },
+  PID: { notIn: 1, namespacePid: 2, followForks: 4 },
+  NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7 } as Record<string, number>,
+  NS_FLAG: { notIn: 1, hostNs: 2 },
+  CAP: { Effective: 1, Permitted: 2, Inheritable: 3 },
+  ACTION: { Post: 1, NoPost: 2, Sigkill: 3, Signal: 4, Override: 5 },
+  MODE: { enforce: 0, monitor: 1 },
+  SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
+  HOOK: { scoped: 1 },
+} as const;
+
+export interface KMatchArg {
+  /** Position in the hook's args. */
+  index: number;
+  op: number;
+  vals: bigint[];
+  setId: number;
+}
+
+export interface KSelector {
+  args: KMatchArg[];
+  bin?: { op: number; setId: number; followChildren?: boolean };
+  pids: { flags: number; vals: number[] }[];
+  ns: { kind: number; flags: number; vals: number[] }[];
+  cap?: { kind: number; notIn: boolean; mask: bigint };
+  actions: { action: number; arg: number }[];
+}
+
+export interface KHook {
+  syscallNr: number;
+  /** n-th hook on this syscall. */
+  index: number;
+  policyId: number;
+  hookId: number;
+  scopeSet: number;
+  scoped: boolean;
+  args: { src: number; type: number }[];
+  selectors: KSelector[];
+}
+
+/** Bundle table row: what a hook id (the events' cookie) points back to. */
+export interface HookTableEntry {
+  hookId: number;
+  policy: string;
+  namespace?: string;
+  call: string;
+  /** Where it is attached, e.g. `syscalls/sys_enter_openat` or `raw_syscalls/sys_enter`. */
+  attach: string;
+  /** Tetragon's event kind for it. */
+  eventKind: 'process_kprobe' | 'process_tracepoint';
+  file: string;
+  line: number;
+  column: number;
+  commit?: string;
+  message?: string;
+  tags: string[];
+  args: { index: number; type: string; label?: string }[];
+  /** For a namespaced / podSelector policy: the numeric set the agent fills with its pods' cgroup ids. */
+  scopeSet?: number;
+  /** Scoped only because the lowering confined it (LowerOptions.confine), not by its pods. */
+  confined?: boolean;
+}
+
+export interface LoweredRuntimeNode {
+  node: string;
+  hooks: KHook[];
+  policies: { id: number; name: string; mode: 'enforce' | 'monitor' }[];
+  strSets: Map<number, string[]>;
+  prefixSets: Map<number, string[]>;
+  postfixSets: Map<number, string[]>;
+  numSets: Map<number, bigint[]>;
+  /** Tracepoints to attach: `syscalls/sys_enter_openat`, `raw_syscalls/sys_enter`. */
+  attach: string[];
+  table: HookTableEntry[];
+}
+
+const compatPrefix = /^__(ia32|x32)_(compat_)?sys_/;
+const syscallPrefix = /^(__x64_sys_|__arm64_sys_|__se_sys_|__do_sys_|ksys_|sys_)/;
+
+/** The syscall a kprobe `call` names (`sys_openat`, `__x64_sys_openat`), or undefined. */
+export function syscallName(call: string): string | undefined {
+  if (compatPrefix.test(call)) return undefined;
+  const m = syscallPrefix.exec(call);
+  const name = m ? call.slice(m[0].length) : call;
+  return Object.prototype.hasOwnProperty.call(syscallNumbers, name) ? name : undefined;
+}
+
+const argTypes: Record<string, number> = {
+  int: K.ARG.int, int32: K.ARG.int, sint32: K.ARG.int,
+  uint32: K.ARG.uint32, u32: K.ARG.uint32,
+  int64: K.ARG.int64, long: K.ARG.int64, syscall64: K.ARG.int64, s64: K.ARG.int64,
+  uint64: K.ARG.uint64, u64: K.ARG.uint64, size_t: K.ARG.uint64, ulong: K.ARG.uint64,
+  string: K.ARG.string,
+};
+
+/** Lowers every policy for one node. Errors are per node: another node may compile the same policy. */
+export interface LowerOptions {
+  /**
+   * Scope every policy, also cluster-wide ones, to a cgroup set: nothing matches until cgroups are added.
+   * `weir test --kernel` uses it so that only its probe process can ever meet a policy under test.
+   */
+  confine?: boolean;
+}
+
+export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities, opts: LowerOptions = {}): { lowered: LoweredRuntimeNode; diagnostics: Diagnostic[] } {
+  const out: LoweredRuntimeNode = { node, hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] };
+  const diagnostics: Diagnostic[] = [];
+  let nextSet = 1;
+  const perSyscall = new Map<number, number>();
+  const attach = new Set<string>();
+  const sorted = [...ir.policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : (a.namespace ?? '').localeCompare(b.namespace ?? '')));
+  for (const policy of sorted) {
+    const errs: Diagnostic[] = [];
+    const warns: Diagnostic[] = [];
+    const err = (span: Span, message: string, rule = 'runtime/node-capability') =>
+      errs.push(diagnostic(rule, 'error', `node ${node}: ${message}`, span, policy.provenance.commit === undefined ? {} : { commit: policy.provenance.commit }));
+    if (policy.enforcers) err(policy.enforcers, 'spec.enforcers needs Tetragon\'s enforcer program (fmod_ret or bpf_override_return on syscall entry); weir enforces with Sigkill/Signal from its syscall handler instead: use matchActions Sigkill', 'runtime/unsupported-hook');
+    const policyId = out.policies.length;
+    const pending: { hook: KHook; attach: string; entry: HookTableEntry }[] = [];
+    const pendingSets: { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }[] = [];
+    const newSet = (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]): number => {
+      const id = nextSet++;
+      pendingSets.push({ kind, id, values });
+      return id;
+    };
+    const podScoped = policy.kind === 'TracingPolicyNamespaced' || policy.podSelector !== undefined;
+    const scoped = podScoped || opts.confine === true;
+    const scopeSet = scoped ? newSet('num', []) : 0;
+    for (const hook of policy.hooks) {
+      const target = lowerTarget(hook, caps, (span, m, rule) => err(span, m, rule));
+      if (!target) continue;
+      for (const u of hook.unsupported)
+        err(u.span, u.key === 'return' || u.key === 'returnArg' || u.key === 'returnArgAction'
+          ? `${u.key}: return probes are not lowered; weir hooks syscall entry (${target.attach}) only`
+          : `${u.key} is not supported by weir's syscall handler`, 'runtime/unsupported-hook');
+      const args: KHook['args'] = [];
+      for (const a of hook.args) {
+        const t = argTypes[a.type];
+        if (t === undefined) {
+          err(a.span, `argument type ${a.type} is not read by weir's syscall handler (it reads int, uint32, int64, uint64, size_t, string); ${a.type === 'fd' || a.type === 'file' || a.type === 'path' ? 'resolving fds and kernel file structs needs kprobes on kernel functions' : 'use one of those'}`, 'runtime/unsupported-arg-type');
+          continue;
+        }
+        const src = target.argSrc(a.index);
+        if (src === undefined) {
+          err(a.span, `argument index ${a.index} is not a syscall argument of ${target.attach} (${target.indexHelp})`, 'runtime/arg-index-range');
+          continue;
+        }
+        args.push({ src, type: t });
+      }
+      const selectors: KSelector[] = [];
+      for (const s of hook.selectors) {
+        const ks = lowerSelector(s, hook, target.attach, caps, newSet, (span, m, rule) => err(span, m, rule), (span, m, rule) => warns.push(diagnostic(rule, 'warning', `node ${node}: ${m}`, span)));
+        if (ks) selectors.push(ks);
+      }
+      const hookId = out.table.length + pending.length;
+      pending.push({
+        hook: { syscallNr: target.nr, index: 0, policyId, hookId, scopeSet, scoped, args, selectors },
+        attach: target.attach,
+        entry: {
+          hookId,
+          policy: policy.name,
+          ...(policy.namespace === undefined ? {} : { namespace: policy.namespace }),
+          call: hook.call,
+          attach: target.attach,
+          eventKind: hook.kind === 'kprobe' ? 'process_kprobe' : 'process_tracepoint',
+          file: policy.provenance.file,
+          line: hook.span.line,
+          column: hook.span.column,
+          ...(policy.provenance.commit === undefined ? {} : { commit: policy.provenance.commit }),
+          ...(hook.message === undefined ? {} : { message: hook.message }),
+          tags: hook.tags,
+          args: hook.args.map((a) => ({ index: a.index, type: a.type, ...(a.label === undefined ? {} : { label: a.label }) })),
+          ...(scoped ? { scopeSet } : {}),
+          ...(scoped && !podScoped ? { confined: true } : {}),
+        },
+      });
+    }
+    diagnostics.push(...warns);
+    if (errs.length > 0) {
+      // A policy compiles for a node whole or not at all.
+      diagnostics.push(...errs);
+      continue;
+    }
+    out.policies.push({ id: policyId, name: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name, mode: policy.mode });
+    for (const s of pendingSets) {
+      const m = s.kind === 'str' ? out.strSets : s.kind === 'prefix' ? out.prefixSets : s.kind === 'postfix' ? out.postfixSets : out.numSets;
+      (m as Map<number, (string | bigint)[]>).set(s.id, s.values);
+    }
+    for (const p of pending) {
+      const n = perSyscall.get(p.hook.syscallNr) ?? 0;
+      if (n >= limits.hooksPerSyscall) {
+        diagnostics.push(diagnostic('runtime/too-many-hooks', 'error', `node ${node}: more than ${limits.hooksPerSyscall} hooks on ${p.attach} across all policies; merge policies`, policy.span));
+        continue;
+      }
+      perSyscall.set(p.hook.syscallNr, n + 1);
+      p.hook.index = n;
+      p.hook.hookId = out.table.length;
+      p.entry.hookId = p.hook.hookId;
+      out.hooks.push(p.hook);
+      out.table.push(p.entry);
+      attach.add(p.attach);
+    }
+  }
+  out.attach = [...attach].sort();
+  return { lowered: out, diagnostics };
+}
+
+interface Target {
+  nr: number;
+  attach: string;
+  argSrc: (index: number) => number | undefined;
+  indexHelp: string;
+}
+
+function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: string, rule?: string) => void): Target | undefined {
+  const tracepointNeeded = (attach: string): boolean => {
+    if (!caps.tracepoints) {
+      err(hook.span, `${hook.call} lowers to the ${attach} tracepoint, but the node cannot attach tracepoint programs`);
+      return false;
+    }
+    return true;
+  };
+  if (hook.kind === 'kprobe') {
+    if (compatPrefix.test(hook.call)) {
+      err(hook.span, `${hook.call} is a 32-bit compat syscall entry; the syscalls/sys_enter_* tracepoints weir uses report the native 64-bit table only`, 'runtime/unsupported-hook');
+      return undefined;
+    }
+    const name = syscallName(hook.call);
+    if (hook.syscall || (name !== undefined && syscallPrefix.test(hook.call))) {
+      if (name === undefined) {
+        err(hook.span, `${hook.call} is not a syscall of the x86_64 table`, 'runtime/unknown-hook');
+        return undefined;
+      }
+      if (!hook.syscall) {
+        err(hook.span, `${hook.call} is a syscall: set \`syscall: true\` so that its arguments are read from the syscall's registers`, 'runtime/syscall-flag');
+        return undefined;
+      }
+      // weir always hooks syscalls at the sys_enter tracepoint: it exists on every node with tracepoints, and
+      // the handler reads arguments from its stable layout (kprobes on __x64_sys_* need pt_regs unwrapping).
+      const attach = `syscalls/sys_enter_${name}`;
+      if (caps.syscalls && !caps.syscalls.includes(name)) {
+        err(hook.span, `the node has no ${attach} tracepoint`);
+        return undefined;
+      }
+      if (!tracepointNeeded(attach)) return undefined;
+      return { nr: syscallNumbers[name]!, attach, argSrc: (i) => (i <= 5 ? i : undefined), indexHelp: 'indexes 0 to 5' };
+    }
+    err(hook.span, caps.kprobeAttach
+      ? `kprobe on kernel function ${hook.call}: weir's runtime programs hook syscalls (syscall: true) and syscall tracepoints only`
+      : `kprobe on kernel function ${hook.call} needs kprobe attach, which this node lacks (kprobe programs ${caps.kprobes ? 'load but cannot attach' : 'do not load'}); hook the syscall instead (syscall: true) where one fits`, caps.kprobeAttach ? 'runtime/unsupported-hook' : 'runtime/node-capability');
+    return undefined;
+  }
+  if (hook.kind === 'tracepoint') {
+    if (hook.subsystem === 'syscalls' && hook.event?.startsWith('sys_enter_')) {
+      const name = hook.event.slice('sys_enter_'.length);
+      const nr = syscallNumbers[name];
+      if (nr === undefined) {
+        err(hook.span, `${hook.call}: ${name} is not a syscall of the x86_64 table`, 'runtime/unknown-hook');
+        return undefined;
+      }
+      if (!tracepointNeeded(hook.call)) return undefined;
+      // Format fields: 0-3 common, 4 __syscall_nr, 5.. the syscall's arguments.
+      return { nr, attach: hook.call, argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : i >= 5 && i <= 10 ? i - 5 : undefined), indexHelp: 'field 4 is __syscall_nr, fields 5 to 10 the arguments' };
+    }
+    if (hook.subsystem === 'raw_syscalls' && hook.event === 'sys_enter') {
+      if (!caps.rawSyscalls) {
+        err(hook.span, 'raw_syscalls/sys_enter cannot be attached on this node');
+        return undefined;
+      }
+      return { nr: K.NR_ANY, attach: hook.call, argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : undefined), indexHelp: 'field 4 is the syscall id; field 5 (args array) is not read' };
+    }
+    err(hook.span, `tracepoint ${hook.call}: weir's handler reads syscalls/sys_enter_* and raw_syscalls/sys_enter layouts only`, 'runtime/unsupported-hook');
+    return undefined;
+  }
+  if (hook.kind === 'lsm') {
+    err(hook.span, caps.lsm ? `LSM hook ${hook.call}: weir has no BPF LSM program yet` : `LSM hook ${hook.call} needs BPF LSM, which this node lacks (lsm programs are refused; missing: ${describeMissing(caps)})`, caps.lsm ? 'runtime/unsupported-hook' : 'runtime/node-capability');
+    return undefined;
+  }
+  err(hook.span, caps.uprobes ? `${hook.kind} ${hook.call}: weir has no uprobe program yet` : `${hook.kind} ${hook.call} needs uprobes, which this node lacks`, caps.uprobes ? 'runtime/unsupported-hook' : 'runtime/node-capability');
+  return undefined;
+}
+
+function parseNumber(s: string): bigint | undefined {
+  const t = s.trim();
+  if (!/^-?(0x[0-9a-fA-F]+|0o?[0-7]+|\d+)$/.test(t)) return undefined;
+  const neg = t.startsWith('-');
+  const body = neg ? t.slice(1) : t;
+  const v = body.startsWith('0x') ? BigInt(body) : body.length > 1 && body.startsWith('0') ? BigInt('0o' + body.replace(/^0o?/, '')) : BigInt(body);
+  return BigInt.asUintN(64, neg ? -v : v);
+}
+
+function lowerSelector(
+  s: Selector,
+  hook: Hook,
+  attach: string,
+  caps: NodeCapabilities,
+  newSet: (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]) => number,
+  err: (span: Span, m: string, rule?: string) => void,
+  warn: (span: Span, m: string, rule: string) => void,
+): KSelector | undefined {
+  const ks: KSelector = { args: [], pids: [], ns: [], actions: [] };
+  for (const u of s.unsupported) err(u.span, `${u.key} is not evaluated by weir's syscall handler (it hooks syscall entry only)`, 'runtime/unsupported-selector');
+  for (const m of s.matchArgs) {
+    const pos = hook.args.findIndex((a) => a.index === m.index);
+    const type = argTypes[hook.args[pos]?.type ?? ''];
+    if (pos < 0 || type === undefined) continue; // reported on the arg
+    const km = lowerMatchArg(m, pos, type, newSet, err);
+    if (km) ks.args.push(km);
+  }
+  const b = s.matchBinaries[0];
+  if (b) {
+    const kind = b.operator.includes('Prefix') ? 'prefix' : b.operator.includes('Postfix') ? 'postfix' : 'str';
+    const op = { In: K.OP.Equal, NotIn: K.OP.NotEqual, Prefix: K.OP.Prefix, NotPrefix: K.OP.NotPrefix, Postfix: K.OP.Postfix, NotPostfix: K.OP.NotPostfix }[b.operator];
+    ks.bin = { op, setId: newSet(kind, b.values), ...(b.followChildren ? { followChildren: true } : {}) };
+  }
+  for (const p of s.matchPIDs) {
+    if (p.followForks && p.isNamespacePID)
+      // Tetragon's own examples set both; the handler compares the calling process's namespace pid itself.
+      warn(p.span, 'matchPIDs followForks with isNamespacePID: weir compares the namespace pid of the calling process itself (its table does not keep ancestors\' namespace pids); for the common NotIn [0, 1] filters this is the same', 'runtime/follow-forks-namespace');
+    ks.pids.push({ flags: (p.operator === 'NotIn' ? K.PID.notIn : 0) | (p.isNamespacePID ? K.PID.namespacePid : 0) | (p.followForks ? K.PID.followForks : 0), vals: p.values });
+  }
+  for (const n of s.matchNamespaces) {
+    const kind = K.NS[n.namespace];
+    if (kind === undefined) {
+      err(n.span, `matchNamespaces ${n.namespace} is not read by weir's handler (it reads Uts, Ipc, Mnt, Pid, PidForChildren, Net, Cgroup)`, 'runtime/unsupported-selector');
+      continue;
+    }
+    const host = n.values.includes('host_ns');
+    ks.ns.push({ kind, flags: (n.operator === 'NotIn' ? K.NS_FLAG.notIn : 0) | (host ? K.NS_FLAG.hostNs : 0), vals: n.values.filter((v): v is number => v !== 'host_ns') });
+  }
+  const c = s.matchCapabilities[0];
+  if (c) {
+    if (c.isNamespaceCapability) err(c.span, 'isNamespaceCapability is not evaluated by weir\'s handler', 'runtime/unsupported-selector');
+    let mask = 0n;
+    for (const v of c.values) mask |= 1n << BigInt(v);
+    ks.cap = { kind: K.CAP[c.type], notIn: c.operator === 'NotIn', mask };
+  }
+  for (const a of s.matchActions) {
+    if (a.action === 'Override') {
+      err(a.span, `Override cannot be lowered: ${hook.call} is hooked at ${attach}, and a tracepoint cannot change a syscall's return value${caps.override ? '' : '; the node also lacks bpf_override_return (no kprobe attach)'}. Use Sigkill, or run on a node with kprobe override and an override-capable kprobe`, 'runtime/node-capability');
+      continue;
+    }
+    if ((a.action === 'Sigkill' || a.action === 'Signal') && !caps.sendSignal) {
+      err(a.span, `${a.action} needs bpf_send_signal, which this node lacks`);
+      continue;
+    }
+    ks.actions.push({ action: K.ACTION[a.action], arg: a.argSig ?? 0 });
+  }
+  return ks;
+}
+
+function lowerMatchArg(m: MatchArg, pos: number, type: number, newSet: (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]) => number, err: (span: Span, m: string, rule?: string) => void): KMatchArg | undefined {
+  const op = K.OP[m.operator];
+  if (type === K.ARG.string) {
+    const max = m.operator.includes('fix') ? 252 : 255;
+    for (let i = 0; i < m.values.length; i++) {
+      const v = m.values[i]!;
+      if (Buffer.byteLength(v) > max) {
+        err(m.valueSpans[i] ?? m.span, `string value of ${Buffer.byteLength(v)} bytes; ${m.operator} compares at most ${max} bytes (the handler reads 255 bytes of a string, an LPM key holds 252)`, 'runtime/string-too-long');
+        return undefined;
+      }
+    }
+    if (m.operator === 'Equal' || m.operator === 'NotEqual') return { index: pos, op, vals: [], setId: newSet('str', m.values) };
+    if (m.operator === 'Prefix' || m.operator === 'NotPrefix') return { index: pos, op, vals: [], setId: newSet('prefix', m.values) };
+    if (m.operator === 'Postfix' || m.operator === 'NotPostfix') return { index: pos, op, vals: [], setId: newSet('postfix', m.values) };
+    err(m.span, `operator ${m.operator} compares numbers; argument ${m.index} is a string (use Equal, Prefix or Postfix)`, 'runtime/operator-type');
+    return undefined;
+  }
+  if (m.operator.includes('Prefix') || m.operator.includes('Postfix')) {
+    err(m.span, `operator ${m.operator} compares strings; argument ${m.index} is a number`, 'runtime/operator-type');
+    return undefined;
+  }
+  const nums: bigint[] = [];
+  const ranges: bigint[] = [];
+  for (let i = 0; i < m.values.length; i++) {
+    const raw = m.values[i]!;
+    if (m.operator === 'InRange' || m.operator === 'NotInRange') {
+      const [lo, hi] = raw.split(':').map((x) => parseNumber(x));
+      if (lo === undefined || hi === undefined) {
+        err(m.valueSpans[i] ?? m.span, `${m.operator} values are ranges written low:high, not ${JSON.stringify(raw)}`, 'runtime/bad-value');
+        return undefined;
+      }
+      ranges.push(lo, hi);
+      continue;
+    }
+    // syscall names in InMap lists (type: syscalls) become their numbers.
+    const sys = syscallName(raw);
+    const n = parseNumber(raw) ?? (m.operator === 'InMap' || m.operator === 'NotInMap' ? (sys === undefined ? undefined : BigInt(syscallNumbers[sys]!)) : undefined);
+    if (n === undefined) {
+      err(m.valueSpans[i] ?? m.span, compatPrefix.test(raw) ? `${raw} is a 32-bit compat syscall; the x86_64 tracepoints never report it` : `${JSON.stringify(raw)} is not a number (argument ${m.index} is numeric)`, 'runtime/bad-value');
+      return undefined;
+    }
+    nums.push(n);
+  }
+  const cap = limits.valuesPerNumericOperator;
+  switch (m.operator) {
+    case 'GreaterThan':
+    case 'LessThan':
+      if (nums.length !== 1) {
+        err(m.span, `${m.operator} takes exactly one value`, 'runtime/too-many-values');
+        return undefined;
+      }
+      return { index: pos, op, vals: nums, setId: 0 };
+    case 'Mask':
+      if (nums.length > cap) {
+        err(m.span, `Mask takes at most ${cap} values (Tetragon's limit)`, 'runtime/too-many-values');
+        return undefined;
+      }
+      return { index: pos, op, vals: nums, setId: 0 };
+    case 'InRange':
+    case 'NotInRange':
+      if (ranges.length > cap) {
+        err(m.span, `${m.operator} takes at most ${cap / 2} ranges`, 'runtime/too-many-values');
+        return undefined;
+      }
+      return { index: pos, op, vals: ranges, setId: 0 };
+    case 'Equal':
+    case 'NotEqual':
+      // Up to 4 values inline; more go to a numeric set (same semantics, a hash lookup).
+      if (nums.length <= cap) return { index: pos, op, vals: nums, setId: 0 };
+      return { index: pos, op: m.operator === 'Equal' ? K.OP.InMap : K.OP.NotInMap, vals: [], setId: newSet('num', nums) };
+    default:
+      return { index: pos, op, vals: [], setId: newSet('num', nums) };
+  }
+}
+

@@ -1,0 +1,117 @@
+// Runtime PolicyTest cases (`process:`, `call:`, `args:`, `expect: kill|signal|post|allow`), answered by
+// the image evaluator over the map images compiled for the process's node — the bytes the kernel gets.
+import type { RunRuntimeCases, RuntimeCaseInput, RuntimeContext } from './run.js';
+import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
+import { RuntimeImageEvaluator, type RuntimeVerdict } from '../verify/runtime-emulator.js';
+import { compileRuntime, type RuntimeCompileResult } from '../ir/runtime/index.js';
+import type { HookTableEntry } from '../lower/runtime/hooks.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const verdicts: readonly RuntimeVerdict[] = ['kill', 'signal', 'post', 'allow'];
+
+function matchLabels(selector: Obj | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  const ml = isObj(selector['matchLabels']) ? selector['matchLabels'] : {};
+  if (!Object.entries(ml).every(([k, v]) => labels[k] === String(v))) return false;
+  const exprs = Array.isArray(selector['matchExpressions']) ? selector['matchExpressions'] : [];
+  return exprs.every((e) => {
+    if (!isObj(e)) return false;
+    const key = String(e['key']);
+    const values = Array.isArray(e['values']) ? e['values'].map(String) : [];
+    switch (e['operator']) {
+      case 'In': return values.includes(labels[key] ?? '\u0000');
+      case 'NotIn': return !values.includes(labels[key] ?? '\u0000');
+      case 'Exists': return key in labels;
+      case 'DoesNotExist': return !(key in labels);
+    }
+    return false;
+  });
+}
+
+type KernelRunner = import('../../bpf/runtime/cases.js').KernelCaseRunner;
+
+export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => {
+  // --kernel: the real programs answer too (loaded lazily: the compiler never needs libbpf otherwise).
+  const kernel = (ctx as RuntimeContext & { kernel?: boolean }).kernel === true;
+  const runners = new Map<string, KernelRunner>();
+  try {
+    return await runCases(ctx, cases, kernel, runners);
+  } finally {
+    for (const r of runners.values()) r.close();
+  }
+};
+
+async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: boolean, runners: Map<string, KernelRunner>) {
+  const compiled = new Map<string, RuntimeCompileResult>();
+  const compileFor = (node: string, labels: Record<string, string>) => {
+    let r = compiled.get(node);
+    if (!r) {
+      // Under --kernel every policy is confined to a cgroup set: only the probe, in its own cgroup, can meet it.
+      r = compileRuntime(ctx.documents, [{ name: node, caps: capabilitiesFromLabels(labels).caps }], kernel ? { confine: true } : {});
+      compiled.set(node, r);
+    }
+    return r;
+  };
+  const out: { name: string; expect: string; actual: string; ok: boolean; detail?: string }[] = [];
+  for (const c of cases) out.push(await runCase(c));
+  return out;
+
+  async function runCase(c: RuntimeCaseInput) {
+    const v = c.value;
+    const expect = String(v['expect'] ?? '');
+    const fail = (detail: string) => ({ name: c.name, expect, actual: 'error', ok: false, detail });
+    if (!verdicts.includes(expect as RuntimeVerdict)) return fail(`expect must be one of ${verdicts.join(', ')}, not ${JSON.stringify(v['expect'])}`);
+    const proc = isObj(v['process']) ? v['process'] : undefined;
+    if (!proc || typeof proc['binary'] !== 'string') return fail('process needs binary (the absolute path of the executable), e.g. {workload: default/xwing, binary: /bin/cat}');
+    const call = typeof v['call'] === 'string' ? v['call'] : '';
+    const nr = RuntimeImageEvaluator.syscallNumber(call);
+    if (nr === undefined) return fail(`call ${JSON.stringify(call)} is not a syscall weir hooks (write sys_openat, __x64_sys_openat or syscalls/sys_enter_openat)`);
+    const args = Array.isArray(v['args']) ? (v['args'] as unknown[]).map((a) => (typeof a === 'number' || typeof a === 'string' ? a : String(a))) : [];
+    // The process's pod and node from the inventory; no workload: a host process on a default node.
+    const workload = typeof proc['workload'] === 'string' ? proc['workload'] : undefined;
+    const [ns, podName] = workload ? (workload.split('/') as [string, string]) : ['', ''];
+    const pod = workload ? ctx.inventory.pods.find((p) => p.namespace === ns && (p.name === podName || p.name.startsWith(`${podName}[`))) : undefined;
+    if (workload && !pod) return fail(`workload ${workload} is not in the inventory`);
+    const nodeName = typeof v['node'] === 'string' ? v['node'] : pod?.node || 'local';
+    const node = ctx.inventory.nodes.find((n) => n.name === nodeName);
+    const r = compileFor(nodeName, node?.labels ?? {});
+    const nr0 = r.nodes[0]!;
+    const errors = [...r.diagnostics, ...nr0.diagnostics].filter((d) => d.severity === 'error');
+    const policies = ctx.documents.filter((d) => d.family === 'runtime');
+    const scopeOf = (h: HookTableEntry | undefined): boolean => {
+      if (h?.confined) return true;
+      if (!h || !pod) return false;
+      const doc = policies.find((d) => d.name === h.policy && (d.namespace ?? '') === (h.namespace ?? ''));
+      if (!doc) return false;
+      if (doc.kind === 'TracingPolicyNamespaced' && doc.namespace !== pod.namespace) return false;
+      const spec = isObj(doc.value['spec']) ? doc.value['spec'] : {};
+      return matchLabels(isObj(spec['podSelector']) ? spec['podSelector'] : undefined, pod.labels);
+    };
+    const ev = new RuntimeImageEvaluator(nr0.images, nr0.lowered.table);
+    const d = ev.evaluate({ binary: proc['binary'], ...(typeof proc['pid'] === 'number' ? { pid: proc['pid'] } : {}), inScope: scopeOf }, nr, args);
+    const by = d.matches.map((m) => {
+      const h = nr0.lowered.table[m.hookId];
+      return h ? `${h.policy} (${h.file}:${h.line}${m.monitor ? ', monitor' : ''})` : `hook ${m.hookId}`;
+    });
+    const detail = [by.length ? `decided by ${by.join(', ')}` : 'no selector matched', errors.length ? `; ${errors.length} policy error(s) on node ${nodeName}, first: ${errors[0]!.file}:${errors[0]!.line}: ${errors[0]!.message}` : ''].join('');
+    if (!kernel) return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail };
+    const scopeSets = [...new Set(nr0.lowered.hooks.filter((h) => h.scoped && (nr0.lowered.table[h.hookId]?.confined === true || scopeOf(nr0.lowered.table[h.hookId]))).map((h) => h.scopeSet))];
+    let runner = runners.get(nodeName);
+    if (!runner) {
+      const { KernelCaseRunner } = await import('../../bpf/runtime/cases.js');
+      runner = new KernelCaseRunner(nr0.images, nr0.lowered.attach);
+      runners.set(nodeName, runner);
+    }
+    const k = await runner.run({ binary: proc['binary'], ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}), nr, args: args.map((a) => (typeof a === 'number' ? a : String(a))), scopeSets });
+    if (k.verdict === 'skipped') return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; images only: ${k.detail}` };
+    const agree = k.verdict === d.verdict;
+    return {
+      name: c.name,
+      expect,
+      actual: k.verdict,
+      ok: agree && k.verdict === expect,
+      detail: `kernel: ${k.verdict} (${k.detail}); images: ${d.verdict}${agree ? '' : ' — the kernel and the image evaluator DISAGREE'}; ${detail}`,
+    };
+  }
+}

@@ -1,0 +1,213 @@
+// An evaluator of runtime map images: what the syscall handler would do for a process making a call
+// with given arguments. It reads the encoded images (not the IR), so a test of it is a test of
+// what the kernel receives; its semantics mirror bpf/runtime/wrt_runtime.bpf.c line by line.
+import { decodeHook, runtimeLayouts, type RuntimeMapImage } from '../../bpf/abi/runtime.js';
+import { K, syscallName, type HookTableEntry, type KHook, type KMatchArg } from '../lower/runtime/hooks.js';
+import { syscallNumbers } from '../ir/runtime/syscalls.js';
+
+export type RuntimeVerdict = 'kill' | 'signal' | 'post' | 'allow';
+
+export interface ProcessFacts {
+  binary: string;
+  /** Binaries of the parent, grandparent, ... (matchBinaries followChildren looks at 4). */
+  ancestors?: string[];
+  pid?: number;
+  /** pid as seen in its own pid namespace (matchPIDs isNamespacePID); default: pid. */
+  nsPid?: number;
+  uid?: number;
+  /** Namespace inode numbers by WRT_NS_* kind; host namespaces when absent. */
+  namespaces?: Partial<Record<number, number>>;
+  hostNamespaces?: Partial<Record<number, number>>;
+  /** Effective capabilities bitmask. */
+  capEffective?: bigint;
+  /** Whether the process's pod is in a scoped (namespaced / podSelector) policy's scope, by hook id. */
+  inScope?: (hook: HookTableEntry | undefined) => boolean;
+}
+
+export interface RuntimeDecision {
+  verdict: RuntimeVerdict;
+  signal?: number;
+  /** Hooks whose selectors matched, in evaluation order. */
+  matches: { hookId: number; policyId: number; selector: number; action: number; monitor: boolean; posted: boolean }[];
+}
+
+interface Sets {
+  str: Map<number, Set<string>>;
+  prefix: Map<number, Buffer[]>;
+  postfix: Map<number, Buffer[]>;
+  num: Map<number, Set<bigint>>;
+}
+
+export class RuntimeImageEvaluator {
+  readonly #hooks = new Map<number, KHook[]>();
+  readonly #modes = new Map<number, number>();
+  readonly #sets: Sets = { str: new Map(), prefix: new Map(), postfix: new Map(), num: new Map() };
+  readonly #table: readonly HookTableEntry[];
+
+  constructor(images: readonly RuntimeMapImage[], table: readonly HookTableEntry[]) {
+    this.#table = table;
+    const add = <T>(m: Map<number, T[]>, id: number, v: T) => {
+      const a = m.get(id) ?? [];
+      a.push(v);
+      m.set(id, a);
+    };
+    for (const img of images) {
+      for (const [k, v] of img.records) {
+        const kb = Buffer.from(k);
+        if (img.name === 'wrt_hooks') add(this.#hooks, kb.readUInt32LE(0), decodeHook(k, v));
+        else if (img.name === 'wrt_policies') this.#modes.set(kb.readUInt32LE(0), Buffer.from(v).readUInt32LE(0));
+        else if (img.name === 'wrt_str' || img.name === 'wrt_str_a' || img.name === 'wrt_str_b') {
+          const id = kb.readUInt32LE(4);
+          const s = this.#sets.str.get(id) ?? new Set<string>();
+          s.add(kb.subarray(8, 8 + kb.readUInt32LE(0)).toString('latin1'));
+          this.#sets.str.set(id, s);
+        } else if (img.name === 'wrt_prefix' || img.name === 'wrt_postfix') {
+          const id = kb.readUInt32LE(4);
+          const bytes = kb.subarray(8, 8 + (kb.readUInt32LE(0) - 32) / 8);
+          add(img.name === 'wrt_prefix' ? this.#sets.prefix : this.#sets.postfix, id, bytes);
+        } else if (img.name === 'wrt_num') {
+          const id = kb.readUInt32LE(0);
+          const s = this.#sets.num.get(id) ?? new Set<bigint>();
+          s.add(kb.readBigUInt64LE(8));
+          this.#sets.num.set(id, s);
+        }
+      }
+    }
+    for (const hs of this.#hooks.values()) hs.sort((a, b) => a.index - b.index);
+  }
+
+  /** The syscall number a case's `call` names: sys_openat, __x64_sys_openat, openat, sys_enter_openat, syscalls/sys_enter_openat. */
+  static syscallNumber(call: string): number | undefined {
+    const tp = /^(?:syscalls\/)?sys_enter_(\w+)$/.exec(call);
+    const name = tp ? tp[1]! : syscallName(call);
+    return name !== undefined && Object.prototype.hasOwnProperty.call(syscallNumbers, name) ? syscallNumbers[name] : undefined;
+  }
+
+  evaluate(proc: ProcessFacts, nr: number, args: readonly (string | number | bigint)[]): RuntimeDecision {
+    const matches: RuntimeDecision['matches'] = [];
+    let verdict: RuntimeVerdict = 'allow';
+    let signal: number | undefined;
+    const rank: Record<RuntimeVerdict, number> = { allow: 0, post: 1, signal: 2, kill: 3 };
+    const hooks = [...(this.#hooks.get(nr) ?? []), ...(this.#hooks.get(K.NR_ANY) ?? [])];
+    for (const h of hooks) {
+      if (h.scoped && !(proc.inScope?.(this.#table[h.hookId]) ?? false)) continue;
+      const values = h.args.map((a) => {
+        const raw = a.src === K.ARG_SRC_NR ? nr : args[a.src];
+        if (a.type === K.ARG.string) return typeof raw === 'string' ? Buffer.from(raw).subarray(0, 255) : Buffer.alloc(0);
+        let v = typeof raw === 'bigint' ? raw : typeof raw === 'number' ? BigInt(Math.trunc(raw)) : typeof raw === 'string' && /^-?\d+$/.test(raw) ? BigInt(raw) : 0n;
+        v = BigInt.asUintN(64, v);
+        if (a.type === K.ARG.int) v = BigInt.asUintN(64, BigInt.asIntN(32, v));
+        if (a.type === K.ARG.uint32) v = BigInt.asUintN(32, v);
+        return v;
+      });
+      let chosen = -1;
+      if (h.selectors.length === 0) chosen = 5;
+      else chosen = h.selectors.findIndex((s) => this.#selector(s, h, values, proc));
+      if (chosen < 0) continue;
+      const monitor = this.#modes.get(h.policyId) === K.MODE.monitor;
+      let post = true;
+      let action: number = K.ACTION.Post;
+      let sig = 0;
+      for (const a of chosen < 5 ? h.selectors[chosen]!.actions : []) {
+        if (a.action === K.ACTION.NoPost) post = false;
+        else if (a.action === K.ACTION.Sigkill || a.action === K.ACTION.Signal) {
+          action = a.action;
+          sig = a.arg;
+        }
+      }
+      matches.push({ hookId: h.hookId, policyId: h.policyId, selector: chosen, action, monitor, posted: post });
+      const v: RuntimeVerdict = sig && !monitor ? (sig === 9 ? 'kill' : 'signal') : post ? 'post' : 'allow';
+      if (rank[v] > rank[verdict]) {
+        verdict = v;
+        if (sig && !monitor) signal = sig;
+      }
+    }
+    return { verdict, ...(signal === undefined ? {} : { signal }), matches };
+  }
+
+  #string(op: number, setId: number, s: Buffer): boolean {
+    switch (op) {
+      case K.OP.Equal:
+      case K.OP.NotEqual: {
+        const hit = this.#sets.str.get(setId)?.has(s.toString('latin1')) ?? false;
+        return op === K.OP.Equal ? hit : !hit;
+      }
+      case K.OP.Prefix:
+      case K.OP.NotPrefix: {
+        const cut = s.subarray(0, runtimeLayouts.wrt_lpm_key.size - 8);
+        const hit = (this.#sets.prefix.get(setId) ?? []).some((p) => p.length <= cut.length && cut.subarray(0, p.length).equals(p));
+        return op === K.OP.Prefix ? hit : !hit;
+      }
+      case K.OP.Postfix:
+      case K.OP.NotPostfix: {
+        const rev = Buffer.from(s).reverse().subarray(0, runtimeLayouts.wrt_lpm_key.size - 8);
+        const hit = (this.#sets.postfix.get(setId) ?? []).some((p) => p.length <= rev.length && rev.subarray(0, p.length).equals(p));
+        return op === K.OP.Postfix ? hit : !hit;
+      }
+    }
+    return false;
+  }
+
+  #number(m: KMatchArg, type: number, x: bigint): boolean {
+    const signed = type === K.ARG.int || type === K.ARG.int64;
+    const c = (v: bigint) => (signed ? BigInt.asIntN(64, v) : v);
+    const xv = c(x);
+    switch (m.op) {
+      case K.OP.Equal:
+        return m.vals.includes(x);
+      case K.OP.NotEqual:
+        return !m.vals.includes(x);
+      case K.OP.GreaterThan:
+        return xv > c(m.vals[0]!);
+      case K.OP.LessThan:
+        return xv < c(m.vals[0]!);
+      case K.OP.Mask:
+        return m.vals.some((v) => (x & v) !== 0n);
+      case K.OP.InRange:
+      case K.OP.NotInRange: {
+        let hit = false;
+        for (let i = 0; i + 1 < m.vals.length; i += 2) if (xv >= c(m.vals[i]!) && xv <= c(m.vals[i + 1]!)) hit = true;
+        return m.op === K.OP.InRange ? hit : !hit;
+      }
+      case K.OP.InMap:
+      case K.OP.NotInMap: {
+        const hit = this.#sets.num.get(m.setId)?.has(x) ?? false;
+        return m.op === K.OP.InMap ? hit : !hit;
+      }
+    }
+    return false;
+  }
+
+  #selector(s: KHook['selectors'][number], h: KHook, values: (Buffer | bigint)[], proc: ProcessFacts): boolean {
+    if (s.bin) {
+      // As the handler: test with the positive operator over the binary (and ancestors), then negate.
+      const positive = s.bin.op % 2 === 1;
+      const pos = positive ? s.bin.op : s.bin.op - 1;
+      const chain = [proc.binary, ...(s.bin.followChildren ? (proc.ancestors ?? []).slice(0, 4) : [])];
+      const hit = chain.some((b) => this.#string(pos, s.bin!.setId, Buffer.from(b)));
+      if (hit !== positive) return false;
+    }
+    for (const p of s.pids) {
+      const pid = p.flags & K.PID.namespacePid ? proc.nsPid ?? proc.pid ?? 0 : proc.pid ?? 0;
+      const hit = p.vals.includes(pid);
+      if ((p.flags & K.PID.notIn ? !hit : hit) === false) return false;
+    }
+    for (const n of s.ns) {
+      const inum = proc.namespaces?.[n.kind] ?? proc.hostNamespaces?.[n.kind] ?? 0;
+      const hit = (n.flags & K.NS_FLAG.hostNs ? inum === (proc.hostNamespaces?.[n.kind] ?? 0) : false) || n.vals.includes(inum);
+      if ((n.flags & K.NS_FLAG.notIn ? !hit : hit) === false) return false;
+    }
+    if (s.cap) {
+      const hit = ((proc.capEffective ?? 0n) & s.cap.mask) !== 0n;
+      if ((s.cap.notIn ? !hit : hit) === false) return false;
+    }
+    for (const m of s.args) {
+      const v = values[m.index];
+      const type = h.args[m.index]?.type ?? 0;
+      if (v === undefined) return false;
+      const ok = type === K.ARG.string ? this.#string(m.op, m.setId, v as Buffer) : this.#number(m, type, v as bigint);
+      if (!ok) return false;
+    }
+    return true;
+  }
+}
