@@ -6,7 +6,8 @@ import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } f
 import { EmulatorDatapath } from './emulated-datapath.js';
 import type { MapImage } from '../../compiler/bundle/types.js';
 import { sha256hex } from '../bundle/codec.js';
-import { encodeIpcacheKey, encodeIpcacheValue } from '../reconcile/seed-compiler.js';
+import { encodeIpcacheKey, encodeIpcacheValue } from '../../bpf/abi/net.js';
+import { parseAddress } from '../../compiler/model/cidr.js';
 
 /** weir_ipcache_value flag: the entry was learned from DNS (toFQDNs) and expires. */
 const IPCACHE_FLAG_FQDN = 1;
@@ -118,9 +119,10 @@ export class KernelDatapath implements Datapath {
       byKey.set(k.toString('hex'), [k, base.bytes.subarray(o + base.image.keySize, o + rec)]);
     }
     for (const [ip, l] of this.shadow.learned) {
-      if (l.expires <= Date.now() || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) continue;
-      const k = encodeIpcacheKey(ip);
-      byKey.set(k.toString('hex'), [k, encodeIpcacheValue(l.identity, IPCACHE_FLAG_FQDN)]);
+      const a = parseAddress(ip);
+      if (l.expires <= Date.now() || !a) continue;
+      const k = encodeIpcacheKey({ bits: a.family === 4 ? 32 : 128, family: a.family, addr: a.addr });
+      byKey.set(k.toString('hex'), [k, encodeIpcacheValue({ identity: l.identity, flags: IPCACHE_FLAG_FQDN })]);
     }
     const records = [...byKey.values()].sort(([a], [b]) => Buffer.compare(a, b));
     const bytes = Buffer.concat(records.flatMap(([k, v]) => [k, v]));
