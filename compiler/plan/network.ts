@@ -15,12 +15,14 @@ import { workloadsOf } from './workloads.js';
 import { buildFromDocuments, type BuildResult } from '../build.js';
 import type { MapStateCache } from '../lower/network/images.js';
 import type { CompileCache } from '../ir/network/compile.js';
+import { probeSpaceOf, type ProbeSpace } from './probe-space.js';
 
 export interface CompiledRevision {
   /** Builds this revision's bundle (map images per node) on demand: `weir plan --maps`. */
   build?: (cache: MapStateCache) => Promise<BuildResult>;
   oracle?: Oracle;
   workloads: WorkloadPeer[];
+  space: ProbeSpace;
   diagnostics: Diagnostic[];
   portCuts?: (src: Peer, dst: Peer) => PairRules;
   endpointFingerprints?: EndpointFingerprints;
@@ -219,5 +221,6 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
     return d;
   };
   const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
-  return { build, oracle, workloads: cached.workloads, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
+  const space = probeSpaceOf(ir, cached.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
+  return { build, oracle, workloads: cached.workloads, space, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
 }

@@ -3,7 +3,7 @@
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
 import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
-import { collectProbeSpace, type ProbeSpace } from './probe-space.js';
+import type { ProbeSpace } from './probe-space.js';
 import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
@@ -23,6 +23,8 @@ export interface RevisionModel {
   build?: (cache: MapStateCache) => Promise<BuildResult>;
   documents: PolicyDocument[];
   workloads: WorkloadPeer[];
+  /** The values that split this revision's probe space, read from its compiled IR. */
+  space: ProbeSpace;
   /** Undefined when the revision failed to load or compile. */
   oracle?: Oracle;
   /** Digest of the inventory's content, to tell whether it changed between the revisions. */
@@ -82,8 +84,7 @@ function union(a: ProbeSpace, b: ProbeSpace): ProbeSpace {
 export function buildPlan(inp: PlanInputs): Plan {
   const { base, head } = inp;
   const notes: string[] = [];
-  const namedPorts = (ws: readonly WorkloadPeer[]) => ws.flatMap((w) => (w.ports ?? []).map((p) => p.port));
-  const space = union(collectProbeSpace(base.documents, namedPorts(base.workloads)), collectProbeSpace(head.documents, namedPorts(head.workloads)));
+  const space = union(base.space, head.space);
   const classes = portClasses(space.ports);
   const v6 = space.cidrs.filter((c) => c.includes(':'));
   if (v6.length) notes.push(`IPv6 CIDRs (${v6.slice(0, 3).join(', ')}${v6.length > 3 ? ', …' : ''}) are not probed yet: connectivity to IPv6 peers is not part of this plan.`);
@@ -421,7 +422,6 @@ function eventImpact(file: string, parsed: ParseResult<ObservedEvent>, base: Run
 
 /** `weir connectivity`: np-guard list lines of one revision. */
 export function connectivityOf(rev: RevisionModel): ReturnType<typeof connectivityLines> {
-  const space = collectProbeSpace(rev.documents, rev.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
-  const m = computeConnectivity(rev.oracle ?? denyAll, peersFor(rev.workloads, space), pairClasses(rev, rev, portClasses(space.ports)));
+  const m = computeConnectivity(rev.oracle ?? denyAll, peersFor(rev.workloads, rev.space), pairClasses(rev, rev, portClasses(rev.space.ports)));
   return connectivityLines(m);
 }

@@ -1,7 +1,12 @@
-// Collects, from the policies themselves, every value that can split the probe space:
-// port numbers and ranges, CIDRs (and their exceptions), FQDNs and Cilium entities.
-// Probing one representative per resulting class is exact for these policies.
-import type { PolicyDocument } from '../load/index.js';
+// Every value that can split the probe space, read from the IR after resolution (what lowering
+// writes into map keys), not from the policy text: port ranges of the rules, the prefixes of
+// every CIDR identity (toCIDR, CIDR sets and their exceptions, cidrGroupRef, ipBlock), FQDN
+// selectors and the reserved entities rules name. Probing one representative per resulting
+// class is exact for the compiled policies.
+import type { IdentityKind } from '../identity/allocate.js';
+import { formatPrefix } from '../model/cidr.js';
+import type { NetworkIR } from '../ir/network/types.js';
+import { PROTO } from '../ir/network/types.js';
 import type { PortRange } from './connset.js';
 
 export interface ProbeSpace {
@@ -11,75 +16,65 @@ export interface ProbeSpace {
   entities: string[];
 }
 
-const entityIsAddressSpace = new Set(['world', 'all', 'cluster', 'world-ipv4', 'world-ipv6']);
+/** Entities that stand for address space (probed as external ranges, not as entity peers). */
+const entityIsAddressSpace = new Set(['world', 'world-ipv4', 'world-ipv6']);
 
-function asPort(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
-  return undefined;
-}
+/** What each identity kind adds to the probe space; `satisfies` makes a new kind a compile error here. */
+const contributes = {
+  reserved: 'entity',
+  endpoint: 'workload',
+  cidr: 'prefix',
+  fqdn: 'fqdn',
+} as const satisfies Record<IdentityKind, 'entity' | 'workload' | 'prefix' | 'fqdn'>;
 
-/** What one document contributes to the probe space (memoized by its value: both revisions of a plan share unchanged ones). */
-interface DocSpace {
-  ports: PortRange[];
-  cidrs: string[];
-  fqdns: string[];
-  entities: string[];
-}
+export const probeSpaceKinds: Readonly<Record<IdentityKind, string>> = contributes;
 
-const docSpaces = new WeakMap<object, DocSpace>();
+const spaces = new WeakMap<NetworkIR, ProbeSpace>();
 
-function documentSpace(value: Record<string, unknown>): DocSpace {
-  const hit = docSpaces.get(value);
-  if (hit) return hit;
-  const ports: PortRange[] = [];
-  const cidrs: string[] = [];
-  const fqdns: string[] = [];
-  const entities: string[] = [];
-  const visit = (v: unknown, key: string | undefined): void => {
-    if (Array.isArray(v)) {
-      if (key === 'toCIDR' || key === 'fromCIDR') for (const c of v) if (typeof c === 'string') cidrs.push(c);
-      if (key === 'toEntities' || key === 'fromEntities') for (const e of v) if (typeof e === 'string' && !entityIsAddressSpace.has(e)) entities.push(e);
-      for (const x of v) visit(x, key);
-      return;
+/**
+ * The probe space of a compiled revision. `namedPorts` adds the container ports the inventory
+ * declares (named ports resolve to them per destination pod).
+ */
+export function probeSpaceOf(ir: NetworkIR, namedPorts: Iterable<number> = []): ProbeSpace {
+  let s = spaces.get(ir);
+  if (!s) {
+    const ports: PortRange[] = [];
+    const seenPorts = new Set<string>();
+    const peerIds = new Set<number>();
+    for (const r of ir.rules) {
+      if (r.peers !== 'any') for (const id of r.peers) peerIds.add(id);
+      for (const p of r.ports ?? []) {
+        // ICMP types are their own protocol's classes; they never split TCP/UDP/SCTP ports.
+        if (p.protocol === PROTO.ICMP || p.protocol === PROTO.ICMPV6) continue;
+        const k = `${p.lo}-${p.hi}`;
+        if (seenPorts.has(k)) continue;
+        seenPorts.add(k);
+        ports.push({ lo: p.lo, hi: p.hi });
+      }
     }
-    if (v === null || typeof v !== 'object') return;
-    const o = v as Record<string, unknown>;
-    const port = asPort(o['port']);
-    if (port !== undefined) ports.push({ lo: port, hi: asPort(o['endPort']) ?? port });
-    if (typeof o['cidr'] === 'string') {
-      cidrs.push(o['cidr']);
-      if (Array.isArray(o['except'])) for (const c of o['except']) if (typeof c === 'string') cidrs.push(c);
+    const cidrs = new Set<string>();
+    const fqdns = new Set<string>();
+    const entities = new Set<string>();
+    for (const id of ir.identities) {
+      switch (contributes[id.kind]) {
+        case 'prefix':
+          // Every CIDR identity, also those only written as an `except`: its boundary splits the range.
+          if (id.prefix) cidrs.add(formatPrefix(id.prefix));
+          break;
+        case 'fqdn':
+          if (id.fqdnSelector) fqdns.add(id.fqdnSelector.replace(/^match(Name|Pattern):/, '').toLowerCase().replace(/\.$/, ''));
+          break;
+        case 'entity':
+          if (peerIds.has(id.id)) for (const name of id.reserved) if (!entityIsAddressSpace.has(name)) entities.add(name);
+          break;
+        case 'workload':
+          break; // pods are peers of their own (every workload of the inventory)
+      }
     }
-    if (key === 'toFQDNs') {
-      if (typeof o['matchName'] === 'string') fqdns.push(o['matchName'].toLowerCase().replace(/\.$/, ''));
-      // A pattern stands for the names it matches: the peer list probes one made-up name under it.
-      if (typeof o['matchPattern'] === 'string') fqdns.push(o['matchPattern'].toLowerCase().replace(/\.$/, ''));
-    }
-    for (const k in o) visit(o[k], k);
-  };
-  visit(value['spec'] ?? value['specs'] ?? {}, undefined);
-  // Cilium's `specs` (plural) holds a list of rules; visit it as well when both are present.
-  if (value['spec'] !== undefined && value['specs'] !== undefined) visit(value['specs'], undefined);
-  const s = { ports, cidrs, fqdns, entities };
-  docSpaces.set(value, s);
-  return s;
-}
-
-/** Walks plain policy values (already parsed YAML) and records every splitting value. */
-export function collectProbeSpace(docs: readonly PolicyDocument[], namedPorts: Iterable<number> = []): ProbeSpace {
-  const ports: PortRange[] = [];
-  const cidrs = new Set<string>();
-  const fqdns = new Set<string>();
-  const entities = new Set<string>();
-  for (const p of namedPorts) ports.push({ lo: p, hi: p });
-  for (const d of docs) {
-    if (d.family !== 'network') continue;
-    const s = documentSpace(d.value);
-    for (const p of s.ports) ports.push(p);
-    for (const c of s.cidrs) cidrs.add(c);
-    for (const f of s.fqdns) fqdns.add(f);
-    for (const e of s.entities) entities.add(e);
+    s = { ports, cidrs: [...cidrs].sort(), fqdns: [...fqdns].sort(), entities: [...entities].sort() };
+    spaces.set(ir, s);
   }
-  return { ports, cidrs: [...cidrs].sort(), fqdns: [...fqdns].sort(), entities: [...entities].sort() };
+  const extra = [...namedPorts];
+  if (extra.length === 0) return s;
+  return { ...s, ports: [...extra.map((p) => ({ lo: p, hi: p })), ...s.ports] };
 }

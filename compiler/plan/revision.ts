@@ -171,6 +171,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     info,
     documents: docs,
     workloads: compiled.workloads ?? [],
+    space: compiled.space,
     ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
     ...(compiled.build && !failed ? { build: compiled.build } : {}),
     ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),

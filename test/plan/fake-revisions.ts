@@ -22,5 +22,6 @@ export function listRevision(ref: string, commit: string, workloads: WorkloadPee
   };
   const ports = allow.map((a) => Number(a.split(':')[1]));
   const documents = [{ kind: 'CiliumNetworkPolicy', family: 'network', name: 'x', namespace: 'shop', value: { spec: { ingress: [{ toPorts: [{ ports: ports.map((port) => ({ port })) }] }] } } } as unknown as PolicyDocument];
-  return { info: { ref, commit, status: 'ok', policies: 1, files: 1, errors: 0, warnings: 0, diagnostics: [] }, documents, workloads, oracle, inventoryDigest: 'same' };
+  const space = { ports: [...workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)), ...ports].map((p) => ({ lo: p, hi: p })), cidrs: [], fqdns: [], entities: [] };
+  return { info: { ref, commit, status: 'ok', policies: 1, files: 1, errors: 0, warnings: 0, diagnostics: [] }, documents, workloads, space, oracle, inventoryDigest: 'same' };
 }

@@ -25,6 +25,7 @@ function revision(ref: string, apiPorts: number[], opts: { fail?: boolean } = {}
     info: { ref, commit: rule.commit, status: opts.fail ? 'failed' : 'ok', policies: 1, files: 1, errors: opts.fail ? 1 : 0, warnings: 0, diagnostics: [] },
     documents: [doc(apiPorts)],
     workloads,
+    space: { ports: [...workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)), ...apiPorts].map((p) => ({ lo: p, hi: p })), cidrs: [], fqdns: [], entities: [] },
     ...(opts.fail ? {} : { oracle }),
     inventoryDigest: 'x',
   };
