@@ -42,17 +42,25 @@ export interface PairFilter {
   only?: (src: Peer, dst: Peer) => boolean;
 }
 
-/** The ordered pairs worth probing: different peers, at least one side a workload, FQDNs only as destinations. */
+/** Whether a pair is one workload to itself: two of its replicas (probed from one pod to another). */
+export function betweenReplicas(src: Peer, dst: Peer): boolean {
+  return src === dst && src.type === 'workload' && src.replica !== undefined;
+}
+
+/**
+ * The ordered pairs worth probing: different peers (or two replicas of one workload), at least one
+ * side a workload, FQDNs only as destinations.
+ */
 export function candidatePairs(peers: readonly Peer[], filter: PairFilter = {}): [Peer, Peer][] {
   const out: [Peer, Peer][] = [];
-  const ok = (src: Peer, dst: Peer) => src !== dst && src.type !== 'fqdn' && (src.type === 'workload' || dst.type === 'workload') && (!filter.only || filter.only(src, dst));
+  const ok = (src: Peer, dst: Peer) => (src !== dst || betweenReplicas(src, dst)) && src.type !== 'fqdn' && (src.type === 'workload' || dst.type === 'workload') && (!filter.only || filter.only(src, dst));
   if (filter.focus) {
     // Pairs touching the focus only: linear in peers, not quadratic.
     const focus = peers.filter((p) => filter.focus!.has(p));
     for (const f of focus)
       for (const x of peers) {
         if (ok(f, x)) out.push([f, x]);
-        if (!filter.focus.has(x) && ok(x, f)) out.push([x, f]);
+        if (x !== f && !filter.focus.has(x) && ok(x, f)) out.push([x, f]);
       }
     return out;
   }
@@ -103,6 +111,8 @@ export interface ConnLine {
   /** Namespaces for graph clustering; undefined for external peers. */
   srcNamespace?: string;
   dstNamespace?: string;
+  /** Between two replicas of one workload (np-guard lists distinct workloads only). */
+  betweenReplicas?: true;
 }
 
 /**
@@ -123,7 +133,7 @@ export function connectivityLines(m: ConnectivityMatrix): ConnLine[] {
 function toLine(r: { src: Peer; dst: Peer; conn: string }): ConnLine {
   const sn = peerNamespace(r.src);
   const dn = peerNamespace(r.dst);
-  return { src: peerName(r.src), dst: peerName(r.dst), conn: r.conn, ...(sn ? { srcNamespace: sn } : {}), ...(dn ? { dstNamespace: dn } : {}) };
+  return { src: peerName(r.src), dst: peerName(r.dst), conn: r.conn, ...(sn ? { srcNamespace: sn } : {}), ...(dn ? { dstNamespace: dn } : {}), ...(betweenReplicas(r.src, r.dst) ? { betweenReplicas: true as const } : {}) };
 }
 
 export function compareLines(a: { src: string; dst: string }, b: { src: string; dst: string }): number {
@@ -165,6 +175,11 @@ function mergeRanges<R extends { src: Peer; dst: Peer; conn: string }>(rows: R[]
 
 export type ListFormat = 'txt' | 'csv' | 'md' | 'json' | 'dot';
 
+/** The connection text, marked where the line is between replicas of one workload. */
+export function connText(l: ConnLine): string {
+  return l.betweenReplicas ? `${l.conn} (between replicas)` : l.conn;
+}
+
 function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -173,13 +188,13 @@ function csvCell(s: string): string {
 export function renderConnectivity(lines: readonly ConnLine[], format: ListFormat): string {
   switch (format) {
     case 'txt':
-      return lines.map((l) => `${l.src} => ${l.dst} : ${l.conn}\n`).join('');
+      return lines.map((l) => `${l.src} => ${l.dst} : ${connText(l)}\n`).join('');
     case 'csv':
-      return `src,dst,conn\n${lines.map((l) => `${csvCell(l.src)},${csvCell(l.dst)},${csvCell(l.conn)}\n`).join('')}`;
+      return `src,dst,conn\n${lines.map((l) => `${csvCell(l.src)},${csvCell(l.dst)},${csvCell(connText(l))}\n`).join('')}`;
     case 'md':
-      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${l.conn} |\n`).join('')}`;
+      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${connText(l)} |\n`).join('')}`;
     case 'json':
-      return `${JSON.stringify(lines.map((l) => ({ src: l.src, dst: l.dst, conn: l.conn })), null, 2)}\n`;
+      return `${JSON.stringify(lines.map((l) => ({ src: l.src, dst: l.dst, conn: l.conn, ...(l.betweenReplicas ? { betweenReplicas: true } : {}) })), null, 2)}\n`;
     case 'dot':
       return renderDot(lines);
   }
@@ -211,7 +226,7 @@ function renderDot(lines: readonly ConnLine[]): string {
     out.push(`\t\tlabel=${dotId(ns)}`, '\t}');
   }
   for (const n of [...external].sort()) out.push(`\t${dotId(n)} [label=${dotId(n)} color="red2" fontcolor="red2"]`);
-  for (const l of lines) out.push(`\t${dotId(l.src)} -> ${dotId(l.dst)} [label=${dotId(l.conn)} color="gold2" fontcolor="darkgreen"]`);
+  for (const l of lines) out.push(`\t${dotId(l.src)} -> ${dotId(l.dst)} [label=${dotId(connText(l))} color="gold2" fontcolor="darkgreen"]`);
   out.push('}');
   return `${out.join('\n')}\n`;
 }

@@ -2,7 +2,7 @@
 // (newly denied / allowed, changed L7, changed audit/enforce, each with its deciding rule),
 // and np-guard's connection-level diff (changed, added, removed, new or removed workloads).
 import { formatConnections, isEmpty, protocols, type ConnectionSet, type PortRange } from './connset.js';
-import { compareLines, connectionSet, type ConnectivityMatrix, type PairDecisions } from './connectivity.js';
+import { betweenReplicas, compareLines, connectionSet, type ConnectivityMatrix, type PairDecisions } from './connectivity.js';
 import type { Change, ChangeCategory, ConnectivityDiffRow } from './model.js';
 import { peerName, peerNamespace, type Peer } from './peers.js';
 import { decisionKey, passes, type Decision } from './probe.js';
@@ -80,6 +80,7 @@ function changeRow(p: PairDecisions, category: ChangeCategory, protocol: Change[
     dst: peerName(p.dst),
     ...(sn ? { srcNamespace: sn } : {}),
     ...(dn ? { dstNamespace: dn } : {}),
+    ...(betweenReplicas(p.src, p.dst) ? { betweenReplicas: true as const } : {}),
     protocol,
     ports: portsText(lo, hi),
     before,
@@ -124,6 +125,7 @@ export function diffConnectivity(base: ConnectivityMatrix, head: ConnectivityMat
 
 function workloadInfo(src: Peer, dst: Peer, basePeers: Set<string>, headPeers: Set<string>): string {
   const notes: string[] = [];
+  if (betweenReplicas(src, dst)) notes.push('between replicas');
   for (const p of [src, dst]) {
     if (p.type !== 'workload') continue;
     const n = peerName(p);

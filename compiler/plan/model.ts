@@ -37,6 +37,8 @@ export interface Change {
   dst: string;
   srcNamespace?: string;
   dstNamespace?: string;
+  /** Between two replicas of one workload (e.g. cluster members talking to each other). */
+  betweenReplicas?: true;
   protocol: Protocol;
   /** Port or range, `8080` or `8000-8999`. */
   ports: string;

@@ -200,7 +200,8 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   const refs = new Map<number, RuleRef>();
   const l7Texts = new WeakMap<object, string | undefined>();
   const oracle: Oracle = (p) => {
-    const flow: Flow = { from: flowPeer(p.src), to: flowPeer(p.dst), protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
+    const to = p.src === p.dst && p.dst.type === 'workload' && p.dst.replica ? { workload: p.dst.replica } : flowPeer(p.dst);
+    const flow: Flow = { from: flowPeer(p.src), to, protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
     const r = evaluate(ir, flow);
     let l7: string | undefined;
     if (r.l7) {

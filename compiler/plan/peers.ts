@@ -11,6 +11,8 @@ export interface WorkloadPeer {
   kind: string;
   /** A pod of the workload (`ns/pod`) used as its representative when probing the evaluator. */
   pod: string;
+  /** A second pod of the workload (`ns/pod`), when it has replicas: the destination of replica-to-replica probes. */
+  replica?: string;
   labels: Record<string, string>;
   node?: string;
   /** Container ports the inventory declares: evidence that a connection to them is in use. */

@@ -53,6 +53,7 @@ export function workloadsOf(pods: readonly InventoryPod[]): WorkloadPeer[] {
     const g = groups.get(key);
     if (g) {
       g.ips!.push(...p.ips);
+      g.replica ??= `${p.namespace}/${p.name}`;
       continue;
     }
     groups.set(key, {

@@ -1,8 +1,10 @@
 // The plan's probe space comes from the compiled IR: every peer kind that can decide a verdict
 // splits it, so a change through any of them shows in the plan.
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { CommandIO } from '../../cli/command.js';
+import { main } from '../../cli/main.js';
 import { compileNetwork, loadInventory } from '../../compiler/ir/network/index.js';
 import { loadSources } from '../../compiler/load/index.js';
 import { buildPlan } from '../../compiler/plan/plan.js';
@@ -68,26 +70,65 @@ describe('probe space from the IR', () => {
   });
 });
 
-describe('a change through a CIDR group shows in the plan', () => {
-  const repo = new TestRepo('weirplan-blind-');
-  afterAll(() => repo.dispose());
-  it('narrowing the partner-api group ports is newly denied traffic', async () => {
-    cpSync(path.join(root, 'policies'), repo.dir, { recursive: true });
-    repo.git('add', '-A');
-    repo.git('commit', '-qm', 'base');
-    const file = path.join(repo.dir, 'network/tenant-jobs/workers.yaml');
-    const text = readFileSync(file, 'utf8');
-    const narrowed = text.replace(/\n\s+endPort: 8450\n/, '\n');
-    expect(narrowed).not.toBe(text);
-    writeFileSync(file, narrowed);
-    repo.git('commit', '-qam', 'narrow partner-api to 8443');
-    const cache = newRevisionCache();
-    const b = await loadRevision(['.'], repo.dir, { ref: 'HEAD~1', rev: 'HEAD~1' }, undefined, cache);
-    const h = await loadRevision(['.'], repo.dir, { ref: 'HEAD', rev: 'HEAD' }, undefined, cache);
-    closeRevisionCache(cache);
-    expect(h.model.info.status).toBe('ok');
-    const plan = buildPlan({ base: b.model, head: h.model });
-    const rows = plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.ports}`);
-    expect(rows, rows.join('\n')).toContain('newly-denied tenant-jobs/crawler[Deployment] => 203.0.113.0-203.0.113.255[External] 8444-8450');
+async function run(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CommandIO = { stdout: (x) => (stdout += x), stderr: (x) => (stderr += x), cwd, env: { NO_COLOR: '1' }, isTTY: false };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+const goldenDir = path.join(root, 'test/golden/plan/blind-spots');
+function golden(name: string, actual: string): void {
+  const file = path.join(goldenDir, name);
+  if (process.env['UPDATE_GOLDEN'] === '1' || (!existsSync(file) && process.env['CI'] !== 'true')) {
+    mkdirSync(goldenDir, { recursive: true });
+    writeFileSync(file, actual);
+  }
+  expect(actual, `${name} differs from the golden file; if intended, run UPDATE_GOLDEN=1 and review the diff`).toBe(readFileSync(file, 'utf8'));
+}
+
+/** The bundled policies as a repository, with one edit committed on top; returns the plan's rows. */
+async function planEdit(repo: TestRepo, file: string, from: RegExp, to: string, goldenName: string): Promise<string[]> {
+  cpSync(path.join(root, 'policies'), repo.dir, { recursive: true });
+  repo.git('add', '-A');
+  repo.git('commit', '-qm', 'base');
+  const abs = path.join(repo.dir, file);
+  const text = readFileSync(abs, 'utf8');
+  const edited = text.replace(from, to);
+  expect(edited).not.toBe(text);
+  writeFileSync(abs, edited);
+  repo.git('commit', '-qam', 'edit');
+  const cache = newRevisionCache();
+  const b = await loadRevision(['.'], repo.dir, { ref: 'HEAD~1', rev: 'HEAD~1' }, undefined, cache);
+  const h = await loadRevision(['.'], repo.dir, { ref: 'HEAD', rev: 'HEAD' }, undefined, cache);
+  closeRevisionCache(cache);
+  expect(h.model.info.status).toBe('ok');
+  const plan = buildPlan({ base: b.model, head: h.model });
+  const cli = await run(['plan', '.', '--base', 'HEAD~1', '--head', 'HEAD', '--format', 'text', '--fail-on', 'never'], repo.dir);
+  expect(cli.code).toBe(0);
+  // Commit hashes differ from run to run (the repository is made here): the golden keeps their place.
+  golden(goldenName, cli.stdout.replace(/\b[0-9a-f]{7,40}\b/g, '<commit>'));
+  return plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.ports}${c.betweenReplicas ? ' (between replicas)' : ''}`);
+}
+
+describe('changes the plan used to miss', () => {
+  const repos: TestRepo[] = [];
+  afterAll(() => repos.forEach((r) => r.dispose()));
+  const repo = () => {
+    const r = new TestRepo('weirplan-blind-');
+    repos.push(r);
+    return r;
+  };
+
+  it('narrowing the partner-api CIDR group ports is newly denied traffic', async () => {
+    const rows = await planEdit(repo(), 'network/tenant-jobs/workers.yaml', /\n\s+endPort: 8450\n/, '\n', 'cidr-group.txt');
+    expect(rows).toEqual(['newly-denied tenant-jobs/crawler[Deployment] => 203.0.113.0-203.0.113.255[External] 8444-8450']);
+  });
+
+  it('cutting traffic between replicas of one workload is newly denied traffic', async () => {
+    // The Death Star's ingress rule admits every empire pod, its own replicas included; narrowed to tie fighters it no longer does.
+    const rows = await planEdit(repo(), 'network/starwars/deathstar.yaml', /(- fromEndpoints:\n\s+- matchLabels:\n(\s+)org: empire\n)/, '$1$2class: tiefighter\n', 'replicas.txt');
+    expect(rows).toEqual(['newly-denied default/deathstar[Deployment] => default/deathstar[Deployment] 80 (between replicas)']);
   });
 });

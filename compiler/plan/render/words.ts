@@ -34,7 +34,7 @@ export function afterText(c: Change): string {
 }
 
 export function changeTitle(c: Change): string {
-  return `${c.src} => ${c.dst} : ${c.protocol} ${c.ports}`;
+  return `${c.src} => ${c.dst} : ${c.protocol} ${c.ports}${c.betweenReplicas ? ' (between replicas)' : ''}`;
 }
 
 /** Rows that differ only by protocol, shown as one line (`All Connections`, `TCP 53,UDP 53`). */
@@ -61,6 +61,7 @@ export function groupChanges(changes: readonly Change[]): ChangeGroup[] {
   for (const g of groups.values()) {
     const all = g.rows.length === 3 && g.first.ports === '1-65535';
     g.connections = all ? 'All Connections' : g.rows.map((r) => `${r.protocol} ${r.ports}`).join(',');
+    if (g.first.betweenReplicas) g.connections += ' (between replicas)';
     g.title = `${g.first.src} => ${g.first.dst} : ${g.connections}`;
   }
   return [...groups.values()];
