@@ -1,18 +1,14 @@
 // Falco conversion: read, load (YAML with positions), collect, compile and convert the three upstream rules
 // files, against the peer of reading and parsing the same YAML alone with the yaml package, in the same run.
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { isFalcoRules, loadSources } from '../../compiler/load/index.js';
 import { convertFalco } from '../../compiler/convert/falco/index.js';
 import { parseCondition } from '../../compiler/convert/falco/parser.js';
 import type { BenchReport } from './report.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const corpus = path.resolve(here, '../../../shared/corpus/falco');
-const files = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'];
+import { falcoCorpus as corpus, falcoRuleFiles as files } from '../upstream-corpus.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -45,7 +41,6 @@ async function timeBoth(runs: number, fn: () => Promise<unknown> | unknown): Pro
 
 export default async function bench(): Promise<BenchReport> {
   const name = 'convert-falco';
-  if (!existsSync(path.join(corpus, files[0]!))) return { name, setup: 'Falco corpus', figures: [], skipped: `corpus not found at ${corpus}` };
   const read = () => Promise.all(files.map(async (f) => ({ file: f, bytes: await fs.readFile(path.join(corpus, f)) })));
   let policies = 0;
   const fullT = await timeBoth(15, async () => {

@@ -1,6 +1,6 @@
 // Every converted policy must be something the rest of weir accepts: `weir lint` finds nothing, and the
 // runtime compiler lowers it for a tracepoint-only node (this machine) and for a full-featured node.
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -11,20 +11,15 @@ import type { TracingPolicy } from '../../compiler/convert/tracing-policy.js';
 import { lintDocuments } from '../../compiler/lint/index.js';
 import { compileRuntime } from '../../compiler/ir/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
+import { falcoCorpus as corpus, falcoRuleFiles as files } from '../upstream-corpus.js';
 
-const corpus = path.resolve(import.meta.dirname, '../../../shared/corpus/falco');
-const files = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'];
-const present = existsSync(path.join(corpus, files[0]!));
-if (!present && process.env['CI'] === 'true') throw new Error(`the Falco corpus is missing at ${corpus}; CI needs ../shared/corpus`);
 const enc = new TextEncoder();
 
 async function convertedPolicies(): Promise<TracingPolicy[]> {
   const out: TracingPolicy[] = [];
-  if (present) {
-    const l = loadSources(await Promise.all(files.map(async (f) => ({ file: f, bytes: await fs.readFile(path.join(corpus, f)) }))));
-    const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, { allowBroader: true, enforce: { minPriority: 'CRITICAL', rules: new Set() } });
-    out.push(...c.policies.map((p) => p.policy));
-  }
+  const l = loadSources(await Promise.all(files.map(async (f) => ({ file: f, bytes: await fs.readFile(path.join(corpus, f)) }))));
+  const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, { allowBroader: true, enforce: { minPriority: 'CRITICAL', rules: new Set() } });
+  out.push(...c.policies.map((p) => p.policy));
   const fixture = path.resolve(import.meta.dirname, 'fixtures');
   const f = loadSources([{ file: 'rules.yaml', bytes: await fs.readFile(path.join(fixture, 'rules.yaml')) }]);
   out.push(...convertFalco(f.documents.filter(isFalcoRules), f.sources, { enforce: { rules: new Set(['Write to sensitive file']) }, allowHostWideKill: true }).policies.map((p) => p.policy));
@@ -48,7 +43,7 @@ function asDocuments(policies: TracingPolicy[]): PolicyDocument[] {
 describe('converted policies in the rest of weir', () => {
   it('lint clean (weir lint: schema and every rule)', async () => {
     const docs = asDocuments(await convertedPolicies());
-    expect(docs.length).toBeGreaterThan(present ? 90 : 10);
+    expect(docs.length).toBeGreaterThan(90);
     expect(lintDocuments(docs)).toEqual([]);
   });
 
@@ -64,7 +59,7 @@ describe('converted policies in the rest of weir', () => {
     }
   });
 
-  it.skipIf(!present)('the whole corpus at once exceeds the runtime limit of hooks per syscall on one node (reported, not hidden)', async () => {
+  it('the whole corpus at once exceeds the runtime limit of hooks per syscall on one node (reported, not hidden)', async () => {
     const docs = asDocuments(await convertedPolicies());
     const r = compileRuntime(docs, [{ name: 'node-a', caps: capabilityProfiles['tracepoint-only']! }]);
     const rules = new Set(r.nodes.flatMap((n) => n.diagnostics).filter((x) => x.severity === 'error').map((x) => x.rule));

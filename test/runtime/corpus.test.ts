@@ -1,18 +1,13 @@
 // Every upstream Tetragon example either compiles for this machine's capabilities (tracepoints only:
 // kprobes load but do not attach, no fentry, no BPF LSM) or is rejected with a precise reason.
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
 import { loadPolicies } from '../../compiler/load/index.js';
 import { compileRuntime } from '../../compiler/ir/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
-import { localCaps, projectRoot } from './helpers.js';
+import { localCaps } from './helpers.js';
+import { tetragonCorpus as corpus } from '../upstream-corpus.js';
 
-const corpus = path.resolve(projectRoot, '../shared/corpus/tetragon');
-const present = existsSync(corpus);
-if (!present && process.env['CI'] === 'true') throw new Error(`the Tetragon corpus is required under CI=true: ${corpus} is missing`);
-if (!present) console.warn(`skipping the Tetragon corpus test: ${corpus} is missing`);
 
 /** The reason a file is rejected: the rule of its first error (by position), so each file counts once. */
 function outcomes(diags: Diagnostic[], files: string[]): Map<string, string> {
@@ -21,7 +16,7 @@ function outcomes(diags: Diagnostic[], files: string[]): Map<string, string> {
   return new Map(files.map((f) => [f, byFile.get(f) ?? 'compiles']));
 }
 
-describe.skipIf(!present)('Tetragon corpus on this node (tracepoint-only)', () => {
+describe('Tetragon corpus on this node (tracepoint-only)', () => {
   it('compiles or rejects every file with a located reason; counts per outcome', async () => {
     const loaded = await loadPolicies([corpus], { root: corpus });
     const r = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }]);

@@ -10,9 +10,8 @@ import { loadPolicies } from '../../compiler/load/index.js';
 import { compileRuntime } from '../../compiler/ir/runtime/index.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
 import { RuntimeImageEvaluator } from '../../compiler/verify/runtime-emulator.js';
-import { buildProbe, compileText, localCaps, projectRoot, run, spawnLoop, tempDir } from './helpers.js';
-
-const seeds = path.resolve(projectRoot, '../shared/corpus/tetragon');
+import { buildProbe, compileText, localCaps, run, spawnLoop, tempDir } from './helpers.js';
+import { tetragonCorpus } from '../upstream-corpus.js';
 
 function readlinkSafe(p: string): string {
   try {
@@ -187,14 +186,14 @@ spec:
     expect(mounts.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.skipIf(!existsSync(seeds))('the seeds sys_mount.yaml and sys_pivot_root.yaml (unchanged) post events for the binary in its own mount namespace', async () => {
-    const loaded = await loadPolicies([path.join(seeds, 'sys_mount.yaml'), path.join(seeds, 'sys_pivot_root.yaml')], { root: seeds });
+  it('the upstream examples sys_mount.yaml and sys_pivot_root.yaml (unchanged) post events for the binary in its own mount namespace', async () => {
+    const loaded = await loadPolicies([path.join(tetragonCorpus, 'sys_mount.yaml'), path.join(tetragonCorpus, 'sys_pivot_root.yaml')], { root: tetragonCorpus });
     const r = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }]);
     expect(r.nodes[0]!.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const n = r.nodes[0]!;
     dp.apply(n.images, n.lowered.attach);
     drain();
-    const mnt = path.join(dir, 'mnt-seed');
+    const mnt = path.join(dir, 'mnt-example');
     mkdirSync(mnt, { recursive: true });
     const res = await run(bin, ['mount', mnt]);
     expect(res.code).toBe(0);
