@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { UsageError, type Command } from './command.js';
 import { generateSigningKey, loadSigningKey, privateKeyPem, publicKeyPem, type SigningKey } from '../controller/bundle/sign.js';
-import { projectCompiler } from '../controller/reconcile/compiler.js';
+import { CompilerUnavailable, openCompiler, type Compiler } from '../controller/reconcile/compiler.js';
 import { Controller } from '../controller/reconcile/controller.js';
 import { makeLogger } from '../controller/reconcile/log.js';
 import { serveController } from '../controller/reconcile/server.js';
@@ -78,6 +78,16 @@ export const controllerCommand: Command = {
     const canaryCount = v['canary-count'] === undefined ? 1 : Number(v['canary-count']);
     if (!Number.isInteger(canaryCount) || canaryCount < 0) throw new UsageError('--canary-count must be a whole number');
 
+    // A controller that cannot compile would fail every commit: it does not start, and says why.
+    let compiler: Compiler;
+    try {
+      compiler = openCompiler();
+    } catch (err) {
+      if (!(err instanceof CompilerUnavailable)) throw err;
+      io.stderr(`weir controller: cannot start: ${err.message}\n`);
+      return 2;
+    }
+
     let key: SigningKey;
     try {
       if (v['key-secret']) {
@@ -126,7 +136,7 @@ export const controllerCommand: Command = {
       branch: v.branch,
       paths: v.path?.length ? v.path : ['policies'],
       stateDir: path.resolve(io.cwd, v['state-dir']),
-      compiler: await projectCompiler(),
+      compiler,
       key,
       logger,
       pollIntervalMs: parseDuration(v.poll, '--poll', 30_000),

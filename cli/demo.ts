@@ -1,5 +1,6 @@
-// `weir demo`: the README's main command (see controller/demo/run.ts).
+// `weir demo`: the README's main command (the story is controller/demo/story.ts).
 import { parseArgs } from 'node:util';
+import { runDemo } from '../controller/demo/story.js';
 import { UsageError, type Command } from './command.js';
 
 export const demoCommand: Command = {
@@ -24,7 +25,6 @@ It removes everything it created on exit, also on Ctrl-C.`,
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const { runDemo } = await import('../controller/demo/run.js');
     return runDemo(io, { emulator: v.emulator, keep: v.keep });
   },
 };

@@ -2,14 +2,15 @@
 // from the bundle's recorded sources) against the datapath emulator (over the images) on every
 // equivalence class; `--kernel` replays the classes through the real program (compiler/verify/kernel.ts).
 import * as path from 'node:path';
-import { abiInfo, buildFromSources } from '../compiler/build.js';
+import { buildFromSources } from '../compiler/build.js';
+import { abiInfo } from '../compiler/bundle/abi-stamp.js';
 import { readBundle, type ReadBundle } from '../compiler/bundle/io.js';
 import { sha256 } from '../compiler/bundle/assemble.js';
 import { formatDiagnostic } from '../compiler/explain/format.js';
 import { netLayouts } from '../bpf/abi/net.js';
 import { bundleClasses } from '../compiler/verify/classes.js';
 import { verifyNetwork, type VerifyReport } from '../compiler/verify/verify.js';
-// Types only: the kernel module itself is imported at run time, and only with --kernel.
+// Types only: the kernel module loads libbpf (koffi), so it is imported only with --kernel.
 import type { KernelClass } from '../compiler/verify/kernel.js';
 import { UsageError, type Command } from './command.js';
 import { choice, parseCommandLine } from './inputs.js';
@@ -143,27 +144,12 @@ export const verifyCommand: Command = {
     let kernel: unknown;
     let kernelCode = 0;
     if (values.kernel) {
-      type KernelModule = {
-        verifyKernel?: (bundleDir: string, opts: Record<string, unknown>) => Promise<{ ok: boolean; skipped?: string }>;
-        formatKernelReport?: (r: unknown) => string;
-      };
-      let mod: KernelModule | undefined;
-      try {
-        mod = (await import(new URL('../compiler/verify/kernel.js', import.meta.url).href)) as KernelModule;
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code !== 'ERR_MODULE_NOT_FOUND') throw e;
-      }
-      if (!mod?.verifyKernel) {
-        io.stderr('weir verify: kernel verification not available (compiler/verify/kernel.ts is missing)\n');
-        return 2;
-      }
+      const { verifyKernel, formatKernelReport } = await import('../compiler/verify/kernel.js');
       const { classes, endpointFlags } = kernelVerifyOptions(bundle, rebuilt.ir);
-      const r = await mod.verifyKernel(dir, { classes, endpointFlags });
+      const r = await verifyKernel(dir, { classes, endpointFlags });
       kernel = r;
       if (!r.ok) kernelCode = 1;
-      if (mod.formatKernelReport) log(mod.formatKernelReport(r));
-      else log(`weir verify: kernel: ${r.ok ? 'ok' : 'FAILED'}${r.skipped ? ` (skipped: ${r.skipped})` : ''}\n`);
+      log(formatKernelReport(r));
     }
     const ok = abi.length === 0 && errors.length === 0 && reproducible === true && semantic !== undefined && semantic.mismatches.length === 0 && semantic.problems.length === 0 && kernelCode === 0;
     if (values.format === 'json')

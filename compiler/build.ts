@@ -1,7 +1,7 @@
 // `weir build` as a library: load policies and inventory, compile the network IR, lower it, let
-// every image producer contribute (network first; the runtime compiler registers its own
-// through compiler/lower/runtime/images.js when present), and assemble one deterministic bundle.
-import { existsSync, readFileSync } from 'node:fs';
+// every image producer contribute (network first, then the runtime compiler's), and assemble one
+// deterministic bundle.
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { loadInventory, readInventory } from './inventory/load.js';
@@ -11,46 +11,17 @@ import { loadPolicies, type PolicyDocument } from './load/index.js';
 import { lowerNetwork, MapStateCache, type LoweredNetwork } from './lower/network/images.js';
 import { compileNetwork } from './ir/network/index.js';
 import type { CompileCache } from './ir/network/compile.js';
-import { projectFile, weirVersion } from './project.js';
-import { assembleBundle, sha256, type Bundle, type ProducerOutput } from './bundle/assemble.js';
+import { weirVersion } from './project.js';
+import { abiInfo } from './bundle/abi-stamp.js';
+import { assembleBundle, type Bundle, type ProducerOutput } from './bundle/assemble.js';
+import { imageProducer as runtimeImages } from './lower/runtime/images.js';
+import type { BuildContext, ImageProducer } from './producer.js';
 
-export interface BuildContext {
-  documents: readonly PolicyDocument[];
-  inventory: Inventory;
-  /** Every node of the inventory, sorted. */
-  nodes: string[];
-  commit?: string;
-  network: { ir: NetworkIR; lowered: LoweredNetwork };
-}
-
-/** A stage that contributes map images per node and tables to the bundle. */
-export interface ImageProducer {
-  name: string;
-  produce(ctx: BuildContext): Promise<{ output: ProducerOutput; diagnostics: Diagnostic[] }> | { output: ProducerOutput; diagnostics: Diagnostic[] };
-}
-
-/** Producers beyond the network compiler, found by optional modules (the runtime compiler's `imageProducer`). */
-export async function extraProducers(): Promise<ImageProducer[]> {
-  const out: ImageProducer[] = [];
-  try {
-    const m = (await import(new URL('./lower/runtime/images.js', import.meta.url).href)) as { imageProducer?: ImageProducer };
-    if (m.imageProducer) out.push(m.imageProducer);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'ERR_UNSUPPORTED_DIR_IMPORT') throw e;
-  }
-  return out;
-}
+/** The producers beyond the network compiler that a full build runs: the runtime compiler. */
+export const extraProducers: readonly ImageProducer[] = [runtimeImages];
 
 export function compilerVersion(): string {
   return `weir/${weirVersion()}`;
-}
-
-/** sha256 of the datapath's layout header, so agents refuse bundles built for another ABI. */
-export function abiInfo(): { digest: string; version: number } {
-  const text = readFileSync(projectFile('bpf/include/weir_net.h'), 'utf8');
-  const v = /#define\s+WEIR_NET_ABI_VERSION\s+(\d+)/.exec(text);
-  return { digest: sha256(text), version: v ? Number(v[1]) : 1 };
 }
 
 export interface BuildOptions {
@@ -58,7 +29,7 @@ export interface BuildOptions {
   /** Source description recorded in the manifest. */
   source: { revision?: string; paths: string[]; inventory?: string };
   commit?: string;
-  producers?: ImageProducer[];
+  producers?: readonly ImageProducer[];
   /** Map state memo shared across builds (incremental rebuilds). */
   cache?: MapStateCache;
   /** Identity allocation memo shared across builds of one inventory. */
@@ -97,7 +68,7 @@ export interface SourceBuildOptions {
   root: string;
   rev?: string;
   policyMaxEntries?: number;
-  producers?: ImageProducer[];
+  producers?: readonly ImageProducer[];
 }
 
 /** Loads from the file system or a Git revision, then builds. */
@@ -113,7 +84,7 @@ export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResu
     ...(o.policyMaxEntries ? { policyMaxEntries: o.policyMaxEntries } : {}),
     source: { ...(commit ? { revision: commit } : {}), paths: o.paths.map((p) => p.split(path.sep).join('/')), ...(o.inventory.length ? { inventory: o.inventory.join(',') } : {}) },
     ...(commit ? { commit } : {}),
-    producers: o.producers ?? (await extraProducers()),
+    producers: o.producers ?? extraProducers,
   });
   const loadDiagnostics = [...loaded.diagnostics, ...inv.diagnostics, ...invFromPolicies.diagnostics];
   const diagnostics = sortDiagnostics([...loadDiagnostics, ...r.diagnostics]);

@@ -27,6 +27,9 @@ export interface Bundle {
   manifest: BundleManifest;
   /** manifest.json bytes exactly as written (what the controller signs). */
   manifestBytes: Uint8Array;
+  /** sha256 hex of manifestBytes: the bundle's name. */
+  digest: string;
+  /** Every blob the manifest names (map images and tables), by sha256 hex. */
   blobs: Map<string, Uint8Array>;
 }
 
@@ -225,7 +228,32 @@ export function assembleBundle(outputs: readonly ProducerOutput[], opts: Assembl
     nodes,
     tables,
   };
-  return { manifest, manifestBytes: manifestJson(manifest, assemblies), blobs };
+  const manifestBytes = manifestJson(manifest, assemblies);
+  return { manifest, manifestBytes, digest: sha256(manifestBytes), blobs };
+}
+
+/** Every blob digest a manifest names (all nodes' images and the tables), sorted. */
+export function manifestDigests(m: BundleManifest): string[] {
+  const set = new Set<string>();
+  for (const n of m.nodes) for (const img of n.maps) set.add(img.digest);
+  for (const t of m.tables) set.add(t.digest);
+  return [...set].sort();
+}
+
+/**
+ * The bundle of an existing manifest and its blobs, serialized as assembleBundle serializes
+ * (canonical JSON, two-space indent, newline); refuses a blob that is missing or does not hash to its digest.
+ */
+export function bundleFromManifest(manifest: BundleManifest, blobs: ReadonlyMap<string, Uint8Array>): Bundle {
+  const manifestBytes = encoder.encode(canonicalJson(manifest, 2) + '\n');
+  const own = new Map<string, Uint8Array>();
+  for (const d of manifestDigests(manifest)) {
+    const b = blobs.get(d);
+    if (!b) throw new Error(`bundle manifest names blob ${d} but no such blob was given`);
+    if (sha256(b) !== d) throw new Error(`blob ${d} does not match its digest`);
+    own.set(d, b);
+  }
+  return { manifest, manifestBytes, digest: sha256(manifestBytes), blobs: own };
 }
 
 /**

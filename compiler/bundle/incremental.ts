@@ -10,14 +10,15 @@ import type { Inventory } from '../inventory/model.js';
 import { loadPolicies, loadSources, type PolicyDocument } from '../load/index.js';
 import { MapStateCache } from '../lower/network/images.js';
 import { CompileCache } from '../ir/network/compile.js';
-import { buildFromDocuments, extraProducers, mergeInventories, type BuildResult, type ImageProducer } from '../build.js';
+import { buildFromDocuments, extraProducers, mergeInventories, type BuildResult } from '../build.js';
+import type { ImageProducer } from '../producer.js';
 
 export interface NetworkBuilderOptions {
   paths: string[];
   inventory: string[];
   root: string;
   policyMaxEntries?: number;
-  producers?: ImageProducer[];
+  producers?: readonly ImageProducer[];
 }
 
 export class NetworkBuilder {
@@ -26,7 +27,6 @@ export class NetworkBuilder {
   private inventoryDiagnostics: Diagnostic[] = [];
   private readonly cache = new MapStateCache();
   private readonly compileCache = new CompileCache();
-  private producers?: ImageProducer[];
 
   constructor(private readonly opts: NetworkBuilderOptions) {}
 
@@ -56,13 +56,12 @@ export class NetworkBuilder {
         this.byFile.set(file, { documents: r.documents, diagnostics: r.diagnostics });
       }
     }
-    this.producers ??= this.opts.producers ?? (await extraProducers());
     const files = [...this.byFile.keys()].sort();
     const documents = files.flatMap((f) => this.byFile.get(f)!.documents).filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
     const r = await buildFromDocuments(documents, this.inventory, {
       ...(this.opts.policyMaxEntries ? { policyMaxEntries: this.opts.policyMaxEntries } : {}),
       source: { paths: this.opts.paths, ...(this.opts.inventory.length ? { inventory: this.opts.inventory.join(',') } : {}) },
-      producers: this.producers,
+      producers: this.opts.producers ?? extraProducers,
       cache: this.cache,
       compileCache: this.compileCache,
     });

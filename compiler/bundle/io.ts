@@ -2,8 +2,17 @@
 // a fixed order with fixed bytes; readBundle checks every blob's digest as it reads it.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { sha256, type Bundle } from './assemble.js';
+import { manifestDigests, sha256, type Bundle } from './assemble.js';
 import type { BundleManifest } from './types.js';
+
+/** Parses manifest.json bytes; `source` names them in the error when they are not a weir bundle manifest. */
+export function parseManifest(bytes: Uint8Array, source = 'the manifest'): BundleManifest {
+  const m = JSON.parse(new TextDecoder().decode(bytes)) as BundleManifest;
+  if (m.apiVersion !== 'weir.dev/v1alpha1' || m.kind !== 'Bundle' || !Array.isArray(m.nodes) || !Array.isArray(m.tables)) {
+    throw new Error(`${source} is not a weir Bundle manifest (apiVersion weir.dev/v1alpha1, kind Bundle)`);
+  }
+  return m;
+}
 
 export async function writeBundle(dir: string, bundle: Bundle): Promise<void> {
   const blobDir = path.join(dir, 'blobs', 'sha256');
@@ -25,13 +34,9 @@ export interface ReadBundle {
 
 export async function readBundle(dir: string): Promise<ReadBundle> {
   const manifestBytes = new Uint8Array(await readFile(path.join(dir, 'manifest.json')));
-  const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as BundleManifest;
-  if (manifest.apiVersion !== 'weir.dev/v1alpha1' || manifest.kind !== 'Bundle') throw new Error(`${dir}/manifest.json is not a weir Bundle manifest`);
-  const digests = new Set<string>();
-  for (const n of manifest.nodes) for (const m of n.maps) digests.add(m.digest);
-  for (const t of manifest.tables) digests.add(t.digest);
+  const manifest = parseManifest(manifestBytes, `${dir}/manifest.json`);
   const blobs = new Map<string, Uint8Array>();
-  for (const d of [...digests].sort()) {
+  for (const d of manifestDigests(manifest)) {
     if (!/^[0-9a-f]{64}$/.test(d)) throw new Error(`manifest names an invalid digest ${JSON.stringify(d)}`);
     const b = new Uint8Array(await readFile(path.join(dir, 'blobs', 'sha256', d)));
     if (sha256(b) !== d) throw new Error(`blob ${d} does not match its digest (corrupt bundle)`);

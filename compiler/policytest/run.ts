@@ -1,6 +1,6 @@
 // Runs PolicyTest documents (format in DESIGN.md). Network cases are answered by the reference
-// evaluator over the compiled IR; runtime cases (`process:`) go to the runtime compiler's
-// compiler/policytest/runtime.js when it exists. `spec.policies` entries are paths relative to
+// evaluator over the compiled IR; runtime cases (`process:`) by the runtime image evaluator
+// (compiler/policytest/runtime.ts). `spec.policies` entries are paths relative to
 // the test file or inline policy documents; `spec.inventory` is a path or an inline Inventory
 // spec, so a suite can carry its own fixtures without them leaking into the repository's build.
 import * as path from 'node:path';
@@ -13,6 +13,7 @@ import type { NetworkIR } from '../ir/network/types.js';
 import { loadPolicies, type PolicyDocument } from '../load/index.js';
 import { compileNetwork } from '../ir/network/index.js';
 import { mergeInventories } from '../build.js';
+import { runRuntimeCases, type RuntimeCaseInput } from './runtime.js';
 
 export interface CaseResult {
   file: string;
@@ -25,27 +26,6 @@ export interface CaseResult {
   line?: number;
 }
 
-export interface RuntimeCaseInput {
-  name: string;
-  index: number;
-  /** The case as written. */
-  value: Record<string, unknown>;
-  line: number;
-}
-
-export interface RuntimeContext {
-  file: string;
-  root: string;
-  documents: readonly PolicyDocument[];
-  inventory: Inventory;
-  test: PolicyDocument;
-  /** weir test --kernel: runtime cases also run against the real programs (root). */
-  kernel?: boolean;
-}
-
-/** What compiler/policytest/runtime.js exports for runtime cases. */
-export type RunRuntimeCases = (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
-
 export interface TestRun {
   results: CaseResult[];
   diagnostics: Diagnostic[];
@@ -53,17 +33,6 @@ export interface TestRun {
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-async function runtimeRunner(): Promise<RunRuntimeCases | undefined> {
-  try {
-    const m = (await import(new URL('./runtime.js', import.meta.url).href)) as { runRuntimeCases?: RunRuntimeCases };
-    return m.runRuntimeCases;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
-}
 
 /** An inline policy document inside a PolicyTest, located at its place in the test file. */
 function inlineDocument(test: PolicyDocument, value: Obj, at: (string | number)[]): PolicyDocument | undefined {
@@ -106,7 +75,6 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const results: CaseResult[] = [];
   const compiled = new Map<string, { ir: NetworkIR; documents: PolicyDocument[]; inventory: Inventory; diagnostics: Diagnostic[] }>();
-  let runtime: RunRuntimeCases | undefined | null = null;
   for (const test of loaded.documents.filter((d) => d.kind === 'PolicyTest')) {
     const file = test.provenance.file;
     const dir = path.posix.dirname(file);
@@ -182,12 +150,8 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       results.push({ ...base, actual: v.verdict, ok, detail });
     });
     if (runtimeCases.length) {
-      if (runtime === null) runtime = await runtimeRunner();
-      if (!runtime) for (const rc of runtimeCases) results.push({ file, name: rc.name, expect: String(rc.value['expect'] ?? ''), actual: 'error', ok: false, detail: 'runtime cases need the runtime compiler', line: rc.line });
-      else {
-        const rs = await runtime({ file, root: opts.root, documents: c.documents, inventory: c.inventory, test, ...(opts.kernel ? { kernel: true } : {}) }, runtimeCases);
-        rs.forEach((r, i) => results.push({ file, ...r, line: runtimeCases[i]?.line ?? 0 }));
-      }
+      const rs = await runRuntimeCases({ file, root: opts.root, documents: c.documents, inventory: c.inventory, test, ...(opts.kernel ? { kernel: true } : {}) }, runtimeCases);
+      rs.forEach((r, i) => results.push({ file, ...r, line: runtimeCases[i]?.line ?? 0 }));
     }
   }
   return { results, diagnostics };

@@ -1,10 +1,31 @@
 // Runtime PolicyTest cases (`process:`, `call:`, `args:`, `expect: kill|signal|post|allow`), answered by
 // the image evaluator over the map images compiled for the process's node — the bytes the kernel gets.
-import type { RunRuntimeCases, RuntimeCaseInput, RuntimeContext } from './run.js';
 import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator, type RuntimeVerdict } from '../verify/runtime-emulator.js';
 import { compileRuntime, type RuntimeCompileResult } from '../ir/runtime/index.js';
 import type { HookTableEntry } from '../lower/runtime/hooks.js';
+import type { Inventory } from '../inventory/model.js';
+import type { PolicyDocument } from '../load/index.js';
+
+export interface RuntimeCaseInput {
+  name: string;
+  index: number;
+  /** The case as written. */
+  value: Record<string, unknown>;
+  line: number;
+}
+
+export interface RuntimeContext {
+  file: string;
+  root: string;
+  documents: readonly PolicyDocument[];
+  inventory: Inventory;
+  test: PolicyDocument;
+  /** weir test --kernel: runtime cases also run against the real programs (root). */
+  kernel?: boolean;
+}
+
+export type RunRuntimeCases = (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -33,7 +54,7 @@ type KernelRunner = import('../../bpf/runtime/cases.js').KernelCaseRunner;
 
 export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => {
   // --kernel: the real programs answer too (loaded lazily: the compiler never needs libbpf otherwise).
-  const kernel = (ctx as RuntimeContext & { kernel?: boolean }).kernel === true;
+  const kernel = ctx.kernel === true;
   const runners = new Map<string, KernelRunner>();
   try {
     return await runCases(ctx, cases, kernel, runners);

@@ -7,10 +7,11 @@ import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, mapKey, parseNodeManifest, sha256hex, type BlobDelta, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
+import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, mapKey, parseNodeManifest, type BlobDelta, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
+import { abiInfo } from '../../compiler/bundle/abi-stamp.js';
+import { sha256 } from '../../compiler/bundle/assemble.js';
 import { verifyDigest } from '../bundle/sign.js';
 import { BundleStore } from '../bundle/store.js';
-import { abiDigest } from '../reconcile/seed-compiler.js';
 import type { BundleRef } from '../reconcile/state.js';
 import { Client } from '../transport/http.js';
 import type { ApplyReport, Datapath, Flow } from './datapath.js';
@@ -164,7 +165,7 @@ export class Agent {
 
   private verifyManifest(ref: AppliedRef, bytes: Buffer, signature: string): NodeManifest {
     const digest = ref.manifest;
-    if (sha256hex(bytes) !== digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+    if (sha256(bytes) !== digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
     if (!verifyDigest(this.opts.trustedKey, digest, signature)) throw new BundleRejected(`manifest ${digest.slice(0, 12)} has no valid signature from the trusted key`);
     let m: NodeManifest;
     try {
@@ -175,7 +176,8 @@ export class Agent {
     // A validly signed view of another node or of another bundle is a replay: refuse it.
     if (m.node !== this.opts.node) throw new BundleRejected(`manifest ${digest.slice(0, 12)} is for node ${m.node}, not ${this.opts.node}`);
     if (m.bundle !== ref.digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} belongs to bundle ${m.bundle.slice(0, 12)}, not ${ref.digest.slice(0, 12)}`);
-    if (m.abi.digest !== abiDigest()) throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abiDigest().slice(0, 12)}`);
+    const abi = abiInfo().digest;
+    if (m.abi.digest !== abi) throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abi.slice(0, 12)}`);
     return m;
   }
 
@@ -212,7 +214,7 @@ export class Agent {
     if (r.status !== 200) throw new Error(`blob ${digest}: HTTP ${r.status}`);
     this.downloadedBytes += r.wireBytes;
     this.blobBytes.inc(r.wireBytes);
-    if (sha256hex(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+    if (sha256(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
     return r.body;
   }
 
@@ -222,12 +224,12 @@ export class Agent {
     if (r.status !== 200) return undefined;
     this.downloadedBytes += r.wireBytes;
     this.blobBytes.inc(r.wireBytes);
-    if (r.contentType !== BLOB_DELTA_MEDIA_TYPE) return sha256hex(r.body) === digest ? r.body : undefined; // the whole blob
+    if (r.contentType !== BLOB_DELTA_MEDIA_TYPE) return sha256(r.body) === digest ? r.body : undefined; // the whole blob
     try {
       const delta = JSON.parse(r.body.toString('utf8')) as BlobDelta;
       if (delta.base !== prev.digest || delta.target !== digest) return undefined;
       const bytes = applyBlobDelta(base, delta);
-      return sha256hex(bytes) === digest ? bytes : undefined;
+      return sha256(bytes) === digest ? bytes : undefined;
     } catch {
       return undefined;
     }
@@ -238,7 +240,7 @@ export class Agent {
     const hit = this.verified.get(digest);
     if (hit) return hit;
     const bytes = await this.store.getBlob(digest);
-    if (!bytes || sha256hex(bytes) !== digest) return undefined;
+    if (!bytes || sha256(bytes) !== digest) return undefined;
     this.verified.set(digest, bytes);
     return bytes;
   }
@@ -273,7 +275,7 @@ export class Agent {
       if (delta.base !== base || delta.target !== d.manifest) return undefined;
       const bytes = applyManifestDelta(parseNodeManifest(local.bytes), delta);
       // The rebuilt bytes must hash to the signed digest; verifyManifest checks that next.
-      return sha256hex(bytes) === d.manifest ? bytes : undefined;
+      return sha256(bytes) === d.manifest ? bytes : undefined;
     } catch {
       return undefined;
     }

@@ -5,7 +5,7 @@
 import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
 import { EmulatorDatapath } from './emulated-datapath.js';
 import type { MapImage } from '../../compiler/bundle/types.js';
-import { sha256hex } from '../bundle/codec.js';
+import { sha256 } from '../../compiler/bundle/assemble.js';
 import { encodeIpcacheKey, encodeIpcacheValue } from '../../bpf/abi/net.js';
 import { parseAddress } from '../../compiler/model/cidr.js';
 
@@ -126,7 +126,7 @@ export class KernelDatapath implements Datapath {
     }
     const records = [...byKey.values()].sort(([a], [b]) => Buffer.compare(a, b));
     const bytes = Buffer.concat(records.flatMap(([k, v]) => [k, v]));
-    this.net.applyImages([{ image: { ...base.image, entries: records.length, digest: sha256hex(bytes) }, bytes }]);
+    this.net.applyImages([{ image: { ...base.image, entries: records.length, digest: sha256(bytes) }, bytes }]);
   }
 
   stats(): { allowed: number; dropped: number } {

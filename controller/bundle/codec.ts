@@ -1,68 +1,12 @@
-// A bundle in memory: the manifest bytes (what is signed), its digest, and the blobs it names.
-// The manifest is serialized canonically (sorted keys, no whitespace) so the same compile
-// always yields the same digest, whatever the order in which the compiler built the object.
-import { createHash } from 'node:crypto';
+// What crosses the wire between controller and agents: each node's own signed view of a bundle
+// (node manifests), manifest deltas and blob deltas. The bundle itself, its canonical JSON and
+// sha256 are compiler/bundle's; the views here are serialized with the same canonical JSON.
 import type { BundleManifest, MapImage } from '../../compiler/bundle/types.js';
+import { canonicalJson, sha256 } from '../../compiler/bundle/assemble.js';
 
-
-export interface Bundle {
-  manifest: BundleManifest;
-  /** Canonical JSON bytes of the manifest: exactly what is digested and signed. */
-  manifestBytes: Buffer;
-  /** sha256 hex of manifestBytes. */
-  digest: string;
-  /** Every blob the manifest names (map images and tables), by sha256 hex. */
-  blobs: Map<string, Buffer>;
-}
-
-export function sha256hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as Record<string, unknown>).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = canonical(x);
-    }
-    return out;
-  }
-  return v;
-}
-
-export function canonicalJson(v: unknown): Buffer {
-  return Buffer.from(JSON.stringify(canonical(v)), 'utf8');
-}
-
-/** Every digest a manifest refers to, for all nodes (or only `node`'s maps plus the shared tables). */
-export function referencedDigests(m: BundleManifest, node?: string): string[] {
-  const set = new Set<string>();
-  for (const n of m.nodes) {
-    if (node !== undefined && n.node !== node) continue;
-    for (const img of n.maps) set.add(img.digest);
-  }
-  for (const t of m.tables) set.add(t.digest);
-  return [...set].sort();
-}
-
-export function makeBundle(manifest: BundleManifest, blobs: Map<string, Buffer>): Bundle {
-  const manifestBytes = canonicalJson(manifest);
-  for (const d of referencedDigests(manifest)) {
-    const b = blobs.get(d);
-    if (!b) throw new Error(`bundle manifest names blob ${d} but the compiler produced no such blob`);
-    if (sha256hex(b) !== d) throw new Error(`blob ${d} does not match its digest`);
-  }
-  return { manifest, manifestBytes, digest: sha256hex(manifestBytes), blobs };
-}
-
-export function parseManifest(bytes: Buffer): BundleManifest {
-  const m = JSON.parse(bytes.toString('utf8')) as BundleManifest;
-  if (m.apiVersion !== 'weir.dev/v1alpha1' || m.kind !== 'Bundle' || !Array.isArray(m.nodes) || !Array.isArray(m.tables)) {
-    throw new Error('not a weir bundle manifest (apiVersion weir.dev/v1alpha1, kind Bundle)');
-  }
-  return m;
+/** Canonical JSON bytes (sorted keys, no whitespace): what node views and deltas are sent and signed as. */
+function canonicalBytes(v: unknown): Buffer {
+  return Buffer.from(canonicalJson(v), 'utf8');
 }
 
 export function nodeMaps(m: BundleManifest, node: string): MapImage[] {
@@ -96,8 +40,8 @@ export function nodeManifest(m: BundleManifest, bundleDigest: string, node: stri
   const maps = [...nodeMaps(m, node)].sort((a, b) => mapKey(a).localeCompare(mapKey(b)));
   tables.sort((a, b) => a.name.localeCompare(b.name));
   const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, source: m.source, compiler: m.compiler, abi: m.abi, maps, tables };
-  const bytes = canonicalJson(manifest);
-  return { manifest, bytes, digest: sha256hex(bytes) };
+  const bytes = canonicalBytes(manifest);
+  return { manifest, bytes, digest: sha256(bytes) };
 }
 
 export function mapKey(m: MapImage): string {
@@ -151,7 +95,7 @@ export function applyManifestDelta(base: NodeManifest, d: NodeManifestDelta): Bu
     maps: [...maps.values()].sort((a, b) => mapKey(a).localeCompare(mapKey(b))),
     tables: [...tables.values()].sort((a, b) => a.name.localeCompare(b.name)),
   };
-  return canonicalJson(manifest);
+  return canonicalBytes(manifest);
 }
 
 /**
@@ -191,7 +135,7 @@ function deltaUnits(b: Buffer, record: number): string[] | undefined {
     return undefined;
   }
   if (!Array.isArray(v)) return undefined;
-  const out = v.map((e) => JSON.stringify(canonical(e)));
+  const out = v.map((e) => canonicalJson(e));
   // Only a canonical array can be rebuilt byte for byte from its elements.
   return `[${out.join(',')}]` === b.toString('utf8') ? out : undefined;
 }
@@ -242,7 +186,7 @@ export function applyBlobDelta(base: Buffer, d: BlobDelta, maxBytes = 256 << 20)
         part = lit.toString('latin1');
       } else {
         const els: unknown = JSON.parse(`[${op}]`);
-        part = (els as unknown[]).map((e) => JSON.stringify(canonical(e))).join(',');
+        part = (els as unknown[]).map((e) => canonicalJson(e)).join(',');
       }
     } else if (Array.isArray(op) && op.length === 2 && Number.isInteger(op[0]) && Number.isInteger(op[1]) && op[0] >= 0 && op[1] >= 1 && op[0] + op[1] <= units.length) {
       part = units.slice(op[0], op[0] + op[1]).join(record > 0 ? '' : ',');

@@ -1,6 +1,7 @@
 // ed25519 signatures over the manifest digest (the 32 raw bytes of sha256(manifest.json)).
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { sha256 } from '../../compiler/bundle/assemble.js';
 
 export interface SigningKey {
   privateKey: KeyObject;
@@ -9,10 +10,8 @@ export interface SigningKey {
   keyId: string;
 }
 
-import { sha256hex } from './codec.js';
-
 function keyId(pub: KeyObject): string {
-  return sha256hex(pub.export({ type: 'spki', format: 'der' })).slice(0, 16);
+  return sha256(pub.export({ type: 'spki', format: 'der' })).slice(0, 16);
 }
 
 export function signingKeyFromPem(pem: string | Buffer, source: string): SigningKey {

@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sha256hex, type Bundle } from './codec.js';
+import { sha256, type Bundle } from '../../compiler/bundle/assemble.js';
 
 /** The store's disk is full (ENOSPC/EDQUOT): reported as a status, the previous bundle stays in force. */
 export class StoreFullError extends Error {
@@ -47,14 +47,14 @@ export class BundleStore {
   }
 
   /** Stores bytes under their digest; refuses bytes that do not hash to `digest`. */
-  async putBlob(digest: string, bytes: Buffer): Promise<void> {
-    if (sha256hex(bytes) !== digest) throw new Error(`blob does not match digest ${digest}`);
+  async putBlob(digest: string, bytes: Uint8Array): Promise<void> {
+    if (sha256(bytes) !== digest) throw new Error(`blob does not match digest ${digest}`);
     if (await this.hasBlob(digest)) return;
     await this.writeAtomic(this.blobPath(digest), bytes);
   }
 
-  async putManifest(digest: string, manifestBytes: Buffer, signature: string): Promise<void> {
-    if (sha256hex(manifestBytes) !== digest) throw new Error(`manifest does not match digest ${digest}`);
+  async putManifest(digest: string, manifestBytes: Uint8Array, signature: string): Promise<void> {
+    if (sha256(manifestBytes) !== digest) throw new Error(`manifest does not match digest ${digest}`);
     // The signature goes first: a manifest present on disk is always a signed one.
     await this.writeAtomic(this.manifestPath(digest).replace(/\.json$/, '.sig'), Buffer.from(signature + '\n'));
     await this.writeAtomic(this.manifestPath(digest), manifestBytes);
@@ -76,7 +76,7 @@ export class BundleStore {
     await this.putManifest(bundle.digest, bundle.manifestBytes, signature);
   }
 
-  private async writeAtomic(file: string, bytes: Buffer): Promise<void> {
+  private async writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
     const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
     try {
       await fs.mkdir(path.dirname(file), { recursive: true });

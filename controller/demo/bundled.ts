@@ -3,8 +3,18 @@
 // stage reports its real counts; a stage that fails says so and the demo goes on.
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { parse } from 'yaml';
+import { buildFromSources, defaultInventory } from '../../compiler/build.js';
+import { readBundle, writeBundle } from '../../compiler/bundle/io.js';
 import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
+import { loadInventory } from '../../compiler/inventory/index.js';
+import type { NetworkIR } from '../../compiler/ir/network/types.js';
+import { lintDocuments } from '../../compiler/lint/index.js';
+import { counts } from '../../compiler/lint/report.js';
+import { loadPolicies } from '../../compiler/load/index.js';
+import { runPolicyTests } from '../../compiler/policytest/run.js';
 import { projectRoot } from '../../compiler/project.js';
+import { verifyNetwork } from '../../compiler/verify/verify.js';
 
 /** The project root holding the bundled `policies/` (from the sources or from dist/), or undefined. */
 export function bundledRoot(): string | undefined {
@@ -35,10 +45,6 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
 
   await guard('lint', async () => {
     const t0 = performance.now();
-    const { loadPolicies } = await import('../../compiler/load/index.js');
-    const { loadInventory } = await import('../../compiler/inventory/index.js');
-    const { lintDocuments } = await import('../../compiler/lint/index.js');
-    const { counts } = await import('../../compiler/lint/report.js');
     const loaded = await loadPolicies(['policies'], { root });
     const diags: Diagnostic[] = [...loaded.diagnostics];
     const inv = loadInventory(loaded.documents);
@@ -56,11 +62,9 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
     };
   });
 
-  let built: { dir: string; ir: import('../../compiler/ir/network/types.js').NetworkIR } | undefined;
+  let built: { dir: string; ir: NetworkIR } | undefined;
   await guard('build', async () => {
     const t0 = performance.now();
-    const { buildFromSources, defaultInventory } = await import('../../compiler/build.js');
-    const { writeBundle } = await import('../../compiler/bundle/io.js');
     const paths = ['policies'];
     const r = await buildFromSources({ paths, inventory: defaultInventory(root, undefined, paths), root });
     const errors = r.diagnostics.filter((d) => d.severity === 'error');
@@ -81,8 +85,6 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
   await guard('verify', async () => {
     if (!built) return { stage: 'verify', ok: false, text: 'skipped: there is no bundle to verify' };
     const t0 = performance.now();
-    const { readBundle } = await import('../../compiler/bundle/io.js');
-    const { verifyNetwork } = await import('../../compiler/verify/verify.js');
     const rep = verifyNetwork(built.ir, await readBundle(built.dir));
     const ok = rep.mismatches.length === 0 && rep.problems.length === 0;
     return {
@@ -94,7 +96,6 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
 
   await guard('test', async () => {
     const t0 = performance.now();
-    const { runPolicyTests } = await import('../../compiler/policytest/run.js');
     const run = await runPolicyTests(['policies/tests'], { root });
     const passed = run.results.filter((r) => r.ok).length;
     const failed = run.results.length - passed;
@@ -112,7 +113,7 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
 }
 
 /** The Star Wars files of the bundled repository the live story starts from (paths relative to the project root). */
-export const seedFiles = ['policies/inventory.yaml', 'policies/network/starwars/deathstar.yaml', 'policies/network/starwars/empire-egress.yaml'];
+export const storyFiles = ['policies/inventory.yaml', 'policies/network/starwars/deathstar.yaml', 'policies/network/starwars/empire-egress.yaml'];
 
 export interface StarWarsPods {
   /** The pods of node-1 in the Star Wars namespace as Pod manifests (what kernel.ts builds namespaces from). */
@@ -125,7 +126,6 @@ export interface StarWarsPods {
 
 /** node-1's Star Wars pods from the bundled inventory, the deathstar first (kernel.ts serves on the first pod). */
 export async function starWarsPods(root: string): Promise<StarWarsPods> {
-  const { parse } = await import('yaml');
   const inv = parse(await fs.readFile(path.join(root, 'policies/inventory.yaml'), 'utf8')) as { spec: { pods: { namespace: string; name: string; labels?: Record<string, string>; ips: string[]; node?: string }[] } };
   const names: Record<string, string> = {};
   const docs: string[] = [];

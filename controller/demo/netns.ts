@@ -1,7 +1,7 @@
 // Kernel mode of the demo: each pod is a network namespace on a veth pair whose host ends hang on
 // a bridge of their own (L2 only: no address, route or forwarding change in the host namespace).
-// The agent attaches the endpoint programs to the host ends through issue #4's NetDatapath, with
-// maps pinned under /sys/fs/bpf/wdemo-<id>. Connections are real TCP connects between namespaces.
+// The agent attaches the endpoint programs to the host ends through the kernel datapath, with maps
+// pinned under /sys/fs/bpf/wdemo-<id>. Connections are real TCP connects between namespaces.
 // Every name carries the wdemo prefix and a random id; leftovers of dead runs are removed first.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';

@@ -88,7 +88,6 @@ export class KubeSource implements PolicySource {
   }
 
   async compile(compiler: Compiler, revision: string): Promise<CompileResult> {
-    if (!compiler.compileFiles) throw new Error(`the ${compiler.name} compiler cannot compile objects read from a cluster`);
     const snap = this.snapshot();
     // Objects may have changed between poll and compile: compile what is there now, under its own revision.
     return compiler.compileFiles(snap.files, snap.revision === revision ? revision : snap.revision);

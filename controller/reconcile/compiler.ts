@@ -1,11 +1,17 @@
-// The controller's view of the compiler: one call from (repository, commit) to a bundle or diagnostics.
-// The controller never compiles by itself; it asks a Compiler. `projectCompiler()` binds the
-// project's compiler (issue #3's compiler/bundle) when it exports a bundle builder, and otherwise
-// the seed compiler in this folder, which covers the demo's subset and says so in the manifest.
-// WEIR_CONTROLLER_COMPILER=seed forces the seed compiler.
-import type { Diagnostic } from '../../compiler/diagnostics.js';
-import type { Bundle } from '../bundle/codec.js';
-import type { SourceFile } from '../../compiler/load/index.js';
+// The controller's compiler: one call from (repository, commit), or from objects read from a
+// cluster, to a bundle or diagnostics. It runs the project's build (compiler/build.ts) on documents
+// read from Git by blob id (git-tree.ts), with the inventory from the workload manifests beside
+// the policies, and keeps the producers' map-state and identity caches across commits, so a
+// one-policy commit re-lowers only the endpoints it touches.
+import { abiInfo } from '../../compiler/bundle/abi-stamp.js';
+import type { Bundle } from '../../compiler/bundle/assemble.js';
+import { buildFromDocuments, compilerVersion, extraProducers } from '../../compiler/build.js';
+import { diagnostic, hasErrors, sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
+import { loadInventory } from '../../compiler/inventory/load.js';
+import { CompileCache } from '../../compiler/ir/network/compile.js';
+import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
+import { MapStateCache } from '../../compiler/lower/network/images.js';
+import { GitDocuments } from './git-tree.js';
 
 export interface CompileRequest {
   /** Git work tree or bare repository to read from. */
@@ -25,27 +31,60 @@ export interface CompileResult {
   compiler: string;
 }
 
+/** What the controller asks to compile; ProjectCompiler is the one it runs with. */
 export interface Compiler {
   readonly name: string;
   compile(req: CompileRequest): Promise<CompileResult>;
   /** Compiles files already in memory (objects read from a cluster); `revision` names them. */
-  compileFiles?(files: SourceFile[], revision: string): Promise<CompileResult>;
+  compileFiles(files: SourceFile[], revision: string): Promise<CompileResult>;
 }
 
-/** The project's compiler when it loads, else the seed compiler (which covers the demo's subset). */
-export async function projectCompiler(): Promise<Compiler> {
-  if (process.env['WEIR_CONTROLLER_COMPILER'] !== 'seed') {
+/** The compiler cannot run in this installation; the controller does not start without it. */
+export class CompilerUnavailable extends Error {}
+
+/** The compiler, checked before the controller starts: throws CompilerUnavailable with the reason when it cannot run here. */
+export function openCompiler(): ProjectCompiler {
+  try {
+    // Every build stamps its bundle with the digest of the ABI header (bpf/include): without it no commit compiles.
+    abiInfo();
+    return new ProjectCompiler();
+  } catch (err) {
+    throw new CompilerUnavailable(`the policy compiler cannot run here: ${(err as Error).message}`);
+  }
+}
+
+export class ProjectCompiler implements Compiler {
+  readonly name = compilerVersion();
+  private readonly git = new GitDocuments();
+  private readonly mapStates = new MapStateCache();
+  private readonly identities = new CompileCache();
+
+  async compile(req: CompileRequest): Promise<CompileResult> {
+    const r = await this.git.read(req.root, req.commit, req.paths);
+    if ('error' in r) return { ok: false, diagnostics: [r.error], compiler: this.name };
+    return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths));
+  }
+
+  async compileFiles(files: SourceFile[], revision: string): Promise<CompileResult> {
+    const loaded = loadSources(files);
+    return this.guarded(() => this.build(loaded.documents, loaded.diagnostics, revision, ['cluster']));
+  }
+
+  /** A crash inside the compiler is a failed compile with a diagnostic, never a stuck controller. */
+  private async guarded(f: () => Promise<CompileResult>): Promise<CompileResult> {
     try {
-      const { ProjectCompiler } = await import('./project-compiler.js');
-      const c = new ProjectCompiler();
-      // The project compiler reads the ABI header at build time; where it cannot (e.g. a dist/
-      // tree without bpf/include), a compile would throw on every commit: use the seed instead.
-      c.probe();
-      return c;
-    } catch {
-      // compiler/bundle is not usable in this build: fall through to the seed compiler.
+      return await f();
+    } catch (err) {
+      return { ok: false, diagnostics: [diagnostic('controller/compiler-error', 'error', `the compiler failed: ${(err as Error).message}; this is a bug in weir, not in the policies (the last good bundle stays in force)`, { file: '.', line: 1, column: 1, endLine: 1, endColumn: 1 })], compiler: this.name };
     }
   }
-  const { SeedCompiler } = await import('./seed-compiler.js');
-  return new SeedCompiler();
+
+  private async build(documents: PolicyDocument[], loadDiagnostics: Diagnostic[], commit: string, paths: string[]): Promise<CompileResult> {
+    const inv = loadInventory(documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
+    const policyDocs = documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
+    const r = await buildFromDocuments(policyDocs, inv.inventory, { source: { revision: commit, paths }, commit, producers: extraProducers, cache: this.mapStates, compileCache: this.identities });
+    const diagnostics = sortDiagnostics([...loadDiagnostics, ...inv.diagnostics, ...r.diagnostics]);
+    if (hasErrors(diagnostics) || !r.bundle) return { ok: false, diagnostics, compiler: this.name };
+    return { ok: true, diagnostics, bundle: r.bundle, compiler: this.name };
+  }
 }

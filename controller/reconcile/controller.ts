@@ -9,7 +9,9 @@ import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import { BundleStore, StoreFullError } from '../bundle/store.js';
 import { signDigest, type SigningKey } from '../bundle/sign.js';
-import { canonicalJson, manifestDelta, nodeManifest, parseManifest, parseNodeManifest } from '../bundle/codec.js';
+import { manifestDelta, nodeManifest, parseNodeManifest } from '../bundle/codec.js';
+import { canonicalJson } from '../../compiler/bundle/assemble.js';
+import { parseManifest } from '../../compiler/bundle/io.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
 import type { Compiler } from './compiler.js';
 import { evaluateGate } from './gate.js';
@@ -181,7 +183,7 @@ export class Controller extends EventEmitter {
     const bm = parseNodeManifest(b.bytes);
     const tm = parseNodeManifest(t.bytes);
     if (bm.node !== tm.node) return undefined;
-    return { bytes: canonicalJson(manifestDelta(bm, base, tm, target)), signature: t.signature };
+    return { bytes: Buffer.from(canonicalJson(manifestDelta(bm, base, tm, target))), signature: t.signature };
   }
 
   /** A manifest by digest: a node view from memory, else a bundle manifest from the store. */

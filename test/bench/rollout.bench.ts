@@ -15,11 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { simpleGit } from 'simple-git';
 import type { BenchReport, Figure } from './report.js';
-import { nodeManifest, parseManifest, parseNodeManifest } from '../../controller/bundle/codec.js';
+import { parseManifest } from '../../compiler/bundle/io.js';
+import { nodeManifest, parseNodeManifest } from '../../controller/bundle/codec.js';
 import { generateSigningKey, publicKeyPem } from '../../controller/bundle/sign.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
-import { ProjectCompiler } from '../../controller/reconcile/project-compiler.js';
+import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { serveController } from '../../controller/reconcile/server.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -85,7 +85,7 @@ describe.skipIf(skipKernel() || !existsSync(path.join(projectRoot, 'bpf/build/en
     const { createPodNetwork } = await import('../../controller/demo/netns.js');
     const { scenarioPods } = await import('../../controller/demo/scenario.js');
     const { KernelDatapath } = await import('../../controller/agent/kernel-datapath.js');
-    const { ProjectCompiler } = await import('../../controller/reconcile/project-compiler.js');
+    const { ProjectCompiler } = await import('../../controller/reconcile/compiler.js');
     const { nodeManifest } = await import('../../controller/bundle/codec.js');
     const net = await createPodNetwork(scenarioPods, 'wag');
     try {
@@ -102,10 +102,10 @@ spec:
       const r = await new ProjectCompiler().compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(scenarioPods) }, { file: 'policy.yaml', bytes: Buffer.from(policy) }], 'fqdn-kernel');
       expect(r.bundle, JSON.stringify(r.diagnostics)).toBeDefined();
       const nm = nodeManifest(r.bundle!.manifest, r.bundle!.digest, 'node-1');
-      const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(r.bundle!.blobs.get(t.digest)!.toString()) as unknown]));
+      const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!)) as unknown]));
       const dp = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces });
       net.onDestroy.push(() => dp.close());
-      await dp.apply({ digest: r.bundle!.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: r.bundle!.blobs.get(image.digest)! })), tables });
+      await dp.apply({ digest: r.bundle!.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })), tables });
       const identity = (tables.get('fqdn_selectors') as { identity: number }[])[0]!.identity;
       expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
       dp.learnFqdn('10.200.0.10', identity, 2);

@@ -13,7 +13,7 @@ import { EmulatorDatapath } from '../../controller/agent/emulated-datapath.js';
 import { generateSigningKey } from '../../controller/bundle/sign.js';
 import { Controller } from '../../controller/reconcile/controller.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
-import { ProjectCompiler } from '../../controller/reconcile/project-compiler.js';
+import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { serveController } from '../../controller/reconcile/server.js';
 import { KubeSource } from '../../controller/kube/source.js';
 import { PolicyRolloutWriter } from '../../controller/kube/status-writer.js';

@@ -6,15 +6,15 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
-import { makeBundle, sha256hex } from '../../controller/bundle/codec.js';
+import { bundleFromManifest, sha256 } from '../../compiler/bundle/assemble.js';
 import { BundleStore, StoreFullError } from '../../controller/bundle/store.js';
 import { GitSource } from '../../controller/reconcile/source.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
 
 function bundleWith(blob: Buffer) {
-  const digest = sha256hex(blob);
+  const digest = sha256(blob);
   const manifest: BundleManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'Bundle', source: { paths: ['.'] }, compiler: { version: 't' }, abi: { digest: '0'.repeat(64), version: 1 }, nodes: [], tables: [{ name: 'big', digest, mediaType: 'application/json' }] };
-  return makeBundle(manifest, new Map([[digest, blob]]));
+  return bundleFromManifest(manifest, new Map([[digest, blob]]));
 }
 
 describe('bundle store', () => {

@@ -4,22 +4,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadSources } from '../../compiler/load/index.js';
+import { bundleFromManifest, canonicalJson, sha256, type Bundle } from '../../compiler/bundle/assemble.js';
 import { Agent } from '../../controller/agent/agent.js';
 import { EmulatorDatapath } from '../../controller/agent/emulated-datapath.js';
-import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, blobDelta, canonicalJson, makeBundle, manifestDelta, nodeManifest, sha256hex, type BlobDelta, type Bundle } from '../../controller/bundle/codec.js';
+import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, blobDelta, manifestDelta, nodeManifest, type BlobDelta } from '../../controller/bundle/codec.js';
 import { generateSigningKey, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
-import { compileDocuments } from '../../controller/reconcile/seed-compiler.js';
+import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
 import { Client, listen, sendJson, type Listening } from '../../controller/transport/http.js';
 import { empireAndAlliance, empireOnly, pods } from './harness.js';
 
-function compile(policy: string): Bundle {
-  const loaded = loadSources([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'rule.yaml', bytes: Buffer.from(policy) }]);
-  const r = compileDocuments(loaded.documents, loaded.diagnostics, { revision: 'r', paths: ['.'] });
+const compiler = new ProjectCompiler();
+
+async function compile(policy: string): Promise<Bundle> {
+  const r = await compiler.compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'rule.yaml', bytes: Buffer.from(policy) }], 'r');
   if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics));
   return r.bundle;
 }
+
+const good = await compile(empireOnly);
+const next = await compile(empireAndAlliance);
 
 describe('agent trust', () => {
   const key = generateSigningKey();
@@ -37,7 +41,7 @@ describe('agent trust', () => {
   const publish = (b: Bundle, node = 'node-a', signer: SigningKey = key) => {
     const nm = nodeManifest(b.manifest, b.digest, node);
     served.set(`/v1/manifests/${nm.digest}`, nm.bytes);
-    for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, bytes);
+    for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, Buffer.from(bytes));
     return { digest: b.digest, manifest: nm.digest, signature: signDigest(signer, nm.digest), bytes: nm.bytes };
   };
 
@@ -72,8 +76,6 @@ describe('agent trust', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const good = compile(empireOnly);
-  const next = compile(empireAndAlliance);
   const xwingToDeathstar = () => dp.verdict({ src: '10.0.0.12', dst: '10.0.0.10', protocol: 'TCP', port: 80 });
 
   it('applies a correctly signed bundle', async () => {
@@ -114,7 +116,7 @@ describe('agent trust', () => {
     ['a validly signed view of another bundle (replay)', () => ({ ...publish(next), digest: good.digest.replace(/^./, 'f') }), /belongs to bundle/],
     [
       'a bundle built for another datapath ABI',
-      () => publish(makeBundle({ ...next.manifest, abi: { digest: '0'.repeat(64), version: 9 } }, next.blobs)),
+      () => publish(bundleFromManifest({ ...next.manifest, abi: { digest: '0'.repeat(64), version: 9 } }, next.blobs)),
       /built for datapath ABI 000000000000/,
     ],
   ];
@@ -152,12 +154,12 @@ describe('agent trust', () => {
     expect(delta.maps.put.map((m) => m.name)).toEqual(['policy']);
     expect(delta.maps.remove).toEqual([]);
     const rebuilt = applyManifestDelta(a.manifest, delta);
-    expect(sha256hex(rebuilt)).toBe(b.digest);
+    expect(sha256(rebuilt)).toBe(b.digest);
     expect(canonicalJson(delta).length).toBeLessThan(b.bytes.length);
   });
 
   it('fetches a changed image and table as deltas against the ones it holds', async () => {
-    const third = compile(empireAndAlliance.replace('port: "80", protocol: TCP}]}]\n`', 'port: "8080", protocol: TCP}]}]\n`').replace(/(alliance\}\}\]\n    toPorts: \[\{ports: \[\{port: )"80"/, '$1"8080"'));
+    const third = await compile(empireAndAlliance.replace('port: "80", protocol: TCP}]}]\n`', 'port: "8080", protocol: TCP}]}]\n`').replace(/(alliance\}\}\]\n    toPorts: \[\{ports: \[\{port: )"80"/, '$1"8080"'));
     const d = publish(third);
     const policy = third.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
     expect(agent.applied?.digest).toBe(next.digest);
@@ -172,7 +174,7 @@ describe('agent trust', () => {
     expect((await xwingToDeathstar()).verdict).toBe('deny');
     expect((await dp.verdict({ src: '10.0.0.12', dst: '10.0.0.10', protocol: 'TCP', port: 8080 })).verdict).toBe('allow');
     // What the store holds is the signed image itself, not the delta.
-    expect(sha256hex((await agent.store.getBlob(policy.digest))!)).toBe(policy.digest);
+    expect(sha256((await agent.store.getBlob(policy.digest))!)).toBe(policy.digest);
   });
 
   it('falls back to the whole blob when a delta does not rebuild the signed digest', async () => {
@@ -191,14 +193,14 @@ describe('agent trust', () => {
     const img = (b: Bundle) => b.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
     const a = img(good);
     const b = img(next);
-    const base = good.blobs.get(a.digest)!;
-    const target = next.blobs.get(b.digest)!;
+    const base = Buffer.from(good.blobs.get(a.digest)!);
+    const target = Buffer.from(next.blobs.get(b.digest)!);
     const d = blobDelta(base, a.digest, target, b.digest, a.keySize + a.valueSize)!;
     expect(applyBlobDelta(base, d).equals(target)).toBe(true);
     expect(d.ops.some((op) => Array.isArray(op))).toBe(true); // the unchanged records are copied, not sent
     const cookies = (x: Bundle) => x.manifest.tables.find((t) => t.name === 'cookies')!.digest;
-    const cb = good.blobs.get(cookies(good))!;
-    const ct = next.blobs.get(cookies(next))!;
+    const cb = Buffer.from(good.blobs.get(cookies(good))!);
+    const ct = Buffer.from(next.blobs.get(cookies(next))!);
     const j = blobDelta(cb, cookies(good), ct, cookies(next), 0)!;
     expect(applyBlobDelta(cb, j).equals(ct)).toBe(true);
     expect(j.ops.some((op) => Array.isArray(op))).toBe(true); // the unchanged rows are copied

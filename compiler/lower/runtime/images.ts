@@ -1,7 +1,7 @@
 // The runtime compiler's contribution to `weir build`: per node, the eight runtime inner-map images
 // (hooks, policy modes, string sets in three size classes, prefix / postfix / numeric sets) lowered for that node's capabilities,
 // and one bundle table `runtime_hooks` mapping hook ids (the events' cookies) to policy, file:line, commit.
-import type { ImageProducer } from '../../build.js';
+import type { ImageProducer } from '../../producer.js';
 import type { ImageDraft, TableDraft } from '../../bundle/assemble.js';
 import type { Diagnostic } from '../../diagnostics.js';
 import { capabilitiesFromLabels } from './capabilities.js';

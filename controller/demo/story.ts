@@ -1,6 +1,6 @@
 // `weir demo`: the whole loop on one machine. A Git repository, a controller and an agent; the
 // connections the policy allows and drops; a commit, its plan, the hot swap and the new verdicts.
-// As root with the kernel datapath built it enforces on veth pairs (demo.kernel.ts); otherwise it
+// As root with the kernel datapath built it enforces on veth pairs (netns.ts); otherwise it
 // tells the same story on the emulator datapath and says so. Everything it creates lives under
 // one temporary directory (and, in kernel mode, namespaces named wdemo-*), removed on exit and on Ctrl-C.
 import { promises as fs, existsSync } from 'node:fs';
@@ -14,16 +14,20 @@ import { Agent } from '../agent/agent.js';
 import type { Datapath, Verdict } from '../agent/datapath.js';
 import { EmulatorDatapath } from '../agent/emulated-datapath.js';
 import { generateSigningKey, publicKeyPem } from '../bundle/sign.js';
-import { projectCompiler } from '../reconcile/compiler.js';
+import { openCompiler } from '../reconcile/compiler.js';
 import { Controller } from '../reconcile/controller.js';
 import { silentLogger } from '../reconcile/log.js';
 import { serveController } from '../reconcile/server.js';
-import type { CookieEntry, EndpointEntry } from '../reconcile/seed-compiler.js';
 import { Client, type Listening } from '../transport/http.js';
 import { demoFlows, scenarioChange, scenarioPods, scenarioRule } from './scenario.js';
-import { bundledRoot, checkBundled, seedFiles, starWarsPods, type StarWarsPods } from './bundled.js';
+import { bundledRoot, checkBundled, storyFiles, starWarsPods, type StarWarsPods } from './bundled.js';
+import { createEnvironment, type KernelEnvironment } from './netns.js';
 import { objectPath } from '../../bpf/paths.js';
-
+import type { RuleOrigin } from '../../compiler/ir/network/types.js';
+import type { EndpointTableEntry } from '../../compiler/lower/network/images.js';
+import { buildPlan } from '../../compiler/plan/plan.js';
+import { renderText } from '../../compiler/plan/render/text.js';
+import { closeRevisionCache, loadRevision, newRevisionCache, warnEmptyPaths } from '../../compiler/plan/revision.js';
 
 export interface DemoOptions {
   /** Force the emulator even where the kernel datapath could run. */
@@ -97,16 +101,13 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     } else podsWhyNot = 'the bundled policies/ folder was not found beside weir';
     const names: Record<string, string> = pods?.names ?? { deathstar: 'deathstar', tiefighter: 'tiefighter', xwing: 'xwing' };
     // The kernel environment is built first; any failure falls back to the emulator with the reason.
-    let kernel: typeof import('./netns.js') | undefined;
-    let env: import('./netns.js').KernelEnvironment | undefined;
+    let env: KernelEnvironment | undefined;
     let kernelError: string | undefined;
     if (!kernelWhyNot) {
       try {
-        kernel = await import('./netns.js');
-        env = await kernel.createEnvironment(pods?.podsYaml ?? scenarioPods);
+        env = await createEnvironment(pods?.podsYaml ?? scenarioPods);
         cleanups.push(() => env!.destroy());
       } catch (err) {
-        kernel = undefined;
         kernelError = (err as Error).message.split('\n')[0];
       }
     }
@@ -136,7 +137,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     const firstMessage = 'Only the Empire may land on the deathstar';
     let changePath = 'policies/alliance-landing.yaml';
     if (root && pods) {
-      for (const f of seedFiles) {
+      for (const f of storyFiles) {
         await fs.mkdir(path.dirname(path.join(repo, f)), { recursive: true });
         await fs.copyFile(path.join(root, f), path.join(repo, f));
       }
@@ -162,7 +163,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     // 2. Controller and agent.
     step(2, 'A controller follows the branch; an agent enforces on node-1');
     const key = generateSigningKey();
-    const compiler = await projectCompiler();
+    const compiler = openCompiler();
     const controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler, key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 15_000 });
     const server: Listening = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
     cleanups.push(() => server.close());
@@ -209,7 +210,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     // 6. Runtime enforcement.
     step(6, 'Runtime enforcement: kill a binary that reads a protected file');
     if (env) {
-      await runtimeStep({ out, p, dir, repo, git, agent, server, compilerName: compiler.name });
+      await runtimeStep({ out, p, dir, repo, git, agent, server });
     } else {
       out(`   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`);
     }
@@ -227,7 +228,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
 }
 
 /** Kernel mode: a TracingPolicy that Sigkills a copy of cat (under the demo's own directory) opening a protected file. */
-async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening; compilerName: string }): Promise<void> {
+async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening }): Promise<void> {
   const { out, p, dir } = c;
   const bin = path.join(dir, 'bin', 'wdemo-cat');
   await fs.mkdir(path.dirname(bin), { recursive: true });
@@ -275,8 +276,7 @@ spec:
   out(`   wdemo-cat public.txt                    ${pub.code === 0 ? p.green('read') : p.red(`exit ${pub.code ?? pub.signal}`)}  ${p.dim(JSON.stringify(pub.stdout.trim()))}`);
   const secret = await run(path.join(dir, 'protected', 'death-star-plans.txt'));
   const killed = secret.signal === 'SIGKILL';
-  const why = c.compilerName.startsWith('weir-seed') ? `the controller runs its seed compiler (${c.compilerName}), which leaves TracingPolicies out` : 'the runtime datapath did not enforce';
-  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : why)}`);
+  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : 'the runtime datapath did not enforce')}`);
 }
 
 /** Non-empty maps by name, the empty ones (pods of the inventory with no policy) only counted. */
@@ -307,8 +307,8 @@ async function waitApplied(agent: Agent, rev: string, timeoutMs: number): Promis
 }
 
 interface Tables {
-  cookies: CookieEntry[];
-  endpoints: EndpointEntry[];
+  cookies: RuleOrigin[];
+  endpoints: EndpointTableEntry[];
 }
 
 async function tablesOf(c: Controller, digest: string): Promise<Tables> {
@@ -320,7 +320,7 @@ async function tablesOf(c: Controller, digest: string): Promise<Tables> {
     for (const t of manifest.tables.filter((x) => x.name === name || x.name.startsWith(`${name}@`))) rows.push(...(JSON.parse((await c.store.getBlob(t.digest))!.toString()) as unknown[]));
     return rows;
   };
-  return { cookies: (await get('cookies')) as CookieEntry[], endpoints: (await get('endpoints')) as EndpointEntry[] };
+  return { cookies: (await get('cookies')) as RuleOrigin[], endpoints: (await get('endpoints')) as EndpointTableEntry[] };
 }
 
 type Env = { verdictOnWire?: (from: string, to: string, port: number) => Promise<'allow' | 'deny'> } | undefined;
@@ -343,18 +343,19 @@ async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath,
   return results;
 }
 
-/** The plan of issue #6 (`weir plan`), or a plain note where it cannot run yet. */
+/** What `weir plan --base BASE --head HEAD policies` prints for the change, or why there is no plan. */
 async function planText(repo: string, base: string, head: string): Promise<string> {
   try {
-    const { commands } = await import('../../cli/commands.js');
-    const cmd = await commands['plan']!();
-    let stdout = '';
-    let stderr = '';
-    const code = await cmd.run(['--base', base, '--head', head, '--fail-on', 'never', '--quiet', 'policies'], { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), cwd: repo, env: { ...process.env, NO_COLOR: '1' }, isTTY: false });
-    const failed = /FAILED/.test(stdout);
-    if ((code === 0 || code === 1) && stdout.trim() && !failed) return stdout.trimEnd();
-    const reason = /:\d+:\d+: (.*\[[a-z-]+\/[a-z-]+\])/.exec(stdout)?.[1] ?? stderr.trim().split('\n').at(-1) ?? `exit ${code}`;
-    return `(plan unavailable: ${reason}; the verdicts below show the change)`;
+    const paths = ['policies'];
+    const cache = newRevisionCache();
+    const [b, h] = await Promise.all([loadRevision(paths, repo, { ref: base, rev: base }, undefined, cache), loadRevision(paths, repo, { ref: head, rev: head }, undefined, cache)]).finally(() => closeRevisionCache(cache));
+    warnEmptyPaths(paths, b.load, h);
+    const failed = [b.model.info, h.model.info].find((i) => i.status === 'failed');
+    if (failed) {
+      const d = failed.diagnostics.find((x) => x.severity === 'error');
+      return `(plan unavailable: ${d ? `${d.message} [${d.rule}]` : `${failed.ref} does not compile`}; the verdicts below show the change)`;
+    }
+    return renderText(buildPlan({ base: b.model, head: h.model }), { color: false }).trimEnd();
   } catch (err) {
     return `(plan unavailable: ${(err as Error).message.split('\n')[0]})`;
   }
