@@ -2,7 +2,6 @@
 import * as path from 'node:path';
 import { buildFromSources } from '../compiler/build.js';
 import { writeBundle } from '../compiler/bundle/io.js';
-import { sha256 } from '../compiler/bundle/assemble.js';
 import { formatDiagnostic } from '../compiler/explain/format.js';
 import { UsageError, type Command } from './command.js';
 import { choice, networkInputs, parseCommandLine } from './inputs.js';
@@ -55,7 +54,7 @@ export const buildCommand: Command = {
     await writeBundle(out, r.bundle);
     const ms = performance.now() - t0;
     const maps = r.bundle.manifest.nodes.reduce((n, x) => n + x.maps.length, 0);
-    const digest = sha256(r.bundle.manifestBytes);
+    const digest = r.bundle.digest;
     if (values.format === 'json')
       io.stdout(JSON.stringify({ ok: true, bundle: values.out, digest: `sha256:${digest}`, nodes: r.bundle.manifest.nodes.length, endpoints: r.ir.endpoints.length, identities: r.ir.identities.length, maps, blobs: r.bundle.blobs.size, diagnostics: r.diagnostics }, null, 2) + '\n');
     else if (!values.quiet)

@@ -7,7 +7,7 @@ import { generateSigningKey, loadSigningKey, privateKeyPem, publicKeyPem, type S
 import { CompilerUnavailable, openCompiler, type Compiler } from '../controller/reconcile/compiler.js';
 import { Controller } from '../controller/reconcile/controller.js';
 import { makeLogger } from '../controller/reconcile/log.js';
-import { serveController } from '../controller/reconcile/server.js';
+import { serveController } from '../controller/reconcile/api.js';
 import { TransportError } from '../controller/transport/http.js';
 import { parseDuration, parseListen, transportFlags, transportFrom, untilSignal } from './flags.js';
 
@@ -115,10 +115,10 @@ export const controllerCommand: Command = {
     const logger = makeLogger('weir-controller');
     const repo = v.kubernetes ? 'kubernetes' : /^[a-z]+:\/\//.test(v.repo!) || v.repo!.includes('@') ? v.repo! : path.resolve(io.cwd, v.repo!);
     // In Kubernetes mode the informers feed the controller and a writer reports on the PolicyRollout.
-    let kube: { source: import('../controller/kube/source.js').KubeSource; kc: import('@kubernetes/client-node').KubeConfig; writer?: import('../controller/kube/status-writer.js').PolicyRolloutWriter } | undefined;
+    let kube: { source: import('../controller/kube/kube-source.js').KubeSource; kc: import('@kubernetes/client-node').KubeConfig; writer?: import('../controller/kube/status-writer.js').PolicyRolloutWriter } | undefined;
     let controllerRef: Controller | undefined;
     if (v.kubernetes) {
-      const { KubeSource } = await import('../controller/kube/source.js');
+      const { KubeSource } = await import('../controller/kube/kube-source.js');
       const { defaultKubeConfig } = await import('../controller/kube/secret.js');
       const kc = defaultKubeConfig();
       const source = new KubeSource(kc, () => void controllerRef?.trigger('watch'), (kind, err) => logger.warn({ kind, error: (err as Error).message }, 'watch failed; retrying'));

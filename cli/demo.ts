@@ -12,7 +12,7 @@ export const demoCommand: Command = {
   --keep       keep the temporary directory (repository, bundle store, agent state)
 
 It first runs weir lint, build (with policies/inventory.yaml), verify and test on the bundled
-policies/ in process, then seeds a temporary Git repository with the bundled Star Wars policies
+policies/ in process, then fills a temporary Git repository with the bundled Star Wars policies
 and inventory and tells the live story on it.
 
 As root with the BPF objects built, the demo enforces on veth pairs in network namespaces

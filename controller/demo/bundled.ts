@@ -116,7 +116,7 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
 export const storyFiles = ['policies/inventory.yaml', 'policies/network/starwars/deathstar.yaml', 'policies/network/starwars/empire-egress.yaml'];
 
 export interface StarWarsPods {
-  /** The pods of node-1 in the Star Wars namespace as Pod manifests (what kernel.ts builds namespaces from). */
+  /** The pods of node-1 in the Star Wars namespace as Pod manifests (what netns.ts builds namespaces from). */
   podsYaml: string;
   /** Short name in the story (deathstar, tiefighter, xwing) → pod name in the inventory. */
   names: Record<string, string>;
@@ -124,7 +124,7 @@ export interface StarWarsPods {
   summary: string;
 }
 
-/** node-1's Star Wars pods from the bundled inventory, the deathstar first (kernel.ts serves on the first pod). */
+/** node-1's Star Wars pods from the bundled inventory, the deathstar first (netns.ts serves on the first pod). */
 export async function starWarsPods(root: string): Promise<StarWarsPods> {
   const inv = parse(await fs.readFile(path.join(root, 'policies/inventory.yaml'), 'utf8')) as { spec: { pods: { namespace: string; name: string; labels?: Record<string, string>; ips: string[]; node?: string }[] } };
   const names: Record<string, string> = {};

@@ -17,7 +17,7 @@ import { generateSigningKey, publicKeyPem } from '../bundle/sign.js';
 import { openCompiler } from '../reconcile/compiler.js';
 import { Controller } from '../reconcile/controller.js';
 import { silentLogger } from '../reconcile/log.js';
-import { serveController } from '../reconcile/server.js';
+import { serveController } from '../reconcile/api.js';
 import { Client, type Listening } from '../transport/http.js';
 import { demoFlows, scenarioChange, scenarioPods, scenarioRule } from './scenario.js';
 import { bundledRoot, checkBundled, storyFiles, starWarsPods, type StarWarsPods } from './bundled.js';

@@ -21,7 +21,7 @@ import { generateSigningKey, publicKeyPem } from '../../controller/bundle/sign.j
 import { Controller } from '../../controller/reconcile/controller.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
 import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
-import { serveController } from '../../controller/reconcile/server.js';
+import { serveController } from '../../controller/reconcile/api.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NODES = 50;
@@ -74,7 +74,7 @@ async function agentEntry(): Promise<{ argv: string[]; dir?: string }> {
   }
 }
 
-/** Bytes on the wire as the controller serves content: gzip when it is smaller (controller/reconcile/server.ts). */
+/** Bytes on the wire as the controller serves content: gzip when it is smaller (controller/reconcile/api.ts). */
 function wireSize(b: Buffer): number {
   return b.length > 256 ? Math.min(b.length, gzipSync(b, { level: 6 }).length) : b.length;
 }

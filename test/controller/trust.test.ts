@@ -55,7 +55,7 @@ describe('agent trust', () => {
       }
       const b = served.get(p);
       if (!b) return sendJson(res, 404, {});
-      // Blob deltas as the controller serves them (controller/reconcile/server.ts), or corrupted.
+      // Blob deltas as the controller serves them (controller/reconcile/api.ts), or corrupted.
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       const base = q.get('base') ? served.get(`/v1/blobs/sha256/${q.get('base')}`) : undefined;
       if (deltaMode !== 'off' && base) {
