@@ -39,10 +39,11 @@ if (failed.length > 0) {
   console.error(`bpf build: clang failed on ${failed.join(', ')}`);
   process.exit(1);
 }
-// The TypeScript encoders must agree with the layouts just compiled (see bpf/abi/layouts.ts).
-if (existsSync(join(out, 'endpoint.bpf.o')) && !process.argv.includes('--no-layout-check')) {
+// The ABI's layout tables must agree with the objects just compiled (bpf/abi/check.ts: netLayouts
+// against endpoint.bpf.o, runtimeLayouts against wrt_runtime.bpf.o).
+if ((existsSync(join(out, 'endpoint.bpf.o')) || existsSync(join(out, 'wrt_runtime.bpf.o'))) && !process.argv.includes('--no-layout-check')) {
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', join(bpfDir, 'abi', 'check.ts')], { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(bpfDir, '..') });
+    execFileSync(process.execPath, ['--import', 'tsx', join(bpfDir, 'abi', 'check.ts'), out], { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(bpfDir, '..') });
   } catch {
     process.exit(1);
   }

@@ -105,3 +105,8 @@ function ipv4Checksum(h: Buffer): number {
 /** A zeroed struct __sk_buff (uapi, 192 bytes) for test_run's ctx_in; mark sits at offset 8. */
 export const SKB_CTX_SIZE = 192;
 export const SKB_MARK_OFFSET = 8;
+
+/** The mark a test run left in its __sk_buff context (0 when the run returned no context). */
+export function skbMark(ctxOut: Buffer | undefined): number {
+  return ctxOut?.readUInt32LE(SKB_MARK_OFFSET) ?? 0;
+}

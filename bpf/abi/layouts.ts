@@ -1,146 +1,157 @@
-// Map layouts from BTF, checked against every TypeScript encoder that writes or reads them.
-// weir_net.h is the single source of truth; the compiled objects' BTF is its machine-readable form.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Btf } from '../libbpf-ts/index.js';
-import { objectPath } from '../paths.js';
+// How the datapath ABI states a C struct: its size and each field's offset and size, once per struct
+// (net.ts for weir_net.h, runtime.ts for weir_runtime.h), and the accessors that read and write map
+// keys, values and ring-buffer records through those tables. No other code in weir reads or writes
+// these bytes by offset; check.ts compares every table with the BTF of the compiled objects.
 
 export interface FieldLayout {
-  name: string;
   offset: number;
+  /** Bytes of the whole field (of all elements, for an array). */
   size: number;
+  /** Elements of an array field; each is size / count bytes. */
+  count?: number;
+  /** Network byte order (the `_be` fields); host order (little-endian) otherwise. */
+  be?: boolean;
+  /** A signed integer (__s32). */
+  signed?: boolean;
 }
 
 export interface StructLayout {
   size: number;
-  fields: FieldLayout[];
+  fields: Readonly<Record<string, FieldLayout>>;
 }
 
-export type LayoutTable = Record<string, StructLayout>;
+export type LayoutTable = Readonly<Record<string, StructLayout>>;
 
-export const netStructs = ['weir_policy_key', 'weir_policy_value', 'weir_ipcache_key', 'weir_ipcache_value', 'weir_endpoint_value', 'weir_net_event', 'weir_prefilter_value'] as const;
+/** A field at `offset` of `size` bytes (for an array: `count` elements filling `size`). */
+export function field(offset: number, size: number, opts: Omit<FieldLayout, 'offset' | 'size'> = {}): FieldLayout {
+  return { offset, size, ...opts };
+}
 
-/** The layouts of `structs` as the object's BTF has them. */
-export function btfLayouts(object: string, structs: readonly string[] = netStructs): LayoutTable {
-  using btf = Btf.parse(object);
-  const out: LayoutTable = {};
-  for (const s of structs) {
-    const l = btf.struct(s);
-    if (!l) continue;
-    out[s] = { size: l.size, fields: l.members.map((m) => ({ name: m.name, offset: m.offset, size: m.size })) };
+/** A Buffer over the same memory, so Uint8Array records are read without a copy. */
+export function bytes(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Byte offset of element `i` of a field of a struct that starts at `base`. */
+export function offsetOf(l: FieldLayout, base = 0, i = 0): number {
+  return i === 0 ? base + l.offset : base + l.offset + i * (l.size / (l.count ?? 1));
+}
+
+/** An integer field of 1, 2 or 4 bytes (element `i` of an array field). */
+export function getInt(b: Buffer, l: FieldLayout, base = 0, i = 0): number {
+  const o = offsetOf(l, base, i);
+  switch (l.size / (l.count ?? 1)) {
+    case 1:
+      return l.signed ? b.readInt8(o) : b[o]!;
+    case 2:
+      return l.be ? b.readUInt16BE(o) : l.signed ? b.readInt16LE(o) : b.readUInt16LE(o);
+    case 4:
+      return l.be ? b.readUInt32BE(o) : l.signed ? b.readInt32LE(o) : b.readUInt32LE(o);
   }
-  return out;
+  throw new Error(`field at offset ${l.offset} is not a 1, 2 or 4 byte integer`);
 }
 
-/**
- * What the datapath's own TypeScript (decodeNetEvent in bpf/net/loader.ts, the prefilter value) assumes.
- * Written out by hand on purpose: the check below is what makes it trustworthy.
- */
-export const datapathLayouts: LayoutTable = {
-  weir_policy_key: { size: 12, fields: [f('prefixlen', 0, 4), f('identity', 4, 4), f('direction', 8, 1), f('protocol', 9, 1), f('dport_be', 10, 2)] },
-  weir_policy_value: { size: 16, fields: [f('verdict', 0, 1), f('auth', 1, 1), f('flags', 2, 1), f('pad0', 3, 1), f('proxy_port', 4, 2), f('pad1', 6, 2), f('precedence', 8, 4), f('cookie', 12, 4)] },
-  weir_ipcache_key: { size: 24, fields: [f('prefixlen', 0, 4), f('family', 4, 1), f('pad', 5, 3), f('addr', 8, 16)] },
-  weir_ipcache_value: { size: 8, fields: [f('identity', 0, 4), f('flags', 4, 4)] },
-  weir_endpoint_value: { size: 16, fields: [f('endpoint_id', 0, 4), f('identity', 4, 4), f('flags', 8, 4), f('pad', 12, 4)] },
-  weir_net_event: {
-    size: 72,
-    fields: [
-      f('ts_ns', 0, 8), f('cookie', 8, 4), f('endpoint_id', 12, 4), f('src_identity', 16, 4), f('dst_identity', 20, 4),
-      f('verdict', 24, 1), f('direction', 25, 1), f('protocol', 26, 1), f('family', 27, 1), f('reason', 28, 1), f('audit', 29, 1),
-      f('pad', 30, 2), f('sport', 32, 2), f('dport', 34, 2), f('saddr', 36, 16), f('daddr', 52, 16),
-    ],
-  },
-  weir_prefilter_value: { size: 8, fields: [f('cookie', 0, 4), f('flags', 4, 4)] },
-};
-
-function f(name: string, offset: number, size: number): FieldLayout {
-  return { name, offset, size };
+/** Writes an integer field of 1, 2 or 4 bytes (unsigned values wrap as the C store does). */
+export function setInt(b: Buffer, l: FieldLayout, v: number, base = 0, i = 0): void {
+  const o = offsetOf(l, base, i);
+  switch (l.size / (l.count ?? 1)) {
+    case 1:
+      b[o] = v & 0xff;
+      return;
+    case 2:
+      if (l.be) b.writeUInt16BE(v & 0xffff, o);
+      else b.writeUInt16LE(v & 0xffff, o);
+      return;
+    case 4:
+      if (l.signed) b.writeInt32LE(v | 0, o);
+      else if (l.be) b.writeUInt32BE(v >>> 0, o);
+      else b.writeUInt32LE(v >>> 0, o);
+      return;
+  }
+  throw new Error(`field at offset ${l.offset} is not a 1, 2 or 4 byte integer`);
 }
 
-/** Differences between what TypeScript assumes (`claimed`) and the BTF (`actual`), one line each. */
-export function compareLayouts(claimed: LayoutTable, actual: LayoutTable, source: string): string[] {
+/** A 64-bit field (element `i` of an array field). */
+export function getBig(b: Buffer, l: FieldLayout, base = 0, i = 0): bigint {
+  const o = offsetOf(l, base, i);
+  return l.signed ? b.readBigInt64LE(o) : b.readBigUInt64LE(o);
+}
+
+export function setBig(b: Buffer, l: FieldLayout, v: bigint, base = 0, i = 0): void {
+  b.writeBigUInt64LE(BigInt.asUintN(64, v), offsetOf(l, base, i));
+}
+
+/** The bytes of a field (element `i` of an array field), at most `len` of them; no copy. */
+export function getBytes(b: Buffer, l: FieldLayout, base = 0, len?: number, i = 0): Buffer {
+  const o = offsetOf(l, base, i);
+  const width = l.size / (l.count ?? 1);
+  return b.subarray(o, o + (len === undefined ? width : Math.min(len, width)));
+}
+
+/** Copies bytes into a field (element `i`), cut to the field's size. */
+export function setBytes(b: Buffer, l: FieldLayout, src: Uint8Array, base = 0, i = 0): void {
+  const width = l.size / (l.count ?? 1);
+  b.set(src.length > width ? src.subarray(0, width) : src, offsetOf(l, base, i));
+}
+
+/** `len` bytes of a string field as UTF-8 (cut to the field). */
+export function getString(b: Buffer, l: FieldLayout, len: number, base = 0, i = 0): string {
+  return getBytes(b, l, base, len, i).toString('utf8');
+}
+
+/** A NUL-terminated string field as UTF-8, looking at no more than `max` bytes. */
+export function getCString(b: Buffer, l: FieldLayout, max?: number, base = 0, i = 0): string {
+  const s = getBytes(b, l, base, max, i);
+  const z = s.indexOf(0);
+  return s.toString('utf8', 0, z < 0 ? s.length : z);
+}
+
+const U32: FieldLayout = { offset: 0, size: 4 };
+const U64: FieldLayout = { offset: 0, size: 8 };
+
+/** A __u32 key or value (map slots, ifindexes, switches, generations). */
+export function encodeU32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  setInt(b, U32, n);
+  return b;
+}
+
+export function decodeU32(value: Uint8Array): number {
+  return getInt(bytes(value), U32);
+}
+
+/** A per-CPU value's __u64 counter at `at`, summed over the CPUs' slots of `slot` bytes each. */
+export function sumPerCpu(value: Uint8Array, slot: number, at = 0): number {
+  const b = bytes(value);
+  let sum = 0;
+  for (let c = 0; c + slot <= b.length; c += slot) sum += Number(getBig(b, U64, c + at));
+  return sum;
+}
+
+/** One struct of the compiled objects as BTF describes it (bpf/abi/check.ts reads these). */
+export interface BtfStructLayout {
+  size: number;
+  fields: { name: string; offset: number; size: number }[];
+}
+
+/** Differences between what TypeScript states (`claimed`) and the BTF (`actual`), one line each. */
+export function compareLayouts(claimed: LayoutTable, actual: Readonly<Record<string, BtfStructLayout>>, source: string, header = 'weir_net.h'): string[] {
   const problems: string[] = [];
   for (const [name, want] of Object.entries(claimed)) {
     const have = actual[name];
     if (!have) {
-      problems.push(`${source}: struct ${name} is not in the objects' BTF (renamed or removed in weir_net.h?)`);
+      problems.push(`${source}: struct ${name} is not in the objects' BTF (renamed or removed in ${header}?)`);
       continue;
     }
     if (want.size !== have.size) problems.push(`${source}: struct ${name} is ${want.size} bytes in TypeScript but ${have.size} in BTF`);
-    for (const fw of want.fields) {
-      const fh = have.fields.find((x) => x.name === fw.name);
-      if (!fh) problems.push(`${source}: ${name}.${fw.name} does not exist in BTF (fields: ${have.fields.map((x) => x.name).join(', ')})`);
+    for (const [fname, fw] of Object.entries(want.fields)) {
+      const fh = have.fields.find((x) => x.name === fname);
+      if (!fh) problems.push(`${source}: ${name}.${fname} does not exist in BTF (fields: ${have.fields.map((x) => x.name).join(', ')})`);
       else if (fh.offset !== fw.offset || fh.size !== fw.size)
-        problems.push(`${source}: ${name}.${fw.name} is at offset ${fw.offset} size ${fw.size} in TypeScript but offset ${fh.offset} size ${fh.size} in BTF`);
+        problems.push(`${source}: ${name}.${fname} is at offset ${fw.offset} size ${fw.size} in TypeScript but offset ${fh.offset} size ${fh.size} in BTF`);
     }
     for (const fh of have.fields)
-      if (!want.fields.some((x) => x.name === fh.name) && !fh.name.startsWith('pad')) problems.push(`${source}: ${name}.${fh.name} (offset ${fh.offset}) is in BTF but TypeScript does not know it`);
+      if (!Object.hasOwn(want.fields, fh.name) && !fh.name.startsWith('pad')) problems.push(`${source}: ${name}.${fh.name} (offset ${fh.offset}) is in BTF but TypeScript does not know it`);
   }
   return problems;
-}
-
-/**
- * Normalizes another module's layout table: `{struct: {size, fields|members: [{name, offset, size}] | {name: {offset, size}}}}`.
- * Returns undefined for shapes it cannot read, so the caller can say so instead of passing silently.
- */
-export function normalizeLayouts(table: unknown): LayoutTable | undefined {
-  if (typeof table !== 'object' || table === null) return undefined;
-  const out: LayoutTable = {};
-  for (const [name, raw] of Object.entries(table as Record<string, unknown>)) {
-    if (typeof raw !== 'object' || raw === null) return undefined;
-    const r = raw as Record<string, unknown>;
-    const size = r['size'];
-    const list = r['fields'] ?? r['members'];
-    if (typeof size !== 'number' || typeof list !== 'object' || list === null) return undefined;
-    const fields: FieldLayout[] = [];
-    const entries: [string | undefined, unknown][] = Array.isArray(list) ? list.map((x) => [undefined, x]) : Object.entries(list as Record<string, unknown>);
-    for (const [key, fr] of entries) {
-      if (typeof fr !== 'object' || fr === null) return undefined;
-      const x = fr as Record<string, unknown>;
-      const fname = typeof x['name'] === 'string' ? x['name'] : key;
-      if (typeof fname !== 'string' || typeof x['offset'] !== 'number' || typeof x['size'] !== 'number') return undefined;
-      fields.push({ name: fname, offset: x['offset'], size: x['size'] });
-    }
-    out[name.replace(/^struct /, '')] = { size, fields };
-  }
-  return out;
-}
-
-export interface LayoutCheck {
-  object: string;
-  checked: string[];
-  problems: string[];
-}
-
-/**
- * Checks the datapath's own layouts and, once it exists, the network compiler's `netLayouts`
- * (bpf/abi/net.ts) against the BTF of the compiled endpoint program.
- */
-export async function checkLayouts(object = objectPath('endpoint.bpf.o'), projectRoot = join(object, '..', '..', '..')): Promise<LayoutCheck> {
-  if (!existsSync(object)) return { object, checked: [], problems: [`${object} is missing: run \`node bpf/build.mjs\` first`] };
-  const actual = btfLayouts(object);
-  const checked = ['bpf/abi/layouts.ts datapathLayouts'];
-  const problems = compareLayouts(datapathLayouts, actual, 'bpf/abi/layouts.ts');
-  for (const candidate of ['bpf/abi/net.ts', 'dist/bpf/abi/net.js']) {
-    const file = join(projectRoot, candidate);
-    if (!existsSync(file)) continue;
-    let mod: { netLayouts?: unknown };
-    try {
-      mod = (await import(pathToFileURL(file).href)) as { netLayouts?: unknown };
-    } catch (e) {
-      problems.push(`${candidate}: cannot be imported to check its netLayouts (${(e as Error).message.split('\n')[0]})`);
-      break;
-    }
-    if (mod.netLayouts === undefined) {
-      problems.push(`${candidate}: exports no netLayouts table to check against BTF`);
-    } else {
-      const table = normalizeLayouts(mod.netLayouts);
-      if (!table) problems.push(`${candidate}: netLayouts has a shape the check cannot read ({struct: {size, fields: [{name, offset, size}]}} expected)`);
-      else problems.push(...compareLayouts(table, actual, candidate));
-      checked.push(`${candidate} netLayouts`);
-    }
-    break;
-  }
-  return { object, checked, problems };
 }

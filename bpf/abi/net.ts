@@ -1,22 +1,14 @@
-// Binary encoders for the network map layouts of bpf/include/weir_net.h.
-// `netLayouts` states every offset once; the datapath's test checks it against the BTF of the
-// compiled objects, and the encoders below write through it so the two cannot drift apart.
+// The network datapath's ABI: the structs of bpf/include/weir_net.h (checked against the BTF of
+// endpoint.bpf.o by check.ts at build time), its constants, and the encoders and decoders of every
+// key, value and ring-buffer record the compiler, the verifiers, the loader and the agent exchange.
+import { bytes, field as f, getBig, getBytes, getInt, setBytes, setInt, type FieldLayout, type StructLayout } from './layouts.js';
 
-export interface FieldLayout {
-  offset: number;
-  size: number;
-}
 
-export interface StructLayout {
-  size: number;
-  fields: Record<string, FieldLayout>;
-}
+export type { FieldLayout, StructLayout } from './layouts.js';
 
-const f = (offset: number, size: number): FieldLayout => ({ offset, size });
-
-/** Layouts of the weir_net.h structs (x86_64, little-endian host order; `_be` fields are network order). */
+/** The weir_net.h structs (x86_64, little-endian host order; `_be` fields are network order). */
 export const netLayouts = {
-  weir_policy_key: { size: 12, fields: { prefixlen: f(0, 4), identity: f(4, 4), direction: f(8, 1), protocol: f(9, 1), dport_be: f(10, 2) } },
+  weir_policy_key: { size: 12, fields: { prefixlen: f(0, 4), identity: f(4, 4), direction: f(8, 1), protocol: f(9, 1), dport_be: f(10, 2, { be: true }) } },
   weir_policy_value: {
     size: 16,
     fields: { verdict: f(0, 1), auth: f(1, 1), flags: f(2, 1), pad0: f(3, 1), proxy_port: f(4, 2), pad1: f(6, 2), precedence: f(8, 4), cookie: f(12, 4) },
@@ -45,11 +37,19 @@ export const netLayouts = {
       daddr: f(52, 16),
     },
   },
+  weir_prefilter_value: { size: 8, fields: { cookie: f(0, 4), flags: f(4, 4) } },
 } as const satisfies Record<string, StructLayout>;
 
 export type NetStruct = keyof typeof netLayouts;
 
-// Constants mirrored from weir_net.h (checked by test/network/encode.test.ts against the header text).
+// Constants mirrored from weir_net.h (test/network/encode.test.ts checks them against the header text).
+export const WEIR_NET_ABI_VERSION = 1;
+export const WEIR_ID_UNKNOWN = 0;
+export const WEIR_ID_HOST = 1;
+export const WEIR_ID_WORLD = 2;
+export const WEIR_ID_REMOTE_NODE = 6;
+export const WEIR_ID_WORLD_IPV4 = 9;
+export const WEIR_ID_WORLD_IPV6 = 10;
 export const WEIR_DIR_INGRESS = 0;
 export const WEIR_DIR_EGRESS = 1;
 export const WEIR_VERDICT_ALLOW = 0;
@@ -62,12 +62,31 @@ export const WEIR_AUTH_REQUIRED = 2;
 export const WEIR_EP_INGRESS_ENFORCED = 0x1;
 export const WEIR_EP_EGRESS_ENFORCED = 0x2;
 export const WEIR_EP_AUDIT = 0x4;
+export const WEIR_REASON_POLICY_DENY = 1;
+export const WEIR_REASON_DEFAULT_DENY = 2;
+export const WEIR_REASON_PREFILTER = 3;
 export const WEIR_POLICY_PREFIX_MIN = 40;
 export const WEIR_POLICY_PREFIX_PROTO = 48;
 export const WEIR_POLICY_PREFIX_FULL = 64;
+export const WEIR_IPCACHE_PREFIX_V4 = 64;
+export const WEIR_IPCACHE_PREFIX_V6 = 160;
 export const WEIR_POLICY_MAX_ENTRIES_DEFAULT = 16384;
 export const WEIR_IPCACHE_MAX_ENTRIES = 512000;
+export const WEIR_PREFILTER_MAX_ENTRIES = 65536;
 export const WEIR_ENDPOINTS_MAX = 4096;
+export const WEIR_MARK_MAGIC_TO_PROXY = 0x0200;
+export const WEIR_MARK_MAGIC_MASK = 0x0f00;
+export const WEIR_STAT_ALLOWED = 0;
+export const WEIR_STAT_DROPPED = 1;
+export const WEIR_STAT_AUDITED = 2;
+export const WEIR_STAT_REDIRECTED = 3;
+export const WEIR_STAT_EVENTS_LOST = 4;
+export const WEIR_STAT_PREFILTERED = 5;
+export const WEIR_STAT_MAX = 8;
+export const WEIR_CFG_NO_VERDICT_CACHE = 0x1;
+export const WEIR_CFG_NO_CONNTRACK = 0x2;
+/** weir_ipcache_value.flags bit 0: the entry was learned from DNS (toFQDNs) and expires. */
+export const WEIR_IPCACHE_FLAG_FQDN = 0x1;
 
 export interface PolicyKey {
   /** 40 (any protocol), 48 (protocol, any port) or 48 + n (top n bits of the port). */
@@ -106,21 +125,38 @@ export interface EndpointValue {
   flags: number;
 }
 
-type Fields<S extends NetStruct> = keyof (typeof netLayouts)[S]['fields'];
-
-function put<S extends NetStruct>(b: Buffer, s: S, field: Fields<S>, value: number, base = 0): void {
-  const l = (netLayouts[s].fields as Record<string, FieldLayout>)[field as string]!;
-  if (l.size === 1) b.writeUInt8(value, base + l.offset);
-  else if (l.size === 2) b.writeUInt16LE(value, base + l.offset);
-  else b.writeUInt32LE(value >>> 0, base + l.offset);
+export interface PrefilterValue {
+  cookie: number;
+  flags: number;
 }
 
-function get<S extends NetStruct>(b: Uint8Array, s: S, field: Fields<S>): number {
-  const l = (netLayouts[s].fields as Record<string, FieldLayout>)[field as string]!;
-  const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  if (l.size === 1) return v.readUInt8(l.offset);
-  if (l.size === 2) return v.readUInt16LE(l.offset);
-  return v.readUInt32LE(l.offset);
+/** A row of the bundle's `endpoints` table: the weir_endpoint_value of an endpoint and where it lives. */
+export interface EndpointTableEntry {
+  endpoint: string;
+  endpointId: number;
+  identity: number;
+  flags: number;
+  ips: string[];
+  node: string;
+}
+
+const PK = netLayouts.weir_policy_key.fields;
+const PV = netLayouts.weir_policy_value.fields;
+const IK = netLayouts.weir_ipcache_key.fields;
+const IV = netLayouts.weir_ipcache_value.fields;
+const EV = netLayouts.weir_endpoint_value.fields;
+const FV = netLayouts.weir_prefilter_value.fields;
+const NE = netLayouts.weir_net_event.fields;
+
+/**
+ * struct bpf_lpm_trie_key: every LPM key (weir_policy_key, weir_ipcache_key, wrt_lpm_key) starts with a
+ * host-order u32 prefix length counting bits of the data after it.
+ */
+const LPM_PREFIXLEN: FieldLayout = f(0, 4);
+
+/** An LPM key's prefix length and the data its bits count over (no copy). */
+export function splitLpmKey(key: Uint8Array): { prefixlen: number; data: Uint8Array } {
+  return { prefixlen: getInt(bytes(key), LPM_PREFIXLEN), data: key.subarray(LPM_PREFIXLEN.size) };
 }
 
 export function encodePolicyKey(k: PolicyKey): Buffer {
@@ -131,22 +167,16 @@ export function encodePolicyKey(k: PolicyKey): Buffer {
 
 /** Writes a policy key at `off` of a larger buffer (whole map images are encoded in place, without a Buffer per record). */
 export function writePolicyKey(b: Buffer, off: number, k: PolicyKey): void {
-  put(b, 'weir_policy_key', 'prefixlen', k.prefixlen, off);
-  put(b, 'weir_policy_key', 'identity', k.identity, off);
-  put(b, 'weir_policy_key', 'direction', k.direction, off);
-  put(b, 'weir_policy_key', 'protocol', k.protocol, off);
-  b.writeUInt16BE(k.port, off + netLayouts.weir_policy_key.fields.dport_be.offset);
+  setInt(b, PK.prefixlen, k.prefixlen, off);
+  setInt(b, PK.identity, k.identity, off);
+  setInt(b, PK.direction, k.direction, off);
+  setInt(b, PK.protocol, k.protocol, off);
+  setInt(b, PK.dport_be, k.port, off);
 }
 
-export function decodePolicyKey(b: Uint8Array): PolicyKey {
-  const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  return {
-    prefixlen: get(b, 'weir_policy_key', 'prefixlen'),
-    identity: get(b, 'weir_policy_key', 'identity'),
-    direction: get(b, 'weir_policy_key', 'direction'),
-    protocol: get(b, 'weir_policy_key', 'protocol'),
-    port: v.readUInt16BE(netLayouts.weir_policy_key.fields.dport_be.offset),
-  };
+export function decodePolicyKey(key: Uint8Array): PolicyKey {
+  const b = bytes(key);
+  return { prefixlen: getInt(b, PK.prefixlen), identity: getInt(b, PK.identity), direction: getInt(b, PK.direction), protocol: getInt(b, PK.protocol), port: getInt(b, PK.dport_be) };
 }
 
 export function encodePolicyValue(p: PolicyValue): Buffer {
@@ -157,22 +187,23 @@ export function encodePolicyValue(p: PolicyValue): Buffer {
 
 /** Writes a policy value at `off`; the padding bytes are left as they are (zero in a fresh buffer). */
 export function writePolicyValue(b: Buffer, off: number, p: PolicyValue): void {
-  put(b, 'weir_policy_value', 'verdict', p.verdict, off);
-  put(b, 'weir_policy_value', 'auth', p.auth, off);
-  put(b, 'weir_policy_value', 'flags', p.flags, off);
-  put(b, 'weir_policy_value', 'proxy_port', p.proxyPort, off);
-  put(b, 'weir_policy_value', 'precedence', p.precedence, off);
-  put(b, 'weir_policy_value', 'cookie', p.cookie, off);
+  setInt(b, PV.verdict, p.verdict, off);
+  setInt(b, PV.auth, p.auth, off);
+  setInt(b, PV.flags, p.flags, off);
+  setInt(b, PV.proxy_port, p.proxyPort, off);
+  setInt(b, PV.precedence, p.precedence, off);
+  setInt(b, PV.cookie, p.cookie, off);
 }
 
-export function decodePolicyValue(b: Uint8Array): PolicyValue {
+export function decodePolicyValue(value: Uint8Array): PolicyValue {
+  const b = bytes(value);
   return {
-    verdict: get(b, 'weir_policy_value', 'verdict'),
-    auth: get(b, 'weir_policy_value', 'auth'),
-    flags: get(b, 'weir_policy_value', 'flags'),
-    proxyPort: get(b, 'weir_policy_value', 'proxy_port'),
-    precedence: get(b, 'weir_policy_value', 'precedence'),
-    cookie: get(b, 'weir_policy_value', 'cookie'),
+    verdict: getInt(b, PV.verdict),
+    auth: getInt(b, PV.auth),
+    flags: getInt(b, PV.flags),
+    proxyPort: getInt(b, PV.proxy_port),
+    precedence: getInt(b, PV.precedence),
+    cookie: getInt(b, PV.cookie),
   };
 }
 
@@ -184,15 +215,20 @@ export function encodeIpcacheKey(k: IpcacheKey): Buffer {
 
 /** Writes an ipcache key at `off` of a zeroed buffer. */
 export function writeIpcacheKey(b: Buffer, off: number, k: IpcacheKey): void {
-  put(b, 'weir_ipcache_key', 'prefixlen', 32 + k.bits, off);
-  put(b, 'weir_ipcache_key', 'family', k.family, off);
-  b.set(k.addr.subarray(0, k.family === 4 ? 4 : 16), off + netLayouts.weir_ipcache_key.fields.addr.offset);
+  setInt(b, IK.prefixlen, 32 + k.bits, off);
+  setInt(b, IK.family, k.family, off);
+  setBytes(b, IK.addr, k.addr.subarray(0, k.family === 4 ? 4 : 16), off);
 }
 
-export function decodeIpcacheKey(b: Uint8Array): IpcacheKey {
-  const family = get(b, 'weir_ipcache_key', 'family') === 6 ? 6 : 4;
-  const off = netLayouts.weir_ipcache_key.fields.addr.offset;
-  return { bits: get(b, 'weir_ipcache_key', 'prefixlen') - 32, family, addr: Uint8Array.from(b.subarray(off, off + (family === 4 ? 4 : 16))) };
+export function decodeIpcacheKey(key: Uint8Array): IpcacheKey {
+  const b = bytes(key);
+  const family = getInt(b, IK.family) === 6 ? 6 : 4;
+  return { bits: getInt(b, IK.prefixlen) - 32, family, addr: Uint8Array.from(getBytes(b, IK.addr, 0, family === 4 ? 4 : 16)) };
+}
+
+/** The full-length key an address is looked up with (host prefix). */
+export function ipcacheLookupKey(family: 4 | 6, addr: Uint8Array): Buffer {
+  return encodeIpcacheKey({ bits: family === 4 ? 32 : 128, family, addr });
 }
 
 export function encodeIpcacheValue(v: IpcacheValue): Buffer {
@@ -202,29 +238,113 @@ export function encodeIpcacheValue(v: IpcacheValue): Buffer {
 }
 
 export function writeIpcacheValue(b: Buffer, off: number, v: IpcacheValue): void {
-  put(b, 'weir_ipcache_value', 'identity', v.identity, off);
-  put(b, 'weir_ipcache_value', 'flags', v.flags, off);
+  setInt(b, IV.identity, v.identity, off);
+  setInt(b, IV.flags, v.flags, off);
 }
 
-export function decodeIpcacheValue(b: Uint8Array): IpcacheValue {
-  return { identity: get(b, 'weir_ipcache_value', 'identity'), flags: get(b, 'weir_ipcache_value', 'flags') };
+export function decodeIpcacheValue(value: Uint8Array): IpcacheValue {
+  const b = bytes(value);
+  return { identity: getInt(b, IV.identity), flags: getInt(b, IV.flags) };
 }
 
 export function encodeEndpointValue(v: EndpointValue): Buffer {
   const b = Buffer.alloc(netLayouts.weir_endpoint_value.size);
-  put(b, 'weir_endpoint_value', 'endpoint_id', v.endpointId);
-  put(b, 'weir_endpoint_value', 'identity', v.identity);
-  put(b, 'weir_endpoint_value', 'flags', v.flags);
+  setInt(b, EV.endpoint_id, v.endpointId);
+  setInt(b, EV.identity, v.identity);
+  setInt(b, EV.flags, v.flags);
   return b;
 }
 
-export function decodeEndpointValue(b: Uint8Array): EndpointValue {
-  return { endpointId: get(b, 'weir_endpoint_value', 'endpoint_id'), identity: get(b, 'weir_endpoint_value', 'identity'), flags: get(b, 'weir_endpoint_value', 'flags') };
+export function decodeEndpointValue(value: Uint8Array): EndpointValue {
+  const b = bytes(value);
+  return { endpointId: getInt(b, EV.endpoint_id), identity: getInt(b, EV.identity), flags: getInt(b, EV.flags) };
 }
 
-/** Encodes a u32 key (the endpoints map is keyed by ifindex or endpoint id). */
-export function encodeU32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0, 0);
+export function encodePrefilterValue(v: PrefilterValue): Buffer {
+  const b = Buffer.alloc(netLayouts.weir_prefilter_value.size);
+  setInt(b, FV.cookie, v.cookie);
+  setInt(b, FV.flags, v.flags);
   return b;
+}
+
+export function decodePrefilterValue(value: Uint8Array): PrefilterValue {
+  const b = bytes(value);
+  return { cookie: getInt(b, FV.cookie), flags: getInt(b, FV.flags) };
+}
+
+/**
+ * weir_state's value: not read by the programs, it records the bundle in force so that it survives the
+ * agent: a u16 length, then that many bytes of JSON, in a value of STATE_VALUE_SIZE bytes.
+ */
+export const STATE_VALUE_SIZE = 256;
+const STATE_LEN: FieldLayout = f(0, 2);
+const STATE_TEXT: FieldLayout = f(2, STATE_VALUE_SIZE - 2);
+
+export function encodeStateValue(applied: { digest: string; revision: string }): Buffer {
+  const text = Buffer.from(JSON.stringify(applied));
+  if (text.length > STATE_TEXT.size) throw new Error(`recordApplied: digest and revision exceed ${STATE_TEXT.size} bytes`);
+  const v = Buffer.alloc(STATE_VALUE_SIZE);
+  setInt(v, STATE_LEN, text.length);
+  setBytes(v, STATE_TEXT, text);
+  return v;
+}
+
+export function decodeStateValue(value: Uint8Array | undefined): { digest: string; revision: string } | undefined {
+  if (!value) return undefined;
+  const b = bytes(value);
+  const len = getInt(b, STATE_LEN);
+  if (len === 0) return undefined;
+  return JSON.parse(getBytes(b, STATE_TEXT, 0, len).toString()) as { digest: string; revision: string };
+}
+
+export interface NetEvent {
+  tsNs: bigint;
+  cookie: number;
+  endpointId: number;
+  srcIdentity: number;
+  dstIdentity: number;
+  verdict: number;
+  direction: 'ingress' | 'egress';
+  protocol: number;
+  family: 4 | 6;
+  reason: 'policy-deny' | 'default-deny' | 'prefilter' | `unknown(${number})`;
+  audit: boolean;
+  sport: number;
+  dport: number;
+  saddr: string;
+  daddr: string;
+}
+
+const reasons: Record<number, NetEvent['reason']> = { [WEIR_REASON_POLICY_DENY]: 'policy-deny', [WEIR_REASON_DEFAULT_DENY]: 'default-deny', [WEIR_REASON_PREFILTER]: 'prefilter' };
+
+/** Decodes a struct weir_net_event from the ring buffer. */
+export function decodeNetEvent(record: Uint8Array): NetEvent {
+  const b = bytes(record);
+  const family = getInt(b, NE.family) === 6 ? 6 : 4;
+  const r = getInt(b, NE.reason);
+  return {
+    tsNs: getBig(b, NE.ts_ns),
+    cookie: getInt(b, NE.cookie),
+    endpointId: getInt(b, NE.endpoint_id),
+    srcIdentity: getInt(b, NE.src_identity),
+    dstIdentity: getInt(b, NE.dst_identity),
+    verdict: getInt(b, NE.verdict),
+    direction: getInt(b, NE.direction) === WEIR_DIR_EGRESS ? 'egress' : 'ingress',
+    protocol: getInt(b, NE.protocol),
+    family,
+    reason: reasons[r] ?? `unknown(${r})`,
+    audit: getInt(b, NE.audit) === 1,
+    sport: getInt(b, NE.sport),
+    dport: getInt(b, NE.dport),
+    saddr: formatAddr(getBytes(b, NE.saddr), family),
+    daddr: formatAddr(getBytes(b, NE.daddr), family),
+  };
+}
+
+/** An event's address: dotted quad, or IPv6 groups with the first run of zero groups as `::`. */
+export function formatAddr(a: Uint8Array, family: 4 | 6): string {
+  if (family === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push((((a[i] ?? 0) << 8) | (a[i + 1] ?? 0)).toString(16));
+  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
 }

@@ -1,12 +1,10 @@
 // ABI check of a runtime map image (bundle manifest entry + blob): the map exists, its key/value
 // sizes are those of weir_runtime.h, the blob is whole records, and it fits the map. The agent runs
 // it before touching any map (bpf/runtime/loader.ts); `weir verify` can run it on every wrt_* image.
-import { encodeRuntimeNode, type RuntimeMapImage } from './runtime.js';
-
-const shapes = encodeRuntimeNode({ node: '', hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] });
+import { emptyRuntimeImages, type RuntimeMapImage } from './runtime.js';
 
 /** The runtime maps by name, with their shapes (records empty). */
-export const runtimeMapShapes: ReadonlyMap<string, RuntimeMapImage> = new Map(shapes.map((s) => [s.name, s]));
+export const runtimeMapShapes: ReadonlyMap<string, RuntimeMapImage> = new Map(emptyRuntimeImages.map((s) => [s.name, s]));
 
 export function isRuntimeImage(name: string): boolean {
   return name.startsWith('wrt_');

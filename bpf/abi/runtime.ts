@@ -1,37 +1,153 @@
-// Byte encoders for the runtime maps, in the layouts of bpf/include/weir_runtime.h.
-// test/runtime/layout.test.ts checks `runtimeLayouts` against the BTF of bpf/build/wrt_runtime.bpf.o.
-import { K, type KHook, type KSelector, type LoweredRuntimeNode } from '../../compiler/lower/runtime/hooks.js';
+// The runtime datapath's ABI: the structs of bpf/include/weir_runtime.h (checked against the BTF of
+// wrt_runtime.bpf.o by check.ts at build time), its constants, the kernel records the lowering produces
+// (hooks, selectors, sets), and the encoders and decoders of every runtime map key, value and
+// ring-buffer record.
+import { bytes, field as f, getBig, getBytes, getCString, getInt, getString, offsetOf, setBig, setBytes, setInt, sumPerCpu, type StructLayout } from './layouts.js';
 
-/** Struct sizes and member offsets (bytes) as the C compiler lays them out. */
+/** The weir_runtime.h structs (x86_64). */
 export const runtimeLayouts = {
-  wrt_match_arg: { size: 40, members: { index: 0, op: 1, nvals: 2, set_id: 4, vals: 8 } },
-  wrt_pid_filter: { size: 20, members: { flags: 0, nvals: 1, vals: 4 } },
-  wrt_ns_filter: { size: 20, members: { kind: 0, flags: 1, nvals: 2, vals: 4 } },
-  wrt_cap_filter: { size: 16, members: { kind: 0, not_in: 1, mask: 8 } },
-  wrt_action: { size: 8, members: { action: 0, arg: 4 } },
-  wrt_selector: { size: 336, members: { n_args: 0, n_pids: 1, n_actions: 2, bin_op: 3, bin_set: 4, flags: 8, args: 16, pids: 216, ns: 256, cap: 296, actions: 312 } },
-  wrt_hook_key: { size: 8, members: { syscall_nr: 0, index: 4 } },
-  wrt_hook: { size: 1712, members: { policy_id: 0, hook_id: 4, n_args: 8, n_selectors: 9, flags: 10, scope_set: 12, arg_src: 16, arg_type: 21, sel: 32 } },
-  wrt_policy: { size: 8, members: { mode: 0, flags: 4 } },
-  wrt_str_key: { size: 264, members: { len: 0, set_id: 4, str: 8 } },
-  wrt_str_key_a: { size: 72, members: { len: 0, set_id: 4, str: 8 } },
-  wrt_str_key_b: { size: 136, members: { len: 0, set_id: 4, str: 8 } },
-  wrt_lpm_key: { size: 260, members: { prefixlen: 0, set_id: 4, str: 8 } },
-  wrt_num_key: { size: 16, members: { set_id: 0, value: 8 } },
-  wrt_node_info: { size: 32, members: { host_ns: 0 } },
-  wrt_proc: { size: 288, members: { pid: 0, ppid: 4, uid: 8, flags: 12, exec_ktime: 16, binary_len: 24, binary: 32 } },
-  wrt_stats: { size: 40, members: { calls: 0, matches: 8, signals: 16, events: 24, events_lost: 32 } },
-  wrt_event_hdr: { size: 304, members: { kind: 0, action: 1, flags: 2, n_args: 3, policy_id: 4, hook_id: 8, syscall_nr: 12, pid: 16, tid: 20, ppid: 24, uid: 28, ktime: 32, signal: 40, binary_len: 44, binary: 48 } },
-  wrt_event_exec: { size: 568, members: { hdr: 0, args_len: 304, args: 312 } },
-  wrt_event_call: { size: 1648, members: { hdr: 0, arg_type: 304, str_len: 312, argv: 328, strs: 368 } },
-  wrt_event_exit: { size: 312, members: { hdr: 0, exit_code: 304 } },
+  wrt_match_arg: { size: 40, fields: { index: f(0, 1), op: f(1, 1), nvals: f(2, 1), pad: f(3, 1), set_id: f(4, 4), vals: f(8, 32, { count: 4 }) } },
+  wrt_pid_filter: { size: 20, fields: { flags: f(0, 1), nvals: f(1, 1), pad: f(2, 2), vals: f(4, 16, { count: 4 }) } },
+  wrt_ns_filter: { size: 20, fields: { kind: f(0, 1), flags: f(1, 1), nvals: f(2, 1), pad: f(3, 1), vals: f(4, 16, { count: 4 }) } },
+  wrt_cap_filter: { size: 16, fields: { kind: f(0, 1), not_in: f(1, 1), pad: f(2, 2), pad2: f(4, 4), mask: f(8, 8) } },
+  wrt_action: { size: 8, fields: { action: f(0, 4), arg: f(4, 4, { signed: true }) } },
+  wrt_selector: {
+    size: 336,
+    fields: {
+      n_args: f(0, 1),
+      n_pids: f(1, 1),
+      n_actions: f(2, 1),
+      bin_op: f(3, 1),
+      bin_set: f(4, 4),
+      flags: f(8, 4),
+      pad: f(12, 4),
+      args: f(16, 200, { count: 5 }),
+      pids: f(216, 40, { count: 2 }),
+      ns: f(256, 40, { count: 2 }),
+      cap: f(296, 16),
+      actions: f(312, 24, { count: 3 }),
+    },
+  },
+  wrt_hook_key: { size: 8, fields: { syscall_nr: f(0, 4), index: f(4, 4) } },
+  wrt_hook: {
+    size: 1712,
+    fields: {
+      policy_id: f(0, 4),
+      hook_id: f(4, 4),
+      n_args: f(8, 1),
+      n_selectors: f(9, 1),
+      flags: f(10, 2),
+      scope_set: f(12, 4),
+      arg_src: f(16, 5, { count: 5 }),
+      arg_type: f(21, 5, { count: 5 }),
+      pad: f(26, 6),
+      sel: f(32, 1680, { count: 5 }),
+    },
+  },
+  wrt_policy: { size: 8, fields: { mode: f(0, 4), flags: f(4, 4) } },
+  wrt_str_key: { size: 264, fields: { len: f(0, 4), set_id: f(4, 4), str: f(8, 256) } },
+  wrt_str_key_a: { size: 72, fields: { len: f(0, 4), set_id: f(4, 4), str: f(8, 64) } },
+  wrt_str_key_b: { size: 136, fields: { len: f(0, 4), set_id: f(4, 4), str: f(8, 128) } },
+  wrt_lpm_key: { size: 260, fields: { prefixlen: f(0, 4), set_id: f(4, 4), str: f(8, 252) } },
+  wrt_num_key: { size: 16, fields: { set_id: f(0, 4), pad: f(4, 4), value: f(8, 8) } },
+  wrt_node_info: { size: 32, fields: { host_ns: f(0, 32, { count: 8 }) } },
+  wrt_proc: { size: 288, fields: { pid: f(0, 4), ppid: f(4, 4), uid: f(8, 4), flags: f(12, 4), exec_ktime: f(16, 8), binary_len: f(24, 4), pad: f(28, 4), binary: f(32, 256) } },
+  wrt_stats: { size: 40, fields: { calls: f(0, 8), matches: f(8, 8), signals: f(16, 8), events: f(24, 8), events_lost: f(32, 8) } },
+  wrt_event_hdr: {
+    size: 304,
+    fields: {
+      kind: f(0, 1),
+      action: f(1, 1),
+      flags: f(2, 1),
+      n_args: f(3, 1),
+      policy_id: f(4, 4),
+      hook_id: f(8, 4),
+      syscall_nr: f(12, 4, { signed: true }),
+      pid: f(16, 4),
+      tid: f(20, 4),
+      ppid: f(24, 4),
+      uid: f(28, 4),
+      ktime: f(32, 8),
+      signal: f(40, 4, { signed: true }),
+      binary_len: f(44, 4),
+      binary: f(48, 256),
+    },
+  },
+  wrt_event_exec: { size: 568, fields: { hdr: f(0, 304), args_len: f(304, 4), pad: f(308, 4), args: f(312, 256) } },
+  wrt_event_call: { size: 1648, fields: { hdr: f(0, 304), arg_type: f(304, 5, { count: 5 }), pad: f(309, 3), str_len: f(312, 10, { count: 5 }), pad2: f(322, 6), argv: f(328, 40, { count: 5 }), strs: f(368, 1280, { count: 5 }) } },
+  wrt_event_exit: { size: 312, fields: { hdr: f(0, 304), exit_code: f(304, 4, { signed: true }), pad: f(308, 4) } },
+} as const satisfies Record<string, StructLayout>;
+
+export type RuntimeStruct = keyof typeof runtimeLayouts;
+
+/** Constants of bpf/include/weir_runtime.h (test/runtime/layout.test.ts checks them against the header text). */
+export const K = {
+  ABI_VERSION: 1,
+  NR_ANY: 0xffffffff,
+  ARG_SRC_NR: 6,
+  ARG: { none: 0, int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 },
+  OP: { Equal: 1, NotEqual: 2, Prefix: 3, NotPrefix: 4, Postfix: 5, NotPostfix: 6, GreaterThan: 7, LessThan: 8, Mask: 9, InRange: 10, NotInRange: 11, InMap: 12, NotInMap: 13 },
+  PID: { notIn: 1, namespacePid: 2, followForks: 4 },
+  NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7 } as Record<string, number>,
+  NS_FLAG: { notIn: 1, hostNs: 2 },
+  CAP: { Effective: 1, Permitted: 2, Inheritable: 3 },
+  ACTION: { Post: 1, NoPost: 2, Sigkill: 3, Signal: 4, Override: 5 },
+  MODE: { enforce: 0, monitor: 1 },
+  SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
+  HOOK: { scoped: 1 },
+  MAX: { hooksPerCall: 4, args: 5, selectors: 5, matchArgs: 5, values: 4, pidFilters: 2, nsFilters: 2, actions: 3, policies: 256 },
+  /** Ring-buffer record kinds (wrt_event_hdr.kind). */
+  EV: { exec: 1, exit: 2, call: 3 },
+  /** wrt_event_hdr.flags. */
+  EVF: { monitor: 1, rawTp: 2, binaryKnown: 4 },
 } as const;
 
+/** WRT_STR_MAX: string bytes read per arg, NUL included. */
 export const STR_MAX = 256;
 /** String set size classes (bytes of the string), as WRT_STR_CLASS_A / _B. */
 export const STR_CLASS_A = 64;
 export const STR_CLASS_B = 128;
 export const LPM_STR_MAX = 252;
+
+// The kernel records of one node, as the lowering (compiler/lower/runtime/hooks.ts) produces them.
+export interface KMatchArg {
+  /** Position in the hook's args. */
+  index: number;
+  op: number;
+  vals: bigint[];
+  setId: number;
+}
+
+export interface KSelector {
+  args: KMatchArg[];
+  bin?: { op: number; setId: number; followChildren?: boolean };
+  pids: { flags: number; vals: number[] }[];
+  ns: { kind: number; flags: number; vals: number[] }[];
+  cap?: { kind: number; notIn: boolean; mask: bigint };
+  actions: { action: number; arg: number }[];
+}
+
+export interface KHook {
+  syscallNr: number;
+  /** n-th hook on this syscall. */
+  index: number;
+  policyId: number;
+  hookId: number;
+  scopeSet: number;
+  scoped: boolean;
+  args: { src: number; type: number }[];
+  selectors: KSelector[];
+}
+
+/** What the eight runtime inner maps of a node hold. */
+export interface RuntimeRecords {
+  hooks: KHook[];
+  policies: { id: number; mode: 'enforce' | 'monitor' }[];
+  strSets: Map<number, string[]>;
+  prefixSets: Map<number, string[]>;
+  postfixSets: Map<number, string[]>;
+  numSets: Map<number, bigint[]>;
+}
 
 export type Record2 = readonly [Uint8Array, Uint8Array];
 
@@ -48,121 +164,154 @@ export interface RuntimeMapImage {
   records: Record2[];
 }
 
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
+const HK = runtimeLayouts.wrt_hook_key.fields;
+const H = runtimeLayouts.wrt_hook.fields;
+const S = runtimeLayouts.wrt_selector.fields;
+const MA = runtimeLayouts.wrt_match_arg.fields;
+const PF = runtimeLayouts.wrt_pid_filter.fields;
+const NF = runtimeLayouts.wrt_ns_filter.fields;
+const CF = runtimeLayouts.wrt_cap_filter.fields;
+const AC = runtimeLayouts.wrt_action.fields;
+const POL = runtimeLayouts.wrt_policy.fields;
+const SK = runtimeLayouts.wrt_str_key.fields;
+const LK = runtimeLayouts.wrt_lpm_key.fields;
+const NK = runtimeLayouts.wrt_num_key.fields;
+const PROC = runtimeLayouts.wrt_proc.fields;
+const NODE = runtimeLayouts.wrt_node_info.fields;
+const STATS = runtimeLayouts.wrt_stats.fields;
+const EH = runtimeLayouts.wrt_event_hdr.fields;
+const EX = runtimeLayouts.wrt_event_exec.fields;
+const EC = runtimeLayouts.wrt_event_call.fields;
+const EE = runtimeLayouts.wrt_event_exit.fields;
 
 export function encodeHookKey(nr: number, index: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(nr >>> 0, 0);
-  b.writeUInt32LE(index, 4);
+  const b = Buffer.alloc(runtimeLayouts.wrt_hook_key.size);
+  setInt(b, HK.syscall_nr, nr);
+  setInt(b, HK.index, index);
   return b;
 }
 
-function encodeSelector(b: Buffer, off: number, s: KSelector): void {
-  const L = runtimeLayouts.wrt_selector.members;
-  b[off + L.n_args] = Math.min(s.args.length, 5);
-  b[off + L.n_pids] = Math.min(s.pids.length, 2);
-  b[off + L.n_actions] = Math.min(s.actions.length, 3);
+export function decodeHookKey(key: Uint8Array): { syscallNr: number; index: number } {
+  const b = bytes(key);
+  return { syscallNr: getInt(b, HK.syscall_nr), index: getInt(b, HK.index) };
+}
+
+function encodeSelector(b: Buffer, base: number, s: KSelector): void {
+  setInt(b, S.n_args, s.args.length, base);
+  setInt(b, S.n_pids, s.pids.length, base);
+  setInt(b, S.n_actions, s.actions.length, base);
   let flags = 0;
   if (s.bin) {
-    b[off + L.bin_op] = s.bin.op;
-    b.writeUInt32LE(s.bin.setId, off + L.bin_set);
+    setInt(b, S.bin_op, s.bin.op, base);
+    setInt(b, S.bin_set, s.bin.setId, base);
     flags |= K.SEL.binaries | (s.bin.followChildren ? K.SEL.followChildren : 0);
   }
-  b.writeUInt32LE(flags, off + L.flags);
+  setInt(b, S.flags, flags, base);
   s.args.forEach((m, i) => {
-    const o = off + L.args + i * runtimeLayouts.wrt_match_arg.size;
-    b[o] = m.index;
-    b[o + 1] = m.op;
-    b[o + 2] = m.vals.length;
-    b.writeUInt32LE(m.setId, o + 4);
-    m.vals.forEach((v, j) => b.writeBigUInt64LE(BigInt.asUintN(64, v), o + 8 + j * 8));
+    const o = offsetOf(S.args, base, i);
+    setInt(b, MA.index, m.index, o);
+    setInt(b, MA.op, m.op, o);
+    setInt(b, MA.nvals, m.vals.length, o);
+    setInt(b, MA.set_id, m.setId, o);
+    m.vals.slice(0, K.MAX.values).forEach((v, j) => setBig(b, MA.vals, v, o, j));
   });
   s.pids.forEach((p, i) => {
-    const o = off + L.pids + i * runtimeLayouts.wrt_pid_filter.size;
-    b[o] = p.flags;
-    b[o + 1] = p.vals.length;
-    p.vals.forEach((v, j) => b.writeUInt32LE(v >>> 0, o + 4 + j * 4));
+    const o = offsetOf(S.pids, base, i);
+    setInt(b, PF.flags, p.flags, o);
+    setInt(b, PF.nvals, p.vals.length, o);
+    p.vals.slice(0, K.MAX.values).forEach((v, j) => setInt(b, PF.vals, v, o, j));
   });
   s.ns.forEach((n, i) => {
-    const o = off + L.ns + i * runtimeLayouts.wrt_ns_filter.size;
-    b[o] = n.kind;
-    b[o + 1] = n.flags;
-    b[o + 2] = n.vals.length;
-    n.vals.forEach((v, j) => b.writeUInt32LE(v >>> 0, o + 4 + j * 4));
+    const o = offsetOf(S.ns, base, i);
+    setInt(b, NF.kind, n.kind, o);
+    setInt(b, NF.flags, n.flags, o);
+    setInt(b, NF.nvals, n.vals.length, o);
+    n.vals.slice(0, K.MAX.values).forEach((v, j) => setInt(b, NF.vals, v, o, j));
   });
   if (s.cap) {
-    b[off + L.cap] = s.cap.kind;
-    b[off + L.cap + 1] = s.cap.notIn ? 1 : 0;
-    b.writeBigUInt64LE(s.cap.mask, off + L.cap + 8);
+    const o = offsetOf(S.cap, base);
+    setInt(b, CF.kind, s.cap.kind, o);
+    setInt(b, CF.not_in, s.cap.notIn ? 1 : 0, o);
+    setBig(b, CF.mask, s.cap.mask, o);
   }
   s.actions.forEach((a, i) => {
-    const o = off + L.actions + i * 8;
-    b.writeUInt32LE(a.action, o);
-    b.writeInt32LE(a.arg, o + 4);
+    const o = offsetOf(S.actions, base, i);
+    setInt(b, AC.action, a.action, o);
+    setInt(b, AC.arg, a.arg, o);
   });
 }
 
 export function encodeHook(h: KHook): Buffer {
-  const L = runtimeLayouts.wrt_hook.members;
   const b = Buffer.alloc(runtimeLayouts.wrt_hook.size);
-  b.writeUInt32LE(h.policyId, L.policy_id);
-  b.writeUInt32LE(h.hookId, L.hook_id);
-  b[L.n_args] = Math.min(h.args.length, 5);
-  b[L.n_selectors] = Math.min(h.selectors.length, 5);
-  b.writeUInt16LE(h.scoped ? K.HOOK.scoped : 0, L.flags);
-  b.writeUInt32LE(h.scopeSet, L.scope_set);
-  h.args.slice(0, 5).forEach((a, i) => {
-    b[L.arg_src + i] = a.src;
-    b[L.arg_type + i] = a.type;
+  setInt(b, H.policy_id, h.policyId);
+  setInt(b, H.hook_id, h.hookId);
+  setInt(b, H.n_args, Math.min(h.args.length, K.MAX.args));
+  setInt(b, H.n_selectors, Math.min(h.selectors.length, K.MAX.selectors));
+  setInt(b, H.flags, h.scoped ? K.HOOK.scoped : 0);
+  setInt(b, H.scope_set, h.scopeSet);
+  h.args.slice(0, K.MAX.args).forEach((a, i) => {
+    setInt(b, H.arg_src, a.src, 0, i);
+    setInt(b, H.arg_type, a.type, 0, i);
   });
   // The lowering enforces the limits; slicing here only keeps a bug from writing past a struct.
-  h.selectors.slice(0, 5).forEach((s, i) => encodeSelector(b, L.sel + i * runtimeLayouts.wrt_selector.size, { ...s, args: s.args.slice(0, 5), pids: s.pids.slice(0, 2), ns: s.ns.slice(0, 2), actions: s.actions.slice(0, 3) }));
+  h.selectors
+    .slice(0, K.MAX.selectors)
+    .forEach((s, i) =>
+      encodeSelector(b, offsetOf(H.sel, 0, i), { ...s, args: s.args.slice(0, K.MAX.matchArgs), pids: s.pids.slice(0, K.MAX.pidFilters), ns: s.ns.slice(0, K.MAX.nsFilters), actions: s.actions.slice(0, K.MAX.actions) }),
+    );
   return b;
 }
 
-export function decodeHook(key: Uint8Array, value: Uint8Array): KHook {
-  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-  const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  const L = runtimeLayouts.wrt_hook.members;
-  const nArgs = b[L.n_args]!;
-  const selectors: KSelector[] = [];
-  for (let i = 0; i < b[L.n_selectors]!; i++) {
-    const off = L.sel + i * runtimeLayouts.wrt_selector.size;
-    const S = runtimeLayouts.wrt_selector.members;
-    const flags = b.readUInt32LE(off + S.flags);
-    const s: KSelector = { args: [], pids: [], ns: [], actions: [] };
-    for (let j = 0; j < b[off + S.n_args]!; j++) {
-      const o = off + S.args + j * 40;
-      const n = b[o + 2]!;
-      s.args.push({ index: b[o]!, op: b[o + 1]!, setId: b.readUInt32LE(o + 4), vals: Array.from({ length: n }, (_, x) => b.readBigUInt64LE(o + 8 + x * 8)) });
-    }
-    if (flags & K.SEL.binaries) s.bin = { op: b[off + S.bin_op]!, setId: b.readUInt32LE(off + S.bin_set), ...(flags & K.SEL.followChildren ? { followChildren: true } : {}) };
-    for (let j = 0; j < b[off + S.n_pids]!; j++) {
-      const o = off + S.pids + j * 20;
-      s.pids.push({ flags: b[o]!, vals: Array.from({ length: b[o + 1]! }, (_, x) => b.readUInt32LE(o + 4 + x * 4)) });
-    }
-    for (let j = 0; j < 2; j++) {
-      const o = off + S.ns + j * 20;
-      if (b[o]) s.ns.push({ kind: b[o]!, flags: b[o + 1]!, vals: Array.from({ length: b[o + 2]! }, (_, x) => b.readUInt32LE(o + 4 + x * 4)) });
-    }
-    if (b[off + S.cap]) s.cap = { kind: b[off + S.cap]!, notIn: b[off + S.cap + 1] === 1, mask: b.readBigUInt64LE(off + S.cap + 8) };
-    for (let j = 0; j < b[off + S.n_actions]!; j++) s.actions.push({ action: b.readUInt32LE(off + S.actions + j * 8), arg: b.readInt32LE(off + S.actions + j * 8 + 4) });
-    selectors.push(s);
+function decodeSelector(b: Buffer, base: number): KSelector {
+  const flags = getInt(b, S.flags, base);
+  const s: KSelector = { args: [], pids: [], ns: [], actions: [] };
+  for (let j = 0; j < getInt(b, S.n_args, base); j++) {
+    const o = offsetOf(S.args, base, j);
+    s.args.push({ index: getInt(b, MA.index, o), op: getInt(b, MA.op, o), setId: getInt(b, MA.set_id, o), vals: Array.from({ length: getInt(b, MA.nvals, o) }, (_, x) => getBig(b, MA.vals, o, x)) });
   }
+  if (flags & K.SEL.binaries) s.bin = { op: getInt(b, S.bin_op, base), setId: getInt(b, S.bin_set, base), ...(flags & K.SEL.followChildren ? { followChildren: true } : {}) };
+  for (let j = 0; j < getInt(b, S.n_pids, base); j++) {
+    const o = offsetOf(S.pids, base, j);
+    s.pids.push({ flags: getInt(b, PF.flags, o), vals: Array.from({ length: getInt(b, PF.nvals, o) }, (_, x) => getInt(b, PF.vals, o, x)) });
+  }
+  // Namespace filters have no count: an unused one has kind 0, as the handler reads them.
+  for (let j = 0; j < K.MAX.nsFilters; j++) {
+    const o = offsetOf(S.ns, base, j);
+    const kind = getInt(b, NF.kind, o);
+    if (kind) s.ns.push({ kind, flags: getInt(b, NF.flags, o), vals: Array.from({ length: getInt(b, NF.nvals, o) }, (_, x) => getInt(b, NF.vals, o, x)) });
+  }
+  const cap = offsetOf(S.cap, base);
+  if (getInt(b, CF.kind, cap)) s.cap = { kind: getInt(b, CF.kind, cap), notIn: getInt(b, CF.not_in, cap) === 1, mask: getBig(b, CF.mask, cap) };
+  for (let j = 0; j < getInt(b, S.n_actions, base); j++) {
+    const o = offsetOf(S.actions, base, j);
+    s.actions.push({ action: getInt(b, AC.action, o), arg: getInt(b, AC.arg, o) });
+  }
+  return s;
+}
+
+export function decodeHook(key: Uint8Array, value: Uint8Array): KHook {
+  const b = bytes(value);
   return {
-    syscallNr: k.readUInt32LE(0),
-    index: k.readUInt32LE(4),
-    policyId: b.readUInt32LE(L.policy_id),
-    hookId: b.readUInt32LE(L.hook_id),
-    scoped: (b.readUInt16LE(L.flags) & K.HOOK.scoped) !== 0,
-    scopeSet: b.readUInt32LE(L.scope_set),
-    args: Array.from({ length: nArgs }, (_, i) => ({ src: b[L.arg_src + i]!, type: b[L.arg_type + i]! })),
-    selectors,
+    ...decodeHookKey(key),
+    policyId: getInt(b, H.policy_id),
+    hookId: getInt(b, H.hook_id),
+    scoped: (getInt(b, H.flags) & K.HOOK.scoped) !== 0,
+    scopeSet: getInt(b, H.scope_set),
+    args: Array.from({ length: getInt(b, H.n_args) }, (_, i) => ({ src: getInt(b, H.arg_src, 0, i), type: getInt(b, H.arg_type, 0, i) })),
+    selectors: Array.from({ length: getInt(b, H.n_selectors) }, (_, i) => decodeSelector(b, offsetOf(H.sel, 0, i))),
   };
+}
+
+/** wrt_policy: the policy's mode (enforce, or monitor: enforcement actions become events). */
+export function encodePolicyMode(mode: 'enforce' | 'monitor'): Buffer {
+  const b = Buffer.alloc(runtimeLayouts.wrt_policy.size);
+  setInt(b, POL.mode, mode === 'monitor' ? K.MODE.monitor : K.MODE.enforce);
+  return b;
+}
+
+/** The WRT_MODE_* of a wrt_policy value. */
+export function decodePolicyMode(value: Uint8Array): number {
+  return getInt(bytes(value), POL.mode);
 }
 
 /** The size class of a string's bytes: its key is len, set id and the bytes zero-padded to the class. */
@@ -170,27 +319,40 @@ export function strClass(byteLength: number): 'wrt_str_a' | 'wrt_str_b' | 'wrt_s
   return byteLength <= STR_CLASS_A ? 'wrt_str_a' : byteLength <= STR_CLASS_B ? 'wrt_str_b' : 'wrt_str';
 }
 
+const strKeyStruct = { wrt_str_a: 'wrt_str_key_a', wrt_str_b: 'wrt_str_key_b', wrt_str: 'wrt_str_key' } as const;
+
 /** wrt_str_key (or _a/_b by size class): len, set id, zero-padded bytes. */
 export function encodeStrKey(setId: number, s: string | Uint8Array): Buffer {
-  const bytes = typeof s === 'string' ? Buffer.from(s) : Buffer.from(s);
-  const cls = strClass(Math.min(bytes.length, STR_MAX - 1));
-  const b = Buffer.alloc(cls === 'wrt_str_a' ? runtimeLayouts.wrt_str_key_a.size : cls === 'wrt_str_b' ? runtimeLayouts.wrt_str_key_b.size : runtimeLayouts.wrt_str_key.size);
-  const n = Math.min(bytes.length, STR_MAX - 1);
-  b.writeUInt32LE(n, 0);
-  b.writeUInt32LE(setId, 4);
-  bytes.copy(b, 8, 0, n);
+  const src = typeof s === 'string' ? Buffer.from(s) : Buffer.from(s);
+  const n = Math.min(src.length, STR_MAX - 1);
+  const b = Buffer.alloc(runtimeLayouts[strKeyStruct[strClass(n)]].size);
+  // The three classes share their leading fields, so wrt_str_key's offsets serve all of them.
+  setInt(b, SK.len, n);
+  setInt(b, SK.set_id, setId);
+  b.set(src.subarray(0, n), SK.str.offset);
   return b;
+}
+
+/** A string set key of any size class: its set and the string's bytes. */
+export function decodeStrKey(key: Uint8Array): { setId: number; bytes: Buffer } {
+  const b = bytes(key);
+  return { setId: getInt(b, SK.set_id), bytes: b.subarray(SK.str.offset, SK.str.offset + getInt(b, SK.len)) };
 }
 
 /** wrt_lpm_key for a prefix (or an already reversed postfix). */
 export function encodeLpmKey(setId: number, s: string | Uint8Array): Buffer {
-  const bytes = typeof s === 'string' ? Buffer.from(s) : Buffer.from(s);
-  const n = Math.min(bytes.length, LPM_STR_MAX);
+  const src = typeof s === 'string' ? Buffer.from(s) : Buffer.from(s);
+  const n = Math.min(src.length, LPM_STR_MAX);
   const b = Buffer.alloc(runtimeLayouts.wrt_lpm_key.size);
-  b.writeUInt32LE(32 + n * 8, 0);
-  b.writeUInt32LE(setId, 4);
-  bytes.copy(b, 8, 0, n);
+  setInt(b, LK.prefixlen, 32 + n * 8);
+  setInt(b, LK.set_id, setId);
+  setBytes(b, LK.str, src.subarray(0, n));
   return b;
+}
+
+export function decodeLpmKey(key: Uint8Array): { setId: number; bytes: Buffer } {
+  const b = bytes(key);
+  return { setId: getInt(b, LK.set_id), bytes: getBytes(b, LK.str, 0, (getInt(b, LK.prefixlen) - 32) / 8) };
 }
 
 export function reverseBytes(s: string): Buffer {
@@ -198,22 +360,68 @@ export function reverseBytes(s: string): Buffer {
 }
 
 export function encodeNumKey(setId: number, v: bigint): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeUInt32LE(setId, 0);
-  b.writeBigUInt64LE(BigInt.asUintN(64, v), 8);
+  const b = Buffer.alloc(runtimeLayouts.wrt_num_key.size);
+  setInt(b, NK.set_id, setId);
+  setBig(b, NK.value, v);
   return b;
 }
 
+export function decodeNumKey(key: Uint8Array): { setId: number; value: bigint } {
+  const b = bytes(key);
+  return { setId: getInt(b, NK.set_id), value: getBig(b, NK.value) };
+}
+
+/** A wrt_proc entry as userspace writes it (the handler's cache fields zeroed, as writers must). */
+export function encodeProc(p: { pid: number; ppid?: number; uid?: number; binary: string }): Buffer {
+  const b = Buffer.alloc(runtimeLayouts.wrt_proc.size);
+  const bin = Buffer.from(p.binary).subarray(0, STR_MAX - 1);
+  setInt(b, PROC.pid, p.pid);
+  setInt(b, PROC.ppid, p.ppid ?? 0);
+  setInt(b, PROC.uid, p.uid ?? 0);
+  setInt(b, PROC.binary_len, bin.length);
+  setBytes(b, PROC.binary, bin);
+  return b;
+}
+
+/** wrt_node_info: the host's namespace inodes, indexed like WRT_NS_*. */
+export function encodeNodeInfo(hostNs: readonly number[]): Buffer {
+  const b = Buffer.alloc(runtimeLayouts.wrt_node_info.size);
+  hostNs.slice(0, NODE.host_ns.count).forEach((v, i) => setInt(b, NODE.host_ns, v, 0, i));
+  return b;
+}
+
+export interface RuntimeStats {
+  calls: number;
+  matches: number;
+  signals: number;
+  events: number;
+  eventsLost: number;
+}
+
+/** wrt_stats of every CPU (one per-CPU value), summed. */
+export function decodeRuntimeStats(value: Uint8Array | undefined): RuntimeStats {
+  if (!value) return { calls: 0, matches: 0, signals: 0, events: 0, eventsLost: 0 };
+  const slot = Math.ceil(runtimeLayouts.wrt_stats.size / 8) * 8;
+  return {
+    calls: sumPerCpu(value, slot, STATS.calls.offset),
+    matches: sumPerCpu(value, slot, STATS.matches.offset),
+    signals: sumPerCpu(value, slot, STATS.signals.offset),
+    events: sumPerCpu(value, slot, STATS.events.offset),
+    eventsLost: sumPerCpu(value, slot, STATS.events_lost.offset),
+  };
+}
+
 const one = Uint8Array.of(1);
+const u32Key = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  setInt(b, f(0, 4), n);
+  return b;
+};
 
 /** The eight inner-map images of one node, ready for the bundle (records sorted by the assembler). */
-export function encodeRuntimeNode(l: LoweredRuntimeNode): RuntimeMapImage[] {
+export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
   const hooks: Record2[] = l.hooks.map((h) => [encodeHookKey(h.syscallNr, h.index), encodeHook(h)]);
-  const policies: Record2[] = l.policies.map((p) => {
-    const v = Buffer.alloc(8);
-    v.writeUInt32LE(p.mode === 'monitor' ? K.MODE.monitor : K.MODE.enforce, 0);
-    return [u32(p.id), v];
-  });
+  const policies: Record2[] = l.policies.map((p) => [u32Key(p.id), encodePolicyMode(p.mode)]);
   const str: Record<'wrt_str_a' | 'wrt_str_b' | 'wrt_str', Record2[]> = { wrt_str_a: [], wrt_str_b: [], wrt_str: [] };
   for (const [id, vals] of l.strSets) for (const v of new Set(vals)) str[strClass(Math.min(Buffer.byteLength(v), STR_MAX - 1))].push([encodeStrKey(id, v), one]);
   const prefix: Record2[] = [];
@@ -222,14 +430,137 @@ export function encodeRuntimeNode(l: LoweredRuntimeNode): RuntimeMapImage[] {
   for (const [id, vals] of l.postfixSets) for (const v of new Set(vals)) postfix.push([encodeLpmKey(id, reverseBytes(v)), one]);
   const num: Record2[] = [];
   for (const [id, vals] of l.numSets) for (const v of new Set(vals)) num.push([encodeNumKey(id, v), one]);
+  const L = runtimeLayouts;
   return [
-    { name: 'wrt_hooks', type: 'hash', keyType: 'wrt_hook_key', valueType: 'wrt_hook', keySize: 8, valueSize: runtimeLayouts.wrt_hook.size, maxEntries: 256, records: hooks },
-    { name: 'wrt_policies', type: 'array', keyType: '__u32', valueType: 'wrt_policy', keySize: 4, valueSize: 8, maxEntries: 256, records: policies },
-    { name: 'wrt_str_a', type: 'hash', keyType: 'wrt_str_key_a', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key_a.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_a },
-    { name: 'wrt_str_b', type: 'hash', keyType: 'wrt_str_key_b', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key_b.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_b },
-    { name: 'wrt_str', type: 'hash', keyType: 'wrt_str_key', valueType: '__u8', keySize: runtimeLayouts.wrt_str_key.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str },
-    { name: 'wrt_prefix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: runtimeLayouts.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: prefix },
-    { name: 'wrt_postfix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: runtimeLayouts.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: postfix },
-    { name: 'wrt_num', type: 'hash', keyType: 'wrt_num_key', valueType: '__u8', keySize: 16, valueSize: 1, maxEntries: 4096, records: num },
+    { name: 'wrt_hooks', type: 'hash', keyType: 'wrt_hook_key', valueType: 'wrt_hook', keySize: L.wrt_hook_key.size, valueSize: L.wrt_hook.size, maxEntries: 256, records: hooks },
+    { name: 'wrt_policies', type: 'array', keyType: '__u32', valueType: 'wrt_policy', keySize: 4, valueSize: L.wrt_policy.size, maxEntries: K.MAX.policies, records: policies },
+    { name: 'wrt_str_a', type: 'hash', keyType: 'wrt_str_key_a', valueType: '__u8', keySize: L.wrt_str_key_a.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_a },
+    { name: 'wrt_str_b', type: 'hash', keyType: 'wrt_str_key_b', valueType: '__u8', keySize: L.wrt_str_key_b.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_b },
+    { name: 'wrt_str', type: 'hash', keyType: 'wrt_str_key', valueType: '__u8', keySize: L.wrt_str_key.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str },
+    { name: 'wrt_prefix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: L.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: prefix },
+    { name: 'wrt_postfix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: L.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: postfix },
+    { name: 'wrt_num', type: 'hash', keyType: 'wrt_num_key', valueType: '__u8', keySize: L.wrt_num_key.size, valueSize: 1, maxEntries: 4096, records: num },
   ];
+}
+
+/** Empty images of every runtime map: their shapes, and what an idle slot gets for a map a bundle does not carry. */
+export const emptyRuntimeImages: readonly RuntimeMapImage[] = encodeRuntimeNode({ hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map() });
+
+// --- ring-buffer records -------------------------------------------------------------------------
+
+/** The header every runtime ring-buffer record starts with. */
+export interface RuntimeEventHead {
+  kind: number;
+  action: number;
+  flags: number;
+  nArgs: number;
+  policyId: number;
+  hookId: number;
+  syscallNr: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  ktime: bigint;
+  signal: number;
+}
+
+/** A record's header, or undefined for a record too short to hold one. */
+export function decodeEventHead(record: Uint8Array): RuntimeEventHead | undefined {
+  if (record.length < runtimeLayouts.wrt_event_hdr.size) return undefined;
+  const b = bytes(record);
+  return {
+    kind: getInt(b, EH.kind),
+    action: getInt(b, EH.action),
+    flags: getInt(b, EH.flags),
+    nArgs: getInt(b, EH.n_args),
+    policyId: getInt(b, EH.policy_id),
+    hookId: getInt(b, EH.hook_id),
+    syscallNr: getInt(b, EH.syscall_nr),
+    pid: getInt(b, EH.pid),
+    tid: getInt(b, EH.tid),
+    ppid: getInt(b, EH.ppid),
+    uid: getInt(b, EH.uid),
+    ktime: getBig(b, EH.ktime),
+    signal: getInt(b, EH.signal),
+  };
+}
+
+/** True for a whole wrt_event_call record. */
+export function isCallRecord(record: Uint8Array): boolean {
+  return record.length >= runtimeLayouts.wrt_event_call.size && record[EH.kind.offset] === K.EV.call;
+}
+
+export interface EventArg {
+  type: number;
+  /** The raw 64 bits of the argument (for a string, the user pointer). */
+  value: bigint;
+  str?: string;
+}
+
+/** The arguments a wrt_event_call record carries (at most WRT_MAX_ARGS). */
+export function decodeCallArgs(record: Uint8Array): EventArg[] {
+  const b = bytes(record);
+  const n = Math.min(getInt(b, EH.n_args), K.MAX.args);
+  const out: EventArg[] = [];
+  for (let i = 0; i < n; i++) {
+    const type = getInt(b, EC.arg_type, 0, i);
+    const value = getBig(b, EC.argv, 0, i);
+    if (type === K.ARG.string) out.push({ type, value, str: getString(b, EC.strs, Math.min(getInt(b, EC.str_len, 0, i), STR_MAX - 1), 0, i) });
+    else out.push({ type, value });
+  }
+  return out;
+}
+
+export interface DecodedEvent {
+  kind: 'exec' | 'exit' | 'call';
+  action: number;
+  monitor: boolean;
+  policyId: number;
+  hookId: number;
+  syscallNr: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  ktime: bigint;
+  signal: number;
+  binary: string;
+  binaryKnown: boolean;
+  args: EventArg[];
+  /** exit events: the wait status (status << 8 | signal). */
+  exitCode?: number;
+  /** exec events: argv[1..] joined by spaces, as Tetragon's process.arguments. */
+  arguments?: string;
+}
+
+/** Decodes one ring-buffer record; undefined for a record of unknown kind or size. */
+export function decodeRuntimeEvent(record: Uint8Array): DecodedEvent | undefined {
+  const h = decodeEventHead(record);
+  if (!h || (h.kind !== K.EV.exec && h.kind !== K.EV.exit && h.kind !== K.EV.call)) return undefined;
+  const b = bytes(record);
+  const known = (h.flags & K.EVF.binaryKnown) !== 0;
+  const ev: DecodedEvent = {
+    kind: h.kind === K.EV.exec ? 'exec' : h.kind === K.EV.exit ? 'exit' : 'call',
+    action: h.action,
+    monitor: (h.flags & K.EVF.monitor) !== 0,
+    policyId: h.policyId,
+    hookId: h.hookId,
+    syscallNr: h.syscallNr,
+    pid: h.pid,
+    tid: h.tid,
+    ppid: h.ppid,
+    uid: h.uid,
+    ktime: h.ktime,
+    signal: h.signal,
+    // A process not seen exec'ing has its comm (at most 16 bytes, NUL-terminated) as binary.
+    binary: known ? getString(b, EH.binary, getInt(b, EH.binary_len)) : getCString(b, EH.binary, 16),
+    binaryKnown: known,
+    args: [],
+  };
+  if (h.kind === K.EV.exec && b.length >= runtimeLayouts.wrt_event_exec.size)
+    ev.arguments = getString(b, EX.args, getInt(b, EX.args_len)).split('\0').slice(1).filter((a) => a !== '').join(' ');
+  if (h.kind === K.EV.exit && b.length >= runtimeLayouts.wrt_event_exit.size) ev.exitCode = getInt(b, EE.exit_code);
+  if (h.kind === K.EV.call && b.length >= runtimeLayouts.wrt_event_call.size) ev.args = decodeCallArgs(b);
+  return ev;
 }

@@ -2,10 +2,34 @@
 // and apply/swap of map images (fresh inner maps filled with batch updates, then one slot update each).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MapImage } from '../../compiler/bundle/types.js';
+import type { MapImage } from '../abi/image.js';
+import { decodeU32, encodeU32, sumPerCpu } from '../abi/layouts.js';
+import {
+  decodeNetEvent,
+  decodeStateValue,
+  encodeEndpointValue,
+  encodeStateValue,
+  netLayouts,
+  STATE_VALUE_SIZE,
+  WEIR_CFG_NO_CONNTRACK,
+  WEIR_CFG_NO_VERDICT_CACHE,
+  WEIR_ENDPOINTS_MAX,
+  WEIR_IPCACHE_MAX_ENTRIES,
+  WEIR_POLICY_MAX_ENTRIES_DEFAULT,
+  WEIR_PREFILTER_MAX_ENTRIES,
+  WEIR_STAT_ALLOWED,
+  WEIR_STAT_AUDITED,
+  WEIR_STAT_DROPPED,
+  WEIR_STAT_EVENTS_LOST,
+  WEIR_STAT_MAX,
+  WEIR_STAT_PREFILTERED,
+  WEIR_STAT_REDIRECTED,
+  type NetEvent,
+} from '../abi/net.js';
 import { objectsDir } from '../paths.js';
-import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf, u32 } from '../libbpf-ts/index.js';
+import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf } from '../libbpf-ts/index.js';
 
+export type { NetEvent } from '../abi/net.js';
 
 /** Names of the network maps as they appear in the objects and under the pin directory. */
 export const netMapNames = {
@@ -36,7 +60,7 @@ export interface StructSizes {
 export function readStructSizes(objectPath: string): StructSizes {
   using btf = Btf.parse(objectPath);
   const out: StructSizes = {};
-  for (const s of ['weir_policy_key', 'weir_policy_value', 'weir_ipcache_key', 'weir_ipcache_value', 'weir_endpoint_value', 'weir_net_event', 'weir_prefilter_value']) {
+  for (const s of Object.keys(netLayouts)) {
     const l = btf.struct(s);
     if (!l) throw new Error(`${objectPath}: BTF has no struct ${s}; rebuild with \`npm run build\``);
     out[s] = l.size;
@@ -93,55 +117,6 @@ export class ImageError extends Error {
   }
 }
 
-export interface NetEvent {
-  tsNs: bigint;
-  cookie: number;
-  endpointId: number;
-  srcIdentity: number;
-  dstIdentity: number;
-  verdict: number;
-  direction: 'ingress' | 'egress';
-  protocol: number;
-  family: 4 | 6;
-  reason: 'policy-deny' | 'default-deny' | 'prefilter' | `unknown(${number})`;
-  audit: boolean;
-  sport: number;
-  dport: number;
-  saddr: string;
-  daddr: string;
-}
-
-/** Decodes a struct weir_net_event (offsets checked against BTF by test/datapath/layouts.test.ts). */
-export function decodeNetEvent(b: Buffer): NetEvent {
-  const family = b[27] === 6 ? 6 : 4;
-  const reasons = { 1: 'policy-deny', 2: 'default-deny', 3: 'prefilter' } as const;
-  const r = b[28] ?? 0;
-  return {
-    tsNs: b.readBigUInt64LE(0),
-    cookie: b.readUInt32LE(8),
-    endpointId: b.readUInt32LE(12),
-    srcIdentity: b.readUInt32LE(16),
-    dstIdentity: b.readUInt32LE(20),
-    verdict: b[24] ?? 0,
-    direction: b[25] === 1 ? 'egress' : 'ingress',
-    protocol: b[26] ?? 0,
-    family,
-    reason: reasons[r as 1 | 2 | 3] ?? `unknown(${r})`,
-    audit: b[29] === 1,
-    sport: b.readUInt16LE(32),
-    dport: b.readUInt16LE(34),
-    saddr: formatAddr(b.subarray(36, 52), family),
-    daddr: formatAddr(b.subarray(52, 68), family),
-  };
-}
-
-export function formatAddr(a: Buffer, family: 4 | 6): string {
-  if (family === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(a.readUInt16BE(i).toString(16));
-  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
-}
-
 /** An endpoint's two tc programs on its host-side veth; close() detaches both and forgets the endpoint. */
 export class EndpointAttachment implements Disposable {
   constructor(
@@ -164,8 +139,6 @@ interface OuterSpec {
   kind: 'policy' | 'ipcache' | 'prefilter' | 'endpoints' | 'events' | 'stats' | 'state' | 'ct' | 'config';
   create: (sizes: StructSizes) => BpfMap;
 }
-
-const STATE_VALUE_SIZE = 256;
 
 function createDeclared(declared: Record<string, { type: string; keySize: number; valueSize: number; maxEntries: number }>, name: string): BpfMap {
   const d = declared[name]!;
@@ -220,14 +193,14 @@ export class NetDatapath implements Disposable {
       using probe = BpfObject.open(endpointObj);
       return { [netMapNames.ct]: probe.declaredMap(netMapNames.ct), [netMapNames.config]: probe.declaredMap(netMapNames.config) };
     })();
-    const policyMax = opts.policyMaxEntries ?? 16384;
+    const policyMax = opts.policyMaxEntries ?? WEIR_POLICY_MAX_ENTRIES_DEFAULT;
     const lpm = (name: string, key: number, value: number, max: number) => BpfMap.create({ type: 'lpm_trie', name, keySize: key, valueSize: value, maxEntries: max });
     const specs: Record<keyof NetDatapath['maps'], OuterSpec> = {
       policy: {
         kind: 'policy',
         create: (s) => {
           using tpl = lpm('weir_policy_tpl', s['weir_policy_key']!, s['weir_policy_value']!, 1);
-          return BpfMap.create({ type: 'hash_of_maps', name: netMapNames.policy, keySize: 4, valueSize: 4, maxEntries: 4096, innerMap: tpl });
+          return BpfMap.create({ type: 'hash_of_maps', name: netMapNames.policy, keySize: 4, valueSize: 4, maxEntries: WEIR_ENDPOINTS_MAX, innerMap: tpl });
         },
       },
       ipcache: {
@@ -244,9 +217,9 @@ export class NetDatapath implements Disposable {
           return BpfMap.create({ type: 'array_of_maps', name: netMapNames.prefilter, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: tpl });
         },
       },
-      endpoints: { kind: 'endpoints', create: (s) => BpfMap.create({ type: 'hash', name: netMapNames.endpoints, keySize: 4, valueSize: s['weir_endpoint_value']!, maxEntries: 4096 }) },
+      endpoints: { kind: 'endpoints', create: (s) => BpfMap.create({ type: 'hash', name: netMapNames.endpoints, keySize: 4, valueSize: s['weir_endpoint_value']!, maxEntries: WEIR_ENDPOINTS_MAX }) },
       events: { kind: 'events', create: () => BpfMap.create({ type: 'ringbuf', name: netMapNames.events, keySize: 0, valueSize: 0, maxEntries: 1 << 20 }) },
-      stats: { kind: 'stats', create: () => BpfMap.create({ type: 'percpu_array', name: netMapNames.stats, keySize: 4, valueSize: 8, maxEntries: 8 }) },
+      stats: { kind: 'stats', create: () => BpfMap.create({ type: 'percpu_array', name: netMapNames.stats, keySize: 4, valueSize: 8, maxEntries: WEIR_STAT_MAX }) },
       // Not used by the programs: the digest of the bundle in force, pinned so that it survives the agent.
       state: { kind: 'state', create: () => BpfMap.create({ type: 'array', name: netMapNames.state, keySize: 4, valueSize: STATE_VALUE_SIZE, maxEntries: 1 }) },
       // Pinned like the rest so that flows and switches survive an agent restart (a new program instance
@@ -314,7 +287,7 @@ export class NetDatapath implements Disposable {
    * Off, every packet runs both policy lookups: for debugging and to measure the lookups themselves.
    */
   setVerdictCache(enabled: boolean): void {
-    this.#setConfig(1, !enabled);
+    this.#setConfig(WEIR_CFG_NO_VERDICT_CACHE, !enabled);
   }
 
   /**
@@ -322,39 +295,28 @@ export class NetDatapath implements Disposable {
    * verification does this, since equivalence classes are about policy, not about earlier packets.
    */
   setConntrack(enabled: boolean): void {
-    this.#setConfig(2, !enabled);
+    this.#setConfig(WEIR_CFG_NO_CONNTRACK, !enabled);
   }
 
   #setConfig(bit: number, on: boolean): void {
-    const cur = this.#config.lookup(0)?.readUInt32LE(0) ?? 0;
-    this.#config.update(0, u32(on ? cur | bit : cur & ~bit));
+    const v = this.#config.lookup(0);
+    const cur = v ? decodeU32(v) : 0;
+    this.#config.update(0, encodeU32(on ? cur | bit : cur & ~bit));
   }
 
   /** Records the digest (and revision) of the bundle now in force, in the pinned weir_state map. */
   recordApplied(digest: string, revision = ''): void {
-    const v = Buffer.alloc(STATE_VALUE_SIZE);
-    const text = JSON.stringify({ digest, revision });
-    if (Buffer.byteLength(text) > STATE_VALUE_SIZE - 2) throw new Error(`recordApplied: digest and revision exceed ${STATE_VALUE_SIZE - 2} bytes`);
-    v.writeUInt16LE(Buffer.byteLength(text), 0);
-    v.write(text, 2);
-    this.maps.state.update(0, v);
+    this.maps.state.update(0, encodeStateValue({ digest, revision }));
   }
 
   /** The bundle in force as recorded by recordApplied (also by an earlier agent process), if any. */
   applied(): { digest: string; revision: string } | undefined {
-    const v = this.maps.state.lookup(0);
-    const len = v?.readUInt16LE(0) ?? 0;
-    if (!v || len === 0) return undefined;
-    return JSON.parse(v.subarray(2, 2 + len).toString()) as { digest: string; revision: string };
+    return decodeStateValue(this.maps.state.lookup(0));
   }
 
   /** Registers the endpoint behind a host-side veth (weir_endpoints[ifindex]). */
   setEndpoint(ifindex: number, ep: EndpointSpec): void {
-    const v = Buffer.alloc(this.sizes['weir_endpoint_value']!);
-    v.writeUInt32LE(ep.endpointId, 0);
-    v.writeUInt32LE(ep.identity, 4);
-    v.writeUInt32LE(ep.flags, 8);
-    this.maps.endpoints.update(ifindex, v);
+    this.maps.endpoints.update(ifindex, encodeEndpointValue(ep));
   }
 
   removeEndpoint(ifindex: number): void {
@@ -406,8 +368,8 @@ export class NetDatapath implements Disposable {
 
   #capacity(kind: ImageKind, image: MapImage): number {
     if (kind === 'policy') return image.maxEntries > 0 ? image.maxEntries : this.policyMaxEntries;
-    if (kind === 'ipcache') return image.maxEntries > 0 ? image.maxEntries : 512000;
-    return image.maxEntries > 0 ? image.maxEntries : 65536;
+    if (kind === 'ipcache') return image.maxEntries > 0 ? image.maxEntries : WEIR_IPCACHE_MAX_ENTRIES;
+    return image.maxEntries > 0 ? image.maxEntries : WEIR_PREFILTER_MAX_ENTRIES;
   }
 
   /** Builds a fresh inner map from an image with batch updates (not yet in service). */
@@ -499,18 +461,18 @@ export class NetDatapath implements Disposable {
 
   /** Counters summed over CPUs. */
   stats(): { allowed: number; dropped: number; audited: number; redirected: number; eventsLost: number; prefiltered: number } {
-    const names = ['allowed', 'dropped', 'audited', 'redirected', 'eventsLost', 'prefiltered'] as const;
-    const out = { allowed: 0, dropped: 0, audited: 0, redirected: 0, eventsLost: 0, prefiltered: 0 };
-    const m = this.maps.stats;
-    const slot = m.userValueSize / 8;
-    for (const [i, name] of names.entries()) {
-      const v = m.lookup(i);
-      if (!v) continue;
-      let sum = 0;
-      for (let c = 0; c < slot; c++) sum += Number(v.readBigUInt64LE(c * 8));
-      out[name] = sum;
-    }
-    return out;
+    const counter = (i: number) => {
+      const v = this.maps.stats.lookup(i);
+      return v ? sumPerCpu(v, 8) : 0; // one __u64 per CPU
+    };
+    return {
+      allowed: counter(WEIR_STAT_ALLOWED),
+      dropped: counter(WEIR_STAT_DROPPED),
+      audited: counter(WEIR_STAT_AUDITED),
+      redirected: counter(WEIR_STAT_REDIRECTED),
+      eventsLost: counter(WEIR_STAT_EVENTS_LOST),
+      prefiltered: counter(WEIR_STAT_PREFILTERED),
+    };
   }
 
   close(): void {
@@ -539,4 +501,3 @@ function shapeMismatch(have: BpfMap, want: BpfMap): string | undefined {
   return undefined;
 }
 
-export { u32 };

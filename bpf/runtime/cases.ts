@@ -8,10 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { u32 } from '../libbpf-ts/index.js';
-import type { RuntimeMapImage } from '../abi/runtime.js';
-import { runtimeLayouts } from '../abi/runtime.js';
-import { decodeRecord } from '../../controller/events/tetragon.js';
+import { encodeU32 } from '../abi/layouts.js';
+import { decodeRuntimeEvent, encodeProc, type RuntimeMapImage } from '../abi/runtime.js';
 import { RuntimeDatapath } from './loader.js';
 
 // The C source is not copied to dist/: from dist/bpf/runtime/ look in the source tree.
@@ -95,7 +93,7 @@ export class KernelCaseRunner implements Disposable {
       execFileSync('cc', ['-O2', '-o', this.#probe, probeSource]);
       this.#dp = RuntimeDatapath.open();
       this.#rb = this.#dp.events((b) => {
-        const e = decodeRecord(b);
+        const e = decodeRuntimeEvent(b);
         if (e && e.kind === 'call') this.#events.push({ pid: e.pid, action: e.action, monitor: e.monitor });
       });
       this.#dp.apply(images, attach);
@@ -153,13 +151,7 @@ export class KernelCaseRunner implements Disposable {
     this.#rb.consume();
     this.#events.length = 0;
     // The case's identity in weir's process table: the handler reads the binary from here.
-    const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
-    v.writeUInt32LE(pid, 0);
-    v.writeUInt32LE(c.uid ?? 0, 8);
-    const bytes = Buffer.from(c.binary).subarray(0, 255);
-    v.writeUInt32LE(bytes.length, 24);
-    bytes.copy(v, 32);
-    this.#dp.object.map('wrt_procs').update(u32(pid), v);
+    this.#dp.object.map('wrt_procs').update(encodeU32(pid), encodeProc({ pid, uid: c.uid ?? 0, binary: c.binary }));
     let cgid: bigint | undefined;
     if (cg) {
       writeFileSync(path.join(cg, 'cgroup.procs'), String(pid));

@@ -5,12 +5,11 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfMap, BpfObject, RingBuffer, u32, type BpfLink } from '../libbpf-ts/index.js';
+import { BpfMap, BpfObject, RingBuffer, type BpfLink } from '../libbpf-ts/index.js';
+import { imageRecords } from '../abi/image.js';
+import { decodeU32, encodeU32 } from '../abi/layouts.js';
 import { checkRuntimeImage } from '../abi/runtime-check.js';
-import { encodeRuntimeNode, runtimeLayouts, type RuntimeMapImage } from '../abi/runtime.js';
-
-/** Empty images of every runtime map: what the idle slot gets for a map a bundle does not carry. */
-const emptyImages = encodeRuntimeNode({ node: '', hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] });
+import { decodeRuntimeStats, emptyRuntimeImages as emptyImages, encodeNodeInfo, encodeNumKey, encodePolicyMode, encodeProc, type RuntimeMapImage, type RuntimeStats } from '../abi/runtime.js';
 
 /** bpf/build/wrt_runtime.bpf.o, also when running from dist/ (WEIR_BPF_OBJECTS overrides the directory). */
 export const defaultRuntimeObject = ((): string => {
@@ -107,12 +106,11 @@ export class RuntimeDatapath implements Disposable {
       // Processes that exec'd before weir loaded get their binary from /proc (as Tetragon's procfs scan).
       if (!adopting) dp.seedProcesses();
       if (adopting && reuse['wrt_active']) {
-        dp.#generation = (reuse['wrt_active'].lookup(u32(0))?.readUInt32LE(0) ?? 0) & 1;
+        const active = reuse['wrt_active'].lookup(encodeU32(0));
+        dp.#generation = (active ? decodeU32(active) : 0) & 1;
         dp.#applied = true;
       }
-      const ni = Buffer.alloc(runtimeLayouts.wrt_node_info.size);
-      hostNamespaces().forEach((v, i) => ni.writeUInt32LE(v >>> 0, i * 4));
-      obj.map('wrt_node').update(u32(0), ni);
+      obj.map('wrt_node').update(encodeU32(0), encodeNodeInfo(hostNamespaces()));
       return dp;
     } catch (e) {
       obj?.close();
@@ -158,14 +156,7 @@ export class RuntimeDatapath implements Disposable {
         // Field 4 of /proc/PID/stat is the ppid; the comm before it may hold spaces and parentheses.
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? 0);
-        const v = Buffer.alloc(runtimeLayouts.wrt_proc.size);
-        v.writeUInt32LE(pid, 0);
-        v.writeUInt32LE(ppid, 4);
-        v.writeUInt32LE(status.uid, 8);
-        const bytes = Buffer.from(exe).subarray(0, 255);
-        v.writeUInt32LE(bytes.length, 24);
-        bytes.copy(v, 32);
-        procs.update(u32(pid), v);
+        procs.update(encodeU32(pid), encodeProc({ pid, ppid, uid: status.uid, binary: exe }));
         n++;
       } catch {
         /* exited, or a kernel thread */
@@ -197,14 +188,12 @@ export class RuntimeDatapath implements Disposable {
         this.#attach(cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter', cat, name);
         attached.push(a);
       }
-      images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(u32(next), fresh[i]!));
+      images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(encodeU32(next), fresh[i]!));
       // Bit 0 selects the slots; the bits above number the generation (from a random start per
       // instance), so the handler's per-process cache (wrt_proc.pad) never mistakes one
       // generation, or another instance's, for this one.
       this.#serial = this.#serial >= 0x7fffffff ? 1 : this.#serial + 1;
-      const gen = Buffer.alloc(4);
-      gen.writeUInt32LE(((this.#serial << 1) | next) >>> 0);
-      this.object.map('wrt_active').update(u32(0), gen); // the commit point
+      this.object.map('wrt_active').update(encodeU32(0), encodeU32((this.#serial << 1) | next)); // the commit point
       const detached: string[] = [];
       for (const a of [...this.#links.keys()]) {
         if (a.startsWith('sched/') || attach.includes(a)) continue;
@@ -231,10 +220,7 @@ export class RuntimeDatapath implements Disposable {
       const problems = checkRuntimeImage(image, bytes.length);
       if (problems.length) throw new Error(problems.join('; '));
       const shape = emptyImages.find((e) => e.name === image.name)!;
-      const rec = image.keySize + image.valueSize;
-      const records: [Uint8Array, Uint8Array][] = [];
-      for (let off = 0; off < bytes.length; off += rec) records.push([bytes.subarray(off, off + image.keySize), bytes.subarray(off + image.keySize, off + rec)]);
-      return { ...shape, records };
+      return { ...shape, records: imageRecords(image, bytes) };
     });
     for (const a of attach) if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)) throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
     return this.apply(decoded, attach);
@@ -246,13 +232,11 @@ export class RuntimeDatapath implements Disposable {
    * table's scopeSet), again after each apply (a new generation starts with empty scopes).
    */
   setScope(scopeSet: number, cgroupIds: readonly bigint[], present = true): void {
-    const inner = this.object.map('wrt_num_slots').openInner(u32(this.#generation));
+    const inner = this.object.map('wrt_num_slots').openInner(encodeU32(this.#generation));
     if (!inner) throw new Error('no runtime policy is applied');
     try {
       for (const id of cgroupIds) {
-        const k = Buffer.alloc(16);
-        k.writeUInt32LE(scopeSet, 0);
-        k.writeBigUInt64LE(id, 8);
+        const k = encodeNumKey(scopeSet, id);
         if (present) inner.update(k, Uint8Array.of(1));
         else inner.delete(k);
       }
@@ -263,33 +247,18 @@ export class RuntimeDatapath implements Disposable {
 
   /** Flips one policy between enforce (0) and monitor (1) in the generation in service. */
   setMode(policyId: number, mode: 'enforce' | 'monitor'): void {
-    const inner = this.object.map('wrt_policies_slots').openInner(u32(this.#generation));
+    const inner = this.object.map('wrt_policies_slots').openInner(encodeU32(this.#generation));
     if (!inner) throw new Error('no runtime policy is applied');
     try {
-      const v = Buffer.alloc(8);
-      v.writeUInt32LE(mode === 'monitor' ? 1 : 0);
-      inner.update(u32(policyId), v);
+      inner.update(encodeU32(policyId), encodePolicyMode(mode));
     } finally {
       inner.close();
     }
   }
 
   /** Counters summed over CPUs (hook calls, selector matches, signals, events written and lost). */
-  stats(): { calls: number; matches: number; signals: number; events: number; eventsLost: number } {
-    const m = this.object.map('wrt_stats');
-    const v = m.lookup(u32(0));
-    const out = { calls: 0, matches: 0, signals: 0, events: 0, eventsLost: 0 };
-    if (!v) return out;
-    const slot = Math.ceil(runtimeLayouts.wrt_stats.size / 8) * 8;
-    const L = runtimeLayouts.wrt_stats.members;
-    for (let off = 0; off + slot <= v.length; off += slot) {
-      out.calls += Number(v.readBigUInt64LE(off + L.calls));
-      out.matches += Number(v.readBigUInt64LE(off + L.matches));
-      out.signals += Number(v.readBigUInt64LE(off + L.signals));
-      out.events += Number(v.readBigUInt64LE(off + L.events));
-      out.eventsLost += Number(v.readBigUInt64LE(off + L.events_lost));
-    }
-    return out;
+  stats(): RuntimeStats {
+    return decodeRuntimeStats(this.object.map('wrt_stats').lookup(encodeU32(0)));
   }
 
   /** Consumes ring-buffer records (raw bytes; decode with controller/events/tetragon.ts). */

@@ -155,14 +155,7 @@ export function imageBlob(records: readonly (readonly [Uint8Array, Uint8Array])[
   return out;
 }
 
-/** Splits a blob back into records with the image's key and value sizes. */
-export function imageRecords(image: Pick<MapImage, 'keySize' | 'valueSize'>, blob: Uint8Array): [Uint8Array, Uint8Array][] {
-  const rec = image.keySize + image.valueSize;
-  if (blob.length % rec !== 0) throw new Error(`blob of ${blob.length} bytes is not a whole number of ${rec}-byte records`);
-  const out: [Uint8Array, Uint8Array][] = [];
-  for (let off = 0; off < blob.length; off += rec) out.push([blob.subarray(off, off + image.keySize), blob.subarray(off + image.keySize, off + rec)]);
-  return out;
-}
+export { imageRecords } from '../../bpf/abi/image.js';
 
 /**
  * Serialized tables by value object. A producer that passes a frozen table value promises not to

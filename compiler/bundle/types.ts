@@ -2,27 +2,10 @@
 // On disk: BUNDLE/manifest.json and BUNDLE/blobs/sha256/<hex>. The controller signs
 // sha256(manifest.json bytes) with ed25519 into BUNDLE/manifest.sig (base64).
 
-/** BPF map type names as bpftool prints them. */
-export type MapType = 'lpm_trie' | 'hash' | 'array' | 'hash_of_maps' | 'array_of_maps';
+import type { MapImage } from '../../bpf/abi/image.js';
 
-/** One map image: sorted key‖value records, stored once by digest. */
-export interface MapImage {
-  /** Logical map name, e.g. `policy`, `ipcache`, `endpoints`, `fqdn_selectors`, `l7_rules`, or a runtime map. */
-  name: string;
-  /** Which C struct layouts the records follow (names from bpf/include). */
-  keyType: string;
-  valueType: string;
-  type: MapType;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  entries: number;
-  /** sha256 hex of the blob (records concatenated, sorted by key bytes). */
-  digest: string;
-  /** For per-endpoint maps: the endpoint the image belongs to (`ns/pod`) and its endpoint id. */
-  endpoint?: string;
-  endpointId?: number;
-}
+// The map image is the datapath ABI's (bpf/abi/image.ts); the bundle carries it.
+export type { MapImage, MapType } from '../../bpf/abi/image.js';
 
 export interface NodeImages {
   /** Node name from the inventory. */

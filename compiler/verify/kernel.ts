@@ -4,10 +4,25 @@
 import { kernelVerifyAvailable } from '../../bpf/kernel-gate.js';
 import { type LoadedImage, NetDatapath } from '../../bpf/net/loader.js';
 import { readBundle, type ReadBundle } from '../bundle/io.js';
-import { encodeIpcacheKey, encodeIpcacheValue } from '../../bpf/abi/net.js';
-import { decide, type Decision, lpmEntries, lpmLookup, type LpmEntry } from '../../bpf/lookup.js';
-import { IPPROTO, parseAddr, SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket } from '../../bpf/packet.js';
+import { formatAddress, parseAddress } from '../model/cidr.js';
+import {
+  encodeIpcacheValue,
+  ipcacheLookupKey,
+  WEIR_DIR_EGRESS,
+  WEIR_DIR_INGRESS,
+  WEIR_EP_EGRESS_ENFORCED,
+  WEIR_EP_INGRESS_ENFORCED,
+  WEIR_ID_UNKNOWN,
+  WEIR_ID_WORLD,
+  WEIR_ID_WORLD_IPV4,
+  WEIR_ID_WORLD_IPV6,
+  WEIR_MARK_MAGIC_MASK,
+  WEIR_MARK_MAGIC_TO_PROXY,
+  WEIR_POLICY_PREFIX_PROTO,
+} from '../../bpf/abi/net.js';
+import { IPPROTO, SKB_CTX_SIZE, skbMark, synthesizePacket } from '../../bpf/packet.js';
 import { objectPath } from '../../bpf/paths.js';
+import { DatapathEmulator, type EmulatedVerdict } from './network-emulator.js';
 
 /** One equivalence class as the emulator used it, with the emulator's verdict. */
 export interface KernelClass {
@@ -32,7 +47,7 @@ export interface VerifyKernelOptions {
   /**
    * The emulator's classes and verdicts for a node. Without it, classes are derived from the images'
    * own boundaries (every identity, direction, protocol and port-block edge) and the expected verdict
-   * comes from bpf/lookup.ts.
+   * comes from the datapath emulator over the node's images.
    */
   classes?: (node: string, images: LoadedImage[]) => KernelClass[];
   /** WEIR_EP_* flags per endpoint; default: a direction is enforced when the image has entries for it. */
@@ -79,7 +94,8 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
     dp.setConntrack(false); // each class is a new flow; earlier test packets must not make it a "reply"
     const ipcache = images.find((i) => i.image.name === 'ipcache');
     if (ipcache) dp.applyImages([ipcache]);
-    const ipc = ipcache ? lpmEntries(ipcache.bytes, ipcache.image.keySize, ipcache.image.valueSize) : [];
+    // The datapath model over the node's images: expected verdicts and the addresses of identities.
+    const emu = DatapathEmulator.fromImages(node, images);
     const policies = images.filter((i) => i.image.name === 'policy');
     const given = opts.classes?.(node, images);
     let count = 0;
@@ -100,21 +116,20 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
       if (usedAddrs.has(addr)) return syntheticFor(identity, family);
       using slot = dp.maps.ipcache.openInner(0) ?? undefined;
       if (!slot) return undefined;
-      const a = parseAddr(addr);
-      slot.update(encodeIpcacheKey({ bits: a.family === 6 ? 128 : 32, family: a.family, addr: a.bytes }), encodeIpcacheValue({ identity, flags: 0 }));
+      const a = parseAddress(addr)!;
+      slot.update(ipcacheLookupKey(a.family, a.addr), encodeIpcacheValue({ identity, flags: 0 }));
       synthetic.set(key, addr);
       return addr;
     };
     for (const pol of policies) {
       const endpointId = pol.image.endpointId!;
-      const entries = lpmEntries(pol.bytes, pol.image.keySize, pol.image.valueSize);
-      const flags = opts.endpointFlags?.(endpointId, images) ?? enforcedFlags(entries);
+      const flags = opts.endpointFlags?.(endpointId, images) ?? enforcedFlags(emu, node, endpointId);
       dp.applyImages([pol]);
       // test_run runs on loopback (ifindex 1): the endpoint under test sits there.
       dp.setEndpoint(1, { endpointId, identity: 0, flags });
-      const classes = given ? given.filter((c) => c.endpointId === endpointId) : deriveClasses(endpointId, entries, ipc, flags, opts.maxClassesPerEndpoint ?? 20000);
+      const classes = given ? given.filter((c) => c.endpointId === endpointId) : deriveClasses(emu, node, endpointId, flags, opts.maxClassesPerEndpoint ?? 20000);
       for (const c of classes) {
-        const addr = c.peerAddr ?? addressFor(c.peerIdentity, ipc, familyFor(c.protocol)) ?? (c.peerIdentity !== 0 ? syntheticFor(c.peerIdentity, familyFor(c.protocol)) : undefined);
+        const addr = c.peerAddr ?? peerAddressFor(emu, node, c.peerIdentity, familyFor(c.protocol)) ?? (c.peerIdentity !== WEIR_ID_UNKNOWN ? syntheticFor(c.peerIdentity, familyFor(c.protocol)) : undefined);
         if (!addr) {
           unreachable++;
           continue;
@@ -169,68 +184,58 @@ function runClass(dp: NetDatapath, c: KernelClass, peerAddr: string): { verdict:
 
 function outcome(r: { retval: number; ctxOut?: Buffer }): { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number } {
   if (r.retval === 2) return { verdict: 'deny' };
-  const mark = r.ctxOut?.readUInt32LE(SKB_MARK_OFFSET) ?? 0;
-  if ((mark & 0x0f00) === 0x0200) return { verdict: 'redirect', proxyPort: mark >>> 16 };
+  const mark = skbMark(r.ctxOut);
+  if ((mark & WEIR_MARK_MAGIC_MASK) === WEIR_MARK_MAGIC_TO_PROXY) return { verdict: 'redirect', proxyPort: mark >>> 16 };
   return { verdict: 'allow' };
 }
 
-function enforcedFlags(entries: LpmEntry[]): number {
+/** The WEIR_EP_* enforcement flags an endpoint's policy image implies: a direction with entries is enforced. */
+function enforcedFlags(emu: DatapathEmulator, node: string, endpointId: number): number {
   let flags = 0;
-  for (const e of entries) flags |= e.data[4] === 1 ? 2 : 1;
+  for (const e of emu.entriesOf({ node, endpointId })) flags |= e.direction === WEIR_DIR_EGRESS ? WEIR_EP_EGRESS_ENFORCED : WEIR_EP_INGRESS_ENFORCED;
   return flags;
 }
 
-/** An address whose ipcache lookup yields `identity` (world: one the ipcache does not cover). */
-export function addressFor(identity: number, ipcache: LpmEntry[], family?: 4 | 6): string | undefined {
-  const resolves = (addr: Buffer, fam: 4 | 6) => {
-    const data = Buffer.alloc(20);
-    data[0] = fam;
-    addr.copy(data, 4);
-    const hit = lpmLookup(ipcache, data);
-    return (hit ? hit.value.readUInt32LE(0) : 2) === identity;
-  };
-  const fmt = (b: Buffer, fam: 4 | 6) => (fam === 4 ? [...b.subarray(0, 4)].join('.') : [0, 2, 4, 6, 8, 10, 12, 14].map((i) => b.readUInt16BE(i).toString(16)).join(':'));
-  for (const e of ipcache) {
-    if (e.value.readUInt32LE(0) !== identity) continue;
-    const fam = e.data[0] === 6 ? 6 : 4;
-    if (family && fam !== family) continue;
-    const bits = e.prefixlen - 32;
-    const base = Buffer.from(e.data.subarray(4, 20));
-    const last = Buffer.from(base);
-    for (let i = bits; i < (fam === 4 ? 32 : 128); i++) last[i >> 3]! |= 0x80 >> (i & 7);
-    for (const cand of [base, last]) if (resolves(cand, fam)) return fmt(cand, fam);
+/** An address whose ipcache lookup on `node` yields `identity` (world: one the ipcache does not cover). */
+export function peerAddressFor(emu: DatapathEmulator, node: string, identity: number, family?: 4 | 6): string | undefined {
+  for (const e of emu.ipcacheOf(node)) {
+    if (e.identity !== identity || (family && e.key.family !== family)) continue;
+    // The prefix's first and last address: one of them is not shadowed by a longer prefix of another identity.
+    const base = Uint8Array.from(e.key.addr);
+    const last = Uint8Array.from(base);
+    for (let i = e.key.bits; i < base.length * 8; i++) last[i >> 3]! |= 0x80 >> (i & 7);
+    for (const cand of [base, last]) {
+      const a = formatAddress(e.key.family, cand);
+      if (emu.identityOf(node, a) === identity) return a;
+    }
   }
-  if (identity === 2 || identity === 9 || identity === 10) {
-    const pools: [4 | 6, string[]][] = [[4, identity === 10 ? [] : WORLD_V4], [6, identity === 9 ? [] : WORLD_V6]];
+  if (identity === WEIR_ID_WORLD || identity === WEIR_ID_WORLD_IPV4 || identity === WEIR_ID_WORLD_IPV6) {
+    const pools: [4 | 6, string[]][] = [[4, identity === WEIR_ID_WORLD_IPV6 ? [] : WORLD_V4], [6, identity === WEIR_ID_WORLD_IPV4 ? [] : WORLD_V6]];
     for (const [fam, list] of pools) {
       if (family && fam !== family) continue;
-      for (const a of list) {
-        const b = Buffer.alloc(16);
-        parseAddr(a).bytes.copy(b);
-        if (resolves(b, fam)) return a;
-      }
+      for (const a of list) if (emu.identityOf(node, a) === identity) return a;
     }
   }
   return undefined;
 }
 
 /** Classes from the images' own boundaries: identities × directions × protocols × port-block edges. */
-export function deriveClasses(endpointId: number, policy: LpmEntry[], ipcache: LpmEntry[], flags: number, max: number): KernelClass[] {
-  const identities = new Set<number>([2]);
-  for (const e of ipcache) identities.add(e.value.readUInt32LE(0));
-  for (const e of policy) if (e.data.readUInt32LE(0) !== 0) identities.add(e.data.readUInt32LE(0));
+export function deriveClasses(emu: DatapathEmulator, node: string, endpointId: number, flags: number, max: number): KernelClass[] {
+  const policy = emu.entriesOf({ node, endpointId });
+  const identities = new Set<number>([WEIR_ID_WORLD]);
+  for (const e of emu.ipcacheOf(node)) identities.add(e.identity);
+  for (const e of policy) if (e.identity !== WEIR_ID_UNKNOWN) identities.add(e.identity);
   const out: KernelClass[] = [];
-  for (const direction of [0, 1] as const) {
+  for (const direction of [WEIR_DIR_INGRESS, WEIR_DIR_EGRESS] as const) {
     const protos = new Set<number>([IPPROTO.TCP, IPPROTO.UDP]);
     const ports = new Map<number, Set<number>>();
     for (const e of policy) {
-      if (e.data[4] !== direction || e.prefixlen < 48) continue;
-      const proto = e.data[5]!;
-      protos.add(proto);
-      const set = ports.get(proto) ?? new Set<number>();
-      ports.set(proto, set);
-      const n = Math.max(0, e.prefixlen - 48);
-      const start = e.data.readUInt16BE(6) & (n === 0 ? 0 : (0xffff << (16 - n)) & 0xffff);
+      if (e.direction !== direction || e.prefixlen < WEIR_POLICY_PREFIX_PROTO) continue;
+      protos.add(e.protocol);
+      const set = ports.get(e.protocol) ?? new Set<number>();
+      ports.set(e.protocol, set);
+      const n = Math.max(0, e.prefixlen - WEIR_POLICY_PREFIX_PROTO);
+      const start = e.port & (n === 0 ? 0 : (0xffff << (16 - n)) & 0xffff);
       const end = start + (n >= 16 ? 0 : (1 << (16 - n)) - 1);
       for (const p of [start, end, start - 1, end + 1]) if (p >= 0 && p <= 0xffff) set.add(p);
     }
@@ -238,10 +243,7 @@ export function deriveClasses(endpointId: number, policy: LpmEntry[], ipcache: L
       const set = ports.get(proto) ?? new Set<number>();
       set.add(proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6 ? 8 : 80);
       for (const peer of identities)
-        for (const port of set) {
-          const d = decide(policy, flags, direction, peer, proto, port);
-          out.push(toClass(endpointId, direction, peer, proto, port, d));
-        }
+        for (const port of set) out.push(toClass(endpointId, direction, peer, proto, port, emu.decide({ node, endpointId, flags }, direction, peer, proto, port)));
     }
   }
   if (out.length <= max) return out;
@@ -249,15 +251,16 @@ export function deriveClasses(endpointId: number, policy: LpmEntry[], ipcache: L
   return Array.from({ length: max }, (_, i) => out[Math.floor(i * step)]!);
 }
 
-function toClass(endpointId: number, direction: 0 | 1, peer: number, protocol: number, port: number, d: Decision): KernelClass {
+function toClass(endpointId: number, direction: number, peer: number, protocol: number, port: number, d: EmulatedVerdict): KernelClass {
+  const redirect = d.action === 'redirect';
   return {
     endpointId,
-    direction: direction === 1 ? 'egress' : 'ingress',
+    direction: direction === WEIR_DIR_EGRESS ? 'egress' : 'ingress',
     peerIdentity: peer,
     protocol,
     port,
-    expect: d.verdict,
-    ...(d.proxyPort !== undefined ? { proxyPort: d.proxyPort } : {}),
+    expect: redirect ? 'redirect' : d.verdict,
+    ...(redirect && d.entry ? { proxyPort: d.entry.value.proxyPort } : {}),
   };
 }
 

@@ -1,8 +1,9 @@
 // An evaluator of runtime map images: what the syscall handler would do for a process making a call
 // with given arguments. It reads the encoded images (not the IR), so a test of it is a test of
 // what the kernel receives; its semantics mirror bpf/runtime/wrt_runtime.bpf.c line by line.
-import { decodeHook, runtimeLayouts, type RuntimeMapImage } from '../../bpf/abi/runtime.js';
-import { K, syscallName, type HookTableEntry, type KHook, type KMatchArg } from '../lower/runtime/hooks.js';
+import { decodeHook, decodeHookKey, decodeLpmKey, decodeNumKey, decodePolicyMode, decodeStrKey, K, LPM_STR_MAX, type KHook, type KMatchArg, type RuntimeMapImage } from '../../bpf/abi/runtime.js';
+import { decodeU32 } from '../../bpf/abi/layouts.js';
+import { syscallName, type HookTableEntry } from '../lower/runtime/hooks.js';
 import { syscallNumbers } from '../ir/runtime/syscalls.js';
 
 export type RuntimeVerdict = 'kill' | 'signal' | 'post' | 'allow';
@@ -53,23 +54,21 @@ export class RuntimeImageEvaluator {
     };
     for (const img of images) {
       for (const [k, v] of img.records) {
-        const kb = Buffer.from(k);
-        if (img.name === 'wrt_hooks') add(this.#hooks, kb.readUInt32LE(0), decodeHook(k, v));
-        else if (img.name === 'wrt_policies') this.#modes.set(kb.readUInt32LE(0), Buffer.from(v).readUInt32LE(0));
+        if (img.name === 'wrt_hooks') add(this.#hooks, decodeHookKey(k).syscallNr, decodeHook(k, v));
+        else if (img.name === 'wrt_policies') this.#modes.set(decodeU32(k), decodePolicyMode(v));
         else if (img.name === 'wrt_str' || img.name === 'wrt_str_a' || img.name === 'wrt_str_b') {
-          const id = kb.readUInt32LE(4);
-          const s = this.#sets.str.get(id) ?? new Set<string>();
-          s.add(kb.subarray(8, 8 + kb.readUInt32LE(0)).toString('latin1'));
-          this.#sets.str.set(id, s);
+          const { setId, bytes } = decodeStrKey(k);
+          const s = this.#sets.str.get(setId) ?? new Set<string>();
+          s.add(bytes.toString('latin1'));
+          this.#sets.str.set(setId, s);
         } else if (img.name === 'wrt_prefix' || img.name === 'wrt_postfix') {
-          const id = kb.readUInt32LE(4);
-          const bytes = kb.subarray(8, 8 + (kb.readUInt32LE(0) - 32) / 8);
-          add(img.name === 'wrt_prefix' ? this.#sets.prefix : this.#sets.postfix, id, bytes);
+          const { setId, bytes } = decodeLpmKey(k);
+          add(img.name === 'wrt_prefix' ? this.#sets.prefix : this.#sets.postfix, setId, bytes);
         } else if (img.name === 'wrt_num') {
-          const id = kb.readUInt32LE(0);
-          const s = this.#sets.num.get(id) ?? new Set<bigint>();
-          s.add(kb.readBigUInt64LE(8));
-          this.#sets.num.set(id, s);
+          const { setId, value } = decodeNumKey(k);
+          const s = this.#sets.num.get(setId) ?? new Set<bigint>();
+          s.add(value);
+          this.#sets.num.set(setId, s);
         }
       }
     }
@@ -134,13 +133,13 @@ export class RuntimeImageEvaluator {
       }
       case K.OP.Prefix:
       case K.OP.NotPrefix: {
-        const cut = s.subarray(0, runtimeLayouts.wrt_lpm_key.size - 8);
+        const cut = s.subarray(0, LPM_STR_MAX);
         const hit = (this.#sets.prefix.get(setId) ?? []).some((p) => p.length <= cut.length && cut.subarray(0, p.length).equals(p));
         return op === K.OP.Prefix ? hit : !hit;
       }
       case K.OP.Postfix:
       case K.OP.NotPostfix: {
-        const rev = Buffer.from(s).reverse().subarray(0, runtimeLayouts.wrt_lpm_key.size - 8);
+        const rev = Buffer.from(s).reverse().subarray(0, LPM_STR_MAX);
         const hit = (this.#sets.postfix.get(setId) ?? []).some((p) => p.length <= rev.length && rev.subarray(0, p.length).equals(p));
         return op === K.OP.Postfix ? hit : !hit;
       }

@@ -1,7 +1,7 @@
 // What the agent needs from a datapath: apply a verified bundle atomically, adopt what is
-// already in force after a restart, and report counters. Two implementations: the emulator
-// (pure TypeScript, no kernel) and the kernel (libbpf-ts, issue #4's apply/swap).
-import type { MapImage } from '../../compiler/bundle/types.js';
+// already in force after a restart, and report counters. Two implementations: the emulated datapath
+// (weir's datapath model, no kernel) and the kernel datapath (the BPF programs, maps swapped per slot).
+import type { MapImage } from '../../bpf/abi/image.js';
 import type { NodeManifest } from '../bundle/codec.js';
 
 export interface NodeFeatures {

@@ -1,30 +1,16 @@
-// The kernel datapath: issue #4's NetDatapath (bpf/net/loader.ts) with pinned outer maps under
-// /sys/fs/bpf/wag-<node>, fresh inner maps filled by batch updates and swapped per slot.
-// Verdict questions are answered by a shadow emulator over the same images; the kernel itself
-// enforces real packets on the attached veths.
+// The kernel datapath: the network datapath of bpf/net/loader.ts with pinned outer maps under
+// /sys/fs/bpf/wag-<node>, fresh inner maps filled by batch updates and swapped per slot, and the
+// runtime programs of bpf/runtime/loader.ts beside it. Verdict questions are answered by the
+// emulated datapath over the same images; the kernel itself enforces real packets on the attached veths.
+import { release } from 'node:os';
 import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
 import { EmulatorDatapath } from './emulated-datapath.js';
-import type { MapImage } from '../../compiler/bundle/types.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
-import { encodeIpcacheKey, encodeIpcacheValue } from '../../bpf/abi/net.js';
-import { parseAddress } from '../../compiler/model/cidr.js';
-
-/** weir_ipcache_value flag: the entry was learned from DNS (toFQDNs) and expires. */
-const IPCACHE_FLAG_FQDN = 1;
-
-interface NetDatapathLike {
-  applyImages(images: { image: unknown; bytes: Buffer }[]): { maps: { name: string; endpoint?: string; entries: number }[]; timings: { loadMs: number; swapMs: number } };
-  attachEndpoint(iface: string, ep: { endpointId: number; identity: number; flags: number }): { close(): void };
-  setEndpoint(ifindex: number, ep: { endpointId: number; identity: number; flags: number }): void;
-  stats(): { allowed: number; dropped: number };
-  close(): void;
-}
-
-/** bpf/runtime/loader.ts RuntimeDatapath, loaded lazily like the network datapath. */
-interface RuntimeDatapathLike {
-  applyBundle(images: { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[]): { entries: Record<string, number> };
-  close(): void;
-}
+import { imageRecords, type MapImage } from '../../bpf/abi/image.js';
+import { encodeIpcacheKey, encodeIpcacheValue, WEIR_IPCACHE_FLAG_FQDN, type EndpointTableEntry } from '../../bpf/abi/net.js';
+import { isRuntimeImage } from '../../bpf/abi/runtime-check.js';
+import { NetDatapath } from '../../bpf/net/loader.js';
+import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
 
 export interface KernelOptions {
   pinDir?: string;
@@ -37,24 +23,20 @@ export class KernelDatapath implements Datapath {
   private readonly shadow: EmulatorDatapath;
   private readonly attached = new Map<string, { close(): void }>();
   private digest: string | undefined;
-  private runtime: RuntimeDatapathLike | undefined;
+  private runtime: RuntimeDatapath | undefined;
   /** The bundle's ipcache image, to which learned toFQDNs addresses are added. */
   private ipcacheBase: { image: MapImage; bytes: Buffer } | undefined;
 
-  private constructor(private readonly node: string, private readonly net: NetDatapathLike, private readonly opts: KernelOptions) {
+  private constructor(private readonly node: string, private readonly net: NetDatapath, private readonly opts: KernelOptions) {
     this.shadow = new EmulatorDatapath(node);
   }
 
   static async open(node: string, opts: KernelOptions = {}): Promise<KernelDatapath> {
-    // Loaded lazily: the agent runs with the emulator on machines without libbpf or root.
-    const modPath = '../../bpf/net/loader.js';
-    const mod = (await import(modPath)) as { NetDatapath: { open(o: { pinDir?: string }): NetDatapathLike } };
     const pinDir = opts.pinDir ?? `/sys/fs/bpf/wag-${node.replace(/[^a-z0-9-]/gi, '').slice(0, 40)}`;
-    return new KernelDatapath(node, mod.NetDatapath.open({ pinDir }), { ...opts, pinDir });
+    return new KernelDatapath(node, NetDatapath.open({ pinDir }), { ...opts, pinDir });
   }
 
   async features(): Promise<NodeFeatures> {
-    const { release } = await import('node:os');
     return { datapath: 'kernel', kernel: release(), btf: true, mapInMap: true, lpmTrie: true, hooks: ['tc', 'xdp', 'tracepoint'] };
   }
 
@@ -63,22 +45,18 @@ export class KernelDatapath implements Datapath {
   }
 
   async apply(input: ApplyInput): Promise<ApplyReport> {
-    // Runtime images (wrt_*, issue #5) go to the runtime programs; the rest to the network datapath.
-    const isRuntime = (i: { image: { name: string } }) => i.image.name.startsWith('wrt_');
-    const r = this.net.applyImages(input.images.filter((i) => !isRuntime(i)));
-    const runtimeImages = input.images.filter(isRuntime);
+    // Runtime images (wrt_*) go to the runtime programs; the rest to the network datapath.
+    const r = this.net.applyImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
+    const maps: ApplyReport['maps'] = r.maps.map((m) => ({ name: m.name, ...(m.endpoint ? { endpoint: m.endpoint } : {}), entries: m.entries }));
+    const runtimeImages = input.images.filter((i) => isRuntimeImage(i.image.name));
     if (runtimeImages.length > 0) {
-      if (!this.runtime) {
-        const rmod = '../../bpf/runtime/loader.js';
-        const m = (await import(rmod)) as { RuntimeDatapath: { open(o: { pinDir?: string }): RuntimeDatapathLike } };
-        // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
-        this.runtime = m.RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
-      }
+      // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
+      this.runtime ??= RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
       const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[] } | undefined>;
       const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? []);
-      for (const [name, entries] of Object.entries(rs.entries)) r.maps.push({ name, entries });
+      for (const [name, entries] of Object.entries(rs.entries)) maps.push({ name, entries });
     }
-    const table = (input.tables.get('endpoints') ?? []) as { endpoint: string; endpointId: number; identity: number; flags: number }[];
+    const table = (input.tables.get('endpoints') ?? []) as EndpointTableEntry[];
     for (const e of table) {
       const iface = this.opts.interfaces?.[e.endpoint];
       if (!iface) continue;
@@ -88,8 +66,8 @@ export class KernelDatapath implements Datapath {
     await this.shadow.apply(input);
     this.digest = input.digest;
     this.ipcacheBase = input.images.find((i) => i.image.name === 'ipcache');
-    if (this.shadow.learned.size > 0) this.swapIpcache(); // learned addresses survive a new bundle
-    return { maps: r.maps.map((m) => ({ name: m.name, ...(m.endpoint ? { endpoint: m.endpoint } : {}), entries: m.entries })), timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs } };
+    if (this.shadow.learnedAddresses().length > 0) this.swapIpcache(); // learned addresses survive a new bundle
+    return { maps, timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs } };
   }
 
   async verdict(flow: Flow): Promise<Verdict> {
@@ -112,17 +90,13 @@ export class KernelDatapath implements Datapath {
   private swapIpcache(): void {
     const base = this.ipcacheBase;
     if (!base) return;
-    const rec = base.image.keySize + base.image.valueSize;
-    const byKey = new Map<string, [Buffer, Buffer]>();
-    for (let o = 0; o + rec <= base.bytes.length; o += rec) {
-      const k = base.bytes.subarray(o, o + base.image.keySize);
-      byKey.set(k.toString('hex'), [k, base.bytes.subarray(o + base.image.keySize, o + rec)]);
-    }
-    for (const [ip, l] of this.shadow.learned) {
-      const a = parseAddress(ip);
-      if (l.expires <= Date.now() || !a) continue;
-      const k = encodeIpcacheKey({ bits: a.family === 4 ? 32 : 128, family: a.family, addr: a.addr });
-      byKey.set(k.toString('hex'), [k, encodeIpcacheValue({ identity: l.identity, flags: IPCACHE_FLAG_FQDN })]);
+    const byKey = new Map<string, [Uint8Array, Uint8Array]>();
+    for (const [k, v] of imageRecords(base.image, base.bytes)) byKey.set(Buffer.from(k).toString('hex'), [k, v]);
+    const now = Date.now();
+    for (const l of this.shadow.learnedAddresses()) {
+      if (l.expires <= now) continue;
+      const k = encodeIpcacheKey({ bits: l.family === 4 ? 32 : 128, family: l.family, addr: l.addr });
+      byKey.set(k.toString('hex'), [k, encodeIpcacheValue({ identity: l.identity, flags: WEIR_IPCACHE_FLAG_FQDN })]);
     }
     const records = [...byKey.values()].sort(([a], [b]) => Buffer.compare(a, b));
     const bytes = Buffer.concat(records.flatMap(([k, v]) => [k, v]));

@@ -1,93 +1,19 @@
 // Ring-buffer records of weir's runtime programs → Tetragon-compatible JSON lines (the shape of
 // `tetra getevents -o json`: process_exec, process_exit, process_kprobe / process_tracepoint with
 // policy_name, action and args), plus weir's provenance, and a compact one-line format like
-// `tetra getevents -o compact`. Layouts: bpf/include/weir_runtime.h (offsets in bpf/abi/runtime.ts).
+// `tetra getevents -o compact`. The records are decoded by bpf/abi/runtime.ts.
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
-import { runtimeLayouts } from '../../bpf/abi/runtime.js';
+import { decodeCallArgs, decodeEventHead, decodeRuntimeEvent, isCallRecord, K, type DecodedEvent } from '../../bpf/abi/runtime.js';
 
-export const EV = { exec: 1, exit: 2, call: 3 } as const;
-const ACTION_NAMES: Record<number, string> = { 1: 'KPROBE_ACTION_POST', 2: 'KPROBE_ACTION_NOPOST', 3: 'KPROBE_ACTION_SIGKILL', 4: 'KPROBE_ACTION_SIGNAL', 5: 'KPROBE_ACTION_OVERRIDE' };
-const FLAG_MONITOR = 1;
+export type { DecodedEvent } from '../../bpf/abi/runtime.js';
+
+const ACTION_NAMES: Record<number, string> = { [K.ACTION.Post]: 'KPROBE_ACTION_POST', [K.ACTION.NoPost]: 'KPROBE_ACTION_NOPOST', [K.ACTION.Sigkill]: 'KPROBE_ACTION_SIGKILL', [K.ACTION.Signal]: 'KPROBE_ACTION_SIGNAL', [K.ACTION.Override]: 'KPROBE_ACTION_OVERRIDE' };
 const signalNames: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS' };
-const FLAG_BINARY_KNOWN = 4;
-const ARG = { int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 };
+const ARG = K.ARG;
 
-export interface DecodedEvent {
-  kind: 'exec' | 'exit' | 'call';
-  action: number;
-  monitor: boolean;
-  policyId: number;
-  hookId: number;
-  syscallNr: number;
-  pid: number;
-  tid: number;
-  ppid: number;
-  uid: number;
-  ktime: bigint;
-  signal: number;
-  binary: string;
-  binaryKnown: boolean;
-  args: { type: number; value: bigint; str?: string }[];
-  /** exit events: the wait status (status << 8 | signal). */
-  exitCode?: number;
-  /** exec events: argv[1..] joined by spaces, as Tetragon's process.arguments. */
-  arguments?: string;
-}
-
-const H = runtimeLayouts.wrt_event_hdr.members;
-const C = runtimeLayouts.wrt_event_call.members;
-
-function cstr(b: Buffer, off: number, max: number, len?: number): string {
-  let end = off + (len !== undefined ? Math.min(len, max) : max);
-  if (len === undefined) {
-    const z = b.indexOf(0, off);
-    if (z >= 0 && z < end) end = z;
-  }
-  return b.toString('utf8', off, end);
-}
-
-/** Decodes one ring-buffer record; undefined for a record of unknown kind or size. */
-export function decodeRecord(b: Buffer): DecodedEvent | undefined {
-  if (b.length < runtimeLayouts.wrt_event_hdr.size) return undefined;
-  const kind = b[H.kind];
-  if (kind !== EV.exec && kind !== EV.exit && kind !== EV.call) return undefined;
-  const flags = b[H.flags]!;
-  const known = (flags & FLAG_BINARY_KNOWN) !== 0;
-  const ev: DecodedEvent = {
-    kind: kind === EV.exec ? 'exec' : kind === EV.exit ? 'exit' : 'call',
-    action: b[H.action]!,
-    monitor: (flags & FLAG_MONITOR) !== 0,
-    policyId: b.readUInt32LE(H.policy_id),
-    hookId: b.readUInt32LE(H.hook_id),
-    syscallNr: b.readInt32LE(H.syscall_nr),
-    pid: b.readUInt32LE(H.pid),
-    tid: b.readUInt32LE(H.tid),
-    ppid: b.readUInt32LE(H.ppid),
-    uid: b.readUInt32LE(H.uid),
-    ktime: b.readBigUInt64LE(H.ktime),
-    signal: b.readInt32LE(H.signal),
-    binary: known ? cstr(b, H.binary, 256, b.readUInt32LE(H.binary_len)) : cstr(b, H.binary, 16),
-    binaryKnown: known,
-    args: [],
-  };
-  if (kind === EV.exec && b.length >= runtimeLayouts.wrt_event_exec.size) {
-    const X = runtimeLayouts.wrt_event_exec.members;
-    const n = Math.min(b.readUInt32LE(X.args_len), 256);
-    ev.arguments = b.toString('utf8', X.args, X.args + n).split('\0').slice(1).filter((a) => a !== '').join(' ');
-  }
-  if (kind === EV.exit && b.length >= runtimeLayouts.wrt_event_exit.size) ev.exitCode = b.readInt32LE(runtimeLayouts.wrt_event_exit.members.exit_code);
-  if (kind === EV.call && b.length >= runtimeLayouts.wrt_event_call.size) {
-    const n = Math.min(b[H.n_args]!, 5);
-    for (let i = 0; i < n; i++) {
-      const type = b[C.arg_type + i]!;
-      const value = b.readBigUInt64LE(C.argv + i * 8);
-      if (type === ARG.string) ev.args.push({ type, value, str: cstr(b, C.strs + i * 256, 255, b.readUInt16LE(C.str_len + i * 2)) });
-      else ev.args.push({ type, value });
-    }
-  }
-  return ev;
-}
+/** Decodes one ring-buffer record (bpf/abi/runtime.ts); undefined for a record of unknown kind or size. */
+export const decodeRecord = decodeRuntimeEvent;
 
 export interface ProcessInfo {
   exec_id: string;
@@ -222,7 +148,7 @@ export class TetragonEncoder {
    * fragments are cached strings, so an event costs a few reads, its string args and one concat.
    */
   jsonLine(record: Buffer): string | undefined {
-    if (record.length >= runtimeLayouts.wrt_event_call.size && record[H.kind] === EV.call) return this.#callLine(record);
+    if (isCallRecord(record)) return this.#callLine(record);
     const ev = decodeRecord(record);
     if (!ev) return undefined;
     const o = this.encode(ev);
@@ -268,46 +194,41 @@ export class TetragonEncoder {
   }
 
   #callLine(b: Buffer): string | undefined {
-    const pid = b.readUInt32LE(H.pid);
-    const ktime = b.readBigUInt64LE(H.ktime);
-    let pj = this.#procJson.get(pid);
-    const cached = this.#procs.get(pid);
+    const h = decodeEventHead(b)!;
+    let pj = this.#procJson.get(h.pid);
+    const cached = this.#procs.get(h.pid);
     if (!pj || pj.info !== cached) {
       const ev = decodeRecord(b)!;
       const info = this.#process(ev, false);
       pj = { info, json: JSON.stringify(info) };
-      this.#procJson.set(pid, pj);
+      this.#procJson.set(h.pid, pj);
       if (this.#procJson.size > 65536) this.#procJson.delete(this.#procJson.keys().next().value as number);
     }
-    const hookId = b.readUInt32LE(H.hook_id);
-    const f = this.#hookFrag(hookId, b.readUInt32LE(H.policy_id), b.readInt32LE(H.syscall_nr));
+    const f = this.#hookFrag(h.hookId, h.policyId, h.syscallNr);
     let args = '';
-    const n = Math.min(b[H.n_args]!, 5);
-    for (let i = 0; i < n; i++) {
-      const type = b[C.arg_type + i]!;
+    decodeCallArgs(b).forEach(({ type, value, str }, i) => {
       let a: string;
-      if (type === ARG.string) a = `{"string_arg":${JSON.stringify(cstr(b, C.strs + i * 256, 255, b.readUInt16LE(C.str_len + i * 2)))}`;
-      else if (type === ARG.int) a = `{"int_arg":${Number(BigInt.asIntN(64, b.readBigUInt64LE(C.argv + i * 8)))}`;
-      else if (type === ARG.int64) a = `{"long_arg":"${b.readBigInt64LE(C.argv + i * 8)}"`;
-      else a = `{"size_arg":"${b.readBigUInt64LE(C.argv + i * 8)}"`;
+      if (type === ARG.string) a = `{"string_arg":${JSON.stringify(str)}`;
+      else if (type === ARG.int) a = `{"int_arg":${Number(BigInt.asIntN(64, value))}`;
+      else if (type === ARG.int64) a = `{"long_arg":"${BigInt.asIntN(64, value)}"`;
+      else a = `{"size_arg":"${value}"`;
       const label = f.labels[i];
       if (label) a += `,"label":${JSON.stringify(label)}`;
       args += (i ? ',' : '') + a + '}';
-    }
-    const monitor = (b[H.flags]! & FLAG_MONITOR) !== 0;
-    const action = ACTION_NAMES[b[H.action]!] ?? 'KPROBE_ACTION_UNKNOWN';
-    const ppid = b.readUInt32LE(H.ppid);
-    const parent = this.#procs.get(ppid);
+    });
+    const monitor = (h.flags & K.EVF.monitor) !== 0;
+    const action = ACTION_NAMES[h.action] ?? 'KPROBE_ACTION_UNKNOWN';
+    const parent = this.#procs.get(h.ppid);
     let parentJson = '';
     if (parent) {
-      let pp = this.#procJson.get(ppid);
+      let pp = this.#procJson.get(h.ppid);
       if (!pp || pp.info !== parent) {
         pp = { info: parent, json: JSON.stringify(parent) };
-        this.#procJson.set(ppid, pp);
+        this.#procJson.set(h.ppid, pp);
       }
       parentJson = `,"parent":${pp.json}`;
     }
-    return `${f.head}${pj.json}${parentJson}${f.where},"args":[${args}],"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(ktime)}"}`;
+    return `${f.head}${pj.json}${parentJson}${f.where},"args":[${args}],"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(h.ktime)}"}`;
   }
 }
 

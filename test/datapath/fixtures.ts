@@ -1,11 +1,11 @@
 // Images built in the tests with the compiler's weir_net.h encoders (bpf/abi/net.ts), and
 // test_run helpers. PolicyEntry is the tests' readable form of one policy key/value pair.
 import { createHash } from 'node:crypto';
-import type { MapImage } from '../../compiler/bundle/types.js';
+import type { MapImage } from '../../bpf/abi/image.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
-import { encodeIpcacheKey, encodeIpcacheValue, encodePolicyKey, encodePolicyValue, netLayouts, WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_FLAG_AUDIT, WEIR_VERDICT_ALLOW, WEIR_VERDICT_DENY, WEIR_VERDICT_REDIRECT } from '../../bpf/abi/net.js';
+import { encodeIpcacheKey, encodeIpcacheValue, encodePolicyKey, encodePrefilterValue, encodePolicyValue, netLayouts, WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_FLAG_AUDIT, WEIR_VERDICT_ALLOW, WEIR_VERDICT_DENY, WEIR_VERDICT_REDIRECT } from '../../bpf/abi/net.js';
 import type { LoadedImage, NetDatapath } from '../../bpf/net/loader.js';
-import { parseAddr, SKB_CTX_SIZE, SKB_MARK_OFFSET, synthesizePacket, type PacketSpec } from '../../bpf/packet.js';
+import { parseAddr, SKB_CTX_SIZE, skbMark, synthesizePacket, type PacketSpec } from '../../bpf/packet.js';
 
 export interface PolicyEntry {
   /** Bits after the prefixlen field: 40 any proto/port, 48 any port, 48+n port prefix. */
@@ -82,15 +82,11 @@ export interface RunResult {
 export function run(dp: NetDatapath, direction: 'ingress' | 'egress', p: PacketSpec): RunResult {
   const prog = direction === 'ingress' ? dp.toEndpoint : dp.fromEndpoint;
   const r = prog.testRun({ data: synthesizePacket(p), ctx: Buffer.alloc(SKB_CTX_SIZE) });
-  return { verdict: r.retval === 2 ? 'drop' : 'allow', mark: r.ctxOut?.readUInt32LE(SKB_MARK_OFFSET) ?? 0 };
+  return { verdict: r.retval === 2 ? 'drop' : 'allow', mark: skbMark(r.ctxOut) };
 }
 
 /** A prefilter (XDP CIDR deny list) image: ipcache-style keys, {cookie, flags} values. */
 export function prefilterImage(entries: [cidr: string, cookie: number][]): LoadedImage {
-  const bytes = records(entries.map(([c, cookie]) => {
-    const v = Buffer.alloc(8);
-    v.writeUInt32LE(cookie, 0);
-    return [ipcacheKey(c), v];
-  }));
-  return { image: mapImage('prefilter', 'weir_ipcache_key', 'weir_prefilter_value', IPCACHE_KEY_SIZE, 8, entries.length, bytes, 65536), bytes };
+  const bytes = records(entries.map(([c, cookie]) => [ipcacheKey(c), encodePrefilterValue({ cookie, flags: 0 })]));
+  return { image: mapImage('prefilter', 'weir_ipcache_key', 'weir_prefilter_value', IPCACHE_KEY_SIZE, netLayouts.weir_prefilter_value.size, entries.length, bytes, 65536), bytes };
 }

@@ -4,8 +4,9 @@ import { runtimeLayouts } from '../../bpf/abi/runtime.js';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import { compactLine, decodeRecord, TetragonEncoder } from '../../controller/events/tetragon.js';
 
-const H = runtimeLayouts.wrt_event_hdr.members;
-const C = runtimeLayouts.wrt_event_call.members;
+const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) => Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
+const H = offsets(runtimeLayouts.wrt_event_hdr);
+const C = offsets(runtimeLayouts.wrt_event_call);
 
 function callRecord(o: { pid: number; action: number; flags?: number; hookId?: number; args: ({ s: string } | { i: bigint; t: number })[]; binary: string }): Buffer {
   const b = Buffer.alloc(runtimeLayouts.wrt_event_call.size);

@@ -1,7 +1,7 @@
 // Runtime IR and lowering: bad input gives a precise error at file:line:col; good input lowers to the right hooks.
 import { describe, expect, it } from 'vitest';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
-import { K } from '../../compiler/lower/runtime/hooks.js';
+import { K } from '../../bpf/abi/runtime.js';
 import { compileText } from './helpers.js';
 
 const policy = (hook: string, extra = '') => `apiVersion: cilium.io/v1alpha1

@@ -5,8 +5,10 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf } from '../../bpf/libbpf-ts/index.js';
 import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
-import { runtimeLayouts, STR_CLASS_A, STR_CLASS_B } from '../../bpf/abi/runtime.js';
-import { K } from '../../compiler/lower/runtime/hooks.js';
+import { LPM_STR_MAX, runtimeLayouts, STR_CLASS_A, STR_CLASS_B, STR_MAX } from '../../bpf/abi/runtime.js';
+import { compareLayouts, type FieldLayout } from '../../bpf/abi/layouts.js';
+import { btfLayouts } from '../../bpf/abi/check.js';
+import { K } from '../../bpf/abi/runtime.js';
 import { limits } from '../../compiler/ir/runtime/compile.js';
 import { checkRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { projectRoot } from './helpers.js';
@@ -25,12 +27,22 @@ describe('runtime layouts', () => {
       const s = btf.struct(name);
       expect(s, `struct ${name} in BTF`).toBeDefined();
       expect(s!.size, `sizeof(struct ${name})`).toBe(want.size);
-      for (const [member, off] of Object.entries(want.members)) {
+      for (const [member, l] of Object.entries<FieldLayout>(want.fields)) {
         const m = s!.members.find((x) => x.name === member);
         expect(m, `${name}.${member}`).toBeDefined();
-        expect(m!.offset, `offsetof(${name}, ${member})`).toBe(off);
+        expect(m!.offset, `offsetof(${name}, ${member})`).toBe(l.offset);
+        expect(m!.size, `sizeof(${name}.${member})`).toBe(l.size);
       }
     }
+    expect(compareLayouts(runtimeLayouts, btfLayouts(defaultRuntimeObject, Object.keys(runtimeLayouts)), 'runtime', 'weir_runtime.h')).toEqual([]);
+  });
+
+  it.skipIf(!existsSync(defaultRuntimeObject))('the comparison names a field that moved', () => {
+    const moved = { wrt_proc: { ...runtimeLayouts.wrt_proc, fields: { ...runtimeLayouts.wrt_proc.fields, uid: { offset: 12, size: 4 }, flags: { offset: 8, size: 4 } } } };
+    expect(compareLayouts(moved, btfLayouts(defaultRuntimeObject, ['wrt_proc']), 'runtime', 'weir_runtime.h')).toEqual([
+      'runtime: wrt_proc.uid is at offset 12 size 4 in TypeScript but offset 8 size 4 in BTF',
+      'runtime: wrt_proc.flags is at offset 8 size 4 in TypeScript but offset 12 size 4 in BTF',
+    ]);
   });
 
   it('constants match the header', () => {
@@ -56,6 +68,19 @@ describe('runtime layouts', () => {
     expect(define('WRT_LPM_STR_MAX')).toBe(limits.lpmStringBytes);
     expect(define('WRT_STR_MAX')).toBe(limits.stringBytes + 1);
     expect(define('WRT_STR_CLASS_A')).toBe(STR_CLASS_A);
+    expect(define('WRT_STR_MAX')).toBe(STR_MAX);
+    expect(define('WRT_LPM_STR_MAX')).toBe(LPM_STR_MAX);
+    expect(define('WRT_ABI_VERSION')).toBe(K.ABI_VERSION);
+    expect(define('WRT_MODE_ENFORCE')).toBe(K.MODE.enforce);
+    expect(define('WRT_ARG_NONE')).toBe(K.ARG.none);
+    expect(define('WRT_SEL_CGROUP_SCOPE')).toBe(K.SEL.cgroupScope);
+    expect(define('WRT_NS_FLAG_NOT_IN')).toBe(K.NS_FLAG.notIn);
+    expect(define('WRT_NS_FLAG_HOST_NS')).toBe(K.NS_FLAG.hostNs);
+    for (const [k, v] of Object.entries({ EFFECTIVE: K.CAP.Effective, PERMITTED: K.CAP.Permitted, INHERITABLE: K.CAP.Inheritable })) expect(define(`WRT_CAP_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({ EXEC: K.EV.exec, EXIT: K.EV.exit, CALL: K.EV.call })) expect(define(`WRT_EV_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({ MONITOR: K.EVF.monitor, RAW_TP: K.EVF.rawTp, BINARY_KNOWN: K.EVF.binaryKnown })) expect(define(`WRT_EVF_${k}`), k).toBe(v);
+    const max = { HOOKS_PER_CALL: K.MAX.hooksPerCall, ARGS: K.MAX.args, SELECTORS: K.MAX.selectors, MATCH_ARGS: K.MAX.matchArgs, VALUES: K.MAX.values, PID_FILTERS: K.MAX.pidFilters, NS_FILTERS: K.MAX.nsFilters, ACTIONS: K.MAX.actions, POLICIES: K.MAX.policies };
+    for (const [k, v] of Object.entries(max)) expect(define(`WRT_MAX_${k}`), k).toBe(v);
     expect(define('WRT_STR_CLASS_B')).toBe(STR_CLASS_B);
   });
 

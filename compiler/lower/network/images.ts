@@ -19,7 +19,9 @@ import {
   writeIpcacheValue,
   writePolicyKey,
   writePolicyValue,
+  type EndpointTableEntry,
 } from '../../../bpf/abi/net.js';
+import { keyOrder } from '../../../bpf/abi/image.js';
 import { endpointMapState, L7Registry, rulesBySubject, type MapEntry } from './mapstate.js';
 
 export interface LowerOptions {
@@ -27,14 +29,8 @@ export interface LowerOptions {
   policyMaxEntries?: number;
 }
 
-export interface EndpointTableEntry {
-  endpoint: string;
-  endpointId: number;
-  identity: number;
-  flags: number;
-  ips: string[];
-  node: string;
-}
+/** The bundle's `endpoints` table row is the datapath ABI's (the agent attaches endpoints from it). */
+export type { EndpointTableEntry } from '../../../bpf/abi/net.js';
 
 export interface LoweredNetwork {
   output: ProducerOutput;
@@ -116,26 +112,6 @@ function stableTable<T>(cache: MapStateCache, name: string, value: T): T {
   const copy = deepFreeze(structuredClone(value));
   cache.tables.set(name, copy);
   return copy;
-}
-
-/**
- * Record order of an image: records sorted by key bytes (as imageBlob sorts them), stable.
- * Keys are compared as big-endian u32 words read once, instead of a byte loop per comparison.
- */
-function keyOrder(keys: Buffer, keySize: number, n: number): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  if (keySize % 4 !== 0) return order.sort((a, b) => Buffer.compare(keys.subarray(a * keySize, (a + 1) * keySize), keys.subarray(b * keySize, (b + 1) * keySize)) || a - b);
-  const w = keySize / 4;
-  const words = new Uint32Array(n * w);
-  for (let i = 0; i < n * w; i++) words[i] = keys.readUInt32BE(i * 4);
-  return order.sort((a, b) => {
-    for (let k = 0; k < w; k++) {
-      const x = words[a * w + k]!;
-      const y = words[b * w + k]!;
-      if (x !== y) return x < y ? -1 : 1;
-    }
-    return a - b;
-  });
 }
 
 /** The policy map image of one map state: keys sorted by bytes, key‖value records, written in one buffer. */
@@ -323,7 +299,7 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
       // Buffer.from(buffer) copies element by element; allocUnsafe + copy is a memcpy.
       const blob = Buffer.allocUnsafe(baseBlob.length);
       baseBlob.copy(blob, 0);
-      for (const slot of nodeSlots) blob.writeUInt32LE(slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], slot.off);
+      for (const slot of nodeSlots) writeIpcacheValue(blob, slot.off, { identity: slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], flags: 0 });
       prefixHash ??= createHash('sha256').update(baseBlob.subarray(0, first));
       img = { blob, digest: prefixHash.copy().update(blob.subarray(first)).digest('hex') };
       ipImages.set(node, img);

@@ -7,51 +7,10 @@ import { describeMissing, type NodeCapabilities } from './capabilities.js';
 import type { Hook, MatchArg, RuntimeIR, Selector } from '../../ir/runtime/compile.js';
 import { limits } from '../../ir/runtime/compile.js';
 import { syscallNumbers } from '../../ir/runtime/syscalls.js';
+import { K, type KHook, type KMatchArg, type KSelector, type RuntimeRecords } from '../../../bpf/abi/runtime.js';
 
-/** Constants of bpf/include/weir_runtime.h (the layout test checks a sample of them against the header). */
-export const K = {
-  NR_ANY: 0xffffffff,
-  ARG_SRC_NR: 6,
-  ARG: { none: 0, int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 },
-  OP: { Equal: 1, NotEqual: 2, Prefix: 3, NotPrefix: 4, Postfix: 5, NotPostfix: 6, GreaterThan: 7, LessThan: 8, Mask: 9, InRange: 10, NotInRange: 11, InMap: 12, NotInMap: 13 },
-  PID: { notIn: 1, namespacePid: 2, followForks: 4 },
-  NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7 } as Record<string, number>,
-  NS_FLAG: { notIn: 1, hostNs: 2 },
-  CAP: { Effective: 1, Permitted: 2, Inheritable: 3 },
-  ACTION: { Post: 1, NoPost: 2, Sigkill: 3, Signal: 4, Override: 5 },
-  MODE: { enforce: 0, monitor: 1 },
-  SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
-  HOOK: { scoped: 1 },
-} as const;
-
-export interface KMatchArg {
-  /** Position in the hook's args. */
-  index: number;
-  op: number;
-  vals: bigint[];
-  setId: number;
-}
-
-export interface KSelector {
-  args: KMatchArg[];
-  bin?: { op: number; setId: number; followChildren?: boolean };
-  pids: { flags: number; vals: number[] }[];
-  ns: { kind: number; flags: number; vals: number[] }[];
-  cap?: { kind: number; notIn: boolean; mask: bigint };
-  actions: { action: number; arg: number }[];
-}
-
-export interface KHook {
-  syscallNr: number;
-  /** n-th hook on this syscall. */
-  index: number;
-  policyId: number;
-  hookId: number;
-  scopeSet: number;
-  scoped: boolean;
-  args: { src: number; type: number }[];
-  selectors: KSelector[];
-}
+// The kernel records (KHook, KSelector, KMatchArg) and the weir_runtime.h constants (K) are the ABI's.
+export type { KHook, KMatchArg, KSelector } from '../../../bpf/abi/runtime.js';
 
 /** Bundle table row: what a hook id (the events' cookie) points back to. */
 export interface HookTableEntry {
@@ -76,14 +35,10 @@ export interface HookTableEntry {
   confined?: boolean;
 }
 
-export interface LoweredRuntimeNode {
+/** A node's kernel records (encoded by bpf/abi/runtime.ts) with the names, attach points and hook table around them. */
+export interface LoweredRuntimeNode extends RuntimeRecords {
   node: string;
-  hooks: KHook[];
   policies: { id: number; name: string; mode: 'enforce' | 'monitor' }[];
-  strSets: Map<number, string[]>;
-  prefixSets: Map<number, string[]>;
-  postfixSets: Map<number, string[]>;
-  numSets: Map<number, bigint[]>;
   /** Tracepoints to attach: `syscalls/sys_enter_openat`, `raw_syscalls/sys_enter`. */
   attach: string[];
   table: HookTableEntry[];
