@@ -128,6 +128,42 @@ export function sumPerCpu(value: Uint8Array, slot: number, at = 0): number {
   return sum;
 }
 
+/** Encoder and decoder of a struct whose fields are integers, each a property of a TypeScript record. */
+export interface StructCodec<T> {
+  size: number;
+  encode(v: T): Buffer;
+  /** Writes at `off` of a larger zeroed buffer (whole images are encoded in place); padding is left alone. */
+  write(b: Buffer, off: number, v: T): void;
+  decode(b: Uint8Array, off?: number): T;
+}
+
+/** A codec for `s` that maps each property of T to the C field named in `fields`. */
+export function structCodec<T extends { [P in keyof T]: number }>(s: StructLayout, fields: { readonly [P in keyof T]: string }): StructCodec<T> {
+  const pairs = Object.entries(fields).map(([prop, name]): [string, FieldLayout] => {
+    const l = s.fields[name as string];
+    if (!l) throw new Error(`no field ${String(name)} in the struct (fields: ${Object.keys(s.fields).join(', ')})`);
+    return [prop, l];
+  });
+  const write = (b: Buffer, off: number, v: T): void => {
+    for (const [prop, l] of pairs) setInt(b, l, (v as Record<string, number>)[prop]!, off);
+  };
+  return {
+    size: s.size,
+    write,
+    encode(v) {
+      const b = Buffer.alloc(s.size);
+      write(b, 0, v);
+      return b;
+    },
+    decode(u, off = 0) {
+      const b = bytes(u);
+      const out: Record<string, number> = {};
+      for (const [prop, l] of pairs) out[prop] = getInt(b, l, off);
+      return out as unknown as T;
+    },
+  };
+}
+
 /** One struct of the compiled objects as BTF describes it (bpf/abi/check.ts reads these). */
 export interface BtfStructLayout {
   size: number;

@@ -1,7 +1,7 @@
 // The network datapath's ABI: the structs of bpf/include/weir_net.h (checked against the BTF of
 // endpoint.bpf.o by check.ts at build time), its constants, and the encoders and decoders of every
 // key, value and ring-buffer record the compiler, the verifiers, the loader and the agent exchange.
-import { bytes, field as f, getBig, getBytes, getInt, setBytes, setInt, type FieldLayout, type StructLayout } from './layouts.js';
+import { bytes, field as f, getBig, getBytes, getInt, setBytes, setInt, structCodec, type FieldLayout, type StructLayout } from './layouts.js';
 
 
 export type { FieldLayout, StructLayout } from './layouts.js';
@@ -140,12 +140,7 @@ export interface EndpointTableEntry {
   node: string;
 }
 
-const PK = netLayouts.weir_policy_key.fields;
-const PV = netLayouts.weir_policy_value.fields;
 const IK = netLayouts.weir_ipcache_key.fields;
-const IV = netLayouts.weir_ipcache_value.fields;
-const EV = netLayouts.weir_endpoint_value.fields;
-const FV = netLayouts.weir_prefilter_value.fields;
 const NE = netLayouts.weir_net_event.fields;
 
 /**
@@ -159,53 +154,21 @@ export function splitLpmKey(key: Uint8Array): { prefixlen: number; data: Uint8Ar
   return { prefixlen: getInt(bytes(key), LPM_PREFIXLEN), data: key.subarray(LPM_PREFIXLEN.size) };
 }
 
-export function encodePolicyKey(k: PolicyKey): Buffer {
-  const b = Buffer.alloc(netLayouts.weir_policy_key.size);
-  writePolicyKey(b, 0, k);
-  return b;
-}
+const policyKey = structCodec<PolicyKey>(netLayouts.weir_policy_key, { prefixlen: 'prefixlen', identity: 'identity', direction: 'direction', protocol: 'protocol', port: 'dport_be' });
+const policyValue = structCodec<PolicyValue>(netLayouts.weir_policy_value, { verdict: 'verdict', auth: 'auth', flags: 'flags', proxyPort: 'proxy_port', precedence: 'precedence', cookie: 'cookie' });
+const ipcacheValue = structCodec<IpcacheValue>(netLayouts.weir_ipcache_value, { identity: 'identity', flags: 'flags' });
+const endpointValue = structCodec<EndpointValue>(netLayouts.weir_endpoint_value, { endpointId: 'endpoint_id', identity: 'identity', flags: 'flags' });
+const prefilterValue = structCodec<PrefilterValue>(netLayouts.weir_prefilter_value, { cookie: 'cookie', flags: 'flags' });
 
+export const encodePolicyKey = (k: PolicyKey): Buffer => policyKey.encode(k);
 /** Writes a policy key at `off` of a larger buffer (whole map images are encoded in place, without a Buffer per record). */
-export function writePolicyKey(b: Buffer, off: number, k: PolicyKey): void {
-  setInt(b, PK.prefixlen, k.prefixlen, off);
-  setInt(b, PK.identity, k.identity, off);
-  setInt(b, PK.direction, k.direction, off);
-  setInt(b, PK.protocol, k.protocol, off);
-  setInt(b, PK.dport_be, k.port, off);
-}
+export const writePolicyKey = (b: Buffer, off: number, k: PolicyKey): void => policyKey.write(b, off, k);
+export const decodePolicyKey = (key: Uint8Array): PolicyKey => policyKey.decode(key);
 
-export function decodePolicyKey(key: Uint8Array): PolicyKey {
-  const b = bytes(key);
-  return { prefixlen: getInt(b, PK.prefixlen), identity: getInt(b, PK.identity), direction: getInt(b, PK.direction), protocol: getInt(b, PK.protocol), port: getInt(b, PK.dport_be) };
-}
-
-export function encodePolicyValue(p: PolicyValue): Buffer {
-  const b = Buffer.alloc(netLayouts.weir_policy_value.size);
-  writePolicyValue(b, 0, p);
-  return b;
-}
-
+export const encodePolicyValue = (v: PolicyValue): Buffer => policyValue.encode(v);
 /** Writes a policy value at `off`; the padding bytes are left as they are (zero in a fresh buffer). */
-export function writePolicyValue(b: Buffer, off: number, p: PolicyValue): void {
-  setInt(b, PV.verdict, p.verdict, off);
-  setInt(b, PV.auth, p.auth, off);
-  setInt(b, PV.flags, p.flags, off);
-  setInt(b, PV.proxy_port, p.proxyPort, off);
-  setInt(b, PV.precedence, p.precedence, off);
-  setInt(b, PV.cookie, p.cookie, off);
-}
-
-export function decodePolicyValue(value: Uint8Array): PolicyValue {
-  const b = bytes(value);
-  return {
-    verdict: getInt(b, PV.verdict),
-    auth: getInt(b, PV.auth),
-    flags: getInt(b, PV.flags),
-    proxyPort: getInt(b, PV.proxy_port),
-    precedence: getInt(b, PV.precedence),
-    cookie: getInt(b, PV.cookie),
-  };
-}
+export const writePolicyValue = (b: Buffer, off: number, v: PolicyValue): void => policyValue.write(b, off, v);
+export const decodePolicyValue = (value: Uint8Array): PolicyValue => policyValue.decode(value);
 
 export function encodeIpcacheKey(k: IpcacheKey): Buffer {
   const b = Buffer.alloc(netLayouts.weir_ipcache_key.size);
@@ -231,46 +194,15 @@ export function ipcacheLookupKey(family: 4 | 6, addr: Uint8Array): Buffer {
   return encodeIpcacheKey({ bits: family === 4 ? 32 : 128, family, addr });
 }
 
-export function encodeIpcacheValue(v: IpcacheValue): Buffer {
-  const b = Buffer.alloc(netLayouts.weir_ipcache_value.size);
-  writeIpcacheValue(b, 0, v);
-  return b;
-}
+export const encodeIpcacheValue = (v: IpcacheValue): Buffer => ipcacheValue.encode(v);
+export const writeIpcacheValue = (b: Buffer, off: number, v: IpcacheValue): void => ipcacheValue.write(b, off, v);
+export const decodeIpcacheValue = (value: Uint8Array): IpcacheValue => ipcacheValue.decode(value);
 
-export function writeIpcacheValue(b: Buffer, off: number, v: IpcacheValue): void {
-  setInt(b, IV.identity, v.identity, off);
-  setInt(b, IV.flags, v.flags, off);
-}
+export const encodeEndpointValue = (v: EndpointValue): Buffer => endpointValue.encode(v);
+export const decodeEndpointValue = (value: Uint8Array): EndpointValue => endpointValue.decode(value);
 
-export function decodeIpcacheValue(value: Uint8Array): IpcacheValue {
-  const b = bytes(value);
-  return { identity: getInt(b, IV.identity), flags: getInt(b, IV.flags) };
-}
-
-export function encodeEndpointValue(v: EndpointValue): Buffer {
-  const b = Buffer.alloc(netLayouts.weir_endpoint_value.size);
-  setInt(b, EV.endpoint_id, v.endpointId);
-  setInt(b, EV.identity, v.identity);
-  setInt(b, EV.flags, v.flags);
-  return b;
-}
-
-export function decodeEndpointValue(value: Uint8Array): EndpointValue {
-  const b = bytes(value);
-  return { endpointId: getInt(b, EV.endpoint_id), identity: getInt(b, EV.identity), flags: getInt(b, EV.flags) };
-}
-
-export function encodePrefilterValue(v: PrefilterValue): Buffer {
-  const b = Buffer.alloc(netLayouts.weir_prefilter_value.size);
-  setInt(b, FV.cookie, v.cookie);
-  setInt(b, FV.flags, v.flags);
-  return b;
-}
-
-export function decodePrefilterValue(value: Uint8Array): PrefilterValue {
-  const b = bytes(value);
-  return { cookie: getInt(b, FV.cookie), flags: getInt(b, FV.flags) };
-}
+export const encodePrefilterValue = (v: PrefilterValue): Buffer => prefilterValue.encode(v);
+export const decodePrefilterValue = (value: Uint8Array): PrefilterValue => prefilterValue.decode(value);
 
 /**
  * weir_state's value: not read by the programs, it records the bundle in force so that it survives the

@@ -2,7 +2,7 @@
 // wrt_runtime.bpf.o by check.ts at build time), its constants, the kernel records the lowering produces
 // (hooks, selectors, sets), and the encoders and decoders of every runtime map key, value and
 // ring-buffer record.
-import { bytes, field as f, getBig, getBytes, getCString, getInt, getString, offsetOf, setBig, setBytes, setInt, sumPerCpu, type StructLayout } from './layouts.js';
+import { bytes, field as f, getBig, getBytes, getCString, getInt, getString, offsetOf, setBig, setBytes, setInt, structCodec, sumPerCpu, type StructLayout } from './layouts.js';
 
 /** The weir_runtime.h structs (x86_64). */
 export const runtimeLayouts = {
@@ -164,7 +164,6 @@ export interface RuntimeMapImage {
   records: Record2[];
 }
 
-const HK = runtimeLayouts.wrt_hook_key.fields;
 const H = runtimeLayouts.wrt_hook.fields;
 const S = runtimeLayouts.wrt_selector.fields;
 const MA = runtimeLayouts.wrt_match_arg.fields;
@@ -184,17 +183,10 @@ const EX = runtimeLayouts.wrt_event_exec.fields;
 const EC = runtimeLayouts.wrt_event_call.fields;
 const EE = runtimeLayouts.wrt_event_exit.fields;
 
-export function encodeHookKey(nr: number, index: number): Buffer {
-  const b = Buffer.alloc(runtimeLayouts.wrt_hook_key.size);
-  setInt(b, HK.syscall_nr, nr);
-  setInt(b, HK.index, index);
-  return b;
-}
+const hookKey = structCodec<{ syscallNr: number; index: number }>(runtimeLayouts.wrt_hook_key, { syscallNr: 'syscall_nr', index: 'index' });
 
-export function decodeHookKey(key: Uint8Array): { syscallNr: number; index: number } {
-  const b = bytes(key);
-  return { syscallNr: getInt(b, HK.syscall_nr), index: getInt(b, HK.index) };
-}
+export const encodeHookKey = (nr: number, index: number): Buffer => hookKey.encode({ syscallNr: nr, index });
+export const decodeHookKey = (key: Uint8Array): { syscallNr: number; index: number } => hookKey.decode(key);
 
 function encodeSelector(b: Buffer, base: number, s: KSelector): void {
   setInt(b, S.n_args, s.args.length, base);
@@ -512,19 +504,10 @@ export function decodeCallArgs(record: Uint8Array): EventArg[] {
   return out;
 }
 
-export interface DecodedEvent {
+/** A record decoded whole: its header (flags and counts spelled out), the binary and what its kind carries. */
+export interface DecodedEvent extends Omit<RuntimeEventHead, 'kind' | 'flags' | 'nArgs'> {
   kind: 'exec' | 'exit' | 'call';
-  action: number;
   monitor: boolean;
-  policyId: number;
-  hookId: number;
-  syscallNr: number;
-  pid: number;
-  tid: number;
-  ppid: number;
-  uid: number;
-  ktime: bigint;
-  signal: number;
   binary: string;
   binaryKnown: boolean;
   args: EventArg[];
