@@ -1,8 +1,8 @@
 // The agent's DNS proxy (UDP): forwards lookups to the upstream resolver, refuses names the DNS
-// rules do not allow, and teaches the datapath the answered addresses of FQDN selectors.
+// rules do not allow, and teaches the datapath the answered addresses (A and AAAA) of FQDN selectors.
 import * as dgram from 'node:dgram';
 import type { Logger } from 'pino';
-import { parseDns, refusedReply, TYPE_A } from './dns.js';
+import { parseDns, refusedReply, TYPE_A, TYPE_AAAA } from './dns.js';
 import { FqdnPolicy, type LearnedAddress } from './fqdn.js';
 
 export interface FqdnSink {
@@ -58,7 +58,7 @@ export class DnsProxy {
     if (policy.proxied) {
       const r = parseDns(answer);
       for (const a of r.answers) {
-        if (a.type !== TYPE_A || !a.data) continue;
+        if ((a.type !== TYPE_A && a.type !== TYPE_AAAA) || !a.data) continue; // IPv4 and IPv6 answers alike
         // A CNAME chain answers for the question's name: match the name the client asked for too.
         const selectors = new Map([...policy.match(a.name), ...policy.match(name)].map((x) => [x.identity, x]));
         for (const sel of selectors.values()) {

@@ -1,6 +1,6 @@
 // toFQDNs at run time with a real DNS server: dnsmasq in a network namespace of the test, the
-// agent's DNS proxy in front of it. With a DNS rule the answered address is learned under the
-// selector's identity, allows the connection, and expires with the TTL; a name outside the DNS
+// agent's DNS proxy in front of it. With a DNS rule the answered address (A or AAAA) is learned under
+// the selector's identity, allows the connection, and expires with the TTL; a name outside the DNS
 // rules is refused; without a DNS rule nothing is learned (as upstream).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -45,7 +45,7 @@ describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', (
   beforeAll(async () => {
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    dnsmasq = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/dnsmasq', '--no-daemon', '--port=5353', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--address=/api.example.com/203.0.113.7', '--local-ttl=2', `--pid-file=${path.join(os.tmpdir(), `${ns}.pid`)}`], { stdio: 'ignore' });
+    dnsmasq = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/dnsmasq', '--no-daemon', '--port=5353', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--address=/api.example.com/203.0.113.7', '--address=/api.example.com/2001:db8::7', '--local-ttl=2', `--pid-file=${path.join(os.tmpdir(), `${ns}.pid`)}`], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500));
   });
 
@@ -70,6 +70,13 @@ describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', (
     expect(r['refused']).toBe('EREFUSED');
     expect(r['expired']).toBe(1);
     expect(r['afterTtl']).toBe('deny');
+    expect(r['before6']).toBe('deny');
+    expect(r['answer6']).toEqual([{ address: '2001:db8::7', ttl: 2 }]);
+    expect(r['learned6']).toEqual([{ ip: '2001:db8:0:0:0:0:0:7', identity: sel.identity, selector: 'matchName:api.example.com' }]);
+    expect(r['after6']).toBe('allow');
+    expect(r['otherAddress6']).toBe('deny');
+    expect(r['expired6']).toBe(1);
+    expect(r['afterTtl6']).toBe('deny');
   }, 90_000);
 
   it('learns nothing without a DNS rule, as upstream', () => {
@@ -107,8 +114,28 @@ spec:
       net.onDestroy.push(() => dp.close());
       await dp.apply({ digest: r.bundle!.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })), tables });
       const identity = (tables.get('fqdn_selectors') as { identity: number }[])[0]!.identity;
+      // The kernel's ipcache in service, read back through the pin: what the programs look an address up in.
+      const { BpfMap } = await import('../../bpf/libbpf-ts/index.js');
+      const { decodeIpcacheValue, ipcacheLookupKey, WEIR_IPCACHE_FLAG_FQDN } = await import('../../bpf/abi/net.js');
+      const { parseAddress } = await import('../../compiler/model/cidr.js');
+      const inKernel = (address: string) => {
+        using outer = BpfMap.openPinned(path.join(net.pinDir, 'weir_ipcache'));
+        using inner = outer.openInner(0)!;
+        const a = parseAddress(address)!;
+        const v = inner.lookup(ipcacheLookupKey(a.family, a.addr));
+        return v ? decodeIpcacheValue(v) : undefined;
+      };
+      // An AAAA answer, spelled as the DNS parser spells it: the kernel ipcache gets its /128 and loses it at expiry.
+      dp.learnFqdn('2001:db8:0:0:0:0:0:7', identity, 1);
+      expect(inKernel('2001:db8::7')).toEqual({ identity, flags: WEIR_IPCACHE_FLAG_FQDN });
+      expect(inKernel('2001:db8::8')?.identity).not.toBe(identity);
+      expect(await dp.verdict({ src: '10.200.0.12', dst: '2001:db8::7', protocol: 'TCP', port: 80 })).toMatchObject({ verdict: 'allow', reason: 'policy-allow' });
+      await new Promise((res) => setTimeout(res, 1100));
+      expect(dp.expireFqdn()).toBe(1);
+      expect(inKernel('2001:db8::7')?.identity).not.toBe(identity);
       expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
       dp.learnFqdn('10.200.0.10', identity, 2);
+      expect(inKernel('10.200.0.10')).toEqual({ identity, flags: WEIR_IPCACHE_FLAG_FQDN });
       expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('allow');
       expect(await net.verdictOnWire('xwing', 'deathstar', 8080)).toBe('deny');
       await new Promise((res) => setTimeout(res, 2100));
