@@ -5,10 +5,31 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Btf } from '../../bpf/libbpf-ts/index.js';
 import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
-import { LPM_STR_MAX, runtimeLayouts, STR_CLASS_A, STR_CLASS_B, STR_MAX } from '../../bpf/abi/runtime.js';
+import {
+  decodeHook,
+  decodeHookKey,
+  decodeLpmKey,
+  decodeNumKey,
+  decodePolicyMode,
+  decodeRuntimeStats,
+  decodeStrKey,
+  encodeHook,
+  encodeHookKey,
+  encodeLpmKey,
+  encodeNodeInfo,
+  encodeNumKey,
+  encodePolicyMode,
+  encodeProc,
+  encodeStrKey,
+  LPM_STR_MAX,
+  runtimeLayouts,
+  STR_CLASS_A,
+  STR_CLASS_B,
+  STR_MAX,
+  K,
+} from '../../bpf/abi/runtime.js';
 import { compareLayouts, type FieldLayout } from '../../bpf/abi/layouts.js';
 import { btfLayouts } from '../../bpf/abi/check.js';
-import { K } from '../../bpf/abi/runtime.js';
 import { limits } from '../../compiler/ir/runtime/compile.js';
 import { checkRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { projectRoot } from './helpers.js';
@@ -82,6 +103,33 @@ describe('runtime layouts', () => {
     const max = { HOOKS_PER_CALL: K.MAX.hooksPerCall, ARGS: K.MAX.args, SELECTORS: K.MAX.selectors, MATCH_ARGS: K.MAX.matchArgs, VALUES: K.MAX.values, PID_FILTERS: K.MAX.pidFilters, NS_FILTERS: K.MAX.nsFilters, ACTIONS: K.MAX.actions, POLICIES: K.MAX.policies };
     for (const [k, v] of Object.entries(max)) expect(define(`WRT_MAX_${k}`), k).toBe(v);
     expect(define('WRT_STR_CLASS_B')).toBe(STR_CLASS_B);
+  });
+
+  it('keys and values round-trip through the encoders at the layout offsets', () => {
+    const str = encodeStrKey(7, '/etc/shadow');
+    expect(str.length).toBe(runtimeLayouts.wrt_str_key_a.size);
+    expect(decodeStrKey(str)).toEqual({ setId: 7, bytes: Buffer.from('/etc/shadow') });
+    expect(encodeStrKey(7, 'x'.repeat(100)).length).toBe(runtimeLayouts.wrt_str_key_b.size);
+    expect(encodeStrKey(7, 'x'.repeat(300)).length).toBe(runtimeLayouts.wrt_str_key.size);
+    const lpm = encodeLpmKey(3, '/usr/');
+    expect(lpm.readUInt32LE(runtimeLayouts.wrt_lpm_key.fields.prefixlen.offset)).toBe(32 + 5 * 8);
+    expect(decodeLpmKey(lpm)).toEqual({ setId: 3, bytes: Buffer.from('/usr/') });
+    expect(decodeNumKey(encodeNumKey(4, -1n))).toEqual({ setId: 4, value: 2n ** 64n - 1n });
+    expect(decodeHookKey(encodeHookKey(K.NR_ANY, 2))).toEqual({ syscallNr: K.NR_ANY, index: 2 });
+    expect(decodePolicyMode(encodePolicyMode('monitor'))).toBe(K.MODE.monitor);
+    const proc = encodeProc({ pid: 42, ppid: 1, uid: 1000, binary: '/bin/cat' });
+    const P = runtimeLayouts.wrt_proc.fields;
+    expect([proc.readUInt32LE(P.pid.offset), proc.readUInt32LE(P.ppid.offset), proc.readUInt32LE(P.uid.offset), proc.readUInt32LE(P.binary_len.offset)]).toEqual([42, 1, 1000, 8]);
+    expect(proc.subarray(P.binary.offset, P.binary.offset + 8).toString()).toBe('/bin/cat');
+    const ni = encodeNodeInfo([0, 11, 22]);
+    expect([ni.readUInt32LE(4), ni.readUInt32LE(8)]).toEqual([11, 22]);
+    const stats = Buffer.alloc(runtimeLayouts.wrt_stats.size * 2);
+    stats.writeBigUInt64LE(3n, runtimeLayouts.wrt_stats.fields.calls.offset);
+    stats.writeBigUInt64LE(4n, runtimeLayouts.wrt_stats.size + runtimeLayouts.wrt_stats.fields.calls.offset);
+    stats.writeBigUInt64LE(5n, runtimeLayouts.wrt_stats.fields.events_lost.offset);
+    expect(decodeRuntimeStats(stats)).toEqual({ calls: 7, matches: 0, signals: 0, events: 0, eventsLost: 5 });
+    const hook = { syscallNr: 257, index: 0, policyId: 1, hookId: 9, scopeSet: 0, scoped: false, args: [{ src: 1, type: K.ARG.string }], selectors: [{ args: [{ index: 0, op: K.OP.Prefix, vals: [], setId: 3 }], bin: { op: K.OP.Equal, setId: 7, followChildren: true }, pids: [{ flags: K.PID.notIn, vals: [1, 2] }], ns: [{ kind: K.NS['Mnt']!, flags: K.NS_FLAG.hostNs, vals: [] }], cap: { kind: K.CAP.Effective, notIn: true, mask: 1n << 21n }, actions: [{ action: K.ACTION.Signal, arg: -9 }] }] };
+    expect(decodeHook(encodeHookKey(257, 0), encodeHook(hook))).toEqual(hook);
   });
 
   it('checkRuntimeImage names what is wrong with a runtime image', () => {
