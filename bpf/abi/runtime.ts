@@ -102,6 +102,29 @@ export const K = {
   EVF: { monitor: 1, rawTp: 2, binaryKnown: 4 },
 } as const;
 
+/** What a node's kernel lets the runtime programs do: bpf/runtime/node-capabilities.ts probes it, the lowering compiles against it. */
+export interface NodeCapabilities {
+  /** syscalls/* and sched/* tracepoint programs load and attach. */
+  tracepoints: boolean;
+  /** raw_syscalls/sys_enter attaches (hooks on every syscall). */
+  rawSyscalls: boolean;
+  /** kprobe programs load. */
+  kprobes: boolean;
+  /** kprobes attach (kprobe events or kprobe_multi exist). */
+  kprobeAttach: boolean;
+  fentry: boolean;
+  /** BPF LSM programs load and attach (bpf in the active LSM list). */
+  lsm: boolean;
+  /** bpf_override_return on error-injectable functions (needs kprobe attach and CONFIG_BPF_KPROBE_OVERRIDE). */
+  override: boolean;
+  sendSignal: boolean;
+  ringbuf: boolean;
+  mapInMap: boolean;
+  uprobes: boolean;
+  /** Syscalls that have a sys_enter tracepoint on this node; undefined: assume every syscall of the table. */
+  syscalls?: readonly string[];
+}
+
 /** WRT_STR_MAX: string bytes read per arg, NUL included. */
 export const STR_MAX = 256;
 /** String set size classes (bytes of the string), as WRT_STR_CLASS_A / _B. */

@@ -2,7 +2,7 @@
 // the agent reports it and the compiler lowers each node's policies against it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { BpfObject, probeHooks, type HookSupport } from '../libbpf-ts/index.js';
-import type { NodeCapabilities } from '../../compiler/lower/runtime/capabilities.js';
+import type { NodeCapabilities } from '../abi/runtime.js';
 import { defaultRuntimeObject } from './loader.js';
 
 const tracefs = existsSync('/sys/kernel/tracing/events') ? '/sys/kernel/tracing' : '/sys/kernel/debug/tracing';

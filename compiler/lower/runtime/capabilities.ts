@@ -2,27 +2,9 @@
 // real node with libbpf-ts); the compiler lowers each hook for each node against it and refuses, with the
 // reason, whatever the node cannot do — never a silent downgrade (Tetragon issue 4997 is the lesson).
 
-export interface NodeCapabilities {
-  /** syscalls/* and sched/* tracepoint programs load and attach. */
-  tracepoints: boolean;
-  /** raw_syscalls/sys_enter attaches (hooks on every syscall). */
-  rawSyscalls: boolean;
-  /** kprobe programs load. */
-  kprobes: boolean;
-  /** kprobes attach (kprobe events or kprobe_multi exist). */
-  kprobeAttach: boolean;
-  fentry: boolean;
-  /** BPF LSM programs load and attach (bpf in the active LSM list). */
-  lsm: boolean;
-  /** bpf_override_return on error-injectable functions (needs kprobe attach and CONFIG_BPF_KPROBE_OVERRIDE). */
-  override: boolean;
-  sendSignal: boolean;
-  ringbuf: boolean;
-  mapInMap: boolean;
-  uprobes: boolean;
-  /** Syscalls that have a sys_enter tracepoint on this node; undefined: assume every syscall of the table. */
-  syscalls?: readonly string[];
-}
+// The record itself is the runtime datapath's (bpf/abi/runtime.ts): the node probe fills it, the lowering reads it.
+import type { NodeCapabilities } from '../../../bpf/abi/runtime.js';
+export type { NodeCapabilities } from '../../../bpf/abi/runtime.js';
 
 /** Named capability profiles a node can declare with the label `weir.dev/runtime-profile`. */
 export const capabilityProfiles: Readonly<Record<string, NodeCapabilities>> = {
