@@ -2,10 +2,10 @@
 /*
  * Runtime enforcement map and event layouts: the single source of truth.
  *
- * bpf/abi/runtime.ts writes map images in exactly these layouts and
- * controller/events/tetragon.ts decodes ring-buffer records from them; a test
- * (test/runtime/layout.test.ts) checks both against the BTF of the compiled
- * objects. Change a layout here, bump WRT_ABI_VERSION, and the TS must follow.
+ * bpf/abi/runtime.ts states these layouts once and encodes map images and
+ * decodes ring-buffer records through them; bpf/abi/check.ts (run by
+ * bpf/build.mjs) compares it with the BTF of the compiled object. Change a
+ * layout here, bump WRT_ABI_VERSION, and the TS must follow.
  *
  * Vocabulary follows Tetragon's pkg/selectors: a hook (one kprobe/tracepoint
  * entry of a TracingPolicy) has up to 5 selectors, OR'ed; the filters inside

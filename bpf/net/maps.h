@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Map definitions of the network datapath, shared by endpoint.bpf.c and prefilter.bpf.c.
- * Layouts come from weir_net.h only. The loader (bpf/net/loader.ts) creates and pins these
+ * Layouts come from weir_net.h only (bpf/abi/net.ts states them for TypeScript). The loader (bpf/net/loader.ts) creates and pins these
  * maps itself and hands them to libbpf with bpf_map__reuse_fd, so both objects share them.
  * Every swappable map is an inner map behind an outer map-of-maps slot.
  */
@@ -145,7 +145,7 @@ struct {
 /*
  * Every weir_net.h layout by value, so that the object's BTF carries the full structs (clang
  * emits only forward declarations for the pointer-typed key/value of map definitions).
- * test/datapath/layouts.test.ts and bpf/abi/check.ts read them from here.
+ * bpf/abi/check.ts (run by bpf/build.mjs) compares bpf/abi/net.ts's netLayouts with them.
  */
 const volatile struct {
 	struct weir_policy_key policy_key;
