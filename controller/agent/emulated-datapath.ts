@@ -65,9 +65,9 @@ export class EmulatorDatapath implements Datapath {
     const srcEp = endpointsByIp.get(canonical(flow.src));
     const dstEp = endpointsByIp.get(canonical(flow.dst));
     const egress = srcEp ? model.decide(srcEp, WEIR_DIR_EGRESS, this.identityOf(flow.dst), proto, flow.port) : undefined;
-    if (srcEp && egress?.verdict === 'deny') return denial(srcEp, 'egress', egress);
+    if (srcEp && egress && drops(egress)) return denial(srcEp, 'egress', egress);
     const ingress = dstEp ? model.decide(dstEp, WEIR_DIR_INGRESS, this.identityOf(flow.src), proto, flow.port) : undefined;
-    if (dstEp && ingress?.verdict === 'deny') return denial(dstEp, 'ingress', ingress);
+    if (dstEp && ingress && drops(ingress)) return denial(dstEp, 'ingress', ingress);
     // The allowing entry of the enforcing side (the destination's when both enforce) names the rule.
     const allowedBy = dstEp && dstEp.flags & WEIR_EP_INGRESS_ENFORCED ? ingress : srcEp && srcEp.flags & WEIR_EP_EGRESS_ENFORCED ? egress : undefined;
     return allowedBy?.entry ? { verdict: 'allow', reason: 'policy-allow', cookie: allowedBy.cookie } : { verdict: 'allow', reason: 'not-enforced' };
@@ -95,6 +95,15 @@ export class EmulatorDatapath implements Datapath {
   toString(): string {
     return `emulator(${this.node})`;
   }
+}
+
+/**
+ * A drop the policy decides (a deny entry, or no entry where the direction is enforced). The agent
+ * answers it as a deny also under audit mode, where the kernel lets the packet pass and reports it
+ * (EmulatedVerdict.verdict is then 'allow' with audit set).
+ */
+function drops(d: EmulatedVerdict): boolean {
+  return d.action === 'deny' || d.action === 'default-deny';
 }
 
 function denial(ep: EmulatedEndpoint, direction: 'ingress' | 'egress', d: EmulatedVerdict): Verdict {

@@ -102,6 +102,33 @@ describe('emulated datapath', () => {
     expect(() => dp.learnFqdn('not-an-address', identity, 2)).toThrow(/not an IPv4 or IPv6 address/);
   });
 
+  it('an image unchanged since the last apply (same digest and shape) is not decoded again', async () => {
+    const dp = new EmulatorDatapath('node-1');
+    await dp.apply(bundle);
+    const allowed = await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 });
+    // Bytes that would decide otherwise (all zero: a /0 allow of nothing) under the same digest: the decoded image is reused.
+    const zeroed = { ...bundle, digest: `${bundle.digest}-2`, images: bundle.images.map((i) => (i.image.name === 'policy' ? { ...i, bytes: Buffer.alloc(i.bytes.length) } : i)) };
+    await dp.apply(zeroed);
+    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).toEqual(allowed);
+    // A fresh datapath decodes them, and decides otherwise.
+    const fresh = new EmulatorDatapath('node-1');
+    await fresh.apply(zeroed);
+    expect(await fresh.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).not.toEqual(allowed);
+  });
+
+  it('under audit mode the agent still answers a would-be drop as a deny; the model says the kernel passes it', async () => {
+    const audited = landing.replace('metadata: {name: rule1, namespace: default}', 'metadata: {name: rule1, namespace: default, annotations: {weir.dev/audit: "true"}}');
+    const input = await compile([audited], 'audit');
+    const dp = new EmulatorDatapath('node-1');
+    await dp.apply(input);
+    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 9090 })).toMatchObject({ verdict: 'deny', reason: 'policy-deny' });
+    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({ verdict: 'deny', reason: 'default-deny' });
+    const { DatapathEmulator } = await import('../../compiler/verify/network-emulator.js');
+    const model = DatapathEmulator.fromImages('node-1', input.images, input.tables);
+    const deathstar = model.endpoint('default/deathstar')!;
+    expect(model.decide(deathstar, 0, model.identityOf('node-1', v6(11)), 6, 9090)).toMatchObject({ verdict: 'allow', action: 'deny', audit: true });
+  });
+
   it('an apply is all or nothing: a bad image leaves the bundle in force', async () => {
     const dp = new EmulatorDatapath('node-1');
     await dp.apply(bundle);
