@@ -2,6 +2,7 @@
 // and apply/swap of map images (fresh inner maps filled with batch updates, then one slot update each).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { btfLayouts, netStructs } from '../abi/check.js';
 import type { MapImage } from '../abi/image.js';
 import { decodeU32, encodeU32, sumPerCpu } from '../abi/layouts.js';
 import {
@@ -9,7 +10,6 @@ import {
   decodeStateValue,
   encodeEndpointValue,
   encodeStateValue,
-  netLayouts,
   STATE_VALUE_SIZE,
   WEIR_CFG_NO_CONNTRACK,
   WEIR_CFG_NO_VERDICT_CACHE,
@@ -27,7 +27,7 @@ import {
   type NetEvent,
 } from '../abi/net.js';
 import { objectsDir } from '../paths.js';
-import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, Btf, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf } from '../libbpf-ts/index.js';
+import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf } from '../libbpf-ts/index.js';
 
 export type { NetEvent } from '../abi/net.js';
 
@@ -58,10 +58,10 @@ export interface StructSizes {
 
 /** Struct sizes from the BTF of the compiled endpoint program: the datapath's own idea of the layouts. */
 export function readStructSizes(objectPath: string): StructSizes {
-  using btf = Btf.parse(objectPath);
+  const btf = btfLayouts(objectPath, netStructs);
   const out: StructSizes = {};
-  for (const s of Object.keys(netLayouts)) {
-    const l = btf.struct(s);
+  for (const s of netStructs) {
+    const l = btf[s];
     if (!l) throw new Error(`${objectPath}: BTF has no struct ${s}; rebuild with \`npm run build\``);
     out[s] = l.size;
   }
