@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as enc from '../../bpf/abi/net.js';
+import { abiInfoOf } from '../../bpf/abi/digest.js';
+import { abiInfo } from '../../compiler/bundle/abi-stamp.js';
 
 const header = readFileSync(path.resolve(import.meta.dirname, '../../bpf/include/weir_net.h'), 'utf8');
 const define = (name: string): number => {
@@ -39,6 +41,16 @@ describe('netLayouts', () => {
     expect(enc.WEIR_IPCACHE_FLAG_FQDN).toBe(1);
     expect(header).toMatch(/ \* {3}48 {8}= this protocol, any port;/);
     expect(enc.WEIR_POLICY_PREFIX_PROTO).toBe(48);
+  });
+});
+
+describe('ABI digest', () => {
+  it("is the header's sha256 and WEIR_NET_ABI_VERSION, and any change to the header changes it", () => {
+    const a = abiInfoOf(header);
+    expect(a.version).toBe(define('WEIR_NET_ABI_VERSION'));
+    expect(a).toEqual(abiInfo());
+    expect(abiInfoOf(header.replace('WEIR_NET_ABI_VERSION 1', 'WEIR_NET_ABI_VERSION 2'))).toMatchObject({ version: 2 });
+    expect(abiInfoOf(`${header} `).digest).not.toBe(a.digest);
   });
 });
 
