@@ -88,6 +88,19 @@ export const WEIR_CFG_NO_CONNTRACK = 0x2;
 /** weir_ipcache_value.flags bit 0: the entry was learned from DNS (toFQDNs) and expires. */
 export const WEIR_IPCACHE_FLAG_FQDN = 0x1;
 
+/**
+ * ICMPv6 types the endpoint program passes before any policy lookup (icmp6_policy_exempt in
+ * bpf/net/endpoint.bpf.c), as Cilium does: IPv6 cannot work without them. Multicast listener
+ * discovery (130-132, 143) and router and neighbour discovery and redirect (133-137).
+ */
+export const ICMPV6_POLICY_EXEMPT_TYPES: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 137, 143]);
+export const IPPROTO_ICMPV6 = 58;
+
+/** Whether the datapath passes this packet before policy (ICMPv6 neighbour and listener discovery). */
+export function policyExempt(protocol: number, icmpType: number): boolean {
+  return protocol === IPPROTO_ICMPV6 && ICMPV6_POLICY_EXEMPT_TYPES.has(icmpType);
+}
+
 export interface PolicyKey {
   /** 40 (any protocol), 48 (protocol, any port) or 48 + n (top n bits of the port). */
   prefixlen: number;

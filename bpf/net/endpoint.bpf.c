@@ -54,6 +54,16 @@ static __always_inline int is_echo_reply(__u8 proto, __u8 type)
 	return (proto == IPPROTO_ICMP && type == 0) || (proto == IPPROTO_ICMPV6 && type == 129);
 }
 
+/*
+ * ICMPv6 that IPv6 cannot work without passes before policy, as in Cilium: multicast listener
+ * discovery (130-132, 143) and router/neighbour discovery and redirect (133-137). The same list is
+ * ICMPV6_POLICY_EXEMPT_TYPES in bpf/abi/net.ts (a test compares the two).
+ */
+static __always_inline int icmp6_policy_exempt(__u8 type)
+{
+	return (type >= 130 && type <= 137) || type == 143;
+}
+
 /* Reads the L4 ports (or the ICMP type) at off; fragments after the first carry none. */
 static __always_inline void parse_l4(struct __sk_buff *skb, __u32 off, struct flow *f)
 {
@@ -321,6 +331,11 @@ static __always_inline int enforce(struct __sk_buff *skb, __u8 direction)
 	if (!ep)
 		return TC_ACT_OK; /* not an endpoint we manage */
 	__u32 endpoint_id = ep->endpoint_id, ep_identity = ep->identity, ep_flags = ep->flags;
+
+	if (f.protocol == IPPROTO_ICMPV6 && icmp6_policy_exempt(f.dport)) {
+		weir_count(WEIR_STAT_ALLOWED);
+		return TC_ACT_OK;
+	}
 
 	__u32 zero = 0;
 	__u32 *cfg = bpf_map_lookup_elem(&weir_net_config, &zero);

@@ -77,6 +77,7 @@ export function renderExplanation(ir: NetworkIR, x: Explanation): string {
   for (const s of x.steps) {
     lines.push(`  ${s.direction} at ${s.endpoint} (node ${s.node}, endpoint ${s.endpointId}), peer identity ${identityLabel(ir, s.peerIdentity)}: ${s.verdict} (${s.reason})`);
     if (s.rule) lines.push(`    rule:      ${s.rule.policy} ${s.rule.path ?? ''} at ${s.rule.file}:${s.rule.line}${s.rule.commit ? ` (commit ${s.rule.commit.slice(0, 12)})` : ''}`);
+    else if (s.reason === 'icmpv6-exempt') lines.push('    rule:      none needed: ICMPv6 neighbour and listener discovery pass regardless of policy, as in Cilium');
     else lines.push(`    rule:      none matched; ${s.reason === 'not-enforced' ? 'no policy makes this direction default-deny' : 'the direction is default-deny'}`);
     if (s.mapEntry) {
       const k = s.mapEntry.key;

@@ -20,7 +20,7 @@ export interface EquivalenceClass {
   port: number;
   /** The verdict the datapath must give (from the emulator over the images). */
   expected: 'allow' | 'deny';
-  action: 'allow' | 'deny' | 'redirect' | 'default-deny' | 'not-enforced';
+  action: 'allow' | 'deny' | 'redirect' | 'default-deny' | 'not-enforced' | 'exempt';
   audit: boolean;
   cookie: number;
   /** For redirect: the policy value's proxy_port (the L7 rule set id). */

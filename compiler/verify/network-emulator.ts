@@ -31,6 +31,7 @@ import {
   WEIR_VERDICT_REDIRECT,
   type EndpointTableEntry,
   type IpcacheKey,
+  policyExempt,
   type PolicyKey,
   type PolicyValue,
 } from '../../bpf/abi/net.js';
@@ -92,7 +93,8 @@ export type EmulatedEndpoint = EndpointTableEntry;
 export interface EmulatedVerdict {
   verdict: 'allow' | 'deny';
   /** The winning entry's verdict class. */
-  action: 'allow' | 'deny' | 'redirect' | 'default-deny' | 'not-enforced';
+  /** `exempt`: ICMPv6 neighbour/listener discovery, passed before any policy lookup. */
+  action: 'allow' | 'deny' | 'redirect' | 'default-deny' | 'not-enforced' | 'exempt';
   audit: boolean;
   cookie: number;
   l7?: L7Rules;
@@ -267,6 +269,7 @@ export class DatapathEmulator {
 
   /** The datapath's decision for one direction at one endpoint. */
   decide(ep: Pick<EmulatedEndpoint, 'node' | 'endpointId' | 'flags'>, direction: number, peer: number, protocol: number, port: number): EmulatedVerdict {
+    if (policyExempt(protocol, port)) return { verdict: 'allow', action: 'exempt', audit: false, cookie: 0 };
     const trie = this.policies.get(`${ep.node}/${ep.endpointId}`);
     let win: { key: PolicyKey; value: PolicyValue; matchedPrefixlen: number } | undefined;
     if (trie) {

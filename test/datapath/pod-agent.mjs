@@ -6,11 +6,16 @@ import readline from 'node:readline';
 
 const [name = 'pod', ...ports] = process.argv.slice(2);
 const servers = [];
+// Dual stack where the namespace has IPv6 (IPv4 arrives mapped), else IPv4 only.
+const listen = (s, port) =>
+  new Promise((r) => {
+    s.once('error', () => s.listen(port, '0.0.0.0', r));
+    s.listen(port, '::', r);
+  });
 // `eN`: a raw TCP echo server on port N (for long-lived sessions); plain N: HTTP.
 for (const e of ports.filter((x) => x.startsWith('e'))) {
   const s = net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => {}));
-  s.listen(Number(e.slice(1)), '0.0.0.0');
-  servers.push(new Promise((r) => s.on('listening', r)));
+  servers.push(listen(s, Number(e.slice(1))));
 }
 for (const p of ports.filter((x) => !x.startsWith('e')).map(Number)) {
   const s = http.createServer((req, res) => {
@@ -21,8 +26,7 @@ for (const p of ports.filter((x) => !x.startsWith('e')).map(Number)) {
       else res.end(`${name}:${p} ${req.method} ${req.url}`);
     });
   });
-  s.listen(p, '0.0.0.0');
-  servers.push(new Promise((r) => s.on('listening', r)));
+  servers.push(listen(s, p));
 }
 await Promise.all(servers);
 process.stdout.write(JSON.stringify({ ready: name }) + '\n');

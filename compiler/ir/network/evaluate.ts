@@ -42,7 +42,16 @@ export interface RuleRef {
   cookie: number;
 }
 
-export type Reason = 'policy-allow' | 'policy-deny' | 'default-deny' | 'not-enforced' | 'l7-allow' | 'l7-deny' | 'l7-redirect' | 'audit' | 'unresolved';
+export type Reason = 'policy-allow' | 'policy-deny' | 'default-deny' | 'not-enforced' | 'l7-allow' | 'l7-deny' | 'l7-redirect' | 'audit' | 'unresolved' | 'icmpv6-exempt';
+
+/**
+ * Cilium lets the ICMPv6 that IPv6 needs pass regardless of policy: multicast listener discovery
+ * (types 130-132, 143) and router/neighbour discovery and redirect (133-137). Stated here from
+ * Cilium's semantics, apart from the datapath's own list, so verify compares two readings.
+ */
+function icmpv6Exempt(protocol: number, type: number): boolean {
+  return protocol === PROTO.ICMPV6 && ((type >= 130 && type <= 137) || type === 143);
+}
 
 /** The verdict of one direction at one endpoint. */
 export interface DirectionVerdict {
@@ -375,6 +384,7 @@ const reasonOf: Record<SetKind, Reason> = {
  * flow they let through that the audit policies would drop is allowed and reported.
  */
 export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
+  if (icmpv6Exempt(protocol, port)) return { endpoint: ep.key, direction, peerIdentity, verdict: 'allow', reason: 'icmpv6-exempt', audit: false };
   const rules: IRRule[] = [];
   let audited = false;
   for (const r of (direction === 'ingress' ? indexOf(ir).ingress : indexOf(ir).egress).get(ep.key) ?? [])
