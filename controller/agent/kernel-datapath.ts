@@ -45,6 +45,8 @@ export class KernelDatapath implements Datapath {
   }
 
   async apply(input: ApplyInput): Promise<ApplyReport> {
+    // Checked before any map changes: a refused bundle leaves the state in force untouched.
+    const table = this.ownEndpoints(input);
     // Runtime images (wrt_*) go to the runtime programs; the rest to the network datapath.
     const r = this.net.applyImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
     const maps: ApplyReport['maps'] = r.maps.map((m) => ({ name: m.name, ...(m.endpoint ? { endpoint: m.endpoint } : {}), entries: m.entries }));
@@ -56,7 +58,6 @@ export class KernelDatapath implements Datapath {
       const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? []);
       for (const [name, entries] of Object.entries(rs.entries)) maps.push({ name, entries });
     }
-    const table = (input.tables.get('endpoints') ?? []) as EndpointTableEntry[];
     for (const e of table) {
       const iface = this.opts.interfaces?.[e.endpoint];
       if (!iface) continue;
@@ -68,6 +69,25 @@ export class KernelDatapath implements Datapath {
     this.ipcacheBase = input.images.find((i) => i.image.name === 'ipcache');
     if (this.shadow.learnedAddresses().length > 0) this.swapIpcache(); // learned addresses survive a new bundle
     return { maps, timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs } };
+  }
+
+  /**
+   * This node's rows of the bundle's endpoint table. Endpoint ids repeat across nodes, so an
+   * interface named for another node's pod would put that pod under the wrong policy map: refused.
+   */
+  private ownEndpoints(input: ApplyInput): EndpointTableEntry[] {
+    const all = (input.tables.get('endpoints') ?? []) as EndpointTableEntry[];
+    const mine = all.filter((e) => e.node === this.node);
+    const local = new Set(mine.map((e) => e.endpoint));
+    const elsewhere = Object.entries(this.opts.interfaces ?? {})
+      .filter(([endpoint]) => !local.has(endpoint))
+      .map(([endpoint, iface]) => ({ endpoint, iface, node: all.find((e) => e.endpoint === endpoint)?.node }))
+      .filter((x): x is { endpoint: string; iface: string; node: string } => x.node !== undefined);
+    if (elsewhere.length > 0)
+      throw new Error(
+        `the interfaces file names endpoints that this bundle places on other nodes: ${elsewhere.map((x) => `${x.endpoint} (${x.iface}) is on ${x.node}`).join('; ')}; this agent is node ${this.node}: fix --interfaces (nothing was attached or changed)`,
+      );
+    return mine;
   }
 
   async verdict(flow: Flow): Promise<Verdict> {
