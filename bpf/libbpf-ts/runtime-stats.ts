@@ -1,4 +1,4 @@
-// Added by the runtime engineer (issue #5), kept apart from the core binding: BPF run-time statistics.
+// BPF run-time statistics (kernel.bpf_stats_enabled), kept apart from the core binding.
 // bpf_enable_stats(BPF_STATS_RUN_TIME) turns on per-program run_time_ns/run_cnt for as long as the
 // returned fd stays open (unlike the kernel.bpf_stats_enabled sysctl, it cannot be left on by mistake);
 // /proc/self/fdinfo of a program fd reports them.

@@ -660,7 +660,7 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 r
 	 * The binary filter's verdict per process, cached in its process-table entry: `pad` holds the
 	 * generation (wrt_active + 1) and `flags` a bit per hook id whose selectors all rejected this
 	 * binary. A rejected call then costs one lookup instead of a 256-byte copy and the string-set
-	 * lookups. Any rewrite of the entry (exec, an agent's /proc seed) zeroes both; a fork copies
+	 * lookups. Any rewrite of the entry (exec, an agent's /proc scan) zeroes both; a fork copies
 	 * them with the binary they were computed for; a policy swap changes the generation.
 	 */
 	__u32 stamp = s->active + 1;

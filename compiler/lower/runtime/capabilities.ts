@@ -1,6 +1,6 @@
 // What a node's kernel lets weir's runtime programs do. Agents report it (bpf/runtime/node-capabilities.ts probes the
 // real node with libbpf-ts); the compiler lowers each hook for each node against it and refuses, with the
-// reason, whatever the node cannot do — never a silent downgrade (Tetragon issue 4997 is the lesson).
+// reason, whatever the node cannot do — never a silent downgrade (Tetragon once downgraded hooks silently; users found out in production).
 
 // The record itself is the runtime datapath's (bpf/abi/runtime.ts): the node probe fills it, the lowering reads it.
 import type { NodeCapabilities } from '../../../bpf/abi/runtime.js';
