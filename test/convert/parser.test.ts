@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCondition } from '../../compiler/convert/falco/parser.js';
 import { printCondition } from '../../compiler/convert/falco/printer.js';
-import { stripPositions, type Expr, type FieldLike, type Value } from '../../compiler/convert/falco/ast.js';
+import { stripPositions, type Expr, type FieldLike, type TransformerArg, type Value } from '../../compiler/convert/falco/ast.js';
 
 // A compact rendering of the tree so expected shapes read like the grammar.
 function sx(e: Expr): string {
@@ -14,12 +14,18 @@ function sx(e: Expr): string {
     case 'identifier':
       return `$${e.name}`;
     case 'check':
-      return `[${fx(e.left)}${e.modifier ? ' ' + e.modifier : ''} ${e.op}${e.right ? ' ' + vx(e.right) : ''}]`;
+      return `[${fx(e.left)} ${e.op}${e.modifier ? ' ' + e.modifier : ''}${e.right ? ' ' + vx(e.right) : ''}]`;
   }
 }
 function fx(f: FieldLike): string {
-  if (f.kind === 'field') return f.arg === undefined ? f.name : `${f.name}[${f.argQuote ?? ''}${f.arg}${f.argQuote ?? ''}]`;
-  return `${f.name}(${f.args.map((a) => (a.kind === 'value' ? JSON.stringify(a.value) : fx(a))).join(',')})`;
+  const arg = f.arg === undefined ? '' : `[${f.argQuote ?? ''}${f.arg}${f.argQuote ?? ''}]`;
+  if (f.kind === 'field') return f.name + arg;
+  return `${f.name}(${f.args.map(ax).join(',')})${arg}`;
+}
+function ax(a: TransformerArg): string {
+  if (a.kind === 'tlist') return `{${a.items.map(ax).join(',')}}`;
+  if (a.kind === 'value') return a.quote ? JSON.stringify(a.value) : `#${a.value}`;
+  return fx(a);
 }
 function vx(v: Value): string {
   if (v.kind === 'value') return v.quote ? `${v.quote}${v.value}${v.quote}` : v.value;
@@ -74,10 +80,19 @@ describe('Falco condition parser: operators', () => {
     expect(tree('proc.name in shell_binaries')).toBe('[proc.name in @shell_binaries]');
   });
 
-  it('reads the oneof/anyof/allof modifiers between field and operator', () => {
-    expect(tree('proc.args anyof startswith -')).toBe('[proc.args anyof startswith -]');
-    expect(tree('proc.args allof in (a, b)')).toBe('[proc.args allof in {a,b}]');
-    expect(tree('proc.args oneof = x')).toBe('[proc.args oneof = x]');
+  it('reads a quantifier after a string operator, over a list or a list name', () => {
+    expect(tree('proc.name == oneof (cat, nginx)')).toBe('[proc.name == oneof {cat,nginx}]');
+    expect(tree('fd.name startswith anyof (/proc/, /sys/)')).toBe('[fd.name startswith anyof {/proc/,/sys/}]');
+    expect(tree('fd.name != allof my_list')).toBe('[fd.name != allof @my_list]');
+    expect(tree('not (proc.name = oneof (a) and fd.name endswith allof (.so))')).toBe('(not (and [proc.name = oneof {a}] [fd.name endswith allof {.so}]))');
+    expect(tree('tolower(proc.name) == oneof ()')).toBe('[tolower(proc.name) == oneof {}]');
+  });
+
+  it('reads a quantifier word that no list follows as a plain value', () => {
+    expect(tree('proc.name == oneof')).toBe('[proc.name == oneof]');
+    expect(tree('proc.name == anyof and fd.name exists')).toBe('(and [proc.name == anyof] [fd.name exists])');
+    expect(tree('proc.name == oneof oneof')).toBe('[proc.name == oneof @oneof]');
+    expect(tree('(proc.name == allof)')).toBe('[proc.name == allof]');
   });
 });
 
@@ -138,9 +153,25 @@ describe('Falco condition parser: strings and escapes', () => {
     const r = parseCondition('proc.cmdline contains "a \\"b\\" \\\\ \\n\\t end"');
     expect(r.ok && r.expr.kind === 'check' && r.expr.right?.kind === 'value' && r.expr.right.value).toBe('a "b" \\ \n\t end');
   });
-  it('keeps the backslash of an unknown escape (patterns such as \\.)', () => {
-    const r = parseCondition("proc.cmdline contains 'a\\.b'");
-    expect(r.ok && r.expr.kind === 'check' && r.expr.right?.kind === 'value' && r.expr.right.value).toBe('a\\.b');
+  it('refuses an escape libsinsp does not know (a regex wants \\\\. inside quotes), at the backslash', () => {
+    const e = error("proc.cmdline regex 'a\\.b'");
+    expect(e.message).toContain('unsupported escape \\.');
+    expect(e.start).toBe(21);
+    expect(e.end).toBe(23);
+  });
+  it('decodes \\xHH, \\/ and the legacy backslash-blank; refuses the other quote escaped', () => {
+    const value = (s: string) => {
+      const r = parseCondition(s);
+      return r.ok && r.expr.kind === 'check' && r.expr.right?.kind === 'value' ? r.expr.right.value : undefined;
+    };
+    expect(value('proc.name = "\\x41\\/\\ b"')).toBe('A/\\b');
+    expect(error(`proc.name = 'it\\"s'`).message).toContain('not an escape inside');
+    expect(error('proc.name = "\\xg1"').message).toContain('two hex digits');
+  });
+  it('ends a quoted string only at a quote no backslash precedes (as libsinsp)', () => {
+    // `"a\\"` does not end at its last quote: the string runs on to the next unescaped quote.
+    expect(tree('proc.name = "a\\\\" b"')).toBe('[proc.name = "a\\" b"]');
+    expect(error('proc.name = "a\\\\" or x = "b"').message).toContain('unexpected `b`');
   });
   it('reads single quotes with escaped single quotes', () => {
     expect(tree("proc.name = 'it\\'s'")).toBe("[proc.name = 'it's']");
@@ -186,7 +217,14 @@ describe('Falco condition parser: errors with offsets', () => {
     ['fd.num > abc', 'expected a number', 9],
     ['tolower(proc.name = x', 'expected `,` or `)`', 18],
     ['proc.aname[] = x', 'empty argument', 10],
-    ['val("x") = y', 'takes exactly one field', 0],
+    ['val(proc.name) = y', 'on the right of an operator only', 0],
+    ['proc.name = val("x")', 'takes exactly one field', 12],
+    ['proc.name = b64(val(proc.pname))', 'cannot be nested', 16],
+    ['proc.name ==oneof (a)', 'unexpected `(`', 18],
+    ['proc.name in oneof (a)', 'unexpected `(`', 19],
+    ['proc.name contains(a)', 'needs a blank after it', 10],
+    ['join("-", (fd.name,)) = x', 'holds fields, transformers', 19],
+    ['join("-", ((fd.name))) = x', 'holds fields, transformers', 11],
   ])('%s', (src, message, start) => {
     const e = error(src);
     expect(e.message).toContain(message);
@@ -201,7 +239,7 @@ describe('Falco condition parser: errors with offsets', () => {
 describe('Falco condition parser: arbitrary input', () => {
   it('never throws, and whatever parses round-trips through the printer', async () => {
     const fc = await import('fast-check');
-    const token = fc.constantFrom('proc.name', 'fd.name', 'evt.type', 'a', 'and', 'or', 'not', '(', ')', '=', '!=', 'in', 'contains', 'exists', '"x y"', "'q'", '/etc/', ',', 'tolower(', 'proc.aname[2]', '\\', '"', ' ', '\n', '<=', 'pmatch', 'val(');
+    const token = fc.constantFrom('proc.name', 'fd.name', 'evt.type', 'a', 'and', 'or', 'not', '(', ')', '=', '!=', 'in', 'contains', 'exists', '"x y"', "'q'", '/etc/', ',', 'tolower(', 'proc.aname[2]', '\\', '"', ' ', '\n', '<=', 'pmatch', 'val(', 'oneof', 'anyof', 'allof', 'join(', '(', '"-"', "'a\\\\'", '"\\x41"', '1', '0x1F', 'startswith', '==', '[t]');
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.array(token, { maxLength: 25 }).map((t) => t.join(' '))), (s) => {
         const r = parseCondition(s);

@@ -35,14 +35,15 @@ export type StrOperator = '=' | '==' | '!=' | 'contains' | 'icontains' | 'bconta
 export type ListOperator = 'in' | 'intersects' | 'pmatch';
 export type Operator = UnaryOperator | NumOperator | StrOperator | ListOperator;
 
-/** Modifiers for list-valued fields (weir's reading: written between the field and the operator). */
+/** List quantifiers written after a string operator: `proc.name == oneof (a, b)`, `fd.name startswith anyof l`. */
 export type Modifier = 'oneof' | 'anyof' | 'allof';
 
 export interface CheckExpr extends Pos {
   kind: 'check';
   left: FieldLike;
-  modifier?: Modifier;
   op: Operator;
+  /** The quantifier after a string operator; `right` is then a list or a list name. */
+  modifier?: Modifier;
   /** Absent for `exists`. */
   right?: Value;
 }
@@ -63,7 +64,19 @@ export type TransformerName = 'tolower' | 'toupper' | 'b64' | 'basename' | 'len'
 export interface TransformerExpr extends Pos {
   kind: 'transformer';
   name: TransformerName;
-  args: (FieldLike | StringValue)[];
+  args: TransformerArg[];
+  /** The argument after the closing parenthesis: `getopt(proc.args, "nt:")[t]`. */
+  arg?: string;
+  argQuote?: Quote;
+}
+
+/** A transformer argument: a field, a transformer, a quoted string or a number (unquoted), or a list of those. */
+export type TransformerArg = FieldLike | StringValue | TransformerList;
+
+/** `join("-", (fd.name, "x", 1))`: the members of a multi-value transformer. */
+export interface TransformerList extends Pos {
+  kind: 'tlist';
+  items: (FieldLike | StringValue)[];
 }
 
 export type Quote = '"' | "'";
@@ -88,9 +101,13 @@ export interface ListRef extends Pos {
 
 export type Value = StringValue | ListValue | ListRef | FieldLike;
 
-export const transformerNames: readonly TransformerName[] = ['tolower', 'toupper', 'b64', 'basename', 'len', 'join', 'concat', 'getopt', 'val'];
+/** Transformers a check may start with or nest; `val` only stands alone on the right of an operator. */
+export const transformerNames: readonly TransformerName[] = ['tolower', 'toupper', 'b64', 'basename', 'len', 'join', 'concat', 'getopt'];
+export const modifiers: readonly Modifier[] = ['oneof', 'anyof', 'allof'];
 export const listOperators: readonly ListOperator[] = ['in', 'intersects', 'pmatch'];
 export const numOperators: readonly NumOperator[] = ['<=', '<', '>=', '>'];
+/** The operators a quantifier may follow (libsinsp's string operators). */
+export const strOperators: readonly StrOperator[] = ['==', '=', '!=', 'glob', 'iglob', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'regex'];
 
 /** Structural equality ignoring positions: what the round-trip test compares. */
 export function stripPositions<T>(node: T): T {

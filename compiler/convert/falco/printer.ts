@@ -1,7 +1,10 @@
 // Prints a condition AST back to Falco syntax; parseCondition(printCondition(e)) equals e up to positions.
-import type { Expr, FieldLike, StringValue, Value } from './ast.js';
+import type { Expr, FieldLike, StringValue, TransformerArg, Value } from './ast.js';
 
-const bareOk = /^[^ \b\t\n\r(),="']+$/;
+// A value libsinsp reads back as the same bare string (its BareStr, minus the \b it skips as a blank).
+const bareOk = /^[^()"' \t\n\v\f\r\b=,]+$/;
+// A field argument libsinsp reads back bare (its FieldArgBareStr, minus \b).
+const bareArgOk = /^[^\][\"' \t\n\v\f\r\b]+$/;
 
 export function printCondition(e: Expr): string {
   switch (e.kind) {
@@ -16,20 +19,23 @@ export function printCondition(e: Expr): string {
       return e.name;
     case 'check': {
       const left = printField(e.left);
-      const mod = e.modifier ? ` ${e.modifier}` : '';
-      if (e.op === 'exists') return `${left}${mod} exists`;
-      return `${left}${mod} ${e.op} ${printValue(e.right!)}`;
+      if (e.op === 'exists') return `${left} exists`;
+      return `${left} ${e.op}${e.modifier ? ` ${e.modifier}` : ''} ${printValue(e.right!)}`;
     }
   }
 }
 
 export function printField(f: FieldLike): string {
-  if (f.kind === 'field') {
-    if (f.arg === undefined) return f.name;
-    const needsQuote = f.argQuote !== undefined || f.arg === '' || /[ \b\t\n\r[\]"']/.test(f.arg);
-    return `${f.name}[${needsQuote ? quote(f.arg, f.argQuote ?? '"') : f.arg}]`;
-  }
-  return `${f.name}(${f.args.map((a) => (a.kind === 'value' ? printString(a) : printField(a))).join(', ')})`;
+  const arg = f.arg === undefined ? '' : `[${f.argQuote !== undefined || !bareArgOk.test(f.arg) ? quote(f.arg, f.argQuote ?? '"') : f.arg}]`;
+  if (f.kind === 'field') return f.name + arg;
+  return `${f.name}(${f.args.map(printTransformerArg).join(', ')})${arg}`;
+}
+
+function printTransformerArg(a: TransformerArg): string {
+  if (a.kind === 'tlist') return `(${a.items.map(printTransformerArg).join(', ')})`;
+  // An unquoted value among transformer arguments is a number.
+  if (a.kind === 'value') return a.quote === undefined ? a.value : quote(a.value, a.quote);
+  return printField(a);
 }
 
 export function printValue(v: Value): string {
@@ -46,25 +52,27 @@ export function printValue(v: Value): string {
 }
 
 export function printString(v: Pick<StringValue, 'value' | 'quote'>): string {
-  if (v.quote === undefined && bareOk.test(v.value) && !looksLikeTransformer(v.value)) return v.value;
+  if (v.quote === undefined && bareOk.test(v.value)) return v.value;
   return quote(v.value, v.quote ?? '"');
 }
 
-// A bare `tolower(` would be read back as a transformer call.
-function looksLikeTransformer(s: string): boolean {
-  return /^(?:tolower|toupper|b64|basename|len|join|concat|getopt|val)\(/.test(s);
-}
-
+/**
+ * Quotes a string so that libsinsp's lexer reads back the same characters: backslash, the quote and control
+ * characters are escaped, and a backslash that would stand right before the closing quote is written \x5c
+ * (libsinsp ends a string only at a quote that no backslash precedes).
+ */
 export function quote(s: string, q: '"' | "'"): string {
   let out = q;
-  for (const c of s) {
-    if (c === '\\') out += '\\\\';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\') out += i === s.length - 1 ? '\\x5c' : '\\\\';
     else if (c === q) out += '\\' + q;
     else if (c === '\n') out += '\\n';
     else if (c === '\r') out += '\\r';
     else if (c === '\t') out += '\\t';
     else if (c === '\b') out += '\\b';
     else if (c === '\f') out += '\\f';
+    else if (c < ' ' || c === '\x7f') out += '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0');
     else out += c;
   }
   return out + q;

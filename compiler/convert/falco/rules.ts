@@ -3,7 +3,7 @@
 // expansion, exceptions) into one resolved AST per rule. Every mistake is a diagnostic at file:line:col.
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import type { FalcoRulesDocument } from '../../load/index.js';
-import type { Expr, FieldLike, StringValue, Value } from './ast.js';
+import type { Expr, StringValue, TransformerArg, Value } from './ast.js';
 import { parseCondition } from './parser.js';
 import { printString } from './printer.js';
 import { LineIndex, mapScalar, MappedText } from './source-text.js';
@@ -493,10 +493,11 @@ const syscallFieldClasses = new Set(['evt', 'proc', 'thread', 'fd', 'fdlist', 'u
 
 function unknownFields(e: Expr): string[] {
   const out = new Set<string>();
-  const field = (f: FieldLike | StringValue) => {
+  const field = (f: TransformerArg) => {
     if (f.kind === 'field') {
       if (!syscallFieldClasses.has(f.name.slice(0, f.name.indexOf('.')))) out.add(f.name);
     } else if (f.kind === 'transformer') f.args.forEach(field);
+    else if (f.kind === 'tlist') f.items.forEach(field);
   };
   const walk = (x: Expr) => {
     if (x.kind === 'and' || x.kind === 'or') x.children.forEach(walk);
