@@ -15,6 +15,7 @@ export function falcoReportJson(c: FalcoConversion): string {
         requiredEngineVersion: c.ruleset.requiredEngineVersion ?? null,
         requiredPlugins: c.ruleset.requiredPlugins,
         totals: c.totals,
+        blockers: c.blockers,
         rules: c.reports,
         diagnostics: c.diagnostics,
       },
@@ -31,7 +32,14 @@ export function falcoReportText(c: FalcoConversion): string {
     out.push(`${r.file}:${r.line}: ${verdictWord[r.verdict]}${act}: ${r.rule}`);
     if (r.policies.length > 0) out.push(`    policies: ${r.policies.join(', ')}`);
     for (const why of r.reasons) out.push(`    - ${why}`);
+    if (r.blockedBy.length > 0) out.push(`    blocked by: ${r.blockedBy.join('; ')}`);
     for (const n of r.notes) out.push(`    note: ${n}`);
+  }
+  if (c.blockers.length > 0) {
+    out.push('');
+    out.push('what kept rules from an exact conversion (rules, most frequent first):');
+    const w = Math.max(...c.blockers.map((b) => String(b.rules).length));
+    for (const b of c.blockers) out.push(`  ${String(b.rules).padStart(w)}  ${b.feature}`);
   }
   const t = c.totals;
   const k = c.ruleset.counts;

@@ -47,16 +47,13 @@ describe('fields to selectors', () => {
     ['evt.type = openat and fd.name = /etc/shadow', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc/shadow'] }] }]],
     ['evt.type = open and fd.name startswith /etc/', 'sys_open', [{ matchArgs: [{ index: 0, operator: 'Prefix', values: ['/etc/'] }] }]],
     ['evt.type = openat and not fd.name endswith .log', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'NotPostfix', values: ['.log'] }] }]],
-    ['evt.type = openat and fd.filename in (shadow, passwd)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['/shadow', '/passwd'] }] }]],
     ['evt.type = openat and fd.name glob "/etc/*"', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]],
     ['evt.type = openat and fd.name pmatch (/etc)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc'] }] }, { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]],
     ['evt.type = openat and not fd.name pmatch (/etc)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'NotEqual', values: ['/etc'] }, { index: 1, operator: 'NotPrefix', values: ['/etc/'] }] }]],
-    ['evt.type = execve and proc.name in (shells)', 'sys_execve', [{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }]],
-    ['evt.type = execve and not proc.name in (shells)', 'sys_execve', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/sh', '/bash'] }] }]],
-    ['evt.type = execve and proc.name in (shells) and proc.name != sh', 'sys_execve', [{ matchBinaries: [{ operator: 'Postfix', values: ['/bash'] }] }]],
-    ['evt.type = execve and proc.exepath = /usr/bin/nc', 'sys_execve', [{ matchBinaries: [{ operator: 'In', values: ['/usr/bin/nc'] }] }]],
-    ['evt.type = execve and proc.exepath startswith /tmp/', 'sys_execve', [{ matchBinaries: [{ operator: 'Prefix', values: ['/tmp/'] }] }]],
-    ['evt.type = execve and thread.cap_effective contains CAP_SYS_ADMIN', 'sys_execve', [{ matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'] }] }]],
+    ['evt.type = ptrace and proc.name in (shells)', 'sys_ptrace', [{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }]],
+    ['evt.type = ptrace and not proc.name in (shells)', 'sys_ptrace', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/sh', '/bash'] }] }]],
+    ['evt.type = ptrace and proc.name in (shells) and proc.name != sh', 'sys_ptrace', [{ matchBinaries: [{ operator: 'Postfix', values: ['/bash'] }] }]],
+    ['evt.type = unshare and thread.cap_effective contains CAP_SYS_ADMIN', 'sys_unshare', [{ matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'] }] }]],
     ['evt.type = execve and container.id = host', 'sys_execve', [{ matchNamespaces: [{ namespace: 'Mnt', operator: 'In', values: ['host_ns'] }] }]],
     ['evt.type = openat and evt.is_open_write = true', 'sys_openat', [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['3'] }] }]],
     ['evt.type = openat and evt.arg.flags contains O_TRUNC', 'sys_openat', [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['512'] }] }]],
@@ -70,16 +67,19 @@ describe('fields to selectors', () => {
     expect(sel(r.policies[0]!, call)).toEqual(selectors);
   });
 
-  it('treats creat as always writing (evt.is_open_write needs no filter there)', () => {
+  it('reads evt.is_open_write as false on creat, as Falco does (it reads the flags of open, openat and openat2)', () => {
     const r = conv('evt.type in (openat, creat) and evt.is_open_write = true and fd.name = /x');
-    expect(sel(r.policies[0]!, 'sys_creat')).toEqual([{ matchArgs: [{ index: 0, operator: 'Equal', values: ['/x'] }] }]);
+    expect(r.report.verdict).toBe('exact');
+    expect(r.report.hooks).toEqual(['openat']);
+    const neg = conv('evt.type = creat and evt.is_open_write = false and fd.name = /x');
+    expect(sel(neg.policies[0]!, 'sys_creat')).toEqual([{ matchArgs: [{ index: 0, operator: 'Equal', values: ['/x'] }] }]);
   });
 
   it('scopes container.id != host to pods and k8s.ns.name to namespaced policies', () => {
-    const pod = conv('evt.type = execve and container.id != host and proc.name = nc');
+    const pod = conv('evt.type = ptrace and container.id != host and proc.name = nc');
     expect(pod.policies[0]!.spec.podSelector).toEqual({});
     expect(pod.policies[0]!.kind).toBe('TracingPolicy');
-    const ns = conv('evt.type = execve and k8s.ns.name in (prod, staging) and proc.name = nc');
+    const ns = conv('evt.type = ptrace and k8s.ns.name in (prod, staging) and proc.name = nc');
     expect(ns.policies.map((p) => [p.kind, p.metadata.namespace])).toEqual([
       ['TracingPolicyNamespaced', 'prod'],
       ['TracingPolicyNamespaced', 'staging'],
@@ -103,13 +103,16 @@ describe('fields to selectors', () => {
 describe('terms Tetragon cannot express: never dropped silently', () => {
   it.each([
     ['evt.type = execve and proc.cmdline contains "-jar"', 'command line'],
-    ['evt.type = execve and proc.aname = sshd', 'proc.aname without an index'],
-    ['evt.type = execve and proc.aname[2] = sshd', 'parent or ancestor'],
+    ['evt.type = execve and proc.aname = sshd', 'no selector walks the process tree'],
+    ['evt.type = execve and proc.aname[2] = sshd', 'no selector walks the process tree'],
+    ['evt.type = execve and proc.exepath = /usr/bin/nc', 'unresolved'],
+    ['evt.type = execve and thread.cap_effective contains CAP_SYS_ADMIN', 'an exec recomputes them'],
+    ['evt.type = openat and fd.filename in (shadow, passwd)', 'only when the open succeeds'],
     ['evt.type = execve and proc.name regex "^x"', 'regular-expression'],
     ['evt.type = execve and container.image.repository = nginx', 'container runtime'],
     ['evt.type = openat and fd.name contains ssh', 'substring'],
     ['evt.type = openat and tolower(fd.name) = /x', 'transformer'],
-    ['evt.type = connect and fd.sport = 22', 'socket'],
+    ['evt.type = connect and fd.sport = 22', 'not known at the entry of the call'],
   ])('%s', (cond, reason) => {
     const r = conv(cond);
     expect(r.report.verdict).toBe('not-convertible');
@@ -118,11 +121,12 @@ describe('terms Tetragon cannot express: never dropped silently', () => {
   });
 
   it('with --allow-broader drops the term, says so, and annotates the policy', () => {
-    const r = conv('evt.type = execve and proc.name = java and proc.cmdline contains "-jar"', { allowBroader: true });
+    const r = conv('evt.type = ptrace and proc.name = java and proc.cmdline contains "-jar"', { allowBroader: true });
     expect(r.report.verdict).toBe('broader');
     expect(r.report.reasons[0]).toContain('proc.cmdline contains "-jar" dropped');
+    expect(r.report.blockedBy).toEqual(['proc.cmdline/proc.args (argv)']);
     expect(r.policies[0]!.metadata.annotations!['weir.dev/conversion']).toBe('broader');
-    expect(sel(r.policies[0]!, 'sys_execve')).toEqual([{ matchBinaries: [{ operator: 'Postfix', values: ['/java'] }] }]);
+    expect(sel(r.policies[0]!, 'sys_ptrace')).toEqual([{ matchBinaries: [{ operator: 'Postfix', values: ['/java'] }] }]);
   });
 
   it('uses the closest over-approximation where one exists (fd.directory → Prefix)', () => {

@@ -70,18 +70,18 @@ describe('Falco corpus (falcosecurity/rules: stable, incubating, sandbox)', () =
     }
   });
 
-  it('converts exactly 12 rules without --allow-broader; the other enabled rules are reported with reasons', async () => {
+  it('converts exactly 7 rules without --allow-broader; the other enabled rules are reported with reasons', async () => {
     const l = await loadCorpus();
     const c = convertFalco(l.docs, l.sources);
-    expect(c.totals).toEqual({ rules: 93, policies: 12, exact: 12, broader: 0, 'not-convertible': 69, disabled: 12 });
+    expect(c.totals).toEqual({ rules: 93, policies: 7, exact: 7, broader: 0, 'not-convertible': 74, disabled: 12 });
     for (const r of c.reports) if (r.verdict !== 'exact') expect(r.reasons.length, r.rule).toBeGreaterThan(0);
     for (const p of c.policies) expect(validateTracingPolicy(p.policy), p.policy.metadata.name).toEqual([]);
   });
 
-  it('with --allow-broader: 12 exact, 59 broader, 10 not convertible, 12 disabled; every policy valid', async () => {
+  it('with --allow-broader: 7 exact, 65 broader, 9 not convertible, 12 disabled; every policy valid', async () => {
     const l = await loadCorpus();
     const c = convertFalco(l.docs, l.sources, { allowBroader: true, enforce: { minPriority: 'CRITICAL', rules: new Set() } });
-    expect(c.totals).toEqual({ rules: 93, policies: 83, exact: 12, broader: 59, 'not-convertible': 10, disabled: 12 });
+    expect(c.totals).toEqual({ rules: 93, policies: 84, exact: 7, broader: 65, 'not-convertible': 9, disabled: 12 });
     for (const p of c.policies) {
       expect(validateTracingPolicy(p.policy), p.policy.metadata.name).toEqual([]);
       const a = p.policy.metadata.annotations!;

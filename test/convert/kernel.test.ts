@@ -1,7 +1,8 @@
 // Kernel end to end (root): a Falco rule converted by weir, compiled by the runtime compiler and loaded into the
 // real runtime programs. A test binary built into this test's own temp dir (prefix wcv) reads a fixture under
 // a test prefix: the converted rule posts the event, and with --enforce it kills the binary. Nothing else is
-// affected: the policy is scoped to that binary's path, and no pin is made.
+// affected: the policy is scoped to files under the temp dir and to the binary's name (proc.name, unique to
+// this run), and no pin is made.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,8 +40,8 @@ const rule = (bin: string, prefix: string) => `- rule: Read secret under the tes
   desc: a converted Falco rule, scoped to the test binary
   condition: >
     evt.type in (open, openat) and fd.name startswith ${prefix}
-    and proc.exepath = ${bin}
-  output: secret read (file=%fd.name proc=%proc.exepath)
+    and proc.name = ${path.basename(bin)}
+  output: secret read (file=%fd.name proc=%proc.name)
   priority: CRITICAL
 `;
 
@@ -54,7 +55,8 @@ describe.skipIf(skipKernel())('a converted Falco rule in the kernel', () => {
   beforeAll(() => {
     if (!existsSync(defaultRuntimeObject)) throw new Error(`${defaultRuntimeObject} missing: run npm run build`);
     dir = tempDir();
-    bin = path.join(dir, 'wcv-probe');
+    // A name of its own (comm keeps 15 characters): the policy names the binary by it.
+    bin = path.join(dir, `wcv${process.pid}`);
     execFileSync('cc', ['-O2', '-o', bin, path.join(projectRoot, 'bpf/runtime/wrt-probe.c')]);
     mkdirSync(path.join(dir, 'protected'));
     writeFileSync(path.join(dir, 'protected', 'secret.txt'), 'secret\n');

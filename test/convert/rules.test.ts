@@ -101,7 +101,7 @@ describe('Falco rules loader: lists, macros, append and override', () => {
 });
 
 describe('Falco rules loader: bad input is a diagnostic at file:line:col and the other rules still convert', () => {
-  const good = rule('good', 'evt.type = execve and proc.name = nc');
+  const good = rule('good', 'evt.type = ptrace and proc.name = gdb');
   it.each([
     ['undefined macro', rule('bad', 'evt.type = open and nope'), 'falco/undefined-macro', 'b.yaml:3:34'],
     ['list used outside parentheses', `- list: shells\n  items: [sh]\n${rule('bad', 'evt.type = execve and proc.name in shells')}`, 'falco/list-outside-parens', 'b.yaml:5:49'],

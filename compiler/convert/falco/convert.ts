@@ -3,11 +3,12 @@
 // event types give the hooks (and intersects, or unions, as Falco's evttype resolver), and the formula is
 // normalised to an OR of ANDs: each conjunct becomes one selector per hook. Dropping an inexpressible leaf of
 // a negation normal form can only make the policy fire more often, which is what --allow-broader permits.
-import type { CheckExpr, Expr, StringValue } from './ast.js';
+import type { CheckExpr, Expr, Operator, StringValue } from './ast.js';
+import { assumptions, fieldRow, type FieldRow } from './fields.js';
 import { printCondition } from './printer.js';
 import type { CompiledRule, Priority } from './rules.js';
 import { priorities } from './rules.js';
-import { cloneFlagBits, enumArgs, openFlagBits, otherConstants, ptraceRequests, syscallInfo, type SyscallArg } from './syscalls.js';
+import { cloneFlagBits, enumArgs, eventClass, openFlagBits, otherConstants, ptraceRequests, syscallInfo, type EventClass, type SyscallArg } from './syscalls.js';
 import { limits, validateTracingPolicy, type ArgOperator, type BinaryOperator, type KProbeSpec, type MatchArg, type Selector, type TracingPolicy } from '../tracing-policy.js';
 
 export interface EnforceSpec {
@@ -39,6 +40,8 @@ export interface RuleReport {
   reasons: string[];
   /** Semantics a reader should know even for an exact conversion. */
   notes: string[];
+  /** What kept the rule from an exact conversion (the Falco features the report's summary counts). */
+  blockedBy: string[];
   hooks: string[];
   policies: string[];
   action?: 'Post' | 'Sigkill';
@@ -53,6 +56,15 @@ export interface ConversionResult {
   policies: ConvertedPolicy[];
   reports: RuleReport[];
   totals: Record<Verdict, number> & { rules: number; policies: number };
+  /** Per Falco feature, how many rules it kept from an exact conversion; most frequent first. */
+  blockers: { feature: string; rules: number }[];
+}
+
+/** Counts the rules each feature kept from an exact conversion (a rule counts once per feature). */
+export function blockerSummary(reports: readonly RuleReport[]): { feature: string; rules: number }[] {
+  const n = new Map<string, number>();
+  for (const r of reports) for (const f of new Set(r.blockedBy)) n.set(f, (n.get(f) ?? 0) + 1);
+  return [...n].map(([feature, rules]) => ({ feature, rules })).sort((a, b) => b.rules - a.rules || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
 }
 
 type ArgRole = { role: 'path' } | { role: 'openWrite' } | { role: 'name'; name: string };
@@ -67,8 +79,10 @@ type Constraint =
 type Atom =
   | { a: 'evt'; names: Set<string>; neg: boolean }
   | { a: 'c'; c: Constraint; text: string; note?: string }
-  /** Inexpressible; with `approx` a broader constraint exists that --allow-broader may use. */
-  | { a: 'x'; reason: string; text: string; approx?: Constraint };
+  /** Inexpressible; `feature` names what blocks it; `approx` is a broader formula --allow-broader uses instead of dropping the term. */
+  | { a: 'x'; reason: string; feature: string; text: string; approx?: F }
+  /** A check whose meaning depends on the call (proc.name at an exec or elsewhere, fd.* per call): resolved per hook. */
+  | { a: 'dep'; text: string; byEvt: (evt: string) => F };
 
 /** An `or` made by pushing `not` into an `and` is an exclusion (`not (a and b)`); `exclusion` keeps its text. */
 type F = { t: 'true' } | { t: 'false' } | { t: 'atom'; atom: Atom } | { t: 'and'; c: F[] } | { t: 'or'; c: F[]; exclusion?: Expr };
@@ -104,103 +118,209 @@ function nnfUncached(e: Expr, neg: boolean): F {
     case 'not':
       return nnf(e.child, !neg);
     case 'identifier':
-      return atom({ a: 'x', reason: `unresolved macro ${e.name}`, text: e.name });
+      return atom({ a: 'x', reason: `unresolved macro ${e.name}`, feature: 'unresolved macro', text: e.name });
     case 'check':
       return leaf(e, neg);
   }
 }
 
-const userspaceReasons: [RegExp, string][] = [
-  [/^proc\.(cmdline|args|pcmdline|acmdline|exeline)$/, 'the command line (argv) is not available to in-kernel selectors'],
-  [/^proc\.aname$/, 'proc.aname without an index matches any ancestor; Tetragon selectors cannot walk the process tree'],
-  [/^proc\.(pname|aname|pexepath|aexepath|pexe|aexe|ppid|apid)(\[\])?$/, 'Tetragon selectors cannot filter on the parent or ancestor processes'],
-  [/^proc\.(tty|sid|vpgid|pgid|sname|is_exe_upper_layer|is_exe_from_memfd|is_exe_writable|exe_ino.*|is_sid_leader|is_vpgid_leader|env|cwd|loginshellid|exe|stdin.*|stdout.*|stderr.*|is_container_healthcheck|is_container_liveness_probe|is_container_readiness_probe|fdopencount|vmsize|vmrss|vmswap|nthreads|nchilds|duration|ppid\.duration|pid\.ts|tty)$/, 'this process attribute is computed by Falco in userspace'],
-  [/^(user|group)\./, 'user and group names/ids of the current process have no Tetragon selector'],
-  [/^container\.(image|name|privileged|mounts|mount|healthcheck|liveness_probe|readiness_probe|start_ts|duration|ip|cni|type|host_.*|label)/, 'container metadata comes from the container runtime in userspace'],
-  [/^k8s\.(pod|rc|svc|rs|deployment|ns\.label|ns\.id|ns\.uid)/, 'Kubernetes metadata other than the namespace name is not a selector'],
-  [/^fd\.(sip|cip|rip|lip|sport|cport|rport|lport|sproto|cproto|rproto|lproto|l4proto|net|cnet|snet|rnet|lnet|connected|name_changed|is_server|sockfamily|types|containername|containerdirectory|dev.*|ino|uid)/, 'socket and descriptor attributes are tracked by Falco in userspace; Tetragon needs sock/skb hooks weir does not emit'],
-  [/^(fd\.typechar|fd\.type|fd\.num|evt\.res|evt\.rawres|evt\.failed|evt\.is_io|evt\.is_io_read|evt\.is_io_write|evt\.is_wait|evt\.is_syslog)$/, 'Falco evaluates this on the syscall result; an entry hook cannot'],
-  [/^evt\.(buffer|buflen|latency|time|rawtime|datetime|cpu|hostname|category|info|args|count|around|abspath|source)/, 'this event attribute is computed by Falco in userspace'],
-];
+const eventClasses: readonly EventClass[] = ['exec', 'open', 'fd', 'nofd'];
+
+/** What an operator the selectors lack is called in the report's summary. */
+function operatorFeature(op: string): string {
+  if (op === 'contains' || op === 'icontains' || op === 'bcontains') return 'operator contains/icontains (substring)';
+  if (op === 'glob' || op === 'iglob') return 'glob pattern other than prefix* or *suffix';
+  return `operator ${op}`;
+}
+/** Why an operator has no selector. */
+function operatorReason(op: string): string {
+  if (op === 'regex') return 'Tetragon has no regular-expression operator';
+  if (op === 'contains' || op === 'icontains' || op === 'bcontains') return 'Tetragon has no substring operator';
+  return 'no Tetragon operator matches it';
+}
+const transformerFeature = (name: string) => (name === 'join' ? 'transformer join() over a list' : `transformer ${name}()`);
+
+interface LeafCtx {
+  e: CheckExpr;
+  neg: boolean;
+  text: string;
+  field: string;
+  full: string;
+  values: string[];
+}
 
 function leaf(e: CheckExpr, neg: boolean): F {
   const text = (neg ? 'not ' : '') + printCondition(e);
-  const x = (reason: string, approx?: Constraint): F => atom({ a: 'x', reason, text, ...(approx ? { approx } : {}) });
-  if (e.left.kind === 'transformer') return x(`field transformer ${e.left.name}() runs in userspace`);
-  if (e.modifier) return x(`the ${e.modifier} modifier has no Tetragon equivalent`);
-  const field = e.left.name;
-  const full = e.left.arg !== undefined ? `${field}[${e.left.arg}]` : field;
+  const x = (reason: string, feature: string): F => atom({ a: 'x', reason, feature, text });
+  if (e.modifier) return quantified(e, neg);
+  if (e.left.kind === 'transformer') return x(`${e.left.name}(): field transformers run in userspace`, transformerFeature(e.left.name));
   const r = e.right;
-  if (r && (r.kind === 'field' || r.kind === 'transformer')) return x('comparing two fields needs userspace state');
-  if (r && r.kind === 'listref') return x(`list ${r.name} used without parentheses`);
-  const values = !r ? [] : r.kind === 'value' ? [r.value] : (r.items as StringValue[]).map((i) => i.value);
-  const op = e.op;
+  if (r && r.kind === 'transformer' && r.name !== 'val') return x(`${r.name}(): field transformers run in userspace`, transformerFeature(r.name));
+  if (r && (r.kind === 'field' || r.kind === 'transformer')) return x('comparing with another field (val()) needs userspace state', 'comparison with another field (val())');
+  if (r && r.kind === 'listref') return x(`list ${r.name} used without parentheses`, 'list name without parentheses');
   // An empty list: `in ()` matches nothing.
   if (r && r.kind === 'list' && r.items.length === 0) return neg ? T : FALSE;
-  const eqOp = op === '=' || op === '==' || op === 'in';
-  if (field === 'evt.type') {
-    if (eqOp) return atom({ a: 'evt', names: new Set(values), neg });
-    if (op === '!=') return atom({ a: 'evt', names: new Set(values), neg: !neg });
-    return x(`evt.type ${op} cannot be resolved to event types`);
-  }
-  if (field === 'evt.num' && (op === '=' || op === '==') && values[0] === '0') return neg ? T : FALSE; // Falco's never_true idiom: event numbers start at 1
-  if (field === 'evt.dir') return T; // one hook per call: the entry/exit distinction does not change which calls match
-  if (e.op === 'regex') return x('Tetragon has no regular-expression operator');
-  const probe = e.left.arg === undefined ? field : `${field}[]`;
-  for (const [re, reason] of userspaceReasons) if (re.test(probe)) return x(`${full}: ${reason}`);
-  // Paths
-  if (field === 'fd.name' || field === 'fd.nameraw' || field === 'fd.filename' || field === 'fd.directory' || field === 'evt.arg.path' || field === 'evt.arg.name' || field === 'evt.arg.pathname' || field === 'evt.arg.filename' || field === 'fs.path.name') {
-    return pathLeaf(field, full, op, values, neg, text);
-  }
-  if (field === 'evt.is_open_write' || field === 'evt.is_open_create') {
-    const truthy = values[0] === 'true';
-    if (op !== '=' && op !== '==') return x(`${field} ${op}`);
-    const positive = truthy !== neg;
-    if (!positive) return x(`not ${field}: Tetragon has no NotMask operator`);
-    const bits = field === 'evt.is_open_write' ? openFlagBits['O_WRONLY']! | openFlagBits['O_RDWR']! : openFlagBits['O_CREAT']!;
-    return atom({ a: 'c', c: { k: 'arg', sel: field === 'evt.is_open_write' ? { role: 'openWrite' } : { role: 'name', name: 'flags' }, op: 'Mask', values: [String(bits)], field, numeric: true }, text });
-  }
-  if (field === 'evt.is_open_read' || field === 'evt.is_open_exec') return x(`${field}: O_RDONLY is 0 and exec opens are not flagged, so no Mask expresses it`);
-  if (field.startsWith('evt.arg.') || field.startsWith('evt.rawarg.') || field === 'evt.arg' || field === 'evt.rawarg') {
-    const name = field === 'evt.arg' || field === 'evt.rawarg' ? (e.left.arg ?? '') : field.slice(field.indexOf('.arg') + (field.includes('rawarg') ? 8 : 5));
-    return argLeaf(field, full, name, op, values, neg, text);
-  }
-  if (field === 'proc.name' || field === 'proc.exepath') return binaryLeaf(field, op, values, neg, text);
-  if (field === 'container.id') {
-    if ((op === '=' || op === '==' || op === '!=') && values[0] === 'host') {
-      const isHost = (op === '!=') === neg;
-      return isHost ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, note: 'container.id = host matched as the host mount namespace' }) : atom({ a: 'c', c: { k: 'pod' }, text, note: 'container.id != host scoped to pods (podSelector: {}); containers outside Kubernetes pods are not matched' });
-    }
-    return x(`container.id ${op}: container ids are assigned in userspace`);
-  }
-  if (field === 'k8s.ns.name') {
-    if (eqOp && !neg) return atom({ a: 'c', c: { k: 'k8sns', values }, text });
-    return x('only a positive k8s.ns.name = / in scopes a TracingPolicyNamespaced');
-  }
-  const cap = /^thread\.cap_(effective|permitted|inheritable)$/.exec(field);
-  if (cap) {
-    if ((op === 'contains' || eqOp) && values.every((v) => /^CAP_[A-Z_]+$/.test(v))) {
-      const type = (cap[1]![0]!.toUpperCase() + cap[1]!.slice(1)) as 'Effective' | 'Permitted' | 'Inheritable';
-      if (values.length > 1 && op === 'contains') return x(`${field} contains with several capabilities`);
-      return atom({ a: 'c', c: { k: 'cap', type, op: neg ? 'NotIn' : 'In', values }, text });
-    }
-    return x(`${field} ${op}: only "contains CAP_..." maps to matchCapabilities`);
-  }
-  return x(`${full}: no Tetragon selector filters on this field`);
+  const field = e.left.name;
+  const hasArg = e.left.arg !== undefined;
+  const ctx: LeafCtx = { e, neg, text, field, full: hasArg ? `${field}[${e.left.arg}]` : field, values: !r ? [] : r.kind === 'value' ? [r.value] : (r.items as StringValue[]).map((i) => i.value) };
+  const rows = eventClasses.map((c) => fieldRow(field, hasArg, c));
+  if (rows.every((row) => row === rows[0]) && !rows.some((row) => row?.map === 'open-write' || row?.map === 'open-create')) return mapRow(rows[0], ctx, undefined);
+  // The field means something else on some calls: resolved per hook.
+  const memo = new Map<string, F>();
+  return atom({
+    a: 'dep',
+    text,
+    byEvt: (evt) => {
+      let f = memo.get(evt);
+      if (!f) memo.set(evt, (f = mapRow(rows[eventClasses.indexOf(eventClass(evt))], ctx, evt)));
+      return f;
+    },
+  });
 }
 
-function pathLeaf(field: string, full: string, op: string, values: string[], neg: boolean, text: string): F {
-  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' }, op: o, values: vals, field, numeric: false }, text });
-  const x = (reason: string, approx?: Constraint): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, text, ...(approx ? { approx } : {}) });
+/**
+ * A quantified check (`f OP oneof|anyof|allof (v...)`) as libsinsp evaluates it: anyof holds when OP holds for
+ * some value, allof for every value, oneof for exactly one; an empty list never holds. Equality quantifiers
+ * become plain `in`/`=`/`!=` checks over the value set; the others a formula of single-value checks.
+ */
+function quantified(e: CheckExpr, neg: boolean): F {
+  const r = e.right!;
+  const plain = (op: Operator, right: CheckExpr['right']): CheckExpr => ({ ...e, modifier: undefined, op, right });
+  if (r.kind !== 'list') return leaf(plain(e.op, r), neg);
+  const items = r.items;
+  if (items.length === 0) return neg ? T : FALSE;
+  const count = new Map<string, number>();
+  for (const it of items) count.set(it.value, (count.get(it.value) ?? 0) + 1);
+  const first = (v: string) => items.find((i) => i.value === v)!;
+  const list = (vs: string[]): CheckExpr['right'] => ({ kind: 'list', items: vs.map(first), start: r.start, end: r.end });
+  const distinct = [...count.keys()];
+  const mod = e.modifier!;
+  const n = items.length;
+  if (e.op === '=' || e.op === '==' || e.op === '!=') {
+    let c: CheckExpr | boolean;
+    if (e.op !== '!=') {
+      if (mod === 'anyof') c = plain('in', list(distinct));
+      else if (mod === 'allof') c = distinct.length === 1 ? plain('=', first(distinct[0]!)) : false;
+      else {
+        const once = distinct.filter((v) => count.get(v) === 1);
+        c = once.length ? plain('in', list(once)) : false;
+      }
+    } else if (mod === 'anyof') c = distinct.length >= 2 ? true : plain('!=', first(distinct[0]!));
+    else if (mod === 'allof') return leaf(plain('in', list(distinct)), !neg);
+    else if (n === 1) c = plain('!=', items[0]!);
+    else {
+      // `!= oneof`: exactly one value differs, so the field equals the value that all but one item carry.
+      const w = distinct.filter((v) => count.get(v) === n - 1);
+      c = w.length ? plain('in', list(w)) : false;
+    }
+    if (typeof c === 'boolean') return c !== neg ? T : FALSE;
+    return leaf(c, neg);
+  }
+  const one = (v: StringValue, n1: boolean) => leaf(plain(e.op, v), n1);
+  if (mod === 'anyof') return neg ? and(items.map((v) => one(v, true))) : or(items.map((v) => one(v, false)));
+  if (mod === 'allof') return neg ? or(items.map((v) => one(v, true))) : and(items.map((v) => one(v, false)));
+  // oneof: some value holds and the values that could hold with it do not.
+  const coMatch = (a: string, b: string) => (e.op === 'startswith' || e.op === 'bstartswith' ? a.startsWith(b) || b.startsWith(a) : e.op === 'endswith' ? a.endsWith(b) || b.endsWith(a) : true);
+  const alts = items.flatMap((v, i) => {
+    if ((count.get(v.value) ?? 0) > 1) return [];
+    const others = items.filter((w, j) => j !== i && coMatch(v.value, w.value));
+    return [neg ? or([one(v, true), ...others.map((w) => one(w, false))]) : and([one(v, false), ...others.map((w) => one(w, true))])];
+  });
+  if (alts.length === 0) return neg ? T : FALSE;
+  return neg ? and(alts) : or(alts);
+}
+
+/** Maps one check through its row of the field table (the call given when the row depends on it). */
+function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined): F {
+  const { e, neg, text, field, full, values } = ctx;
+  const op = e.op;
+  const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason, feature, text, ...(approx ? { approx } : {}) });
+  if (!row) return x(`${full}: no Tetragon selector filters on this field`, `field ${full}`);
+  const eqOp = op === '=' || op === '==' || op === 'in';
+  const note = row.assumption ? assumptions[row.assumption] : undefined;
+  const flag = (value: boolean): F => {
+    // A boolean field compared with true/false.
+    const v = values[0];
+    if (!(op === '=' || op === '==' || op === '!=') || (v !== 'true' && v !== 'false')) return x(`${full} ${op}: compare with true or false`, `${field} ${op}`);
+    return (v === String(value)) === (op !== '!=') !== neg ? T : FALSE;
+  };
+  switch (row.map) {
+    case 'evt.type':
+      if (eqOp) return atom({ a: 'evt', names: new Set(values), neg });
+      if (op === '!=') return atom({ a: 'evt', names: new Set(values), neg: !neg });
+      return x(`evt.type ${op} cannot be resolved to event types`, `evt.type ${op}`);
+    case 'evt.num':
+      // Falco's never_true idiom: event numbers start at 1.
+      if ((op === '=' || op === '==') && values[0] === '0') return neg ? T : FALSE;
+      return x(`${full} ${op}: event numbers are counted in userspace`, 'evt.num');
+    case 'evt.dir':
+      if ((op === '=' || op === '==' || op === '!=') && (values[0] === '<' || values[0] === '>')) return (values[0] === '<') === (op !== '!=') !== neg ? T : FALSE;
+      return x(`${full} ${op}: compare with < or >`, 'evt.dir');
+    case 'absent':
+      return neg ? T : FALSE;
+    case 'false-flag':
+      return flag(false);
+    case 'none':
+      return x(`${full}: Falco reads ${row.falco}; ${row.hook}`, row.feature);
+    case 'path':
+    case 'directory':
+      return pathLeaf(row.map === 'directory' ? 'fd.directory' : field, full, op, values, neg, text, note);
+    case 'filename': {
+      // Falco sets fd.filename only when the open succeeds; a negated check also holds for every failed open.
+      const f = pathLeaf('fd.filename', full, op, values, neg, text, note);
+      const reason = `${full}: ${row.falco}; the hook sees the attempt`;
+      return f.t === 'atom' && f.atom.a === 'x' ? f : x(reason, row.feature, neg ? undefined : f);
+    }
+    case 'arg':
+      return argLeaf(field, full, field === 'evt.arg' || field === 'evt.rawarg' ? (e.left.arg ?? '') : field.slice(field.indexOf('.arg') + (field.includes('rawarg') ? 8 : 5)), op, values, neg, text);
+    case 'open-write':
+    case 'open-create': {
+      if (evt === 'creat') return flag(false); // Falco's evt.is_open_* read the flags of open, openat and openat2 only
+      const write = row.map === 'open-write';
+      const v = values[0];
+      if (!(op === '=' || op === '==' || op === '!=') || (v !== 'true' && v !== 'false')) return x(`${full} ${op}: compare with true or false`, `${field} ${op}`);
+      const positive = (v === 'true') === (op !== '!=') !== neg;
+      const bits = write ? openFlagBits['O_WRONLY']! | openFlagBits['O_RDWR']! : openFlagBits['O_CREAT']! | openFlagBits['O_TMPFILE']!;
+      const mask = atom({ a: 'c', c: { k: 'arg', sel: { role: 'openWrite' }, op: 'Mask', values: [String(bits)], field, numeric: true }, text });
+      if (!positive) return x(`not ${field}: Tetragon has no NotMask operator`, `not ${field} (no NotMask)`);
+      return write ? mask : x(`${full}: ${row.falco}; the hook sees the flags asked for`, row.feature, mask);
+    }
+    case 'launch':
+    case 'binary':
+      return procName(row, ctx, note);
+    case 'container': {
+      if ((op === '=' || op === '==' || op === '!=') && values[0] === 'host') {
+        const isHost = (op === '!=') === neg;
+        return isHost ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, note: assumptions.hostns }) : atom({ a: 'c', c: { k: 'pod' }, text, note: assumptions.pods });
+      }
+      return x(`container.id ${op}: container ids are assigned in userspace`, 'container.id other than host');
+    }
+    case 'k8s.ns':
+      if (eqOp && !neg) return atom({ a: 'c', c: { k: 'k8sns', values }, text });
+      return x('only a positive k8s.ns.name = / in scopes a TracingPolicyNamespaced', 'k8s.ns.name other than = / in');
+    case 'cap': {
+      if ((op === 'contains' || eqOp) && values.every((v) => /^CAP_[A-Z_]+$/.test(v))) {
+        const type = (field.slice('thread.cap_'.length)[0]!.toUpperCase() + field.slice('thread.cap_'.length + 1)) as 'Effective' | 'Permitted' | 'Inheritable';
+        if (values.length > 1 && op === 'contains') return x(`${field} contains with several capabilities`, `${field} contains several`);
+        return atom({ a: 'c', c: { k: 'cap', type, op: neg ? 'NotIn' : 'In', values }, text });
+      }
+      return x(`${field} ${op}: only "contains CAP_..." maps to matchCapabilities`, `${field} ${op}`);
+    }
+  }
+}
+
+function pathLeaf(field: string, full: string, op: string, values: string[], neg: boolean, text: string, note?: string): F {
+  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' }, op: o, values: vals, field, numeric: false }, text, ...(note ? { note } : {}) });
+  const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text, ...(approx ? { approx } : {}) });
   const flip = (o: ArgOperator): ArgOperator => (neg ? (({ Equal: 'NotEqual', Prefix: 'NotPrefix', Postfix: 'NotPostfix', NotEqual: 'Equal', NotPrefix: 'Prefix', NotPostfix: 'Postfix' }) as Record<string, ArgOperator>)[o]! : o);
   const eq = op === '=' || op === '==' || op === 'in';
   if (field === 'fd.filename') {
     if (eq || op === '!=') return c(flip(op === '!=' ? 'NotPostfix' : 'Postfix'), values.map((v) => '/' + v));
-    return x('only = and in map a file name (as a /name suffix)');
+    return x('only = and in map a file name (as a /name suffix)', `fd.filename ${op}`);
   }
   if (field === 'fd.directory') {
-    if (eq && !neg) return x('Prefix would also match subdirectories', { k: 'arg', sel: { role: 'path' }, op: 'Prefix', values: values.map((v) => v.replace(/\/$/, '') + '/'), field, numeric: false });
-    return x('a directory match has no exact Tetragon operator');
+    if (eq && !neg) return x('Prefix would also match subdirectories', 'fd.directory (no exact directory operator)', c('Prefix', values.map((v) => v.replace(/\/$/, '') + '/')));
+    return x('a directory match has no exact Tetragon operator', 'fd.directory (no exact directory operator)');
   }
   if (eq) return c(flip('Equal'), values);
   if (op === '!=') return c(flip('NotEqual'), values);
@@ -221,30 +341,29 @@ function pathLeaf(field: string, full: string, op: string, values: string[], neg
       if (n === 0) out.push(c(flip('Equal'), [v]));
       else if (n === 1 && v.endsWith('*')) out.push(c(flip('Prefix'), [v.slice(0, -1)]));
       else if (n === 1 && v.startsWith('*')) out.push(c(flip('Postfix'), [v.slice(1)]));
-      else return x('only globs of the form prefix* or *suffix map to Prefix/Postfix');
+      else return x('only globs of the form prefix* or *suffix map to Prefix/Postfix', operatorFeature('glob'));
     }
     return out.length === 1 ? out[0]! : neg ? and(out) : or(out);
   }
-  if (op === 'contains' || op === 'icontains' || op === 'bcontains') return x('Tetragon has no substring operator');
-  return x('no Tetragon operator matches it');
+  return x(operatorReason(op), operatorFeature(op));
 }
 
 const known: Record<string, number> = { ...openFlagBits, ...cloneFlagBits, ...ptraceRequests, ...otherConstants };
 
 function argLeaf(field: string, full: string, name: string, op: string, values: string[], neg: boolean, text: string): F {
-  const x = (reason: string): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, text });
+  const x = (reason: string, feature: string): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text });
   const num = (v: string): string | undefined => (/^-?(0x[0-9a-f]+|\d+)$/i.test(v) ? String(Number(v)) : known[v] !== undefined ? String(known[v]) : undefined);
   const nums = values.map(num);
   const sel: ArgRole = { role: 'name', name };
   const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel, op: o, values: vals, field, numeric: true }, text });
   if (nums.some((n) => n === undefined)) {
     if (op === '=' || op === '==' || op === 'in' || op === '!=' || op === 'startswith' || op === 'endswith') return pathLeaf(`evt.arg.${name}`, full, op, values, neg, text);
-    return x(`value ${values.join(', ')} is not a number or a known flag`);
+    return x(`value ${values.join(', ')} is not a number or a known flag`, `${op} on a string argument`);
   }
   const ns = nums as string[];
   if (op === 'contains' && enumArgs.has(name)) return c(neg ? 'NotEqual' : 'Equal', ns); // an enum holds one value: contains is equality
   if (op === 'contains') {
-    if (neg) return x('Tetragon has no NotMask operator');
+    if (neg) return x('Tetragon has no NotMask operator', 'not ... contains FLAG (no NotMask)');
     return c('Mask', [String(ns.reduce((a, b) => a | Number(b), 0))]);
   }
   if (op === '=' || op === '==' || op === 'in') return c(neg ? 'NotEqual' : 'Equal', ns);
@@ -263,26 +382,38 @@ function argLeaf(field: string, full: string, name: string, op: string, values: 
     case '>=':
       return gt(n - 1);
   }
-  return x(`${field} ${op} has no Tetragon operator`);
+  return x(operatorReason(op), operatorFeature(op));
 }
 
-function binaryLeaf(field: string, op: string, values: string[], neg: boolean, text: string): F {
-  const b = (o: BinaryOperator, vals: string[], note?: string): F => atom({ a: 'c', c: { k: 'bin', op: o, values: vals }, text, ...(note ? { note } : {}) });
-  const notOf: Record<BinaryOperator, BinaryOperator> = { In: 'NotIn', NotIn: 'In', Prefix: 'NotPrefix', NotPrefix: 'Prefix', Postfix: 'NotPostfix', NotPostfix: 'Postfix' };
-  const f = (o: BinaryOperator) => (neg ? notOf[o] : o);
-  const eq = op === '=' || op === '==' || op === 'in';
-  if (field === 'proc.name') {
-    const note = 'proc.name matched as the executable basename (matchBinaries Postfix "/name")';
-    if (eq) return b(f('Postfix'), values.map((v) => '/' + v), note);
-    if (op === '!=') return b(f('NotPostfix'), values.map((v) => '/' + v), note);
-    return atom({ a: 'x', reason: `proc.name ${op}: only = / != / in map to matchBinaries`, text });
+/** Longest comm the kernel keeps (TASK_COMM_LEN - 1): proc.name is at most this long. */
+const commMax = 15;
+
+/**
+ * proc.name = / != / in, as comm: the caller's on most calls (matchBinaries Postfix "/name"); at an exec, the
+ * launched program's after a success and the caller's after a failure, which the entry hook only bounds: the
+ * filename argument, or the caller for the failed exec (broader).
+ */
+function procName(row: FieldRow, ctx: LeafCtx, note: string | undefined): F {
+  const { e, neg, text, values } = ctx;
+  const op = e.op;
+  const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason, feature, text, ...(approx ? { approx } : {}) });
+  if (!(op === '=' || op === '==' || op === 'in' || op === '!=')) return x(`proc.name ${op}: ${operatorReason(op)} (only =, != and in map to a binary name)`, operatorFeature(op));
+  // Falco holds when comm is in the set (`member`) or not in it.
+  const member = (op !== '!=') !== neg;
+  // A name longer than comm never matches; one of exactly 15 characters matches every name that starts with it.
+  const names = values.filter((v) => v.length <= commMax);
+  if (names.length === 0) return member ? FALSE : T;
+  const suffixes = names.map((v) => '/' + v);
+  const bin = (o: BinaryOperator): F => atom({ a: 'c', c: { k: 'bin', op: o, values: suffixes }, text, ...(note ? { note } : {}) });
+  const file = (o: ArgOperator): F => atom({ a: 'c', c: { k: 'arg', sel: { role: 'path' }, op: o, values: suffixes, field: 'proc.name', numeric: false }, text, ...(note ? { note } : {}) });
+  const truncated = names.filter((v) => v.length === commMax);
+  if (row.map === 'launch') {
+    const bound = member ? or([file('Postfix'), bin('Postfix')]) : or([file('NotPostfix'), bin('NotPostfix')]);
+    const why = truncated.length ? `; and ${truncated.join(', ')} stands for every name that starts with it (comm keeps 15 characters)` : '';
+    return x(`proc.name at ${'execve/execveat'}: Falco reads the launched program after a successful exec and the caller after a failed one; the hook sees the attempt (the filename argument) and the caller${why}`, row.feature, truncated.length && member ? undefined : bound);
   }
-  if (eq) return b(f('In'), values);
-  if (op === '!=') return b(f('NotIn'), values);
-  if (op === 'startswith') return b(f('Prefix'), values);
-  if (op === 'endswith') return b(f('Postfix'), values);
-  if (op === 'pmatch') return b(f('Prefix'), values.map((v) => v.replace(/\/$/, '') + '/'));
-  return atom({ a: 'x', reason: `${field} ${op}: no matchBinaries operator`, text });
+  if (truncated.length) return x(`proc.name ${truncated.join(', ')}: comm keeps 15 characters, so Falco matches every name that starts with it`, 'proc.name of 15 characters (truncated comm)', member ? undefined : bin('NotPostfix'));
+  return bin(member ? 'Postfix' : 'NotPostfix');
 }
 
 // ---- event types (Falco's evttype resolver on the NNF) ----
@@ -371,7 +502,7 @@ const atomKeys = new WeakMap<Atom, string>();
 function atomKey(a: Atom): string {
   let k = atomKeys.get(a);
   if (k === undefined) {
-    k = a.a === 'evt' ? `evt:${a.neg}:${[...a.names].sort().join(',')}` : a.a === 'c' ? `c:${JSON.stringify(a.c)}` : `x:${a.text}`;
+    k = a.a === 'evt' ? `evt:${a.neg}:${[...a.names].sort().join(',')}` : a.a === 'c' ? `c:${JSON.stringify(a.c)}` : `${a.a}:${a.text}`;
     atomKeys.set(a, k);
   }
   return k;
@@ -591,7 +722,7 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   const reports: RuleReport[] = [];
   for (const cr of compiled) {
     const { rule } = cr;
-    const report: RuleReport = { rule: rule.name, file: rule.origin.file, line: rule.origin.line, priority: rule.priority, verdict: 'not-convertible', reasons: [], notes: [], hooks: [], policies: [] };
+    const report: RuleReport = { rule: rule.name, file: rule.origin.file, line: rule.origin.line, priority: rule.priority, verdict: 'not-convertible', reasons: [], notes: [], hooks: [], policies: [], blockedBy: [] };
     reports.push(report);
     if (!rule.enabled) {
       report.verdict = 'disabled';
@@ -605,10 +736,12 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
     }
     if (rule.source !== 'syscall') {
       report.reasons.push(`source ${rule.source} is a plugin event source, not syscalls; no kernel hook sees these events`);
+      report.blockedBy.push(`plugin event source (${rule.source})`);
       continue;
     }
     if (!cr.expr) {
       report.reasons.push(...cr.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`));
+      report.blockedBy.push('the condition does not compile');
       continue;
     }
     const r = convertOne(cr, opts, used);
@@ -617,109 +750,136 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   }
   const totals = { rules: reports.length, policies: policies.length, exact: 0, broader: 0, 'not-convertible': 0, disabled: 0 };
   for (const r of reports) totals[r.verdict]++;
-  return { policies, reports, totals };
+  return { policies, reports, totals, blockers: blockerSummary(reports) };
 }
 
-function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): { report: Partial<RuleReport>; policies: TracingPolicy[] } {
+/** Replaces the event-type tests and the call-dependent checks of a formula by what they are on one call. */
+function specialize(f: F, evt: string, memo: Map<F, F>): F {
+  const hit = memo.get(f);
+  if (hit) return hit;
+  let out: F = f;
+  if (f.t === 'atom') {
+    const a = f.atom;
+    if (a.a === 'evt') out = a.names.has(evt) !== a.neg ? T : FALSE;
+    else if (a.a === 'dep') out = a.byEvt(evt);
+  } else if (f.t === 'and' || f.t === 'or') out = { ...f, c: f.c.map((c) => specialize(c, evt, memo)) };
+  memo.set(f, out);
+  return out;
+}
+
+function collectAtoms(f: F, out: Atom[]): Atom[] {
+  if (f.t === 'atom') out.push(f.atom);
+  else if (f.t === 'and' || f.t === 'or') for (const c of f.c) collectAtoms(c, out);
+  return out;
+}
+
+type Outcome = { report: Partial<RuleReport>; policies: TracingPolicy[] };
+
+function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): Outcome {
   const rule = cr.rule;
-  const fail = (reasons: string[]) => ({ report: { verdict: 'not-convertible' as const, reasons: [...new Set(reasons)] }, policies: [] });
+  const blockedBy = new Set<string>();
+  const fail = (reasons: string[], features: string[] = []): Outcome => {
+    for (const f of features) blockedBy.add(f);
+    return { report: { verdict: 'not-convertible' as const, reasons: [...new Set(reasons)], blockedBy: [...blockedBy].sort() }, policies: [] };
+  };
   const f0 = nnf(cr.expr!, false);
   const ev = evttypes(f0);
-  if (ev.co) return fail(['the condition does not restrict evt.type: Falco would evaluate it on every event, and there is no single hook for that']);
+  if (ev.co) return fail(['the condition does not restrict evt.type: Falco would evaluate it on every event, and there is no single hook for that'], ['no evt.type restriction']);
   const evts = [...ev.names].sort();
-  if (evts.length === 0) return fail(['the condition can never be true (an empty list, or evt.type tests that contradict each other): there is nothing to enforce']);
+  if (evts.length === 0) return fail(['the condition can never be true (an empty list, or evt.type tests that contradict each other): there is nothing to enforce'], ['never true']);
   const hookless = evts.filter((e) => !syscallInfo(e));
-  if (hookless.length > 0) return fail([`event type ${hookless.join(', ')} is not a syscall; Tetragon has no hook for it`]);
-  // Inexpressible leaves: fail, or (with --allow-broader) replace by their broader constraint or by true.
+  if (hookless.length > 0) return fail([`event type ${hookless.join(', ')} is not a syscall; Tetragon has no hook for it`], ['event that is not a syscall']);
+  // Per call: the formula as Falco evaluates it there; inexpressible checks fail, or (with --allow-broader)
+  // are replaced by their over-approximation or by true. Either only widens a negation normal form.
   const dropped: string[] = [];
   const inexpressible: string[] = [];
   const notes = new Set<string>();
-  const f1 = mapAtoms(f0, (a) => {
-    if (a.a === 'c' && a.note) notes.add(a.note);
-    if (a.a !== 'x') return atom(a);
-    inexpressible.push(a.reason);
-    if (!opts.allowBroader) return atom(a);
-    dropped.push(a.approx ? `${a.text} → ${a.reason} (over-approximated)` : `${a.text} dropped (${a.reason})`);
-    return a.approx ? atom({ a: 'c', c: a.approx, text: a.text }) : T;
-  });
-  if (!opts.allowBroader && inexpressible.length > 0) return fail(inexpressible);
-  const cap = opts.maxConjuncts ?? 25;
-  let f2 = simplify(f1);
-  // A cheap upper bound first: far over the cap, building the OR-of-ANDs is wasted work.
-  let conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
-  // Too many alternatives: with --allow-broader, drop exclusions (`not (a and b)`) largest first; each drop only widens.
-  while (!conjuncts && opts.allowBroader) {
-    const ex = largestExclusion(f2);
-    if (!ex) break;
-    dropped.push(`not (${printCondition(ex.exclusion)}) dropped (expanding it needs more than ${cap} selectors per hook)`);
-    f2 = simplify(replaceNode(f2, ex, T));
-    conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
-  }
-  if (!conjuncts) return fail([...(opts.allowBroader ? [] : inexpressible), `the condition needs more than ${cap} alternatives (selectors per hook) once put in OR-of-ANDs form`]);
   const perHookDropped: string[] = [];
+  const cap = opts.maxConjuncts ?? 25;
+  const perEvt: { evt: string; conjuncts: Atom[][] }[] = [];
+  let tooLarge = false;
+  for (const evt of evts) {
+    const fe = simplify(specialize(f0, evt, new Map()));
+    if (fe.t === 'false') continue;
+    const f1 = mapAtoms(fe, (a) => {
+      if (a.a === 'c' && a.note) notes.add(a.note);
+      if (a.a !== 'x') return atom(a);
+      inexpressible.push(a.reason);
+      blockedBy.add(a.feature);
+      if (!opts.allowBroader) return atom(a);
+      dropped.push(a.approx ? `${a.text} → ${a.reason} (over-approximated)` : `${a.text} dropped (${a.reason})`);
+      if (a.approx) for (const b of collectAtoms(a.approx, [])) if (b.a === 'c' && b.note) notes.add(b.note);
+      return a.approx ?? T;
+    });
+    if (!opts.allowBroader && inexpressible.length > 0) continue;
+    let f2 = simplify(f1);
+    // A cheap upper bound first: far over the cap, building the OR-of-ANDs is wasted work.
+    let conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
+    // Too many alternatives: with --allow-broader, drop exclusions (`not (a and b)`) largest first; each drop only widens.
+    while (!conjuncts && opts.allowBroader) {
+      const ex = largestExclusion(f2);
+      if (!ex) break;
+      dropped.push(`not (${printCondition(ex.exclusion)}) dropped (expanding it needs more than ${cap} selectors per hook)`);
+      blockedBy.add(`more than ${cap} alternatives per hook`);
+      f2 = simplify(replaceNode(f2, ex, T));
+      conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
+    }
+    if (!conjuncts) {
+      tooLarge = true;
+      continue;
+    }
+    if (conjuncts.length > 0) perEvt.push({ evt, conjuncts });
+  }
+  if (!opts.allowBroader && inexpressible.length > 0) return fail(inexpressible);
+  if (tooLarge) return fail([...(opts.allowBroader ? [] : inexpressible), `the condition needs more than ${cap} alternatives (selectors per hook) once put in OR-of-ANDs form`], [`more than ${cap} alternatives per hook`]);
   // Group by policy scope: (namespace, pod-scoped).
   const groups = new Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>();
   const enforce = shouldEnforce(rule, opts.enforce);
-  for (const conj of conjuncts) {
-    let hooks: EvtSet = ev;
-    const cons: Constraint[] = [];
-    for (const a of conj) {
-      if (a.a === 'evt') hooks = evtAnd(hooks, { co: a.neg, names: a.names });
-      else if (a.a === 'c') cons.push(a.c);
-    }
-    if (hooks.co || hooks.names.size === 0) continue;
-    let nsSet: string[] | undefined;
-    let pod = false;
-    for (const c of cons) {
-      if (c.k === 'k8sns') nsSet = nsSet ? nsSet.filter((n) => c.values.includes(n)) : [...c.values];
-      if (c.k === 'pod') pod = true;
-    }
-    if (nsSet && nsSet.length === 0) continue;
-    // The parts of a selector that do not depend on the hook: binaries, capabilities, namespaces.
-    const bins: { op: BinaryOperator; values: string[] }[] = [];
-    const sel: Selector = {};
-    for (const c of cons) {
-      if (c.k === 'bin') bins.push({ op: c.op, values: c.values });
-      else if (c.k === 'cap') (sel.matchCapabilities ??= []).push({ type: c.type, operator: c.op, values: c.values });
-      else if (c.k === 'hostns') (sel.matchNamespaces ??= []).push({ namespace: 'Mnt', operator: c.op, values: ['host_ns'] });
-    }
-    const mb = mergeBinaries(bins);
-    if (mb === 'empty') continue;
-    if (mb) sel.matchBinaries = [{ operator: mb.op, values: mb.values }];
-    else if (bins.length > 0) {
-      const reason = 'two binary filters of different kinds cannot share the one matchBinaries of a selector';
-      if (!opts.allowBroader) return fail([reason]);
-      perHookDropped.push(reason);
-      const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
-      sel.matchBinaries = [{ operator: first.op, values: first.values }];
-    }
-    // Keyed by the atoms it came from (their keys are cached), not by re-serialising long binary lists.
-    const selKey = conj.filter((a) => a.a === 'c' && a.c.k !== 'arg').map(atomKey).sort().join('\u0000');
-    for (const evt of [...hooks.names].sort()) {
-      const info = syscallInfo(evt)!;
+  const dropHere = (reason: string, feature: string): boolean => {
+    blockedBy.add(feature);
+    if (!opts.allowBroader) return false;
+    perHookDropped.push(reason);
+    return true;
+  };
+  for (const { evt, conjuncts } of perEvt) {
+    const info = syscallInfo(evt)!;
+    for (const conj of conjuncts) {
+      const cons: Constraint[] = [];
+      for (const a of conj) if (a.a === 'c') cons.push(a.c);
+      let nsSet: string[] | undefined;
+      let pod = false;
+      for (const c of cons) {
+        if (c.k === 'k8sns') nsSet = nsSet ? nsSet.filter((n) => c.values.includes(n)) : [...c.values];
+        if (c.k === 'pod') pod = true;
+      }
+      if (nsSet && nsSet.length === 0) continue;
+      // The parts of a selector that do not depend on the arguments: binaries, capabilities, namespaces.
+      const bins: { op: BinaryOperator; values: string[] }[] = [];
+      const sel: Selector = {};
+      for (const c of cons) {
+        if (c.k === 'bin') bins.push({ op: c.op, values: c.values });
+        else if (c.k === 'cap') (sel.matchCapabilities ??= []).push({ type: c.type, operator: c.op, values: c.values });
+        else if (c.k === 'hostns') (sel.matchNamespaces ??= []).push({ namespace: 'Mnt', operator: c.op, values: ['host_ns'] });
+      }
+      const mb = mergeBinaries(bins);
+      if (mb === 'empty') continue;
+      if (mb) sel.matchBinaries = [{ operator: mb.op, values: mb.values }];
+      else if (bins.length > 0) {
+        if (!dropHere('two binary filters of different kinds cannot share the one matchBinaries of a selector', 'two binary filters in one selector')) return fail(['two binary filters of different kinds cannot share the one matchBinaries of a selector']);
+        const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
+        sel.matchBinaries = [{ operator: first.op, values: first.values }];
+      }
+      // Keyed by the atoms it came from (their keys are cached), not by re-serialising long binary lists.
+      const selKey = conj.filter((a) => a.a === 'c' && a.c.k !== 'arg').map(atomKey).sort().join('\u0000');
       const args = new Map<number, string>();
       const matchArgs: MatchArg[] = [];
       const numericSplits: MatchArg[][] = [];
       for (const c of cons) {
         if (c.k !== 'arg') continue;
         const a = resolveArg(c.sel, info.args);
-        if (!a) {
-          if (c.sel.role === 'openWrite' && evt === 'creat') continue; // creat always opens for writing
-          const reason = `${c.field} cannot be matched on ${evt}: the call has no such argument`;
-          if (!opts.allowBroader) return fail([reason]);
-          perHookDropped.push(reason);
-          continue;
-        }
-        if (a.type === 'string' && c.numeric) {
-          const reason = `${c.field} compares a number but the ${evt} argument is a string`;
-          if (!opts.allowBroader) return fail([reason]);
-          perHookDropped.push(reason);
-          continue;
-        }
-        if (a.type !== 'string' && !c.numeric) {
-          const reason = `${c.field} compares a string but the ${evt} argument ${a.index} is numeric`;
-          if (!opts.allowBroader) return fail([reason]);
-          perHookDropped.push(reason);
+        const problem = !a ? `${c.field} cannot be matched on ${evt}: the call has no such argument` : a.type === 'string' && c.numeric ? `${c.field} compares a number but the ${evt} argument is a string` : a.type !== 'string' && !c.numeric ? `${c.field} compares a string but the ${evt} argument ${a.index} is numeric` : undefined;
+        if (problem || !a) {
+          if (!dropHere(problem!, `${c.field}: a hooked call has no such argument`)) return fail([problem!]);
           continue;
         }
         args.set(a.index, a.type);
@@ -738,13 +898,13 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
         merged.sort((x, y) => Number(x.operator.startsWith('Not')) - Number(y.operator.startsWith('Not')));
         const keep = limits.matchArgsPerSelector - numericSplits.length;
         const cut = merged.splice(Math.max(keep, 0));
-        perHookDropped.push(`${cut.length} argument filter(s) on ${evt} beyond Tetragon's ${limits.matchArgsPerSelector} per selector dropped`);
+        dropHere(`${cut.length} argument filter(s) on ${evt} beyond Tetragon's ${limits.matchArgsPerSelector} per selector dropped`, `more than ${limits.matchArgsPerSelector} argument filters per selector`);
       }
       for (const hook of hooksFor(groups, nsSet, pod, evt, info.call)) {
         for (const [k, v] of args) hook.args.set(k, v);
         for (const extra of variants) {
           const all = [...merged, ...extra];
-          if (all.length > limits.matchArgsPerSelector) return fail([`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`]);
+          if (all.length > limits.matchArgsPerSelector) return fail([`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`], [`more than ${limits.matchArgsPerSelector} argument filters per selector`]);
           const key = `${JSON.stringify(all)}|${selKey}`;
           if (hook.seen.has(key)) continue;
           hook.seen.add(key);
@@ -755,9 +915,10 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   }
   const broader = dropped.length > 0 || perHookDropped.length > 0;
   const reasons = [...new Set([...dropped, ...perHookDropped])];
-  if (groups.size === 0) return fail(['no conjunct of the condition can match any hooked event']);
+  if (groups.size === 0) return fail(['no conjunct of the condition can match any hooked event (Falco never fires it on these calls)'], ['never true on a hooked call']);
+  const hooked = [...new Set([...groups.values()].flatMap((g) => [...g.hooks.keys()]))].sort();
   const selective = [...groups.values()].every((g) => g.ns !== undefined || g.pod || [...g.hooks.values()].every((h) => h.selectors.every((s) => Object.keys(s).length > 1)));
-  if (broader && !selective) return fail([...reasons.map((r) => r), 'after dropping these terms nothing selective remains: the policy would fire on every call of ' + evts.join(', ')]);
+  if (broader && !selective) return fail([...reasons, 'after dropping these terms nothing selective remains: the policy would fire on every call of ' + hooked.join(', ')], ['nothing selective left after dropping terms']);
   const out: TracingPolicy[] = [];
   let anyKill = false;
   for (const g of [...groups.values()]) {
@@ -801,7 +962,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   }
   if (enforce && broader) notes.add('Sigkill withheld: a broader conversion would kill processes Falco would not flag');
   return {
-    report: { verdict: broader ? 'broader' : 'exact', reasons, notes: [...notes].sort(), hooks: evts, policies: out.map((p) => p.metadata.name), action: anyKill ? 'Sigkill' : 'Post' },
+    report: { verdict: broader ? 'broader' : 'exact', reasons, notes: [...notes].sort(), hooks: hooked, policies: out.map((p) => p.metadata.name), action: anyKill ? 'Sigkill' : 'Post', blockedBy: broader ? [...blockedBy].sort() : [] },
     policies: out,
   };
 }

@@ -431,7 +431,7 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
     const items: StringValue[] = [];
     for (const it of v.items) {
       const l = it.quote === undefined ? rs.lists.get(it.value) : undefined;
-      if (l) for (const x of expandList(l, rs.lists, new Set())) items.push({ kind: 'value', value: x, start: it.start, end: it.end });
+      if (l) for (const x of expandList(l, rs.lists, new Set())) items.push({ ...listItemValue(x), start: it.start, end: it.end });
       else items.push(it);
     }
     return { ...v, items };
@@ -509,6 +509,19 @@ function unknownFields(e: Expr): string[] {
   };
   walk(e);
   return [...out].sort();
+}
+
+/**
+ * A list item as Falco reads it: the item's text goes into the condition as written (Falco substitutes list
+ * names textually), so an item written with quotes, such as '"75-system-updat"', is a quoted string.
+ */
+function listItemValue(item: string): Pick<StringValue, 'kind' | 'value' | 'quote'> {
+  const q = item[0];
+  if ((q === '"' || q === "'") && item.length >= 2 && item.endsWith(q)) {
+    const r = parseCondition(`a.b = ${item}`);
+    if (r.ok && r.expr.kind === 'check' && r.expr.right?.kind === 'value' && r.expr.right.end === item.length + 6) return { kind: 'value', value: r.expr.right.value, quote: q };
+  }
+  return { kind: 'value', value: item };
 }
 
 /** List-in-list: an item naming a list expands to that list's items (Falco resolves nested lists when compiling). */

@@ -290,3 +290,24 @@ export const otherConstants: Record<string, number> = {
 
 /** Arguments that hold one value of an enumeration, where Falco's `contains` means equality, not a bit test. */
 export const enumArgs = new Set(['request', 'cmd', 'option', 'sig', 'domain', 'type', 'proto', 'resource', 'operation', 'opcode', 'level', 'optname', 'how', 'clockid']);
+
+/**
+ * Which calls create or use a file descriptor, from the flags of libs' event table (driver/event_table.c:
+ * EF_CREATES_FD, EF_USES_FD/EF_DESTROYS_FD). Falco's fd.* fields exist only on such events; on any other
+ * call a check on fd.* is false.
+ */
+const fdCreating = new Set('open openat openat2 creat open_by_handle_at bpf memfd_create accept accept4 socket socketpair dup dup2 dup3 userfaultfd io_uring_setup inotify_init inotify_init1 epoll_create epoll_create1 signalfd signalfd4 eventfd eventfd2 timerfd_create pipe pipe2'.split(' '));
+const fdUsing = new Set('unlinkat mkdirat symlinkat fchmodat fchmod fchownat fchown finit_module setns connect bind listen sendto sendmsg recvfrom recvmsg read write pread64 pwrite64 close mmap fsconfig ioctl setsockopt copy_file_range splice io_uring_enter io_uring_register getsockopt getdents getdents64 fcntl flock shutdown sendmmsg recvmmsg lseek llseek readv writev preadv pwritev sendfile fstat'.split(' '));
+/** The calls whose fd.name Falco derives from the call's own path argument (also when the open fails). */
+const pathOpens = new Set(['open', 'openat', 'openat2', 'creat']);
+
+/** How Falco's fields read on an event: the exec calls, the path opens, other fd calls, and calls without an fd. */
+export type EventClass = 'exec' | 'open' | 'fd' | 'nofd';
+
+export function eventClass(evt: string): EventClass {
+  const name = aliases[evt] ?? evt;
+  if (name === 'execve' || name === 'execveat') return 'exec';
+  if (pathOpens.has(name)) return 'open';
+  if (fdCreating.has(name) || fdUsing.has(name)) return 'fd';
+  return 'nofd';
+}
