@@ -188,3 +188,133 @@ describe('actions: Post by default, Sigkill only when asked', () => {
     expect(actions(pod.policies[0]!)).toEqual(['Sigkill']);
   });
 });
+
+describe('quantifiers (libsinsp: anyof = some value, allof = every value, oneof = exactly one; never on an empty list)', () => {
+  it.each([
+    ['evt.type = ptrace and proc.name == oneof (gdb, strace)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }]],
+    ['evt.type = ptrace and proc.name == oneof (gdb, gdb, strace)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/strace'] }] }]],
+    ['evt.type = ptrace and proc.name = anyof (gdb, strace, gdb)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }]],
+    ['evt.type = ptrace and proc.name == allof (gdb)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb'] }] }]],
+    ['evt.type = ptrace and proc.name != allof (gdb, strace)', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb', '/strace'] }] }]],
+    ['evt.type = ptrace and proc.name != oneof (gdb, strace)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }]],
+    ['evt.type = ptrace and proc.name != oneof (gdb)', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb'] }] }]],
+    ['evt.type = ptrace and not proc.name == anyof (gdb, strace)', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb', '/strace'] }] }]],
+    ['evt.type = ptrace and proc.name != anyof (gdb, strace)', [{}]],
+    ['evt.type = openat and fd.name startswith anyof (/etc/, /root/)', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }, { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/root/'] }] }]],
+    ['evt.type = openat and fd.name startswith allof (/etc/, /etc/ssh/)', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }, { index: 1, operator: 'Prefix', values: ['/etc/ssh/'] }] }]],
+    // Exactly one prefix: under /etc/ but not under /etc/ssh/ (the other alternative can never hold and is pruned).
+    ['evt.type = openat and fd.name startswith oneof (/etc/, /etc/ssh/)', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }, { index: 1, operator: 'NotPrefix', values: ['/etc/ssh/'] }] }]],
+    ['evt.type = openat and fd.name endswith oneof (.pem, .key)', [{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['.pem'] }] }, { matchArgs: [{ index: 1, operator: 'Postfix', values: ['.key'] }] }]],
+    ['evt.type = openat and not fd.name startswith anyof (/etc/, /root/)', [{ matchArgs: [{ index: 1, operator: 'NotPrefix', values: ['/etc/', '/root/'] }] }]],
+    ['evt.type = execve and evt.type == oneof (execve, openat)', [{}]],
+  ])('%s', (cond, selectors) => {
+    const r = conv(cond);
+    expect(r.report.verdict, r.report.reasons.join('; ')).toBe('exact');
+    const call = r.policies[0]!.spec.kprobes![0]!.call;
+    expect(sel(r.policies[0]!, call)).toEqual(selectors);
+  });
+
+  it.each([
+    ['evt.type = ptrace and proc.name == allof (gdb, strace)', 'can never be true'],
+    ['evt.type = ptrace and proc.name == oneof (gdb, gdb)', 'can never be true'],
+    ['evt.type = ptrace and proc.name == anyof ()', 'can never be true'],
+  ])('%s can never hold', (cond, reason) => {
+    const r = conv(cond);
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.report.reasons.join('\n')).toContain(reason);
+  });
+
+  it('refuses a quantifier the selectors cannot express, naming the operator', () => {
+    const r = conv('evt.type = openat and fd.name contains anyof (ssh, gpg)');
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.report.blockedBy).toEqual(['operator contains/icontains (substring)']);
+  });
+
+  it('reads a list name after a quantifier as Falco does: a list is substituted only in parentheses', () => {
+    const r = conv('evt.type = ptrace and proc.name == oneof shells');
+    expect(r.diagnostics.map((d) => d.rule)).toEqual(['falco/list-outside-parens']);
+    expect(conv('evt.type = ptrace and proc.name == oneof (shells)').policies.map((p) => sel(p, 'sys_ptrace'))).toEqual([[{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }]]);
+  });
+});
+
+describe('transformers and field comparisons', () => {
+  it.each([
+    ['evt.type = openat and join(",", (proc.name, fd.name)) = "cat,/etc/shadow"', 'transformer join() over a list'],
+    ['evt.type = openat and tolower(fd.name) startswith /etc/', 'transformer tolower()'],
+    ['evt.type = openat and fd.name = toupper(join("-", (fd.directory, "x")))', 'transformer toupper()'],
+    ['evt.type = openat and proc.name = val(proc.pname)', 'comparison with another field (val())'],
+  ])('%s is not convertible, and the report says why', (cond, feature) => {
+    const r = conv(cond);
+    expect(r.report.verdict).toBe('not-convertible');
+    expect(r.report.blockedBy).toEqual([feature]);
+    const b = conv(`${cond} and fd.name startswith /etc/`, { allowBroader: true });
+    expect(b.report.verdict).toBe('broader');
+    expect(b.report.reasons[0]).toContain('dropped');
+  });
+});
+
+describe('what a field means on each call (the field table)', () => {
+  it('matches a launch on what is launched (the filename argument), and on the caller for a failed exec: broader, never exact', () => {
+    const cond = 'evt.type in (execve, execveat) and proc.name in (nc, ncat)';
+    const exact = conv(cond);
+    expect(exact.report.verdict).toBe('not-convertible');
+    expect(exact.report.reasons[0]).toContain('Falco reads the launched program after a successful exec and the caller after a failed one');
+    expect(exact.report.blockedBy).toEqual(['exec outcome: the hook sees the attempt, not the launched program']);
+    const r = conv(cond, { allowBroader: true });
+    expect(r.report.verdict).toBe('broader');
+    expect(sel(r.policies[0]!, 'sys_execve')).toEqual([{ matchArgs: [{ index: 0, operator: 'Postfix', values: ['/nc', '/ncat'] }] }, { matchBinaries: [{ operator: 'Postfix', values: ['/nc', '/ncat'] }] }]);
+    expect(sel(r.policies[0]!, 'sys_execveat')).toEqual([{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['/nc', '/ncat'] }] }, { matchBinaries: [{ operator: 'Postfix', values: ['/nc', '/ncat'] }] }]);
+    const neg = conv('evt.type = execve and not proc.name in (sh)', { allowBroader: true });
+    expect(sel(neg.policies[0]!, 'sys_execve')).toEqual([{ matchArgs: [{ index: 0, operator: 'NotPostfix', values: ['/sh'] }] }, { matchBinaries: [{ operator: 'NotPostfix', values: ['/sh'] }] }]);
+  });
+
+  it('reads proc.name as comm: a longer name never matches, one of 15 characters stands for every name that starts with it', () => {
+    expect(sel(conv('evt.type = ptrace and proc.name in (kube-controller-manager, gdb)').policies[0]!, 'sys_ptrace')).toEqual([{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb'] }] }]);
+    const t = conv('evt.type = ptrace and proc.name = containerd-shim');
+    expect(t.report.verdict).toBe('not-convertible');
+    expect(t.report.blockedBy).toEqual(['proc.name of 15 characters (truncated comm)']);
+    const n = conv('evt.type = ptrace and not proc.name in (containerd-shim, gdb)', { allowBroader: true });
+    expect(n.report.verdict).toBe('broader');
+    expect(sel(n.policies[0]!, 'sys_ptrace')).toEqual([{ matchBinaries: [{ operator: 'NotPostfix', values: ['/containerd-shim', '/gdb'] }] }]);
+  });
+
+  it('reads fd.* as false on calls without a descriptor, and as the descriptor (unknown at entry) on calls that use one', () => {
+    const both = conv('evt.type in (openat, unlink) and fd.name = /x');
+    expect(both.report.verdict).toBe('exact');
+    expect(both.report.hooks).toEqual(['openat']);
+    expect(conv('evt.type = unlink and fd.name = /x').report.reasons[0]).toContain('Falco never fires it');
+    expect(sel(conv('evt.type = unlink and not fd.name = /x').policies[0]!, 'sys_unlink')).toEqual([{}]);
+    const at = conv('evt.type = unlinkat and fd.name = /x');
+    expect(at.report.verdict).toBe('not-convertible');
+    expect(at.report.reasons[0]).toContain('fd.name: Falco reads the descriptor the call created or used');
+  });
+
+  it('reads evt.dir as Falco 0.41+ does: every syscall event is an exit event', () => {
+    expect(sel(conv('evt.type = openat and evt.dir = < and fd.name = /x').policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/x'] }] }]);
+    expect(conv('evt.type = openat and evt.dir = > and fd.name = /x').report.verdict).toBe('not-convertible');
+  });
+
+  it('over-approximates what only the outcome of an open says (evt.is_open_create, fd.filename) with the attempt', () => {
+    const create = conv('evt.type = openat and evt.is_open_create = true and fd.name startswith /etc/', { allowBroader: true });
+    expect(create.report.verdict).toBe('broader');
+    expect(sel(create.policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 2, operator: 'Mask', values: [String(0o20000100)] }, { index: 1, operator: 'Prefix', values: ['/etc/'] }] }]);
+    const name = conv('evt.type = openat and fd.filename in (shadow)', { allowBroader: true });
+    expect(sel(name.policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['/shadow'] }] }]);
+    // Falco's negated fd.filename also holds for every failed open: no selector bounds it, the term is dropped.
+    expect(conv('evt.type = openat and not fd.filename in (shadow) and fd.name startswith /etc/', { allowBroader: true }).report.reasons[0]).toContain('dropped');
+  });
+
+  it('says per rule what blocked an exact conversion, and sums the reasons over rules, most frequent first', async () => {
+    const { convertFalco: cf } = await import('../../compiler/convert/falco/index.js');
+    const text = ['a: evt.type = ptrace and proc.cmdline contains x', 'b: evt.type = ptrace and proc.cmdline contains y and proc.pname = sh', 'c: evt.type = ptrace and proc.pname = sh', 'd: evt.type = ptrace and proc.aname[2] = sh', 'e: evt.type = ptrace and proc.name = gdb']
+      .map((l) => `- rule: ${l.slice(0, 1)}\n  desc: d\n  condition: ${l.slice(3)}\n  output: o\n  priority: WARNING\n`)
+      .join('');
+    const l = loadSources([{ file: 'm.yaml', bytes: enc.encode(text) }]);
+    const c = cf(l.documents.filter(isFalcoRules), l.sources);
+    expect(c.reports.map((r) => r.blockedBy)).toEqual([['proc.cmdline/proc.args (argv)'], ['proc.cmdline/proc.args (argv)', 'proc.pname/proc.aname (ancestors)'], ['proc.pname/proc.aname (ancestors)'], ['proc.pname/proc.aname (ancestors)'], []]);
+    expect(c.blockers).toEqual([
+      { feature: 'proc.pname/proc.aname (ancestors)', rules: 3 },
+      { feature: 'proc.cmdline/proc.args (argv)', rules: 2 },
+    ]);
+  });
+});

@@ -684,6 +684,13 @@ function mergeMatchArgs(ms: MatchArg[]): MatchArg[] | 'empty' {
     }
     out.push({ ...m, values: [...m.values] });
   }
+  // A positive filter every value of which a negative filter on the same argument excludes: the selector is empty.
+  const excludes = (pos: ArgOperator, v: string, neg: MatchArg): boolean =>
+    neg.values.some((q) => (neg.operator === 'NotEqual' ? pos === 'Equal' && v === q : neg.operator === 'NotPrefix' ? (pos === 'Equal' || pos === 'Prefix') && v.startsWith(q) : neg.operator === 'NotPostfix' ? (pos === 'Equal' || pos === 'Postfix') && v.endsWith(q) : false));
+  for (const m of out) {
+    if (m.operator !== 'Equal' && m.operator !== 'Prefix' && m.operator !== 'Postfix') continue;
+    for (const n of out) if (n.index === m.index && m.values.every((v) => excludes(m.operator, v, n))) return 'empty';
+  }
   return out;
 }
 
