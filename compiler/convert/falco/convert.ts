@@ -78,7 +78,7 @@ type Constraint =
 
 type Atom =
   | { a: 'evt'; names: Set<string>; neg: boolean }
-  | { a: 'c'; c: Constraint; text: string; note?: string }
+  | { a: 'c'; c: Constraint; text: string; notes?: readonly string[] }
   /** Inexpressible; `feature` names what blocks it; `approx` is a broader formula --allow-broader uses instead of dropping the term. */
   | { a: 'x'; reason: string; feature: string; text: string; approx?: F }
   /** A check whose meaning depends on the call (proc.name at an exec or elsewhere, fd.* per call): resolved per hook. */
@@ -237,7 +237,7 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
   const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason, feature, text, ...(approx ? { approx } : {}) });
   if (!row) return x(`${full}: no Tetragon selector filters on this field`, `field ${full}`);
   const eqOp = op === '=' || op === '==' || op === 'in';
-  const note = row.assumption ? assumptions[row.assumption] : undefined;
+  const note = row.assumptions?.map((a) => assumptions[a]);
   const flag = (value: boolean): F => {
     // A boolean field compared with true/false.
     const v = values[0];
@@ -291,7 +291,7 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
     case 'container': {
       if ((op === '=' || op === '==' || op === '!=') && values[0] === 'host') {
         const isHost = (op === '!=') === neg;
-        return isHost ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, note: assumptions.hostns }) : atom({ a: 'c', c: { k: 'pod' }, text, note: assumptions.pods });
+        return isHost ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, notes: [assumptions.hostns] }) : atom({ a: 'c', c: { k: 'pod' }, text, notes: [assumptions.pods] });
       }
       return x(`container.id ${op}: container ids are assigned in userspace`, 'container.id other than host');
     }
@@ -309,8 +309,8 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
   }
 }
 
-function pathLeaf(field: string, full: string, op: string, values: string[], neg: boolean, text: string, note?: string): F {
-  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' }, op: o, values: vals, field, numeric: false }, text, ...(note ? { note } : {}) });
+function pathLeaf(field: string, full: string, op: string, values: string[], neg: boolean, text: string, notes?: readonly string[]): F {
+  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' }, op: o, values: vals, field, numeric: false }, text, ...(notes ? { notes } : {}) });
   const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text, ...(approx ? { approx } : {}) });
   const flip = (o: ArgOperator): ArgOperator => (neg ? (({ Equal: 'NotEqual', Prefix: 'NotPrefix', Postfix: 'NotPostfix', NotEqual: 'Equal', NotPrefix: 'Prefix', NotPostfix: 'Postfix' }) as Record<string, ArgOperator>)[o]! : o);
   const eq = op === '=' || op === '==' || op === 'in';
@@ -390,27 +390,28 @@ const commMax = 15;
 
 /**
  * proc.name = / != / in, as comm: the caller's on most calls (matchBinaries Postfix "/name"); at an exec, the
- * launched program's after a success and the caller's after a failure, which the entry hook only bounds: the
- * filename argument, or the caller for the failed exec (broader).
+ * launched program's, which the entry hook sees as the filename argument of the attempt (broader: the exec
+ * may fail). The caller is never taken for the launched program.
  */
-function procName(row: FieldRow, ctx: LeafCtx, note: string | undefined): F {
+function procName(row: FieldRow, ctx: LeafCtx, notes: readonly string[] | undefined): F {
   const { e, neg, text, values } = ctx;
   const op = e.op;
   const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason, feature, text, ...(approx ? { approx } : {}) });
   if (!(op === '=' || op === '==' || op === 'in' || op === '!=')) return x(`proc.name ${op}: ${operatorReason(op)} (only =, != and in map to a binary name)`, operatorFeature(op));
   // Falco holds when comm is in the set (`member`) or not in it.
   const member = (op !== '!=') !== neg;
-  // A name longer than comm never matches; one of exactly 15 characters matches every name that starts with it.
-  const names = values.filter((v) => v.length <= commMax);
+  // A name longer than comm, or with a slash (a basename has none), never matches; one of exactly 15
+  // characters matches every name that starts with it.
+  const names = values.filter((v) => v.length <= commMax && !v.includes('/'));
   if (names.length === 0) return member ? FALSE : T;
   const suffixes = names.map((v) => '/' + v);
-  const bin = (o: BinaryOperator): F => atom({ a: 'c', c: { k: 'bin', op: o, values: suffixes }, text, ...(note ? { note } : {}) });
-  const file = (o: ArgOperator): F => atom({ a: 'c', c: { k: 'arg', sel: { role: 'path' }, op: o, values: suffixes, field: 'proc.name', numeric: false }, text, ...(note ? { note } : {}) });
+  const bin = (o: BinaryOperator): F => atom({ a: 'c', c: { k: 'bin', op: o, values: suffixes }, text, ...(notes ? { notes } : {}) });
+  const file = (o: ArgOperator): F => atom({ a: 'c', c: { k: 'arg', sel: { role: 'path' }, op: o, values: suffixes, field: 'proc.name', numeric: false }, text, ...(notes ? { notes } : {}) });
   const truncated = names.filter((v) => v.length === commMax);
   if (row.map === 'launch') {
-    const bound = member ? or([file('Postfix'), bin('Postfix')]) : or([file('NotPostfix'), bin('NotPostfix')]);
-    const why = truncated.length ? `; and ${truncated.join(', ')} stands for every name that starts with it (comm keeps 15 characters)` : '';
-    return x(`proc.name at ${'execve/execveat'}: Falco reads the launched program after a successful exec and the caller after a failed one; the hook sees the attempt (the filename argument) and the caller${why}`, row.feature, truncated.length && member ? undefined : bound);
+    const why = truncated.length ? `; ${truncated.join(', ')} stands for every name that starts with it (comm keeps 15 characters)` : '';
+    const reason = `proc.name at execve/execveat: Falco reads the launched program once the exec succeeded; the hook sees the attempt, the filename argument${why}`;
+    return x(reason, row.feature, truncated.length && member ? undefined : file(member ? 'Postfix' : 'NotPostfix'));
   }
   if (truncated.length) return x(`proc.name ${truncated.join(', ')}: comm keeps 15 characters, so Falco matches every name that starts with it`, 'proc.name of 15 characters (truncated comm)', member ? undefined : bin('NotPostfix'));
   return bin(member ? 'Postfix' : 'NotPostfix');
@@ -809,13 +810,13 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
     const fe = simplify(specialize(f0, evt, new Map()));
     if (fe.t === 'false') continue;
     const f1 = mapAtoms(fe, (a) => {
-      if (a.a === 'c' && a.note) notes.add(a.note);
+      if (a.a === 'c' && a.notes) for (const n of a.notes) notes.add(n);
       if (a.a !== 'x') return atom(a);
       inexpressible.push(a.reason);
       blockedBy.add(a.feature);
       if (!opts.allowBroader) return atom(a);
       dropped.push(a.approx ? `${a.text} → ${a.reason} (over-approximated)` : `${a.text} dropped (${a.reason})`);
-      if (a.approx) for (const b of collectAtoms(a.approx, [])) if (b.a === 'c' && b.note) notes.add(b.note);
+      if (a.approx) for (const b of collectAtoms(a.approx, [])) if (b.a === 'c' && b.notes) for (const n of b.notes) notes.add(n);
       return a.approx ?? T;
     });
     if (!opts.allowBroader && inexpressible.length > 0) continue;

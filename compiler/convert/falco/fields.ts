@@ -20,9 +20,11 @@ export type Mapping = 'evt.type' | 'evt.num' | 'evt.dir' | 'path' | 'filename' |
 export const assumptions = {
   paths:
     'paths are compared as the process passes them; Falco makes them absolute against the working directory (or dirfd) and removes `.` and `..`. They agree for absolute paths without `.`/`..`; a relative path escapes the filter',
-  comm: "proc.name is the kernel's comm, the first 15 characters of the basename of the path the program was started with; weir compares the basename of that path (a process that renames itself with prctl(PR_SET_NAME) keeps its binary name in weir)",
+  comm: "proc.name is the kernel's comm, the first 15 characters of the basename of the path the program was started with; weir matches that path with `Postfix /name`, so a program started by a bare relative name (execve(\"nc\")) or renamed with prctl(PR_SET_NAME) escapes",
   pods: 'container.id != host is scoped to pods (podSelector: {}); containers outside Kubernetes pods are not matched',
   hostns: 'container.id = host is matched as the host mount namespace; a host service with a mount namespace of its own is not matched',
+  execfail:
+    'an exec is judged by the program it names; after a failed exec Falco reads the caller instead, so a listed program whose own exec fails is flagged by Falco and not by weir',
 } as const;
 export type Assumption = keyof typeof assumptions;
 
@@ -39,7 +41,7 @@ export interface FieldRow {
   map: Mapping;
   /** What an inexact row blocks, as the report's summary counts it. */
   feature: string;
-  assumption?: Assumption;
+  assumptions?: readonly Assumption[];
 }
 
 const exec = ['exec'] as const;
@@ -57,13 +59,13 @@ export const fieldRows: readonly FieldRow[] = [
     fields: ['proc.name'],
     events: exec,
     falco: 'the launched program on success (its comm); the caller if the exec fails',
-    hook: 'the attempt: the filename argument (matchArgs Postfix `/name`), or, for a failed exec, the caller (matchBinaries Postfix `/name`)',
+    hook: 'the attempt: the filename argument names the program (matchArgs Postfix `/name`); the caller is not the launched program',
     precision: 'attempt',
     map: 'launch',
     feature: 'exec outcome: the hook sees the attempt, not the launched program',
-    assumption: 'comm',
+    assumptions: ['comm', 'execfail'],
   },
-  { fields: ['proc.name'], events: notExec, falco: 'the calling process (its comm)', hook: 'the caller: matchBinaries Postfix `/name`', precision: 'model', map: 'binary', feature: 'proc.name', assumption: 'comm' },
+  { fields: ['proc.name'], events: notExec, falco: 'the calling process (its comm)', hook: 'the caller: matchBinaries Postfix `/name`', precision: 'model', map: 'binary', feature: 'proc.name', assumptions: ['comm'] },
   {
     fields: ['proc.exepath', 'proc.exe', 'proc.pexepath', 'proc.aexepath', 'proc.pexe', 'proc.aexe'],
     events: 'all',
@@ -88,12 +90,12 @@ export const fieldRows: readonly FieldRow[] = [
   { fields: ['thread.cap_effective', 'thread.cap_permitted', 'thread.cap_inheritable'], events: exec, falco: 'the capabilities of the launched program (an exec recomputes them)', hook: "the caller's capabilities only", precision: 'none', map: 'none', feature: 'thread.cap_* after exec' },
   { fields: ['proc.*', 'thread.*'], events: 'all', falco: 'process state Falco tracks in userspace', hook: 'no selector', precision: 'none', map: 'none', feature: 'process state tracked in userspace (proc.*, thread.*)' },
   // Files: fd.* exists only on calls that create or use a descriptor; for the path opens Falco takes it from the arguments.
-  { fields: ['fd.name', 'fd.nameraw', 'fs.path.name'], events: open, falco: 'the path opened, made absolute (also when the open fails)', hook: 'the path argument: matchArgs Equal/Prefix/Postfix', precision: 'model', map: 'path', feature: 'fd.name', assumption: 'paths' },
-  { fields: ['fd.directory'], events: open, falco: 'the directory of the path opened', hook: 'the path argument: only `Prefix dir/` (also matches subdirectories)', precision: 'approx', map: 'directory', feature: 'fd.directory (no exact directory operator)', assumption: 'paths' },
-  { fields: ['fd.filename'], events: open, falco: 'the basename of the file opened; only when the open succeeds', hook: 'the attempt: the path argument, Postfix `/name`', precision: 'attempt', map: 'filename', feature: 'fd.filename (set only when the open succeeds)', assumption: 'paths' },
+  { fields: ['fd.name', 'fd.nameraw', 'fs.path.name'], events: open, falco: 'the path opened, made absolute (also when the open fails)', hook: 'the path argument: matchArgs Equal/Prefix/Postfix', precision: 'model', map: 'path', feature: 'fd.name', assumptions: ['paths'] },
+  { fields: ['fd.directory'], events: open, falco: 'the directory of the path opened', hook: 'the path argument: only `Prefix dir/` (also matches subdirectories)', precision: 'approx', map: 'directory', feature: 'fd.directory (no exact directory operator)', assumptions: ['paths'] },
+  { fields: ['fd.filename'], events: open, falco: 'the basename of the file opened; only when the open succeeds', hook: 'the attempt: the path argument, Postfix `/name`', precision: 'attempt', map: 'filename', feature: 'fd.filename (set only when the open succeeds)', assumptions: ['paths'] },
   { fields: ['fd.*', 'fdlist.*'], events: noFd, falco: 'absent: the call has no file descriptor', hook: 'every check on it is false', precision: 'absent', map: 'absent', feature: 'fd.* on a call without a descriptor' },
   { fields: ['fd.typechar', 'fd.type', 'fd.num', 'fd.*', 'fdlist.*'], events: ['open', ...fdCalls], falco: "the descriptor the call created or used, or the call's result", hook: 'not known at the entry of the call', precision: 'none', map: 'none', feature: 'fd.* of the result or of an earlier descriptor (fd.typechar, fd.num, sockets)' },
-  { fields: ['fs.path.*'], events: 'all', falco: 'the paths of a file-system call, made absolute', hook: 'the path argument where the call has one', precision: 'model', map: 'path', feature: 'fs.path.*', assumption: 'paths' },
+  { fields: ['fs.path.*'], events: 'all', falco: 'the paths of a file-system call, made absolute', hook: 'the path argument where the call has one', precision: 'model', map: 'path', feature: 'fs.path.*', assumptions: ['paths'] },
   // Arguments as passed; evt.arg resolves path arguments, evt.rawarg does not.
   { fields: ['evt.res', 'evt.rawres', 'evt.failed', 'evt.arg.res'], events: 'all', falco: "the call's result", hook: 'not known at the entry of the call', precision: 'none', map: 'none', feature: 'evt.res (result of the call)' },
   { fields: ['evt.arg.*', 'evt.rawarg.*', 'evt.arg[]', 'evt.rawarg[]'], events: 'all', falco: "the call's argument; evt.arg makes a path absolute", hook: 'the argument: matchArgs (numbers, flags by name, strings)', precision: 'exact', map: 'arg', feature: 'evt.arg' },
@@ -103,7 +105,7 @@ export const fieldRows: readonly FieldRow[] = [
   { fields: ['evt.is_open_read', 'evt.is_open_exec'], events: ['open'], falco: 'O_RDONLY or O_RDWR; exec bits of a created file', hook: 'O_RDONLY is 0: no Mask expresses it', precision: 'none', map: 'none', feature: 'evt.is_open_read/evt.is_open_exec' },
   { fields: ['evt.*'], events: 'all', falco: 'event metadata computed in userspace (buffers, latency, time, ...)', hook: 'no selector', precision: 'none', map: 'none', feature: 'evt.* metadata (buffers, time, latency)' },
   // Where the process runs: the same before and after an exec.
-  { fields: ['container.id'], events: 'all', falco: "the caller's container, `host` outside containers", hook: '`!= host`: podSelector {}; `= host`: matchNamespaces Mnt host_ns', precision: 'model', map: 'container', feature: 'container.id', assumption: 'pods' },
+  { fields: ['container.id'], events: 'all', falco: "the caller's container, `host` outside containers", hook: '`!= host`: podSelector {}; `= host`: matchNamespaces Mnt host_ns', precision: 'model', map: 'container', feature: 'container.id', assumptions: ['pods'] },
   { fields: ['k8s.ns.name'], events: 'all', falco: "the caller's Kubernetes namespace", hook: 'a TracingPolicyNamespaced per namespace (positive `=`/`in` only)', precision: 'exact', map: 'k8s.ns', feature: 'k8s.ns.name' },
   { fields: ['container.*'], events: 'all', falco: 'container metadata from the container runtime', hook: 'no selector', precision: 'none', map: 'none', feature: 'container metadata (image, name, privileged, ...)' },
   { fields: ['k8s.*'], events: 'all', falco: 'Kubernetes metadata other than the namespace name', hook: 'no selector', precision: 'none', map: 'none', feature: 'Kubernetes metadata other than k8s.ns.name' },
@@ -130,7 +132,7 @@ export function fieldTableMarkdown(): string {
   for (const r of fieldRows) {
     const on = r.events === 'all' ? 'every call' : r.events.map((c) => evtClassWords[c]).join('; ');
     const fields = r.fields.map((f) => `\`${f}\``).join(', ');
-    const note = r.assumption ? ` (${Object.keys(assumptions).indexOf(r.assumption) + 1})` : '';
+    const note = r.assumptions ? ` ${r.assumptions.map((a) => `(${Object.keys(assumptions).indexOf(a) + 1})`).join(' ')}` : '';
     out.push(`| ${fields} | ${on} | ${cell(r.falco)} | ${cell(r.hook)} | ${precisionWords[r.precision]}${note} |`);
   }
   out.push('');
