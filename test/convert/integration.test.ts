@@ -65,4 +65,19 @@ describe('converted policies in the rest of weir', () => {
     const rules = new Set(r.nodes.flatMap((n) => n.diagnostics).filter((x) => x.severity === 'error').map((x) => x.rule));
     expect([...rules]).toEqual(['runtime/too-many-hooks']);
   });
+
+  it('the converter says which calls are too crowded for one node, with the same limit the runtime applies', async () => {
+    const l = loadSources(await Promise.all(files.map(async (f) => ({ file: f, bytes: await fs.readFile(path.join(corpus, f)) }))));
+    const broad = convertFalco(l.documents.filter(isFalcoRules), l.sources, { allowBroader: true });
+    const crowded = new Set(broad.crowded.calls.map((x) => x.call));
+    expect([...crowded].sort()).toEqual(['sys_execve', 'sys_execveat', 'sys_open', 'sys_openat', 'sys_openat2']);
+    const r = compileRuntime(asDocuments(broad.policies.map((p) => p.policy)), [{ name: 'node-a', caps: capabilityProfiles['tracepoint-only']! }]);
+    const refused = new Set(r.nodes.flatMap((n) => n.diagnostics).filter((x) => x.rule === 'runtime/too-many-hooks').map((x) => /hooks on syscalls\/sys_enter_(\w+)/.exec(x.message)?.[1]));
+    expect([...refused].map((c) => `sys_${c}`).sort()).toEqual([...crowded].sort());
+    // The exact conversions load together.
+    const exact = convertFalco(l.documents.filter(isFalcoRules), l.sources);
+    expect(exact.crowded.calls).toEqual([]);
+    const e = compileRuntime(asDocuments(exact.policies.map((p) => p.policy)), [{ name: 'node-a', caps: capabilityProfiles['tracepoint-only']! }]);
+    expect([...e.diagnostics, ...e.nodes.flatMap((n) => n.diagnostics)].filter((x) => x.severity === 'error')).toEqual([]);
+  });
 });

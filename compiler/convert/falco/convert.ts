@@ -5,6 +5,7 @@
 // a negation normal form can only make the policy fire more often, which is what --allow-broader permits.
 import type { CheckExpr, Expr, Operator, StringValue } from './ast.js';
 import { assumptions, fieldRow, type FieldRow } from './fields.js';
+import { limits as runtimeLimits } from '../../ir/runtime/compile.js';
 import { printCondition } from './printer.js';
 import type { CompiledRule, Priority } from './rules.js';
 import { priorities } from './rules.js';
@@ -58,6 +59,8 @@ export interface ConversionResult {
   totals: Record<Verdict, number> & { rules: number; policies: number };
   /** Per Falco feature, how many rules it kept from an exact conversion; most frequent first. */
   blockers: { feature: string; rules: number }[];
+  /** Calls more policies hook than the runtime loads on one node (runtime/too-many-hooks), most first. */
+  crowded: { limit: number; calls: { call: string; policies: number }[] };
 }
 
 /** Counts the rules each feature kept from an exact conversion (a rule counts once per feature). */
@@ -758,7 +761,11 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   }
   const totals = { rules: reports.length, policies: policies.length, exact: 0, broader: 0, 'not-convertible': 0, disabled: 0 };
   for (const r of reports) totals[r.verdict]++;
-  return { policies, reports, totals, blockers: blockerSummary(reports) };
+  const perCall = new Map<string, number>();
+  for (const p of policies) for (const k of p.policy.spec.kprobes ?? []) perCall.set(k.call, (perCall.get(k.call) ?? 0) + 1);
+  const calls = [...perCall].filter(([, n]) => n > runtimeLimits.hooksPerSyscall).map(([call, n]) => ({ call, policies: n }));
+  calls.sort((x, y) => y.policies - x.policies || (x.call < y.call ? -1 : 1));
+  return { policies, reports, totals, blockers: blockerSummary(reports), crowded: { limit: runtimeLimits.hooksPerSyscall, calls } };
 }
 
 /** Replaces the event-type tests and the call-dependent checks of a formula by what they are on one call. */

@@ -105,7 +105,7 @@ export const fieldRows: readonly FieldRow[] = [
   { fields: ['evt.is_open_read', 'evt.is_open_exec'], events: ['open'], falco: 'O_RDONLY or O_RDWR; exec bits of a created file', hook: 'O_RDONLY is 0: no Mask expresses it', precision: 'none', map: 'none', feature: 'evt.is_open_read/evt.is_open_exec' },
   { fields: ['evt.*'], events: 'all', falco: 'event metadata computed in userspace (buffers, latency, time, ...)', hook: 'no selector', precision: 'none', map: 'none', feature: 'evt.* metadata (buffers, time, latency)' },
   // Where the process runs: the same before and after an exec.
-  { fields: ['container.id'], events: 'all', falco: "the caller's container, `host` outside containers", hook: '`!= host`: podSelector {}; `= host`: matchNamespaces Mnt host_ns', precision: 'model', map: 'container', feature: 'container.id', assumptions: ['pods'] },
+  { fields: ['container.id'], events: 'all', falco: "the caller's container, `host` outside containers", hook: '`!= host`: podSelector {}; `= host`: matchNamespaces Mnt host_ns', precision: 'model', map: 'container', feature: 'container.id', assumptions: ['pods', 'hostns'] },
   { fields: ['k8s.ns.name'], events: 'all', falco: "the caller's Kubernetes namespace", hook: 'a TracingPolicyNamespaced per namespace (positive `=`/`in` only)', precision: 'exact', map: 'k8s.ns', feature: 'k8s.ns.name' },
   { fields: ['container.*'], events: 'all', falco: 'container metadata from the container runtime', hook: 'no selector', precision: 'none', map: 'none', feature: 'container metadata (image, name, privileged, ...)' },
   { fields: ['k8s.*'], events: 'all', falco: 'Kubernetes metadata other than the namespace name', hook: 'no selector', precision: 'none', map: 'none', feature: 'Kubernetes metadata other than k8s.ns.name' },
@@ -123,7 +123,7 @@ export function fieldRow(field: string, hasArg: boolean, cls: EventClass): Field
 }
 
 const evtClassWords: Record<EventClass, string> = { exec: 'execve, execveat', open: 'open, openat, openat2, creat', fd: 'other calls with a descriptor', nofd: 'calls without a descriptor' };
-const precisionWords: Record<Precision, string> = { exact: 'exact', model: 'exact (assumption)', attempt: 'broader (attempt)', approx: 'broader', absent: 'false', none: 'none' };
+const precisionWords: Record<Precision, string> = { exact: 'exact', model: 'exact, assuming', attempt: 'broader: the attempt', approx: 'broader', absent: 'exact: always false', none: 'not convertible' };
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
 /** The table as docs/convert.md shows it. */
@@ -136,6 +136,6 @@ export function fieldTableMarkdown(): string {
     out.push(`| ${fields} | ${on} | ${cell(r.falco)} | ${cell(r.hook)} | ${precisionWords[r.precision]}${note} |`);
   }
   out.push('');
-  Object.values(assumptions).forEach((a, i) => out.push(`(${i + 1}) ${a.charAt(0).toUpperCase()}${a.slice(1)}.`));
+  Object.values(assumptions).forEach((a, i) => out.push(`- (${i + 1}) ${a}.`));
   return out.join('\n') + '\n';
 }
