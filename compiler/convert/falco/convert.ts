@@ -483,10 +483,19 @@ function mapAtoms(f: F, fn: (a: Atom) => F): F {
 }
 
 function simplify(f: F): F {
+  return simplifyNode(f, simplify);
+}
+
+/** One level of simplify, for a node whose children are simplified already. */
+function simplifyTop(f: F): F {
+  return simplifyNode(f, (c) => c);
+}
+
+function simplifyNode(f: F, child: (c: F) => F): F {
   if (f.t !== 'and' && f.t !== 'or') return f;
   const kids: F[] = [];
   for (const c0 of f.c) {
-    const c = simplify(c0);
+    const c = child(c0);
     if (f.t === 'and') {
       if (c.t === 'false') return FALSE;
       if (c.t === 'true') continue;
@@ -768,17 +777,25 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   return { policies, reports, totals, blockers: blockerSummary(reports), crowded: { limit: runtimeLimits.hooksPerSyscall, calls } };
 }
 
-/** Replaces the event-type tests and the call-dependent checks of a formula by what they are on one call. */
-function specialize(f: F, evt: string, memo: Map<F, F>): F {
-  const hit = memo.get(f);
+// Macro bodies are shared subtrees across rules: their forms per call are computed once.
+const specialized = new WeakMap<F, Map<string, F>>();
+
+/** Replaces the event-type tests and the call-dependent checks of a formula by what they are on one call, simplified. */
+function specialize(f: F, evt: string): F {
+  let byEvt = specialized.get(f);
+  if (!byEvt) specialized.set(f, (byEvt = new Map()));
+  const hit = byEvt.get(evt);
   if (hit) return hit;
   let out: F = f;
   if (f.t === 'atom') {
     const a = f.atom;
     if (a.a === 'evt') out = a.names.has(evt) !== a.neg ? T : FALSE;
-    else if (a.a === 'dep') out = a.byEvt(evt);
-  } else if (f.t === 'and' || f.t === 'or') out = { ...f, c: f.c.map((c) => specialize(c, evt, memo)) };
-  memo.set(f, out);
+    else if (a.a === 'dep') out = simplify(a.byEvt(evt));
+  } else if (f.t === 'and' || f.t === 'or') {
+    const c = f.c.map((x) => specialize(x, evt));
+    out = c.every((x, i) => x === f.c[i]) ? f : simplifyTop({ ...f, c });
+  }
+  byEvt.set(evt, out);
   return out;
 }
 
@@ -813,8 +830,15 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   const cap = opts.maxConjuncts ?? 25;
   const perEvt: { evt: string; conjuncts: Atom[][] }[] = [];
   let tooLarge = false;
+  // Calls on which the condition reads the same (the same event-type tests hold, the same kind of call) share one form.
+  const evtAtoms = [...new Set(collectAtoms(f0, []).filter((a): a is Atom & { a: 'evt' } => a.a === 'evt'))];
+  const alike = new Map<string, string[]>();
   for (const evt of evts) {
-    const fe = simplify(specialize(f0, evt, new Map()));
+    const key = `${eventClass(evt)}|${evt === 'creat'}|${evtAtoms.map((a) => (a.names.has(evt) ? 1 : 0)).join('')}`;
+    alike.set(key, [...(alike.get(key) ?? []), evt]);
+  }
+  for (const [evt, ...same] of alike.values()) {
+    const fe = specialize(f0, evt!);
     if (fe.t === 'false') continue;
     const f1 = mapAtoms(fe, (a) => {
       if (a.a === 'c' && a.notes) for (const n of a.notes) notes.add(n);
@@ -843,7 +867,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       tooLarge = true;
       continue;
     }
-    if (conjuncts.length > 0) perEvt.push({ evt, conjuncts });
+    if (conjuncts.length > 0) for (const e of [evt!, ...same]) perEvt.push({ evt: e, conjuncts });
   }
   if (!opts.allowBroader && inexpressible.length > 0) return fail(inexpressible);
   if (tooLarge) return fail([...(opts.allowBroader ? [] : inexpressible), `the condition needs more than ${cap} alternatives (selectors per hook) once put in OR-of-ANDs form`], [`more than ${cap} alternatives per hook`]);
@@ -856,6 +880,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
     perHookDropped.push(reason);
     return true;
   };
+  perEvt.sort((x, y) => (x.evt < y.evt ? -1 : x.evt > y.evt ? 1 : 0));
   for (const { evt, conjuncts } of perEvt) {
     const info = syscallInfo(evt)!;
     for (const conj of conjuncts) {
