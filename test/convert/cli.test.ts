@@ -61,6 +61,9 @@ describe('weir convert falco', () => {
     expect(x.err).toContain('bad.yaml:13:9: error: rule `Ghost` is appended to or overridden but no rule by that name was defined before');
     const report = JSON.parse(await fs.readFile(path.join(tmp, 'bad.json'), 'utf8'));
     expect(report.totals).toMatchObject({ rules: 2, exact: 1, 'not-convertible': 1 });
+    expect(report.blockers).toEqual([{ feature: 'the condition does not compile', rules: 1 }]);
+    expect(report.rules.map((r: { blockedBy: string[] }) => r.blockedBy)).toEqual([[], ['the condition does not compile']]);
+    expect(report.crowded).toEqual({ limit: 4, calls: [] });
     expect(report.rules[1].reasons[0]).toContain('bad.yaml:9:36');
     expect(Object.keys(await readPolicies(out))).toEqual(['falco-good-one.yaml']);
   });

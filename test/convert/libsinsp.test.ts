@@ -70,3 +70,35 @@ describe('libsinsp filter_escaping.ut.cpp cases (quoted values)', () => {
     }
   });
 });
+
+describe("libsinsp's position tests: where each node starts", () => {
+  // From filter_parser.ut.cpp (position_*): the offset of the check, its field and its value or list.
+  it.each([
+    ['proc.name exists', [0, 0, undefined]],
+    ['proc.name=nginx', [0, 0, 10]],
+    ['proc.aname[3]=nginx', [0, 0, 14]],
+    ['proc.name =nginx', [0, 0, 11]],
+    ['proc.name= nginx', [0, 0, 11]],
+    ['proc.name = nginx', [0, 0, 12]],
+    ['proc.name in (nginx, apache)', [0, 0, 13]],
+    ['proc.name in ( nginx, apache)', [0, 0, 13]],
+    ['proc.name == oneof (cat)', [0, 0, 19]],
+  ] as const)('%s', (input, [check, field, value]) => {
+    const r = parseCondition(input);
+    if (!r.ok || r.expr.kind !== 'check') throw new Error('expected a check');
+    expect([r.expr.start, r.expr.left.start, r.expr.right?.start]).toEqual([check, field, value]);
+  });
+  it('positions the children of not, or, and, parenthesised or not', () => {
+    const not = parseCondition('not proc.name=nginx');
+    expect(not.ok && not.expr.kind === 'not' && [not.expr.start, not.expr.child.start]).toEqual([0, 4]);
+    for (const [input, starts] of [
+      ['proc.name=nginx or proc.name=apache', [0, 0, 19]],
+      ['(proc.name=nginx or proc.name=apache)', [1, 1, 20]],
+      ['proc.name=nginx and proc.name=apache', [0, 0, 20]],
+      ['(proc.name=nginx and proc.name=apache)', [1, 1, 21]],
+    ] as const) {
+      const r = parseCondition(input);
+      expect(r.ok && (r.expr.kind === 'or' || r.expr.kind === 'and') && [r.expr.start, ...r.expr.children.map((c) => c.start)], input).toEqual(starts);
+    }
+  });
+});
