@@ -1,8 +1,9 @@
 // Falco rule → Tetragon TracingPolicies. The resolved condition is put in negation normal form (negation pushed
-// to the leaves), each leaf becomes a selector constraint or is classified as inexpressible with a reason, the
-// event types give the hooks (and intersects, or unions, as Falco's evttype resolver), and the formula is
-// normalised to an OR of ANDs: each conjunct becomes one selector per hook. Dropping an inexpressible leaf of
-// a negation normal form can only make the policy fire more often, which is what --allow-broader permits.
+// to the leaves), the event types give the hooks (and intersects, or unions, as Falco's evttype resolver), and
+// per hook each leaf is read as Falco reads it on that call (fields.ts): a selector constraint, a constant, or
+// inexpressible with a reason. The formula is normalised to an OR of ANDs: each conjunct becomes one selector.
+// Dropping an inexpressible leaf of a negation normal form, or widening it to what the entry hook sees of it,
+// can only make the policy fire more often, which is what --allow-broader permits.
 import type { CheckExpr, Expr, Operator, StringValue } from './ast.js';
 import { assumptions, fieldRow, type FieldRow } from './fields.js';
 import { limits as runtimeLimits } from '../../ir/runtime/compile.js';
@@ -353,6 +354,9 @@ function pathLeaf(field: string, full: string, op: string, values: string[], neg
 
 const known: Record<string, number> = { ...openFlagBits, ...cloneFlagBits, ...ptraceRequests, ...otherConstants };
 
+/** String arguments that are not paths (a symlink's target, mount's device and type). */
+const plainStringArgs = new Set(['target', 'dev', 'type']);
+
 function argLeaf(field: string, full: string, name: string, op: string, values: string[], neg: boolean, text: string): F {
   const x = (reason: string, feature: string): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text });
   const num = (v: string): string | undefined => (/^-?(0x[0-9a-f]+|\d+)$/i.test(v) ? String(Number(v)) : known[v] !== undefined ? String(known[v]) : undefined);
@@ -360,7 +364,9 @@ function argLeaf(field: string, full: string, name: string, op: string, values: 
   const sel: ArgRole = { role: 'name', name };
   const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel, op: o, values: vals, field, numeric: true }, text });
   if (nums.some((n) => n === undefined)) {
-    if (op === '=' || op === '==' || op === 'in' || op === '!=' || op === 'startswith' || op === 'endswith') return pathLeaf(`evt.arg.${name}`, full, op, values, neg, text);
+    // evt.arg makes a path argument absolute; evt.rawarg and the arguments that are no path are as passed.
+    const resolved = field.startsWith('evt.arg') && !plainStringArgs.has(name);
+    if (op === '=' || op === '==' || op === 'in' || op === '!=' || op === 'startswith' || op === 'endswith') return pathLeaf(`evt.arg.${name}`, full, op, values, neg, text, resolved ? [assumptions.paths] : undefined);
     return x(`value ${values.join(', ')} is not a number or a known flag`, `${op} on a string argument`);
   }
   const ns = nums as string[];
@@ -778,25 +784,43 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
 }
 
 // Macro bodies are shared subtrees across rules: their forms per call are computed once.
-const specialized = new WeakMap<F, Map<string, F>>();
+const specialized = new Map<string, WeakMap<F, F>>();
 
 /** Replaces the event-type tests and the call-dependent checks of a formula by what they are on one call, simplified. */
 function specialize(f: F, evt: string): F {
-  let byEvt = specialized.get(f);
-  if (!byEvt) specialized.set(f, (byEvt = new Map()));
-  const hit = byEvt.get(evt);
+  let memo = specialized.get(evt);
+  if (!memo) specialized.set(evt, (memo = new WeakMap()));
+  return specializeIn(f, evt, memo);
+}
+
+function specializeIn(f: F, evt: string, memo: WeakMap<F, F>): F {
+  if (f.t === 'true' || f.t === 'false') return f;
+  const hit = memo.get(f);
   if (hit) return hit;
   let out: F = f;
   if (f.t === 'atom') {
     const a = f.atom;
     if (a.a === 'evt') out = a.names.has(evt) !== a.neg ? T : FALSE;
     else if (a.a === 'dep') out = simplify(a.byEvt(evt));
-  } else if (f.t === 'and' || f.t === 'or') {
-    const c = f.c.map((x) => specialize(x, evt));
-    out = c.every((x, i) => x === f.c[i]) ? f : simplifyTop({ ...f, c });
+  } else {
+    const c = f.c.map((x) => specializeIn(x, evt, memo));
+    const same = c.every((x, i) => x === f.c[i]);
+    // Children already in simplified form and nothing to fold or flatten: the node is kept as it is.
+    out = same && !c.some((x) => x.t === 'true' || x.t === 'false' || x.t === f.t) && c.length > 1 ? f : simplifyTop(same ? f : { ...f, c });
   }
-  byEvt.set(evt, out);
+  memo.set(f, out);
   return out;
+}
+
+const evtAtomCache = new WeakMap<F, readonly (Atom & { a: 'evt' })[]>();
+
+/** The distinct event-type tests of a formula (shared subtrees are walked once). */
+function evtAtomsOf(f: F): readonly (Atom & { a: 'evt' })[] {
+  if (f.t === 'true' || f.t === 'false') return [];
+  if (f.t === 'atom') return f.atom.a === 'evt' ? [f.atom] : [];
+  let r = evtAtomCache.get(f);
+  if (!r) evtAtomCache.set(f, (r = [...new Set(f.c.flatMap(evtAtomsOf))]));
+  return r;
 }
 
 function collectAtoms(f: F, out: Atom[]): Atom[] {
@@ -831,7 +855,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   const perEvt: { evt: string; conjuncts: Atom[][] }[] = [];
   let tooLarge = false;
   // Calls on which the condition reads the same (the same event-type tests hold, the same kind of call) share one form.
-  const evtAtoms = [...new Set(collectAtoms(f0, []).filter((a): a is Atom & { a: 'evt' } => a.a === 'evt'))];
+  const evtAtoms = evtAtomsOf(f0);
   const alike = new Map<string, string[]>();
   for (const evt of evts) {
     const key = `${eventClass(evt)}|${evt === 'creat'}|${evtAtoms.map((a) => (a.names.has(evt) ? 1 : 0)).join('')}`;

@@ -98,7 +98,7 @@ export const fieldRows: readonly FieldRow[] = [
   { fields: ['fs.path.*'], events: 'all', falco: 'the paths of a file-system call, made absolute', hook: 'the path argument where the call has one', precision: 'model', map: 'path', feature: 'fs.path.*', assumptions: ['paths'] },
   // Arguments as passed; evt.arg resolves path arguments, evt.rawarg does not.
   { fields: ['evt.res', 'evt.rawres', 'evt.failed', 'evt.arg.res'], events: 'all', falco: "the call's result", hook: 'not known at the entry of the call', precision: 'none', map: 'none', feature: 'evt.res (result of the call)' },
-  { fields: ['evt.arg.*', 'evt.rawarg.*', 'evt.arg[]', 'evt.rawarg[]'], events: 'all', falco: "the call's argument; evt.arg makes a path absolute", hook: 'the argument: matchArgs (numbers, flags by name, strings)', precision: 'exact', map: 'arg', feature: 'evt.arg' },
+  { fields: ['evt.arg.*', 'evt.rawarg.*', 'evt.arg[]', 'evt.rawarg[]'], events: 'all', falco: "the call's argument; evt.arg makes a path argument absolute, evt.rawarg does not", hook: 'the argument as passed: matchArgs (numbers, flags by name, strings)', precision: 'model', map: 'arg', feature: 'evt.arg', assumptions: ['paths'] },
   { fields: ['evt.is_open_write'], events: ['open'], falco: 'the open asked for writing (O_WRONLY or O_RDWR); false on creat', hook: 'the flags argument: Mask 3', precision: 'exact', map: 'open-write', feature: 'evt.is_open_write' },
   { fields: ['evt.is_open_create'], events: ['open'], falco: 'the open created the file (a result the driver reports)', hook: 'the attempt: the flags argument, Mask O_CREAT|O_TMPFILE', precision: 'attempt', map: 'open-create', feature: 'evt.is_open_create (a result of the open)' },
   { fields: ['evt.is_open_write', 'evt.is_open_create', 'evt.is_open_read', 'evt.is_open_exec'], events: ['exec', 'fd', 'nofd'], falco: 'false: the call is not an open', hook: 'the constant false', precision: 'exact', map: 'false-flag', feature: 'evt.is_open_*' },
@@ -112,14 +112,24 @@ export const fieldRows: readonly FieldRow[] = [
   { fields: ['user.*', 'group.*'], events: 'all', falco: "the caller's user and group, after an exec of a setuid program the new ones", hook: 'no selector', precision: 'none', map: 'none', feature: 'user.*/group.*' },
 ];
 
+const rowCache = new Map<string, FieldRow | null>();
+
 /** The row for a field (name, and whether it has an argument) on a class of call. */
 export function fieldRow(field: string, hasArg: boolean, cls: EventClass): FieldRow | undefined {
   const name = hasArg ? `${field}[]` : field;
+  const key = `${name}|${cls}`;
+  const hit = rowCache.get(key);
+  if (hit !== undefined) return hit ?? undefined;
+  let found: FieldRow | undefined;
   for (const r of fieldRows) {
     if (r.events !== 'all' && !r.events.includes(cls)) continue;
-    if (r.fields.some((f) => (f.endsWith('.*') ? name.startsWith(f.slice(0, -1)) : f === name))) return r;
+    if (r.fields.some((f) => (f.endsWith('.*') ? name.startsWith(f.slice(0, -1)) : f === name))) {
+      found = r;
+      break;
+    }
   }
-  return undefined;
+  rowCache.set(key, found ?? null);
+  return found;
 }
 
 const evtClassWords: Record<EventClass, string> = { exec: 'execve, execveat', open: 'open, openat, openat2, creat', fd: 'other calls with a descriptor', nofd: 'calls without a descriptor' };
