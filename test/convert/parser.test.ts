@@ -221,6 +221,7 @@ describe('Falco condition parser: errors with offsets', () => {
     ['proc.name = val("x")', 'takes exactly one field', 12],
     ['proc.name = b64(val(proc.pname))', 'cannot be nested', 16],
     ['proc.name ==oneof (a)', 'unexpected `(`', 18],
+    ['a or(b) and c', '`and` cannot follow `or(...)`', 8],
     ['proc.name in oneof (a)', 'unexpected `(`', 19],
     ['proc.name contains(a)', 'needs a blank after it', 10],
     ['join("-", (fd.name,)) = x', 'holds fields, transformers', 19],

@@ -143,8 +143,14 @@ class Parser {
       const kw = this.pos;
       this.pos += 2;
       if (this.skipBlank()) children.push(this.parseAnd());
-      else if (this.input[this.pos] === '(') children.push(this.parseEmbedded(this.pos++));
-      else if (this.pos >= this.input.length) this.fail('the condition ends where a check, macro name or `(` was expected', this.pos, this.pos);
+      else if (this.input[this.pos] === '(') {
+        children.push(this.parseEmbedded(this.pos++));
+        const save = this.pos;
+        this.skipBlank();
+        // libsinsp takes `or(...)` as the whole operand of `or`: an `and` cannot follow it.
+        if (this.input.startsWith('and', this.pos)) this.fail('`and` cannot follow `or(...)` (libsinsp reads the parenthesis as the whole operand); write `or (` with a blank', this.pos, this.pos + 3);
+        this.pos = save;
+      } else if (this.pos >= this.input.length) this.fail('the condition ends where a check, macro name or `(` was expected', this.pos, this.pos);
       else this.fail('expected a blank or `(` after `or`', kw, this.pos + 1);
       this.skipBlank();
     }
