@@ -8,6 +8,7 @@ import { UsageError, type Command } from './command.js';
 import { loadPublicKey } from '../controller/bundle/sign.js';
 import { Agent } from '../controller/agent/agent.js';
 import type { Datapath, Flow } from '../controller/agent/datapath.js';
+import type { KernelOptions } from '../controller/agent/kernel-datapath.js';
 import { EmulatorDatapath } from '../controller/agent/emulated-datapath.js';
 import { serveAgent } from '../controller/agent/server.js';
 import { makeLogger } from '../controller/reconcile/log.js';
@@ -23,6 +24,9 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
   --datapath KIND          emulator (default) or kernel
   --interfaces FILE        kernel: JSON {"ns/pod": "host-side ifname"} of the local endpoints
   --pin-dir DIR            kernel: bpffs directory for pinned maps (default /sys/fs/bpf/wag-<node>)
+  --pods FILE|kube         kernel: this node's pods for pod-scoped runtime policies: a PodList file
+                           (kubectl get pods -o json, re-read as it changes) or the Kubernetes API
+  --cgroup-root DIR        kernel: cgroup v2 directory holding the kubelet's pod cgroups (default: the cgroup2 mount)
   --listen HOST:PORT       /healthz, /metrics and /v1/verdict (default 127.0.0.1:0)
   --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
   --events FILE            JSON-line events ("-" for stdout; default: none)
@@ -42,7 +46,7 @@ export async function loadTraffic(file: string): Promise<Flow[]> {
   });
 }
 
-export async function makeDatapath(kind: string, node: string, opts: { interfaces?: Record<string, string>; pinDir?: string } = {}): Promise<Datapath> {
+export async function makeDatapath(kind: string, node: string, opts: KernelOptions = {}): Promise<Datapath> {
   if (kind === 'emulator') return new EmulatorDatapath(node);
   if (kind === 'kernel') {
     const { KernelDatapath } = await import('../controller/agent/kernel-datapath.js');
@@ -68,6 +72,8 @@ export const agentCommand: Command = {
           datapath: { type: 'string', default: 'emulator' },
           interfaces: { type: 'string' },
           'pin-dir': { type: 'string' },
+          pods: { type: 'string' },
+          'cgroup-root': { type: 'string' },
           listen: { type: 'string', default: '127.0.0.1:0' },
           traffic: { type: 'string' },
           events: { type: 'string' },
@@ -113,7 +119,9 @@ export const agentCommand: Command = {
     let datapath: Datapath;
     try {
       const interfaces = v.interfaces ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>) : undefined;
-      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}) });
+      const { podsFromFile, podsFromKube } = await import('../controller/agent/pod-scope.js');
+      const pods = v.pods === 'kube' ? await podsFromKube(node) : v.pods ? podsFromFile(path.resolve(io.cwd, v.pods)) : undefined;
+      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}), ...(pods ? { pods } : {}), ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}) });
     } catch (err) {
       if (err instanceof UsageError) throw err;
       io.stderr(`weir agent: the ${v.datapath} datapath is unavailable: ${(err as Error).message}\n`);

@@ -165,11 +165,20 @@ export class RuntimeDatapath implements Disposable {
     return n;
   }
 
-  /** Installs a node's runtime images and attaches the syscall tracepoints they need, atomically. */
-  apply(given: readonly RuntimeMapImage[], attach: readonly string[]): ApplyStats {
+  /**
+   * Installs a node's runtime images and attaches the syscall tracepoints they need, atomically.
+   * `scopes` (scope set → cgroup ids of the pods it selects) is written into the new generation's
+   * numeric sets before the flip, so a pod-scoped policy is enforced from its first instant.
+   */
+  apply(given: readonly RuntimeMapImage[], attach: readonly string[], scopes?: ReadonlyMap<number, readonly bigint[]>): ApplyStats {
     const t0 = performance.now();
     // Every slot of the next generation is refilled, so nothing of an older generation survives in it.
-    const images = emptyImages.map((e) => given.find((g) => g.name === e.name) ?? e);
+    const images = emptyImages.map((e) => given.find((g) => g.name === e.name) ?? e).map((img) => {
+      if (img.name !== 'wrt_num' || !scopes?.size) return img;
+      const extra = [...scopes].flatMap(([set, ids]) => ids.map((id) => [encodeNumKey(set, id), Uint8Array.of(1)] as const));
+      if (img.records.length + extra.length > img.maxEntries) throw new Error(`pod scopes need ${extra.length} cgroup entries; wrt_num holds ${img.maxEntries - img.records.length} more`);
+      return { ...img, records: [...img.records, ...extra] };
+    });
     const next = this.#applied ? this.#generation ^ 1 : 0;
     const entries: Record<string, number> = {};
     const fresh: BpfMap[] = [];
@@ -215,7 +224,7 @@ export class RuntimeDatapath implements Disposable {
    * Applies a bundle's runtime images as the agent receives them (records sorted key‖value, see
    * compiler/bundle) with the node's attach list from the bundle's `runtime_hooks` table.
    */
-  applyBundle(images: readonly { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[]): ApplyStats {
+  applyBundle(images: readonly { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[], scopes?: ReadonlyMap<number, readonly bigint[]>): ApplyStats {
     const decoded: RuntimeMapImage[] = images.map(({ image, bytes }) => {
       const problems = checkRuntimeImage(image, bytes.length);
       if (problems.length) throw new Error(problems.join('; '));
@@ -223,7 +232,7 @@ export class RuntimeDatapath implements Disposable {
       return { ...shape, records: imageRecords(image, bytes) };
     });
     for (const a of attach) if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)) throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
-    return this.apply(decoded, attach);
+    return this.apply(decoded, attach, scopes);
   }
 
   /**

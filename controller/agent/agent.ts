@@ -52,6 +52,20 @@ export class Agent {
   private readonly applySeconds = new Histogram({ name: 'weir_agent_apply_seconds', help: 'Download, verify and swap time of one bundle', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
   private readonly mapEntries = new Gauge({ name: 'weir_agent_map_entries', help: 'Entries per applied map image', labelNames: ['map', 'endpoint'], registers: [this.registry] });
   private readonly blobBytes = new Counter({ name: 'weir_agent_downloaded_bytes_total', help: 'Bytes of manifests and blobs downloaded, as transferred (gzip where the controller compressed)', registers: [this.registry] });
+  /** Pod-scoped runtime policies whose pods are not (all) in their scope: never silently inert. */
+  private readonly scopeGauge = new Gauge({
+    name: 'weir_agent_runtime_scope_cgroups',
+    help: 'Cgroups in the scope of each pod-scoped runtime policy, and its selected pods without cgroups (state=unresolved)',
+    labelNames: ['policy', 'state'],
+    registers: [this.registry],
+    collect: () => {
+      this.scopeGauge.reset();
+      for (const s of this.opts.datapath.runtimeScopes?.() ?? []) {
+        this.scopeGauge.set({ policy: s.policy, state: 'in-scope' }, s.cgroups);
+        this.scopeGauge.set({ policy: s.policy, state: 'unresolved' }, s.state === 'resolved' ? 0 : Math.max(1, s.unresolved.length));
+      }
+    },
+  });
   applied: BundleRef | undefined;
   private appliedManifest: string | undefined;
   private appliedNodeManifest: NodeManifest | undefined;
@@ -328,6 +342,11 @@ export class Agent {
     this.mapEntries.reset();
     for (const mp of report.maps) this.mapEntries.set({ map: mp.name, endpoint: mp.endpoint ?? '' }, mp.entries);
     this.event({ type: adopting ? 'bundle-adopted' : 'bundle-applied', revision: ref.revision, digest: ref.digest, maps: report.maps.length, swapMs: report.timings.swapMs });
+    for (const s of this.opts.datapath.runtimeScopes?.() ?? []) {
+      if (s.state === 'resolved') continue;
+      this.log.warn({ policy: s.policy, state: s.state, unresolved: s.unresolved }, 'pod-scoped runtime policy matches no process until its pods are resolved');
+      this.event({ type: 'scope-unresolved', policy: s.policy, state: s.state, pods: s.pods, unresolved: s.unresolved });
+    }
   }
 
   /** Replays the configured traffic sample against the datapath: the fraction dropped. */

@@ -3,6 +3,7 @@
 // (weir's datapath model, no kernel) and the kernel datapath (the BPF programs, maps swapped per slot).
 import type { MapImage } from '../../bpf/abi/image.js';
 import type { NodeManifest } from '../bundle/codec.js';
+import type { ScopeStatus } from './pod-scope.js';
 
 export interface NodeFeatures {
   datapath: 'emulator' | 'kernel';
@@ -57,5 +58,7 @@ export interface Datapath {
   learnFqdn?(ip: string, identity: number, ttlSeconds: number): void;
   /** Drops learned addresses past their TTL. */
   expireFqdn?(now?: number): number;
+  /** Pod-scoped runtime policies of the bundle in force and how far their pods are resolved (kernel datapath). */
+  runtimeScopes?(): ScopeStatus[];
   close(): Promise<void>;
 }

@@ -11,11 +11,18 @@ import { encodeIpcacheKey, encodeIpcacheValue, WEIR_IPCACHE_FLAG_FQDN, type Endp
 import { isRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { NetDatapath } from '../../bpf/net/loader.js';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import { PodScoper, type PodSource, type ScopeStatus, type ScopeTableEntry } from './pod-scope.js';
 
 export interface KernelOptions {
   pinDir?: string;
   /** Host-side interface of each local endpoint (`ns/pod` → ifname). */
   interfaces?: Record<string, string>;
+  /** This node's pods, for pod-scoped runtime policies (absent: they are reported as having no pod source). */
+  pods?: PodSource;
+  /** cgroup v2 directory holding the kubelet's pod cgroups (default: the cgroup2 mount). */
+  cgroupRoot?: string;
+  /** How often pods and cgroups are re-read (default 250 ms). */
+  scopeIntervalMs?: number;
 }
 
 export class KernelDatapath implements Datapath {
@@ -24,6 +31,7 @@ export class KernelDatapath implements Datapath {
   private readonly attached = new Map<string, { close(): void }>();
   private digest: string | undefined;
   private runtime: RuntimeDatapath | undefined;
+  private scoper: PodScoper | undefined;
   /** The bundle's ipcache image, to which learned toFQDNs addresses are added. */
   private ipcacheBase: { image: MapImage; bytes: Buffer } | undefined;
 
@@ -54,8 +62,22 @@ export class KernelDatapath implements Datapath {
     if (runtimeImages.length > 0) {
       // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
       this.runtime ??= RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
-      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[] } | undefined>;
-      const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? []);
+      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[]; scopes?: ScopeTableEntry[] } | undefined>;
+      const scopes = hooks[this.node]?.scopes ?? [];
+      const rt = this.runtime;
+      this.scoper ??= new PodScoper({
+        ...(this.opts.pods ? { pods: this.opts.pods } : {}),
+        ...(this.opts.cgroupRoot ? { cgroupRoot: this.opts.cgroupRoot } : {}),
+        ...(this.opts.scopeIntervalMs ? { intervalMs: this.opts.scopeIntervalMs } : {}),
+        setScope: (set, ids, present) => rt.setScope(set, ids, present),
+      });
+      if (scopes.length > 0) await this.scoper.refreshPods();
+      // Resolved, written into the new generation and committed with no await between: the poll sees one or the other.
+      const resolved = this.scoper.resolve(scopes);
+      const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? [], resolved.sets);
+      this.scoper.commit(scopes, resolved);
+      if (scopes.length > 0) this.scoper.start();
+      else this.scoper.stop();
       for (const [name, entries] of Object.entries(rs.entries)) maps.push({ name, entries });
     }
     for (const e of table) {
@@ -123,12 +145,23 @@ export class KernelDatapath implements Datapath {
     this.net.applyImages([{ image: { ...base.image, entries: records.length, digest: sha256(bytes) }, bytes }]);
   }
 
+  /** Pod-scoped runtime policies of the bundle in force and how far their pods are resolved. */
+  runtimeScopes(): ScopeStatus[] {
+    return this.scoper?.status() ?? [];
+  }
+
+  /** The runtime programs, once a bundle with runtime images was applied (events are read from them). */
+  runtimeDatapath(): RuntimeDatapath | undefined {
+    return this.runtime;
+  }
+
   stats(): { allowed: number; dropped: number } {
     return this.net.stats();
   }
 
   async close(): Promise<void> {
     // Links and pinned maps are left in place on purpose: enforcement outlives the agent.
+    this.scoper?.stop();
     this.net.close();
     this.runtime?.close(); // pinned like the network maps: runtime enforcement outlives the agent too
   }

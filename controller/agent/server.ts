@@ -11,6 +11,7 @@ export async function serveAgent(agent: Agent, host: string, port: number, trans
       const ok = agent.applied !== undefined || agent.lastError === undefined;
       return sendJson(res, ok ? 200 : 503, { applied: agent.applied ?? null, lastError: agent.lastError ?? null });
     }
+    if (p === '/v1/status') return sendJson(res, 200, { node: agent.opts.node, applied: agent.applied ?? null, lastError: agent.lastError ?? null, runtimeScopes: agent.opts.datapath.runtimeScopes?.() ?? [] });
     if (p === '/metrics') return void res.writeHead(200, { 'content-type': agent.registry.contentType }).end(await agent.registry.metrics());
     if (p === '/v1/verdict' && req.method === 'POST') {
       const f = JSON.parse(body.toString('utf8') || '{}') as Flow;

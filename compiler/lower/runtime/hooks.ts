@@ -42,6 +42,19 @@ export interface LoweredRuntimeNode extends RuntimeRecords {
   /** Tracepoints to attach: `syscalls/sys_enter_openat`, `raw_syscalls/sys_enter`. */
   attach: string[];
   table: HookTableEntry[];
+  /** Pod-scoped policies: the set the agent fills with the cgroup ids of the pods they select. */
+  scopes?: ScopeTableEntry[];
+}
+
+/** Bundle table row: which pods a scope set stands for (the agent resolves them to cgroup ids). */
+export interface ScopeTableEntry {
+  scopeSet: number;
+  /** `namespace/name` of a TracingPolicyNamespaced, else the name. */
+  policy: string;
+  /** A TracingPolicyNamespaced selects pods of its namespace only. */
+  namespace?: string;
+  /** The policy's podSelector as written (absent: every pod of the namespace, or of the node). */
+  podSelector?: Record<string, unknown>;
 }
 
 const compatPrefix = /^__(ia32|x32)_(compat_)?sys_/;
@@ -152,6 +165,13 @@ export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities
       continue;
     }
     out.policies.push({ id: policyId, name: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name, mode: policy.mode });
+    if (podScoped)
+      (out.scopes ??= []).push({
+        scopeSet,
+        policy: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name,
+        ...(policy.kind === 'TracingPolicyNamespaced' && policy.namespace !== undefined ? { namespace: policy.namespace } : {}),
+        ...(policy.podSelector === undefined ? {} : { podSelector: policy.podSelector }),
+      });
     for (const s of pendingSets) {
       const m = s.kind === 'str' ? out.strSets : s.kind === 'prefix' ? out.prefixSets : s.kind === 'postfix' ? out.postfixSets : out.numSets;
       (m as Map<number, (string | bigint)[]>).set(s.id, s.values);

@@ -27,7 +27,7 @@ export const imageProducer: ImageProducer = {
           records: img.records,
         })),
       );
-      hookTables[n.node] = { attach: n.lowered.attach, policies: n.lowered.policies, hooks: n.lowered.table };
+      hookTables[n.node] = { attach: n.lowered.attach, policies: n.lowered.policies, hooks: n.lowered.table, ...(n.lowered.scopes ? { scopes: n.lowered.scopes } : {}) };
     }
     tables.push({ name: 'runtime_hooks', value: hookTables });
     return { output: { nodes, tables }, diagnostics };
