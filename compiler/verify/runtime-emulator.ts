@@ -4,7 +4,7 @@
 import { decodeHook, decodeHookKey, decodeLpmKey, decodeNumKey, decodePolicyMode, decodeStrKey, K, LPM_STR_MAX, type KHook, type KMatchArg, type RuntimeMapImage } from '../../bpf/abi/runtime.js';
 import { decodeU32 } from '../../bpf/abi/layouts.js';
 import { syscallName, type HookTableEntry } from '../lower/runtime/hooks.js';
-import { syscallNumbers } from '../ir/runtime/syscalls.js';
+import { syscallNumbers, tableSyscall } from '../ir/runtime/syscalls.js';
 
 export type RuntimeVerdict = 'kill' | 'signal' | 'post' | 'allow';
 
@@ -78,8 +78,8 @@ export class RuntimeImageEvaluator {
   /** The syscall number a case's `call` names: sys_openat, __x64_sys_openat, openat, sys_enter_openat, syscalls/sys_enter_openat. */
   static syscallNumber(call: string): number | undefined {
     const tp = /^(?:syscalls\/)?sys_enter_(\w+)$/.exec(call);
-    const name = tp ? tp[1]! : syscallName(call);
-    return name !== undefined && Object.prototype.hasOwnProperty.call(syscallNumbers, name) ? syscallNumbers[name] : undefined;
+    const name = tp ? tableSyscall(tp[1]!) : syscallName(call);
+    return name !== undefined ? syscallNumbers[name] : undefined;
   }
 
   evaluate(proc: ProcessFacts, nr: number, args: readonly (string | number | bigint)[]): RuntimeDecision {

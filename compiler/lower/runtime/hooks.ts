@@ -6,7 +6,7 @@ import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import { describeMissing, type NodeCapabilities } from './capabilities.js';
 import type { Hook, MatchArg, RuntimeIR, Selector } from '../../ir/runtime/compile.js';
 import { limits } from '../../ir/runtime/compile.js';
-import { syscallNumbers } from '../../ir/runtime/syscalls.js';
+import { syscallNumbers, syscallTracepoint, tableSyscall, unimplementedSyscalls } from '../../ir/runtime/syscalls.js';
 import { K, type KHook, type KMatchArg, type KSelector, type RuntimeRecords } from '../../../bpf/abi/runtime.js';
 
 // The kernel records (KHook, KSelector, KMatchArg) and the weir_runtime.h constants (K) are the ABI's.
@@ -60,12 +60,19 @@ export interface ScopeTableEntry {
 const compatPrefix = /^__(ia32|x32)_(compat_)?sys_/;
 const syscallPrefix = /^(__x64_sys_|__arm64_sys_|__se_sys_|__do_sys_|ksys_|sys_)/;
 
-/** The syscall a kprobe `call` names (`sys_openat`, `__x64_sys_openat`), or undefined. */
+/** The table syscall a kprobe `call` names (`sys_openat`, `__x64_sys_openat`, `__x64_sys_newuname`), or undefined. */
 export function syscallName(call: string): string | undefined {
   if (compatPrefix.test(call)) return undefined;
   const m = syscallPrefix.exec(call);
-  const name = m ? call.slice(m[0].length) : call;
-  return Object.prototype.hasOwnProperty.call(syscallNumbers, name) ? name : undefined;
+  return tableSyscall(m ? call.slice(m[0].length) : call);
+}
+
+/** Why the node has no sys_enter tracepoint for a table syscall, or undefined when it has one. */
+function missingTracepoint(name: string, caps: NodeCapabilities): string | undefined {
+  const tp = syscallTracepoint(name);
+  if (unimplementedSyscalls.has(name)) return `${name} is not implemented on x86_64 (sys_ni_syscall): no kernel has a syscalls/sys_enter_${tp} tracepoint`;
+  if (caps.syscalls && !caps.syscalls.includes(tp)) return `the node has no syscalls/sys_enter_${tp} tracepoint${tp !== name ? ` (the kernel's name for ${name})` : ''}`;
+  return undefined;
 }
 
 const argTypes: Record<string, number> = {
@@ -227,9 +234,10 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
       }
       // weir always hooks syscalls at the sys_enter tracepoint: it exists on every node with tracepoints, and
       // the handler reads arguments from its stable layout (kprobes on __x64_sys_* need pt_regs unwrapping).
-      const attach = `syscalls/sys_enter_${name}`;
-      if (caps.syscalls && !caps.syscalls.includes(name)) {
-        err(hook.span, `the node has no ${attach} tracepoint`);
+      const attach = `syscalls/sys_enter_${syscallTracepoint(name)}`;
+      const missing = missingTracepoint(name, caps);
+      if (missing) {
+        err(hook.span, missing);
         return undefined;
       }
       if (!tracepointNeeded(attach)) return undefined;
@@ -242,12 +250,22 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
   }
   if (hook.kind === 'tracepoint') {
     if (hook.subsystem === 'syscalls' && hook.event?.startsWith('sys_enter_')) {
-      const name = hook.event.slice('sys_enter_'.length);
-      const nr = syscallNumbers[name];
-      if (nr === undefined) {
-        err(hook.span, `${hook.call}: ${name} is not a syscall of the x86_64 table`, 'runtime/unknown-hook');
+      const event = hook.event.slice('sys_enter_'.length);
+      const name = tableSyscall(event);
+      if (name === undefined) {
+        err(hook.span, `${hook.call}: ${event} is not a syscall of the x86_64 table`, 'runtime/unknown-hook');
         return undefined;
       }
+      if (syscallTracepoint(name) !== event) {
+        err(hook.span, `${hook.call}: the kernel's tracepoint for ${name} is syscalls/sys_enter_${syscallTracepoint(name)}`, 'runtime/unknown-hook');
+        return undefined;
+      }
+      const missing = missingTracepoint(name, caps);
+      if (missing) {
+        err(hook.span, missing);
+        return undefined;
+      }
+      const nr = syscallNumbers[name]!;
       if (!tracepointNeeded(hook.call)) return undefined;
       // Format fields: 0-3 common, 4 __syscall_nr, 5.. the syscall's arguments.
       return { nr, attach: hook.call, argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : i >= 5 && i <= 10 ? i - 5 : undefined), indexHelp: 'field 4 is __syscall_nr, fields 5 to 10 the arguments' };
