@@ -9,24 +9,32 @@ import { decodeCallArgs, decodeEventHead, decodeRuntimeEvent, isCallRecord, K, t
 export type { DecodedEvent } from '../../bpf/abi/runtime.js';
 
 const ACTION_NAMES: Record<number, string> = { [K.ACTION.Post]: 'KPROBE_ACTION_POST', [K.ACTION.NoPost]: 'KPROBE_ACTION_NOPOST', [K.ACTION.Sigkill]: 'KPROBE_ACTION_SIGKILL', [K.ACTION.Signal]: 'KPROBE_ACTION_SIGNAL', [K.ACTION.Override]: 'KPROBE_ACTION_OVERRIDE' };
-const signalNames: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 31: 'SIGSYS' };
+// Linux x86_64 signal numbers, named as Tetragon writes process_exit.signal.
+const signalNames: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 16: 'SIGSTKFLT', 17: 'SIGCHLD', 18: 'SIGCONT', 19: 'SIGSTOP', 20: 'SIGTSTP', 21: 'SIGTTIN', 22: 'SIGTTOU', 23: 'SIGURG', 24: 'SIGXCPU', 25: 'SIGXFSZ', 26: 'SIGVTALRM', 27: 'SIGPROF', 28: 'SIGWINCH', 29: 'SIGIO', 30: 'SIGPWR', 31: 'SIGSYS' };
+
+/** A signal's name as Tetragon writes it (real-time signals as SIGRTMIN+n). */
+export function signalName(sig: number): string {
+  return signalNames[sig] ?? (sig >= 34 && sig <= 64 ? `SIGRTMIN+${sig - 34}` : `SIG${sig}`);
+}
 const ARG = K.ARG;
 
 /** Decodes one ring-buffer record (bpf/abi/runtime.ts); undefined for a record of unknown kind or size. */
 export const decodeRecord = decodeRuntimeEvent;
 
+/** tetragon.Process as protojson writes it (proto field order; empty strings omitted; pid, uid, auid, tid are wrappers). */
 export interface ProcessInfo {
   exec_id: string;
   pid: number;
   uid: number;
-  cwd: string;
+  cwd?: string;
   binary: string;
-  arguments: string;
+  arguments?: string;
   flags: string;
   start_time: string;
-  tid?: number;
-  parent_exec_id?: string;
+  auid?: number;
   pod?: { namespace: string; name: string; workload?: string };
+  parent_exec_id?: string;
+  tid: number;
 }
 
 export interface EncoderOptions {
@@ -67,32 +75,77 @@ export class TetragonEncoder {
       let args = ev.arguments ?? '';
       let cwd = '';
       let binary = ev.binary;
+      let auid: number | undefined;
       if (this.#opts.procfs) {
         try {
           if (ev.arguments === undefined) args = readFileSync(`/proc/${ev.pid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
           cwd = readlinkSync(`/proc/${ev.pid}/cwd`);
           if (!ev.binaryKnown) binary = readlinkSync(`/proc/${ev.pid}/exe`);
+          auid = Number(readFileSync(`/proc/${ev.pid}/loginuid`, 'utf8'));
         } catch {
           /* gone already */
         }
       }
+      // The parent as weir saw it exec, or (the agent) as /proc has it for processes older than weir.
+      const parent = this.#parentOf(ev.ppid);
       // exec_id: Tetragon's is base64(node:ktime:pid); same idea, so that exec and exit pair up.
-      p = {
-        exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'),
-        pid: ev.pid,
-        uid: ev.uid,
-        cwd,
-        binary,
-        arguments: args,
-        flags: fromExec ? 'execve' : 'procFS',
-        start_time: this.#time(ev.ktime),
-      };
-      const pod = this.#opts.podOf?.(ev.pid);
-      if (pod) p.pod = pod;
-      this.#procs.set(ev.pid, p);
-      if (this.#procs.size > 65536) this.#procs.delete(this.#procs.keys().next().value as number);
+      p = this.#info({ exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'), pid: ev.pid, uid: ev.uid, cwd, binary, arguments: args, flags: fromExec ? 'execve' : 'procFS', start_time: this.#time(ev.ktime), ...(auid !== undefined && Number.isFinite(auid) ? { auid } : {}), ...(parent ? { parent_exec_id: parent.exec_id } : {}), tid: ev.pid });
+      this.#remember(p);
     }
     return p;
+  }
+
+  /** A ProcessInfo in proto field order with empty strings left out, as protojson writes it. */
+  #info(o: Omit<ProcessInfo, 'pod'>): ProcessInfo {
+    const pod = this.#opts.podOf?.(o.pid);
+    return {
+      exec_id: o.exec_id,
+      pid: o.pid,
+      uid: o.uid,
+      ...(o.cwd ? { cwd: o.cwd } : {}),
+      binary: o.binary,
+      ...(o.arguments ? { arguments: o.arguments } : {}),
+      flags: o.flags,
+      start_time: o.start_time,
+      ...(o.auid !== undefined ? { auid: o.auid } : {}),
+      ...(pod ? { pod } : {}),
+      ...(o.parent_exec_id ? { parent_exec_id: o.parent_exec_id } : {}),
+      tid: o.tid,
+    };
+  }
+
+  #remember(p: ProcessInfo): void {
+    this.#procs.set(p.pid, p);
+    if (this.#procs.size > 65536) this.#procs.delete(this.#procs.keys().next().value as number);
+  }
+
+  /** The parent process: seen by weir, or read from /proc (flags procFS) when the agent reads procfs. */
+  #parentOf(ppid: number): ProcessInfo | undefined {
+    const seen = this.#procs.get(ppid);
+    if (seen || !this.#opts.procfs || ppid <= 0) return seen;
+    try {
+      const stat = readFileSync(`/proc/${ppid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Field 22 (index 19 after the comm) is the start time in clock ticks since boot (USER_HZ 100).
+      const ktime = BigInt(f[19] ?? '0') * 10_000_000n;
+      const status = readFileSync(`/proc/${ppid}/status`, 'utf8');
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      const grand = this.#procs.get(Number(f[1] ?? 0));
+      let cwd = '';
+      let binary = '';
+      try {
+        cwd = readlinkSync(`/proc/${ppid}/cwd`);
+        binary = readlinkSync(`/proc/${ppid}/exe`);
+      } catch {
+        /* a kernel thread */
+      }
+      const args = readFileSync(`/proc/${ppid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
+      const p = this.#info({ exec_id: Buffer.from(`${this.#opts.nodeName}:${ktime}:${ppid}`).toString('base64'), pid: ppid, uid, cwd, binary, arguments: args, flags: 'procFS', start_time: this.#time(ktime), ...(grand ? { parent_exec_id: grand.exec_id } : {}), tid: ppid });
+      this.#remember(p);
+      return p;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The Tetragon JSON object for one record (undefined if it is not an event kind Tetragon has). */
@@ -100,30 +153,24 @@ export class TetragonEncoder {
     const time = this.#timeNs(ev.ktime);
     const node_name = this.#opts.nodeName;
     if (ev.kind === 'exec') {
+      const process = this.#process(ev, true);
       const parent = this.#procs.get(ev.ppid);
-      return { process_exec: { process: this.#process(ev, true), ...(parent ? { parent } : {}) }, node_name, time };
+      return { process_exec: { process, ...(parent ? { parent } : {}) }, node_name, time };
     }
     if (ev.kind === 'exit') {
       const process = this.#process(ev, false);
+      const parent = this.#procs.get(ev.ppid);
       this.#procs.delete(ev.pid);
       const code = ev.exitCode ?? 0;
       const sig = code & 0x7f;
-      return { process_exit: { process, ...(sig ? { signal: signalNames[sig] ?? `SIG${sig}` } : {}), status: (code >> 8) & 0xff }, node_name, time };
+      const status = (code >> 8) & 0xff;
+      return { process_exit: { process, ...(parent ? { parent } : {}), ...(sig ? { signal: signalName(sig) } : {}), ...(status ? { status } : {}) }, node_name, time };
     }
     const hook = this.#opts.table[ev.hookId];
-    const args = ev.args.map((a, i) => {
-      const label = hook?.args[i]?.label;
-      const o: Record<string, unknown> =
-        a.type === ARG.string ? { string_arg: a.str ?? '' }
-        : a.type === ARG.int ? { int_arg: Number(BigInt.asIntN(64, a.value)) }
-        : a.type === ARG.int64 ? { long_arg: BigInt.asIntN(64, a.value).toString() }
-        : { size_arg: a.value.toString() };
-      if (label) o['label'] = label;
-      return o;
-    });
+    const args = ev.args.map((a, i) => JSON.parse(argJson(a.type, a.value, a.str, hook?.args[i])) as Record<string, unknown>);
     const body: Record<string, unknown> = { process: this.#process(ev, false) };
     // The parent as Tetragon reports it, when its exec was seen (processes older than weir have none).
-    const parent = this.#procs.get(ev.ppid);
+    const parent = this.#parentOf(ev.ppid);
     if (parent) body['parent'] = parent;
     const isKprobe = hook?.eventKind !== 'process_tracepoint';
     if (isKprobe) body['function_name'] = hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${ev.syscallNr}`;
@@ -132,7 +179,7 @@ export class TetragonEncoder {
       body['subsys'] = subsys;
       body['event'] = event;
     }
-    body['args'] = args;
+    if (args.length) body['args'] = args;
     body['action'] = ACTION_NAMES[ev.action] ?? 'KPROBE_ACTION_UNKNOWN';
     body['policy_name'] = hook?.policy ?? `policy-${ev.policyId}`;
     if (hook?.message) body['message'] = hook.message;
@@ -155,7 +202,7 @@ export class TetragonEncoder {
     return o ? JSON.stringify(o) : undefined;
   }
 
-  readonly #hookFrags = new Map<number, { head: string; where: string; tail: string; labels: (string | undefined)[] }>();
+  readonly #hookFrags = new Map<number, { head: string; where: string; tail: string; args: readonly HookTableEntry['args'][number][] }>();
   readonly #procJson = new Map<number, { info: ProcessInfo; json: string }>();
   #second = -1n;
   #secondIso = '';
@@ -188,7 +235,7 @@ export class TetragonEncoder {
     if (hook && hook.tags.length) tail += `,"tags":${JSON.stringify(hook.tags)}`;
     const weir = JSON.stringify({ file: hook?.file, line: hook?.line, commit: hook?.commit, hook_id: hookId, attach: hook?.attach });
     tail += `,"weir":${weir.slice(0, -1)}`;
-    f = { head, where, tail, labels: hook ? hook.args.map((a) => a.label) : [] };
+    f = { head, where, tail, args: hook ? hook.args : [] };
     this.#hookFrags.set(hookId, f);
     return f;
   }
@@ -207,18 +254,11 @@ export class TetragonEncoder {
     const f = this.#hookFrag(h.hookId, h.policyId, h.syscallNr);
     let args = '';
     decodeCallArgs(b).forEach(({ type, value, str }, i) => {
-      let a: string;
-      if (type === ARG.string) a = `{"string_arg":${JSON.stringify(str)}`;
-      else if (type === ARG.int) a = `{"int_arg":${Number(BigInt.asIntN(64, value))}`;
-      else if (type === ARG.int64) a = `{"long_arg":"${BigInt.asIntN(64, value)}"`;
-      else a = `{"size_arg":"${value}"`;
-      const label = f.labels[i];
-      if (label) a += `,"label":${JSON.stringify(label)}`;
-      args += (i ? ',' : '') + a + '}';
+      args += (i ? ',' : '') + argJson(type, value, str, f.args[i]);
     });
     const monitor = (h.flags & K.EVF.monitor) !== 0;
     const action = ACTION_NAMES[h.action] ?? 'KPROBE_ACTION_UNKNOWN';
-    const parent = this.#procs.get(h.ppid);
+    const parent = this.#parentOf(h.ppid);
     let parentJson = '';
     if (parent) {
       let pp = this.#procJson.get(h.ppid);
@@ -228,8 +268,28 @@ export class TetragonEncoder {
       }
       parentJson = `,"parent":${pp.json}`;
     }
-    return `${f.head}${pj.json}${parentJson}${f.where},"args":[${args}],"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(h.ktime)}"}`;
+    return `${f.head}${pj.json}${parentJson}${f.where}${args ? `,"args":[${args}]` : ''},"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(h.ktime)}"}`;
   }
+}
+
+/**
+ * One KprobeArgument as protojson writes it: the oneof member by the declared type (uint32 → uint_arg,
+ * syscall64 → syscall_id {id, abi}), 64-bit integers as strings, then the label.
+ */
+function argJson(type: number, value: bigint, str: string | undefined, declared: { type: string; label?: string } | undefined): string {
+  let a: string;
+  if (type === ARG.string) a = `{"string_arg":${JSON.stringify(str ?? '')}`;
+  else if (type === ARG.int) a = `{"int_arg":${Number(BigInt.asIntN(32, value))}`;
+  else if (type === ARG.uint32) a = `{"uint_arg":${Number(BigInt.asUintN(32, value))}`;
+  else if (type === ARG.int64 && declared?.type === 'syscall64') {
+    // Tetragon's syscall64: the number, and the ABI (bit 30 set: x32; weir reads the native x86_64 table).
+    const raw = BigInt.asUintN(64, value);
+    const id = Number(raw & 0xbfffffffn);
+    a = `{"syscall_id":{${id ? `"id":${id},` : ''}"abi":"${raw & 0x40000000n ? 'x32' : 'x64'}"}`;
+  } else if (type === ARG.int64) a = `{"long_arg":"${BigInt.asIntN(64, value)}"`;
+  else a = `{"size_arg":"${BigInt.asUintN(64, value)}"`;
+  if (declared?.label) a += `,"label":${JSON.stringify(declared.label)}`;
+  return a + '}';
 }
 
 /** `tetra getevents -o compact`-style line for a Tetragon JSON object. */
