@@ -8,7 +8,8 @@ import { UsageError, type Command } from './command.js';
 import { loadPublicKey } from '../controller/bundle/sign.js';
 import { Agent } from '../controller/agent/agent.js';
 import type { Datapath, Flow } from '../controller/agent/datapath.js';
-import type { KernelOptions } from '../controller/agent/kernel-datapath.js';
+import type { KernelDatapath, KernelOptions } from '../controller/agent/kernel-datapath.js';
+import type { RuntimeEventExport } from '../controller/agent/events-export.js';
 import { EmulatorDatapath } from '../controller/agent/emulated-datapath.js';
 import { serveAgent } from '../controller/agent/server.js';
 import { makeLogger } from '../controller/reconcile/log.js';
@@ -26,6 +27,9 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
   --pin-dir DIR            kernel: bpffs directory for pinned maps (default /sys/fs/bpf/wag-<node>)
   --pods FILE|kube         kernel: this node's pods for pod-scoped runtime policies: a PodList file
                            (kubectl get pods -o json, re-read as it changes) or the Kubernetes API
+  --export-file FILE       kernel: runtime events as Tetragon JSON lines (as tetragon --export-filename)
+  --export-file-max-size-mb N   rotate the export file at N MiB (default 10)
+  --export-file-max-backups N   rotated export files kept (default 5)
   --cgroup-root DIR        kernel: cgroup v2 directory holding the kubelet's pod cgroups (default: the cgroup2 mount)
   --listen HOST:PORT       /healthz, /metrics and /v1/verdict (default 127.0.0.1:0)
   --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
@@ -74,6 +78,9 @@ export const agentCommand: Command = {
           'pin-dir': { type: 'string' },
           pods: { type: 'string' },
           'cgroup-root': { type: 'string' },
+          'export-file': { type: 'string' },
+          'export-file-max-size-mb': { type: 'string' },
+          'export-file-max-backups': { type: 'string' },
           listen: { type: 'string', default: '127.0.0.1:0' },
           traffic: { type: 'string' },
           events: { type: 'string' },
@@ -117,11 +124,23 @@ export const agentCommand: Command = {
     }
     const logger = makeLogger('weir-agent').child({ node });
     let datapath: Datapath;
+    let runtimeEvents: RuntimeEventExport | undefined;
     try {
       const interfaces = v.interfaces ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>) : undefined;
       const { podsFromFile, podsFromKube } = await import('../controller/agent/pod-scope.js');
       const pods = v.pods === 'kube' ? await podsFromKube(node) : v.pods ? podsFromFile(path.resolve(io.cwd, v.pods)) : undefined;
-      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}), ...(pods ? { pods } : {}), ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}) });
+      if (v.datapath === 'kernel') {
+        const { RuntimeEventExport } = await import('../controller/agent/events-export.js');
+        const { ExportFile } = await import('../controller/events/export-file.js');
+        const count = (flag: string, s: string | undefined, dflt: number) => {
+          if (s === undefined) return dflt;
+          if (!/^\d+$/.test(s)) throw new UsageError(`${flag} must be a whole number, not ${s}`);
+          return Number(s);
+        };
+        const file = v['export-file'] ? new ExportFile(path.resolve(io.cwd, v['export-file']), { maxBytes: count('--export-file-max-size-mb', v['export-file-max-size-mb'], 10) << 20, maxBackups: count('--export-file-max-backups', v['export-file-max-backups'], 5) }) : undefined;
+        runtimeEvents = new RuntimeEventExport({ node, ...(file ? { file } : {}), podOf: (pid) => (datapath as KernelDatapath).podOf(pid) });
+      } else if (v['export-file']) throw new UsageError('--export-file needs --datapath kernel (the emulator has no runtime events)');
+      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}), ...(pods ? { pods } : {}), ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}), ...(runtimeEvents ? { events: runtimeEvents } : {}) });
     } catch (err) {
       if (err instanceof UsageError) throw err;
       io.stderr(`weir agent: the ${v.datapath} datapath is unavailable: ${(err as Error).message}\n`);
@@ -140,7 +159,7 @@ export const agentCommand: Command = {
       longPollMs: parseDuration(v['long-poll'], '--long-poll', 25_000),
       applyDelayMs: parseDuration(v['apply-delay'], '--apply-delay', 0),
     });
-    const server = await serveAgent(agent, host, port, { insecureLoopback: true });
+    const server = await serveAgent(agent, host, port, { insecureLoopback: true }, runtimeEvents);
     logger.info({ url: server.url, datapath: datapath.kind }, 'agent listening');
     io.stdout(JSON.stringify({ node, url: server.url, datapath: datapath.kind }) + '\n');
     await agent.start();

@@ -16,4 +16,5 @@ export const commands: Record<string, Loader> = {
   controller: async () => (await import('./controller.js')).controllerCommand,
   agent: async () => (await import('./agent.js')).agentCommand,
   demo: async () => (await import('./demo.js')).demoCommand,
+  events: async () => (await import('./events.js')).eventsCommand,
 };

@@ -3,6 +3,7 @@
 // runtime programs of bpf/runtime/loader.ts beside it. Verdict questions are answered by the
 // emulated datapath over the same images; the kernel itself enforces real packets on the attached veths.
 import { release } from 'node:os';
+import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
 import { EmulatorDatapath } from './emulated-datapath.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
@@ -11,6 +12,7 @@ import { encodeIpcacheKey, encodeIpcacheValue, WEIR_IPCACHE_FLAG_FQDN, type Endp
 import { isRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { NetDatapath } from '../../bpf/net/loader.js';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import type { RuntimeEventExport } from './events-export.js';
 import { PodScoper, type PodSource, type ScopeStatus, type ScopeTableEntry } from './pod-scope.js';
 
 export interface KernelOptions {
@@ -23,6 +25,8 @@ export interface KernelOptions {
   cgroupRoot?: string;
   /** How often pods and cgroups are re-read (default 250 ms). */
   scopeIntervalMs?: number;
+  /** Where the runtime programs' events go (export file, /v1/events followers). */
+  events?: RuntimeEventExport;
 }
 
 export class KernelDatapath implements Datapath {
@@ -62,7 +66,7 @@ export class KernelDatapath implements Datapath {
     if (runtimeImages.length > 0) {
       // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
       this.runtime ??= RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
-      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[]; scopes?: ScopeTableEntry[] } | undefined>;
+      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[]; scopes?: ScopeTableEntry[]; hooks?: HookTableEntry[] } | undefined>;
       const scopes = hooks[this.node]?.scopes ?? [];
       const rt = this.runtime;
       this.scoper ??= new PodScoper({
@@ -78,6 +82,7 @@ export class KernelDatapath implements Datapath {
       this.scoper.commit(scopes, resolved);
       if (scopes.length > 0) this.scoper.start();
       else this.scoper.stop();
+      this.opts.events?.attach(this.runtime, hooks[this.node]?.hooks ?? []);
       for (const [name, entries] of Object.entries(rs.entries)) maps.push({ name, entries });
     }
     for (const e of table) {
@@ -150,6 +155,11 @@ export class KernelDatapath implements Datapath {
     return this.scoper?.status() ?? [];
   }
 
+  /** The pod a process runs in, when pods are known (events name it). */
+  podOf(pid: number): { namespace: string; name: string } | undefined {
+    return this.scoper?.podOf(pid);
+  }
+
   /** The runtime programs, once a bundle with runtime images was applied (events are read from them). */
   runtimeDatapath(): RuntimeDatapath | undefined {
     return this.runtime;
@@ -162,6 +172,7 @@ export class KernelDatapath implements Datapath {
   async close(): Promise<void> {
     // Links and pinned maps are left in place on purpose: enforcement outlives the agent.
     this.scoper?.stop();
+    this.opts.events?.close();
     this.net.close();
     this.runtime?.close(); // pinned like the network maps: runtime enforcement outlives the agent too
   }

@@ -245,6 +245,24 @@ export class PodScoper {
     this.#timer = undefined;
   }
 
+  /** The pod a process runs in: the kubelet's pod cgroup in /proc/PID/cgroup, matched to the pod list by UID. */
+  podOf(pid: number): { namespace: string; name: string } | undefined {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      return undefined;
+    }
+    for (const part of text.split(/[\n/]/)) {
+      const m = podDir.exec(part);
+      if (!m) continue;
+      const uid = m[1]!.replace(/_/g, '-');
+      const p = this.#pods.find((x) => x.uid === uid);
+      if (p) return { namespace: p.namespace, name: p.name };
+    }
+    return undefined;
+  }
+
   /** Per pod-scoped policy of the bundle in force: the pods it selects and whether their cgroups are in its scope. */
   status(): ScopeStatus[] {
     return this.#status;

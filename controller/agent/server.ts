@@ -2,10 +2,22 @@
 import { listen, sendJson, type Listening, type TransportOptions } from '../transport/http.js';
 import type { Agent } from './agent.js';
 import type { Flow } from './datapath.js';
+import type { RuntimeEventExport } from './events-export.js';
+import { filterFromQuery } from '../events/filter.js';
 
-export async function serveAgent(agent: Agent, host: string, port: number, transport: TransportOptions): Promise<Listening> {
+export async function serveAgent(agent: Agent, host: string, port: number, transport: TransportOptions, events?: RuntimeEventExport): Promise<Listening> {
   return listen(host, port, transport, async (req, res, body) => {
     const p = (req.url ?? '/').split('?')[0];
+    if (p === '/v1/events' && req.method === 'GET') {
+      // Tetragon JSON lines as they happen, filtered by ?namespace=&pod=&policy=&type= (repeatable).
+      if (!events) return sendJson(res, 404, { error: `the ${agent.opts.datapath.kind} datapath has no runtime events` });
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      res.flushHeaders();
+      const stop = events.follow(filterFromQuery(new URL(req.url ?? '/', 'http://agent').searchParams), (line) => void res.write(line), () => res.end());
+      req.socket.setTimeout(0);
+      res.on('close', stop);
+      return;
+    }
     if (p === '/healthz') {
       // Healthy while a bundle is in force, even if the controller is away: enforcement continues.
       const ok = agent.applied !== undefined || agent.lastError === undefined;

@@ -56,13 +56,19 @@ function bootTimeNs(): bigint {
 
 /** Turns decoded records into Tetragon JSON objects, keeping a small process cache (exec → exit). */
 export class TetragonEncoder {
-  readonly #opts: EncoderOptions;
+  #opts: EncoderOptions;
   readonly #boot: bigint;
   readonly #procs = new Map<number, ProcessInfo>();
 
   constructor(opts: EncoderOptions) {
     this.#opts = opts;
     this.#boot = opts.bootTimeNs ?? bootTimeNs();
+  }
+
+  /** A new bundle's hook table (hook ids are per bundle); the process cache stays. */
+  setTable(table: readonly HookTableEntry[]): void {
+    this.#opts = { ...this.#opts, table };
+    this.#hookFrags.clear();
   }
 
   #time(ktime: bigint): string {

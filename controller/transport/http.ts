@@ -172,6 +172,30 @@ export class Client {
     });
   }
 
+  /** GET a streaming endpoint: `onLine` gets each line as it arrives; resolves when the server ends the stream. */
+  stream(path: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<{ status: number; error?: string }> {
+    const url = new URL(path, this.base);
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { method: 'GET', agent: this.agent, ...(signal ? { signal } : {}), headers: { ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) } }, (res) => {
+        let rest = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          rest += c;
+          let i: number;
+          while ((i = rest.indexOf('\n')) >= 0) {
+            if (res.statusCode === 200) onLine(rest.slice(0, i));
+            rest = rest.slice(i + 1);
+          }
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.statusCode !== 200 ? { error: rest.trim() } : {}) }));
+        res.on('error', reject);
+      });
+      req.on('error', (err) => (signal?.aborted ? resolve({ status: 0 }) : reject(err)));
+      req.end();
+    });
+  }
+
   async json<T>(method: string, path: string, body?: unknown, timeoutMs?: number, signal?: AbortSignal): Promise<{ status: number; value: T | undefined }> {
     const r = await this.request(method, path, body, timeoutMs, signal);
     if (r.body.length === 0) return { status: r.status, value: undefined };
