@@ -9,7 +9,7 @@ import { loadPublicKey } from '../controller/bundle/sign.js';
 import { Agent } from '../controller/agent/agent.js';
 import type { Datapath, Flow } from '../controller/agent/datapath.js';
 import type { KernelDatapath, KernelOptions } from '../controller/agent/kernel-datapath.js';
-import type { RuntimeEventExport } from '../controller/agent/events-export.js';
+import type { FlowExport, RuntimeEventExport } from '../controller/agent/events-export.js';
 import { EmulatorDatapath } from '../controller/agent/emulated-datapath.js';
 import { serveAgent } from '../controller/agent/server.js';
 import { makeLogger } from '../controller/reconcile/log.js';
@@ -30,6 +30,8 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
   --export-file FILE       kernel: runtime events as Tetragon JSON lines (as tetragon --export-filename)
   --export-file-max-size-mb N   rotate the export file at N MiB (default 10)
   --export-file-max-backups N   rotated export files kept (default 5)
+  --export-flows FILE      kernel: drops, audits and L7 redirects as Hubble flow JSON lines (read by weir plan --flows),
+                           rotated like --export-file
   --cgroup-root DIR        kernel: cgroup v2 directory holding the kubelet's pod cgroups (default: the cgroup2 mount)
   --listen HOST:PORT       /healthz, /metrics and /v1/verdict (default 127.0.0.1:0)
   --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
@@ -81,6 +83,7 @@ export const agentCommand: Command = {
           'export-file': { type: 'string' },
           'export-file-max-size-mb': { type: 'string' },
           'export-file-max-backups': { type: 'string' },
+          'export-flows': { type: 'string' },
           listen: { type: 'string', default: '127.0.0.1:0' },
           traffic: { type: 'string' },
           events: { type: 'string' },
@@ -125,22 +128,25 @@ export const agentCommand: Command = {
     const logger = makeLogger('weir-agent').child({ node });
     let datapath: Datapath;
     let runtimeEvents: RuntimeEventExport | undefined;
+    let flows: FlowExport | undefined;
     try {
       const interfaces = v.interfaces ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>) : undefined;
       const { podsFromFile, podsFromKube } = await import('../controller/agent/pod-scope.js');
       const pods = v.pods === 'kube' ? await podsFromKube(node) : v.pods ? podsFromFile(path.resolve(io.cwd, v.pods)) : undefined;
       if (v.datapath === 'kernel') {
-        const { RuntimeEventExport } = await import('../controller/agent/events-export.js');
+        const { FlowExport, RuntimeEventExport } = await import('../controller/agent/events-export.js');
         const { ExportFile } = await import('../controller/events/export-file.js');
         const count = (flag: string, s: string | undefined, dflt: number) => {
           if (s === undefined) return dflt;
           if (!/^\d+$/.test(s)) throw new UsageError(`${flag} must be a whole number, not ${s}`);
           return Number(s);
         };
-        const file = v['export-file'] ? new ExportFile(path.resolve(io.cwd, v['export-file']), { maxBytes: count('--export-file-max-size-mb', v['export-file-max-size-mb'], 10) << 20, maxBackups: count('--export-file-max-backups', v['export-file-max-backups'], 5) }) : undefined;
+        const limits = { maxBytes: count('--export-file-max-size-mb', v['export-file-max-size-mb'], 10) << 20, maxBackups: count('--export-file-max-backups', v['export-file-max-backups'], 5) };
+        const file = v['export-file'] ? new ExportFile(path.resolve(io.cwd, v['export-file']), limits) : undefined;
+        if (v['export-flows']) flows = new FlowExport(new ExportFile(path.resolve(io.cwd, v['export-flows']), limits));
         runtimeEvents = new RuntimeEventExport({ node, ...(file ? { file } : {}), podOf: (pid) => (datapath as KernelDatapath).podOf(pid) });
-      } else if (v['export-file']) throw new UsageError('--export-file needs --datapath kernel (the emulator has no runtime events)');
-      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}), ...(pods ? { pods } : {}), ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}), ...(runtimeEvents ? { events: runtimeEvents } : {}) });
+      } else if (v['export-file'] || v['export-flows']) throw new UsageError('--export-file and --export-flows need --datapath kernel (the emulator sees no packets)');
+      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}), ...(pods ? { pods } : {}), ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}), ...(runtimeEvents ? { events: runtimeEvents } : {}), ...(flows ? { flows } : {}) });
     } catch (err) {
       if (err instanceof UsageError) throw err;
       io.stderr(`weir agent: the ${v.datapath} datapath is unavailable: ${(err as Error).message}\n`);

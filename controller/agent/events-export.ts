@@ -1,7 +1,10 @@
 // The agent's runtime events, out of the node: ring-buffer records of the runtime programs encoded as
 // Tetragon JSON (controller/events/tetragon.ts), appended to the export file and streamed to every
-// `weir events` follower of /v1/events, each with its own filter.
+// `weir events` follower of /v1/events, each with its own filter; and the endpoint programs' drops,
+// audits and redirects as Hubble flows.
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
+import type { NetEvent } from '../../bpf/abi/net.js';
+import { HubbleEncoder, type HubbleTables } from '../events/hubble.js';
 import type { ExportFile } from '../events/export-file.js';
 import { matchesFilter, type EventFilter } from '../events/filter.js';
 import type { RecordSource } from '../events/stream.js';
@@ -72,5 +75,34 @@ export class RuntimeEventExport {
     for (const f of this.#followers) f.end?.();
     this.#followers.clear();
     this.opts.file?.close();
+  }
+}
+
+/** Drops, audits and L7 redirects of the endpoint programs as Hubble flow lines in an export file. */
+export class FlowExport {
+  #enc: HubbleEncoder | undefined;
+  #rb: { consume(): number; close(): void } | undefined;
+  flows = 0;
+
+  constructor(private readonly file: ExportFile) {}
+
+  /** Starts reading `source` (once) and describes endpoints, identities and policies by the bundle's tables. */
+  attach(source: { events(onEvent: (e: NetEvent) => void): { consume(): number; close(): void } }, tables: HubbleTables): void {
+    if (this.#enc) this.#enc.setTables(tables);
+    else this.#enc = new HubbleEncoder(tables);
+    this.#rb ??= source.events((e) => this.record(e));
+  }
+
+  record(e: NetEvent): void {
+    if (!this.#enc) return;
+    this.flows++;
+    this.file.write(this.#enc.jsonLine(e) + '\n');
+  }
+
+  close(): void {
+    this.#rb?.consume();
+    this.#rb?.close();
+    this.#rb = undefined;
+    this.file.close();
   }
 }

@@ -4,6 +4,7 @@
 // emulated datapath over the same images; the kernel itself enforces real packets on the attached veths.
 import { release } from 'node:os';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
+import type { HubbleTables } from '../events/hubble.js';
 import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
 import { EmulatorDatapath } from './emulated-datapath.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
@@ -12,7 +13,7 @@ import { encodeIpcacheKey, encodeIpcacheValue, WEIR_IPCACHE_FLAG_FQDN, type Endp
 import { isRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { NetDatapath } from '../../bpf/net/loader.js';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
-import type { RuntimeEventExport } from './events-export.js';
+import type { FlowExport, RuntimeEventExport } from './events-export.js';
 import { PodScoper, type PodSource, type ScopeStatus, type ScopeTableEntry } from './pod-scope.js';
 
 export interface KernelOptions {
@@ -27,6 +28,8 @@ export interface KernelOptions {
   scopeIntervalMs?: number;
   /** Where the runtime programs' events go (export file, /v1/events followers). */
   events?: RuntimeEventExport;
+  /** Where the endpoint programs' drops, audits and redirects go, as Hubble flows. */
+  flows?: FlowExport;
 }
 
 export class KernelDatapath implements Datapath {
@@ -91,6 +94,12 @@ export class KernelDatapath implements Datapath {
       const spec = { endpointId: e.endpointId, identity: e.identity, flags: e.flags };
       if (!this.attached.has(e.endpoint)) this.attached.set(e.endpoint, this.net.attachEndpoint(iface, spec));
     }
+    this.opts.flows?.attach(this.net, {
+      node: this.node,
+      endpoints: table,
+      identities: (input.tables.get('identities') ?? []) as HubbleTables['identities'],
+      cookies: (input.tables.get('cookies') ?? []) as HubbleTables['cookies'],
+    });
     await this.shadow.apply(input);
     this.digest = input.digest;
     this.ipcacheBase = input.images.find((i) => i.image.name === 'ipcache');
@@ -173,6 +182,7 @@ export class KernelDatapath implements Datapath {
     // Links and pinned maps are left in place on purpose: enforcement outlives the agent.
     this.scoper?.stop();
     this.opts.events?.close();
+    this.opts.flows?.close();
     this.net.close();
     this.runtime?.close(); // pinned like the network maps: runtime enforcement outlives the agent too
   }
