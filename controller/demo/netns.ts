@@ -9,10 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import type { Datapath } from '../agent/datapath.js';
 import { KernelDatapath } from '../agent/kernel-datapath.js';
+import { RuntimeEventExport } from '../agent/events-export.js';
+import { createPodCgroups } from './pod-cgroups.js';
 
 export interface KernelEnvironment {
   datapath: Datapath;
   verdictOnWire?: (from: string, to: string, port: number) => Promise<'allow' | 'deny'>;
+  /** Pod-scoped runtime policies: each pod's container cgroup, and the node's runtime event stream. */
+  runtime?: { cgroupOf(pod: string): string | undefined; events: RuntimeEventExport };
   destroy(): Promise<void>;
 }
 
@@ -132,9 +136,14 @@ export async function createPodNetwork(podsYaml: string, prefix = 'wdemo'): Prom
 export async function createEnvironment(podsYaml: string): Promise<KernelEnvironment> {
   const net = await createPodNetwork(podsYaml, 'wdemo');
   try {
-    const datapath = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces });
-    net.onDestroy.push(() => datapath.close());
-    return { datapath, verdictOnWire: net.verdictOnWire, destroy: net.destroy };
+    const cgroups = createPodCgroups(podsYaml);
+    const events = new RuntimeEventExport({ node: 'node-1', podOf: (pid) => datapath.podOf(pid) });
+    const datapath: KernelDatapath = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces, events, ...(cgroups ? { pods: async () => cgroups.pods, cgroupRoot: cgroups.root } : {}) });
+    net.onDestroy.push(async () => {
+      await datapath.close();
+      cgroups?.destroy();
+    });
+    return { datapath, verdictOnWire: net.verdictOnWire, ...(cgroups ? { runtime: { cgroupOf: cgroups.cgroupOf, events } } : {}), destroy: net.destroy };
   } catch (err) {
     await net.destroy();
     throw err;

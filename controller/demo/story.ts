@@ -11,6 +11,7 @@ import { simpleGit } from 'simple-git';
 import type { CommandIO } from '../../cli/command.js';
 import { useColor } from '../../cli/command.js';
 import { Agent } from '../agent/agent.js';
+import { compactLine } from '../events/tetragon.js';
 import type { Datapath, Verdict } from '../agent/datapath.js';
 import { EmulatorDatapath } from '../agent/emulated-datapath.js';
 import { generateSigningKey, publicKeyPem } from '../bundle/sign.js';
@@ -210,7 +211,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     // 6. Runtime enforcement.
     step(6, 'Runtime enforcement: kill a binary that reads a protected file');
     if (env) {
-      await runtimeStep({ out, p, dir, repo, git, agent, server });
+      await runtimeStep({ out, p, dir, repo, git, agent, server, env, deathstar: names['deathstar'] ?? 'deathstar' });
     } else {
       out(`   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`);
     }
@@ -227,8 +228,13 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
   }
 }
 
-/** Kernel mode: a TracingPolicy that Sigkills a copy of cat (under the demo's own directory) opening a protected file. */
-async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening }): Promise<void> {
+/**
+ * Kernel mode: a TracingPolicy that Sigkills a copy of cat (under the demo's own directory) opening a
+ * protected file. With cgroup v2 it is pod-scoped (TracingPolicyNamespaced, podSelector): the agent
+ * puts the deathstar pod's cgroup in its scope, the same binary on the host is left alone, and the
+ * kill arrives on the agent's event stream.
+ */
+async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening; env: KernelEnvironment; deathstar: string }): Promise<void> {
   const { out, p, dir } = c;
   const bin = path.join(dir, 'bin', 'wdemo-cat');
   await fs.mkdir(path.dirname(bin), { recursive: true });
@@ -237,12 +243,10 @@ async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: stri
   await fs.mkdir(path.join(dir, 'protected'), { recursive: true });
   await fs.writeFile(path.join(dir, 'protected', 'death-star-plans.txt'), 'exhaust port, 2 m wide\n');
   await fs.writeFile(path.join(dir, 'public.txt'), 'hello from the public file\n');
-  const policy = `# Kill the demo's copy of cat when it opens anything under ${dir}/protected/.
-apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: protect-plans
-spec:
+  const podCg = c.env.runtime?.cgroupOf(c.deathstar);
+  const scope = podCg ? `\nkind: TracingPolicyNamespaced\nmetadata:\n  name: protect-plans\n  namespace: default\nspec:\n  podSelector:\n    matchLabels: {class: deathstar}` : `\nkind: TracingPolicy\nmetadata:\n  name: protect-plans\nspec:`;
+  const policy = `# Kill the demo's copy of cat when it opens anything under ${dir}/protected/${podCg ? ', in the deathstar pod only' : ''}.
+apiVersion: cilium.io/v1alpha1${scope}
   kprobes:
   - call: sys_openat
     syscall: true
@@ -264,10 +268,13 @@ spec:
     out(`   ${p.yellow('–')} the TracingPolicy commit ${rev.slice(0, 7)} was not applied: ${c.agent.lastError ?? 'no report'}`);
     return;
   }
-  out(`   commit ${rev.slice(0, 7)} "Kill wdemo-cat when it opens the plans"  ${p.dim('+ policies/protect-plans.yaml (TracingPolicy, Sigkill)')}`);
-  const run = (file: string) =>
+  out(`   commit ${rev.slice(0, 7)} "Kill wdemo-cat when it opens the plans"  ${p.dim(`+ policies/protect-plans.yaml (${podCg ? 'TracingPolicyNamespaced, podSelector class=deathstar' : 'TracingPolicy'}, Sigkill)`)}`);
+  const streamed: string[] = [];
+  const stopFollowing = c.env.runtime?.events.follow({ policies: ['protect-plans'] }, (l) => streamed.push(l));
+  // In the pod: the shell joins the pod's container cgroup, then becomes wdemo-cat.
+  const run = (file: string, cg: string | undefined = podCg) =>
     new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) => {
-      const child = spawn(bin, [file], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = cg ? spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" "$2"', cg, bin, file], { stdio: ['ignore', 'pipe', 'ignore'] }) : spawn(bin, [file], { stdio: ['ignore', 'pipe', 'ignore'] });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.on('exit', (code, signal) => resolve({ code, signal, stdout }));
@@ -276,7 +283,16 @@ spec:
   out(`   wdemo-cat public.txt                    ${pub.code === 0 ? p.green('read') : p.red(`exit ${pub.code ?? pub.signal}`)}  ${p.dim(JSON.stringify(pub.stdout.trim()))}`);
   const secret = await run(path.join(dir, 'protected', 'death-star-plans.txt'));
   const killed = secret.signal === 'SIGKILL';
-  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})` : 'the runtime datapath did not enforce')}`);
+  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})${podCg ? ` in pod default/${c.deathstar}` : ''}` : 'the runtime datapath did not enforce')}`);
+  if (!podCg) return;
+  const host = await run(path.join(dir, 'protected', 'death-star-plans.txt'), ''); // '' : not in a pod
+  out(`   on the host: wdemo-cat protected/…       ${host.code === 0 ? p.green('read') : p.red(`exit ${host.code ?? host.signal}`)}  ${p.dim('outside the policy\'s pods: not in its scope')}`);
+  await new Promise((r) => setTimeout(r, 200)); // the ring buffer's poller delivers the event
+  stopFollowing?.();
+  const kills = streamed.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => (o['process_kprobe'] as { action?: string } | undefined)?.action === 'KPROBE_ACTION_SIGKILL');
+  out(`   event stream (weir events -o compact):`);
+  for (const o of kills.slice(0, 3)) out(`     ${compactLine(o)}`);
+  if (kills.length === 0) out(`     ${p.yellow('–')} no kill event arrived`);
 }
 
 /** Non-empty maps by name, the empty ones (pods of the inventory with no policy) only counted. */

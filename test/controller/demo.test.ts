@@ -7,6 +7,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import * as path from 'node:path';
 import { projectRoot } from './harness.js';
 import { skipKernel } from '../kernel-env.js';
+import { cgroup2Root } from '../../controller/agent/pod-scope.js';
 
 function runDemo(args: string[], onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [path.join(projectRoot, 'bin/weir.js'), 'demo', ...args], { env: { ...process.env, WEIR_FROM_SOURCE: '1', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -112,6 +113,13 @@ describe('weir demo', () => {
     expect(r.out).not.toMatch(/MISMATCH/);
     expect(r.out).toMatch(/wdemo-cat public\.txt +read/);
     expect(r.out).toMatch(/wdemo-cat protected\/death-star-plans\.txt killed by SIGKILL/);
+    if (cgroup2Root()) {
+      // Pod-scoped: killed in the deathstar pod's cgroup, not on the host, and the kill is on the event stream.
+      expect(r.out).toMatch(/TracingPolicyNamespaced, podSelector class=deathstar, Sigkill/);
+      expect(r.out).toMatch(/killed by SIGKILL .* in pod default\/deathstar/);
+      expect(r.out).toMatch(/on the host: wdemo-cat protected\/… +read/);
+      expect(r.out).toMatch(/^ +☠️ +killed default\/deathstar\S* \S+wdemo-cat .*__x64_sys_openat .*\[protect-plans\]$/m);
+    }
     const { execFileSync } = await import('node:child_process');
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(new RegExp(`wdemo-[0-9a-f]{4}-${'\\d+'}-deathstar`));
   }, 120_000);
