@@ -8,7 +8,6 @@
 //   differs from the coarser entry that would otherwise be the longest match.
 import { ruleIndex } from '../../ir/network/rules.js';
 import type { IREndpoint, IRRule, L7Rules, NetworkIR } from '../../ir/network/types.js';
-import { unionL7 } from '../../ir/network/evaluate.js';
 import {
   WEIR_DIR_EGRESS,
   WEIR_DIR_INGRESS,
@@ -72,6 +71,21 @@ interface Simple {
   rules: IRRule[];
 }
 
+/**
+ * The L7 rules a redirect enforces: every rule's, per protocol in rule order (a protocol's key
+ * first appears where its first rule does). Lowering's own reading, apart from the evaluator's.
+ */
+function redirectRules(rules: readonly IRRule[]): L7Rules {
+  const out: L7Rules = {};
+  for (const { l7 } of rules) {
+    if (!l7) continue;
+    if (l7.http) (out.http ??= []).push(...l7.http);
+    if (l7.dns) (out.dns ??= []).push(...l7.dns);
+    if (l7.kafka) (out.kafka ??= []).push(...l7.kafka);
+  }
+  return out;
+}
+
 /** Cilium's resolution at one point: deny first, then a plain allow, then the union of L7 rules. */
 function simple(rs: readonly IRRule[]): Simple | undefined {
   if (rs.length === 0) return undefined;
@@ -98,7 +112,7 @@ function combine(rs: readonly AnyRule[], specific: boolean, l7: L7Registry, mode
   const value = (x: Simple, tierAllow: number, tierRedirect: number, flags: number, cookie: number): PolicyValue =>
     x.kind === 'allow'
       ? { verdict: WEIR_VERDICT_ALLOW, auth: x.auth, flags, proxyPort: 0, precedence: tierAllow + b, cookie }
-      : { verdict: WEIR_VERDICT_REDIRECT, auth: x.auth, flags, proxyPort: l7.intern(unionL7(x.rules.map((r) => r.l7!))), precedence: tierRedirect + b, cookie };
+      : { verdict: WEIR_VERDICT_REDIRECT, auth: x.auth, flags, proxyPort: l7.intern(redirectRules(x.rules)), precedence: tierRedirect + b, cookie };
   if (mode.auditMode) {
     const c = simple(real);
     if (!c) return undefined;
