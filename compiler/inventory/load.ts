@@ -7,6 +7,7 @@ import { diagnostic, fileSpan, type Diagnostic, type Span } from '../diagnostics
 import { kindInfo } from '../load/kinds.js';
 import { loadPolicies, type LoadOptions, type PolicyDocument } from '../load/index.js';
 import { parseAddress } from '../model/cidr.js';
+import { asArray as arr, isObj, type Obj } from '../model/value.js';
 import { emptyInventory, podKey, type Inventory, type NamedPort, type Origin, type Pod } from './model.js';
 
 export interface InventoryResult {
@@ -16,10 +17,7 @@ export interface InventoryResult {
 
 const workloadKinds = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController']);
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const obj = (v: unknown): Obj => (isObj(v) ? v : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function labelsOf(v: unknown): Record<string, string> {

@@ -1,15 +1,6 @@
 // Walks the parts of Cilium and Kubernetes network policies that rules look at, with their paths.
 import type { NodePath, PolicyDocument } from '../load/index.js';
-
-export type Obj = Record<string, unknown>;
-
-export function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-export function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
+import { asArray, isObj, type Obj } from '../model/value.js';
 
 /** The api.Rule values of a CiliumNetworkPolicy / Clusterwide: `spec` and each of `specs`. */
 export function ciliumRules(doc: PolicyDocument): { rule: Obj; path: NodePath }[] {

@@ -4,7 +4,7 @@ import { celEnv, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import type { Diagnostic, Severity } from '../diagnostics.js';
 import type { NodePath, PolicyDocument } from '../load/index.js';
-import { asArray, isObj } from './cilium.js';
+import { asArray, isObj } from '../model/value.js';
 
 export interface Guardrail {
   name: string;

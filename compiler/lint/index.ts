@@ -4,6 +4,7 @@ import { sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import type { Inventory } from '../inventory/index.js';
 import { kindInfo } from '../load/kinds.js';
 import type { PolicyDocument } from '../load/index.js';
+import { isObj } from '../model/value.js';
 import { checkGuardrails, compileGuardrails } from './guardrail.js';
 import { rules as allRules } from './registry.js';
 import { runRule, type LintRule } from './rule.js';
@@ -32,12 +33,12 @@ const at = (d: Diagnostic) => `${d.file}:${d.line}:${d.column}`;
 export function inlinePolicies(doc: PolicyDocument): PolicyDocument[] {
   if (doc.kind !== 'PolicyTest') return [];
   const spec = doc.value['spec'];
-  const list = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? (spec as Record<string, unknown>)['policies'] : undefined;
+  const list = isObj(spec) ? spec['policies'] : undefined;
   if (!Array.isArray(list)) return [];
   const out: PolicyDocument[] = [];
   list.forEach((p, i) => {
-    if (p === null || typeof p !== 'object' || Array.isArray(p)) return;
-    const v = p as Record<string, unknown>;
+    if (!isObj(p)) return;
+    const v = p;
     const info = typeof v['kind'] === 'string' ? kindInfo(v['kind']) : undefined;
     if (!info) return; // the PolicyTest schema and `weir test` report what this is
     const meta = (v['metadata'] ?? {}) as Record<string, unknown>;

@@ -3,7 +3,7 @@
 // namespace's labels (io.cilium.k8s.namespace.labels.*). Only for lint's "selects nothing" check;
 // the compiler has its own full selector cache.
 import type { Inventory, Pod } from '../inventory/index.js';
-import { asArray, isObj, type Obj } from './cilium.js';
+import { asArray, isObj, type Obj } from '../model/value.js';
 
 export const LABEL_NAMESPACE = 'io.kubernetes.pod.namespace';
 

@@ -2,6 +2,7 @@
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
 import { kindInfo, listKinds, looksLikeFalcoRules, type DocumentFamily } from './kinds.js';
 import type { NodePath, ParsedYaml } from './yaml.js';
+import { isObj } from '../model/value.js';
 
 /** Where a document came from: enough to point a reviewer at the exact line of the exact commit. */
 export interface Provenance {
@@ -66,11 +67,11 @@ export function classify(parsed: ParsedYaml, commit: string | undefined): { docu
     documents.push(doc);
     return { documents, diagnostics };
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+  if (!isObj(v)) {
     diagnostics.push(diagnostic('load/not-an-object', 'error', 'document is not a YAML mapping with apiVersion and kind', parsed.span, { commit }));
     return { documents, diagnostics };
   }
-  const obj = v as Record<string, unknown>;
+  const obj = v;
   const kind = obj['kind'];
   if (typeof kind === 'string' && listKinds.has(kind) && Array.isArray(obj['items'])) {
     (obj['items'] as unknown[]).forEach((item, i) => {
@@ -93,11 +94,11 @@ function classifyObject(
 ): { documents: PolicyDocument[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const at = (p: NodePath, key = false) => locate(p, { key });
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+  if (!isObj(v)) {
     diagnostics.push(diagnostic('load/not-an-object', 'error', 'list item is not a mapping with apiVersion and kind', at([]), { commit }));
     return { documents: [], diagnostics };
   }
-  const obj = v as Record<string, unknown>;
+  const obj = v;
   const kind = obj['kind'];
   if (typeof kind !== 'string' || kind === '') {
     diagnostics.push(diagnostic('load/missing-kind', 'error', 'document has no `kind`; add e.g. `kind: CiliumNetworkPolicy`', kind === undefined ? { ...docSpan, endLine: docSpan.line, endColumn: docSpan.column } : at(['kind']), { commit }));

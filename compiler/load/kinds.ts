@@ -1,4 +1,5 @@
 // The document kinds weir understands, keyed by API group and kind as upstream spells them.
+import { isObj } from '../model/value.js';
 
 export type DocumentFamily =
   | 'network' // CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, NetworkPolicy
@@ -60,7 +61,7 @@ export function looksLikeFalcoRules(value: unknown): boolean {
   if (!Array.isArray(value) || value.length === 0) return false;
   let hits = 0;
   for (const item of value) {
-    if (item && typeof item === 'object' && !Array.isArray(item)) {
+    if (isObj(item)) {
       const keys = Object.keys(item);
       if (keys.some((k) => k === 'rule' || k === 'macro' || k === 'list' || k === 'required_engine_version' || k === 'required_plugin_versions')) hits++;
     }

@@ -1,5 +1,6 @@
 // What Hubble flows and Tetragon events share: one JSON object per line, blank lines ignored, every
 // other line an item or a counted malformed line with its reason (never silently dropped).
+import { isObj } from '../model/value.js';
 
 export interface Malformed {
   line: number;
@@ -13,7 +14,7 @@ export interface ParseResult<T> {
 }
 
 export function obj(v: unknown): Record<string, unknown> | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isObj(v) ? v : undefined;
 }
 
 export function str(v: unknown): string | undefined {

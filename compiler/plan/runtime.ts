@@ -9,6 +9,7 @@ import { compileRuntime } from '../ir/runtime/index.js';
 import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator } from '../verify/runtime-emulator.js';
 import { selects } from './affected.js';
+import { asArray as arr, isObj, type Obj } from '../model/value.js';
 
 /** What a selector does to a matching call, strongest first. */
 export type RuntimeAction = 'kill' | 'signal' | 'override' | 'post' | 'nopost' | 'allow';
@@ -28,13 +29,7 @@ export interface RuntimeRule {
   commit?: string;
 }
 
-function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-function obj(v: unknown): Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
 
 function actionOf(sel: Record<string, unknown>, monitor: boolean): RuntimeAction {
   let best: RuntimeAction = 'post';

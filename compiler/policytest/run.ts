@@ -14,6 +14,7 @@ import { loadPolicies, type PolicyDocument } from '../load/index.js';
 import { compileNetwork } from '../ir/network/index.js';
 import { mergeInventories } from '../build.js';
 import { runRuntimeCases, type RuntimeCaseInput } from './runtime.js';
+import { isObj, type Obj } from '../model/value.js';
 
 export interface CaseResult {
   file: string;
@@ -30,9 +31,6 @@ export interface TestRun {
   results: CaseResult[];
   diagnostics: Diagnostic[];
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** An inline policy document inside a PolicyTest, located at its place in the test file. */
 function inlineDocument(test: PolicyDocument, value: Obj, at: (string | number)[]): PolicyDocument | undefined {

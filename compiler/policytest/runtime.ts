@@ -6,6 +6,7 @@ import { compileRuntime, type RuntimeCompileResult } from '../ir/runtime/index.j
 import type { HookTableEntry } from '../lower/runtime/hooks.js';
 import type { Inventory } from '../inventory/model.js';
 import type { PolicyDocument } from '../load/index.js';
+import { isObj, type Obj } from '../model/value.js';
 
 export interface RuntimeCaseInput {
   name: string;
@@ -27,8 +28,6 @@ export interface RuntimeContext {
 
 export type RunRuntimeCases = (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const verdicts: readonly RuntimeVerdict[] = ['kill', 'signal', 'post', 'allow'];
 
 function matchLabels(selector: Obj | undefined, labels: Record<string, string>): boolean {

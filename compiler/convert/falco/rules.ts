@@ -3,6 +3,7 @@
 // expansion, exceptions) into one resolved AST per rule. Every mistake is a diagnostic at file:line:col.
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import type { FalcoRulesDocument } from '../../load/index.js';
+import { isObj } from '../../model/value.js';
 import type { Expr, StringValue, TransformerArg, Value } from './ast.js';
 import { parseCondition } from './parser.js';
 import { printString } from './printer.js';
@@ -93,11 +94,11 @@ const ruleReplaceKeys = new Set(['condition', 'output', 'desc', 'priority', 'tag
 function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lines: LineIndex, item: unknown, i: number): void {
   const at = (path: (string | number)[], key = false) => doc.locate([i, ...path], { key });
   const err = (rule: string, message: string, span: Span, severity: 'error' | 'warning' = 'error') => rs.diagnostics.push(diagnostic(rule, severity, message, span));
-  if (!item || typeof item !== 'object' || Array.isArray(item)) {
+  if (!isObj(item)) {
     err('falco/bad-item', 'rules file item is not a mapping; each item is a `rule`, `macro`, `list`, `required_engine_version` or `required_plugin_versions`', at([]));
     return;
   }
-  const o = item as Record<string, unknown>;
+  const o = item;
   const span = at([]);
   const origin: Origin = { file: span.file, line: span.line, column: span.column, index: i };
   const text = (key: string): MappedText | undefined => {
@@ -142,8 +143,8 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
   if (legacyAppend && override !== undefined) return void err('falco/bad-override', `${kind} \`${name}\`: \`append\` and \`override\` cannot be used together`, at(['override'], true));
   let overrides: Record<string, 'append' | 'replace'> = {};
   if (override !== undefined) {
-    if (!override || typeof override !== 'object' || Array.isArray(override)) return void err('falco/bad-override', '`override` must map keys to `append` or `replace`', at(['override']));
-    for (const [k, mode] of Object.entries(override as Record<string, unknown>)) {
+    if (!isObj(override)) return void err('falco/bad-override', '`override` must map keys to `append` or `replace`', at(['override']));
+    for (const [k, mode] of Object.entries(override)) {
       if (mode !== 'append' && mode !== 'replace') return void err('falco/bad-override', `override of \`${k}\` must be \`append\` or \`replace\`, not \`${String(mode)}\``, at(['override', k]));
       if (!(k in o)) return void err('falco/bad-override', `${kind} \`${name}\` overrides \`${k}\` but has no \`${k}\` key`, at(['override', k], true));
       overrides[k] = mode;

@@ -3,6 +3,7 @@
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import type { NodePath } from '../../load/yaml.js';
 import type { PolicyDocument, Provenance } from '../../load/document.js';
+import { isObj, type Obj } from '../../model/value.js';
 
 /** Upstream limits (Tetragon) that the kernel layouts in bpf/include/weir_runtime.h mirror. */
 export const limits = {
@@ -161,9 +162,6 @@ const capabilityNames = [
   'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF',
   'CAP_CHECKPOINT_RESTORE',
 ];
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Builds the runtime IR from every runtime-family document; diagnostics for everything that cannot be honoured. */
 export function buildRuntimeIR(documents: readonly PolicyDocument[]): { ir: RuntimeIR; diagnostics: Diagnostic[] } {

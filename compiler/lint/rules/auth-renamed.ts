@@ -1,5 +1,6 @@
 // The pre-1.14 `auth: {type: ...}` field became `authentication: {mode: ...}`.
-import { ciliumKinds, ciliumSections, isObj } from '../cilium.js';
+import { ciliumKinds, ciliumSections } from '../cilium.js';
+import { isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 export const authRenamed: LintRule = {

@@ -1,7 +1,8 @@
 // CIDRs must parse, and each `except` must lie inside its `cidr`.
 import { isIP } from 'node:net';
 import type { NodePath } from '../../load/index.js';
-import { asArray, ciliumKinds, ciliumSections, isObj } from '../cilium.js';
+import { ciliumKinds, ciliumSections } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule, RuleContext } from '../rule.js';
 
 export interface Prefix {

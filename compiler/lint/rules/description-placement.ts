@@ -1,5 +1,6 @@
 // `description` belongs to the rule (spec.description), not to the object or its metadata.
-import { ciliumKinds, isObj } from '../cilium.js';
+import { ciliumKinds } from '../cilium.js';
+import { isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 export const descriptionPlacement: LintRule = {

@@ -1,6 +1,7 @@
 // toFQDNs only allows IPs Cilium's DNS proxy has seen answered: without a DNS rule it allows nothing.
 import type { PolicyDocument } from '../../load/index.js';
-import { asArray, ciliumKinds, ciliumRules, ciliumSections, isObj, portRules, type Obj } from '../cilium.js';
+import { ciliumKinds, ciliumRules, ciliumSections, portRules } from '../cilium.js';
+import { asArray, isObj, type Obj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 interface DnsProvider {

@@ -1,5 +1,6 @@
 // L7 rules are enforced by a proxy that only sees TCP streams (DNS aside).
-import { asArray, ciliumKinds, isObj, portRules } from '../cilium.js';
+import { ciliumKinds, portRules } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 export const l7Protocol: LintRule = {

@@ -1,5 +1,6 @@
 // matchExpressions operators are case-sensitive: `in` is not `In`, and Cilium rejects the policy.
-import { asArray, ciliumKinds, ciliumSelectors, isObj } from '../cilium.js';
+import { ciliumKinds, ciliumSelectors } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 const operators = ['In', 'NotIn', 'Exists', 'DoesNotExist'];

@@ -1,5 +1,6 @@
 // Port numbers, names and ranges as Cilium's PortProtocol.Sanitize accepts them.
-import { asArray, ciliumKinds, isObj, portRules } from '../cilium.js';
+import { ciliumKinds, portRules } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 const portNameRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

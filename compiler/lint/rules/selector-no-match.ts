@@ -1,5 +1,6 @@
 // A selector that matches no pod of the inventory is almost always a typo or a stale label.
-import { asArray, ciliumKinds, ciliumSelectors, isObj, type Obj } from '../cilium.js';
+import { ciliumKinds, ciliumSelectors } from '../cilium.js';
+import { asArray, isObj, type Obj } from '../../model/value.js';
 import type { NodePath } from '../../load/index.js';
 import type { LintRule } from '../rule.js';
 import { compileSelector, selectPods } from '../selector.js';

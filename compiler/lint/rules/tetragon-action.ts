@@ -1,5 +1,6 @@
 // Action names as Tetragon's selector parser knows them (matched case-insensitively upstream).
-import { asArray, hookName, isObj, tracingHooks, tracingKinds } from '../cilium.js';
+import { hookName, tracingHooks, tracingKinds } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 export const tetragonActions = ['Post', 'FollowFD', 'UnfollowFD', 'Sigkill', 'CopyFD', 'Override', 'GetUrl', 'DnsLookup', 'NoPost', 'Signal', 'TrackSock', 'UntrackSock', 'NotifyEnforcer', 'CleanupEnforcerNotification', 'Set'];

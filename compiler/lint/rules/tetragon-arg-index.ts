@@ -1,5 +1,6 @@
 // matchArgs filters an argument the hook declares in `args`; any other index reads nothing.
-import { asArray, hookName, isObj, tracingHooks, tracingKinds } from '../cilium.js';
+import { hookName, tracingHooks, tracingKinds } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 export const tetragonArgIndex: LintRule = {

@@ -1,5 +1,6 @@
 // Tetragon's kernel selector encoding has fixed capacities; a policy beyond them fails to load.
-import { asArray, hookName, isObj, tracingHooks, tracingKinds } from '../cilium.js';
+import { hookName, tracingHooks, tracingKinds } from '../cilium.js';
+import { asArray, isObj } from '../../model/value.js';
 import type { LintRule } from '../rule.js';
 
 /** Per-hook/per-selector capacities (Tetragon pkg/selectors, and weir's runtime maps use the same). */
