@@ -6,6 +6,7 @@
 // always yields the same numbers.
 import type { Inventory, Pod } from '../inventory/model.js';
 import { comparePrefix, formatPrefix, type Prefix } from '../model/cidr.js';
+import { LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, LABEL_SERVICE_ACCOUNT } from '../model/selector.js';
 
 export const ID_ANY = 0;
 export const reservedIdentities = {
@@ -23,11 +24,6 @@ export const reservedIdentities = {
 export type ReservedName = keyof typeof reservedIdentities;
 export const ID_GLOBAL_MIN = 256;
 export const ID_LOCAL_SCOPE = 1 << 24;
-
-export const LABEL_NAMESPACE = 'io.kubernetes.pod.namespace';
-export const LABEL_SERVICE_ACCOUNT = 'io.cilium.k8s.policy.serviceaccount';
-export const LABEL_CLUSTER = 'io.cilium.k8s.policy.cluster';
-export const LABEL_NAMESPACE_LABELS = 'io.cilium.k8s.namespace.labels.';
 
 /** A label as Cilium keeps it: source (`k8s`, `reserved`, `cidr`, `fqdn`), key and value. */
 export interface Label {

@@ -1,8 +1,15 @@
 // Label selectors (matchLabels + matchExpressions) as Cilium's EndpointSelector reads them:
 // keys may carry a source prefix (`k8s:`, `any:`, `reserved:`), namespace scoping adds
-// io.kubernetes.pod.namespace, and a selector matches an identity's labels.
-import type { Identity } from '../identity/allocate.js';
-import { LABEL_NAMESPACE } from '../identity/allocate.js';
+// io.kubernetes.pod.namespace, and a selector matches an identity's labels, a pod's or a plain
+// label map. The one implementation of selector matching: the compiler, lint and the plan use it.
+import { isObj } from './value.js';
+
+/** Labels Cilium derives for every pod's identity (pkg/k8s/apis/cilium.io). */
+export const LABEL_NAMESPACE = 'io.kubernetes.pod.namespace';
+export const LABEL_SERVICE_ACCOUNT = 'io.cilium.k8s.policy.serviceaccount';
+export const LABEL_CLUSTER = 'io.cilium.k8s.policy.cluster';
+/** Prefix of the namespace's labels as the pod's identity carries them. */
+export const LABEL_NAMESPACE_LABELS = 'io.cilium.k8s.namespace.labels.';
 
 export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 
@@ -22,6 +29,17 @@ export interface SelectorProblem {
   /** Path below the selector where the problem is. */
   path: (string | number)[];
   message: string;
+  /**
+   * `source` and `operator` problems leave the selector not understood (a requirement on a label
+   * source that selects no endpoint, an unknown operator); the others are invalid label syntax.
+   */
+  kind: 'shape' | 'source' | 'operator' | 'label';
+}
+
+/** The labels a selector is matched against: an identity's k8s labels and reserved names. */
+export interface SelectableLabels {
+  k8s: ReadonlyMap<string, string>;
+  reserved: ReadonlySet<string>;
 }
 
 const nameRe = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -58,51 +76,50 @@ export function parseSelector(v: unknown): { selector: Selector; problems: Selec
   const problems: SelectorProblem[] = [];
   const requirements: Requirement[] = [];
   if (v === null || v === undefined) return { selector: { requirements }, problems };
-  if (typeof v !== 'object' || Array.isArray(v)) {
-    problems.push({ path: [], message: 'a selector must be a mapping with matchLabels and/or matchExpressions' });
+  if (!isObj(v)) {
+    problems.push({ path: [], message: 'a selector must be a mapping with matchLabels and/or matchExpressions', kind: 'shape' });
     return { selector: { requirements }, problems };
   }
-  const o = v as Record<string, unknown>;
-  const ml = o['matchLabels'];
+  const ml = v['matchLabels'];
   if (ml !== undefined && ml !== null) {
-    if (typeof ml !== 'object' || Array.isArray(ml)) problems.push({ path: ['matchLabels'], message: 'matchLabels must be a mapping of label keys to values' });
+    if (!isObj(ml)) problems.push({ path: ['matchLabels'], message: 'matchLabels must be a mapping of label keys to values', kind: 'shape' });
     else
-      for (const [rawKey, rawVal] of Object.entries(ml as Record<string, unknown>)) {
+      for (const [rawKey, rawVal] of Object.entries(ml)) {
         const { source, key, problem } = splitSource(rawKey);
         const value = rawVal === null || rawVal === undefined ? '' : String(rawVal);
-        if (problem) problems.push({ path: ['matchLabels', rawKey], message: problem });
+        if (problem) problems.push({ path: ['matchLabels', rawKey], message: problem, kind: 'source' });
         else if (source === 'k8s') {
           const kp = labelKeyProblem(key);
           const vp = labelValueProblem(value);
-          if (kp) problems.push({ path: ['matchLabels', rawKey], message: kp });
-          if (vp) problems.push({ path: ['matchLabels', rawKey], message: vp });
+          if (kp) problems.push({ path: ['matchLabels', rawKey], message: kp, kind: 'label' });
+          if (vp) problems.push({ path: ['matchLabels', rawKey], message: vp, kind: 'label' });
         }
         requirements.push(source === 'reserved' ? { source, key, operator: 'Exists', values: [] } : { source, key, operator: 'In', values: [value] });
       }
   }
-  const me = o['matchExpressions'];
+  const me = v['matchExpressions'];
   if (me !== undefined && me !== null) {
-    if (!Array.isArray(me)) problems.push({ path: ['matchExpressions'], message: 'matchExpressions must be a list' });
+    if (!Array.isArray(me)) problems.push({ path: ['matchExpressions'], message: 'matchExpressions must be a list', kind: 'shape' });
     else
       me.forEach((e, i) => {
-        const eo = (e && typeof e === 'object' ? e : {}) as Record<string, unknown>;
+        const eo = isObj(e) ? e : {};
         const rawKey = typeof eo['key'] === 'string' ? eo['key'] : '';
         const op = eo['operator'];
         const values = Array.isArray(eo['values']) ? eo['values'].map(String) : [];
         const { source, key, problem } = splitSource(rawKey);
-        if (!rawKey) return problems.push({ path: ['matchExpressions', i], message: 'a match expression needs a key' });
-        if (problem) return problems.push({ path: ['matchExpressions', i, 'key'], message: problem });
+        if (!rawKey) return problems.push({ path: ['matchExpressions', i], message: 'a match expression needs a key', kind: 'shape' });
+        if (problem) return problems.push({ path: ['matchExpressions', i, 'key'], message: problem, kind: 'source' });
         if (source === 'k8s') {
           const kp = labelKeyProblem(key);
-          if (kp) problems.push({ path: ['matchExpressions', i, 'key'], message: kp });
+          if (kp) problems.push({ path: ['matchExpressions', i, 'key'], message: kp, kind: 'label' });
         }
         if (op !== 'In' && op !== 'NotIn' && op !== 'Exists' && op !== 'DoesNotExist')
-          return problems.push({ path: ['matchExpressions', i, 'operator'], message: `operator ${JSON.stringify(op)} is not one of In, NotIn, Exists, DoesNotExist` });
-        if ((op === 'In' || op === 'NotIn') && values.length === 0) problems.push({ path: ['matchExpressions', i], message: `operator ${op} needs at least one value` });
-        if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) problems.push({ path: ['matchExpressions', i, 'values'], message: `operator ${op} takes no values` });
+          return problems.push({ path: ['matchExpressions', i, 'operator'], message: `operator ${JSON.stringify(op)} is not one of In, NotIn, Exists, DoesNotExist`, kind: 'operator' });
+        if ((op === 'In' || op === 'NotIn') && values.length === 0) problems.push({ path: ['matchExpressions', i], message: `operator ${op} needs at least one value`, kind: 'label' });
+        if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) problems.push({ path: ['matchExpressions', i, 'values'], message: `operator ${op} takes no values`, kind: 'label' });
         for (const val of values) {
           const vp = labelValueProblem(val);
-          if (vp) problems.push({ path: ['matchExpressions', i, 'values'], message: vp });
+          if (vp) problems.push({ path: ['matchExpressions', i, 'values'], message: vp, kind: 'label' });
         }
         requirements.push({ source, key, operator: op, values });
       });
@@ -118,10 +135,20 @@ export function isReservedSelector(s: Selector): boolean {
   return s.requirements.some((r) => r.source === 'reserved');
 }
 
-/** Adds `io.kubernetes.pod.namespace=ns` unless the selector already scopes the namespace (Cilium's rule). */
+/** Adds `io.kubernetes.pod.namespace=ns` unless the selector already scopes the namespace (a rule's subject, a NetworkPolicy's pod selector). */
 export function scopeToNamespace(s: Selector, ns: string): Selector {
   if (mentionsKey(s, LABEL_NAMESPACE) || isReservedSelector(s)) return s;
   return { requirements: [...s.requirements, { source: 'k8s', key: LABEL_NAMESPACE, operator: 'In', values: [ns] }] };
+}
+
+/**
+ * A CiliumNetworkPolicy's peer selector (fromEndpoints, toEndpoints) in the policy's namespace, as
+ * Cilium scopes it: a selector naming the namespace, or the namespace's labels, selects across
+ * namespaces (pkg/k8s/apis/cilium.io/utils getEndpointSelector).
+ */
+export function scopePeerToNamespace(s: Selector, ns: string): Selector {
+  if (s.requirements.some((r) => r.source === 'k8s' && r.key.startsWith(LABEL_NAMESPACE_LABELS))) return s;
+  return scopeToNamespace(s, ns);
 }
 
 export function matchesLabels(s: Selector, get: (r: Requirement) => string | undefined): boolean {
@@ -145,11 +172,11 @@ export function matchesLabels(s: Selector, get: (r: Requirement) => string | und
   return true;
 }
 
-export function matchesIdentity(s: Selector, id: Identity): boolean {
+export function matchesIdentity(s: Selector, id: SelectableLabels): boolean {
   return matchesLabels(s, (r) => (r.source === 'reserved' ? (id.reserved.has(r.key) ? '' : undefined) : id.k8s.get(r.key)));
 }
 
 /** Matches a plain label map (namespace labels, node labels, service selectors). */
-export function matchesMap(s: Selector, labels: Record<string, string>): boolean {
-  return matchesLabels(s, (r) => (r.source === 'reserved' ? undefined : labels[r.key]));
+export function matchesMap(s: Selector, labels: Readonly<Record<string, string>>): boolean {
+  return matchesLabels(s, (r) => (r.source === 'reserved' || !Object.prototype.hasOwnProperty.call(labels, r.key) ? undefined : labels[r.key]));
 }

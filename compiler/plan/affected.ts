@@ -3,6 +3,7 @@
 // per endpoint), so a plan only needs to re-probe pairs touching an endpoint that some changed
 // document selects. When a change is not understood here, every endpoint counts as affected.
 import type { PolicyDocument } from '../load/index.js';
+import { LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, LABEL_SERVICE_ACCOUNT, matchesLabels, parseSelector } from '../model/selector.js';
 import type { WorkloadPeer } from './peers.js';
 
 /** Stable identity of a document across revisions, and its content. */
@@ -46,53 +47,16 @@ export function changedDocuments(base: readonly PolicyDocument[], head: readonly
   return out.sort((p, q) => (p.key < q.key ? -1 : 1));
 }
 
-interface LabelSelector {
-  matchLabels?: Record<string, unknown>;
-  matchExpressions?: { key?: unknown; operator?: unknown; values?: unknown }[];
-}
-
-const namespaceLabel = 'io.kubernetes.pod.namespace';
-
-/** Cilium label keys may carry a source prefix (`k8s:app`, `any:app`); inventory labels do not. */
-function bareKey(k: string): string {
-  const m = /^(k8s|any|container|reserved):(.*)$/.exec(k);
-  return m ? m[2]! : k;
-}
-
-function labelOf(w: WorkloadPeer, key: string): string | undefined {
-  const k = bareKey(key);
-  if (k === namespaceLabel) return w.namespace;
-  return Object.prototype.hasOwnProperty.call(w.labels, k) ? w.labels[k] : undefined;
-}
-
-/** Kubernetes label-selector semantics; returns undefined when the selector is not understood. */
+/**
+ * Whether a label selector selects the workload (its pod labels and namespace); undefined when the
+ * selector is not understood here (malformed, or on labels Cilium derives from the service account,
+ * cluster or namespace labels, which workloads do not carry in this model).
+ */
 export function selects(sel: unknown, w: WorkloadPeer): boolean | undefined {
-  if (sel === null || sel === undefined) return true;
-  if (typeof sel !== 'object' || Array.isArray(sel)) return undefined;
-  const s = sel as LabelSelector;
-  for (const [k, v] of Object.entries(s.matchLabels ?? {})) if (labelOf(w, k) !== String(v)) return false;
-  for (const e of s.matchExpressions ?? []) {
-    if (typeof e.key !== 'string' || typeof e.operator !== 'string') return undefined;
-    const have = labelOf(w, e.key);
-    const values = Array.isArray(e.values) ? e.values.map(String) : [];
-    switch (e.operator) {
-      case 'In':
-        if (have === undefined || !values.includes(have)) return false;
-        break;
-      case 'NotIn':
-        if (have !== undefined && values.includes(have)) return false;
-        break;
-      case 'Exists':
-        if (have === undefined) return false;
-        break;
-      case 'DoesNotExist':
-        if (have !== undefined) return false;
-        break;
-      default:
-        return undefined;
-    }
-  }
-  return true;
+  const { selector, problems } = parseSelector(sel);
+  if (problems.some((p) => p.kind !== 'label')) return undefined;
+  if (selector.requirements.some((r) => r.source === 'k8s' && (r.key === LABEL_SERVICE_ACCOUNT || r.key === LABEL_CLUSTER || r.key.startsWith(LABEL_NAMESPACE_LABELS)))) return undefined;
+  return matchesLabels(selector, (r) => (r.source === 'reserved' ? undefined : r.key === LABEL_NAMESPACE ? w.namespace : Object.prototype.hasOwnProperty.call(w.labels, r.key) ? w.labels[r.key] : undefined));
 }
 
 /** The subject selectors of one network document, or undefined when it has a kind of subject not modelled here. */

@@ -6,6 +6,7 @@ import { compileRuntime, type RuntimeCompileResult } from '../ir/runtime/index.j
 import type { HookTableEntry } from '../lower/runtime/hooks.js';
 import type { Inventory } from '../inventory/model.js';
 import type { PolicyDocument } from '../load/index.js';
+import { matchesMap, parseSelector } from '../model/selector.js';
 import { isObj, type Obj } from '../model/value.js';
 
 export interface RuntimeCaseInput {
@@ -30,23 +31,11 @@ export type RunRuntimeCases = (ctx: RuntimeContext, cases: RuntimeCaseInput[]) =
 
 const verdicts: readonly RuntimeVerdict[] = ['kill', 'signal', 'post', 'allow'];
 
-function matchLabels(selector: Obj | undefined, labels: Record<string, string>): boolean {
+/** Whether a policy's podSelector selects a pod with these labels (any selector when there is none). */
+function podSelected(selector: Obj | undefined, labels: Record<string, string>): boolean {
   if (!selector) return true;
-  const ml = isObj(selector['matchLabels']) ? selector['matchLabels'] : {};
-  if (!Object.entries(ml).every(([k, v]) => labels[k] === String(v))) return false;
-  const exprs = Array.isArray(selector['matchExpressions']) ? selector['matchExpressions'] : [];
-  return exprs.every((e) => {
-    if (!isObj(e)) return false;
-    const key = String(e['key']);
-    const values = Array.isArray(e['values']) ? e['values'].map(String) : [];
-    switch (e['operator']) {
-      case 'In': return values.includes(labels[key] ?? '\u0000');
-      case 'NotIn': return !values.includes(labels[key] ?? '\u0000');
-      case 'Exists': return key in labels;
-      case 'DoesNotExist': return !(key in labels);
-    }
-    return false;
-  });
+  const { selector: s, problems } = parseSelector(selector);
+  return !problems.some((p) => p.kind !== 'label') && matchesMap(s, labels);
 }
 
 type KernelRunner = import('../../bpf/runtime/cases.js').KernelCaseRunner;
@@ -106,7 +95,7 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
       if (!doc) return false;
       if (doc.kind === 'TracingPolicyNamespaced' && doc.namespace !== pod.namespace) return false;
       const spec = isObj(doc.value['spec']) ? doc.value['spec'] : {};
-      return matchLabels(isObj(spec['podSelector']) ? spec['podSelector'] : undefined, pod.labels);
+      return podSelected(isObj(spec['podSelector']) ? spec['podSelector'] : undefined, pod.labels);
     };
     const ev = new RuntimeImageEvaluator(nr0.images, nr0.lowered.table);
     const d = ev.evaluate({ binary: proc['binary'], ...(typeof proc['pid'] === 'number' ? { pid: proc['pid'] } : {}), inScope: scopeOf }, nr, args);

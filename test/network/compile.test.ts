@@ -30,6 +30,37 @@ spec:
     expect(verdict(ir, w('b/client'), w('a/web'), 1)).toBe('allow');
   });
 
+  it('a peer selector on namespace labels selects across namespaces; a subject stays in the policy namespace', () => {
+    // Cilium's getEndpointSelector leaves a peer that names the namespace's labels unscoped; the
+    // rule's own endpointSelector always applies in the policy's namespace.
+    const { ir, diagnostics } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {io.cilium.k8s.namespace.labels.team: blue, app: web}}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: q, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {k8s:io.cilium.k8s.namespace.labels.team: blue}}
+  ingress:
+  - {}
+`,
+      smallInventory,
+    );
+    expect(diagnostics).toEqual([]);
+    expect(verdict(ir, w('b/web'), w('a/db'), 5432)).toBe('allow');
+    expect(verdict(ir, w('a/web'), w('a/db'), 5432)).toBe('deny');
+    expect(verdict(ir, w('b/client'), w('a/db'), 5432)).toBe('deny');
+    // q's subject matches pods of namespace a whose namespace is labelled team=blue: none.
+    expect(verdict(ir, w('a/db'), w('b/web'), 9090)).toBe('allow');
+    expect(ir.endpoints.find((e) => e.key === 'b/web')!.ingressEnforced).toBe(false);
+  });
+
   it('deny wins over allow, and an empty ingress rule only switches on default deny', () => {
     const { ir } = compileText(
       `apiVersion: cilium.io/v2

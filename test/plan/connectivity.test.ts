@@ -161,6 +161,10 @@ describe('affected workloads without the compiler (selector reading)', () => {
     [{ matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, false],
     [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'shop' } }, true],
     [{ matchExpressions: [{ key: 'tier', operator: 'Gt', values: ['1'] }] }, undefined],
+    [{ matchLabels: { 'io.cilium.k8s.namespace.labels.team': 'shop' } }, undefined],
+    [{ matchLabels: { 'k8s:io.cilium.k8s.policy.serviceaccount': 'db' } }, undefined],
+    [{ matchExpressions: 'tier' }, undefined],
+    [{ matchLabels: { constructor: 'x' } }, false],
     [{}, true],
   ])('%j selects shop/db: %s', (sel, want) => expect(selects(sel, db)).toBe(want));
 

@@ -4,10 +4,11 @@
 // allocated, the selector cache and rule resolution turn selectors into identity sets and named
 // ports into numbers, then enforcement, the ipcache and the FQDN selectors complete the IR.
 import { sortDiagnostics, type Diagnostic } from '../../diagnostics.js';
-import { ID_ANY, LABEL_NAMESPACE } from '../../identity/allocate.js';
+import { ID_ANY } from '../../identity/allocate.js';
 import type { Inventory } from '../../inventory/model.js';
 import type { PolicyDocument } from '../../load/index.js';
 import { hostPrefix, parseAddress } from '../../model/cidr.js';
+import { LABEL_NAMESPACE } from '../../model/selector.js';
 import { identitiesFor, selectionsFor, tablesFor, type CompileCache } from './cache.js';
 import { endpointsOf } from './enforcement.js';
 import { ipcacheOf } from './ipcache.js';

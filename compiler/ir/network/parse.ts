@@ -3,11 +3,10 @@
 // ports and ICMP types numbered, L7 rules checked, and the CIDRs and FQDN selectors that will need
 // identities collected. Everything weir cannot honour exactly is an error at its file:line.
 import { diagnostic, type Diagnostic } from '../../diagnostics.js';
-import { LABEL_NAMESPACE_LABELS } from '../../identity/allocate.js';
 import type { Inventory } from '../../inventory/model.js';
 import type { PolicyDocument } from '../../load/index.js';
 import { formatPrefix, parsePrefix, prefixContains, type Prefix } from '../../model/cidr.js';
-import { parseSelector, scopeToNamespace, type Selector } from '../../model/selector.js';
+import { LABEL_NAMESPACE_LABELS, parseSelector, scopePeerToNamespace, scopeToNamespace, type Selector } from '../../model/selector.js';
 import { asArray as arr, isObj, type Obj } from '../../model/value.js';
 import { ruleOrigin, type Path } from './origins.js';
 import type { Direction, L7Rules, RuleOrigin } from './types.js';
@@ -284,7 +283,7 @@ class DocumentParser {
       l3 = true;
       arr(r[epKey]).forEach((s, i) => {
         const sel = this.selectorAt(s, [...path, epKey, i]);
-        p.selectors.push(ns ? scopeToNamespace(sel, ns) : sel);
+        p.selectors.push(ns ? scopePeerToNamespace(sel, ns) : sel);
       });
     }
     for (const k of [`${pre}CIDR`, `${pre}CIDRSet`]) {

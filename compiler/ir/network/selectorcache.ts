@@ -1,9 +1,9 @@
 // The selector cache, as Cilium's: each distinct label selector resolved once to the identities it
 // selects, and a subject selector to the endpoints (pods) it applies to; FQDN selectors become
 // the regular expressions the DNS proxy matches. Per-pod tables index the inventory by identity.
-import { LABEL_NAMESPACE, type Identity, type IdentityAllocation } from '../../identity/allocate.js';
+import type { Identity, IdentityAllocation } from '../../identity/allocate.js';
 import type { Inventory, Pod } from '../../inventory/model.js';
-import { matchesIdentity, type Selector } from '../../model/selector.js';
+import { LABEL_NAMESPACE, matchesIdentity, type Selector } from '../../model/selector.js';
 import type { Selections } from './cache.js';
 
 export interface PodTables {

@@ -8,7 +8,7 @@ metadata: {name: inv}
 spec:
   namespaces: [{name: default, labels: {}}, {name: shop, labels: {team: shop}}]
   pods:
-  - {namespace: default, name: web, labels: {app: web, tier: front}, ips: [10.0.0.1], node: n1}
+  - {namespace: default, name: web, labels: {app: web, tier: front, pod-template-hash: 5d8f}, ips: [10.0.0.1], node: n1}
   - {namespace: shop, name: cart, labels: {app: cart}, ips: [10.0.0.2], node: n1, serviceAccount: cart}
 `);
 
@@ -21,6 +21,8 @@ const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[
   { name: 'namespace labels', yaml: cnp('endpointSelector: {matchLabels: {app: web}}\negress:\n- toEndpoints: [{matchLabels: {io.cilium.k8s.namespace.labels.team: shop}}]'), expect: [] },
   { name: 'service account label', yaml: cnp('endpointSelector: {matchLabels: {app: web}}\negress:\n- toEndpoints: [{matchLabels: {"k8s:io.cilium.k8s.policy.serviceaccount": cart, "k8s:io.kubernetes.pod.namespace": shop}}]'), expect: [] },
   { name: 'matchExpressions NotIn', yaml: cnp('endpointSelector: {matchExpressions: [{key: tier, operator: NotIn, values: [front]}, {key: app, operator: Exists}]}'), expect: ['selector/no-match@7:21'] },
+  { name: 'labels outside the identity select nothing, as in the compiler', yaml: cnp('endpointSelector: {matchLabels: {pod-template-hash: 5d8f}}'), expect: ['selector/no-match@7:21'] },
+  { name: 'a subject on namespace labels stays in its namespace', yaml: cnp('endpointSelector: {matchLabels: {io.cilium.k8s.namespace.labels.team: shop}}'), expect: ['selector/no-match@7:21'], message: /in namespace default/ },
   { name: 'reserved selectors are not pods', yaml: cnp('endpointSelector: {matchLabels: {"reserved:host": ""}}'), expect: [] },
   {
     name: 'clusterwide subject searches every namespace',
