@@ -1,4 +1,5 @@
-// IPv4/IPv6 prefixes as the ipcache and CIDR selectors use them: parse, contain, compare.
+// IPv4/IPv6 addresses and prefixes as the ipcache, CIDR selectors, lint and the plan read them:
+// parse, contain, compare, format. The one parser of address text: both families wherever either is.
 
 export interface Prefix {
   family: 4 | 6;
@@ -16,13 +17,14 @@ function parseV6(s: string): Uint8Array | undefined {
   if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
   const dbl = s.split('::');
   if (dbl.length > 2) return undefined;
-  const words = (part: string): number[] | undefined => {
+  // An embedded IPv4 address (`::ffff:10.0.0.1`) can only end the address.
+  const words = (part: string, last: boolean): number[] | undefined => {
     if (part === '') return [];
     const out: number[] = [];
     const items = part.split(':');
     for (let i = 0; i < items.length; i++) {
       const it = items[i]!;
-      if (i === items.length - 1 && it.includes('.')) {
+      if (last && i === items.length - 1 && it.includes('.')) {
         const v4 = parseV4(it);
         if (!v4) return undefined;
         out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -33,8 +35,8 @@ function parseV6(s: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = words(dbl[0]!);
-  const tail = dbl.length === 2 ? words(dbl[1]!) : [];
+  const head = words(dbl[0]!, dbl.length === 1);
+  const tail = dbl.length === 2 ? words(dbl[1]!, true) : [];
   if (!head || !tail) return undefined;
   const fill = 8 - head.length - tail.length;
   if ((dbl.length === 1 && fill !== 0) || fill < 0 || (dbl.length === 2 && fill < 1)) return undefined;
@@ -88,11 +90,24 @@ function mask(addr: Uint8Array, bits: number): Uint8Array {
   return out;
 }
 
+export interface PrefixOptions {
+  /**
+   * Refuse IPv4 octets written with a leading zero (`010.0.0.0/8`), as Go's net/netip does and so
+   * Cilium's agent when it reads a policy's CIDRs.
+   */
+  strict?: boolean;
+}
+
 /** Parses `a.b.c.d/n`, `x::/n` or a bare address (a host prefix). Host bits are cleared. */
-export function parsePrefix(s: string): Prefix | undefined {
+export function parsePrefix(s: string, opts?: PrefixOptions): Prefix | undefined {
   const slash = s.indexOf('/');
-  const a = parseAddress(slash < 0 ? s : s.slice(0, slash));
+  const text = slash < 0 ? s : s.slice(0, slash);
+  const a = parseAddress(text);
   if (!a) return undefined;
+  if (opts?.strict) {
+    const v4 = text.slice(text.lastIndexOf(':') + 1);
+    if (v4.includes('.') && /(^|\.)0\d/.test(v4)) return undefined;
+  }
   const max = a.family === 4 ? 32 : 128;
   let bits = max;
   if (slash >= 0) {

@@ -1,7 +1,7 @@
 // The peers of a connectivity analysis: workloads from the inventory, disjoint external IPv4
 // ranges cut at every CIDR boundary the policies mention, Cilium entities and FQDNs.
 // Names follow np-guard netpol-analyzer: `ns/name[Kind]`, `a.b.c.d-e.f.g.h[External]`.
-import { ipv4ToInt } from '../model/cidr.js';
+import { ipv4ToInt, parsePrefix } from '../model/cidr.js';
 
 export interface WorkloadPeer {
   type: 'workload';
@@ -46,23 +46,24 @@ export interface FqdnPeer {
 
 export type Peer = WorkloadPeer | IpRangePeer | EntityPeer | FqdnPeer;
 
-/** IPv4 text to a 32-bit unsigned integer (compiler/model/cidr.ts). */
-export const ipToInt = ipv4ToInt;
-
 export function intToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-/** Inclusive [start, end] of an IPv4 CIDR, or undefined for IPv6 or malformed text. */
+/** Inclusive [start, end] of an IPv4 CIDR or address; undefined for IPv6 (the external space is IPv4, as np-guard's) or malformed text. */
 export function cidrRange(cidr: string): { start: number; end: number } | undefined {
-  const [ip, bitsText] = cidr.split('/');
-  const base = ipToInt(ip ?? '');
-  if (base === undefined) return undefined;
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  if (!Number.isInteger(bits) || bits < 0 || bits > 32) return undefined;
-  const size = 2 ** (32 - bits);
-  const start = Math.floor(base / size) * size;
-  return { start, end: start + size - 1 };
+  const p = parsePrefix(cidr);
+  if (!p || p.family !== 4) return undefined;
+  const start = ((p.addr[0]! * 256 + p.addr[1]!) * 256 + p.addr[2]!) * 256 + p.addr[3]!;
+  return { start, end: start + 2 ** (32 - p.bits) - 1 };
+}
+
+/** The range an external peer's name (`a.b.c.d-e.f.g.h[External]`) stands for; undefined for any other name. */
+export function externalRange(name: string): { start: number; end: number } | undefined {
+  const m = /^([\d.]+)-([\d.]+)\[External\]$/.exec(name);
+  const start = m ? ipv4ToInt(m[1]!) : undefined;
+  const end = m ? ipv4ToInt(m[2]!) : undefined;
+  return start === undefined || end === undefined ? undefined : { start, end };
 }
 
 /**

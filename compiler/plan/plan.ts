@@ -1,13 +1,14 @@
 // Builds the plan from two compiled revisions: connectivity probed over the union of both
 // probe spaces, decision changes with their rules, np-guard's diff, observed-traffic impact.
 import type { PolicyDocument } from '../load/index.js';
+import { ipv4ToInt } from '../model/cidr.js';
 import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
 import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
 import type { ProbeSpace } from './probe-space.js';
 import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
-import { externalRanges, ipToInt, peerName, type Peer, type WorkloadPeer } from './peers.js';
+import { externalRange, externalRanges, peerName, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
@@ -300,7 +301,7 @@ function placeEndpoint(e: ObservedFlow['src'], pods: Map<string, WorkloadPeer>, 
   if (e.ip) {
     const w = ips.get(e.ip);
     if (w) return w;
-    const n = ipToInt(e.ip);
+    const n = ipv4ToInt(e.ip);
     if (n !== undefined && !e.namespace) return { type: 'ip', start: n, end: n };
   }
   if (e.reserved && e.reserved !== 'world' && !e.ip) return { type: 'entity', entity: e.reserved };
@@ -309,11 +310,8 @@ function placeEndpoint(e: ObservedFlow['src'], pods: Map<string, WorkloadPeer>, 
 
 function peerMatches(changeSide: string, p: Peer): boolean {
   if (p.type !== 'ip') return changeSide === peerName(p);
-  const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)\[External\]$/.exec(changeSide);
-  if (!m) return false;
-  const lo = ipToInt(m[1]!)!;
-  const hi = ipToInt(m[2]!)!;
-  return p.start >= lo && p.start <= hi;
+  const r = externalRange(changeSide);
+  return r !== undefined && p.start >= r.start && p.start <= r.end;
 }
 
 function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: RevisionModel, head: RevisionModel, workloads: readonly WorkloadPeer[], changes: Change[]): ObservedFlowSummary {

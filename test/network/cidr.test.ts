@@ -2,8 +2,7 @@
 // implementations (split and regex, mask by bytes), on random and edge-case input.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseAddress, parsePrefix, prefixContains, type Prefix } from '../../compiler/model/cidr.js';
-import { ipToInt } from '../../compiler/plan/peers.js';
+import { ipv4ToInt as ipToInt, parseAddress, parsePrefix, prefixContains, type Prefix } from '../../compiler/model/cidr.js';
 
 function refV4(s: string): number[] | undefined {
   const parts = s.split('.');
@@ -59,6 +58,24 @@ describe('IPv4 parsing', () => {
     }
     expect(ipToInt('255.255.255.255')).toBe(2 ** 32 - 1);
     expect([...parseAddress('::ffff:10.1.2.3')!.addr.slice(12)]).toEqual([10, 1, 2, 3]);
+  });
+});
+
+describe('IPv6 parsing', () => {
+  it('takes an embedded IPv4 address only at the end, and no zone', () => {
+    expect([...parseAddress('::ffff:10.1.2.3')!.addr]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]);
+    expect(parseAddress('64:ff9b::192.0.2.1')?.family).toBe(6);
+    for (const s of ['1.2.3.4::', '1.2.3.4::ff', '::1.2.3.4:ff', '::1%eth0', 'fe80::1%25eth0', '1::2::3', '1:2:3:4:5:6:7:8:9']) expect(parseAddress(s), s).toBeUndefined();
+  });
+
+  it('strict prefixes refuse IPv4 octets with a leading zero, in either family, and keep IPv6 groups as written', () => {
+    expect(parsePrefix('010.0.0.0/8')?.bits).toBe(8);
+    expect(parsePrefix('010.0.0.0/8', { strict: true })).toBeUndefined();
+    expect(parsePrefix('::ffff:10.0.0.01', { strict: true })).toBeUndefined();
+    expect(parsePrefix('10.0.0.0/8', { strict: true })?.bits).toBe(8);
+    expect(parsePrefix('0.0.0.0/0', { strict: true })?.bits).toBe(0);
+    expect(parsePrefix('fd00:0001::/32', { strict: true })?.family).toBe(6);
+    expect(parsePrefix('::ffff:10.0.0.0/104', { strict: true })?.family).toBe(6);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addPorts, allConnections, formatConnections, parseConnections, type ConnectionSet } from '../../compiler/plan/connset.js';
-import { cidrRange, externalRanges, intToIp, peerName, type Peer, type WorkloadPeer } from '../../compiler/plan/peers.js';
+import { cidrRange, externalRange, externalRanges, intToIp, peerName, type Peer, type WorkloadPeer } from '../../compiler/plan/peers.js';
 import { portClasses, type Decision, type Probe } from '../../compiler/plan/probe.js';
 import { computeConnectivity, connectivityLines, renderConnectivity } from '../../compiler/plan/connectivity.js';
 import { categorize, diffConnectivity, diffDecisions, renderConnectivityDiff } from '../../compiler/plan/diff.js';
@@ -47,6 +47,11 @@ describe('probe classes', () => {
     ]);
     expect(cidrRange('192.168.1.7/24')).toEqual({ start: 3232235776, end: 3232236031 });
     expect(cidrRange('fd00::/8')).toBeUndefined();
+    // The compiler's parser: what it refuses as a CIDR splits no range here either.
+    for (const bad of ['10.0.0.0/8.0', '10.0.0.0/ 8', '10.0.0.0/8/9', '1.2.3.4::/64', '10.0.0.0/33']) expect(cidrRange(bad), bad).toBeUndefined();
+    expect(cidrRange('10.1.2.3')).toEqual({ start: 167838211, end: 167838211 });
+    expect(externalRange('10.0.0.0-10.255.255.255[External]')).toEqual({ start: 167772160, end: 184549375 });
+    expect(externalRange('default/web[Deployment]')).toBeUndefined();
     expect(externalRanges([], ['0.0.0.0/0'])).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
 // styles, script and data are inline, so the artifact opens offline from a CI download.
 import { categoryTitle, changeCategories, type Change, type GraphEdge, type Plan } from '../model.js';
 import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
+import { externalRange } from '../peers.js';
 
 export type EdgeStatus = 'added' | 'removed' | 'changed' | 'same';
 
@@ -133,10 +134,9 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
 interface EdgeDetail { src: string; dst: string; status: EdgeStatus; before: string; after: string; changes: { title: string; category: string; before: string; after: string; use: string }[] }
 
 function ipIn(name: string, range: string): boolean {
-  const p = (s: string) => s.split('.').reduce((n, x) => n * 256 + Number(x), 0);
-  const a = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)\[External\]$/.exec(name);
-  const b = /^(\d+\.\d+\.\d+\.\d+)-(\d+\.\d+\.\d+\.\d+)\[External\]$/.exec(range);
-  return !!a && !!b && p(a[1]!) >= p(b[1]!) && p(a[2]!) <= p(b[2]!);
+  const a = externalRange(name);
+  const b = externalRange(range);
+  return !!a && !!b && a.start >= b.start && a.end <= b.end;
 }
 
 function sideMatches(change: string, edge: string): boolean {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cidr, contains, parsePrefix } from '../../../compiler/lint/rules/cidr.js';
+import { cidr } from '../../../compiler/lint/rules/cidr.js';
+import { parsePrefix, prefixContains as contains } from '../../../compiler/model/cidr.js';
 import { check, cnp, where } from '../harness.js';
 
 const egress = (r: string) => cnp(`endpointSelector: {}\negress:\n- ${r}`);
@@ -10,6 +11,9 @@ const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[
   { name: 'not a CIDR', yaml: egress('toCIDR: [10.0.0.0/33]'), expect: ['cilium/cidr@9:14'], message: /not a valid CIDR/ },
   { name: 'except outside cidr', yaml: egress('toCIDRSet:\n  - cidr: 10.0.0.0/8\n    except: [192.168.0.0/16]'), expect: ['cilium/cidr@11:16'], message: /excludes nothing/ },
   { name: 'except of another family', yaml: egress('toCIDRSet: [{cidr: 10.0.0.0/8, except: ["fd00::/8"]}]'), expect: ['cilium/cidr@9:45'] },
+  { name: 'a zone is not part of a prefix', yaml: egress('toCIDR: ["fe80::1%eth0", "::%eth0"]'), expect: ['cilium/cidr@9:14', 'cilium/cidr@9:30'] },
+  { name: 'leading zeros in an IPv4 octet (Go refuses them)', yaml: egress('toCIDR: [010.0.0.0/8, "::ffff:10.0.0.01"]'), expect: ['cilium/cidr@9:14', 'cilium/cidr@9:27'] },
+  { name: 'an IPv4 address cannot start an IPv6 one', yaml: egress('toCIDR: ["1.2.3.4::/64"]'), expect: ['cilium/cidr@9:14'] },
   { name: 'fromCIDR in ingress', yaml: cnp('endpointSelector: {}\ningress:\n- fromCIDR: [300.1.1.1/32]'), expect: ['cilium/cidr@9:16'] },
 ];
 
