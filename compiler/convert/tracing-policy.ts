@@ -1,5 +1,6 @@
 // The subset of Tetragon's TracingPolicy that converters emit, and a structural check against Tetragon's
 // field structure and selector limits (pkg/k8s/apis/cilium.io/v1alpha1 and pkg/selectors).
+import { tetragonLimits as limits } from '../model/tetragon-limits.js';
 
 export type ArgOperator = 'Equal' | 'NotEqual' | 'Prefix' | 'NotPrefix' | 'Postfix' | 'NotPostfix' | 'Mask' | 'GT' | 'LT';
 export type BinaryOperator = 'In' | 'NotIn' | 'Prefix' | 'NotPrefix' | 'Postfix' | 'NotPostfix';
@@ -41,8 +42,6 @@ export interface TracingPolicy {
   };
 }
 
-/** Tetragon's limits (pkg/selectors): per hook, per selector. */
-export const limits = { selectorsPerHook: 5, matchArgsPerSelector: 5, numericValuesPerMatch: 4, actionsPerSelector: 3, matchBinariesPerSelector: 1 } as const;
 
 const argTypes = new Set(['int', 'uint32', 'uint64', 'int64', 'string', 'char_buf', 'char_iovec', 'fd', 'file', 'path', 'sockaddr', 'sock', 'skb', 'size_t', 'bpf_attr', 'perf_event', 'bpf_map', 'user_namespace', 'capability', 'cred', 'linux_binprm', 'kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective', 'load_info', 'module', 'nop', 'const_buf']);
 const argOps = new Set<ArgOperator>(['Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'Mask', 'GT', 'LT']);
@@ -81,7 +80,7 @@ export function validateTracingPolicy(p: TracingPolicy): string[] {
         if (!argOps.has(m.operator)) out.push(`${sat}.matchArgs operator ${m.operator}`);
         if (m.values.length === 0 || m.values.some((v) => typeof v !== 'string')) out.push(`${sat}.matchArgs values must be non-empty strings`);
         const numeric = t !== undefined && t !== 'string' && t !== 'char_buf' && t !== 'file' && t !== 'path' && t !== 'fd';
-        if (numeric && m.values.length > limits.numericValuesPerMatch) out.push(`${sat}.matchArgs on index ${m.index} has ${m.values.length} numeric values; Tetragon allows ${limits.numericValuesPerMatch}`);
+        if (numeric && m.values.length > limits.valuesPerNumericOperator) out.push(`${sat}.matchArgs on index ${m.index} has ${m.values.length} numeric values; Tetragon allows ${limits.valuesPerNumericOperator}`);
         if (numeric && m.values.some((v) => !/^-?(0x[0-9a-f]+|\d+)$/i.test(v))) out.push(`${sat}.matchArgs on index ${m.index}: numeric values must be integers`);
         if (!numeric && (m.operator === 'Mask' || m.operator === 'GT' || m.operator === 'LT')) out.push(`${sat}.matchArgs ${m.operator} needs a numeric argument`);
       }

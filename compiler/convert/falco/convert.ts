@@ -6,12 +6,12 @@
 // can only make the policy fire more often, which is what --allow-broader permits.
 import type { CheckExpr, Expr, Operator, StringValue } from './ast.js';
 import { assumptions, fieldRow, type FieldRow } from './fields.js';
-import { limits as runtimeLimits } from '../../ir/runtime/compile.js';
 import { printCondition } from './printer.js';
 import type { CompiledRule, Priority } from './rules.js';
 import { priorities } from './rules.js';
 import { cloneFlagBits, enumArgs, eventClass, openFlagBits, otherConstants, ptraceRequests, syscallInfo, type EventClass, type SyscallArg } from './syscalls.js';
-import { limits, validateTracingPolicy, type ArgOperator, type BinaryOperator, type KProbeSpec, type MatchArg, type Selector, type TracingPolicy } from '../tracing-policy.js';
+import { tetragonLimits as limits } from '../../model/tetragon-limits.js';
+import { validateTracingPolicy, type ArgOperator, type BinaryOperator, type KProbeSpec, type MatchArg, type Selector, type TracingPolicy } from '../tracing-policy.js';
 
 export interface EnforceSpec {
   /** Rules at this priority or more severe get Sigkill. */
@@ -778,9 +778,9 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   for (const r of reports) totals[r.verdict]++;
   const perCall = new Map<string, number>();
   for (const p of policies) for (const k of p.policy.spec.kprobes ?? []) perCall.set(k.call, (perCall.get(k.call) ?? 0) + 1);
-  const calls = [...perCall].filter(([, n]) => n > runtimeLimits.hooksPerSyscall).map(([call, n]) => ({ call, policies: n }));
+  const calls = [...perCall].filter(([, n]) => n > limits.hooksPerSyscall).map(([call, n]) => ({ call, policies: n }));
   calls.sort((x, y) => y.policies - x.policies || (x.call < y.call ? -1 : 1));
-  return { policies, reports, totals, blockers: blockerSummary(reports), crowded: { limit: runtimeLimits.hooksPerSyscall, calls } };
+  return { policies, reports, totals, blockers: blockerSummary(reports), crowded: { limit: limits.hooksPerSyscall, calls } };
 }
 
 // Macro bodies are shared subtrees across rules: their forms per call are computed once.
@@ -947,9 +947,9 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
           continue;
         }
         args.set(a.index, a.type);
-        if (a.type !== 'string' && c.values.length > limits.numericValuesPerMatch) {
+        if (a.type !== 'string' && c.values.length > limits.valuesPerNumericOperator) {
           // Equal over many numbers: an OR, split across selectors; NotEqual: an AND of several matchArgs.
-          const parts = chunk(c.values, limits.numericValuesPerMatch).map((values) => ({ index: a.index, operator: c.op, values }));
+          const parts = chunk(c.values, limits.valuesPerNumericOperator).map((values) => ({ index: a.index, operator: c.op, values }));
           if (c.op === 'Equal') numericSplits.push(parts);
           else matchArgs.push(...parts);
         } else matchArgs.push({ index: a.index, operator: c.op, values: c.values });

@@ -3,24 +3,11 @@
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import type { NodePath } from '../../load/yaml.js';
 import type { PolicyDocument, Provenance } from '../../load/document.js';
+import { tetragonLimits as limits } from '../../model/tetragon-limits.js';
 import { isObj, type Obj } from '../../model/value.js';
 
-/** Upstream limits (Tetragon) that the kernel layouts in bpf/include/weir_runtime.h mirror. */
-export const limits = {
-  selectorsPerHook: 5,
-  matchArgsPerSelector: 5,
-  valuesPerNumericOperator: 4,
-  actionsPerSelector: 3,
-  matchBinariesPerSelector: 1,
-  matchPIDsPerSelector: 2,
-  matchNamespacesPerSelector: 2,
-  argsPerHook: 5,
-  /** Bytes of a string value (the kernel reads 256 with the NUL). */
-  stringBytes: 255,
-  /** Bytes of a Prefix/Postfix value: an LPM trie key holds 256 data bytes, 4 of them the set id. */
-  lpmStringBytes: 252,
-  hooksPerSyscall: 4,
-} as const;
+/** The runtime policy limits (compiler/model/tetragon-limits.ts), as lowering reads them from here. */
+export { limits };
 
 export type HookKind = 'kprobe' | 'tracepoint' | 'lsm' | 'uprobe' | 'usdt';
 

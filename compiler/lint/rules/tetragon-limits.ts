@@ -1,10 +1,8 @@
 // Tetragon's kernel selector encoding has fixed capacities; a policy beyond them fails to load.
 import { hookName, tracingHooks, tracingKinds } from '../cilium.js';
 import { asArray, isObj } from '../../model/value.js';
+import { tetragonLimits } from '../../model/tetragon-limits.js';
 import type { LintRule } from '../rule.js';
-
-/** Per-hook/per-selector capacities (Tetragon pkg/selectors, and weir's runtime maps use the same). */
-export const tetragonLimits = { selectorsPerHook: 5, matchArgsPerSelector: 5, actionsPerSelector: 3, matchBinariesPerSelector: 1 } as const;
 
 export const tetragonSelectorLimits: LintRule = {
   meta: {

@@ -1,5 +1,9 @@
-// Table tests of the three Tetragon rules (one table each).
+// Table tests of the three Tetragon rules (one table each), and the limits table they share with
+// the runtime IR and convert, checked against the kernel header.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { limits as irLimits } from '../../../compiler/ir/runtime/compile.js';
+import { tetragonLimits } from '../../../compiler/model/tetragon-limits.js';
 import { tetragonAction } from '../../../compiler/lint/rules/tetragon-action.js';
 import { tetragonArgIndex } from '../../../compiler/lint/rules/tetragon-arg-index.js';
 import { tetragonSelectorLimits } from '../../../compiler/lint/rules/tetragon-limits.js';
@@ -53,5 +57,37 @@ describe('tetragon/unknown-action', () => {
   ];
   it.each(cases)('$name', ({ yaml, expect: want }) => {
     expect(check(tetragonAction, yaml).map(where)).toEqual(want);
+  });
+});
+
+describe('runtime limits', () => {
+  const header = readFileSync(new URL('../../../bpf/include/weir_runtime.h', import.meta.url), 'utf8');
+  const define = (name: string): number => {
+    const m = new RegExp(`^#define\\s+${name}\\s+(\\d+)\\b`, 'm').exec(header);
+    if (!m) throw new Error(`${name} is not defined in weir_runtime.h`);
+    return Number(m[1]);
+  };
+
+  it('are the numbers bpf/include/weir_runtime.h sizes its layouts with', () => {
+    // One matchBinaries entry per selector is Tetragon's rule; the header has no array for it.
+    const { matchBinariesPerSelector, ...kernel } = tetragonLimits;
+    expect(matchBinariesPerSelector).toBe(1);
+    expect({
+      selectorsPerHook: define('WRT_MAX_SELECTORS'),
+      matchArgsPerSelector: define('WRT_MAX_MATCH_ARGS'),
+      valuesPerNumericOperator: define('WRT_MAX_VALUES'),
+      actionsPerSelector: define('WRT_MAX_ACTIONS'),
+      matchPIDsPerSelector: define('WRT_MAX_PID_FILTERS'),
+      matchNamespacesPerSelector: define('WRT_MAX_NS_FILTERS'),
+      argsPerHook: define('WRT_MAX_ARGS'),
+      stringBytes: define('WRT_STR_MAX') - 1,
+      lpmStringBytes: define('WRT_LPM_STR_MAX'),
+      hooksPerSyscall: define('WRT_MAX_HOOKS_PER_CALL'),
+    }).toStrictEqual(kernel);
+  });
+
+  it('are one table: the runtime IR reads the same one lint does', () => {
+    expect(irLimits).toBe(tetragonLimits);
+    expect(tetragonSelectorLimits.meta.description).toContain(`more than ${tetragonLimits.selectorsPerHook} selectors`);
   });
 });
