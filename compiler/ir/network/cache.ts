@@ -6,7 +6,7 @@ import { allocateIdentities, type IdentityAllocation } from '../../identity/allo
 import type { Inventory } from '../../inventory/model.js';
 import { formatPrefix, type Prefix } from '../../model/cidr.js';
 import type { DocumentRules } from './parse.js';
-import { podTables, type PodTables } from './selectorcache.js';
+import { podTables, type PodTables, type Selections } from './selectorcache.js';
 import type { IREndpoint, IRRule, IpcacheEntry } from './types.js';
 
 /** A document's parse, and where the parsed document was: a value shared by another place is parsed again. */
@@ -37,14 +37,6 @@ export class CompileCache {
   ipcache?: { alloc: IdentityAllocation; entries: IpcacheEntry[] };
   /** Per-pod tables of one inventory and allocation. */
   pods?: { alloc: IdentityAllocation; inv: Inventory; tables: PodTables; endpoints?: IREndpoint[] };
-}
-
-/** The selector cache's memo of one identity allocation. */
-export interface Selections {
-  alloc: IdentityAllocation;
-  sel: Map<string, number[]>;
-  subj: Map<object, string[]>;
-  idx: WeakMap<readonly string[], number[]>;
 }
 
 /** The identity allocation for these CIDRs and FQDN selectors: the cached one while inventory and sets stay. */

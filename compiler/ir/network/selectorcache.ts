@@ -4,7 +4,6 @@
 import type { Identity, IdentityAllocation } from '../../identity/allocate.js';
 import type { Inventory, Pod } from '../../inventory/model.js';
 import { LABEL_NAMESPACE, matchesIdentity, type Selector } from '../../model/selector.js';
-import type { Selections } from './cache.js';
 
 export interface PodTables {
   endpointIds: Identity[];
@@ -20,6 +19,14 @@ export interface PodTables {
   idsByNamespace: Map<string, Identity[]>;
   /** Container port names any pod declares. */
   portNames: Set<string>;
+}
+
+/** The selector cache's memo of one identity allocation (kept in the compile cache while it stays). */
+export interface Selections {
+  alloc: IdentityAllocation;
+  sel: Map<string, number[]>;
+  subj: Map<Selector, string[]>;
+  idx: WeakMap<readonly string[], number[]>;
 }
 
 export function podTables(inv: Inventory, alloc: IdentityAllocation): PodTables {
@@ -75,7 +82,7 @@ export class SelectorCache {
   ) {
     this.sel = memo.sel;
     this.subjIdx = memo.idx;
-    this.subj = memo.subj as Map<Selector, string[]>;
+    this.subj = memo.subj;
   }
 
   /** endpointIds is in ascending id order, so the narrowed pool, sorted by id, keeps the order the filter gives. */
