@@ -12,7 +12,7 @@ import { ruleOrigin, type Path } from './origins.js';
 import type { Direction, L7Rules, RuleOrigin } from './types.js';
 import { PROTO } from './types.js';
 
-export const entityNames = ['all', 'world', 'world-ipv4', 'world-ipv6', 'cluster', 'host', 'remote-node', 'kube-apiserver', 'health', 'init', 'ingress', 'unmanaged', 'none'] as const;
+const entityNames = ['all', 'world', 'world-ipv4', 'world-ipv6', 'cluster', 'host', 'remote-node', 'kube-apiserver', 'health', 'init', 'ingress', 'unmanaged', 'none'] as const;
 export type Entity = (typeof entityNames)[number];
 
 /** A port as written: a number, a range, or a name resolved against the pods later. */
@@ -91,7 +91,7 @@ export function parseDocument(d: PolicyDocument, inv: Inventory, commit: string 
 }
 
 class DocumentParser {
-  readonly out: DocumentRules = { parsed: [], enforcers: [], origins: [], prefixes: [], fqdns: [], diagnostics: [] };
+  private readonly out: DocumentRules = { parsed: [], enforcers: [], origins: [], prefixes: [], fqdns: [], diagnostics: [] };
 
   constructor(
     private readonly d: PolicyDocument,

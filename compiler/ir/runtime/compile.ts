@@ -4,7 +4,7 @@ import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
 import type { NodePath } from '../../load/yaml.js';
 import type { PolicyDocument, Provenance } from '../../load/document.js';
 import { tetragonLimits as limits } from '../../model/tetragon-limits.js';
-import { isObj, type Obj } from '../../model/value.js';
+import { isObj } from '../../model/value.js';
 
 /** The runtime policy limits (compiler/model/tetragon-limits.ts), as lowering reads them from here. */
 export { limits };
