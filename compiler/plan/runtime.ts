@@ -5,7 +5,7 @@
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent } from '../observed/index.js';
 import type { RuntimeChange } from './model.js';
-import { compileRuntime } from '../ir/runtime/index.js';
+import { compileRuntime } from '../lower/runtime/index.js';
 import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator } from '../verify/runtime-emulator.js';
 import { selects } from './affected.js';

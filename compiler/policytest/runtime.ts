@@ -2,7 +2,7 @@
 // the image evaluator over the map images compiled for the process's node — the bytes the kernel gets.
 import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator, type RuntimeVerdict } from '../verify/runtime-emulator.js';
-import { compileRuntime, type RuntimeCompileResult } from '../ir/runtime/index.js';
+import { compileRuntime, type RuntimeCompileResult } from '../lower/runtime/index.js';
 import type { HookTableEntry } from '../lower/runtime/hooks.js';
 import type { Inventory } from '../inventory/model.js';
 import type { PolicyDocument } from '../load/index.js';

@@ -9,7 +9,7 @@ import { convertFalco } from '../../compiler/convert/falco/index.js';
 import { convertPsp, pssSpec } from '../../compiler/convert/psp.js';
 import type { TracingPolicy } from '../../compiler/convert/tracing-policy.js';
 import { lintDocuments } from '../../compiler/lint/index.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { falcoCorpus as corpus, falcoRuleFiles as files } from '../upstream-corpus.js';
 

@@ -13,7 +13,7 @@ import { RuntimeDatapath, defaultRuntimeObject } from '../../bpf/runtime/loader.
 import { decodeRecord, type DecodedEvent } from '../../controller/events/tetragon.js';
 import { isFalcoRules, loadSources } from '../../compiler/load/index.js';
 import { convertFalco, type ConvertOptions } from '../../compiler/convert/falco/index.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { skipKernel } from '../kernel-env.js';
 import { run } from '../runtime/helpers.js';

@@ -19,7 +19,7 @@ import { collectRules, compileRules } from '../../compiler/convert/falco/rules.j
 import type { Expr } from '../../compiler/convert/falco/ast.js';
 import type { TracingPolicy } from '../../compiler/convert/tracing-policy.js';
 import { runPolicyTests } from '../../compiler/policytest/run.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator, type RuntimeVerdict } from '../../compiler/verify/runtime-emulator.js';
 import { falcoFires, Unmodeled, type FalcoEvent } from './falco-semantics.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { sortDiagnostics, type Diagnostic } from '../../compiler/diagnostics.js';
 import { loadPolicies } from '../../compiler/load/index.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { localCaps } from './helpers.js';
 import { tetragonCorpus as corpus } from '../upstream-corpus.js';

@@ -5,7 +5,7 @@ import { KernelCaseRunner } from '../../bpf/runtime/cases.js';
 import { RuntimeImageEvaluator } from '../../compiler/verify/runtime-emulator.js';
 import { skipKernel } from '../kernel-env.js';
 import { loadSources } from '../../compiler/load/index.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { localCaps } from './helpers.js';
 
 const selectors: [string, string][] = [

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSources } from '../../compiler/load/index.js';
 import { capabilityProfiles, type NodeCapabilities } from '../../compiler/lower/runtime/capabilities.js';
-import { compileRuntime, type RuntimeCompileResult } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime, type RuntimeCompileResult } from '../../compiler/lower/runtime/index.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const localCaps: NodeCapabilities = capabilityProfiles['tracepoint-only']!;

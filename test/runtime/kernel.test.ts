@@ -7,7 +7,7 @@ import { decodeRecord, TetragonEncoder, compactLine, type DecodedEvent } from '.
 import { streamEvents } from '../../controller/events/stream.js';
 import { skipKernel } from '../kernel-env.js';
 import { loadPolicies } from '../../compiler/load/index.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
 import { RuntimeImageEvaluator } from '../../compiler/verify/runtime-emulator.js';
 import { buildProbe, compileText, localCaps, run, spawnLoop, tempDir } from './helpers.js';

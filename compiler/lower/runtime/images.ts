@@ -5,7 +5,7 @@ import type { ImageProducer } from '../../producer.js';
 import type { ImageDraft, TableDraft } from '../../bundle/assemble.js';
 import type { Diagnostic } from '../../diagnostics.js';
 import { capabilitiesFromLabels } from './capabilities.js';
-import { compileRuntime } from '../../ir/runtime/index.js';
+import { compileRuntime } from './index.js';
 
 export const imageProducer: ImageProducer = {
   name: 'runtime',

@@ -1,10 +1,10 @@
-// The runtime compiler as a library: documents → IR → per-node lowering → map images.
+// The runtime compiler as a library: documents → IR (compiler/ir/runtime) → per-node lowering → map images.
 import type { Diagnostic } from '../../diagnostics.js';
 import type { PolicyDocument } from '../../load/document.js';
-import type { NodeCapabilities } from '../../lower/runtime/capabilities.js';
+import type { NodeCapabilities } from './capabilities.js';
 import { encodeRuntimeNode, type RuntimeMapImage } from '../../../bpf/abi/runtime.js';
-import { buildRuntimeIR, type RuntimeIR } from './compile.js';
-import { lowerRuntime, type LoweredRuntimeNode, type LowerOptions } from '../../lower/runtime/hooks.js';
+import { buildRuntimeIR, type RuntimeIR } from '../../ir/runtime/compile.js';
+import { lowerRuntime, type LoweredRuntimeNode, type LowerOptions } from './hooks.js';
 
 export interface RuntimeNodeResult {
   node: string;
@@ -30,4 +30,4 @@ export function compileRuntime(documents: readonly PolicyDocument[], nodes: read
 }
 
 export { buildRuntimeIR, lowerRuntime, encodeRuntimeNode };
-export type { NodeCapabilities } from '../../lower/runtime/capabilities.js';
+export type { NodeCapabilities } from './capabilities.js';
