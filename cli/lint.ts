@@ -89,6 +89,7 @@ export const lintCommand: Command = {
       ...(loaded.commit ? { commit: loaded.commit } : {}),
       sources: loaded.sources,
       version: await weirVersion(),
+      ignored: loaded.ignored,
     };
     const text = render(format, run, { color: values.output === undefined && format === 'text' && useColor({ ...io, isTTY: io.isTTY }), quiet: values.quiet });
     if (values.output !== undefined) {

@@ -93,9 +93,11 @@ export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResu
 }
 
 export function mergeInventories(a: Inventory, b: Inventory): Inventory {
-  if (b.pods.length === 0 && b.namespaces.length === 0 && b.services.length === 0) return a;
+  if (b.pods.length === 0 && b.namespaces.length === 0 && b.services.length === 0 && !b.hostNetworkPods?.length) return a;
   const byKey = <T>(xs: T[], k: (x: T) => string) => [...new Map(xs.map((x) => [k(x), x])).values()];
+  const hostPods = byKey([...(a.hostNetworkPods ?? []), ...(b.hostNetworkPods ?? [])], (p) => `${p.namespace}/${p.name}`);
   return {
+    ...(hostPods.length ? { hostNetworkPods: hostPods.sort((x, y) => (`${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1)) } : {}),
     cluster: a.cluster,
     namespaces: byKey([...a.namespaces, ...b.namespaces], (n) => n.name).sort((x, y) => (x.name < y.name ? -1 : 1)),
     pods: byKey([...a.pods, ...b.pods], (p) => `${p.namespace}/${p.name}`).sort((x, y) => (`${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1)),

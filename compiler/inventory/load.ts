@@ -1,14 +1,11 @@
 // Reads an inventory from weir's Inventory documents, `kubectl get -A -o yaml` Lists and the
 // application manifests a repository keeps beside its policies (pods come from workload
 // templates, named `ns/name[Kind]` as np-guard does), so a CI dry run needs no live cluster.
-import { readFile } from 'node:fs/promises';
-import * as path from 'node:path';
-import { diagnostic, fileSpan, type Diagnostic, type Span } from '../diagnostics.js';
-import { kindInfo } from '../load/kinds.js';
+import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
 import { loadPolicies, type LoadOptions, type PolicyDocument } from '../load/index.js';
 import { parseAddress } from '../model/cidr.js';
 import { asArray as arr, isObj, type Obj } from '../model/value.js';
-import { emptyInventory, podKey, type Inventory, type NamedPort, type Origin, type Pod } from './model.js';
+import { emptyInventory, podKey, type Inventory, type NamedPort, type Origin, type Pod, type WorkloadRef } from './model.js';
 
 export interface InventoryResult {
   inventory: Inventory;
@@ -96,19 +93,74 @@ function originOf(d: PolicyDocument, path: (string | number)[]): Origin {
   return new LazyOrigin(d.provenance.file, d, path);
 }
 
+/** `ns/Kind/name`: one controller of the input. */
+const refKey = (ns: string, kind: string, name: string) => `${ns}/${kind}/${name}`;
+
+/** The controller owner of an object as its `ownerReferences` write it (np-guard reads only `controller: true`). */
+function controllerRef(md: Obj): WorkloadRef | undefined {
+  for (const r of arr(md['ownerReferences'])) {
+    const ro = obj(r);
+    if (ro['controller'] !== true) continue;
+    const name = str(ro['name']);
+    if (!name) return undefined;
+    // A static pod is owned by its Node: no workload (np-guard prints it as a bare Pod).
+    const kind = str(ro['kind']) ?? '';
+    return kind === 'Node' ? undefined : { kind: kind || 'Pod', name };
+  }
+  return undefined;
+}
+
+/** A workload document's pod template, and where it sits. */
+function templateOf(d: PolicyDocument): { template: Obj; path: (string | number)[] } {
+  const spec = obj(d.value['spec']);
+  if (d.kind === 'CronJob') return { template: obj(obj(obj(spec['jobTemplate'])['spec'])['template']), path: ['spec', 'jobTemplate', 'spec', 'template'] };
+  return { template: obj(spec['template']), path: ['spec', 'template'] };
+}
+
 /**
  * Builds the inventory from already-loaded documents (family `weir` Inventory and family
  * `workload`); other documents are ignored. Never throws for bad input: it reports diagnostics.
+ *
+ * Pods are named after their controller owner (`ownerReferences`), never after the shape of their
+ * names; a workload manifest contributes one representative pod from its template unless live pods
+ * of that workload are in the input (their labels and addresses are the real ones).
  */
 export function loadInventory(documents: readonly PolicyDocument[]): InventoryResult {
   const inv = emptyInventory();
+  const hostPods: Pod[] = [];
   const diagnostics: Diagnostic[] = [];
   const err = (rule: string, message: string, span: Span, commit?: string) =>
     diagnostics.push(diagnostic(`inventory/${rule}`, 'error', message, span, commit ? { commit } : {}));
 
   const addPod = (d: PolicyDocument, path: (string | number)[], p: Pod) => {
-    inv.pods.push({ ...p, origin: originOf(d, path) });
+    (p.hostNetwork ? hostPods : inv.pods).push({ ...p, origin: originOf(d, path) });
   };
+
+  // The controllers of the input and their own controller owners: a ReplicaSet names its
+  // Deployment, a Job its CronJob, so a pod is named after the top one the input holds.
+  const controllers = new Map<string, WorkloadRef | undefined>();
+  for (const d of documents) if (workloadKinds.has(d.kind)) controllers.set(refKey(d.namespace ?? str(obj(d.value['metadata'])['namespace']) ?? 'default', d.kind, d.name), controllerRef(obj(d.value['metadata'])));
+  const resolve = (ns: string, ref: WorkloadRef, labels: Record<string, string> = {}): WorkloadRef => {
+    let cur = ref;
+    for (let hops = 0; hops < 4; hops++) {
+      const up = controllers.get(refKey(ns, cur.kind, cur.name));
+      if (up && controllers.has(refKey(ns, up.kind, up.name))) {
+        cur = up;
+        continue;
+      }
+      // Without the ReplicaSet object, its name (`<deployment>-<pod-template-hash>`) ties it to a Deployment of the input.
+      const hash = labels['pod-template-hash'];
+      if (!up && cur.kind === 'ReplicaSet' && hash && cur.name.endsWith(`-${hash}`)) {
+        const dep = cur.name.slice(0, -hash.length - 1);
+        if (controllers.has(refKey(ns, 'Deployment', dep))) cur = { kind: 'Deployment', name: dep };
+      }
+      break;
+    }
+    return cur;
+  };
+  /** Workloads with live pods in the input: their templates add no representative pod. */
+  const live = new Set<string>();
+  const templates: { d: PolicyDocument; ns: string; owner: WorkloadRef }[] = [];
 
   for (const d of documents) {
     const v = d.value;
@@ -139,6 +191,8 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
           const port = xo['port'] ?? xo['containerPort'];
           return pn && typeof port === 'number' ? [{ name: pn, port, protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() }] : [];
         });
+        const oo = obj(po['owner']);
+        const owner = str(oo['name']) ? { kind: str(oo['kind']) ?? 'Pod', name: str(oo['name'])! } : undefined;
         addPod(d, ['spec', 'pods', i], {
           namespace: str(po['namespace']) ?? 'default',
           name,
@@ -147,6 +201,8 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
           node: str(po['node']) ?? '',
           serviceAccount: str(po['serviceAccount']) ?? 'default',
           ports,
+          ...(owner ? { owner } : {}),
+          ...(po['hostNetwork'] === true ? { hostNetwork: true } : {}),
         });
       });
       arr(spec['services']).forEach((s, i) => {
@@ -191,20 +247,27 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
       }
       case 'Pod': {
         const st = obj(v['status']);
+        // A pending pod has no address yet: it is still a workload (its labels and ports count).
         const ips = arr(st['podIPs'])
           .map((x) => str(obj(x)['ip']))
           .filter((x): x is string => !!x);
         if (ips.length === 0 && str(st['podIP'])) ips.push(str(st['podIP'])!);
-        // Host-network pods share the node's address and identity; they are not endpoints.
-        if (spec['hostNetwork'] === true) break;
+        // A finished pod (a completed Job's) has given its address back: another pod may hold it now.
+        if (st['phase'] === 'Succeeded' || st['phase'] === 'Failed') ips.length = 0;
+        const labels = labelsOf(md['labels']);
+        const ref = controllerRef(md);
+        const owner = ref ? resolve(ns, ref, labels) : undefined;
+        if (owner) live.add(refKey(ns, owner.kind, owner.name));
         addPod(d, [], {
           namespace: ns,
           name: d.name,
-          labels: labelsOf(md['labels']),
+          labels,
           ips,
           node: str(spec['nodeName']) ?? '',
           serviceAccount: str(spec['serviceAccountName']) ?? str(spec['serviceAccount']) ?? 'default',
           ports: portsOfContainers(spec['containers']),
+          ...(owner ? { owner } : {}),
+          ...(spec['hostNetwork'] === true ? { hostNetwork: true } : {}),
         });
         break;
       }
@@ -229,25 +292,33 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
         inv.cidrGroups.push({ name: d.name, labels: labelsOf(md['labels']), cidrs: arr(spec['externalCIDRs']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, []) });
         break;
       default:
-        if (workloadKinds.has(d.kind)) {
-          // A workload contributes one representative pod built from its template (np-guard's model).
-          const tmpl = d.kind === 'CronJob' ? obj(obj(obj(spec['jobTemplate'])['spec'])['template']) : obj(spec['template']);
-          const tpath = d.kind === 'CronJob' ? ['spec', 'jobTemplate', 'spec', 'template'] : ['spec', 'template'];
-          const tmd = obj(tmpl['metadata']);
-          const tspec = obj(tmpl['spec']);
-          if (tspec['hostNetwork'] === true) break;
-          addPod(d, tpath, {
-            namespace: ns,
-            name: `${d.name}[${d.kind}]`,
-            labels: labelsOf(tmd['labels']),
-            ips: [],
-            node: str(tspec['nodeName']) ?? '',
-            serviceAccount: str(tspec['serviceAccountName']) ?? 'default',
-            ports: portsOfContainers(tspec['containers']),
-          });
-        }
+        if (workloadKinds.has(d.kind)) templates.push({ d, ns, owner: resolve(ns, { kind: d.kind, name: d.name }) });
     }
   }
+  // A workload contributes one representative pod built from its template (np-guard's model),
+  // named `name[Kind]` after the workload it stands for; the top controller's own template first.
+  templates.sort((a, b) => Number(b.d.kind === b.owner.kind && b.d.name === b.owner.name) - Number(a.d.kind === a.owner.kind && a.d.name === a.owner.name));
+  const represented = new Set<string>();
+  for (const { d, ns, owner } of templates) {
+    const key = refKey(ns, owner.kind, owner.name);
+    if (live.has(key) || represented.has(key)) continue;
+    represented.add(key);
+    const { template, path: tpath } = templateOf(d);
+    const tmd = obj(template['metadata']);
+    const tspec = obj(template['spec']);
+    addPod(d, tpath, {
+      namespace: ns,
+      name: `${owner.name}[${owner.kind}]`,
+      labels: labelsOf(tmd['labels']),
+      ips: [],
+      node: str(tspec['nodeName']) ?? '',
+      serviceAccount: str(tspec['serviceAccountName']) ?? 'default',
+      ports: portsOfContainers(tspec['containers']),
+      owner,
+      ...(tspec['hostNetwork'] === true ? { hostNetwork: true } : {}),
+    });
+  }
+  if (hostPods.length) inv.hostNetworkPods = hostPods;
   finish(inv, diagnostics);
   return { inventory: inv, diagnostics };
 }
@@ -256,9 +327,11 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
 function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
   const at = (o: Origin | undefined): Span => (o ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column } : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 });
   const defaultNode = inv.nodes.length === 1 ? inv.nodes[0]!.name : 'node-1';
+  const hostPods = inv.hostNetworkPods ?? [];
   for (const p of inv.pods) if (!p.node) p.node = defaultNode;
+  for (const p of hostPods) if (!p.node) p.node = defaultNode;
   const nodeNames = new Set(inv.nodes.map((n) => n.name));
-  for (const p of inv.pods)
+  for (const p of [...inv.pods, ...hostPods])
     if (!nodeNames.has(p.node)) {
       nodeNames.add(p.node);
       inv.nodes.push({ name: p.node, labels: {}, ips: [] });
@@ -279,10 +352,17 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
     }
     inv.namespaces = [...merged.values()];
   }
-  for (const p of inv.pods) if (!nsNames.has(p.namespace)) nsNames.set(p.namespace, undefined), inv.namespaces.push({ name: p.namespace, labels: {} });
+  for (const p of [...inv.pods, ...hostPods]) if (!nsNames.has(p.namespace)) nsNames.set(p.namespace, undefined), inv.namespaces.push({ name: p.namespace, labels: {} });
   for (const n of inv.namespaces) n.labels['kubernetes.io/metadata.name'] = n.name;
 
   const seenPod = new Map<string, Pod>();
+  const seenHostPod = new Map<string, Pod>();
+  for (const p of hostPods) {
+    const k = podKey(p);
+    if (seenHostPod.has(k)) diagnostics.push(diagnostic('inventory/duplicate-pod', 'error', `pod ${k} is declared twice (first at ${fmt(seenHostPod.get(k)!.origin)}); remove one`, at(p.origin)));
+    else seenHostPod.set(k, p);
+  }
+  if (hostPods.length) inv.hostNetworkPods = [...seenHostPod.keys()].sort().map((k) => seenHostPod.get(k)!);
   for (const p of inv.pods) {
     const k = podKey(p);
     if (seenPod.has(k)) diagnostics.push(diagnostic('inventory/duplicate-pod', 'error', `pod ${k} is declared twice (first at ${fmt(seenPod.get(k)!.origin)}); remove one`, at(p.origin)));
@@ -302,6 +382,7 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
     if (prev) diagnostics.push(diagnostic('inventory/duplicate-ip', 'error', `${ownerName(owner)} and ${ownerName(prev)} both have IP ${ip}; an address belongs to one endpoint, fix the inventory`, at(origin)));
     else ipOwner.set(ip, owner);
   };
+  // Host-network pods use their node's addresses: they claim none of their own.
   for (const n of inv.nodes) for (const ip of n.ips) claim(ip, n, n.origin);
   for (const p of inv.pods) for (const ip of p.ips) claim(ip, p, p.origin);
 
@@ -324,64 +405,14 @@ function fmt(o: Origin | undefined): string {
   return o ? `${o.file}:${o.line}:${o.column}` : 'an implied object';
 }
 
-/** A JSON inventory object as a document (JSON carries no positions: places point at line 1). */
-function jsonDocument(file: string, value: Obj, docIndex: number, listIndex?: number): PolicyDocument | undefined {
-  const kind = typeof value['kind'] === 'string' ? value['kind'] : '';
-  const info = kindInfo(kind);
-  if (!info) return undefined;
-  const md = obj(value['metadata']);
-  const span = { file, line: 1, column: 1, endLine: 1, endColumn: 1 };
-  return {
-    kind,
-    apiVersion: str(value['apiVersion']) ?? '',
-    family: info.family,
-    name: str(md['name']) ?? '',
-    ...(info.namespaced ? { namespace: str(md['namespace']) ?? 'default' } : {}),
-    value,
-    provenance: { file, line: 1, column: 1, docIndex, ...(listIndex === undefined ? {} : { listIndex }) },
-    span,
-    locate: () => span,
-  };
-}
-
 /**
- * Loads inventory files or folders (weir Inventory, kubectl Lists, manifests) from disk or a
- * revision. Files ending in .json (\`kubectl get -A -o json\`) are parsed as JSON, which is much
- * faster than YAML for large clusters.
+ * Loads inventory files or folders (weir Inventory, kubectl Lists and the API's typed lists in
+ * YAML or JSON, manifests) from disk or a revision. Cluster dumps are large: the policy file
+ * size limit does not apply to them.
  */
 export async function readInventory(paths: readonly string[], opts: LoadOptions = {}): Promise<InventoryResult> {
-  const jsonPaths = paths.filter((p) => p.toLowerCase().endsWith('.json'));
-  const yamlPaths = paths.filter((p) => !p.toLowerCase().endsWith('.json'));
-  const documents: PolicyDocument[] = [];
-  const diagnostics: Diagnostic[] = [];
-  if (yamlPaths.length) {
-    const loaded = await loadPolicies(yamlPaths, opts);
-    documents.push(...loaded.documents);
-    diagnostics.push(...loaded.diagnostics);
-  }
-  const root = opts.root ?? process.cwd();
-  for (const p of jsonPaths) {
-    const file = p.split(path.sep).join('/');
-    let text: string;
-    try {
-      text = opts.rev ? await (await import('simple-git')).simpleGit(root).show([`${opts.rev}:${file}`]) : await readFile(path.resolve(root, file), 'utf8');
-    } catch (e) {
-      diagnostics.push(diagnostic('inventory/unreadable', 'error', `cannot read inventory ${file}${opts.rev ? ` at ${opts.rev}` : ''}: ${(e as Error).message.split('\n')[0]}`, fileSpan(file)));
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      diagnostics.push(diagnostic('inventory/bad-json', 'error', `${file} is not valid JSON: ${(e as Error).message}`, fileSpan(file)));
-      continue;
-    }
-    const items = isObj(value) && Array.isArray(value['items']) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') ? value['items'] : [value];
-    items.forEach((it, i) => {
-      const d = isObj(it) ? jsonDocument(file, it, 0, items.length > 1 || it !== value ? i : undefined) : undefined;
-      if (d) documents.push(d);
-    });
-  }
-  const r = loadInventory(documents);
-  return { inventory: r.inventory, diagnostics: [...diagnostics, ...r.diagnostics] };
+  if (paths.length === 0) return loadInventory([]);
+  const loaded = await loadPolicies(paths, { ...opts, limits: { maxFileBytes: 1 << 30, ...opts.limits } });
+  const r = loadInventory(loaded.documents);
+  return { inventory: r.inventory, diagnostics: [...loaded.diagnostics, ...r.diagnostics] };
 }

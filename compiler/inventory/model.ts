@@ -31,6 +31,19 @@ export interface Pod {
   serviceAccount: string;
   ports: NamedPort[];
   origin?: Origin;
+  /**
+   * The workload the pod belongs to, as np-guard names it: its controller owner from
+   * `ownerReferences` (a ReplicaSet resolved to its Deployment, a Job to its CronJob, when those
+   * are in the input too); undefined for a pod no controller owns.
+   */
+  owner?: WorkloadRef;
+  /** Shares its node's network namespace: Cilium gives it the host's identity and no policy selects it. */
+  hostNetwork?: boolean;
+}
+
+export interface WorkloadRef {
+  kind: string;
+  name: string;
 }
 
 export interface ServicePort {
@@ -69,7 +82,10 @@ export interface CIDRGroup {
 
 export interface Inventory {
   namespaces: Namespace[];
+  /** Pods with their own network namespace: the endpoints policies select. */
   pods: Pod[];
+  /** Pods on their node's network (hostNetwork): not endpoints, but workloads all the same. */
+  hostNetworkPods?: Pod[];
   services: Service[];
   nodes: Node[];
   cidrGroups: CIDRGroup[];

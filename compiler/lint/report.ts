@@ -1,6 +1,7 @@
 // Renders lint diagnostics for people (text with code frames), machines (JSON report, SARIF 2.1.0)
 // and GitHub Actions (workflow-command annotations).
 import type { Diagnostic, Severity } from '../diagnostics.js';
+import type { IgnoredInput } from '../load/index.js';
 import { rules } from './registry.js';
 import { schemaRules } from './schema.js';
 
@@ -15,6 +16,23 @@ export interface LintRun {
   /** File texts, for code frames. */
   sources: ReadonlyMap<string, string>;
   version: string;
+  /** Documents and files that are not policies or inventory (RBAC, other tools' objects, Helm templates): counted, not reported one by one. */
+  ignored?: readonly IgnoredInput[];
+}
+
+/** `; 12 ignored, not policies or inventory: ClusterRole ×3, Application, …`, or nothing. */
+function ignoredText(run: LintRun): string {
+  const ignored = run.ignored ?? [];
+  if (ignored.length === 0) return '';
+  const byWhat = new Map<string, number>();
+  for (const i of ignored) {
+    // Kinds read better without their API versions in a summary.
+    const what = i.what.replace(/ \(.*\)$/, '');
+    byWhat.set(what, (byWhat.get(what) ?? 0) + 1);
+  }
+  const kinds = [...byWhat].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const shown = kinds.slice(0, 4).map(([w, n]) => (n > 1 ? `${w} ×${n}` : w));
+  return `; ${ignored.length} ignored, not policies or inventory: ${shown.join(', ')}${kinds.length > 4 ? ', …' : ''}`;
 }
 
 export function counts(diags: readonly Diagnostic[]): Record<Severity, number> {
@@ -73,7 +91,7 @@ export function formatText(run: LintRun, opts: { color: boolean; quiet?: boolean
     out.push('');
   }
   const c = counts(run.diagnostics);
-  const summary = `${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')} (${plural(run.documents, 'document')})${run.commit ? ` at ${run.commit.slice(0, 12)}` : ''}`;
+  const summary = `${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')} (${plural(run.documents, 'document')}${ignoredText(run)})${run.commit ? ` at ${run.commit.slice(0, 12)}` : ''}`;
   out.push(c.error > 0 ? paint.red(summary) : summary);
   return `${out.join('\n')}\n`;
 }
@@ -84,7 +102,7 @@ export interface LintReport {
   apiVersion: 'weir.dev/v1alpha1';
   kind: 'LintReport';
   commit?: string;
-  summary: { files: number; documents: number; errors: number; warnings: number; infos: number };
+  summary: { files: number; documents: number; errors: number; warnings: number; infos: number; ignored?: number };
   files: string[];
   diagnostics: Diagnostic[];
 }
@@ -95,7 +113,7 @@ export function lintReport(run: LintRun): LintReport {
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'LintReport',
     ...(run.commit ? { commit: run.commit } : {}),
-    summary: { files: run.files.length, documents: run.documents, errors: c.error, warnings: c.warning, infos: c.info },
+    summary: { files: run.files.length, documents: run.documents, errors: c.error, warnings: c.warning, infos: c.info, ...(run.ignored?.length ? { ignored: run.ignored.length } : {}) },
     files: [...run.files],
     diagnostics: [...run.diagnostics],
   };
@@ -191,7 +209,7 @@ export function formatGithub(run: LintRun): string {
     return `::${cmd} ${props.join(',')}::${escapeData(d.message)}`;
   });
   const c = counts(run.diagnostics);
-  lines.push(`weir lint: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')}`);
+  lines.push(`weir lint: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')}${ignoredText(run)}`);
   return `${lines.join('\n')}\n`;
 }
 

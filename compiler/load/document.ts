@@ -1,6 +1,7 @@
 // Turn parsed YAML into typed, located policy documents with provenance.
 import { diagnostic, type Diagnostic, type Span } from '../diagnostics.js';
-import { kindInfo, listKinds, looksLikeFalcoRules, type DocumentFamily } from './kinds.js';
+import { itemKindOfList, kindInfo, looksLikeFalcoRules, policyGroups, similarKind, type DocumentFamily } from './kinds.js';
+import type { IgnoredInput } from './discover.js';
 import type { NodePath, ParsedYaml } from './yaml.js';
 import { isObj } from '../model/value.js';
 
@@ -43,10 +44,21 @@ export function isFalcoRules(d: PolicyDocument): d is FalcoRulesDocument {
   return d.kind === 'FalcoRules';
 }
 
-/** Classifies a parsed YAML document; unpacks Lists. Returns the documents and any diagnostics. */
-export function classify(parsed: ParsedYaml, commit: string | undefined): { documents: PolicyDocument[]; diagnostics: Diagnostic[] } {
+export interface Classified {
+  documents: PolicyDocument[];
+  diagnostics: Diagnostic[];
+  /** Documents that are neither policies nor inventory (RBAC, other tools' objects, non-Kubernetes YAML): counted, not reported. */
+  ignored: IgnoredInput[];
+}
+
+/**
+ * Classifies a parsed YAML or JSON document; unpacks Lists, including the API's typed lists
+ * (`PodList`, `NamespaceList`, ...) whose items carry no kind of their own.
+ */
+export function classify(parsed: ParsedYaml, commit: string | undefined): Classified {
   const diagnostics: Diagnostic[] = [];
   const documents: PolicyDocument[] = [];
+  const ignored: IgnoredInput[] = [];
   const v = parsed.value;
   const baseProv = (path: NodePath, listIndex?: number): Provenance => {
     const s = parsed.locate(path);
@@ -65,24 +77,33 @@ export function classify(parsed: ParsedYaml, commit: string | undefined): { docu
       locate: (path, opts) => parsed.locate(path[0] === 'items' ? path.slice(1) : path, opts),
     };
     documents.push(doc);
-    return { documents, diagnostics };
+    return { documents, diagnostics, ignored };
   }
   if (!isObj(v)) {
     diagnostics.push(diagnostic('load/not-an-object', 'error', 'document is not a YAML mapping with apiVersion and kind', parsed.span, { commit }));
-    return { documents, diagnostics };
+    return { documents, diagnostics, ignored };
   }
   const obj = v;
   const kind = obj['kind'];
-  if (typeof kind === 'string' && listKinds.has(kind) && Array.isArray(obj['items'])) {
+  if (typeof kind === 'string' && Array.isArray(obj['items']) && itemKindOfList(kind) !== undefined) {
+    // A typed list gives its items their kind and apiVersion when they do not write them.
+    const itemKind = itemKindOfList(kind) || undefined;
+    const listApi = typeof obj['apiVersion'] === 'string' ? obj['apiVersion'] : undefined;
     (obj['items'] as unknown[]).forEach((item, i) => {
-      const r = classifyObject(item, (p, o) => parsed.locate(['items', i, ...p], o), baseProv(['items', i], i), parsed.span, commit);
+      const r = classifyObject(item, (p, o) => parsed.locate(['items', i, ...p], o), baseProv(['items', i], i), parsed.span, commit, itemKind ? { kind: itemKind, ...(listApi ? { apiVersion: listApi } : {}) } : undefined);
       documents.push(...r.documents);
       diagnostics.push(...r.diagnostics);
+      ignored.push(...r.ignored);
     });
-    return { documents, diagnostics };
+    return { documents, diagnostics, ignored };
   }
-  const r = classifyObject(obj, parsed.locate, baseProv([]), parsed.span, commit);
-  return r;
+  // A mapping with no apiVersion, kind, metadata or spec is not a Kubernetes object at all (a
+  // GitHub Action, a Helm values file, a kustomization written without kind): someone else's file.
+  if (!('apiVersion' in obj) && !('kind' in obj) && !('metadata' in obj) && !('spec' in obj)) {
+    ignored.push({ file: parsed.file, line: parsed.span.line, what: 'not a Kubernetes object' });
+    return { documents, diagnostics, ignored };
+  }
+  return classifyObject(obj, parsed.locate, baseProv([]), parsed.span, commit);
 }
 
 function classifyObject(
@@ -91,20 +112,22 @@ function classifyObject(
   provenance: Provenance,
   docSpan: Span,
   commit: string | undefined,
-): { documents: PolicyDocument[]; diagnostics: Diagnostic[] } {
+  fromList?: { kind: string; apiVersion?: string },
+): Classified {
   const diagnostics: Diagnostic[] = [];
+  const ignored: IgnoredInput[] = [];
   const at = (p: NodePath, key = false) => locate(p, { key });
   if (!isObj(v)) {
     diagnostics.push(diagnostic('load/not-an-object', 'error', 'list item is not a mapping with apiVersion and kind', at([]), { commit }));
-    return { documents: [], diagnostics };
+    return { documents: [], diagnostics, ignored };
   }
   const obj = v;
-  const kind = obj['kind'];
+  const kind = obj['kind'] ?? fromList?.kind;
   if (typeof kind !== 'string' || kind === '') {
     diagnostics.push(diagnostic('load/missing-kind', 'error', 'document has no `kind`; add e.g. `kind: CiliumNetworkPolicy`', kind === undefined ? { ...docSpan, endLine: docSpan.line, endColumn: docSpan.column } : at(['kind']), { commit }));
-    return { documents: [], diagnostics };
+    return { documents: [], diagnostics, ignored };
   }
-  let apiVersion = obj['apiVersion'];
+  let apiVersion: unknown = obj['apiVersion'] ?? (obj['kind'] === undefined ? fromList?.apiVersion : undefined);
   if (apiVersion === undefined) {
     const wrongCase = Object.keys(obj).find((k) => k !== 'apiVersion' && k.toLowerCase() === 'apiversion');
     if (wrongCase) {
@@ -124,8 +147,14 @@ function classifyObject(
   const name = typeof meta['name'] === 'string' ? meta['name'] : '';
   const namespace = typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined;
   if (!info) {
-    diagnostics.push(diagnostic('load/unknown-kind', 'warning', `unknown kind \`${kind}\` (apiVersion ${String(apiVersion)}): not a policy weir understands, ignored`, at(['kind']), { commit }));
-    return { documents: [], diagnostics };
+    // Other tools' objects (RBAC, Argo CD, Flux, CRDs, ...) are expected beside policies: counted,
+    // not warned about. A kind that nearly names a policy, or sits in a policy API group, is a mistake.
+    const group = typeof apiVersion === 'string' && apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+    const near = similarKind(kind);
+    if (near || policyGroups.has(group))
+      diagnostics.push(diagnostic('load/unknown-kind', 'warning', `unknown kind \`${kind}\` (apiVersion ${String(apiVersion)}): not a policy weir understands, ignored${near ? `; did you mean \`${near}\`?` : ''}`, at(['kind']), { commit }));
+    else ignored.push({ file: provenance.file, line: provenance.line, what: `${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}` });
+    return { documents: [], diagnostics, ignored };
   }
   if (typeof apiVersion === 'string' && !info.apiVersions.includes(apiVersion)) {
     diagnostics.push(
@@ -138,10 +167,11 @@ function classifyObject(
     family: info.family,
     name,
     ...(namespace === undefined ? {} : { namespace }),
-    value: obj,
+    // A typed list's item is given the kind and apiVersion it was listed under, as the API server would.
+    value: obj['kind'] === undefined ? { ...(typeof apiVersion === 'string' ? { apiVersion } : {}), kind, ...obj } : obj,
     provenance,
     span: locate([]),
     locate,
   };
-  return { documents: [doc], diagnostics };
+  return { documents: [doc], diagnostics, ignored };
 }

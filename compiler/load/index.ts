@@ -5,10 +5,13 @@ import { diagnostic, fileSpan, sortDiagnostics, type Diagnostic } from '../diagn
 import { classify, type PolicyDocument } from './document.js';
 import { decodeUtf8, defaultLimits, parseYamlDocuments, type YamlLimits } from './yaml.js';
 import { GitObjectReader } from './git.js';
+import { mentionsKubernetes, parseJsonDocuments } from './json.js';
+import { ignoreTest, inputFormat, isSkippedEntry, notReadDiagnostic, selectInputs, type IgnoredInput } from './discover.js';
 
 export type { PolicyDocument, Provenance, FalcoRulesDocument } from './document.js';
 export { isFalcoRules } from './document.js';
 export { defaultLimits, parseYamlDocuments, type YamlLimits, type NodePath } from './yaml.js';
+export type { IgnoredInput } from './discover.js';
 
 export interface LoadOptions {
   /** Repository (or base) directory; file paths in provenance are relative to it. Default: cwd. */
@@ -16,6 +19,8 @@ export interface LoadOptions {
   /** Read from this Git revision of `root` instead of the file system. */
   rev?: string;
   limits?: Partial<YamlLimits>;
+  /** Globs (relative to root, .gitignore style) of files folders are read without. */
+  ignore?: readonly string[];
 }
 
 export interface LoadResult {
@@ -27,9 +32,9 @@ export interface LoadResult {
   commit?: string;
   /** Raw text of each file read, for code frames. */
   sources: Map<string, string>;
+  /** Documents and files left out on purpose (RBAC, CRDs of other tools, Helm templates, ...): counted, not warned about. */
+  ignored: IgnoredInput[];
 }
-
-const yamlExt = /\.(ya?ml)$/i;
 
 /** One input file: its path relative to root and its bytes. */
 export interface SourceFile {
@@ -42,6 +47,7 @@ export function loadSources(files: readonly SourceFile[], commit?: string, limit
   const lim = { ...defaultLimits, ...limits };
   const documents: PolicyDocument[] = [];
   const diagnostics: Diagnostic[] = [];
+  const ignored: IgnoredInput[] = [];
   const sources = new Map<string, string>();
   for (const { file, bytes } of files) {
     if (bytes.byteLength > lim.maxFileBytes) {
@@ -54,16 +60,28 @@ export function loadSources(files: readonly SourceFile[], commit?: string, limit
       continue;
     }
     const text = dec.text!;
+    const json = inputFormat(file) === 'json';
+    const parsed = json ? parseJsonDocuments(file, text, lim) : parseYamlDocuments(file, text, lim);
+    // A .json file that is not JSON and names no Kubernetes kind (tsconfig with comments, ...) is someone else's file.
+    if (json && parsed.documents.length === 0 && !mentionsKubernetes(text)) {
+      ignored.push({ file, line: 1, what: 'not a Kubernetes object (not JSON)' });
+      continue;
+    }
     sources.set(file, text);
-    const parsed = parseYamlDocuments(file, text, lim);
     for (const d of parsed.diagnostics) diagnostics.push(commit ? { ...d, commit } : d);
     for (const p of parsed.documents) {
+      // A JSON array or scalar (a report, a lock file, test output) is no Kubernetes object.
+      if (json && (p.value === null || typeof p.value !== 'object' || Array.isArray(p.value))) {
+        ignored.push({ file, line: 1, what: 'not a Kubernetes object' });
+        continue;
+      }
       const c = classify(p, commit);
       documents.push(...c.documents);
       diagnostics.push(...c.diagnostics);
+      ignored.push(...c.ignored);
     }
   }
-  return { documents, diagnostics: sortDiagnostics(diagnostics), files: files.map((f) => f.file), ...(commit ? { commit } : {}), sources };
+  return { documents, diagnostics: sortDiagnostics(diagnostics), files: files.map((f) => f.file), ...(commit ? { commit } : {}), sources, ignored };
 }
 
 /** Loads the YAML files under `paths` (files or folders), from disk or from a Git revision. */
@@ -84,22 +102,30 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
     rels.push(rel === '' ? '.' : rel.split(path.sep).join('/'));
   }
   if (opts.rev) {
-    const r = await readRevision(root, opts.rev, rels);
-    if ('error' in r) return { documents: [], diagnostics: [...pre, r.error], files: [], sources: new Map() };
+    const r = await readRevision(root, opts.rev, rels, opts.ignore ? { ignore: opts.ignore } : {});
+    if ('error' in r) return { documents: [], diagnostics: [...pre, r.error], files: [], sources: new Map(), ignored: [] };
     const res = loadSources(r.files as SourceFile[], r.commit, opts.limits); // no `have`: every file was read
-    res.diagnostics = sortDiagnostics([...pre, ...res.diagnostics]);
+    res.diagnostics = sortDiagnostics([...pre, ...r.diagnostics, ...res.diagnostics]);
+    res.ignored = [...r.ignored, ...res.ignored];
     return res;
   }
-  const read = await readWorkTree(root, rels, opts.limits);
+  const read = await readWorkTree(root, rels, opts.limits, opts.ignore);
   const res = loadSources(read.files, undefined, opts.limits);
   res.diagnostics = sortDiagnostics([...pre, ...read.diagnostics, ...res.diagnostics]);
+  res.ignored = [...read.ignored, ...res.ignored];
   return res;
 }
 
-/** Reads the YAML files under `rels` (relative to `root`) from disk; missing, unreadable and oversized files are findings. */
-export async function readWorkTree(root: string, rels: readonly string[], limits: Partial<YamlLimits> = {}): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[] }> {
+/**
+ * Reads the YAML and JSON files under `rels` (relative to `root`) from disk; missing, unreadable
+ * and oversized files are findings, other files of a folder one info finding per folder. A file
+ * named on its own is always read.
+ */
+export async function readWorkTree(root: string, rels: readonly string[], limits: Partial<YamlLimits> = {}, ignore?: readonly string[]): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[]; ignored: IgnoredInput[] }> {
   const files: SourceFile[] = [];
   const pre: Diagnostic[] = [];
+  const ignored: IgnoredInput[] = [];
+  const skip = ignoreTest(ignore);
   for (const rel of rels) {
     const abs = path.resolve(root, rel);
     let st;
@@ -109,7 +135,14 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
       pre.push(diagnostic('load/missing-path', 'error', `no such file or folder: ${rel}`, fileSpan(rel)));
       continue;
     }
-    const list = st.isDirectory() ? await walk(abs) : [abs];
+    let list = [abs];
+    if (st.isDirectory()) {
+      const sel = selectInputs((await walk(abs)).map((f) => ({ file: displayPath(root, f), abs: f })), skip);
+      list = sel.read.map((f) => f.abs);
+      ignored.push(...sel.ignored);
+      const info = notReadDiagnostic(rel, sel.notRead);
+      if (info) pre.push(info);
+    }
     for (const f of list) {
       const display = displayPath(root, f);
       try {
@@ -126,7 +159,7 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
       }
     }
   }
-  return { files, diagnostics: pre };
+  return { files, diagnostics: pre, ignored };
 }
 
 function displayPath(root: string, abs: string): string {
@@ -139,15 +172,15 @@ async function walk(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
-    if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+    if (isSkippedEntry(e.name)) continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile() && yamlExt.test(e.name)) out.push(p);
+    else if (e.isFile()) out.push(p);
   }
   return out;
 }
 
-/** A YAML file of a revision: its blob id, and its bytes unless the caller already had them. */
+/** An input file of a revision: its blob id, and its bytes unless the caller already had them. */
 export interface RevisionFile {
   file: string;
   oid: string;
@@ -155,17 +188,36 @@ export interface RevisionFile {
 }
 
 /**
- * Lists every YAML file under `paths` at `rev` (hidden files and folders skipped) and reads the
+ * Lists every input file under `paths` at `rev` (as readWorkTree chooses them) and reads the
  * bytes of those `have` does not already hold, through one `git cat-file --batch` (`reader`, which
  * a caller reading several revisions shares; with `keepBlobs` it reads each blob id once).
  */
-export async function readRevision(repo: string, rev: string, paths: readonly string[], opts: { reader?: GitObjectReader; have?: (file: string, oid: string) => boolean; keepBlobs?: boolean } = {}): Promise<{ files: RevisionFile[]; commit: string } | { error: Diagnostic }> {
+export async function readRevision(
+  repo: string,
+  rev: string,
+  paths: readonly string[],
+  opts: { reader?: GitObjectReader; have?: (file: string, oid: string) => boolean; keepBlobs?: boolean; ignore?: readonly string[] } = {},
+): Promise<{ files: RevisionFile[]; commit: string; diagnostics: Diagnostic[]; ignored: IgnoredInput[] } | { error: Diagnostic }> {
   const reader = opts.reader ?? new GitObjectReader(repo);
   try {
     const commit = await reader.commit(rev);
     if (!commit) return { error: diagnostic('load/missing-revision', 'error', `revision \`${rev}\` does not exist in ${repo}`, fileSpan(repo)) };
     const listed = await reader.files(commit.tree, paths);
-    const files: RevisionFile[] = listed.filter((f) => yamlExt.test(f.file) && !f.file.split('/').some((x) => x.startsWith('.'))).map((f) => ({ file: f.file, oid: f.oid }));
+    const specs = paths.map((p) => p.replace(/^\.\/|\/+$/g, '')).filter((p) => p !== '.' && p !== '');
+    // A path naming one file reads it whatever its name; folders are read as readWorkTree reads them.
+    const named = new Set(listed.filter((f) => specs.includes(f.file)).map((f) => f.file));
+    const sel = selectInputs(
+      listed.filter((f) => !named.has(f.file) && !f.file.split('/').some(isSkippedEntry)),
+      ignoreTest(opts.ignore),
+    );
+    const diagnostics: Diagnostic[] = [];
+    for (const p of specs.length ? specs : ['.']) {
+      const under = sel.notRead.filter((f) => p === '.' || f.startsWith(`${p}/`));
+      const info = notReadDiagnostic(p, under, commit.oid);
+      if (info) diagnostics.push(info);
+    }
+    const chosen = new Set([...named, ...sel.read.map((f) => f.file)]);
+    const files: RevisionFile[] = listed.filter((f) => chosen.has(f.file)).map((f) => ({ file: f.file, oid: f.oid }));
     const reads = files.map((f) => (opts.have?.(f.file, f.oid) ? undefined : reader.read(f.oid, opts.keepBlobs)));
     for (let i = 0; i < files.length; i++) {
       const r = reads[i];
@@ -174,7 +226,7 @@ export async function readRevision(repo: string, rev: string, paths: readonly st
       if (!o) throw new Error(`blob ${files[i]!.oid} of ${files[i]!.file} is missing`);
       files[i]!.bytes = o.content;
     }
-    return { files, commit: commit.oid };
+    return { files, commit: commit.oid, diagnostics, ignored: sel.ignored };
   } catch (e) {
     return { error: diagnostic('load/git-error', 'error', `cannot read revision \`${rev}\` of ${repo}: ${(e as Error).message}`, fileSpan(repo)) };
   } finally {

@@ -47,10 +47,49 @@ export const kinds: Readonly<Record<string, KindInfo>> = {
   CiliumClusterwideEnvoyConfig: { family: 'ignored', apiVersions: ['cilium.io/v2'], namespaced: false },
   CiliumCIDRGroup: { family: 'workload', apiVersions: ['cilium.io/v2alpha1', 'cilium.io/v2'], namespaced: false },
   Kustomization: { family: 'ignored', apiVersions: ['kustomize.config.k8s.io/v1beta1', 'kustomize.toolkit.fluxcd.io/v1'], namespaced: false },
+  // weir's own rollout object (controller/kube): lives in the same repositories as policies.
+  PolicyRollout: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: true },
 };
 
-/** Kubernetes List kinds whose `items` are unpacked into separate documents. */
-export const listKinds = new Set(['List', 'NetworkPolicyList', 'CiliumNetworkPolicyList', 'CiliumClusterwideNetworkPolicyList', 'TracingPolicyList', 'PodList', 'NamespaceList', 'ServiceList', 'NodeList', 'DeploymentList']);
+/**
+ * The kind of the items of a List kind: `Pod` for `PodList`, '' for a plain `List` (its items
+ * name their own kinds), undefined when `kind` is not a List.
+ */
+export function itemKindOfList(kind: string): string | undefined {
+  if (kind === 'List') return '';
+  return kind.length > 4 && kind.endsWith('List') ? kind.slice(0, -4) : undefined;
+}
+
+/**
+ * API groups that hold nothing but the policies weir reads (and weir's own objects): an unknown
+ * kind there is a mistake, not another tool's object. (networking.k8s.io and policy also serve
+ * Ingress and PodDisruptionBudget, which are expected beside policies.)
+ */
+export const policyGroups: ReadonlySet<string> = new Set(['cilium.io', 'isovalent.com', 'weir.dev']);
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** A policy kind `kind` nearly spells (case, a letter or two), for "did you mean". */
+export function similarKind(kind: string): string | undefined {
+  const lower = kind.toLowerCase();
+  for (const [k, info] of Object.entries(kinds)) {
+    if (info.family !== 'network' && info.family !== 'runtime' && info.family !== 'psp' && info.family !== 'weir') continue;
+    if (k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2) return k;
+  }
+  return undefined;
+}
 
 export function kindInfo(kind: string): KindInfo | undefined {
   return Object.prototype.hasOwnProperty.call(kinds, kind) ? kinds[kind] : undefined;

@@ -130,6 +130,63 @@ export function connectivityLines(m: ConnectivityMatrix): ConnLine[] {
   return mergeRanges(rows).map(toLine).sort(compareLines);
 }
 
+/**
+ * np-guard's `list` lines: one per allowed pair, external ranges as given (np-guard prints each
+ * range of its IP-block cut, even where neighbours connect alike). Variants of one workload
+ * (same owner, other labels) print under the workload's name when they connect alike, as
+ * np-guard prints them; where they differ they keep their own names (np-guard refuses such input).
+ */
+export function listLines(m: ConnectivityMatrix): ConnLine[] {
+  interface Row { src: Peer; dst: Peer; conn: string }
+  const rows: Row[] = [];
+  for (const p of m.pairs.values()) {
+    const set = connectionSet(p);
+    if (!isEmpty(set)) rows.push({ src: p.src, dst: p.dst, conn: formatConnections(set) });
+  }
+  const split = new Set<string>();
+  const shown = (p: Peer): string => (p.type === 'workload' && p.variantOf !== undefined && !split.has(`${p.namespace}/${p.variantOf}[${p.kind}]`) ? `${p.namespace}/${p.variantOf}[${p.kind}]` : peerName(p));
+  for (;;) {
+    // A printed pair two rows disagree on (or one row has and another lacks) splits its variants apart.
+    const seen = new Map<string, { conn: string; peers: Peer[] }>();
+    const counts = new Map<string, number>();
+    for (const r of rows) {
+      const k = `${shown(r.src)} => ${shown(r.dst)}`;
+      const s = seen.get(k);
+      if (!s) seen.set(k, { conn: r.conn, peers: [r.src, r.dst] });
+      else {
+        if (s.conn !== r.conn) s.conn = '\0conflict';
+        s.peers.push(r.src, r.dst);
+      }
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    const variantsOf = new Map<string, number>();
+    for (const p of m.peers) if (p.type === 'workload' && p.variantOf !== undefined) variantsOf.set(`${p.namespace}/${p.variantOf}[${p.kind}]`, (variantsOf.get(`${p.namespace}/${p.variantOf}[${p.kind}]`) ?? 0) + 1);
+    let changed = false;
+    for (const [k, s] of seen) {
+      // Every variant on a side must agree: as many rows as the variants behind the printed names.
+      const [a, b] = k.split(' => ') as [string, string];
+      // Between variants of one workload np-guard prints nothing: nothing to agree on.
+      if (a === b || (s.conn !== '\0conflict' && counts.get(k) === (variantsOf.get(a) ?? 1) * (variantsOf.get(b) ?? 1))) continue;
+      for (const p of s.peers)
+        if (p.type === 'workload' && p.variantOf !== undefined) {
+          const n = `${p.namespace}/${p.variantOf}[${p.kind}]`;
+          if (!split.has(n)) split.add(n), (changed = true);
+        }
+    }
+    if (!changed) break;
+  }
+  const out = new Map<string, ConnLine>();
+  for (const r of rows) {
+    const src = shown(r.src);
+    const dst = shown(r.dst);
+    if (src === dst) continue;
+    const sn = peerNamespace(r.src);
+    const dn = peerNamespace(r.dst);
+    out.set(`${src} => ${dst}`, { src, dst, conn: r.conn, ...(sn ? { srcNamespace: sn } : {}), ...(dn ? { dstNamespace: dn } : {}) });
+  }
+  return [...out.values()].sort(compareLines);
+}
+
 function toLine(r: { src: Peer; dst: Peer; conn: string }): ConnLine {
   const sn = peerNamespace(r.src);
   const dn = peerNamespace(r.dst);

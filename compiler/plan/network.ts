@@ -9,13 +9,13 @@ import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } fro
 import { endpointsByKey } from '../ir/network/evaluate.js';
 import { ruleIndex } from '../ir/network/rules.js';
 import type { Protocol } from './connset.js';
-import { intToIp, type Peer, type WorkloadPeer } from './peers.js';
+import { intToIp, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
 import { buildFromDocuments, type BuildResult } from '../build.js';
 import type { MapStateCache } from '../lower/network/images.js';
 import type { CompileCache } from '../ir/network/compile.js';
-import { probeSpaceOf, type ProbeSpace } from './probe-space.js';
+import { directionalRanges, probeSpaceOf, type ProbeSpace } from './probe-space.js';
 
 export interface CompiledRevision {
   /** Builds this revision's bundle (map images per node) on demand: `weir plan --maps`. */
@@ -23,6 +23,8 @@ export interface CompiledRevision {
   oracle?: Oracle;
   workloads: WorkloadPeer[];
   space: ProbeSpace;
+  /** External sources and destinations as np-guard lists them (`weir connectivity`), computed on demand. */
+  listRanges?: () => { ingress: IpRangePeer[]; egress: IpRangePeer[] };
   diagnostics: Diagnostic[];
   portCuts?: (src: Peer, dst: Peer) => PairRules;
   endpointFingerprints?: EndpointFingerprints;
@@ -34,10 +36,18 @@ export interface EndpointFingerprints {
   get(endpoint: string): { ingress: string; egress: string } | undefined;
 }
 
-function flowPeer(p: Peer): FlowPeer {
+/**
+ * A host-network workload is its node to Cilium: the host on that node, a remote node elsewhere
+ * (one spread over several nodes has no node of its own: it is a remote node to every pod).
+ */
+function hostSide(p: WorkloadPeer, other: Peer): FlowPeer {
+  return { entity: other.type === 'workload' && other.node !== undefined && other.node !== p.node ? 'remote-node' : 'host' };
+}
+
+function flowPeer(p: Peer, other: Peer): FlowPeer {
   switch (p.type) {
     case 'workload':
-      return { workload: p.pod };
+      return p.hostNetwork ? hostSide(p, other) : { workload: p.pod };
     case 'ip':
       return { ip: intToIp(p.start) };
     case 'entity':
@@ -66,6 +76,9 @@ function l7Text(l7: L7Rules | undefined): string | undefined {
 }
 
 const protocolOf: Record<number, Protocol | undefined> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+
+const localhost: Decision = Object.freeze({ verdict: 'allow', audit: false, reason: 'allow-localhost' });
+const hostToHost: Decision = Object.freeze({ verdict: 'allow', audit: false, reason: 'host-network' });
 
 /**
  * Ports named by each endpoint's rules per direction, with the rule: the only values that can
@@ -185,23 +198,29 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   let cached = inventories.get(invKey) as { inv: ReturnType<typeof loadInventory>; workloads: WorkloadPeer[] } | undefined;
   if (!cached) {
     const inv = loadInventory(inventoryDocs);
-    cached = { inv, workloads: workloadsOf(inv.inventory.pods) };
+    cached = { inv, workloads: workloadsOf(inv.inventory.pods, inv.inventory.hostNetworkPods) };
     inventories.set(invKey, cached);
   }
   const inv = cached.inv;
   const commit = docs.find((d) => d.provenance.commit)?.provenance.commit;
   const { ir, diagnostics } = compileNetwork(docs, inv.inventory, { ...(commit ? { commit } : {}), ...(cache ? { cache } : {}) });
   const all = [...inv.diagnostics, ...diagnostics];
-  if (inv.inventory.pods.length === 0)
-    all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'}: connectivity is only computed between workloads; pass --inventory FILE`, fileSpan(inventoryFile ?? '.')));
+  if (cached.workloads.length === 0)
+    all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'} (no Pod, workload manifest or Inventory pod): connectivity is only computed between workloads, so there is nothing to list; pass --inventory FILE or DIR`, fileSpan(inventoryFile ?? '.')));
   // Thousands of probes end in a handful of distinct decisions: each is built once (decisions are
   // never written to after this) and its rule reference once per rule.
   const decisions = new Map<string, Decision>();
   const refs = new Map<number, RuleRef>();
   const l7Texts = new WeakMap<object, string | undefined>();
   const oracle: Oracle = (p) => {
-    const to = p.src === p.dst && p.dst.type === 'workload' && p.dst.replica ? { workload: p.dst.replica } : flowPeer(p.dst);
-    const flow: Flow = { from: flowPeer(p.src), to, protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
+    const from = flowPeer(p.src, p.dst);
+    // Replicas of one workload: from its representative pod to another of its pods.
+    const to = p.src === p.dst && p.dst.type === 'workload' && p.dst.replica ? { workload: p.dst.replica } : flowPeer(p.dst, p.src);
+    // Cilium lets the host reach the endpoints on its own node whatever their policy (allow-localhost).
+    if ('entity' in from && from.entity === 'host' && 'workload' in to) return localhost;
+    // Between two host-network workloads no endpoint stands: nothing enforces (host firewall is not modelled).
+    if ('entity' in from && 'entity' in to && p.src.type === 'workload' && p.dst.type === 'workload') return hostToHost;
+    const flow: Flow = { from, to, protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
     const r = evaluate(ir, flow);
     let l7: string | undefined;
     if (r.l7) {
@@ -223,5 +242,5 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   };
   const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
   const space = probeSpaceOf(ir, cached.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
-  return { build, oracle, workloads: cached.workloads, space, diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
+  return { build, oracle, workloads: cached.workloads, space, listRanges: () => directionalRanges(ir), diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
 }

@@ -5,10 +5,10 @@ import { ipv4ToInt } from '../model/cidr.js';
 import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
 import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
 import type { ProbeSpace } from './probe-space.js';
-import { computeConnectivity, connectivityLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
+import { computeConnectivity, connectivityLines, listLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
 import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
-import { externalRange, externalRanges, peerName, type Peer, type WorkloadPeer } from './peers.js';
+import { externalRange, externalRanges, peerName, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
@@ -26,6 +26,8 @@ export interface RevisionModel {
   workloads: WorkloadPeer[];
   /** The values that split this revision's probe space, read from its compiled IR. */
   space: ProbeSpace;
+  /** External sources (ingress) and destinations (egress) as np-guard lists them, from the compiled IR. */
+  listRanges?: () => { ingress: IpRangePeer[]; egress: IpRangePeer[] };
   /** Undefined when the revision failed to load or compile. */
   oracle?: Oracle;
   /** Digest of the inventory's content, to tell whether it changed between the revisions. */
@@ -418,8 +420,16 @@ function eventImpact(file: string, parsed: ParseResult<ObservedEvent>, base: Run
   return { file, total: parsed.total, malformed: parsed.malformed.length, malformedSamples: parsed.malformed.slice(0, 20), skipped, evaluated, wouldKill, wouldSignal, affected };
 }
 
-/** `weir connectivity`: np-guard list lines of one revision. */
-export function connectivityOf(rev: RevisionModel): ReturnType<typeof connectivityLines> {
-  const m = computeConnectivity(rev.oracle ?? denyAll, peersFor(rev.workloads, rev.space), pairClasses(rev, rev, portClasses(rev.space.ports)));
-  return connectivityLines(m);
+/**
+ * `weir connectivity`: np-guard `list` lines of one revision. External sources are the ranges cut
+ * by the ingress rules' peers, external destinations those cut by the egress rules' peers, as
+ * np-guard computes its IP-block peers.
+ */
+export function connectivityOf(rev: RevisionModel): ReturnType<typeof listLines> {
+  const ranges = rev.listRanges?.() ?? { ingress: externalRanges([]), egress: externalRanges([]) };
+  const peers: Peer[] = [...peersFor(rev.workloads, rev.space).filter((p) => p.type !== 'ip'), ...ranges.ingress, ...ranges.egress];
+  const src = new Set<Peer>(ranges.ingress);
+  const dst = new Set<Peer>(ranges.egress);
+  const m = computeConnectivity(rev.oracle ?? denyAll, peers, pairClasses(rev, rev, portClasses(rev.space.ports)), (s, d) => (s.type !== 'ip' || src.has(s)) && (d.type !== 'ip' || dst.has(d)));
+  return listLines(m);
 }

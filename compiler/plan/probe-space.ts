@@ -4,10 +4,12 @@
 // selectors and the reserved entities rules name. Probing one representative per resulting
 // class is exact for the compiled policies.
 import type { IdentityKind } from '../identity/allocate.js';
-import { formatPrefix } from '../model/cidr.js';
+import { reservedIdentities } from '../identity/allocate.js';
+import { formatPrefix, parsePrefix } from '../model/cidr.js';
 import type { NetworkIR } from '../ir/network/types.js';
 import { PROTO } from '../ir/network/types.js';
 import type { PortRange } from './connset.js';
+import type { IpRangePeer } from './peers.js';
 
 export interface ProbeSpace {
   ports: PortRange[];
@@ -77,4 +79,59 @@ export function probeSpaceOf(ir: NetworkIR, namedPorts: Iterable<number> = []): 
   const extra = [...namedPorts];
   if (extra.length === 0) return s;
   return { ...s, ports: [...extra.map((p) => ({ lo: p, hi: p })), ...s.ports] };
+}
+
+const directional = new WeakMap<NetworkIR, { ingress: IpRangePeer[]; egress: IpRangePeer[] }>();
+
+/**
+ * The external IPv4 ranges np-guard lists, per direction: sources cut where the set of ingress
+ * rules whose peers hold the address changes, destinations likewise for egress rules. An address
+ * is held by the identity the ipcache gives it (the longest CIDR prefix, else world), so an
+ * ipBlock with exceptions cuts at its own edges only, as np-guard's disjoint IP blocks do, and
+ * neighbouring ranges always differ in some rule.
+ */
+export function directionalRanges(ir: NetworkIR): { ingress: IpRangePeer[]; egress: IpRangePeer[] } {
+  const hit = directional.get(ir);
+  if (hit) return hit;
+  const cidrIds = new Set(ir.identities.filter((i) => i.kind === 'cidr').map((i) => i.id));
+  const prefixes: { start: number; end: number; bits: number; id: number }[] = [];
+  for (const e of ir.ipcache) {
+    if (!cidrIds.has(e.identity)) continue;
+    const p = parsePrefix(e.prefix);
+    if (!p || p.family !== 4) continue;
+    const base = ((p.addr[0]! << 24) >>> 0) + (p.addr[1]! << 16) + (p.addr[2]! << 8) + p.addr[3]!;
+    const size = 2 ** (32 - p.bits);
+    prefixes.push({ start: base, end: base + size - 1, bits: p.bits, id: e.identity });
+  }
+  const cuts = new Set<number>([0, 2 ** 32]);
+  for (const p of prefixes) cuts.add(p.start).add(p.end + 1);
+  const bounds = [...cuts].sort((a, b) => a - b);
+  // The identity of each elementary interval: shorter prefixes painted first, longer ones over them.
+  const ids = new Array<number>(bounds.length - 1).fill(reservedIdentities.world);
+  const at = new Map(bounds.map((b, i) => [b, i]));
+  for (const p of [...prefixes].sort((a, b) => a.bits - b.bits)) for (let i = at.get(p.start)!; i < at.get(p.end + 1)!; i++) ids[i] = p.id;
+  const ranges = (direction: 'ingress' | 'egress'): IpRangePeer[] => {
+    const rulesOf = new Map<number, string>();
+    const sig = (id: number): string => {
+      let s = rulesOf.get(id);
+      if (s === undefined) {
+        const l: number[] = [];
+        ir.rules.forEach((r, i) => {
+          if (r.direction === direction && r.peers !== 'any' && r.peers.includes(id)) l.push(i);
+        });
+        rulesOf.set(id, (s = l.join(',')));
+      }
+      return s;
+    };
+    const out: IpRangePeer[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const last = out[out.length - 1];
+      if (last && sig(ids[i - 1]!) === sig(ids[i]!)) last.end = bounds[i + 1]! - 1;
+      else out.push({ type: 'ip', start: bounds[i]!, end: bounds[i + 1]! - 1 });
+    }
+    return out;
+  };
+  const r = { ingress: ranges('ingress'), egress: ranges('egress') };
+  directional.set(ir, r);
+  return r;
 }

@@ -23,6 +23,8 @@ export interface Decision {
   /** Canonical text of the L7 rules applied to the connection (HTTP/DNS/Kafka), if redirected to the proxy. */
   l7?: string;
   rule?: RuleRef;
+  /** Why no policy decides: the host reaching its own node's pods (Cilium's allow-localhost), or two host-network workloads. */
+  reason?: 'allow-localhost' | 'host-network';
 }
 
 export interface Probe {

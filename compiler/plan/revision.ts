@@ -1,8 +1,6 @@
 // Loads one side of a plan: policies from a Git revision (work tree untouched) or the work tree,
 // compiled with the network compiler into a RevisionModel the plan can probe.
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { loadPolicies, loadSources, readRevision, readWorkTree, type LoadResult, type PolicyDocument, type RevisionFile } from '../load/index.js';
 import { GitObjectReader } from '../load/git.js';
@@ -26,17 +24,16 @@ export interface InventoryInput {
   text: string;
 }
 
-/** Reads `--inventory FILE` once; both revisions are compiled against the same cluster. */
+/**
+ * Reads `--inventory FILE|DIR` once; both revisions are compiled against the same cluster. A
+ * folder is read as a policy folder is (YAML and JSON side by side, typed lists, manifests).
+ */
 export async function readInventory(file: string, cwd: string): Promise<InventoryInput> {
-  const abs = path.resolve(cwd, file);
-  let bytes: Uint8Array;
-  try {
-    bytes = await fs.readFile(abs);
-  } catch (e) {
-    return { file, documents: [], diagnostics: [diagnostic('plan/inventory-unreadable', 'error', `cannot read inventory ${file}: ${(e as Error).message}`, fileSpan(file))], text: '' };
-  }
-  const r = loadSources([{ file, bytes }]);
-  return { file, documents: r.documents, diagnostics: r.diagnostics, text: Buffer.from(bytes).toString('utf8') };
+  const r = await readWorkTree(cwd, [file], { maxFileBytes: 1 << 30 });
+  const missing = r.diagnostics.find((d) => d.rule === 'load/missing-path' || d.rule === 'load/unreadable');
+  if (missing) return { file, documents: [], diagnostics: [diagnostic('plan/inventory-unreadable', 'error', `cannot read inventory ${file}: ${missing.message}`, fileSpan(file))], text: '' };
+  const loaded = loadSources(r.files, undefined, { maxFileBytes: 1 << 30 });
+  return { file, documents: loaded.documents, diagnostics: sortDiagnostics([...r.diagnostics, ...loaded.diagnostics]), text: r.files.map((f) => `${f.file}\0${Buffer.from(f.bytes).toString('utf8')}`).join('\0') };
 }
 
 /**
@@ -89,6 +86,7 @@ function loadCached(f: RevisionFile, commit: string | undefined, cache: Revision
     files: hit.files,
     ...(commit ? { commit } : {}),
     sources: hit.sources,
+    ignored: hit.ignored,
   };
 }
 
@@ -101,30 +99,32 @@ function blobId(bytes: Uint8Array): string {
  * The work tree (`weir plan --worktree`), each file keyed by the blob id Git would give it, so an
  * unchanged file reuses the base revision's parse and compile like a committed one does.
  */
-async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache): Promise<LoadResult> {
-  const r = await readWorkTree(root, paths);
+async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache, ignore?: readonly string[]): Promise<LoadResult> {
+  const r = await readWorkTree(root, paths, {}, ignore);
   const parts = r.files.map((f) => loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes }, undefined, cache));
   return {
     documents: parts.flatMap((p) => p.documents),
     diagnostics: sortDiagnostics([...r.diagnostics, ...parts.flatMap((p) => p.diagnostics)]),
     files: r.files.map((f) => f.file),
     sources: new Map(parts.flatMap((p) => [...p.sources])),
+    ignored: [...r.ignored, ...parts.flatMap((p) => p.ignored)],
   };
 }
 
-async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache): Promise<LoadResult> {
+async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache, ignore?: readonly string[]): Promise<LoadResult> {
   let reader = cache.readers.get(root);
   if (!reader) cache.readers.set(root, (reader = new GitObjectReader(root)));
   // Blobs parsed for the other revision (same id, same path) are not read again.
-  const r = await readRevision(root, rev, paths, { reader, keepBlobs: true, have: (file, oid) => cache.blobs.has(blobKey(oid, file)) });
-  if ('error' in r) return { documents: [], diagnostics: [r.error], files: [], sources: new Map() };
+  const r = await readRevision(root, rev, paths, { reader, keepBlobs: true, have: (file, oid) => cache.blobs.has(blobKey(oid, file)), ...(ignore ? { ignore } : {}) });
+  if ('error' in r) return { documents: [], diagnostics: [r.error], files: [], sources: new Map(), ignored: [] };
   const parts = r.files.map((f) => loadCached(f, r.commit, cache));
   return {
     documents: parts.flatMap((p) => p.documents),
-    diagnostics: sortDiagnostics(parts.flatMap((p) => p.diagnostics)),
+    diagnostics: sortDiagnostics([...r.diagnostics, ...parts.flatMap((p) => p.diagnostics)]),
     files: r.files.map((f) => f.file),
     commit: r.commit,
     sources: new Map(parts.flatMap((p) => [...p.sources])),
+    ignored: [...r.ignored, ...parts.flatMap((p) => p.ignored)],
   };
 }
 
@@ -172,6 +172,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     documents: docs,
     workloads: compiled.workloads ?? [],
     space: compiled.space,
+    ...(compiled.listRanges ? { listRanges: compiled.listRanges } : {}),
     ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
     ...(compiled.build && !failed ? { build: compiled.build } : {}),
     ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),

@@ -79,9 +79,59 @@ describe('loader: hostile input', () => {
 
 describe('loader: documents', () => {
   it('missing kind, unknown kind and wrong apiVersion each get one diagnostic; good documents survive', () => {
-    const r = src(`metadata: {name: a}\n---\napiVersion: x/v1\nkind: Gadget\n---\napiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\n---\n${cnp('c')}`, 'k.yaml');
+    const r = src(`metadata: {name: a}\n---\napiVersion: cilium.io/v2\nkind: Gadget\n---\napiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\n---\n${cnp('c')}`, 'k.yaml');
     expect(brief(r)).toEqual(['load/missing-kind@k.yaml:1:1', 'load/unknown-kind@k.yaml:4:7', 'load/unknown-apiversion@k.yaml:6:13']);
     expect(r.documents.map((d) => d.name)).toEqual(['b', 'c']);
+  });
+
+  it("other tools' objects and non-Kubernetes YAML are ignored quietly, counted; near misses still warn", () => {
+    const r = src(
+      [
+        'apiVersion: x/v1\nkind: Gadget\nmetadata: {name: g}\n',
+        'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\n',
+        'apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: app}\n',
+        'name: Deploy policies\nruns: {using: composite, steps: []}\n',
+        'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicys\nmetadata: {name: typo}\n',
+        'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: in}\n',
+      ].join('---\n'),
+      'g.yaml',
+    );
+    expect(brief(r)).toEqual(['load/unknown-kind@g.yaml:17:7']);
+    expect(r.diagnostics[0]!.message).toContain('did you mean `CiliumNetworkPolicy`?');
+    expect(r.ignored.map((i) => `${i.file}:${i.line} ${i.what}`)).toEqual([
+      'g.yaml:1 Gadget (x/v1)',
+      'g.yaml:5 ClusterRole (rbac.authorization.k8s.io/v1)',
+      'g.yaml:9 Application (argoproj.io/v1alpha1)',
+      'g.yaml:13 not a Kubernetes object',
+      'g.yaml:20 Ingress (networking.k8s.io/v1)',
+    ]);
+  });
+
+  it("typed lists (PodList, NamespaceList) give their items the list's kind and apiVersion", () => {
+    const list = 'kind: PodList\napiVersion: v1\nitems:\n- metadata: {name: p, namespace: x}\n  spec: {}\n- kind: Pod\n  apiVersion: v1\n  metadata: {name: q}\n';
+    const r = src(list, 'pods.yaml');
+    expect(r.diagnostics).toEqual([]);
+    expect(r.documents.map((d) => [d.kind, d.apiVersion, d.name, d.namespace, d.provenance.line, d.value['kind']])).toEqual([
+      ['Pod', 'v1', 'p', 'x', 4, 'Pod'],
+      ['Pod', 'v1', 'q', undefined, 6, 'Pod'],
+    ]);
+    const ns = src('{"kind": "NamespaceList", "apiVersion": "v1", "items": [{"metadata": {"name": "default"}}]}', 'ns.json');
+    expect(ns.documents.map((d) => [d.kind, d.name])).toEqual([['Namespace', 'default']]);
+  });
+
+  it('JSON: parsed with positions found on demand; syntax errors at their place; foreign JSON ignored', () => {
+    const r = src('{\n  "apiVersion": "cilium.io/v2",\n  "kind": "CiliumNetworkPolicy",\n  "metadata": {"name": "j"},\n  "spec": {"endpointSelector": {}}\n}\n', 'p.json');
+    expect(r.diagnostics).toEqual([]);
+    expect(r.documents[0]!.locate(['spec', 'endpointSelector'], { key: true })).toMatchObject({ file: 'p.json', line: 5, column: 12 });
+    expect(brief(src('{"kind": "Pod",\n "apiVersion": }', 'bad.json'))).toEqual(['load/json-syntax@bad.json:2:16']);
+    for (const [text, what] of [
+      ['{"compilerOptions": {}}', 'not a Kubernetes object'],
+      ['[{"src": "a"}]', 'not a Kubernetes object'],
+      ['{ // comments\n "compilerOptions": {} }', 'not a Kubernetes object (not JSON)'],
+    ] as const) {
+      const x = src(text, 'other.json');
+      expect([x.diagnostics, x.documents, x.ignored.map((i) => i.what)]).toEqual([[], [], [what]]);
+    }
   });
 
   it('multi-document files: provenance lines, document indexes and spans per document', () => {

@@ -105,7 +105,7 @@ describe('JSON inventories (kubectl get -A -o json)', () => {
       await writeFile(path.join(d, 'broken.json'), '{"kind": ');
       const r = await readInventory(['cluster.json', 'broken.json'], { root: d });
       expect(r.inventory.pods.map((p) => [p.namespace, p.name, p.ips, p.node])).toEqual([['x', 'p', ['10.1.1.1'], 'n']]);
-      expect(r.diagnostics.map((x) => [x.rule, x.file])).toEqual([['inventory/bad-json', 'broken.json']]);
+      expect(r.diagnostics.map((x) => [x.rule, x.file, x.line, x.column])).toEqual([['load/json-syntax', 'broken.json', 1, 10]]);
     } finally {
       await rm(d, { recursive: true, force: true });
     }

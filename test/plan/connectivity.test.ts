@@ -137,18 +137,37 @@ describe('connectivity from an oracle', () => {
 import { ownerOf, workloadsOf } from '../../compiler/plan/workloads.js';
 
 describe('pods grouped into workloads as np-guard names them', () => {
-  it.each([
-    ['frontend[Deployment]', 'frontend', 'Deployment'],
-    ['frontend-7d9f8c6b5d-x2k9p', 'frontend', 'Deployment'],
-    ['db-0', 'db', 'StatefulSet'],
-    ['fluentd-4hx2q', 'fluentd', 'DaemonSet'],
-    ['tiefighter', 'tiefighter', 'Pod'],
-  ])('%s → %s[%s]', (pod, name, kind) => expect(ownerOf(pod)).toEqual({ name, kind }));
+  it.each<[string, { kind: string; name: string } | undefined, string, string]>([
+    ['frontend[Deployment]', undefined, 'frontend', 'Deployment'],
+    ['frontend-7d9f8c6b5d-x2k9p', { kind: 'ReplicaSet', name: 'frontend-7d9f8c6b5d' }, 'frontend-7d9f8c6b5d', 'ReplicaSet'],
+    ['frontend-7d9f8c6b5d-x2k9p', { kind: 'Deployment', name: 'frontend' }, 'frontend', 'Deployment'],
+    ['db-0', { kind: 'StatefulSet', name: 'db' }, 'db', 'StatefulSet'],
+    ['ingress-nginx-admission-create-hp47w', { kind: 'Job', name: 'ingress-nginx-admission-create' }, 'ingress-nginx-admission-create', 'Job'],
+    // The shape of a name says nothing: without an owner a pod is its own workload.
+    ['fluentd-4hx2q', undefined, 'fluentd-4hx2q', 'Pod'],
+    ['db-0', undefined, 'db-0', 'Pod'],
+    ['tiefighter', undefined, 'tiefighter', 'Pod'],
+  ])('%s owned by %j → %s[%s]', (pod, owner, name, kind) => expect(ownerOf({ name: pod, ...(owner ? { owner } : {}) })).toEqual({ name, kind }));
 
   it('folds replicas with equal labels into one workload and keeps their addresses', () => {
-    const pod = (name: string, ip: string, labels = { app: 'web' }) => ({ namespace: 'shop', name, labels, ips: [ip], node: 'n1', ports: [] });
-    const ws = workloadsOf([pod('web-5d8f7c9b6a-aaaaa', '10.0.0.1'), pod('web-5d8f7c9b6a-bbbbb', '10.0.0.2'), pod('db-0', '10.0.0.3', { app: 'db' })]);
+    const pod = (name: string, ip: string, owner: { kind: string; name: string }, labels = { app: 'web' }) => ({ namespace: 'shop', name, labels, ips: [ip], node: 'n1', ports: [], owner });
+    const ws = workloadsOf([pod('web-5d8f7c9b6a-aaaaa', '10.0.0.1', { kind: 'Deployment', name: 'web' }), pod('web-5d8f7c9b6a-bbbbb', '10.0.0.2', { kind: 'Deployment', name: 'web' }), pod('db-0', '10.0.0.3', { kind: 'StatefulSet', name: 'db' }, { app: 'db' })]);
     expect(ws.map((w) => `${w.namespace}/${w.name}[${w.kind}] ${w.pod} ${w.ips!.join(',')}`)).toEqual(['shop/db[StatefulSet] shop/db-0 10.0.0.3', 'shop/web[Deployment] shop/web-5d8f7c9b6a-aaaaa 10.0.0.1,10.0.0.2']);
+  });
+
+  it('variants of one owner keep their own names and remember the workload; host-network pods are marked', () => {
+    const ws = workloadsOf(
+      [
+        { namespace: 'a', name: 'p1', labels: { app: 'x', tier: '1' }, ips: [], node: 'n1', ports: [], owner: { kind: 'DaemonSet', name: 'agent' } },
+        { namespace: 'a', name: 'p2', labels: { app: 'x', tier: '2' }, ips: [], node: 'n1', ports: [], owner: { kind: 'DaemonSet', name: 'agent' } },
+      ],
+      [{ namespace: 'kube-system', name: 'etcd-n1', labels: {}, ips: ['192.168.0.1'], node: 'n1', ports: [] }],
+    );
+    expect(ws.map((w) => [w.name, w.kind, w.variantOf, w.hostNetwork])).toEqual([
+      ['p1', 'DaemonSet', 'agent', undefined],
+      ['p2', 'DaemonSet', 'agent', undefined],
+      ['etcd-n1', 'Pod', undefined, true],
+    ]);
   });
 });
 
@@ -185,5 +204,113 @@ describe('affected workloads without the compiler (selector reading)', () => {
     expect([...(affectedWorkloads(changedDocuments([], [ccnp]), [web, db, other]) as Set<unknown>)]).toEqual([db, other]);
     const host = doc('h', undefined, 'CiliumClusterwideNetworkPolicy', { nodeSelector: {} });
     expect(affectedWorkloads(changedDocuments([], [host]), [web, db])).toBe('all');
+  });
+});
+
+import { listLines } from '../../compiler/plan/connectivity.js';
+import { compileRevision } from '../../compiler/plan/network.js';
+import { loadSources } from '../../compiler/load/index.js';
+
+describe('np-guard list: external ranges and variants as np-guard prints them', () => {
+  const text = (rs: { start: number; end: number }[]) => rs.map((x) => `${intToIp(x.start)}-${intToIp(x.end)}`);
+  const ranges = async (policy: string) => {
+    const docs = loadSources([{ file: 'p.yaml', bytes: new TextEncoder().encode(`apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default, labels: {app: web}}\nspec: {}\nstatus: {podIP: 10.1.2.3}\n---\n${policy}`) }]).documents;
+    const r = await compileRevision(docs.filter((d) => d.family === 'network'), docs.filter((d) => d.family === 'workload'));
+    expect(r.diagnostics).toEqual([]);
+    const x = r.listRanges!();
+    return { ingress: text(x.ingress), egress: text(x.egress) };
+  };
+  const netpol = (rules: string) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: default}\nspec:\n  podSelector: {}\n${rules}`;
+
+  it('cuts where membership in a rule\'s addresses changes, per direction, and only there', async () => {
+    expect(await ranges(netpol('  ingress:\n  - from: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.21.0.0/16]}}]\n'))).toEqual({
+      ingress: ['0.0.0.0-9.255.255.255', '10.0.0.0-10.255.255.255', '11.0.0.0-172.20.255.255', '172.21.0.0-172.21.255.255', '172.22.0.0-255.255.255.255'],
+      egress: ['0.0.0.0-255.255.255.255'],
+    });
+    // 10.0.0.0/8 less its lower half holds 10.128.0.0/9 only: 10.0.0.0 is the edge of no rule's addresses.
+    expect(await ranges(netpol('  egress:\n  - to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/9]}}]\n'))).toEqual({
+      ingress: ['0.0.0.0-255.255.255.255'],
+      egress: ['0.0.0.0-10.127.255.255', '10.128.0.0-10.255.255.255', '11.0.0.0-255.255.255.255'],
+    });
+    // A CIDR group is read through the compiled rules like any CIDR.
+    const cnp = `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: default}\nspec:\n  endpointSelector: {}\n  egress:\n  - toCIDRSet: [{cidrGroupRef: partners}]\n---\napiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\nmetadata: {name: partners}\nspec: {externalCIDRs: [203.0.113.0/24]}\n`;
+    const docs = loadSources([{ file: 'c.yaml', bytes: new TextEncoder().encode(cnp) }]).documents;
+    const r = await compileRevision(docs.filter((d) => d.family === 'network'), docs.filter((d) => d.family === 'workload'));
+    expect(text(r.listRanges!().egress)).toEqual(['0.0.0.0-203.0.112.255', '203.0.113.0-203.0.113.255', '203.0.114.0-255.255.255.255']);
+  });
+
+  it('neighbouring ranges are printed apart even when they connect alike', () => {
+    const [a, b] = externalRanges(['0.0.0.0/1']);
+    const w = wl('default', 'web');
+    const m = computeConnectivity(() => ({ verdict: 'allow', audit: false }), [w, a!, b!], portClasses([]));
+    expect(renderConnectivity(listLines(m), 'txt')).toContain('0.0.0.0-127.255.255.255[External] => default/web[Deployment] : All Connections\n128.0.0.0-255.255.255.255[External] => default/web[Deployment] : All Connections\n');
+  });
+
+  it('variants of one owner print as the workload when they connect alike, apart when they do not', () => {
+    const v = (name: string, tier: string): WorkloadPeer => ({ type: 'workload', namespace: 'default', name, variantOf: 'agents', kind: 'DaemonSet', pod: `default/${name}`, labels: { tier } });
+    const p1 = v('pod-1', 'a');
+    const p2 = v('pod-2', 'b');
+    const db = wl('default', 'db');
+    const alike = computeConnectivity((p) => ({ verdict: p.dst === db && p.port !== 90 ? 'deny' : 'allow', audit: false }), [p1, p2, db], portClasses([{ lo: 90, hi: 90 }]));
+    expect(renderConnectivity(listLines(alike), 'txt')).toBe('default/agents[DaemonSet] => default/db[Deployment] : TCP 90,UDP 90,SCTP 90\ndefault/db[Deployment] => default/agents[DaemonSet] : All Connections\n');
+    const apart = computeConnectivity((p) => ({ verdict: p.dst === db && p.src === p2 ? 'deny' : 'allow', audit: false }), [p1, p2, db], portClasses([]));
+    expect(renderConnectivity(listLines(apart), 'txt')).toBe(
+      ['default/db[Deployment] => default/pod-1[DaemonSet] : All Connections', 'default/db[Deployment] => default/pod-2[DaemonSet] : All Connections', 'default/pod-1[DaemonSet] => default/db[Deployment] : All Connections', 'default/pod-1[DaemonSet] => default/pod-2[DaemonSet] : All Connections', 'default/pod-2[DaemonSet] => default/pod-1[DaemonSet] : All Connections', ''].join('\n'),
+    );
+  });
+});
+
+describe('host-network workloads are the host to Cilium', () => {
+  const docs = loadSources([
+    {
+      file: 'c.yaml',
+      bytes: new TextEncoder().encode(`apiVersion: weir.dev/v1alpha1
+kind: Inventory
+metadata: {name: c}
+spec:
+  nodes: [{name: n1, ips: [192.168.0.1]}, {name: n2, ips: [192.168.0.2]}]
+  pods:
+  - {namespace: app, name: db-0, owner: {kind: StatefulSet, name: db}, labels: {app: db}, ips: [10.0.0.1], node: n1}
+  - {namespace: kube-system, name: probe-n1, owner: {kind: DaemonSet, name: probe}, hostNetwork: true, labels: {app: agent}, ips: [192.168.0.1], node: n1}
+  - {namespace: kube-system, name: agent-n1, owner: {kind: DaemonSet, name: agent}, hostNetwork: true, labels: {app: agent}, ips: [192.168.0.1], node: n1}
+  - {namespace: kube-system, name: agent-n2, owner: {kind: DaemonSet, name: agent}, hostNetwork: true, labels: {app: agent}, ips: [192.168.0.2], node: n2}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: deny-all, namespace: app}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress: [{}]
+  egress: [{}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: agent, namespace: kube-system}
+spec:
+  endpointSelector: {matchLabels: {app: agent}}
+  ingress: [{}]
+`),
+    },
+  ]).documents;
+  it('a policy never selects them; from their own node they reach local pods (allow-localhost), from another node they are remote-node', async () => {
+    const r = await compileRevision(
+      docs.filter((d) => d.family === 'network'),
+      docs.filter((d) => d.kind === 'Inventory'),
+    );
+    expect(r.diagnostics).toEqual([]);
+    const byName = new Map(r.workloads.map((w) => [peerName(w), w]));
+    expect([...byName.keys()]).toEqual(['app/db[StatefulSet]', 'kube-system/agent[DaemonSet]', 'kube-system/probe[DaemonSet]']);
+    const db = byName.get('app/db[StatefulSet]')!;
+    const probe = byName.get('kube-system/probe[DaemonSet]')!;
+    const agent = byName.get('kube-system/agent[DaemonSet]')!;
+    expect([probe.hostNetwork, probe.node, agent.hostNetwork, agent.node, agent.ips]).toEqual([true, 'n1', true, undefined, ['192.168.0.1', '192.168.0.2']]);
+    const ask = (src: Peer, dst: Peer) => r.oracle!({ src, dst, protocol: 'TCP', port: 8080 });
+    // On db's node only: the host reaches its own pods whatever their policy.
+    expect(ask(probe, db)).toEqual({ verdict: 'allow', audit: false, reason: 'allow-localhost' });
+    // Also on another node: a remote node, which db's default deny drops.
+    expect(ask(agent, db)).toMatchObject({ verdict: 'deny' });
+    // The agent's ingress policy selects no endpoint (its pods are the host); db's egress is default-deny.
+    expect(ask(db, probe)).toMatchObject({ verdict: 'deny' });
+    expect(ask(agent, probe)).toEqual({ verdict: 'allow', audit: false, reason: 'host-network' });
   });
 });

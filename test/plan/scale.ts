@@ -37,7 +37,7 @@ ${from.map((f) => `    - matchLabels: {app: app-${f}}`).join('\n')}
       for (let r = 0; r < o.replicas; r++) {
         ip++;
         const suffix = ((ip * 2654435761) % 60466176).toString(36).padStart(5, 'a').slice(-5).replace(/^\d/, 'x');
-        pods.push(`  - {namespace: ns-${n}, name: app-${a}-${hash}-${suffix}, labels: {app: app-${a}, team: team-${a % 3}}, ips: [10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}], node: node-${ip % 100}, ports: [{name: svc, port: ${ports[a % ports.length]}, protocol: TCP}]}`);
+        pods.push(`  - {namespace: ns-${n}, name: app-${a}-${hash}-${suffix}, owner: {kind: Deployment, name: app-${a}}, labels: {app: app-${a}, team: team-${a % 3}}, ips: [10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}], node: node-${ip % 100}, ports: [{name: svc, port: ${ports[a % ports.length]}, protocol: TCP}]}`);
       }
       files[`network/ns-${n}/app-${a}.yaml`] = policy(n, a, ports[a % ports.length]!);
     }
