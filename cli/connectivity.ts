@@ -45,6 +45,8 @@ export const connectivityCommand: Command = {
       io.stderr(`weir connectivity: ${errors.length} error(s); fix them (see \`weir lint\`) before computing connectivity\n`);
       return model.info.diagnostics.some((d) => d.rule === 'load/missing-revision') ? 2 : 1;
     }
+    // Warnings (no workloads at all, ...) go to stderr: an empty list must never pass for a clean one.
+    if (!values.quiet) for (const d of model.info.diagnostics.filter((x) => x.severity === 'warning')) io.stderr(`${formatLocation(d)}: warning: ${d.message} [${d.rule}]\n`);
     await writeOutput(renderConnectivity(connectivityOf(model), format), values.output, io.cwd, io.stdout);
     return 0;
   },

@@ -14,6 +14,7 @@ import { requiresRemoved } from './rules/requires-removed.js';
 import { reservedLabel } from './rules/reserved-label.js';
 import { selectorMisplacedLabel } from './rules/selector-misplaced-label.js';
 import { selectorNoMatch } from './rules/selector-no-match.js';
+import { namedPortUndeclared } from './rules/named-port-undeclared.js';
 import { tetragonAction } from './rules/tetragon-action.js';
 import { tetragonArgIndex } from './rules/tetragon-arg-index.js';
 import { tetragonSelectorLimits } from './rules/tetragon-limits.js';
@@ -32,6 +33,7 @@ export const rules: readonly LintRule[] = [
   portRange,
   cidr,
   selectorNoMatch,
+  namedPortUndeclared,
   tetragonSelectorLimits,
   tetragonArgIndex,
   tetragonAction,

@@ -46,10 +46,19 @@ describe('weir build / verify / explain / test', () => {
   it('build exits 1 with file:line diagnostics for a bad policy', async () => {
     const d = await mkdtemp(path.join(root, '.weirnet-cli-'));
     dirs.push(d);
-    await writeFile(path.join(d, 'p.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: nosuch}]}]\n');
+    await writeFile(path.join(d, 'p.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: "99999"}]}]\n');
     const b = io();
     expect(await buildCommand.run([path.relative(root, d), '--inventory', 'policies/inventory.yaml', '--out', path.join(d, 'out')], b)).toBe(1);
-    expect(b.err).toMatch(/p\.yaml:8:\d+: error: no pod in the inventory declares a container port named "nosuch".*\[network\/unknown-named-port\]/);
+    expect(b.err).toMatch(/p\.yaml:8:\d+: error: port 99999 is outside 0-65535 \[network\/invalid-port\]/);
+  });
+
+  it('build goes on when a named port is declared by no pod: the rule matches nothing, as in Cilium', async () => {
+    const d = await mkdtemp(path.join(root, '.weirnet-cli-'));
+    dirs.push(d);
+    await writeFile(path.join(d, 'p.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: nosuch}]}]\n');
+    const b = io();
+    expect(await buildCommand.run([path.relative(root, d), '--inventory', 'policies/inventory.yaml', '--out', path.join(d, 'out')], b)).toBe(0);
+    expect(b.err).not.toMatch(/error/);
   });
 
   it('explain names the deciding rule and map entry', async () => {

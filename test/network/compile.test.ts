@@ -177,7 +177,25 @@ spec:
       smallInventory,
     );
     const rules = diagnostics.map((d) => `${d.rule}@${d.line}`).sort();
-    expect(rules).toEqual(['network/invalid-cidr@7', 'network/invalid-fqdn@10', 'network/invalid-selector@5', 'network/unknown-named-port@9']);
+    expect(rules).toEqual(['network/invalid-cidr@7', 'network/invalid-fqdn@10', 'network/invalid-selector@5']);
+  });
+
+  it('a named port no pod declares matches nothing (no error): the rule allows no port', () => {
+    const { ir, diagnostics } = compileText(
+      `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: a}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEndpoints: [{}]
+    toPorts: [{ports: [{port: nosuchport}, {port: "5432"}]}]
+`,
+      smallInventory,
+    );
+    expect(diagnostics).toEqual([]);
+    expect(verdict(ir, w('a/web'), w('a/db'), 5432)).toBe('allow');
+    for (const port of [1, 80, 8080, 65535]) expect(verdict(ir, w('a/web'), w('a/db'), port)).toBe('deny');
   });
 });
 

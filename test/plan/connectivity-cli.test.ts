@@ -69,3 +69,15 @@ describe('weir connectivity', () => {
     expect(broken.stderr).toMatch(/network\/broken.yaml:7:\d+: error: .*not-a-cidr/);
   });
 });
+
+describe('weir connectivity without workloads', () => {
+  const repo = new TestRepo();
+  afterAll(() => repo.dispose());
+  it('warns that there is nothing to list instead of printing an empty answer that looks clean', async () => {
+    repo.commit({ name: 'only-policy', message: 'a policy, no workloads', write: { 'network/p.yaml': 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n' } });
+    const r = await run(['connectivity', '.'], repo.dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(".:1:1: warning: no workloads found beside the policies (no Pod, workload manifest or Inventory pod): connectivity is only computed between workloads, so there is nothing to list; pass --inventory FILE or DIR [plan/empty-inventory]\n");
+  });
+});

@@ -143,9 +143,7 @@ class Resolver {
       if (typeof ps.port === 'string') named.push(ps);
       else for (const protocol of ps.protocols) numeric.push(ps.port === 0 ? { protocol, lo: 0, hi: protocol === PROTO.ICMP || protocol === PROTO.ICMPV6 ? 255 : 65535 } : { protocol, lo: ps.port, hi: ps.endPort ?? ps.port });
     }
-    for (const ps of named)
-      if (!tables.portNames.has(ps.port as string))
-        this.ctx.diagnostics.push(networkError(pr.doc, 'unknown-named-port', `no pod in the inventory declares a container port named "${String(ps.port)}"; name the port in the pod spec or use a number`, [...ps.path, 'port'], false, this.ctx.commit));
+    // A port name no pod declares matches nothing, as in Kubernetes and Cilium (`weir lint` warns: network/named-port-undeclared).
     if (named.length === 0) {
       rules.push({ ...base, subjects, peers, ports: numeric });
       return;
