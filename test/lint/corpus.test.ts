@@ -57,7 +57,7 @@ describe('upstream corpus (test/corpus)', () => {
     ]);
     const warnings = diags.filter((d) => d.severity !== 'error').map(line);
     expect(warnings).toEqual([
-      // INDEX.txt is not read, and says so (never skipped in silence)
+      // INDEX.txt, LICENSE and SOURCE are not read, and that is said (never skipped in silence)
       '.:1 load/not-read',
       'kubernetes/serviceaccount/demo-pods.yaml:16 load/unknown-apiversion',
       'l3/egress-default-deny/egress-default-deny.yaml:9 cilium/null-section',
@@ -78,7 +78,7 @@ describe('upstream corpus (test/corpus)', () => {
 
   it('Tetragon examples lint clean', async () => {
     const diags = await lintCorpus('tetragon');
-    // Only the LICENSE beside the examples, which is not read and says so.
-    expect(diags.map((d) => `${line(d)} ${d.severity} ${d.message}`)).toEqual(['.:1 load/not-read info 1 file under . is not read (weir reads .yaml, .yml and .json files): LICENSE; list them under `ignore` in .weir.yaml to leave them out']);
+    // Only the LICENSE and SOURCE beside the examples, which are not read and say so.
+    expect(diags.map((d) => `${line(d)} ${d.severity} ${d.message}`)).toEqual(['.:1 load/not-read info 2 files under . are not read (weir reads .yaml, .yml and .json files): LICENSE, SOURCE; list them under `ignore` in .weir.yaml to leave them out']);
   });
 });
