@@ -55,7 +55,16 @@ export async function writeOutput(text: string, output: string | undefined, cwd:
   await fs.writeFile(abs, text);
 }
 
-/** A text input named on the command line (`--flows`, `--events`), or undefined when unreadable. */
+/** The bytes of an input named on the command line (`--flows`: maybe gzip), or undefined when unreadable. */
+export async function readInput(file: string, cwd: string): Promise<Uint8Array | undefined> {
+  try {
+    return await fs.readFile(path.resolve(cwd, file));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A text input named on the command line (`--events`), or undefined when unreadable. */
 export async function readTextInput(file: string, cwd: string): Promise<string | undefined> {
   try {
     return await fs.readFile(path.resolve(cwd, file), 'utf8');

@@ -1,6 +1,6 @@
 // `weir plan`: what a policy change does in effect compared with a base revision.
 import * as path from 'node:path';
-import { parseHubbleFlows, parseTetragonEvents } from '../compiler/observed/index.js';
+import { exportText, parseHubbleFlows, parseTetragonEvents } from '../compiler/observed/index.js';
 import { dirBlobReader, diffBundles, planMaps, readManifest } from '../compiler/plan/maps.js';
 import { buildPlan, type PlanInputs } from '../compiler/plan/plan.js';
 import { renderHtml } from '../compiler/plan/render/html.js';
@@ -8,7 +8,7 @@ import { renderMarkdown } from '../compiler/plan/render/markdown.js';
 import { renderText } from '../compiler/plan/render/text.js';
 import { closeRevisionCache, loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../compiler/plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
-import { choice, parseCommandLine, pathsFromRoot, readTextInput, repositoryRoot, writeOutput } from './inputs.js';
+import { choice, parseCommandLine, pathsFromRoot, readInput, readTextInput, repositoryRoot, writeOutput } from './inputs.js';
 
 const formats = ['text', 'markdown', 'json', 'html'] as const;
 const failOn = ['breaking', 'any', 'never'] as const;
@@ -90,13 +90,24 @@ export const planCommand: Command = {
     warnEmptyPaths(paths, base.load, head);
     const inputs: PlanInputs = { base: base.model, head: head.model };
     if (values.flows) {
-      const text = await readTextInput(values.flows, io.cwd);
-      if (text === undefined) {
+      const bytes = await readInput(values.flows, io.cwd);
+      if (!bytes) {
         io.stderr(`weir plan: cannot read --flows ${values.flows}\n`);
         return 2;
       }
-      inputs.flows = { file: values.flows, parsed: parseHubbleFlows(text) };
-      if (inputs.flows.parsed.malformed.length) log(`weir plan: ${values.flows}: ${inputs.flows.parsed.malformed.length} malformed line(s) of ${inputs.flows.parsed.total}, reported in the plan\n`);
+      const decoded = exportText(bytes);
+      if ('error' in decoded) {
+        io.stderr(`weir plan: --flows ${values.flows}: ${decoded.error}\n`);
+        return 2;
+      }
+      const parsed = parseHubbleFlows(decoded.text);
+      // An export in which no line is a flow or a Hubble event is not an export: never a silent pass.
+      if (parsed.total > 0 && parsed.items.length === 0 && Object.keys(parsed.otherEvents).length === 0) {
+        io.stderr(`weir plan: --flows ${values.flows}: none of its ${parsed.total} line(s) is a Hubble flow (line ${parsed.malformed[0]!.line}: ${parsed.malformed[0]!.reason}); pass \`hubble observe -o json\` output or an exporter file\n`);
+        return 2;
+      }
+      inputs.flows = { file: values.flows, parsed };
+      if (parsed.malformed.length) log(`weir plan: ${values.flows}: ${parsed.malformed.length} malformed line(s) of ${parsed.total}, reported in the plan\n`);
     }
     if (values.events) {
       const text = await readTextInput(values.events, io.cwd);

@@ -40,6 +40,8 @@ export interface LoadResult {
 export interface SourceFile {
   file: string;
   bytes: Uint8Array;
+  /** Named on its own (not found in a folder): always read, and a file that does not parse is an error. */
+  named?: boolean;
 }
 
 /** Parses already-read files into documents (pure: no I/O). */
@@ -49,7 +51,7 @@ export function loadSources(files: readonly SourceFile[], commit?: string, limit
   const diagnostics: Diagnostic[] = [];
   const ignored: IgnoredInput[] = [];
   const sources = new Map<string, string>();
-  for (const { file, bytes } of files) {
+  for (const { file, bytes, named } of files) {
     if (bytes.byteLength > lim.maxFileBytes) {
       diagnostics.push(diagnostic('load/file-too-large', 'error', `file is ${bytes.byteLength} bytes; the limit is ${lim.maxFileBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(file), { commit }));
       continue;
@@ -62,8 +64,8 @@ export function loadSources(files: readonly SourceFile[], commit?: string, limit
     const text = dec.text!;
     const json = inputFormat(file) === 'json';
     const parsed = json ? parseJsonDocuments(file, text, lim) : parseYamlDocuments(file, text, lim);
-    // A .json file that is not JSON and names no Kubernetes kind (tsconfig with comments, ...) is someone else's file.
-    if (json && parsed.documents.length === 0 && !mentionsKubernetes(text)) {
+    // A .json file found in a folder that is not JSON and names no apiVersion (tsconfig with comments, JSON lines) is someone else's file.
+    if (json && !named && parsed.documents.length === 0 && !mentionsKubernetes(text)) {
       ignored.push({ file, line: 1, what: 'not a Kubernetes object (not JSON)' });
       continue;
     }
@@ -136,6 +138,7 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
       continue;
     }
     let list = [abs];
+    const named = !st.isDirectory();
     if (st.isDirectory()) {
       const sel = selectInputs((await walk(abs)).map((f) => ({ file: displayPath(root, f), abs: f })), skip);
       list = sel.read.map((f) => f.abs);
@@ -153,7 +156,7 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
           pre.push(diagnostic('load/file-too-large', 'error', `file is ${fst.size} bytes; the limit is ${maxBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(display)));
           continue;
         }
-        files.push({ file: display, bytes: await fs.readFile(f) });
+        files.push({ file: display, bytes: await fs.readFile(f), ...(named ? { named: true } : {}) });
       } catch (e) {
         pre.push(diagnostic('load/unreadable', 'error', `cannot read file: ${(e as Error).message}`, fileSpan(display)));
       }
@@ -185,6 +188,7 @@ export interface RevisionFile {
   file: string;
   oid: string;
   bytes?: Uint8Array;
+  named?: boolean;
 }
 
 /**
@@ -217,7 +221,7 @@ export async function readRevision(
       if (info) diagnostics.push(info);
     }
     const chosen = new Set([...named, ...sel.read.map((f) => f.file)]);
-    const files: RevisionFile[] = listed.filter((f) => chosen.has(f.file)).map((f) => ({ file: f.file, oid: f.oid }));
+    const files: RevisionFile[] = listed.filter((f) => chosen.has(f.file)).map((f) => ({ file: f.file, oid: f.oid, ...(named.has(f.file) ? { named: true } : {}) }));
     const reads = files.map((f) => (opts.have?.(f.file, f.oid) ? undefined : reader.read(f.oid, opts.keepBlobs)));
     for (let i = 0; i < files.length; i++) {
       const r = reads[i];

@@ -7,7 +7,7 @@ import { defaultLimits, parseYamlDocuments, type ParsedYaml, type ParseResult, t
 
 /** Whether text that does not parse as JSON still reads like a Kubernetes object (then it is an error, not a foreign file). */
 export function mentionsKubernetes(text: string): boolean {
-  return /"(apiVersion|kind)"\s*:/.test(text);
+  return /"apiVersion"\s*:/.test(text);
 }
 
 /** Line and column of a character offset (1-based). */

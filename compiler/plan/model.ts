@@ -84,7 +84,11 @@ export interface ObservedFlowSummary {
   malformed: number;
   /** First malformed lines (1-based) with the reason, so they are never silently dropped. */
   malformedSamples: { line: number; reason: string }[];
-  /** Flows that weir could not place on a peer or that carry no L4 port (ICMP, unknown endpoints). */
+  /** Agent, debug and lost events (and node status) in the export, by kind: counted apart, not flows. */
+  otherEvents?: Record<string, number>;
+  /** Of the skipped flows, reply packets (`is_reply`, `reply`, or the reverse of a connection seen earlier): not new connections. */
+  replies?: number;
+  /** Flows that weir could not place on a peer, already dropped, or that carry no L4 port (ICMP, unknown endpoints). */
   skipped: number;
   evaluated: number;
   /** Observed flows the base lets through and the head drops: the change's impact. */

@@ -23,6 +23,8 @@ export interface CompiledRevision {
   oracle?: Oracle;
   workloads: WorkloadPeer[];
   space: ProbeSpace;
+  /** The inventory's nodes and their addresses. */
+  nodes?: readonly { name: string; ips: readonly string[] }[];
   /** External sources and destinations as np-guard lists them (`weir connectivity`), computed on demand. */
   listRanges?: () => { ingress: IpRangePeer[]; egress: IpRangePeer[] };
   diagnostics: Diagnostic[];
@@ -242,5 +244,5 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   };
   const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
   const space = probeSpaceOf(ir, cached.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
-  return { build, oracle, workloads: cached.workloads, space, listRanges: () => directionalRanges(ir), diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
+  return { build, oracle, workloads: cached.workloads, nodes: inv.inventory.nodes, space, listRanges: () => directionalRanges(ir), diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
 }

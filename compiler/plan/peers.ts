@@ -19,6 +19,8 @@ export interface WorkloadPeer {
   ports?: { protocol: string; port: number; name?: string }[];
   /** Pod IPs, to place observed flows that carry only addresses. */
   ips?: string[];
+  /** Every pod of the workload (`ns/pod`), to place observed flows by pod name. */
+  members?: string[];
   /** Runs on its node's network: Cilium sees it as the host (or remote-node from other nodes), no policy selects it. */
   hostNetwork?: boolean;
   /** Set on a variant (same owner, other labels): the owner name np-guard prints for it; `name` is then its first pod's. */

@@ -2,7 +2,8 @@
 // probe spaces, decision changes with their rules, np-guard's diff, observed-traffic impact.
 import type { PolicyDocument } from '../load/index.js';
 import { ipv4ToInt } from '../model/cidr.js';
-import type { ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
+import type { FlowEndpoint, HubbleExport, ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
+import { placeFlow, placementContext } from './placement.js';
 import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
 import type { ProbeSpace } from './probe-space.js';
 import { computeConnectivity, connectivityLines, listLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
@@ -26,6 +27,8 @@ export interface RevisionModel {
   workloads: WorkloadPeer[];
   /** The values that split this revision's probe space, read from its compiled IR. */
   space: ProbeSpace;
+  /** The inventory's nodes and their addresses (observed flows from a node address are the host or a remote node). */
+  nodes?: readonly { name: string; ips: readonly string[] }[];
   /** External sources (ingress) and destinations (egress) as np-guard lists them, from the compiled IR. */
   listRanges?: () => { ingress: IpRangePeer[]; egress: IpRangePeer[] };
   /** Undefined when the revision failed to load or compile. */
@@ -55,7 +58,7 @@ export type RuntimeOracle = (e: ObservedEvent) => { action: string; rule?: strin
 export interface PlanInputs {
   base: RevisionModel;
   head: RevisionModel;
-  flows?: { file: string; parsed: ParseResult<ObservedFlow> };
+  flows?: { file: string; parsed: HubbleExport };
   events?: { file: string; parsed: ParseResult<ObservedEvent>; base?: RuntimeOracle; head?: RuntimeOracle };
   runtime?: RuntimeChange[];
   maps?: MapDelta[];
@@ -285,61 +288,34 @@ function markInventoryUse(changes: Change[], workloads: readonly WorkloadPeer[])
   }
 }
 
-/** Places an observed endpoint on a peer: the exact pod when the inventory knows it, else its address. */
-function placeEndpoint(e: ObservedFlow['src'], pods: Map<string, WorkloadPeer>, ips: Map<string, WorkloadPeer>, byWorkload: Map<string, WorkloadPeer>, workloads: readonly WorkloadPeer[]): Peer | undefined {
-  if (e.namespace && e.pod) {
-    const w = pods.get(`${e.namespace}/${e.pod}`);
-    if (w) return { ...w, pod: `${e.namespace}/${e.pod}` };
-  }
-  if (e.namespace && e.workload) {
-    const w = byWorkload.get(`${e.namespace}/${e.workload.name}[${e.workload.kind}]`);
-    if (w) return w;
-  }
-  if (e.namespace && Object.keys(e.labels).length > 0) {
-    // Hubble names pods by their generated names; a workload whose labels the pod carries is its owner.
-    const w = workloads.find((x) => x.namespace === e.namespace && Object.keys(x.labels).length > 0 && Object.entries(x.labels).every(([k, v]) => e.labels[k] === v));
-    if (w) return w;
-  }
-  if (e.ip) {
-    const w = ips.get(e.ip);
-    if (w) return w;
-    const n = ipv4ToInt(e.ip);
-    if (n !== undefined && !e.namespace) return { type: 'ip', start: n, end: n };
-  }
-  if (e.reserved && e.reserved !== 'world' && !e.ip) return { type: 'entity', entity: e.reserved };
-  return undefined;
-}
-
 function peerMatches(changeSide: string, p: Peer): boolean {
   if (p.type !== 'ip') return changeSide === peerName(p);
   const r = externalRange(changeSide);
   return r !== undefined && p.start >= r.start && p.start <= r.end;
 }
 
-function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: RevisionModel, head: RevisionModel, workloads: readonly WorkloadPeer[], changes: Change[]): ObservedFlowSummary {
-  const pods = new Map<string, WorkloadPeer>();
-  const ips = new Map<string, WorkloadPeer>();
-  const byWorkload = new Map<string, WorkloadPeer>();
-  for (const w of workloads) {
-    pods.set(w.pod, w);
-    byWorkload.set(peerName(w), w);
-    for (const ip of w.ips ?? []) ips.set(ip, w);
-  }
+function flowImpact(file: string, parsed: HubbleExport, base: RevisionModel, head: RevisionModel, workloads: readonly WorkloadPeer[], changes: Change[]): ObservedFlowSummary {
+  const ctx = placementContext(workloads, [...(base.nodes ?? []), ...(head.nodes ?? [])], parsed.items);
   const bo = base.oracle ?? denyAll;
   const ho = head.oracle ?? denyAll;
   let skipped = 0;
+  let replies = 0;
   let evaluated = 0;
   let wouldDrop = 0;
   let wouldAllow = 0;
   let deniedByBoth = 0;
   const dropped: FlowImpact[] = [];
   for (const f of parsed.items) {
-    if (f.isReply || f.verdict === 'DROPPED' || !f.protocol || f.port === undefined) {
+    if (f.isReply) {
+      replies++;
       skipped++;
       continue;
     }
-    const src = placeEndpoint(f.src, pods, ips, byWorkload, workloads);
-    const dst = placeEndpoint(f.dst, pods, ips, byWorkload, workloads);
+    if (f.verdict === 'DROPPED' || !f.protocol || f.port === undefined) {
+      skipped++;
+      continue;
+    }
+    const { src, dst } = placeFlow(f, ctx);
     if (!src || !dst || (src.type !== 'workload' && dst.type !== 'workload')) {
       skipped++;
       continue;
@@ -367,11 +343,14 @@ function flowImpact(file: string, parsed: ParseResult<ObservedFlow>, base: Revis
     } else if (!passes(after)) deniedByBoth++;
     else if (!passes(before)) wouldAllow++;
   }
+  const other = Object.entries(parsed.otherEvents ?? {}).filter(([, n]) => (n ?? 0) > 0);
   return {
     file,
     total: parsed.total,
     malformed: parsed.malformed.length,
     malformedSamples: parsed.malformed.slice(0, 20),
+    ...(other.length ? { otherEvents: Object.fromEntries(other) as Record<string, number> } : {}),
+    replies,
     skipped,
     evaluated,
     wouldDrop,
@@ -392,7 +371,7 @@ function httpRequest(f: ObservedFlow): { method: string; path: string; host?: st
   }
 }
 
-function observedName(p: Peer, e: ObservedFlow['src']): string {
+function observedName(p: Peer, e: FlowEndpoint): string {
   return p.type === 'ip' ? `${e.ip}[External]` : peerName(p);
 }
 

@@ -68,7 +68,7 @@ function loadCached(f: RevisionFile, commit: string | undefined, cache: Revision
   const key = blobKey(f.oid, f.file);
   const hit = cache.blobs.get(key);
   if (!hit) {
-    const r = loadSources([{ file: f.file, bytes: f.bytes! }], commit);
+    const r = loadSources([{ file: f.file, bytes: f.bytes!, ...(f.named ? { named: true } : {}) }], commit);
     cache.blobs.set(key, r);
     return r;
   }
@@ -101,7 +101,7 @@ function blobId(bytes: Uint8Array): string {
  */
 async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache, ignore?: readonly string[]): Promise<LoadResult> {
   const r = await readWorkTree(root, paths, {}, ignore);
-  const parts = r.files.map((f) => loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes }, undefined, cache));
+  const parts = r.files.map((f) => loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes, ...(f.named ? { named: true } : {}) }, undefined, cache));
   return {
     documents: parts.flatMap((p) => p.documents),
     diagnostics: sortDiagnostics([...r.diagnostics, ...parts.flatMap((p) => p.diagnostics)]),
@@ -173,6 +173,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
     workloads: compiled.workloads ?? [],
     space: compiled.space,
     ...(compiled.listRanges ? { listRanges: compiled.listRanges } : {}),
+    ...(compiled.nodes ? { nodes: compiled.nodes } : {}),
     ...(compiled.oracle && !failed ? { oracle: compiled.oracle } : {}),
     ...(compiled.build && !failed ? { build: compiled.build } : {}),
     ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),

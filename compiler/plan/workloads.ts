@@ -50,6 +50,7 @@ export function workloadsOf(pods: readonly InventoryPod[], hostNetworkPods: read
     const g = groups.get(key);
     if (g) {
       g.ips!.push(...p.ips);
+      g.members!.push(`${p.namespace}/${p.name}`);
       // A host-network workload on several nodes is a remote node to most of its peers: no single
       // node stands for it. Its replicas are the host to each other: nothing to probe between them.
       if (hostNetwork) {
@@ -67,6 +68,7 @@ export function workloadsOf(pods: readonly InventoryPod[], hostNetworkPods: read
       node: p.node,
       ports: p.ports.map((x) => ({ protocol: x.protocol, port: x.port, name: x.name })),
       ips: [...p.ips],
+      members: [`${p.namespace}/${p.name}`],
       ...(hostNetwork ? { hostNetwork: true } : {}),
     });
   };

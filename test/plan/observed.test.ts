@@ -26,7 +26,7 @@ describe('Hubble flow JSON lines', () => {
     expect(r.total).toBe(5);
     expect(r.items).toHaveLength(2);
     expect(r.items[0]).toMatchObject({ line: 1, verdict: 'FORWARDED', protocol: 'TCP', port: 8080, isReply: false, src: { namespace: 'default', pod: 'frontend-7d9f-abcde', ip: '10.0.1.5', labels: { app: 'frontend' }, workload: { name: 'frontend', kind: 'Deployment' } } });
-    expect(r.items[1]).toMatchObject({ line: 3, protocol: 'UDP', port: 53, dst: { ip: '8.8.8.8', reserved: 'world' } });
+    expect(r.items[1]).toMatchObject({ line: 3, protocol: 'UDP', port: 53, dst: { ip: '8.8.8.8', reserved: ['world'] } });
     expect(r.malformed.map((m) => m.line)).toEqual([4, 5, 6]);
     expect(r.malformed[0]!.reason).toMatch(/^not JSON/);
     expect(r.malformed[1]!.reason).toBe('not a JSON object');

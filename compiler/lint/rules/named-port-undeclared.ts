@@ -1,6 +1,7 @@
 // A named port that no pod of the inventory declares matches nothing: Kubernetes and Cilium accept
 // the policy, and the rule then allows (or denies) no traffic at all.
-import { asArray, ciliumKinds, isObj, portRules, type Obj } from '../cilium.js';
+import { ciliumKinds, portRules } from '../cilium.js';
+import { asArray, isObj, type Obj } from '../../model/value.js';
 import type { NodePath } from '../../load/index.js';
 import type { LintRule } from '../rule.js';
 

@@ -3,7 +3,7 @@
 // with a note of what was cut. The full plan is always in the JSON output.
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
 import type { RuleRef } from '../probe.js';
-import { afterText, decisionText, groupChanges, groupUseText, revisionLabel } from './words.js';
+import { afterText, decisionText, groupChanges, groupUseText, otherEventsText, revisionLabel } from './words.js';
 
 /** Marker the workflow uses to find and update its own comment instead of adding another. */
 export const commentMarker = '<!-- weir-plan -->';
@@ -69,7 +69,7 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
   }
   if (s.workloadsAdded.length || s.workloadsRemoved.length) head.push(`| Workloads added / removed | ${s.workloadsAdded.length} / ${s.workloadsRemoved.length} |`);
   head.push('');
-  if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0)) head.push(`_${p.flows.file}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory)._`, '');
+  if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0 || (p.flows.replies ?? 0) > 0)) head.push(`_${p.flows.file}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory${p.flows.replies ? `; ${p.flows.replies} of them replies` : ''})${otherEventsText(p.flows)}._`, '');
 
   // Sections in order of importance; each is a list of rows that may be cut.
   interface Section { title: string; open: boolean; header: string[]; rows: string[]; footer?: string[] }

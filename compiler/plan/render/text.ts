@@ -2,7 +2,7 @@
 // the rule on each side, then np-guard's diff columns so the two tools' outputs map line by line.
 import { renderConnectivityDiff } from '../diff.js';
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
-import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
+import { afterText, decisionText, flowSkips, groupChanges, groupUseText, headline, otherEventsText, revisionLabel } from './words.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -22,7 +22,7 @@ export function renderText(p: Plan, opts: TextOptions = {}): string {
   if (p.breaking) out.push(paint('1;31', `BREAKING: ${p.summary.breaking} change(s) deny or kill traffic that is in use`), '');
   if (p.flows) {
     const f = p.flows;
-    out.push(`Observed flows (${f.file}): ${f.total} line(s), ${f.evaluated} evaluated, ${f.skipped} skipped, ${f.malformed} malformed`);
+    out.push(`Observed flows (${f.file}): ${f.total} line(s), ${f.evaluated} evaluated, ${flowSkips(f)}, ${f.malformed} malformed${otherEventsText(f)}`);
     out.push(paint(f.wouldDrop > 0 ? '1;31' : '32', `  ${f.wouldDrop} observed flow(s) would now be dropped`) + (f.wouldAllow ? `, ${f.wouldAllow} previously denied would now pass` : '') + (f.deniedByBoth ? `, ${f.deniedByBoth} denied by both revisions` : ''));
     for (const d of f.dropped.slice(0, limit)) out.push(`  line ${d.line}: ${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}  now ${decisionText(d.after)}`);
     for (const m of f.malformedSamples) out.push(`  malformed line ${m.line}: ${m.reason}`);
@@ -94,3 +94,4 @@ function firstErrors(diags: Plan['base']['diagnostics']): string {
     .map((d) => `\n    ${d.file}:${d.line}:${d.column}: ${d.message} [${d.rule}]`)
     .join('');
 }
+

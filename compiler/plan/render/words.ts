@@ -90,3 +90,15 @@ export function headline(p: Plan): string {
   if (s.runtimeChanges) parts.push(`${s.runtimeChanges} runtime change(s)`);
   return parts.join(', ');
 }
+
+/** `4 skipped` or `12 skipped (9 replies)`: replies are among the skipped lines, and said. */
+export function flowSkips(f: NonNullable<Plan['flows']>): string {
+  const replies = f.replies ?? 0;
+  return `${f.skipped} skipped${replies ? ` (${replies} repl${replies === 1 ? 'y' : 'ies'})` : ''}`;
+}
+
+/** `; 3 agent_event, 1 lost_events counted apart`, or nothing. */
+export function otherEventsText(f: NonNullable<Plan['flows']>): string {
+  const other = Object.entries(f.otherEvents ?? {});
+  return other.length ? `; ${other.map(([k, n]) => `${n} ${k}`).join(', ')} counted apart` : '';
+}
