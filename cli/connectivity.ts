@@ -3,6 +3,9 @@ import { renderConnectivity, type ListFormat } from '../compiler/plan/connectivi
 import { connectivityOf } from '../compiler/plan/plan.js';
 import { loadRevision, readInventory } from '../compiler/plan/revision.js';
 import { formatLocation } from '../compiler/diagnostics.js';
+import * as path from 'node:path';
+import { configFormat, projectConfig } from '../compiler/load/config.js';
+import { rebase } from '../compiler/load/index.js';
 import { type Command } from './command.js';
 import { choice, parseCommandLine, pathsFromRoot, repositoryRoot, writeOutput } from './inputs.js';
 
@@ -15,8 +18,10 @@ pair, in np-guard netpol-analyzer's \`list\` format (\`ns/name[Kind] => ns/name[
 external ranges as \`0.0.0.0-255.255.255.255[External]\`), so the two tools can be compared.
 
   --rev REV         read PATH at a Git revision (the work tree is not touched)
-  --inventory FILE  cluster inventory; default: workload manifests found under PATH
-  --format F        txt (default), csv, md, json, dot`;
+  --inventory FILE  cluster inventory (a file or a folder); default: workload manifests found under PATH
+  --format F        txt (default), csv, md, json, dot
+
+A .weir.yaml in this folder or above sets the defaults: policies, ignore, inventory, format.`;
 
 export const connectivityCommand: Command = {
   name: 'connectivity',
@@ -26,19 +31,29 @@ export const connectivityCommand: Command = {
     const { values, positionals } = parseCommandLine(argv, {
       rev: { type: 'string' },
       inventory: { type: 'string' },
-      format: { type: 'string', short: 'o', default: 'txt' },
+      format: { type: 'string', short: 'o' },
       output: { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     });
-    const format = choice('--format', values.format, formats, 'one of');
+    // .weir.yaml gives the defaults: policy paths, ignore globs, the inventory and the format.
+    const cfg = projectConfig(io.cwd);
+    if (cfg.diagnostics.some((d) => d.severity === 'error')) {
+      for (const d of cfg.diagnostics) io.stderr(`${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);
+      return 2;
+    }
+    const config = cfg.config;
+    const format = choice('--format', values.format ?? configFormat(config, 'connectivity') ?? 'txt', formats, 'one of');
     const root = values.rev ? await repositoryRoot(io.cwd) : io.cwd;
     if (!root) {
       io.stderr(`weir connectivity: --rev needs a Git repository, and ${io.cwd} is not inside one\n`);
       return 2;
     }
-    const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
-    const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
-    const { model } = await loadRevision(paths, root, { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}) }, inventory);
+    const given = positionals.length ? positionals : config?.policies ? config.policies.map((p) => path.resolve(config.root, p)) : ['.'];
+    const paths = pathsFromRoot(given, io.cwd, root);
+    const inventoryPath = values.inventory ?? (config?.inventory?.length === 1 ? path.resolve(config.root, config.inventory[0]!) : undefined);
+    const inventory = inventoryPath ? await readInventory(inventoryPath, io.cwd) : undefined;
+    const ignore = config?.ignore ? rebase(config.ignore, config.root, root) : undefined;
+    const { model } = await loadRevision(paths, root, { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}), ...(ignore ? { ignore } : {}) }, inventory);
     const errors = model.info.diagnostics.filter((d) => d.severity === 'error');
     if (model.info.status === 'failed') {
       for (const d of errors.slice(0, 20)) io.stderr(`${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);

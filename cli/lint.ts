@@ -7,6 +7,7 @@ import { loadInventory, readInventory, type Inventory } from '../compiler/invent
 import { lintDocuments } from '../compiler/lint/index.js';
 import { counts, render, reportFormats, type LintRun, type ReportFormat } from '../compiler/lint/report.js';
 import { loadPolicies, type PolicyDocument } from '../compiler/load/index.js';
+import { configFormat, projectConfig } from '../compiler/load/config.js';
 import { UsageError, useColor, type Command } from './command.js';
 import { parseCommandLine, pathsFromRoot, repositoryRoot } from './inputs.js';
 
@@ -14,8 +15,11 @@ const usage = `usage: weir lint [PATH...] [--rev REV] [--inventory FILE] [--guar
 
 Checks policies (CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, NetworkPolicy, TracingPolicy,
 PodSecurityPolicy, weir Inventory/PolicyTest/Guardrail) and prints every finding with file:line:col.
+Other documents (RBAC, Services, Argo CD and Flux objects, Helm charts, GitHub Actions) are counted
+and left out. A .weir.yaml in this folder or above (up to the repository's top) sets the defaults:
+policies, ignore, inventory, guardrails, format.
 
-  PATH              files or folders (default: .)
+  PATH              files or folders (default: .weir.yaml's policies, else .)
   --rev REV         read PATHs from this Git revision of the repository instead of the work tree
   --inventory FILE  inventory for selector checks (default: Inventory documents among PATHs)
   --guardrails PATH extra Guardrail files or folders (Guardrails among PATHs always apply)
@@ -45,28 +49,36 @@ export const lintCommand: Command = {
       rev: { type: 'string' },
       inventory: { type: 'string' },
       guardrails: { type: 'string', multiple: true },
-      format: { type: 'string', default: 'text' },
+      format: { type: 'string' },
       output: { type: 'string', short: 'o' },
       quiet: { type: 'boolean', short: 'q', default: false },
     });
-    const format = values.format as ReportFormat;
-    if (!reportFormats.includes(format)) throw new UsageError(`unknown --format \`${values.format}\`; use one of ${reportFormats.join(', ')}`);
-    let root = io.cwd;
-    let paths = positionals.length > 0 ? positionals : ['.'];
+    const cfg = projectConfig(io.cwd);
+    const config = cfg.config;
+    // Paths in the config are relative to its folder.
+    const fromConfig = (ps: readonly string[]) => ps.map((p) => path.resolve(config!.root, p));
+    const format = (values.format ?? configFormat(config, 'lint') ?? 'text') as ReportFormat;
+    if (!reportFormats.includes(format)) throw new UsageError(`unknown --format \`${format}\`${values.format === undefined && config ? ` (from ${config.file})` : ''}; use one of ${reportFormats.join(', ')}`);
+    // Without PATHs the project's own paths are linted from its root, and named relative to it.
+    const projectRun = positionals.length === 0 && config !== undefined;
+    let root = projectRun ? config.root : io.cwd;
+    let paths = positionals.length > 0 ? positionals : (config?.policies ?? ['.']);
     // With --rev, paths are read relative to the repository's top level, wherever the user stands.
     if (values.rev !== undefined) {
       const top = await repositoryRoot(io.cwd);
       if (!top) throw new UsageError(`--rev needs a Git repository, and ${io.cwd} is not inside one`);
       root = top;
-      paths = pathsFromRoot(paths, io.cwd, top);
+      paths = pathsFromRoot(paths, projectRun ? config.root : io.cwd, top);
     }
-    const loadOpts = { root, ...(values.rev !== undefined ? { rev: values.rev } : {}) };
+    const loadOpts = { root, ...(values.rev !== undefined ? { rev: values.rev } : {}), ...(config?.ignore ? { ignore: config.ignore, ignoreBase: config.root } : {}) };
     const loaded = await loadPolicies(paths, loadOpts);
-    const diagnostics: Diagnostic[] = [...loaded.diagnostics];
+    const diagnostics: Diagnostic[] = [...cfg.diagnostics, ...loaded.diagnostics];
+    if (cfg.source && cfg.diagnostics.length) loaded.sources.set(cfg.source.file, cfg.source.text);
 
     let inventory: Inventory | undefined;
-    if (values.inventory !== undefined) {
-      const r = await readInventory([values.inventory], { root: io.cwd });
+    const inventoryPaths = values.inventory !== undefined ? [values.inventory] : config?.inventory ? fromConfig(config.inventory) : undefined;
+    if (inventoryPaths) {
+      const r = await readInventory(inventoryPaths, { root: io.cwd });
       diagnostics.push(...r.diagnostics);
       inventory = r.inventory;
     } else if (loaded.documents.some((d) => d.kind === 'Inventory')) {
@@ -75,7 +87,7 @@ export const lintCommand: Command = {
       inventory = r.inventory;
     }
     let guardrails: PolicyDocument[] = [];
-    for (const g of values.guardrails ?? []) {
+    for (const g of [...(values.guardrails ?? []), ...(config?.guardrails ? fromConfig(config.guardrails) : [])]) {
       const r = await loadPolicies([g], { root: io.cwd });
       diagnostics.push(...r.diagnostics);
       guardrails = guardrails.concat(r.documents.filter((d) => d.kind === 'Guardrail'));

@@ -128,6 +128,12 @@ function classifyObject(
     return { documents: [], diagnostics, ignored };
   }
   let apiVersion: unknown = obj['apiVersion'] ?? (obj['kind'] === undefined ? fromList?.apiVersion : undefined);
+  const info = kindInfo(kind);
+  // Known objects that carry no policy (weir's own reports among them) are left out as they are.
+  if (info?.family === 'ignored') {
+    ignored.push({ file: provenance.file, line: provenance.line, what: `${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}` });
+    return { documents: [], diagnostics, ignored };
+  }
   if (apiVersion === undefined) {
     const wrongCase = Object.keys(obj).find((k) => k !== 'apiVersion' && k.toLowerCase() === 'apiversion');
     if (wrongCase) {
@@ -142,7 +148,6 @@ function classifyObject(
       diagnostics.push(diagnostic('load/missing-apiversion', 'error', `${kind} has no \`apiVersion\``, at(['kind']), { commit }));
     }
   }
-  const info = kindInfo(kind);
   const meta = (obj['metadata'] ?? {}) as Record<string, unknown>;
   const name = typeof meta['name'] === 'string' ? meta['name'] : '';
   const namespace = typeof meta['namespace'] === 'string' ? meta['namespace'] : undefined;

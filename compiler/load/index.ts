@@ -19,8 +19,10 @@ export interface LoadOptions {
   /** Read from this Git revision of `root` instead of the file system. */
   rev?: string;
   limits?: Partial<YamlLimits>;
-  /** Globs (relative to root, .gitignore style) of files folders are read without. */
+  /** Globs (.gitignore style) of files folders are read without. */
   ignore?: readonly string[];
+  /** The folder the globs are relative to (the project config's); default: root. */
+  ignoreBase?: string;
 }
 
 export interface LoadResult {
@@ -104,14 +106,14 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
     rels.push(rel === '' ? '.' : rel.split(path.sep).join('/'));
   }
   if (opts.rev) {
-    const r = await readRevision(root, opts.rev, rels, opts.ignore ? { ignore: opts.ignore } : {});
+    const r = await readRevision(root, opts.rev, rels, opts.ignore ? { ignore: rebase(opts.ignore, opts.ignoreBase, root) } : {});
     if ('error' in r) return { documents: [], diagnostics: [...pre, r.error], files: [], sources: new Map(), ignored: [] };
     const res = loadSources(r.files as SourceFile[], r.commit, opts.limits); // no `have`: every file was read
     res.diagnostics = sortDiagnostics([...pre, ...r.diagnostics, ...res.diagnostics]);
     res.ignored = [...r.ignored, ...res.ignored];
     return res;
   }
-  const read = await readWorkTree(root, rels, opts.limits, opts.ignore);
+  const read = await readWorkTree(root, rels, opts.limits, opts.ignore ? rebase(opts.ignore, opts.ignoreBase, root) : undefined);
   const res = loadSources(read.files, undefined, opts.limits);
   res.diagnostics = sortDiagnostics([...pre, ...read.diagnostics, ...res.diagnostics]);
   res.ignored = [...read.ignored, ...res.ignored];
@@ -119,15 +121,35 @@ export async function loadPolicies(paths: readonly string[], opts: LoadOptions =
 }
 
 /**
+ * Globs written relative to `base`, as a test of paths relative to `root`. Only globs under a
+ * `root` below `base` can apply; `root` above `base` prefixes them.
+ */
+export function rebase(globs: readonly string[], base: string | undefined, root: string): readonly string[] | ((file: string) => boolean) {
+  if (!base || path.resolve(base) === path.resolve(root)) return globs;
+  const test = ignoreTest(globs);
+  return (file) => {
+    const rel = path.relative(base, path.resolve(root, file)).split(path.sep).join('/');
+    // A folder is asked about with a trailing slash: keep it (path.resolve drops it).
+    return !rel.startsWith('..') && test(file.endsWith('/') ? `${rel}/` : rel);
+  };
+}
+
+/** An ignore option as a test; a folder named on the command line that is itself ignored is read in full. */
+function ignoreFor(ignore: readonly string[] | ((file: string) => boolean) | undefined, named: string): (file: string) => boolean {
+  const test = typeof ignore === 'function' ? ignore : ignoreTest(ignore);
+  if (test(`${named.replace(/\/+$/, '')}/`)) return () => false;
+  return test;
+}
+
+/**
  * Reads the YAML and JSON files under `rels` (relative to `root`) from disk; missing, unreadable
  * and oversized files are findings, other files of a folder one info finding per folder. A file
  * named on its own is always read.
  */
-export async function readWorkTree(root: string, rels: readonly string[], limits: Partial<YamlLimits> = {}, ignore?: readonly string[]): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[]; ignored: IgnoredInput[] }> {
+export async function readWorkTree(root: string, rels: readonly string[], limits: Partial<YamlLimits> = {}, ignore?: readonly string[] | ((file: string) => boolean)): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[]; ignored: IgnoredInput[] }> {
   const files: SourceFile[] = [];
   const pre: Diagnostic[] = [];
   const ignored: IgnoredInput[] = [];
-  const skip = ignoreTest(ignore);
   for (const rel of rels) {
     const abs = path.resolve(root, rel);
     let st;
@@ -140,7 +162,7 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
     let list = [abs];
     const named = !st.isDirectory();
     if (st.isDirectory()) {
-      const sel = selectInputs((await walk(abs)).map((f) => ({ file: displayPath(root, f), abs: f })), skip);
+      const sel = selectInputs((await walk(abs)).map((f) => ({ file: displayPath(root, f), abs: f })), ignoreFor(ignore, rel));
       list = sel.read.map((f) => f.abs);
       ignored.push(...sel.ignored);
       const info = notReadDiagnostic(rel, sel.notRead);
@@ -200,7 +222,7 @@ export async function readRevision(
   repo: string,
   rev: string,
   paths: readonly string[],
-  opts: { reader?: GitObjectReader; have?: (file: string, oid: string) => boolean; keepBlobs?: boolean; ignore?: readonly string[] } = {},
+  opts: { reader?: GitObjectReader; have?: (file: string, oid: string) => boolean; keepBlobs?: boolean; ignore?: readonly string[] | ((file: string) => boolean) } = {},
 ): Promise<{ files: RevisionFile[]; commit: string; diagnostics: Diagnostic[]; ignored: IgnoredInput[] } | { error: Diagnostic }> {
   const reader = opts.reader ?? new GitObjectReader(repo);
   try {
@@ -210,9 +232,10 @@ export async function readRevision(
     const specs = paths.map((p) => p.replace(/^\.\/|\/+$/g, '')).filter((p) => p !== '.' && p !== '');
     // A path naming one file reads it whatever its name; folders are read as readWorkTree reads them.
     const named = new Set(listed.filter((f) => specs.includes(f.file)).map((f) => f.file));
+    const tests = (specs.length ? specs : ['.']).map((p) => ({ p, test: ignoreFor(opts.ignore, p) }));
     const sel = selectInputs(
       listed.filter((f) => !named.has(f.file) && !f.file.split('/').some(isSkippedEntry)),
-      ignoreTest(opts.ignore),
+      (file) => tests.some(({ p, test }) => (p === '.' || file.startsWith(`${p}/`)) && test(file)),
     );
     const diagnostics: Diagnostic[] = [];
     for (const p of specs.length ? specs : ['.']) {

@@ -49,6 +49,15 @@ export const kinds: Readonly<Record<string, KindInfo>> = {
   Kustomization: { family: 'ignored', apiVersions: ['kustomize.config.k8s.io/v1beta1', 'kustomize.toolkit.fluxcd.io/v1'], namespaced: false },
   // weir's own rollout object (controller/kube): lives in the same repositories as policies.
   PolicyRollout: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: true },
+  // What weir writes (reports, plans, bundles) may be committed beside the policies it describes.
+  Plan: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  LintReport: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  Bundle: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  NodeBundle: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  NodeBundleDelta: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  BlobDelta: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  PspConversionReport: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
+  FalcoConversionReport: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: false },
 };
 
 /**

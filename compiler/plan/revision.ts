@@ -12,6 +12,8 @@ import type { RevisionModel } from './plan.js';
 export interface RevisionRequest {
   /** Git revision, or undefined for the work tree. */
   rev?: string;
+  /** Files folders are read without (the project config's ignore globs, as a test of root-relative paths). */
+  ignore?: readonly string[] | ((file: string) => boolean);
   /** How the user named it, for headings (`main`, `worktree`). */
   ref: string;
 }
@@ -99,7 +101,7 @@ function blobId(bytes: Uint8Array): string {
  * The work tree (`weir plan --worktree`), each file keyed by the blob id Git would give it, so an
  * unchanged file reuses the base revision's parse and compile like a committed one does.
  */
-async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache, ignore?: readonly string[]): Promise<LoadResult> {
+async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache, ignore?: readonly string[] | ((file: string) => boolean)): Promise<LoadResult> {
   const r = await readWorkTree(root, paths, {}, ignore);
   const parts = r.files.map((f) => loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes, ...(f.named ? { named: true } : {}) }, undefined, cache));
   return {
@@ -111,7 +113,7 @@ async function loadWorkTree(paths: readonly string[], root: string, cache: Revis
   };
 }
 
-async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache, ignore?: readonly string[]): Promise<LoadResult> {
+async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache, ignore?: readonly string[] | ((file: string) => boolean)): Promise<LoadResult> {
   let reader = cache.readers.get(root);
   if (!reader) cache.readers.set(root, (reader = new GitObjectReader(root)));
   // Blobs parsed for the other revision (same id, same path) are not read again.
@@ -134,7 +136,7 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
   // Paths outside the repository go through loadPolicies (it reports them); inside, revisions and the
   // work tree are read file by file against the shared cache.
   const inside = paths.every((p) => !p.startsWith('..'));
-  const load = !inside ? await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) }) : req.rev ? await loadAt(paths, root, req.rev, cache).finally(() => shared || closeRevisionCache(cache)) : await loadWorkTree(paths, root, cache);
+  const load = !inside ? await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) }) : req.rev ? await loadAt(paths, root, req.rev, cache, req.ignore).finally(() => shared || closeRevisionCache(cache)) : await loadWorkTree(paths, root, cache, req.ignore);
   const docs = load.documents;
   // Without --inventory the workloads come from the manifests beside the policies, at this revision.
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');

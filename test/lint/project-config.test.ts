@@ -1,0 +1,127 @@
+// .weir.yaml, the project configuration: found as ESLint and conftest find theirs, checked with
+// places, and applied by `weir lint` (policies, ignore, inventory, guardrails, format). And weir's own
+// repository, a GitOps repository like any other, lints clean with no arguments.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
+import type { CommandIO } from '../../cli/command.js';
+import { configFormat, findConfigFile, readConfig } from '../../compiler/load/config.js';
+
+const temps: string[] = [];
+afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
+function tree(files: Record<string, string>): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'weir-config-'));
+  temps.push(d);
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(d, f)), { recursive: true });
+    writeFileSync(path.join(d, f), text);
+  }
+  return d;
+}
+
+async function run(argv: string[], cwd: string) {
+  let stdout = '';
+  let stderr = '';
+  const io: CommandIO = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), cwd, env: {}, isTTY: false };
+  return { code: await main(argv, io), stdout, stderr };
+}
+
+const cnp = (name: string, extra = '') => `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: ${name}}}\n${extra}`;
+
+describe('.weir.yaml: where it is found', () => {
+  it('in the working folder or the nearest parent, not above the repository', () => {
+    const d = tree({ '.weir.yaml': 'policies: [p]\n', 'repo/.git/HEAD': 'ref: refs/heads/main\n', 'repo/a/b/x.txt': '', 'plain/c/x.txt': '' });
+    expect(findConfigFile(path.join(d, 'plain/c'))).toBe(path.join(d, '.weir.yaml'));
+    expect(findConfigFile(path.join(d, 'repo/a/b'))).toBeUndefined();
+    writeFileSync(path.join(d, 'repo/.weir.yml'), 'ignore: [x]\n');
+    expect(findConfigFile(path.join(d, 'repo/a/b'))).toBe(path.join(d, 'repo/.weir.yml'));
+  });
+
+  it('reads every key, a path or a list, formats per command or for all', () => {
+    const d = tree({ '.weir.yaml': 'policies: network\nignore: [vendor/, "**/*.tmpl.yaml"]\ninventory: cluster/\nguardrails: [guardrails]\nformat: {lint: sarif}\n' });
+    const r = readConfig(path.join(d, '.weir.yaml'));
+    expect(r.diagnostics).toEqual([]);
+    expect(r.config).toMatchObject({ root: d, policies: ['network'], ignore: ['vendor/', '**/*.tmpl.yaml'], inventory: ['cluster/'], guardrails: ['guardrails'] });
+    expect([configFormat(r.config, 'lint'), configFormat(r.config, 'connectivity')]).toEqual(['sarif', undefined]);
+    const all = readConfig(path.join(tree({ '.weir.yml': 'format: json\n' }), '.weir.yml'));
+    expect(configFormat(all.config, 'connectivity')).toBe('json');
+  });
+
+  it('mistakes are errors at their place', () => {
+    const d = tree({ '.weir.yaml': 'policy: [p]\nignore: {a: 1}\nformat: [x]\n' });
+    const r = readConfig(path.join(d, '.weir.yaml'));
+    expect(r.config).toBeUndefined();
+    expect(r.diagnostics.map((x) => `${x.rule}@${x.line}:${x.column} ${x.message}`)).toEqual([
+      'config/invalid@1:1 unknown key `policy` in .weir.yaml; known: policies, ignore, inventory, guardrails, format (did you mean `policies`?)',
+      'config/invalid@2:9 `ignore` must be a path or a list of paths',
+      'config/invalid@3:9 `format` must be a format name, or a mapping of command to format (`lint: sarif`)',
+    ]);
+  });
+});
+
+describe('weir lint with a .weir.yaml', () => {
+  const repo = () =>
+    tree({
+      '.git/HEAD': 'ref: refs/heads/main\n',
+      '.weir.yaml': 'policies: [network]\nignore: [network/drafts/]\nguardrails: guardrails\nformat: {lint: json}\n',
+      'network/api.yaml': cnp('api', '  ingress:\n  - fromEntities: [world]\n'),
+      'network/drafts/wip.yaml': 'kind: [broken\n',
+      'guardrails/no-world.yaml': `apiVersion: weir.dev/v1alpha1\nkind: Guardrail\nmetadata: {name: no-world}\nspec:\n  kinds: [CiliumNetworkPolicy]\n  severity: warning\n  message: world may not reach pods\n  rule: "!has(object.spec.ingress) || !object.spec.ingress.exists(r, has(r.fromEntities) && r.fromEntities.exists(e, e == 'world'))"\n`,
+      'docs/readme.md': '# not policies\n',
+    });
+
+  it('no arguments: the configured paths, less the ignored ones, with its guardrails and format', async () => {
+    const d = repo();
+    const r = await run(['lint'], path.join(d, 'docs'));
+    const report = JSON.parse(r.stdout) as { summary: { files: number; warnings: number; errors: number }; files: string[]; diagnostics: { rule: string; file: string }[] };
+    expect(report.files).toEqual(['network/api.yaml']);
+    expect(report.diagnostics.map((x) => `${x.rule} ${x.file}`)).toEqual(['guardrail/no-world network/api.yaml']);
+    expect(r.code).toBe(0);
+  });
+
+  it('an ignored folder named on the command line is read; --format wins over the config', async () => {
+    const d = repo();
+    const r = await run(['lint', 'network/drafts', '--format', 'text'], d);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/network\/drafts\/wip\.yaml:\d+:\d+ error/);
+  });
+
+  it('a broken config is an error of the run, at its place', async () => {
+    const d = repo();
+    writeFileSync(path.join(d, '.weir.yaml'), 'policies: [network]\nformats: json\n');
+    const r = await run(['lint', '--format', 'text'], d);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('.weir.yaml:2:1 error unknown key `formats` in .weir.yaml; known: policies, ignore, inventory, guardrails, format (did you mean `format`?) [config/invalid]');
+  });
+});
+
+describe("weir's own repository", () => {
+  it('lints with no arguments without an error: other tools\' files are counted, not reported', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const r = await run(['lint', '--format', 'json'], root);
+    const report = JSON.parse(r.stdout) as { summary: { errors: number; ignored: number }; diagnostics: { rule: string; severity: string; file: string }[] };
+    expect(report.diagnostics.filter((x) => x.severity === 'error')).toEqual([]);
+    expect(r.code).toBe(0);
+    // action.yml, RBAC, kustomizations, Argo CD and Flux objects are among the ignored documents.
+    expect(report.summary.ignored).toBeGreaterThan(20);
+    expect(report.diagnostics.filter((x) => x.rule === 'load/unknown-kind' || x.rule === 'load/missing-kind')).toEqual([]);
+  }, 60_000);
+});
+
+describe('weir connectivity with a .weir.yaml', () => {
+  it('reads the configured paths and inventory, less the ignored ones, in the configured format', async () => {
+    const d = tree({
+      '.git/HEAD': 'ref: refs/heads/main\n',
+      '.weir.yaml': 'policies: [network]\nignore: [network/old/]\ninventory: cluster\nformat: {connectivity: csv}\n',
+      'network/deny.yaml': 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n',
+      'network/old/broken.yaml': 'kind: [\n',
+      'cluster/pods.json': JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [{ metadata: { name: 'web-0', namespace: 'shop', labels: { app: 'web' }, ownerReferences: [{ kind: 'StatefulSet', name: 'web', controller: true }] }, status: { podIP: '10.0.0.1' } }] }),
+    });
+    const r = await run(['connectivity'], d);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('src,dst,conn\nshop/web[StatefulSet],0.0.0.0-255.255.255.255[External],All Connections\n');
+  });
+});
