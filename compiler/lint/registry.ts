@@ -15,6 +15,10 @@ import { reservedLabel } from './rules/reserved-label.js';
 import { selectorMisplacedLabel } from './rules/selector-misplaced-label.js';
 import { selectorNoMatch } from './rules/selector-no-match.js';
 import { namedPortUndeclared } from './rules/named-port-undeclared.js';
+import { ciliumPeerKinds } from './rules/cilium-peer-kinds.js';
+import { tetragonMonitorAction } from './rules/tetragon-monitor-action.js';
+import { tetragonOperatorType } from './rules/tetragon-operator-type.js';
+import { tetragonRemoved } from './rules/tetragon-removed.js';
 import { tetragonAction } from './rules/tetragon-action.js';
 import { tetragonArgIndex } from './rules/tetragon-arg-index.js';
 import { tetragonSelectorLimits } from './rules/tetragon-limits.js';
@@ -31,12 +35,16 @@ export const rules: readonly LintRule[] = [
   l7Protocol,
   fqdnNeedsDns,
   portRange,
+  ciliumPeerKinds,
   cidr,
   selectorNoMatch,
   namedPortUndeclared,
   tetragonSelectorLimits,
   tetragonArgIndex,
   tetragonAction,
+  tetragonRemoved,
+  tetragonOperatorType,
+  tetragonMonitorAction,
 ];
 
 export function ruleById(id: string): LintRule | undefined {

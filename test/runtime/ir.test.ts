@@ -53,6 +53,12 @@ describe('runtime IR diagnostics (table)', () => {
     expect(r.nodes[0]!.lowered.hooks).toHaveLength(0);
   });
 
+  it('a policy in monitor mode never kills: an unscoped Sigkill there is not refused (it only posts)', () => {
+    const monitor = (mode: string) => `apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata:\n  name: t\nspec:\n  options: [{name: policy-mode, value: ${mode}}]\n  kprobes:\n${openat(`    - matchActions:\n      - {action: Sigkill}\n`)}`;
+    expect(compileText(monitor('monitor')).errors).toEqual([]);
+    expect(compileText(monitor('enforce')).errors.join('\n')).toMatch(/runtime\/host-wide-kill/);
+  });
+
   it('the host-wide kill annotation lets an unscoped Sigkill through', () => {
     const r = compileText(policy(openat(`    - matchActions:\n      - {action: Sigkill}\n`), `  annotations: {weir.dev/allow-host-wide-kill: "true"}\n`));
     expect(r.errors).toEqual([]);

@@ -478,6 +478,8 @@ function parseSelector(
 /** Sigkill/Signal with no process scoping would hit every process on the host: needs the override annotation. */
 function checkHostWideKill(p: RuntimePolicy, out: Diagnostic[]): void {
   if (p.annotations[allowHostWideKillAnnotation] === 'true') return;
+  // In monitor mode no signal is ever sent (the event is posted): nothing host-wide can be killed.
+  if (p.mode === 'monitor') return;
   if (p.kind === 'TracingPolicyNamespaced' || p.podSelector) return;
   for (const h of p.hooks) {
     for (const s of h.selectors) {

@@ -91,3 +91,64 @@ describe('runtime limits', () => {
     expect(tetragonSelectorLimits.meta.description).toContain(`more than ${tetragonLimits.selectorsPerHook} selectors`);
   });
 });
+
+import { operatorMismatch, tetragonOperatorType } from '../../../compiler/lint/rules/tetragon-operator-type.js';
+import { tetragonRemoved } from '../../../compiler/lint/rules/tetragon-removed.js';
+import { tetragonMonitorAction } from '../../../compiler/lint/rules/tetragon-monitor-action.js';
+
+describe('tetragon/operator-type', () => {
+  const args = '[{index: 0, type: int}, {index: 1, type: string}, {index: 2, type: sock}, {index: 3, type: sockaddr}, {index: 4, type: file}]';
+  const sel = (index: number, op: string, values = '["1"]') => kprobe(`  - matchArgs: [{index: ${index}, operator: ${op}, values: ${values}}]`, args);
+  const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[] = [
+    { name: 'Prefix on a string', yaml: sel(1, 'Prefix', '[/etc]'), expect: [] },
+    { name: 'Equal on an int', yaml: sel(0, 'Equal'), expect: [] },
+    { name: 'DPort on a sock', yaml: sel(2, 'DPort', '["443"]'), expect: [] },
+    { name: 'SAddr on a sockaddr', yaml: sel(3, 'SAddr', '["10.0.0.0/8"]'), expect: [] },
+    { name: 'FileType on a file', yaml: sel(4, 'FileType', '[dir]'), expect: [] },
+    { name: 'DPort on a string', yaml: sel(1, 'DPort', '["443"]'), expect: ['tetragon/operator-type@11:40'], message: /DPort reads a socket: it applies to sock, skb, socket or sockaddr arguments, not string \(argument 1 of sys_openat\)/ },
+    { name: 'Protocol on an int', yaml: sel(0, 'Protocol', '["6"]'), expect: ['tetragon/operator-type@11:40'] },
+    { name: 'Prefix on an int', yaml: sel(0, 'Prefix'), expect: ['tetragon/operator-type@11:40'], message: /never matches/ },
+    { name: 'Mask on a string', yaml: sel(1, 'Mask'), expect: ['tetragon/operator-type@11:40'], message: /refuses it on a string argument/ },
+    { name: 'DAddr on a sockaddr', yaml: sel(3, 'DAddr', '["10.0.0.1"]'), expect: ['tetragon/operator-type@11:40'], message: /only its source address/ },
+    { name: 'Equal on a sock', yaml: sel(2, 'Equal'), expect: ['tetragon/operator-type@11:40'] },
+    { name: 'FileType on a string', yaml: sel(1, 'FileType', '[dir]'), expect: ['tetragon/operator-type@11:40'] },
+  ];
+  it.each(cases)('$name', ({ yaml, expect: want, message }) => {
+    const got = check(tetragonOperatorType, yaml);
+    expect(got.map(where)).toEqual(want);
+    if (message) expect(got[0]?.message).toMatch(message);
+  });
+  it('tracepoint operators are checked against the args position', () => {
+    const tp = tracing('tracepoints:\n- subsystem: syscalls\n  event: sys_enter_openat\n  args: [{index: 5, type: string}]\n  selectors:\n  - matchArgs: [{index: 0, operator: GT, values: ["1"]}]');
+    expect(check(tetragonOperatorType, tp).map(where)).toEqual(['tetragon/operator-type@11:40']);
+    expect([operatorMismatch('family', 'sockaddr_un'), operatorMismatch('SPort', 'sockaddr_un') !== undefined, operatorMismatch('Mask', 'kernel_cap_t'), operatorMismatch('Equal', 'unknown_type')]).toEqual([undefined, true, undefined, undefined]);
+  });
+});
+
+describe('tetragon/removed', () => {
+  const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[] = [
+    { name: 'current actions', yaml: kprobe('  - matchActions: [{action: Sigkill}, {action: Post}]'), expect: [] },
+    { name: 'FollowFD with argFd and argName', yaml: kprobe('  - matchActions: [{action: FollowFD, argFd: 0, argName: 1}]'), expect: ['tetragon/removed@11:31', 'tetragon/removed@11:41', 'tetragon/removed@11:51'], message: /FollowFD \(in sys_openat\) was removed in Tetragon v1\.8 \(deprecated since v1\.4\)/ },
+    { name: 'copyfd in any case', yaml: kprobe('  - matchReturnActions: [{action: copyfd}]'), expect: ['tetragon/removed@11:37'] },
+    { name: 'returnArgAction Post', yaml: tracing('kprobes:\n- call: fd_install\n  returnArgAction: Post\n  selectors: []'), expect: ['tetragon/removed@8:22'], message: /refused since Tetragon v1\.8/ },
+  ];
+  it.each(cases)('$name', ({ yaml, expect: want, message }) => {
+    const got = check(tetragonRemoved, yaml);
+    expect(got.map(where)).toEqual(want);
+    if (message) expect(got[0]?.message).toMatch(message);
+  });
+});
+
+describe('tetragon/monitor-mode-action', () => {
+  const monitor = (actions: string, mode = 'monitor') => tracing(`options: [{name: policy-mode, value: ${mode}}]\nkprobes:\n- call: sys_openat\n  syscall: true\n  args: [{index: 1, type: string}]\n  selectors:\n  - matchActions: ${actions}`);
+  it.each([
+    ['Sigkill in monitor mode', monitor('[{action: Sigkill}]'), ['tetragon/monitor-mode-action@12:31']],
+    ['Signal and Override', monitor('[{action: Signal, argSig: 9}, {action: Override, argError: -1}]'), ['tetragon/monitor-mode-action@12:31', 'tetragon/monitor-mode-action@12:60']],
+    ['Post in monitor mode', monitor('[{action: Post}]'), []],
+    ['Sigkill in enforce mode', monitor('[{action: Sigkill}]', 'enforce'), []],
+  ])('%s', (_, yaml, want) => {
+    const got = check(tetragonMonitorAction, yaml);
+    expect(got.map(where)).toEqual(want);
+    for (const d of got) expect([d.severity, d.message]).toEqual(['warning', expect.stringMatching(/never runs: the policy is in monitor mode/)]);
+  });
+});
