@@ -5,7 +5,7 @@
 // global identities are assigned in the sorted order of their label sets, so the same inventory
 // always yields the same numbers.
 import type { Inventory, Pod } from '../inventory/model.js';
-import { comparePrefix, formatPrefix, type Prefix } from '../model/cidr.js';
+import { comparePrefix, formatPrefix, hostPrefix, parseAddress, prefixContains, type Prefix } from '../model/cidr.js';
 import { LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, LABEL_SERVICE_ACCOUNT } from '../model/selector.js';
 
 export const ID_ANY = 0;
@@ -96,6 +96,29 @@ function labelKey(m: Map<string, string>): string {
     .join(';');
 }
 
+/**
+ * A Kubernetes NetworkPolicy ipBlock: every address in `prefix` outside `except`. Unlike a Cilium
+ * CIDR rule it covers pod addresses too, so identities are refined to lie wholly inside or outside it.
+ */
+export interface IpBlock {
+  prefix: Prefix;
+  except: readonly Prefix[];
+}
+
+/** One text per distinct block (`10.0.0.0/16 except 10.0.5.0/24,...`), as identity labels show it. */
+export function ipBlockKey(b: IpBlock): string {
+  const ex = b.except.map(formatPrefix).sort();
+  return ex.length ? `${formatPrefix(b.prefix)} except ${[...new Set(ex)].join(',')}` : formatPrefix(b.prefix);
+}
+
+/** Whether an address lies in the block (in its CIDR and in none of its exceptions). */
+export function ipBlockContains(b: IpBlock, address: string): boolean {
+  const a = parseAddress(address);
+  if (!a) return false;
+  const h = hostPrefix(a.family, a.addr);
+  return prefixContains(b.prefix, h) && !b.except.some((x) => prefixContains(x, h));
+}
+
 export interface IdentityAllocation {
   identities: Identity[];
   byId: Map<number, Identity>;
@@ -107,6 +130,8 @@ export interface IdentityAllocation {
   cidrIdentity: Map<string, number>;
   /** FQDN selector identity by selector string (`matchName:x` / `matchPattern:y`). */
   fqdnIdentity: Map<string, number>;
+  /** Endpoint identities wholly inside each ipBlock (by ipBlockKey), ascending. */
+  ipBlockMembers: Map<string, number[]>;
 }
 
 function reservedIdentity(name: string, id: number): Identity {
@@ -114,7 +139,7 @@ function reservedIdentity(name: string, id: number): Identity {
 }
 
 /** Allocates all identities for an inventory plus the CIDR prefixes and FQDN selectors the policies use. */
-export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], fqdnSelectors: readonly string[]): IdentityAllocation {
+export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], fqdnSelectors: readonly string[], ipBlocks: readonly IpBlock[] = []): IdentityAllocation {
   const identities: Identity[] = Object.entries(reservedIdentities).map(([n, id]) => reservedIdentity(n, id));
   const nsLabels = new Map(inv.namespaces.map((n) => [n.name, n.labels]));
   const byLabels = new Map<string, { labels: Map<string, string>; pods: number[]; namespace: string }>();
@@ -136,12 +161,36 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
     e.pods.push(index);
   });
   const podIds = new Int32Array(inv.pods.length);
+  const blocks = [...new Map(ipBlocks.map((b) => [ipBlockKey(b), b])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const ipBlockMembers = new Map<string, number[]>(blocks.map(([k]) => [k, []]));
+  // Pods sharing labels but not ipBlock membership are split: each part carries the `ipblock:`
+  // labels of the blocks it lies in. A label set whose pods all agree keeps its labels as they are.
+  const parts: { key: string; labels: Map<string, string>; pods: number[]; namespace: string; inside: string[] }[] = [];
+  for (const [k, e] of byLabels) {
+    if (blocks.length === 0) {
+      parts.push({ key: k, labels: e.labels, pods: e.pods, namespace: e.namespace, inside: [] });
+      continue;
+    }
+    const byMembership = new Map<string, { pods: number[]; inside: string[] }>();
+    for (const i of e.pods) {
+      const ips = inv.pods[i]!.ips;
+      const inside = blocks.filter(([, b]) => ips.some((ip) => ipBlockContains(b, ip))).map(([bk]) => bk);
+      const m = inside.join('\n');
+      const g = byMembership.get(m);
+      if (g) g.pods.push(i);
+      else byMembership.set(m, { pods: [i], inside });
+    }
+    for (const g of byMembership.values()) {
+      const key = byMembership.size === 1 ? k : [...k.split(';'), ...g.inside.map((b) => `ipblock:${b}`)].sort().join(';');
+      parts.push({ key, labels: e.labels, pods: g.pods, namespace: e.namespace, inside: g.inside });
+    }
+  }
   let next = ID_GLOBAL_MIN;
-  for (const k of [...byLabels.keys()].sort()) {
-    const e = byLabels.get(k)!;
+  for (const e of parts.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     const id = next++;
-    identities.push({ id, kind: 'endpoint', labels: k.split(';'), k8s: e.labels, reserved: new Set(), namespace: e.namespace });
+    identities.push({ id, kind: 'endpoint', labels: e.key.split(';'), k8s: e.labels, reserved: new Set(), namespace: e.namespace });
     for (const i of e.pods) podIds[i] = id;
+    for (const b of e.inside) ipBlockMembers.get(b)!.push(id);
   }
   const cidrIdentity = new Map<string, number>();
   let local = ID_LOCAL_SCOPE + 1;
@@ -160,7 +209,7 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
     identities.push({ id, kind: 'fqdn', labels: [`fqdn:${s}`, 'reserved:world'], k8s: new Map(), reserved: new Set(['world']), fqdnSelector: s });
   }
   let podIdentity: Map<string, number> | undefined;
-  const allocation = { identities, byId: new Map(identities.map((i) => [i.id, i])), podIds, cidrIdentity, fqdnIdentity } as IdentityAllocation;
+  const allocation = { identities, byId: new Map(identities.map((i) => [i.id, i])), podIds, cidrIdentity, fqdnIdentity, ipBlockMembers } as IdentityAllocation;
   Object.defineProperty(allocation, 'podIdentity', {
     enumerable: true,
     get: () => (podIdentity ??= new Map(inv.pods.map((p, i) => [`${p.namespace}/${p.name}`, podIds[i]!]))),

@@ -2,7 +2,7 @@
 // take as it is (the controller's incremental rebuilds, the plan's second revision). Each entry
 // names what it depends on and is used only while that stays the same object.
 import type { Diagnostic } from '../../diagnostics.js';
-import { allocateIdentities, type IdentityAllocation } from '../../identity/allocate.js';
+import { allocateIdentities, ipBlockKey, type IdentityAllocation, type IpBlock } from '../../identity/allocate.js';
 import type { Inventory } from '../../inventory/model.js';
 import { formatPrefix, type Prefix } from '../../model/cidr.js';
 import type { DocumentRules } from './parse.js';
@@ -39,10 +39,10 @@ export class CompileCache {
   pods?: { alloc: IdentityAllocation; inv: Inventory; tables: PodTables; endpoints?: IREndpoint[] };
 }
 
-/** The identity allocation for these CIDRs and FQDN selectors: the cached one while inventory and sets stay. */
-export function identitiesFor(cache: CompileCache | undefined, inv: Inventory, prefixes: readonly Prefix[], fqdns: readonly string[]): IdentityAllocation {
-  const key = JSON.stringify([prefixes.map(formatPrefix).sort(), [...fqdns].sort()]);
-  const alloc = cache && cache.inventory === inv && cache.key === key && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns);
+/** The identity allocation for these CIDRs, FQDN selectors and ipBlocks: the cached one while inventory and sets stay. */
+export function identitiesFor(cache: CompileCache | undefined, inv: Inventory, prefixes: readonly Prefix[], fqdns: readonly string[], ipBlocks: readonly IpBlock[] = []): IdentityAllocation {
+  const key = JSON.stringify([prefixes.map(formatPrefix).sort(), [...fqdns].sort(), [...new Set(ipBlocks.map(ipBlockKey))].sort()]);
+  const alloc = cache && cache.inventory === inv && cache.key === key && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns, ipBlocks);
   if (cache) Object.assign(cache, { inventory: inv, key, alloc });
   return alloc;
 }

@@ -26,6 +26,8 @@ export interface PortSpec {
 export interface CidrSpec {
   prefix: Prefix;
   except: Prefix[];
+  /** A NetworkPolicy ipBlock: it covers pod addresses too (a Cilium CIDR rule selects no cluster endpoint). */
+  pods?: true;
 }
 
 export interface PeerSpec {
@@ -69,6 +71,8 @@ export interface DocumentRules {
   /** CIDRs and FQDN selectors the document's peers need identities for. */
   prefixes: Prefix[];
   fqdns: string[];
+  /** NetworkPolicy ipBlocks: identities are refined to lie wholly inside or outside each. */
+  ipBlocks: CidrSpec[];
   diagnostics: Diagnostic[];
 }
 
@@ -91,7 +95,7 @@ export function parseDocument(d: PolicyDocument, inv: Inventory, commit: string 
 }
 
 class DocumentParser {
-  private readonly out: DocumentRules = { parsed: [], enforcers: [], origins: [], prefixes: [], fqdns: [], diagnostics: [] };
+  private readonly out: DocumentRules = { parsed: [], enforcers: [], origins: [], prefixes: [], fqdns: [], ipBlocks: [], diagnostics: [] };
 
   constructor(
     private readonly d: PolicyDocument,
@@ -448,7 +452,11 @@ class DocumentParser {
           if (po['ipBlock'] !== undefined) {
             const ib = isObj(po['ipBlock']) ? po['ipBlock'] : {};
             const set = this.cidrSetAt(ib['cidr'], ib['except'], [...ppath, 'ipBlock']);
-            if (set) peer.cidrs.push(set);
+            if (set) {
+              const block: CidrSpec = { ...set, pods: true };
+              peer.cidrs.push(block);
+              this.out.ipBlocks.push(block);
+            }
             return;
           }
           const hasNs = po['namespaceSelector'] !== undefined;

@@ -7,7 +7,7 @@ import type { PolicyDocument } from '../../load/index.js';
 import type { Prefix } from '../../model/cidr.js';
 import type { CompileCache } from './cache.js';
 import { originAt, withCommit } from './origins.js';
-import { parseDocument, type Enforcer, type ParsedRule } from './parse.js';
+import { parseDocument, type CidrSpec, type Enforcer, type ParsedRule } from './parse.js';
 import type { RuleOrigin } from './types.js';
 
 /** A parsed rule of the build with the cookie offset of its document. */
@@ -22,11 +22,12 @@ export interface Repository {
   origins: RuleOrigin[];
   prefixes: Prefix[];
   fqdns: string[];
+  ipBlocks: CidrSpec[];
   diagnostics: Diagnostic[];
 }
 
 export function repository(docs: readonly PolicyDocument[], inv: Inventory, commit: string | undefined, cache: CompileCache | undefined): Repository {
-  const repo: Repository = { work: [], enforcers: [], origins: [], prefixes: [], fqdns: [], diagnostics: [] };
+  const repo: Repository = { work: [], enforcers: [], origins: [], prefixes: [], fqdns: [], ipBlocks: [], diagnostics: [] };
   const network = docs.filter((d) => d.family === 'network').slice();
   network.sort((a, b) => (a.provenance.file < b.provenance.file ? -1 : a.provenance.file > b.provenance.file ? 1 : 0) || a.provenance.docIndex - b.provenance.docIndex || (a.provenance.listIndex ?? 0) - (b.provenance.listIndex ?? 0));
   for (const d of network) {
@@ -43,6 +44,7 @@ export function repository(docs: readonly PolicyDocument[], inv: Inventory, comm
     repo.enforcers.push(...entry.enforcers);
     repo.prefixes.push(...entry.prefixes);
     repo.fqdns.push(...entry.fqdns);
+    repo.ipBlocks.push(...entry.ipBlocks);
     for (const x of entry.diagnostics) repo.diagnostics.push(recommit ? withCommit(x, docCommit) : x);
   }
   return repo;

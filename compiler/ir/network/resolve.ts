@@ -2,7 +2,7 @@
 // its peers (selectors, CIDRs, entities, services, FQDNs) become identity sets, and named ports
 // become numbers on the destination (the endpoint for ingress, each peer for egress).
 import type { Diagnostic } from '../../diagnostics.js';
-import { reservedIdentities, type IdentityAllocation } from '../../identity/allocate.js';
+import { ipBlockKey, reservedIdentities, type IdentityAllocation } from '../../identity/allocate.js';
 import type { Inventory, Pod } from '../../inventory/model.js';
 import { formatPrefix, hostPrefix, parseAddress, prefixContains } from '../../model/cidr.js';
 import { matchesMap } from '../../model/selector.js';
@@ -95,6 +95,8 @@ class Resolver {
   private cidrIdentities(c: CidrSpec): number[] {
     const out: number[] = [];
     for (const i of this.ctx.tables.cidrIds) if (prefixContains(c.prefix, i.prefix!) && !c.except.some((x) => prefixContains(x, i.prefix!))) out.push(i.id);
+    // A NetworkPolicy ipBlock also selects the pods inside it (their identities were refined to lie wholly inside or outside).
+    if (c.pods) out.push(...(this.ctx.alloc.ipBlockMembers.get(ipBlockKey(c)) ?? []));
     if (c.prefix.bits === 0) out.push(reservedIdentities.world, c.prefix.family === 4 ? reservedIdentities['world-ipv4'] : reservedIdentities['world-ipv6'], ...this.ctx.alloc.fqdnIdentity.values());
     return out;
   }
