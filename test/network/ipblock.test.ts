@@ -1,0 +1,212 @@
+// A NetworkPolicy ipBlock covers every address in its CIDR outside its exceptions, pod addresses
+// included. The three ipBlock tests of Kubernetes' NetworkPolicy e2e suite
+// (kubernetes/kubernetes test/e2e/network/netpol/network_policy.go at commit
+// 008b3652959ca58af8be3fb5b6ecfe9ae7638282) over the x/y/z × a/b/c model, and a property test
+// that the compiled maps (the datapath emulator) and the reference evaluator agree with the
+// block's reading of each pod address.
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { assembleBundle } from '../../compiler/bundle/assemble.js';
+import { ipBlockContains } from '../../compiler/identity/allocate.js';
+import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
+import { compileNetwork, loadInventory, type NetworkIR } from '../../compiler/ir/network/index.js';
+import { lowerNetwork } from '../../compiler/lower/network/images.js';
+import { parsePrefix } from '../../compiler/model/cidr.js';
+import { verifyNetwork } from '../../compiler/verify/verify.js';
+import { docs } from './helpers.js';
+
+const nss = ['x', 'y', 'z'];
+const podNames = ['a', 'b', 'c'];
+const podIp = (ns: string, pod: string) => `10.0.${nss.indexOf(ns) + 1}.${podNames.indexOf(pod) + 10}`;
+
+/** The upstream model: namespaces x, y, z labelled ns=<name>, pods a, b, c labelled pod=<name>, serving 80/81 over TCP, UDP, SCTP. */
+const modelInventory = {
+  apiVersion: 'weir.dev/v1alpha1',
+  kind: 'Inventory',
+  metadata: { name: 'netpol-e2e' },
+  spec: {
+    nodes: [{ name: 'n1', ips: ['192.168.0.1'] }],
+    namespaces: nss.map((n) => ({ name: n, labels: { ns: n } })),
+    pods: nss.flatMap((ns) =>
+      podNames.map((p) => ({
+        namespace: ns,
+        name: p,
+        labels: { pod: p },
+        ips: [podIp(ns, p)],
+        node: 'n1',
+        ports: ['TCP', 'UDP', 'SCTP'].flatMap((proto) => [80, 81].map((port) => ({ name: `serve-${port}-${proto.toLowerCase()}`, port, protocol: proto }))),
+      })),
+    ),
+  },
+};
+
+function compile(policies: object[], inventory: object = modelInventory): NetworkIR {
+  const inv = loadInventory(docs('inventory.yaml', stringify(inventory)));
+  expect(inv.diagnostics).toEqual([]);
+  const { ir, diagnostics } = compileNetwork(docs('policies.yaml', policies.map((p) => stringify(p)).join('---\n')), inv.inventory);
+  expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return ir;
+}
+
+/** The compiled maps, read by verify's datapath emulator, agree with the reference evaluator. */
+function expectMapsAgree(ir: NetworkIR): void {
+  const b = assembleBundle([lowerNetwork(ir).output], { source: { paths: [] }, compilerVersion: 't', abi: { digest: '', version: 1 } });
+  const report = verifyNetwork(ir, {
+    manifest: b.manifest,
+    blob: (d) => b.blobs.get(d)!,
+    table: <T>(n: string) => {
+      const t = b.manifest.tables.find((x) => x.name === n);
+      return t ? (JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as T) : undefined;
+    },
+  });
+  expect(report.problems).toEqual([]);
+  expect(report.mismatches.slice(0, 3)).toEqual([]);
+}
+
+/** Upstream's egress NetworkPolicy on pods labelled pod=a in namespace x (GenNetworkPolicyWithNameAndPodMatchLabel + SetSpecEgressRules). */
+const egressPolicy = (name: string, to: object[]) => ({
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'NetworkPolicy',
+  metadata: { name, namespace: 'x' },
+  spec: { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ to }] },
+});
+
+/** Upstream's Reachability: every pair connected by default; `denyAllFrom` then `allow` as the test sets them. */
+function reachability(opts: { denyAllFrom?: string; deny?: [string, string][]; allow?: [string, string][] }): (from: string, to: string) => boolean {
+  return (from, to) => {
+    if (opts.allow?.some(([f, t]) => f === from && t === to)) return true;
+    if (opts.deny?.some(([f, t]) => f === from && t === to)) return false;
+    return from !== opts.denyAllFrom;
+  };
+}
+
+/** Probes TCP/80 between every ordered pair of distinct pods (a pod's traffic to itself is not probed here). */
+function expectReachability(ir: NetworkIR, expected: (from: string, to: string) => boolean): void {
+  const pods = nss.flatMap((ns) => podNames.map((p) => `${ns}/${p}`));
+  const wrong: string[] = [];
+  for (const from of pods)
+    for (const to of pods) {
+      if (from === to) continue;
+      const v = evaluateFlow(ir, { from: { workload: from }, to: { workload: to }, protocol: 'TCP', port: 80 });
+      const byIp = evaluateFlow(ir, { from: { workload: from }, to: { ip: podIp(...(to.split('/') as [string, string])) }, protocol: 'TCP', port: 80 });
+      const want = expected(from, to) ? 'allow' : 'deny';
+      if (v.verdict !== want || byIp.verdict !== want) wrong.push(`${from} -> ${to}: expected ${want}, got ${v.verdict} (by address ${byIp.verdict})`);
+    }
+  expect(wrong).toEqual([]);
+  expectMapsAgree(ir);
+}
+
+describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)', () => {
+  it('should allow egress access to server in CIDR block', () => {
+    const ir = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: `${podIp('y', 'b')}/32` } }])]);
+    expectReachability(ir, reachability({ denyAllFrom: 'x/a', allow: [['x/a', 'y/b']] }));
+  });
+
+  it('should enforce except clause while egress access to server in CIDR block', () => {
+    // makeLargeCIDRForIP: the /4 around x/b's address.
+    const ir = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '0.0.0.0/4', except: [`${podIp('x', 'b')}/32`] } }])]);
+    expectReachability(ir, reachability({ deny: [['x/a', 'x/b']] }));
+  });
+
+  it('should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed', () => {
+    const first = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '0.0.0.0/4', except: [`${podIp('x', 'b')}/32`] } }])]);
+    expectReachability(first, reachability({ deny: [['x/a', 'x/b']] }));
+    // UpdatePolicy: the policy of the same name now allows only x/b's address.
+    const updated = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: `${podIp('x', 'b')}/32` } }])]);
+    expectReachability(updated, reachability({ denyAllFrom: 'x/a', allow: [['x/a', 'x/b']] }));
+  });
+
+  it('ipBlock matches pods as sources too (ingress), and pods sharing labels are told apart by address', () => {
+    const ir = compile([
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'from-block', namespace: 'x' },
+        spec: { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.0.2.0/24', except: ['10.0.2.11/32'] } }] }] },
+      },
+    ]);
+    // y/a and y/c are inside, y/b (10.0.2.11) is excepted; z/a shares y/a's pod label but not its namespace.
+    expectReachability(ir, reachability({ deny: ['x/b', 'x/c', 'y/b', 'z/a', 'z/b', 'z/c'].map((f) => [f, 'x/a'] as [string, string]) }));
+  });
+
+  it('a Cilium CIDR rule keeps Cilium semantics: it selects no pod', () => {
+    const ir = compile([
+      {
+        apiVersion: 'cilium.io/v2',
+        kind: 'CiliumNetworkPolicy',
+        metadata: { name: 'cidr', namespace: 'x' },
+        spec: { endpointSelector: { matchLabels: { pod: 'a' } }, egress: [{ toCIDR: [`${podIp('y', 'b')}/32`] }] },
+      },
+    ]);
+    expect(evaluateFlow(ir, { from: { workload: 'x/a' }, to: { workload: 'y/b' }, protocol: 'TCP', port: 80 }).verdict).toBe('deny');
+    expect(evaluateFlow(ir, { from: { workload: 'x/a' }, to: { ip: '203.0.113.1' }, protocol: 'TCP', port: 80 }).verdict).toBe('deny');
+    expectMapsAgree(ir);
+  });
+});
+
+describe('ipBlock identity refinement (fast-check)', () => {
+  /** The network of `10.9.octet.low` at `bits`, written canonically. */
+  const net = (octet: number, low: number, bits: number): string => {
+    const n = ((10 << 24) | (9 << 16) | (octet << 8) | low) >>> 0;
+    const m = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    const a = (n & m) >>> 0;
+    return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${bits}`;
+  };
+  const blockArb = fc
+    .record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), bits: fc.constantFrom(22, 24, 26, 28, 30, 32), except: fc.array(fc.record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), extra: fc.integer({ min: 0, max: 8 }) }), { maxLength: 2 }) })
+    .map(({ octet, low, bits, except }) => {
+      const cidr = net(octet, low, bits);
+      // Each exception lies inside the block: the block's address with some low bits of another, at a longer length.
+      const ex = except.map((e) => {
+        const eb = Math.min(32, bits + e.extra);
+        const keep = (0xffffffff << (32 - bits)) >>> 0;
+        const mixed = ((((10 << 24) | (9 << 16) | (octet << 8) | low) & keep) | (((10 << 24) | (9 << 16) | (e.octet << 8) | e.low) & ~keep)) >>> 0;
+        return net((mixed >>> 8) & 255, mixed & 255, eb);
+      });
+      return { cidr, except: [...new Set(ex)] };
+    });
+  const podArb = fc.record({ ns: fc.constantFrom('a', 'b'), app: fc.constantFrom('web', 'db'), octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 1, max: 254 }) });
+
+  it('the maps and the evaluator allow exactly the pod addresses in cidr minus except', () => {
+    fc.assert(
+      fc.property(fc.array(podArb, { minLength: 2, maxLength: 10 }), fc.array(blockArb, { minLength: 1, maxLength: 3 }), fc.boolean(), (pods, blocks, ingress) => {
+        const ips = [...new Set(pods.map((p) => `10.9.${p.octet}.${p.low}`))];
+        const inventory = {
+          apiVersion: 'weir.dev/v1alpha1',
+          kind: 'Inventory',
+          metadata: { name: 'gen' },
+          spec: {
+            nodes: [{ name: 'n1', ips: ['192.168.9.1'] }],
+            namespaces: [{ name: 'a' }, { name: 'b' }, { name: 'probe' }],
+            pods: [
+              { namespace: 'probe', name: 'subject', labels: { app: 'subject' }, ips: ['172.16.0.1'], node: 'n1' },
+              ...ips.map((ip, i) => ({ namespace: pods[i]!.ns, name: `p${i}`, labels: { app: pods[i]!.app }, ips: [ip], node: 'n1' })),
+            ],
+          },
+        };
+        const peers = blocks.map((b) => ({ ipBlock: b.except.length ? b : { cidr: b.cidr } }));
+        const ir = compile(
+          [
+            {
+              apiVersion: 'networking.k8s.io/v1',
+              kind: 'NetworkPolicy',
+              metadata: { name: 'blocks', namespace: 'probe' },
+              spec: { podSelector: {}, policyTypes: [ingress ? 'Ingress' : 'Egress'], ...(ingress ? { ingress: [{ from: peers }] } : { egress: [{ to: peers }] }) },
+            },
+          ],
+          inventory,
+        );
+        ips.forEach((ip, i) => {
+          const inside = blocks.some((b) => ipBlockContains({ prefix: parsePrefix(b.cidr)!, except: b.except.map((x) => parsePrefix(x)!) }, ip));
+          const pod = { workload: `${pods[i]!.ns}/p${i}` };
+          const subject = { workload: 'probe/subject' };
+          const v = evaluateFlow(ir, ingress ? { from: pod, to: subject, protocol: 'TCP', port: 80 } : { from: subject, to: pod, protocol: 'TCP', port: 80 });
+          expect(`${ip} ${v.verdict}`).toBe(`${ip} ${inside ? 'allow' : 'deny'}`);
+        });
+        expectMapsAgree(ir);
+      }),
+      { numRuns: Number(process.env['WEIR_PROPERTY_RUNS'] ?? 40), seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : undefined },
+    );
+  }, 120_000);
+});
