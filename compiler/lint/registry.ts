@@ -3,6 +3,7 @@
 import type { LintRule } from './rule.js';
 import { authRenamed } from './rules/auth-renamed.js';
 import { cidr } from './rules/cidr.js';
+import { cidrCoversPods } from './rules/cidr-covers-pods.js';
 import { descriptionPlacement } from './rules/description-placement.js';
 import { fqdnNeedsDns } from './rules/fqdn-needs-dns.js';
 import { l7Protocol } from './rules/l7-protocol.js';
@@ -37,6 +38,7 @@ export const rules: readonly LintRule[] = [
   portRange,
   ciliumPeerKinds,
   cidr,
+  cidrCoversPods,
   selectorNoMatch,
   namedPortUndeclared,
   tetragonSelectorLimits,
