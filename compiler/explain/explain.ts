@@ -1,7 +1,8 @@
 // Explains one flow: the verdict per direction, the deciding rule (policy, file:line, commit)
 // and the map entry of the lowered images that implements it, found by the datapath emulator.
 import { assembleBundle } from '../bundle/assemble.js';
-import { evaluateFlow, protocolNumber, type Flow, type FlowVerdict } from '../ir/network/evaluate.js';
+import { ipBlockContains } from '../identity/allocate.js';
+import { evaluateFlow, protocolNumber, type Flow, type FlowPeer, type FlowVerdict } from '../ir/network/evaluate.js';
 import type { NetworkIR } from '../ir/network/types.js';
 import type { LoweredNetwork } from '../lower/network/images.js';
 import { DatapathEmulator } from '../verify/network-emulator.js';
@@ -21,6 +22,8 @@ export interface ExplainedStep {
   /** The entry the datapath's lookup picks (none: default verdict of the endpoint). */
   mapEntry?: { key: PolicyKey; value: PolicyValue; matchedPrefixlen: number };
   datapath: { verdict: 'allow' | 'deny'; action: string; audit: boolean };
+  /** Set when the deciding rule is a NetworkPolicy ipBlock that covers the peer pod's address. */
+  ipBlock?: { pod: string; address: string; block: string };
 }
 
 export interface Explanation {
@@ -63,7 +66,21 @@ export function explainFlow(ir: NetworkIR, lowered: LoweredNetwork, flow: Flow):
       datapath: { verdict: d.verdict, action: d.action, audit: d.audit },
     };
   });
+  v.steps.forEach((s, i) => {
+    const hit = s.rule ? ipBlockHit(ir, s.rule.cookie, s.direction === 'egress' ? flow.to : flow.from) : undefined;
+    if (hit) steps[i]!.ipBlock = hit;
+  });
   return { flow, verdict: v.verdict, audit: v.audit, reason: v.reason, ...(v.error ? { error: v.error } : {}), steps, ...(v.l7 ? { l7: v.l7 } : {}) };
+}
+
+/** The pod peer's address a NetworkPolicy ipBlock of the rule covers (pods are matched by address there). */
+function ipBlockHit(ir: NetworkIR, cookie: number, peer: FlowPeer): ExplainedStep['ipBlock'] {
+  const blocks = ir.ipBlocks?.get(cookie);
+  if (!blocks) return undefined;
+  const ep = 'workload' in peer ? ir.endpoints.find((e) => e.key === peer.workload) : 'ip' in peer ? ir.endpoints.find((e) => e.ips.includes(peer.ip)) : undefined;
+  if (!ep) return undefined;
+  for (const address of 'ip' in peer ? [peer.ip] : ep.ips) for (const b of blocks) if (ipBlockContains(b.block, address)) return { pod: ep.key, address, block: b.text };
+  return undefined;
 }
 
 const peerText = (p: Flow['from']) => ('workload' in p ? p.workload : 'fqdn' in p ? `${p.fqdn} (${p.ip})` : 'cidr' in p ? p.cidr : 'ip' in p ? p.ip : `entity ${p.entity}`);
@@ -79,6 +96,7 @@ export function renderExplanation(ir: NetworkIR, x: Explanation): string {
     if (s.rule) lines.push(`    rule:      ${s.rule.policy} ${s.rule.path ?? ''} at ${s.rule.file}:${s.rule.line}${s.rule.commit ? ` (commit ${s.rule.commit.slice(0, 12)})` : ''}`);
     else if (s.reason === 'icmpv6-exempt') lines.push('    rule:      none needed: ICMPv6 neighbour and listener discovery pass regardless of policy, as in Cilium');
     else lines.push(`    rule:      none matched; ${s.reason === 'not-enforced' ? 'no policy makes this direction default-deny' : 'the direction is default-deny'}`);
+    if (s.ipBlock) lines.push(`    ipBlock:   ${s.ipBlock.pod} has address ${s.ipBlock.address} in ipBlock ${s.ipBlock.block} (a NetworkPolicy ipBlock covers pod addresses)`);
     if (s.mapEntry) {
       const k = s.mapEntry.key;
       const v = s.mapEntry.value;

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { assembleBundle } from '../../compiler/bundle/assemble.js';
+import { explainFlow, renderExplanation } from '../../compiler/explain/explain.js';
 import { ipBlockContains } from '../../compiler/identity/allocate.js';
 import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
 import { compileNetwork, loadInventory, type NetworkIR } from '../../compiler/ir/network/index.js';
@@ -128,6 +129,17 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
     ]);
     // y/a and y/c are inside, y/b (10.0.2.11) is excepted; z/a shares y/a's pod label but not its namespace.
     expectReachability(ir, reachability({ deny: ['x/b', 'x/c', 'y/b', 'z/a', 'z/b', 'z/c'].map((f) => [f, 'x/a'] as [string, string]) }));
+  });
+
+  it('explain names the ipBlock and the pod address it covers', () => {
+    const ir = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } }])]);
+    const x = explainFlow(ir, lowerNetwork(ir), { from: { workload: 'x/a' }, to: { workload: 'y/c' }, protocol: 'TCP', port: 80 });
+    expect(x.verdict).toBe('allow');
+    expect(x.steps[0]!.ipBlock).toEqual({ pod: 'y/c', address: podIp('y', 'c'), block: '10.0.2.0/24 except 10.0.2.11/32' });
+    expect(renderExplanation(ir, x)).toContain('    ipBlock:   y/c has address 10.0.2.12 in ipBlock 10.0.2.0/24 except 10.0.2.11/32 (a NetworkPolicy ipBlock covers pod addresses)\n');
+    const excepted = explainFlow(ir, lowerNetwork(ir), { from: { workload: 'x/a' }, to: { workload: 'y/b' }, protocol: 'TCP', port: 80 });
+    expect(excepted.verdict).toBe('deny');
+    expect(excepted.steps[0]!.ipBlock).toBeUndefined();
   });
 
   it('a Cilium CIDR rule keeps Cilium semantics: it selects no pod', () => {

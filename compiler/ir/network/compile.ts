@@ -4,7 +4,7 @@
 // allocated, the selector cache and rule resolution turn selectors into identity sets and named
 // ports into numbers, then enforcement, the ipcache and the FQDN selectors complete the IR.
 import { sortDiagnostics, type Diagnostic } from '../../diagnostics.js';
-import { ID_ANY } from '../../identity/allocate.js';
+import { ID_ANY, ipBlockKey } from '../../identity/allocate.js';
 import type { Inventory } from '../../inventory/model.js';
 import type { PolicyDocument } from '../../load/index.js';
 import { hostPrefix, parseAddress } from '../../model/cidr.js';
@@ -15,7 +15,7 @@ import { ipcacheOf } from './ipcache.js';
 import { repository } from './repository.js';
 import { fqdnSelectors, resolveRules } from './resolve.js';
 import { SelectorCache } from './selectorcache.js';
-import type { NetworkIR } from './types.js';
+import type { IpBlockRef, NetworkIR } from './types.js';
 
 export { CompileCache } from './cache.js';
 export { fqdnRegex } from './selectorcache.js';
@@ -63,6 +63,13 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   // Endpoints are in pod order: their index by key is the pod index, shared by every compile
   // against this inventory. Not enumerable: the IR's data stays what it was.
   Object.defineProperty(ir, 'endpointIndex', { value: tables.podIndex, enumerable: false });
+  // The ipBlocks of each rule, so explain can say which address of a pod a block covered.
+  const blocksByCookie = new Map<number, IpBlockRef[]>();
+  for (const { pr, offset } of work) {
+    const blocks = pr.peer.cidrs.filter((c) => c.pods).map((c) => ({ text: ipBlockKey(c), block: c }));
+    if (blocks.length) blocksByCookie.set(pr.origin.cookie + offset, blocks);
+  }
+  Object.defineProperty(ir, 'ipBlocks', { value: blocksByCookie, enumerable: false });
   return { ir, diagnostics: sortDiagnostics(diagnostics) };
 }
 

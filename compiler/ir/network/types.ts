@@ -1,7 +1,7 @@
 // The network policy IR: every policy resolved against the inventory's identities, in the
 // vocabulary of Cilium's pkg/policy. Rules are per direction, per peer set, per port set;
 // lowering turns them into per-endpoint map state and the evaluator answers flows from them.
-import type { Identity } from '../../identity/allocate.js';
+import type { Identity, IpBlock } from '../../identity/allocate.js';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -94,6 +94,12 @@ export interface IREndpoint {
   auditMode: boolean;
 }
 
+/** A NetworkPolicy ipBlock a rule names: its text and its prefixes, for explaining which address it covered. */
+export interface IpBlockRef {
+  text: string;
+  block: IpBlock;
+}
+
 export interface IpcacheEntry {
   /** Formatted prefix, `10.0.0.1/32`. */
   prefix: string;
@@ -117,6 +123,8 @@ export interface NetworkIR {
   rules: IRRule[];
   /** Set by the compiler: index into `endpoints` by endpoint key (not enumerable, not part of the data). */
   readonly endpointIndex?: ReadonlyMap<string, number>;
+  /** Set by the compiler: the NetworkPolicy ipBlocks (as ipBlockKey writes them) of each rule cookie that has some (not enumerable). */
+  readonly ipBlocks?: ReadonlyMap<number, readonly IpBlockRef[]>;
   ipcache: IpcacheEntry[];
   origins: RuleOrigin[];
   fqdnSelectors: FqdnSelector[];
