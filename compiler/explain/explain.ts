@@ -1,8 +1,7 @@
 // Explains one flow: the verdict per direction, the deciding rule (policy, file:line, commit)
 // and the map entry of the lowered images that implements it, found by the datapath emulator.
 import { assembleBundle } from '../bundle/assemble.js';
-import { ipBlockContains } from '../identity/allocate.js';
-import { evaluateFlow, protocolNumber, type Flow, type FlowPeer, type FlowVerdict } from '../ir/network/evaluate.js';
+import { evaluateFlow, ipBlockMatch, protocolNumber, type Flow, type FlowVerdict, type IpBlockMatch } from '../ir/network/evaluate.js';
 import type { NetworkIR } from '../ir/network/types.js';
 import type { LoweredNetwork } from '../lower/network/images.js';
 import { DatapathEmulator } from '../verify/network-emulator.js';
@@ -23,7 +22,7 @@ export interface ExplainedStep {
   mapEntry?: { key: PolicyKey; value: PolicyValue; matchedPrefixlen: number };
   datapath: { verdict: 'allow' | 'deny'; action: string; audit: boolean };
   /** Set when the deciding rule is a NetworkPolicy ipBlock that covers the peer pod's address. */
-  ipBlock?: { pod: string; address: string; block: string };
+  ipBlock?: IpBlockMatch;
 }
 
 export interface Explanation {
@@ -67,20 +66,10 @@ export function explainFlow(ir: NetworkIR, lowered: LoweredNetwork, flow: Flow):
     };
   });
   v.steps.forEach((s, i) => {
-    const hit = s.rule ? ipBlockHit(ir, s.rule.cookie, s.direction === 'egress' ? flow.to : flow.from) : undefined;
+    const hit = s.rule ? ipBlockMatch(ir, s.rule.cookie, s.direction === 'egress' ? flow.to : flow.from) : undefined;
     if (hit) steps[i]!.ipBlock = hit;
   });
   return { flow, verdict: v.verdict, audit: v.audit, reason: v.reason, ...(v.error ? { error: v.error } : {}), steps, ...(v.l7 ? { l7: v.l7 } : {}) };
-}
-
-/** The pod peer's address a NetworkPolicy ipBlock of the rule covers (pods are matched by address there). */
-function ipBlockHit(ir: NetworkIR, cookie: number, peer: FlowPeer): ExplainedStep['ipBlock'] {
-  const blocks = ir.ipBlocks?.get(cookie);
-  if (!blocks) return undefined;
-  const ep = 'workload' in peer ? ir.endpoints.find((e) => e.key === peer.workload) : 'ip' in peer ? ir.endpoints.find((e) => e.ips.includes(peer.ip)) : undefined;
-  if (!ep) return undefined;
-  for (const address of 'ip' in peer ? [peer.ip] : ep.ips) for (const b of blocks) if (ipBlockContains(b.block, address)) return { pod: ep.key, address, block: b.text };
-  return undefined;
 }
 
 const peerText = (p: Flow['from']) => ('workload' in p ? p.workload : 'fqdn' in p ? `${p.fqdn} (${p.ip})` : 'cidr' in p ? p.cidr : 'ip' in p ? p.ip : `entity ${p.entity}`);

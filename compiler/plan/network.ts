@@ -6,7 +6,7 @@ import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/network/types
 import type { Identity } from '../identity/allocate.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../ir/network/index.js';
-import { endpointsByKey } from '../ir/network/evaluate.js';
+import { endpointsByKey, ipBlockMatch } from '../ir/network/evaluate.js';
 import { ruleIndex } from '../ir/network/rules.js';
 import type { Protocol } from './connset.js';
 import { intToIp, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
@@ -229,7 +229,9 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
       if (l7Texts.has(r.l7)) l7 = l7Texts.get(r.l7);
       else l7Texts.set(r.l7, (l7 = l7Text(r.l7)));
     }
-    const key = `${r.verdict}|${r.audit ? 1 : 0}|${r.rule?.cookie ?? 0}|${l7 ?? ''}`;
+    const step = r.rule ? r.steps.find((x) => x.rule?.cookie === r.rule!.cookie) : undefined;
+    const block = step ? ipBlockMatch(ir, r.rule!.cookie, step.direction === 'egress' ? flow.to : flow.from) : undefined;
+    const key = `${r.verdict}|${r.audit ? 1 : 0}|${r.rule?.cookie ?? 0}|${l7 ?? ''}${block ? `|${block.pod}|${block.address}` : ''}`;
     let d = decisions.get(key);
     if (d) return d;
     d = { verdict: r.verdict === 'allow' ? 'allow' : 'deny', audit: Boolean(r.audit) };
@@ -239,6 +241,7 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
       if (!ref) refs.set(r.rule.cookie, (ref = ruleRef(r.rule)));
       d.rule = ref;
     }
+    if (block) d.ipBlock = block;
     decisions.set(key, Object.freeze(d));
     return d;
   };

@@ -25,6 +25,8 @@ export interface Decision {
   rule?: RuleRef;
   /** Why no policy decides: the host reaching its own node's pods (Cilium's allow-localhost), or two host-network workloads. */
   reason?: 'allow-localhost' | 'host-network';
+  /** The deciding rule is a NetworkPolicy ipBlock that covers this pod address of the peer. */
+  ipBlock?: { pod: string; address: string; block: string };
 }
 
 export interface Probe {

@@ -14,6 +14,8 @@ import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
 import { compileNetwork, loadInventory, type NetworkIR } from '../../compiler/ir/network/index.js';
 import { lowerNetwork } from '../../compiler/lower/network/images.js';
 import { parsePrefix } from '../../compiler/model/cidr.js';
+import { compileRevision } from '../../compiler/plan/network.js';
+import { decisionText } from '../../compiler/plan/render/words.js';
 import { verifyNetwork } from '../../compiler/verify/verify.js';
 import { docs } from './helpers.js';
 
@@ -140,6 +142,18 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
     const excepted = explainFlow(ir, lowerNetwork(ir), { from: { workload: 'x/a' }, to: { workload: 'y/b' }, protocol: 'TCP', port: 80 });
     expect(excepted.verdict).toBe('deny');
     expect(excepted.steps[0]!.ipBlock).toBeUndefined();
+  });
+
+  it('the plan names the ipBlock and the pod address with the deciding rule', async () => {
+    const policy = egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } }]);
+    const rev = await compileRevision(docs('policies.yaml', stringify(policy)), docs('inventory.yaml', stringify(modelInventory)));
+    const peer = (key: string) => rev.workloads.find((w) => `${w.namespace}/${w.name}` === key)!;
+    const d = rev.oracle!({ src: peer('x/a'), dst: peer('y/c'), protocol: 'TCP', port: 80 });
+    expect(d.ipBlock).toEqual({ pod: 'y/c', address: podIp('y', 'c'), block: '10.0.2.0/24 except 10.0.2.11/32' });
+    expect(decisionText(d)).toBe('allow by x/allow-client-a-via-cidr-egress-rule policies.yaml:13 (ipBlock 10.0.2.0/24 except 10.0.2.11/32 covers y/c at 10.0.2.12)');
+    const excepted = rev.oracle!({ src: peer('x/a'), dst: peer('y/b'), protocol: 'TCP', port: 80 });
+    expect(excepted.verdict).toBe('deny');
+    expect(excepted.ipBlock).toBeUndefined();
   });
 
   it('a Cilium CIDR rule keeps Cilium semantics: it selects no pod', () => {

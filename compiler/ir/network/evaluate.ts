@@ -3,7 +3,7 @@
 // direction with no matching rule is denied only when some rule selecting the endpoint enforces
 // it; audit mode turns would-be drops into allow-and-report). It shares no code with lowering,
 // so `weir verify` comparing it with the emulator over the map images means something.
-import { reservedIdentities } from '../../identity/allocate.js';
+import { ipBlockContains, reservedIdentities } from '../../identity/allocate.js';
 import { ipv4ToInt, parseAddress, parsePrefix, prefixContains } from '../../model/cidr.js';
 import type { Direction, HttpRule, IREndpoint, IRRule, L7Rules, NetworkIR, RuleOrigin } from './types.js';
 import { PROTO } from './types.js';
@@ -435,4 +435,22 @@ export function evaluateFlow(ir: NetworkIR, flow: Flow): FlowVerdict {
     ...(l7 ? { l7 } : {}),
     steps,
   };
+}
+
+/** A NetworkPolicy ipBlock of a rule covering a pod peer's address. */
+export interface IpBlockMatch {
+  pod: string;
+  address: string;
+  block: string;
+}
+
+/** Which address of the pod peer an ipBlock of the rule `cookie` covers (a NetworkPolicy ipBlock matches pods by address). */
+export function ipBlockMatch(ir: NetworkIR, cookie: number, peer: FlowPeer): IpBlockMatch | undefined {
+  const blocks = ir.ipBlocks?.get(cookie);
+  if (!blocks) return undefined;
+  const idx = indexOf(ir);
+  const ep = 'workload' in peer ? idx.endpoints.get(peer.workload) : 'ip' in peer ? endpointByIp(ir, idx, peer.ip) : undefined;
+  if (!ep) return undefined;
+  for (const address of 'ip' in peer ? [peer.ip] : ep.ips) for (const b of blocks) if (ipBlockContains(b.block, address)) return { pod: ep.key, address, block: b.text };
+  return undefined;
 }

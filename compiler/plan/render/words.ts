@@ -23,7 +23,8 @@ export function ruleText(r: RuleRef | undefined): string {
 export function decisionText(d: Decision): string {
   const mode = d.verdict === 'deny' && d.audit ? 'deny in audit mode (passes, logged)' : d.verdict;
   const l7 = d.l7 ? ` with L7 ${d.l7}` : '';
-  if (d.rule) return `${mode}${l7} by ${ruleText(d.rule)}`;
+  const block = d.ipBlock ? ` (ipBlock ${d.ipBlock.block} covers ${d.ipBlock.pod} at ${d.ipBlock.address})` : '';
+  if (d.rule) return `${mode}${l7} by ${ruleText(d.rule)}${block}`;
   if (d.reason === 'allow-localhost') return `${mode} (the host reaches the pods of its own node: Cilium's allow-localhost)`;
   if (d.reason === 'host-network') return `${mode} (both sides are on the host network: no endpoint enforces)`;
   return d.verdict === 'deny' ? `${mode} (default deny: no rule allows it)` : `${mode}${l7} (no policy selects the endpoint)`;
