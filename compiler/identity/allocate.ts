@@ -165,6 +165,7 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
   const ipBlockMembers = new Map<string, number[]>(blocks.map(([k]) => [k, []]));
   // Pods sharing labels but not ipBlock membership are split: each part carries the `ipblock:`
   // labels of the blocks it lies in. A label set whose pods all agree keeps its labels as they are.
+  // A pod is inside a block when one of its addresses is (a pod has one identity for all its addresses).
   const parts: { key: string; labels: Map<string, string>; pods: number[]; namespace: string; inside: string[] }[] = [];
   for (const [k, e] of byLabels) {
     if (blocks.length === 0) {
