@@ -7,98 +7,15 @@
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { assembleBundle } from '../../compiler/bundle/assemble.js';
 import { explainFlow, renderExplanation } from '../../compiler/explain/explain.js';
 import { ipBlockContains } from '../../compiler/identity/allocate.js';
 import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
-import { compileNetwork, loadInventory, type NetworkIR } from '../../compiler/ir/network/index.js';
 import { lowerNetwork } from '../../compiler/lower/network/images.js';
 import { parsePrefix } from '../../compiler/model/cidr.js';
 import { compileRevision } from '../../compiler/plan/network.js';
 import { decisionText } from '../../compiler/plan/render/words.js';
-import { verifyNetwork } from '../../compiler/verify/verify.js';
 import { docs } from './helpers.js';
-
-const nss = ['x', 'y', 'z'];
-const podNames = ['a', 'b', 'c'];
-const podIp = (ns: string, pod: string) => `10.0.${nss.indexOf(ns) + 1}.${podNames.indexOf(pod) + 10}`;
-
-/** The upstream model: namespaces x, y, z labelled ns=<name>, pods a, b, c labelled pod=<name>, serving 80/81 over TCP, UDP, SCTP. */
-const modelInventory = {
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'Inventory',
-  metadata: { name: 'netpol-e2e' },
-  spec: {
-    nodes: [{ name: 'n1', ips: ['192.168.0.1'] }],
-    namespaces: nss.map((n) => ({ name: n, labels: { ns: n } })),
-    pods: nss.flatMap((ns) =>
-      podNames.map((p) => ({
-        namespace: ns,
-        name: p,
-        labels: { pod: p },
-        ips: [podIp(ns, p)],
-        node: 'n1',
-        ports: ['TCP', 'UDP', 'SCTP'].flatMap((proto) => [80, 81].map((port) => ({ name: `serve-${port}-${proto.toLowerCase()}`, port, protocol: proto }))),
-      })),
-    ),
-  },
-};
-
-function compile(policies: object[], inventory: object = modelInventory): NetworkIR {
-  const inv = loadInventory(docs('inventory.yaml', stringify(inventory)));
-  expect(inv.diagnostics).toEqual([]);
-  const { ir, diagnostics } = compileNetwork(docs('policies.yaml', policies.map((p) => stringify(p)).join('---\n')), inv.inventory);
-  expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-  return ir;
-}
-
-/** The compiled maps, read by verify's datapath emulator, agree with the reference evaluator. */
-function expectMapsAgree(ir: NetworkIR): void {
-  const b = assembleBundle([lowerNetwork(ir).output], { source: { paths: [] }, compilerVersion: 't', abi: { digest: '', version: 1 } });
-  const report = verifyNetwork(ir, {
-    manifest: b.manifest,
-    blob: (d) => b.blobs.get(d)!,
-    table: <T>(n: string) => {
-      const t = b.manifest.tables.find((x) => x.name === n);
-      return t ? (JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as T) : undefined;
-    },
-  });
-  expect(report.problems).toEqual([]);
-  expect(report.mismatches.slice(0, 3)).toEqual([]);
-}
-
-/** Upstream's egress NetworkPolicy on pods labelled pod=a in namespace x (GenNetworkPolicyWithNameAndPodMatchLabel + SetSpecEgressRules). */
-const egressPolicy = (name: string, to: object[]) => ({
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'NetworkPolicy',
-  metadata: { name, namespace: 'x' },
-  spec: { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ to }] },
-});
-
-/** Upstream's Reachability: every pair connected by default; `denyAllFrom` then `allow` as the test sets them. */
-function reachability(opts: { denyAllFrom?: string; deny?: [string, string][]; allow?: [string, string][] }): (from: string, to: string) => boolean {
-  return (from, to) => {
-    if (opts.allow?.some(([f, t]) => f === from && t === to)) return true;
-    if (opts.deny?.some(([f, t]) => f === from && t === to)) return false;
-    return from !== opts.denyAllFrom;
-  };
-}
-
-/** Probes TCP/80 between every ordered pair of distinct pods (a pod's traffic to itself is not probed here). */
-function expectReachability(ir: NetworkIR, expected: (from: string, to: string) => boolean): void {
-  const pods = nss.flatMap((ns) => podNames.map((p) => `${ns}/${p}`));
-  const wrong: string[] = [];
-  for (const from of pods)
-    for (const to of pods) {
-      if (from === to) continue;
-      const v = evaluateFlow(ir, { from: { workload: from }, to: { workload: to }, protocol: 'TCP', port: 80 });
-      const byIp = evaluateFlow(ir, { from: { workload: from }, to: { ip: podIp(...(to.split('/') as [string, string])) }, protocol: 'TCP', port: 80 });
-      const want = expected(from, to) ? 'allow' : 'deny';
-      if (v.verdict !== want || byIp.verdict !== want) wrong.push(`${from} -> ${to}: expected ${want}, got ${v.verdict} (by address ${byIp.verdict})`);
-    }
-  expect(wrong).toEqual([]);
-  expectMapsAgree(ir);
-}
+import { compile, egressPolicy, expectMapsAgree, expectReachability, modelInventory, podIp, reachability } from './netpol-e2e-model.js';
 
 describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)', () => {
   it('should allow egress access to server in CIDR block', () => {
