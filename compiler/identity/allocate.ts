@@ -114,10 +114,10 @@ export function ipBlockKey(b: IpBlock): string {
 /** Whether an address lies in the block (in its CIDR and in none of its exceptions). */
 export function ipBlockContains(b: IpBlock, address: string): boolean {
   const a = parseAddress(address);
-  if (!a) return false;
-  const h = hostPrefix(a.family, a.addr);
-  return prefixContains(b.prefix, h) && !b.except.some((x) => prefixContains(x, h));
+  return a !== undefined && blockHas(b, hostPrefix(a.family, a.addr));
 }
+
+const blockHas = (b: IpBlock, host: Prefix): boolean => prefixContains(b.prefix, host) && !b.except.some((x) => prefixContains(x, host));
 
 export interface IdentityAllocation {
   identities: Identity[];
@@ -174,8 +174,11 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
     }
     const byMembership = new Map<string, { pods: number[]; inside: string[] }>();
     for (const i of e.pods) {
-      const ips = inv.pods[i]!.ips;
-      const inside = blocks.filter(([, b]) => ips.some((ip) => ipBlockContains(b, ip))).map(([bk]) => bk);
+      const hosts = inv.pods[i]!.ips.flatMap((ip) => {
+        const a = parseAddress(ip);
+        return a ? [hostPrefix(a.family, a.addr)] : [];
+      });
+      const inside = blocks.filter(([, b]) => hosts.some((h) => blockHas(b, h))).map(([bk]) => bk);
       const m = inside.join('\n');
       const g = byMembership.get(m);
       if (g) g.pods.push(i);
