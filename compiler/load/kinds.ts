@@ -1,5 +1,6 @@
 // The document kinds weir understands, keyed by API group and kind as upstream spells them.
 import { isObj } from '../model/value.js';
+import { editDistance } from '../model/spelling.js';
 
 export type DocumentFamily =
   | 'network' // CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy, NetworkPolicy
@@ -75,20 +76,6 @@ export function itemKindOfList(kind: string): string | undefined {
  * Ingress and PodDisruptionBudget, which are expected beside policies.)
  */
 export const policyGroups: ReadonlySet<string> = new Set(['cilium.io', 'isovalent.com', 'weir.dev']);
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
 
 /** A policy kind `kind` nearly spells (case, a letter or two), for "did you mean". */
 export function similarKind(kind: string): string | undefined {
