@@ -8,8 +8,8 @@ import { CompilerUnavailable, openCompiler, type Compiler } from '../controller/
 import { Controller } from '../controller/reconcile/controller.js';
 import { makeLogger } from '../controller/reconcile/log.js';
 import { serveController } from '../controller/reconcile/api.js';
-import { TransportError } from '../controller/transport/http.js';
-import { parseDuration, parseListen, transportFlags, transportFrom, untilSignal } from './flags.js';
+import { checkServerAuth, TransportError, type TransportOptions } from '../controller/transport/http.js';
+import { nodeTokensFrom, parseCount, parseDuration, parseListen, transportFlags, transportFrom, untilSignal, webhookSecretFrom } from './flags.js';
 
 const usage = `usage: weir controller --repo PATH|URL [options]
 
@@ -29,9 +29,18 @@ const usage = `usage: weir controller --repo PATH|URL [options]
   --canary-count N         default 1
   --max-drop-increase F    largest allowed rise of a canary's drop rate, 0..1 (default 0.05)
   --gate-timeout DURATION  how long to wait for the canaries (default 30s)
-  --tls-cert/--tls-key/--tls-ca FILE   TLS (with --tls-ca: agents must present client certificates)
-  --token-file FILE        bearer token agents must present
+  --tls-cert/--tls-key/--tls-ca FILE   TLS (with --tls-ca: clients present certificates signed by that CA;
+                           a node's certificate names it in its CN or a DNS SAN)
+  --token-file FILE        operator bearer token (status, webhook)
+  --node-tokens FILE       per-node bearer tokens, lines "NODE TOKEN": each speaks for its node only
+  --allow-node NAME        a node that may register besides those of the inventory (repeatable)
+  --webhook-secret-file F  secret of signed Git host webhooks (X-Hub-Signature-256)
+  --max-connections N      open connections in total (default 4096)
+  --max-connections-per-client N   open connections from one address (default 256)
   --insecure-loopback      plain HTTP, allowed on loopback only
+
+The controller does not start without an authentication method (--tls-ca, --token-file or
+--node-tokens), on any address.
 
 Prints one JSON line {"url", "keyId", "publicKey"} on stdout once listening; logs go to stderr.`;
 
@@ -60,6 +69,11 @@ export const controllerCommand: Command = {
           'canary-count': { type: 'string' },
           'max-drop-increase': { type: 'string' },
           'gate-timeout': { type: 'string' },
+          'node-tokens': { type: 'string' },
+          'allow-node': { type: 'string', multiple: true },
+          'webhook-secret-file': { type: 'string' },
+          'max-connections': { type: 'string' },
+          'max-connections-per-client': { type: 'string' },
           ...transportFlags,
         },
         allowPositionals: false,
@@ -72,7 +86,14 @@ export const controllerCommand: Command = {
     if (!rolloutRef) throw new UsageError(`--rollout ${v.rollout}: expected NAMESPACE/NAME`);
     if (!v.key && !v['key-secret']) throw new UsageError('--key FILE (or --key-secret NS/NAME) is required: bundles are always signed');
     const { host, port } = parseListen(v.listen, '--listen');
-    const transport = transportFrom(v);
+    const nodeTokens = v['node-tokens'] ? nodeTokensFrom(path.resolve(io.cwd, v['node-tokens'])) : undefined;
+    const transport: TransportOptions = {
+      ...transportFrom(v),
+      ...(nodeTokens ? { nodeTokens } : {}),
+      ...(v['webhook-secret-file'] ? { webhookSecret: webhookSecretFrom(path.resolve(io.cwd, v['webhook-secret-file'])) } : {}),
+      limits: { maxConnections: parseCount(v['max-connections'], '--max-connections', 4096), maxConnectionsPerClient: parseCount(v['max-connections-per-client'], '--max-connections-per-client', 256) },
+    };
+    for (const n of v['allow-node'] ?? []) if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(n)) throw new UsageError(`--allow-node: ${JSON.stringify(n)} is not a node name`);
     const maxDrop = v['max-drop-increase'] === undefined ? 0.05 : Number(v['max-drop-increase']);
     if (!(maxDrop >= 0 && maxDrop <= 1)) throw new UsageError('--max-drop-increase must be a number between 0 and 1');
     const canaryCount = v['canary-count'] === undefined ? 1 : Number(v['canary-count']);
@@ -85,6 +106,13 @@ export const controllerCommand: Command = {
     } catch (err) {
       if (!(err instanceof CompilerUnavailable)) throw err;
       io.stderr(`weir controller: cannot start: ${err.message}\n`);
+      return 2;
+    }
+    // Nor without a way to tell its clients apart (checked before a key is generated or a port opened).
+    try {
+      checkServerAuth(transport);
+    } catch (err) {
+      io.stderr(`weir controller: cannot start: ${(err as Error).message}\n`);
       return 2;
     }
 
@@ -141,13 +169,14 @@ export const controllerCommand: Command = {
       logger,
       pollIntervalMs: parseDuration(v.poll, '--poll', 30_000),
       ...(v.canary ? { canaries: v.canary } : {}),
+      ...(v['allow-node'] ? { allowNodes: v['allow-node'] } : {}),
       canaryCount,
       maxDropRateIncrease: maxDrop,
       gateTimeoutMs: parseDuration(v['gate-timeout'], '--gate-timeout', 30_000),
     });
     let server;
     try {
-      server = await serveController(c, host, port, transport);
+      server = await serveController(c, host, port, transport, { onReject: rejectLog(logger) });
     } catch (err) {
       io.stderr(`weir controller: ${err instanceof TransportError ? err.message : `cannot listen on ${v.listen}: ${(err as Error).message}`}\n`);
       return 2;
@@ -169,3 +198,20 @@ export const controllerCommand: Command = {
     return 0;
   },
 };
+
+/** Refused connections and requests, logged at most once a second per reason with a count (a flood must not flood the log). */
+function rejectLog(logger: import('pino').Logger): (reason: string, client: string) => void {
+  const counts = new Map<string, { n: number; last: number; client: string }>();
+  return (reason, client) => {
+    const c = counts.get(reason) ?? { n: 0, last: 0, client };
+    c.n++;
+    c.client = client;
+    counts.set(reason, c);
+    const now = Date.now();
+    if (now - c.last >= 1000) {
+      logger.warn({ reason, client: c.client, count: c.n }, 'refused a connection or request');
+      c.n = 0;
+      c.last = now;
+    }
+  };
+}

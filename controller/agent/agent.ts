@@ -173,7 +173,7 @@ export class Agent {
       this.applies.inc({ result: 'refused' });
       this.log.error({ digest: desired.digest, error: msg }, 'bundle not applied; the last good state stays in force');
       this.event({ type: 'bundle-refused', digest: desired.digest, revision: desired.revision, error: msg });
-      await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, { failed: { digest: desired.digest, error: msg } }).catch(() => undefined);
+      await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, { failed: { digest: desired.digest, error: msg.slice(0, 8000) } }).catch(() => undefined);
     }
   }
 

@@ -5,6 +5,7 @@
 // one temporary directory (and, in kernel mode, namespaces named wdemo-*), removed on exit and on Ctrl-C.
 import { promises as fs, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { simpleGit } from 'simple-git';
@@ -166,11 +167,15 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     const key = generateSigningKey();
     const compiler = openCompiler();
     const controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler, key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 15_000 });
-    const server: Listening = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
+    // The demo's own credentials: an operator token (webhook) and node-1's token, both random per run.
+    const operatorToken = randomBytes(24).toString('hex');
+    const nodeToken = randomBytes(24).toString('hex');
+    const operator = { authorization: `Bearer ${operatorToken}` };
+    const server: Listening = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true, token: operatorToken, nodeTokens: new Map([['node-1', nodeToken]]) });
     cleanups.push(() => server.close());
     cleanups.push(() => controller.stop());
     const datapath: Datapath = env ? env.datapath : new EmulatorDatapath('node-1');
-    const agent = new Agent({ node: 'node-1', client: new Client(server.url, { insecureLoopback: true }), trustedKey: key.publicKey, stateDir: path.join(dir, 'agent'), datapath, logger: silentLogger(), longPollMs: 10_000 });
+    const agent = new Agent({ node: 'node-1', client: new Client(server.url, { insecureLoopback: true, token: nodeToken }), trustedKey: key.publicKey, stateDir: path.join(dir, 'agent'), datapath, logger: silentLogger(), longPollMs: 10_000 });
     cleanups.push(() => agent.stop());
     out(`   controller  ${server.url}  ${p.dim(`compiler ${compiler.name}, signing key ${key.keyId} (ed25519)`)}`);
     out(`   agent       node-1  ${p.dim(`${datapath.kind} datapath, trusts ${publicKeyPem(key).split('\n')[1]!.slice(0, 16)}…`)}`);
@@ -200,7 +205,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
 
     step(5, 'The controller is told by webhook; the agent swaps the maps');
     const t0 = performance.now();
-    await fetch(`${server.url}/v1/webhook`, { method: 'POST' });
+    await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: operator });
     const applied2 = await waitApplied(agent, rev2, 30_000);
     if (!applied2) return fail(io, controller, 'the second bundle was not applied within 30 s');
     const st2 = controller.status() as { nodes: { timings: { swapMs: number } | null; maps: { name: string; endpoint?: string; entries: number }[] }[] };
@@ -211,7 +216,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     // 6. Runtime enforcement.
     step(6, 'Runtime enforcement: kill a binary that reads a protected file');
     if (env) {
-      await runtimeStep({ out, p, dir, repo, git, agent, server, env, deathstar: names['deathstar'] ?? 'deathstar' });
+      await runtimeStep({ out, p, dir, repo, git, agent, server, env, deathstar: names['deathstar'] ?? 'deathstar', operator });
     } else {
       out(`   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`);
     }
@@ -234,7 +239,7 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
  * puts the deathstar pod's cgroup in its scope, the same binary on the host is left alone, and the
  * kill arrives on the agent's event stream.
  */
-async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening; env: KernelEnvironment; deathstar: string }): Promise<void> {
+async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening; env: KernelEnvironment; deathstar: string; operator: Record<string, string> }): Promise<void> {
   const { out, p, dir } = c;
   const bin = path.join(dir, 'bin', 'wdemo-cat');
   await fs.mkdir(path.dirname(bin), { recursive: true });
@@ -263,7 +268,7 @@ apiVersion: cilium.io/v1alpha1${scope}
   await c.git.add(['-A']);
   await c.git.commit('Kill wdemo-cat when it opens the plans');
   const rev = (await c.git.revparse(['HEAD'])).trim();
-  await fetch(`${c.server.url}/v1/webhook`, { method: 'POST' });
+  await fetch(`${c.server.url}/v1/webhook`, { method: 'POST', headers: c.operator });
   if (!(await waitApplied(c.agent, rev, 30_000))) {
     out(`   ${p.yellow('–')} the TracingPolicy commit ${rev.slice(0, 7)} was not applied: ${c.agent.lastError ?? 'no report'}`);
     return;

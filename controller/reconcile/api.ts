@@ -2,7 +2,8 @@
 // digest and report; operators read /v1/status and /metrics; Git hosts call /v1/webhook.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { listen, sendJson, type Listening, type TransportOptions } from '../transport/http.js';
+import { checkServerAuth, listen, sendJson, type Listening, type Principal, type Route, type ServeOptions, type TransportOptions } from '../transport/http.js';
+import { validateAgainst } from '../../compiler/lint/schema.js';
 import type { AgentReport, Controller } from './controller.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import type { BundleRef } from './state.js';
@@ -10,19 +11,34 @@ import { BLOB_DELTA_MEDIA_TYPE, blobDelta } from '../bundle/codec.js';
 
 const nodeName = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i;
 
-export async function serveController(c: Controller, host: string, port: number, transport: TransportOptions): Promise<Listening> {
-  return listen(host, port, transport, (req, res, body) => route(c, req, res, body), (p) => p === '/healthz' || p === '/metrics');
+/** What each path accepts: health and metrics are open; bodies are capped per route. */
+export function controllerRoute(method: string, p: string): Route {
+  if (p === '/healthz' || p === '/metrics') return { open: true, maxBody: 0 };
+  if (p === '/v1/webhook' && method === 'POST') return { maxBody: 25 << 20, discardBody: true, webhook: true };
+  if (method === 'POST' && /^\/v1\/nodes\/[^/]+\/register$/.test(p)) return { maxBody: 64 << 10 };
+  if (method === 'POST' && /^\/v1\/nodes\/[^/]+\/status$/.test(p)) return { maxBody: 4 << 20 };
+  return { maxBody: 0 };
 }
 
-function parseJson<T>(body: Buffer): T | undefined {
+export async function serveController(c: Controller, host: string, port: number, transport: TransportOptions, serve: Omit<ServeOptions, 'route'> = {}): Promise<Listening> {
+  checkServerAuth(transport);
+  return listen(host, port, transport, (req, res, body, principal) => route(c, req, res, body, principal), { ...serve, route: controllerRoute });
+}
+
+/** The body as JSON, checked against a schema of schemas/: the value, or the first problem. */
+function parseBody<T>(body: Buffer, schema: string): { value: T } | { error: string } {
+  let v: unknown;
   try {
-    return body.length ? (JSON.parse(body.toString('utf8')) as T) : undefined;
-  } catch {
-    return undefined;
+    v = body.length ? JSON.parse(body.toString('utf8')) : {};
+  } catch (err) {
+    return { error: `body is not JSON: ${(err as Error).message}` };
   }
+  const problems = validateAgainst(schema, v);
+  if (problems.length) return { error: `body does not match ${schema}: ${problems.slice(0, 3).join('; ')}` };
+  return { value: v as T };
 }
 
-async function route(c: Controller, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+async function route(c: Controller, req: IncomingMessage, res: ServerResponse, body: Buffer, principal: Principal | undefined): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const p = url.pathname;
   const m = req.method ?? 'GET';
@@ -31,8 +47,12 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
     const text = await c.metrics.registry.metrics();
     return void res.writeHead(200, { 'content-type': c.metrics.registry.contentType }).end(text);
   }
-  if (p === '/v1/status' && m === 'GET') return sendJson(res, 200, c.status());
+  if (p === '/v1/status' && m === 'GET') {
+    if (!principal?.operator) return sendJson(res, 403, { error: 'status is for operators: present the operator token or a client certificate' });
+    return sendJson(res, 200, c.status());
+  }
   if (p === '/v1/webhook' && m === 'POST') {
+    if (!principal?.operator && principal?.via !== 'webhook-signature') return sendJson(res, 403, { error: 'the webhook needs the operator token, a client certificate or a signature by the webhook secret' });
     void c.trigger('webhook');
     return sendJson(res, 202, { accepted: true });
   }
@@ -72,18 +92,27 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   }
   mm = /^\/v1\/nodes\/([^/]+)\/(register|desired|status)$/.exec(p);
   if (mm) {
-    const node = decodeURIComponent(mm[1]!);
-    if (!nodeName.test(node)) return sendJson(res, 400, { error: `invalid node name ${JSON.stringify(node)}` });
+    let node: string;
+    try {
+      node = decodeURIComponent(mm[1]!);
+    } catch {
+      return sendJson(res, 400, { error: 'invalid node name encoding' });
+    }
+    if (!nodeName.test(node)) return sendJson(res, 400, { error: `invalid node name ${JSON.stringify(node.slice(0, 300))}` });
+    // A credential speaks for the node it names (certificate CN/SAN, per-node token), and only for a node the controller knows.
+    if (!principal?.nodes.includes(node)) return sendJson(res, 403, { error: `this credential is not node ${node}'s (it names ${principal?.nodes.length ? principal.nodes.join(', ') : 'no node'})` });
+    if (principal.via !== 'node-token' && !c.knownNode(node)) return sendJson(res, 403, { error: `node ${node} is not in the inventory or the allow list of this controller` });
     const what = mm[2]!;
     if (what === 'register' && m === 'POST') {
-      const r = parseJson<{ features?: NodeFeatures; applied?: BundleRef }>(body);
-      c.register(node, r?.features, r?.applied);
+      const r = parseBody<{ features?: NodeFeatures; applied?: BundleRef }>(body, 'agent-register');
+      if ('error' in r) return sendJson(res, 400, { error: r.error });
+      c.register(node, r.value.features, r.value.applied);
       return sendJson(res, 200, { desired: await desiredDoc(c, node) });
     }
     if (what === 'status' && m === 'POST') {
-      const r = parseJson<AgentReport>(body);
-      if (!r) return sendJson(res, 400, { error: 'status body must be JSON' });
-      c.report(node, r);
+      const r = parseBody<AgentReport>(body, 'agent-status');
+      if ('error' in r) return sendJson(res, 400, { error: r.error });
+      c.report(node, r.value);
       return sendJson(res, 200, { ok: true });
     }
     if (what === 'desired' && m === 'GET') return longPoll(c, node, url, req, res);

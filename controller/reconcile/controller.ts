@@ -3,6 +3,7 @@
 // One reconcile runs at a time; a webhook or a poll during a rollout is remembered and
 // handled right after it, so the branch head always wins.
 import { EventEmitter } from 'node:events';
+import { createHmac } from 'node:crypto';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../../compiler/diagnostics.js';
@@ -30,8 +31,13 @@ export interface ControllerOptions {
   key: SigningKey;
   logger: Logger;
   pollIntervalMs?: number;
-  /** Canary node names; when empty, the first `canaryCount` live nodes by name. */
+  /** Canary node names; when empty, `canaryCount` live nodes in an order keyed by the signing key (see canaryOrder). */
   canaries?: string[];
+  /**
+   * Nodes allowed to register besides those of the compiled inventory (and, in Kubernetes mode, the
+   * cluster's pods' nodes): an explicit allow list, and the nodes that hold per-node tokens.
+   */
+  allowNodes?: string[];
   canaryCount?: number;
   /** Largest allowed rise of a canary's drop rate (fraction, 0.05 = 5 points). */
   maxDropRateIncrease?: number;
@@ -87,11 +93,22 @@ export class Controller extends EventEmitter {
     this.store = new BundleStore(path.join(opts.stateDir, 'store'));
     this.source = opts.source ?? new GitSource(opts.repo, opts.branch, opts.stateDir);
     this.log = opts.logger;
+    this.allowed = new Set(opts.allowNodes ?? []);
+    // Node counts by state are computed when /metrics is read: once per scrape, not once per report.
+    this.metrics.nodeCounts = () => {
+      const counts: Record<NodeState, number> = { pending: 0, applying: 0, applied: 0, failed: 0, unreachable: 0 };
+      for (const n of this.nodes.values()) counts[this.nodeState(n)]++;
+      return counts;
+    };
   }
 
   async start(): Promise<void> {
     this.state = await loadState(this.opts.stateDir);
     if (this.state.current) this.phase = this.state.current.phase;
+    // The nodes of the last compiled inventory may register before the next compile.
+    const latest = this.state.current ?? this.state.lastGood;
+    const stored = latest ? await this.store.getManifest(latest.digest) : undefined;
+    if (stored) this.learnInventory(parseManifest(stored.bytes));
     this.log.info({ lastSeenCommit: this.state.lastSeenCommit, lastGood: this.state.lastGood }, 'controller state loaded');
     this.trigger('start');
     const every = this.opts.pollIntervalMs ?? 30_000;
@@ -191,14 +208,27 @@ export class Controller extends EventEmitter {
     return this.nodeViewsByDigest.get(digest) ?? (await this.store.getManifest(digest));
   }
 
+  /** Whether `node` may register: in the compiled inventory, on the allow list, or holding a per-node token. */
+  knownNode(node: string): boolean {
+    return this.allowed.has(node) || this.inventoryNodes.has(node);
+  }
+
+  /** Node names of the inventory the latest bundle was compiled for. */
+  private inventoryNodes = new Set<string>();
+  private readonly allowed: ReadonlySet<string>;
+
+  private learnInventory(m: BundleManifest): void {
+    this.inventoryNodes = new Set(m.nodes.map((n) => n.node));
+  }
+
   register(node: string, features: NodeFeatures | undefined, applied: BundleRef | undefined): void {
-    const n = this.nodes.get(node) ?? { node, lastSeen: Date.now() };
+    const known = this.nodes.get(node);
+    const n = known ?? { node, lastSeen: Date.now() };
     if (features) n.features = features;
     if (applied) n.applied = applied;
     n.lastSeen = Date.now();
     this.nodes.set(node, n);
-    this.log.info({ node, applied: applied?.revision }, 'node registered');
-    this.updateNodeGauge();
+    if (!known) this.log.info({ node, applied: applied?.revision }, 'node registered');
     this.emit('change');
   }
 
@@ -224,7 +254,6 @@ export class Controller extends EventEmitter {
     if (r.maps) n.maps = r.maps;
     if (r.timings) n.timings = r.timings;
     this.nodes.set(node, n);
-    this.updateNodeGauge();
     this.emit('change');
   }
 
@@ -265,12 +294,6 @@ export class Controller extends EventEmitter {
           datapath: n.features?.datapath ?? null,
         })),
     };
-  }
-
-  private updateNodeGauge(): void {
-    const counts: Record<NodeState, number> = { pending: 0, applying: 0, applied: 0, failed: 0, unreachable: 0 };
-    for (const n of this.nodes.values()) counts[this.nodeState(n)]++;
-    for (const [s, c] of Object.entries(counts)) this.metrics.nodes.set({ state: s }, c);
   }
 
   private async persist(): Promise<void> {
@@ -332,6 +355,7 @@ export class Controller extends EventEmitter {
     }
     this.signatures.set(bundle.digest, signature);
     this.fullManifests.set(bundle.digest, bundle.manifest);
+    this.learnInventory(bundle.manifest);
     let size = bundle.manifestBytes.length;
     for (const b of bundle.blobs.values()) size += b.length;
     this.metrics.bundleBytes.set(size);
@@ -347,6 +371,11 @@ export class Controller extends EventEmitter {
       return;
     }
     await this.rollout(ref);
+  }
+
+  /** Keys the canary order: derived from the signing key, so nobody without it can predict which node is picked. */
+  private get canarySecret(): Buffer {
+    return createHmac('sha256', this.opts.key.privateKey.export({ type: 'pkcs8', format: 'der' })).update('weir canary order').digest();
   }
 
   private liveNodes(): string[] {
@@ -378,7 +407,7 @@ export class Controller extends EventEmitter {
     const started = performance.now();
     this.state.current = { ...ref, phase: 'Canary', startedAt: new Date().toISOString() };
     const live = this.liveNodes();
-    const canaries = this.opts.canaries?.length ? this.opts.canaries.filter((c) => live.includes(c)) : live.slice(0, this.opts.canaryCount ?? 1);
+    const canaries = this.opts.canaries?.length ? this.opts.canaries.filter((c) => live.includes(c)) : canaryOrder(live, this.canarySecret).slice(0, this.opts.canaryCount ?? 1);
     const baseline = new Map<string, number>();
     for (const c of canaries) baseline.set(c, this.nodes.get(c)?.dropRate ?? 0);
     const previous = this.state.lastGood;
@@ -432,7 +461,16 @@ export class Controller extends EventEmitter {
       this.fail(ref.revision, `rollout of ${ref.revision.slice(0, 12)} passed the canary gate but ${failed.length} node(s) did not apply it: ${failed.map((n) => `${n}${this.nodes.get(n)?.error ? ` (${this.nodes.get(n)!.error})` : ''}`).join(', ')}`);
       this.metrics.rollouts.inc({ result: 'degraded' });
     }
-    this.updateNodeGauge();
     await this.persist();
   }
+}
+
+/**
+ * Live nodes in canary order: by HMAC-SHA256(secret, name). A name cannot steer a node to the
+ * front (a node called "0-evil" is as likely to be last as first), and the order is stable
+ * across restarts because the secret is derived from the signing key.
+ */
+export function canaryOrder(nodes: readonly string[], secret: Buffer): string[] {
+  const rank = new Map(nodes.map((n) => [n, createHmac('sha256', secret).update(n).digest('hex')]));
+  return [...nodes].sort((a, b) => (rank.get(a)! < rank.get(b)! ? -1 : rank.get(a)! > rank.get(b)! ? 1 : 0));
 }

@@ -7,6 +7,7 @@
 //  - transfer: bytes an agent downloaded (its own counter) for a one-policy change, against the
 //    whole bundle that agent would download from scratch (its node manifest plus every blob it names),
 //    both as bytes on the wire (the controller gzips content when that is smaller), measured in this run.
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -104,7 +105,11 @@ export default async function rolloutBench(): Promise<BenchReport> {
     const key = generateSigningKey();
     await fs.writeFile(path.join(dir, 'trust.pem'), publicKeyPem(key));
     controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 30_000, rolloutTimeoutMs: 60_000 });
-    server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
+    // Each agent holds its own node's token; the bench rings the webhook with the operator token.
+    const operatorToken = randomBytes(24).toString('hex');
+    const nodeTokens = new Map(Array.from({ length: NODES }, (_, n) => [`node-${String(n).padStart(2, '0')}`, randomBytes(24).toString('hex')] as [string, string]));
+    for (const [node, t] of nodeTokens) await fs.writeFile(path.join(dir, `${node}.token`), t, { mode: 0o600 });
+    server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true, token: operatorToken, nodeTokens });
     const ctl = controller;
     const agent = await agentEntry();
     agentDir = agent.dir;
@@ -114,7 +119,7 @@ export default async function rolloutBench(): Promise<BenchReport> {
     const agentUrls = new Map<string, string>();
     for (let n = 0; n < NODES; n++) {
       const node = `node-${String(n).padStart(2, '0')}`;
-      const child = spawn(process.execPath, [...nodeArgs, ...cmd, '--node', node, '--controller', server.url, '--trust', path.join(dir, 'trust.pem'), '--state-dir', path.join(dir, node), '--long-poll', '20s', '--insecure-loopback'], { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...nodeArgs, ...cmd, '--node', node, '--controller', server.url, '--trust', path.join(dir, 'trust.pem'), '--state-dir', path.join(dir, node), '--long-poll', '20s', '--insecure-loopback', '--token-file', path.join(dir, `${node}.token`)], { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       child.stdout!.once('data', (d: Buffer) => agentUrls.set(node, String((JSON.parse(d.toString().split('\n')[0]!) as { url: string }).url)));
     }
@@ -158,7 +163,7 @@ export default async function rolloutBench(): Promise<BenchReport> {
       appliedAt.clear();
       target = rev;
       const t0 = performance.now();
-      await fetch(`${server.url}/v1/webhook`, { method: 'POST' });
+      await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: { authorization: `Bearer ${operatorToken}` } });
       await waitAll(rev, 60_000);
       await ctl.idle();
       for (const t of appliedAt.values()) latencies.push(t - t0);

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { simpleGit } from 'simple-git';
 import { generateSigningKey, privateKeyPem, publicKeyPem } from '../../controller/bundle/sign.js';
@@ -68,9 +69,21 @@ export interface Workspace {
   keyFile: string;
   pubFile: string;
   trafficFile: string;
+  /** The operator's bearer token (status, webhook) and the file `--token-file` reads it from. */
+  operatorToken: string;
+  operatorTokenFile: string;
+  /** `--node-tokens` file of the controller: one token per node of `tokenNodes`. */
+  nodeTokensFile: string;
+  /** The file an agent's `--token-file` reads its own node's token from. */
+  nodeTokenFile(node: string): string;
+  /** Headers of an operator request. */
+  auth: Record<string, string>;
   commit(files: Record<string, string | null>, message: string): Promise<string>;
   cleanup(): Promise<void>;
 }
+
+/** Nodes the workspace issues tokens for. */
+export const tokenNodes = ['node-a', 'node-b', 'node-c', 'node-1'];
 
 export async function workspace(): Promise<Workspace> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-ctl-'));
@@ -86,12 +99,25 @@ export async function workspace(): Promise<Workspace> {
   await fs.writeFile(pubFile, publicKeyPem(key));
   const trafficFile = path.join(dir, 'traffic.json');
   await fs.writeFile(trafficFile, JSON.stringify(traffic));
+  const secret = () => randomBytes(24).toString('hex');
+  const operatorToken = secret();
+  const operatorTokenFile = path.join(dir, 'operator.token');
+  await fs.writeFile(operatorTokenFile, operatorToken, { mode: 0o600 });
+  const nodeTokens = new Map(tokenNodes.map((n) => [n, secret()]));
+  const nodeTokensFile = path.join(dir, 'node-tokens');
+  await fs.writeFile(nodeTokensFile, [...nodeTokens].map(([n, t]) => `${n} ${t}\n`).join(''), { mode: 0o600 });
+  for (const [n, t] of nodeTokens) await fs.writeFile(path.join(dir, `${n}.token`), t, { mode: 0o600 });
   return {
     dir,
     repo,
     keyFile,
     pubFile,
     trafficFile,
+    operatorToken,
+    operatorTokenFile,
+    nodeTokensFile,
+    nodeTokenFile: (node) => path.join(dir, `${node}.token`),
+    auth: { authorization: `Bearer ${operatorToken}` },
     async commit(files, message) {
       for (const [f, text] of Object.entries(files)) {
         const abs = path.join(repo, f);

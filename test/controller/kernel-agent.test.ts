@@ -18,18 +18,18 @@ describe.skipIf(noKernel)('kernel agent (root, npm run build)', () => {
   let ctl: Proc;
   let agent: Proc | undefined;
   let url = '';
-  const status = () => getJson<StatusDoc>(`${url}/v1/status`);
+  const status = () => getJson<StatusDoc>(`${url}/v1/status`, { headers: ws.auth });
   const startAgent = async (extra: string[] = []) => {
     const interfaces = path.join(ws.dir, 'interfaces.json');
     await fs.writeFile(interfaces, JSON.stringify(net.interfaces));
-    agent = await startWeir(['agent', '--node', 'node-1', '--controller', url, '--trust', ws.pubFile, '--state-dir', path.join(ws.dir, 'agent'), '--datapath', 'kernel', '--interfaces', interfaces, '--pin-dir', net.pinDir, '--long-poll', '5s', '--insecure-loopback', ...extra]);
+    agent = await startWeir(['agent', '--node', 'node-1', '--controller', url, '--trust', ws.pubFile, '--state-dir', path.join(ws.dir, 'agent'), '--datapath', 'kernel', '--interfaces', interfaces, '--pin-dir', net.pinDir, '--long-poll', '5s', '--insecure-loopback', '--token-file', ws.nodeTokenFile('node-1'), ...extra]);
   };
 
   beforeAll(async () => {
     ws = await workspace();
     net = await createPodNetwork(scenarioPods, 'wag');
     await ws.commit({ 'policies/pods.yaml': scenarioPods, 'policies/rule1.yaml': scenarioRule }, 'empire only');
-    ctl = await startWeir(['controller', '--repo', ws.repo, '--state-dir', path.join(ws.dir, 'controller'), '--listen', '127.0.0.1:0', '--poll', '0', '--key', ws.keyFile, '--max-drop-increase', '1', '--insecure-loopback']);
+    ctl = await startWeir(['controller', '--repo', ws.repo, '--state-dir', path.join(ws.dir, 'controller'), '--listen', '127.0.0.1:0', '--poll', '0', '--key', ws.keyFile, '--max-drop-increase', '1', '--insecure-loopback', '--token-file', ws.operatorTokenFile, '--node-tokens', ws.nodeTokensFile]);
     url = String(ctl.first['url']);
   }, 120_000);
 
@@ -54,7 +54,7 @@ describe.skipIf(noKernel)('kernel agent (root, npm run build)', () => {
     await startAgent(['--apply-delay', '4s']); // stages the next bundle slowly
     await until('re-registered', async () => (await status()).nodes[0]?.applied?.revision === rev1);
     const rev2 = await ws.commit({ 'policies/alliance-landing.yaml': scenarioChange }, 'alliance may land');
-    await fetch(`${url}/v1/webhook`, { method: 'POST' });
+    await fetch(`${url}/v1/webhook`, { method: 'POST', headers: ws.auth });
     await until('controller wants rev2', async () => (await status()).nodes[0]?.desired?.revision === rev2);
     await new Promise((r) => setTimeout(r, 1000)); // inside the apply delay: downloaded, not swapped
     await agent!.kill('SIGKILL');

@@ -64,11 +64,12 @@ describe('Kubernetes adapter (fake API server)', () => {
     source = new KubeSource(kc, () => void controller?.trigger('watch'));
     controller = new Controller({ repo: 'kubernetes', branch: '-', paths: ['cluster'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), source, key, logger: silentLogger(), pollIntervalMs: 0, maxDropRateIncrease: 1 });
     await source.start();
-    server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true });
+    const nodeToken = 'node-1-token-for-the-kube-test';
+    server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true, nodeTokens: new Map([['node-1', nodeToken]]) });
     writer = new PolicyRolloutWriter(kc, controller, 'weir-system', 'policies', 50);
     writer.start();
     await controller.start();
-    agent = new Agent({ node: 'node-1', client: new Client(server.url, { insecureLoopback: true }), trustedKey: key.publicKey, stateDir: path.join(dir, 'agent'), datapath: dp, logger: silentLogger(), longPollMs: 5000 });
+    agent = new Agent({ node: 'node-1', client: new Client(server.url, { insecureLoopback: true, token: nodeToken }), trustedKey: key.publicKey, stateDir: path.join(dir, 'agent'), datapath: dp, logger: silentLogger(), longPollMs: 5000 });
     await agent.start();
   }, 60_000);
 

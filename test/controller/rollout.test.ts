@@ -14,16 +14,16 @@ describe('controller and agents on loopback', () => {
   const stateDir = () => path.join(ws.dir, 'controller');
 
   const startController = async (listen = '127.0.0.1:0') => {
-    ctl = await startWeir(['controller', '--repo', ws.repo, '--branch', 'main', '--path', 'policies', '--state-dir', stateDir(), '--listen', listen, '--poll', '0', '--key', ws.keyFile, '--gate-timeout', '8s', '--max-drop-increase', '0.2', '--insecure-loopback']);
+    ctl = await startWeir(['controller', '--repo', ws.repo, '--branch', 'main', '--path', 'policies', '--state-dir', stateDir(), '--listen', listen, '--poll', '0', '--key', ws.keyFile, '--gate-timeout', '8s', '--max-drop-increase', '0.2', '--insecure-loopback', '--token-file', ws.operatorTokenFile, '--node-tokens', ws.nodeTokensFile, '--canary', 'node-a']);
     url = String(ctl.first['url']);
   };
   const startAgent = async (node: string) => {
-    const p = await startWeir(['agent', '--node', node, '--controller', url, '--trust', ws.pubFile, '--state-dir', path.join(ws.dir, node), '--traffic', ws.trafficFile, '--events', path.join(ws.dir, `${node}.events.jsonl`), '--long-poll', '5s', '--insecure-loopback']);
+    const p = await startWeir(['agent', '--node', node, '--controller', url, '--trust', ws.pubFile, '--state-dir', path.join(ws.dir, node), '--traffic', ws.trafficFile, '--events', path.join(ws.dir, `${node}.events.jsonl`), '--long-poll', '5s', '--insecure-loopback', '--token-file', ws.nodeTokenFile(node)]);
     agents.set(node, p);
     return p;
   };
-  const status = () => getJson<StatusDoc>(`${url}/v1/status`);
-  const webhook = () => fetch(`${url}/v1/webhook`, { method: 'POST' });
+  const status = () => getJson<StatusDoc>(`${url}/v1/status`, { headers: ws.auth });
+  const webhook = () => fetch(`${url}/v1/webhook`, { method: 'POST', headers: ws.auth });
   const verdict = async (node: string, src: string, dst: string, port = 80) =>
     (await getJson<{ verdict: string; reason: string }>(`${String(agents.get(node)!.first['url'])}/v1/verdict`, { method: 'POST', body: JSON.stringify({ src, dst, port, protocol: 'TCP' }) })).verdict;
   const allApplied = (rev: string) =>

@@ -1,33 +1,10 @@
 // Transport: mutual TLS, bearer token over TLS, and plain HTTP only on loopback with the flag.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkTransport, Client, listen, sendJson, TransportError, type Listening } from '../../controller/transport/http.js';
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, all ed25519. */
-async function pki(dir: string): Promise<void> {
-  const ext = path.join(dir, 'san.cnf');
-  await fs.writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'ca.key'], dir);
-  openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=weir-test-ca', '-days', '1', '-out', 'ca.crt'], dir);
-  for (const who of ['server', 'agent']) {
-    openssl(['genpkey', '-algorithm', 'ed25519', '-out', `${who}.key`], dir);
-    openssl(['req', '-new', '-key', `${who}.key`, '-subj', `/CN=${who}`, '-out', `${who}.csr`], dir);
-    openssl(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', `${who}.crt`], dir);
-  }
-  // A client certificate from a CA the server does not trust.
-  openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'rogue-ca.key'], dir);
-  openssl(['req', '-x509', '-new', '-key', 'rogue-ca.key', '-subj', '/CN=rogue', '-days', '1', '-out', 'rogue-ca.crt'], dir);
-  openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'rogue.key'], dir);
-  openssl(['req', '-new', '-key', 'rogue.key', '-subj', '/CN=rogue', '-out', 'rogue.csr'], dir);
-  openssl(['x509', '-req', '-in', 'rogue.csr', '-CA', 'rogue-ca.crt', '-CAkey', 'rogue-ca.key', '-CAcreateserial', '-days', '1', '-out', 'rogue.crt'], dir);
-}
+import { pki } from './pki.js';
 
 describe('transport', () => {
   let dir: string;
