@@ -29,6 +29,8 @@ const usage = `usage: weir controller --repo PATH|URL [options]
   --canary-count N         default 1
   --max-drop-increase F    largest allowed rise of a canary's drop rate, 0..1 (default 0.05)
   --gate-timeout DURATION  how long to wait for the canaries (default 30s)
+  --freshness DURATION     how long a signed timestamp stays valid (default 15m): an agent that hears
+                           no fresher one keeps its bundle and reports weir_agent_bundle_stale 1
   --tls-cert/--tls-key/--tls-ca FILE   TLS (with --tls-ca: clients present certificates signed by that CA;
                            a node's certificate names it in its CN or a DNS SAN)
   --token-file FILE        operator bearer token (status, webhook)
@@ -69,6 +71,7 @@ export const controllerCommand: Command = {
           'canary-count': { type: 'string' },
           'max-drop-increase': { type: 'string' },
           'gate-timeout': { type: 'string' },
+          freshness: { type: 'string' },
           'node-tokens': { type: 'string' },
           'allow-node': { type: 'string', multiple: true },
           'webhook-secret-file': { type: 'string' },
@@ -173,6 +176,7 @@ export const controllerCommand: Command = {
       canaryCount,
       maxDropRateIncrease: maxDrop,
       gateTimeoutMs: parseDuration(v['gate-timeout'], '--gate-timeout', 30_000),
+      freshnessMs: parseDuration(v.freshness, '--freshness', 15 * 60_000),
     });
     let server;
     try {

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, mapKey, parseNodeManifest, type BlobDelta, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
+import { parseTimestamp, type NodeTimestamp } from '../bundle/codec.js';
 import { abiInfo } from '../../compiler/bundle/abi-stamp.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
 import { verifyDigest } from '../bundle/sign.js';
@@ -15,7 +16,8 @@ import { BundleStore } from '../bundle/store.js';
 import type { BundleRef } from '../reconcile/state.js';
 import { Client } from '../transport/http.js';
 import type { ApplyReport, Datapath, Flow } from './datapath.js';
-import { readApplied, writeApplied } from './store-state.js';
+import { readApplied, writeApplied, type AppliedRecord } from './store-state.js';
+import type { SignedTimestamp } from '../reconcile/controller.js';
 
 export interface AgentOptions {
   node: string;
@@ -39,9 +41,14 @@ export interface DesiredDoc extends BundleRef {
   manifest: string;
   /** ed25519 signature of the node manifest digest. */
   signature: string;
+  /** A fresh signed statement that this view is still desired (see NodeTimestamp). */
+  timestamp?: SignedTimestamp;
 }
 
 type AppliedRef = BundleRef & { manifest: string };
+
+/** Clock skew tolerated between controller and agent when reading a timestamp's issue time. */
+const maxSkewMs = 5 * 60_000;
 
 export class BundleRejected extends Error {}
 
@@ -66,12 +73,29 @@ export class Agent {
       }
     },
   });
+  private readonly sequenceGauge: Gauge = new Gauge({ name: 'weir_agent_rollout_sequence', help: 'Signed rollout step in force; anything older is refused', registers: [this.registry], collect: (): void => this.sequenceGauge.set(this.highest) });
+  private readonly ageGauge: Gauge = new Gauge({
+    name: 'weir_agent_bundle_confirmed_age_seconds',
+    help: 'Seconds since a signed controller timestamp last confirmed the bundle in force (-1: never)',
+    registers: [this.registry],
+    collect: (): void => this.ageGauge.set(this.confirmed ? (Date.now() - this.confirmed.at) / 1000 : -1),
+  });
+  private readonly staleGauge: Gauge = new Gauge({
+    name: 'weir_agent_bundle_stale',
+    help: '1 when the last signed timestamp for the bundle in force has expired: the controller is unreachable or answers are withheld (freeze); the bundle stays in force',
+    registers: [this.registry],
+    collect: (): void => this.staleGauge.set(this.stale() ? 1 : 0),
+  });
   applied: BundleRef | undefined;
+  /** Highest signed rollout step applied (persisted in applied.json): older steps are refused. */
+  highest = 0;
+  /** The last signed timestamp that confirmed the bundle in force: when it arrived and when it expires. */
+  confirmed: { at: number; expires: number; proof: SignedTimestamp } | undefined;
   private appliedManifest: string | undefined;
   private appliedNodeManifest: NodeManifest | undefined;
   lastError: string | undefined;
-  /** Digest of the last bundle attempted (applied or refused), so a refused one is not retried in a loop. */
-  private attempted = '';
+  /** The last step attempted (applied or refused), so a refused one is not retried in a loop. */
+  private attempted = { digest: '', sequence: 0 };
   private stopped = false;
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
@@ -100,8 +124,14 @@ export class Agent {
 
   /** Adopts the bundle applied before a restart (its blobs are local), then starts watching. */
   async start(): Promise<void> {
-    const prev = (await readApplied(this.opts.stateDir)) as AppliedRef | undefined;
-    if (prev?.manifest) {
+    const prev = await readApplied(this.opts.stateDir);
+    if (prev === 'corrupt') {
+      // The record of the step in force is lost: the highest step among the signed views in the store stands in for it.
+      this.highest = await this.highestStored();
+      this.log.error({ highest: this.highest }, 'applied.json is unreadable; refusing rollout steps below the highest signed view in the local store');
+    } else if (prev) {
+      this.highest = prev.sequence;
+      if (prev.proof) this.confirmed = { at: 0, expires: 0, proof: prev.proof };
       try {
         await this.applyFromStore(prev, await this.localSignature(prev.manifest), true);
         this.log.info({ revision: prev.revision, digest: prev.digest }, 'adopted the bundle in force before the restart');
@@ -110,6 +140,49 @@ export class Agent {
       }
     }
     this.loop = this.watch();
+  }
+
+  /** The highest sequence among the node views in the local store that carry a valid signature for this node. */
+  private async highestStored(): Promise<number> {
+    let best = 0;
+    for (const digest of await this.store.manifestDigests()) {
+      const m = await this.store.getManifest(digest);
+      if (!m || sha256(m.bytes) !== digest || !verifyDigest(this.opts.trustedKey, digest, m.signature)) continue;
+      try {
+        const v = parseNodeManifest(m.bytes);
+        if (v.node === this.opts.node && v.sequence > best) best = v.sequence;
+      } catch {
+        // not a node view
+      }
+    }
+    return best;
+  }
+
+  /** Whether the last signed timestamp for the bundle in force has expired (or none was ever seen). */
+  stale(now = Date.now()): boolean {
+    return this.applied !== undefined && (!this.confirmed || now > this.confirmed.expires);
+  }
+
+  /** Verifies a signed timestamp for this node and `manifest` at `sequence`; the statement, or the reason it is refused. */
+  private checkTimestamp(ts: SignedTimestamp | undefined, manifest: string, sequence: number | undefined, now = Date.now()): NodeTimestamp | string {
+    if (!ts || typeof ts.statement !== 'string' || typeof ts.signature !== 'string') return 'no signed timestamp';
+    const bytes = Buffer.from(ts.statement, 'base64');
+    if (!verifyDigest(this.opts.trustedKey, sha256(bytes), ts.signature)) return 'the timestamp has no valid signature from the trusted key';
+    let t: NodeTimestamp;
+    try {
+      t = parseTimestamp(bytes);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    if (t.node !== this.opts.node) return `the timestamp is for node ${t.node}`;
+    if (t.manifest !== manifest || (sequence !== undefined && t.sequence !== sequence)) return 'the timestamp is for another node view';
+    if (t.expires < now) return `the timestamp expired at ${new Date(t.expires).toISOString()} (a replayed or withheld answer: freeze)`;
+    if (t.issuedAt > now + maxSkewMs) return `the timestamp is issued in the future (${new Date(t.issuedAt).toISOString()})`;
+    return t;
+  }
+
+  private confirm(t: NodeTimestamp, proof: SignedTimestamp): void {
+    this.confirmed = { at: Date.now(), expires: t.expires, proof };
   }
 
   async stop(): Promise<void> {
@@ -135,16 +208,23 @@ export class Agent {
     while (!this.stopped) {
       try {
         if (!registered) {
-          const r = await this.opts.client.json<{ desired: DesiredDoc | null }>('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/register`, { features: await this.opts.datapath.features(), ...(this.applied ? { applied: this.applied } : {}) });
+          const r = await this.opts.client.json<{ desired: DesiredDoc | null }>('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/register`, {
+            features: await this.opts.datapath.features(),
+            ...(this.applied ? { applied: this.applied } : {}),
+            ...(this.confirmed ? { proof: this.confirmed.proof } : {}),
+          });
           if (r.status !== 200) throw new Error(`register: HTTP ${r.status}`);
           registered = true;
           await this.reportState();
-          if (r.value?.desired && r.value.desired.digest !== this.attempted) await this.reconcile(r.value.desired);
+          const d = r.value?.desired;
+          if (d && (d.digest !== this.attempted.digest || d.sequence !== this.attempted.sequence)) await this.reconcile(d);
+          else if (d) this.reconfirm(d);
         }
         const wait = this.opts.longPollMs ?? 25_000;
-        const r = await this.opts.client.json<DesiredDoc>('GET', `/v1/nodes/${encodeURIComponent(this.opts.node)}/desired?current=${this.attempted}&waitMs=${wait}`, undefined, wait + 10_000, this.abort.signal);
-        if (r.status === 200 && r.value) await this.reconcile(r.value);
-        else if (r.status !== 204) throw new Error(`desired: HTTP ${r.status}`);
+        const r = await this.opts.client.request('GET', `/v1/nodes/${encodeURIComponent(this.opts.node)}/desired?current=${this.attempted.digest}&sequence=${this.attempted.sequence}&waitMs=${wait}`, undefined, wait + 10_000, this.abort.signal);
+        if (r.status === 200 && r.body.length) await this.reconcile(JSON.parse(r.body.toString('utf8')) as DesiredDoc);
+        else if (r.status === 204) this.reconfirmHeader(r.headers['x-weir-timestamp']);
+        else throw new Error(`desired: HTTP ${r.status}`);
         backoff = 250;
       } catch (err) {
         if (this.stopped) return;
@@ -158,12 +238,19 @@ export class Agent {
 
   /** Applies `desired` if it differs from what is in force; never throws for a bad bundle. */
   async reconcile(desired: DesiredDoc): Promise<void> {
-    this.attempted = desired.digest;
-    if (this.applied?.digest === desired.digest) return this.reportState();
+    this.attempted = { digest: desired.digest, sequence: desired.sequence ?? 0 };
+    if (this.applied?.digest === desired.digest && this.appliedManifest === desired.manifest) {
+      this.reconfirm(desired);
+      return this.reportState();
+    }
     const t0 = performance.now();
     try {
+      const ts = this.checkTimestamp(desired.timestamp, desired.manifest, desired.sequence);
+      if (typeof ts === 'string') throw new BundleRejected(`desired bundle ${desired.digest.slice(0, 12)} refused: ${ts}`);
       const manifest = await this.download(desired);
       await this.applyFromStore(desired, desired.signature, false, manifest);
+      this.confirm(ts, desired.timestamp!);
+      await this.persistApplied();
       this.applySeconds.observe((performance.now() - t0) / 1000);
       this.applies.inc({ result: 'applied' });
       await this.reportState(performance.now() - t0);
@@ -175,6 +262,29 @@ export class Agent {
       this.event({ type: 'bundle-refused', digest: desired.digest, revision: desired.revision, error: msg });
       await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, { failed: { digest: desired.digest, error: msg.slice(0, 8000) } }).catch(() => undefined);
     }
+  }
+
+  /** The controller still wants the view in force: its timestamp renews the agent's freshness. */
+  private reconfirm(d: DesiredDoc): void {
+    if (d.manifest !== this.appliedManifest) return;
+    const t = this.checkTimestamp(d.timestamp, d.manifest, d.sequence);
+    if (typeof t === 'string') this.log.warn({ reason: t }, 'ignored a timestamp');
+    else this.confirm(t, d.timestamp!);
+  }
+
+  /** A 204 long-poll answer carries `statement.signature` for the view still desired. */
+  private reconfirmHeader(h: string | string[] | undefined): void {
+    if (typeof h !== 'string' || !this.appliedManifest) return;
+    const [statement = '', signature = ''] = h.split('.');
+    const proof = { statement, signature };
+    const t = this.checkTimestamp(proof, this.appliedManifest, this.highest);
+    if (typeof t === 'string') this.log.warn({ reason: t }, 'ignored a timestamp');
+    else this.confirm(t, proof);
+  }
+
+  private async persistApplied(): Promise<void> {
+    if (!this.applied || !this.appliedManifest) return;
+    await writeApplied(this.opts.stateDir, { revision: this.applied.revision, digest: this.applied.digest, manifest: this.appliedManifest, sequence: this.highest, ...(this.confirmed ? { proof: this.confirmed.proof } : {}) });
   }
 
   private verifyManifest(ref: AppliedRef, bytes: Buffer, signature: string): NodeManifest {
@@ -192,6 +302,9 @@ export class Agent {
     if (m.bundle !== ref.digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} belongs to bundle ${m.bundle.slice(0, 12)}, not ${ref.digest.slice(0, 12)}`);
     const abi = abiInfo().digest;
     if (m.abi.digest !== abi) throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abi.slice(0, 12)}`);
+    // An older signed step is a replay or a downgrade: a rollback arrives as a newer step of old content.
+    if (m.sequence < 1) throw new BundleRejected(`manifest ${digest.slice(0, 12)} carries no rollout step (sequence 0)`);
+    if (m.sequence < this.highest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} is rollout step ${m.sequence}, older than step ${this.highest} in force (a replayed or downgraded bundle)`);
     return m;
   }
 
@@ -332,16 +445,19 @@ export class Agent {
     }
     this.appliedNodeManifest = m;
     this.pruneVerified(m);
-    await writeApplied(this.opts.stateDir, { revision: ref.revision, digest: ref.digest, manifest: ref.manifest });
-    this.applied = { revision: ref.revision, digest: ref.digest };
+    // The revision reported is the signed one, never the desired document's label.
+    const record: AppliedRecord = { revision: m.revision, digest: ref.digest, manifest: ref.manifest, sequence: m.sequence, ...(this.confirmed ? { proof: this.confirmed.proof } : {}) };
+    await writeApplied(this.opts.stateDir, record);
+    this.highest = m.sequence;
+    this.applied = { revision: m.revision, digest: ref.digest, sequence: m.sequence };
     this.appliedManifest = ref.manifest;
     this.tables = tables;
-    this.attempted = ref.digest;
+    this.attempted = { digest: ref.digest, sequence: m.sequence };
     this.lastReport = report;
     delete this.lastError;
     this.mapEntries.reset();
     for (const mp of report.maps) this.mapEntries.set({ map: mp.name, endpoint: mp.endpoint ?? '' }, mp.entries);
-    this.event({ type: adopting ? 'bundle-adopted' : 'bundle-applied', revision: ref.revision, digest: ref.digest, maps: report.maps.length, swapMs: report.timings.swapMs });
+    this.event({ type: adopting ? 'bundle-adopted' : 'bundle-applied', revision: m.revision, digest: ref.digest, sequence: m.sequence, maps: report.maps.length, swapMs: report.timings.swapMs });
     for (const s of this.opts.datapath.runtimeScopes?.() ?? []) {
       if (s.state === 'resolved') continue;
       this.log.warn({ policy: s.policy, state: s.state, unresolved: s.unresolved }, 'pod-scoped runtime policy matches no process until its pods are resolved');

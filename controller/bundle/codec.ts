@@ -25,6 +25,14 @@ export interface NodeManifest {
   /** Digest of the whole bundle manifest this node view was cut from. */
   bundle: string;
   node: string;
+  /**
+   * Signed rollout step, monotonic across the controller's life: an agent refuses a view with a
+   * lower sequence than the one it applied (a replayed older bundle), so a rollback is a new,
+   * higher-numbered view of the old content. 0: a local view, never sent to an agent.
+   */
+  sequence: number;
+  /** The revision (commit) this view rolls out, signed with it (the desired document's label is not). */
+  revision: string;
   source: BundleManifest['source'];
   compiler: BundleManifest['compiler'];
   abi: BundleManifest['abi'];
@@ -32,14 +40,20 @@ export interface NodeManifest {
   tables: BundleManifest['tables'];
 }
 
-export function nodeManifest(m: BundleManifest, bundleDigest: string, node: string): { manifest: NodeManifest; bytes: Buffer; digest: string } {
+/** What a rollout step stamps on a node view. */
+export interface ViewStamp {
+  sequence: number;
+  revision: string;
+}
+
+export function nodeManifest(m: BundleManifest, bundleDigest: string, node: string, stamp: ViewStamp = { sequence: 0, revision: m.source.revision ?? '' }): { manifest: NodeManifest; bytes: Buffer; digest: string } {
   const tables = m.tables
     .filter((t) => !t.name.includes('@') || t.name.endsWith(`@${node}`))
     .map((t) => ({ ...t, name: t.name.split('@')[0]! }));
   // Sorted by (name, endpoint) and name, so a view can be rebuilt from a delta (manifestDelta).
   const maps = [...nodeMaps(m, node)].sort((a, b) => mapKey(a).localeCompare(mapKey(b)));
   tables.sort((a, b) => a.name.localeCompare(b.name));
-  const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, source: m.source, compiler: m.compiler, abi: m.abi, maps, tables };
+  const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, sequence: stamp.sequence, revision: stamp.revision, source: m.source, compiler: m.compiler, abi: m.abi, maps, tables };
   const bytes = canonicalBytes(manifest);
   return { manifest, bytes, digest: sha256(bytes) };
 }
@@ -50,10 +64,38 @@ export function mapKey(m: MapImage): string {
 
 export function parseNodeManifest(bytes: Buffer): NodeManifest {
   const m = JSON.parse(bytes.toString('utf8')) as NodeManifest;
-  if (m.apiVersion !== 'weir.dev/v1alpha1' || m.kind !== 'NodeBundle' || !Array.isArray(m.maps) || !Array.isArray(m.tables)) {
+  if (m === null || typeof m !== 'object' || m.apiVersion !== 'weir.dev/v1alpha1' || m.kind !== 'NodeBundle' || !Array.isArray(m.maps) || !Array.isArray(m.tables) || typeof m.node !== 'string' || typeof m.bundle !== 'string') {
     throw new Error('not a weir node bundle manifest (apiVersion weir.dev/v1alpha1, kind NodeBundle)');
   }
+  if (!Number.isSafeInteger(m.sequence) || m.sequence < 0 || typeof m.revision !== 'string') throw new Error('node bundle manifest without a signed sequence number and revision');
   return m;
+}
+
+/**
+ * A signed statement that a node view is still what the controller wants: it bounds how long an
+ * agent trusts a bundle without hearing a fresher one (TUF's timestamp role against freeze attacks).
+ */
+export interface NodeTimestamp {
+  kind: 'NodeTimestamp';
+  node: string;
+  /** Digest of the node view still desired, and its sequence. */
+  manifest: string;
+  sequence: number;
+  /** Milliseconds since the epoch, controller clock. */
+  issuedAt: number;
+  expires: number;
+}
+
+export function timestampBytes(t: NodeTimestamp): Buffer {
+  return canonicalBytes(t);
+}
+
+export function parseTimestamp(bytes: Buffer): NodeTimestamp {
+  const t = JSON.parse(bytes.toString('utf8')) as NodeTimestamp;
+  if (t === null || typeof t !== 'object' || t.kind !== 'NodeTimestamp' || typeof t.node !== 'string' || !/^[0-9a-f]{64}$/.test(String(t.manifest)) || !Number.isSafeInteger(t.sequence) || !Number.isSafeInteger(t.issuedAt) || !Number.isSafeInteger(t.expires)) {
+    throw new Error('not a weir node timestamp');
+  }
+  return t;
 }
 
 /** What changed from one node manifest to the next: a few hundred bytes instead of the whole map list. */
@@ -61,7 +103,7 @@ export interface NodeManifestDelta {
   kind: 'NodeBundleDelta';
   base: string;
   target: string;
-  set: Pick<NodeManifest, 'bundle' | 'source' | 'compiler' | 'abi'>;
+  set: Pick<NodeManifest, 'bundle' | 'sequence' | 'revision' | 'source' | 'compiler' | 'abi'>;
   maps: { remove: string[]; put: MapImage[] };
   tables: { remove: string[]; put: NodeManifest['tables'] };
 }
@@ -75,7 +117,7 @@ export function manifestDelta(base: NodeManifest, baseDigest: string, target: No
     kind: 'NodeBundleDelta',
     base: baseDigest,
     target: targetDigest,
-    set: { bundle: target.bundle, source: target.source, compiler: target.compiler, abi: target.abi },
+    set: { bundle: target.bundle, sequence: target.sequence, revision: target.revision, source: target.source, compiler: target.compiler, abi: target.abi },
     maps: { remove: [...bm.keys()].filter((k) => !tm.has(k)), put: [...tm].filter(([k, m]) => bm.get(k) !== JSON.stringify(m)).map(([, m]) => m) },
     tables: { remove: [...bt.keys()].filter((k) => !tt.has(k)), put: [...tt.values()].filter((t) => bt.get(t.name) !== t.digest) },
   };

@@ -70,6 +70,12 @@ export class BundleStore {
     }
   }
 
+  /** Digests of the manifests in the store. */
+  async manifestDigests(): Promise<string[]> {
+    const names = await fs.readdir(path.join(this.dir, 'manifests')).catch(() => [] as string[]);
+    return names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n)).map((n) => n.slice(0, 64));
+  }
+
   /** Blobs first, manifest last: a reader that finds the manifest finds every blob it names. */
   async putBundle(bundle: Bundle, signature: string): Promise<void> {
     for (const [d, b] of [...bundle.blobs].sort(([a], [b]) => a.localeCompare(b))) await this.putBlob(d, b);

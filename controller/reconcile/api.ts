@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { checkServerAuth, listen, sendJson, type Listening, type Principal, type Route, type ServeOptions, type TransportOptions } from '../transport/http.js';
 import { validateAgainst } from '../../compiler/lint/schema.js';
-import type { AgentReport, Controller } from './controller.js';
+import type { AgentReport, Controller, DesiredDocument, SignedTimestamp } from './controller.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import type { BundleRef } from './state.js';
 import { BLOB_DELTA_MEDIA_TYPE, blobDelta } from '../bundle/codec.js';
@@ -104,9 +104,9 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
     if (principal.via !== 'node-token' && !c.knownNode(node)) return sendJson(res, 403, { error: `node ${node} is not in the inventory or the allow list of this controller` });
     const what = mm[2]!;
     if (what === 'register' && m === 'POST') {
-      const r = parseBody<{ features?: NodeFeatures; applied?: BundleRef }>(body, 'agent-register');
+      const r = parseBody<{ features?: NodeFeatures; applied?: BundleRef; proof?: SignedTimestamp }>(body, 'agent-register');
       if ('error' in r) return sendJson(res, 400, { error: r.error });
-      c.register(node, r.value.features, r.value.applied);
+      c.register(node, r.value.features, r.value.applied, r.value.proof);
       return sendJson(res, 200, { desired: await desiredDoc(c, node) });
     }
     if (what === 'status' && m === 'POST') {
@@ -120,18 +120,23 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   sendJson(res, 404, { error: `no route ${m} ${p}` });
 }
 
-async function desiredDoc(c: Controller, node: string): Promise<(BundleRef & { manifest: string; signature: string }) | null> {
+async function desiredDoc(c: Controller, node: string): Promise<DesiredDocument | null> {
   return (await c.nodeDesired(node)) ?? null;
 }
 
-/** Answers as soon as the node's desired digest differs from `current`, or 204 after `waitMs`. */
+/**
+ * Answers as soon as the node's desired step differs from `current` (bundle digest) and `sequence`,
+ * or 204 after `waitMs` with a fresh signed timestamp of what is desired (x-weir-timestamp headers).
+ */
 async function longPoll(c: Controller, node: string, url: URL, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const current = url.searchParams.get('current') ?? '';
-  const waitMs = Math.min(Number(url.searchParams.get('waitMs') ?? 25_000) || 0, 60_000);
+  const seqParam = url.searchParams.get('sequence');
+  const sequence = seqParam === null ? undefined : Number(seqParam);
+  const waitMs = Math.min(Math.max(Number(url.searchParams.get('waitMs') ?? 25_000) || 0, 0), 60_000);
   c.touch(node);
   const differs = () => {
     const d = c.desiredFor(node);
-    return d !== undefined && d.digest !== current;
+    return d !== undefined && (d.digest !== current || (sequence !== undefined && d.sequence !== sequence));
   };
   if (!differs() && waitMs > 0) {
     await new Promise<void>((resolve) => {
@@ -152,7 +157,11 @@ async function longPoll(c: Controller, node: string, url: URL, _req: IncomingMes
   }
   c.touch(node);
   if (res.destroyed) return;
-  if (!differs()) return void res.writeHead(204).end();
+  if (!differs()) {
+    const d = await c.nodeDesired(node);
+    if (d) res.setHeader('x-weir-timestamp', `${d.timestamp.statement}.${d.timestamp.signature}`);
+    return void res.writeHead(204).end();
+  }
   sendJson(res, 200, await desiredDoc(c, node));
 }
 

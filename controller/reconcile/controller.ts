@@ -10,7 +10,9 @@ import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import { BundleStore, StoreFullError } from '../bundle/store.js';
 import { signDigest, type SigningKey } from '../bundle/sign.js';
-import { manifestDelta, nodeManifest, parseNodeManifest } from '../bundle/codec.js';
+import { manifestDelta, nodeManifest, parseNodeManifest, parseTimestamp, timestampBytes, type NodeTimestamp } from '../bundle/codec.js';
+import { sha256 } from '../../compiler/bundle/assemble.js';
+import { verifyDigest } from '../bundle/sign.js';
 import { canonicalJson } from '../../compiler/bundle/assemble.js';
 import { parseManifest } from '../../compiler/bundle/io.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
@@ -45,6 +47,11 @@ export interface ControllerOptions {
   rolloutTimeoutMs?: number;
   /** A node not heard from for this long is unreachable (not chosen as canary). */
   nodeStaleMs?: number;
+  /**
+   * How long a signed timestamp stays valid (default 15 minutes): an agent that hears no fresher
+   * one keeps its bundle but reports itself stale, and refuses a desired bundle whose timestamp expired.
+   */
+  freshnessMs?: number;
 }
 
 export type NodeState = 'pending' | 'applying' | 'applied' | 'failed' | 'unreachable';
@@ -59,6 +66,20 @@ export interface NodeStatus {
   dropRate?: number;
   maps?: { name: string; endpoint?: string; entries: number }[];
   timings?: { loadMs: number; swapMs: number; totalMs?: number };
+}
+
+/** A signed timestamp as it crosses the wire: the statement's canonical bytes (base64) and its signature. */
+export interface SignedTimestamp {
+  statement: string;
+  signature: string;
+}
+
+/** What a node is told to run: the bundle, its signed node view, and a fresh signed timestamp for it. */
+export interface DesiredDocument extends BundleRef {
+  sequence: number;
+  manifest: string;
+  signature: string;
+  timestamp: SignedTimestamp;
 }
 
 export interface AgentReport {
@@ -103,7 +124,13 @@ export class Controller extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    const learned = this.state.sequence ?? 0;
     this.state = await loadState(this.opts.stateDir);
+    // Nodes that registered before the state was read may have proven a later step.
+    this.state.sequence = Math.max(this.state.sequence ?? 0, learned);
+    // State written before rollout steps were numbered: number what is desired now.
+    if (this.state.lastGood && this.state.lastGood.sequence === undefined) this.state.lastGood = this.issue(this.state.lastGood);
+    for (const [n, r] of Object.entries(this.state.desired)) if (r.sequence === undefined) this.state.desired[n] = this.issue(r);
     if (this.state.current) this.phase = this.state.current.phase;
     // The nodes of the last compiled inventory may register before the next compile.
     const latest = this.state.current ?? this.state.lastGood;
@@ -154,6 +181,42 @@ export class Controller extends EventEmitter {
     return this.state.desired[node] ?? this.state.lastGood;
   }
 
+  /** The next rollout step for `ref`: a new, higher sequence number, even for content nodes ran before. */
+  private issue(ref: BundleRef): BundleRef & { sequence: number } {
+    const sequence = (this.state.sequence ?? 0) + 1;
+    this.state.sequence = sequence;
+    this.metrics.sequence.set(sequence);
+    return { revision: ref.revision, digest: ref.digest, sequence };
+  }
+
+  /** A signed statement that `manifest` (at `sequence`) is what `node` should run, valid for the freshness window. */
+  timestamp(node: string, manifest: string, sequence: number): SignedTimestamp {
+    const issuedAt = Date.now();
+    const t: NodeTimestamp = { kind: 'NodeTimestamp', node, manifest, sequence, issuedAt, expires: issuedAt + (this.opts.freshnessMs ?? 15 * 60_000) };
+    const bytes = timestampBytes(t);
+    return { statement: bytes.toString('base64'), signature: signDigest(this.opts.key, sha256(bytes)) };
+  }
+
+  /**
+   * An agent proves the step it runs with the last timestamp this controller signed for it. After
+   * the controller lost its state it continues numbering above that step, so its next bundle is
+   * not refused as a downgrade; a node cannot push the counter with a number it was never given.
+   */
+  private learnSequence(node: string, proof: SignedTimestamp | undefined): void {
+    if (!proof) return;
+    try {
+      const bytes = Buffer.from(proof.statement, 'base64');
+      if (!verifyDigest(this.opts.key.publicKey, sha256(bytes), proof.signature)) return;
+      const t = parseTimestamp(bytes);
+      if (t.node !== node || t.sequence <= (this.state.sequence ?? 0)) return;
+      this.log.warn({ node, sequence: t.sequence, had: this.state.sequence ?? 0 }, 'a node runs a later rollout step than this controller remembers; numbering continues above it');
+      this.state.sequence = t.sequence;
+      this.metrics.sequence.set(t.sequence);
+    } catch {
+      // not a timestamp of ours: ignored
+    }
+  }
+
   /**
    * Node views by node-manifest digest and by (bundle, node). They are derived data: ed25519
    * signatures are deterministic, so after a restart the same bytes and signature come back;
@@ -164,10 +227,11 @@ export class Controller extends EventEmitter {
   private readonly fullManifests = new Map<string, BundleManifest>();
 
   /** The node's signed view of its desired bundle (cut and signed on first use). */
-  async nodeDesired(node: string): Promise<(BundleRef & { manifest: string; signature: string }) | undefined> {
+  async nodeDesired(node: string): Promise<DesiredDocument | undefined> {
     const d = this.desiredFor(node);
     if (!d) return undefined;
-    const key = `${d.digest}/${node}`;
+    const sequence = d.sequence ?? 0;
+    const key = `${d.digest}/${sequence}/${d.revision}/${node}`;
     let digest = this.nodeViews.get(key);
     if (!digest) {
       let full = this.fullManifests.get(d.digest);
@@ -178,7 +242,7 @@ export class Controller extends EventEmitter {
         if (this.fullManifests.size > 16) this.fullManifests.clear();
         this.fullManifests.set(d.digest, full);
       }
-      const nm = nodeManifest(full, d.digest, node);
+      const nm = nodeManifest(full, d.digest, node, { sequence, revision: d.revision });
       if (this.nodeViewsByDigest.size > 100_000) this.nodeViewsByDigest.clear();
       this.nodeViewsByDigest.set(nm.digest, { bytes: nm.bytes, signature: signDigest(this.opts.key, nm.digest) });
       this.nodeViews.set(key, nm.digest);
@@ -189,7 +253,7 @@ export class Controller extends EventEmitter {
       this.nodeViews.delete(key);
       return this.nodeDesired(node);
     }
-    return { revision: d.revision, digest: d.digest, manifest: digest, signature: view.signature };
+    return { revision: d.revision, digest: d.digest, sequence, manifest: digest, signature: view.signature, timestamp: this.timestamp(node, digest, sequence) };
   }
 
   /** The delta from one node view to another of the same node, when both are in memory. */
@@ -221,7 +285,8 @@ export class Controller extends EventEmitter {
     this.inventoryNodes = new Set(m.nodes.map((n) => n.node));
   }
 
-  register(node: string, features: NodeFeatures | undefined, applied: BundleRef | undefined): void {
+  register(node: string, features: NodeFeatures | undefined, applied: BundleRef | undefined, proof?: SignedTimestamp): void {
+    this.learnSequence(node, proof);
     const known = this.nodes.get(node);
     const n = known ?? { node, lastSeen: Date.now() };
     if (features) n.features = features;
@@ -362,9 +427,10 @@ export class Controller extends EventEmitter {
     const ref: BundleRef = { revision, digest: bundle.digest };
     if (this.state.lastGood?.digest === bundle.digest) {
       // Same bundle (a commit that changed nothing the nodes see): nothing to roll out.
-      this.state.current = { ...ref, phase: 'Complete', startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
-      this.state.lastGood = ref;
-      for (const n of Object.keys(this.state.desired)) this.state.desired[n] = ref;
+      const issued = this.issue(ref);
+      this.state.current = { ...issued, phase: 'Complete', startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
+      this.state.lastGood = issued;
+      for (const n of Object.keys(this.state.desired)) this.state.desired[n] = issued;
       this.setPhase('Complete');
       await this.persist();
       this.emit('change');
@@ -403,8 +469,9 @@ export class Controller extends EventEmitter {
     }
   }
 
-  private async rollout(ref: BundleRef): Promise<void> {
+  private async rollout(candidate: BundleRef): Promise<void> {
     const started = performance.now();
+    const ref = this.issue(candidate);
     this.state.current = { ...ref, phase: 'Canary', startedAt: new Date().toISOString() };
     const live = this.liveNodes();
     const canaries = this.opts.canaries?.length ? this.opts.canaries.filter((c) => live.includes(c)) : canaryOrder(live, this.canarySecret).slice(0, this.opts.canaryCount ?? 1);
@@ -425,8 +492,10 @@ export class Controller extends EventEmitter {
     if (this.stopped) return;
     if (!gate || gate.result === 'fail') {
       const reason = gate?.result === 'fail' ? gate.reason : `canary gate timed out after ${this.opts.gateTimeoutMs ?? 30_000} ms waiting for ${canaries.filter((c) => this.nodes.get(c)?.applied?.digest !== ref.digest).join(', ')}`;
+      // Back to the last good content as a new, higher step: the canaries' agents refuse anything older than what they ran.
+      const back = previous ? this.issue(previous) : undefined;
       for (const c of canaries) {
-        if (previous) this.state.desired[c] = previous;
+        if (back) this.state.desired[c] = back;
         else delete this.state.desired[c];
       }
       this.state.current.finishedAt = new Date().toISOString();

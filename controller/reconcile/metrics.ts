@@ -18,5 +18,6 @@ export class ControllerMetrics {
   });
   readonly bundleBytes = new Gauge({ name: 'weir_controller_bundle_bytes', help: 'Size of the latest bundle (manifest plus blobs)', registers: [this.registry] });
   readonly rollouts = new Counter({ name: 'weir_controller_rollouts_total', help: 'Rollouts by outcome', labelNames: ['result'], registers: [this.registry] });
+  readonly sequence = new Gauge({ name: 'weir_controller_rollout_sequence', help: 'Highest signed rollout step issued (agents refuse steps below the one they run)', registers: [this.registry] });
   readonly compileFailures = new Counter({ name: 'weir_controller_compile_failures_total', help: 'Commits that did not compile', registers: [this.registry] });
 }

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 export interface BundleRef {
   revision: string;
   digest: string;
+  /** The signed rollout step this reference was issued at (controller/bundle/codec.ts NodeManifest.sequence). */
+  sequence?: number;
 }
 
 export type RolloutPhase = 'Idle' | 'Compiling' | 'Canary' | 'Rolling' | 'Complete' | 'RolledBack' | 'CompileFailed' | 'Degraded';
@@ -19,6 +21,8 @@ export interface PersistedState {
   current?: BundleRef & { phase: RolloutPhase; startedAt: string; finishedAt?: string };
   lastError?: { revision?: string; message: string; at: string };
   desired: Record<string, BundleRef>;
+  /** Highest rollout step issued: every change of what a node should run gets the next number. */
+  sequence?: number;
 }
 
 export function emptyState(): PersistedState {

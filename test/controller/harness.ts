@@ -7,7 +7,10 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { simpleGit } from 'simple-git';
-import { generateSigningKey, privateKeyPem, publicKeyPem } from '../../controller/bundle/sign.js';
+import { generateSigningKey, privateKeyPem, publicKeyPem, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
+import { sha256 } from '../../compiler/bundle/assemble.js';
+import { timestampBytes } from '../../controller/bundle/codec.js';
+import type { SignedTimestamp } from '../../controller/reconcile/controller.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -215,4 +218,11 @@ export interface StatusDoc {
   current: { revision: string; digest: string; phase: string } | null;
   lastError: { revision?: string; message: string } | null;
   nodes: { node: string; state: string; applied: { revision: string; digest: string } | null; desired: { revision: string } | null; error: string | null; dropRate: number | null }[];
+}
+
+/** A controller timestamp for `node` and a node view, as Controller.timestamp signs it (for fake controllers). */
+export function signedTimestamp(key: SigningKey, node: string, manifest: string, sequence: number, opts: { issuedAt?: number; validMs?: number } = {}): SignedTimestamp {
+  const issuedAt = opts.issuedAt ?? Date.now();
+  const bytes = timestampBytes({ kind: 'NodeTimestamp', node, manifest, sequence, issuedAt, expires: issuedAt + (opts.validMs ?? 15 * 60_000) });
+  return { statement: bytes.toString('base64'), signature: signDigest(key, sha256(bytes)) };
 }

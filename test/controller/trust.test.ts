@@ -12,7 +12,8 @@ import { generateSigningKey, signDigest, type SigningKey } from '../../controlle
 import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
 import { Client, listen, sendJson, type Listening } from '../../controller/transport/http.js';
-import { empireAndAlliance, empireOnly, pods } from './harness.js';
+import { empireAndAlliance, empireOnly, pods, signedTimestamp } from './harness.js';
+import type { SignedTimestamp } from '../../controller/reconcile/controller.js';
 
 const compiler = new ProjectCompiler();
 
@@ -37,12 +38,15 @@ describe('agent trust', () => {
   let deltaMode: 'off' | 'on' | 'corrupt' = 'off';
   let deltasServed = 0;
 
-  /** Serves the bundle's blobs and node's signed view; returns the desired document for it. */
+  /** Rollout steps: every publish is a newer one, as the controller numbers them. */
+  let step = 0;
+  /** Serves the bundle's blobs and node's signed view; returns the desired document for it, with node-a's timestamp. */
   const publish = (b: Bundle, node = 'node-a', signer: SigningKey = key) => {
-    const nm = nodeManifest(b.manifest, b.digest, node);
+    const sequence = ++step;
+    const nm = nodeManifest(b.manifest, b.digest, node, { sequence, revision: `r-${sequence}` });
     served.set(`/v1/manifests/${nm.digest}`, nm.bytes);
     for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, Buffer.from(bytes));
-    return { digest: b.digest, manifest: nm.digest, signature: signDigest(signer, nm.digest), bytes: nm.bytes };
+    return { digest: b.digest, manifest: nm.digest, signature: signDigest(signer, nm.digest), bytes: nm.bytes, sequence, timestamp: signedTimestamp(signer, 'node-a', nm.digest, sequence) };
   };
 
   beforeAll(async () => {
@@ -85,7 +89,7 @@ describe('agent trust', () => {
     expect((await xwingToDeathstar()).verdict).toBe('deny');
   });
 
-  type Desired = { digest: string; manifest: string; signature: string };
+  type Desired = { digest: string; manifest: string; signature: string; timestamp: SignedTimestamp };
   const refusals: [string, () => Desired, RegExp][] = [
     ['a signature by another key', () => publish(next, 'node-a', other), /no valid signature from the trusted key/],
     ['no signature', () => ({ ...publish(next), signature: '' }), /no valid signature/],
@@ -124,8 +128,8 @@ describe('agent trust', () => {
   for (const [what, make, error] of refusals) {
     it(`refuses ${what} and keeps the last good state`, async () => {
       reports = [];
-      const { digest, manifest, signature } = make();
-      const d = { digest, manifest, signature };
+      const { digest, manifest, signature, timestamp } = make();
+      const d = { digest, manifest, signature, timestamp };
       await agent.reconcile({ revision: 'r2', ...d });
       expect(agent.applied?.digest).toBe(good.digest);
       expect(agent.lastError).toMatch(error);
@@ -138,7 +142,7 @@ describe('agent trust', () => {
   it('downloads only the blobs it lacks for a one-policy change', async () => {
     const d = publish(next);
     const before = agent.downloadedBytes;
-    await agent.reconcile({ revision: 'r3', digest: d.digest, manifest: d.manifest, signature: d.signature });
+    await agent.reconcile({ revision: 'r3', digest: d.digest, manifest: d.manifest, signature: d.signature, timestamp: d.timestamp });
     expect(agent.applied?.digest).toBe(next.digest);
     expect((await xwingToDeathstar()).verdict).toBe('allow');
     const policy = next.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
@@ -166,7 +170,7 @@ describe('agent trust', () => {
     deltaMode = 'on';
     deltasServed = 0;
     const before = agent.downloadedBytes;
-    await agent.reconcile({ revision: 'r4', digest: d.digest, manifest: d.manifest, signature: d.signature });
+    await agent.reconcile({ revision: 'r4', digest: d.digest, manifest: d.manifest, signature: d.signature, timestamp: d.timestamp });
     deltaMode = 'off';
     expect(agent.applied?.digest).toBe(third.digest);
     expect(deltasServed).toBeGreaterThanOrEqual(1);
@@ -182,7 +186,7 @@ describe('agent trust', () => {
     await fs.rm(path.join(dir, 'store'), { recursive: true, force: true }); // forget next's blobs
     deltaMode = 'corrupt';
     deltasServed = 0;
-    await agent.reconcile({ revision: 'r5', digest: d.digest, manifest: d.manifest, signature: d.signature });
+    await agent.reconcile({ revision: 'r5', digest: d.digest, manifest: d.manifest, signature: d.signature, timestamp: d.timestamp });
     deltaMode = 'off';
     expect(deltasServed).toBeGreaterThanOrEqual(1);
     expect(agent.applied?.digest).toBe(next.digest);
