@@ -6,6 +6,57 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Socket } from 'node:net';
 
+/**
+ * Options every git command runs with: a repository's own configuration must not make weir run
+ * programs (signature verification's gpg.program, hooks, fsmonitor) or use the ext:: and fd::
+ * transports, which run commands or read descriptors named in a URL.
+ */
+export const gitHardening: readonly string[] = [
+  '-c', 'log.showSignature=false',
+  '-c', 'core.hooksPath=/dev/null',
+  '-c', 'protocol.ext.allow=never',
+  '-c', 'protocol.fd.allow=never',
+  '-c', 'core.fsmonitor=false',
+];
+
+/** Environment of git commands: never prompt for credentials (a poll must fail, not hang). */
+export function gitEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '/bin/false', SSH_ASKPASS: '/bin/false', GIT_SSH_COMMAND: process.env['GIT_SSH_COMMAND'] ?? 'ssh -o BatchMode=yes' };
+}
+
+/** A git command that failed: its exit code or system error code (EMFILE, ENOMEM, ...) and git's own message. */
+export class GitCommandError extends Error {
+  constructor(message: string, readonly code: string | number | undefined, readonly stderr: string) {
+    super(message);
+  }
+}
+
+/**
+ * Runs `git ARGS` (with gitHardening) in `cwd` and returns stdout. Every failure is a rejected
+ * promise, including a spawn that fails for lack of descriptors or memory: never an 'error' event.
+ */
+export function runGit(args: readonly string[], cwd: string, opts: { timeoutMs?: number; maxBuffer?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let child: ReturnType<typeof execFile>;
+    try {
+      child = execFile('git', [...gitHardening, ...args], { cwd, env: gitEnv(), encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, maxBuffer: opts.maxBuffer ?? 16 << 20, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const e = err as NodeJS.ErrnoException & { killed?: boolean };
+        const code = typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined;
+        const first = String(stderr).trim().split('\n').filter(Boolean).pop() ?? '';
+        const what = e.killed ? `timed out after ${opts.timeoutMs ?? 120_000} ms` : typeof code === 'string' ? `${e.message}` : first || e.message;
+        reject(new GitCommandError(`git ${args[0]}: ${what}`, code, String(stderr)));
+      });
+    } catch (err) {
+      // A synchronous spawn failure (EMFILE, EAGAIN) on some platforms.
+      const e = err as NodeJS.ErrnoException;
+      return reject(new GitCommandError(`git ${args[0]}: ${e.message}`, e.code, ''));
+    }
+    child.stdin?.end();
+    child.on('error', () => undefined); // reported through the callback
+  });
+}
+
 export interface GitObject {
   oid: string;
   type: string;
@@ -56,7 +107,7 @@ export class GitObjectReader {
     // --batch-command --buffer (Git 2.36+): answers are written in large blocks at each `flush`
     // instead of one write per object, which costs a Node read per object (~80 µs) otherwise.
     const args = this.legacy ? ['cat-file', '--batch'] : ['cat-file', '--batch-command', '--buffer'];
-    const child = spawn('git', args, { cwd: this.repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', [...gitHardening, ...args], { cwd: this.repo, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdout.on('data', (c: Buffer) => {
@@ -256,6 +307,6 @@ export function parseTree(content: Buffer, idBytes: number): { mode: string; nam
  */
 export function gitTopLevel(cwd: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('git', ['rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8' }, (err, out) => resolve(err ? undefined : out.trim() || undefined));
+    execFile('git', [...gitHardening, 'rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8' }, (err, out) => resolve(err ? undefined : out.trim() || undefined));
   });
 }

@@ -12,6 +12,7 @@ import { CompileCache } from '../../compiler/ir/network/compile.js';
 import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
 import { MapStateCache } from '../../compiler/lower/network/images.js';
 import { GitDocuments } from './git-tree.js';
+import { transientCode, TransientFault } from './faults.js';
 
 export interface CompileRequest {
   /** Git work tree or bare repository to read from. */
@@ -61,7 +62,12 @@ export class ProjectCompiler implements Compiler {
 
   async compile(req: CompileRequest): Promise<CompileResult> {
     const r = await this.git.read(req.root, req.commit, req.paths);
-    if ('error' in r) return { ok: false, diagnostics: [r.error], compiler: this.name };
+    if ('error' in r) {
+      // Out of descriptors or memory says nothing about the commit: retried, not failed.
+      const code = transientCode(r.error.message);
+      if (code) throw new TransientFault(r.error.message, code);
+      return { ok: false, diagnostics: [r.error], compiler: this.name };
+    }
     return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths));
   }
 

@@ -18,6 +18,7 @@ import { parseManifest } from '../../compiler/bundle/io.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
 import type { Compiler } from './compiler.js';
 import { evaluateGate } from './gate.js';
+import { faultAdvice, transientCode } from './faults.js';
 import { ControllerMetrics } from './metrics.js';
 import { GitSource, type PolicySource } from './source.js';
 import { loadState, saveState, type BundleRef, type PersistedState, type RolloutPhase } from './state.js';
@@ -145,6 +146,7 @@ export class Controller extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.emit('change');
     await this.running?.catch(() => undefined);
   }
@@ -160,16 +162,41 @@ export class Controller extends EventEmitter {
         this.again = false;
         try {
           await this.reconcile(why);
+          this.retryMs = 0;
+          delete this.fault;
         } catch (err) {
           // Back to the phase of the rollout in force: a failed fetch or compile crash is not progress.
           this.phase = this.state.current?.phase ?? 'Idle';
-          this.fail(undefined, (err as Error).message);
+          const code = transientCode(err);
+          const message = (err as Error).message;
+          if (code) {
+            // Out of descriptors, memory or disk: nothing was marked done; try again until it passes.
+            this.fault = { code, message: `${message}; ${faultAdvice(code)}`, since: this.fault?.since ?? new Date().toISOString() };
+            this.fail(undefined, this.fault.message);
+            this.scheduleRetry();
+          } else this.fail(undefined, message);
         }
       } while (this.again && !this.stopped);
     })().finally(() => {
       this.running = undefined;
     });
     return this.running;
+  }
+
+  /** A transient fault in force (EMFILE, ENOMEM, ENOSPC): /healthz reports it until a reconcile succeeds. */
+  fault: { code: string; message: string; since: string } | undefined;
+  private retryMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : 500, 30_000);
+    this.log.warn({ retryInMs: this.retryMs, fault: this.fault?.code }, 'transient fault; retrying');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.trigger('retry');
+    }, this.retryMs);
+    this.retryTimer.unref?.();
   }
 
   /** Waits for the current reconcile (tests and the demo). */

@@ -2,7 +2,14 @@
 // Force pushes are accepted (the branch head is the desired state) and reported.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { simpleGit } from 'simple-git';
+import { runGit } from '../../compiler/load/git.js';
+import { transientCode } from './faults.js';
+
+/** A failed git answer that means "no": resolved as ''; a transient fault (EMFILE, ENOMEM) is passed on. */
+const orEmpty = (err: unknown): string => {
+  if (transientCode(err)) throw err;
+  return '';
+};
 import type { CompileResult, Compiler } from './compiler.js';
 
 export interface SourceUpdate {
@@ -49,17 +56,18 @@ export class GitSource implements PolicySource {
       await fs.access(path.join(this.mirror, 'HEAD'));
     } catch {
       await fs.mkdir(path.dirname(this.mirror), { recursive: true });
-      await simpleGit().raw(['init', '--bare', '--quiet', this.mirror]);
+      await runGit(['init', '--bare', '--quiet', '--', this.mirror], path.dirname(this.mirror));
     }
   }
 
   /** Fetches the branch; returns the new head when it differs from the last one seen. */
   async poll(lastSeen: string | undefined): Promise<SourceUpdate | undefined> {
     let commit: string;
-    const git = simpleGit(this.local ? this.url : this.mirror);
+    const dir = this.local ? this.url : this.mirror;
+    const git = { raw: (args: string[]) => runGit(args, dir) };
     if (this.local) {
       // A loose ref is one small file: read it without spawning git (packed refs fall back to rev-parse).
-      commit = (await this.looseRef()) ?? (await git.raw(['rev-parse', '--verify', '--quiet', `refs/heads/${this.branch}^{commit}`]).catch(() => '')).trim();
+      commit = (await this.looseRef()) ?? (await git.raw(['rev-parse', '--verify', '--quiet', `refs/heads/${this.branch}^{commit}`]).catch(orEmpty)).trim();
       if (!commit) throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: no such branch in that repository; check the path and the branch name`);
     } else {
       await this.ensureMirror();
@@ -67,6 +75,7 @@ export class GitSource implements PolicySource {
       try {
         await git.raw(['fetch', '--quiet', '--no-tags', this.url, `+refs/heads/${this.branch}:${ref}`]);
       } catch (err) {
+        if (transientCode(err)) throw err;
         throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: ${(err as Error).message.trim().split('\n')[0]}; check the URL, the branch name and credentials`);
       }
       commit = (await git.raw(['rev-parse', ref])).trim();
@@ -77,10 +86,10 @@ export class GitSource implements PolicySource {
     let forcePushed = false;
     if (prev) {
       // `merge-base --is-ancestor` answers by exit code, which simple-git does not surface reliably.
-      const base = (await git.raw(['merge-base', prev, commit]).catch(() => '')).trim();
+      const base = (await git.raw(['merge-base', prev, commit]).catch(orEmpty)).trim();
       forcePushed = base !== prev;
     }
-    const subject = (await git.raw(['log', '-1', '--format=%s', commit])).trim();
+    const subject = (await git.raw(['log', '-1', '--no-show-signature', '--format=%s', commit, '--'])).trim();
     return { commit, forcePushed, subject };
   }
 
