@@ -4,6 +4,7 @@ import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator, type RuntimeVerdict } from '../verify/runtime-emulator.js';
 import { compileRuntime, type RuntimeCompileResult } from '../lower/runtime/index.js';
 import type { HookTableEntry } from '../lower/runtime/hooks.js';
+import { K } from '../../bpf/abi/runtime.js';
 import type { Inventory } from '../inventory/model.js';
 import type { PolicyDocument } from '../load/index.js';
 import { matchesMap, parseSelector } from '../model/selector.js';
@@ -39,6 +40,23 @@ function podSelected(selector: Obj | undefined, labels: Record<string, string>):
 }
 
 type KernelRunner = import('../../bpf/runtime/cases.js').KernelCaseRunner;
+
+/** Inode numbers of the host's namespaces, by kind, as the case evaluator models them. */
+const hostInum = (kind: number) => 0xf0000000 + kind;
+
+/**
+ * The namespaces of a case's process: a host process is in the host's; a pod's process has its own
+ * mount, pid, uts, ipc, net and cgroup namespaces (so `matchNamespaces NotIn host_ns` matches it).
+ */
+function processNamespaces(pod: string | undefined): { hostNamespaces: Record<number, number>; namespaces?: Record<number, number> } {
+  const kinds = Object.values(K.NS);
+  const hostNamespaces = Object.fromEntries(kinds.map((k) => [k, hostInum(k)]));
+  if (!pod) return { hostNamespaces };
+  // A stable number per pod and kind, never one of the host's.
+  let h = 2166136261;
+  for (const c of pod) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return { hostNamespaces, namespaces: Object.fromEntries(kinds.map((k) => [k, 0x10000000 + ((h + k * 7919) % 0x0fffffff)])) };
+}
 
 export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => {
   // --kernel: the real programs answer too (loaded lazily: the compiler never needs libbpf otherwise).
@@ -98,7 +116,7 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
       return podSelected(isObj(spec['podSelector']) ? spec['podSelector'] : undefined, pod.labels);
     };
     const ev = new RuntimeImageEvaluator(nr0.images, nr0.lowered.table);
-    const d = ev.evaluate({ binary: proc['binary'], ...(typeof proc['pid'] === 'number' ? { pid: proc['pid'] } : {}), inScope: scopeOf }, nr, args);
+    const d = ev.evaluate({ binary: proc['binary'], ...(typeof proc['pid'] === 'number' ? { pid: proc['pid'] } : {}), inScope: scopeOf, ...processNamespaces(pod ? `${pod.namespace}/${pod.name}` : undefined) }, nr, args);
     const by = d.matches.map((m) => {
       const h = nr0.lowered.table[m.hookId];
       return h ? `${h.policy} (${h.file}:${h.line}${m.monitor ? ', monitor' : ''})` : `hook ${m.hookId}`;

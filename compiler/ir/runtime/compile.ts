@@ -5,6 +5,7 @@ import type { NodePath } from '../../load/yaml.js';
 import type { PolicyDocument, Provenance } from '../../load/document.js';
 import { tetragonLimits as limits } from '../../model/tetragon-limits.js';
 import { isObj } from '../../model/value.js';
+import { binaryReach } from './kill-reach.js';
 
 /** The runtime policy limits (compiler/model/tetragon-limits.ts), as lowering reads them from here. */
 export { limits };
@@ -475,21 +476,41 @@ function parseSelector(
   return sel;
 }
 
-/** Sigkill/Signal with no process scoping would hit every process on the host: needs the override annotation. */
+/**
+ * Sigkill/Signal that can reach host processes needs the override annotation. A policy not scoped
+ * to pods (TracingPolicyNamespaced or a podSelector; weir does not enforce containerSelector) runs
+ * on every process of the node, so each killing selector must then be narrowed by a non-host
+ * matchNamespaces, matchPIDs In, or a matchBinaries set that cannot match init, the node's daemons,
+ * its runtimes or a shell (binaryReach: Prefix "/", Postfix "sh" and NotIn do).
+ */
 function checkHostWideKill(p: RuntimePolicy, out: Diagnostic[]): void {
   if (p.annotations[allowHostWideKillAnnotation] === 'true') return;
   // In monitor mode no signal is ever sent (the event is posted): nothing host-wide can be killed.
   if (p.mode === 'monitor') return;
   if (p.kind === 'TracingPolicyNamespaced' || p.podSelector) return;
+  const fix = `scope the policy to pods (TracingPolicyNamespaced or spec.podSelector) or the selector with a non-host matchNamespaces (NotIn host_ns), matchPIDs In, or matchBinaries naming specific programs, or annotate the policy ${allowHostWideKillAnnotation}: "true" if that is intended`;
+  const commit = p.provenance.commit === undefined ? {} : { commit: p.provenance.commit };
   for (const h of p.hooks) {
     for (const s of h.selectors) {
       const kills = s.matchActions.filter((a) => a.action === 'Sigkill' || a.action === 'Signal');
       if (kills.length === 0) continue;
-      const killsInit = s.matchPIDs.some((m) => m.operator === 'In' && m.values.includes(1) && !m.isNamespacePID);
-      const scoped = s.matchBinaries.some((b) => b.operator === 'In' || b.operator === 'Prefix' || b.operator === 'Postfix') || s.matchPIDs.some((m) => m.operator === 'In') || s.matchNamespaces.some((n) => n.operator === 'NotIn' ? n.values.includes('host_ns') : !n.values.includes('host_ns'));
-      if (killsInit || !scoped) {
-        const what = killsInit ? 'init (pid 1)' : 'any process on the host that makes this call';
-        out.push(diagnostic('runtime/host-wide-kill', 'error', `${kills[0]!.action} here would signal ${what}: scope the selector with matchBinaries (In/Prefix/Postfix), matchPIDs In, or a non-host matchNamespaces, or annotate the policy ${allowHostWideKillAnnotation}: "true" if that is intended`, kills[0]!.span, p.provenance.commit === undefined ? {} : { commit: p.provenance.commit }));
+      const action = kills[0]!.action;
+      if (s.matchPIDs.some((m) => m.operator === 'In' && m.values.includes(1) && !m.isNamespacePID)) {
+        out.push(diagnostic('runtime/host-wide-kill', 'error', `${action} here would signal init (pid 1): ${fix}`, kills[0]!.span, commit));
+        return;
+      }
+      const nsScoped = s.matchNamespaces.some((n) => (n.operator === 'NotIn' ? n.values.includes('host_ns') : !n.values.includes('host_ns')));
+      const pidScoped = s.matchPIDs.some((m) => m.operator === 'In');
+      if (nsScoped || pidScoped) continue;
+      if (s.matchBinaries.length === 0) {
+        out.push(diagnostic('runtime/host-wide-kill', 'error', `${action} here would signal any process on the host that makes this call: ${fix}`, kills[0]!.span, commit));
+        return;
+      }
+      for (const b of s.matchBinaries) {
+        const reach = binaryReach(b.operator, b.values);
+        if (reach.length === 0) continue;
+        const shown = reach.slice(0, 3).join(', ') + (reach.length > 3 ? `, … (${reach.length} in all)` : '');
+        out.push(diagnostic('runtime/host-wide-kill', 'error', `${action} here would signal host processes: matchBinaries ${b.operator} ${JSON.stringify(b.values)} matches ${shown}, and the policy is not scoped to pods; ${fix}`, b.span, commit));
         return;
       }
     }
