@@ -1,4 +1,5 @@
 // The shape every `weir <command>` module exports; main.ts dispatches to them.
+import { terminalOutput } from '../compiler/escape.js';
 
 export interface CommandIO {
   stdout: (s: string) => void;
@@ -21,9 +22,11 @@ export interface Command {
 export class UsageError extends Error {}
 
 export function processIO(): CommandIO {
+  // On a terminal only weir's own colour sequences act; anything else that reached the output is shown, not obeyed.
+  const out = (stream: NodeJS.WriteStream) => (s: string) => stream.write(stream.isTTY ? terminalOutput(s) : s);
   return {
-    stdout: (s) => process.stdout.write(s),
-    stderr: (s) => process.stderr.write(s),
+    stdout: out(process.stdout),
+    stderr: out(process.stderr),
     cwd: process.cwd(),
     env: process.env,
     isTTY: Boolean(process.stderr.isTTY),

@@ -4,6 +4,7 @@ import type { Diagnostic, Severity } from '../diagnostics.js';
 import type { IgnoredInput } from '../load/index.js';
 import { rules } from './registry.js';
 import { schemaRules } from './schema.js';
+import { terminalSafe } from '../escape.js';
 
 export type ReportFormat = 'text' | 'json' | 'sarif' | 'github';
 export const reportFormats: readonly ReportFormat[] = ['text', 'json', 'sarif', 'github'];
@@ -65,7 +66,7 @@ export function codeFrame(text: string, d: Diagnostic, paint: Paint = plain): st
   const width = String(last).length;
   const out: string[] = [];
   for (let n = first; n <= last; n++) {
-    const src = (lines[n - 1] ?? '').replace(/\t/g, ' ');
+    const src = terminalSafe((lines[n - 1] ?? '').replace(/\t/g, ' '));
     const marker = n >= d.line && n <= Math.max(d.line, Math.min(d.endLine, last)) ? '>' : ' ';
     out.push(`${marker} ${String(n).padStart(width)} | ${src}`);
     if (n === d.line) {
@@ -84,10 +85,10 @@ export function formatText(run: LintRun, opts: { color: boolean; quiet?: boolean
   for (const d of run.diagnostics) {
     if (opts.quiet && d.severity !== 'error') continue;
     const sev = d.severity === 'error' ? paint.red('error') : d.severity === 'warning' ? paint.yellow('warning') : paint.blue('info');
-    out.push(`${paint.bold(`${d.file}:${d.line}:${d.column}`)} ${sev} ${d.message} ${paint.dim(`[${d.rule}]`)}`);
+    out.push(`${paint.bold(terminalSafe(`${d.file}:${d.line}:${d.column}`))} ${sev} ${terminalSafe(d.message)} ${paint.dim(`[${terminalSafe(d.rule)}]`)}`);
     const text = run.sources.get(d.file);
     if (text !== undefined && d.line >= 1) out.push(codeFrame(text, d, paint));
-    if (d.fix) out.push(`  ${paint.dim('fix:')} ${d.fix.description}`);
+    if (d.fix) out.push(`  ${paint.dim('fix:')} ${terminalSafe(d.fix.description)}`);
     out.push('');
   }
   const c = counts(run.diagnostics);
@@ -199,7 +200,8 @@ export function formatSarif(run: LintRun): string {
 
 // --- GitHub Actions annotations -----------------------------------------------------------
 
-const escapeData = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+// Line breaks are the workflow command's own escapes; every other control character (ESC, which the log viewer interprets) is shown, not sent.
+const escapeData = (s: string) => terminalSafe(s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A'));
 const escapeProperty = (s: string) => escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
 export function formatGithub(run: LintRun): string {

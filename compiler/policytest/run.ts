@@ -3,6 +3,7 @@
 // (compiler/policytest/runtime.ts). `spec.policies` entries are paths relative to
 // the test file or inline policy documents; `spec.inventory` is a path or an inline Inventory
 // spec, so a suite can carry its own fixtures without them leaking into the repository's build.
+import { terminalSafeDeep } from '../escape.js';
 import * as path from 'node:path';
 import { diagnostic, type Diagnostic } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
@@ -180,7 +181,8 @@ export function toJunit(run: TestRun): string {
   return out.join('\n') + '\n';
 }
 
-export function toText(run: TestRun, color: boolean): string {
+export function toText(testRun: TestRun, color: boolean): string {
+  const run = { ...testRun, results: terminalSafeDeep(testRun.results) };
   const g = (s: string) => (color ? `\x1b[32m${s}\x1b[0m` : s);
   const r = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
   const lines = run.results.map((c) => (c.ok ? `${g('PASS')} ${c.file}: ${c.name}` : `${r('FAIL')} ${c.file}:${c.line ?? 1}: ${c.name}: expected ${c.expect}, got ${c.actual}${c.detail ? ` (${c.detail})` : ''}`));

@@ -1,6 +1,7 @@
 // A self-contained HTML report: the service graph before and after as inline SVG (edges added
 // green, removed red, changed amber), click an edge for its rules. No network access at all:
 // styles, script and data are inline, so the artifact opens offline from a CI download.
+import { htmlEscape } from '../../escape.js';
 import { categoryTitle, changeCategories, type Change, type GraphEdge, type Plan } from '../model.js';
 import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
 import { externalRange } from '../peers.js';
@@ -36,9 +37,7 @@ export function reportEdges(before: readonly GraphEdge[], after: readonly GraphE
   return edges;
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+const esc = htmlEscape;
 
 function nsOf(name: string): string {
   return /\[External\]$|\[Entity\]$|\[FQDN\]$/.test(name) ? '~external' : name.split('/')[0]!;

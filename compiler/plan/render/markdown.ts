@@ -4,14 +4,14 @@
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
 import type { RuleRef } from '../probe.js';
 import { afterText, decisionText, groupChanges, groupUseText, otherEventsText, revisionLabel } from './words.js';
+import { mdCode, mdText, urlSegment } from '../../escape.js';
 
 /** Marker the workflow uses to find and update its own comment instead of adding another. */
 export const commentMarker = '<!-- weir-plan -->';
 export const defaultBudget = 60 * 1024;
 
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
+/** Author text in a cell or a line of prose (see mdText); code spans use mdCode. */
+const cell = mdText;
 
 export interface MarkdownOptions {
   /** Byte budget of the comment (default 60 KB). */
@@ -31,23 +31,23 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
     if (!o.linkBase) return t;
     for (const r of rules) {
       if (!r?.commit) continue;
-      const at = `${r.file}:${r.line}`;
-      t = t.replace(at, `[${at}](${o.linkBase}/${r.commit}/${r.file.split('/').map(encodeURIComponent).join('/')}#L${r.line})`);
+      const at = cell(`${r.file}:${r.line}`);
+      t = t.replace(at, `[${at}](${o.linkBase}/${urlSegment(r.commit)}/${r.file.split('/').map(urlSegment).join('/')}#L${r.line})`);
     }
     return t;
   };
-  const head: string[] = [commentMarker, `### weir plan: \`${revisionLabel(p.base)}\` → \`${revisionLabel(p.head)}\``, ''];
+  const head: string[] = [commentMarker, `### weir plan: ${mdCode(revisionLabel(p.base))} → ${mdCode(revisionLabel(p.head))}`, ''];
   if (p.breaking) head.push(`> [!CAUTION]`, `> **Breaking:** ${p.summary.breaking} change(s) deny or kill traffic that is in use.`, '');
   for (const r of [p.base, p.head]) {
     if (r.status !== 'failed') continue;
-    head.push(`> [!WARNING]`, `> The ${r === p.base ? 'base' : 'head'} revision \`${r.ref}\` failed with ${r.errors} error(s):`);
-    for (const d of r.diagnostics.filter((x) => x.severity === 'error').slice(0, 5)) head.push(`> - \`${d.file}:${d.line}:${d.column}\` ${cell(d.message)} (\`${d.rule}\`)`);
+    head.push(`> [!WARNING]`, `> The ${r === p.base ? 'base' : 'head'} revision ${mdCode(r.ref)} failed with ${r.errors} error(s):`);
+    for (const d of r.diagnostics.filter((x) => x.severity === 'error').slice(0, 5)) head.push(`> - ${mdCode(`${d.file}:${d.line}:${d.column}`)} ${cell(d.message)} (${mdCode(d.rule)})`);
     head.push('');
   }
   const findings = p.head.diagnostics.filter((d) => d.severity !== 'info');
   if (findings.length && p.head.status === 'ok') {
     head.push(`<details><summary>Head findings: ${p.head.errors} error(s), ${p.head.warnings} warning(s)</summary>`, '');
-    for (const d of findings.slice(0, 20)) head.push(`- \`${d.file}:${d.line}:${d.column}\` ${d.severity}: ${cell(d.message)} (\`${d.rule}\`)`);
+    for (const d of findings.slice(0, 20)) head.push(`- ${mdCode(`${d.file}:${d.line}:${d.column}`)} ${d.severity}: ${cell(d.message)} (${mdCode(d.rule)})`);
     head.push('', '</details>', '');
   }
   const s = p.summary;
@@ -69,7 +69,7 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
   }
   if (s.workloadsAdded.length || s.workloadsRemoved.length) head.push(`| Workloads added / removed | ${s.workloadsAdded.length} / ${s.workloadsRemoved.length} |`);
   head.push('');
-  if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0 || (p.flows.replies ?? 0) > 0)) head.push(`_${p.flows.file}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory${p.flows.replies ? `; ${p.flows.replies} of them replies` : ''})${otherEventsText(p.flows)}._`, '');
+  if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0 || (p.flows.replies ?? 0) > 0)) head.push(`_${cell(p.flows.file)}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory${p.flows.replies ? `; ${p.flows.replies} of them replies` : ''})${otherEventsText(p.flows)}._`, '');
 
   // Sections in order of importance; each is a list of rows that may be cut.
   interface Section { title: string; open: boolean; header: string[]; rows: string[]; footer?: string[] }
@@ -79,7 +79,7 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Observed flows that would now be dropped (${p.flows.wouldDrop})`,
       open: true,
       header: ['| line | source | destination | port | now |', '|---:|---|---|---|---|'],
-      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${d.protocol} ${d.port}${d.request ? ` \`${cell(d.request)}\`` : ''} | ${link(decisionText(d.after), [d.after.rule])} |`),
+      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${cell(`${d.protocol} ${d.port}`)}${d.request ? ` ${mdCode(d.request)}` : ''} | ${link(decisionText(d.after), [d.after.rule])} |`),
     });
   }
   if (p.events && p.events.affected.length) {
@@ -87,7 +87,7 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Observed process events whose outcome changes (${p.events.affected.length})`,
       open: true,
       header: ['| line | pod | binary | call | before | after |', '|---:|---|---|---|---|---|'],
-      rows: p.events.affected.map((a) => `| ${a.line} | ${cell(`${a.namespace ?? ''}/${a.pod ?? ''}`)} | \`${cell(a.binary)}\` | ${cell(a.call)} | ${a.before} | **${a.after}**${a.rule ? ` ${cell(a.rule)}` : ''} |`),
+      rows: p.events.affected.map((a) => `| ${a.line} | ${cell(`${a.namespace ?? ''}/${a.pod ?? ''}`)} | ${mdCode(a.binary)} | ${cell(a.call)} | ${a.before} | **${a.after}**${a.rule ? ` ${cell(a.rule)}` : ''} |`),
     });
   }
   for (const cat of changeCategories) {
@@ -105,7 +105,7 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Runtime enforcement (${p.runtime.length})`,
       open: true,
       header: ['| policy | call | binaries | paths | before | after | rule |', '|---|---|---|---|---|---|---|'],
-      rows: p.runtime.map((r) => `| ${cell(`${r.namespace ? `${r.namespace}/` : ''}${r.policy}`)} | ${cell(r.call)} | ${cell(r.binaries.join(', '))} | ${cell(r.paths.join(', '))} | ${r.before} | **${r.after}** | ${o.linkBase && r.commit ? link(`${r.file}:${r.line}`, [{ policy: r.policy, file: r.file, line: r.line, commit: r.commit }]) : `\`${r.file}:${r.line}\``} |`),
+      rows: p.runtime.map((r) => `| ${cell(`${r.namespace ? `${r.namespace}/` : ''}${r.policy}`)} | ${cell(r.call)} | ${cell(r.binaries.join(', '))} | ${cell(r.paths.join(', '))} | ${r.before} | **${r.after}** | ${o.linkBase && r.commit ? link(`${r.file}:${r.line}`, [{ policy: r.policy, file: r.file, line: r.line, commit: r.commit }]) : mdCode(`${r.file}:${r.line}`)} |`),
     });
   }
   if (p.connectivityDiff.length) {
@@ -121,11 +121,11 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Map deltas (${p.maps.length})`,
       open: false,
       header: ['| node | map | endpoint | before | after | + | − | ~ | headroom |', '|---|---|---|---:|---:|---:|---:|---:|---:|'],
-      rows: p.maps.map((m) => `| ${cell(m.node)} | ${m.map} | ${cell(m.endpoint ?? '')} | ${m.before} | ${m.after} | ${m.added} | ${m.removed} | ${m.changed} | ${(m.headroom * 100).toFixed(1)}% |`),
+      rows: p.maps.map((m) => `| ${cell(m.node)} | ${cell(m.map)} | ${cell(m.endpoint ?? '')} | ${m.before} | ${m.after} | ${m.added} | ${m.removed} | ${m.changed} | ${(m.headroom * 100).toFixed(1)}% |`),
     });
   }
   const tail: string[] = [];
-  for (const n of p.notes) tail.push(`_Note: ${n}_`, '');
+  for (const n of p.notes) tail.push(`_Note: ${cell(n)}_`, '');
   if (p.changes.length === 0 && p.connectivityDiff.length === 0 && p.runtime.length === 0) tail.push('No change in effective policy.', '');
 
   const bytes = (x: string) => Buffer.byteLength(x, 'utf8');

@@ -3,6 +3,7 @@
 import { renderConnectivityDiff } from '../diff.js';
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
 import { afterText, decisionText, flowSkips, groupChanges, groupUseText, headline, otherEventsText, revisionLabel } from './words.js';
+import { terminalSafeDeep } from '../../escape.js';
 
 export interface TextOptions {
   color?: boolean;
@@ -10,7 +11,9 @@ export interface TextOptions {
   limit?: number;
 }
 
-export function renderText(p: Plan, opts: TextOptions = {}): string {
+export function renderText(plan: Plan, opts: TextOptions = {}): string {
+  // Author text cannot act on the terminal: control characters and escapes are shown, then weir adds its colours.
+  const p = terminalSafeDeep(plan);
   const limit = opts.limit ?? 50;
   const paint = (code: string, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const out: string[] = [];
