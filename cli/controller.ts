@@ -6,6 +6,7 @@ import { UsageError, type Command } from './command.js';
 import { generateSigningKey, loadSigningKey, privateKeyPem, publicKeyPem, type SigningKey } from '../controller/bundle/sign.js';
 import { CompilerUnavailable, openCompiler, type Compiler } from '../controller/reconcile/compiler.js';
 import { Controller } from '../controller/reconcile/controller.js';
+import { SourceRefused } from '../controller/reconcile/source.js';
 import { makeLogger } from '../controller/reconcile/log.js';
 import { serveController } from '../controller/reconcile/api.js';
 import { checkServerAuth, TransportError, type TransportOptions } from '../controller/transport/http.js';
@@ -144,7 +145,8 @@ export const controllerCommand: Command = {
     }
 
     const logger = makeLogger('weir-controller');
-    const repo = v.kubernetes ? 'kubernetes' : /^[a-z]+:\/\//.test(v.repo!) || v.repo!.includes('@') ? v.repo! : path.resolve(io.cwd, v.repo!);
+    // URLs (scheme://, scp-like user@host:path, helper::address) are passed as written, for GitSource to allow or refuse; anything else is a path.
+    const repo = v.kubernetes ? 'kubernetes' : /^[a-zA-Z][a-zA-Z0-9+.-]*:(\/\/|:)/.test(v.repo!) || /^[^/]*@[^/]*:/.test(v.repo!) || v.repo!.startsWith('-') ? v.repo! : path.resolve(io.cwd, v.repo!);
     // In Kubernetes mode the informers feed the controller and a writer reports on the PolicyRollout.
     let kube: { source: import('../controller/kube/kube-source.js').KubeSource; kc: import('@kubernetes/client-node').KubeConfig; writer?: import('../controller/kube/status-writer.js').PolicyRolloutWriter } | undefined;
     let controllerRef: Controller | undefined;
@@ -161,7 +163,9 @@ export const controllerCommand: Command = {
         return 2;
       }
     }
-    const c = new Controller({
+    let c: Controller;
+    try {
+      c = new Controller({
       ...(kube ? { source: kube.source } : {}),
       repo,
       branch: v.branch,
@@ -177,7 +181,13 @@ export const controllerCommand: Command = {
       maxDropRateIncrease: maxDrop,
       gateTimeoutMs: parseDuration(v['gate-timeout'], '--gate-timeout', 30_000),
       freshnessMs: parseDuration(v.freshness, '--freshness', 15 * 60_000),
-    });
+      });
+    } catch (err) {
+      if (!(err instanceof SourceRefused)) throw err;
+      io.stderr(`weir controller: --repo ${v.repo ?? ''} --branch ${v.branch}: ${err.message}\n`);
+      await kube?.source.stop();
+      return 2;
+    }
     let server;
     try {
       server = await serveController(c, host, port, transport, { onReject: rejectLog(logger) });
