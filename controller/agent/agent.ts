@@ -326,7 +326,8 @@ export class Agent {
     for (const i of m.maps) need.set(i.digest, held.get(mapKey(i)));
     for (const t of m.tables) if (!need.has(t.digest)) need.set(t.digest, held.get(`table\u0000${t.name}`));
     for (const [digest, prev] of need) {
-      if (this.verified.has(digest) || (await this.store.hasBlob(digest))) continue;
+      // A blob on disk counts only if it still hashes to its digest: a corrupt one is dropped and fetched again.
+      if (await this.verifiedBlob(digest)) continue;
       const base = prev && prev.digest !== digest ? this.verified.get(prev.digest) : undefined;
       const body = (base && (await this.fetchBlobDelta(digest, prev!, base))) ?? (await this.fetchBlob(digest));
       await this.store.putBlob(digest, body);
@@ -366,8 +367,8 @@ export class Agent {
   private async verifiedBlob(digest: string): Promise<Buffer | undefined> {
     const hit = this.verified.get(digest);
     if (hit) return hit;
-    const bytes = await this.store.getBlob(digest);
-    if (!bytes || sha256(bytes) !== digest) return undefined;
+    const bytes = await this.store.getVerifiedBlob(digest);
+    if (!bytes) return undefined;
     this.verified.set(digest, bytes);
     return bytes;
   }

@@ -46,10 +46,19 @@ export class BundleStore {
     }
   }
 
-  /** Stores bytes under their digest; refuses bytes that do not hash to `digest`. */
+  /** A blob whose bytes hash to its digest, or undefined (absent, or corrupt on disk: then it is removed so it can be fetched again). */
+  async getVerifiedBlob(digest: string): Promise<Buffer | undefined> {
+    const bytes = await this.getBlob(digest);
+    if (!bytes) return undefined;
+    if (sha256(bytes) === digest) return bytes;
+    await fs.rm(this.blobPath(digest), { force: true });
+    return undefined;
+  }
+
+  /** Stores bytes under their digest; refuses bytes that do not hash to `digest`. A file already there is kept only if it is intact. */
   async putBlob(digest: string, bytes: Uint8Array): Promise<void> {
     if (sha256(bytes) !== digest) throw new Error(`blob does not match digest ${digest}`);
-    if (await this.hasBlob(digest)) return;
+    if (await this.getVerifiedBlob(digest)) return;
     await this.writeAtomic(this.blobPath(digest), bytes);
   }
 
