@@ -42,7 +42,11 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
   const url = new URL(req.url ?? '/', 'http://x');
   const p = url.pathname;
   const m = req.method ?? 'GET';
-  if (p === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+  if (p === '/healthz') {
+    const h = c.health();
+    if (h.ok) return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    return sendJson(res, 503, { status: 'unhealthy', reasons: h.reasons });
+  }
   if (p === '/metrics') {
     const text = await c.metrics.registry.metrics();
     return void res.writeHead(200, { 'content-type': c.metrics.registry.contentType }).end(text);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Diagnostic } from '../../compiler/diagnostics.js';
 import type { NodeFeatures } from '../agent/datapath.js';
 import { BundleStore, StoreFullError } from '../bundle/store.js';
+import { TransientFault } from './faults.js';
 import { signDigest, type SigningKey } from '../bundle/sign.js';
 import { manifestDelta, nodeManifest, parseNodeManifest, parseTimestamp, timestampBytes, type NodeTimestamp } from '../bundle/codec.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
@@ -126,7 +127,12 @@ export class Controller extends EventEmitter {
 
   async start(): Promise<void> {
     const learned = this.state.sequence ?? 0;
-    this.state = await loadState(this.opts.stateDir);
+    const { recovered, ...loaded } = await loadState(this.opts.stateDir);
+    this.state = loaded;
+    if (recovered) {
+      this.recovered = recovered;
+      this.log.error({ recovered }, 'controller state repaired');
+    }
     // Nodes that registered before the state was read may have proven a later step.
     this.state.sequence = Math.max(this.state.sequence ?? 0, learned);
     // State written before rollout steps were numbered: number what is desired now.
@@ -368,6 +374,8 @@ export class Controller extends EventEmitter {
       current: this.state.current ?? null,
       lastGood: this.state.lastGood ?? null,
       lastError: this.state.lastError ?? null,
+      health: this.health(),
+      recovered: this.recovered ?? null,
       forcePushes: this.forcePushes,
       timings: this.timings,
       diagnostics: this.diagnostics,
@@ -388,8 +396,28 @@ export class Controller extends EventEmitter {
     };
   }
 
+  /** The last write of state.json failed: it is retried before anything else, and /healthz says so meanwhile. */
+  private unsaved = false;
+  /** What loading state.json had to repair, shown in status. */
+  recovered: string | undefined;
+
   private async persist(): Promise<void> {
-    await saveState(this.opts.stateDir, this.state);
+    try {
+      await saveState(this.opts.stateDir, this.state);
+      this.unsaved = false;
+    } catch (err) {
+      this.unsaved = true;
+      const code = transientCode(err);
+      throw code ? new TransientFault(`cannot write ${path.join(this.opts.stateDir, 'state.json')}: ${(err as Error).message}`, code) : err;
+    }
+  }
+
+  /** Healthy unless a fault is in force; each reason says what to do. */
+  health(): { ok: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.fault) reasons.push(`since ${this.fault.since}: ${this.fault.message}`);
+    if (this.unsaved && !this.fault) reasons.push(`the controller state could not be written to ${this.opts.stateDir}; check the disk (retried by itself)`);
+    return { ok: reasons.length === 0, reasons };
   }
 
   private fail(revision: string | undefined, message: string): void {
@@ -406,6 +434,14 @@ export class Controller extends EventEmitter {
   }
 
   private async reconcile(why: string): Promise<void> {
+    // State that could not be written before (a full disk) is written first.
+    if (this.unsaved) await this.persist();
+    const cur = this.state.current;
+    // Reconciles run one at a time: a rollout found in Canary or Rolling was interrupted.
+    if (cur && (cur.phase === 'Canary' || cur.phase === 'Rolling')) {
+      await this.resumeRollout(cur);
+      if (this.stopped) return;
+    }
     const tf = performance.now();
     const update = await this.source.poll(this.state.lastSeenCommit);
     this.timings = { fetchMs: performance.now() - tf };
@@ -423,8 +459,8 @@ export class Controller extends EventEmitter {
     this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
     this.timings.compileMs = performance.now() - t0;
     this.diagnostics = result.diagnostics;
-    this.state.lastSeenCommit = revision;
     if (!result.ok || !result.bundle) {
+      this.state.lastSeenCommit = revision;
       this.metrics.compileFailures.inc();
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
       const first = errors[0];
@@ -438,13 +474,11 @@ export class Controller extends EventEmitter {
     try {
       await this.store.putBundle(bundle, signature);
     } catch (err) {
-      this.phase = this.state.current?.phase ?? 'Idle';
-      // A full store is retried at the next poll: the commit is not marked as seen.
-      if (err instanceof StoreFullError) delete this.state.lastSeenCommit;
-      this.fail(revision, (err as Error).message);
-      await this.persist();
-      return;
+      // The commit is not marked as seen: a full store is retried (with backoff) until space returns.
+      if (err instanceof StoreFullError) throw new TransientFault(`commit ${revision.slice(0, 12)}: ${err.message}`, 'ENOSPC');
+      throw err;
     }
+    this.state.lastSeenCommit = revision;
     this.signatures.set(bundle.digest, signature);
     this.fullManifests.set(bundle.digest, bundle.manifest);
     this.learnInventory(bundle.manifest);
@@ -499,21 +533,41 @@ export class Controller extends EventEmitter {
   private async rollout(candidate: BundleRef): Promise<void> {
     const started = performance.now();
     const ref = this.issue(candidate);
-    this.state.current = { ...ref, phase: 'Canary', startedAt: new Date().toISOString() };
     const live = this.liveNodes();
     const canaries = this.opts.canaries?.length ? this.opts.canaries.filter((c) => live.includes(c)) : canaryOrder(live, this.canarySecret).slice(0, this.opts.canaryCount ?? 1);
-    const baseline = new Map<string, number>();
-    for (const c of canaries) baseline.set(c, this.nodes.get(c)?.dropRate ?? 0);
-    const previous = this.state.lastGood;
+    const baseline: Record<string, number> = {};
+    for (const c of canaries) baseline[c] = this.nodes.get(c)?.dropRate ?? 0;
+    this.state.current = { ...ref, phase: 'Canary', startedAt: new Date().toISOString(), canaries, baseline };
     this.log.info({ revision: ref.revision, digest: ref.digest, canaries }, 'rollout: canary phase');
     for (const c of canaries) this.state.desired[c] = ref;
     this.setPhase('Canary');
     await this.persist();
+    await this.canaryGate(ref, canaries, baseline, started);
+  }
+
+  /**
+   * A rollout left in Canary or Rolling (the process was killed, or its state could not be
+   * written) resumes where it stopped: the same step, canaries and baseline, so a restart neither
+   * re-rolls nor skips the gate.
+   */
+  private async resumeRollout(cur: NonNullable<PersistedState['current']>): Promise<void> {
+    const ref = { revision: cur.revision, digest: cur.digest, sequence: cur.sequence ?? this.issue(cur).sequence };
+    this.log.warn({ revision: ref.revision, phase: cur.phase }, 'resuming an interrupted rollout');
+    this.phase = cur.phase;
+    if (cur.phase === 'Canary') {
+      const canaries = cur.canaries ?? Object.entries(this.state.desired).filter(([, r]) => r.digest === cur.digest).map(([n]) => n);
+      await this.canaryGate(ref, canaries, cur.baseline ?? {}, performance.now());
+    } else await this.rollingPhase(ref, performance.now());
+  }
+
+  private async canaryGate(ref: BundleRef & { sequence: number }, canaries: string[], baseline: Record<string, number>, started: number): Promise<void> {
+    const current = this.state.current!;
+    const previous = this.state.lastGood?.digest === ref.digest ? undefined : this.state.lastGood;
     const gate = await this.waitFor(() => {
       const g = evaluateGate(ref.digest, canaries.map((c) => {
         const n = this.nodes.get(c);
         return { node: c, ...(n?.applied ? { appliedDigest: n.applied.digest } : {}), ...(n?.failedDigest ? { failedDigest: n.failedDigest } : {}), ...(n?.error ? { error: n.error } : {}), ...(n?.dropRate !== undefined ? { dropRate: n.dropRate } : {}) };
-      }), baseline, this.opts.maxDropRateIncrease ?? 0.05);
+      }), new Map(Object.entries(baseline)), this.opts.maxDropRateIncrease ?? 0.05);
       return g.result === 'wait' ? undefined : g;
     }, this.opts.gateTimeoutMs ?? 30_000);
     if (this.stopped) return;
@@ -525,7 +579,7 @@ export class Controller extends EventEmitter {
         if (back) this.state.desired[c] = back;
         else delete this.state.desired[c];
       }
-      this.state.current.finishedAt = new Date().toISOString();
+      current.finishedAt = new Date().toISOString();
       this.setPhase('RolledBack');
       this.fail(ref.revision, `rollout of ${ref.revision.slice(0, 12)} stopped at the canary gate and rolled back${previous ? ` to ${previous.revision.slice(0, 12)}` : ''}: ${reason}`);
       this.metrics.rollouts.inc({ result: 'rolled_back' });
@@ -540,13 +594,19 @@ export class Controller extends EventEmitter {
     this.timings.canaryMs = performance.now() - started;
     this.setPhase('Rolling');
     await this.persist();
+    await this.rollingPhase(ref, started);
+  }
+
+  private async rollingPhase(ref: BundleRef, started: number): Promise<void> {
+    const current = this.state.current!;
     const done = await this.waitFor(() => {
       const pending = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest && this.nodes.get(n)?.failedDigest !== ref.digest);
       return pending.length === 0 ? true : undefined;
     }, this.opts.rolloutTimeoutMs ?? 120_000);
+    if (this.stopped) return;
     this.timings.rolloutMs = performance.now() - started;
     const failed = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest);
-    this.state.current.finishedAt = new Date().toISOString();
+    current.finishedAt = new Date().toISOString();
     if (done && failed.length === 0) {
       this.setPhase('Complete');
       delete this.state.lastError;

@@ -66,7 +66,6 @@ export class GitSource implements PolicySource {
   /** Where commits are read from: the repository itself when it is a local path, else a bare mirror. */
   readonly mirror: string;
   private readonly local: boolean;
-  private head: string | undefined;
 
   constructor(readonly url: string, readonly branch: string, workDir: string) {
     const where = classifyRepository(url);
@@ -138,8 +137,8 @@ export class GitSource implements PolicySource {
       }
       commit = (await git(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`])).trim();
     }
-    const prev = lastSeen ?? this.head;
-    this.head = commit;
+    // Only what the controller recorded counts as seen: a commit it could not store is offered again.
+    const prev = lastSeen;
     if (commit === prev) return undefined;
     let forcePushed = false;
     if (prev && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(prev)) {
