@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { inputErrors, withoutRepeats } from './validate.js';
 import { loadInventory, readInventory } from './inventory/load.js';
 import type { Inventory } from './inventory/model.js';
 import type { NetworkIR } from './ir/network/types.js';
@@ -49,6 +50,8 @@ export async function buildFromDocuments(documents: readonly PolicyDocument[], i
   const { ir, diagnostics } = compileNetwork(documents, inventory, { ...(opts.commit ? { commit: opts.commit } : {}), ...(opts.compileCache ? { cache: opts.compileCache } : {}) });
   const lowered = lowerNetwork(ir, opts.policyMaxEntries ? { policyMaxEntries: opts.policyMaxEntries } : {}, opts.cache);
   const diags = [...diagnostics, ...lowered.diagnostics];
+  // What lint calls invalid, build refuses too (schema: names, types, lengths; selector syntax).
+  diags.push(...withoutRepeats(diags, inputErrors(documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp'))));
   const ctx: BuildContext = { documents, inventory, nodes: inventory.nodes.map((n) => n.name).sort(), ...(opts.commit ? { commit: opts.commit } : {}), network: { ir, lowered } };
   const outputs: ProducerOutput[] = [lowered.output];
   for (const p of opts.producers ?? []) {

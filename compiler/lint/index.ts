@@ -9,6 +9,7 @@ import { checkGuardrails, compileGuardrails } from './guardrail.js';
 import { rules as allRules } from './registry.js';
 import { runRule, type LintRule } from './rule.js';
 import { validateDocument } from './schema.js';
+import { selectorDiagnostics } from '../validate.js';
 
 export type { LintRule, RuleMeta, RuleContext } from './rule.js';
 export { rules } from './registry.js';
@@ -83,7 +84,11 @@ export function lintDocuments(documents: readonly PolicyDocument[], opts: LintOp
     for (const d of ruleDiags) taken.add(at(d));
     out.push(...ruleDiags);
     // A named rule explains a mistake better than the schema's generic message at the same node.
-    for (const d of validateDocument(doc)) if (!taken.has(at(d))) out.push(d);
+    // The input validation every stage shares (schema, then selector syntax); a rule's finding at the same place wins.
+    const schema = validateDocument(doc).filter((d) => !taken.has(at(d)));
+    out.push(...schema);
+    const placed = new Set(schema.map(at));
+    for (const d of selectorDiagnostics(doc)) if (!taken.has(at(d)) && !placed.has(at(d))) out.push(d);
   }
   const g = compileGuardrails([...documents, ...(opts.guardrails ?? [])]);
   out.push(...g.diagnostics, ...checkGuardrails(g.guardrails, documents));

@@ -2,6 +2,8 @@
 // compiled with the network compiler into a RevisionModel the plan can probe.
 import { createHash } from 'node:crypto';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
+import { inputErrors, withoutRepeats } from '../validate.js';
+import { buildRuntimeIR } from '../ir/runtime/compile.js';
 import { loadPolicies, loadSources, readRevision, readWorkTree, type LoadResult, type PolicyDocument, type RevisionFile } from '../load/index.js';
 import { GitObjectReader } from '../load/git.js';
 import type { RevisionInfo } from './model.js';
@@ -143,7 +145,12 @@ export async function loadRevision(paths: readonly string[], root: string, req: 
   // A revision whose policies do not load still has workloads: keep them so the plan does not
   // report every workload as added or removed.
   const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories, cache.compile, cache.ruleIds);
-  const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...load.diagnostics, ...compiled.diagnostics]);
+  const compiledDiagnostics = [...load.diagnostics, ...compiled.diagnostics];
+  // What build refuses, the plan's head fails on too: input validation (schema, selectors) and the runtime compiler's errors.
+  const policies = docs.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
+  compiledDiagnostics.push(...withoutRepeats(compiledDiagnostics, inputErrors(policies)));
+  compiledDiagnostics.push(...withoutRepeats(compiledDiagnostics, buildRuntimeIR(policies).diagnostics.filter((d) => d.severity === 'error')));
+  const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...compiledDiagnostics]);
   const failed = hasErrors(diagnostics) || !compiled.oracle;
   const info: RevisionInfo = {
     ref: req.ref,
