@@ -59,8 +59,9 @@ const colors: Paint = { red: ansi(31), yellow: ansi(33), blue: ansi(34), dim: an
 const plain: Paint = { red: (s) => s, yellow: (s) => s, blue: (s) => s, dim: (s) => s, bold: (s) => s };
 
 /** The offending line(s) with one line of context and a caret underline, TypeScript-style. */
-export function codeFrame(text: string, d: Diagnostic, paint: Paint = plain): string {
-  const lines = text.split(/\r?\n/);
+export function codeFrame(text: string | readonly string[], d: Diagnostic, paint: Paint = plain): string {
+  // Callers with many findings in one file pass its lines, split once (splitting per finding is quadratic).
+  const lines = typeof text === 'string' ? text.split(/\r?\n/) : text;
   const first = Math.max(1, d.line - 1);
   const last = Math.min(lines.length, d.endLine > d.line ? Math.min(d.endLine, d.line + 2) : d.line);
   const width = String(last).length;
@@ -82,12 +83,22 @@ export function codeFrame(text: string, d: Diagnostic, paint: Paint = plain): st
 export function formatText(run: LintRun, opts: { color: boolean; quiet?: boolean }): string {
   const paint = opts.color ? colors : plain;
   const out: string[] = [];
+  const split = new Map<string, string[]>();
+  const linesOf = (file: string): string[] | undefined => {
+    let l = split.get(file);
+    if (!l) {
+      const text = run.sources.get(file);
+      if (text === undefined) return undefined;
+      split.set(file, (l = text.split(/\r?\n/)));
+    }
+    return l;
+  };
   for (const d of run.diagnostics) {
     if (opts.quiet && d.severity !== 'error') continue;
     const sev = d.severity === 'error' ? paint.red('error') : d.severity === 'warning' ? paint.yellow('warning') : paint.blue('info');
     out.push(`${paint.bold(terminalSafe(`${d.file}:${d.line}:${d.column}`))} ${sev} ${terminalSafe(d.message)} ${paint.dim(`[${terminalSafe(d.rule)}]`)}`);
-    const text = run.sources.get(d.file);
-    if (text !== undefined && d.line >= 1) out.push(codeFrame(text, d, paint));
+    const lines = d.line >= 1 ? linesOf(d.file) : undefined;
+    if (lines) out.push(codeFrame(lines, d, paint));
     if (d.fix) out.push(`  ${paint.dim('fix:')} ${terminalSafe(d.fix.description)}`);
     out.push('');
   }
