@@ -149,8 +149,11 @@ function parseFast(file: string, text: string, limits: YamlLimits): ParseResult 
   return { documents, diagnostics: [] };
 }
 
+const stackOverflow = (e: unknown) => e instanceof RangeError || /Maximum call stack size exceeded/.test(String((e as Error | undefined)?.message ?? ''));
+
 /** Parses every document of a YAML stream. Errors become diagnostics; good documents are still returned. */
 export function parseYamlDocuments(file: string, text: string, limits: YamlLimits = defaultLimits, opts: { fast?: boolean } = {}): ParseResult {
+  const tooDeep = (span: Span) => diagnostic('load/too-deep', 'error', `document nests deeper than ${limits.maxDepth} levels`, span);
   if (opts.fast !== false) {
     const fast = parseFast(file, text, limits);
     if (fast) return fast;
@@ -167,7 +170,7 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
   try {
     docs = Y().parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[];
   } catch (e) {
-    diagnostics.push(diagnostic('load/yaml-syntax', 'error', `cannot parse YAML: ${(e as Error).message}`, spanOf(0, 0)));
+    diagnostics.push(stackOverflow(e) ? tooDeep(spanOf(0, 0)) : diagnostic('load/yaml-syntax', 'error', `cannot parse YAML: ${(e as Error).message}`, spanOf(0, 0)));
     return { documents, diagnostics };
   }
   if (!Array.isArray(docs)) docs = [docs as unknown as Document.Parsed];
@@ -179,7 +182,8 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         const [s, e] = err.pos;
-        diagnostics.push(diagnostic('load/yaml-syntax', 'error', `YAML syntax error: ${firstLine(err.message)}`, spanOf(s, e)));
+        // The parser recurses per level: a hostile depth ends its stack, which is the depth limit, not a syntax error.
+        diagnostics.push(stackOverflow(err) ? tooDeep(spanOf(s, e)) : diagnostic('load/yaml-syntax', 'error', `YAML syntax error: ${firstLine(err.message)}`, spanOf(s, e)));
       }
       return;
     }
@@ -192,7 +196,7 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
     const depth = maxDepth(doc.contents as YamlNode, limits.maxDepth + 1);
     const range = (doc.contents as YamlNode).range ?? [0, 0, 0];
     if (depth > limits.maxDepth) {
-      diagnostics.push(diagnostic('load/too-deep', 'error', `document nests deeper than ${limits.maxDepth} levels`, spanOf(range[0], range[1])));
+      diagnostics.push(tooDeep(spanOf(range[0], range[1])));
       return;
     }
     let value: unknown;

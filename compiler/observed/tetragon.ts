@@ -24,14 +24,20 @@ export interface ObservedEvent {
 
 const eventTypes = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_uprobe', 'process_lsm'] as const;
 
+/** An argument that is no value at all (a number beyond any integer type, such as 1e400): the line is malformed. */
+class BadArg {
+  constructor(readonly reason: string) {}
+}
+
 /** Tetragon args are tagged unions (`int_arg`, `string_arg`, `file_arg.path`, ...); keep the value. */
-function argValue(v: unknown): number | string | null {
+function argValue(v: unknown): number | string | null | BadArg {
   const a = obj(v);
   if (!a) return null;
   for (const [k, x] of Object.entries(a)) {
     if (k === 'label') continue;
-    if (typeof x === 'number') return x;
-    if (typeof x === 'string') return /^-?\d+$/.test(x) && k.endsWith('int_arg') ? Number(x) : x;
+    if (typeof x === 'number') return Number.isFinite(x) ? x : new BadArg(`${k} is not a finite number`);
+    // Integers beyond 2^53 stay exact as decimal strings (the evaluator reads them as 64-bit values).
+    if (typeof x === 'string') return /^-?\d+$/.test(x) && k.endsWith('int_arg') ? (x.replace(/^-?0*/, '').length > 20 ? new BadArg(`${k} ${x.slice(0, 24)}… does not fit 64 bits`) : Number.isSafeInteger(Number(x)) ? Number(x) : x) : x;
     const inner = obj(x);
     if (inner) {
       const p = str(inner['path']) ?? str(inner['name']);
@@ -55,6 +61,9 @@ export function parseTetragonEvent(text: string, line: number): ObservedEvent | 
   const labels: Record<string, string> = {};
   for (const [k, x] of Object.entries(obj(pod?.['pod_labels']) ?? {})) if (typeof x === 'string') labels[k] = x;
   const call = str(ev['function_name']) ?? (str(ev['subsys']) && str(ev['event']) ? `${str(ev['subsys'])}/${str(ev['event'])}` : undefined);
+  const values = Array.isArray(ev['args']) ? ev['args'].map(argValue) : [];
+  const bad = values.findIndex((x) => x instanceof BadArg);
+  if (bad >= 0) return { line, reason: `args[${bad}]: ${(values[bad] as BadArg).reason}` };
   return {
     line,
     ...(str(top['time']) ? { time: str(top['time']) } : {}),
@@ -67,7 +76,7 @@ export function parseTetragonEvent(text: string, line: number): ObservedEvent | 
     binary,
     ...(str(proc?.['arguments']) ? { arguments: str(proc?.['arguments']) } : {}),
     ...(call ? { call } : {}),
-    args: Array.isArray(ev['args']) ? ev['args'].map(argValue) : [],
+    args: values as (number | string | null)[],
     ...(str(ev['action']) ? { action: str(ev['action']) } : {}),
     ...(str(ev['policy_name']) ? { policy: str(ev['policy_name']) } : {}),
   };
