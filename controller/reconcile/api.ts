@@ -150,11 +150,11 @@ async function longPoll(c: Controller, node: string, url: URL, _req: IncomingMes
       }
       function finish(): void {
         clearTimeout(t);
-        c.off('change', onChange);
+        c.off('desired', onChange);
         res.off('close', finish);
         resolve();
       }
-      c.on('change', onChange);
+      c.on('desired', onChange);
       // res 'close' fires when the client goes away; req 'close' fires once the body is read.
       res.on('close', finish);
     });

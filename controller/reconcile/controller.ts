@@ -154,6 +154,7 @@ export class Controller extends EventEmitter {
     if (this.timer) clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.emit('change');
+    this.emit('desired');
     await this.running?.catch(() => undefined);
   }
 
@@ -431,6 +432,8 @@ export class Controller extends EventEmitter {
     if (this.state.current) this.state.current.phase = p;
     this.log.info({ phase: p, revision: this.state.current?.revision }, 'rollout phase');
     this.emit('change');
+    // What nodes should run changes only with a phase: long-polls wait for this, not for every report.
+    this.emit('desired');
   }
 
   private async reconcile(why: string): Promise<void> {
