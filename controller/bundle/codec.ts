@@ -123,8 +123,14 @@ export function manifestDelta(base: NodeManifest, baseDigest: string, target: No
   };
 }
 
-/** Rebuilds the target manifest bytes from the base and a delta; the caller checks the digest. */
+const isRecord = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+
+/** Rebuilds the target manifest bytes from the base and a delta; throws on a malformed delta. The caller checks the digest. */
 export function applyManifestDelta(base: NodeManifest, d: NodeManifestDelta): Buffer {
+  // The delta comes off the wire: its shape is checked before it is used (the digest check comes after).
+  const ok = isRecord(d) && d.kind === 'NodeBundleDelta' && isRecord(d.set) && isRecord(d.maps) && isRecord(d.tables) && isStrings(d.maps.remove) && Array.isArray(d.maps.put) && d.maps.put.every((m) => isRecord(m) && typeof m.name === 'string') && isStrings(d.tables.remove) && Array.isArray(d.tables.put) && d.tables.put.every((t) => isRecord(t) && typeof t.name === 'string');
+  if (!ok) throw new Error('malformed manifest delta');
   const maps = new Map(base.maps.map((m) => [mapKey(m), m]));
   for (const k of d.maps.remove) maps.delete(k);
   for (const m of d.maps.put) maps.set(mapKey(m), m);

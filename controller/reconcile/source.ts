@@ -29,7 +29,9 @@ export const allowedTransports = ['https', 'http', 'ssh', 'git+ssh', 'ssh+git', 
 /** Only these protocols may be used by the fetch itself (redirects and submodules included). */
 const protocolAllowList = ['-c', 'protocol.allow=never', ...['https', 'http', 'ssh', 'file'].flatMap((p) => ['-c', `protocol.${p}.allow=always`])];
 
-export class SourceRefused extends Error {}
+export class SourceRefused extends Error {
+  override name = 'SourceRefused';
+}
 
 /** Where a repository string points: a local path, or a URL with an allowed transport; throws SourceRefused otherwise. */
 export function classifyRepository(url: string): { kind: 'local'; path: string } | { kind: 'remote'; transport: string } {

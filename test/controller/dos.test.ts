@@ -4,6 +4,7 @@
 // logged and retried: the controller never dies of it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { generateSigningKey } from '../../controller/bundle/sign.js';
@@ -15,6 +16,7 @@ import type { Listening } from '../../controller/transport/http.js';
 import { empireAndAlliance, empireOnly, getJson, pods, projectRoot, until, workspace, type StatusDoc, type Workspace } from './harness.js';
 
 const token = 'node-a-token-0123456789abcdef';
+const webhookSecret = 'webhook-secret-0123456789abcdef';
 
 /** A raw TCP client from `local` (a loopback source address): what it sent, and what came back. */
 function raw(port: number, local = '127.0.0.1'): { sock: net.Socket; received: () => string; closed: Promise<void>; ready: Promise<void> } {
@@ -40,7 +42,7 @@ describe('pre-authentication limits', () => {
     ws = await workspace();
     await ws.commit({ 'policies/pods.yaml': pods, 'policies/rule1.yaml': empireOnly }, 'one');
     c = new Controller({ repo: ws.repo, branch: 'main', paths: ['policies'], stateDir: path.join(ws.dir, 'controller'), compiler: new ProjectCompiler(), key: generateSigningKey(), logger: silentLogger(), pollIntervalMs: 0 });
-    server = await serveController(c, '127.0.0.1', 0, { insecureLoopback: true, token: ws.operatorToken, nodeTokens: new Map([['node-a', token]]), limits: { maxConnectionsPerClient: 8, maxConnections: 40, headersTimeoutMs: 600, requestTimeoutMs: 3000 } }, { onReject: (r) => rejected.push(r) });
+    server = await serveController(c, '127.0.0.1', 0, { insecureLoopback: true, token: ws.operatorToken, nodeTokens: new Map([['node-a', token]]), webhookSecret, limits: { maxConnectionsPerClient: 8, maxConnections: 40, headersTimeoutMs: 600, requestTimeoutMs: 3000 } }, { onReject: (r) => rejected.push(r) });
     port = Number(new URL(server.url).port);
   });
   afterAll(async () => {
@@ -75,6 +77,22 @@ describe('pre-authentication limits', () => {
     getWithBody.sock.write(`GET /v1/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ws.operatorToken}\r\ncontent-length: 10\r\n\r\n0123456789`);
     expect(await within(getWithBody.closed, 2000)).toBe(true);
     expect(getWithBody.received()).toMatch(/^HTTP\/1\.1 413 /);
+  });
+
+  it('a Git host webhook is accepted with a valid X-Hub-Signature-256 and refused without one', async () => {
+    const body = JSON.stringify({ ref: 'refs/heads/main', pad: 'x'.repeat(100_000) });
+    const sig = `sha256=${createHmac('sha256', webhookSecret).update(body).digest('hex')}`;
+    const ok = await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: { 'x-hub-signature-256': sig, 'content-type': 'application/json' }, body });
+    expect(ok.status).toBe(202);
+    const bad = await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: { 'x-hub-signature-256': sig.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'content-type': 'application/json' }, body });
+    expect(bad.status).toBe(401);
+    const none = await fetch(`${server.url}/v1/webhook`, { method: 'POST', body });
+    expect(none.status).toBe(401);
+    // A node's own token does not ring the webhook.
+    const node = await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(node.status).toBe(403);
+    // The accepted webhook started a reconcile in this process: let it finish before timing connections.
+    await c.idle();
   });
 
   it('bounds connections per client; another client is still served', async () => {
