@@ -18,7 +18,7 @@ import { parseCondition } from '../../compiler/convert/falco/parser.js';
 import { mdCode, mdText, terminalOutput, terminalSafe } from '../../compiler/escape.js';
 import { loadInventory } from '../../compiler/inventory/load.js';
 import { compileNetwork } from '../../compiler/ir/network/index.js';
-import { compileRuntime } from '../../compiler/ir/runtime/index.js';
+import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { lintDocuments } from '../../compiler/lint/index.js';
 import { validateAgainst } from '../../compiler/lint/schema.js';
 import { loadSources } from '../../compiler/load/index.js';
