@@ -5,7 +5,7 @@ import type { NodePath } from '../../load/yaml.js';
 import type { PolicyDocument, Provenance } from '../../load/document.js';
 import { tetragonLimits as limits } from '../../model/tetragon-limits.js';
 import { isObj } from '../../model/value.js';
-import { binaryReach } from './kill-reach.js';
+import { binaryOperators, binaryReach, type BinaryOperator } from './kill-reach.js';
 
 /** The runtime policy limits (compiler/model/tetragon-limits.ts), as lowering reads them from here. */
 export { limits };
@@ -21,8 +21,7 @@ const operatorAliases: Record<string, ArgOperator> = { GT: 'GreaterThan', LT: 'L
 /** Operators of Tetragon that apply to socket/file arguments weir's syscall handler never reads. */
 const foreignOperators = new Set(['SPort', 'NotSPort', 'SPortPriv', 'NotSPortPriv', 'DPort', 'NotDPort', 'DPortPriv', 'NotDPortPriv', 'SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'Protocol', 'Family', 'State', 'CapabilitiesGained', 'FileType', 'NotFileType']);
 
-export const binaryOperators = ['In', 'NotIn', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix'] as const;
-export type BinaryOperator = (typeof binaryOperators)[number];
+export { binaryOperators, type BinaryOperator } from './kill-reach.js';
 
 export const actionNames = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'] as const;
 export type ActionName = (typeof actionNames)[number];

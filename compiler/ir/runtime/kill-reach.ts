@@ -1,7 +1,10 @@
 // What a matchBinaries selector can match on a host: the guard against host-wide kills asks it
 // whether a Sigkill could reach init, the node's daemons or a shell. It reasons over the operator
 // (In, NotIn, Prefix, NotPrefix, Postfix, NotPostfix) and a list of paths every Kubernetes node has.
-import type { BinaryOperator } from './compile.js';
+
+/** matchBinaries operators (Tetragon's). */
+export const binaryOperators = ['In', 'NotIn', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix'] as const;
+export type BinaryOperator = (typeof binaryOperators)[number];
 
 /** Executables whose death takes a node (or its control path) down: init, daemons, runtimes, shells, weir's own runtime. */
 export const criticalBinaries: readonly string[] = [
