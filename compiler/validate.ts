@@ -8,8 +8,7 @@ import { validateDocument } from './lint/schema.js';
 import type { NodePath, PolicyDocument } from './load/index.js';
 import { parseSelector } from './model/selector.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+import { isObj, type Obj } from './model/value.js';
 
 /** Keys whose value is one label selector, and keys whose value is a list of them. */
 const selectorKeys = new Set(['endpointSelector', 'podSelector', 'namespaceSelector', 'selector']);
@@ -49,8 +48,19 @@ export function validateDocumentInputs(doc: PolicyDocument): Diagnostic[] {
 
 /** The errors of validateDocumentInputs over documents, for the stages that refuse to compile them. */
 export function inputErrors(documents: readonly PolicyDocument[]): Diagnostic[] {
-  return documents.flatMap((d) => validateDocumentInputs(d)).filter((d) => d.severity === 'error');
+  const out: Diagnostic[] = [];
+  for (const d of documents) {
+    // A parsed value found valid once stays valid: rebuilds and a plan's second revision share the
+    // values of unchanged files, so only what changed is validated again.
+    if (validValues.has(d.value)) continue;
+    const errors = validateDocumentInputs(d).filter((x) => x.severity === 'error');
+    if (errors.length === 0) validValues.add(d.value);
+    else out.push(...errors);
+  }
+  return out;
 }
+
+const validValues = new WeakSet<object>();
 
 /** Diagnostics of `extra` that do not repeat one of `have` (same rule at the same place). */
 export function withoutRepeats(have: readonly Diagnostic[], extra: readonly Diagnostic[]): Diagnostic[] {
