@@ -1,7 +1,9 @@
 // `weir lint`: load policies (work tree or a Git revision), validate, run the rules and guardrails,
 // and report with file:line:col. Exit 0 clean (warnings allowed), 1 errors found, 2 usage/internal.
+import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { sortDiagnostics, type Diagnostic } from '../compiler/diagnostics.js';
 import { loadInventory, readInventory, type Inventory } from '../compiler/inventory/index.js';
 import { lintDocuments } from '../compiler/lint/index.js';
@@ -63,9 +65,9 @@ export const lintCommand: Command = {
     const projectRun = positionals.length === 0 && config !== undefined;
     let root = projectRun ? config.root : io.cwd;
     let paths = positionals.length > 0 ? positionals : (config?.policies ?? ['.']);
+    const top = await repositoryRoot(io.cwd);
     // With --rev, paths are read relative to the repository's top level, wherever the user stands.
     if (values.rev !== undefined) {
-      const top = await repositoryRoot(io.cwd);
       if (!top) throw new UsageError(`--rev needs a Git repository, and ${io.cwd} is not inside one`);
       root = top;
       paths = pathsFromRoot(paths, projectRun ? config.root : io.cwd, top);
@@ -102,6 +104,12 @@ export const lintCommand: Command = {
       sources: loaded.sources,
       version: await weirVersion(),
       ignored: loaded.ignored,
+      repository: await repositoryInfo(root, top, loaded.commit !== undefined),
+      guardrails: [...loaded.documents.filter((d) => d.kind === 'Guardrail'), ...guardrails].map((g) => {
+        const spec = g.value['spec'];
+        const description = spec !== null && typeof spec === 'object' && typeof (spec as Record<string, unknown>)['description'] === 'string' ? ((spec as Record<string, unknown>)['description'] as string) : undefined;
+        return { name: g.name, file: g.provenance.file, line: g.provenance.line, ...(description !== undefined ? { description } : {}) };
+      }),
     };
     const text = render(format, run, { color: values.output === undefined && format === 'text' && useColor({ ...io, isTTY: io.isTTY }), quiet: values.quiet });
     if (values.output !== undefined) {
@@ -114,6 +122,33 @@ export const lintCommand: Command = {
     return counts(run.diagnostics).error > 0 ? 1 : 0;
   },
 };
+
+/**
+ * Where the reported paths sit in the repository (SARIF URIs are relative to its root), and the
+ * repository's address for a run at a commit. Outside Git the folder itself is the root.
+ */
+async function repositoryInfo(root: string, top: string | undefined, atCommit: boolean): Promise<LintRun['repository']> {
+  if (!top) return { prefix: '', cwd: root };
+  const real = await fs.realpath(root).catch(() => root);
+  const prefix = path.relative(top, real).split(path.sep).join('/');
+  const uri = atCommit ? await originUri(top) : undefined;
+  return { prefix: prefix.startsWith('..') ? '' : prefix, cwd: root, ...(uri ? { uri } : {}) };
+}
+
+/** The `origin` remote as an absolute URI without credentials (scp-style addresses become ssh://), or undefined. */
+async function originUri(top: string): Promise<string | undefined> {
+  const raw = await new Promise<string>((resolve) => execFile('git', ['-C', top, 'config', '--get', 'remote.origin.url'], (e, out) => resolve(e ? '' : out.trim())));
+  if (!raw) return undefined;
+  const scp = /^([^@/:]+@)?([^/:]+):(?!\/\/)(.+)$/.exec(raw);
+  try {
+    const u = new URL(scp ? `ssh://${scp[2]}/${scp[3]}` : raw.startsWith('/') ? pathToFileURL(raw).href : raw);
+    u.username = '';
+    u.password = '';
+    return u.href;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The inventory may be among the linted files: its loader diagnostics must not appear twice. */
 function dedupe(diags: Diagnostic[]): Diagnostic[] {

@@ -1,10 +1,17 @@
 // Renders lint diagnostics for people (text with code frames), machines (JSON report, SARIF 2.1.0)
 // and GitHub Actions (workflow-command annotations).
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Diagnostic, Severity } from '../diagnostics.js';
 import type { IgnoredInput } from '../load/index.js';
-import { rules } from './registry.js';
-import { schemaRules } from './schema.js';
 import { terminalSafe } from '../escape.js';
+import { describeCode, projectUrl, type GuardrailInfo } from './codes.js';
+
+/** SARIF's base id for the repository root: result URIs are relative to it. */
+export const srcroot = '%SRCROOT%';
+/** The partialFingerprints key weir writes (versioned: a new scheme gets a new key). */
+export const fingerprintKey = 'weirFingerprint/v1';
 
 export type ReportFormat = 'text' | 'json' | 'sarif' | 'github';
 export const reportFormats: readonly ReportFormat[] = ['text', 'json', 'sarif', 'github'];
@@ -19,6 +26,13 @@ export interface LintRun {
   version: string;
   /** Documents and files that are not policies or inventory (RBAC, other tools' objects, Helm templates): counted, not reported one by one. */
   ignored?: readonly IgnoredInput[];
+  /**
+   * Where the files are: `prefix` leads from the repository root (SARIF's %SRCROOT%) to the folder
+   * the diagnostics' paths are relative to; `cwd` is that folder; `uri` the repository's address.
+   */
+  repository?: { prefix: string; cwd: string; uri?: string };
+  /** Guardrails of the run, for the descriptors of their `guardrail/<name>` findings. */
+  guardrails?: readonly GuardrailInfo[];
 }
 
 /** `; 12 ignored, not policies or inventory: ClusterRole ×3, Application, …`, or nothing. */
@@ -138,22 +152,50 @@ export function formatJson(run: LintRun): string {
 // --- SARIF 2.1.0 --------------------------------------------------------------------------
 
 const sarifLevel: Record<Severity, 'error' | 'warning' | 'note'> = { error: 'error', warning: 'warning', info: 'note' };
+const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
-/** Descriptions of every id a diagnostic can carry (rules, schema checks, loader codes). */
-function ruleDescriptor(id: string): { short: string; full?: string; level: Severity } {
-  const r = rules.find((x) => x.meta.id === id);
-  if (r) return { short: r.meta.description, full: r.meta.rationale, level: r.meta.severity };
-  const s = schemaRules.find((x) => x.id === id);
-  if (s) return { short: s.description, level: 'error' };
-  if (id.startsWith('guardrail/')) return { short: `Guardrail ${id.slice('guardrail/'.length)}`, level: 'error' };
-  return { short: `weir check ${id}`, level: 'error' };
+/** The file's URI relative to the repository root, or undefined when it lies outside it. */
+function rootRelativeUri(file: string, prefix: string): string | undefined {
+  const joined = path.posix.normalize(path.posix.join(prefix, file.split(path.sep).join('/')));
+  if (joined === '..' || joined.startsWith('../') || path.posix.isAbsolute(joined)) return undefined;
+  return joined.split('/').map(encodeURIComponent).join('/');
+}
+
+/**
+ * A fingerprint that survives reruns and lines moving: the rule, the file and the text of the
+ * flagged line (whitespace collapsed), plus how many identical ones came before it in the file.
+ */
+function fingerprints(run: LintRun, uris: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return run.diagnostics.map((d, i) => {
+    const line = run.sources.get(d.file)?.split(/\r?\n/)[d.line - 1];
+    const text = line !== undefined && line.trim() !== '' ? line.trim().replace(/\s+/g, ' ') : d.message;
+    const key = `${d.rule}\0${uris[i]}\0${text}`;
+    const n = seen.get(key) ?? 0;
+    seen.set(key, n + 1);
+    return `${createHash('sha256').update(key).digest('hex').slice(0, 32)}:${n}`;
+  });
 }
 
 export function formatSarif(run: LintRun): string {
+  const prefix = run.repository?.prefix ?? '';
   const ids = [...new Set(run.diagnostics.map((d) => d.rule))].sort();
   const index = new Map(ids.map((id, i) => [id, i]));
+  // A stage code's severity depends on where it is raised: its default is the strongest seen.
+  const level = new Map<string, Severity>();
+  for (const d of run.diagnostics) {
+    const l = level.get(d.rule);
+    if (l === undefined || severityRank[d.severity] < severityRank[l]) level.set(d.rule, d.severity);
+  }
+  const relUris = run.diagnostics.map((d) => rootRelativeUri(d.file, prefix));
+  const location = (d: Diagnostic, i: number) => {
+    const rel = relUris[i];
+    return rel !== undefined ? { uri: rel, uriBaseId: srcroot } : { uri: pathToFileURL(path.resolve(run.repository?.cwd ?? '.', d.file)).href };
+  };
+  const prints = fingerprints(run, relUris.map((u, i) => u ?? run.diagnostics[i]!.file));
+  const provenance = run.repository?.uri && run.commit ? [{ repositoryUri: run.repository.uri, revisionId: run.commit, mappedTo: { uriBaseId: srcroot } }] : undefined;
   const sarif = {
-    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
     version: '2.1.0',
     runs: [
       {
@@ -161,20 +203,26 @@ export function formatSarif(run: LintRun): string {
           driver: {
             name: 'weir',
             version: run.version,
+            ...(/^\d+\.\d+\.\d+/.test(run.version) ? { semanticVersion: run.version } : {}),
+            informationUri: projectUrl,
             rules: ids.map((id) => {
-              const r = ruleDescriptor(id);
+              const r = describeCode(id, run.guardrails ?? []);
               return {
                 id,
+                name: id.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase()).replace(/^./, (c) => c.toUpperCase()),
                 shortDescription: { text: r.short },
-                ...(r.full ? { fullDescription: { text: r.full }, help: { text: r.full } } : {}),
-                defaultConfiguration: { level: sarifLevel[r.level] },
+                fullDescription: { text: r.full },
+                help: { text: r.help.text, markdown: r.help.markdown },
+                helpUri: r.helpUri,
+                defaultConfiguration: { level: sarifLevel[level.get(id) ?? r.level] },
+                properties: { tags: r.tags },
               };
             }),
           },
         },
-        ...(run.commit ? { versionControlProvenance: [{ repositoryUri: '.', revisionId: run.commit }] } : {}),
-        originalUriBaseIds: { '%SRCROOT%': { uri: './' } },
-        results: run.diagnostics.map((d) => ({
+        ...(provenance ? { versionControlProvenance: provenance } : {}),
+        columnKind: 'utf16CodeUnits',
+        results: run.diagnostics.map((d, i) => ({
           ruleId: d.rule,
           ruleIndex: index.get(d.rule)!,
           level: sarifLevel[d.severity],
@@ -182,11 +230,12 @@ export function formatSarif(run: LintRun): string {
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: encodeURI(d.file), uriBaseId: '%SRCROOT%' },
+                artifactLocation: location(d, i),
                 region: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: Math.max(d.endColumn, d.endLine === d.line ? d.column + 1 : 1) },
               },
             },
           ],
+          partialFingerprints: { [fingerprintKey]: prints[i]! },
           ...(d.fix?.replacement !== undefined
             ? {
                 fixes: [
@@ -194,7 +243,7 @@ export function formatSarif(run: LintRun): string {
                     description: { text: d.fix.description },
                     artifactChanges: [
                       {
-                        artifactLocation: { uri: encodeURI(d.file), uriBaseId: '%SRCROOT%' },
+                        artifactLocation: location(d, i),
                         replacements: [{ deletedRegion: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: d.endColumn }, insertedContent: { text: d.fix.replacement } }],
                       },
                     ],

@@ -74,9 +74,9 @@ describe('weir lint', () => {
     for (const res of run.results) expect(run.tool.driver.rules[res.ruleIndex]!.id).toBe(res.ruleId);
     const op = run.results.find((x) => x.ruleId === 'cilium/operator-case')!;
     expect(op.level).toBe('error');
-    expect(op.locations[0]!.physicalLocation).toMatchObject({ artifactLocation: { uri: 'bad/mistakes.yaml' }, region: { startLine: 16, startColumn: 19 } });
+    expect(op.locations[0]!.physicalLocation).toMatchObject({ artifactLocation: { uri: 'test/lint/fixtures/bad/mistakes.yaml', uriBaseId: '%SRCROOT%' }, region: { startLine: 16, startColumn: 19 } });
     expect(op.fixes).toHaveLength(1);
-    expectGolden('bad.sarif', r.stdout.replace(/"version": "[^"]+",\n(\s+)"rules"/, '"version": "X",\n$1"rules"'));
+    expectGolden('bad.sarif', r.stdout.replace(/"version": "[^"]+",\n(\s+)"semanticVersion": "[^"]+",/, '"version": "X",\n$1"semanticVersion": "X",'));
   });
 
   it('github: one workflow command per finding, properties escaped', async () => {
