@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(clang llvm libbpf-dev libbpf1 bpftool iproute2 iptables nftables dnsmasq-base libelf-dev linux-libc-dev chromium git iperf3)
+debs=(clang llvm libbpf-dev libbpf1 bpftool iproute2 iptables nftables dnsmasq-base libelf-dev linux-libc-dev chromium git iperf3 libxml2-utils)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,7 +5,7 @@
 // spec, so a suite can carry its own fixtures without them leaking into the repository's build.
 import { terminalSafeDeep } from '../escape.js';
 import * as path from 'node:path';
-import { diagnostic, type Diagnostic } from '../diagnostics.js';
+import { diagnostic, formatLocation, type Diagnostic } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
 import { loadInventory, readInventory } from '../inventory/load.js';
 import { emptyInventory, type Inventory } from '../inventory/model.js';
@@ -26,11 +26,17 @@ export interface CaseResult {
   /** Why the case could not run, or what decided it (rule, reason). */
   detail?: string;
   line?: number;
+  /** Seconds the case took. */
+  time?: number;
+  /** The errors of the test's policies or inventory, when the case could not run because they do not compile. */
+  compileErrors?: Diagnostic[];
 }
 
 export interface TestRun {
   results: CaseResult[];
   diagnostics: Diagnostic[];
+  /** Seconds spent per test file (loading and compiling its policies included). */
+  fileTimes?: Map<string, number>;
 }
 
 /** An inline policy document inside a PolicyTest, located at its place in the test file. */
@@ -74,7 +80,9 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const results: CaseResult[] = [];
   const compiled = new Map<string, { ir: NetworkIR; documents: PolicyDocument[]; inventory: Inventory; diagnostics: Diagnostic[] }>();
+  const fileTimes = new Map<string, number>();
   for (const test of loaded.documents.filter((d) => d.kind === 'PolicyTest')) {
+    const started = performance.now();
     const file = test.provenance.file;
     const dir = path.posix.dirname(file);
     const spec = isObj(test.value['spec']) ? test.value['spec'] : {};
@@ -120,7 +128,8 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       compiled.set(key, c);
       diagnostics.push(...c.diagnostics);
     }
-    const broken = c.diagnostics.some((d) => d.severity === 'error');
+    const compileErrors = c.diagnostics.filter((d) => d.severity === 'error');
+    const broken = compileErrors.length > 0;
     if (cases.length === 0) fail(`PolicyTest ${test.name} has no cases`);
     const runtimeCases: RuntimeCaseInput[] = [];
     cases.forEach((raw, i) => {
@@ -130,30 +139,36 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       const line = test.locate(['spec', 'cases', i]).line;
       if (cv['process'] !== undefined) return void runtimeCases.push({ name, index: i, value: cv, line });
       const base = { file, name, expect, line };
-      if (broken) return void results.push({ ...base, actual: 'error', ok: false, detail: 'the policies or inventory of this test do not compile (see diagnostics)' });
-      if (expect !== 'allow' && expect !== 'deny') return void results.push({ ...base, actual: 'error', ok: false, detail: `expect must be allow or deny for a network case, not ${JSON.stringify(cv['expect'])}` });
+      if (broken) return void results.push({ ...base, actual: 'error', ok: false, detail: 'the policies or inventory of this test do not compile (see diagnostics)', time: 0, compileErrors });
+      const caseStarted = performance.now();
+      const timed = (r: CaseResult) => void results.push({ ...r, time: (performance.now() - caseStarted) / 1000 });
+      if (expect !== 'allow' && expect !== 'deny') return void timed({ ...base, actual: 'error', ok: false, detail: `expect must be allow or deny for a network case, not ${JSON.stringify(cv['expect'])}` });
       const from = peerOf(cv['from']);
       const to = peerOf(cv['to']);
-      if (typeof from === 'string' || typeof to === 'string') return void results.push({ ...base, actual: 'error', ok: false, detail: typeof from === 'string' ? `from: ${from}` : `to: ${to as string}` });
+      if (typeof from === 'string' || typeof to === 'string') return void timed({ ...base, actual: 'error', ok: false, detail: typeof from === 'string' ? `from: ${from}` : `to: ${to as string}` });
       const port = Number(cv['port'] ?? 0);
       const http = isObj(cv['http']) ? { method: String(cv['http']['method'] ?? 'GET'), path: String(cv['http']['path'] ?? '/'), ...(typeof cv['http']['host'] === 'string' ? { host: cv['http']['host'] } : {}), ...(isObj(cv['http']['headers']) ? { headers: Object.fromEntries(Object.entries(cv['http']['headers']).map(([k, v]) => [k, String(v)])) } : {}) } : undefined;
       const flow: Flow = { from, to, protocol: String(cv['protocol'] ?? 'TCP'), port, ...(http ? { http } : {}) };
       const v = evaluateFlow(c.ir, flow);
-      if (v.error) return void results.push({ ...base, actual: 'error', ok: false, detail: v.error });
+      if (v.error) return void timed({ ...base, actual: 'error', ok: false, detail: v.error });
       let ok = v.verdict === expect;
       let detail = describe(v);
       if (typeof cv['audit'] === 'boolean' && cv['audit'] !== v.audit) {
         ok = false;
         detail += `; expected audit ${String(cv['audit'])}`;
       }
-      results.push({ ...base, actual: v.verdict, ok, detail });
+      timed({ ...base, actual: v.verdict, ok, detail });
     });
     if (runtimeCases.length) {
+      const batchStarted = performance.now();
       const rs = await runRuntimeCases({ file, root: opts.root, documents: c.documents, inventory: c.inventory, test, ...(opts.kernel ? { kernel: true } : {}) }, runtimeCases);
-      rs.forEach((r, i) => results.push({ file, ...r, line: runtimeCases[i]?.line ?? 0 }));
+      // The runtime cases of a test run as one batch: each is charged an equal share of it.
+      const each = (performance.now() - batchStarted) / 1000 / Math.max(1, rs.length);
+      rs.forEach((r, i) => results.push({ file, ...r, line: runtimeCases[i]?.line ?? 0, time: each }));
     }
+    fileTimes.set(file, (fileTimes.get(file) ?? 0) + (performance.now() - started) / 1000);
   }
-  return { results, diagnostics };
+  return { results, diagnostics, fileTimes };
 }
 
 export function toJson(run: TestRun): string {
@@ -161,18 +176,53 @@ export function toJson(run: TestRun): string {
   return JSON.stringify({ passed, failed: run.results.length - passed, cases: run.results.map((r) => ({ file: r.file, name: r.name, expect: r.expect, actual: r.actual, ok: r.ok })) }, null, 2) + '\n';
 }
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, U+FFFE/U+FFFF, lone surrogates) become visible escapes. */
+const xmlSafe = (s: string) =>
+  s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+const xmlText = (s: string) => xmlSafe(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+const xmlAttr = (s: string) => xmlText(s).replace(/"/g, '&quot;').replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
+/** Seconds as Surefire writes them (junit-10.xsd's SUREFIRE_TIME: digits, at most three decimals). */
+const seconds = (t: number | undefined) => (Number.isFinite(t) && (t ?? 0) > 0 ? (t as number) : 0).toFixed(3);
 
+interface JunitCase { name: string; classname: string; time: number; failure?: { message: string; body: string }; error?: { type: string; message: string; body: string } }
+
+/**
+ * JUnit XML as Jenkins' junit-10.xsd and the common CI readers take it: one testsuite per test file
+ * with tests/failures/errors/skipped/time, a wrong verdict as <failure>, a case that could not run
+ * (policies that do not compile, a malformed case) as <error>, and error diagnostics of files that
+ * produced no case (unreadable or malformed tests) as an errored case of their own.
+ */
 export function toJunit(run: TestRun): string {
-  const byFile = new Map<string, CaseResult[]>();
-  for (const r of run.results) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r]);
-  const failed = run.results.filter((r) => !r.ok).length;
-  const out = [`<?xml version="1.0" encoding="UTF-8"?>`, `<testsuites name="weir test" tests="${run.results.length}" failures="${failed}">`];
-  for (const [file, rs] of byFile) {
-    out.push(`  <testsuite name="${xml(file)}" tests="${rs.length}" failures="${rs.filter((r) => !r.ok).length}">`);
-    for (const r of rs) {
-      out.push(`    <testcase classname="${xml(file)}" name="${xml(r.name)}">`);
-      if (!r.ok) out.push(`      <failure message="${xml(`expected ${r.expect}, got ${r.actual}`)}">${xml(`${r.file}:${r.line ?? 1}: ${r.detail ?? ''}`)}</failure>`);
+  const suites = new Map<string, JunitCase[]>();
+  const add = (file: string, c: JunitCase) => suites.set(file, [...(suites.get(file) ?? []), c]);
+  const attached = new Set<Diagnostic>();
+  for (const r of run.results) {
+    const where = `${r.file}:${r.line ?? 1}`;
+    const c: JunitCase = { name: r.name, classname: r.file, time: r.time ?? 0 };
+    if (r.compileErrors) {
+      for (const d of r.compileErrors) attached.add(d);
+      c.error = { type: 'compile', message: 'the policies or inventory of this test do not compile', body: [`${where}: ${r.detail ?? ''}`, ...r.compileErrors.map((d) => `${formatLocation(d)}: ${d.message} [${d.rule}]`)].join('\n') };
+    } else if (r.actual === 'error') c.error = { type: 'invalid-case', message: r.detail ?? 'the case could not run', body: `${where}: ${r.detail ?? ''}` };
+    else if (!r.ok) c.failure = { message: `expected ${r.expect}, got ${r.actual}`, body: `${where}: ${r.detail ?? ''}` };
+    add(r.file, c);
+  }
+  for (const d of run.diagnostics) {
+    if (d.severity !== 'error' || attached.has(d)) continue;
+    add(d.file, { name: `${d.rule} at line ${d.line}`, classname: d.file, time: 0, error: { type: d.rule, message: d.message, body: `${formatLocation(d)}: ${d.message} [${d.rule}]` } });
+  }
+  const count = (cs: JunitCase[]) => ({ tests: cs.length, failures: cs.filter((c) => c.failure).length, errors: cs.filter((c) => c.error).length });
+  const all = [...suites.values()].flat();
+  const total = count(all);
+  const suiteTime = (file: string, cs: JunitCase[]) => run.fileTimes?.get(file) ?? cs.reduce((t, c) => t + c.time, 0);
+  const totalTime = [...suites].reduce((t, [f, cs]) => t + suiteTime(f, cs), 0);
+  const out = [`<?xml version="1.0" encoding="UTF-8"?>`, `<testsuites name="weir test" tests="${total.tests}" failures="${total.failures}" errors="${total.errors}" time="${seconds(totalTime)}">`];
+  for (const [file, cs] of suites) {
+    const n = count(cs);
+    out.push(`  <testsuite name="${xmlAttr(file)}" tests="${n.tests}" failures="${n.failures}" errors="${n.errors}" skipped="0" time="${seconds(suiteTime(file, cs))}" file="${xmlAttr(file)}">`);
+    for (const c of cs) {
+      out.push(`    <testcase classname="${xmlAttr(c.classname)}" name="${xmlAttr(c.name)}" time="${seconds(c.time)}">`);
+      if (c.failure) out.push(`      <failure message="${xmlAttr(c.failure.message)}">${xmlText(c.failure.body)}</failure>`);
+      if (c.error) out.push(`      <error message="${xmlAttr(c.error.message)}" type="${xmlAttr(c.error.type)}">${xmlText(c.error.body)}</error>`);
       out.push('    </testcase>');
     }
     out.push('  </testsuite>');

@@ -114,7 +114,7 @@ spec:
     );
     const t = io();
     expect(await testCommand.run([path.relative(root, d), '--format', 'junit'], t)).toBe(1);
-    expect(t.out).toMatch(/<testcase classname="[^"]*t\.yaml" name="wrong on purpose">\s*<failure message="expected allow, got deny">/);
+    expect(t.out).toMatch(/<testcase classname="[^"]*t\.yaml" name="wrong on purpose" time="[\d.]+">\s*<failure message="expected allow, got deny">/);
     expect(t.out).toMatch(/tests="2" failures="1"/);
   });
 });
