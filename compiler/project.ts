@@ -5,13 +5,16 @@ import { fileURLToPath } from 'node:url';
 
 let cached: string | undefined;
 
+/** weir's npm package name (its command is still `weir`). */
+export const packageName = '@weir-dev/weir';
+
 /** The folder holding weir's package.json, searched upwards from this module. */
 export function projectRoot(): string {
   if (cached) return cached;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'weir') return (cached = dir);
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === packageName) return (cached = dir);
     dir = path.dirname(dir);
   }
   throw new Error(`cannot find weir's package.json above ${fileURLToPath(import.meta.url)}`);

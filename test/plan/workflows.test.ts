@@ -89,8 +89,8 @@ describe('composite action and project CI', () => {
     const a = load('action.yml');
     expect(a.runs.using).toBe('composite');
     expect(Object.keys(a.inputs)).toEqual(expect.arrayContaining(['paths', 'base', 'inventory', 'flows', 'events', 'fail-on', 'comment']));
-    expect(a.runs.steps[0]!.run).toContain('WEIR_BIN=$ACTION_PATH/bin/weir.js');
-    expect(a.runs.steps.map((s) => s.name)).toEqual(['Set up weir', 'Lint', 'Upload lint results to code scanning', 'Policy tests', 'Plan', 'Post or update the plan comment', 'Upload reports', 'Verdict']);
+    expect(a.runs.steps.find((s) => s.name === 'Set up weir')!.run).toContain('WEIR_BIN=$ACTION_PATH/bin/weir.js');
+    expect(a.runs.steps.map((s) => s.name)).toEqual(['Set up Node.js', 'Set up weir', 'Lint', 'Upload lint results to code scanning', 'Policy tests', 'Plan', 'Post or update the plan comment', 'Upload reports', 'Verdict']);
   });
   it('ci.yml runs .ci/run and exercises the action on policies/', () => {
     const ci = load('.github/workflows/ci.yml');
