@@ -13,6 +13,7 @@ export const commands: Record<string, Loader> = {
   connectivity: async () => (await import('./connectivity.js')).connectivityCommand,
   convert: async () => (await import('./convert.js')).convertCommand,
   render: async () => (await import('./render.js')).renderCommand,
+  keys: async () => (await import('./keys.js')).keysCommand,
   controller: async () => (await import('./controller.js')).controllerCommand,
   agent: async () => (await import('./agent.js')).agentCommand,
   demo: async () => (await import('./demo.js')).demoCommand,

@@ -51,6 +51,7 @@ const commandSummaries: Record<string, string> = {
   connectivity: 'list the effective connectivity of one revision',
   convert: 'convert Falco rules, PodSecurityPolicies or Pod Security Standards to TracingPolicies',
   render: 'print manifests only (Argo CD config management plugin)',
+  keys: 'create the bundle signing key and print its Secret and trust ConfigMap',
   controller: 'run the GitOps controller',
   agent: 'run the node agent',
   demo: 'run the live demo on the bundled policies',
