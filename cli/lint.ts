@@ -10,6 +10,7 @@ import { lintDocuments } from '../compiler/lint/index.js';
 import { counts, render, reportFormats, type LintRun, type ReportFormat } from '../compiler/lint/report.js';
 import { loadPolicies, type PolicyDocument } from '../compiler/load/index.js';
 import { configFormat, projectConfig } from '../compiler/load/config.js';
+import { weirVersion } from '../compiler/project.js';
 import { UsageError, useColor, type Command } from './command.js';
 import { parseCommandLine, pathsFromRoot, repositoryRoot } from './inputs.js';
 
@@ -30,17 +31,6 @@ policies, ignore, inventory, guardrails, format.
   --quiet           text: errors only
 
 Exit status: 0 no errors, 1 errors found, 2 usage or internal error.`;
-
-async function weirVersion(): Promise<string> {
-  for (const rel of ['../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(await fs.readFile(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      /* next layout */
-    }
-  }
-  return 'unknown';
-}
 
 export const lintCommand: Command = {
   name: 'lint',
@@ -102,7 +92,7 @@ export const lintCommand: Command = {
       documents: loaded.documents.length,
       ...(loaded.commit ? { commit: loaded.commit } : {}),
       sources: loaded.sources,
-      version: await weirVersion(),
+      version: weirVersion(),
       ignored: loaded.ignored,
       repository: await repositoryInfo(root, top, loaded.commit !== undefined),
       guardrails: [...loaded.documents.filter((d) => d.kind === 'Guardrail'), ...guardrails].map((g) => {
