@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(clang llvm libbpf-dev libbpf1 bpftool iproute2 iptables nftables dnsmasq-base libelf-dev linux-libc-dev chromium git iperf3 libxml2-utils)
+debs=(clang llvm libbpf-dev libbpf1 bpftool iproute2 iptables nftables dnsmasq-base libelf-dev linux-libc-dev chromium git iperf3 libxml2-utils
+      openssl mmdebstrap buildah podman runc)  # the last line: the container image build and its test
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
