@@ -72,6 +72,7 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'network/invalid-service', description: 'A toServices entry is malformed.' },
   { id: 'network/missing-selector', description: 'A policy selects no endpoints: it needs endpointSelector, nodeSelector or podSelector.' },
   { id: 'network/unknown-cidr-group', description: 'A cidrGroupRef names a CIDR group the inventory does not have.' },
+  { id: 'network/unknown-named-port', description: 'A rule names a port (e.g. `http`) that no container port of the inventory\'s pods declares.' },
   { id: 'network/unsupported', description: 'A feature weir cannot enforce exactly (host policies, fromNodes, fromRequires, listeners, SNI, ...).' },
   { id: 'lower/ipcache-capacity', description: 'The ipcache needs more entries than its map holds.' },
   { id: 'lower/policy-map-capacity', description: 'An endpoint needs more policy map entries than its map holds.' },

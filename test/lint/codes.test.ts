@@ -25,9 +25,12 @@ function emittedCodes(): Set<string> {
   for (const { file, text } of sources()) {
     if (file === 'compiler/lint/codes.ts') continue;
     for (const m of text.matchAll(literal)) codes.add(`${m[1]}/${m[2]}`);
-    // helpers that prefix their area: err(doc, 'invalid-port', ...) and err('missing-name', ...)
-    if (text.includes('diagnostic(`network/${rule}`')) for (const m of text.matchAll(/\berr\(\s*\w+,\s*'([a-z0-9-]+)'/g)) codes.add(`network/${m[1]}`);
-    if (text.includes('diagnostic(`inventory/${rule}`')) for (const m of text.matchAll(/\berr\(\s*'([a-z0-9-]+)'/g)) codes.add(`inventory/${m[1]}`);
+    // helpers that prefix their area: networkError(doc, 'invalid-port', ...), and in the files that
+    // build `network/${rule}` or `inventory/${rule}`, their local err(['doc',] 'name', ...)
+    for (const m of text.matchAll(/\bnetworkError\(\s*[\w.]+,\s*'([a-z0-9-]+)'/g)) codes.add(`network/${m[1]}`);
+    for (const area of ['network', 'inventory']) {
+      if (text.includes(`\`${area}/\${rule}\``)) for (const m of text.matchAll(/\berr\(\s*(?:[\w.]+,\s*)?'([a-z0-9-]+)'/g)) codes.add(`${area}/${m[1]}`);
+    }
   }
   return codes;
 }
