@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const root = path.resolve(import.meta.dirname, '../..');
 const containerfile = readFileSync(path.join(root, 'Containerfile'), 'utf8');
 const script = readFileSync(path.join(root, 'scripts/build-image.sh'), 'utf8');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { engines: { node: string }; files: string[]; scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; engines: { node: string }; files: string[]; scripts: Record<string, string> };
 
 /** Instructions with their continuation lines joined, comments dropped. */
 const instructions = containerfile
@@ -48,6 +48,8 @@ describe('Containerfile and scripts/build-image.sh', () => {
     expect(script).toContain(`--env PATH=${path1}`);
     for (const label of [...runtime.matchAll(/(org\.opencontainers\.image\.[a-z]+)=/g)].map((m) => m[1]!)) expect(script, label).toContain(`${label}=`);
     expect(runtime).toMatch(/useradd --uid 65532/);
+    expect(runtime).toContain(`ARG WEIR_VERSION=${pkg.version}`);
+    expect(runtime).toContain('org.opencontainers.image.version=${WEIR_VERSION}');
     expect(script).toMatch(/weir:x:65532:65532:/);
   });
 

@@ -3,6 +3,8 @@
 // mounted folder, and a controller and an agent from the image on loopback with mutual TLS from
 // certificates made as docs/install.md's openssl alternative makes them, the agent resolving the
 // controller by its Service name. The agent must apply the signed bundle and answer verdicts.
+// WEIR_TEST_CONTAINERFILE=1 also builds the Containerfile (on a stand-in for its Node.js base made
+// from Debian packages, test/image/node-base.sh) and runs the same checks on that image.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -14,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-const image = process.env['WEIR_TEST_IMAGE'] ?? 'localhost/weir:test';
 const tag = `${process.pid}-${Date.now().toString(36)}`;
 const work = mkdtempSync(path.join(tmpdir(), 'weir-image-test-'));
 chmodSync(work, 0o755);
@@ -37,7 +38,6 @@ function run(cmd: string, args: string[], opts: { cwd?: string; timeout?: number
   });
 }
 const podman = (args: string[]) => run('podman', args, { timeout: 120_000 });
-const weirIn = (args: string[], mounts: string[] = []) => podman([...podmanRun, '--rm', '--network', 'host', ...mounts.flatMap((m) => ['-v', m]), image, ...args]);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -49,23 +49,41 @@ function freePort(): Promise<number> {
   });
 }
 
-let size = 0;
-beforeAll(async () => {
+/** The image scripts/build-image.sh makes. */
+async function buildWithScript(image: string): Promise<void> {
   const built = await run('bash', ['scripts/build-image.sh', image]);
   if (built.status !== 0) throw new Error(`scripts/build-image.sh failed (${built.status}):\n${built.stderr.slice(-4000)}`);
-  const inspect = await podman(['image', 'inspect', '--format', '{{.Size}}', image]);
-  size = Number(inspect.stdout.trim());
-  const probe = await weirIn(['--version']);
-  if (probe.status !== 0) throw new Error(`podman cannot run the image here (${probe.status}): ${probe.stderr}`);
-}, 1_200_000);
+}
+
+/** The image the Containerfile makes, on a stand-in for its base. The build trusts what the host trusts (an intercepting proxy's CA). */
+async function buildWithContainerfile(image: string): Promise<void> {
+  const base = await run('bash', ['test/image/node-base.sh']);
+  if (base.status !== 0) throw new Error(`test/image/node-base.sh failed:\n${base.stderr.slice(-4000)}`);
+  const npmrc = path.join(work, 'npmrc');
+  writeFileSync(npmrc, 'cafile=/etc/ssl/certs/ca-certificates.crt\n');
+  const b = await run('buildah', ['bud', '--layers', '--pull=never', '--runtime', 'runc', '--network', 'host', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--volume', '/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro', '--volume', `${npmrc}:/usr/local/etc/npmrc:ro`, '--build-arg', `NODE_IMAGE=${base.stdout.trim()}`, '-f', 'Containerfile', '-t', image, '.'], { timeout: 1_800_000 });
+  if (b.status !== 0) throw new Error(`buildah bud -f Containerfile failed:\n${b.stdout.slice(-3000)}\n${b.stderr.slice(-3000)}`);
+}
+
+const images = [{ image: process.env['WEIR_TEST_IMAGE'] ?? 'localhost/weir:test', build: buildWithScript }];
+if (process.env['WEIR_TEST_CONTAINERFILE'] === '1') images.push({ image: 'localhost/weir:containerfile', build: buildWithContainerfile });
 
 afterAll(async () => {
   for (const c of containers) await podman(['rm', '--force', '--time', '2', c]);
   rmSync(work, { recursive: true, force: true });
 });
 
-describe('the container image', () => {
-  it(`is built without a registry and runs weir as user 65532`, async () => {
+describe.each(images)('the container image $image', ({ image, build }) => {
+  const weirIn = (args: string[], mounts: string[] = []) => podman([...podmanRun, '--rm', '--network', 'host', ...mounts.flatMap((m) => ['-v', m]), image, ...args]);
+  let size = 0;
+  beforeAll(async () => {
+    await build(image);
+    size = Number((await podman(['image', 'inspect', '--format', '{{.Size}}', image])).stdout.trim());
+    const probe = await weirIn(['--version']);
+    if (probe.status !== 0) throw new Error(`podman cannot run ${image} here (${probe.status}): ${probe.stderr}`);
+  }, 2_400_000);
+
+  it('runs weir as user 65532, with libbpf, git and the BPF objects', async () => {
     expect(size).toBeGreaterThan(50e6);
     console.log(`weir image ${image}: ${size} bytes (${(size / 1024 / 1024).toFixed(1)} MiB)`);
     const cfg = JSON.parse((await podman(['image', 'inspect', image])).stdout) as { Config: { Entrypoint: string[]; User: string; Labels: Record<string, string> } }[];
@@ -128,8 +146,9 @@ describe('the container image', () => {
     chownR(d);
     const api = await freePort();
     const agentPort = await freePort();
-    const ctl = `weir-ctl-${tag}`;
-    const agent = `weir-agent-${tag}`;
+    const suffix = `${tag}-${image.replace(/[^a-z0-9]+/g, '-')}`;
+    const ctl = `weir-ctl-${suffix}`;
+    const agent = `weir-agent-${suffix}`;
     const tls = (who: string) => ['--tls-cert', `/d/${who}.crt`, '--tls-key', `/d/${who}.key`, '--tls-ca', '/d/ca.crt'];
     containers.push(ctl);
     const c = await podman([...podmanRun, '-d', '--name', ctl, '--network', 'host', '-v', `${d}:/d`, image, 'controller', '--repo', '/d/repo', '--key', '/d/key.pem', '--state-dir', '/d/controller', '--listen', `127.0.0.1:${api}`, '--poll', '1s', ...tls('controller')]);
