@@ -26,8 +26,25 @@ const newestHeader = Math.max(0, ...headers.map((h) => statSync(h).mtimeMs));
 const failed = [];
 for (const src of sources) {
   const obj = join(out, basename(src).replace(/\.c$/, '.o'));
-  if (existsSync(obj) && statSync(obj).mtimeMs > Math.max(statSync(src).mtimeMs, newestHeader) && !process.argv.includes('--force')) continue;
-  const args = ['-O2', '-g', '-Wall', '-Werror', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-I', join(bpfDir, 'include'), '-I', '/usr/include/x86_64-linux-gnu', '-c', src, '-o', obj];
+  if (existsSync(obj) && statSync(obj).mtimeMs > Math.max(statSync(src).mtimeMs, newestHeader) && !process.argv.includes('--force'))
+    continue;
+  const args = [
+    '-O2',
+    '-g',
+    '-Wall',
+    '-Werror',
+    '-target',
+    'bpf',
+    '-D__TARGET_ARCH_x86',
+    '-I',
+    join(bpfDir, 'include'),
+    '-I',
+    '/usr/include/x86_64-linux-gnu',
+    '-c',
+    src,
+    '-o',
+    obj,
+  ];
   try {
     execFileSync('clang', args, { stdio: ['ignore', 'inherit', 'inherit'] });
     console.error(`bpf build: ${basename(obj)}`);
@@ -41,9 +58,15 @@ if (failed.length > 0) {
 }
 // The ABI's layout tables must agree with the objects just compiled (bpf/abi/check.ts: netLayouts
 // against endpoint.bpf.o, runtimeLayouts against wrt_runtime.bpf.o).
-if ((existsSync(join(out, 'endpoint.bpf.o')) || existsSync(join(out, 'wrt_runtime.bpf.o'))) && !process.argv.includes('--no-layout-check')) {
+if (
+  (existsSync(join(out, 'endpoint.bpf.o')) || existsSync(join(out, 'wrt_runtime.bpf.o'))) &&
+  !process.argv.includes('--no-layout-check')
+) {
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', join(bpfDir, 'abi', 'check.ts'), out], { stdio: ['ignore', 'inherit', 'inherit'], cwd: join(bpfDir, '..') });
+    execFileSync(process.execPath, ['--import', 'tsx', join(bpfDir, 'abi', 'check.ts'), out], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      cwd: join(bpfDir, '..'),
+    });
   } catch {
     process.exit(1);
   }

@@ -44,10 +44,16 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
 export async function loadTraffic(file: string): Promise<Flow[]> {
   const text = await fs.readFile(file, 'utf8');
   const t = text.trim();
-  const items = t.startsWith('[') ? (JSON.parse(t) as unknown[]) : t.split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+  const items = t.startsWith('[')
+    ? (JSON.parse(t) as unknown[])
+    : t
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as unknown);
   return items.map((x, i) => {
     const f = x as Partial<Flow>;
-    if (typeof f.src !== 'string' || typeof f.dst !== 'string' || typeof f.port !== 'number') throw new Error(`${file}: flow ${i + 1} needs src, dst (IPv4) and port`);
+    if (typeof f.src !== 'string' || typeof f.dst !== 'string' || typeof f.port !== 'number')
+      throw new Error(`${file}: flow ${i + 1} needs src, dst (IPv4) and port`);
     return { src: f.src, dst: f.dst, port: f.port, protocol: f.protocol ?? 'TCP' };
   });
 }
@@ -130,7 +136,9 @@ export const agentCommand: Command = {
     let runtimeEvents: RuntimeEventExport | undefined;
     let flows: FlowExport | undefined;
     try {
-      const interfaces = v.interfaces ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>) : undefined;
+      const interfaces = v.interfaces
+        ? (JSON.parse(await fs.readFile(path.resolve(io.cwd, v.interfaces), 'utf8')) as Record<string, string>)
+        : undefined;
       const { podsFromFile, podsFromKube } = await import('../controller/agent/pod-scope.js');
       const pods = v.pods === 'kube' ? await podsFromKube(node) : v.pods ? podsFromFile(path.resolve(io.cwd, v.pods)) : undefined;
       if (v.datapath === 'kernel') {
@@ -141,18 +149,34 @@ export const agentCommand: Command = {
           if (!/^\d+$/.test(s)) throw new UsageError(`${flag} must be a whole number, not ${s}`);
           return Number(s);
         };
-        const limits = { maxBytes: count('--export-file-max-size-mb', v['export-file-max-size-mb'], 10) << 20, maxBackups: count('--export-file-max-backups', v['export-file-max-backups'], 5) };
+        const limits = {
+          maxBytes: count('--export-file-max-size-mb', v['export-file-max-size-mb'], 10) << 20,
+          maxBackups: count('--export-file-max-backups', v['export-file-max-backups'], 5),
+        };
         const file = v['export-file'] ? new ExportFile(path.resolve(io.cwd, v['export-file']), limits) : undefined;
         if (v['export-flows']) flows = new FlowExport(new ExportFile(path.resolve(io.cwd, v['export-flows']), limits));
-        runtimeEvents = new RuntimeEventExport({ node, ...(file ? { file } : {}), podOf: (pid) => (datapath as KernelDatapath).podOf(pid) });
-      } else if (v['export-file'] || v['export-flows']) throw new UsageError('--export-file and --export-flows need --datapath kernel (the emulator sees no packets)');
-      datapath = await makeDatapath(v.datapath, node, { ...(interfaces ? { interfaces } : {}), ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}), ...(pods ? { pods } : {}), ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}), ...(runtimeEvents ? { events: runtimeEvents } : {}), ...(flows ? { flows } : {}) });
+        runtimeEvents = new RuntimeEventExport({
+          node,
+          ...(file ? { file } : {}),
+          podOf: (pid) => (datapath as KernelDatapath).podOf(pid),
+        });
+      } else if (v['export-file'] || v['export-flows'])
+        throw new UsageError('--export-file and --export-flows need --datapath kernel (the emulator sees no packets)');
+      datapath = await makeDatapath(v.datapath, node, {
+        ...(interfaces ? { interfaces } : {}),
+        ...(v['pin-dir'] ? { pinDir: v['pin-dir'] } : {}),
+        ...(pods ? { pods } : {}),
+        ...(v['cgroup-root'] ? { cgroupRoot: path.resolve(io.cwd, v['cgroup-root']) } : {}),
+        ...(runtimeEvents ? { events: runtimeEvents } : {}),
+        ...(flows ? { flows } : {}),
+      });
     } catch (err) {
       if (err instanceof UsageError) throw err;
       io.stderr(`weir agent: the ${v.datapath} datapath is unavailable: ${(err as Error).message}\n`);
       return 2;
     }
-    const events: Writable | undefined = v.events === '-' ? process.stdout : v.events ? createWriteStream(path.resolve(io.cwd, v.events), { flags: 'a' }) : undefined;
+    const events: Writable | undefined =
+      v.events === '-' ? process.stdout : v.events ? createWriteStream(path.resolve(io.cwd, v.events), { flags: 'a' }) : undefined;
     const agent = new Agent({
       node,
       client,

@@ -56,9 +56,27 @@ export const buildCommand: Command = {
     const maps = r.bundle.manifest.nodes.reduce((n, x) => n + x.maps.length, 0);
     const digest = r.bundle.digest;
     if (values.format === 'json')
-      io.stdout(JSON.stringify({ ok: true, bundle: values.out, digest: `sha256:${digest}`, nodes: r.bundle.manifest.nodes.length, endpoints: r.ir.endpoints.length, identities: r.ir.identities.length, maps, blobs: r.bundle.blobs.size, diagnostics: r.diagnostics }, null, 2) + '\n');
+      io.stdout(
+        JSON.stringify(
+          {
+            ok: true,
+            bundle: values.out,
+            digest: `sha256:${digest}`,
+            nodes: r.bundle.manifest.nodes.length,
+            endpoints: r.ir.endpoints.length,
+            identities: r.ir.identities.length,
+            maps,
+            blobs: r.bundle.blobs.size,
+            diagnostics: r.diagnostics,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     else if (!values.quiet)
-      io.stderr(`weir build: ${values.out}: ${r.bundle.manifest.nodes.length} node(s), ${r.ir.endpoints.length} endpoint(s), ${r.ir.identities.length} identities, ${maps} map image(s) in ${r.bundle.blobs.size} blob(s), manifest sha256:${digest.slice(0, 16)} (${ms.toFixed(0)} ms)\n`);
+      io.stderr(
+        `weir build: ${values.out}: ${r.bundle.manifest.nodes.length} node(s), ${r.ir.endpoints.length} endpoint(s), ${r.ir.identities.length} identities, ${maps} map image(s) in ${r.bundle.blobs.size} blob(s), manifest sha256:${digest.slice(0, 16)} (${ms.toFixed(0)} ms)\n`,
+      );
     return 0;
   },
 };

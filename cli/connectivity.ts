@@ -6,7 +6,7 @@ import { formatLocation } from '../compiler/diagnostics.js';
 import * as path from 'node:path';
 import { configFormat, projectConfig } from '../compiler/load/config.js';
 import { rebase } from '../compiler/load/index.js';
-import { type Command } from './command.js';
+import type { Command } from './command.js';
 import { choice, parseCommandLine, pathsFromRoot, repositoryRoot, writeOutput } from './inputs.js';
 
 const formats: readonly ListFormat[] = ['txt', 'csv', 'md', 'json', 'dot'];
@@ -50,10 +50,16 @@ export const connectivityCommand: Command = {
     }
     const given = positionals.length ? positionals : config?.policies ? config.policies.map((p) => path.resolve(config.root, p)) : ['.'];
     const paths = pathsFromRoot(given, io.cwd, root);
-    const inventoryPath = values.inventory ?? (config?.inventory?.length === 1 ? path.resolve(config.root, config.inventory[0]!) : undefined);
+    const inventoryPath =
+      values.inventory ?? (config?.inventory?.length === 1 ? path.resolve(config.root, config.inventory[0]!) : undefined);
     const inventory = inventoryPath ? await readInventory(inventoryPath, io.cwd) : undefined;
     const ignore = config?.ignore ? rebase(config.ignore, config.root, root) : undefined;
-    const { model } = await loadRevision(paths, root, { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}), ...(ignore ? { ignore } : {}) }, inventory);
+    const { model } = await loadRevision(
+      paths,
+      root,
+      { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}), ...(ignore ? { ignore } : {}) },
+      inventory,
+    );
     const errors = model.info.diagnostics.filter((d) => d.severity === 'error');
     if (model.info.status === 'failed') {
       for (const d of errors.slice(0, 20)) io.stderr(`${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);
@@ -61,7 +67,9 @@ export const connectivityCommand: Command = {
       return model.info.diagnostics.some((d) => d.rule === 'load/missing-revision') ? 2 : 1;
     }
     // Warnings (no workloads at all, ...) go to stderr: an empty list must never pass for a clean one.
-    if (!values.quiet) for (const d of model.info.diagnostics.filter((x) => x.severity === 'warning')) io.stderr(`${formatLocation(d)}: warning: ${d.message} [${d.rule}]\n`);
+    if (!values.quiet)
+      for (const d of model.info.diagnostics.filter((x) => x.severity === 'warning'))
+        io.stderr(`${formatLocation(d)}: warning: ${d.message} [${d.rule}]\n`);
     await writeOutput(renderConnectivity(connectivityOf(model), format), values.output, io.cwd, io.stdout);
     return 0;
   },

@@ -10,7 +10,16 @@ import { SourceRefused } from '../controller/reconcile/source.js';
 import { makeLogger } from '../controller/reconcile/log.js';
 import { serveController } from '../controller/reconcile/api.js';
 import { checkServerAuth, TransportError, type TransportOptions } from '../controller/transport/http.js';
-import { nodeTokensFrom, parseCount, parseDuration, parseListen, transportFlags, transportFrom, untilSignal, webhookSecretFrom } from './flags.js';
+import {
+  nodeTokensFrom,
+  parseCount,
+  parseDuration,
+  parseListen,
+  transportFlags,
+  transportFrom,
+  untilSignal,
+  webhookSecretFrom,
+} from './flags.js';
 
 const usage = `usage: weir controller --repo PATH|URL [options]
 
@@ -95,9 +104,13 @@ export const controllerCommand: Command = {
       ...transportFrom(v),
       ...(nodeTokens ? { nodeTokens } : {}),
       ...(v['webhook-secret-file'] ? { webhookSecret: webhookSecretFrom(path.resolve(io.cwd, v['webhook-secret-file'])) } : {}),
-      limits: { maxConnections: parseCount(v['max-connections'], '--max-connections', 4096), maxConnectionsPerClient: parseCount(v['max-connections-per-client'], '--max-connections-per-client', 256) },
+      limits: {
+        maxConnections: parseCount(v['max-connections'], '--max-connections', 4096),
+        maxConnectionsPerClient: parseCount(v['max-connections-per-client'], '--max-connections-per-client', 256),
+      },
     };
-    for (const n of v['allow-node'] ?? []) if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(n)) throw new UsageError(`--allow-node: ${JSON.stringify(n)} is not a node name`);
+    for (const n of v['allow-node'] ?? [])
+      if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(n)) throw new UsageError(`--allow-node: ${JSON.stringify(n)} is not a node name`);
     const maxDrop = v['max-drop-increase'] === undefined ? 0.05 : Number(v['max-drop-increase']);
     if (!(maxDrop >= 0 && maxDrop <= 1)) throw new UsageError('--max-drop-increase must be a number between 0 and 1');
     const canaryCount = v['canary-count'] === undefined ? 1 : Number(v['canary-count']);
@@ -146,15 +159,29 @@ export const controllerCommand: Command = {
 
     const logger = makeLogger('weir-controller');
     // URLs (scheme://, scp-like user@host:path, helper::address) are passed as written, for GitSource to allow or refuse; anything else is a path.
-    const repo = v.kubernetes ? 'kubernetes' : /^[a-zA-Z][a-zA-Z0-9+.-]*:(\/\/|:)/.test(v.repo!) || /^[^/]*@[^/]*:/.test(v.repo!) || v.repo!.startsWith('-') ? v.repo! : path.resolve(io.cwd, v.repo!);
+    const repo = v.kubernetes
+      ? 'kubernetes'
+      : /^[a-zA-Z][a-zA-Z0-9+.-]*:(\/\/|:)/.test(v.repo!) || /^[^/]*@[^/]*:/.test(v.repo!) || v.repo!.startsWith('-')
+        ? v.repo!
+        : path.resolve(io.cwd, v.repo!);
     // In Kubernetes mode the informers feed the controller and a writer reports on the PolicyRollout.
-    let kube: { source: import('../controller/kube/kube-source.js').KubeSource; kc: import('@kubernetes/client-node').KubeConfig; writer?: import('../controller/kube/status-writer.js').PolicyRolloutWriter } | undefined;
+    let kube:
+      | {
+          source: import('../controller/kube/kube-source.js').KubeSource;
+          kc: import('@kubernetes/client-node').KubeConfig;
+          writer?: import('../controller/kube/status-writer.js').PolicyRolloutWriter;
+        }
+      | undefined;
     let controllerRef: Controller | undefined;
     if (v.kubernetes) {
       const { KubeSource } = await import('../controller/kube/kube-source.js');
       const { defaultKubeConfig } = await import('../controller/kube/secret.js');
       const kc = defaultKubeConfig();
-      const source = new KubeSource(kc, () => void controllerRef?.trigger('watch'), (kind, err) => logger.warn({ kind, error: (err as Error).message }, 'watch failed; retrying'));
+      const source = new KubeSource(
+        kc,
+        () => void controllerRef?.trigger('watch'),
+        (kind, err) => logger.warn({ kind, error: (err as Error).message }, 'watch failed; retrying'),
+      );
       kube = { source, kc };
       try {
         await source.start();
@@ -166,21 +193,21 @@ export const controllerCommand: Command = {
     let c: Controller;
     try {
       c = new Controller({
-      ...(kube ? { source: kube.source } : {}),
-      repo,
-      branch: v.branch,
-      paths: v.path?.length ? v.path : ['policies'],
-      stateDir: path.resolve(io.cwd, v['state-dir']),
-      compiler,
-      key,
-      logger,
-      pollIntervalMs: parseDuration(v.poll, '--poll', 30_000),
-      ...(v.canary ? { canaries: v.canary } : {}),
-      ...(v['allow-node'] ? { allowNodes: v['allow-node'] } : {}),
-      canaryCount,
-      maxDropRateIncrease: maxDrop,
-      gateTimeoutMs: parseDuration(v['gate-timeout'], '--gate-timeout', 30_000),
-      freshnessMs: parseDuration(v.freshness, '--freshness', 15 * 60_000),
+        ...(kube ? { source: kube.source } : {}),
+        repo,
+        branch: v.branch,
+        paths: v.path?.length ? v.path : ['policies'],
+        stateDir: path.resolve(io.cwd, v['state-dir']),
+        compiler,
+        key,
+        logger,
+        pollIntervalMs: parseDuration(v.poll, '--poll', 30_000),
+        ...(v.canary ? { canaries: v.canary } : {}),
+        ...(v['allow-node'] ? { allowNodes: v['allow-node'] } : {}),
+        canaryCount,
+        maxDropRateIncrease: maxDrop,
+        gateTimeoutMs: parseDuration(v['gate-timeout'], '--gate-timeout', 30_000),
+        freshnessMs: parseDuration(v.freshness, '--freshness', 15 * 60_000),
       });
     } catch (err) {
       if (!(err instanceof SourceRefused)) throw err;
@@ -192,7 +219,9 @@ export const controllerCommand: Command = {
     try {
       server = await serveController(c, host, port, transport, { onReject: rejectLog(logger) });
     } catch (err) {
-      io.stderr(`weir controller: ${err instanceof TransportError ? err.message : `cannot listen on ${v.listen}: ${(err as Error).message}`}\n`);
+      io.stderr(
+        `weir controller: ${err instanceof TransportError ? err.message : `cannot listen on ${v.listen}: ${(err as Error).message}`}\n`,
+      );
       return 2;
     }
     io.stdout(JSON.stringify({ url: server.url, keyId: key.keyId, publicKey: publicKeyPem(key) }) + '\n');

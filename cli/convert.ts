@@ -58,7 +58,8 @@ export function parseEnforce(specs: readonly string[]): EnforceSpec | undefined 
     const p = /^priority\s*>=\s*([A-Za-z]+)$/.exec(s.trim());
     if (p) {
       const up = p[1]!.toUpperCase() === 'INFO' ? 'INFORMATIONAL' : p[1]!.toUpperCase();
-      if (!(priorities as readonly string[]).includes(up)) throw new UsageError(`--enforce ${s}: unknown priority; use one of ${priorities.join(', ')}`);
+      if (!(priorities as readonly string[]).includes(up))
+        throw new UsageError(`--enforce ${s}: unknown priority; use one of ${priorities.join(', ')}`);
       minPriority = up as Priority;
       continue;
     }
@@ -73,30 +74,59 @@ export function parseEnforce(specs: readonly string[]): EnforceSpec | undefined 
 }
 
 async function runFalco(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, enforce: { type: 'string', multiple: true, default: [] }, 'allow-broader': { type: 'boolean', default: false }, 'allow-host-wide-kill': { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...common,
+      enforce: { type: 'string', multiple: true, default: [] },
+      'allow-broader': { type: 'boolean', default: false },
+      'allow-host-wide-kill': { type: 'boolean', default: false },
+    },
+  });
   if (positionals.length === 0) throw new UsageError('name at least one Falco rules file');
   checkReport(values.report);
   const enforce = parseEnforce(values.enforce ?? []);
   const loaded = await loadPolicies(positionals, { root: io.cwd });
   const docs = loaded.documents.filter(isFalcoRules);
   const diags = [...loaded.diagnostics];
-  for (const d of loaded.documents) if (!isFalcoRules(d)) diags.push({ rule: 'convert/not-falco', severity: 'warning', message: `${d.kind} ${d.name} is not a Falco rules file; ignored`, ...d.span });
-  const c = convertFalco(docs, loaded.sources, { allowBroader: values['allow-broader'] ?? false, allowHostWideKill: values['allow-host-wide-kill'] ?? false, ...(enforce ? { enforce } : {}) });
+  for (const d of loaded.documents)
+    if (!isFalcoRules(d))
+      diags.push({
+        rule: 'convert/not-falco',
+        severity: 'warning',
+        message: `${d.kind} ${d.name} is not a Falco rules file; ignored`,
+        ...d.span,
+      });
+  const c = convertFalco(docs, loaded.sources, {
+    allowBroader: values['allow-broader'] ?? false,
+    allowHostWideKill: values['allow-host-wide-kill'] ?? false,
+    ...(enforce ? { enforce } : {}),
+  });
   c.diagnostics.unshift(...diags);
   if (!values.quiet) for (const d of c.diagnostics) io.stderr(formatDiagnostic(d) + '\n');
-  await emitPolicies(c.policies.map((p) => p.policy), values.out, io);
+  await emitPolicies(
+    c.policies.map((p) => p.policy),
+    values.out,
+    io,
+  );
   await emitReport(values.report === 'json' ? falcoReportJson(c) : falcoReportText(c), values, io);
   return hasErrors(c.diagnostics) ? 1 : 0;
 }
 
 async function runPsp(kind: 'psp' | 'pss', argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...common, enforce: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...common, enforce: { type: 'boolean', default: false } },
+  });
   checkReport(values.report);
   const results: PspConversion[] = [];
   let failed = false;
   if (kind === 'pss') {
     const level = positionals[0];
-    if (positionals.length !== 1 || (level !== 'baseline' && level !== 'restricted')) throw new UsageError('weir convert pss takes one level: baseline or restricted');
+    if (positionals.length !== 1 || (level !== 'baseline' && level !== 'restricted'))
+      throw new UsageError('weir convert pss takes one level: baseline or restricted');
     const { spec, extra } = pssSpec(level);
     const r = convertPsp(spec, `pod-security-standard/${level}`, `pss-${level}`, { enforce: values.enforce ?? false });
     r.fields.push(...extra);
@@ -107,7 +137,12 @@ async function runPsp(kind: 'psp' | 'pss', argv: string[], io: CommandIO): Promi
     const diags = [...loaded.diagnostics];
     for (const d of loaded.documents) {
       if (d.kind !== 'PodSecurityPolicy') {
-        diags.push({ rule: 'convert/not-psp', severity: 'warning', message: `${d.kind} ${d.name} is not a PodSecurityPolicy; ignored`, ...d.span });
+        diags.push({
+          rule: 'convert/not-psp',
+          severity: 'warning',
+          message: `${d.kind} ${d.name} is not a PodSecurityPolicy; ignored`,
+          ...d.span,
+        });
         continue;
       }
       const spec = d.value['spec'];
@@ -116,13 +151,24 @@ async function runPsp(kind: 'psp' | 'pss', argv: string[], io: CommandIO): Promi
         continue;
       }
       const annotations = ((d.value['metadata'] as Record<string, unknown> | undefined)?.['annotations'] ?? {}) as Record<string, string>;
-      results.push(convertPsp(spec as Record<string, unknown>, `${d.provenance.file}:${d.provenance.line} PodSecurityPolicy/${d.name}`, `psp-${d.name}`, { enforce: values.enforce ?? false, annotations }));
+      results.push(
+        convertPsp(
+          spec as Record<string, unknown>,
+          `${d.provenance.file}:${d.provenance.line} PodSecurityPolicy/${d.name}`,
+          `psp-${d.name}`,
+          { enforce: values.enforce ?? false, annotations },
+        ),
+      );
     }
     if (!values.quiet) for (const d of diags) io.stderr(formatDiagnostic(d) + '\n');
     failed = hasErrors(diags);
   }
   for (const r of results) for (const p of r.problems) io.stderr(`weir convert: internal: ${p}\n`);
-  await emitPolicies(results.flatMap((r) => r.policies), values.out, io);
+  await emitPolicies(
+    results.flatMap((r) => r.policies),
+    values.out,
+    io,
+  );
   await emitReport(values.report === 'json' ? pspReportJson(results) : results.map(pspReportText).join('\n'), values, io);
   return failed ? 1 : 0;
 }
@@ -135,7 +181,8 @@ async function emitPolicies(policies: TracingPolicy[], out: string | undefined, 
   if (out) {
     const dir = path.resolve(io.cwd, out);
     await fs.mkdir(dir, { recursive: true });
-    for (const p of policies) await fs.writeFile(path.join(dir, `${p.metadata.name}.yaml`), stringify(p, { lineWidth: 0, aliasDuplicateObjects: false }));
+    for (const p of policies)
+      await fs.writeFile(path.join(dir, `${p.metadata.name}.yaml`), stringify(p, { lineWidth: 0, aliasDuplicateObjects: false }));
     return;
   }
   io.stdout(policies.map((p) => stringify(p, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n'));

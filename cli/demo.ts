@@ -21,7 +21,10 @@ It removes everything it created on exit, also on Ctrl-C.`,
   async run(argv, io) {
     let v;
     try {
-      v = parseArgs({ args: argv, options: { emulator: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } }).values;
+      v = parseArgs({
+        args: argv,
+        options: { emulator: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } },
+      }).values;
     } catch (err) {
       throw new UsageError((err as Error).message);
     }

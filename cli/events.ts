@@ -44,8 +44,14 @@ export const eventsCommand: Command = {
     if (v.output !== 'json' && v.output !== 'compact') throw new UsageError(`-o must be json or compact, not ${v.output}`);
     const types = (v['event-types'] ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const known = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint'];
-    for (const t of types) if (!known.includes(t.toLowerCase())) throw new UsageError(`--event-types: ${t} is not one of ${known.join(', ')}`);
-    const filter: EventFilter = { ...(v.namespace ? { namespaces: v.namespace } : {}), ...(v.pod ? { pods: v.pod } : {}), ...(v.policy ? { policies: v.policy } : {}), ...(types.length ? { types } : {}) };
+    for (const t of types)
+      if (!known.includes(t.toLowerCase())) throw new UsageError(`--event-types: ${t} is not one of ${known.join(', ')}`);
+    const filter: EventFilter = {
+      ...(v.namespace ? { namespaces: v.namespace } : {}),
+      ...(v.pod ? { pods: v.pod } : {}),
+      ...(v.policy ? { policies: v.policy } : {}),
+      ...(types.length ? { types } : {}),
+    };
     const transport = transportFrom(v);
     const abort = new AbortController();
     const compact = v.output === 'compact';
@@ -60,7 +66,11 @@ export const eventsCommand: Command = {
         return;
       }
       try {
-        const r = await client.stream(`/v1/events${filterToQuery(filter)}`, (line) => io.stdout((compact ? compactLine(JSON.parse(line) as Record<string, unknown>) : line) + '\n'), abort.signal);
+        const r = await client.stream(
+          `/v1/events${filterToQuery(filter)}`,
+          (line) => io.stdout((compact ? compactLine(JSON.parse(line) as Record<string, unknown>) : line) + '\n'),
+          abort.signal,
+        );
         if (r.status !== 200 && !abort.signal.aborted) {
           io.stderr(`weir events: ${url}: HTTP ${r.status} ${r.error ?? ''}\n`);
           failed = true;

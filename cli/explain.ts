@@ -33,7 +33,8 @@ export const explainCommand: Command = {
       format: { type: 'string', default: 'text' },
       endpoint: { type: 'string' },
     });
-    if (!values.endpoint && (!values.from || !values.to || !values.port)) throw new UsageError('--from, --to and --port are required (or --endpoint to dump one endpoint\'s map)');
+    if (!values.endpoint && (!values.from || !values.to || !values.port))
+      throw new UsageError("--from, --to and --port are required (or --endpoint to dump one endpoint's map)");
     choice('--format', values.format, ['text', 'json']);
     const from = values.endpoint ? { workload: values.endpoint } : parsePeer(values.from!);
     const to = values.endpoint ? { workload: values.endpoint } : parsePeer(values.to!);
@@ -51,7 +52,11 @@ export const explainCommand: Command = {
     const loaded = await loadPolicies(paths, { root: io.cwd, ...rev });
     const inv = await readInventory(invPaths, { root: io.cwd, ...rev });
     const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));
-    const { ir, diagnostics } = compileNetwork(loaded.documents, mergeInventories(inv.inventory, extra.inventory), loaded.commit ? { commit: loaded.commit } : {});
+    const { ir, diagnostics } = compileNetwork(
+      loaded.documents,
+      mergeInventories(inv.inventory, extra.inventory),
+      loaded.commit ? { commit: loaded.commit } : {},
+    );
     const errors = [...loaded.diagnostics, ...inv.diagnostics, ...diagnostics].filter((d) => d.severity === 'error');
     for (const d of errors) io.stderr(formatDiagnostic(d) + '\n');
     if (errors.length) {

@@ -36,12 +36,24 @@ function readSecret(file: string, flag: string): string {
   return text;
 }
 
-export function transportFrom(v: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string; 'token-file'?: string; 'insecure-loopback'?: boolean }): TransportOptions {
+export function transportFrom(v: {
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-ca'?: string;
+  'token-file'?: string;
+  'insecure-loopback'?: boolean;
+}): TransportOptions {
   if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const token = v['token-file'] ? readSecret(v['token-file'], '--token-file') : undefined;
-  if (token !== undefined && /\s/.test(token)) throw new UsageError(`--token-file ${v['token-file']}: a token is one word (for per-node tokens the controller takes --node-tokens)`);
+  if (token !== undefined && /\s/.test(token))
+    throw new UsageError(`--token-file ${v['token-file']}: a token is one word (for per-node tokens the controller takes --node-tokens)`);
   // --tls-ca alone is an agent that verifies the controller and authenticates with a token.
-  const tls = v['tls-cert'] && v['tls-key'] ? { cert: v['tls-cert'], key: v['tls-key'], ...(v['tls-ca'] ? { ca: v['tls-ca'] } : {}) } : v['tls-ca'] ? { ca: v['tls-ca'] } : undefined;
+  const tls =
+    v['tls-cert'] && v['tls-key']
+      ? { cert: v['tls-cert'], key: v['tls-key'], ...(v['tls-ca'] ? { ca: v['tls-ca'] } : {}) }
+      : v['tls-ca']
+        ? { ca: v['tls-ca'] }
+        : undefined;
   return {
     ...(tls ? { tls } : {}),
     ...(token ? { token } : {}),
@@ -65,7 +77,8 @@ export function nodeTokensFrom(file: string): Map<string, string> {
     const m = /^(\S+)\s+(\S+)$/.exec(t);
     if (!m) throw new UsageError(`--node-tokens ${file}:${i + 1}: expected "NODE TOKEN"`);
     const [, node, token] = m as unknown as [string, string, string];
-    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(node)) throw new UsageError(`--node-tokens ${file}:${i + 1}: ${JSON.stringify(node)} is not a node name`);
+    if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(node))
+      throw new UsageError(`--node-tokens ${file}:${i + 1}: ${JSON.stringify(node)} is not a node name`);
     if (token.length < 16) throw new UsageError(`--node-tokens ${file}:${i + 1}: the token of ${node} is shorter than 16 characters`);
     if (out.has(node)) throw new UsageError(`--node-tokens ${file}:${i + 1}: node ${node} is listed twice`);
     if (seen.has(token)) throw new UsageError(`--node-tokens ${file}:${i + 1}: the token of ${node} is also another node's`);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { gitTopLevel } from '../compiler/load/git.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultInventory, defaultPolicyPaths } from '../compiler/build.js';
-import { UsageError, type CommandIO } from './command.js';
+import { UsageError } from './command.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -16,7 +16,12 @@ export function parseCommandLine<const O extends Options>(argv: string[], option
 }
 
 /** `--format` (or another flag) checked against its choices; a usage error (exit 2) names them. */
-export function choice<const T extends string>(flag: string, value: string | undefined, allowed: readonly T[], wording: 'or' | 'one of' = 'or'): T {
+export function choice<const T extends string>(
+  flag: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  wording: 'or' | 'one of' = 'or',
+): T {
   if (value !== undefined && (allowed as readonly string[]).includes(value)) return value as T;
   const list = wording === 'or' ? `${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}` : `one of ${allowed.join(', ')}`;
   throw new UsageError(wording === 'or' ? `${flag} must be ${list}, not ${value}` : `${flag} must be ${list}, not \`${value}\``);
@@ -26,7 +31,11 @@ export function choice<const T extends string>(flag: string, value: string | und
  * The network commands' inputs (build, explain): PATHs (default policies/ when present), the
  * inventory (the flag, else PATH/inventory.yaml or policies/inventory.yaml) and `--rev`.
  */
-export function networkInputs(cwd: string, positionals: string[], values: { rev?: string | undefined; inventory?: string[] | undefined }): { paths: string[]; inventory: string[]; rev: { rev?: string } } {
+export function networkInputs(
+  cwd: string,
+  positionals: string[],
+  values: { rev?: string | undefined; inventory?: string[] | undefined },
+): { paths: string[]; inventory: string[]; rev: { rev?: string } } {
   const paths = defaultPolicyPaths(cwd, positionals);
   return { paths, inventory: defaultInventory(cwd, values.inventory, paths), rev: values.rev ? { rev: values.rev } : {} };
 }

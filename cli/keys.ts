@@ -25,12 +25,26 @@ Prints, as Kubernetes manifests on stdout, the Secret holding the controller's e
 const dns1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The Secret and ConfigMap for a signing key, in the shape deploy/ expects. */
-export function keyManifests(key: SigningKey, opts: { namespace: string; secret: string; configMap: string; publicOnly?: boolean }): Record<string, unknown>[] {
+export function keyManifests(
+  key: SigningKey,
+  opts: { namespace: string; secret: string; configMap: string; publicOnly?: boolean },
+): Record<string, unknown>[] {
   const labels = { 'app.kubernetes.io/part-of': 'weir' };
   const annotations = { 'weir.dev/key-id': key.keyId };
-  const trust = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: opts.configMap, namespace: opts.namespace, labels, annotations }, data: { 'ed25519.pub': publicKeyPem(key) } };
+  const trust = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: opts.configMap, namespace: opts.namespace, labels, annotations },
+    data: { 'ed25519.pub': publicKeyPem(key) },
+  };
   if (opts.publicOnly) return [trust];
-  const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: opts.secret, namespace: opts.namespace, labels, annotations }, type: 'Opaque', data: { 'ed25519.key': Buffer.from(privateKeyPem(key)).toString('base64') } };
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: opts.secret, namespace: opts.namespace, labels, annotations },
+    type: 'Opaque',
+    data: { 'ed25519.key': Buffer.from(privateKeyPem(key)).toString('base64') },
+  };
   return [secret, trust];
 }
 
@@ -48,10 +62,18 @@ export const keysCommand: Command = {
       'public-only': { type: 'boolean', default: false },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    for (const [flag, v] of [['--namespace', values.namespace], ['--secret', values.secret], ['--trust-configmap', values['trust-configmap']]] as const) {
-      if (!dns1123.test(v) || v.length > 63) throw new UsageError(`${flag} ${JSON.stringify(v)} is not a valid Kubernetes name (lower-case letters, digits and '-', at most 63)`);
+    for (const [flag, v] of [
+      ['--namespace', values.namespace],
+      ['--secret', values.secret],
+      ['--trust-configmap', values['trust-configmap']],
+    ] as const) {
+      if (!dns1123.test(v) || v.length > 63)
+        throw new UsageError(
+          `${flag} ${JSON.stringify(v)} is not a valid Kubernetes name (lower-case letters, digits and '-', at most 63)`,
+        );
     }
-    if (values['public-only'] && values.key === undefined) throw new UsageError('--public-only needs --key FILE: a new key printed without its private half would be lost');
+    if (values['public-only'] && values.key === undefined)
+      throw new UsageError('--public-only needs --key FILE: a new key printed without its private half would be lost');
     let key: SigningKey;
     try {
       key = values.key !== undefined ? await loadSigningKey(path.resolve(io.cwd, values.key)) : generateSigningKey();
@@ -70,9 +92,16 @@ export const keysCommand: Command = {
         return 2;
       }
     }
-    const docs = keyManifests(key, { namespace: values.namespace, secret: values.secret, configMap: values['trust-configmap'], publicOnly: values['public-only'] });
+    const docs = keyManifests(key, {
+      namespace: values.namespace,
+      secret: values.secret,
+      configMap: values['trust-configmap'],
+      publicOnly: values['public-only'],
+    });
     io.stdout(docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n'));
-    io.stderr(`weir keys: ed25519 key ${key.keyId}${values['write-key'] !== undefined ? `, written to ${values['write-key']}` : ''}; ${values['public-only'] ? 'ConfigMap' : 'Secret and ConfigMap'} printed on stdout\n`);
+    io.stderr(
+      `weir keys: ed25519 key ${key.keyId}${values['write-key'] !== undefined ? `, written to ${values['write-key']}` : ''}; ${values['public-only'] ? 'ConfigMap' : 'Secret and ConfigMap'} printed on stdout\n`,
+    );
     return 0;
   },
 };

@@ -50,7 +50,10 @@ export const lintCommand: Command = {
     // Paths in the config are relative to its folder.
     const fromConfig = (ps: readonly string[]) => ps.map((p) => path.resolve(config!.root, p));
     const format = (values.format ?? configFormat(config, 'lint') ?? 'text') as ReportFormat;
-    if (!reportFormats.includes(format)) throw new UsageError(`unknown --format \`${format}\`${values.format === undefined && config ? ` (from ${config.file})` : ''}; use one of ${reportFormats.join(', ')}`);
+    if (!reportFormats.includes(format))
+      throw new UsageError(
+        `unknown --format \`${format}\`${values.format === undefined && config ? ` (from ${config.file})` : ''}; use one of ${reportFormats.join(', ')}`,
+      );
     // Without PATHs the project's own paths are linted from its root, and named relative to it.
     const projectRun = positionals.length === 0 && config !== undefined;
     let root = projectRun ? config.root : io.cwd;
@@ -62,13 +65,18 @@ export const lintCommand: Command = {
       root = top;
       paths = pathsFromRoot(paths, projectRun ? config.root : io.cwd, top);
     }
-    const loadOpts = { root, ...(values.rev !== undefined ? { rev: values.rev } : {}), ...(config?.ignore ? { ignore: config.ignore, ignoreBase: config.root } : {}) };
+    const loadOpts = {
+      root,
+      ...(values.rev !== undefined ? { rev: values.rev } : {}),
+      ...(config?.ignore ? { ignore: config.ignore, ignoreBase: config.root } : {}),
+    };
     const loaded = await loadPolicies(paths, loadOpts);
     const diagnostics: Diagnostic[] = [...cfg.diagnostics, ...loaded.diagnostics];
     if (cfg.source && cfg.diagnostics.length) loaded.sources.set(cfg.source.file, cfg.source.text);
 
     let inventory: Inventory | undefined;
-    const inventoryPaths = values.inventory !== undefined ? [values.inventory] : config?.inventory ? fromConfig(config.inventory) : undefined;
+    const inventoryPaths =
+      values.inventory !== undefined ? [values.inventory] : config?.inventory ? fromConfig(config.inventory) : undefined;
     if (inventoryPaths) {
       const r = await readInventory(inventoryPaths, { root: io.cwd });
       diagnostics.push(...r.diagnostics);
@@ -97,11 +105,17 @@ export const lintCommand: Command = {
       repository: await repositoryInfo(root, top, loaded.commit !== undefined),
       guardrails: [...loaded.documents.filter((d) => d.kind === 'Guardrail'), ...guardrails].map((g) => {
         const spec = g.value['spec'];
-        const description = spec !== null && typeof spec === 'object' && typeof (spec as Record<string, unknown>)['description'] === 'string' ? ((spec as Record<string, unknown>)['description'] as string) : undefined;
+        const description =
+          spec !== null && typeof spec === 'object' && typeof (spec as Record<string, unknown>)['description'] === 'string'
+            ? ((spec as Record<string, unknown>)['description'] as string)
+            : undefined;
         return { name: g.name, file: g.provenance.file, line: g.provenance.line, ...(description !== undefined ? { description } : {}) };
       }),
     };
-    const text = render(format, run, { color: values.output === undefined && format === 'text' && useColor({ ...io, isTTY: io.isTTY }), quiet: values.quiet });
+    const text = render(format, run, {
+      color: values.output === undefined && format === 'text' && useColor({ ...io, isTTY: io.isTTY }),
+      quiet: values.quiet,
+    });
     if (values.output !== undefined) {
       await fs.writeFile(path.resolve(io.cwd, values.output), text);
       if (!values.quiet) {
@@ -127,7 +141,9 @@ async function repositoryInfo(root: string, top: string | undefined, atCommit: b
 
 /** The `origin` remote as an absolute URI without credentials (scp-style addresses become ssh://), or undefined. */
 async function originUri(top: string): Promise<string | undefined> {
-  const raw = await new Promise<string>((resolve) => execFile('git', ['-C', top, 'config', '--get', 'remote.origin.url'], (e, out) => resolve(e ? '' : out.trim())));
+  const raw = await new Promise<string>((resolve) =>
+    execFile('git', ['-C', top, 'config', '--get', 'remote.origin.url'], (e, out) => resolve(e ? '' : out.trim())),
+  );
   if (!raw) return undefined;
   const scp = /^([^@/:]+@)?([^/:]+):(?!\/\/)(.+)$/.exec(raw);
   try {

@@ -62,7 +62,8 @@ export const planCommand: Command = {
       quiet: { type: 'boolean', short: 'q', default: false },
     });
     if (!values.base) throw new UsageError('--base REV is required (the revision to compare against, e.g. origin/main)');
-    if (values.head && values.worktree) throw new UsageError('--head and --worktree are exclusive: plan a commit or the work tree, not both');
+    if (values.head && values.worktree)
+      throw new UsageError('--head and --worktree are exclusive: plan a commit or the work tree, not both');
     const format = choice('--format', values.format, formats, 'one of');
     const fail = choice('--fail-on', values['fail-on'], failOn, 'one of');
     const log = (s: string) => {
@@ -71,7 +72,9 @@ export const planCommand: Command = {
 
     const root = await repositoryRoot(io.cwd);
     if (!root) {
-      io.stderr(`weir plan: ${io.cwd} is not inside a Git repository; plan compares two revisions of one (use \`weir connectivity\` for a folder)\n`);
+      io.stderr(
+        `weir plan: ${io.cwd} is not inside a Git repository; plan compares two revisions of one (use \`weir connectivity\` for a folder)\n`,
+      );
       return 2;
     }
     const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
@@ -79,11 +82,19 @@ export const planCommand: Command = {
     const headReq = values.worktree ? { ref: 'worktree' } : { ref: values.head ?? 'HEAD', rev: values.head ?? 'HEAD' };
     log(`weir plan: compiling ${values.base} and ${headReq.ref}\n`);
     const cache = newRevisionCache();
-    const [base, head] = await Promise.all([loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory, cache), loadRevision(paths, root, headReq, inventory, cache)]).finally(() => closeRevisionCache(cache));
-    for (const [side, r] of [['base', base], ['head', head]] as const) {
+    const [base, head] = await Promise.all([
+      loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory, cache),
+      loadRevision(paths, root, headReq, inventory, cache),
+    ]).finally(() => closeRevisionCache(cache));
+    for (const [side, r] of [
+      ['base', base],
+      ['head', head],
+    ] as const) {
       const missing = r.model.info.diagnostics.find((d) => d.rule === 'load/missing-revision');
       if (missing) {
-        io.stderr(`weir plan: ${side} ${missing.message}; fetch it first (in CI: actions/checkout with fetch-depth: 0) or name an existing branch, tag or commit\n`);
+        io.stderr(
+          `weir plan: ${side} ${missing.message}; fetch it first (in CI: actions/checkout with fetch-depth: 0) or name an existing branch, tag or commit\n`,
+        );
         return 2;
       }
     }
@@ -103,11 +114,14 @@ export const planCommand: Command = {
       const parsed = parseHubbleFlows(decoded.text);
       // An export in which no line is a flow or a Hubble event is not an export: never a silent pass.
       if (parsed.total > 0 && parsed.items.length === 0 && Object.keys(parsed.otherEvents).length === 0) {
-        io.stderr(`weir plan: --flows ${values.flows}: none of its ${parsed.total} line(s) is a Hubble flow (line ${parsed.malformed[0]!.line}: ${parsed.malformed[0]!.reason}); pass \`hubble observe -o json\` output or an exporter file\n`);
+        io.stderr(
+          `weir plan: --flows ${values.flows}: none of its ${parsed.total} line(s) is a Hubble flow (line ${parsed.malformed[0]!.line}: ${parsed.malformed[0]!.reason}); pass \`hubble observe -o json\` output or an exporter file\n`,
+        );
         return 2;
       }
       inputs.flows = { file: values.flows, parsed };
-      if (parsed.malformed.length) log(`weir plan: ${values.flows}: ${parsed.malformed.length} malformed line(s) of ${parsed.total}, reported in the plan\n`);
+      if (parsed.malformed.length)
+        log(`weir plan: ${values.flows}: ${parsed.malformed.length} malformed line(s) of ${parsed.total}, reported in the plan\n`);
     }
     if (values.events) {
       const text = await readTextInput(values.events, io.cwd);
@@ -118,10 +132,19 @@ export const planCommand: Command = {
       inputs.events = { file: values.events, parsed: parseTetragonEvents(text) };
     }
     if (values['base-bundle'] || values['head-bundle']) {
-      if (!values['base-bundle'] || !values['head-bundle']) throw new UsageError('--base-bundle and --head-bundle go together (the `weir build --out` folders of both revisions)');
+      if (!values['base-bundle'] || !values['head-bundle'])
+        throw new UsageError('--base-bundle and --head-bundle go together (the `weir build --out` folders of both revisions)');
       try {
-        const [bm, hm] = await Promise.all([readManifest(path.resolve(io.cwd, values['base-bundle'])), readManifest(path.resolve(io.cwd, values['head-bundle']))]);
-        inputs.maps = await diffBundles(bm, hm, dirBlobReader(path.resolve(io.cwd, values['base-bundle'])), dirBlobReader(path.resolve(io.cwd, values['head-bundle'])));
+        const [bm, hm] = await Promise.all([
+          readManifest(path.resolve(io.cwd, values['base-bundle'])),
+          readManifest(path.resolve(io.cwd, values['head-bundle'])),
+        ]);
+        inputs.maps = await diffBundles(
+          bm,
+          hm,
+          dirBlobReader(path.resolve(io.cwd, values['base-bundle'])),
+          dirBlobReader(path.resolve(io.cwd, values['head-bundle'])),
+        );
       } catch (e) {
         io.stderr(`weir plan: cannot read the bundles: ${(e as Error).message}; pass the folders \`weir build --out\` wrote\n`);
         return 2;
@@ -134,7 +157,14 @@ export const planCommand: Command = {
     }
     const plan = buildPlan(inputs);
     const json = `${JSON.stringify(plan, null, 2)}\n`;
-    const rendered = format === 'json' ? json : format === 'markdown' ? renderMarkdown(plan, linkBase(io.env)) : format === 'html' ? renderHtml(plan) : renderText(plan, { color: useColor(io) && !values.output });
+    const rendered =
+      format === 'json'
+        ? json
+        : format === 'markdown'
+          ? renderMarkdown(plan, linkBase(io.env))
+          : format === 'html'
+            ? renderHtml(plan)
+            : renderText(plan, { color: useColor(io) && !values.output });
     await writeOutput(rendered, values.output, io.cwd, io.stdout);
     if (values.json) await writeOutput(json, values.json, io.cwd, io.stdout);
     if (values.html) await writeOutput(renderHtml(plan), values.html, io.cwd, io.stdout);

@@ -42,7 +42,11 @@ export const renderCommand: Command = {
       throw new UsageError((err as Error).message);
     }
     const v = parsed.values;
-    const name = v.name.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+    const name = v.name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 63);
     if (!dns1123.test(name)) throw new UsageError(`--name ${v.name}: not usable as a Kubernetes name`);
     const paths = parsed.positionals.length ? parsed.positionals : ['.'];
     const loaded = await loadPolicies(paths, { root: io.cwd });
@@ -61,7 +65,9 @@ export const renderCommand: Command = {
       kind: 'PolicyRollout',
       metadata: { name, namespace: v.namespace, labels: { 'app.kubernetes.io/managed-by': 'weir-render' } },
       spec: {
-        ...(v.repository || v.revision || v['no-policies'] ? { source: { ...(v.repository ? { repository: v.repository } : {}), ...(v.revision ? { revision: v.revision } : {}), paths } } : {}),
+        ...(v.repository || v.revision || v['no-policies']
+          ? { source: { ...(v.repository ? { repository: v.repository } : {}), ...(v.revision ? { revision: v.revision } : {}), paths } }
+          : {}),
         canary: { count: 1, maxDropRateIncrease: 0.05 },
       },
     });

@@ -30,7 +30,12 @@ export const testCommand: Command = {
     const run = await runPolicyTests(paths, { root: io.cwd, ...(values.kernel ? { kernel: true } : {}) });
     for (const d of run.diagnostics) if (d.severity === 'error' || !values.quiet) io.stderr(formatDiagnostic(d) + '\n');
     if (run.results.length === 0) io.stderr(`weir test: no PolicyTest cases under ${paths.join(', ')}\n`);
-    const text = format === 'json' ? toJson(run) : format === 'junit' ? toJunit(run) : toText(values.quiet ? { ...run, results: run.results.filter((r) => !r.ok) } : run, useColor(io));
+    const text =
+      format === 'json'
+        ? toJson(run)
+        : format === 'junit'
+          ? toJunit(run)
+          : toText(values.quiet ? { ...run, results: run.results.filter((r) => !r.ok) } : run, useColor(io));
     await writeOutput(text, values.output, io.cwd, io.stdout);
     const failed = run.results.some((r) => !r.ok) || run.diagnostics.some((d) => d.severity === 'error');
     return failed ? 1 : 0;

@@ -36,8 +36,13 @@ export interface AbiProblem {
 export function checkAbi(b: ReadBundle): AbiProblem[] {
   const out: AbiProblem[] = [];
   const abi = abiInfo();
-  if (b.manifest.abi.version !== abi.version) out.push({ image: 'manifest', message: `ABI version ${b.manifest.abi.version}, this weir speaks ${abi.version}` });
-  if (b.manifest.abi.digest !== abi.digest) out.push({ image: 'manifest', message: `ABI digest ${b.manifest.abi.digest.slice(0, 12)} differs from this weir's weir_net.h (${abi.digest.slice(0, 12)}): rebuild the bundle` });
+  if (b.manifest.abi.version !== abi.version)
+    out.push({ image: 'manifest', message: `ABI version ${b.manifest.abi.version}, this weir speaks ${abi.version}` });
+  if (b.manifest.abi.digest !== abi.digest)
+    out.push({
+      image: 'manifest',
+      message: `ABI digest ${b.manifest.abi.digest.slice(0, 12)} differs from this weir's weir_net.h (${abi.digest.slice(0, 12)}): rebuild the bundle`,
+    });
   const layouts = netLayouts as Record<string, { size: number }>;
   for (const n of b.manifest.nodes)
     for (const m of n.maps) {
@@ -45,7 +50,8 @@ export function checkAbi(b: ReadBundle): AbiProblem[] {
       const k = layouts[m.keyType];
       const v = layouts[m.valueType];
       if (k && k.size !== m.keySize) out.push({ image: name, message: `key size ${m.keySize}, struct ${m.keyType} is ${k.size} bytes` });
-      if (v && v.size !== m.valueSize) out.push({ image: name, message: `value size ${m.valueSize}, struct ${m.valueType} is ${v.size} bytes` });
+      if (v && v.size !== m.valueSize)
+        out.push({ image: name, message: `value size ${m.valueSize}, struct ${m.valueType} is ${v.size} bytes` });
       let blob: Uint8Array;
       try {
         blob = b.blob(m.digest);
@@ -54,8 +60,10 @@ export function checkAbi(b: ReadBundle): AbiProblem[] {
         continue;
       }
       const rec = m.keySize + m.valueSize;
-      if (rec === 0 || blob.length % rec !== 0) out.push({ image: name, message: `blob of ${blob.length} bytes is not a whole number of ${rec}-byte records` });
-      else if (blob.length / rec !== m.entries) out.push({ image: name, message: `manifest says ${m.entries} entries, blob holds ${blob.length / rec}` });
+      if (rec === 0 || blob.length % rec !== 0)
+        out.push({ image: name, message: `blob of ${blob.length} bytes is not a whole number of ${rec}-byte records` });
+      else if (blob.length / rec !== m.entries)
+        out.push({ image: name, message: `manifest says ${m.entries} entries, blob holds ${blob.length / rec}` });
       if (m.entries > m.maxEntries) out.push({ image: name, message: `${m.entries} entries exceed the map's capacity of ${m.maxEntries}` });
     }
   return out;
@@ -66,9 +74,17 @@ export function checkAbi(b: ReadBundle): AbiProblem[] {
  * WEIR_EP_* flags from the endpoints table. verifyKernel asks for a node's classes before that
  * node's endpoint flags, so the node of the last classes() call names the endpoint.
  */
-export function kernelVerifyOptions(bundle: ReadBundle, ir: Parameters<typeof bundleClasses>[1]): { classes: (node: string) => KernelClass[]; endpointFlags: (endpointId: number) => number; count: number } {
+export function kernelVerifyOptions(
+  bundle: ReadBundle,
+  ir: Parameters<typeof bundleClasses>[1],
+): { classes: (node: string) => KernelClass[]; endpointFlags: (endpointId: number) => number; count: number } {
   const classes = bundleClasses(bundle, ir);
-  const flags = new Map((bundle.table<{ endpointId: number; node: string; flags: number }[]>('endpoints') ?? []).map((e) => [`${e.node}/${e.endpointId}`, e.flags]));
+  const flags = new Map(
+    (bundle.table<{ endpointId: number; node: string; flags: number }[]>('endpoints') ?? []).map((e) => [
+      `${e.node}/${e.endpointId}`,
+      e.flags,
+    ]),
+  );
   let currentNode = '';
   return {
     count: classes.length,
@@ -131,14 +147,18 @@ export const verifyCommand: Command = {
     let semantic: VerifyReport | undefined;
     if (errors.length === 0) {
       reproducible = rebuilt.bundle !== undefined && sha256(rebuilt.bundle.manifestBytes) === sha256(bundle.manifestBytes);
-      log(`weir verify: rebuild from ${src.revision ? `commit ${src.revision.slice(0, 12)}` : paths.join(', ')}: ${reproducible ? 'byte-identical manifest' : 'DIFFERENT manifest (sources changed since the build, or a non-deterministic input)'}\n`);
+      log(
+        `weir verify: rebuild from ${src.revision ? `commit ${src.revision.slice(0, 12)}` : paths.join(', ')}: ${reproducible ? 'byte-identical manifest' : 'DIFFERENT manifest (sources changed since the build, or a non-deterministic input)'}\n`,
+      );
       semantic = verifyNetwork(rebuilt.ir, bundle);
       for (const p of semantic.problems) io.stderr(`weir verify: ${p}\n`);
       for (const m of semantic.mismatches)
         io.stderr(
           `weir verify: MISMATCH ${m.class.endpoint} ${m.class.direction} peer ${m.class.peerIdentity} proto ${m.class.protocol} port ${m.class.port}: ${m.what}: evaluator ${JSON.stringify(m.evaluator)} emulator ${JSON.stringify(m.emulator)}\n`,
         );
-      log(`weir verify: semantics: ${semantic.classes} equivalence classes over ${semantic.endpoints} endpoint(s), ${semantic.mismatches.length} mismatch(es)\n`);
+      log(
+        `weir verify: semantics: ${semantic.classes} equivalence classes over ${semantic.endpoints} endpoint(s), ${semantic.mismatches.length} mismatch(es)\n`,
+      );
     } else io.stderr(`weir verify: the recorded sources do not compile; pass --root, --policies and --inventory\n`);
 
     let kernel: unknown;
@@ -151,7 +171,14 @@ export const verifyCommand: Command = {
       if (!r.ok) kernelCode = 1;
       log(formatKernelReport(r));
     }
-    const ok = abi.length === 0 && errors.length === 0 && reproducible === true && semantic !== undefined && semantic.mismatches.length === 0 && semantic.problems.length === 0 && kernelCode === 0;
+    const ok =
+      abi.length === 0 &&
+      errors.length === 0 &&
+      reproducible === true &&
+      semantic !== undefined &&
+      semantic.mismatches.length === 0 &&
+      semantic.problems.length === 0 &&
+      kernelCode === 0;
     if (values.format === 'json')
       io.stdout(
         JSON.stringify(
@@ -159,7 +186,9 @@ export const verifyCommand: Command = {
             ok,
             abi,
             reproducible,
-            semantic: semantic ? { endpoints: semantic.endpoints, classes: semantic.classes, mismatches: semantic.mismatches, problems: semantic.problems } : undefined,
+            semantic: semantic
+              ? { endpoints: semantic.endpoints, classes: semantic.classes, mismatches: semantic.mismatches, problems: semantic.problems }
+              : undefined,
             ...(values.kernel ? { kernel } : {}),
           },
           null,

@@ -9,7 +9,7 @@ import { loadInventory, readInventory } from './inventory/load.js';
 import type { Inventory } from './inventory/model.js';
 import type { NetworkIR } from './ir/network/types.js';
 import { loadPolicies, type PolicyDocument } from './load/index.js';
-import { lowerNetwork, MapStateCache, type LoweredNetwork } from './lower/network/images.js';
+import { lowerNetwork, type MapStateCache, type LoweredNetwork } from './lower/network/images.js';
 import { compileNetwork } from './ir/network/index.js';
 import type { CompileCache } from './ir/network/compile.js';
 import { weirVersion } from './project.js';
@@ -46,13 +46,28 @@ export interface BuildResult {
 }
 
 /** The pure core of `weir build`: documents + inventory → bundle. */
-export async function buildFromDocuments(documents: readonly PolicyDocument[], inventory: Inventory, opts: BuildOptions): Promise<BuildResult> {
-  const { ir, diagnostics } = compileNetwork(documents, inventory, { ...(opts.commit ? { commit: opts.commit } : {}), ...(opts.compileCache ? { cache: opts.compileCache } : {}) });
+export async function buildFromDocuments(
+  documents: readonly PolicyDocument[],
+  inventory: Inventory,
+  opts: BuildOptions,
+): Promise<BuildResult> {
+  const { ir, diagnostics } = compileNetwork(documents, inventory, {
+    ...(opts.commit ? { commit: opts.commit } : {}),
+    ...(opts.compileCache ? { cache: opts.compileCache } : {}),
+  });
   const lowered = lowerNetwork(ir, opts.policyMaxEntries ? { policyMaxEntries: opts.policyMaxEntries } : {}, opts.cache);
   const diags = [...diagnostics, ...lowered.diagnostics];
   // What lint calls invalid, build refuses too (schema: names, types, lengths; selector syntax).
-  diags.push(...withoutRepeats(diags, inputErrors(documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp'))));
-  const ctx: BuildContext = { documents, inventory, nodes: inventory.nodes.map((n) => n.name).sort(), ...(opts.commit ? { commit: opts.commit } : {}), network: { ir, lowered } };
+  diags.push(
+    ...withoutRepeats(diags, inputErrors(documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp'))),
+  );
+  const ctx: BuildContext = {
+    documents,
+    inventory,
+    nodes: inventory.nodes.map((n) => n.name).sort(),
+    ...(opts.commit ? { commit: opts.commit } : {}),
+    network: { ir, lowered },
+  };
   const outputs: ProducerOutput[] = [lowered.output];
   for (const p of opts.producers ?? []) {
     const r = await p.produce(ctx);
@@ -85,7 +100,11 @@ export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResu
   const commit = loaded.commit;
   const r = await buildFromDocuments(policyDocs, inventory, {
     ...(o.policyMaxEntries ? { policyMaxEntries: o.policyMaxEntries } : {}),
-    source: { ...(commit ? { revision: commit } : {}), paths: o.paths.map((p) => p.split(path.sep).join('/')), ...(o.inventory.length ? { inventory: o.inventory.join(',') } : {}) },
+    source: {
+      ...(commit ? { revision: commit } : {}),
+      paths: o.paths.map((p) => p.split(path.sep).join('/')),
+      ...(o.inventory.length ? { inventory: o.inventory.join(',') } : {}),
+    },
     ...(commit ? { commit } : {}),
     producers: o.producers ?? extraProducers,
   });
@@ -100,10 +119,14 @@ export function mergeInventories(a: Inventory, b: Inventory): Inventory {
   const byKey = <T>(xs: T[], k: (x: T) => string) => [...new Map(xs.map((x) => [k(x), x])).values()];
   const hostPods = byKey([...(a.hostNetworkPods ?? []), ...(b.hostNetworkPods ?? [])], (p) => `${p.namespace}/${p.name}`);
   return {
-    ...(hostPods.length ? { hostNetworkPods: hostPods.sort((x, y) => (`${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1)) } : {}),
+    ...(hostPods.length
+      ? { hostNetworkPods: hostPods.sort((x, y) => (`${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1)) }
+      : {}),
     cluster: a.cluster,
     namespaces: byKey([...a.namespaces, ...b.namespaces], (n) => n.name).sort((x, y) => (x.name < y.name ? -1 : 1)),
-    pods: byKey([...a.pods, ...b.pods], (p) => `${p.namespace}/${p.name}`).sort((x, y) => (`${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1)),
+    pods: byKey([...a.pods, ...b.pods], (p) => `${p.namespace}/${p.name}`).sort((x, y) =>
+      `${x.namespace}/${x.name}` < `${y.namespace}/${y.name}` ? -1 : 1,
+    ),
     services: byKey([...a.services, ...b.services], (s) => `${s.namespace}/${s.name}`),
     nodes: byKey([...a.nodes, ...b.nodes], (n) => n.name).sort((x, y) => (x.name < y.name ? -1 : 1)),
     cidrGroups: byKey([...a.cidrGroups, ...b.cidrGroups], (g) => g.name),
@@ -119,6 +142,7 @@ export function defaultPolicyPaths(cwd: string, positionals: string[]): string[]
 /** Default inventory: the flag, else PATH/inventory.yaml or policies/inventory.yaml when present. */
 export function defaultInventory(cwd: string, given: string[] | undefined, policyPaths: string[]): string[] {
   if (given && given.length) return given;
-  for (const p of [...policyPaths.map((x) => path.join(x, 'inventory.yaml')), 'policies/inventory.yaml']) if (existsSync(path.resolve(cwd, p))) return [p];
+  for (const p of [...policyPaths.map((x) => path.join(x, 'inventory.yaml')), 'policies/inventory.yaml'])
+    if (existsSync(path.resolve(cwd, p))) return [p];
   return [];
 }

@@ -19,5 +19,7 @@ export interface BuildContext {
 /** A stage that contributes map images per node and tables to the bundle. */
 export interface ImageProducer {
   name: string;
-  produce(ctx: BuildContext): Promise<{ output: ProducerOutput; diagnostics: Diagnostic[] }> | { output: ProducerOutput; diagnostics: Diagnostic[] };
+  produce(
+    ctx: BuildContext,
+  ): Promise<{ output: ProducerOutput; diagnostics: Diagnostic[] }> | { output: ProducerOutput; diagnostics: Diagnostic[] };
 }

@@ -8,7 +8,7 @@ import { validateDocument } from './lint/schema.js';
 import type { NodePath, PolicyDocument } from './load/index.js';
 import { parseSelector } from './model/selector.js';
 
-import { isObj, type Obj } from './model/value.js';
+import { isObj } from './model/value.js';
 
 /** Keys whose value is one label selector, and keys whose value is a list of them. */
 const selectorKeys = new Set(['endpointSelector', 'podSelector', 'namespaceSelector', 'selector']);
@@ -27,7 +27,10 @@ export function selectorDiagnostics(doc: PolicyDocument): Diagnostic[] {
   };
   const walk = (v: unknown, path: NodePath, depth: number): void => {
     if (depth > 64) return;
-    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, [...path, i], depth + 1));
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, [...path, i], depth + 1));
+      return;
+    }
     if (!isObj(v)) return;
     for (const [k, x] of Object.entries(v)) {
       // `selector` is a label selector only inside a k8sServiceSelector.

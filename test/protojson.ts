@@ -22,7 +22,9 @@ export function loadProtos(files: readonly string[]): ProtoSchema {
   const messages = new Map<string, Field[]>();
   const enums = new Map<string, Set<string>>();
   for (const file of files) {
-    const text = readFileSync(file, 'utf8').replace(/\/\/[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+    const text = readFileSync(file, 'utf8')
+      .replace(/\/\/[^\n]*/g, '')
+      .replace(/\/\*[\s\S]*?\*\//g, '');
     const tokens = text.match(/[A-Za-z_][\w.]*|\d+|[{}=;<>,[\]()"]/g) ?? [];
     let i = 0;
     const block = (kind: 'message' | 'enum', name: string): void => {
@@ -77,7 +79,13 @@ export function loadProtos(files: readonly string[]): ProtoSchema {
         while (tokens[i] !== ';') i++;
         i++;
         const simple = type.split('.').pop()!;
-        fields.push({ name: fname, type: map ? 'map' : simple, repeated, ...(map ? { map } : {}), presence: oneof > 0 || !scalar.has(simple) });
+        fields.push({
+          name: fname,
+          type: map ? 'map' : simple,
+          repeated,
+          ...(map ? { map } : {}),
+          presence: oneof > 0 || !scalar.has(simple),
+        });
       }
       if (kind === 'message') messages.set(name, fields);
       else enums.set(name, values);
@@ -94,10 +102,33 @@ export function loadProtos(files: readonly string[]): ProtoSchema {
   return { messages, enums };
 }
 
-const scalar = new Set(['string', 'bytes', 'bool', 'int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'int64', 'uint64', 'sint64', 'fixed64', 'sfixed64', 'double', 'float']);
+const scalar = new Set([
+  'string',
+  'bytes',
+  'bool',
+  'int32',
+  'uint32',
+  'sint32',
+  'fixed32',
+  'sfixed32',
+  'int64',
+  'uint64',
+  'sint64',
+  'fixed64',
+  'sfixed64',
+  'double',
+  'float',
+]);
 const int64 = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 const int32 = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32']);
-const wrappers: Record<string, string> = { UInt32Value: 'uint32', Int32Value: 'int32', UInt64Value: 'uint64', Int64Value: 'int64', BoolValue: 'bool', StringValue: 'string' };
+const wrappers: Record<string, string> = {
+  UInt32Value: 'uint32',
+  Int32Value: 'int32',
+  UInt64Value: 'uint64',
+  Int64Value: 'int64',
+  BoolValue: 'bool',
+  StringValue: 'string',
+};
 
 /** Problems of `value` as message `type` in protojson (empty: conforms). `allow` lists extra keys by path. */
 export function checkProtojson(schema: ProtoSchema, type: string, value: unknown, where = type, allow: readonly string[] = []): string[] {
@@ -107,7 +138,8 @@ export function checkProtojson(schema: ProtoSchema, type: string, value: unknown
       if (typeof v !== 'string' || !/^-?\d+$/.test(v)) out.push(`${at}: ${t} must be a decimal string, not ${JSON.stringify(v)}`);
       else if (!presence && v === '0') out.push(`${at}: zero ${t} is omitted by protojson`);
     } else if (int32.has(t) || t === 'double' || t === 'float') {
-      if (typeof v !== 'number' || (int32.has(t) && !Number.isInteger(v)) || (t.startsWith('u') && (v as number) < 0)) out.push(`${at}: ${t} must be a number, not ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || (int32.has(t) && !Number.isInteger(v)) || (t.startsWith('u') && (v as number) < 0))
+        out.push(`${at}: ${t} must be a number, not ${JSON.stringify(v)}`);
       else if (!presence && v === 0) out.push(`${at}: zero ${t} is omitted by protojson`);
     } else if (t === 'bool') {
       if (typeof v !== 'boolean') out.push(`${at}: bool expected`);
@@ -118,10 +150,17 @@ export function checkProtojson(schema: ProtoSchema, type: string, value: unknown
     }
   };
   const walk = (t: string, v: unknown, at: string, presence: boolean): void => {
-    if (scalar.has(t)) return scalarCheck(t, v, at, presence);
-    if (wrappers[t]) return scalarCheck(wrappers[t]!, v, at, true);
+    if (scalar.has(t)) {
+      scalarCheck(t, v, at, presence);
+      return;
+    }
+    if (wrappers[t]) {
+      scalarCheck(wrappers[t]!, v, at, true);
+      return;
+    }
     if (t === 'Timestamp') {
-      if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/.test(v)) out.push(`${at}: RFC 3339 timestamp expected, not ${JSON.stringify(v)}`);
+      if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/.test(v))
+        out.push(`${at}: RFC 3339 timestamp expected, not ${JSON.stringify(v)}`);
       return;
     }
     if (t === 'Duration') return void (typeof v !== 'string' && out.push(`${at}: duration string expected`));

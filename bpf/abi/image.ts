@@ -28,7 +28,8 @@ export function imageRecords(image: Pick<MapImage, 'keySize' | 'valueSize'>, blo
   const rec = image.keySize + image.valueSize;
   if (blob.length % rec !== 0) throw new Error(`blob of ${blob.length} bytes is not a whole number of ${rec}-byte records`);
   const out: [Uint8Array, Uint8Array][] = [];
-  for (let off = 0; off < blob.length; off += rec) out.push([blob.subarray(off, off + image.keySize), blob.subarray(off + image.keySize, off + rec)]);
+  for (let off = 0; off < blob.length; off += rec)
+    out.push([blob.subarray(off, off + image.keySize), blob.subarray(off + image.keySize, off + rec)]);
   return out;
 }
 
@@ -39,7 +40,10 @@ export function imageRecords(image: Pick<MapImage, 'keySize' | 'valueSize'>, blo
  */
 export function keyOrder(keys: Buffer, keySize: number, n: number): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
-  if (keySize % 4 !== 0) return order.sort((a, b) => Buffer.compare(keys.subarray(a * keySize, (a + 1) * keySize), keys.subarray(b * keySize, (b + 1) * keySize)) || a - b);
+  if (keySize % 4 !== 0)
+    return order.sort(
+      (a, b) => Buffer.compare(keys.subarray(a * keySize, (a + 1) * keySize), keys.subarray(b * keySize, (b + 1) * keySize)) || a - b,
+    );
   const w = keySize / 4;
   const words = new Uint32Array(n * w);
   for (let i = 0; i < n * w; i++) words[i] = keys.readUInt32BE(i * 4);

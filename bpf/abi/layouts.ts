@@ -138,7 +138,10 @@ export interface StructCodec<T> {
 }
 
 /** A codec for `s` that maps each property of T to the C field named in `fields`. */
-export function structCodec<T extends { [P in keyof T]: number }>(s: StructLayout, fields: { readonly [P in keyof T]: string }): StructCodec<T> {
+export function structCodec<T extends { [P in keyof T]: number }>(
+  s: StructLayout,
+  fields: { readonly [P in keyof T]: string },
+): StructCodec<T> {
   const pairs = Object.entries(fields).map(([prop, name]): [string, FieldLayout] => {
     const l = s.fields[name as string];
     if (!l) throw new Error(`no field ${String(name)} in the struct (fields: ${Object.keys(s.fields).join(', ')})`);
@@ -171,7 +174,12 @@ export interface BtfStructLayout {
 }
 
 /** Differences between what TypeScript states (`claimed`) and the BTF (`actual`), one line each. */
-export function compareLayouts(claimed: LayoutTable, actual: Readonly<Record<string, BtfStructLayout>>, source: string, header = 'weir_net.h'): string[] {
+export function compareLayouts(
+  claimed: LayoutTable,
+  actual: Readonly<Record<string, BtfStructLayout>>,
+  source: string,
+  header = 'weir_net.h',
+): string[] {
   const problems: string[] = [];
   for (const [name, want] of Object.entries(claimed)) {
     const have = actual[name];
@@ -184,10 +192,13 @@ export function compareLayouts(claimed: LayoutTable, actual: Readonly<Record<str
       const fh = have.fields.find((x) => x.name === fname);
       if (!fh) problems.push(`${source}: ${name}.${fname} does not exist in BTF (fields: ${have.fields.map((x) => x.name).join(', ')})`);
       else if (fh.offset !== fw.offset || fh.size !== fw.size)
-        problems.push(`${source}: ${name}.${fname} is at offset ${fw.offset} size ${fw.size} in TypeScript but offset ${fh.offset} size ${fh.size} in BTF`);
+        problems.push(
+          `${source}: ${name}.${fname} is at offset ${fw.offset} size ${fw.size} in TypeScript but offset ${fh.offset} size ${fh.size} in BTF`,
+        );
     }
     for (const fh of have.fields)
-      if (!Object.hasOwn(want.fields, fh.name) && !fh.name.startsWith('pad')) problems.push(`${source}: ${name}.${fh.name} (offset ${fh.offset}) is in BTF but TypeScript does not know it`);
+      if (!Object.hasOwn(want.fields, fh.name) && !fh.name.startsWith('pad'))
+        problems.push(`${source}: ${name}.${fh.name} (offset ${fh.offset}) is in BTF but TypeScript does not know it`);
   }
   return problems;
 }

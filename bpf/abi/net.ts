@@ -1,17 +1,39 @@
 // The network datapath's ABI: the structs of bpf/include/weir_net.h (checked against the BTF of
 // endpoint.bpf.o by check.ts at build time), its constants, and the encoders and decoders of every
 // key, value and ring-buffer record the compiler, the verifiers, the loader and the agent exchange.
-import { bytes, field as f, getBig, getBytes, getInt, setBytes, setInt, structCodec, type FieldLayout, type StructLayout } from './layouts.js';
-
+import {
+  bytes,
+  field as f,
+  getBig,
+  getBytes,
+  getInt,
+  setBytes,
+  setInt,
+  structCodec,
+  type FieldLayout,
+  type StructLayout,
+} from './layouts.js';
 
 export type { FieldLayout, StructLayout } from './layouts.js';
 
 /** The weir_net.h structs (x86_64, little-endian host order; `_be` fields are network order). */
 export const netLayouts = {
-  weir_policy_key: { size: 12, fields: { prefixlen: f(0, 4), identity: f(4, 4), direction: f(8, 1), protocol: f(9, 1), dport_be: f(10, 2, { be: true }) } },
+  weir_policy_key: {
+    size: 12,
+    fields: { prefixlen: f(0, 4), identity: f(4, 4), direction: f(8, 1), protocol: f(9, 1), dport_be: f(10, 2, { be: true }) },
+  },
   weir_policy_value: {
     size: 16,
-    fields: { verdict: f(0, 1), auth: f(1, 1), flags: f(2, 1), pad0: f(3, 1), proxy_port: f(4, 2), pad1: f(6, 2), precedence: f(8, 4), cookie: f(12, 4) },
+    fields: {
+      verdict: f(0, 1),
+      auth: f(1, 1),
+      flags: f(2, 1),
+      pad0: f(3, 1),
+      proxy_port: f(4, 2),
+      pad1: f(6, 2),
+      precedence: f(8, 4),
+      cookie: f(12, 4),
+    },
   },
   weir_ipcache_key: { size: 24, fields: { prefixlen: f(0, 4), family: f(4, 1), pad: f(5, 3), addr: f(8, 16) } },
   weir_ipcache_value: { size: 8, fields: { identity: f(0, 4), flags: f(4, 4) } },
@@ -167,10 +189,27 @@ export function splitLpmKey(key: Uint8Array): { prefixlen: number; data: Uint8Ar
   return { prefixlen: getInt(bytes(key), LPM_PREFIXLEN), data: key.subarray(LPM_PREFIXLEN.size) };
 }
 
-const policyKey = structCodec<PolicyKey>(netLayouts.weir_policy_key, { prefixlen: 'prefixlen', identity: 'identity', direction: 'direction', protocol: 'protocol', port: 'dport_be' });
-const policyValue = structCodec<PolicyValue>(netLayouts.weir_policy_value, { verdict: 'verdict', auth: 'auth', flags: 'flags', proxyPort: 'proxy_port', precedence: 'precedence', cookie: 'cookie' });
+const policyKey = structCodec<PolicyKey>(netLayouts.weir_policy_key, {
+  prefixlen: 'prefixlen',
+  identity: 'identity',
+  direction: 'direction',
+  protocol: 'protocol',
+  port: 'dport_be',
+});
+const policyValue = structCodec<PolicyValue>(netLayouts.weir_policy_value, {
+  verdict: 'verdict',
+  auth: 'auth',
+  flags: 'flags',
+  proxyPort: 'proxy_port',
+  precedence: 'precedence',
+  cookie: 'cookie',
+});
 const ipcacheValue = structCodec<IpcacheValue>(netLayouts.weir_ipcache_value, { identity: 'identity', flags: 'flags' });
-const endpointValue = structCodec<EndpointValue>(netLayouts.weir_endpoint_value, { endpointId: 'endpoint_id', identity: 'identity', flags: 'flags' });
+const endpointValue = structCodec<EndpointValue>(netLayouts.weir_endpoint_value, {
+  endpointId: 'endpoint_id',
+  identity: 'identity',
+  flags: 'flags',
+});
 const prefilterValue = structCodec<PrefilterValue>(netLayouts.weir_prefilter_value, { cookie: 'cookie', flags: 'flags' });
 
 export const encodePolicyKey = (k: PolicyKey): Buffer => policyKey.encode(k);
@@ -260,7 +299,11 @@ export interface NetEvent {
   daddr: string;
 }
 
-const reasons: Record<number, NetEvent['reason']> = { [WEIR_REASON_POLICY_DENY]: 'policy-deny', [WEIR_REASON_DEFAULT_DENY]: 'default-deny', [WEIR_REASON_PREFILTER]: 'prefilter' };
+const reasons: Record<number, NetEvent['reason']> = {
+  [WEIR_REASON_POLICY_DENY]: 'policy-deny',
+  [WEIR_REASON_DEFAULT_DENY]: 'default-deny',
+  [WEIR_REASON_PREFILTER]: 'prefilter',
+};
 
 /** Decodes a struct weir_net_event from the ring buffer. */
 export function decodeNetEvent(record: Uint8Array): NetEvent {

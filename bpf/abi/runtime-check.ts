@@ -11,14 +11,20 @@ export function isRuntimeImage(name: string): boolean {
 }
 
 /** Problems with one image, or [] when it is sound. */
-export function checkRuntimeImage(image: { name: string; keySize: number; valueSize: number; maxEntries?: number }, byteLength: number): string[] {
+export function checkRuntimeImage(
+  image: { name: string; keySize: number; valueSize: number; maxEntries?: number },
+  byteLength: number,
+): string[] {
   const shape = runtimeMapShapes.get(image.name);
   if (!shape) return [`runtime image ${image.name}: no runtime map has that name (known: ${[...runtimeMapShapes.keys()].join(', ')})`];
   const out: string[] = [];
   if (image.keySize !== shape.keySize || image.valueSize !== shape.valueSize)
-    out.push(`runtime image ${image.name}: key/value sizes ${image.keySize}/${image.valueSize}, weir_runtime.h says ${shape.keySize}/${shape.valueSize}`);
+    out.push(
+      `runtime image ${image.name}: key/value sizes ${image.keySize}/${image.valueSize}, weir_runtime.h says ${shape.keySize}/${shape.valueSize}`,
+    );
   const rec = shape.keySize + shape.valueSize;
   if (byteLength % rec !== 0) out.push(`runtime image ${image.name}: ${byteLength} bytes is not a whole number of ${rec}-byte records`);
-  else if (byteLength / rec > shape.maxEntries) out.push(`runtime image ${image.name}: ${byteLength / rec} records exceed the map's ${shape.maxEntries} entries`);
+  else if (byteLength / rec > shape.maxEntries)
+    out.push(`runtime image ${image.name}: ${byteLength / rec} records exceed the map's ${shape.maxEntries} entries`);
   return out;
 }

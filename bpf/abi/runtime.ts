@@ -2,11 +2,29 @@
 // wrt_runtime.bpf.o by check.ts at build time), its constants, the kernel records the lowering produces
 // (hooks, selectors, sets), and the encoders and decoders of every runtime map key, value and
 // ring-buffer record.
-import { bytes, field as f, getBig, getBytes, getCString, getInt, getString, offsetOf, setBig, setBytes, setInt, structCodec, sumPerCpu, type StructLayout } from './layouts.js';
+import {
+  bytes,
+  field as f,
+  getBig,
+  getBytes,
+  getCString,
+  getInt,
+  getString,
+  offsetOf,
+  setBig,
+  setBytes,
+  setInt,
+  structCodec,
+  sumPerCpu,
+  type StructLayout,
+} from './layouts.js';
 
 /** The weir_runtime.h structs (x86_64). */
 export const runtimeLayouts = {
-  wrt_match_arg: { size: 40, fields: { index: f(0, 1), op: f(1, 1), nvals: f(2, 1), pad: f(3, 1), set_id: f(4, 4), vals: f(8, 32, { count: 4 }) } },
+  wrt_match_arg: {
+    size: 40,
+    fields: { index: f(0, 1), op: f(1, 1), nvals: f(2, 1), pad: f(3, 1), set_id: f(4, 4), vals: f(8, 32, { count: 4 }) },
+  },
   wrt_pid_filter: { size: 20, fields: { flags: f(0, 1), nvals: f(1, 1), pad: f(2, 2), vals: f(4, 16, { count: 4 }) } },
   wrt_ns_filter: { size: 20, fields: { kind: f(0, 1), flags: f(1, 1), nvals: f(2, 1), pad: f(3, 1), vals: f(4, 16, { count: 4 }) } },
   wrt_cap_filter: { size: 16, fields: { kind: f(0, 1), not_in: f(1, 1), pad: f(2, 2), pad2: f(4, 4), mask: f(8, 8) } },
@@ -51,7 +69,19 @@ export const runtimeLayouts = {
   wrt_lpm_key: { size: 260, fields: { prefixlen: f(0, 4), set_id: f(4, 4), str: f(8, 252) } },
   wrt_num_key: { size: 16, fields: { set_id: f(0, 4), pad: f(4, 4), value: f(8, 8) } },
   wrt_node_info: { size: 32, fields: { host_ns: f(0, 32, { count: 8 }) } },
-  wrt_proc: { size: 288, fields: { pid: f(0, 4), ppid: f(4, 4), uid: f(8, 4), flags: f(12, 4), exec_ktime: f(16, 8), binary_len: f(24, 4), pad: f(28, 4), binary: f(32, 256) } },
+  wrt_proc: {
+    size: 288,
+    fields: {
+      pid: f(0, 4),
+      ppid: f(4, 4),
+      uid: f(8, 4),
+      flags: f(12, 4),
+      exec_ktime: f(16, 8),
+      binary_len: f(24, 4),
+      pad: f(28, 4),
+      binary: f(32, 256),
+    },
+  },
   wrt_stats: { size: 40, fields: { calls: f(0, 8), matches: f(8, 8), signals: f(16, 8), events: f(24, 8), events_lost: f(32, 8) } },
   wrt_event_hdr: {
     size: 304,
@@ -74,7 +104,18 @@ export const runtimeLayouts = {
     },
   },
   wrt_event_exec: { size: 568, fields: { hdr: f(0, 304), args_len: f(304, 4), pad: f(308, 4), args: f(312, 256) } },
-  wrt_event_call: { size: 1648, fields: { hdr: f(0, 304), arg_type: f(304, 5, { count: 5 }), pad: f(309, 3), str_len: f(312, 10, { count: 5 }), pad2: f(322, 6), argv: f(328, 40, { count: 5 }), strs: f(368, 1280, { count: 5 }) } },
+  wrt_event_call: {
+    size: 1648,
+    fields: {
+      hdr: f(0, 304),
+      arg_type: f(304, 5, { count: 5 }),
+      pad: f(309, 3),
+      str_len: f(312, 10, { count: 5 }),
+      pad2: f(322, 6),
+      argv: f(328, 40, { count: 5 }),
+      strs: f(368, 1280, { count: 5 }),
+    },
+  },
   wrt_event_exit: { size: 312, fields: { hdr: f(0, 304), exit_code: f(304, 4, { signed: true }), pad: f(308, 4) } },
 } as const satisfies Record<string, StructLayout>;
 
@@ -86,7 +127,21 @@ export const K = {
   NR_ANY: 0xffffffff,
   ARG_SRC_NR: 6,
   ARG: { none: 0, int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 },
-  OP: { Equal: 1, NotEqual: 2, Prefix: 3, NotPrefix: 4, Postfix: 5, NotPostfix: 6, GreaterThan: 7, LessThan: 8, Mask: 9, InRange: 10, NotInRange: 11, InMap: 12, NotInMap: 13 },
+  OP: {
+    Equal: 1,
+    NotEqual: 2,
+    Prefix: 3,
+    NotPrefix: 4,
+    Postfix: 5,
+    NotPostfix: 6,
+    GreaterThan: 7,
+    LessThan: 8,
+    Mask: 9,
+    InRange: 10,
+    NotInRange: 11,
+    InMap: 12,
+    NotInMap: 13,
+  },
   PID: { notIn: 1, namespacePid: 2, followForks: 4 },
   NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7 } as Record<string, number>,
   NS_FLAG: { notIn: 1, hostNs: 2 },
@@ -269,11 +324,15 @@ export function encodeHook(h: KHook): Buffer {
     setInt(b, H.arg_type, a.type, 0, i);
   });
   // The lowering enforces the limits; slicing here only keeps a bug from writing past a struct.
-  h.selectors
-    .slice(0, K.MAX.selectors)
-    .forEach((s, i) =>
-      encodeSelector(b, offsetOf(H.sel, 0, i), { ...s, args: s.args.slice(0, K.MAX.matchArgs), pids: s.pids.slice(0, K.MAX.pidFilters), ns: s.ns.slice(0, K.MAX.nsFilters), actions: s.actions.slice(0, K.MAX.actions) }),
-    );
+  h.selectors.slice(0, K.MAX.selectors).forEach((s, i) =>
+    encodeSelector(b, offsetOf(H.sel, 0, i), {
+      ...s,
+      args: s.args.slice(0, K.MAX.matchArgs),
+      pids: s.pids.slice(0, K.MAX.pidFilters),
+      ns: s.ns.slice(0, K.MAX.nsFilters),
+      actions: s.actions.slice(0, K.MAX.actions),
+    }),
+  );
   return b;
 }
 
@@ -282,21 +341,40 @@ function decodeSelector(b: Buffer, base: number): KSelector {
   const s: KSelector = { args: [], pids: [], ns: [], actions: [] };
   for (let j = 0; j < getInt(b, S.n_args, base); j++) {
     const o = offsetOf(S.args, base, j);
-    s.args.push({ index: getInt(b, MA.index, o), op: getInt(b, MA.op, o), setId: getInt(b, MA.set_id, o), vals: Array.from({ length: getInt(b, MA.nvals, o) }, (_, x) => getBig(b, MA.vals, o, x)) });
+    s.args.push({
+      index: getInt(b, MA.index, o),
+      op: getInt(b, MA.op, o),
+      setId: getInt(b, MA.set_id, o),
+      vals: Array.from({ length: getInt(b, MA.nvals, o) }, (_, x) => getBig(b, MA.vals, o, x)),
+    });
   }
-  if (flags & K.SEL.binaries) s.bin = { op: getInt(b, S.bin_op, base), setId: getInt(b, S.bin_set, base), ...(flags & K.SEL.followChildren ? { followChildren: true } : {}) };
+  if (flags & K.SEL.binaries)
+    s.bin = {
+      op: getInt(b, S.bin_op, base),
+      setId: getInt(b, S.bin_set, base),
+      ...(flags & K.SEL.followChildren ? { followChildren: true } : {}),
+    };
   for (let j = 0; j < getInt(b, S.n_pids, base); j++) {
     const o = offsetOf(S.pids, base, j);
-    s.pids.push({ flags: getInt(b, PF.flags, o), vals: Array.from({ length: getInt(b, PF.nvals, o) }, (_, x) => getInt(b, PF.vals, o, x)) });
+    s.pids.push({
+      flags: getInt(b, PF.flags, o),
+      vals: Array.from({ length: getInt(b, PF.nvals, o) }, (_, x) => getInt(b, PF.vals, o, x)),
+    });
   }
   // Namespace filters have no count: an unused one has kind 0, as the handler reads them.
   for (let j = 0; j < K.MAX.nsFilters; j++) {
     const o = offsetOf(S.ns, base, j);
     const kind = getInt(b, NF.kind, o);
-    if (kind) s.ns.push({ kind, flags: getInt(b, NF.flags, o), vals: Array.from({ length: getInt(b, NF.nvals, o) }, (_, x) => getInt(b, NF.vals, o, x)) });
+    if (kind)
+      s.ns.push({
+        kind,
+        flags: getInt(b, NF.flags, o),
+        vals: Array.from({ length: getInt(b, NF.nvals, o) }, (_, x) => getInt(b, NF.vals, o, x)),
+      });
   }
   const cap = offsetOf(S.cap, base);
-  if (getInt(b, CF.kind, cap)) s.cap = { kind: getInt(b, CF.kind, cap), notIn: getInt(b, CF.not_in, cap) === 1, mask: getBig(b, CF.mask, cap) };
+  if (getInt(b, CF.kind, cap))
+    s.cap = { kind: getInt(b, CF.kind, cap), notIn: getInt(b, CF.not_in, cap) === 1, mask: getBig(b, CF.mask, cap) };
   for (let j = 0; j < getInt(b, S.n_actions, base); j++) {
     const o = offsetOf(S.actions, base, j);
     s.actions.push({ action: getInt(b, AC.action, o), arg: getInt(b, AC.arg, o) });
@@ -438,7 +516,8 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
   const hooks: Record2[] = l.hooks.map((h) => [encodeHookKey(h.syscallNr, h.index), encodeHook(h)]);
   const policies: Record2[] = l.policies.map((p) => [u32Key(p.id), encodePolicyMode(p.mode)]);
   const str: Record<'wrt_str_a' | 'wrt_str_b' | 'wrt_str', Record2[]> = { wrt_str_a: [], wrt_str_b: [], wrt_str: [] };
-  for (const [id, vals] of l.strSets) for (const v of new Set(vals)) str[strClass(Math.min(Buffer.byteLength(v), STR_MAX - 1))].push([encodeStrKey(id, v), one]);
+  for (const [id, vals] of l.strSets)
+    for (const v of new Set(vals)) str[strClass(Math.min(Buffer.byteLength(v), STR_MAX - 1))].push([encodeStrKey(id, v), one]);
   const prefix: Record2[] = [];
   for (const [id, vals] of l.prefixSets) for (const v of new Set(vals)) prefix.push([encodeLpmKey(id, v), one]);
   const postfix: Record2[] = [];
@@ -447,19 +526,98 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
   for (const [id, vals] of l.numSets) for (const v of new Set(vals)) num.push([encodeNumKey(id, v), one]);
   const L = runtimeLayouts;
   return [
-    { name: 'wrt_hooks', type: 'hash', keyType: 'wrt_hook_key', valueType: 'wrt_hook', keySize: L.wrt_hook_key.size, valueSize: L.wrt_hook.size, maxEntries: 256, records: hooks },
-    { name: 'wrt_policies', type: 'array', keyType: '__u32', valueType: 'wrt_policy', keySize: 4, valueSize: L.wrt_policy.size, maxEntries: K.MAX.policies, records: policies },
-    { name: 'wrt_str_a', type: 'hash', keyType: 'wrt_str_key_a', valueType: '__u8', keySize: L.wrt_str_key_a.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_a },
-    { name: 'wrt_str_b', type: 'hash', keyType: 'wrt_str_key_b', valueType: '__u8', keySize: L.wrt_str_key_b.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str_b },
-    { name: 'wrt_str', type: 'hash', keyType: 'wrt_str_key', valueType: '__u8', keySize: L.wrt_str_key.size, valueSize: 1, maxEntries: 4096, records: str.wrt_str },
-    { name: 'wrt_prefix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: L.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: prefix },
-    { name: 'wrt_postfix', type: 'lpm_trie', keyType: 'wrt_lpm_key', valueType: '__u8', keySize: L.wrt_lpm_key.size, valueSize: 1, maxEntries: 4096, records: postfix },
-    { name: 'wrt_num', type: 'hash', keyType: 'wrt_num_key', valueType: '__u8', keySize: L.wrt_num_key.size, valueSize: 1, maxEntries: 4096, records: num },
+    {
+      name: 'wrt_hooks',
+      type: 'hash',
+      keyType: 'wrt_hook_key',
+      valueType: 'wrt_hook',
+      keySize: L.wrt_hook_key.size,
+      valueSize: L.wrt_hook.size,
+      maxEntries: 256,
+      records: hooks,
+    },
+    {
+      name: 'wrt_policies',
+      type: 'array',
+      keyType: '__u32',
+      valueType: 'wrt_policy',
+      keySize: 4,
+      valueSize: L.wrt_policy.size,
+      maxEntries: K.MAX.policies,
+      records: policies,
+    },
+    {
+      name: 'wrt_str_a',
+      type: 'hash',
+      keyType: 'wrt_str_key_a',
+      valueType: '__u8',
+      keySize: L.wrt_str_key_a.size,
+      valueSize: 1,
+      maxEntries: 4096,
+      records: str.wrt_str_a,
+    },
+    {
+      name: 'wrt_str_b',
+      type: 'hash',
+      keyType: 'wrt_str_key_b',
+      valueType: '__u8',
+      keySize: L.wrt_str_key_b.size,
+      valueSize: 1,
+      maxEntries: 4096,
+      records: str.wrt_str_b,
+    },
+    {
+      name: 'wrt_str',
+      type: 'hash',
+      keyType: 'wrt_str_key',
+      valueType: '__u8',
+      keySize: L.wrt_str_key.size,
+      valueSize: 1,
+      maxEntries: 4096,
+      records: str.wrt_str,
+    },
+    {
+      name: 'wrt_prefix',
+      type: 'lpm_trie',
+      keyType: 'wrt_lpm_key',
+      valueType: '__u8',
+      keySize: L.wrt_lpm_key.size,
+      valueSize: 1,
+      maxEntries: 4096,
+      records: prefix,
+    },
+    {
+      name: 'wrt_postfix',
+      type: 'lpm_trie',
+      keyType: 'wrt_lpm_key',
+      valueType: '__u8',
+      keySize: L.wrt_lpm_key.size,
+      valueSize: 1,
+      maxEntries: 4096,
+      records: postfix,
+    },
+    {
+      name: 'wrt_num',
+      type: 'hash',
+      keyType: 'wrt_num_key',
+      valueType: '__u8',
+      keySize: L.wrt_num_key.size,
+      valueSize: 1,
+      maxEntries: 4096,
+      records: num,
+    },
   ];
 }
 
 /** Empty images of every runtime map: their shapes, and what an idle slot gets for a map a bundle does not carry. */
-export const emptyRuntimeImages: readonly RuntimeMapImage[] = encodeRuntimeNode({ hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map() });
+export const emptyRuntimeImages: readonly RuntimeMapImage[] = encodeRuntimeNode({
+  hooks: [],
+  policies: [],
+  strSets: new Map(),
+  prefixSets: new Map(),
+  postfixSets: new Map(),
+  numSets: new Map(),
+});
 
 // --- ring-buffer records -------------------------------------------------------------------------
 
@@ -521,7 +679,8 @@ export function decodeCallArgs(record: Uint8Array): EventArg[] {
   for (let i = 0; i < n; i++) {
     const type = getInt(b, EC.arg_type, 0, i);
     const value = getBig(b, EC.argv, 0, i);
-    if (type === K.ARG.string) out.push({ type, value, str: getString(b, EC.strs, Math.min(getInt(b, EC.str_len, 0, i), STR_MAX - 1), 0, i) });
+    if (type === K.ARG.string)
+      out.push({ type, value, str: getString(b, EC.strs, Math.min(getInt(b, EC.str_len, 0, i), STR_MAX - 1), 0, i) });
     else out.push({ type, value });
   }
   return out;
@@ -565,7 +724,11 @@ export function decodeRuntimeEvent(record: Uint8Array): DecodedEvent | undefined
     args: [],
   };
   if (h.kind === K.EV.exec && b.length >= runtimeLayouts.wrt_event_exec.size)
-    ev.arguments = getString(b, EX.args, getInt(b, EX.args_len)).split('\0').slice(1).filter((a) => a !== '').join(' ');
+    ev.arguments = getString(b, EX.args, getInt(b, EX.args_len))
+      .split('\0')
+      .slice(1)
+      .filter((a) => a !== '')
+      .join(' ');
   if (h.kind === K.EV.exit && b.length >= runtimeLayouts.wrt_event_exit.size) ev.exitCode = getInt(b, EE.exit_code);
   if (h.kind === K.EV.call && b.length >= runtimeLayouts.wrt_event_call.size) ev.args = decodeCallArgs(b);
   return ev;

@@ -2,7 +2,27 @@
 import { BpfError, checkPtr } from './errors.js';
 import { copyOut, native, type NativePtr } from './native.js';
 
-export const BTF_KIND = { int: 1, ptr: 2, array: 3, struct: 4, union: 5, enum: 6, fwd: 7, typedef: 8, volatile: 9, const: 10, restrict: 11, func: 12, func_proto: 13, var: 14, datasec: 15, float: 16, decl_tag: 17, type_tag: 18, enum64: 19 } as const;
+export const BTF_KIND = {
+  int: 1,
+  ptr: 2,
+  array: 3,
+  struct: 4,
+  union: 5,
+  enum: 6,
+  fwd: 7,
+  typedef: 8,
+  volatile: 9,
+  const: 10,
+  restrict: 11,
+  func: 12,
+  func_proto: 13,
+  var: 14,
+  datasec: 15,
+  float: 16,
+  decl_tag: 17,
+  type_tag: 18,
+  enum64: 19,
+} as const;
 export type BtfKindName = keyof typeof BTF_KIND;
 
 export interface BtfMember {
@@ -45,12 +65,22 @@ export class Btf implements Disposable {
 
   /** Parses the BTF of an ELF object (or a raw BTF file). */
   static parse(path: string): Btf {
-    return new Btf(checkPtr(`btf__parse(${path})`, () => native().btf__parse(path, null) as NativePtr, (e) => (e === 2 ? 'no such file, or no .BTF section (compile with clang -g)' : undefined)), path);
+    return new Btf(
+      checkPtr(
+        `btf__parse(${path})`,
+        () => native().btf__parse(path, null) as NativePtr,
+        (e) => (e === 2 ? 'no such file, or no .BTF section (compile with clang -g)' : undefined),
+      ),
+      path,
+    );
   }
 
   /** The running kernel's BTF (/sys/kernel/btf/vmlinux). */
   static vmlinux(): Btf {
-    return new Btf(checkPtr('btf__load_vmlinux_btf', () => native().btf__load_vmlinux_btf() as NativePtr), 'vmlinux');
+    return new Btf(
+      checkPtr('btf__load_vmlinux_btf', () => native().btf__load_vmlinux_btf() as NativePtr),
+      'vmlinux',
+    );
   }
 
   #ptr(): NativePtr {
@@ -73,7 +103,14 @@ export class Btf implements Disposable {
     if (!p) throw new BpfError(`btf__type_by_id(${id})`, 22, [], `${this.source} has no type ${id}`);
     const h = copyOut(p, 12);
     const info = h.readUInt32LE(4);
-    return { nameOff: h.readUInt32LE(0), kind: (info >>> 24) & 0x1f, vlen: info & 0xffff, kflag: info >>> 31 === 1, sizeOrType: h.readUInt32LE(8), ptr: p };
+    return {
+      nameOff: h.readUInt32LE(0),
+      kind: (info >>> 24) & 0x1f,
+      vlen: info & 0xffff,
+      kflag: info >>> 31 === 1,
+      sizeOrType: h.readUInt32LE(8),
+      ptr: p,
+    };
   }
 
   #name(off: number): string {
@@ -132,7 +169,14 @@ export class Btf implements Disposable {
       const off = body.readUInt32LE(at + 8);
       const bitOffset = t.kflag ? off & 0xffffff : off;
       const bitfieldSize = t.kflag ? off >>> 24 : 0;
-      members.push({ name: this.#name(body.readUInt32LE(at)), offset: Math.floor(bitOffset / 8), bitOffset, bitfieldSize, size: this.sizeOf(type), type: this.typeName(type) });
+      members.push({
+        name: this.#name(body.readUInt32LE(at)),
+        offset: Math.floor(bitOffset / 8),
+        bitOffset,
+        bitfieldSize,
+        size: this.sizeOf(type),
+        type: this.typeName(type),
+      });
     }
     return { name, kind, size: t.sizeOrType, members };
   }

@@ -24,7 +24,13 @@ export class BpfError extends Error {
 
   constructor(op: string, errno: number, log: string[] = [], hint?: string) {
     const e = Math.abs(errno);
-    const tail = log.length > 0 ? `\n  libbpf: ${log.slice(-12).map((l) => l.replace(/^libbpf: /, '').trimEnd()).join('\n  libbpf: ')}` : '';
+    const tail =
+      log.length > 0
+        ? `\n  libbpf: ${log
+            .slice(-12)
+            .map((l) => l.replace(/^libbpf: /, '').trimEnd())
+            .join('\n  libbpf: ')}`
+        : '';
     super(`${op} failed: ${errnoName(e)} (${strerror(e)})${hint ? `; ${hint}` : ''}${tail}`);
     this.errno = e;
     this.code = errnoName(e);
@@ -57,17 +63,20 @@ export function installPrint(): void {
   const n = native();
   const debug = process.env['WEIR_LIBBPF_DEBUG'] === '1';
   // va_list decays to a pointer on x86_64/arm64 argument passing, so vsnprintf can format it directly.
-  const cb = registerCallback(((level: number, fmt: string, ap: unknown) => {
-    if (level >= LIBBPF_DEBUG && !debug && sinks.size === 0) return 0;
-    const len = n.vsnprintf(printBuf, printBuf.length, fmt, ap);
-    const line = printBuf.subarray(0, Math.max(0, Math.min(len, printBuf.length - 1))).toString();
-    if (level <= LIBBPF_INFO) captured.push(line);
-    if (captured.length > 400) captured = captured.slice(-200);
-    if (debug) process.stderr.write(line);
-    const lvl = level === LIBBPF_WARN ? 'warn' : level === LIBBPF_INFO ? 'info' : 'debug';
-    for (const s of sinks) s(lvl, line);
-    return 0;
-  }) as (...args: never[]) => unknown, 'weir_libbpf_print_fn');
+  const cb = registerCallback(
+    ((level: number, fmt: string, ap: unknown) => {
+      if (level >= LIBBPF_DEBUG && !debug && sinks.size === 0) return 0;
+      const len = n.vsnprintf(printBuf, printBuf.length, fmt, ap);
+      const line = printBuf.subarray(0, Math.max(0, Math.min(len, printBuf.length - 1))).toString();
+      if (level <= LIBBPF_INFO) captured.push(line);
+      if (captured.length > 400) captured = captured.slice(-200);
+      if (debug) process.stderr.write(line);
+      const lvl = level === LIBBPF_WARN ? 'warn' : level === LIBBPF_INFO ? 'info' : 'debug';
+      for (const s of sinks) s(lvl, line);
+      return 0;
+    }) as (...args: never[]) => unknown,
+    'weir_libbpf_print_fn',
+  );
   n.libbpf_set_print(cb.ptr);
 }
 

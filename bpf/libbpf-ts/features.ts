@@ -70,9 +70,11 @@ export function probeHooks(objectPath = defaultProbeObject): HookSupport[] {
 
 export function probeFeatures(objectPath = defaultProbeObject): NodeFeatures {
   const pt: Partial<Record<ProgTypeName, boolean>> = {};
-  for (const t of ['sched_cls', 'xdp', 'kprobe', 'tracepoint', 'raw_tracepoint', 'tracing', 'lsm', 'cgroup_skb'] as const) pt[t] = probeProgType(t);
+  for (const t of ['sched_cls', 'xdp', 'kprobe', 'tracepoint', 'raw_tracepoint', 'tracing', 'lsm', 'cgroup_skb'] as const)
+    pt[t] = probeProgType(t);
   const mt: Partial<Record<MapTypeName, boolean>> = {};
-  for (const t of ['hash', 'array', 'lpm_trie', 'hash_of_maps', 'array_of_maps', 'ringbuf', 'lru_hash', 'percpu_array'] as const) mt[t] = probeMapType(t);
+  for (const t of ['hash', 'array', 'lpm_trie', 'hash_of_maps', 'array_of_maps', 'ringbuf', 'lru_hash', 'percpu_array'] as const)
+    mt[t] = probeMapType(t);
   return {
     kernel: release(),
     btf: existsSync('/sys/kernel/btf/vmlinux'),
@@ -83,6 +85,12 @@ export function probeFeatures(objectPath = defaultProbeObject): NodeFeatures {
 }
 
 function describe(e: unknown): string {
-  if (e instanceof BpfError) return `${e.code}: ${e.log.slice(-2).map((l) => l.trim()).join(' / ') || e.op}`;
+  if (e instanceof BpfError)
+    return `${e.code}: ${
+      e.log
+        .slice(-2)
+        .map((l) => l.trim())
+        .join(' / ') || e.op
+    }`;
   return (e as Error).message;
 }

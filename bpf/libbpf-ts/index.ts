@@ -19,5 +19,26 @@ export {
 export { RingBuffer, type RingBufferOptions, type SampleHandler } from './ringbuf.js';
 export { testRun, type TestRunOptions, type TestRunResult } from './testrun.js';
 export { Btf, BTF_KIND, type BtfKindName, type BtfMember, type BtfStruct } from './btf.js';
-export { probeFeatures, probeHooks, probeMapType, probeProgType, defaultProbeObject, type HookKind, type HookSupport, type NodeFeatures } from './features.js';
-export { mapTypes, progTypes, mapTypeName, progTypeName, type MapTypeName, type ProgTypeName, BPF_ANY, BPF_EXIST, BPF_NOEXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG } from './types.js';
+export {
+  probeFeatures,
+  probeHooks,
+  probeMapType,
+  probeProgType,
+  defaultProbeObject,
+  type HookKind,
+  type HookSupport,
+  type NodeFeatures,
+} from './features.js';
+export {
+  mapTypes,
+  progTypes,
+  mapTypeName,
+  progTypeName,
+  type MapTypeName,
+  type ProgTypeName,
+  BPF_ANY,
+  BPF_EXIST,
+  BPF_NOEXIST,
+  BPF_F_NO_PREALLOC,
+  BPF_F_RDONLY_PROG,
+} from './types.js';

@@ -92,7 +92,14 @@ export class TcLink implements Disposable {
     if (!this.#attached) return;
     this.#attached = false;
     const n = native();
-    const r = n.bpf_tc_detach(tcHook(this.ifindex, this.direction), { sz: n.sizes.tcOpts, prog_fd: 0, flags: 0, prog_id: 0, handle: this.handle, priority: this.priority }) as number;
+    const r = n.bpf_tc_detach(tcHook(this.ifindex, this.direction), {
+      sz: n.sizes.tcOpts,
+      prog_fd: 0,
+      flags: 0,
+      prog_id: 0,
+      handle: this.handle,
+      priority: this.priority,
+    }) as number;
     // The interface may be gone already (a deleted veth takes its filters along).
     if (r < 0 && r !== -19 && r !== -2 && r !== -22) throw new BpfError(`bpf_tc_detach(ifindex ${this.ifindex} ${this.direction})`, -r);
   }
@@ -112,7 +119,14 @@ export function attachTc(progFd: number, opts: TcAttachOptions): TcLink {
     const r = n.bpf_tc_hook_create(hook) as number;
     return r === -EEXIST ? 0 : r;
   });
-  const o = { sz: n.sizes.tcOpts, prog_fd: progFd, flags: BPF_TC_F_REPLACE, prog_id: 0, handle: opts.handle ?? 1, priority: opts.priority ?? 1 };
+  const o = {
+    sz: n.sizes.tcOpts,
+    prog_fd: progFd,
+    flags: BPF_TC_F_REPLACE,
+    prog_id: 0,
+    handle: opts.handle ?? 1,
+    priority: opts.priority ?? 1,
+  };
   check(`bpf_tc_attach(${where})`, () => n.bpf_tc_attach(hook, o) as number);
   return new TcLink(ifindex, opts.direction, o.handle, o.priority, o.prog_id);
 }

@@ -102,16 +102,19 @@ export class BpfMap extends FdOwner {
       map_ifindex: 0,
     };
     const name = (spec.name ?? '').slice(0, 15);
-    const fd = check(`bpf_map_create(${name || spec.type}, ${spec.type}, key ${spec.keySize}, value ${spec.valueSize}, max ${spec.maxEntries})`, () =>
-      n.bpf_map_create(mapTypes[spec.type], name || null, spec.keySize, spec.valueSize, spec.maxEntries, opts) as number,
+    const fd = check(
+      `bpf_map_create(${name || spec.type}, ${spec.type}, key ${spec.keySize}, value ${spec.valueSize}, max ${spec.maxEntries})`,
+      () => n.bpf_map_create(mapTypes[spec.type], name || null, spec.keySize, spec.valueSize, spec.maxEntries, opts) as number,
     );
     return BpfMap.fromFd(fd, true);
   }
 
   /** Opens a map pinned in bpffs (bpf_obj_get). */
   static openPinned(path: string): BpfMap {
-    const fd = check(`bpf_obj_get(${path})`, () => native().bpf_obj_get(path) as number, (e) =>
-      e === ENOENT ? 'nothing is pinned there' : undefined,
+    const fd = check(
+      `bpf_obj_get(${path})`,
+      () => native().bpf_obj_get(path) as number,
+      (e) => (e === ENOENT ? 'nothing is pinned there' : undefined),
     );
     // A pinned program or link answers BPF_OBJ_GET_INFO_BY_FD too; fdinfo says what the fd really is.
     let fdinfo = '';
@@ -122,7 +125,12 @@ export class BpfMap extends FdOwner {
     }
     if (fdinfo !== '' && !/^map_type:/m.test(fdinfo)) {
       native().close(fd);
-      throw new BpfError(`bpf_obj_get(${path})`, 22, [], 'the pinned object is not a map (a program or link?); remove it or choose another path');
+      throw new BpfError(
+        `bpf_obj_get(${path})`,
+        22,
+        [],
+        'the pinned object is not a map (a program or link?); remove it or choose another path',
+      );
     }
     try {
       return BpfMap.fromFd(fd, true);
@@ -144,12 +152,19 @@ export class BpfMap extends FdOwner {
 
   #key(key: Key): Uint8Array {
     const k = typeof key === 'number' ? u32(key) : key;
-    if (k.length !== this.keySize) throw new BpfError(`${this.describe()}: key`, 22, [], `key is ${k.length} bytes, the map's key size is ${this.keySize}`);
+    if (k.length !== this.keySize)
+      throw new BpfError(`${this.describe()}: key`, 22, [], `key is ${k.length} bytes, the map's key size is ${this.keySize}`);
     return k;
   }
 
   #value(value: Uint8Array): Uint8Array {
-    if (value.length !== this.userValueSize) throw new BpfError(`${this.describe()}: value`, 22, [], `value is ${value.length} bytes, the map's value size is ${this.userValueSize}${this.perCpu ? ' (per CPU)' : ''}`);
+    if (value.length !== this.userValueSize)
+      throw new BpfError(
+        `${this.describe()}: value`,
+        22,
+        [],
+        `value is ${value.length} bytes, the map's value size is ${this.userValueSize}${this.perCpu ? ' (per CPU)' : ''}`,
+      );
     return value;
   }
 
@@ -166,7 +181,11 @@ export class BpfMap extends FdOwner {
   update(key: Key, value: Uint8Array, flags: number = BPF_ANY): void {
     const k = this.#key(key);
     const v = this.#value(value);
-    check(`bpf_map_update_elem(${this.name})`, () => native().bpf_map_update_elem(this.fd, k, v, BigInt(flags)) as number, capacityHint(this));
+    check(
+      `bpf_map_update_elem(${this.name})`,
+      () => native().bpf_map_update_elem(this.fd, k, v, BigInt(flags)) as number,
+      capacityHint(this),
+    );
   }
 
   /** Deletes key; false when it was not there. */
@@ -205,13 +224,24 @@ export class BpfMap extends FdOwner {
   updateBatch(keys: Uint8Array, values: Uint8Array, elemFlags: number = BPF_ANY): number {
     const count = keys.length / this.keySize;
     if (!Number.isInteger(count) || values.length !== count * this.userValueSize)
-      throw new BpfError(`bpf_map_update_batch(${this.name})`, 22, [], `${keys.length} key bytes and ${values.length} value bytes do not make whole ${this.keySize}+${this.userValueSize} byte records`);
+      throw new BpfError(
+        `bpf_map_update_batch(${this.name})`,
+        22,
+        [],
+        `${keys.length} key bytes and ${values.length} value bytes do not make whole ${this.keySize}+${this.userValueSize} byte records`,
+      );
     if (count === 0) return 0;
     const n = native();
     const inout = [count];
     const opts = { sz: n.sizes.mapBatchOpts, elem_flags: BigInt(elemFlags), flags: 0n };
     const r = n.bpf_map_update_batch(this.fd, keys, values, inout, opts) as number;
-    if (r < 0) throw new BpfError(`bpf_map_update_batch(${this.name}, ${count} elements)`, -r, [], `${inout[0]} of ${count} written${capacityHint(this)(-r) ? '; ' + capacityHint(this)(-r) : ''}`);
+    if (r < 0)
+      throw new BpfError(
+        `bpf_map_update_batch(${this.name}, ${count} elements)`,
+        -r,
+        [],
+        `${inout[0]} of ${count} written${capacityHint(this)(-r) ? '; ' + capacityHint(this)(-r) : ''}`,
+      );
     return inout[0] ?? count;
   }
 
@@ -250,7 +280,8 @@ export class BpfMap extends FdOwner {
   /** bpf_map_delete_batch over packed keys; returns how many were deleted. */
   deleteBatch(keys: Uint8Array): number {
     const count = keys.length / this.keySize;
-    if (!Number.isInteger(count)) throw new BpfError(`bpf_map_delete_batch(${this.name})`, 22, [], `${keys.length} bytes are not whole ${this.keySize}-byte keys`);
+    if (!Number.isInteger(count))
+      throw new BpfError(`bpf_map_delete_batch(${this.name})`, 22, [], `${keys.length} bytes are not whole ${this.keySize}-byte keys`);
     if (count === 0) return 0;
     const n = native();
     const inout = [count];
@@ -261,8 +292,10 @@ export class BpfMap extends FdOwner {
 
   /** Pins the map at a bpffs path (bpf_obj_pin); EEXIST when something is already pinned there. */
   pin(path: string): void {
-    check(`bpf_obj_pin(${this.name}, ${path})`, () => native().bpf_obj_pin(this.fd, path) as number, (e) =>
-      e === 17 ? 'something is already pinned at that path; unpin it or open it with BpfMap.openPinned' : undefined,
+    check(
+      `bpf_obj_pin(${this.name}, ${path})`,
+      () => native().bpf_obj_pin(this.fd, path) as number,
+      (e) => (e === 17 ? 'something is already pinned at that path; unpin it or open it with BpfMap.openPinned' : undefined),
     );
   }
 
@@ -276,7 +309,8 @@ export class BpfMap extends FdOwner {
    * so a program sees the old inner map or the new one, never a mix.
    */
   setInner(key: Key, inner: BpfMap): void {
-    if (this.type !== 'array_of_maps' && this.type !== 'hash_of_maps') throw new BpfError(`${this.describe()}: setInner`, 22, [], `a ${this.type} map has no inner-map slots`);
+    if (this.type !== 'array_of_maps' && this.type !== 'hash_of_maps')
+      throw new BpfError(`${this.describe()}: setInner`, 22, [], `a ${this.type} map has no inner-map slots`);
     this.update(key, u32(inner.fd));
   }
 
@@ -301,10 +335,20 @@ function capacityHint(m: BpfMap): (errno: number) => string | undefined {
   return (e) => (e === 7 || e === 28 ? `map ${m.name} is full (max_entries ${m.maxEntries})` : undefined);
 }
 
-export function splitRecords(records: Uint8Array, keySize: number, valueSize: number, what = 'image'): { keys: Buffer; values: Buffer; count: number } {
+export function splitRecords(
+  records: Uint8Array,
+  keySize: number,
+  valueSize: number,
+  what = 'image',
+): { keys: Buffer; values: Buffer; count: number } {
   const rec = keySize + valueSize;
   if (records.length % rec !== 0)
-    throw new BpfError(`${what}: records`, 22, [], `${records.length} bytes are not whole ${keySize}+${valueSize} byte records (truncated by ${records.length % rec} bytes?)`);
+    throw new BpfError(
+      `${what}: records`,
+      22,
+      [],
+      `${records.length} bytes are not whole ${keySize}+${valueSize} byte records (truncated by ${records.length % rec} bytes?)`,
+    );
   const count = records.length / rec;
   const keys = Buffer.alloc(count * keySize);
   const values = Buffer.alloc(count * valueSize);
@@ -313,7 +357,8 @@ export function splitRecords(records: Uint8Array, keySize: number, valueSize: nu
     const src = new Uint32Array(records.buffer, records.byteOffset, records.length / 4);
     const k = new Uint32Array(keys.buffer, keys.byteOffset, keys.length / 4);
     const v = new Uint32Array(values.buffer, values.byteOffset, values.length / 4);
-    const kw = keySize / 4, vw = valueSize / 4;
+    const kw = keySize / 4,
+      vw = valueSize / 4;
     for (let i = 0, s = 0, ko = 0, vo = 0; i < count; i++) {
       for (let j = 0; j < kw; j++) k[ko++] = src[s++]!;
       for (let j = 0; j < vw; j++) v[vo++] = src[s++]!;

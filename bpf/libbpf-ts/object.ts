@@ -38,8 +38,10 @@ export class BpfObject implements Disposable {
 
   /** Opens an object file (bpf_object__open); maps and programs can be adjusted until load(). */
   static open(path: string, opts: OpenOptions = {}): BpfObject {
-    const ptr = checkPtr(`bpf_object__open(${path})`, () => native().bpf_object__open(path) as NativePtr, (e) =>
-      e === 2 ? 'no such file; run `npm run build` to compile bpf/' : undefined,
+    const ptr = checkPtr(
+      `bpf_object__open(${path})`,
+      () => native().bpf_object__open(path) as NativePtr,
+      (e) => (e === 2 ? 'no such file; run `npm run build` to compile bpf/' : undefined),
     );
     const obj = new BpfObject(ptr, path);
     try {
@@ -77,7 +79,12 @@ export class BpfObject implements Disposable {
   declaredMap(name: string): { type: MapTypeName | `unknown(${number})`; keySize: number; valueSize: number; maxEntries: number } {
     const n = native();
     const m = this.#rawMap(name);
-    return { type: mapTypeName(n.bpf_map__type(m) as number), keySize: n.bpf_map__key_size(m) as number, valueSize: n.bpf_map__value_size(m) as number, maxEntries: n.bpf_map__max_entries(m) as number };
+    return {
+      type: mapTypeName(n.bpf_map__type(m) as number),
+      keySize: n.bpf_map__key_size(m) as number,
+      valueSize: n.bpf_map__value_size(m) as number,
+      maxEntries: n.bpf_map__max_entries(m) as number,
+    };
   }
 
   /** Loads maps and programs into the kernel; a verifier rejection throws with the log's last lines. */
@@ -86,8 +93,12 @@ export class BpfObject implements Disposable {
     if (value < 0) {
       // libbpf prints the verifier log between "-- BEGIN PROG LOAD LOG --" and "-- END PROG LOAD LOG --".
       const verifier = extractVerifierLog(log);
-      throw new BpfError(`bpf_object__load(${this.path})`, -value, verifier.length > 0 ? verifier.slice(-20) : log,
-        verifier.length > 0 ? 'the verifier rejected a program (log tail below)' : undefined);
+      throw new BpfError(
+        `bpf_object__load(${this.path})`,
+        -value,
+        verifier.length > 0 ? verifier.slice(-20) : log,
+        verifier.length > 0 ? 'the verifier rejected a program (log tail below)' : undefined,
+      );
     }
     this.#loaded = true;
     return this;
@@ -111,7 +122,8 @@ export class BpfObject implements Disposable {
   mapNames(): string[] {
     const out: string[] = [];
     const n = native();
-    for (let m = n.bpf_object__next_map(this.#ptr(), null) as NativePtr; m; m = n.bpf_object__next_map(this.#ptr(), m) as NativePtr) out.push(n.bpf_map__name(m) as string);
+    for (let m = n.bpf_object__next_map(this.#ptr(), null) as NativePtr; m; m = n.bpf_object__next_map(this.#ptr(), m) as NativePtr)
+      out.push(n.bpf_map__name(m) as string);
     return out;
   }
 
@@ -129,14 +141,23 @@ export class BpfObject implements Disposable {
 
   program(name: string): BpfProgram {
     const p = native().bpf_object__find_program_by_name(this.#ptr(), name) as NativePtr;
-    if (!p) throw new BpfError(`bpf_object__find_program_by_name(${name})`, 2, [], `${this.path} has programs ${this.programs().map((x) => x.name).join(', ')}`);
+    if (!p)
+      throw new BpfError(
+        `bpf_object__find_program_by_name(${name})`,
+        2,
+        [],
+        `${this.path} has programs ${this.programs()
+          .map((x) => x.name)
+          .join(', ')}`,
+      );
     return new BpfProgram(p, this);
   }
 
   programs(): BpfProgram[] {
     const out: BpfProgram[] = [];
     const n = native();
-    for (let p = n.bpf_object__next_program(this.#ptr(), null) as NativePtr; p; p = n.bpf_object__next_program(this.#ptr(), p) as NativePtr) out.push(new BpfProgram(p, this));
+    for (let p = n.bpf_object__next_program(this.#ptr(), null) as NativePtr; p; p = n.bpf_object__next_program(this.#ptr(), p) as NativePtr)
+      out.push(new BpfProgram(p, this));
     return out;
   }
 
@@ -181,13 +202,17 @@ export class BpfProgram {
   /** The program fd (borrowed from the object). */
   get fd(): number {
     const fd = native().bpf_program__fd(this.#p) as number;
-    if (fd < 0) throw new BpfError(`bpf_program__fd(${this.name})`, 9, [], 'the object is not loaded yet, or this program was not autoloaded');
+    if (fd < 0)
+      throw new BpfError(`bpf_program__fd(${this.name})`, 9, [], 'the object is not loaded yet, or this program was not autoloaded');
     return fd;
   }
 
   /** Attaches a tracepoint program to category/name (e.g. `syscalls`, `sys_enter_openat`). */
   attachTracepoint(category: string, name: string): BpfLink {
-    const l = checkPtr(`bpf_program__attach_tracepoint(${this.name}, ${category}/${name})`, () => native().bpf_program__attach_tracepoint(this.#p, category, name) as NativePtr);
+    const l = checkPtr(
+      `bpf_program__attach_tracepoint(${this.name}, ${category}/${name})`,
+      () => native().bpf_program__attach_tracepoint(this.#p, category, name) as NativePtr,
+    );
     return new BpfLink(l, `${this.name}@tracepoint/${category}/${name}`);
   }
 
@@ -199,8 +224,10 @@ export class BpfProgram {
 
   /** Pins the loaded program in bpffs (e.g. for `tc filter add ... bpf pinned PATH` or another process). */
   pin(path: string): void {
-    check(`bpf_obj_pin(${this.name}, ${path})`, () => native().bpf_obj_pin(this.fd, path) as number, (e) =>
-      e === 17 ? 'something is already pinned at that path' : undefined,
+    check(
+      `bpf_obj_pin(${this.name}, ${path})`,
+      () => native().bpf_obj_pin(this.fd, path) as number,
+      (e) => (e === 17 ? 'something is already pinned at that path' : undefined),
     );
   }
 

@@ -25,15 +25,18 @@ export class RingBuffer implements Disposable {
   constructor(map: BpfMap, onSample: SampleHandler, opts: RingBufferOptions = {}) {
     if (map.type !== 'ringbuf') throw new Error(`RingBuffer: map ${map.name} is a ${map.type}, not a ringbuf`);
     // The callback copies the sample out: the ring memory is reused as soon as it returns.
-    const cb = registerCallback(((_ctx: unknown, data: unknown, size: number | bigint) => {
-      try {
-        onSample(copyOut(data, Number(size)));
-        return 0;
-      } catch (e) {
-        this.#error = e;
-        return -1; // stops this consume round; the error is rethrown from consume()
-      }
-    }) as (...args: never[]) => unknown, 'weir_ring_buffer_sample_fn');
+    const cb = registerCallback(
+      ((_ctx: unknown, data: unknown, size: number | bigint) => {
+        try {
+          onSample(copyOut(data, Number(size)));
+          return 0;
+        } catch (e) {
+          this.#error = e;
+          return -1; // stops this consume round; the error is rethrown from consume()
+        }
+      }) as (...args: never[]) => unknown,
+      'weir_ring_buffer_sample_fn',
+    );
     this.#unregister = cb.unregister;
     try {
       this.#rb = checkPtr(`ring_buffer__new(${map.name})`, () => native().ring_buffer__new(map.fd, cb.ptr, null, null) as NativePtr);

@@ -45,7 +45,13 @@ export function testRun(progFd: number, opts: TestRunOptions, what = `prog fd ${
     batch_size: 0,
   };
   const r = n.bpf_prog_test_run_opts(progFd, o) as number;
-  if (r < 0) throw new BpfError(`bpf_prog_test_run_opts(${what})`, -r, [], -r === 22 ? 'the packet or context does not suit this program type' : undefined);
+  if (r < 0)
+    throw new BpfError(
+      `bpf_prog_test_run_opts(${what})`,
+      -r,
+      [],
+      -r === 22 ? 'the packet or context does not suit this program type' : undefined,
+    );
   return {
     retval: o.retval,
     durationNs: o.duration,

@@ -27,7 +27,19 @@ import {
   type NetEvent,
 } from '../abi/net.js';
 import { objectsDir } from '../paths.js';
-import { BpfError, BpfMap, type MapSpec, BpfObject, type BpfProgram, RingBuffer, TcLink, XdpLink, attachTc, attachXdp, ifindexOf } from '../libbpf-ts/index.js';
+import {
+  BpfError,
+  BpfMap,
+  type MapSpec,
+  BpfObject,
+  type BpfProgram,
+  RingBuffer,
+  type TcLink,
+  type XdpLink,
+  attachTc,
+  attachXdp,
+  ifindexOf,
+} from '../libbpf-ts/index.js';
 
 export type { NetEvent } from '../abi/net.js';
 
@@ -140,7 +152,10 @@ interface OuterSpec {
   create: (sizes: StructSizes) => BpfMap;
 }
 
-function createDeclared(declared: Record<string, { type: string; keySize: number; valueSize: number; maxEntries: number }>, name: string): BpfMap {
+function createDeclared(
+  declared: Record<string, { type: string; keySize: number; valueSize: number; maxEntries: number }>,
+  name: string,
+): BpfMap {
   const d = declared[name]!;
   return BpfMap.create({ type: d.type as MapSpec['type'], name, keySize: d.keySize, valueSize: d.valueSize, maxEntries: d.maxEntries });
 }
@@ -148,7 +163,17 @@ function createDeclared(declared: Record<string, { type: string; keySize: number
 const elapsed = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 export class NetDatapath implements Disposable {
-  readonly maps: { policy: BpfMap; ipcache: BpfMap; endpoints: BpfMap; prefilter: BpfMap; events: BpfMap; stats: BpfMap; state: BpfMap; ct: BpfMap; config: BpfMap };
+  readonly maps: {
+    policy: BpfMap;
+    ipcache: BpfMap;
+    endpoints: BpfMap;
+    prefilter: BpfMap;
+    events: BpfMap;
+    stats: BpfMap;
+    state: BpfMap;
+    ct: BpfMap;
+    config: BpfMap;
+  };
   readonly sizes: StructSizes;
   readonly fromEndpoint: BpfProgram;
   readonly toEndpoint: BpfProgram;
@@ -194,34 +219,75 @@ export class NetDatapath implements Disposable {
       return { [netMapNames.ct]: probe.declaredMap(netMapNames.ct), [netMapNames.config]: probe.declaredMap(netMapNames.config) };
     })();
     const policyMax = opts.policyMaxEntries ?? WEIR_POLICY_MAX_ENTRIES_DEFAULT;
-    const lpm = (name: string, key: number, value: number, max: number) => BpfMap.create({ type: 'lpm_trie', name, keySize: key, valueSize: value, maxEntries: max });
+    const lpm = (name: string, key: number, value: number, max: number) =>
+      BpfMap.create({ type: 'lpm_trie', name, keySize: key, valueSize: value, maxEntries: max });
     const specs: Record<keyof NetDatapath['maps'], OuterSpec> = {
       policy: {
         kind: 'policy',
         create: (s) => {
           using tpl = lpm('weir_policy_tpl', s['weir_policy_key']!, s['weir_policy_value']!, 1);
-          return BpfMap.create({ type: 'hash_of_maps', name: netMapNames.policy, keySize: 4, valueSize: 4, maxEntries: WEIR_ENDPOINTS_MAX, innerMap: tpl });
+          return BpfMap.create({
+            type: 'hash_of_maps',
+            name: netMapNames.policy,
+            keySize: 4,
+            valueSize: 4,
+            maxEntries: WEIR_ENDPOINTS_MAX,
+            innerMap: tpl,
+          });
         },
       },
       ipcache: {
         kind: 'ipcache',
         create: (s) => {
           using tpl = lpm('weir_ipc_tpl', s['weir_ipcache_key']!, s['weir_ipcache_value']!, 1);
-          return BpfMap.create({ type: 'array_of_maps', name: netMapNames.ipcache, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: tpl });
+          return BpfMap.create({
+            type: 'array_of_maps',
+            name: netMapNames.ipcache,
+            keySize: 4,
+            valueSize: 4,
+            maxEntries: 1,
+            innerMap: tpl,
+          });
         },
       },
       prefilter: {
         kind: 'prefilter',
         create: (s) => {
           using tpl = lpm('weir_pf_tpl', s['weir_ipcache_key']!, s['weir_prefilter_value']!, 1);
-          return BpfMap.create({ type: 'array_of_maps', name: netMapNames.prefilter, keySize: 4, valueSize: 4, maxEntries: 1, innerMap: tpl });
+          return BpfMap.create({
+            type: 'array_of_maps',
+            name: netMapNames.prefilter,
+            keySize: 4,
+            valueSize: 4,
+            maxEntries: 1,
+            innerMap: tpl,
+          });
         },
       },
-      endpoints: { kind: 'endpoints', create: (s) => BpfMap.create({ type: 'hash', name: netMapNames.endpoints, keySize: 4, valueSize: s['weir_endpoint_value']!, maxEntries: WEIR_ENDPOINTS_MAX }) },
-      events: { kind: 'events', create: () => BpfMap.create({ type: 'ringbuf', name: netMapNames.events, keySize: 0, valueSize: 0, maxEntries: 1 << 20 }) },
-      stats: { kind: 'stats', create: () => BpfMap.create({ type: 'percpu_array', name: netMapNames.stats, keySize: 4, valueSize: 8, maxEntries: WEIR_STAT_MAX }) },
+      endpoints: {
+        kind: 'endpoints',
+        create: (s) =>
+          BpfMap.create({
+            type: 'hash',
+            name: netMapNames.endpoints,
+            keySize: 4,
+            valueSize: s['weir_endpoint_value']!,
+            maxEntries: WEIR_ENDPOINTS_MAX,
+          }),
+      },
+      events: {
+        kind: 'events',
+        create: () => BpfMap.create({ type: 'ringbuf', name: netMapNames.events, keySize: 0, valueSize: 0, maxEntries: 1 << 20 }),
+      },
+      stats: {
+        kind: 'stats',
+        create: () => BpfMap.create({ type: 'percpu_array', name: netMapNames.stats, keySize: 4, valueSize: 8, maxEntries: WEIR_STAT_MAX }),
+      },
       // Not used by the programs: the digest of the bundle in force, pinned so that it survives the agent.
-      state: { kind: 'state', create: () => BpfMap.create({ type: 'array', name: netMapNames.state, keySize: 4, valueSize: STATE_VALUE_SIZE, maxEntries: 1 }) },
+      state: {
+        kind: 'state',
+        create: () => BpfMap.create({ type: 'array', name: netMapNames.state, keySize: 4, valueSize: STATE_VALUE_SIZE, maxEntries: 1 }),
+      },
       // Pinned like the rest so that flows and switches survive an agent restart (a new program instance
       // reuses them); shapes as the object declares them.
       ct: { kind: 'ct', create: () => createDeclared(declared, netMapNames.ct) },
@@ -245,7 +311,12 @@ export class NetDatapath implements Disposable {
           fresh.close();
           if (problem) {
             pinned.close();
-            throw new BpfError(`open pinned ${path}`, 17, [], `${problem}: it belongs to something else or to another datapath ABI; remove it (rm ${path}) or use another pin directory`);
+            throw new BpfError(
+              `open pinned ${path}`,
+              17,
+              [],
+              `${problem}: it belongs to something else or to another datapath ABI; remove it (rm ${path}) or use another pin directory`,
+            );
           }
           maps[k] = pinned;
         } else {
@@ -253,7 +324,16 @@ export class NetDatapath implements Disposable {
           maps[k] = fresh;
         }
       }
-      const reuse = { weir_policy: maps.policy, weir_ipcache: maps.ipcache, weir_endpoints: maps.endpoints, weir_prefilter: maps.prefilter, weir_events: maps.events, weir_net_stats: maps.stats, weir_ct: maps.ct, weir_net_config: maps.config };
+      const reuse = {
+        weir_policy: maps.policy,
+        weir_ipcache: maps.ipcache,
+        weir_endpoints: maps.endpoints,
+        weir_prefilter: maps.prefilter,
+        weir_events: maps.events,
+        weir_net_stats: maps.stats,
+        weir_ct: maps.ct,
+        weir_net_config: maps.config,
+      };
       const ep = BpfObject.open(endpointObj, { reuseMaps: reuse });
       objects.push(ep);
       ep.load();
@@ -349,12 +429,16 @@ export class NetDatapath implements Disposable {
     const { image, bytes } = li;
     const label = `map image ${image.name}${image.endpoint ? ` (${image.endpoint})` : ''} ${image.digest.slice(0, 12)}`;
     const kind = (Object.keys(imageLayouts) as ImageKind[]).find((k) => k === image.name);
-    if (!kind) throw new ImageError(label, `no swappable datapath map is called ${image.name} (known: ${Object.keys(imageLayouts).join(', ')})`);
+    if (!kind)
+      throw new ImageError(label, `no swappable datapath map is called ${image.name} (known: ${Object.keys(imageLayouts).join(', ')})`);
     const want = imageLayouts[kind];
     const ks = this.sizes[want.keyType]!;
     const vs = this.sizes[want.valueType]!;
     if (image.keySize !== ks || image.valueSize !== vs)
-      throw new ImageError(label, `records are ${image.keySize}+${image.valueSize} bytes but the datapath's ${want.keyType}/${want.valueType} are ${ks}+${vs} bytes (bundle built for another ABI?)`);
+      throw new ImageError(
+        label,
+        `records are ${image.keySize}+${image.valueSize} bytes but the datapath's ${want.keyType}/${want.valueType} are ${ks}+${vs} bytes (bundle built for another ABI?)`,
+      );
     if (image.type !== 'lpm_trie') throw new ImageError(label, `image type ${image.type}, the ${kind} inner map is an lpm_trie`);
     const rec = ks + vs;
     if (bytes.length % rec !== 0) throw new ImageError(label, `blob is ${bytes.length} bytes, not whole ${rec}-byte records (truncated?)`);
@@ -500,4 +584,3 @@ function shapeMismatch(have: BpfMap, want: BpfMap): string | undefined {
     return `the pinned map is a ${have.type} (key ${have.keySize}, value ${have.valueSize}, max ${have.maxEntries}), expected a ${want.type} (key ${want.keySize}, value ${want.valueSize}, max ${want.maxEntries})`;
   return undefined;
 }
-

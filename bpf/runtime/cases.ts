@@ -36,14 +36,19 @@ export interface KernelOutcome {
 }
 
 /** Syscalls the runner will really make (inside the probe's own mount namespace); others are skipped. */
-const safeCalls = new Set([2 /* open */, 257 /* openat */, 437 /* openat2 */, 165 /* mount */, 166 /* umount2 */, 155 /* pivot_root */, 4 /* stat */, 6 /* lstat */, 21 /* access */, 89 /* readlink */, 262 /* newfstatat */]);
+const safeCalls = new Set([
+  2 /* open */, 257 /* openat */, 437 /* openat2 */, 165 /* mount */, 166 /* umount2 */, 155 /* pivot_root */, 4 /* stat */, 6 /* lstat */,
+  21 /* access */, 89 /* readlink */, 262 /* newfstatat */,
+]);
 const O_WRITE_MASK = 0o1 | 0o2 | 0o100 | 0o1000; // O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
 
 /** Why a case may not run in the kernel, or undefined when it may. */
 export function unsafeReason(c: KernelCase): string | undefined {
-  if (!safeCalls.has(c.nr)) return `syscall ${c.nr} is not in the --kernel allow list (open, openat, openat2, mount, umount2, pivot_root, stat, lstat, access, readlink, newfstatat): it would really run on this machine`;
+  if (!safeCalls.has(c.nr))
+    return `syscall ${c.nr} is not in the --kernel allow list (open, openat, openat2, mount, umount2, pivot_root, stat, lstat, access, readlink, newfstatat): it would really run on this machine`;
   const flags = c.nr === 2 ? c.args[1] : c.nr === 257 ? c.args[2] : undefined;
-  if (typeof flags === 'number' && (flags & O_WRITE_MASK) !== 0) return 'open with write/create/truncate flags would modify the file: evaluated on the images only';
+  if (typeof flags === 'number' && (flags & O_WRITE_MASK) !== 0)
+    return 'open with write/create/truncate flags would modify the file: evaluated on the images only';
   if (c.nr === 437) return 'openat2 takes a struct: evaluated on the images only';
   return undefined;
 }
@@ -58,7 +63,10 @@ function removeLeftovers(): void {
       return false;
     }
   };
-  for (const [dir, rm] of [[tmpdir(), (p: string) => rmSync(p, { recursive: true, force: true })], [cgroup2, (p: string) => rmdirSync(p)]] as const) {
+  for (const [dir, rm] of [
+    [tmpdir(), (p: string) => rmSync(p, { recursive: true, force: true })],
+    [cgroup2, (p: string) => rmdirSync(p)],
+  ] as const) {
     let names: string[] = [];
     try {
       names = readdirSync(dir);
@@ -109,7 +117,11 @@ export class KernelCaseRunner implements Disposable {
     // A scoped case runs the probe in a cgroup of its own, put in the policy's scope like the agent puts a pod's.
     let cg: string | undefined;
     if (c.scopeSets?.length) {
-      const root = existsSync(`${cgroup2}/cgroup.procs`) ? cgroup2 : existsSync('/sys/fs/cgroup/cgroup.procs') && existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : undefined;
+      const root = existsSync(`${cgroup2}/cgroup.procs`)
+        ? cgroup2
+        : existsSync('/sys/fs/cgroup/cgroup.procs') && existsSync('/sys/fs/cgroup/cgroup.controllers')
+          ? '/sys/fs/cgroup'
+          : undefined;
       if (!root) return { verdict: 'skipped', detail: 'pod scoping needs a cgroup v2 hierarchy to put the probe in a cgroup of its own' };
       cg = path.join(root, `wrt-case-${process.pid}-${Math.random().toString(16).slice(2, 8)}`);
       mkdirSync(cg);
@@ -134,7 +146,9 @@ export class KernelCaseRunner implements Disposable {
     const pid = child.pid ?? 0;
     let out = '';
     let err = '';
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('probe did not get ready in 5 s')), 5000);

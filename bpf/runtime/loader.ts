@@ -9,7 +9,16 @@ import { BpfMap, BpfObject, RingBuffer, type BpfLink } from '../libbpf-ts/index.
 import { imageRecords } from '../abi/image.js';
 import { decodeU32, encodeU32 } from '../abi/layouts.js';
 import { checkRuntimeImage } from '../abi/runtime-check.js';
-import { decodeRuntimeStats, emptyRuntimeImages as emptyImages, encodeNodeInfo, encodeNumKey, encodePolicyMode, encodeProc, type RuntimeMapImage, type RuntimeStats } from '../abi/runtime.js';
+import {
+  decodeRuntimeStats,
+  emptyRuntimeImages as emptyImages,
+  encodeNodeInfo,
+  encodeNumKey,
+  encodePolicyMode,
+  encodeProc,
+  type RuntimeMapImage,
+  type RuntimeStats,
+} from '../abi/runtime.js';
 
 /** bpf/build/wrt_runtime.bpf.o, also when running from dist/ (WEIR_BPF_OBJECTS overrides the directory). */
 export const defaultRuntimeObject = ((): string => {
@@ -41,7 +50,15 @@ export interface ApplyStats {
 
 /** Namespace inode numbers of pid 1, indexed like WRT_NS_* (host_ns in matchNamespaces). */
 export function hostNamespaces(): number[] {
-  const kinds: [number, string][] = [[1, 'uts'], [2, 'ipc'], [3, 'mnt'], [4, 'pid'], [5, 'net'], [6, 'cgroup'], [7, 'pid_for_children']];
+  const kinds: [number, string][] = [
+    [1, 'uts'],
+    [2, 'ipc'],
+    [3, 'mnt'],
+    [4, 'pid'],
+    [5, 'net'],
+    [6, 'cgroup'],
+    [7, 'pid_for_children'],
+  ];
   const out = new Array<number>(8).fill(0);
   for (const [i, k] of kinds) {
     try {
@@ -54,7 +71,21 @@ export function hostNamespaces(): number[] {
 }
 
 /** Maps shared across restarts when pinned: everything the programs read or write. */
-const pinnedMaps = ['wrt_stats', 'wrt_hooks_slots', 'wrt_policies_slots', 'wrt_str_a_slots', 'wrt_str_b_slots', 'wrt_str_slots', 'wrt_prefix_slots', 'wrt_postfix_slots', 'wrt_num_slots', 'wrt_active', 'wrt_node', 'wrt_procs', 'wrt_events'];
+const pinnedMaps = [
+  'wrt_stats',
+  'wrt_hooks_slots',
+  'wrt_policies_slots',
+  'wrt_str_a_slots',
+  'wrt_str_b_slots',
+  'wrt_str_slots',
+  'wrt_prefix_slots',
+  'wrt_postfix_slots',
+  'wrt_num_slots',
+  'wrt_active',
+  'wrt_node',
+  'wrt_procs',
+  'wrt_events',
+];
 
 export interface RuntimeOpenOptions {
   objectPath?: string;
@@ -98,10 +129,16 @@ export class RuntimeDatapath implements Disposable {
       const dp = new RuntimeDatapath(obj, pinDir);
       dp.#inner.push(...Object.values(reuse));
       if (pinDir) for (const m of pinnedMaps) if (!reuse[m]) obj.map(m).pin(path.join(pinDir, m));
-      for (const [prog, tp] of [['wrt_exec', 'sched_process_exec'], ['wrt_fork', 'sched_process_fork'], ['wrt_exit', 'sched_process_exit']] as const) dp.#attach(prog, 'sched', tp);
+      for (const [prog, tp] of [
+        ['wrt_exec', 'sched_process_exec'],
+        ['wrt_fork', 'sched_process_fork'],
+        ['wrt_exit', 'sched_process_exit'],
+      ] as const)
+        dp.#attach(prog, 'sched', tp);
       if (pinDir) {
         // Attach points pinned by an earlier agent keep their (older) program instances on the same maps.
-        for (const f of readdirSync(pinDir)) if (f.startsWith('link-') && !f.startsWith('link-sched-')) dp.#links.set(f.slice(5).replace('-', '/'), 'pinned');
+        for (const f of readdirSync(pinDir))
+          if (f.startsWith('link-') && !f.startsWith('link-sched-')) dp.#links.set(f.slice(5).replace('-', '/'), 'pinned');
       }
       // Processes that exec'd before weir loaded get their binary from /proc (as Tetragon's procfs scan).
       if (!adopting) dp.seedProcesses();
@@ -147,7 +184,11 @@ export class RuntimeDatapath implements Disposable {
    */
   seedProcesses(pids?: number[]): number {
     const procs = this.object.map('wrt_procs');
-    const list = pids ?? readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    const list =
+      pids ??
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number);
     let n = 0;
     for (const pid of list) {
       try {
@@ -173,18 +214,27 @@ export class RuntimeDatapath implements Disposable {
   apply(given: readonly RuntimeMapImage[], attach: readonly string[], scopes?: ReadonlyMap<number, readonly bigint[]>): ApplyStats {
     const t0 = performance.now();
     // Every slot of the next generation is refilled, so nothing of an older generation survives in it.
-    const images = emptyImages.map((e) => given.find((g) => g.name === e.name) ?? e).map((img) => {
-      if (img.name !== 'wrt_num' || !scopes?.size) return img;
-      const extra = [...scopes].flatMap(([set, ids]) => ids.map((id) => [encodeNumKey(set, id), Uint8Array.of(1)] as const));
-      if (img.records.length + extra.length > img.maxEntries) throw new Error(`pod scopes need ${extra.length} cgroup entries; wrt_num holds ${img.maxEntries - img.records.length} more`);
-      return { ...img, records: [...img.records, ...extra] };
-    });
+    const images = emptyImages
+      .map((e) => given.find((g) => g.name === e.name) ?? e)
+      .map((img) => {
+        if (img.name !== 'wrt_num' || !scopes?.size) return img;
+        const extra = [...scopes].flatMap(([set, ids]) => ids.map((id) => [encodeNumKey(set, id), Uint8Array.of(1)] as const));
+        if (img.records.length + extra.length > img.maxEntries)
+          throw new Error(`pod scopes need ${extra.length} cgroup entries; wrt_num holds ${img.maxEntries - img.records.length} more`);
+        return { ...img, records: [...img.records, ...extra] };
+      });
     const next = this.#applied ? this.#generation ^ 1 : 0;
     const entries: Record<string, number> = {};
     const fresh: BpfMap[] = [];
     try {
       for (const img of images) {
-        const inner = BpfMap.create({ type: img.type, name: `${img.name}_${next}`, keySize: img.keySize, valueSize: img.valueSize, maxEntries: img.maxEntries });
+        const inner = BpfMap.create({
+          type: img.type,
+          name: `${img.name}_${next}`,
+          keySize: img.keySize,
+          valueSize: img.valueSize,
+          maxEntries: img.maxEntries,
+        });
         fresh.push(inner);
         for (const [k, v] of img.records) inner.update(k, v);
         entries[img.name] = img.records.length;
@@ -224,14 +274,23 @@ export class RuntimeDatapath implements Disposable {
    * Applies a bundle's runtime images as the agent receives them (records sorted key‖value, see
    * compiler/bundle) with the node's attach list from the bundle's `runtime_hooks` table.
    */
-  applyBundle(images: readonly { image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number }; bytes: Uint8Array }[], attach: readonly string[], scopes?: ReadonlyMap<number, readonly bigint[]>): ApplyStats {
+  applyBundle(
+    images: readonly {
+      image: { name: string; type: string; keyType: string; valueType: string; keySize: number; valueSize: number; maxEntries: number };
+      bytes: Uint8Array;
+    }[],
+    attach: readonly string[],
+    scopes?: ReadonlyMap<number, readonly bigint[]>,
+  ): ApplyStats {
     const decoded: RuntimeMapImage[] = images.map(({ image, bytes }) => {
       const problems = checkRuntimeImage(image, bytes.length);
       if (problems.length) throw new Error(problems.join('; '));
       const shape = emptyImages.find((e) => e.name === image.name)!;
       return { ...shape, records: imageRecords(image, bytes) };
     });
-    for (const a of attach) if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)) throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
+    for (const a of attach)
+      if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a))
+        throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
     return this.apply(decoded, attach, scopes);
   }
 

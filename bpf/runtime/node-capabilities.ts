@@ -33,7 +33,10 @@ export function probeRuntimeCapabilities(objectPath = defaultRuntimeObject): Pro
     reasons.sendSignal = reasons.ringbuf = reasons.mapInMap = why;
   }
   const syscalls = existsSync(`${tracefs}/events/syscalls`)
-    ? readdirSync(`${tracefs}/events/syscalls`).filter((d) => d.startsWith('sys_enter_')).map((d) => d.slice('sys_enter_'.length)).sort()
+    ? readdirSync(`${tracefs}/events/syscalls`)
+        .filter((d) => d.startsWith('sys_enter_'))
+        .map((d) => d.slice('sys_enter_'.length))
+        .sort()
     : [];
   const lsmList = existsSync('/sys/kernel/security/lsm') ? readFileSync('/sys/kernel/security/lsm', 'utf8').split(',') : [];
   const kprobeAttach = h('kprobe')?.attaches ?? false;

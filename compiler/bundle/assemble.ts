@@ -65,7 +65,8 @@ function collectKeys(x: unknown, keys: Set<string>): boolean {
     for (let i = 0; i < x.length; i++) if (!collectKeys(x[i], keys)) return false;
     return true;
   }
-  if (typeof (x as { toJSON?: unknown }).toJSON === 'function' || x instanceof Number || x instanceof String || x instanceof Boolean) return false;
+  if (typeof (x as { toJSON?: unknown }).toJSON === 'function' || x instanceof Number || x instanceof String || x instanceof Boolean)
+    return false;
   for (const k of Object.keys(x)) {
     const c = k.charCodeAt(0);
     if ((c >= 48 && c <= 57) || k === '__proto__') return false;
@@ -311,7 +312,11 @@ function assembleNode(node: string, drafts: readonly ImageDraft[], prev: NodeAss
     return canonicalJson(m, 2).replaceAll('\n', '\n        ');
   });
   const same = prev && prev.texts.length === texts.length && prev.texts.every((t, i) => t === texts[i]);
-  const bytes = same ? prev.bytes : encoder.encode(`{\n      "maps": ${texts.length ? `[\n        ${texts.join(',\n        ')}\n      ]` : '[]'},\n      "node": ${JSON.stringify(node)}\n    }`);
+  const bytes = same
+    ? prev.bytes
+    : encoder.encode(
+        `{\n      "maps": ${texts.length ? `[\n        ${texts.join(',\n        ')}\n      ]` : '[]'},\n      "node": ${JSON.stringify(node)}\n    }`,
+      );
   return { node, drafts, digests, blobs: blobList, maps, texts, bytes };
 }
 
@@ -329,7 +334,8 @@ function sameImage(a: MapImage, b: MapImage): boolean {
 }
 
 function isFlat(m: MapImage): boolean {
-  for (const v of Object.values(m)) if (v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return false;
+  for (const v of Object.values(m))
+    if (v !== undefined && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return false;
   return true;
 }
 

@@ -37,7 +37,8 @@ export class NetworkBuilder {
       const loaded = await loadPolicies(this.opts.paths, { root: this.opts.root });
       for (const f of loaded.files) this.byFile.set(f, { documents: [], diagnostics: [] });
       for (const d of loaded.documents) this.byFile.get(d.provenance.file)?.documents.push(d);
-      for (const x of loaded.diagnostics) (this.byFile.get(x.file) ?? this.byFile.set(x.file, { documents: [], diagnostics: [] }).get(x.file)!).diagnostics.push(x);
+      for (const x of loaded.diagnostics)
+        (this.byFile.get(x.file) ?? this.byFile.set(x.file, { documents: [], diagnostics: [] }).get(x.file)!).diagnostics.push(x);
       const inv = await readInventory(this.opts.inventory, { root: this.opts.root });
       const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));
       this.inventory = mergeInventories(inv.inventory, extra.inventory);
@@ -57,7 +58,9 @@ export class NetworkBuilder {
       }
     }
     const files = [...this.byFile.keys()].sort();
-    const documents = files.flatMap((f) => this.byFile.get(f)!.documents).filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
+    const documents = files
+      .flatMap((f) => this.byFile.get(f)!.documents)
+      .filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
     const r = await buildFromDocuments(documents, this.inventory, {
       ...(this.opts.policyMaxEntries ? { policyMaxEntries: this.opts.policyMaxEntries } : {}),
       source: { paths: this.opts.paths, ...(this.opts.inventory.length ? { inventory: this.opts.inventory.join(',') } : {}) },
@@ -65,7 +68,11 @@ export class NetworkBuilder {
       cache: this.cache,
       compileCache: this.compileCache,
     });
-    const diagnostics = sortDiagnostics([...files.flatMap((f) => this.byFile.get(f)!.diagnostics), ...this.inventoryDiagnostics, ...r.diagnostics]);
+    const diagnostics = sortDiagnostics([
+      ...files.flatMap((f) => this.byFile.get(f)!.diagnostics),
+      ...this.inventoryDiagnostics,
+      ...r.diagnostics,
+    ]);
     return { ...r, diagnostics, ...(hasErrors(diagnostics) ? { bundle: undefined } : {}) };
   }
 }

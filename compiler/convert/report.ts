@@ -44,7 +44,9 @@ export function falcoReportText(c: FalcoConversion): string {
   }
   if (c.crowded.calls.length > 0) {
     out.push('');
-    out.push(`these policies do not load together on one node: weir's runtime takes at most ${c.crowded.limit} hooks per syscall (runtime/too-many-hooks); pick the rules a node needs. Policies per call:`);
+    out.push(
+      `these policies do not load together on one node: weir's runtime takes at most ${c.crowded.limit} hooks per syscall (runtime/too-many-hooks); pick the rules a node needs. Policies per call:`,
+    );
     const w = Math.max(...c.crowded.calls.map((x) => String(x.policies).length));
     for (const x of c.crowded.calls) out.push(`  ${String(x.policies).padStart(w)}  ${x.call}`);
   }
@@ -52,20 +54,36 @@ export function falcoReportText(c: FalcoConversion): string {
   const k = c.ruleset.counts;
   out.push('');
   out.push(`loaded ${k.rules} rules, ${k.macros} macros, ${k.lists} lists`);
-  out.push(`${t.rules} rules: ${t.exact} exact, ${t.broader} broader, ${t['not-convertible']} not convertible, ${t.disabled} disabled; ${t.policies} ${t.policies === 1 ? 'TracingPolicy' : 'TracingPolicies'}`);
+  out.push(
+    `${t.rules} rules: ${t.exact} exact, ${t.broader} broader, ${t['not-convertible']} not convertible, ${t.disabled} disabled; ${t.policies} ${t.policies === 1 ? 'TracingPolicy' : 'TracingPolicies'}`,
+  );
   return out.join('\n') + '\n';
 }
 
 export function pspReportText(c: PspConversion): string {
   const out = [`${c.source}:`];
-  for (const f of c.fields) out.push(`  ${f.field}: ${f.verdict === 'admission-only' ? 'not enforceable at runtime' : f.verdict === 'partial' ? 'runtime (partial)' : 'runtime'}${f.policies.length ? ` → ${f.policies.join(', ')}` : ''}\n      ${f.detail}`);
+  for (const f of c.fields)
+    out.push(
+      `  ${f.field}: ${f.verdict === 'admission-only' ? 'not enforceable at runtime' : f.verdict === 'partial' ? 'runtime (partial)' : 'runtime'}${f.policies.length ? ` → ${f.policies.join(', ')}` : ''}\n      ${f.detail}`,
+    );
   const n = (v: string) => c.fields.filter((f) => f.verdict === v).length;
-  out.push(`${c.fields.length} fields: ${n('runtime')} runtime, ${n('partial')} partial, ${n('admission-only')} admission-only; ${c.policies.length} ${c.policies.length === 1 ? 'TracingPolicy' : 'TracingPolicies'}`);
+  out.push(
+    `${c.fields.length} fields: ${n('runtime')} runtime, ${n('partial')} partial, ${n('admission-only')} admission-only; ${c.policies.length} ${c.policies.length === 1 ? 'TracingPolicy' : 'TracingPolicies'}`,
+  );
   return out.join('\n') + '\n';
 }
 
 export function pspReportJson(cs: PspConversion[]): string {
-  return JSON.stringify({ kind: 'PspConversionReport', sources: cs.map((c) => ({ source: c.source, fields: c.fields, policies: c.policies.map((p) => p.metadata.name) })) }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        kind: 'PspConversionReport',
+        sources: cs.map((c) => ({ source: c.source, fields: c.fields, policies: c.policies.map((p) => p.metadata.name) })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 export function formatDiagnostic(d: Diagnostic): string {

@@ -69,23 +69,46 @@ export function explainFlow(ir: NetworkIR, lowered: LoweredNetwork, flow: Flow):
     const hit = s.rule ? ipBlockMatch(ir, s.rule.cookie, s.direction === 'egress' ? flow.to : flow.from) : undefined;
     if (hit) steps[i]!.ipBlock = hit;
   });
-  return { flow, verdict: v.verdict, audit: v.audit, reason: v.reason, ...(v.error ? { error: v.error } : {}), steps, ...(v.l7 ? { l7: v.l7 } : {}) };
+  return {
+    flow,
+    verdict: v.verdict,
+    audit: v.audit,
+    reason: v.reason,
+    ...(v.error ? { error: v.error } : {}),
+    steps,
+    ...(v.l7 ? { l7: v.l7 } : {}),
+  };
 }
 
-const peerText = (p: Flow['from']) => ('workload' in p ? p.workload : 'fqdn' in p ? `${p.fqdn} (${p.ip})` : 'cidr' in p ? p.cidr : 'ip' in p ? p.ip : `entity ${p.entity}`);
+const peerText = (p: Flow['from']) =>
+  'workload' in p ? p.workload : 'fqdn' in p ? `${p.fqdn} (${p.ip})` : 'cidr' in p ? p.cidr : 'ip' in p ? p.ip : `entity ${p.entity}`;
 
 export function renderExplanation(ir: NetworkIR, x: Explanation): string {
   const f = x.flow;
   const http = f.http ? ` ${f.http.method} ${f.http.path}` : '';
-  const lines = [`${peerText(f.from)} -> ${peerText(f.to)} ${f.port}/${String(f.protocol).toUpperCase()}${http}: ${x.verdict.toUpperCase()}${x.audit ? ' (audit: would be dropped by an audit-mode policy)' : ''}`];
+  const lines = [
+    `${peerText(f.from)} -> ${peerText(f.to)} ${f.port}/${String(f.protocol).toUpperCase()}${http}: ${x.verdict.toUpperCase()}${x.audit ? ' (audit: would be dropped by an audit-mode policy)' : ''}`,
+  ];
   if (x.error) lines.push(`  error: ${x.error}`);
   if (x.steps.length === 0 && !x.error) lines.push('  neither side is an endpoint weir enforces on: nothing to decide');
   for (const s of x.steps) {
-    lines.push(`  ${s.direction} at ${s.endpoint} (node ${s.node}, endpoint ${s.endpointId}), peer identity ${identityLabel(ir, s.peerIdentity)}: ${s.verdict} (${s.reason})`);
-    if (s.rule) lines.push(`    rule:      ${s.rule.policy} ${s.rule.path ?? ''} at ${s.rule.file}:${s.rule.line}${s.rule.commit ? ` (commit ${s.rule.commit.slice(0, 12)})` : ''}`);
-    else if (s.reason === 'icmpv6-exempt') lines.push('    rule:      none needed: ICMPv6 neighbour and listener discovery pass regardless of policy, as in Cilium');
-    else lines.push(`    rule:      none matched; ${s.reason === 'not-enforced' ? 'no policy makes this direction default-deny' : 'the direction is default-deny'}`);
-    if (s.ipBlock) lines.push(`    ipBlock:   ${s.ipBlock.pod} has address ${s.ipBlock.address} in ipBlock ${s.ipBlock.block} (a NetworkPolicy ipBlock covers pod addresses)`);
+    lines.push(
+      `  ${s.direction} at ${s.endpoint} (node ${s.node}, endpoint ${s.endpointId}), peer identity ${identityLabel(ir, s.peerIdentity)}: ${s.verdict} (${s.reason})`,
+    );
+    if (s.rule)
+      lines.push(
+        `    rule:      ${s.rule.policy} ${s.rule.path ?? ''} at ${s.rule.file}:${s.rule.line}${s.rule.commit ? ` (commit ${s.rule.commit.slice(0, 12)})` : ''}`,
+      );
+    else if (s.reason === 'icmpv6-exempt')
+      lines.push('    rule:      none needed: ICMPv6 neighbour and listener discovery pass regardless of policy, as in Cilium');
+    else
+      lines.push(
+        `    rule:      none matched; ${s.reason === 'not-enforced' ? 'no policy makes this direction default-deny' : 'the direction is default-deny'}`,
+      );
+    if (s.ipBlock)
+      lines.push(
+        `    ipBlock:   ${s.ipBlock.pod} has address ${s.ipBlock.address} in ipBlock ${s.ipBlock.block} (a NetworkPolicy ipBlock covers pod addresses)`,
+      );
     if (s.mapEntry) {
       const k = s.mapEntry.key;
       const v = s.mapEntry.value;
@@ -94,7 +117,9 @@ export function renderExplanation(ir: NetworkIR, x: Explanation): string {
       );
     } else lines.push(`    map entry: none (the endpoint's default for this direction)`);
     if (s.datapath.action === 'redirect' && (s.reason === 'l7-allow' || s.reason === 'l7-deny'))
-      lines.push(`    proxy:     the datapath redirects to the L7 proxy, which ${s.reason === 'l7-allow' ? 'admits the request (an HTTP rule matches)' : 'rejects the request (no HTTP rule matches)'}`);
+      lines.push(
+        `    proxy:     the datapath redirects to the L7 proxy, which ${s.reason === 'l7-allow' ? 'admits the request (an HTTP rule matches)' : 'rejects the request (no HTTP rule matches)'}`,
+      );
     else if (s.datapath.verdict !== s.verdict) lines.push(`    WARNING: the datapath emulator says ${s.datapath.verdict}; run weir verify`);
   }
   if (x.l7?.http) lines.push(`  L7 HTTP rules on this port: ${x.l7.http.map((h) => `${h.method ?? '*'} ${h.path ?? '*'}`).join(', ')}`);

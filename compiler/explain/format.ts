@@ -27,7 +27,12 @@ export function identityLabel(ir: NetworkIR, id: number): string {
   if (id === 0) return 'ANY';
   const i = ir.identities.find((x) => x.id === id);
   if (!i) return String(id);
-  const interesting = i.labels.filter((l) => !l.startsWith('k8s:io.cilium.k8s.policy.cluster') && !l.startsWith('k8s:io.cilium.k8s.namespace.labels.') && !l.startsWith('k8s:io.cilium.k8s.policy.serviceaccount'));
+  const interesting = i.labels.filter(
+    (l) =>
+      !l.startsWith('k8s:io.cilium.k8s.policy.cluster') &&
+      !l.startsWith('k8s:io.cilium.k8s.namespace.labels.') &&
+      !l.startsWith('k8s:io.cilium.k8s.policy.serviceaccount'),
+  );
   return `${id} ${interesting.join(' ')}`;
 }
 
@@ -38,7 +43,14 @@ export function dumpMapState(ir: NetworkIR, endpoint: string, entries: readonly 
     ? `Endpoint ${ep.key} (node ${ep.node}, endpoint id ${ep.endpointId}, identity ${ep.identity}; ingress ${ep.ingressEnforced ? (ep.ingressAuditOnly || ep.auditMode ? 'audit' : 'enforced') : 'not enforced'}, egress ${ep.egressEnforced ? (ep.egressAuditOnly || ep.auditMode ? 'audit' : 'enforced') : 'not enforced'})`
     : `Endpoint ${endpoint}`;
   const rows = [['POLICY', 'DIRECTION', 'IDENTITY', 'PORT/PROTO', 'PREFIX', 'PRECEDENCE', 'PROXY', 'AUTH', 'RULE']];
-  const sorted = [...entries].sort((a, b) => a.key.direction - b.key.direction || a.key.identity - b.key.identity || a.key.protocol - b.key.protocol || a.key.port - b.key.port || a.key.prefixlen - b.key.prefixlen);
+  const sorted = [...entries].sort(
+    (a, b) =>
+      a.key.direction - b.key.direction ||
+      a.key.identity - b.key.identity ||
+      a.key.protocol - b.key.protocol ||
+      a.key.port - b.key.port ||
+      a.key.prefixlen - b.key.prefixlen,
+  );
   for (const e of sorted) {
     const o = e.value.cookie ? ir.origins[e.value.cookie - 1] : undefined;
     rows.push([
@@ -54,7 +66,12 @@ export function dumpMapState(ir: NetworkIR, endpoint: string, entries: readonly 
     ]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return `${head}\n${lines.join('\n')}\n${entries.length === 0 ? '(no entries)\n' : ''}`;
 }
 
@@ -69,7 +86,7 @@ export function parsePeer(s: string): FlowPeer | string {
     return { fqdn: name, ip };
   }
   if (s.startsWith('entity:')) s = s.slice(7);
-  if (Object.prototype.hasOwnProperty.call(reservedIdentities, s)) return { entity: s };
+  if (Object.hasOwn(reservedIdentities, s)) return { entity: s };
   if (parseAddress(s)) return { ip: s };
   if (s.includes('/') && parsePrefix(s)) return { cidr: s };
   if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[^/]+$/.test(s)) return { workload: s };
@@ -81,6 +98,7 @@ export function parsePort(s: string): { port: number; protocol: string } | strin
   const m = /^(\d{1,5})(?:\/([A-Za-z0-9]+))?$/.exec(s);
   if (!m || Number(m[1]) > 65535) return `--port ${JSON.stringify(s)}: write N/PROTO, e.g. 80/TCP`;
   const protocol = (m[2] ?? 'TCP').toUpperCase();
-  if (!['TCP', 'UDP', 'SCTP', 'ICMP', 'ICMPV6'].includes(protocol)) return `--port ${JSON.stringify(s)}: protocol must be TCP, UDP, SCTP, ICMP or ICMPv6`;
+  if (!['TCP', 'UDP', 'SCTP', 'ICMP', 'ICMPV6'].includes(protocol))
+    return `--port ${JSON.stringify(s)}: protocol must be TCP, UDP, SCTP, ICMP or ICMPv6`;
   return { port: Number(m[1]), protocol: protocol === 'ICMPV6' ? 'ICMPv6' : protocol };
 }

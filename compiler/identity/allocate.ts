@@ -139,7 +139,12 @@ function reservedIdentity(name: string, id: number): Identity {
 }
 
 /** Allocates all identities for an inventory plus the CIDR prefixes and FQDN selectors the policies use. */
-export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], fqdnSelectors: readonly string[], ipBlocks: readonly IpBlock[] = []): IdentityAllocation {
+export function allocateIdentities(
+  inv: Inventory,
+  prefixes: readonly Prefix[],
+  fqdnSelectors: readonly string[],
+  ipBlocks: readonly IpBlock[] = [],
+): IdentityAllocation {
   const identities: Identity[] = Object.entries(reservedIdentities).map(([n, id]) => reservedIdentity(n, id));
   const nsLabels = new Map(inv.namespaces.map((n) => [n.name, n.labels]));
   const byLabels = new Map<string, { labels: Map<string, string>; pods: number[]; namespace: string }>();
@@ -204,16 +209,37 @@ export function allocateIdentities(inv: Inventory, prefixes: readonly Prefix[], 
     const s = formatPrefix(p);
     const id = local++;
     cidrIdentity.set(s, id);
-    identities.push({ id, kind: 'cidr', labels: [`cidr:${s}`, 'reserved:world'], k8s: new Map(), reserved: new Set(['world', p.family === 4 ? 'world-ipv4' : 'world-ipv6']), prefix: p });
+    identities.push({
+      id,
+      kind: 'cidr',
+      labels: [`cidr:${s}`, 'reserved:world'],
+      k8s: new Map(),
+      reserved: new Set(['world', p.family === 4 ? 'world-ipv4' : 'world-ipv6']),
+      prefix: p,
+    });
   }
   const fqdnIdentity = new Map<string, number>();
   for (const s of [...new Set(fqdnSelectors)].sort()) {
     const id = local++;
     fqdnIdentity.set(s, id);
-    identities.push({ id, kind: 'fqdn', labels: [`fqdn:${s}`, 'reserved:world'], k8s: new Map(), reserved: new Set(['world']), fqdnSelector: s });
+    identities.push({
+      id,
+      kind: 'fqdn',
+      labels: [`fqdn:${s}`, 'reserved:world'],
+      k8s: new Map(),
+      reserved: new Set(['world']),
+      fqdnSelector: s,
+    });
   }
   let podIdentity: Map<string, number> | undefined;
-  const allocation = { identities, byId: new Map(identities.map((i) => [i.id, i])), podIds, cidrIdentity, fqdnIdentity, ipBlockMembers } as IdentityAllocation;
+  const allocation = {
+    identities,
+    byId: new Map(identities.map((i) => [i.id, i])),
+    podIds,
+    cidrIdentity,
+    fqdnIdentity,
+    ipBlockMembers,
+  } as IdentityAllocation;
   Object.defineProperty(allocation, 'podIdentity', {
     enumerable: true,
     get: () => (podIdentity ??= new Map(inv.pods.map((p, i) => [`${p.namespace}/${p.name}`, podIds[i]!]))),

@@ -19,7 +19,8 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 function labelsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(obj(v))) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
+  for (const [k, x] of Object.entries(obj(v)))
+    if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
   return out;
 }
 
@@ -43,7 +44,16 @@ function stringMap(v: unknown): Record<string, string> | undefined {
 function isNamedPort(x: unknown): x is NamedPort {
   if (!isObj(x)) return false;
   const keys = Object.keys(x);
-  return keys.length === 3 && keys[0] === 'name' && keys[1] === 'port' && keys[2] === 'protocol' && typeof x['name'] === 'string' && x['name'] !== '' && typeof x['port'] === 'number' && (x['protocol'] === 'TCP' || x['protocol'] === 'UDP' || x['protocol'] === 'SCTP');
+  return (
+    keys.length === 3 &&
+    keys[0] === 'name' &&
+    keys[1] === 'port' &&
+    keys[2] === 'protocol' &&
+    typeof x['name'] === 'string' &&
+    x['name'] !== '' &&
+    typeof x['port'] === 'number' &&
+    (x['protocol'] === 'TCP' || x['protocol'] === 'UDP' || x['protocol'] === 'SCTP')
+  );
 }
 
 function portsOfContainers(containers: unknown): NamedPort[] {
@@ -113,7 +123,8 @@ function controllerRef(md: Obj): WorkloadRef | undefined {
 /** A workload document's pod template, and where it sits. */
 function templateOf(d: PolicyDocument): { template: Obj; path: (string | number)[] } {
   const spec = obj(d.value['spec']);
-  if (d.kind === 'CronJob') return { template: obj(obj(obj(spec['jobTemplate'])['spec'])['template']), path: ['spec', 'jobTemplate', 'spec', 'template'] };
+  if (d.kind === 'CronJob')
+    return { template: obj(obj(obj(spec['jobTemplate'])['spec'])['template']), path: ['spec', 'jobTemplate', 'spec', 'template'] };
   return { template: obj(spec['template']), path: ['spec', 'template'] };
 }
 
@@ -139,7 +150,12 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
   // The controllers of the input and their own controller owners: a ReplicaSet names its
   // Deployment, a Job its CronJob, so a pod is named after the top one the input holds.
   const controllers = new Map<string, WorkloadRef | undefined>();
-  for (const d of documents) if (workloadKinds.has(d.kind)) controllers.set(refKey(d.namespace ?? str(obj(d.value['metadata'])['namespace']) ?? 'default', d.kind, d.name), controllerRef(obj(d.value['metadata'])));
+  for (const d of documents)
+    if (workloadKinds.has(d.kind))
+      controllers.set(
+        refKey(d.namespace ?? str(obj(d.value['metadata'])['namespace']) ?? 'default', d.kind, d.name),
+        controllerRef(obj(d.value['metadata'])),
+      );
   const resolve = (ns: string, ref: WorkloadRef, labels: Record<string, string> = {}): WorkloadRef => {
     let cur = ref;
     for (let hops = 0; hops < 4; hops++) {
@@ -179,25 +195,33 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
         const no = obj(n);
         const name = str(no['name']);
         if (!name) return err('missing-name', 'node entry has no name: add `name:`', d.locate(['spec', 'nodes', i]));
-        inv.nodes.push({ name, labels: labelsOf(no['labels']), ips: arr(no['ips']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, ['spec', 'nodes', i]) });
+        inv.nodes.push({
+          name,
+          labels: labelsOf(no['labels']),
+          ips: arr(no['ips']).filter((x): x is string => typeof x === 'string'),
+          origin: originOf(d, ['spec', 'nodes', i]),
+        });
       });
       arr(spec['pods']).forEach((p, i) => {
         const po = obj(p);
         const name = str(po['name']);
         if (!name) return err('missing-name', 'pod entry has no name: add `name:`', d.locate(['spec', 'pods', i]));
-        const ports: NamedPort[] = asIs(po['ports'], isNamedPort) ?? arr(po['ports']).flatMap((x) => {
-          const xo = obj(x);
-          const pn = str(xo['name']);
-          const port = xo['port'] ?? xo['containerPort'];
-          return pn && typeof port === 'number' ? [{ name: pn, port, protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() }] : [];
-        });
+        const ports: NamedPort[] =
+          asIs(po['ports'], isNamedPort) ??
+          arr(po['ports']).flatMap((x) => {
+            const xo = obj(x);
+            const pn = str(xo['name']);
+            const port = xo['port'] ?? xo['containerPort'];
+            return pn && typeof port === 'number' ? [{ name: pn, port, protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() }] : [];
+          });
         const oo = obj(po['owner']);
         const owner = str(oo['name']) ? { kind: str(oo['kind']) ?? 'Pod', name: str(oo['name'])! } : undefined;
         addPod(d, ['spec', 'pods', i], {
           namespace: str(po['namespace']) ?? 'default',
           name,
           labels: stringMap(po['labels']) ?? labelsOf(po['labels']),
-          ips: asIs(po['ips'], (x): x is string => typeof x === 'string') ?? arr(po['ips']).filter((x): x is string => typeof x === 'string'),
+          ips:
+            asIs(po['ips'], (x): x is string => typeof x === 'string') ?? arr(po['ips']).filter((x): x is string => typeof x === 'string'),
           node: str(po['node']) ?? '',
           serviceAccount: str(po['serviceAccount']) ?? 'default',
           ports,
@@ -216,7 +240,12 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
           ...(isObj(so['selector']) ? { selector: labelsOf(so['selector']) } : {}),
           ports: arr(so['ports']).map((x) => {
             const xo = obj(x);
-            return { ...(str(xo['name']) ? { name: str(xo['name'])! } : {}), port: Number(xo['port'] ?? 0), ...(xo['targetPort'] !== undefined ? { targetPort: xo['targetPort'] as number | string } : {}), protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() };
+            return {
+              ...(str(xo['name']) ? { name: str(xo['name'])! } : {}),
+              port: Number(xo['port'] ?? 0),
+              ...(xo['targetPort'] !== undefined ? { targetPort: xo['targetPort'] as number | string } : {}),
+              protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase(),
+            };
           }),
           clusterIPs: arr(so['clusterIPs']).filter((x): x is string => typeof x === 'string'),
           backendIPs: arr(so['backendIPs']).filter((x): x is string => typeof x === 'string'),
@@ -227,7 +256,12 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
         const go = obj(g);
         const name = str(go['name']);
         if (!name) return err('missing-name', 'cidrGroup entry has no name: add `name:`', d.locate(['spec', 'cidrGroups', i]));
-        inv.cidrGroups.push({ name, labels: labelsOf(go['labels']), cidrs: arr(go['cidrs']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, ['spec', 'cidrGroups', i]) });
+        inv.cidrGroups.push({
+          name,
+          labels: labelsOf(go['labels']),
+          cidrs: arr(go['cidrs']).filter((x): x is string => typeof x === 'string'),
+          origin: originOf(d, ['spec', 'cidrGroups', i]),
+        });
       });
       continue;
     }
@@ -280,7 +314,12 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
           ...(isObj(sel) && Object.keys(sel).length > 0 ? { selector: labelsOf(sel) } : {}),
           ports: arr(spec['ports']).map((x) => {
             const xo = obj(x);
-            return { ...(str(xo['name']) ? { name: str(xo['name'])! } : {}), port: Number(xo['port'] ?? 0), ...(xo['targetPort'] !== undefined ? { targetPort: xo['targetPort'] as number | string } : {}), protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase() };
+            return {
+              ...(str(xo['name']) ? { name: str(xo['name'])! } : {}),
+              port: Number(xo['port'] ?? 0),
+              ...(xo['targetPort'] !== undefined ? { targetPort: xo['targetPort'] as number | string } : {}),
+              protocol: (str(xo['protocol']) ?? 'TCP').toUpperCase(),
+            };
           }),
           clusterIPs: [...arr(spec['clusterIPs']), spec['clusterIP']].filter((x): x is string => typeof x === 'string' && x !== 'None'),
           backendIPs: [],
@@ -289,7 +328,12 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
         break;
       }
       case 'CiliumCIDRGroup':
-        inv.cidrGroups.push({ name: d.name, labels: labelsOf(md['labels']), cidrs: arr(spec['externalCIDRs']).filter((x): x is string => typeof x === 'string'), origin: originOf(d, []) });
+        inv.cidrGroups.push({
+          name: d.name,
+          labels: labelsOf(md['labels']),
+          cidrs: arr(spec['externalCIDRs']).filter((x): x is string => typeof x === 'string'),
+          origin: originOf(d, []),
+        });
         break;
       default:
         if (workloadKinds.has(d.kind)) templates.push({ d, ns, owner: resolve(ns, { kind: d.kind, name: d.name }) });
@@ -297,7 +341,10 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
   }
   // A workload contributes one representative pod built from its template (np-guard's model),
   // named `name[Kind]` after the workload it stands for; the top controller's own template first.
-  templates.sort((a, b) => Number(b.d.kind === b.owner.kind && b.d.name === b.owner.name) - Number(a.d.kind === a.owner.kind && a.d.name === a.owner.name));
+  templates.sort(
+    (a, b) =>
+      Number(b.d.kind === b.owner.kind && b.d.name === b.owner.name) - Number(a.d.kind === a.owner.kind && a.d.name === a.owner.name),
+  );
   const represented = new Set<string>();
   for (const { d, ns, owner } of templates) {
     const key = refKey(ns, owner.kind, owner.name);
@@ -325,7 +372,10 @@ export function loadInventory(documents: readonly PolicyDocument[]): InventoryRe
 
 /** Fills implied objects (namespaces, a default node), sorts, and reports contradictions. */
 function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
-  const at = (o: Origin | undefined): Span => (o ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column } : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 });
+  const at = (o: Origin | undefined): Span =>
+    o
+      ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column }
+      : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 };
   const defaultNode = inv.nodes.length === 1 ? inv.nodes[0]!.name : 'node-1';
   const hostPods = inv.hostNetworkPods ?? [];
   for (const p of inv.pods) if (!p.node) p.node = defaultNode;
@@ -352,20 +402,37 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
     }
     inv.namespaces = [...merged.values()];
   }
-  for (const p of [...inv.pods, ...hostPods]) if (!nsNames.has(p.namespace)) nsNames.set(p.namespace, undefined), inv.namespaces.push({ name: p.namespace, labels: {} });
+  for (const p of [...inv.pods, ...hostPods])
+    if (!nsNames.has(p.namespace)) nsNames.set(p.namespace, undefined), inv.namespaces.push({ name: p.namespace, labels: {} });
   for (const n of inv.namespaces) n.labels['kubernetes.io/metadata.name'] = n.name;
 
   const seenPod = new Map<string, Pod>();
   const seenHostPod = new Map<string, Pod>();
   for (const p of hostPods) {
     const k = podKey(p);
-    if (seenHostPod.has(k)) diagnostics.push(diagnostic('inventory/duplicate-pod', 'error', `pod ${k} is declared twice (first at ${fmt(seenHostPod.get(k)!.origin)}); remove one`, at(p.origin)));
+    if (seenHostPod.has(k))
+      diagnostics.push(
+        diagnostic(
+          'inventory/duplicate-pod',
+          'error',
+          `pod ${k} is declared twice (first at ${fmt(seenHostPod.get(k)!.origin)}); remove one`,
+          at(p.origin),
+        ),
+      );
     else seenHostPod.set(k, p);
   }
   if (hostPods.length) inv.hostNetworkPods = [...seenHostPod.keys()].sort().map((k) => seenHostPod.get(k)!);
   for (const p of inv.pods) {
     const k = podKey(p);
-    if (seenPod.has(k)) diagnostics.push(diagnostic('inventory/duplicate-pod', 'error', `pod ${k} is declared twice (first at ${fmt(seenPod.get(k)!.origin)}); remove one`, at(p.origin)));
+    if (seenPod.has(k))
+      diagnostics.push(
+        diagnostic(
+          'inventory/duplicate-pod',
+          'error',
+          `pod ${k} is declared twice (first at ${fmt(seenPod.get(k)!.origin)}); remove one`,
+          at(p.origin),
+        ),
+      );
     else seenPod.set(k, p);
   }
   inv.pods = [...seenPod.values()];
@@ -379,7 +446,15 @@ function finish(inv: Inventory, diagnostics: Diagnostic[]): void {
       return;
     }
     const prev = ipOwner.get(ip);
-    if (prev) diagnostics.push(diagnostic('inventory/duplicate-ip', 'error', `${ownerName(owner)} and ${ownerName(prev)} both have IP ${ip}; an address belongs to one endpoint, fix the inventory`, at(origin)));
+    if (prev)
+      diagnostics.push(
+        diagnostic(
+          'inventory/duplicate-ip',
+          'error',
+          `${ownerName(owner)} and ${ownerName(prev)} both have IP ${ip}; an address belongs to one endpoint, fix the inventory`,
+          at(origin),
+        ),
+      );
     else ipOwner.set(ip, owner);
   };
   // Host-network pods use their node's addresses: they claim none of their own.

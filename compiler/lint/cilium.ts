@@ -31,10 +31,13 @@ export function ciliumSections(doc: PolicyDocument): { dir: Direction; section: 
 export const peerSelectorFields = ['fromEndpoints', 'toEndpoints', 'fromRequires', 'toRequires', 'fromNodes', 'toNodes'] as const;
 
 /** Every label selector in a Cilium policy (subject and peers), with its path. */
-export function ciliumSelectors(doc: PolicyDocument): { selector: Obj; path: NodePath; role: 'subject' | 'node' | 'peer'; field?: string }[] {
+export function ciliumSelectors(
+  doc: PolicyDocument,
+): { selector: Obj; path: NodePath; role: 'subject' | 'node' | 'peer'; field?: string }[] {
   const out: { selector: Obj; path: NodePath; role: 'subject' | 'node' | 'peer'; field?: string }[] = [];
   for (const { rule, path } of ciliumRules(doc)) {
-    if (isObj(rule['endpointSelector'])) out.push({ selector: rule['endpointSelector'], path: [...path, 'endpointSelector'], role: 'subject' });
+    if (isObj(rule['endpointSelector']))
+      out.push({ selector: rule['endpointSelector'], path: [...path, 'endpointSelector'], role: 'subject' });
     if (isObj(rule['nodeSelector'])) out.push({ selector: rule['nodeSelector'], path: [...path, 'nodeSelector'], role: 'node' });
   }
   for (const { section, path } of ciliumSections(doc))
@@ -48,9 +51,11 @@ export function ciliumSelectors(doc: PolicyDocument): { selector: Obj; path: Nod
 /** Every label key of a selector (matchLabels keys and matchExpressions keys) with the path to point at. */
 export function selectorKeys(sel: Obj, path: NodePath): { key: string; path: NodePath; isMapKey: boolean }[] {
   const out: { key: string; path: NodePath; isMapKey: boolean }[] = [];
-  if (isObj(sel['matchLabels'])) for (const k of Object.keys(sel['matchLabels'])) out.push({ key: k, path: [...path, 'matchLabels', k], isMapKey: true });
+  if (isObj(sel['matchLabels']))
+    for (const k of Object.keys(sel['matchLabels'])) out.push({ key: k, path: [...path, 'matchLabels', k], isMapKey: true });
   asArray(sel['matchExpressions']).forEach((e, i) => {
-    if (isObj(e) && typeof e['key'] === 'string') out.push({ key: e['key'], path: [...path, 'matchExpressions', i, 'key'], isMapKey: false });
+    if (isObj(e) && typeof e['key'] === 'string')
+      out.push({ key: e['key'], path: [...path, 'matchExpressions', i, 'key'], isMapKey: false });
   });
   return out;
 }

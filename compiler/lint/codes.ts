@@ -21,22 +21,65 @@ export interface StageArea {
 }
 
 export const stageAreas: readonly StageArea[] = [
-  { prefix: 'load', title: 'Loading files', help: 'weir reads policy files (YAML or JSON, from the work tree or a Git revision) with hard limits on size, depth and aliases so hostile input yields one diagnostic instead of a crash. Fix the file at the place shown; the rest of the run goes on.' },
-  { prefix: 'inventory', title: 'Inventory', help: 'The inventory (a weir Inventory, `kubectl get -A -o yaml|json`, or workload manifests) tells weir which pods, namespaces, nodes, services and CIDR groups exist. Every address belongs to one endpoint and every entry needs a name.' },
-  { prefix: 'network', title: 'Network compiler', help: 'The network front end turns CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and NetworkPolicy into weir\'s IR with Cilium\'s semantics. Anything weir cannot honour exactly is an error at the field, never a silent approximation.' },
-  { prefix: 'lower', title: 'Map lowering', help: 'Lowering turns the IR into BPF map images per node; the maps have fixed capacities (see bpf/include). Narrow selectors or port ranges, or raise the map size where the message says how.' },
-  { prefix: 'runtime', title: 'Runtime compiler', help: 'TracingPolicy and TracingPolicyNamespaced are compiled for weir\'s syscall-entry handler with Tetragon\'s limits and semantics. What a node cannot do is an error naming the node and the reason, never a silent downgrade.' },
-  { prefix: 'policytest', title: 'Policy tests', help: 'A PolicyTest names its policies, inventory and cases (from, to, port, expect). `weir test` reports a malformed test as an error instead of passing it.' },
-  { prefix: 'plan', title: 'Change plans', help: '`weir plan` compares two revisions; these findings say its inputs were incomplete, so the plan may show less than the change does.' },
-  { prefix: 'falco', title: 'Falco rules', help: '`weir convert falco` reads Falco rules files with Falco\'s own loading rules (lists, macros, append/override, exceptions, required_engine_version); a rule Falco would refuse is reported instead of converted.' },
-  { prefix: 'convert', title: 'Conversion inputs', help: '`weir convert` takes Falco rules files, PodSecurityPolicies or a Pod Security Standard; other documents are skipped with a warning.' },
-  { prefix: 'guardrail', title: 'Guardrails', help: 'Guardrails (kind: Guardrail) are your own CEL rules over policy documents; a guardrail that does not parse is reported on the guardrail file and not applied.' },
+  {
+    prefix: 'load',
+    title: 'Loading files',
+    help: 'weir reads policy files (YAML or JSON, from the work tree or a Git revision) with hard limits on size, depth and aliases so hostile input yields one diagnostic instead of a crash. Fix the file at the place shown; the rest of the run goes on.',
+  },
+  {
+    prefix: 'inventory',
+    title: 'Inventory',
+    help: 'The inventory (a weir Inventory, `kubectl get -A -o yaml|json`, or workload manifests) tells weir which pods, namespaces, nodes, services and CIDR groups exist. Every address belongs to one endpoint and every entry needs a name.',
+  },
+  {
+    prefix: 'network',
+    title: 'Network compiler',
+    help: "The network front end turns CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and NetworkPolicy into weir's IR with Cilium's semantics. Anything weir cannot honour exactly is an error at the field, never a silent approximation.",
+  },
+  {
+    prefix: 'lower',
+    title: 'Map lowering',
+    help: 'Lowering turns the IR into BPF map images per node; the maps have fixed capacities (see bpf/include). Narrow selectors or port ranges, or raise the map size where the message says how.',
+  },
+  {
+    prefix: 'runtime',
+    title: 'Runtime compiler',
+    help: "TracingPolicy and TracingPolicyNamespaced are compiled for weir's syscall-entry handler with Tetragon's limits and semantics. What a node cannot do is an error naming the node and the reason, never a silent downgrade.",
+  },
+  {
+    prefix: 'policytest',
+    title: 'Policy tests',
+    help: 'A PolicyTest names its policies, inventory and cases (from, to, port, expect). `weir test` reports a malformed test as an error instead of passing it.',
+  },
+  {
+    prefix: 'plan',
+    title: 'Change plans',
+    help: '`weir plan` compares two revisions; these findings say its inputs were incomplete, so the plan may show less than the change does.',
+  },
+  {
+    prefix: 'falco',
+    title: 'Falco rules',
+    help: "`weir convert falco` reads Falco rules files with Falco's own loading rules (lists, macros, append/override, exceptions, required_engine_version); a rule Falco would refuse is reported instead of converted.",
+  },
+  {
+    prefix: 'convert',
+    title: 'Conversion inputs',
+    help: '`weir convert` takes Falco rules files, PodSecurityPolicies or a Pod Security Standard; other documents are skipped with a warning.',
+  },
+  {
+    prefix: 'guardrail',
+    title: 'Guardrails',
+    help: 'Guardrails (kind: Guardrail) are your own CEL rules over policy documents; a guardrail that does not parse is reported on the guardrail file and not applied.',
+  },
 ];
 
 /** Stage codes: emitted by the loader and the compilers rather than by a lint rule. */
 export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'load/apiversion-case', description: 'The `apiVersion` key is spelled with the wrong case; the API server rejects the document.' },
-  { id: 'load/file-too-large', description: 'A file is larger than the loader\'s limit; policy files this large are almost certainly not policies.' },
+  {
+    id: 'load/file-too-large',
+    description: "A file is larger than the loader's limit; policy files this large are almost certainly not policies.",
+  },
   { id: 'load/git-error', description: 'A Git revision could not be read (not a repository, or Git failed).' },
   { id: 'load/invalid-utf8', description: 'A file is not valid UTF-8; policy files must be UTF-8.' },
   { id: 'load/missing-apiversion', description: 'A document has a `kind` but no `apiVersion`.' },
@@ -45,14 +88,17 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'load/missing-revision', description: 'A Git revision given with --rev or --base does not exist.' },
   { id: 'load/not-an-object', description: 'A YAML document or list item is not a mapping with apiVersion and kind.' },
   { id: 'load/outside-repository', description: 'A path points outside the repository being read.' },
-  { id: 'load/too-deep', description: 'A document nests deeper than the loader\'s limit.' },
-  { id: 'load/too-many-documents', description: 'A file holds more YAML documents than the loader\'s limit.' },
+  { id: 'load/too-deep', description: "A document nests deeper than the loader's limit." },
+  { id: 'load/too-many-documents', description: "A file holds more YAML documents than the loader's limit." },
   { id: 'load/unknown-apiversion', description: 'A known kind is given with an apiVersion its API group does not serve.' },
-  { id: 'load/unknown-kind', description: 'A document\'s kind is not one weir understands; it is ignored.' },
+  { id: 'load/unknown-kind', description: "A document's kind is not one weir understands; it is ignored." },
   { id: 'load/unreadable', description: 'A file could not be read (permissions, I/O error).' },
-  { id: 'load/yaml-alias-limit', description: 'YAML aliases expand beyond the loader\'s limit (an alias bomb).' },
+  { id: 'load/yaml-alias-limit', description: "YAML aliases expand beyond the loader's limit (an alias bomb)." },
   { id: 'load/yaml-syntax', description: 'A file is not valid YAML.' },
-  { id: 'load/yaml-warning', description: 'The YAML parser accepted the file but warned about it (e.g. a duplicate key or an unresolved tag).' },
+  {
+    id: 'load/yaml-warning',
+    description: 'The YAML parser accepted the file but warned about it (e.g. a duplicate key or an unresolved tag).',
+  },
   { id: 'inventory/bad-ip', description: 'An inventory address is not an IP address.' },
   { id: 'inventory/bad-json', description: 'A JSON inventory file does not parse.' },
   { id: 'inventory/duplicate-ip', description: 'Two endpoints of the inventory have the same IP address.' },
@@ -63,7 +109,7 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'network/empty-rule-list', description: 'A rule list is null: it adds no rules and does not make the direction default-deny.' },
   { id: 'network/invalid-auth', description: 'An `authentication` mode is not one Cilium accepts.' },
   { id: 'network/invalid-cidr', description: 'A CIDR, CIDR set or except list is malformed or an except is not inside its CIDR.' },
-  { id: 'network/invalid-entity', description: 'An entity is not one of Cilium\'s entities.' },
+  { id: 'network/invalid-entity', description: "An entity is not one of Cilium's entities." },
   { id: 'network/invalid-fqdn', description: 'A toFQDNs entry has neither a valid matchName nor a valid matchPattern.' },
   { id: 'network/invalid-l7', description: 'An L7 rule (http, dns, kafka) is malformed or not allowed where it is (e.g. on a deny rule).' },
   { id: 'network/invalid-port', description: 'A port, port range, protocol or ICMP type is invalid.' },
@@ -72,12 +118,18 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'network/invalid-service', description: 'A toServices entry is malformed.' },
   { id: 'network/missing-selector', description: 'A policy selects no endpoints: it needs endpointSelector, nodeSelector or podSelector.' },
   { id: 'network/unknown-cidr-group', description: 'A cidrGroupRef names a CIDR group the inventory does not have.' },
-  { id: 'network/unknown-named-port', description: 'A rule names a port (e.g. `http`) that no container port of the inventory\'s pods declares.' },
-  { id: 'network/unsupported', description: 'A feature weir cannot enforce exactly (host policies, fromNodes, fromRequires, listeners, SNI, ...).' },
+  {
+    id: 'network/unknown-named-port',
+    description: "A rule names a port (e.g. `http`) that no container port of the inventory's pods declares.",
+  },
+  {
+    id: 'network/unsupported',
+    description: 'A feature weir cannot enforce exactly (host policies, fromNodes, fromRequires, listeners, SNI, ...).',
+  },
   { id: 'lower/ipcache-capacity', description: 'The ipcache needs more entries than its map holds.' },
   { id: 'lower/policy-map-capacity', description: 'An endpoint needs more policy map entries than its map holds.' },
   { id: 'runtime/arg-index-range', description: 'An argument index is outside 0 to 5.' },
-  { id: 'runtime/bad-arg-index', description: 'An `args` entry\'s index is not a non-negative integer.' },
+  { id: 'runtime/bad-arg-index', description: "An `args` entry's index is not a non-negative integer." },
   { id: 'runtime/bad-arg-type', description: 'An `args` entry has no type.' },
   { id: 'runtime/bad-hook', description: 'A kprobes/tracepoints/lsmhooks/uprobes entry is not a mapping.' },
   { id: 'runtime/bad-hooks', description: 'spec.kprobes, tracepoints, lsmhooks or uprobes is not a list.' },
@@ -89,20 +141,35 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'runtime/bad-selectors', description: 'selectors is not a list.' },
   { id: 'runtime/bad-value', description: 'A filter value has the wrong type (e.g. a non-integer pid).' },
   { id: 'runtime/empty-values', description: 'An operator that needs values has none.' },
-  { id: 'runtime/follow-forks-namespace', description: 'matchPIDs with followForks and isNamespacePID compares the calling process\'s own namespace pid.' },
-  { id: 'runtime/generated-list', description: 'A list type that Tetragon fills from the node\'s kernel at load time; weir compiles lists from their values only.' },
-  { id: 'runtime/host-wide-kill', description: 'A Sigkill or Signal could hit any host process or init; scope it or annotate weir.dev/allow-host-wide-kill.' },
+  {
+    id: 'runtime/follow-forks-namespace',
+    description: "matchPIDs with followForks and isNamespacePID compares the calling process's own namespace pid.",
+  },
+  {
+    id: 'runtime/generated-list',
+    description: "A list type that Tetragon fills from the node's kernel at load time; weir compiles lists from their values only.",
+  },
+  {
+    id: 'runtime/host-wide-kill',
+    description: 'A Sigkill or Signal could hit any host process or init; scope it or annotate weir.dev/allow-host-wide-kill.',
+  },
   { id: 'runtime/missing-name', description: 'A TracingPolicy has no metadata.name.' },
   { id: 'runtime/missing-namespace', description: 'A TracingPolicyNamespaced has no metadata.namespace.' },
   { id: 'runtime/missing-spec', description: 'A TracingPolicy has no spec mapping.' },
   { id: 'runtime/no-hooks', description: 'A TracingPolicy has no kprobes, tracepoints, lsmhooks or uprobes: it does nothing.' },
-  { id: 'runtime/node-capability', description: 'A node cannot do what the policy asks (override, LSM hooks, kprobes on kernel functions, ...).' },
-  { id: 'runtime/operator-type', description: 'An operator does not fit the argument\'s type (a numeric comparison on a string).' },
+  {
+    id: 'runtime/node-capability',
+    description: 'A node cannot do what the policy asks (override, LSM hooks, kprobes on kernel functions, ...).',
+  },
+  { id: 'runtime/operator-type', description: "An operator does not fit the argument's type (a numeric comparison on a string)." },
   { id: 'runtime/string-too-long', description: 'A string value is longer than the bytes the handler compares.' },
-  { id: 'runtime/syscall-flag', description: 'A hook on a syscall lacks `syscall: true`, so its arguments would not be read from the syscall\'s registers.' },
+  {
+    id: 'runtime/syscall-flag',
+    description: "A hook on a syscall lacks `syscall: true`, so its arguments would not be read from the syscall's registers.",
+  },
   { id: 'runtime/too-many-actions', description: 'A selector has more matchActions than Tetragon allows.' },
   { id: 'runtime/too-many-args', description: 'A hook reads more arguments than weir (and Tetragon) allow.' },
-  { id: 'runtime/too-many-hooks', description: 'A node has more hooks on one syscall than the handler\'s table holds.' },
+  { id: 'runtime/too-many-hooks', description: "A node has more hooks on one syscall than the handler's table holds." },
   { id: 'runtime/too-many-match-args', description: 'A selector has more matchArgs than Tetragon allows.' },
   { id: 'runtime/too-many-match-binaries', description: 'A selector has more matchBinaries than Tetragon allows.' },
   { id: 'runtime/too-many-match-capabilities', description: 'A selector has more matchCapabilities than weir evaluates.' },
@@ -110,24 +177,27 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'runtime/too-many-match-pids', description: 'A selector has more matchPIDs entries than weir evaluates.' },
   { id: 'runtime/too-many-selectors', description: 'A hook has more selectors than Tetragon allows.' },
   { id: 'runtime/too-many-values', description: 'An operator has more values than the handler compares.' },
-  { id: 'runtime/unknown-action', description: 'A matchActions action is not one of Tetragon\'s actions.' },
+  { id: 'runtime/unknown-action', description: "A matchActions action is not one of Tetragon's actions." },
   { id: 'runtime/unknown-field', description: 'A spec field TracingPolicy does not have.' },
   { id: 'runtime/unknown-hook', description: 'A hook names a syscall that is not in the x86_64 table.' },
   { id: 'runtime/unknown-list', description: 'A `list:` reference names no entry of spec.lists.' },
-  { id: 'runtime/unknown-operator', description: 'A matchArgs operator is not one of Tetragon\'s operators.' },
-  { id: 'runtime/unsupported-action', description: 'An action weir\'s handler does not carry out (e.g. Override, FollowFD).' },
-  { id: 'runtime/unsupported-arg-type', description: 'An argument type weir\'s syscall handler does not read (fd, file, path, sock, ...).' },
+  { id: 'runtime/unknown-operator', description: "A matchArgs operator is not one of Tetragon's operators." },
+  { id: 'runtime/unsupported-action', description: "An action weir's handler does not carry out (e.g. Override, FollowFD)." },
+  { id: 'runtime/unsupported-arg-type', description: "An argument type weir's syscall handler does not read (fd, file, path, sock, ...)." },
   { id: 'runtime/unsupported-hook', description: 'A hook kind weir does not compile (uprobes, loader, kprobes on kernel functions, ...).' },
-  { id: 'runtime/unsupported-operator', description: 'A matchArgs operator on socket or file arguments, which weir\'s handler does not read.' },
+  {
+    id: 'runtime/unsupported-operator',
+    description: "A matchArgs operator on socket or file arguments, which weir's handler does not read.",
+  },
   { id: 'runtime/unsupported-selector', description: 'A selector feature weir does not implement (e.g. spec.hostSelector).' },
   { id: 'policytest/invalid', description: 'A PolicyTest is malformed (no cases, an inline policy of no known kind, ...).' },
   { id: 'plan/empty-inventory', description: 'No workloads were found, so connectivity is not computed.' },
   { id: 'plan/empty-path', description: 'A planned path holds no YAML file in either revision.' },
-  { id: 'plan/inventory-unreadable', description: 'The plan\'s inventory file could not be read.' },
-  { id: 'falco/bad-exception', description: 'A rule\'s exceptions are malformed (fields, comps and values do not line up).' },
+  { id: 'plan/inventory-unreadable', description: "The plan's inventory file could not be read." },
+  { id: 'falco/bad-exception', description: "A rule's exceptions are malformed (fields, comps and values do not line up)." },
   { id: 'falco/bad-item', description: 'A rules file item is not a mapping with rule, macro, list or required_engine_version.' },
   { id: 'falco/bad-override', description: '`append` and `override` are combined, or `override` does not map keys to append or replace.' },
-  { id: 'falco/bad-priority', description: 'A rule\'s priority is not one of Falco\'s priorities.' },
+  { id: 'falco/bad-priority', description: "A rule's priority is not one of Falco's priorities." },
   { id: 'falco/broken-macro', description: 'A rule uses a macro that does not compile.' },
   { id: 'falco/engine-version', description: 'required_engine_version is malformed or newer than the Falco semantics weir follows.' },
   { id: 'falco/list-outside-parens', description: 'A list is used outside parentheses after an operator; Falco requires `(list)`.' },
@@ -142,7 +212,7 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'convert/not-falco', description: 'A document given to `weir convert falco` is not a Falco rules file; ignored.' },
   { id: 'convert/not-psp', description: 'A document given to `weir convert psp` is not a PodSecurityPolicy; ignored.' },
   { id: 'convert/psp-no-spec', description: 'A PodSecurityPolicy has no spec.' },
-  { id: 'guardrail/invalid', description: 'A Guardrail\'s CEL rule or condition does not parse.' },
+  { id: 'guardrail/invalid', description: "A Guardrail's CEL rule or condition does not parse." },
 ];
 
 /** What a user-defined guardrail contributes to its rule descriptor. */
@@ -178,12 +248,28 @@ export function describeCode(id: string, guardrails: readonly GuardrailInfo[] = 
     const inv = m.needsInventory ? ' Needs an inventory (`--inventory`, or an Inventory among the linted files).' : '';
     const text = `${sentence(m.description)} Why: ${sentence(m.rationale)}${fix}${inv}`;
     const example = m.example ? `\n\nTriggered by:\n\n\`\`\`yaml\n${m.example}\n\`\`\`` : '';
-    return { id, short: sentence(m.description), full: `${sentence(m.description)} ${sentence(m.rationale)}`, help: { text, markdown: `${sentence(m.description)}\n\n**Why:** ${sentence(m.rationale)}${fix}${inv}${example}\n\n[${id}](${uri})` }, helpUri: uri, level: m.severity, tags: ['lint', ...m.kinds] };
+    return {
+      id,
+      short: sentence(m.description),
+      full: `${sentence(m.description)} ${sentence(m.rationale)}`,
+      help: { text, markdown: `${sentence(m.description)}\n\n**Why:** ${sentence(m.rationale)}${fix}${inv}${example}\n\n[${id}](${uri})` },
+      helpUri: uri,
+      level: m.severity,
+      tags: ['lint', ...m.kinds],
+    };
   }
   const schema = schemaRules.find((s) => s.id === id);
   if (schema) {
     const text = `${sentence(schema.description)} The document is checked against weir's JSON Schema for its kind (schemas/*.schema.json), the same structure the API server enforces; the message names the field and, for unknown or wrong-case fields, the one that was probably meant.`;
-    return { id, short: sentence(schema.description), full: text, help: { text, markdown: `${text}\n\n[${id}](${uri})` }, helpUri: uri, level: 'error', tags: ['schema'] };
+    return {
+      id,
+      short: sentence(schema.description),
+      full: text,
+      help: { text, markdown: `${text}\n\n[${id}](${uri})` },
+      helpUri: uri,
+      level: 'error',
+      tags: ['schema'],
+    };
   }
   if (id.startsWith('guardrail/') && id !== 'guardrail/invalid') {
     const name = id.slice('guardrail/'.length);
@@ -192,13 +278,29 @@ export function describeCode(id: string, guardrails: readonly GuardrailInfo[] = 
     const where = g ? `Defined by the Guardrail \`${name}\` in ${g.file}:${g.line}.` : `Defined by a Guardrail named \`${name}\`.`;
     const text = `${short} ${where} Guardrails are your organisation's own CEL rules over policy documents; the message says what the document does and the guardrail file says why it is not allowed.`;
     const guri = `${lintRulesDoc}#guardrails`;
-    return { id, short, full: text, help: { text, markdown: `${text}\n\n[Guardrails](${guri})` }, helpUri: guri, level: 'error', tags: ['guardrail'] };
+    return {
+      id,
+      short,
+      full: text,
+      help: { text, markdown: `${text}\n\n[Guardrails](${guri})` },
+      helpUri: guri,
+      level: 'error',
+      tags: ['guardrail'],
+    };
   }
   const stage = stageCodes.find((c) => c.id === id);
   const area = stageAreas.find((a) => id.startsWith(`${a.prefix}/`));
   const short = stage ? stage.description : `weir check ${id}.`;
   const text = `${short}${area ? ` ${area.help}` : ''}`;
-  return { id, short, full: text, help: { text, markdown: `${text}\n\n[${id}](${stage ? uri : lintRulesDoc})` }, helpUri: stage ? uri : lintRulesDoc, level: 'error', tags: [area?.prefix ?? 'weir'] };
+  return {
+    id,
+    short,
+    full: text,
+    help: { text, markdown: `${text}\n\n[${id}](${stage ? uri : lintRulesDoc})` },
+    helpUri: stage ? uri : lintRulesDoc,
+    level: 'error',
+    tags: [area?.prefix ?? 'weir'],
+  };
 }
 
 /** Every known code: lint rules, schema checks and stage codes (not user guardrails). */

@@ -52,7 +52,8 @@ export function compileGuardrails(docs: readonly PolicyDocument[]): { guardrails
     if (doc.kind !== 'Guardrail') continue;
     const spec = doc.value['spec'];
     if (!isObj(spec) || typeof spec['rule'] !== 'string' || typeof spec['message'] !== 'string') continue; // the schema reports it
-    const bad = (path: NodePath, message: string) => diagnostics.push({ rule: 'guardrail/invalid', severity: 'error', message, ...doc.locate(path) });
+    const bad = (path: NodePath, message: string) =>
+      diagnostics.push({ rule: 'guardrail/invalid', severity: 'error', message, ...doc.locate(path) });
     const rule = compile(spec['rule']);
     if (rule.error) bad(['spec', 'rule'], `guardrail ${doc.name}: cannot parse the CEL rule: ${rule.error}`);
     const match = isObj(spec['match']) ? spec['match'] : {};
@@ -81,7 +82,9 @@ export function compileGuardrails(docs: readonly PolicyDocument[]): { guardrails
 
 function fill(msg: string, doc: PolicyDocument): string {
   const ref = doc.namespace ? `${doc.namespace}/${doc.name}` : doc.name;
-  return msg.replace(/\{\{\s*(name|namespace|kind|ref)\s*\}\}/g, (_, k: string) => (k === 'name' ? doc.name : k === 'kind' ? doc.kind : k === 'ref' ? ref : (doc.namespace ?? '')));
+  return msg.replace(/\{\{\s*(name|namespace|kind|ref)\s*\}\}/g, (_, k: string) =>
+    k === 'name' ? doc.name : k === 'kind' ? doc.kind : k === 'ref' ? ref : (doc.namespace ?? ''),
+  );
 }
 
 /** Evaluates every guardrail on every document it matches. */
@@ -100,7 +103,13 @@ export function checkGuardrails(guardrails: readonly Guardrail[], docs: readonly
       if (g.when) {
         const w = g.when(bindings);
         if (isCelError(w)) {
-          out.push({ rule: id, severity: 'error', message: `guardrail ${g.name} (${at.file}:${at.line}): its condition failed on this document: ${w.message}`, ...doc.span, ...commit });
+          out.push({
+            rule: id,
+            severity: 'error',
+            message: `guardrail ${g.name} (${at.file}:${at.line}): its condition failed on this document: ${w.message}`,
+            ...doc.span,
+            ...commit,
+          });
           continue;
         }
         if (w !== true) continue;
@@ -108,7 +117,13 @@ export function checkGuardrails(guardrails: readonly Guardrail[], docs: readonly
       const r = g.rule(bindings);
       if (r === true) continue;
       const why = isCelError(r) ? ` (the rule could not be evaluated: ${r.message})` : '';
-      out.push({ rule: id, severity: g.severity, message: `${fill(g.message, doc)}${why} [guardrail ${g.name}, ${at.file}:${at.line}]`, ...(g.path.length > 0 ? doc.locate(g.path) : doc.locate([], {})), ...commit });
+      out.push({
+        rule: id,
+        severity: g.severity,
+        message: `${fill(g.message, doc)}${why} [guardrail ${g.name}, ${at.file}:${at.line}]`,
+        ...(g.path.length > 0 ? doc.locate(g.path) : doc.locate([], {})),
+        ...commit,
+      });
     }
   }
   return out;

@@ -52,7 +52,13 @@ export function inlinePolicies(doc: PolicyDocument): PolicyDocument[] {
       name: typeof meta['name'] === 'string' ? meta['name'] : '',
       ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}),
       value: v,
-      provenance: { ...doc.provenance, ...(() => { const s = doc.locate([...base]); return { line: s.line, column: s.column }; })() },
+      provenance: {
+        ...doc.provenance,
+        ...(() => {
+          const s = doc.locate([...base]);
+          return { line: s.line, column: s.column };
+        })(),
+      },
       span: locate([]),
       locate,
     });

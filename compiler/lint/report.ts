@@ -110,7 +110,9 @@ export function formatText(run: LintRun, opts: { color: boolean; quiet?: boolean
   for (const d of run.diagnostics) {
     if (opts.quiet && d.severity !== 'error') continue;
     const sev = d.severity === 'error' ? paint.red('error') : d.severity === 'warning' ? paint.yellow('warning') : paint.blue('info');
-    out.push(`${paint.bold(terminalSafe(`${d.file}:${d.line}:${d.column}`))} ${sev} ${terminalSafe(d.message)} ${paint.dim(`[${terminalSafe(d.rule)}]`)}`);
+    out.push(
+      `${paint.bold(terminalSafe(`${d.file}:${d.line}:${d.column}`))} ${sev} ${terminalSafe(d.message)} ${paint.dim(`[${terminalSafe(d.rule)}]`)}`,
+    );
     const lines = d.line >= 1 ? linesOf(d.file) : undefined;
     if (lines) out.push(codeFrame(lines, d, paint));
     if (d.fix) out.push(`  ${paint.dim('fix:')} ${terminalSafe(d.fix.description)}`);
@@ -139,7 +141,14 @@ export function lintReport(run: LintRun): LintReport {
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'LintReport',
     ...(run.commit ? { commit: run.commit } : {}),
-    summary: { files: run.files.length, documents: run.documents, errors: c.error, warnings: c.warning, infos: c.info, ...(run.ignored?.length ? { ignored: run.ignored.length } : {}) },
+    summary: {
+      files: run.files.length,
+      documents: run.documents,
+      errors: c.error,
+      warnings: c.warning,
+      infos: c.info,
+      ...(run.ignored?.length ? { ignored: run.ignored.length } : {}),
+    },
     files: [...run.files],
     diagnostics: [...run.diagnostics],
   };
@@ -190,10 +199,18 @@ export function formatSarif(run: LintRun): string {
   const relUris = run.diagnostics.map((d) => rootRelativeUri(d.file, prefix));
   const location = (d: Diagnostic, i: number) => {
     const rel = relUris[i];
-    return rel !== undefined ? { uri: rel, uriBaseId: srcroot } : { uri: pathToFileURL(path.resolve(run.repository?.cwd ?? '.', d.file)).href };
+    return rel !== undefined
+      ? { uri: rel, uriBaseId: srcroot }
+      : { uri: pathToFileURL(path.resolve(run.repository?.cwd ?? '.', d.file)).href };
   };
-  const prints = fingerprints(run, relUris.map((u, i) => u ?? run.diagnostics[i]!.file));
-  const provenance = run.repository?.uri && run.commit ? [{ repositoryUri: run.repository.uri, revisionId: run.commit, mappedTo: { uriBaseId: srcroot } }] : undefined;
+  const prints = fingerprints(
+    run,
+    relUris.map((u, i) => u ?? run.diagnostics[i]!.file),
+  );
+  const provenance =
+    run.repository?.uri && run.commit
+      ? [{ repositoryUri: run.repository.uri, revisionId: run.commit, mappedTo: { uriBaseId: srcroot } }]
+      : undefined;
   const sarif = {
     $schema: 'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json',
     version: '2.1.0',
@@ -209,7 +226,9 @@ export function formatSarif(run: LintRun): string {
               const r = describeCode(id, run.guardrails ?? []);
               return {
                 id,
-                name: id.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase()).replace(/^./, (c) => c.toUpperCase()),
+                name: id
+                  .replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())
+                  .replace(/^./, (c) => c.toUpperCase()),
                 shortDescription: { text: r.short },
                 fullDescription: { text: r.full },
                 help: { text: r.help.text, markdown: r.help.markdown },
@@ -231,7 +250,12 @@ export function formatSarif(run: LintRun): string {
             {
               physicalLocation: {
                 artifactLocation: location(d, i),
-                region: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: Math.max(d.endColumn, d.endLine === d.line ? d.column + 1 : 1) },
+                region: {
+                  startLine: d.line,
+                  startColumn: d.column,
+                  endLine: d.endLine,
+                  endColumn: Math.max(d.endColumn, d.endLine === d.line ? d.column + 1 : 1),
+                },
               },
             },
           ],
@@ -244,7 +268,12 @@ export function formatSarif(run: LintRun): string {
                     artifactChanges: [
                       {
                         artifactLocation: location(d, i),
-                        replacements: [{ deletedRegion: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: d.endColumn }, insertedContent: { text: d.fix.replacement } }],
+                        replacements: [
+                          {
+                            deletedRegion: { startLine: d.line, startColumn: d.column, endLine: d.endLine, endColumn: d.endColumn },
+                            insertedContent: { text: d.fix.replacement },
+                          },
+                        ],
                       },
                     ],
                   },
@@ -267,11 +296,20 @@ const escapeProperty = (s: string) => escapeData(s).replace(/:/g, '%3A').replace
 export function formatGithub(run: LintRun): string {
   const lines = run.diagnostics.map((d) => {
     const cmd = d.severity === 'error' ? 'error' : d.severity === 'warning' ? 'warning' : 'notice';
-    const props = [`file=${escapeProperty(d.file)}`, `line=${d.line}`, `col=${d.column}`, `endLine=${d.endLine}`, ...(d.endLine === d.line ? [`endColumn=${d.endColumn}`] : []), `title=${escapeProperty(`weir ${d.rule}`)}`];
+    const props = [
+      `file=${escapeProperty(d.file)}`,
+      `line=${d.line}`,
+      `col=${d.column}`,
+      `endLine=${d.endLine}`,
+      ...(d.endLine === d.line ? [`endColumn=${d.endColumn}`] : []),
+      `title=${escapeProperty(`weir ${d.rule}`)}`,
+    ];
     return `::${cmd} ${props.join(',')}::${escapeData(d.message)}`;
   });
   const c = counts(run.diagnostics);
-  lines.push(`weir lint: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')}${ignoredText(run)}`);
+  lines.push(
+    `weir lint: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')} in ${plural(run.files.length, 'file')}${ignoredText(run)}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -41,7 +41,12 @@ export interface LintRule {
 }
 
 /** Runs one rule on one document, collecting its diagnostics. */
-export function runRule(rule: LintRule, doc: PolicyDocument, inventory: Inventory | undefined, documents: readonly PolicyDocument[] = [doc]): Diagnostic[] {
+export function runRule(
+  rule: LintRule,
+  doc: PolicyDocument,
+  inventory: Inventory | undefined,
+  documents: readonly PolicyDocument[] = [doc],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const ctx: RuleContext = {
     doc,

@@ -11,11 +11,21 @@ import { editDistance } from '../model/spelling.js';
 
 /** Schema diagnostics, documented on the rules page beside the lint rules. */
 export const schemaRules = [
-  { id: 'schema/unknown-field', description: 'A field the kind does not have (often a typo or a field at the wrong level); the API server drops or rejects it.' },
-  { id: 'schema/field-case', description: 'A field spelled with the wrong case (`HTTP` for `http`); Go tolerates it, the API server prunes it, and whatever it restricted is lost.' },
+  {
+    id: 'schema/unknown-field',
+    description: 'A field the kind does not have (often a typo or a field at the wrong level); the API server drops or rejects it.',
+  },
+  {
+    id: 'schema/field-case',
+    description:
+      'A field spelled with the wrong case (`HTTP` for `http`); Go tolerates it, the API server prunes it, and whatever it restricted is lost.',
+  },
   { id: 'schema/missing-field', description: 'A required field is absent.' },
   { id: 'schema/type', description: 'A value has the wrong type (a string where a list is expected, ...).' },
-  { id: 'schema/value', description: 'A value outside the allowed set (enums such as protocols and entities, constants such as apiVersion).' },
+  {
+    id: 'schema/value',
+    description: 'A value outside the allowed set (enums such as protocols and entities, constants such as apiVersion).',
+  },
   { id: 'schema/invalid', description: 'Any other structural constraint of the schema (minimum, length, one of several shapes).' },
 ] as const;
 
@@ -38,7 +48,8 @@ function validator(name: string): ValidateFunction {
   if (!ajv) {
     ajv = new Ajv.default({ allErrors: true, strict: false, verbose: true });
     const dir = schemaDir();
-    for (const f of readdirSync(dir).sort()) if (f.endsWith('.schema.json')) ajv.addSchema(JSON.parse(readFileSync(join(dir, f), 'utf8')) as object);
+    for (const f of readdirSync(dir).sort())
+      if (f.endsWith('.schema.json')) ajv.addSchema(JSON.parse(readFileSync(join(dir, f), 'utf8')) as object);
   }
   v = ajv.getSchema(`https://weir.dev/schemas/${name}.schema.json`);
   if (!v) throw new Error(`weir: schema ${name} is not in schemas/`);
@@ -62,7 +73,6 @@ function pointerToPath(p: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-
 /** The closest candidate within a small edit distance, for "did you mean". */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
@@ -78,7 +88,12 @@ export function closest(word: string, candidates: readonly string[]): string | u
 }
 
 function where(path: NodePath): string {
-  return path.length === 0 ? 'the document' : `\`${path.map((s) => (typeof s === 'number' ? `[${s}]` : s)).join('.').replace(/\.\[/g, '[')}\``;
+  return path.length === 0
+    ? 'the document'
+    : `\`${path
+        .map((s) => (typeof s === 'number' ? `[${s}]` : s))
+        .join('.')
+        .replace(/\.\[/g, '[')}\``;
 }
 
 function toDiagnostic(doc: PolicyDocument, e: ErrorObject): { rule: string; message: string; path: NodePath; key: boolean } {
@@ -105,19 +120,40 @@ function toDiagnostic(doc: PolicyDocument, e: ErrorObject): { rule: string; mess
       };
     }
     case 'required':
-      return { rule: 'schema/missing-field', message: `${where(path)} of ${doc.kind} needs the field \`${String(params['missingProperty'])}\``, path, key: path.length > 0 };
+      return {
+        rule: 'schema/missing-field',
+        message: `${where(path)} of ${doc.kind} needs the field \`${String(params['missingProperty'])}\``,
+        path,
+        key: path.length > 0,
+      };
     case 'type':
       // A null value is a key with nothing after it: point at the key, where the author looks.
-      return { rule: 'schema/type', message: `${where(path)} must be ${String(params['type']).replace(',', ' or ')}, not ${Array.isArray(e.data) ? 'a list' : e.data === null ? 'empty (null)' : typeof e.data === 'object' ? 'a mapping' : typeof e.data}`, path, key: e.data === null };
+      return {
+        rule: 'schema/type',
+        message: `${where(path)} must be ${String(params['type']).replace(',', ' or ')}, not ${Array.isArray(e.data) ? 'a list' : e.data === null ? 'empty (null)' : typeof e.data === 'object' ? 'a mapping' : typeof e.data}`,
+        path,
+        key: e.data === null,
+      };
     case 'enum': {
       const allowed = (params['allowedValues'] as unknown[]).map(String);
       const guess = typeof e.data === 'string' ? closest(e.data, allowed) : undefined;
-      return { rule: 'schema/value', message: `${where(path)} is \`${String(e.data)}\`; allowed: ${allowed.join(', ')}${guess ? ` (did you mean \`${guess}\`?)` : ''}`, path, key: false };
+      return {
+        rule: 'schema/value',
+        message: `${where(path)} is \`${String(e.data)}\`; allowed: ${allowed.join(', ')}${guess ? ` (did you mean \`${guess}\`?)` : ''}`,
+        path,
+        key: false,
+      };
     }
     case 'const':
-      return { rule: 'schema/value', message: `${where(path)} must be \`${String(params['allowedValue'])}\`, not \`${String(e.data)}\``, path, key: false };
+      return {
+        rule: 'schema/value',
+        message: `${where(path)} must be \`${String(params['allowedValue'])}\`, not \`${String(e.data)}\``,
+        path,
+        key: false,
+      };
     case 'anyOf':
-      if (path.length === 0 && doc.family === 'network') return { rule: 'schema/missing-field', message: `${doc.kind} needs \`spec\` or \`specs\``, path, key: false };
+      if (path.length === 0 && doc.family === 'network')
+        return { rule: 'schema/missing-field', message: `${doc.kind} needs \`spec\` or \`specs\``, path, key: false };
       return { rule: 'schema/invalid', message: `${where(path)} matches none of the allowed shapes`, path, key: false };
     default:
       return { rule: 'schema/invalid', message: `${where(path)} ${e.message ?? 'is invalid'}`, path, key: false };
@@ -143,7 +179,13 @@ export function validateDocument(doc: PolicyDocument): Diagnostic[] {
     const id = `${d.rule}@${span.line}:${span.column}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    out.push({ rule: d.rule, severity: 'error', message: d.message, ...span, ...(doc.provenance.commit ? { commit: doc.provenance.commit } : {}) });
+    out.push({
+      rule: d.rule,
+      severity: 'error',
+      message: d.message,
+      ...span,
+      ...(doc.provenance.commit ? { commit: doc.provenance.commit } : {}),
+    });
     if (out.length >= maxPerDocument) break;
   }
   return out;

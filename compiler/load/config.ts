@@ -62,13 +62,15 @@ export function readConfig(file: string, display = path.basename(file)): ConfigR
 
 function checkConfig(file: string, display: string, text: string): { config?: ProjectConfig; diagnostics: Diagnostic[] } {
   const parsed = parseYamlDocuments(display, text);
-  if (parsed.diagnostics.length) return { diagnostics: parsed.diagnostics.map((d) => ({ ...d, rule: d.rule.replace(/^load\//, 'config/') })) };
+  if (parsed.diagnostics.length)
+    return { diagnostics: parsed.diagnostics.map((d) => ({ ...d, rule: d.rule.replace(/^load\//, 'config/') })) };
   const doc = parsed.documents[0];
   const config: ProjectConfig = { file, root: path.dirname(file) };
   if (!doc || doc.value === null) return { config, diagnostics: [] };
   const v = doc.value;
   const diagnostics: Diagnostic[] = [];
-  const err = (p: (string | number)[], message: string, key = false) => diagnostics.push(diagnostic('config/invalid', 'error', message, doc.locate(p, { key })));
+  const err = (p: (string | number)[], message: string, key = false) =>
+    diagnostics.push(diagnostic('config/invalid', 'error', message, doc.locate(p, { key })));
   if (typeof v !== 'object' || Array.isArray(v)) {
     err([], `${display} must be a mapping of ${keys.join(', ')}`);
     return { diagnostics };
@@ -93,7 +95,8 @@ function checkConfig(file: string, display: string, text: string): { config?: Pr
   }
   const f = o['format'];
   if (typeof f === 'string') config.format = { '*': f };
-  else if (f !== null && typeof f === 'object' && !Array.isArray(f) && Object.values(f).every((x) => typeof x === 'string')) config.format = f as Record<string, string>;
+  else if (f !== null && typeof f === 'object' && !Array.isArray(f) && Object.values(f).every((x) => typeof x === 'string'))
+    config.format = f as Record<string, string>;
   else if (f !== undefined) err(['format'], '`format` must be a format name, or a mapping of command to format (`lint: sarif`)');
   return diagnostics.length ? { diagnostics } : { config, diagnostics };
 }

@@ -84,7 +84,10 @@ export interface Selection<T extends { file: string }> {
  * Splits the files found under the input paths into what is read and what is not. `files` are
  * paths relative to the root, hidden entries already left out.
  */
-export function selectInputs<T extends { file: string }>(files: readonly T[], ignore: (file: string) => boolean = () => false): Selection<T> {
+export function selectInputs<T extends { file: string }>(
+  files: readonly T[],
+  ignore: (file: string) => boolean = () => false,
+): Selection<T> {
   // A chart is a folder holding Chart.yaml; its templates/ are not YAML until Helm renders them.
   const charts = new Set(files.filter((f) => /(^|\/)Chart\.ya?ml$/.test(f.file)).map((f) => f.file.replace(/\/?Chart\.ya?ml$/, '')));
   const inChartTemplates = (file: string) => [...charts].some((c) => file.startsWith(c === '' ? 'templates/' : `${c}/templates/`));
@@ -112,5 +115,11 @@ export function notReadDiagnostic(inputPath: string, files: readonly string[], c
   const shown = files.slice(0, 5).join(', ');
   const more = files.length > 5 ? `, … (${files.length - 5} more)` : '';
   const what = files.length === 1 ? `1 file under ${inputPath} is` : `${files.length} files under ${inputPath} are`;
-  return diagnostic('load/not-read', 'info', `${what} not read (weir reads .yaml, .yml and .json files): ${shown}${more}; list them under \`ignore\` in .weir.yaml to leave them out`, fileSpan(inputPath), commit ? { commit } : {});
+  return diagnostic(
+    'load/not-read',
+    'info',
+    `${what} not read (weir reads .yaml, .yml and .json files): ${shown}${more}; list them under \`ignore\` in .weir.yaml to leave them out`,
+    fileSpan(inputPath),
+    commit ? { commit } : {},
+  );
 }

@@ -62,7 +62,14 @@ export function classify(parsed: ParsedYaml, commit: string | undefined): Classi
   const v = parsed.value;
   const baseProv = (path: NodePath, listIndex?: number): Provenance => {
     const s = parsed.locate(path);
-    return { file: parsed.file, line: s.line, column: s.column, commit, docIndex: parsed.index, ...(listIndex === undefined ? {} : { listIndex }) };
+    return {
+      file: parsed.file,
+      line: s.line,
+      column: s.column,
+      commit,
+      docIndex: parsed.index,
+      ...(listIndex === undefined ? {} : { listIndex }),
+    };
   };
   if (looksLikeFalcoRules(v)) {
     const doc: FalcoRulesDocument = {
@@ -80,7 +87,9 @@ export function classify(parsed: ParsedYaml, commit: string | undefined): Classi
     return { documents, diagnostics, ignored };
   }
   if (!isObj(v)) {
-    diagnostics.push(diagnostic('load/not-an-object', 'error', 'document is not a YAML mapping with apiVersion and kind', parsed.span, { commit }));
+    diagnostics.push(
+      diagnostic('load/not-an-object', 'error', 'document is not a YAML mapping with apiVersion and kind', parsed.span, { commit }),
+    );
     return { documents, diagnostics, ignored };
   }
   const obj = v;
@@ -90,7 +99,14 @@ export function classify(parsed: ParsedYaml, commit: string | undefined): Classi
     const itemKind = itemKindOfList(kind) || undefined;
     const listApi = typeof obj['apiVersion'] === 'string' ? obj['apiVersion'] : undefined;
     (obj['items'] as unknown[]).forEach((item, i) => {
-      const r = classifyObject(item, (p, o) => parsed.locate(['items', i, ...p], o), baseProv(['items', i], i), parsed.span, commit, itemKind ? { kind: itemKind, ...(listApi ? { apiVersion: listApi } : {}) } : undefined);
+      const r = classifyObject(
+        item,
+        (p, o) => parsed.locate(['items', i, ...p], o),
+        baseProv(['items', i], i),
+        parsed.span,
+        commit,
+        itemKind ? { kind: itemKind, ...(listApi ? { apiVersion: listApi } : {}) } : undefined,
+      );
       documents.push(...r.documents);
       diagnostics.push(...r.diagnostics);
       ignored.push(...r.ignored);
@@ -124,24 +140,42 @@ function classifyObject(
   const obj = v;
   const kind = obj['kind'] ?? fromList?.kind;
   if (typeof kind !== 'string' || kind === '') {
-    diagnostics.push(diagnostic('load/missing-kind', 'error', 'document has no `kind`; add e.g. `kind: CiliumNetworkPolicy`', kind === undefined ? { ...docSpan, endLine: docSpan.line, endColumn: docSpan.column } : at(['kind']), { commit }));
+    diagnostics.push(
+      diagnostic(
+        'load/missing-kind',
+        'error',
+        'document has no `kind`; add e.g. `kind: CiliumNetworkPolicy`',
+        kind === undefined ? { ...docSpan, endLine: docSpan.line, endColumn: docSpan.column } : at(['kind']),
+        { commit },
+      ),
+    );
     return { documents: [], diagnostics, ignored };
   }
   let apiVersion: unknown = obj['apiVersion'] ?? (obj['kind'] === undefined ? fromList?.apiVersion : undefined);
   const info = kindInfo(kind);
   // Known objects that carry no policy (weir's own reports among them) are left out as they are.
   if (info?.family === 'ignored') {
-    ignored.push({ file: provenance.file, line: provenance.line, what: `${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}` });
+    ignored.push({
+      file: provenance.file,
+      line: provenance.line,
+      what: `${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}`,
+    });
     return { documents: [], diagnostics, ignored };
   }
   if (apiVersion === undefined) {
     const wrongCase = Object.keys(obj).find((k) => k !== 'apiVersion' && k.toLowerCase() === 'apiversion');
     if (wrongCase) {
       diagnostics.push(
-        diagnostic('load/apiversion-case', 'error', `field \`${wrongCase}\` must be spelled \`apiVersion\`; Kubernetes field names are case-sensitive and the API server rejects this document`, at([wrongCase], true), {
-          commit,
-          fix: { description: 'rename the field to apiVersion', replacement: 'apiVersion' },
-        }),
+        diagnostic(
+          'load/apiversion-case',
+          'error',
+          `field \`${wrongCase}\` must be spelled \`apiVersion\`; Kubernetes field names are case-sensitive and the API server rejects this document`,
+          at([wrongCase], true),
+          {
+            commit,
+            fix: { description: 'rename the field to apiVersion', replacement: 'apiVersion' },
+          },
+        ),
       );
       apiVersion = obj[wrongCase];
     } else {
@@ -157,13 +191,32 @@ function classifyObject(
     const group = typeof apiVersion === 'string' && apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
     const near = similarKind(kind);
     if (near || policyGroups.has(group))
-      diagnostics.push(diagnostic('load/unknown-kind', 'warning', `unknown kind \`${kind}\` (apiVersion ${String(apiVersion)}): not a policy weir understands, ignored${near ? `; did you mean \`${near}\`?` : ''}`, at(['kind']), { commit }));
-    else ignored.push({ file: provenance.file, line: provenance.line, what: `${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}` });
+      diagnostics.push(
+        diagnostic(
+          'load/unknown-kind',
+          'warning',
+          `unknown kind \`${kind}\` (apiVersion ${String(apiVersion)}): not a policy weir understands, ignored${near ? `; did you mean \`${near}\`?` : ''}`,
+          at(['kind']),
+          { commit },
+        ),
+      );
+    else
+      ignored.push({
+        file: provenance.file,
+        line: provenance.line,
+        what: `${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}`,
+      });
     return { documents: [], diagnostics, ignored };
   }
   if (typeof apiVersion === 'string' && !info.apiVersions.includes(apiVersion)) {
     diagnostics.push(
-      diagnostic('load/unknown-apiversion', info.family === 'network' || info.family === 'runtime' ? 'error' : 'warning', `${kind} is served as ${info.apiVersions.join(' or ')}, not \`${apiVersion}\``, at(['apiVersion']), { commit }),
+      diagnostic(
+        'load/unknown-apiversion',
+        info.family === 'network' || info.family === 'runtime' ? 'error' : 'warning',
+        `${kind} is served as ${info.apiVersions.join(' or ')}, not \`${apiVersion}\``,
+        at(['apiVersion']),
+        { commit },
+      ),
     );
   }
   const doc: PolicyDocument = {

@@ -56,7 +56,8 @@ const floatRe = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0
 function plainValue(s: string): unknown {
   const c0 = s.charCodeAt(0);
   // Most plain scalars are names: a letter other than the first letters of null, true and false.
-  if (((c0 >= 97 && c0 <= 122) || (c0 >= 65 && c0 <= 90)) && c0 !== 110 && c0 !== 78 && c0 !== 116 && c0 !== 84 && c0 !== 102 && c0 !== 70) return s;
+  if (((c0 >= 97 && c0 <= 122) || (c0 >= 65 && c0 <= 90)) && c0 !== 110 && c0 !== 78 && c0 !== 116 && c0 !== 84 && c0 !== 102 && c0 !== 70)
+    return s;
   if (s === '' || nullRe.test(s)) return null;
   if (boolRe.test(s)) return s[0] === 't' || s[0] === 'T';
   const c = s.charCodeAt(0);
@@ -192,7 +193,22 @@ export class FastParser {
     }
     // A flow collection is a value; a `{a: 1}: x` complex key fails later (rest of line not a comment).
     if (ch === '[' || ch === '{') return -1;
-    if (ch === '&' || ch === '*' || ch === '!' || ch === '|' || ch === '>' || ch === '?' || ch === '@' || ch === '`' || ch === '%' || ch === ',' || ch === ']' || ch === '}' || ch === '#') giveUp();
+    if (
+      ch === '&' ||
+      ch === '*' ||
+      ch === '!' ||
+      ch === '|' ||
+      ch === '>' ||
+      ch === '?' ||
+      ch === '@' ||
+      ch === '`' ||
+      ch === '%' ||
+      ch === ',' ||
+      ch === ']' ||
+      ch === '}' ||
+      ch === '#'
+    )
+      giveUp();
     for (let k = s; k < l.end; k++) {
       const x = t.charCodeAt(k);
       if (x === 58 /* : */ && (k + 1 === l.end || t.charCodeAt(k + 1) === 32)) return k;
@@ -335,7 +351,12 @@ export class FastParser {
     }
     this.depth--;
     const last = items[items.length - 1];
-    const node: FastNode = { value: items.map((n) => n.value), start, end: this.collectionEnd(last), endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)) };
+    const node: FastNode = {
+      value: items.map((n) => n.value),
+      start,
+      end: this.collectionEnd(last),
+      endsWithEmpty: Boolean(last && (last.isEmptyNull || last.endsWithEmpty)),
+    };
     if (this.positions) node.items = items;
     return node;
   }
@@ -354,7 +375,21 @@ export class FastParser {
       this.restIsComment(e, lineEnd);
       return { value: this.quoted(s, e), start: s, end: e };
     }
-    if (ch === '&' || ch === '*' || ch === '!' || ch === '|' || ch === '>' || ch === '%' || ch === '@' || ch === '`' || ch === '?' || ch === ',' || ch === ']' || ch === '}') giveUp();
+    if (
+      ch === '&' ||
+      ch === '*' ||
+      ch === '!' ||
+      ch === '|' ||
+      ch === '>' ||
+      ch === '%' ||
+      ch === '@' ||
+      ch === '`' ||
+      ch === '?' ||
+      ch === ',' ||
+      ch === ']' ||
+      ch === '}'
+    )
+      giveUp();
     let e = lineEnd;
     for (let k = s + 1; k < lineEnd; k++)
       if (t.charCodeAt(k) === 35 /* # */ && t.charCodeAt(k - 1) === 32) {

@@ -12,21 +12,36 @@ import type { Socket } from 'node:net';
  * transports, which run commands or read descriptors named in a URL.
  */
 export const gitHardening: readonly string[] = [
-  '-c', 'log.showSignature=false',
-  '-c', 'core.hooksPath=/dev/null',
-  '-c', 'protocol.ext.allow=never',
-  '-c', 'protocol.fd.allow=never',
-  '-c', 'core.fsmonitor=false',
+  '-c',
+  'log.showSignature=false',
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'protocol.ext.allow=never',
+  '-c',
+  'protocol.fd.allow=never',
+  '-c',
+  'core.fsmonitor=false',
 ];
 
 /** Environment of git commands: never prompt for credentials (a poll must fail, not hang). */
 export function gitEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '/bin/false', SSH_ASKPASS: '/bin/false', GIT_SSH_COMMAND: process.env['GIT_SSH_COMMAND'] ?? 'ssh -o BatchMode=yes' };
+  return {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '/bin/false',
+    SSH_ASKPASS: '/bin/false',
+    GIT_SSH_COMMAND: process.env['GIT_SSH_COMMAND'] ?? 'ssh -o BatchMode=yes',
+  };
 }
 
 /** A git command that failed: its exit code or system error code (EMFILE, ENOMEM, ...) and git's own message. */
 export class GitCommandError extends Error {
-  constructor(message: string, readonly code: string | number | undefined, readonly stderr: string) {
+  constructor(
+    message: string,
+    readonly code: string | number | undefined,
+    readonly stderr: string,
+  ) {
     super(message);
   }
 }
@@ -39,14 +54,30 @@ export function runGit(args: readonly string[], cwd: string, opts: { timeoutMs?:
   return new Promise((resolve, reject) => {
     let child: ReturnType<typeof execFile>;
     try {
-      child = execFile('git', [...gitHardening, ...args], { cwd, env: gitEnv(), encoding: 'utf8', timeout: opts.timeoutMs ?? 120_000, maxBuffer: opts.maxBuffer ?? 16 << 20, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        const e = err as NodeJS.ErrnoException & { killed?: boolean };
-        const code = typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined;
-        const first = String(stderr).trim().split('\n').filter(Boolean).pop() ?? '';
-        const what = e.killed ? `timed out after ${opts.timeoutMs ?? 120_000} ms` : typeof code === 'string' ? `${e.message}` : first || e.message;
-        reject(new GitCommandError(`git ${args[0]}: ${what}`, code, String(stderr)));
-      });
+      child = execFile(
+        'git',
+        [...gitHardening, ...args],
+        {
+          cwd,
+          env: gitEnv(),
+          encoding: 'utf8',
+          timeout: opts.timeoutMs ?? 120_000,
+          maxBuffer: opts.maxBuffer ?? 16 << 20,
+          killSignal: 'SIGKILL',
+        },
+        (err, stdout, stderr) => {
+          if (!err) return resolve(stdout);
+          const e = err as NodeJS.ErrnoException & { killed?: boolean };
+          const code = typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined;
+          const first = String(stderr).trim().split('\n').filter(Boolean).pop() ?? '';
+          const what = e.killed
+            ? `timed out after ${opts.timeoutMs ?? 120_000} ms`
+            : typeof code === 'string'
+              ? `${e.message}`
+              : first || e.message;
+          reject(new GitCommandError(`git ${args[0]}: ${what}`, code, String(stderr)));
+        },
+      );
     } catch (err) {
       // A synchronous spawn failure (EMFILE, EAGAIN) on some platforms.
       const e = err as NodeJS.ErrnoException;
@@ -220,7 +251,7 @@ export class GitObjectReader {
     if (/[\n\r\0]/.test(name)) return Promise.resolve(undefined);
     r = new Promise<GitObject | undefined>((resolve, reject) => {
       if (this.failed) return reject(this.failed);
-      const child = this.start();
+      this.start();
       if (this.pending.length === 0) this.hold(true);
       this.pending.push({ name, resolve, reject });
       // Requests of one turn go out in one write (one syscall, not one per object), followed by
@@ -295,7 +326,11 @@ export function parseTree(content: Buffer, idBytes: number): { mode: string; nam
     const sp = content.indexOf(0x20, off);
     const nul = content.indexOf(0x00, sp + 1);
     if (sp < 0 || nul < 0 || nul + 1 + idBytes > content.length) throw new Error('malformed git tree object');
-    out.push({ mode: content.toString('latin1', off, sp), name: content.toString('utf8', sp + 1, nul), oid: content.toString('hex', nul + 1, nul + 1 + idBytes) });
+    out.push({
+      mode: content.toString('latin1', off, sp),
+      name: content.toString('utf8', sp + 1, nul),
+      oid: content.toString('hex', nul + 1, nul + 1 + idBytes),
+    });
     off = nul + 1 + idBytes;
   }
   return out;
@@ -307,6 +342,8 @@ export function parseTree(content: Buffer, idBytes: number): { mode: string; nam
  */
 export function gitTopLevel(cwd: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('git', [...gitHardening, 'rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8' }, (err, out) => resolve(err ? undefined : out.trim() || undefined));
+    execFile('git', [...gitHardening, 'rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8' }, (err, out) =>
+      resolve(err ? undefined : out.trim() || undefined),
+    );
   });
 }

@@ -55,7 +55,15 @@ export function loadSources(files: readonly SourceFile[], commit?: string, limit
   const sources = new Map<string, string>();
   for (const { file, bytes, named } of files) {
     if (bytes.byteLength > lim.maxFileBytes) {
-      diagnostics.push(diagnostic('load/file-too-large', 'error', `file is ${bytes.byteLength} bytes; the limit is ${lim.maxFileBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(file), { commit }));
+      diagnostics.push(
+        diagnostic(
+          'load/file-too-large',
+          'error',
+          `file is ${bytes.byteLength} bytes; the limit is ${lim.maxFileBytes} bytes (policy files this large are almost certainly not policies)`,
+          fileSpan(file),
+          { commit },
+        ),
+      );
       continue;
     }
     const dec = decodeUtf8(file, bytes);
@@ -85,7 +93,14 @@ export function loadSources(files: readonly SourceFile[], commit?: string, limit
       ignored.push(...c.ignored);
     }
   }
-  return { documents, diagnostics: sortDiagnostics(diagnostics), files: files.map((f) => f.file), ...(commit ? { commit } : {}), sources, ignored };
+  return {
+    documents,
+    diagnostics: sortDiagnostics(diagnostics),
+    files: files.map((f) => f.file),
+    ...(commit ? { commit } : {}),
+    sources,
+    ignored,
+  };
 }
 
 /** Loads the YAML files under `paths` (files or folders), from disk or from a Git revision. */
@@ -146,7 +161,12 @@ function ignoreFor(ignore: readonly string[] | ((file: string) => boolean) | und
  * and oversized files are findings, other files of a folder one info finding per folder. A file
  * named on its own is always read.
  */
-export async function readWorkTree(root: string, rels: readonly string[], limits: Partial<YamlLimits> = {}, ignore?: readonly string[] | ((file: string) => boolean)): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[]; ignored: IgnoredInput[] }> {
+export async function readWorkTree(
+  root: string,
+  rels: readonly string[],
+  limits: Partial<YamlLimits> = {},
+  ignore?: readonly string[] | ((file: string) => boolean),
+): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[]; ignored: IgnoredInput[] }> {
   const files: SourceFile[] = [];
   const pre: Diagnostic[] = [];
   const ignored: IgnoredInput[] = [];
@@ -162,7 +182,10 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
     let list = [abs];
     const named = !st.isDirectory();
     if (st.isDirectory()) {
-      const sel = selectInputs((await walk(abs)).map((f) => ({ file: displayPath(root, f), abs: f })), ignoreFor(ignore, rel));
+      const sel = selectInputs(
+        (await walk(abs)).map((f) => ({ file: displayPath(root, f), abs: f })),
+        ignoreFor(ignore, rel),
+      );
       list = sel.read.map((f) => f.abs);
       ignored.push(...sel.ignored);
       const info = notReadDiagnostic(rel, sel.notRead);
@@ -175,7 +198,14 @@ export async function readWorkTree(root: string, rels: readonly string[], limits
         const maxBytes = { ...defaultLimits, ...limits }.maxFileBytes;
         if (fst.size > maxBytes) {
           // Do not read a huge file into memory just to reject it.
-          pre.push(diagnostic('load/file-too-large', 'error', `file is ${fst.size} bytes; the limit is ${maxBytes} bytes (policy files this large are almost certainly not policies)`, fileSpan(display)));
+          pre.push(
+            diagnostic(
+              'load/file-too-large',
+              'error',
+              `file is ${fst.size} bytes; the limit is ${maxBytes} bytes (policy files this large are almost certainly not policies)`,
+              fileSpan(display),
+            ),
+          );
           continue;
         }
         files.push({ file: display, bytes: await fs.readFile(f), ...(named ? { named: true } : {}) });
@@ -222,12 +252,18 @@ export async function readRevision(
   repo: string,
   rev: string,
   paths: readonly string[],
-  opts: { reader?: GitObjectReader; have?: (file: string, oid: string) => boolean; keepBlobs?: boolean; ignore?: readonly string[] | ((file: string) => boolean) } = {},
+  opts: {
+    reader?: GitObjectReader;
+    have?: (file: string, oid: string) => boolean;
+    keepBlobs?: boolean;
+    ignore?: readonly string[] | ((file: string) => boolean);
+  } = {},
 ): Promise<{ files: RevisionFile[]; commit: string; diagnostics: Diagnostic[]; ignored: IgnoredInput[] } | { error: Diagnostic }> {
   const reader = opts.reader ?? new GitObjectReader(repo);
   try {
     const commit = await reader.commit(rev);
-    if (!commit) return { error: diagnostic('load/missing-revision', 'error', `revision \`${rev}\` does not exist in ${repo}`, fileSpan(repo)) };
+    if (!commit)
+      return { error: diagnostic('load/missing-revision', 'error', `revision \`${rev}\` does not exist in ${repo}`, fileSpan(repo)) };
     const listed = await reader.files(commit.tree, paths);
     const specs = paths.map((p) => p.replace(/^\.\/|\/+$/g, '')).filter((p) => p !== '.' && p !== '');
     // A path naming one file reads it whatever its name; folders are read as readWorkTree reads them.
@@ -244,7 +280,9 @@ export async function readRevision(
       if (info) diagnostics.push(info);
     }
     const chosen = new Set([...named, ...sel.read.map((f) => f.file)]);
-    const files: RevisionFile[] = listed.filter((f) => chosen.has(f.file)).map((f) => ({ file: f.file, oid: f.oid, ...(named.has(f.file) ? { named: true } : {}) }));
+    const files: RevisionFile[] = listed
+      .filter((f) => chosen.has(f.file))
+      .map((f) => ({ file: f.file, oid: f.oid, ...(named.has(f.file) ? { named: true } : {}) }));
     const reads = files.map((f) => (opts.have?.(f.file, f.oid) ? undefined : reader.read(f.oid, opts.keepBlobs)));
     for (let i = 0; i < files.length; i++) {
       const r = reads[i];
@@ -255,7 +293,9 @@ export async function readRevision(
     }
     return { files, commit: commit.oid, diagnostics, ignored: sel.ignored };
   } catch (e) {
-    return { error: diagnostic('load/git-error', 'error', `cannot read revision \`${rev}\` of ${repo}: ${(e as Error).message}`, fileSpan(repo)) };
+    return {
+      error: diagnostic('load/git-error', 'error', `cannot read revision \`${rev}\` of ${repo}: ${(e as Error).message}`, fileSpan(repo)),
+    };
   } finally {
     if (!opts.reader) reader.close();
   }

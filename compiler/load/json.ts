@@ -73,7 +73,19 @@ export function parseJsonDocuments(file: string, text: string, limits: YamlLimit
     const span: Span = { file, line: at.line, column: at.column, endLine: at.line, endColumn: at.column + 1 };
     return { documents: [], diagnostics: [diagnostic('load/json-syntax', 'error', `cannot parse JSON: ${msg}`, span)] };
   }
-  if (deeperThan(value, limits.maxDepth)) return { documents: [], diagnostics: [diagnostic('load/too-deep', 'error', `document nests deeper than ${limits.maxDepth} levels`, { file, line: 1, column: 1, endLine: 1, endColumn: 1 })] };
+  if (deeperThan(value, limits.maxDepth))
+    return {
+      documents: [],
+      diagnostics: [
+        diagnostic('load/too-deep', 'error', `document nests deeper than ${limits.maxDepth} levels`, {
+          file,
+          line: 1,
+          column: 1,
+          endLine: 1,
+          endColumn: 1,
+        }),
+      ],
+    };
   const end = position(text, text.trimEnd().length);
   const whole: Span = { file, line: 1, column: 1, endLine: end.line, endColumn: end.column };
   let located: ParsedYaml | undefined;

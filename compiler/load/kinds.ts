@@ -22,10 +22,25 @@ export interface KindInfo {
 
 export const kinds: Readonly<Record<string, KindInfo>> = {
   CiliumNetworkPolicy: { family: 'network', apiVersions: ['cilium.io/v2'], namespaced: true, schema: 'cilium-network-policy' },
-  CiliumClusterwideNetworkPolicy: { family: 'network', apiVersions: ['cilium.io/v2'], namespaced: false, schema: 'cilium-clusterwide-network-policy' },
+  CiliumClusterwideNetworkPolicy: {
+    family: 'network',
+    apiVersions: ['cilium.io/v2'],
+    namespaced: false,
+    schema: 'cilium-clusterwide-network-policy',
+  },
   NetworkPolicy: { family: 'network', apiVersions: ['networking.k8s.io/v1'], namespaced: true, schema: 'network-policy' },
-  TracingPolicy: { family: 'runtime', apiVersions: ['cilium.io/v1alpha1', 'isovalent.com/v1alpha1'], namespaced: false, schema: 'tracing-policy' },
-  TracingPolicyNamespaced: { family: 'runtime', apiVersions: ['cilium.io/v1alpha1', 'isovalent.com/v1alpha1'], namespaced: true, schema: 'tracing-policy' },
+  TracingPolicy: {
+    family: 'runtime',
+    apiVersions: ['cilium.io/v1alpha1', 'isovalent.com/v1alpha1'],
+    namespaced: false,
+    schema: 'tracing-policy',
+  },
+  TracingPolicyNamespaced: {
+    family: 'runtime',
+    apiVersions: ['cilium.io/v1alpha1', 'isovalent.com/v1alpha1'],
+    namespaced: true,
+    schema: 'tracing-policy',
+  },
   PodSecurityPolicy: { family: 'psp', apiVersions: ['policy/v1beta1'], namespaced: false, schema: 'pod-security-policy' },
   Inventory: { family: 'weir', apiVersions: ['weir.dev/v1alpha1'], namespaced: false, schema: 'inventory' },
   PolicyTest: { family: 'weir', apiVersions: ['weir.dev/v1alpha1'], namespaced: false, schema: 'policy-test' },
@@ -47,7 +62,11 @@ export const kinds: Readonly<Record<string, KindInfo>> = {
   CiliumEnvoyConfig: { family: 'ignored', apiVersions: ['cilium.io/v2'], namespaced: true },
   CiliumClusterwideEnvoyConfig: { family: 'ignored', apiVersions: ['cilium.io/v2'], namespaced: false },
   CiliumCIDRGroup: { family: 'workload', apiVersions: ['cilium.io/v2alpha1', 'cilium.io/v2'], namespaced: false },
-  Kustomization: { family: 'ignored', apiVersions: ['kustomize.config.k8s.io/v1beta1', 'kustomize.toolkit.fluxcd.io/v1'], namespaced: false },
+  Kustomization: {
+    family: 'ignored',
+    apiVersions: ['kustomize.config.k8s.io/v1beta1', 'kustomize.toolkit.fluxcd.io/v1'],
+    namespaced: false,
+  },
   // weir's own rollout object (controller/kube): lives in the same repositories as policies.
   PolicyRollout: { family: 'ignored', apiVersions: ['weir.dev/v1alpha1'], namespaced: true },
   // What weir writes (reports, plans, bundles) may be committed beside the policies it describes.
@@ -88,7 +107,7 @@ export function similarKind(kind: string): string | undefined {
 }
 
 export function kindInfo(kind: string): KindInfo | undefined {
-  return Object.prototype.hasOwnProperty.call(kinds, kind) ? kinds[kind] : undefined;
+  return Object.hasOwn(kinds, kind) ? kinds[kind] : undefined;
 }
 
 /** Whether a YAML top-level value looks like a Falco rules file: a sequence of rule/macro/list/required_* items. */
@@ -98,7 +117,12 @@ export function looksLikeFalcoRules(value: unknown): boolean {
   for (const item of value) {
     if (isObj(item)) {
       const keys = Object.keys(item);
-      if (keys.some((k) => k === 'rule' || k === 'macro' || k === 'list' || k === 'required_engine_version' || k === 'required_plugin_versions')) hits++;
+      if (
+        keys.some(
+          (k) => k === 'rule' || k === 'macro' || k === 'list' || k === 'required_engine_version' || k === 'required_plugin_versions',
+        )
+      )
+        hits++;
     }
   }
   return hits > 0 && hits >= value.length / 2;

@@ -63,13 +63,18 @@ export function decodeUtf8(file: string, bytes: Uint8Array): { text?: string; di
       } else if ((bytes[i]! & 0xc0) !== 0x80) col++;
     }
     return {
-      diagnostic: diagnostic('load/invalid-utf8', 'error', `invalid UTF-8 byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at byte offset ${bad}; policy files must be UTF-8`, {
-        file,
-        line,
-        column: col,
-        endLine: line,
-        endColumn: col + 1,
-      }),
+      diagnostic: diagnostic(
+        'load/invalid-utf8',
+        'error',
+        `invalid UTF-8 byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at byte offset ${bad}; policy files must be UTF-8`,
+        {
+          file,
+          line,
+          column: col,
+          endLine: line,
+          endColumn: col + 1,
+        },
+      ),
     };
   }
 }
@@ -149,10 +154,16 @@ function parseFast(file: string, text: string, limits: YamlLimits): ParseResult 
   return { documents, diagnostics: [] };
 }
 
-const stackOverflow = (e: unknown) => e instanceof RangeError || /Maximum call stack size exceeded/.test(String((e as Error | undefined)?.message ?? ''));
+const stackOverflow = (e: unknown) =>
+  e instanceof RangeError || /Maximum call stack size exceeded/.test(String((e as Error | undefined)?.message ?? ''));
 
 /** Parses every document of a YAML stream. Errors become diagnostics; good documents are still returned. */
-export function parseYamlDocuments(file: string, text: string, limits: YamlLimits = defaultLimits, opts: { fast?: boolean } = {}): ParseResult {
+export function parseYamlDocuments(
+  file: string,
+  text: string,
+  limits: YamlLimits = defaultLimits,
+  opts: { fast?: boolean } = {},
+): ParseResult {
   const tooDeep = (span: Span) => diagnostic('load/too-deep', 'error', `document nests deeper than ${limits.maxDepth} levels`, span);
   if (opts.fast !== false) {
     const fast = parseFast(file, text, limits);
@@ -170,12 +181,23 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
   try {
     docs = Y().parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true }) as Document.Parsed[];
   } catch (e) {
-    diagnostics.push(stackOverflow(e) ? tooDeep(spanOf(0, 0)) : diagnostic('load/yaml-syntax', 'error', `cannot parse YAML: ${(e as Error).message}`, spanOf(0, 0)));
+    diagnostics.push(
+      stackOverflow(e)
+        ? tooDeep(spanOf(0, 0))
+        : diagnostic('load/yaml-syntax', 'error', `cannot parse YAML: ${(e as Error).message}`, spanOf(0, 0)),
+    );
     return { documents, diagnostics };
   }
   if (!Array.isArray(docs)) docs = [docs as unknown as Document.Parsed];
   if (docs.length > limits.maxDocuments) {
-    diagnostics.push(diagnostic('load/too-many-documents', 'error', `file has ${docs.length} YAML documents; the limit is ${limits.maxDocuments}`, spanOf(0, 0)));
+    diagnostics.push(
+      diagnostic(
+        'load/too-many-documents',
+        'error',
+        `file has ${docs.length} YAML documents; the limit is ${limits.maxDocuments}`,
+        spanOf(0, 0),
+      ),
+    );
     docs = docs.slice(0, limits.maxDocuments);
   }
   docs.forEach((doc, index) => {
@@ -183,7 +205,11 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
       for (const err of doc.errors) {
         const [s, e] = err.pos;
         // The parser recurses per level: a hostile depth ends its stack, which is the depth limit, not a syntax error.
-        diagnostics.push(stackOverflow(err) ? tooDeep(spanOf(s, e)) : diagnostic('load/yaml-syntax', 'error', `YAML syntax error: ${firstLine(err.message)}`, spanOf(s, e)));
+        diagnostics.push(
+          stackOverflow(err)
+            ? tooDeep(spanOf(s, e))
+            : diagnostic('load/yaml-syntax', 'error', `YAML syntax error: ${firstLine(err.message)}`, spanOf(s, e)),
+        );
       }
       return;
     }
@@ -205,7 +231,10 @@ export function parseYamlDocuments(file: string, text: string, limits: YamlLimit
     } catch (e) {
       const msg = (e as Error).message;
       const rule = /alias/i.test(msg) ? 'load/yaml-alias-limit' : 'load/yaml-syntax';
-      const text = rule === 'load/yaml-alias-limit' ? `YAML aliases expand beyond the limit of ${limits.maxAliasCount} (alias bomb?)` : `cannot convert YAML: ${firstLine(msg)}`;
+      const text =
+        rule === 'load/yaml-alias-limit'
+          ? `YAML aliases expand beyond the limit of ${limits.maxAliasCount} (alias bomb?)`
+          : `cannot convert YAML: ${firstLine(msg)}`;
       diagnostics.push(diagnostic(rule, 'error', text, spanOf(range[0], range[1])));
       return;
     }
@@ -245,7 +274,7 @@ function maxDepth(node: YamlNode | null, cap: number): number {
 
 function locateRange(root: YamlNode, path: NodePath, key: boolean): [number, number] {
   let node: unknown = root;
-  let keyNode: unknown = undefined;
+  let keyNode: unknown;
   for (const seg of path) {
     if (Y().isMap(node)) {
       const pair = node.items.find((p) => Y().isPair(p) && (Y().isScalar(p.key) ? String(p.key.value) === String(seg) : false));

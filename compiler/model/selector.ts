@@ -59,7 +59,8 @@ export function labelKeyProblem(key: string): string | undefined {
 
 export function labelValueProblem(value: string): string | undefined {
   if (value === '') return undefined;
-  if (value.length > 63 || !nameRe.test(value)) return `label value "${value}" is invalid: at most 63 characters of letters, digits, '-', '_', '.', starting and ending with a letter or digit`;
+  if (value.length > 63 || !nameRe.test(value))
+    return `label value "${value}" is invalid: at most 63 characters of letters, digits, '-', '_', '.', starting and ending with a letter or digit`;
   return undefined;
 }
 
@@ -82,7 +83,8 @@ export function parseSelector(v: unknown): { selector: Selector; problems: Selec
   }
   const ml = v['matchLabels'];
   if (ml !== undefined && ml !== null) {
-    if (!isObj(ml)) problems.push({ path: ['matchLabels'], message: 'matchLabels must be a mapping of label keys to values', kind: 'shape' });
+    if (!isObj(ml))
+      problems.push({ path: ['matchLabels'], message: 'matchLabels must be a mapping of label keys to values', kind: 'shape' });
     else
       for (const [rawKey, rawVal] of Object.entries(ml)) {
         const { source, key, problem } = splitSource(rawKey);
@@ -94,7 +96,9 @@ export function parseSelector(v: unknown): { selector: Selector; problems: Selec
           if (kp) problems.push({ path: ['matchLabels', rawKey], message: kp, kind: 'label' });
           if (vp) problems.push({ path: ['matchLabels', rawKey], message: vp, kind: 'label' });
         }
-        requirements.push(source === 'reserved' ? { source, key, operator: 'Exists', values: [] } : { source, key, operator: 'In', values: [value] });
+        requirements.push(
+          source === 'reserved' ? { source, key, operator: 'Exists', values: [] } : { source, key, operator: 'In', values: [value] },
+        );
       }
   }
   const me = v['matchExpressions'];
@@ -114,9 +118,15 @@ export function parseSelector(v: unknown): { selector: Selector; problems: Selec
           if (kp) problems.push({ path: ['matchExpressions', i, 'key'], message: kp, kind: 'label' });
         }
         if (op !== 'In' && op !== 'NotIn' && op !== 'Exists' && op !== 'DoesNotExist')
-          return problems.push({ path: ['matchExpressions', i, 'operator'], message: `operator ${JSON.stringify(op)} is not one of In, NotIn, Exists, DoesNotExist`, kind: 'operator' });
-        if ((op === 'In' || op === 'NotIn') && values.length === 0) problems.push({ path: ['matchExpressions', i], message: `operator ${op} needs at least one value`, kind: 'label' });
-        if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) problems.push({ path: ['matchExpressions', i, 'values'], message: `operator ${op} takes no values`, kind: 'label' });
+          return problems.push({
+            path: ['matchExpressions', i, 'operator'],
+            message: `operator ${JSON.stringify(op)} is not one of In, NotIn, Exists, DoesNotExist`,
+            kind: 'operator',
+          });
+        if ((op === 'In' || op === 'NotIn') && values.length === 0)
+          problems.push({ path: ['matchExpressions', i], message: `operator ${op} needs at least one value`, kind: 'label' });
+        if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0)
+          problems.push({ path: ['matchExpressions', i, 'values'], message: `operator ${op} takes no values`, kind: 'label' });
         for (const val of values) {
           const vp = labelValueProblem(val);
           if (vp) problems.push({ path: ['matchExpressions', i, 'values'], message: vp, kind: 'label' });
@@ -178,5 +188,5 @@ export function matchesIdentity(s: Selector, id: SelectableLabels): boolean {
 
 /** Matches a plain label map (namespace labels, node labels, service selectors). */
 export function matchesMap(s: Selector, labels: Readonly<Record<string, string>>): boolean {
-  return matchesLabels(s, (r) => (r.source === 'reserved' || !Object.prototype.hasOwnProperty.call(labels, r.key) ? undefined : labels[r.key]));
+  return matchesLabels(s, (r) => (r.source === 'reserved' || !Object.hasOwn(labels, r.key) ? undefined : labels[r.key]));
 }

@@ -127,7 +127,11 @@ function parseLine(text: string, line: number): { flow: ObservedFlow; stated: bo
     ...(port !== undefined ? { port } : {}),
     isReply: isReply || reply,
     ...(isReply ? { replyBy: 'is_reply' as const } : reply ? { replyBy: 'reply' as const } : {}),
-    ...(http ? { http: { ...(str(http['method']) ? { method: str(http['method']) } : {}), ...(str(http['url']) ? { url: str(http['url']) } : {}) } } : {}),
+    ...(http
+      ? {
+          http: { ...(str(http['method']) ? { method: str(http['method']) } : {}), ...(str(http['url']) ? { url: str(http['url']) } : {}) },
+        }
+      : {}),
   };
   return { flow, stated: f['is_reply'] !== undefined || f['reply'] !== undefined };
 }

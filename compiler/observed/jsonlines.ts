@@ -33,7 +33,11 @@ export function jsonObject(text: string, line: number): { top: Record<string, un
   return top ? { top } : { malformed: { line, reason: 'not a JSON object' } };
 }
 
-export function parseLines<T>(text: string, parse: (line: string, n: number) => T | Malformed, isItem: (r: T | Malformed) => r is T): ParseResult<T> {
+export function parseLines<T>(
+  text: string,
+  parse: (line: string, n: number) => T | Malformed,
+  isItem: (r: T | Malformed) => r is T,
+): ParseResult<T> {
   const items: T[] = [];
   const malformed: Malformed[] = [];
   let total = 0;

@@ -37,7 +37,14 @@ function argValue(v: unknown): number | string | null | BadArg {
     if (k === 'label') continue;
     if (typeof x === 'number') return Number.isFinite(x) ? x : new BadArg(`${k} is not a finite number`);
     // Integers beyond 2^53 stay exact as decimal strings (the evaluator reads them as 64-bit values).
-    if (typeof x === 'string') return /^-?\d+$/.test(x) && k.endsWith('int_arg') ? (x.replace(/^-?0*/, '').length > 20 ? new BadArg(`${k} ${x.slice(0, 24)}… does not fit 64 bits`) : Number.isSafeInteger(Number(x)) ? Number(x) : x) : x;
+    if (typeof x === 'string')
+      return /^-?\d+$/.test(x) && k.endsWith('int_arg')
+        ? x.replace(/^-?0*/, '').length > 20
+          ? new BadArg(`${k} ${x.slice(0, 24)}… does not fit 64 bits`)
+          : Number.isSafeInteger(Number(x))
+            ? Number(x)
+            : x
+        : x;
     const inner = obj(x);
     if (inner) {
       const p = str(inner['path']) ?? str(inner['name']);

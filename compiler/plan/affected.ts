@@ -3,7 +3,14 @@
 // per endpoint), so a plan only needs to re-probe pairs touching an endpoint that some changed
 // document selects. When a change is not understood here, every endpoint counts as affected.
 import type { PolicyDocument } from '../load/index.js';
-import { LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, LABEL_SERVICE_ACCOUNT, matchesLabels, parseSelector } from '../model/selector.js';
+import {
+  LABEL_CLUSTER,
+  LABEL_NAMESPACE,
+  LABEL_NAMESPACE_LABELS,
+  LABEL_SERVICE_ACCOUNT,
+  matchesLabels,
+  parseSelector,
+} from '../model/selector.js';
 import type { WorkloadPeer } from './peers.js';
 
 /** Stable identity of a document across revisions, and its content. */
@@ -19,7 +26,11 @@ export interface DocumentChange {
 }
 
 /** Network documents that differ in content between the two revisions (file moves are not changes). */
-export function changedDocuments(base: readonly PolicyDocument[], head: readonly PolicyDocument[], family: PolicyDocument['family'] = 'network'): DocumentChange[] {
+export function changedDocuments(
+  base: readonly PolicyDocument[],
+  head: readonly PolicyDocument[],
+  family: PolicyDocument['family'] = 'network',
+): DocumentChange[] {
   const index = (docs: readonly PolicyDocument[]) => {
     const m = new Map<string, PolicyDocument[]>();
     for (const d of docs) {
@@ -33,7 +44,10 @@ export function changedDocuments(base: readonly PolicyDocument[], head: readonly
   };
   // Both revisions of a plan share the parsed value of an unchanged file: compare by identity
   // first and serialize only documents whose values are distinct objects.
-  const same = (x: PolicyDocument[], y: PolicyDocument[]) => x.length === y.length && (x.every((d, i) => d.value === y[i]!.value) || x.map((e) => JSON.stringify(e.value)).join('\n') === y.map((e) => JSON.stringify(e.value)).join('\n'));
+  const same = (x: PolicyDocument[], y: PolicyDocument[]) =>
+    x.length === y.length &&
+    (x.every((d, i) => d.value === y[i]!.value) ||
+      x.map((e) => JSON.stringify(e.value)).join('\n') === y.map((e) => JSON.stringify(e.value)).join('\n'));
   const b = index(base);
   const h = index(head);
   const out: DocumentChange[] = [];
@@ -55,15 +69,30 @@ export function changedDocuments(base: readonly PolicyDocument[], head: readonly
 export function selects(sel: unknown, w: WorkloadPeer): boolean | undefined {
   const { selector, problems } = parseSelector(sel);
   if (problems.some((p) => p.kind !== 'label')) return undefined;
-  if (selector.requirements.some((r) => r.source === 'k8s' && (r.key === LABEL_SERVICE_ACCOUNT || r.key === LABEL_CLUSTER || r.key.startsWith(LABEL_NAMESPACE_LABELS)))) return undefined;
-  return matchesLabels(selector, (r) => (r.source === 'reserved' ? undefined : r.key === LABEL_NAMESPACE ? w.namespace : Object.prototype.hasOwnProperty.call(w.labels, r.key) ? w.labels[r.key] : undefined));
+  if (
+    selector.requirements.some(
+      (r) => r.source === 'k8s' && (r.key === LABEL_SERVICE_ACCOUNT || r.key === LABEL_CLUSTER || r.key.startsWith(LABEL_NAMESPACE_LABELS)),
+    )
+  )
+    return undefined;
+  return matchesLabels(selector, (r) =>
+    r.source === 'reserved'
+      ? undefined
+      : r.key === LABEL_NAMESPACE
+        ? w.namespace
+        : Object.hasOwn(w.labels, r.key)
+          ? w.labels[r.key]
+          : undefined,
+  );
 }
 
 /** The subject selectors of one network document, or undefined when it has a kind of subject not modelled here. */
 function subjectSelectors(d: PolicyDocument): unknown[] | undefined {
   const spec = d.value['spec'] as Record<string, unknown> | undefined;
   if (d.kind === 'NetworkPolicy') return [spec?.['podSelector'] ?? {}];
-  const rules = [spec, ...(Array.isArray(d.value['specs']) ? (d.value['specs'] as unknown[]) : [])].filter((r): r is Record<string, unknown> => r !== undefined && r !== null && typeof r === 'object');
+  const rules = [spec, ...(Array.isArray(d.value['specs']) ? (d.value['specs'] as unknown[]) : [])].filter(
+    (r): r is Record<string, unknown> => r !== undefined && r !== null && typeof r === 'object',
+  );
   const out: unknown[] = [];
   for (const r of rules) {
     if (r['nodeSelector'] !== undefined) return undefined; // host policies select nodes, not pods

@@ -53,7 +53,11 @@ export function betweenReplicas(src: Peer, dst: Peer): boolean {
  */
 export function candidatePairs(peers: readonly Peer[], filter: PairFilter = {}): [Peer, Peer][] {
   const out: [Peer, Peer][] = [];
-  const ok = (src: Peer, dst: Peer) => (src !== dst || betweenReplicas(src, dst)) && src.type !== 'fqdn' && (src.type === 'workload' || dst.type === 'workload') && (!filter.only || filter.only(src, dst));
+  const ok = (src: Peer, dst: Peer) =>
+    (src !== dst || betweenReplicas(src, dst)) &&
+    src.type !== 'fqdn' &&
+    (src.type === 'workload' || dst.type === 'workload') &&
+    (!filter.only || filter.only(src, dst));
   if (filter.focus) {
     // Pairs touching the focus only: linear in peers, not quadratic.
     const focus = peers.filter((p) => filter.focus!.has(p));
@@ -84,11 +88,17 @@ export function probePair(oracle: Oracle, src: Peer, dst: Peer, space: PairSpace
   return { src, dst, classes, decisions };
 }
 
-export function computeConnectivity(oracle: Oracle, peers: readonly Peer[], classes: PortRange[] | ClassesFor, filter: PairFilter | ((src: Peer, dst: Peer) => boolean) = {}): ConnectivityMatrix {
+export function computeConnectivity(
+  oracle: Oracle,
+  peers: readonly Peer[],
+  classes: PortRange[] | ClassesFor,
+  filter: PairFilter | ((src: Peer, dst: Peer) => boolean) = {},
+): ConnectivityMatrix {
   const sorted = [...peers].sort(comparePeers);
   const pairs = new Map<string, PairDecisions>();
   const of: ClassesFor = typeof classes === 'function' ? classes : () => ({ classes });
-  for (const [src, dst] of candidatePairs(sorted, typeof filter === 'function' ? { only: filter } : filter)) pairs.set(pairKey(src, dst), probePair(oracle, src, dst, of(src, dst)));
+  for (const [src, dst] of candidatePairs(sorted, typeof filter === 'function' ? { only: filter } : filter))
+    pairs.set(pairKey(src, dst), probePair(oracle, src, dst, of(src, dst)));
   return { peers: sorted, classes: typeof classes === 'function' ? [] : classes, pairs };
 }
 
@@ -120,7 +130,11 @@ export interface ConnLine {
  * workload are merged into one range, as np-guard does, so the line count stays readable.
  */
 export function connectivityLines(m: ConnectivityMatrix): ConnLine[] {
-  interface Row { src: Peer; dst: Peer; conn: string }
+  interface Row {
+    src: Peer;
+    dst: Peer;
+    conn: string;
+  }
   const rows: Row[] = [];
   for (const p of m.pairs.values()) {
     const set = connectionSet(p);
@@ -137,14 +151,21 @@ export function connectivityLines(m: ConnectivityMatrix): ConnLine[] {
  * np-guard prints them; where they differ they keep their own names (np-guard refuses such input).
  */
 export function listLines(m: ConnectivityMatrix): ConnLine[] {
-  interface Row { src: Peer; dst: Peer; conn: string }
+  interface Row {
+    src: Peer;
+    dst: Peer;
+    conn: string;
+  }
   const rows: Row[] = [];
   for (const p of m.pairs.values()) {
     const set = connectionSet(p);
     if (!isEmpty(set)) rows.push({ src: p.src, dst: p.dst, conn: formatConnections(set) });
   }
   const split = new Set<string>();
-  const shown = (p: Peer): string => (p.type === 'workload' && p.variantOf !== undefined && !split.has(`${p.namespace}/${p.variantOf}[${p.kind}]`) ? `${p.namespace}/${p.variantOf}[${p.kind}]` : peerName(p));
+  const shown = (p: Peer): string =>
+    p.type === 'workload' && p.variantOf !== undefined && !split.has(`${p.namespace}/${p.variantOf}[${p.kind}]`)
+      ? `${p.namespace}/${p.variantOf}[${p.kind}]`
+      : peerName(p);
   for (;;) {
     // A printed pair two rows disagree on (or one row has and another lacks) splits its variants apart.
     const seen = new Map<string, { conn: string; peers: Peer[] }>();
@@ -160,7 +181,9 @@ export function listLines(m: ConnectivityMatrix): ConnLine[] {
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
     const variantsOf = new Map<string, number>();
-    for (const p of m.peers) if (p.type === 'workload' && p.variantOf !== undefined) variantsOf.set(`${p.namespace}/${p.variantOf}[${p.kind}]`, (variantsOf.get(`${p.namespace}/${p.variantOf}[${p.kind}]`) ?? 0) + 1);
+    for (const p of m.peers)
+      if (p.type === 'workload' && p.variantOf !== undefined)
+        variantsOf.set(`${p.namespace}/${p.variantOf}[${p.kind}]`, (variantsOf.get(`${p.namespace}/${p.variantOf}[${p.kind}]`) ?? 0) + 1);
     let changed = false;
     for (const [k, s] of seen) {
       // Every variant on a side must agree: as many rows as the variants behind the printed names.
@@ -190,7 +213,14 @@ export function listLines(m: ConnectivityMatrix): ConnLine[] {
 function toLine(r: { src: Peer; dst: Peer; conn: string }): ConnLine {
   const sn = peerNamespace(r.src);
   const dn = peerNamespace(r.dst);
-  return { src: peerName(r.src), dst: peerName(r.dst), conn: r.conn, ...(sn ? { srcNamespace: sn } : {}), ...(dn ? { dstNamespace: dn } : {}), ...(betweenReplicas(r.src, r.dst) ? { betweenReplicas: true as const } : {}) };
+  return {
+    src: peerName(r.src),
+    dst: peerName(r.dst),
+    conn: r.conn,
+    ...(sn ? { srcNamespace: sn } : {}),
+    ...(dn ? { dstNamespace: dn } : {}),
+    ...(betweenReplicas(r.src, r.dst) ? { betweenReplicas: true as const } : {}),
+  };
 }
 
 export function compareLines(a: { src: string; dst: string }, b: { src: string; dst: string }): number {
@@ -251,7 +281,11 @@ export function renderConnectivity(lines: readonly ConnLine[], format: ListForma
     case 'md':
       return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${connText(l)} |\n`).join('')}`;
     case 'json':
-      return `${JSON.stringify(lines.map((l) => ({ src: l.src, dst: l.dst, conn: l.conn, ...(l.betweenReplicas ? { betweenReplicas: true } : {}) })), null, 2)}\n`;
+      return `${JSON.stringify(
+        lines.map((l) => ({ src: l.src, dst: l.dst, conn: l.conn, ...(l.betweenReplicas ? { betweenReplicas: true } : {}) })),
+        null,
+        2,
+      )}\n`;
     case 'dot':
       return renderDot(lines);
   }
@@ -279,7 +313,8 @@ function renderDot(lines: readonly ConnLine[]): string {
   const out: string[] = ['digraph {'];
   for (const ns of [...byNs.keys()].sort()) {
     out.push(`\tsubgraph ${dotId(`cluster_${ns}`)} {`);
-    for (const n of [...byNs.get(ns)!].sort()) out.push(`\t\t${dotId(n)} [label=${dotId(n.slice(ns.length + 1))} color="blue" fontcolor="blue"]`);
+    for (const n of [...byNs.get(ns)!].sort())
+      out.push(`\t\t${dotId(n)} [label=${dotId(n.slice(ns.length + 1))} color="blue" fontcolor="blue"]`);
     out.push(`\t\tlabel=${dotId(ns)}`, '\t}');
   }
   for (const n of [...external].sort()) out.push(`\t${dotId(n)} [label=${dotId(n)} color="red2" fontcolor="red2"]`);

@@ -71,7 +71,15 @@ export function diffDecisions(base: ConnectivityMatrix, head: ConnectivityMatrix
   return out.sort(compareChanges);
 }
 
-function changeRow(p: PairDecisions, category: ChangeCategory, protocol: Change['protocol'], lo: number, hi: number, before: Decision, after: Decision): Change {
+function changeRow(
+  p: PairDecisions,
+  category: ChangeCategory,
+  protocol: Change['protocol'],
+  lo: number,
+  hi: number,
+  before: Decision,
+  after: Decision,
+): Change {
   const sn = peerNamespace(p.src);
   const dn = peerNamespace(p.dst);
   return {
@@ -117,10 +125,20 @@ export function diffConnectivity(base: ConnectivityMatrix, head: ConnectivityMat
     const r2 = formatConnections(hs);
     if (r1 === r2) continue;
     const diffType = isEmpty(bs) ? 'added' : isEmpty(hs) ? 'removed' : 'changed';
-    rows.push({ diffType, source: peerName(p.src), destination: peerName(p.dst), ref1: r1, ref2: r2, workloadsDiffInfo: workloadInfo(p.src, p.dst, basePeers, headPeers) });
+    rows.push({
+      diffType,
+      source: peerName(p.src),
+      destination: peerName(p.dst),
+      ref1: r1,
+      ref2: r2,
+      workloadsDiffInfo: workloadInfo(p.src, p.dst, basePeers, headPeers),
+    });
   }
   const rank = { changed: 0, added: 1, removed: 2 } as const;
-  return rows.sort((a, b) => rank[a.diffType] - rank[b.diffType] || compareLines({ src: a.source, dst: a.destination }, { src: b.source, dst: b.destination }));
+  return rows.sort(
+    (a, b) =>
+      rank[a.diffType] - rank[b.diffType] || compareLines({ src: a.source, dst: a.destination }, { src: b.source, dst: b.destination }),
+  );
 }
 
 function workloadInfo(src: Peer, dst: Peer, basePeers: Set<string>, headPeers: Set<string>): string {
@@ -138,7 +156,11 @@ function workloadInfo(src: Peer, dst: Peer, basePeers: Set<string>, headPeers: S
 export type DiffFormat = 'txt' | 'csv' | 'md';
 
 /** np-guard's diff rendering, so the two tools' outputs can be compared line by line. */
-export function renderConnectivityDiff(rows: readonly ConnectivityDiffRow[], format: DiffFormat, refs: [string, string] = ['ref1', 'ref2']): string {
+export function renderConnectivityDiff(
+  rows: readonly ConnectivityDiffRow[],
+  format: DiffFormat,
+  refs: [string, string] = ['ref1', 'ref2'],
+): string {
   const [r1, r2] = refs;
   const csv = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   switch (format) {

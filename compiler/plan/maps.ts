@@ -32,12 +32,20 @@ function records(img: MapImage, blob: Uint8Array | undefined): Map<string, strin
   if (!blob) return m;
   const size = img.keySize + img.valueSize;
   for (let off = 0; off + size <= blob.byteLength; off += size) {
-    m.set(Buffer.from(blob.subarray(off, off + img.keySize)).toString('hex'), Buffer.from(blob.subarray(off + img.keySize, off + size)).toString('hex'));
+    m.set(
+      Buffer.from(blob.subarray(off, off + img.keySize)).toString('hex'),
+      Buffer.from(blob.subarray(off + img.keySize, off + size)).toString('hex'),
+    );
   }
   return m;
 }
 
-export async function diffBundles(base: BundleManifest, head: BundleManifest, readBase: BlobReader, readHead: BlobReader): Promise<MapDelta[]> {
+export async function diffBundles(
+  base: BundleManifest,
+  head: BundleManifest,
+  readBase: BlobReader,
+  readHead: BlobReader,
+): Promise<MapDelta[]> {
   const key = (node: string, m: MapImage) => `${node}|${m.name}|${m.endpoint ?? ''}`;
   const index = (b: BundleManifest) => {
     const out = new Map<string, { node: string; img: MapImage }>();
@@ -67,21 +75,50 @@ export async function diffBundles(base: BundleManifest, head: BundleManifest, re
     if (b && h && added + removed + changed === 0) continue;
     const after = h?.img.entries ?? 0;
     const max = ref.img.maxEntries;
-    out.push({ node: ref.node, map: ref.img.name, ...(ref.img.endpoint ? { endpoint: ref.img.endpoint } : {}), before: b?.img.entries ?? 0, after, added, removed, changed, maxEntries: max, headroom: max > 0 ? (max - after) / max : 0 });
+    out.push({
+      node: ref.node,
+      map: ref.img.name,
+      ...(ref.img.endpoint ? { endpoint: ref.img.endpoint } : {}),
+      before: b?.img.entries ?? 0,
+      after,
+      added,
+      removed,
+      changed,
+      maxEntries: max,
+      headroom: max > 0 ? (max - after) / max : 0,
+    });
   }
   return out;
 }
 
 /** Map deltas and the head's verification from two in-memory builds (`weir plan --maps`). */
-export async function planMaps(base: RevisionModel, head: RevisionModel): Promise<{ maps: MapDelta[]; verification?: Plan['verification'] }> {
+export async function planMaps(
+  base: RevisionModel,
+  head: RevisionModel,
+): Promise<{ maps: MapDelta[]; verification?: Plan['verification'] }> {
   if (!base.build || !head.build) return { maps: [] };
   // One map-state memo for both builds: endpoints whose rules did not change are lowered once.
   const cache = new MapStateCache();
   const b = await base.build(cache);
   const h = await head.build(cache);
-  const errors = h.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.message} [${d.rule}]`);
-  if (!b.bundle || !h.bundle) return { maps: [], verification: { endpoints: 0, classes: 0, mismatches: 0, problems: [], errors: errors.length ? errors : ['the base bundle could not be built'] } };
-  const reader = (bundle: Bundle): BlobReader => async (d) => bundle.blobs.get(d);
+  const errors = h.diagnostics
+    .filter((d) => d.severity === 'error')
+    .map((d) => `${d.file}:${d.line}:${d.column}: ${d.message} [${d.rule}]`);
+  if (!b.bundle || !h.bundle)
+    return {
+      maps: [],
+      verification: {
+        endpoints: 0,
+        classes: 0,
+        mismatches: 0,
+        problems: [],
+        errors: errors.length ? errors : ['the base bundle could not be built'],
+      },
+    };
+  const reader =
+    (bundle: Bundle): BlobReader =>
+    async (d) =>
+      bundle.blobs.get(d);
   const maps = await diffBundles(b.bundle.manifest, h.bundle.manifest, reader(b.bundle), reader(h.bundle));
   const hb = h.bundle;
   const report = verifyNetwork(h.ir, {
@@ -97,5 +134,14 @@ export async function planMaps(base: RevisionModel, head: RevisionModel): Promis
       return x ? (JSON.parse(new TextDecoder().decode(x)) as T) : undefined;
     },
   });
-  return { maps, verification: { endpoints: report.endpoints, classes: report.classes, mismatches: report.mismatches.length, problems: report.problems.slice(0, 20), errors } };
+  return {
+    maps,
+    verification: {
+      endpoints: report.endpoints,
+      classes: report.classes,
+      mismatches: report.mismatches.length,
+      problems: report.problems.slice(0, 20),
+      errors,
+    },
+  };
 }

@@ -63,16 +63,33 @@ function ruleRef(r: { policy: string; namespace?: string; file: string; line: nu
   // The compiler names policies `Kind/ns/name`; a reviewer reads kind, namespace and name apart.
   const parts = r.policy.split('/');
   const kind = parts.length > 1 ? parts[0]! : undefined;
-  return { policy: parts[parts.length - 1]!, ...(kind ? { kind } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), file: r.file, line: r.line, ...(r.commit ? { commit: r.commit } : {}) };
+  return {
+    policy: parts[parts.length - 1]!,
+    ...(kind ? { kind } : {}),
+    ...(r.namespace ? { namespace: r.namespace } : {}),
+    file: r.file,
+    line: r.line,
+    ...(r.commit ? { commit: r.commit } : {}),
+  };
 }
 
 /** L7 rules as a reviewer reads them: `HTTP GET /api/.*; DNS *.example.com; Kafka produce orders`. */
 function l7Text(l7: L7Rules | undefined): string | undefined {
   if (!l7) return undefined;
   const parts: string[] = [];
-  for (const h of l7.http ?? []) parts.push(['HTTP', h.method ?? '*', h.path ?? '/*', h.host ? `host ${h.host}` : '', ...(h.headers ?? []).map((x) => `header ${x}`)].filter(Boolean).join(' '));
+  for (const h of l7.http ?? [])
+    parts.push(
+      ['HTTP', h.method ?? '*', h.path ?? '/*', h.host ? `host ${h.host}` : '', ...(h.headers ?? []).map((x) => `header ${x}`)]
+        .filter(Boolean)
+        .join(' '),
+    );
   for (const d of l7.dns ?? []) parts.push(`DNS ${d.matchName ?? d.matchPattern ?? '*'}`);
-  for (const k of l7.kafka ?? []) parts.push(['Kafka', k.role ?? k.apiKey ?? '*', k.topic ? `topic ${k.topic}` : '', k.clientID ? `client ${k.clientID}` : ''].filter(Boolean).join(' '));
+  for (const k of l7.kafka ?? [])
+    parts.push(
+      ['Kafka', k.role ?? k.apiKey ?? '*', k.topic ? `topic ${k.topic}` : '', k.clientID ? `client ${k.clientID}` : '']
+        .filter(Boolean)
+        .join(' '),
+    );
   // An empty rule list still redirects to the proxy (it then allows nothing at L7).
   return parts.length ? parts.join('; ') : 'proxy, no L7 rule';
 }
@@ -103,7 +120,10 @@ function portCutsOf(ir: NetworkIR): (src: Peer, dst: Peer) => PairRules {
     return c;
   };
   return (src, dst) => ({
-    ports: [...(src.type === 'workload' ? portsOf('egress', src.pod) : []), ...(dst.type === 'workload' ? portsOf('ingress', dst.pod) : [])],
+    ports: [
+      ...(src.type === 'workload' ? portsOf('egress', src.pod) : []),
+      ...(dst.type === 'workload' ? portsOf('ingress', dst.pod) : []),
+    ],
   });
 }
 
@@ -194,7 +214,14 @@ export function inventoryKey(docs: readonly PolicyDocument[]): string {
     .join('|');
 }
 
-export async function compileRevision(docs: PolicyDocument[], inventoryDocs: PolicyDocument[], inventoryFile?: string, inventories: Map<string, unknown> = new Map(), cache?: CompileCache, ruleIds: Map<string, number> = new Map()): Promise<CompiledRevision> {
+export async function compileRevision(
+  docs: PolicyDocument[],
+  inventoryDocs: PolicyDocument[],
+  inventoryFile?: string,
+  inventories: Map<string, unknown> = new Map(),
+  cache?: CompileCache,
+  ruleIds: Map<string, number> = new Map(),
+): Promise<CompiledRevision> {
   // Both sides of a plan usually share one inventory: load it (and group its pods) once.
   const invKey = inventoryKey(inventoryDocs);
   let cached = inventories.get(invKey) as { inv: ReturnType<typeof loadInventory>; workloads: WorkloadPeer[] } | undefined;
@@ -208,7 +235,14 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
   const { ir, diagnostics } = compileNetwork(docs, inv.inventory, { ...(commit ? { commit } : {}), ...(cache ? { cache } : {}) });
   const all = [...inv.diagnostics, ...diagnostics];
   if (cached.workloads.length === 0)
-    all.push(diagnostic('plan/empty-inventory', 'warning', `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'} (no Pod, workload manifest or Inventory pod): connectivity is only computed between workloads, so there is nothing to list; pass --inventory FILE or DIR`, fileSpan(inventoryFile ?? '.')));
+    all.push(
+      diagnostic(
+        'plan/empty-inventory',
+        'warning',
+        `no workloads found${inventoryFile ? ` in ${inventoryFile}` : ' beside the policies'} (no Pod, workload manifest or Inventory pod): connectivity is only computed between workloads, so there is nothing to list; pass --inventory FILE or DIR`,
+        fileSpan(inventoryFile ?? '.'),
+      ),
+    );
   // Thousands of probes end in a handful of distinct decisions: each is built once (decisions are
   // never written to after this) and its rule reference once per rule.
   const decisions = new Map<string, Decision>();
@@ -245,7 +279,22 @@ export async function compileRevision(docs: PolicyDocument[], inventoryDocs: Pol
     decisions.set(key, Object.freeze(d));
     return d;
   };
-  const build = (cache: MapStateCache) => buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
-  const space = probeSpaceOf(ir, cached.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)));
-  return { build, oracle, workloads: cached.workloads, nodes: inv.inventory.nodes, space, listRanges: () => directionalRanges(ir), diagnostics: all, portCuts: portCutsOf(ir), endpointFingerprints: fingerprints(ir, ruleIds), fingerprintTable: ruleIds };
+  const build = (cache: MapStateCache) =>
+    buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
+  const space = probeSpaceOf(
+    ir,
+    cached.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)),
+  );
+  return {
+    build,
+    oracle,
+    workloads: cached.workloads,
+    nodes: inv.inventory.nodes,
+    space,
+    listRanges: () => directionalRanges(ir),
+    diagnostics: all,
+    portCuts: portCutsOf(ir),
+    endpointFingerprints: fingerprints(ir, ruleIds),
+    fingerprintTable: ruleIds,
+  };
 }

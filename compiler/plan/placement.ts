@@ -23,8 +23,19 @@ export interface PlacementContext {
   identities: Map<number, WorkloadPeer>;
 }
 
-export function placementContext(workloads: readonly WorkloadPeer[], nodes: readonly { name: string; ips: readonly string[] }[], flows: readonly ObservedFlow[]): PlacementContext {
-  const ctx: PlacementContext = { pods: new Map(), ips: new Map(), nodeIps: new Map(), byWorkload: new Map(), workloads, identities: new Map() };
+export function placementContext(
+  workloads: readonly WorkloadPeer[],
+  nodes: readonly { name: string; ips: readonly string[] }[],
+  flows: readonly ObservedFlow[],
+): PlacementContext {
+  const ctx: PlacementContext = {
+    pods: new Map(),
+    ips: new Map(),
+    nodeIps: new Map(),
+    byWorkload: new Map(),
+    workloads,
+    identities: new Map(),
+  };
   for (const w of workloads) {
     ctx.pods.set(w.pod, w);
     for (const p of w.members ?? []) ctx.pods.set(p, w);
@@ -70,7 +81,9 @@ export function placeEndpoint(e: FlowEndpoint, flow: ObservedFlow, side: 'src' |
     if (w) return w;
   }
   const reserved = e.reserved ?? [];
-  const entity = (side === 'dst' && reserved.includes('kube-apiserver') ? ['kube-apiserver'] : entityNames).find((n) => reserved.includes(n));
+  const entity = (side === 'dst' && reserved.includes('kube-apiserver') ? ['kube-apiserver'] : entityNames).find((n) =>
+    reserved.includes(n),
+  );
   // A pod's identity (k8s labels, no reserved one): the pod, wherever the packet came from.
   if (!entity || Object.keys(e.labels).length > 0) {
     const learned = e.identity !== undefined ? ctx.identities.get(e.identity) : undefined;
@@ -84,7 +97,8 @@ export function placeEndpoint(e: FlowEndpoint, flow: ObservedFlow, side: 'src' |
     if (w) return w;
     // A node's address is the host or a remote node (an L7 proxy connects from it), never the world.
     const node = ctx.nodeIps.get(e.ip);
-    if (node !== undefined) return { type: 'entity', entity: flow.node === undefined || sameNode(flow.node, node) ? 'host' : 'remote-node' };
+    if (node !== undefined)
+      return { type: 'entity', entity: flow.node === undefined || sameNode(flow.node, node) ? 'host' : 'remote-node' };
     const n = ipv4ToInt(e.ip);
     if (n !== undefined && !e.pod) return { type: 'ip', start: n, end: n };
   }
@@ -103,6 +117,14 @@ export function sameNode(a: string, b: string): boolean {
 export function placeFlow(flow: ObservedFlow, ctx: PlacementContext): { src?: Peer; dst?: Peer } {
   let src = placeEndpoint(flow.src, flow, 'src', ctx);
   const dst = placeEndpoint(flow.dst, flow, 'dst', ctx);
-  if (src?.type === 'entity' && src.entity === 'host' && dst?.type === 'workload' && dst.node !== undefined && flow.node !== undefined && !sameNode(flow.node, dst.node)) src = { type: 'entity', entity: 'remote-node' };
+  if (
+    src?.type === 'entity' &&
+    src.entity === 'host' &&
+    dst?.type === 'workload' &&
+    dst.node !== undefined &&
+    flow.node !== undefined &&
+    !sameNode(flow.node, dst.node)
+  )
+    src = { type: 'entity', entity: 'remote-node' };
   return { ...(src ? { src } : {}), ...(dst ? { dst } : {}) };
 }

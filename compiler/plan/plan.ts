@@ -1,14 +1,23 @@
 // Builds the plan from two compiled revisions: connectivity probed over the union of both
 // probe spaces, decision changes with their rules, np-guard's diff, observed-traffic impact.
 import type { PolicyDocument } from '../load/index.js';
-import { ipv4ToInt } from '../model/cidr.js';
 import type { FlowEndpoint, HubbleExport, ObservedEvent, ObservedFlow, ParseResult } from '../observed/index.js';
 import { placeFlow, placementContext } from './placement.js';
 import { changedDocuments, affectedWorkloads, documentSelects } from './affected.js';
 import type { ProbeSpace } from './probe-space.js';
 import { computeConnectivity, connectivityLines, listLines, type ConnectivityMatrix, type PairFilter } from './connectivity.js';
 import { diffConnectivity, diffDecisions, displayKey } from './diff.js';
-import type { Change, EventImpact, FlowImpact, MapDelta, ObservedEventSummary, ObservedFlowSummary, Plan, RevisionInfo, RuntimeChange } from './model.js';
+import type {
+  Change,
+  EventImpact,
+  FlowImpact,
+  MapDelta,
+  ObservedEventSummary,
+  ObservedFlowSummary,
+  Plan,
+  RevisionInfo,
+  RuntimeChange,
+} from './model.js';
 import { externalRange, externalRanges, peerName, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
@@ -78,7 +87,14 @@ function peersFor(workloads: readonly WorkloadPeer[], space: ProbeSpace): Peer[]
   const peers: Peer[] = [...workloads, ...externalRanges(space.cidrs, podIps)];
   for (const e of space.entities) peers.push({ type: 'entity', entity: e });
   // FQDN peers get addresses from TEST-NET-2, which no policy CIDR is expected to cover.
-  space.fqdns.forEach((f, i) => peers.push({ type: 'fqdn', fqdn: f, ...(f.includes('*') ? { probeName: f.replace(/\*/g, 'any') } : {}), ip: `198.51.100.${(i % 254) + 1}` }));
+  space.fqdns.forEach((f, i) =>
+    peers.push({
+      type: 'fqdn',
+      fqdn: f,
+      ...(f.includes('*') ? { probeName: f.replace(/\*/g, 'any') } : {}),
+      ip: `198.51.100.${(i % 254) + 1}`,
+    }),
+  );
   return peers;
 }
 
@@ -93,7 +109,10 @@ export function buildPlan(inp: PlanInputs): Plan {
   const space = union(base.space, head.space);
   const classes = portClasses(space.ports);
   const v6 = space.cidrs.filter((c) => c.includes(':'));
-  if (v6.length) notes.push(`IPv6 CIDRs (${v6.slice(0, 3).join(', ')}${v6.length > 3 ? ', …' : ''}) are not probed yet: connectivity to IPv6 peers is not part of this plan.`);
+  if (v6.length)
+    notes.push(
+      `IPv6 CIDRs (${v6.slice(0, 3).join(', ')}${v6.length > 3 ? ', …' : ''}) are not probed yet: connectivity to IPv6 peers is not part of this plan.`,
+    );
   // A workload keeps one peer object across revisions so that pair keys line up.
   const byName = new Map<string, WorkloadPeer>();
   for (const w of [...base.workloads, ...head.workloads]) if (!byName.has(peerName(w))) byName.set(peerName(w), w);
@@ -106,7 +125,8 @@ export function buildPlan(inp: PlanInputs): Plan {
     const ws = [...byName.values()];
     let affected: { ingress: Set<Peer>; egress: Set<Peer> } | 'all' = 'all';
     if ((base.inventoryKey !== undefined && base.inventoryKey === head.inventoryKey) || base.inventoryDigest === head.inventoryDigest) {
-      if (base.endpointFingerprints && head.endpointFingerprints && base.fingerprintTable === head.fingerprintTable) affected = changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, ws);
+      if (base.endpointFingerprints && head.endpointFingerprints && base.fingerprintTable === head.fingerprintTable)
+        affected = changedEndpoints(base.endpointFingerprints, head.endpointFingerprints, ws);
       else {
         const a = affectedWorkloads(changedDocuments(base.documents, head.documents), ws);
         if (a !== 'all') affected = { ingress: a, egress: a };
@@ -123,7 +143,9 @@ export function buildPlan(inp: PlanInputs): Plan {
         }
       filter.focus = focus;
       filter.only = (s, d) => egress.has(s) || ingress.has(d);
-      notes.push(`Large inventory: probed only the ${focus.size} workload(s) selected by changed policies (${peers.length} peers); the service graph shows those pairs only.`);
+      notes.push(
+        `Large inventory: probed only the ${focus.size} workload(s) selected by changed policies (${peers.length} peers); the service graph shows those pairs only.`,
+      );
     } else notes.push(`Probed all ${peers.length} peers.`);
   }
   if (inp.sourceFilter) {
@@ -134,13 +156,20 @@ export function buildPlan(inp: PlanInputs): Plan {
   const presentIn = (names: Set<string>) => new Set<Peer>([...byName.values()].filter((w) => names.has(peerName(w))));
   const scoped = (rev: RevisionModel, present: ReadonlySet<Peer>): Oracle => {
     const o = rev.oracle ?? denyAll;
-    return (p) => ((p.src.type === 'workload' && !present.has(p.src)) || (p.dst.type === 'workload' && !present.has(p.dst)) ? absentDecision : o(p));
+    return (p) =>
+      (p.src.type === 'workload' && !present.has(p.src)) || (p.dst.type === 'workload' && !present.has(p.dst)) ? absentDecision : o(p);
   };
   const classesFor = pairClasses(base, head, classes);
   const bm = restrict(computeConnectivity(scoped(base, presentIn(inBase)), peers, classesFor, filter), inBase);
   const hm = restrict(computeConnectivity(scoped(head, presentIn(inHead)), peers, classesFor, filter), inHead);
-  if (base.info.status === 'failed') notes.push(`The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)), so there is no connectivity diff; the head's findings and connectivity graph are shown.`);
-  if (head.info.status === 'failed') notes.push(`The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first (see \`weir lint\`): a revision that does not compile cannot be deployed.`);
+  if (base.info.status === 'failed')
+    notes.push(
+      `The base revision ${base.info.ref} failed to load or compile (${base.info.errors} error(s)), so there is no connectivity diff; the head's findings and connectivity graph are shown.`,
+    );
+  if (head.info.status === 'failed')
+    notes.push(
+      `The head revision ${head.info.ref} failed to load or compile (${head.info.errors} error(s)); fix those first (see \`weir lint\`): a revision that does not compile cannot be deployed.`,
+    );
 
   // Against a revision that failed there is nothing true to compare: show findings, not a diff.
   const bothOk = base.info.status === 'ok' && head.info.status === 'ok';
@@ -203,7 +232,11 @@ export function buildPlan(inp: PlanInputs): Plan {
 
 const absentDecision: Decision = { verdict: 'deny', audit: false };
 
-function changedEndpoints(b: NonNullable<RevisionModel['endpointFingerprints']>, h: NonNullable<RevisionModel['endpointFingerprints']>, workloads: readonly WorkloadPeer[]): { ingress: Set<Peer>; egress: Set<Peer> } {
+function changedEndpoints(
+  b: NonNullable<RevisionModel['endpointFingerprints']>,
+  h: NonNullable<RevisionModel['endpointFingerprints']>,
+  workloads: readonly WorkloadPeer[],
+): { ingress: Set<Peer>; egress: Set<Peer> } {
   return {
     ingress: new Set(workloads.filter((w) => b.get(w.pod)?.ingress !== h.get(w.pod)?.ingress)),
     egress: new Set(workloads.filter((w) => b.get(w.pod)?.egress !== h.get(w.pod)?.egress)),
@@ -225,7 +258,11 @@ function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange
     // Protocols no rule of the pair names are decided alike: one probe for all of them.
     const rest = protocols.filter((p) => !named.has(p));
     const groups = [...protocols.filter((p) => named.has(p)).map((p) => [p]), ...(rest.length ? [rest] : [])];
-    const text = (l: typeof x) => l.map((c) => `${c.rule}:${c.protocol}${c.lo}-${c.hi}`).sort().join(',');
+    const text = (l: typeof x) =>
+      l
+        .map((c) => `${c.rule}:${c.protocol}${c.lo}-${c.hi}`)
+        .sort()
+        .join(',');
     const k = `${text(x)}|${text(y)}`;
     let r = memo.get(k);
     if (r) return r;
@@ -236,7 +273,13 @@ function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange
     for (const p of protocols) {
       const seen = new Map<string, number>();
       repr[p] = classes.map((c, ci) => {
-        const sig = `${x.filter((q) => q.protocol === p && q.lo <= c.lo && c.lo <= q.hi).map((q) => q.rule).join(',')}|${y.filter((q) => q.protocol === p && q.lo <= c.lo && c.lo <= q.hi).map((q) => q.rule).join(',')}`;
+        const sig = `${x
+          .filter((q) => q.protocol === p && q.lo <= c.lo && c.lo <= q.hi)
+          .map((q) => q.rule)
+          .join(',')}|${y
+          .filter((q) => q.protocol === p && q.lo <= c.lo && c.lo <= q.hi)
+          .map((q) => q.rule)
+          .join(',')}`;
         const first = seen.get(sig);
         if (first !== undefined) return first;
         seen.set(sig, ci);
@@ -252,7 +295,8 @@ function pairClasses(base: RevisionModel, head: RevisionModel, global: PortRange
 function restrict(m: ConnectivityMatrix, present: Set<string>): ConnectivityMatrix {
   const pairs = new Map(m.pairs);
   for (const [k, p] of m.pairs) {
-    if ((p.src.type === 'workload' && !present.has(peerName(p.src))) || (p.dst.type === 'workload' && !present.has(peerName(p.dst)))) pairs.delete(k);
+    if ((p.src.type === 'workload' && !present.has(peerName(p.src))) || (p.dst.type === 'workload' && !present.has(peerName(p.dst))))
+      pairs.delete(k);
   }
   return { peers: m.peers.filter((p) => p.type !== 'workload' || present.has(peerName(p))), classes: m.classes, pairs };
 }
@@ -274,7 +318,14 @@ function explainDefaultDeny(changes: Change[], docs: ReturnType<typeof changedDo
     const ends = [byName.get(c.dst), byName.get(c.src)].filter((w): w is WorkloadPeer => w !== undefined);
     const by = heads.filter((d) => ends.some((w) => documentSelects(d, w)));
     if (by.length)
-      c.enforcedBy = by.map((d) => ({ policy: d.name, kind: d.kind, ...(d.namespace ? { namespace: d.namespace } : {}), file: d.provenance.file, line: d.provenance.line, ...(d.provenance.commit ? { commit: d.provenance.commit } : {}) }));
+      c.enforcedBy = by.map((d) => ({
+        policy: d.name,
+        kind: d.kind,
+        ...(d.namespace ? { namespace: d.namespace } : {}),
+        file: d.provenance.file,
+        line: d.provenance.line,
+        ...(d.provenance.commit ? { commit: d.provenance.commit } : {}),
+      }));
   }
 }
 
@@ -294,7 +345,14 @@ function peerMatches(changeSide: string, p: Peer): boolean {
   return r !== undefined && p.start >= r.start && p.start <= r.end;
 }
 
-function flowImpact(file: string, parsed: HubbleExport, base: RevisionModel, head: RevisionModel, workloads: readonly WorkloadPeer[], changes: Change[]): ObservedFlowSummary {
+function flowImpact(
+  file: string,
+  parsed: HubbleExport,
+  base: RevisionModel,
+  head: RevisionModel,
+  workloads: readonly WorkloadPeer[],
+  changes: Change[],
+): ObservedFlowSummary {
   const ctx = placementContext(workloads, [...(base.nodes ?? []), ...(head.nodes ?? [])], parsed.items);
   const bo = base.oracle ?? denyAll;
   const ho = head.oracle ?? denyAll;
@@ -325,7 +383,9 @@ function flowImpact(file: string, parsed: HubbleExport, base: RevisionModel, hea
     const probe = { src, dst, protocol: f.protocol, port: f.port, ...(http ? { http } : {}) };
     const before = bo(probe);
     const after = ho(probe);
-    const hit = changes.find((c) => c.protocol === f.protocol && portIn(c.ports, f.port!) && peerMatches(c.src, src) && peerMatches(c.dst, dst));
+    const hit = changes.find(
+      (c) => c.protocol === f.protocol && portIn(c.ports, f.port!) && peerMatches(c.src, src) && peerMatches(c.dst, dst),
+    );
     if (hit) {
       hit.observedFlows++;
       if (hit.category === 'newly-denied') hit.inUse = 'observed';
@@ -339,7 +399,18 @@ function flowImpact(file: string, parsed: HubbleExport, base: RevisionModel, hea
         hit.inUse = 'observed';
         hit.observedDrops = (hit.observedDrops ?? 0) + 1;
       }
-      if (dropped.length < cap) dropped.push({ line: f.line, ...(f.time ? { time: f.time } : {}), src: observedName(src, f.src), dst: observedName(dst, f.dst), protocol: f.protocol, port: f.port, ...(http ? { request: `${http.method} ${http.path}` } : {}), before, after });
+      if (dropped.length < cap)
+        dropped.push({
+          line: f.line,
+          ...(f.time ? { time: f.time } : {}),
+          src: observedName(src, f.src),
+          dst: observedName(dst, f.dst),
+          protocol: f.protocol,
+          port: f.port,
+          ...(http ? { request: `${http.method} ${http.path}` } : {}),
+          before,
+          after,
+        });
     } else if (!passes(after)) deniedByBoth++;
     else if (!passes(before)) wouldAllow++;
   }
@@ -375,7 +446,12 @@ function observedName(p: Peer, e: FlowEndpoint): string {
   return p.type === 'ip' ? `${e.ip}[External]` : peerName(p);
 }
 
-function eventImpact(file: string, parsed: ParseResult<ObservedEvent>, base: RuntimeOracle | undefined, head: RuntimeOracle | undefined): ObservedEventSummary {
+function eventImpact(
+  file: string,
+  parsed: ParseResult<ObservedEvent>,
+  base: RuntimeOracle | undefined,
+  head: RuntimeOracle | undefined,
+): ObservedEventSummary {
   let skipped = 0;
   let evaluated = 0;
   let wouldKill = 0;
@@ -394,9 +470,29 @@ function eventImpact(file: string, parsed: ParseResult<ObservedEvent>, base: Run
     if (after === 'kill') wouldKill++;
     if (after === 'signal') wouldSignal++;
     if (affected.length < cap)
-      affected.push({ line: e.line, ...(e.time ? { time: e.time } : {}), ...(e.namespace ? { namespace: e.namespace } : {}), ...(e.pod ? { pod: e.pod } : {}), binary: e.binary, call: e.call, before: b, after, ...(h?.rule ? { rule: h.rule } : {}) });
+      affected.push({
+        line: e.line,
+        ...(e.time ? { time: e.time } : {}),
+        ...(e.namespace ? { namespace: e.namespace } : {}),
+        ...(e.pod ? { pod: e.pod } : {}),
+        binary: e.binary,
+        call: e.call,
+        before: b,
+        after,
+        ...(h?.rule ? { rule: h.rule } : {}),
+      });
   }
-  return { file, total: parsed.total, malformed: parsed.malformed.length, malformedSamples: parsed.malformed.slice(0, 20), skipped, evaluated, wouldKill, wouldSignal, affected };
+  return {
+    file,
+    total: parsed.total,
+    malformed: parsed.malformed.length,
+    malformedSamples: parsed.malformed.slice(0, 20),
+    skipped,
+    evaluated,
+    wouldKill,
+    wouldSignal,
+    affected,
+  };
 }
 
 /**
@@ -409,6 +505,11 @@ export function connectivityOf(rev: RevisionModel): ReturnType<typeof listLines>
   const peers: Peer[] = [...peersFor(rev.workloads, rev.space).filter((p) => p.type !== 'ip'), ...ranges.ingress, ...ranges.egress];
   const src = new Set<Peer>(ranges.ingress);
   const dst = new Set<Peer>(ranges.egress);
-  const m = computeConnectivity(rev.oracle ?? denyAll, peers, pairClasses(rev, rev, portClasses(rev.space.ports)), (s, d) => (s.type !== 'ip' || src.has(s)) && (d.type !== 'ip' || dst.has(d)));
+  const m = computeConnectivity(
+    rev.oracle ?? denyAll,
+    peers,
+    pairClasses(rev, rev, portClasses(rev.space.ports)),
+    (s, d) => (s.type !== 'ip' || src.has(s)) && (d.type !== 'ip' || dst.has(d)),
+  );
   return listLines(m);
 }

@@ -64,7 +64,13 @@ export function probeSpaceOf(ir: NetworkIR, namedPorts: Iterable<number> = []): 
           if (id.prefix) cidrs.add(formatPrefix(id.prefix));
           break;
         case 'fqdn':
-          if (id.fqdnSelector) fqdns.add(id.fqdnSelector.replace(/^match(Name|Pattern):/, '').toLowerCase().replace(/\.$/, ''));
+          if (id.fqdnSelector)
+            fqdns.add(
+              id.fqdnSelector
+                .replace(/^match(Name|Pattern):/, '')
+                .toLowerCase()
+                .replace(/\.$/, ''),
+            );
           break;
         case 'entity':
           if (peerIds.has(id.id)) for (const name of id.reserved) if (!entityIsAddressSpace.has(name)) entities.add(name);

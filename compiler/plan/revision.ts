@@ -4,7 +4,15 @@ import { createHash } from 'node:crypto';
 import { diagnostic, fileSpan, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics.js';
 import { inputErrors, withoutRepeats } from '../validate.js';
 import { buildRuntimeIR } from '../ir/runtime/compile.js';
-import { loadPolicies, loadSources, readRevision, readWorkTree, type LoadResult, type PolicyDocument, type RevisionFile } from '../load/index.js';
+import {
+  loadPolicies,
+  loadSources,
+  readRevision,
+  readWorkTree,
+  type LoadResult,
+  type PolicyDocument,
+  type RevisionFile,
+} from '../load/index.js';
 import { GitObjectReader } from '../load/git.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision, inventoryKey } from './network.js';
@@ -35,9 +43,20 @@ export interface InventoryInput {
 export async function readInventory(file: string, cwd: string): Promise<InventoryInput> {
   const r = await readWorkTree(cwd, [file], { maxFileBytes: 1 << 30 });
   const missing = r.diagnostics.find((d) => d.rule === 'load/missing-path' || d.rule === 'load/unreadable');
-  if (missing) return { file, documents: [], diagnostics: [diagnostic('plan/inventory-unreadable', 'error', `cannot read inventory ${file}: ${missing.message}`, fileSpan(file))], text: '' };
+  if (missing)
+    return {
+      file,
+      documents: [],
+      diagnostics: [diagnostic('plan/inventory-unreadable', 'error', `cannot read inventory ${file}: ${missing.message}`, fileSpan(file))],
+      text: '',
+    };
   const loaded = loadSources(r.files, undefined, { maxFileBytes: 1 << 30 });
-  return { file, documents: loaded.documents, diagnostics: sortDiagnostics([...r.diagnostics, ...loaded.diagnostics]), text: r.files.map((f) => `${f.file}\0${Buffer.from(f.bytes).toString('utf8')}`).join('\0') };
+  return {
+    file,
+    documents: loaded.documents,
+    diagnostics: sortDiagnostics([...r.diagnostics, ...loaded.diagnostics]),
+    text: r.files.map((f) => `${f.file}\0${Buffer.from(f.bytes).toString('utf8')}`).join('\0'),
+  };
 }
 
 /**
@@ -103,9 +122,16 @@ function blobId(bytes: Uint8Array): string {
  * The work tree (`weir plan --worktree`), each file keyed by the blob id Git would give it, so an
  * unchanged file reuses the base revision's parse and compile like a committed one does.
  */
-async function loadWorkTree(paths: readonly string[], root: string, cache: RevisionCache, ignore?: readonly string[] | ((file: string) => boolean)): Promise<LoadResult> {
+async function loadWorkTree(
+  paths: readonly string[],
+  root: string,
+  cache: RevisionCache,
+  ignore?: readonly string[] | ((file: string) => boolean),
+): Promise<LoadResult> {
   const r = await readWorkTree(root, paths, {}, ignore);
-  const parts = r.files.map((f) => loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes, ...(f.named ? { named: true } : {}) }, undefined, cache));
+  const parts = r.files.map((f) =>
+    loadCached({ file: f.file, oid: blobId(f.bytes), bytes: f.bytes, ...(f.named ? { named: true } : {}) }, undefined, cache),
+  );
   return {
     documents: parts.flatMap((p) => p.documents),
     diagnostics: sortDiagnostics([...r.diagnostics, ...parts.flatMap((p) => p.diagnostics)]),
@@ -115,11 +141,22 @@ async function loadWorkTree(paths: readonly string[], root: string, cache: Revis
   };
 }
 
-async function loadAt(paths: readonly string[], root: string, rev: string, cache: RevisionCache, ignore?: readonly string[] | ((file: string) => boolean)): Promise<LoadResult> {
+async function loadAt(
+  paths: readonly string[],
+  root: string,
+  rev: string,
+  cache: RevisionCache,
+  ignore?: readonly string[] | ((file: string) => boolean),
+): Promise<LoadResult> {
   let reader = cache.readers.get(root);
   if (!reader) cache.readers.set(root, (reader = new GitObjectReader(root)));
   // Blobs parsed for the other revision (same id, same path) are not read again.
-  const r = await readRevision(root, rev, paths, { reader, keepBlobs: true, have: (file, oid) => cache.blobs.has(blobKey(oid, file)), ...(ignore ? { ignore } : {}) });
+  const r = await readRevision(root, rev, paths, {
+    reader,
+    keepBlobs: true,
+    have: (file, oid) => cache.blobs.has(blobKey(oid, file)),
+    ...(ignore ? { ignore } : {}),
+  });
   if ('error' in r) return { documents: [], diagnostics: [r.error], files: [], sources: new Map(), ignored: [] };
   const parts = r.files.map((f) => loadCached(f, r.commit, cache));
   return {
@@ -133,23 +170,45 @@ async function loadAt(paths: readonly string[], root: string, rev: string, cache
 }
 
 /** One revision, compiled. With a shared `cache` (both sides of a plan), the caller ends it with closeRevisionCache. */
-export async function loadRevision(paths: readonly string[], root: string, req: RevisionRequest, inventory?: InventoryInput, shared?: RevisionCache): Promise<{ model: RevisionModel; load: LoadResult }> {
+export async function loadRevision(
+  paths: readonly string[],
+  root: string,
+  req: RevisionRequest,
+  inventory?: InventoryInput,
+  shared?: RevisionCache,
+): Promise<{ model: RevisionModel; load: LoadResult }> {
   const cache = shared ?? newRevisionCache();
   // Paths outside the repository go through loadPolicies (it reports them); inside, revisions and the
   // work tree are read file by file against the shared cache.
   const inside = paths.every((p) => !p.startsWith('..'));
-  const load = !inside ? await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) }) : req.rev ? await loadAt(paths, root, req.rev, cache, req.ignore).finally(() => shared || closeRevisionCache(cache)) : await loadWorkTree(paths, root, cache, req.ignore);
+  const load = !inside
+    ? await loadPolicies(paths, { root, ...(req.rev ? { rev: req.rev } : {}) })
+    : req.rev
+      ? await loadAt(paths, root, req.rev, cache, req.ignore).finally(() => shared || closeRevisionCache(cache))
+      : await loadWorkTree(paths, root, cache, req.ignore);
   const docs = load.documents;
   // Without --inventory the workloads come from the manifests beside the policies, at this revision.
   const inventoryDocs = inventory ? inventory.documents : docs.filter((d) => d.family === 'workload' || d.kind === 'Inventory');
   // A revision whose policies do not load still has workloads: keep them so the plan does not
   // report every workload as added or removed.
-  const compiled = await compileRevision(hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs, inventoryDocs, inventory?.file, cache.inventories, cache.compile, cache.ruleIds);
+  const compiled = await compileRevision(
+    hasErrors(load.diagnostics) ? docs.filter((d) => d.family !== 'network') : docs,
+    inventoryDocs,
+    inventory?.file,
+    cache.inventories,
+    cache.compile,
+    cache.ruleIds,
+  );
   const compiledDiagnostics = [...load.diagnostics, ...compiled.diagnostics];
   // What build refuses, the plan's head fails on too: input validation (schema, selectors) and the runtime compiler's errors.
   const policies = docs.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
   compiledDiagnostics.push(...withoutRepeats(compiledDiagnostics, inputErrors(policies)));
-  compiledDiagnostics.push(...withoutRepeats(compiledDiagnostics, buildRuntimeIR(policies).diagnostics.filter((d) => d.severity === 'error')));
+  compiledDiagnostics.push(
+    ...withoutRepeats(
+      compiledDiagnostics,
+      buildRuntimeIR(policies).diagnostics.filter((d) => d.severity === 'error'),
+    ),
+  );
   const diagnostics = sortDiagnostics([...(inventory?.diagnostics ?? []), ...compiledDiagnostics]);
   const failed = hasErrors(diagnostics) || !compiled.oracle;
   const info: RevisionInfo = {
@@ -203,7 +262,9 @@ export function warnEmptyPaths(paths: readonly string[], base: LoadResult, head:
   const has = (files: readonly string[], p: string) => files.some((f) => f === p || f.startsWith(`${p.replace(/\/$/, '')}/`));
   for (const p of paths) {
     if (p === '.' || has(base.files, p) || has(head.load.files, p)) continue;
-    head.model.info.diagnostics.push(diagnostic('plan/empty-path', 'warning', `${p} holds no YAML file in either revision; check the path`, fileSpan(p)));
+    head.model.info.diagnostics.push(
+      diagnostic('plan/empty-path', 'warning', `${p} holds no YAML file in either revision; check the path`, fileSpan(p)),
+    );
     head.model.info.warnings++;
   }
 }

@@ -35,7 +35,18 @@ function actionOf(sel: Record<string, unknown>, monitor: boolean): RuntimeAction
   let best: RuntimeAction = 'post';
   for (const a of arr(sel['matchActions'])) {
     const name = String(obj(a)['action'] ?? '').toLowerCase();
-    const act: RuntimeAction | undefined = name === 'sigkill' ? 'kill' : name === 'signal' ? 'signal' : name === 'override' ? 'override' : name === 'nopost' ? 'nopost' : name === 'post' ? 'post' : undefined;
+    const act: RuntimeAction | undefined =
+      name === 'sigkill'
+        ? 'kill'
+        : name === 'signal'
+          ? 'signal'
+          : name === 'override'
+            ? 'override'
+            : name === 'nopost'
+              ? 'nopost'
+              : name === 'post'
+                ? 'post'
+                : undefined;
     if (act && strength[act] > strength[best]) best = act;
     if (act === 'nopost' && best === 'post') best = 'nopost';
   }
@@ -50,17 +61,31 @@ export function runtimeRules(docs: readonly PolicyDocument[]): RuntimeRule[] {
   for (const d of docs) {
     if (d.family !== 'runtime') continue;
     const spec = obj(d.value['spec']);
-    const monitor = String(obj(spec['options'])['policy-mode'] ?? obj(spec['options'])['policyMode'] ?? '') === 'monitor' || arr(spec['options']).some((o) => obj(o)['name'] === 'policy-mode' && obj(o)['value'] === 'monitor');
+    const monitor =
+      String(obj(spec['options'])['policy-mode'] ?? obj(spec['options'])['policyMode'] ?? '') === 'monitor' ||
+      arr(spec['options']).some((o) => obj(o)['name'] === 'policy-mode' && obj(o)['value'] === 'monitor');
     const hooks: { call: string; selectors: unknown[]; path: (string | number)[] }[] = [];
-    arr(spec['kprobes']).forEach((k, i) => hooks.push({ call: String(obj(k)['call'] ?? ''), selectors: arr(obj(k)['selectors']), path: ['spec', 'kprobes', i] }));
-    arr(spec['tracepoints']).forEach((t, i) => hooks.push({ call: `${String(obj(t)['subsystem'] ?? '')}/${String(obj(t)['event'] ?? '')}`, selectors: arr(obj(t)['selectors']), path: ['spec', 'tracepoints', i] }));
-    arr(spec['lsmhooks']).forEach((h, i) => hooks.push({ call: `lsm/${String(obj(h)['hook'] ?? '')}`, selectors: arr(obj(h)['selectors']), path: ['spec', 'lsmhooks', i] }));
+    arr(spec['kprobes']).forEach((k, i) =>
+      hooks.push({ call: String(obj(k)['call'] ?? ''), selectors: arr(obj(k)['selectors']), path: ['spec', 'kprobes', i] }),
+    );
+    arr(spec['tracepoints']).forEach((t, i) =>
+      hooks.push({
+        call: `${String(obj(t)['subsystem'] ?? '')}/${String(obj(t)['event'] ?? '')}`,
+        selectors: arr(obj(t)['selectors']),
+        path: ['spec', 'tracepoints', i],
+      }),
+    );
+    arr(spec['lsmhooks']).forEach((h, i) =>
+      hooks.push({ call: `lsm/${String(obj(h)['hook'] ?? '')}`, selectors: arr(obj(h)['selectors']), path: ['spec', 'lsmhooks', i] }),
+    );
     for (const h of hooks) {
       const sels = h.selectors.length ? h.selectors : [{}];
       sels.forEach((s, si) => {
         const sel = obj(s);
         const bin = obj(arr(sel['matchBinaries'])[0]);
-        const pathArgs = arr(sel['matchArgs']).map(obj).filter((a) => arr(a['values']).some((v) => typeof v === 'string' && v.startsWith('/')));
+        const pathArgs = arr(sel['matchArgs'])
+          .map(obj)
+          .filter((a) => arr(a['values']).some((v) => typeof v === 'string' && v.startsWith('/')));
         const span = h.selectors.length ? d.locate([...h.path, 'selectors', si]) : d.locate(h.path);
         out.push({
           policy: d.name,
@@ -97,14 +122,28 @@ export function diffRuntime(base: readonly RuntimeRule[], head: readonly Runtime
     const after = y?.action ?? 'allow';
     if (before === after) continue;
     const r = (y ?? x)!;
-    out.push({ policy: r.policy, ...(r.namespace ? { namespace: r.namespace } : {}), call: r.call, binaries: r.binaries, paths: r.paths, before, after, file: r.file, line: r.line, ...(r.commit ? { commit: r.commit } : {}) });
+    out.push({
+      policy: r.policy,
+      ...(r.namespace ? { namespace: r.namespace } : {}),
+      call: r.call,
+      binaries: r.binaries,
+      paths: r.paths,
+      before,
+      after,
+      file: r.file,
+      line: r.line,
+      ...(r.commit ? { commit: r.commit } : {}),
+    });
   }
   return out.sort((p, q) => (p.file + p.line < q.file + q.line ? -1 : 1));
 }
 
 /** `sys_openat`, `__x64_sys_openat`, `syscalls/sys_enter_openat` all name one syscall. */
 function syscallName(call: string): string {
-  return call.replace(/^syscalls\/sys_enter_/, '').replace(/^__(x64|arm64|ia32)_sys_/, '').replace(/^sys_/, '');
+  return call
+    .replace(/^syscalls\/sys_enter_/, '')
+    .replace(/^__(x64|arm64|ia32)_sys_/, '')
+    .replace(/^sys_/, '');
 }
 
 function matchesValue(op: string, want: readonly string[], have: string): boolean {
@@ -139,7 +178,9 @@ export function runtimeDecision(rules: readonly RuntimeRule[], e: ObservedEvent)
     if (r.paths.length && !e.args.some((a) => typeof a === 'string' && matchesValue(r.pathOperator, r.paths, a))) continue;
     if (!best || strength[r.action] > strength[best.action]) best = r;
   }
-  return best ? { action: best.action, rule: `${best.namespace ? `${best.namespace}/` : ''}${best.policy} ${best.file}:${best.line}` } : { action: 'allow' };
+  return best
+    ? { action: best.action, rule: `${best.namespace ? `${best.namespace}/` : ''}${best.policy} ${best.file}:${best.line}` }
+    : { action: 'allow' };
 }
 
 /**
@@ -149,7 +190,9 @@ export function runtimeDecision(rules: readonly RuntimeRule[], e: ObservedEvent)
  * undefined when the revision's runtime policies do not compile: the caller falls back to the
  * selector reading above.
  */
-export function imageRuntimeOracle(docs: readonly PolicyDocument[]): ((e: ObservedEvent) => { action: string; rule?: string } | undefined) | undefined {
+export function imageRuntimeOracle(
+  docs: readonly PolicyDocument[],
+): ((e: ObservedEvent) => { action: string; rule?: string } | undefined) | undefined {
   const runtimeDocs = docs.filter((d) => d.family === 'runtime');
   let compiled: ReturnType<typeof compileRuntime>;
   try {
@@ -173,7 +216,11 @@ export function imageRuntimeOracle(docs: readonly PolicyDocument[]): ((e: Observ
       const w = { type: 'workload' as const, namespace: e.namespace ?? '', name: e.pod ?? '', kind: 'Pod', pod: '', labels: e.podLabels };
       return selects(spec['podSelector'], w) === true;
     };
-    const d = ev.evaluate({ binary: e.binary, inScope }, nr, e.args.map((a) => a ?? 0));
+    const d = ev.evaluate(
+      { binary: e.binary, inScope },
+      nr,
+      e.args.map((a) => a ?? 0),
+    );
     const m = d.matches[d.matches.length - 1];
     const h = m ? node.lowered.table[m.hookId] : undefined;
     return { action: d.verdict, ...(h ? { rule: `${h.namespace ? `${h.namespace}/` : ''}${h.policy} ${h.file}:${h.line}` } : {}) };

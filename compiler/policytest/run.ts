@@ -62,7 +62,10 @@ function inlineDocument(test: PolicyDocument, value: Obj, at: (string | number)[
 function peerOf(v: unknown): FlowPeer | string {
   if (!isObj(v)) return 'a peer must be a mapping: {workload: ns/pod}, {cidr}, {ip}, {entity} or {fqdn, ip}';
   if (typeof v['workload'] === 'string') return { workload: v['workload'] };
-  if (typeof v['fqdn'] === 'string') return typeof v['ip'] === 'string' ? { fqdn: v['fqdn'], ip: v['ip'] } : 'an fqdn peer needs the ip it resolved to: {fqdn: NAME, ip: ADDRESS}';
+  if (typeof v['fqdn'] === 'string')
+    return typeof v['ip'] === 'string'
+      ? { fqdn: v['fqdn'], ip: v['ip'] }
+      : 'an fqdn peer needs the ip it resolved to: {fqdn: NAME, ip: ADDRESS}';
   if (typeof v['cidr'] === 'string') return { cidr: v['cidr'] };
   if (typeof v['ip'] === 'string') return { ip: v['ip'] };
   if (typeof v['entity'] === 'string') return { entity: v['entity'] };
@@ -96,7 +99,10 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       else if (isObj(p)) {
         const d = inlineDocument(test, p, ['spec', 'policies', i]);
         if (d) inline.push(d);
-        else diagnostics.push(diagnostic('policytest/invalid', 'error', `inline policy ${i} has no known kind`, test.locate(['spec', 'policies', i])));
+        else
+          diagnostics.push(
+            diagnostic('policytest/invalid', 'error', `inline policy ${i} has no known kind`, test.locate(['spec', 'policies', i])),
+          );
       }
     });
     const invSpec = spec['inventory'];
@@ -116,7 +122,11 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
         inventory = r.inventory;
         diags.push(...r.diagnostics);
       } else if (isObj(invSpec)) {
-        const d = inlineDocument(test, { apiVersion: 'weir.dev/v1alpha1', kind: 'Inventory', metadata: { name: 'inline' }, spec: invSpec }, ['spec', 'inventory']);
+        const d = inlineDocument(
+          test,
+          { apiVersion: 'weir.dev/v1alpha1', kind: 'Inventory', metadata: { name: 'inline' }, spec: invSpec },
+          ['spec', 'inventory'],
+        );
         const r = loadInventory(d ? [{ ...d, locate: (p, o) => test.locate(['spec', 'inventory', ...p.slice(1)], o) }] : []);
         inventory = r.inventory;
         diags.push(...r.diagnostics);
@@ -139,15 +149,44 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       const line = test.locate(['spec', 'cases', i]).line;
       if (cv['process'] !== undefined) return void runtimeCases.push({ name, index: i, value: cv, line });
       const base = { file, name, expect, line };
-      if (broken) return void results.push({ ...base, actual: 'error', ok: false, detail: 'the policies or inventory of this test do not compile (see diagnostics)', time: 0, compileErrors });
+      if (broken)
+        return void results.push({
+          ...base,
+          actual: 'error',
+          ok: false,
+          detail: 'the policies or inventory of this test do not compile (see diagnostics)',
+          time: 0,
+          compileErrors,
+        });
       const caseStarted = performance.now();
       const timed = (r: CaseResult) => void results.push({ ...r, time: (performance.now() - caseStarted) / 1000 });
-      if (expect !== 'allow' && expect !== 'deny') return void timed({ ...base, actual: 'error', ok: false, detail: `expect must be allow or deny for a network case, not ${JSON.stringify(cv['expect'])}` });
+      if (expect !== 'allow' && expect !== 'deny')
+        return void timed({
+          ...base,
+          actual: 'error',
+          ok: false,
+          detail: `expect must be allow or deny for a network case, not ${JSON.stringify(cv['expect'])}`,
+        });
       const from = peerOf(cv['from']);
       const to = peerOf(cv['to']);
-      if (typeof from === 'string' || typeof to === 'string') return void timed({ ...base, actual: 'error', ok: false, detail: typeof from === 'string' ? `from: ${from}` : `to: ${to as string}` });
+      if (typeof from === 'string' || typeof to === 'string')
+        return void timed({
+          ...base,
+          actual: 'error',
+          ok: false,
+          detail: typeof from === 'string' ? `from: ${from}` : `to: ${to as string}`,
+        });
       const port = Number(cv['port'] ?? 0);
-      const http = isObj(cv['http']) ? { method: String(cv['http']['method'] ?? 'GET'), path: String(cv['http']['path'] ?? '/'), ...(typeof cv['http']['host'] === 'string' ? { host: cv['http']['host'] } : {}), ...(isObj(cv['http']['headers']) ? { headers: Object.fromEntries(Object.entries(cv['http']['headers']).map(([k, v]) => [k, String(v)])) } : {}) } : undefined;
+      const http = isObj(cv['http'])
+        ? {
+            method: String(cv['http']['method'] ?? 'GET'),
+            path: String(cv['http']['path'] ?? '/'),
+            ...(typeof cv['http']['host'] === 'string' ? { host: cv['http']['host'] } : {}),
+            ...(isObj(cv['http']['headers'])
+              ? { headers: Object.fromEntries(Object.entries(cv['http']['headers']).map(([k, v]) => [k, String(v)])) }
+              : {}),
+          }
+        : undefined;
       const flow: Flow = { from, to, protocol: String(cv['protocol'] ?? 'TCP'), port, ...(http ? { http } : {}) };
       const v = evaluateFlow(c.ir, flow);
       if (v.error) return void timed({ ...base, actual: 'error', ok: false, detail: v.error });
@@ -161,7 +200,10 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
     });
     if (runtimeCases.length) {
       const batchStarted = performance.now();
-      const rs = await runRuntimeCases({ file, root: opts.root, documents: c.documents, inventory: c.inventory, test, ...(opts.kernel ? { kernel: true } : {}) }, runtimeCases);
+      const rs = await runRuntimeCases(
+        { file, root: opts.root, documents: c.documents, inventory: c.inventory, test, ...(opts.kernel ? { kernel: true } : {}) },
+        runtimeCases,
+      );
       // The runtime cases of a test run as one batch: each is charged an equal share of it.
       const each = (performance.now() - batchStarted) / 1000 / Math.max(1, rs.length);
       rs.forEach((r, i) => results.push({ file, ...r, line: runtimeCases[i]?.line ?? 0, time: each }));
@@ -173,18 +215,37 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
 
 export function toJson(run: TestRun): string {
   const passed = run.results.filter((r) => r.ok).length;
-  return JSON.stringify({ passed, failed: run.results.length - passed, cases: run.results.map((r) => ({ file: r.file, name: r.name, expect: r.expect, actual: r.actual, ok: r.ok })) }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        passed,
+        failed: run.results.length - passed,
+        cases: run.results.map((r) => ({ file: r.file, name: r.name, expect: r.expect, actual: r.actual, ok: r.ok })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 /** Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, U+FFFE/U+FFFF, lone surrogates) become visible escapes. */
 const xmlSafe = (s: string) =>
-  s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`);
+  s.replace(
+    /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
 const xmlText = (s: string) => xmlSafe(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
 const xmlAttr = (s: string) => xmlText(s).replace(/"/g, '&quot;').replace(/\t/g, '&#9;').replace(/\n/g, '&#10;');
 /** Seconds as Surefire writes them (junit-10.xsd's SUREFIRE_TIME: digits, at most three decimals). */
 const seconds = (t: number | undefined) => (Number.isFinite(t) && (t ?? 0) > 0 ? (t as number) : 0).toFixed(3);
 
-interface JunitCase { name: string; classname: string; time: number; failure?: { message: string; body: string }; error?: { type: string; message: string; body: string } }
+interface JunitCase {
+  name: string;
+  classname: string;
+  time: number;
+  failure?: { message: string; body: string };
+  error?: { type: string; message: string; body: string };
+}
 
 /**
  * JUnit XML as Jenkins' junit-10.xsd and the common CI readers take it: one testsuite per test file
@@ -201,28 +262,48 @@ export function toJunit(run: TestRun): string {
     const c: JunitCase = { name: r.name, classname: r.file, time: r.time ?? 0 };
     if (r.compileErrors) {
       for (const d of r.compileErrors) attached.add(d);
-      c.error = { type: 'compile', message: 'the policies or inventory of this test do not compile', body: [`${where}: ${r.detail ?? ''}`, ...r.compileErrors.map((d) => `${formatLocation(d)}: ${d.message} [${d.rule}]`)].join('\n') };
-    } else if (r.actual === 'error') c.error = { type: 'invalid-case', message: r.detail ?? 'the case could not run', body: `${where}: ${r.detail ?? ''}` };
+      c.error = {
+        type: 'compile',
+        message: 'the policies or inventory of this test do not compile',
+        body: [`${where}: ${r.detail ?? ''}`, ...r.compileErrors.map((d) => `${formatLocation(d)}: ${d.message} [${d.rule}]`)].join('\n'),
+      };
+    } else if (r.actual === 'error')
+      c.error = { type: 'invalid-case', message: r.detail ?? 'the case could not run', body: `${where}: ${r.detail ?? ''}` };
     else if (!r.ok) c.failure = { message: `expected ${r.expect}, got ${r.actual}`, body: `${where}: ${r.detail ?? ''}` };
     add(r.file, c);
   }
   for (const d of run.diagnostics) {
     if (d.severity !== 'error' || attached.has(d)) continue;
-    add(d.file, { name: `${d.rule} at line ${d.line}`, classname: d.file, time: 0, error: { type: d.rule, message: d.message, body: `${formatLocation(d)}: ${d.message} [${d.rule}]` } });
+    add(d.file, {
+      name: `${d.rule} at line ${d.line}`,
+      classname: d.file,
+      time: 0,
+      error: { type: d.rule, message: d.message, body: `${formatLocation(d)}: ${d.message} [${d.rule}]` },
+    });
   }
-  const count = (cs: JunitCase[]) => ({ tests: cs.length, failures: cs.filter((c) => c.failure).length, errors: cs.filter((c) => c.error).length });
+  const count = (cs: JunitCase[]) => ({
+    tests: cs.length,
+    failures: cs.filter((c) => c.failure).length,
+    errors: cs.filter((c) => c.error).length,
+  });
   const all = [...suites.values()].flat();
   const total = count(all);
   const suiteTime = (file: string, cs: JunitCase[]) => run.fileTimes?.get(file) ?? cs.reduce((t, c) => t + c.time, 0);
   const totalTime = [...suites].reduce((t, [f, cs]) => t + suiteTime(f, cs), 0);
-  const out = [`<?xml version="1.0" encoding="UTF-8"?>`, `<testsuites name="weir test" tests="${total.tests}" failures="${total.failures}" errors="${total.errors}" time="${seconds(totalTime)}">`];
+  const out = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites name="weir test" tests="${total.tests}" failures="${total.failures}" errors="${total.errors}" time="${seconds(totalTime)}">`,
+  ];
   for (const [file, cs] of suites) {
     const n = count(cs);
-    out.push(`  <testsuite name="${xmlAttr(file)}" tests="${n.tests}" failures="${n.failures}" errors="${n.errors}" skipped="0" time="${seconds(suiteTime(file, cs))}" file="${xmlAttr(file)}">`);
+    out.push(
+      `  <testsuite name="${xmlAttr(file)}" tests="${n.tests}" failures="${n.failures}" errors="${n.errors}" skipped="0" time="${seconds(suiteTime(file, cs))}" file="${xmlAttr(file)}">`,
+    );
     for (const c of cs) {
       out.push(`    <testcase classname="${xmlAttr(c.classname)}" name="${xmlAttr(c.name)}" time="${seconds(c.time)}">`);
       if (c.failure) out.push(`      <failure message="${xmlAttr(c.failure.message)}">${xmlText(c.failure.body)}</failure>`);
-      if (c.error) out.push(`      <error message="${xmlAttr(c.error.message)}" type="${xmlAttr(c.error.type)}">${xmlText(c.error.body)}</error>`);
+      if (c.error)
+        out.push(`      <error message="${xmlAttr(c.error.message)}" type="${xmlAttr(c.error.type)}">${xmlText(c.error.body)}</error>`);
       out.push('    </testcase>');
     }
     out.push('  </testsuite>');
@@ -235,7 +316,11 @@ export function toText(testRun: TestRun, color: boolean): string {
   const run = { ...testRun, results: terminalSafeDeep(testRun.results) };
   const g = (s: string) => (color ? `\x1b[32m${s}\x1b[0m` : s);
   const r = (s: string) => (color ? `\x1b[31m${s}\x1b[0m` : s);
-  const lines = run.results.map((c) => (c.ok ? `${g('PASS')} ${c.file}: ${c.name}` : `${r('FAIL')} ${c.file}:${c.line ?? 1}: ${c.name}: expected ${c.expect}, got ${c.actual}${c.detail ? ` (${c.detail})` : ''}`));
+  const lines = run.results.map((c) =>
+    c.ok
+      ? `${g('PASS')} ${c.file}: ${c.name}`
+      : `${r('FAIL')} ${c.file}:${c.line ?? 1}: ${c.name}: expected ${c.expect}, got ${c.actual}${c.detail ? ` (${c.detail})` : ''}`,
+  );
   const passed = run.results.filter((c) => c.ok).length;
   lines.push(`${passed} passed, ${run.results.length - passed} failed`);
   return lines.join('\n') + '\n';

@@ -28,7 +28,10 @@ export interface RuntimeContext {
   kernel?: boolean;
 }
 
-export type RunRuntimeCases = (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
+export type RunRuntimeCases = (
+  ctx: RuntimeContext,
+  cases: RuntimeCaseInput[],
+) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
 
 const verdicts: readonly RuntimeVerdict[] = ['kill', 'signal', 'post', 'allow'];
 
@@ -88,17 +91,26 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
     const v = c.value;
     const expect = String(v['expect'] ?? '');
     const fail = (detail: string) => ({ name: c.name, expect, actual: 'error', ok: false, detail });
-    if (!verdicts.includes(expect as RuntimeVerdict)) return fail(`expect must be one of ${verdicts.join(', ')}, not ${JSON.stringify(v['expect'])}`);
+    if (!verdicts.includes(expect as RuntimeVerdict))
+      return fail(`expect must be one of ${verdicts.join(', ')}, not ${JSON.stringify(v['expect'])}`);
     const proc = isObj(v['process']) ? v['process'] : undefined;
-    if (!proc || typeof proc['binary'] !== 'string') return fail('process needs binary (the absolute path of the executable), e.g. {workload: default/xwing, binary: /bin/cat}');
+    if (!proc || typeof proc['binary'] !== 'string')
+      return fail('process needs binary (the absolute path of the executable), e.g. {workload: default/xwing, binary: /bin/cat}');
     const call = typeof v['call'] === 'string' ? v['call'] : '';
     const nr = RuntimeImageEvaluator.syscallNumber(call);
-    if (nr === undefined) return fail(`call ${JSON.stringify(call)} is not a syscall weir hooks (write sys_openat, __x64_sys_openat or syscalls/sys_enter_openat)`);
-    const args = Array.isArray(v['args']) ? (v['args'] as unknown[]).map((a) => (typeof a === 'number' || typeof a === 'string' ? a : String(a))) : [];
+    if (nr === undefined)
+      return fail(
+        `call ${JSON.stringify(call)} is not a syscall weir hooks (write sys_openat, __x64_sys_openat or syscalls/sys_enter_openat)`,
+      );
+    const args = Array.isArray(v['args'])
+      ? (v['args'] as unknown[]).map((a) => (typeof a === 'number' || typeof a === 'string' ? a : String(a)))
+      : [];
     // The process's pod and node from the inventory; no workload: a host process on a default node.
     const workload = typeof proc['workload'] === 'string' ? proc['workload'] : undefined;
     const [ns, podName] = workload ? (workload.split('/') as [string, string]) : ['', ''];
-    const pod = workload ? ctx.inventory.pods.find((p) => p.namespace === ns && (p.name === podName || p.name.startsWith(`${podName}[`))) : undefined;
+    const pod = workload
+      ? ctx.inventory.pods.find((p) => p.namespace === ns && (p.name === podName || p.name.startsWith(`${podName}[`)))
+      : undefined;
     if (workload && !pod) return fail(`workload ${workload} is not in the inventory`);
     const nodeName = typeof v['node'] === 'string' ? v['node'] : pod?.node || 'local';
     const node = ctx.inventory.nodes.find((n) => n.name === nodeName);
@@ -116,22 +128,49 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
       return podSelected(isObj(spec['podSelector']) ? spec['podSelector'] : undefined, pod.labels);
     };
     const ev = new RuntimeImageEvaluator(nr0.images, nr0.lowered.table);
-    const d = ev.evaluate({ binary: proc['binary'], ...(typeof proc['pid'] === 'number' ? { pid: proc['pid'] } : {}), inScope: scopeOf, ...processNamespaces(pod ? `${pod.namespace}/${pod.name}` : undefined) }, nr, args);
+    const d = ev.evaluate(
+      {
+        binary: proc['binary'],
+        ...(typeof proc['pid'] === 'number' ? { pid: proc['pid'] } : {}),
+        inScope: scopeOf,
+        ...processNamespaces(pod ? `${pod.namespace}/${pod.name}` : undefined),
+      },
+      nr,
+      args,
+    );
     const by = d.matches.map((m) => {
       const h = nr0.lowered.table[m.hookId];
       return h ? `${h.policy} (${h.file}:${h.line}${m.monitor ? ', monitor' : ''})` : `hook ${m.hookId}`;
     });
-    const detail = [by.length ? `decided by ${by.join(', ')}` : 'no selector matched', errors.length ? `; ${errors.length} policy error(s) on node ${nodeName}, first: ${errors[0]!.file}:${errors[0]!.line}: ${errors[0]!.message}` : ''].join('');
+    const detail = [
+      by.length ? `decided by ${by.join(', ')}` : 'no selector matched',
+      errors.length
+        ? `; ${errors.length} policy error(s) on node ${nodeName}, first: ${errors[0]!.file}:${errors[0]!.line}: ${errors[0]!.message}`
+        : '',
+    ].join('');
     if (!kernel) return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail };
-    const scopeSets = [...new Set(nr0.lowered.hooks.filter((h) => h.scoped && (nr0.lowered.table[h.hookId]?.confined === true || scopeOf(nr0.lowered.table[h.hookId]))).map((h) => h.scopeSet))];
+    const scopeSets = [
+      ...new Set(
+        nr0.lowered.hooks
+          .filter((h) => h.scoped && (nr0.lowered.table[h.hookId]?.confined === true || scopeOf(nr0.lowered.table[h.hookId])))
+          .map((h) => h.scopeSet),
+      ),
+    ];
     let runner = runners.get(nodeName);
     if (!runner) {
       const { KernelCaseRunner } = await import('../../bpf/runtime/cases.js');
       runner = new KernelCaseRunner(nr0.images, nr0.lowered.attach);
       runners.set(nodeName, runner);
     }
-    const k = await runner.run({ binary: proc['binary'], ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}), nr, args: args.map((a) => (typeof a === 'number' ? a : String(a))), scopeSets });
-    if (k.verdict === 'skipped') return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; images only: ${k.detail}` };
+    const k = await runner.run({
+      binary: proc['binary'],
+      ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}),
+      nr,
+      args: args.map((a) => (typeof a === 'number' ? a : String(a))),
+      scopeSets,
+    });
+    if (k.verdict === 'skipped')
+      return { name: c.name, expect, actual: d.verdict, ok: d.verdict === expect, detail: `${detail}; images only: ${k.detail}` };
     const agree = k.verdict === d.verdict;
     return {
       name: c.name,

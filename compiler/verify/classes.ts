@@ -42,7 +42,12 @@ function addBoundary(ports: Map<number, Set<number>>, proto: number, lo: number,
 }
 
 /** The probe points for one endpoint: identities and per-protocol ports. */
-export function classSpace(entries: { identity: number; protocol: number; port: number; prefixlen: number }[], extraIdentities: number[], extraRanges: { protocol: number; lo: number; hi: number }[], sentinel: number): ClassSpace {
+export function classSpace(
+  entries: { identity: number; protocol: number; port: number; prefixlen: number }[],
+  extraIdentities: number[],
+  extraRanges: { protocol: number; lo: number; hi: number }[],
+  sentinel: number,
+): ClassSpace {
   const ids = new Set<number>([sentinel, 1, 2, ...extraIdentities]);
   const ports = new Map<number, Set<number>>();
   for (const p of probedProtocols) ports.set(p, new Set([0, 1, 8, 80, 65535]));
@@ -110,7 +115,14 @@ export function bundleClasses(bundle: Pick<ReadBundle, 'manifest' | 'blob' | 'ta
   return out;
 }
 
-export function endpointClasses(emu: DatapathEmulator, ep: EmulatedEndpoint, cands: Map<number, string[]>, nodeIps: Map<string, string[]>, sentinel: number, ir?: NetworkIR): EquivalenceClass[] {
+export function endpointClasses(
+  emu: DatapathEmulator,
+  ep: EmulatedEndpoint,
+  cands: Map<number, string[]>,
+  nodeIps: Map<string, string[]>,
+  sentinel: number,
+  ir?: NetworkIR,
+): EquivalenceClass[] {
   const entries = emu.entriesOf(ep);
   const extraIds: number[] = [];
   const extraRanges: { protocol: number; lo: number; hi: number }[] = [];

@@ -127,16 +127,22 @@ export async function verifyKernel(bundleDir: string, opts: VerifyKernelOptions 
       dp.applyImages([pol]);
       // test_run runs on loopback (ifindex 1): the endpoint under test sits there.
       dp.setEndpoint(1, { endpointId, identity: 0, flags });
-      const classes = given ? given.filter((c) => c.endpointId === endpointId) : deriveClasses(emu, node, endpointId, flags, opts.maxClassesPerEndpoint ?? 20000);
+      const classes = given
+        ? given.filter((c) => c.endpointId === endpointId)
+        : deriveClasses(emu, node, endpointId, flags, opts.maxClassesPerEndpoint ?? 20000);
       for (const c of classes) {
-        const addr = c.peerAddr ?? peerAddressFor(emu, node, c.peerIdentity, familyFor(c.protocol)) ?? (c.peerIdentity !== WEIR_ID_UNKNOWN ? syntheticFor(c.peerIdentity, familyFor(c.protocol)) : undefined);
+        const addr =
+          c.peerAddr ??
+          peerAddressFor(emu, node, c.peerIdentity, familyFor(c.protocol)) ??
+          (c.peerIdentity !== WEIR_ID_UNKNOWN ? syntheticFor(c.peerIdentity, familyFor(c.protocol)) : undefined);
         if (!addr) {
           unreachable++;
           continue;
         }
         const kernel = runClass(dp, c, addr);
         count++;
-        if (kernel.cacheDisagrees || kernel.verdict !== c.expect || (c.expect === 'redirect' && kernel.proxyPort !== c.proxyPort)) report.mismatches.push({ node, class: { ...c, peerAddr: addr }, kernel });
+        if (kernel.cacheDisagrees || kernel.verdict !== c.expect || (c.expect === 'redirect' && kernel.proxyPort !== c.proxyPort))
+          report.mismatches.push({ node, class: { ...c, peerAddr: addr }, kernel });
       }
       dp.maps.policy.delete(endpointId);
     }
@@ -169,16 +175,27 @@ function familyFor(protocol: number): 4 | 6 | undefined {
   return protocol === IPPROTO.ICMP ? 4 : protocol === IPPROTO.ICMPV6 ? 6 : undefined;
 }
 
-function runClass(dp: NetDatapath, c: KernelClass, peerAddr: string): { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number; cacheDisagrees?: boolean } {
+function runClass(
+  dp: NetDatapath,
+  c: KernelClass,
+  peerAddr: string,
+): { verdict: 'allow' | 'deny' | 'redirect'; proxyPort?: number; cacheDisagrees?: boolean } {
   const v6 = peerAddr.includes(':');
   const local = v6 ? 'fd00:ffff::1' : '10.255.255.254';
   const egress = c.direction === 'egress';
-  const pkt = synthesizePacket({ saddr: egress ? local : peerAddr, daddr: egress ? peerAddr : local, protocol: c.protocol, dport: c.port, sport: 40000 });
+  const pkt = synthesizePacket({
+    saddr: egress ? local : peerAddr,
+    daddr: egress ? peerAddr : local,
+    protocol: c.protocol,
+    dport: c.port,
+    sport: 40000,
+  });
   const prog = egress ? dp.fromEndpoint : dp.toEndpoint;
   // Twice: the first run takes the lookup path and fills the verdict cache, the second is a cache hit.
   const first = outcome(prog.testRun({ data: pkt, ctx: Buffer.alloc(SKB_CTX_SIZE) }));
   const second = outcome(prog.testRun({ data: pkt, ctx: Buffer.alloc(SKB_CTX_SIZE) }));
-  if (first.verdict !== second.verdict || first.proxyPort !== second.proxyPort) return { verdict: 'deny', cacheDisagrees: true } as ReturnType<typeof runClass>;
+  if (first.verdict !== second.verdict || first.proxyPort !== second.proxyPort)
+    return { verdict: 'deny', cacheDisagrees: true } as ReturnType<typeof runClass>;
   return first;
 }
 
@@ -192,7 +209,8 @@ function outcome(r: { retval: number; ctxOut?: Buffer }): { verdict: 'allow' | '
 /** The WEIR_EP_* enforcement flags an endpoint's policy image implies: a direction with entries is enforced. */
 function enforcedFlags(emu: DatapathEmulator, node: string, endpointId: number): number {
   let flags = 0;
-  for (const e of emu.entriesOf({ node, endpointId })) flags |= e.direction === WEIR_DIR_EGRESS ? WEIR_EP_EGRESS_ENFORCED : WEIR_EP_INGRESS_ENFORCED;
+  for (const e of emu.entriesOf({ node, endpointId }))
+    flags |= e.direction === WEIR_DIR_EGRESS ? WEIR_EP_EGRESS_ENFORCED : WEIR_EP_INGRESS_ENFORCED;
   return flags;
 }
 
@@ -210,7 +228,10 @@ export function peerAddressFor(emu: DatapathEmulator, node: string, identity: nu
     }
   }
   if (identity === WEIR_ID_WORLD || identity === WEIR_ID_WORLD_IPV4 || identity === WEIR_ID_WORLD_IPV6) {
-    const pools: [4 | 6, string[]][] = [[4, identity === WEIR_ID_WORLD_IPV6 ? [] : WORLD_V4], [6, identity === WEIR_ID_WORLD_IPV4 ? [] : WORLD_V6]];
+    const pools: [4 | 6, string[]][] = [
+      [4, identity === WEIR_ID_WORLD_IPV6 ? [] : WORLD_V4],
+      [6, identity === WEIR_ID_WORLD_IPV4 ? [] : WORLD_V6],
+    ];
     for (const [fam, list] of pools) {
       if (family && fam !== family) continue;
       for (const a of list) if (emu.identityOf(node, a) === identity) return a;
@@ -243,7 +264,10 @@ export function deriveClasses(emu: DatapathEmulator, node: string, endpointId: n
       const set = ports.get(proto) ?? new Set<number>();
       set.add(proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6 ? 8 : 80);
       for (const peer of identities)
-        for (const port of set) out.push(toClass(endpointId, direction, peer, proto, port, emu.decide({ node, endpointId, flags }, direction, peer, proto, port)));
+        for (const port of set)
+          out.push(
+            toClass(endpointId, direction, peer, proto, port, emu.decide({ node, endpointId, flags }, direction, peer, proto, port)),
+          );
     }
   }
   if (out.length <= max) return out;
@@ -267,10 +291,14 @@ function toClass(endpointId: number, direction: number, peer: number, protocol: 
 /** Human-readable summary for the CLI. */
 export function formatKernelReport(r: KernelVerifyReport): string {
   if (r.skipped) return `kernel verification skipped: ${r.skipped}\n`;
-  const lines = r.nodes.map((n) => `  ${n.node}: ${n.endpoints} endpoint(s), ${n.classes} class(es) run${n.synthetic ? ` (${n.synthetic} identities without an address reached through synthetic scratch ipcache entries)` : ''}${n.unreachable ? `, ${n.unreachable} skipped without any address` : ''}`);
+  const lines = r.nodes.map(
+    (n) =>
+      `  ${n.node}: ${n.endpoints} endpoint(s), ${n.classes} class(es) run${n.synthetic ? ` (${n.synthetic} identities without an address reached through synthetic scratch ipcache entries)` : ''}${n.unreachable ? `, ${n.unreachable} skipped without any address` : ''}`,
+  );
   for (const m of r.mismatches.slice(0, 20))
-    lines.push(`  MISMATCH ${m.node} endpoint ${m.class.endpointId} ${m.class.direction} peer ${m.class.peerIdentity} (${m.class.peerAddr}) proto ${m.class.protocol} port ${m.class.port}${m.class.label ? ` [${m.class.label}]` : ''}: emulator ${m.class.expect}${m.class.proxyPort ? `:${m.class.proxyPort}` : ''}, kernel ${m.kernel.verdict}${m.kernel.proxyPort ? `:${m.kernel.proxyPort}` : ''}`);
+    lines.push(
+      `  MISMATCH ${m.node} endpoint ${m.class.endpointId} ${m.class.direction} peer ${m.class.peerIdentity} (${m.class.peerAddr}) proto ${m.class.protocol} port ${m.class.port}${m.class.label ? ` [${m.class.label}]` : ''}: emulator ${m.class.expect}${m.class.proxyPort ? `:${m.class.proxyPort}` : ''}, kernel ${m.kernel.verdict}${m.kernel.proxyPort ? `:${m.kernel.proxyPort}` : ''}`,
+    );
   if (r.mismatches.length > 20) lines.push(`  ... and ${r.mismatches.length - 20} more`);
   return `kernel verification ${r.ok ? 'passed' : 'FAILED'}: ${r.classes} class(es) in ${r.durationMs.toFixed(0)} ms, ${r.mismatches.length} mismatch(es)\n${lines.join('\n')}\n`;
 }
-

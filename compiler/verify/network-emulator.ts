@@ -137,9 +137,11 @@ const structsOf: Record<string, readonly [key: number, value: number]> = {
 function checkImage(img: MapImage, bytes: Uint8Array): void {
   const want = structsOf[img.name];
   if (!want) return; // not an image the emulator reads
-  if ((img.keySize !== want[0] || img.valueSize !== want[1])) throw new Error(`${img.name} image has key/value sizes ${img.keySize}/${img.valueSize}; weir_net.h says ${want[0]}/${want[1]}`);
+  if (img.keySize !== want[0] || img.valueSize !== want[1])
+    throw new Error(`${img.name} image has key/value sizes ${img.keySize}/${img.valueSize}; weir_net.h says ${want[0]}/${want[1]}`);
   const size = img.keySize + img.valueSize;
-  if (bytes.length !== size * img.entries) throw new Error(`${label(img)} is ${bytes.length} bytes; ${img.entries} records of ${size} bytes expected`);
+  if (bytes.length !== size * img.entries)
+    throw new Error(`${label(img)} is ${bytes.length} bytes; ${img.entries} records of ${size} bytes expected`);
 }
 
 export class DatapathEmulator {
@@ -166,7 +168,8 @@ export class DatapathEmulator {
     }
     for (const n of bundle.manifest.nodes)
       for (const m of n.maps) {
-        if (m.name === 'policy' && m.endpoint) this.policies.set(`${n.node}/${m.endpointId}`, this.policyTrie(m, bundle.blob(m.digest), previous));
+        if (m.name === 'policy' && m.endpoint)
+          this.policies.set(`${n.node}/${m.endpointId}`, this.policyTrie(m, bundle.blob(m.digest), previous));
         if (m.name === 'ipcache') this.ipcaches.set(n.node, this.ipcacheTrie(m, bundle.blob(m.digest), previous));
       }
   }
@@ -177,7 +180,12 @@ export class DatapathEmulator {
    * needs its endpoint's row (whose endpoint id it is looked up by) unless there is no endpoints
    * table at all (the kernel replay, which places each endpoint itself).
    */
-  static fromImages(node: string, images: readonly ImageBytes[], tables: ReadonlyMap<string, unknown> = new Map(), previous?: DatapathEmulator): DatapathEmulator {
+  static fromImages(
+    node: string,
+    images: readonly ImageBytes[],
+    tables: ReadonlyMap<string, unknown> = new Map(),
+    previous?: DatapathEmulator,
+  ): DatapathEmulator {
     const endpoints = tables.get('endpoints') as EmulatedEndpoint[] | undefined;
     const rows = new Map((endpoints ?? []).map((e) => [e.endpoint, e]));
     const blobs = new Map<string, Uint8Array>();
@@ -194,10 +202,17 @@ export class DatapathEmulator {
         maps.push({ ...image, endpoint: image.endpoint ?? `#${endpointId}`, endpointId });
       }
     }
-    return new DatapathEmulator({ manifest: { nodes: [{ node, maps }] }, blob: (d) => blobs.get(d)!, table: <T>(name: string) => tables.get(name) as T | undefined }, previous);
+    return new DatapathEmulator(
+      { manifest: { nodes: [{ node, maps }] }, blob: (d) => blobs.get(d)!, table: <T>(name: string) => tables.get(name) as T | undefined },
+      previous,
+    );
   }
 
-  private reuse<T extends LpmTrie<PolicyEntry> | LpmTrie<IpcacheEntry>>(m: MapImage, previous: DatapathEmulator | undefined, build: () => T): T {
+  private reuse<T extends LpmTrie<PolicyEntry> | LpmTrie<IpcacheEntry>>(
+    m: MapImage,
+    previous: DatapathEmulator | undefined,
+    build: () => T,
+  ): T {
     const k = imageKey(m);
     const t = (this.decoded.get(k) ?? previous?.decoded.get(k) ?? build()) as T;
     this.decoded.set(k, t);
@@ -221,10 +236,18 @@ export class DatapathEmulator {
   }
 
   /** The policy entries of an endpoint (for class derivation and dumps). */
-  entriesOf(ep: Pick<EmulatedEndpoint, 'node' | 'endpointId'>): { identity: number; direction: number; protocol: number; port: number; prefixlen: number }[] {
+  entriesOf(
+    ep: Pick<EmulatedEndpoint, 'node' | 'endpointId'>,
+  ): { identity: number; direction: number; protocol: number; port: number; prefixlen: number }[] {
     const t = this.policies.get(`${ep.node}/${ep.endpointId}`);
     if (!t) return [];
-    return t.values().map((e) => ({ identity: e.key.identity, direction: e.key.direction, protocol: e.key.protocol, port: e.key.port, prefixlen: e.key.prefixlen }));
+    return t.values().map((e) => ({
+      identity: e.key.identity,
+      direction: e.key.direction,
+      protocol: e.key.protocol,
+      port: e.key.port,
+      prefixlen: e.key.prefixlen,
+    }));
   }
 
   /** The entries of a node's ipcache image: prefix and identity. */
@@ -258,7 +281,7 @@ export class DatapathEmulator {
   /** Drops learned addresses whose TTL has passed; returns how many. */
   expire(now = Date.now()): number {
     let n = 0;
-    for (const m of this.learned.values()) for (const [k, l] of m) if (l.expires <= now) (m.delete(k), n++);
+    for (const m of this.learned.values()) for (const [k, l] of m) if (l.expires <= now) m.delete(k), n++;
     return n;
   }
 
@@ -268,7 +291,13 @@ export class DatapathEmulator {
   }
 
   /** The datapath's decision for one direction at one endpoint. */
-  decide(ep: Pick<EmulatedEndpoint, 'node' | 'endpointId' | 'flags'>, direction: number, peer: number, protocol: number, port: number): EmulatedVerdict {
+  decide(
+    ep: Pick<EmulatedEndpoint, 'node' | 'endpointId' | 'flags'>,
+    direction: number,
+    peer: number,
+    protocol: number,
+    port: number,
+  ): EmulatedVerdict {
     if (policyExempt(protocol, port)) return { verdict: 'allow', action: 'exempt', audit: false, cookie: 0 };
     const trie = this.policies.get(`${ep.node}/${ep.endpointId}`);
     let win: { key: PolicyKey; value: PolicyValue; matchedPrefixlen: number } | undefined;
@@ -291,14 +320,23 @@ export class DatapathEmulator {
     const epAudit = (ep.flags & WEIR_EP_AUDIT) !== 0;
     if (!win) {
       if (!(ep.flags & enforcedBit)) return { verdict: 'allow', action: 'not-enforced', audit: false, cookie: 0 };
-      return epAudit ? { verdict: 'allow', action: 'default-deny', audit: true, cookie: 0 } : { verdict: 'deny', action: 'default-deny', audit: false, cookie: 0 };
+      return epAudit
+        ? { verdict: 'allow', action: 'default-deny', audit: true, cookie: 0 }
+        : { verdict: 'deny', action: 'default-deny', audit: false, cookie: 0 };
     }
     const v = win.value;
     const audit = (v.flags & WEIR_FLAG_AUDIT) !== 0 || epAudit;
     if (v.verdict === WEIR_VERDICT_DENY) return { verdict: audit ? 'allow' : 'deny', action: 'deny', audit, cookie: v.cookie, entry: win };
     if (v.verdict === WEIR_VERDICT_REDIRECT) {
       const l7 = this.l7.get(v.proxyPort);
-      return { verdict: 'allow', action: 'redirect', audit: (v.flags & WEIR_FLAG_AUDIT) !== 0, cookie: v.cookie, ...(l7 ? { l7 } : {}), entry: win };
+      return {
+        verdict: 'allow',
+        action: 'redirect',
+        audit: (v.flags & WEIR_FLAG_AUDIT) !== 0,
+        cookie: v.cookie,
+        ...(l7 ? { l7 } : {}),
+        entry: win,
+      };
     }
     return { verdict: 'allow', action: 'allow', audit: (v.flags & WEIR_FLAG_AUDIT) !== 0, cookie: v.cookie, entry: win };
   }

@@ -1,7 +1,19 @@
 // An evaluator of runtime map images: what the syscall handler would do for a process making a call
 // with given arguments. It reads the encoded images (not the IR), so a test of it is a test of
 // what the kernel receives; its semantics mirror bpf/runtime/wrt_runtime.bpf.c line by line.
-import { decodeHook, decodeHookKey, decodeLpmKey, decodeNumKey, decodePolicyMode, decodeStrKey, K, LPM_STR_MAX, type KHook, type KMatchArg, type RuntimeMapImage } from '../../bpf/abi/runtime.js';
+import {
+  decodeHook,
+  decodeHookKey,
+  decodeLpmKey,
+  decodeNumKey,
+  decodePolicyMode,
+  decodeStrKey,
+  K,
+  LPM_STR_MAX,
+  type KHook,
+  type KMatchArg,
+  type RuntimeMapImage,
+} from '../../bpf/abi/runtime.js';
 import { decodeU32 } from '../../bpf/abi/layouts.js';
 import { syscallName, type HookTableEntry } from '../lower/runtime/hooks.js';
 import { syscallNumbers, tableSyscall } from '../ir/runtime/syscalls.js';
@@ -93,7 +105,14 @@ export class RuntimeImageEvaluator {
       const values = h.args.map((a) => {
         const raw = a.src === K.ARG_SRC_NR ? nr : args[a.src];
         if (a.type === K.ARG.string) return typeof raw === 'string' ? Buffer.from(raw).subarray(0, 255) : Buffer.alloc(0);
-        let v = typeof raw === 'bigint' ? raw : typeof raw === 'number' ? BigInt(Math.trunc(raw)) : typeof raw === 'string' && /^-?\d+$/.test(raw) ? BigInt(raw) : 0n;
+        let v =
+          typeof raw === 'bigint'
+            ? raw
+            : typeof raw === 'number'
+              ? BigInt(Math.trunc(raw))
+              : typeof raw === 'string' && /^-?\d+$/.test(raw)
+                ? BigInt(raw)
+                : 0n;
         v = BigInt.asUintN(64, v);
         if (a.type === K.ARG.int) v = BigInt.asUintN(64, BigInt.asIntN(32, v));
         if (a.type === K.ARG.uint32) v = BigInt.asUintN(32, v);
@@ -187,7 +206,7 @@ export class RuntimeImageEvaluator {
       if (hit !== positive) return false;
     }
     for (const p of s.pids) {
-      const pid = p.flags & K.PID.namespacePid ? proc.nsPid ?? proc.pid ?? 0 : proc.pid ?? 0;
+      const pid = p.flags & K.PID.namespacePid ? (proc.nsPid ?? proc.pid ?? 0) : (proc.pid ?? 0);
       const hit = p.vals.includes(pid);
       if ((p.flags & K.PID.notIn ? !hit : hit) === false) return false;
     }

@@ -31,7 +31,11 @@ const l7Key = (l?: L7Rules) =>
       })
     : '';
 
-export function verifyNetwork(ir: NetworkIR, bundle: Pick<ReadBundle, 'manifest' | 'blob' | 'table'>, opts: { maxMismatches?: number } = {}): VerifyReport {
+export function verifyNetwork(
+  ir: NetworkIR,
+  bundle: Pick<ReadBundle, 'manifest' | 'blob' | 'table'>,
+  opts: { maxMismatches?: number } = {},
+): VerifyReport {
   const emu = new DatapathEmulator(bundle);
   const cands = addressCandidates(bundle, emu);
   const nodeIps = new Map<string, string[]>();
@@ -49,15 +53,28 @@ export function verifyNetwork(ir: NetworkIR, bundle: Pick<ReadBundle, 'manifest'
       problems.push(`endpoint ${irEp.key} is in the IR but not in the bundle's endpoint table`);
       continue;
     }
-    if (ep.identity !== irEp.identity) problems.push(`endpoint ${irEp.key}: identity ${ep.identity} in the bundle, ${irEp.identity} in the IR`);
+    if (ep.identity !== irEp.identity)
+      problems.push(`endpoint ${irEp.key}: identity ${ep.identity} in the bundle, ${irEp.identity} in the IR`);
     const rules: IRRule[] = bySubject.get(irEp.key) ?? [];
     const cls = endpointClasses(emu, ep, cands, nodeIps, sentinel, { ...ir, rules });
     for (const c of cls) {
       classes++;
       const ev = evaluateDirection(ir, irEp, c.direction, c.peerIdentity, c.protocol, c.port);
       const em = emu.decide(ep, c.direction === 'ingress' ? 0 : 1, c.peerIdentity, c.protocol, c.port);
-      const a = { verdict: ev.verdict, audit: ev.audit, redirect: ev.l7 !== undefined, cookie: ev.rule?.cookie ?? 0, ...(ev.l7 ? { l7: ev.l7 } : {}) };
-      const b = { verdict: em.verdict, audit: em.audit, redirect: em.action === 'redirect', cookie: em.cookie, ...(em.l7 ? { l7: em.l7 } : {}) };
+      const a = {
+        verdict: ev.verdict,
+        audit: ev.audit,
+        redirect: ev.l7 !== undefined,
+        cookie: ev.rule?.cookie ?? 0,
+        ...(ev.l7 ? { l7: ev.l7 } : {}),
+      };
+      const b = {
+        verdict: em.verdict,
+        audit: em.audit,
+        redirect: em.action === 'redirect',
+        cookie: em.cookie,
+        ...(em.l7 ? { l7: em.l7 } : {}),
+      };
       const diffs: string[] = [];
       if (a.verdict !== b.verdict) diffs.push('verdict');
       if (a.audit !== b.audit) diffs.push('audit');
@@ -70,6 +87,7 @@ export function verifyNetwork(ir: NetworkIR, bundle: Pick<ReadBundle, 'manifest'
       }
     }
   }
-  for (const e of emu.endpoints) if (!ir.endpoints.some((x) => x.key === e.endpoint)) problems.push(`endpoint ${e.endpoint} is in the bundle but not in the IR`);
+  for (const e of emu.endpoints)
+    if (!ir.endpoints.some((x) => x.key === e.endpoint)) problems.push(`endpoint ${e.endpoint} is in the bundle but not in the IR`);
   return { endpoints: ir.endpoints.length, classes, mismatches, problems };
 }

@@ -7,14 +7,23 @@ import type { KeyObject } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, mapKey, parseNodeManifest, type BlobDelta, type NodeManifest, type NodeManifestDelta } from '../bundle/codec.js';
+import {
+  applyBlobDelta,
+  applyManifestDelta,
+  BLOB_DELTA_MEDIA_TYPE,
+  mapKey,
+  parseNodeManifest,
+  type BlobDelta,
+  type NodeManifest,
+  type NodeManifestDelta,
+} from '../bundle/codec.js';
 import { parseTimestamp, type NodeTimestamp } from '../bundle/codec.js';
 import { abiInfo } from '../../compiler/bundle/abi-stamp.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
 import { verifyDigest } from '../bundle/sign.js';
 import { BundleStore } from '../bundle/store.js';
 import type { BundleRef } from '../reconcile/state.js';
-import { Client } from '../transport/http.js';
+import type { Client } from '../transport/http.js';
 import type { ApplyReport, Datapath, Flow } from './datapath.js';
 import { readApplied, writeApplied, type AppliedRecord } from './store-state.js';
 import type { SignedTimestamp } from '../reconcile/controller.js';
@@ -55,10 +64,29 @@ export class BundleRejected extends Error {}
 export class Agent {
   readonly store: BundleStore;
   readonly registry = new Registry();
-  private readonly applies = new Counter({ name: 'weir_agent_applies_total', help: 'Bundle applies by result', labelNames: ['result'], registers: [this.registry] });
-  private readonly applySeconds = new Histogram({ name: 'weir_agent_apply_seconds', help: 'Download, verify and swap time of one bundle', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
-  private readonly mapEntries = new Gauge({ name: 'weir_agent_map_entries', help: 'Entries per applied map image', labelNames: ['map', 'endpoint'], registers: [this.registry] });
-  private readonly blobBytes = new Counter({ name: 'weir_agent_downloaded_bytes_total', help: 'Bytes of manifests and blobs downloaded, as transferred (gzip where the controller compressed)', registers: [this.registry] });
+  private readonly applies = new Counter({
+    name: 'weir_agent_applies_total',
+    help: 'Bundle applies by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly applySeconds = new Histogram({
+    name: 'weir_agent_apply_seconds',
+    help: 'Download, verify and swap time of one bundle',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  private readonly mapEntries = new Gauge({
+    name: 'weir_agent_map_entries',
+    help: 'Entries per applied map image',
+    labelNames: ['map', 'endpoint'],
+    registers: [this.registry],
+  });
+  private readonly blobBytes = new Counter({
+    name: 'weir_agent_downloaded_bytes_total',
+    help: 'Bytes of manifests and blobs downloaded, as transferred (gzip where the controller compressed)',
+    registers: [this.registry],
+  });
   /** Pod-scoped runtime policies whose pods are not (all) in their scope: never silently inert. */
   private readonly scopeGauge = new Gauge({
     name: 'weir_agent_runtime_scope_cgroups',
@@ -73,7 +101,12 @@ export class Agent {
       }
     },
   });
-  private readonly sequenceGauge: Gauge = new Gauge({ name: 'weir_agent_rollout_sequence', help: 'Signed rollout step in force; anything older is refused', registers: [this.registry], collect: (): void => this.sequenceGauge.set(this.highest) });
+  private readonly sequenceGauge: Gauge = new Gauge({
+    name: 'weir_agent_rollout_sequence',
+    help: 'Signed rollout step in force; anything older is refused',
+    registers: [this.registry],
+    collect: (): void => this.sequenceGauge.set(this.highest),
+  });
   private readonly ageGauge: Gauge = new Gauge({
     name: 'weir_agent_bundle_confirmed_age_seconds',
     help: 'Seconds since a signed controller timestamp last confirmed the bundle in force (-1: never)',
@@ -128,7 +161,10 @@ export class Agent {
     if (prev === 'corrupt') {
       // The record of the step in force is lost: the highest step among the signed views in the store stands in for it.
       this.highest = await this.highestStored();
-      this.log.error({ highest: this.highest }, 'applied.json is unreadable; refusing rollout steps below the highest signed view in the local store');
+      this.log.error(
+        { highest: this.highest },
+        'applied.json is unreadable; refusing rollout steps below the highest signed view in the local store',
+      );
     } else if (prev) {
       this.highest = prev.sequence;
       if (prev.proof) this.confirmed = { at: 0, expires: 0, proof: prev.proof };
@@ -164,10 +200,16 @@ export class Agent {
   }
 
   /** Verifies a signed timestamp for this node and `manifest` at `sequence`; the statement, or the reason it is refused. */
-  private checkTimestamp(ts: SignedTimestamp | undefined, manifest: string, sequence: number | undefined, now = Date.now()): NodeTimestamp | string {
+  private checkTimestamp(
+    ts: SignedTimestamp | undefined,
+    manifest: string,
+    sequence: number | undefined,
+    now = Date.now(),
+  ): NodeTimestamp | string {
     if (!ts || typeof ts.statement !== 'string' || typeof ts.signature !== 'string') return 'no signed timestamp';
     const bytes = Buffer.from(ts.statement, 'base64');
-    if (!verifyDigest(this.opts.trustedKey, sha256(bytes), ts.signature)) return 'the timestamp has no valid signature from the trusted key';
+    if (!verifyDigest(this.opts.trustedKey, sha256(bytes), ts.signature))
+      return 'the timestamp has no valid signature from the trusted key';
     let t: NodeTimestamp;
     try {
       t = parseTimestamp(bytes);
@@ -208,11 +250,15 @@ export class Agent {
     while (!this.stopped) {
       try {
         if (!registered) {
-          const r = await this.opts.client.json<{ desired: DesiredDoc | null }>('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/register`, {
-            features: await this.opts.datapath.features(),
-            ...(this.applied ? { applied: this.applied } : {}),
-            ...(this.confirmed ? { proof: this.confirmed.proof } : {}),
-          });
+          const r = await this.opts.client.json<{ desired: DesiredDoc | null }>(
+            'POST',
+            `/v1/nodes/${encodeURIComponent(this.opts.node)}/register`,
+            {
+              features: await this.opts.datapath.features(),
+              ...(this.applied ? { applied: this.applied } : {}),
+              ...(this.confirmed ? { proof: this.confirmed.proof } : {}),
+            },
+          );
           if (r.status !== 200) throw new Error(`register: HTTP ${r.status}`);
           registered = true;
           await this.reportState();
@@ -221,7 +267,13 @@ export class Agent {
           else if (d) this.reconfirm(d);
         }
         const wait = this.opts.longPollMs ?? 25_000;
-        const r = await this.opts.client.request('GET', `/v1/nodes/${encodeURIComponent(this.opts.node)}/desired?current=${this.attempted.digest}&sequence=${this.attempted.sequence}&waitMs=${wait}`, undefined, wait + 10_000, this.abort.signal);
+        const r = await this.opts.client.request(
+          'GET',
+          `/v1/nodes/${encodeURIComponent(this.opts.node)}/desired?current=${this.attempted.digest}&sequence=${this.attempted.sequence}&waitMs=${wait}`,
+          undefined,
+          wait + 10_000,
+          this.abort.signal,
+        );
         if (r.status === 200 && r.body.length) await this.reconcile(JSON.parse(r.body.toString('utf8')) as DesiredDoc);
         else if (r.status === 204) this.reconfirmHeader(r.headers['x-weir-timestamp']);
         else throw new Error(`desired: HTTP ${r.status}`);
@@ -260,7 +312,11 @@ export class Agent {
       this.applies.inc({ result: 'refused' });
       this.log.error({ digest: desired.digest, error: msg }, 'bundle not applied; the last good state stays in force');
       this.event({ type: 'bundle-refused', digest: desired.digest, revision: desired.revision, error: msg });
-      await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, { failed: { digest: desired.digest, error: msg.slice(0, 8000) } }).catch(() => undefined);
+      await this.opts.client
+        .json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, {
+          failed: { digest: desired.digest, error: msg.slice(0, 8000) },
+        })
+        .catch(() => undefined);
     }
   }
 
@@ -284,13 +340,21 @@ export class Agent {
 
   private async persistApplied(): Promise<void> {
     if (!this.applied || !this.appliedManifest) return;
-    await writeApplied(this.opts.stateDir, { revision: this.applied.revision, digest: this.applied.digest, manifest: this.appliedManifest, sequence: this.highest, ...(this.confirmed ? { proof: this.confirmed.proof } : {}) });
+    await writeApplied(this.opts.stateDir, {
+      revision: this.applied.revision,
+      digest: this.applied.digest,
+      manifest: this.appliedManifest,
+      sequence: this.highest,
+      ...(this.confirmed ? { proof: this.confirmed.proof } : {}),
+    });
   }
 
   private verifyManifest(ref: AppliedRef, bytes: Buffer, signature: string): NodeManifest {
     const digest = ref.manifest;
-    if (sha256(bytes) !== digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
-    if (!verifyDigest(this.opts.trustedKey, digest, signature)) throw new BundleRejected(`manifest ${digest.slice(0, 12)} has no valid signature from the trusted key`);
+    if (sha256(bytes) !== digest)
+      throw new BundleRejected(`manifest ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+    if (!verifyDigest(this.opts.trustedKey, digest, signature))
+      throw new BundleRejected(`manifest ${digest.slice(0, 12)} has no valid signature from the trusted key`);
     let m: NodeManifest;
     try {
       m = parseNodeManifest(bytes);
@@ -299,12 +363,19 @@ export class Agent {
     }
     // A validly signed view of another node or of another bundle is a replay: refuse it.
     if (m.node !== this.opts.node) throw new BundleRejected(`manifest ${digest.slice(0, 12)} is for node ${m.node}, not ${this.opts.node}`);
-    if (m.bundle !== ref.digest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} belongs to bundle ${m.bundle.slice(0, 12)}, not ${ref.digest.slice(0, 12)}`);
+    if (m.bundle !== ref.digest)
+      throw new BundleRejected(
+        `manifest ${digest.slice(0, 12)} belongs to bundle ${m.bundle.slice(0, 12)}, not ${ref.digest.slice(0, 12)}`,
+      );
     const abi = abiInfo().digest;
-    if (m.abi.digest !== abi) throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abi.slice(0, 12)}`);
+    if (m.abi.digest !== abi)
+      throw new BundleRejected(`bundle was built for datapath ABI ${m.abi.digest.slice(0, 12)}, this agent runs ${abi.slice(0, 12)}`);
     // An older signed step is a replay or a downgrade: a rollback arrives as a newer step of old content.
     if (m.sequence < 1) throw new BundleRejected(`manifest ${digest.slice(0, 12)} carries no rollout step (sequence 0)`);
-    if (m.sequence < this.highest) throw new BundleRejected(`manifest ${digest.slice(0, 12)} is rollout step ${m.sequence}, older than step ${this.highest} in force (a replayed or downgraded bundle)`);
+    if (m.sequence < this.highest)
+      throw new BundleRejected(
+        `manifest ${digest.slice(0, 12)} is rollout step ${m.sequence}, older than step ${this.highest} in force (a replayed or downgraded bundle)`,
+      );
     return m;
   }
 
@@ -342,7 +413,8 @@ export class Agent {
     if (r.status !== 200) throw new Error(`blob ${digest}: HTTP ${r.status}`);
     this.downloadedBytes += r.wireBytes;
     this.blobBytes.inc(r.wireBytes);
-    if (sha256(r.body) !== digest) throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
+    if (sha256(r.body) !== digest)
+      throw new BundleRejected(`blob ${digest.slice(0, 12)} does not match its digest (tampered or corrupted in transit)`);
     return r.body;
   }
 
@@ -423,7 +495,8 @@ export class Agent {
       const images = [];
       for (const image of m.maps) {
         const bytes = await this.verifiedBlob(image.digest);
-        if (!bytes) throw new BundleRejected(`map image ${image.name} ${image.digest.slice(0, 12)} is missing or corrupt in the local store`);
+        if (!bytes)
+          throw new BundleRejected(`map image ${image.name} ${image.digest.slice(0, 12)} is missing or corrupt in the local store`);
         images.push({ image, bytes });
       }
       tables = new Map<string, unknown>();
@@ -447,7 +520,13 @@ export class Agent {
     this.appliedNodeManifest = m;
     this.pruneVerified(m);
     // The revision reported is the signed one, never the desired document's label.
-    const record: AppliedRecord = { revision: m.revision, digest: ref.digest, manifest: ref.manifest, sequence: m.sequence, ...(this.confirmed ? { proof: this.confirmed.proof } : {}) };
+    const record: AppliedRecord = {
+      revision: m.revision,
+      digest: ref.digest,
+      manifest: ref.manifest,
+      sequence: m.sequence,
+      ...(this.confirmed ? { proof: this.confirmed.proof } : {}),
+    };
     await writeApplied(this.opts.stateDir, record);
     this.highest = m.sequence;
     this.applied = { revision: m.revision, digest: ref.digest, sequence: m.sequence };
@@ -458,10 +537,20 @@ export class Agent {
     delete this.lastError;
     this.mapEntries.reset();
     for (const mp of report.maps) this.mapEntries.set({ map: mp.name, endpoint: mp.endpoint ?? '' }, mp.entries);
-    this.event({ type: adopting ? 'bundle-adopted' : 'bundle-applied', revision: m.revision, digest: ref.digest, sequence: m.sequence, maps: report.maps.length, swapMs: report.timings.swapMs });
+    this.event({
+      type: adopting ? 'bundle-adopted' : 'bundle-applied',
+      revision: m.revision,
+      digest: ref.digest,
+      sequence: m.sequence,
+      maps: report.maps.length,
+      swapMs: report.timings.swapMs,
+    });
     for (const s of this.opts.datapath.runtimeScopes?.() ?? []) {
       if (s.state === 'resolved') continue;
-      this.log.warn({ policy: s.policy, state: s.state, unresolved: s.unresolved }, 'pod-scoped runtime policy matches no process until its pods are resolved');
+      this.log.warn(
+        { policy: s.policy, state: s.state, unresolved: s.unresolved },
+        'pod-scoped runtime policy matches no process until its pods are resolved',
+      );
       this.event({ type: 'scope-unresolved', policy: s.policy, state: s.state, pods: s.pods, unresolved: s.unresolved });
     }
   }
@@ -485,7 +574,9 @@ export class Agent {
     const body = {
       ...(this.applied ? { applied: this.applied } : {}),
       dropRate: await this.dropRate(),
-      ...(this.lastReport ? { maps: this.lastReport.maps, timings: { ...this.lastReport.timings, ...(totalMs !== undefined ? { totalMs } : {}) } } : {}),
+      ...(this.lastReport
+        ? { maps: this.lastReport.maps, timings: { ...this.lastReport.timings, ...(totalMs !== undefined ? { totalMs } : {}) } }
+        : {}),
     };
     const r = await this.opts.client.json('POST', `/v1/nodes/${encodeURIComponent(this.opts.node)}/status`, body);
     if (r.status !== 200) throw new Error(`status: HTTP ${r.status}`);

@@ -32,7 +32,13 @@ export class DnsProxy {
   async start(): Promise<{ host: string; port: number }> {
     const s = dgram.createSocket(opts4(this.opts.listen.host));
     this.socket = s;
-    s.on('message', (msg, rinfo) => void this.handle(msg, rinfo).catch((err: unknown) => this.opts.logger.warn({ error: (err as Error).message }, 'dns proxy: bad message')));
+    s.on(
+      'message',
+      (msg, rinfo) =>
+        void this.handle(msg, rinfo).catch((err: unknown) =>
+          this.opts.logger.warn({ error: (err as Error).message }, 'dns proxy: bad message'),
+        ),
+    );
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.bind(this.opts.listen.port, this.opts.listen.host, () => resolve());

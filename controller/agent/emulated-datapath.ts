@@ -4,7 +4,12 @@
 // the complete new model first and puts it in force with one assignment, the emulator's counterpart
 // of the map-in-map slot swap; images unchanged since the last apply are not decoded again.
 import { formatAddress, parseAddress } from '../../compiler/model/cidr.js';
-import { DatapathEmulator, type EmulatedEndpoint, type EmulatedVerdict, type LearnedAddress } from '../../compiler/verify/network-emulator.js';
+import {
+  DatapathEmulator,
+  type EmulatedEndpoint,
+  type EmulatedVerdict,
+  type LearnedAddress,
+} from '../../compiler/verify/network-emulator.js';
 import { WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_EP_EGRESS_ENFORCED, WEIR_EP_INGRESS_ENFORCED } from '../../bpf/abi/net.js';
 import type { ApplyInput, ApplyReport, Datapath, Flow, NodeFeatures, Verdict } from './datapath.js';
 
@@ -46,7 +51,8 @@ export class EmulatorDatapath implements Datapath {
     const endpointsByIp = new Map<string, EmulatedEndpoint>();
     const maps: ApplyReport['maps'] = [];
     for (const { image } of input.images) {
-      if (image.name === 'policy') for (const ip of rows.get(image.endpoint ?? '')?.ips ?? []) endpointsByIp.set(canonical(ip), rows.get(image.endpoint ?? '')!);
+      if (image.name === 'policy')
+        for (const ip of rows.get(image.endpoint ?? '')?.ips ?? []) endpointsByIp.set(canonical(ip), rows.get(image.endpoint ?? '')!);
       maps.push({ name: image.name, ...(image.endpoint ? { endpoint: image.endpoint } : {}), entries: image.entries });
     }
     const t1 = performance.now();
@@ -69,8 +75,11 @@ export class EmulatorDatapath implements Datapath {
     const ingress = dstEp ? model.decide(dstEp, WEIR_DIR_INGRESS, this.identityOf(flow.src), proto, flow.port) : undefined;
     if (dstEp && ingress && drops(ingress)) return denial(dstEp, 'ingress', ingress);
     // The allowing entry of the enforcing side (the destination's when both enforce) names the rule.
-    const allowedBy = dstEp && dstEp.flags & WEIR_EP_INGRESS_ENFORCED ? ingress : srcEp && srcEp.flags & WEIR_EP_EGRESS_ENFORCED ? egress : undefined;
-    return allowedBy?.entry ? { verdict: 'allow', reason: 'policy-allow', cookie: allowedBy.cookie } : { verdict: 'allow', reason: 'not-enforced' };
+    const allowedBy =
+      dstEp && dstEp.flags & WEIR_EP_INGRESS_ENFORCED ? ingress : srcEp && srcEp.flags & WEIR_EP_EGRESS_ENFORCED ? egress : undefined;
+    return allowedBy?.entry
+      ? { verdict: 'allow', reason: 'policy-allow', cookie: allowedBy.cookie }
+      : { verdict: 'allow', reason: 'not-enforced' };
   }
 
   /** toFQDNs: the DNS proxy teaches an answered address (IPv4 or IPv6); it expires with the answer's TTL. */
@@ -107,5 +116,7 @@ function drops(d: EmulatedVerdict): boolean {
 }
 
 function denial(ep: EmulatedEndpoint, direction: 'ingress' | 'egress', d: EmulatedVerdict): Verdict {
-  return d.action === 'deny' ? { verdict: 'deny', endpoint: ep.endpoint, direction, reason: 'policy-deny', cookie: d.cookie } : { verdict: 'deny', endpoint: ep.endpoint, direction, reason: 'default-deny' };
+  return d.action === 'deny'
+    ? { verdict: 'deny', endpoint: ep.endpoint, direction, reason: 'policy-deny', cookie: d.cookie }
+    : { verdict: 'deny', endpoint: ep.endpoint, direction, reason: 'default-deny' };
 }

@@ -33,7 +33,12 @@ export class RuntimeEventExport {
   events = 0;
 
   constructor(private readonly opts: RuntimeEventExportOptions) {
-    this.#enc = new TetragonEncoder({ nodeName: opts.node, table: [], procfs: opts.procfs ?? true, ...(opts.podOf ? { podOf: opts.podOf } : {}) });
+    this.#enc = new TetragonEncoder({
+      nodeName: opts.node,
+      table: [],
+      procfs: opts.procfs ?? true,
+      ...(opts.podOf ? { podOf: opts.podOf } : {}),
+    });
   }
 
   /** Starts reading `source` (once) and names hooks by the bundle's table from now on. */

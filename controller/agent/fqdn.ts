@@ -27,7 +27,12 @@ export interface LearnedAddress {
 export function dnsPatternRegex(p: string): RegExp {
   const s = p.toLowerCase().replace(/\.$/, '');
   if (s === '*') return /^.*$/;
-  return new RegExp(`^${s.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[-a-z0-9_]*')}$`);
+  return new RegExp(
+    `^${s
+      .split('*')
+      .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[-a-z0-9_]*')}$`,
+  );
 }
 
 export class FqdnPolicy {
@@ -38,7 +43,18 @@ export class FqdnPolicy {
     const sel = (tables?.get('fqdn_selectors') ?? []) as FqdnSelectorRow[];
     this.selectors = sel.map((row) => ({ row, re: new RegExp(row.regex, 'i') }));
     const l7 = (tables?.get('l7_rules') ?? []) as { dns?: DnsRuleRow[] }[];
-    this.dnsRules = l7.flatMap((s) => s.dns ?? []).map((r) => (r.matchName !== undefined ? new RegExp(`^${r.matchName.toLowerCase().replace(/\.$/, '').replace(/[.+?^${}()|[\]\\]/g, '\\$&')}$`) : dnsPatternRegex(r.matchPattern ?? '*')));
+    this.dnsRules = l7
+      .flatMap((s) => s.dns ?? [])
+      .map((r) =>
+        r.matchName !== undefined
+          ? new RegExp(
+              `^${r.matchName
+                .toLowerCase()
+                .replace(/\.$/, '')
+                .replace(/[.+?^${}()|[\]\\]/g, '\\$&')}$`,
+            )
+          : dnsPatternRegex(r.matchPattern ?? '*'),
+      );
   }
 
   /** True when some DNS rule sends lookups through the proxy. */

@@ -42,7 +42,11 @@ export class KernelDatapath implements Datapath {
   /** The bundle's ipcache image, to which learned toFQDNs addresses are added. */
   private ipcacheBase: { image: MapImage; bytes: Buffer } | undefined;
 
-  private constructor(private readonly node: string, private readonly net: NetDatapath, private readonly opts: KernelOptions) {
+  private constructor(
+    private readonly node: string,
+    private readonly net: NetDatapath,
+    private readonly opts: KernelOptions,
+  ) {
     this.shadow = new EmulatorDatapath(node);
   }
 
@@ -64,12 +68,19 @@ export class KernelDatapath implements Datapath {
     const table = this.ownEndpoints(input);
     // Runtime images (wrt_*) go to the runtime programs; the rest to the network datapath.
     const r = this.net.applyImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
-    const maps: ApplyReport['maps'] = r.maps.map((m) => ({ name: m.name, ...(m.endpoint ? { endpoint: m.endpoint } : {}), entries: m.entries }));
+    const maps: ApplyReport['maps'] = r.maps.map((m) => ({
+      name: m.name,
+      ...(m.endpoint ? { endpoint: m.endpoint } : {}),
+      entries: m.entries,
+    }));
     const runtimeImages = input.images.filter((i) => isRuntimeImage(i.image.name));
     if (runtimeImages.length > 0) {
       // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
       this.runtime ??= RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
-      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<string, { attach?: string[]; scopes?: ScopeTableEntry[]; hooks?: HookTableEntry[] } | undefined>;
+      const hooks = (input.tables.get('runtime_hooks') ?? {}) as Record<
+        string,
+        { attach?: string[]; scopes?: ScopeTableEntry[]; hooks?: HookTableEntry[] } | undefined
+      >;
       const scopes = hooks[this.node]?.scopes ?? [];
       const rt = this.runtime;
       this.scoper ??= new PodScoper({
@@ -155,7 +166,7 @@ export class KernelDatapath implements Datapath {
       byKey.set(k.toString('hex'), [k, encodeIpcacheValue({ identity: l.identity, flags: WEIR_IPCACHE_FLAG_FQDN })]);
     }
     const records = [...byKey.values()].sort(([a], [b]) => Buffer.compare(a, b));
-    const bytes = Buffer.concat(records.flatMap(([k, v]) => [k, v]));
+    const bytes = Buffer.concat(records.flat());
     this.net.applyImages([{ image: { ...base.image, entries: records.length, digest: sha256(bytes) }, bytes }]);
   }
 

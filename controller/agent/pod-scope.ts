@@ -96,7 +96,9 @@ export function scanCgroups(root: string, maxDepth = 8): CgroupIndex {
   const walk = (dir: string, depth: number, into: bigint[][]): void => {
     let names: string[];
     try {
-      names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       return; // removed while walking
     }
@@ -146,7 +148,9 @@ export interface ScopeStatus {
 /** The pods of `pods` a scope selects: its namespace (if namespaced), then its podSelector. */
 export function selectedPods(scope: ScopeTableEntry, pods: readonly PodInfo[]): PodInfo[] {
   const sel = scope.podSelector === undefined ? undefined : parseSelector(scope.podSelector).selector;
-  return pods.filter((p) => (scope.namespace === undefined || p.namespace === scope.namespace) && (sel === undefined || matchesMap(sel, p.labels)));
+  return pods.filter(
+    (p) => (scope.namespace === undefined || p.namespace === scope.namespace) && (sel === undefined || matchesMap(sel, p.labels)),
+  );
 }
 
 export interface PodScoperOptions {
@@ -197,8 +201,18 @@ export class PodScoper {
         if (found.length === 0) unresolved.push(`${p.namespace}/${p.name}`);
         for (const id of found) ids.add(id);
       }
-      sets.set(s.scopeSet, [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-      status.push({ policy: s.policy, scopeSet: s.scopeSet, pods: pods.map((p) => `${p.namespace}/${p.name}`), cgroups: ids.size, unresolved, state: !this.opts.pods ? 'no-pod-source' : pods.length === 0 ? 'no-pods' : unresolved.length > 0 ? 'unresolved' : 'resolved' });
+      sets.set(
+        s.scopeSet,
+        [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+      );
+      status.push({
+        policy: s.policy,
+        scopeSet: s.scopeSet,
+        pods: pods.map((p) => `${p.namespace}/${p.name}`),
+        cgroups: ids.size,
+        unresolved,
+        state: !this.opts.pods ? 'no-pod-source' : pods.length === 0 ? 'no-pods' : unresolved.length > 0 ? 'unresolved' : 'resolved',
+      });
     }
     return { sets, status };
   }

@@ -46,14 +46,31 @@ export interface ViewStamp {
   revision: string;
 }
 
-export function nodeManifest(m: BundleManifest, bundleDigest: string, node: string, stamp: ViewStamp = { sequence: 0, revision: m.source.revision ?? '' }): { manifest: NodeManifest; bytes: Buffer; digest: string } {
+export function nodeManifest(
+  m: BundleManifest,
+  bundleDigest: string,
+  node: string,
+  stamp: ViewStamp = { sequence: 0, revision: m.source.revision ?? '' },
+): { manifest: NodeManifest; bytes: Buffer; digest: string } {
   const tables = m.tables
     .filter((t) => !t.name.includes('@') || t.name.endsWith(`@${node}`))
     .map((t) => ({ ...t, name: t.name.split('@')[0]! }));
   // Sorted by (name, endpoint) and name, so a view can be rebuilt from a delta (manifestDelta).
   const maps = [...nodeMaps(m, node)].sort((a, b) => mapKey(a).localeCompare(mapKey(b)));
   tables.sort((a, b) => a.name.localeCompare(b.name));
-  const manifest: NodeManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'NodeBundle', bundle: bundleDigest, node, sequence: stamp.sequence, revision: stamp.revision, source: m.source, compiler: m.compiler, abi: m.abi, maps, tables };
+  const manifest: NodeManifest = {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'NodeBundle',
+    bundle: bundleDigest,
+    node,
+    sequence: stamp.sequence,
+    revision: stamp.revision,
+    source: m.source,
+    compiler: m.compiler,
+    abi: m.abi,
+    maps,
+    tables,
+  };
   const bytes = canonicalBytes(manifest);
   return { manifest, bytes, digest: sha256(bytes) };
 }
@@ -64,10 +81,20 @@ export function mapKey(m: MapImage): string {
 
 export function parseNodeManifest(bytes: Buffer): NodeManifest {
   const m = JSON.parse(bytes.toString('utf8')) as NodeManifest;
-  if (m === null || typeof m !== 'object' || m.apiVersion !== 'weir.dev/v1alpha1' || m.kind !== 'NodeBundle' || !Array.isArray(m.maps) || !Array.isArray(m.tables) || typeof m.node !== 'string' || typeof m.bundle !== 'string') {
+  if (
+    m === null ||
+    typeof m !== 'object' ||
+    m.apiVersion !== 'weir.dev/v1alpha1' ||
+    m.kind !== 'NodeBundle' ||
+    !Array.isArray(m.maps) ||
+    !Array.isArray(m.tables) ||
+    typeof m.node !== 'string' ||
+    typeof m.bundle !== 'string'
+  ) {
     throw new Error('not a weir node bundle manifest (apiVersion weir.dev/v1alpha1, kind NodeBundle)');
   }
-  if (!Number.isSafeInteger(m.sequence) || m.sequence < 0 || typeof m.revision !== 'string') throw new Error('node bundle manifest without a signed sequence number and revision');
+  if (!Number.isSafeInteger(m.sequence) || m.sequence < 0 || typeof m.revision !== 'string')
+    throw new Error('node bundle manifest without a signed sequence number and revision');
   return m;
 }
 
@@ -92,7 +119,16 @@ export function timestampBytes(t: NodeTimestamp): Buffer {
 
 export function parseTimestamp(bytes: Buffer): NodeTimestamp {
   const t = JSON.parse(bytes.toString('utf8')) as NodeTimestamp;
-  if (t === null || typeof t !== 'object' || t.kind !== 'NodeTimestamp' || typeof t.node !== 'string' || !/^[0-9a-f]{64}$/.test(String(t.manifest)) || !Number.isSafeInteger(t.sequence) || !Number.isSafeInteger(t.issuedAt) || !Number.isSafeInteger(t.expires)) {
+  if (
+    t === null ||
+    typeof t !== 'object' ||
+    t.kind !== 'NodeTimestamp' ||
+    typeof t.node !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(String(t.manifest)) ||
+    !Number.isSafeInteger(t.sequence) ||
+    !Number.isSafeInteger(t.issuedAt) ||
+    !Number.isSafeInteger(t.expires)
+  ) {
     throw new Error('not a weir node timestamp');
   }
   return t;
@@ -117,8 +153,18 @@ export function manifestDelta(base: NodeManifest, baseDigest: string, target: No
     kind: 'NodeBundleDelta',
     base: baseDigest,
     target: targetDigest,
-    set: { bundle: target.bundle, sequence: target.sequence, revision: target.revision, source: target.source, compiler: target.compiler, abi: target.abi },
-    maps: { remove: [...bm.keys()].filter((k) => !tm.has(k)), put: [...tm].filter(([k, m]) => bm.get(k) !== JSON.stringify(m)).map(([, m]) => m) },
+    set: {
+      bundle: target.bundle,
+      sequence: target.sequence,
+      revision: target.revision,
+      source: target.source,
+      compiler: target.compiler,
+      abi: target.abi,
+    },
+    maps: {
+      remove: [...bm.keys()].filter((k) => !tm.has(k)),
+      put: [...tm].filter(([k, m]) => bm.get(k) !== JSON.stringify(m)).map(([, m]) => m),
+    },
     tables: { remove: [...bt.keys()].filter((k) => !tt.has(k)), put: [...tt.values()].filter((t) => bt.get(t.name) !== t.digest) },
   };
 }
@@ -129,7 +175,18 @@ const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s)
 /** Rebuilds the target manifest bytes from the base and a delta; throws on a malformed delta. The caller checks the digest. */
 export function applyManifestDelta(base: NodeManifest, d: NodeManifestDelta): Buffer {
   // The delta comes off the wire: its shape is checked before it is used (the digest check comes after).
-  const ok = isRecord(d) && d.kind === 'NodeBundleDelta' && isRecord(d.set) && isRecord(d.maps) && isRecord(d.tables) && isStrings(d.maps.remove) && Array.isArray(d.maps.put) && d.maps.put.every((m) => isRecord(m) && typeof m.name === 'string') && isStrings(d.tables.remove) && Array.isArray(d.tables.put) && d.tables.put.every((t) => isRecord(t) && typeof t.name === 'string');
+  const ok =
+    isRecord(d) &&
+    d.kind === 'NodeBundleDelta' &&
+    isRecord(d.set) &&
+    isRecord(d.maps) &&
+    isRecord(d.tables) &&
+    isStrings(d.maps.remove) &&
+    Array.isArray(d.maps.put) &&
+    d.maps.put.every((m) => isRecord(m) && typeof m.name === 'string') &&
+    isStrings(d.tables.remove) &&
+    Array.isArray(d.tables.put) &&
+    d.tables.put.every((t) => isRecord(t) && typeof t.name === 'string');
   if (!ok) throw new Error('malformed manifest delta');
   const maps = new Map(base.maps.map((m) => [mapKey(m), m]));
   for (const k of d.maps.remove) maps.delete(k);
@@ -220,9 +277,10 @@ export function blobDelta(base: Buffer, baseDigest: string, target: Buffer, targ
 /** Rebuilds the target blob from the base and a delta; throws on a malformed delta. The caller checks the digest. */
 export function applyBlobDelta(base: Buffer, d: BlobDelta, maxBytes = 256 << 20): Buffer {
   const record = d.record;
-  if (d.kind !== 'BlobDelta' || !Number.isInteger(record) || record < 0 || record > MAX_DELTA_RECORD || !Array.isArray(d.ops)) throw new Error('malformed blob delta');
+  if (d.kind !== 'BlobDelta' || !Number.isInteger(record) || record < 0 || record > MAX_DELTA_RECORD || !Array.isArray(d.ops))
+    throw new Error('malformed blob delta');
   const units = deltaUnits(base, record);
-  if (!units) throw new Error('the base blob does not split into the delta\'s units');
+  if (!units) throw new Error("the base blob does not split into the delta's units");
   const parts: string[] = [];
   let size = 0;
   for (const op of d.ops) {
@@ -236,7 +294,15 @@ export function applyBlobDelta(base: Buffer, d: BlobDelta, maxBytes = 256 << 20)
         const els: unknown = JSON.parse(`[${op}]`);
         part = (els as unknown[]).map((e) => canonicalJson(e)).join(',');
       }
-    } else if (Array.isArray(op) && op.length === 2 && Number.isInteger(op[0]) && Number.isInteger(op[1]) && op[0] >= 0 && op[1] >= 1 && op[0] + op[1] <= units.length) {
+    } else if (
+      Array.isArray(op) &&
+      op.length === 2 &&
+      Number.isInteger(op[0]) &&
+      Number.isInteger(op[1]) &&
+      op[0] >= 0 &&
+      op[1] >= 1 &&
+      op[0] + op[1] <= units.length
+    ) {
       part = units.slice(op[0], op[0] + op[1]).join(record > 0 ? '' : ',');
     } else throw new Error('blob delta copies units outside the base blob');
     size += part.length;

@@ -19,9 +19,12 @@ export function signingKeyFromPem(pem: string | Buffer, source: string): Signing
   try {
     privateKey = createPrivateKey(pem);
   } catch (err) {
-    throw new Error(`${source}: not a PEM private key (${(err as Error).message}); generate one with \`openssl genpkey -algorithm ed25519\``);
+    throw new Error(
+      `${source}: not a PEM private key (${(err as Error).message}); generate one with \`openssl genpkey -algorithm ed25519\``,
+    );
   }
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${source}: key type is ${privateKey.asymmetricKeyType}, weir signs with ed25519`);
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${source}: key type is ${privateKey.asymmetricKeyType}, weir signs with ed25519`);
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, keyId: keyId(publicKey) };
 }

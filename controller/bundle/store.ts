@@ -8,7 +8,10 @@ import { sha256, type Bundle } from '../../compiler/bundle/assemble.js';
 
 /** The store's disk is full (ENOSPC/EDQUOT): reported as a status, the previous bundle stays in force. */
 export class StoreFullError extends Error {
-  constructor(readonly dir: string, cause: unknown) {
+  constructor(
+    readonly dir: string,
+    cause: unknown,
+  ) {
     super(`bundle store ${dir} is out of space; free space or point --store elsewhere (the last good bundle stays in force)`);
     this.cause = cause;
   }

@@ -52,7 +52,11 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
     const guardrails = loaded.documents.filter((d) => d.kind === 'Guardrail');
     diags.push(...lintDocuments(loaded.documents, { prior: diags, guardrails, inventory: inv.inventory }));
     const seen = new Set<string>();
-    const unique = sortDiagnostics(diags.filter((d) => (seen.has(`${d.file}:${d.line}:${d.column}:${d.rule}`) ? false : (seen.add(`${d.file}:${d.line}:${d.column}:${d.rule}`), true))));
+    const unique = sortDiagnostics(
+      diags.filter((d) =>
+        seen.has(`${d.file}:${d.line}:${d.column}:${d.rule}`) ? false : (seen.add(`${d.file}:${d.line}:${d.column}:${d.rule}`), true),
+      ),
+    );
     const c = counts(unique);
     const firstError = unique.find((d) => d.severity === 'error');
     return {
@@ -68,7 +72,12 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
     const paths = ['policies'];
     const r = await buildFromSources({ paths, inventory: defaultInventory(root, undefined, paths), root });
     const errors = r.diagnostics.filter((d) => d.severity === 'error');
-    if (!r.bundle) return { stage: 'build', ok: false, text: `no bundle: ${plural(errors.length, 'error')}${errors[0] ? ` — first: ${first(errors[0])}` : ''}` };
+    if (!r.bundle)
+      return {
+        stage: 'build',
+        ok: false,
+        text: `no bundle: ${plural(errors.length, 'error')}${errors[0] ? ` — first: ${first(errors[0])}` : ''}`,
+      };
     const dir = path.join(scratch, 'bundled-bundle');
     await writeBundle(dir, r.bundle);
     built = { dir, ir: r.ir };
@@ -78,7 +87,10 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
     return {
       stage: 'build',
       ok: true,
-      text: `${plural(nodes.length, 'node')}, ${plural(r.ir.endpoints.length, 'endpoint')}, ${plural(r.ir.identities.length, 'identity')}, ${plural(maps, 'map image')} with ${plural(entries, 'map entry')}`.replace('identitys', 'identities').replace('entrys', 'entries') + ` (${ms(t0)})`,
+      text:
+        `${plural(nodes.length, 'node')}, ${plural(r.ir.endpoints.length, 'endpoint')}, ${plural(r.ir.identities.length, 'identity')}, ${plural(maps, 'map image')} with ${plural(entries, 'map entry')}`
+          .replace('identitys', 'identities')
+          .replace('entrys', 'entries') + ` (${ms(t0)})`,
     };
   });
 
@@ -90,7 +102,10 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
     return {
       stage: 'verify',
       ok,
-      text: `evaluator vs datapath emulator: ${plural(rep.classes, 'equivalence class')} over ${plural(rep.endpoints, 'endpoint')}, ${plural(rep.mismatches.length, 'mismatch').replace('mismatchs', 'mismatches')}${rep.problems.length ? `, ${plural(rep.problems.length, 'problem')}: ${rep.problems[0]}` : ''} (${ms(t0)})`.replace('classs', 'classes'),
+      text: `evaluator vs datapath emulator: ${plural(rep.classes, 'equivalence class')} over ${plural(rep.endpoints, 'endpoint')}, ${plural(rep.mismatches.length, 'mismatch').replace('mismatchs', 'mismatches')}${rep.problems.length ? `, ${plural(rep.problems.length, 'problem')}: ${rep.problems[0]}` : ''} (${ms(t0)})`.replace(
+        'classs',
+        'classes',
+      ),
     };
   });
 
@@ -113,7 +128,11 @@ export async function checkBundled(root: string, scratch: string): Promise<Stage
 }
 
 /** The Star Wars files of the bundled repository the live story starts from (paths relative to the project root). */
-export const storyFiles = ['policies/inventory.yaml', 'policies/network/starwars/deathstar.yaml', 'policies/network/starwars/empire-egress.yaml'];
+export const storyFiles = [
+  'policies/inventory.yaml',
+  'policies/network/starwars/deathstar.yaml',
+  'policies/network/starwars/empire-egress.yaml',
+];
 
 export interface StarWarsPods {
   /** The pods of node-1 in the Star Wars namespace as Pod manifests (what netns.ts builds namespaces from). */
@@ -126,7 +145,9 @@ export interface StarWarsPods {
 
 /** node-1's Star Wars pods from the bundled inventory, the deathstar first (netns.ts serves on the first pod). */
 export async function starWarsPods(root: string): Promise<StarWarsPods> {
-  const inv = parse(await fs.readFile(path.join(root, 'policies/inventory.yaml'), 'utf8')) as { spec: { pods: { namespace: string; name: string; labels?: Record<string, string>; ips: string[]; node?: string }[] } };
+  const inv = parse(await fs.readFile(path.join(root, 'policies/inventory.yaml'), 'utf8')) as {
+    spec: { pods: { namespace: string; name: string; labels?: Record<string, string>; ips: string[]; node?: string }[] };
+  };
   const names: Record<string, string> = {};
   const docs: string[] = [];
   const parts: string[] = [];
@@ -135,7 +156,9 @@ export async function starWarsPods(root: string): Promise<StarWarsPods> {
     if (!pod || !pod.ips[0]) throw new Error(`policies/inventory.yaml has no ${short} pod on node-1 in the default namespace`);
     names[short] = pod.name;
     parts.push(`${short} ${pod.ips[0]}`);
-    docs.push(`apiVersion: v1\nkind: Pod\nmetadata: {name: ${pod.name}, namespace: default, labels: ${JSON.stringify(pod.labels ?? {})}}\nspec: {nodeName: node-1}\nstatus: {podIP: ${pod.ips[0]}}\n`);
+    docs.push(
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${pod.name}, namespace: default, labels: ${JSON.stringify(pod.labels ?? {})}}\nspec: {nodeName: node-1}\nstatus: {podIP: ${pod.ips[0]}}\n`,
+    );
   }
   return { podsYaml: docs.join('---\n'), names, summary: parts.join(', ') };
 }

@@ -71,7 +71,9 @@ export interface PodNetwork {
 export async function createPodNetwork(podsYaml: string, prefix = 'wdemo'): Promise<PodNetwork> {
   removeLeftovers(prefix);
   const id = randomBytes(2).toString('hex');
-  const pods = parseAllDocuments(podsYaml).map((d) => d.toJS() as { metadata: { name: string; namespace?: string }; status: { podIP: string } });
+  const pods = parseAllDocuments(podsYaml).map(
+    (d) => d.toJS() as { metadata: { name: string; namespace?: string }; status: { podIP: string } },
+  );
   const nsOf = (pod: string) => `${prefix}-${id}-${process.pid}-${pod}`;
   const bridge = `${prefix}-${id}-br`;
   const pinDir = `/sys/fs/bpf/${prefix}-${id}`;
@@ -115,7 +117,9 @@ export async function createPodNetwork(podsYaml: string, prefix = 'wdemo'): Prom
       interfaces[`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`] = host;
     });
     const target = pods.find((p) => p.metadata.name === 'deathstar') ?? pods[0]!;
-    const server = spawn('ip', ['netns', 'exec', nsOf(target.metadata.name), process.execPath, '-e', serverJs, '80', '8080'], { stdio: 'ignore' });
+    const server = spawn('ip', ['netns', 'exec', nsOf(target.metadata.name), process.execPath, '-e', serverJs, '80', '8080'], {
+      stdio: 'ignore',
+    });
     children.push(server);
     const ipOf = (pod: string) => pods.find((p) => p.metadata.name === pod)?.status.podIP ?? '0.0.0.0';
     const verdictOnWire = (from: string, to: string, port: number) =>
@@ -125,7 +129,12 @@ export async function createPodNetwork(podsYaml: string, prefix = 'wdemo'): Prom
         c.on('exit', (code) => resolve(code === 0 ? 'allow' : 'deny'));
       });
     // The server needs a moment to listen; a first connect before any policy is just a warm-up.
-    for (let i = 0; i < 20 && (await verdictOnWire(pods.find((p) => p !== target)!.metadata.name, target.metadata.name, 80)) !== 'allow'; i++) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let i = 0;
+      i < 20 && (await verdictOnWire(pods.find((p) => p !== target)!.metadata.name, target.metadata.name, 80)) !== 'allow';
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
     return { interfaces, pinDir, verdictOnWire, destroy, onDestroy };
   } catch (err) {
     await destroy();
@@ -138,12 +147,22 @@ export async function createEnvironment(podsYaml: string): Promise<KernelEnviron
   try {
     const cgroups = createPodCgroups(podsYaml);
     const events = new RuntimeEventExport({ node: 'node-1', podOf: (pid) => datapath.podOf(pid) });
-    const datapath: KernelDatapath = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces, events, ...(cgroups ? { pods: async () => cgroups.pods, cgroupRoot: cgroups.root } : {}) });
+    const datapath: KernelDatapath = await KernelDatapath.open('node-1', {
+      pinDir: net.pinDir,
+      interfaces: net.interfaces,
+      events,
+      ...(cgroups ? { pods: async () => cgroups.pods, cgroupRoot: cgroups.root } : {}),
+    });
     net.onDestroy.push(async () => {
       await datapath.close();
       cgroups?.destroy();
     });
-    return { datapath, verdictOnWire: net.verdictOnWire, ...(cgroups ? { runtime: { cgroupOf: cgroups.cgroupOf, events } } : {}), destroy: net.destroy };
+    return {
+      datapath,
+      verdictOnWire: net.verdictOnWire,
+      ...(cgroups ? { runtime: { cgroupOf: cgroups.cgroupOf, events } } : {}),
+      destroy: net.destroy,
+    };
   } catch (err) {
     await net.destroy();
     throw err;

@@ -39,7 +39,9 @@ export function createPodCgroups(podsYaml: string, prefix = 'wdemo'): PodCgroups
     }
   }
   const root = path.join(base, `${prefix}-${randomBytes(2).toString('hex')}-${process.pid}`);
-  const docs = parseAllDocuments(podsYaml).map((d) => d.toJS() as { metadata: { name: string; namespace?: string; labels?: Record<string, string> } });
+  const docs = parseAllDocuments(podsYaml).map(
+    (d) => d.toJS() as { metadata: { name: string; namespace?: string; labels?: Record<string, string> } },
+  );
   const dirs = new Map<string, string>();
   const pods: PodInfo[] = docs.map((d) => {
     const uid = randomUUID();
@@ -47,7 +49,13 @@ export function createPodCgroups(podsYaml: string, prefix = 'wdemo'): PodCgroups
     const dir = path.join(root, 'kubepods', `pod${uid}`, cid);
     mkdirSync(dir, { recursive: true });
     dirs.set(d.metadata.name, dir);
-    return { namespace: d.metadata.namespace ?? 'default', name: d.metadata.name, uid, labels: d.metadata.labels ?? {}, containerIds: [cid] };
+    return {
+      namespace: d.metadata.namespace ?? 'default',
+      name: d.metadata.name,
+      uid,
+      labels: d.metadata.labels ?? {},
+      containerIds: [cid],
+    };
   });
   return {
     root,

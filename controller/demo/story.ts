@@ -113,7 +113,9 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
         kernelError = (err as Error).message.split('\n')[0];
       }
     }
-    const modeNote = env ? 'kernel datapath: tc programs on veth pairs in network namespaces wdemo-*, one per pod, with the inventory\'s addresses' : `emulator datapath (the same map images and lookup, in TypeScript): ${kernelWhyNot ?? `the kernel datapath is unavailable: ${kernelError}`}`;
+    const modeNote = env
+      ? "kernel datapath: tc programs on veth pairs in network namespaces wdemo-*, one per pod, with the inventory's addresses"
+      : `emulator datapath (the same map images and lookup, in TypeScript): ${kernelWhyNot ?? `the kernel datapath is unavailable: ${kernelError}`}`;
     out(p.dim(`   mode: ${modeNote}`));
 
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'wdemo-'));
@@ -126,7 +128,8 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     step(0, 'The bundled policy repository');
     if (root) {
       out(p.dim(`   ${path.join(root, 'policies')}  (weir lint, weir build, weir verify, weir test on it)`));
-      for (const l of await checkBundled(root, dir)) out(`   ${l.ok ? p.green('✓') : p.red('✗')} ${l.stage.padEnd(6)} ${l.ok ? l.text : p.red(l.text)}`);
+      for (const l of await checkBundled(root, dir))
+        out(`   ${l.ok ? p.green('✓') : p.red('✗')} ${l.stage.padEnd(6)} ${l.ok ? l.text : p.red(l.text)}`);
     } else out(`   ${p.yellow('–')} ${podsWhyNot}; the story below uses the demo's own copy of the Star Wars policy`);
 
     // 1. The policy repository.
@@ -155,8 +158,16 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     if (root && pods) {
       out(p.dim(`   seeded from ${path.join(root, 'policies')}:`));
       out(p.dim(`   policies/inventory.yaml                        the example cluster; node-1 runs ${pods.summary}`));
-      out(p.dim('   policies/network/starwars/deathstar.yaml       CiliumNetworkPolicy rule1: ingress to deathstar from org=empire on TCP/80 (HTTP POST /v1/request-landing)'));
-      out(p.dim('   policies/network/starwars/empire-egress.yaml   CiliumNetworkPolicy empire-egress: tiefighters may reach the deathstar on http and DNS'));
+      out(
+        p.dim(
+          '   policies/network/starwars/deathstar.yaml       CiliumNetworkPolicy rule1: ingress to deathstar from org=empire on TCP/80 (HTTP POST /v1/request-landing)',
+        ),
+      );
+      out(
+        p.dim(
+          '   policies/network/starwars/empire-egress.yaml   CiliumNetworkPolicy empire-egress: tiefighters may reach the deathstar on http and DNS',
+        ),
+      );
     } else {
       out(p.dim('   policies/pods.yaml   deathstar 10.200.0.10, tiefighter 10.200.0.11, xwing 10.200.0.12'));
       out(p.dim('   policies/rule1.yaml  CiliumNetworkPolicy rule1: ingress to deathstar from org=empire on TCP/80'));
@@ -166,16 +177,40 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     step(2, 'A controller follows the branch; an agent enforces on node-1');
     const key = generateSigningKey();
     const compiler = openCompiler();
-    const controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler, key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 15_000 });
+    const controller = new Controller({
+      repo,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: path.join(dir, 'controller'),
+      compiler,
+      key,
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+      canaryCount: 1,
+      maxDropRateIncrease: 1,
+      gateTimeoutMs: 15_000,
+    });
     // The demo's own credentials: an operator token (webhook) and node-1's token, both random per run.
     const operatorToken = randomBytes(24).toString('hex');
     const nodeToken = randomBytes(24).toString('hex');
     const operator = { authorization: `Bearer ${operatorToken}` };
-    const server: Listening = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true, token: operatorToken, nodeTokens: new Map([['node-1', nodeToken]]) });
+    const server: Listening = await serveController(controller, '127.0.0.1', 0, {
+      insecureLoopback: true,
+      token: operatorToken,
+      nodeTokens: new Map([['node-1', nodeToken]]),
+    });
     cleanups.push(() => server.close());
     cleanups.push(() => controller.stop());
     const datapath: Datapath = env ? env.datapath : new EmulatorDatapath('node-1');
-    const agent = new Agent({ node: 'node-1', client: new Client(server.url, { insecureLoopback: true, token: nodeToken }), trustedKey: key.publicKey, stateDir: path.join(dir, 'agent'), datapath, logger: silentLogger(), longPollMs: 10_000 });
+    const agent = new Agent({
+      node: 'node-1',
+      client: new Client(server.url, { insecureLoopback: true, token: nodeToken }),
+      trustedKey: key.publicKey,
+      stateDir: path.join(dir, 'agent'),
+      datapath,
+      logger: silentLogger(),
+      longPollMs: 10_000,
+    });
     cleanups.push(() => agent.stop());
     out(`   controller  ${server.url}  ${p.dim(`compiler ${compiler.name}, signing key ${key.keyId} (ed25519)`)}`);
     out(`   agent       node-1  ${p.dim(`${datapath.kind} datapath, trusts ${publicKeyPem(key).split('\n')[1]!.slice(0, 16)}…`)}`);
@@ -184,14 +219,21 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     const applied1 = await waitApplied(agent, rev1, 30_000);
     if (!applied1) return fail(io, controller, 'the first bundle was not applied within 30 s');
     const st1 = controller.status() as { nodes: { timings: { totalMs?: number; swapMs: number } | null }[] };
-    out(`   ${p.green('✓')} commit ${rev1.slice(0, 7)} compiled, signed, applied on node-1 ${p.dim(`(download+verify+swap ${fmtMs(st1.nodes[0]?.timings?.totalMs)}, swap ${fmtMs(st1.nodes[0]?.timings?.swapMs)})`)}`);
+    out(
+      `   ${p.green('✓')} commit ${rev1.slice(0, 7)} compiled, signed, applied on node-1 ${p.dim(`(download+verify+swap ${fmtMs(st1.nodes[0]?.timings?.totalMs)}, swap ${fmtMs(st1.nodes[0]?.timings?.swapMs)})`)}`,
+    );
 
     // 3. Verdicts.
     step(3, 'Connections');
     const tables1 = await tablesOf(controller, agent.applied!.digest);
     const before = await showVerdicts(out, p, datapath, tables1, env, names);
     // Honest about L7: the demo runs no proxy, so rule1's HTTP match is not what decides here.
-    if (root && pods) out(p.dim("   (rule1's HTTP rule, POST /v1/request-landing, is for an L7 proxy, which the demo does not run: these are the L3/L4 verdicts)"));
+    if (root && pods)
+      out(
+        p.dim(
+          "   (rule1's HTTP rule, POST /v1/request-landing, is for an L7 proxy, which the demo does not run: these are the L3/L4 verdicts)",
+        ),
+      );
 
     // 4. A change, its plan, the hot swap.
     step(4, 'A policy change is committed');
@@ -208,8 +250,12 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: operator });
     const applied2 = await waitApplied(agent, rev2, 30_000);
     if (!applied2) return fail(io, controller, 'the second bundle was not applied within 30 s');
-    const st2 = controller.status() as { nodes: { timings: { swapMs: number } | null; maps: { name: string; endpoint?: string; entries: number }[] }[] };
-    out(`   ${p.green('✓')} commit ${rev2.slice(0, 7)} in force ${fmtMs(performance.now() - t0)} after the webhook ${p.dim(`(swap ${fmtMs(st2.nodes[0]?.timings?.swapMs)}; maps: ${mapsText(st2.nodes[0]?.maps ?? [])})`)}`);
+    const st2 = controller.status() as {
+      nodes: { timings: { swapMs: number } | null; maps: { name: string; endpoint?: string; entries: number }[] }[];
+    };
+    out(
+      `   ${p.green('✓')} commit ${rev2.slice(0, 7)} in force ${fmtMs(performance.now() - t0)} after the webhook ${p.dim(`(swap ${fmtMs(st2.nodes[0]?.timings?.swapMs)}; maps: ${mapsText(st2.nodes[0]?.maps ?? [])})`)}`,
+    );
     const tables2 = await tablesOf(controller, agent.applied!.digest);
     const after = await showVerdicts(out, p, datapath, tables2, env, names, before);
 
@@ -218,11 +264,15 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
     if (env) {
       await runtimeStep({ out, p, dir, repo, git, agent, server, env, deathstar: names['deathstar'] ?? 'deathstar', operator });
     } else {
-      out(`   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`);
+      out(
+        `   ${p.yellow('–')} unavailable on the emulator: runtime programs attach to kernel tracepoints (run as root after \`npm run build\`)`,
+      );
     }
 
     const changed = after.filter((v, i) => v !== before[i]).length;
-    out(`\n${p.bold('Done.')} ${changed} connection${changed === 1 ? '' : 's'} changed verdict after the swap, with no gap in enforcement. ${p.dim(opts.keep ? `Kept ${dir}.` : 'Cleaned up.')}`);
+    out(
+      `\n${p.bold('Done.')} ${changed} connection${changed === 1 ? '' : 's'} changed verdict after the swap, with no gap in enforcement. ${p.dim(opts.keep ? `Kept ${dir}.` : 'Cleaned up.')}`,
+    );
     out(p.dim('Next: weir controller --help, weir agent --help, docs/controller.md'));
     return interrupted ? 130 : 0;
   } catch (err) {
@@ -239,7 +289,18 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
  * puts the deathstar pod's cgroup in its scope, the same binary on the host is left alone, and the
  * kill arrives on the agent's event stream.
  */
-async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: string; repo: string; git: ReturnType<typeof simpleGit>; agent: Agent; server: Listening; env: KernelEnvironment; deathstar: string; operator: Record<string, string> }): Promise<void> {
+async function runtimeStep(c: {
+  out: (s?: string) => void;
+  p: Painter;
+  dir: string;
+  repo: string;
+  git: ReturnType<typeof simpleGit>;
+  agent: Agent;
+  server: Listening;
+  env: KernelEnvironment;
+  deathstar: string;
+  operator: Record<string, string>;
+}): Promise<void> {
   const { out, p, dir } = c;
   const bin = path.join(dir, 'bin', 'wdemo-cat');
   await fs.mkdir(path.dirname(bin), { recursive: true });
@@ -249,7 +310,9 @@ async function runtimeStep(c: { out: (s?: string) => void; p: Painter; dir: stri
   await fs.writeFile(path.join(dir, 'protected', 'death-star-plans.txt'), 'exhaust port, 2 m wide\n');
   await fs.writeFile(path.join(dir, 'public.txt'), 'hello from the public file\n');
   const podCg = c.env.runtime?.cgroupOf(c.deathstar);
-  const scope = podCg ? `\nkind: TracingPolicyNamespaced\nmetadata:\n  name: protect-plans\n  namespace: default\nspec:\n  podSelector:\n    matchLabels: {class: deathstar}` : `\nkind: TracingPolicy\nmetadata:\n  name: protect-plans\nspec:`;
+  const scope = podCg
+    ? `\nkind: TracingPolicyNamespaced\nmetadata:\n  name: protect-plans\n  namespace: default\nspec:\n  podSelector:\n    matchLabels: {class: deathstar}`
+    : `\nkind: TracingPolicy\nmetadata:\n  name: protect-plans\nspec:`;
   const policy = `# Kill the demo's copy of cat when it opens anything under ${dir}/protected/${podCg ? ', in the deathstar pod only' : ''}.
 apiVersion: cilium.io/v1alpha1${scope}
   kprobes:
@@ -273,28 +336,40 @@ apiVersion: cilium.io/v1alpha1${scope}
     out(`   ${p.yellow('–')} the TracingPolicy commit ${rev.slice(0, 7)} was not applied: ${c.agent.lastError ?? 'no report'}`);
     return;
   }
-  out(`   commit ${rev.slice(0, 7)} "Kill wdemo-cat when it opens the plans"  ${p.dim(`+ policies/protect-plans.yaml (${podCg ? 'TracingPolicyNamespaced, podSelector class=deathstar' : 'TracingPolicy'}, Sigkill)`)}`);
+  out(
+    `   commit ${rev.slice(0, 7)} "Kill wdemo-cat when it opens the plans"  ${p.dim(`+ policies/protect-plans.yaml (${podCg ? 'TracingPolicyNamespaced, podSelector class=deathstar' : 'TracingPolicy'}, Sigkill)`)}`,
+  );
   const streamed: string[] = [];
   const stopFollowing = c.env.runtime?.events.follow({ policies: ['protect-plans'] }, (l) => streamed.push(l));
   // In the pod: the shell joins the pod's container cgroup, then becomes wdemo-cat.
   const run = (file: string, cg: string | undefined = podCg) =>
     new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) => {
-      const child = cg ? spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" "$2"', cg, bin, file], { stdio: ['ignore', 'pipe', 'ignore'] }) : spawn(bin, [file], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = cg
+        ? spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" "$2"', cg, bin, file], { stdio: ['ignore', 'pipe', 'ignore'] })
+        : spawn(bin, [file], { stdio: ['ignore', 'pipe', 'ignore'] });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.on('exit', (code, signal) => resolve({ code, signal, stdout }));
     });
   const pub = await run(path.join(dir, 'public.txt'));
-  out(`   wdemo-cat public.txt                    ${pub.code === 0 ? p.green('read') : p.red(`exit ${pub.code ?? pub.signal}`)}  ${p.dim(JSON.stringify(pub.stdout.trim()))}`);
+  out(
+    `   wdemo-cat public.txt                    ${pub.code === 0 ? p.green('read') : p.red(`exit ${pub.code ?? pub.signal}`)}  ${p.dim(JSON.stringify(pub.stdout.trim()))}`,
+  );
   const secret = await run(path.join(dir, 'protected', 'death-star-plans.txt'));
   const killed = secret.signal === 'SIGKILL';
-  out(`   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})${podCg ? ` in pod default/${c.deathstar}` : ''}` : 'the runtime datapath did not enforce')}`);
+  out(
+    `   wdemo-cat protected/death-star-plans.txt ${killed ? p.red('killed by SIGKILL') : p.yellow(`not killed (exit ${secret.code ?? secret.signal})`)}  ${p.dim(killed ? `before it read a byte (stdout ${JSON.stringify(secret.stdout)})${podCg ? ` in pod default/${c.deathstar}` : ''}` : 'the runtime datapath did not enforce')}`,
+  );
   if (!podCg) return;
   const host = await run(path.join(dir, 'protected', 'death-star-plans.txt'), ''); // '' : not in a pod
-  out(`   on the host: wdemo-cat protected/…       ${host.code === 0 ? p.green('read') : p.red(`exit ${host.code ?? host.signal}`)}  ${p.dim('outside the policy\'s pods: not in its scope')}`);
+  out(
+    `   on the host: wdemo-cat protected/…       ${host.code === 0 ? p.green('read') : p.red(`exit ${host.code ?? host.signal}`)}  ${p.dim("outside the policy's pods: not in its scope")}`,
+  );
   await new Promise((r) => setTimeout(r, 200)); // the ring buffer's poller delivers the event
   stopFollowing?.();
-  const kills = streamed.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => (o['process_kprobe'] as { action?: string } | undefined)?.action === 'KPROBE_ACTION_SIGKILL');
+  const kills = streamed
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((o) => (o['process_kprobe'] as { action?: string } | undefined)?.action === 'KPROBE_ACTION_SIGKILL');
   out(`   event stream (weir events -o compact):`);
   for (const o of kills.slice(0, 3)) out(`     ${compactLine(o)}`);
   if (kills.length === 0) out(`     ${p.yellow('–')} no kill event arrived`);
@@ -338,7 +413,8 @@ async function tablesOf(c: Controller, digest: string): Promise<Tables> {
   // Node-specific tables are named NAME@NODE; the demo reads all nodes' rows together.
   const get = async (name: string) => {
     const rows: unknown[] = [];
-    for (const t of manifest.tables.filter((x) => x.name === name || x.name.startsWith(`${name}@`))) rows.push(...(JSON.parse((await c.store.getBlob(t.digest))!.toString()) as unknown[]));
+    for (const t of manifest.tables.filter((x) => x.name === name || x.name.startsWith(`${name}@`)))
+      rows.push(...(JSON.parse((await c.store.getBlob(t.digest))!.toString()) as unknown[]));
     return rows;
   };
   return { cookies: (await get('cookies')) as RuleOrigin[], endpoints: (await get('endpoints')) as EndpointTableEntry[] };
@@ -346,7 +422,15 @@ async function tablesOf(c: Controller, digest: string): Promise<Tables> {
 
 type Env = { verdictOnWire?: (from: string, to: string, port: number) => Promise<'allow' | 'deny'> } | undefined;
 
-async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath, t: Tables, env: Env, names: Record<string, string>, previous?: string[]): Promise<string[]> {
+async function showVerdicts(
+  out: (s?: string) => void,
+  p: Painter,
+  dp: Datapath,
+  t: Tables,
+  env: Env,
+  names: Record<string, string>,
+  previous?: string[],
+): Promise<string[]> {
   const podOf = (short: string) => names[short] ?? short;
   const ipOf = (short: string) => t.endpoints.find((e) => e.endpoint === `default/${podOf(short)}`)?.ips[0] ?? '0.0.0.0';
   const results: string[] = [];
@@ -355,9 +439,20 @@ async function showVerdicts(out: (s?: string) => void, p: Painter, dp: Datapath,
     const wire = env?.verdictOnWire ? await env.verdictOnWire(podOf(f.from), podOf(f.to), f.port) : undefined;
     const word = v.verdict === 'allow' ? p.green('allowed') : p.red('dropped');
     const cookie = v.cookie ? t.cookies.find((c) => c.cookie === v.cookie) : undefined;
-    const why = v.verdict === 'allow' ? (cookie ? `by ${cookie.policy} (${cookie.file}:${cookie.line})` : 'no policy selects the endpoint') : v.reason === 'default-deny' ? `default deny: ${v.direction} of ${v.endpoint} is enforced and no rule allows it` : `denied by ${cookie?.policy ?? 'a deny rule'}`;
+    const why =
+      v.verdict === 'allow'
+        ? cookie
+          ? `by ${cookie.policy} (${cookie.file}:${cookie.line})`
+          : 'no policy selects the endpoint'
+        : v.reason === 'default-deny'
+          ? `default deny: ${v.direction} of ${v.endpoint} is enforced and no rule allows it`
+          : `denied by ${cookie?.policy ?? 'a deny rule'}`;
     const changed = previous && previous[i] !== v.verdict ? p.yellow(' (changed)') : '';
-    const onWire = wire ? (wire === v.verdict ? p.dim(` [on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`) : p.red(` [MISMATCH on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`)) : '';
+    const onWire = wire
+      ? wire === v.verdict
+        ? p.dim(` [on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`)
+        : p.red(` [MISMATCH on the wire: ${wire === 'allow' ? 'connected' : 'no connection'}]`)
+      : '';
     out(`   ${f.from.padEnd(10)} → ${f.to.padEnd(9)} TCP/${String(f.port).padEnd(5)} ${word}${changed}  ${p.dim(why)}${onWire}`);
     results.push(v.verdict);
   }
@@ -369,7 +464,10 @@ async function planText(repo: string, base: string, head: string): Promise<strin
   try {
     const paths = ['policies'];
     const cache = newRevisionCache();
-    const [b, h] = await Promise.all([loadRevision(paths, repo, { ref: base, rev: base }, undefined, cache), loadRevision(paths, repo, { ref: head, rev: head }, undefined, cache)]).finally(() => closeRevisionCache(cache));
+    const [b, h] = await Promise.all([
+      loadRevision(paths, repo, { ref: base, rev: base }, undefined, cache),
+      loadRevision(paths, repo, { ref: head, rev: head }, undefined, cache),
+    ]).finally(() => closeRevisionCache(cache));
     warnEmptyPaths(paths, b.load, h);
     const failed = [b.model.info, h.model.info].find((i) => i.status === 'failed');
     if (failed) {

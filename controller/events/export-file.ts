@@ -22,7 +22,10 @@ export class ExportFile {
   readonly #mode: number;
   readonly #now: () => Date;
 
-  constructor(readonly file: string, opts: ExportFileOptions = {}) {
+  constructor(
+    readonly file: string,
+    opts: ExportFileOptions = {},
+  ) {
     this.#maxBytes = opts.maxBytes ?? 10 << 20;
     this.#maxBackups = opts.maxBackups ?? 5;
     this.#mode = opts.mode ?? 0o600;
@@ -59,7 +62,11 @@ export class ExportFile {
     const ext = path.extname(this.file);
     const stem = path.basename(this.file, ext);
     const re = new RegExp(`^${escapeRe(stem)}-\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\d\\.\\d{3}(\\.\\d+)?${escapeRe(ext)}$`);
-    return readdirSync(dir).filter((n) => re.test(n)).sort().reverse().map((n) => path.join(dir, n));
+    return readdirSync(dir)
+      .filter((n) => re.test(n))
+      .sort()
+      .reverse()
+      .map((n) => path.join(dir, n));
   }
 
   close(): void {

@@ -28,9 +28,18 @@ export function matchesFilter(o: Record<string, unknown>, f: EventFilter): boole
 
 /** Reads a filter from URL query parameters (repeatable, or comma lists): namespace, pod, policy, type. */
 export function filterFromQuery(q: URLSearchParams): EventFilter {
-  const list = (k: string) => q.getAll(k).flatMap((v) => v.split(',')).filter(Boolean);
+  const list = (k: string) =>
+    q
+      .getAll(k)
+      .flatMap((v) => v.split(','))
+      .filter(Boolean);
   const f: EventFilter = {};
-  for (const [k, key] of [['namespace', 'namespaces'], ['pod', 'pods'], ['policy', 'policies'], ['type', 'types']] as const) {
+  for (const [k, key] of [
+    ['namespace', 'namespaces'],
+    ['pod', 'pods'],
+    ['policy', 'policies'],
+    ['type', 'types'],
+  ] as const) {
     const v = list(k);
     if (v.length) f[key] = v;
   }
@@ -39,7 +48,13 @@ export function filterFromQuery(q: URLSearchParams): EventFilter {
 
 export function filterToQuery(f: EventFilter): string {
   const q = new URLSearchParams();
-  for (const [k, v] of [['namespace', f.namespaces], ['pod', f.pods], ['policy', f.policies], ['type', f.types]] as const) for (const x of v ?? []) q.append(k, x);
+  for (const [k, v] of [
+    ['namespace', f.namespaces],
+    ['pod', f.pods],
+    ['policy', f.policies],
+    ['type', f.types],
+  ] as const)
+    for (const x of v ?? []) q.append(k, x);
   const s = q.toString();
   return s ? `?${s}` : '';
 }

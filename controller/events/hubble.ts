@@ -58,13 +58,26 @@ export class HubbleEncoder {
   encode(e: NetEvent): Record<string, unknown> {
     const t = this.#boot + e.tsNs;
     const time = `${new Date(Number(t / 1_000_000_000n) * 1000).toISOString().slice(0, 19)}.${(t % 1_000_000_000n).toString().padStart(9, '0')}Z`;
-    const verdict = e.audit ? 'AUDIT' : e.verdict === WEIR_VERDICT_DENY ? 'DROPPED' : e.verdict === WEIR_VERDICT_REDIRECT ? 'REDIRECTED' : 'FORWARDED';
+    const verdict = e.audit
+      ? 'AUDIT'
+      : e.verdict === WEIR_VERDICT_DENY
+        ? 'DROPPED'
+        : e.verdict === WEIR_VERDICT_REDIRECT
+          ? 'REDIRECTED'
+          : 'FORWARDED';
     const denied = e.verdict === WEIR_VERDICT_DENY || e.audit;
     const drop = e.reason === 'default-deny' ? DROP.default : DROP.deny;
     const l4name = L4[e.protocol];
-    const l4 = l4name === 'TCP' || l4name === 'UDP' || l4name === 'SCTP' ? { [l4name]: { source_port: e.sport, destination_port: e.dport } } : l4name ? { [l4name]: {} } : undefined;
+    const l4 =
+      l4name === 'TCP' || l4name === 'UDP' || l4name === 'SCTP'
+        ? { [l4name]: { source_port: e.sport, destination_port: e.dport } }
+        : l4name
+          ? { [l4name]: {} }
+          : undefined;
     const origin = this.#cookies.get(e.cookie);
-    const policy = origin ? [{ name: origin.name, ...(origin.namespace ? { namespace: origin.namespace } : {}), kind: origin.kind }] : undefined;
+    const policy = origin
+      ? [{ name: origin.name, ...(origin.namespace ? { namespace: origin.namespace } : {}), kind: origin.kind }]
+      : undefined;
     const by = policy ? { [`${e.direction}_${denied ? 'denied' : 'allowed'}_by`]: policy } : {};
     const flow: Record<string, unknown> = {
       time,

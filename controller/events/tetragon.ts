@@ -8,9 +8,47 @@ import { decodeCallArgs, decodeEventHead, decodeRuntimeEvent, isCallRecord, K, t
 
 export type { DecodedEvent } from '../../bpf/abi/runtime.js';
 
-const ACTION_NAMES: Record<number, string> = { [K.ACTION.Post]: 'KPROBE_ACTION_POST', [K.ACTION.NoPost]: 'KPROBE_ACTION_NOPOST', [K.ACTION.Sigkill]: 'KPROBE_ACTION_SIGKILL', [K.ACTION.Signal]: 'KPROBE_ACTION_SIGNAL', [K.ACTION.Override]: 'KPROBE_ACTION_OVERRIDE' };
+const ACTION_NAMES: Record<number, string> = {
+  [K.ACTION.Post]: 'KPROBE_ACTION_POST',
+  [K.ACTION.NoPost]: 'KPROBE_ACTION_NOPOST',
+  [K.ACTION.Sigkill]: 'KPROBE_ACTION_SIGKILL',
+  [K.ACTION.Signal]: 'KPROBE_ACTION_SIGNAL',
+  [K.ACTION.Override]: 'KPROBE_ACTION_OVERRIDE',
+};
 // Linux x86_64 signal numbers, named as Tetragon writes process_exit.signal.
-const signalNames: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM', 16: 'SIGSTKFLT', 17: 'SIGCHLD', 18: 'SIGCONT', 19: 'SIGSTOP', 20: 'SIGTSTP', 21: 'SIGTTIN', 22: 'SIGTTOU', 23: 'SIGURG', 24: 'SIGXCPU', 25: 'SIGXFSZ', 26: 'SIGVTALRM', 27: 'SIGPROF', 28: 'SIGWINCH', 29: 'SIGIO', 30: 'SIGPWR', 31: 'SIGSYS' };
+const signalNames: Record<number, string> = {
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  3: 'SIGQUIT',
+  4: 'SIGILL',
+  5: 'SIGTRAP',
+  6: 'SIGABRT',
+  7: 'SIGBUS',
+  8: 'SIGFPE',
+  9: 'SIGKILL',
+  10: 'SIGUSR1',
+  11: 'SIGSEGV',
+  12: 'SIGUSR2',
+  13: 'SIGPIPE',
+  14: 'SIGALRM',
+  15: 'SIGTERM',
+  16: 'SIGSTKFLT',
+  17: 'SIGCHLD',
+  18: 'SIGCONT',
+  19: 'SIGSTOP',
+  20: 'SIGTSTP',
+  21: 'SIGTTIN',
+  22: 'SIGTTOU',
+  23: 'SIGURG',
+  24: 'SIGXCPU',
+  25: 'SIGXFSZ',
+  26: 'SIGVTALRM',
+  27: 'SIGPROF',
+  28: 'SIGWINCH',
+  29: 'SIGIO',
+  30: 'SIGPWR',
+  31: 'SIGSYS',
+};
 
 /** A signal's name as Tetragon writes it (real-time signals as SIGRTMIN+n). */
 export function signalName(sig: number): string {
@@ -84,7 +122,8 @@ export class TetragonEncoder {
       let auid: number | undefined;
       if (this.#opts.procfs) {
         try {
-          if (ev.arguments === undefined) args = readFileSync(`/proc/${ev.pid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
+          if (ev.arguments === undefined)
+            args = readFileSync(`/proc/${ev.pid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
           cwd = readlinkSync(`/proc/${ev.pid}/cwd`);
           if (!ev.binaryKnown) binary = readlinkSync(`/proc/${ev.pid}/exe`);
           auid = Number(readFileSync(`/proc/${ev.pid}/loginuid`, 'utf8'));
@@ -95,7 +134,19 @@ export class TetragonEncoder {
       // The parent as weir saw it exec, or (the agent) as /proc has it for processes older than weir.
       const parent = this.#parentOf(ev.ppid);
       // exec_id: Tetragon's is base64(node:ktime:pid); same idea, so that exec and exit pair up.
-      p = this.#info({ exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'), pid: ev.pid, uid: ev.uid, cwd, binary, arguments: args, flags: fromExec ? 'execve' : 'procFS', start_time: this.#time(ev.ktime), ...(auid !== undefined && Number.isFinite(auid) ? { auid } : {}), ...(parent ? { parent_exec_id: parent.exec_id } : {}), tid: ev.pid });
+      p = this.#info({
+        exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'),
+        pid: ev.pid,
+        uid: ev.uid,
+        cwd,
+        binary,
+        arguments: args,
+        flags: fromExec ? 'execve' : 'procFS',
+        start_time: this.#time(ev.ktime),
+        ...(auid !== undefined && Number.isFinite(auid) ? { auid } : {}),
+        ...(parent ? { parent_exec_id: parent.exec_id } : {}),
+        tid: ev.pid,
+      });
       this.#remember(p);
     }
     return p;
@@ -146,7 +197,18 @@ export class TetragonEncoder {
         /* a kernel thread */
       }
       const args = readFileSync(`/proc/${ppid}/cmdline`).toString('utf8').split('\0').slice(1).filter(Boolean).join(' ');
-      const p = this.#info({ exec_id: Buffer.from(`${this.#opts.nodeName}:${ktime}:${ppid}`).toString('base64'), pid: ppid, uid, cwd, binary, arguments: args, flags: 'procFS', start_time: this.#time(ktime), ...(grand ? { parent_exec_id: grand.exec_id } : {}), tid: ppid });
+      const p = this.#info({
+        exec_id: Buffer.from(`${this.#opts.nodeName}:${ktime}:${ppid}`).toString('base64'),
+        pid: ppid,
+        uid,
+        cwd,
+        binary,
+        arguments: args,
+        flags: 'procFS',
+        start_time: this.#time(ktime),
+        ...(grand ? { parent_exec_id: grand.exec_id } : {}),
+        tid: ppid,
+      });
       this.#remember(p);
       return p;
     } catch {
@@ -170,7 +232,16 @@ export class TetragonEncoder {
       const code = ev.exitCode ?? 0;
       const sig = code & 0x7f;
       const status = (code >> 8) & 0xff;
-      return { process_exit: { process, ...(parent ? { parent } : {}), ...(sig ? { signal: signalName(sig) } : {}), ...(status ? { status } : {}) }, node_name, time };
+      return {
+        process_exit: {
+          process,
+          ...(parent ? { parent } : {}),
+          ...(sig ? { signal: signalName(sig) } : {}),
+          ...(status ? { status } : {}),
+        },
+        node_name,
+        time,
+      };
     }
     const hook = this.#opts.table[ev.hookId];
     const args = ev.args.map((a, i) => JSON.parse(argJson(a.type, a.value, a.str, hook?.args[i])) as Record<string, unknown>);
@@ -179,7 +250,12 @@ export class TetragonEncoder {
     const parent = this.#parentOf(ev.ppid);
     if (parent) body['parent'] = parent;
     const isKprobe = hook?.eventKind !== 'process_tracepoint';
-    if (isKprobe) body['function_name'] = hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${ev.syscallNr}`;
+    if (isKprobe)
+      body['function_name'] = hook
+        ? hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_')
+          ? hook.call
+          : `__x64_${hook.call}`
+        : `syscall_${ev.syscallNr}`;
     else {
       const [subsys, event] = (hook?.attach ?? 'syscalls/unknown').split('/');
       body['subsys'] = subsys;
@@ -191,7 +267,14 @@ export class TetragonEncoder {
     if (hook?.message) body['message'] = hook.message;
     if (hook && hook.tags.length) body['tags'] = hook.tags;
     // weir's own fields: where the rule lives, and whether enforcement was suppressed by monitor mode.
-    body['weir'] = { file: hook?.file, line: hook?.line, commit: hook?.commit, hook_id: ev.hookId, attach: hook?.attach, ...(ev.monitor ? { mode: 'monitor' } : {}) };
+    body['weir'] = {
+      file: hook?.file,
+      line: hook?.line,
+      commit: hook?.commit,
+      hook_id: ev.hookId,
+      attach: hook?.attach,
+      ...(ev.monitor ? { mode: 'monitor' } : {}),
+    };
     return { [isKprobe ? 'process_kprobe' : 'process_tracepoint']: body, node_name, time };
   }
 
@@ -230,7 +313,8 @@ export class TetragonEncoder {
     const hook = this.#opts.table[hookId];
     const isKprobe = hook?.eventKind !== 'process_tracepoint';
     let where: string;
-    if (isKprobe) where = `,"function_name":${JSON.stringify(hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${nr}`)}`;
+    if (isKprobe)
+      where = `,"function_name":${JSON.stringify(hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${nr}`)}`;
     else {
       const [subsys, event] = (hook?.attach ?? 'syscalls/unknown').split('/');
       where = `,"subsys":${JSON.stringify(subsys)},"event":${JSON.stringify(event)}`;
@@ -300,7 +384,8 @@ function argJson(type: number, value: bigint, str: string | undefined, declared:
 
 /** `tetra getevents -o compact`-style line for a Tetragon JSON object. */
 export function compactLine(o: Record<string, unknown>): string {
-  const proc = (p: ProcessInfo | undefined) => `${p?.pod ? `${p.pod.namespace}/${p.pod.name} ` : ''}${p?.binary ?? '?'}${p?.arguments ? ' ' + p.arguments : ''}`;
+  const proc = (p: ProcessInfo | undefined) =>
+    `${p?.pod ? `${p.pod.namespace}/${p.pod.name} ` : ''}${p?.binary ?? '?'}${p?.arguments ? ' ' + p.arguments : ''}`;
   if (o['process_exec']) return `🚀 process ${proc((o['process_exec'] as { process: ProcessInfo }).process)}`;
   if (o['process_exit']) {
     const e = o['process_exit'] as { process: ProcessInfo; status?: number; signal?: string };
@@ -313,7 +398,16 @@ export function compactLine(o: Record<string, unknown>): string {
   const action = String(body['action']);
   const monitor = (body['weir'] as { mode?: string } | undefined)?.mode === 'monitor';
   const icon = action === 'KPROBE_ACTION_SIGKILL' ? '☠️ ' : action === 'KPROBE_ACTION_SIGNAL' ? '📶' : '⁉️ ';
-  const verb = action === 'KPROBE_ACTION_SIGKILL' ? (monitor ? 'would-kill' : 'killed') : action === 'KPROBE_ACTION_SIGNAL' ? (monitor ? 'would-signal' : 'signal') : 'syscall';
+  const verb =
+    action === 'KPROBE_ACTION_SIGKILL'
+      ? monitor
+        ? 'would-kill'
+        : 'killed'
+      : action === 'KPROBE_ACTION_SIGNAL'
+        ? monitor
+          ? 'would-signal'
+          : 'signal'
+        : 'syscall';
   const mode = monitor ? ' (monitor)' : '';
   return `${icon} ${verb} ${proc(body['process'] as ProcessInfo)} ${fn} ${args}${mode} [${body['policy_name']}]`;
 }

@@ -3,7 +3,16 @@
 // does) keep a cache; the revision is a digest of what the cache holds. Deliberately thin:
 // objects become YAML files and go through the same loader and compiler as a Git tree.
 import { createHash } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, NetworkingV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  NetworkingV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { SourceFile } from '../../compiler/load/index.js';
 import type { CompileResult, Compiler } from '../reconcile/compiler.js';
@@ -16,16 +25,45 @@ interface Watched {
 }
 
 /** What the controller watches: policies, and the inventory they select from. */
-function resources(kc: KubeConfig): { kind: string; apiVersion: string; path: string; list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }> }[] {
+function resources(kc: KubeConfig): {
+  kind: string;
+  apiVersion: string;
+  path: string;
+  list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
+}[] {
   const core = kc.makeApiClient(CoreV1Api);
   const net = kc.makeApiClient(NetworkingV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const crd = (group: string, version: string, plural: string) => async () => (await custom.listClusterCustomObject({ group, version, plural })) as { items: KubernetesObject[]; metadata?: { resourceVersion?: string } };
+  const crd = (group: string, version: string, plural: string) => async () =>
+    (await custom.listClusterCustomObject({ group, version, plural })) as {
+      items: KubernetesObject[];
+      metadata?: { resourceVersion?: string };
+    };
   return [
-    { kind: 'CiliumNetworkPolicy', apiVersion: 'cilium.io/v2', path: '/apis/cilium.io/v2/ciliumnetworkpolicies', list: crd('cilium.io', 'v2', 'ciliumnetworkpolicies') },
-    { kind: 'CiliumClusterwideNetworkPolicy', apiVersion: 'cilium.io/v2', path: '/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies', list: crd('cilium.io', 'v2', 'ciliumclusterwidenetworkpolicies') },
-    { kind: 'TracingPolicy', apiVersion: 'cilium.io/v1alpha1', path: '/apis/cilium.io/v1alpha1/tracingpolicies', list: crd('cilium.io', 'v1alpha1', 'tracingpolicies') },
-    { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', path: '/apis/networking.k8s.io/v1/networkpolicies', list: async () => (await net.listNetworkPolicyForAllNamespaces()) as never },
+    {
+      kind: 'CiliumNetworkPolicy',
+      apiVersion: 'cilium.io/v2',
+      path: '/apis/cilium.io/v2/ciliumnetworkpolicies',
+      list: crd('cilium.io', 'v2', 'ciliumnetworkpolicies'),
+    },
+    {
+      kind: 'CiliumClusterwideNetworkPolicy',
+      apiVersion: 'cilium.io/v2',
+      path: '/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies',
+      list: crd('cilium.io', 'v2', 'ciliumclusterwidenetworkpolicies'),
+    },
+    {
+      kind: 'TracingPolicy',
+      apiVersion: 'cilium.io/v1alpha1',
+      path: '/apis/cilium.io/v1alpha1/tracingpolicies',
+      list: crd('cilium.io', 'v1alpha1', 'tracingpolicies'),
+    },
+    {
+      kind: 'NetworkPolicy',
+      apiVersion: 'networking.k8s.io/v1',
+      path: '/apis/networking.k8s.io/v1/networkpolicies',
+      list: async () => (await net.listNetworkPolicyForAllNamespaces()) as never,
+    },
     { kind: 'Pod', apiVersion: 'v1', path: '/api/v1/pods', list: async () => (await core.listPodForAllNamespaces()) as never },
     { kind: 'Namespace', apiVersion: 'v1', path: '/api/v1/namespaces', list: async () => (await core.listNamespace()) as never },
   ];
@@ -38,7 +76,11 @@ export class KubeSource implements PolicySource {
   private synced = false;
 
   /** `onChange` runs on every watch event (the controller coalesces them into one reconcile). */
-  constructor(private readonly kc: KubeConfig, private readonly onChange: () => void, private readonly onError: (kind: string, err: unknown) => void = () => undefined) {}
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly onChange: () => void,
+    private readonly onError: (kind: string, err: unknown) => void = () => undefined,
+  ) {}
 
   async start(): Promise<void> {
     for (const r of resources(this.kc)) {
@@ -65,14 +107,19 @@ export class KubeSource implements PolicySource {
     const files: SourceFile[] = [];
     const h = createHash('sha256');
     for (const w of this.watched) {
-      const objs = [...w.informer.list()].sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
+      const objs = [...w.informer.list()].sort((a, b) =>
+        `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`),
+      );
       for (const o of objs) {
         const md = o.metadata ?? {};
         h.update(`${w.apiVersion}/${w.kind}/${md.namespace ?? ''}/${md.name ?? ''}@${md.resourceVersion ?? ''}\n`);
         const { managedFields: _m, ...metadata } = md as Record<string, unknown>;
         void _m;
         const doc = { ...(o as unknown as Record<string, unknown>), apiVersion: w.apiVersion, kind: w.kind, metadata };
-        files.push({ file: `cluster/${w.kind}/${md.namespace ? `${md.namespace}/` : ''}${md.name ?? 'unnamed'}.yaml`, bytes: Buffer.from(stringify(doc)) });
+        files.push({
+          file: `cluster/${w.kind}/${md.namespace ? `${md.namespace}/` : ''}${md.name ?? 'unnamed'}.yaml`,
+          bytes: Buffer.from(stringify(doc)),
+        });
       }
     }
     return { revision: h.digest('hex').slice(0, 40), files };

@@ -53,19 +53,34 @@ export function rolloutStatus(v: ControllerView, generation: number, previous: C
     case 'Compiling':
     case 'Canary':
     case 'Rolling':
-      conditions = [cond('Ready', 'False', 'Progressing', `Rolling out ${short(rev)}`), cond('Reconciling', 'True', v.phase, `${v.phase}: ${short(rev)} applied on ${nodesApplied} nodes`)];
+      conditions = [
+        cond('Ready', 'False', 'Progressing', `Rolling out ${short(rev)}`),
+        cond('Reconciling', 'True', v.phase, `${v.phase}: ${short(rev)} applied on ${nodesApplied} nodes`),
+      ];
       break;
     case 'RolledBack':
-      conditions = [cond('Ready', 'False', 'RolledBack', `Revision ${short(good)} in force; ${short(rev)} was rolled back`), cond('Stalled', 'True', 'CanaryGateFailed', v.lastError?.message ?? 'rolled back')];
+      conditions = [
+        cond('Ready', 'False', 'RolledBack', `Revision ${short(good)} in force; ${short(rev)} was rolled back`),
+        cond('Stalled', 'True', 'CanaryGateFailed', v.lastError?.message ?? 'rolled back'),
+      ];
       break;
     case 'CompileFailed':
-      conditions = [cond('Ready', 'False', 'CompileFailed', `Revision ${short(good)} in force`), cond('Stalled', 'True', 'CompileFailed', v.lastError?.message ?? 'does not compile')];
+      conditions = [
+        cond('Ready', 'False', 'CompileFailed', `Revision ${short(good)} in force`),
+        cond('Stalled', 'True', 'CompileFailed', v.lastError?.message ?? 'does not compile'),
+      ];
       break;
     case 'Degraded':
-      conditions = [cond('Ready', 'False', 'Degraded', `Revision ${short(rev)} applied on ${nodesApplied} nodes`), cond('Stalled', 'True', 'NodesFailed', v.lastError?.message ?? 'some nodes did not apply')];
+      conditions = [
+        cond('Ready', 'False', 'Degraded', `Revision ${short(rev)} applied on ${nodesApplied} nodes`),
+        cond('Stalled', 'True', 'NodesFailed', v.lastError?.message ?? 'some nodes did not apply'),
+      ];
       break;
     default:
-      conditions = [cond('Ready', 'Unknown', 'Idle', 'No revision rolled out yet'), cond('Reconciling', 'True', 'Idle', 'Waiting for the first revision')];
+      conditions = [
+        cond('Ready', 'Unknown', 'Idle', 'No revision rolled out yet'),
+        cond('Reconciling', 'True', 'Idle', 'Waiting for the first revision'),
+      ];
   }
   return {
     observedGeneration: generation,

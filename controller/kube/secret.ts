@@ -9,7 +9,10 @@ export async function keyFromSecret(ref: string, kc: KubeConfig = defaultKubeCon
   const api = kc.makeApiClient(CoreV1Api);
   const secret = await api.readNamespacedSecret({ namespace: m[1]!, name: m[2]! });
   const data = secret.data?.['ed25519.key'];
-  if (!data) throw new Error(`Secret ${ref} has no data key ed25519.key (create it with: kubectl -n ${m[1]} create secret generic ${m[2]} --from-file=ed25519.key=key.pem)`);
+  if (!data)
+    throw new Error(
+      `Secret ${ref} has no data key ed25519.key (create it with: kubectl -n ${m[1]} create secret generic ${m[2]} --from-file=ed25519.key=key.pem)`,
+    );
   return signingKeyFromPem(Buffer.from(data, 'base64'), `Secret ${ref} (ed25519.key)`);
 }
 

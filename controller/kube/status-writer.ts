@@ -23,7 +23,13 @@ export class PolicyRolloutWriter {
   private readonly onChange = () => this.schedule();
   lastError: string | undefined;
 
-  constructor(kc: KubeConfig, private readonly c: Controller, readonly namespace: string, readonly name: string, private readonly debounceMs = 200) {
+  constructor(
+    kc: KubeConfig,
+    private readonly c: Controller,
+    readonly namespace: string,
+    readonly name: string,
+    private readonly debounceMs = 200,
+  ) {
     this.api = kc.makeApiClient(CustomObjectsApi);
   }
 
@@ -42,9 +48,11 @@ export class PolicyRolloutWriter {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.writing = this.writing.then(() => this.write()).catch((err: unknown) => {
-        this.lastError = (err as Error).message;
-      });
+      this.writing = this.writing
+        .then(() => this.write())
+        .catch((err: unknown) => {
+          this.lastError = (err as Error).message;
+        });
     }, this.debounceMs);
   }
 
@@ -56,7 +64,18 @@ export class PolicyRolloutWriter {
       obj = (await this.api.getNamespacedCustomObject(base)) as PolicyRolloutObject;
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
-      obj = (await this.api.createNamespacedCustomObject({ group, version, namespace: this.namespace, plural, body: { apiVersion: `${group}/${version}`, kind: 'PolicyRollout', metadata: { name: this.name, namespace: this.namespace }, spec: {} } })) as PolicyRolloutObject;
+      obj = (await this.api.createNamespacedCustomObject({
+        group,
+        version,
+        namespace: this.namespace,
+        plural,
+        body: {
+          apiVersion: `${group}/${version}`,
+          kind: 'PolicyRollout',
+          metadata: { name: this.name, namespace: this.namespace },
+          spec: {},
+        },
+      })) as PolicyRolloutObject;
     }
     const status = rolloutStatus(this.c.status() as ControllerView, obj.metadata.generation ?? 1, obj.status?.conditions ?? []);
     await this.api.replaceNamespacedCustomObjectStatus({ ...base, body: { ...obj, status } });

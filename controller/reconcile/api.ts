@@ -2,7 +2,16 @@
 // digest and report; operators read /v1/status and /metrics; Git hosts call /v1/webhook.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { checkServerAuth, listen, sendJson, type Listening, type Principal, type Route, type ServeOptions, type TransportOptions } from '../transport/http.js';
+import {
+  checkServerAuth,
+  listen,
+  sendJson,
+  type Listening,
+  type Principal,
+  type Route,
+  type ServeOptions,
+  type TransportOptions,
+} from '../transport/http.js';
 import { validateAgainst } from '../../compiler/lint/schema.js';
 import type { AgentReport, Controller, DesiredDocument, SignedTimestamp } from './controller.js';
 import type { NodeFeatures } from '../agent/datapath.js';
@@ -20,9 +29,18 @@ export function controllerRoute(method: string, p: string): Route {
   return { maxBody: 0 };
 }
 
-export async function serveController(c: Controller, host: string, port: number, transport: TransportOptions, serve: Omit<ServeOptions, 'route'> = {}): Promise<Listening> {
+export async function serveController(
+  c: Controller,
+  host: string,
+  port: number,
+  transport: TransportOptions,
+  serve: Omit<ServeOptions, 'route'> = {},
+): Promise<Listening> {
   checkServerAuth(transport);
-  return listen(host, port, transport, (req, res, body, principal) => route(c, req, res, body, principal), { ...serve, route: controllerRoute });
+  return listen(host, port, transport, (req, res, body, principal) => route(c, req, res, body, principal), {
+    ...serve,
+    route: controllerRoute,
+  });
 }
 
 /** The body as JSON, checked against a schema of schemas/: the value, or the first problem. */
@@ -38,7 +56,13 @@ function parseBody<T>(body: Buffer, schema: string): { value: T } | { error: str
   return { value: v as T };
 }
 
-async function route(c: Controller, req: IncomingMessage, res: ServerResponse, body: Buffer, principal: Principal | undefined): Promise<void> {
+async function route(
+  c: Controller,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  principal: Principal | undefined,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const p = url.pathname;
   const m = req.method ?? 'GET';
@@ -52,11 +76,15 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
     return void res.writeHead(200, { 'content-type': c.metrics.registry.contentType }).end(text);
   }
   if (p === '/v1/status' && m === 'GET') {
-    if (!principal?.operator) return sendJson(res, 403, { error: 'status is for operators: present the operator token or a client certificate' });
+    if (!principal?.operator)
+      return sendJson(res, 403, { error: 'status is for operators: present the operator token or a client certificate' });
     return sendJson(res, 200, c.status());
   }
   if (p === '/v1/webhook' && m === 'POST') {
-    if (!principal?.operator && principal?.via !== 'webhook-signature') return sendJson(res, 403, { error: 'the webhook needs the operator token, a client certificate or a signature by the webhook secret' });
+    if (!principal?.operator && principal?.via !== 'webhook-signature')
+      return sendJson(res, 403, {
+        error: 'the webhook needs the operator token, a client certificate or a signature by the webhook secret',
+      });
     void c.trigger('webhook');
     return sendJson(res, 202, { accepted: true });
   }
@@ -104,8 +132,12 @@ async function route(c: Controller, req: IncomingMessage, res: ServerResponse, b
     }
     if (!nodeName.test(node)) return sendJson(res, 400, { error: `invalid node name ${JSON.stringify(node.slice(0, 300))}` });
     // A credential speaks for the node it names (certificate CN/SAN, per-node token), and only for a node the controller knows.
-    if (!principal?.nodes.includes(node)) return sendJson(res, 403, { error: `this credential is not node ${node}'s (it names ${principal?.nodes.length ? principal.nodes.join(', ') : 'no node'})` });
-    if (principal.via !== 'node-token' && !c.knownNode(node)) return sendJson(res, 403, { error: `node ${node} is not in the inventory or the allow list of this controller` });
+    if (!principal?.nodes.includes(node))
+      return sendJson(res, 403, {
+        error: `this credential is not node ${node}'s (it names ${principal?.nodes.length ? principal.nodes.join(', ') : 'no node'})`,
+      });
+    if (principal.via !== 'node-token' && !c.knownNode(node))
+      return sendJson(res, 403, { error: `node ${node} is not in the inventory or the allow list of this controller` });
     const what = mm[2]!;
     if (what === 'register' && m === 'POST') {
       const r = parseBody<{ features?: NodeFeatures; applied?: BundleRef; proof?: SignedTimestamp }>(body, 'agent-register');
@@ -176,7 +208,11 @@ const deltas = new Map<string, Buffer | null>();
 const gzipped = new Map<string, Buffer>();
 
 function sendContent(req: IncomingMessage, res: ServerResponse, digest: string, bytes: Buffer, type: string): void {
-  const headers: Record<string, string | number> = { 'content-type': type, 'cache-control': 'public, max-age=31536000, immutable', etag: `"${digest}"` };
+  const headers: Record<string, string | number> = {
+    'content-type': type,
+    'cache-control': 'public, max-age=31536000, immutable',
+    etag: `"${digest}"`,
+  };
   if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) && bytes.length > 256) {
     let gz = gzipped.get(digest);
     if (!gz) {
@@ -184,7 +220,8 @@ function sendContent(req: IncomingMessage, res: ServerResponse, digest: string, 
       gz = gzipSync(bytes, { level: 6 });
       gzipped.set(digest, gz);
     }
-    if (gz.length < bytes.length) return void res.writeHead(200, { ...headers, 'content-encoding': 'gzip', 'content-length': gz.length }).end(gz);
+    if (gz.length < bytes.length)
+      return void res.writeHead(200, { ...headers, 'content-encoding': 'gzip', 'content-length': gz.length }).end(gz);
   }
   res.writeHead(200, { ...headers, 'content-length': bytes.length }).end(bytes);
 }

@@ -81,14 +81,31 @@ export class ProjectCompiler implements Compiler {
     try {
       return await f();
     } catch (err) {
-      return { ok: false, diagnostics: [diagnostic('controller/compiler-error', 'error', `the compiler failed: ${(err as Error).message}; this is a bug in weir, not in the policies (the last good bundle stays in force)`, { file: '.', line: 1, column: 1, endLine: 1, endColumn: 1 })], compiler: this.name };
+      return {
+        ok: false,
+        diagnostics: [
+          diagnostic(
+            'controller/compiler-error',
+            'error',
+            `the compiler failed: ${(err as Error).message}; this is a bug in weir, not in the policies (the last good bundle stays in force)`,
+            { file: '.', line: 1, column: 1, endLine: 1, endColumn: 1 },
+          ),
+        ],
+        compiler: this.name,
+      };
     }
   }
 
   private async build(documents: PolicyDocument[], loadDiagnostics: Diagnostic[], commit: string, paths: string[]): Promise<CompileResult> {
     const inv = loadInventory(documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
     const policyDocs = documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
-    const r = await buildFromDocuments(policyDocs, inv.inventory, { source: { revision: commit, paths }, commit, producers: extraProducers, cache: this.mapStates, compileCache: this.identities });
+    const r = await buildFromDocuments(policyDocs, inv.inventory, {
+      source: { revision: commit, paths },
+      commit,
+      producers: extraProducers,
+      cache: this.mapStates,
+      compileCache: this.identities,
+    });
     const diagnostics = sortDiagnostics([...loadDiagnostics, ...inv.diagnostics, ...r.diagnostics]);
     if (hasErrors(diagnostics) || !r.bundle) return { ok: false, diagnostics, compiler: this.name };
     return { ok: true, diagnostics, bundle: r.bundle, compiler: this.name };

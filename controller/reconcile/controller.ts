@@ -226,7 +226,14 @@ export class Controller extends EventEmitter {
   /** A signed statement that `manifest` (at `sequence`) is what `node` should run, valid for the freshness window. */
   timestamp(node: string, manifest: string, sequence: number): SignedTimestamp {
     const issuedAt = Date.now();
-    const t: NodeTimestamp = { kind: 'NodeTimestamp', node, manifest, sequence, issuedAt, expires: issuedAt + (this.opts.freshnessMs ?? 15 * 60_000) };
+    const t: NodeTimestamp = {
+      kind: 'NodeTimestamp',
+      node,
+      manifest,
+      sequence,
+      issuedAt,
+      expires: issuedAt + (this.opts.freshnessMs ?? 15 * 60_000),
+    };
     const bytes = timestampBytes(t);
     return { statement: bytes.toString('base64'), signature: signDigest(this.opts.key, sha256(bytes)) };
   }
@@ -243,7 +250,10 @@ export class Controller extends EventEmitter {
       if (!verifyDigest(this.opts.key.publicKey, sha256(bytes), proof.signature)) return;
       const t = parseTimestamp(bytes);
       if (t.node !== node || t.sequence <= (this.state.sequence ?? 0)) return;
-      this.log.warn({ node, sequence: t.sequence, had: this.state.sequence ?? 0 }, 'a node runs a later rollout step than this controller remembers; numbering continues above it');
+      this.log.warn(
+        { node, sequence: t.sequence, had: this.state.sequence ?? 0 },
+        'a node runs a later rollout step than this controller remembers; numbering continues above it',
+      );
       this.state.sequence = t.sequence;
       this.metrics.sequence.set(t.sequence);
     } catch {
@@ -287,7 +297,14 @@ export class Controller extends EventEmitter {
       this.nodeViews.delete(key);
       return this.nodeDesired(node);
     }
-    return { revision: d.revision, digest: d.digest, sequence, manifest: digest, signature: view.signature, timestamp: this.timestamp(node, digest, sequence) };
+    return {
+      revision: d.revision,
+      digest: d.digest,
+      sequence,
+      manifest: digest,
+      signature: view.signature,
+      timestamp: this.timestamp(node, digest, sequence),
+    };
   }
 
   /** The delta from one node view to another of the same node, when both are in memory. */
@@ -417,7 +434,8 @@ export class Controller extends EventEmitter {
   health(): { ok: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.fault) reasons.push(`since ${this.fault.since}: ${this.fault.message}`);
-    if (this.unsaved && !this.fault) reasons.push(`the controller state could not be written to ${this.opts.stateDir}; check the disk (retried by itself)`);
+    if (this.unsaved && !this.fault)
+      reasons.push(`the controller state could not be written to ${this.opts.stateDir}; check the disk (retried by itself)`);
     return { ok: reasons.length === 0, reasons };
   }
 
@@ -468,7 +486,10 @@ export class Controller extends EventEmitter {
       const errors = result.diagnostics.filter((d) => d.severity === 'error');
       const first = errors[0];
       this.phase = 'CompileFailed';
-      this.fail(revision, `commit ${revision.slice(0, 12)} does not compile (${errors.length} error${errors.length === 1 ? '' : 's'})${first ? `: ${first.file}:${first.line}:${first.column}: ${first.message} [${first.rule}]` : ''}; it is not rolled out, the last good bundle stays in force`);
+      this.fail(
+        revision,
+        `commit ${revision.slice(0, 12)} does not compile (${errors.length} error${errors.length === 1 ? '' : 's'})${first ? `: ${first.file}:${first.line}:${first.column}: ${first.message} [${first.rule}]` : ''}; it is not rolled out, the last good bundle stays in force`,
+      );
       await this.persist();
       return;
     }
@@ -505,12 +526,17 @@ export class Controller extends EventEmitter {
 
   /** Keys the canary order: derived from the signing key, so nobody without it can predict which node is picked. */
   private get canarySecret(): Buffer {
-    return createHmac('sha256', this.opts.key.privateKey.export({ type: 'pkcs8', format: 'der' })).update('weir canary order').digest();
+    return createHmac('sha256', this.opts.key.privateKey.export({ type: 'pkcs8', format: 'der' }))
+      .update('weir canary order')
+      .digest();
   }
 
   private liveNodes(): string[] {
     const stale = this.opts.nodeStaleMs ?? 90_000;
-    return [...this.nodes.values()].filter((n) => Date.now() - n.lastSeen <= stale).map((n) => n.node).sort();
+    return [...this.nodes.values()]
+      .filter((n) => Date.now() - n.lastSeen <= stale)
+      .map((n) => n.node)
+      .sort();
   }
 
   private async waitFor<T>(check: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
@@ -537,7 +563,9 @@ export class Controller extends EventEmitter {
     const started = performance.now();
     const ref = this.issue(candidate);
     const live = this.liveNodes();
-    const canaries = this.opts.canaries?.length ? this.opts.canaries.filter((c) => live.includes(c)) : canaryOrder(live, this.canarySecret).slice(0, this.opts.canaryCount ?? 1);
+    const canaries = this.opts.canaries?.length
+      ? this.opts.canaries.filter((c) => live.includes(c))
+      : canaryOrder(live, this.canarySecret).slice(0, this.opts.canaryCount ?? 1);
     const baseline: Record<string, number> = {};
     for (const c of canaries) baseline[c] = this.nodes.get(c)?.dropRate ?? 0;
     this.state.current = { ...ref, phase: 'Canary', startedAt: new Date().toISOString(), canaries, baseline };
@@ -558,24 +586,47 @@ export class Controller extends EventEmitter {
     this.log.warn({ revision: ref.revision, phase: cur.phase }, 'resuming an interrupted rollout');
     this.phase = cur.phase;
     if (cur.phase === 'Canary') {
-      const canaries = cur.canaries ?? Object.entries(this.state.desired).filter(([, r]) => r.digest === cur.digest).map(([n]) => n);
+      const canaries =
+        cur.canaries ??
+        Object.entries(this.state.desired)
+          .filter(([, r]) => r.digest === cur.digest)
+          .map(([n]) => n);
       await this.canaryGate(ref, canaries, cur.baseline ?? {}, performance.now());
     } else await this.rollingPhase(ref, performance.now());
   }
 
-  private async canaryGate(ref: BundleRef & { sequence: number }, canaries: string[], baseline: Record<string, number>, started: number): Promise<void> {
+  private async canaryGate(
+    ref: BundleRef & { sequence: number },
+    canaries: string[],
+    baseline: Record<string, number>,
+    started: number,
+  ): Promise<void> {
     const current = this.state.current!;
     const previous = this.state.lastGood?.digest === ref.digest ? undefined : this.state.lastGood;
     const gate = await this.waitFor(() => {
-      const g = evaluateGate(ref.digest, canaries.map((c) => {
-        const n = this.nodes.get(c);
-        return { node: c, ...(n?.applied ? { appliedDigest: n.applied.digest } : {}), ...(n?.failedDigest ? { failedDigest: n.failedDigest } : {}), ...(n?.error ? { error: n.error } : {}), ...(n?.dropRate !== undefined ? { dropRate: n.dropRate } : {}) };
-      }), new Map(Object.entries(baseline)), this.opts.maxDropRateIncrease ?? 0.05);
+      const g = evaluateGate(
+        ref.digest,
+        canaries.map((c) => {
+          const n = this.nodes.get(c);
+          return {
+            node: c,
+            ...(n?.applied ? { appliedDigest: n.applied.digest } : {}),
+            ...(n?.failedDigest ? { failedDigest: n.failedDigest } : {}),
+            ...(n?.error ? { error: n.error } : {}),
+            ...(n?.dropRate !== undefined ? { dropRate: n.dropRate } : {}),
+          };
+        }),
+        new Map(Object.entries(baseline)),
+        this.opts.maxDropRateIncrease ?? 0.05,
+      );
       return g.result === 'wait' ? undefined : g;
     }, this.opts.gateTimeoutMs ?? 30_000);
     if (this.stopped) return;
     if (!gate || gate.result === 'fail') {
-      const reason = gate?.result === 'fail' ? gate.reason : `canary gate timed out after ${this.opts.gateTimeoutMs ?? 30_000} ms waiting for ${canaries.filter((c) => this.nodes.get(c)?.applied?.digest !== ref.digest).join(', ')}`;
+      const reason =
+        gate?.result === 'fail'
+          ? gate.reason
+          : `canary gate timed out after ${this.opts.gateTimeoutMs ?? 30_000} ms waiting for ${canaries.filter((c) => this.nodes.get(c)?.applied?.digest !== ref.digest).join(', ')}`;
       // Back to the last good content as a new, higher step: the canaries' agents refuse anything older than what they ran.
       const back = previous ? this.issue(previous) : undefined;
       for (const c of canaries) {
@@ -584,7 +635,10 @@ export class Controller extends EventEmitter {
       }
       current.finishedAt = new Date().toISOString();
       this.setPhase('RolledBack');
-      this.fail(ref.revision, `rollout of ${ref.revision.slice(0, 12)} stopped at the canary gate and rolled back${previous ? ` to ${previous.revision.slice(0, 12)}` : ''}: ${reason}`);
+      this.fail(
+        ref.revision,
+        `rollout of ${ref.revision.slice(0, 12)} stopped at the canary gate and rolled back${previous ? ` to ${previous.revision.slice(0, 12)}` : ''}: ${reason}`,
+      );
       this.metrics.rollouts.inc({ result: 'rolled_back' });
       this.metrics.rolloutSeconds.observe({ result: 'rolled_back' }, (performance.now() - started) / 1000);
       await this.persist();
@@ -603,7 +657,9 @@ export class Controller extends EventEmitter {
   private async rollingPhase(ref: BundleRef, started: number): Promise<void> {
     const current = this.state.current!;
     const done = await this.waitFor(() => {
-      const pending = this.liveNodes().filter((n) => this.nodes.get(n)?.applied?.digest !== ref.digest && this.nodes.get(n)?.failedDigest !== ref.digest);
+      const pending = this.liveNodes().filter(
+        (n) => this.nodes.get(n)?.applied?.digest !== ref.digest && this.nodes.get(n)?.failedDigest !== ref.digest,
+      );
       return pending.length === 0 ? true : undefined;
     }, this.opts.rolloutTimeoutMs ?? 120_000);
     if (this.stopped) return;
@@ -617,7 +673,10 @@ export class Controller extends EventEmitter {
       this.metrics.rolloutSeconds.observe({ result: 'complete' }, (performance.now() - started) / 1000);
     } else {
       this.setPhase('Degraded');
-      this.fail(ref.revision, `rollout of ${ref.revision.slice(0, 12)} passed the canary gate but ${failed.length} node(s) did not apply it: ${failed.map((n) => `${n}${this.nodes.get(n)?.error ? ` (${this.nodes.get(n)!.error})` : ''}`).join(', ')}`);
+      this.fail(
+        ref.revision,
+        `rollout of ${ref.revision.slice(0, 12)} passed the canary gate but ${failed.length} node(s) did not apply it: ${failed.map((n) => `${n}${this.nodes.get(n)?.error ? ` (${this.nodes.get(n)!.error})` : ''}`).join(', ')}`,
+      );
       this.metrics.rollouts.inc({ result: 'degraded' });
     }
     await this.persist();

@@ -17,7 +17,10 @@ export function transientCode(err: unknown): string | undefined {
 
 /** A fault that should be retried: the work is not marked done, and the reason is shown until it passes. */
 export class TransientFault extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
   }
 }

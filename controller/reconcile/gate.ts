@@ -11,10 +11,16 @@ export interface CanaryReport {
 
 export type GateResult = { result: 'pass' } | { result: 'wait'; waitingFor: string[] } | { result: 'fail'; reason: string };
 
-export function evaluateGate(digest: string, canaries: CanaryReport[], baseline: ReadonlyMap<string, number>, maxDropRateIncrease: number): GateResult {
+export function evaluateGate(
+  digest: string,
+  canaries: CanaryReport[],
+  baseline: ReadonlyMap<string, number>,
+  maxDropRateIncrease: number,
+): GateResult {
   const waitingFor: string[] = [];
   for (const c of canaries) {
-    if (c.failedDigest === digest) return { result: 'fail', reason: `canary ${c.node} failed to apply the bundle: ${c.error ?? 'no reason given'}` };
+    if (c.failedDigest === digest)
+      return { result: 'fail', reason: `canary ${c.node} failed to apply the bundle: ${c.error ?? 'no reason given'}` };
     if (c.appliedDigest !== digest) {
       waitingFor.push(c.node);
       continue;
@@ -22,9 +28,13 @@ export function evaluateGate(digest: string, canaries: CanaryReport[], baseline:
     const before = baseline.get(c.node) ?? 0;
     const after = c.dropRate ?? 0;
     // A rate that is not a number in 0..1 vouches for nothing (a NaN compares false with every bound).
-    if (typeof after !== 'number' || !Number.isFinite(after) || after < 0 || after > 1) return { result: 'fail', reason: `canary ${c.node} reported a drop rate that is not a fraction (${String(after).slice(0, 40)})` };
+    if (typeof after !== 'number' || !Number.isFinite(after) || after < 0 || after > 1)
+      return { result: 'fail', reason: `canary ${c.node} reported a drop rate that is not a fraction (${String(after).slice(0, 40)})` };
     if (after - before > maxDropRateIncrease) {
-      return { result: 'fail', reason: `canary ${c.node}: drop rate rose from ${(before * 100).toFixed(1)}% to ${(after * 100).toFixed(1)}% (allowed increase ${(maxDropRateIncrease * 100).toFixed(1)} points)` };
+      return {
+        result: 'fail',
+        reason: `canary ${c.node}: drop rate rose from ${(before * 100).toFixed(1)}% to ${(after * 100).toFixed(1)}% (allowed increase ${(maxDropRateIncrease * 100).toFixed(1)} points)`,
+      };
     }
   }
   return waitingFor.length ? { result: 'wait', waitingFor } : { result: 'pass' };

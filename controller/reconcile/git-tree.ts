@@ -8,7 +8,11 @@ export class GitDocuments {
   /** Files with diagnostics are not cached, so their diagnostics always name the current commit. */
   private readonly parsed = new Map<string, PolicyDocument[]>();
 
-  async read(root: string, rev: string, paths: string[]): Promise<{ documents: PolicyDocument[]; diagnostics: Diagnostic[]; commit: string } | { error: Diagnostic }> {
+  async read(
+    root: string,
+    rev: string,
+    paths: string[],
+  ): Promise<{ documents: PolicyDocument[]; diagnostics: Diagnostic[]; commit: string } | { error: Diagnostic }> {
     const key = (file: string, oid: string) => `${file}\0${oid}`;
     if (this.parsed.size > 20_000) this.parsed.clear();
     // What the cache held when the files were listed: those are not read, and are taken from here

@@ -27,7 +27,11 @@ export interface PolicySource {
 export const allowedTransports = ['https', 'http', 'ssh', 'git+ssh', 'ssh+git', 'file'] as const;
 
 /** Only these protocols may be used by the fetch itself (redirects and submodules included). */
-const protocolAllowList = ['-c', 'protocol.allow=never', ...['https', 'http', 'ssh', 'file'].flatMap((p) => ['-c', `protocol.${p}.allow=always`])];
+const protocolAllowList = [
+  '-c',
+  'protocol.allow=never',
+  ...['https', 'http', 'ssh', 'file'].flatMap((p) => ['-c', `protocol.${p}.allow=always`]),
+];
 
 export class SourceRefused extends Error {
   override name = 'SourceRefused';
@@ -35,12 +39,14 @@ export class SourceRefused extends Error {
 
 /** Where a repository string points: a local path, or a URL with an allowed transport; throws SourceRefused otherwise. */
 export function classifyRepository(url: string): { kind: 'local'; path: string } | { kind: 'remote'; transport: string } {
-  if (url.length === 0 || url.length > 4096 || /[\u0000-\u001f\u007f]/.test(url)) throw new SourceRefused('the repository is empty, too long or contains control characters');
+  if (url.length === 0 || url.length > 4096 || /[\u0000-\u001f\u007f]/.test(url))
+    throw new SourceRefused('the repository is empty, too long or contains control characters');
   if (url.startsWith('-')) throw new SourceRefused(`repository ${JSON.stringify(url)} starts with "-": it would be read as a git option`);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(url);
   if (scheme) {
     const t = scheme[1]!.toLowerCase();
-    if (!(allowedTransports as readonly string[]).includes(t)) throw new SourceRefused(`transport ${t}:// is not allowed (allowed: ${allowedTransports.join(', ')})`);
+    if (!(allowedTransports as readonly string[]).includes(t))
+      throw new SourceRefused(`transport ${t}:// is not allowed (allowed: ${allowedTransports.join(', ')})`);
     return { kind: 'remote', transport: t };
   }
   // `helper::address` is a remote helper (ext::, fd::, ...): never allowed.
@@ -49,12 +55,24 @@ export function classifyRepository(url: string): { kind: 'local'; path: string }
   if (path.isAbsolute(url)) return { kind: 'local', path: url };
   // scp-like ssh: [user@]host:path
   if (/^([a-zA-Z0-9._-]+@)?[a-zA-Z0-9.-]+:[^:]/.test(url) && !url.includes('::')) return { kind: 'remote', transport: 'ssh' };
-  throw new SourceRefused(`repository ${JSON.stringify(url)} is neither an absolute path nor a URL with an allowed transport (${allowedTransports.join(', ')})`);
+  throw new SourceRefused(
+    `repository ${JSON.stringify(url)} is neither an absolute path nor a URL with an allowed transport (${allowedTransports.join(', ')})`,
+  );
 }
 
 /** A branch name git accepts and that cannot be read as an option or a refspec. */
 export function checkBranch(branch: string): void {
-  const bad = branch.length === 0 || branch.length > 255 || branch.startsWith('-') || branch.startsWith('/') || branch.endsWith('/') || branch.endsWith('.lock') || branch.includes('..') || branch.includes('//') || branch.includes('@{') || /[\u0000-\u0020\u007f~^:?*[\\]/.test(branch);
+  const bad =
+    branch.length === 0 ||
+    branch.length > 255 ||
+    branch.startsWith('-') ||
+    branch.startsWith('/') ||
+    branch.endsWith('/') ||
+    branch.endsWith('.lock') ||
+    branch.includes('..') ||
+    branch.includes('//') ||
+    branch.includes('@{') ||
+    /[\u0000-\u0020\u007f~^:?*[\\]/.test(branch);
   if (bad) throw new SourceRefused(`branch ${JSON.stringify(branch)} is not a valid branch name`);
 }
 
@@ -69,7 +87,11 @@ export class GitSource implements PolicySource {
   readonly mirror: string;
   private readonly local: boolean;
 
-  constructor(readonly url: string, readonly branch: string, workDir: string) {
+  constructor(
+    readonly url: string,
+    readonly branch: string,
+    workDir: string,
+  ) {
     const where = classifyRepository(url);
     checkBranch(branch);
     // A local repository is read in place (objects are immutable; the branch ref is read, never
@@ -111,7 +133,24 @@ export class GitSource implements PolicySource {
     const tmp = `${this.mirror}.tmp-${process.pid}`;
     await fs.rm(tmp, { recursive: true, force: true });
     try {
-      await runGit([...protocolAllowList, 'clone', '--bare', '--quiet', '--no-tags', '--filter=blob:none', '--single-branch', '--branch', this.branch, '--', this.url, tmp], path.dirname(this.mirror), { timeoutMs: 600_000 });
+      await runGit(
+        [
+          ...protocolAllowList,
+          'clone',
+          '--bare',
+          '--quiet',
+          '--no-tags',
+          '--filter=blob:none',
+          '--single-branch',
+          '--branch',
+          this.branch,
+          '--',
+          this.url,
+          tmp,
+        ],
+        path.dirname(this.mirror),
+        { timeoutMs: 600_000 },
+      );
       await fs.rename(tmp, this.mirror);
     } catch (err) {
       await fs.rm(tmp, { recursive: true, force: true });
@@ -126,16 +165,36 @@ export class GitSource implements PolicySource {
     const git = (args: string[]) => runGit(args, dir);
     if (this.local) {
       // A loose ref is one small file: read it without spawning git (packed refs fall back to rev-parse).
-      commit = (await this.looseRef()) ?? (await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${this.branch}^{commit}`]).catch(orEmpty)).trim();
-      if (!commit) throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: no such branch in that repository; check the path and the branch name`);
+      commit =
+        (await this.looseRef()) ??
+        (await git(['rev-parse', '--verify', '--quiet', '--end-of-options', `refs/heads/${this.branch}^{commit}`]).catch(orEmpty)).trim();
+      if (!commit)
+        throw new Error(
+          `cannot fetch branch ${this.branch} of ${this.url}: no such branch in that repository; check the path and the branch name`,
+        );
     } else {
       const ref = `refs/weir/${this.branch}`;
       try {
         await this.ensureMirror();
-        await runGit([...protocolAllowList, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--', 'origin', `+refs/heads/${this.branch}:${ref}`], this.mirror, { timeoutMs: 600_000 });
+        await runGit(
+          [
+            ...protocolAllowList,
+            'fetch',
+            '--quiet',
+            '--no-tags',
+            '--no-write-fetch-head',
+            '--',
+            'origin',
+            `+refs/heads/${this.branch}:${ref}`,
+          ],
+          this.mirror,
+          { timeoutMs: 600_000 },
+        );
       } catch (err) {
         if (transientCode(err)) throw err;
-        throw new Error(`cannot fetch branch ${this.branch} of ${this.url}: ${(err as Error).message.trim().split('\n')[0]}; check the URL, the branch name and credentials`);
+        throw new Error(
+          `cannot fetch branch ${this.branch} of ${this.url}: ${(err as Error).message.trim().split('\n')[0]}; check the URL, the branch name and credentials`,
+        );
       }
       commit = (await git(['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`])).trim();
     }

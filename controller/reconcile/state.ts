@@ -38,30 +38,57 @@ export function emptyState(): PersistedState {
 
 const phases: readonly RolloutPhase[] = ['Idle', 'Compiling', 'Canary', 'Rolling', 'Complete', 'RolledBack', 'CompileFailed', 'Degraded'];
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isRef = (v: unknown): v is BundleRef => isObj(v) && typeof v['revision'] === 'string' && typeof v['digest'] === 'string' && /^[0-9a-f]{64}$/.test(v['digest']) && (v['sequence'] === undefined || (Number.isSafeInteger(v['sequence']) && (v['sequence'] as number) >= 0));
+const isRef = (v: unknown): v is BundleRef =>
+  isObj(v) &&
+  typeof v['revision'] === 'string' &&
+  typeof v['digest'] === 'string' &&
+  /^[0-9a-f]{64}$/.test(v['digest']) &&
+  (v['sequence'] === undefined || (Number.isSafeInteger(v['sequence']) && (v['sequence'] as number) >= 0));
 
 /** The fields of a parsed state.json that hold what they should; what was dropped is named in `problems`. */
 export function normalizeState(raw: unknown): { state: PersistedState; problems: string[] } {
   if (!isObj(raw)) return { state: emptyState(), problems: ['state.json does not hold an object'] };
   const problems: string[] = [];
   const state = emptyState();
-  if (typeof raw['lastSeenCommit'] === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$|^[\x21-\x7e]{1,256}$/.test(raw['lastSeenCommit'])) state.lastSeenCommit = raw['lastSeenCommit'];
+  if (typeof raw['lastSeenCommit'] === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$|^[\x21-\x7e]{1,256}$/.test(raw['lastSeenCommit']))
+    state.lastSeenCommit = raw['lastSeenCommit'];
   else if (raw['lastSeenCommit'] !== undefined) problems.push('lastSeenCommit');
-  if (isRef(raw['lastGood'])) state.lastGood = { revision: raw['lastGood'].revision, digest: raw['lastGood'].digest, ...(raw['lastGood'].sequence !== undefined ? { sequence: raw['lastGood'].sequence } : {}) };
+  if (isRef(raw['lastGood']))
+    state.lastGood = {
+      revision: raw['lastGood'].revision,
+      digest: raw['lastGood'].digest,
+      ...(raw['lastGood'].sequence !== undefined ? { sequence: raw['lastGood'].sequence } : {}),
+    };
   else if (raw['lastGood'] !== undefined) problems.push('lastGood');
   const c = raw['current'];
-  if (isRef(c) && phases.includes((c as unknown as Record<string, unknown>)['phase'] as RolloutPhase) && typeof (c as unknown as Record<string, unknown>)['startedAt'] === 'string') {
+  if (
+    isRef(c) &&
+    phases.includes((c as unknown as Record<string, unknown>)['phase'] as RolloutPhase) &&
+    typeof (c as unknown as Record<string, unknown>)['startedAt'] === 'string'
+  ) {
     const cc = c as unknown as NonNullable<PersistedState['current']>;
     const canaries = Array.isArray(cc.canaries) && cc.canaries.every((n) => typeof n === 'string') ? cc.canaries : undefined;
-    const baseline = isObj(cc.baseline) && Object.values(cc.baseline).every((x) => typeof x === 'number' && x >= 0 && x <= 1) ? cc.baseline : undefined;
-    state.current = { revision: cc.revision, digest: cc.digest, ...(cc.sequence !== undefined ? { sequence: cc.sequence } : {}), phase: cc.phase, startedAt: cc.startedAt, ...(typeof cc.finishedAt === 'string' ? { finishedAt: cc.finishedAt } : {}), ...(canaries ? { canaries } : {}), ...(baseline ? { baseline } : {}) };
+    const baseline =
+      isObj(cc.baseline) && Object.values(cc.baseline).every((x) => typeof x === 'number' && x >= 0 && x <= 1) ? cc.baseline : undefined;
+    state.current = {
+      revision: cc.revision,
+      digest: cc.digest,
+      ...(cc.sequence !== undefined ? { sequence: cc.sequence } : {}),
+      phase: cc.phase,
+      startedAt: cc.startedAt,
+      ...(typeof cc.finishedAt === 'string' ? { finishedAt: cc.finishedAt } : {}),
+      ...(canaries ? { canaries } : {}),
+      ...(baseline ? { baseline } : {}),
+    };
   } else if (c !== undefined) problems.push('current');
   const e = raw['lastError'];
-  if (isObj(e) && typeof e['message'] === 'string' && typeof e['at'] === 'string') state.lastError = { message: e['message'], at: e['at'], ...(typeof e['revision'] === 'string' ? { revision: e['revision'] } : {}) };
+  if (isObj(e) && typeof e['message'] === 'string' && typeof e['at'] === 'string')
+    state.lastError = { message: e['message'], at: e['at'], ...(typeof e['revision'] === 'string' ? { revision: e['revision'] } : {}) };
   else if (e !== undefined) problems.push('lastError');
   if (isObj(raw['desired'])) {
     for (const [n, r] of Object.entries(raw['desired'])) {
-      if (isRef(r)) state.desired[n] = { revision: r.revision, digest: r.digest, ...(r.sequence !== undefined ? { sequence: r.sequence } : {}) };
+      if (isRef(r))
+        state.desired[n] = { revision: r.revision, digest: r.digest, ...(r.sequence !== undefined ? { sequence: r.sequence } : {}) };
       else problems.push(`desired.${n}`);
     }
   } else if (raw['desired'] !== undefined) problems.push('desired');
@@ -97,7 +124,10 @@ export async function loadState(dir: string): Promise<PersistedState & { recover
   if (problems.length === 0) return state;
   const aside = `${file}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await fs.rename(file, aside);
-  return { ...state, recovered: `${file} was unreadable (${problems.slice(0, 5).join(', ')}); it was moved to ${aside} and the controller continues from the branch head with what could be read` };
+  return {
+    ...state,
+    recovered: `${file} was unreadable (${problems.slice(0, 5).join(', ')}); it was moved to ${aside} and the controller continues from the branch head with what could be read`,
+  };
 }
 
 /** Writes state.json atomically (temporary file, fsync, rename); on any failure the temporary file is removed. */

@@ -75,7 +75,10 @@ export class TransportError extends Error {}
 /** Validates the combination before anything listens or connects. */
 export function checkTransport(host: string, opts: TransportOptions): void {
   if (!opts.tls) {
-    if (!opts.insecureLoopback) throw new TransportError(`no TLS configured: pass --tls-cert/--tls-key (and --tls-ca for mutual TLS), or --insecure-loopback to use plain HTTP on loopback`);
+    if (!opts.insecureLoopback)
+      throw new TransportError(
+        `no TLS configured: pass --tls-cert/--tls-key (and --tls-ca for mutual TLS), or --insecure-loopback to use plain HTTP on loopback`,
+      );
     if (!isLoopback(host)) throw new TransportError(`plain HTTP is only allowed on loopback, not on ${host}; configure TLS`);
   }
 }
@@ -84,7 +87,10 @@ export function checkTransport(host: string, opts: TransportOptions): void {
 export function checkServerAuth(opts: TransportOptions): void {
   const mtls = opts.tls?.ca !== undefined;
   const tokens = opts.token !== undefined || (opts.nodeTokens?.size ?? 0) > 0;
-  if (!mtls && !tokens) throw new TransportError('no authentication method: pass --tls-ca (agents present certificates signed by that CA) or --token-file/--node-tokens (bearer tokens); the controller does not serve unauthenticated clients, on loopback either');
+  if (!mtls && !tokens)
+    throw new TransportError(
+      'no authentication method: pass --tls-ca (agents present certificates signed by that CA) or --token-file/--node-tokens (bearer tokens); the controller does not serve unauthenticated clients, on loopback either',
+    );
 }
 
 /** Who sent a request, from its credential. */
@@ -97,7 +103,12 @@ export interface Principal {
   nodes: readonly string[];
 }
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, principal: Principal | undefined) => Promise<void> | void;
+export type Handler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  body: Buffer,
+  principal: Principal | undefined,
+) => Promise<void> | void;
 
 export interface Route {
   /** No credential needed (health, metrics). */
@@ -114,7 +125,10 @@ export interface ServeOptions {
   /** What a path accepts; default: authenticated, no body over 1 MiB. */
   route?: (method: string, path: string) => Route;
   /** Called when a connection is refused or a request is cut (for logs and metrics). */
-  onReject?: (reason: 'connections' | 'client-connections' | 'unauthenticated' | 'body-too-large' | 'timeout' | 'socket-error', client: string) => void;
+  onReject?: (
+    reason: 'connections' | 'client-connections' | 'unauthenticated' | 'body-too-large' | 'timeout' | 'socket-error',
+    client: string,
+  ) => void;
 }
 
 export interface Listening {
@@ -141,7 +155,13 @@ export function certificateNames(cert: tls.PeerCertificate | undefined): string[
 }
 
 /** Serves `handler`; `serve` says per path whether it is open and how large a body it takes. */
-export async function listen(host: string, port: number, opts: TransportOptions, handler: Handler, serve: ((path: string) => boolean) | ServeOptions = () => false): Promise<Listening> {
+export async function listen(
+  host: string,
+  port: number,
+  opts: TransportOptions,
+  handler: Handler,
+  serve: ((path: string) => boolean) | ServeOptions = () => false,
+): Promise<Listening> {
   checkTransport(host, opts);
   const so: ServeOptions = typeof serve === 'function' ? { route: (_m, p) => ({ open: serve(p), maxBody: 1 << 20 }) } : serve;
   const routeOf = so.route ?? ((): Route => ({ maxBody: 1 << 20 }));
@@ -153,7 +173,8 @@ export async function listen(host: string, port: number, opts: TransportOptions,
   for (const [node, t] of opts.nodeTokens ?? []) nodeByToken.set(tokenHash(t).toString('hex'), node);
 
   // A server with no authentication method at all (the agent's local endpoint, test fakes) checks nothing; the controller refuses that configuration (checkServerAuth).
-  const authConfigured = operatorHash !== undefined || nodeByToken.size > 0 || opts.tls?.ca !== undefined || opts.webhookSecret !== undefined;
+  const authConfigured =
+    operatorHash !== undefined || nodeByToken.size > 0 || opts.tls?.ca !== undefined || opts.webhookSecret !== undefined;
 
   const principalOf = (req: http.IncomingMessage): Principal | undefined => {
     const t = bearer(req);
@@ -166,7 +187,8 @@ export async function listen(host: string, port: number, opts: TransportOptions,
     const sock = req.socket as tls.TLSSocket;
     // `authorized` alone is not enough: a resumed TLS session without a client certificate reports it true.
     const cert = opts.tls?.ca !== undefined && sock.authorized === true ? sock.getPeerCertificate() : undefined;
-    if (cert && cert.raw !== undefined && Object.keys(cert).length > 0) return { via: 'certificate', operator: true, nodes: certificateNames(cert) };
+    if (cert && cert.raw !== undefined && Object.keys(cert).length > 0)
+      return { via: 'certificate', operator: true, nodes: certificateNames(cert) };
     return undefined;
   };
 
@@ -184,7 +206,8 @@ export async function listen(host: string, port: number, opts: TransportOptions,
     const declaredRoute = routeOf(req.method ?? 'GET', p);
     const route = authConfigured ? declaredRoute : { ...declaredRoute, open: true };
     let principal = route.open ? undefined : principalOf(req);
-    const hmac = !route.open && !principal && route.webhook && opts.webhookSecret !== undefined ? createHmac('sha256', opts.webhookSecret) : undefined;
+    const hmac =
+      !route.open && !principal && route.webhook && opts.webhookSecret !== undefined ? createHmac('sha256', opts.webhookSecret) : undefined;
     if (!route.open && !principal && !hmac) {
       reject('unauthenticated', client);
       return refuse(req, res, 401, 'unauthenticated: present the bearer token or a client certificate signed by the configured CA');
@@ -238,7 +261,19 @@ export async function listen(host: string, port: number, opts: TransportOptions,
   if (opts.tls) {
     if (!opts.tls.cert || !opts.tls.key) throw new TransportError('serving TLS needs --tls-cert and --tls-key');
     server = https.createServer(
-      { ...serverOptions, cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key), handshakeTimeout: limits.headersTimeoutMs, ...(opts.tls.ca ? { ca: readFileSync(opts.tls.ca), requestCert: true, rejectUnauthorized: opts.token === undefined && (opts.nodeTokens?.size ?? 0) === 0 } : {}) },
+      {
+        ...serverOptions,
+        cert: readFileSync(opts.tls.cert),
+        key: readFileSync(opts.tls.key),
+        handshakeTimeout: limits.headersTimeoutMs,
+        ...(opts.tls.ca
+          ? {
+              ca: readFileSync(opts.tls.ca),
+              requestCert: true,
+              rejectUnauthorized: opts.token === undefined && (opts.nodeTokens?.size ?? 0) === 0,
+            }
+          : {}),
+      },
       onRequest,
     );
     server.on('secureConnection', (s: tls.TLSSocket) => {
@@ -324,12 +359,20 @@ export class Client {
   /** Bytes received in response bodies as they crossed the wire (compressed), for the bench's transfer figures. */
   bytesReceived = 0;
 
-  constructor(baseUrl: string, private readonly opts: TransportOptions & { tlsServerName?: string }) {
+  constructor(
+    baseUrl: string,
+    private readonly opts: TransportOptions & { tlsServerName?: string },
+  ) {
     this.base = new URL(baseUrl);
     checkTransport(this.base.hostname, { ...opts, ...(this.base.protocol === 'https:' && !opts.tls ? { tls: {} } : {}) });
     this.agent =
       this.base.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, ...(opts.tls?.ca ? { ca: readFileSync(opts.tls.ca) } : {}), ...(opts.tls?.cert && opts.tls.key ? { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) } : {}), ...(opts.tlsServerName ? { servername: opts.tlsServerName } : {}) })
+        ? new https.Agent({
+            keepAlive: true,
+            ...(opts.tls?.ca ? { ca: readFileSync(opts.tls.ca) } : {}),
+            ...(opts.tls?.cert && opts.tls.key ? { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) } : {}),
+            ...(opts.tlsServerName ? { servername: opts.tlsServerName } : {}),
+          })
         : new http.Agent({ keepAlive: true });
   }
 
@@ -345,7 +388,11 @@ export class Client {
           agent: this.agent,
           timeout: timeoutMs,
           ...(signal ? { signal } : {}),
-          headers: { 'accept-encoding': 'gzip', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}), ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+          headers: {
+            'accept-encoding': 'gzip',
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+            ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -356,7 +403,13 @@ export class Client {
             try {
               const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(wire, { maxOutputLength: 256 << 20 }) : wire;
               const contentType = res.headers['content-type'];
-              resolve({ status: res.statusCode ?? 0, body, wireBytes: wire.length, headers: res.headers, ...(contentType ? { contentType } : {}) });
+              resolve({
+                status: res.statusCode ?? 0,
+                body,
+                wireBytes: wire.length,
+                headers: res.headers,
+                ...(contentType ? { contentType } : {}),
+              });
             } catch (err) {
               reject(new Error(`${method} ${url.pathname}: bad gzip body (${(err as Error).message})`));
             }
@@ -375,26 +428,41 @@ export class Client {
     const url = new URL(path, this.base);
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method: 'GET', agent: this.agent, ...(signal ? { signal } : {}), headers: { ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) } }, (res) => {
-        let rest = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          rest += c;
-          let i: number;
-          while ((i = rest.indexOf('\n')) >= 0) {
-            if (res.statusCode === 200) onLine(rest.slice(0, i));
-            rest = rest.slice(i + 1);
-          }
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.statusCode !== 200 ? { error: rest.trim() } : {}) }));
-        res.on('error', reject);
-      });
+      const req = mod.request(
+        url,
+        {
+          method: 'GET',
+          agent: this.agent,
+          ...(signal ? { signal } : {}),
+          headers: { ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}) },
+        },
+        (res) => {
+          let rest = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            rest += c;
+            let i: number;
+            while ((i = rest.indexOf('\n')) >= 0) {
+              if (res.statusCode === 200) onLine(rest.slice(0, i));
+              rest = rest.slice(i + 1);
+            }
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.statusCode !== 200 ? { error: rest.trim() } : {}) }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', (err) => (signal?.aborted ? resolve({ status: 0 }) : reject(err)));
       req.end();
     });
   }
 
-  async json<T>(method: string, path: string, body?: unknown, timeoutMs?: number, signal?: AbortSignal): Promise<{ status: number; value: T | undefined }> {
+  async json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs?: number,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; value: T | undefined }> {
     const r = await this.request(method, path, body, timeoutMs, signal);
     if (r.body.length === 0) return { status: r.status, value: undefined };
     return { status: r.status, value: JSON.parse(r.body.toString('utf8')) as T };

@@ -45,7 +45,12 @@ export function generate(dir: string, size = SIZE): { policyDir: string; invento
     pods.push({
       namespace: `ns-${ns}`,
       name: `${app}-${hash}-${p}`,
-      labels: { app, version, tier: app === 'frontend' ? 'web' : app === 'db' || app === 'cache' ? 'data' : 'backend', 'pod-template-hash': hash },
+      labels: {
+        app,
+        version,
+        tier: app === 'frontend' ? 'web' : app === 'db' || app === 'cache' ? 'data' : 'backend',
+        'pod-template-hash': hash,
+      },
       ips: [`10.${(p >> 16) & 255}.${(p >> 8) & 255}.${p & 255}`],
       node: `node-${p % size.nodes}`,
       ports: [{ name: 'http', port: 8000 + (p % 10) }],
@@ -57,7 +62,10 @@ export function generate(dir: string, size = SIZE): { policyDir: string; invento
     metadata: { name: 'bench' },
     spec: {
       nodes: Array.from({ length: size.nodes }, (_, n) => ({ name: `node-${n}`, ips: [`172.16.${n >> 8}.${(n & 255) + 1}`] })),
-      namespaces: Array.from({ length: size.namespaces }, (_, i) => ({ name: `ns-${i}`, labels: { team: `team-${i % 17}`, env: i % 3 === 0 ? 'prod' : 'staging' } })),
+      namespaces: Array.from({ length: size.namespaces }, (_, i) => ({
+        name: `ns-${i}`,
+        labels: { team: `team-${i % 17}`, env: i % 3 === 0 ? 'prod' : 'staging' },
+      })),
       pods,
     },
   };
@@ -150,7 +158,12 @@ async function child(mode: string, dir: string): Promise<void> {
     const b = JSON.parse(readFileSync(path.join(dir, 'inventory.json'), 'utf8')) as { spec: { pods: unknown[] } };
     const ms = performance.now() - t0;
     const c = process.cpuUsage(c0);
-    const out: ChildResult = { ms, cpuMs: (c.user + c.system) / 1000, rssMiB: process.resourceUsage().maxRSS / 1024, errors: a.diagnostics.length + (b.spec.pods.length === 0 ? 1 : 0) };
+    const out: ChildResult = {
+      ms,
+      cpuMs: (c.user + c.system) / 1000,
+      rssMiB: process.resourceUsage().maxRSS / 1024,
+      errors: a.diagnostics.length + (b.spec.pods.length === 0 ? 1 : 0),
+    };
     process.stdout.write(JSON.stringify(out));
     return;
   }
@@ -187,7 +200,12 @@ async function child(mode: string, dir: string): Promise<void> {
 }
 
 function runChild(mode: string, dir: string): ChildResult {
-  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { cwd: root, env: { ...process.env, WEIRNET_BENCH_CHILD: mode, WEIRNET_BENCH_DIR: dir }, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    cwd: root,
+    env: { ...process.env, WEIRNET_BENCH_CHILD: mode, WEIRNET_BENCH_DIR: dir },
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   if (p.status !== 0) throw new Error(`bench child ${mode} failed: ${p.stderr}`);
   return JSON.parse(p.stdout) as ChildResult;
 }
@@ -205,13 +223,49 @@ export default async function bench(): Promise<BenchReport> {
       name: 'build',
       setup: `weir build of ${SIZE.policies} policies (CNP, NetworkPolicy, CCNP; L7, deny, CIDR, audit) selecting ${SIZE.pods} pods in ${SIZE.namespaces} namespaces on ${SIZE.nodes} nodes (inventory as kubectl-style JSON): ${build.identities} identities, ${build.endpoints} endpoint maps, ${build.entries} policy entries, ${build.blobs} unique blobs. Fresh process per measurement; machine load average ${load.toFixed(1)} at start (2 cores shared). Bar: ${cilium}.`,
       figures: [
-        { metric: 'full build wall time (load, compile, lower, bundle, write)', value: build.ms, unit: 'ms', peer: { name: 'loading the same inputs alone (policy YAML + inventory JSON)', value: parse.ms }, ratio: build.ms / parse.ms, goal: '< 3000 ms', met: build.ms < 3000 },
+        {
+          metric: 'full build wall time (load, compile, lower, bundle, write)',
+          value: build.ms,
+          unit: 'ms',
+          peer: { name: 'loading the same inputs alone (policy YAML + inventory JSON)', value: parse.ms },
+          ratio: build.ms / parse.ms,
+          goal: '< 3000 ms',
+          met: build.ms < 3000,
+        },
         // CPU time includes V8's parallel GC and compiler threads, so it exceeds wall time on two cores;
         // the issue's goals are wall time. Recorded beside it for runs on a loaded machine.
-        { metric: 'full build CPU time (user+sys, all threads; informational)', value: build.cpuMs, unit: 'ms', peer: { name: 'loading the inputs alone', value: parse.cpuMs }, ratio: build.cpuMs / parse.cpuMs },
-        { metric: 'full build peak RSS', value: build.rssMiB, unit: 'MiB', peer: { name: 'loading the inputs alone', value: parse.rssMiB }, ratio: build.rssMiB / parse.rssMiB, goal: '< 1024 MiB', met: build.rssMiB < 1024 },
-        { metric: 'one-policy incremental rebuild CPU time (all threads; informational)', value: build.incrementalCpuMs!, unit: 'ms', peer: { name: 'full build CPU time', value: build.cpuMs }, ratio: build.incrementalCpuMs! / build.cpuMs },
-        { metric: 'one-policy incremental rebuild', value: build.incrementalMs!, unit: 'ms', peer: { name: 'full build', value: build.ms }, ratio: build.incrementalMs! / build.ms, goal: '< 300 ms', met: build.incrementalMs! < 300 },
+        {
+          metric: 'full build CPU time (user+sys, all threads; informational)',
+          value: build.cpuMs,
+          unit: 'ms',
+          peer: { name: 'loading the inputs alone', value: parse.cpuMs },
+          ratio: build.cpuMs / parse.cpuMs,
+        },
+        {
+          metric: 'full build peak RSS',
+          value: build.rssMiB,
+          unit: 'MiB',
+          peer: { name: 'loading the inputs alone', value: parse.rssMiB },
+          ratio: build.rssMiB / parse.rssMiB,
+          goal: '< 1024 MiB',
+          met: build.rssMiB < 1024,
+        },
+        {
+          metric: 'one-policy incremental rebuild CPU time (all threads; informational)',
+          value: build.incrementalCpuMs!,
+          unit: 'ms',
+          peer: { name: 'full build CPU time', value: build.cpuMs },
+          ratio: build.incrementalCpuMs! / build.cpuMs,
+        },
+        {
+          metric: 'one-policy incremental rebuild',
+          value: build.incrementalMs!,
+          unit: 'ms',
+          peer: { name: 'full build', value: build.ms },
+          ratio: build.incrementalMs! / build.ms,
+          goal: '< 300 ms',
+          met: build.incrementalMs! < 300,
+        },
       ],
     };
   } finally {

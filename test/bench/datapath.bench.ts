@@ -24,7 +24,16 @@ const { TCP } = IPPROTO;
 /** n distinct full-key entries over many identities and ports, plus the probed rule. */
 function policyEntries(n: number): PolicyEntry[] {
   const out: PolicyEntry[] = [{ prefixlen: 64, identity: 300, direction: 'ingress', protocol: TCP, port: 80, verdict: 'allow', cookie: 1 }];
-  for (let i = 1; i < n; i++) out.push({ prefixlen: i % 7 === 0 ? 56 : 64, identity: 1000 + (i % 4099), direction: i % 2 ? 'ingress' : 'egress', protocol: i % 3 ? TCP : 17, port: (Math.floor(i / 4099) * 257 + (i % 251)) & (i % 7 === 0 ? 0xff00 : 0xffff), verdict: 'allow', cookie: i + 1 });
+  for (let i = 1; i < n; i++)
+    out.push({
+      prefixlen: i % 7 === 0 ? 56 : 64,
+      identity: 1000 + (i % 4099),
+      direction: i % 2 ? 'ingress' : 'egress',
+      protocol: i % 3 ? TCP : 17,
+      port: (Math.floor(i / 4099) * 257 + (i % 251)) & (i % 7 === 0 ? 0xff00 : 0xffff),
+      verdict: 'allow',
+      cookie: i + 1,
+    });
   const seen = new Set<string>();
   return out.filter((e) => {
     const k = `${e.prefixlen}/${e.identity}/${e.direction}/${e.protocol}/${e.port}`;
@@ -95,7 +104,15 @@ function loadThroughput(dp: NetDatapath, tmp: string): Figure {
   }
   const w = entries / (median(weir) / 1e9);
   const r = entries / (median(raw) / 1e9);
-  return { metric: `map load, ${entries} policy entries (validate + create + batch update)`, value: w, unit: 'entries/s', peer: { name: 'raw libbpf batch from C', value: r }, ratio: w / r, goal: '>= 0.75 of raw libbpf', met: w / r >= 0.75 };
+  return {
+    metric: `map load, ${entries} policy entries (validate + create + batch update)`,
+    value: w,
+    unit: 'entries/s',
+    peer: { name: 'raw libbpf batch from C', value: r },
+    ratio: w / r,
+    goal: '>= 0.75 of raw libbpf',
+    met: w / r >= 0.75,
+  };
 }
 
 function swapLatency(dp: NetDatapath): Figure[] {
@@ -119,8 +136,22 @@ function swapLatency(dp: NetDatapath): Figure[] {
   const p50 = percentile(swaps, 50);
   const p99 = percentile(swaps, 99);
   return [
-    { metric: 'slot swap latency p50 (policy map-in-map update)', value: p50, unit: 'ms', peer: { name: 'plain hash element update p50', value: percentile(upd, 50) }, ratio: p50 / percentile(upd, 50) },
-    { metric: 'slot swap latency p99', value: p99, unit: 'ms', peer: { name: 'plain hash element update p99', value: percentile(upd, 99) }, ratio: p99 / percentile(upd, 99), goal: 'p99 < 20 ms', met: p99 < 20 },
+    {
+      metric: 'slot swap latency p50 (policy map-in-map update)',
+      value: p50,
+      unit: 'ms',
+      peer: { name: 'plain hash element update p50', value: percentile(upd, 50) },
+      ratio: p50 / percentile(upd, 50),
+    },
+    {
+      metric: 'slot swap latency p99',
+      value: p99,
+      unit: 'ms',
+      peer: { name: 'plain hash element update p99', value: percentile(upd, 99) },
+      ratio: p99 / percentile(upd, 99),
+      goal: 'p99 < 20 ms',
+      met: p99 < 20,
+    },
   ];
 }
 
@@ -134,7 +165,12 @@ export default async function bench(): Promise<BenchReport> {
   try {
     using dp = NetDatapath.open({ policyMaxEntries: 70_000 });
     dp.setEndpoint(1, { endpointId: 7, identity: 200, flags: 3 });
-    dp.applyImages([ipcacheImage([['10.0.0.2/32', 300], ['10.0.1.0/24', 301]])]);
+    dp.applyImages([
+      ipcacheImage([
+        ['10.0.0.2/32', 300],
+        ['10.0.1.0/24', 301],
+      ]),
+    ]);
     // As deployed (verdict cache on: a repeated flow is one per-CPU hash hit), then with the cache off
     // (both LPM lookups on every packet: the cost of a flow's first packet).
     for (const cache of [true, false]) {
@@ -144,7 +180,14 @@ export default async function bench(): Promise<BenchReport> {
       for (const n of [1000, 64_000]) {
         const v = perPacketNs(dp, n);
         const goal = cache && n === 64_000;
-        figures.push({ metric: `per-packet cost, ${n.toLocaleString('en-US')} policy entries${label}`, value: v, unit: 'ns/packet', peer: { name: `same program, 10 entries${label}`, value: small }, ratio: v / small, ...(goal ? { goal: '<= 1.5x of 10 entries', met: v / small <= 1.5 } : {}) });
+        figures.push({
+          metric: `per-packet cost, ${n.toLocaleString('en-US')} policy entries${label}`,
+          value: v,
+          unit: 'ns/packet',
+          peer: { name: `same program, 10 entries${label}`, value: small },
+          ratio: v / small,
+          ...(goal ? { goal: '<= 1.5x of 10 entries', met: v / small <= 1.5 } : {}),
+        });
       }
     }
     dp.setVerdictCache(true);
@@ -181,4 +224,3 @@ async function vethThroughput(): Promise<Figure[]> {
   const { vethBench } = await import('./datapath-veth.js');
   return vethBench();
 }
-

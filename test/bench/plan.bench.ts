@@ -89,23 +89,39 @@ export default async function bench(): Promise<BenchReport> {
 
     // The stages of weir's run: load + compile both revisions (sharing unchanged blobs), then plan.
     const cache = newRevisionCache();
-    const compiled = await measure(async () => [await loadRevision(['.'], repo.dir, { ref: 'base', rev: 'base' }, undefined, cache), await loadRevision(['.'], repo.dir, { ref: 'head', rev: 'head' }, undefined, cache)] as const);
+    const compiled = await measure(
+      async () =>
+        [
+          await loadRevision(['.'], repo.dir, { ref: 'base', rev: 'base' }, undefined, cache),
+          await loadRevision(['.'], repo.dir, { ref: 'head', rev: 'head' }, undefined, cache),
+        ] as const,
+    );
     const [b, h] = compiled.value;
     closeRevisionCache(cache);
     const stage = await measure(() => buildPlan({ base: b.model, head: h.model }));
 
     // Peer: both revisions from scratch (no sharing), every pair probed. Probing all ~1,000²
     // pairs takes many minutes here, so it runs over a slice of source workloads, scaled up.
-    const peerCompiled = await measure(async () => [await loadRevision(['.'], repo.dir, { ref: 'base', rev: 'base' }), await loadRevision(['.'], repo.dir, { ref: 'head', rev: 'head' })] as const);
+    const peerCompiled = await measure(
+      async () =>
+        [
+          await loadRevision(['.'], repo.dir, { ref: 'base', rev: 'base' }),
+          await loadRevision(['.'], repo.dir, { ref: 'head', rev: 'head' }),
+        ] as const,
+    );
     const [pb, ph] = peerCompiled.value;
     const slice = 5;
     const keep = new Set(pb.model.workloads.slice(0, slice));
-    const sliceRun = await measure(() => buildPlan({ base: pb.model, head: ph.model, fullProbeLimit: Infinity, sourceFilter: (w) => keep.has(w) }));
+    const sliceRun = await measure(() =>
+      buildPlan({ base: pb.model, head: ph.model, fullProbeLimit: Infinity, sourceFilter: (w) => keep.has(w) }),
+    );
     const workloads = pb.model.workloads.length;
     const peerProbe = (sliceRun.cpu * workloads) / slice;
     const peerTotal = peerCompiled.cpu + peerProbe;
     const wall = `in-process runs ${runs.map((r) => Math.round(r.wall)).join('/')} ms wall; stages measured apart: load+compile ${Math.round(compiled.wall)} ms, plan stage ${Math.round(stage.wall)} ms wall`;
-    const coldText = cold ? `fresh processes ${cold.map(Math.round).join('/')} ms` : 'fresh processes not measured (the CLI is not built: npm run build)';
+    const coldText = cold
+      ? `fresh processes ${cold.map(Math.round).join('/')} ms`
+      : 'fresh processes not measured (the CLI is not built: npm run build)';
     return {
       name: 'plan',
       setup: `${cluster.policies} CiliumNetworkPolicies, ${cluster.pods} pods (${workloads} workloads in ${namespaces} namespaces, a 1.7 MB Inventory), one policy file changed (its port), the repository packed as a clone has it; ${plan.changes.length} plan rows. The goal is latency (wall time); CPU figures include V8's parallel GC threads (${wall}; ${coldText}). The peer's all-pairs probing is measured over ${slice} of ${workloads} source workloads and scaled linearly.`,

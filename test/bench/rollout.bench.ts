@@ -34,7 +34,9 @@ function inventory(): string {
   const docs: string[] = [];
   for (let i = 0; i < NODES * PODS_PER_NODE; i++) {
     const app = Math.floor(i / PODS_PER_NODE) % APPS;
-    docs.push(`apiVersion: v1\nkind: Pod\nmetadata: {name: svc-${app}-${i}, namespace: prod, labels: {app: svc-${app}}}\nspec: {nodeName: node-${String(i % NODES).padStart(2, '0')}}\nstatus: {podIP: 10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}}\n`);
+    docs.push(
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: svc-${app}-${i}, namespace: prod, labels: {app: svc-${app}}}\nspec: {nodeName: node-${String(i % NODES).padStart(2, '0')}}\nstatus: {podIP: 10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}}\n`,
+    );
   }
   return docs.join('---\n');
 }
@@ -65,9 +67,22 @@ async function agentEntry(): Promise<{ argv: string[]; dir?: string }> {
     await fs.mkdir(path.join(root, 'test-artifacts'), { recursive: true });
     dir = await fs.mkdtemp(path.join(root, 'test-artifacts', 'rollout-agent-'));
     const entry = path.join(dir, 'agent-entry.ts');
-    await fs.writeFile(entry, `import { agentCommand } from ${JSON.stringify(path.join(root, 'cli/agent.ts'))};\nimport { processIO } from ${JSON.stringify(path.join(root, 'cli/command.ts'))};\nprocess.exitCode = await agentCommand.run(process.argv.slice(2), processIO());\n`);
+    await fs.writeFile(
+      entry,
+      `import { agentCommand } from ${JSON.stringify(path.join(root, 'cli/agent.ts'))};\nimport { processIO } from ${JSON.stringify(path.join(root, 'cli/command.ts'))};\nprocess.exitCode = await agentCommand.run(process.argv.slice(2), processIO());\n`,
+    );
     const out = path.join(dir, 'agent.mjs');
-    await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, logLevel: 'silent', external: ['koffi'], banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+    await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: out,
+      logLevel: 'silent',
+      external: ['koffi'],
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
     return { argv: [out], dir };
   } catch {
     if (dir) await fs.rm(dir, { recursive: true, force: true });
@@ -104,10 +119,25 @@ export default async function rolloutBench(): Promise<BenchReport> {
 
     const key = generateSigningKey();
     await fs.writeFile(path.join(dir, 'trust.pem'), publicKeyPem(key));
-    controller = new Controller({ repo, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), key, logger: silentLogger(), pollIntervalMs: 0, canaryCount: 1, maxDropRateIncrease: 1, gateTimeoutMs: 30_000, rolloutTimeoutMs: 60_000 });
+    controller = new Controller({
+      repo,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: path.join(dir, 'controller'),
+      compiler: new ProjectCompiler(),
+      key,
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+      canaryCount: 1,
+      maxDropRateIncrease: 1,
+      gateTimeoutMs: 30_000,
+      rolloutTimeoutMs: 60_000,
+    });
     // Each agent holds its own node's token; the bench rings the webhook with the operator token.
     const operatorToken = randomBytes(24).toString('hex');
-    const nodeTokens = new Map(Array.from({ length: NODES }, (_, n) => [`node-${String(n).padStart(2, '0')}`, randomBytes(24).toString('hex')] as [string, string]));
+    const nodeTokens = new Map(
+      Array.from({ length: NODES }, (_, n) => [`node-${String(n).padStart(2, '0')}`, randomBytes(24).toString('hex')] as [string, string]),
+    );
     for (const [node, t] of nodeTokens) await fs.writeFile(path.join(dir, `${node}.token`), t, { mode: 0o600 });
     server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true, token: operatorToken, nodeTokens });
     const ctl = controller;
@@ -119,14 +149,37 @@ export default async function rolloutBench(): Promise<BenchReport> {
     const agentUrls = new Map<string, string>();
     for (let n = 0; n < NODES; n++) {
       const node = `node-${String(n).padStart(2, '0')}`;
-      const child = spawn(process.execPath, [...nodeArgs, ...cmd, '--node', node, '--controller', server.url, '--trust', path.join(dir, 'trust.pem'), '--state-dir', path.join(dir, node), '--long-poll', '20s', '--insecure-loopback', '--token-file', path.join(dir, `${node}.token`)], { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        [
+          ...nodeArgs,
+          ...cmd,
+          '--node',
+          node,
+          '--controller',
+          server.url,
+          '--trust',
+          path.join(dir, 'trust.pem'),
+          '--state-dir',
+          path.join(dir, node),
+          '--long-poll',
+          '20s',
+          '--insecure-loopback',
+          '--token-file',
+          path.join(dir, `${node}.token`),
+        ],
+        { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       children.push(child);
-      child.stdout!.once('data', (d: Buffer) => agentUrls.set(node, String((JSON.parse(d.toString().split('\n')[0]!) as { url: string }).url)));
+      child.stdout!.once('data', (d: Buffer) =>
+        agentUrls.set(node, String((JSON.parse(d.toString().split('\n')[0]!) as { url: string }).url)),
+      );
     }
     const appliedAt = new Map<string, number>();
     let target = '';
     ctl.on('change', () => {
-      for (const n of ctl.nodes.values()) if (n.applied?.revision === target && !appliedAt.has(n.node)) appliedAt.set(n.node, performance.now());
+      for (const n of ctl.nodes.values())
+        if (n.applied?.revision === target && !appliedAt.has(n.node)) appliedAt.set(n.node, performance.now());
     });
     const waitAll = async (rev: string, timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
@@ -134,7 +187,9 @@ export default async function rolloutBench(): Promise<BenchReport> {
         if ([...ctl.nodes.values()].filter((n) => n.applied?.revision === rev).length === NODES) return;
         await new Promise((r) => setTimeout(r, 20));
       }
-      throw new Error(`not all ${NODES} agents applied ${rev.slice(0, 8)} within ${timeoutMs} ms (${ctl.phase}; ${JSON.stringify((ctl.status() as { lastError: unknown }).lastError)})`);
+      throw new Error(
+        `not all ${NODES} agents applied ${rev.slice(0, 8)} within ${timeoutMs} ms (${ctl.phase}; ${JSON.stringify((ctl.status() as { lastError: unknown }).lastError)})`,
+      );
     };
     await ctl.start();
     await ctl.idle();
@@ -144,10 +199,12 @@ export default async function rolloutBench(): Promise<BenchReport> {
 
     const downloaded = async () => {
       const out = new Map<string, number>();
-      await Promise.all([...agentUrls].map(async ([node, url]) => {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        out.set(node, Number(/^weir_agent_downloaded_bytes_total (\d+)/m.exec(text)?.[1] ?? 0));
-      }));
+      await Promise.all(
+        [...agentUrls].map(async ([node, url]) => {
+          const text = await (await fetch(`${url}/metrics`)).text();
+          out.set(node, Number(/^weir_agent_downloaded_bytes_total (\d+)/m.exec(text)?.[1] ?? 0));
+        }),
+      );
       return out;
     };
 
@@ -167,10 +224,20 @@ export default async function rolloutBench(): Promise<BenchReport> {
       await waitAll(rev, 60_000);
       await ctl.idle();
       for (const t of appliedAt.values()) latencies.push(t - t0);
-      if (process.env['WEIR_BENCH_VERBOSE']) console.error(`round ${round}`, JSON.stringify(ctl.timings), 'max', Math.max(...[...appliedAt.values()].map((t) => t - t0)));
+      if (process.env['WEIR_BENCH_VERBOSE'])
+        console.error(`round ${round}`, JSON.stringify(ctl.timings), 'max', Math.max(...[...appliedAt.values()].map((t) => t - t0)));
       const after = await downloaded();
       for (const [node, b] of after) deltaBytes.push(b - (before.get(node) ?? 0));
-      if (process.env['WEIR_BENCH_VERBOSE']) console.error('bytes by node', JSON.stringify([...after].map(([n, b]) => [n, b - (before.get(n) ?? 0)]).sort((x, y) => (y[1] as number) - (x[1] as number)).slice(0, 6)));
+      if (process.env['WEIR_BENCH_VERBOSE'])
+        console.error(
+          'bytes by node',
+          JSON.stringify(
+            [...after]
+              .map(([n, b]) => [n, b - (before.get(n) ?? 0)])
+              .sort((x, y) => (y[1] as number) - (x[1] as number))
+              .slice(0, 6),
+          ),
+        );
       if (round === 0) {
         // The whole bundle per node, for the same revision: its node manifest plus every blob it names.
         const full = parseManifest((await ctl.store.getManifest(ctl.state.lastGood!.digest))!.bytes);
@@ -178,7 +245,8 @@ export default async function rolloutBench(): Promise<BenchReport> {
           const nm = nodeManifest(full, ctl.state.lastGood!.digest, n);
           let size = wireSize(nm.bytes);
           const m = parseNodeManifest(nm.bytes);
-          for (const d of new Set([...m.maps.map((x) => x.digest), ...m.tables.map((x) => x.digest)])) size += wireSize((await ctl.store.getBlob(d))!);
+          for (const d of new Set([...m.maps.map((x) => x.digest), ...m.tables.map((x) => x.digest)]))
+            size += wireSize((await ctl.store.getBlob(d))!);
           wholeBytes.push(size);
         }
       }
@@ -190,10 +258,42 @@ export default async function rolloutBench(): Promise<BenchReport> {
     const deltaMean = mean(deltaBytes);
     const deltaMax = Math.max(...deltaBytes);
     const figures: Figure[] = [
-      { metric: 'commit to applied, p50 (50 agents)', value: p50, unit: 'ms', peer: { name: 'Cilium policy convergence (quoted: < 5 s)', value: 5000 }, ratio: p50 / 5000, goal: '< 3000 ms at p95', met: p95 < 3000 },
-      { metric: 'commit to applied, p95 (50 agents)', value: p95, unit: 'ms', peer: { name: 'Argo CD default Git poll (quoted: 180 s; 90 s mean wait)', value: 90_000 }, ratio: p95 / 90_000, goal: '< 3000 ms', met: p95 < 3000 },
-      { metric: 'bytes per agent for a one-policy change (mean)', value: deltaMean, unit: 'B', peer: { name: 'whole bundle per agent (mean, same run)', value: wholeMean }, ratio: deltaMean / wholeMean, goal: '< 10% of the whole bundle', met: deltaMean / wholeMean < 0.1 },
-      { metric: 'bytes per agent for a one-policy change (worst agent)', value: deltaMax, unit: 'B', peer: { name: 'whole bundle per agent (mean, same run)', value: wholeMean }, ratio: deltaMax / wholeMean, goal: '< 10% of the whole bundle', met: deltaMax / wholeMean < 0.1 },
+      {
+        metric: 'commit to applied, p50 (50 agents)',
+        value: p50,
+        unit: 'ms',
+        peer: { name: 'Cilium policy convergence (quoted: < 5 s)', value: 5000 },
+        ratio: p50 / 5000,
+        goal: '< 3000 ms at p95',
+        met: p95 < 3000,
+      },
+      {
+        metric: 'commit to applied, p95 (50 agents)',
+        value: p95,
+        unit: 'ms',
+        peer: { name: 'Argo CD default Git poll (quoted: 180 s; 90 s mean wait)', value: 90_000 },
+        ratio: p95 / 90_000,
+        goal: '< 3000 ms',
+        met: p95 < 3000,
+      },
+      {
+        metric: 'bytes per agent for a one-policy change (mean)',
+        value: deltaMean,
+        unit: 'B',
+        peer: { name: 'whole bundle per agent (mean, same run)', value: wholeMean },
+        ratio: deltaMean / wholeMean,
+        goal: '< 10% of the whole bundle',
+        met: deltaMean / wholeMean < 0.1,
+      },
+      {
+        metric: 'bytes per agent for a one-policy change (worst agent)',
+        value: deltaMax,
+        unit: 'B',
+        peer: { name: 'whole bundle per agent (mean, same run)', value: wholeMean },
+        ratio: deltaMax / wholeMean,
+        goal: '< 10% of the whole bundle',
+        met: deltaMax / wholeMean < 0.1,
+      },
     ];
     return {
       name: 'rollout',

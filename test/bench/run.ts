@@ -36,7 +36,9 @@ for (const f of files) {
 }
 // Merge into what is on disk now (not at start): benchmarks run long, and others may have written meanwhile.
 mkdirSync(dirname(outFile), { recursive: true });
-const onDisk: Record<string, BenchReport> = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, BenchReport>) : {};
+const onDisk: Record<string, BenchReport> = existsSync(outFile)
+  ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, BenchReport>)
+  : {};
 writeFileSync(outFile, JSON.stringify({ ...onDisk, ...fresh }, null, 2) + '\n');
 console.log(`\nfigures written to bench/results.json`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -110,7 +110,12 @@ export default async function bench(): Promise<BenchReport> {
       // The attach floor: an empty program on the same tracepoint (bpf/runtime/wrt_floor.bpf.c).
       const floorObj = BpfObject.open(projectFile('bpf/build/wrt_floor.bpf.o'));
       floorObj.load();
-      const runOnce = () => Number(execFileSync(bin, ['bench', file, String(loops)]).toString().trim());
+      const runOnce = () =>
+        Number(
+          execFileSync(bin, ['bench', file, String(loops)])
+            .toString()
+            .trim(),
+        );
       runOnce(); // warm caches
       for (let i = 0; i < 11; i++) {
         dp.apply([], []); // generation with no hooks and no tracepoint attached: weir out of the path
@@ -177,7 +182,11 @@ export default async function bench(): Promise<BenchReport> {
     } finally {
       dp.close();
     }
-    return { name: 'runtime', setup: `${N_EVENTS} replicated kernel records (${samples.length} distinct, openat with 3 args), best of 5 rounds; openat loop of 30000 on a 2-core shared VM, minimum of 11 alternated runs each (median ratio ${(median(withWeirAll) / median(withoutAll)).toFixed(2)})`, figures };
+    return {
+      name: 'runtime',
+      setup: `${N_EVENTS} replicated kernel records (${samples.length} distinct, openat with 3 args), best of 5 rounds; openat loop of 30000 on a 2-core shared VM, minimum of 11 alternated runs each (median ratio ${(median(withWeirAll) / median(withoutAll)).toFixed(2)})`,
+      figures,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

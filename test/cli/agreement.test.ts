@@ -60,29 +60,43 @@ describe('every stage refuses the same invalid input', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each(cases)('%s', async (name, policy, rule) => {
-    const repo = path.join(dir, name.replace(/\W+/g, '-'));
-    mkdirSync(path.join(repo, 'policies'), { recursive: true });
-    const git = (...a: string[]) => execFileSync('git', ['-c', 'user.email=t@weir.invalid', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...a], { cwd: repo, stdio: 'pipe' });
-    git('init', '-q', '-b', 'main');
-    writeFileSync(path.join(repo, 'policies/pods.yaml'), pods);
-    git('add', '-A');
-    git('commit', '-q', '-m', 'base');
-    writeFileSync(path.join(repo, 'policies/p.yaml'), policy);
-    git('add', '-A');
-    git('commit', '-q', '-m', 'head');
+  it.each(cases)(
+    '%s',
+    async (name, policy, rule) => {
+      const repo = path.join(dir, name.replace(/\W+/g, '-'));
+      mkdirSync(path.join(repo, 'policies'), { recursive: true });
+      const git = (...a: string[]) =>
+        execFileSync('git', ['-c', 'user.email=t@weir.invalid', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...a], {
+          cwd: repo,
+          stdio: 'pipe',
+        });
+      git('init', '-q', '-b', 'main');
+      writeFileSync(path.join(repo, 'policies/pods.yaml'), pods);
+      git('add', '-A');
+      git('commit', '-q', '-m', 'base');
+      writeFileSync(path.join(repo, 'policies/p.yaml'), policy);
+      git('add', '-A');
+      git('commit', '-q', '-m', 'head');
 
-    const lint = io(repo);
-    expect(await main(['lint', 'policies', '--format', 'json'], lint)).toBe(1);
-    expect(lint.out).toMatch(rule);
-    const build = io(repo);
-    expect(await main(['build', 'policies', '--out', path.join(repo, 'out')], build)).toBe(1);
-    expect(build.out + build.err).toMatch(rule);
-    const plan = io(repo);
-    expect(await main(['plan', '--base', 'HEAD~1', '--head', 'HEAD', 'policies', '--format', 'json'], plan)).toBe(1);
-    expect(plan.out).toMatch(rule);
-    const controller = await new ProjectCompiler().compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'p.yaml', bytes: Buffer.from(policy) }], 'r');
-    expect(controller.ok).toBe(false);
-    expect(controller.diagnostics.map((d) => d.rule).join(' ')).toMatch(rule);
-  }, 120_000);
+      const lint = io(repo);
+      expect(await main(['lint', 'policies', '--format', 'json'], lint)).toBe(1);
+      expect(lint.out).toMatch(rule);
+      const build = io(repo);
+      expect(await main(['build', 'policies', '--out', path.join(repo, 'out')], build)).toBe(1);
+      expect(build.out + build.err).toMatch(rule);
+      const plan = io(repo);
+      expect(await main(['plan', '--base', 'HEAD~1', '--head', 'HEAD', 'policies', '--format', 'json'], plan)).toBe(1);
+      expect(plan.out).toMatch(rule);
+      const controller = await new ProjectCompiler().compileFiles(
+        [
+          { file: 'pods.yaml', bytes: Buffer.from(pods) },
+          { file: 'p.yaml', bytes: Buffer.from(policy) },
+        ],
+        'r',
+      );
+      expect(controller.ok).toBe(false);
+      expect(controller.diagnostics.map((d) => d.rule).join(' ')).toMatch(rule);
+    },
+    120_000,
+  );
 });

@@ -10,7 +10,11 @@ const abi = vi.hoisted(() => ({ hidden: false }));
 
 vi.mock('../../compiler/project.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../compiler/project.js')>();
-  return { ...real, projectFile: (rel: string) => (abi.hidden && rel.startsWith('bpf/include/') ? path.join(os.tmpdir(), 'weir-no-such-install', rel) : real.projectFile(rel)) };
+  return {
+    ...real,
+    projectFile: (rel: string) =>
+      abi.hidden && rel.startsWith('bpf/include/') ? path.join(os.tmpdir(), 'weir-no-such-install', rel) : real.projectFile(rel),
+  };
 });
 
 const { main } = await import('../../cli/main.js');
@@ -47,7 +51,22 @@ describe('weir controller without a working compiler', () => {
   it('does not start, exits 2 and says why; it never listens and writes no key', async () => {
     abi.hidden = true;
     const x = io(dir);
-    const code = await main(['controller', '--repo', dir, '--key', 'signing.key', '--generate-key', '--insecure-loopback', '--listen', '127.0.0.1:0', '--state-dir', 'state'], x);
+    const code = await main(
+      [
+        'controller',
+        '--repo',
+        dir,
+        '--key',
+        'signing.key',
+        '--generate-key',
+        '--insecure-loopback',
+        '--listen',
+        '127.0.0.1:0',
+        '--state-dir',
+        'state',
+      ],
+      x,
+    );
     expect(code).toBe(2);
     expect(x.err).toMatch(/^weir controller: cannot start: the policy compiler cannot run here: .*bpf\/include\/weir_net\.h/);
     expect(x.out).toBe('');

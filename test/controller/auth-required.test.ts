@@ -29,7 +29,17 @@ describe('a controller without client authentication', () => {
   });
   afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
-  const controller = () => new Controller({ repo: dir, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'state'), compiler: new ProjectCompiler(), key: generateSigningKey(), logger: silentLogger(), pollIntervalMs: 0 });
+  const controller = () =>
+    new Controller({
+      repo: dir,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: path.join(dir, 'state'),
+      compiler: new ProjectCompiler(),
+      key: generateSigningKey(),
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+    });
 
   it.each([
     ['plain HTTP on loopback', { insecureLoopback: true }],
@@ -40,10 +50,28 @@ describe('a controller without client authentication', () => {
   });
 
   it('weir controller exits 2 and says why, on loopback and with TLS, and writes no key', async () => {
-    for (const flags of [['--insecure-loopback'], ['--tls-cert', path.join(dir, 'server.crt'), '--tls-key', path.join(dir, 'server.key'), '--listen', '127.0.0.1:0']]) {
+    for (const flags of [
+      ['--insecure-loopback'],
+      ['--tls-cert', path.join(dir, 'server.crt'), '--tls-key', path.join(dir, 'server.key'), '--listen', '127.0.0.1:0'],
+    ]) {
       const x = io(dir);
       const code = await Promise.race([
-        main(['controller', '--repo', dir, '--key', 'signing.key', '--generate-key', '--listen', '127.0.0.1:0', '--state-dir', 'state', ...flags], x),
+        main(
+          [
+            'controller',
+            '--repo',
+            dir,
+            '--key',
+            'signing.key',
+            '--generate-key',
+            '--listen',
+            '127.0.0.1:0',
+            '--state-dir',
+            'state',
+            ...flags,
+          ],
+          x,
+        ),
         new Promise<string>((r) => setTimeout(() => r('still running: it started'), 5000)),
       ]);
       expect(code).toBe(2);
@@ -54,7 +82,9 @@ describe('a controller without client authentication', () => {
   });
 
   it('starts with mutual TLS alone', async () => {
-    const s = await serveController(controller(), '127.0.0.1', 0, { tls: { cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key'), ca: path.join(dir, 'ca.crt') } });
+    const s = await serveController(controller(), '127.0.0.1', 0, {
+      tls: { cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key'), ca: path.join(dir, 'ca.crt') },
+    });
     await s.close();
   });
 });

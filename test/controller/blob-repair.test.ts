@@ -17,7 +17,13 @@ import { empireAndAlliance, empireOnly, pods, signedTimestamp } from './harness.
 
 const compiler = new ProjectCompiler();
 async function compile(policy: string): Promise<Bundle> {
-  const r = await compiler.compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'rule.yaml', bytes: Buffer.from(policy) }], 'r');
+  const r = await compiler.compileFiles(
+    [
+      { file: 'pods.yaml', bytes: Buffer.from(pods) },
+      { file: 'rule.yaml', bytes: Buffer.from(policy) },
+    ],
+    'r',
+  );
   if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics));
   return r.bundle;
 }
@@ -36,9 +42,25 @@ describe('a corrupt blob in the agent store', () => {
     const nm = nodeManifest(b.manifest, b.digest, 'node-a', { sequence, revision: `r${sequence}` });
     served.set(`/v1/manifests/${nm.digest}`, nm.bytes);
     for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, Buffer.from(bytes));
-    return { revision: `r${sequence}`, digest: b.digest, sequence, manifest: nm.digest, signature: signDigest(key, nm.digest), timestamp: signedTimestamp(key, 'node-a', nm.digest, sequence) };
+    return {
+      revision: `r${sequence}`,
+      digest: b.digest,
+      sequence,
+      manifest: nm.digest,
+      signature: signDigest(key, nm.digest),
+      timestamp: signedTimestamp(key, 'node-a', nm.digest, sequence),
+    };
   };
-  const agent = (dp: EmulatorDatapath) => new Agent({ node: 'node-a', client: new Client(server.url, { insecureLoopback: true }), trustedKey: key.publicKey, stateDir: dir, datapath: dp, logger: silentLogger(), longPollMs: 200 });
+  const agent = (dp: EmulatorDatapath) =>
+    new Agent({
+      node: 'node-a',
+      client: new Client(server.url, { insecureLoopback: true }),
+      trustedKey: key.publicKey,
+      stateDir: dir,
+      datapath: dp,
+      logger: silentLogger(),
+      longPollMs: 200,
+    });
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-repair-'));

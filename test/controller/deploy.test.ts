@@ -70,9 +70,21 @@ function runHealth(obj: unknown): { status: string; message: string } {
 }
 
 describe('Argo CD health check for PolicyRollout', () => {
-  const cases = (parse(readFileSync(path.join(healthDir, 'health_test.yaml'), 'utf8')) as { tests: { healthStatus: { status: string; message: string }; inputPath: string }[] }).tests;
+  const cases = (
+    parse(readFileSync(path.join(healthDir, 'health_test.yaml'), 'utf8')) as {
+      tests: { healthStatus: { status: string; message: string }; inputPath: string }[];
+    }
+  ).tests;
   it('has a case for every status shape', () => {
-    expect(cases.map((c) => c.healthStatus.status).sort()).toEqual(['Degraded', 'Degraded', 'Healthy', 'Progressing', 'Progressing', 'Progressing', 'Suspended']);
+    expect(cases.map((c) => c.healthStatus.status).sort()).toEqual([
+      'Degraded',
+      'Degraded',
+      'Healthy',
+      'Progressing',
+      'Progressing',
+      'Progressing',
+      'Suspended',
+    ]);
   });
   for (const c of cases) {
     it(`${c.inputPath} is ${c.healthStatus.status}`, () => {
@@ -146,7 +158,8 @@ function checkModel(m: Record<string, unknown>, value: unknown, type: string, at
   if (type === 'string' || type === 'Date') return void (typeof value !== 'string' && errors.push(`${at}: expected a string`));
   if (type === 'number') return void (typeof value !== 'number' && errors.push(`${at}: expected a number`));
   if (type === 'boolean') return void (typeof value !== 'boolean' && errors.push(`${at}: expected a boolean`));
-  if (type === 'IntOrString') return void (typeof value !== 'string' && typeof value !== 'number' && errors.push(`${at}: expected an int or string`));
+  if (type === 'IntOrString')
+    return void (typeof value !== 'string' && typeof value !== 'number' && errors.push(`${at}: expected an int or string`));
   const model = m[type] as Model | undefined;
   if (!model?.getAttributeTypeMap) return; // any / object
   if (typeof value !== 'object' || Array.isArray(value)) return void errors.push(`${at}: expected an object (${type})`);
@@ -177,10 +190,98 @@ const modelOf: Record<string, string> = {
 const str = { type: 'string', minLength: 1 };
 const meta = { type: 'object', required: ['name'], properties: { name: str, namespace: str } };
 const otherSchemas: Record<string, object> = {
-  'source.toolkit.fluxcd.io/v1/GitRepository': { type: 'object', required: ['metadata', 'spec'], properties: { metadata: meta, spec: { type: 'object', additionalProperties: false, required: ['interval', 'url'], properties: { interval: { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$' }, url: { type: 'string', pattern: '^(http|https|ssh)://.*$' }, ref: { type: 'object', additionalProperties: false, properties: { branch: str, tag: str, semver: str, name: str, commit: str } }, secretRef: { type: 'object' }, timeout: str, ignore: { type: 'string' }, suspend: { type: 'boolean' } } } } },
-  'kustomize.toolkit.fluxcd.io/v1/Kustomization': { type: 'object', required: ['metadata', 'spec'], properties: { metadata: meta, spec: { type: 'object', additionalProperties: false, required: ['interval', 'prune', 'sourceRef'], properties: { interval: str, retryInterval: str, timeout: str, path: str, prune: { type: 'boolean' }, wait: { type: 'boolean' }, force: { type: 'boolean' }, targetNamespace: str, dependsOn: { type: 'array' }, healthChecks: { type: 'array' }, sourceRef: { type: 'object', additionalProperties: false, required: ['kind', 'name'], properties: { kind: { enum: ['GitRepository', 'OCIRepository', 'Bucket'] }, name: str, namespace: str } } } } } },
-  'argoproj.io/v1alpha1/ConfigManagementPlugin': { type: 'object', required: ['metadata', 'spec'], properties: { metadata: meta, spec: { type: 'object', additionalProperties: false, required: ['generate'], properties: { version: str, init: { $ref: '#/$defs/command' }, generate: { $ref: '#/$defs/command' }, discover: { type: 'object', additionalProperties: false, properties: { fileName: str, find: { type: 'object', properties: { glob: str, command: { type: 'array' } } } } }, parameters: { type: 'object' }, preserveFileMode: { type: 'boolean' }, provideGitCreds: { type: 'boolean' } } } }, $defs: { command: { type: 'object', additionalProperties: false, required: ['command'], properties: { command: { type: 'array', minItems: 1, items: { type: 'string' } }, args: { type: 'array', items: { type: 'string' } } } } } },
-  'kustomize.config.k8s.io/v1beta1/Kustomization': { type: 'object', required: ['resources'], properties: { resources: { type: 'array', items: str } } },
+  'source.toolkit.fluxcd.io/v1/GitRepository': {
+    type: 'object',
+    required: ['metadata', 'spec'],
+    properties: {
+      metadata: meta,
+      spec: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['interval', 'url'],
+        properties: {
+          interval: { type: 'string', pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$' },
+          url: { type: 'string', pattern: '^(http|https|ssh)://.*$' },
+          ref: { type: 'object', additionalProperties: false, properties: { branch: str, tag: str, semver: str, name: str, commit: str } },
+          secretRef: { type: 'object' },
+          timeout: str,
+          ignore: { type: 'string' },
+          suspend: { type: 'boolean' },
+        },
+      },
+    },
+  },
+  'kustomize.toolkit.fluxcd.io/v1/Kustomization': {
+    type: 'object',
+    required: ['metadata', 'spec'],
+    properties: {
+      metadata: meta,
+      spec: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['interval', 'prune', 'sourceRef'],
+        properties: {
+          interval: str,
+          retryInterval: str,
+          timeout: str,
+          path: str,
+          prune: { type: 'boolean' },
+          wait: { type: 'boolean' },
+          force: { type: 'boolean' },
+          targetNamespace: str,
+          dependsOn: { type: 'array' },
+          healthChecks: { type: 'array' },
+          sourceRef: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['kind', 'name'],
+            properties: { kind: { enum: ['GitRepository', 'OCIRepository', 'Bucket'] }, name: str, namespace: str },
+          },
+        },
+      },
+    },
+  },
+  'argoproj.io/v1alpha1/ConfigManagementPlugin': {
+    type: 'object',
+    required: ['metadata', 'spec'],
+    properties: {
+      metadata: meta,
+      spec: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['generate'],
+        properties: {
+          version: str,
+          init: { $ref: '#/$defs/command' },
+          generate: { $ref: '#/$defs/command' },
+          discover: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { fileName: str, find: { type: 'object', properties: { glob: str, command: { type: 'array' } } } },
+          },
+          parameters: { type: 'object' },
+          preserveFileMode: { type: 'boolean' },
+          provideGitCreds: { type: 'boolean' },
+        },
+      },
+    },
+    $defs: {
+      command: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['command'],
+        properties: {
+          command: { type: 'array', minItems: 1, items: { type: 'string' } },
+          args: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+  'kustomize.config.k8s.io/v1beta1/Kustomization': {
+    type: 'object',
+    required: ['resources'],
+    properties: { resources: { type: 'array', items: str } },
+  },
 };
 
 async function manifests(): Promise<{ file: string; doc: Record<string, unknown> }[]> {
@@ -205,7 +306,9 @@ describe('deploy/ manifests', () => {
   it('validate against their schemas', async () => {
     const m = await models();
     const ajv = new Ajv({ allErrors: true, strict: false });
-    const crd = parse(readFileSync(path.join(deploy, 'crd/weir.dev_policyrollouts.yaml'), 'utf8')) as { spec: { versions: { schema: { openAPIV3Schema: object } }[] } };
+    const crd = parse(readFileSync(path.join(deploy, 'crd/weir.dev_policyrollouts.yaml'), 'utf8')) as {
+      spec: { versions: { schema: { openAPIV3Schema: object } }[] };
+    };
     const rolloutSchema = ajv.compile(crd.spec.versions[0]!.schema.openAPIV3Schema);
     const all = await manifests();
     expect(all.length).toBeGreaterThan(15);
@@ -226,12 +329,22 @@ describe('deploy/ manifests', () => {
 
   it('catches a misspelled field (the model check can fail)', async () => {
     const errors: string[] = [];
-    checkModel(await models(), { apiVersion: 'apps/v1', kind: 'DaemonSet', spec: { template: { spec: { containers: [{ name: 'a', securityContex: {} }] } } } }, 'V1DaemonSet', 'x', errors);
+    checkModel(
+      await models(),
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', spec: { template: { spec: { containers: [{ name: 'a', securityContex: {} }] } } } },
+      'V1DaemonSet',
+      'x',
+      errors,
+    );
     expect(errors).toEqual(['x.spec.template.spec.containers[0].securityContex: unknown field of V1Container']);
   });
 
   it('the agent runs with BPF, NET_ADMIN, PERFMON and SYS_RESOURCE, not privileged', async () => {
-    const ds = (await manifests()).find((x) => x.doc['kind'] === 'DaemonSet')!.doc as { spec: { template: { spec: { containers: { securityContext: { privileged: boolean; capabilities: { add: string[]; drop: string[] } } }[] } } } };
+    const ds = (await manifests()).find((x) => x.doc['kind'] === 'DaemonSet')!.doc as {
+      spec: {
+        template: { spec: { containers: { securityContext: { privileged: boolean; capabilities: { add: string[]; drop: string[] } } }[] } };
+      };
+    };
     const sc = ds.spec.template.spec.containers[0]!.securityContext;
     expect(sc.privileged).toBe(false);
     expect(sc.capabilities.add.sort()).toEqual(['BPF', 'NET_ADMIN', 'PERFMON', 'SYS_RESOURCE']);
@@ -240,7 +353,9 @@ describe('deploy/ manifests', () => {
 
   it('every PolicyRollout test case and every status the controller writes fits the CRD schema', () => {
     const ajv = new Ajv({ allErrors: true, strict: false });
-    const crd = parse(readFileSync(path.join(deploy, 'crd/weir.dev_policyrollouts.yaml'), 'utf8')) as { spec: { versions: { schema: { openAPIV3Schema: object } }[] } };
+    const crd = parse(readFileSync(path.join(deploy, 'crd/weir.dev_policyrollouts.yaml'), 'utf8')) as {
+      spec: { versions: { schema: { openAPIV3Schema: object } }[] };
+    };
     const v = ajv.compile(crd.spec.versions[0]!.schema.openAPIV3Schema);
     const samples = readdirSync(path.join(healthDir, 'testdata'));
     expect(samples.length).toBe(7);
@@ -250,7 +365,10 @@ describe('deploy/ manifests', () => {
     }
     for (const phase of ['Idle', 'Compiling', 'Canary', 'Rolling', 'Complete', 'RolledBack', 'CompileFailed', 'Degraded'] as const) {
       const status = rolloutStatus({ phase, current: null, lastGood: null, lastError: null, nodes: [] }, 1);
-      expect(v({ apiVersion: 'weir.dev/v1alpha1', kind: 'PolicyRollout', metadata: { name: 'p' }, spec: {}, status }), ajv.errorsText(v.errors)).toBe(true);
+      expect(
+        v({ apiVersion: 'weir.dev/v1alpha1', kind: 'PolicyRollout', metadata: { name: 'p' }, spec: {}, status }),
+        ajv.errorsText(v.errors),
+      ).toBe(true);
     }
   });
 
@@ -265,19 +383,29 @@ describe('deploy/ manifests', () => {
     const { renderCommand } = await import('../../cli/render.js');
     const dir = await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'weir-render-'));
     try {
-      await fs.writeFile(path.join(dir, 'rule.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: rule1, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {class: deathstar}}\n');
+      await fs.writeFile(
+        path.join(dir, 'rule.yaml'),
+        'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: rule1, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {class: deathstar}}\n',
+      );
       let out = '';
       let err = '';
       const io = { stdout: (s: string) => (out += s), stderr: (s: string) => (err += s), cwd: dir, env: {}, isTTY: false };
-      expect(await renderCommand.run(['--revision', 'abc123', '--repository', 'https://git.example.com/p.git', '--name', 'My_Policies'], io)).toBe(0);
+      expect(
+        await renderCommand.run(['--revision', 'abc123', '--repository', 'https://git.example.com/p.git', '--name', 'My_Policies'], io),
+      ).toBe(0);
       expect(err).toBe('');
       const docs = parseAllDocuments(out).map((d) => d.toJS() as Record<string, unknown>);
       expect(docs.map((d) => d['kind'])).toEqual(['CiliumNetworkPolicy', 'PolicyRollout']);
       const ajv = new Ajv({ allErrors: true, strict: false });
-      const crd = parse(readFileSync(path.join(deploy, 'crd/weir.dev_policyrollouts.yaml'), 'utf8')) as { spec: { versions: { schema: { openAPIV3Schema: object } }[] } };
+      const crd = parse(readFileSync(path.join(deploy, 'crd/weir.dev_policyrollouts.yaml'), 'utf8')) as {
+        spec: { versions: { schema: { openAPIV3Schema: object } }[] };
+      };
       const v = ajv.compile(crd.spec.versions[0]!.schema.openAPIV3Schema);
       expect(v(docs[1]), ajv.errorsText(v.errors)).toBe(true);
-      expect(docs[1]).toMatchObject({ metadata: { name: 'my-policies' }, spec: { source: { revision: 'abc123', repository: 'https://git.example.com/p.git' } } });
+      expect(docs[1]).toMatchObject({
+        metadata: { name: 'my-policies' },
+        spec: { source: { revision: 'abc123', repository: 'https://git.example.com/p.git' } },
+      });
       await fs.writeFile(path.join(dir, 'bad.yaml'), 'kind: [\n');
       out = '';
       expect(await renderCommand.run([], io)).toBe(1);

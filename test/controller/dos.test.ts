@@ -29,7 +29,8 @@ function raw(port: number, local = '127.0.0.1'): { sock: net.Socket; received: (
   return { sock, received: () => data, closed, ready };
 }
 
-const within = <T>(p: Promise<T>, ms: number) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
 describe('pre-authentication limits', () => {
   let ws: Workspace;
@@ -41,8 +42,29 @@ describe('pre-authentication limits', () => {
   beforeAll(async () => {
     ws = await workspace();
     await ws.commit({ 'policies/pods.yaml': pods, 'policies/rule1.yaml': empireOnly }, 'one');
-    c = new Controller({ repo: ws.repo, branch: 'main', paths: ['policies'], stateDir: path.join(ws.dir, 'controller'), compiler: new ProjectCompiler(), key: generateSigningKey(), logger: silentLogger(), pollIntervalMs: 0 });
-    server = await serveController(c, '127.0.0.1', 0, { insecureLoopback: true, token: ws.operatorToken, nodeTokens: new Map([['node-a', token]]), webhookSecret, limits: { maxConnectionsPerClient: 8, maxConnections: 40, headersTimeoutMs: 600, requestTimeoutMs: 3000 } }, { onReject: (r) => rejected.push(r) });
+    c = new Controller({
+      repo: ws.repo,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: path.join(ws.dir, 'controller'),
+      compiler: new ProjectCompiler(),
+      key: generateSigningKey(),
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+    });
+    server = await serveController(
+      c,
+      '127.0.0.1',
+      0,
+      {
+        insecureLoopback: true,
+        token: ws.operatorToken,
+        nodeTokens: new Map([['node-a', token]]),
+        webhookSecret,
+        limits: { maxConnectionsPerClient: 8, maxConnections: 40, headersTimeoutMs: 600, requestTimeoutMs: 3000 },
+      },
+      { onReject: (r) => rejected.push(r) },
+    );
     port = Number(new URL(server.url).port);
   });
   afterAll(async () => {
@@ -65,16 +87,24 @@ describe('pre-authentication limits', () => {
 
   it('caps bodies per route (413), before reading what is declared too large', async () => {
     const auth = { authorization: `Bearer ${token}` };
-    const big = await fetch(`${server.url}/v1/nodes/node-a/register`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ features: { datapath: 'emulator', kernel: 'x'.repeat(100 << 10) } }) });
+    const big = await fetch(`${server.url}/v1/nodes/node-a/register`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ features: { datapath: 'emulator', kernel: 'x'.repeat(100 << 10) } }),
+    });
     expect(big.status).toBe(413);
     const r = raw(port, '127.0.0.2');
     await r.ready;
-    r.sock.write(`POST /v1/nodes/node-a/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: ${64 << 20}\r\n\r\n`);
+    r.sock.write(
+      `POST /v1/nodes/node-a/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-length: ${64 << 20}\r\n\r\n`,
+    );
     expect(await within(r.closed, 2000)).toBe(true);
     expect(r.received()).toMatch(/^HTTP\/1\.1 413 /);
     const getWithBody = raw(port, '127.0.0.2');
     await getWithBody.ready;
-    getWithBody.sock.write(`GET /v1/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ws.operatorToken}\r\ncontent-length: 10\r\n\r\n0123456789`);
+    getWithBody.sock.write(
+      `GET /v1/status HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${ws.operatorToken}\r\ncontent-length: 10\r\n\r\n0123456789`,
+    );
     expect(await within(getWithBody.closed, 2000)).toBe(true);
     expect(getWithBody.received()).toMatch(/^HTTP\/1\.1 413 /);
   });
@@ -82,9 +112,17 @@ describe('pre-authentication limits', () => {
   it('a Git host webhook is accepted with a valid X-Hub-Signature-256 and refused without one', async () => {
     const body = JSON.stringify({ ref: 'refs/heads/main', pad: 'x'.repeat(100_000) });
     const sig = `sha256=${createHmac('sha256', webhookSecret).update(body).digest('hex')}`;
-    const ok = await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: { 'x-hub-signature-256': sig, 'content-type': 'application/json' }, body });
+    const ok = await fetch(`${server.url}/v1/webhook`, {
+      method: 'POST',
+      headers: { 'x-hub-signature-256': sig, 'content-type': 'application/json' },
+      body,
+    });
     expect(ok.status).toBe(202);
-    const bad = await fetch(`${server.url}/v1/webhook`, { method: 'POST', headers: { 'x-hub-signature-256': sig.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'content-type': 'application/json' }, body });
+    const bad = await fetch(`${server.url}/v1/webhook`, {
+      method: 'POST',
+      headers: { 'x-hub-signature-256': sig.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'content-type': 'application/json' },
+      body,
+    });
     expect(bad.status).toBe(401);
     const none = await fetch(`${server.url}/v1/webhook`, { method: 'POST', body });
     expect(none.status).toBe(401);
@@ -140,13 +178,41 @@ describe('out of file descriptors', () => {
     ws = await workspace();
     await ws.commit({ 'policies/pods.yaml': pods, 'policies/rule1.yaml': empireOnly }, 'one');
     // A small descriptor limit; connections from many source addresses use them all up.
-    child = spawn('prlimit', ['--nofile=90:90', process.execPath, path.join(projectRoot, 'bin/weir.js'), 'controller', '--repo', ws.repo, '--state-dir', path.join(ws.dir, 'controller'), '--listen', '127.0.0.1:0', '--poll', '200ms', '--key', ws.keyFile, '--insecure-loopback', '--token-file', ws.operatorTokenFile, '--max-connections-per-client', '1000'], { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(
+      'prlimit',
+      [
+        '--nofile=90:90',
+        process.execPath,
+        path.join(projectRoot, 'bin/weir.js'),
+        'controller',
+        '--repo',
+        ws.repo,
+        '--state-dir',
+        path.join(ws.dir, 'controller'),
+        '--listen',
+        '127.0.0.1:0',
+        '--poll',
+        '200ms',
+        '--key',
+        ws.keyFile,
+        '--insecure-loopback',
+        '--token-file',
+        ws.operatorTokenFile,
+        '--max-connections-per-client',
+        '1000',
+      ],
+      { env: { ...process.env, WEIR_FROM_SOURCE: '1', WEIR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let err = '';
     let out = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
-    const url = await until('controller listening', async () => (out.includes('\n') ? String((JSON.parse(out.split('\n')[0]!) as { url: string }).url) : undefined), 30_000);
+    const url = await until(
+      'controller listening',
+      async () => (out.includes('\n') ? String((JSON.parse(out.split('\n')[0]!) as { url: string }).url) : undefined),
+      30_000,
+    );
     const status = () => getJson<StatusDoc>(`${url}/v1/status`, { headers: ws.auth });
     await until('first commit compiled', async () => (await status()).phase === 'Complete');
     const p = Number(new URL(url).port);
@@ -154,10 +220,14 @@ describe('out of file descriptors', () => {
     const rev2 = await ws.commit({ 'policies/rule1.yaml': empireAndAlliance }, 'two');
     await until('EMFILE logged', async () => /EMFILE/.test(err), 15_000);
     for (const f of flood) f.sock.destroy();
-    const s = await until('second commit compiled after descriptors return', async () => {
-      const st = await status();
-      return st.lastSeenCommit === rev2 && st.phase === 'Complete' ? st : undefined;
-    }, 30_000);
+    const s = await until(
+      'second commit compiled after descriptors return',
+      async () => {
+        const st = await status();
+        return st.lastSeenCommit === rev2 && st.phase === 'Complete' ? st : undefined;
+      },
+      30_000,
+    );
     expect(s.lastGood?.revision).toBe(rev2);
     expect(await within(exited, 10)).toBe(false);
     expect(err).not.toMatch(/Unhandled 'error' event/);

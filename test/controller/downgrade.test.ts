@@ -20,7 +20,13 @@ import { empireAndAlliance, empireOnly, pods, signedTimestamp, workspace } from 
 
 const compiler = new ProjectCompiler();
 async function compile(policy: string): Promise<Bundle> {
-  const r = await compiler.compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'rule.yaml', bytes: Buffer.from(policy) }], 'r');
+  const r = await compiler.compileFiles(
+    [
+      { file: 'pods.yaml', bytes: Buffer.from(pods) },
+      { file: 'rule.yaml', bytes: Buffer.from(policy) },
+    ],
+    'r',
+  );
   if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics));
   return r.bundle;
 }
@@ -36,7 +42,15 @@ describe('rollout steps and freshness at the agent', () => {
   const agents: Agent[] = [];
   const dp = new EmulatorDatapath('node-a');
   const newAgent = () => {
-    const a = new Agent({ node: 'node-a', client: new Client(server.url, { insecureLoopback: true }), trustedKey: key.publicKey, stateDir: dir, datapath: dp, logger: silentLogger(), longPollMs: 200 });
+    const a = new Agent({
+      node: 'node-a',
+      client: new Client(server.url, { insecureLoopback: true }),
+      trustedKey: key.publicKey,
+      stateDir: dir,
+      datapath: dp,
+      logger: silentLogger(),
+      longPollMs: 200,
+    });
     agents.push(a);
     return a;
   };
@@ -46,7 +60,14 @@ describe('rollout steps and freshness at the agent', () => {
     const nm = nodeManifest(b.manifest, b.digest, 'node-a', { sequence, revision });
     served.set(`/v1/manifests/${nm.digest}`, nm.bytes);
     for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, Buffer.from(bytes));
-    return { revision: `label-${revision}`, digest: b.digest, sequence, manifest: nm.digest, signature: signDigest(key, nm.digest), timestamp: signedTimestamp(key, 'node-a', nm.digest, sequence, { issuedAt, validMs }) };
+    return {
+      revision: `label-${revision}`,
+      digest: b.digest,
+      sequence,
+      manifest: nm.digest,
+      signature: signDigest(key, nm.digest),
+      timestamp: signedTimestamp(key, 'node-a', nm.digest, sequence, { issuedAt, validMs }),
+    };
   };
 
   beforeAll(async () => {
@@ -129,11 +150,32 @@ describe('rollout steps at the controller', () => {
     const ws = await workspace();
     const key = generateSigningKey();
     const token = 'node-a-token-0123456789abcdef';
-    const mk = () => new Controller({ repo: ws.repo, branch: 'main', paths: ['policies'], stateDir: path.join(ws.dir, 'controller'), compiler, key, logger: silentLogger(), pollIntervalMs: 0, canaries: ['node-a'], gateTimeoutMs: 20_000 });
+    const mk = () =>
+      new Controller({
+        repo: ws.repo,
+        branch: 'main',
+        paths: ['policies'],
+        stateDir: path.join(ws.dir, 'controller'),
+        compiler,
+        key,
+        logger: silentLogger(),
+        pollIntervalMs: 0,
+        canaries: ['node-a'],
+        gateTimeoutMs: 20_000,
+      });
     let c = mk();
     let server = await serveController(c, '127.0.0.1', 0, { insecureLoopback: true, nodeTokens: new Map([['node-a', token]]) });
     const dp = new EmulatorDatapath('node-a');
-    const agentFor = (url: string) => new Agent({ node: 'node-a', client: new Client(url, { insecureLoopback: true, token }), trustedKey: key.publicKey, stateDir: path.join(ws.dir, 'agent'), datapath: dp, logger: silentLogger(), longPollMs: 300 });
+    const agentFor = (url: string) =>
+      new Agent({
+        node: 'node-a',
+        client: new Client(url, { insecureLoopback: true, token }),
+        trustedKey: key.publicKey,
+        stateDir: path.join(ws.dir, 'agent'),
+        datapath: dp,
+        logger: silentLogger(),
+        longPollMs: 300,
+      });
     const until = async (f: () => boolean) => {
       for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 50));
       expect(f()).toBe(true);

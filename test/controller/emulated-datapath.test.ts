@@ -13,7 +13,11 @@ metadata: {name: ${name}, namespace: default, labels: {${labels}}}
 spec: {nodeName: node-1}
 status: {podIPs: [{ip: 10.200.0.${n}}, {ip: "fd00:200::${n}"}]}
 `;
-const pods = [pod('deathstar', 'org: empire, class: deathstar', 10), pod('tiefighter', 'org: empire, class: tiefighter', 11), pod('xwing', 'org: alliance, class: xwing', 12)].join('---\n');
+const pods = [
+  pod('deathstar', 'org: empire, class: deathstar', 10),
+  pod('tiefighter', 'org: empire, class: tiefighter', 11),
+  pod('xwing', 'org: alliance, class: xwing', 12),
+].join('---\n');
 
 const landing = `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -39,12 +43,22 @@ spec:
 `;
 
 async function compile(policies: string[], revision: string): Promise<ApplyInput> {
-  const files = [{ file: 'pods.yaml', bytes: Buffer.from(pods) }, ...policies.map((p, i) => ({ file: `policy-${i}.yaml`, bytes: Buffer.from(p) }))];
+  const files = [
+    { file: 'pods.yaml', bytes: Buffer.from(pods) },
+    ...policies.map((p, i) => ({ file: `policy-${i}.yaml`, bytes: Buffer.from(p) })),
+  ];
   const r = await new ProjectCompiler().compileFiles(files, revision);
   if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics));
   const nm = nodeManifest(r.bundle.manifest, r.bundle.digest, 'node-1');
-  const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!)) as unknown]));
-  return { digest: r.bundle.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })), tables };
+  const tables = new Map<string, unknown>(
+    nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!)) as unknown]),
+  );
+  return {
+    digest: r.bundle.digest,
+    manifest: nm.manifest,
+    images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })),
+    tables,
+  };
 }
 
 const v4 = (n: number) => `10.200.0.${n}`;
@@ -62,17 +76,33 @@ describe('emulated datapath', () => {
     const dp = new EmulatorDatapath('node-1');
     await dp.apply(bundle);
     const flows: [from: number, to: number, port: number][] = [];
-    for (const from of [10, 11, 12]) for (const to of [10, 11, 12]) for (const port of [80, 8080, 9090]) if (from !== to) flows.push([from, to, port]);
+    for (const from of [10, 11, 12])
+      for (const to of [10, 11, 12]) for (const port of [80, 8080, 9090]) if (from !== to) flows.push([from, to, port]);
     for (const [from, to, port] of flows) {
       const a = await dp.verdict({ src: v4(from), dst: v4(to), protocol: 'TCP', port });
       const b = await dp.verdict({ src: v6(from), dst: v6(to), protocol: 'TCP', port });
       expect(b, `${from} -> ${to} :${port}`).toEqual(a);
     }
-    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({ verdict: 'allow', reason: 'policy-allow' });
-    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toEqual({ verdict: 'deny', endpoint: 'default/deathstar', direction: 'ingress', reason: 'default-deny' });
-    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 9090 })).toMatchObject({ verdict: 'deny', endpoint: 'default/deathstar', direction: 'ingress', reason: 'policy-deny' });
+    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({
+      verdict: 'allow',
+      reason: 'policy-allow',
+    });
+    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toEqual({
+      verdict: 'deny',
+      endpoint: 'default/deathstar',
+      direction: 'ingress',
+      reason: 'default-deny',
+    });
+    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 9090 })).toMatchObject({
+      verdict: 'deny',
+      endpoint: 'default/deathstar',
+      direction: 'ingress',
+      reason: 'policy-deny',
+    });
     // However an address is spelled, it is the same endpoint and the same identity.
-    expect(await dp.verdict({ src: 'fd00:200:0:0:0:0:0:11', dst: 'FD00:0200::0010', protocol: 'TCP', port: 80 })).toEqual(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 }));
+    expect(await dp.verdict({ src: 'fd00:200:0:0:0:0:0:11', dst: 'FD00:0200::0010', protocol: 'TCP', port: 80 })).toEqual(
+      await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 }),
+    );
     expect(dp.identityOf(v6(11))).toBe(dp.identityOf(v4(11)));
     expect(dp.identityOf(v6(11))).not.toBe(dp.identityOf(v6(12)));
     expect(dp.identityOf('2001:db8::99')).toBe(2);
@@ -92,7 +122,12 @@ describe('emulated datapath', () => {
     expect(await dp.verdict(xwing(v4(12), '203.0.113.7'))).toMatchObject({ verdict: 'allow', reason: 'policy-allow' });
     expect((await dp.verdict(xwing(v6(12), '2001:db8::8'))).verdict).toBe('deny');
     expect((await dp.verdict({ ...xwing(v6(12), '2001:db8::7'), port: 80 })).verdict).toBe('deny');
-    expect(dp.learnedAddresses().map((l) => l.address).sort()).toEqual(['2001:db8::7', '203.0.113.7']);
+    expect(
+      dp
+        .learnedAddresses()
+        .map((l) => l.address)
+        .sort(),
+    ).toEqual(['2001:db8::7', '203.0.113.7']);
     // A new bundle keeps what was learned.
     await dp.apply({ ...fqdn, digest: `${fqdn.digest}-again` });
     expect((await dp.verdict(xwing(v6(12), '2001:db8::7'))).verdict).toBe('allow');
@@ -107,7 +142,11 @@ describe('emulated datapath', () => {
     await dp.apply(bundle);
     const allowed = await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 });
     // Bytes that would decide otherwise (all zero: a /0 allow of nothing) under the same digest: the decoded image is reused.
-    const zeroed = { ...bundle, digest: `${bundle.digest}-2`, images: bundle.images.map((i) => (i.image.name === 'policy' ? { ...i, bytes: Buffer.alloc(i.bytes.length) } : i)) };
+    const zeroed = {
+      ...bundle,
+      digest: `${bundle.digest}-2`,
+      images: bundle.images.map((i) => (i.image.name === 'policy' ? { ...i, bytes: Buffer.alloc(i.bytes.length) } : i)),
+    };
     await dp.apply(zeroed);
     expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).toEqual(allowed);
     // A fresh datapath decodes them, and decides otherwise.
@@ -117,16 +156,29 @@ describe('emulated datapath', () => {
   });
 
   it('under audit mode the agent still answers a would-be drop as a deny; the model says the kernel passes it', async () => {
-    const audited = landing.replace('metadata: {name: rule1, namespace: default}', 'metadata: {name: rule1, namespace: default, annotations: {weir.dev/audit: "true"}}');
+    const audited = landing.replace(
+      'metadata: {name: rule1, namespace: default}',
+      'metadata: {name: rule1, namespace: default, annotations: {weir.dev/audit: "true"}}',
+    );
     const input = await compile([audited], 'audit');
     const dp = new EmulatorDatapath('node-1');
     await dp.apply(input);
-    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 9090 })).toMatchObject({ verdict: 'deny', reason: 'policy-deny' });
-    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({ verdict: 'deny', reason: 'default-deny' });
+    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 9090 })).toMatchObject({
+      verdict: 'deny',
+      reason: 'policy-deny',
+    });
+    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({
+      verdict: 'deny',
+      reason: 'default-deny',
+    });
     const { DatapathEmulator } = await import('../../compiler/verify/network-emulator.js');
     const model = DatapathEmulator.fromImages('node-1', input.images, input.tables);
     const deathstar = model.endpoint('default/deathstar')!;
-    expect(model.decide(deathstar, 0, model.identityOf('node-1', v6(11)), 6, 9090)).toMatchObject({ verdict: 'allow', action: 'deny', audit: true });
+    expect(model.decide(deathstar, 0, model.identityOf('node-1', v6(11)), 6, 9090)).toMatchObject({
+      verdict: 'allow',
+      action: 'deny',
+      audit: true,
+    });
   });
 
   it('an apply is all or nothing: a bad image leaves the bundle in force', async () => {
@@ -136,7 +188,10 @@ describe('emulated datapath', () => {
     const policy = fqdn.images.findIndex((i) => i.image.name === 'policy');
     const broken = { ...fqdn, images: fqdn.images.map((i, n) => (n === policy ? { ...i, bytes: i.bytes.subarray(1) } : i)) };
     await expect(dp.apply(broken)).rejects.toThrow(/records of 28 bytes expected/);
-    const sized = { ...fqdn, images: fqdn.images.map((i, n) => (n === policy ? { ...i, image: { ...i.image, keySize: 16, valueSize: 12 } } : i)) };
+    const sized = {
+      ...fqdn,
+      images: fqdn.images.map((i, n) => (n === policy ? { ...i, image: { ...i.image, keySize: 16, valueSize: 12 } } : i)),
+    };
     await expect(dp.apply(sized)).rejects.toThrow('policy image has key/value sizes 16/12; weir_net.h says 12/16');
     const orphan = { ...fqdn, tables: new Map([...fqdn.tables, ['endpoints', []]]) };
     await expect(dp.apply(orphan)).rejects.toThrow(/has no row in the endpoints table/);

@@ -25,7 +25,9 @@ describe('export file', () => {
     for (let i = 0; i < 9; i++) f.write(line(i));
     f.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const names = readdirSync(dir).filter((n) => n.startsWith('tetragon')).sort();
+    const names = readdirSync(dir)
+      .filter((n) => n.startsWith('tetragon'))
+      .sort();
     expect(names).toEqual(['tetragon-2026-01-02T03-04-08.006.log', 'tetragon-2026-01-02T03-04-09.006.log', 'tetragon.log']);
     // Two lines per file, never split; the oldest two rotations were deleted.
     expect(readFileSync(path.join(dir, names[0]!), 'utf8')).toBe(line(4) + line(5));
@@ -34,7 +36,8 @@ describe('export file', () => {
   });
 });
 
-const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) => Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
+const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) =>
+  Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
 const H = offsets(runtimeLayouts.wrt_event_hdr);
 const call = (pid: number, hookId: number) => {
   const b = Buffer.alloc(runtimeLayouts.wrt_event_call.size);
@@ -50,10 +53,34 @@ const call = (pid: number, hookId: number) => {
   return b;
 };
 const table: HookTableEntry[] = [
-  { hookId: 0, policy: 'kill-in-pod', namespace: 'shop', call: 'sys_openat', attach: 'syscalls/sys_enter_openat', eventKind: 'process_kprobe', file: 'p.yaml', line: 1, column: 1, tags: [], args: [] },
-  { hookId: 1, policy: 'other', call: 'sys_openat', attach: 'syscalls/sys_enter_openat', eventKind: 'process_kprobe', file: 'q.yaml', line: 1, column: 1, tags: [], args: [] },
+  {
+    hookId: 0,
+    policy: 'kill-in-pod',
+    namespace: 'shop',
+    call: 'sys_openat',
+    attach: 'syscalls/sys_enter_openat',
+    eventKind: 'process_kprobe',
+    file: 'p.yaml',
+    line: 1,
+    column: 1,
+    tags: [],
+    args: [],
+  },
+  {
+    hookId: 1,
+    policy: 'other',
+    call: 'sys_openat',
+    attach: 'syscalls/sys_enter_openat',
+    eventKind: 'process_kprobe',
+    file: 'q.yaml',
+    line: 1,
+    column: 1,
+    tags: [],
+    args: [],
+  },
 ];
-const pods = (pid: number) => (pid < 100 ? { namespace: 'shop', name: 'web-1' } : pid < 200 ? { namespace: 'bank', name: 'vault' } : undefined);
+const pods = (pid: number) =>
+  pid < 100 ? { namespace: 'shop', name: 'web-1' } : pid < 200 ? { namespace: 'bank', name: 'vault' } : undefined;
 
 describe('agent event export', () => {
   it('writes every event to the export file and each follower what its filter passes', () => {
@@ -69,8 +96,15 @@ describe('agent event export', () => {
     onRecord!(call(150, 1));
     onRecord!(call(300, 0));
     x.close();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { process_kprobe: { policy_name: string; process: { pod?: { name: string } } } });
-    expect(lines.map((l) => [l.process_kprobe.policy_name, l.process_kprobe.process.pod?.name ?? null])).toEqual([['kill-in-pod', 'web-1'], ['other', 'vault'], ['kill-in-pod', null]]);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { process_kprobe: { policy_name: string; process: { pod?: { name: string } } } });
+    expect(lines.map((l) => [l.process_kprobe.policy_name, l.process_kprobe.process.pod?.name ?? null])).toEqual([
+      ['kill-in-pod', 'web-1'],
+      ['other', 'vault'],
+      ['kill-in-pod', null],
+    ]);
     expect(shop.map((l) => JSON.parse(l).process_kprobe.process.pid)).toEqual([10]);
     expect(other.map((l) => JSON.parse(l).process_kprobe.process.pid)).toEqual([150]);
   });
@@ -83,7 +117,7 @@ describe('agent event export', () => {
     expect(matchesFilter(o, { types: ['process_exit'] })).toBe(false);
   });
 
-  it('weir events follows an agent\'s /v1/events with filters, -o json and -o compact', async () => {
+  it("weir events follows an agent's /v1/events with filters, -o json and -o compact", async () => {
     const x = new RuntimeEventExport({ node: 'n1', podOf: pods, procfs: false });
     let onRecord: ((b: Buffer) => void) | undefined;
     x.attach({ events: (cb) => ((onRecord = cb), { consume: () => 0, close: () => undefined }) }, table);
@@ -92,7 +126,13 @@ describe('agent event export', () => {
     try {
       const run = async (args: string[]) => {
         const out: string[] = [];
-        const done = eventsCommand.run(['--agent', server.url, '--insecure-loopback', ...args], { stdout: (s) => out.push(s), stderr: (s) => out.push(`ERR ${s}`), cwd: dir, env: {}, isTTY: false });
+        const done = eventsCommand.run(['--agent', server.url, '--insecure-loopback', ...args], {
+          stdout: (s) => out.push(s),
+          stderr: (s) => out.push(`ERR ${s}`),
+          cwd: dir,
+          env: {},
+          isTTY: false,
+        });
         return { out, done };
       };
       const json = await run(['--namespace', 'shop']);
@@ -116,12 +156,26 @@ describe('agent event export', () => {
     const server = await serveAgent(fakeAgent, '127.0.0.1', 0, { insecureLoopback: true });
     try {
       const out: string[] = [];
-      const code = await eventsCommand.run(['--agent', server.url, '--insecure-loopback'], { stdout: (s) => out.push(s), stderr: (s) => out.push(s), cwd: dir, env: {}, isTTY: false });
+      const code = await eventsCommand.run(['--agent', server.url, '--insecure-loopback'], {
+        stdout: (s) => out.push(s),
+        stderr: (s) => out.push(s),
+        cwd: dir,
+        env: {},
+        isTTY: false,
+      });
       expect(code).toBe(2);
       expect(out.join('')).toContain('HTTP 404 {"error":"the emulator datapath has no runtime events"}');
     } finally {
       await server.close();
     }
-    await expect(eventsCommand.run(['--agent', 'http://127.0.0.1:1', '--insecure-loopback', '--event-types', 'process_bogus'], { stdout: () => undefined, stderr: () => undefined, cwd: dir, env: {}, isTTY: false })).rejects.toThrow('--event-types: process_bogus is not one of');
+    await expect(
+      eventsCommand.run(['--agent', 'http://127.0.0.1:1', '--insecure-loopback', '--event-types', 'process_bogus'], {
+        stdout: () => undefined,
+        stderr: () => undefined,
+        cwd: dir,
+        env: {},
+        isTTY: false,
+      }),
+    ).rejects.toThrow('--event-types: process_bogus is not one of');
   });
 });

@@ -8,7 +8,14 @@ import type { AddressInfo } from 'node:net';
 interface Obj {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; generation?: number; uid?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    generation?: number;
+    uid?: string;
+    labels?: Record<string, string>;
+  };
   [k: string]: unknown;
 }
 
@@ -58,7 +65,15 @@ export class FakeApiServer {
     const prev = c.objects.get(this.key(obj));
     this.rv++;
     const specChanged = !prev || JSON.stringify(prev['spec']) !== JSON.stringify(obj['spec']);
-    const stored: Obj = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv), uid: prev?.metadata.uid ?? `uid-${this.rv}`, generation: (prev?.metadata.generation ?? 0) + (specChanged ? 1 : 0) } };
+    const stored: Obj = {
+      ...obj,
+      metadata: {
+        ...obj.metadata,
+        resourceVersion: String(this.rv),
+        uid: prev?.metadata.uid ?? `uid-${this.rv}`,
+        generation: (prev?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
+      },
+    };
     c.objects.set(this.key(obj), stored);
     this.emit(c, prev ? 'MODIFIED' : 'ADDED', stored);
     return stored;
@@ -93,7 +108,16 @@ export class FakeApiServer {
   }
 
   private status(res: http.ServerResponse, code: number, message: string): void {
-    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, message, reason: code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : 'Invalid' }));
+    res.writeHead(code, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        code,
+        message,
+        reason: code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : 'Invalid',
+      }),
+    );
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -111,7 +135,19 @@ export class FakeApiServer {
           res.flushHeaders(); // a watch answers at once, then streams
           if (from < this.compactedRv) {
             this.goneServed++;
-            res.end(JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${from} (${this.compactedRv})` } }) + '\n');
+            res.end(
+              JSON.stringify({
+                type: 'ERROR',
+                object: {
+                  kind: 'Status',
+                  apiVersion: 'v1',
+                  status: 'Failure',
+                  reason: 'Expired',
+                  code: 410,
+                  message: `too old resource version: ${from} (${this.compactedRv})`,
+                },
+              }) + '\n',
+            );
             return;
           }
           for (const ev of list.events) if (ev.rv > from) res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
@@ -120,7 +156,14 @@ export class FakeApiServer {
           res.on('close', () => list.watchers.delete(w));
           return;
         }
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'v1', kind: list.listKind, metadata: { resourceVersion: String(this.rv) }, items: [...list.objects.values()] }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: list.listKind,
+            metadata: { resourceVersion: String(this.rv) },
+            items: [...list.objects.values()],
+          }),
+        );
         return;
       }
       // Namespaced custom objects: /apis/G/V/namespaces/NS/PLURAL[/NAME[/status]]
@@ -142,7 +185,8 @@ export class FakeApiServer {
         if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(cur));
         if (req.method === 'PUT' && m[6]) {
           const obj = JSON.parse(body) as Obj;
-          if (obj.metadata.resourceVersion !== cur.metadata.resourceVersion) return this.status(res, 409, 'the object has been modified; please apply your changes to the latest version and try again');
+          if (obj.metadata.resourceVersion !== cur.metadata.resourceVersion)
+            return this.status(res, 409, 'the object has been modified; please apply your changes to the latest version and try again');
           // The status subresource changes status only.
           this.rv++;
           const stored: Obj = { ...cur, status: obj['status'], metadata: { ...cur.metadata, resourceVersion: String(this.rv) } };

@@ -25,13 +25,32 @@ ${scenario === 'dns-rule' ? dnsRule : ''}`;
 
 // The scenario's pods, dual-stack: each keeps its IPv4 address and gets fd00:200::<same last octet>.
 const pods = scenarioPods.replace(/status: \{podIP: (10\.200\.0\.(\d+))\}/g, 'status: {podIPs: [{ip: $1}, {ip: "fd00:200::$2"}]}');
-const r = await new ProjectCompiler().compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'policy.yaml', bytes: Buffer.from(policy) }], 'fqdn-test');
+const r = await new ProjectCompiler().compileFiles(
+  [
+    { file: 'pods.yaml', bytes: Buffer.from(pods) },
+    { file: 'policy.yaml', bytes: Buffer.from(policy) },
+  ],
+  'fqdn-test',
+);
 if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics));
 const nm = nodeManifest(r.bundle.manifest, r.bundle.digest, 'node-1');
-const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!))]));
+const tables = new Map<string, unknown>(
+  nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!))]),
+);
 const dp = new EmulatorDatapath('node-1');
-await dp.apply({ digest: r.bundle.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })), tables });
-const proxy = new DnsProxy({ listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: Number(upstreamPort) }, tables: () => tables, sink: dp, logger: silentLogger() });
+await dp.apply({
+  digest: r.bundle.digest,
+  manifest: nm.manifest,
+  images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })),
+  tables,
+});
+const proxy = new DnsProxy({
+  listen: { host: '127.0.0.1', port: 0 },
+  upstream: { host: '127.0.0.1', port: Number(upstreamPort) },
+  tables: () => tables,
+  sink: dp,
+  logger: silentLogger(),
+});
 const addr = await proxy.start();
 const resolver = new dnsp.Resolver({ timeout: 2000, tries: 1 });
 resolver.setServers([`${addr.host}:${addr.port}`]);
@@ -43,7 +62,10 @@ out['answer'] = await resolver.resolve4('api.example.com', { ttl: true });
 out['after'] = await xwingTo('203.0.113.7');
 out['otherAddress'] = await xwingTo('203.0.113.8');
 out['learned'] = proxy.learned.map((l) => ({ ip: l.ip, identity: l.identity, selector: l.selector }));
-out['refused'] = await resolver.resolve4('evil.org').then(() => 'answered', (e: NodeJS.ErrnoException) => e.code);
+out['refused'] = await resolver.resolve4('evil.org').then(
+  () => 'answered',
+  (e: NodeJS.ErrnoException) => e.code,
+);
 await new Promise((res) => setTimeout(res, 3200)); // past dnsmasq's --local-ttl=2
 out['expired'] = dp.expireFqdn();
 out['afterTtl'] = await xwingTo('203.0.113.7');

@@ -22,7 +22,10 @@ describe('DNS names and patterns', () => {
   });
   it('parses a query and builds a REFUSED reply for it', () => {
     // id 0x1234, RD, one question api.example.com A IN
-    const labels = Buffer.concat([...'api.example.com'.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+    const labels = Buffer.concat([
+      ...'api.example.com'.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+      Buffer.from([0]),
+    ]);
     const q = Buffer.concat([Buffer.from('123401000001000000000000', 'hex'), labels, Buffer.from('00010001', 'hex')]);
     const m = parseDns(q);
     expect(m.questions).toEqual([{ name: 'api.example.com', type: 1 }]);
@@ -38,14 +41,47 @@ describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', (
   const ns = `wag-${randomBytes(2).toString('hex')}-${process.pid}-dns`;
   let dnsmasq: ChildProcess | undefined;
   const run = (scenario: string): Record<string, unknown> => {
-    const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', path.join(projectRoot, 'test/controller/fqdn-netns-helper.ts'), '5353', scenario], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
+    const out = execFileSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        '--import',
+        'tsx',
+        path.join(projectRoot, 'test/controller/fqdn-netns-helper.ts'),
+        '5353',
+        scenario,
+      ],
+      { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 },
+    );
     return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
   };
 
   beforeAll(async () => {
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    dnsmasq = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/dnsmasq', '--no-daemon', '--port=5353', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--address=/api.example.com/203.0.113.7', '--address=/api.example.com/2001:db8::7', '--local-ttl=2', `--pid-file=${path.join(os.tmpdir(), `${ns}.pid`)}`], { stdio: 'ignore' });
+    dnsmasq = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        '/usr/sbin/dnsmasq',
+        '--no-daemon',
+        '--port=5353',
+        '--listen-address=127.0.0.1',
+        '--bind-interfaces',
+        '--no-resolv',
+        '--no-hosts',
+        '--address=/api.example.com/203.0.113.7',
+        '--address=/api.example.com/2001:db8::7',
+        '--local-ttl=2',
+        `--pid-file=${path.join(os.tmpdir(), `${ns}.pid`)}`,
+      ],
+      { stdio: 'ignore' },
+    );
     await new Promise((r) => setTimeout(r, 500));
   });
 
@@ -87,17 +123,19 @@ describe.skipIf(noNetns)('toFQDNs with dnsmasq in a network namespace (root)', (
   }, 90_000);
 });
 
-describe.skipIf(skipKernel() || !existsSync(path.join(projectRoot, 'bpf/build/endpoint.bpf.o')))('toFQDNs in the kernel ipcache (root, npm run build)', () => {
-  it('a learned address joins the kernel ipcache under the selector identity and leaves it at expiry', async () => {
-    const { createPodNetwork } = await import('../../controller/demo/netns.js');
-    const { scenarioPods } = await import('../../controller/demo/scenario.js');
-    const { KernelDatapath } = await import('../../controller/agent/kernel-datapath.js');
-    const { ProjectCompiler } = await import('../../controller/reconcile/compiler.js');
-    const { nodeManifest } = await import('../../controller/bundle/codec.js');
-    const net = await createPodNetwork(scenarioPods, 'wag');
-    try {
-      // xwing may reach api.example.com on 80 only; the test's "DNS answer" is the deathstar's address.
-      const policy = `apiVersion: cilium.io/v2
+describe.skipIf(skipKernel() || !existsSync(path.join(projectRoot, 'bpf/build/endpoint.bpf.o')))(
+  'toFQDNs in the kernel ipcache (root, npm run build)',
+  () => {
+    it('a learned address joins the kernel ipcache under the selector identity and leaves it at expiry', async () => {
+      const { createPodNetwork } = await import('../../controller/demo/netns.js');
+      const { scenarioPods } = await import('../../controller/demo/scenario.js');
+      const { KernelDatapath } = await import('../../controller/agent/kernel-datapath.js');
+      const { ProjectCompiler } = await import('../../controller/reconcile/compiler.js');
+      const { nodeManifest } = await import('../../controller/bundle/codec.js');
+      const net = await createPodNetwork(scenarioPods, 'wag');
+      try {
+        // xwing may reach api.example.com on 80 only; the test's "DNS answer" is the deathstar's address.
+        const policy = `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: api-access, namespace: default}
 spec:
@@ -106,43 +144,60 @@ spec:
   - toFQDNs: [{matchName: api.example.com}]
     toPorts: [{ports: [{port: "80", protocol: TCP}]}]
 `;
-      const r = await new ProjectCompiler().compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(scenarioPods) }, { file: 'policy.yaml', bytes: Buffer.from(policy) }], 'fqdn-kernel');
-      expect(r.bundle, JSON.stringify(r.diagnostics)).toBeDefined();
-      const nm = nodeManifest(r.bundle!.manifest, r.bundle!.digest, 'node-1');
-      const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!)) as unknown]));
-      const dp = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces });
-      net.onDestroy.push(() => dp.close());
-      await dp.apply({ digest: r.bundle!.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })), tables });
-      const identity = (tables.get('fqdn_selectors') as { identity: number }[])[0]!.identity;
-      // The kernel's ipcache in service, read back through the pin: what the programs look an address up in.
-      const { BpfMap } = await import('../../bpf/libbpf-ts/index.js');
-      const { decodeIpcacheValue, ipcacheLookupKey, WEIR_IPCACHE_FLAG_FQDN } = await import('../../bpf/abi/net.js');
-      const { parseAddress } = await import('../../compiler/model/cidr.js');
-      const inKernel = (address: string) => {
-        using outer = BpfMap.openPinned(path.join(net.pinDir, 'weir_ipcache'));
-        using inner = outer.openInner(0)!;
-        const a = parseAddress(address)!;
-        const v = inner.lookup(ipcacheLookupKey(a.family, a.addr));
-        return v ? decodeIpcacheValue(v) : undefined;
-      };
-      // An AAAA answer, spelled as the DNS parser spells it: the kernel ipcache gets its /128 and loses it at expiry.
-      dp.learnFqdn('2001:db8:0:0:0:0:0:7', identity, 1);
-      expect(inKernel('2001:db8::7')).toEqual({ identity, flags: WEIR_IPCACHE_FLAG_FQDN });
-      expect(inKernel('2001:db8::8')?.identity).not.toBe(identity);
-      expect(await dp.verdict({ src: '10.200.0.12', dst: '2001:db8::7', protocol: 'TCP', port: 80 })).toMatchObject({ verdict: 'allow', reason: 'policy-allow' });
-      await new Promise((res) => setTimeout(res, 1100));
-      expect(dp.expireFqdn()).toBe(1);
-      expect(inKernel('2001:db8::7')?.identity).not.toBe(identity);
-      expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
-      dp.learnFqdn('10.200.0.10', identity, 2);
-      expect(inKernel('10.200.0.10')).toEqual({ identity, flags: WEIR_IPCACHE_FLAG_FQDN });
-      expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('allow');
-      expect(await net.verdictOnWire('xwing', 'deathstar', 8080)).toBe('deny');
-      await new Promise((res) => setTimeout(res, 2100));
-      expect(dp.expireFqdn()).toBe(1);
-      expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
-    } finally {
-      await net.destroy();
-    }
-  }, 90_000);
-});
+        const r = await new ProjectCompiler().compileFiles(
+          [
+            { file: 'pods.yaml', bytes: Buffer.from(scenarioPods) },
+            { file: 'policy.yaml', bytes: Buffer.from(policy) },
+          ],
+          'fqdn-kernel',
+        );
+        expect(r.bundle, JSON.stringify(r.diagnostics)).toBeDefined();
+        const nm = nodeManifest(r.bundle!.manifest, r.bundle!.digest, 'node-1');
+        const tables = new Map<string, unknown>(
+          nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(r.bundle!.blobs.get(t.digest)!)) as unknown]),
+        );
+        const dp = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces });
+        net.onDestroy.push(() => dp.close());
+        await dp.apply({
+          digest: r.bundle!.digest,
+          manifest: nm.manifest,
+          images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(r.bundle!.blobs.get(image.digest)!) })),
+          tables,
+        });
+        const identity = (tables.get('fqdn_selectors') as { identity: number }[])[0]!.identity;
+        // The kernel's ipcache in service, read back through the pin: what the programs look an address up in.
+        const { BpfMap } = await import('../../bpf/libbpf-ts/index.js');
+        const { decodeIpcacheValue, ipcacheLookupKey, WEIR_IPCACHE_FLAG_FQDN } = await import('../../bpf/abi/net.js');
+        const { parseAddress } = await import('../../compiler/model/cidr.js');
+        const inKernel = (address: string) => {
+          using outer = BpfMap.openPinned(path.join(net.pinDir, 'weir_ipcache'));
+          using inner = outer.openInner(0)!;
+          const a = parseAddress(address)!;
+          const v = inner.lookup(ipcacheLookupKey(a.family, a.addr));
+          return v ? decodeIpcacheValue(v) : undefined;
+        };
+        // An AAAA answer, spelled as the DNS parser spells it: the kernel ipcache gets its /128 and loses it at expiry.
+        dp.learnFqdn('2001:db8:0:0:0:0:0:7', identity, 1);
+        expect(inKernel('2001:db8::7')).toEqual({ identity, flags: WEIR_IPCACHE_FLAG_FQDN });
+        expect(inKernel('2001:db8::8')?.identity).not.toBe(identity);
+        expect(await dp.verdict({ src: '10.200.0.12', dst: '2001:db8::7', protocol: 'TCP', port: 80 })).toMatchObject({
+          verdict: 'allow',
+          reason: 'policy-allow',
+        });
+        await new Promise((res) => setTimeout(res, 1100));
+        expect(dp.expireFqdn()).toBe(1);
+        expect(inKernel('2001:db8::7')?.identity).not.toBe(identity);
+        expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
+        dp.learnFqdn('10.200.0.10', identity, 2);
+        expect(inKernel('10.200.0.10')).toEqual({ identity, flags: WEIR_IPCACHE_FLAG_FQDN });
+        expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('allow');
+        expect(await net.verdictOnWire('xwing', 'deathstar', 8080)).toBe('deny');
+        await new Promise((res) => setTimeout(res, 2100));
+        expect(dp.expireFqdn()).toBe(1);
+        expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
+      } finally {
+        await net.destroy();
+      }
+    }, 90_000);
+  },
+);

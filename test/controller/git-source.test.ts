@@ -18,7 +18,12 @@ import { classifyRepository, GitSource, SourceRefused } from '../../controller/r
 import { gitHttpServer, type GitHttpServer } from './git-http.js';
 import { empireAndAlliance, empireOnly, pods } from './harness.js';
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.email=t@weir.invalid', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } }).trim();
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.email=t@weir.invalid', '-c', 'user.name=t', '-c', 'commit.gpgsign=false', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' },
+  }).trim();
 
 describe('Git source over URLs', () => {
   let dir: string;
@@ -84,7 +89,16 @@ describe('Git source over URLs', () => {
   });
 
   it('a controller started with --repo URL and a fresh state directory rolls out the head', async () => {
-    const c = new Controller({ repo: `${http.url}/policies.git`, branch: 'main', paths: ['policies'], stateDir: path.join(dir, 'state-controller'), compiler, key: generateSigningKey(), logger: silentLogger(), pollIntervalMs: 0 });
+    const c = new Controller({
+      repo: `${http.url}/policies.git`,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: path.join(dir, 'state-controller'),
+      compiler,
+      key: generateSigningKey(),
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+    });
     try {
       await c.start();
       await c.idle();
@@ -123,7 +137,24 @@ describe('refused repositories and branches', () => {
       const o = { out: '', err: '', cwd: d, env: {}, isTTY: false } as CommandIO & { out: string; err: string };
       o.stdout = (s) => void (o.out += s);
       o.stderr = (s) => void (o.err += s);
-      const code = await main(['controller', '--repo', 'ext::sh -c touch% /tmp/weir-pwned', '--key', key, '--generate-key', '--insecure-loopback', '--token-file', path.join(d, 'token'), '--listen', '127.0.0.1:0', '--state-dir', path.join(d, 'state')], o);
+      const code = await main(
+        [
+          'controller',
+          '--repo',
+          'ext::sh -c touch% /tmp/weir-pwned',
+          '--key',
+          key,
+          '--generate-key',
+          '--insecure-loopback',
+          '--token-file',
+          path.join(d, 'token'),
+          '--listen',
+          '127.0.0.1:0',
+          '--state-dir',
+          path.join(d, 'state'),
+        ],
+        o,
+      );
       expect(code).toBe(2);
       expect(o.err).toMatch(/transport ext:: is not allowed/);
     } finally {
@@ -147,7 +178,11 @@ describe("a repository's own configuration", () => {
       const tree = git(repo, 'rev-parse', 'HEAD^{tree}');
       const parent = git(repo, 'rev-parse', 'HEAD');
       const body = `tree ${tree}\nparent ${parent}\nauthor t <t@weir.invalid> 1700000000 +0000\ncommitter t <t@weir.invalid> 1700000000 +0000\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\nsigned subject\n`;
-      const signed = execFileSync('git', ['hash-object', '-t', 'commit', '-w', '--stdin'], { cwd: repo, input: body, encoding: 'utf8' }).trim();
+      const signed = execFileSync('git', ['hash-object', '-t', 'commit', '-w', '--stdin'], {
+        cwd: repo,
+        input: body,
+        encoding: 'utf8',
+      }).trim();
       git(repo, 'update-ref', 'refs/heads/main', signed);
       git(repo, 'config', 'log.showSignature', 'true');
       git(repo, 'config', 'gpg.program', fake);

@@ -43,7 +43,9 @@ spec:
     toPorts: [{ports: [{port: "80", protocol: TCP}]}]
 `;
 
-export const empireAndAlliance = empireOnly + `  - fromEndpoints: [{matchLabels: {org: alliance}}]
+export const empireAndAlliance =
+  empireOnly +
+  `  - fromEndpoints: [{matchLabels: {org: alliance}}]
     toPorts: [{ports: [{port: "80", protocol: TCP}]}]
 `;
 
@@ -217,12 +219,32 @@ export interface StatusDoc {
   lastGood: { revision: string; digest: string } | null;
   current: { revision: string; digest: string; phase: string } | null;
   lastError: { revision?: string; message: string } | null;
-  nodes: { node: string; state: string; applied: { revision: string; digest: string } | null; desired: { revision: string } | null; error: string | null; dropRate: number | null }[];
+  nodes: {
+    node: string;
+    state: string;
+    applied: { revision: string; digest: string } | null;
+    desired: { revision: string } | null;
+    error: string | null;
+    dropRate: number | null;
+  }[];
 }
 
 /** A controller timestamp for `node` and a node view, as Controller.timestamp signs it (for fake controllers). */
-export function signedTimestamp(key: SigningKey, node: string, manifest: string, sequence: number, opts: { issuedAt?: number; validMs?: number } = {}): SignedTimestamp {
+export function signedTimestamp(
+  key: SigningKey,
+  node: string,
+  manifest: string,
+  sequence: number,
+  opts: { issuedAt?: number; validMs?: number } = {},
+): SignedTimestamp {
   const issuedAt = opts.issuedAt ?? Date.now();
-  const bytes = timestampBytes({ kind: 'NodeTimestamp', node, manifest, sequence, issuedAt, expires: issuedAt + (opts.validMs ?? 15 * 60_000) });
+  const bytes = timestampBytes({
+    kind: 'NodeTimestamp',
+    node,
+    manifest,
+    sequence,
+    issuedAt,
+    expires: issuedAt + (opts.validMs ?? 15 * 60_000),
+  });
   return { statement: bytes.toString('base64'), signature: signDigest(key, sha256(bytes)) };
 }

@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promises as fs, readFileSync } from 'node:fs';
 import * as https from 'node:https';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateSigningKey } from '../../controller/bundle/sign.js';
 import { serveController } from '../../controller/reconcile/api.js';
@@ -29,7 +28,10 @@ describe('node identity', () => {
   const clients: Client[] = [];
   const f = (n: string) => path.join(pkiDir, n);
   const client = (opts: { token?: string; cert?: string }) => {
-    const cl = new Client(server.url, { tls: { ca: f('ca.crt'), ...(opts.cert ? { cert: f(`${opts.cert}.crt`), key: f(`${opts.cert}.key`) } : {}) }, ...(opts.token ? { token: opts.token } : {}) });
+    const cl = new Client(server.url, {
+      tls: { ca: f('ca.crt'), ...(opts.cert ? { cert: f(`${opts.cert}.crt`), key: f(`${opts.cert}.key`) } : {}) },
+      ...(opts.token ? { token: opts.token } : {}),
+    });
     clients.push(cl);
     return cl;
   };
@@ -40,8 +42,21 @@ describe('node identity', () => {
     await fs.mkdir(pkiDir);
     await pki(pkiDir, ['node-c', '0-evil']);
     await ws.commit({ 'policies/pods.yaml': pods, 'policies/rule1.yaml': empireOnly }, 'empire may land');
-    c = new Controller({ repo: ws.repo, branch: 'main', paths: ['policies'], stateDir: path.join(ws.dir, 'controller'), compiler: new ProjectCompiler(), key: generateSigningKey(), logger: silentLogger(), pollIntervalMs: 0 });
-    server = await serveController(c, '127.0.0.1', 0, { tls: { cert: f('server.crt'), key: f('server.key'), ca: f('ca.crt') }, token: operatorToken, nodeTokens: tokens });
+    c = new Controller({
+      repo: ws.repo,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: path.join(ws.dir, 'controller'),
+      compiler: new ProjectCompiler(),
+      key: generateSigningKey(),
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+    });
+    server = await serveController(c, '127.0.0.1', 0, {
+      tls: { cert: f('server.crt'), key: f('server.key'), ca: f('ca.crt') },
+      token: operatorToken,
+      nodeTokens: tokens,
+    });
     await c.start();
     await c.idle();
   }, 60_000);
@@ -53,7 +68,10 @@ describe('node identity', () => {
     await ws?.cleanup();
   });
 
-  const register = (cl: Client, node: string) => cl.json<{ error?: string }>('POST', `/v1/nodes/${node}/register`, { features: { datapath: 'emulator', btf: false, mapInMap: true, lpmTrie: true, hooks: [] } });
+  const register = (cl: Client, node: string) =>
+    cl.json<{ error?: string }>('POST', `/v1/nodes/${node}/register`, {
+      features: { datapath: 'emulator', btf: false, mapInMap: true, lpmTrie: true, hooks: [] },
+    });
 
   it('a per-node token registers its own node and no other', async () => {
     const a = client({ token: tokens.get('node-a')! });
@@ -103,7 +121,10 @@ describe('node identity', () => {
   ])('refuses a report with %s (400) and keeps what it knew', async (_what, body, want) => {
     const a = client({ token: tokens.get('node-a')! });
     const before = JSON.stringify(c.nodes.get('node-a'));
-    const r = typeof body === 'string' ? await rawPost(server.url, f('ca.crt'), tokens.get('node-a')!, '/v1/nodes/node-a/status', body) : await a.json<{ error: string }>('POST', '/v1/nodes/node-a/status', body);
+    const r =
+      typeof body === 'string'
+        ? await rawPost(server.url, f('ca.crt'), tokens.get('node-a')!, '/v1/nodes/node-a/status', body)
+        : await a.json<{ error: string }>('POST', '/v1/nodes/node-a/status', body);
     expect(r.status).toBe(400);
     expect(r.value?.error).toMatch(want);
     expect(JSON.stringify(c.nodes.get('node-a'))).toBe(before);
@@ -111,20 +132,40 @@ describe('node identity', () => {
 
   it('accepts a well-formed report', async () => {
     const a = client({ token: tokens.get('node-a')! });
-    const r = await a.json('POST', '/v1/nodes/node-a/status', { dropRate: 0.25, maps: [{ name: 'policy', endpoint: 'default/deathstar', entries: 3 }], timings: { loadMs: 1, swapMs: 0.5 } });
+    const r = await a.json('POST', '/v1/nodes/node-a/status', {
+      dropRate: 0.25,
+      maps: [{ name: 'policy', endpoint: 'default/deathstar', entries: 3 }],
+      timings: { loadMs: 1, swapMs: 0.5 },
+    });
     expect(r.status).toBe(200);
     expect(c.nodes.get('node-a')?.dropRate).toBe(0.25);
   });
 });
 
 /** A POST whose body is not JSON (Client only sends JSON). */
-function rawPost(url: string, ca: string, token: string, p: string, text: string): Promise<{ status: number; value: { error: string } | undefined }> {
+function rawPost(
+  url: string,
+  ca: string,
+  token: string,
+  p: string,
+  text: string,
+): Promise<{ status: number; value: { error: string } | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(new URL(p, url), { method: 'POST', ca: readFileSync(ca), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, value: JSON.parse(Buffer.concat(chunks).toString()) as { error: string } }));
-    });
+    const req = https.request(
+      new URL(p, url),
+      {
+        method: 'POST',
+        ca: readFileSync(ca),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, value: JSON.parse(Buffer.concat(chunks).toString()) as { error: string } }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });

@@ -22,14 +22,55 @@ describe.skipIf(noKernel)('kernel agent (root, npm run build)', () => {
   const startAgent = async (extra: string[] = []) => {
     const interfaces = path.join(ws.dir, 'interfaces.json');
     await fs.writeFile(interfaces, JSON.stringify(net.interfaces));
-    agent = await startWeir(['agent', '--node', 'node-1', '--controller', url, '--trust', ws.pubFile, '--state-dir', path.join(ws.dir, 'agent'), '--datapath', 'kernel', '--interfaces', interfaces, '--pin-dir', net.pinDir, '--long-poll', '5s', '--insecure-loopback', '--token-file', ws.nodeTokenFile('node-1'), ...extra]);
+    agent = await startWeir([
+      'agent',
+      '--node',
+      'node-1',
+      '--controller',
+      url,
+      '--trust',
+      ws.pubFile,
+      '--state-dir',
+      path.join(ws.dir, 'agent'),
+      '--datapath',
+      'kernel',
+      '--interfaces',
+      interfaces,
+      '--pin-dir',
+      net.pinDir,
+      '--long-poll',
+      '5s',
+      '--insecure-loopback',
+      '--token-file',
+      ws.nodeTokenFile('node-1'),
+      ...extra,
+    ]);
   };
 
   beforeAll(async () => {
     ws = await workspace();
     net = await createPodNetwork(scenarioPods, 'wag');
     await ws.commit({ 'policies/pods.yaml': scenarioPods, 'policies/rule1.yaml': scenarioRule }, 'empire only');
-    ctl = await startWeir(['controller', '--repo', ws.repo, '--state-dir', path.join(ws.dir, 'controller'), '--listen', '127.0.0.1:0', '--poll', '0', '--key', ws.keyFile, '--max-drop-increase', '1', '--insecure-loopback', '--token-file', ws.operatorTokenFile, '--node-tokens', ws.nodeTokensFile]);
+    ctl = await startWeir([
+      'controller',
+      '--repo',
+      ws.repo,
+      '--state-dir',
+      path.join(ws.dir, 'controller'),
+      '--listen',
+      '127.0.0.1:0',
+      '--poll',
+      '0',
+      '--key',
+      ws.keyFile,
+      '--max-drop-increase',
+      '1',
+      '--insecure-loopback',
+      '--token-file',
+      ws.operatorTokenFile,
+      '--node-tokens',
+      ws.nodeTokensFile,
+    ]);
     url = String(ctl.first['url']);
   }, 120_000);
 

@@ -32,7 +32,11 @@ describe.skipIf(noKernel)('Hubble flows from the kernel datapath (root)', () => 
     const b = r.bundle!;
     const { manifest } = nodeManifest(b.manifest, b.digest, 'node-1');
     net = await createPodNetwork(scenarioPods, 'wfl');
-    dp = await KernelDatapath.open('node-1', { pinDir: net.pinDir, interfaces: net.interfaces, flows: new FlowExport(new ExportFile(file)) });
+    dp = await KernelDatapath.open('node-1', {
+      pinDir: net.pinDir,
+      interfaces: net.interfaces,
+      flows: new FlowExport(new ExportFile(file)),
+    });
     net.onDestroy.push(() => dp.close());
     const blob = (d: string) => Buffer.from(b.blobs.get(d)!);
     await dp.apply({
@@ -53,7 +57,10 @@ describe.skipIf(noKernel)('Hubble flows from the kernel datapath (root)', () => 
     expect(await net.verdictOnWire('xwing', 'deathstar', 80)).toBe('deny');
     await new Promise((r) => setTimeout(r, 300)); // the ring buffer's poller writes the export
     const text = readFileSync(file, 'utf8');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { flow: Record<string, unknown> });
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { flow: Record<string, unknown> });
     const drop = lines.find((l) => (l.flow['source'] as { pod_name?: string }).pod_name === 'xwing');
     expect(drop?.flow).toMatchObject({
       verdict: 'DROPPED',
@@ -69,6 +76,13 @@ describe.skipIf(noKernel)('Hubble flows from the kernel datapath (root)', () => 
     // What `weir plan --flows` reads of it.
     const parsed = parseHubbleFlows(text);
     expect(parsed.malformed).toEqual([]);
-    expect(parsed.items.find((f) => f.src.pod === 'xwing')).toMatchObject({ verdict: 'DROPPED', protocol: 'TCP', port: 80, src: { namespace: 'default', pod: 'xwing', labels: { org: 'alliance' } }, dst: { namespace: 'default', pod: 'deathstar', labels: { org: 'empire', class: 'deathstar' } }, isReply: false });
+    expect(parsed.items.find((f) => f.src.pod === 'xwing')).toMatchObject({
+      verdict: 'DROPPED',
+      protocol: 'TCP',
+      port: 80,
+      src: { namespace: 'default', pod: 'xwing', labels: { org: 'alliance' } },
+      dst: { namespace: 'default', pod: 'deathstar', labels: { org: 'empire', class: 'deathstar' } },
+      isReply: false,
+    });
   }, 60_000);
 });

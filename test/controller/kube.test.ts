@@ -54,22 +54,62 @@ describe('Kubernetes adapter (fake API server)', () => {
       api.collection(p, k);
     await api.start();
     api.apply('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
-    for (const p of pods) api.apply('/api/v1/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: 'default', labels: p.labels }, spec: { nodeName: 'node-1' }, status: { podIP: p.ip } });
-    api.apply('/apis/cilium.io/v2/ciliumnetworkpolicies', { ...cnp(empireOnly), apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy' } as never);
-    api.apply(rolloutPath, { apiVersion: 'weir.dev/v1alpha1', kind: 'PolicyRollout', metadata: { name: 'policies', namespace: 'weir-system' }, spec: { canary: { count: 1 } } });
+    for (const p of pods)
+      api.apply('/api/v1/pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: p.name, namespace: 'default', labels: p.labels },
+        spec: { nodeName: 'node-1' },
+        status: { podIP: p.ip },
+      });
+    api.apply('/apis/cilium.io/v2/ciliumnetworkpolicies', {
+      ...cnp(empireOnly),
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+    } as never);
+    api.apply(rolloutPath, {
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'PolicyRollout',
+      metadata: { name: 'policies', namespace: 'weir-system' },
+      spec: { canary: { count: 1 } },
+    });
 
     const kc = new KubeConfig();
-    kc.loadFromOptions({ clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }], users: [{ name: 'u', token: 'test-token' }], contexts: [{ name: 'c', cluster: 'fake', user: 'u' }], currentContext: 'c' });
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 'test-token' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
     const key = generateSigningKey();
     source = new KubeSource(kc, () => void controller?.trigger('watch'));
-    controller = new Controller({ repo: 'kubernetes', branch: '-', paths: ['cluster'], stateDir: path.join(dir, 'controller'), compiler: new ProjectCompiler(), source, key, logger: silentLogger(), pollIntervalMs: 0, maxDropRateIncrease: 1 });
+    controller = new Controller({
+      repo: 'kubernetes',
+      branch: '-',
+      paths: ['cluster'],
+      stateDir: path.join(dir, 'controller'),
+      compiler: new ProjectCompiler(),
+      source,
+      key,
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+      maxDropRateIncrease: 1,
+    });
     await source.start();
     const nodeToken = 'node-1-token-for-the-kube-test';
     server = await serveController(controller, '127.0.0.1', 0, { insecureLoopback: true, nodeTokens: new Map([['node-1', nodeToken]]) });
     writer = new PolicyRolloutWriter(kc, controller, 'weir-system', 'policies', 50);
     writer.start();
     await controller.start();
-    agent = new Agent({ node: 'node-1', client: new Client(server.url, { insecureLoopback: true, token: nodeToken }), trustedKey: key.publicKey, stateDir: path.join(dir, 'agent'), datapath: dp, logger: silentLogger(), longPollMs: 5000 });
+    agent = new Agent({
+      node: 'node-1',
+      client: new Client(server.url, { insecureLoopback: true, token: nodeToken }),
+      trustedKey: key.publicKey,
+      stateDir: path.join(dir, 'agent'),
+      datapath: dp,
+      logger: silentLogger(),
+      longPollMs: 5000,
+    });
     await agent.start();
   }, 60_000);
 
@@ -84,7 +124,10 @@ describe('Kubernetes adapter (fake API server)', () => {
   });
 
   const xwingToDeathstar = async () => (await dp.verdict({ src: '10.0.0.12', dst: '10.0.0.10', protocol: 'TCP', port: 80 })).verdict;
-  const rolloutStatus = () => api.get(rolloutPath, 'weir-system', 'policies')?.['status'] as { observedGeneration: number; phase: string; revision?: string; conditions: { type: string; status: string; message: string }[] } | undefined;
+  const rolloutStatus = () =>
+    api.get(rolloutPath, 'weir-system', 'policies')?.['status'] as
+      | { observedGeneration: number; phase: string; revision?: string; conditions: { type: string; status: string; message: string }[] }
+      | undefined;
 
   it('compiles what the cluster holds and applies it', async () => {
     await until('agent applied', async () => agent.applied !== undefined);
@@ -105,18 +148,33 @@ describe('Kubernetes adapter (fake API server)', () => {
 
   it('rolls out a policy change that arrives by watch', async () => {
     const before = agent.applied!.revision;
-    api.apply('/apis/cilium.io/v2/ciliumnetworkpolicies', { ...cnp(empireAndAlliance), apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy' } as never);
+    api.apply('/apis/cilium.io/v2/ciliumnetworkpolicies', {
+      ...cnp(empireAndAlliance),
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+    } as never);
     await until('new revision applied', async () => agent.applied !== undefined && agent.applied.revision !== before);
     expect(await xwingToDeathstar()).toBe('allow');
-    await until('status follows', async () => rolloutStatus()?.revision === agent.applied!.revision && rolloutStatus()?.phase === 'Complete');
+    await until(
+      'status follows',
+      async () => rolloutStatus()?.revision === agent.applied!.revision && rolloutStatus()?.phase === 'Complete',
+    );
   });
 
   it('relists after 410 Gone and still sees later changes', async () => {
     const before = agent.applied!.revision;
     api.compact(); // closes every watch; re-watching from the old resourceVersion gets 410
-    await until('a 410-driven relist', async () => api.log.filter((l) => l.startsWith('GET /apis/cilium.io/v2/ciliumnetworkpolicies') && !l.includes('watch=')).length >= 2, 15_000);
+    await until(
+      'a 410-driven relist',
+      async () => api.log.filter((l) => l.startsWith('GET /apis/cilium.io/v2/ciliumnetworkpolicies') && !l.includes('watch=')).length >= 2,
+      15_000,
+    );
     expect(api.goneServed).toBeGreaterThan(0);
-    api.apply('/apis/cilium.io/v2/ciliumnetworkpolicies', { ...cnp(empireOnly), apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy' } as never);
+    api.apply('/apis/cilium.io/v2/ciliumnetworkpolicies', {
+      ...cnp(empireOnly),
+      apiVersion: 'cilium.io/v2',
+      kind: 'CiliumNetworkPolicy',
+    } as never);
     await until('change after relist applied', async () => agent.applied!.revision !== before, 15_000);
     expect(await xwingToDeathstar()).toBe('deny');
   });

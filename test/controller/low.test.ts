@@ -48,7 +48,12 @@ describe('agent with --tls-ca and a token, no client certificate', () => {
     await fs.writeFile(path.join(dir, 'token'), token);
     const t = transportFrom({ 'tls-ca': path.join(dir, 'ca.crt'), 'token-file': path.join(dir, 'token') });
     expect(t.tls).toEqual({ ca: path.join(dir, 'ca.crt') });
-    const s = await listen('127.0.0.1', 0, { tls: { cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') }, token }, (_q, res) => sendJson(res, 200, { ok: true }));
+    const s = await listen(
+      '127.0.0.1',
+      0,
+      { tls: { cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') }, token },
+      (_q, res) => sendJson(res, 200, { ok: true }),
+    );
     try {
       const c = new Client(s.url, t);
       expect((await c.json('GET', '/v1/status')).status).toBe(200);
@@ -65,10 +70,20 @@ describe('agent with --tls-ca and a token, no client certificate', () => {
 describe('registrations at scale', () => {
   it('20,000 registrations take linear time, and /metrics counts them', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-reg-'));
-    const c = new Controller({ repo: dir, branch: 'main', paths: ['policies'], stateDir: dir, compiler: new ProjectCompiler(), key: generateSigningKey(), logger: silentLogger(), pollIntervalMs: 0 });
+    const c = new Controller({
+      repo: dir,
+      branch: 'main',
+      paths: ['policies'],
+      stateDir: dir,
+      compiler: new ProjectCompiler(),
+      key: generateSigningKey(),
+      logger: silentLogger(),
+      pollIntervalMs: 0,
+    });
     try {
       const t0 = performance.now();
-      for (let i = 0; i < 20_000; i++) c.register(`node-${i}`, { datapath: 'emulator', btf: false, mapInMap: true, lpmTrie: true, hooks: [] }, undefined);
+      for (let i = 0; i < 20_000; i++)
+        c.register(`node-${i}`, { datapath: 'emulator', btf: false, mapInMap: true, lpmTrie: true, hooks: [] }, undefined);
       const ms = performance.now() - t0;
       expect(ms).toBeLessThan(3000);
       expect(await c.metrics.registry.metrics()).toMatch(/weir_controller_nodes\{state="pending"\} 20000/);

@@ -15,14 +15,54 @@ export async function pki(dir: string, clients: readonly string[] = ['agent']): 
   openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=weir-test-ca', '-days', '1', '-out', 'ca.crt'], dir);
   for (const who of ['server', ...clients]) {
     const ext = who === 'server' ? 'san.cnf' : `${who}.cnf`;
-    if (who !== 'server') await fs.writeFile(path.join(dir, ext), who === 'agent' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : `subjectAltName=DNS:${who}\n`);
+    if (who !== 'server')
+      await fs.writeFile(
+        path.join(dir, ext),
+        who === 'agent' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : `subjectAltName=DNS:${who}\n`,
+      );
     openssl(['genpkey', '-algorithm', 'ed25519', '-out', `${who}.key`], dir);
     openssl(['req', '-new', '-key', `${who}.key`, '-subj', `/CN=${who}`, '-out', `${who}.csr`], dir);
-    openssl(['x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', `${who}.crt`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${who}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        ext,
+        '-out',
+        `${who}.crt`,
+      ],
+      dir,
+    );
   }
   openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'rogue-ca.key'], dir);
   openssl(['req', '-x509', '-new', '-key', 'rogue-ca.key', '-subj', '/CN=rogue', '-days', '1', '-out', 'rogue-ca.crt'], dir);
   openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'rogue.key'], dir);
   openssl(['req', '-new', '-key', 'rogue.key', '-subj', '/CN=rogue', '-out', 'rogue.csr'], dir);
-  openssl(['x509', '-req', '-in', 'rogue.csr', '-CA', 'rogue-ca.crt', '-CAkey', 'rogue-ca.key', '-CAcreateserial', '-days', '1', '-out', 'rogue.crt'], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'rogue.csr',
+      '-CA',
+      'rogue-ca.crt',
+      '-CAkey',
+      'rogue-ca.key',
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-out',
+      'rogue.crt',
+    ],
+    dir,
+  );
 }

@@ -18,12 +18,30 @@ const cB = 'b'.repeat(64);
 
 describe('pod list', () => {
   it('reads uid, labels and container ids without the runtime prefix', () => {
-    const pods = podsFromList({ kind: 'PodList', items: [{ kind: 'Pod', metadata: { name: 'web', namespace: 'shop', uid: uidA, labels: { app: 'web' } }, spec: { nodeName: 'n1' }, status: { containerStatuses: [{ containerID: `containerd://${cA}` }], initContainerStatuses: [{ containerID: `cri-o://${cB}` }] } }] }, 'pods.json');
+    const pods = podsFromList(
+      {
+        kind: 'PodList',
+        items: [
+          {
+            kind: 'Pod',
+            metadata: { name: 'web', namespace: 'shop', uid: uidA, labels: { app: 'web' } },
+            spec: { nodeName: 'n1' },
+            status: {
+              containerStatuses: [{ containerID: `containerd://${cA}` }],
+              initContainerStatuses: [{ containerID: `cri-o://${cB}` }],
+            },
+          },
+        ],
+      },
+      'pods.json',
+    );
     expect(pods).toEqual([{ namespace: 'shop', name: 'web', uid: uidA, labels: { app: 'web' }, containerIds: [cA, cB], node: 'n1' }]);
   });
 
   it('names the file and item of a pod without uid', () => {
-    expect(() => podsFromList({ items: [{ metadata: { name: 'x' } }] }, 'pods.json')).toThrow('pods.json: item 0 needs metadata.name and metadata.uid');
+    expect(() => podsFromList({ items: [{ metadata: { name: 'x' } }] }, 'pods.json')).toThrow(
+      'pods.json: item 0 needs metadata.name and metadata.uid',
+    );
     expect(() => podsFromList({}, 'pods.json')).toThrow(/pods.json: expected a PodList/);
   });
 });
@@ -37,7 +55,10 @@ describe('cgroup layouts', () => {
     const podB = path.join(sd, 'kubepods.slice', `kubepods-pod${uidB.replace(/-/g, '_')}.slice`);
     mkdirSync(path.join(podB, `crio-${cB}.scope`), { recursive: true });
     const idx = scanCgroups(sd);
-    expect(idx.pods.get(uidA)).toEqual([statSync(podA, { bigint: true }).ino, statSync(path.join(podA, `cri-containerd-${cA}.scope`), { bigint: true }).ino]);
+    expect(idx.pods.get(uidA)).toEqual([
+      statSync(podA, { bigint: true }).ino,
+      statSync(path.join(podA, `cri-containerd-${cA}.scope`), { bigint: true }).ino,
+    ]);
     expect(idx.pods.get(uidB)).toHaveLength(2);
     expect(idx.containers.get(cB)).toEqual([statSync(path.join(podB, `crio-${cB}.scope`), { bigint: true }).ino]);
 
@@ -64,15 +85,26 @@ describe('selection and status', () => {
 
   it('selects by namespace (namespaced policies) and podSelector (matchLabels, matchExpressions)', () => {
     expect(selectedPods({ scopeSet: 1, policy: 'shop/p', namespace: 'shop' }, pods).map((p) => p.name)).toEqual(['web', 'api']);
-    expect(selectedPods({ scopeSet: 1, policy: 'p', podSelector: { matchLabels: { app: 'web' } } }, pods).map((p) => `${p.namespace}/${p.name}`)).toEqual(['shop/web', 'bank/web']);
-    expect(selectedPods({ scopeSet: 1, policy: 'p', podSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['web'] }] } }, pods).map((p) => p.name)).toEqual(['api']);
+    expect(
+      selectedPods({ scopeSet: 1, policy: 'p', podSelector: { matchLabels: { app: 'web' } } }, pods).map((p) => `${p.namespace}/${p.name}`),
+    ).toEqual(['shop/web', 'bank/web']);
+    expect(
+      selectedPods(
+        { scopeSet: 1, policy: 'p', podSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['web'] }] } },
+        pods,
+      ).map((p) => p.name),
+    ).toEqual(['api']);
   });
 
   it('reports a policy whose pods have no cgroups, one that selects none, and one without a pod source', async () => {
     const root = path.join(dir, 'status');
     mkdirSync(path.join(root, 'kubepods', `pod${uidA}`), { recursive: true });
     const calls: [number, number, boolean][] = [];
-    const s = new PodScoper({ pods: async () => pods, cgroupRoot: root, setScope: (set, ids, present) => calls.push([set, ids.length, present]) });
+    const s = new PodScoper({
+      pods: async () => pods,
+      cgroupRoot: root,
+      setScope: (set, ids, present) => calls.push([set, ids.length, present]),
+    });
     await s.refreshPods();
     const scopes = [
       { scopeSet: 1, policy: 'shop/all', namespace: 'shop' },
@@ -90,7 +122,10 @@ describe('selection and status', () => {
     expect(s.status()[0]).toMatchObject({ state: 'resolved', cgroups: 3 });
     rmSync(path.join(root, 'kubepods', `pod${uidB}`), { recursive: true });
     await s.tick();
-    expect(calls).toEqual([[1, 2, true], [1, 2, false]]);
+    expect(calls).toEqual([
+      [1, 2, true],
+      [1, 2, false],
+    ]);
 
     const blind = new PodScoper({ cgroupRoot: root, setScope: () => undefined });
     expect(blind.resolve(scopes).status.map((x) => x.state)).toEqual(['no-pod-source', 'no-pod-source']);

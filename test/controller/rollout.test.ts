@@ -4,7 +4,19 @@
 // controller does not re-roll; a SIGKILLed agent adopts its last bundle and reconciles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
-import { denyAll, empireAndAlliance, empireOnly, getJson, pods, startWeir, until, workspace, type Proc, type StatusDoc, type Workspace } from './harness.js';
+import {
+  denyAll,
+  empireAndAlliance,
+  empireOnly,
+  getJson,
+  pods,
+  startWeir,
+  until,
+  workspace,
+  type Proc,
+  type StatusDoc,
+  type Workspace,
+} from './harness.js';
 
 describe('controller and agents on loopback', () => {
   let ws: Workspace;
@@ -14,18 +26,69 @@ describe('controller and agents on loopback', () => {
   const stateDir = () => path.join(ws.dir, 'controller');
 
   const startController = async (listen = '127.0.0.1:0') => {
-    ctl = await startWeir(['controller', '--repo', ws.repo, '--branch', 'main', '--path', 'policies', '--state-dir', stateDir(), '--listen', listen, '--poll', '0', '--key', ws.keyFile, '--gate-timeout', '8s', '--max-drop-increase', '0.2', '--insecure-loopback', '--token-file', ws.operatorTokenFile, '--node-tokens', ws.nodeTokensFile, '--canary', 'node-a']);
+    ctl = await startWeir([
+      'controller',
+      '--repo',
+      ws.repo,
+      '--branch',
+      'main',
+      '--path',
+      'policies',
+      '--state-dir',
+      stateDir(),
+      '--listen',
+      listen,
+      '--poll',
+      '0',
+      '--key',
+      ws.keyFile,
+      '--gate-timeout',
+      '8s',
+      '--max-drop-increase',
+      '0.2',
+      '--insecure-loopback',
+      '--token-file',
+      ws.operatorTokenFile,
+      '--node-tokens',
+      ws.nodeTokensFile,
+      '--canary',
+      'node-a',
+    ]);
     url = String(ctl.first['url']);
   };
   const startAgent = async (node: string) => {
-    const p = await startWeir(['agent', '--node', node, '--controller', url, '--trust', ws.pubFile, '--state-dir', path.join(ws.dir, node), '--traffic', ws.trafficFile, '--events', path.join(ws.dir, `${node}.events.jsonl`), '--long-poll', '5s', '--insecure-loopback', '--token-file', ws.nodeTokenFile(node)]);
+    const p = await startWeir([
+      'agent',
+      '--node',
+      node,
+      '--controller',
+      url,
+      '--trust',
+      ws.pubFile,
+      '--state-dir',
+      path.join(ws.dir, node),
+      '--traffic',
+      ws.trafficFile,
+      '--events',
+      path.join(ws.dir, `${node}.events.jsonl`),
+      '--long-poll',
+      '5s',
+      '--insecure-loopback',
+      '--token-file',
+      ws.nodeTokenFile(node),
+    ]);
     agents.set(node, p);
     return p;
   };
   const status = () => getJson<StatusDoc>(`${url}/v1/status`, { headers: ws.auth });
   const webhook = () => fetch(`${url}/v1/webhook`, { method: 'POST', headers: ws.auth });
   const verdict = async (node: string, src: string, dst: string, port = 80) =>
-    (await getJson<{ verdict: string; reason: string }>(`${String(agents.get(node)!.first['url'])}/v1/verdict`, { method: 'POST', body: JSON.stringify({ src, dst, port, protocol: 'TCP' }) })).verdict;
+    (
+      await getJson<{ verdict: string; reason: string }>(`${String(agents.get(node)!.first['url'])}/v1/verdict`, {
+        method: 'POST',
+        body: JSON.stringify({ src, dst, port, protocol: 'TCP' }),
+      })
+    ).verdict;
   const allApplied = (rev: string) =>
     until(`all nodes at ${rev.slice(0, 8)}`, async () => {
       const s = await status();
@@ -70,7 +133,10 @@ describe('controller and agents on loopback', () => {
   });
 
   it('never rolls out a commit that does not compile, and says where it fails', async () => {
-    const bad = await ws.commit({ 'policies/broken.yaml': 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x\nspec: [\n' }, 'broken yaml');
+    const bad = await ws.commit(
+      { 'policies/broken.yaml': 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x\nspec: [\n' },
+      'broken yaml',
+    );
     await webhook();
     const s = await until('compile failure in status', async () => {
       const st = await status();
@@ -118,13 +184,18 @@ describe('controller and agents on loopback', () => {
     await agents.get('node-b')!.kill('SIGKILL');
     const rev4 = await ws.commit({ 'policies/lockdown.yaml': null, 'policies/rule1.yaml': empireOnly }, 'back to empire only');
     await webhook();
-    await until('node-a at rev4', async () => (await status()).nodes.find((n) => n.node === 'node-a')?.applied?.revision === rev4).catch(async (e: Error) => {
-      throw new Error(`${e.message}\n${JSON.stringify(await status(), null, 1).slice(0, 3000)}\n${ctl.stderr().slice(-2000)}`);
-    });
+    await until('node-a at rev4', async () => (await status()).nodes.find((n) => n.node === 'node-a')?.applied?.revision === rev4).catch(
+      async (e: Error) => {
+        throw new Error(`${e.message}\n${JSON.stringify(await status(), null, 1).slice(0, 3000)}\n${ctl.stderr().slice(-2000)}`);
+      },
+    );
     const b = await startAgent('node-b');
     await allApplied(rev4);
     const events = (await import('node:fs')).readFileSync(path.join(ws.dir, 'node-b.events.jsonl'), 'utf8');
-    const types = events.trim().split('\n').map((l) => (JSON.parse(l) as { type: string; revision?: string }));
+    const types = events
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; revision?: string });
     expect(types.filter((e) => e.type === 'bundle-adopted').map((e) => e.revision)).toContain(rev2);
     expect(types.at(-1)?.type === 'bundle-applied' || types.some((e) => e.type === 'bundle-applied' && e.revision === rev4)).toBe(true);
     expect(await verdict('node-a', '10.0.0.12', '10.0.0.10')).toBe('deny');

@@ -13,7 +13,15 @@ import type { BundleManifest } from '../../compiler/bundle/types.js';
 
 function bundleWith(blob: Buffer) {
   const digest = sha256(blob);
-  const manifest: BundleManifest = { apiVersion: 'weir.dev/v1alpha1', kind: 'Bundle', source: { paths: ['.'] }, compiler: { version: 't' }, abi: { digest: '0'.repeat(64), version: 1 }, nodes: [], tables: [{ name: 'big', digest, mediaType: 'application/json' }] };
+  const manifest: BundleManifest = {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Bundle',
+    source: { paths: ['.'] },
+    compiler: { version: 't' },
+    abi: { digest: '0'.repeat(64), version: 1 },
+    nodes: [],
+    tables: [{ name: 'big', digest, mediaType: 'application/json' }],
+  };
   return bundleFromManifest(manifest, new Map([[digest, blob]]));
 }
 

@@ -7,7 +7,15 @@ import * as path from 'node:path';
 import { bundleFromManifest, canonicalJson, sha256, type Bundle } from '../../compiler/bundle/assemble.js';
 import { Agent } from '../../controller/agent/agent.js';
 import { EmulatorDatapath } from '../../controller/agent/emulated-datapath.js';
-import { applyBlobDelta, applyManifestDelta, BLOB_DELTA_MEDIA_TYPE, blobDelta, manifestDelta, nodeManifest, type BlobDelta } from '../../controller/bundle/codec.js';
+import {
+  applyBlobDelta,
+  applyManifestDelta,
+  BLOB_DELTA_MEDIA_TYPE,
+  blobDelta,
+  manifestDelta,
+  nodeManifest,
+  type BlobDelta,
+} from '../../controller/bundle/codec.js';
 import { generateSigningKey, signDigest, type SigningKey } from '../../controller/bundle/sign.js';
 import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
@@ -18,7 +26,13 @@ import type { SignedTimestamp } from '../../controller/reconcile/controller.js';
 const compiler = new ProjectCompiler();
 
 async function compile(policy: string): Promise<Bundle> {
-  const r = await compiler.compileFiles([{ file: 'pods.yaml', bytes: Buffer.from(pods) }, { file: 'rule.yaml', bytes: Buffer.from(policy) }], 'r');
+  const r = await compiler.compileFiles(
+    [
+      { file: 'pods.yaml', bytes: Buffer.from(pods) },
+      { file: 'rule.yaml', bytes: Buffer.from(policy) },
+    ],
+    'r',
+  );
   if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics));
   return r.bundle;
 }
@@ -46,7 +60,14 @@ describe('agent trust', () => {
     const nm = nodeManifest(b.manifest, b.digest, node, { sequence, revision: `r-${sequence}` });
     served.set(`/v1/manifests/${nm.digest}`, nm.bytes);
     for (const [d, bytes] of b.blobs) served.set(`/v1/blobs/sha256/${d}`, Buffer.from(bytes));
-    return { digest: b.digest, manifest: nm.digest, signature: signDigest(signer, nm.digest), bytes: nm.bytes, sequence, timestamp: signedTimestamp(signer, 'node-a', nm.digest, sequence) };
+    return {
+      digest: b.digest,
+      manifest: nm.digest,
+      signature: signDigest(signer, nm.digest),
+      bytes: nm.bytes,
+      sequence,
+      timestamp: signedTimestamp(signer, 'node-a', nm.digest, sequence),
+    };
   };
 
   beforeAll(async () => {
@@ -73,7 +94,14 @@ describe('agent trust', () => {
       res.writeHead(200).end(b);
     });
     dp = new EmulatorDatapath('node-a');
-    agent = new Agent({ node: 'node-a', client: new Client(server.url, { insecureLoopback: true }), trustedKey: key.publicKey, stateDir: dir, datapath: dp, logger: silentLogger() });
+    agent = new Agent({
+      node: 'node-a',
+      client: new Client(server.url, { insecureLoopback: true }),
+      trustedKey: key.publicKey,
+      stateDir: dir,
+      datapath: dp,
+      logger: silentLogger(),
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -117,7 +145,11 @@ describe('agent trust', () => {
       /blob [0-9a-f]{12} does not match its digest/,
     ],
     ['a validly signed view cut for another node (replay)', () => publish(next, 'node-b'), /is for node node-b, not node-a/],
-    ['a validly signed view of another bundle (replay)', () => ({ ...publish(next), digest: good.digest.replace(/^./, 'f') }), /belongs to bundle/],
+    [
+      'a validly signed view of another bundle (replay)',
+      () => ({ ...publish(next), digest: good.digest.replace(/^./, 'f') }),
+      /belongs to bundle/,
+    ],
     [
       'a bundle built for another datapath ABI',
       () => publish(bundleFromManifest({ ...next.manifest, abi: { digest: '0'.repeat(64), version: 9 } }, next.blobs)),
@@ -148,7 +180,9 @@ describe('agent trust', () => {
     const policy = next.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
     const cookies = next.manifest.tables.find((t) => t.name === 'cookies')!;
     // node-a's manifest, its new policy image and the new cookie table; the ipcache and endpoints are unchanged.
-    expect(agent.downloadedBytes - before).toBe(d.bytes.length + next.blobs.get(policy.digest)!.length + next.blobs.get(cookies.digest)!.length);
+    expect(agent.downloadedBytes - before).toBe(
+      d.bytes.length + next.blobs.get(policy.digest)!.length + next.blobs.get(cookies.digest)!.length,
+    );
   });
 
   it('a manifest delta rebuilds the signed node manifest byte for byte, and is small', () => {
@@ -163,7 +197,11 @@ describe('agent trust', () => {
   });
 
   it('fetches a changed image and table as deltas against the ones it holds', async () => {
-    const third = await compile(empireAndAlliance.replace('port: "80", protocol: TCP}]}]\n`', 'port: "8080", protocol: TCP}]}]\n`').replace(/(alliance\}\}\]\n    toPorts: \[\{ports: \[\{port: )"80"/, '$1"8080"'));
+    const third = await compile(
+      empireAndAlliance
+        .replace('port: "80", protocol: TCP}]}]\n`', 'port: "8080", protocol: TCP}]}]\n`')
+        .replace(/(alliance\}\}\]\n {4}toPorts: \[\{ports: \[\{port: )"80"/, '$1"8080"'),
+    );
     const d = publish(third);
     const policy = third.manifest.nodes.find((n) => n.node === 'node-a')!.maps.find((m) => m.name === 'policy')!;
     expect(agent.applied?.digest).toBe(next.digest);

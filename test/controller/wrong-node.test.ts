@@ -29,8 +29,15 @@ describe.skipIf(skipKernel())('kernel agent: endpoints of other nodes', () => {
     if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics.slice(0, 3)));
     const b = r.bundle;
     const nm = nodeManifest(b.manifest, b.digest, 'node-1');
-    const tables = new Map<string, unknown>(nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as unknown]));
-    input = { digest: b.digest, manifest: nm.manifest, images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) })), tables };
+    const tables = new Map<string, unknown>(
+      nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as unknown]),
+    );
+    input = {
+      digest: b.digest,
+      manifest: nm.manifest,
+      images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) })),
+      tables,
+    };
   }, 60_000);
   afterAll(() => {
     for (const p of pins) rmSync(p, { recursive: true, force: true });
@@ -53,7 +60,9 @@ describe.skipIf(skipKernel())('kernel agent: endpoints of other nodes', () => {
     const other = rows.find((r) => r.node === 'node-2')!.endpoint;
     const dp = await open({ [other]: 'wwn-missing0' });
     try {
-      await expect(dp.apply(input)).rejects.toThrow(new RegExp(`${other.replace(/[/.-]/g, '\\$&')} \\(wwn-missing0\\) is on node-2; this agent is node node-1`));
+      await expect(dp.apply(input)).rejects.toThrow(
+        new RegExp(`${other.replace(/[/.-]/g, '\\$&')} \\(wwn-missing0\\) is on node-2; this agent is node node-1`),
+      );
       expect(dp.current()).toBeUndefined();
     } finally {
       await dp.close();

@@ -35,28 +35,42 @@ describe('weir convert falco', () => {
   it('writes one policy per rule with provenance and prints the report', async () => {
     const out = path.join(tmp, 'falco');
     const x = io();
-    expect(await main(['convert', 'falco', 'rules.yaml', '--out', out, '--enforce', 'priority>=CRITICAL', '--allow-host-wide-kill'], x)).toBe(0);
+    expect(
+      await main(['convert', 'falco', 'rules.yaml', '--out', out, '--enforce', 'priority>=CRITICAL', '--allow-host-wide-kill'], x),
+    ).toBe(0);
     expect(x.err).toBe('');
     await expectGolden('cli-falco-report.txt', x.out);
     const ps = await readPolicies(out);
     expect(Object.keys(ps)).toEqual(['falco-write-to-sensitive-file.yaml']);
     for (const p of Object.values(ps)) expect(validateTracingPolicy(p)).toEqual([]);
     const w = ps['falco-write-to-sensitive-file.yaml']!;
-    expect(w.metadata.annotations).toMatchObject({ 'weir.dev/source-file': 'rules.yaml', 'weir.dev/source-line': '13', 'weir.dev/falco-rule': 'Write to sensitive file', 'weir.dev/conversion': 'exact' });
-    await expectGolden('falco-write-to-sensitive-file.yaml', await fs.readFile(path.join(out, 'falco-write-to-sensitive-file.yaml'), 'utf8'));
+    expect(w.metadata.annotations).toMatchObject({
+      'weir.dev/source-file': 'rules.yaml',
+      'weir.dev/source-line': '13',
+      'weir.dev/falco-rule': 'Write to sensitive file',
+      'weir.dev/conversion': 'exact',
+    });
+    await expectGolden(
+      'falco-write-to-sensitive-file.yaml',
+      await fs.readFile(path.join(out, 'falco-write-to-sensitive-file.yaml'), 'utf8'),
+    );
   });
 
   it('without --out streams the policies on stdout and the report on stderr', async () => {
     const x = io();
     expect(await main(['convert', 'falco', 'rules.yaml', '--allow-broader'], x)).toBe(0);
-    expect(x.out.split('---\n').map((d) => (parse(d) as TracingPolicy).metadata.name)).toEqual(['falco-write-to-sensitive-file', 'falco-shell-in-container', 'falco-java-with-jar'].slice(0, 2));
+    expect(x.out.split('---\n').map((d) => (parse(d) as TracingPolicy).metadata.name)).toEqual(
+      ['falco-write-to-sensitive-file', 'falco-shell-in-container', 'falco-java-with-jar'].slice(0, 2),
+    );
     expect(x.err).toContain('3 rules: 1 exact, 1 broader, 1 not convertible, 0 disabled; 2 TracingPolicies');
   });
 
   it('reports bad input as file:line:col diagnostics, exits 1, and still converts the good rules', async () => {
     const out = path.join(tmp, 'bad');
     const x = io();
-    expect(await main(['convert', 'falco', 'bad.yaml', '--out', out, '--report', 'json', '--output', path.join(tmp, 'bad.json')], x)).toBe(1);
+    expect(await main(['convert', 'falco', 'bad.yaml', '--out', out, '--report', 'json', '--output', path.join(tmp, 'bad.json')], x)).toBe(
+      1,
+    );
     expect(x.err).toContain('bad.yaml:9:36: error: undefined macro `spawned_shell` used in filter [falco/undefined-macro]');
     expect(x.err).toContain('bad.yaml:13:9: error: rule `Ghost` is appended to or overridden but no rule by that name was defined before');
     const report = JSON.parse(await fs.readFile(path.join(tmp, 'bad.json'), 'utf8'));

@@ -14,7 +14,8 @@ function conv(condition: string, opts: ConvertOptions = {}, extra = '', priority
   return { report: c.reports[0]!, policies: c.policies.map((p) => p.policy), diagnostics: c.diagnostics };
 }
 const hooks = (p: TracingPolicy) => p.spec.kprobes!.map((k) => k.call);
-const sel = (p: TracingPolicy, call: string) => p.spec.kprobes!.find((k) => k.call === call)!.selectors!.map(({ matchActions: _a, ...s }) => s);
+const sel = (p: TracingPolicy, call: string) =>
+  p.spec.kprobes!.find((k) => k.call === call)!.selectors!.map(({ matchActions: _a, ...s }) => s);
 
 describe('event types to hooks (and intersects, or unions, negation at the leaves)', () => {
   it.each([
@@ -44,21 +45,75 @@ describe('event types to hooks (and intersects, or unions, negation at the leave
 
 describe('fields to selectors', () => {
   it.each([
-    ['evt.type = openat and fd.name = /etc/shadow', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc/shadow'] }] }]],
+    [
+      'evt.type = openat and fd.name = /etc/shadow',
+      'sys_openat',
+      [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc/shadow'] }] }],
+    ],
     ['evt.type = open and fd.name startswith /etc/', 'sys_open', [{ matchArgs: [{ index: 0, operator: 'Prefix', values: ['/etc/'] }] }]],
-    ['evt.type = openat and not fd.name endswith .log', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'NotPostfix', values: ['.log'] }] }]],
+    [
+      'evt.type = openat and not fd.name endswith .log',
+      'sys_openat',
+      [{ matchArgs: [{ index: 1, operator: 'NotPostfix', values: ['.log'] }] }],
+    ],
     ['evt.type = openat and fd.name glob "/etc/*"', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]],
-    ['evt.type = openat and fd.name pmatch (/etc)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc'] }] }, { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }]],
-    ['evt.type = openat and not fd.name pmatch (/etc)', 'sys_openat', [{ matchArgs: [{ index: 1, operator: 'NotEqual', values: ['/etc'] }, { index: 1, operator: 'NotPrefix', values: ['/etc/'] }] }]],
+    [
+      'evt.type = openat and fd.name pmatch (/etc)',
+      'sys_openat',
+      [
+        { matchArgs: [{ index: 1, operator: 'Equal', values: ['/etc'] }] },
+        { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] },
+      ],
+    ],
+    [
+      'evt.type = openat and not fd.name pmatch (/etc)',
+      'sys_openat',
+      [
+        {
+          matchArgs: [
+            { index: 1, operator: 'NotEqual', values: ['/etc'] },
+            { index: 1, operator: 'NotPrefix', values: ['/etc/'] },
+          ],
+        },
+      ],
+    ],
     ['evt.type = ptrace and proc.name in (shells)', 'sys_ptrace', [{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }]],
-    ['evt.type = ptrace and not proc.name in (shells)', 'sys_ptrace', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/sh', '/bash'] }] }]],
-    ['evt.type = ptrace and proc.name in (shells) and proc.name != sh', 'sys_ptrace', [{ matchBinaries: [{ operator: 'Postfix', values: ['/bash'] }] }]],
-    ['evt.type = unshare and thread.cap_effective contains CAP_SYS_ADMIN', 'sys_unshare', [{ matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'] }] }]],
-    ['evt.type = execve and container.id = host', 'sys_execve', [{ matchNamespaces: [{ namespace: 'Mnt', operator: 'In', values: ['host_ns'] }] }]],
+    [
+      'evt.type = ptrace and not proc.name in (shells)',
+      'sys_ptrace',
+      [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/sh', '/bash'] }] }],
+    ],
+    [
+      'evt.type = ptrace and proc.name in (shells) and proc.name != sh',
+      'sys_ptrace',
+      [{ matchBinaries: [{ operator: 'Postfix', values: ['/bash'] }] }],
+    ],
+    [
+      'evt.type = unshare and thread.cap_effective contains CAP_SYS_ADMIN',
+      'sys_unshare',
+      [{ matchCapabilities: [{ type: 'Effective', operator: 'In', values: ['CAP_SYS_ADMIN'] }] }],
+    ],
+    [
+      'evt.type = execve and container.id = host',
+      'sys_execve',
+      [{ matchNamespaces: [{ namespace: 'Mnt', operator: 'In', values: ['host_ns'] }] }],
+    ],
     ['evt.type = openat and evt.is_open_write = true', 'sys_openat', [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['3'] }] }]],
-    ['evt.type = openat and evt.arg.flags contains O_TRUNC', 'sys_openat', [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['512'] }] }]],
-    ['evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER', 'sys_unshare', [{ matchArgs: [{ index: 0, operator: 'Mask', values: ['268435456'] }] }]],
-    ['evt.type = ptrace and evt.arg.request contains PTRACE_ATTACH', 'sys_ptrace', [{ matchArgs: [{ index: 0, operator: 'Equal', values: ['16'] }] }]],
+    [
+      'evt.type = openat and evt.arg.flags contains O_TRUNC',
+      'sys_openat',
+      [{ matchArgs: [{ index: 2, operator: 'Mask', values: ['512'] }] }],
+    ],
+    [
+      'evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER',
+      'sys_unshare',
+      [{ matchArgs: [{ index: 0, operator: 'Mask', values: ['268435456'] }] }],
+    ],
+    [
+      'evt.type = ptrace and evt.arg.request contains PTRACE_ATTACH',
+      'sys_ptrace',
+      [{ matchArgs: [{ index: 0, operator: 'Equal', values: ['16'] }] }],
+    ],
     ['evt.type = setuid and evt.arg.uid <= 999', 'sys_setuid', [{ matchArgs: [{ index: 0, operator: 'LT', values: ['1000'] }] }]],
     ['evt.type = setuid and not evt.arg.uid < 1000', 'sys_setuid', [{ matchArgs: [{ index: 0, operator: 'GT', values: ['999'] }] }]],
   ])('%s', (cond, call, selectors) => {
@@ -88,7 +143,10 @@ describe('fields to selectors', () => {
 
   it('splits numeric Equal over more than 4 values across selectors', () => {
     const r = conv('evt.type = kill and evt.arg.sig in (1, 2, 3, 9, 15, 19)');
-    expect(sel(r.policies[0]!, 'sys_kill').map((s) => s.matchArgs![0]!.values)).toEqual([['1', '2', '3', '9'], ['15', '19']]);
+    expect(sel(r.policies[0]!, 'sys_kill').map((s) => s.matchArgs![0]!.values)).toEqual([
+      ['1', '2', '3', '9'],
+      ['15', '19'],
+    ]);
   });
 
   it('splits across policies when a hook would need more than 5 selectors', () => {
@@ -149,7 +207,10 @@ describe('terms Tetragon cannot express: never dropped silently', () => {
     expect(exact.report.reasons.at(-1)).toContain('more than 25 alternatives');
     const broad = conv(cond, { allowBroader: true });
     expect(broad.report.verdict).toBe('broader');
-    expect(broad.report.reasons).toEqual(['not (proc.name = p0 and fd.name startswith /d0/) dropped (expanding it needs more than 25 selectors per hook)', 'not (proc.name = p1 and fd.name startswith /d1/) dropped (expanding it needs more than 25 selectors per hook)']);
+    expect(broad.report.reasons).toEqual([
+      'not (proc.name = p0 and fd.name startswith /d0/) dropped (expanding it needs more than 25 selectors per hook)',
+      'not (proc.name = p1 and fd.name startswith /d1/) dropped (expanding it needs more than 25 selectors per hook)',
+    ]);
     expect(broad.policies.map((p) => sel(p, 'sys_openat').length)).toEqual([5, 5, 5, 1]);
   });
 
@@ -165,7 +226,9 @@ describe('actions: Post by default, Sigkill only when asked', () => {
   const actions = (p: TracingPolicy) => p.spec.kprobes!.flatMap((k) => k.selectors!.flatMap((s) => s.matchActions!.map((a) => a.action)));
   it('posts by default', () => expect(actions(conv(cond).policies[0]!)).toEqual(['Post']));
   it('kills when the priority reaches --enforce priority>=CRITICAL', () => {
-    expect(actions(conv(cond, { enforce: { minPriority: 'CRITICAL', rules: new Set() } }, '', 'CRITICAL').policies[0]!)).toEqual(['Sigkill']);
+    expect(actions(conv(cond, { enforce: { minPriority: 'CRITICAL', rules: new Set() } }, '', 'CRITICAL').policies[0]!)).toEqual([
+      'Sigkill',
+    ]);
     expect(actions(conv(cond, { enforce: { minPriority: 'CRITICAL', rules: new Set() } }, '', 'ERROR').policies[0]!)).toEqual(['Post']);
   });
   it('kills a rule named with --enforce rule=NAME', () => {
@@ -193,19 +256,63 @@ describe('quantifiers (libsinsp: anyof = some value, allof = every value, oneof 
   it.each([
     ['evt.type = ptrace and proc.name == oneof (gdb, strace)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }]],
     ['evt.type = ptrace and proc.name == oneof (gdb, gdb, strace)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/strace'] }] }]],
-    ['evt.type = ptrace and proc.name = anyof (gdb, strace, gdb)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }]],
+    [
+      'evt.type = ptrace and proc.name = anyof (gdb, strace, gdb)',
+      [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }],
+    ],
     ['evt.type = ptrace and proc.name == allof (gdb)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb'] }] }]],
-    ['evt.type = ptrace and proc.name != allof (gdb, strace)', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb', '/strace'] }] }]],
+    [
+      'evt.type = ptrace and proc.name != allof (gdb, strace)',
+      [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb', '/strace'] }] }],
+    ],
     ['evt.type = ptrace and proc.name != oneof (gdb, strace)', [{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb', '/strace'] }] }]],
     ['evt.type = ptrace and proc.name != oneof (gdb)', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb'] }] }]],
-    ['evt.type = ptrace and not proc.name == anyof (gdb, strace)', [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb', '/strace'] }] }]],
+    [
+      'evt.type = ptrace and not proc.name == anyof (gdb, strace)',
+      [{ matchBinaries: [{ operator: 'NotPostfix', values: ['/gdb', '/strace'] }] }],
+    ],
     ['evt.type = ptrace and proc.name != anyof (gdb, strace)', [{}]],
-    ['evt.type = openat and fd.name startswith anyof (/etc/, /root/)', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] }, { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/root/'] }] }]],
-    ['evt.type = openat and fd.name startswith allof (/etc/, /etc/ssh/)', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }, { index: 1, operator: 'Prefix', values: ['/etc/ssh/'] }] }]],
+    [
+      'evt.type = openat and fd.name startswith anyof (/etc/, /root/)',
+      [
+        { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }] },
+        { matchArgs: [{ index: 1, operator: 'Prefix', values: ['/root/'] }] },
+      ],
+    ],
+    [
+      'evt.type = openat and fd.name startswith allof (/etc/, /etc/ssh/)',
+      [
+        {
+          matchArgs: [
+            { index: 1, operator: 'Prefix', values: ['/etc/'] },
+            { index: 1, operator: 'Prefix', values: ['/etc/ssh/'] },
+          ],
+        },
+      ],
+    ],
     // Exactly one prefix: under /etc/ but not under /etc/ssh/ (the other alternative can never hold and is pruned).
-    ['evt.type = openat and fd.name startswith oneof (/etc/, /etc/ssh/)', [{ matchArgs: [{ index: 1, operator: 'Prefix', values: ['/etc/'] }, { index: 1, operator: 'NotPrefix', values: ['/etc/ssh/'] }] }]],
-    ['evt.type = openat and fd.name endswith oneof (.pem, .key)', [{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['.pem'] }] }, { matchArgs: [{ index: 1, operator: 'Postfix', values: ['.key'] }] }]],
-    ['evt.type = openat and not fd.name startswith anyof (/etc/, /root/)', [{ matchArgs: [{ index: 1, operator: 'NotPrefix', values: ['/etc/', '/root/'] }] }]],
+    [
+      'evt.type = openat and fd.name startswith oneof (/etc/, /etc/ssh/)',
+      [
+        {
+          matchArgs: [
+            { index: 1, operator: 'Prefix', values: ['/etc/'] },
+            { index: 1, operator: 'NotPrefix', values: ['/etc/ssh/'] },
+          ],
+        },
+      ],
+    ],
+    [
+      'evt.type = openat and fd.name endswith oneof (.pem, .key)',
+      [
+        { matchArgs: [{ index: 1, operator: 'Postfix', values: ['.pem'] }] },
+        { matchArgs: [{ index: 1, operator: 'Postfix', values: ['.key'] }] },
+      ],
+    ],
+    [
+      'evt.type = openat and not fd.name startswith anyof (/etc/, /root/)',
+      [{ matchArgs: [{ index: 1, operator: 'NotPrefix', values: ['/etc/', '/root/'] }] }],
+    ],
     ['evt.type = execve and evt.type == oneof (execve, openat)', [{}]],
   ])('%s', (cond, selectors) => {
     const r = conv(cond);
@@ -233,7 +340,9 @@ describe('quantifiers (libsinsp: anyof = some value, allof = every value, oneof 
   it('reads a list name after a quantifier as Falco does: a list is substituted only in parentheses', () => {
     const r = conv('evt.type = ptrace and proc.name == oneof shells');
     expect(r.diagnostics.map((d) => d.rule)).toEqual(['falco/list-outside-parens']);
-    expect(conv('evt.type = ptrace and proc.name == oneof (shells)').policies.map((p) => sel(p, 'sys_ptrace'))).toEqual([[{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }]]);
+    expect(conv('evt.type = ptrace and proc.name == oneof (shells)').policies.map((p) => sel(p, 'sys_ptrace'))).toEqual([
+      [{ matchBinaries: [{ operator: 'Postfix', values: ['/sh', '/bash'] }] }],
+    ]);
   });
 });
 
@@ -269,15 +378,21 @@ describe('what a field means on each call (the field table)', () => {
   });
 
   it('reads proc.name as comm: a longer name never matches, one of 15 characters stands for every name that starts with it', () => {
-    expect(sel(conv('evt.type = ptrace and proc.name in (kube-controller-manager, gdb)').policies[0]!, 'sys_ptrace')).toEqual([{ matchBinaries: [{ operator: 'Postfix', values: ['/gdb'] }] }]);
+    expect(sel(conv('evt.type = ptrace and proc.name in (kube-controller-manager, gdb)').policies[0]!, 'sys_ptrace')).toEqual([
+      { matchBinaries: [{ operator: 'Postfix', values: ['/gdb'] }] },
+    ]);
     // A basename has no slash: `N/A` (upstream's proc_name_exists) names no program, and /usr/bin/N/A is not one.
-    expect(sel(conv('evt.type = ptrace and not proc.name in ("<NA>", "N/A")').policies[0]!, 'sys_ptrace')).toEqual([{ matchBinaries: [{ operator: 'NotPostfix', values: ['/<NA>'] }] }]);
+    expect(sel(conv('evt.type = ptrace and not proc.name in ("<NA>", "N/A")').policies[0]!, 'sys_ptrace')).toEqual([
+      { matchBinaries: [{ operator: 'NotPostfix', values: ['/<NA>'] }] },
+    ]);
     const t = conv('evt.type = ptrace and proc.name = containerd-shim');
     expect(t.report.verdict).toBe('not-convertible');
     expect(t.report.blockedBy).toEqual(['proc.name of 15 characters (truncated comm)']);
     const n = conv('evt.type = ptrace and not proc.name in (containerd-shim, gdb)', { allowBroader: true });
     expect(n.report.verdict).toBe('broader');
-    expect(sel(n.policies[0]!, 'sys_ptrace')).toEqual([{ matchBinaries: [{ operator: 'NotPostfix', values: ['/containerd-shim', '/gdb'] }] }]);
+    expect(sel(n.policies[0]!, 'sys_ptrace')).toEqual([
+      { matchBinaries: [{ operator: 'NotPostfix', values: ['/containerd-shim', '/gdb'] }] },
+    ]);
   });
 
   it('reads fd.* as false on calls without a descriptor, and as the descriptor (unknown at entry) on calls that use one', () => {
@@ -292,28 +407,51 @@ describe('what a field means on each call (the field table)', () => {
   });
 
   it('reads evt.dir as Falco 0.41+ does: every syscall event is an exit event', () => {
-    expect(sel(conv('evt.type = openat and evt.dir = < and fd.name = /x').policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 1, operator: 'Equal', values: ['/x'] }] }]);
+    expect(sel(conv('evt.type = openat and evt.dir = < and fd.name = /x').policies[0]!, 'sys_openat')).toEqual([
+      { matchArgs: [{ index: 1, operator: 'Equal', values: ['/x'] }] },
+    ]);
     expect(conv('evt.type = openat and evt.dir = > and fd.name = /x').report.verdict).toBe('not-convertible');
   });
 
   it('over-approximates what only the outcome of an open says (evt.is_open_create, fd.filename) with the attempt', () => {
     const create = conv('evt.type = openat and evt.is_open_create = true and fd.name startswith /etc/', { allowBroader: true });
     expect(create.report.verdict).toBe('broader');
-    expect(sel(create.policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 2, operator: 'Mask', values: [String(0o20000100)] }, { index: 1, operator: 'Prefix', values: ['/etc/'] }] }]);
+    expect(sel(create.policies[0]!, 'sys_openat')).toEqual([
+      {
+        matchArgs: [
+          { index: 2, operator: 'Mask', values: [String(0o20000100)] },
+          { index: 1, operator: 'Prefix', values: ['/etc/'] },
+        ],
+      },
+    ]);
     const name = conv('evt.type = openat and fd.filename in (shadow)', { allowBroader: true });
     expect(sel(name.policies[0]!, 'sys_openat')).toEqual([{ matchArgs: [{ index: 1, operator: 'Postfix', values: ['/shadow'] }] }]);
     // Falco's negated fd.filename also holds for every failed open: no selector bounds it, the term is dropped.
-    expect(conv('evt.type = openat and not fd.filename in (shadow) and fd.name startswith /etc/', { allowBroader: true }).report.reasons[0]).toContain('dropped');
+    expect(
+      conv('evt.type = openat and not fd.filename in (shadow) and fd.name startswith /etc/', { allowBroader: true }).report.reasons[0],
+    ).toContain('dropped');
   });
 
   it('says per rule what blocked an exact conversion, and sums the reasons over rules, most frequent first', async () => {
     const { convertFalco: cf } = await import('../../compiler/convert/falco/index.js');
-    const text = ['a: evt.type = ptrace and proc.cmdline contains x', 'b: evt.type = ptrace and proc.cmdline contains y and proc.pname = sh', 'c: evt.type = ptrace and proc.pname = sh', 'd: evt.type = ptrace and proc.aname[2] = sh', 'e: evt.type = ptrace and proc.name = gdb']
+    const text = [
+      'a: evt.type = ptrace and proc.cmdline contains x',
+      'b: evt.type = ptrace and proc.cmdline contains y and proc.pname = sh',
+      'c: evt.type = ptrace and proc.pname = sh',
+      'd: evt.type = ptrace and proc.aname[2] = sh',
+      'e: evt.type = ptrace and proc.name = gdb',
+    ]
       .map((l) => `- rule: ${l.slice(0, 1)}\n  desc: d\n  condition: ${l.slice(3)}\n  output: o\n  priority: WARNING\n`)
       .join('');
     const l = loadSources([{ file: 'm.yaml', bytes: enc.encode(text) }]);
     const c = cf(l.documents.filter(isFalcoRules), l.sources);
-    expect(c.reports.map((r) => r.blockedBy)).toEqual([['proc.cmdline/proc.args (argv)'], ['proc.cmdline/proc.args (argv)', 'proc.pname/proc.aname (ancestors)'], ['proc.pname/proc.aname (ancestors)'], ['proc.pname/proc.aname (ancestors)'], []]);
+    expect(c.reports.map((r) => r.blockedBy)).toEqual([
+      ['proc.cmdline/proc.args (argv)'],
+      ['proc.cmdline/proc.args (argv)', 'proc.pname/proc.aname (ancestors)'],
+      ['proc.pname/proc.aname (ancestors)'],
+      ['proc.pname/proc.aname (ancestors)'],
+      [],
+    ]);
     expect(c.blockers).toEqual([
       { feature: 'proc.pname/proc.aname (ancestors)', rules: 3 },
       { feature: 'proc.cmdline/proc.args (argv)', rules: 2 },

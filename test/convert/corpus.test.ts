@@ -21,7 +21,8 @@ function conditions(doc: FalcoRulesDocument): { index: number; kind: string; nam
   const out: { index: number; kind: string; name: string; condition: string }[] = [];
   doc.items.forEach((it, index) => {
     const o = it as Record<string, unknown>;
-    if (typeof o['condition'] === 'string') out.push({ index, kind: 'rule' in o ? 'rule' : 'macro', name: String(o['rule'] ?? o['macro']), condition: o['condition'] });
+    if (typeof o['condition'] === 'string')
+      out.push({ index, kind: 'rule' in o ? 'rule' : 'macro', name: String(o['rule'] ?? o['macro']), condition: o['condition'] });
   });
   return out;
 }

@@ -25,7 +25,33 @@ export class Unmodeled extends Error {}
 const opens = new Set(['open', 'openat', 'openat2', 'creat']);
 const execs = new Set(['execve', 'execveat']);
 // Calls with a descriptor (libs' event table: EF_CREATES_FD / EF_USES_FD) among those the tests use.
-const fdCalls = new Set(['open', 'openat', 'openat2', 'creat', 'socket', 'connect', 'accept', 'accept4', 'bpf', 'memfd_create', 'unlinkat', 'mkdirat', 'symlinkat', 'fchmodat', 'fchownat', 'finit_module', 'read', 'write', 'close', 'dup', 'dup2', 'dup3', 'setns', 'mmap', 'ioctl']);
+const fdCalls = new Set([
+  'open',
+  'openat',
+  'openat2',
+  'creat',
+  'socket',
+  'connect',
+  'accept',
+  'accept4',
+  'bpf',
+  'memfd_create',
+  'unlinkat',
+  'mkdirat',
+  'symlinkat',
+  'fchmodat',
+  'fchownat',
+  'finit_module',
+  'read',
+  'write',
+  'close',
+  'dup',
+  'dup2',
+  'dup3',
+  'setns',
+  'mmap',
+  'ioctl',
+]);
 
 const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 const comm = (path: string) => basename(path).slice(0, 15);
@@ -36,7 +62,9 @@ const constants: Record<string, number> = { ...ptraceRequests, ...otherConstants
 
 function render(name: string, v: number): string {
   if (name === 'flags') {
-    const set = Object.entries({ ...openFlagBits, ...cloneFlagBits }).filter(([, bit]) => (v & bit) === bit).map(([n]) => n);
+    const set = Object.entries({ ...openFlagBits, ...cloneFlagBits })
+      .filter(([, bit]) => (v & bit) === bit)
+      .map(([n]) => n);
     return set.length ? set.join('|') : String(v);
   }
   const prefix = enumPrefix[name];
@@ -142,7 +170,14 @@ function compare(op: string, f: FieldValue, v: string): boolean {
     case 'pmatch':
       return s === v.replace(/\/$/, '') || s.startsWith(v.endsWith('/') ? v : v + '/');
     case 'glob':
-      return new RegExp('^' + v.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$').test(s);
+      return new RegExp(
+        '^' +
+          v
+            .replace(/[.+^${}()|\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.') +
+          '$',
+      ).test(s);
     case '<':
       return f.kind === 'num' && f.v < n;
     case '<=':

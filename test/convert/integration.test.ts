@@ -18,15 +18,31 @@ const enc = new TextEncoder();
 async function convertedPolicies(): Promise<TracingPolicy[]> {
   const out: TracingPolicy[] = [];
   const l = loadSources(await Promise.all(files.map(async (f) => ({ file: f, bytes: await fs.readFile(path.join(corpus, f)) }))));
-  const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, { allowBroader: true, enforce: { minPriority: 'CRITICAL', rules: new Set() } });
+  const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, {
+    allowBroader: true,
+    enforce: { minPriority: 'CRITICAL', rules: new Set() },
+  });
   out.push(...c.policies.map((p) => p.policy));
   const fixture = path.resolve(import.meta.dirname, 'fixtures');
   const f = loadSources([{ file: 'rules.yaml', bytes: await fs.readFile(path.join(fixture, 'rules.yaml')) }]);
-  out.push(...convertFalco(f.documents.filter(isFalcoRules), f.sources, { enforce: { rules: new Set(['Write to sensitive file']) }, allowHostWideKill: true }).policies.map((p) => p.policy));
-  for (const level of ['baseline', 'restricted'] as const) out.push(...convertPsp(pssSpec(level).spec, `pss/${level}`, `pss-${level}`, { enforce: true }).policies);
+  out.push(
+    ...convertFalco(f.documents.filter(isFalcoRules), f.sources, {
+      enforce: { rules: new Set(['Write to sensitive file']) },
+      allowHostWideKill: true,
+    }).policies.map((p) => p.policy),
+  );
+  for (const level of ['baseline', 'restricted'] as const)
+    out.push(...convertPsp(pssSpec(level).spec, `pss/${level}`, `pss-${level}`, { enforce: true }).policies);
   out.push(
     ...convertPsp(
-      { privileged: false, allowPrivilegeEscalation: false, requiredDropCapabilities: ['NET_RAW'], allowedCapabilities: ['NET_BIND_SERVICE'], runAsUser: { rule: 'MustRunAs', ranges: [{ min: 1000, max: 2000 }] }, allowedHostPaths: [{ pathPrefix: '/var/log', readOnly: true }] },
+      {
+        privileged: false,
+        allowPrivilegeEscalation: false,
+        requiredDropCapabilities: ['NET_RAW'],
+        allowedCapabilities: ['NET_BIND_SERVICE'],
+        runAsUser: { rule: 'MustRunAs', ranges: [{ min: 1000, max: 2000 }] },
+        allowedHostPaths: [{ pathPrefix: '/var/log', readOnly: true }],
+      },
       'psp',
       'psp-x',
     ).policies,
@@ -35,7 +51,9 @@ async function convertedPolicies(): Promise<TracingPolicy[]> {
 }
 
 function asDocuments(policies: TracingPolicy[]): PolicyDocument[] {
-  const l = loadSources(policies.map((p) => ({ file: `${p.metadata.name}.yaml`, bytes: enc.encode(stringify(p, { aliasDuplicateObjects: false })) })));
+  const l = loadSources(
+    policies.map((p) => ({ file: `${p.metadata.name}.yaml`, bytes: enc.encode(stringify(p, { aliasDuplicateObjects: false })) })),
+  );
   expect(l.diagnostics).toEqual([]);
   return l.documents;
 }
@@ -53,7 +71,10 @@ describe('converted policies in the rest of weir', () => {
       for (const d of docs) {
         const r = compileRuntime([d], [{ name: 'node-a', caps: capabilityProfiles[profile]! }]);
         const errors = [...r.diagnostics, ...r.nodes.flatMap((n) => n.diagnostics)].filter((x) => x.severity === 'error');
-        expect(errors.map((e) => e.message), `${d.name} on ${profile}`).toEqual([]);
+        expect(
+          errors.map((e) => e.message),
+          `${d.name} on ${profile}`,
+        ).toEqual([]);
         expect(r.nodes[0]!.images.length, d.name).toBeGreaterThan(0);
       }
     }
@@ -62,7 +83,12 @@ describe('converted policies in the rest of weir', () => {
   it('the whole corpus at once exceeds the runtime limit of hooks per syscall on one node (reported, not hidden)', async () => {
     const docs = asDocuments(await convertedPolicies());
     const r = compileRuntime(docs, [{ name: 'node-a', caps: capabilityProfiles['tracepoint-only']! }]);
-    const rules = new Set(r.nodes.flatMap((n) => n.diagnostics).filter((x) => x.severity === 'error').map((x) => x.rule));
+    const rules = new Set(
+      r.nodes
+        .flatMap((n) => n.diagnostics)
+        .filter((x) => x.severity === 'error')
+        .map((x) => x.rule),
+    );
     expect([...rules]).toEqual(['runtime/too-many-hooks']);
   });
 
@@ -71,13 +97,22 @@ describe('converted policies in the rest of weir', () => {
     const broad = convertFalco(l.documents.filter(isFalcoRules), l.sources, { allowBroader: true });
     const crowded = new Set(broad.crowded.calls.map((x) => x.call));
     expect([...crowded].sort()).toEqual(['sys_execve', 'sys_execveat', 'sys_open', 'sys_openat', 'sys_openat2']);
-    const r = compileRuntime(asDocuments(broad.policies.map((p) => p.policy)), [{ name: 'node-a', caps: capabilityProfiles['tracepoint-only']! }]);
-    const refused = new Set(r.nodes.flatMap((n) => n.diagnostics).filter((x) => x.rule === 'runtime/too-many-hooks').map((x) => /hooks on syscalls\/sys_enter_(\w+)/.exec(x.message)?.[1]));
+    const r = compileRuntime(asDocuments(broad.policies.map((p) => p.policy)), [
+      { name: 'node-a', caps: capabilityProfiles['tracepoint-only']! },
+    ]);
+    const refused = new Set(
+      r.nodes
+        .flatMap((n) => n.diagnostics)
+        .filter((x) => x.rule === 'runtime/too-many-hooks')
+        .map((x) => /hooks on syscalls\/sys_enter_(\w+)/.exec(x.message)?.[1]),
+    );
     expect([...refused].map((c) => `sys_${c}`).sort()).toEqual([...crowded].sort());
     // The exact conversions load together.
     const exact = convertFalco(l.documents.filter(isFalcoRules), l.sources);
     expect(exact.crowded.calls).toEqual([]);
-    const e = compileRuntime(asDocuments(exact.policies.map((p) => p.policy)), [{ name: 'node-a', caps: capabilityProfiles['tracepoint-only']! }]);
+    const e = compileRuntime(asDocuments(exact.policies.map((p) => p.policy)), [
+      { name: 'node-a', caps: capabilityProfiles['tracepoint-only']! },
+    ]);
     expect([...e.diagnostics, ...e.nodes.flatMap((n) => n.diagnostics)].filter((x) => x.severity === 'error')).toEqual([]);
   });
 });

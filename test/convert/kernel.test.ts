@@ -79,7 +79,12 @@ describe.skipIf(skipKernel())('a converted Falco rule in the kernel', () => {
     const c = convertFalco(l.documents.filter(isFalcoRules), l.sources, opts);
     expect(c.diagnostics).toEqual([]);
     expect(c.reports[0]!.verdict).toBe('exact');
-    const docs = loadSources(c.policies.map((p) => ({ file: `${p.policy.metadata.name}.yaml`, bytes: enc.encode(stringify(p.policy, { aliasDuplicateObjects: false })) }))).documents;
+    const docs = loadSources(
+      c.policies.map((p) => ({
+        file: `${p.policy.metadata.name}.yaml`,
+        bytes: enc.encode(stringify(p.policy, { aliasDuplicateObjects: false })),
+      })),
+    ).documents;
     const r = compileRuntime(docs, [{ name: 'local', caps: capabilityProfiles['tracepoint-only']! }]);
     const errors = [...r.diagnostics, ...r.nodes.flatMap((n) => n.diagnostics)].filter((d) => d.severity === 'error');
     expect(errors).toEqual([]);

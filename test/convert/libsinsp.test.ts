@@ -98,7 +98,10 @@ describe("libsinsp's position tests: where each node starts", () => {
       ['(proc.name=nginx and proc.name=apache)', [1, 1, 21]],
     ] as const) {
       const r = parseCondition(input);
-      expect(r.ok && (r.expr.kind === 'or' || r.expr.kind === 'and') && [r.expr.start, ...r.expr.children.map((c) => c.start)], input).toEqual(starts);
+      expect(
+        r.ok && (r.expr.kind === 'or' || r.expr.kind === 'and') && [r.expr.start, ...r.expr.children.map((c) => c.start)],
+        input,
+      ).toEqual(starts);
     }
   });
 });

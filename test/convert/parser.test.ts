@@ -59,7 +59,10 @@ describe('Falco condition parser: operators', () => {
     ['evt.rawres >= 1.5e+3', '[evt.rawres >= 1.5e+3]'],
     ['proc.name in (bash, sh)', '[proc.name in {bash,sh}]'],
     ['proc.name in ()', '[proc.name in {}]'],
-    ['ka.req.pod.volumes.hostpath intersects (/proc, /var/run/docker.sock)', '[ka.req.pod.volumes.hostpath intersects {/proc,/var/run/docker.sock}]'],
+    [
+      'ka.req.pod.volumes.hostpath intersects (/proc, /var/run/docker.sock)',
+      '[ka.req.pod.volumes.hostpath intersects {/proc,/var/run/docker.sock}]',
+    ],
     ['fd.name pmatch (/etc, /usr/bin)', '[fd.name pmatch {/etc,/usr/bin}]'],
     ['proc.cmdline contains "-jar"', '[proc.cmdline contains "-jar"]'],
     ['proc.cmdline icontains JAR', '[proc.cmdline icontains JAR]'],
@@ -84,7 +87,9 @@ describe('Falco condition parser: operators', () => {
     expect(tree('proc.name == oneof (cat, nginx)')).toBe('[proc.name == oneof {cat,nginx}]');
     expect(tree('fd.name startswith anyof (/proc/, /sys/)')).toBe('[fd.name startswith anyof {/proc/,/sys/}]');
     expect(tree('fd.name != allof my_list')).toBe('[fd.name != allof @my_list]');
-    expect(tree('not (proc.name = oneof (a) and fd.name endswith allof (.so))')).toBe('(not (and [proc.name = oneof {a}] [fd.name endswith allof {.so}]))');
+    expect(tree('not (proc.name = oneof (a) and fd.name endswith allof (.so))')).toBe(
+      '(not (and [proc.name = oneof {a}] [fd.name endswith allof {.so}]))',
+    );
     expect(tree('tolower(proc.name) == oneof ()')).toBe('[tolower(proc.name) == oneof {}]');
   });
 
@@ -240,18 +245,65 @@ describe('Falco condition parser: errors with offsets', () => {
 describe('Falco condition parser: arbitrary input', () => {
   it('never throws, and whatever parses round-trips through the printer', async () => {
     const fc = await import('fast-check');
-    const token = fc.constantFrom('proc.name', 'fd.name', 'evt.type', 'a', 'and', 'or', 'not', '(', ')', '=', '!=', 'in', 'contains', 'exists', '"x y"', "'q'", '/etc/', ',', 'tolower(', 'proc.aname[2]', '\\', '"', ' ', '\n', '<=', 'pmatch', 'val(', 'oneof', 'anyof', 'allof', 'join(', '(', '"-"', "'a\\\\'", '"\\x41"', '1', '0x1F', 'startswith', '==', '[t]');
+    const token = fc.constantFrom(
+      'proc.name',
+      'fd.name',
+      'evt.type',
+      'a',
+      'and',
+      'or',
+      'not',
+      '(',
+      ')',
+      '=',
+      '!=',
+      'in',
+      'contains',
+      'exists',
+      '"x y"',
+      "'q'",
+      '/etc/',
+      ',',
+      'tolower(',
+      'proc.aname[2]',
+      '\\',
+      '"',
+      ' ',
+      '\n',
+      '<=',
+      'pmatch',
+      'val(',
+      'oneof',
+      'anyof',
+      'allof',
+      'join(',
+      '(',
+      '"-"',
+      "'a\\\\'",
+      '"\\x41"',
+      '1',
+      '0x1F',
+      'startswith',
+      '==',
+      '[t]',
+    );
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.array(token, { maxLength: 25 }).map((t) => t.join(' '))), (s) => {
-        const r = parseCondition(s);
-        if (!r.ok) {
-          expect(r.error.start).toBeGreaterThanOrEqual(0);
-          expect(r.error.start).toBeLessThanOrEqual(s.length);
-          return;
-        }
-        const again = parseCondition(printCondition(r.expr));
-        expect(again.ok && stripPositions(again.expr)).toEqual(stripPositions(r.expr));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(token, { maxLength: 25 }).map((t) => t.join(' ')),
+        ),
+        (s) => {
+          const r = parseCondition(s);
+          if (!r.ok) {
+            expect(r.error.start).toBeGreaterThanOrEqual(0);
+            expect(r.error.start).toBeLessThanOrEqual(s.length);
+            return;
+          }
+          const again = parseCondition(printCondition(r.expr));
+          expect(again.ok && stripPositions(again.expr)).toEqual(stripPositions(r.expr));
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -21,11 +21,22 @@ function compiled(files: Record<string, string>) {
 }
 const at = (d: { file: string; line: number; column: number }) => `${d.file}:${d.line}:${d.column}`;
 
-const rule = (name: string, condition: string, extra = '') => `- rule: ${name}\n  desc: d\n  condition: ${condition}\n  output: o\n  priority: WARNING\n${extra}`;
+const rule = (name: string, condition: string, extra = '') =>
+  `- rule: ${name}\n  desc: d\n  condition: ${condition}\n  output: o\n  priority: WARNING\n${extra}`;
 
 describe('Falco rules loader: positions inside conditions', () => {
   it('maps an offset in a folded (>) condition to its source line and column', () => {
-    const text = ['- rule: r', '  desc: d', '  condition: >', '    evt.type = open', '    and fd.name = /x', '    and not no_such_macro', '  output: o', '  priority: WARNING', ''].join('\n');
+    const text = [
+      '- rule: r',
+      '  desc: d',
+      '  condition: >',
+      '    evt.type = open',
+      '    and fd.name = /x',
+      '    and not no_such_macro',
+      '  output: o',
+      '  priority: WARNING',
+      '',
+    ].join('\n');
     const c = convert({ 'r.yaml': text });
     const d = c.diagnostics.find((x) => x.rule === 'falco/undefined-macro')!;
     expect(at(d)).toBe('r.yaml:6:13');
@@ -33,13 +44,45 @@ describe('Falco rules loader: positions inside conditions', () => {
     expect(d.message).toContain('undefined macro `no_such_macro`');
   });
   it('maps a literal (|) block, a plain multi-line scalar and quoted scalars exactly', () => {
-    const lit = ['- rule: r', '  desc: d', '  condition: |', '    evt.type = open and', '      nope_a', '  output: o', '  priority: WARNING', ''].join('\n');
+    const lit = [
+      '- rule: r',
+      '  desc: d',
+      '  condition: |',
+      '    evt.type = open and',
+      '      nope_a',
+      '  output: o',
+      '  priority: WARNING',
+      '',
+    ].join('\n');
     expect(at(convert({ 'a.yaml': lit }).diagnostics[0]!)).toBe('a.yaml:5:7');
-    const plain = ['- rule: r', '  desc: d', '  condition: evt.type = open', '    and nope_b', '  output: o', '  priority: WARNING', ''].join('\n');
+    const plain = [
+      '- rule: r',
+      '  desc: d',
+      '  condition: evt.type = open',
+      '    and nope_b',
+      '  output: o',
+      '  priority: WARNING',
+      '',
+    ].join('\n');
     expect(at(convert({ 'b.yaml': plain }).diagnostics[0]!)).toBe('b.yaml:4:9');
-    const dq = ['- rule: r', '  desc: d', '  condition: "evt.type = open and proc.name = \\"x\\"', '    and nope_c"', '  output: o', '  priority: WARNING', ''].join('\n');
+    const dq = [
+      '- rule: r',
+      '  desc: d',
+      '  condition: "evt.type = open and proc.name = \\"x\\"',
+      '    and nope_c"',
+      '  output: o',
+      '  priority: WARNING',
+      '',
+    ].join('\n');
     expect(at(convert({ 'c.yaml': dq }).diagnostics[0]!)).toBe('c.yaml:4:9');
-    const sq = ['- rule: r', '  desc: d', "  condition: 'evt.type = open and proc.name = ''x'' and nope_d'", '  output: o', '  priority: WARNING', ''].join('\n');
+    const sq = [
+      '- rule: r',
+      '  desc: d',
+      "  condition: 'evt.type = open and proc.name = ''x'' and nope_d'",
+      '  output: o',
+      '  priority: WARNING',
+      '',
+    ].join('\n');
     expect(at(convert({ 'd.yaml': sq }).diagnostics[0]!)).toBe('d.yaml:3:57');
   });
   it('points an error in appended text at the appending item', () => {
@@ -58,11 +101,15 @@ describe('Falco rules loader: lists, macros, append and override', () => {
     expect(printCondition(rules[0]!.expr!)).toBe('evt.type = execve and proc.name in (x, y, z, "a", w)');
   });
   it('expands macros, including macros defined after the macro that uses them', () => {
-    const { rules } = compiled({ 'm.yaml': `- macro: outer\n  condition: inner and proc.name = a\n- macro: inner\n  condition: evt.type = open\n${rule('r', 'outer')}` });
+    const { rules } = compiled({
+      'm.yaml': `- macro: outer\n  condition: inner and proc.name = a\n- macro: inner\n  condition: evt.type = open\n${rule('r', 'outer')}`,
+    });
     expect(printCondition(rules[0]!.expr!)).toBe('evt.type = open and proc.name = a');
   });
   it('reports a macro cycle instead of recursing forever', () => {
-    const { diagnostics } = compiled({ 'c.yaml': `- macro: a\n  condition: b\n- macro: b\n  condition: a\n${rule('r', 'evt.type = open and a')}` });
+    const { diagnostics } = compiled({
+      'c.yaml': `- macro: a\n  condition: b\n- macro: b\n  condition: a\n${rule('r', 'evt.type = open and a')}`,
+    });
     expect(diagnostics.map((d) => d.rule)).toContain('falco/macro-cycle');
   });
   it('applies legacy append to lists, macros and rules in file order', () => {
@@ -84,7 +131,9 @@ describe('Falco rules loader: lists, macros, append and override', () => {
     expect(printCondition(rules[0]!.expr!)).toBe('evt.type = execve and proc.name = x');
   });
   it('refuses to append a key that cannot be appended', () => {
-    const { rs } = compiled({ 'p.yaml': `${rule('r', 'evt.type = execve')}- rule: r\n  priority: ERROR\n  override:\n    priority: append\n` });
+    const { rs } = compiled({
+      'p.yaml': `${rule('r', 'evt.type = execve')}- rule: r\n  priority: ERROR\n  override:\n    priority: append\n`,
+    });
     expect(rs.diagnostics.map((d) => [d.rule, at(d)])).toEqual([['falco/bad-override', 'p.yaml:9:15']]);
     expect(rs.rules.get('r')!.priority).toBe('WARNING');
   });
@@ -95,8 +144,18 @@ describe('Falco rules loader: lists, macros, append and override', () => {
   it('expands exceptions into `and not (...)` as Falco does', () => {
     const ex = `  exceptions:\n  - name: ok_procs\n    fields: proc.name\n    values: [a, "b c"]\n  - name: pairs\n    fields: [proc.name, fd.name]\n    comps: [=, startswith]\n    values:\n    - [x, /tmp/]\n    - [y, /var/]\n`;
     const { rules } = compiled({ 'x.yaml': rule('r', 'evt.type = open', ex) });
-    expect(rules[0]!.text).toBe('(evt.type = open) and not (proc.name in (a, "b c")) and not ((proc.name = x and fd.name startswith /tmp/) or (proc.name = y and fd.name startswith /var/))');
-    expect(exceptionText({ name: 'e', fields: ['a.b', 'c.d'], comps: ['in', '='], values: [[['p', 'q'], 'r']], span: { file: '', line: 1, column: 1, endLine: 1, endColumn: 1 } })).toBe('(a.b in (p, q) and c.d = r)');
+    expect(rules[0]!.text).toBe(
+      '(evt.type = open) and not (proc.name in (a, "b c")) and not ((proc.name = x and fd.name startswith /tmp/) or (proc.name = y and fd.name startswith /var/))',
+    );
+    expect(
+      exceptionText({
+        name: 'e',
+        fields: ['a.b', 'c.d'],
+        comps: ['in', '='],
+        values: [[['p', 'q'], 'r']],
+        span: { file: '', line: 1, column: 1, endLine: 1, endColumn: 1 },
+      }),
+    ).toBe('(a.b in (p, q) and c.d = r)');
   });
 });
 
@@ -104,9 +163,24 @@ describe('Falco rules loader: bad input is a diagnostic at file:line:col and the
   const good = rule('good', 'evt.type = ptrace and proc.name = gdb');
   it.each([
     ['undefined macro', rule('bad', 'evt.type = open and nope'), 'falco/undefined-macro', 'b.yaml:3:34'],
-    ['list used outside parentheses', `- list: shells\n  items: [sh]\n${rule('bad', 'evt.type = execve and proc.name in shells')}`, 'falco/list-outside-parens', 'b.yaml:5:49'],
-    ['list used as a macro', `- list: shells\n  items: [sh]\n${rule('bad', 'evt.type = execve and shells')}`, 'falco/undefined-macro', 'b.yaml:5:36'],
-    ['override of an unknown rule', '- rule: ghost\n  condition: and proc.name = x\n  override:\n    condition: append\n', 'falco/unknown-rule', 'b.yaml:1:9'],
+    [
+      'list used outside parentheses',
+      `- list: shells\n  items: [sh]\n${rule('bad', 'evt.type = execve and proc.name in shells')}`,
+      'falco/list-outside-parens',
+      'b.yaml:5:49',
+    ],
+    [
+      'list used as a macro',
+      `- list: shells\n  items: [sh]\n${rule('bad', 'evt.type = execve and shells')}`,
+      'falco/undefined-macro',
+      'b.yaml:5:36',
+    ],
+    [
+      'override of an unknown rule',
+      '- rule: ghost\n  condition: and proc.name = x\n  override:\n    condition: append\n',
+      'falco/unknown-rule',
+      'b.yaml:1:9',
+    ],
     ['append to an unknown macro', '- macro: ghost\n  condition: or x\n  append: true\n', 'falco/unknown-macro', 'b.yaml:1:10'],
     ['unbalanced parenthesis', rule('bad', '(evt.type = open and (proc.name = x)'), 'falco/syntax', 'b.yaml:3:14'],
     ['unsupported engine version', '- required_engine_version: 0.99.0\n', 'falco/engine-version', 'b.yaml:1:28'],

@@ -62,14 +62,21 @@ interface Call {
   ok: boolean;
 }
 
-const falcoEvent = (c: Call): FalcoEvent => ({ call: c.call, args: namedArgs(c.call, c.args), ok: c.ok, caller: { binary: c.binary, ...(c.pod ? { pod: c.pod } : {}), ...(c.caps ? { caps: c.caps } : {}) } });
+const falcoEvent = (c: Call): FalcoEvent => ({
+  call: c.call,
+  args: namedArgs(c.call, c.args),
+  ok: c.ok,
+  caller: { binary: c.binary, ...(c.pod ? { pod: c.pod } : {}), ...(c.caps ? { caps: c.caps } : {}) },
+});
 
 // Linux capability numbers of the capabilities the upstream rules name.
 const capNumber: Record<string, number> = { CAP_NET_RAW: 13, CAP_SYS_PTRACE: 19, CAP_SYS_ADMIN: 21 };
 
 /** weir's verdict for a call: the runtime image evaluator over the policies compiled for a tracepoint-only node. */
 function weirEvaluator(policies: readonly TracingPolicy[]): (c: Call) => RuntimeVerdict {
-  const docs = loadSources(policies.map((p) => ({ file: `${p.metadata.name}.yaml`, bytes: enc.encode(stringify(p, { aliasDuplicateObjects: false })) }))).documents;
+  const docs = loadSources(
+    policies.map((p) => ({ file: `${p.metadata.name}.yaml`, bytes: enc.encode(stringify(p, { aliasDuplicateObjects: false })) })),
+  ).documents;
   const r = compileRuntime(docs, [{ name: 'local', caps: capabilityProfiles['tracepoint-only']! }]);
   const n = r.nodes[0]!;
   expect([...r.diagnostics, ...n.diagnostics].filter((d) => d.severity === 'error')).toEqual([]);
@@ -85,7 +92,11 @@ function weirEvaluator(policies: readonly TracingPolicy[]): (c: Call) => Runtime
     // A pod's process lives in namespaces of its own; a host process in the host's.
     const namespaces = c.pod ? Object.fromEntries([1, 2, 3, 4, 5, 6, 7].map((k) => [k, 4026532000 + k])) : undefined;
     const capEffective = (c.caps ?? []).reduce((m, x) => m | (1n << BigInt(capNumber[x]!)), 0n);
-    return ev.evaluate({ binary: c.binary, ...(namespaces ? { namespaces } : {}), capEffective, inScope: (h) => scoped(h?.policy) }, nr, c.args).verdict;
+    return ev.evaluate(
+      { binary: c.binary, ...(namespaces ? { namespaces } : {}), capEffective, inScope: (h) => scoped(h?.policy) },
+      nr,
+      c.args,
+    ).verdict;
   };
 }
 
@@ -101,9 +112,20 @@ interface CaseDoc {
   expect: RuntimeVerdict;
 }
 
-const fixtures = readdirSync(here).filter((f) => f.endsWith('.test.yaml')).map((f) => f.slice(0, -'.test.yaml'.length)).sort();
+const fixtures = readdirSync(here)
+  .filter((f) => f.endsWith('.test.yaml'))
+  .map((f) => f.slice(0, -'.test.yaml'.length))
+  .sort();
 /** The verdict each fixture's rule converts to (with --allow-broader). */
-const verdicts: Record<string, 'exact' | 'broader'> = { caller: 'exact', container: 'exact', launch: 'broader', 'no-descriptor': 'exact', open: 'exact', 'open-result': 'broader', quantifier: 'exact' };
+const verdicts: Record<string, 'exact' | 'broader'> = {
+  caller: 'exact',
+  container: 'exact',
+  launch: 'broader',
+  'no-descriptor': 'exact',
+  open: 'exact',
+  'open-result': 'broader',
+  quantifier: 'exact',
+};
 
 describe('conversion rules: PolicyTest cases from Falco semantics, run with weir test', () => {
   let tmp = '';
@@ -132,7 +154,9 @@ describe('conversion rules: PolicyTest cases from Falco semantics, run with weir
     const run = await runPolicyTests([`${name}.test.yaml`], { root: tmp });
     expect(run.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const cases = (parse(testText) as { spec: { cases: CaseDoc[] } }).spec.cases;
-    expect(run.results.map((r) => [r.name, r.actual, r.ok, r.detail])).toEqual(cases.map((k) => [k.name, k.expect, true, expect.anything()]));
+    expect(run.results.map((r) => [r.name, r.actual, r.ok, r.detail])).toEqual(
+      cases.map((k) => [k.name, k.expect, true, expect.anything()]),
+    );
     // Falco's side: each description's claim, read again from the semantics; and the verdict fits the cases.
     const expr = conditions({ [`${name}.rules.yaml`]: rules }).get(report.rule)!;
     let differs = 0;
@@ -141,24 +165,32 @@ describe('conversion rules: PolicyTest cases from Falco semantics, run with weir
       expect(m, `${k.name}: the description starts with "falco: alert." or "falco: silent."`).not.toBeNull();
       const alert = m![1] === 'alert';
       const pod = k.process.workload ? { namespace: k.process.workload.split('/')[0]! } : undefined;
-      const call: Call = { binary: k.process.binary, ...(pod ? { pod } : {}), call: k.call.replace(/^sys_/, ''), args: k.args, ok: (k.return ?? 0) >= 0 };
+      const call: Call = {
+        binary: k.process.binary,
+        ...(pod ? { pod } : {}),
+        call: k.call.replace(/^sys_/, ''),
+        args: k.args,
+        ok: (k.return ?? 0) >= 0,
+      };
       expect(falcoFires(expr, falcoEvent(call)), `${k.name}: Falco's semantics`).toBe(alert);
       const fires = k.expect !== 'allow';
       if (fires !== alert) differs++;
       if (verdicts[name] === 'exact') expect(fires, `${k.name}: an exact conversion agrees with Falco`).toBe(alert);
       else if (alert && !m![3]) expect(fires, `${k.name}: a broader conversion fires wherever Falco does`).toBe(true);
-      if (m![3]) expect(c.reports[0]!.notes.join('\n')).toContain(m![3] === 'execfail' ? 'an exec is judged by the program it names' : m![3]);
+      if (m![3])
+        expect(c.reports[0]!.notes.join('\n')).toContain(m![3] === 'execfail' ? 'an exec is judged by the program it names' : m![3]);
     }
-    if (verdicts[name] === 'broader') expect(differs, 'a broader conversion shows a case where it fires and Falco does not').toBeGreaterThan(0);
+    if (verdicts[name] === 'broader')
+      expect(differs, 'a broader conversion shows a case where it fires and Falco does not').toBeGreaterThan(0);
   });
 });
-
 
 // ---- the upstream rules ----
 
 const upstream = Object.fromEntries(falcoRuleFiles.map((f) => [f, readFileSync(path.join(falcoCorpus, f))]));
 
-const describeCall = (c: Call) => `${c.binary}${c.pod ? ` in a pod of ${c.pod.namespace}` : ' on the host'}${c.caps?.length ? ` with ${c.caps.join(',')}` : ''}: ${c.call}(${c.args.map((a) => JSON.stringify(a)).join(', ')}) ${c.ok ? 'succeeds' : 'fails'}`;
+const describeCall = (c: Call) =>
+  `${c.binary}${c.pod ? ` in a pod of ${c.pod.namespace}` : ' on the host'}${c.caps?.length ? ` with ${c.caps.join(',')}` : ''}: ${c.call}(${c.args.map((a) => JSON.stringify(a)).join(', ')}) ${c.ok ? 'succeeds' : 'fails'}`;
 
 /** Calls around what the policies name: the binaries, argument values and scopes in their selectors, and others. */
 function generateCalls(policies: readonly TracingPolicy[]): Call[] {
@@ -171,7 +203,8 @@ function generateCalls(policies: readonly TracingPolicy[]): Call[] {
     const binaries = new Set<string>(['/usr/bin/unrelated']);
     for (const s of sels)
       for (const b of s.matchBinaries ?? [])
-        for (const v of b.values.slice(0, 3)) binaries.add(b.operator.endsWith('Postfix') ? `/usr/bin${v}` : b.operator.endsWith('Prefix') ? `${v}x` : v);
+        for (const v of b.values.slice(0, 3))
+          binaries.add(b.operator.endsWith('Postfix') ? `/usr/bin${v}` : b.operator.endsWith('Prefix') ? `${v}x` : v);
     const caps = [...new Set(sels.flatMap((s) => (s.matchCapabilities ?? []).flatMap((m) => m.values)))];
     const candidates = new Map<number, (string | number)[]>();
     for (const a of info.args) candidates.set(a.index, [a.type === 'string' ? '/tmp/neutral' : 0]);
@@ -179,7 +212,10 @@ function generateCalls(policies: readonly TracingPolicy[]): Call[] {
       for (const m of s.matchArgs ?? []) {
         const c = candidates.get(m.index)!;
         for (const v of m.values.slice(0, 3)) {
-          if (typeof c[0] === 'string') c.push(m.operator.endsWith('Prefix') ? `${v}f` : m.operator.endsWith('Postfix') ? `/tmp/d${v.startsWith('/') ? '' : '/'}${v}` : v);
+          if (typeof c[0] === 'string')
+            c.push(
+              m.operator.endsWith('Prefix') ? `${v}f` : m.operator.endsWith('Postfix') ? `/tmp/d${v.startsWith('/') ? '' : '/'}${v}` : v,
+            );
           else if (m.operator === 'LT') c.push(Number(v) - 1, Number(v));
           else if (m.operator === 'GT') c.push(Number(v) + 1, Number(v));
           else c.push(Number(v));
@@ -194,7 +230,8 @@ function generateCalls(policies: readonly TracingPolicy[]): Call[] {
       for (const args of combos)
         for (const pod of [undefined, { namespace: ns }])
           for (const cs of caps.length ? [[], caps] : [[]])
-            for (const ok of [true, false]) out.push({ binary, ...(pod ? { pod } : {}), ...(cs.length ? { caps: cs } : {}), call, args, ok });
+            for (const ok of [true, false])
+              out.push({ binary, ...(pod ? { pod } : {}), ...(cs.length ? { caps: cs } : {}), call, args, ok });
   }
   return out;
 }
@@ -226,10 +263,18 @@ describe('upstream rules converted exactly: Falco and weir agree on generated ca
 describe('upstream launch rules: matched on what is launched, never on the caller', () => {
   const c = convertText(upstream, { allowBroader: true });
   const exprs = conditions(upstream);
-  const launches = c.reports.filter((r) => r.blockedBy.includes('exec outcome: the hook sees the attempt, not the launched program') && r.policies.length > 0).map((r) => r.rule);
+  const launches = c.reports
+    .filter((r) => r.blockedBy.includes('exec outcome: the hook sees the attempt, not the launched program') && r.policies.length > 0)
+    .map((r) => r.rule);
 
   // The launch rules that were reported exact while they matched the caller: Falco's side of each is modelled.
-  const modelled = ['Launch Suspicious Network Tool in Container', 'Launch Suspicious Network Tool on Host', 'Launch Remote File Copy Tools in Container', 'Known Cryptominer Process Executed', 'Remove Bulk Data from Disk'];
+  const modelled = [
+    'Launch Suspicious Network Tool in Container',
+    'Launch Suspicious Network Tool on Host',
+    'Launch Remote File Copy Tools in Container',
+    'Known Cryptominer Process Executed',
+    'Remove Bulk Data from Disk',
+  ];
 
   it('covers the launch rules the upstream set converts (broader)', () => {
     expect(launches.length).toBeGreaterThanOrEqual(5);
@@ -243,12 +288,18 @@ describe('upstream launch rules: matched on what is launched, never on the calle
     const expr = exprs.get(rule)!;
     const execve = policies.flatMap((p) => p.spec.kprobes ?? []).filter((k) => k.call === 'sys_execve');
     // Whoever calls exec, weir's verdict on it depends only on what is launched (and where the caller runs).
-    const named = execve.flatMap((k) => (k.selectors ?? []).flatMap((s) => (s.matchArgs ?? []).filter((m) => m.index === 0 && m.operator === 'Postfix').flatMap((m) => m.values)));
+    const named = execve.flatMap((k) =>
+      (k.selectors ?? []).flatMap((s) =>
+        (s.matchArgs ?? []).filter((m) => m.index === 0 && m.operator === 'Postfix').flatMap((m) => m.values),
+      ),
+    );
     const programs = [...named.slice(0, 3).map((v) => `/usr/bin${v}`), '/usr/bin/true', '/bin/sh'];
     for (const pod of [undefined, { namespace: 'default' }])
       for (const program of programs)
         for (const ok of [true, false]) {
-          const verdicts = ['/bin/bash', ...programs].map((binary) => weir({ binary, ...(pod ? { pod } : {}), call: 'execve', args: [program], ok }));
+          const verdicts = ['/bin/bash', ...programs].map((binary) =>
+            weir({ binary, ...(pod ? { pod } : {}), call: 'execve', args: [program], ok }),
+          );
           expect(new Set(verdicts).size, `${rule}: exec of ${program} by different callers`).toBe(1);
         }
     if (named.length === 0) return;

@@ -47,7 +47,7 @@ describe('bpf/abi is the home of the datapath byte layouts', () => {
     expect(accessorLines('const d = new DataView(buf); d.getUint16(2, true);')).toEqual([1]);
     expect(accessorLines('view.setBigInt64(0, 1n)')).toEqual([1]);
     expect(accessorLines('b.readInt8(0)')).toEqual([1]);
-    expect(accessorLines("setInterval(() => 1, 5); getInt(b, field); // b.readUInt32LE(0)\n * b.writeUInt16BE(1)")).toEqual([]);
+    expect(accessorLines('setInterval(() => 1, 5); getInt(b, field); // b.readUInt32LE(0)\n * b.writeUInt16BE(1)')).toEqual([]);
   });
 
   it('no file of cli/, compiler/, controller/ or bpf/ outside bpf/abi reads or writes bytes by offset, but the allowed ones', () => {

@@ -32,8 +32,16 @@ const common: PolicyEntry[] = [
   { prefixlen: 64, identity: ID.tiefighter, direction: 'ingress', protocol: TCP, port: 80, verdict: 'allow', cookie: 1 },
   { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 9000, verdict: 'deny', cookie: 42 },
 ];
-const policyA = (): LoadedImage => policyImage(DEATHSTAR_EP, [...common, { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 8080, verdict: 'allow', cookie: 2 }]);
-const policyB = (): LoadedImage => policyImage(DEATHSTAR_EP, [...common, { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 9090, verdict: 'allow', cookie: 3 }]);
+const policyA = (): LoadedImage =>
+  policyImage(DEATHSTAR_EP, [
+    ...common,
+    { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 8080, verdict: 'allow', cookie: 2 },
+  ]);
+const policyB = (): LoadedImage =>
+  policyImage(DEATHSTAR_EP, [
+    ...common,
+    { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 9090, verdict: 'allow', cookie: 3 },
+  ]);
 
 describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () => {
   const topo = new Topology('wdp-e');
@@ -59,7 +67,13 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
       { ifname: topo.pod('xwing').hostIf, endpointId: 2, identity: ID.xwing, flags: 0 },
       { ifname: topo.pod('deathstar').hostIf, endpointId: DEATHSTAR_EP, identity: ID.deathstar, flags: 1 },
     ];
-    const out = topo.inNode(process.execPath, ['--import', 'tsx', resolve(root, 'test/datapath/attach-helper.ts'), topo.pinDir, JSON.stringify(endpoints)]);
+    const out = topo.inNode(process.execPath, [
+      '--import',
+      'tsx',
+      resolve(root, 'test/datapath/attach-helper.ts'),
+      topo.pinDir,
+      JSON.stringify(endpoints),
+    ]);
     expect((JSON.parse(out) as { ifindex: number }[]).every((e) => e.ifindex > 0)).toBe(true);
   }, 60_000);
 
@@ -71,7 +85,9 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
 
   it('attached both programs to each host-side veth', () => {
     for (const p of topo.pods) {
-      const filters = topo.inNode('tc', ['filter', 'show', 'dev', p.hostIf, 'ingress']) + topo.inNode('tc', ['filter', 'show', 'dev', p.hostIf, 'egress']);
+      const filters =
+        topo.inNode('tc', ['filter', 'show', 'dev', p.hostIf, 'ingress']) +
+        topo.inNode('tc', ['filter', 'show', 'dev', p.hostIf, 'egress']);
       expect(filters).toContain('weir_from_endpo');
       expect(filters).toContain('weir_to_endpoin');
     }
@@ -100,7 +116,18 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
     await new Promise((r) => setTimeout(r, 50));
     rb.consume();
     const deny = events.find((e) => e.dport === 9000);
-    expect(deny).toMatchObject({ cookie: 42, reason: 'policy-deny', audit: false, direction: 'ingress', endpointId: DEATHSTAR_EP, srcIdentity: ID.xwing, dstIdentity: ID.deathstar, protocol: TCP, saddr: topo.pod('xwing').ip, daddr: ds });
+    expect(deny).toMatchObject({
+      cookie: 42,
+      reason: 'policy-deny',
+      audit: false,
+      direction: 'ingress',
+      endpointId: DEATHSTAR_EP,
+      srcIdentity: ID.xwing,
+      dstIdentity: ID.deathstar,
+      protocol: TCP,
+      saddr: topo.pod('xwing').ip,
+      daddr: ds,
+    });
     expect(deny!.sport).toBeGreaterThan(1023);
     expect(events.find((e) => e.dport === 81)).toMatchObject({ cookie: 0, reason: 'default-deny', srcIdentity: ID.xwing });
   });
@@ -153,7 +180,11 @@ describe.skipIf(skipKernel())('datapath end to end (netns, veth, real TCP)', () 
   }, 60_000);
 
   it('a swap that revokes a flow stops an established connection (forward packets are judged on every packet)', async () => {
-    const withEcho = () => policyImage(DEATHSTAR_EP, [...common, { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 7777, verdict: 'allow', cookie: 5 }]);
+    const withEcho = () =>
+      policyImage(DEATHSTAR_EP, [
+        ...common,
+        { prefixlen: 64, identity: ID.xwing, direction: 'ingress', protocol: TCP, port: 7777, verdict: 'allow', cookie: 5 },
+      ]);
     dp.applyImages([withEcho()]);
     try {
       const t0 = Date.now();

@@ -3,7 +3,20 @@
 import { createHash } from 'node:crypto';
 import type { MapImage } from '../../bpf/abi/image.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
-import { encodeIpcacheKey, encodeIpcacheValue, encodePolicyKey, encodePrefilterValue, encodePolicyValue, netLayouts, WEIR_DIR_EGRESS, WEIR_DIR_INGRESS, WEIR_FLAG_AUDIT, WEIR_VERDICT_ALLOW, WEIR_VERDICT_DENY, WEIR_VERDICT_REDIRECT } from '../../bpf/abi/net.js';
+import {
+  encodeIpcacheKey,
+  encodeIpcacheValue,
+  encodePolicyKey,
+  encodePrefilterValue,
+  encodePolicyValue,
+  netLayouts,
+  WEIR_DIR_EGRESS,
+  WEIR_DIR_INGRESS,
+  WEIR_FLAG_AUDIT,
+  WEIR_VERDICT_ALLOW,
+  WEIR_VERDICT_DENY,
+  WEIR_VERDICT_REDIRECT,
+} from '../../bpf/abi/net.js';
 import type { LoadedImage, NetDatapath } from '../../bpf/net/loader.js';
 import { parseAddr, SKB_CTX_SIZE, skbMark, synthesizePacket, type PacketSpec } from '../../bpf/packet.js';
 
@@ -30,8 +43,21 @@ const verdicts = { allow: WEIR_VERDICT_ALLOW, deny: WEIR_VERDICT_DENY, redirect:
 
 function policyRecord(e: PolicyEntry): [Buffer, Buffer] {
   return [
-    encodePolicyKey({ prefixlen: e.prefixlen, identity: e.identity, direction: e.direction === 'egress' ? WEIR_DIR_EGRESS : WEIR_DIR_INGRESS, protocol: e.protocol, port: e.port }),
-    encodePolicyValue({ verdict: verdicts[e.verdict], auth: e.auth ?? 0, flags: e.audit ? WEIR_FLAG_AUDIT : 0, proxyPort: e.proxyPort ?? 0, precedence: e.precedence ?? 0, cookie: e.cookie ?? 0 }),
+    encodePolicyKey({
+      prefixlen: e.prefixlen,
+      identity: e.identity,
+      direction: e.direction === 'egress' ? WEIR_DIR_EGRESS : WEIR_DIR_INGRESS,
+      protocol: e.protocol,
+      port: e.port,
+    }),
+    encodePolicyValue({
+      verdict: verdicts[e.verdict],
+      auth: e.auth ?? 0,
+      flags: e.audit ? WEIR_FLAG_AUDIT : 0,
+      proxyPort: e.proxyPort ?? 0,
+      precedence: e.precedence ?? 0,
+      cookie: e.cookie ?? 0,
+    }),
   ];
 }
 
@@ -50,15 +76,50 @@ function records(pairs: [Buffer, Buffer][]): Buffer {
 
 export function policyImage(endpointId: number, entries: PolicyEntry[], maxEntries = 16384): LoadedImage {
   const bytes = records(entries.map(policyRecord));
-  return { image: mapImage('policy', 'weir_policy_key', 'weir_policy_value', POLICY_KEY_SIZE, POLICY_VALUE_SIZE, entries.length, bytes, maxEntries, endpointId), bytes };
+  return {
+    image: mapImage(
+      'policy',
+      'weir_policy_key',
+      'weir_policy_value',
+      POLICY_KEY_SIZE,
+      POLICY_VALUE_SIZE,
+      entries.length,
+      bytes,
+      maxEntries,
+      endpointId,
+    ),
+    bytes,
+  };
 }
 
 export function ipcacheImage(entries: [cidr: string, identity: number][]): LoadedImage {
   const bytes = records(entries.map(([c, id]) => [ipcacheKey(c), encodeIpcacheValue({ identity: id, flags: 0 })]));
-  return { image: mapImage('ipcache', 'weir_ipcache_key', 'weir_ipcache_value', IPCACHE_KEY_SIZE, IPCACHE_VALUE_SIZE, entries.length, bytes, 512000), bytes };
+  return {
+    image: mapImage(
+      'ipcache',
+      'weir_ipcache_key',
+      'weir_ipcache_value',
+      IPCACHE_KEY_SIZE,
+      IPCACHE_VALUE_SIZE,
+      entries.length,
+      bytes,
+      512000,
+    ),
+    bytes,
+  };
 }
 
-function mapImage(name: string, keyType: string, valueType: string, keySize: number, valueSize: number, entries: number, bytes: Buffer, maxEntries: number, endpointId?: number): MapImage {
+function mapImage(
+  name: string,
+  keyType: string,
+  valueType: string,
+  keySize: number,
+  valueSize: number,
+  entries: number,
+  bytes: Buffer,
+  maxEntries: number,
+  endpointId?: number,
+): MapImage {
   return {
     name,
     keyType,
@@ -88,5 +149,17 @@ export function run(dp: NetDatapath, direction: 'ingress' | 'egress', p: PacketS
 /** A prefilter (XDP CIDR deny list) image: ipcache-style keys, {cookie, flags} values. */
 export function prefilterImage(entries: [cidr: string, cookie: number][]): LoadedImage {
   const bytes = records(entries.map(([c, cookie]) => [ipcacheKey(c), encodePrefilterValue({ cookie, flags: 0 })]));
-  return { image: mapImage('prefilter', 'weir_ipcache_key', 'weir_prefilter_value', IPCACHE_KEY_SIZE, netLayouts.weir_prefilter_value.size, entries.length, bytes, 65536), bytes };
+  return {
+    image: mapImage(
+      'prefilter',
+      'weir_ipcache_key',
+      'weir_prefilter_value',
+      IPCACHE_KEY_SIZE,
+      netLayouts.weir_prefilter_value.size,
+      entries.length,
+      bytes,
+      65536,
+    ),
+    bytes,
+  };
 }

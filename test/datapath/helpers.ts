@@ -7,6 +7,8 @@ let built = false;
 
 export function ensureBuilt(): void {
   if (built) return;
-  execFileSync(process.execPath, [resolve(root, 'bpf/build.mjs'), 'net', 'probe', 'test', '--no-layout-check'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [resolve(root, 'bpf/build.mjs'), 'net', 'probe', 'test', '--no-layout-check'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   built = true;
 }

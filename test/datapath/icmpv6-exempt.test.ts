@@ -56,9 +56,13 @@ spec:
 `;
     const docs = loadSources([{ file: 'v6.yaml', bytes: Buffer.from(text) }]).documents;
     const inv = loadInventory(docs.filter((d) => d.kind === 'Inventory'));
-    const { ir, diagnostics } = compileNetwork(docs.filter((d) => d.family === 'network'), inv.inventory);
+    const { ir, diagnostics } = compileNetwork(
+      docs.filter((d) => d.family === 'network'),
+      inv.inventory,
+    );
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const flow = (type: number) => evaluateFlow(ir, { from: { ip: 'fd00:99::1' }, to: { workload: 'shop/b' }, protocol: 'ICMPv6', port: type });
+    const flow = (type: number) =>
+      evaluateFlow(ir, { from: { ip: 'fd00:99::1' }, to: { workload: 'shop/b' }, protocol: 'ICMPv6', port: type });
     for (let t = 0; t < 256; t++) {
       const v = flow(t);
       expect(v.verdict, `ICMPv6 type ${t}`).toBe(policyExempt(ICMPV6, t) ? 'allow' : 'deny');
@@ -81,7 +85,9 @@ describe.skipIf(skipKernel())('ICMPv6 exempt from policy in the endpoint program
   it('passes router/neighbour discovery and MLD both ways and drops echo and other types (BPF_PROG_TEST_RUN)', () => {
     for (let t = 0; t < 256; t++) {
       const want = ICMPV6_POLICY_EXEMPT_TYPES.has(t) ? 'allow' : 'drop';
-      expect(run(dp, 'ingress', { saddr: 'fd00::2', daddr: 'fd00::10', protocol: ICMPV6, dport: t }).verdict, `ingress type ${t}`).toBe(want);
+      expect(run(dp, 'ingress', { saddr: 'fd00::2', daddr: 'fd00::10', protocol: ICMPV6, dport: t }).verdict, `ingress type ${t}`).toBe(
+        want,
+      );
       expect(run(dp, 'egress', { saddr: 'fd00::10', daddr: 'fd00::2', protocol: ICMPV6, dport: t }).verdict, `egress type ${t}`).toBe(want);
     }
   });
@@ -125,7 +131,13 @@ describe.skipIf(skipKernel())('IPv6 on the wire under default deny (netns, veth)
       { ifname: topo.pod('a6').hostIf, endpointId: 1, identity: A, flags: 3 },
       { ifname: topo.pod('b6').hostIf, endpointId: 2, identity: B, flags: 3 },
     ];
-    topo.inNode(process.execPath, ['--import', 'tsx', resolve(root, 'test/datapath/attach-helper.ts'), topo.pinDir, JSON.stringify(endpoints)]);
+    topo.inNode(process.execPath, [
+      '--import',
+      'tsx',
+      resolve(root, 'test/datapath/attach-helper.ts'),
+      topo.pinDir,
+      JSON.stringify(endpoints),
+    ]);
   }, 60_000);
 
   afterAll(() => {

@@ -58,8 +58,26 @@ describe.skipIf(skipKernel())('weir verify --kernel', () => {
       classes: () => [
         { endpointId: 11, direction: 'ingress', peerIdentity: 301, protocol: TCP, port: 80, expect: 'allow', label: 'right' },
         { endpointId: 11, direction: 'ingress', peerIdentity: 301, protocol: TCP, port: 22, expect: 'allow', label: 'wrong: deny wins' },
-        { endpointId: 11, direction: 'ingress', peerIdentity: 302, protocol: TCP, port: 8200, expect: 'redirect', proxyPort: 15001, label: 'redirect block' },
-        { endpointId: 11, direction: 'ingress', peerIdentity: 302, protocol: TCP, port: 8200, expect: 'redirect', proxyPort: 15009, label: 'wrong proxy port' },
+        {
+          endpointId: 11,
+          direction: 'ingress',
+          peerIdentity: 302,
+          protocol: TCP,
+          port: 8200,
+          expect: 'redirect',
+          proxyPort: 15001,
+          label: 'redirect block',
+        },
+        {
+          endpointId: 11,
+          direction: 'ingress',
+          peerIdentity: 302,
+          protocol: TCP,
+          port: 8200,
+          expect: 'redirect',
+          proxyPort: 15009,
+          label: 'wrong proxy port',
+        },
       ],
     });
     expect(r.ok).toBe(false);
@@ -67,7 +85,9 @@ describe.skipIf(skipKernel())('weir verify --kernel', () => {
       ['wrong: deny wins', { verdict: 'deny' }],
       ['wrong proxy port', { verdict: 'redirect', proxyPort: 15001 }],
     ]);
-    expect(formatKernelReport(r)).toContain('MISMATCH node-a endpoint 11 ingress peer 301 (10.0.0.2) proto 6 port 22 [wrong: deny wins]: emulator allow, kernel deny');
+    expect(formatKernelReport(r)).toContain(
+      'MISMATCH node-a endpoint 11 ingress peer 301 (10.0.0.2) proto 6 port 22 [wrong: deny wins]: emulator allow, kernel deny',
+    );
   });
 
   it('fails on a corrupted blob before loading anything', async () => {
@@ -76,7 +96,9 @@ describe.skipIf(skipKernel())('weir verify --kernel', () => {
       const img = policyImage(11, rules);
       writeBundle(bad, [{ node: 'n', images: [img] }]);
       writeFileSync(join(bad, 'blobs', 'sha256', img.image.digest), img.bytes.subarray(0, 20));
-      await expect(verifyKernel(bad)).rejects.toThrow(new RegExp(`blob ${img.image.digest} does not match its digest \\(corrupt bundle\\)`));
+      await expect(verifyKernel(bad)).rejects.toThrow(
+        new RegExp(`blob ${img.image.digest} does not match its digest \\(corrupt bundle\\)`),
+      );
     } finally {
       rmSync(bad, { recursive: true, force: true });
     }
@@ -100,7 +122,17 @@ describe.skipIf(skipKernel())('weir verify --kernel', () => {
         for (const [i, e] of es.entries()) {
           const prefixlen = e.anyProto ? 40 : 48 + e.prefixBits;
           const mask = e.prefixBits === 0 ? 0 : (0xffff << (16 - e.prefixBits)) & 0xffff;
-          const p: PolicyEntry = { prefixlen, identity: e.identity, direction: e.direction, protocol: e.anyProto ? 0 : e.protocol, port: e.anyProto ? 0 : e.port & mask, verdict: e.verdict, precedence: e.precedence, cookie: i + 1, ...(e.verdict === 'redirect' ? { proxyPort: 15000 + i } : {}) };
+          const p: PolicyEntry = {
+            prefixlen,
+            identity: e.identity,
+            direction: e.direction,
+            protocol: e.anyProto ? 0 : e.protocol,
+            port: e.anyProto ? 0 : e.port & mask,
+            verdict: e.verdict,
+            precedence: e.precedence,
+            cookie: i + 1,
+            ...(e.verdict === 'redirect' ? { proxyPort: 15000 + i } : {}),
+          };
           const k = `${p.prefixlen}/${p.identity}/${p.direction}/${p.protocol}/${p.port}`;
           if (!seen.has(k)) policy.push(p), seen.add(k);
         }

@@ -18,7 +18,8 @@ const haveClang = (() => {
     execFileSync('clang', ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
-    if (process.env['CI'] === 'true') throw new Error('layout tests are required under CI=true but clang is not installed (scripts/setup.sh)');
+    if (process.env['CI'] === 'true')
+      throw new Error('layout tests are required under CI=true but clang is not installed (scripts/setup.sh)');
     console.warn('skipping layout tests: clang is not installed (scripts/setup.sh installs it)');
     return false;
   }
@@ -41,7 +42,9 @@ describe.skipIf(!haveClang)('layouts from BTF', () => {
   it('the build-time check compares both tables with both objects', () => {
     const r = checkLayouts(resolve(root, 'bpf/build'));
     expect(r.problems).toEqual([]);
-    expect(r.checked).toEqual(abiObjects.filter((o) => existsSync(resolve(root, 'bpf/build', o.object))).map((o) => `${o.source} against ${o.object}`));
+    expect(r.checked).toEqual(
+      abiObjects.filter((o) => existsSync(resolve(root, 'bpf/build', o.object))).map((o) => `${o.source} against ${o.object}`),
+    );
     expect(r.checked).toContain('bpf/abi/net.ts netLayouts against endpoint.bpf.o');
   });
 
@@ -49,7 +52,10 @@ describe.skipIf(!haveClang)('layouts from BTF', () => {
     const dir = join(tmp, 'objects');
     mkdirSync(dir, { recursive: true });
     expect(checkLayouts(dir).problems).toEqual([`no object to check in ${dir}: run \`node bpf/build.mjs\` first`]);
-    const wrong = { ...netLayouts, weir_ipcache_value: { size: 8, fields: { identity: { offset: 4, size: 4 }, flags: { offset: 0, size: 4 } } } };
+    const wrong = {
+      ...netLayouts,
+      weir_ipcache_value: { size: 8, fields: { identity: { offset: 4, size: 4 }, flags: { offset: 0, size: 4 } } },
+    };
     expect(compareLayouts(wrong, btfLayouts(endpointObj), 'bpf/abi/net.ts')).toEqual([
       'bpf/abi/net.ts: weir_ipcache_value.identity is at offset 4 size 4 in TypeScript but offset 0 size 4 in BTF',
       'bpf/abi/net.ts: weir_ipcache_value.flags is at offset 0 size 4 in TypeScript but offset 4 size 4 in BTF',
@@ -59,14 +65,34 @@ describe.skipIf(!haveClang)('layouts from BTF', () => {
   it('catches a header change that moves a field', () => {
     const header = readFileSync(join(root, 'bpf/include/weir_net.h'), 'utf8');
     // Swap precedence and cookie in the policy value: same size, different offsets.
-    const mutated = header.replace('__u32 precedence; /* higher wins among non-deny entries */\n\t__u32 cookie;', '__u32 cookie;\n\t__u32 precedence;');
+    const mutated = header.replace(
+      '__u32 precedence; /* higher wins among non-deny entries */\n\t__u32 cookie;',
+      '__u32 cookie;\n\t__u32 precedence;',
+    );
     expect(mutated).not.toBe(header);
     mkdirSync(join(tmp, 'include'), { recursive: true });
     writeFileSync(join(tmp, 'include/weir_net.h'), mutated);
     writeFileSync(join(tmp, 'anchor.bpf.c'), '#include "weir_net.h"\nstruct weir_policy_value anchor_value __attribute__((used));\n');
     const obj = join(tmp, 'anchor.bpf.o');
-    execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-I', join(tmp, 'include'), '-I', '/usr/include/x86_64-linux-gnu', '-c', join(tmp, 'anchor.bpf.c'), '-o', obj]);
-    const problems = compareLayouts({ weir_policy_value: netLayouts.weir_policy_value }, btfLayouts(obj, ['weir_policy_value']), 'encoders');
+    execFileSync('clang', [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      '-I',
+      join(tmp, 'include'),
+      '-I',
+      '/usr/include/x86_64-linux-gnu',
+      '-c',
+      join(tmp, 'anchor.bpf.c'),
+      '-o',
+      obj,
+    ]);
+    const problems = compareLayouts(
+      { weir_policy_value: netLayouts.weir_policy_value },
+      btfLayouts(obj, ['weir_policy_value']),
+      'encoders',
+    );
     expect(problems).toEqual([
       'encoders: weir_policy_value.precedence is at offset 8 size 4 in TypeScript but offset 12 size 4 in BTF',
       'encoders: weir_policy_value.cookie is at offset 12 size 4 in TypeScript but offset 8 size 4 in BTF',

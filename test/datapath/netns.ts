@@ -15,7 +15,9 @@ function sh(cmd: string, args: string[]): string {
 
 /** Removes namespaces and pins left by earlier runs with this prefix (e.g. `wdp-e`). */
 export function removeLeftovers(prefix: string): void {
-  const list = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '');
+  const list = sh('ip', ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '');
   for (const ns of list) if (ns.startsWith(prefix)) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   for (const p of readdirSync('/sys/fs/bpf')) if (p.startsWith(prefix)) rmSync(`/sys/fs/bpf/${p}`, { recursive: true, force: true });
 }
@@ -42,7 +44,13 @@ export interface Pod {
   ip: string;
   /** Outgoing TCP connect from inside the pod. */
   connect(host: string, port: number, timeoutMs?: number): Promise<{ ok: boolean; ms: number; error?: string }>;
-  http(host: string, port: number, method: string, path: string, timeoutMs?: number): Promise<{ ok: boolean; status?: number; body?: string; error?: string }>;
+  http(
+    host: string,
+    port: number,
+    method: string,
+    path: string,
+    timeoutMs?: number,
+  ): Promise<{ ok: boolean; status?: number; body?: string; error?: string }>;
   /** One TCP connection held open, a byte every intervalMs; `echoes` are the ms offsets of the echoes. */
   session(host: string, port: number, durationMs: number, intervalMs: number): Promise<{ ok: boolean; echoes: number[]; error?: string }>;
 }
@@ -91,7 +99,20 @@ export class Topology {
         sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
         sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', `10.77.${n}.1`]);
       }
-      const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, resolve(here, 'pod-agent.mjs'), s.name, ...s.ports.map(String), ...(s.echoPorts ?? []).map((p) => `e${p}`)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const proc = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns,
+          process.execPath,
+          resolve(here, 'pod-agent.mjs'),
+          s.name,
+          ...s.ports.map(String),
+          ...(s.echoPorts ?? []).map((p) => `e${p}`),
+        ],
+        { stdio: ['pipe', 'pipe', 'pipe'] },
+      );
       this.#procs.push(proc);
       const lines = readline.createInterface({ input: proc.stdout });
       const waiting = new Map<number, (r: never) => void>();

@@ -21,14 +21,21 @@ describe.skipIf(skipKernel())('XDP prefilter', () => {
     ensureBuilt();
     removeLeftoverLinks(/^wdp-[0-9a-f]{4}-x0$/);
     dp = NetDatapath.open({ prefilter: true });
-    dp.applyImages([prefilterImage([['192.0.2.0/24', 7], ['2001:db8:bad::/48', 8], ['203.0.113.9/32', 9]])]);
+    dp.applyImages([
+      prefilterImage([
+        ['192.0.2.0/24', 7],
+        ['2001:db8:bad::/48', 8],
+        ['203.0.113.9/32', 9],
+      ]),
+    ]);
   });
   afterAll(() => {
     dp?.close();
     execFileSync('ip', ['link', 'del', veth], { stdio: 'ignore' });
   });
 
-  const xdp = (saddr: string, daddr: string) => dp.prefilterProgram!.testRun({ data: synthesizePacket({ saddr, daddr, protocol: IPPROTO.TCP, dport: 80 }) }).retval;
+  const xdp = (saddr: string, daddr: string) =>
+    dp.prefilterProgram!.testRun({ data: synthesizePacket({ saddr, daddr, protocol: IPPROTO.TCP, dport: 80 }) }).retval;
 
   it.each([
     ['192.0.2.55', '10.0.0.1', XDP_DROP],
@@ -48,7 +55,9 @@ describe.skipIf(skipKernel())('XDP prefilter', () => {
     events.length = 0;
     xdp('192.0.2.77', '10.0.0.1');
     rb.consume();
-    expect(events).toEqual([expect.objectContaining({ reason: 'prefilter', cookie: 7, saddr: '192.0.2.77', daddr: '10.0.0.1', family: 4, protocol: IPPROTO.TCP })]);
+    expect(events).toEqual([
+      expect.objectContaining({ reason: 'prefilter', cookie: 7, saddr: '192.0.2.77', daddr: '10.0.0.1', family: 4, protocol: IPPROTO.TCP }),
+    ]);
     expect(dp.stats().prefiltered).toBeGreaterThan(0);
   });
 

@@ -27,10 +27,30 @@ const rules: PolicyEntry[] = [
   { prefixlen: 54, identity: 301, direction: 'egress', protocol: TCP, port: 1024, verdict: 'allow', cookie: 6 },
   // tie-break on prefix length: 302 any TCP (allow, prec 1) vs anyone TCP/443 (redirect, prec 1): the longer wins
   { prefixlen: 48, identity: 302, direction: 'egress', protocol: TCP, port: 0, verdict: 'allow', precedence: 1, cookie: 7 },
-  { prefixlen: 64, identity: 0, direction: 'egress', protocol: TCP, port: 443, verdict: 'redirect', proxyPort: 15002, precedence: 1, cookie: 8 },
+  {
+    prefixlen: 64,
+    identity: 0,
+    direction: 'egress',
+    protocol: TCP,
+    port: 443,
+    verdict: 'redirect',
+    proxyPort: 15002,
+    precedence: 1,
+    cookie: 8,
+  },
   // precedence: anyone TCP/9000 allow prec 10 beats 302 TCP/9000 redirect prec 2
   { prefixlen: 64, identity: 0, direction: 'egress', protocol: TCP, port: 9000, verdict: 'allow', precedence: 10, cookie: 9 },
-  { prefixlen: 64, identity: 302, direction: 'egress', protocol: TCP, port: 9000, verdict: 'redirect', proxyPort: 15003, precedence: 2, cookie: 10 },
+  {
+    prefixlen: 64,
+    identity: 302,
+    direction: 'egress',
+    protocol: TCP,
+    port: 9000,
+    verdict: 'redirect',
+    proxyPort: 15003,
+    precedence: 2,
+    cookie: 10,
+  },
   // audit-mode deny: allowed and reported
   { prefixlen: 64, identity: 0, direction: 'ingress', protocol: TCP, port: 23, verdict: 'deny', audit: true, cookie: 11 },
   // SCTP and ICMP (type as port)
@@ -110,10 +130,64 @@ describe.skipIf(skipKernel())('endpoint tc program (BPF_PROG_TEST_RUN)', () => {
     run(dp, 'ingress', { saddr: '192.0.2.1', daddr: ME, protocol: TCP, sport: 41001, dport: 23 });
     run(dp, 'egress', { saddr: ME, daddr: '10.0.0.2', protocol: TCP, sport: 41002, dport: 4000 });
     rb.consume();
-    expect(events.map((e) => ({ cookie: e.cookie, reason: e.reason, audit: e.audit, dir: e.direction, src: e.srcIdentity, dst: e.dstIdentity, sport: e.sport, dport: e.dport, saddr: e.saddr, daddr: e.daddr, proto: e.protocol, ep: e.endpointId }))).toEqual([
-      { cookie: 2, reason: 'policy-deny', audit: false, dir: 'ingress', src: 301, dst: EP_ID, sport: 41000, dport: 22, saddr: '10.0.0.2', daddr: ME, proto: TCP, ep: EP },
-      { cookie: 11, reason: 'policy-deny', audit: true, dir: 'ingress', src: 2, dst: EP_ID, sport: 41001, dport: 23, saddr: '192.0.2.1', daddr: ME, proto: TCP, ep: EP },
-      { cookie: 0, reason: 'default-deny', audit: false, dir: 'egress', src: EP_ID, dst: 301, sport: 41002, dport: 4000, saddr: ME, daddr: '10.0.0.2', proto: TCP, ep: EP },
+    expect(
+      events.map((e) => ({
+        cookie: e.cookie,
+        reason: e.reason,
+        audit: e.audit,
+        dir: e.direction,
+        src: e.srcIdentity,
+        dst: e.dstIdentity,
+        sport: e.sport,
+        dport: e.dport,
+        saddr: e.saddr,
+        daddr: e.daddr,
+        proto: e.protocol,
+        ep: e.endpointId,
+      })),
+    ).toEqual([
+      {
+        cookie: 2,
+        reason: 'policy-deny',
+        audit: false,
+        dir: 'ingress',
+        src: 301,
+        dst: EP_ID,
+        sport: 41000,
+        dport: 22,
+        saddr: '10.0.0.2',
+        daddr: ME,
+        proto: TCP,
+        ep: EP,
+      },
+      {
+        cookie: 11,
+        reason: 'policy-deny',
+        audit: true,
+        dir: 'ingress',
+        src: 2,
+        dst: EP_ID,
+        sport: 41001,
+        dport: 23,
+        saddr: '192.0.2.1',
+        daddr: ME,
+        proto: TCP,
+        ep: EP,
+      },
+      {
+        cookie: 0,
+        reason: 'default-deny',
+        audit: false,
+        dir: 'egress',
+        src: EP_ID,
+        dst: 301,
+        sport: 41002,
+        dport: 4000,
+        saddr: ME,
+        daddr: '10.0.0.2',
+        proto: TCP,
+        ep: EP,
+      },
     ]);
   });
 
@@ -175,7 +249,12 @@ describe.skipIf(skipKernel())('endpoint tc program (BPF_PROG_TEST_RUN)', () => {
   it('swaps the policy slot: the next packet sees the new policy', () => {
     const pkt = { saddr: '192.0.2.1', daddr: ME, protocol: TCP, dport: 4000 } as const;
     expect(run(dp, 'ingress', pkt).verdict).toBe('drop');
-    const report = dp.applyImages([policyImage(EP, [...rules, { prefixlen: 64, identity: 2, direction: 'ingress', protocol: TCP, port: 4000, verdict: 'allow', cookie: 99 }])]);
+    const report = dp.applyImages([
+      policyImage(EP, [
+        ...rules,
+        { prefixlen: 64, identity: 2, direction: 'ingress', protocol: TCP, port: 4000, verdict: 'allow', cookie: 99 },
+      ]),
+    ]);
     expect(report.maps).toEqual([expect.objectContaining({ name: 'policy', endpointId: EP, entries: rules.length + 1 })]);
     expect(run(dp, 'ingress', pkt).verdict).toBe('allow');
     dp.applyImages([policyImage(EP, rules)]);
@@ -190,7 +269,9 @@ describe.skipIf(skipKernel())('endpoint tc program (BPF_PROG_TEST_RUN)', () => {
     expect(() => dp.applyImages([policyImage(EP, []), truncated])).toThrow(/not whole 28-byte records \(truncated\?\)/);
     const wrongSize = { image: { ...good.image, keySize: 16 }, bytes: good.bytes };
     expect(() => dp.applyImages([wrongSize])).toThrow(ImageError);
-    expect(() => dp.applyImages([wrongSize])).toThrow(/records are 16\+16 bytes but the datapath's weir_policy_key\/weir_policy_value are 12\+16/);
+    expect(() => dp.applyImages([wrongSize])).toThrow(
+      /records are 16\+16 bytes but the datapath's weir_policy_key\/weir_policy_value are 12\+16/,
+    );
     const small = policyImage(EP, rules, 4);
     expect(() => dp.applyImages([small])).toThrow(/14 entries exceed the map's capacity of 4/);
     const miscounted = { image: { ...good.image, entries: 3 }, bytes: good.bytes };

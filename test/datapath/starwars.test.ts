@@ -69,7 +69,11 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
 
   it('empire may land: tiefighter connects to the deathstar on TCP/80 and its POST lands', async () => {
     expect((await topo.pod('tiefighter').connect(ip('deathstar'), 80)).ok).toBe(true);
-    expect(await topo.pod('tiefighter').http(ip('deathstar'), 80, 'POST', '/v1/request-landing')).toMatchObject({ ok: true, status: 200, body: 'Ship landed' });
+    expect(await topo.pod('tiefighter').http(ip('deathstar'), 80, 'POST', '/v1/request-landing')).toMatchObject({
+      ok: true,
+      status: 200,
+      body: 'Ship landed',
+    });
   });
 
   it('the alliance cannot reach the deathstar at all; the drop is reported', async () => {
@@ -78,7 +82,15 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
     expect(await topo.pod('xwing').connect(ip('deathstar'), 80)).toMatchObject({ ok: false, error: 'timeout' });
     rb.consume();
     const ds = ep.get('default/deathstar-6fb5694d48-8vx7k')!;
-    expect(events.find((e) => e.saddr === ip('xwing'))).toMatchObject({ reason: 'default-deny', cookie: 0, direction: 'ingress', endpointId: ds.endpointId, srcIdentity: ep.get('default/xwing')!.identity, dstIdentity: ds.identity, dport: 80 });
+    expect(events.find((e) => e.saddr === ip('xwing'))).toMatchObject({
+      reason: 'default-deny',
+      cookie: 0,
+      direction: 'ingress',
+      endpointId: ds.endpointId,
+      srcIdentity: ep.get('default/xwing')!.identity,
+      dstIdentity: ds.identity,
+      dport: 80,
+    });
   });
 
   it('the deathstar is default-deny on other ports (it listens on 443, the SYN never arrives)', async () => {
@@ -91,7 +103,12 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
     expect(await topo.pod('tiefighter').connect(ip('xwing'), 80)).toMatchObject({ ok: false, error: 'timeout' });
     expect((await topo.pod('tiefighter').connect(ip('coredns'), 53)).ok).toBe(true);
     rb.consume();
-    expect(events.find((e) => e.daddr === ip('xwing'))).toMatchObject({ reason: 'default-deny', direction: 'egress', endpointId: ep.get('default/tiefighter')!.endpointId, dstIdentity: ep.get('default/xwing')!.identity });
+    expect(events.find((e) => e.daddr === ip('xwing'))).toMatchObject({
+      reason: 'default-deny',
+      direction: 'egress',
+      endpointId: ep.get('default/tiefighter')!.endpointId,
+      dstIdentity: ep.get('default/xwing')!.identity,
+    });
   });
 
   it('tenant-jobs: the Internet reaches the recruiter on its named http port, nothing else', async () => {
@@ -105,7 +122,14 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
     expect(await topo.pod('outsider').connect(ip('recruiter'), 22)).toMatchObject({ ok: false, error: 'timeout' });
     rb.consume();
     const drop = events.find((e) => e.dport === 22 && e.saddr === outsider.ip);
-    expect(drop).toMatchObject({ audit: false, verdict: 1, direction: 'ingress', daddr: ip('recruiter'), endpointId: ep.get('tenant-jobs/recruiter-7f8c6d5b4-k9j8h')!.endpointId, dstIdentity: ep.get('tenant-jobs/recruiter-7f8c6d5b4-k9j8h')!.identity });
+    expect(drop).toMatchObject({
+      audit: false,
+      verdict: 1,
+      direction: 'ingress',
+      daddr: ip('recruiter'),
+      endpointId: ep.get('tenant-jobs/recruiter-7f8c6d5b4-k9j8h')!.endpointId,
+      dstIdentity: ep.get('tenant-jobs/recruiter-7f8c6d5b4-k9j8h')!.identity,
+    });
     // The outsider is a CIDR identity (local scope) from the NetworkPolicy's ipBlock, as Cilium allocates.
     expect(drop!.srcIdentity).toBeGreaterThanOrEqual(1 << 24);
     // A non-zero cookie leads back to its rule in the bundle's cookie table.
@@ -114,6 +138,10 @@ describe.skipIf(skipKernel())('bundled examples (star wars, tenant-jobs), compil
 
   it('xwing is not selected by any policy; tiefighter answers it although its egress is enforced (replies are tracked)', async () => {
     expect((await topo.pod('xwing').connect(ip('tiefighter'), 80)).ok).toBe(true);
-    expect(await topo.pod('xwing').http(ip('tiefighter'), 80, 'GET', '/')).toMatchObject({ ok: true, status: 200, body: 'tiefighter:80 GET /' });
+    expect(await topo.pod('xwing').http(ip('tiefighter'), 80, 'GET', '/')).toMatchObject({
+      ok: true,
+      status: 200,
+      body: 'tiefighter:80 GET /',
+    });
   });
 });

@@ -24,7 +24,11 @@ describe.skipIf(skipKernel())('weir verify --kernel on the bundled examples', ()
     expect(await main(['build', 'policies/network', '--inventory', 'policies/inventory.yaml', '--out', bundle, '--quiet'], io)).toBe(0);
     stdout = '';
     const code = await main(['verify', bundle, '--kernel', '--format', 'json'], io);
-    const report = JSON.parse(stdout) as { ok: boolean; semantic: { classes: number }; kernel: { ok: boolean; classes: number; mismatches: unknown[]; skipped?: string } };
+    const report = JSON.parse(stdout) as {
+      ok: boolean;
+      semantic: { classes: number };
+      kernel: { ok: boolean; classes: number; mismatches: unknown[]; skipped?: string };
+    };
     expect(stderr).not.toMatch(/MISMATCH/);
     expect(report.kernel.skipped).toBeUndefined();
     expect(report.kernel.mismatches).toEqual([]);

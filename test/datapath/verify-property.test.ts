@@ -24,44 +24,77 @@ function docs(file: string, text: string): PolicyDocument[] {
 }
 
 const apps = ['web', 'db', 'job'];
-const inventoryArb = fc.array(fc.record({ ns: fc.constantFrom('a', 'b'), app: fc.constantFrom(...apps), node: fc.constantFrom('n1', 'n2') }), { minLength: 2, maxLength: 5 }).map((pods) => ({
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'Inventory',
-  metadata: { name: 'gen' },
-  spec: {
-    nodes: [
-      { name: 'n1', ips: ['192.168.9.1'] },
-      { name: 'n2', ips: ['192.168.9.2'] },
-    ],
-    namespaces: [
-      { name: 'a', labels: { team: 'red' } },
-      { name: 'b', labels: { team: 'blue' } },
-    ],
-    pods: pods.map((p, i) => ({ namespace: p.ns, name: `${p.app}-${i}`, labels: { app: p.app }, ips: [`10.9.0.${i + 1}`], node: p.node })),
-  },
-}));
+const inventoryArb = fc
+  .array(fc.record({ ns: fc.constantFrom('a', 'b'), app: fc.constantFrom(...apps), node: fc.constantFrom('n1', 'n2') }), {
+    minLength: 2,
+    maxLength: 5,
+  })
+  .map((pods) => ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Inventory',
+    metadata: { name: 'gen' },
+    spec: {
+      nodes: [
+        { name: 'n1', ips: ['192.168.9.1'] },
+        { name: 'n2', ips: ['192.168.9.2'] },
+      ],
+      namespaces: [
+        { name: 'a', labels: { team: 'red' } },
+        { name: 'b', labels: { team: 'blue' } },
+      ],
+      pods: pods.map((p, i) => ({
+        namespace: p.ns,
+        name: `${p.app}-${i}`,
+        labels: { app: p.app },
+        ips: [`10.9.0.${i + 1}`],
+        node: p.node,
+      })),
+    },
+  }));
 
 const portsArb = fc.option(
   fc.array(
     fc.oneof(
       fc.record({ port: fc.constantFrom('80', '443', '53', '0'), protocol: fc.constantFrom('TCP', 'UDP', 'ANY') }),
-      fc.record({ port: fc.integer({ min: 1000, max: 1100 }).map(String), endPort: fc.integer({ min: 1100, max: 1400 }), protocol: fc.constantFrom('TCP', 'UDP', 'SCTP') }),
+      fc.record({
+        port: fc.integer({ min: 1000, max: 1100 }).map(String),
+        endPort: fc.integer({ min: 1100, max: 1400 }),
+        protocol: fc.constantFrom('TCP', 'UDP', 'SCTP'),
+      }),
     ),
     { minLength: 1, maxLength: 2 },
   ),
   { nil: undefined },
 );
 const peerArb = fc.oneof(
-  fc.record({ fromEndpoints: fc.constantFrom([{}], [{ matchLabels: { app: 'web' } }], [{ matchLabels: { app: 'db', 'k8s:io.kubernetes.pod.namespace': 'b' } }]) }),
+  fc.record({
+    fromEndpoints: fc.constantFrom(
+      [{}],
+      [{ matchLabels: { app: 'web' } }],
+      [{ matchLabels: { app: 'db', 'k8s:io.kubernetes.pod.namespace': 'b' } }],
+    ),
+  }),
   fc.record({ fromEntities: fc.subarray(['world', 'cluster', 'host', 'all'], { minLength: 1, maxLength: 2 }) }),
   fc.record({ fromCIDRSet: fc.constant([{ cidr: '203.0.113.0/24', except: ['203.0.113.128/25'] }]) }),
 );
 const ruleArb = (l7: boolean) =>
   fc.record({ peer: peerArb, ports: portsArb, http: fc.boolean() }).map(({ peer, ports, http }) => ({
     ...peer,
-    ...(ports ? { toPorts: [{ ports, ...(l7 && http && ports.every((p) => p.protocol === 'TCP' && !('endPort' in p) && p.port !== '0') ? { rules: { http: [{ method: 'GET', path: '/a' }] } } : {}) }] } : {}),
+    ...(ports
+      ? {
+          toPorts: [
+            {
+              ports,
+              ...(l7 && http && ports.every((p) => p.protocol === 'TCP' && !('endPort' in p) && p.port !== '0')
+                ? { rules: { http: [{ method: 'GET', path: '/a' }] } }
+                : {}),
+            },
+          ],
+        }
+      : {}),
   }));
-const toEgress = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.startsWith('from') ? 'to' + k.slice(4) : k, v]));
+const toEgress = (r: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k.startsWith('from') ? 'to' + k.slice(4) : k, v]));
 const policyArb = fc.record({
   ns: fc.constantFrom('a', 'b'),
   app: fc.option(fc.constantFrom(...apps), { nil: undefined }),
@@ -94,7 +127,11 @@ describe.skipIf(skipKernel())('kernel agrees with the emulator on random compile
         const inventory = loadInventory(docs('inv.yaml', stringify(inv))).inventory;
         const { ir, diagnostics } = compileNetwork(docs('p.yaml', text), inventory);
         expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-        const bundle = assembleBundle([lowerNetwork(ir).output], { source: { paths: [] }, compilerVersion: 't', abi: { digest: '', version: 1 } });
+        const bundle = assembleBundle([lowerNetwork(ir).output], {
+          source: { paths: [] },
+          compilerVersion: 't',
+          abi: { digest: '', version: 1 },
+        });
         const dir = mkdtempSync(join(tmpdir(), 'wdp-prop-'));
         try {
           await writeBundle(dir, bundle);
@@ -107,7 +144,10 @@ describe.skipIf(skipKernel())('kernel agrees with the emulator on random compile
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: Number(process.env['WEIR_KERNEL_PROPERTY_RUNS'] ?? 5), seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : 7 },
+      {
+        numRuns: Number(process.env['WEIR_KERNEL_PROPERTY_RUNS'] ?? 5),
+        seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : 7,
+      },
     );
   }, 180_000);
 });

@@ -24,13 +24,18 @@ afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true }))
 
 function folders(dir: string): string[] {
   if (dir.startsWith(notManifests)) return [];
-  const subs = readdirSync(dir).map((e) => path.join(dir, e)).filter((p) => statSync(p).isDirectory());
+  const subs = readdirSync(dir)
+    .map((e) => path.join(dir, e))
+    .filter((p) => statSync(p).isDirectory());
   return [dir, ...subs.flatMap(folders)];
 }
-const yamlFiles = (dir: string): string[] => (dir.startsWith(notManifests) ? [] : readdirSync(dir).flatMap((e) => {
-  const p = path.join(dir, e);
-  return statSync(p).isDirectory() ? yamlFiles(p) : /\.ya?ml$/.test(e) ? [p] : [];
-}));
+const yamlFiles = (dir: string): string[] =>
+  dir.startsWith(notManifests)
+    ? []
+    : readdirSync(dir).flatMap((e) => {
+        const p = path.join(dir, e);
+        return statSync(p).isDirectory() ? yamlFiles(p) : /\.ya?ml$/.test(e) ? [p] : [];
+      });
 
 async function weir(args: string[], cwd = root): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -40,7 +45,8 @@ async function weir(args: string[], cwd = root): Promise<{ code: number; out: st
   return { code, out, err };
 }
 const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>);
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: parsed manifests of many kinds, read field by field
+type Obj = Record<string, any>;
 const named = (objs: Obj[], kind: string, name: string) => objs.find((o) => o['kind'] === kind && o['metadata']?.name === name);
 
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
@@ -77,7 +83,10 @@ describe('deploy/', () => {
     let n = 0;
     for (const d of dirs) {
       for (const o of build(d).objects) {
-        expect(kubeErrors(o), `${path.relative(root, d)}: ${String(o['kind'])} ${String((o['metadata'] as Obj | undefined)?.['name'])}`).toEqual([]);
+        expect(
+          kubeErrors(o),
+          `${path.relative(root, d)}: ${String(o['kind'])} ${String((o['metadata'] as Obj | undefined)?.['name'])}`,
+        ).toEqual([]);
         n++;
       }
     }
@@ -96,15 +105,29 @@ describe('deploy/', () => {
     const rollout = structuredClone(named(build(path.join(deploy, 'flux')).objects, 'PolicyRollout', 'policies')!) as Obj;
     rollout['metadata']['lables'] = {};
     expect(kubeErrors(rollout).join('\n')).toMatch(/lables/);
-    expect(kubeErrors({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual(['example.com/v1/Widget: no schema vendored under test/schemas/kubernetes']);
-    expect([...customResourceValidators().keys()]).toEqual(expect.arrayContaining(['cert-manager.io/v1/Certificate', 'cert-manager.io/v1/Issuer', 'source.toolkit.fluxcd.io/v1/GitRepository', 'kustomize.toolkit.fluxcd.io/v1/Kustomization', 'argoproj.io/v1alpha1/Application', 'weir.dev/v1alpha1/PolicyRollout']));
+    expect(kubeErrors({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toEqual([
+      'example.com/v1/Widget: no schema vendored under test/schemas/kubernetes',
+    ]);
+    expect([...customResourceValidators().keys()]).toEqual(
+      expect.arrayContaining([
+        'cert-manager.io/v1/Certificate',
+        'cert-manager.io/v1/Issuer',
+        'source.toolkit.fluxcd.io/v1/GitRepository',
+        'kustomize.toolkit.fluxcd.io/v1/Kustomization',
+        'argoproj.io/v1alpha1/Application',
+        'weir.dev/v1alpha1/PolicyRollout',
+      ]),
+    );
   });
 
   it('works as written: what the pods mount and call is made by cert-manager, `weir keys` or the base itself', async () => {
     const base = build(deploy).objects as Obj[];
     const certs = build(path.join(deploy, 'cert-manager')).objects as Obj[];
     const keys = docs((await weir(['keys'])).out) as Obj[];
-    const made = new Set([...[...base, ...keys].map((o) => `${o['kind']}/${o['metadata'].namespace}/${o['metadata'].name}`), ...certs.filter((c) => c['kind'] === 'Certificate').map((c) => `Secret/${c['metadata'].namespace}/${c['spec'].secretName}`)]);
+    const made = new Set([
+      ...[...base, ...keys].map((o) => `${o['kind']}/${o['metadata'].namespace}/${o['metadata'].name}`),
+      ...certs.filter((c) => c['kind'] === 'Certificate').map((c) => `Secret/${c['metadata'].namespace}/${c['spec'].secretName}`),
+    ]);
     for (const w of base.filter((o) => o['kind'] === 'Deployment' || o['kind'] === 'DaemonSet')) {
       const ns = w['metadata'].namespace;
       for (const v of w['spec'].template.spec.volumes ?? []) {
@@ -115,12 +138,18 @@ describe('deploy/', () => {
       expect(made).toContain(`ServiceAccount/${ns}/${w['spec'].template.spec.serviceAccountName}`);
     }
     const controller = named(base, 'Deployment', 'weir-controller')!;
-    const keySecret = (controller['spec'].template.spec.containers[0].args as string[]).find((a) => a.startsWith('--key-secret='))!.slice('--key-secret='.length);
+    const keySecret = (controller['spec'].template.spec.containers[0].args as string[])
+      .find((a) => a.startsWith('--key-secret='))!
+      .slice('--key-secret='.length);
     expect(made).toContain(`Secret/${keySecret}`);
     const agent = named(base, 'DaemonSet', 'weir-agent')!;
     expect(agent['spec'].template.spec.hostNetwork).toBe(true);
     expect(agent['spec'].template.spec.dnsPolicy).toBe('ClusterFirstWithHostNet');
-    const url = new URL((agent['spec'].template.spec.containers[0].args as string[]).find((a) => a.startsWith('--controller='))!.slice('--controller='.length));
+    const url = new URL(
+      (agent['spec'].template.spec.containers[0].args as string[])
+        .find((a) => a.startsWith('--controller='))!
+        .slice('--controller='.length),
+    );
     const service = named(base, 'Service', 'weir-controller')!;
     expect(url.hostname).toBe(`${service['metadata'].name}.${service['metadata'].namespace}.svc`);
     expect(service['spec'].ports.map((p: Obj) => p['port'])).toContain(Number(url.port));
@@ -128,18 +157,25 @@ describe('deploy/', () => {
     expect(named(certs, 'Certificate', 'weir-controller-tls')!['spec'].usages).toContain('server auth');
     expect(named(certs, 'Certificate', 'weir-agent-tls')!['spec'].usages).toContain('client auth');
     const trustMount = (agent['spec'].template.spec.containers[0].volumeMounts as Obj[]).find((m) => m['name'] === 'trust')!;
-    expect((agent['spec'].template.spec.containers[0].args as string[])).toContain(`--trust=${trustMount['mountPath']}/ed25519.pub`);
+    expect(agent['spec'].template.spec.containers[0].args as string[]).toContain(`--trust=${trustMount['mountPath']}/ed25519.pub`);
     expect(Object.keys(named(keys, 'ConfigMap', 'weir-trust')!['data'])).toEqual(['ed25519.pub']);
     // the Flux Kustomization health-checks the PolicyRollout its folder creates
     const flux = build(path.join(deploy, 'flux')).objects as Obj[];
     const sync = flux.find((o) => o['kind'] === 'Kustomization')!;
     const rollout = flux.find((o) => o['kind'] === 'PolicyRollout')!;
-    expect(sync['spec'].healthChecks).toContainEqual({ apiVersion: rollout['apiVersion'], kind: 'PolicyRollout', name: rollout['metadata'].name, namespace: rollout['metadata'].namespace });
+    expect(sync['spec'].healthChecks).toContainEqual({
+      apiVersion: rollout['apiVersion'],
+      kind: 'PolicyRollout',
+      name: rollout['metadata'].name,
+      namespace: rollout['metadata'].namespace,
+    });
     expect(sync['spec'].sourceRef.name).toBe(flux.find((o) => o['kind'] === 'GitRepository')!['metadata'].name);
     // the Argo CD Application names the plugin its ConfigMap configures
     const argo = build(path.join(deploy, 'argocd')).objects as Obj[];
     const plugin = parse(named(argo, 'ConfigMap', 'weir-cmp-plugin')!['data']['plugin.yaml'] as string) as Obj;
-    expect(argo.find((o) => o['kind'] === 'Application')!['spec'].source.plugin.name).toBe(`${plugin['metadata'].name}-${plugin['spec'].version}`);
+    expect(argo.find((o) => o['kind'] === 'Application')!['spec'].source.plugin.name).toBe(
+      `${plugin['metadata'].name}-${plugin['spec'].version}`,
+    );
   });
 });
 
@@ -167,7 +203,9 @@ describe('weir keys', () => {
     expect(first.code).toBe(0);
     expect(statSync(path.join(dir, 'k/sign.pem')).mode & 0o777).toBe(0o600);
     const fromFile = signingKeyFromPem(readFileSync(path.join(dir, 'k/sign.pem')), 'file');
-    expect(readFileSync(path.join(dir, 'k/sign.pem.pub'), 'utf8')).toBe(fromFile.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    expect(readFileSync(path.join(dir, 'k/sign.pem.pub'), 'utf8')).toBe(
+      fromFile.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
     expect((docs(first.out) as Obj[]).map((d) => d['metadata'].namespace)).toEqual(['sec', 'sec']);
     const again = await weir(['keys', '--write-key', 'k/sign.pem'], dir);
     expect(again.code).toBe(2);
@@ -184,7 +222,10 @@ describe('weir keys', () => {
     expect((await weir(['keys', '--public-only'])).code).toBe(2);
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-keys-'));
     temps.push(dir);
-    writeFileSync(path.join(dir, 'rsa.pem'), (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(
+      path.join(dir, 'rsa.pem'),
+      (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
     const r = await weir(['keys', '--key', 'rsa.pem'], dir);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/rsa\.pem: key type is rsa, weir signs with ed25519/);
@@ -226,14 +267,18 @@ describe('docs/install.md', () => {
     writeFileSync(path.join(dir, 'protect-demo-secret.yaml'), heredocs[1]!);
     const lint = await weir(['lint', 'protect-demo-secret.yaml'], dir);
     expect(lint.out).toMatch(/^0 errors, 0 warnings/m);
-    writeFileSync(path.join(dir, 'inventory.yaml'), 'apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: i}\nspec:\n  nodes: [{name: n1}]\n  pods: [{name: a, namespace: default, node: n1, ip: 10.0.0.1}]\n');
+    writeFileSync(
+      path.join(dir, 'inventory.yaml'),
+      'apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: i}\nspec:\n  nodes: [{name: n1}]\n  pods: [{name: a, namespace: default, node: n1, ip: 10.0.0.1}]\n',
+    );
     expect((await weir(['build', 'protect-demo-secret.yaml', '--inventory', 'inventory.yaml', '--out', 'bundle'], dir)).code).toBe(0);
   });
 
   it('every deploy/ path and weir command it names exists', () => {
     for (const m of doc.matchAll(/(?<![\w/])deploy\/[\w./-]*[\w-]/g)) expect(existsSync(path.join(root, m[0])), m[0]).toBe(true);
     const code = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
-    for (const m of code.matchAll(/^(?:podman run [^\n]*weir:[\d.]+|weir) (\w+)/gm)) expect(['lint', 'test', 'keys', 'render', 'build', 'verify', 'plan', 'controller', 'agent'], m[0]).toContain(m[1]);
+    for (const m of code.matchAll(/^(?:podman run [^\n]*weir:[\d.]+|weir) (\w+)/gm))
+      expect(['lint', 'test', 'keys', 'render', 'build', 'verify', 'plan', 'controller', 'agent'], m[0]).toContain(m[1]);
     expect(doc).toContain('dnsPolicy: ClusterFirstWithHostNet');
   });
 });

@@ -13,10 +13,14 @@ describe('fuzz (brief)', () => {
     expect(r.crashes + r.hangs).toBe(0);
   });
 
-  it.each(cliTargets.map((t) => [t.name, t] as const))('%s: no internal error, no hang', async (_name, t) => {
-    const r = await fuzzTarget(t, 2, seed, 30_000);
-    expect(r.failures, `seed ${seed}`).toEqual([]);
-  }, 120_000);
+  it.each(cliTargets.map((t) => [t.name, t] as const))(
+    '%s: no internal error, no hang',
+    async (_name, t) => {
+      const r = await fuzzTarget(t, 2, seed, 30_000);
+      expect(r.failures, `seed ${seed}`).toEqual([]);
+    },
+    120_000,
+  );
 });
 
 describe('fuzz regressions', () => {
@@ -29,7 +33,9 @@ describe('fuzz regressions', () => {
     '{"kind":"NodeBundleDelta","base":"a","target":"b","set":{},"maps":{"remove":[1],"put":[]},"tables":{"remove":[],"put":[]}}',
   ])('manifest delta %s', async (text) => {
     const t = parserTargets.find((x) => x.name === 'manifest-delta')!;
-    const err = await Promise.resolve().then(() => t.run(text)).catch((e: unknown) => e);
+    const err = await Promise.resolve()
+      .then(() => t.run(text))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toBe('malformed manifest delta');
   });

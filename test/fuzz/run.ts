@@ -33,7 +33,11 @@ const started = Date.now();
 for (const t of wanted) {
   const limitMs = (t.cli ? 30 : 3) * 60_000;
   const r = await new Promise<TargetResult>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--runs', String(runs), '--seed', String(seed), '--child', t.name], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WEIR_LOG_LEVEL: 'silent' } });
+    const p = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--runs', String(runs), '--seed', String(seed), '--child', t.name],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WEIR_LOG_LEVEL: 'silent' } },
+    );
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => p.kill('SIGKILL'), limitMs);
@@ -44,16 +48,52 @@ for (const t of wanted) {
         resolve(JSON.parse(line) as TargetResult);
       } catch {
         // Killed at the wall-clock limit, or died: a hang (or a crash of the process itself).
-        resolve({ target: t.name, runs: 0, crashes: signal === 'SIGKILL' ? 0 : 1, hangs: signal === 'SIGKILL' ? 1 : 0, failures: [{ seed, index: -1, kind: signal === 'SIGKILL' ? 'hang' : 'crash', message: `child ${signal ?? `exit ${code}`} after ${limitMs} ms limit`, input: '' }], ms: limitMs });
+        resolve({
+          target: t.name,
+          runs: 0,
+          crashes: signal === 'SIGKILL' ? 0 : 1,
+          hangs: signal === 'SIGKILL' ? 1 : 0,
+          failures: [
+            {
+              seed,
+              index: -1,
+              kind: signal === 'SIGKILL' ? 'hang' : 'crash',
+              message: `child ${signal ?? `exit ${code}`} after ${limitMs} ms limit`,
+              input: '',
+            },
+          ],
+          ms: limitMs,
+        });
       }
     });
   });
   results.push(r);
-  console.log(`${t.name.padEnd(24)} ${String(r.runs).padStart(5)} cases  ${r.crashes} crash(es)  ${r.hangs} hang(s)  ${(r.ms / 1000).toFixed(1)} s`);
+  console.log(
+    `${t.name.padEnd(24)} ${String(r.runs).padStart(5)} cases  ${r.crashes} crash(es)  ${r.hangs} hang(s)  ${(r.ms / 1000).toFixed(1)} s`,
+  );
   for (const f of r.failures) console.log(`    ${f.kind} at case ${f.index} (seed ${f.seed}): ${f.message}`);
 }
-const total = { cases: results.reduce((a, r) => a + r.runs, 0), crashes: results.reduce((a, r) => a + r.crashes, 0), hangs: results.reduce((a, r) => a + r.hangs, 0) };
-console.log(`\n${total.cases} cases over ${results.length} targets: ${total.crashes} crash(es), ${total.hangs} hang(s) in ${Math.round((Date.now() - started) / 1000)} s (seed ${seed})`);
+const total = {
+  cases: results.reduce((a, r) => a + r.runs, 0),
+  crashes: results.reduce((a, r) => a + r.crashes, 0),
+  hangs: results.reduce((a, r) => a + r.hangs, 0),
+};
+console.log(
+  `\n${total.cases} cases over ${results.length} targets: ${total.crashes} crash(es), ${total.hangs} hang(s) in ${Math.round((Date.now() - started) / 1000)} s (seed ${seed})`,
+);
 mkdirSync(path.join(root, 'bench'), { recursive: true });
-writeFileSync(path.join(root, 'bench', 'fuzz.json'), JSON.stringify({ date: new Date().toISOString().slice(0, 10), seed, machine: `${os.cpus().length} CPUs, load average ${os.loadavg()[0]!.toFixed(1)}`, ...total, targets: results }, null, 2) + '\n');
+writeFileSync(
+  path.join(root, 'bench', 'fuzz.json'),
+  JSON.stringify(
+    {
+      date: new Date().toISOString().slice(0, 10),
+      seed,
+      machine: `${os.cpus().length} CPUs, load average ${os.loadavg()[0]!.toFixed(1)}`,
+      ...total,
+      targets: results,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 process.exitCode = total.crashes + total.hangs > 0 ? 1 : 0;

@@ -70,7 +70,14 @@ const once = <T>(f: () => T): (() => T) => {
   return () => (v ??= f());
 };
 
-const policySeeds = once(() => read([...files('policies/network'), ...files('policies/runtime'), ...files('test/corpus/cilium').slice(0, 60), ...files('test/corpus/tetragon').slice(0, 40)]));
+const policySeeds = once(() =>
+  read([
+    ...files('policies/network'),
+    ...files('policies/runtime'),
+    ...files('test/corpus/cilium').slice(0, 60),
+    ...files('test/corpus/tetragon').slice(0, 40),
+  ]),
+);
 const inventoryText = once(() => readFileSync(path.join(root, 'policies/inventory.yaml'), 'utf8'));
 const falcoSeeds = once(() => {
   // Rule-sized slices of the Falco corpus: a few macros, lists and rules each.
@@ -90,51 +97,117 @@ const tetragonSeeds = () => [
 
 // --- mutations ------------------------------------------------------------------------------
 
-const hostile = ['[', ']', '{', '}', ': ', '- ', '&a ', '*a', '!!binary ', '!!js/function ', '\u0000', '1e400', '-1', '18446744073709551616', 'NaN', '~', '"', "'", '\t', '\n', '\r', '\u202e', '\u001b]0;x\u0007', '<!--', 'a'.repeat(300), '0x10', '::', '%', '{{', '}}', '|', '>', '---\n', '...\n', '`', '? ', '<<: *a', 'null', '[[[[[[[[[[[[[[[[', '\uFEFF', '\uD800', '9'.repeat(40), 'ext::sh -c x'];
+const hostile = [
+  '[',
+  ']',
+  '{',
+  '}',
+  ': ',
+  '- ',
+  '&a ',
+  '*a',
+  '!!binary ',
+  '!!js/function ',
+  '\u0000',
+  '1e400',
+  '-1',
+  '18446744073709551616',
+  'NaN',
+  '~',
+  '"',
+  "'",
+  '\t',
+  '\n',
+  '\r',
+  '\u202e',
+  '\u001b]0;x\u0007',
+  '<!--',
+  'a'.repeat(300),
+  '0x10',
+  '::',
+  '%',
+  '{{',
+  '}}',
+  '|',
+  '>',
+  '---\n',
+  '...\n',
+  '`',
+  '? ',
+  '<<: *a',
+  'null',
+  '[[[[[[[[[[[[[[[[',
+  '\uFEFF',
+  '\uD800',
+  '9'.repeat(40),
+  'ext::sh -c x',
+];
 
 /** Random edits of one seed: byte replacements, hostile tokens, deletions, duplication. */
 const textMutation = (seeds: string[]) =>
-  fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(4), fc.oneof(fc.constantFrom(...hostile), fc.string({ maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 4 }))), { minLength: 1, maxLength: 6 })).map(([i, edits]) => {
-    let s = seeds[i]!;
-    for (const [pos, kind, tok] of edits) {
-      const at = s.length ? pos % (s.length + 1) : 0;
-      if (kind === 0) s = s.slice(0, at) + tok + s.slice(at); // insert
-      else if (kind === 1) s = s.slice(0, at) + tok + s.slice(at + tok.length); // overwrite
-      else if (kind === 2) s = s.slice(0, at) + s.slice(at + (pos % 40)); // delete
-      else if (kind === 3) s = s.slice(0, at) + tok.repeat(1 + (pos % 200)) + s.slice(at); // repeat a token (depth, size)
-      else s = s.slice(0, at) + s.slice(at, at + 200) + s.slice(at); // duplicate a stretch
-    }
-    return s;
-  });
+  fc
+    .tuple(
+      fc.nat(seeds.length - 1),
+      fc.array(
+        fc.tuple(
+          fc.nat(),
+          fc.nat(4),
+          fc.oneof(fc.constantFrom(...hostile), fc.string({ maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 4 })),
+        ),
+        { minLength: 1, maxLength: 6 },
+      ),
+    )
+    .map(([i, edits]) => {
+      let s = seeds[i]!;
+      for (const [pos, kind, tok] of edits) {
+        const at = s.length ? pos % (s.length + 1) : 0;
+        if (kind === 0)
+          s = s.slice(0, at) + tok + s.slice(at); // insert
+        else if (kind === 1)
+          s = s.slice(0, at) + tok + s.slice(at + tok.length); // overwrite
+        else if (kind === 2)
+          s = s.slice(0, at) + s.slice(at + (pos % 40)); // delete
+        else if (kind === 3)
+          s = s.slice(0, at) + tok.repeat(1 + (pos % 200)) + s.slice(at); // repeat a token (depth, size)
+        else s = s.slice(0, at) + s.slice(at, at + 200) + s.slice(at); // duplicate a stretch
+      }
+      return s;
+    });
 
 /** Replace one node of the parsed seed with an arbitrary JSON value and print it back as YAML. */
 const structuralMutation = (seeds: string[]) =>
-  fc.tuple(fc.nat(seeds.length - 1), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), fc.boolean()).map(([i, walk, value, asJson]) => {
-    let doc: unknown;
-    try {
-      doc = parseYaml(seeds[i]!.split(/\n---\n/)[0]!);
-    } catch {
-      return seeds[i]!;
-    }
-    if (doc === null || typeof doc !== 'object') return seeds[i]!;
-    let node = doc as Record<string, unknown>;
-    for (let d = 0; d < walk.length; d++) {
-      const keys = Object.keys(node);
-      if (keys.length === 0) break;
-      const k = keys[walk[d]! % keys.length]!;
-      const child = node[k];
-      if (d === walk.length - 1 || child === null || typeof child !== 'object') {
-        node[k] = value;
-        break;
+  fc
+    .tuple(fc.nat(seeds.length - 1), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), fc.boolean())
+    .map(([i, walk, value, asJson]) => {
+      let doc: unknown;
+      try {
+        doc = parseYaml(seeds[i]!.split(/\n---\n/)[0]!);
+      } catch {
+        return seeds[i]!;
       }
-      node = child as Record<string, unknown>;
-    }
-    return asJson ? JSON.stringify(doc) : toYaml(doc);
-  });
+      if (doc === null || typeof doc !== 'object') return seeds[i]!;
+      let node = doc as Record<string, unknown>;
+      for (let d = 0; d < walk.length; d++) {
+        const keys = Object.keys(node);
+        if (keys.length === 0) break;
+        const k = keys[walk[d]! % keys.length]!;
+        const child = node[k];
+        if (d === walk.length - 1 || child === null || typeof child !== 'object') {
+          node[k] = value;
+          break;
+        }
+        node = child as Record<string, unknown>;
+      }
+      return asJson ? JSON.stringify(doc) : toYaml(doc);
+    });
 
 export function inputs(t: Target): fc.Arbitrary<string> {
   const seeds = t.seeds();
-  return fc.oneof({ weight: 5, arbitrary: textMutation(seeds) }, { weight: 3, arbitrary: structuralMutation(seeds) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) });
+  return fc.oneof(
+    { weight: 5, arbitrary: textMutation(seeds) },
+    { weight: 3, arbitrary: structuralMutation(seeds) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
+  );
 }
 
 // --- targets --------------------------------------------------------------------------------
@@ -143,14 +216,25 @@ const fileOf = (text: string) => [{ file: 'fuzz.yaml', bytes: Buffer.from(text) 
 const invDocs = once(() => loadSources([{ file: 'inventory.yaml', bytes: Buffer.from(inventoryText()) }]).documents);
 const inventory = once(() => loadInventory(invDocs()).inventory);
 const codecBase = once(() => {
-  const m = { apiVersion: 'weir.dev/v1alpha1' as const, kind: 'Bundle' as const, source: { paths: ['.'] }, compiler: { version: 't' }, abi: { digest: '0'.repeat(64), version: 1 }, nodes: [{ node: 'node-a', maps: [] }], tables: [] };
+  const m = {
+    apiVersion: 'weir.dev/v1alpha1' as const,
+    kind: 'Bundle' as const,
+    source: { paths: ['.'] },
+    compiler: { version: 't' },
+    abi: { digest: '0'.repeat(64), version: 1 },
+    nodes: [{ node: 'node-a', maps: [] }],
+    tables: [],
+  };
   return nodeManifest(m, '1'.repeat(64), 'node-a', { sequence: 1, revision: 'r' });
 });
-const shadowPolicy = once(() => loadSources([{ file: 'p.yaml', bytes: readFileSync(path.join(root, 'policies/runtime/protect-shadow.yaml')) }]).documents);
+const shadowPolicy = once(
+  () => loadSources([{ file: 'p.yaml', bytes: readFileSync(path.join(root, 'policies/runtime/protect-shadow.yaml')) }]).documents,
+);
 const oracle = once(() => imageRuntimeOracle(shadowPolicy()));
 
 /** Answers an error by design: plain Error and SyntaxError (JSON.parse) say "bad input". */
-const plainError = (e: unknown) => e instanceof Error && (e.constructor === Error || e instanceof SyntaxError || e.name === 'SourceRefused');
+const plainError = (e: unknown) =>
+  e instanceof Error && (e.constructor === Error || e instanceof SyntaxError || e.name === 'SourceRefused');
 
 export const parserTargets: Target[] = [
   { name: 'yaml', seeds: policySeeds, run: (s) => void parseYamlDocuments('fuzz.yaml', s) },
@@ -163,16 +247,30 @@ export const parserTargets: Target[] = [
     },
   },
   { name: 'network-compile', seeds: policySeeds, run: (s) => void compileNetwork(loadSources(fileOf(s)).documents, inventory()) },
-  { name: 'runtime-compile', seeds: policySeeds, run: (s) => void compileRuntime(loadSources(fileOf(s)).documents, [{ name: 'node-a', caps: capabilityProfiles['full']! }]) },
+  {
+    name: 'runtime-compile',
+    seeds: policySeeds,
+    run: (s) => void compileRuntime(loadSources(fileOf(s)).documents, [{ name: 'node-a', caps: capabilityProfiles['full']! }]),
+  },
   {
     name: 'build',
     seeds: policySeeds,
     run: async (s) => {
       const docs = loadSources(fileOf(s)).documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
-      await buildFromDocuments(docs, inventory(), { source: { paths: ['.'] }, producers: [(await import('../../compiler/lower/runtime/images.js')).imageProducer] });
+      await buildFromDocuments(docs, inventory(), {
+        source: { paths: ['.'] },
+        producers: [(await import('../../compiler/lower/runtime/images.js')).imageProducer],
+      });
     },
   },
-  { name: 'falco-condition', seeds: () => falcoSeeds().flatMap((t) => [...t.matchAll(/condition: >?\n?([^\n]+(?:\n {4}[^\n]+)*)/g)].map((m) => m[1]!)).slice(0, 60), run: (s) => void parseCondition(s) },
+  {
+    name: 'falco-condition',
+    seeds: () =>
+      falcoSeeds()
+        .flatMap((t) => [...t.matchAll(/condition: >?\n?([^\n]+(?:\n {4}[^\n]+)*)/g)].map((m) => m[1]!))
+        .slice(0, 60),
+    run: (s) => void parseCondition(s),
+  },
   { name: 'hubble-flows', seeds: hubbleSeeds, run: (s) => void parseHubbleFlows(s) },
   {
     name: 'tetragon-events',
@@ -183,17 +281,59 @@ export const parserTargets: Target[] = [
       for (const e of r.items) o?.(e);
     },
   },
-  { name: 'agent-report', seeds: () => ['{"applied":{"revision":"r","digest":"' + 'a'.repeat(64) + '","sequence":3},"dropRate":0.5,"maps":[{"name":"policy","entries":3}],"timings":{"loadMs":1,"swapMs":1}}'], run: (s) => void validateAgainst('agent-status', JSON.parse(s)), expected: plainError },
-  { name: 'node-manifest', seeds: () => [codecBase().bytes.toString()], run: (s) => void parseNodeManifest(Buffer.from(s)), expected: plainError },
-  { name: 'timestamp', seeds: () => ['{"expires":2,"issuedAt":1,"kind":"NodeTimestamp","manifest":"' + 'a'.repeat(64) + '","node":"n","sequence":1}'], run: (s) => void parseTimestamp(Buffer.from(s)), expected: plainError },
+  {
+    name: 'agent-report',
+    seeds: () => [
+      '{"applied":{"revision":"r","digest":"' +
+        'a'.repeat(64) +
+        '","sequence":3},"dropRate":0.5,"maps":[{"name":"policy","entries":3}],"timings":{"loadMs":1,"swapMs":1}}',
+    ],
+    run: (s) => void validateAgainst('agent-status', JSON.parse(s)),
+    expected: plainError,
+  },
+  {
+    name: 'node-manifest',
+    seeds: () => [codecBase().bytes.toString()],
+    run: (s) => void parseNodeManifest(Buffer.from(s)),
+    expected: plainError,
+  },
+  {
+    name: 'timestamp',
+    seeds: () => ['{"expires":2,"issuedAt":1,"kind":"NodeTimestamp","manifest":"' + 'a'.repeat(64) + '","node":"n","sequence":1}'],
+    run: (s) => void parseTimestamp(Buffer.from(s)),
+    expected: plainError,
+  },
   {
     name: 'manifest-delta',
-    seeds: () => ['{"kind":"NodeBundleDelta","base":"a","target":"b","set":{"bundle":"c","sequence":2,"revision":"r"},"maps":{"remove":[],"put":[]},"tables":{"remove":[],"put":[]}}'],
+    seeds: () => [
+      '{"kind":"NodeBundleDelta","base":"a","target":"b","set":{"bundle":"c","sequence":2,"revision":"r"},"maps":{"remove":[],"put":[]},"tables":{"remove":[],"put":[]}}',
+    ],
     run: (s) => void applyManifestDelta(codecBase().manifest, JSON.parse(s)),
     expected: plainError,
   },
-  { name: 'blob-delta', seeds: () => ['{"kind":"BlobDelta","base":"a","target":"b","record":4,"ops":[[0,1],"AAAAAA=="]}', '{"kind":"BlobDelta","base":"a","target":"b","record":0,"ops":[[0,1],"{\\"a\\":1}"]}'], run: (s) => void applyBlobDelta(Buffer.from('[{"a":1},{"b":2}]'), JSON.parse(s)), expected: plainError },
-  { name: 'state-json', seeds: () => ['{"desired":{"node-a":{"revision":"r","digest":"' + 'a'.repeat(64) + '","sequence":1}},"sequence":1,"lastSeenCommit":"' + 'b'.repeat(40) + '","current":{"revision":"r","digest":"' + 'a'.repeat(64) + '","phase":"Canary","startedAt":"x","canaries":["node-a"],"baseline":{"node-a":0}}}'], run: (s) => void normalizeState(JSON.parse(s)), expected: plainError },
+  {
+    name: 'blob-delta',
+    seeds: () => [
+      '{"kind":"BlobDelta","base":"a","target":"b","record":4,"ops":[[0,1],"AAAAAA=="]}',
+      '{"kind":"BlobDelta","base":"a","target":"b","record":0,"ops":[[0,1],"{\\"a\\":1}"]}',
+    ],
+    run: (s) => void applyBlobDelta(Buffer.from('[{"a":1},{"b":2}]'), JSON.parse(s)),
+    expected: plainError,
+  },
+  {
+    name: 'state-json',
+    seeds: () => [
+      '{"desired":{"node-a":{"revision":"r","digest":"' +
+        'a'.repeat(64) +
+        '","sequence":1}},"sequence":1,"lastSeenCommit":"' +
+        'b'.repeat(40) +
+        '","current":{"revision":"r","digest":"' +
+        'a'.repeat(64) +
+        '","phase":"Canary","startedAt":"x","canaries":["node-a"],"baseline":{"node-a":0}}}',
+    ],
+    run: (s) => void normalizeState(JSON.parse(s)),
+    expected: plainError,
+  },
   {
     name: 'repository-url',
     seeds: () => ['https://example.com/r.git', 'git@example.com:r.git', '/srv/repo', 'file:///srv/repo', 'main'],
@@ -246,7 +386,11 @@ const workDir = once(() => {
   const d = mkdtempSync(path.join(os.tmpdir(), 'weir-fuzz-'));
   mkdirSync(path.join(d, 'policies'));
   writeFileSync(path.join(d, 'policies/inventory.yaml'), inventoryText());
-  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.email=f@weir.invalid', '-c', 'user.name=f', '-c', 'commit.gpgsign=false', ...a], { cwd: d, stdio: 'pipe' });
+  const git = (...a: string[]) =>
+    execFileSync('git', ['-c', 'user.email=f@weir.invalid', '-c', 'user.name=f', '-c', 'commit.gpgsign=false', ...a], {
+      cwd: d,
+      stdio: 'pipe',
+    });
   git('init', '-q', '-b', 'main');
   writeFileSync(path.join(d, 'policies/p.yaml'), readFileSync(path.join(root, 'policies/network/starwars/deathstar.yaml')));
   git('add', '-A');
@@ -256,7 +400,12 @@ const workDir = once(() => {
   return { dir: d, git };
 });
 
-const cliTarget = (name: string, seeds: () => string[], args: (file: string, dir: string) => string[], file = 'policies/p.yaml'): Target => ({
+const cliTarget = (
+  name: string,
+  seeds: () => string[],
+  args: (file: string, dir: string) => string[],
+  file = 'policies/p.yaml',
+): Target => ({
   name: `cli ${name}`,
   cli: true,
   seeds,
@@ -271,7 +420,11 @@ export const cliTargets: Target[] = [
   cliTarget('lint', policySeeds, (f) => ['lint', f]),
   cliTarget('lint --format github', policySeeds, (f) => ['lint', f, '--format', 'github']),
   cliTarget('build', policySeeds, (_f, d) => ['build', 'policies', '--out', path.join(d, 'out')]),
-  cliTarget('test', () => read(files('policies/tests').slice(0, 4)), (f) => ['test', f]),
+  cliTarget(
+    'test',
+    () => read(files('policies/tests').slice(0, 4)),
+    (f) => ['test', f],
+  ),
   cliTarget('connectivity', policySeeds, () => ['connectivity', 'policies']),
   cliTarget('convert falco', falcoSeeds, (f) => ['convert', 'falco', f], 'rules.yaml'),
   cliTarget('convert psp', pspSeeds, (f) => ['convert', 'psp', f], 'psp.yaml'),
@@ -288,8 +441,18 @@ export const cliTargets: Target[] = [
       cliCheck(await runCli(['plan', '--base', 'base', '--head', 'HEAD', 'policies', '--format', 'markdown'], dir));
     },
   },
-  cliTarget('plan --events', tetragonSeeds, () => ['plan', '--base', 'base', '--head', 'base', 'policies', '--events', 'events.jsonl'], 'events.jsonl'),
-  cliTarget('plan --flows', hubbleSeeds, () => ['plan', '--base', 'base', '--head', 'base', 'policies', '--flows', 'flows.jsonl'], 'flows.jsonl'),
+  cliTarget(
+    'plan --events',
+    tetragonSeeds,
+    () => ['plan', '--base', 'base', '--head', 'base', 'policies', '--events', 'events.jsonl'],
+    'events.jsonl',
+  ),
+  cliTarget(
+    'plan --flows',
+    hubbleSeeds,
+    () => ['plan', '--base', 'base', '--head', 'base', 'policies', '--flows', 'flows.jsonl'],
+    'flows.jsonl',
+  ),
 ];
 
 export const targets: Target[] = [...parserTargets, ...cliTargets];
@@ -316,13 +479,21 @@ export async function fuzzTarget(t: Target, runs: number, seed: number, hangMs: 
     } catch (e) {
       if (isCrash(t, e)) {
         r.crashes++;
-        if (r.failures.length < 5) r.failures.push({ seed, index: i, kind: 'crash', message: `${(e as Error).name ?? typeof e}: ${String((e as Error).message ?? e).slice(0, 300)}`, input: cases[i]!.slice(0, 400) });
+        if (r.failures.length < 5)
+          r.failures.push({
+            seed,
+            index: i,
+            kind: 'crash',
+            message: `${(e as Error).name ?? typeof e}: ${String((e as Error).message ?? e).slice(0, 300)}`,
+            input: cases[i]!.slice(0, 400),
+          });
       }
     }
     const ms = performance.now() - t0;
     if (ms > hangMs) {
       r.hangs++;
-      if (r.failures.length < 5) r.failures.push({ seed, index: i, kind: 'hang', message: `${Math.round(ms)} ms`, input: cases[i]!.slice(0, 400) });
+      if (r.failures.length < 5)
+        r.failures.push({ seed, index: i, kind: 'hang', message: `${Math.round(ms)} ms`, input: cases[i]!.slice(0, 400) });
     }
   }
   r.ms = performance.now() - started;

@@ -25,7 +25,11 @@ const containers: string[] = [];
 // and v2, which crun refuses: runc, and limits no higher than the current ones, work.
 const podmanRun = ['--runtime', 'runc', 'run', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096'];
 
-interface Ran { status: number | null; stdout: string; stderr: string }
+interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 function run(cmd: string, args: string[], opts: { cwd?: string; timeout?: number } = {}): Promise<Ran> {
   return new Promise((resolve) => {
     const c = spawn(cmd, args, { cwd: opts.cwd ?? root, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeout ?? 900_000 });
@@ -61,7 +65,34 @@ async function buildWithContainerfile(image: string): Promise<void> {
   if (base.status !== 0) throw new Error(`test/image/node-base.sh failed:\n${base.stderr.slice(-4000)}`);
   const npmrc = path.join(work, 'npmrc');
   writeFileSync(npmrc, 'cafile=/etc/ssl/certs/ca-certificates.crt\n');
-  const b = await run('buildah', ['bud', '--layers', '--pull=never', '--runtime', 'runc', '--network', 'host', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', '--volume', '/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro', '--volume', `${npmrc}:/usr/local/etc/npmrc:ro`, '--build-arg', `NODE_IMAGE=${base.stdout.trim()}`, '-f', 'Containerfile', '-t', image, '.'], { timeout: 1_800_000 });
+  const b = await run(
+    'buildah',
+    [
+      'bud',
+      '--layers',
+      '--pull=never',
+      '--runtime',
+      'runc',
+      '--network',
+      'host',
+      '--ulimit',
+      'nofile=4096:4096',
+      '--ulimit',
+      'nproc=4096:4096',
+      '--volume',
+      '/etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro',
+      '--volume',
+      `${npmrc}:/usr/local/etc/npmrc:ro`,
+      '--build-arg',
+      `NODE_IMAGE=${base.stdout.trim()}`,
+      '-f',
+      'Containerfile',
+      '-t',
+      image,
+      '.',
+    ],
+    { timeout: 1_800_000 },
+  );
   if (b.status !== 0) throw new Error(`buildah bud -f Containerfile failed:\n${b.stdout.slice(-3000)}\n${b.stderr.slice(-3000)}`);
 }
 
@@ -74,7 +105,8 @@ afterAll(async () => {
 });
 
 describe.each(images)('the container image $image', ({ image, build }) => {
-  const weirIn = (args: string[], mounts: string[] = []) => podman([...podmanRun, '--rm', '--network', 'host', ...mounts.flatMap((m) => ['-v', m]), image, ...args]);
+  const weirIn = (args: string[], mounts: string[] = []) =>
+    podman([...podmanRun, '--rm', '--network', 'host', ...mounts.flatMap((m) => ['-v', m]), image, ...args]);
   let size = 0;
   beforeAll(async () => {
     await build(image);
@@ -86,7 +118,9 @@ describe.each(images)('the container image $image', ({ image, build }) => {
   it('runs weir as user 65532, with libbpf, git and the BPF objects', async () => {
     expect(size).toBeGreaterThan(50e6);
     console.log(`weir image ${image}: ${size} bytes (${(size / 1024 / 1024).toFixed(1)} MiB)`);
-    const cfg = JSON.parse((await podman(['image', 'inspect', image])).stdout) as { Config: { Entrypoint: string[]; User: string; Labels: Record<string, string> } }[];
+    const cfg = JSON.parse((await podman(['image', 'inspect', image])).stdout) as {
+      Config: { Entrypoint: string[]; User: string; Labels: Record<string, string> };
+    }[];
     expect(cfg[0]!.Config).toMatchObject({ Entrypoint: ['weir'], User: '65532:65532' });
     expect(cfg[0]!.Config.Labels['org.opencontainers.image.version']).toBe(pkg.version);
     const help = await weirIn(['--help']);
@@ -97,7 +131,15 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     const id = await podman([...podmanRun, '--rm', '--entrypoint', '/usr/bin/id', image, '-u']);
     expect(id.stdout.trim()).toBe('65532');
     // libbpf for the kernel datapath, git for the Git mode, the BPF objects beside weir
-    const files = await podman([...podmanRun, '--rm', '--entrypoint', '/bin/sh', image, '-c', 'ls /usr/lib/x86_64-linux-gnu/libbpf.so.1 && git --version && ls /opt/weir/bpf/build']);
+    const files = await podman([
+      ...podmanRun,
+      '--rm',
+      '--entrypoint',
+      '/bin/sh',
+      image,
+      '-c',
+      'ls /usr/lib/x86_64-linux-gnu/libbpf.so.1 && git --version && ls /opt/weir/bpf/build',
+    ]);
     expect(files.status, files.stderr).toBe(0);
     expect(files.stdout).toMatch(/libbpf\.so\.1[\s\S]*git version[\s\S]*endpoint\.bpf\.o[\s\S]*wrt_runtime\.bpf\.o/);
   });
@@ -108,7 +150,10 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     expect(clean.stdout).toMatch(/^0 errors, 0 warnings in \d+ files/m);
     const dir = mkdtempSync(path.join(work, 'lint-'));
     chmodSync(dir, 0o755);
-    writeFileSync(path.join(dir, 'bad.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad}\nspec:\n  endpointSelector:\n    matchExpressions: [{key: app, operator: in, values: [a]}]\n');
+    writeFileSync(
+      path.join(dir, 'bad.yaml'),
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad}\nspec:\n  endpointSelector:\n    matchExpressions: [{key: app, operator: in, values: [a]}]\n',
+    );
     const bad = await weirIn(['lint', 'bad.yaml'], [`${dir}:/work:ro`]);
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/bad\.yaml:6:\d+ error .*\[cilium\/operator-case\]/);
@@ -119,7 +164,11 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     // the policy repository the controller follows
     const repo = path.join(d, 'repo');
     cpSync(path.join(root, 'policies'), path.join(repo, 'policies'), { recursive: true });
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    const git = (...a: string[]) =>
+      execFileSync('git', a, {
+        cwd: repo,
+        env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+      });
     git('init', '-q', '-b', 'main');
     git('add', '.');
     git('commit', '-q', '-m', 'policies');
@@ -137,12 +186,58 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     const ssl = (...a: string[]) => execFileSync('openssl', a, { cwd: d, stdio: 'pipe' });
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
     ssl('req', '-x509', '-new', '-nodes', ...ec, '-days', '2', '-subj', '/CN=weir-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-    ssl('req', '-new', '-nodes', ...ec, '-subj', '/CN=weir-controller.weir-system.svc', '-keyout', 'controller.key', '-out', 'controller.csr');
-    writeFileSync(path.join(d, 'controller.ext'), 'subjectAltName=DNS:weir-controller.weir-system.svc,DNS:weir-controller.weir-system.svc.cluster.local\nextendedKeyUsage=serverAuth\n');
-    ssl('x509', '-req', '-in', 'controller.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'controller.crt', '-extfile', 'controller.ext');
+    ssl(
+      'req',
+      '-new',
+      '-nodes',
+      ...ec,
+      '-subj',
+      '/CN=weir-controller.weir-system.svc',
+      '-keyout',
+      'controller.key',
+      '-out',
+      'controller.csr',
+    );
+    writeFileSync(
+      path.join(d, 'controller.ext'),
+      'subjectAltName=DNS:weir-controller.weir-system.svc,DNS:weir-controller.weir-system.svc.cluster.local\nextendedKeyUsage=serverAuth\n',
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'controller.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      'controller.crt',
+      '-extfile',
+      'controller.ext',
+    );
     ssl('req', '-new', '-nodes', ...ec, '-subj', '/CN=weir-agent', '-keyout', 'agent.key', '-out', 'agent.csr');
     writeFileSync(path.join(d, 'agent.ext'), 'extendedKeyUsage=clientAuth\n');
-    ssl('x509', '-req', '-in', 'agent.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'agent.crt', '-extfile', 'agent.ext');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'agent.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      'agent.crt',
+      '-extfile',
+      'agent.ext',
+    );
     chownR(d);
     const api = await freePort();
     const agentPort = await freePort();
@@ -151,10 +246,58 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     const agent = `weir-agent-${suffix}`;
     const tls = (who: string) => ['--tls-cert', `/d/${who}.crt`, '--tls-key', `/d/${who}.key`, '--tls-ca', '/d/ca.crt'];
     containers.push(ctl);
-    const c = await podman([...podmanRun, '-d', '--name', ctl, '--network', 'host', '-v', `${d}:/d`, image, 'controller', '--repo', '/d/repo', '--key', '/d/key.pem', '--state-dir', '/d/controller', '--listen', `127.0.0.1:${api}`, '--poll', '1s', ...tls('controller')]);
+    const c = await podman([
+      ...podmanRun,
+      '-d',
+      '--name',
+      ctl,
+      '--network',
+      'host',
+      '-v',
+      `${d}:/d`,
+      image,
+      'controller',
+      '--repo',
+      '/d/repo',
+      '--key',
+      '/d/key.pem',
+      '--state-dir',
+      '/d/controller',
+      '--listen',
+      `127.0.0.1:${api}`,
+      '--poll',
+      '1s',
+      ...tls('controller'),
+    ]);
     expect(c.status, c.stderr).toBe(0);
     containers.push(agent);
-    const a = await podman([...podmanRun, '-d', '--name', agent, '--network', 'host', '--add-host', 'weir-controller.weir-system.svc:127.0.0.1', '-v', `${d}:/d`, image, 'agent', '--node', 'node-1', '--controller', `https://weir-controller.weir-system.svc:${api}`, '--trust', '/d/key.pem.pub', '--state-dir', '/d/agent', '--listen', `127.0.0.1:${agentPort}`, '--datapath', 'emulator', ...tls('agent')]);
+    const a = await podman([
+      ...podmanRun,
+      '-d',
+      '--name',
+      agent,
+      '--network',
+      'host',
+      '--add-host',
+      'weir-controller.weir-system.svc:127.0.0.1',
+      '-v',
+      `${d}:/d`,
+      image,
+      'agent',
+      '--node',
+      'node-1',
+      '--controller',
+      `https://weir-controller.weir-system.svc:${api}`,
+      '--trust',
+      '/d/key.pem.pub',
+      '--state-dir',
+      '/d/agent',
+      '--listen',
+      `127.0.0.1:${agentPort}`,
+      '--datapath',
+      'emulator',
+      ...tls('agent'),
+    ]);
     expect(a.status, a.stderr).toBe(0);
 
     const ca = readFileSync(path.join(d, 'ca.crt'));
@@ -169,7 +312,10 @@ describe.each(images)('the container image $image', ({ image, build }) => {
           res.on('end', () => resolve({ status: res.statusCode ?? 0, json: t ? (JSON.parse(t) as unknown) : null }));
         };
         const opts = { host: '127.0.0.1', port, path: p, method: body ? 'POST' : 'GET', timeout: 5000 };
-        const req = port === api ? request({ ...opts, ca, cert, key, servername: 'weir-controller.weir-system.svc' }, onResponse) : httpRequest(opts, onResponse);
+        const req =
+          port === api
+            ? request({ ...opts, ca, cert, key, servername: 'weir-controller.weir-system.svc' }, onResponse)
+            : httpRequest(opts, onResponse);
         req.on('error', reject);
         req.on('timeout', () => req.destroy(new Error('timeout')));
         req.end(body ? JSON.stringify(body) : undefined);
@@ -179,11 +325,14 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     let status: Status | undefined;
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
-      status = await call(api, '/v1/status').then((r) => r.json as Status).catch(() => undefined);
+      status = await call(api, '/v1/status')
+        .then((r) => r.json as Status)
+        .catch(() => undefined);
       if (status?.nodes.some((n) => n.node === 'node-1' && n.applied)) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const logs = async () => `${(await podman(['logs', ctl])).stderr.slice(-3000)}\n---\n${(await podman(['logs', agent])).stderr.slice(-3000)}`;
+    const logs = async () =>
+      `${(await podman(['logs', ctl])).stderr.slice(-3000)}\n---\n${(await podman(['logs', agent])).stderr.slice(-3000)}`;
     const node = status?.nodes.find((n) => n.node === 'node-1');
     expect(node?.applied, await logs()).toBeTruthy();
     const health = await call(agentPort, '/healthz');
@@ -196,7 +345,10 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     expect((xwing.json as { verdict: string }).verdict).toBe('deny');
     // an agent without a client certificate is turned away
     const anonymous = await new Promise<number>((resolve) => {
-      const req = request({ host: '127.0.0.1', port: api, path: '/v1/status', ca, servername: 'weir-controller.weir-system.svc', timeout: 5000 }, (res) => resolve(res.statusCode ?? 0));
+      const req = request(
+        { host: '127.0.0.1', port: api, path: '/v1/status', ca, servername: 'weir-controller.weir-system.svc', timeout: 5000 },
+        (res) => resolve(res.statusCode ?? 0),
+      );
       req.on('error', () => resolve(-1));
       req.end();
     });

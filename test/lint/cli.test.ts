@@ -66,7 +66,16 @@ describe('weir lint', () => {
     expect(r.code).toBe(1);
     const sarif = JSON.parse(r.stdout) as {
       version: string;
-      runs: { tool: { driver: { name: string; rules: { id: string }[] } }; results: { ruleId: string; ruleIndex: number; level: string; locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number; startColumn: number } } }[]; fixes?: unknown[] }[] }[];
+      runs: {
+        tool: { driver: { name: string; rules: { id: string }[] } };
+        results: {
+          ruleId: string;
+          ruleIndex: number;
+          level: string;
+          locations: { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number; startColumn: number } } }[];
+          fixes?: unknown[];
+        }[];
+      }[];
     };
     expect(sarif.version).toBe('2.1.0');
     const run = sarif.runs[0]!;
@@ -74,15 +83,23 @@ describe('weir lint', () => {
     for (const res of run.results) expect(run.tool.driver.rules[res.ruleIndex]!.id).toBe(res.ruleId);
     const op = run.results.find((x) => x.ruleId === 'cilium/operator-case')!;
     expect(op.level).toBe('error');
-    expect(op.locations[0]!.physicalLocation).toMatchObject({ artifactLocation: { uri: 'test/lint/fixtures/bad/mistakes.yaml', uriBaseId: '%SRCROOT%' }, region: { startLine: 16, startColumn: 19 } });
+    expect(op.locations[0]!.physicalLocation).toMatchObject({
+      artifactLocation: { uri: 'test/lint/fixtures/bad/mistakes.yaml', uriBaseId: '%SRCROOT%' },
+      region: { startLine: 16, startColumn: 19 },
+    });
     expect(op.fixes).toHaveLength(1);
-    expectGolden('bad.sarif', r.stdout.replace(/"version": "[^"]+",\n(\s+)"semanticVersion": "[^"]+",/, '"version": "X",\n$1"semanticVersion": "X",'));
+    expectGolden(
+      'bad.sarif',
+      r.stdout.replace(/"version": "[^"]+",\n(\s+)"semanticVersion": "[^"]+",/, '"version": "X",\n$1"semanticVersion": "X",'),
+    );
   });
 
   it('github: one workflow command per finding, properties escaped', async () => {
     const r = await weir(['bad', '--format', 'github'], fixtures);
     const lines = r.stdout.trim().split('\n');
-    expect(lines).toContain('::error file=bad/mistakes.yaml,line=16,col=19,endLine=16,endColumn=21,title=weir cilium/operator-case::operator `in` must be spelled `In` (operators are case-sensitive)');
+    expect(lines).toContain(
+      '::error file=bad/mistakes.yaml,line=16,col=19,endLine=16,endColumn=21,title=weir cilium/operator-case::operator `in` must be spelled `In` (operators are case-sensitive)',
+    );
     expect(lines.filter((l) => l.startsWith('::warning ')).length).toBeGreaterThan(0);
     expect(lines.at(-1)).toMatch(/^weir lint: \d+ errors, \d+ warnings? in 3 files$/);
   });
@@ -105,7 +122,13 @@ describe('weir lint', () => {
   it('--rev reads the committed files, reports the commit, leaves the work tree alone', async () => {
     const repo = mkdtempSync(path.join(tmpdir(), 'weirlint-git-'));
     temps.push(repo);
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString().trim();
+    const git = (...a: string[]) =>
+      execFileSync('git', a, {
+        cwd: repo,
+        env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+      })
+        .toString()
+        .trim();
     git('init', '-q', '-b', 'main');
     const bad = readFileSync(path.join(fixtures, 'bad/mistakes.yaml'), 'utf8');
     writeFileSync(path.join(repo, 'p.yaml'), bad);
@@ -130,8 +153,14 @@ describe('weir lint', () => {
   it('--inventory enables selector checks', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'weirlint-'));
     temps.push(dir);
-    writeFileSync(path.join(dir, 'p.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {app: wbe}}\n');
-    writeFileSync(path.join(dir, 'inv.yml'), 'apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: i}\nspec:\n  pods: [{namespace: default, name: web, labels: {app: web}, ips: [10.0.0.1], node: n}]\n');
+    writeFileSync(
+      path.join(dir, 'p.yaml'),
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: default}\nspec:\n  endpointSelector: {matchLabels: {app: wbe}}\n',
+    );
+    writeFileSync(
+      path.join(dir, 'inv.yml'),
+      'apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: i}\nspec:\n  pods: [{namespace: default, name: web, labels: {app: web}, ips: [10.0.0.1], node: n}]\n',
+    );
     const without = await weir(['p.yaml'], dir);
     expect(without.stdout).not.toContain('selector/no-match');
     const withInv = await weir(['p.yaml', '--inventory', 'inv.yml'], dir);

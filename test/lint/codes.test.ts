@@ -7,7 +7,22 @@ import { describe, expect, it } from 'vitest';
 import { allCodes, describeCode, stageAreas } from '../../compiler/lint/codes.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const areas = ['load', 'schema', 'inventory', 'network', 'lower', 'runtime', 'policytest', 'plan', 'falco', 'convert', 'guardrail', 'cilium', 'tetragon', 'selector'];
+const areas = [
+  'load',
+  'schema',
+  'inventory',
+  'network',
+  'lower',
+  'runtime',
+  'policytest',
+  'plan',
+  'falco',
+  'convert',
+  'guardrail',
+  'cilium',
+  'tetragon',
+  'selector',
+];
 
 function sources(): { file: string; text: string }[] {
   const out: { file: string; text: string }[] = [];
@@ -29,7 +44,8 @@ function emittedCodes(): Set<string> {
     // build `network/${rule}` or `inventory/${rule}`, their local err(['doc',] 'name', ...)
     for (const m of text.matchAll(/\bnetworkError\(\s*[\w.]+,\s*'([a-z0-9-]+)'/g)) codes.add(`network/${m[1]}`);
     for (const area of ['network', 'inventory']) {
-      if (text.includes(`\`${area}/\${rule}\``)) for (const m of text.matchAll(/\berr\(\s*(?:[\w.]+,\s*)?'([a-z0-9-]+)'/g)) codes.add(`${area}/${m[1]}`);
+      if (text.includes(`\`${area}/\${rule}\``))
+        for (const m of text.matchAll(/\berr\(\s*(?:[\w.]+,\s*)?'([a-z0-9-]+)'/g)) codes.add(`${area}/${m[1]}`);
     }
   }
   return codes;
@@ -41,7 +57,16 @@ describe('diagnostic codes', () => {
   it('every code in the sources has a catalogue entry', () => {
     const emitted = emittedCodes();
     // the scan itself finds codes of every stage (it would pass vacuously otherwise)
-    for (const c of ['load/yaml-syntax', 'schema/unknown-field', 'network/invalid-port', 'inventory/missing-name', 'runtime/too-many-selectors', 'falco/macro-cycle', 'cilium/operator-case']) expect(emitted, c).toContain(c);
+    for (const c of [
+      'load/yaml-syntax',
+      'schema/unknown-field',
+      'network/invalid-port',
+      'inventory/missing-name',
+      'runtime/too-many-selectors',
+      'falco/macro-cycle',
+      'cilium/operator-case',
+    ])
+      expect(emitted, c).toContain(c);
     expect(emitted.size).toBeGreaterThan(120);
     const missing = [...emitted].filter((c) => !known.has(c)).sort();
     expect(missing).toEqual([]);
@@ -55,7 +80,11 @@ describe('diagnostic codes', () => {
       const d = describeCode(id);
       expect(d.short, id).not.toMatch(/^weir check /);
       expect(d.full.length, id).toBeGreaterThan(40);
-      if (!/^(cilium|tetragon|selector|schema)\//.test(id)) expect(stageAreas.some((a) => id.startsWith(`${a.prefix}/`)), id).toBe(true);
+      if (!/^(cilium|tetragon|selector|schema)\//.test(id))
+        expect(
+          stageAreas.some((a) => id.startsWith(`${a.prefix}/`)),
+          id,
+        ).toBe(true);
     }
     expect(new Set(allCodes()).size).toBe(allCodes().length);
   });

@@ -8,7 +8,6 @@ import { lintDocuments } from '../../compiler/lint/index.js';
 import { loadPolicies } from '../../compiler/load/index.js';
 import { corpusDir as corpus } from '../upstream-corpus.js';
 
-
 async function lintCorpus(sub: string): Promise<Diagnostic[]> {
   const root = path.join(corpus, sub);
   const loaded = await loadPolicies(['.'], { root });
@@ -69,7 +68,8 @@ describe('upstream corpus (test/corpus)', () => {
 
   it('Cilium examples: diagnostics point at the offending token', async () => {
     const diags = await lintCorpus('cilium');
-    const at = (file: string, rule: string) => diags.filter((d) => d.file === file && d.rule === rule).map((d) => `${d.line}:${d.column}-${d.endLine}:${d.endColumn}`);
+    const at = (file: string, rule: string) =>
+      diags.filter((d) => d.file === file && d.rule === rule).map((d) => `${d.line}:${d.column}-${d.endLine}:${d.endColumn}`);
     expect(at('l3/entities/from_nodes.yaml', 'load/apiversion-case')).toEqual(['1:1-1:11']);
     expect(at('l3/match-expressions/and-statement.yaml', 'cilium/operator-case')).toEqual(['11:19-11:23', '15:19-15:23']);
     expect(at('l3/match-expressions/or-statement.yaml', 'cilium/label-source-separator')).toEqual(['10:14-10:47']);
@@ -81,6 +81,8 @@ describe('upstream corpus (test/corpus)', () => {
   it('Tetragon examples lint clean', async () => {
     const diags = await lintCorpus('tetragon');
     // Only the LICENSE and SOURCE beside the examples, which are not read and say so.
-    expect(diags.map((d) => `${line(d)} ${d.severity} ${d.message}`)).toEqual(['.:1 load/not-read info 2 files under . are not read (weir reads .yaml, .yml and .json files): LICENSE, SOURCE; list them under `ignore` in .weir.yaml to leave them out']);
+    expect(diags.map((d) => `${line(d)} ${d.severity} ${d.message}`)).toEqual([
+      '.:1 load/not-read info 2 files under . are not read (weir reads .yaml, .yml and .json files): LICENSE, SOURCE; list them under `ignore` in .weir.yaml to leave them out',
+    ]);
   });
 });

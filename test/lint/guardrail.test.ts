@@ -11,12 +11,20 @@ const guardrail = (spec: string) => `apiVersion: weir.dev/v1alpha1
 kind: Guardrail
 metadata: {name: g}
 spec:
-${spec.split('\n').map((l) => `  ${l}`).join('\n')}
+${spec
+  .split('\n')
+  .map((l) => `  ${l}`)
+  .join('\n')}
 `;
 
 describe('guardrails', () => {
   it('a false rule is a finding at the configured path with the message filled in', () => {
-    const g = load(guardrail('match: {kinds: [CiliumNetworkPolicy]}\nrule: "!has(object.spec.egress)"\nmessage: "{{kind}} {{ref}} must not have egress rules"\npath: [spec, egress]'), 'g.yaml');
+    const g = load(
+      guardrail(
+        'match: {kinds: [CiliumNetworkPolicy]}\nrule: "!has(object.spec.egress)"\nmessage: "{{kind}} {{ref}} must not have egress rules"\npath: [spec, egress]',
+      ),
+      'g.yaml',
+    );
     const p = load(cnp('endpointSelector: {}\negress:\n- toEntities: [world]'));
     const diags = lintDocuments(p.documents, { guardrails: g.documents });
     expect(diags.map(where)).toEqual(['guardrail/g@9:3']);
@@ -37,7 +45,11 @@ describe('guardrails', () => {
   });
 
   it('integers compare as CEL ints and strings extensions are available', () => {
-    const g = load(guardrail('rule: "object.spec.ingress.all(r, r.toPorts.all(p, p.ports.all(x, x.endPort < 1024)))"\nmessage: high ports\nseverity: warning')).documents;
+    const g = load(
+      guardrail(
+        'rule: "object.spec.ingress.all(r, r.toPorts.all(p, p.ports.all(x, x.endPort < 1024)))"\nmessage: high ports\nseverity: warning',
+      ),
+    ).documents;
     const p = load(cnp('endpointSelector: {}\ningress:\n- toPorts: [{ports: [{port: "80", endPort: 8080}]}]')).documents;
     const d = checkGuardrails(compileGuardrails(g).guardrails, p);
     expect(d.map((x) => [x.rule, x.severity])).toEqual([['guardrail/g', 'warning']]);
@@ -68,10 +80,16 @@ describe('guardrails', () => {
         cnp('endpointSelector: {}\ningress:\n- fromEntities: [world]\n  toPorts: [{ports: [{port: "22", protocol: TCP}]}]'),
         cnp('endpointSelector: {}\negress:\n- toEntities: [world]'),
         'apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: {name: k}\nspec:\n  kprobes:\n  - call: sys_openat\n    selectors:\n    - matchActions: [{action: Sigkill}]\n',
-        cnp('endpointSelector: {}\ningress:\n- fromEntities: [world]\n  toPorts: [{ports: [{port: "443", protocol: TCP}]}]\negress:\n- toEntities: [world]\n  toPorts: [{ports: [{port: "443"}]}]'),
+        cnp(
+          'endpointSelector: {}\ningress:\n- fromEntities: [world]\n  toPorts: [{ports: [{port: "443", protocol: TCP}]}]\negress:\n- toEntities: [world]\n  toPorts: [{ports: [{port: "443"}]}]',
+        ),
       ].join('---\n'),
     ).documents;
     const d = checkGuardrails(compiled.guardrails, bad);
-    expect(d.map((x) => `${x.rule}@${x.line}`)).toEqual(['guardrail/no-world-ssh@9', 'guardrail/egress-world-needs-ports@20', 'guardrail/scoped-kill@27']);
+    expect(d.map((x) => `${x.rule}@${x.line}`)).toEqual([
+      'guardrail/no-world-ssh@9',
+      'guardrail/egress-world-needs-ports@20',
+      'guardrail/scoped-kill@27',
+    ]);
   });
 });

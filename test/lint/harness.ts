@@ -13,7 +13,8 @@ export function load(yaml: string, file = 'policy.yaml'): LoadResult {
 /** Runs one rule over every document of the YAML (a multi-document stream is one run). */
 export function check(rule: LintRule, yaml: string, inventory?: Inventory): Diagnostic[] {
   const { documents, diagnostics } = load(yaml);
-  if (diagnostics.some((d) => d.severity === 'error')) throw new Error(`test YAML does not load: ${diagnostics.map((d) => d.message).join('; ')}`);
+  if (diagnostics.some((d) => d.severity === 'error'))
+    throw new Error(`test YAML does not load: ${diagnostics.map((d) => d.message).join('; ')}`);
   return documents.flatMap((d) => runRule(rule, d, inventory, documents));
 }
 

@@ -26,7 +26,9 @@ describe('inline policies in PolicyTests', () => {
   it('are unpacked with positions inside the test file', () => {
     const [doc] = load(test, 'tests/t.yaml').documents;
     const inline = inlinePolicies(doc!);
-    expect(inline.map((d) => [d.kind, d.name, d.namespace, d.provenance.file, d.provenance.line])).toEqual([['CiliumNetworkPolicy', 'inline', 'a', 'tests/t.yaml', 8]]);
+    expect(inline.map((d) => [d.kind, d.name, d.namespace, d.provenance.file, d.provenance.line])).toEqual([
+      ['CiliumNetworkPolicy', 'inline', 'a', 'tests/t.yaml', 8],
+    ]);
     expect(inline[0]!.locate(['spec', 'endpointSelector'], { key: true })).toMatchObject({ line: 12, column: 7 });
   });
   it('get rule and schema diagnostics at their lines', () => {

@@ -28,11 +28,17 @@ async function run(argv: string[], cwd: string) {
   return { code: await main(argv, io), stdout, stderr };
 }
 
-const cnp = (name: string, extra = '') => `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: ${name}}}\n${extra}`;
+const cnp = (name: string, extra = '') =>
+  `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: ${name}, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: ${name}}}\n${extra}`;
 
 describe('.weir.yaml: where it is found', () => {
   it('in the working folder or the nearest parent, not above the repository', () => {
-    const d = tree({ '.weir.yaml': 'policies: [p]\n', 'repo/.git/HEAD': 'ref: refs/heads/main\n', 'repo/a/b/x.txt': '', 'plain/c/x.txt': '' });
+    const d = tree({
+      '.weir.yaml': 'policies: [p]\n',
+      'repo/.git/HEAD': 'ref: refs/heads/main\n',
+      'repo/a/b/x.txt': '',
+      'plain/c/x.txt': '',
+    });
     expect(findConfigFile(path.join(d, 'plain/c'))).toBe(path.join(d, '.weir.yaml'));
     expect(findConfigFile(path.join(d, 'repo/a/b'))).toBeUndefined();
     writeFileSync(path.join(d, 'repo/.weir.yml'), 'ignore: [x]\n');
@@ -40,10 +46,19 @@ describe('.weir.yaml: where it is found', () => {
   });
 
   it('reads every key, a path or a list, formats per command or for all', () => {
-    const d = tree({ '.weir.yaml': 'policies: network\nignore: [vendor/, "**/*.tmpl.yaml"]\ninventory: cluster/\nguardrails: [guardrails]\nformat: {lint: sarif}\n' });
+    const d = tree({
+      '.weir.yaml':
+        'policies: network\nignore: [vendor/, "**/*.tmpl.yaml"]\ninventory: cluster/\nguardrails: [guardrails]\nformat: {lint: sarif}\n',
+    });
     const r = readConfig(path.join(d, '.weir.yaml'));
     expect(r.diagnostics).toEqual([]);
-    expect(r.config).toMatchObject({ root: d, policies: ['network'], ignore: ['vendor/', '**/*.tmpl.yaml'], inventory: ['cluster/'], guardrails: ['guardrails'] });
+    expect(r.config).toMatchObject({
+      root: d,
+      policies: ['network'],
+      ignore: ['vendor/', '**/*.tmpl.yaml'],
+      inventory: ['cluster/'],
+      guardrails: ['guardrails'],
+    });
     expect([configFormat(r.config, 'lint'), configFormat(r.config, 'connectivity')]).toEqual(['sarif', undefined]);
     const all = readConfig(path.join(tree({ '.weir.yml': 'format: json\n' }), '.weir.yml'));
     expect(configFormat(all.config, 'connectivity')).toBe('json');
@@ -75,7 +90,11 @@ describe('weir lint with a .weir.yaml', () => {
   it('no arguments: the configured paths, less the ignored ones, with its guardrails and format', async () => {
     const d = repo();
     const r = await run(['lint'], path.join(d, 'docs'));
-    const report = JSON.parse(r.stdout) as { summary: { files: number; warnings: number; errors: number }; files: string[]; diagnostics: { rule: string; file: string }[] };
+    const report = JSON.parse(r.stdout) as {
+      summary: { files: number; warnings: number; errors: number };
+      files: string[];
+      diagnostics: { rule: string; file: string }[];
+    };
     expect(report.files).toEqual(['network/api.yaml']);
     expect(report.diagnostics.map((x) => `${x.rule} ${x.file}`)).toEqual(['guardrail/no-world network/api.yaml']);
     expect(r.code).toBe(0);
@@ -93,15 +112,20 @@ describe('weir lint with a .weir.yaml', () => {
     writeFileSync(path.join(d, '.weir.yaml'), 'policies: [network]\nformats: json\n');
     const r = await run(['lint', '--format', 'text'], d);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('.weir.yaml:2:1 error unknown key `formats` in .weir.yaml; known: policies, ignore, inventory, guardrails, format (did you mean `format`?) [config/invalid]');
+    expect(r.stdout).toContain(
+      '.weir.yaml:2:1 error unknown key `formats` in .weir.yaml; known: policies, ignore, inventory, guardrails, format (did you mean `format`?) [config/invalid]',
+    );
   });
 });
 
 describe("weir's own repository", () => {
-  it('lints with no arguments without an error: other tools\' files are counted, not reported', async () => {
+  it("lints with no arguments without an error: other tools' files are counted, not reported", async () => {
     const root = path.resolve(import.meta.dirname, '../..');
     const r = await run(['lint', '--format', 'json'], root);
-    const report = JSON.parse(r.stdout) as { summary: { errors: number; ignored: number }; diagnostics: { rule: string; severity: string; file: string }[] };
+    const report = JSON.parse(r.stdout) as {
+      summary: { errors: number; ignored: number };
+      diagnostics: { rule: string; severity: string; file: string }[];
+    };
     expect(report.diagnostics.filter((x) => x.severity === 'error')).toEqual([]);
     expect(r.code).toBe(0);
     // action.yml, RBAC, kustomizations, Argo CD and Flux objects are among the ignored documents.
@@ -115,9 +139,24 @@ describe('weir connectivity with a .weir.yaml', () => {
     const d = tree({
       '.git/HEAD': 'ref: refs/heads/main\n',
       '.weir.yaml': 'policies: [network]\nignore: [network/old/]\ninventory: cluster\nformat: {connectivity: csv}\n',
-      'network/deny.yaml': 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n',
+      'network/deny.yaml':
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n',
       'network/old/broken.yaml': 'kind: [\n',
-      'cluster/pods.json': JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: [{ metadata: { name: 'web-0', namespace: 'shop', labels: { app: 'web' }, ownerReferences: [{ kind: 'StatefulSet', name: 'web', controller: true }] }, status: { podIP: '10.0.0.1' } }] }),
+      'cluster/pods.json': JSON.stringify({
+        kind: 'PodList',
+        apiVersion: 'v1',
+        items: [
+          {
+            metadata: {
+              name: 'web-0',
+              namespace: 'shop',
+              labels: { app: 'web' },
+              ownerReferences: [{ kind: 'StatefulSet', name: 'web', controller: true }],
+            },
+            status: { podIP: '10.0.0.1' },
+          },
+        ],
+      }),
     });
     const r = await run(['connectivity'], d);
     expect(r.stderr).toBe('');

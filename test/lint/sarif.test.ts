@@ -22,9 +22,30 @@ const temp = (p: string) => {
   return d;
 };
 
-interface Rule { id: string; name?: string; shortDescription?: { text: string }; fullDescription?: { text: string }; help?: { text: string; markdown?: string }; helpUri?: string }
-interface Result { ruleId: string; ruleIndex: number; message: { text: string }; partialFingerprints?: Record<string, string>; locations: { physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string }; region: { startLine: number } } }[] }
-interface Log { $schema: string; runs: { tool: { driver: { name: string; informationUri?: string; rules: Rule[] } }; originalUriBaseIds?: Record<string, { uri?: string }>; versionControlProvenance?: { repositoryUri: string; revisionId?: string }[]; results: Result[] }[] }
+interface Rule {
+  id: string;
+  name?: string;
+  shortDescription?: { text: string };
+  fullDescription?: { text: string };
+  help?: { text: string; markdown?: string };
+  helpUri?: string;
+}
+interface Result {
+  ruleId: string;
+  ruleIndex: number;
+  message: { text: string };
+  partialFingerprints?: Record<string, string>;
+  locations: { physicalLocation: { artifactLocation: { uri: string; uriBaseId?: string }; region: { startLine: number } } }[];
+}
+interface Log {
+  $schema: string;
+  runs: {
+    tool: { driver: { name: string; informationUri?: string; rules: Rule[] } };
+    originalUriBaseIds?: Record<string, { uri?: string }>;
+    versionControlProvenance?: { repositoryUri: string; revisionId?: string }[];
+    results: Result[];
+  }[];
+}
 
 async function lint(args: string[], cwd: string): Promise<{ code: number; text: string; log: Log }> {
   let stdout = '';
@@ -33,7 +54,13 @@ async function lint(args: string[], cwd: string): Promise<{ code: number; text: 
   return { code, text: stdout, log: JSON.parse(stdout) as Log };
 }
 
-const git = (cwd: string, ...a: string[]) => execFileSync('git', a, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString().trim();
+const git = (cwd: string, ...a: string[]) =>
+  execFileSync('git', a, {
+    cwd,
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  })
+    .toString()
+    .trim();
 
 /** A repository with a guardrail, a policy it flags in a subfolder, and an https origin with credentials. */
 function guardrailRepo(): string {
@@ -41,7 +68,10 @@ function guardrailRepo(): string {
   git(repo, 'init', '-q', '-b', 'main');
   git(repo, 'remote', 'add', 'origin', 'https://user:secret@git.example.com/team/policies.git');
   mkdirSync(path.join(repo, 'policies', 'guardrails'), { recursive: true });
-  writeFileSync(path.join(repo, 'policies', 'guardrails', 'no-world-ssh.yaml'), readFileSync(path.join(root, 'policies/guardrails/no-world-ssh.yaml')));
+  writeFileSync(
+    path.join(repo, 'policies', 'guardrails', 'no-world-ssh.yaml'),
+    readFileSync(path.join(root, 'policies/guardrails/no-world-ssh.yaml')),
+  );
   writeFileSync(
     path.join(repo, 'policies', 'ssh.yaml'),
     `apiVersion: cilium.io/v2
@@ -96,21 +126,30 @@ describe('weir lint --format sarif', () => {
     const run = log.runs[0]!;
     expect(run.originalUriBaseIds).toBeUndefined();
     const op = run.results.find((r) => r.ruleId === 'cilium/operator-case')!;
-    expect(op.locations[0]!.physicalLocation.artifactLocation).toEqual({ uri: 'test/lint/fixtures/bad/mistakes.yaml', uriBaseId: '%SRCROOT%' });
+    expect(op.locations[0]!.physicalLocation.artifactLocation).toEqual({
+      uri: 'test/lint/fixtures/bad/mistakes.yaml',
+      uriBaseId: '%SRCROOT%',
+    });
     // the same from the repository root and from a folder inside it
     const fromRoot = await lint(['test/lint/fixtures/bad'], root);
-    expect(fromRoot.log.runs[0]!.results.map((r) => r.locations[0]!.physicalLocation.artifactLocation.uri)).toEqual(run.results.map((r) => r.locations[0]!.physicalLocation.artifactLocation.uri));
+    expect(fromRoot.log.runs[0]!.results.map((r) => r.locations[0]!.physicalLocation.artifactLocation.uri)).toEqual(
+      run.results.map((r) => r.locations[0]!.physicalLocation.artifactLocation.uri),
+    );
   });
 
   it('--rev: the origin without credentials and the commit as version control provenance; paths from the root wherever one stands', async () => {
     const repo = guardrailRepo();
     const commit = git(repo, 'rev-parse', 'HEAD');
     const { log, text } = await lint(['.', '--rev', 'HEAD'], path.join(repo, 'policies'));
-    expect(log.runs[0]!.versionControlProvenance).toEqual([{ repositoryUri: 'https://git.example.com/team/policies.git', revisionId: commit, mappedTo: { uriBaseId: '%SRCROOT%' } }]);
+    expect(log.runs[0]!.versionControlProvenance).toEqual([
+      { repositoryUri: 'https://git.example.com/team/policies.git', revisionId: commit, mappedTo: { uriBaseId: '%SRCROOT%' } },
+    ]);
     expect(text).not.toContain('secret');
     expect(log.runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation.uri).toBe('policies/ssh.yaml');
     git(repo, 'remote', 'set-url', 'origin', 'git@git.example.com:team/policies.git');
-    expect((await lint(['.', '--rev', 'HEAD'], repo)).log.runs[0]!.versionControlProvenance![0]!.repositoryUri).toBe('ssh://git.example.com/team/policies.git');
+    expect((await lint(['.', '--rev', 'HEAD'], repo)).log.runs[0]!.versionControlProvenance![0]!.repositoryUri).toBe(
+      'ssh://git.example.com/team/policies.git',
+    );
     expect(sarifSchemaErrors(log)).toEqual([]);
   });
 
@@ -127,13 +166,17 @@ describe('weir lint --format sarif', () => {
     // five comment lines above everything: every finding moves down five lines, its fingerprint stays
     writeFileSync(path.join(dir, 'p.yaml'), `# a\n# b\n# c\n# d\n# e\n${policy}`);
     const moved = (await lint(['p.yaml'], dir)).log.runs[0]!.results;
-    expect(moved.map((r) => r.locations[0]!.physicalLocation.region.startLine)).toEqual(first.map((r) => r.locations[0]!.physicalLocation.region.startLine + 5));
+    expect(moved.map((r) => r.locations[0]!.physicalLocation.region.startLine)).toEqual(
+      first.map((r) => r.locations[0]!.physicalLocation.region.startLine + 5),
+    );
     expect(moved.map((r) => r.partialFingerprints)).toEqual(first.map((r) => r.partialFingerprints));
     // fixing one finding changes nothing for the others
     writeFileSync(path.join(dir, 'p.yaml'), policy.replace('operator: in', 'operator: In'));
     const after = (await lint(['p.yaml'], dir)).log.runs[0]!.results;
     expect(after.length).toBe(first.length - 1);
-    expect(after.map((r) => r.partialFingerprints![fingerprintKey])).toEqual(first.filter((r) => r.ruleId !== 'cilium/operator-case').map((r) => r.partialFingerprints![fingerprintKey]));
+    expect(after.map((r) => r.partialFingerprints![fingerprintKey])).toEqual(
+      first.filter((r) => r.ruleId !== 'cilium/operator-case').map((r) => r.partialFingerprints![fingerprintKey]),
+    );
   });
 
   it('every rule has a name, full description, help and a helpUri whose anchor is in docs/lint-rules.md', async () => {

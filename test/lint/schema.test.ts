@@ -70,7 +70,8 @@ describe('schemas', () => {
   it('every kind with a schema names a schema file that exists, and every schema file is valid JSON with an $id', () => {
     const files = readdirSync(schemas).filter((f) => f.endsWith('.schema.json'));
     for (const info of Object.values(kinds)) if (info.schema) expect(files).toContain(`${info.schema}.schema.json`);
-    for (const f of files) expect((JSON.parse(readFileSync(path.join(schemas, f), 'utf8')) as { $id: string }).$id).toBe(`https://weir.dev/schemas/${f}`);
+    for (const f of files)
+      expect((JSON.parse(readFileSync(path.join(schemas, f), 'utf8')) as { $id: string }).$id).toBe(`https://weir.dev/schemas/${f}`);
   });
 
   it.each(cases)('$kind: accepts the good document, places errors of the bad one', ({ good, bad, expect: want }) => {
@@ -79,7 +80,9 @@ describe('schemas', () => {
   });
 
   it('did you mean: close spellings, wrong case, and the allowed set when nothing is close', () => {
-    const { documents } = load('apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n  egres: []\n  Ingress: []\n');
+    const { documents } = load(
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  endpointSelector: {}\n  egres: []\n  Ingress: []\n',
+    );
     const msgs = validateDocument(documents[0]!).map((d) => `${d.rule} ${d.message}`);
     expect(msgs).toEqual([
       'schema/unknown-field unknown field `egres` in `spec` of CiliumNetworkPolicy; did you mean `egress`?',
@@ -90,7 +93,9 @@ describe('schemas', () => {
   });
 
   it('a null list points at its key', () => {
-    expect(validate('apiVersion: weir.dev/v1alpha1\nkind: PolicyTest\nmetadata: {name: a}\nspec:\n  cases:\n')).toEqual(['schema/type@5:3']);
+    expect(validate('apiVersion: weir.dev/v1alpha1\nkind: PolicyTest\nmetadata: {name: a}\nspec:\n  cases:\n')).toEqual([
+      'schema/type@5:3',
+    ]);
   });
 
   it('no more than 20 schema diagnostics per document', () => {

@@ -9,9 +9,20 @@ describe('text lint output at scale', () => {
     const lines = Array.from({ length: 60_000 }, (_, i) => `  key-${i}: value-${i}-${'x'.repeat(22)}`);
     const text = lines.join('\n');
     expect(text.length).toBeGreaterThan(2_400_000);
-    const diagnostics = Array.from({ length: 9000 }, (_, i) => diagnostic('schema/unknown-field', 'warning', `unknown field key-${i * 6}`, { file: 'big.yaml', line: i * 6 + 1, column: 3, endLine: i * 6 + 1, endColumn: 8 }));
+    const diagnostics = Array.from({ length: 9000 }, (_, i) =>
+      diagnostic('schema/unknown-field', 'warning', `unknown field key-${i * 6}`, {
+        file: 'big.yaml',
+        line: i * 6 + 1,
+        column: 3,
+        endLine: i * 6 + 1,
+        endColumn: 8,
+      }),
+    );
     const t0 = performance.now();
-    const out = formatText({ diagnostics, files: ['big.yaml'], documents: 1, sources: new Map([['big.yaml', text]]), version: 't' }, { color: false });
+    const out = formatText(
+      { diagnostics, files: ['big.yaml'], documents: 1, sources: new Map([['big.yaml', text]]), version: 't' },
+      { color: false },
+    );
     const ms = performance.now() - t0;
     expect(out.split('\n').filter((l) => l.startsWith('big.yaml:')).length).toBe(9000);
     expect(out).toContain(`> 53995 |   key-53994: value-53994-${'x'.repeat(22)}`);

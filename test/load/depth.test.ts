@@ -8,7 +8,10 @@ describe('hostile depth', () => {
   it.each([
     ['flow sequences', `${head}spec: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`],
     ['flow mappings', `${head}spec: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}\n`],
-    ['JSON', `{"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy","metadata":{"name":"a"},"spec":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`],
+    [
+      'JSON',
+      `{"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy","metadata":{"name":"a"},"spec":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`,
+    ],
   ])('%s', (_what, text) => {
     const r = parseYamlDocuments('deep.yaml', text);
     expect(r.documents).toEqual([]);

@@ -46,7 +46,11 @@ function agree(file: string, text: string): boolean {
   // The value-only mode (what loading uses) takes and gives up on exactly the same texts, with the same values and root ranges.
   const valuesOnly = new FastParser(text, defaultLimits.maxDepth, false).parse();
   expect(valuesOnly === undefined, file).toBe(withPositions === undefined);
-  if (withPositions) expect(valuesOnly!.map((d) => d.root && [d.root.value, d.root.start, d.root.end]), file).toEqual(withPositions.map((d) => d.root && [d.root.value, d.root.start, d.root.end]));
+  if (withPositions)
+    expect(
+      valuesOnly!.map((d) => d.root && [d.root.value, d.root.start, d.root.end]),
+      file,
+    ).toEqual(withPositions.map((d) => d.root && [d.root.value, d.root.start, d.root.end]));
   const usedFast = withPositions !== undefined;
   if (usedFast) expect(observe(file, text, true), file).toEqual(observe(file, text, false));
   return usedFast;
@@ -106,17 +110,36 @@ describe('YAML fast path', () => {
   });
 
   it('agrees with yaml on random documents in block and flow style', () => {
-    const key = fc.oneof(fc.constantFrom('a', 'spec', 'k8s:app', 'x-y.z/w', 'on', '1x', 'with space'), fc.string({ minLength: 1, maxLength: 6 }));
-    const scalar = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.string({ maxLength: 12 }), fc.constantFrom('true', '1.0', '-', 'a: b', '#x', 'x #y', "it's", '"q"', ''));
+    const key = fc.oneof(
+      fc.constantFrom('a', 'spec', 'k8s:app', 'x-y.z/w', 'on', '1x', 'with space'),
+      fc.string({ minLength: 1, maxLength: 6 }),
+    );
+    const scalar = fc.oneof(
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('true', '1.0', '-', 'a: b', '#x', 'x #y', "it's", '"q"', ''),
+    );
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(key, tie('node'), { maxKeys: 4 })),
+      node: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        scalar,
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(key, tie('node'), { maxKeys: 4 }),
+      ),
     })).node;
     let fast = 0;
     fc.assert(
-      fc.property(fc.array(fc.dictionary(key, value, { minKeys: 1, maxKeys: 5 }), { minLength: 1, maxLength: 3 }), fc.boolean(), (docs, flow) => {
-        const text = docs.map((d) => stringify(d, flow ? { collectionStyle: 'flow', lineWidth: 0 } : { lineWidth: 0 })).join('---\n');
-        if (agree('random.yaml', text)) fast++;
-      }),
+      fc.property(
+        fc.array(fc.dictionary(key, value, { minKeys: 1, maxKeys: 5 }), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        (docs, flow) => {
+          const text = docs.map((d) => stringify(d, flow ? { collectionStyle: 'flow', lineWidth: 0 } : { lineWidth: 0 })).join('---\n');
+          if (agree('random.yaml', text)) fast++;
+        },
+      ),
       { numRuns: 300, seed: 42 },
     );
     expect(fast).toBeGreaterThan(30);

@@ -11,13 +11,27 @@ const big = `# ${'x'.repeat(70)}\n`.repeat(5000); // ~370 KB: arrives in many pi
 const first = repo.commit({
   name: 'one',
   message: 'one',
-  write: { 'a.yaml': 'a: 1\n', 'network/ns-1/p.yaml': 'p: 1\n', 'network/ns-2/q.yml': 'q: 2\n', 'network/notes.txt': 'n\n', 'networks/x.yaml': 'x: 1\n', '.hidden/h.yaml': 'h: 1\n', 'big.yaml': big },
+  write: {
+    'a.yaml': 'a: 1\n',
+    'network/ns-1/p.yaml': 'p: 1\n',
+    'network/ns-2/q.yml': 'q: 2\n',
+    'network/notes.txt': 'n\n',
+    'networks/x.yaml': 'x: 1\n',
+    '.hidden/h.yaml': 'h: 1\n',
+    'big.yaml': big,
+  },
 });
 repo.commit({ name: 'two', message: 'two', write: { 'network/ns-1/p.yaml': 'p: 2\n' }, remove: ['a.yaml'] });
 afterAll(() => repo.dispose());
 
 function lsTree(rev: string, ...paths: string[]): string[] {
-  return execFileSync('git', ['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev, '--', ...paths], { cwd: repo.dir, encoding: 'utf8' }).split('\0').filter(Boolean).sort();
+  return execFileSync('git', ['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev, '--', ...paths], {
+    cwd: repo.dir,
+    encoding: 'utf8',
+  })
+    .split('\0')
+    .filter(Boolean)
+    .sort();
 }
 
 describe('GitObjectReader', () => {

@@ -15,14 +15,21 @@ function tempDir(): string {
   return d;
 }
 
-const src = (text: string | Uint8Array, file = 'f.yaml') => loadSources([{ file, bytes: typeof text === 'string' ? new TextEncoder().encode(text) : text }]);
+const src = (text: string | Uint8Array, file = 'f.yaml') =>
+  loadSources([{ file, bytes: typeof text === 'string' ? new TextEncoder().encode(text) : text }]);
 const brief = (r: ReturnType<typeof src>) => r.diagnostics.map((d) => `${d.rule}@${d.file}:${d.line}:${d.column}`);
-const cnp = (name: string) => `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: ${name}}\nspec:\n  endpointSelector: {}\n`;
+const cnp = (name: string) =>
+  `apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: ${name}}\nspec:\n  endpointSelector: {}\n`;
 
 describe('loader: hostile input', () => {
   it('alias bomb (billion laughs) is refused, not expanded', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
     const t = performance.now();
     const r = src(`${lines.join('\n')}\n`, 'bomb.yaml');
     expect(performance.now() - t).toBeLessThan(2000);
@@ -79,7 +86,10 @@ describe('loader: hostile input', () => {
 
 describe('loader: documents', () => {
   it('missing kind, unknown kind and wrong apiVersion each get one diagnostic; good documents survive', () => {
-    const r = src(`metadata: {name: a}\n---\napiVersion: cilium.io/v2\nkind: Gadget\n---\napiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\n---\n${cnp('c')}`, 'k.yaml');
+    const r = src(
+      `metadata: {name: a}\n---\napiVersion: cilium.io/v2\nkind: Gadget\n---\napiVersion: cilium.io/v1\nkind: CiliumNetworkPolicy\nmetadata: {name: b}\n---\n${cnp('c')}`,
+      'k.yaml',
+    );
     expect(brief(r)).toEqual(['load/missing-kind@k.yaml:1:1', 'load/unknown-kind@k.yaml:4:7', 'load/unknown-apiversion@k.yaml:6:13']);
     expect(r.documents.map((d) => d.name)).toEqual(['b', 'c']);
   });
@@ -108,7 +118,8 @@ describe('loader: documents', () => {
   });
 
   it("typed lists (PodList, NamespaceList) give their items the list's kind and apiVersion", () => {
-    const list = 'kind: PodList\napiVersion: v1\nitems:\n- metadata: {name: p, namespace: x}\n  spec: {}\n- kind: Pod\n  apiVersion: v1\n  metadata: {name: q}\n';
+    const list =
+      'kind: PodList\napiVersion: v1\nitems:\n- metadata: {name: p, namespace: x}\n  spec: {}\n- kind: Pod\n  apiVersion: v1\n  metadata: {name: q}\n';
     const r = src(list, 'pods.yaml');
     expect(r.diagnostics).toEqual([]);
     expect(r.documents.map((d) => [d.kind, d.apiVersion, d.name, d.namespace, d.provenance.line, d.value['kind']])).toEqual([
@@ -120,7 +131,10 @@ describe('loader: documents', () => {
   });
 
   it('JSON: parsed with positions found on demand; syntax errors at their place; foreign JSON ignored', () => {
-    const r = src('{\n  "apiVersion": "cilium.io/v2",\n  "kind": "CiliumNetworkPolicy",\n  "metadata": {"name": "j"},\n  "spec": {"endpointSelector": {}}\n}\n', 'p.json');
+    const r = src(
+      '{\n  "apiVersion": "cilium.io/v2",\n  "kind": "CiliumNetworkPolicy",\n  "metadata": {"name": "j"},\n  "spec": {"endpointSelector": {}}\n}\n',
+      'p.json',
+    );
     expect(r.diagnostics).toEqual([]);
     expect(r.documents[0]!.locate(['spec', 'endpointSelector'], { key: true })).toMatchObject({ file: 'p.json', line: 5, column: 12 });
     expect(brief(src('{"kind": "Pod",\n "apiVersion": }', 'bad.json'))).toEqual(['load/json-syntax@bad.json:2:16']);
@@ -141,7 +155,12 @@ describe('loader: documents', () => {
       ['one', 2, 0],
       ['two', 9, 2],
     ]);
-    expect(r.documents[1]!.locate(['spec', 'endpointSelector'], { key: true })).toMatchObject({ line: 13, column: 3, endLine: 13, endColumn: 19 });
+    expect(r.documents[1]!.locate(['spec', 'endpointSelector'], { key: true })).toMatchObject({
+      line: 13,
+      column: 3,
+      endLine: 13,
+      endColumn: 19,
+    });
     expect(r.documents[1]!.locate(['metadata', 'name'])).toMatchObject({ line: 11, column: 18 });
   });
 

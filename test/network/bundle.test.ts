@@ -75,7 +75,10 @@ describe('bundle', () => {
 
   it('refuses to write a bundle for a policy set with errors', async () => {
     const d = await tmp();
-    await writeFile(path.join(d, 'bad.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  egress:\n  - toCIDR: [not-a-cidr]\n');
+    await writeFile(
+      path.join(d, 'bad.yaml'),
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  egress:\n  - toCIDR: [not-a-cidr]\n',
+    );
     const r = await buildFromSources({ paths: [path.relative(root, d)], inventory: ['policies/inventory.yaml'], root });
     expect(r.bundle).toBeUndefined();
     expect(r.diagnostics.map((x) => [x.rule, x.line])).toEqual([['network/invalid-cidr', 7]]);
@@ -87,7 +90,16 @@ describe('portBlocks', () => {
     [80, 80, [[80, 16]]],
     [0, 65535, [[0, 0]]],
     [8000, 8007, [[8000, 13]]],
-    [8443, 8450, [[8443, 16], [8444, 14], [8448, 15], [8450, 16]]],
+    [
+      8443,
+      8450,
+      [
+        [8443, 16],
+        [8444, 14],
+        [8448, 15],
+        [8450, 16],
+      ],
+    ],
   ])('%i-%i', (lo, hi, want) => {
     expect(portBlocks(lo, hi).map((b) => [b.port, b.bits])).toEqual(want);
   });

@@ -25,7 +25,10 @@ function refContains(outer: Prefix, inner: Prefix): boolean {
   return true;
 }
 
-const octet = fc.oneof(fc.integer({ min: 0, max: 255 }).map(String), fc.constantFrom('', '256', '999', '1000', '01', '007', 'a', '-1', ' 1'));
+const octet = fc.oneof(
+  fc.integer({ min: 0, max: 255 }).map(String),
+  fc.constantFrom('', '256', '999', '1000', '01', '007', 'a', '-1', ' 1'),
+);
 const v4ish = fc.oneof(
   fc.tuple(octet, octet, octet, octet).map((p) => p.join('.')),
   fc.array(octet, { minLength: 0, maxLength: 6 }).map((p) => p.join('.')),
@@ -65,7 +68,8 @@ describe('IPv6 parsing', () => {
   it('takes an embedded IPv4 address only at the end, and no zone', () => {
     expect([...parseAddress('::ffff:10.1.2.3')!.addr]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3]);
     expect(parseAddress('64:ff9b::192.0.2.1')?.family).toBe(6);
-    for (const s of ['1.2.3.4::', '1.2.3.4::ff', '::1.2.3.4:ff', '::1%eth0', 'fe80::1%25eth0', '1::2::3', '1:2:3:4:5:6:7:8:9']) expect(parseAddress(s), s).toBeUndefined();
+    for (const s of ['1.2.3.4::', '1.2.3.4::ff', '::1.2.3.4:ff', '::1%eth0', 'fe80::1%25eth0', '1::2::3', '1:2:3:4:5:6:7:8:9'])
+      expect(parseAddress(s), s).toBeUndefined();
   });
 
   it('strict prefixes refuse IPv4 octets with a leading zero, in either family, and keep IPv6 groups as written', () => {
@@ -80,14 +84,20 @@ describe('IPv6 parsing', () => {
 });
 
 describe('prefixContains', () => {
-  const v4Prefix = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 })).map(([a, b]) => parsePrefix(`${a.join('.')}/${b}`)!);
-  const v6Prefix = fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 })).map(([w, b]) => parsePrefix(`${w.map((x) => x.toString(16)).join(':')}/${b}`)!);
+  const v4Prefix = fc
+    .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }))
+    .map(([a, b]) => parsePrefix(`${a.join('.')}/${b}`)!);
+  const v6Prefix = fc
+    .tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 }))
+    .map(([w, b]) => parsePrefix(`${w.map((x) => x.toString(16)).join(':')}/${b}`)!);
   it('agrees with masking byte by byte (both families, related and unrelated prefixes)', () => {
     fc.assert(
       fc.property(fc.oneof(v4Prefix, v6Prefix), fc.oneof(v4Prefix, v6Prefix), fc.integer({ min: 0, max: 128 }), (a, b, cut) => {
         expect(prefixContains(a, b)).toBe(refContains(a, b));
         // A prefix of b itself (shorter) must contain it.
-        const shorter = parsePrefix(`${b.family === 4 ? [...b.addr].join('.') : [...Array(8).keys()].map((i) => ((b.addr[2 * i]! << 8) | b.addr[2 * i + 1]!).toString(16)).join(':')}/${Math.min(cut, b.bits)}`)!;
+        const shorter = parsePrefix(
+          `${b.family === 4 ? [...b.addr].join('.') : [...Array(8).keys()].map((i) => ((b.addr[2 * i]! << 8) | b.addr[2 * i + 1]!).toString(16)).join(':')}/${Math.min(cut, b.bits)}`,
+        )!;
         expect(prefixContains(shorter, b)).toBe(true);
       }),
       { numRuns: 2000 },

@@ -16,7 +16,15 @@ afterAll(async () => {
 });
 
 function io(cwd = root): CommandIO & { out: string; err: string } {
-  const x = { out: '', err: '', cwd, env: { NO_COLOR: '1' }, isTTY: false, stdout: (s: string) => void (x.out += s), stderr: (s: string) => void (x.err += s) };
+  const x = {
+    out: '',
+    err: '',
+    cwd,
+    env: { NO_COLOR: '1' },
+    isTTY: false,
+    stdout: (s: string) => void (x.out += s),
+    stderr: (s: string) => void (x.err += s),
+  };
   return x;
 }
 
@@ -25,7 +33,9 @@ describe('weir build / verify / explain / test', () => {
     const d = await mkdtemp(path.join(tmpdir(), 'weirnet-cli-'));
     dirs.push(d);
     const b = io();
-    expect(await buildCommand.run(['policies/network', '--inventory', 'policies/inventory.yaml', '--out', d, '--format', 'json'], b)).toBe(0);
+    expect(await buildCommand.run(['policies/network', '--inventory', 'policies/inventory.yaml', '--out', d, '--format', 'json'], b)).toBe(
+      0,
+    );
     const summary = JSON.parse(b.out) as { ok: boolean; nodes: number; endpoints: number };
     expect(summary).toMatchObject({ ok: true, nodes: 2, endpoints: 13 });
     const v = io();
@@ -46,24 +56,51 @@ describe('weir build / verify / explain / test', () => {
   it('build exits 1 with file:line diagnostics for a bad policy', async () => {
     const d = await mkdtemp(path.join(root, '.weirnet-cli-'));
     dirs.push(d);
-    await writeFile(path.join(d, 'p.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: "99999"}]}]\n');
+    await writeFile(
+      path.join(d, 'p.yaml'),
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: "99999"}]}]\n',
+    );
     const b = io();
-    expect(await buildCommand.run([path.relative(root, d), '--inventory', 'policies/inventory.yaml', '--out', path.join(d, 'out')], b)).toBe(1);
+    expect(
+      await buildCommand.run([path.relative(root, d), '--inventory', 'policies/inventory.yaml', '--out', path.join(d, 'out')], b),
+    ).toBe(1);
     expect(b.err).toMatch(/p\.yaml:8:\d+: error: port 99999 is outside 0-65535 \[network\/invalid-port\]/);
   });
 
   it('build goes on when a named port is declared by no pod: the rule matches nothing, as in Cilium', async () => {
     const d = await mkdtemp(path.join(root, '.weirnet-cli-'));
     dirs.push(d);
-    await writeFile(path.join(d, 'p.yaml'), 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: nosuch}]}]\n');
+    await writeFile(
+      path.join(d, 'p.yaml'),
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: default}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: nosuch}]}]\n',
+    );
     const b = io();
-    expect(await buildCommand.run([path.relative(root, d), '--inventory', 'policies/inventory.yaml', '--out', path.join(d, 'out')], b)).toBe(0);
+    expect(
+      await buildCommand.run([path.relative(root, d), '--inventory', 'policies/inventory.yaml', '--out', path.join(d, 'out')], b),
+    ).toBe(0);
     expect(b.err).not.toMatch(/error/);
   });
 
   it('explain names the deciding rule and map entry', async () => {
     const e = io();
-    expect(await explainCommand.run(['--from', 'default/xwing', '--to', 'default/deathstar-6fb5694d48-5hmds', '--port', '80/TCP', '--format', 'json', 'policies/network', '--inventory', 'policies/inventory.yaml'], e)).toBe(0);
+    expect(
+      await explainCommand.run(
+        [
+          '--from',
+          'default/xwing',
+          '--to',
+          'default/deathstar-6fb5694d48-5hmds',
+          '--port',
+          '80/TCP',
+          '--format',
+          'json',
+          'policies/network',
+          '--inventory',
+          'policies/inventory.yaml',
+        ],
+        e,
+      ),
+    ).toBe(0);
     const x = JSON.parse(e.out) as { verdict: string; steps: { direction: string; reason: string }[] };
     expect(x.verdict).toBe('deny');
     expect(x.steps.map((s) => [s.direction, s.reason])).toEqual([
@@ -72,7 +109,9 @@ describe('weir build / verify / explain / test', () => {
     ]);
     await expect(explainCommand.run(['--from', 'nonsense', '--to', 'x/y', '--port', '80'], io())).rejects.toThrow(/not a peer/);
     const dump = io();
-    expect(await explainCommand.run(['--endpoint', 'default/tiefighter', 'policies/network', '--inventory', 'policies/inventory.yaml'], dump)).toBe(0);
+    expect(
+      await explainCommand.run(['--endpoint', 'default/tiefighter', 'policies/network', '--inventory', 'policies/inventory.yaml'], dump),
+    ).toBe(0);
     expect(dump.out).toMatch(/^Endpoint default\/tiefighter .*egress enforced\)\nPOLICY +DIRECTION +IDENTITY/);
     expect(dump.out).toMatch(/Allow +Egress +266 .* 80\/TCP +64 /);
   });
@@ -114,7 +153,9 @@ spec:
     );
     const t = io();
     expect(await testCommand.run([path.relative(root, d), '--format', 'junit'], t)).toBe(1);
-    expect(t.out).toMatch(/<testcase classname="[^"]*t\.yaml" name="wrong on purpose" time="[\d.]+">\s*<failure message="expected allow, got deny">/);
+    expect(t.out).toMatch(
+      /<testcase classname="[^"]*t\.yaml" name="wrong on purpose" time="[\d.]+">\s*<failure message="expected allow, got deny">/,
+    );
     expect(t.out).toMatch(/tests="2" failures="1"/);
   });
 });

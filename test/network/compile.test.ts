@@ -3,8 +3,14 @@ import { evaluate } from '../../compiler/ir/network/index.js';
 import { compileText, smallInventory } from './helpers.js';
 
 const w = (x: string) => ({ workload: x });
-const verdict = (ir: Parameters<typeof evaluate>[0], from: object, to: object, port: number, protocol = 'TCP', http?: { method: string; path: string }) =>
-  evaluate(ir, { from: from as never, to: to as never, protocol, port, ...(http ? { http } : {}) }).verdict;
+const verdict = (
+  ir: Parameters<typeof evaluate>[0],
+  from: object,
+  to: object,
+  port: number,
+  protocol = 'TCP',
+  http?: { method: string; path: string },
+) => evaluate(ir, { from: from as never, to: to as never, protocol, port, ...(http ? { http } : {}) }).verdict;
 
 describe('network compile + evaluate: Cilium semantics', () => {
   it('no policy: everything allowed', () => {
@@ -217,7 +223,9 @@ spec:
     const l = lowerNetwork(ir, { policyMaxEntries: 8 });
     expect(l.diagnostics).toHaveLength(1);
     expect(l.diagnostics[0]).toMatchObject({ rule: 'lower/policy-map-capacity', severity: 'error', file: 'policy.yaml', line: 7 });
-    expect(l.diagnostics[0]!.message).toMatch(/endpoint a\/db needs \d+ policy map entries, over the capacity of 8; largest contributors: CiliumNetworkPolicy\/a\/many-ports/);
+    expect(l.diagnostics[0]!.message).toMatch(
+      /endpoint a\/db needs \d+ policy map entries, over the capacity of 8; largest contributors: CiliumNetworkPolicy\/a\/many-ports/,
+    );
   });
 
   it('evaluate names the deciding rule with file and line', () => {

@@ -42,6 +42,8 @@ describe('upstream Cilium example policies (test/corpus/cilium)', () => {
     // The classes exported for kernel replay carry the fields compiler/verify/kernel.ts reads.
     const classes = bundleClasses(rb, ir);
     expect(classes.length).toBeGreaterThan(100);
-    expect(Object.keys(classes[0]!)).toEqual(expect.arrayContaining(['endpointId', 'direction', 'peerIdentity', 'protocol', 'port', 'expected']));
+    expect(Object.keys(classes[0]!)).toEqual(
+      expect.arrayContaining(['endpointId', 'direction', 'peerIdentity', 'protocol', 'port', 'expected']),
+    );
   }, 120_000);
 });

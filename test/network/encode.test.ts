@@ -26,7 +26,20 @@ describe('netLayouts', () => {
   });
 
   it('constants agree with weir_net.h', () => {
-    for (const n of ['WEIR_DIR_INGRESS', 'WEIR_DIR_EGRESS', 'WEIR_VERDICT_ALLOW', 'WEIR_VERDICT_DENY', 'WEIR_VERDICT_REDIRECT', 'WEIR_FLAG_AUDIT', 'WEIR_AUTH_REQUIRED', 'WEIR_EP_INGRESS_ENFORCED', 'WEIR_EP_EGRESS_ENFORCED', 'WEIR_POLICY_MAX_ENTRIES_DEFAULT', 'WEIR_ENDPOINTS_MAX', 'WEIR_IPCACHE_MAX_ENTRIES'] as const) {
+    for (const n of [
+      'WEIR_DIR_INGRESS',
+      'WEIR_DIR_EGRESS',
+      'WEIR_VERDICT_ALLOW',
+      'WEIR_VERDICT_DENY',
+      'WEIR_VERDICT_REDIRECT',
+      'WEIR_FLAG_AUDIT',
+      'WEIR_AUTH_REQUIRED',
+      'WEIR_EP_INGRESS_ENFORCED',
+      'WEIR_EP_EGRESS_ENFORCED',
+      'WEIR_POLICY_MAX_ENTRIES_DEFAULT',
+      'WEIR_ENDPOINTS_MAX',
+      'WEIR_IPCACHE_MAX_ENTRIES',
+    ] as const) {
       expect((enc as unknown as Record<string, number>)[n], n).toBe(define(n));
     }
   });
@@ -108,7 +121,16 @@ describe('encoders', () => {
     b.set([0xfd, 0, 2, 0], l.fields.saddr.offset);
     b[l.fields.saddr.offset + 15] = 0x12;
     b[l.fields.daddr.offset + 15] = 1;
-    expect(enc.decodeNetEvent(b)).toMatchObject({ tsNs: 123n, cookie: 77, family: 6, reason: 'policy-deny', direction: 'egress', dport: 443, saddr: 'fd00:200::12', daddr: '::1' });
+    expect(enc.decodeNetEvent(b)).toMatchObject({
+      tsNs: 123n,
+      cookie: 77,
+      family: 6,
+      reason: 'policy-deny',
+      direction: 'egress',
+      dport: 443,
+      saddr: 'fd00:200::12',
+      daddr: '::1',
+    });
     b[l.fields.reason.offset] = 9;
     expect(enc.decodeNetEvent(b).reason).toBe('unknown(9)');
   });

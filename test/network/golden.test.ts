@@ -13,7 +13,8 @@ const goldenDir = path.join(root, 'test/golden/network');
 function golden(name: string, actual: string): void {
   const file = path.join(goldenDir, name);
   if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    if (process.env['CI'] === 'true' && !existsSync(file)) throw new Error(`golden file ${name} is missing; run UPDATE_GOLDEN=1 npx vitest run test/network/golden.test.ts`);
+    if (process.env['CI'] === 'true' && !existsSync(file))
+      throw new Error(`golden file ${name} is missing; run UPDATE_GOLDEN=1 npx vitest run test/network/golden.test.ts`);
     mkdirSync(goldenDir, { recursive: true });
     writeFileSync(file, actual);
   }
@@ -30,9 +31,29 @@ describe('golden network outputs', async () => {
   });
 
   it.each([
-    ['explain-landing.txt', { from: { workload: 'default/tiefighter' }, to: { workload: 'default/deathstar-6fb5694d48-5hmds' }, protocol: 'TCP', port: 80, http: { method: 'POST', path: '/v1/request-landing' } }],
-    ['explain-xwing.txt', { from: { workload: 'default/xwing' }, to: { workload: 'default/deathstar-6fb5694d48-5hmds' }, protocol: 'TCP', port: 80 }],
-    ['explain-crawler-fqdn.txt', { from: { workload: 'tenant-jobs/crawler-6b9f4d7c5-x8z1c' }, to: { fqdn: 'api.github.com', ip: '140.82.112.5' }, protocol: 'TCP', port: 443 }],
+    [
+      'explain-landing.txt',
+      {
+        from: { workload: 'default/tiefighter' },
+        to: { workload: 'default/deathstar-6fb5694d48-5hmds' },
+        protocol: 'TCP',
+        port: 80,
+        http: { method: 'POST', path: '/v1/request-landing' },
+      },
+    ],
+    [
+      'explain-xwing.txt',
+      { from: { workload: 'default/xwing' }, to: { workload: 'default/deathstar-6fb5694d48-5hmds' }, protocol: 'TCP', port: 80 },
+    ],
+    [
+      'explain-crawler-fqdn.txt',
+      {
+        from: { workload: 'tenant-jobs/crawler-6b9f4d7c5-x8z1c' },
+        to: { fqdn: 'api.github.com', ip: '140.82.112.5' },
+        protocol: 'TCP',
+        port: 443,
+      },
+    ],
   ] as const)('%s', (name, flow) => {
     golden(name, renderExplanation(r.ir, explainFlow(r.ir, r.lowered, flow as never)));
   });

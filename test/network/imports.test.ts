@@ -34,14 +34,18 @@ describe('compiler imports', () => {
   const graph = importGraph();
 
   it('compiler/model imports nothing above it', () => {
-    const up = [...graph].flatMap(([f, ts]) => (f.startsWith('compiler/model/') ? ts.filter((t) => !t.startsWith('compiler/model/')).map((t) => `${f} -> ${t}`) : []));
+    const up = [...graph].flatMap(([f, ts]) =>
+      f.startsWith('compiler/model/') ? ts.filter((t) => !t.startsWith('compiler/model/')).map((t) => `${f} -> ${t}`) : [],
+    );
     expect(up).toEqual([]);
   });
 
   it('lowering and the reference evaluator do not import each other', () => {
     const evaluator = 'compiler/ir/network/evaluate.ts';
     const crossing = [...graph].flatMap(([f, ts]) =>
-      ts.filter((t) => (f.startsWith('compiler/lower/') && t === evaluator) || (f === evaluator && t.startsWith('compiler/lower/'))).map((t) => `${f} -> ${t}`),
+      ts
+        .filter((t) => (f.startsWith('compiler/lower/') && t === evaluator) || (f === evaluator && t.startsWith('compiler/lower/')))
+        .map((t) => `${f} -> ${t}`),
     );
     expect(crossing).toEqual([]);
   });

@@ -23,9 +23,14 @@ function dir(files: Record<string, string>): string {
   return d;
 }
 const inv = (yaml: string) => loadInventory(loadSources([{ file: 'inv.yaml', bytes: new TextEncoder().encode(yaml) }]).documents);
-const names = (r: ReturnType<typeof inv>) => workloadsOf(r.inventory.pods, r.inventory.hostNetworkPods).map((w) => `${w.namespace}/${w.name}[${w.kind}]${w.hostNetwork ? ' host' : ''}`);
-const owned = (kind: string, name: string, controller = true) => `ownerReferences: [{apiVersion: apps/v1, kind: ${kind}, name: ${name}, controller: ${controller}}]`;
-const pod = (name: string, meta: string, spec = '{containers: [{name: c}]}', status = '{podIP: 10.0.0.9, hostIP: 192.168.0.1}') => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: shop, labels: {app: ${name.split('-')[0]}}, ${meta}}\nspec: ${spec}\nstatus: ${status}\n`;
+const names = (r: ReturnType<typeof inv>) =>
+  workloadsOf(r.inventory.pods, r.inventory.hostNetworkPods).map(
+    (w) => `${w.namespace}/${w.name}[${w.kind}]${w.hostNetwork ? ' host' : ''}`,
+  );
+const owned = (kind: string, name: string, controller = true) =>
+  `ownerReferences: [{apiVersion: apps/v1, kind: ${kind}, name: ${name}, controller: ${controller}}]`;
+const pod = (name: string, meta: string, spec = '{containers: [{name: c}]}', status = '{podIP: 10.0.0.9, hostIP: 192.168.0.1}') =>
+  `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: shop, labels: {app: ${name.split('-')[0]}}, ${meta}}\nspec: ${spec}\nstatus: ${status}\n`;
 
 describe('inventory readers: the forms a cluster dump comes in', () => {
   const namespaces = 'kind: NamespaceList\napiVersion: v1\nitems:\n- metadata: {name: shop, labels: {team: a}}\n- metadata: {name: ops}\n';
@@ -33,8 +38,26 @@ describe('inventory readers: the forms a cluster dump comes in', () => {
     kind: 'PodList',
     apiVersion: 'v1',
     items: [
-      { metadata: { name: 'web-7d9f8c6b5d-x2k9p', namespace: 'shop', labels: { app: 'web', 'pod-template-hash': '7d9f8c6b5d' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9f8c6b5d', controller: true }] }, spec: { nodeName: 'n1', containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }] }, status: { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.1' }] } },
-      { metadata: { name: 'agent-4hx2q', namespace: 'ops', labels: { app: 'agent' }, ownerReferences: [{ kind: 'DaemonSet', name: 'agent', controller: true }] }, spec: { nodeName: 'n1', hostNetwork: true, containers: [{ name: 'c' }] }, status: { podIP: '192.168.0.1', hostIP: '192.168.0.1' } },
+      {
+        metadata: {
+          name: 'web-7d9f8c6b5d-x2k9p',
+          namespace: 'shop',
+          labels: { app: 'web', 'pod-template-hash': '7d9f8c6b5d' },
+          ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9f8c6b5d', controller: true }],
+        },
+        spec: { nodeName: 'n1', containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }] },
+        status: { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.1' }] },
+      },
+      {
+        metadata: {
+          name: 'agent-4hx2q',
+          namespace: 'ops',
+          labels: { app: 'agent' },
+          ownerReferences: [{ kind: 'DaemonSet', name: 'agent', controller: true }],
+        },
+        spec: { nodeName: 'n1', hostNetwork: true, containers: [{ name: 'c' }] },
+        status: { podIP: '192.168.0.1', hostIP: '192.168.0.1' },
+      },
     ],
   });
   const manifests = [
@@ -74,7 +97,9 @@ describe('inventory readers: the forms a cluster dump comes in', () => {
     // Files weir does not read are reported once, as info, never skipped in silence.
     const info = r.diagnostics.filter((x) => x.severity === 'info');
     expect(info.map((x) => [x.rule, x.file])).toEqual([['load/not-read', '.']]);
-    expect(info[0]!.message).toBe('2 files under . are not read (weir reads .yaml, .yml and .json files): README.md, notes.txt; list them under `ignore` in .weir.yaml to leave them out');
+    expect(info[0]!.message).toBe(
+      '2 files under . are not read (weir reads .yaml, .yml and .json files): README.md, notes.txt; list them under `ignore` in .weir.yaml to leave them out',
+    );
   });
 
   it('pods in every state: without IP, pending, host network, without namespace, finished', () => {
@@ -82,7 +107,12 @@ describe('inventory readers: the forms a cluster dump comes in', () => {
       [
         pod('pending-a', owned('Job', 'pending'), '{containers: [{name: c}]}', '{phase: Pending}'),
         pod('noip-b', owned('DaemonSet', 'noip'), '{nodeName: n2, containers: [{name: c}]}', '{}'),
-        pod('etcd-n1', 'ownerReferences: [{apiVersion: v1, kind: Node, name: n1, controller: true}]', '{nodeName: n1, hostNetwork: true, containers: [{name: c}]}', '{podIP: 192.168.0.1}'),
+        pod(
+          'etcd-n1',
+          'ownerReferences: [{apiVersion: v1, kind: Node, name: n1, controller: true}]',
+          '{nodeName: n1, hostNetwork: true, containers: [{name: c}]}',
+          '{podIP: 192.168.0.1}',
+        ),
         'apiVersion: v1\nkind: Pod\nmetadata: {name: bare, labels: {app: bare}}\nspec: {containers: [{name: c}]}\nstatus: {podIP: 10.0.0.5}\n',
         pod('done-x', owned('Job', 'done'), '{containers: [{name: c}]}', '{phase: Succeeded, podIP: 10.0.0.7}'),
         pod('new-y', owned('DaemonSet', 'new'), '{containers: [{name: c}]}', '{phase: Running, podIP: 10.0.0.7}'),
@@ -90,7 +120,14 @@ describe('inventory readers: the forms a cluster dump comes in', () => {
       ].join('---\n'),
     );
     expect(r.diagnostics).toEqual([]);
-    expect(names(r)).toEqual(['default/bare[Pod]', 'shop/done[Job]', 'shop/etcd-n1[Pod] host', 'shop/new[DaemonSet]', 'shop/noip[DaemonSet]', 'shop/pending[Job]']);
+    expect(names(r)).toEqual([
+      'default/bare[Pod]',
+      'shop/done[Job]',
+      'shop/etcd-n1[Pod] host',
+      'shop/new[DaemonSet]',
+      'shop/noip[DaemonSet]',
+      'shop/pending[Job]',
+    ]);
     const byName = new Map([...r.inventory.pods, ...(r.inventory.hostNetworkPods ?? [])].map((p) => [p.name, p]));
     expect(byName.get('pending-a')!.ips).toEqual([]);
     expect(byName.get('noip-b')!.node).toBe('n2');
@@ -103,26 +140,49 @@ describe('inventory readers: the forms a cluster dump comes in', () => {
   });
 
   it.each<[string, string, string]>([
-    ['a ReplicaSet whose Deployment is absent keeps its own name', pod('api-5c9dd7c9c-r66p2', owned('ReplicaSet', 'api-5c9dd7c9c')), 'shop/api-5c9dd7c9c[ReplicaSet]'],
+    [
+      'a ReplicaSet whose Deployment is absent keeps its own name',
+      pod('api-5c9dd7c9c-r66p2', owned('ReplicaSet', 'api-5c9dd7c9c')),
+      'shop/api-5c9dd7c9c[ReplicaSet]',
+    ],
     [
       'the ReplicaSet object names its Deployment, which is present',
-      [pod('api-5c9dd7c9c-r66p2', owned('ReplicaSet', 'api-5c9dd7c9c')), `apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: api-5c9dd7c9c, namespace: shop, ${owned('Deployment', 'api')}}\nspec: {template: {metadata: {labels: {app: api}}}}\n`, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec: {template: {metadata: {labels: {app: api}}}}\n'].join('---\n'),
+      [
+        pod('api-5c9dd7c9c-r66p2', owned('ReplicaSet', 'api-5c9dd7c9c')),
+        `apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: api-5c9dd7c9c, namespace: shop, ${owned('Deployment', 'api')}}\nspec: {template: {metadata: {labels: {app: api}}}}\n`,
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec: {template: {metadata: {labels: {app: api}}}}\n',
+      ].join('---\n'),
       'shop/api[Deployment]',
     ],
     [
       'pod-template-hash ties the ReplicaSet to a Deployment of the input',
-      [`apiVersion: v1\nkind: Pod\nmetadata: {name: api-5c9dd7c9c-r66p2, namespace: shop, labels: {app: api, pod-template-hash: 5c9dd7c9c}, ${owned('ReplicaSet', 'api-5c9dd7c9c')}}\nspec: {}\n`, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec: {template: {metadata: {labels: {app: api}}}}\n'].join('---\n'),
+      [
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: api-5c9dd7c9c-r66p2, namespace: shop, labels: {app: api, pod-template-hash: 5c9dd7c9c}, ${owned('ReplicaSet', 'api-5c9dd7c9c')}}\nspec: {}\n`,
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\nspec: {template: {metadata: {labels: {app: api}}}}\n',
+      ].join('---\n'),
       'shop/api[Deployment]',
     ],
     // The pod's name looks like a DaemonSet's pod; its owner says Job.
-    ['a Job pod is named after its Job', pod('ingress-nginx-admission-create-hp47w', owned('Job', 'ingress-nginx-admission-create')), 'shop/ingress-nginx-admission-create[Job]'],
+    [
+      'a Job pod is named after its Job',
+      pod('ingress-nginx-admission-create-hp47w', owned('Job', 'ingress-nginx-admission-create')),
+      'shop/ingress-nginx-admission-create[Job]',
+    ],
     [
       'a Job of a CronJob in the input is the CronJob',
-      [pod('report-28123-abcde', owned('Job', 'report-28123')), `apiVersion: batch/v1\nkind: Job\nmetadata: {name: report-28123, namespace: shop, ${owned('CronJob', 'report')}}\nspec: {template: {metadata: {labels: {app: report}}}}\n`, 'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report, namespace: shop}\nspec: {jobTemplate: {spec: {template: {metadata: {labels: {app: report}}}}}}\n'].join('---\n'),
+      [
+        pod('report-28123-abcde', owned('Job', 'report-28123')),
+        `apiVersion: batch/v1\nkind: Job\nmetadata: {name: report-28123, namespace: shop, ${owned('CronJob', 'report')}}\nspec: {template: {metadata: {labels: {app: report}}}}\n`,
+        'apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report, namespace: shop}\nspec: {jobTemplate: {spec: {template: {metadata: {labels: {app: report}}}}}}\n',
+      ].join('---\n'),
       'shop/report[CronJob]',
     ],
     ['an owner that is not the controller does not name the pod', pod('solo', owned('ReplicaSet', 'other', false)), 'shop/solo[Pod]'],
-    ['an owner reference without kind names the pod, as a Pod', pod('p-1', 'ownerReferences: [{name: internal, controller: true}]'), 'shop/internal[Pod]'],
+    [
+      'an owner reference without kind names the pod, as a Pod',
+      pod('p-1', 'ownerReferences: [{name: internal, controller: true}]'),
+      'shop/internal[Pod]',
+    ],
     ['a StatefulSet pod', pod('db-0', owned('StatefulSet', 'db')), 'shop/db[StatefulSet]'],
   ])('%s', (_, yaml, want) => {
     expect(names(inv(yaml))).toEqual([want]);
@@ -132,10 +192,23 @@ describe('inventory readers: the forms a cluster dump comes in', () => {
     const d = dir({
       'pods.yaml': [
         pod('ingress-nginx-admission-create-hp47w', owned('Job', 'ingress-nginx-admission-create')),
-        pod('etcd-minikube', 'ownerReferences: [{apiVersion: v1, kind: Node, name: minikube, controller: true}]', '{nodeName: minikube, hostNetwork: true}', '{podIP: 192.168.49.2}'),
+        pod(
+          'etcd-minikube',
+          'ownerReferences: [{apiVersion: v1, kind: Node, name: minikube, controller: true}]',
+          '{nodeName: minikube, hostNetwork: true}',
+          '{podIP: 192.168.49.2}',
+        ),
       ].join('---\n'),
     });
-    const x: CommandIO & { out: string; err: string } = { out: '', err: '', cwd: d, isTTY: false, env: {}, stdout: (s) => void (x.out += s), stderr: (s) => void (x.err += s) };
+    const x: CommandIO & { out: string; err: string } = {
+      out: '',
+      err: '',
+      cwd: d,
+      isTTY: false,
+      env: {},
+      stdout: (s) => void (x.out += s),
+      stderr: (s) => void (x.err += s),
+    };
     expect(await connectivityCommand.run(['.'], x)).toBe(0);
     expect(x.out).toBe(
       [
@@ -163,11 +236,20 @@ describe('input folders: what is read and what is left out', () => {
     const r = await loadPolicies(['.'], { root: d });
     expect(r.diagnostics).toEqual([]);
     expect(r.documents.map((x) => x.name)).toEqual(['p']);
-    expect(r.ignored.map((i) => `${i.file} ${i.what}`).sort()).toEqual(['chart/Chart.yaml Helm chart metadata', 'chart/templates/deploy.yaml Helm chart template (not rendered)', 'chart/values.yaml not a Kubernetes object', 'kustomization.yaml Kustomize configuration']);
+    expect(r.ignored.map((i) => `${i.file} ${i.what}`).sort()).toEqual([
+      'chart/Chart.yaml Helm chart metadata',
+      'chart/templates/deploy.yaml Helm chart template (not rendered)',
+      'chart/values.yaml not a Kubernetes object',
+      'kustomization.yaml Kustomize configuration',
+    ]);
   });
 
   it('ignore globs leave files out without a word; a file named on its own is always read', async () => {
-    const d = dir({ 'a/bad.yaml': 'kind: [\n', 'a/notes.md': 'x', 'b/p.yaml': 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p}\nspec: {endpointSelector: {}}\n' });
+    const d = dir({
+      'a/bad.yaml': 'kind: [\n',
+      'a/notes.md': 'x',
+      'b/p.yaml': 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p}\nspec: {endpointSelector: {}}\n',
+    });
     const r = await loadPolicies(['.'], { root: d, ignore: ['a/'] });
     expect(r.diagnostics).toEqual([]);
     expect(r.files).toEqual(['b/p.yaml']);

@@ -33,7 +33,16 @@ items:
       ),
     );
     expect(diagnostics).toEqual([]);
-    expect(inventory.pods).toEqual([expect.objectContaining({ namespace: 'shop', name: 'cart-5d9c', ips: ['10.244.0.5'], node: 'worker-1', serviceAccount: 'cart', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] })]);
+    expect(inventory.pods).toEqual([
+      expect.objectContaining({
+        namespace: 'shop',
+        name: 'cart-5d9c',
+        ips: ['10.244.0.5'],
+        node: 'worker-1',
+        serviceAccount: 'cart',
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      }),
+    ]);
     expect(inventory.nodes.map((n) => [n.name, n.ips])).toEqual([['worker-1', ['172.18.0.2']]]);
     expect(inventory.namespaces.find((n) => n.name === 'shop')!.labels).toEqual({ env: 'prod', 'kubernetes.io/metadata.name': 'shop' });
     expect(inventory.services[0]).toMatchObject({ name: 'cart', selector: { app: 'cart' }, clusterIPs: ['10.96.0.20'] });
@@ -100,7 +109,19 @@ describe('JSON inventories (kubectl get -A -o json)', () => {
     try {
       await writeFile(
         path.join(d, 'cluster.json'),
-        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'x', labels: { app: 'a' } }, spec: { nodeName: 'n' }, status: { podIP: '10.1.1.1' } }] }),
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              metadata: { name: 'p', namespace: 'x', labels: { app: 'a' } },
+              spec: { nodeName: 'n' },
+              status: { podIP: '10.1.1.1' },
+            },
+          ],
+        }),
       );
       await writeFile(path.join(d, 'broken.json'), '{"kind": ');
       const r = await readInventory(['cluster.json', 'broken.json'], { root: d });

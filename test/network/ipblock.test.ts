@@ -25,12 +25,16 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
 
   it('should enforce except clause while egress access to server in CIDR block', () => {
     // makeLargeCIDRForIP: the /4 around x/b's address.
-    const ir = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '0.0.0.0/4', except: [`${podIp('x', 'b')}/32`] } }])]);
+    const ir = compile([
+      egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '0.0.0.0/4', except: [`${podIp('x', 'b')}/32`] } }]),
+    ]);
     expectReachability(ir, reachability({ deny: [['x/a', 'x/b']] }));
   });
 
   it('should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is allowed', () => {
-    const first = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '0.0.0.0/4', except: [`${podIp('x', 'b')}/32`] } }])]);
+    const first = compile([
+      egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '0.0.0.0/4', except: [`${podIp('x', 'b')}/32`] } }]),
+    ]);
     expectReachability(first, reachability({ deny: [['x/a', 'x/b']] }));
     // UpdatePolicy: the policy of the same name now allows only x/b's address.
     const updated = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: `${podIp('x', 'b')}/32` } }])]);
@@ -43,7 +47,10 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
         apiVersion: 'networking.k8s.io/v1',
         kind: 'NetworkPolicy',
         metadata: { name: 'from-block', namespace: 'x' },
-        spec: { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.0.2.0/24', except: ['10.0.2.11/32'] } }] }] },
+        spec: {
+          podSelector: { matchLabels: { pod: 'a' } },
+          ingress: [{ from: [{ ipBlock: { cidr: '10.0.2.0/24', except: ['10.0.2.11/32'] } }] }],
+        },
       },
     ]);
     // y/a and y/c are inside, y/b (10.0.2.11) is excepted; z/a shares y/a's pod label but not its namespace.
@@ -51,23 +58,31 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
   });
 
   it('explain names the ipBlock and the pod address it covers', () => {
-    const ir = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } }])]);
+    const ir = compile([
+      egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } }]),
+    ]);
     const x = explainFlow(ir, lowerNetwork(ir), { from: { workload: 'x/a' }, to: { workload: 'y/c' }, protocol: 'TCP', port: 80 });
     expect(x.verdict).toBe('allow');
     expect(x.steps[0]!.ipBlock).toEqual({ pod: 'y/c', address: podIp('y', 'c'), block: '10.0.2.0/24 except 10.0.2.11/32' });
-    expect(renderExplanation(ir, x)).toContain('    ipBlock:   y/c has address 10.0.2.12 in ipBlock 10.0.2.0/24 except 10.0.2.11/32 (a NetworkPolicy ipBlock covers pod addresses)\n');
+    expect(renderExplanation(ir, x)).toContain(
+      '    ipBlock:   y/c has address 10.0.2.12 in ipBlock 10.0.2.0/24 except 10.0.2.11/32 (a NetworkPolicy ipBlock covers pod addresses)\n',
+    );
     const excepted = explainFlow(ir, lowerNetwork(ir), { from: { workload: 'x/a' }, to: { workload: 'y/b' }, protocol: 'TCP', port: 80 });
     expect(excepted.verdict).toBe('deny');
     expect(excepted.steps[0]!.ipBlock).toBeUndefined();
   });
 
   it('the plan names the ipBlock and the pod address with the deciding rule', async () => {
-    const policy = egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } }]);
+    const policy = egressPolicy('allow-client-a-via-cidr-egress-rule', [
+      { ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } },
+    ]);
     const rev = await compileRevision(docs('policies.yaml', stringify(policy)), docs('inventory.yaml', stringify(modelInventory)));
     const peer = (key: string) => rev.workloads.find((w) => `${w.namespace}/${w.name}` === key)!;
     const d = rev.oracle!({ src: peer('x/a'), dst: peer('y/c'), protocol: 'TCP', port: 80 });
     expect(d.ipBlock).toEqual({ pod: 'y/c', address: podIp('y', 'c'), block: '10.0.2.0/24 except 10.0.2.11/32' });
-    expect(decisionText(d)).toBe('allow by x/allow-client-a-via-cidr-egress-rule policies.yaml:13 (ipBlock 10.0.2.0/24 except 10.0.2.11/32 covers y/c at 10.0.2.12)');
+    expect(decisionText(d)).toBe(
+      'allow by x/allow-client-a-via-cidr-egress-rule policies.yaml:13 (ipBlock 10.0.2.0/24 except 10.0.2.11/32 covers y/c at 10.0.2.12)',
+    );
     const excepted = rev.oracle!({ src: peer('x/a'), dst: peer('y/b'), protocol: 'TCP', port: 80 });
     expect(excepted.verdict).toBe('deny');
     expect(excepted.ipBlock).toBeUndefined();
@@ -97,59 +112,90 @@ describe('ipBlock identity refinement (fast-check)', () => {
     return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${bits}`;
   };
   const blockArb = fc
-    .record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), bits: fc.constantFrom(22, 24, 26, 28, 30, 32), except: fc.array(fc.record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), extra: fc.integer({ min: 0, max: 8 }) }), { maxLength: 2 }) })
+    .record({
+      octet: fc.integer({ min: 0, max: 3 }),
+      low: fc.integer({ min: 0, max: 255 }),
+      bits: fc.constantFrom(22, 24, 26, 28, 30, 32),
+      except: fc.array(
+        fc.record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), extra: fc.integer({ min: 0, max: 8 }) }),
+        { maxLength: 2 },
+      ),
+    })
     .map(({ octet, low, bits, except }) => {
       const cidr = net(octet, low, bits);
       // Each exception lies inside the block: the block's address with some low bits of another, at a longer length.
       const ex = except.map((e) => {
         const eb = Math.min(32, bits + e.extra);
         const keep = (0xffffffff << (32 - bits)) >>> 0;
-        const mixed = ((((10 << 24) | (9 << 16) | (octet << 8) | low) & keep) | (((10 << 24) | (9 << 16) | (e.octet << 8) | e.low) & ~keep)) >>> 0;
+        const mixed =
+          ((((10 << 24) | (9 << 16) | (octet << 8) | low) & keep) | (((10 << 24) | (9 << 16) | (e.octet << 8) | e.low) & ~keep)) >>> 0;
         return net((mixed >>> 8) & 255, mixed & 255, eb);
       });
       return { cidr, except: [...new Set(ex)] };
     });
-  const podArb = fc.record({ ns: fc.constantFrom('a', 'b'), app: fc.constantFrom('web', 'db'), octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 1, max: 254 }) });
+  const podArb = fc.record({
+    ns: fc.constantFrom('a', 'b'),
+    app: fc.constantFrom('web', 'db'),
+    octet: fc.integer({ min: 0, max: 3 }),
+    low: fc.integer({ min: 1, max: 254 }),
+  });
 
   it('the maps and the evaluator allow exactly the pod addresses in cidr minus except', () => {
     fc.assert(
-      fc.property(fc.array(podArb, { minLength: 2, maxLength: 10 }), fc.array(blockArb, { minLength: 1, maxLength: 3 }), fc.boolean(), (pods, blocks, ingress) => {
-        const ips = [...new Set(pods.map((p) => `10.9.${p.octet}.${p.low}`))];
-        const inventory = {
-          apiVersion: 'weir.dev/v1alpha1',
-          kind: 'Inventory',
-          metadata: { name: 'gen' },
-          spec: {
-            nodes: [{ name: 'n1', ips: ['192.168.9.1'] }],
-            namespaces: [{ name: 'a' }, { name: 'b' }, { name: 'probe' }],
-            pods: [
-              { namespace: 'probe', name: 'subject', labels: { app: 'subject' }, ips: ['172.16.0.1'], node: 'n1' },
-              ...ips.map((ip, i) => ({ namespace: pods[i]!.ns, name: `p${i}`, labels: { app: pods[i]!.app }, ips: [ip], node: 'n1' })),
-            ],
-          },
-        };
-        const peers = blocks.map((b) => ({ ipBlock: b.except.length ? b : { cidr: b.cidr } }));
-        const ir = compile(
-          [
-            {
-              apiVersion: 'networking.k8s.io/v1',
-              kind: 'NetworkPolicy',
-              metadata: { name: 'blocks', namespace: 'probe' },
-              spec: { podSelector: {}, policyTypes: [ingress ? 'Ingress' : 'Egress'], ...(ingress ? { ingress: [{ from: peers }] } : { egress: [{ to: peers }] }) },
+      fc.property(
+        fc.array(podArb, { minLength: 2, maxLength: 10 }),
+        fc.array(blockArb, { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        (pods, blocks, ingress) => {
+          const ips = [...new Set(pods.map((p) => `10.9.${p.octet}.${p.low}`))];
+          const inventory = {
+            apiVersion: 'weir.dev/v1alpha1',
+            kind: 'Inventory',
+            metadata: { name: 'gen' },
+            spec: {
+              nodes: [{ name: 'n1', ips: ['192.168.9.1'] }],
+              namespaces: [{ name: 'a' }, { name: 'b' }, { name: 'probe' }],
+              pods: [
+                { namespace: 'probe', name: 'subject', labels: { app: 'subject' }, ips: ['172.16.0.1'], node: 'n1' },
+                ...ips.map((ip, i) => ({ namespace: pods[i]!.ns, name: `p${i}`, labels: { app: pods[i]!.app }, ips: [ip], node: 'n1' })),
+              ],
             },
-          ],
-          inventory,
-        );
-        ips.forEach((ip, i) => {
-          const inside = blocks.some((b) => ipBlockContains({ prefix: parsePrefix(b.cidr)!, except: b.except.map((x) => parsePrefix(x)!) }, ip));
-          const pod = { workload: `${pods[i]!.ns}/p${i}` };
-          const subject = { workload: 'probe/subject' };
-          const v = evaluateFlow(ir, ingress ? { from: pod, to: subject, protocol: 'TCP', port: 80 } : { from: subject, to: pod, protocol: 'TCP', port: 80 });
-          expect(`${ip} ${v.verdict}`).toBe(`${ip} ${inside ? 'allow' : 'deny'}`);
-        });
-        expectMapsAgree(ir);
-      }),
-      { numRuns: Number(process.env['WEIR_PROPERTY_RUNS'] ?? 40), seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : undefined },
+          };
+          const peers = blocks.map((b) => ({ ipBlock: b.except.length ? b : { cidr: b.cidr } }));
+          const ir = compile(
+            [
+              {
+                apiVersion: 'networking.k8s.io/v1',
+                kind: 'NetworkPolicy',
+                metadata: { name: 'blocks', namespace: 'probe' },
+                spec: {
+                  podSelector: {},
+                  policyTypes: [ingress ? 'Ingress' : 'Egress'],
+                  ...(ingress ? { ingress: [{ from: peers }] } : { egress: [{ to: peers }] }),
+                },
+              },
+            ],
+            inventory,
+          );
+          ips.forEach((ip, i) => {
+            const inside = blocks.some((b) =>
+              ipBlockContains({ prefix: parsePrefix(b.cidr)!, except: b.except.map((x) => parsePrefix(x)!) }, ip),
+            );
+            const pod = { workload: `${pods[i]!.ns}/p${i}` };
+            const subject = { workload: 'probe/subject' };
+            const v = evaluateFlow(
+              ir,
+              ingress ? { from: pod, to: subject, protocol: 'TCP', port: 80 } : { from: subject, to: pod, protocol: 'TCP', port: 80 },
+            );
+            expect(`${ip} ${v.verdict}`).toBe(`${ip} ${inside ? 'allow' : 'deny'}`);
+          });
+          expectMapsAgree(ir);
+        },
+      ),
+      {
+        numRuns: Number(process.env['WEIR_PROPERTY_RUNS'] ?? 40),
+        seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : undefined,
+      },
     );
   }, 120_000);
 });

@@ -54,8 +54,16 @@ describe('weir test --format junit', () => {
   }, 60_000);
 
   it('the validator can fail: the old shape (no errors attribute, raw control characters) is rejected', () => {
-    expect(xsdErrors('<?xml version="1.0"?>\n<testsuites><testsuite name="a" tests="1" failures="0"><testcase name="x"/></testsuite></testsuites>\n')).toMatch(/errors.*required/);
-    expect(xsdErrors('<?xml version="1.0"?>\n<testsuites><testsuite name="a\x1b[31m" tests="1" failures="0" errors="0"><testcase name="x"/></testsuite></testsuites>\n')).not.toBe('');
+    expect(
+      xsdErrors(
+        '<?xml version="1.0"?>\n<testsuites><testsuite name="a" tests="1" failures="0"><testcase name="x"/></testsuite></testsuites>\n',
+      ),
+    ).toMatch(/errors.*required/);
+    expect(
+      xsdErrors(
+        '<?xml version="1.0"?>\n<testsuites><testsuite name="a\x1b[31m" tests="1" failures="0" errors="0"><testcase name="x"/></testsuite></testsuites>\n',
+      ),
+    ).not.toBe('');
   });
 
   it('a wrong verdict is a <failure>, policies that do not compile an <error> naming the diagnostic, a malformed case an <error>', async () => {
@@ -104,9 +112,15 @@ spec:
     const { code, out } = await weirTest([path.relative(root, d)]);
     expect(code).toBe(1);
     expect(xsdErrors(out)).toBe('');
-    expect(out).toMatch(/<testcase classname="[^"]*verdicts\.yaml" name="wrong on purpose" time="[\d.]+">\s*<failure message="expected allow, got deny">[^<]*verdicts\.yaml:8: deny/);
-    expect(out).toMatch(/name="no expectation" time="[\d.]+">\s*<error message="expect must be allow or deny for a network case, not &quot;maybe&quot;" type="invalid-case">/);
-    expect(out).toMatch(/name="cannot run" time="[\d.]+">\s*<error message="the policies or inventory of this test do not compile" type="compile">[^<]*broken\.yaml:11:\d+: [^<]*99999[^<]*\[network\/invalid-port\]/);
+    expect(out).toMatch(
+      /<testcase classname="[^"]*verdicts\.yaml" name="wrong on purpose" time="[\d.]+">\s*<failure message="expected allow, got deny">[^<]*verdicts\.yaml:8: deny/,
+    );
+    expect(out).toMatch(
+      /name="no expectation" time="[\d.]+">\s*<error message="expect must be allow or deny for a network case, not &quot;maybe&quot;" type="invalid-case">/,
+    );
+    expect(out).toMatch(
+      /name="cannot run" time="[\d.]+">\s*<error message="the policies or inventory of this test do not compile" type="compile">[^<]*broken\.yaml:11:\d+: [^<]*99999[^<]*\[network\/invalid-port\]/,
+    );
     const top = attrs(/<testsuites [^>]*>/.exec(out)![0]);
     expect(top).toMatchObject({ tests: '3', failures: '1', errors: '2' });
     const broken = [...out.matchAll(/<testsuite [^>]*>/g)].map((m) => attrs(m[0])).find((s) => s['name']!.endsWith('broken.yaml'))!;
@@ -120,7 +134,9 @@ spec:
     const { code, out } = await weirTest([path.relative(root, d)]);
     expect(code).toBe(1);
     expect(xsdErrors(out)).toBe('');
-    expect(out).toMatch(/<testcase classname="[^"]*broken\.yaml" name="load\/yaml-syntax at line \d+" time="0\.000">\s*<error message="[^"]+" type="load\/yaml-syntax">/);
+    expect(out).toMatch(
+      /<testcase classname="[^"]*broken\.yaml" name="load\/yaml-syntax at line \d+" time="0\.000">\s*<error message="[^"]+" type="load\/yaml-syntax">/,
+    );
     const top = attrs(/<testsuites [^>]*>/.exec(out)![0]);
     expect(top).toMatchObject({ failures: '0', errors: top['tests'] });
     expect(Number(top['tests'])).toBeGreaterThan(0);
@@ -128,10 +144,17 @@ spec:
 
   it('names with control characters, markup and broken surrogates stay well-formed XML', () => {
     const name = 'evil \x1b[31mred\x1b[0m <b>&"quote"\x00\x07\ttab\nline \ud800 \uffff';
-    const xml = toJunit({ results: [{ file: 'a\x01.yaml', name, expect: 'allow', actual: 'deny', ok: false, detail: 'why\x08 </failure>', line: 3, time: 0.0123 }], diagnostics: [] });
+    const xml = toJunit({
+      results: [
+        { file: 'a\x01.yaml', name, expect: 'allow', actual: 'deny', ok: false, detail: 'why\x08 </failure>', line: 3, time: 0.0123 },
+      ],
+      diagnostics: [],
+    });
     expect(xsdErrors(xml)).toBe('');
     expect(xml).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
-    expect(xml).toContain('name="evil \\u001B[31mred\\u001B[0m &lt;b&gt;&amp;&quot;quote&quot;\\u0000\\u0007&#9;tab&#10;line \\uD800 \\uFFFF" time="0.012"');
+    expect(xml).toContain(
+      'name="evil \\u001B[31mred\\u001B[0m &lt;b&gt;&amp;&quot;quote&quot;\\u0000\\u0007&#9;tab&#10;line \\uD800 \\uFFFF" time="0.012"',
+    );
     // xmllint reads the name back as written, with tab and newline kept
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-junit-'));
     dirs.push(dir);

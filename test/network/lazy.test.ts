@@ -23,7 +23,18 @@ describe('rule origins located on first read', () => {
     const inv = loadInventory(docs('inventory.yaml', smallInventory)).inventory;
     const { ir } = compileNetwork(docs('policy.yaml', policy(8080)), inv, { commit: 'c1' });
     const [ing, egr] = ir.origins;
-    const plain = { cookie: 1, policy: 'CiliumNetworkPolicy/a/web', kind: 'CiliumNetworkPolicy', name: 'web', namespace: 'a', file: 'policy.yaml', line: 7, column: 5, commit: 'c1', path: 'spec.ingress[0]' };
+    const plain = {
+      cookie: 1,
+      policy: 'CiliumNetworkPolicy/a/web',
+      kind: 'CiliumNetworkPolicy',
+      name: 'web',
+      namespace: 'a',
+      file: 'policy.yaml',
+      line: 7,
+      column: 5,
+      commit: 'c1',
+      path: 'spec.ingress[0]',
+    };
     expect(JSON.parse(JSON.stringify(ing))).toEqual(plain);
     expect(Object.keys(ing!)).toEqual(Object.keys(plain));
     expect(structuredClone(ing)).toEqual(plain);

@@ -29,7 +29,9 @@ export const modelInventory = {
         labels: { pod: p },
         ips: [podIp(ns, p)],
         node: 'n1',
-        ports: ['TCP', 'UDP', 'SCTP'].flatMap((proto) => [80, 81].map((port) => ({ name: `serve-${port}-${proto.toLowerCase()}`, port, protocol: proto }))),
+        ports: ['TCP', 'UDP', 'SCTP'].flatMap((proto) =>
+          [80, 81].map((port) => ({ name: `serve-${port}-${proto.toLowerCase()}`, port, protocol: proto })),
+        ),
       })),
     ),
   },
@@ -67,7 +69,11 @@ export const egressPolicy = (name: string, to: object[]) => ({
 });
 
 /** Upstream's Reachability: every pair connected by default; `denyAllFrom` then `allow` as the test sets them. */
-export function reachability(opts: { denyAllFrom?: string; deny?: [string, string][]; allow?: [string, string][] }): (from: string, to: string) => boolean {
+export function reachability(opts: {
+  denyAllFrom?: string;
+  deny?: [string, string][];
+  allow?: [string, string][];
+}): (from: string, to: string) => boolean {
   return (from, to) => {
     if (opts.allow?.some(([f, t]) => f === from && t === to)) return true;
     if (opts.deny?.some(([f, t]) => f === from && t === to)) return false;
@@ -87,7 +93,8 @@ export class Reachability {
   }
   /** A peer is a namespace and optionally a pod; an empty peer matches every pod. */
   expectPeer(from: { ns?: string; pod?: string }, to: { ns?: string; pod?: string }, connected: boolean): this {
-    const m = (p: { ns?: string; pod?: string }, key: string) => (p.ns === undefined || key.startsWith(`${p.ns}/`)) && (p.pod === undefined || key.endsWith(`/${p.pod}`));
+    const m = (p: { ns?: string; pod?: string }, key: string) =>
+      (p.ns === undefined || key.startsWith(`${p.ns}/`)) && (p.pod === undefined || key.endsWith(`/${p.pod}`));
     return this.at((f, t) => m(from, f) && m(to, t), connected);
   }
   expectAllIngress(pod: string, connected: boolean): this {
@@ -107,11 +114,16 @@ export function expectReachability(ir: NetworkIR, expected: (from: string, to: s
     for (const to of pods) {
       if (from === to) continue;
       const v = evaluateFlow(ir, { from: { workload: from }, to: { workload: to }, protocol: 'TCP', port: 80 });
-      const byIp = evaluateFlow(ir, { from: { workload: from }, to: { ip: podIp(...(to.split('/') as [string, string])) }, protocol: 'TCP', port: 80 });
+      const byIp = evaluateFlow(ir, {
+        from: { workload: from },
+        to: { ip: podIp(...(to.split('/') as [string, string])) },
+        protocol: 'TCP',
+        port: 80,
+      });
       const want = expected(from, to) ? 'allow' : 'deny';
-      if (v.verdict !== want || byIp.verdict !== want) wrong.push(`${from} -> ${to}: expected ${want}, got ${v.verdict} (by address ${byIp.verdict})`);
+      if (v.verdict !== want || byIp.verdict !== want)
+        wrong.push(`${from} -> ${to}: expected ${want}, got ${v.verdict} (by address ${byIp.verdict})`);
     }
   expect(wrong).toEqual([]);
   expectMapsAgree(ir);
 }
-

@@ -12,37 +12,74 @@ import { docs } from './helpers.js';
 const apps = ['web', 'db', 'job', 'cache'];
 const namespaces = ['a', 'b'];
 
-const inventoryArb = fc.array(fc.record({ ns: fc.constantFrom(...namespaces), app: fc.constantFrom(...apps), tier: fc.constantFrom('front', 'back', undefined), node: fc.constantFrom('n1', 'n2'), named: fc.boolean() }), { minLength: 2, maxLength: 7 }).map((pods) => ({
-  apiVersion: 'weir.dev/v1alpha1',
-  kind: 'Inventory',
-  metadata: { name: 'gen' },
-  spec: {
-    nodes: [
-      { name: 'n1', ips: ['192.168.9.1'] },
-      { name: 'n2', ips: ['192.168.9.2'] },
-    ],
-    namespaces: [
-      { name: 'a', labels: { team: 'red' } },
-      { name: 'b', labels: { team: 'blue' } },
-    ],
-    pods: pods.map((p, i) => ({
-      namespace: p.ns,
-      name: `${p.app}-${i}`,
-      labels: { app: p.app, ...(p.tier ? { tier: p.tier } : {}) },
-      ips: [`10.9.${i >> 8}.${(i & 255) + 1}`],
-      node: p.node,
-      ...(p.named ? { ports: [{ name: 'svc', port: 7000 + i }] } : {}),
-    })),
-  },
-}));
+const inventoryArb = fc
+  .array(
+    fc.record({
+      ns: fc.constantFrom(...namespaces),
+      app: fc.constantFrom(...apps),
+      tier: fc.constantFrom('front', 'back', undefined),
+      node: fc.constantFrom('n1', 'n2'),
+      named: fc.boolean(),
+    }),
+    { minLength: 2, maxLength: 7 },
+  )
+  .map((pods) => ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'Inventory',
+    metadata: { name: 'gen' },
+    spec: {
+      nodes: [
+        { name: 'n1', ips: ['192.168.9.1'] },
+        { name: 'n2', ips: ['192.168.9.2'] },
+      ],
+      namespaces: [
+        { name: 'a', labels: { team: 'red' } },
+        { name: 'b', labels: { team: 'blue' } },
+      ],
+      pods: pods.map((p, i) => ({
+        namespace: p.ns,
+        name: `${p.app}-${i}`,
+        labels: { app: p.app, ...(p.tier ? { tier: p.tier } : {}) },
+        ips: [`10.9.${i >> 8}.${(i & 255) + 1}`],
+        node: p.node,
+        ...(p.named ? { ports: [{ name: 'svc', port: 7000 + i }] } : {}),
+      })),
+    },
+  }));
 
 const portArb = fc.oneof(
   fc.record({ port: fc.constantFrom('80', '443', '0', '8080', 'svc'), protocol: fc.constantFrom('TCP', 'UDP', 'ANY') }),
-  fc.record({ port: fc.integer({ min: 1000, max: 1100 }).map(String), endPort: fc.integer({ min: 1100, max: 1300 }), protocol: fc.constantFrom('TCP', 'UDP') }),
+  fc.record({
+    port: fc.integer({ min: 1000, max: 1100 }).map(String),
+    endPort: fc.integer({ min: 1100, max: 1300 }),
+    protocol: fc.constantFrom('TCP', 'UDP'),
+  }),
 );
-const l7Arb = fc.option(fc.record({ http: fc.array(fc.record({ method: fc.constantFrom('GET', 'POST'), path: fc.constantFrom('/a', '/b/.*') }), { minLength: 1, maxLength: 2 }) }), { nil: undefined });
+const l7Arb = fc.option(
+  fc.record({
+    http: fc.array(fc.record({ method: fc.constantFrom('GET', 'POST'), path: fc.constantFrom('/a', '/b/.*') }), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+  }),
+  { nil: undefined },
+);
 const peerArb = fc.oneof(
-  fc.record({ fromEndpoints: fc.array(fc.oneof(fc.constant({}), fc.record({ matchLabels: fc.record({ app: fc.constantFrom(...apps) }) }), fc.record({ matchLabels: fc.record({ tier: fc.constantFrom('front', 'back'), 'k8s:io.kubernetes.pod.namespace': fc.constantFrom(...namespaces) }) })), { minLength: 1, maxLength: 2 }) }),
+  fc.record({
+    fromEndpoints: fc.array(
+      fc.oneof(
+        fc.constant({}),
+        fc.record({ matchLabels: fc.record({ app: fc.constantFrom(...apps) }) }),
+        fc.record({
+          matchLabels: fc.record({
+            tier: fc.constantFrom('front', 'back'),
+            'k8s:io.kubernetes.pod.namespace': fc.constantFrom(...namespaces),
+          }),
+        }),
+      ),
+      { minLength: 1, maxLength: 2 },
+    ),
+  }),
   fc.record({ fromEntities: fc.subarray(['world', 'cluster', 'host', 'remote-node', 'all'], { minLength: 1, maxLength: 2 }) }),
   fc.record({ fromCIDRSet: fc.constant([{ cidr: '203.0.113.0/24', except: ['203.0.113.128/25'] }]) }),
   fc.constant({}),
@@ -55,11 +92,20 @@ function toEgress(r: Record<string, unknown>): Record<string, unknown> {
 }
 
 const ruleArb = (deny: boolean) =>
-  fc.record({ peer: peerArb, ports: fc.option(fc.array(portArb, { minLength: 1, maxLength: 2 }), { nil: undefined }), l7: deny ? fc.constant(undefined) : l7Arb }).map(({ peer, ports, l7 }) => {
-    const r: Record<string, unknown> = { ...peer };
-    if (ports) r['toPorts'] = [{ ports, ...(l7 && !ports.some((p) => p.protocol !== 'TCP' || p.port === 'svc' || 'endPort' in p) ? { rules: l7 } : {}) }];
-    return r;
-  });
+  fc
+    .record({
+      peer: peerArb,
+      ports: fc.option(fc.array(portArb, { minLength: 1, maxLength: 2 }), { nil: undefined }),
+      l7: deny ? fc.constant(undefined) : l7Arb,
+    })
+    .map(({ peer, ports, l7 }) => {
+      const r: Record<string, unknown> = { ...peer };
+      if (ports)
+        r['toPorts'] = [
+          { ports, ...(l7 && !ports.some((p) => p.protocol !== 'TCP' || p.port === 'svc' || 'endPort' in p) ? { rules: l7 } : {}) },
+        ];
+      return r;
+    });
 
 const policyArb = fc.record({
   ns: fc.constantFrom(...namespaces),
@@ -108,7 +154,10 @@ describe('evaluator and datapath emulator agree (fast-check)', () => {
         expect(report.mismatches.slice(0, 3)).toEqual([]);
         expect(report.classes).toBeGreaterThan(0);
       }),
-      { numRuns: Number(process.env['WEIR_PROPERTY_RUNS'] ?? 40), seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : undefined },
+      {
+        numRuns: Number(process.env['WEIR_PROPERTY_RUNS'] ?? 40),
+        seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : undefined,
+      },
     );
   }, 120_000);
 });

@@ -63,7 +63,10 @@ describe('weir connectivity', () => {
     const bad = await run(['connectivity', '--format', 'xml'], repo.dir);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--format must be one of txt, csv, md, json, dot/);
-    repo.write('network/broken.yaml', 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: b, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress:\n  - fromCIDR: [not-a-cidr]\n');
+    repo.write(
+      'network/broken.yaml',
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: b, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress:\n  - fromCIDR: [not-a-cidr]\n',
+    );
     const broken = await run(['connectivity', '.'], repo.dir);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/network\/broken.yaml:7:\d+: error: .*not-a-cidr/);
@@ -74,10 +77,19 @@ describe('weir connectivity without workloads', () => {
   const repo = new TestRepo();
   afterAll(() => repo.dispose());
   it('warns that there is nothing to list instead of printing an empty answer that looks clean', async () => {
-    repo.commit({ name: 'only-policy', message: 'a policy, no workloads', write: { 'network/p.yaml': 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n' } });
+    repo.commit({
+      name: 'only-policy',
+      message: 'a policy, no workloads',
+      write: {
+        'network/p.yaml':
+          'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n',
+      },
+    });
     const r = await run(['connectivity', '.'], repo.dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(".:1:1: warning: no workloads found beside the policies (no Pod, workload manifest or Inventory pod): connectivity is only computed between workloads, so there is nothing to list; pass --inventory FILE or DIR [plan/empty-inventory]\n");
+    expect(r.stderr).toBe(
+      '.:1:1: warning: no workloads found beside the policies (no Pod, workload manifest or Inventory pod): connectivity is only computed between workloads, so there is nothing to list; pass --inventory FILE or DIR [plan/empty-inventory]\n',
+    );
   });
 });

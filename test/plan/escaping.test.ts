@@ -46,7 +46,11 @@ describe('plan output escaping', () => {
   beforeAll(() => {
     repo = new TestRepo('weir-escape-');
     repo.commit({ name: 'base', message: 'base', write: { 'policies/pods.yaml': pods, 'policies/p.yaml': policy('') } });
-    repo.commit({ name: 'head', message: 'head', write: { 'policies/p.yaml': policy(`      rules:\n        http: [{method: GET, path: ${JSON.stringify(hostile)}}]\n`) } });
+    repo.commit({
+      name: 'head',
+      message: 'head',
+      write: { 'policies/p.yaml': policy(`      rules:\n        http: [{method: GET, path: ${JSON.stringify(hostile)}}]\n`) },
+    });
   });
   afterAll(() => repo.dispose());
 
@@ -74,8 +78,20 @@ describe('plan output escaping', () => {
 });
 
 describe('lint output escaping', () => {
-  const d = diagnostic('schema/unknown-field', 'error', 'unknown field `\u001b]0;pwned\u0007` in spec\nfake: 0 errors', { file: 'p.yaml', line: 2, column: 1, endLine: 2, endColumn: 5 });
-  const run = { diagnostics: [d], files: ['p.yaml'], documents: 1, sources: new Map([['p.yaml', 'a: 1\n\u001b]0;pwned\u0007: 2\n']]), version: 't' };
+  const d = diagnostic('schema/unknown-field', 'error', 'unknown field `\u001b]0;pwned\u0007` in spec\nfake: 0 errors', {
+    file: 'p.yaml',
+    line: 2,
+    column: 1,
+    endLine: 2,
+    endColumn: 5,
+  });
+  const run = {
+    diagnostics: [d],
+    files: ['p.yaml'],
+    documents: 1,
+    sources: new Map([['p.yaml', 'a: 1\n\u001b]0;pwned\u0007: 2\n']]),
+    version: 't',
+  };
 
   it('text: the message and the code frame show control characters instead of sending them', () => {
     const out = formatText(run, { color: false });
@@ -102,7 +118,7 @@ describe('escaping helpers', () => {
     expect(mdText('shop/frontend[Deployment]')).toBe('shop/frontend[Deployment]');
   });
 
-  it('terminal: weir\'s own colours pass, everything else is shown', () => {
+  it("terminal: weir's own colours pass, everything else is shown", () => {
     expect(terminalOutput('\u001b[31merror\u001b[0m ok\n')).toBe('\u001b[31merror\u001b[0m ok\n');
     expect(terminalOutput('x\u001b]0;title\u0007y')).toBe('x\\x1b]0;title\\x07y');
     expect(terminalOutput('a\u009b2Jb\u202ec')).toBe('a\\x9b2Jb\\u202ec');

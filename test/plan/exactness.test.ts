@@ -66,7 +66,12 @@ describe('plan shortcuts are exact', () => {
     const editedDeathstar = deathstar.replace(/\/v1\/request-landing/, '/v2/request-landing');
     expect(editedKafka).not.toBe(kafka);
     expect(editedDeathstar).not.toBe(deathstar);
-    repo.commit({ name: 'edited', message: 'edits', write: { 'network/tenant-jobs/kafka.yaml': editedKafka, 'network/starwars/deathstar.yaml': editedDeathstar }, remove: ['network/tenant-jobs/elasticsearch.yaml'] });
+    repo.commit({
+      name: 'edited',
+      message: 'edits',
+      write: { 'network/tenant-jobs/kafka.yaml': editedKafka, 'network/starwars/deathstar.yaml': editedDeathstar },
+      remove: ['network/tenant-jobs/elasticsearch.yaml'],
+    });
     const r = await compare(repo, ['.'], 'examples', 'edited');
     expect(r).toMatchObject({ shortcut: true });
     expect(r.rows).toBeGreaterThan(0);

@@ -32,7 +32,9 @@ function golden(name: string, actual: string): void {
     if (!update && process.env['CI'] === 'true') throw new Error(`golden file ${name} is missing; run UPDATE_GOLDEN=1 and commit it`);
     return;
   }
-  expect(actual, `${name} differs from the golden file; if the change is intended, run UPDATE_GOLDEN=1 and review the diff`).toBe(readFileSync(file, 'utf8'));
+  expect(actual, `${name} differs from the golden file; if the change is intended, run UPDATE_GOLDEN=1 and review the diff`).toBe(
+    readFileSync(file, 'utf8'),
+  );
 }
 
 const schema = JSON.parse(readFileSync(path.join(root, 'schemas/plan.schema.json'), 'utf8')) as object;
@@ -54,7 +56,21 @@ describe('golden plans over a commit sequence', () => {
     it(`${nn} ${step.name}: ${step.message}`, async () => {
       // The runtime folder only exists from the last step on; naming it earlier would (rightly) warn.
       const paths = step.name === 'sigkill' ? ['apps', 'network', 'tracing'] : ['apps', 'network'];
-      const common = ['plan', ...paths, '--base', base, '--head', step.name, '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--maps', '--fail-on', 'never'];
+      const common = [
+        'plan',
+        ...paths,
+        '--base',
+        base,
+        '--head',
+        step.name,
+        '--flows',
+        'observed/flows.jsonl',
+        '--events',
+        'observed/events.jsonl',
+        '--maps',
+        '--fail-on',
+        'never',
+      ];
       // One CLI run writes the text to stdout and the full JSON beside it; the markdown comment
       // is rendered from that JSON (the same Plan object the CLI renders).
       const jsonFile = `observed/plan-${nn}.json`;
@@ -76,11 +92,17 @@ describe('golden plans over a commit sequence', () => {
     // default-deny: ingress to every shop workload is now denied, the rule is the new NetworkPolicy.
     const dd = p('default-deny');
     expect(dd.summary.newlyDenied).toBeGreaterThan(0);
-    expect(dd.changes.find((c) => c.src === 'shop/frontend[Deployment]' && c.dst === 'shop/backend[Deployment]' && c.category === 'newly-denied')).toBeDefined();
+    expect(
+      dd.changes.find(
+        (c) => c.src === 'shop/frontend[Deployment]' && c.dst === 'shop/backend[Deployment]' && c.category === 'newly-denied',
+      ),
+    ).toBeDefined();
     expect(dd.breaking).toBe(true); // frontend → backend 8080 is observed
     // open-port: frontend → backend TCP 8080 newly allowed by backend-from-frontend.
     const op = p('open-port').changes.filter((c) => c.category === 'newly-allowed');
-    expect(op.map((c) => `${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual(['shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080']);
+    expect(op.map((c) => `${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual([
+      'shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080',
+    ]);
     expect(op[0]!.after.rule).toMatchObject({ policy: 'backend-from-frontend', file: 'network/backend.yaml' });
     expect(p('open-port').breaking).toBe(false);
     // l7-rule: the same connection, now filtered by HTTP rules; the observed POST /admin/reindex
@@ -88,7 +110,9 @@ describe('golden plans over a commit sequence', () => {
     const l7 = p('l7-rule');
     expect(l7.changes.map((c) => c.category)).toEqual(['changed-l7']);
     expect(l7.changes[0]).toMatchObject({ observedFlows: 2, observedDrops: 1, inUse: 'observed', breaking: true });
-    expect(l7.flows!.dropped).toMatchObject([{ src: 'shop/frontend[Deployment]', dst: 'shop/backend[Deployment]', port: 8080, after: { verdict: 'deny' } }]);
+    expect(l7.flows!.dropped).toMatchObject([
+      { src: 'shop/frontend[Deployment]', dst: 'shop/backend[Deployment]', port: 8080, after: { verdict: 'deny' } },
+    ]);
     // delete-policy: backend → db 5432 newly denied, observed, breaking.
     const del = p('delete-policy').changes.find((c) => c.src === 'shop/backend[Deployment]' && c.dst === 'shop/db[StatefulSet]');
     expect(del).toMatchObject({ category: 'newly-denied', protocol: 'TCP', ports: '5432', inUse: 'observed', breaking: true });
@@ -99,7 +123,9 @@ describe('golden plans over a commit sequence', () => {
     // sigkill: no network change; cat reading /etc/shadow would now be killed.
     const sk = p('sigkill');
     expect(sk.changes).toEqual([]);
-    expect(sk.runtime).toMatchObject([{ policy: 'no-shadow-reads', call: 'sys_openat', before: 'allow', after: 'kill', file: 'tracing/shadow.yaml' }]);
+    expect(sk.runtime).toMatchObject([
+      { policy: 'no-shadow-reads', call: 'sys_openat', before: 'allow', after: 'kill', file: 'tracing/shadow.yaml' },
+    ]);
     expect(sk.events).toMatchObject({ wouldKill: 1, evaluated: 2 });
     expect(sk.breaking).toBe(true);
     // Map deltas: deleting the db policy shrinks the db endpoint's policy map; the head verifies.
@@ -113,14 +139,44 @@ describe('golden plans over a commit sequence', () => {
   });
 
   it('prints the same markdown from the CLI as the golden comment', async () => {
-    const md = await run(['plan', 'apps', 'network', '--base', 'l7-rule', '--head', 'delete-policy', '--flows', 'observed/flows.jsonl', '--events', 'observed/events.jsonl', '--maps', '--format', 'markdown', '--fail-on', 'never'], repo.dir);
+    const md = await run(
+      [
+        'plan',
+        'apps',
+        'network',
+        '--base',
+        'l7-rule',
+        '--head',
+        'delete-policy',
+        '--flows',
+        'observed/flows.jsonl',
+        '--events',
+        'observed/events.jsonl',
+        '--maps',
+        '--format',
+        'markdown',
+        '--fail-on',
+        'never',
+      ],
+      repo.dir,
+    );
     expect(md.stdout).toBe(readFileSync(path.join(goldenDir, '04-delete-policy.md'), 'utf8'));
   });
 
   it('exits 1 on a breaking change with --fail-on breaking, 0 with never', async () => {
-    expect((await run(['plan', 'apps', 'network', '--base', 'open-port', '--head', 'delete-policy', '--flows', 'observed/flows.jsonl', '--quiet'], repo.dir)).code).toBe(1);
+    expect(
+      (
+        await run(
+          ['plan', 'apps', 'network', '--base', 'open-port', '--head', 'delete-policy', '--flows', 'observed/flows.jsonl', '--quiet'],
+          repo.dir,
+        )
+      ).code,
+    ).toBe(1);
     expect((await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--quiet'], repo.dir)).code).toBe(0);
-    expect((await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--fail-on', 'any', '--quiet'], repo.dir)).code).toBe(1);
+    expect(
+      (await run(['plan', 'apps', 'network', '--base', 'default-deny', '--head', 'open-port', '--fail-on', 'any', '--quiet'], repo.dir))
+        .code,
+    ).toBe(1);
   });
 
   it('reports usage mistakes with exit 2', async () => {
@@ -149,11 +205,16 @@ describe('golden plans over a commit sequence', () => {
   });
 
   it('plans uncommitted edits with --worktree without touching them', async () => {
-    repo.write('network/extra.yaml', 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: extra, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]\n');
+    repo.write(
+      'network/extra.yaml',
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: extra, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: db}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: "5432", protocol: TCP}]}]\n',
+    );
     const r = await run(['plan', 'apps', 'network', '--base', 'HEAD', '--worktree', '--format', 'json', '--fail-on', 'never'], repo.dir);
     const plan = JSON.parse(r.stdout) as Plan;
     expect(plan.head.ref).toBe('worktree');
-    expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.ports}`)).toEqual(['newly-allowed shop/frontend[Deployment] => shop/db[StatefulSet] 5432']);
+    expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.ports}`)).toEqual([
+      'newly-allowed shop/frontend[Deployment] => shop/db[StatefulSet] 5432',
+    ]);
     expect(repo.git('status', '--porcelain')).toBe('?? network/extra.yaml\n?? observed/\n');
     expect(readFileSync(path.join(repo.dir, 'network/extra.yaml'), 'utf8')).toContain('name: extra');
   });
@@ -161,11 +222,19 @@ describe('golden plans over a commit sequence', () => {
   it('shows the head findings when the base does not compile', async () => {
     const r = new TestRepo();
     try {
-      r.commit({ name: 'broken', message: 'broken', write: { 'apps/shop.yaml': steps[0]!.write!['apps/shop.yaml']!, 'network/bad.yaml': 'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec: [not, a, mapping\n' } });
+      r.commit({
+        name: 'broken',
+        message: 'broken',
+        write: {
+          'apps/shop.yaml': steps[0]!.write!['apps/shop.yaml']!,
+          'network/bad.yaml':
+            'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: bad, namespace: shop}\nspec: [not, a, mapping\n',
+        },
+      });
       r.commit({ name: 'fixed', message: 'fixed', write: { 'network/bad.yaml': steps[0]!.write!['network/db.yaml']! } });
       const out = await run(['plan', '--base', 'broken', '--head', 'fixed', '--fail-on', 'never'], r.dir);
       expect(out.code).toBe(0);
-      expect(out.stdout).toMatch(/base broken FAILED: 1 error\(s\)\n    network\/bad.yaml:\d+:\d+: YAML syntax error/);
+      expect(out.stdout).toMatch(/base broken FAILED: 1 error\(s\)\n {4}network\/bad.yaml:\d+:\d+: YAML syntax error/);
       expect(out.stdout).toMatch(/no connectivity diff; the head's findings and connectivity graph are shown/);
       expect(out.stdout).not.toMatch(/Workloads added/);
     } finally {
@@ -180,11 +249,32 @@ describe('plan with --inventory', () => {
     try {
       for (const s of steps.slice(0, 3)) repo.commit(s);
       repo.write('cluster/inventory.yaml', steps[0]!.write!['apps/shop.yaml']!);
-      const r = await run(['plan', 'network', '--base', 'default-deny', '--head', 'open-port', '--inventory', 'cluster/inventory.yaml', '--format', 'json', '--fail-on', 'never'], repo.dir);
+      const r = await run(
+        [
+          'plan',
+          'network',
+          '--base',
+          'default-deny',
+          '--head',
+          'open-port',
+          '--inventory',
+          'cluster/inventory.yaml',
+          '--format',
+          'json',
+          '--fail-on',
+          'never',
+        ],
+        repo.dir,
+      );
       expect(r.code).toBe(0);
       const plan = JSON.parse(r.stdout) as Plan;
-      expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual(['newly-allowed shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080']);
-      const missing = await run(['plan', 'network', '--base', 'default-deny', '--inventory', 'nope.yaml', '--format', 'json', '--fail-on', 'never'], repo.dir);
+      expect(plan.changes.map((c) => `${c.category} ${c.src} => ${c.dst} ${c.protocol} ${c.ports}`)).toEqual([
+        'newly-allowed shop/frontend[Deployment] => shop/backend[Deployment] TCP 8080',
+      ]);
+      const missing = await run(
+        ['plan', 'network', '--base', 'default-deny', '--inventory', 'nope.yaml', '--format', 'json', '--fail-on', 'never'],
+        repo.dir,
+      );
       expect(JSON.parse(missing.stdout).head.diagnostics[0]).toMatchObject({ rule: 'plan/inventory-unreadable', file: 'nope.yaml' });
       expect(missing.code).toBe(1);
     } finally {

@@ -69,16 +69,29 @@ describe('a real Hubble export against a two-commit change', () => {
         'policies/reviews.yaml': netpol('reviews', 'bookinfo', 'reviews', '{app: productpage}', 9080),
         'policies/ratings.yaml': netpol('ratings', 'bookinfo', 'ratings', '{app: reviews}', 9080),
         // Jaeger takes traces from the collector (in kube-system) only: the kubelet's probes on 14269 are the host's.
-        'policies/jaeger.yaml': netpol('jaeger', 'jaeger', 'jaeger', '{app.kubernetes.io/name: otelcol-hubble-collector}}, namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}', 14250),
+        'policies/jaeger.yaml': netpol(
+          'jaeger',
+          'jaeger',
+          'jaeger',
+          '{app.kubernetes.io/name: otelcol-hubble-collector}}, namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}',
+          14250,
+        ),
       },
     });
     // The change: ratings from reviews v2 only (reviews v3 must no longer call it).
-    repo.commit({ name: 'head', message: 'ratings: reviews v2 only', write: { 'policies/ratings.yaml': netpol('ratings', 'bookinfo', 'ratings', '{app: reviews, version: v2}', 9080) } });
+    repo.commit({
+      name: 'head',
+      message: 'ratings: reviews v2 only',
+      write: { 'policies/ratings.yaml': netpol('ratings', 'bookinfo', 'ratings', '{app: reviews, version: v2}', 9080) },
+    });
   });
   afterAll(() => repo.dispose());
 
   const plan = async (flowsFile: string): Promise<{ code: number; plan: Plan; stderr: string }> => {
-    const r = await run(['plan', 'policies', '--base', 'base', '--head', 'head', '--inventory', 'inventory.yaml', '--flows', flowsFile, '--format', 'json'], repo.dir);
+    const r = await run(
+      ['plan', 'policies', '--base', 'base', '--head', 'head', '--inventory', 'inventory.yaml', '--flows', flowsFile, '--format', 'json'],
+      repo.dir,
+    );
     return { code: r.code, plan: JSON.parse(r.stdout) as Plan, stderr: r.stderr };
   };
 
@@ -99,7 +112,9 @@ describe('a real Hubble export against a two-commit change', () => {
     const r = await plan(exportFile);
     expect(r.code).toBe(1);
     expect(r.plan.flows).toMatchObject(expected);
-    expect(r.plan.flows!.dropped.map((d) => `${d.src} => ${d.dst} : ${d.protocol} ${d.port}`)).toEqual(Array(5).fill('bookinfo/reviews-v3[Deployment] => bookinfo/ratings-v1[Deployment] : TCP 9080'));
+    expect(r.plan.flows!.dropped.map((d) => `${d.src} => ${d.dst} : ${d.protocol} ${d.port}`)).toEqual(
+      Array(5).fill('bookinfo/reviews-v3[Deployment] => bookinfo/ratings-v1[Deployment] : TCP 9080'),
+    );
     expect(r.plan.breaking).toBe(true);
   });
 
@@ -114,7 +129,11 @@ describe('a real Hubble export against a two-commit change', () => {
       .split('\n')
       .map((l) => JSON.stringify((JSON.parse(l) as { flow: unknown }).flow))
       .join('\n');
-    const other = ['{"agent_event":{"type":"ENDPOINT_CREATED"},"node_name":"kind-control-plane"}', '{"lost_events":{"source":"HUBBLE_RING_BUFFER","num_events_lost":3}}', '{"debug_event":{"type":"DBG_CAPTURE_DELIVERY"}}'];
+    const other = [
+      '{"agent_event":{"type":"ENDPOINT_CREATED"},"node_name":"kind-control-plane"}',
+      '{"lost_events":{"source":"HUBBLE_RING_BUFFER","num_events_lost":3}}',
+      '{"debug_event":{"type":"DBG_CAPTURE_DELIVERY"}}',
+    ];
     writeFileSync(path.join(repo.dir, 'bare.json'), `${other.join('\n')}\n${bare}\n`);
     const b = await plan('bare.json');
     expect(b.plan.flows).toMatchObject({ ...expected, total: 403, otherEvents: { agent_event: 1, lost_events: 1, debug_event: 1 } });
@@ -123,7 +142,23 @@ describe('a real Hubble export against a two-commit change', () => {
   it('a damaged .gz or a file of no flows fails the run (exit 2), never passes as an empty export', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(repo.dir, 'broken.gz'), gzipSync(exported).subarray(0, 200));
-    const g = await run(['plan', 'policies', '--base', 'base', '--head', 'head', '--inventory', 'inventory.yaml', '--flows', 'broken.gz', '--fail-on', 'breaking'], repo.dir);
+    const g = await run(
+      [
+        'plan',
+        'policies',
+        '--base',
+        'base',
+        '--head',
+        'head',
+        '--inventory',
+        'inventory.yaml',
+        '--flows',
+        'broken.gz',
+        '--fail-on',
+        'breaking',
+      ],
+      repo.dir,
+    );
     expect(g.code).toBe(2);
     expect(g.stderr).toMatch(/--flows broken\.gz: gzip data is damaged/);
     writeFileSync(path.join(repo.dir, 'notes.txt'), 'these are not flows\nnor is this\n');
@@ -135,7 +170,10 @@ describe('a real Hubble export against a two-commit change', () => {
 
 describe('Hubble export forms', () => {
   const f = (x: Record<string, unknown>) => JSON.stringify({ flow: { verdict: 'FORWARDED', ...x } });
-  const tcp = (src: string, sport: number, dst: string, dport: number) => ({ IP: { source: src, destination: dst }, l4: { TCP: { source_port: sport, destination_port: dport } } });
+  const tcp = (src: string, sport: number, dst: string, dport: number) => ({
+    IP: { source: src, destination: dst },
+    l4: { TCP: { source_port: sport, destination_port: dport } },
+  });
   it('replies: is_reply, the older reply, BoolValue objects, and the reverse of a connection seen earlier unless the flow says otherwise', () => {
     const r = parseHubbleFlows(
       [
@@ -165,18 +203,31 @@ describe('Hubble export forms', () => {
   it('identity, namespace from labels, reserved identities and the observing node are kept', () => {
     const r = parseHubbleFlows(
       JSON.stringify({
-        flow: { verdict: 'FORWARDED', ...tcp('10.244.0.148', 1, '10.244.1.193', 9080), source: { identity: 3418, labels: ['k8s:app=productpage', 'k8s:io.kubernetes.pod.namespace=bookinfo'] }, destination: { identity: 1, labels: ['reserved:host', 'reserved:kube-apiserver'] } },
+        flow: {
+          verdict: 'FORWARDED',
+          ...tcp('10.244.0.148', 1, '10.244.1.193', 9080),
+          source: { identity: 3418, labels: ['k8s:app=productpage', 'k8s:io.kubernetes.pod.namespace=bookinfo'] },
+          destination: { identity: 1, labels: ['reserved:host', 'reserved:kube-apiserver'] },
+        },
         node_name: 'kind/kind-control-plane',
       }),
     );
-    expect(r.items[0]).toMatchObject({ node: 'kind/kind-control-plane', src: { identity: 3418, namespace: 'bookinfo', labels: { app: 'productpage' } }, dst: { reserved: ['host', 'kube-apiserver'] } });
+    expect(r.items[0]).toMatchObject({
+      node: 'kind/kind-control-plane',
+      src: { identity: 3418, namespace: 'bookinfo', labels: { app: 'productpage' } },
+      dst: { reserved: ['host', 'kube-apiserver'] },
+    });
   });
 
   it('export text: gzip or plain, damage and non-UTF-8 named', () => {
     expect(exportText(gzipSync('{"flow":{}}\n'))).toEqual({ text: '{"flow":{}}\n' });
     expect(exportText(new TextEncoder().encode('x'))).toEqual({ text: 'x' });
-    expect(exportText(gzipSync('x').subarray(0, 5))).toMatchObject({ error: expect.stringMatching(/gzip data is damaged/) as unknown as string });
-    expect(exportText(new Uint8Array([0xff, 0xfe, 0x00]))).toMatchObject({ error: expect.stringMatching(/not UTF-8/) as unknown as string });
+    expect(exportText(gzipSync('x').subarray(0, 5))).toMatchObject({
+      error: expect.stringMatching(/gzip data is damaged/) as unknown as string,
+    });
+    expect(exportText(new Uint8Array([0xff, 0xfe, 0x00]))).toMatchObject({
+      error: expect.stringMatching(/not UTF-8/) as unknown as string,
+    });
   });
 });
 
@@ -184,7 +235,17 @@ import { placeFlow, placementContext } from '../../compiler/plan/placement.js';
 import type { WorkloadPeer } from '../../compiler/plan/peers.js';
 
 describe('placing observed endpoints', () => {
-  const w = (ns: string, name: string, labels: Record<string, string>, node: string, ips: string[], members: string[]): WorkloadPeer => ({ type: 'workload', namespace: ns, name, kind: 'Deployment', pod: members[0]!, members, labels, node, ips });
+  const w = (ns: string, name: string, labels: Record<string, string>, node: string, ips: string[], members: string[]): WorkloadPeer => ({
+    type: 'workload',
+    namespace: ns,
+    name,
+    kind: 'Deployment',
+    pod: members[0]!,
+    members,
+    labels,
+    node,
+    ips,
+  });
   const api = w('shop', 'api', { app: 'api' }, 'n1', ['10.0.0.1'], ['shop/api-1', 'shop/api-2']);
   const db = w('shop', 'db', { app: 'db' }, 'n2', ['10.0.1.1'], ['shop/db-1']);
   const nodes = [
@@ -194,7 +255,11 @@ describe('placing observed endpoints', () => {
   const flows = parseHubbleFlows(
     [
       // api-2 (a pod that is not the workload's representative) shows its identity 4242 by name.
-      { source: { namespace: 'shop', pod_name: 'api-2', identity: 4242 }, destination: { namespace: 'shop', pod_name: 'db-1' }, IP: { source: '10.0.0.2', destination: '10.0.1.1' } },
+      {
+        source: { namespace: 'shop', pod_name: 'api-2', identity: 4242 },
+        destination: { namespace: 'shop', pod_name: 'db-1' },
+        IP: { source: '10.0.0.2', destination: '10.0.1.1' },
+      },
       // The same identity without labels or pod name, from the node's address: api's proxy.
       { source: { identity: 4242 }, destination: { identity: 777 }, IP: { source: '192.168.0.1', destination: '10.0.1.1' } },
       // A node address with no identity is the host of the observing node, or a remote node.
@@ -205,11 +270,25 @@ describe('placing observed endpoints', () => {
       { source: { labels: ['reserved:world'] }, destination: {}, IP: { source: '203.0.113.9', destination: '10.0.1.1' } },
       { source: { labels: ['reserved:world'] }, destination: {}, IP: { source: '2001:db8::9', destination: '10.0.1.1' } },
     ]
-      .map((x) => JSON.stringify({ flow: { verdict: 'FORWARDED', l4: { TCP: { source_port: 1, destination_port: 5432 } }, ...x }, node_name: 'cluster/n1' }))
+      .map((x) =>
+        JSON.stringify({
+          flow: { verdict: 'FORWARDED', l4: { TCP: { source_port: 1, destination_port: 5432 } }, ...x },
+          node_name: 'cluster/n1',
+        }),
+      )
       .join('\n'),
   ).items;
   const ctx = placementContext([api, db], nodes, flows);
-  const name = (p: ReturnType<typeof placeFlow>['src']) => (p === undefined ? 'none' : p.type === 'workload' ? `${p.name} (${p.pod})` : p.type === 'entity' ? `${p.entity}[Entity]` : p.type === 'ip' ? 'external' : p.fqdn);
+  const name = (p: ReturnType<typeof placeFlow>['src']) =>
+    p === undefined
+      ? 'none'
+      : p.type === 'workload'
+        ? `${p.name} (${p.pod})`
+        : p.type === 'entity'
+          ? `${p.entity}[Entity]`
+          : p.type === 'ip'
+            ? 'external'
+            : p.fqdn;
   it.each([
     [0, 'api (shop/api-2)', 'db (shop/db-1)'],
     [1, 'api (shop/api-1)', 'db (shop/db-1)'],

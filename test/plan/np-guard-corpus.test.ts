@@ -10,7 +10,15 @@ const corpus = path.resolve(__dirname, '../corpus/np-guard');
 const scenarios = readdirSync(path.join(corpus, 'tests')).sort();
 
 function io(cwd: string): CommandIO & { out: string; err: string } {
-  const x: CommandIO & { out: string; err: string } = { out: '', err: '', cwd, isTTY: false, env: {}, stdout: (s) => void (x.out += s), stderr: (s) => void (x.err += s) };
+  const x: CommandIO & { out: string; err: string } = {
+    out: '',
+    err: '',
+    cwd,
+    isTTY: false,
+    env: {},
+    stdout: (s) => void (x.out += s),
+    stderr: (s) => void (x.err += s),
+  };
   return x;
 }
 
@@ -28,13 +36,17 @@ describe('np-guard netpol-analyzer scenarios, line for line', () => {
     ]);
   });
 
-  it.each(scenarios)('%s', async (scenario) => {
-    const expected = readFileSync(path.join(corpus, 'test_outputs/connlist', `${scenario}_connlist_output.txt`), 'utf8');
-    const x = io(path.join(corpus, 'tests', scenario));
-    const code = await connectivityCommand.run(['.', '--format', 'txt'], x);
-    expect(x.err).toBe('');
-    expect(code).toBe(0);
-    // np-guard's files end without a newline after the last line.
-    expect(x.out.trimEnd().split('\n')).toEqual(expected.trimEnd().split('\n'));
-  }, 60_000);
+  it.each(scenarios)(
+    '%s',
+    async (scenario) => {
+      const expected = readFileSync(path.join(corpus, 'test_outputs/connlist', `${scenario}_connlist_output.txt`), 'utf8');
+      const x = io(path.join(corpus, 'tests', scenario));
+      const code = await connectivityCommand.run(['.', '--format', 'txt'], x);
+      expect(x.err).toBe('');
+      expect(code).toBe(0);
+      // np-guard's files end without a newline after the last line.
+      expect(x.out.trimEnd().split('\n')).toEqual(expected.trimEnd().split('\n'));
+    },
+    60_000,
+  );
 });

@@ -53,13 +53,29 @@ spec:
 
 describe('probe space from the IR', () => {
   it('covers every peer kind the IR has', () => {
-    const docs = loadSources([{ file: 'p.yaml', bytes: Buffer.from(policies) }, { file: 'inv.yaml', bytes: Buffer.from(inventory) }]).documents;
+    const docs = loadSources([
+      { file: 'p.yaml', bytes: Buffer.from(policies) },
+      { file: 'inv.yaml', bytes: Buffer.from(inventory) },
+    ]).documents;
     const inv = loadInventory(docs.filter((d) => d.kind === 'Inventory'));
-    const { ir, diagnostics } = compileNetwork(docs.filter((d) => d.family === 'network'), inv.inventory);
+    const { ir, diagnostics } = compileNetwork(
+      docs.filter((d) => d.family === 'network'),
+      inv.inventory,
+    );
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const s = probeSpaceOf(ir);
     // Literal CIDRs, CIDR sets and their exceptions, CIDR groups and ipBlocks with except.
-    expect(s.cidrs).toEqual(expect.arrayContaining(['192.0.2.0/28', '172.20.0.0/16', '172.20.5.0/24', '198.18.0.0/24', '198.18.7.0/24', '100.64.0.0/10', '100.64.1.0/24']));
+    expect(s.cidrs).toEqual(
+      expect.arrayContaining([
+        '192.0.2.0/28',
+        '172.20.0.0/16',
+        '172.20.5.0/24',
+        '198.18.0.0/24',
+        '198.18.7.0/24',
+        '100.64.0.0/10',
+        '100.64.1.0/24',
+      ]),
+    );
     expect(s.entities).toEqual(['kube-apiserver']);
     expect(s.fqdns).toEqual(['api.example.com']);
     expect(s.ports).toEqual([{ lo: 8443, hi: 8450 }]);
@@ -85,7 +101,9 @@ function golden(name: string, actual: string): void {
     mkdirSync(goldenDir, { recursive: true });
     writeFileSync(file, actual);
   }
-  expect(actual, `${name} differs from the golden file; if intended, run UPDATE_GOLDEN=1 and review the diff`).toBe(readFileSync(file, 'utf8'));
+  expect(actual, `${name} differs from the golden file; if intended, run UPDATE_GOLDEN=1 and review the diff`).toBe(
+    readFileSync(file, 'utf8'),
+  );
 }
 
 /** The bundled policies as a repository, with one edit committed on top; returns the plan's rows. */
@@ -128,7 +146,13 @@ describe('changes the plan used to miss', () => {
 
   it('cutting traffic between replicas of one workload is newly denied traffic', async () => {
     // The Death Star's ingress rule admits every empire pod, its own replicas included; narrowed to tie fighters it no longer does.
-    const rows = await planEdit(repo(), 'network/starwars/deathstar.yaml', /(- fromEndpoints:\n\s+- matchLabels:\n(\s+)org: empire\n)/, '$1$2class: tiefighter\n', 'replicas.txt');
+    const rows = await planEdit(
+      repo(),
+      'network/starwars/deathstar.yaml',
+      /(- fromEndpoints:\n\s+- matchLabels:\n(\s+)org: empire\n)/,
+      '$1$2class: tiefighter\n',
+      'replicas.txt',
+    );
     expect(rows).toEqual(['newly-denied default/deathstar[Deployment] => default/deathstar[Deployment] 80 (between replicas)']);
   });
 });

@@ -25,7 +25,13 @@ export class TestRepo {
     return execFileSync('git', ['-c', 'user.name=weir test', '-c', 'user.email=test@weir.invalid', '-c', 'commit.gpgsign=false', ...args], {
       cwd: this.dir,
       encoding: 'utf8',
-      env: { ...process.env, GIT_AUTHOR_DATE: when, GIT_COMMITTER_DATE: when, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_SYSTEM: '/dev/null' },
+      env: {
+        ...process.env,
+        GIT_AUTHOR_DATE: when,
+        GIT_COMMITTER_DATE: when,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_SYSTEM: '/dev/null',
+      },
     });
   }
 

@@ -31,7 +31,18 @@ describe('runtime enforcement diff', () => {
   it('reports post → kill with the selector line, and monitor mode as post', () => {
     const base = runtimeRules(docs(tp('Post')));
     const head = runtimeRules(docs(tp('Sigkill')));
-    expect(diffRuntime(base, head)).toEqual([{ policy: 'protect-shadow', call: 'sys_openat', binaries: ['/usr/bin/cat'], paths: ['/etc/shadow'], before: 'post', after: 'kill', file: 'tracing/shadow.yaml', line: 13 }]);
+    expect(diffRuntime(base, head)).toEqual([
+      {
+        policy: 'protect-shadow',
+        call: 'sys_openat',
+        binaries: ['/usr/bin/cat'],
+        paths: ['/etc/shadow'],
+        before: 'post',
+        after: 'kill',
+        file: 'tracing/shadow.yaml',
+        line: 13,
+      },
+    ]);
     expect(diffRuntime([], head)[0]).toMatchObject({ before: 'allow', after: 'kill' });
     expect(diffRuntime(base, runtimeRules(docs(tp('Sigkill', 'monitor'))))).toEqual([]);
   });
@@ -40,10 +51,35 @@ describe('runtime enforcement diff', () => {
     const head = runtimeRules(docs(tp('Sigkill')));
     const ev = parseTetragonEvents(
       [
-        { process_kprobe: { process: { binary: '/usr/bin/cat' }, function_name: '__x64_sys_openat', args: [{ int_arg: -100 }, { string_arg: '/etc/shadow' }] } },
-        { process_kprobe: { process: { binary: '/usr/bin/cat' }, function_name: '__x64_sys_openat', args: [{ int_arg: -100 }, { string_arg: '/etc/hosts' }] } },
-        { process_tracepoint: { process: { binary: '/usr/bin/cat' }, subsys: 'syscalls', event: 'sys_enter_openat', args: [{ int_arg: -100 }, { string_arg: '/etc/shadow-' }] } },
-        { process_kprobe: { process: { binary: '/bin/less' }, function_name: '__x64_sys_openat', args: [{ int_arg: -100 }, { string_arg: '/etc/shadow' }] } },
+        {
+          process_kprobe: {
+            process: { binary: '/usr/bin/cat' },
+            function_name: '__x64_sys_openat',
+            args: [{ int_arg: -100 }, { string_arg: '/etc/shadow' }],
+          },
+        },
+        {
+          process_kprobe: {
+            process: { binary: '/usr/bin/cat' },
+            function_name: '__x64_sys_openat',
+            args: [{ int_arg: -100 }, { string_arg: '/etc/hosts' }],
+          },
+        },
+        {
+          process_tracepoint: {
+            process: { binary: '/usr/bin/cat' },
+            subsys: 'syscalls',
+            event: 'sys_enter_openat',
+            args: [{ int_arg: -100 }, { string_arg: '/etc/shadow-' }],
+          },
+        },
+        {
+          process_kprobe: {
+            process: { binary: '/bin/less' },
+            function_name: '__x64_sys_openat',
+            args: [{ int_arg: -100 }, { string_arg: '/etc/shadow' }],
+          },
+        },
       ]
         .map((x) => JSON.stringify(x))
         .join('\n'),

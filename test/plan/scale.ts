@@ -8,7 +8,12 @@ export interface ScaleOptions {
 
 const ports = [80, 443, 8080, 9090, 5432, 6379, 3306, 27017];
 
-export function generateCluster(o: ScaleOptions): { files: Record<string, string>; oneFileChange: Record<string, string>; policies: number; pods: number } {
+export function generateCluster(o: ScaleOptions): {
+  files: Record<string, string>;
+  oneFileChange: Record<string, string>;
+  policies: number;
+  pods: number;
+} {
   const pods: string[] = [];
   const files: Record<string, string> = {};
   let ip = 0;
@@ -37,12 +42,15 @@ ${from.map((f) => `    - matchLabels: {app: app-${f}}`).join('\n')}
       for (let r = 0; r < o.replicas; r++) {
         ip++;
         const suffix = ((ip * 2654435761) % 60466176).toString(36).padStart(5, 'a').slice(-5).replace(/^\d/, 'x');
-        pods.push(`  - {namespace: ns-${n}, name: app-${a}-${hash}-${suffix}, owner: {kind: Deployment, name: app-${a}}, labels: {app: app-${a}, team: team-${a % 3}}, ips: [10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}], node: node-${ip % 100}, ports: [{name: svc, port: ${ports[a % ports.length]}, protocol: TCP}]}`);
+        pods.push(
+          `  - {namespace: ns-${n}, name: app-${a}-${hash}-${suffix}, owner: {kind: Deployment, name: app-${a}}, labels: {app: app-${a}, team: team-${a % 3}}, ips: [10.${(ip >> 16) & 255}.${(ip >> 8) & 255}.${ip & 255}], node: node-${ip % 100}, ports: [{name: svc, port: ${ports[a % ports.length]}, protocol: TCP}]}`,
+        );
       }
       files[`network/ns-${n}/app-${a}.yaml`] = policy(n, a, ports[a % ports.length]!);
     }
   }
-  files['inventory.yaml'] = `apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: generated}\nspec:\n  pods:\n${pods.join('\n')}\n`;
+  files['inventory.yaml'] =
+    `apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: generated}\nspec:\n  pods:\n${pods.join('\n')}\n`;
   const changed = policy(0, 2, 9090);
   return { files, oneFileChange: { 'network/ns-0/app-2.yaml': changed }, policies: o.namespaces * o.appsPerNs, pods: pods.length };
 }

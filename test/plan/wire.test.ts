@@ -26,9 +26,30 @@ const PREFIX = 'wpw-';
 const pods = [
   { key: 'default/tiefighter', short: 'tief', ip: '10.244.1.10', node: 'node-1', peer: 'default/tiefighter[Pod]', ports: [80] },
   { key: 'default/xwing', short: 'xwin', ip: '10.244.1.11', node: 'node-1', peer: 'default/xwing[Pod]', ports: [80] },
-  { key: 'default/deathstar-6fb5694d48-8vx7k', short: 'dsb', ip: '10.244.1.12', node: 'node-1', peer: 'default/deathstar[Deployment]', ports: [80] },
-  { key: 'default/deathstar-6fb5694d48-5hmds', short: 'dsa', ip: '10.244.2.10', node: 'node-2', peer: 'default/deathstar[Deployment]', ports: [80] },
-  { key: 'tenant-jobs/crawler-6b9f4d7c5-x8z1c', short: 'craw', ip: '10.244.1.21', node: 'node-1', peer: 'tenant-jobs/crawler[Deployment]', ports: [80] },
+  {
+    key: 'default/deathstar-6fb5694d48-8vx7k',
+    short: 'dsb',
+    ip: '10.244.1.12',
+    node: 'node-1',
+    peer: 'default/deathstar[Deployment]',
+    ports: [80],
+  },
+  {
+    key: 'default/deathstar-6fb5694d48-5hmds',
+    short: 'dsa',
+    ip: '10.244.2.10',
+    node: 'node-2',
+    peer: 'default/deathstar[Deployment]',
+    ports: [80],
+  },
+  {
+    key: 'tenant-jobs/crawler-6b9f4d7c5-x8z1c',
+    short: 'craw',
+    ip: '10.244.1.21',
+    node: 'node-1',
+    peer: 'tenant-jobs/crawler[Deployment]',
+    ports: [80],
+  },
   { key: 'world', short: 'wrld', ip: '203.0.113.10', node: '', peer: '', ports: [8443, 8444, 8450] },
 ];
 const flows: [from: string, to: string, port: number][] = [
@@ -66,7 +87,10 @@ describe.skipIf(skipKernel())('plan against the wire', () => {
   const repo = new TestRepo('weirplan-wire-');
   const topo = new Topology(PREFIX);
   const dps = new Map<string, NetDatapath>();
-  const bundles: Record<'base' | 'head', Map<string, { images: LoadedImage[]; endpoints: EndpointTableEntry[] }>> = { base: new Map(), head: new Map() };
+  const bundles: Record<'base' | 'head', Map<string, { images: LoadedImage[]; endpoints: EndpointTableEntry[] }>> = {
+    base: new Map(),
+    head: new Map(),
+  };
   let changes: Change[] = [];
 
   beforeAll(async () => {
@@ -82,9 +106,12 @@ describe.skipIf(skipKernel())('plan against the wire', () => {
       const b = r.bundle;
       for (const node of ['node-1', 'node-2']) {
         const nm = nodeManifest(b.manifest, b.digest, node).manifest;
-        const table = (name: string) => JSON.parse(new TextDecoder().decode(b.blobs.get(nm.tables.find((t) => t.name === name)!.digest)!)) as unknown;
+        const table = (name: string) =>
+          JSON.parse(new TextDecoder().decode(b.blobs.get(nm.tables.find((t) => t.name === name)!.digest)!)) as unknown;
         const endpoints = (table('endpoints') as EndpointTableEntry[]).filter((e) => e.node === node);
-        const images = nm.maps.filter((image) => !isRuntimeImage(image.name)).map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) }));
+        const images = nm.maps
+          .filter((image) => !isRuntimeImage(image.name))
+          .map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) }));
         bundles[side].set(node, { images, endpoints });
       }
     };
@@ -121,7 +148,13 @@ describe.skipIf(skipKernel())('plan against the wire', () => {
           if (!e) throw new Error(`${p.key} is not an endpoint of ${node} in the bundle`);
           return { ifname: topo.pod(p.short).hostIf, endpointId: e.endpointId, identity: e.identity, flags: e.flags };
         });
-      topo.inNode(process.execPath, ['--import', 'tsx', path.resolve(root, 'test/datapath/attach-helper.ts'), pinDir, JSON.stringify(endpoints)]);
+      topo.inNode(process.execPath, [
+        '--import',
+        'tsx',
+        path.resolve(root, 'test/datapath/attach-helper.ts'),
+        pinDir,
+        JSON.stringify(endpoints),
+      ]);
     }
   }, 120_000);
 
@@ -145,7 +178,9 @@ describe.skipIf(skipKernel())('plan against the wire', () => {
     const byShort = new Map(pods.map((p) => [p.short, p]));
     const rows = flows.map(([from, to, port], i) => {
       const wire = before[i] === after[i] ? 'same' : after[i] ? 'newly-allowed' : 'newly-denied';
-      const planned = changes.find((c) => (c.category === 'newly-allowed' || c.category === 'newly-denied') && covers(c, byShort.get(from)!, byShort.get(to)!, port));
+      const planned = changes.find(
+        (c) => (c.category === 'newly-allowed' || c.category === 'newly-denied') && covers(c, byShort.get(from)!, byShort.get(to)!, port),
+      );
       return `${from} -> ${to}:${port} wire ${wire}, plan ${planned?.category ?? 'same'}`;
     });
     // Both sides agree on every probed flow...

@@ -9,8 +9,22 @@ import { parse } from 'yaml';
 import { commentMarker } from '../../compiler/plan/render/markdown.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-interface Step { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; if?: string; env?: Record<string, string> }
-const load = (f: string) => parse(readFileSync(path.join(root, f), 'utf8')) as { on: unknown; jobs: Record<string, { steps: Step[] }>; runs: { using: string; steps: Step[] }; inputs: Record<string, unknown>; permissions: Record<string, string> };
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  if?: string;
+  env?: Record<string, string>;
+}
+const load = (f: string) =>
+  parse(readFileSync(path.join(root, f), 'utf8')) as {
+    on: unknown;
+    jobs: Record<string, { steps: Step[] }>;
+    runs: { using: string; steps: Step[] };
+    inputs: Record<string, unknown>;
+    permissions: Record<string, string>;
+  };
 
 const temps: string[] = [];
 afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -35,9 +49,13 @@ describe('policy-pr workflow', () => {
   it('checks out full history, lints to SARIF, tests to JUnit, plans against the base branch', () => {
     expect(steps[0]).toMatchObject({ uses: 'actions/checkout@v4', with: { 'fetch-depth': 0 } });
     expect(byName('Lint').run).toContain('--format sarif --output weir-lint.sarif');
-    expect(steps.find((s) => s.uses?.startsWith('github/codeql-action/upload-sarif'))?.with).toMatchObject({ sarif_file: 'weir-lint.sarif' });
+    expect(steps.find((s) => s.uses?.startsWith('github/codeql-action/upload-sarif'))?.with).toMatchObject({
+      sarif_file: 'weir-lint.sarif',
+    });
     expect(byName('Policy tests').run).toContain('--format junit --output weir-tests.xml');
-    expect(byName('Plan').run).toContain('--base "origin/${GITHUB_BASE_REF}" --head HEAD --format markdown --output weir-plan.md --json weir-plan.json --html weir-plan.html');
+    expect(byName('Plan').run).toContain(
+      '--base "origin/${GITHUB_BASE_REF}" --head HEAD --format markdown --output weir-plan.md --json weir-plan.json --html weir-plan.html',
+    );
     expect(wf.permissions).toMatchObject({ 'pull-requests': 'write', 'security-events': 'write' });
   });
 
@@ -50,19 +68,49 @@ describe('policy-pr workflow', () => {
 
   it('turns SARIF results into inline annotations', () => {
     const dir = tempDir();
-    writeFileSync(path.join(dir, 'weir-lint.sarif'), JSON.stringify({ runs: [{ results: [{ ruleId: 'cilium/l7-on-non-tcp', level: 'error', message: { text: 'L7 rules need TCP\nsee docs' }, locations: [{ physicalLocation: { artifactLocation: { uri: 'policies/a.yaml' }, region: { startLine: 12, startColumn: 9 } } }] }] }] }));
+    writeFileSync(
+      path.join(dir, 'weir-lint.sarif'),
+      JSON.stringify({
+        runs: [
+          {
+            results: [
+              {
+                ruleId: 'cilium/l7-on-non-tcp',
+                level: 'error',
+                message: { text: 'L7 rules need TCP\nsee docs' },
+                locations: [
+                  { physicalLocation: { artifactLocation: { uri: 'policies/a.yaml' }, region: { startLine: 12, startColumn: 9 } } },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
+    );
     const out = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Lint').run!)], { cwd: dir, encoding: 'utf8' });
     expect(out).toBe('::error file=policies/a.yaml,line=12,col=9,title=cilium/l7-on-non-tcp::L7 rules need TCP%0Asee docs\n');
   });
 
   it('annotates failing JUnit cases', () => {
     const dir = tempDir();
-    writeFileSync(path.join(dir, 'weir-tests.xml'), '<testsuites><testsuite name="s"><testcase name="ok" file="policies/tests/a.yaml" line="3"></testcase><testcase name="empire may land" file="policies/tests/a.yaml" line="9"><failure message="expected allow, got deny"/></testcase></testsuite></testsuites>');
-    const out = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], { cwd: dir, encoding: 'utf8' });
+    writeFileSync(
+      path.join(dir, 'weir-tests.xml'),
+      '<testsuites><testsuite name="s"><testcase name="ok" file="policies/tests/a.yaml" line="3"></testcase><testcase name="empire may land" file="policies/tests/a.yaml" line="9"><failure message="expected allow, got deny"/></testcase></testsuite></testsuites>',
+    );
+    const out = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     expect(out).toBe('::error file=policies/tests/a.yaml,line=9,title=empire may land::expected allow, got deny\n');
     // weir test's JUnit names the file in classname and has no line: annotate the file.
-    writeFileSync(path.join(dir, 'weir-tests.xml'), '<testsuites><testsuite name="policies/tests/b.yaml"><testcase classname="policies/tests/b.yaml" name="xwing may not land"><failure message="expected deny, got allow"/></testcase></testsuite></testsuites>');
-    const out2 = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], { cwd: dir, encoding: 'utf8' });
+    writeFileSync(
+      path.join(dir, 'weir-tests.xml'),
+      '<testsuites><testsuite name="policies/tests/b.yaml"><testcase classname="policies/tests/b.yaml" name="xwing may not land"><failure message="expected deny, got allow"/></testcase></testsuite></testsuites>',
+    );
+    const out2 = execFileSync('node', ['--input-type=module', '-e', inlineScript(byName('Policy tests').run!)], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     expect(out2).toBe('::error file=policies/tests/b.yaml,line=1,title=xwing may not land::expected deny, got allow\n');
   });
 
@@ -73,7 +121,11 @@ describe('policy-pr workflow', () => {
     const verdict = inlineScript(byName('Verdict').run!);
     const run = (failOn: string) => {
       try {
-        execFileSync('node', ['--input-type=module', '-e', verdict], { cwd: dir, encoding: 'utf8', env: { ...process.env, FAIL_ON: failOn } });
+        execFileSync('node', ['--input-type=module', '-e', verdict], {
+          cwd: dir,
+          encoding: 'utf8',
+          env: { ...process.env, FAIL_ON: failOn },
+        });
         return 0;
       } catch (e) {
         return (e as { status: number }).status;
@@ -90,7 +142,17 @@ describe('composite action and project CI', () => {
     expect(a.runs.using).toBe('composite');
     expect(Object.keys(a.inputs)).toEqual(expect.arrayContaining(['paths', 'base', 'inventory', 'flows', 'events', 'fail-on', 'comment']));
     expect(a.runs.steps.find((s) => s.name === 'Set up weir')!.run).toContain('WEIR_BIN=$ACTION_PATH/bin/weir.js');
-    expect(a.runs.steps.map((s) => s.name)).toEqual(['Set up Node.js', 'Set up weir', 'Lint', 'Upload lint results to code scanning', 'Policy tests', 'Plan', 'Post or update the plan comment', 'Upload reports', 'Verdict']);
+    expect(a.runs.steps.map((s) => s.name)).toEqual([
+      'Set up Node.js',
+      'Set up weir',
+      'Lint',
+      'Upload lint results to code scanning',
+      'Policy tests',
+      'Plan',
+      'Post or update the plan comment',
+      'Upload reports',
+      'Verdict',
+    ]);
   });
   it('ci.yml runs .ci/run and exercises the action on policies/', () => {
     const ci = load('.github/workflows/ci.yml');

@@ -8,7 +8,6 @@ import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js
 import { localCaps } from './helpers.js';
 import { tetragonCorpus as corpus } from '../upstream-corpus.js';
 
-
 /** The reason a file is rejected: the rule of its first error (by position), so each file counts once. */
 function outcomes(diags: Diagnostic[], files: string[]): Map<string, string> {
   const byFile = new Map<string, string>();
@@ -34,7 +33,8 @@ describe('Tetragon corpus on this node (tracepoint-only)', () => {
     expect([...out].filter(([, o]) => o === 'compiles').map(([f]) => f)).toEqual(EXPECTED_COMPILING);
     const full = compileRuntime(loaded.documents, [{ name: 'full', caps: capabilityProfiles['full']! }]);
     const fullCounts: Record<string, number> = {};
-    for (const o of outcomes([...loaded.diagnostics, ...full.diagnostics, ...full.nodes[0]!.diagnostics], files).values()) fullCounts[o] = (fullCounts[o] ?? 0) + 1;
+    for (const o of outcomes([...loaded.diagnostics, ...full.diagnostics, ...full.nodes[0]!.diagnostics], files).values())
+      fullCounts[o] = (fullCounts[o] ?? 0) + 1;
     expect(fullCounts).toEqual(EXPECTED_COUNTS_FULL);
     // Everything that compiled became hooks on syscall tracepoints.
     expect(r.nodes[0]!.lowered.attach.every((a) => a.startsWith('syscalls/sys_enter_') || a === 'raw_syscalls/sys_enter')).toBe(true);
@@ -63,7 +63,15 @@ const EXPECTED_COUNTS_FULL: Record<string, number> = {
   'runtime/unsupported-hook': 39,
 };
 const EXPECTED_COMPILING: string[] = [
-  'hardlink-observe.yaml', 'list-syscalls-tracepoint.yaml', 'list-syscalls.yaml',
-  'process-credentials/process.credentials.changes.at.syscalls.yaml', 'raw_syscalls.yaml', 'symlink-observe.yaml',
-  'sys_clock_settime.yaml', 'sys_mount.yaml', 'sys_pivot_root.yaml', 'sys_ptrace.yaml', 'sys_setuid.yaml',
+  'hardlink-observe.yaml',
+  'list-syscalls-tracepoint.yaml',
+  'list-syscalls.yaml',
+  'process-credentials/process.credentials.changes.at.syscalls.yaml',
+  'raw_syscalls.yaml',
+  'symlink-observe.yaml',
+  'sys_clock_settime.yaml',
+  'sys_mount.yaml',
+  'sys_pivot_root.yaml',
+  'sys_ptrace.yaml',
+  'sys_setuid.yaml',
 ];

@@ -38,9 +38,11 @@ const bin = (i: number) => `/wrt/diff/sel-${i}`;
 function policies(): string {
   const docs: string[] = [];
   for (let p = 0; p * 5 < selectors.length; p++) {
-    const sels = selectors.slice(p * 5, p * 5 + 5).map(([, m], j) => `    - matchArgs: [${m}]
+    const sels = selectors.slice(p * 5, p * 5 + 5).map(
+      ([, m], j) => `    - matchArgs: [${m}]
       matchBinaries: [{operator: In, values: ["${bin(p * 5 + j)}"]}]
-      matchActions: [{action: Sigkill}]`);
+      matchActions: [{action: Sigkill}]`,
+    );
     docs.push(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: wrt-diff-${p}}

@@ -16,16 +16,37 @@ const weirAddition = ['GetEventsResponse.process_kprobe.weir', 'GetEventsRespons
 const check = (o: unknown) => checkProtojson(schema, 'GetEventsResponse', o, 'GetEventsResponse', weirAddition);
 
 const samples: { name: string; event: Record<string, unknown> }[] = [
-  ...readFileSync(path.join(api, 'events.json'), 'utf8').split('\n').filter(Boolean).map((l, i) => ({ name: `events.json:${i + 1}`, event: JSON.parse(l) as Record<string, unknown> })),
-  { name: 'process-kprobe-sample.json', event: JSON.parse(readFileSync(path.join(api, 'process-kprobe-sample.json'), 'utf8')) as Record<string, unknown> },
-  { name: 'process-exit-sample.json', event: JSON.parse(readFileSync(path.join(api, 'process-exit-sample.json'), 'utf8')) as Record<string, unknown> },
+  ...readFileSync(path.join(api, 'events.json'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l, i) => ({ name: `events.json:${i + 1}`, event: JSON.parse(l) as Record<string, unknown> })),
+  {
+    name: 'process-kprobe-sample.json',
+    event: JSON.parse(readFileSync(path.join(api, 'process-kprobe-sample.json'), 'utf8')) as Record<string, unknown>,
+  },
+  {
+    name: 'process-exit-sample.json',
+    event: JSON.parse(readFileSync(path.join(api, 'process-exit-sample.json'), 'utf8')) as Record<string, unknown>,
+  },
 ];
 
-const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) => Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
+const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) =>
+  Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
 const H = offsets(runtimeLayouts.wrt_event_hdr);
 const C = offsets(runtimeLayouts.wrt_event_call);
 
-function record(kind: 1 | 2 | 3, o: { pid: number; ppid: number; binary: string; exitCode?: number; action?: number; hookId?: number; args?: ({ s: string } | { i: bigint; t: number })[] }): Buffer {
+function record(
+  kind: 1 | 2 | 3,
+  o: {
+    pid: number;
+    ppid: number;
+    binary: string;
+    exitCode?: number;
+    action?: number;
+    hookId?: number;
+    args?: ({ s: string } | { i: bigint; t: number })[];
+  },
+): Buffer {
   const b = Buffer.alloc(kind === 3 ? runtimeLayouts.wrt_event_call.size : runtimeLayouts.wrt_event_exit.size);
   b[H.kind] = kind;
   b[H.action] = o.action ?? 0;
@@ -40,7 +61,8 @@ function record(kind: 1 | 2 | 3, o: { pid: number; ppid: number; binary: string;
   b.writeBigUInt64LE(5_000_000_123n + BigInt(o.pid), H.ktime);
   b.writeUInt32LE(Buffer.byteLength(o.binary), H.binary_len);
   b.write(o.binary, H.binary);
-  if (kind === 2 && 'exit_code' in runtimeLayouts.wrt_event_exit.fields) b.writeUInt32LE(o.exitCode ?? 0, (runtimeLayouts.wrt_event_exit.fields as Record<string, { offset: number }>)['exit_code']!.offset);
+  if (kind === 2 && 'exit_code' in runtimeLayouts.wrt_event_exit.fields)
+    b.writeUInt32LE(o.exitCode ?? 0, (runtimeLayouts.wrt_event_exit.fields as Record<string, { offset: number }>)['exit_code']!.offset);
   (o.args ?? []).forEach((a, i) => {
     if ('s' in a) {
       b[C.arg_type + i] = 5;
@@ -55,16 +77,58 @@ function record(kind: 1 | 2 | 3, o: { pid: number; ppid: number; binary: string;
 }
 
 const table: HookTableEntry[] = [
-  { hookId: 0, policy: 'every-type', namespace: 'shop', call: 'sys_openat', attach: 'syscalls/sys_enter_openat', eventKind: 'process_kprobe', file: 'p.yaml', line: 4, column: 3, tags: ['t'], args: [{ index: 0, type: 'int', label: 'dirfd' }, { index: 1, type: 'string' }, { index: 2, type: 'uint32' }, { index: 3, type: 'syscall64' }, { index: 4, type: 'size_t' }] },
-  { hookId: 1, policy: 'tp', call: 'syscalls/sys_enter_mount', attach: 'syscalls/sys_enter_mount', eventKind: 'process_tracepoint', file: 'p.yaml', line: 9, column: 1, tags: [], args: [] },
+  {
+    hookId: 0,
+    policy: 'every-type',
+    namespace: 'shop',
+    call: 'sys_openat',
+    attach: 'syscalls/sys_enter_openat',
+    eventKind: 'process_kprobe',
+    file: 'p.yaml',
+    line: 4,
+    column: 3,
+    tags: ['t'],
+    args: [
+      { index: 0, type: 'int', label: 'dirfd' },
+      { index: 1, type: 'string' },
+      { index: 2, type: 'uint32' },
+      { index: 3, type: 'syscall64' },
+      { index: 4, type: 'size_t' },
+    ],
+  },
+  {
+    hookId: 1,
+    policy: 'tp',
+    call: 'syscalls/sys_enter_mount',
+    attach: 'syscalls/sys_enter_mount',
+    eventKind: 'process_tracepoint',
+    file: 'p.yaml',
+    line: 9,
+    column: 1,
+    tags: [],
+    args: [],
+  },
 ];
 
 function events() {
-  const enc = new TetragonEncoder({ nodeName: 'node-1', table, bootTimeNs: 1_700_000_000_000_000_000n, podOf: (pid) => (pid >= 200 ? { namespace: 'shop', name: 'web-1' } : undefined) });
+  const enc = new TetragonEncoder({
+    nodeName: 'node-1',
+    table,
+    bootTimeNs: 1_700_000_000_000_000_000n,
+    podOf: (pid) => (pid >= 200 ? { namespace: 'shop', name: 'web-1' } : undefined),
+  });
   const line = (b: Buffer) => JSON.parse(enc.jsonLine(b)!) as Record<string, Record<string, unknown>>;
   const shell = line(record(1, { pid: 100, ppid: 1, binary: '/bin/sh' }));
   const exec = line(record(1, { pid: 200, ppid: 100, binary: '/usr/bin/cat' }));
-  const kprobe = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', action: 3, args: [{ i: -100n, t: 1 }, { s: '/etc/shadow' }, { i: 4294967295n, t: 2 }, { i: 59n, t: 3 }, { i: 0n, t: 4 }] }));
+  const kprobe = line(
+    record(3, {
+      pid: 200,
+      ppid: 100,
+      binary: '/usr/bin/cat',
+      action: 3,
+      args: [{ i: -100n, t: 1 }, { s: '/etc/shadow' }, { i: 4294967295n, t: 2 }, { i: 59n, t: 3 }, { i: 0n, t: 4 }],
+    }),
+  );
   const tracepoint = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 1 }));
   const exit = line(record(2, { pid: 200, ppid: 100, binary: '/usr/bin/cat', exitCode: 24 }));
   const exitClean = line(record(2, { pid: 100, ppid: 1, binary: '/bin/sh', exitCode: 0 }));
@@ -79,18 +143,27 @@ describe('Tetragon protojson conformance', () => {
       'GetEventsResponse.process_exit.process.cwd: empty string is omitted by protojson',
       'GetEventsResponse.process_exit.status: zero uint32 is omitted by protojson',
     ]);
-    expect(check({ process_kprobe: { args: [{ size_arg: 5 }], foo: 1 } })).toEqual(['GetEventsResponse.process_kprobe.args[0].size_arg: uint64 must be a decimal string, not 5', 'GetEventsResponse.process_kprobe.foo: ProcessKprobe has no field foo']);
+    expect(check({ process_kprobe: { args: [{ size_arg: 5 }], foo: 1 } })).toEqual([
+      'GetEventsResponse.process_kprobe.args[0].size_arg: uint64 must be a decimal string, not 5',
+      'GetEventsResponse.process_kprobe.foo: ProcessKprobe has no field foo',
+    ]);
   });
 
-  it('every event kind weir emits conforms, with weir\'s provenance the one addition', () => {
+  it("every event kind weir emits conforms, with weir's provenance the one addition", () => {
     for (const [kind, o] of Object.entries(events())) expect(check(o), kind).toEqual([]);
   });
 
   it('process trees join: parent_exec_id, parents on exec, kprobe and exit, tid, pod', () => {
     const e = events();
     const shellId = (e.shell['process_exec']!['process'] as { exec_id: string }).exec_id;
-    expect(e.exec['process_exec']).toMatchObject({ process: { pid: 200, tid: 200, uid: 1000, parent_exec_id: shellId, pod: { namespace: 'shop', name: 'web-1' } }, parent: { exec_id: shellId } });
-    expect(e.kprobe['process_kprobe']).toMatchObject({ process: { parent_exec_id: shellId }, parent: { exec_id: shellId, binary: '/bin/sh' } });
+    expect(e.exec['process_exec']).toMatchObject({
+      process: { pid: 200, tid: 200, uid: 1000, parent_exec_id: shellId, pod: { namespace: 'shop', name: 'web-1' } },
+      parent: { exec_id: shellId },
+    });
+    expect(e.kprobe['process_kprobe']).toMatchObject({
+      process: { parent_exec_id: shellId },
+      parent: { exec_id: shellId, binary: '/bin/sh' },
+    });
     expect(e.exit['process_exit']).toMatchObject({ parent: { exec_id: shellId }, signal: 'SIGXCPU' });
   });
 
@@ -113,11 +186,23 @@ describe('Tetragon protojson conformance', () => {
   });
 
   it('signals by name, 16 to 31 included', () => {
-    expect([16, 17, 24, 27, 30, 31, 34, 40].map(signalName)).toEqual(['SIGSTKFLT', 'SIGCHLD', 'SIGXCPU', 'SIGPROF', 'SIGPWR', 'SIGSYS', 'SIGRTMIN+0', 'SIGRTMIN+6']);
+    expect([16, 17, 24, 27, 30, 31, 34, 40].map(signalName)).toEqual([
+      'SIGSTKFLT',
+      'SIGCHLD',
+      'SIGXCPU',
+      'SIGPROF',
+      'SIGPWR',
+      'SIGSYS',
+      'SIGRTMIN+0',
+      'SIGRTMIN+6',
+    ]);
   });
 
   it('weir fills the fields Tetragon users query, as the real events do', () => {
-    const real = samples.find((s) => s.name === 'process-kprobe-sample.json')!.event['process_kprobe'] as Record<string, Record<string, unknown>>;
+    const real = samples.find((s) => s.name === 'process-kprobe-sample.json')!.event['process_kprobe'] as Record<
+      string,
+      Record<string, unknown>
+    >;
     const ours = events().kprobe['process_kprobe'] as Record<string, Record<string, unknown>>;
     for (const k of ['exec_id', 'pid', 'uid', 'binary', 'flags', 'start_time', 'pod', 'parent_exec_id']) {
       expect(real['process']).toHaveProperty(k);

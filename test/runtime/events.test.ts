@@ -4,11 +4,19 @@ import { runtimeLayouts } from '../../bpf/abi/runtime.js';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import { compactLine, decodeRecord, TetragonEncoder } from '../../controller/events/tetragon.js';
 
-const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) => Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
+const offsets = <F extends string>(s: { fields: Record<F, { offset: number }> }) =>
+  Object.fromEntries(Object.entries<{ offset: number }>(s.fields).map(([k, v]) => [k, v.offset])) as Record<F, number>;
 const H = offsets(runtimeLayouts.wrt_event_hdr);
 const C = offsets(runtimeLayouts.wrt_event_call);
 
-function callRecord(o: { pid: number; action: number; flags?: number; hookId?: number; args: ({ s: string } | { i: bigint; t: number })[]; binary: string }): Buffer {
+function callRecord(o: {
+  pid: number;
+  action: number;
+  flags?: number;
+  hookId?: number;
+  args: ({ s: string } | { i: bigint; t: number })[];
+  binary: string;
+}): Buffer {
   const b = Buffer.alloc(runtimeLayouts.wrt_event_call.size);
   b[H.kind] = 3;
   b[H.action] = o.action;
@@ -36,13 +44,47 @@ function callRecord(o: { pid: number; action: number; flags?: number; hookId?: n
 }
 
 const table: HookTableEntry[] = [
-  { hookId: 0, policy: 'protect-shadow', namespace: 'default', call: 'sys_openat', attach: 'syscalls/sys_enter_openat', eventKind: 'process_kprobe', file: 'policies/runtime/protect-shadow.yaml', line: 10, column: 5, commit: 'abc123', message: 'read of password hashes', tags: ['credential-access'], args: [{ index: 0, type: 'int', label: 'dirfd' }, { index: 1, type: 'string', label: 'pathname' }, { index: 2, type: 'int' }] },
-  { hookId: 1, policy: 'tp', call: 'syscalls/sys_enter_mount', attach: 'syscalls/sys_enter_mount', eventKind: 'process_tracepoint', file: 'p.yaml', line: 3, column: 1, tags: [], args: [{ index: 5, type: 'string' }] },
+  {
+    hookId: 0,
+    policy: 'protect-shadow',
+    namespace: 'default',
+    call: 'sys_openat',
+    attach: 'syscalls/sys_enter_openat',
+    eventKind: 'process_kprobe',
+    file: 'policies/runtime/protect-shadow.yaml',
+    line: 10,
+    column: 5,
+    commit: 'abc123',
+    message: 'read of password hashes',
+    tags: ['credential-access'],
+    args: [
+      { index: 0, type: 'int', label: 'dirfd' },
+      { index: 1, type: 'string', label: 'pathname' },
+      { index: 2, type: 'int' },
+    ],
+  },
+  {
+    hookId: 1,
+    policy: 'tp',
+    call: 'syscalls/sys_enter_mount',
+    attach: 'syscalls/sys_enter_mount',
+    eventKind: 'process_tracepoint',
+    file: 'p.yaml',
+    line: 3,
+    column: 1,
+    tags: [],
+    args: [{ index: 5, type: 'string' }],
+  },
 ];
 
 describe('Tetragon events', () => {
   const enc = () => new TetragonEncoder({ nodeName: 'node-1', table, bootTimeNs: 1_700_000_000_000_000_000n });
-  const kill = callRecord({ pid: 4242, action: 3, binary: '/usr/bin/cat', args: [{ i: -100n, t: 1 }, { s: '/etc/shadow' }, { i: 0n, t: 1 }] });
+  const kill = callRecord({
+    pid: 4242,
+    action: 3,
+    binary: '/usr/bin/cat',
+    args: [{ i: -100n, t: 1 }, { s: '/etc/shadow' }, { i: 0n, t: 1 }],
+  });
 
   it('a Sigkill on a syscall kprobe is a process_kprobe with KPROBE_ACTION_SIGKILL, args by type, provenance', () => {
     const o = enc().encode(decodeRecord(kill)!);
@@ -66,7 +108,16 @@ describe('Tetragon events', () => {
     const recs = [
       kill,
       callRecord({ pid: 7, action: 1, flags: 1, binary: '/bin/mount', hookId: 1, args: [{ s: 'with "quotes" and \\ and é' }] }),
-      callRecord({ pid: 8, action: 1, binary: '/x', args: [{ i: -5n, t: 3 }, { i: 2n ** 64n - 1n, t: 4 }, { i: 7n, t: 2 }] }),
+      callRecord({
+        pid: 8,
+        action: 1,
+        binary: '/x',
+        args: [
+          { i: -5n, t: 3 },
+          { i: 2n ** 64n - 1n, t: 4 },
+          { i: 7n, t: 2 },
+        ],
+      }),
     ];
     for (const r of recs) {
       const a = enc();
@@ -77,15 +128,30 @@ describe('Tetragon events', () => {
 
   it('monitor events say so, and the compact line names the verdict and the policy', () => {
     const e = enc();
-    const mon = JSON.parse(e.jsonLine(callRecord({ pid: 9, action: 3, flags: 1, binary: '/usr/bin/cat', args: [{ i: -100n, t: 1 }, { s: '/etc/shadow' }, { i: 0n, t: 1 }] }))!);
+    const mon = JSON.parse(
+      e.jsonLine(
+        callRecord({
+          pid: 9,
+          action: 3,
+          flags: 1,
+          binary: '/usr/bin/cat',
+          args: [{ i: -100n, t: 1 }, { s: '/etc/shadow' }, { i: 0n, t: 1 }],
+        }),
+      )!,
+    );
     expect(mon.process_kprobe.weir.mode).toBe('monitor');
     expect(compactLine(mon)).toBe('☠️  would-kill /usr/bin/cat __x64_sys_openat -100 /etc/shadow 0 (monitor) [protect-shadow]');
     const tp = JSON.parse(e.jsonLine(callRecord({ pid: 7, action: 1, binary: '/bin/mount', hookId: 1, args: [{ s: 'tmpfs' }] }))!);
-    expect(tp.process_tracepoint).toMatchObject({ subsys: 'syscalls', event: 'sys_enter_mount', action: 'KPROBE_ACTION_POST', policy_name: 'tp' });
+    expect(tp.process_tracepoint).toMatchObject({
+      subsys: 'syscalls',
+      event: 'sys_enter_mount',
+      action: 'KPROBE_ACTION_POST',
+      policy_name: 'tp',
+    });
     expect(compactLine(tp)).toBe('⁉️  syscall /bin/mount syscalls/sys_enter_mount tmpfs [tp]');
   });
 
-  it('a call from a process whose parent was seen exec\'ing carries the parent, in both encodings', () => {
+  it("a call from a process whose parent was seen exec'ing carries the parent, in both encodings", () => {
     const mk = (pid: number, ppid: number, bin: string) => {
       const b = Buffer.alloc(runtimeLayouts.wrt_event_exit.size);
       b[H.kind] = 1;

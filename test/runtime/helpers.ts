@@ -11,7 +11,11 @@ import { compileRuntime, type RuntimeCompileResult } from '../../compiler/lower/
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const localCaps: NodeCapabilities = capabilityProfiles['tracepoint-only']!;
 
-export function compileText(text: string, caps: NodeCapabilities = localCaps, file = 'policy.yaml'): RuntimeCompileResult & { errors: string[] } {
+export function compileText(
+  text: string,
+  caps: NodeCapabilities = localCaps,
+  file = 'policy.yaml',
+): RuntimeCompileResult & { errors: string[] } {
   const loaded = loadSources([{ file, bytes: Buffer.from(text) }]);
   const r = compileRuntime(loaded.documents, [{ name: 'local', caps }]);
   const all = [...loaded.diagnostics, ...r.diagnostics, ...r.nodes.flatMap((n) => n.diagnostics)];
@@ -63,8 +67,13 @@ export function run(bin: string, args: string[], timeoutMs = 10_000): Promise<Ru
 }
 
 /** Starts a long-running child; `exited` resolves with its exit status. */
-export function spawnLoop(bin: string, args: string[]): { pid: number; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+export function spawnLoop(
+  bin: string,
+  args: string[],
+): { pid: number; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
   const c = spawn(bin, args, { stdio: 'ignore' });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    c.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { pid: c.pid ?? 0, exited };
 }

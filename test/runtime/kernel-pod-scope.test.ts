@@ -100,10 +100,25 @@ describe.skipIf(noKernel)('pod-scoped runtime policy in the agent (root, cgroup 
     const n = r.nodes[0]!;
     const images = n.images.map((img) => {
       const bytes = imageBlob(img.records);
-      const image: MapImage = { name: img.name, keyType: img.keyType, valueType: img.valueType, type: img.type as MapImage['type'], keySize: img.keySize, valueSize: img.valueSize, maxEntries: img.maxEntries, entries: img.records.length, digest: 'x' };
+      const image: MapImage = {
+        name: img.name,
+        keyType: img.keyType,
+        valueType: img.valueType,
+        type: img.type as MapImage['type'],
+        keySize: img.keySize,
+        valueSize: img.valueSize,
+        maxEntries: img.maxEntries,
+        entries: img.records.length,
+        digest: 'x',
+      };
       return { image, bytes: Buffer.from(bytes) };
     });
-    const tables = new Map<string, unknown>([['runtime_hooks', { podscope: { attach: n.lowered.attach, policies: n.lowered.policies, hooks: n.lowered.table, scopes: n.lowered.scopes } }]]);
+    const tables = new Map<string, unknown>([
+      [
+        'runtime_hooks',
+        { podscope: { attach: n.lowered.attach, policies: n.lowered.policies, hooks: n.lowered.table, scopes: n.lowered.scopes } },
+      ],
+    ]);
     await dp.apply({ digest: 'd1', manifest: {} as NodeManifest, images, tables });
   }, 60_000);
 
@@ -124,7 +139,16 @@ describe.skipIf(noKernel)('pod-scoped runtime policy in the agent (root, cgroup 
   });
 
   it('reports the selected pods and which are not resolved yet', () => {
-    expect(dp.runtimeScopes()).toEqual([{ policy: 'shop/kill-in-pod', scopeSet: expect.any(Number), pods: ['shop/web-1', 'shop/web-2'], cgroups: 2, unresolved: ['shop/web-2'], state: 'unresolved' }]);
+    expect(dp.runtimeScopes()).toEqual([
+      {
+        policy: 'shop/kill-in-pod',
+        scopeSet: expect.any(Number),
+        pods: ['shop/web-1', 'shop/web-2'],
+        cgroups: 2,
+        unresolved: ['shop/web-2'],
+        state: 'unresolved',
+      },
+    ]);
   });
 
   it('kills the binary in the selected pod, not in the other pod nor on the host', async () => {

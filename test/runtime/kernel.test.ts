@@ -125,7 +125,6 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
     const pe = ex && (enc.encode(ex) as { process_exit: unknown }).process_exit;
     expect(pe).toMatchObject({ signal: 'SIGKILL', process: { pid: killed.pid } });
     expect(pe).not.toHaveProperty('status'); // exit status 0 is omitted, as Tetragon's protojson writes it
-
   });
 
   it('in monitor mode only posts: the binary lives, the event carries the would-be action', async () => {
@@ -135,7 +134,13 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
     // One consumer per ring buffer (they share its consumer position): the stream replaces the test's for now.
     rb.close();
     const lines: string[] = [];
-    const stop = streamEvents(dp, { nodeName: 'local', table: node.lowered.table, format: 'compact', policyEventsOnly: true, write: (l) => lines.push(l) });
+    const stop = streamEvents(dp, {
+      nodeName: 'local',
+      table: node.lowered.table,
+      format: 'compact',
+      policyEventsOnly: true,
+      write: (l) => lines.push(l),
+    });
     const r = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt'), '3']);
     expect(r).toMatchObject({ code: 0, signal: null, stdout: 'opened 3\n' });
     stop();
@@ -146,7 +151,9 @@ describe.skipIf(skipKernel())('runtime programs in the kernel', () => {
     const ours = lines.filter((l) => l.includes(bin));
     expect(ours).toHaveLength(3);
     expect(dp.stats().signals).toBe(signalsBefore); // monitor mode sent none
-    expect(ours[0]).toBe(`☠️  would-kill ${bin} __x64_sys_openat -100 ${path.join(dir, 'protected', 'secret.txt')} 0 (monitor) [wrt-protect-monitor]\n`);
+    expect(ours[0]).toBe(
+      `☠️  would-kill ${bin} __x64_sys_openat -100 ${path.join(dir, 'protected', 'secret.txt')} 0 (monitor) [wrt-protect-monitor]\n`,
+    );
   });
 
   it('does not touch other binaries: a different copy of the same program opening the same file survives', async () => {
@@ -190,7 +197,9 @@ spec:
   });
 
   it('the upstream examples sys_mount.yaml and sys_pivot_root.yaml (unchanged) post events for the binary in its own mount namespace', async () => {
-    const loaded = await loadPolicies([path.join(tetragonCorpus, 'sys_mount.yaml'), path.join(tetragonCorpus, 'sys_pivot_root.yaml')], { root: tetragonCorpus });
+    const loaded = await loadPolicies([path.join(tetragonCorpus, 'sys_mount.yaml'), path.join(tetragonCorpus, 'sys_pivot_root.yaml')], {
+      root: tetragonCorpus,
+    });
     const r = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }]);
     expect(r.nodes[0]!.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const n = r.nodes[0]!;
@@ -208,7 +217,9 @@ spec:
       [{ string_arg: 'none' }, { string_arg: '/' }],
       [{ string_arg: 'wrt-tmpfs' }, { string_arg: mnt }],
     ]);
-    expect(byPolicy.filter((k) => k.policy_name === 'sys-pivot-root').map((k) => k.args)).toEqual([[{ string_arg: mnt }, { string_arg: mnt }]]);
+    expect(byPolicy.filter((k) => k.policy_name === 'sys-pivot-root').map((k) => k.args)).toEqual([
+      [{ string_arg: mnt }, { string_arg: mnt }],
+    ]);
   });
 
   it('matchNamespaces Mnt NotIn host_ns sees the unshared mount namespace; In host_ns does not', async () => {
@@ -258,7 +269,11 @@ spec:
       - {action: Sigkill}
 `;
     const n = apply(text);
-    expect(Object.fromEntries(n.images.filter((i) => i.name.startsWith('wrt_str')).map((i) => [i.name, i.records.length]))).toEqual({ wrt_str_a: 2, wrt_str_b: 1, wrt_str: 1 }); // class A also holds the binary path
+    expect(Object.fromEntries(n.images.filter((i) => i.name.startsWith('wrt_str')).map((i) => [i.name, i.records.length]))).toEqual({
+      wrt_str_a: 2,
+      wrt_str_b: 1,
+      wrt_str: 1,
+    }); // class A also holds the binary path
     const ev = new RuntimeImageEvaluator(n.images, n.lowered.table);
     for (const f of [...files, `${files[1]}x`]) {
       const kernel = await run(bin, ['open', f]);
@@ -356,7 +371,7 @@ spec:
     }
   });
 
-  it('applies a bundle\'s blobs (as the agent receives them) and refuses a bad one before touching the maps in service', async () => {
+  it("applies a bundle's blobs (as the agent receives them) and refuses a bad one before touching the maps in service", async () => {
     const r = compileText(sigkillPolicy('wrt-bundle', bin, `${dir}/protected/`));
     const n = r.nodes[0]!;
     const blobs = n.images.map((img) => ({ image: img, bytes: imageBlob(img.records) }));

@@ -27,7 +27,11 @@ ${opts.extra ?? ''}  kprobes:
 
 describe('host-wide kill guard', () => {
   it.each([
-    ['Prefix "/"', '{operator: Prefix, values: ["/"]}', /matchBinaries Prefix \["\/"\] matches \/sbin\/init, .*and the policy is not scoped to pods/],
+    [
+      'Prefix "/"',
+      '{operator: Prefix, values: ["/"]}',
+      /matchBinaries Prefix \["\/"\] matches \/sbin\/init, .*and the policy is not scoped to pods/,
+    ],
     ['Prefix "/usr/"', '{operator: Prefix, values: ["/usr/"]}', /matches \/usr\/sbin\/init/],
     ['Postfix "sh"', '{operator: Postfix, values: ["sh"]}', /matches \/bin\/sh, \/bin\/bash, \/bin\/dash/],
     ['Postfix "sshd"', '{operator: Postfix, values: ["sshd"]}', /matches \/usr\/sbin\/sshd/],
@@ -46,9 +50,15 @@ describe('host-wide kill guard', () => {
     ['In specific programs', policy('{operator: In, values: ["/tmp/x/victim", "/opt/app/bin/uploader"]}')],
     ['Prefix inside a private folder', policy('{operator: Prefix, values: ["/tmp/weir-test/"]}')],
     ['Postfix of a program name that is no system binary', policy('{operator: Postfix, values: ["/xmrig"]}')],
-    ['Prefix "/" in a TracingPolicyNamespaced (pods only)', policy('{operator: Prefix, values: ["/"]}', { kind: 'TracingPolicyNamespaced', meta: '  namespace: default\n' })],
+    [
+      'Prefix "/" in a TracingPolicyNamespaced (pods only)',
+      policy('{operator: Prefix, values: ["/"]}', { kind: 'TracingPolicyNamespaced', meta: '  namespace: default\n' }),
+    ],
     ['Prefix "/" with a podSelector', policy('{operator: Prefix, values: ["/"]}', { extra: '  podSelector: {matchLabels: {app: x}}\n' })],
-    ['Prefix "/" with the explicit host-wide annotation', policy('{operator: Prefix, values: ["/"]}', { meta: '  annotations: {weir.dev/allow-host-wide-kill: "true"}\n' })],
+    [
+      'Prefix "/" with the explicit host-wide annotation',
+      policy('{operator: Prefix, values: ["/"]}', { meta: '  annotations: {weir.dev/allow-host-wide-kill: "true"}\n' }),
+    ],
   ])('accepts %s', (_what, text) => {
     expect(compileText(text).errors.filter((x) => x.includes('host-wide-kill'))).toEqual([]);
   });
@@ -85,12 +95,34 @@ spec:
       - {action: Sigkill}
 `;
   const documents = loadSources([{ file: 'p.yaml', bytes: Buffer.from(text) }]).documents;
-  const inventory = { namespaces: [], pods: [{ namespace: 'default', name: 'xwing', labels: {}, ips: ['10.0.0.12'], node: 'node-a', serviceAccount: 'default', ports: [] }], services: [], nodes: [{ name: 'node-a', labels: {} }], cidrGroups: [], cluster: 'default' };
+  const inventory = {
+    namespaces: [],
+    pods: [{ namespace: 'default', name: 'xwing', labels: {}, ips: ['10.0.0.12'], node: 'node-a', serviceAccount: 'default', ports: [] }],
+    services: [],
+    nodes: [{ name: 'node-a', labels: {} }],
+    cidrGroups: [],
+    cluster: 'default',
+  };
 
   it('kills a pod process and leaves a host process alone', async () => {
     const rs = await runRuntimeCases({ file: 't.yaml', root: '.', documents, inventory: inventory as never, test: undefined as never }, [
-      { name: 'pod process', index: 0, line: 1, value: { process: { workload: 'default/xwing', binary: '/bin/cat' }, call: 'sys_openat', args: [-100, '/etc/shadow', 0], expect: 'kill' } },
-      { name: 'host process', index: 1, line: 2, value: { process: { binary: '/bin/cat' }, node: 'node-a', call: 'sys_openat', args: [-100, '/etc/shadow', 0], expect: 'allow' } },
+      {
+        name: 'pod process',
+        index: 0,
+        line: 1,
+        value: {
+          process: { workload: 'default/xwing', binary: '/bin/cat' },
+          call: 'sys_openat',
+          args: [-100, '/etc/shadow', 0],
+          expect: 'kill',
+        },
+      },
+      {
+        name: 'host process',
+        index: 1,
+        line: 2,
+        value: { process: { binary: '/bin/cat' }, node: 'node-a', call: 'sys_openat', args: [-100, '/etc/shadow', 0], expect: 'allow' },
+      },
     ]);
     expect(rs.map((r) => [r.name, r.actual])).toEqual([
       ['pod process', 'kill'],

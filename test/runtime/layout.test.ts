@@ -55,11 +55,18 @@ describe('runtime layouts', () => {
         expect(m!.size, `sizeof(${name}.${member})`).toBe(l.size);
       }
     }
-    expect(compareLayouts(runtimeLayouts, btfLayouts(defaultRuntimeObject, Object.keys(runtimeLayouts)), 'runtime', 'weir_runtime.h')).toEqual([]);
+    expect(
+      compareLayouts(runtimeLayouts, btfLayouts(defaultRuntimeObject, Object.keys(runtimeLayouts)), 'runtime', 'weir_runtime.h'),
+    ).toEqual([]);
   });
 
   it.skipIf(!existsSync(defaultRuntimeObject))('the comparison names a field that moved', () => {
-    const moved = { wrt_proc: { ...runtimeLayouts.wrt_proc, fields: { ...runtimeLayouts.wrt_proc.fields, uid: { offset: 12, size: 4 }, flags: { offset: 8, size: 4 } } } };
+    const moved = {
+      wrt_proc: {
+        ...runtimeLayouts.wrt_proc,
+        fields: { ...runtimeLayouts.wrt_proc.fields, uid: { offset: 12, size: 4 }, flags: { offset: 8, size: 4 } },
+      },
+    };
     expect(compareLayouts(moved, btfLayouts(defaultRuntimeObject, ['wrt_proc']), 'runtime', 'weir_runtime.h')).toEqual([
       'runtime: wrt_proc.uid is at offset 12 size 4 in TypeScript but offset 8 size 4 in BTF',
       'runtime: wrt_proc.flags is at offset 8 size 4 in TypeScript but offset 12 size 4 in BTF',
@@ -69,11 +76,48 @@ describe('runtime layouts', () => {
   it('constants match the header', () => {
     expect(define('WRT_NR_ANY')).toBe(K.NR_ANY);
     expect(define('WRT_ARG_SRC_NR')).toBe(K.ARG_SRC_NR);
-    for (const [k, v] of Object.entries({ INT: K.ARG.int, UINT32: K.ARG.uint32, INT64: K.ARG.int64, UINT64: K.ARG.uint64, STRING: K.ARG.string })) expect(define(`WRT_ARG_${k}`), k).toBe(v);
-    const ops: Record<string, number> = { EQUAL: K.OP.Equal, NOT_EQUAL: K.OP.NotEqual, PREFIX: K.OP.Prefix, NOT_PREFIX: K.OP.NotPrefix, POSTFIX: K.OP.Postfix, NOT_POSTFIX: K.OP.NotPostfix, GT: K.OP.GreaterThan, LT: K.OP.LessThan, MASK: K.OP.Mask, IN_RANGE: K.OP.InRange, NOT_IN_RANGE: K.OP.NotInRange, IN_MAP: K.OP.InMap, NOT_IN_MAP: K.OP.NotInMap };
+    for (const [k, v] of Object.entries({
+      INT: K.ARG.int,
+      UINT32: K.ARG.uint32,
+      INT64: K.ARG.int64,
+      UINT64: K.ARG.uint64,
+      STRING: K.ARG.string,
+    }))
+      expect(define(`WRT_ARG_${k}`), k).toBe(v);
+    const ops: Record<string, number> = {
+      EQUAL: K.OP.Equal,
+      NOT_EQUAL: K.OP.NotEqual,
+      PREFIX: K.OP.Prefix,
+      NOT_PREFIX: K.OP.NotPrefix,
+      POSTFIX: K.OP.Postfix,
+      NOT_POSTFIX: K.OP.NotPostfix,
+      GT: K.OP.GreaterThan,
+      LT: K.OP.LessThan,
+      MASK: K.OP.Mask,
+      IN_RANGE: K.OP.InRange,
+      NOT_IN_RANGE: K.OP.NotInRange,
+      IN_MAP: K.OP.InMap,
+      NOT_IN_MAP: K.OP.NotInMap,
+    };
     for (const [k, v] of Object.entries(ops)) expect(define(`WRT_OP_${k}`), k).toBe(v);
-    for (const [k, v] of Object.entries({ POST: K.ACTION.Post, NOPOST: K.ACTION.NoPost, SIGKILL: K.ACTION.Sigkill, SIGNAL: K.ACTION.Signal, OVERRIDE: K.ACTION.Override })) expect(define(`WRT_ACTION_${k}`), k).toBe(v);
-    for (const [k, v] of Object.entries({ UTS: K.NS['Uts'], IPC: K.NS['Ipc'], MNT: K.NS['Mnt'], PID: K.NS['Pid'], NET: K.NS['Net'], CGROUP: K.NS['Cgroup'], PID_FOR_CHILDREN: K.NS['PidForChildren'] })) expect(define(`WRT_NS_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({
+      POST: K.ACTION.Post,
+      NOPOST: K.ACTION.NoPost,
+      SIGKILL: K.ACTION.Sigkill,
+      SIGNAL: K.ACTION.Signal,
+      OVERRIDE: K.ACTION.Override,
+    }))
+      expect(define(`WRT_ACTION_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({
+      UTS: K.NS['Uts'],
+      IPC: K.NS['Ipc'],
+      MNT: K.NS['Mnt'],
+      PID: K.NS['Pid'],
+      NET: K.NS['Net'],
+      CGROUP: K.NS['Cgroup'],
+      PID_FOR_CHILDREN: K.NS['PidForChildren'],
+    }))
+      expect(define(`WRT_NS_${k}`), k).toBe(v);
     expect(define('WRT_PID_NOT_IN')).toBe(K.PID.notIn);
     expect(define('WRT_PID_NAMESPACE_PID')).toBe(K.PID.namespacePid);
     expect(define('WRT_PID_FOLLOW_FORKS')).toBe(K.PID.followForks);
@@ -97,10 +141,22 @@ describe('runtime layouts', () => {
     expect(define('WRT_SEL_CGROUP_SCOPE')).toBe(K.SEL.cgroupScope);
     expect(define('WRT_NS_FLAG_NOT_IN')).toBe(K.NS_FLAG.notIn);
     expect(define('WRT_NS_FLAG_HOST_NS')).toBe(K.NS_FLAG.hostNs);
-    for (const [k, v] of Object.entries({ EFFECTIVE: K.CAP.Effective, PERMITTED: K.CAP.Permitted, INHERITABLE: K.CAP.Inheritable })) expect(define(`WRT_CAP_${k}`), k).toBe(v);
+    for (const [k, v] of Object.entries({ EFFECTIVE: K.CAP.Effective, PERMITTED: K.CAP.Permitted, INHERITABLE: K.CAP.Inheritable }))
+      expect(define(`WRT_CAP_${k}`), k).toBe(v);
     for (const [k, v] of Object.entries({ EXEC: K.EV.exec, EXIT: K.EV.exit, CALL: K.EV.call })) expect(define(`WRT_EV_${k}`), k).toBe(v);
-    for (const [k, v] of Object.entries({ MONITOR: K.EVF.monitor, RAW_TP: K.EVF.rawTp, BINARY_KNOWN: K.EVF.binaryKnown })) expect(define(`WRT_EVF_${k}`), k).toBe(v);
-    const max = { HOOKS_PER_CALL: K.MAX.hooksPerCall, ARGS: K.MAX.args, SELECTORS: K.MAX.selectors, MATCH_ARGS: K.MAX.matchArgs, VALUES: K.MAX.values, PID_FILTERS: K.MAX.pidFilters, NS_FILTERS: K.MAX.nsFilters, ACTIONS: K.MAX.actions, POLICIES: K.MAX.policies };
+    for (const [k, v] of Object.entries({ MONITOR: K.EVF.monitor, RAW_TP: K.EVF.rawTp, BINARY_KNOWN: K.EVF.binaryKnown }))
+      expect(define(`WRT_EVF_${k}`), k).toBe(v);
+    const max = {
+      HOOKS_PER_CALL: K.MAX.hooksPerCall,
+      ARGS: K.MAX.args,
+      SELECTORS: K.MAX.selectors,
+      MATCH_ARGS: K.MAX.matchArgs,
+      VALUES: K.MAX.values,
+      PID_FILTERS: K.MAX.pidFilters,
+      NS_FILTERS: K.MAX.nsFilters,
+      ACTIONS: K.MAX.actions,
+      POLICIES: K.MAX.policies,
+    };
     for (const [k, v] of Object.entries(max)) expect(define(`WRT_MAX_${k}`), k).toBe(v);
     expect(define('WRT_STR_CLASS_B')).toBe(STR_CLASS_B);
   });
@@ -119,7 +175,12 @@ describe('runtime layouts', () => {
     expect(decodePolicyMode(encodePolicyMode('monitor'))).toBe(K.MODE.monitor);
     const proc = encodeProc({ pid: 42, ppid: 1, uid: 1000, binary: '/bin/cat' });
     const P = runtimeLayouts.wrt_proc.fields;
-    expect([proc.readUInt32LE(P.pid.offset), proc.readUInt32LE(P.ppid.offset), proc.readUInt32LE(P.uid.offset), proc.readUInt32LE(P.binary_len.offset)]).toEqual([42, 1, 1000, 8]);
+    expect([
+      proc.readUInt32LE(P.pid.offset),
+      proc.readUInt32LE(P.ppid.offset),
+      proc.readUInt32LE(P.uid.offset),
+      proc.readUInt32LE(P.binary_len.offset),
+    ]).toEqual([42, 1, 1000, 8]);
     expect(proc.subarray(P.binary.offset, P.binary.offset + 8).toString()).toBe('/bin/cat');
     const ni = encodeNodeInfo([0, 11, 22]);
     expect([ni.readUInt32LE(4), ni.readUInt32LE(8)]).toEqual([11, 22]);
@@ -128,15 +189,39 @@ describe('runtime layouts', () => {
     stats.writeBigUInt64LE(4n, runtimeLayouts.wrt_stats.size + runtimeLayouts.wrt_stats.fields.calls.offset);
     stats.writeBigUInt64LE(5n, runtimeLayouts.wrt_stats.fields.events_lost.offset);
     expect(decodeRuntimeStats(stats)).toEqual({ calls: 7, matches: 0, signals: 0, events: 0, eventsLost: 5 });
-    const hook = { syscallNr: 257, index: 0, policyId: 1, hookId: 9, scopeSet: 0, scoped: false, args: [{ src: 1, type: K.ARG.string }], selectors: [{ args: [{ index: 0, op: K.OP.Prefix, vals: [], setId: 3 }], bin: { op: K.OP.Equal, setId: 7, followChildren: true }, pids: [{ flags: K.PID.notIn, vals: [1, 2] }], ns: [{ kind: K.NS['Mnt']!, flags: K.NS_FLAG.hostNs, vals: [] }], cap: { kind: K.CAP.Effective, notIn: true, mask: 1n << 21n }, actions: [{ action: K.ACTION.Signal, arg: -9 }] }] };
+    const hook = {
+      syscallNr: 257,
+      index: 0,
+      policyId: 1,
+      hookId: 9,
+      scopeSet: 0,
+      scoped: false,
+      args: [{ src: 1, type: K.ARG.string }],
+      selectors: [
+        {
+          args: [{ index: 0, op: K.OP.Prefix, vals: [], setId: 3 }],
+          bin: { op: K.OP.Equal, setId: 7, followChildren: true },
+          pids: [{ flags: K.PID.notIn, vals: [1, 2] }],
+          ns: [{ kind: K.NS['Mnt']!, flags: K.NS_FLAG.hostNs, vals: [] }],
+          cap: { kind: K.CAP.Effective, notIn: true, mask: 1n << 21n },
+          actions: [{ action: K.ACTION.Signal, arg: -9 }],
+        },
+      ],
+    };
     expect(decodeHook(encodeHookKey(257, 0), encodeHook(hook))).toEqual(hook);
   });
 
   it('checkRuntimeImage names what is wrong with a runtime image', () => {
     expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1712 }, 1720 * 2)).toEqual([]);
-    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1700 }, 1720)).toEqual(['runtime image wrt_hooks: key/value sizes 8/1700, weir_runtime.h says 8/1712']);
-    expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 18)).toEqual(['runtime image wrt_num: 18 bytes is not a whole number of 17-byte records']);
-    expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 17 * 5000)).toEqual(["runtime image wrt_num: 5000 records exceed the map's 4096 entries"]);
+    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1700 }, 1720)).toEqual([
+      'runtime image wrt_hooks: key/value sizes 8/1700, weir_runtime.h says 8/1712',
+    ]);
+    expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 18)).toEqual([
+      'runtime image wrt_num: 18 bytes is not a whole number of 17-byte records',
+    ]);
+    expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 17 * 5000)).toEqual([
+      "runtime image wrt_num: 5000 records exceed the map's 4096 entries",
+    ]);
     expect(checkRuntimeImage({ name: 'wrt_nope', keySize: 1, valueSize: 1 }, 0)[0]).toMatch(/no runtime map has that name/);
   });
 });

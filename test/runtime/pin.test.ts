@@ -55,7 +55,9 @@ describe.skipIf(skipKernel())('pinned runtime state', () => {
     a.apply(enforce.images, enforce.lowered.attach);
     const gen = a.generation;
     a.close(); // the agent exits; pins remain
-    expect(readdirSync(pinDir)).toEqual(expect.arrayContaining(['wrt_active', 'wrt_hooks_slots', 'link-syscalls-sys_enter_openat', 'link-sched-sched_process_exec']));
+    expect(readdirSync(pinDir)).toEqual(
+      expect.arrayContaining(['wrt_active', 'wrt_hooks_slots', 'link-syscalls-sys_enter_openat', 'link-sched-sched_process_exec']),
+    );
     expect((await run(bin, ['open', target])).signal).toBe('SIGKILL');
 
     const b = RuntimeDatapath.open({ pinDir }); // restarted agent

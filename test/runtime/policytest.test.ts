@@ -33,14 +33,29 @@ describe('runtime PolicyTest cases', () => {
     const run = await runPolicyTests(['policies/tests/runtime-kernel.yaml'], { root: projectRoot });
     expect(run.results.every((r) => r.ok)).toBe(true);
     const rs = await runRuntimeCases(
-      { file: 'x.yaml', root: projectRoot, documents: [], inventory: { namespaces: [], pods: [], services: [], nodes: [], cidrGroups: [], cluster: 'default' }, test: undefined as never },
+      {
+        file: 'x.yaml',
+        root: projectRoot,
+        documents: [],
+        inventory: { namespaces: [], pods: [], services: [], nodes: [], cidrGroups: [], cluster: 'default' },
+        test: undefined as never,
+      },
       [
-        { name: 'no policies: allow, not kill', index: 0, line: 1, value: { process: { binary: '/bin/cat' }, call: 'sys_openat', args: [-100, '/etc/shadow', 0], expect: 'kill' } },
+        {
+          name: 'no policies: allow, not kill',
+          index: 0,
+          line: 1,
+          value: { process: { binary: '/bin/cat' }, call: 'sys_openat', args: [-100, '/etc/shadow', 0], expect: 'kill' },
+        },
         { name: 'bad call', index: 1, line: 2, value: { process: { binary: '/bin/cat' }, call: 'sys_frob', expect: 'kill' } },
         { name: 'bad expect', index: 2, line: 3, value: { process: { binary: '/bin/cat' }, call: 'sys_openat', expect: 'deny' } },
       ],
     );
-    expect(rs.map((r) => [r.actual, r.ok])).toEqual([['allow', false], ['error', false], ['error', false]]);
+    expect(rs.map((r) => [r.actual, r.ok])).toEqual([
+      ['allow', false],
+      ['error', false],
+      ['error', false],
+    ]);
     expect(rs[1]!.detail).toMatch(/not a syscall weir hooks/);
   });
 
@@ -49,14 +64,18 @@ describe('runtime PolicyTest cases', () => {
       const run = await runPolicyTests(files, { root: projectRoot, kernel: true });
       expect(run.results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
       const byName = new Map(run.results.map((r) => [r.name, r.detail ?? '']));
-      expect(byName.get('the uploader is killed reading shadow')).toMatch(/^kernel: kill \(probe pid \d+ was killed; 1 event\(s\)\); images: kill/);
+      expect(byName.get('the uploader is killed reading shadow')).toMatch(
+        /^kernel: kill \(probe pid \d+ was killed; 1 event\(s\)\); images: kill/,
+      );
       expect(byName.get('the uploader may read public certificates')).toMatch(/^kernel: allow/);
       expect(byName.get('the cron helper gets SIGUSR1 when it opens crontab')).toMatch(/^kernel: signal \(probe pid \d+ got SIGUSR1\)/);
       expect(byName.get('pivot_root is posted')).toMatch(/^kernel: post/);
       // Namespaced policy: the probe runs in a cgroup of its own, put in the policy's scope as the agent would a pod's.
       expect(byName.get('cat may not read shadow')).toMatch(/^kernel: kill .*images: kill/);
       expect(byName.get('the policy is namespaced, a kube-system pod is out of scope')).toMatch(/^kernel: allow/);
-      expect(byName.get('the server opening a key for writing is reported (images only under --kernel; it would write)')).toMatch(/images only: open with write/);
+      expect(byName.get('the server opening a key for writing is reported (images only under --kernel; it would write)')).toMatch(
+        /images only: open with write/,
+      );
     });
   });
 });

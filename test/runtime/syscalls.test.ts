@@ -7,12 +7,27 @@ import { describe, expect, it } from 'vitest';
 import { syscallNumbers, syscallTracepoint, tableSyscall, unimplementedSyscalls } from '../../compiler/ir/runtime/syscalls.js';
 import { compileText, localCaps, projectRoot } from './helpers.js';
 
-const recorded = readFileSync(path.join(projectRoot, 'test/fixtures/syscall-tracepoints-x86_64.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+const recorded = readFileSync(path.join(projectRoot, 'test/fixtures/syscall-tracepoints-x86_64.txt'), 'utf8')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#'));
 const tracefs = ['/sys/kernel/tracing/events/syscalls', '/sys/kernel/debug/tracing/events/syscalls'].find((d) => existsSync(d));
-const live = tracefs ? readdirSync(tracefs).filter((d) => d.startsWith('sys_enter_')).map((d) => d.slice('sys_enter_'.length)) : undefined;
+const live = tracefs
+  ? readdirSync(tracefs)
+      .filter((d) => d.startsWith('sys_enter_'))
+      .map((d) => d.slice('sys_enter_'.length))
+  : undefined;
 
 // Present only with a kernel option, or removed by newer kernels: the node's probed list decides.
-const configDependent = new Set(['init_module', 'finit_module', 'delete_module', 'kexec_load', 'kexec_file_load', 'lookup_dcookie', 'uselib', '_sysctl']);
+const configDependent = new Set([
+  'init_module',
+  'finit_module',
+  'delete_module',
+  'kexec_load',
+  'kexec_file_load',
+  'lookup_dcookie',
+  'uselib',
+  '_sysctl',
+]);
 
 function checkTable(list: readonly string[]): string[] {
   const have = new Set(list);
@@ -46,11 +61,11 @@ spec:
 `;
 
 describe('syscall tracepoint names', () => {
-  it('every syscall of the table has its tracepoint in the recorded kernel list, under the kernel\'s name', () => {
+  it("every syscall of the table has its tracepoint in the recorded kernel list, under the kernel's name", () => {
     expect(checkTable(recorded)).toEqual([]);
   });
 
-  it.skipIf(!live)('and in this machine\'s tracefs', () => {
+  it.skipIf(!live)("and in this machine's tracefs", () => {
     expect(checkTable(live!)).toEqual([]);
   });
 
@@ -65,7 +80,11 @@ describe('syscall tracepoint names', () => {
         expect(r.nodes[0]!.lowered.hooks[0]!.syscallNr, name).toBe(syscallNumbers[name]);
       } else {
         expect(r.errors, name).toHaveLength(1);
-        expect(r.errors[0], name).toMatch(unimplementedSyscalls.has(name) ? /is not implemented on x86_64/ : new RegExp(`the node has no syscalls/sys_enter_${tp} tracepoint`));
+        expect(r.errors[0], name).toMatch(
+          unimplementedSyscalls.has(name)
+            ? /is not implemented on x86_64/
+            : new RegExp(`the node has no syscalls/sys_enter_${tp} tracepoint`),
+        );
       }
     }
   });
@@ -80,13 +99,17 @@ describe('syscall tracepoint names', () => {
     const t = compileText(tracepoint('sys_enter_newuname'));
     expect(t.errors).toEqual([]);
     expect(t.nodes[0]!.lowered.hooks[0]!.syscallNr).toBe(63);
-    expect(compileText(tracepoint('sys_enter_uname')).errors).toEqual([expect.stringContaining("the kernel's tracepoint for uname is syscalls/sys_enter_newuname")]);
+    expect(compileText(tracepoint('sys_enter_uname')).errors).toEqual([
+      expect.stringContaining("the kernel's tracepoint for uname is syscalls/sys_enter_newuname"),
+    ]);
     expect(compileText(kprobe('sys_umount2')).nodes[0]!.lowered.attach).toEqual(['syscalls/sys_enter_umount']);
   });
 
   it('a node without the tracepoint refuses the hook naming the kernel name', () => {
     const r = compileText(kprobe('sys_uname'), { ...localCaps, syscalls: ['openat'] });
-    expect(r.errors).toEqual([expect.stringContaining('node local: the node has no syscalls/sys_enter_newuname tracepoint (the kernel\'s name for uname)')]);
+    expect(r.errors).toEqual([
+      expect.stringContaining("node local: the node has no syscalls/sys_enter_newuname tracepoint (the kernel's name for uname)"),
+    ]);
     expect(compileText(kprobe('sys_tuxcall')).errors).toEqual([expect.stringContaining('tuxcall is not implemented on x86_64')]);
   });
 

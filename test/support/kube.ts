@@ -20,8 +20,13 @@ export function strictify(s: unknown): unknown {
   if (Array.isArray(s)) return s.map(strictify);
   if (s === null || typeof s !== 'object') return s;
   const o: Schema = {};
-  for (const [k, v] of Object.entries(s as Schema)) o[k] = k === 'properties' || k === 'patternProperties' ? Object.fromEntries(Object.entries(v as Schema).map(([p, x]) => [p, strictify(x)])) : strictify(v);
-  if (o['properties'] !== undefined && o['additionalProperties'] === undefined && o['x-kubernetes-preserve-unknown-fields'] !== true) o['additionalProperties'] = false;
+  for (const [k, v] of Object.entries(s as Schema))
+    o[k] =
+      k === 'properties' || k === 'patternProperties'
+        ? Object.fromEntries(Object.entries(v as Schema).map(([p, x]) => [p, strictify(x)]))
+        : strictify(v);
+  if (o['properties'] !== undefined && o['additionalProperties'] === undefined && o['x-kubernetes-preserve-unknown-fields'] !== true)
+    o['additionalProperties'] = false;
   return o;
 }
 
@@ -33,11 +38,15 @@ function builtinFile(apiVersion: string, kind: string): string {
 
 let objectMeta: unknown;
 function metaSchema(): unknown {
-  objectMeta ??= (JSON.parse(readFileSync(path.join(schemaDir, 'namespace-v1.json'), 'utf8')) as { properties: { metadata: unknown } }).properties.metadata;
+  objectMeta ??= (JSON.parse(readFileSync(path.join(schemaDir, 'namespace-v1.json'), 'utf8')) as { properties: { metadata: unknown } })
+    .properties.metadata;
   return objectMeta;
 }
 
-const crdFiles = () => [...readdirSync(path.join(schemaDir, 'crds')).map((f) => path.join(schemaDir, 'crds', f)), path.join(root, 'deploy/crd/weir.dev_policyrollouts.yaml')];
+const crdFiles = () => [
+  ...readdirSync(path.join(schemaDir, 'crds')).map((f) => path.join(schemaDir, 'crds', f)),
+  path.join(root, 'deploy/crd/weir.dev_policyrollouts.yaml'),
+];
 
 let crdSchemas: Map<string, ValidateFunction> | undefined;
 /** `group/version/Kind` → validator, for every version of every vendored CRD and weir's own. */
@@ -46,14 +55,29 @@ export function customResourceValidators(): Map<string, ValidateFunction> {
   crdSchemas = new Map();
   for (const f of crdFiles()) {
     for (const d of parseAllDocuments(readFileSync(f, 'utf8'))) {
-      const crd = d.toJS() as { kind?: string; spec?: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema: Schema } }[] } } | null;
+      const crd = d.toJS() as {
+        kind?: string;
+        spec?: { group: string; names: { kind: string }; versions: { name: string; schema?: { openAPIV3Schema: Schema } }[] };
+      } | null;
       if (crd?.kind !== 'CustomResourceDefinition' || !crd.spec) continue;
       for (const v of crd.spec.versions) {
         if (!v.schema) continue;
         const apiVersion = `${crd.spec.group}/${v.name}`;
         const schema = strictify(v.schema.openAPIV3Schema) as Schema;
-        const props = { ...(schema['properties'] as Schema), apiVersion: { enum: [apiVersion] }, kind: { enum: [crd.spec.names.kind] }, metadata: metaSchema() };
-        crdSchemas.set(`${apiVersion}/${crd.spec.names.kind}`, ajv.compile({ ...schema, properties: props, required: [...new Set([...((schema['required'] as string[]) ?? []), 'apiVersion', 'kind', 'metadata'])] }));
+        const props = {
+          ...(schema['properties'] as Schema),
+          apiVersion: { enum: [apiVersion] },
+          kind: { enum: [crd.spec.names.kind] },
+          metadata: metaSchema(),
+        };
+        crdSchemas.set(
+          `${apiVersion}/${crd.spec.names.kind}`,
+          ajv.compile({
+            ...schema,
+            properties: props,
+            required: [...new Set([...((schema['required'] as string[]) ?? []), 'apiVersion', 'kind', 'metadata'])],
+          }),
+        );
       }
     }
   }
@@ -82,7 +106,10 @@ export function kubeErrors(doc: Record<string, unknown>): string[] {
   }
   if (!v) return [`${gvk}: no schema vendored under test/schemas/kubernetes`];
   if (v(doc)) return [];
-  return (v.errors ?? []).map((e) => `${gvk} ${(doc['metadata'] as { name?: string } | undefined)?.name ?? ''}: ${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+  return (v.errors ?? []).map(
+    (e) =>
+      `${gvk} ${(doc['metadata'] as { name?: string } | undefined)?.name ?? ''}: ${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+  );
 }
 
 // --- kustomize ---------------------------------------------------------------------------------
@@ -91,7 +118,13 @@ let kustomizationSchema: ValidateFunction | undefined;
 export interface Kustomization {
   resources?: string[];
   namespace?: string;
-  configMapGenerator?: { name: string; namespace?: string; files?: string[]; literals?: string[]; options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string>; annotations?: Record<string, string> } }[];
+  configMapGenerator?: {
+    name: string;
+    namespace?: string;
+    files?: string[];
+    literals?: string[];
+    options?: { disableNameSuffixHash?: boolean; labels?: Record<string, string>; annotations?: Record<string, string> };
+  }[];
 }
 
 /** kustomization.yaml of a folder, checked against SchemaStore's schema and limited to what build() understands. */
@@ -99,10 +132,14 @@ export function readKustomization(dir: string): { k: Kustomization; errors: stri
   const file = path.join(dir, 'kustomization.yaml');
   const k = parse(readFileSync(file, 'utf8')) as Kustomization & Record<string, unknown>;
   kustomizationSchema ??= ajv.compile(JSON.parse(readFileSync(path.join(schemaDir, 'kustomization.json'), 'utf8')) as object);
-  const errors = kustomizationSchema(k) ? [] : (kustomizationSchema.errors ?? []).map((e) => `${file}: ${e.instancePath} ${e.message ?? ''}`);
+  const errors = kustomizationSchema(k)
+    ? []
+    : (kustomizationSchema.errors ?? []).map((e) => `${file}: ${e.instancePath} ${e.message ?? ''}`);
   const known = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'configMapGenerator']);
-  for (const key of Object.keys(k)) if (!known.has(key)) errors.push(`${file}: ${key} is not modelled by this test's builder; extend test/support/kube.ts`);
-  if (k['apiVersion'] !== 'kustomize.config.k8s.io/v1beta1' || k['kind'] !== 'Kustomization') errors.push(`${file}: not a kustomize Kustomization (apiVersion/kind)`);
+  for (const key of Object.keys(k))
+    if (!known.has(key)) errors.push(`${file}: ${key} is not modelled by this test's builder; extend test/support/kube.ts`);
+  if (k['apiVersion'] !== 'kustomize.config.k8s.io/v1beta1' || k['kind'] !== 'Kustomization')
+    errors.push(`${file}: not a kustomize Kustomization (apiVersion/kind)`);
   return { k, errors };
 }
 
@@ -137,7 +174,8 @@ export function build(dir: string, seen: string[] = []): { objects: Record<strin
     }
   }
   for (const g of k.configMapGenerator ?? []) {
-    if (!g.options?.disableNameSuffixHash) errors.push(`${dir}: configMapGenerator ${g.name} without disableNameSuffixHash (the name must be the one the pods mount)`);
+    if (!g.options?.disableNameSuffixHash)
+      errors.push(`${dir}: configMapGenerator ${g.name} without disableNameSuffixHash (the name must be the one the pods mount)`);
     const data: Record<string, string> = {};
     for (const f of g.files ?? []) {
       const [key, rel] = f.includes('=') ? f.split('=', 2) : [path.basename(f), f];
@@ -145,8 +183,21 @@ export function build(dir: string, seen: string[] = []): { objects: Record<strin
       data[key!] = readFileSync(path.resolve(dir, rel!), 'utf8');
     }
     for (const l of g.literals ?? []) data[l.slice(0, l.indexOf('='))] = l.slice(l.indexOf('=') + 1);
-    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}), ...(g.options?.labels ? { labels: g.options.labels } : {}), ...(g.options?.annotations ? { annotations: g.options.annotations } : {}) }, data });
+    objects.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: g.name,
+        ...(g.namespace ? { namespace: g.namespace } : {}),
+        ...(g.options?.labels ? { labels: g.options.labels } : {}),
+        ...(g.options?.annotations ? { annotations: g.options.annotations } : {}),
+      },
+      data,
+    });
   }
-  if (k.namespace) for (const o of objects) if (o['kind'] !== 'Namespace' && o['kind'] !== 'CustomResourceDefinition' && !String(o['kind']).startsWith('Cluster')) (o['metadata'] as Record<string, unknown>)['namespace'] = k.namespace;
+  if (k.namespace)
+    for (const o of objects)
+      if (o['kind'] !== 'Namespace' && o['kind'] !== 'CustomResourceDefinition' && !String(o['kind']).startsWith('Cluster'))
+        (o['metadata'] as Record<string, unknown>)['namespace'] = k.namespace;
   return { objects, files, errors };
 }

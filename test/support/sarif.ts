@@ -22,7 +22,9 @@ let compiled: ValidateFunction | undefined;
 
 /** Schema errors of a SARIF log (empty when valid). */
 export function sarifSchemaErrors(log: unknown): string[] {
-  const validate = (compiled ??= new AjvDraft04.default({ allErrors: true, strict: false, formats }).compile(JSON.parse(readFileSync(schemaFile, 'utf8')) as object));
+  const validate = (compiled ??= new AjvDraft04.default({ allErrors: true, strict: false, formats }).compile(
+    JSON.parse(readFileSync(schemaFile, 'utf8')) as object,
+  ));
   if (validate(log)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
@@ -40,16 +42,25 @@ export function multitoolFindings(log: string): string[] {
     const input = path.join(dir, 'in.sarif');
     const output = path.join(dir, 'out.sarif');
     writeFileSync(input, log);
-    const r = spawnSync(multitool(), ['validate', input, '--rule-kind', 'Sarif;Gh', '--level', 'Error;Warning', '--output', output, '--log', 'ForceOverwrite', '--quiet'], {
-      // The tool's globalization needs ICU otherwise; nothing it checks depends on culture.
-      env: { ...process.env, DOTNET_SYSTEM_GLOBALIZATION_INVARIANT: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      multitool(),
+      ['validate', input, '--rule-kind', 'Sarif;Gh', '--level', 'Error;Warning', '--output', output, '--log', 'ForceOverwrite', '--quiet'],
+      {
+        // The tool's globalization needs ICU otherwise; nothing it checks depends on culture.
+        env: { ...process.env, DOTNET_SYSTEM_GLOBALIZATION_INVARIANT: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     // It exits non-zero when it reports errors; no output file means it could not run at all.
-    if (r.error || !existsSync(output)) throw new Error(`SARIF Multitool did not run (exit ${r.status}): ${r.error?.message ?? ''}${r.stdout}${r.stderr}`);
-    const out = JSON.parse(readFileSync(output, 'utf8')) as { runs: { results?: { ruleId: string; level?: string; message: { id?: string; arguments?: string[]; text?: string } }[] }[] };
-    return (out.runs[0]?.results ?? []).map((r) => `${r.level ?? 'warning'} ${r.ruleId} ${JSON.stringify(r.message.arguments ?? r.message.text)}`);
+    if (r.error || !existsSync(output))
+      throw new Error(`SARIF Multitool did not run (exit ${r.status}): ${r.error?.message ?? ''}${r.stdout}${r.stderr}`);
+    const out = JSON.parse(readFileSync(output, 'utf8')) as {
+      runs: { results?: { ruleId: string; level?: string; message: { id?: string; arguments?: string[]; text?: string } }[] }[];
+    };
+    return (out.runs[0]?.results ?? []).map(
+      (r) => `${r.level ?? 'warning'} ${r.ruleId} ${JSON.stringify(r.message.arguments ?? r.message.text)}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -31,7 +31,19 @@ export interface IdentifierExpr extends Pos {
 
 export type UnaryOperator = 'exists';
 export type NumOperator = '<' | '<=' | '>' | '>=';
-export type StrOperator = '=' | '==' | '!=' | 'contains' | 'icontains' | 'bcontains' | 'startswith' | 'bstartswith' | 'endswith' | 'glob' | 'iglob' | 'regex';
+export type StrOperator =
+  | '='
+  | '=='
+  | '!='
+  | 'contains'
+  | 'icontains'
+  | 'bcontains'
+  | 'startswith'
+  | 'bstartswith'
+  | 'endswith'
+  | 'glob'
+  | 'iglob'
+  | 'regex';
 export type ListOperator = 'in' | 'intersects' | 'pmatch';
 export type Operator = UnaryOperator | NumOperator | StrOperator | ListOperator;
 
@@ -107,7 +119,20 @@ export const modifiers: readonly Modifier[] = ['oneof', 'anyof', 'allof'];
 export const listOperators: readonly ListOperator[] = ['in', 'intersects', 'pmatch'];
 export const numOperators: readonly NumOperator[] = ['<=', '<', '>=', '>'];
 /** The operators a quantifier may follow (libsinsp's string operators). */
-export const strOperators: readonly StrOperator[] = ['==', '=', '!=', 'glob', 'iglob', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'regex'];
+export const strOperators: readonly StrOperator[] = [
+  '==',
+  '=',
+  '!=',
+  'glob',
+  'iglob',
+  'contains',
+  'icontains',
+  'bcontains',
+  'startswith',
+  'bstartswith',
+  'endswith',
+  'regex',
+];
 
 /** Structural equality ignoring positions: what the round-trip test compares. */
 export function stripPositions<T>(node: T): T {

@@ -9,9 +9,27 @@ import { assumptions, fieldRow, type FieldRow } from './fields.js';
 import { printCondition } from './printer.js';
 import type { CompiledRule, Priority } from './rules.js';
 import { priorities } from './rules.js';
-import { cloneFlagBits, enumArgs, eventClass, openFlagBits, otherConstants, ptraceRequests, syscallInfo, type EventClass, type SyscallArg } from './syscalls.js';
+import {
+  cloneFlagBits,
+  enumArgs,
+  eventClass,
+  openFlagBits,
+  otherConstants,
+  ptraceRequests,
+  syscallInfo,
+  type EventClass,
+  type SyscallArg,
+} from './syscalls.js';
 import { tetragonLimits as limits } from '../../model/tetragon-limits.js';
-import { validateTracingPolicy, type ArgOperator, type BinaryOperator, type KProbeSpec, type MatchArg, type Selector, type TracingPolicy } from '../tracing-policy.js';
+import {
+  validateTracingPolicy,
+  type ArgOperator,
+  type BinaryOperator,
+  type KProbeSpec,
+  type MatchArg,
+  type Selector,
+  type TracingPolicy,
+} from '../tracing-policy.js';
 
 export interface EnforceSpec {
   /** Rules at this priority or more severe get Sigkill. */
@@ -68,7 +86,9 @@ export interface ConversionResult {
 export function blockerSummary(reports: readonly RuleReport[]): { feature: string; rules: number }[] {
   const n = new Map<string, number>();
   for (const r of reports) for (const f of new Set(r.blockedBy)) n.set(f, (n.get(f) ?? 0) + 1);
-  return [...n].map(([feature, rules]) => ({ feature, rules })).sort((a, b) => b.rules - a.rules || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
+  return [...n]
+    .map(([feature, rules]) => ({ feature, rules }))
+    .sort((a, b) => b.rules - a.rules || (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0));
 }
 
 type ArgRole = { role: 'path' } | { role: 'openWrite' } | { role: 'name'; name: string };
@@ -159,16 +179,26 @@ function leaf(e: CheckExpr, neg: boolean): F {
   if (e.modifier) return quantified(e, neg);
   if (e.left.kind === 'transformer') return x(`${e.left.name}(): field transformers run in userspace`, transformerFeature(e.left.name));
   const r = e.right;
-  if (r && r.kind === 'transformer' && r.name !== 'val') return x(`${r.name}(): field transformers run in userspace`, transformerFeature(r.name));
-  if (r && (r.kind === 'field' || r.kind === 'transformer')) return x('comparing with another field (val()) needs userspace state', 'comparison with another field (val())');
+  if (r && r.kind === 'transformer' && r.name !== 'val')
+    return x(`${r.name}(): field transformers run in userspace`, transformerFeature(r.name));
+  if (r && (r.kind === 'field' || r.kind === 'transformer'))
+    return x('comparing with another field (val()) needs userspace state', 'comparison with another field (val())');
   if (r && r.kind === 'listref') return x(`list ${r.name} used without parentheses`, 'list name without parentheses');
   // An empty list: `in ()` matches nothing.
   if (r && r.kind === 'list' && r.items.length === 0) return neg ? T : FALSE;
   const field = e.left.name;
   const hasArg = e.left.arg !== undefined;
-  const ctx: LeafCtx = { e, neg, text, field, full: hasArg ? `${field}[${e.left.arg}]` : field, values: !r ? [] : r.kind === 'value' ? [r.value] : (r.items as StringValue[]).map((i) => i.value) };
+  const ctx: LeafCtx = {
+    e,
+    neg,
+    text,
+    field,
+    full: hasArg ? `${field}[${e.left.arg}]` : field,
+    values: !r ? [] : r.kind === 'value' ? [r.value] : (r.items as StringValue[]).map((i) => i.value),
+  };
   const rows = eventClasses.map((c) => fieldRow(field, hasArg, c));
-  if (rows.every((row) => row === rows[0]) && !rows.some((row) => row?.map === 'open-write' || row?.map === 'open-create')) return mapRow(rows[0], ctx, undefined);
+  if (rows.every((row) => row === rows[0]) && !rows.some((row) => row?.map === 'open-write' || row?.map === 'open-create'))
+    return mapRow(rows[0], ctx, undefined);
   // The field means something else on some calls: resolved per hook.
   const memo = new Map<string, F>();
   return atom({
@@ -224,7 +254,12 @@ function quantified(e: CheckExpr, neg: boolean): F {
   if (mod === 'anyof') return neg ? and(items.map((v) => one(v, true))) : or(items.map((v) => one(v, false)));
   if (mod === 'allof') return neg ? or(items.map((v) => one(v, true))) : and(items.map((v) => one(v, false)));
   // oneof: some value holds and the values that could hold with it do not.
-  const coMatch = (a: string, b: string) => (e.op === 'startswith' || e.op === 'bstartswith' ? a.startsWith(b) || b.startsWith(a) : e.op === 'endswith' ? a.endsWith(b) || b.endsWith(a) : true);
+  const coMatch = (a: string, b: string) =>
+    e.op === 'startswith' || e.op === 'bstartswith'
+      ? a.startsWith(b) || b.startsWith(a)
+      : e.op === 'endswith'
+        ? a.endsWith(b) || b.endsWith(a)
+        : true;
   const alts = items.flatMap((v, i) => {
     if ((count.get(v.value) ?? 0) > 1) return [];
     const others = items.filter((w, j) => j !== i && coMatch(v.value, w.value));
@@ -245,8 +280,9 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
   const flag = (value: boolean): F => {
     // A boolean field compared with true/false.
     const v = values[0];
-    if (!(op === '=' || op === '==' || op === '!=') || (v !== 'true' && v !== 'false')) return x(`${full} ${op}: compare with true or false`, `${field} ${op}`);
-    return (v === String(value)) === (op !== '!=') !== neg ? T : FALSE;
+    if (!(op === '=' || op === '==' || op === '!=') || (v !== 'true' && v !== 'false'))
+      return x(`${full} ${op}: compare with true or false`, `${field} ${op}`);
+    return ((v === String(value)) === (op !== '!=')) !== neg ? T : FALSE;
   };
   switch (row.map) {
     case 'evt.type':
@@ -258,7 +294,8 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
       if ((op === '=' || op === '==') && values[0] === '0') return neg ? T : FALSE;
       return x(`${full} ${op}: event numbers are counted in userspace`, 'evt.num');
     case 'evt.dir':
-      if ((op === '=' || op === '==' || op === '!=') && (values[0] === '<' || values[0] === '>')) return (values[0] === '<') === (op !== '!=') !== neg ? T : FALSE;
+      if ((op === '=' || op === '==' || op === '!=') && (values[0] === '<' || values[0] === '>'))
+        return ((values[0] === '<') === (op !== '!=')) !== neg ? T : FALSE;
       return x(`${full} ${op}: compare with < or >`, 'evt.dir');
     case 'absent':
       return neg ? T : FALSE;
@@ -276,16 +313,31 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
       return f.t === 'atom' && f.atom.a === 'x' ? f : x(reason, row.feature, neg ? undefined : f);
     }
     case 'arg':
-      return argLeaf(field, full, field === 'evt.arg' || field === 'evt.rawarg' ? (e.left.arg ?? '') : field.slice(field.indexOf('.arg') + (field.includes('rawarg') ? 8 : 5)), op, values, neg, text);
+      return argLeaf(
+        field,
+        full,
+        field === 'evt.arg' || field === 'evt.rawarg'
+          ? (e.left.arg ?? '')
+          : field.slice(field.indexOf('.arg') + (field.includes('rawarg') ? 8 : 5)),
+        op,
+        values,
+        neg,
+        text,
+      );
     case 'open-write':
     case 'open-create': {
       if (evt === 'creat') return flag(false); // Falco's evt.is_open_* read the flags of open, openat and openat2 only
       const write = row.map === 'open-write';
       const v = values[0];
-      if (!(op === '=' || op === '==' || op === '!=') || (v !== 'true' && v !== 'false')) return x(`${full} ${op}: compare with true or false`, `${field} ${op}`);
-      const positive = (v === 'true') === (op !== '!=') !== neg;
+      if (!(op === '=' || op === '==' || op === '!=') || (v !== 'true' && v !== 'false'))
+        return x(`${full} ${op}: compare with true or false`, `${field} ${op}`);
+      const positive = ((v === 'true') === (op !== '!=')) !== neg;
       const bits = write ? openFlagBits['O_WRONLY']! | openFlagBits['O_RDWR']! : openFlagBits['O_CREAT']! | openFlagBits['O_TMPFILE']!;
-      const mask = atom({ a: 'c', c: { k: 'arg', sel: { role: 'openWrite' }, op: 'Mask', values: [String(bits)], field, numeric: true }, text });
+      const mask = atom({
+        a: 'c',
+        c: { k: 'arg', sel: { role: 'openWrite' }, op: 'Mask', values: [String(bits)], field, numeric: true },
+        text,
+      });
       if (!positive) return x(`not ${field}: Tetragon has no NotMask operator`, `not ${field} (no NotMask)`);
       return write ? mask : x(`${full}: ${row.falco}; the hook sees the flags asked for`, row.feature, mask);
     }
@@ -295,7 +347,9 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
     case 'container': {
       if ((op === '=' || op === '==' || op === '!=') && values[0] === 'host') {
         const isHost = (op === '!=') === neg;
-        return isHost ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, notes: [assumptions.hostns] }) : atom({ a: 'c', c: { k: 'pod' }, text, notes: [assumptions.pods] });
+        return isHost
+          ? atom({ a: 'c', c: { k: 'hostns', op: 'In' }, text, notes: [assumptions.hostns] })
+          : atom({ a: 'c', c: { k: 'pod' }, text, notes: [assumptions.pods] });
       }
       return x(`container.id ${op}: container ids are assigned in userspace`, 'container.id other than host');
     }
@@ -304,7 +358,10 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
       return x('only a positive k8s.ns.name = / in scopes a TracingPolicyNamespaced', 'k8s.ns.name other than = / in');
     case 'cap': {
       if ((op === 'contains' || eqOp) && values.every((v) => /^CAP_[A-Z_]+$/.test(v))) {
-        const type = (field.slice('thread.cap_'.length)[0]!.toUpperCase() + field.slice('thread.cap_'.length + 1)) as 'Effective' | 'Permitted' | 'Inheritable';
+        const type = (field.slice('thread.cap_'.length)[0]!.toUpperCase() + field.slice('thread.cap_'.length + 1)) as
+          | 'Effective'
+          | 'Permitted'
+          | 'Inheritable';
         if (values.length > 1 && op === 'contains') return x(`${field} contains with several capabilities`, `${field} contains several`);
         return atom({ a: 'c', c: { k: 'cap', type, op: neg ? 'NotIn' : 'In', values }, text });
       }
@@ -314,16 +371,54 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
 }
 
 function pathLeaf(field: string, full: string, op: string, values: string[], neg: boolean, text: string, notes?: readonly string[]): F {
-  const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' }, op: o, values: vals, field, numeric: false }, text, ...(notes ? { notes } : {}) });
-  const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text, ...(approx ? { approx } : {}) });
-  const flip = (o: ArgOperator): ArgOperator => (neg ? (({ Equal: 'NotEqual', Prefix: 'NotPrefix', Postfix: 'NotPostfix', NotEqual: 'Equal', NotPrefix: 'Prefix', NotPostfix: 'Postfix' }) as Record<string, ArgOperator>)[o]! : o);
+  const c = (o: ArgOperator, vals: string[]): F =>
+    atom({
+      a: 'c',
+      c: {
+        k: 'arg',
+        sel: field.startsWith('evt.arg.') ? { role: 'name', name: field.slice(8) } : { role: 'path' },
+        op: o,
+        values: vals,
+        field,
+        numeric: false,
+      },
+      text,
+      ...(notes ? { notes } : {}),
+    });
+  const x = (reason: string, feature: string, approx?: F): F =>
+    atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text, ...(approx ? { approx } : {}) });
+  const flip = (o: ArgOperator): ArgOperator =>
+    neg
+      ? (
+          {
+            Equal: 'NotEqual',
+            Prefix: 'NotPrefix',
+            Postfix: 'NotPostfix',
+            NotEqual: 'Equal',
+            NotPrefix: 'Prefix',
+            NotPostfix: 'Postfix',
+          } as Record<string, ArgOperator>
+        )[o]!
+      : o;
   const eq = op === '=' || op === '==' || op === 'in';
   if (field === 'fd.filename') {
-    if (eq || op === '!=') return c(flip(op === '!=' ? 'NotPostfix' : 'Postfix'), values.map((v) => '/' + v));
+    if (eq || op === '!=')
+      return c(
+        flip(op === '!=' ? 'NotPostfix' : 'Postfix'),
+        values.map((v) => '/' + v),
+      );
     return x('only = and in map a file name (as a /name suffix)', `fd.filename ${op}`);
   }
   if (field === 'fd.directory') {
-    if (eq && !neg) return x('Prefix would also match subdirectories', 'fd.directory (no exact directory operator)', c('Prefix', values.map((v) => v.replace(/\/$/, '') + '/')));
+    if (eq && !neg)
+      return x(
+        'Prefix would also match subdirectories',
+        'fd.directory (no exact directory operator)',
+        c(
+          'Prefix',
+          values.map((v) => v.replace(/\/$/, '') + '/'),
+        ),
+      );
     return x('a directory match has no exact Tetragon operator', 'fd.directory (no exact directory operator)');
   }
   if (eq) return c(flip('Equal'), values);
@@ -334,7 +429,10 @@ function pathLeaf(field: string, full: string, op: string, values: string[], neg
     // pmatch(/etc) matches /etc itself and everything below /etc/: an Equal or a Prefix on "dir/".
     const dirs = values.map((v) => (v.length > 1 ? v.replace(/\/$/, '') : v));
     const eqv = c(flip('Equal'), dirs);
-    const pre = c(flip('Prefix'), dirs.map((d) => (d.endsWith('/') ? d : d + '/')));
+    const pre = c(
+      flip('Prefix'),
+      dirs.map((d) => (d.endsWith('/') ? d : d + '/')),
+    );
     return neg ? and([eqv, pre]) : or([eqv, pre]);
   }
   if (op === 'glob') {
@@ -359,14 +457,16 @@ const plainStringArgs = new Set(['target', 'dev', 'type']);
 
 function argLeaf(field: string, full: string, name: string, op: string, values: string[], neg: boolean, text: string): F {
   const x = (reason: string, feature: string): F => atom({ a: 'x', reason: `${full} ${op}: ${reason}`, feature, text });
-  const num = (v: string): string | undefined => (/^-?(0x[0-9a-f]+|\d+)$/i.test(v) ? String(Number(v)) : known[v] !== undefined ? String(known[v]) : undefined);
+  const num = (v: string): string | undefined =>
+    /^-?(0x[0-9a-f]+|\d+)$/i.test(v) ? String(Number(v)) : known[v] !== undefined ? String(known[v]) : undefined;
   const nums = values.map(num);
   const sel: ArgRole = { role: 'name', name };
   const c = (o: ArgOperator, vals: string[]): F => atom({ a: 'c', c: { k: 'arg', sel, op: o, values: vals, field, numeric: true }, text });
   if (nums.some((n) => n === undefined)) {
     // evt.arg makes a path argument absolute; evt.rawarg and the arguments that are no path are as passed.
     const resolved = field.startsWith('evt.arg') && !plainStringArgs.has(name);
-    if (op === '=' || op === '==' || op === 'in' || op === '!=' || op === 'startswith' || op === 'endswith') return pathLeaf(`evt.arg.${name}`, full, op, values, neg, text, resolved ? [assumptions.paths] : undefined);
+    if (op === '=' || op === '==' || op === 'in' || op === '!=' || op === 'startswith' || op === 'endswith')
+      return pathLeaf(`evt.arg.${name}`, full, op, values, neg, text, resolved ? [assumptions.paths] : undefined);
     return x(`value ${values.join(', ')} is not a number or a known flag`, `${op} on a string argument`);
   }
   const ns = nums as string[];
@@ -406,7 +506,8 @@ function procName(row: FieldRow, ctx: LeafCtx, notes: readonly string[] | undefi
   const { e, neg, text, values } = ctx;
   const op = e.op;
   const x = (reason: string, feature: string, approx?: F): F => atom({ a: 'x', reason, feature, text, ...(approx ? { approx } : {}) });
-  if (!(op === '=' || op === '==' || op === 'in' || op === '!=')) return x(`proc.name ${op}: ${operatorReason(op)} (only =, != and in map to a binary name)`, operatorFeature(op));
+  if (!(op === '=' || op === '==' || op === 'in' || op === '!='))
+    return x(`proc.name ${op}: ${operatorReason(op)} (only =, != and in map to a binary name)`, operatorFeature(op));
   // Falco holds when comm is in the set (`member`) or not in it.
   const member = (op !== '!=') !== neg;
   // A name longer than comm, or with a slash (a basename has none), never matches; one of exactly 15
@@ -415,14 +516,25 @@ function procName(row: FieldRow, ctx: LeafCtx, notes: readonly string[] | undefi
   if (names.length === 0) return member ? FALSE : T;
   const suffixes = names.map((v) => '/' + v);
   const bin = (o: BinaryOperator): F => atom({ a: 'c', c: { k: 'bin', op: o, values: suffixes }, text, ...(notes ? { notes } : {}) });
-  const file = (o: ArgOperator): F => atom({ a: 'c', c: { k: 'arg', sel: { role: 'path' }, op: o, values: suffixes, field: 'proc.name', numeric: false }, text, ...(notes ? { notes } : {}) });
+  const file = (o: ArgOperator): F =>
+    atom({
+      a: 'c',
+      c: { k: 'arg', sel: { role: 'path' }, op: o, values: suffixes, field: 'proc.name', numeric: false },
+      text,
+      ...(notes ? { notes } : {}),
+    });
   const truncated = names.filter((v) => v.length === commMax);
   if (row.map === 'launch') {
     const why = truncated.length ? `; ${truncated.join(', ')} stands for every name that starts with it (comm keeps 15 characters)` : '';
     const reason = `proc.name at execve/execveat: Falco reads the launched program once the exec succeeded; the hook sees the attempt, the filename argument${why}`;
     return x(reason, row.feature, truncated.length && member ? undefined : file(member ? 'Postfix' : 'NotPostfix'));
   }
-  if (truncated.length) return x(`proc.name ${truncated.join(', ')}: comm keeps 15 characters, so Falco matches every name that starts with it`, 'proc.name of 15 characters (truncated comm)', member ? undefined : bin('NotPostfix'));
+  if (truncated.length)
+    return x(
+      `proc.name ${truncated.join(', ')}: comm keeps 15 characters, so Falco matches every name that starts with it`,
+      'proc.name of 15 characters (truncated comm)',
+      member ? undefined : bin('NotPostfix'),
+    );
   return bin(member ? 'Postfix' : 'NotPostfix');
 }
 
@@ -625,7 +737,10 @@ function dnfBound(f: F, limit: number): number {
     case 'false':
       return 0;
     case 'or':
-      return Math.min(limit + 1, f.c.reduce((n, c) => n + dnfBound(c, limit), 0));
+      return Math.min(
+        limit + 1,
+        f.c.reduce((n, c) => n + dnfBound(c, limit), 0),
+      );
     case 'and':
       return f.c.reduce((n, c) => Math.min(limit + 1, n * dnfBound(c, limit)), 1);
   }
@@ -676,7 +791,8 @@ function mergeBinaries(bins: { op: BinaryOperator; values: string[] }[]): { op: 
       cur.values = cur.values.filter((v) => setB.has(v));
     } else if (pair === 'In/NotIn' || pair === 'Postfix/NotPostfix') cur.values = cur.values.filter((v) => !setB.has(v));
     else if (pair === 'NotIn/In' || pair === 'NotPostfix/Postfix') cur = { op: b.op, values: b.values.filter((v) => !setCur.has(v)) };
-    else if (pair === 'NotIn/NotIn' || pair === 'NotPostfix/NotPostfix' || pair === 'NotPrefix/NotPrefix') cur.values = [...new Set([...cur.values, ...b.values])];
+    else if (pair === 'NotIn/NotIn' || pair === 'NotPostfix/NotPostfix' || pair === 'NotPrefix/NotPrefix')
+      cur.values = [...new Set([...cur.values, ...b.values])];
     else if (pair === 'In/Postfix') cur.values = cur.values.filter((v) => b.values.some((s) => v.endsWith(s)));
     else if (pair === 'In/NotPostfix') cur.values = cur.values.filter((v) => !b.values.some((s) => v.endsWith(s)));
     else if (pair === 'In/Prefix') cur.values = cur.values.filter((v) => b.values.some((s) => v.startsWith(s)));
@@ -692,7 +808,11 @@ function mergeMatchArgs(ms: MatchArg[]): MatchArg[] | 'empty' {
   const out: MatchArg[] = [];
   for (const m of ms) {
     const same = out.find((o) => o.index === m.index && o.operator === m.operator);
-    if (same && (m.operator === 'NotEqual' || m.operator === 'NotPrefix' || m.operator === 'NotPostfix') && !/^-?\d+$/.test(m.values[0] ?? '')) {
+    if (
+      same &&
+      (m.operator === 'NotEqual' || m.operator === 'NotPrefix' || m.operator === 'NotPostfix') &&
+      !/^-?\d+$/.test(m.values[0] ?? '')
+    ) {
       same.values = [...new Set([...same.values, ...m.values])];
       continue;
     }
@@ -705,7 +825,15 @@ function mergeMatchArgs(ms: MatchArg[]): MatchArg[] | 'empty' {
   }
   // A positive filter every value of which a negative filter on the same argument excludes: the selector is empty.
   const excludes = (pos: ArgOperator, v: string, neg: MatchArg): boolean =>
-    neg.values.some((q) => (neg.operator === 'NotEqual' ? pos === 'Equal' && v === q : neg.operator === 'NotPrefix' ? (pos === 'Equal' || pos === 'Prefix') && v.startsWith(q) : neg.operator === 'NotPostfix' ? (pos === 'Equal' || pos === 'Postfix') && v.endsWith(q) : false));
+    neg.values.some((q) =>
+      neg.operator === 'NotEqual'
+        ? pos === 'Equal' && v === q
+        : neg.operator === 'NotPrefix'
+          ? (pos === 'Equal' || pos === 'Prefix') && v.startsWith(q)
+          : neg.operator === 'NotPostfix'
+            ? (pos === 'Equal' || pos === 'Postfix') && v.endsWith(q)
+            : false,
+    );
   for (const m of out) {
     if (m.operator !== 'Equal' && m.operator !== 'Prefix' && m.operator !== 'Postfix') continue;
     for (const n of out) if (n.index === m.index && m.values.every((v) => excludes(m.operator, v, n))) return 'empty';
@@ -748,7 +876,18 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   const reports: RuleReport[] = [];
   for (const cr of compiled) {
     const { rule } = cr;
-    const report: RuleReport = { rule: rule.name, file: rule.origin.file, line: rule.origin.line, priority: rule.priority, verdict: 'not-convertible', reasons: [], notes: [], hooks: [], policies: [], blockedBy: [] };
+    const report: RuleReport = {
+      rule: rule.name,
+      file: rule.origin.file,
+      line: rule.origin.line,
+      priority: rule.priority,
+      verdict: 'not-convertible',
+      reasons: [],
+      notes: [],
+      hooks: [],
+      policies: [],
+      blockedBy: [],
+    };
     reports.push(report);
     if (!rule.enabled) {
       report.verdict = 'disabled';
@@ -766,7 +905,9 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
       continue;
     }
     if (!cr.expr) {
-      report.reasons.push(...cr.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`));
+      report.reasons.push(
+        ...cr.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`),
+      );
       report.blockedBy.push('the condition does not compile');
       continue;
     }
@@ -806,7 +947,8 @@ function specializeIn(f: F, evt: string, memo: WeakMap<F, F>): F {
     const c = f.c.map((x) => specializeIn(x, evt, memo));
     const same = c.every((x, i) => x === f.c[i]);
     // Children already in simplified form and nothing to fold or flatten: the node is kept as it is.
-    out = same && !c.some((x) => x.t === 'true' || x.t === 'false' || x.t === f.t) && c.length > 1 ? f : simplifyTop(same ? f : { ...f, c });
+    out =
+      same && !c.some((x) => x.t === 'true' || x.t === 'false' || x.t === f.t) && c.length > 1 ? f : simplifyTop(same ? f : { ...f, c });
   }
   memo.set(f, out);
   return out;
@@ -836,15 +978,27 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   const blockedBy = new Set<string>();
   const fail = (reasons: string[], features: string[] = []): Outcome => {
     for (const f of features) blockedBy.add(f);
-    return { report: { verdict: 'not-convertible' as const, reasons: [...new Set(reasons)], blockedBy: [...blockedBy].sort() }, policies: [] };
+    return {
+      report: { verdict: 'not-convertible' as const, reasons: [...new Set(reasons)], blockedBy: [...blockedBy].sort() },
+      policies: [],
+    };
   };
   const f0 = nnf(cr.expr!, false);
   const ev = evttypes(f0);
-  if (ev.co) return fail(['the condition does not restrict evt.type: Falco would evaluate it on every event, and there is no single hook for that'], ['no evt.type restriction']);
+  if (ev.co)
+    return fail(
+      ['the condition does not restrict evt.type: Falco would evaluate it on every event, and there is no single hook for that'],
+      ['no evt.type restriction'],
+    );
   const evts = [...ev.names].sort();
-  if (evts.length === 0) return fail(['the condition can never be true (an empty list, or evt.type tests that contradict each other): there is nothing to enforce'], ['never true']);
+  if (evts.length === 0)
+    return fail(
+      ['the condition can never be true (an empty list, or evt.type tests that contradict each other): there is nothing to enforce'],
+      ['never true'],
+    );
   const hookless = evts.filter((e) => !syscallInfo(e));
-  if (hookless.length > 0) return fail([`event type ${hookless.join(', ')} is not a syscall; Tetragon has no hook for it`], ['event that is not a syscall']);
+  if (hookless.length > 0)
+    return fail([`event type ${hookless.join(', ')} is not a syscall; Tetragon has no hook for it`], ['event that is not a syscall']);
   // Per call: the formula as Falco evaluates it there; inexpressible checks fail, or (with --allow-broader)
   // are replaced by their over-approximation or by true. Either only widens a negation normal form.
   const dropped: string[] = [];
@@ -894,7 +1048,14 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
     if (conjuncts.length > 0) for (const e of [evt!, ...same]) perEvt.push({ evt: e, conjuncts });
   }
   if (!opts.allowBroader && inexpressible.length > 0) return fail(inexpressible);
-  if (tooLarge) return fail([...(opts.allowBroader ? [] : inexpressible), `the condition needs more than ${cap} alternatives (selectors per hook) once put in OR-of-ANDs form`], [`more than ${cap} alternatives per hook`]);
+  if (tooLarge)
+    return fail(
+      [
+        ...(opts.allowBroader ? [] : inexpressible),
+        `the condition needs more than ${cap} alternatives (selectors per hook) once put in OR-of-ANDs form`,
+      ],
+      [`more than ${cap} alternatives per hook`],
+    );
   // Group by policy scope: (namespace, pod-scoped).
   const groups = new Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>();
   const enforce = shouldEnforce(rule, opts.enforce);
@@ -929,19 +1090,35 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       if (mb === 'empty') continue;
       if (mb) sel.matchBinaries = [{ operator: mb.op, values: mb.values }];
       else if (bins.length > 0) {
-        if (!dropHere('two binary filters of different kinds cannot share the one matchBinaries of a selector', 'two binary filters in one selector')) return fail(['two binary filters of different kinds cannot share the one matchBinaries of a selector']);
+        if (
+          !dropHere(
+            'two binary filters of different kinds cannot share the one matchBinaries of a selector',
+            'two binary filters in one selector',
+          )
+        )
+          return fail(['two binary filters of different kinds cannot share the one matchBinaries of a selector']);
         const first = bins.find((b) => !b.op.startsWith('Not')) ?? bins[0]!;
         sel.matchBinaries = [{ operator: first.op, values: first.values }];
       }
       // Keyed by the atoms it came from (their keys are cached), not by re-serialising long binary lists.
-      const selKey = conj.filter((a) => a.a === 'c' && a.c.k !== 'arg').map(atomKey).sort().join('\u0000');
+      const selKey = conj
+        .filter((a) => a.a === 'c' && a.c.k !== 'arg')
+        .map(atomKey)
+        .sort()
+        .join('\u0000');
       const args = new Map<number, string>();
       const matchArgs: MatchArg[] = [];
       const numericSplits: MatchArg[][] = [];
       for (const c of cons) {
         if (c.k !== 'arg') continue;
         const a = resolveArg(c.sel, info.args);
-        const problem = !a ? `${c.field} cannot be matched on ${evt}: the call has no such argument` : a.type === 'string' && c.numeric ? `${c.field} compares a number but the ${evt} argument is a string` : a.type !== 'string' && !c.numeric ? `${c.field} compares a string but the ${evt} argument ${a.index} is numeric` : undefined;
+        const problem = !a
+          ? `${c.field} cannot be matched on ${evt}: the call has no such argument`
+          : a.type === 'string' && c.numeric
+            ? `${c.field} compares a number but the ${evt} argument is a string`
+            : a.type !== 'string' && !c.numeric
+              ? `${c.field} compares a string but the ${evt} argument ${a.index} is numeric`
+              : undefined;
         if (problem || !a) {
           if (!dropHere(problem!, `${c.field}: a hooked call has no such argument`)) return fail([problem!]);
           continue;
@@ -954,7 +1131,10 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
           else matchArgs.push(...parts);
         } else matchArgs.push({ index: a.index, operator: c.op, values: c.values });
       }
-      const variants: MatchArg[][] = numericSplits.reduce<MatchArg[][]>((acc, parts) => acc.flatMap((x) => parts.map((p) => [...x, p])), [[]]);
+      const variants: MatchArg[][] = numericSplits.reduce<MatchArg[][]>(
+        (acc, parts) => acc.flatMap((x) => parts.map((p) => [...x, p])),
+        [[]],
+      );
       const merged = mergeMatchArgs(matchArgs);
       if (merged === 'empty') continue;
       if (merged.length + numericSplits.length > limits.matchArgsPerSelector && opts.allowBroader) {
@@ -962,13 +1142,20 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
         merged.sort((x, y) => Number(x.operator.startsWith('Not')) - Number(y.operator.startsWith('Not')));
         const keep = limits.matchArgsPerSelector - numericSplits.length;
         const cut = merged.splice(Math.max(keep, 0));
-        dropHere(`${cut.length} argument filter(s) on ${evt} beyond Tetragon's ${limits.matchArgsPerSelector} per selector dropped`, `more than ${limits.matchArgsPerSelector} argument filters per selector`);
+        dropHere(
+          `${cut.length} argument filter(s) on ${evt} beyond Tetragon's ${limits.matchArgsPerSelector} per selector dropped`,
+          `more than ${limits.matchArgsPerSelector} argument filters per selector`,
+        );
       }
       for (const hook of hooksFor(groups, nsSet, pod, evt, info.call)) {
         for (const [k, v] of args) hook.args.set(k, v);
         for (const extra of variants) {
           const all = [...merged, ...extra];
-          if (all.length > limits.matchArgsPerSelector) return fail([`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`], [`more than ${limits.matchArgsPerSelector} argument filters per selector`]);
+          if (all.length > limits.matchArgsPerSelector)
+            return fail(
+              [`a conjunct needs ${all.length} argument filters on ${evt}; Tetragon allows ${limits.matchArgsPerSelector} per selector`],
+              [`more than ${limits.matchArgsPerSelector} argument filters per selector`],
+            );
           const key = `${JSON.stringify(all)}|${selKey}`;
           if (hook.seen.has(key)) continue;
           hook.seen.add(key);
@@ -979,25 +1166,43 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   }
   const broader = dropped.length > 0 || perHookDropped.length > 0;
   const reasons = [...new Set([...dropped, ...perHookDropped])];
-  if (groups.size === 0) return fail(['no conjunct of the condition can match any hooked event (Falco never fires it on these calls)'], ['never true on a hooked call']);
+  if (groups.size === 0)
+    return fail(
+      ['no conjunct of the condition can match any hooked event (Falco never fires it on these calls)'],
+      ['never true on a hooked call'],
+    );
   const hooked = [...new Set([...groups.values()].flatMap((g) => [...g.hooks.keys()]))].sort();
-  const selective = [...groups.values()].every((g) => g.ns !== undefined || g.pod || [...g.hooks.values()].every((h) => h.selectors.every((s) => Object.keys(s).length > 1)));
-  if (broader && !selective) return fail([...reasons, 'after dropping these terms nothing selective remains: the policy would fire on every call of ' + hooked.join(', ')], ['nothing selective left after dropping terms']);
+  const selective = [...groups.values()].every(
+    (g) => g.ns !== undefined || g.pod || [...g.hooks.values()].every((h) => h.selectors.every((s) => Object.keys(s).length > 1)),
+  );
+  if (broader && !selective)
+    return fail(
+      [...reasons, 'after dropping these terms nothing selective remains: the policy would fire on every call of ' + hooked.join(', ')],
+      ['nothing selective left after dropping terms'],
+    );
   const out: TracingPolicy[] = [];
   let anyKill = false;
   for (const g of [...groups.values()]) {
     const hooks = [...g.hooks.values()].sort((a, b) => (a.evt < b.evt ? -1 : a.evt > b.evt ? 1 : 0));
     // A Sigkill must be scoped (pods, a namespace, or positively named binaries) unless host-wide kills are allowed.
-    const scoped = g.pod || g.ns !== undefined || hooks.every((h) => h.selectors.every((s) => (s.matchBinaries ?? []).some((b) => !b.operator.startsWith('Not'))));
+    const scoped =
+      g.pod ||
+      g.ns !== undefined ||
+      hooks.every((h) => h.selectors.every((s) => (s.matchBinaries ?? []).some((b) => !b.operator.startsWith('Not'))));
     const hostWide = enforce && !broader && !scoped;
-    if (hostWide && !opts.allowHostWideKill) notes.add('Sigkill withheld: the policy is not scoped to pods or named binaries, so it would kill host-wide; pass --allow-host-wide-kill to allow it');
+    if (hostWide && !opts.allowHostWideKill)
+      notes.add(
+        'Sigkill withheld: the policy is not scoped to pods or named binaries, so it would kill host-wide; pass --allow-host-wide-kill to allow it',
+      );
     const action = enforce && !broader && (scoped || opts.allowHostWideKill) ? 'Sigkill' : 'Post';
     if (action === 'Sigkill') anyKill = true;
     const pieces = Math.max(...hooks.map((h) => Math.ceil(Math.max(h.selectors.length, 1) / limits.selectorsPerHook)));
     for (let p = 0; p < pieces; p++) {
       const kprobes: KProbeSpec[] = [];
       for (const h of hooks) {
-        const sels = h.selectors.slice(p * limits.selectorsPerHook, (p + 1) * limits.selectorsPerHook).map((s): Selector => ({ ...s, matchActions: [{ action }] }));
+        const sels = h.selectors
+          .slice(p * limits.selectorsPerHook, (p + 1) * limits.selectorsPerHook)
+          .map((s): Selector => ({ ...s, matchActions: [{ action }] }));
         if (sels.length === 0) continue;
         const argList = [...h.args].sort((a, b) => a[0] - b[0]).map(([index, type]) => ({ index, type }));
         kprobes.push({ call: h.call, syscall: true, ...(argList.length ? { args: argList } : {}), selectors: sels });
@@ -1026,14 +1231,30 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   }
   if (enforce && broader) notes.add('Sigkill withheld: a broader conversion would kill processes Falco would not flag');
   return {
-    report: { verdict: broader ? 'broader' : 'exact', reasons, notes: [...notes].sort(), hooks: hooked, policies: out.map((p) => p.metadata.name), action: anyKill ? 'Sigkill' : 'Post', blockedBy: broader ? [...blockedBy].sort() : [] },
+    report: {
+      verdict: broader ? 'broader' : 'exact',
+      reasons,
+      notes: [...notes].sort(),
+      hooks: hooked,
+      policies: out.map((p) => p.metadata.name),
+      action: anyKill ? 'Sigkill' : 'Post',
+      blockedBy: broader ? [...blockedBy].sort() : [],
+    },
     policies: out,
   };
 }
 
-function hooksFor(groups: Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>, nsSet: string[] | undefined, pod: boolean, evt: string, call: string): HookSelectors[] {
+function hooksFor(
+  groups: Map<string, { ns?: string; pod: boolean; hooks: Map<string, HookSelectors> }>,
+  nsSet: string[] | undefined,
+  pod: boolean,
+  evt: string,
+  call: string,
+): HookSelectors[] {
   // A namespace list becomes one namespaced policy per namespace: the conjunct's selectors go into each.
-  const keys = nsSet ? nsSet.map((n) => ({ key: `ns:${n}|${pod}`, ns: n as string | undefined })) : [{ key: `cluster|${pod}`, ns: undefined }];
+  const keys = nsSet
+    ? nsSet.map((n) => ({ key: `ns:${n}|${pod}`, ns: n as string | undefined }))
+    : [{ key: `cluster|${pod}`, ns: undefined }];
   return keys.map(({ key, ns }) => {
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ...(ns !== undefined ? { ns } : {}), pod, hooks: new Map() }));

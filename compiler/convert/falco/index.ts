@@ -14,7 +14,11 @@ export interface FalcoConversion extends ConversionResult {
 }
 
 /** Collects, compiles and converts rules files in the order given. */
-export function convertFalco(docs: readonly FalcoRulesDocument[], sources: ReadonlyMap<string, string>, opts: ConvertOptions = {}): FalcoConversion {
+export function convertFalco(
+  docs: readonly FalcoRulesDocument[],
+  sources: ReadonlyMap<string, string>,
+  opts: ConvertOptions = {},
+): FalcoConversion {
   const ruleset = collectRules(docs, sources);
   const compiled = compileRules(ruleset);
   const result = convertRules(compiled.rules, opts);

@@ -11,7 +11,6 @@
 // Word operators and quantifiers need a blank after them; `in`, `intersects`, `pmatch` and `exists` do not.
 // It never throws for bad input: it returns the first error with its offsets in the condition text.
 import {
-  listOperators,
   modifiers,
   numOperators,
   transformerNames,
@@ -20,7 +19,6 @@ import {
   type FieldExpr,
   type FieldLike,
   type ListValue,
-  type Modifier,
   type NotExpr,
   type Operator,
   type Quote,
@@ -46,13 +44,23 @@ const isBlank = (c: string | undefined) => c === ' ' || c === '\t' || c === '\b'
 const notRe = /not[ \t\n\v\f\r]+/y;
 const identRe = /[a-zA-Z]+[a-zA-Z0-9_]*/y;
 const fieldNameRe = /[a-zA-Z]+[a-zA-Z0-9_]*(?:\.[a-zA-Z]+[a-zA-Z0-9_]*)+/y;
-const fieldArgBareRe = /[^\][\"' \t\n\v\f\r]+/y;
+const fieldArgBareRe = /[^\]["' \t\n\v\f\r]+/y;
 const hexRe = /0[xX][0-9a-fA-F]+/y;
 const numRe = /[+-]?[0-9]+\.?[0-9]*(?:[eE][+-][0-9]+)?/y;
 const bareRe = /[^()"' \t\n\v\f\r=,]+/y;
 const alnum = /[a-zA-Z0-9]/;
 const symbolStrOps: readonly Operator[] = ['==', '=', '!='];
-const wordStrOps: readonly Operator[] = ['glob', 'iglob', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'regex'];
+const wordStrOps: readonly Operator[] = [
+  'glob',
+  'iglob',
+  'contains',
+  'icontains',
+  'bcontains',
+  'startswith',
+  'bstartswith',
+  'endswith',
+  'regex',
+];
 const listOps: readonly Operator[] = ['intersects', 'in', 'pmatch'];
 
 class Failure extends Error {
@@ -148,9 +156,15 @@ class Parser {
         const save = this.pos;
         this.skipBlank();
         // libsinsp takes `or(...)` as the whole operand of `or`: an `and` cannot follow it.
-        if (this.input.startsWith('and', this.pos)) this.fail('`and` cannot follow `or(...)` (libsinsp reads the parenthesis as the whole operand); write `or (` with a blank', this.pos, this.pos + 3);
+        if (this.input.startsWith('and', this.pos))
+          this.fail(
+            '`and` cannot follow `or(...)` (libsinsp reads the parenthesis as the whole operand); write `or (` with a blank',
+            this.pos,
+            this.pos + 3,
+          );
         this.pos = save;
-      } else if (this.pos >= this.input.length) this.fail('the condition ends where a check, macro name or `(` was expected', this.pos, this.pos);
+      } else if (this.pos >= this.input.length)
+        this.fail('the condition ends where a check, macro name or `(` was expected', this.pos, this.pos);
       else this.fail('expected a blank or `(` after `or`', kw, this.pos + 1);
       this.skipBlank();
     }
@@ -167,7 +181,8 @@ class Parser {
       this.pos += 3;
       if (this.skipBlank()) children.push(this.parseNot());
       else if (this.input[this.pos] === '(') children.push(this.parseEmbedded(this.pos++));
-      else if (this.pos >= this.input.length) this.fail('the condition ends where a check, macro name or `(` was expected', this.pos, this.pos);
+      else if (this.pos >= this.input.length)
+        this.fail('the condition ends where a check, macro name or `(` was expected', this.pos, this.pos);
       else this.fail('expected a blank or `(` after `and`', kw, this.pos + 1);
       this.skipBlank();
     }
@@ -229,9 +244,16 @@ class Parser {
     if (tr) return this.parseCondition(this.parseTransformerRest(tr, start), start);
     const ident = this.lex(identRe);
     if (ident !== undefined) {
-      if (ident === 'val' && this.input[this.pos] === '(') this.fail('`val(...)` names a field on the right of an operator only (e.g. `proc.name = val(proc.pname)`)', start, this.pos + 1);
-      if (this.input[this.pos] === '[') this.fail(`\`${ident}\` is not a field name (fields have a dot, e.g. proc.aname[2])`, start, this.pos);
-      if (this.input[this.pos] === '(') this.fail(`\`${ident}\` is not a transformer (${transformerNames.join(', ')}); a transformer takes no blank before \`(\``, start, this.pos + 1);
+      if (ident === 'val' && this.input[this.pos] === '(')
+        this.fail('`val(...)` names a field on the right of an operator only (e.g. `proc.name = val(proc.pname)`)', start, this.pos + 1);
+      if (this.input[this.pos] === '[')
+        this.fail(`\`${ident}\` is not a field name (fields have a dot, e.g. proc.aname[2])`, start, this.pos);
+      if (this.input[this.pos] === '(')
+        this.fail(
+          `\`${ident}\` is not a transformer (${transformerNames.join(', ')}); a transformer takes no blank before \`(\``,
+          start,
+          this.pos + 1,
+        );
       return { kind: 'identifier', name: ident, start, end: this.pos };
     }
     const tok = this.peekToken();
@@ -267,7 +289,14 @@ class Parser {
       arg = this.lexQuoted();
     } else {
       arg = this.lex(fieldArgBareRe);
-      if (arg === undefined) this.fail(this.input[this.pos] === ']' ? `empty argument in \`${of}[]\`` : `expected an argument in \`${of}[...]\`: a quoted string or a bare string without blanks`, open, this.pos + 1);
+      if (arg === undefined)
+        this.fail(
+          this.input[this.pos] === ']'
+            ? `empty argument in \`${of}[]\``
+            : `expected an argument in \`${of}[...]\`: a quoted string or a bare string without blanks`,
+          open,
+          this.pos + 1,
+        );
     }
     if (this.input[this.pos] !== ']') this.fail(`\`${of}[\` is not closed with \`]\``, open, this.pos + 1);
     this.pos++;
@@ -311,7 +340,11 @@ class Parser {
     const f = this.lex(fieldNameRe);
     if (f !== undefined) return this.parseFieldRest(f, start);
     if (this.input.startsWith('val(', this.pos)) this.fail('`val(...)` cannot be nested in a transformer', start, start + 4);
-    this.fail(`\`${of}(\` expects a field, a transformer, a quoted string, a number or a list in parentheses`, start, start + Math.max(this.peekToken().length, 1));
+    this.fail(
+      `\`${of}(\` expects a field, a transformer, a quoted string, a number or a list in parentheses`,
+      start,
+      start + Math.max(this.peekToken().length, 1),
+    );
   }
 
   /** After the `(` of a transformer's list argument: fields, transformers, quoted strings and numbers. */
@@ -330,7 +363,12 @@ class Parser {
         else if (q === '"' || q === "'") items.push({ kind: 'value', value: this.lexQuoted(), quote: q, start: at, end: this.pos });
         else {
           const num = this.lex(hexRe) ?? this.lex(numRe);
-          if (num === undefined) this.fail(`a list in \`${of}(...)\` holds fields, transformers, quoted strings and numbers`, at, at + Math.max(this.peekToken().length, 1));
+          if (num === undefined)
+            this.fail(
+              `a list in \`${of}(...)\` holds fields, transformers, quoted strings and numbers`,
+              at,
+              at + Math.max(this.peekToken().length, 1),
+            );
           items.push({ kind: 'value', value: num, start: at, end: this.pos });
         }
         this.skipBlank();
@@ -339,7 +377,8 @@ class Parser {
       }
     }
     if (this.input[this.pos] !== ')') {
-      if (this.pos >= this.input.length) this.fail(`unbalanced parenthesis: this \`(\` in \`${of}(...)\` is never closed`, start, start + 1);
+      if (this.pos >= this.input.length)
+        this.fail(`unbalanced parenthesis: this \`(\` in \`${of}(...)\` is never closed`, start, start + 1);
       this.fail(`expected \`,\` or \`)\` in the list of \`${of}(...)\``, this.pos, this.pos + 1);
     }
     this.pos++;
@@ -381,7 +420,12 @@ class Parser {
       }
     }
     const tok = this.peekToken();
-    if (tok === '' || tok === ')' || tok === 'and' || tok === 'or') this.fail(`\`${this.input.slice(start, afterLeft)}\` needs an operator and a value (e.g. \`= value\` or \`exists\`)`, start, afterLeft);
+    if (tok === '' || tok === ')' || tok === 'and' || tok === 'or')
+      this.fail(
+        `\`${this.input.slice(start, afterLeft)}\` needs an operator and a value (e.g. \`= value\` or \`exists\`)`,
+        start,
+        afterLeft,
+      );
     const op = [...symbolStrOps, ...wordStrOps, ...listOps, 'exists'].find((o) => this.input.startsWith(o, opStart));
     if (op && wordStrOps.includes(op as Operator)) this.fail(`\`${op}\` needs a blank after it`, opStart, opStart + op.length + 1);
     this.fail(`unknown operator \`${tok}\``, opStart, opStart + tok.length);
@@ -403,7 +447,12 @@ class Parser {
     const tr = this.tryTransformerOrVal();
     if (tr) return tr;
     const v = this.lex(hexRe) ?? this.lex(numRe);
-    if (v === undefined) this.fail(this.pos >= this.input.length ? 'the condition ends where a number was expected' : 'expected a number', start, start + this.peekToken().length);
+    if (v === undefined)
+      this.fail(
+        this.pos >= this.input.length ? 'the condition ends where a number was expected' : 'expected a number',
+        start,
+        start + this.peekToken().length,
+      );
     return { kind: 'value', value: v, start, end: this.pos };
   }
 
@@ -467,7 +516,8 @@ class Parser {
       this.skipBlank();
       const at = this.pos;
       const f = this.lex(fieldNameRe);
-      if (f === undefined) this.fail('`val(...)` takes exactly one field (no transformer, no value)', start, this.pos + Math.max(this.peekToken().length, 1));
+      if (f === undefined)
+        this.fail('`val(...)` takes exactly one field (no transformer, no value)', start, this.pos + Math.max(this.peekToken().length, 1));
       const field = this.parseFieldRest(f, at);
       this.skipBlank();
       if (this.input[this.pos] !== ')') this.fail('`val(...)` takes exactly one field; expected `)`', this.pos, this.pos + 1);
@@ -521,10 +571,12 @@ class Parser {
         out += n;
       } else if (n === 'x') {
         const hex = this.input.slice(i + 1, i + 3);
-        if (i + 2 >= end || !/^[0-9a-fA-F]{2}$/.test(hex)) this.fail(`\\x needs two hex digits (\\x00 to \\xff)`, i - 1, Math.min(i + 3, end));
+        if (i + 2 >= end || !/^[0-9a-fA-F]{2}$/.test(hex))
+          this.fail(`\\x needs two hex digits (\\x00 to \\xff)`, i - 1, Math.min(i + 3, end));
         out += String.fromCharCode(parseInt(hex, 16));
         i += 2;
-      } else this.fail(`unsupported escape \\${n}; libsinsp knows \\b \\f \\n \\r \\t \\\\ \\/ \\xHH and the quote's own \\${q}`, i - 1, i + 1);
+      } else
+        this.fail(`unsupported escape \\${n}; libsinsp knows \\b \\f \\n \\r \\t \\\\ \\/ \\xHH and the quote's own \\${q}`, i - 1, i + 1);
     }
     this.pos = end + 1;
     return out;

@@ -4,7 +4,7 @@ import type { Expr, FieldLike, StringValue, TransformerArg, Value } from './ast.
 // A value libsinsp reads back as the same bare string (its BareStr, minus the \b it skips as a blank).
 const bareOk = /^[^()"' \t\n\v\f\r\b=,]+$/;
 // A field argument libsinsp reads back bare (its FieldArgBareStr, minus \b).
-const bareArgOk = /^[^\][\"' \t\n\v\f\r\b]+$/;
+const bareArgOk = /^[^\]["' \t\n\v\f\r\b]+$/;
 
 export function printCondition(e: Expr): string {
   switch (e.kind) {
@@ -26,7 +26,8 @@ export function printCondition(e: Expr): string {
 }
 
 export function printField(f: FieldLike): string {
-  const arg = f.arg === undefined ? '' : `[${f.argQuote !== undefined || !bareArgOk.test(f.arg) ? quote(f.arg, f.argQuote ?? '"') : f.arg}]`;
+  const arg =
+    f.arg === undefined ? '' : `[${f.argQuote !== undefined || !bareArgOk.test(f.arg) ? quote(f.arg, f.argQuote ?? '"') : f.arg}]`;
   if (f.kind === 'field') return f.name + arg;
   return `${f.name}(${f.args.map(printTransformerArg).join(', ')})${arg}`;
 }

@@ -78,7 +78,14 @@ export interface FalcoRuleset {
 
 /** Collects the items of rules files in the order given (Falco loads files in command-line order). */
 export function collectRules(docs: readonly FalcoRulesDocument[], sources: ReadonlyMap<string, string>): FalcoRuleset {
-  const rs: FalcoRuleset = { lists: new Map(), macros: new Map(), rules: new Map(), requiredPlugins: [], counts: { rules: 0, macros: 0, lists: 0 }, diagnostics: [] };
+  const rs: FalcoRuleset = {
+    lists: new Map(),
+    macros: new Map(),
+    rules: new Map(),
+    requiredPlugins: [],
+    counts: { rules: 0, macros: 0, lists: 0 },
+    diagnostics: [],
+  };
   for (const doc of docs) {
     const file = doc.provenance.file;
     const src = sources.get(file) ?? '';
@@ -89,13 +96,28 @@ export function collectRules(docs: readonly FalcoRulesDocument[], sources: Reado
 }
 
 const ruleAppendKeys = new Set(['condition', 'output', 'desc', 'tags', 'exceptions']);
-const ruleReplaceKeys = new Set(['condition', 'output', 'desc', 'priority', 'tags', 'exceptions', 'enabled', 'warn_evttypes', 'skip-if-unknown-filter']);
+const ruleReplaceKeys = new Set([
+  'condition',
+  'output',
+  'desc',
+  'priority',
+  'tags',
+  'exceptions',
+  'enabled',
+  'warn_evttypes',
+  'skip-if-unknown-filter',
+]);
 
 function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lines: LineIndex, item: unknown, i: number): void {
   const at = (path: (string | number)[], key = false) => doc.locate([i, ...path], { key });
-  const err = (rule: string, message: string, span: Span, severity: 'error' | 'warning' = 'error') => rs.diagnostics.push(diagnostic(rule, severity, message, span));
+  const err = (rule: string, message: string, span: Span, severity: 'error' | 'warning' = 'error') =>
+    rs.diagnostics.push(diagnostic(rule, severity, message, span));
   if (!isObj(item)) {
-    err('falco/bad-item', 'rules file item is not a mapping; each item is a `rule`, `macro`, `list`, `required_engine_version` or `required_plugin_versions`', at([]));
+    err(
+      'falco/bad-item',
+      'rules file item is not a mapping; each item is a `rule`, `macro`, `list`, `required_engine_version` or `required_plugin_versions`',
+      at([]),
+    );
     return;
   }
   const o = item;
@@ -112,41 +134,69 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
   if ('required_engine_version' in o) {
     const v = o['required_engine_version'];
     const version = normaliseEngineVersion(v);
-    if (!version) err('falco/engine-version', `required_engine_version \`${String(v)}\` is not a version (write e.g. 0.57.0)`, at(['required_engine_version']));
+    if (!version)
+      err(
+        'falco/engine-version',
+        `required_engine_version \`${String(v)}\` is not a version (write e.g. 0.57.0)`,
+        at(['required_engine_version']),
+      );
     else {
       if (compareVersions(version, supportedEngineVersion) > 0)
-        err('falco/engine-version', `rules require engine version ${version}; weir implements the Falco engine ${supportedEngineVersion}. Falco refuses such a file; weir converts what it understands, check the report`, at(['required_engine_version']));
+        err(
+          'falco/engine-version',
+          `rules require engine version ${version}; weir implements the Falco engine ${supportedEngineVersion}. Falco refuses such a file; weir converts what it understands, check the report`,
+          at(['required_engine_version']),
+        );
       if (!rs.requiredEngineVersion || compareVersions(version, rs.requiredEngineVersion) > 0) rs.requiredEngineVersion = version;
     }
     return;
   }
   if ('required_plugin_versions' in o) {
     const v = o['required_plugin_versions'];
-    if (!Array.isArray(v)) return void err('falco/bad-item', '`required_plugin_versions` must be a list of {name, version}', at(['required_plugin_versions']));
+    if (!Array.isArray(v))
+      return void err('falco/bad-item', '`required_plugin_versions` must be a list of {name, version}', at(['required_plugin_versions']));
     for (const p of v) {
       if (!p || typeof p !== 'object') continue;
       const r = p as Record<string, unknown>;
-      const alts = Array.isArray(r['alternatives']) ? (r['alternatives'] as Record<string, unknown>[]).map((a) => ({ name: String(a['name']), version: String(a['version']) })) : [];
+      const alts = Array.isArray(r['alternatives'])
+        ? (r['alternatives'] as Record<string, unknown>[]).map((a) => ({ name: String(a['name']), version: String(a['version']) }))
+        : [];
       rs.requiredPlugins.push({ name: String(r['name']), version: String(r['version']), alternatives: alts });
     }
     return;
   }
   const kind = 'rule' in o ? 'rule' : 'macro' in o ? 'macro' : 'list' in o ? 'list' : undefined;
   if (!kind) {
-    err('falco/bad-item', `unknown rules file item with keys ${Object.keys(o).join(', ')}; expected rule, macro, list, required_engine_version or required_plugin_versions`, span, 'warning');
+    err(
+      'falco/bad-item',
+      `unknown rules file item with keys ${Object.keys(o).join(', ')}; expected rule, macro, list, required_engine_version or required_plugin_versions`,
+      span,
+      'warning',
+    );
     return;
   }
   const name = o[kind];
   if (typeof name !== 'string' || name === '') return void err('falco/bad-item', `\`${kind}\` needs a name`, at([kind]));
   const legacyAppend = o['append'] === true;
   const override = o['override'];
-  if (legacyAppend && override !== undefined) return void err('falco/bad-override', `${kind} \`${name}\`: \`append\` and \`override\` cannot be used together`, at(['override'], true));
-  let overrides: Record<string, 'append' | 'replace'> = {};
+  if (legacyAppend && override !== undefined)
+    return void err(
+      'falco/bad-override',
+      `${kind} \`${name}\`: \`append\` and \`override\` cannot be used together`,
+      at(['override'], true),
+    );
+  const overrides: Record<string, 'append' | 'replace'> = {};
   if (override !== undefined) {
     if (!isObj(override)) return void err('falco/bad-override', '`override` must map keys to `append` or `replace`', at(['override']));
     for (const [k, mode] of Object.entries(override)) {
-      if (mode !== 'append' && mode !== 'replace') return void err('falco/bad-override', `override of \`${k}\` must be \`append\` or \`replace\`, not \`${String(mode)}\``, at(['override', k]));
-      if (!(k in o)) return void err('falco/bad-override', `${kind} \`${name}\` overrides \`${k}\` but has no \`${k}\` key`, at(['override', k], true));
+      if (mode !== 'append' && mode !== 'replace')
+        return void err(
+          'falco/bad-override',
+          `override of \`${k}\` must be \`append\` or \`replace\`, not \`${String(mode)}\``,
+          at(['override', k]),
+        );
+      if (!(k in o))
+        return void err('falco/bad-override', `${kind} \`${name}\` overrides \`${k}\` but has no \`${k}\` key`, at(['override', k], true));
       overrides[k] = mode;
     }
   }
@@ -158,7 +208,12 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
     const prev = rs.lists.get(name);
     const mode = legacyAppend ? 'append' : overrides['items'];
     if (mode) {
-      if (!prev) return void err('falco/unknown-list', `list \`${name}\` is appended to or overridden but no list by that name was defined before`, at(['list']));
+      if (!prev)
+        return void err(
+          'falco/unknown-list',
+          `list \`${name}\` is appended to or overridden but no list by that name was defined before`,
+          at(['list']),
+        );
       prev.items = mode === 'append' ? [...prev.items, ...values] : values;
       return;
     }
@@ -172,7 +227,12 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
     const prev = rs.macros.get(name);
     const mode = legacyAppend ? 'append' : overrides['condition'];
     if (mode) {
-      if (!prev) return void err('falco/unknown-macro', `macro \`${name}\` is appended to or overridden but no macro by that name was defined before`, at(['macro']));
+      if (!prev)
+        return void err(
+          'falco/unknown-macro',
+          `macro \`${name}\` is appended to or overridden but no macro by that name was defined before`,
+          at(['macro']),
+        );
       prev.condition = mode === 'append' ? prev.condition.concat(MappedText.synthetic(' ', cond), cond) : cond;
       return;
     }
@@ -185,7 +245,12 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
   const keys = Object.keys(o).filter((k) => k !== 'rule' && k !== 'append' && k !== 'override');
   const enabledOnly = !legacyAppend && override === undefined && keys.length === 1 && keys[0] === 'enabled';
   if (legacyAppend || override !== undefined || enabledOnly) {
-    if (!prev) return void err('falco/unknown-rule', `rule \`${name}\` is ${enabledOnly ? 'enabled/disabled' : 'appended to or overridden'} but no rule by that name was defined before; define it first or check the spelling`, at(['rule']));
+    if (!prev)
+      return void err(
+        'falco/unknown-rule',
+        `rule \`${name}\` is ${enabledOnly ? 'enabled/disabled' : 'appended to or overridden'} but no rule by that name was defined before; define it first or check the spelling`,
+        at(['rule']),
+      );
     if (enabledOnly) {
       prev.enabled = o['enabled'] !== false;
       return;
@@ -198,11 +263,19 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
       }
       if (legacyAppend && !ruleAppendKeys.has(k)) continue;
       if (mode === 'append' && !ruleAppendKeys.has(k)) {
-        err('falco/bad-override', `rule \`${name}\`: \`${k}\` cannot be appended; allowed: ${[...ruleAppendKeys].join(', ')}`, at(['override', k]));
+        err(
+          'falco/bad-override',
+          `rule \`${name}\`: \`${k}\` cannot be appended; allowed: ${[...ruleAppendKeys].join(', ')}`,
+          at(['override', k]),
+        );
         continue;
       }
       if (mode === 'replace' && !ruleReplaceKeys.has(k)) {
-        err('falco/bad-override', `rule \`${name}\`: \`${k}\` cannot be replaced; allowed: ${[...ruleReplaceKeys].join(', ')}`, at(['override', k]));
+        err(
+          'falco/bad-override',
+          `rule \`${name}\`: \`${k}\` cannot be replaced; allowed: ${[...ruleReplaceKeys].join(', ')}`,
+          at(['override', k]),
+        );
         continue;
       }
       applyRuleKey(prev, k, mode, o, text, at, rs);
@@ -215,7 +288,12 @@ function collectItem(rs: FalcoRuleset, doc: FalcoRulesDocument, src: string, lin
   }
   if (!cond) return void err('falco/missing-key', `rule \`${name}\`: \`condition\` must be a string`, at(['condition']));
   const priority = parsePriority(o['priority']);
-  if (!priority) return void err('falco/bad-priority', `rule \`${name}\`: priority \`${String(o['priority'])}\` is not one of ${priorities.join(', ')}`, at(['priority']));
+  if (!priority)
+    return void err(
+      'falco/bad-priority',
+      `rule \`${name}\`: priority \`${String(o['priority'])}\` is not one of ${priorities.join(', ')}`,
+      at(['priority']),
+    );
   const rule: FalcoRule = {
     name,
     condition: cond,
@@ -276,7 +354,10 @@ function applyRuleKey(
     case 'priority': {
       const p = parsePriority(v);
       if (p) rule.priority = p;
-      else rs.diagnostics.push(diagnostic('falco/bad-priority', 'error', `priority \`${String(v)}\` is not one of ${priorities.join(', ')}`, at(['priority'])));
+      else
+        rs.diagnostics.push(
+          diagnostic('falco/bad-priority', 'error', `priority \`${String(v)}\` is not one of ${priorities.join(', ')}`, at(['priority'])),
+        );
       return;
     }
     case 'enabled':
@@ -343,7 +424,10 @@ export function compareVersions(a: string, b: string): number {
 /** The condition of a rule with its exceptions appended as `and not (...)`, the text Falco compiles. */
 export function conditionWithExceptions(rule: FalcoRule): MappedText {
   if (rule.exceptions.length === 0) return rule.condition;
-  let out = MappedText.synthetic('(', rule.condition).concat(rule.condition, MappedText.synthetic(')', rule.condition, rule.condition.text.length));
+  let out = MappedText.synthetic('(', rule.condition).concat(
+    rule.condition,
+    MappedText.synthetic(')', rule.condition, rule.condition.text.length),
+  );
   for (const ex of rule.exceptions) {
     const t = exceptionText(ex);
     if (t === undefined) continue;
@@ -362,14 +446,17 @@ function spanAnchored(text: string, span: Span, like: MappedText): MappedText {
 /** Builds the condition of one exception: `f in (v...)` for a single field, `(f1 c1 v1 and f2 c2 v2) or ...` for tuples. */
 export function exceptionText(ex: FalcoException): string | undefined {
   if (ex.values.length === 0) return undefined;
-  const val = (v: unknown): string => (Array.isArray(v) ? `(${v.map((x) => printString({ value: String(x) })).join(', ')})` : printString({ value: String(v) }));
+  const val = (v: unknown): string =>
+    Array.isArray(v) ? `(${v.map((x) => printString({ value: String(x) })).join(', ')})` : printString({ value: String(v) });
   if (typeof ex.fields === 'string') {
     const comp = typeof ex.comps === 'string' ? ex.comps : 'in';
     return `${ex.fields} ${comp} (${ex.values.map((v) => printString({ value: String(v) })).join(', ')})`;
   }
   const fields = ex.fields;
   const comps = Array.isArray(ex.comps) ? ex.comps : fields.map(() => '=');
-  const rows = ex.values.filter(Array.isArray).map((row) => `(${fields.map((f, j) => `${f} ${comps[j] ?? '='} ${val(row[j])}`).join(' and ')})`);
+  const rows = ex.values
+    .filter(Array.isArray)
+    .map((row) => `(${fields.map((f, j) => `${f} ${comps[j] ?? '='} ${val(row[j])}`).join(' and ')})`);
   return rows.length === 0 ? undefined : rows.join(' or ');
 }
 
@@ -393,7 +480,9 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
     if (r.ok) parsedMacros.set(m.name, { expr: r.expr, text: m.condition });
     else {
       parsedMacros.set(m.name, { text: m.condition });
-      diagnostics.push(diagnostic('falco/syntax', 'error', `macro \`${m.name}\`: ${r.error.message}`, m.condition.span(r.error.start, r.error.end)));
+      diagnostics.push(
+        diagnostic('falco/syntax', 'error', `macro \`${m.name}\`: ${r.error.message}`, m.condition.span(r.error.start, r.error.end)),
+      );
     }
   }
   const resolvedMacros = new Map<string, Expr | null>();
@@ -404,7 +493,9 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
     const pm = parsedMacros.get(name)!;
     if (!pm.expr) return undefined;
     if (resolving.has(name)) {
-      diags.push(diagnostic('falco/macro-cycle', 'error', `macro \`${name}\` refers to itself through ${[...resolving].join(' → ')}`, useSpan));
+      diags.push(
+        diagnostic('falco/macro-cycle', 'error', `macro \`${name}\` refers to itself through ${[...resolving].join(' → ')}`, useSpan),
+      );
       return undefined;
     }
     resolving.add(name);
@@ -422,7 +513,9 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
         diagnostic(
           'falco/list-outside-parens',
           'error',
-          l ? `list \`${v.name}\` is used outside parentheses; write \`(${v.name})\`` : `\`${v.name}\` after a list operator must be a list in parentheses, e.g. \`(${v.name})\``,
+          l
+            ? `list \`${v.name}\` is used outside parentheses; write \`(${v.name})\``
+            : `\`${v.name}\` after a list operator must be a list in parentheses, e.g. \`(${v.name})\``,
           text.span(v.start, v.end),
         ),
       );
@@ -446,13 +539,25 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
         return { ...e, child: resolve(e.child, text, diags) };
       case 'identifier': {
         if (!parsedMacros.has(e.name)) {
-          const hint = rs.lists.has(e.name) ? ` (\`${e.name}\` is a list; use it after an operator, e.g. \`proc.name in (${e.name})\`)` : '';
-          diags.push(diagnostic('falco/undefined-macro', 'error', `undefined macro \`${e.name}\` used in filter${hint}`, text.span(e.start, e.end)));
+          const hint = rs.lists.has(e.name)
+            ? ` (\`${e.name}\` is a list; use it after an operator, e.g. \`proc.name in (${e.name})\`)`
+            : '';
+          diags.push(
+            diagnostic('falco/undefined-macro', 'error', `undefined macro \`${e.name}\` used in filter${hint}`, text.span(e.start, e.end)),
+          );
           return e;
         }
         const m = resolveMacro(e.name, diags, text.span(e.start, e.end));
         if (!m) {
-          if (!diags.some((d) => d.severity === 'error')) diags.push(diagnostic('falco/broken-macro', 'error', `macro \`${e.name}\` does not compile (see its diagnostic)`, text.span(e.start, e.end)));
+          if (!diags.some((d) => d.severity === 'error'))
+            diags.push(
+              diagnostic(
+                'falco/broken-macro',
+                'error',
+                `macro \`${e.name}\` does not compile (see its diagnostic)`,
+                text.span(e.start, e.end),
+              ),
+            );
           return e;
         }
         return m;
@@ -476,10 +581,18 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
     let skipped: string | undefined;
     if (ok && rule.source === 'syscall') {
       const unknown = unknownFields(expr);
-      if (unknown.length > 0 && rule.skipIfUnknownFilter) skipped = `skip-if-unknown-filter: the condition uses ${unknown.join(', ')}, unknown to the syscall source; Falco skips the rule`;
+      if (unknown.length > 0 && rule.skipIfUnknownFilter)
+        skipped = `skip-if-unknown-filter: the condition uses ${unknown.join(', ')}, unknown to the syscall source; Falco skips the rule`;
       else if (unknown.length > 0) {
         // The resolved tree mixes macro texts, so the rule's condition is the place we can name exactly.
-        diags.push(diagnostic('falco/unknown-field', 'error', `rule \`${rule.name}\` uses ${unknown.join(', ')}, not a field of the syscall source; Falco refuses the rule (set skip-if-unknown-filter: true to skip it)`, rule.condition.span(0, 0)));
+        diags.push(
+          diagnostic(
+            'falco/unknown-field',
+            'error',
+            `rule \`${rule.name}\` uses ${unknown.join(', ')}, not a field of the syscall source; Falco refuses the rule (set skip-if-unknown-filter: true to skip it)`,
+            rule.condition.span(0, 0),
+          ),
+        );
         ok = false;
       }
     }
@@ -490,7 +603,24 @@ export function compileRules(rs: FalcoRuleset): { rules: CompiledRule[]; diagnos
 }
 
 /** Field classes of Falco's syscall source (libsinsp filterchecks and the container plugin). */
-const syscallFieldClasses = new Set(['evt', 'proc', 'thread', 'fd', 'fdlist', 'user', 'group', 'container', 'k8s', 'syscall', 'fs', 'span', 'mesos', 'marathon', 'evtin', 'proc_group']);
+const syscallFieldClasses = new Set([
+  'evt',
+  'proc',
+  'thread',
+  'fd',
+  'fdlist',
+  'user',
+  'group',
+  'container',
+  'k8s',
+  'syscall',
+  'fs',
+  'span',
+  'mesos',
+  'marathon',
+  'evtin',
+  'proc_group',
+]);
 
 function unknownFields(e: Expr): string[] {
   const out = new Set<string>();
@@ -520,7 +650,8 @@ function listItemValue(item: string): Pick<StringValue, 'kind' | 'value' | 'quot
   const q = item[0];
   if ((q === '"' || q === "'") && item.length >= 2 && item.endsWith(q)) {
     const r = parseCondition(`a.b = ${item}`);
-    if (r.ok && r.expr.kind === 'check' && r.expr.right?.kind === 'value' && r.expr.right.end === item.length + 6) return { kind: 'value', value: r.expr.right.value, quote: q };
+    if (r.ok && r.expr.kind === 'check' && r.expr.right?.kind === 'value' && r.expr.right.end === item.length + 6)
+      return { kind: 'value', value: r.expr.right.value, quote: q };
   }
   return { kind: 'value', value: item };
 }

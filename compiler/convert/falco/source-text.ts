@@ -189,7 +189,26 @@ function mapQuoted(src: string, start: number, q: string): { text: string; offse
     if (q === '"' && c === '"') break;
     if (q === '"' && c === '\\') {
       const n = src[i + 1];
-      const simple: Record<string, string> = { n: '\n', t: '\t', '\t': '\t', r: '\r', '"': '"', '\\': '\\', '/': '/', ' ': ' ', '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', v: '\v', N: '\x85', _: '\xa0', L: '\u2028', P: '\u2029' };
+      const simple: Record<string, string> = {
+        n: '\n',
+        t: '\t',
+        '\t': '\t',
+        r: '\r',
+        '"': '"',
+        '\\': '\\',
+        '/': '/',
+        ' ': ' ',
+        '0': '\0',
+        a: '\x07',
+        b: '\b',
+        e: '\x1b',
+        f: '\f',
+        v: '\v',
+        N: '\x85',
+        _: '\xa0',
+        L: '\u2028',
+        P: '\u2029',
+      };
       if (n === '\n') {
         // An escaped line break joins the lines without a space; skip the next line's indentation.
         i += 2;
@@ -236,7 +255,10 @@ function mapQuoted(src: string, start: number, q: string): { text: string; offse
 function mapBlock(src: string, start: number, style: string): { text: string; offsets: number[] } | undefined {
   const headerEnd = src.indexOf('\n', start);
   if (headerEnd < 0) return { text: '', offsets: [] };
-  const header = src.slice(start + 1, headerEnd).replace(/\s+#.*$/, '').trim();
+  const header = src
+    .slice(start + 1, headerEnd)
+    .replace(/\s+#.*$/, '')
+    .trim();
   const chomp = header.includes('-') ? 'strip' : header.includes('+') ? 'keep' : 'clip';
   const explicit = /[1-9]/.exec(header);
   // The parent indentation is the column of the line holding the header's key.

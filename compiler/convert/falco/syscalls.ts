@@ -204,7 +204,7 @@ export const nonSyscallEvents = new Set([
 export function syscallInfo(evt: string): SyscallInfo | undefined {
   const name = aliases[evt] ?? evt;
   if (nonSyscallEvents.has(evt)) return undefined;
-  const args = Object.prototype.hasOwnProperty.call(table, name) ? table[name]! : undefined;
+  const args = Object.hasOwn(table, name) ? table[name]! : undefined;
   if (args) return { call: `sys_${name}`, args };
   // A real syscall weir has no argument table for: it can still be hooked, only not filtered on arguments.
   if (/^[a-z][a-z0-9_]*$/.test(name)) return { call: `sys_${name}`, args: [] };
@@ -289,15 +289,38 @@ export const otherConstants: Record<string, number> = {
 };
 
 /** Arguments that hold one value of an enumeration, where Falco's `contains` means equality, not a bit test. */
-export const enumArgs = new Set(['request', 'cmd', 'option', 'sig', 'domain', 'type', 'proto', 'resource', 'operation', 'opcode', 'level', 'optname', 'how', 'clockid']);
+export const enumArgs = new Set([
+  'request',
+  'cmd',
+  'option',
+  'sig',
+  'domain',
+  'type',
+  'proto',
+  'resource',
+  'operation',
+  'opcode',
+  'level',
+  'optname',
+  'how',
+  'clockid',
+]);
 
 /**
  * Which calls create or use a file descriptor, from the flags of libs' event table (driver/event_table.c:
  * EF_CREATES_FD, EF_USES_FD/EF_DESTROYS_FD). Falco's fd.* fields exist only on such events; on any other
  * call a check on fd.* is false.
  */
-const fdCreating = new Set('open openat openat2 creat open_by_handle_at bpf memfd_create accept accept4 socket socketpair dup dup2 dup3 userfaultfd io_uring_setup inotify_init inotify_init1 epoll_create epoll_create1 signalfd signalfd4 eventfd eventfd2 timerfd_create pipe pipe2'.split(' '));
-const fdUsing = new Set('unlinkat mkdirat symlinkat fchmodat fchmod fchownat fchown finit_module setns connect bind listen sendto sendmsg recvfrom recvmsg read write pread64 pwrite64 close mmap fsconfig ioctl setsockopt copy_file_range splice io_uring_enter io_uring_register getsockopt getdents getdents64 fcntl flock shutdown sendmmsg recvmmsg lseek llseek readv writev preadv pwritev sendfile fstat'.split(' '));
+const fdCreating = new Set(
+  'open openat openat2 creat open_by_handle_at bpf memfd_create accept accept4 socket socketpair dup dup2 dup3 userfaultfd io_uring_setup inotify_init inotify_init1 epoll_create epoll_create1 signalfd signalfd4 eventfd eventfd2 timerfd_create pipe pipe2'.split(
+    ' ',
+  ),
+);
+const fdUsing = new Set(
+  'unlinkat mkdirat symlinkat fchmodat fchmod fchownat fchown finit_module setns connect bind listen sendto sendmsg recvfrom recvmsg read write pread64 pwrite64 close mmap fsconfig ioctl setsockopt copy_file_range splice io_uring_enter io_uring_register getsockopt getdents getdents64 fcntl flock shutdown sendmmsg recvmmsg lseek llseek readv writev preadv pwritev sendfile fstat'.split(
+    ' ',
+  ),
+);
 /** The calls whose fd.name Falco derives from the call's own path argument (also when the open fails). */
 const pathOpens = new Set(['open', 'openat', 'openat2', 'creat']);
 

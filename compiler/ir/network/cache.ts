@@ -40,9 +40,16 @@ export class CompileCache {
 }
 
 /** The identity allocation for these CIDRs, FQDN selectors and ipBlocks: the cached one while inventory and sets stay. */
-export function identitiesFor(cache: CompileCache | undefined, inv: Inventory, prefixes: readonly Prefix[], fqdns: readonly string[], ipBlocks: readonly IpBlock[] = []): IdentityAllocation {
+export function identitiesFor(
+  cache: CompileCache | undefined,
+  inv: Inventory,
+  prefixes: readonly Prefix[],
+  fqdns: readonly string[],
+  ipBlocks: readonly IpBlock[] = [],
+): IdentityAllocation {
   const key = JSON.stringify([prefixes.map(formatPrefix).sort(), [...fqdns].sort(), [...new Set(ipBlocks.map(ipBlockKey))].sort()]);
-  const alloc = cache && cache.inventory === inv && cache.key === key && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns, ipBlocks);
+  const alloc =
+    cache && cache.inventory === inv && cache.key === key && cache.alloc ? cache.alloc : allocateIdentities(inv, prefixes, fqdns, ipBlocks);
   if (cache) Object.assign(cache, { inventory: inv, key, alloc });
   return alloc;
 }

@@ -38,10 +38,12 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
   const { work, enforcers, origins, prefixes, fqdns, ipBlocks, diagnostics } = repo;
 
   // Identities: services without a selector are their backend addresses, which need CIDR identities.
-  for (const s of inv.services) if (!s.selector) for (const ip of s.backendIPs) {
-    const a = parseAddress(ip);
-    if (a) prefixes.push(hostPrefix(a.family, a.addr));
-  }
+  for (const s of inv.services)
+    if (!s.selector)
+      for (const ip of s.backendIPs) {
+        const a = parseAddress(ip);
+        if (a) prefixes.push(hostPrefix(a.family, a.addr));
+      }
   const alloc = identitiesFor(cache, inv, prefixes, fqdns, ipBlocks);
   const tables = tablesFor(cache, inv, alloc);
   const selectors = new SelectorCache(tables, selectionsFor(cache, alloc));

@@ -8,7 +8,14 @@ import type { PodTables, SelectorCache } from './selectorcache.js';
 import type { IREndpoint, IRRule } from './types.js';
 
 /** The endpoints of the inventory's pods, in pod order, with their enforcement state. */
-export function endpointsOf(inv: Inventory, tables: PodTables, selectors: SelectorCache, enforcers: readonly Enforcer[], rules: readonly IRRule[], cache: CompileCache | undefined): IREndpoint[] {
+export function endpointsOf(
+  inv: Inventory,
+  tables: PodTables,
+  selectors: SelectorCache,
+  enforcers: readonly Enforcer[],
+  rules: readonly IRRule[],
+  cache: CompileCache | undefined,
+): IREndpoint[] {
   const { podKeys, podIds } = tables;
   // Subject lists are shared between the rules of one selector: each distinct list is visited once.
   const podCount = inv.pods.length;
@@ -48,7 +55,16 @@ export function endpointsOf(inv: Inventory, tables: PodTables, selectors: Select
     const egressAuditOnly = egr > 0 && egressEnforcing[i] === 0;
     const auditMode = (ing > 0 || egr > 0) && !nonAudit[i];
     const prev = prevEndpoints?.[i];
-    if (prev && prev.endpointId === n && prev.ingressEnforced === ingressEnforced && prev.egressEnforced === egressEnforced && prev.ingressAuditOnly === ingressAuditOnly && prev.egressAuditOnly === egressAuditOnly && prev.auditMode === auditMode) return prev;
+    if (
+      prev &&
+      prev.endpointId === n &&
+      prev.ingressEnforced === ingressEnforced &&
+      prev.egressEnforced === egressEnforced &&
+      prev.ingressAuditOnly === ingressAuditOnly &&
+      prev.egressAuditOnly === egressAuditOnly &&
+      prev.auditMode === auditMode
+    )
+      return prev;
     return {
       key,
       namespace: p.namespace,

@@ -9,12 +9,7 @@ import type { Direction, HttpRule, IREndpoint, IRRule, L7Rules, NetworkIR, RuleO
 import { PROTO } from './types.js';
 
 /** One side of a flow, as PolicyTest cases write it. */
-export type FlowPeer =
-  | { workload: string }
-  | { cidr: string }
-  | { ip: string }
-  | { entity: string }
-  | { fqdn: string; ip: string };
+export type FlowPeer = { workload: string } | { cidr: string } | { ip: string } | { entity: string } | { fqdn: string; ip: string };
 
 export interface HttpRequest {
   method: string;
@@ -42,7 +37,17 @@ export interface RuleRef {
   cookie: number;
 }
 
-export type Reason = 'policy-allow' | 'policy-deny' | 'default-deny' | 'not-enforced' | 'l7-allow' | 'l7-deny' | 'l7-redirect' | 'audit' | 'unresolved' | 'icmpv6-exempt';
+export type Reason =
+  | 'policy-allow'
+  | 'policy-deny'
+  | 'default-deny'
+  | 'not-enforced'
+  | 'l7-allow'
+  | 'l7-deny'
+  | 'l7-redirect'
+  | 'audit'
+  | 'unresolved'
+  | 'icmpv6-exempt';
 
 /**
  * Cilium lets the ICMPv6 that IPv6 needs pass regardless of policy: multicast listener discovery
@@ -178,15 +183,32 @@ function ipcacheOf(ir: NetworkIR): IpcacheIndex {
 export function protocolNumber(p: string | number): number | undefined {
   if (typeof p === 'number') return p;
   const u = p.toUpperCase();
-  return u === 'TCP' ? PROTO.TCP : u === 'UDP' ? PROTO.UDP : u === 'SCTP' ? PROTO.SCTP : u === 'ICMP' ? PROTO.ICMP : u === 'ICMPV6' ? PROTO.ICMPV6 : /^\d+$/.test(u) ? Number(u) : undefined;
+  return u === 'TCP'
+    ? PROTO.TCP
+    : u === 'UDP'
+      ? PROTO.UDP
+      : u === 'SCTP'
+        ? PROTO.SCTP
+        : u === 'ICMP'
+          ? PROTO.ICMP
+          : u === 'ICMPV6'
+            ? PROTO.ICMPV6
+            : /^\d+$/.test(u)
+              ? Number(u)
+              : undefined;
 }
 
 export function ruleRef(ir: NetworkIR, cookie: number): RuleRef | undefined {
   const o: RuleOrigin | undefined = ir.origins[cookie - 1];
   if (!o) return undefined;
   // Key order policy, namespace, file, line, commit, cookie: JSON outputs compare byte for byte.
-  if (o.commit) return o.namespace ? { policy: o.policy, namespace: o.namespace, file: o.file, line: o.line, commit: o.commit, cookie } : { policy: o.policy, file: o.file, line: o.line, commit: o.commit, cookie };
-  return o.namespace ? { policy: o.policy, namespace: o.namespace, file: o.file, line: o.line, cookie } : { policy: o.policy, file: o.file, line: o.line, cookie };
+  if (o.commit)
+    return o.namespace
+      ? { policy: o.policy, namespace: o.namespace, file: o.file, line: o.line, commit: o.commit, cookie }
+      : { policy: o.policy, file: o.file, line: o.line, commit: o.commit, cookie };
+  return o.namespace
+    ? { policy: o.policy, namespace: o.namespace, file: o.file, line: o.line, cookie }
+    : { policy: o.policy, file: o.file, line: o.line, cookie };
 }
 
 /** Identity of an address as the ipcache resolves it (longest prefix), relative to a node. */
@@ -216,7 +238,17 @@ export function dnsAllows(ir: NetworkIR, endpoint: string, name: string): boolea
   for (const r of indexOf(ir).egress.get(endpoint) ?? [])
     if (!r.deny && r.l7?.dns)
       for (const d of r.l7.dns) {
-        const re = d.matchName !== undefined ? `^${d.matchName.toLowerCase().replace(/\.$/, '').replace(/\./g, '\\.')}$` : d.matchPattern === '*' ? '^.*$' : `^${(d.matchPattern ?? '').toLowerCase().replace(/\.$/, '').split('.').map((l) => l.split('*').join('[-a-z0-9_]*')).join('\\.')}$`;
+        const re =
+          d.matchName !== undefined
+            ? `^${d.matchName.toLowerCase().replace(/\.$/, '').replace(/\./g, '\\.')}$`
+            : d.matchPattern === '*'
+              ? '^.*$'
+              : `^${(d.matchPattern ?? '')
+                  .toLowerCase()
+                  .replace(/\.$/, '')
+                  .split('.')
+                  .map((l) => l.split('*').join('[-a-z0-9_]*'))
+                  .join('\\.')}$`;
         if (fqdnMatches(re, name)) return true;
       }
   return false;
@@ -233,12 +265,17 @@ function resolvePeer(ir: NetworkIR, p: FlowPeer, other: FlowPeer): ResolvedPeer 
   const idx = indexOf(ir);
   if ('workload' in p) {
     const ep = idx.endpoints.get(p.workload);
-    if (!ep) return { identityAt: () => reservedIdentities.world, error: `workload ${p.workload} is not in the inventory (write namespace/name)` };
+    if (!ep)
+      return { identityAt: () => reservedIdentities.world, error: `workload ${p.workload} is not in the inventory (write namespace/name)` };
     return { endpoint: ep, identityAt: () => ep.identity };
   }
   if ('entity' in p) {
     const id = (reservedIdentities as Record<string, number>)[p.entity];
-    if (id === undefined) return { identityAt: () => reservedIdentities.world, error: `entity ${p.entity} is not a reserved identity name (${Object.keys(reservedIdentities).join(', ')})` };
+    if (id === undefined)
+      return {
+        identityAt: () => reservedIdentities.world,
+        error: `entity ${p.entity} is not a reserved identity name (${Object.keys(reservedIdentities).join(', ')})`,
+      };
     return { identityAt: () => id };
   }
   if ('fqdn' in p) {
@@ -383,8 +420,17 @@ const reasonOf: Record<SetKind, Reason> = {
  * Policies in audit mode never change what is enforced: the enforcing policies decide, and a
  * flow they let through that the audit policies would drop is allowed and reported.
  */
-export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Direction, peerIdentity: number, protocol: number, port: number, http?: HttpRequest): DirectionVerdict {
-  if (icmpv6Exempt(protocol, port)) return { endpoint: ep.key, direction, peerIdentity, verdict: 'allow', reason: 'icmpv6-exempt', audit: false };
+export function evaluateDirection(
+  ir: NetworkIR,
+  ep: IREndpoint,
+  direction: Direction,
+  peerIdentity: number,
+  protocol: number,
+  port: number,
+  http?: HttpRequest,
+): DirectionVerdict {
+  if (icmpv6Exempt(protocol, port))
+    return { endpoint: ep.key, direction, peerIdentity, verdict: 'allow', reason: 'icmpv6-exempt', audit: false };
   const rules: IRRule[] = [];
   let audited = false;
   for (const r of (direction === 'ingress' ? indexOf(ir).ingress : indexOf(ir).egress).get(ep.key) ?? [])
@@ -394,11 +440,7 @@ export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Dire
     }
   const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
   const auditOnly = direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
-  const E = evalSet(
-    audited ? rules.filter((r) => !r.audit) : rules,
-    enforced && !auditOnly,
-    http,
-  );
+  const E = evalSet(audited ? rules.filter((r) => !r.audit) : rules, enforced && !auditOnly, http);
   const A = evalSet(rules, enforced, http);
   // Built field by field (no spreads): the plan asks this thousands of times per change.
   const out = (x: SetResult, verdict: 'allow' | 'deny', audit: boolean, cookie = x.cookie): DirectionVerdict => {
@@ -408,23 +450,41 @@ export function evaluateDirection(ir: NetworkIR, ep: IREndpoint, direction: Dire
     return v;
   };
   if (denies(E.kind)) return out(E, 'deny', false);
-  if (denies(A.kind)) return out(E.kind === 'not-enforced' ? A : E, 'allow', true, A.cookie ?? (E.kind === 'not-enforced' ? undefined : E.cookie));
+  if (denies(A.kind))
+    return out(E.kind === 'not-enforced' ? A : E, 'allow', true, A.cookie ?? (E.kind === 'not-enforced' ? undefined : E.cookie));
   return E.kind === 'not-enforced' ? out(A, 'allow', false) : out(E, 'allow', false);
 }
 
 /** Evaluates a flow: egress policy at the source endpoint, then ingress policy at the destination. */
 export function evaluateFlow(ir: NetworkIR, flow: Flow): FlowVerdict {
   const protocol = protocolNumber(flow.protocol);
-  if (protocol === undefined) return { verdict: 'deny', audit: false, reason: 'unresolved', steps: [], error: `protocol ${String(flow.protocol)} is not TCP, UDP, SCTP, ICMP or ICMPv6` };
+  if (protocol === undefined)
+    return {
+      verdict: 'deny',
+      audit: false,
+      reason: 'unresolved',
+      steps: [],
+      error: `protocol ${String(flow.protocol)} is not TCP, UDP, SCTP, ICMP or ICMPv6`,
+    };
   const src = resolvePeer(ir, flow.from, flow.to);
   const dst = resolvePeer(ir, flow.to, flow.from);
   const error = src.error ?? dst.error;
   if (error) return { verdict: 'deny', audit: false, reason: 'unresolved', steps: [], error };
   const steps: DirectionVerdict[] = [];
-  if (src.endpoint) steps.push(evaluateDirection(ir, src.endpoint, 'egress', dst.identityAt(src.endpoint.node), protocol, flow.port, flow.http));
-  if (dst.endpoint) steps.push(evaluateDirection(ir, dst.endpoint, 'ingress', src.identityAt(dst.endpoint.node), protocol, flow.port, flow.http));
+  if (src.endpoint)
+    steps.push(evaluateDirection(ir, src.endpoint, 'egress', dst.identityAt(src.endpoint.node), protocol, flow.port, flow.http));
+  if (dst.endpoint)
+    steps.push(evaluateDirection(ir, dst.endpoint, 'ingress', src.identityAt(dst.endpoint.node), protocol, flow.port, flow.http));
   const denied = steps.find((s) => s.verdict === 'deny');
-  if (denied) return { verdict: 'deny', audit: steps.some((s) => s.audit), reason: denied.reason, ...(denied.rule ? { rule: denied.rule } : {}), ...(denied.l7 ? { l7: denied.l7 } : {}), steps };
+  if (denied)
+    return {
+      verdict: 'deny',
+      audit: steps.some((s) => s.audit),
+      reason: denied.reason,
+      ...(denied.rule ? { rule: denied.rule } : {}),
+      ...(denied.l7 ? { l7: denied.l7 } : {}),
+      steps,
+    };
   const decisive = [...steps].reverse().find((s) => s.rule) ?? steps[steps.length - 1];
   const l7 = [...steps].reverse().find((s) => s.l7)?.l7;
   return {
@@ -451,6 +511,7 @@ export function ipBlockMatch(ir: NetworkIR, cookie: number, peer: FlowPeer): IpB
   const idx = indexOf(ir);
   const ep = 'workload' in peer ? idx.endpoints.get(peer.workload) : 'ip' in peer ? endpointByIp(ir, idx, peer.ip) : undefined;
   if (!ep) return undefined;
-  for (const address of 'ip' in peer ? [peer.ip] : ep.ips) for (const b of blocks) if (ipBlockContains(b.block, address)) return { pod: ep.key, address, block: b.text };
+  for (const address of 'ip' in peer ? [peer.ip] : ep.ips)
+    for (const b of blocks) if (ipBlockContains(b.block, address)) return { pod: ep.key, address, block: b.text };
   return undefined;
 }

@@ -33,7 +33,11 @@ export type { Flow, FlowPeer, FlowVerdict, RuleRef, DirectionVerdict, HttpReques
 export { evaluateDirection, addressIdentity, protocolNumber, ruleRef } from './evaluate.js';
 export type { CompileOptions } from './compile.js';
 
-export function compileNetwork(docs: readonly PolicyDocument[], inventory: Inventory, opts: CompileOptions = {}): { ir: NetworkIR; diagnostics: Diagnostic[] } {
+export function compileNetwork(
+  docs: readonly PolicyDocument[],
+  inventory: Inventory,
+  opts: CompileOptions = {},
+): { ir: NetworkIR; diagnostics: Diagnostic[] } {
   return compileNetworkDocs(docs, inventory, opts);
 }
 

@@ -43,12 +43,17 @@ function ipcacheEntries(inv: Inventory, { podIds, cidrIds }: PodTables): Ipcache
   inv.pods.forEach((p, i) => {
     for (const ip of p.ips) add(ip, (prefix) => ({ prefix, identity: podIds[i]! }));
   });
-  for (const n of inv.nodes) for (const ip of n.ips) add(ip, (prefix) => ({ prefix, identity: reservedIdentities['remote-node'], node: n.name }));
+  for (const n of inv.nodes)
+    for (const ip of n.ips) add(ip, (prefix) => ({ prefix, identity: reservedIdentities['remote-node'], node: n.name }));
   for (const i of cidrIds) {
     const s = formatPrefix(i.prefix!);
     if (taken.has(s)) continue;
     const p = i.prefix!;
-    if (p.family === 4) v4.push({ e: { prefix: s, identity: i.id }, k: (((p.addr[0]! * 256 + p.addr[1]!) * 256 + p.addr[2]!) * 256 + p.addr[3]!) * 64 + p.bits });
+    if (p.family === 4)
+      v4.push({
+        e: { prefix: s, identity: i.id },
+        k: (((p.addr[0]! * 256 + p.addr[1]!) * 256 + p.addr[2]!) * 256 + p.addr[3]!) * 64 + p.bits,
+      });
     else v6.push({ e: { prefix: s, identity: i.id }, p });
   }
   v4.sort((a, b) => a.k - b.k);

@@ -66,7 +66,16 @@ function lazyOrigin(f: Omit<RuleOrigin, 'line' | 'column'>, lazy: LazySpan): Rul
 /** The same origin under another cookie and commit, sharing its (lazily located) place. */
 export function originAt(o: RuleOrigin, cookie: number, commit: string | undefined): RuleOrigin {
   const lazy = originSpans.get(o);
-  const f = { cookie, policy: o.policy, kind: o.kind, name: o.name, ...(o.namespace !== undefined ? { namespace: o.namespace } : {}), file: o.file, ...(commit ? { commit } : {}), path: o.path };
+  const f = {
+    cookie,
+    policy: o.policy,
+    kind: o.kind,
+    name: o.name,
+    ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
+    file: o.file,
+    ...(commit ? { commit } : {}),
+    path: o.path,
+  };
   if (lazy) return lazyOrigin(f, lazy);
   const c: RuleOrigin = { ...o, cookie };
   if (commit) c.commit = commit;

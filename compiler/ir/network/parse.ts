@@ -12,7 +12,21 @@ import { ruleOrigin, type Path } from './origins.js';
 import type { Direction, L7Rules, RuleOrigin } from './types.js';
 import { PROTO } from './types.js';
 
-const entityNames = ['all', 'world', 'world-ipv4', 'world-ipv6', 'cluster', 'host', 'remote-node', 'kube-apiserver', 'health', 'init', 'ingress', 'unmanaged', 'none'] as const;
+const entityNames = [
+  'all',
+  'world',
+  'world-ipv4',
+  'world-ipv6',
+  'cluster',
+  'host',
+  'remote-node',
+  'kube-apiserver',
+  'health',
+  'init',
+  'ingress',
+  'unmanaged',
+  'none',
+] as const;
 export type Entity = (typeof entityNames)[number];
 
 /** A port as written: a number, a range, or a name resolved against the pods later. */
@@ -77,16 +91,51 @@ export interface DocumentRules {
 }
 
 const icmpTypes: Record<string, Record<string, number>> = {
-  IPv4: { EchoReply: 0, DestinationUnreachable: 3, Redirect: 5, EchoRequest: 8, RouterAdvertisement: 9, RouterSelection: 10, TimeExceeded: 11, ParameterProblem: 12, Timestamp: 13, TimestampReply: 14 },
-  IPv6: { DestinationUnreachable: 1, PacketTooBig: 2, TimeExceeded: 3, ParameterProblem: 4, EchoRequest: 128, EchoReply: 129, RouterSolicitation: 133, RouterAdvertisement: 134, NeighborSolicitation: 135, NeighborAdvertisement: 136 },
+  IPv4: {
+    EchoReply: 0,
+    DestinationUnreachable: 3,
+    Redirect: 5,
+    EchoRequest: 8,
+    RouterAdvertisement: 9,
+    RouterSelection: 10,
+    TimeExceeded: 11,
+    ParameterProblem: 12,
+    Timestamp: 13,
+    TimestampReply: 14,
+  },
+  IPv6: {
+    DestinationUnreachable: 1,
+    PacketTooBig: 2,
+    TimeExceeded: 3,
+    ParameterProblem: 4,
+    EchoRequest: 128,
+    EchoReply: 129,
+    RouterSolicitation: 133,
+    RouterAdvertisement: 134,
+    NeighborSolicitation: 135,
+    NeighborAdvertisement: 136,
+  },
 };
 
 const fqdnNameRe = /^[-a-zA-Z0-9_]+(\.[-a-zA-Z0-9_]+)*\.?$/;
 const fqdnPatternRe = /^(\*|(\*\*\.)?[-a-zA-Z0-9_*]+(\.[-a-zA-Z0-9_*]+)*\.?)$/;
 
 /** A `network/<rule>` error at `path` of `d`, citing the document's commit (else `commit`). */
-export function networkError(d: PolicyDocument, rule: string, message: string, path: Path, key: boolean, commit: string | undefined): Diagnostic {
-  return diagnostic(`network/${rule}`, 'error', message, d.locate(path, { key }), d.provenance.commit ? { commit: d.provenance.commit } : commit ? { commit } : {});
+export function networkError(
+  d: PolicyDocument,
+  rule: string,
+  message: string,
+  path: Path,
+  key: boolean,
+  commit: string | undefined,
+): Diagnostic {
+  return diagnostic(
+    `network/${rule}`,
+    'error',
+    message,
+    d.locate(path, { key }),
+    d.provenance.commit ? { commit: d.provenance.commit } : commit ? { commit } : {},
+  );
 }
 
 /** Parses one network document; `commit` stands in for a document read from no revision. Never throws. */
@@ -126,7 +175,13 @@ class DocumentParser {
 
   private selectorAt(v: unknown, path: Path): Selector {
     const { selector, problems } = parseSelector(v);
-    for (const p of problems) this.err('invalid-selector', p.message, [...path, ...p.path], p.path.length > 0 && typeof p.path[p.path.length - 1] === 'string' && p.path[0] === 'matchLabels');
+    for (const p of problems)
+      this.err(
+        'invalid-selector',
+        p.message,
+        [...path, ...p.path],
+        p.path.length > 0 && typeof p.path[p.path.length - 1] === 'string' && p.path[0] === 'matchLabels',
+      );
     return selector;
   }
 
@@ -147,7 +202,8 @@ class DocumentParser {
     arr(except).forEach((e, j) => {
       const ep = this.prefixAt(e, [...path, 'except', j]);
       if (!ep) return;
-      if (!prefixContains(pr, ep)) return this.err('invalid-cidr', `except ${formatPrefix(ep)} is not inside ${formatPrefix(pr)}`, [...path, 'except', j]);
+      if (!prefixContains(pr, ep))
+        return this.err('invalid-cidr', `except ${formatPrefix(ep)} is not inside ${formatPrefix(pr)}`, [...path, 'except', j]);
       out.push(ep);
       this.out.prefixes.push(ep);
     });
@@ -170,13 +226,32 @@ class DocumentParser {
         const po = isObj(p) ? p : {};
         const ppath = [...tpath, 'ports', j];
         const proto = String(po['protocol'] ?? 'ANY').toUpperCase();
-        const protocols = proto === 'ANY' ? [PROTO.TCP, PROTO.UDP, PROTO.SCTP] : proto === 'TCP' ? [PROTO.TCP] : proto === 'UDP' ? [PROTO.UDP] : proto === 'SCTP' ? [PROTO.SCTP] : undefined;
-        if (!protocols) return this.err('invalid-port', `protocol ${JSON.stringify(po['protocol'])} is not TCP, UDP, SCTP or ANY (ICMP goes in icmps)`, [...ppath, 'protocol']);
+        const protocols =
+          proto === 'ANY'
+            ? [PROTO.TCP, PROTO.UDP, PROTO.SCTP]
+            : proto === 'TCP'
+              ? [PROTO.TCP]
+              : proto === 'UDP'
+                ? [PROTO.UDP]
+                : proto === 'SCTP'
+                  ? [PROTO.SCTP]
+                  : undefined;
+        if (!protocols)
+          return this.err('invalid-port', `protocol ${JSON.stringify(po['protocol'])} is not TCP, UDP, SCTP or ANY (ICMP goes in icmps)`, [
+            ...ppath,
+            'protocol',
+          ]);
         const spec = this.portSpec(po['port'], po['endPort'], ppath);
         if (spec) ports.push({ ...spec, protocols });
       });
       for (const unsupported of ['serverNames', 'listener', 'originatingTLS', 'terminatingTLS'])
-        if (tpo[unsupported] !== undefined) this.err('unsupported', `toPorts.${unsupported} is not supported by weir's datapath; the policy cannot be honoured exactly`, [...tpath, unsupported], true);
+        if (tpo[unsupported] !== undefined)
+          this.err(
+            'unsupported',
+            `toPorts.${unsupported} is not supported by weir's datapath; the policy cannot be honoured exactly`,
+            [...tpath, unsupported],
+            true,
+          );
       const rules = tpo['rules'];
       if (isObj(rules)) {
         if (deny) this.err('invalid-l7', 'deny rules cannot carry L7 rules (Cilium rejects them)', [...tpath, 'rules'], true);
@@ -190,10 +265,19 @@ class DocumentParser {
         const fo = isObj(fld) ? fld : {};
         const fam = String(fo['family'] ?? 'IPv4');
         const path = [...base, 'icmps', i, 'fields', j];
-        if (fam !== 'IPv4' && fam !== 'IPv6') return this.err('invalid-port', `ICMP family ${JSON.stringify(fam)} is not IPv4 or IPv6`, [...path, 'family']);
+        if (fam !== 'IPv4' && fam !== 'IPv6')
+          return this.err('invalid-port', `ICMP family ${JSON.stringify(fam)} is not IPv4 or IPv6`, [...path, 'family']);
         const t = fo['type'];
-        const n = typeof t === 'number' ? t : typeof t === 'string' && /^\d+$/.test(t) ? Number(t) : typeof t === 'string' ? icmpTypes[fam]![t] : undefined;
-        if (n === undefined || n < 0 || n > 255) return this.err('invalid-port', `ICMP type ${JSON.stringify(t)} is not a number 0-255 or a known type name`, [...path, 'type']);
+        const n =
+          typeof t === 'number'
+            ? t
+            : typeof t === 'string' && /^\d+$/.test(t)
+              ? Number(t)
+              : typeof t === 'string'
+                ? icmpTypes[fam]![t]
+                : undefined;
+        if (n === undefined || n < 0 || n > 255)
+          return this.err('invalid-port', `ICMP type ${JSON.stringify(t)} is not a number 0-255 or a known type name`, [...path, 'type']);
         icmpPorts.push({ protocols: [fam === 'IPv4' ? PROTO.ICMP : PROTO.ICMPV6], port: n, path });
       });
     });
@@ -208,7 +292,11 @@ class DocumentParser {
     else if (typeof port === 'string' && /^\d+$/.test(port)) p = Number(port);
     else if (typeof port === 'string') {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(port) || port.length > 15 || !/[a-z]/.test(port)) {
-        this.err('invalid-port', `port ${JSON.stringify(port)} is neither a number nor a valid port name (IANA service name: 1-15 lowercase letters, digits, '-')`, [...path, 'port']);
+        this.err(
+          'invalid-port',
+          `port ${JSON.stringify(port)} is neither a number nor a valid port name (IANA service name: 1-15 lowercase letters, digits, '-')`,
+          [...path, 'port'],
+        );
         return undefined;
       }
       p = port;
@@ -253,28 +341,53 @@ class DocumentParser {
         const hp = [...path, 'http', i];
         const method = checkRegex(ho['method'], [...hp, 'method'], 'method');
         const pth = checkRegex(ho['path'], [...hp, 'path'], 'path');
-        const headers = [...arr(ho['headers']).map(String), ...arr(ho['headerMatches']).map((m) => (isObj(m) ? `${String(m['name'])}: ${String(m['value'] ?? '')}` : ''))];
-        return { ...(method !== undefined ? { method } : {}), ...(pth !== undefined ? { path: pth } : {}), ...(typeof ho['host'] === 'string' ? { host: ho['host'] } : {}), ...(headers.length ? { headers } : {}) };
+        const headers = [
+          ...arr(ho['headers']).map(String),
+          ...arr(ho['headerMatches']).map((m) => (isObj(m) ? `${String(m['name'])}: ${String(m['value'] ?? '')}` : '')),
+        ];
+        return {
+          ...(method !== undefined ? { method } : {}),
+          ...(pth !== undefined ? { path: pth } : {}),
+          ...(typeof ho['host'] === 'string' ? { host: ho['host'] } : {}),
+          ...(headers.length ? { headers } : {}),
+        };
       });
     if (rules['dns'] !== undefined)
       out.dns = arr(rules['dns']).flatMap((r, i): { matchName?: string; matchPattern?: string }[] => {
         const ro = isObj(r) ? r : {};
         const rp = [...path, 'dns', i];
         if (typeof ro['matchName'] === 'string') {
-          if (!fqdnNameRe.test(ro['matchName'])) return this.err('invalid-fqdn', `matchName ${JSON.stringify(ro['matchName'])} is not a DNS name`, [...rp, 'matchName']), [];
+          if (!fqdnNameRe.test(ro['matchName']))
+            return (this.err('invalid-fqdn', `matchName ${JSON.stringify(ro['matchName'])} is not a DNS name`, [...rp, 'matchName']), []);
           return [{ matchName: ro['matchName'] }];
         }
         if (typeof ro['matchPattern'] === 'string') {
-          if (!fqdnPatternRe.test(ro['matchPattern'])) return this.err('invalid-fqdn', `matchPattern ${JSON.stringify(ro['matchPattern'])} is not a DNS pattern (letters, digits, '-', '.', '*')`, [...rp, 'matchPattern']), [];
+          if (!fqdnPatternRe.test(ro['matchPattern']))
+            return (
+              this.err(
+                'invalid-fqdn',
+                `matchPattern ${JSON.stringify(ro['matchPattern'])} is not a DNS pattern (letters, digits, '-', '.', '*')`,
+                [...rp, 'matchPattern'],
+              ),
+              []
+            );
           return [{ matchPattern: ro['matchPattern'] }];
         }
         this.err('invalid-fqdn', 'a DNS rule needs matchName or matchPattern', rp);
         return [];
       });
-    if (rules['kafka'] !== undefined) out.kafka = arr(rules['kafka']).map((k) => Object.fromEntries(Object.entries(isObj(k) ? k : {}).map(([a, b]) => [a, String(b)])));
+    if (rules['kafka'] !== undefined)
+      out.kafka = arr(rules['kafka']).map((k) => Object.fromEntries(Object.entries(isObj(k) ? k : {}).map(([a, b]) => [a, String(b)])));
     for (const k of Object.keys(rules))
       if (!['http', 'dns', 'kafka'].includes(k))
-        this.err('unsupported', ['http', 'dns', 'kafka'].includes(k.toLowerCase()) ? `L7 key "${k}" must be lower case: write "${k.toLowerCase()}" (the API server drops unknown fields, so "${k}" would silently carry no rules)` : `L7 protocol "${k}" is not supported (http, dns and kafka are)`, [...path, k], true);
+        this.err(
+          'unsupported',
+          ['http', 'dns', 'kafka'].includes(k.toLowerCase())
+            ? `L7 key "${k}" must be lower case: write "${k.toLowerCase()}" (the API server drops unknown fields, so "${k}" would silently carry no rules)`
+            : `L7 protocol "${k}" is not supported (http, dns and kafka are)`,
+          [...path, k],
+          true,
+        );
     return out;
   }
 
@@ -298,7 +411,12 @@ class DocumentParser {
           const co = isObj(c) ? c : {};
           if (co['cidrGroupRef'] !== undefined) {
             const g = this.inv.cidrGroups.find((x) => x.name === co['cidrGroupRef']);
-            if (!g) return this.err('unknown-cidr-group', `CIDR group ${JSON.stringify(co['cidrGroupRef'])} is not in the inventory; add it under cidrGroups`, [...path, k, i, 'cidrGroupRef']);
+            if (!g)
+              return this.err(
+                'unknown-cidr-group',
+                `CIDR group ${JSON.stringify(co['cidrGroupRef'])} is not in the inventory; add it under cidrGroups`,
+                [...path, k, i, 'cidrGroupRef'],
+              );
             for (const gc of g.cidrs) {
               const gp = parsePrefix(gc);
               if (gp) p.cidrs.push({ prefix: gp, except: [] }), this.out.prefixes.push(gp);
@@ -317,7 +435,8 @@ class DocumentParser {
     if (r[entKey] !== undefined) {
       l3 = true;
       arr(r[entKey]).forEach((e, i) => {
-        if (typeof e !== 'string' || !(entityNames as readonly string[]).includes(e)) return this.err('invalid-entity', `entity ${JSON.stringify(e)} is not one of ${entityNames.join(', ')}`, [...path, entKey, i]);
+        if (typeof e !== 'string' || !(entityNames as readonly string[]).includes(e))
+          return this.err('invalid-entity', `entity ${JSON.stringify(e)} is not one of ${entityNames.join(', ')}`, [...path, entKey, i]);
         p.entities.push(e as Entity);
       });
     }
@@ -329,7 +448,11 @@ class DocumentParser {
         const k = isObj(so['k8sService']) ? so['k8sService'] : undefined;
         const ks = isObj(so['k8sServiceSelector']) ? so['k8sServiceSelector'] : undefined;
         if (k) p.services.push({ namespace: String(k['namespace'] ?? ns ?? 'default'), name: String(k['serviceName'] ?? '') });
-        else if (ks) p.services.push({ namespace: String(ks['namespace'] ?? ns ?? 'default'), selector: this.selectorAt(ks['selector'], [...path, 'toServices', i, 'k8sServiceSelector', 'selector']) });
+        else if (ks)
+          p.services.push({
+            namespace: String(ks['namespace'] ?? ns ?? 'default'),
+            selector: this.selectorAt(ks['selector'], [...path, 'toServices', i, 'k8sServiceSelector', 'selector']),
+          });
         else this.err('invalid-service', 'a toServices entry needs k8sService or k8sServiceSelector', [...path, 'toServices', i]);
       });
     }
@@ -339,10 +462,21 @@ class DocumentParser {
       arr(r['toFQDNs']).forEach((f, i) => {
         const fo = isObj(f) ? f : {};
         if (typeof fo['matchName'] === 'string') {
-          if (!fqdnNameRe.test(fo['matchName'])) return this.err('invalid-fqdn', `matchName ${JSON.stringify(fo['matchName'])} is not a DNS name`, [...path, 'toFQDNs', i, 'matchName']);
+          if (!fqdnNameRe.test(fo['matchName']))
+            return this.err('invalid-fqdn', `matchName ${JSON.stringify(fo['matchName'])} is not a DNS name`, [
+              ...path,
+              'toFQDNs',
+              i,
+              'matchName',
+            ]);
           p.fqdns.push(`matchName:${fo['matchName'].toLowerCase().replace(/\.$/, '')}`);
         } else if (typeof fo['matchPattern'] === 'string') {
-          if (!fqdnPatternRe.test(fo['matchPattern'])) return this.err('invalid-fqdn', `matchPattern ${JSON.stringify(fo['matchPattern'])} is not a DNS pattern (letters, digits, '-', '.', '*')`, [...path, 'toFQDNs', i, 'matchPattern']);
+          if (!fqdnPatternRe.test(fo['matchPattern']))
+            return this.err(
+              'invalid-fqdn',
+              `matchPattern ${JSON.stringify(fo['matchPattern'])} is not a DNS pattern (letters, digits, '-', '.', '*')`,
+              [...path, 'toFQDNs', i, 'matchPattern'],
+            );
           p.fqdns.push(`matchPattern:${fo['matchPattern'].toLowerCase().replace(/\.$/, '')}`);
         } else this.err('invalid-fqdn', 'a toFQDNs entry needs matchName or matchPattern', [...path, 'toFQDNs', i]);
       });
@@ -370,7 +504,12 @@ class DocumentParser {
     if (specs.length === 0) this.err('empty-policy', `${d.kind} ${d.name} has neither spec nor specs`, []);
     for (const { spec, path } of specs) {
       if (spec['nodeSelector'] !== undefined) {
-        this.err('unsupported', 'nodeSelector (host policies) is not supported: weir enforces on pod endpoints only', [...path, 'nodeSelector'], true);
+        this.err(
+          'unsupported',
+          'nodeSelector (host policies) is not supported: weir enforces on pod endpoints only',
+          [...path, 'nodeSelector'],
+          true,
+        );
         continue;
       }
       if (spec['endpointSelector'] === undefined) {
@@ -390,7 +529,13 @@ class DocumentParser {
         if (list === undefined) continue;
         if (list === null) {
           this.out.diagnostics.push(
-            diagnostic('network/empty-rule-list', 'warning', `${key} is empty (null): it adds no rules and does not make ${direction} default-deny; write \`${key}: [{}]\` to deny all ${direction}, or remove the key`, d.locate([...path, key], { key: true }), d.provenance.commit ? { commit: d.provenance.commit } : {}),
+            diagnostic(
+              'network/empty-rule-list',
+              'warning',
+              `${key} is empty (null): it adds no rules and does not make ${direction} default-deny; write \`${key}: [{}]\` to deny all ${direction}, or remove the key`,
+              d.locate([...path, key], { key: true }),
+              d.provenance.commit ? { commit: d.provenance.commit } : {},
+            ),
           );
           continue;
         }
@@ -406,7 +551,12 @@ class DocumentParser {
           if (!peer) return;
           const groups = this.portsAt(ro['toPorts'], ro['icmps'], rpath, deny);
           const authMode = isObj(ro['authentication']) ? ro['authentication']['mode'] : undefined;
-          if (authMode !== undefined && authMode !== 'required' && authMode !== 'disabled') this.err('invalid-auth', `authentication.mode ${JSON.stringify(authMode)} is not "required" or "disabled"`, [...rpath, 'authentication', 'mode']);
+          if (authMode !== undefined && authMode !== 'required' && authMode !== 'disabled')
+            this.err('invalid-auth', `authentication.mode ${JSON.stringify(authMode)} is not "required" or "disabled"`, [
+              ...rpath,
+              'authentication',
+              'mode',
+            ]);
           const origin = this.newOrigin(rpath);
           for (const g of groups)
             this.out.parsed.push({
@@ -432,8 +582,12 @@ class DocumentParser {
     const spec = isObj(d.value['spec']) ? d.value['spec'] : {};
     const ns = d.namespace ?? 'default';
     const subject = scopeToNamespace(this.selectorAt(spec['podSelector'] ?? {}, ['spec', 'podSelector']), ns);
-    const types = Array.isArray(spec['policyTypes']) ? spec['policyTypes'].map(String) : ['Ingress', ...(spec['egress'] !== undefined ? ['Egress'] : [])];
-    for (const t of types) if (t !== 'Ingress' && t !== 'Egress') this.err('invalid-rule', `policyType ${JSON.stringify(t)} is not Ingress or Egress`, ['spec', 'policyTypes']);
+    const types = Array.isArray(spec['policyTypes'])
+      ? spec['policyTypes'].map(String)
+      : ['Ingress', ...(spec['egress'] !== undefined ? ['Egress'] : [])];
+    for (const t of types)
+      if (t !== 'Ingress' && t !== 'Egress')
+        this.err('invalid-rule', `policyType ${JSON.stringify(t)} is not Ingress or Egress`, ['spec', 'policyTypes']);
     for (const [key, direction, typ] of [
       ['ingress', 'ingress', 'Ingress'],
       ['egress', 'egress', 'Egress'],
@@ -466,7 +620,9 @@ class DocumentParser {
           if (!hasNs) return void peer.selectors.push(scopeToNamespace(podSel, ns));
           // namespaceSelector becomes requirements on the namespace-label labels, as Cilium translates it.
           const nsSel = this.selectorAt(po['namespaceSelector'], [...ppath, 'namespaceSelector']);
-          peer.selectors.push({ requirements: [...podSel.requirements, ...nsSel.requirements.map((q) => ({ ...q, key: LABEL_NAMESPACE_LABELS + q.key }))] });
+          peer.selectors.push({
+            requirements: [...podSel.requirements, ...nsSel.requirements.map((q) => ({ ...q, key: LABEL_NAMESPACE_LABELS + q.key }))],
+          });
         });
         let ports: PortSpec[] | undefined;
         const plist = arr(ro['ports']);
@@ -477,12 +633,23 @@ class DocumentParser {
             const ppath = [...rpath, 'ports', j];
             const proto = String(po['protocol'] ?? 'TCP').toUpperCase();
             const pn = proto === 'TCP' ? PROTO.TCP : proto === 'UDP' ? PROTO.UDP : proto === 'SCTP' ? PROTO.SCTP : undefined;
-            if (pn === undefined) return this.err('invalid-port', `protocol ${JSON.stringify(po['protocol'])} is not TCP, UDP or SCTP`, [...ppath, 'protocol']);
+            if (pn === undefined)
+              return this.err('invalid-port', `protocol ${JSON.stringify(po['protocol'])} is not TCP, UDP or SCTP`, [...ppath, 'protocol']);
             const s = this.portSpec(po['port'], po['endPort'], ppath);
             if (s) ports!.push({ ...s, protocols: [pn] });
           });
         }
-        this.out.parsed.push({ doc: d, origin: this.newOrigin(rpath), direction, deny: false, audit, subject, peer, ...(ports ? { ports } : {}), auth: 0 });
+        this.out.parsed.push({
+          doc: d,
+          origin: this.newOrigin(rpath),
+          direction,
+          deny: false,
+          audit,
+          subject,
+          peer,
+          ...(ports ? { ports } : {}),
+          auth: 0,
+        });
       });
     }
   }

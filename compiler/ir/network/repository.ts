@@ -26,15 +26,38 @@ export interface Repository {
   diagnostics: Diagnostic[];
 }
 
-export function repository(docs: readonly PolicyDocument[], inv: Inventory, commit: string | undefined, cache: CompileCache | undefined): Repository {
+export function repository(
+  docs: readonly PolicyDocument[],
+  inv: Inventory,
+  commit: string | undefined,
+  cache: CompileCache | undefined,
+): Repository {
   const repo: Repository = { work: [], enforcers: [], origins: [], prefixes: [], fqdns: [], ipBlocks: [], diagnostics: [] };
   const network = docs.filter((d) => d.family === 'network').slice();
-  network.sort((a, b) => (a.provenance.file < b.provenance.file ? -1 : a.provenance.file > b.provenance.file ? 1 : 0) || a.provenance.docIndex - b.provenance.docIndex || (a.provenance.listIndex ?? 0) - (b.provenance.listIndex ?? 0));
+  network.sort(
+    (a, b) =>
+      (a.provenance.file < b.provenance.file ? -1 : a.provenance.file > b.provenance.file ? 1 : 0) ||
+      a.provenance.docIndex - b.provenance.docIndex ||
+      (a.provenance.listIndex ?? 0) - (b.provenance.listIndex ?? 0),
+  );
   for (const d of network) {
     let entry = cache?.docs.get(d.value);
     const docCommit = d.provenance.commit ?? commit;
-    if (!entry || entry.inv !== inv || entry.file !== d.provenance.file || entry.docIndex !== d.provenance.docIndex || entry.listIndex !== d.provenance.listIndex) {
-      entry = { inv, file: d.provenance.file, docIndex: d.provenance.docIndex, listIndex: d.provenance.listIndex, commit: docCommit, ...parseDocument(d, inv, commit) };
+    if (
+      !entry ||
+      entry.inv !== inv ||
+      entry.file !== d.provenance.file ||
+      entry.docIndex !== d.provenance.docIndex ||
+      entry.listIndex !== d.provenance.listIndex
+    ) {
+      entry = {
+        inv,
+        file: d.provenance.file,
+        docIndex: d.provenance.docIndex,
+        listIndex: d.provenance.listIndex,
+        commit: docCommit,
+        ...parseDocument(d, inv, commit),
+      };
       cache?.docs.set(d.value, entry);
     }
     const offset = repo.origins.length;

@@ -7,7 +7,7 @@ import type { Inventory, Pod } from '../../inventory/model.js';
 import { formatPrefix, hostPrefix, parseAddress, prefixContains } from '../../model/cidr.js';
 import { matchesMap } from '../../model/selector.js';
 import type { CompileCache } from './cache.js';
-import { networkError, type CidrSpec, type Entity, type ParsedRule, type PeerSpec, type PortSpec } from './parse.js';
+import type { CidrSpec, Entity, ParsedRule, PeerSpec, PortSpec } from './parse.js';
 import type { WorkItem } from './repository.js';
 import { fqdnRegex, type PodTables, type SelectorCache } from './selectorcache.js';
 import type { FqdnSelector, IRRule, PortRange } from './types.js';
@@ -94,10 +94,16 @@ class Resolver {
 
   private cidrIdentities(c: CidrSpec): number[] {
     const out: number[] = [];
-    for (const i of this.ctx.tables.cidrIds) if (prefixContains(c.prefix, i.prefix!) && !c.except.some((x) => prefixContains(x, i.prefix!))) out.push(i.id);
+    for (const i of this.ctx.tables.cidrIds)
+      if (prefixContains(c.prefix, i.prefix!) && !c.except.some((x) => prefixContains(x, i.prefix!))) out.push(i.id);
     // A NetworkPolicy ipBlock also selects the pods inside it (their identities were refined to lie wholly inside or outside).
     if (c.pods) out.push(...(this.ctx.alloc.ipBlockMembers.get(ipBlockKey(c)) ?? []));
-    if (c.prefix.bits === 0) out.push(reservedIdentities.world, c.prefix.family === 4 ? reservedIdentities['world-ipv4'] : reservedIdentities['world-ipv6'], ...this.ctx.alloc.fqdnIdentity.values());
+    if (c.prefix.bits === 0)
+      out.push(
+        reservedIdentities.world,
+        c.prefix.family === 4 ? reservedIdentities['world-ipv4'] : reservedIdentities['world-ipv6'],
+        ...this.ctx.alloc.fqdnIdentity.values(),
+      );
     return out;
   }
 
@@ -116,10 +122,14 @@ class Resolver {
     for (const e of p.entities) for (const id of this.entityIds(e) as number[]) ids.add(id);
     for (const f of p.fqdns) ids.add(alloc.fqdnIdentity.get(f)!);
     for (const s of p.services) {
-      const svcs = inv.services.filter((x) => x.namespace === s.namespace && (s.name ? x.name === s.name : s.selector ? matchesMap(s.selector, x.labels) : false));
+      const svcs = inv.services.filter(
+        (x) => x.namespace === s.namespace && (s.name ? x.name === s.name : s.selector ? matchesMap(s.selector, x.labels) : false),
+      );
       for (const svc of svcs) {
         if (svc.selector) {
-          for (const pod of inv.pods) if (pod.namespace === svc.namespace && Object.entries(svc.selector).every(([k, v]) => pod.labels[k] === v)) ids.add(alloc.podIdentity.get(`${pod.namespace}/${pod.name}`)!);
+          for (const pod of inv.pods)
+            if (pod.namespace === svc.namespace && Object.entries(svc.selector).every(([k, v]) => pod.labels[k] === v))
+              ids.add(alloc.podIdentity.get(`${pod.namespace}/${pod.name}`)!);
         } else
           for (const ip of svc.backendIPs) {
             const a = parseAddress(ip);
@@ -143,7 +153,13 @@ class Resolver {
     const named: PortSpec[] = [];
     for (const ps of pr.ports) {
       if (typeof ps.port === 'string') named.push(ps);
-      else for (const protocol of ps.protocols) numeric.push(ps.port === 0 ? { protocol, lo: 0, hi: protocol === PROTO.ICMP || protocol === PROTO.ICMPV6 ? 255 : 65535 } : { protocol, lo: ps.port, hi: ps.endPort ?? ps.port });
+      else
+        for (const protocol of ps.protocols)
+          numeric.push(
+            ps.port === 0
+              ? { protocol, lo: 0, hi: protocol === PROTO.ICMP || protocol === PROTO.ICMPV6 ? 255 : 65535 }
+              : { protocol, lo: ps.port, hi: ps.endPort ?? ps.port },
+          );
     }
     // A port name no pod declares matches nothing, as in Kubernetes and Cilium (`weir lint` warns: network/named-port-undeclared).
     if (named.length === 0) {
@@ -155,7 +171,9 @@ class Resolver {
       const out: PortRange[] = [];
       for (const ps of named)
         for (const pod of pods)
-          for (const np of pod.ports) if (np.name === ps.port && ps.protocols.includes(protoNum(np.protocol))) out.push({ protocol: protoNum(np.protocol), lo: np.port, hi: np.port });
+          for (const np of pod.ports)
+            if (np.name === ps.port && ps.protocols.includes(protoNum(np.protocol)))
+              out.push({ protocol: protoNum(np.protocol), lo: np.port, hi: np.port });
       return out;
     };
     const groups = new Map<string, { ports: PortRange[]; subjects: string[]; peers: number[] | 'any' }>();
@@ -180,7 +198,8 @@ class Resolver {
       }
       for (const { ports, ids } of byPorts.values()) add(ports, subjects, ids);
     }
-    for (const g of groups.values()) if (g.ports.length > 0 && g.subjects.length > 0) rules.push({ ...base, subjects: g.subjects, peers: g.peers, ports: g.ports });
+    for (const g of groups.values())
+      if (g.ports.length > 0 && g.subjects.length > 0) rules.push({ ...base, subjects: g.subjects, peers: g.peers, ports: g.ports });
   }
 }
 

@@ -115,7 +115,11 @@ export class SelectorCache {
       const reserved = s.requirements.some((q) => q.source === 'reserved');
       const nsReq = s.requirements.find((q) => q.source === 'k8s' && q.key === LABEL_NAMESPACE && q.operator === 'In');
       const { reservedPool, idsByNamespace, endpointIds } = this.tables;
-      const pool: Identity[] = reserved ? reservedPool : nsReq ? nsReq.values.flatMap((ns) => idsByNamespace.get(ns) ?? []) : (this.labelPool(s) ?? endpointIds);
+      const pool: Identity[] = reserved
+        ? reservedPool
+        : nsReq
+          ? nsReq.values.flatMap((ns) => idsByNamespace.get(ns) ?? [])
+          : (this.labelPool(s) ?? endpointIds);
       r = pool.filter((i) => matchesIdentity(s, i)).map((i) => i.id);
       if (nsReq && nsReq.values.length > 1) r.sort((a, b) => a - b);
       this.sel.set(k, r);
@@ -157,6 +161,12 @@ export function fqdnRegex(selector: string): string {
   }
   return `^${lead}${body
     .split('.')
-    .map((l) => l.replace(/[-_]/g, (c) => c).split('*').map((s) => s.replace(/[.]/g, '\\.')).join('[-a-z0-9_]*'))
+    .map((l) =>
+      l
+        .replace(/[-_]/g, (c) => c)
+        .split('*')
+        .map((s) => s.replace(/[.]/g, '\\.'))
+        .join('[-a-z0-9_]*'),
+    )
     .join('\\.')}$`;
 }

@@ -13,20 +13,62 @@ export { limits };
 export type HookKind = 'kprobe' | 'tracepoint' | 'lsm' | 'uprobe' | 'usdt';
 
 export const argOperators = [
-  'Equal', 'NotEqual', 'Prefix', 'NotPrefix', 'Postfix', 'NotPostfix', 'GreaterThan', 'LessThan', 'Mask', 'InRange', 'NotInRange', 'InMap', 'NotInMap',
+  'Equal',
+  'NotEqual',
+  'Prefix',
+  'NotPrefix',
+  'Postfix',
+  'NotPostfix',
+  'GreaterThan',
+  'LessThan',
+  'Mask',
+  'InRange',
+  'NotInRange',
+  'InMap',
+  'NotInMap',
 ] as const;
 export type ArgOperator = (typeof argOperators)[number];
 /** Tetragon accepts these spellings too. */
 const operatorAliases: Record<string, ArgOperator> = { GT: 'GreaterThan', LT: 'LessThan', In: 'Equal', NotIn: 'NotEqual' };
 /** Operators of Tetragon that apply to socket/file arguments weir's syscall handler never reads. */
-const foreignOperators = new Set(['SPort', 'NotSPort', 'SPortPriv', 'NotSPortPriv', 'DPort', 'NotDPort', 'DPortPriv', 'NotDPortPriv', 'SAddr', 'NotSAddr', 'DAddr', 'NotDAddr', 'Protocol', 'Family', 'State', 'CapabilitiesGained', 'FileType', 'NotFileType']);
+const foreignOperators = new Set([
+  'SPort',
+  'NotSPort',
+  'SPortPriv',
+  'NotSPortPriv',
+  'DPort',
+  'NotDPort',
+  'DPortPriv',
+  'NotDPortPriv',
+  'SAddr',
+  'NotSAddr',
+  'DAddr',
+  'NotDAddr',
+  'Protocol',
+  'Family',
+  'State',
+  'CapabilitiesGained',
+  'FileType',
+  'NotFileType',
+]);
 
 export { binaryOperators, type BinaryOperator } from './kill-reach.js';
 
 export const actionNames = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'] as const;
 export type ActionName = (typeof actionNames)[number];
 /** Tetragon actions weir knows by name but does not implement (named in the diagnostic). */
-const foreignActions = new Set(['FollowFD', 'UnfollowFD', 'CopyFD', 'GetUrl', 'DnsLookup', 'TrackSock', 'UntrackSock', 'NotifyEnforcer', 'CleanupEnforcerNotification', 'Set']);
+const foreignActions = new Set([
+  'FollowFD',
+  'UnfollowFD',
+  'CopyFD',
+  'GetUrl',
+  'DnsLookup',
+  'TrackSock',
+  'UntrackSock',
+  'NotifyEnforcer',
+  'CleanupEnforcerNotification',
+  'Set',
+]);
 
 export const namespaceKinds = ['Uts', 'Ipc', 'Mnt', 'Pid', 'PidForChildren', 'Net', 'Cgroup', 'Time', 'TimeForChildren', 'User'] as const;
 export type NamespaceKind = (typeof namespaceKinds)[number];
@@ -143,10 +185,46 @@ export interface RuntimeIR {
 export const allowHostWideKillAnnotation = 'weir.dev/allow-host-wide-kill';
 
 const capabilityNames = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
+  'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
   'CAP_CHECKPOINT_RESTORE',
 ];
 
@@ -167,8 +245,10 @@ export function buildRuntimeIR(documents: readonly PolicyDocument[]): { ir: Runt
 function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | undefined {
   const commit = doc.provenance.commit;
   const at = (p: NodePath, key = false): Span => doc.locate(p, { key });
-  const err = (rule: string, path: NodePath, message: string, key = false) => out.push(diagnostic(rule, 'error', message, at(path, key), commit === undefined ? {} : { commit }));
-  const warn = (rule: string, path: NodePath, message: string) => out.push(diagnostic(rule, 'warning', message, at(path), commit === undefined ? {} : { commit }));
+  const err = (rule: string, path: NodePath, message: string, key = false) =>
+    out.push(diagnostic(rule, 'error', message, at(path, key), commit === undefined ? {} : { commit }));
+  const warn = (rule: string, path: NodePath, message: string) =>
+    out.push(diagnostic(rule, 'warning', message, at(path), commit === undefined ? {} : { commit }));
   const v = doc.value;
   const meta = isObj(v['metadata']) ? v['metadata'] : {};
   if (!doc.name) err('runtime/missing-name', ['metadata'], `${doc.kind} has no metadata.name; Tetragon events carry it as policy_name`);
@@ -180,12 +260,45 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
   const annotations: Record<string, string> = {};
   if (isObj(meta['annotations'])) for (const [k, a] of Object.entries(meta['annotations'])) annotations[k] = String(a);
 
-  const known = new Set(['kprobes', 'tracepoints', 'lsmhooks', 'uprobes', 'usdts', 'lists', 'options', 'podSelector', 'containerSelector', 'enforcers', 'loader', 'rawtps', 'hostSelector']);
-  for (const k of Object.keys(spec)) if (!known.has(k)) err('runtime/unknown-field', ['spec', k], `unknown field spec.${k} in ${doc.kind}; expected one of ${[...known].join(', ')}`, true);
+  const known = new Set([
+    'kprobes',
+    'tracepoints',
+    'lsmhooks',
+    'uprobes',
+    'usdts',
+    'lists',
+    'options',
+    'podSelector',
+    'containerSelector',
+    'enforcers',
+    'loader',
+    'rawtps',
+    'hostSelector',
+  ]);
+  for (const k of Object.keys(spec))
+    if (!known.has(k))
+      err('runtime/unknown-field', ['spec', k], `unknown field spec.${k} in ${doc.kind}; expected one of ${[...known].join(', ')}`, true);
 
-  if (spec['loader'] === true) err('runtime/unsupported-hook', ['spec', 'loader'], 'spec.loader needs Tetragon\'s loader sensor (library loads from perf mmap events), which weir does not have');
-  if (spec['rawtps'] !== undefined) err('runtime/unsupported-hook', ['spec', 'rawtps'], 'spec.rawtps: weir hooks syscall tracepoints only (use tracepoints: syscalls/sys_enter_*)', true);
-  if (spec['hostSelector'] !== undefined) err('runtime/unsupported-selector', ['spec', 'hostSelector'], 'spec.hostSelector is not implemented: weir compiles per node from the inventory instead', true);
+  if (spec['loader'] === true)
+    err(
+      'runtime/unsupported-hook',
+      ['spec', 'loader'],
+      "spec.loader needs Tetragon's loader sensor (library loads from perf mmap events), which weir does not have",
+    );
+  if (spec['rawtps'] !== undefined)
+    err(
+      'runtime/unsupported-hook',
+      ['spec', 'rawtps'],
+      'spec.rawtps: weir hooks syscall tracepoints only (use tracepoints: syscalls/sys_enter_*)',
+      true,
+    );
+  if (spec['hostSelector'] !== undefined)
+    err(
+      'runtime/unsupported-selector',
+      ['spec', 'hostSelector'],
+      'spec.hostSelector is not implemented: weir compiles per node from the inventory instead',
+      true,
+    );
   // options: [{name: policy-mode, value: enforce|monitor}]
   let mode: 'enforce' | 'monitor' = 'enforce';
   if (Array.isArray(spec['options'])) {
@@ -193,7 +306,12 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
       if (!isObj(o)) return;
       if (o['name'] === 'policy-mode') {
         if (o['value'] === 'monitor' || o['value'] === 'enforce') mode = o['value'];
-        else err('runtime/bad-policy-mode', ['spec', 'options', i, 'value'], `policy-mode must be enforce or monitor, not ${JSON.stringify(o['value'])}`);
+        else
+          err(
+            'runtime/bad-policy-mode',
+            ['spec', 'options', i, 'value'],
+            `policy-mode must be enforce or monitor, not ${JSON.stringify(o['value'])}`,
+          );
       }
     });
   }
@@ -205,7 +323,11 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
       const type = typeof l['type'] === 'string' ? l['type'] : '';
       const values = Array.isArray(l['values']) ? l['values'].map(String) : [];
       if (type === 'generated_syscalls' || type === 'generated_ftrace')
-        err('runtime/generated-list', ['spec', 'lists', i, 'type'], `list ${l['name']} is of type ${type}, which Tetragon fills from the node's kernel at load time; weir compiles lists from their values only: list the syscalls explicitly (type: syscalls)`);
+        err(
+          'runtime/generated-list',
+          ['spec', 'lists', i, 'type'],
+          `list ${l['name']} is of type ${type}, which Tetragon fills from the node's kernel at load time; weir compiles lists from their values only: list the syscalls explicitly (type: syscalls)`,
+        );
       lists.set(l['name'], { type, values });
     });
   }
@@ -225,7 +347,8 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
   hookList('lsmhooks', 'lsm');
   hookList('uprobes', 'uprobe');
   hookList('usdts', 'usdt');
-  if (hooks.length === 0 && !spec['enforcers']) warn('runtime/no-hooks', ['spec'], `${doc.kind} ${doc.name} has no kprobes, tracepoints, lsmhooks or uprobes: it does nothing`);
+  if (hooks.length === 0 && !spec['enforcers'])
+    warn('runtime/no-hooks', ['spec'], `${doc.kind} ${doc.name} has no kprobes, tracepoints, lsmhooks or uprobes: it does nothing`);
 
   const policy: RuntimePolicy = {
     name: doc.name,
@@ -241,16 +364,30 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
     locate: doc.locate,
     ...(spec['enforcers'] !== undefined ? { enforcers: at(['spec', 'enforcers'], true) } : {}),
   };
-  if (policy.kind === 'TracingPolicyNamespaced' && !policy.namespace) err('runtime/missing-namespace', ['metadata'], `TracingPolicyNamespaced ${doc.name} needs metadata.namespace: it applies to the pods of one namespace`);
+  if (policy.kind === 'TracingPolicyNamespaced' && !policy.namespace)
+    err(
+      'runtime/missing-namespace',
+      ['metadata'],
+      `TracingPolicyNamespaced ${doc.name} needs metadata.namespace: it applies to the pods of one namespace`,
+    );
   checkHostWideKill(policy, out);
   return policy;
 }
 
-function parseHook(doc: PolicyDocument, kind: HookKind, listName: string, i: number, h: unknown, lists: RuntimePolicy['lists'], out: Diagnostic[]): Hook[] | undefined {
+function parseHook(
+  doc: PolicyDocument,
+  kind: HookKind,
+  listName: string,
+  i: number,
+  h: unknown,
+  lists: RuntimePolicy['lists'],
+  out: Diagnostic[],
+): Hook[] | undefined {
   const base: NodePath = ['spec', listName, i];
   const commit = doc.provenance.commit;
   const at = (p: NodePath, key = false): Span => doc.locate([...base, ...p], { key });
-  const err = (rule: string, p: NodePath, message: string, key = false) => out.push(diagnostic(rule, 'error', message, at(p, key), commit === undefined ? {} : { commit }));
+  const err = (rule: string, p: NodePath, message: string, key = false) =>
+    out.push(diagnostic(rule, 'error', message, at(p, key), commit === undefined ? {} : { commit }));
   if (!isObj(h)) {
     err('runtime/bad-hook', [], `${listName}[${i}] must be a mapping`);
     return undefined;
@@ -287,28 +424,54 @@ function parseHook(doc: PolicyDocument, kind: HookKind, listName: string, i: num
   }
   const args: ArgSpec[] = [];
   if (Array.isArray(h['args'])) {
-    if (h['args'].length > limits.argsPerHook) err('runtime/too-many-args', ['args'], `${h['args'].length} args; weir reads at most ${limits.argsPerHook} per hook (Tetragon's limit)`);
+    if (h['args'].length > limits.argsPerHook)
+      err(
+        'runtime/too-many-args',
+        ['args'],
+        `${h['args'].length} args; weir reads at most ${limits.argsPerHook} per hook (Tetragon's limit)`,
+      );
     h['args'].forEach((a, j) => {
       if (!isObj(a)) return;
       const index = a['index'];
-      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) return err('runtime/bad-arg-index', ['args', j, 'index'], `args[${j}].index must be a non-negative integer`);
-      if (kind !== 'tracepoint' && index > 5) return err('runtime/arg-index-range', ['args', j, 'index'], `argument index ${index} is out of range: a function or syscall has arguments 0 to 5`);
+      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0)
+        return err('runtime/bad-arg-index', ['args', j, 'index'], `args[${j}].index must be a non-negative integer`);
+      if (kind !== 'tracepoint' && index > 5)
+        return err(
+          'runtime/arg-index-range',
+          ['args', j, 'index'],
+          `argument index ${index} is out of range: a function or syscall has arguments 0 to 5`,
+        );
       if (typeof a['type'] !== 'string') return err('runtime/bad-arg-type', ['args', j], `args[${j}] needs a type (int, string, ...)`);
       args.push({ index, type: a['type'], ...(typeof a['label'] === 'string' ? { label: a['label'] } : {}), span: at(['args', j]) });
     });
   }
   const unsupported: Hook['unsupported'] = [];
-  for (const k of ['returnArg', 'returnArgAction', 'data', 'ignore'] as const) if (h[k] !== undefined) unsupported.push({ key: k, span: at([k], true) });
-  if (h['return'] === true && !unsupported.some((u) => u.key === 'returnArg')) unsupported.push({ key: 'return', span: at(['return'], true) });
+  for (const k of ['returnArg', 'returnArgAction', 'data', 'ignore'] as const)
+    if (h[k] !== undefined) unsupported.push({ key: k, span: at([k], true) });
+  if (h['return'] === true && !unsupported.some((u) => u.key === 'returnArg'))
+    unsupported.push({ key: 'return', span: at(['return'], true) });
 
   const selectors: Selector[] = [];
   if (h['selectors'] !== undefined) {
     if (!Array.isArray(h['selectors'])) err('runtime/bad-selectors', ['selectors'], 'selectors must be a list');
     else {
       if (h['selectors'].length > limits.selectorsPerHook)
-        err('runtime/too-many-selectors', ['selectors'], `${h['selectors'].length} selectors; a hook takes at most ${limits.selectorsPerHook} (Tetragon's limit): merge selectors or split the hook`);
+        err(
+          'runtime/too-many-selectors',
+          ['selectors'],
+          `${h['selectors'].length} selectors; a hook takes at most ${limits.selectorsPerHook} (Tetragon's limit): merge selectors or split the hook`,
+        );
       h['selectors'].forEach((s, j) => {
-        const sel = parseSelector(s, (p) => at(['selectors', j, ...p]), (p, k) => at(['selectors', j, ...p], k), lists, args, kind, out, commit);
+        const sel = parseSelector(
+          s,
+          (p) => at(['selectors', j, ...p]),
+          (p, k) => at(['selectors', j, ...p], k),
+          lists,
+          args,
+          kind,
+          out,
+          commit,
+        );
         if (sel) selectors.push(sel);
       });
     }
@@ -341,36 +504,75 @@ function parseSelector(
   out: Diagnostic[],
   commit: string | undefined,
 ): Selector | undefined {
-  const err = (rule: string, p: NodePath, message: string, key = false) => out.push(diagnostic(rule, 'error', message, atKey(p, key), commit === undefined ? {} : { commit }));
+  const err = (rule: string, p: NodePath, message: string, key = false) =>
+    out.push(diagnostic(rule, 'error', message, atKey(p, key), commit === undefined ? {} : { commit }));
   if (!isObj(s)) {
     err('runtime/bad-selector', [], 'a selector must be a mapping of match* filters');
     return undefined;
   }
-  const sel: Selector = { matchArgs: [], matchBinaries: [], matchPIDs: [], matchNamespaces: [], matchCapabilities: [], matchActions: [], unsupported: [], span: at([]) };
-  const known = new Set(['matchArgs', 'matchBinaries', 'matchPIDs', 'matchNamespaces', 'matchCapabilities', 'matchActions', 'matchReturnArgs', 'matchReturnActions', 'matchNamespaceChanges', 'matchCapabilityChanges', 'matchData']);
+  const sel: Selector = {
+    matchArgs: [],
+    matchBinaries: [],
+    matchPIDs: [],
+    matchNamespaces: [],
+    matchCapabilities: [],
+    matchActions: [],
+    unsupported: [],
+    span: at([]),
+  };
+  const known = new Set([
+    'matchArgs',
+    'matchBinaries',
+    'matchPIDs',
+    'matchNamespaces',
+    'matchCapabilities',
+    'matchActions',
+    'matchReturnArgs',
+    'matchReturnActions',
+    'matchNamespaceChanges',
+    'matchCapabilityChanges',
+    'matchData',
+  ]);
   for (const k of Object.keys(s)) {
     if (!known.has(k)) err('runtime/unknown-field', [k], `unknown selector field ${k}; expected one of ${[...known].join(', ')}`, true);
-    else if (k.startsWith('matchReturn') || k.endsWith('Changes') || k === 'matchData') sel.unsupported.push({ key: k, span: atKey([k], true) });
+    else if (k.startsWith('matchReturn') || k.endsWith('Changes') || k === 'matchData')
+      sel.unsupported.push({ key: k, span: atKey([k], true) });
   }
   const list = (k: string): unknown[] => (Array.isArray(s[k]) ? (s[k] as unknown[]) : []);
 
   const ma = list('matchArgs');
-  if (ma.length > limits.matchArgsPerSelector) err('runtime/too-many-match-args', ['matchArgs'], `${ma.length} matchArgs; a selector takes at most ${limits.matchArgsPerSelector}`);
+  if (ma.length > limits.matchArgsPerSelector)
+    err('runtime/too-many-match-args', ['matchArgs'], `${ma.length} matchArgs; a selector takes at most ${limits.matchArgsPerSelector}`);
   ma.forEach((m, j) => {
     if (!isObj(m)) return;
     const p: NodePath = ['matchArgs', j];
-    const index = typeof m['index'] === 'number' ? m['index'] : typeof m['args'] === 'object' && Array.isArray(m['args']) ? Number(m['args'][0]) : NaN;
+    const index =
+      typeof m['index'] === 'number' ? m['index'] : typeof m['args'] === 'object' && Array.isArray(m['args']) ? Number(m['args'][0]) : NaN;
     if (!Number.isInteger(index)) return err('runtime/bad-match-arg', p, 'matchArgs entry needs an integer index');
     // Tetragon: for kprobes the index names an args entry by its index; for tracepoints it is the position in args.
     const resolved = kind === 'tracepoint' ? args[index]?.index : args.some((a) => a.index === index) ? index : undefined;
     if (resolved === undefined)
-      return err('runtime/arg-index-range', [...p, 'index'], kind === 'tracepoint'
-        ? `matchArgs index ${index} is out of range: for a tracepoint it is the position in args, which has ${args.length} entr${args.length === 1 ? 'y' : 'ies'}`
-        : `matchArgs index ${index} refers to no entry of this hook's args (declared: ${args.map((a) => a.index).join(', ') || 'none'}); declare the argument with its type`);
+      return err(
+        'runtime/arg-index-range',
+        [...p, 'index'],
+        kind === 'tracepoint'
+          ? `matchArgs index ${index} is out of range: for a tracepoint it is the position in args, which has ${args.length} entr${args.length === 1 ? 'y' : 'ies'}`
+          : `matchArgs index ${index} refers to no entry of this hook's args (declared: ${args.map((a) => a.index).join(', ') || 'none'}); declare the argument with its type`,
+      );
     const rawOp = String(m['operator'] ?? '');
-    if (foreignOperators.has(rawOp)) return err('runtime/unsupported-operator', [...p, 'operator'], `operator ${rawOp} applies to socket/file arguments, which weir's syscall handler does not read`);
+    if (foreignOperators.has(rawOp))
+      return err(
+        'runtime/unsupported-operator',
+        [...p, 'operator'],
+        `operator ${rawOp} applies to socket/file arguments, which weir's syscall handler does not read`,
+      );
     const operator = (argOperators as readonly string[]).includes(rawOp) ? (rawOp as ArgOperator) : operatorAliases[rawOp];
-    if (!operator) return err('runtime/unknown-operator', [...p, 'operator'], `unknown matchArgs operator ${JSON.stringify(rawOp)}; expected one of ${argOperators.join(', ')}`);
+    if (!operator)
+      return err(
+        'runtime/unknown-operator',
+        [...p, 'operator'],
+        `unknown matchArgs operator ${JSON.stringify(rawOp)}; expected one of ${argOperators.join(', ')}`,
+      );
     const values: string[] = [];
     const valueSpans: Span[] = [];
     (Array.isArray(m['values']) ? m['values'] : []).forEach((val, k) => {
@@ -392,82 +594,167 @@ function parseSelector(
   });
 
   const mb = list('matchBinaries');
-  if (mb.length > limits.matchBinariesPerSelector) err('runtime/too-many-match-binaries', ['matchBinaries'], `${mb.length} matchBinaries entries; a selector takes at most ${limits.matchBinariesPerSelector} (Tetragon's limit): put all paths in one entry`);
+  if (mb.length > limits.matchBinariesPerSelector)
+    err(
+      'runtime/too-many-match-binaries',
+      ['matchBinaries'],
+      `${mb.length} matchBinaries entries; a selector takes at most ${limits.matchBinariesPerSelector} (Tetragon's limit): put all paths in one entry`,
+    );
   mb.forEach((m, j) => {
     if (!isObj(m)) return;
     const op = String(m['operator'] ?? '');
-    if (!(binaryOperators as readonly string[]).includes(op)) return err('runtime/unknown-operator', ['matchBinaries', j, 'operator'], `unknown matchBinaries operator ${JSON.stringify(op)}; expected one of ${binaryOperators.join(', ')}`);
+    if (!(binaryOperators as readonly string[]).includes(op))
+      return err(
+        'runtime/unknown-operator',
+        ['matchBinaries', j, 'operator'],
+        `unknown matchBinaries operator ${JSON.stringify(op)}; expected one of ${binaryOperators.join(', ')}`,
+      );
     const values = (Array.isArray(m['values']) ? m['values'] : []).map(String);
     if (values.length === 0) return err('runtime/empty-values', ['matchBinaries', j], 'matchBinaries needs at least one path');
     values.forEach((b, k) => {
       const max = op.includes('fix') ? limits.lpmStringBytes : limits.stringBytes;
-      if (Buffer.byteLength(b) > max) err('runtime/string-too-long', ['matchBinaries', j, 'values', k], `binary path of ${Buffer.byteLength(b)} bytes; at most ${max} bytes are compared`);
+      if (Buffer.byteLength(b) > max)
+        err(
+          'runtime/string-too-long',
+          ['matchBinaries', j, 'values', k],
+          `binary path of ${Buffer.byteLength(b)} bytes; at most ${max} bytes are compared`,
+        );
     });
-    sel.matchBinaries.push({ operator: op as BinaryOperator, values, followChildren: m['followChildren'] === true, span: at(['matchBinaries', j]) });
+    sel.matchBinaries.push({
+      operator: op as BinaryOperator,
+      values,
+      followChildren: m['followChildren'] === true,
+      span: at(['matchBinaries', j]),
+    });
   });
 
   const mp = list('matchPIDs');
-  if (mp.length > limits.matchPIDsPerSelector) err('runtime/too-many-match-pids', ['matchPIDs'], `${mp.length} matchPIDs entries; weir evaluates at most ${limits.matchPIDsPerSelector} per selector`);
+  if (mp.length > limits.matchPIDsPerSelector)
+    err(
+      'runtime/too-many-match-pids',
+      ['matchPIDs'],
+      `${mp.length} matchPIDs entries; weir evaluates at most ${limits.matchPIDsPerSelector} per selector`,
+    );
   mp.forEach((m, j) => {
     if (!isObj(m)) return;
     const op = m['operator'];
-    if (op !== 'In' && op !== 'NotIn') return err('runtime/unknown-operator', ['matchPIDs', j, 'operator'], `matchPIDs operator must be In or NotIn, not ${JSON.stringify(op)}`);
+    if (op !== 'In' && op !== 'NotIn')
+      return err(
+        'runtime/unknown-operator',
+        ['matchPIDs', j, 'operator'],
+        `matchPIDs operator must be In or NotIn, not ${JSON.stringify(op)}`,
+      );
     const values = (Array.isArray(m['values']) ? m['values'] : []).map(Number);
-    if (values.some((x) => !Number.isInteger(x) || x < 0)) return err('runtime/bad-value', ['matchPIDs', j, 'values'], 'matchPIDs values must be non-negative integers');
-    if (values.length > limits.valuesPerNumericOperator) return err('runtime/too-many-values', ['matchPIDs', j, 'values'], `${values.length} pids; at most ${limits.valuesPerNumericOperator} per matchPIDs entry`);
-    sel.matchPIDs.push({ operator: op, values, followForks: m['followForks'] === true, isNamespacePID: m['isNamespacePID'] === true, span: at(['matchPIDs', j]) });
+    if (values.some((x) => !Number.isInteger(x) || x < 0))
+      return err('runtime/bad-value', ['matchPIDs', j, 'values'], 'matchPIDs values must be non-negative integers');
+    if (values.length > limits.valuesPerNumericOperator)
+      return err(
+        'runtime/too-many-values',
+        ['matchPIDs', j, 'values'],
+        `${values.length} pids; at most ${limits.valuesPerNumericOperator} per matchPIDs entry`,
+      );
+    sel.matchPIDs.push({
+      operator: op,
+      values,
+      followForks: m['followForks'] === true,
+      isNamespacePID: m['isNamespacePID'] === true,
+      span: at(['matchPIDs', j]),
+    });
   });
 
   const mn = list('matchNamespaces');
-  if (mn.length > limits.matchNamespacesPerSelector) err('runtime/too-many-match-namespaces', ['matchNamespaces'], `${mn.length} matchNamespaces entries; weir evaluates at most ${limits.matchNamespacesPerSelector} per selector`);
+  if (mn.length > limits.matchNamespacesPerSelector)
+    err(
+      'runtime/too-many-match-namespaces',
+      ['matchNamespaces'],
+      `${mn.length} matchNamespaces entries; weir evaluates at most ${limits.matchNamespacesPerSelector} per selector`,
+    );
   mn.forEach((m, j) => {
     if (!isObj(m)) return;
     const ns = String(m['namespace'] ?? '');
-    if (!(namespaceKinds as readonly string[]).includes(ns)) return err('runtime/bad-namespace', ['matchNamespaces', j, 'namespace'], `unknown namespace ${JSON.stringify(ns)}; expected one of ${namespaceKinds.join(', ')}`);
+    if (!(namespaceKinds as readonly string[]).includes(ns))
+      return err(
+        'runtime/bad-namespace',
+        ['matchNamespaces', j, 'namespace'],
+        `unknown namespace ${JSON.stringify(ns)}; expected one of ${namespaceKinds.join(', ')}`,
+      );
     const op = m['operator'];
-    if (op !== 'In' && op !== 'NotIn') return err('runtime/unknown-operator', ['matchNamespaces', j, 'operator'], `matchNamespaces operator must be In or NotIn`);
+    if (op !== 'In' && op !== 'NotIn')
+      return err('runtime/unknown-operator', ['matchNamespaces', j, 'operator'], `matchNamespaces operator must be In or NotIn`);
     const values = (Array.isArray(m['values']) ? m['values'] : []).map((x) => (String(x) === 'host_ns' ? ('host_ns' as const) : Number(x)));
-    if (values.some((x) => x !== 'host_ns' && !Number.isInteger(x))) return err('runtime/bad-value', ['matchNamespaces', j, 'values'], 'namespace values are inode numbers or host_ns');
-    if (values.length > limits.valuesPerNumericOperator) return err('runtime/too-many-values', ['matchNamespaces', j, 'values'], `at most ${limits.valuesPerNumericOperator} namespace values`);
+    if (values.some((x) => x !== 'host_ns' && !Number.isInteger(x)))
+      return err('runtime/bad-value', ['matchNamespaces', j, 'values'], 'namespace values are inode numbers or host_ns');
+    if (values.length > limits.valuesPerNumericOperator)
+      return err(
+        'runtime/too-many-values',
+        ['matchNamespaces', j, 'values'],
+        `at most ${limits.valuesPerNumericOperator} namespace values`,
+      );
     sel.matchNamespaces.push({ namespace: ns as NamespaceKind, operator: op, values, span: at(['matchNamespaces', j]) });
   });
 
   list('matchCapabilities').forEach((m, j) => {
     if (!isObj(m)) return;
     const type = (m['type'] ?? 'Effective') as string;
-    if (type !== 'Effective' && type !== 'Inheritable' && type !== 'Permitted') return err('runtime/bad-value', ['matchCapabilities', j, 'type'], 'capability type must be Effective, Inheritable or Permitted');
+    if (type !== 'Effective' && type !== 'Inheritable' && type !== 'Permitted')
+      return err('runtime/bad-value', ['matchCapabilities', j, 'type'], 'capability type must be Effective, Inheritable or Permitted');
     const op = m['operator'];
-    if (op !== 'In' && op !== 'NotIn') return err('runtime/unknown-operator', ['matchCapabilities', j, 'operator'], 'matchCapabilities operator must be In or NotIn');
+    if (op !== 'In' && op !== 'NotIn')
+      return err('runtime/unknown-operator', ['matchCapabilities', j, 'operator'], 'matchCapabilities operator must be In or NotIn');
     const values: number[] = [];
     (Array.isArray(m['values']) ? m['values'] : []).forEach((c, k) => {
       const n = capabilityNames.indexOf(String(c));
-      if (n < 0) err('runtime/bad-value', ['matchCapabilities', j, 'values', k], `unknown capability ${JSON.stringify(c)} (expected CAP_SYS_ADMIN, CAP_NET_RAW, ...)`);
+      if (n < 0)
+        err(
+          'runtime/bad-value',
+          ['matchCapabilities', j, 'values', k],
+          `unknown capability ${JSON.stringify(c)} (expected CAP_SYS_ADMIN, CAP_NET_RAW, ...)`,
+        );
       else values.push(n);
     });
-    sel.matchCapabilities.push({ type, operator: op, values, isNamespaceCapability: m['isNamespaceCapability'] === true, span: at(['matchCapabilities', j]) });
+    sel.matchCapabilities.push({
+      type,
+      operator: op,
+      values,
+      isNamespaceCapability: m['isNamespaceCapability'] === true,
+      span: at(['matchCapabilities', j]),
+    });
   });
-  if (sel.matchCapabilities.length > 1) err('runtime/too-many-match-capabilities', ['matchCapabilities'], 'weir evaluates one matchCapabilities entry per selector');
+  if (sel.matchCapabilities.length > 1)
+    err('runtime/too-many-match-capabilities', ['matchCapabilities'], 'weir evaluates one matchCapabilities entry per selector');
 
   const acts = list('matchActions');
-  if (acts.length > limits.actionsPerSelector) err('runtime/too-many-actions', ['matchActions'], `${acts.length} actions; a selector takes at most ${limits.actionsPerSelector}`);
+  if (acts.length > limits.actionsPerSelector)
+    err('runtime/too-many-actions', ['matchActions'], `${acts.length} actions; a selector takes at most ${limits.actionsPerSelector}`);
   acts.forEach((a, j) => {
     if (!isObj(a)) return;
     const name = String(a['action'] ?? '');
     const canon = actionNames.find((n) => n.toLowerCase() === name.toLowerCase());
     if (!canon) {
-      if (foreignActions.has(name)) return err('runtime/unsupported-action', ['matchActions', j, 'action'], `action ${name} needs Tetragon's fd/socket/enforcer tracking, which weir does not implement`);
-      return err('runtime/unknown-action', ['matchActions', j, 'action'], `unknown action ${JSON.stringify(name)}; expected one of ${actionNames.join(', ')}`);
+      if (foreignActions.has(name))
+        return err(
+          'runtime/unsupported-action',
+          ['matchActions', j, 'action'],
+          `action ${name} needs Tetragon's fd/socket/enforcer tracking, which weir does not implement`,
+        );
+      return err(
+        'runtime/unknown-action',
+        ['matchActions', j, 'action'],
+        `unknown action ${JSON.stringify(name)}; expected one of ${actionNames.join(', ')}`,
+      );
     }
     const act: Action = { action: canon, span: at(['matchActions', j]) };
     if (canon === 'Signal') {
       const sig = Number(a['argSig']);
-      if (!Number.isInteger(sig) || sig < 1 || sig > 64) return err('runtime/bad-value', ['matchActions', j], 'Signal needs argSig, a signal number 1..64');
+      if (!Number.isInteger(sig) || sig < 1 || sig > 64)
+        return err('runtime/bad-value', ['matchActions', j], 'Signal needs argSig, a signal number 1..64');
       act.argSig = sig;
     }
     if (canon === 'Sigkill') act.argSig = 9;
     if (canon === 'Override') {
       const e = Number(a['argError']);
-      if (!Number.isInteger(e)) return err('runtime/bad-value', ['matchActions', j], 'Override needs argError, the negative errno to return (e.g. -1)');
+      if (!Number.isInteger(e))
+        return err('runtime/bad-value', ['matchActions', j], 'Override needs argError, the negative errno to return (e.g. -1)');
       act.argError = e;
     }
     sel.matchActions.push(act);
@@ -498,18 +785,36 @@ function checkHostWideKill(p: RuntimePolicy, out: Diagnostic[]): void {
         out.push(diagnostic('runtime/host-wide-kill', 'error', `${action} here would signal init (pid 1): ${fix}`, kills[0]!.span, commit));
         return;
       }
-      const nsScoped = s.matchNamespaces.some((n) => (n.operator === 'NotIn' ? n.values.includes('host_ns') : !n.values.includes('host_ns')));
+      const nsScoped = s.matchNamespaces.some((n) =>
+        n.operator === 'NotIn' ? n.values.includes('host_ns') : !n.values.includes('host_ns'),
+      );
       const pidScoped = s.matchPIDs.some((m) => m.operator === 'In');
       if (nsScoped || pidScoped) continue;
       if (s.matchBinaries.length === 0) {
-        out.push(diagnostic('runtime/host-wide-kill', 'error', `${action} here would signal any process on the host that makes this call: ${fix}`, kills[0]!.span, commit));
+        out.push(
+          diagnostic(
+            'runtime/host-wide-kill',
+            'error',
+            `${action} here would signal any process on the host that makes this call: ${fix}`,
+            kills[0]!.span,
+            commit,
+          ),
+        );
         return;
       }
       for (const b of s.matchBinaries) {
         const reach = binaryReach(b.operator, b.values);
         if (reach.length === 0) continue;
         const shown = reach.slice(0, 3).join(', ') + (reach.length > 3 ? `, … (${reach.length} in all)` : '');
-        out.push(diagnostic('runtime/host-wide-kill', 'error', `${action} here would signal host processes: matchBinaries ${b.operator} ${JSON.stringify(b.values)} matches ${shown}, and the policy is not scoped to pods; ${fix}`, b.span, commit));
+        out.push(
+          diagnostic(
+            'runtime/host-wide-kill',
+            'error',
+            `${action} here would signal host processes: matchBinaries ${b.operator} ${JSON.stringify(b.values)} matches ${shown}, and the policy is not scoped to pods; ${fix}`,
+            b.span,
+            commit,
+          ),
+        );
         return;
       }
     }

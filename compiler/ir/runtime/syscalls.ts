@@ -381,19 +381,33 @@ export const syscallTracepointNames: Readonly<Record<string, string>> = {
 
 /** Table entries with no syscall behind them on x86_64 (sys_ni_syscall): no kernel has their tracepoint. */
 export const unimplementedSyscalls: ReadonlySet<string> = new Set([
-  'afs_syscall', 'create_module', 'epoll_ctl_old', 'epoll_wait_old', 'get_kernel_syms', 'get_thread_area', 'getpmsg',
-  'nfsservctl', 'putpmsg', 'query_module', 'security', 'set_thread_area', 'tuxcall', 'vserver',
+  'afs_syscall',
+  'create_module',
+  'epoll_ctl_old',
+  'epoll_wait_old',
+  'get_kernel_syms',
+  'get_thread_area',
+  'getpmsg',
+  'nfsservctl',
+  'putpmsg',
+  'query_module',
+  'security',
+  'set_thread_area',
+  'tuxcall',
+  'vserver',
 ]);
 
-const tableNameOfTracepoint: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(syscallTracepointNames).map(([k, v]) => [v, k]));
+const tableNameOfTracepoint: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(syscallTracepointNames).map(([k, v]) => [v, k]),
+);
 
 /** The sys_enter_<name> tracepoint of a table syscall. */
 export function syscallTracepoint(name: string): string {
-  return Object.prototype.hasOwnProperty.call(syscallTracepointNames, name) ? syscallTracepointNames[name]! : name;
+  return Object.hasOwn(syscallTracepointNames, name) ? syscallTracepointNames[name]! : name;
 }
 
 /** The table syscall a name stands for: a table name, or a kernel name (`newuname`) of a renamed one. */
 export function tableSyscall(name: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(syscallNumbers, name)) return name;
-  return Object.prototype.hasOwnProperty.call(tableNameOfTracepoint, name) ? tableNameOfTracepoint[name] : undefined;
+  if (Object.hasOwn(syscallNumbers, name)) return name;
+  return Object.hasOwn(tableNameOfTracepoint, name) ? tableNameOfTracepoint[name] : undefined;
 }

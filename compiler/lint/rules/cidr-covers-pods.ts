@@ -17,7 +17,8 @@ export const cidrCoversPods: LintRule = {
     id: 'cilium/cidr-covers-pods',
     severity: 'warning',
     description: 'A `fromCIDR`/`toCIDR`/`fromCIDRSet`/`toCIDRSet` prefix covers addresses of pods in the inventory (`--inventory`).',
-    rationale: 'Cilium applies CIDR rules only to peers outside the cluster: a pod whose address lies in the CIDR is matched by its identity, never by the CIDR, so the rule neither allows nor denies it. A Kubernetes NetworkPolicy ipBlock does cover pod addresses, so policies migrated from another CNI break silently. Select those pods by labels (`toEndpoints`/`fromEndpoints`) instead.',
+    rationale:
+      'Cilium applies CIDR rules only to peers outside the cluster: a pod whose address lies in the CIDR is matched by its identity, never by the CIDR, so the rule neither allows nor denies it. A Kubernetes NetworkPolicy ipBlock does cover pod addresses, so policies migrated from another CNI break silently. Select those pods by labels (`toEndpoints`/`fromEndpoints`) instead.',
     fixable: false,
     kinds: ciliumKinds,
     needsInventory: true,
@@ -30,7 +31,9 @@ export const cidrCoversPods: LintRule = {
       const report = (field: string, i: number, cidr: unknown, except: unknown) => {
         const prefix = typeof cidr === 'string' ? parsePrefix(cidr, { strict: true }) : undefined;
         if (!prefix) return;
-        const ex = asArray(except).flatMap((e) => (typeof e === 'string' ? [parsePrefix(e, { strict: true })] : [])).filter((p): p is Prefix => p !== undefined);
+        const ex = asArray(except)
+          .flatMap((e) => (typeof e === 'string' ? [parsePrefix(e, { strict: true })] : []))
+          .filter((p): p is Prefix => p !== undefined);
         const pods = podsIn(inv, prefix, ex);
         if (pods.length === 0) return;
         const peers = field.startsWith('from') ? 'fromEndpoints' : 'toEndpoints';

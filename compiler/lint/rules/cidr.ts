@@ -17,7 +17,8 @@ export const cidr: LintRule = {
     id: 'cilium/cidr',
     severity: 'error',
     description: 'A CIDR does not parse, or an `except` prefix is not inside its `cidr`.',
-    rationale: 'Cilium refuses a policy with an unparsable CIDR. An `except` outside its `cidr` excludes nothing, which usually means the author allowed more than intended.',
+    rationale:
+      'Cilium refuses a policy with an unparsable CIDR. An `except` outside its `cidr` excludes nothing, which usually means the author allowed more than intended.',
     fixable: false,
     kinds: ciliumKinds,
     example: 'toCIDRSet: [{cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]',
@@ -31,7 +32,11 @@ export const cidr: LintRule = {
           const outer = checkCidr(ctx, set['cidr'], [...path, f, i, 'cidr']);
           asArray(set['except']).forEach((e, j) => {
             const inner = checkCidr(ctx, e, [...path, f, i, 'except', j]);
-            if (outer && inner && !prefixContains(outer, inner)) ctx.report([...path, f, i, 'except', j], `except \`${String(e)}\` is not inside cidr \`${String(set['cidr'])}\`, so it excludes nothing`);
+            if (outer && inner && !prefixContains(outer, inner))
+              ctx.report(
+                [...path, f, i, 'except', j],
+                `except \`${String(e)}\` is not inside cidr \`${String(set['cidr'])}\`, so it excludes nothing`,
+              );
           });
         });
     }

@@ -11,8 +11,10 @@ export const ciliumPeerKinds: LintRule = {
   meta: {
     id: 'cilium/peer-kinds',
     severity: 'error',
-    description: 'One ingress or egress rule names peers of two kinds (e.g. `fromEndpoints` with `fromCIDR`, `toEndpoints` with `toEntities`).',
-    rationale: 'Cilium\'s agent sanitizes every rule before it enforces it and refuses "Combining FromEndpoints and FromCIDR is not supported yet": the CRD schema lets such a policy in, and then no node enforces it. Two rules (list items) with one peer kind each mean the same and are accepted.',
+    description:
+      'One ingress or egress rule names peers of two kinds (e.g. `fromEndpoints` with `fromCIDR`, `toEndpoints` with `toEntities`).',
+    rationale:
+      'Cilium\'s agent sanitizes every rule before it enforces it and refuses "Combining FromEndpoints and FromCIDR is not supported yet": the CRD schema lets such a policy in, and then no node enforces it. Two rules (list items) with one peer kind each mean the same and are accepted.',
     fixable: false,
     kinds: ciliumKinds,
     example: 'ingress:\n- fromEndpoints: [{matchLabels: {app: web}}]\n  fromCIDR: [10.0.0.0/8]',
@@ -21,7 +23,9 @@ export const ciliumPeerKinds: LintRule = {
     for (const { dir, section, path } of ciliumSections(ctx.doc)) {
       // In the order the rule writes them: the second kind is the one to move to a rule of its own.
       const peers: readonly string[] = dir.startsWith('ingress') ? ingressPeers : egressPeers;
-      const fields = Object.keys(section).filter((f) => peers.includes(f) && Array.isArray(section[f]) && (section[f] as unknown[]).length > 0);
+      const fields = Object.keys(section).filter(
+        (f) => peers.includes(f) && Array.isArray(section[f]) && (section[f] as unknown[]).length > 0,
+      );
       if (fields.length < 2) continue;
       const [first, second] = fields as [string, string];
       ctx.report(

@@ -56,8 +56,10 @@ export const fqdnNeedsDns: LintRule = {
   meta: {
     id: 'cilium/fqdn-without-dns-rule',
     severity: 'warning',
-    description: 'A rule uses `toFQDNs`, but no policy of the run sends the selected endpoints’ DNS through the DNS proxy (`toPorts.rules.dns`).',
-    rationale: 'Cilium learns the IPs behind a name from DNS answers its proxy intercepts. Without an egress rule with `rules: {dns: [...]}` covering the same endpoints (in this policy or another one selecting them, such as a namespace baseline), no answer is seen, the FQDN selector resolves to no IP and the traffic is dropped.',
+    description:
+      'A rule uses `toFQDNs`, but no policy of the run sends the selected endpoints’ DNS through the DNS proxy (`toPorts.rules.dns`).',
+    rationale:
+      'Cilium learns the IPs behind a name from DNS answers its proxy intercepts. Without an egress rule with `rules: {dns: [...]}` covering the same endpoints (in this policy or another one selecting them, such as a namespace baseline), no answer is seen, the FQDN selector resolves to no IP and the traffic is dropped.',
     fixable: false,
     kinds: ciliumKinds,
     example: 'egress: [{toFQDNs: [{matchName: api.example.com}]}]',
@@ -74,7 +76,11 @@ export const fqdnNeedsDns: LintRule = {
       for (const seg of rulePath) rule = (rule as Record<string | number, unknown>)[seg];
       const subject = isObj(rule) && isObj(rule['endpointSelector']) ? rule['endpointSelector'] : {};
       if (dns.some((p) => covers(p, ns, subject))) continue;
-      ctx.report([...path, 'toFQDNs'], 'toFQDNs without a DNS rule for these endpoints: add an egress rule to kube-dns with `toPorts: [{ports: [{port: "53", protocol: ANY}], rules: {dns: [{matchPattern: "*"}]}}]` (here or in a policy selecting the same endpoints), or the names never resolve to allowed IPs', { key: true });
+      ctx.report(
+        [...path, 'toFQDNs'],
+        'toFQDNs without a DNS rule for these endpoints: add an egress rule to kube-dns with `toPorts: [{ports: [{port: "53", protocol: ANY}], rules: {dns: [{matchPattern: "*"}]}}]` (here or in a policy selecting the same endpoints), or the names never resolve to allowed IPs',
+        { key: true },
+      );
     }
   },
 };

@@ -10,7 +10,8 @@ export const namedPortUndeclared: LintRule = {
     id: 'network/named-port-undeclared',
     severity: 'warning',
     description: 'A named port that no container of the inventory declares (`--inventory`).',
-    rationale: 'A port name is resolved against the containerPorts of the pods the rule reaches. When no pod declares the name, Kubernetes and Cilium resolve it to nothing: the policy is accepted, and its rule allows (or denies) no traffic. It is usually a typo or a port renamed in the workload.',
+    rationale:
+      'A port name is resolved against the containerPorts of the pods the rule reaches. When no pod declares the name, Kubernetes and Cilium resolve it to nothing: the policy is accepted, and its rule allows (or denies) no traffic. It is usually a typo or a port renamed in the workload.',
     fixable: false,
     kinds: [...ciliumKinds, 'NetworkPolicy'],
     needsInventory: true,
@@ -29,14 +30,20 @@ export const namedPortUndeclared: LintRule = {
           asArray(spec[dir]).forEach((r, i) => {
             if (isObj(r)) asArray(r['ports']).forEach((p, j) => isObj(p) && ports.push({ port: p, path: ['spec', dir, i, 'ports', j] }));
           });
-    } else for (const { portRule, path } of portRules(ctx.doc)) asArray(portRule['ports']).forEach((p, i) => isObj(p) && ports.push({ port: p, path: [...path, 'ports', i] }));
+    } else
+      for (const { portRule, path } of portRules(ctx.doc))
+        asArray(portRule['ports']).forEach((p, i) => isObj(p) && ports.push({ port: p, path: [...path, 'ports', i] }));
     for (const { port, path } of ports) {
       const name = port['port'];
       if (typeof name !== 'string' || /^\d+$/.test(name) || name === '') continue;
       // Cilium's ANY and an absent protocol match the name on every protocol.
       const proto = typeof port['protocol'] === 'string' ? port['protocol'].toUpperCase() : 'ANY';
       const found = proto === 'ANY' ? ['TCP', 'UDP', 'SCTP'].some((p) => declared.has(`${name}/${p}`)) : declared.has(`${name}/${proto}`);
-      if (!found) ctx.report([...path, 'port'], `no container of the inventory declares a port named \`${name}\`${proto === 'ANY' ? '' : ` (${proto})`}: the rule matches no traffic; check the name against the pods' containerPorts`);
+      if (!found)
+        ctx.report(
+          [...path, 'port'],
+          `no container of the inventory declares a port named \`${name}\`${proto === 'ANY' ? '' : ` (${proto})`}: the rule matches no traffic; check the name against the pods' containerPorts`,
+        );
     }
   },
 };

@@ -10,7 +10,8 @@ export const operatorCase: LintRule = {
     id: 'cilium/operator-case',
     severity: 'error',
     description: 'A matchExpressions operator is not spelled exactly In, NotIn, Exists or DoesNotExist.',
-    rationale: 'Label selector operators are case-sensitive in Kubernetes and Cilium; `in` fails selector parsing and the policy is not imported (cilium-agent logs an error and the endpoint keeps its old policy).',
+    rationale:
+      'Label selector operators are case-sensitive in Kubernetes and Cilium; `in` fails selector parsing and the policy is not imported (cilium-agent logs an error and the endpoint keeps its old policy).',
     fixable: true,
     kinds: [...ciliumKinds, 'NetworkPolicy'],
     example: 'matchExpressions: [{key: env, operator: in, values: [prod]}]',
@@ -40,7 +41,10 @@ export const operatorCase: LintRule = {
         if (operators.includes(op)) return;
         const right = operators.find((o) => o.toLowerCase() === op.toLowerCase());
         const at = [...path, 'matchExpressions', i, 'operator'];
-        if (right) ctx.report(at, `operator \`${op}\` must be spelled \`${right}\` (operators are case-sensitive)`, { fix: { description: `replace with ${right}`, replacement: right } });
+        if (right)
+          ctx.report(at, `operator \`${op}\` must be spelled \`${right}\` (operators are case-sensitive)`, {
+            fix: { description: `replace with ${right}`, replacement: right },
+          });
         else ctx.report(at, `unknown operator \`${op}\`; use one of ${operators.join(', ')}`);
       });
   },

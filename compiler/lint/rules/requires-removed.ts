@@ -7,7 +7,8 @@ export const requiresRemoved: LintRule = {
     id: 'cilium/requires-removed',
     severity: 'error',
     description: 'A rule uses `fromRequires` or `toRequires`.',
-    rationale: 'Cilium deprecated `fromRequires`/`toRequires` (1.17) and removed them: they add a requirement to every other rule selecting the same endpoint, a non-local effect that reviewers miss. weir does not compile them; express the requirement in each rule’s own `fromEndpoints`/`toEndpoints` (matchExpressions), or use a deny rule.',
+    rationale:
+      'Cilium deprecated `fromRequires`/`toRequires` (1.17) and removed them: they add a requirement to every other rule selecting the same endpoint, a non-local effect that reviewers miss. weir does not compile them; express the requirement in each rule’s own `fromEndpoints`/`toEndpoints` (matchExpressions), or use a deny rule.',
     fixable: false,
     kinds: ciliumKinds,
     example: 'ingress: [{fromRequires: [{matchLabels: {env: prod}}]}]',
@@ -15,6 +16,11 @@ export const requiresRemoved: LintRule = {
   check(ctx) {
     for (const { section, path } of ciliumSections(ctx.doc))
       for (const f of ['fromRequires', 'toRequires'])
-        if (f in section) ctx.report([...path, f], `\`${f}\` was removed from Cilium and is not compiled by weir; add the required labels to this rule's ${f === 'fromRequires' ? 'fromEndpoints' : 'toEndpoints'} instead`, { key: true });
+        if (f in section)
+          ctx.report(
+            [...path, f],
+            `\`${f}\` was removed from Cilium and is not compiled by weir; add the required labels to this rule's ${f === 'fromRequires' ? 'fromEndpoints' : 'toEndpoints'} instead`,
+            { key: true },
+          );
   },
 };

@@ -10,7 +10,8 @@ export const selectorMisplacedLabel: LintRule = {
     id: 'cilium/selector-misplaced-label',
     severity: 'error',
     description: 'A label is written beside `matchLabels` instead of under it (an indentation slip), leaving the selector empty.',
-    rationale: 'The API server prunes the stray label and keeps an empty `matchLabels`; an empty endpoint selector selects every endpoint, so an allow rule meant for one workload allows all of them.',
+    rationale:
+      'The API server prunes the stray label and keeps an empty `matchLabels`; an empty endpoint selector selects every endpoint, so an allow rule meant for one workload allows all of them.',
     fixable: false,
     kinds: ciliumKinds,
     example: 'fromEndpoints:\n- matchLabels:\n  role: frontend',
@@ -21,7 +22,11 @@ export const selectorMisplacedLabel: LintRule = {
       if (stray.length === 0) continue;
       const emptyLabels = selector['matchLabels'] === null || selector['matchLabels'] === undefined;
       for (const k of stray)
-        ctx.report([...path, k], `\`${k}\` is beside \`matchLabels\`, not under it${emptyLabels ? ': the selector is empty and selects every endpoint' : ''}; indent it under matchLabels`, { key: true });
+        ctx.report(
+          [...path, k],
+          `\`${k}\` is beside \`matchLabels\`, not under it${emptyLabels ? ': the selector is empty and selects every endpoint' : ''}; indent it under matchLabels`,
+          { key: true },
+        );
     }
   },
 };

@@ -2,7 +2,14 @@
 import { endpointLabels } from '../../identity/allocate.js';
 import type { Inventory } from '../../inventory/index.js';
 import type { NodePath } from '../../load/index.js';
-import { isReservedSelector, matchesLabels, parseSelector, scopePeerToNamespace, scopeToNamespace, type Selector } from '../../model/selector.js';
+import {
+  isReservedSelector,
+  matchesLabels,
+  parseSelector,
+  scopePeerToNamespace,
+  scopeToNamespace,
+  type Selector,
+} from '../../model/selector.js';
 import { asArray, isObj, type Obj } from '../../model/value.js';
 import { ciliumKinds, ciliumSelectors } from '../cilium.js';
 import type { LintRule } from '../rule.js';
@@ -28,7 +35,8 @@ export const selectorNoMatch: LintRule = {
     id: 'selector/no-match',
     severity: 'warning',
     description: 'An endpoint or pod selector matches no pod of the inventory (`--inventory`).',
-    rationale: 'A selector that selects nothing makes its rule inert: an allow rule allows nothing (traffic the author meant to allow is dropped by default-deny), a subject selector enforces nothing. It is usually a misspelt label or a workload that was renamed.',
+    rationale:
+      'A selector that selects nothing makes its rule inert: an allow rule allows nothing (traffic the author meant to allow is dropped by default-deny), a subject selector enforces nothing. It is usually a misspelt label or a workload that was renamed.',
     fixable: false,
     kinds: [...ciliumKinds, 'NetworkPolicy'],
     needsInventory: true,
@@ -42,7 +50,8 @@ export const selectorNoMatch: LintRule = {
     const candidates: { selector: Obj; path: NodePath; what: string; peer: boolean }[] = [];
     if (doc.kind === 'NetworkPolicy') {
       const spec = doc.value['spec'];
-      if (isObj(spec) && isObj(spec['podSelector'])) candidates.push({ selector: spec['podSelector'], path: ['spec', 'podSelector'], what: 'podSelector', peer: false });
+      if (isObj(spec) && isObj(spec['podSelector']))
+        candidates.push({ selector: spec['podSelector'], path: ['spec', 'podSelector'], what: 'podSelector', peer: false });
       if (isObj(spec))
         for (const dir of ['ingress', 'egress'] as const)
           asArray(spec[dir]).forEach((r, i) => {
@@ -50,18 +59,35 @@ export const selectorNoMatch: LintRule = {
             if (isObj(r))
               asArray(r[peers]).forEach((p, j) => {
                 // Peers with a namespaceSelector select across namespaces by namespace labels; skip them.
-                if (isObj(p) && isObj(p['podSelector']) && !('namespaceSelector' in p)) candidates.push({ selector: p['podSelector'], path: ['spec', dir, i, peers, j, 'podSelector'], what: `${peers} podSelector`, peer: false });
+                if (isObj(p) && isObj(p['podSelector']) && !('namespaceSelector' in p))
+                  candidates.push({
+                    selector: p['podSelector'],
+                    path: ['spec', dir, i, peers, j, 'podSelector'],
+                    what: `${peers} podSelector`,
+                    peer: false,
+                  });
               });
           });
     } else {
       for (const s of ciliumSelectors(doc))
-        if (s.role === 'subject' || s.field === 'fromEndpoints' || s.field === 'toEndpoints') candidates.push({ selector: s.selector, path: s.path, what: s.role === 'subject' ? 'endpointSelector' : s.field!, peer: s.role !== 'subject' });
+        if (s.role === 'subject' || s.field === 'fromEndpoints' || s.field === 'toEndpoints')
+          candidates.push({
+            selector: s.selector,
+            path: s.path,
+            what: s.role === 'subject' ? 'endpointSelector' : s.field!,
+            peer: s.role !== 'subject',
+          });
     }
     for (const c of candidates) {
       const { selector, problems } = parseSelector(c.selector);
       // An empty selector selects everything in scope; reserved labels and other label sources are
       // not pods, and a misspelt operator is cilium/operator-case's finding, not this rule's.
-      if (selector.requirements.length === 0 || isReservedSelector(selector) || problems.some((p) => p.kind === 'source' || p.kind === 'operator')) continue;
+      if (
+        selector.requirements.length === 0 ||
+        isReservedSelector(selector) ||
+        problems.some((p) => p.kind === 'source' || p.kind === 'operator')
+      )
+        continue;
       const scoped = ns === undefined ? selector : c.peer ? scopePeerToNamespace(selector, ns) : scopeToNamespace(selector, ns);
       if (selectsPod(scoped, inv)) continue;
       const scope = scoped === selector ? 'in any namespace' : `in namespace ${ns}`;

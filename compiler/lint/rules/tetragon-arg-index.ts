@@ -8,7 +8,8 @@ export const tetragonArgIndex: LintRule = {
     id: 'tetragon/arg-index',
     severity: 'error',
     description: 'A matchArgs `index` (or `args` entry) names an argument the hook does not declare in `args`.',
-    rationale: 'Tetragon only fetches the arguments listed in the hook’s `args`; a filter on any other index is refused when the policy is loaded ("argument not found"), so the selector never enforces anything.',
+    rationale:
+      'Tetragon only fetches the arguments listed in the hook’s `args`; a filter on any other index is refused when the policy is loaded ("argument not found"), so the selector never enforces anything.',
     fixable: false,
     kinds: tracingKinds,
     example: 'args: [{index: 0, type: int}]\nselectors: [{matchArgs: [{index: 1, operator: Equal, values: ["/etc/shadow"]}]}]',
@@ -17,15 +18,23 @@ export const tetragonArgIndex: LintRule = {
     for (const { hook, path, type } of tracingHooks(ctx.doc)) {
       // For tracepoints, matchArgs.index is a position in `args`; elsewhere it is the declared arg's `index`.
       const args = asArray(hook['args']);
-      const declared = new Set(type === 'tracepoints' ? args.map((_, i) => i) : args.flatMap((a) => (isObj(a) && typeof a['index'] === 'number' ? [a['index']] : [])));
+      const declared = new Set(
+        type === 'tracepoints'
+          ? args.map((_, i) => i)
+          : args.flatMap((a) => (isObj(a) && typeof a['index'] === 'number' ? [a['index']] : [])),
+      );
       asArray(hook['selectors']).forEach((s, i) => {
         if (!isObj(s)) return;
         asArray(s['matchArgs']).forEach((m, j) => {
           if (!isObj(m)) return;
           const at = [...path, 'selectors', i, 'matchArgs', j];
-          const idx = [...(typeof m['index'] === 'number' ? [{ n: m['index'], p: [...at, 'index'] }] : []), ...asArray(m['args']).flatMap((n, k) => (typeof n === 'number' ? [{ n, p: [...at, 'args', k] }] : []))];
+          const idx = [
+            ...(typeof m['index'] === 'number' ? [{ n: m['index'], p: [...at, 'index'] }] : []),
+            ...asArray(m['args']).flatMap((n, k) => (typeof n === 'number' ? [{ n, p: [...at, 'args', k] }] : [])),
+          ];
           for (const { n, p } of idx)
-            if (!declared.has(n)) ctx.report(
+            if (!declared.has(n))
+              ctx.report(
                 p,
                 type === 'tracepoints'
                   ? `matchArgs index ${n} of ${hookName(hook)} is a position in \`args\`, which has ${declared.size} entr${declared.size === 1 ? 'y' : 'ies'}; add the tracepoint field to args`

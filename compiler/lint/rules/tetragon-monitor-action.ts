@@ -11,10 +11,12 @@ export const tetragonMonitorAction: LintRule = {
     id: 'tetragon/monitor-mode-action',
     severity: 'warning',
     description: 'A Sigkill, Signal or Override action in a policy whose `policy-mode` option is `monitor`.',
-    rationale: 'In monitor mode Tetragon reports what the policy matches and never runs its enforcing actions: the action is there, and nothing is killed, signalled or overridden. Switch the policy to enforce (policy-mode: enforce, or drop the option) when it is meant to act.',
+    rationale:
+      'In monitor mode Tetragon reports what the policy matches and never runs its enforcing actions: the action is there, and nothing is killed, signalled or overridden. Switch the policy to enforce (policy-mode: enforce, or drop the option) when it is meant to act.',
     fixable: false,
     kinds: tracingKinds,
-    example: 'options: [{name: policy-mode, value: monitor}]\nkprobes:\n- call: sys_openat\n  selectors: [{matchActions: [{action: Sigkill}]}]',
+    example:
+      'options: [{name: policy-mode, value: monitor}]\nkprobes:\n- call: sys_openat\n  selectors: [{matchActions: [{action: Sigkill}]}]',
   },
   check(ctx) {
     const spec = ctx.doc.value['spec'];
@@ -25,7 +27,10 @@ export const tetragonMonitorAction: LintRule = {
         for (const f of ['matchActions', 'matchReturnActions'])
           asArray(s[f]).forEach((a, j) => {
             if (isObj(a) && typeof a['action'] === 'string' && enforcing.has(a['action'].toLowerCase()))
-              ctx.report([...path, 'selectors', i, f, j, 'action'], `${a['action']} in ${hookName(hook)} never runs: the policy is in monitor mode, so Tetragon only posts the event; set policy-mode to enforce for it to act`);
+              ctx.report(
+                [...path, 'selectors', i, f, j, 'action'],
+                `${a['action']} in ${hookName(hook)} never runs: the policy is in monitor mode, so Tetragon only posts the event; set policy-mode to enforce for it to act`,
+              );
           });
       });
   },

@@ -7,8 +7,41 @@ import type { LintRule } from '../rule.js';
 
 type TypeClass = 'string' | 'int' | 'sock' | 'sockaddr' | 'sockaddr_un' | 'cap' | 'other';
 
-const stringTypes = new Set(['string', 'char_buf', 'char_iovec', 'file', 'path', 'fd', 'dentry', 'linux_binprm', 'data_loc', 'filename', 'net_device']);
-const intTypes = new Set(['int', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 's8', 's16', 's32', 's64', 'u8', 'u16', 'u32', 'u64', 'size_t', 'syscall64', 'long']);
+const stringTypes = new Set([
+  'string',
+  'char_buf',
+  'char_iovec',
+  'file',
+  'path',
+  'fd',
+  'dentry',
+  'linux_binprm',
+  'data_loc',
+  'filename',
+  'net_device',
+]);
+const intTypes = new Set([
+  'int',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'uint32',
+  'uint64',
+  's8',
+  's16',
+  's32',
+  's64',
+  'u8',
+  'u16',
+  'u32',
+  'u64',
+  'size_t',
+  'syscall64',
+  'long',
+]);
 const capTypes = new Set(['kernel_cap_t', 'cap_inheritable', 'cap_permitted', 'cap_effective']);
 
 function classOf(type: string): TypeClass {
@@ -38,14 +71,22 @@ export function operatorMismatch(op: string, type: string): string | undefined {
   if (c === 'other') return undefined;
   if (sockPorts.has(o) || sockAddrs.has(o) || sockPriv.has(o)) {
     if (c === 'sock') return undefined;
-    if (c === 'sockaddr') return sockaddrOnly.has(o) ? undefined : `a sockaddr argument carries only its source address, port and family: ${op} does not apply`;
+    if (c === 'sockaddr')
+      return sockaddrOnly.has(o) ? undefined : `a sockaddr argument carries only its source address, port and family: ${op} does not apply`;
     if (c === 'sockaddr_un') return o === 'family' ? undefined : `a sockaddr_un argument takes Family and string operators only, not ${op}`;
     return `${op} reads a socket: it applies to sock, skb, socket or sockaddr arguments, not ${type}`;
   }
   if (fileOps.has(o)) return type === 'file' || type === 'path' ? undefined : `${op} applies to file and path arguments, not ${type}`;
-  if (stringOps.has(o)) return c === 'string' || (c === 'sockaddr_un' && (o === 'prefix' || o === 'notprefix')) ? undefined : `${op} compares text: on a ${type} argument it never matches; use Equal, InRange or Mask for numbers`;
-  if (numberOps.has(o)) return c === 'int' || (c === 'cap' && o === 'mask') ? undefined : `${op} compares numbers: Tetragon refuses it on a ${type} argument`;
-  if (o === 'equal' || o === 'notequal') return c === 'sock' || c === 'sockaddr' ? `${op} does not apply to a ${type} argument: use SAddr, DAddr, SPort, DPort, Protocol or Family` : undefined;
+  if (stringOps.has(o))
+    return c === 'string' || (c === 'sockaddr_un' && (o === 'prefix' || o === 'notprefix'))
+      ? undefined
+      : `${op} compares text: on a ${type} argument it never matches; use Equal, InRange or Mask for numbers`;
+  if (numberOps.has(o))
+    return c === 'int' || (c === 'cap' && o === 'mask') ? undefined : `${op} compares numbers: Tetragon refuses it on a ${type} argument`;
+  if (o === 'equal' || o === 'notequal')
+    return c === 'sock' || c === 'sockaddr'
+      ? `${op} does not apply to a ${type} argument: use SAddr, DAddr, SPort, DPort, Protocol or Family`
+      : undefined;
   return undefined;
 }
 
@@ -53,8 +94,10 @@ export const tetragonOperatorType: LintRule = {
   meta: {
     id: 'tetragon/operator-type',
     severity: 'error',
-    description: 'A matchArgs operator that does not fit the type of the argument it filters (DPort on a string, Prefix on an int, Mask on a string, ...).',
-    rationale: 'Tetragon checks operators against argument types when it loads a policy: socket operators need sock/skb/sockaddr arguments, numeric operators numbers, FileType files; it refuses the whole policy otherwise. A string operator on a number is accepted but compares bytes that never match.',
+    description:
+      'A matchArgs operator that does not fit the type of the argument it filters (DPort on a string, Prefix on an int, Mask on a string, ...).',
+    rationale:
+      'Tetragon checks operators against argument types when it loads a policy: socket operators need sock/skb/sockaddr arguments, numeric operators numbers, FileType files; it refuses the whole policy otherwise. A string operator on a number is accepted but compares bytes that never match.',
     fixable: false,
     kinds: tracingKinds,
     example: 'args: [{index: 1, type: string}]\nselectors: [{matchArgs: [{index: 1, operator: DPort, values: ["443"]}]}]',
@@ -73,7 +116,8 @@ export const tetragonOperatorType: LintRule = {
           if (!isObj(m) || typeof m['operator'] !== 'string' || typeof m['index'] !== 'number') return;
           const argType = typeOf(m['index']);
           const why = argType === undefined ? undefined : operatorMismatch(m['operator'], argType);
-          if (why) ctx.report([...path, 'selectors', i, 'matchArgs', j, 'operator'], `${why} (argument ${m['index']} of ${hookName(hook)})`);
+          if (why)
+            ctx.report([...path, 'selectors', i, 'matchArgs', j, 'operator'], `${why} (argument ${m['index']} of ${hookName(hook)})`);
         });
       });
     }

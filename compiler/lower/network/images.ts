@@ -59,7 +59,13 @@ export class MapStateCache {
   /** Next rule id: ids are never reused, so a pruned signature cannot alias a live one. */
   nextRuleId = 0;
   /** Per-node ipcache images of the last build, valid while the shared image and its node slots are unchanged. */
-  ipcache?: { src: NetworkIR['ipcache']; baseBlob: Buffer; nodeSlots: { off: number; node: string }[]; key: string; byNode: Map<string, { blob: Buffer; digest: string; draft?: ImageDraft }> };
+  ipcache?: {
+    src: NetworkIR['ipcache'];
+    baseBlob: Buffer;
+    nodeSlots: { off: number; node: string }[];
+    key: string;
+    byNode: Map<string, { blob: Buffer; digest: string; draft?: ImageDraft }>;
+  };
   /**
    * Each endpoint's policy-map draft of the last build, frozen. An endpoint whose image is unchanged
    * hands over the very same draft, so the bundle assembler reuses whole nodes (their images and
@@ -89,7 +95,8 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(b) || Object.getPrototypeOf(a) !== Object.prototype || Object.getPrototypeOf(b) !== Object.prototype) return false;
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!Object.hasOwn(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  for (const k of ka)
+    if (!Object.hasOwn(b, k) || !jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   return true;
 }
 
@@ -217,7 +224,11 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
       const ids = cached.l7Sets.map((r) => l7.intern(r));
       const mapping = ids.join(',');
       if (!cached.encoded || cached.encoded.mapping !== mapping) {
-        const entries = ids.every((id, i) => id === i + 1) ? cached.entries : cached.entries.map((e) => (e.value.proxyPort ? { key: e.key, value: { ...e.value, proxyPort: ids[e.value.proxyPort - 1]! } } : e));
+        const entries = ids.every((id, i) => id === i + 1)
+          ? cached.entries
+          : cached.entries.map((e) =>
+              e.value.proxyPort ? { key: e.key, value: { ...e.value, proxyPort: ids[e.value.proxyPort - 1]! } } : e,
+            );
         cached.encoded = { mapping, entries, ...encode(entries) };
       }
       st = { entries: cached.encoded.entries, blob: cached.encoded.blob, digest: cached.encoded.digest };
@@ -231,12 +242,36 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
       const o = ir.origins[(top[0]?.[0] ?? 1) - 1];
       const names = top.map(([c, n]) => `${ir.origins[c - 1]?.policy ?? 'default'} (${n} entries)`).join(', ');
       diagnostics.push(
-        diagnostic('lower/policy-map-capacity', 'error', `endpoint ${ep.key} needs ${st.entries.length} policy map entries, over the capacity of ${max}; largest contributors: ${names}. Narrow their selectors or port ranges, or raise --policy-map-size`, o ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column } : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }),
+        diagnostic(
+          'lower/policy-map-capacity',
+          'error',
+          `endpoint ${ep.key} needs ${st.entries.length} policy map entries, over the capacity of ${max}; largest contributors: ${names}. Narrow their selectors or port ranges, or raise --policy-map-size`,
+          o
+            ? { file: o.file, line: o.line, column: o.column, endLine: o.line, endColumn: o.column }
+            : { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 },
+        ),
       );
     }
     let draft = prevDrafts[epIndex];
-    if (!draft || draft.blob !== st.blob || draft.digest !== st.digest || draft.image.endpoint !== ep.key || draft.image.endpointId !== ep.endpointId || draft.image.maxEntries !== max) {
-      const image = Object.freeze({ name: 'policy', keyType: 'weir_policy_key', valueType: 'weir_policy_value', type: 'lpm_trie', keySize: pk, valueSize: pv, maxEntries: max, endpoint: ep.key, endpointId: ep.endpointId } as const);
+    if (
+      !draft ||
+      draft.blob !== st.blob ||
+      draft.digest !== st.digest ||
+      draft.image.endpoint !== ep.key ||
+      draft.image.endpointId !== ep.endpointId ||
+      draft.image.maxEntries !== max
+    ) {
+      const image = Object.freeze({
+        name: 'policy',
+        keyType: 'weir_policy_key',
+        valueType: 'weir_policy_value',
+        type: 'lpm_trie',
+        keySize: pk,
+        valueSize: pv,
+        maxEntries: max,
+        endpoint: ep.key,
+        endpointId: ep.endpointId,
+      } as const);
       draft = Object.freeze({ image, records: [], blob: st.blob, digest: st.digest });
     }
     drafts.push(draft);
@@ -245,10 +280,17 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
     else perNode.set(ep.node, [draft]);
     if (tableSame) {
       const row = prevTable![epIndex]!;
-      tableSame = row.endpoint === ep.key && row.endpointId === ep.endpointId && row.identity === ep.identity && row.flags === flags && row.node === ep.node && sameStrings(row.ips, ep.ips);
+      tableSame =
+        row.endpoint === ep.key &&
+        row.endpointId === ep.endpointId &&
+        row.identity === ep.identity &&
+        row.flags === flags &&
+        row.node === ep.node &&
+        sameStrings(row.ips, ep.ips);
       if (!tableSame) for (let j = 0; j < epIndex; j++) endpointTable.push(prevTable![j]!);
     }
-    if (!tableSame) endpointTable.push({ endpoint: ep.key, endpointId: ep.endpointId, identity: ep.identity, flags, ips: ep.ips, node: ep.node });
+    if (!tableSame)
+      endpointTable.push({ endpoint: ep.key, endpointId: ep.endpointId, identity: ep.identity, flags, ips: ep.ips, node: ep.node });
   }
   const endpointsValue = tableSame ? prevTable! : freezeEndpointTable(endpointTable);
   cache.endpointTable = endpointsValue;
@@ -261,7 +303,14 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
 
   const nodes = [...new Set([...ir.nodes, ...ir.endpoints.map((e) => e.node)])].sort();
   if (ir.ipcache.length > WEIR_IPCACHE_MAX_ENTRIES)
-    diagnostics.push(diagnostic('lower/ipcache-capacity', 'error', `the ipcache needs ${ir.ipcache.length} entries, over its capacity of ${WEIR_IPCACHE_MAX_ENTRIES}`, { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 }));
+    diagnostics.push(
+      diagnostic(
+        'lower/ipcache-capacity',
+        'error',
+        `the ipcache needs ${ir.ipcache.length} entries, over its capacity of ${WEIR_IPCACHE_MAX_ENTRIES}`,
+        { file: '<inventory>', line: 1, column: 1, endLine: 1, endColumn: 1 },
+      ),
+    );
   // Every node's ipcache has the same keys; only node addresses differ in value (host here,
   // remote-node elsewhere). Sort once, then patch the values per node.
   const ks = netLayouts.weir_ipcache_key.size;
@@ -299,13 +348,25 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
       // Buffer.from(buffer) copies element by element; allocUnsafe + copy is a memcpy.
       const blob = Buffer.allocUnsafe(baseBlob.length);
       baseBlob.copy(blob, 0);
-      for (const slot of nodeSlots) writeIpcacheValue(blob, slot.off, { identity: slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'], flags: 0 });
+      for (const slot of nodeSlots)
+        writeIpcacheValue(blob, slot.off, {
+          identity: slot.node === node ? reservedIdentities.host : reservedIdentities['remote-node'],
+          flags: 0,
+        });
       prefixHash ??= createHash('sha256').update(baseBlob.subarray(0, first));
       img = { blob, digest: prefixHash.copy().update(blob.subarray(first)).digest('hex') };
       ipImages.set(node, img);
     }
     img.draft ??= Object.freeze({
-      image: Object.freeze({ name: 'ipcache', keyType: 'weir_ipcache_key', valueType: 'weir_ipcache_value', type: 'lpm_trie', keySize: ks, valueSize: vs, maxEntries: WEIR_IPCACHE_MAX_ENTRIES } as const),
+      image: Object.freeze({
+        name: 'ipcache',
+        keyType: 'weir_ipcache_key',
+        valueType: 'weir_ipcache_value',
+        type: 'lpm_trie',
+        keySize: ks,
+        valueSize: vs,
+        maxEntries: WEIR_IPCACHE_MAX_ENTRIES,
+      } as const),
       records: [],
       blob: img.blob,
       digest: img.digest,
@@ -321,7 +382,14 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
     { name: 'endpoints', value: endpointsValue },
     { name: 'identities', value: identitiesTable(ir, cache) },
     { name: 'fqdn_selectors', value: stableTable(cache, 'fqdn_selectors', ir.fqdnSelectors) },
-    { name: 'l7_rules', value: stableTable(cache, 'l7_rules', l7.sets.map((s) => ({ id: s.id, ...s.rules }))) },
+    {
+      name: 'l7_rules',
+      value: stableTable(
+        cache,
+        'l7_rules',
+        l7.sets.map((s) => ({ id: s.id, ...s.rules })),
+      ),
+    },
   ];
   return { output: { nodes: perNode, tables }, diagnostics, mapStates, l7, endpointTable: endpointsValue as EndpointTableEntry[] };
 }
@@ -345,6 +413,10 @@ function freezeEndpointTable(rows: EndpointTableEntry[]): readonly Readonly<Endp
 
 /** The identities table; unchanged between incremental builds of one inventory, so it is reused and frozen. */
 function identitiesTable(ir: NetworkIR, cache: MapStateCache): readonly unknown[] {
-  if (cache.identities?.src !== ir.identities) cache.identities = { src: ir.identities, value: Object.freeze(ir.identities.map((i) => ({ identity: i.id, kind: i.kind, labels: i.labels }))) };
+  if (cache.identities?.src !== ir.identities)
+    cache.identities = {
+      src: ir.identities,
+      value: Object.freeze(ir.identities.map((i) => ({ identity: i.id, kind: i.kind, labels: i.labels }))),
+    };
   return cache.identities.value;
 }

@@ -112,26 +112,62 @@ function combine(rs: readonly AnyRule[], specific: boolean, l7: L7Registry, mode
   const value = (x: Simple, tierAllow: number, tierRedirect: number, flags: number, cookie: number): PolicyValue =>
     x.kind === 'allow'
       ? { verdict: WEIR_VERDICT_ALLOW, auth: x.auth, flags, proxyPort: 0, precedence: tierAllow + b, cookie }
-      : { verdict: WEIR_VERDICT_REDIRECT, auth: x.auth, flags, proxyPort: l7.intern(redirectRules(x.rules)), precedence: tierRedirect + b, cookie };
+      : {
+          verdict: WEIR_VERDICT_REDIRECT,
+          auth: x.auth,
+          flags,
+          proxyPort: l7.intern(redirectRules(x.rules)),
+          precedence: tierRedirect + b,
+          cookie,
+        };
   if (mode.auditMode) {
     const c = simple(real);
     if (!c) return undefined;
-    if (c.kind === 'deny') return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.deny + b, cookie: c.cookie };
+    if (c.kind === 'deny')
+      return {
+        verdict: WEIR_VERDICT_DENY,
+        auth: 0,
+        flags: WEIR_FLAG_AUDIT,
+        proxyPort: 0,
+        precedence: PRECEDENCE.deny + b,
+        cookie: c.cookie,
+      };
     return value(c, PRECEDENCE.allow, PRECEDENCE.redirect, 0, c.cookie);
   }
   const e = simple(real.filter((r) => !r.audit));
   const a = simple(real);
-  if (e?.kind === 'deny') return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: 0, proxyPort: 0, precedence: PRECEDENCE.deny + b, cookie: e.cookie };
-  if (e) return a?.kind === 'deny' ? value(e, PRECEDENCE.allow, PRECEDENCE.redirect, WEIR_FLAG_AUDIT, a.cookie) : value(e, PRECEDENCE.allow, PRECEDENCE.redirect, 0, e.cookie);
+  if (e?.kind === 'deny')
+    return { verdict: WEIR_VERDICT_DENY, auth: 0, flags: 0, proxyPort: 0, precedence: PRECEDENCE.deny + b, cookie: e.cookie };
+  if (e)
+    return a?.kind === 'deny'
+      ? value(e, PRECEDENCE.allow, PRECEDENCE.redirect, WEIR_FLAG_AUDIT, a.cookie)
+      : value(e, PRECEDENCE.allow, PRECEDENCE.redirect, 0, e.cookie);
   if (mode.enforcedByEnforcing) return undefined;
-  if (a?.kind === 'deny') return { verdict: WEIR_VERDICT_ALLOW, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.auditAllow + b, cookie: a.cookie };
+  if (a?.kind === 'deny')
+    return {
+      verdict: WEIR_VERDICT_ALLOW,
+      auth: 0,
+      flags: WEIR_FLAG_AUDIT,
+      proxyPort: 0,
+      precedence: PRECEDENCE.auditAllow + b,
+      cookie: a.cookie,
+    };
   if (a) return value(a, PRECEDENCE.auditAllow, PRECEDENCE.auditRedirect, 0, a.cookie);
-  if (pseudo) return { verdict: WEIR_VERDICT_ALLOW, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.auditDefault, cookie: 0 };
+  if (pseudo)
+    return { verdict: WEIR_VERDICT_ALLOW, auth: 0, flags: WEIR_FLAG_AUDIT, proxyPort: 0, precedence: PRECEDENCE.auditDefault, cookie: 0 };
   return undefined;
 }
 
 const sameValue = (a: PolicyValue | undefined, b: PolicyValue | undefined) =>
-  a === b || (!!a && !!b && a.verdict === b.verdict && a.auth === b.auth && a.flags === b.flags && a.proxyPort === b.proxyPort && a.precedence === b.precedence && a.cookie === b.cookie);
+  a === b ||
+  (!!a &&
+    !!b &&
+    a.verdict === b.verdict &&
+    a.auth === b.auth &&
+    a.flags === b.flags &&
+    a.proxyPort === b.proxyPort &&
+    a.precedence === b.precedence &&
+    a.cookie === b.cookie);
 
 /** Splits [lo, hi] into aligned power-of-two blocks: (port, prefix bits of the 16-bit port). */
 export function portBlocks(lo: number, hi: number): { port: number; bits: number }[] {
@@ -150,7 +186,16 @@ const ruleCovers = (r: AnyRule, proto: number, port: number) =>
   isAuditDefault(r) || !r.ports || r.ports.some((p) => p.protocol === proto && p.lo <= port && port <= p.hi);
 
 /** Entries for one key identity in one direction. `cover` decides where entries exist; `value` rules decide what they say. */
-function entriesFor(identity: number, direction: number, cover: readonly AnyRule[], value: readonly AnyRule[], specific: boolean, l7: L7Registry, mode: DirectionMode, out: MapEntry[]): void {
+function entriesFor(
+  identity: number,
+  direction: number,
+  cover: readonly AnyRule[],
+  value: readonly AnyRule[],
+  specific: boolean,
+  l7: L7Registry,
+  mode: DirectionMode,
+  out: MapEntry[],
+): void {
   const hasL3 = cover.some((r) => isAuditDefault(r) || !r.ports);
   let v3: PolicyValue | undefined;
   if (hasL3) {
@@ -166,7 +211,8 @@ function entriesFor(identity: number, direction: number, cover: readonly AnyRule
   for (const r of value) if (!isAuditDefault(r)) for (const p of r.ports ?? []) protos.add(p.protocol);
   for (const proto of [...protos].sort((a, b) => a - b)) {
     const bounds = new Set<number>([0, 65536]);
-    for (const r of value) if (!isAuditDefault(r)) for (const p of r.ports ?? []) if (p.protocol === proto) bounds.add(p.lo), bounds.add(p.hi + 1);
+    for (const r of value)
+      if (!isAuditDefault(r)) for (const p of r.ports ?? []) if (p.protocol === proto) bounds.add(p.lo), bounds.add(p.hi + 1);
     const b = [...bounds].sort((x, y) => x - y);
     const segs: { lo: number; hi: number; v: PolicyValue }[] = [];
     for (let i = 0; i + 1 < b.length; i++) {
@@ -184,7 +230,11 @@ function entriesFor(identity: number, direction: number, cover: readonly AnyRule
       else segs.push({ lo: a, hi: b[i + 1]! - 1, v });
     }
     for (const s of segs)
-      for (const blk of portBlocks(s.lo, s.hi)) out.push({ key: { prefixlen: WEIR_POLICY_PREFIX_PROTO + blk.bits, identity, direction, protocol: proto, port: blk.port }, value: s.v });
+      for (const blk of portBlocks(s.lo, s.hi))
+        out.push({
+          key: { prefixlen: WEIR_POLICY_PREFIX_PROTO + blk.bits, identity, direction, protocol: proto, port: blk.port },
+          value: s.v,
+        });
   }
 }
 

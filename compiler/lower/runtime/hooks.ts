@@ -70,16 +70,27 @@ export function syscallName(call: string): string | undefined {
 /** Why the node has no sys_enter tracepoint for a table syscall, or undefined when it has one. */
 function missingTracepoint(name: string, caps: NodeCapabilities): string | undefined {
   const tp = syscallTracepoint(name);
-  if (unimplementedSyscalls.has(name)) return `${name} is not implemented on x86_64 (sys_ni_syscall): no kernel has a syscalls/sys_enter_${tp} tracepoint`;
-  if (caps.syscalls && !caps.syscalls.includes(tp)) return `the node has no syscalls/sys_enter_${tp} tracepoint${tp !== name ? ` (the kernel's name for ${name})` : ''}`;
+  if (unimplementedSyscalls.has(name))
+    return `${name} is not implemented on x86_64 (sys_ni_syscall): no kernel has a syscalls/sys_enter_${tp} tracepoint`;
+  if (caps.syscalls && !caps.syscalls.includes(tp))
+    return `the node has no syscalls/sys_enter_${tp} tracepoint${tp !== name ? ` (the kernel's name for ${name})` : ''}`;
   return undefined;
 }
 
 const argTypes: Record<string, number> = {
-  int: K.ARG.int, int32: K.ARG.int, sint32: K.ARG.int,
-  uint32: K.ARG.uint32, u32: K.ARG.uint32,
-  int64: K.ARG.int64, long: K.ARG.int64, syscall64: K.ARG.int64, s64: K.ARG.int64,
-  uint64: K.ARG.uint64, u64: K.ARG.uint64, size_t: K.ARG.uint64, ulong: K.ARG.uint64,
+  int: K.ARG.int,
+  int32: K.ARG.int,
+  sint32: K.ARG.int,
+  uint32: K.ARG.uint32,
+  u32: K.ARG.uint32,
+  int64: K.ARG.int64,
+  long: K.ARG.int64,
+  syscall64: K.ARG.int64,
+  s64: K.ARG.int64,
+  uint64: K.ARG.uint64,
+  u64: K.ARG.uint64,
+  size_t: K.ARG.uint64,
+  ulong: K.ARG.uint64,
   string: K.ARG.string,
 };
 
@@ -92,19 +103,49 @@ export interface LowerOptions {
   confine?: boolean;
 }
 
-export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities, opts: LowerOptions = {}): { lowered: LoweredRuntimeNode; diagnostics: Diagnostic[] } {
-  const out: LoweredRuntimeNode = { node, hooks: [], policies: [], strSets: new Map(), prefixSets: new Map(), postfixSets: new Map(), numSets: new Map(), attach: [], table: [] };
+export function lowerRuntime(
+  ir: RuntimeIR,
+  node: string,
+  caps: NodeCapabilities,
+  opts: LowerOptions = {},
+): { lowered: LoweredRuntimeNode; diagnostics: Diagnostic[] } {
+  const out: LoweredRuntimeNode = {
+    node,
+    hooks: [],
+    policies: [],
+    strSets: new Map(),
+    prefixSets: new Map(),
+    postfixSets: new Map(),
+    numSets: new Map(),
+    attach: [],
+    table: [],
+  };
   const diagnostics: Diagnostic[] = [];
   let nextSet = 1;
   const perSyscall = new Map<number, number>();
   const attach = new Set<string>();
-  const sorted = [...ir.policies].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : (a.namespace ?? '').localeCompare(b.namespace ?? '')));
+  const sorted = [...ir.policies].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : (a.namespace ?? '').localeCompare(b.namespace ?? ''),
+  );
   for (const policy of sorted) {
     const errs: Diagnostic[] = [];
     const warns: Diagnostic[] = [];
     const err = (span: Span, message: string, rule = 'runtime/node-capability') =>
-      errs.push(diagnostic(rule, 'error', `node ${node}: ${message}`, span, policy.provenance.commit === undefined ? {} : { commit: policy.provenance.commit }));
-    if (policy.enforcers) err(policy.enforcers, 'spec.enforcers needs Tetragon\'s enforcer program (fmod_ret or bpf_override_return on syscall entry); weir enforces with Sigkill/Signal from its syscall handler instead: use matchActions Sigkill', 'runtime/unsupported-hook');
+      errs.push(
+        diagnostic(
+          rule,
+          'error',
+          `node ${node}: ${message}`,
+          span,
+          policy.provenance.commit === undefined ? {} : { commit: policy.provenance.commit },
+        ),
+      );
+    if (policy.enforcers)
+      err(
+        policy.enforcers,
+        "spec.enforcers needs Tetragon's enforcer program (fmod_ret or bpf_override_return on syscall entry); weir enforces with Sigkill/Signal from its syscall handler instead: use matchActions Sigkill",
+        'runtime/unsupported-hook',
+      );
     const policyId = out.policies.length;
     const pending: { hook: KHook; attach: string; entry: HookTableEntry }[] = [];
     const pendingSets: { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }[] = [];
@@ -120,26 +161,46 @@ export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities
       const target = lowerTarget(hook, caps, (span, m, rule) => err(span, m, rule));
       if (!target) continue;
       for (const u of hook.unsupported)
-        err(u.span, u.key === 'return' || u.key === 'returnArg' || u.key === 'returnArgAction'
-          ? `${u.key}: return probes are not lowered; weir hooks syscall entry (${target.attach}) only`
-          : `${u.key} is not supported by weir's syscall handler`, 'runtime/unsupported-hook');
+        err(
+          u.span,
+          u.key === 'return' || u.key === 'returnArg' || u.key === 'returnArgAction'
+            ? `${u.key}: return probes are not lowered; weir hooks syscall entry (${target.attach}) only`
+            : `${u.key} is not supported by weir's syscall handler`,
+          'runtime/unsupported-hook',
+        );
       const args: KHook['args'] = [];
       for (const a of hook.args) {
         const t = argTypes[a.type];
         if (t === undefined) {
-          err(a.span, `argument type ${a.type} is not read by weir's syscall handler (it reads int, uint32, int64, uint64, size_t, string); ${a.type === 'fd' || a.type === 'file' || a.type === 'path' ? 'resolving fds and kernel file structs needs kprobes on kernel functions' : 'use one of those'}`, 'runtime/unsupported-arg-type');
+          err(
+            a.span,
+            `argument type ${a.type} is not read by weir's syscall handler (it reads int, uint32, int64, uint64, size_t, string); ${a.type === 'fd' || a.type === 'file' || a.type === 'path' ? 'resolving fds and kernel file structs needs kprobes on kernel functions' : 'use one of those'}`,
+            'runtime/unsupported-arg-type',
+          );
           continue;
         }
         const src = target.argSrc(a.index);
         if (src === undefined) {
-          err(a.span, `argument index ${a.index} is not a syscall argument of ${target.attach} (${target.indexHelp})`, 'runtime/arg-index-range');
+          err(
+            a.span,
+            `argument index ${a.index} is not a syscall argument of ${target.attach} (${target.indexHelp})`,
+            'runtime/arg-index-range',
+          );
           continue;
         }
         args.push({ src, type: t });
       }
       const selectors: KSelector[] = [];
       for (const s of hook.selectors) {
-        const ks = lowerSelector(s, hook, target.attach, caps, newSet, (span, m, rule) => err(span, m, rule), (span, m, rule) => warns.push(diagnostic(rule, 'warning', `node ${node}: ${m}`, span)));
+        const ks = lowerSelector(
+          s,
+          hook,
+          target.attach,
+          caps,
+          newSet,
+          (span, m, rule) => err(span, m, rule),
+          (span, m, rule) => warns.push(diagnostic(rule, 'warning', `node ${node}: ${m}`, span)),
+        );
         if (ks) selectors.push(ks);
       }
       const hookId = out.table.length + pending.length;
@@ -180,13 +241,21 @@ export function lowerRuntime(ir: RuntimeIR, node: string, caps: NodeCapabilities
         ...(policy.podSelector === undefined ? {} : { podSelector: policy.podSelector }),
       });
     for (const s of pendingSets) {
-      const m = s.kind === 'str' ? out.strSets : s.kind === 'prefix' ? out.prefixSets : s.kind === 'postfix' ? out.postfixSets : out.numSets;
+      const m =
+        s.kind === 'str' ? out.strSets : s.kind === 'prefix' ? out.prefixSets : s.kind === 'postfix' ? out.postfixSets : out.numSets;
       (m as Map<number, (string | bigint)[]>).set(s.id, s.values);
     }
     for (const p of pending) {
       const n = perSyscall.get(p.hook.syscallNr) ?? 0;
       if (n >= limits.hooksPerSyscall) {
-        diagnostics.push(diagnostic('runtime/too-many-hooks', 'error', `node ${node}: more than ${limits.hooksPerSyscall} hooks on ${p.attach} across all policies; merge policies`, policy.span));
+        diagnostics.push(
+          diagnostic(
+            'runtime/too-many-hooks',
+            'error',
+            `node ${node}: more than ${limits.hooksPerSyscall} hooks on ${p.attach} across all policies; merge policies`,
+            policy.span,
+          ),
+        );
         continue;
       }
       perSyscall.set(p.hook.syscallNr, n + 1);
@@ -219,7 +288,11 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
   };
   if (hook.kind === 'kprobe') {
     if (compatPrefix.test(hook.call)) {
-      err(hook.span, `${hook.call} is a 32-bit compat syscall entry; the syscalls/sys_enter_* tracepoints weir uses report the native 64-bit table only`, 'runtime/unsupported-hook');
+      err(
+        hook.span,
+        `${hook.call} is a 32-bit compat syscall entry; the syscalls/sys_enter_* tracepoints weir uses report the native 64-bit table only`,
+        'runtime/unsupported-hook',
+      );
       return undefined;
     }
     const name = syscallName(hook.call);
@@ -229,7 +302,11 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
         return undefined;
       }
       if (!hook.syscall) {
-        err(hook.span, `${hook.call} is a syscall: set \`syscall: true\` so that its arguments are read from the syscall's registers`, 'runtime/syscall-flag');
+        err(
+          hook.span,
+          `${hook.call} is a syscall: set \`syscall: true\` so that its arguments are read from the syscall's registers`,
+          'runtime/syscall-flag',
+        );
         return undefined;
       }
       // weir always hooks syscalls at the sys_enter tracepoint: it exists on every node with tracepoints, and
@@ -243,9 +320,13 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
       if (!tracepointNeeded(attach)) return undefined;
       return { nr: syscallNumbers[name]!, attach, argSrc: (i) => (i <= 5 ? i : undefined), indexHelp: 'indexes 0 to 5' };
     }
-    err(hook.span, caps.kprobeAttach
-      ? `kprobe on kernel function ${hook.call}: weir's runtime programs hook syscalls (syscall: true) and syscall tracepoints only`
-      : `kprobe on kernel function ${hook.call} needs kprobe attach, which this node lacks (kprobe programs ${caps.kprobes ? 'load but cannot attach' : 'do not load'}); hook the syscall instead (syscall: true) where one fits`, caps.kprobeAttach ? 'runtime/unsupported-hook' : 'runtime/node-capability');
+    err(
+      hook.span,
+      caps.kprobeAttach
+        ? `kprobe on kernel function ${hook.call}: weir's runtime programs hook syscalls (syscall: true) and syscall tracepoints only`
+        : `kprobe on kernel function ${hook.call} needs kprobe attach, which this node lacks (kprobe programs ${caps.kprobes ? 'load but cannot attach' : 'do not load'}); hook the syscall instead (syscall: true) where one fits`,
+      caps.kprobeAttach ? 'runtime/unsupported-hook' : 'runtime/node-capability',
+    );
     return undefined;
   }
   if (hook.kind === 'tracepoint') {
@@ -257,7 +338,11 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
         return undefined;
       }
       if (syscallTracepoint(name) !== event) {
-        err(hook.span, `${hook.call}: the kernel's tracepoint for ${name} is syscalls/sys_enter_${syscallTracepoint(name)}`, 'runtime/unknown-hook');
+        err(
+          hook.span,
+          `${hook.call}: the kernel's tracepoint for ${name} is syscalls/sys_enter_${syscallTracepoint(name)}`,
+          'runtime/unknown-hook',
+        );
         return undefined;
       }
       const missing = missingTracepoint(name, caps);
@@ -268,23 +353,49 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
       const nr = syscallNumbers[name]!;
       if (!tracepointNeeded(hook.call)) return undefined;
       // Format fields: 0-3 common, 4 __syscall_nr, 5.. the syscall's arguments.
-      return { nr, attach: hook.call, argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : i >= 5 && i <= 10 ? i - 5 : undefined), indexHelp: 'field 4 is __syscall_nr, fields 5 to 10 the arguments' };
+      return {
+        nr,
+        attach: hook.call,
+        argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : i >= 5 && i <= 10 ? i - 5 : undefined),
+        indexHelp: 'field 4 is __syscall_nr, fields 5 to 10 the arguments',
+      };
     }
     if (hook.subsystem === 'raw_syscalls' && hook.event === 'sys_enter') {
       if (!caps.rawSyscalls) {
         err(hook.span, 'raw_syscalls/sys_enter cannot be attached on this node');
         return undefined;
       }
-      return { nr: K.NR_ANY, attach: hook.call, argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : undefined), indexHelp: 'field 4 is the syscall id; field 5 (args array) is not read' };
+      return {
+        nr: K.NR_ANY,
+        attach: hook.call,
+        argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : undefined),
+        indexHelp: 'field 4 is the syscall id; field 5 (args array) is not read',
+      };
     }
-    err(hook.span, `tracepoint ${hook.call}: weir's handler reads syscalls/sys_enter_* and raw_syscalls/sys_enter layouts only`, 'runtime/unsupported-hook');
+    err(
+      hook.span,
+      `tracepoint ${hook.call}: weir's handler reads syscalls/sys_enter_* and raw_syscalls/sys_enter layouts only`,
+      'runtime/unsupported-hook',
+    );
     return undefined;
   }
   if (hook.kind === 'lsm') {
-    err(hook.span, caps.lsm ? `LSM hook ${hook.call}: weir has no BPF LSM program yet` : `LSM hook ${hook.call} needs BPF LSM, which this node lacks (lsm programs are refused; missing: ${describeMissing(caps)})`, caps.lsm ? 'runtime/unsupported-hook' : 'runtime/node-capability');
+    err(
+      hook.span,
+      caps.lsm
+        ? `LSM hook ${hook.call}: weir has no BPF LSM program yet`
+        : `LSM hook ${hook.call} needs BPF LSM, which this node lacks (lsm programs are refused; missing: ${describeMissing(caps)})`,
+      caps.lsm ? 'runtime/unsupported-hook' : 'runtime/node-capability',
+    );
     return undefined;
   }
-  err(hook.span, caps.uprobes ? `${hook.kind} ${hook.call}: weir has no uprobe program yet` : `${hook.kind} ${hook.call} needs uprobes, which this node lacks`, caps.uprobes ? 'runtime/unsupported-hook' : 'runtime/node-capability');
+  err(
+    hook.span,
+    caps.uprobes
+      ? `${hook.kind} ${hook.call}: weir has no uprobe program yet`
+      : `${hook.kind} ${hook.call} needs uprobes, which this node lacks`,
+    caps.uprobes ? 'runtime/unsupported-hook' : 'runtime/node-capability',
+  );
   return undefined;
 }
 
@@ -293,7 +404,11 @@ function parseNumber(s: string): bigint | undefined {
   if (!/^-?(0x[0-9a-fA-F]+|0o?[0-7]+|\d+)$/.test(t)) return undefined;
   const neg = t.startsWith('-');
   const body = neg ? t.slice(1) : t;
-  const v = body.startsWith('0x') ? BigInt(body) : body.length > 1 && body.startsWith('0') ? BigInt('0o' + body.replace(/^0o?/, '')) : BigInt(body);
+  const v = body.startsWith('0x')
+    ? BigInt(body)
+    : body.length > 1 && body.startsWith('0')
+      ? BigInt('0o' + body.replace(/^0o?/, ''))
+      : BigInt(body);
   return BigInt.asUintN(64, neg ? -v : v);
 }
 
@@ -307,7 +422,8 @@ function lowerSelector(
   warn: (span: Span, m: string, rule: string) => void,
 ): KSelector | undefined {
   const ks: KSelector = { args: [], pids: [], ns: [], actions: [] };
-  for (const u of s.unsupported) err(u.span, `${u.key} is not evaluated by weir's syscall handler (it hooks syscall entry only)`, 'runtime/unsupported-selector');
+  for (const u of s.unsupported)
+    err(u.span, `${u.key} is not evaluated by weir's syscall handler (it hooks syscall entry only)`, 'runtime/unsupported-selector');
   for (const m of s.matchArgs) {
     const pos = hook.args.findIndex((a) => a.index === m.index);
     const type = argTypes[hook.args[pos]?.type ?? ''];
@@ -318,34 +434,61 @@ function lowerSelector(
   const b = s.matchBinaries[0];
   if (b) {
     const kind = b.operator.includes('Prefix') ? 'prefix' : b.operator.includes('Postfix') ? 'postfix' : 'str';
-    const op = { In: K.OP.Equal, NotIn: K.OP.NotEqual, Prefix: K.OP.Prefix, NotPrefix: K.OP.NotPrefix, Postfix: K.OP.Postfix, NotPostfix: K.OP.NotPostfix }[b.operator];
+    const op = {
+      In: K.OP.Equal,
+      NotIn: K.OP.NotEqual,
+      Prefix: K.OP.Prefix,
+      NotPrefix: K.OP.NotPrefix,
+      Postfix: K.OP.Postfix,
+      NotPostfix: K.OP.NotPostfix,
+    }[b.operator];
     ks.bin = { op, setId: newSet(kind, b.values), ...(b.followChildren ? { followChildren: true } : {}) };
   }
   for (const p of s.matchPIDs) {
     if (p.followForks && p.isNamespacePID)
       // Tetragon's own examples set both; the handler compares the calling process's namespace pid itself.
-      warn(p.span, 'matchPIDs followForks with isNamespacePID: weir compares the namespace pid of the calling process itself (its table does not keep ancestors\' namespace pids); for the common NotIn [0, 1] filters this is the same', 'runtime/follow-forks-namespace');
-    ks.pids.push({ flags: (p.operator === 'NotIn' ? K.PID.notIn : 0) | (p.isNamespacePID ? K.PID.namespacePid : 0) | (p.followForks ? K.PID.followForks : 0), vals: p.values });
+      warn(
+        p.span,
+        "matchPIDs followForks with isNamespacePID: weir compares the namespace pid of the calling process itself (its table does not keep ancestors' namespace pids); for the common NotIn [0, 1] filters this is the same",
+        'runtime/follow-forks-namespace',
+      );
+    ks.pids.push({
+      flags:
+        (p.operator === 'NotIn' ? K.PID.notIn : 0) | (p.isNamespacePID ? K.PID.namespacePid : 0) | (p.followForks ? K.PID.followForks : 0),
+      vals: p.values,
+    });
   }
   for (const n of s.matchNamespaces) {
     const kind = K.NS[n.namespace];
     if (kind === undefined) {
-      err(n.span, `matchNamespaces ${n.namespace} is not read by weir's handler (it reads Uts, Ipc, Mnt, Pid, PidForChildren, Net, Cgroup)`, 'runtime/unsupported-selector');
+      err(
+        n.span,
+        `matchNamespaces ${n.namespace} is not read by weir's handler (it reads Uts, Ipc, Mnt, Pid, PidForChildren, Net, Cgroup)`,
+        'runtime/unsupported-selector',
+      );
       continue;
     }
     const host = n.values.includes('host_ns');
-    ks.ns.push({ kind, flags: (n.operator === 'NotIn' ? K.NS_FLAG.notIn : 0) | (host ? K.NS_FLAG.hostNs : 0), vals: n.values.filter((v): v is number => v !== 'host_ns') });
+    ks.ns.push({
+      kind,
+      flags: (n.operator === 'NotIn' ? K.NS_FLAG.notIn : 0) | (host ? K.NS_FLAG.hostNs : 0),
+      vals: n.values.filter((v): v is number => v !== 'host_ns'),
+    });
   }
   const c = s.matchCapabilities[0];
   if (c) {
-    if (c.isNamespaceCapability) err(c.span, 'isNamespaceCapability is not evaluated by weir\'s handler', 'runtime/unsupported-selector');
+    if (c.isNamespaceCapability) err(c.span, "isNamespaceCapability is not evaluated by weir's handler", 'runtime/unsupported-selector');
     let mask = 0n;
     for (const v of c.values) mask |= 1n << BigInt(v);
     ks.cap = { kind: K.CAP[c.type], notIn: c.operator === 'NotIn', mask };
   }
   for (const a of s.matchActions) {
     if (a.action === 'Override') {
-      err(a.span, `Override cannot be lowered: ${hook.call} is hooked at ${attach}, and a tracepoint cannot change a syscall's return value${caps.override ? '' : '; the node also lacks bpf_override_return (no kprobe attach)'}. Use Sigkill, or run on a node with kprobe override and an override-capable kprobe`, 'runtime/node-capability');
+      err(
+        a.span,
+        `Override cannot be lowered: ${hook.call} is hooked at ${attach}, and a tracepoint cannot change a syscall's return value${caps.override ? '' : '; the node also lacks bpf_override_return (no kprobe attach)'}. Use Sigkill, or run on a node with kprobe override and an override-capable kprobe`,
+        'runtime/node-capability',
+      );
       continue;
     }
     if ((a.action === 'Sigkill' || a.action === 'Signal') && !caps.sendSignal) {
@@ -357,21 +500,35 @@ function lowerSelector(
   return ks;
 }
 
-function lowerMatchArg(m: MatchArg, pos: number, type: number, newSet: (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]) => number, err: (span: Span, m: string, rule?: string) => void): KMatchArg | undefined {
+function lowerMatchArg(
+  m: MatchArg,
+  pos: number,
+  type: number,
+  newSet: (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]) => number,
+  err: (span: Span, m: string, rule?: string) => void,
+): KMatchArg | undefined {
   const op = K.OP[m.operator];
   if (type === K.ARG.string) {
     const max = m.operator.includes('fix') ? 252 : 255;
     for (let i = 0; i < m.values.length; i++) {
       const v = m.values[i]!;
       if (Buffer.byteLength(v) > max) {
-        err(m.valueSpans[i] ?? m.span, `string value of ${Buffer.byteLength(v)} bytes; ${m.operator} compares at most ${max} bytes (the handler reads 255 bytes of a string, an LPM key holds 252)`, 'runtime/string-too-long');
+        err(
+          m.valueSpans[i] ?? m.span,
+          `string value of ${Buffer.byteLength(v)} bytes; ${m.operator} compares at most ${max} bytes (the handler reads 255 bytes of a string, an LPM key holds 252)`,
+          'runtime/string-too-long',
+        );
         return undefined;
       }
     }
     if (m.operator === 'Equal' || m.operator === 'NotEqual') return { index: pos, op, vals: [], setId: newSet('str', m.values) };
     if (m.operator === 'Prefix' || m.operator === 'NotPrefix') return { index: pos, op, vals: [], setId: newSet('prefix', m.values) };
     if (m.operator === 'Postfix' || m.operator === 'NotPostfix') return { index: pos, op, vals: [], setId: newSet('postfix', m.values) };
-    err(m.span, `operator ${m.operator} compares numbers; argument ${m.index} is a string (use Equal, Prefix or Postfix)`, 'runtime/operator-type');
+    err(
+      m.span,
+      `operator ${m.operator} compares numbers; argument ${m.index} is a string (use Equal, Prefix or Postfix)`,
+      'runtime/operator-type',
+    );
     return undefined;
   }
   if (m.operator.includes('Prefix') || m.operator.includes('Postfix')) {
@@ -393,9 +550,17 @@ function lowerMatchArg(m: MatchArg, pos: number, type: number, newSet: (kind: 's
     }
     // syscall names in InMap lists (type: syscalls) become their numbers.
     const sys = syscallName(raw);
-    const n = parseNumber(raw) ?? (m.operator === 'InMap' || m.operator === 'NotInMap' ? (sys === undefined ? undefined : BigInt(syscallNumbers[sys]!)) : undefined);
+    const n =
+      parseNumber(raw) ??
+      (m.operator === 'InMap' || m.operator === 'NotInMap' ? (sys === undefined ? undefined : BigInt(syscallNumbers[sys]!)) : undefined);
     if (n === undefined) {
-      err(m.valueSpans[i] ?? m.span, compatPrefix.test(raw) ? `${raw} is a 32-bit compat syscall; the x86_64 tracepoints never report it` : `${JSON.stringify(raw)} is not a number (argument ${m.index} is numeric)`, 'runtime/bad-value');
+      err(
+        m.valueSpans[i] ?? m.span,
+        compatPrefix.test(raw)
+          ? `${raw} is a 32-bit compat syscall; the x86_64 tracepoints never report it`
+          : `${JSON.stringify(raw)} is not a number (argument ${m.index} is numeric)`,
+        'runtime/bad-value',
+      );
       return undefined;
     }
     nums.push(n);
@@ -431,4 +596,3 @@ function lowerMatchArg(m: MatchArg, pos: number, type: number, newSet: (kind: 's
       return { index: pos, op, vals: [], setId: newSet('num', nums) };
   }
 }
-

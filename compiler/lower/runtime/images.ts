@@ -14,7 +14,10 @@ export const imageProducer: ImageProducer = {
     const tables: TableDraft[] = [];
     const diagnostics: Diagnostic[] = [];
     if (!ctx.documents.some((d) => d.family === 'runtime')) return { output: { nodes, tables }, diagnostics };
-    const targets = ctx.nodes.map((name) => ({ name, caps: capabilitiesFromLabels(ctx.inventory.nodes.find((n) => n.name === name)?.labels ?? {}).caps }));
+    const targets = ctx.nodes.map((name) => ({
+      name,
+      caps: capabilitiesFromLabels(ctx.inventory.nodes.find((n) => n.name === name)?.labels ?? {}).caps,
+    }));
     const r = compileRuntime(ctx.documents, targets);
     diagnostics.push(...r.diagnostics);
     const hookTables: Record<string, unknown> = {};
@@ -23,11 +26,24 @@ export const imageProducer: ImageProducer = {
       nodes.set(
         n.node,
         n.images.map((img) => ({
-          image: { name: img.name, keyType: img.keyType, valueType: img.valueType, type: img.type, keySize: img.keySize, valueSize: img.valueSize, maxEntries: img.maxEntries },
+          image: {
+            name: img.name,
+            keyType: img.keyType,
+            valueType: img.valueType,
+            type: img.type,
+            keySize: img.keySize,
+            valueSize: img.valueSize,
+            maxEntries: img.maxEntries,
+          },
           records: img.records,
         })),
       );
-      hookTables[n.node] = { attach: n.lowered.attach, policies: n.lowered.policies, hooks: n.lowered.table, ...(n.lowered.scopes ? { scopes: n.lowered.scopes } : {}) };
+      hookTables[n.node] = {
+        attach: n.lowered.attach,
+        policies: n.lowered.policies,
+        hooks: n.lowered.table,
+        ...(n.lowered.scopes ? { scopes: n.lowered.scopes } : {}),
+      };
     }
     tables.push({ name: 'runtime_hooks', value: hookTables });
     return { output: { nodes, tables }, diagnostics };

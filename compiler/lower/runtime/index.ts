@@ -20,7 +20,11 @@ export interface RuntimeCompileResult {
   nodes: RuntimeNodeResult[];
 }
 
-export function compileRuntime(documents: readonly PolicyDocument[], nodes: readonly { name: string; caps: NodeCapabilities }[], opts: LowerOptions = {}): RuntimeCompileResult {
+export function compileRuntime(
+  documents: readonly PolicyDocument[],
+  nodes: readonly { name: string; caps: NodeCapabilities }[],
+  opts: LowerOptions = {},
+): RuntimeCompileResult {
   const { ir, diagnostics } = buildRuntimeIR(documents);
   const results = nodes.map(({ name, caps }) => {
     const { lowered, diagnostics: d } = lowerRuntime(ir, name, caps, opts);

@@ -45,7 +45,12 @@ function nsOf(name: string): string {
 
 const maxNodes = 160;
 
-interface Layout { nodes: { name: string; x: number; y: number; angle: number }[]; width: number; height: number; dropped: number }
+interface Layout {
+  nodes: { name: string; x: number; y: number; angle: number }[];
+  width: number;
+  height: number;
+  dropped: number;
+}
 
 /** Nodes on a circle, grouped by namespace (external peers last), so clusters read as arcs. */
 function layout(edges: readonly ReportEdge[]): Layout {
@@ -81,9 +86,14 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
   const cx = l.width / 2;
   const cy = l.height / 2;
   const out: string[] = [];
-  out.push(`<svg id="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${l.width.toFixed(0)} ${l.height.toFixed(0)}" role="img" aria-label="service graph before and after">`);
+  out.push(
+    `<svg id="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${l.width.toFixed(0)} ${l.height.toFixed(0)}" role="img" aria-label="service graph before and after">`,
+  );
   out.push('<defs>');
-  for (const [s, col] of Object.entries(edgeColor)) out.push(`<marker id="arrow-${s}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${col}"/></marker>`);
+  for (const [s, col] of Object.entries(edgeColor))
+    out.push(
+      `<marker id="arrow-${s}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="${col}"/></marker>`,
+    );
   out.push('</defs>');
   // Unchanged edges first so changes are drawn on top.
   const order = [...edges].sort((a, b) => Number(a.status !== 'same') - Number(b.status !== 'same'));
@@ -130,7 +140,14 @@ function svg(edges: readonly ReportEdge[]): { svg: string; dropped: number } {
 }
 
 /** Details shown when an edge is clicked: its connection sets and the decision changes on it. */
-interface EdgeDetail { src: string; dst: string; status: EdgeStatus; before: string; after: string; changes: { title: string; category: string; before: string; after: string; use: string }[] }
+interface EdgeDetail {
+  src: string;
+  dst: string;
+  status: EdgeStatus;
+  before: string;
+  after: string;
+  changes: { title: string; category: string; before: string; after: string; use: string }[];
+}
 
 function ipIn(name: string, range: string): boolean {
   const a = externalRange(name);
@@ -152,7 +169,15 @@ function details(edges: readonly ReportEdge[], changes: readonly Change[]): Reco
       status: e.status,
       before: e.before,
       after: e.after,
-      changes: groupChanges(cs).slice(0, 50).map((g) => ({ title: g.title, category: categoryTitle[g.first.category], before: decisionText(g.first.before), after: afterText(g.first), use: groupUseText(g) })),
+      changes: groupChanges(cs)
+        .slice(0, 50)
+        .map((g) => ({
+          title: g.title,
+          category: categoryTitle[g.first.category],
+          before: decisionText(g.first.before),
+          after: afterText(g.first),
+          use: groupUseText(g),
+        })),
     };
   }
   return out;
@@ -210,16 +235,25 @@ export function renderHtml(p: Plan): string {
   for (const cat of changeCategories) {
     const cs = groupChanges(p.changes.filter((c) => c.category === cat));
     if (!cs.length) continue;
-    rows.push(`<h3>${esc(categoryTitle[cat])} (${cs.length})</h3><table><tr><th>connection</th><th>before</th><th>after</th><th>in use</th></tr>`);
-    for (const g of cs.slice(0, 500)) rows.push(`<tr><td>${g.breaking ? '&#9888; ' : ''}${esc(g.title)}</td><td>${esc(decisionText(g.first.before))}</td><td>${esc(afterText(g.first))}</td><td>${esc(groupUseText(g))}</td></tr>`);
+    rows.push(
+      `<h3>${esc(categoryTitle[cat])} (${cs.length})</h3><table><tr><th>connection</th><th>before</th><th>after</th><th>in use</th></tr>`,
+    );
+    for (const g of cs.slice(0, 500))
+      rows.push(
+        `<tr><td>${g.breaking ? '&#9888; ' : ''}${esc(g.title)}</td><td>${esc(decisionText(g.first.before))}</td><td>${esc(afterText(g.first))}</td><td>${esc(groupUseText(g))}</td></tr>`,
+      );
     rows.push('</table>');
   }
   const flows = p.flows
     ? `<section><h2>Observed flows</h2><p><b>${p.flows.wouldDrop}</b> of ${p.flows.evaluated} observed flows would now be dropped (${p.flows.malformed} malformed line(s), ${p.flows.skipped} skipped).</p>${
-        p.flows.dropped.length ? `<table><tr><th>line</th><th>flow</th><th>now</th></tr>${p.flows.dropped.map((d) => `<tr><td>${d.line}</td><td>${esc(`${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}`)}</td><td>${esc(decisionText(d.after))}</td></tr>`).join('')}</table>` : ''
+        p.flows.dropped.length
+          ? `<table><tr><th>line</th><th>flow</th><th>now</th></tr>${p.flows.dropped.map((d) => `<tr><td>${d.line}</td><td>${esc(`${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}`)}</td><td>${esc(decisionText(d.after))}</td></tr>`).join('')}</table>`
+          : ''
       }</section>`
     : '';
-  const events = p.events ? `<section><h2>Observed process events</h2><p><b>${p.events.wouldKill}</b> of ${p.events.evaluated} observed events would now be killed.</p></section>` : '';
+  const events = p.events
+    ? `<section><h2>Observed process events</h2><p><b>${p.events.wouldKill}</b> of ${p.events.evaluated} observed events would now be killed.</p></section>`
+    : '';
   const notes = [...p.notes, ...(g.dropped ? [`${g.dropped} unchanged peer(s) left out of the graph to keep it readable.`] : [])];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -227,7 +261,10 @@ export function renderHtml(p: Plan): string {
 <title>weir plan ${esc(revisionLabel(p.base))} → ${esc(revisionLabel(p.head))}</title><style>${style}</style></head>
 <body><header><h1>weir plan: <code>${esc(revisionLabel(p.base))}</code> → <code>${esc(revisionLabel(p.head))}</code></h1>
 ${p.breaking ? `<div class="breaking">Breaking: ${s.breaking} change(s) deny or kill traffic that is in use.</div>` : ''}
-${[p.base, p.head].filter((r) => r.status === 'failed').map((r) => `<div class="breaking">${r === p.base ? 'Base' : 'Head'} ${esc(r.ref)} failed with ${r.errors} error(s).</div>`).join('')}
+${[p.base, p.head]
+  .filter((r) => r.status === 'failed')
+  .map((r) => `<div class="breaking">${r === p.base ? 'Base' : 'Head'} ${esc(r.ref)} failed with ${r.errors} error(s).</div>`)
+  .join('')}
 <div class="summary">${p.flows ? card('observed flows now dropped', p.flows.wouldDrop) : ''}${p.events ? card('observed events now killed', p.events.wouldKill) : ''}${card('newly denied', s.newlyDenied)}${card('newly allowed', s.newlyAllowed)}${card('changed L7', s.changedL7)}${card('changed audit/enforce', s.changedAudit)}${card('runtime changes', s.runtimeChanges)}</div>
 <p>${esc(headline(p))}</p>
 <div class="legend"><span><i style="background:${edgeColor.added}"></i>added</span><span><i style="background:${edgeColor.removed}"></i>removed</span><span><i style="background:${edgeColor.changed}"></i>changed</span><span><i style="background:${edgeColor.same}"></i>unchanged</span> Click an edge for its rules.</div>

@@ -41,13 +41,15 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
   for (const r of [p.base, p.head]) {
     if (r.status !== 'failed') continue;
     head.push(`> [!WARNING]`, `> The ${r === p.base ? 'base' : 'head'} revision ${mdCode(r.ref)} failed with ${r.errors} error(s):`);
-    for (const d of r.diagnostics.filter((x) => x.severity === 'error').slice(0, 5)) head.push(`> - ${mdCode(`${d.file}:${d.line}:${d.column}`)} ${cell(d.message)} (${mdCode(d.rule)})`);
+    for (const d of r.diagnostics.filter((x) => x.severity === 'error').slice(0, 5))
+      head.push(`> - ${mdCode(`${d.file}:${d.line}:${d.column}`)} ${cell(d.message)} (${mdCode(d.rule)})`);
     head.push('');
   }
   const findings = p.head.diagnostics.filter((d) => d.severity !== 'info');
   if (findings.length && p.head.status === 'ok') {
     head.push(`<details><summary>Head findings: ${p.head.errors} error(s), ${p.head.warnings} warning(s)</summary>`, '');
-    for (const d of findings.slice(0, 20)) head.push(`- ${mdCode(`${d.file}:${d.line}:${d.column}`)} ${d.severity}: ${cell(d.message)} (${mdCode(d.rule)})`);
+    for (const d of findings.slice(0, 20))
+      head.push(`- ${mdCode(`${d.file}:${d.line}:${d.column}`)} ${d.severity}: ${cell(d.message)} (${mdCode(d.rule)})`);
     head.push('', '</details>', '');
   }
   const s = p.summary;
@@ -65,21 +67,37 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
   if (p.verification) {
     const v = p.verification;
     const ok = v.mismatches === 0 && v.problems.length === 0 && v.errors.length === 0;
-    head.push(`| Head bundle verification (${v.classes} classes on ${v.endpoints} endpoints) | ${ok ? '✅ 0 mismatches' : `❌ ${v.mismatches} mismatch(es), ${v.problems.length + v.errors.length} problem(s)`} |`);
+    head.push(
+      `| Head bundle verification (${v.classes} classes on ${v.endpoints} endpoints) | ${ok ? '✅ 0 mismatches' : `❌ ${v.mismatches} mismatch(es), ${v.problems.length + v.errors.length} problem(s)`} |`,
+    );
   }
-  if (s.workloadsAdded.length || s.workloadsRemoved.length) head.push(`| Workloads added / removed | ${s.workloadsAdded.length} / ${s.workloadsRemoved.length} |`);
+  if (s.workloadsAdded.length || s.workloadsRemoved.length)
+    head.push(`| Workloads added / removed | ${s.workloadsAdded.length} / ${s.workloadsRemoved.length} |`);
   head.push('');
-  if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0 || (p.flows.replies ?? 0) > 0)) head.push(`_${cell(p.flows.file)}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory${p.flows.replies ? `; ${p.flows.replies} of them replies` : ''})${otherEventsText(p.flows)}._`, '');
+  if (p.flows && (p.flows.malformed > 0 || p.flows.skipped > 0 || (p.flows.replies ?? 0) > 0))
+    head.push(
+      `_${cell(p.flows.file)}: ${p.flows.total} lines, ${p.flows.malformed} malformed, ${p.flows.skipped} skipped (replies, drops, ICMP or peers not in the inventory${p.flows.replies ? `; ${p.flows.replies} of them replies` : ''})${otherEventsText(p.flows)}._`,
+      '',
+    );
 
   // Sections in order of importance; each is a list of rows that may be cut.
-  interface Section { title: string; open: boolean; header: string[]; rows: string[]; footer?: string[] }
+  interface Section {
+    title: string;
+    open: boolean;
+    header: string[];
+    rows: string[];
+    footer?: string[];
+  }
   const sections: Section[] = [];
   if (p.flows && p.flows.dropped.length) {
     sections.push({
       title: `Observed flows that would now be dropped (${p.flows.wouldDrop})`,
       open: true,
       header: ['| line | source | destination | port | now |', '|---:|---|---|---|---|'],
-      rows: p.flows.dropped.map((d) => `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${cell(`${d.protocol} ${d.port}`)}${d.request ? ` ${mdCode(d.request)}` : ''} | ${link(decisionText(d.after), [d.after.rule])} |`),
+      rows: p.flows.dropped.map(
+        (d) =>
+          `| ${d.line} | ${cell(d.src)} | ${cell(d.dst)} | ${cell(`${d.protocol} ${d.port}`)}${d.request ? ` ${mdCode(d.request)}` : ''} | ${link(decisionText(d.after), [d.after.rule])} |`,
+      ),
     });
   }
   if (p.events && p.events.affected.length) {
@@ -87,7 +105,10 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Observed process events whose outcome changes (${p.events.affected.length})`,
       open: true,
       header: ['| line | pod | binary | call | before | after |', '|---:|---|---|---|---|---|'],
-      rows: p.events.affected.map((a) => `| ${a.line} | ${cell(`${a.namespace ?? ''}/${a.pod ?? ''}`)} | ${mdCode(a.binary)} | ${cell(a.call)} | ${a.before} | **${a.after}**${a.rule ? ` ${cell(a.rule)}` : ''} |`),
+      rows: p.events.affected.map(
+        (a) =>
+          `| ${a.line} | ${cell(`${a.namespace ?? ''}/${a.pod ?? ''}`)} | ${mdCode(a.binary)} | ${cell(a.call)} | ${a.before} | **${a.after}**${a.rule ? ` ${cell(a.rule)}` : ''} |`,
+      ),
     });
   }
   for (const cat of changeCategories) {
@@ -97,7 +118,10 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `${categoryTitle[cat]} (${rows.length})`,
       open: cat === 'newly-denied',
       header: ['| | source | destination | connections | before | after | in use |', '|---|---|---|---|---|---|---|'],
-      rows: rows.map((g) => `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${link(decisionText(g.first.before), [g.first.before.rule])} | ${link(afterText(g.first), [g.first.after.rule, ...(g.first.enforcedBy ?? [])])} | ${cell(groupUseText(g))} |`),
+      rows: rows.map(
+        (g) =>
+          `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${link(decisionText(g.first.before), [g.first.before.rule])} | ${link(afterText(g.first), [g.first.after.rule, ...(g.first.enforcedBy ?? [])])} | ${cell(groupUseText(g))} |`,
+      ),
     });
   }
   if (p.runtime.length) {
@@ -105,15 +129,24 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Runtime enforcement (${p.runtime.length})`,
       open: true,
       header: ['| policy | call | binaries | paths | before | after | rule |', '|---|---|---|---|---|---|---|'],
-      rows: p.runtime.map((r) => `| ${cell(`${r.namespace ? `${r.namespace}/` : ''}${r.policy}`)} | ${cell(r.call)} | ${cell(r.binaries.join(', '))} | ${cell(r.paths.join(', '))} | ${r.before} | **${r.after}** | ${o.linkBase && r.commit ? link(`${r.file}:${r.line}`, [{ policy: r.policy, file: r.file, line: r.line, commit: r.commit }]) : mdCode(`${r.file}:${r.line}`)} |`),
+      rows: p.runtime.map(
+        (r) =>
+          `| ${cell(`${r.namespace ? `${r.namespace}/` : ''}${r.policy}`)} | ${cell(r.call)} | ${cell(r.binaries.join(', '))} | ${cell(r.paths.join(', '))} | ${r.before} | **${r.after}** | ${o.linkBase && r.commit ? link(`${r.file}:${r.line}`, [{ policy: r.policy, file: r.file, line: r.line, commit: r.commit }]) : mdCode(`${r.file}:${r.line}`)} |`,
+      ),
     });
   }
   if (p.connectivityDiff.length) {
     sections.push({
       title: `Connectivity diff, np-guard columns (${p.connectivityDiff.length})`,
       open: false,
-      header: [`| diff-type | source | destination | ${cell(p.base.ref)} | ${cell(p.head.ref)} | workloads-diff-info |`, '|---|---|---|---|---|---|'],
-      rows: p.connectivityDiff.map((r) => `| ${r.diffType} | ${cell(r.source)} | ${cell(r.destination)} | ${cell(r.ref1)} | ${cell(r.ref2)} | ${cell(r.workloadsDiffInfo)} |`),
+      header: [
+        `| diff-type | source | destination | ${cell(p.base.ref)} | ${cell(p.head.ref)} | workloads-diff-info |`,
+        '|---|---|---|---|---|---|',
+      ],
+      rows: p.connectivityDiff.map(
+        (r) =>
+          `| ${r.diffType} | ${cell(r.source)} | ${cell(r.destination)} | ${cell(r.ref1)} | ${cell(r.ref2)} | ${cell(r.workloadsDiffInfo)} |`,
+      ),
     });
   }
   if (p.maps.length) {
@@ -121,7 +154,10 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       title: `Map deltas (${p.maps.length})`,
       open: false,
       header: ['| node | map | endpoint | before | after | + | − | ~ | headroom |', '|---|---|---|---:|---:|---:|---:|---:|---:|'],
-      rows: p.maps.map((m) => `| ${cell(m.node)} | ${cell(m.map)} | ${cell(m.endpoint ?? '')} | ${m.before} | ${m.after} | ${m.added} | ${m.removed} | ${m.changed} | ${(m.headroom * 100).toFixed(1)}% |`),
+      rows: p.maps.map(
+        (m) =>
+          `| ${cell(m.node)} | ${cell(m.map)} | ${cell(m.endpoint ?? '')} | ${m.before} | ${m.after} | ${m.added} | ${m.removed} | ${m.changed} | ${(m.headroom * 100).toFixed(1)}% |`,
+      ),
     });
   }
   const tail: string[] = [];
@@ -129,7 +165,8 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
   if (p.changes.length === 0 && p.connectivityDiff.length === 0 && p.runtime.length === 0) tail.push('No change in effective policy.', '');
 
   const bytes = (x: string) => Buffer.byteLength(x, 'utf8');
-  const cutNote = (n: number) => `_… ${n} row(s) cut to keep this comment under ${Math.round(budget / 1024)} KB; the full plan is in the JSON output and the HTML report artifact._`;
+  const cutNote = (n: number) =>
+    `_… ${n} row(s) cut to keep this comment under ${Math.round(budget / 1024)} KB; the full plan is in the JSON output and the HTML report artifact._`;
   let text = `${head.join('\n')}\n`;
   let used = bytes(text) + bytes(tail.join('\n')) + 400; // room for the last cut note
   let cut = 0;

@@ -18,24 +18,44 @@ export function renderText(plan: Plan, opts: TextOptions = {}): string {
   const paint = (code: string, s: string) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const out: string[] = [];
   out.push(`weir plan: ${revisionLabel(p.base)} -> ${revisionLabel(p.head)}`);
-  for (const r of [p.base, p.head]) if (r.status === 'failed') out.push(paint('31', `  ${r === p.base ? 'base' : 'head'} ${r.ref} FAILED: ${r.errors} error(s)`) + firstErrors(r.diagnostics));
+  for (const r of [p.base, p.head])
+    if (r.status === 'failed')
+      out.push(paint('31', `  ${r === p.base ? 'base' : 'head'} ${r.ref} FAILED: ${r.errors} error(s)`) + firstErrors(r.diagnostics));
   const findings = p.head.diagnostics.filter((d) => d.severity !== 'info');
-  if (findings.length && p.head.status === 'ok') out.push(`  head findings: ${p.head.errors} error(s), ${p.head.warnings} warning(s)${findingList(findings, limit)}`);
+  if (findings.length && p.head.status === 'ok')
+    out.push(`  head findings: ${p.head.errors} error(s), ${p.head.warnings} warning(s)${findingList(findings, limit)}`);
   out.push('');
   if (p.breaking) out.push(paint('1;31', `BREAKING: ${p.summary.breaking} change(s) deny or kill traffic that is in use`), '');
   if (p.flows) {
     const f = p.flows;
-    out.push(`Observed flows (${f.file}): ${f.total} line(s), ${f.evaluated} evaluated, ${flowSkips(f)}, ${f.malformed} malformed${otherEventsText(f)}`);
-    out.push(paint(f.wouldDrop > 0 ? '1;31' : '32', `  ${f.wouldDrop} observed flow(s) would now be dropped`) + (f.wouldAllow ? `, ${f.wouldAllow} previously denied would now pass` : '') + (f.deniedByBoth ? `, ${f.deniedByBoth} denied by both revisions` : ''));
-    for (const d of f.dropped.slice(0, limit)) out.push(`  line ${d.line}: ${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}  now ${decisionText(d.after)}`);
+    out.push(
+      `Observed flows (${f.file}): ${f.total} line(s), ${f.evaluated} evaluated, ${flowSkips(f)}, ${f.malformed} malformed${otherEventsText(f)}`,
+    );
+    out.push(
+      paint(f.wouldDrop > 0 ? '1;31' : '32', `  ${f.wouldDrop} observed flow(s) would now be dropped`) +
+        (f.wouldAllow ? `, ${f.wouldAllow} previously denied would now pass` : '') +
+        (f.deniedByBoth ? `, ${f.deniedByBoth} denied by both revisions` : ''),
+    );
+    for (const d of f.dropped.slice(0, limit))
+      out.push(
+        `  line ${d.line}: ${d.src} => ${d.dst} : ${d.protocol} ${d.port}${d.request ? ` ${d.request}` : ''}  now ${decisionText(d.after)}`,
+      );
     for (const m of f.malformedSamples) out.push(`  malformed line ${m.line}: ${m.reason}`);
     out.push('');
   }
   if (p.events) {
     const e = p.events;
-    out.push(`Observed process events (${e.file}): ${e.total} line(s), ${e.evaluated} evaluated, ${e.skipped} skipped, ${e.malformed} malformed`);
-    out.push(paint(e.wouldKill > 0 ? '1;31' : '32', `  ${e.wouldKill} observed event(s) would now be killed`) + (e.wouldSignal ? `, ${e.wouldSignal} signalled` : ''));
-    for (const a of e.affected.slice(0, limit)) out.push(`  line ${a.line}: ${a.namespace ?? ''}${a.pod ? `/${a.pod}` : ''} ${a.binary} ${a.call}: ${a.before} -> ${a.after}${a.rule ? ` by ${a.rule}` : ''}`);
+    out.push(
+      `Observed process events (${e.file}): ${e.total} line(s), ${e.evaluated} evaluated, ${e.skipped} skipped, ${e.malformed} malformed`,
+    );
+    out.push(
+      paint(e.wouldKill > 0 ? '1;31' : '32', `  ${e.wouldKill} observed event(s) would now be killed`) +
+        (e.wouldSignal ? `, ${e.wouldSignal} signalled` : ''),
+    );
+    for (const a of e.affected.slice(0, limit))
+      out.push(
+        `  line ${a.line}: ${a.namespace ?? ''}${a.pod ? `/${a.pod}` : ''} ${a.binary} ${a.call}: ${a.before} -> ${a.after}${a.rule ? ` by ${a.rule}` : ''}`,
+      );
     for (const m of e.malformedSamples) out.push(`  malformed line ${m.line}: ${m.reason}`);
     out.push('');
   }
@@ -60,23 +80,36 @@ export function renderText(plan: Plan, opts: TextOptions = {}): string {
   }
   if (p.runtime.length) {
     out.push('', paint('1', `Runtime enforcement (${p.runtime.length})`));
-    for (const r of p.runtime.slice(0, limit)) out.push(`  ${r.namespace ? `${r.namespace}/` : ''}${r.policy} ${r.call}${r.binaries.length ? ` binaries ${r.binaries.join(',')}` : ''}${r.paths.length ? ` paths ${r.paths.join(',')}` : ''}: ${r.before} -> ${r.after}  ${r.file}:${r.line}`);
+    for (const r of p.runtime.slice(0, limit))
+      out.push(
+        `  ${r.namespace ? `${r.namespace}/` : ''}${r.policy} ${r.call}${r.binaries.length ? ` binaries ${r.binaries.join(',')}` : ''}${r.paths.length ? ` paths ${r.paths.join(',')}` : ''}: ${r.before} -> ${r.after}  ${r.file}:${r.line}`,
+      );
   }
   if (p.maps.length) {
     out.push('', paint('1', 'Map deltas (node map endpoint: before -> after entries, +added -removed ~changed, headroom)'));
-    for (const m of p.maps.slice(0, limit)) out.push(`  ${m.node} ${m.map}${m.endpoint ? ` ${m.endpoint}` : ''}: ${m.before} -> ${m.after} (+${m.added} -${m.removed} ~${m.changed}), ${(m.headroom * 100).toFixed(1)}% of ${m.maxEntries} free`);
+    for (const m of p.maps.slice(0, limit))
+      out.push(
+        `  ${m.node} ${m.map}${m.endpoint ? ` ${m.endpoint}` : ''}: ${m.before} -> ${m.after} (+${m.added} -${m.removed} ~${m.changed}), ${(m.headroom * 100).toFixed(1)}% of ${m.maxEntries} free`,
+      );
   }
   if (p.verification) {
     const v = p.verification;
     const ok = v.mismatches === 0 && v.problems.length === 0 && v.errors.length === 0;
-    out.push('', paint(ok ? '32' : '1;31', `Head bundle verification: ${v.endpoints} endpoint(s), ${v.classes} equivalence class(es), ${v.mismatches} mismatch(es) between the evaluator and the datapath emulator${ok ? '' : ' FAILED'}`));
+    out.push(
+      '',
+      paint(
+        ok ? '32' : '1;31',
+        `Head bundle verification: ${v.endpoints} endpoint(s), ${v.classes} equivalence class(es), ${v.mismatches} mismatch(es) between the evaluator and the datapath emulator${ok ? '' : ' FAILED'}`,
+      ),
+    );
     for (const x of [...v.errors, ...v.problems].slice(0, limit)) out.push(`  ${x}`);
   }
   if (p.connectivityDiff.length) {
     out.push('');
     const body = renderConnectivityDiff(p.connectivityDiff.slice(0, limit * 4), 'txt', [p.base.ref, p.head.ref]).trimEnd();
     out.push(body);
-    if (p.connectivityDiff.length > limit * 4) out.push(`... ${p.connectivityDiff.length - limit * 4} more rows (use --format json for all)`);
+    if (p.connectivityDiff.length > limit * 4)
+      out.push(`... ${p.connectivityDiff.length - limit * 4} more rows (use --format json for all)`);
   }
   for (const n of p.notes) out.push('', `note: ${n}`);
   if (p.changes.length === 0 && p.connectivityDiff.length === 0 && p.runtime.length === 0) out.push('', 'No change in effective policy.');
@@ -97,4 +130,3 @@ function firstErrors(diags: Plan['base']['diagnostics']): string {
     .map((d) => `\n    ${d.file}:${d.line}:${d.column}: ${d.message} [${d.rule}]`)
     .join('');
 }
-

@@ -76,7 +76,9 @@ export function groupUseText(g: ChangeGroup): string {
   if (g.observedFlows > 0) return `${g.observedFlows} observed flow(s)`;
   const inv = g.rows.find((r) => r.inUse === 'inventory');
   if (!inv) return '';
-  return inv.ports.includes('-') ? `the destination declares a ${inv.protocol} port in ${inv.ports}` : `the destination declares ${inv.protocol} ${inv.ports}`;
+  return inv.ports.includes('-')
+    ? `the destination declares a ${inv.protocol} port in ${inv.ports}`
+    : `the destination declares ${inv.protocol} ${inv.ports}`;
 }
 
 export function useText(c: Change): string {
@@ -87,7 +89,12 @@ export function useText(c: Change): string {
 
 export function headline(p: Plan): string {
   const s = p.summary;
-  const parts = [`${s.newlyDenied} newly denied`, `${s.newlyAllowed} newly allowed`, `${s.changedL7} changed L7`, `${s.changedAudit} changed audit/enforce`];
+  const parts = [
+    `${s.newlyDenied} newly denied`,
+    `${s.newlyAllowed} newly allowed`,
+    `${s.changedL7} changed L7`,
+    `${s.changedAudit} changed audit/enforce`,
+  ];
   if (s.runtimeChanges) parts.push(`${s.runtimeChanges} runtime change(s)`);
   return parts.join(', ');
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { l7Protocol } from '../../../compiler/lint/rules/l7-protocol.js';
 import { check, cnp, where } from '../harness.js';
 
-const port = (proto: string, rules: string) => cnp(`endpointSelector: {}\ningress:\n- toPorts:\n  - ports:\n    - port: "80"\n      protocol: ${proto}\n    rules: ${rules}`);
+const port = (proto: string, rules: string) =>
+  cnp(`endpointSelector: {}\ningress:\n- toPorts:\n  - ports:\n    - port: "80"\n      protocol: ${proto}\n    rules: ${rules}`);
 
 const cases: { name: string; yaml: string; expect: string[] }[] = [
   { name: 'HTTP on TCP', yaml: port('TCP', '{http: [{method: GET}]}'), expect: [] },

@@ -11,13 +11,19 @@ spec:
 `);
 
 const ports = (p: string) => cnp(`endpointSelector: {}\ningress:\n- toPorts:\n  - ports:\n    - ${p}`);
-const netpol = (p: string) => `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n, namespace: default}\nspec:\n  podSelector: {}\n  egress:\n  - ports:\n    - ${p}\n`;
+const netpol = (p: string) =>
+  `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: n, namespace: default}\nspec:\n  podSelector: {}\n  egress:\n  - ports:\n    - ${p}\n`;
 
 const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[] = [
   { name: 'declared name', yaml: ports('{port: http, protocol: TCP}'), expect: [] },
   { name: 'declared name, any protocol', yaml: ports('{port: dns}'), expect: [] },
   { name: 'numbers are not names', yaml: ports('{port: "8080", protocol: TCP}'), expect: [] },
-  { name: 'typo', yaml: ports('{port: htpp, protocol: TCP}'), expect: ['network/named-port-undeclared@11:16'], message: /port named `htpp` \(TCP\): the rule matches no traffic/ },
+  {
+    name: 'typo',
+    yaml: ports('{port: htpp, protocol: TCP}'),
+    expect: ['network/named-port-undeclared@11:16'],
+    message: /port named `htpp` \(TCP\): the rule matches no traffic/,
+  },
   { name: 'declared on another protocol only', yaml: ports('{port: dns, protocol: TCP}'), expect: ['network/named-port-undeclared@11:16'] },
   { name: 'NetworkPolicy egress port', yaml: netpol('{port: metrics, protocol: TCP}'), expect: ['network/named-port-undeclared@8:14'] },
   { name: 'NetworkPolicy declared', yaml: netpol('{port: http}'), expect: [] },

@@ -9,7 +9,12 @@ const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[
   { name: 'range', yaml: ports('{port: "8000", endPort: 8080, protocol: TCP}'), expect: [] },
   { name: 'named port', yaml: ports('{port: http-alt, protocol: TCP}'), expect: [] },
   { name: 'out of range', yaml: ports('{port: "70000"}'), expect: ['cilium/port-range@11:16'], message: /outside 0-65535/ },
-  { name: 'endPort below port', yaml: ports('{port: "8080", endPort: 80}'), expect: ['cilium/port-range@11:33'], message: /below port 8080/ },
+  {
+    name: 'endPort below port',
+    yaml: ports('{port: "8080", endPort: 80}'),
+    expect: ['cilium/port-range@11:33'],
+    message: /below port 8080/,
+  },
   { name: 'named port with endPort', yaml: ports('{port: http, endPort: 90}'), expect: ['cilium/port-range@11:31'], message: /named port/ },
   { name: 'bad port name', yaml: ports('{port: HTTP_Alt}'), expect: ['cilium/port-range@11:16'], message: /valid port name/ },
 ];

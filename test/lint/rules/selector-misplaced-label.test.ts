@@ -3,9 +3,22 @@ import { selectorMisplacedLabel } from '../../../compiler/lint/rules/selector-mi
 import { check, cnp, where } from '../harness.js';
 
 const cases: { name: string; yaml: string; expect: string[]; message?: RegExp }[] = [
-  { name: 'label under matchLabels is fine', yaml: cnp('endpointSelector: {}\ningress:\n- fromEndpoints:\n  - matchLabels:\n      role: frontend'), expect: [] },
-  { name: 'label beside an empty matchLabels', yaml: cnp('endpointSelector: {}\ningress:\n- fromEndpoints:\n  - matchLabels:\n    role: frontend'), expect: ['cilium/selector-misplaced-label@11:7'], message: /selects every endpoint/ },
-  { name: 'beside the subject selector', yaml: cnp('endpointSelector:\n  matchLabels:\n  app: web'), expect: ['cilium/selector-misplaced-label@9:5'] },
+  {
+    name: 'label under matchLabels is fine',
+    yaml: cnp('endpointSelector: {}\ningress:\n- fromEndpoints:\n  - matchLabels:\n      role: frontend'),
+    expect: [],
+  },
+  {
+    name: 'label beside an empty matchLabels',
+    yaml: cnp('endpointSelector: {}\ningress:\n- fromEndpoints:\n  - matchLabels:\n    role: frontend'),
+    expect: ['cilium/selector-misplaced-label@11:7'],
+    message: /selects every endpoint/,
+  },
+  {
+    name: 'beside the subject selector',
+    yaml: cnp('endpointSelector:\n  matchLabels:\n  app: web'),
+    expect: ['cilium/selector-misplaced-label@9:5'],
+  },
 ];
 
 describe('cilium/selector-misplaced-label', () => {
