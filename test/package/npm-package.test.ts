@@ -184,7 +184,8 @@ describe('the npm package', () => {
       '- rule: Shell in a container\n  desc: a shell was started\n  condition: evt.type = execve and proc.name = bash\n  output: "shell (user=%user.name)"\n  priority: WARNING\n',
     );
     const convert = await ok(
-      weir(['convert', 'falco', 'rules.yaml', '--out', 'converted', '--report', 'json', '--output', 'report.json'], repo),
+      // A launch rule converts broader (matched on what is launched at the attempt), so --allow-broader.
+      weir(['convert', 'falco', 'rules.yaml', '--allow-broader', '--out', 'converted', '--report', 'json', '--output', 'report.json'], repo),
       'weir convert falco',
     );
     expect(convert.status).toBe(0);
