@@ -82,7 +82,10 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   },
   { id: 'load/git-error', description: 'A Git revision could not be read (not a repository, or Git failed).' },
   { id: 'load/json-syntax', description: 'A JSON file (an inventory, a cluster dump) does not parse.' },
-  { id: 'load/not-read', description: 'Files in a policy folder that weir does not read (other extensions); reported once per folder, as info.' },
+  {
+    id: 'load/not-read',
+    description: 'Files in a policy folder that weir does not read (other extensions); reported once per folder, as info.',
+  },
   { id: 'load/invalid-utf8', description: 'A file is not valid UTF-8; policy files must be UTF-8.' },
   { id: 'load/missing-apiversion', description: 'A document has a `kind` but no `apiVersion`.' },
   { id: 'load/missing-kind', description: 'A document has no `kind`, so weir cannot tell what it is.' },

@@ -185,7 +185,10 @@ describe('the npm package', () => {
     );
     const convert = await ok(
       // A launch rule converts broader (matched on what is launched at the attempt), so --allow-broader.
-      weir(['convert', 'falco', 'rules.yaml', '--allow-broader', '--out', 'converted', '--report', 'json', '--output', 'report.json'], repo),
+      weir(
+        ['convert', 'falco', 'rules.yaml', '--allow-broader', '--out', 'converted', '--report', 'json', '--output', 'report.json'],
+        repo,
+      ),
       'weir convert falco',
     );
     expect(convert.status).toBe(0);
