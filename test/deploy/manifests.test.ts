@@ -99,7 +99,7 @@ describe('deploy/', () => {
     const typo = structuredClone(agent);
     typo['spec']['template']['spec']['dnsPolicyy'] = 'ClusterFirstWithHostNet';
     expect(kubeErrors(typo).join('\n')).toMatch(/additional properties.*dnsPolicyy/);
-    const cert = structuredClone(named(build(path.join(deploy, 'cert-manager')).objects, 'Certificate', 'weir-agent-tls')!) as Obj;
+    const cert = structuredClone(named(build(path.join(deploy, 'cert-manager')).objects, 'Certificate', 'weir-controller-tls')!) as Obj;
     cert['spec']['dnsName'] = ['x'];
     expect(kubeErrors(cert).join('\n')).toMatch(/dnsName/);
     const rollout = structuredClone(named(build(path.join(deploy, 'flux')).objects, 'PolicyRollout', 'policies')!) as Obj;
@@ -120,13 +120,18 @@ describe('deploy/', () => {
     );
   });
 
-  it('works as written: what the pods mount and call is made by cert-manager, `weir keys` or the base itself', async () => {
+  it('works as written: what the pods mount and call is made by cert-manager, `weir keys`, the guide, Kubernetes or the base itself', async () => {
     const base = build(deploy).objects as Obj[];
     const certs = build(path.join(deploy, 'cert-manager')).objects as Obj[];
     const keys = docs((await weir(['keys'])).out) as Obj[];
+    const guide = readFileSync(path.join(root, 'docs/install.md'), 'utf8');
+    // the guide makes the controller's CA ConfigMap (both ways), and Kubernetes publishes its CA in every namespace
+    expect(guide.match(/kubectl -n weir-system create configmap weir-controller-ca /g)).toHaveLength(2);
     const made = new Set([
       ...[...base, ...keys].map((o) => `${o['kind']}/${o['metadata'].namespace}/${o['metadata'].name}`),
       ...certs.filter((c) => c['kind'] === 'Certificate').map((c) => `Secret/${c['metadata'].namespace}/${c['spec'].secretName}`),
+      'ConfigMap/weir-system/weir-controller-ca',
+      'ConfigMap/weir-system/kube-root-ca.crt',
     ]);
     for (const w of base.filter((o) => o['kind'] === 'Deployment' || o['kind'] === 'DaemonSet')) {
       const ns = w['metadata'].namespace;
@@ -155,7 +160,27 @@ describe('deploy/', () => {
     expect(service['spec'].ports.map((p: Obj) => p['port'])).toContain(Number(url.port));
     expect(named(certs, 'Certificate', 'weir-controller-tls')!['spec'].dnsNames).toContain(url.hostname);
     expect(named(certs, 'Certificate', 'weir-controller-tls')!['spec'].usages).toContain('server auth');
-    expect(named(certs, 'Certificate', 'weir-agent-tls')!['spec'].usages).toContain('client auth');
+    // agents speak for their node with its kubelet client certificate; the controller trusts the cluster CA
+    const agentArgs = agent['spec'].template.spec.containers[0].args as string[];
+    const agentMounts = agent['spec'].template.spec.containers[0].volumeMounts as Obj[];
+    const pki = agentMounts.find((m) => m['name'] === 'kubelet-pki')!;
+    expect(agent['spec'].template.spec.volumes.find((v: Obj) => v['name'] === 'kubelet-pki').hostPath).toEqual({
+      path: pki['mountPath'],
+      type: 'Directory',
+    });
+    expect(pki['readOnly']).toBe(true);
+    expect(agentArgs).toContain(`--tls-cert=${pki['mountPath']}/kubelet-client-current.pem`);
+    expect(agentArgs).toContain(`--tls-key=${pki['mountPath']}/kubelet-client-current.pem`);
+    const caMount = agentMounts.find((m) => m['name'] === 'controller-ca')!;
+    expect(agentArgs).toContain(`--tls-ca=${caMount['mountPath']}/ca.crt`);
+    expect(agent['spec'].template.spec.containers[0].securityContext).toMatchObject({ runAsUser: 0, privileged: false });
+    const ctlArgs = controller['spec'].template.spec.containers[0].args as string[];
+    const clientCa = (controller['spec'].template.spec.containers[0].volumeMounts as Obj[]).find((m) => m['name'] === 'client-ca')!;
+    expect(ctlArgs).toContain(`--tls-ca=${clientCa['mountPath']}/ca.crt`);
+    expect(controller['spec'].template.spec.volumes.find((v: Obj) => v['name'] === 'client-ca').configMap).toEqual({
+      name: 'kube-root-ca.crt',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
     const trustMount = (agent['spec'].template.spec.containers[0].volumeMounts as Obj[]).find((m) => m['name'] === 'trust')!;
     expect(agent['spec'].template.spec.containers[0].args as string[]).toContain(`--trust=${trustMount['mountPath']}/ed25519.pub`);
     expect(Object.keys(named(keys, 'ConfigMap', 'weir-trust')!['data'])).toEqual(['ed25519.pub']);

@@ -1,7 +1,8 @@
 // The container image (`npm run test:image`; minutes: it builds the image): scripts/build-image.sh
 // makes it without a registry, then it runs here under podman: `weir --help`, `weir lint` on a
 // mounted folder, and a controller and an agent from the image on loopback with mutual TLS from
-// certificates made as docs/install.md's openssl alternative makes them, the agent resolving the
+// the controller's certificate made as docs/install.md's openssl alternative makes it and the agent
+// presenting a kubelet-style node certificate (as deploy/ mounts it), the agent resolving the
 // controller by its Service name. The agent must apply the signed bundle and answer verdicts.
 // WEIR_TEST_CONTAINERFILE=1 also builds the Containerfile (on a stand-in for its Node.js base made
 // from Debian packages, test/image/node-base.sh) and runs the same checks on that image.
@@ -219,24 +220,45 @@ describe.each(images)('the container image $image', ({ image, build }) => {
       '-extfile',
       'controller.ext',
     );
-    ssl('req', '-new', '-nodes', ...ec, '-subj', '/CN=weir-agent', '-keyout', 'agent.key', '-out', 'agent.csr');
-    writeFileSync(path.join(d, 'agent.ext'), 'extendedKeyUsage=clientAuth\n');
+    // the agent's credential as a kubeadm node has it: the kubelet's client certificate and key in one
+    // file, CN system:node:NAME, signed by the cluster CA (which the controller trusts, as kube-root-ca.crt)
+    ssl(
+      'req',
+      '-x509',
+      '-new',
+      '-nodes',
+      ...ec,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=kubernetes',
+      '-keyout',
+      'cluster-ca.key',
+      '-out',
+      'cluster-ca.crt',
+    );
+    ssl('req', '-new', '-nodes', ...ec, '-subj', '/O=system:nodes/CN=system:node:node-1', '-keyout', 'kubelet.key', '-out', 'kubelet.csr');
+    writeFileSync(path.join(d, 'kubelet.ext'), 'extendedKeyUsage=clientAuth\n');
     ssl(
       'x509',
       '-req',
       '-in',
-      'agent.csr',
+      'kubelet.csr',
       '-CA',
-      'ca.crt',
+      'cluster-ca.crt',
       '-CAkey',
-      'ca.key',
+      'cluster-ca.key',
       '-CAcreateserial',
       '-days',
       '2',
       '-out',
-      'agent.crt',
+      'kubelet.crt',
       '-extfile',
-      'agent.ext',
+      'kubelet.ext',
+    );
+    writeFileSync(
+      path.join(d, 'kubelet-client-current.pem'),
+      Buffer.concat([readFileSync(path.join(d, 'kubelet.crt')), readFileSync(path.join(d, 'kubelet.key'))]),
     );
     chownR(d);
     const api = await freePort();
@@ -244,7 +266,11 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     const suffix = `${tag}-${image.replace(/[^a-z0-9]+/g, '-')}`;
     const ctl = `weir-ctl-${suffix}`;
     const agent = `weir-agent-${suffix}`;
-    const tls = (who: string) => ['--tls-cert', `/d/${who}.crt`, '--tls-key', `/d/${who}.key`, '--tls-ca', '/d/ca.crt'];
+    // as deploy/ passes them: the controller trusts the cluster CA; the agent uses the kubelet's file for both and trusts weir's CA
+    const tls = (who: 'controller' | 'agent') =>
+      who === 'controller'
+        ? ['--tls-cert', '/d/controller.crt', '--tls-key', '/d/controller.key', '--tls-ca', '/d/cluster-ca.crt']
+        : ['--tls-cert', '/d/kubelet-client-current.pem', '--tls-key', '/d/kubelet-client-current.pem', '--tls-ca', '/d/ca.crt'];
     containers.push(ctl);
     const c = await podman([
       ...podmanRun,
@@ -301,8 +327,8 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     expect(a.status, a.stderr).toBe(0);
 
     const ca = readFileSync(path.join(d, 'ca.crt'));
-    const cert = readFileSync(path.join(d, 'agent.crt'));
-    const key = readFileSync(path.join(d, 'agent.key'));
+    const cert = readFileSync(path.join(d, 'kubelet.crt'));
+    const key = readFileSync(path.join(d, 'kubelet.key'));
     const call = (port: number, p: string, body?: object) =>
       new Promise<{ status: number; json: unknown }>((resolve, reject) => {
         // the controller's API is mutual TLS; the agent's local endpoint is plain HTTP on loopback
@@ -343,6 +369,9 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     const xwing = await call(agentPort, '/v1/verdict', { src: '10.244.1.11', dst: '10.244.1.12', protocol: 'TCP', port: 80 });
     expect((tie.json as { verdict: string }).verdict).toBe('allow');
     expect((xwing.json as { verdict: string }).verdict).toBe('deny');
+    // node-1's certificate does not speak for node-2
+    const posing = await call(api, '/v1/nodes/node-2/register', { features: {} });
+    expect(posing.status).toBe(403);
     // an agent without a client certificate is turned away
     const anonymous = await new Promise<number>((resolve) => {
       const req = request(
