@@ -42,6 +42,8 @@ export interface Verdict {
   endpoint?: string;
   direction?: 'ingress' | 'egress';
   reason: 'policy-allow' | 'policy-deny' | 'default-deny' | 'not-enforced';
+  /** Audit mode: the datapath lets the flow pass and reports the drop that `reason` names. */
+  audit?: boolean;
   cookie?: number;
 }
 

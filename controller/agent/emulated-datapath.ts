@@ -74,6 +74,9 @@ export class EmulatorDatapath implements Datapath {
     if (srcEp && egress && drops(egress)) return denial(srcEp, 'egress', egress);
     const ingress = dstEp ? model.decide(dstEp, WEIR_DIR_INGRESS, this.identityOf(flow.src), proto, flow.port) : undefined;
     if (dstEp && ingress && drops(ingress)) return denial(dstEp, 'ingress', ingress);
+    // Audit mode: the packet passes and the would-be drop is reported (Hubble's AUDIT verdict).
+    if (srcEp && egress && audited(egress)) return auditPass(srcEp, 'egress', egress);
+    if (dstEp && ingress && audited(ingress)) return auditPass(dstEp, 'ingress', ingress);
     // The allowing entry of the enforcing side (the destination's when both enforce) names the rule.
     const allowedBy =
       dstEp && dstEp.flags & WEIR_EP_INGRESS_ENFORCED ? ingress : srcEp && srcEp.flags & WEIR_EP_EGRESS_ENFORCED ? egress : undefined;
@@ -106,13 +109,25 @@ export class EmulatorDatapath implements Datapath {
   }
 }
 
-/**
- * A drop the policy decides (a deny entry, or no entry where the direction is enforced). The agent
- * answers it as a deny also under audit mode, where the kernel lets the packet pass and reports it
- * (EmulatedVerdict.verdict is then 'allow' with audit set).
- */
+/** A drop the policy decides (a deny entry, or no entry where the direction is enforced), not audited. */
 function drops(d: EmulatedVerdict): boolean {
-  return d.action === 'deny' || d.action === 'default-deny';
+  return d.verdict === 'deny';
+}
+
+/** A drop the policy would decide, let through because the endpoint or entry is in audit mode. */
+function audited(d: EmulatedVerdict): boolean {
+  return d.audit && (d.action === 'deny' || d.action === 'default-deny');
+}
+
+function auditPass(ep: EmulatedEndpoint, direction: 'ingress' | 'egress', d: EmulatedVerdict): Verdict {
+  return {
+    verdict: 'allow',
+    endpoint: ep.endpoint,
+    direction,
+    reason: d.action === 'deny' ? 'policy-deny' : 'default-deny',
+    audit: true,
+    ...(d.action === 'deny' ? { cookie: d.cookie } : {}),
+  };
 }
 
 function denial(ep: EmulatedEndpoint, direction: 'ingress' | 'egress', d: EmulatedVerdict): Verdict {

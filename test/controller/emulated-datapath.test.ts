@@ -155,7 +155,7 @@ describe('emulated datapath', () => {
     expect(await fresh.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).not.toEqual(allowed);
   });
 
-  it('under audit mode the agent still answers a would-be drop as a deny; the model says the kernel passes it', async () => {
+  it('under audit mode the agent answers a would-be drop as allowed and audited, as the kernel passes it', async () => {
     const audited = landing.replace(
       'metadata: {name: rule1, namespace: default}',
       'metadata: {name: rule1, namespace: default, annotations: {weir.dev/audit: "true"}}',
@@ -164,12 +164,23 @@ describe('emulated datapath', () => {
     const dp = new EmulatorDatapath('node-1');
     await dp.apply(input);
     expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 9090 })).toMatchObject({
-      verdict: 'deny',
+      verdict: 'allow',
+      endpoint: 'default/deathstar',
+      direction: 'ingress',
       reason: 'policy-deny',
+      audit: true,
     });
-    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({
-      verdict: 'deny',
+    expect(await dp.verdict({ src: v6(12), dst: v6(10), protocol: 'TCP', port: 80 })).toEqual({
+      verdict: 'allow',
+      endpoint: 'default/deathstar',
+      direction: 'ingress',
       reason: 'default-deny',
+      audit: true,
+    });
+    // What the policy allows is answered as before.
+    expect(await dp.verdict({ src: v6(11), dst: v6(10), protocol: 'TCP', port: 80 })).toMatchObject({
+      verdict: 'allow',
+      reason: 'policy-allow',
     });
     const { DatapathEmulator } = await import('../../compiler/verify/network-emulator.js');
     const model = DatapathEmulator.fromImages('node-1', input.images, input.tables);
