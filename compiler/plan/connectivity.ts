@@ -1,7 +1,7 @@
 // Effective connectivity of one revision: every ordered pair of peers probed over every
 // (protocol, port class), then folded into np-guard netpol-analyzer `list` lines.
 import { addPorts, formatConnections, isEmpty, protocols, type ConnectionSet, type PortRange, type Protocol } from './connset.js';
-import { comparePeers, intToIp, peerName, peerNamespace, type Peer } from './peers.js';
+import { compareBig, comparePeers, peerName, peerNamespace, type Peer } from './peers.js';
 import { passes, type Decision, type Oracle } from './probe.js';
 
 /** The decisions for one ordered pair over its port classes, indexed [protocol index * classes.length + class index]. */
@@ -244,11 +244,11 @@ function mergeRanges<R extends { src: Peer; dst: Peer; conn: string }>(rows: R[]
   }
   for (const g of groups.values()) {
     const ipOf = (r: R) => (r.src.type === 'ip' ? r.src : (r.dst as Extract<Peer, { type: 'ip' }>));
-    g.sort((a, b) => ipOf(a).start - ipOf(b).start);
+    g.sort((a, b) => ipOf(a).family - ipOf(b).family || compareBig(ipOf(a).start, ipOf(b).start));
     let cur: R | undefined;
     for (const r of g) {
-      if (cur && ipOf(cur).end + 1 === ipOf(r).start) {
-        const merged = { type: 'ip' as const, start: ipOf(cur).start, end: ipOf(r).end };
+      if (cur && ipOf(cur).family === ipOf(r).family && ipOf(cur).end + 1n === ipOf(r).start) {
+        const merged = { type: 'ip' as const, family: ipOf(cur).family, start: ipOf(cur).start, end: ipOf(r).end };
         cur = cur.src.type === 'ip' ? { ...cur, src: merged } : { ...cur, dst: merged };
       } else {
         if (cur) out.push(cur);
@@ -321,9 +321,4 @@ function renderDot(lines: readonly ConnLine[]): string {
   for (const l of lines) out.push(`\t${dotId(l.src)} -> ${dotId(l.dst)} [label=${dotId(connText(l))} color="gold2" fontcolor="darkgreen"]`);
   out.push('}');
   return `${out.join('\n')}\n`;
-}
-
-/** For readers of a range peer in tests and renderers. */
-export function ipRangeText(start: number, end: number): string {
-  return `${intToIp(start)}-${intToIp(end)}`;
 }

@@ -9,7 +9,7 @@ import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } fro
 import { endpointsByKey, ipBlockMatch } from '../ir/network/evaluate.js';
 import { ruleIndex } from '../ir/network/rules.js';
 import type { Protocol } from './connset.js';
-import { intToIp, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
+import { bigToIp, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
 import { buildFromDocuments, type BuildResult } from '../build.js';
@@ -51,7 +51,7 @@ function flowPeer(p: Peer, other: Peer): FlowPeer {
     case 'workload':
       return p.hostNetwork ? hostSide(p, other) : { workload: p.pod };
     case 'ip':
-      return { ip: intToIp(p.start) };
+      return { ip: bigToIp(p.family, p.start) };
     case 'entity':
       return { entity: p.entity };
     case 'fqdn':

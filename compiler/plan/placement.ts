@@ -2,11 +2,10 @@
 // by pod name; else by the identity a pod-named flow of the same export showed, or by the
 // identity's `k8s:` labels (a proxy's connection carries the pod's identity from the node's
 // address); else by reserved identity (`host` is the observing node, never the world); else by
-// address (a pod's, a node's: the host or a remote node, never the world; any other IPv4
-// address is an external peer).
+// address (a pod's, a node's: the host or a remote node, never the world; any other IPv4 or
+// IPv6 address is an external peer).
 import type { FlowEndpoint, ObservedFlow } from '../observed/index.js';
-import { ipv4ToInt } from '../model/cidr.js';
-import { peerName, type Peer, type WorkloadPeer } from './peers.js';
+import { addressRange, peerName, type Peer, type WorkloadPeer } from './peers.js';
 
 /** Reserved identities a flow endpoint may carry that stand as peers of their own. */
 const entityNames = ['host', 'remote-node', 'kube-apiserver', 'health', 'init', 'ingress', 'unmanaged'] as const;
@@ -69,7 +68,7 @@ function byLabels(e: FlowEndpoint, ctx: PlacementContext): WorkloadPeer | undefi
 /**
  * The peer an observed endpoint stands for; `side` says which end of the flow it is (the host
  * reaching a pod is `host` as a source; an API server on the host is `kube-apiserver` as a
- * destination). Undefined when the export does not say enough (an IPv6 address outside the cluster).
+ * destination). Undefined when the export does not say enough (no pod, identity or address).
  */
 export function placeEndpoint(e: FlowEndpoint, flow: ObservedFlow, side: 'src' | 'dst', ctx: PlacementContext): Peer | undefined {
   if (e.namespace && e.pod) {
@@ -99,8 +98,8 @@ export function placeEndpoint(e: FlowEndpoint, flow: ObservedFlow, side: 'src' |
     const node = ctx.nodeIps.get(e.ip);
     if (node !== undefined)
       return { type: 'entity', entity: flow.node === undefined || sameNode(flow.node, node) ? 'host' : 'remote-node' };
-    const n = ipv4ToInt(e.ip);
-    if (n !== undefined && !e.pod) return { type: 'ip', start: n, end: n };
+    const r = addressRange(e.ip);
+    if (r !== undefined && !e.pod) return { type: 'ip', ...r };
   }
   return undefined;
 }

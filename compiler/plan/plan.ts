@@ -18,7 +18,7 @@ import type {
   RevisionInfo,
   RuntimeChange,
 } from './model.js';
-import { externalRange, externalRanges, peerName, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
+import { externalRange, externalRanges, peerName, rangeWithin, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
 import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
@@ -83,7 +83,7 @@ const cap = 200;
 
 /** Every peer of the analysis: workloads of both revisions, external ranges, entities, FQDNs. */
 function peersFor(workloads: readonly WorkloadPeer[], space: ProbeSpace): Peer[] {
-  const podIps = workloads.flatMap((w) => w.ips ?? []).map((ip) => `${ip}/32`);
+  const podIps = workloads.flatMap((w) => w.ips ?? []);
   const peers: Peer[] = [...workloads, ...externalRanges(space.cidrs, podIps)];
   for (const e of space.entities) peers.push({ type: 'entity', entity: e });
   // FQDN peers get addresses from TEST-NET-2, which no policy CIDR is expected to cover.
@@ -108,11 +108,6 @@ export function buildPlan(inp: PlanInputs): Plan {
   const notes: string[] = [];
   const space = union(base.space, head.space);
   const classes = portClasses(space.ports);
-  const v6 = space.cidrs.filter((c) => c.includes(':'));
-  if (v6.length)
-    notes.push(
-      `IPv6 CIDRs (${v6.slice(0, 3).join(', ')}${v6.length > 3 ? ', …' : ''}) are not probed yet: connectivity to IPv6 peers is not part of this plan.`,
-    );
   // A workload keeps one peer object across revisions so that pair keys line up.
   const byName = new Map<string, WorkloadPeer>();
   for (const w of [...base.workloads, ...head.workloads]) if (!byName.has(peerName(w))) byName.set(peerName(w), w);
@@ -342,7 +337,7 @@ function markInventoryUse(changes: Change[], workloads: readonly WorkloadPeer[])
 function peerMatches(changeSide: string, p: Peer): boolean {
   if (p.type !== 'ip') return changeSide === peerName(p);
   const r = externalRange(changeSide);
-  return r !== undefined && p.start >= r.start && p.start <= r.end;
+  return r !== undefined && rangeWithin({ family: p.family, start: p.start, end: p.start }, r);
 }
 
 function flowImpact(

@@ -9,7 +9,7 @@ import { formatPrefix, parsePrefix } from '../model/cidr.js';
 import type { NetworkIR } from '../ir/network/types.js';
 import { PROTO } from '../ir/network/types.js';
 import type { PortRange } from './connset.js';
-import type { IpRangePeer } from './peers.js';
+import { addressSpace, cidrRange, compareBig, type AddressRange, type IpRangePeer } from './peers.js';
 
 export interface ProbeSpace {
   ports: PortRange[];
@@ -90,32 +90,25 @@ export function probeSpaceOf(ir: NetworkIR, namedPorts: Iterable<number> = []): 
 const directional = new WeakMap<NetworkIR, { ingress: IpRangePeer[]; egress: IpRangePeer[] }>();
 
 /**
- * The external IPv4 ranges np-guard lists, per direction: sources cut where the set of ingress
+ * The external address ranges np-guard lists, per direction: sources cut where the set of ingress
  * rules whose peers hold the address changes, destinations likewise for egress rules. An address
  * is held by the identity the ipcache gives it (the longest CIDR prefix, else world), so an
  * ipBlock with exceptions cuts at its own edges only, as np-guard's disjoint IP blocks do, and
- * neighbouring ranges always differ in some rule.
+ * neighbouring ranges always differ in some rule. The IPv6 space is listed when some CIDR
+ * identity is IPv6.
  */
 export function directionalRanges(ir: NetworkIR): { ingress: IpRangePeer[]; egress: IpRangePeer[] } {
   const hit = directional.get(ir);
   if (hit) return hit;
   const cidrIds = new Set(ir.identities.filter((i) => i.kind === 'cidr').map((i) => i.id));
-  const prefixes: { start: number; end: number; bits: number; id: number }[] = [];
+  const prefixes = { 4: [] as Painted[], 6: [] as Painted[] };
   for (const e of ir.ipcache) {
     if (!cidrIds.has(e.identity)) continue;
+    const r = cidrRange(e.prefix);
     const p = parsePrefix(e.prefix);
-    if (!p || p.family !== 4) continue;
-    const base = ((p.addr[0]! << 24) >>> 0) + (p.addr[1]! << 16) + (p.addr[2]! << 8) + p.addr[3]!;
-    const size = 2 ** (32 - p.bits);
-    prefixes.push({ start: base, end: base + size - 1, bits: p.bits, id: e.identity });
+    if (r && p) prefixes[r.family].push({ ...r, bits: p.bits, id: e.identity });
   }
-  const cuts = new Set<number>([0, 2 ** 32]);
-  for (const p of prefixes) cuts.add(p.start).add(p.end + 1);
-  const bounds = [...cuts].sort((a, b) => a - b);
-  // The identity of each elementary interval: shorter prefixes painted first, longer ones over them.
-  const ids = new Array<number>(bounds.length - 1).fill(reservedIdentities.world);
-  const at = new Map(bounds.map((b, i) => [b, i]));
-  for (const p of [...prefixes].sort((a, b) => a.bits - b.bits)) for (let i = at.get(p.start)!; i < at.get(p.end + 1)!; i++) ids[i] = p.id;
+  const painted = { 4: paint(prefixes[4], 4), 6: prefixes[6].length ? paint(prefixes[6], 6) : undefined };
   const ranges = (direction: 'ingress' | 'egress'): IpRangePeer[] => {
     const rulesOf = new Map<number, string>();
     const sig = (id: number): string => {
@@ -130,14 +123,35 @@ export function directionalRanges(ir: NetworkIR): { ingress: IpRangePeer[]; egre
       return s;
     };
     const out: IpRangePeer[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const last = out[out.length - 1];
-      if (last && sig(ids[i - 1]!) === sig(ids[i]!)) last.end = bounds[i + 1]! - 1;
-      else out.push({ type: 'ip', start: bounds[i]!, end: bounds[i + 1]! - 1 });
+    for (const family of [4, 6] as const) {
+      const pf = painted[family];
+      if (!pf) continue;
+      const { bounds, ids } = pf;
+      let last: IpRangePeer | undefined;
+      for (let i = 0; i < ids.length; i++) {
+        if (last && sig(ids[i - 1]!) === sig(ids[i]!)) last.end = bounds[i + 1]! - 1n;
+        else out.push((last = { type: 'ip', family, start: bounds[i]!, end: bounds[i + 1]! - 1n }));
+      }
     }
     return out;
   };
   const r = { ingress: ranges('ingress'), egress: ranges('egress') };
   directional.set(ir, r);
   return r;
+}
+
+interface Painted extends AddressRange {
+  bits: number;
+  id: number;
+}
+
+/** The identity of each elementary interval of a family's space: shorter prefixes painted first, longer ones over them. */
+function paint(prefixes: Painted[], family: 4 | 6): { bounds: bigint[]; ids: number[] } {
+  const cuts = new Set<bigint>([0n, addressSpace(family)]);
+  for (const p of prefixes) cuts.add(p.start).add(p.end + 1n);
+  const bounds = [...cuts].sort(compareBig);
+  const ids = new Array<number>(bounds.length - 1).fill(reservedIdentities.world);
+  const at = new Map(bounds.map((b, i) => [b, i]));
+  for (const p of [...prefixes].sort((a, b) => a.bits - b.bits)) for (let i = at.get(p.start)!; i < at.get(p.end + 1n)!; i++) ids[i] = p.id;
+  return { bounds, ids };
 }

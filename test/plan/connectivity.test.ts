@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { addPorts, allConnections, formatConnections, parseConnections, type ConnectionSet } from '../../compiler/plan/connset.js';
-import { cidrRange, externalRange, externalRanges, intToIp, peerName, type Peer, type WorkloadPeer } from '../../compiler/plan/peers.js';
+import {
+  bigToIp,
+  cidrRange,
+  externalRange,
+  externalRanges,
+  peerName,
+  type IpRangePeer,
+  type Peer,
+  type WorkloadPeer,
+} from '../../compiler/plan/peers.js';
 import { portClasses, type Decision, type Probe } from '../../compiler/plan/probe.js';
 import { computeConnectivity, connectivityLines, renderConnectivity } from '../../compiler/plan/connectivity.js';
 import { categorize, diffConnectivity, diffDecisions, renderConnectivityDiff } from '../../compiler/plan/diff.js';
@@ -76,22 +85,37 @@ describe('probe classes', () => {
   });
   it('cuts the address space at every CIDR and its except', () => {
     const r = externalRanges(['10.0.0.0/8', '10.1.0.0/16']);
-    expect(r.map((x) => `${intToIp(x.start)}-${intToIp(x.end)}`)).toEqual([
+    expect(r.map((x) => `${bigToIp(x.family, x.start)}-${bigToIp(x.family, x.end)}`)).toEqual([
       '0.0.0.0-9.255.255.255',
       '10.0.0.0-10.0.255.255',
       '10.1.0.0-10.1.255.255',
       '10.2.0.0-10.255.255.255',
       '11.0.0.0-255.255.255.255',
     ]);
-    expect(cidrRange('192.168.1.7/24')).toEqual({ start: 3232235776, end: 3232236031 });
-    expect(cidrRange('fd00::/8')).toBeUndefined();
+    expect(cidrRange('192.168.1.7/24')).toEqual({ family: 4, start: 3232235776n, end: 3232236031n });
+    expect(cidrRange('fd00::/8')).toEqual({ family: 6, start: 0xfdn << 120n, end: (0xfen << 120n) - 1n });
     // The compiler's parser: what it refuses as a CIDR splits no range here either.
     for (const bad of ['10.0.0.0/8.0', '10.0.0.0/ 8', '10.0.0.0/8/9', '1.2.3.4::/64', '10.0.0.0/33'])
       expect(cidrRange(bad), bad).toBeUndefined();
-    expect(cidrRange('10.1.2.3')).toEqual({ start: 167838211, end: 167838211 });
-    expect(externalRange('10.0.0.0-10.255.255.255[External]')).toEqual({ start: 167772160, end: 184549375 });
+    expect(cidrRange('10.1.2.3')).toEqual({ family: 4, start: 167838211n, end: 167838211n });
+    expect(externalRange('10.0.0.0-10.255.255.255[External]')).toEqual({ family: 4, start: 167772160n, end: 184549375n });
+    expect(externalRange('fd00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff[External]')).toEqual(cidrRange('fd00::/8'));
+    expect(externalRange('10.0.0.0-fd00::[External]')).toBeUndefined();
     expect(externalRange('default/web[Deployment]')).toBeUndefined();
     expect(externalRanges([], ['0.0.0.0/0'])).toEqual([]);
+  });
+  it('lists the IPv6 space, cut at its CIDRs, when a policy names an IPv6 CIDR', () => {
+    const r = externalRanges(['10.0.0.0/8', '2001:db8::/32'], ['10.0.0.1', 'fd00::1']);
+    expect(r.map((x) => `${bigToIp(x.family, x.start)}-${bigToIp(x.family, x.end)}`)).toEqual([
+      '0.0.0.0-9.255.255.255',
+      '10.0.0.0-10.255.255.255',
+      '11.0.0.0-255.255.255.255',
+      '::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff',
+      '2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff',
+      '2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    ]);
+    expect(peerName(r[4]!)).toBe('2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff[External]');
+    expect(externalRange(peerName(r[4]!))).toEqual(cidrRange('2001:db8::/32'));
   });
 });
 
@@ -309,7 +333,7 @@ import { compileRevision } from '../../compiler/plan/network.js';
 import { loadSources } from '../../compiler/load/index.js';
 
 describe('np-guard list: external ranges and variants as np-guard prints them', () => {
-  const text = (rs: { start: number; end: number }[]) => rs.map((x) => `${intToIp(x.start)}-${intToIp(x.end)}`);
+  const text = (rs: IpRangePeer[]) => rs.map((x) => `${bigToIp(x.family, x.start)}-${bigToIp(x.family, x.end)}`);
   const ranges = async (policy: string) => {
     const docs = loadSources([
       {

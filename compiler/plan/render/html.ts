@@ -4,7 +4,7 @@
 import { htmlEscape } from '../../escape.js';
 import { categoryTitle, changeCategories, type Change, type GraphEdge, type Plan } from '../model.js';
 import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
-import { externalRange } from '../peers.js';
+import { externalRange, rangeWithin } from '../peers.js';
 
 export type EdgeStatus = 'added' | 'removed' | 'changed' | 'same';
 
@@ -152,7 +152,7 @@ interface EdgeDetail {
 function ipIn(name: string, range: string): boolean {
   const a = externalRange(name);
   const b = externalRange(range);
-  return !!a && !!b && a.start >= b.start && a.end <= b.end;
+  return !!a && !!b && rangeWithin(a, b);
 }
 
 function sideMatches(change: string, edge: string): boolean {
