@@ -46,7 +46,8 @@ export const runtimeLayouts = {
       actions: f(312, 24, { count: 3 }),
     },
   },
-  wrt_hook_key: { size: 8, fields: { syscall_nr: f(0, 4), index: f(4, 4) } },
+  wrt_call: { size: 16, fields: { open_start: f(0, 4), open_count: f(4, 4), index_id: f(8, 4), flags: f(12, 4) } },
+  wrt_span: { size: 8, fields: { start: f(0, 4), count: f(4, 4) } },
   wrt_hook: {
     size: 1712,
     fields: {
@@ -123,7 +124,7 @@ export type RuntimeStruct = keyof typeof runtimeLayouts;
 
 /** Constants of bpf/include/weir_runtime.h (test/runtime/layout.test.ts checks them against the header text). */
 export const K = {
-  ABI_VERSION: 1,
+  ABI_VERSION: 2,
   NR_ANY: 0xffffffff,
   ARG_SRC_NR: 6,
   ARG: { none: 0, int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 },
@@ -150,7 +151,14 @@ export const K = {
   MODE: { enforce: 0, monitor: 1 },
   SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
   HOOK: { scoped: 1 },
-  MAX: { hooksPerCall: 4, args: 5, selectors: 5, matchArgs: 5, values: 4, pidFilters: 2, nsFilters: 2, actions: 3, policies: 256 },
+  /** wrt_call.flags: which prefilter tries hold entries for the call. */
+  CALL: { fwd: 1, rev: 2 },
+  MAX: { args: 5, selectors: 5, matchArgs: 5, values: 4, pidFilters: 2, nsFilters: 2, actions: 3, policies: 1024 },
+  /**
+   * A node's capacity: the entries of each per-generation map (WRT_CAP_*, WRT_MAX_POLICIES). Nothing else bounds how
+   * many policies and hooks load together; the lowering checks each node's images against it (runtime/capacity).
+   */
+  CAPACITY: { hooks: 1024, calls: 512, list: 16384, binIndex: 4096, policies: 1024, set: 4096, lpmSet: 65536 },
   /** Ring-buffer record kinds (wrt_event_hdr.kind). */
   EV: { exec: 1, exit: 2, call: 3 },
   /** wrt_event_hdr.flags. */
@@ -206,9 +214,8 @@ export interface KSelector {
 }
 
 export interface KHook {
+  /** The syscall whose walk (wrt_calls) lists it, or NR_ANY; not part of the stored hook. */
   syscallNr: number;
-  /** n-th hook on this syscall. */
-  index: number;
   policyId: number;
   hookId: number;
   scopeSet: number;
@@ -217,9 +224,33 @@ export interface KHook {
   selectors: KSelector[];
 }
 
-/** What the eight runtime inner maps of a node hold. */
+/** One syscall's walk (wrt_call): its open list, and where its prefilter entries are. */
+export interface KCall {
+  syscallNr: number;
+  openStart: number;
+  openCount: number;
+  /** Even; the prefilter set ids are indexId (forwards) and indexId + 1 (reversed). */
+  indexId: number;
+  flags: number;
+}
+
+/** A prefilter entry (wrt_bin_index): key bytes as the trie holds them, and its run of wrt_lists. */
+export interface KBinIndexEntry {
+  setId: number;
+  /** A binary with its NUL, a binary prefix (forwards), or a reversed postfix. */
+  key: Buffer;
+  start: number;
+  count: number;
+}
+
+/** What the runtime inner maps of a node hold. */
 export interface RuntimeRecords {
+  /** Stored by hook id. */
   hooks: KHook[];
+  calls: KCall[];
+  /** wrt_lists: hook ids, the runs the calls and the prefilter entries point at. */
+  lists: number[];
+  binIndex: KBinIndexEntry[];
   policies: { id: number; mode: 'enforce' | 'monitor' }[];
   strSets: Map<number, string[]>;
   prefixSets: Map<number, string[]>;
@@ -232,7 +263,18 @@ export type Record2 = readonly [Uint8Array, Uint8Array];
 /** One runtime map image: which inner map it fills, its shape and records. */
 export interface RuntimeMapImage {
   /** Logical name: the outer slot map it goes behind. */
-  name: 'wrt_hooks' | 'wrt_policies' | 'wrt_str_a' | 'wrt_str_b' | 'wrt_str' | 'wrt_prefix' | 'wrt_postfix' | 'wrt_num';
+  name:
+    | 'wrt_hooks'
+    | 'wrt_calls'
+    | 'wrt_lists'
+    | 'wrt_bin_index'
+    | 'wrt_policies'
+    | 'wrt_str_a'
+    | 'wrt_str_b'
+    | 'wrt_str'
+    | 'wrt_prefix'
+    | 'wrt_postfix'
+    | 'wrt_num';
   type: 'hash' | 'array' | 'lpm_trie';
   keyType: string;
   valueType: string;
@@ -261,10 +303,18 @@ const EX = runtimeLayouts.wrt_event_exec.fields;
 const EC = runtimeLayouts.wrt_event_call.fields;
 const EE = runtimeLayouts.wrt_event_exit.fields;
 
-const hookKey = structCodec<{ syscallNr: number; index: number }>(runtimeLayouts.wrt_hook_key, { syscallNr: 'syscall_nr', index: 'index' });
+const callCodec = structCodec<Omit<KCall, 'syscallNr'>>(runtimeLayouts.wrt_call, {
+  openStart: 'open_start',
+  openCount: 'open_count',
+  indexId: 'index_id',
+  flags: 'flags',
+});
+const spanCodec = structCodec<{ start: number; count: number }>(runtimeLayouts.wrt_span, { start: 'start', count: 'count' });
 
-export const encodeHookKey = (nr: number, index: number): Buffer => hookKey.encode({ syscallNr: nr, index });
-export const decodeHookKey = (key: Uint8Array): { syscallNr: number; index: number } => hookKey.decode(key);
+export const encodeCall = (c: KCall): Buffer => callCodec.encode(c);
+export const decodeCall = (key: Uint8Array, value: Uint8Array): KCall => ({ syscallNr: decodeU32Key(key), ...callCodec.decode(value) });
+export const encodeSpan = (start: number, count: number): Buffer => spanCodec.encode({ start, count });
+export const decodeSpan = (value: Uint8Array): { start: number; count: number } => spanCodec.decode(value);
 
 function encodeSelector(b: Buffer, base: number, s: KSelector): void {
   setInt(b, S.n_args, s.args.length, base);
@@ -311,7 +361,7 @@ function encodeSelector(b: Buffer, base: number, s: KSelector): void {
   });
 }
 
-export function encodeHook(h: KHook): Buffer {
+export function encodeHook(h: Omit<KHook, 'syscallNr'>): Buffer {
   const b = Buffer.alloc(runtimeLayouts.wrt_hook.size);
   setInt(b, H.policy_id, h.policyId);
   setInt(b, H.hook_id, h.hookId);
@@ -382,10 +432,10 @@ function decodeSelector(b: Buffer, base: number): KSelector {
   return s;
 }
 
-export function decodeHook(key: Uint8Array, value: Uint8Array): KHook {
+/** A stored hook (wrt_hooks is keyed by hook id; which syscall walks it is wrt_calls' business). */
+export function decodeHook(value: Uint8Array): Omit<KHook, 'syscallNr'> {
   const b = bytes(value);
   return {
-    ...decodeHookKey(key),
     policyId: getInt(b, H.policy_id),
     hookId: getInt(b, H.hook_id),
     scoped: (getInt(b, H.flags) & K.HOOK.scoped) !== 0,
@@ -510,10 +560,16 @@ const u32Key = (n: number): Buffer => {
   setInt(b, f(0, 4), n);
   return b;
 };
+function decodeU32Key(k: Uint8Array): number {
+  return getInt(bytes(k), f(0, 4));
+}
 
-/** The eight inner-map images of one node, ready for the bundle (records sorted by the assembler). */
+/** The inner-map images of one node, ready for the bundle (records sorted by the assembler). */
 export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
-  const hooks: Record2[] = l.hooks.map((h) => [encodeHookKey(h.syscallNr, h.index), encodeHook(h)]);
+  const hooks: Record2[] = l.hooks.map((h) => [u32Key(h.hookId), encodeHook(h)]);
+  const calls: Record2[] = l.calls.map((c) => [u32Key(c.syscallNr), encodeCall(c)]);
+  const lists: Record2[] = l.lists.map((id, i) => [u32Key(i), u32Key(id)]);
+  const binIndex: Record2[] = l.binIndex.map((e) => [encodeLpmKey(e.setId, e.key), encodeSpan(e.start, e.count)]);
   const policies: Record2[] = l.policies.map((p) => [u32Key(p.id), encodePolicyMode(p.mode)]);
   const str: Record<'wrt_str_a' | 'wrt_str_b' | 'wrt_str', Record2[]> = { wrt_str_a: [], wrt_str_b: [], wrt_str: [] };
   for (const [id, vals] of l.strSets)
@@ -528,13 +584,43 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
   return [
     {
       name: 'wrt_hooks',
-      type: 'hash',
-      keyType: 'wrt_hook_key',
+      type: 'array',
+      keyType: '__u32',
       valueType: 'wrt_hook',
-      keySize: L.wrt_hook_key.size,
+      keySize: 4,
       valueSize: L.wrt_hook.size,
-      maxEntries: 256,
+      maxEntries: K.CAPACITY.hooks,
       records: hooks,
+    },
+    {
+      name: 'wrt_calls',
+      type: 'hash',
+      keyType: '__u32',
+      valueType: 'wrt_call',
+      keySize: 4,
+      valueSize: L.wrt_call.size,
+      maxEntries: K.CAPACITY.calls,
+      records: calls,
+    },
+    {
+      name: 'wrt_lists',
+      type: 'array',
+      keyType: '__u32',
+      valueType: '__u32',
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: K.CAPACITY.list,
+      records: lists,
+    },
+    {
+      name: 'wrt_bin_index',
+      type: 'lpm_trie',
+      keyType: 'wrt_lpm_key',
+      valueType: 'wrt_span',
+      keySize: L.wrt_lpm_key.size,
+      valueSize: L.wrt_span.size,
+      maxEntries: K.CAPACITY.binIndex,
+      records: binIndex,
     },
     {
       name: 'wrt_policies',
@@ -553,7 +639,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
       valueType: '__u8',
       keySize: L.wrt_str_key_a.size,
       valueSize: 1,
-      maxEntries: 4096,
+      maxEntries: K.CAPACITY.set,
       records: str.wrt_str_a,
     },
     {
@@ -563,7 +649,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
       valueType: '__u8',
       keySize: L.wrt_str_key_b.size,
       valueSize: 1,
-      maxEntries: 4096,
+      maxEntries: K.CAPACITY.set,
       records: str.wrt_str_b,
     },
     {
@@ -573,7 +659,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
       valueType: '__u8',
       keySize: L.wrt_str_key.size,
       valueSize: 1,
-      maxEntries: 4096,
+      maxEntries: K.CAPACITY.set,
       records: str.wrt_str,
     },
     {
@@ -583,7 +669,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
       valueType: '__u8',
       keySize: L.wrt_lpm_key.size,
       valueSize: 1,
-      maxEntries: 4096,
+      maxEntries: K.CAPACITY.lpmSet,
       records: prefix,
     },
     {
@@ -593,7 +679,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
       valueType: '__u8',
       keySize: L.wrt_lpm_key.size,
       valueSize: 1,
-      maxEntries: 4096,
+      maxEntries: K.CAPACITY.lpmSet,
       records: postfix,
     },
     {
@@ -603,7 +689,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
       valueType: '__u8',
       keySize: L.wrt_num_key.size,
       valueSize: 1,
-      maxEntries: 4096,
+      maxEntries: K.CAPACITY.set,
       records: num,
     },
   ];
@@ -612,6 +698,9 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
 /** Empty images of every runtime map: their shapes, and what an idle slot gets for a map a bundle does not carry. */
 export const emptyRuntimeImages: readonly RuntimeMapImage[] = encodeRuntimeNode({
   hooks: [],
+  calls: [],
+  lists: [],
+  binIndex: [],
   policies: [],
   strSets: new Map(),
   prefixSets: new Map(),

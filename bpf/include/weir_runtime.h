@@ -18,10 +18,22 @@
 
 #include <linux/types.h>
 
-#define WRT_ABI_VERSION 1
+#define WRT_ABI_VERSION 2
+
+/*
+ * Capacities of one node: the sizes of the per-generation maps, the only bound on how many policies
+ * and hooks load together (any number of them may share one syscall). The compiler checks a node's
+ * images against these and names the map that is full (runtime/capacity).
+ */
+#define WRT_CAP_HOOKS     1024  /* wrt_hooks: compiled hooks, from all policies */
+#define WRT_CAP_CALLS     512   /* wrt_calls: syscalls (and raw_syscalls) with hooks */
+#define WRT_CAP_LIST      16384 /* wrt_lists: hook ids of the walk lists */
+#define WRT_CAP_BIN_INDEX 4096  /* wrt_bin_index: binaries and binary prefixes/postfixes of the prefilter */
+#define WRT_MAX_POLICIES  1024  /* wrt_policies */
+#define WRT_CAP_SET       4096  /* each string and numeric set map (hash maps, preallocated) */
+#define WRT_CAP_LPM_SET   65536 /* each prefix / postfix set map (LPM tries, allocated per entry) */
 
 /* Upstream limits (Tetragon pkg/selectors), enforced by the compiler too. */
-#define WRT_MAX_HOOKS_PER_CALL 4  /* hooks (from any policies) on one syscall */
 #define WRT_MAX_ARGS           5  /* args a hook reads */
 #define WRT_MAX_SELECTORS      5
 #define WRT_MAX_MATCH_ARGS     5
@@ -31,7 +43,6 @@
 #define WRT_MAX_ACTIONS        3
 #define WRT_STR_MAX            256 /* string bytes read per arg, NUL included: 255 usable */
 #define WRT_LPM_STR_MAX        252 /* LPM tries take at most 256 data bytes: 4 (set id) + 252 */
-#define WRT_MAX_POLICIES       256
 
 /* Syscall number used for hooks on raw_syscalls/sys_enter (every syscall). */
 #define WRT_NR_ANY 0xffffffffu
@@ -154,10 +165,30 @@ struct wrt_selector {
 	struct wrt_action actions[WRT_MAX_ACTIONS];
 };
 
-/* Key of the hooks map: the n-th hook on a syscall (index 0.. until a miss). */
-struct wrt_hook_key {
-	__u32 syscall_nr; /* or WRT_NR_ANY */
-	__u32 index;
+/*
+ * The walk of one syscall (wrt_calls, keyed by syscall number or WRT_NR_ANY). Hooks are stored by
+ * hook id in wrt_hooks; a walk list is a run of hook ids in wrt_lists. A call visits its open list
+ * (hooks that any process may match), then the list the prefilter gives for the caller's binary:
+ * wrt_bin_index (an LPM trie of wrt_lpm_key, set_id = index_id for the binary read forwards with its
+ * NUL, index_id + 1 for it reversed) maps each exact binary / binary prefix / reversed postfix of the
+ * call's indexed hooks to the hooks whose matchBinaries can admit it. A hook is indexed when every
+ * selector has a positive matchBinaries (In, Prefix: forwards; Postfix: reversed) without
+ * followChildren; it is then in no open list, and a hook whose binaries cannot match is never visited.
+ */
+#define WRT_CALL_FWD 0x1 /* forward prefilter entries exist for this call */
+#define WRT_CALL_REV 0x2 /* reversed (postfix) prefilter entries exist */
+
+struct wrt_call {
+	__u32 open_start; /* first wrt_lists index of the open list */
+	__u32 open_count;
+	__u32 index_id;   /* even; the prefilter's set ids are index_id and index_id + 1 */
+	__u32 flags;      /* WRT_CALL_* */
+};
+
+/* A run of wrt_lists: the value of a wrt_bin_index entry. */
+struct wrt_span {
+	__u32 start;
+	__u32 count;
 };
 
 struct wrt_hook {

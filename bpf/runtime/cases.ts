@@ -33,6 +33,8 @@ const cgroup2 = '/sys/fs/cgroup/unified';
 export interface KernelOutcome {
   verdict: 'kill' | 'signal' | 'post' | 'allow' | 'skipped';
   detail: string;
+  /** Hook ids of the events the call posted, ascending. */
+  hookIds?: number[];
 }
 
 /** Syscalls the runner will really make (inside the probe's own mount namespace); others are skipped. */
@@ -90,7 +92,7 @@ export class KernelCaseRunner implements Disposable {
   readonly #dir: string;
   readonly #probe: string;
   readonly #dp: RuntimeDatapath;
-  readonly #events: { pid: number; action: number; monitor: boolean }[] = [];
+  readonly #events: { pid: number; action: number; monitor: boolean; hookId: number }[] = [];
   readonly #rb: { consume(): number; close(): void };
 
   constructor(images: readonly RuntimeMapImage[], attach: readonly string[]) {
@@ -102,7 +104,7 @@ export class KernelCaseRunner implements Disposable {
       this.#dp = RuntimeDatapath.open();
       this.#rb = this.#dp.events((b) => {
         const e = decodeRuntimeEvent(b);
-        if (e && e.kind === 'call') this.#events.push({ pid: e.pid, action: e.action, monitor: e.monitor });
+        if (e && e.kind === 'call') this.#events.push({ pid: e.pid, action: e.action, monitor: e.monitor, hookId: e.hookId });
       });
       this.#dp.apply(images, attach);
     } catch (e) {
@@ -182,10 +184,11 @@ export class KernelCaseRunner implements Disposable {
     this.#rb.consume();
     const evs = this.#events.filter((e) => e.pid === pid);
     this.#events.length = 0;
-    if (st.signal === 'SIGKILL') return { verdict: 'kill', detail: `probe pid ${pid} was killed; ${evs.length} event(s)` };
-    if (st.signal) return { verdict: 'signal', detail: `probe pid ${pid} got ${st.signal}` };
-    if (evs.length) return { verdict: 'post', detail: `${evs.length} event(s)${evs.some((e) => e.monitor) ? ' (monitor)' : ''}` };
-    return { verdict: 'allow', detail: `no event (${out.trim().split('\n').pop()})` };
+    const hookIds = evs.map((e) => e.hookId).sort((a, b) => a - b);
+    if (st.signal === 'SIGKILL') return { verdict: 'kill', detail: `probe pid ${pid} was killed; ${evs.length} event(s)`, hookIds };
+    if (st.signal) return { verdict: 'signal', detail: `probe pid ${pid} got ${st.signal}`, hookIds };
+    if (evs.length) return { verdict: 'post', detail: `${evs.length} event(s)${evs.some((e) => e.monitor) ? ' (monitor)' : ''}`, hookIds };
+    return { verdict: 'allow', detail: `no event (${out.trim().split('\n').pop()})`, hookIds };
   }
 
   close(): void {

@@ -31,6 +31,9 @@ export const defaultRuntimeObject = ((): string => {
 
 const slotMaps: Record<RuntimeMapImage['name'], string> = {
   wrt_hooks: 'wrt_hooks_slots',
+  wrt_calls: 'wrt_calls_slots',
+  wrt_lists: 'wrt_lists_slots',
+  wrt_bin_index: 'wrt_bin_index_slots',
   wrt_policies: 'wrt_policies_slots',
   wrt_str_a: 'wrt_str_a_slots',
   wrt_str_b: 'wrt_str_b_slots',
@@ -74,6 +77,9 @@ export function hostNamespaces(): number[] {
 const pinnedMaps = [
   'wrt_stats',
   'wrt_hooks_slots',
+  'wrt_calls_slots',
+  'wrt_lists_slots',
+  'wrt_bin_index_slots',
   'wrt_policies_slots',
   'wrt_str_a_slots',
   'wrt_str_b_slots',

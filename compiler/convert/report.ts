@@ -16,7 +16,6 @@ export function falcoReportJson(c: FalcoConversion): string {
         requiredPlugins: c.ruleset.requiredPlugins,
         totals: c.totals,
         blockers: c.blockers,
-        crowded: c.crowded,
         rules: c.reports,
         diagnostics: c.diagnostics,
       },
@@ -41,14 +40,6 @@ export function falcoReportText(c: FalcoConversion): string {
     out.push('what kept rules from an exact conversion (rules, most frequent first):');
     const w = Math.max(...c.blockers.map((b) => String(b.rules).length));
     for (const b of c.blockers) out.push(`  ${String(b.rules).padStart(w)}  ${b.feature}`);
-  }
-  if (c.crowded.calls.length > 0) {
-    out.push('');
-    out.push(
-      `these policies do not load together on one node: weir's runtime takes at most ${c.crowded.limit} hooks per syscall (runtime/too-many-hooks); pick the rules a node needs. Policies per call:`,
-    );
-    const w = Math.max(...c.crowded.calls.map((x) => String(x.policies).length));
-    for (const x of c.crowded.calls) out.push(`  ${String(x.policies).padStart(w)}  ${x.call}`);
   }
   const t = c.totals;
   const k = c.ruleset.counts;

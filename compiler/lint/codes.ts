@@ -168,7 +168,11 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   },
   { id: 'runtime/too-many-actions', description: 'A selector has more matchActions than Tetragon allows.' },
   { id: 'runtime/too-many-args', description: 'A hook reads more arguments than weir (and Tetragon) allow.' },
-  { id: 'runtime/too-many-hooks', description: "A node has more hooks on one syscall than the handler's table holds." },
+  {
+    id: 'runtime/capacity',
+    description:
+      "A policy does not fit a node's runtime maps (hooks, policies, walk lists, prefilter, sets); the message names the full map.",
+  },
   { id: 'runtime/too-many-match-args', description: 'A selector has more matchArgs than Tetragon allows.' },
   { id: 'runtime/too-many-match-binaries', description: 'A selector has more matchBinaries than Tetragon allows.' },
   { id: 'runtime/too-many-match-capabilities', description: 'A selector has more matchCapabilities than weir evaluates.' },

@@ -15,6 +15,4 @@ export const tetragonLimits = {
   stringBytes: 255,
   /** Bytes of a Prefix/Postfix value: an LPM trie key holds 256 data bytes, 4 of them the set id. */
   lpmStringBytes: 252,
-  /** Hooks (from any policies) on one syscall. */
-  hooksPerSyscall: 4,
 } as const;

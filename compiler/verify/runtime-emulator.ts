@@ -1,15 +1,18 @@
 // An evaluator of runtime map images: what the syscall handler would do for a process making a call
 // with given arguments. It reads the encoded images (not the IR), so a test of it is a test of
-// what the kernel receives; its semantics mirror bpf/runtime/wrt_runtime.bpf.c line by line.
+// what the kernel receives; its semantics mirror bpf/runtime/engine.h line by line, the walk included:
+// a call visits its syscall's open list, then the prefilter's list for the caller's binary.
 import {
+  decodeCall,
   decodeHook,
-  decodeHookKey,
   decodeLpmKey,
+  decodeSpan,
   decodeNumKey,
   decodePolicyMode,
   decodeStrKey,
   K,
   LPM_STR_MAX,
+  type KCall,
   type KHook,
   type KMatchArg,
   type RuntimeMapImage,
@@ -51,8 +54,13 @@ interface Sets {
   num: Map<number, Set<bigint>>;
 }
 
+type StoredHook = Omit<KHook, 'syscallNr'>;
+
 export class RuntimeImageEvaluator {
-  readonly #hooks = new Map<number, KHook[]>();
+  readonly #hooks = new Map<number, StoredHook>();
+  readonly #calls = new Map<number, KCall>();
+  readonly #lists: number[] = [];
+  readonly #index = new Map<number, { key: Buffer; start: number; count: number }[]>();
   readonly #modes = new Map<number, number>();
   readonly #sets: Sets = { str: new Map(), prefix: new Map(), postfix: new Map(), num: new Map() };
   readonly #table: readonly HookTableEntry[];
@@ -66,8 +74,15 @@ export class RuntimeImageEvaluator {
     };
     for (const img of images) {
       for (const [k, v] of img.records) {
-        if (img.name === 'wrt_hooks') add(this.#hooks, decodeHookKey(k).syscallNr, decodeHook(k, v));
-        else if (img.name === 'wrt_policies') this.#modes.set(decodeU32(k), decodePolicyMode(v));
+        if (img.name === 'wrt_hooks') this.#hooks.set(decodeU32(k), decodeHook(v));
+        else if (img.name === 'wrt_calls') {
+          const c = decodeCall(k, v);
+          this.#calls.set(c.syscallNr, c);
+        } else if (img.name === 'wrt_lists') this.#lists[decodeU32(k)] = decodeU32(v);
+        else if (img.name === 'wrt_bin_index') {
+          const { setId, bytes } = decodeLpmKey(k);
+          add(this.#index, setId, { key: bytes, ...decodeSpan(v) });
+        } else if (img.name === 'wrt_policies') this.#modes.set(decodeU32(k), decodePolicyMode(v));
         else if (img.name === 'wrt_str' || img.name === 'wrt_str_a' || img.name === 'wrt_str_b') {
           const { setId, bytes } = decodeStrKey(k);
           const s = this.#sets.str.get(setId) ?? new Set<string>();
@@ -84,7 +99,28 @@ export class RuntimeImageEvaluator {
         }
       }
     }
-    for (const hs of this.#hooks.values()) hs.sort((a, b) => a.index - b.index);
+  }
+
+  /** Hook ids a call of syscall `nr` by `binary` visits (its walk, then raw_syscalls'), in the engine's order. */
+  visited(nr: number, binary: string): number[] {
+    return [...this.#walk(nr, binary), ...this.#walk(K.NR_ANY, binary)].map((h) => h.hookId);
+  }
+
+  /** The hooks a call of `key` visits, in the engine's order: the open list, then the prefilter's lists. */
+  #walk(key: number, binary: string): StoredHook[] {
+    const c = this.#calls.get(key);
+    if (!c) return [];
+    const ids = this.#lists.slice(c.openStart, c.openStart + c.openCount);
+    const bin = Buffer.from(binary).subarray(0, 255);
+    const lookup = (setId: number, k: Buffer) => {
+      let best: { key: Buffer; start: number; count: number } | undefined;
+      for (const e of this.#index.get(setId) ?? [])
+        if (e.key.length <= k.length && k.subarray(0, e.key.length).equals(e.key) && (!best || e.key.length > best.key.length)) best = e;
+      if (best) ids.push(...this.#lists.slice(best.start, best.start + best.count));
+    };
+    if (c.flags & K.CALL.fwd) lookup(c.indexId, Buffer.concat([bin, Buffer.alloc(1)]).subarray(0, LPM_STR_MAX));
+    if (c.flags & K.CALL.rev) lookup(c.indexId + 1, Buffer.from(bin).reverse().subarray(0, LPM_STR_MAX));
+    return ids.map((id) => this.#hooks.get(id)).filter((h): h is StoredHook => h !== undefined);
   }
 
   /** The syscall number a case's `call` names: sys_openat, __x64_sys_openat, openat, sys_enter_openat, syscalls/sys_enter_openat. */
@@ -99,7 +135,7 @@ export class RuntimeImageEvaluator {
     let verdict: RuntimeVerdict = 'allow';
     let signal: number | undefined;
     const rank: Record<RuntimeVerdict, number> = { allow: 0, post: 1, signal: 2, kill: 3 };
-    const hooks = [...(this.#hooks.get(nr) ?? []), ...(this.#hooks.get(K.NR_ANY) ?? [])];
+    const hooks = [...this.#walk(nr, proc.binary), ...this.#walk(K.NR_ANY, proc.binary)];
     for (const h of hooks) {
       if (h.scoped && !(proc.inScope?.(this.#table[h.hookId]) ?? false)) continue;
       const values = h.args.map((a) => {
@@ -196,7 +232,7 @@ export class RuntimeImageEvaluator {
     return false;
   }
 
-  #selector(s: KHook['selectors'][number], h: KHook, values: (Buffer | bigint)[], proc: ProcessFacts): boolean {
+  #selector(s: KHook['selectors'][number], h: StoredHook, values: (Buffer | bigint)[], proc: ProcessFacts): boolean {
     if (s.bin) {
       // As the handler: test with the positive operator over the binary (and ancestors), then negate.
       const positive = s.bin.op % 2 === 1;

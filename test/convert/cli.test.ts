@@ -77,7 +77,7 @@ describe('weir convert falco', () => {
     expect(report.totals).toMatchObject({ rules: 2, exact: 1, 'not-convertible': 1 });
     expect(report.blockers).toEqual([{ feature: 'the condition does not compile', rules: 1 }]);
     expect(report.rules.map((r: { blockedBy: string[] }) => r.blockedBy)).toEqual([[], ['the condition does not compile']]);
-    expect(report.crowded).toEqual({ limit: 4, calls: [] });
+    expect(report).not.toHaveProperty('crowded');
     expect(report.rules[1].reasons[0]).toContain('bad.yaml:9:36');
     expect(Object.keys(await readPolicies(out))).toEqual(['falco-good-one.yaml']);
   });

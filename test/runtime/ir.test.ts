@@ -173,13 +173,17 @@ describe('hook lowering', () => {
       expect(n.attach).toEqual(['syscalls/sys_enter_openat']);
       expect(n.hooks[0]).toMatchObject({
         syscallNr: 257,
-        index: 0,
+        hookId: 0,
         args: [
           { src: 1, type: K.ARG.string },
           { src: 3, type: K.ARG.uint32 },
         ],
       });
       expect(n.table[0]).toMatchObject({ policy: 't', attach: 'syscalls/sys_enter_openat', eventKind: 'process_kprobe', line: 7 });
+      // No binary filter: the hook is in openat's open list, which every call walks.
+      expect(n.calls).toEqual([{ syscallNr: 257, openStart: 0, openCount: 1, indexId: 0, flags: 0 }]);
+      expect(n.lists).toEqual([0]);
+      expect(n.binIndex).toEqual([]);
     },
   );
 

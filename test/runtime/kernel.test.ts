@@ -379,7 +379,7 @@ spec:
     expect(stats.entries).toMatchObject({ wrt_hooks: 1, wrt_policies: 1, wrt_prefix: 1, wrt_str_a: 1, wrt_str_b: 0, wrt_str: 0 });
     const gen = dp.generation;
     const bad = blobs.map((b) => (b.image.name === 'wrt_hooks' ? { ...b, bytes: b.bytes.subarray(0, b.bytes.length - 3) } : b));
-    expect(() => dp.applyBundle(bad, n.lowered.attach)).toThrow(/wrt_hooks: \d+ bytes is not a whole number of 1720-byte records/);
+    expect(() => dp.applyBundle(bad, n.lowered.attach)).toThrow(/wrt_hooks: \d+ bytes is not a whole number of 1716-byte records/);
     expect(() => dp.applyBundle(blobs, ['sched/sched_switch'])).toThrow(/not a syscall tracepoint/);
     expect(dp.generation).toBe(gen);
     const killed = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt')]);

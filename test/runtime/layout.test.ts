@@ -6,15 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { Btf } from '../../bpf/libbpf-ts/index.js';
 import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
 import {
+  decodeCall,
   decodeHook,
-  decodeHookKey,
+  decodeSpan,
   decodeLpmKey,
   decodeNumKey,
   decodePolicyMode,
   decodeRuntimeStats,
   decodeStrKey,
+  encodeCall,
   encodeHook,
-  encodeHookKey,
+  encodeSpan,
   encodeLpmKey,
   encodeNodeInfo,
   encodeNumKey,
@@ -129,7 +131,19 @@ describe('runtime layouts', () => {
     expect(define('WRT_MAX_MATCH_ARGS')).toBe(limits.matchArgsPerSelector);
     expect(define('WRT_MAX_ACTIONS')).toBe(limits.actionsPerSelector);
     expect(define('WRT_MAX_VALUES')).toBe(limits.valuesPerNumericOperator);
-    expect(define('WRT_MAX_HOOKS_PER_CALL')).toBe(limits.hooksPerSyscall);
+    for (const [k, v] of Object.entries({
+      HOOKS: K.CAPACITY.hooks,
+      CALLS: K.CAPACITY.calls,
+      LIST: K.CAPACITY.list,
+      BIN_INDEX: K.CAPACITY.binIndex,
+      SET: K.CAPACITY.set,
+      LPM_SET: K.CAPACITY.lpmSet,
+    }))
+      expect(define(`WRT_CAP_${k}`), k).toBe(v);
+    expect(K.CAPACITY.policies).toBe(K.MAX.policies);
+    expect([define('WRT_CALL_FWD'), define('WRT_CALL_REV')]).toEqual([K.CALL.fwd, K.CALL.rev]);
+    // No constant bounds the hooks of one syscall any more: the map sizes above do.
+    expect(header).not.toMatch(/HOOKS_PER_CALL/);
     expect(define('WRT_LPM_STR_MAX')).toBe(limits.lpmStringBytes);
     expect(define('WRT_STR_MAX')).toBe(limits.stringBytes + 1);
     expect(define('WRT_STR_CLASS_A')).toBe(STR_CLASS_A);
@@ -147,7 +161,6 @@ describe('runtime layouts', () => {
     for (const [k, v] of Object.entries({ MONITOR: K.EVF.monitor, RAW_TP: K.EVF.rawTp, BINARY_KNOWN: K.EVF.binaryKnown }))
       expect(define(`WRT_EVF_${k}`), k).toBe(v);
     const max = {
-      HOOKS_PER_CALL: K.MAX.hooksPerCall,
       ARGS: K.MAX.args,
       SELECTORS: K.MAX.selectors,
       MATCH_ARGS: K.MAX.matchArgs,
@@ -171,7 +184,12 @@ describe('runtime layouts', () => {
     expect(lpm.readUInt32LE(runtimeLayouts.wrt_lpm_key.fields.prefixlen.offset)).toBe(32 + 5 * 8);
     expect(decodeLpmKey(lpm)).toEqual({ setId: 3, bytes: Buffer.from('/usr/') });
     expect(decodeNumKey(encodeNumKey(4, -1n))).toEqual({ setId: 4, value: 2n ** 64n - 1n });
-    expect(decodeHookKey(encodeHookKey(K.NR_ANY, 2))).toEqual({ syscallNr: K.NR_ANY, index: 2 });
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(K.NR_ANY);
+    const call = { syscallNr: K.NR_ANY, openStart: 3, openCount: 2, indexId: 6, flags: K.CALL.fwd | K.CALL.rev };
+    expect(decodeCall(key, encodeCall(call))).toEqual(call);
+    expect(encodeCall(call).readUInt32LE(runtimeLayouts.wrt_call.fields.index_id.offset)).toBe(6);
+    expect(decodeSpan(encodeSpan(5, 7))).toEqual({ start: 5, count: 7 });
     expect(decodePolicyMode(encodePolicyMode('monitor'))).toBe(K.MODE.monitor);
     const proc = encodeProc({ pid: 42, ppid: 1, uid: 1000, binary: '/bin/cat' });
     const P = runtimeLayouts.wrt_proc.fields;
@@ -190,8 +208,6 @@ describe('runtime layouts', () => {
     stats.writeBigUInt64LE(5n, runtimeLayouts.wrt_stats.fields.events_lost.offset);
     expect(decodeRuntimeStats(stats)).toEqual({ calls: 7, matches: 0, signals: 0, events: 0, eventsLost: 5 });
     const hook = {
-      syscallNr: 257,
-      index: 0,
       policyId: 1,
       hookId: 9,
       scopeSet: 0,
@@ -208,13 +224,13 @@ describe('runtime layouts', () => {
         },
       ],
     };
-    expect(decodeHook(encodeHookKey(257, 0), encodeHook(hook))).toEqual(hook);
+    expect(decodeHook(encodeHook(hook))).toEqual(hook);
   });
 
   it('checkRuntimeImage names what is wrong with a runtime image', () => {
-    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1712 }, 1720 * 2)).toEqual([]);
-    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1700 }, 1720)).toEqual([
-      'runtime image wrt_hooks: key/value sizes 8/1700, weir_runtime.h says 8/1712',
+    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 4, valueSize: 1712 }, 1716 * 2)).toEqual([]);
+    expect(checkRuntimeImage({ name: 'wrt_hooks', keySize: 8, valueSize: 1700 }, 1716)).toEqual([
+      'runtime image wrt_hooks: key/value sizes 8/1700, weir_runtime.h says 4/1712',
     ]);
     expect(checkRuntimeImage({ name: 'wrt_num', keySize: 16, valueSize: 1 }, 18)).toEqual([
       'runtime image wrt_num: 18 bytes is not a whole number of 17-byte records',

@@ -78,8 +78,6 @@ export interface ConversionResult {
   totals: Record<Verdict, number> & { rules: number; policies: number };
   /** Per Falco feature, how many rules it kept from an exact conversion; most frequent first. */
   blockers: { feature: string; rules: number }[];
-  /** Calls more policies hook than the runtime loads on one node (runtime/too-many-hooks), most first. */
-  crowded: { limit: number; calls: { call: string; policies: number }[] };
 }
 
 /** Counts the rules each feature kept from an exact conversion (a rule counts once per feature). */
@@ -917,11 +915,7 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
   }
   const totals = { rules: reports.length, policies: policies.length, exact: 0, broader: 0, 'not-convertible': 0, disabled: 0 };
   for (const r of reports) totals[r.verdict]++;
-  const perCall = new Map<string, number>();
-  for (const p of policies) for (const k of p.policy.spec.kprobes ?? []) perCall.set(k.call, (perCall.get(k.call) ?? 0) + 1);
-  const calls = [...perCall].filter(([, n]) => n > limits.hooksPerSyscall).map(([call, n]) => ({ call, policies: n }));
-  calls.sort((x, y) => y.policies - x.policies || (x.call < y.call ? -1 : 1));
-  return { policies, reports, totals, blockers: blockerSummary(reports), crowded: { limit: limits.hooksPerSyscall, calls } };
+  return { policies, reports, totals, blockers: blockerSummary(reports) };
 }
 
 // Macro bodies are shared subtrees across rules: their forms per call are computed once.

@@ -7,7 +7,8 @@ import { describeMissing, type NodeCapabilities } from './capabilities.js';
 import type { Hook, MatchArg, RuntimeIR, Selector } from '../../ir/runtime/compile.js';
 import { limits } from '../../ir/runtime/compile.js';
 import { syscallNumbers, syscallTracepoint, tableSyscall, unimplementedSyscalls } from '../../ir/runtime/syscalls.js';
-import { K, type KHook, type KMatchArg, type KSelector, type RuntimeRecords } from '../../../bpf/abi/runtime.js';
+import { encodeRuntimeNode, K, type KHook, type KMatchArg, type KSelector, type RuntimeRecords } from '../../../bpf/abi/runtime.js';
+import { buildWalks, capacityUse, type NodeCapacity } from './walks.js';
 
 // The kernel records (KHook, KSelector, KMatchArg) and the weir_runtime.h constants (K) are the ABI's.
 export type { KHook, KMatchArg, KSelector } from '../../../bpf/abi/runtime.js';
@@ -44,6 +45,8 @@ export interface LoweredRuntimeNode extends RuntimeRecords {
   table: HookTableEntry[];
   /** Pod-scoped policies: the set the agent fills with the cgroup ids of the pods they select. */
   scopes?: ScopeTableEntry[];
+  /** The node's capacity, map by map (entries used and the map's size): the only bound on what loads together. */
+  capacity: NodeCapacity[];
 }
 
 /** Bundle table row: which pods a scope set stands for (the agent resolves them to cgroup ids). */
@@ -117,13 +120,16 @@ export function lowerRuntime(
     prefixSets: new Map(),
     postfixSets: new Map(),
     numSets: new Map(),
+    calls: [],
+    lists: [],
+    binIndex: [],
     attach: [],
     table: [],
+    capacity: [],
   };
   const diagnostics: Diagnostic[] = [];
   let nextSet = 1;
-  const perSyscall = new Map<number, number>();
-  const attach = new Set<string>();
+  const accepted: Accepted[] = [];
   const sorted = [...ir.policies].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : (a.namespace ?? '').localeCompare(b.namespace ?? ''),
   );
@@ -146,7 +152,6 @@ export function lowerRuntime(
         "spec.enforcers needs Tetragon's enforcer program (fmod_ret or bpf_override_return on syscall entry); weir enforces with Sigkill/Signal from its syscall handler instead: use matchActions Sigkill",
         'runtime/unsupported-hook',
       );
-    const policyId = out.policies.length;
     const pending: { hook: KHook; attach: string; entry: HookTableEntry }[] = [];
     const pendingSets: { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }[] = [];
     const newSet = (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]): number => {
@@ -203,12 +208,11 @@ export function lowerRuntime(
         );
         if (ks) selectors.push(ks);
       }
-      const hookId = out.table.length + pending.length;
       pending.push({
-        hook: { syscallNr: target.nr, index: 0, policyId, hookId, scopeSet, scoped, args, selectors },
+        hook: { syscallNr: target.nr, policyId: 0, hookId: 0, scopeSet, scoped, args, selectors },
         attach: target.attach,
         entry: {
-          hookId,
+          hookId: 0,
           policy: policy.name,
           ...(policy.namespace === undefined ? {} : { namespace: policy.namespace }),
           call: hook.call,
@@ -232,43 +236,100 @@ export function lowerRuntime(
       diagnostics.push(...errs);
       continue;
     }
-    out.policies.push({ id: policyId, name: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name, mode: policy.mode });
-    if (podScoped)
-      (out.scopes ??= []).push({
-        scopeSet,
-        policy: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name,
-        ...(policy.kind === 'TracingPolicyNamespaced' && policy.namespace !== undefined ? { namespace: policy.namespace } : {}),
-        ...(policy.podSelector === undefined ? {} : { podSelector: policy.podSelector }),
-      });
-    for (const s of pendingSets) {
+    accepted.push({
+      policy: { name: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name, mode: policy.mode },
+      span: policy.span,
+      ...(policy.provenance.commit === undefined ? {} : { commit: policy.provenance.commit }),
+      ...(podScoped
+        ? {
+            scope: {
+              scopeSet,
+              policy: policy.namespace ? `${policy.namespace}/${policy.name}` : policy.name,
+              ...(policy.kind === 'TracingPolicyNamespaced' && policy.namespace !== undefined ? { namespace: policy.namespace } : {}),
+              ...(policy.podSelector === undefined ? {} : { podSelector: policy.podSelector }),
+            },
+          }
+        : {}),
+      sets: pendingSets,
+      hooks: pending,
+    });
+  }
+  // Capacity: the node's maps, and nothing else, bound what loads together. Policies are taken in
+  // order; one that does not fit is refused whole, naming the map that is full.
+  for (;;) {
+    const node = assemble(node0(), accepted);
+    const over = node.capacity.find((c) => c.used > c.limit);
+    if (!over) return { lowered: node, diagnostics };
+    const last = accepted.pop()!;
+    diagnostics.push(
+      diagnostic(
+        'runtime/capacity',
+        'error',
+        `node ${node0().node}: policy ${last.policy.name} does not fit: ${over.map} would hold ${over.used} entries, the map holds ${over.limit} (weir_runtime.h WRT_CAP_* / WRT_MAX_POLICIES)`,
+        last.span,
+        last.commit === undefined ? {} : { commit: last.commit },
+      ),
+    );
+  }
+
+  function node0(): LoweredRuntimeNode {
+    return {
+      ...out,
+      strSets: new Map(),
+      prefixSets: new Map(),
+      postfixSets: new Map(),
+      numSets: new Map(),
+      policies: [],
+      hooks: [],
+      table: [],
+    };
+  }
+}
+
+/** A policy lowered for a node, before hook ids and policy ids are given. */
+interface Accepted {
+  policy: { name: string; mode: 'enforce' | 'monitor' };
+  span: Span;
+  commit?: string;
+  scope?: ScopeTableEntry;
+  sets: { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }[];
+  hooks: { hook: KHook; attach: string; entry: HookTableEntry }[];
+}
+
+/** The node's records from its accepted policies: ids in order, the walks, the capacity used. */
+function assemble(out: LoweredRuntimeNode, accepted: readonly Accepted[]): LoweredRuntimeNode {
+  const attach = new Set<string>();
+  delete out.scopes;
+  for (const a of accepted) {
+    const policyId = out.policies.length;
+    out.policies.push({ id: policyId, ...a.policy });
+    if (a.scope) (out.scopes ??= []).push(a.scope);
+    for (const s of a.sets) {
       const m =
         s.kind === 'str' ? out.strSets : s.kind === 'prefix' ? out.prefixSets : s.kind === 'postfix' ? out.postfixSets : out.numSets;
       (m as Map<number, (string | bigint)[]>).set(s.id, s.values);
     }
-    for (const p of pending) {
-      const n = perSyscall.get(p.hook.syscallNr) ?? 0;
-      if (n >= limits.hooksPerSyscall) {
-        diagnostics.push(
-          diagnostic(
-            'runtime/too-many-hooks',
-            'error',
-            `node ${node}: more than ${limits.hooksPerSyscall} hooks on ${p.attach} across all policies; merge policies`,
-            policy.span,
-          ),
-        );
-        continue;
-      }
-      perSyscall.set(p.hook.syscallNr, n + 1);
-      p.hook.index = n;
-      p.hook.hookId = out.table.length;
-      p.entry.hookId = p.hook.hookId;
-      out.hooks.push(p.hook);
-      out.table.push(p.entry);
+    for (const p of a.hooks) {
+      const hookId = out.hooks.length;
+      out.hooks.push({ ...p.hook, policyId, hookId });
+      out.table.push({ ...p.entry, hookId });
       attach.add(p.attach);
     }
   }
+  const w = buildWalks(
+    out.hooks,
+    out as { strSets: Map<number, string[]>; prefixSets: Map<number, string[]>; postfixSets: Map<number, string[]> },
+  );
+  out.calls = w.calls;
+  out.lists = w.lists;
+  out.binIndex = w.binIndex;
   out.attach = [...attach].sort();
-  return { lowered: out, diagnostics };
+  const images = encodeRuntimeNode(out);
+  const setEntries = Object.fromEntries(
+    images.filter((i) => /^wrt_(str|prefix|postfix|num)/.test(i.name)).map((i) => [i.name, i.records.length]),
+  );
+  out.capacity = capacityUse({ ...out, setEntries });
+  return out;
 }
 
 interface Target {

@@ -117,7 +117,6 @@ describe('runtime limits', () => {
       argsPerHook: define('WRT_MAX_ARGS'),
       stringBytes: define('WRT_STR_MAX') - 1,
       lpmStringBytes: define('WRT_LPM_STR_MAX'),
-      hooksPerSyscall: define('WRT_MAX_HOOKS_PER_CALL'),
     }).toStrictEqual(kernel);
   });
 

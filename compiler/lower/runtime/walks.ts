@@ -1,0 +1,127 @@
+// The walks of one node: for each syscall its hooks (wrt_calls, wrt_lists) and the binary prefilter
+// (wrt_bin_index) that keeps a call from visiting hooks whose matchBinaries cannot admit the caller.
+// The engine (bpf/runtime/engine.h) walks what this produces; compiler/verify/runtime-emulator.ts walks
+// the same images.
+//
+// A hook is indexed when every selector has a positive matchBinaries without followChildren, all of one
+// direction: In / Prefix (the binary read forwards) or Postfix (read reversed). Its keys are its values:
+// an In value with a NUL after it (that binary only), a Prefix value, a reversed Postfix value. An LPM
+// lookup returns the longest key that starts the caller's binary, so each key's list holds the hooks of
+// every key that starts it: whichever key of a hook admits the binary, the hook is in the list returned.
+// Every other hook is in its syscall's open list, visited on every call.
+import { K, LPM_STR_MAX, type KBinIndexEntry, type KCall, type KHook } from '../../../bpf/abi/runtime.js';
+
+export interface Walks {
+  calls: KCall[];
+  lists: number[];
+  binIndex: KBinIndexEntry[];
+}
+
+interface BinarySets {
+  strSets: ReadonlyMap<number, readonly string[]>;
+  prefixSets: ReadonlyMap<number, readonly string[]>;
+  postfixSets: ReadonlyMap<number, readonly string[]>;
+}
+
+/** The prefilter keys of a hook and their direction, or undefined for a hook every call visits. */
+export function prefilterKeys(h: KHook, sets: BinarySets): { rev: boolean; keys: Buffer[] } | undefined {
+  if (h.selectors.length === 0) return undefined;
+  let rev: boolean | undefined;
+  const keys: Buffer[] = [];
+  for (const s of h.selectors) {
+    if (!s.bin || s.bin.followChildren) return undefined;
+    const r = s.bin.op === K.OP.Postfix;
+    if (s.bin.op !== K.OP.Equal && s.bin.op !== K.OP.Prefix && !r) return undefined;
+    if (rev !== undefined && rev !== r) return undefined;
+    rev = r;
+    const values =
+      s.bin.op === K.OP.Equal ? sets.strSets.get(s.bin.setId) : r ? sets.postfixSets.get(s.bin.setId) : sets.prefixSets.get(s.bin.setId);
+    for (const v of values ?? []) {
+      const b = Buffer.from(v);
+      // Keys the trie cannot hold whole (an In value of 252 bytes or more with its NUL, an LPM value the
+      // set itself truncates) leave the hook unindexed rather than approximated.
+      const key = s.bin.op === K.OP.Equal ? Buffer.concat([b, Buffer.alloc(1)]) : r ? b.reverse() : b;
+      if (key.length > LPM_STR_MAX || b.includes(0)) return undefined;
+      keys.push(key);
+    }
+  }
+  return { rev: rev ?? false, keys };
+}
+
+/** The walks of a node's hooks (hook ids are their positions in `hooks`, ascending). */
+export function buildWalks(hooks: readonly KHook[], sets: BinarySets): Walks {
+  const bySyscall = new Map<number, KHook[]>();
+  for (const h of hooks) {
+    const a = bySyscall.get(h.syscallNr) ?? [];
+    a.push(h);
+    bySyscall.set(h.syscallNr, a);
+  }
+  const out: Walks = { calls: [], lists: [], binIndex: [] };
+  const nrs = [...bySyscall.keys()].sort((a, b) => a - b);
+  nrs.forEach((nr, i) => {
+    const hs = bySyscall.get(nr)!.sort((a, b) => a.hookId - b.hookId);
+    const open: number[] = [];
+    const dirs: Map<string, { key: Buffer; own: Set<number> }>[] = [new Map(), new Map()];
+    for (const h of hs) {
+      const p = prefilterKeys(h, sets);
+      if (!p) {
+        open.push(h.hookId);
+        continue;
+      }
+      const m = dirs[p.rev ? 1 : 0]!;
+      for (const key of p.keys) {
+        const hex = key.toString('hex');
+        const e = m.get(hex) ?? { key, own: new Set<number>() };
+        e.own.add(h.hookId);
+        m.set(hex, e);
+      }
+    }
+    const indexId = 2 * i;
+    const call: KCall = { syscallNr: nr, openStart: out.lists.length, openCount: open.length, indexId, flags: 0 };
+    out.lists.push(...open);
+    dirs.forEach((m, d) => {
+      if (m.size === 0) return;
+      call.flags |= d === 0 ? K.CALL.fwd : K.CALL.rev;
+      const entries = [...m.values()].sort((a, b) => Buffer.compare(a.key, b.key));
+      for (const e of entries) {
+        const ids = new Set<number>();
+        for (const o of entries)
+          if (o.key.length <= e.key.length && e.key.subarray(0, o.key.length).equals(o.key)) for (const id of o.own) ids.add(id);
+        const list = [...ids].sort((a, b) => a - b);
+        out.binIndex.push({ setId: indexId + d, key: e.key, start: out.lists.length, count: list.length });
+        out.lists.push(...list);
+      }
+    });
+    out.calls.push(call);
+  });
+  return out;
+}
+
+/** What a node's images use of each capacity-bound map, and the map's entries. */
+export interface NodeCapacity {
+  map: string;
+  used: number;
+  limit: number;
+}
+
+export function capacityUse(l: {
+  hooks: readonly unknown[];
+  policies: readonly unknown[];
+  calls: readonly unknown[];
+  lists: readonly unknown[];
+  binIndex: readonly unknown[];
+  setEntries: Record<string, number>;
+}): NodeCapacity[] {
+  return [
+    { map: 'wrt_hooks', used: l.hooks.length, limit: K.CAPACITY.hooks },
+    { map: 'wrt_policies', used: l.policies.length, limit: K.CAPACITY.policies },
+    { map: 'wrt_calls', used: l.calls.length, limit: K.CAPACITY.calls },
+    { map: 'wrt_lists', used: l.lists.length, limit: K.CAPACITY.list },
+    { map: 'wrt_bin_index', used: l.binIndex.length, limit: K.CAPACITY.binIndex },
+    ...Object.entries(l.setEntries).map(([map, used]) => ({
+      map,
+      used,
+      limit: map === 'wrt_prefix' || map === 'wrt_postfix' ? K.CAPACITY.lpmSet : K.CAPACITY.set,
+    })),
+  ];
+}
