@@ -1,6 +1,7 @@
 // `weir build`: policies + inventory → a verified-by-construction, content-addressed bundle.
 import * as path from 'node:path';
 import { buildFromSources } from '../compiler/build.js';
+import type { Bundle } from '../compiler/bundle/assemble.js';
 import { writeBundle } from '../compiler/bundle/io.js';
 import { formatDiagnostic } from '../compiler/explain/format.js';
 import { UsageError, type Command } from './command.js';
@@ -73,10 +74,32 @@ export const buildCommand: Command = {
           2,
         ) + '\n',
       );
-    else if (!values.quiet)
+    else if (!values.quiet) {
       io.stderr(
         `weir build: ${values.out}: ${r.bundle.manifest.nodes.length} node(s), ${r.ir.endpoints.length} endpoint(s), ${r.ir.identities.length} identities, ${maps} map image(s) in ${r.bundle.blobs.size} blob(s), manifest sha256:${digest.slice(0, 16)} (${ms.toFixed(0)} ms)\n`,
       );
+      for (const line of runtimeCapacityLines(r.bundle)) io.stderr(`weir build: ${line}\n`);
+    }
     return 0;
   },
 };
+
+/** Per node with runtime policies: how much of each runtime map its images use (the node's capacity). */
+function runtimeCapacityLines(b: Bundle): string[] {
+  const t = b.manifest.tables.find((x) => x.name === 'runtime_hooks');
+  const blob = t && b.blobs.get(t.digest);
+  if (!blob) return [];
+  const nodes = JSON.parse(Buffer.from(blob).toString('utf8')) as Record<
+    string,
+    { policies?: unknown[]; hooks?: unknown[]; capacity?: { map: string; used: number; limit: number }[] }
+  >;
+  return Object.entries(nodes)
+    .filter(([, n]) => (n.hooks?.length ?? 0) > 0)
+    .map(
+      ([node, n]) =>
+        `runtime on ${node}: ${n.policies?.length ?? 0} policies, ${n.hooks?.length ?? 0} hooks; map capacity used: ${(n.capacity ?? [])
+          .filter((c) => c.used > 0)
+          .map((c) => `${c.map} ${c.used}/${c.limit}`)
+          .join(', ')}`,
+    );
+}

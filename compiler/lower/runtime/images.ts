@@ -42,6 +42,7 @@ export const imageProducer: ImageProducer = {
         attach: n.lowered.attach,
         policies: n.lowered.policies,
         hooks: n.lowered.table,
+        capacity: n.lowered.capacity,
         ...(n.lowered.scopes ? { scopes: n.lowered.scopes } : {}),
       };
     }
