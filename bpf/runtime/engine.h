@@ -198,6 +198,10 @@ struct wrt_scratch {
 	__u64 args_at;   /* where the tracepoint record's six argument registers are */
 	__u32 regs_done; /* regs holds them for this syscall */
 	__u32 have_bin;  /* the caller is in wrt_procs: bin holds its binary */
+	__u8 args_src[WRT_MAX_ARGS];  /* the argument spec (wrt_hook.arg_src / arg_type / n_args) that key[], */
+	__u8 args_type[WRT_MAX_ARGS]; /* rev[] and ev hold for this call, when args_valid: hooks of one */
+	__u8 args_n;                  /* syscall mostly read the same arguments, read once per call */
+	__u8 args_valid;
 	__u64 regs[8]; /* the syscall's argument registers, copied: ctx cannot be indexed by a variable */
 	struct wrt_proc proc;
 };
@@ -614,8 +618,15 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 e
 		s->regs[6] = s->regs[7] = 0;
 		s->regs_done = 1;
 	}
-	/* Read the hook's arguments once; every selector reads these copies. */
-	for (int a = 0; a < WRT_MAX_ARGS; a++) {
+	/* Read the hook's arguments once per call (a hook with the same argument spec as the last one read
+	 * finds them in place); every selector reads these copies. */
+	bool same = s->args_valid && s->args_n == h->n_args;
+	for (int a = 0; a < WRT_MAX_ARGS; a++)
+		if (s->args_src[a] != h->arg_src[a] || s->args_type[a] != h->arg_type[a])
+			same = false;
+	for (int a = 0; a < WRT_MAX_ARGS && !same; a++) {
+		s->args_src[a] = h->arg_src[a];
+		s->args_type[a] = h->arg_type[a];
 		s->rev_done[a] = 0;
 		ev->str_len[a] = 0;
 		ev->arg_type[a] = a < h->n_args ? h->arg_type[a] : WRT_ARG_NONE;
@@ -638,6 +649,8 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 e
 		}
 		ev->argv[a] = v;
 	}
+	s->args_n = h->n_args;
+	s->args_valid = 1;
 
 	int chosen = -1;
 	if (h->n_selectors == 0) {
@@ -803,6 +816,7 @@ static __always_inline struct wrt_scratch *wrt_engine_begin(__s32 nr)
 	s->nr = nr;
 	s->regs_done = 0;
 	s->args_at = 0;
+	s->args_valid = 0;
 	return s;
 }
 

@@ -1,6 +1,6 @@
 // Many policies on one syscall: no cap, and the binary prefilter. The walk tables are checked as built
 // (which hooks a call by a given binary visits), then the kernel and the image evaluator run the same
-// 40 policies on sys_openat and must agree, call by call, on the verdict and on which hooks posted.
+// 41 policies on sys_openat and must agree, call by call, on the verdict and on which hooks posted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelCaseRunner } from '../../bpf/runtime/cases.js';
 import { K } from '../../bpf/abi/runtime.js';
@@ -12,8 +12,8 @@ import { localCaps } from './helpers.js';
 
 const b = (s: string) => `/wrt/pf/${s}`;
 
-/** name, matchBinaries (YAML flow, or '' for none), extra selector text, policy mode. */
-const specs: [string, string, string?, ('monitor' | 'enforce')?][] = [
+/** name, matchBinaries (YAML flow, or '' for none), extra selector text, policy mode, args and matchArgs. */
+const specs: [string, string, string?, ('monitor' | 'enforce')?, [string, string]?][] = [
   ...Array.from({ length: 30 }, (_, i) => [`in-${i}`, `[{operator: In, values: ["${b(`b${i}`)}"]}]`] as [string, string]),
   ['prefix-b1', `[{operator: Prefix, values: ["${b('b1')}"]}]`],
   ['prefix-all', `[{operator: Prefix, values: ["${b('')}"]}]`],
@@ -30,11 +30,13 @@ const specs: [string, string, string?, ('monitor' | 'enforce')?][] = [
   ['follow-children', `[{operator: In, values: ["${b('b6')}"], followChildren: true}]`],
   ['monitor-kill-b7', `[{operator: In, values: ["${b('b7')}"]}]`, undefined, 'monitor'],
   ['kill-b8', `[{operator: In, values: ["${b('b8')}"]}]`],
+  // Other arguments than its neighbours in the walk: the engine reads them afresh, and theirs again after it.
+  ['other-args', '', undefined, undefined, ['[{index: 1, type: string}]', '[{index: 1, operator: Postfix, values: [hostname]}]']],
 ];
 
 function policies(): string {
   return specs
-    .map(([name, bins, extra, mode]) => {
+    .map(([name, bins, extra, mode, argSpec]) => {
       const kill = name.includes('kill') ? '\n      matchActions: [{action: Sigkill}]' : '';
       return `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -43,9 +45,9 @@ spec:
 ${mode ? `  options: [{name: policy-mode, value: ${mode}}]\n` : ''}  kprobes:
   - call: sys_openat
     syscall: true
-    args: [{index: 0, type: int}, {index: 1, type: string}, {index: 2, type: int}]
+    args: ${argSpec?.[0] ?? '[{index: 0, type: int}, {index: 1, type: string}, {index: 2, type: int}]'}
     selectors:
-    - matchArgs: [{index: 1, operator: Prefix, values: [/etc/]}]${bins ? `\n      matchBinaries: ${bins}` : ''}${kill}
+    - matchArgs: ${argSpec?.[1] ?? '[{index: 1, operator: Prefix, values: [/etc/]}]'}${bins ? `\n      matchBinaries: ${bins}` : ''}${kill}
 ${extra ?? ''}`;
     })
     .join('\n---\n');
@@ -56,14 +58,14 @@ const loaded = loadSources([{ file: 'pf.yaml', bytes: Buffer.from(policies()) }]
 const compiled = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }], { confine: true });
 const node = compiled.nodes[0]!;
 const hookOf = (name: string) => node.lowered.table.find((t) => t.policy === `wrt-pf-${name}`)!.hookId;
-const open = ['notin-b3', 'no-binaries', 'mixed', 'follow-children'];
+const open = ['notin-b3', 'no-binaries', 'mixed', 'follow-children', 'other-args'];
 
 describe('many hooks on one syscall', () => {
-  it('all 40 policies lower on one node with no per-syscall limit; the capacity is stated per map', () => {
+  it('all 41 policies lower on one node with no per-syscall limit; the capacity is stated per map', () => {
     expect(loaded.diagnostics).toEqual([]);
     expect([...compiled.diagnostics, ...node.diagnostics].filter((d) => d.severity === 'error')).toEqual([]);
     expect(node.lowered.hooks.filter((h) => h.syscallNr === 257)).toHaveLength(specs.length);
-    expect(node.lowered.capacity.find((c) => c.map === 'wrt_hooks')).toEqual({ map: 'wrt_hooks', used: 40, limit: K.CAPACITY.hooks });
+    expect(node.lowered.capacity.find((c) => c.map === 'wrt_hooks')).toEqual({ map: 'wrt_hooks', used: 41, limit: K.CAPACITY.hooks });
   });
 
   it('the open list holds exactly the hooks no prefilter can rule out', () => {
