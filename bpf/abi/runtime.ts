@@ -46,7 +46,7 @@ export const runtimeLayouts = {
       actions: f(312, 24, { count: 3 }),
     },
   },
-  wrt_call: { size: 16, fields: { open_start: f(0, 4), open_count: f(4, 4), index_id: f(8, 4), flags: f(12, 4) } },
+  wrt_call: { size: 20, fields: { open_start: f(0, 4), open_count: f(4, 4), index_id: f(8, 4), flags: f(12, 4), arg_reg: f(16, 4) } },
   wrt_span: { size: 8, fields: { start: f(0, 4), count: f(4, 4) } },
   wrt_hook: {
     size: 1712,
@@ -151,8 +151,10 @@ export const K = {
   MODE: { enforce: 0, monitor: 1 },
   SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
   HOOK: { scoped: 1 },
-  /** wrt_call.flags: which prefilter tries hold entries for the call. */
-  CALL: { fwd: 1, rev: 2 },
+  /** wrt_call.flags: which prefilters hold entries for the call (binary / argument, forwards / reversed). */
+  CALL: { fwd: 1, rev: 2, argFwd: 4, argRev: 8 },
+  /** Prefilter set ids: wrt_call.index_id + these, in the order of CALL's bits. */
+  IDX: { fwd: 0, rev: 1, argFwd: 2, argRev: 3 },
   MAX: { args: 5, selectors: 5, matchArgs: 5, values: 4, pidFilters: 2, nsFilters: 2, actions: 3, policies: 1024 },
   /**
    * A node's capacity: the entries of each per-generation map (WRT_CAP_*, WRT_MAX_POLICIES). Nothing else bounds how
@@ -229,9 +231,11 @@ export interface KCall {
   syscallNr: number;
   openStart: number;
   openCount: number;
-  /** Even; the prefilter set ids are indexId (forwards) and indexId + 1 (reversed). */
+  /** A multiple of 4; the prefilter set ids are indexId + K.IDX.*. */
   indexId: number;
   flags: number;
+  /** The argument register the argument prefilter reads (0..5). */
+  argReg: number;
 }
 
 /** A prefilter entry (wrt_bin_index): key bytes as the trie holds them, and its run of wrt_lists. */
@@ -308,6 +312,7 @@ const callCodec = structCodec<Omit<KCall, 'syscallNr'>>(runtimeLayouts.wrt_call,
   openCount: 'open_count',
   indexId: 'index_id',
   flags: 'flags',
+  argReg: 'arg_reg',
 });
 const spanCodec = structCodec<{ start: number; count: number }>(runtimeLayouts.wrt_span, { start: 'start', count: 'count' });
 

@@ -168,21 +168,31 @@ struct wrt_selector {
 /*
  * The walk of one syscall (wrt_calls, keyed by syscall number or WRT_NR_ANY). Hooks are stored by
  * hook id in wrt_hooks; a walk list is a run of hook ids in wrt_lists. A call visits its open list
- * (hooks that any process may match), then the list the prefilter gives for the caller's binary:
- * wrt_bin_index (an LPM trie of wrt_lpm_key, set_id = index_id for the binary read forwards with its
- * NUL, index_id + 1 for it reversed) maps each exact binary / binary prefix / reversed postfix of the
- * call's indexed hooks to the hooks whose matchBinaries can admit it. A hook is indexed when every
- * selector has a positive matchBinaries (In, Prefix: forwards; Postfix: reversed) without
- * followChildren; it is then in no open list, and a hook whose binaries cannot match is never visited.
+ * (hooks that any call may match), then the lists the prefilter gives for the call's subjects: the
+ * caller's binary, and one string argument of the syscall (arg_reg). wrt_bin_index, an LPM trie of
+ * wrt_lpm_key, maps each exact value (with its NUL), prefix, or reversed postfix a hook names to the
+ * hooks that can admit a subject starting with it; its set ids are index_id + WRT_IDX_* per subject
+ * and direction. A hook is indexed on the binary when every selector has a positive matchBinaries
+ * (In, Prefix: forwards; Postfix: reversed) without followChildren, else on the argument when every
+ * selector has a positive string matchArgs (Equal, Prefix / Postfix) on arg_reg; it is then in no open
+ * list, and a hook whose values cannot match the call is never visited.
  */
-#define WRT_CALL_FWD 0x1 /* forward prefilter entries exist for this call */
-#define WRT_CALL_REV 0x2 /* reversed (postfix) prefilter entries exist */
+#define WRT_CALL_FWD     0x1 /* binary, forwards */
+#define WRT_CALL_REV     0x2 /* binary, reversed */
+#define WRT_CALL_ARG_FWD 0x4 /* argument arg_reg, forwards */
+#define WRT_CALL_ARG_REV 0x8 /* argument arg_reg, reversed */
+
+#define WRT_IDX_FWD     0 /* set id offsets from wrt_call.index_id, in the order of the flags */
+#define WRT_IDX_REV     1
+#define WRT_IDX_ARG_FWD 2
+#define WRT_IDX_ARG_REV 3
 
 struct wrt_call {
 	__u32 open_start; /* first wrt_lists index of the open list */
 	__u32 open_count;
-	__u32 index_id;   /* even; the prefilter's set ids are index_id and index_id + 1 */
+	__u32 index_id;   /* a multiple of 4: the prefilter's set ids are index_id + WRT_IDX_* */
 	__u32 flags;      /* WRT_CALL_* */
+	__u32 arg_reg;    /* the argument register (0..5) of the ARG prefilter */
 };
 
 /* A run of wrt_lists: the value of a wrt_bin_index entry. */

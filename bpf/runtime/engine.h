@@ -191,7 +191,9 @@ struct wrt_scratch {
 	struct wrt_str_key bin_rev;
 	struct wrt_str_key anc;               /* an ancestor's binary (followChildren) */
 	struct wrt_str_key anc_rev;
-	__u8 rev_done[8];                     /* per buffer; WRT_MAX_ARGS: bin_rev, WRT_MAX_ARGS + 1: anc_rev */
+	struct wrt_str_key subj;              /* the string argument the prefilter indexes */
+	struct wrt_str_key subj_rev;
+	__u8 rev_done[8];                     /* per buffer; WRT_MAX_ARGS: bin_rev, WRT_MAX_ARGS + 1: anc_rev, 7: subj_rev */
 	__u32 gen;
 	__s32 nr;
 	__u32 active; /* the full wrt_active counter this syscall runs under (gen is its parity) */
@@ -548,6 +550,19 @@ __noinline int match_selector(struct wrt_scratch *s, const struct wrt_hook *h, _
 	return true;
 }
 
+static __always_inline void load_regs(struct wrt_scratch *s)
+{
+	if (s->regs_done)
+		return;
+	/* Through probe_read, not ctx->args[i]: a program whose ctx reads go past a tracepoint's
+	 * record (sys_enter_openat has 4 args, 48 bytes) is refused at attach time (EACCES).
+	 * Registers beyond the syscall's arity read as junk and are never used: the compiler
+	 * checks arg indexes. */
+	bpf_probe_read_kernel(s->regs, 6 * sizeof(__u64), (void *)(long)s->args_at);
+	s->regs[6] = s->regs[7] = 0;
+	s->regs_done = 1;
+}
+
 __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 evflags)
 {
 	if (!s || !h)
@@ -609,15 +624,7 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 e
 		}
 	}
 
-	if (!s->regs_done) {
-		/* Through probe_read, not ctx->args[i]: a program whose ctx reads go past a tracepoint's
-		 * record (sys_enter_openat has 4 args, 48 bytes) is refused at attach time (EACCES).
-		 * Registers beyond the syscall's arity read as junk and are never used: the compiler
-		 * checks arg indexes. */
-		bpf_probe_read_kernel(s->regs, 6 * sizeof(__u64), (void *)(long)s->args_at);
-		s->regs[6] = s->regs[7] = 0;
-		s->regs_done = 1;
-	}
+	load_regs(s);
 	/* Read the hook's arguments once per call (a hook with the same argument spec as the last one read
 	 * finds them in place); every selector reads these copies. */
 	bool same = s->args_valid && s->args_n == h->n_args;
@@ -770,37 +777,41 @@ static __always_inline void walk(__u32 start, __u32 count, __u32 evflags)
 	bpf_loop(count, walk_step, &w, 0);
 }
 
-/* The prefilter: the hooks whose matchBinaries can admit the caller's binary (s->bin, or its
- * reversal s->bin_rev), from the longest matching entry of wrt_bin_index. */
-static __always_inline struct wrt_span *prefilter(struct wrt_scratch *s, __u32 set_id, bool rev)
+/* The prefilter: the hooks whose values can admit a subject (the caller's binary, or the indexed
+ * argument) read forwards (`fwd`, with its NUL) or reversed (`rev`, made on first use), from the longest
+ * matching entry of wrt_bin_index. The span is copied out: the key buffers serve the selectors after. */
+static __always_inline struct wrt_span index_span(struct wrt_scratch *s, struct wrt_str_key *fwd, struct wrt_str_key *rev,
+						  __u32 rev_slot, __u32 set_id, bool reversed)
 {
+	struct wrt_span none = { 0, 0 };
 	void *inner = bpf_map_lookup_elem(&wrt_bin_index_slots, &s->gen);
 	if (!inner)
-		return NULL;
-	__u32 len = s->bin.len;
+		return none;
+	__u32 len = fwd->len;
 	if (len > WRT_STR_MAX - 1)
-		return NULL;
+		return none;
 	struct wrt_span *span;
-	if (rev) {
-		if (!s->rev_done[WRT_MAX_ARGS]) {
-			reverse_into(s->bin_rev.str, s->bin.str, len);
-			s->rev_done[WRT_MAX_ARGS] = 1;
+	if (reversed) {
+		rev_slot &= 7;
+		if (!s->rev_done[rev_slot]) {
+			reverse_into(rev->str, fwd->str, len);
+			s->rev_done[rev_slot] = 1;
 		}
-		struct wrt_lpm_key *k = (struct wrt_lpm_key *)&s->bin_rev;
+		struct wrt_lpm_key *k = (struct wrt_lpm_key *)rev;
 		k->set_id = set_id;
 		k->prefixlen = 32 + (len > WRT_LPM_STR_MAX ? WRT_LPM_STR_MAX : len) * 8;
 		span = bpf_map_lookup_elem(inner, k);
 	} else {
-		/* Forwards the key includes the NUL after the binary (the buffer is zero-padded), so that an
-		 * exact binary is an entry that matches that binary only and not the longer ones it starts. */
-		struct wrt_lpm_key *k = (struct wrt_lpm_key *)&s->bin;
+		/* Forwards the key includes the NUL after the string (the buffer is zero-padded), so that an
+		 * exact value is an entry that matches that string only and not the longer ones it starts. */
+		struct wrt_lpm_key *k = (struct wrt_lpm_key *)fwd;
 		__u32 n = len + 1 > WRT_LPM_STR_MAX ? WRT_LPM_STR_MAX : len + 1;
 		k->set_id = set_id;
 		k->prefixlen = 32 + n * 8;
 		span = bpf_map_lookup_elem(inner, k);
-		s->bin.len = len; /* the buffer keeps serving the selectors */
+		fwd->len = len; /* the buffer keeps serving the selectors */
 	}
-	return span;
+	return span ? *span : none;
 }
 
 /* Starts an entry program's call: the scratch buffer with the generation in service read once. */
@@ -847,25 +858,33 @@ static __always_inline int wrt_engine_dispatch(struct wrt_scratch *s, __u32 key,
 		s->bin.len = 0;
 		s->have_bin = 0;
 	}
+	/* Binary-indexed hooks all need a positive binary match: a process weir has not seen exec meets none. */
+	struct wrt_span none = { 0, 0 };
+	struct wrt_span bf = p && (call.flags & WRT_CALL_FWD) ? index_span(s, &s->bin, &s->bin_rev, WRT_MAX_ARGS, call.index_id + WRT_IDX_FWD, false) : none;
+	struct wrt_span br = p && (call.flags & WRT_CALL_REV) ? index_span(s, &s->bin, &s->bin_rev, WRT_MAX_ARGS, call.index_id + WRT_IDX_REV, true) : none;
+	struct wrt_span af = none, ar = none;
+	if (call.flags & (WRT_CALL_ARG_FWD | WRT_CALL_ARG_REV)) {
+		/* The indexed argument, read as a hook reads its string arguments. */
+		load_regs(s);
+		__builtin_memset(s->subj.str, 0, WRT_STR_MAX);
+		long n = bpf_probe_read_user_str(s->subj.str, WRT_STR_MAX, (const char *)s->regs[call.arg_reg & 7]);
+		s->subj.len = n > 0 ? n - 1 : 0;
+		s->rev_done[7] = 0;
+		if (call.flags & WRT_CALL_ARG_FWD)
+			af = index_span(s, &s->subj, &s->subj_rev, 7, call.index_id + WRT_IDX_ARG_FWD, false);
+		if (call.flags & WRT_CALL_ARG_REV)
+			ar = index_span(s, &s->subj, &s->subj_rev, 7, call.index_id + WRT_IDX_ARG_REV, true);
+	}
 	if (call.open_count)
 		walk(call.open_start, call.open_count, evflags);
-	/* Indexed hooks all need a positive binary match: a process weir has not seen exec never meets one. */
-	if (!p)
-		return 0;
-	if (call.flags & WRT_CALL_FWD) {
-		struct wrt_span *sp = prefilter(s, call.index_id, false);
-		if (sp) {
-			struct wrt_span span = *sp;
-			walk(span.start, span.count, evflags);
-		}
-	}
-	if (call.flags & WRT_CALL_REV) {
-		struct wrt_span *sp = prefilter(s, call.index_id + 1, true);
-		if (sp) {
-			struct wrt_span span = *sp;
-			walk(span.start, span.count, evflags);
-		}
-	}
+	if (bf.count)
+		walk(bf.start, bf.count, evflags);
+	if (br.count)
+		walk(br.start, br.count, evflags);
+	if (af.count)
+		walk(af.start, af.count, evflags);
+	if (ar.count)
+		walk(ar.start, ar.count, evflags);
 	return 0;
 }
 

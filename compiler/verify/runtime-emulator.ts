@@ -1,7 +1,8 @@
 // An evaluator of runtime map images: what the syscall handler would do for a process making a call
 // with given arguments. It reads the encoded images (not the IR), so a test of it is a test of
 // what the kernel receives; its semantics mirror bpf/runtime/engine.h line by line, the walk included:
-// a call visits its syscall's open list, then the prefilter's list for the caller's binary.
+// a call visits its syscall's open list, then the prefilter's lists for the caller's binary and for the
+// indexed string argument.
 import {
   decodeCall,
   decodeHook,
@@ -102,24 +103,31 @@ export class RuntimeImageEvaluator {
   }
 
   /** Hook ids a call of syscall `nr` by `binary` visits (its walk, then raw_syscalls'), in the engine's order. */
-  visited(nr: number, binary: string): number[] {
-    return [...this.#walk(nr, binary), ...this.#walk(K.NR_ANY, binary)].map((h) => h.hookId);
+  visited(nr: number, binary: string, args: readonly (string | number | bigint)[] = []): number[] {
+    return [...this.#walk(nr, binary, args), ...this.#walk(K.NR_ANY, binary, args)].map((h) => h.hookId);
   }
 
   /** The hooks a call of `key` visits, in the engine's order: the open list, then the prefilter's lists. */
-  #walk(key: number, binary: string): StoredHook[] {
+  #walk(key: number, binary: string, args: readonly (string | number | bigint)[]): StoredHook[] {
     const c = this.#calls.get(key);
     if (!c) return [];
     const ids = this.#lists.slice(c.openStart, c.openStart + c.openCount);
     const bin = Buffer.from(binary).subarray(0, 255);
+    // The indexed argument as a hook reads a string argument: a non-string reads as the empty string.
+    const raw = args[c.argReg];
+    const subj = typeof raw === 'string' ? Buffer.from(raw).subarray(0, 255) : Buffer.alloc(0);
     const lookup = (setId: number, k: Buffer) => {
       let best: { key: Buffer; start: number; count: number } | undefined;
       for (const e of this.#index.get(setId) ?? [])
         if (e.key.length <= k.length && k.subarray(0, e.key.length).equals(e.key) && (!best || e.key.length > best.key.length)) best = e;
       if (best) ids.push(...this.#lists.slice(best.start, best.start + best.count));
     };
-    if (c.flags & K.CALL.fwd) lookup(c.indexId, Buffer.concat([bin, Buffer.alloc(1)]).subarray(0, LPM_STR_MAX));
-    if (c.flags & K.CALL.rev) lookup(c.indexId + 1, Buffer.from(bin).reverse().subarray(0, LPM_STR_MAX));
+    const fwd = (b: Buffer) => Buffer.concat([b, Buffer.alloc(1)]).subarray(0, LPM_STR_MAX);
+    const rev = (b: Buffer) => Buffer.from(b).reverse().subarray(0, LPM_STR_MAX);
+    if (c.flags & K.CALL.fwd) lookup(c.indexId + K.IDX.fwd, fwd(bin));
+    if (c.flags & K.CALL.rev) lookup(c.indexId + K.IDX.rev, rev(bin));
+    if (c.flags & K.CALL.argFwd) lookup(c.indexId + K.IDX.argFwd, fwd(subj));
+    if (c.flags & K.CALL.argRev) lookup(c.indexId + K.IDX.argRev, rev(subj));
     return ids.map((id) => this.#hooks.get(id)).filter((h): h is StoredHook => h !== undefined);
   }
 
@@ -135,7 +143,7 @@ export class RuntimeImageEvaluator {
     let verdict: RuntimeVerdict = 'allow';
     let signal: number | undefined;
     const rank: Record<RuntimeVerdict, number> = { allow: 0, post: 1, signal: 2, kill: 3 };
-    const hooks = [...this.#walk(nr, proc.binary), ...this.#walk(K.NR_ANY, proc.binary)];
+    const hooks = [...this.#walk(nr, proc.binary, args), ...this.#walk(K.NR_ANY, proc.binary, args)];
     for (const h of hooks) {
       if (h.scoped && !(proc.inScope?.(this.#table[h.hookId]) ?? false)) continue;
       const values = h.args.map((a) => {

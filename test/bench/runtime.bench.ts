@@ -17,7 +17,14 @@ import type { BenchReport, Figure } from './report.js';
 
 const N_EVENTS = 200_000;
 
-function policyFor(bin: string, prefix: string, mode: 'monitor' | 'enforce', name = `bench-${mode}`, binOp = 'In') {
+function policyFor(
+  bin: string,
+  prefix: string,
+  mode: 'monitor' | 'enforce',
+  name = `bench-${mode}`,
+  binOp = 'In',
+  match = `{index: 1, operator: Prefix, values: ["${prefix}"]}`,
+) {
   return `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata: {name: ${name}}
@@ -32,7 +39,7 @@ spec:
     - {index: 2, type: int}
     selectors:
     - matchArgs:
-      - {index: 1, operator: Prefix, values: ["${prefix}"]}
+      - ${match}
       matchBinaries:
       - {operator: ${binOp}, values: ["${bin}"]}
 `;
@@ -191,11 +198,14 @@ export default async function bench(): Promise<BenchReport> {
       // Sigkill for a binary that never runs. The binary prefilter (wrt_bin_index) finds no hook for the bench
       // binary, so the walk stays empty however many there are. Beside them: the empty program's own run
       // time on the same tracepoint (the floor), and 100 policies that the prefilter cannot rule out
-      // (matchBinaries NotIn [the bench binary]: every call walks all 100 hooks), the linear case.
+      // (matchBinaries NotIn [the bench binary], a numeric matchArgs: every call walks all 100 hooks), the linear case.
       const set = (n: number, op: 'In' | 'NotIn') =>
         compileText(
           Array.from({ length: n }, (_, i) =>
-            policyFor(op === 'In' ? `/nonexistent/weir-bench-${i}` : bin, `${dir}/watched/`, 'enforce', `bench-${op}-${i}`, op),
+            op === 'In'
+              ? policyFor(`/nonexistent/weir-bench-${i}`, `${dir}/watched/`, 'enforce', `bench-In-${i}`)
+              : // Nothing to index: NotIn binaries, and a flags value no openat passes (so it never matches anyone).
+                policyFor(bin, '', 'enforce', `bench-NotIn-${i}`, 'NotIn', '{index: 2, operator: Equal, values: ["0x7ffffff0"]}'),
           ).join('---\n'),
         );
       const perCall = (fd: number): number => {
@@ -256,7 +266,7 @@ export default async function bench(): Promise<BenchReport> {
         met: cost.get('100')! / cost.get('1')! <= 3,
       });
       figures.push({
-        metric: `100 policies the prefilter cannot rule out (matchBinaries NotIn: all ${hooksOnOpenat} hooks walked), run time per openat`,
+        metric: `100 policies no prefilter can rule out (matchBinaries NotIn, numeric matchArgs: all ${hooksOnOpenat} hooks walked), run time per openat`,
         value: Math.round(cost.get('100 open')!),
         unit: 'ns/call',
         peer: { name: '1 non-matching policy (same run)', value: Math.round(cost.get('1')!) },

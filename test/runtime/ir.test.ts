@@ -181,7 +181,7 @@ describe('hook lowering', () => {
       });
       expect(n.table[0]).toMatchObject({ policy: 't', attach: 'syscalls/sys_enter_openat', eventKind: 'process_kprobe', line: 7 });
       // No binary filter: the hook is in openat's open list, which every call walks.
-      expect(n.calls).toEqual([{ syscallNr: 257, openStart: 0, openCount: 1, indexId: 0, flags: 0 }]);
+      expect(n.calls).toEqual([{ syscallNr: 257, openStart: 0, openCount: 1, indexId: 0, flags: 0, argReg: 0 }]);
       expect(n.lists).toEqual([0]);
       expect(n.binIndex).toEqual([]);
     },

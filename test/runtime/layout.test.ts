@@ -141,7 +141,18 @@ describe('runtime layouts', () => {
     }))
       expect(define(`WRT_CAP_${k}`), k).toBe(v);
     expect(K.CAPACITY.policies).toBe(K.MAX.policies);
-    expect([define('WRT_CALL_FWD'), define('WRT_CALL_REV')]).toEqual([K.CALL.fwd, K.CALL.rev]);
+    expect([define('WRT_CALL_FWD'), define('WRT_CALL_REV'), define('WRT_CALL_ARG_FWD'), define('WRT_CALL_ARG_REV')]).toEqual([
+      K.CALL.fwd,
+      K.CALL.rev,
+      K.CALL.argFwd,
+      K.CALL.argRev,
+    ]);
+    expect([define('WRT_IDX_FWD'), define('WRT_IDX_REV'), define('WRT_IDX_ARG_FWD'), define('WRT_IDX_ARG_REV')]).toEqual([
+      K.IDX.fwd,
+      K.IDX.rev,
+      K.IDX.argFwd,
+      K.IDX.argRev,
+    ]);
     // No constant bounds the hooks of one syscall any more: the map sizes above do.
     expect(header).not.toMatch(/HOOKS_PER_CALL/);
     expect(define('WRT_LPM_STR_MAX')).toBe(limits.lpmStringBytes);
@@ -186,9 +197,10 @@ describe('runtime layouts', () => {
     expect(decodeNumKey(encodeNumKey(4, -1n))).toEqual({ setId: 4, value: 2n ** 64n - 1n });
     const key = Buffer.alloc(4);
     key.writeUInt32LE(K.NR_ANY);
-    const call = { syscallNr: K.NR_ANY, openStart: 3, openCount: 2, indexId: 6, flags: K.CALL.fwd | K.CALL.rev };
+    const call = { syscallNr: K.NR_ANY, openStart: 3, openCount: 2, indexId: 8, flags: K.CALL.fwd | K.CALL.argRev, argReg: 1 };
     expect(decodeCall(key, encodeCall(call))).toEqual(call);
-    expect(encodeCall(call).readUInt32LE(runtimeLayouts.wrt_call.fields.index_id.offset)).toBe(6);
+    expect(encodeCall(call).readUInt32LE(runtimeLayouts.wrt_call.fields.index_id.offset)).toBe(8);
+    expect(encodeCall(call).readUInt32LE(runtimeLayouts.wrt_call.fields.arg_reg.offset)).toBe(1);
     expect(decodeSpan(encodeSpan(5, 7))).toEqual({ start: 5, count: 7 });
     expect(decodePolicyMode(encodePolicyMode('monitor'))).toBe(K.MODE.monitor);
     const proc = encodeProc({ pid: 42, ppid: 1, uid: 1000, binary: '/bin/cat' });

@@ -1,6 +1,6 @@
 // Many policies on one syscall: no cap, and the binary prefilter. The walk tables are checked as built
 // (which hooks a call by a given binary visits), then the kernel and the image evaluator run the same
-// 41 policies on sys_openat and must agree, call by call, on the verdict and on which hooks posted.
+// 42 policies on sys_openat and must agree, call by call, on the verdict and on which hooks posted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelCaseRunner } from '../../bpf/runtime/cases.js';
 import { K } from '../../bpf/abi/runtime.js';
@@ -32,6 +32,8 @@ const specs: [string, string, string?, ('monitor' | 'enforce')?, [string, string
   ['kill-b8', `[{operator: In, values: ["${b('b8')}"]}]`],
   // Other arguments than its neighbours in the walk: the engine reads them afresh, and theirs again after it.
   ['other-args', '', undefined, undefined, ['[{index: 1, type: string}]', '[{index: 1, operator: Postfix, values: [hostname]}]']],
+  // Only a numeric filter: nothing to index, every call visits it.
+  ['numeric-only', '', undefined, undefined, ['[{index: 0, type: int}]', '[{index: 0, operator: Equal, values: ["-100"]}]']],
 ];
 
 function policies(): string {
@@ -58,21 +60,36 @@ const loaded = loadSources([{ file: 'pf.yaml', bytes: Buffer.from(policies()) }]
 const compiled = compileRuntime(loaded.documents, [{ name: 'local', caps: localCaps }], { confine: true });
 const node = compiled.nodes[0]!;
 const hookOf = (name: string) => node.lowered.table.find((t) => t.policy === `wrt-pf-${name}`)!.hookId;
-const open = ['notin-b3', 'no-binaries', 'mixed', 'follow-children', 'other-args'];
+// Not indexable on the binary: indexed on the path (register 1), which every selector of theirs filters...
+const byPath = ['notin-b3', 'no-binaries', 'mixed', 'follow-children', 'other-args'];
+// ...but for this one, visited by every call.
+const open = ['numeric-only'];
+const ids = (names: string[]) => names.map(hookOf).sort((x, y) => x - y);
 
 describe('many hooks on one syscall', () => {
-  it('all 41 policies lower on one node with no per-syscall limit; the capacity is stated per map', () => {
+  it('all 42 policies lower on one node with no per-syscall limit; the capacity is stated per map', () => {
     expect(loaded.diagnostics).toEqual([]);
     expect([...compiled.diagnostics, ...node.diagnostics].filter((d) => d.severity === 'error')).toEqual([]);
     expect(node.lowered.hooks.filter((h) => h.syscallNr === 257)).toHaveLength(specs.length);
-    expect(node.lowered.capacity.find((c) => c.map === 'wrt_hooks')).toEqual({ map: 'wrt_hooks', used: 41, limit: K.CAPACITY.hooks });
+    expect(node.lowered.capacity.find((c) => c.map === 'wrt_hooks')).toEqual({ map: 'wrt_hooks', used: 42, limit: K.CAPACITY.hooks });
   });
 
   it('the open list holds exactly the hooks no prefilter can rule out', () => {
     const [call] = node.lowered.calls;
-    expect(call).toMatchObject({ syscallNr: 257, flags: K.CALL.fwd | K.CALL.rev });
+    expect(call).toMatchObject({ syscallNr: 257, flags: K.CALL.fwd | K.CALL.rev | K.CALL.argFwd | K.CALL.argRev, argReg: 1 });
     const list = node.lowered.lists.slice(call!.openStart, call!.openStart + call!.openCount);
-    expect(list).toEqual(open.map(hookOf).sort((x, y) => x - y));
+    expect(list).toEqual(ids(open));
+  });
+
+  it.each([
+    ['/etc/hostname', ['notin-b3', 'no-binaries', 'mixed', 'follow-children', 'other-args']],
+    ['/etc/passwd', ['notin-b3', 'no-binaries', 'mixed', 'follow-children']],
+    ['/var/wrt-pf-hostname', ['other-args']],
+    ['/tmp/wrt-pf-none', []],
+  ])('a call on %s visits only the path-indexed hooks whose values can match it', (p, names) => {
+    const ev = new RuntimeImageEvaluator(node.images, node.lowered.table);
+    const visited = ev.visited(257, '/usr/bin/cat', [-100, p, 0]);
+    expect(visited.filter((id) => ids(byPath).includes(id)).sort((x, y) => x - y)).toEqual(ids(names));
   });
 
   it.each([
@@ -86,8 +103,8 @@ describe('many hooks on one syscall', () => {
     ['/usr/bin/cat', []],
   ])('a call by %s visits the open hooks and only the indexed hooks its binary can match', (binary, names) => {
     const ev = new RuntimeImageEvaluator(node.images, node.lowered.table);
-    const visited = ev.visited(257, binary);
-    const indexed = visited.filter((id) => !open.map(hookOf).includes(id));
+    const visited = ev.visited(257, binary, [-100, '/etc/hostname', 0]);
+    const indexed = visited.filter((id) => !open.map(hookOf).includes(id) && !ids(byPath).includes(id));
     expect(visited.slice(0, open.length).sort((x, y) => x - y)).toEqual(open.map(hookOf).sort((x, y) => x - y));
     expect(indexed.sort((x, y) => x - y)).toEqual(names.map(hookOf).sort((x, y) => x - y));
   });
@@ -106,7 +123,7 @@ describe.skipIf(skipKernel())('many hooks on one syscall: kernel vs image evalua
     const ev = new RuntimeImageEvaluator(node.images, node.lowered.table);
     const got: string[] = [];
     const want: string[] = [];
-    for (const path of ['/etc/hostname', '/tmp/wrt-pf-none']) {
+    for (const path of ['/etc/hostname', '/var/wrt-pf-hostname', '/tmp/wrt-pf-none']) {
       const k = await runner.run({ binary, nr: 257, args: [-100, path, 0], scopeSets });
       const e = ev.evaluate({ binary, inScope: () => true }, 257, [-100, path, 0]);
       got.push(`${path}: ${k.verdict} ${JSON.stringify(k.hookIds)}`);

@@ -1,14 +1,15 @@
-// The walks of one node: for each syscall its hooks (wrt_calls, wrt_lists) and the binary prefilter
-// (wrt_bin_index) that keeps a call from visiting hooks whose matchBinaries cannot admit the caller.
-// The engine (bpf/runtime/engine.h) walks what this produces; compiler/verify/runtime-emulator.ts walks
-// the same images.
+// The walks of one node: for each syscall its hooks (wrt_calls, wrt_lists) and the prefilter
+// (wrt_bin_index) that keeps a call from visiting hooks whose values cannot admit it. The engine
+// (bpf/runtime/engine.h) walks what this produces; compiler/verify/runtime-emulator.ts walks the same images.
 //
-// A hook is indexed when every selector has a positive matchBinaries without followChildren, all of one
-// direction: In / Prefix (the binary read forwards) or Postfix (read reversed). Its keys are its values:
-// an In value with a NUL after it (that binary only), a Prefix value, a reversed Postfix value. An LPM
-// lookup returns the longest key that starts the caller's binary, so each key's list holds the hooks of
-// every key that starts it: whichever key of a hook admits the binary, the hook is in the list returned.
-// Every other hook is in its syscall's open list, visited on every call.
+// A hook is indexed on the caller's binary when every selector has a positive matchBinaries without
+// followChildren, all of one direction: In / Prefix (the binary read forwards) or Postfix (read reversed);
+// else on one string argument of the syscall (the register most such hooks filter) when every selector has
+// a positive string matchArgs (Equal, Prefix / Postfix) on it. Its keys are its values: an exact value with
+// a NUL after it (that string only), a prefix, a reversed postfix. An LPM lookup returns the longest key
+// that starts the subject, so each key's list holds the hooks of every key that starts it: whichever key of
+// a hook admits the subject, the hook is in the list returned. Every other hook is in its syscall's open
+// list, visited on every call.
 import { K, LPM_STR_MAX, type KBinIndexEntry, type KCall, type KHook } from '../../../bpf/abi/runtime.js';
 
 export interface Walks {
@@ -23,29 +24,49 @@ interface BinarySets {
   postfixSets: ReadonlyMap<number, readonly string[]>;
 }
 
-/** The prefilter keys of a hook and their direction, or undefined for a hook every call visits. */
-export function prefilterKeys(h: KHook, sets: BinarySets): { rev: boolean; keys: Buffer[] } | undefined {
-  if (h.selectors.length === 0) return undefined;
+/** The prefilter keys of one value filter per selector (undefined where a selector has none): all positive, one direction. */
+function keysOf(
+  filters: readonly ({ op: number; setId: number } | undefined)[],
+  sets: BinarySets,
+): { rev: boolean; keys: Buffer[] } | undefined {
+  if (filters.length === 0) return undefined;
   let rev: boolean | undefined;
   const keys: Buffer[] = [];
-  for (const s of h.selectors) {
-    if (!s.bin || s.bin.followChildren) return undefined;
-    const r = s.bin.op === K.OP.Postfix;
-    if (s.bin.op !== K.OP.Equal && s.bin.op !== K.OP.Prefix && !r) return undefined;
+  for (const f of filters) {
+    if (!f) return undefined;
+    const r = f.op === K.OP.Postfix;
+    if (f.op !== K.OP.Equal && f.op !== K.OP.Prefix && !r) return undefined;
     if (rev !== undefined && rev !== r) return undefined;
     rev = r;
-    const values =
-      s.bin.op === K.OP.Equal ? sets.strSets.get(s.bin.setId) : r ? sets.postfixSets.get(s.bin.setId) : sets.prefixSets.get(s.bin.setId);
+    const values = f.op === K.OP.Equal ? sets.strSets.get(f.setId) : r ? sets.postfixSets.get(f.setId) : sets.prefixSets.get(f.setId);
     for (const v of values ?? []) {
       const b = Buffer.from(v);
-      // Keys the trie cannot hold whole (an In value of 252 bytes or more with its NUL, an LPM value the
+      // Keys the trie cannot hold whole (an Equal value of 252 bytes or more with its NUL, an LPM value the
       // set itself truncates) leave the hook unindexed rather than approximated.
-      const key = s.bin.op === K.OP.Equal ? Buffer.concat([b, Buffer.alloc(1)]) : r ? b.reverse() : b;
+      const key = f.op === K.OP.Equal ? Buffer.concat([b, Buffer.alloc(1)]) : r ? b.reverse() : b;
       if (key.length > LPM_STR_MAX || b.includes(0)) return undefined;
       keys.push(key);
     }
   }
   return { rev: rev ?? false, keys };
+}
+
+/** The binary prefilter keys of a hook: every selector has a positive matchBinaries without followChildren. */
+export function binaryKeys(h: KHook, sets: BinarySets): { rev: boolean; keys: Buffer[] } | undefined {
+  return keysOf(
+    h.selectors.map((s) => (s.bin && !s.bin.followChildren ? s.bin : undefined)),
+    sets,
+  );
+}
+
+/** The argument prefilter keys of a hook on register `reg`: every selector has a positive string matchArgs on it. */
+export function argumentKeys(h: KHook, reg: number, sets: BinarySets): { rev: boolean; keys: Buffer[] } | undefined {
+  const on = (m: { index: number; op: number }) => h.args[m.index]?.src === reg && h.args[m.index]?.type === K.ARG.string;
+  const positive = (m: { op: number }) => m.op === K.OP.Equal || m.op === K.OP.Prefix || m.op === K.OP.Postfix;
+  return keysOf(
+    h.selectors.map((s) => s.args.find((m) => on(m) && positive(m))),
+    sets,
+  );
 }
 
 /** The walks of a node's hooks (hook ids are their positions in `hooks`, ascending). */
@@ -60,15 +81,27 @@ export function buildWalks(hooks: readonly KHook[], sets: BinarySets): Walks {
   const nrs = [...bySyscall.keys()].sort((a, b) => a - b);
   nrs.forEach((nr, i) => {
     const hs = bySyscall.get(nr)!.sort((a, b) => a.hookId - b.hookId);
+    // The binary first (the engine has it at hand); the rest on the string argument most of them filter.
+    const byBinary = new Map(hs.map((h) => [h.hookId, binaryKeys(h, sets)]));
+    const rest = hs.filter((h) => !byBinary.get(h.hookId));
+    let argReg = 0;
+    let best = 0;
+    for (let reg = 0; reg <= 5; reg++) {
+      const n = rest.filter((h) => argumentKeys(h, reg, sets)).length;
+      if (n > best) [argReg, best] = [reg, n];
+    }
     const open: number[] = [];
-    const dirs: Map<string, { key: Buffer; own: Set<number> }>[] = [new Map(), new Map()];
+    // Tries by K.IDX: binary forwards, binary reversed, argument forwards, argument reversed.
+    const tries: Map<string, { key: Buffer; own: Set<number> }>[] = [new Map(), new Map(), new Map(), new Map()];
     for (const h of hs) {
-      const p = prefilterKeys(h, sets);
+      const b = byBinary.get(h.hookId);
+      const a = b ? undefined : best > 0 ? argumentKeys(h, argReg, sets) : undefined;
+      const p = b ?? a;
       if (!p) {
         open.push(h.hookId);
         continue;
       }
-      const m = dirs[p.rev ? 1 : 0]!;
+      const m = tries[(b ? 0 : 2) + (p.rev ? 1 : 0)]!;
       for (const key of p.keys) {
         const hex = key.toString('hex');
         const e = m.get(hex) ?? { key, own: new Set<number>() };
@@ -76,12 +109,20 @@ export function buildWalks(hooks: readonly KHook[], sets: BinarySets): Walks {
         m.set(hex, e);
       }
     }
-    const indexId = 2 * i;
-    const call: KCall = { syscallNr: nr, openStart: out.lists.length, openCount: open.length, indexId, flags: 0 };
+    const indexId = 4 * i;
+    const call: KCall = {
+      syscallNr: nr,
+      openStart: out.lists.length,
+      openCount: open.length,
+      indexId,
+      flags: 0,
+      argReg: best > 0 ? argReg : 0,
+    };
     out.lists.push(...open);
-    dirs.forEach((m, d) => {
+    const flags = [K.CALL.fwd, K.CALL.rev, K.CALL.argFwd, K.CALL.argRev];
+    tries.forEach((m, d) => {
       if (m.size === 0) return;
-      call.flags |= d === 0 ? K.CALL.fwd : K.CALL.rev;
+      call.flags |= flags[d]!;
       const entries = [...m.values()].sort((a, b) => Buffer.compare(a.key, b.key));
       for (const e of entries) {
         const ids = new Set<number>();
