@@ -13,10 +13,12 @@
  *                                                       or WRT_NR_ANY) and runs each: selectors,
  *                                                       Sigkill / Signal, the ring-buffer event
  *
- * That is the whole boundary: `key` chooses the walk (wrt_calls), s->nr is what events report as
- * the syscall number, and `evflags` (WRT_EVF_*) is or'ed into the events' flags. Everything else
- * (maps, generations, the prefilter, monitor mode) is the engine's. Include this header once per
- * object, after weir_runtime.h.
+ * That is the whole boundary: `key` chooses the walk (wrt_calls: the lowering writes one entry per
+ * key; an attach point that is not a syscall needs a key of its own, outside the syscall numbers),
+ * s->nr is what events report as the syscall number, and `evflags` (WRT_EVF_*) is or'ed into the
+ * events' flags. Everything else (maps, generations, the prefilter, argument reading, monitor mode,
+ * the per-process cache) is the engine's. Include this header once per object; it includes
+ * weir_runtime.h.
  */
 #ifndef WEIR_RUNTIME_ENGINE_H
 #define WEIR_RUNTIME_ENGINE_H
