@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { K, type KHook, type KSelector } from '../../bpf/abi/runtime.js';
 import { argumentKeys, binaryKeys, buildWalks } from '../../compiler/lower/runtime/walks.js';
+import { compileText } from './helpers.js';
 
 const sets = {
   strSets: new Map<number, string[]>([
@@ -97,5 +98,27 @@ describe('buildWalks', () => {
     expect(list(K.IDX.rev, 'cn/')).toEqual([3]);
     expect(list(K.IDX.argFwd, '/etc/')).toEqual([4]);
     expect(w.lists.slice(openat!.openStart, openat!.openStart + openat!.openCount)).toEqual([6]);
+  });
+});
+
+describe('capacity', () => {
+  it('a policy that does not fit the node is refused whole, naming the full map; the others load', () => {
+    const kprobe = '  - {call: sys_openat, syscall: true, args: [{index: 1, type: string}]}\n';
+    const text = Array.from(
+      { length: 205 },
+      (_, i) =>
+        `apiVersion: cilium.io/v1alpha1\nkind: TracingPolicy\nmetadata: {name: cap-${String(i).padStart(3, '0')}}\nspec:\n  kprobes:\n${kprobe.repeat(5)}`,
+    ).join('---\n');
+    const r = compileText(text);
+    // 205 policies of 5 hooks on one syscall: 1,025 hooks, one more than wrt_hooks holds.
+    expect(r.errors).toEqual([
+      expect.stringMatching(
+        /runtime\/capacity: node local: policy cap-204 does not fit: wrt_hooks would hold 1025 entries, the map holds 1024 \(weir_runtime\.h/,
+      ),
+    ]);
+    const n = r.nodes[0]!.lowered;
+    expect([n.policies.length, n.hooks.length]).toEqual([204, 1020]);
+    expect(n.capacity.find((c) => c.map === 'wrt_hooks')).toEqual({ map: 'wrt_hooks', used: 1020, limit: K.CAPACITY.hooks });
+    expect(n.calls[0]).toMatchObject({ syscallNr: 257, openCount: 1020 });
   });
 });

@@ -256,20 +256,33 @@ export function lowerRuntime(
   }
   // Capacity: the node's maps, and nothing else, bound what loads together. Policies are taken in
   // order; one that does not fit is refused whole, naming the map that is full.
-  for (;;) {
-    const node = assemble(node0(), accepted);
-    const over = node.capacity.find((c) => c.used > c.limit);
-    if (!over) return { lowered: node, diagnostics };
-    const last = accepted.pop()!;
+  const refuse = (a: Accepted, over: NodeCapacity) =>
     diagnostics.push(
       diagnostic(
         'runtime/capacity',
         'error',
-        `node ${node0().node}: policy ${last.policy.name} does not fit: ${over.map} would hold ${over.used} entries, the map holds ${over.limit} (weir_runtime.h WRT_CAP_* / WRT_MAX_POLICIES)`,
-        last.span,
-        last.commit === undefined ? {} : { commit: last.commit },
+        `node ${node}: policy ${a.policy.name} does not fit: ${over.map} would hold ${over.used} entries, the map holds ${over.limit} (weir_runtime.h WRT_CAP_* / WRT_MAX_POLICIES)`,
+        a.span,
+        a.commit === undefined ? {} : { commit: a.commit },
       ),
     );
+  // Hooks and policies are counted as they come; the maps the walks and sets fill are checked on the whole.
+  const fits: Accepted[] = [];
+  let hookCount = 0;
+  for (const a of accepted) {
+    if (fits.length + 1 > K.CAPACITY.policies) refuse(a, { map: 'wrt_policies', used: fits.length + 1, limit: K.CAPACITY.policies });
+    else if (hookCount + a.hooks.length > K.CAPACITY.hooks)
+      refuse(a, { map: 'wrt_hooks', used: hookCount + a.hooks.length, limit: K.CAPACITY.hooks });
+    else {
+      fits.push(a);
+      hookCount += a.hooks.length;
+    }
+  }
+  for (;;) {
+    const lowered = assemble(node0(), fits);
+    const over = lowered.capacity.find((c) => c.used > c.limit);
+    if (!over) return { lowered, diagnostics };
+    refuse(fits.pop()!, over);
   }
 
   function node0(): LoweredRuntimeNode {

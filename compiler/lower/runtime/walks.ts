@@ -125,9 +125,9 @@ export function buildWalks(hooks: readonly KHook[], sets: BinarySets): Walks {
       call.flags |= flags[d]!;
       const entries = [...m.values()].sort((a, b) => Buffer.compare(a.key, b.key));
       for (const e of entries) {
+        // The keys that start this one: each of its prefixes that is a key (at most 252 lookups).
         const ids = new Set<number>();
-        for (const o of entries)
-          if (o.key.length <= e.key.length && e.key.subarray(0, o.key.length).equals(o.key)) for (const id of o.own) ids.add(id);
+        for (let n = 0; n <= e.key.length; n++) for (const id of m.get(e.key.subarray(0, n).toString('hex'))?.own ?? []) ids.add(id);
         const list = [...ids].sort((a, b) => a - b);
         out.binIndex.push({ setId: indexId + d, key: e.key, start: out.lists.length, count: list.length });
         out.lists.push(...list);
