@@ -74,9 +74,10 @@ export async function runDemo(io: CommandIO, opts: DemoOptions): Promise<number>
   const onSignal = () => {
     interrupted = true;
     io.stderr('\nweir demo: interrupted, cleaning up\n');
-    // The story may still be writing into its directory: remove it once more after the rest stopped.
+    // The story may still be writing into its directory (a git child recreates the directories of
+    // the objects it writes): remove it once more after the rest stopped, until it stays gone.
     void cleanup()
-      .then(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))))
+      .then(() => removeUntilGone(dirs))
       .finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -477,5 +478,22 @@ async function planText(repo: string, base: string, head: string): Promise<strin
     return renderText(buildPlan({ base: b.model, head: h.model }), { color: false }).trimEnd();
   } catch (err) {
     return `(plan unavailable: ${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+/** Removes `dirs`, again while a child process still writing into one of them recreates it (at most 2 s). */
+async function removeUntilGone(dirs: readonly string[]): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
+    await new Promise((r) => setTimeout(r, 50));
+    const left = await Promise.all(
+      dirs.map((d) =>
+        fs.stat(d).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    if (!left.includes(true)) return;
   }
 }

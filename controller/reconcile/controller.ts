@@ -158,8 +158,10 @@ export class Controller extends EventEmitter {
     await this.running?.catch(() => undefined);
   }
 
-  /** Requests a fetch now (webhook, poll); coalesced while a reconcile runs. */
+  /** Requests a fetch now (webhook, poll); coalesced while a reconcile runs; nothing once stopped. */
   trigger(why: string): Promise<void> {
+    // A stopped controller writes nothing more (its state directory may be going away).
+    if (this.stopped) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
