@@ -11,10 +11,10 @@ import type { Datapath, Flow } from '../controller/agent/datapath.js';
 import type { KernelDatapath, KernelOptions } from '../controller/agent/kernel-datapath.js';
 import type { FlowExport, RuntimeEventExport } from '../controller/agent/events-export.js';
 import { EmulatorDatapath } from '../controller/agent/emulated-datapath.js';
-import { serveAgent } from '../controller/agent/server.js';
+import { checkAgentListen, serveAgent } from '../controller/agent/server.js';
 import { makeLogger } from '../controller/reconcile/log.js';
-import { Client, TransportError } from '../controller/transport/http.js';
-import { parseDuration, parseListen, transportFlags, transportFrom, untilSignal } from './flags.js';
+import { Client, TransportError, type Listening, type TransportOptions } from '../controller/transport/http.js';
+import { parseDuration, parseListen, readSecret, transportFlags, transportFrom, untilSignal } from './flags.js';
 
 const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
 
@@ -33,7 +33,11 @@ const usage = `usage: weir agent --controller URL --trust PUBKEY.pem [options]
   --export-flows FILE      kernel: drops, audits and L7 redirects as Hubble flow JSON lines (read by weir plan --flows),
                            rotated like --export-file
   --cgroup-root DIR        kernel: cgroup v2 directory holding the kubelet's pod cgroups (default: the cgroup2 mount)
-  --listen HOST:PORT       /healthz, /metrics and /v1/verdict (default 127.0.0.1:0)
+  --listen HOST:PORT       /healthz, /metrics (open), /v1/status, /v1/verdict, /v1/events (default 127.0.0.1:0);
+                           an address that is not loopback needs --listen-cert/--listen-key and client authentication
+  --listen-cert FILE, --listen-key FILE   serve the endpoint over TLS with this certificate and key
+  --listen-client-ca FILE  clients of the endpoint present a certificate signed by this CA (mutual TLS)
+  --listen-token-file FILE clients of the endpoint present this bearer token (weir events --token-file)
   --traffic FILE           flows (JSON array or lines of {src,dst,protocol,port}) replayed to measure the drop rate
   --events FILE            JSON-line events ("-" for stdout; default: none)
   --long-poll DURATION     how long one watch request waits (default 25s)
@@ -56,6 +60,25 @@ export async function loadTraffic(file: string): Promise<Flow[]> {
       throw new Error(`${file}: flow ${i + 1} needs src, dst (IPv4) and port`);
     return { src: f.src, dst: f.dst, port: f.port, protocol: f.protocol ?? 'TCP' };
   });
+}
+
+/** The agent endpoint's own TLS and client authentication (apart from the credentials it shows the controller). */
+export function listenTransportFrom(
+  v: { 'listen-cert'?: string; 'listen-key'?: string; 'listen-client-ca'?: string; 'listen-token-file'?: string },
+  cwd: string,
+): TransportOptions {
+  const at = (f: string) => path.resolve(cwd, f);
+  if ((v['listen-cert'] === undefined) !== (v['listen-key'] === undefined))
+    throw new UsageError('--listen-cert and --listen-key go together');
+  const token = v['listen-token-file'] ? readSecret(at(v['listen-token-file']), '--listen-token-file') : undefined;
+  if (token !== undefined && /\s/.test(token)) throw new UsageError(`--listen-token-file ${v['listen-token-file']}: a token is one word`);
+  const tls =
+    v['listen-cert'] && v['listen-key']
+      ? { cert: at(v['listen-cert']), key: at(v['listen-key']), ...(v['listen-client-ca'] ? { ca: at(v['listen-client-ca']) } : {}) }
+      : v['listen-client-ca']
+        ? { ca: at(v['listen-client-ca']) }
+        : undefined;
+  return { ...(tls ? { tls } : {}), ...(token !== undefined ? { token } : {}) };
 }
 
 export async function makeDatapath(kind: string, node: string, opts: KernelOptions = {}): Promise<Datapath> {
@@ -91,6 +114,10 @@ export const agentCommand: Command = {
           'export-file-max-backups': { type: 'string' },
           'export-flows': { type: 'string' },
           listen: { type: 'string', default: '127.0.0.1:0' },
+          'listen-cert': { type: 'string' },
+          'listen-key': { type: 'string' },
+          'listen-client-ca': { type: 'string' },
+          'listen-token-file': { type: 'string' },
           traffic: { type: 'string' },
           events: { type: 'string' },
           'long-poll': { type: 'string' },
@@ -108,6 +135,13 @@ export const agentCommand: Command = {
     const node = v.node ?? os.hostname();
     const transport = transportFrom(v);
     const { host, port } = parseListen(v.listen, '--listen');
+    const serving = listenTransportFrom(v, io.cwd);
+    try {
+      checkAgentListen(host, serving);
+    } catch (err) {
+      io.stderr(`weir agent: ${(err as Error).message}\n`);
+      return 2;
+    }
     let trustedKey;
     try {
       trustedKey = loadPublicKey(await fs.readFile(path.resolve(io.cwd, v.trust)), v.trust);
@@ -189,7 +223,14 @@ export const agentCommand: Command = {
       longPollMs: parseDuration(v['long-poll'], '--long-poll', 25_000),
       applyDelayMs: parseDuration(v['apply-delay'], '--apply-delay', 0),
     });
-    const server = await serveAgent(agent, host, port, { insecureLoopback: true }, runtimeEvents);
+    let server: Listening;
+    try {
+      server = await serveAgent(agent, host, port, serving, runtimeEvents);
+    } catch (err) {
+      io.stderr(`weir agent: --listen ${v.listen}: ${(err as Error).message}\n`);
+      await datapath.close();
+      return 2;
+    }
     logger.info({ url: server.url, datapath: datapath.kind }, 'agent listening');
     io.stdout(JSON.stringify({ node, url: server.url, datapath: datapath.kind }) + '\n');
     await agent.start();

@@ -25,7 +25,7 @@ export const transportFlags = {
   'insecure-loopback': { type: 'boolean' },
 } as const;
 
-function readSecret(file: string, flag: string): string {
+export function readSecret(file: string, flag: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
