@@ -139,6 +139,14 @@ describe('agent endpoint authentication', () => {
       expect(r.err).toContain(`TLS: the agent's certificate is not signed by the CA in --ca ${f('rogue-ca.crt')}`);
     });
 
+    it('--tls-server-name checks the name of a certificate shared by every agent', async () => {
+      const args = ['--agent', s.url, '--ca', f('ca.crt'), '--cert', f('reader.crt'), '--key', f('reader.key')];
+      expect((await events([...args, '--tls-server-name', 'localhost'])).code).toBe(0);
+      const r = await events([...args, '--tls-server-name', 'weir-agent.weir-system.svc']);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("TLS: the agent's certificate does not name this host; pass --tls-server-name with a name it has");
+    });
+
     it('status and verdict need the certificate too', async () => {
       const c = new Client(s.url, { tls: { ca: f('ca.crt') } });
       try {

@@ -10,6 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { CommandIO } from '../../cli/command.js';
 import { main } from '../../cli/main.js';
+import { commands } from '../../cli/commands.js';
+import { listenTransportFrom } from '../../cli/agent.js';
+import { parseListen } from '../../cli/flags.js';
+import { checkAgentListen } from '../../controller/agent/server.js';
 import { signingKeyFromPem } from '../../controller/bundle/sign.js';
 import { build, customResourceValidators, kubeErrors } from '../support/kube.js';
 
@@ -181,6 +185,40 @@ describe('deploy/', () => {
       name: 'kube-root-ca.crt',
       items: [{ key: 'ca.crt', path: 'ca.crt' }],
     });
+    // the agent's endpoint is on the node's address, over TLS, for clients weir's CA signed; the agent accepts these flags
+    const tlsMount = agentMounts.find((m) => m['name'] === 'agent-tls')!;
+    expect(agent['spec'].template.spec.volumes.find((v: Obj) => v['name'] === 'agent-tls').secret).toEqual({
+      secretName: 'weir-agent-tls',
+    });
+    const listenArgs = agentArgs.filter((a) => a.startsWith('--listen'));
+    expect(listenArgs).toEqual([
+      '--listen=[$(NODE_IP)]:8471',
+      `--listen-cert=${tlsMount['mountPath']}/tls.crt`,
+      `--listen-key=${tlsMount['mountPath']}/tls.key`,
+      `--listen-client-ca=${tlsMount['mountPath']}/ca.crt`,
+    ]);
+    expect(agent['spec'].template.spec.containers[0].env).toContainEqual({
+      name: 'NODE_IP',
+      valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } },
+    });
+    const flag = (name: string) => listenArgs.find((a) => a.startsWith(`--${name}=`))!.slice(name.length + 3);
+    const { host } = parseListen(flag('listen').replace('$(NODE_IP)', '10.0.0.5'), '--listen');
+    const serving = listenTransportFrom(
+      { 'listen-cert': flag('listen-cert'), 'listen-key': flag('listen-key'), 'listen-client-ca': flag('listen-client-ca') },
+      '/',
+    );
+    expect(() => checkAgentListen(host, serving)).not.toThrow();
+    expect(() => checkAgentListen(host, {})).toThrow(/not a loopback address/);
+    const agentTls = named(certs, 'Certificate', 'weir-agent-tls')!;
+    expect(agentTls['spec'].dnsNames).toEqual(['weir-agent.weir-system.svc']);
+    expect(agentTls['spec'].usages).toContain('server auth');
+    expect(agentTls['spec'].usages).not.toContain('client auth');
+    expect(named(certs, 'Certificate', 'weir-events-reader')!['spec'].usages).toEqual(expect.arrayContaining(['client auth']));
+    expect(named(certs, 'Certificate', 'weir-events-reader')!['spec'].usages).not.toContain('server auth');
+    for (const c of certs.filter((x) => x['kind'] === 'Certificate' && !x['spec'].isCA)) expect(c['spec'].issuerRef.name).toBe('weir-ca');
+    const agentService = named(base, 'Service', 'weir-agent')!;
+    expect(agentService['spec']).toMatchObject({ clusterIP: 'None', selector: agent['spec'].selector.matchLabels });
+    expect(agent['spec'].template.spec.containers[0].ports).toContainEqual({ name: 'api', containerPort: 8471, protocol: 'TCP' });
     const trustMount = (agent['spec'].template.spec.containers[0].volumeMounts as Obj[]).find((m) => m['name'] === 'trust')!;
     expect(agent['spec'].template.spec.containers[0].args as string[]).toContain(`--trust=${trustMount['mountPath']}/ed25519.pub`);
     expect(Object.keys(named(keys, 'ConfigMap', 'weir-trust')!['data'])).toEqual(['ed25519.pub']);
@@ -299,11 +337,17 @@ describe('docs/install.md', () => {
     expect((await weir(['build', 'protect-demo-secret.yaml', '--inventory', 'inventory.yaml', '--out', 'bundle'], dir)).code).toBe(0);
   });
 
-  it('every deploy/ path and weir command it names exists', () => {
+  it('every deploy/ path, weir command and flag of a weir command it names exists', async () => {
     for (const m of doc.matchAll(/(?<![\w/])deploy\/[\w./-]*[\w-]/g)) expect(existsSync(path.join(root, m[0])), m[0]).toBe(true);
-    const code = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).join('\n');
-    for (const m of code.matchAll(/^(?:podman run [^\n]*weir:[\d.]+|weir) (\w+)/gm))
-      expect(['lint', 'test', 'keys', 'render', 'build', 'verify', 'plan', 'controller', 'agent'], m[0]).toContain(m[1]);
+    const code = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/\\\n/g, ' ')).join('\n');
+    let n = 0;
+    for (const m of code.matchAll(/^(?:podman run [^\n]*weir:[\d.]+|weir) (\w+)([^\n]*)/gm)) {
+      expect(Object.keys(commands), m[0]).toContain(m[1]);
+      const usage = (await commands[m[1]!]!()).usage;
+      for (const f of m[2]!.replace(/\$\([^)]*\)/g, '').matchAll(/(?<=\s)--[\w-]+/g)) expect(usage, `${m[1]} ${f[0]}`).toContain(f[0]);
+      n++;
+    }
+    expect(n).toBeGreaterThan(5);
     expect(doc).toContain('dnsPolicy: ClusterFirstWithHostNet');
   });
 });
