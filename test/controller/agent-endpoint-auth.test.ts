@@ -12,6 +12,8 @@ import { Client, TransportError, type Listening, type TransportOptions } from '.
 import { eventsCommand } from '../../cli/events.js';
 import { agentCommand } from '../../cli/agent.js';
 import { pki } from './pki.js';
+import { startWeir } from './harness.js';
+import { generateKeyPairSync } from 'node:crypto';
 
 const line = JSON.stringify({ process_exec: { process: { pid: 42, binary: '/bin/true' } }, node_name: 'n1', time: '2026-01-01T00:00:00Z' });
 
@@ -212,6 +214,45 @@ describe('agent endpoint authentication', () => {
         op.close();
       }
     });
+  });
+
+  it('a weir agent process serves its endpoint with the --listen-* flags', async () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    await fs.writeFile(f('trust.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const agent = await startWeir([
+      'agent',
+      '--node',
+      'n1',
+      '--controller',
+      'http://127.0.0.1:1',
+      '--insecure-loopback',
+      '--trust',
+      f('trust.pem'),
+      '--state-dir',
+      f('state'),
+      '--listen',
+      '127.0.0.1:0',
+      '--listen-cert',
+      f('server.crt'),
+      '--listen-key',
+      f('server.key'),
+      '--listen-client-ca',
+      f('ca.crt'),
+    ]);
+    try {
+      const url = String(agent.first['url']);
+      expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const reader = ['--agent', url, '--ca', f('ca.crt'), '--cert', f('reader.crt'), '--key', f('reader.key')];
+      // authenticated: the agent answers (its emulator datapath has no runtime events)
+      const ok = await events(reader);
+      expect(ok.code).toBe(2);
+      expect(ok.err).toContain('HTTP 404 {"error":"the emulator datapath has no runtime events"}');
+      const anon = await events(['--agent', url, '--ca', f('ca.crt')]);
+      expect(anon.code).toBe(2);
+      expect(anon.err).toContain('TLS: the agent requires a client certificate: pass --cert and --key');
+    } finally {
+      expect(await agent.kill()).toBe(0);
+    }
   });
 
   it('weir events refuses plain HTTP off loopback and bad flags (exit 2 or usage error)', async () => {
