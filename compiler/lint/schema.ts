@@ -1,13 +1,17 @@
-// Structural validation of every input kind against schemas/*.schema.json (ajv), with each error
+// Structural validation of every input kind against schemas/*.schema.json (ajv, precompiled: schema-compile.ts), with each error
 // mapped to the YAML node it is about: an unknown field points at its key, a bad value at the value.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { compiledDir, newAjv, schemaId, schemasDigest, type CompiledIndex } from './schema-compile.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { kindInfo } from '../load/kinds.js';
 import type { NodePath, PolicyDocument } from '../load/index.js';
 import { editDistance } from '../model/spelling.js';
+
+const require = createRequire(import.meta.url);
 
 /** Schema diagnostics, documented on the rules page beside the lint rules. */
 export const schemaRules = [
@@ -39,23 +43,43 @@ export function schemaDir(): string {
   throw new Error(`weir: cannot find the schemas/ folder near ${here}; reinstall weir`);
 }
 
-let ajv: Ajv.default | undefined;
-const compiled = new Map<string, ValidateFunction>();
-
-function validator(name: string): ValidateFunction {
-  let v = compiled.get(name);
-  if (v) return v;
-  if (!ajv) {
-    ajv = new Ajv.default({ allErrors: true, strict: false, verbose: true });
-    const dir = schemaDir();
-    for (const f of readdirSync(dir).sort())
-      if (f.endsWith('.schema.json')) ajv.addSchema(JSON.parse(readFileSync(join(dir, f), 'utf8')) as object);
-  }
-  v = ajv.getSchema(`https://weir.dev/schemas/${name}.schema.json`);
-  if (!v) throw new Error(`weir: schema ${name} is not in schemas/`);
-  compiled.set(name, v);
-  return v;
+interface Validators {
+  get(name: string): ValidateFunction;
+  /** Whether the modules of schemas/compiled/ serve (false: ajv compiles in the process). */
+  precompiled: boolean;
 }
+
+/** The validators of the schemas in `dir`: its compiled modules while they match the schemas, else ajv. */
+export function openValidators(dir: string): Validators {
+  const compiled = compiledDir(dir);
+  let index: CompiledIndex | undefined;
+  try {
+    index = JSON.parse(readFileSync(join(compiled, 'index.json'), 'utf8')) as CompiledIndex;
+  } catch {
+    index = undefined;
+  }
+  const precompiled = index !== undefined && index.schemasSha256 === schemasDigest(dir);
+  const cache = new Map<string, ValidateFunction>();
+  let ajv: ReturnType<typeof newAjv> | undefined;
+  return {
+    precompiled,
+    get(name) {
+      let v = cache.get(name);
+      if (v) return v;
+      if (precompiled && index!.schemas.includes(name)) v = require(join(compiled, `${name}.cjs`)) as ValidateFunction;
+      else {
+        ajv ??= newAjv(dir);
+        v = ajv.getSchema(schemaId(name));
+        if (!v) throw new Error(`weir: schema ${name} is not in schemas/`);
+      }
+      cache.set(name, v);
+      return v;
+    },
+  };
+}
+
+let validators: Validators | undefined;
+const validator = (name: string): ValidateFunction => (validators ??= openValidators(schemaDir())).get(name);
 
 /** Validates a value against a named schema (for output documents such as the lint report). */
 export function validateAgainst(name: string, value: unknown): string[] {
