@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -101,6 +102,9 @@ describe('the npm package', () => {
       'bpf/include/weir_runtime.h',
       'bpf/runtime/wrt-probe.c',
       'schemas/lint-report.schema.json',
+      'schemas/compiled/index.json',
+      'schemas/compiled/cilium-network-policy.cjs',
+      'schemas/compiled/tracing-policy.cjs',
       'deploy/kustomization.yaml',
       'deploy/cert-manager/certificates.yaml',
       'docs/install.md',
@@ -143,6 +147,9 @@ describe('the npm package', () => {
     expect((await ok(weir(['--version'], repo), 'weir --version')).stdout.trim()).toBe(pkg.version);
     const lint = await ok(weir(['lint', 'policies'], repo), 'weir lint');
     expect(lint.stdout).toMatch(/^0 errors, 0 warnings in \d+ files/m);
+    // the installed package validates with its precompiled schema validators (their ajv runtime resolves from the install)
+    const probe = `import(${JSON.stringify(pathToFileURL(path.join(installed, 'dist/compiler/lint/schema.js')).href)}).then((m) => { const v = m.openValidators(m.schemaDir()); v.get('tracing-policy'); console.log(v.precompiled); })`;
+    expect((await ok(run('node', ['-e', probe], repo), 'schema validators')).stdout.trim()).toBe('true');
     const sarif = JSON.parse((await ok(weir(['lint', 'policies', '--format', 'sarif'], repo), 'weir lint --format sarif')).stdout) as {
       runs: { tool: { driver: { version: string } } }[];
     };
