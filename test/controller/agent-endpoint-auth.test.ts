@@ -216,6 +216,26 @@ describe('agent endpoint authentication', () => {
     });
   });
 
+  it('with both a client CA and a token, either serves; a certificate of another CA gets 401', async () => {
+    const s = await serveAgent(
+      fakeAgent,
+      '127.0.0.1',
+      0,
+      { tls: { cert: f('server.crt'), key: f('server.key'), ca: f('ca.crt') }, token: 'events-reader-token-0123456789' },
+      oneEvent(),
+    );
+    try {
+      const base = ['--agent', s.url, '--ca', f('ca.crt')];
+      expect(await events([...base, '--cert', f('reader.crt'), '--key', f('reader.key')])).toEqual({ code: 0, out: line + '\n', err: '' });
+      expect(await events([...base, '--token-file', f('token')])).toEqual({ code: 0, out: line + '\n', err: '' });
+      const rogue = await events([...base, '--cert', f('rogue.crt'), '--key', f('rogue.key')]);
+      expect(rogue.code).toBe(2);
+      expect(rogue.err).toContain('HTTP 401: the agent refused the request: unauthenticated');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a weir agent process serves its endpoint with the --listen-* flags', async () => {
     const { publicKey } = generateKeyPairSync('ed25519');
     await fs.writeFile(f('trust.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
