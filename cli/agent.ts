@@ -192,7 +192,7 @@ export const agentCommand: Command = {
         runtimeEvents = new RuntimeEventExport({
           node,
           ...(file ? { file } : {}),
-          podOf: (pid) => (datapath as KernelDatapath).podOf(pid),
+          podOf: (pid, cgroupId) => (datapath as KernelDatapath).podOf(pid, cgroupId),
         });
       } else if (v['export-file'] || v['export-flows'])
         throw new UsageError('--export-file and --export-flows need --datapath kernel (the emulator sees no packets)');

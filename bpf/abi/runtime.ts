@@ -85,7 +85,7 @@ export const runtimeLayouts = {
   },
   wrt_stats: { size: 40, fields: { calls: f(0, 8), matches: f(8, 8), signals: f(16, 8), events: f(24, 8), events_lost: f(32, 8) } },
   wrt_event_hdr: {
-    size: 304,
+    size: 312,
     fields: {
       kind: f(0, 1),
       action: f(1, 1),
@@ -99,25 +99,26 @@ export const runtimeLayouts = {
       ppid: f(24, 4),
       uid: f(28, 4),
       ktime: f(32, 8),
-      signal: f(40, 4, { signed: true }),
-      binary_len: f(44, 4),
-      binary: f(48, 256),
+      cgroup_id: f(40, 8),
+      signal: f(48, 4, { signed: true }),
+      binary_len: f(52, 4),
+      binary: f(56, 256),
     },
   },
-  wrt_event_exec: { size: 568, fields: { hdr: f(0, 304), args_len: f(304, 4), pad: f(308, 4), args: f(312, 256) } },
+  wrt_event_exec: { size: 576, fields: { hdr: f(0, 312), args_len: f(312, 4), pad: f(316, 4), args: f(320, 256) } },
   wrt_event_call: {
-    size: 1648,
+    size: 1656,
     fields: {
-      hdr: f(0, 304),
-      arg_type: f(304, 5, { count: 5 }),
-      pad: f(309, 3),
-      str_len: f(312, 10, { count: 5 }),
-      pad2: f(322, 6),
-      argv: f(328, 40, { count: 5 }),
-      strs: f(368, 1280, { count: 5 }),
+      hdr: f(0, 312),
+      arg_type: f(312, 5, { count: 5 }),
+      pad: f(317, 3),
+      str_len: f(320, 10, { count: 5 }),
+      pad2: f(330, 6),
+      argv: f(336, 40, { count: 5 }),
+      strs: f(376, 1280, { count: 5 }),
     },
   },
-  wrt_event_exit: { size: 312, fields: { hdr: f(0, 304), exit_code: f(304, 4, { signed: true }), pad: f(308, 4) } },
+  wrt_event_exit: { size: 320, fields: { hdr: f(0, 312), exit_code: f(312, 4, { signed: true }), pad: f(316, 4) } },
 } as const satisfies Record<string, StructLayout>;
 
 export type RuntimeStruct = keyof typeof runtimeLayouts;
@@ -729,6 +730,8 @@ export interface RuntimeEventHead {
   ppid: number;
   uid: number;
   ktime: bigint;
+  /** The task's cgroup v2 id: which pod or container the process runs in, also after it is gone. */
+  cgroupId: bigint;
   signal: number;
 }
 
@@ -749,6 +752,7 @@ export function decodeEventHead(record: Uint8Array): RuntimeEventHead | undefine
     ppid: getInt(b, EH.ppid),
     uid: getInt(b, EH.uid),
     ktime: getBig(b, EH.ktime),
+    cgroupId: getBig(b, EH.cgroup_id),
     signal: getInt(b, EH.signal),
   };
 }
@@ -811,6 +815,7 @@ export function decodeRuntimeEvent(record: Uint8Array): DecodedEvent | undefined
     ppid: h.ppid,
     uid: h.uid,
     ktime: h.ktime,
+    cgroupId: h.cgroupId,
     signal: h.signal,
     // A process not seen exec'ing has its comm (at most 16 bytes, NUL-terminated) as binary.
     binary: known ? getString(b, EH.binary, getInt(b, EH.binary_len)) : getCString(b, EH.binary, 16),

@@ -312,6 +312,7 @@ struct wrt_event_hdr {
 	__u32 ppid;
 	__u32 uid;
 	__u64 ktime;
+	__u64 cgroup_id; /* the task's cgroup v2 id (its pod's or container's cgroup on a Kubernetes node) */
 	__s32 signal;   /* signal sent, 0 if none */
 	__u32 binary_len;
 	char binary[WRT_STR_MAX];

@@ -232,6 +232,7 @@ static __always_inline void fill_hdr(struct wrt_event_hdr *h, __u8 kind, struct 
 	h->tid = (__u32)id;
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	h->ktime = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
 	if (p) {
 		h->ppid = p->ppid;
 		h->binary_len = p->binary_len;

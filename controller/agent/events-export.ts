@@ -19,8 +19,8 @@ interface Follower {
 export interface RuntimeEventExportOptions {
   node: string;
   file?: ExportFile;
-  /** pid → pod (the agent's pod scoping reads it from the process's cgroup). */
-  podOf?: (pid: number) => ProcessInfo['pod'] | undefined;
+  /** pid and cgroup id → pod (the agent's pod scoping knows each pod's cgroups). */
+  podOf?: (pid: number, cgroupId?: bigint) => ProcessInfo['pod'] | undefined;
   /** Read cwd, arguments, auid and parents older than weir from /proc (default true). */
   procfs?: boolean;
 }

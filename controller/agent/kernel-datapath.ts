@@ -176,8 +176,8 @@ export class KernelDatapath implements Datapath {
   }
 
   /** The pod a process runs in, when pods are known (events name it). */
-  podOf(pid: number): { namespace: string; name: string } | undefined {
-    return this.scoper?.podOf(pid);
+  podOf(pid: number, cgroupId?: bigint): { namespace: string; name: string } | undefined {
+    return this.scoper?.podOf(pid, cgroupId);
   }
 
   /** The runtime programs, once a bundle with runtime images was applied (events are read from them). */

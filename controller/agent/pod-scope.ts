@@ -171,6 +171,8 @@ export class PodScoper {
   #current = new Map<number, Set<bigint>>();
   #status: ScopeStatus[] = [];
   #pods: PodInfo[] = [];
+  /** Cgroup id → the pod whose pod or container cgroup it is (every pod of the node, as of the last scan). */
+  #byCgroup = new Map<bigint, { namespace: string; name: string }>();
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
   readonly root: string | undefined;
@@ -190,6 +192,13 @@ export class PodScoper {
    */
   resolve(scopes: readonly ScopeTableEntry[]): { sets: Map<number, bigint[]>; status: ScopeStatus[] } {
     const index = this.root ? scanCgroups(this.root) : { pods: new Map<string, bigint[]>(), containers: new Map<string, bigint[]>() };
+    const byCgroup = new Map<bigint, { namespace: string; name: string }>();
+    for (const p of this.#pods) {
+      const pod = { namespace: p.namespace, name: p.name };
+      for (const id of index.pods.get(p.uid) ?? []) byCgroup.set(id, pod);
+      for (const c of p.containerIds) for (const id of index.containers.get(c) ?? []) byCgroup.set(id, pod);
+    }
+    this.#byCgroup = byCgroup;
     const sets = new Map<number, bigint[]>();
     const status: ScopeStatus[] = [];
     for (const s of scopes) {
@@ -259,8 +268,13 @@ export class PodScoper {
     this.#timer = undefined;
   }
 
-  /** The pod a process runs in: the kubelet's pod cgroup in /proc/PID/cgroup, matched to the pod list by UID. */
-  podOf(pid: number): { namespace: string; name: string } | undefined {
+  /**
+   * The pod a process runs in: by the cgroup id its event carries (also after the process is gone),
+   * else by the kubelet's pod cgroup in /proc/PID/cgroup, matched to the pod list by UID.
+   */
+  podOf(pid: number, cgroupId?: bigint): { namespace: string; name: string } | undefined {
+    const byId = cgroupId !== undefined ? this.#byCgroup.get(cgroupId) : undefined;
+    if (byId) return byId;
     let text: string;
     try {
       text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');

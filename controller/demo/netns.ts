@@ -146,7 +146,7 @@ export async function createEnvironment(podsYaml: string): Promise<KernelEnviron
   const net = await createPodNetwork(podsYaml, 'wdemo');
   try {
     const cgroups = createPodCgroups(podsYaml);
-    const events = new RuntimeEventExport({ node: 'node-1', podOf: (pid) => datapath.podOf(pid) });
+    const events = new RuntimeEventExport({ node: 'node-1', podOf: (pid, cgroupId) => datapath.podOf(pid, cgroupId) });
     const datapath: KernelDatapath = await KernelDatapath.open('node-1', {
       pinDir: net.pinDir,
       interfaces: net.interfaces,

@@ -83,8 +83,8 @@ export interface EncoderOptions {
   procfs?: boolean;
   /** Boot time in ns since the epoch, to turn ktime into wall-clock time. */
   bootTimeNs?: bigint;
-  /** pid → pod, from the agent's cgroup mapping. */
-  podOf?: (pid: number) => ProcessInfo['pod'] | undefined;
+  /** pid and cgroup id (of the event) → pod, from the agent's cgroup mapping. */
+  podOf?: (pid: number, cgroupId?: bigint) => ProcessInfo['pod'] | undefined;
 }
 
 function bootTimeNs(): bigint {
@@ -134,27 +134,30 @@ export class TetragonEncoder {
       // The parent as weir saw it exec, or (the agent) as /proc has it for processes older than weir.
       const parent = this.#parentOf(ev.ppid);
       // exec_id: Tetragon's is base64(node:ktime:pid); same idea, so that exec and exit pair up.
-      p = this.#info({
-        exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'),
-        pid: ev.pid,
-        uid: ev.uid,
-        cwd,
-        binary,
-        arguments: args,
-        flags: fromExec ? 'execve' : 'procFS',
-        start_time: this.#time(ev.ktime),
-        ...(auid !== undefined && Number.isFinite(auid) ? { auid } : {}),
-        ...(parent ? { parent_exec_id: parent.exec_id } : {}),
-        tid: ev.pid,
-      });
+      p = this.#info(
+        {
+          exec_id: Buffer.from(`${this.#opts.nodeName}:${ev.ktime}:${ev.pid}`).toString('base64'),
+          pid: ev.pid,
+          uid: ev.uid,
+          cwd,
+          binary,
+          arguments: args,
+          flags: fromExec ? 'execve' : 'procFS',
+          start_time: this.#time(ev.ktime),
+          ...(auid !== undefined && Number.isFinite(auid) ? { auid } : {}),
+          ...(parent ? { parent_exec_id: parent.exec_id } : {}),
+          tid: ev.pid,
+        },
+        ev.cgroupId,
+      );
       this.#remember(p);
     }
     return p;
   }
 
   /** A ProcessInfo in proto field order with empty strings left out, as protojson writes it. */
-  #info(o: Omit<ProcessInfo, 'pod'>): ProcessInfo {
-    const pod = this.#opts.podOf?.(o.pid);
+  #info(o: Omit<ProcessInfo, 'pod'>, cgroupId?: bigint): ProcessInfo {
+    const pod = this.#opts.podOf?.(o.pid, cgroupId);
     return {
       exec_id: o.exec_id,
       pid: o.pid,

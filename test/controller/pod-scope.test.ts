@@ -130,6 +130,20 @@ describe('selection and status', () => {
     const blind = new PodScoper({ cgroupRoot: root, setScope: () => undefined });
     expect(blind.resolve(scopes).status.map((x) => x.state)).toEqual(['no-pod-source', 'no-pod-source']);
   });
+
+  it("names an event's pod by the cgroup id it carries, also when the process is gone and no policy is pod-scoped", async () => {
+    const root = path.join(dir, 'by-cgroup');
+    const container = path.join(root, 'kubepods.slice', `kubepods-pod${uidB.replace(/-/g, '_')}.slice`, `cri-containerd-${cB}.scope`);
+    mkdirSync(container, { recursive: true });
+    const s = new PodScoper({ pods: async () => pods, cgroupRoot: root, setScope: () => undefined });
+    await s.tick();
+    const gone = 0x3fffffff; // above pid_max: no /proc entry to read
+    expect(s.podOf(gone, statSync(container, { bigint: true }).ino)).toEqual({ namespace: 'shop', name: 'api' });
+    expect(s.podOf(gone, statSync(path.dirname(container), { bigint: true }).ino)).toEqual({ namespace: 'shop', name: 'api' });
+    // A cgroup of no pod (the host's), and no cgroup id at all: nothing to name.
+    expect(s.podOf(gone, statSync(root, { bigint: true }).ino)).toBeUndefined();
+    expect(s.podOf(gone)).toBeUndefined();
+  });
 });
 
 describe('compiled scopes', () => {

@@ -9,8 +9,10 @@ import { skipKernel } from '../kernel-env.js';
 import { defaultRuntimeObject } from '../../bpf/runtime/loader.js';
 import { cgroup2Root, type PodInfo } from '../../controller/agent/pod-scope.js';
 import { KernelDatapath } from '../../controller/agent/kernel-datapath.js';
+import { RuntimeEventExport } from '../../controller/agent/events-export.js';
 import { imageBlob } from '../../compiler/bundle/assemble.js';
 import type { MapImage } from '../../bpf/abi/image.js';
+import { decodeRuntimeEvent } from '../../bpf/abi/runtime.js';
 import type { NodeManifest } from '../../controller/bundle/codec.js';
 import { buildProbe, compileText, tempDir } from './helpers.js';
 
@@ -76,6 +78,16 @@ describe.skipIf(noKernel)('pod-scoped runtime policy in the agent (root, cgroup 
   let target = '';
   let testCg = '';
   let dp: KernelDatapath;
+  // Events name their pod by the cgroup id they carry alone: /proc is not read (procfs off).
+  const events = new RuntimeEventExport({ node: 'podscope', procfs: false, podOf: (pid, cgroupId) => dp.podOf(pid, cgroupId) });
+  const lines: string[] = [];
+  events.follow({}, (l) => lines.push(l));
+  const records: Buffer[] = [];
+  const encode = events.record.bind(events);
+  events.record = (rec: Buffer) => {
+    records.push(Buffer.from(rec));
+    encode(rec);
+  };
   const pinDir = `/sys/fs/bpf/wps-${process.pid}`;
   const pods: PodInfo[] = [];
   const containerCg = (podUid: string, c: string) => path.join(testCg, 'kubepods', 'burstable', `pod${podUid}`, c);
@@ -94,7 +106,7 @@ describe.skipIf(noKernel)('pod-scoped runtime policy in the agent (root, cgroup 
       { namespace: 'shop', name: 'api-1', uid: uid(2), labels: { app: 'api' }, containerIds: [cid(2)] },
       { namespace: 'shop', name: 'web-2', uid: uid(3), labels: { app: 'web' }, containerIds: [] },
     );
-    dp = await KernelDatapath.open('podscope', { pinDir, pods: async () => pods, cgroupRoot: testCg, scopeIntervalMs: 100 });
+    dp = await KernelDatapath.open('podscope', { pinDir, pods: async () => pods, cgroupRoot: testCg, scopeIntervalMs: 100, events });
     const r = compileText(policy(bin, target));
     expect(r.errors).toEqual([]);
     const n = r.nodes[0]!;
@@ -155,6 +167,16 @@ describe.skipIf(noKernel)('pod-scoped runtime policy in the agent (root, cgroup 
     expect(await runIn(containerCg(uid(1), cid(1)), bin, target)).toBe('SIGKILL');
     expect(await runIn(containerCg(uid(2), cid(2)), bin, target)).toBe(0);
     expect(await runIn(undefined, bin, target)).toBe(0);
+    // The kill's event names the pod though the process is gone when it is read.
+    events.drain();
+    const kills = lines
+      .map((l) => JSON.parse(l) as { process_kprobe?: { process: { pod?: { namespace: string; name: string } }; action?: string } })
+      .filter((o) => o.process_kprobe?.action === 'KPROBE_ACTION_SIGKILL');
+    expect(kills.length).toBeGreaterThan(0);
+    expect(kills[0]!.process_kprobe!.process.pod).toMatchObject({ namespace: 'shop', name: 'web-1' });
+    // The record carries the cgroup the process ran in: the pod's container cgroup.
+    const calls = records.map(decodeRuntimeEvent).filter((e) => e?.kind === 'call' && e.signal === 9);
+    expect(calls.map((e) => e!.cgroupId)).toContain(statSync(containerCg(uid(1), cid(1)), { bigint: true }).ino);
   }, 30_000);
 
   it('enforces in a pod cgroup created after the policy within a second', async () => {
