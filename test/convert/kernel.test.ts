@@ -4,8 +4,7 @@
 // affected: the policy is scoped to files under the temp dir and to the binary's name (proc.name, unique to
 // this run), and no pin is made.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -16,25 +15,10 @@ import { convertFalco, type ConvertOptions } from '../../compiler/convert/falco/
 import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { skipKernel } from '../kernel-env.js';
-import { run } from '../runtime/helpers.js';
+import { run, tempDir } from '../runtime/helpers.js';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 const enc = new TextEncoder();
-
-/** A fresh temp dir with our prefix; leftovers of earlier runs whose process is gone are removed first. */
-function tempDir(): string {
-  for (const d of readdirSync(tmpdir())) {
-    if (!d.startsWith('wcv-k-')) continue;
-    const pid = Number(d.split('-')[2]);
-    if (!pid || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      rmSync(path.join(tmpdir(), d), { recursive: true, force: true });
-    }
-  }
-  return mkdtempSync(path.join(tmpdir(), `wcv-k-${process.pid}-`));
-}
 
 const rule = (bin: string, prefix: string) => `- rule: Read secret under the test prefix
   desc: a converted Falco rule, scoped to the test binary
@@ -54,7 +38,7 @@ describe.skipIf(skipKernel())('a converted Falco rule in the kernel', () => {
 
   beforeAll(() => {
     if (!existsSync(defaultRuntimeObject)) throw new Error(`${defaultRuntimeObject} missing: run npm run build`);
-    dir = tempDir();
+    dir = tempDir('wcv-k');
     // A name of its own (comm keeps 15 characters): the policy names the binary by it.
     bin = path.join(dir, `wcv${process.pid}`);
     execFileSync('cc', ['-O2', '-o', bin, path.join(projectRoot, 'bpf/runtime/wrt-probe.c')]);

@@ -3,8 +3,7 @@
 // of `ln`, in this test's own temp dir, makes a symlink to /etc/shadow inside that temp dir ("Create Symlink
 // Over Sensitive Files"). Every converted action is Post: nothing is killed; the symlink is removed with the
 // temp dir.
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,21 +16,7 @@ import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js
 import { compileRuntime } from '../../compiler/lower/runtime/index.js';
 import { skipKernel } from '../kernel-env.js';
 import { falcoCorpus, falcoRuleFiles } from '../upstream-corpus.js';
-import { run } from './helpers.js';
-
-function tempDir(): string {
-  for (const d of readdirSync(tmpdir())) {
-    if (!d.startsWith('wrt-falco-')) continue;
-    const pid = Number(d.split('-')[2]);
-    if (!pid || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      rmSync(path.join(tmpdir(), d), { recursive: true, force: true });
-    }
-  }
-  return mkdtempSync(path.join(tmpdir(), `wrt-falco-${process.pid}-`));
-}
+import { run, tempDir } from './helpers.js';
 
 async function exactSet() {
   const l = loadSources(
@@ -58,7 +43,7 @@ describe.skipIf(skipKernel() || !ln)('the exact conversions of falcosecurity/rul
   let set: Awaited<ReturnType<typeof exactSet>>;
 
   beforeAll(async () => {
-    dir = tempDir();
+    dir = tempDir('wrt-falco');
     set = await exactSet();
     dp = RuntimeDatapath.open();
     rb = dp.events((b) => {

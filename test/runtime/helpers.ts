@@ -23,10 +23,10 @@ export function compileText(
 }
 
 /** A fresh temp dir with our prefix; leftovers of earlier runs (older than this process) are removed first. */
-export function tempDir(): string {
+export function tempDir(prefix = 'wrt-t'): string {
   for (const d of readdirSync(tmpdir())) {
-    if (!d.startsWith('wrt-t-')) continue;
-    const pid = Number(d.split('-')[2]);
+    if (!d.startsWith(`${prefix}-`)) continue;
+    const pid = Number(d.slice(prefix.length + 1).split('-')[0]);
     if (pid && pid !== process.pid) {
       try {
         process.kill(pid, 0);
@@ -35,7 +35,7 @@ export function tempDir(): string {
       }
     }
   }
-  return mkdtempSync(path.join(tmpdir(), `wrt-t-${process.pid}-`));
+  return mkdtempSync(path.join(tmpdir(), `${prefix}-${process.pid}-`));
 }
 
 /** Compiles bpf/runtime/wrt-probe.c into dir; returns its path. */
