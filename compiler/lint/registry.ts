@@ -17,6 +17,7 @@ import { selectorMisplacedLabel } from './rules/selector-misplaced-label.js';
 import { selectorNoMatch } from './rules/selector-no-match.js';
 import { namedPortUndeclared } from './rules/named-port-undeclared.js';
 import { ciliumPeerKinds } from './rules/cilium-peer-kinds.js';
+import { ciliumSanitizeRules } from './rules/cilium-sanitize.js';
 import { tetragonMonitorAction } from './rules/tetragon-monitor-action.js';
 import { tetragonOperatorType } from './rules/tetragon-operator-type.js';
 import { tetragonRemoved } from './rules/tetragon-removed.js';
@@ -37,6 +38,7 @@ export const rules: readonly LintRule[] = [
   fqdnNeedsDns,
   portRange,
   ciliumPeerKinds,
+  ...ciliumSanitizeRules,
   cidr,
   cidrCoversPods,
   selectorNoMatch,
