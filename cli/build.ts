@@ -5,10 +5,10 @@ import type { Bundle } from '../compiler/bundle/assemble.js';
 import { writeBundle } from '../compiler/bundle/io.js';
 import { formatDiagnostic } from '../compiler/explain/format.js';
 import { UsageError, type Command } from './command.js';
-import { choice, networkInputs, parseCommandLine } from './inputs.js';
+import { allowLocalhostOption, choice, commandConfig, configIgnore, networkInputs, parseCommandLine } from './inputs.js';
 
 const usage = `usage: weir build [PATH...] [--rev REV] [--inventory FILE]... --out DIR
-                  [--policy-map-size N] [--format text|json] [--quiet]
+                  [--policy-map-size N] [--allow-localhost auto|always|policy] [--format text|json] [--quiet]
 
 Compiles the network policies under PATH (default: policies/) against the inventory into map
 images per node (ipcache, one policy LPM per endpoint) plus tables (rule cookies, endpoints,
@@ -20,7 +20,12 @@ identities, FQDN selectors, L7 rules), and writes the bundle to DIR
                        (default: PATH/inventory.yaml or policies/inventory.yaml)
   --out DIR            where to write the bundle
   --policy-map-size N  capacity of each endpoint's policy map (default 16384)
-  --format json        print a JSON summary on stdout`;
+  --allow-localhost M  as Cilium's flag: auto or always (default: the node's host reaches the pods
+                       of its node, e.g. kubelet probes) or policy (the host needs a rule)
+  --format json        print a JSON summary on stdout
+
+A .weir.yaml in this folder or above supplies \`ignore\` (files folders are read without) and
+\`allowLocalhost\`.`;
 
 export const buildCommand: Command = {
   name: 'build',
@@ -32,6 +37,7 @@ export const buildCommand: Command = {
       inventory: { type: 'string', multiple: true },
       out: { type: 'string', short: 'o' },
       'policy-map-size': { type: 'string' },
+      'allow-localhost': { type: 'string' },
       format: { type: 'string', default: 'text' },
       quiet: { type: 'boolean', short: 'q', default: false },
     });
@@ -42,9 +48,20 @@ export const buildCommand: Command = {
       policyMaxEntries = Number(values['policy-map-size']);
       if (!Number.isInteger(policyMaxEntries) || policyMaxEntries < 1) throw new UsageError('--policy-map-size must be a positive integer');
     }
+    const cfg = commandConfig(io.cwd, io.stderr);
+    if (!cfg) return 2;
+    const allowLocalhost = allowLocalhostOption(values['allow-localhost'], cfg.config);
     const { paths, inventory, rev } = networkInputs(io.cwd, positionals, values);
     const t0 = performance.now();
-    const r = await buildFromSources({ paths, inventory, root: io.cwd, ...rev, ...(policyMaxEntries ? { policyMaxEntries } : {}) });
+    const r = await buildFromSources({
+      paths,
+      inventory,
+      root: io.cwd,
+      ...rev,
+      ...(policyMaxEntries ? { policyMaxEntries } : {}),
+      ...configIgnore(cfg.config),
+      ...(allowLocalhost ? { allowLocalhost } : {}),
+    });
     for (const d of r.diagnostics) if (!values.quiet || d.severity === 'error') io.stderr(formatDiagnostic(d) + '\n');
     if (!r.bundle) {
       io.stderr(`weir build: not writing a bundle: ${r.diagnostics.filter((d) => d.severity === 'error').length} error(s)\n`);

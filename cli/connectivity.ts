@@ -57,7 +57,12 @@ export const connectivityCommand: Command = {
     const { model } = await loadRevision(
       paths,
       root,
-      { ref: values.rev ?? 'worktree', ...(values.rev ? { rev: values.rev } : {}), ...(ignore ? { ignore } : {}) },
+      {
+        ref: values.rev ?? 'worktree',
+        ...(values.rev ? { rev: values.rev } : {}),
+        ...(ignore ? { ignore } : {}),
+        ...(config?.allowLocalhost ? { allowLocalhost: config.allowLocalhost } : {}),
+      },
       inventory,
     );
     const errors = model.info.diagnostics.filter((d) => d.severity === 'error');

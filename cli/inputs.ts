@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { gitTopLevel } from '../compiler/load/git.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultInventory, defaultPolicyPaths } from '../compiler/build.js';
+import { formatLocation } from '../compiler/diagnostics.js';
+import { projectConfig, type ProjectConfig } from '../compiler/load/config.js';
+import { allowLocalhostModes, type AllowLocalhost } from '../compiler/ir/network/types.js';
 import { UsageError } from './command.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -80,4 +83,28 @@ export async function readTextInput(file: string, cwd: string): Promise<string |
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The project config (.weir.yaml, found from `cwd` upwards) for a command; its mistakes are printed
+ * with their place and the command stops (undefined: exit 2). No config is `{}`.
+ */
+export function commandConfig(cwd: string, stderr: (s: string) => void): { config?: ProjectConfig } | undefined {
+  const cfg = projectConfig(cwd);
+  if (cfg.diagnostics.some((d) => d.severity === 'error')) {
+    for (const d of cfg.diagnostics) stderr(`${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);
+    return undefined;
+  }
+  return cfg.config ? { config: cfg.config } : {};
+}
+
+/** `--allow-localhost` (Cilium's flag of that name), else the config's `allowLocalhost`; undefined is `auto`. */
+export function allowLocalhostOption(flag: string | undefined, config: ProjectConfig | undefined): AllowLocalhost | undefined {
+  if (flag !== undefined) return choice('--allow-localhost', flag, allowLocalhostModes, 'one of');
+  return config?.allowLocalhost;
+}
+
+/** The config's ignore globs for a loader, relative to the config's folder. */
+export function configIgnore(config: ProjectConfig | undefined): { ignore?: readonly string[]; ignoreBase?: string } {
+  return config?.ignore ? { ignore: config.ignore, ignoreBase: config.root } : {};
 }

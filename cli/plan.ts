@@ -8,7 +8,18 @@ import { renderMarkdown } from '../compiler/plan/render/markdown.js';
 import { renderText } from '../compiler/plan/render/text.js';
 import { closeRevisionCache, loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../compiler/plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
-import { choice, parseCommandLine, pathsFromRoot, readInput, readTextInput, repositoryRoot, writeOutput } from './inputs.js';
+import { rebase } from '../compiler/load/index.js';
+import {
+  allowLocalhostOption,
+  choice,
+  commandConfig,
+  parseCommandLine,
+  pathsFromRoot,
+  readInput,
+  readTextInput,
+  repositoryRoot,
+  writeOutput,
+} from './inputs.js';
 
 const formats = ['text', 'markdown', 'json', 'html'] as const;
 const failOn = ['breaking', 'any', 'never'] as const;
@@ -16,7 +27,8 @@ const failOn = ['breaking', 'any', 'never'] as const;
 const usage = `usage: weir plan --base REV [--head REV | --worktree] [PATH...]
                  [--inventory FILE] [--flows FILE] [--events FILE]
                  [--format text|markdown|json|html] [--output FILE] [--json FILE] [--html FILE]
-                 [--maps | --base-bundle DIR --head-bundle DIR] [--fail-on breaking|any|never] [--quiet]
+                 [--maps | --base-bundle DIR --head-bundle DIR] [--fail-on breaking|any|never]
+                 [--allow-localhost auto|always|policy] [--quiet]
 
 Compiles the policies under PATH (default: the whole repository) at two revisions, read from
 Git without touching the work tree, and shows what changes in effect: newly denied and newly
@@ -37,7 +49,12 @@ allowed connections, changed L7 rules and audit/enforce modes, each with the dec
   --maps            also build both bundles: per-node map deltas, headroom, head verification
   --base-bundle DIR, --head-bundle DIR
                     bundles of both revisions (weir build --out): per-node map deltas and headroom
-  --fail-on WHEN    exit 1 on a breaking change (default), on any change, or never`;
+  --fail-on WHEN    exit 1 on a breaking change (default), on any change, or never
+  --allow-localhost M  as Cilium's flag: auto or always (default: the node's host reaches the
+                    pods of its node) or policy (the host needs a rule)
+
+A .weir.yaml in this folder or above supplies \`ignore\` (files folders are read without, at both
+revisions) and \`allowLocalhost\`.`;
 
 export const planCommand: Command = {
   name: 'plan',
@@ -59,6 +76,7 @@ export const planCommand: Command = {
       'base-bundle': { type: 'string' },
       'head-bundle': { type: 'string' },
       'fail-on': { type: 'string', default: 'breaking' },
+      'allow-localhost': { type: 'string' },
       quiet: { type: 'boolean', short: 'q', default: false },
     });
     if (!values.base) throw new UsageError('--base REV is required (the revision to compare against, e.g. origin/main)');
@@ -77,14 +95,19 @@ export const planCommand: Command = {
       );
       return 2;
     }
+    const cfg = commandConfig(io.cwd, io.stderr);
+    if (!cfg) return 2;
+    const allowLocalhost = allowLocalhostOption(values['allow-localhost'], cfg.config);
+    const ignore = cfg.config?.ignore ? rebase(cfg.config.ignore, cfg.config.root, root) : undefined;
+    const common = { ...(ignore ? { ignore } : {}), ...(allowLocalhost ? { allowLocalhost } : {}) };
     const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
     const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
     const headReq = values.worktree ? { ref: 'worktree' } : { ref: values.head ?? 'HEAD', rev: values.head ?? 'HEAD' };
     log(`weir plan: compiling ${values.base} and ${headReq.ref}\n`);
     const cache = newRevisionCache();
     const [base, head] = await Promise.all([
-      loadRevision(paths, root, { ref: values.base, rev: values.base }, inventory, cache),
-      loadRevision(paths, root, headReq, inventory, cache),
+      loadRevision(paths, root, { ref: values.base, rev: values.base, ...common }, inventory, cache),
+      loadRevision(paths, root, { ...headReq, ...common }, inventory, cache),
     ]).finally(() => closeRevisionCache(cache));
     for (const [side, r] of [
       ['base', base],

@@ -13,7 +13,7 @@ import { verifyNetwork, type VerifyReport } from '../compiler/verify/verify.js';
 // Types only: the kernel module loads libbpf (koffi), so it is imported only with --kernel.
 import type { KernelClass } from '../compiler/verify/kernel.js';
 import { UsageError, type Command } from './command.js';
-import { choice, parseCommandLine } from './inputs.js';
+import { choice, commandConfig, configIgnore, parseCommandLine } from './inputs.js';
 
 const usage = `usage: weir verify BUNDLE [--root DIR] [--policies PATH]... [--inventory FILE]...
                    [--kernel] [--format text|json] [--quiet]
@@ -140,7 +140,17 @@ export const verifyCommand: Command = {
     const src = bundle.manifest.source;
     const paths = values.policies ?? src.paths;
     const inventory = values.inventory ?? (src.inventory ? src.inventory.split(',') : []);
-    const rebuilt = await buildFromSources({ paths, inventory, root, ...(src.revision && !values.policies ? { rev: src.revision } : {}) });
+    // The same project config as the build (its ignore list), and the bundle's allow-localhost mode.
+    const cfg = commandConfig(root, io.stderr);
+    if (!cfg) return 2;
+    const rebuilt = await buildFromSources({
+      paths,
+      inventory,
+      root,
+      ...(src.revision && !values.policies ? { rev: src.revision } : {}),
+      ...configIgnore(cfg.config),
+      ...(src.allowLocalhost ? { allowLocalhost: src.allowLocalhost } : {}),
+    });
     const errors = rebuilt.diagnostics.filter((d) => d.severity === 'error');
     for (const d of errors) io.stderr(formatDiagnostic(d) + '\n');
     let reproducible: boolean | undefined;

@@ -7,7 +7,7 @@ import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { inputErrors, withoutRepeats } from './validate.js';
 import { loadInventory, readInventory } from './inventory/load.js';
 import type { Inventory } from './inventory/model.js';
-import type { NetworkIR } from './ir/network/types.js';
+import type { AllowLocalhost, NetworkIR } from './ir/network/types.js';
 import { loadPolicies, type PolicyDocument } from './load/index.js';
 import { lowerNetwork, type MapStateCache, type LoweredNetwork } from './lower/network/images.js';
 import { compileNetwork } from './ir/network/index.js';
@@ -35,6 +35,8 @@ export interface BuildOptions {
   cache?: MapStateCache;
   /** Identity allocation memo shared across builds of one inventory. */
   compileCache?: CompileCache;
+  /** Cilium's `--allow-localhost` (default `auto`: the host reaches the pods of its node). */
+  allowLocalhost?: AllowLocalhost;
 }
 
 export interface BuildResult {
@@ -54,6 +56,7 @@ export async function buildFromDocuments(
   const { ir, diagnostics } = compileNetwork(documents, inventory, {
     ...(opts.commit ? { commit: opts.commit } : {}),
     ...(opts.compileCache ? { cache: opts.compileCache } : {}),
+    ...(opts.allowLocalhost ? { allowLocalhost: opts.allowLocalhost } : {}),
   });
   const lowered = lowerNetwork(ir, opts.policyMaxEntries ? { policyMaxEntries: opts.policyMaxEntries } : {}, opts.cache);
   const diags = [...diagnostics, ...lowered.diagnostics];
@@ -76,7 +79,8 @@ export async function buildFromDocuments(
   }
   sortDiagnostics(diags);
   if (hasErrors(diags)) return { diagnostics: diags, ir, lowered };
-  const bundle = assembleBundle(outputs, { source: opts.source, compilerVersion: compilerVersion(), abi: abiInfo() });
+  const source = opts.allowLocalhost === 'policy' ? { ...opts.source, allowLocalhost: 'policy' as const } : opts.source;
+  const bundle = assembleBundle(outputs, { source, compilerVersion: compilerVersion(), abi: abiInfo() });
   return { diagnostics: diags, ir, lowered, bundle };
 }
 
@@ -87,11 +91,19 @@ export interface SourceBuildOptions {
   rev?: string;
   policyMaxEntries?: number;
   producers?: readonly ImageProducer[];
+  /** The project config's ignore globs (relative to `ignoreBase`, default `root`): files folders are read without. */
+  ignore?: readonly string[];
+  ignoreBase?: string;
+  allowLocalhost?: AllowLocalhost;
 }
 
 /** Loads from the file system or a Git revision, then builds. */
 export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResult & { files: string[]; loadDiagnostics: Diagnostic[] }> {
-  const loaded = await loadPolicies(o.paths, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
+  const loaded = await loadPolicies(o.paths, {
+    root: o.root,
+    ...(o.rev ? { rev: o.rev } : {}),
+    ...(o.ignore ? { ignore: o.ignore, ...(o.ignoreBase ? { ignoreBase: o.ignoreBase } : {}) } : {}),
+  });
   const inv = await readInventory(o.inventory, { root: o.root, ...(o.rev ? { rev: o.rev } : {}) });
   // Inventory objects inside the policy paths (manifests kept beside policies) count too.
   const invFromPolicies = loadInventory(loaded.documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
@@ -107,6 +119,7 @@ export async function buildFromSources(o: SourceBuildOptions): Promise<BuildResu
     },
     ...(commit ? { commit } : {}),
     producers: o.producers ?? extraProducers,
+    ...(o.allowLocalhost ? { allowLocalhost: o.allowLocalhost } : {}),
   });
   const loadDiagnostics = [...loaded.diagnostics, ...inv.diagnostics, ...invFromPolicies.diagnostics];
   const diagnostics = sortDiagnostics([...loadDiagnostics, ...r.diagnostics]);

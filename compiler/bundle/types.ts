@@ -16,7 +16,8 @@ export interface NodeImages {
 export interface BundleManifest {
   apiVersion: 'weir.dev/v1alpha1';
   kind: 'Bundle';
-  source: { revision?: string; paths: string[]; inventory?: string };
+  /** `allowLocalhost: policy` when built with Cilium's `--allow-localhost=policy` (the default, `auto`, is not written). */
+  source: { revision?: string; paths: string[]; inventory?: string; allowLocalhost?: 'policy' };
   compiler: { version: string };
   /** sha256 of the datapath ABI (the C headers' layouts), so agents refuse bundles built for another ABI. */
   abi: { digest: string; version: number };

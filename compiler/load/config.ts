@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
+import { allowLocalhostModes, type AllowLocalhost } from '../ir/network/types.js';
 import { parseYamlDocuments } from './yaml.js';
 
 export const configNames = ['.weir.yaml', '.weir.yml'] as const;
@@ -24,9 +25,11 @@ export interface ProjectConfig {
   guardrails?: string[];
   /** Default `--format` per command (`lint: sarif`), or one for every command that has it. */
   format?: Record<string, string>;
+  /** Cilium's `--allow-localhost` the cluster runs with (build, plan, connectivity): auto (default), always or policy. */
+  allowLocalhost?: AllowLocalhost;
 }
 
-const keys = ['policies', 'ignore', 'inventory', 'guardrails', 'format'] as const;
+const keys = ['policies', 'ignore', 'inventory', 'guardrails', 'format', 'allowLocalhost'] as const;
 
 /** The folder holding `.weir.yaml`, searched from `cwd` upwards to the repository's top. */
 export function findConfigFile(cwd: string): string | undefined {
@@ -98,6 +101,10 @@ function checkConfig(file: string, display: string, text: string): { config?: Pr
   else if (f !== null && typeof f === 'object' && !Array.isArray(f) && Object.values(f).every((x) => typeof x === 'string'))
     config.format = f as Record<string, string>;
   else if (f !== undefined) err(['format'], '`format` must be a format name, or a mapping of command to format (`lint: sarif`)');
+  const al = o['allowLocalhost'];
+  if (typeof al === 'string' && (allowLocalhostModes as readonly string[]).includes(al)) config.allowLocalhost = al as AllowLocalhost;
+  else if (al !== undefined)
+    err(['allowLocalhost'], `\`allowLocalhost\` must be one of ${allowLocalhostModes.join(', ')} (Cilium's --allow-localhost)`);
   return diagnostics.length ? { diagnostics } : { config, diagnostics };
 }
 

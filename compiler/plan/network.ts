@@ -2,7 +2,7 @@
 // workloads, and answer probes with the reference evaluator. This is the only file of the plan
 // that knows the compiler's shapes; everything else speaks Peer / Probe / Decision.
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
-import type { IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/network/types.js';
+import type { AllowLocalhost, IREndpoint, NetworkIR, IRRule, L7Rules } from '../ir/network/types.js';
 import type { Identity } from '../identity/allocate.js';
 import type { PolicyDocument } from '../load/index.js';
 import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } from '../ir/network/index.js';
@@ -221,6 +221,7 @@ export async function compileRevision(
   inventories: Map<string, unknown> = new Map(),
   cache?: CompileCache,
   ruleIds: Map<string, number> = new Map(),
+  allowLocalhost?: AllowLocalhost,
 ): Promise<CompiledRevision> {
   // Both sides of a plan usually share one inventory: load it (and group its pods) once.
   const invKey = inventoryKey(inventoryDocs);
@@ -232,7 +233,8 @@ export async function compileRevision(
   }
   const inv = cached.inv;
   const commit = docs.find((d) => d.provenance.commit)?.provenance.commit;
-  const { ir, diagnostics } = compileNetwork(docs, inv.inventory, { ...(commit ? { commit } : {}), ...(cache ? { cache } : {}) });
+  const mode = allowLocalhost ? { allowLocalhost } : {};
+  const { ir, diagnostics } = compileNetwork(docs, inv.inventory, { ...(commit ? { commit } : {}), ...(cache ? { cache } : {}), ...mode });
   const all = [...inv.diagnostics, ...diagnostics];
   if (cached.workloads.length === 0)
     all.push(
@@ -252,12 +254,14 @@ export async function compileRevision(
     const from = flowPeer(p.src, p.dst);
     // Replicas of one workload: from its representative pod to another of its pods.
     const to = p.src === p.dst && p.dst.type === 'workload' && p.dst.replica ? { workload: p.dst.replica } : flowPeer(p.dst, p.src);
-    // Cilium lets the host reach the endpoints on its own node whatever their policy (allow-localhost).
-    if ('entity' in from && from.entity === 'host' && 'workload' in to) return localhost;
     // Between two host-network workloads no endpoint stands: nothing enforces (host firewall is not modelled).
     if ('entity' in from && 'entity' in to && p.src.type === 'workload' && p.dst.type === 'workload') return hostToHost;
     const flow: Flow = { from, to, protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
     const r = evaluate(ir, flow);
+    // Cilium lets the host reach the endpoints on its own node unless it runs with --allow-localhost=policy;
+    // the evaluator knows (a deny rule naming the host still wins, and is shown as such).
+    if (!ir.localhostNeedsPolicy && 'entity' in from && from.entity === 'host' && 'workload' in to && r.verdict === 'allow' && !r.audit)
+      return localhost;
     let l7: string | undefined;
     if (r.l7) {
       if (l7Texts.has(r.l7)) l7 = l7Texts.get(r.l7);
@@ -280,7 +284,7 @@ export async function compileRevision(
     return d;
   };
   const build = (cache: MapStateCache) =>
-    buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache });
+    buildFromDocuments(docs, inv.inventory, { source: { paths: [] }, ...(commit ? { commit } : {}), cache, ...mode });
   const space = probeSpaceOf(
     ir,
     cached.workloads.flatMap((w) => (w.ports ?? []).map((p) => p.port)),

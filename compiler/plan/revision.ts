@@ -17,6 +17,7 @@ import { GitObjectReader } from '../load/git.js';
 import type { RevisionInfo } from './model.js';
 import { compileRevision, inventoryKey } from './network.js';
 import { CompileCache } from '../ir/network/compile.js';
+import type { AllowLocalhost } from '../ir/network/types.js';
 import type { RevisionModel } from './plan.js';
 
 export interface RevisionRequest {
@@ -26,6 +27,8 @@ export interface RevisionRequest {
   ignore?: readonly string[] | ((file: string) => boolean);
   /** How the user named it, for headings (`main`, `worktree`). */
   ref: string;
+  /** Cilium's `--allow-localhost` (default `auto`: the host reaches the pods of its node). */
+  allowLocalhost?: AllowLocalhost;
 }
 
 export interface InventoryInput {
@@ -198,6 +201,7 @@ export async function loadRevision(
     cache.inventories,
     cache.compile,
     cache.ruleIds,
+    req.allowLocalhost,
   );
   const compiledDiagnostics = [...load.diagnostics, ...compiled.diagnostics];
   // What build refuses, the plan's head fails on too: input validation (schema, selectors) and the runtime compiler's errors.

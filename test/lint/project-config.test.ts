@@ -69,7 +69,7 @@ describe('.weir.yaml: where it is found', () => {
     const r = readConfig(path.join(d, '.weir.yaml'));
     expect(r.config).toBeUndefined();
     expect(r.diagnostics.map((x) => `${x.rule}@${x.line}:${x.column} ${x.message}`)).toEqual([
-      'config/invalid@1:1 unknown key `policy` in .weir.yaml; known: policies, ignore, inventory, guardrails, format (did you mean `policies`?)',
+      'config/invalid@1:1 unknown key `policy` in .weir.yaml; known: policies, ignore, inventory, guardrails, format, allowLocalhost (did you mean `policies`?)',
       'config/invalid@2:9 `ignore` must be a path or a list of paths',
       'config/invalid@3:9 `format` must be a format name, or a mapping of command to format (`lint: sarif`)',
     ]);
@@ -113,7 +113,7 @@ describe('weir lint with a .weir.yaml', () => {
     const r = await run(['lint', '--format', 'text'], d);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(
-      '.weir.yaml:2:1 error unknown key `formats` in .weir.yaml; known: policies, ignore, inventory, guardrails, format (did you mean `format`?) [config/invalid]',
+      '.weir.yaml:2:1 error unknown key `formats` in .weir.yaml; known: policies, ignore, inventory, guardrails, format, allowLocalhost (did you mean `format`?) [config/invalid]',
     );
   });
 });

@@ -121,39 +121,45 @@ const policyArb = fc.record({
 describe('evaluator and datapath emulator agree (fast-check)', () => {
   it('on every equivalence class of random policies and inventories', () => {
     fc.assert(
-      fc.property(inventoryArb, fc.array(policyArb, { minLength: 1, maxLength: 4 }), (inv, pols) => {
-        const policyDocs = pols.map((p, i) => ({
-          apiVersion: 'cilium.io/v2',
-          kind: 'CiliumNetworkPolicy',
-          metadata: { name: `p${i}`, namespace: p.ns, ...(p.audit ? { annotations: { 'weir.dev/audit': 'true' } } : {}) },
-          spec: {
-            endpointSelector: p.sel,
-            ...(p.noDefaultDeny ? { enableDefaultDeny: { ingress: false } } : {}),
-            ...(p.ingress ? { ingress: p.ingress } : {}),
-            ...(p.ingressDeny ? { ingressDeny: p.ingressDeny } : {}),
-            ...(p.egress ? { egress: p.egress.map(toEgress) } : {}),
-            ...(p.egressDeny ? { egressDeny: p.egressDeny.map(toEgress) } : {}),
-          },
-        }));
-        const text = policyDocs.map((d) => stringify(d)).join('---\n');
-        const inventory = loadInventory(docs('inv.yaml', stringify(inv))).inventory;
-        const { ir, diagnostics } = compileNetwork(docs('p.yaml', text), inventory);
-        const errors = diagnostics.filter((d) => d.severity === 'error' && d.rule !== 'network/unknown-named-port');
-        expect(errors).toEqual([]);
-        const lowered = lowerNetwork(ir);
-        const b = assembleBundle([lowered.output], { source: { paths: [] }, compilerVersion: 't', abi: { digest: '', version: 1 } });
-        const report = verifyNetwork(ir, {
-          manifest: b.manifest,
-          blob: (d) => b.blobs.get(d)!,
-          table: <T>(n: string) => {
-            const t = b.manifest.tables.find((x) => x.name === n);
-            return t ? (JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as T) : undefined;
-          },
-        });
-        expect(report.problems).toEqual([]);
-        expect(report.mismatches.slice(0, 3)).toEqual([]);
-        expect(report.classes).toBeGreaterThan(0);
-      }),
+      fc.property(
+        inventoryArb,
+        fc.array(policyArb, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('auto', 'policy'),
+        (inv, pols, mode) => {
+          const policyDocs = pols.map((p, i) => ({
+            apiVersion: 'cilium.io/v2',
+            kind: 'CiliumNetworkPolicy',
+            metadata: { name: `p${i}`, namespace: p.ns, ...(p.audit ? { annotations: { 'weir.dev/audit': 'true' } } : {}) },
+            spec: {
+              endpointSelector: p.sel,
+              ...(p.noDefaultDeny ? { enableDefaultDeny: { ingress: false } } : {}),
+              ...(p.ingress ? { ingress: p.ingress } : {}),
+              ...(p.ingressDeny ? { ingressDeny: p.ingressDeny } : {}),
+              ...(p.egress ? { egress: p.egress.map(toEgress) } : {}),
+              ...(p.egressDeny ? { egressDeny: p.egressDeny.map(toEgress) } : {}),
+            },
+          }));
+          const text = policyDocs.map((d) => stringify(d)).join('---\n');
+          const inventory = loadInventory(docs('inv.yaml', stringify(inv))).inventory;
+          // Both of Cilium's allow-localhost behaviours: the host reaches local pods (auto), or needs policy.
+          const { ir, diagnostics } = compileNetwork(docs('p.yaml', text), inventory, { allowLocalhost: mode as 'auto' | 'policy' });
+          const errors = diagnostics.filter((d) => d.severity === 'error' && d.rule !== 'network/unknown-named-port');
+          expect(errors).toEqual([]);
+          const lowered = lowerNetwork(ir);
+          const b = assembleBundle([lowered.output], { source: { paths: [] }, compilerVersion: 't', abi: { digest: '', version: 1 } });
+          const report = verifyNetwork(ir, {
+            manifest: b.manifest,
+            blob: (d) => b.blobs.get(d)!,
+            table: <T>(n: string) => {
+              const t = b.manifest.tables.find((x) => x.name === n);
+              return t ? (JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as T) : undefined;
+            },
+          });
+          expect(report.problems).toEqual([]);
+          expect(report.mismatches.slice(0, 3)).toEqual([]);
+          expect(report.classes).toBeGreaterThan(0);
+        },
+      ),
       {
         numRuns: Number(process.env['WEIR_PROPERTY_RUNS'] ?? 40),
         seed: process.env['WEIR_PROPERTY_SEED'] ? Number(process.env['WEIR_PROPERTY_SEED']) : undefined,

@@ -15,7 +15,7 @@ import { ipcacheOf } from './ipcache.js';
 import { repository } from './repository.js';
 import { fqdnSelectors, resolveRules } from './resolve.js';
 import { SelectorCache } from './selectorcache.js';
-import type { IpBlockRef, NetworkIR } from './types.js';
+import type { AllowLocalhost, IpBlockRef, NetworkIR } from './types.js';
 
 export { CompileCache } from './cache.js';
 export { fqdnRegex } from './selectorcache.js';
@@ -25,6 +25,8 @@ export interface CompileOptions {
   commit?: string;
   /** Memo shared across compiles of the same inventory (incremental rebuilds). */
   cache?: CompileCache;
+  /** Cilium's `--allow-localhost` (default `auto`: the host reaches the pods of its node). */
+  allowLocalhost?: AllowLocalhost;
 }
 
 export interface CompileResult {
@@ -61,6 +63,7 @@ export function compileNetworkDocs(docs: readonly PolicyDocument[], inv: Invento
     fqdnSelectors: fqdnSelectors(alloc, work),
     nodes: inv.nodes.map((n) => n.name),
     ...(opts.commit ? { revision: opts.commit } : {}),
+    ...(opts.allowLocalhost === 'policy' ? { localhostNeedsPolicy: true } : {}),
   };
   // Endpoints are in pod order: their index by key is the pod index, shared by every compile
   // against this inventory. Not enumerable: the IR's data stays what it was.

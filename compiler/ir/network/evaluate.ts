@@ -47,7 +47,8 @@ export type Reason =
   | 'l7-redirect'
   | 'audit'
   | 'unresolved'
-  | 'icmpv6-exempt';
+  | 'icmpv6-exempt'
+  | 'allow-localhost';
 
 /**
  * Cilium lets the ICMPv6 that IPv6 needs pass regardless of policy: multicast listener discovery
@@ -373,7 +374,7 @@ export function unionL7(list: readonly L7Rules[]): L7Rules {
   return out;
 }
 
-type SetKind = 'deny' | 'l7-deny' | 'allow' | 'redirect' | 'l7-allow' | 'default-deny' | 'not-enforced';
+type SetKind = 'deny' | 'l7-deny' | 'allow' | 'redirect' | 'l7-allow' | 'default-deny' | 'not-enforced' | 'localhost';
 interface SetResult {
   kind: SetKind;
   cookie?: number;
@@ -413,7 +414,20 @@ const reasonOf: Record<SetKind, Reason> = {
   'l7-allow': 'l7-allow',
   'default-deny': 'default-deny',
   'not-enforced': 'not-enforced',
+  localhost: 'allow-localhost',
 };
+
+const localhostAllow: SetResult = Object.freeze({ kind: 'localhost' });
+
+/**
+ * Cilium's allow-localhost (`auto`, `always`): the node's host reaches the endpoints of its node as
+ * if a rule allowed it on every port; a deny rule naming the host still wins, and a policy's own
+ * plain allow of the host is the one named. Where only audit-mode policies enforce, they are the
+ * ones asked (the enforcing set stays not-enforced).
+ */
+function withLocalhost(x: SetResult): SetResult {
+  return x.kind === 'deny' || x.kind === 'allow' || x.kind === 'not-enforced' ? x : localhostAllow;
+}
 
 /**
  * The verdict of one direction at one endpoint for a peer identity, protocol and port.
@@ -440,8 +454,13 @@ export function evaluateDirection(
     }
   const enforced = direction === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
   const auditOnly = direction === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
-  const E = evalSet(audited ? rules.filter((r) => !r.audit) : rules, enforced && !auditOnly, http);
-  const A = evalSet(rules, enforced, http);
+  let E = evalSet(audited ? rules.filter((r) => !r.audit) : rules, enforced && !auditOnly, http);
+  let A = evalSet(rules, enforced, http);
+  // The host is the node's own (a node address resolves to reserved:host on its node only).
+  if (enforced && direction === 'ingress' && peerIdentity === reservedIdentities.host && !ir.localhostNeedsPolicy) {
+    E = withLocalhost(E);
+    A = withLocalhost(A);
+  }
   // Built field by field (no spreads): the plan asks this thousands of times per change.
   const out = (x: SetResult, verdict: 'allow' | 'deny', audit: boolean, cookie = x.cookie): DirectionVerdict => {
     const v: DirectionVerdict = { endpoint: ep.key, direction, peerIdentity, verdict, reason: audit ? 'audit' : reasonOf[x.kind], audit };

@@ -129,6 +129,16 @@ export interface NetworkIR {
   origins: RuleOrigin[];
   fqdnSelectors: FqdnSelector[];
   nodes: string[];
+  /**
+   * Cilium's `--allow-localhost=policy`: the node's host (reserved:host) reaches its own pods only
+   * where policy allows it. Unset: `auto`/`always`, Cilium's behaviour under Kubernetes, where the
+   * host always reaches the pods of its node (kubelet probes) unless a deny rule names it.
+   */
+  localhostNeedsPolicy?: boolean;
   /** Named-port map used for egress to wildcard peers: name → port numbers declared by any pod. */
   revision?: string;
 }
+
+/** Values of Cilium's `--allow-localhost` flag: `auto` (under Kubernetes: `always`), `always`, `policy`. */
+export const allowLocalhostModes = ['auto', 'always', 'policy'] as const;
+export type AllowLocalhost = (typeof allowLocalhostModes)[number];

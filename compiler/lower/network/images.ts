@@ -211,13 +211,16 @@ export function lowerNetwork(ir: NetworkIR, opts: LowerOptions = {}, cache: MapS
     const ep = ir.endpoints[epIndex]!;
     const rules = bySubject.get(ep.key) ?? [];
     const flags = endpointFlags(ep);
-    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}|${rules.map(sigOf).join(',')}`;
+    const sig = `${flags}|${ep.ingressAuditOnly ? 1 : 0}${ep.egressAuditOnly ? 1 : 0}${ir.localhostNeedsPolicy ? 'P' : ''}|${rules.map(sigOf).join(',')}`;
     let st = local.get(sig);
     if (!st) {
       let cached = cache.states.get(sig);
       if (!cached) {
         const reg = new L7Registry();
-        cached = { entries: endpointMapState(ep, rules, reg), l7Sets: reg.sets.map((x) => x.rules) };
+        cached = {
+          entries: endpointMapState(ep, rules, reg, ir.localhostNeedsPolicy ? { localhostNeedsPolicy: true } : {}),
+          l7Sets: reg.sets.map((x) => x.rules),
+        };
         cache.states.set(sig, cached);
       }
       // Bundle-wide L7 ids, interned in endpoint order exactly as a fresh build would.

@@ -6,6 +6,7 @@
 //   higher precedence than wildcard entries of the same verdict class;
 // - within one identity, an entry is emitted for every port segment whose resolved value
 //   differs from the coarser entry that would otherwise be the longest match.
+import { reservedIdentities } from '../../identity/allocate.js';
 import { ruleIndex } from '../../ir/network/rules.js';
 import type { IREndpoint, IRRule, L7Rules, NetworkIR } from '../../ir/network/types.js';
 import {
@@ -20,6 +21,8 @@ import {
   type PolicyKey,
   type PolicyValue,
 } from '../../../bpf/abi/net.js';
+
+const HOST_IDENTITY = reservedIdentities.host;
 
 export interface MapEntry {
   key: PolicyKey;
@@ -89,7 +92,11 @@ function redirectRules(rules: readonly IRRule[]): L7Rules {
 /** Cilium's resolution at one point: deny first, then a plain allow, then the union of L7 rules. */
 function simple(rs: readonly IRRule[]): Simple | undefined {
   if (rs.length === 0) return undefined;
-  const min = (l: IRRule[]) => l.reduce((m, r) => Math.min(m, r.cookie), Infinity);
+  // The lowest cookie of a policy's rules; the host allow (cookie 0) names a rule only when alone.
+  const min = (l: IRRule[]) => {
+    const c = l.reduce((m, r) => (r.cookie > 0 && r.cookie < m ? r.cookie : m), Infinity);
+    return c === Infinity ? 0 : c;
+  };
   const auth = (l: IRRule[]) => l.reduce((m, r) => Math.max(m, r.auth), 0);
   const deny = rs.filter((r) => r.deny);
   if (deny.length) return { kind: 'deny', cookie: min(deny), auth: 0, rules: deny };
@@ -238,16 +245,39 @@ function entriesFor(
   }
 }
 
+/**
+ * Cilium's allow-localhost (`auto`/`always`): an L3 allow of the node's host on ingress, inserted
+ * into every endpoint's map state beside the policy's rules, so a deny naming the host still wins.
+ * It names no policy (cookie 0) and does not make the direction enforced.
+ */
+const localhostIngress: IRRule = Object.freeze({
+  cookie: 0,
+  direction: 'ingress',
+  deny: false,
+  audit: false,
+  subjects: [],
+  peers: [HOST_IDENTITY],
+  auth: 0,
+}) as IRRule;
+
+export interface MapStateOptions {
+  /** Cilium's `--allow-localhost=policy`: no implicit host allow. */
+  localhostNeedsPolicy?: boolean;
+}
+
 /** The complete map state of one endpoint (both directions), sorted by key bytes order. */
-export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L7Registry): MapEntry[] {
+export function endpointMapState(ep: IREndpoint, rules: readonly IRRule[], l7: L7Registry, opts: MapStateOptions = {}): MapEntry[] {
   const out: MapEntry[] = [];
   const ruleNo = new Map<IRRule, number>();
   rules.forEach((r, i) => ruleNo.set(r, i));
+  ruleNo.set(localhostIngress, -1);
   for (const [dir, dnum] of [
     ['ingress', WEIR_DIR_INGRESS],
     ['egress', WEIR_DIR_EGRESS],
   ] as const) {
     const rs = rules.filter((r) => r.direction === dir);
+    // Where ingress is not enforced every peer passes already: the host allow would change nothing.
+    if (dir === 'ingress' && ep.ingressEnforced && !opts.localhostNeedsPolicy) rs.push(localhostIngress);
     const wildcard: AnyRule[] = rs.filter((r) => r.peers === 'any');
     const enforced = dir === 'ingress' ? ep.ingressEnforced : ep.egressEnforced;
     const auditOnly = dir === 'ingress' ? ep.ingressAuditOnly : ep.egressAuditOnly;
