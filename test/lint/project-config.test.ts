@@ -1,5 +1,6 @@
 // .weir.yaml, the project configuration: found as ESLint and conftest find theirs, checked with
-// places, and applied by `weir lint` (policies, ignore, inventory, guardrails, format). And weir's own
+// places, and applied by `weir lint` (policies, ignore, inventory, guardrails, format), connectivity,
+// build and plan (ignore, allowLocalhost). And weir's own
 // repository, a GitOps repository like any other, lints clean with no arguments.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -162,5 +163,99 @@ describe('weir connectivity with a .weir.yaml', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('src,dst,conn\nshop/web[StatefulSet],0.0.0.0-255.255.255.255[External],All Connections\n');
+  });
+});
+
+// A GitOps repository as it comes: policies beside a composite action, RBAC, a kustomization, a
+// Flux object and policy templates a CI job renders, which are not YAML until rendered. .weir.yaml's ignore
+// list (and allowLocalhost) applies to build and plan as it does to lint.
+const gitops: Record<string, string> = {
+  '.weir.yaml': 'ignore: [ci/]\nallowLocalhost: policy\n',
+  'policies/web.yaml': cnp('web', '  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n'),
+  'policies/inventory.yaml':
+    'apiVersion: weir.dev/v1alpha1\nkind: Inventory\nmetadata: {name: c}\nspec:\n  nodes: [{name: n1, ips: [192.168.1.10]}]\n  namespaces: [{name: shop}]\n  pods:\n  - {namespace: shop, name: web, labels: {app: web}, ips: [10.0.0.1], node: n1}\n  - {namespace: shop, name: client, labels: {app: client}, ips: [10.0.0.2], node: n1}\n',
+  'action.yml': 'name: policy checks\nruns:\n  using: composite\n  steps:\n  - run: weir lint\n    shell: bash\n',
+  'deploy/rbac.yaml':
+    'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules:\n- apiGroups: [""]\n  resources: [pods]\n  verbs: [get, list]\n',
+  'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy/rbac.yaml]\n',
+  'flux/sync.yaml':
+    'apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: policies, namespace: flux-system}\nspec: {interval: 5m, path: ./policies, prune: true, sourceRef: {kind: GitRepository, name: policies}}\n',
+  // Policies a CI job renders from Go templates (no Chart.yaml: not a chart weir knows to skip).
+  'ci/templates/cnp.yaml':
+    'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: {{ .Name }}-web\nspec:\n  endpointSelector:\n    matchLabels: {{- toYaml .Selector | nindent 6 }}\n',
+};
+
+describe('weir build and weir plan with a .weir.yaml', () => {
+  it('build: a GitOps repository builds with the config, and its ignore list is what makes it build', async () => {
+    const d = tree(gitops);
+    const r = await run(['build', '.', '--inventory', 'policies/inventory.yaml', '--out', 'out', '--format', 'json'], d);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse((await import('node:fs')).readFileSync(path.join(d, 'out', 'manifest.json'), 'utf8'));
+    expect(manifest.source.allowLocalhost).toBe('policy');
+    // The command line wins over the config.
+    const flag = await run(['build', '.', '--inventory', 'policies/inventory.yaml', '--out', 'out2', '--allow-localhost', 'auto'], d);
+    expect(flag.code).toBe(0);
+    expect(JSON.parse((await import('node:fs')).readFileSync(path.join(d, 'out2', 'manifest.json'), 'utf8')).source.allowLocalhost).toBe(
+      undefined,
+    );
+    // Without the ignore list the templates are YAML errors and nothing is built.
+    writeFileSync(path.join(d, '.weir.yaml'), 'allowLocalhost: policy\n');
+    const bare = await run(['build', '.', '--inventory', 'policies/inventory.yaml', '--out', 'out3'], d);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/ci\/templates\/cnp\.yaml:\d+:\d+: error: YAML syntax error/);
+  });
+
+  it('build: a broken config stops the run at its place (exit 2); a wrong --allow-localhost is a usage error', async () => {
+    const d = tree({ ...gitops, '.weir.yaml': 'allowLocalhost: sometimes\n' });
+    const r = await run(['build', '.', '--out', 'out'], d);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      ".weir.yaml:1:17: error: `allowLocalhost` must be one of auto, always, policy (Cilium's --allow-localhost) [config/invalid]",
+    );
+    const u = await run(['build', '.', '--out', 'out', '--allow-localhost', 'never'], tree(gitops));
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain('--allow-localhost must be one of auto, always, policy');
+  });
+
+  it('plan: both revisions are read without the ignored files, with the configured allow-localhost', async () => {
+    const { TestRepo } = await import('../plan/repo.js');
+    const repo = new TestRepo('weir-gitops-');
+    temps.push(repo.dir);
+    repo.commit({ name: 'base', message: 'base', write: gitops });
+    repo.commit({
+      name: 'head',
+      message: 'web admits the client on 8080 only',
+      write: {
+        'policies/web.yaml': cnp(
+          'web',
+          '  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]\n  - fromEntities: [host]\n    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]\n',
+        ),
+        'ci/templates/svc.yaml': 'kind: Service\nmetadata:\n  name: {{ .Name }}\n  labels: {{- toYaml .Labels | nindent 4 }}\n',
+      },
+    });
+    const r = await run(['plan', '--base', 'base', '--head', 'head', '--format', 'json', '--fail-on', 'never', '--quiet'], repo.dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.base.status).not.toBe('failed');
+    expect(plan.head.status).not.toBe('failed');
+    expect(JSON.stringify(plan)).not.toContain('ci/templates');
+    // Under allowLocalhost: policy the host is a peer like any other: the rule naming it newly
+    // allows it. With the default the host reached web all along, so that rule changes nothing.
+    type Change = { src: string; dst: string; category: string; protocol: string; ports: string };
+    const hostChanges = (p: { changes: Change[] }) =>
+      p.changes.filter((c) => c.src === 'host[Entity]').map((c) => `${c.category} ${c.dst} ${c.protocol} ${c.ports}`);
+    expect(hostChanges(plan)).toEqual(['newly-allowed shop/web[Pod] TCP 8080']);
+    const auto = await run(
+      ['plan', '--base', 'base', '--head', 'head', '--format', 'json', '--fail-on', 'never', '--quiet', '--allow-localhost', 'auto'],
+      repo.dir,
+    );
+    expect(auto.code).toBe(0);
+    expect(hostChanges(JSON.parse(auto.stdout))).toEqual([]);
+    // Without the ignore list the head's templates fail the plan.
+    repo.commit({ name: 'bare', message: 'no ignore', write: { '.weir.yaml': 'allowLocalhost: policy\n' } });
+    const bare = await run(['plan', '--base', 'base', '--head', 'bare', '--format', 'json', '--fail-on', 'never', '--quiet'], repo.dir);
+    expect(bare.code).not.toBe(0);
   });
 });
