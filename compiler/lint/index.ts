@@ -10,6 +10,7 @@ import { rules as allRules } from './registry.js';
 import { runRule, type LintRule } from './rule.js';
 import { validateDocument } from './schema.js';
 import { selectorDiagnostics } from '../validate.js';
+import { buildRuntimeIR } from '../ir/runtime/compile.js';
 
 export type { LintRule, RuleMeta, RuleContext } from './rule.js';
 export { rules } from './registry.js';
@@ -95,6 +96,10 @@ export function lintDocuments(documents: readonly PolicyDocument[], opts: LintOp
     out.push(...schema);
     const placed = new Set(schema.map(at));
     for (const d of selectorDiagnostics(doc)) if (!taken.has(at(d)) && !placed.has(at(d))) out.push(d);
+    // The guard `weir build` refuses on: a Sigkill or Signal that can reach host processes. Asked of
+    // the runtime compiler itself (its one home), so lint and build never disagree on a policy.
+    if (doc.family === 'runtime' && schema.every((d) => d.severity !== 'error'))
+      for (const d of buildRuntimeIR([doc]).diagnostics) if (d.rule === 'runtime/host-wide-kill' && !taken.has(at(d))) out.push(d);
   }
   const g = compileGuardrails([...documents, ...(opts.guardrails ?? [])]);
   out.push(...g.diagnostics, ...checkGuardrails(g.guardrails, documents));
