@@ -20,6 +20,7 @@ import {
   untilSignal,
   webhookSecretFrom,
 } from './flags.js';
+import { allowLocalhostOption } from './inputs.js';
 
 const usage = `usage: weir controller --repo PATH|URL [options]
 
@@ -46,6 +47,8 @@ const usage = `usage: weir controller --repo PATH|URL [options]
   --token-file FILE        operator bearer token (status, webhook)
   --node-tokens FILE       per-node bearer tokens, lines "NODE TOKEN": each speaks for its node only
   --allow-node NAME        a node that may register besides those of the inventory (repeatable)
+  --allow-localhost MODE   as Cilium's flag: auto or always (default: the node's host reaches the
+                           pods of its node) or policy (the host needs a rule)
   --webhook-secret-file F  secret of signed Git host webhooks (X-Hub-Signature-256)
   --max-connections N      open connections in total (default 4096)
   --max-connections-per-client N   open connections from one address (default 256)
@@ -84,6 +87,7 @@ export const controllerCommand: Command = {
           freshness: { type: 'string' },
           'node-tokens': { type: 'string' },
           'allow-node': { type: 'string', multiple: true },
+          'allow-localhost': { type: 'string' },
           'webhook-secret-file': { type: 'string' },
           'max-connections': { type: 'string' },
           'max-connections-per-client': { type: 'string' },
@@ -119,7 +123,8 @@ export const controllerCommand: Command = {
     // A controller that cannot compile would fail every commit: it does not start, and says why.
     let compiler: Compiler;
     try {
-      compiler = openCompiler();
+      const allowLocalhost = allowLocalhostOption(v['allow-localhost'], undefined);
+      compiler = openCompiler(allowLocalhost ? { allowLocalhost } : {});
     } catch (err) {
       if (!(err instanceof CompilerUnavailable)) throw err;
       io.stderr(`weir controller: cannot start: ${err.message}\n`);

@@ -7,7 +7,7 @@ import { loadPolicies } from '../compiler/load/index.js';
 import { lowerNetwork } from '../compiler/lower/network/images.js';
 import { compileNetwork } from '../compiler/ir/network/index.js';
 import { UsageError, type Command } from './command.js';
-import { choice, networkInputs, parseCommandLine } from './inputs.js';
+import { choice, commandConfig, networkInputs, parseCommandLine } from './inputs.js';
 
 const usage = `usage: weir explain --from PEER --to PEER --port N/PROTO [--http METHOD:PATH]
                     [PATH...] [--rev REV] [--inventory FILE]... [--format text|json]
@@ -52,11 +52,13 @@ export const explainCommand: Command = {
     const loaded = await loadPolicies(paths, { root: io.cwd, ...rev });
     const inv = await readInventory(invPaths, { root: io.cwd, ...rev });
     const extra = loadInventory(loaded.documents.filter((d) => d.family === 'workload'));
-    const { ir, diagnostics } = compileNetwork(
-      loaded.documents,
-      mergeInventories(inv.inventory, extra.inventory),
-      loaded.commit ? { commit: loaded.commit } : {},
-    );
+    const cfg = commandConfig(io.cwd, io.stderr);
+    if (!cfg) return 2;
+    const allowLocalhost = cfg.config?.allowLocalhost;
+    const { ir, diagnostics } = compileNetwork(loaded.documents, mergeInventories(inv.inventory, extra.inventory), {
+      ...(loaded.commit ? { commit: loaded.commit } : {}),
+      ...(allowLocalhost ? { allowLocalhost } : {}),
+    });
     const errors = [...loaded.diagnostics, ...inv.diagnostics, ...diagnostics].filter((d) => d.severity === 'error');
     for (const d of errors) io.stderr(formatDiagnostic(d) + '\n');
     if (errors.length) {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { formatDiagnostic } from '../compiler/explain/format.js';
 import { runPolicyTests, toJson, toJunit, toText } from '../compiler/policytest/run.js';
 import { UsageError, useColor, type Command } from './command.js';
-import { choice, parseCommandLine, writeOutput } from './inputs.js';
+import { choice, commandConfig, parseCommandLine, writeOutput } from './inputs.js';
 
 const usage = `usage: weir test [PATH...] [--format text|json|junit] [--output FILE] [--quiet] [--kernel]
 
@@ -27,7 +27,15 @@ export const testCommand: Command = {
     const format = choice('--format', values.format, ['text', 'json', 'junit']);
     const paths = positionals.length ? positionals : existsSync(path.join(io.cwd, 'policies', 'tests')) ? ['policies/tests'] : [];
     if (paths.length === 0) throw new UsageError('no PATH given and no policies/tests/ here');
-    const run = await runPolicyTests(paths, { root: io.cwd, ...(values.kernel ? { kernel: true } : {}) });
+    // The cluster's allow-localhost, as .weir.yaml says (the host reaching its pods is a case like any other).
+    const cfg = commandConfig(io.cwd, io.stderr);
+    if (!cfg) return 2;
+    const allowLocalhost = cfg.config?.allowLocalhost;
+    const run = await runPolicyTests(paths, {
+      root: io.cwd,
+      ...(values.kernel ? { kernel: true } : {}),
+      ...(allowLocalhost ? { allowLocalhost } : {}),
+    });
     for (const d of run.diagnostics) if (d.severity === 'error' || !values.quiet) io.stderr(formatDiagnostic(d) + '\n');
     if (run.results.length === 0) io.stderr(`weir test: no PolicyTest cases under ${paths.join(', ')}\n`);
     const text =

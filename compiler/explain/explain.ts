@@ -103,7 +103,9 @@ export function renderExplanation(ir: NetworkIR, x: Explanation): string {
       lines.push('    rule:      none needed: ICMPv6 neighbour and listener discovery pass regardless of policy, as in Cilium');
     else
       lines.push(
-        `    rule:      none matched; ${s.reason === 'not-enforced' ? 'no policy makes this direction default-deny' : 'the direction is default-deny'}`,
+        s.reason === 'allow-localhost'
+          ? "    rule:      none needed: the node's host reaches the pods of its node (Cilium's allow-localhost; --allow-localhost policy turns this off)"
+          : `    rule:      none matched; ${s.reason === 'not-enforced' ? 'no policy makes this direction default-deny' : 'the direction is default-deny'}`,
       );
     if (s.ipBlock)
       lines.push(

@@ -3,6 +3,7 @@
 // (compiler/policytest/runtime.ts). `spec.policies` entries are paths relative to
 // the test file or inline policy documents; `spec.inventory` is a path or an inline Inventory
 // spec, so a suite can carry its own fixtures without them leaking into the repository's build.
+import type { AllowLocalhost } from '../ir/network/types.js';
 import { terminalSafeDeep } from '../escape.js';
 import * as path from 'node:path';
 import { diagnostic, formatLocation, type Diagnostic } from '../diagnostics.js';
@@ -78,7 +79,10 @@ function describe(v: FlowVerdict): string {
 }
 
 /** Loads and runs every PolicyTest under the given paths. */
-export async function runPolicyTests(paths: readonly string[], opts: { root: string; kernel?: boolean }): Promise<TestRun> {
+export async function runPolicyTests(
+  paths: readonly string[],
+  opts: { root: string; kernel?: boolean; allowLocalhost?: AllowLocalhost },
+): Promise<TestRun> {
   const loaded = await loadPolicies(paths, { root: opts.root });
   const diagnostics: Diagnostic[] = [...loaded.diagnostics];
   const results: CaseResult[] = [];
@@ -133,7 +137,10 @@ export async function runPolicyTests(paths: readonly string[], opts: { root: str
       }
       const fromDocs = loadInventory(docs.filter((d) => d.family === 'workload'));
       inventory = mergeInventories(inventory, fromDocs.inventory);
-      const comp = compileNetwork(docs, inventory, loaded.commit ? { commit: loaded.commit } : {});
+      const comp = compileNetwork(docs, inventory, {
+        ...(loaded.commit ? { commit: loaded.commit } : {}),
+        ...(opts.allowLocalhost ? { allowLocalhost: opts.allowLocalhost } : {}),
+      });
       c = { ir: comp.ir, documents: docs, inventory, diagnostics: [...diags, ...comp.diagnostics] };
       compiled.set(key, c);
       diagnostics.push(...c.diagnostics);

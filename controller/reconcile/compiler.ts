@@ -3,6 +3,7 @@
 // read from Git by blob id (git-tree.ts), with the inventory from the workload manifests beside
 // the policies, and keeps the producers' map-state and identity caches across commits, so a
 // one-policy commit re-lowers only the endpoints it touches.
+import type { AllowLocalhost } from '../../compiler/ir/network/types.js';
 import { abiInfo } from '../../compiler/bundle/abi-stamp.js';
 import type { Bundle } from '../../compiler/bundle/assemble.js';
 import { buildFromDocuments, compilerVersion, extraProducers } from '../../compiler/build.js';
@@ -44,18 +45,24 @@ export interface Compiler {
 export class CompilerUnavailable extends Error {}
 
 /** The compiler, checked before the controller starts: throws CompilerUnavailable with the reason when it cannot run here. */
-export function openCompiler(): ProjectCompiler {
+export function openCompiler(opts: CompilerOptions = {}): ProjectCompiler {
   try {
     // Every build stamps its bundle with the digest of the ABI header (bpf/include): without it no commit compiles.
     abiInfo();
-    return new ProjectCompiler();
+    return new ProjectCompiler(opts);
   } catch (err) {
     throw new CompilerUnavailable(`the policy compiler cannot run here: ${(err as Error).message}`);
   }
 }
 
+export interface CompilerOptions {
+  /** Cilium's `--allow-localhost` on the cluster the bundles are for (default `auto`). */
+  allowLocalhost?: AllowLocalhost;
+}
+
 export class ProjectCompiler implements Compiler {
   readonly name = compilerVersion();
+  constructor(private readonly opts: CompilerOptions = {}) {}
   private readonly git = new GitDocuments();
   private readonly mapStates = new MapStateCache();
   private readonly identities = new CompileCache();
@@ -105,6 +112,7 @@ export class ProjectCompiler implements Compiler {
       producers: extraProducers,
       cache: this.mapStates,
       compileCache: this.identities,
+      ...(this.opts.allowLocalhost ? { allowLocalhost: this.opts.allowLocalhost } : {}),
     });
     const diagnostics = sortDiagnostics([...loadDiagnostics, ...inv.diagnostics, ...r.diagnostics]);
     if (hasErrors(diagnostics) || !r.bundle) return { ok: false, diagnostics, compiler: this.name };

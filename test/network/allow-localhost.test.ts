@@ -14,6 +14,9 @@ import { lowerNetwork } from '../../compiler/lower/network/images.js';
 import { DatapathEmulator } from '../../compiler/verify/network-emulator.js';
 import { verifyNetwork } from '../../compiler/verify/verify.js';
 import { WEIR_DIR_INGRESS } from '../../bpf/abi/net.js';
+import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
+import { sha256 } from '../../compiler/bundle/assemble.js';
+import { explainFlow, renderExplanation } from '../../compiler/explain/explain.js';
 import { docs } from './helpers.js';
 
 const inventory = loadInventory(
@@ -145,5 +148,38 @@ describe('allow-localhost', () => {
     const lowered = lowerNetwork(compileNetwork(d, inventory, { allowLocalhost: 'policy' }).ir);
     const b = assembleBundle([lowered.output], { source: { paths: [] }, compilerVersion: 't', abi: { digest: '', version: 1 } });
     expect(b.manifest.nodes.length).toBe(2);
+  });
+
+  it('the controller builds with the mode it was started with, the same maps as weir build', async () => {
+    const files = (text: string) => [{ file: 'policy.yaml', bytes: new TextEncoder().encode(text) }];
+    const inv = `apiVersion: weir.dev/v1alpha1
+kind: Inventory
+metadata: {name: t}
+spec:
+  nodes: [{name: n1, ips: [192.168.1.10]}]
+  namespaces: [{name: shop}]
+  pods: [{namespace: shop, name: web, labels: {app: web}, ips: [10.0.1.5], node: n1}]
+`;
+    const text = `${inv}---\n${webPolicy}`;
+    const blobs = async (c: ProjectCompiler) => {
+      const r = await c.compileFiles(files(text), 'r');
+      expect(r.ok).toBe(true);
+      return { source: r.bundle!.manifest.source, digests: [...r.bundle!.blobs.values()].map((b) => sha256(b)).sort() };
+    };
+    const auto = await blobs(new ProjectCompiler());
+    const policy = await blobs(new ProjectCompiler({ allowLocalhost: 'policy' }));
+    expect(auto.source.allowLocalhost).toBeUndefined();
+    expect(policy.source.allowLocalhost).toBe('policy');
+    expect(policy.digests).not.toEqual(auto.digests);
+  });
+
+  it('explain names allow-localhost, not a default-deny, and shows the host entry', async () => {
+    const { r } = await compiled(webPolicy);
+    const x = explainFlow(r.ir, r.lowered, { from: { entity: 'host' }, to: { workload: 'shop/web' }, protocol: 'TCP', port: 8080 });
+    expect(x.verdict).toBe('allow');
+    const text = renderExplanation(r.ir, x);
+    expect(text).toContain("rule:      none needed: the node's host reaches the pods of its node (Cilium's allow-localhost");
+    expect(text).toContain('{identity 1, ingress, ANY, prefixlen 40} -> allow');
+    expect(text).not.toContain('default-deny');
   });
 });
