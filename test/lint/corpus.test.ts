@@ -84,6 +84,8 @@ describe('upstream corpus (test/corpus)', () => {
       'l7/http/l7_multi.yaml',
       'l7/kafka/kafka.yaml',
       'l3/service/service.yaml',
+      'host/allow-extended-protocols.yaml',
+      'l3/cidr/cidr.yaml',
     ];
     const diags = await lintCorpus('cilium');
     for (const f of files) expect(existsSync(path.join(corpus, 'cilium', f)), f).toBe(true);

@@ -324,6 +324,96 @@ export const ciliumHostPolicyL7: LintRule = {
   },
 };
 
+export const ciliumSubjectSelector: LintRule = {
+  meta: {
+    id: 'cilium/subject-selector',
+    severity: 'error',
+    description: 'A rule (`spec` or an item of `specs`) has neither `endpointSelector` nor `nodeSelector`, or both.',
+    rationale:
+      'A rule selects either endpoints (pods) or nodes (a host policy). Cilium\'s agent refuses a rule with neither ("rule must have one of EndpointSelector or NodeSelector") or both ("rule cannot have both EndpointSelector and NodeSelector"), so no node enforces the policy. Write `endpointSelector: {}` to select every endpoint in scope.',
+    fixable: false,
+    kinds: ciliumKinds,
+    example: 'spec:\n  endpointSelector: {}\n  nodeSelector: {}\n  ingress: [{}]',
+  },
+  check(ctx) {
+    for (const { rule, path } of ciliumRules(ctx.doc)) {
+      const ep = rule['endpointSelector'] !== undefined && rule['endpointSelector'] !== null;
+      const node = rule['nodeSelector'] !== undefined && rule['nodeSelector'] !== null;
+      if (ep && node)
+        ctx.report(
+          [...path, later(rule, 'endpointSelector', 'nodeSelector')],
+          'Cilium refuses a rule with both `endpointSelector` and `nodeSelector` ("rule cannot have both EndpointSelector and NodeSelector"): a rule selects pods or nodes; write two rules',
+          { key: true },
+        );
+      else if (!ep && !node)
+        ctx.report(
+          path,
+          'this rule selects nothing: Cilium refuses a rule without `endpointSelector` or `nodeSelector` ("rule must have one of EndpointSelector or NodeSelector"); write `endpointSelector: {}` to select every endpoint in scope',
+          { key: true },
+        );
+    }
+  },
+};
+
+export const ciliumCidrSetSource: LintRule = {
+  meta: {
+    id: 'cilium/cidr-set-source',
+    severity: 'error',
+    description: 'A `fromCIDRSet`/`toCIDRSet` entry gives none, or more than one, of `cidr`, `cidrGroupRef` and `cidrGroupSelector`.',
+    rationale:
+      'Each CIDR set entry names its addresses one way. Cilium\'s agent refuses an entry with none ("one of cidr, cidrGroupRef, or cidrGroupSelector is required") or several ("more than one of cidr, cidrGroupRef, or cidrGroupSelector may not be set"), so no node enforces the policy. Write one entry per source.',
+    fixable: false,
+    kinds: ciliumKinds,
+    example: 'toCIDRSet: [{cidr: 10.0.0.0/8, cidrGroupRef: offices}]',
+  },
+  check(ctx) {
+    for (const { section, path } of ciliumSections(ctx.doc))
+      for (const f of ['fromCIDRSet', 'toCIDRSet'])
+        asArray(section[f]).forEach((set, i) => {
+          if (!isObj(set)) return;
+          const given = ['cidr', 'cidrGroupRef', 'cidrGroupSelector'].filter(
+            (k) => set[k] !== undefined && set[k] !== null && set[k] !== '',
+          );
+          if (given.length === 1) return;
+          ctx.report(
+            given.length === 0 ? [...path, f, i] : [...path, f, i, given[1]!],
+            given.length === 0
+              ? 'this CIDR set entry names no addresses: Cilium refuses it ("one of cidr, cidrGroupRef, or cidrGroupSelector is required"); give `cidr`, `cidrGroupRef` or `cidrGroupSelector`'
+              : `this CIDR set entry gives ${given.map((g) => `\`${g}\``).join(' and ')}: Cilium refuses more than one ("more than one of cidr, cidrGroupRef, or cidrGroupSelector may not be set"); write one entry for each`,
+            { key: given.length > 0 },
+          );
+        });
+  },
+};
+
+/** Protocols without ports (Cilium's extended IP protocols): their port may be omitted. */
+const portless = new Set(['VRRP', 'IGMP']);
+
+export const ciliumPortRequired: LintRule = {
+  meta: {
+    id: 'cilium/port-required',
+    severity: 'error',
+    description: 'A `ports` entry gives no `port` (for a protocol that has ports).',
+    rationale:
+      'Cilium\'s agent refuses a port entry without a port ("port must be specified"), so no node enforces the policy; only protocols without ports (VRRP, IGMP) may omit it. Write `port: "0"` for every port of the protocol.',
+    fixable: false,
+    kinds: ciliumKinds,
+    example: 'toPorts: [{ports: [{protocol: TCP}]}]',
+  },
+  check(ctx) {
+    for (const { portRule, path } of portRules(ctx.doc))
+      asArray(portRule['ports']).forEach((p, i) => {
+        if (!isObj(p) || (p['port'] !== undefined && p['port'] !== null && p['port'] !== '')) return;
+        const proto = typeof p['protocol'] === 'string' ? p['protocol'].toUpperCase() : 'ANY';
+        if (portless.has(proto)) return;
+        ctx.report(
+          [...path, 'ports', i],
+          `this ${proto} port entry gives no port: Cilium refuses it ("port must be specified"); write \`port: "0"\` for every ${proto} port, or the port meant`,
+        );
+      });
+  },
+};
+
 const key = (p: NodePath): string => p.join('\u0000');
 
 /** For the catalogue: every rule of this module. */
@@ -337,4 +427,7 @@ export const ciliumSanitizeRules: readonly LintRule[] = [
   ciliumServerNames,
   ciliumListener,
   ciliumHostPolicyL7,
+  ciliumSubjectSelector,
+  ciliumCidrSetSource,
+  ciliumPortRequired,
 ];

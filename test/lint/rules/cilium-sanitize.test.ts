@@ -6,8 +6,11 @@ import {
   ciliumIcmpWithPorts,
   ciliumL7Ports,
   ciliumL7RuleTypes,
+  ciliumCidrSetSource,
   ciliumListener,
+  ciliumPortRequired,
   ciliumServerNames,
+  ciliumSubjectSelector,
   ciliumServicesWithPorts,
   ciliumTooManyPorts,
 } from '../../../compiler/lint/rules/cilium-sanitize.js';
@@ -313,6 +316,60 @@ specs:
 `,
         expect: ['cilium/host-policy-l7@8:71'],
       },
+    ],
+  },
+  {
+    rule: ciliumSubjectSelector,
+    severity: 'error',
+    cases: [
+      {
+        name: 'both selectors',
+        yaml: cnp('endpointSelector: {}\nnodeSelector: {}\ningress: [{}]'),
+        expect: ['cilium/subject-selector@8:3'],
+        message: /"rule cannot have both EndpointSelector and NodeSelector"\): a rule selects pods or nodes/,
+      },
+      {
+        name: 'neither',
+        yaml: cnp('ingress: [{}]'),
+        expect: ['cilium/subject-selector@6:1'],
+        message: /"rule must have one of EndpointSelector or NodeSelector"\); write `endpointSelector: \{\}`/,
+      },
+      { name: 'a host policy', yaml: cnp('nodeSelector: {}\ningress: [{}]'), expect: [] },
+      { name: 'an endpoint policy', yaml: cnp('endpointSelector: {}\ningress: [{}]'), expect: [] },
+    ],
+  },
+  {
+    rule: ciliumCidrSetSource,
+    severity: 'error',
+    cases: [
+      {
+        name: 'cidr and cidrGroupRef',
+        yaml: cnp('endpointSelector: {}\negress:\n- toCIDRSet: [{cidr: 10.0.0.0/8, cidrGroupRef: offices}]'),
+        expect: ['cilium/cidr-set-source@9:36'],
+        message:
+          /gives `cidr` and `cidrGroupRef`: Cilium refuses more than one \("more than one of cidr, cidrGroupRef, or cidrGroupSelector may not be set"\)/,
+      },
+      {
+        name: 'no source',
+        yaml: cnp('endpointSelector: {}\ningress:\n- fromCIDRSet: [{except: [10.0.0.0/9]}]'),
+        expect: ['cilium/cidr-set-source@9:19'],
+        message: /"one of cidr, cidrGroupRef, or cidrGroupSelector is required"/,
+      },
+      { name: 'a group alone', yaml: cnp('endpointSelector: {}\negress:\n- toCIDRSet: [{cidrGroupRef: offices}]'), expect: [] },
+    ],
+  },
+  {
+    rule: ciliumPortRequired,
+    severity: 'error',
+    cases: [
+      {
+        name: 'TCP without a port',
+        yaml: cnp('endpointSelector: {}\negress:\n- toPorts: [{ports: [{protocol: TCP}]}]'),
+        expect: ['cilium/port-required@9:24'],
+        message: /this TCP port entry gives no port: Cilium refuses it \("port must be specified"\); write `port: "0"`/,
+      },
+      { name: 'VRRP has no ports', yaml: cnp('endpointSelector: {}\negress:\n- toPorts: [{ports: [{protocol: VRRP}]}]'), expect: [] },
+      { name: 'port 0', yaml: cnp('endpointSelector: {}\negress:\n- toPorts: [{ports: [{port: "0", protocol: TCP}]}]'), expect: [] },
     ],
   },
 ];
