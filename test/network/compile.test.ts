@@ -179,11 +179,13 @@ spec:
   - toEndpoints: [{}]
     toPorts: [{ports: [{port: nosuchport}]}]
   - toFQDNs: [{matchPattern: "exa mple.com"}]
+  - toFQDNs: [{matchName: a.example.com, matchPattern: "*.example.com"}]
 `,
       smallInventory,
     );
     const rules = diagnostics.map((d) => `${d.rule}@${d.line}`).sort();
-    expect(rules).toEqual(['network/invalid-cidr@7', 'network/invalid-fqdn@10', 'network/invalid-selector@5']);
+    // Both matchName and matchPattern: Cilium refuses the entry, so weir does not pick one.
+    expect(rules).toEqual(['network/invalid-cidr@7', 'network/invalid-fqdn@10', 'network/invalid-fqdn@11', 'network/invalid-selector@5']);
   });
 
   it('a named port no pod declares matches nothing (no error): the rule allows no port', () => {

@@ -461,6 +461,18 @@ class DocumentParser {
       if (deny) this.err('unsupported', 'toFQDNs in egressDeny is not supported by Cilium', [...path, 'toFQDNs'], true);
       arr(r['toFQDNs']).forEach((f, i) => {
         const fo = isObj(f) ? f : {};
+        // Cilium refuses a selector with both (it is not a union): never pick one of them silently.
+        if (
+          typeof fo['matchName'] === 'string' &&
+          fo['matchName'] !== '' &&
+          typeof fo['matchPattern'] === 'string' &&
+          fo['matchPattern'] !== ''
+        )
+          return this.err(
+            'invalid-fqdn',
+            'a toFQDNs entry gives both matchName and matchPattern, which Cilium refuses ("only one of MatchName or MatchPattern is allowed in an FQDNSelector"); write two entries',
+            [...path, 'toFQDNs', i, 'matchPattern'],
+          );
         if (typeof fo['matchName'] === 'string') {
           if (!fqdnNameRe.test(fo['matchName']))
             return this.err('invalid-fqdn', `matchName ${JSON.stringify(fo['matchName'])} is not a DNS name`, [

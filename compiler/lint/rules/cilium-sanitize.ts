@@ -414,6 +414,32 @@ export const ciliumPortRequired: LintRule = {
   },
 };
 
+export const ciliumFqdnSelector: LintRule = {
+  meta: {
+    id: 'cilium/fqdn-selector',
+    severity: 'error',
+    description: 'A `toFQDNs` entry gives both `matchName` and `matchPattern`.',
+    rationale:
+      'In `toFQDNs` the two are exclusive (in DNS rules they are not): Cilium\'s agent refuses an entry with both ("only one of MatchName or MatchPattern is allowed in an FQDNSelector"), so no node enforces the policy. Write one entry for the name and one for the pattern.',
+    fixable: false,
+    kinds: ciliumKinds,
+    example: 'toFQDNs: [{matchName: api.example.com, matchPattern: "*.example.com"}]',
+  },
+  check(ctx) {
+    for (const { section, path } of ciliumSections(ctx.doc))
+      asArray(section['toFQDNs']).forEach((f, i) => {
+        if (!isObj(f)) return;
+        const has = (k: string) => typeof f[k] === 'string' && f[k] !== '';
+        if (has('matchName') && has('matchPattern'))
+          ctx.report(
+            [...path, 'toFQDNs', i, later(f, 'matchName', 'matchPattern')],
+            'this toFQDNs entry gives both `matchName` and `matchPattern`: Cilium refuses it ("only one of MatchName or MatchPattern is allowed in an FQDNSelector"); write one entry for each',
+            { key: true },
+          );
+      });
+  },
+};
+
 const key = (p: NodePath): string => p.join('\u0000');
 
 /** For the catalogue: every rule of this module. */
@@ -430,4 +456,5 @@ export const ciliumSanitizeRules: readonly LintRule[] = [
   ciliumSubjectSelector,
   ciliumCidrSetSource,
   ciliumPortRequired,
+  ciliumFqdnSelector,
 ];

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { LintRule } from '../../../compiler/lint/rule.js';
 import {
   ciliumDnsOnIngress,
+  ciliumFqdnSelector,
   ciliumHostPolicyL7,
   ciliumIcmpWithPorts,
   ciliumL7Ports,
@@ -370,6 +371,30 @@ specs:
       },
       { name: 'VRRP has no ports', yaml: cnp('endpointSelector: {}\negress:\n- toPorts: [{ports: [{protocol: VRRP}]}]'), expect: [] },
       { name: 'port 0', yaml: cnp('endpointSelector: {}\negress:\n- toPorts: [{ports: [{port: "0", protocol: TCP}]}]'), expect: [] },
+    ],
+  },
+  {
+    rule: ciliumFqdnSelector,
+    severity: 'error',
+    cases: [
+      {
+        name: 'matchName and matchPattern in one toFQDNs entry',
+        yaml: cnp('endpointSelector: {}\negress:\n- toFQDNs: [{matchName: api.example.com, matchPattern: "*.example.com"}]'),
+        expect: ['cilium/fqdn-selector@9:44'],
+        message: /"only one of MatchName or MatchPattern is allowed in an FQDNSelector"\); write one entry for each/,
+      },
+      {
+        name: 'one each',
+        yaml: cnp('endpointSelector: {}\negress:\n- toFQDNs: [{matchName: api.example.com}, {matchPattern: "*.example.com"}]'),
+        expect: [],
+      },
+      {
+        name: 'both in a DNS rule are allowed',
+        yaml: cnp(
+          'endpointSelector: {}\negress:\n- toPorts:\n  - ports: [{port: "53", protocol: ANY}]\n    rules: {dns: [{matchName: a.example, matchPattern: "*.example"}]}',
+        ),
+        expect: [],
+      },
     ],
   },
 ];
