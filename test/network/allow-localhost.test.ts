@@ -182,4 +182,32 @@ spec:
     expect(text).toContain('{identity 1, ingress, ANY, prefixlen 40} -> allow');
     expect(text).not.toContain('default-deny');
   });
+
+  it('audit-mode policies: the evaluator and the maps name the same decision for the host', async () => {
+    // web's ingress is enforced only by an audit-mode policy while an enforcing policy also selects
+    // it (so web is not in audit mode): the host allow is the enforcing decision. client's policies
+    // are all in audit mode: the audit policy's rule is the one named.
+    const audit = `---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: watch, namespace: shop, annotations: {weir.dev/audit: "true"}}
+spec:
+  endpointSelector: {}
+  ingress:
+  - toPorts: [{ports: [{port: "1000", endPort: 1100, protocol: TCP}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web-out, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egressDeny: [{toEntities: [world]}]
+`;
+    for (const mode of ['auto', 'policy'] as const) {
+      const { r, view } = await compiled(audit.slice(4), mode);
+      const report = verifyNetwork(r.ir, view);
+      expect(report.mismatches).toEqual([]);
+      expect(report.problems).toEqual([]);
+    }
+  });
 });

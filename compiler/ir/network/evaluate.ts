@@ -421,12 +421,14 @@ const localhostAllow: SetResult = Object.freeze({ kind: 'localhost' });
 
 /**
  * Cilium's allow-localhost (`auto`, `always`): the node's host reaches the endpoints of its node as
- * if a rule allowed it on every port; a deny rule naming the host still wins, and a policy's own
- * plain allow of the host is the one named. Where only audit-mode policies enforce, they are the
- * ones asked (the enforcing set stays not-enforced).
+ * if an enforcing rule allowed it on every port; a deny rule naming the host still wins, and a
+ * policy's own plain allow of the host is the one named. On an endpoint whose policies are all in
+ * audit mode the audit-mode policies are the ones asked (the enforcing set stays not-enforced);
+ * where a direction is enforced only by audit-mode policies but the endpoint is not in audit mode,
+ * the host allow is the enforcing decision.
  */
-function withLocalhost(x: SetResult): SetResult {
-  return x.kind === 'deny' || x.kind === 'allow' || x.kind === 'not-enforced' ? x : localhostAllow;
+function withLocalhost(x: SetResult, keepNotEnforced: boolean): SetResult {
+  return x.kind === 'deny' || x.kind === 'allow' || (keepNotEnforced && x.kind === 'not-enforced') ? x : localhostAllow;
 }
 
 /**
@@ -458,8 +460,8 @@ export function evaluateDirection(
   let A = evalSet(rules, enforced, http);
   // The host is the node's own (a node address resolves to reserved:host on its node only).
   if (enforced && direction === 'ingress' && peerIdentity === reservedIdentities.host && !ir.localhostNeedsPolicy) {
-    E = withLocalhost(E);
-    A = withLocalhost(A);
+    E = withLocalhost(E, ep.auditMode);
+    A = withLocalhost(A, true);
   }
   // Built field by field (no spreads): the plan asks this thousands of times per change.
   const out = (x: SetResult, verdict: 'allow' | 'deny', audit: boolean, cookie = x.cookie): DirectionVerdict => {
