@@ -4,6 +4,12 @@
 // an emoji value is not a label). Stages add their own checks on top (the compilers know what weir
 // can enforce); none accepts what this refuses.
 import { diagnostic, type Diagnostic } from './diagnostics.js';
+import type { LintRule } from './lint/rule.js';
+import { runRule } from './lint/rule.js';
+import { ciliumPeerKinds } from './lint/rules/cilium-peer-kinds.js';
+import { ciliumSanitizeRules } from './lint/rules/cilium-sanitize.js';
+import { tetragonOperatorType } from './lint/rules/tetragon-operator-type.js';
+import { tetragonRemoved } from './lint/rules/tetragon-removed.js';
 import { validateDocument } from './lint/schema.js';
 import type { NodePath, PolicyDocument } from './load/index.js';
 import { parseSelector } from './model/selector.js';
@@ -49,14 +55,29 @@ export function validateDocumentInputs(doc: PolicyDocument): Diagnostic[] {
   return [...validateDocument(doc), ...selectorDiagnostics(doc)];
 }
 
-/** The errors of validateDocumentInputs over documents, for the stages that refuse to compile them. */
+/**
+ * The lint rules that state what Cilium's or Tetragon's agent refuses though the CRD schema lets it
+ * through (the agent would enforce nothing of the policy): the stages that compile refuse it too.
+ */
+const agentRejections: readonly LintRule[] = [ciliumPeerKinds, ...ciliumSanitizeRules, tetragonRemoved, tetragonOperatorType].filter(
+  (r) => r.meta.severity === 'error' && !r.meta.needsInventory,
+);
+
+/** The agent rejections of one document (lint reports them through its rule set). */
+function agentRejectionErrors(doc: PolicyDocument): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const r of agentRejections) if (r.meta.kinds.includes(doc.kind)) out.push(...runRule(r, doc, undefined));
+  return out;
+}
+
+/** The errors of validateDocumentInputs and the agents' rejections over documents, for the stages that refuse to compile them. */
 export function inputErrors(documents: readonly PolicyDocument[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const d of documents) {
     // A parsed value found valid once stays valid: rebuilds and a plan's second revision share the
     // values of unchanged files, so only what changed is validated again.
     if (validValues.has(d.value)) continue;
-    const errors = validateDocumentInputs(d).filter((x) => x.severity === 'error');
+    const errors = [...validateDocumentInputs(d), ...agentRejectionErrors(d)].filter((x) => x.severity === 'error');
     if (errors.length === 0) validValues.add(d.value);
     else out.push(...errors);
   }

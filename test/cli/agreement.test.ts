@@ -1,6 +1,7 @@
 // Lint, build, plan and the controller's compiler agree on what is invalid: a label key with a NUL,
 // an emoji label value, a 4 MB metadata.name and a matchArgs index of 2^64 are refused by every
-// stage (they share compiler/validate.ts and the runtime compiler's checks).
+// stage (they share compiler/validate.ts and the runtime compiler's checks), and so is what Cilium's or
+// Tetragon's agent refuses though the CRD schema lets it through.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,49 @@ spec:
       - {index: 18446744073709551616, operator: Equal, values: ["/x"]}
 `,
     /arg-index/,
+  ],
+  [
+    "icmps and toPorts in one rule (Cilium's agent refuses it)",
+    `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: icmp, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  ingress:
+  - icmps: [{fields: [{type: 8}]}]
+    toPorts: [{ports: [{port: "80", protocol: TCP}]}]
+`,
+    /cilium\/icmp-with-ports/,
+  ],
+  [
+    "two peer kinds in one rule (Cilium's agent refuses it)",
+    `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: kinds, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: db}}]
+    toCIDR: [10.1.0.0/16]
+`,
+    /cilium\/peer-kinds/,
+  ],
+  [
+    "an action Tetragon's CRD no longer accepts",
+    `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: fd}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    args:
+    - {index: 1, type: string}
+    selectors:
+    - matchActions:
+      - {action: FollowFD, argFd: 0, argName: 1}
+`,
+    /tetragon\/removed/,
   ],
 ];
 
