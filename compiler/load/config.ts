@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
 import { allowLocalhostModes, type AllowLocalhost } from '../ir/network/types.js';
+import type { GitObjectReader } from './git.js';
 import { parseYamlDocuments } from './yaml.js';
 
 export const configNames = ['.weir.yaml', '.weir.yml'] as const;
@@ -106,6 +107,21 @@ function checkConfig(file: string, display: string, text: string): { config?: Pr
   else if (al !== undefined)
     err(['allowLocalhost'], `\`allowLocalhost\` must be one of ${allowLocalhostModes.join(', ')} (Cilium's --allow-localhost)`);
   return diagnostics.length ? { diagnostics } : { config, diagnostics };
+}
+
+/**
+ * The project config a commit holds at the repository's top (`.weir.yaml`, else `.weir.yml`), read
+ * through `reader` from the commit's tree: what the controller compiles a commit with. None when
+ * the commit has no config.
+ */
+export async function configAtCommit(reader: GitObjectReader, repo: string, tree: string): Promise<ConfigResult> {
+  const found = await reader.files(tree, configNames);
+  const f = configNames.map((n) => found.find((x) => x.file === n)).find((x) => x !== undefined);
+  if (!f) return { diagnostics: [] };
+  const blob = await reader.read(f.oid);
+  if (!blob) throw new Error(`blob ${f.oid} of ${f.file} is missing`);
+  const text = blob.content.toString('utf8');
+  return { ...checkConfig(path.join(repo, f.file), f.file, text), source: { file: f.file, text } };
 }
 
 /** The project config for a command run in `cwd`, if any (named relative to `cwd` in diagnostics). */

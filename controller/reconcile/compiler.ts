@@ -75,7 +75,9 @@ export class ProjectCompiler implements Compiler {
       if (code) throw new TransientFault(r.error.message, code);
       return { ok: false, diagnostics: [r.error], compiler: this.name };
     }
-    return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths));
+    // The controller's --allow-localhost names the cluster; without it, the commit's .weir.yaml may.
+    const allowLocalhost = this.opts.allowLocalhost ?? r.config?.allowLocalhost;
+    return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths, allowLocalhost));
   }
 
   async compileFiles(files: SourceFile[], revision: string): Promise<CompileResult> {
@@ -103,7 +105,13 @@ export class ProjectCompiler implements Compiler {
     }
   }
 
-  private async build(documents: PolicyDocument[], loadDiagnostics: Diagnostic[], commit: string, paths: string[]): Promise<CompileResult> {
+  private async build(
+    documents: PolicyDocument[],
+    loadDiagnostics: Diagnostic[],
+    commit: string,
+    paths: string[],
+    allowLocalhost = this.opts.allowLocalhost,
+  ): Promise<CompileResult> {
     const inv = loadInventory(documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
     const policyDocs = documents.filter((d) => d.family === 'network' || d.family === 'runtime' || d.family === 'psp');
     const r = await buildFromDocuments(policyDocs, inv.inventory, {
@@ -112,7 +120,7 @@ export class ProjectCompiler implements Compiler {
       producers: extraProducers,
       cache: this.mapStates,
       compileCache: this.identities,
-      ...(this.opts.allowLocalhost ? { allowLocalhost: this.opts.allowLocalhost } : {}),
+      ...(allowLocalhost ? { allowLocalhost } : {}),
     });
     const diagnostics = sortDiagnostics([...loadDiagnostics, ...inv.diagnostics, ...r.diagnostics]);
     if (hasErrors(diagnostics) || !r.bundle) return { ok: false, diagnostics, compiler: this.name };

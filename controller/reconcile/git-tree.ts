@@ -1,7 +1,10 @@
 // Reads the policy documents of a commit straight from Git (one `git cat-file --batch-command`
 // per read, through the loader's readRevision), keeping parsed documents by (file, blob id): a
-// commit that changes one file reads and parses one file.
-import type { Diagnostic } from '../../compiler/diagnostics.js';
+// commit that changes one file reads and parses one file. The commit's own .weir.yaml (at the
+// repository's top) gives the ignore list and the cluster's allow-localhost.
+import { hasErrors, type Diagnostic } from '../../compiler/diagnostics.js';
+import { configAtCommit, type ProjectConfig } from '../../compiler/load/config.js';
+import { GitObjectReader } from '../../compiler/load/git.js';
 import { loadSources, readRevision, type PolicyDocument } from '../../compiler/load/index.js';
 
 export class GitDocuments {
@@ -12,7 +15,7 @@ export class GitDocuments {
     root: string,
     rev: string,
     paths: string[],
-  ): Promise<{ documents: PolicyDocument[]; diagnostics: Diagnostic[]; commit: string } | { error: Diagnostic }> {
+  ): Promise<{ documents: PolicyDocument[]; diagnostics: Diagnostic[]; commit: string; config?: ProjectConfig } | { error: Diagnostic }> {
     const key = (file: string, oid: string) => `${file}\0${oid}`;
     if (this.parsed.size > 20_000) this.parsed.clear();
     // What the cache held when the files were listed: those are not read, and are taken from here
@@ -24,7 +27,21 @@ export class GitDocuments {
       return docs !== undefined;
     };
     // A reader per read: a branch name must resolve to where it points now.
-    const r = await readRevision(root, rev, paths, { have });
+    const reader = new GitObjectReader(root);
+    let config: ProjectConfig | undefined;
+    let r: Awaited<ReturnType<typeof readRevision>>;
+    try {
+      // The commit's own .weir.yaml says which files its folders are read without, as for weir build and plan.
+      const commit = await reader.commit(rev).catch(() => undefined);
+      if (commit) {
+        const cfg = await configAtCommit(reader, root, commit.tree);
+        if (hasErrors(cfg.diagnostics)) return { documents: [], diagnostics: cfg.diagnostics, commit: commit.oid };
+        config = cfg.config;
+      }
+      r = await readRevision(root, commit?.oid ?? rev, paths, { reader, have, ...(config?.ignore ? { ignore: config.ignore } : {}) });
+    } finally {
+      reader.close();
+    }
     if ('error' in r) return r;
     const documents: PolicyDocument[] = [];
     const diagnostics: Diagnostic[] = [];
@@ -39,6 +56,6 @@ export class GitDocuments {
       diagnostics.push(...loaded.diagnostics);
       if (loaded.diagnostics.length === 0) this.parsed.set(key(f.file, f.oid), loaded.documents);
     }
-    return { documents, diagnostics, commit: r.commit };
+    return { documents, diagnostics, commit: r.commit, ...(config ? { config } : {}) };
   }
 }
