@@ -128,7 +128,43 @@ export const K = {
   ABI_VERSION: 2,
   NR_ANY: 0xffffffff,
   ARG_SRC_NR: 6,
-  ARG: { none: 0, int: 1, uint32: 2, int64: 3, uint64: 4, string: 5 },
+  ARG: {
+    none: 0,
+    int: 1,
+    uint32: 2,
+    int64: 3,
+    uint64: 4,
+    string: 5,
+    file: 6,
+    path: 7,
+    fd: 8,
+    sock: 9,
+    skb: 10,
+    sockaddr: 11,
+    cred: 12,
+    linux_binprm: 13,
+    char_buf: 14,
+    nop: 15,
+    dentry: 16,
+    module: 17,
+    load_info: 18,
+    bpf_map: 19,
+    kiocb: 20,
+    socket: 21,
+    net_device: 22,
+    capability: 23,
+    user_namespace: 24,
+    bpf_attr: 25,
+    perf_event: 26,
+    iov_iter: 27,
+    user_string: 28,
+  },
+  /** wrt_hook.arg_type: type bits, and the shift of the char_buf size argument's position + 1. */
+  ARG_TYPE_MASK: 0x1f,
+  ARG_SIZE_SHIFT: 5,
+  /** Hooks on kernel functions are keyed by SITE_BASE + the node's attach site number. */
+  SITE_BASE: 0x40000000,
+  ARG_SRC_RET: 7,
   OP: {
     Equal: 1,
     NotEqual: 2,
@@ -143,6 +179,21 @@ export const K = {
     NotInRange: 11,
     InMap: 12,
     NotInMap: 13,
+    SPort: 14,
+    NotSPort: 15,
+    SPortPriv: 16,
+    NotSPortPriv: 17,
+    DPort: 18,
+    NotDPort: 19,
+    DPortPriv: 20,
+    NotDPortPriv: 21,
+    SAddr: 22,
+    NotSAddr: 23,
+    DAddr: 24,
+    NotDAddr: 25,
+    Protocol: 26,
+    Family: 27,
+    State: 28,
   },
   PID: { notIn: 1, namespacePid: 2, followForks: 4 },
   NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7 } as Record<string, number>,
@@ -189,6 +240,11 @@ export interface NodeCapabilities {
   uprobes: boolean;
   /** Syscalls that have a sys_enter tracepoint on this node; undefined: assume every syscall of the table. */
   syscalls?: readonly string[];
+  /**
+   * Functions the node's kernel lists as error-injectable (/sys/kernel/debug/error_injection/list), the only
+   * ones Override may target; undefined: the built-in list of a mainstream kernel (bpf/runtime/error-injection.ts).
+   */
+  errorInjection?: readonly string[];
 }
 
 /** WRT_STR_MAX: string bytes read per arg, NUL included. */
@@ -261,6 +317,8 @@ export interface RuntimeRecords {
   prefixSets: Map<number, string[]>;
   postfixSets: Map<number, string[]>;
   numSets: Map<number, bigint[]>;
+  /** Address sets (SAddr/DAddr CIDRs) in the prefix trie: key bytes family (4 or 6) then address, `bits` of them significant. */
+  addrSets?: Map<number, { bytes: Uint8Array; bits: number }[]>;
 }
 
 export type Record2 = readonly [Uint8Array, Uint8Array];
@@ -499,6 +557,23 @@ export function encodeLpmKey(setId: number, s: string | Uint8Array): Buffer {
   return b;
 }
 
+/** wrt_lpm_key with a bit-granular prefix (an address CIDR): `bits` of `data` are significant. */
+export function encodeLpmKeyBits(setId: number, data: Uint8Array, bits: number): Buffer {
+  const b = Buffer.alloc(runtimeLayouts.wrt_lpm_key.size);
+  const n = Math.min(Math.ceil(bits / 8), LPM_STR_MAX);
+  setInt(b, LK.prefixlen, 32 + Math.min(bits, n * 8));
+  setInt(b, LK.set_id, setId);
+  setBytes(b, LK.str, Buffer.from(data).subarray(0, n));
+  return b;
+}
+
+/** A prefix trie key with its significant bits (string prefixes have whole bytes). */
+export function decodeLpmKeyBits(key: Uint8Array): { setId: number; bytes: Buffer; bits: number } {
+  const b = bytes(key);
+  const bits = getInt(b, LK.prefixlen) - 32;
+  return { setId: getInt(b, LK.set_id), bytes: getBytes(b, LK.str, 0, Math.ceil(bits / 8)), bits };
+}
+
 export function decodeLpmKey(key: Uint8Array): { setId: number; bytes: Buffer } {
   const b = bytes(key);
   return { setId: getInt(b, LK.set_id), bytes: getBytes(b, LK.str, 0, (getInt(b, LK.prefixlen) - 32) / 8) };
@@ -582,6 +657,7 @@ export function encodeRuntimeNode(l: RuntimeRecords): RuntimeMapImage[] {
     for (const v of new Set(vals)) str[strClass(Math.min(Buffer.byteLength(v), STR_MAX - 1))].push([encodeStrKey(id, v), one]);
   const prefix: Record2[] = [];
   for (const [id, vals] of l.prefixSets) for (const v of new Set(vals)) prefix.push([encodeLpmKey(id, v), one]);
+  for (const [id, cidrs] of l.addrSets ?? []) for (const c of cidrs) prefix.push([encodeLpmKeyBits(id, c.bytes, c.bits), one]);
   const postfix: Record2[] = [];
   for (const [id, vals] of l.postfixSets) for (const v of new Set(vals)) postfix.push([encodeLpmKey(id, reverseBytes(v)), one]);
   const num: Record2[] = [];

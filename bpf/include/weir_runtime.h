@@ -341,4 +341,68 @@ struct wrt_event_call {
 	char strs[WRT_MAX_ARGS][WRT_STR_MAX];
 };
 
+
+/*
+ * Hooks on kernel functions (kprobe/kretprobe, fentry/fexit, BPF LSM). Each attach site the
+ * compiler chose for a node has a number; its hooks are keyed by WRT_SITE_BASE + site in
+ * wrt_hook_key.syscall_nr (syscall numbers stay below it), and the entry program finds its site
+ * in its BPF cookie.
+ */
+#define WRT_SITE_BASE 0x40000000u
+/* wrt_hook.arg_src: the probed function's return value (return probes, matchReturnArgs). */
+#define WRT_ARG_SRC_RET 7
+
+/*
+ * Argument types of kernel functions, read with CO-RE. Path-like types are compared as
+ * strings (the resolved path, bounded like Tetragon's d_path emulation), socket types with
+ * the socket operators below, report types only appear in events.
+ */
+#define WRT_ARG_FILE         6  /* struct file *: its path */
+#define WRT_ARG_PATH         7  /* struct path *: the path */
+#define WRT_ARG_FD           8  /* int fd: the path of the calling task's open file */
+#define WRT_ARG_SOCK         9  /* struct sock * */
+#define WRT_ARG_SKB          10 /* struct sk_buff *: its IP/L4 header */
+#define WRT_ARG_SOCKADDR     11 /* struct sockaddr *: family, address, port (as SAddr/SPort) */
+#define WRT_ARG_CRED         12 /* struct cred *: reported (uids, caps) */
+#define WRT_ARG_BINPRM       13 /* struct linux_binprm *: its filename */
+#define WRT_ARG_CHAR_BUF     14 /* kernel buffer; its length from another argument (arg_type size bits) */
+#define WRT_ARG_NOP          15 /* not read */
+#define WRT_ARG_DENTRY       16 /* struct dentry *: its path within its mount */
+#define WRT_ARG_MODULE       17 /* struct module *: its name */
+#define WRT_ARG_LOAD_INFO    18 /* struct load_info *: the module's name */
+#define WRT_ARG_BPF_MAP      19 /* struct bpf_map *: its name */
+#define WRT_ARG_KIOCB        20 /* struct kiocb *: the path of ki_filp */
+#define WRT_ARG_SOCKET       21 /* struct socket *: its sk, as WRT_ARG_SOCK */
+#define WRT_ARG_NET_DEVICE   22 /* struct net_device *: its name */
+#define WRT_ARG_CAPABILITY   23 /* int capability number */
+#define WRT_ARG_USER_NS      24 /* struct user_namespace *: reported (level, owner) */
+#define WRT_ARG_BPF_ATTR     25 /* union bpf_attr *: reported (prog type, insn count) */
+#define WRT_ARG_PERF_EVENT   26 /* struct perf_event *: reported (type, config) */
+#define WRT_ARG_IOV_ITER     27 /* struct iov_iter *: its first segment's bytes */
+#define WRT_ARG_USER_STRING  28 /* const char __user * of a kernel function */
+/* wrt_hook.arg_type: the low 5 bits are the type; for WRT_ARG_CHAR_BUF the high 3 bits are 1 + the
+ * position (in arg_src) of the argument holding its size, 0 when it has none. */
+#define WRT_ARG_TYPE_MASK  0x1f
+#define WRT_ARG_SIZE_SHIFT 5
+
+/* Socket operators (Tetragon's), on WRT_ARG_SOCK/SKB/SOCKADDR/SOCKET arguments. Ports, family,
+ * protocol and state compare with the inline vals, or with a numeric set when set_id is not 0.
+ * Addresses are looked up in the prefix trie: key bytes are the family (4 or 6) then the address,
+ * prefixlen 32 + 8 + the CIDR's bits. */
+#define WRT_OP_SPORT          14
+#define WRT_OP_NOT_SPORT      15
+#define WRT_OP_SPORT_PRIV     16 /* port < 1024 */
+#define WRT_OP_NOT_SPORT_PRIV 17
+#define WRT_OP_DPORT          18
+#define WRT_OP_NOT_DPORT      19
+#define WRT_OP_DPORT_PRIV     20
+#define WRT_OP_NOT_DPORT_PRIV 21
+#define WRT_OP_SADDR          22
+#define WRT_OP_NOT_SADDR      23
+#define WRT_OP_DADDR          24
+#define WRT_OP_NOT_DADDR      25
+#define WRT_OP_PROTOCOL       26
+#define WRT_OP_FAMILY         27
+#define WRT_OP_STATE          28
+
 #endif /* WEIR_RUNTIME_H */

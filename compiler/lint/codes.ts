@@ -152,6 +152,10 @@ export const stageCodes: readonly { id: string; description: string }[] = [
     id: 'runtime/host-wide-kill',
     description: 'A Sigkill or Signal could hit any host process or init; scope it or annotate weir.dev/allow-host-wide-kill.',
   },
+  {
+    id: 'runtime/max-data',
+    description: 'An argument asks for maxData; weir reads at most 255 bytes of a buffer argument (warning).',
+  },
   { id: 'runtime/missing-name', description: 'A TracingPolicy has no metadata.name.' },
   { id: 'runtime/missing-namespace', description: 'A TracingPolicyNamespaced has no metadata.namespace.' },
   { id: 'runtime/missing-spec', description: 'A TracingPolicy has no spec mapping.' },
@@ -160,7 +164,16 @@ export const stageCodes: readonly { id: string; description: string }[] = [
     id: 'runtime/node-capability',
     description: 'A node cannot do what the policy asks (override, LSM hooks, kprobes on kernel functions, ...).',
   },
+  {
+    id: 'runtime/override-not-injectable',
+    description: "Override on a function the node's error-injection list does not name (and no fmod_ret route for security_* functions).",
+  },
   { id: 'runtime/operator-type', description: "An operator does not fit the argument's type (a numeric comparison on a string)." },
+  { id: 'runtime/return-arg-ignored', description: 'returnArg without `return: true`: the return value is not read (warning).' },
+  {
+    id: 'runtime/sock-tracking',
+    description: 'TrackSock/UntrackSock: weir attributes socket events to the calling process; the action has no effect (warning).',
+  },
   { id: 'runtime/string-too-long', description: 'A string value is longer than the bytes the handler compares.' },
   {
     id: 'runtime/syscall-flag',
@@ -185,12 +198,15 @@ export const stageCodes: readonly { id: string; description: string }[] = [
   { id: 'runtime/unknown-hook', description: 'A hook names a syscall that is not in the x86_64 table.' },
   { id: 'runtime/unknown-list', description: 'A `list:` reference names no entry of spec.lists.' },
   { id: 'runtime/unknown-operator', description: "A matchArgs operator is not one of Tetragon's operators." },
-  { id: 'runtime/unsupported-action', description: "An action weir's handler does not carry out (e.g. Override, FollowFD)." },
-  { id: 'runtime/unsupported-arg-type', description: "An argument type weir's syscall handler does not read (fd, file, path, sock, ...)." },
-  { id: 'runtime/unsupported-hook', description: 'A hook kind weir does not compile (uprobes, loader, kprobes on kernel functions, ...).' },
+  { id: 'runtime/unsupported-action', description: "An action weir's engine does not carry out (e.g. FollowFD, GetUrl, NotifyEnforcer)." },
+  {
+    id: 'runtime/unsupported-arg-type',
+    description: 'An argument type weir has no reader for at that hook (fd, file, sock, ... on a syscall tracepoint; resolve: paths).',
+  },
+  { id: 'runtime/unsupported-hook', description: 'A hook kind weir does not compile (uprobes, loader, non-raw tracepoints, ...).' },
   {
     id: 'runtime/unsupported-operator',
-    description: "A matchArgs operator on socket or file arguments, which weir's handler does not read.",
+    description: "A matchArgs operator weir's engine does not evaluate (FileType, CapabilitiesGained).",
   },
   { id: 'runtime/unsupported-selector', description: 'A selector feature weir does not implement (e.g. spec.hostSelector).' },
   { id: 'policytest/invalid', description: 'A PolicyTest is malformed (no cases, an inline policy of no known kind, ...).' },

@@ -1,7 +1,8 @@
 // Runtime PolicyTest cases (`process:`, `call:`, `args:`, `expect: kill|signal|post|allow`), answered by
 // the image evaluator over the map images compiled for the process's node — the bytes the kernel gets.
 import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
-import { RuntimeImageEvaluator, type RuntimeVerdict } from '../verify/runtime-emulator.js';
+import { RuntimeImageEvaluator, type ArgValue, type RuntimeVerdict, type SockFacts } from '../verify/runtime-emulator.js';
+import { socketValueNames } from '../lower/runtime/kernel-args.js';
 import { compileRuntime, type RuntimeCompileResult } from '../lower/runtime/index.js';
 import type { HookTableEntry } from '../lower/runtime/hooks.js';
 import { K } from '../../bpf/abi/runtime.js';
@@ -33,7 +34,33 @@ export type RunRuntimeCases = (
   cases: RuntimeCaseInput[],
 ) => Promise<{ name: string; expect: string; actual: string; ok: boolean; detail?: string }[]>;
 
-const verdicts: readonly RuntimeVerdict[] = ['kill', 'signal', 'post', 'allow'];
+const verdicts: readonly RuntimeVerdict[] = ['kill', 'signal', 'override', 'post', 'allow'];
+
+/** A case's argument: numbers and strings as written; a mapping is a socket (family, protocol, state, saddr, daddr, sport, dport). */
+function caseArg(a: unknown): ArgValue {
+  if (typeof a === 'number' || typeof a === 'string') return a;
+  if (isObj(a)) {
+    const n = (k: string, names: Readonly<Record<string, number>> = {}) => {
+      const v = a[k];
+      return typeof v === 'number' ? v : typeof v === 'string' ? (names[v] ?? (/^\d+$/.test(v) ? Number(v) : undefined)) : undefined;
+    };
+    const f: SockFacts = {};
+    const family = n('family', socketValueNames['Family']);
+    const protocol = n('protocol', socketValueNames['Protocol']);
+    const state = n('state', socketValueNames['State']);
+    if (family !== undefined) f.family = family;
+    if (protocol !== undefined) f.protocol = protocol;
+    if (state !== undefined) f.state = state;
+    if (typeof a['saddr'] === 'string') f.saddr = a['saddr'];
+    if (typeof a['daddr'] === 'string') f.daddr = a['daddr'];
+    const sport = n('sport');
+    const dport = n('dport');
+    if (sport !== undefined) f.sport = sport;
+    if (dport !== undefined) f.dport = dport;
+    return f;
+  }
+  return String(a);
+}
 
 /** Whether a policy's podSelector selects a pod with these labels (any selector when there is none). */
 function podSelected(selector: Obj | undefined, labels: Record<string, string>): boolean {
@@ -97,14 +124,8 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
     if (!proc || typeof proc['binary'] !== 'string')
       return fail('process needs binary (the absolute path of the executable), e.g. {workload: default/xwing, binary: /bin/cat}');
     const call = typeof v['call'] === 'string' ? v['call'] : '';
-    const nr = RuntimeImageEvaluator.syscallNumber(call);
-    if (nr === undefined)
-      return fail(
-        `call ${JSON.stringify(call)} is not a syscall weir hooks (write sys_openat, __x64_sys_openat or syscalls/sys_enter_openat)`,
-      );
-    const args = Array.isArray(v['args'])
-      ? (v['args'] as unknown[]).map((a) => (typeof a === 'number' || typeof a === 'string' ? a : String(a)))
-      : [];
+    const args = Array.isArray(v['args']) ? (v['args'] as unknown[]).map(caseArg) : [];
+    const ret = v['return'] === undefined ? undefined : caseArg(v['return']);
     // The process's pod and node from the inventory; no workload: a host process on a default node.
     const workload = typeof proc['workload'] === 'string' ? proc['workload'] : undefined;
     const [ns, podName] = workload ? (workload.split('/') as [string, string]) : ['', ''];
@@ -128,6 +149,11 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
       return podSelected(isObj(spec['podSelector']) ? spec['podSelector'] : undefined, pod.labels);
     };
     const ev = new RuntimeImageEvaluator(nr0.images, nr0.lowered.table);
+    const nr = ev.siteOf(call);
+    if (nr === undefined)
+      return fail(
+        `call ${JSON.stringify(call)} is neither a syscall (sys_openat, __x64_sys_openat, syscalls/sys_enter_openat) nor a kernel function or LSM hook a policy hooks on node ${nodeName}`,
+      );
     const d = ev.evaluate(
       {
         binary: proc['binary'],
@@ -137,6 +163,7 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
       },
       nr,
       args,
+      ret,
     );
     const by = d.matches.map((m) => {
       const h = nr0.lowered.table[m.hookId];
@@ -166,7 +193,7 @@ async function runCases(ctx: RuntimeContext, cases: RuntimeCaseInput[], kernel: 
       binary: proc['binary'],
       ...(typeof proc['uid'] === 'number' ? { uid: proc['uid'] } : {}),
       nr,
-      args: args.map((a) => (typeof a === 'number' ? a : String(a))),
+      args: args.map((a) => (typeof a === 'number' ? a : typeof a === 'object' ? JSON.stringify(a) : String(a))),
       scopeSets,
     });
     if (k.verdict === 'skipped')

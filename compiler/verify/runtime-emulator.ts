@@ -7,6 +7,7 @@ import {
   decodeCall,
   decodeHook,
   decodeLpmKey,
+  decodeLpmKeyBits,
   decodeSpan,
   decodeNumKey,
   decodePolicyMode,
@@ -21,8 +22,26 @@ import {
 import { decodeU32 } from '../../bpf/abi/layouts.js';
 import { syscallName, type HookTableEntry } from '../lower/runtime/hooks.js';
 import { syscallNumbers, tableSyscall } from '../ir/runtime/syscalls.js';
+import { addressKey, argClass } from '../lower/runtime/kernel-args.js';
 
-export type RuntimeVerdict = 'kill' | 'signal' | 'post' | 'allow';
+export type RuntimeVerdict = 'kill' | 'signal' | 'override' | 'post' | 'allow';
+
+/**
+ * A socket argument (sock, skb, sockaddr, socket) as the kernel readers see it. Family, protocol and state are
+ * numbers (AF_INET 2, IPPROTO_TCP 6, TCP_SYN_SENT 2); a sockaddr has family, saddr and sport (Tetragon's SAddr/SPort).
+ */
+export interface SockFacts {
+  family?: number;
+  protocol?: number;
+  state?: number;
+  saddr?: string;
+  daddr?: string;
+  sport?: number;
+  dport?: number;
+}
+
+/** An argument value: a number, a string (paths of file/path/fd/... arguments too), or a socket. */
+export type ArgValue = string | number | bigint | SockFacts;
 
 export interface ProcessFacts {
   binary: string;
@@ -44,14 +63,21 @@ export interface ProcessFacts {
 export interface RuntimeDecision {
   verdict: RuntimeVerdict;
   signal?: number;
+  /** Override: the error the call returns instead. */
+  errno?: number;
   /** Hooks whose selectors matched, in evaluation order. */
   matches: { hookId: number; policyId: number; selector: number; action: number; monitor: boolean; posted: boolean }[];
 }
 
+interface Prefix {
+  bytes: Buffer;
+  bits: number;
+}
+
 interface Sets {
   str: Map<number, Set<string>>;
-  prefix: Map<number, Buffer[]>;
-  postfix: Map<number, Buffer[]>;
+  prefix: Map<number, Prefix[]>;
+  postfix: Map<number, Prefix[]>;
   num: Map<number, Set<bigint>>;
 }
 
@@ -90,8 +116,8 @@ export class RuntimeImageEvaluator {
           s.add(bytes.toString('latin1'));
           this.#sets.str.set(setId, s);
         } else if (img.name === 'wrt_prefix' || img.name === 'wrt_postfix') {
-          const { setId, bytes } = decodeLpmKey(k);
-          add(img.name === 'wrt_prefix' ? this.#sets.prefix : this.#sets.postfix, setId, bytes);
+          const { setId, bytes, bits } = decodeLpmKeyBits(k);
+          add(img.name === 'wrt_prefix' ? this.#sets.prefix : this.#sets.postfix, setId, { bytes, bits });
         } else if (img.name === 'wrt_num') {
           const { setId, value } = decodeNumKey(k);
           const s = this.#sets.num.get(setId) ?? new Set<bigint>();
@@ -108,7 +134,7 @@ export class RuntimeImageEvaluator {
   }
 
   /** The hooks a call of `key` visits, in the engine's order: the open list, then the prefilter's lists. */
-  #walk(key: number, binary: string, args: readonly (string | number | bigint)[]): StoredHook[] {
+  #walk(key: number, binary: string, args: readonly ArgValue[]): StoredHook[] {
     const c = this.#calls.get(key);
     if (!c) return [];
     const ids = this.#lists.slice(c.openStart, c.openStart + c.openCount);
@@ -138,17 +164,39 @@ export class RuntimeImageEvaluator {
     return name !== undefined ? syscallNumbers[name] : undefined;
   }
 
-  evaluate(proc: ProcessFacts, nr: number, args: readonly (string | number | bigint)[]): RuntimeDecision {
+  /**
+   * The key a case's `call` is evaluated under: a kernel function or LSM hook that has a hook in the table (its
+   * attach site: `security_file_open`, `fentry/security_file_open`, `lsm/file_open`), else the syscall number.
+   */
+  siteOf(call: string): number | undefined {
+    const e = this.#table.find((h) => h.site !== undefined && (h.attach === call || h.attach.slice(h.attach.indexOf('/') + 1) === call));
+    const byHook = this.#table.find((h) => h.site !== undefined && h.call === call);
+    return e?.site ?? byHook?.site ?? RuntimeImageEvaluator.syscallNumber(call);
+  }
+
+  /** `ret`: the probed function's return value, for return probes (matchReturnArgs). */
+  evaluate(proc: ProcessFacts, nr: number, args: readonly ArgValue[], ret?: ArgValue): RuntimeDecision {
     const matches: RuntimeDecision['matches'] = [];
     let verdict: RuntimeVerdict = 'allow';
     let signal: number | undefined;
-    const rank: Record<RuntimeVerdict, number> = { allow: 0, post: 1, signal: 2, kill: 3 };
+    let errno: number | undefined;
+    const rank: Record<RuntimeVerdict, number> = { allow: 0, post: 1, override: 2, signal: 3, kill: 4 };
     const hooks = [...this.#walk(nr, proc.binary, args), ...this.#walk(K.NR_ANY, proc.binary, args)];
     for (const h of hooks) {
       if (h.scoped && !(proc.inScope?.(this.#table[h.hookId]) ?? false)) continue;
-      const values = h.args.map((a) => {
-        const raw = a.src === K.ARG_SRC_NR ? nr : args[a.src];
-        if (a.type === K.ARG.string) return typeof raw === 'string' ? Buffer.from(raw).subarray(0, 255) : Buffer.alloc(0);
+      const values = h.args.map((a): Value => {
+        const raw = a.src === K.ARG_SRC_NR ? nr : a.src === K.ARG_SRC_RET ? ret : args[a.src];
+        const cls = argClass(a.type);
+        if (cls === 'sock') return typeof raw === 'object' ? raw : {};
+        if (cls === 'report') return 0n;
+        if (cls === 'str') {
+          let b = typeof raw === 'string' ? Buffer.from(raw).subarray(0, 255) : Buffer.alloc(0);
+          // char_buf: as many bytes as its size argument says.
+          const sizePos = (a.type >> K.ARG_SIZE_SHIFT) - 1;
+          const size = sizePos >= 0 ? args[h.args[sizePos]?.src ?? -1] : undefined;
+          if (typeof size === 'number' || typeof size === 'bigint') b = b.subarray(0, Math.max(0, Number(size)));
+          return b;
+        }
         let v =
           typeof raw === 'bigint'
             ? raw
@@ -170,21 +218,27 @@ export class RuntimeImageEvaluator {
       let post = true;
       let action: number = K.ACTION.Post;
       let sig = 0;
+      let override: number | undefined;
       for (const a of chosen < 5 ? h.selectors[chosen]!.actions : []) {
         if (a.action === K.ACTION.NoPost) post = false;
-        else if (a.action === K.ACTION.Sigkill || a.action === K.ACTION.Signal) {
+        else if (a.action === K.ACTION.Override) {
+          override = a.arg;
+          if (action === K.ACTION.Post) action = a.action;
+        } else if (a.action === K.ACTION.Sigkill || a.action === K.ACTION.Signal) {
           action = a.action;
           sig = a.arg;
         }
       }
       matches.push({ hookId: h.hookId, policyId: h.policyId, selector: chosen, action, monitor, posted: post });
-      const v: RuntimeVerdict = sig && !monitor ? (sig === 9 ? 'kill' : 'signal') : post ? 'post' : 'allow';
+      const v: RuntimeVerdict =
+        sig && !monitor ? (sig === 9 ? 'kill' : 'signal') : override !== undefined && !monitor ? 'override' : post ? 'post' : 'allow';
+      if (override !== undefined && !monitor) errno ??= override;
       if (rank[v] > rank[verdict]) {
         verdict = v;
         if (sig && !monitor) signal = sig;
       }
     }
-    return { verdict, ...(signal === undefined ? {} : { signal }), matches };
+    return { verdict, ...(signal === undefined ? {} : { signal }), ...(errno === undefined ? {} : { errno }), matches };
   }
 
   #string(op: number, setId: number, s: Buffer): boolean {
@@ -196,14 +250,13 @@ export class RuntimeImageEvaluator {
       }
       case K.OP.Prefix:
       case K.OP.NotPrefix: {
-        const cut = s.subarray(0, LPM_STR_MAX);
-        const hit = (this.#sets.prefix.get(setId) ?? []).some((p) => p.length <= cut.length && cut.subarray(0, p.length).equals(p));
+        const hit = (this.#sets.prefix.get(setId) ?? []).some((p) => prefixHit(p, s.subarray(0, LPM_STR_MAX)));
         return op === K.OP.Prefix ? hit : !hit;
       }
       case K.OP.Postfix:
       case K.OP.NotPostfix: {
         const rev = Buffer.from(s).reverse().subarray(0, LPM_STR_MAX);
-        const hit = (this.#sets.postfix.get(setId) ?? []).some((p) => p.length <= rev.length && rev.subarray(0, p.length).equals(p));
+        const hit = (this.#sets.postfix.get(setId) ?? []).some((p) => prefixHit(p, rev));
         return op === K.OP.Postfix ? hit : !hit;
       }
     }
@@ -240,7 +293,45 @@ export class RuntimeImageEvaluator {
     return false;
   }
 
-  #selector(s: KHook['selectors'][number], h: StoredHook, values: (Buffer | bigint)[], proc: ProcessFacts): boolean {
+  /** A socket operator on a socket argument, as the engine's socket matcher. */
+  #socket(m: KMatchArg, x: SockFacts): boolean {
+    const inSet = (v: number | undefined): boolean =>
+      v !== undefined && (m.setId ? (this.#sets.num.get(m.setId)?.has(BigInt(v)) ?? false) : m.vals.includes(BigInt(v)));
+    const addr = (a: string | undefined): boolean => {
+      const key = a === undefined ? undefined : addressKey(a);
+      return key !== undefined && (this.#sets.prefix.get(m.setId) ?? []).some((p) => prefixHit(p, Buffer.from(key)));
+    };
+    const O = K.OP;
+    switch (m.op) {
+      case O.Family:
+        return inSet(x.family);
+      case O.Protocol:
+        return inSet(x.protocol);
+      case O.State:
+        return inSet(x.state);
+      case O.SPort:
+      case O.NotSPort:
+        return inSet(x.sport) === (m.op === O.SPort);
+      case O.DPort:
+      case O.NotDPort:
+        return inSet(x.dport) === (m.op === O.DPort);
+      case O.SPortPriv:
+      case O.NotSPortPriv:
+        return (x.sport !== undefined && x.sport < 1024) === (m.op === O.SPortPriv);
+      case O.DPortPriv:
+      case O.NotDPortPriv:
+        return (x.dport !== undefined && x.dport < 1024) === (m.op === O.DPortPriv);
+      case O.SAddr:
+      case O.NotSAddr:
+        return addr(x.saddr) === (m.op === O.SAddr);
+      case O.DAddr:
+      case O.NotDAddr:
+        return addr(x.daddr) === (m.op === O.DAddr);
+    }
+    return false;
+  }
+
+  #selector(s: KHook['selectors'][number], h: StoredHook, values: Value[], proc: ProcessFacts): boolean {
     if (s.bin) {
       // As the handler: test with the positive operator over the binary (and ancestors), then negate.
       const positive = s.bin.op % 2 === 1;
@@ -265,11 +356,30 @@ export class RuntimeImageEvaluator {
     }
     for (const m of s.args) {
       const v = values[m.index];
-      const type = h.args[m.index]?.type ?? 0;
+      const type = (h.args[m.index]?.type ?? 0) & K.ARG_TYPE_MASK;
       if (v === undefined) return false;
-      const ok = type === K.ARG.string ? this.#string(m.op, m.setId, v as Buffer) : this.#number(m, type, v as bigint);
+      const cls = argClass(type);
+      const ok =
+        cls === 'sock'
+          ? this.#socket(m, v as SockFacts)
+          : cls === 'str'
+            ? this.#string(m.op, m.setId, v as Buffer)
+            : this.#number(m, type, v as bigint);
       if (!ok) return false;
     }
     return true;
   }
+}
+
+type Value = Buffer | bigint | SockFacts;
+
+/** Whether `key` starts with the prefix's significant bits (an LPM trie hit). */
+function prefixHit(p: Prefix, key: Buffer): boolean {
+  if (p.bits > key.length * 8) return false;
+  const whole = p.bits >> 3;
+  if (!key.subarray(0, whole).equals(p.bytes.subarray(0, whole))) return false;
+  const rest = p.bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((key[whole]! ^ p.bytes[whole]!) & mask) === 0;
 }

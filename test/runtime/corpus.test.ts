@@ -31,43 +31,32 @@ describe('Tetragon corpus on this node (tracepoint-only)', () => {
     for (const o of out.values()) counts[o] = (counts[o] ?? 0) + 1;
     expect(counts).toEqual(EXPECTED_COUNTS);
     expect([...out].filter(([, o]) => o === 'compiles').map(([f]) => f)).toEqual(EXPECTED_COMPILING);
-    const full = compileRuntime(loaded.documents, [{ name: 'full', caps: capabilityProfiles['full']! }]);
-    const fullCounts: Record<string, number> = {};
-    for (const o of outcomes([...loaded.diagnostics, ...full.diagnostics, ...full.nodes[0]!.diagnostics], files).values())
-      fullCounts[o] = (fullCounts[o] ?? 0) + 1;
-    expect(fullCounts).toEqual(EXPECTED_COUNTS_FULL);
-    // Everything that compiled became hooks on syscall tracepoints.
-    expect(r.nodes[0]!.lowered.attach.every((a) => a.startsWith('syscalls/sys_enter_') || a === 'raw_syscalls/sys_enter')).toBe(true);
+    // Everything that compiled became hooks on tracepoints: syscall ones, and the raw sched_process_exec one.
+    expect(r.nodes[0]!.lowered.attach.every((a) => /^(syscalls\/sys_enter_|raw_syscalls\/sys_enter$|raw_tp\/)/.test(a))).toBe(true);
   });
 });
 
-// 11 compile; 60 are rejected: 38 need a hook this node lacks (kprobes on kernel functions, BPF LSM,
-// uprobes) or an action it cannot take (Override), the rest use what weir's syscall handler does not
-// implement (socket/file operators and actions, fd arguments, generated lists, return probes, the loader sensor).
+// 13 compile (a generated_syscalls list hooks raw_syscalls/sys_enter; the raw sched_process_exec tracepoint is a raw_tp);
+// 58 are rejected: most need a hook this node lacks (kprobes or fentry on kernel functions, BPF LSM, uprobes) or
+// an action it cannot take (Override), the rest use what weir does not implement (enforcer/URL/DNS actions,
+// generated_ftrace lists, the loader sensor, host-wide kills).
 const EXPECTED_COUNTS: Record<string, number> = {
-  compiles: 11,
-  'runtime/generated-list': 2,
-  'runtime/host-wide-kill': 1,
-  'runtime/node-capability': 38,
-  'runtime/unsupported-action': 5,
-  'runtime/unsupported-arg-type': 1,
-  'runtime/unsupported-hook': 3,
-  'runtime/unsupported-operator': 10,
-};
-// On a node with every capability (profile `full`) the same 11 compile: what the tracepoint-only node
-// lacked becomes what weir has no program for yet (kprobes on kernel functions, BPF LSM, uprobes), and
-// the 2 Override policies stay refused (a syscall hooked at its tracepoint cannot be overridden).
-const EXPECTED_COUNTS_FULL: Record<string, number> = {
-  ...EXPECTED_COUNTS,
-  'runtime/node-capability': 2,
-  'runtime/unsupported-hook': 39,
+  compiles: 13,
+  'runtime/generated-list': 1,
+  'runtime/host-wide-kill': 3,
+  'runtime/node-capability': 46,
+  'runtime/unsupported-action': 4,
+  'runtime/unsupported-arg-type': 2,
+  'runtime/unsupported-hook': 2,
 };
 const EXPECTED_COMPILING: string[] = [
   'hardlink-observe.yaml',
+  'list-syscalls-generated.yaml',
   'list-syscalls-tracepoint.yaml',
   'list-syscalls.yaml',
   'process-credentials/process.credentials.changes.at.syscalls.yaml',
   'raw_syscalls.yaml',
+  'rawtp.yaml',
   'symlink-observe.yaml',
   'sys_clock_settime.yaml',
   'sys_mount.yaml',

@@ -100,7 +100,7 @@ describe('runtime IR diagnostics (table)', () => {
     [
       'kprobe on a kernel function without kprobe attach',
       policy(`  - call: security_file_open\n    syscall: false\n`),
-      /runtime\/node-capability: node local: kprobe on kernel function security_file_open needs kprobe attach/,
+      /runtime\/node-capability: node local: kprobe on kernel function security_file_open needs kprobe or fentry attach/,
     ],
     [
       'host-wide Sigkill',
@@ -125,7 +125,7 @@ describe('runtime IR diagnostics (table)', () => {
     [
       'return probe',
       policy(`  - call: sys_openat\n    syscall: true\n    return: true\n`),
-      /runtime\/unsupported-hook: node local: return: return probes are not lowered/,
+      /runtime\/unsupported-hook: node local: return: true \/ returnArg: sys_openat is hooked at syscalls\/sys_enter_openat, which sees the call's entry only/,
     ],
   ];
   it.each(cases)('%s', (_name, text, want) => {
@@ -151,13 +151,13 @@ describe('runtime IR diagnostics (table)', () => {
     expect(r.errors).toEqual([]);
   });
 
-  it('Override is accepted by the IR but refused for a node even with override support (a tracepoint hook cannot override)', () => {
-    const r = compileText(
-      policy(openat(`    - matchActions:\n      - {action: Override, argError: -1}\n${scoped}`)),
-      capabilityProfiles['full']!,
-    );
-    expect(r.errors.join('\n')).toMatch(/Override cannot be lowered/);
-    expect(r.errors.join('\n')).not.toMatch(/also lacks/);
+  it('Override on a syscall is refused on a tracepoint-only node and lowers to a kprobe on the syscall function on a full node', () => {
+    const text = policy(openat(`    - matchActions:\n      - {action: Override, argError: -1}\n${scoped}`));
+    expect(compileText(text).errors.join('\n')).toMatch(/Override cannot be lowered: sys_openat is hooked at syscalls\/sys_enter_openat/);
+    const r = compileText(text, capabilityProfiles['full']!);
+    expect(r.errors).toEqual([]);
+    expect(r.nodes[0]!.lowered.attach).toEqual(['kprobe/__x64_sys_openat']);
+    expect(r.nodes[0]!.lowered.hooks[0]!.selectors[0]!.actions).toEqual([{ action: K.ACTION.Override, arg: -1 }]);
   });
 });
 

@@ -26,35 +26,38 @@ export const argOperators = [
   'NotInRange',
   'InMap',
   'NotInMap',
+  ...socketOperatorNames(),
 ] as const;
+/** Tetragon's socket operators: they apply to sock, skb, sockaddr and socket arguments of kernel functions. */
+function socketOperatorNames() {
+  return [
+    'SPort',
+    'NotSPort',
+    'SPortPriv',
+    'NotSPortPriv',
+    'DPort',
+    'NotDPort',
+    'DPortPriv',
+    'NotDPortPriv',
+    'SAddr',
+    'NotSAddr',
+    'DAddr',
+    'NotDAddr',
+    'Protocol',
+    'Family',
+    'State',
+  ] as const;
+}
+export const socketOperators: ReadonlySet<string> = new Set(socketOperatorNames());
 export type ArgOperator = (typeof argOperators)[number];
 /** Tetragon accepts these spellings too. */
 const operatorAliases: Record<string, ArgOperator> = { GT: 'GreaterThan', LT: 'LessThan', In: 'Equal', NotIn: 'NotEqual' };
-/** Operators of Tetragon that apply to socket/file arguments weir's syscall handler never reads. */
-const foreignOperators = new Set([
-  'SPort',
-  'NotSPort',
-  'SPortPriv',
-  'NotSPortPriv',
-  'DPort',
-  'NotDPort',
-  'DPortPriv',
-  'NotDPortPriv',
-  'SAddr',
-  'NotSAddr',
-  'DAddr',
-  'NotDAddr',
-  'Protocol',
-  'Family',
-  'State',
-  'CapabilitiesGained',
-  'FileType',
-  'NotFileType',
-]);
+/** Operators of Tetragon that weir's runtime engine does not evaluate. */
+const foreignOperators = new Set(['CapabilitiesGained', 'FileType', 'NotFileType']);
 
 export { binaryOperators, type BinaryOperator } from './kill-reach.js';
 
-export const actionNames = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override'] as const;
+export const actionNames = ['Post', 'NoPost', 'Sigkill', 'Signal', 'Override', 'TrackSock', 'UntrackSock'] as const;
 export type ActionName = (typeof actionNames)[number];
 /** Tetragon actions weir knows by name but does not implement (named in the diagnostic). */
 const foreignActions = new Set([
@@ -63,8 +66,6 @@ const foreignActions = new Set([
   'CopyFD',
   'GetUrl',
   'DnsLookup',
-  'TrackSock',
-  'UntrackSock',
   'NotifyEnforcer',
   'CleanupEnforcerNotification',
   'Set',
@@ -82,6 +83,8 @@ export interface ArgSpec extends Located {
   index: number;
   type: string;
   label?: string;
+  /** char_buf: the index (0-based, in the function's arguments) of the argument holding its size. */
+  sizeArgIndex?: number;
 }
 
 export interface MatchArg extends Located {
@@ -136,6 +139,8 @@ export interface Selector extends Located {
   matchNamespaces: MatchNamespaces[];
   matchCapabilities: MatchCapabilities[];
   matchActions: Action[];
+  /** matchReturnArgs: filters on the return value (their index is 0, the returnArg). */
+  matchReturnArgs: MatchArg[];
   /** Filters the IR records but the syscall handler does not evaluate (matchReturnArgs, ...), by key. */
   unsupported: { key: string; span: Span }[];
 }
@@ -153,6 +158,14 @@ export interface Hook extends Located {
   /** kprobe `return: true` (a return probe as well). */
   returnProbe: boolean;
   args: ArgSpec[];
+  /** returnArg: the type the return value is read as (a return probe). */
+  returnArg?: ArgSpec;
+  /** ignore.callNotFound: a node whose kernel lacks the function skips the hook. */
+  optional?: boolean;
+  /** tracepoint `raw: true`: a raw tracepoint, its arguments the kernel's TP_PROTO ones. */
+  raw?: boolean;
+  /** A kprobe on `list:` of a generated_syscalls list: every syscall (raw_syscalls/sys_enter). */
+  allSyscalls?: boolean;
   selectors: Selector[];
   /** Keys present in the hook the lowering must refuse (returnArg, ...). */
   unsupported: { key: string; span: Span }[];
@@ -322,11 +335,11 @@ function parsePolicy(doc: PolicyDocument, out: Diagnostic[]): RuntimePolicy | un
       if (!isObj(l) || typeof l['name'] !== 'string') return err('runtime/bad-list', ['spec', 'lists', i], 'a list needs a name');
       const type = typeof l['type'] === 'string' ? l['type'] : '';
       const values = Array.isArray(l['values']) ? l['values'].map(String) : [];
-      if (type === 'generated_syscalls' || type === 'generated_ftrace')
+      if (type === 'generated_ftrace')
         err(
           'runtime/generated-list',
           ['spec', 'lists', i, 'type'],
-          `list ${l['name']} is of type ${type}, which Tetragon fills from the node's kernel at load time; weir compiles lists from their values only: list the syscalls explicitly (type: syscalls)`,
+          `list ${l['name']} is of type ${type}, which Tetragon fills from the node's kernel functions matching a pattern at load time; weir compiles lists from their values only: list the functions explicitly`,
         );
       lists.set(l['name'], { type, values });
     });
@@ -392,7 +405,7 @@ function parseHook(
     err('runtime/bad-hook', [], `${listName}[${i}] must be a mapping`);
     return undefined;
   }
-  let calls: { call: string; span: Span; fromSyscallList?: boolean }[] = [];
+  let calls: { call: string; span: Span; fromSyscallList?: boolean; allSyscalls?: boolean }[] = [];
   let subsystem: string | undefined;
   let event: string | undefined;
   if (kind === 'tracepoint') {
@@ -418,6 +431,8 @@ function parseHook(
           err('runtime/unknown-list', [key], `${n} names no entry of spec.lists`);
           continue;
         }
+        // generated_syscalls: every syscall of the node's kernel, which is what raw_syscalls/sys_enter sees.
+        if (l.type === 'generated_syscalls') calls.push({ call: 'raw_syscalls/sys_enter', span: at([key]), allSyscalls: true });
         for (const v of l.values) calls.push({ call: v, span: at([key]), fromSyscallList: l.type === 'syscalls' });
       } else calls.push({ call: n, span: at([key]) });
     }
@@ -442,14 +457,78 @@ function parseHook(
           `argument index ${index} is out of range: a function or syscall has arguments 0 to 5`,
         );
       if (typeof a['type'] !== 'string') return err('runtime/bad-arg-type', ['args', j], `args[${j}] needs a type (int, string, ...)`);
-      args.push({ index, type: a['type'], ...(typeof a['label'] === 'string' ? { label: a['label'] } : {}), span: at(['args', j]) });
+      if (a['resolve'] !== undefined)
+        return err(
+          'runtime/unsupported-arg-type',
+          ['args', j, 'resolve'],
+          `args[${j}].resolve follows kernel struct fields by name through the node's BTF at load time; weir compiles its argument readers ahead of time and has no reader for ${JSON.stringify(String(a['resolve']))}`,
+          true,
+        );
+      const size = a['sizeArgIndex'];
+      if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 6))
+        return err(
+          'runtime/bad-arg-index',
+          ['args', j, 'sizeArgIndex'],
+          'sizeArgIndex is the 1-based index (1 to 6) of the argument holding the size',
+        );
+      if (a['maxData'] === true)
+        out.push(
+          diagnostic(
+            'runtime/max-data',
+            'warning',
+            `args[${j}].maxData: weir reads at most 255 bytes of a buffer argument; events carry that much`,
+            at(['args', j, 'maxData'], true),
+            commit === undefined ? {} : { commit },
+          ),
+        );
+      args.push({
+        index,
+        type: a['type'],
+        ...(typeof a['label'] === 'string' ? { label: a['label'] } : {}),
+        ...(typeof size === 'number' ? { sizeArgIndex: size - 1 } : {}),
+        span: at(['args', j]),
+      });
     });
   }
   const unsupported: Hook['unsupported'] = [];
-  for (const k of ['returnArg', 'returnArgAction', 'data', 'ignore'] as const)
-    if (h[k] !== undefined) unsupported.push({ key: k, span: at([k], true) });
-  if (h['return'] === true && !unsupported.some((u) => u.key === 'returnArg'))
-    unsupported.push({ key: 'return', span: at(['return'], true) });
+  for (const k of ['data'] as const) if (h[k] !== undefined) unsupported.push({ key: k, span: at([k], true) });
+  let returnArg: ArgSpec | undefined;
+  const ra = h['returnArg'];
+  if (ra !== undefined) {
+    if (!isObj(ra) || typeof ra['type'] !== 'string')
+      err('runtime/bad-arg-type', ['returnArg'], 'returnArg needs a type (int, sock, file, ...)');
+    else if (h['return'] !== true)
+      // Tetragon reads the return value only with return: true; without it returnArg is ignored.
+      out.push(
+        diagnostic(
+          'runtime/return-arg-ignored',
+          'warning',
+          'returnArg without `return: true` is ignored: the return value is read by a return probe only',
+          at(['returnArg'], true),
+          commit === undefined ? {} : { commit },
+        ),
+      );
+    else returnArg = { index: 0, type: ra['type'], span: at(['returnArg']) };
+  }
+  if (h['return'] === true && returnArg === undefined && ra === undefined)
+    // Tetragon reports the return value of a return probe as an int when returnArg is not given.
+    returnArg = { index: 0, type: 'int', span: at(['return'], true) };
+  const raa = h['returnArgAction'];
+  if (raa !== undefined && raa !== 'Post' && raa !== 'TrackSock' && raa !== 'UntrackSock')
+    unsupported.push({ key: 'returnArgAction', span: at(['returnArgAction']) });
+  if (raa === 'TrackSock' || raa === 'UntrackSock')
+    out.push(
+      diagnostic(
+        'runtime/sock-tracking',
+        'warning',
+        `returnArgAction ${raa}: weir attributes socket events to the calling process and keeps no socket-to-process table; the action has no effect`,
+        at(['returnArgAction']),
+        commit === undefined ? {} : { commit },
+      ),
+    );
+  const ignore = h['ignore'];
+  if (ignore !== undefined && !(isObj(ignore) && Object.keys(ignore).every((k) => k === 'callNotFound')))
+    unsupported.push({ key: 'ignore', span: at(['ignore'], true) });
 
   const selectors: Selector[] = [];
   if (h['selectors'] !== undefined) {
@@ -477,15 +556,19 @@ function parseHook(
     }
   }
   const tags = Array.isArray(h['tags']) ? h['tags'].map(String) : [];
-  return calls.map(({ call, fromSyscallList }) => ({
+  return calls.map(({ call, fromSyscallList, allSyscalls }) => ({
     kind,
     listIndex: i,
     call,
     ...(subsystem === undefined ? {} : { subsystem }),
     ...(event === undefined ? {} : { event }),
-    syscall: h['syscall'] === true || fromSyscallList === true,
+    syscall: h['syscall'] === true || fromSyscallList === true || allSyscalls === true,
     returnProbe: h['return'] === true,
     args,
+    ...(returnArg ? { returnArg } : {}),
+    ...(isObj(ignore) && ignore['callNotFound'] === true ? { optional: true } : {}),
+    ...(allSyscalls ? { allSyscalls: true } : {}),
+    ...(kind === 'tracepoint' && h['raw'] === true ? { raw: true } : {}),
     selectors,
     unsupported,
     ...(typeof h['message'] === 'string' ? { message: h['message'] } : {}),
@@ -517,6 +600,7 @@ function parseSelector(
     matchNamespaces: [],
     matchCapabilities: [],
     matchActions: [],
+    matchReturnArgs: [],
     unsupported: [],
     span: at([]),
   };
@@ -535,63 +619,74 @@ function parseSelector(
   ]);
   for (const k of Object.keys(s)) {
     if (!known.has(k)) err('runtime/unknown-field', [k], `unknown selector field ${k}; expected one of ${[...known].join(', ')}`, true);
-    else if (k.startsWith('matchReturn') || k.endsWith('Changes') || k === 'matchData')
+    else if (k === 'matchReturnActions' || k.endsWith('Changes') || k === 'matchData')
       sel.unsupported.push({ key: k, span: atKey([k], true) });
   }
   const list = (k: string): unknown[] => (Array.isArray(s[k]) ? (s[k] as unknown[]) : []);
 
-  const ma = list('matchArgs');
-  if (ma.length > limits.matchArgsPerSelector)
-    err('runtime/too-many-match-args', ['matchArgs'], `${ma.length} matchArgs; a selector takes at most ${limits.matchArgsPerSelector}`);
-  ma.forEach((m, j) => {
-    if (!isObj(m)) return;
-    const p: NodePath = ['matchArgs', j];
-    const index =
-      typeof m['index'] === 'number' ? m['index'] : typeof m['args'] === 'object' && Array.isArray(m['args']) ? Number(m['args'][0]) : NaN;
-    if (!Number.isInteger(index)) return err('runtime/bad-match-arg', p, 'matchArgs entry needs an integer index');
-    // Tetragon: for kprobes the index names an args entry by its index; for tracepoints it is the position in args.
-    const resolved = kind === 'tracepoint' ? args[index]?.index : args.some((a) => a.index === index) ? index : undefined;
-    if (resolved === undefined)
-      return err(
-        'runtime/arg-index-range',
-        [...p, 'index'],
-        kind === 'tracepoint'
-          ? `matchArgs index ${index} is out of range: for a tracepoint it is the position in args, which has ${args.length} entr${args.length === 1 ? 'y' : 'ies'}`
-          : `matchArgs index ${index} refers to no entry of this hook's args (declared: ${args.map((a) => a.index).join(', ') || 'none'}); declare the argument with its type`,
-      );
-    const rawOp = String(m['operator'] ?? '');
-    if (foreignOperators.has(rawOp))
-      return err(
-        'runtime/unsupported-operator',
-        [...p, 'operator'],
-        `operator ${rawOp} applies to socket/file arguments, which weir's syscall handler does not read`,
-      );
-    const operator = (argOperators as readonly string[]).includes(rawOp) ? (rawOp as ArgOperator) : operatorAliases[rawOp];
-    if (!operator)
-      return err(
-        'runtime/unknown-operator',
-        [...p, 'operator'],
-        `unknown matchArgs operator ${JSON.stringify(rawOp)}; expected one of ${argOperators.join(', ')}`,
-      );
-    const values: string[] = [];
-    const valueSpans: Span[] = [];
-    (Array.isArray(m['values']) ? m['values'] : []).forEach((val, k) => {
-      const str = String(val);
-      if (str.startsWith('list:')) {
-        const l = lists.get(str.slice(5));
-        if (!l) return err('runtime/unknown-list', [...p, 'values', k], `${str} names no entry of spec.lists`);
-        for (const x of l.values) {
-          values.push(x);
+  for (const key of ['matchArgs', 'matchReturnArgs'] as const) {
+    const ma = list(key);
+    const ret = key === 'matchReturnArgs';
+    if (ma.length > limits.matchArgsPerSelector)
+      err('runtime/too-many-match-args', [key], `${ma.length} ${key}; a selector takes at most ${limits.matchArgsPerSelector}`);
+    ma.forEach((m, j) => {
+      if (!isObj(m)) return;
+      const p: NodePath = [key, j];
+      const index =
+        typeof m['index'] === 'number'
+          ? m['index']
+          : typeof m['args'] === 'object' && Array.isArray(m['args'])
+            ? Number(m['args'][0])
+            : NaN;
+      if (!Number.isInteger(index)) return err('runtime/bad-match-arg', p, `${key} entry needs an integer index`);
+      if (ret && index !== 0)
+        return err('runtime/arg-index-range', [...p, 'index'], `matchReturnArgs index ${index}: the return value is index 0`);
+      // Tetragon: for kprobes the index names an args entry by its index; for tracepoints it is the position in args.
+      // matchReturnArgs test the return value, position -1.
+      const resolved = ret ? -1 : kind === 'tracepoint' ? args[index]?.index : args.some((a) => a.index === index) ? index : undefined;
+      if (resolved === undefined)
+        return err(
+          'runtime/arg-index-range',
+          [...p, 'index'],
+          kind === 'tracepoint'
+            ? `matchArgs index ${index} is out of range: for a tracepoint it is the position in args, which has ${args.length} entr${args.length === 1 ? 'y' : 'ies'}`
+            : `matchArgs index ${index} refers to no entry of this hook's args (declared: ${args.map((a) => a.index).join(', ') || 'none'}); declare the argument with its type`,
+        );
+      const rawOp = String(m['operator'] ?? '');
+      if (foreignOperators.has(rawOp))
+        return err(
+          'runtime/unsupported-operator',
+          [...p, 'operator'],
+          `operator ${rawOp} is not evaluated by weir's runtime engine (it needs Tetragon's file-type and capability-change tracking)`,
+        );
+      const operator = (argOperators as readonly string[]).includes(rawOp) ? (rawOp as ArgOperator) : operatorAliases[rawOp];
+      if (!operator)
+        return err(
+          'runtime/unknown-operator',
+          [...p, 'operator'],
+          `unknown matchArgs operator ${JSON.stringify(rawOp)}; expected one of ${argOperators.join(', ')}`,
+        );
+      const values: string[] = [];
+      const valueSpans: Span[] = [];
+      (Array.isArray(m['values']) ? m['values'] : []).forEach((val, k) => {
+        const str = String(val);
+        if (str.startsWith('list:')) {
+          const l = lists.get(str.slice(5));
+          if (!l) return err('runtime/unknown-list', [...p, 'values', k], `${str} names no entry of spec.lists`);
+          for (const x of l.values) {
+            values.push(x);
+            valueSpans.push(at([...p, 'values', k]));
+          }
+        } else {
+          values.push(str);
           valueSpans.push(at([...p, 'values', k]));
         }
-      } else {
-        values.push(str);
-        valueSpans.push(at([...p, 'values', k]));
-      }
+      });
+      if (values.length === 0 && !operator.endsWith('Priv'))
+        return err('runtime/empty-values', p, `${key} ${operator} needs at least one value`);
+      sel[key].push({ index: resolved, operator, values, valueSpans, span: at(p) });
     });
-    if (values.length === 0) return err('runtime/empty-values', p, `matchArgs ${operator} needs at least one value`);
-    sel.matchArgs.push({ index: resolved, operator, values, valueSpans, span: at(p) });
-  });
+  }
 
   const mb = list('matchBinaries');
   if (mb.length > limits.matchBinariesPerSelector)
@@ -744,6 +839,16 @@ function parseSelector(
       );
     }
     const act: Action = { action: canon, span: at(['matchActions', j]) };
+    if (canon === 'TrackSock' || canon === 'UntrackSock')
+      out.push(
+        diagnostic(
+          'runtime/sock-tracking',
+          'warning',
+          `action ${canon}: weir attributes socket events to the calling process and keeps no socket-to-process table; the action has no effect`,
+          atKey(['matchActions', j, 'action'], false),
+          commit === undefined ? {} : { commit },
+        ),
+      );
     if (canon === 'Signal') {
       const sig = Number(a['argSig']);
       if (!Number.isInteger(sig) || sig < 1 || sig > 64)

@@ -3,12 +3,15 @@
 // syscalls/sys_enter_<name> tracepoint; what the node (or weir's handler) cannot do is an error naming
 // the node and the reason, never a quiet downgrade.
 import { diagnostic, type Diagnostic, type Span } from '../../diagnostics.js';
-import { describeMissing, type NodeCapabilities } from './capabilities.js';
+import type { NodeCapabilities } from './capabilities.js';
 import type { Hook, MatchArg, RuntimeIR, Selector } from '../../ir/runtime/compile.js';
 import { limits } from '../../ir/runtime/compile.js';
 import { syscallNumbers, syscallTracepoint, tableSyscall, unimplementedSyscalls } from '../../ir/runtime/syscalls.js';
 import { encodeRuntimeNode, K, type KHook, type KMatchArg, type KSelector, type RuntimeRecords } from '../../../bpf/abi/runtime.js';
 import { buildWalks, capacityUse, type NodeCapacity } from './walks.js';
+import { errorInjectable } from '../../../bpf/runtime/error-injection.js';
+import { socketOperators } from '../../ir/runtime/compile.js';
+import { kernelArgTypes, lowerSocketMatch, syscallArgTypes, type AddrKey, type ArgClass, type NewSet } from './kernel-args.js';
 
 // The kernel records (KHook, KSelector, KMatchArg) and the weir_runtime.h constants (K) are the ABI's.
 export type { KHook, KMatchArg, KSelector } from '../../../bpf/abi/runtime.js';
@@ -19,8 +22,18 @@ export interface HookTableEntry {
   policy: string;
   namespace?: string;
   call: string;
-  /** Where it is attached, e.g. `syscalls/sys_enter_openat` or `raw_syscalls/sys_enter`. */
+  /**
+   * Where it is attached: a tracepoint (`syscalls/sys_enter_openat`, `raw_syscalls/sys_enter`) or, for kernel
+   * functions, the attach type chosen for this node and the function (`fentry/security_file_open`,
+   * `kprobe/security_inode_mkdir`, `kretprobe/tcp_connect`, `lsm/file_open`).
+   */
   attach: string;
+  /** Hooks on kernel functions: the wrt_hook_key number of their attach site (WRT_SITE_BASE + site). */
+  site?: number;
+  /** The return value's type, for a return probe. */
+  returnArg?: string;
+  /** ignore.callNotFound: the agent skips the hook when the node's kernel lacks the function. */
+  optional?: boolean;
   /** Tetragon's event kind for it. */
   eventKind: 'process_kprobe' | 'process_tracepoint';
   file: string;
@@ -80,23 +93,6 @@ function missingTracepoint(name: string, caps: NodeCapabilities): string | undef
   return undefined;
 }
 
-const argTypes: Record<string, number> = {
-  int: K.ARG.int,
-  int32: K.ARG.int,
-  sint32: K.ARG.int,
-  uint32: K.ARG.uint32,
-  u32: K.ARG.uint32,
-  int64: K.ARG.int64,
-  long: K.ARG.int64,
-  syscall64: K.ARG.int64,
-  s64: K.ARG.int64,
-  uint64: K.ARG.uint64,
-  u64: K.ARG.uint64,
-  size_t: K.ARG.uint64,
-  ulong: K.ARG.uint64,
-  string: K.ARG.string,
-};
-
 /** Lowers every policy for one node. Errors are per node: another node may compile the same policy. */
 export interface LowerOptions {
   /**
@@ -152,13 +148,13 @@ export function lowerRuntime(
         "spec.enforcers needs Tetragon's enforcer program (fmod_ret or bpf_override_return on syscall entry); weir enforces with Sigkill/Signal from its syscall handler instead: use matchActions Sigkill",
         'runtime/unsupported-hook',
       );
-    const pending: { hook: KHook; attach: string; entry: HookTableEntry }[] = [];
-    const pendingSets: { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }[] = [];
-    const newSet = (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]): number => {
+    const pending: Accepted['hooks'] = [];
+    const pendingSets: Accepted['sets'] = [];
+    const newSet = ((kind: 'str' | 'prefix' | 'postfix' | 'num' | 'addr', values: (string | bigint)[] | AddrKey[]): number => {
       const id = nextSet++;
-      pendingSets.push({ kind, id, values });
+      pendingSets.push({ kind, id, values } as (typeof pendingSets)[number]);
       return id;
-    };
+    }) as NewSet;
     const podScoped = policy.kind === 'TracingPolicyNamespaced' || policy.podSelector !== undefined;
     const scoped = podScoped || opts.confine === true;
     const scopeSet = scoped ? newSet('num', []) : 0;
@@ -168,18 +164,22 @@ export function lowerRuntime(
       for (const u of hook.unsupported)
         err(
           u.span,
-          u.key === 'return' || u.key === 'returnArg' || u.key === 'returnArgAction'
-            ? `${u.key}: return probes are not lowered; weir hooks syscall entry (${target.attach}) only`
-            : `${u.key} is not supported by weir's syscall handler`,
+          u.key === 'returnArgAction'
+            ? 'returnArgAction: weir takes Post (the default) and TrackSock/UntrackSock (no effect) only'
+            : `${u.key} is not supported by weir's runtime engine`,
           'runtime/unsupported-hook',
         );
+      const types = target.kernel ? kernelArgTypes : syscallArgTypes;
       const args: KHook['args'] = [];
+      const layout: ArgLayout = { pos: new Map(), cls: [], ret: -1 };
       for (const a of hook.args) {
-        const t = argTypes[a.type];
+        const t = types[a.type];
         if (t === undefined) {
           err(
             a.span,
-            `argument type ${a.type} is not read by weir's syscall handler (it reads int, uint32, int64, uint64, size_t, string); ${a.type === 'fd' || a.type === 'file' || a.type === 'path' ? 'resolving fds and kernel file structs needs kprobes on kernel functions' : 'use one of those'}`,
+            target.kernel
+              ? `argument type ${a.type} has no reader in weir (kernel functions: ${Object.keys(kernelArgTypes).join(', ')})`
+              : `argument type ${a.type} is not read by weir's syscall handler (it reads int, uint32, int64, uint64, size_t, string); ${a.type === 'fd' || a.type === 'file' || a.type === 'path' ? 'resolving fds and kernel file structs needs a hook on a kernel function (a `full` node)' : 'use one of those'}`,
             'runtime/unsupported-arg-type',
           );
           continue;
@@ -193,14 +193,59 @@ export function lowerRuntime(
           );
           continue;
         }
-        args.push({ src, type: t });
+        layout.pos.set(a.index, args.length);
+        layout.cls.push(t.cls);
+        args.push({ src, type: t.type });
+      }
+      hook.args.forEach((a) => {
+        if (a.sizeArgIndex === undefined) return;
+        const at = layout.pos.get(a.index);
+        const sizePos = layout.pos.get(a.sizeArgIndex);
+        if (at === undefined) return;
+        if (a.type !== 'char_buf')
+          return err(a.span, `sizeArgIndex applies to char_buf arguments, not ${a.type}`, 'runtime/unsupported-arg-type');
+        if (sizePos === undefined)
+          return err(
+            a.span,
+            `sizeArgIndex ${a.sizeArgIndex + 1} names argument ${a.sizeArgIndex}, which this hook does not declare; declare it (type size_t or int) so that it is read`,
+            'runtime/arg-index-range',
+          );
+        args[at]!.type |= (sizePos + 1) << K.ARG_SIZE_SHIFT;
+      });
+      if (hook.returnArg) {
+        const t = kernelArgTypes[hook.returnArg.type];
+        // A kernel-function hook without matchReturnArgs is evaluated at entry; its return value is only reported
+        // (the table's returnArg), by the return probe paired with the entry program.
+        if (!target.returnSite && target.kernel) {
+          if (t === undefined)
+            err(hook.returnArg.span, `returnArg type ${hook.returnArg.type} has no reader in weir`, 'runtime/unsupported-arg-type');
+        } else if (!target.returnSite)
+          err(
+            hook.returnArg.span,
+            `return: true / returnArg: ${hook.call} is hooked at ${target.attach}, which sees the call's entry only; return values are read on kernel functions`,
+            'runtime/unsupported-hook',
+          );
+        else if (t === undefined)
+          err(hook.returnArg.span, `returnArg type ${hook.returnArg.type} has no reader in weir`, 'runtime/unsupported-arg-type');
+        else if (args.length >= K.MAX.args)
+          err(
+            hook.returnArg.span,
+            `${args.length} args and the return value: a hook reads at most ${K.MAX.args} values`,
+            'runtime/too-many-args',
+          );
+        else {
+          layout.ret = args.length;
+          layout.cls.push(t.cls);
+          args.push({ src: K.ARG_SRC_RET, type: t.type });
+        }
       }
       const selectors: KSelector[] = [];
       for (const s of hook.selectors) {
         const ks = lowerSelector(
           s,
           hook,
-          target.attach,
+          target,
+          layout,
           caps,
           newSet,
           (span, m, rule) => err(span, m, rule),
@@ -211,6 +256,7 @@ export function lowerRuntime(
       pending.push({
         hook: { syscallNr: target.nr, policyId: 0, hookId: 0, scopeSet, scoped, args, selectors },
         attach: target.attach,
+        site: target.site,
         entry: {
           hookId: 0,
           policy: policy.name,
@@ -225,6 +271,8 @@ export function lowerRuntime(
           ...(hook.message === undefined ? {} : { message: hook.message }),
           tags: hook.tags,
           args: hook.args.map((a) => ({ index: a.index, type: a.type, ...(a.label === undefined ? {} : { label: a.label }) })),
+          ...(hook.returnArg && (target.returnSite || target.kernel) ? { returnArg: hook.returnArg.type } : {}),
+          ...(hook.optional ? { optional: true } : {}),
           ...(scoped ? { scopeSet } : {}),
           ...(scoped && !podScoped ? { confined: true } : {}),
         },
@@ -305,27 +353,44 @@ interface Accepted {
   span: Span;
   commit?: string;
   scope?: ScopeTableEntry;
-  sets: { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }[];
-  hooks: { hook: KHook; attach: string; entry: HookTableEntry }[];
+  sets: (
+    | { kind: 'str' | 'prefix' | 'postfix' | 'num'; id: number; values: (string | bigint)[] }
+    | { kind: 'addr'; id: number; values: AddrKey[] }
+  )[];
+  /** `site`: a hook on a kernel function, keyed by its attach site's number rather than a syscall's. */
+  hooks: { hook: KHook; attach: string; site: boolean; entry: HookTableEntry }[];
 }
 
 /** The node's records from its accepted policies: ids in order, the walks, the capacity used. */
 function assemble(out: LoweredRuntimeNode, accepted: readonly Accepted[]): LoweredRuntimeNode {
   const attach = new Set<string>();
+  const sites = new Map<string, number>();
   delete out.scopes;
+  delete out.addrSets;
   for (const a of accepted) {
     const policyId = out.policies.length;
     out.policies.push({ id: policyId, ...a.policy });
     if (a.scope) (out.scopes ??= []).push(a.scope);
     for (const s of a.sets) {
+      if (s.kind === 'addr') {
+        (out.addrSets ??= new Map()).set(s.id, s.values);
+        continue;
+      }
       const m =
         s.kind === 'str' ? out.strSets : s.kind === 'prefix' ? out.prefixSets : s.kind === 'postfix' ? out.postfixSets : out.numSets;
       (m as Map<number, (string | bigint)[]>).set(s.id, s.values);
     }
     for (const p of a.hooks) {
       const hookId = out.hooks.length;
-      out.hooks.push({ ...p.hook, policyId, hookId });
-      out.table.push({ ...p.entry, hookId });
+      // Attach sites of kernel-function hooks are numbered in the order policies first use them.
+      let nr = p.hook.syscallNr;
+      if (p.site) {
+        let n = sites.get(p.attach);
+        if (n === undefined) sites.set(p.attach, (n = sites.size));
+        nr = K.SITE_BASE + n;
+      }
+      out.hooks.push({ ...p.hook, syscallNr: nr, policyId, hookId });
+      out.table.push({ ...p.entry, hookId, ...(p.site ? { site: nr } : {}) });
       attach.add(p.attach);
     }
   }
@@ -350,6 +415,91 @@ interface Target {
   attach: string;
   argSrc: (index: number) => number | undefined;
   indexHelp: string;
+  /** A kernel-function site (keyed by site number, not syscall number). */
+  site: boolean;
+  /** Arguments are read with the kernel-function readers (kernel structs), not as syscall registers. */
+  kernel: boolean;
+  /** Evaluated when the function returns: the return value is readable. */
+  returnSite: boolean;
+  /** Override can change the result here (a kprobe on an error-injectable function, or an LSM hook). */
+  override: boolean;
+}
+
+/** Positions of a hook's values in wrt_hook.arg_src: by function argument index, and the return value's. */
+interface ArgLayout {
+  pos: Map<number, number>;
+  cls: ArgClass[];
+  ret: number;
+}
+
+const hasOverride = (hook: Hook) => hook.selectors.some((s) => s.matchActions.some((a) => a.action === 'Override'));
+const hasReturnMatch = (hook: Hook) => hook.selectors.some((s) => s.matchReturnArgs.length > 0);
+
+/**
+ * The attach point of a hook on a kernel function for this node: BPF LSM for lsmhooks; for kprobes, fentry/fexit
+ * where the node has them, else kprobe/kretprobe; a kprobe whenever Override is used (bpf_override_return, on
+ * error-injectable functions only). Whatever the node cannot do is an error naming what is missing.
+ */
+function kernelTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: string, rule?: string) => void): Target | undefined {
+  const base = { nr: 0, site: true, kernel: true, argSrc: (i: number) => (i <= 5 ? i : undefined), indexHelp: 'indexes 0 to 5' };
+  if (hook.kind === 'lsm') {
+    if (!caps.lsm) {
+      err(
+        hook.span,
+        `LSM hook ${hook.call} needs BPF LSM (bpf in the node's active LSM list, lsm programs attaching), which this node lacks`,
+      );
+      return undefined;
+    }
+    if (hook.returnArg) {
+      err(
+        hook.returnArg.span,
+        `LSM hook ${hook.call}: an LSM program decides the hook's result and sees no return value`,
+        'runtime/unsupported-hook',
+      );
+      return undefined;
+    }
+    return { ...base, attach: `lsm/${hook.call}`, returnSite: false, override: true };
+  }
+  const fn = hook.call;
+  // Selectors on the return value are evaluated when the function returns; otherwise at entry (a return
+  // value named by returnArg is then only reported).
+  const ret = hasReturnMatch(hook);
+  if (hasOverride(hook)) {
+    if (ret) {
+      err(
+        hook.span,
+        `${fn}: Override changes the result at the function's entry, but this hook is evaluated at its return (return: true / matchReturnArgs); split it into two hooks`,
+        'runtime/unsupported-hook',
+      );
+      return undefined;
+    }
+    // fmod_ret programs may change the result of any security_* function (the verifier allows them there
+    // besides the error-injection list); they need fentry support.
+    if (fn.startsWith('security_') && caps.fentry) return { ...base, attach: `fmod_ret/${fn}`, returnSite: false, override: true };
+    if (!caps.override || !caps.kprobeAttach) {
+      err(
+        hook.span,
+        `Override on ${fn} needs bpf_override_return on an attached kprobe, which this node lacks (${caps.kprobeAttach ? 'no error-injection support' : 'kprobes do not attach'})`,
+      );
+      return undefined;
+    }
+    if (!errorInjectable(fn, caps.errorInjection)) {
+      err(
+        hook.span,
+        `Override on ${fn}: the function is not in the node's error-injection list${fn.startsWith('security_') ? ' and the node has no fentry support for an fmod_ret program' : ''} (${caps.errorInjection ? "the node's /sys/kernel/debug/error_injection/list" : "weir's built-in list; the agent reports the node's own"}); the kernel refuses bpf_override_return elsewhere`,
+        'runtime/override-not-injectable',
+      );
+      return undefined;
+    }
+    return { ...base, attach: `kprobe/${fn}`, returnSite: false, override: true };
+  }
+  if (caps.fentry) return { ...base, attach: `${ret ? 'fexit' : 'fentry'}/${fn}`, returnSite: ret, override: false };
+  if (caps.kprobeAttach) return { ...base, attach: `${ret ? 'kretprobe' : 'kprobe'}/${fn}`, returnSite: ret, override: false };
+  err(
+    hook.span,
+    `kprobe on kernel function ${fn} needs kprobe or fentry attach, which this node lacks (kprobe programs ${caps.kprobes ? 'load but cannot attach' : 'do not load'}); hook the syscall instead (syscall: true) where one fits`,
+  );
+  return undefined;
 }
 
 function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: string, rule?: string) => void): Target | undefined {
@@ -360,6 +510,22 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
     }
     return true;
   };
+  if (hook.kind === 'kprobe' && hook.allSyscalls) {
+    if (!caps.rawSyscalls) {
+      err(hook.span, 'a generated_syscalls list hooks every syscall at raw_syscalls/sys_enter, which cannot be attached on this node');
+      return undefined;
+    }
+    return {
+      nr: K.NR_ANY,
+      attach: 'raw_syscalls/sys_enter',
+      argSrc: () => undefined,
+      indexHelp: 'a hook on every syscall reads no arguments',
+      site: false,
+      kernel: false,
+      returnSite: false,
+      override: false,
+    };
+  }
   if (hook.kind === 'kprobe') {
     if (compatPrefix.test(hook.call)) {
       err(
@@ -383,8 +549,35 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
         );
         return undefined;
       }
-      // weir always hooks syscalls at the sys_enter tracepoint: it exists on every node with tracepoints, and
-      // the handler reads arguments from its stable layout (kprobes on __x64_sys_* need pt_regs unwrapping).
+      // Override needs the syscall's function: a kprobe on __x64_sys_<name>, whose arguments are read through the
+      // pt_regs it is passed. Every syscall entry point is error-injectable.
+      const fn = `__x64_sys_${syscallTracepoint(name)}`;
+      const sysFn = { nr: 0, argSrc: (i: number) => (i <= 5 ? i : undefined), indexHelp: 'indexes 0 to 5', site: true, kernel: true };
+      if (hasOverride(hook) && caps.override && caps.kprobeAttach) {
+        if (hasReturnMatch(hook)) {
+          err(
+            hook.span,
+            `${hook.call}: Override acts at the call's entry, matchReturnArgs at its return; split the hook`,
+            'runtime/unsupported-hook',
+          );
+          return undefined;
+        }
+        if (!errorInjectable(fn, caps.errorInjection)) {
+          err(hook.span, `Override on ${hook.call}: ${fn} is not in the node's error-injection list`, 'runtime/override-not-injectable');
+          return undefined;
+        }
+        return { ...sysFn, attach: `kprobe/${fn}`, returnSite: false, override: true };
+      }
+      // The return value, or arguments only the kernel-function readers resolve (fd, char_buf), need a hook on the
+      // syscall's function where the node has one: fentry/fexit where available, else kprobe/kretprobe.
+      const needsFn = hook.returnArg !== undefined || hook.args.some((a) => !(a.type in syscallArgTypes) && a.type in kernelArgTypes);
+      if (needsFn && (caps.fentry || caps.kprobeAttach)) {
+        const ret = hook.returnArg !== undefined || hasReturnMatch(hook);
+        const kind = caps.fentry ? (ret ? 'fexit' : 'fentry') : ret ? 'kretprobe' : 'kprobe';
+        return { ...sysFn, attach: `${kind}/${fn}`, returnSite: ret, override: false };
+      }
+      // Otherwise weir hooks syscalls at the sys_enter tracepoint: it exists on every node with tracepoints, and
+      // the handler reads arguments from its stable layout.
       const attach = `syscalls/sys_enter_${syscallTracepoint(name)}`;
       const missing = missingTracepoint(name, caps);
       if (missing) {
@@ -392,16 +585,15 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
         return undefined;
       }
       if (!tracepointNeeded(attach)) return undefined;
-      return { nr: syscallNumbers[name]!, attach, argSrc: (i) => (i <= 5 ? i : undefined), indexHelp: 'indexes 0 to 5' };
+      return {
+        nr: syscallNumbers[name]!,
+        attach,
+        argSrc: (i) => (i <= 5 ? i : undefined),
+        indexHelp: 'indexes 0 to 5',
+        ...syscallSite,
+      };
     }
-    err(
-      hook.span,
-      caps.kprobeAttach
-        ? `kprobe on kernel function ${hook.call}: weir's runtime programs hook syscalls (syscall: true) and syscall tracepoints only`
-        : `kprobe on kernel function ${hook.call} needs kprobe attach, which this node lacks (kprobe programs ${caps.kprobes ? 'load but cannot attach' : 'do not load'}); hook the syscall instead (syscall: true) where one fits`,
-      caps.kprobeAttach ? 'runtime/unsupported-hook' : 'runtime/node-capability',
-    );
-    return undefined;
+    return kernelTarget(hook, caps, err);
   }
   if (hook.kind === 'tracepoint') {
     if (hook.subsystem === 'syscalls' && hook.event?.startsWith('sys_enter_')) {
@@ -432,6 +624,7 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
         attach: hook.call,
         argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : i >= 5 && i <= 10 ? i - 5 : undefined),
         indexHelp: 'field 4 is __syscall_nr, fields 5 to 10 the arguments',
+        ...syscallSite,
       };
     }
     if (hook.subsystem === 'raw_syscalls' && hook.event === 'sys_enter') {
@@ -444,25 +637,34 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
         attach: hook.call,
         argSrc: (i) => (i === 4 ? K.ARG_SRC_NR : undefined),
         indexHelp: 'field 4 is the syscall id; field 5 (args array) is not read',
+        ...syscallSite,
+      };
+    }
+    if (hook.raw) {
+      // A raw tracepoint passes the kernel's own arguments (struct pointers), read like a kernel function's.
+      if (!caps.tracepoints) {
+        err(hook.span, `raw tracepoint ${hook.call} cannot be attached: the node cannot attach tracepoint programs`);
+        return undefined;
+      }
+      return {
+        nr: 0,
+        attach: `raw_tp/${hook.event}`,
+        argSrc: (i) => (i <= 5 ? i : undefined),
+        indexHelp: "indexes 0 to 5, the tracepoint's TP_PROTO arguments",
+        site: true,
+        kernel: true,
+        returnSite: false,
+        override: false,
       };
     }
     err(
       hook.span,
-      `tracepoint ${hook.call}: weir's handler reads syscalls/sys_enter_* and raw_syscalls/sys_enter layouts only`,
+      `tracepoint ${hook.call}: weir's handler reads syscalls/sys_enter_* and raw_syscalls/sys_enter layouts only (other tracepoints as raw: true)`,
       'runtime/unsupported-hook',
     );
     return undefined;
   }
-  if (hook.kind === 'lsm') {
-    err(
-      hook.span,
-      caps.lsm
-        ? `LSM hook ${hook.call}: weir has no BPF LSM program yet`
-        : `LSM hook ${hook.call} needs BPF LSM, which this node lacks (lsm programs are refused; missing: ${describeMissing(caps)})`,
-      caps.lsm ? 'runtime/unsupported-hook' : 'runtime/node-capability',
-    );
-    return undefined;
-  }
+  if (hook.kind === 'lsm') return kernelTarget(hook, caps, err);
   err(
     hook.span,
     caps.uprobes
@@ -472,6 +674,8 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
   );
   return undefined;
 }
+
+const syscallSite = { site: false, kernel: false, returnSite: false, override: false } as const;
 
 function parseNumber(s: string): bigint | undefined {
   const t = s.trim();
@@ -489,20 +693,57 @@ function parseNumber(s: string): bigint | undefined {
 function lowerSelector(
   s: Selector,
   hook: Hook,
-  attach: string,
+  target: Target,
+  layout: ArgLayout,
   caps: NodeCapabilities,
-  newSet: (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]) => number,
+  newSet: NewSet,
   err: (span: Span, m: string, rule?: string) => void,
   warn: (span: Span, m: string, rule: string) => void,
 ): KSelector | undefined {
+  const attach = target.attach;
   const ks: KSelector = { args: [], pids: [], ns: [], actions: [] };
-  for (const u of s.unsupported)
-    err(u.span, `${u.key} is not evaluated by weir's syscall handler (it hooks syscall entry only)`, 'runtime/unsupported-selector');
-  for (const m of s.matchArgs) {
-    const pos = hook.args.findIndex((a) => a.index === m.index);
-    const type = argTypes[hook.args[pos]?.type ?? ''];
-    if (pos < 0 || type === undefined) continue; // reported on the arg
-    const km = lowerMatchArg(m, pos, type, newSet, err);
+  for (const u of s.unsupported) err(u.span, `${u.key} is not evaluated by weir's runtime engine`, 'runtime/unsupported-selector');
+  if (s.matchArgs.length + s.matchReturnArgs.length > K.MAX.matchArgs)
+    err(s.span, `matchArgs and matchReturnArgs together: at most ${K.MAX.matchArgs} per selector`, 'runtime/too-many-match-args');
+  for (const m of [...s.matchArgs, ...s.matchReturnArgs]) {
+    const ret = m.index === -1;
+    const pos = ret ? layout.ret : (layout.pos.get(m.index) ?? -1);
+    if (pos < 0) {
+      // A missing argument is reported on the arg; a return value needs a return probe.
+      if (ret && !hook.returnArg)
+        err(
+          m.span,
+          'matchReturnArgs needs `return: true` and a returnArg: the hook must be a return probe',
+          'runtime/unsupported-selector',
+        );
+      continue;
+    }
+    const cls = layout.cls[pos]!;
+    const type = hook.args.find((a) => a.index === m.index)?.type ?? hook.returnArg?.type ?? '';
+    if (socketOperators.has(m.operator)) {
+      if (cls !== 'sock') {
+        err(
+          m.span,
+          `operator ${m.operator} applies to sock, skb, sockaddr and socket arguments of kernel functions; ${ret ? 'the return value' : `argument ${m.index}`} is ${type}`,
+          'runtime/operator-type',
+        );
+        continue;
+      }
+      const km = lowerSocketMatch(m, pos, newSet, err);
+      if (km) ks.args.push(km);
+      continue;
+    }
+    if (cls === 'sock' || cls === 'report') {
+      err(
+        m.span,
+        cls === 'sock'
+          ? `operator ${m.operator} does not apply to ${type} arguments: use Family, Protocol, State, SAddr/DAddr, SPort/DPort (and their Not forms)`
+          : `${type} arguments are reported in events, not compared: no operator applies to them`,
+        'runtime/operator-type',
+      );
+      continue;
+    }
+    const km = lowerMatchArg(m, pos, cls, newSet, err);
     if (km) ks.args.push(km);
   }
   const b = s.matchBinaries[0];
@@ -557,6 +798,12 @@ function lowerSelector(
     ks.cap = { kind: K.CAP[c.type], notIn: c.operator === 'NotIn', mask };
   }
   for (const a of s.matchActions) {
+    // Socket tracking only attributes later socket events; weir attributes them to the calling process (warned in the IR).
+    if (a.action === 'TrackSock' || a.action === 'UntrackSock') continue;
+    if (a.action === 'Override' && target.override) {
+      ks.actions.push({ action: K.ACTION.Override, arg: a.argError ?? -1 });
+      continue;
+    }
     if (a.action === 'Override') {
       err(
         a.span,
@@ -577,12 +824,12 @@ function lowerSelector(
 function lowerMatchArg(
   m: MatchArg,
   pos: number,
-  type: number,
-  newSet: (kind: 'str' | 'prefix' | 'postfix' | 'num', values: (string | bigint)[]) => number,
+  cls: ArgClass,
+  newSet: NewSet,
   err: (span: Span, m: string, rule?: string) => void,
 ): KMatchArg | undefined {
   const op = K.OP[m.operator];
-  if (type === K.ARG.string) {
+  if (cls === 'str') {
     const max = m.operator.includes('fix') ? 252 : 255;
     for (let i = 0; i < m.values.length; i++) {
       const v = m.values[i]!;
