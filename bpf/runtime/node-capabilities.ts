@@ -40,6 +40,14 @@ export function probeRuntimeCapabilities(objectPath = defaultRuntimeObject): Pro
     : [];
   const lsmList = existsSync('/sys/kernel/security/lsm') ? readFileSync('/sys/kernel/security/lsm', 'utf8').split(',') : [];
   const kprobeAttach = h('kprobe')?.attaches ?? false;
+  // Lines of "function<TAB>type" (ERRNO, NULL, TRUE, ...): the functions bpf_override_return may change.
+  const eiList = '/sys/kernel/debug/error_injection/list';
+  const errorInjection = existsSync(eiList)
+    ? readFileSync(eiList, 'utf8')
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0] ?? '')
+        .filter(Boolean)
+    : undefined;
   const caps: NodeCapabilities = {
     tracepoints: h('tracepoint')?.attaches ?? false,
     rawSyscalls: (h('tracepoint')?.attaches ?? false) && existsSync(`${tracefs}/events/raw_syscalls/sys_enter`),
@@ -55,6 +63,7 @@ export function probeRuntimeCapabilities(objectPath = defaultRuntimeObject): Pro
     // weir has no uprobe program to try; reported false until it has one.
     uprobes: false,
     syscalls,
+    ...(errorInjection ? { errorInjection } : {}),
   };
   for (const k of ['kprobe', 'fentry', 'lsm', 'tracepoint'] as const) {
     const x = h(k);
