@@ -138,6 +138,18 @@ export interface RuntimeChange {
   commit?: string;
 }
 
+export interface RuntimeAttach {
+  node: string;
+  /** The node's runtime profile (weir.dev/runtime-profile), `custom` for a capability list. */
+  profile: string;
+  policy: string;
+  call: string;
+  /** `fentry/security_file_open`, `kprobe/tcp_connect`, `lsm/file_open`, ... */
+  attach: string;
+  file: string;
+  line: number;
+}
+
 export interface MapDelta {
   node: string;
   map: string;
@@ -181,6 +193,8 @@ export interface Plan {
   flows?: ObservedFlowSummary;
   events?: ObservedEventSummary;
   runtime: RuntimeChange[];
+  /** Hooks on kernel functions in the head revision: the attach point each node's capabilities chose. */
+  runtimeAttach?: RuntimeAttach[];
   maps: MapDelta[];
   /** The head bundle checked against the reference evaluator (with --maps). */
   verification?: { endpoints: number; classes: number; mismatches: number; problems: string[]; errors: string[] };

@@ -22,7 +22,7 @@ import { externalRange, externalRanges, peerName, rangeWithin, type IpRangePeer,
 import { passes, portClasses, type Decision, type Oracle, type PairRules } from './probe.js';
 import { protocols, type PortRange, type Protocol } from './connset.js';
 import type { ClassesFor, PairSpace } from './connectivity.js';
-import { diffRuntime, imageRuntimeOracle, runtimeDecision, runtimeRules } from './runtime.js';
+import { diffRuntime, imageRuntimeOracle, runtimeAttachPoints, runtimeDecision, runtimeRules } from './runtime.js';
 import type { BuildResult } from '../build.js';
 import type { EndpointFingerprints } from './network.js';
 import type { MapStateCache } from '../lower/network/images.js';
@@ -37,7 +37,7 @@ export interface RevisionModel {
   /** The values that split this revision's probe space, read from its compiled IR. */
   space: ProbeSpace;
   /** The inventory's nodes and their addresses (observed flows from a node address are the host or a remote node). */
-  nodes?: readonly { name: string; ips: readonly string[] }[];
+  nodes?: readonly { name: string; ips: readonly string[]; labels?: Readonly<Record<string, string>> }[];
   /** External sources (ingress) and destinations (egress) as np-guard lists them, from the compiled IR. */
   listRanges?: () => { ingress: IpRangePeer[]; egress: IpRangePeer[] };
   /** Undefined when the revision failed to load or compile. */
@@ -176,6 +176,7 @@ export function buildPlan(inp: PlanInputs): Plan {
   const baseRules = runtimeRules(base.documents);
   const headRules = runtimeRules(head.documents);
   const runtime = inp.runtime ?? diffRuntime(baseRules, headRules);
+  const runtimeAttach = head.info.status === 'ok' ? runtimeAttachPoints(head.documents, head.nodes ?? []) : [];
   const events = inp.events
     ? eventImpact(
         inp.events.file,
@@ -219,6 +220,7 @@ export function buildPlan(inp: PlanInputs): Plan {
     ...(flows ? { flows } : {}),
     ...(events ? { events } : {}),
     runtime,
+    ...(runtimeAttach.length ? { runtimeAttach } : {}),
     maps: inp.maps ?? [],
     ...(inp.verification ? { verification: inp.verification } : {}),
     notes,

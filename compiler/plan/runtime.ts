@@ -4,7 +4,7 @@
 // view; observed process events are matched against the same selectors.
 import type { PolicyDocument } from '../load/index.js';
 import type { ObservedEvent } from '../observed/index.js';
-import type { RuntimeChange } from './model.js';
+import type { RuntimeAttach, RuntimeChange } from './model.js';
 import { compileRuntime } from '../lower/runtime/index.js';
 import { capabilitiesFromLabels } from '../lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator } from '../verify/runtime-emulator.js';
@@ -225,4 +225,36 @@ export function imageRuntimeOracle(
     const h = m ? node.lowered.table[m.hookId] : undefined;
     return { action: d.verdict, ...(h ? { rule: `${h.namespace ? `${h.namespace}/` : ''}${h.policy} ${h.file}:${h.line}` } : {}) };
   };
+}
+
+/**
+ * For each node, where its hooks on kernel functions attach (fentry, kprobe, fmod_ret, BPF LSM, raw tracepoints):
+ * the runtime compiler chooses per node from its capability labels, and the plan names the choice.
+ */
+export function runtimeAttachPoints(
+  docs: readonly PolicyDocument[],
+  nodes: readonly { name: string; labels?: Readonly<Record<string, string>> }[],
+): RuntimeAttach[] {
+  const runtimeDocs = docs.filter((d) => d.family === 'runtime');
+  if (runtimeDocs.length === 0) return [];
+  const targets = nodes.map((n) => ({ name: n.name, ...capabilitiesFromLabels(n.labels ?? {}) }));
+  const r = compileRuntime(
+    runtimeDocs,
+    targets.map((t) => ({ name: t.name, caps: t.caps })),
+  );
+  const out: RuntimeAttach[] = [];
+  r.nodes.forEach((n, i) => {
+    for (const h of n.lowered.table)
+      if (h.site !== undefined)
+        out.push({
+          node: n.node,
+          profile: targets[i]!.profile,
+          policy: h.namespace ? `${h.namespace}/${h.policy}` : h.policy,
+          call: h.call,
+          attach: h.attach,
+          file: h.file,
+          line: h.line,
+        });
+  });
+  return out;
 }

@@ -269,3 +269,32 @@ ${match}
     );
   });
 });
+
+describe('plan', () => {
+  it('names the attach point chosen for each node', async () => {
+    const { loadSources } = await import('../../compiler/load/index.js');
+    const { runtimeAttachPoints } = await import('../../compiler/plan/runtime.js');
+    const docs = loadSources([{ file: 'p.yaml', bytes: Buffer.from(fileOpen) }]).documents;
+    expect(
+      runtimeAttachPoints(docs, [
+        { name: 'a', labels: { 'weir.dev/runtime-profile': 'full' } },
+        {
+          name: 'b',
+          labels: { 'weir.dev/runtime-capabilities': 'tracepoints,rawSyscalls,kprobes,kprobeAttach,sendSignal,ringbuf,mapInMap' },
+        },
+        { name: 'c', labels: {} },
+      ]),
+    ).toEqual([
+      { node: 'a', profile: 'full', policy: 't', call: 'security_file_open', attach: 'fentry/security_file_open', file: 'p.yaml', line: 7 },
+      {
+        node: 'b',
+        profile: 'custom',
+        policy: 't',
+        call: 'security_file_open',
+        attach: 'kprobe/security_file_open',
+        file: 'p.yaml',
+        line: 7,
+      },
+    ]);
+  });
+});

@@ -85,6 +85,11 @@ export function renderText(plan: Plan, opts: TextOptions = {}): string {
         `  ${r.namespace ? `${r.namespace}/` : ''}${r.policy} ${r.call}${r.binaries.length ? ` binaries ${r.binaries.join(',')}` : ''}${r.paths.length ? ` paths ${r.paths.join(',')}` : ''}: ${r.before} -> ${r.after}  ${r.file}:${r.line}`,
       );
   }
+  if (p.runtimeAttach?.length) {
+    out.push('', paint('1', `Runtime attach points on kernel functions (${p.runtimeAttach.length})`));
+    for (const a of p.runtimeAttach.slice(0, limit))
+      out.push(`  ${a.node} (${a.profile}): ${a.policy} ${a.call} -> ${a.attach}  ${a.file}:${a.line}`);
+  }
   if (p.maps.length) {
     out.push('', paint('1', 'Map deltas (node map endpoint: before -> after entries, +added -removed ~changed, headroom)'));
     for (const m of p.maps.slice(0, limit))
