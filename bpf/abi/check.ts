@@ -8,12 +8,18 @@ import { Btf } from '../libbpf-ts/index.js';
 import { objectsDir } from '../paths.js';
 import { compareLayouts, type BtfStructLayout, type LayoutTable } from './layouts.js';
 import { netLayouts } from './net.js';
-import { runtimeLayouts } from './runtime.js';
+import { kernelEntryLayouts, runtimeLayouts } from './runtime.js';
 
 /** Each object, the header its structs come from, and the table that states them. */
 export const abiObjects: readonly { object: string; header: string; source: string; table: LayoutTable }[] = [
   { object: 'endpoint.bpf.o', header: 'weir_net.h', source: 'bpf/abi/net.ts netLayouts', table: netLayouts },
   { object: 'wrt_runtime.bpf.o', header: 'weir_runtime.h', source: 'bpf/abi/runtime.ts runtimeLayouts', table: runtimeLayouts },
+  {
+    object: 'wrt_kprobe.bpf.o',
+    header: 'bpf/runtime/wrt_args.h',
+    source: 'bpf/abi/runtime.ts kernelEntryLayouts',
+    table: kernelEntryLayouts,
+  },
 ];
 
 export const netStructs = Object.keys(netLayouts) as (keyof typeof netLayouts)[];

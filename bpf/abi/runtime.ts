@@ -123,6 +123,65 @@ export const runtimeLayouts = {
 
 export type RuntimeStruct = keyof typeof runtimeLayouts;
 
+/** The structs of bpf/runtime/wrt_args.h and wrt_kprobe.bpf.c's test entry (checked against wrt_kprobe.bpf.o's BTF). */
+export const kernelEntryLayouts = {
+  wrt_sock_facts: {
+    size: 48,
+    fields: {
+      family: f(0, 2),
+      protocol: f(2, 2),
+      sport: f(4, 2),
+      dport: f(6, 2),
+      state: f(8, 1),
+      pad: f(9, 7),
+      saddr: f(16, 16),
+      daddr: f(32, 16),
+    },
+  },
+  wrt_kentry: { size: 64, fields: { site: f(0, 4), flags: f(4, 4), raw: f(8, 48, { count: 6 }), ret: f(56, 8, { signed: true }) } },
+  wrt_test_out: {
+    size: 320,
+    fields: { len: f(0, 4), verdict: f(4, 4, { signed: true }), facts: f(8, 48), caps: f(56, 8), str: f(64, 256) },
+  },
+} as const satisfies Record<string, StructLayout>;
+
+/** wrt_test_reader's result: the string read, the socket facts, the capability set, the operator's verdict (-1: none). */
+export interface TestReaderOut {
+  str: string;
+  verdict: number;
+  caps: bigint;
+  facts: { family: number; protocol: number; sport: number; dport: number; state: number; saddr: Buffer; daddr: Buffer };
+}
+
+export function decodeTestReaderOut(value: Uint8Array): TestReaderOut {
+  const b = bytes(value);
+  const T = kernelEntryLayouts.wrt_test_out.fields;
+  const F = kernelEntryLayouts.wrt_sock_facts.fields;
+  const o = T.facts.offset;
+  return {
+    str: getString(b, T.str, Math.min(getInt(b, T.len), STR_MAX - 1)),
+    verdict: getInt(b, T.verdict),
+    caps: getBig(b, T.caps),
+    facts: {
+      family: getInt(b, F.family, o),
+      protocol: getInt(b, F.protocol, o),
+      sport: getInt(b, F.sport, o),
+      dport: getInt(b, F.dport, o),
+      state: getInt(b, F.state, o),
+      saddr: getBytes(b, F.saddr, o),
+      daddr: getBytes(b, F.daddr, o),
+    },
+  };
+}
+
+/** wrt_test_reader's context: 12 argument words (see bpf/runtime/wrt_kprobe.bpf.c). */
+export function encodeTestReaderCtx(words: readonly (number | bigint)[]): Buffer {
+  const b = Buffer.alloc(12 * 8);
+  const w = f(0, 8);
+  words.slice(0, 12).forEach((v, i) => setBig(b, w, BigInt.asUintN(64, BigInt(v)), i * 8));
+  return b;
+}
+
 /** Constants of bpf/include/weir_runtime.h (test/runtime/layout.test.ts checks them against the header text). */
 export const K = {
   ABI_VERSION: 2,

@@ -26,7 +26,8 @@ export interface TestRunResult {
 export function testRun(progFd: number, opts: TestRunOptions, what = `prog fd ${progFd}`): TestRunResult {
   const n = native();
   const dataOut = Buffer.alloc(opts.dataOutSize ?? (opts.data ? opts.data.length + 256 : 0));
-  const ctxOut = opts.ctx ? Buffer.alloc(opts.ctxOutSize ?? opts.ctx.length) : undefined;
+  // ctxOutSize 0: no context out (raw tracepoint programs refuse one, and any repeat count but 0).
+  const ctxOut = opts.ctx && opts.ctxOutSize !== 0 ? Buffer.alloc(opts.ctxOutSize ?? opts.ctx.length) : undefined;
   const o = {
     sz: n.sizes.testRunOpts,
     data_in: opts.data ?? null,
