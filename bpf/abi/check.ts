@@ -15,7 +15,7 @@ export const abiObjects: readonly { object: string; header: string; source: stri
   { object: 'endpoint.bpf.o', header: 'weir_net.h', source: 'bpf/abi/net.ts netLayouts', table: netLayouts },
   { object: 'wrt_runtime.bpf.o', header: 'weir_runtime.h', source: 'bpf/abi/runtime.ts runtimeLayouts', table: runtimeLayouts },
   {
-    object: 'wrt_kprobe.bpf.o',
+    object: 'wrt_readers.bpf.o',
     header: 'bpf/runtime/wrt_args.h',
     source: 'bpf/abi/runtime.ts kernelEntryLayouts',
     table: kernelEntryLayouts,

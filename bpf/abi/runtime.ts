@@ -123,7 +123,7 @@ export const runtimeLayouts = {
 
 export type RuntimeStruct = keyof typeof runtimeLayouts;
 
-/** The structs of bpf/runtime/wrt_args.h and wrt_kprobe.bpf.c's test entry (checked against wrt_kprobe.bpf.o's BTF). */
+/** The structs of bpf/runtime/wrt_args.h and wrt_readers.bpf.c's test entry (checked against wrt_readers.bpf.o's BTF). */
 export const kernelEntryLayouts = {
   wrt_sock_facts: {
     size: 48,
@@ -138,7 +138,6 @@ export const kernelEntryLayouts = {
       daddr: f(32, 16),
     },
   },
-  wrt_kentry: { size: 64, fields: { site: f(0, 4), flags: f(4, 4), raw: f(8, 48, { count: 6 }), ret: f(56, 8, { signed: true }) } },
   wrt_test_out: {
     size: 320,
     fields: { len: f(0, 4), verdict: f(4, 4, { signed: true }), facts: f(8, 48), caps: f(56, 8), str: f(64, 256) },
@@ -174,7 +173,7 @@ export function decodeTestReaderOut(value: Uint8Array): TestReaderOut {
   };
 }
 
-/** wrt_test_reader's context: 12 argument words (see bpf/runtime/wrt_kprobe.bpf.c). */
+/** A raw tracepoint test context: 12 argument words (wrt_test_reader in wrt_readers.bpf.c, wrt_test_engine in kentry.h). */
 export function encodeTestReaderCtx(words: readonly (number | bigint)[]): Buffer {
   const b = Buffer.alloc(12 * 8);
   const w = f(0, 8);

@@ -12,6 +12,23 @@ export function probeProgType(type: ProgTypeName): boolean {
   return (native().libbpf_probe_bpf_prog_type(progTypes[type], null) as number) === 1;
 }
 
+/**
+ * Whether kprobe programs may call bpf_override_return here (CONFIG_BPF_KPROBE_OVERRIDE): bpf/probe/hooks.bpf.c's
+ * probe_override is loaded alone (its verifier log is short enough to give the reason whole).
+ */
+export function probeOverride(objectPath = defaultProbeObject): { loads: boolean; error?: string } {
+  let obj: BpfObject | undefined;
+  try {
+    obj = BpfObject.open(objectPath, { programs: ['probe_override'] });
+    obj.load();
+    return { loads: true };
+  } catch (e) {
+    return { loads: false, error: describe(e) };
+  } finally {
+    obj?.close();
+  }
+}
+
 export function probeMapType(type: MapTypeName): boolean {
   return (native().libbpf_probe_bpf_map_type(mapTypes[type], null) as number) === 1;
 }

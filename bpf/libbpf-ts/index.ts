@@ -21,6 +21,7 @@ export { testRun, type TestRunOptions, type TestRunResult } from './testrun.js';
 export { Btf, BTF_KIND, type BtfKindName, type BtfMember, type BtfStruct } from './btf.js';
 export {
   probeFeatures,
+  probeOverride,
   probeHooks,
   probeMapType,
   probeProgType,

@@ -70,6 +70,13 @@ function bind() {
     priority: 'uint32_t',
   });
   const XdpAttachOpts = koffi.struct('bpf_xdp_attach_opts', { sz: 'size_t', old_prog_fd: 'int' });
+  const KprobeOpts = koffi.struct('bpf_kprobe_opts', {
+    sz: 'size_t',
+    bpf_cookie: 'uint64_t',
+    offset: 'size_t',
+    retprobe: 'bool',
+    attach_mode: 'int',
+  });
 
   koffi.proto('int weir_libbpf_print_fn(int level, const char *fmt, void *args)');
   koffi.proto('int weir_ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
@@ -82,6 +89,7 @@ function bind() {
       tcHook: koffi.sizeof(TcHook),
       tcOpts: koffi.sizeof(TcOpts),
       xdpAttachOpts: koffi.sizeof(XdpAttachOpts),
+      kprobeOpts: koffi.sizeof(KprobeOpts),
     },
     // logging
     libbpf_set_print: lib.func('void *libbpf_set_print(weir_libbpf_print_fn *fn)'),
@@ -108,6 +116,9 @@ function bind() {
     bpf_program__set_log_level: lib.func('int bpf_program__set_log_level(bpf_program *prog, uint32_t level)'),
     bpf_program__set_log_buf: lib.func('int bpf_program__set_log_buf(bpf_program *prog, void *buf, size_t size)'),
     bpf_program__attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
+    bpf_program__attach_kprobe_opts: lib.func(
+      'bpf_link *bpf_program__attach_kprobe_opts(const bpf_program *prog, const char *func_name, const bpf_kprobe_opts *opts)',
+    ),
     bpf_program__attach_tracepoint: lib.func(
       'bpf_link *bpf_program__attach_tracepoint(const bpf_program *prog, const char *category, const char *name)',
     ),

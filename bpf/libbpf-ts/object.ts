@@ -217,6 +217,17 @@ export class BpfProgram {
   }
 
   /** Attaches by the section name's convention (kprobe/..., fentry/..., lsm/..., tracepoint/...). */
+  /** Attaches a kprobe (or kretprobe) program to a kernel function, with a BPF cookie the program reads. */
+  attachKprobe(func: string, opts: { cookie?: bigint; retprobe?: boolean } = {}): BpfLink {
+    const n = native();
+    const o = { sz: n.sizes.kprobeOpts, bpf_cookie: opts.cookie ?? 0n, offset: 0, retprobe: opts.retprobe ?? false, attach_mode: 0 };
+    const l = checkPtr(
+      `bpf_program__attach_kprobe_opts(${this.name}, ${func})`,
+      () => n.bpf_program__attach_kprobe_opts(this.#p, func, o) as NativePtr,
+    );
+    return new BpfLink(l, `kprobe/${func}`);
+  }
+
   attach(): BpfLink {
     const l = checkPtr(`bpf_program__attach(${this.name}, ${this.section})`, () => native().bpf_program__attach(this.#p) as NativePtr);
     return new BpfLink(l, `${this.name}@${this.section}`);

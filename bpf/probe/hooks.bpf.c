@@ -9,6 +9,14 @@
 SEC("kprobe/do_nanosleep")
 int probe_kprobe(void *ctx) { return 0; }
 
+/* bpf_override_return: kernels built with CONFIG_BPF_KPROBE_OVERRIDE let kprobe programs call it. */
+SEC("kprobe/do_nanosleep")
+int probe_override(struct pt_regs *ctx)
+{
+	bpf_override_return(ctx, 0);
+	return 0;
+}
+
 SEC("fentry/do_nanosleep")
 int probe_fentry(void *ctx) { return 0; }
 

@@ -2,13 +2,16 @@
 /*
  * weir's runtime engine: selector evaluation, actions and events, shared by every entry program.
  *
- * An entry program (a syscall tracepoint today; kprobe / LSM entries later) does three things:
+ * An entry program (a syscall tracepoint; kprobe, kretprobe, raw tracepoint entries in kentry.h) does three things:
  *
  *   struct wrt_scratch *s = wrt_engine_begin(nr);      reads the generation once, resets per-call state
  *   ... make the call's six argument values available:  either s->args_at = address of six __u64 in
  *                                                       kernel memory (read lazily, only when a hook
  *                                                       gets past its binary filter), or fill
- *                                                       s->regs[0..5] and set s->regs_done = 1
+ *                                                       s->regs[0..5] (s->regs[7]: a return value)
+ *                                                       and set s->regs_done = 1; s->kfunc = 1 when
+ *                                                       they are a kernel function's (pointers to
+ *                                                       kernel memory, read with wrt_args.h)
  *   wrt_engine_dispatch(s, key, evflags);               walks the hooks of `key` (a syscall number,
  *                                                       or WRT_NR_ANY) and runs each: selectors,
  *                                                       Sigkill / Signal, the ring-buffer event
@@ -28,6 +31,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "weir_runtime.h"
+#include "wrt_args.h"
 
 /* Kernel types we read, resolved against the running kernel's BTF (CO-RE): no vmlinux.h needed. */
 typedef struct { __u64 val; } kernel_cap_t;
@@ -208,6 +212,10 @@ struct wrt_scratch {
 	__u8 args_valid;
 	__u64 regs[8]; /* the syscall's argument registers, copied: ctx cannot be indexed by a variable */
 	struct wrt_proc proc;
+	__u32 kfunc;    /* regs are a kernel function's arguments: strings and buffers are kernel memory */
+	__s32 override; /* Override chosen by a hook of this call (an errno), for the entry program; 0: none */
+	struct wrt_sock_facts facts[WRT_MAX_ARGS]; /* socket arguments, as wrt_args.h reads them */
+	struct wrt_path_buf path;                  /* the path walk's buffer */
 };
 
 struct {
@@ -306,6 +314,99 @@ static __always_inline bool num_hit(__u32 gen, __u32 set_id, __u64 v)
 		return false;
 	struct wrt_num_key k = { .set_id = set_id, .pad = 0, .value = v };
 	return bpf_map_lookup_elem(inner, &k) != NULL;
+}
+
+/* Argument types compared as strings (their bytes in s->key[a]), and as sockets (s->facts[a]). */
+static __always_inline bool arg_is_str(__u32 type)
+{
+	type &= WRT_ARG_TYPE_MASK;
+	return type == WRT_ARG_STRING || type == WRT_ARG_FILE || type == WRT_ARG_PATH || type == WRT_ARG_FD ||
+	       type == WRT_ARG_BINPRM || type == WRT_ARG_CHAR_BUF || type == WRT_ARG_DENTRY || type == WRT_ARG_MODULE ||
+	       type == WRT_ARG_LOAD_INFO || type == WRT_ARG_BPF_MAP || type == WRT_ARG_KIOCB || type == WRT_ARG_NET_DEVICE ||
+	       type == WRT_ARG_IOV_ITER;
+}
+
+static __always_inline bool arg_is_sock(__u32 type)
+{
+	type &= WRT_ARG_TYPE_MASK;
+	return type == WRT_ARG_SOCK || type == WRT_ARG_SKB || type == WRT_ARG_SOCKADDR || type == WRT_ARG_SOCKET;
+}
+
+/*
+ * Reads argument `a` of a kernel-function type from its raw value `v` (a kernel pointer, or an fd): paths and
+ * names into s->key[a], sockets into s->facts[a]. `size`: a char_buf's length. A global function: verified once.
+ */
+__noinline int fetch_kernel_arg(struct wrt_scratch *s, __u32 a, __u32 type, __u64 v, __u64 size)
+{
+	if (!s)
+		return 0;
+	asm volatile("%[a] &= 7" : [a] "+r"(a));
+	if (a >= WRT_MAX_ARGS)
+		return 0;
+	char *out = s->key[a].str;
+	__u32 len = 0;
+	const void *ptr = (const void *)(long)v;
+	switch (type & WRT_ARG_TYPE_MASK) {
+	case WRT_ARG_FILE: len = wrt_read_file(&s->path, ptr, out); break;
+	case WRT_ARG_PATH: len = wrt_read_path(&s->path, ptr, out); break;
+	case WRT_ARG_FD: len = wrt_read_fd(&s->path, (__s64)v, out); break;
+	case WRT_ARG_DENTRY: len = wrt_read_dentry(&s->path, ptr, out); break;
+	case WRT_ARG_KIOCB: len = wrt_read_file(&s->path, BPF_CORE_READ((const struct kiocb___wrt *)ptr, ki_filp), out); break;
+	case WRT_ARG_BINPRM: len = wrt_read_binprm(ptr, out); break;
+	case WRT_ARG_MODULE: len = wrt_read_kstr(((const struct module___wrt *)ptr)->name, out); break;
+	case WRT_ARG_BPF_MAP: len = wrt_read_kstr(((const struct bpf_map___wrt *)ptr)->name, out); break;
+	case WRT_ARG_NET_DEVICE: len = wrt_read_kstr(((const struct net_device___wrt *)ptr)->name, out); break;
+	case WRT_ARG_LOAD_INFO:
+		/* struct load_info is not in every kernel's BTF: without it the name reads as empty. */
+		if (bpf_core_type_exists(struct load_info___wrt))
+			len = wrt_read_kstr(BPF_CORE_READ((const struct load_info___wrt *)ptr, name), out);
+		else
+			__builtin_memset(out, 0, WRT_STR_MAX);
+		break;
+	case WRT_ARG_CHAR_BUF:
+	case WRT_ARG_IOV_ITER: {
+		/* A buffer of `size` bytes (at most WRT_STR_MAX - 1), kernel or user memory as the hook's. */
+		len = size > WRT_STR_MAX - 1 ? WRT_STR_MAX - 1 : (__u32)size;
+		__builtin_memset(out, 0, WRT_STR_MAX);
+		if (s->kfunc)
+			bpf_probe_read_kernel(out, len & (WRT_STR_MAX - 1), ptr);
+		else
+			bpf_probe_read_user(out, len & (WRT_STR_MAX - 1), ptr);
+		break;
+	}
+	case WRT_ARG_SOCK: wrt_read_sock(ptr, &s->facts[a]); return 0;
+	case WRT_ARG_SOCKET: wrt_read_socket(ptr, &s->facts[a]); return 0;
+	case WRT_ARG_SKB: wrt_read_skb(ptr, &s->facts[a]); return 0;
+	case WRT_ARG_SOCKADDR: wrt_read_sockaddr(ptr, &s->facts[a]); return 0;
+	default: return 0;
+	}
+	s->key[a].len = len;
+	s->ev.str_len[a] = len;
+	return 0;
+}
+
+/* A socket operator on argument `a`: addresses in the prefix trie (key: family byte, address), numbers inline or in a set. */
+__noinline int match_sock(struct wrt_scratch *s, __u32 a, const struct wrt_match_arg *m)
+{
+	if (!s || !m)
+		return 0;
+	asm volatile("%[a] &= 7" : [a] "+r"(a));
+	if (a >= WRT_MAX_ARGS)
+		return 0;
+	const struct wrt_sock_facts *f = &s->facts[a];
+	__u32 op = m->op;
+	bool addr_hit = false, set_hit = false;
+	if (op == WRT_OP_SADDR || op == WRT_OP_NOT_SADDR || op == WRT_OP_DADDR || op == WRT_OP_NOT_DADDR) {
+		/* rev[a] is free for a socket argument (it reverses strings for Postfix): the trie key goes there. */
+		struct wrt_lpm_key *k = (struct wrt_lpm_key *)&s->rev[a];
+		wrt_addr_key(f, wrt_sock_op_dst(op), k, m->set_id);
+		addr_hit = lpm_hit(&wrt_prefix_slots, s->gen, k, m->set_id, f->family == WRT_AF_INET6 ? 17 : 5);
+		s->rev_done[a] = 0;
+	}
+	__u64 x = 0;
+	if (m->set_id && wrt_sock_field(op, f, &x))
+		set_hit = num_hit(s->gen, m->set_id, x);
+	return wrt_sock_match(op, f, m, addr_hit, set_hit);
 }
 
 /*
@@ -543,8 +644,10 @@ __noinline int match_selector(struct wrt_scratch *s, const struct wrt_hook *h, _
 			return false;
 		__u8 type = h->arg_type[a];
 		bool ok;
-		if (type == WRT_ARG_STRING)
+		if (arg_is_str(type))
 			ok = match_string(s, a, m->op, m->set_id);
+		else if (arg_is_sock(type))
+			ok = match_sock(s, a, m);
 		else
 			ok = match_number(m->op, type, s->ev.argv[a], m, s->gen);
 		if (!ok)
@@ -645,17 +748,34 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 e
 			continue;
 		}
 		__u8 src = h->arg_src[a];
+		/* src WRT_ARG_SRC_RET (7) is regs[7]: a return probe's value. */
 		__u64 v = src == WRT_ARG_SRC_NR ? (__u64)(__s64)s->nr : s->regs[src & 7];
-		switch (h->arg_type[a]) {
+		__u8 type = h->arg_type[a];
+		switch (type) {
 		case WRT_ARG_INT: v = (__u64)(__s64)(__s32)v; break;
 		case WRT_ARG_UINT32: v = (__u32)v; break;
+		case WRT_ARG_CAPABILITY: v = (__u64)(__s64)(__s32)v; break;
 		case WRT_ARG_STRING: {
 			__builtin_memset(s->key[a].str, 0, WRT_STR_MAX);
-			long n = bpf_probe_read_user_str(s->key[a].str, WRT_STR_MAX, (const char *)v);
+			long n = s->kfunc ? bpf_probe_read_kernel_str(s->key[a].str, WRT_STR_MAX, (const char *)v)
+					  : bpf_probe_read_user_str(s->key[a].str, WRT_STR_MAX, (const char *)v);
 			s->key[a].len = n > 0 ? n - 1 : 0;
 			ev->str_len[a] = s->key[a].len;
 			break;
 		}
+		default:
+			if (type > WRT_ARG_STRING) {
+				/* char_buf: its size is the argument at position (type >> WRT_ARG_SIZE_SHIFT) - 1. */
+				__u32 sp = (type >> WRT_ARG_SIZE_SHIFT) & 7;
+				__u64 size = 0;
+				if (sp >= 1 && sp <= WRT_MAX_ARGS) {
+					__u32 j = sp - 1;
+					asm volatile("%[j] &= 7" : [j] "+r"(j));
+					if (j < WRT_MAX_ARGS)
+						size = s->regs[h->arg_src[j] & 7];
+				}
+				fetch_kernel_arg(s, a, type, v, size);
+			}
 		}
 		ev->argv[a] = v;
 	}
@@ -704,6 +824,12 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 e
 			} else if (act == WRT_ACTION_SIGKILL || act == WRT_ACTION_SIGNAL) {
 				action = act;
 				sig = sel->actions[i].arg;
+			} else if (act == WRT_ACTION_OVERRIDE) {
+				/* The entry program applies it (bpf_override_return, an fmod_ret or LSM result). */
+				if (mode == WRT_MODE_ENFORCE && !s->override)
+					s->override = sel->actions[i].arg;
+				if (action == WRT_ACTION_POST)
+					action = act;
 			}
 		}
 	}
@@ -726,7 +852,7 @@ __noinline int run_hook(struct wrt_scratch *s, const struct wrt_hook *h, __u32 e
 	hd->syscall_nr = s->nr;
 	hd->signal = mode == WRT_MODE_ENFORCE ? sig : 0;
 	for (int a = 0; a < WRT_MAX_ARGS; a++) {
-		if (ev->arg_type[a] == WRT_ARG_STRING)
+		if (arg_is_str(ev->arg_type[a]))
 			bpf_probe_read_kernel(ev->strs[a], WRT_STR_MAX, s->key[a].str);
 		else
 			ev->strs[a][0] = 0;
@@ -831,6 +957,8 @@ static __always_inline struct wrt_scratch *wrt_engine_begin(__s32 nr)
 	s->regs_done = 0;
 	s->args_at = 0;
 	s->args_valid = 0;
+	s->kfunc = 0;
+	s->override = 0;
 	return s;
 }
 

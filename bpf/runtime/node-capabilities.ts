@@ -1,7 +1,7 @@
 // What this node's kernel lets weir's runtime programs do, probed for real with libbpf-ts:
 // the agent reports it and the compiler lowers each node's policies against it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { BpfObject, probeHooks, type HookSupport } from '../libbpf-ts/index.js';
+import { BpfObject, probeHooks, probeOverride, type HookSupport } from '../libbpf-ts/index.js';
 import type { NodeCapabilities } from '../abi/runtime.js';
 import { defaultRuntimeObject } from './loader.js';
 
@@ -40,6 +40,7 @@ export function probeRuntimeCapabilities(objectPath = defaultRuntimeObject): Pro
     : [];
   const lsmList = existsSync('/sys/kernel/security/lsm') ? readFileSync('/sys/kernel/security/lsm', 'utf8').split(',') : [];
   const kprobeAttach = h('kprobe')?.attaches ?? false;
+  const overrideProbe = probeOverride();
   // Lines of "function<TAB>type" (ERRNO, NULL, TRUE, ...): the functions bpf_override_return may change.
   const eiList = '/sys/kernel/debug/error_injection/list';
   const errorInjection = existsSync(eiList)
@@ -55,8 +56,9 @@ export function probeRuntimeCapabilities(objectPath = defaultRuntimeObject): Pro
     kprobeAttach,
     fentry: h('fentry')?.attaches ?? false,
     lsm: (h('lsm')?.attaches ?? false) && lsmList.includes('bpf'),
-    // bpf_override_return needs kprobes on functions listed for error injection.
-    override: kprobeAttach && existsSync('/sys/kernel/debug/error_injection/list'),
+    // bpf_override_return: kprobe programs may call it (CONFIG_BPF_KPROBE_OVERRIDE), on attached kprobes, on
+    // functions listed for error injection.
+    override: kprobeAttach && overrideProbe.loads && existsSync('/sys/kernel/debug/error_injection/list'),
     sendSignal: objectLoads,
     ringbuf: objectLoads,
     mapInMap: objectLoads,
@@ -70,6 +72,11 @@ export function probeRuntimeCapabilities(objectPath = defaultRuntimeObject): Pro
     if (x && !x.attaches) reasons[k === 'kprobe' ? 'kprobeAttach' : k === 'tracepoint' ? 'tracepoints' : k] = x.error ?? 'does not attach';
   }
   if (!caps.lsm && h('lsm')?.attaches) reasons.lsm = `bpf is not in the active LSM list (${lsmList.join(',')})`;
-  if (!caps.override) reasons.override = kprobeAttach ? 'no error-injection list' : 'needs kprobe attach';
+  if (!caps.override)
+    reasons.override = !kprobeAttach
+      ? 'needs kprobe attach'
+      : !overrideProbe.loads
+        ? `bpf_override_return: ${overrideProbe.error}`
+        : 'no error-injection list';
   return { caps, reasons, hooks };
 }

@@ -76,6 +76,23 @@ struct bpf_map___wrt { char name[16]; } __attribute__((preserve_access_index));
 struct net_device___wrt { char name[16]; } __attribute__((preserve_access_index));
 struct load_info___wrt { const char *name; } __attribute__((preserve_access_index));
 
+/* The kernel's x86_64 pt_regs, as a syscall's function (__x64_sys_*) receives the user registers. */
+struct pt_regs___wrt {
+	unsigned long di, si, dx, r10, r8, r9;
+} __attribute__((preserve_access_index));
+
+/* The six syscall arguments from the pt_regs a syscall's function is passed (syscall argument order). */
+static __always_inline void wrt_syscall_regs(const void *p, __u64 *out)
+{
+	const struct pt_regs___wrt *regs = p;
+	out[0] = BPF_CORE_READ(regs, di);
+	out[1] = BPF_CORE_READ(regs, si);
+	out[2] = BPF_CORE_READ(regs, dx);
+	out[3] = BPF_CORE_READ(regs, r10);
+	out[4] = BPF_CORE_READ(regs, r8);
+	out[5] = BPF_CORE_READ(regs, r9);
+}
+
 /* What the socket operators compare. Addresses in network order; IPv4 in the first 4 bytes. */
 struct wrt_sock_facts {
 	__u16 family;
@@ -87,15 +104,6 @@ struct wrt_sock_facts {
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
-
-/* What an entry program hands the engine: its site (the BPF cookie), the raw argument words, the return value. */
-struct wrt_kentry {
-	__u32 site;
-	__u32 flags; /* WRT_KENTRY_* */
-	__u64 raw[6];
-	__s64 ret;
-};
-#define WRT_KENTRY_RETURN 1 /* a return probe: ret is set */
 
 #define WRT_AF_INET  2
 #define WRT_AF_INET6 10

@@ -9,7 +9,8 @@
  *                                     a policy hooks (the agent attaches it once per name)
  *   wrt_raw_sys_enter                 raw_syscalls/sys_enter, for hooks on every syscall
  * Both syscall entries hand the call to the engine (engine.h), which walks the syscall's hooks:
- * one program per attach point, however many policies hook it.
+ * one program per attach point, however many policies hook it. The entries of hooks on kernel
+ * functions (kprobe, kretprobe, raw tracepoint: kentry.h) feed the same engine and maps.
  *
  * Policy state lives in inner maps behind ARRAY_OF_MAPS slots [0] and [1];
  * wrt_active holds the generation in service. The agent fills the other slot
@@ -17,6 +18,7 @@
  * generation once and sees the old policy or the new one, never a mix.
  */
 #include "engine.h"
+#include "kentry.h"
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_user_str and bpf_send_signal are GPL-only */
 

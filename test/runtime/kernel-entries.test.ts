@@ -1,22 +1,27 @@
-// The entry programs of hooks on kernel functions and their argument readers, on this kernel: the kprobe and
-// raw tracepoint entries go through the verifier; the readers and the socket operators run under
-// BPF_PROG_TEST_RUN (a raw tracepoint program with a synthetic context) on real kernel objects of this test
-// process (a file and a TCP connection behind its descriptors); attaching and the fentry/fmod_ret/LSM entries
-// depend on what the capability probe finds, and skip citing it where this kernel lacks them.
+// The entry programs of hooks on kernel functions and their argument readers, on this kernel: the kprobe,
+// kretprobe and raw tracepoint entries (kentry.h, in wrt_runtime.bpf.o) go through the verifier; the readers,
+// the socket operators and the engine run under BPF_PROG_TEST_RUN (raw tracepoint programs with a synthetic
+// context) on real kernel objects of this test process (a file and a TCP connection behind its descriptors);
+// attaching, Override and the fentry/fmod_ret/LSM entries depend on what this kernel offers, and skip citing
+// the capability probe (or the verifier's refusal) where it lacks them.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTestReaderOut, encodeLpmKeyBits, encodeNumKey, encodeTestReaderCtx, K } from '../../bpf/abi/runtime.js';
-import { BpfObject, probeHooks, type HookSupport } from '../../bpf/libbpf-ts/index.js';
+import { BpfObject, probeHooks, probeOverride, type HookSupport } from '../../bpf/libbpf-ts/index.js';
 import { objectsDir } from '../../bpf/paths.js';
 import { parseCidr } from '../../compiler/lower/runtime/kernel-args.js';
 import { skipKernel } from '../kernel-env.js';
-import { tempDir } from './helpers.js';
+import { compileText, tempDir } from './helpers.js';
+import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 
 const skip = skipKernel();
-const kprobeObject = path.join(objectsDir(), 'wrt_kprobe.bpf.o');
+const readersObject = path.join(objectsDir(), 'wrt_readers.bpf.o');
+const runtimeObject = path.join(objectsDir(), 'wrt_runtime.bpf.o');
 const fentryObject = path.join(objectsDir(), 'wrt_fentry.bpf.o');
+const overrideObject = path.join(objectsDir(), 'wrt_override.bpf.o');
 
 describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
   let hooks: HookSupport[] = [];
@@ -26,7 +31,7 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
   let client: Socket;
   beforeAll(async () => {
     hooks = probeHooks();
-    obj = BpfObject.open(kprobeObject).load();
+    obj = BpfObject.open(readersObject).load();
     dir = tempDir();
     server = createServer((s) => s.on('error', () => {})).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
@@ -48,14 +53,11 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
     return decodeTestReaderOut(obj.map('wrt_test_out').lookup(0)!);
   };
 
-  it('every kprobe and raw tracepoint entry passes the verifier (the whole object loaded)', () => {
-    expect(
-      obj
-        .programs()
-        .map((p) => p.name)
-        .sort(),
-    ).toEqual(['wrt_kprobe', 'wrt_kprobe_sys', 'wrt_kretprobe', 'wrt_raw_tp', 'wrt_test_reader']);
-    for (const p of obj.programs()) expect(p.fd, p.name).toBeGreaterThan(0);
+  it('every kprobe, kretprobe and raw tracepoint entry passes the verifier with the engine (wrt_runtime.bpf.o loaded whole)', () => {
+    using o = BpfObject.open(runtimeObject).load();
+    const entries = ['wrt_kprobe', 'wrt_kprobe_stash', 'wrt_kprobe_sys', 'wrt_kretprobe', 'wrt_raw_tp', 'wrt_test_engine'];
+    for (const name of entries) expect(o.program(name).fd, name).toBeGreaterThan(0);
+    expect(obj.program('wrt_test_reader').fd).toBeGreaterThan(0);
   });
 
   it('fd → file → path: the bounded dentry walk gives the path of a file this process opened', () => {
@@ -121,12 +123,22 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
       console.warn(`skipping kprobe attach: the capability probe found kprobe programs load=${k?.loads} attach=false (${k?.error})`);
       return ctx.skip();
     }
-    const o = BpfObject.open(kprobeObject, { programs: ['wrt_kprobe'] }).load();
+    const o = BpfObject.open(runtimeObject, { programs: ['wrt_kprobe', 'wrt_kretprobe'] }).load();
     try {
-      o.program('wrt_kprobe').attach().close();
+      o.program('wrt_kprobe').attachKprobe('security_file_open', { cookie: 0n }).close();
+      o.program('wrt_kretprobe').attachKprobe('tcp_connect', { cookie: 1n, retprobe: true }).close();
     } finally {
       o.close();
     }
+  });
+
+  it('the Override entries load where kprobe programs may call bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE)', (ctx) => {
+    const p = probeOverride();
+    if (!p.loads) {
+      console.warn(`skipping Override load: the capability probe's bpf_override_return program does not load (${p.error})`);
+      return ctx.skip();
+    }
+    BpfObject.open(overrideObject).load().close();
   });
 
   it('fentry/fexit/fmod_ret/LSM entries are compiled; they load only where the probe finds fentry and BPF LSM', (ctx) => {
@@ -145,5 +157,134 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
     } finally {
       o.close();
     }
+  });
+});
+
+// The engine of the syscall tracepoints, fed by the kernel-function entry path (wrt_test_engine, a raw
+// tracepoint program run by BPF_PROG_TEST_RUN), over selector tables compiled for a node with kprobes: the
+// arguments are real kernel objects of this process (its open file, its TCP socket), read by wrt_args.h.
+describe.skipIf(skip)('the selector engine on kernel-function sites (BPF_PROG_TEST_RUN)', () => {
+  const kprobeNode = { ...capabilityProfiles['full']!, fentry: false, lsm: false };
+  let dp: RuntimeDatapath;
+  let dir: string;
+  let server: Server;
+  let client: Socket;
+  let file: string;
+  let fileFd: number;
+  let site: (call: string) => number;
+  beforeAll(async () => {
+    dir = tempDir();
+    file = path.join(dir, 'etc', 'secret.conf');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, 'x');
+    fileFd = openSync(file, 'r');
+    server = createServer((s) => s.on('error', () => {})).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    client = connect((server.address() as { port: number }).port, '127.0.0.1');
+    await new Promise((r) => client.once('connect', r));
+    const root = realpathSync(dir);
+    const text = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: kfn}
+spec:
+  kprobes:
+  - call: security_file_open
+    syscall: false
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: ["${root}/etc/"]}
+      - {index: 0, operator: Postfix, values: [.conf]}
+  - call: tcp_connect
+    syscall: false
+    args: [{index: 0, type: sock}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Family, values: [AF_INET]}
+      - {index: 0, operator: DAddr, values: [127.0.0.0/8]}
+      - {index: 0, operator: DPort, values: [${client.remotePort}]}
+      - {index: 0, operator: NotSPort, values: [22]}
+      - {index: 0, operator: State, values: [TCP_ESTABLISHED]}
+  - call: security_socket_connect
+    syscall: false
+    args: [{index: 0, type: socket}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: NotDAddr, values: [127.0.0.0/8]}
+  - call: tcp_close
+    syscall: false
+    return: true
+    args: [{index: 0, type: sock}]
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchReturnArgs:
+      - {index: 0, operator: LessThan, values: [0]}
+  - call: should_failslab
+    syscall: false
+    selectors:
+    - matchActions:
+      - {action: Override, argError: -12}
+`;
+    const r = compileText(text, kprobeNode);
+    expect(r.errors).toEqual([]);
+    const n = r.nodes[0]!;
+    expect(n.lowered.attach).toEqual([
+      'kprobe/security_file_open',
+      'kprobe/security_socket_connect',
+      'kprobe/should_failslab',
+      'kprobe/tcp_connect',
+      'kretprobe/tcp_close',
+    ]);
+    site = (call) => n.lowered.table.find((h) => h.call === call)!.site! - K.SITE_BASE;
+    dp = RuntimeDatapath.open();
+    dp.apply(n.images, []);
+  });
+  afterAll(() => {
+    client?.destroy();
+    server?.close();
+    if (fileFd !== undefined) closeSync(fileFd);
+    dp?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const FD_FILE = 0x100;
+  const FD_SOCKET = 0x10000;
+  const FD_SOCK = 0x1000000;
+  /** Runs the hooks of a site; returns whether a selector matched (wrt_stats.matches) and the Override errno. */
+  const run = (call: string, flags: number, args: (number | bigint)[], ret = 0) => {
+    const before = dp.stats().matches;
+    const r = dp.object.program('wrt_test_engine').testRun({
+      ctx: encodeTestReaderCtx([site(call), flags | 1, ...[0, 1, 2, 3, 4, 5].map((i) => args[i] ?? 0), ret]),
+      ctxOutSize: 0,
+      repeat: 0,
+    });
+    return { matched: dp.stats().matches - before, override: r.retval | 0 };
+  };
+  const sockFd = () => (client as unknown as { _handle: { fd: number } })._handle.fd;
+
+  it('file: the path of a real struct file through Prefix and Postfix', () => {
+    expect(run('security_file_open', FD_FILE, [fileFd]).matched).toBe(1);
+    const other = openSync(path.join(dir, 'other.txt'), 'w');
+    try {
+      expect(run('security_file_open', FD_FILE, [other]).matched).toBe(0);
+    } finally {
+      closeSync(other);
+    }
+  });
+
+  it('sock: Family, DAddr (prefix trie), DPort, NotSPort and State of a real TCP socket', () => {
+    expect(run('tcp_connect', FD_SOCK, [sockFd()]).matched).toBe(1);
+    // The same socket through security_socket_connect's NotDAddr 127.0.0.0/8: not matched.
+    expect(run('security_socket_connect', FD_SOCKET, [sockFd()]).matched).toBe(0);
+  });
+
+  it('return values: matchReturnArgs on the kretprobe site', () => {
+    expect(run('tcp_close', FD_SOCK, [sockFd()], -104).matched).toBe(1);
+    expect(run('tcp_close', FD_SOCK, [sockFd()], 0).matched).toBe(0);
+  });
+
+  it('Override: the errno the entry program hands bpf_override_return', () => {
+    expect(run('should_failslab', 0, [0, 0])).toEqual({ matched: 1, override: -12 });
+    expect(run('security_file_open', FD_FILE, [fileFd]).override).toBe(0);
   });
 });

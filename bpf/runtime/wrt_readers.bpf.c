@@ -1,36 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * weir runtime: entry programs for hooks on kernel functions that load as kprobe / raw tracepoint programs,
- * and a test entry that runs the argument readers and the socket operators under BPF_PROG_TEST_RUN.
- *
- *   wrt_kprobe       kprobe on a kernel function: its arguments from pt_regs
- *   wrt_kretprobe    kretprobe: the return value
- *   wrt_kprobe_sys   kprobe on a syscall's function (__x64_sys_*): the syscall's arguments from the pt_regs it is passed
- *   wrt_raw_tp       raw tracepoint: the TP_PROTO arguments
- *   wrt_test_reader  raw tracepoint program for BPF_PROG_TEST_RUN (synthetic context, see below)
- *
- * Each entry finds its attach site in its BPF cookie (the compiler numbers a node's sites: hook key
- * WRT_SITE_BASE + site) and records the site and the raw arguments in the per-CPU wrt_kentry record, from which
- * the selector engine reads them with the readers of wrt_args.h. (fentry, fexit, fmod_ret and BPF LSM entries
- * are in wrt_fentry.bpf.c: they load only where the kernel offers those attach types.)
+ * weir runtime: the argument readers of wrt_args.h and its socket operators, alone, for BPF_PROG_TEST_RUN
+ * (wrt_test_reader, a raw tracepoint program). The engine runs them for every kernel-function entry
+ * (kentry.h, in wrt_runtime.bpf.o); this object lets a test read what they read (paths, socket facts,
+ * capabilities) from real kernel objects of the test process and compare it with what it knows.
  */
 #include <linux/bpf.h>
-#include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "weir_runtime.h"
 #include "wrt_args.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct wrt_kentry);
-} wrt_kentry_map SEC(".maps");
 
 /* Per-CPU scratch of the readers: the path walk's buffer. */
 struct {
@@ -39,103 +21,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct wrt_path_buf);
 } wrt_path_map SEC(".maps");
-
-/* Sites entered, per site (the first 64), for the agent's status and the attach tests. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u64);
-} wrt_site_calls SEC(".maps");
-
-/* The kernel's x86_64 pt_regs, as a syscall's function receives the user registers (syscall argument order). */
-struct pt_regs___wrt {
-	unsigned long di, si, dx, r10, r8, r9;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct wrt_kentry *kentry(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&wrt_kentry_map, &zero);
-}
-
-static __always_inline void entered(__u32 site)
-{
-	__u32 k = site;
-	__u64 *n = bpf_map_lookup_elem(&wrt_site_calls, &k);
-	if (n)
-		*n += 1;
-}
-
-SEC("kprobe")
-int wrt_kprobe(struct pt_regs *ctx)
-{
-	struct wrt_kentry *e = kentry();
-	if (!e)
-		return 0;
-	e->site = (__u32)bpf_get_attach_cookie(ctx);
-	e->flags = 0;
-	e->raw[0] = PT_REGS_PARM1(ctx);
-	e->raw[1] = PT_REGS_PARM2(ctx);
-	e->raw[2] = PT_REGS_PARM3(ctx);
-	e->raw[3] = PT_REGS_PARM4(ctx);
-	e->raw[4] = PT_REGS_PARM5(ctx);
-	e->raw[5] = 0;
-	e->ret = 0;
-	entered(e->site);
-	return 0;
-}
-
-SEC("kretprobe")
-int wrt_kretprobe(struct pt_regs *ctx)
-{
-	struct wrt_kentry *e = kentry();
-	if (!e)
-		return 0;
-	e->site = (__u32)bpf_get_attach_cookie(ctx);
-	e->flags = WRT_KENTRY_RETURN;
-	e->ret = (__s64)PT_REGS_RC(ctx);
-	entered(e->site);
-	return 0;
-}
-
-SEC("kprobe")
-int wrt_kprobe_sys(struct pt_regs *ctx)
-{
-	struct wrt_kentry *e = kentry();
-	if (!e)
-		return 0;
-	/* __x64_sys_<name>(const struct pt_regs *regs): the syscall's arguments are in the user registers it points at. */
-	const struct pt_regs___wrt *regs = (const struct pt_regs___wrt *)PT_REGS_PARM1(ctx);
-	e->site = (__u32)bpf_get_attach_cookie(ctx);
-	e->flags = 0;
-	e->raw[0] = BPF_CORE_READ(regs, di);
-	e->raw[1] = BPF_CORE_READ(regs, si);
-	e->raw[2] = BPF_CORE_READ(regs, dx);
-	e->raw[3] = BPF_CORE_READ(regs, r10);
-	e->raw[4] = BPF_CORE_READ(regs, r8);
-	e->raw[5] = BPF_CORE_READ(regs, r9);
-	e->ret = 0;
-	entered(e->site);
-	return 0;
-}
-
-SEC("raw_tracepoint")
-int wrt_raw_tp(struct bpf_raw_tracepoint_args *ctx)
-{
-	struct wrt_kentry *e = kentry();
-	if (!e)
-		return 0;
-	e->site = (__u32)bpf_get_attach_cookie(ctx);
-	e->flags = 0;
-	/* Raw tracepoints of interest take at most 3 arguments (sched_process_exec: p, old_pid, bprm). */
-	e->raw[0] = ctx->args[0];
-	e->raw[1] = ctx->args[1];
-	e->raw[2] = ctx->args[2];
-	e->ret = 0;
-	entered(e->site);
-	return 0;
-}
 
 /* ---- the test entry ---- */
 
