@@ -27,7 +27,7 @@ export const runtimeLayouts = {
   },
   wrt_pid_filter: { size: 20, fields: { flags: f(0, 1), nvals: f(1, 1), pad: f(2, 2), vals: f(4, 16, { count: 4 }) } },
   wrt_ns_filter: { size: 20, fields: { kind: f(0, 1), flags: f(1, 1), nvals: f(2, 1), pad: f(3, 1), vals: f(4, 16, { count: 4 }) } },
-  wrt_cap_filter: { size: 16, fields: { kind: f(0, 1), not_in: f(1, 1), pad: f(2, 2), pad2: f(4, 4), mask: f(8, 8) } },
+  wrt_cap_filter: { size: 16, fields: { kind: f(0, 1), not_in: f(1, 1), flags: f(2, 2), pad2: f(4, 4), mask: f(8, 8) } },
   wrt_action: { size: 8, fields: { action: f(0, 4), arg: f(4, 4, { signed: true }) } },
   wrt_selector: {
     size: 336,
@@ -254,9 +254,11 @@ export const K = {
     State: 28,
   },
   PID: { notIn: 1, namespacePid: 2, followForks: 4 },
-  NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7 } as Record<string, number>,
+  NS: { Uts: 1, Ipc: 2, Mnt: 3, Pid: 4, Net: 5, Cgroup: 6, PidForChildren: 7, User: 8 } as Record<string, number>,
   NS_FLAG: { notIn: 1, hostNs: 2 },
   CAP: { Effective: 1, Permitted: 2, Inheritable: 3 },
+  /** wrt_cap_filter.flags: isNamespaceCapability. */
+  CAP_FLAG: { namespace: 1 },
   ACTION: { Post: 1, NoPost: 2, Sigkill: 3, Signal: 4, Override: 5 },
   MODE: { enforce: 0, monitor: 1 },
   SEL: { binaries: 1, cgroupScope: 2, followChildren: 4 },
@@ -326,7 +328,7 @@ export interface KSelector {
   bin?: { op: number; setId: number; followChildren?: boolean };
   pids: { flags: number; vals: number[] }[];
   ns: { kind: number; flags: number; vals: number[] }[];
-  cap?: { kind: number; notIn: boolean; mask: bigint };
+  cap?: { kind: number; notIn: boolean; mask: bigint; namespace?: boolean };
   actions: { action: number; arg: number }[];
 }
 
@@ -474,6 +476,7 @@ function encodeSelector(b: Buffer, base: number, s: KSelector): void {
     const o = offsetOf(S.cap, base);
     setInt(b, CF.kind, s.cap.kind, o);
     setInt(b, CF.not_in, s.cap.notIn ? 1 : 0, o);
+    setInt(b, CF.flags, s.cap.namespace ? K.CAP_FLAG.namespace : 0, o);
     setBig(b, CF.mask, s.cap.mask, o);
   }
   s.actions.forEach((a, i) => {
@@ -546,7 +549,12 @@ function decodeSelector(b: Buffer, base: number): KSelector {
   }
   const cap = offsetOf(S.cap, base);
   if (getInt(b, CF.kind, cap))
-    s.cap = { kind: getInt(b, CF.kind, cap), notIn: getInt(b, CF.not_in, cap) === 1, mask: getBig(b, CF.mask, cap) };
+    s.cap = {
+      kind: getInt(b, CF.kind, cap),
+      notIn: getInt(b, CF.not_in, cap) === 1,
+      mask: getBig(b, CF.mask, cap),
+      ...(getInt(b, CF.flags, cap) & K.CAP_FLAG.namespace ? { namespace: true } : {}),
+    };
   for (let j = 0; j < getInt(b, S.n_actions, base); j++) {
     const o = offsetOf(S.actions, base, j);
     s.actions.push({ action: getInt(b, AC.action, o), arg: getInt(b, AC.arg, o) });

@@ -86,6 +86,7 @@
 #define WRT_NS_NET    5
 #define WRT_NS_CGROUP 6
 #define WRT_NS_PID_FOR_CHILDREN 7
+#define WRT_NS_USER   8 /* the user namespace of the task's credentials; its host inode is host_ns[0] (8 & 7) */
 #define WRT_NS_FLAG_NOT_IN  0x1
 #define WRT_NS_FLAG_HOST_NS 0x2 /* value "host_ns": the init task's namespace of that kind */
 
@@ -93,6 +94,7 @@
 #define WRT_CAP_EFFECTIVE   1
 #define WRT_CAP_PERMITTED   2
 #define WRT_CAP_INHERITABLE 3
+#define WRT_CAP_FLAG_NAMESPACE 0x1 /* isNamespaceCapability: a task in the host's user namespace never matches */
 
 /* Actions. */
 #define WRT_ACTION_POST     1
@@ -140,7 +142,7 @@ struct wrt_ns_filter {
 struct wrt_cap_filter {
 	__u8 kind;  /* WRT_CAP_*; 0 = unused */
 	__u8 not_in;
-	__u16 pad;
+	__u16 flags; /* WRT_CAP_FLAG_* */
 	__u32 pad2;
 	__u64 mask; /* In: any of these bits set; NotIn: none set */
 };
@@ -216,7 +218,7 @@ struct wrt_hook {
 
 /* Node facts the agent fills at load time (wrt_node map, one entry). */
 struct wrt_node_info {
-	__u32 host_ns[8]; /* inode of the init task's namespace, indexed by WRT_NS_* */
+	__u32 host_ns[8]; /* inode of the init task's namespace, indexed by WRT_NS_* & 7 (user: 0) */
 };
 
 struct wrt_policy {

@@ -52,7 +52,8 @@ struct nsproxy {
 } __attribute__((preserve_access_index));
 struct upid { int nr; void *ns; } __attribute__((preserve_access_index));
 struct pid { unsigned int level; struct upid numbers[1]; } __attribute__((preserve_access_index));
-struct cred { kernel_cap_t cap_effective; kernel_cap_t cap_permitted; kernel_cap_t cap_inheritable; } __attribute__((preserve_access_index));
+struct user_namespace { struct ns_common ns; } __attribute__((preserve_access_index));
+struct cred { struct user_namespace *user_ns; kernel_cap_t cap_effective; kernel_cap_t cap_permitted; kernel_cap_t cap_inheritable; } __attribute__((preserve_access_index));
 struct mm_struct { unsigned long arg_start; unsigned long arg_end; } __attribute__((preserve_access_index));
 struct task_struct {
 	struct mm_struct *mm;
@@ -513,6 +514,7 @@ static __always_inline __u32 ns_inum(struct task_struct *t, __u8 kind)
 	}
 	case WRT_NS_NET: return BPF_CORE_READ(ns, net_ns, ns.inum);
 	case WRT_NS_CGROUP: return BPF_CORE_READ(ns, cgroup_ns, ns.inum);
+	case WRT_NS_USER: return BPF_CORE_READ(t, cred, user_ns, ns.inum);
 	}
 	return 0;
 }
@@ -578,6 +580,15 @@ __noinline int match_cap(const struct wrt_cap_filter *f)
 	if (!f)
 		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	if (f->flags & WRT_CAP_FLAG_NAMESPACE) {
+		/* isNamespaceCapability (as Tetragon): a task in the host's user namespace does not match; nor does
+		 * any task while the host's user namespace is unknown (the agent could not read /proc/1/ns/user). */
+		__u32 zero = 0;
+		struct wrt_node_info *ni = bpf_map_lookup_elem(&wrt_node, &zero);
+		__u32 host = ni ? ni->host_ns[WRT_NS_USER & 7] : 0;
+		if (!host || BPF_CORE_READ(t, cred, user_ns, ns.inum) == host)
+			return false;
+	}
 	__u64 caps = 0;
 	if (f->kind == WRT_CAP_EFFECTIVE)
 		caps = BPF_CORE_READ(t, cred, cap_effective.val);

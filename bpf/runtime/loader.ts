@@ -61,6 +61,8 @@ export function hostNamespaces(): number[] {
     [5, 'net'],
     [6, 'cgroup'],
     [7, 'pid_for_children'],
+    // WRT_NS_USER (8) keeps its host inode in slot 0 (8 & 7).
+    [0, 'user'],
   ];
   const out = new Array<number>(8).fill(0);
   for (const [i, k] of kinds) {

@@ -76,7 +76,8 @@ const hostInum = (kind: number) => 0xf0000000 + kind;
 
 /**
  * The namespaces of a case's process: a host process is in the host's; a pod's process has its own
- * mount, pid, uts, ipc, net and cgroup namespaces (so `matchNamespaces NotIn host_ns` matches it).
+ * mount, pid, uts, ipc, net and cgroup namespaces (so `matchNamespaces NotIn host_ns` matches it) and the host's
+ * user namespace (the kubelet's default).
  */
 function processNamespaces(pod: string | undefined): { hostNamespaces: Record<number, number>; namespaces?: Record<number, number> } {
   const kinds = Object.values(K.NS);
@@ -85,7 +86,9 @@ function processNamespaces(pod: string | undefined): { hostNamespaces: Record<nu
   // A stable number per pod and kind, never one of the host's.
   let h = 2166136261;
   for (const c of pod) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
-  return { hostNamespaces, namespaces: Object.fromEntries(kinds.map((k) => [k, 0x10000000 + ((h + k * 7919) % 0x0fffffff)])) };
+  // A pod shares the host's user namespace (the kubelet's default, hostUsers: true).
+  const own = (k: number) => (k === K.NS['User'] ? hostInum(k) : 0x10000000 + ((h + k * 7919) % 0x0fffffff));
+  return { hostNamespaces, namespaces: Object.fromEntries(kinds.map((k) => [k, own(k)])) };
 }
 
 export const runRuntimeCases: RunRuntimeCases = async (ctx: RuntimeContext, cases: RuntimeCaseInput[]) => {

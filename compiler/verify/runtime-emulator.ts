@@ -351,6 +351,10 @@ export class RuntimeImageEvaluator {
       if ((n.flags & K.NS_FLAG.notIn ? !hit : hit) === false) return false;
     }
     if (s.cap) {
+      // isNamespaceCapability: a process in the host's user namespace never matches (the engine's match_cap).
+      const user = K.NS['User']!;
+      const hostUser = proc.hostNamespaces?.[user] ?? 0;
+      if (s.cap.namespace && (!hostUser || (proc.namespaces?.[user] ?? hostUser) === hostUser)) return false;
       const hit = ((proc.capEffective ?? 0n) & s.cap.mask) !== 0n;
       if ((s.cap.notIn ? !hit : hit) === false) return false;
     }

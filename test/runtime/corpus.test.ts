@@ -110,14 +110,12 @@ describe('Tetragon corpus on full nodes', () => {
   });
 });
 
-const EXPECTED_FULL_BUILT = 53;
+const EXPECTED_FULL_BUILT = 55;
 /** Refused on a full node: the first error of each file (rule: message up to its first clause). */
 const EXPECTED_FULL_REFUSED: Record<string, string> = {
-  // Engine features weir does not have: user namespaces, capability changes, namespace capabilities, enforcer
-  // notification, URL/DNS actions, usdt Set, resolve: paths, the loader sensor, uprobes/usdt.
-  'cves/cve-2023-2640-overlayfs-ubuntu.yaml': "runtime/unsupported-selector: matchNamespaces User is not read by weir's handler",
+  // Engine features weir does not have: capability changes, enforcer notification, URL/DNS actions, usdt Set,
+  // resolve: paths, generated_ftrace lists, the loader sensor, uprobes/usdt.
   'fd_install_cap_changes.yaml': "runtime/unsupported-selector: matchCapabilityChanges is not evaluated by weir's runtime engine",
-  'fd_install_caps.yaml': "runtime/unsupported-selector: isNamespaceCapability is not evaluated by weir's handler",
   'killer.yaml':
     "runtime/unsupported-action: action NotifyEnforcer needs Tetragon's fd/socket/enforcer tracking, which weir does not implement",
   'list-generated-ftrace.yaml':

@@ -4,7 +4,7 @@
 // context) on real kernel objects of this test process (a file and a TCP connection behind its descriptors);
 // attaching, Override and the fentry/fmod_ret/LSM entries depend on what this kernel offers, and skip citing
 // the capability probe (or the verifier's refusal) where it lacks them.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,11 +224,25 @@ spec:
     selectors:
     - matchActions:
       - {action: Override, argError: -12}
+  - call: commit_creds
+    syscall: false
+    selectors:
+    - matchCapabilities:
+      - {type: Effective, operator: In, isNamespaceCapability: true, values: [CAP_SYS_ADMIN]}
+  - call: revert_creds
+    syscall: false
+    selectors:
+    - matchCapabilities:
+      - {type: Effective, operator: In, values: [CAP_SYS_ADMIN]}
+      matchNamespaces:
+      - {namespace: User, operator: In, values: [${statSync('/proc/self/ns/user').ino}]}
 `;
     const r = compileText(text, kprobeNode);
     expect(r.errors).toEqual([]);
     const n = r.nodes[0]!;
     expect(n.lowered.attach).toEqual([
+      'kprobe/commit_creds',
+      'kprobe/revert_creds',
       'kprobe/security_file_open',
       'kprobe/security_socket_connect',
       'kprobe/should_failslab',
@@ -281,6 +295,13 @@ spec:
   it('return values: matchReturnArgs on the kretprobe site', () => {
     expect(run('tcp_close', FD_SOCK, [sockFd()], -104).matched).toBe(1);
     expect(run('tcp_close', FD_SOCK, [sockFd()], 0).matched).toBe(0);
+  });
+
+  it("User namespace and isNamespaceCapability: this root process's user namespace and capabilities", () => {
+    expect(run('revert_creds', 0, []).matched).toBe(1);
+    // As Tetragon, a namespace capability never matches in the host's user namespace; nor anywhere while the
+    // host's is unknown (here /proc/1/ns/user may be unreadable: then slot 0 of wrt_node is 0).
+    expect(run('commit_creds', 0, []).matched).toBe(0);
   });
 
   it('Override: the errno the entry program hands bpf_override_return', () => {

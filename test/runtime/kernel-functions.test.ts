@@ -298,3 +298,35 @@ describe('plan', () => {
     ]);
   });
 });
+
+describe('user namespaces', () => {
+  it('matchNamespaces User and isNamespaceCapability (no match in the host user namespace, as Tetragon)', () => {
+    const r = compileText(
+      policy(`  kprobes:
+  - call: fd_install
+    syscall: false
+    selectors:
+    - matchCapabilities:
+      - {type: Effective, operator: In, isNamespaceCapability: true, values: [CAP_NET_RAW]}
+    - matchNamespaces:
+      - {namespace: User, operator: NotIn, values: [host_ns]}
+      matchActions:
+      - {action: NoPost}
+`),
+      full,
+    );
+    expect(r.errors).toEqual([]);
+    const n = r.nodes[0]!;
+    const ev = new RuntimeImageEvaluator(n.images, n.lowered.table);
+    const U = K.NS['User']!;
+    const host = { hostNamespaces: { [U]: 100 } };
+    const verdict = (userNs: number, caps: bigint) =>
+      ev.evaluate({ binary: '/bin/x', ...host, namespaces: { [U]: userNs }, capEffective: caps }, ev.siteOf('fd_install')!, []);
+    const raw = 1n << 13n;
+    expect(verdict(100, raw).verdict).toBe('allow');
+    expect(verdict(100, raw).matches).toEqual([]);
+    expect(verdict(200, raw).verdict).toBe('post');
+    // In a user namespace without the capability: the second selector (NotIn host_ns) matches and does not post.
+    expect(verdict(200, 0n)).toMatchObject({ verdict: 'allow', matches: [{ selector: 1, posted: false }] });
+  });
+});

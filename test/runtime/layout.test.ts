@@ -118,8 +118,18 @@ describe('runtime layouts', () => {
       NET: K.NS['Net'],
       CGROUP: K.NS['Cgroup'],
       PID_FOR_CHILDREN: K.NS['PidForChildren'],
+      USER: K.NS['User'],
     }))
       expect(define(`WRT_NS_${k}`), k).toBe(v);
+    expect(define('WRT_SITE_BASE')).toBe(K.SITE_BASE);
+    expect(define('WRT_ARG_SRC_RET')).toBe(K.ARG_SRC_RET);
+    expect(define('WRT_ARG_TYPE_MASK')).toBe(K.ARG_TYPE_MASK);
+    expect(define('WRT_ARG_SIZE_SHIFT')).toBe(K.ARG_SIZE_SHIFT);
+    expect(define('WRT_CAP_FLAG_NAMESPACE')).toBe(K.CAP_FLAG.namespace);
+    const argNames: Record<string, string> = { linux_binprm: 'BINPRM', user_namespace: 'USER_NS' };
+    for (const [k, v] of Object.entries(K.ARG)) if (v >= K.ARG.file) expect(define(`WRT_ARG_${argNames[k] ?? k.toUpperCase()}`), k).toBe(v);
+    for (const [k, v] of Object.entries(K.OP))
+      if (v >= K.OP.SPort) expect(define(`WRT_OP_${k.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`), k).toBe(v);
     expect(define('WRT_PID_NOT_IN')).toBe(K.PID.notIn);
     expect(define('WRT_PID_NAMESPACE_PID')).toBe(K.PID.namespacePid);
     expect(define('WRT_PID_FOLLOW_FORKS')).toBe(K.PID.followForks);

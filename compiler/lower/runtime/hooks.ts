@@ -778,7 +778,7 @@ function lowerSelector(
     if (kind === undefined) {
       err(
         n.span,
-        `matchNamespaces ${n.namespace} is not read by weir's handler (it reads Uts, Ipc, Mnt, Pid, PidForChildren, Net, Cgroup)`,
+        `matchNamespaces ${n.namespace} is not read by weir's handler (it reads Uts, Ipc, Mnt, Pid, PidForChildren, Net, Cgroup, User)`,
         'runtime/unsupported-selector',
       );
       continue;
@@ -792,10 +792,10 @@ function lowerSelector(
   }
   const c = s.matchCapabilities[0];
   if (c) {
-    if (c.isNamespaceCapability) err(c.span, "isNamespaceCapability is not evaluated by weir's handler", 'runtime/unsupported-selector');
     let mask = 0n;
     for (const v of c.values) mask |= 1n << BigInt(v);
-    ks.cap = { kind: K.CAP[c.type], notIn: c.operator === 'NotIn', mask };
+    // isNamespaceCapability: as Tetragon, a task in the host's user namespace never matches the filter.
+    ks.cap = { kind: K.CAP[c.type], notIn: c.operator === 'NotIn', mask, ...(c.isNamespaceCapability ? { namespace: true } : {}) };
   }
   for (const a of s.matchActions) {
     // Socket tracking only attributes later socket events; weir attributes them to the calling process (warned in the IR).
