@@ -279,6 +279,25 @@ export const K = {
   EVF: { monitor: 1, rawTp: 2, binaryKnown: 4 },
 } as const;
 
+/**
+ * A kernel-function site's number: its hooks' key is SITE_BASE + number and its entry program's BPF cookie
+ * the number. It is a 30-bit FNV-1a hash of the attach point (`kprobe/tcp_connect`), so it stays the same
+ * across policy generations (a link attached for one serves the next); the lowering refuses a collision.
+ */
+export function siteNumber(attach: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(attach)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h & 0x3fffffff;
+}
+
+/** The kernel-function sites of a node's attach list (everything but `syscalls/…` and `raw_syscalls/…`). */
+export function kernelSites(attach: readonly string[]): { attach: string; kind: string; target: string; site: number }[] {
+  return [...new Set(attach)]
+    .filter((a) => !/^(syscalls|raw_syscalls)\//.test(a))
+    .sort()
+    .map((a) => ({ attach: a, kind: a.slice(0, a.indexOf('/')), target: a.slice(a.indexOf('/') + 1), site: siteNumber(a) }));
+}
+
 /** What a node's kernel lets the runtime programs do: bpf/runtime/node-capabilities.ts probes it, the lowering compiles against it. */
 export interface NodeCapabilities {
   /** syscalls/* and sched/* tracepoint programs load and attach. */

@@ -7,6 +7,7 @@
  *   wrt_kprobe        kprobe on a kernel function: arguments from pt_regs, kernel pointers
  *   wrt_kprobe_sys    kprobe on a syscall's function (__x64_sys_*): the user registers it is passed
  *   wrt_kprobe_stash  kprobe paired with a kretprobe: keeps the arguments for the return
+ *   wrt_kprobe_sys_stash  the same for a syscall's function (the syscall's arguments)
  *   wrt_kretprobe     kretprobe: the kept arguments and the return value (regs[7], WRT_ARG_SRC_RET)
  *   wrt_raw_tp        raw tracepoint: the TP_PROTO arguments
  *   wrt_test_engine   raw tracepoint program for BPF_PROG_TEST_RUN over the same tables (see below)
@@ -24,6 +25,8 @@
 /* Arguments kept from a function's entry for its return probe, per thread. */
 struct wrt_kret_args {
 	__u64 raw[6];
+	__u32 syscall; /* kept by wrt_kprobe_sys_stash: the syscall's arguments, pointers to user memory */
+	__u32 pad;
 };
 
 struct {
@@ -77,6 +80,17 @@ int wrt_kprobe_stash(struct pt_regs *ctx)
 	return 0;
 }
 
+SEC("kprobe")
+int wrt_kprobe_sys_stash(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct wrt_kret_args a = {};
+	wrt_syscall_regs((const void *)PT_REGS_PARM1(ctx), a.raw);
+	a.syscall = 1;
+	bpf_map_update_elem(&wrt_kret, &id, &a, BPF_ANY);
+	return 0;
+}
+
 SEC("kretprobe")
 int wrt_kretprobe(struct pt_regs *ctx)
 {
@@ -89,8 +103,8 @@ int wrt_kretprobe(struct pt_regs *ctx)
 		s->regs[i] = a->raw[i];
 	s->regs[6] = 0;
 	s->regs[7] = PT_REGS_RC(ctx);
+	s->kfunc = !a->syscall;
 	bpf_map_delete_elem(&wrt_kret, &id);
-	s->kfunc = 1;
 	return kentry_dispatch(s, bpf_get_attach_cookie(ctx));
 }
 

@@ -16,6 +16,7 @@ import {
   encodeNumKey,
   encodePolicyMode,
   encodeProc,
+  kernelSites,
   type RuntimeMapImage,
   type RuntimeStats,
 } from '../abi/runtime.js';
@@ -102,6 +103,19 @@ export interface RuntimeOpenOptions {
    * enforcement outlives the agent, and a restarted agent adopts them (same maps, generation kept).
    */
   pinDir?: string;
+}
+
+/**
+ * The entry programs of wrt_runtime.bpf.o that attach a kernel-function site (kentry.h), or why this agent
+ * cannot attach it: kprobes and kretprobes only; Override (wrt_override.bpf.o), fentry/fexit/fmod_ret/LSM
+ * (wrt_fentry.bpf.o, one instance per attach target) and raw tracepoints (BPF cookies on raw tracepoints
+ * need libbpf 1.5) are compiled and tested by BPF_PROG_TEST_RUN but not attached by the agent yet.
+ */
+export function siteEntries(kind: string, target: string): { entry: string; stash?: string } | { refused: string } {
+  const sys = target.startsWith('__x64_sys_');
+  if (kind === 'kprobe') return { entry: sys ? 'wrt_kprobe_sys' : 'wrt_kprobe' };
+  if (kind === 'kretprobe') return { entry: 'wrt_kretprobe', stash: sys ? 'wrt_kprobe_sys_stash' : 'wrt_kprobe_stash' };
+  return { refused: `the agent does not attach ${kind} sites yet (${kind}/${target})` };
 }
 
 const linkPin = (dir: string, attach: string) => path.join(dir, `link-${attach.replace('/', '-')}`);
@@ -249,6 +263,19 @@ export class RuntimeDatapath implements Disposable {
       }
       // Attach before the flip: a program attached early finds the old generation's hooks (none for a new syscall).
       const attached: string[] = [];
+      // Kernel-function sites: the entry with the site number as BPF cookie (a kretprobe also keeps the arguments
+      // at entry). Site numbers hash the attach point, so a link serves every generation that names it.
+      for (const site of kernelSites(attach)) {
+        if (this.#links.has(site.attach)) continue;
+        const e = siteEntries(site.kind, site.target);
+        if ('refused' in e) throw new Error(e.refused);
+        if (e.stash) this.#links.set(`${site.attach}#entry`, this.object.program(e.stash).attachKprobe(site.target));
+        this.#links.set(
+          site.attach,
+          this.object.program(e.entry).attachKprobe(site.target, { cookie: BigInt(site.site), retprobe: site.kind === 'kretprobe' }),
+        );
+        attached.push(site.attach);
+      }
       for (const a of attach) {
         if (this.#links.has(a)) continue;
         const [cat, name] = a.split('/') as [string, string];
@@ -263,7 +290,7 @@ export class RuntimeDatapath implements Disposable {
       this.object.map('wrt_active').update(encodeU32(0), encodeU32((this.#serial << 1) | next)); // the commit point
       const detached: string[] = [];
       for (const a of [...this.#links.keys()]) {
-        if (a.startsWith('sched/') || attach.includes(a)) continue;
+        if (a.startsWith('sched/') || attach.includes(a.replace(/#entry$/, ''))) continue;
         this.#detach(a);
         detached.push(a);
       }
@@ -296,9 +323,12 @@ export class RuntimeDatapath implements Disposable {
       const shape = emptyImages.find((e) => e.name === image.name)!;
       return { ...shape, records: imageRecords(image, bytes) };
     });
-    for (const a of attach)
-      if (!/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a))
-        throw new Error(`runtime attach point ${a} is not a syscall tracepoint`);
+    for (const a of attach) {
+      if (/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)) continue;
+      const site = kernelSites([a])[0];
+      const e = site && /^[\w.]+$/.test(site.target) ? siteEntries(site.kind, site.target) : { refused: `${a} is not an attach point` };
+      if ('refused' in e) throw new Error(`runtime attach point ${a}: ${e.refused}`);
+    }
     return this.apply(decoded, attach, scopes);
   }
 

@@ -174,6 +174,7 @@ export const stageCodes: readonly { id: string; description: string }[] = [
     id: 'runtime/sock-tracking',
     description: 'TrackSock/UntrackSock: weir attributes socket events to the calling process; the action has no effect (warning).',
   },
+  { id: 'runtime/site-collision', description: 'Two kernel-function attach points of one node hash to the same site number.' },
   { id: 'runtime/string-too-long', description: 'A string value is longer than the bytes the handler compares.' },
   {
     id: 'runtime/syscall-flag',

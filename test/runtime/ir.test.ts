@@ -156,7 +156,7 @@ describe('runtime IR diagnostics (table)', () => {
     expect(compileText(text).errors.join('\n')).toMatch(/Override cannot be lowered: sys_openat is hooked at syscalls\/sys_enter_openat/);
     const r = compileText(text, capabilityProfiles['full']!);
     expect(r.errors).toEqual([]);
-    expect(r.nodes[0]!.lowered.attach).toEqual(['kprobe/__x64_sys_openat']);
+    expect(r.nodes[0]!.lowered.attach).toEqual(['kprobe_override/__x64_sys_openat']);
     expect(r.nodes[0]!.lowered.hooks[0]!.selectors[0]!.actions).toEqual([{ action: K.ACTION.Override, arg: -1 }]);
   });
 });

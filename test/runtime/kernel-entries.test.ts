@@ -8,13 +8,20 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync,
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeTestReaderOut, encodeLpmKeyBits, encodeNumKey, encodeTestReaderCtx, K } from '../../bpf/abi/runtime.js';
+import {
+  decodeTestReaderOut,
+  encodeLpmKeyBits,
+  encodeNumKey,
+  encodeTestReaderCtx,
+  K,
+  type RuntimeMapImage,
+} from '../../bpf/abi/runtime.js';
 import { BpfObject, probeHooks, probeOverride, type HookSupport } from '../../bpf/libbpf-ts/index.js';
 import { objectsDir } from '../../bpf/paths.js';
 import { parseCidr } from '../../compiler/lower/runtime/kernel-args.js';
 import { skipKernel } from '../kernel-env.js';
 import { compileText, tempDir } from './helpers.js';
-import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import { RuntimeDatapath, siteEntries } from '../../bpf/runtime/loader.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 
 const skip = skipKernel();
@@ -172,6 +179,7 @@ describe.skipIf(skip)('the selector engine on kernel-function sites (BPF_PROG_TE
   let file: string;
   let fileFd: number;
   let site: (call: string) => number;
+  let nodeImages: RuntimeMapImage[];
   beforeAll(async () => {
     dir = tempDir();
     file = path.join(dir, 'etc', 'secret.conf');
@@ -245,12 +253,13 @@ spec:
       'kprobe/revert_creds',
       'kprobe/security_file_open',
       'kprobe/security_socket_connect',
-      'kprobe/should_failslab',
       'kprobe/tcp_connect',
+      'kprobe_override/should_failslab',
       'kretprobe/tcp_close',
     ]);
     site = (call) => n.lowered.table.find((h) => h.call === call)!.site! - K.SITE_BASE;
     dp = RuntimeDatapath.open();
+    nodeImages = n.images;
     dp.apply(n.images, []);
   });
   afterAll(() => {
@@ -302,6 +311,22 @@ spec:
     // As Tetragon, a namespace capability never matches in the host's user namespace; nor anywhere while the
     // host's is unknown (here /proc/1/ns/user may be unreadable: then slot 0 of wrt_node is 0).
     expect(run('commit_creds', 0, []).matched).toBe(0);
+  });
+
+  it('the agent attaches kprobe and kretprobe sites with their site number as cookie, where kprobes attach', (ctx) => {
+    expect(siteEntries('kprobe', 'tcp_connect')).toEqual({ entry: 'wrt_kprobe' });
+    expect(siteEntries('kprobe', '__x64_sys_openat')).toEqual({ entry: 'wrt_kprobe_sys' });
+    expect(siteEntries('kretprobe', 'tcp_close')).toEqual({ entry: 'wrt_kretprobe', stash: 'wrt_kprobe_stash' });
+    expect(siteEntries('fentry', 'tcp_connect')).toEqual({ refused: 'the agent does not attach fentry sites yet (fentry/tcp_connect)' });
+    const k = probeHooks().find((h) => h.hook === 'kprobe');
+    if (!k?.attaches) {
+      // Here the kprobe site cannot attach: the swap fails before the flip, naming libbpf's reason.
+      expect(() => dp.apply(nodeImages, ['kprobe/security_file_open'])).toThrow(/attach_kprobe_opts\(wrt_kprobe, security_file_open\)/);
+      console.warn(`skipping the attached kprobe site: the capability probe found kprobe attach=false (${k?.error})`);
+      return ctx.skip();
+    }
+    dp.apply(nodeImages, ['kprobe/security_file_open', 'kretprobe/tcp_close']);
+    dp.apply(nodeImages, []);
   });
 
   it('Override: the errno the entry program hands bpf_override_return', () => {

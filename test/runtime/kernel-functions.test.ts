@@ -1,7 +1,7 @@
 // Hooks on kernel functions: the attach point each node gets, the argument types and socket operators, return
 // values and Override, answered by the image evaluator over the encoded selector tables.
 import { describe, expect, it } from 'vitest';
-import { K } from '../../bpf/abi/runtime.js';
+import { K, siteNumber } from '../../bpf/abi/runtime.js';
 import { capabilityProfiles, type NodeCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { RuntimeImageEvaluator, type ArgValue } from '../../compiler/verify/runtime-emulator.js';
 import { compileText } from './helpers.js';
@@ -48,7 +48,15 @@ describe('attach point per node', () => {
   it('fentry where the node has it, else kprobe; the table names it and the site key', () => {
     const f = compiled(fileOpen);
     expect(f.attach).toEqual(['fentry/security_file_open']);
-    expect(f.table[0]).toMatchObject({ call: 'security_file_open', attach: 'fentry/security_file_open', site: K.SITE_BASE });
+    // The site number is a hash of the attach point: stable across policy generations.
+    expect(f.table[0]).toMatchObject({
+      call: 'security_file_open',
+      attach: 'fentry/security_file_open',
+      site: K.SITE_BASE + siteNumber('fentry/security_file_open'),
+    });
+    expect(siteNumber('fentry/security_file_open')).toBe(siteNumber('fentry/security_file_open'));
+    expect(siteNumber('fentry/security_file_open')).not.toBe(siteNumber('kprobe/security_file_open'));
+    expect(siteNumber('kprobe/x')).toBeLessThan(0x40000000);
     expect(compiled(fileOpen, kprobeOnly).attach).toEqual(['kprobe/security_file_open']);
   });
 
@@ -128,11 +136,11 @@ describe('Override', () => {
 `);
   it('on a function of the node list: a kprobe with bpf_override_return', () => {
     const f = compiled(override('should_failslab'));
-    expect(f.attach).toEqual(['kprobe/should_failslab']);
+    expect(f.attach).toEqual(['kprobe_override/should_failslab']);
     expect(f.verdict('should_failslab', [], undefined, '/usr/bin/bash')).toMatchObject({ verdict: 'override', errno: -1 });
     expect(f.verdict('should_failslab', [], undefined, '/usr/bin/zsh').verdict).toBe('allow');
     const own = compiled(override('my_func'), { ...full, errorInjection: ['my_func'] });
-    expect(own.attach).toEqual(['kprobe/my_func']);
+    expect(own.attach).toEqual(['kprobe_override/my_func']);
   });
   it('elsewhere: a compile error naming the function', () => {
     expect(compileText(override('tcp_connect'), full).errors.join('\n')).toMatch(

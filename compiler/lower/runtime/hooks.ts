@@ -7,7 +7,16 @@ import type { NodeCapabilities } from './capabilities.js';
 import type { Hook, MatchArg, RuntimeIR, Selector } from '../../ir/runtime/compile.js';
 import { limits } from '../../ir/runtime/compile.js';
 import { syscallNumbers, syscallTracepoint, tableSyscall, unimplementedSyscalls } from '../../ir/runtime/syscalls.js';
-import { encodeRuntimeNode, K, type KHook, type KMatchArg, type KSelector, type RuntimeRecords } from '../../../bpf/abi/runtime.js';
+import {
+  encodeRuntimeNode,
+  K,
+  kernelSites,
+  siteNumber,
+  type KHook,
+  type KMatchArg,
+  type KSelector,
+  type RuntimeRecords,
+} from '../../../bpf/abi/runtime.js';
 import { buildWalks, capacityUse, type NodeCapacity } from './walks.js';
 import { errorInjectable } from '../../../bpf/runtime/error-injection.js';
 import { socketOperators } from '../../ir/runtime/compile.js';
@@ -126,6 +135,7 @@ export function lowerRuntime(
   const diagnostics: Diagnostic[] = [];
   let nextSet = 1;
   const accepted: Accepted[] = [];
+  const siteOwners = new Map<number, string>();
   const sorted = [...ir.policies].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : (a.namespace ?? '').localeCompare(b.namespace ?? ''),
   );
@@ -161,6 +171,17 @@ export function lowerRuntime(
     for (const hook of policy.hooks) {
       const target = lowerTarget(hook, caps, (span, m, rule) => err(span, m, rule));
       if (!target) continue;
+      if (target.site) {
+        const n = siteNumber(target.attach);
+        const owner = siteOwners.get(n) ?? target.attach;
+        if (owner !== target.attach)
+          err(
+            hook.span,
+            `attach points ${owner} and ${target.attach} have the same site number ${n}; rename neither can fix it: split the policies across nodes`,
+            'runtime/site-collision',
+          );
+        siteOwners.set(n, owner);
+      }
       for (const u of hook.unsupported)
         err(
           u.span,
@@ -364,7 +385,10 @@ interface Accepted {
 /** The node's records from its accepted policies: ids in order, the walks, the capacity used. */
 function assemble(out: LoweredRuntimeNode, accepted: readonly Accepted[]): LoweredRuntimeNode {
   const attach = new Set<string>();
-  const sites = new Map<string, number>();
+  // Attach sites of kernel-function hooks are numbered by kernelSites (as the agent attaches them).
+  const sites = new Map(
+    kernelSites(accepted.flatMap((a) => a.hooks.filter((p) => p.site).map((p) => p.attach))).map((s) => [s.attach, s.site]),
+  );
   delete out.scopes;
   delete out.addrSets;
   for (const a of accepted) {
@@ -382,13 +406,7 @@ function assemble(out: LoweredRuntimeNode, accepted: readonly Accepted[]): Lower
     }
     for (const p of a.hooks) {
       const hookId = out.hooks.length;
-      // Attach sites of kernel-function hooks are numbered in the order policies first use them.
-      let nr = p.hook.syscallNr;
-      if (p.site) {
-        let n = sites.get(p.attach);
-        if (n === undefined) sites.set(p.attach, (n = sites.size));
-        nr = K.SITE_BASE + n;
-      }
+      const nr = p.site ? K.SITE_BASE + sites.get(p.attach)! : p.hook.syscallNr;
       out.hooks.push({ ...p.hook, syscallNr: nr, policyId, hookId });
       out.table.push({ ...p.entry, hookId, ...(p.site ? { site: nr } : {}) });
       attach.add(p.attach);
@@ -491,7 +509,7 @@ function kernelTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: s
       );
       return undefined;
     }
-    return { ...base, attach: `kprobe/${fn}`, returnSite: false, override: true };
+    return { ...base, attach: `kprobe_override/${fn}`, returnSite: false, override: true };
   }
   if (caps.fentry) return { ...base, attach: `${ret ? 'fexit' : 'fentry'}/${fn}`, returnSite: ret, override: false };
   if (caps.kprobeAttach) return { ...base, attach: `${ret ? 'kretprobe' : 'kprobe'}/${fn}`, returnSite: ret, override: false };
@@ -566,7 +584,7 @@ function lowerTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: st
           err(hook.span, `Override on ${hook.call}: ${fn} is not in the node's error-injection list`, 'runtime/override-not-injectable');
           return undefined;
         }
-        return { ...sysFn, attach: `kprobe/${fn}`, returnSite: false, override: true };
+        return { ...sysFn, attach: `kprobe_override/${fn}`, returnSite: false, override: true };
       }
       // The return value, or arguments only the kernel-function readers resolve (fd, char_buf), need a hook on the
       // syscall's function where the node has one: fentry/fexit where available, else kprobe/kretprobe.
