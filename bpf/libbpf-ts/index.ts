@@ -15,6 +15,8 @@ export {
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_SKB_MODE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
+  openRawTracepoint,
+  RawTracepointLink,
 } from './link.js';
 export { RingBuffer, type RingBufferOptions, type SampleHandler } from './ringbuf.js';
 export { testRun, type TestRunOptions, type TestRunResult } from './testrun.js';

@@ -1,6 +1,7 @@
 // Attachments: libbpf links (tracepoints, generic attach), tc clsact filters and XDP on an interface.
 import { BpfError, check } from './errors.js';
-import { native, type NativePtr } from './native.js';
+import { FdOwner } from './fd.js';
+import { lastErrno, native, type NativePtr } from './native.js';
 
 const linkRegistry = new FinalizationRegistry<NativePtr>((l) => {
   try {
@@ -9,6 +10,31 @@ const linkRegistry = new FinalizationRegistry<NativePtr>((l) => {
     /* process teardown */
   }
 });
+
+/** A raw tracepoint attachment opened by BPF_RAW_TRACEPOINT_OPEN: detached when its fd is closed. */
+export class RawTracepointLink extends FdOwner {
+  readonly description: string;
+
+  constructor(fd: number, description: string) {
+    super(fd, true);
+    this.description = description;
+  }
+
+  protected describe(): string {
+    return `raw tracepoint ${this.description}`;
+  }
+}
+
+const SYS_bpf = 321; // x86_64
+const BPF_RAW_TRACEPOINT_OPEN = 17;
+
+/** Attaches a raw tracepoint program with a BPF cookie (kernel 6.10 and later) by the bpf syscall itself. */
+export function openRawTracepoint(progFd: number, name: string, cookie: bigint): RawTracepointLink {
+  const n = native();
+  const fd = Number(n.bpf_raw_tp_open(SYS_bpf, BPF_RAW_TRACEPOINT_OPEN, { name, prog_fd: progFd, pad: 0, cookie }, n.sizes.rawTpAttr));
+  if (fd < 0) throw new BpfError(`BPF_RAW_TRACEPOINT_OPEN(${name}, cookie ${cookie})`, lastErrno());
+  return new RawTracepointLink(fd, name);
+}
 
 /** A libbpf bpf_link: detached on close() unless pinned. */
 export class BpfLink implements Disposable {

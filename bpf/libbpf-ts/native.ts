@@ -70,6 +70,8 @@ function bind() {
     priority: 'uint32_t',
   });
   const XdpAttachOpts = koffi.struct('bpf_xdp_attach_opts', { sz: 'size_t', old_prog_fd: 'int' });
+  // union bpf_attr for BPF_RAW_TRACEPOINT_OPEN with a cookie (kernel 6.10; libbpf 1.1 cannot pass one).
+  const RawTpAttr = koffi.struct('bpf_attr_raw_tp', { name: 'const char *', prog_fd: 'uint32_t', pad: 'uint32_t', cookie: 'uint64_t' });
   const KprobeOpts = koffi.struct('bpf_kprobe_opts', {
     sz: 'size_t',
     bpf_cookie: 'uint64_t',
@@ -90,12 +92,15 @@ function bind() {
       tcOpts: koffi.sizeof(TcOpts),
       xdpAttachOpts: koffi.sizeof(XdpAttachOpts),
       kprobeOpts: koffi.sizeof(KprobeOpts),
+      rawTpAttr: koffi.sizeof(RawTpAttr),
     },
     // logging
     libbpf_set_print: lib.func('void *libbpf_set_print(weir_libbpf_print_fn *fn)'),
     vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)'),
     close: libc.func('int close(int fd)'),
     dup: libc.func('int dup(int fd)'),
+    // syscall(SYS_bpf, cmd, attr, size) for the one command libbpf 1.1 lacks an option for.
+    bpf_raw_tp_open: libc.func('long syscall(long number, int cmd, const bpf_attr_raw_tp *attr, unsigned int size)'),
     if_nametoindex: libc.func('unsigned int if_nametoindex(const char *name)'),
     // objects
     bpf_object__open: lib.func('bpf_object *bpf_object__open(const char *path)'),

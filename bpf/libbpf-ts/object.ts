@@ -1,6 +1,6 @@
 // BPF objects (ELF files from clang -target bpf): open, adjust maps before load, load, find programs and maps.
 import { BpfError, check, checkPtr, withLog } from './errors.js';
-import { BpfLink } from './link.js';
+import { BpfLink, openRawTracepoint, type RawTracepointLink } from './link.js';
 import { BpfMap, mapInfo } from './map.js';
 import { native, type NativePtr } from './native.js';
 import { testRun, type TestRunOptions, type TestRunResult } from './testrun.js';
@@ -217,6 +217,11 @@ export class BpfProgram {
   }
 
   /** Attaches by the section name's convention (kprobe/..., fentry/..., lsm/..., tracepoint/...). */
+  /** Attaches a raw tracepoint program to a tracepoint with a BPF cookie the program reads (kernel 6.10+). */
+  attachRawTracepoint(name: string, cookie = 0n): RawTracepointLink {
+    return openRawTracepoint(this.fd, name, cookie);
+  }
+
   /** Attaches a kprobe (or kretprobe) program to a kernel function, with a BPF cookie the program reads. */
   attachKprobe(func: string, opts: { cookie?: bigint; retprobe?: boolean } = {}): BpfLink {
     const n = native();

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfMap, BpfObject, RingBuffer, type BpfLink } from '../libbpf-ts/index.js';
+import { BpfMap, BpfObject, RingBuffer, type BpfLink, type RawTracepointLink } from '../libbpf-ts/index.js';
 import { imageRecords } from '../abi/image.js';
 import { decodeU32, encodeU32 } from '../abi/layouts.js';
 import { checkRuntimeImage } from '../abi/runtime-check.js';
@@ -107,12 +107,13 @@ export interface RuntimeOpenOptions {
 
 /**
  * The entry programs of wrt_runtime.bpf.o that attach a kernel-function site (kentry.h), or why this agent
- * cannot attach it: kprobes and kretprobes only; Override (wrt_override.bpf.o), fentry/fexit/fmod_ret/LSM
- * (wrt_fentry.bpf.o, one instance per attach target) and raw tracepoints (BPF cookies on raw tracepoints
- * need libbpf 1.5) are compiled and tested by BPF_PROG_TEST_RUN but not attached by the agent yet.
+ * cannot attach it: kprobes, kretprobes and raw tracepoints (with a cookie: kernel 6.10); Override
+ * (wrt_override.bpf.o) and fentry/fexit/fmod_ret/LSM (wrt_fentry.bpf.o, one instance per attach target) are
+ * compiled and tested by BPF_PROG_TEST_RUN but not attached by the agent yet.
  */
-export function siteEntries(kind: string, target: string): { entry: string; stash?: string } | { refused: string } {
+export function siteEntries(kind: string, target: string): { entry: string; stash?: string; raw?: true } | { refused: string } {
   const sys = target.startsWith('__x64_sys_');
+  if (kind === 'raw_tp') return { entry: 'wrt_raw_tp', raw: true };
   if (kind === 'kprobe') return { entry: sys ? 'wrt_kprobe_sys' : 'wrt_kprobe' };
   if (kind === 'kretprobe') return { entry: 'wrt_kretprobe', stash: sys ? 'wrt_kprobe_sys_stash' : 'wrt_kprobe_stash' };
   return { refused: `the agent does not attach ${kind} sites yet (${kind}/${target})` };
@@ -122,7 +123,7 @@ const linkPin = (dir: string, attach: string) => path.join(dir, `link-${attach.r
 
 export class RuntimeDatapath implements Disposable {
   readonly object: BpfObject;
-  readonly #links = new Map<string, BpfLink | 'pinned'>();
+  readonly #links = new Map<string, BpfLink | RawTracepointLink | 'pinned'>();
   readonly #inner: BpfMap[] = [];
   readonly #pinDir: string | undefined;
   #generation = 0;
@@ -269,6 +270,11 @@ export class RuntimeDatapath implements Disposable {
         if (this.#links.has(site.attach)) continue;
         const e = siteEntries(site.kind, site.target);
         if ('refused' in e) throw new Error(e.refused);
+        if (e.raw) {
+          this.#links.set(site.attach, this.object.program(e.entry).attachRawTracepoint(site.target, BigInt(site.site)));
+          attached.push(site.attach);
+          continue;
+        }
         if (e.stash) this.#links.set(`${site.attach}#entry`, this.object.program(e.stash).attachKprobe(site.target));
         this.#links.set(
           site.attach,

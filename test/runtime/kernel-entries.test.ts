@@ -4,7 +4,19 @@
 // context) on real kernel objects of this test process (a file and a TCP connection behind its descriptors);
 // attaching, Override and the fentry/fmod_ret/LSM entries depend on what this kernel offers, and skip citing
 // the capability probe (or the verifier's refusal) where it lacks them.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +32,7 @@ import { BpfObject, probeHooks, probeOverride, type HookSupport } from '../../bp
 import { objectsDir } from '../../bpf/paths.js';
 import { parseCidr } from '../../compiler/lower/runtime/kernel-args.js';
 import { skipKernel } from '../kernel-env.js';
-import { compileText, tempDir } from './helpers.js';
+import { compileText, run, tempDir } from './helpers.js';
 import { RuntimeDatapath, siteEntries } from '../../bpf/runtime/loader.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 
@@ -332,5 +344,52 @@ spec:
   it('Override: the errno the entry program hands bpf_override_return', () => {
     expect(run('should_failslab', 0, [0, 0])).toEqual({ matched: 1, override: -12 });
     expect(run('security_file_open', FD_FILE, [fileFd]).override).toBe(0);
+  });
+});
+
+// A kernel-function-style site attached for real on this kernel: the raw tracepoint sched_process_exec (its
+// linux_binprm argument read by the engine), attached by the agent's loader with its site number as cookie.
+describe.skipIf(skip)('an attached raw tracepoint site (sched_process_exec, linux_binprm)', () => {
+  let dp: RuntimeDatapath;
+  let dir: string;
+  let victim: string;
+  beforeAll(() => {
+    dir = tempDir();
+    victim = path.join(dir, 'wrt-rawtp-victim');
+    copyFileSync('/bin/true', victim);
+    chmodSync(victim, 0o755);
+    const text = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: exec-guard
+  annotations: {weir.dev/allow-host-wide-kill: "true"}
+spec:
+  tracepoints:
+  - subsystem: sched
+    event: sched_process_exec
+    raw: true
+    args: [{index: 2, type: linux_binprm}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Equal, values: ["${victim}"]}
+      matchActions:
+      - {action: Sigkill}
+`;
+    const r = compileText(text, capabilityProfiles['tracepoint-only']!);
+    expect(r.errors).toEqual([]);
+    expect(r.nodes[0]!.lowered.attach).toEqual(['raw_tp/sched_process_exec']);
+    dp = RuntimeDatapath.open();
+    dp.apply(r.nodes[0]!.images, r.nodes[0]!.lowered.attach);
+  });
+  afterAll(() => {
+    dp?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('kills the exec of the binary it names (a copy in the test dir), lets others run', async () => {
+    expect((await run(victim, [])).signal).toBe('SIGKILL');
+    const ok = await run('/bin/true', []);
+    expect(ok.code).toBe(0);
+    expect(dp.stats().signals).toBeGreaterThanOrEqual(1);
   });
 });
