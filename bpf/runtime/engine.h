@@ -1009,7 +1009,9 @@ static __always_inline int wrt_engine_dispatch(struct wrt_scratch *s, __u32 key,
 		/* The indexed argument, read as a hook reads its string arguments. */
 		load_regs(s);
 		__builtin_memset(s->subj.str, 0, WRT_STR_MAX);
-		long n = bpf_probe_read_user_str(s->subj.str, WRT_STR_MAX, (const char *)s->regs[call.arg_reg & 7]);
+		const char *src = (const char *)s->regs[call.arg_reg & 7];
+		/* A kernel function's string arguments are kernel memory. */
+		long n = s->kfunc ? bpf_probe_read_kernel_str(s->subj.str, WRT_STR_MAX, src) : bpf_probe_read_user_str(s->subj.str, WRT_STR_MAX, src);
 		s->subj.len = n > 0 ? n - 1 : 0;
 		s->rev_done[7] = 0;
 		if (call.flags & WRT_CALL_ARG_FWD)
