@@ -235,8 +235,8 @@ export function lowerRuntime(
       });
       if (hook.returnArg) {
         const t = kernelArgTypes[hook.returnArg.type];
-        // A kernel-function hook without matchReturnArgs is evaluated at entry; its return value is only reported
-        // (the table's returnArg), by the return probe paired with the entry program.
+        // A kernel-function hook without matchReturnArgs is evaluated at entry. Its returnArg is named in the
+        // hook table; the entry's events do not carry the return value (no return probe is paired with it).
         if (!target.returnSite && target.kernel) {
           if (t === undefined)
             err(hook.returnArg.span, `returnArg type ${hook.returnArg.type} has no reader in weir`, 'runtime/unsupported-arg-type');
@@ -480,7 +480,7 @@ function kernelTarget(hook: Hook, caps: NodeCapabilities, err: (span: Span, m: s
   }
   const fn = hook.call;
   // Selectors on the return value are evaluated when the function returns; otherwise at entry (a return
-  // value named by returnArg is then only reported).
+  // value named by returnArg is then not read).
   const ret = hasReturnMatch(hook);
   if (hasOverride(hook)) {
     if (ret) {
