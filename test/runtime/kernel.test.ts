@@ -380,7 +380,7 @@ spec:
     const gen = dp.generation;
     const bad = blobs.map((b) => (b.image.name === 'wrt_hooks' ? { ...b, bytes: b.bytes.subarray(0, b.bytes.length - 3) } : b));
     expect(() => dp.applyBundle(bad, n.lowered.attach)).toThrow(/wrt_hooks: \d+ bytes is not a whole number of 1716-byte records/);
-    expect(() => dp.applyBundle(blobs, ['sched/sched_switch'])).toThrow(/not a syscall tracepoint/);
+    expect(() => dp.applyBundle(blobs, ['sched/sched_switch'])).toThrow(/^runtime attach point sched\/sched_switch: /);
     expect(dp.generation).toBe(gen);
     const killed = await run(bin, ['open', path.join(dir, 'protected', 'secret.txt')]);
     expect(killed.signal).toBe('SIGKILL');
