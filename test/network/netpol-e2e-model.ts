@@ -21,14 +21,15 @@ export const modelInventory = {
   metadata: { name: 'netpol-e2e' },
   spec: {
     nodes: [{ name: 'n1', ips: ['192.168.0.1'] }],
-    namespaces: nss.map((n) => ({ name: n, labels: { ns: n, 'kubernetes.io/metadata.name': n } })),
+    // kubernetes.io/metadata.name is not listed: weir adds it to every namespace, as the API server does.
+    namespaces: nss.map((n) => ({ name: n, labels: { ns: n } as Record<string, string> })),
     pods: nss.flatMap((ns) =>
       podNames.map((p) => ({
         namespace: ns,
         name: p,
-        labels: { pod: p },
         ips: [podIp(ns, p)],
         node: 'n1',
+        labels: { pod: p } as Record<string, string>,
         ports: ['TCP', 'UDP', 'SCTP'].flatMap((proto) =>
           [80, 81].map((port) => ({ name: `serve-${port}-${proto.toLowerCase()}`, port, protocol: proto })),
         ),
@@ -106,23 +107,44 @@ export class Reachability {
   readonly get = (from: string, to: string): boolean => this.ops.reduce((v, op) => op(from, to, v), true);
 }
 
-/** Probes TCP/80 between every ordered pair of distinct pods (a pod's traffic to itself is not probed here). */
-export function expectReachability(ir: NetworkIR, expected: (from: string, to: string) => boolean): void {
+/** What a ValidateOrFail probes: one destination port over one protocol. */
+export interface Probe {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port: 80 | 81;
+}
+
+/** The model with a namespace's or a pod's labels merged with `labels` (AddNamespaceLabel, AddPodLabels). */
+export function relabelled(target: { ns: string; pod?: string }, labels: Record<string, string>): typeof modelInventory {
+  const inv = structuredClone(modelInventory);
+  if (target.pod === undefined) {
+    const n = inv.spec.namespaces.find((x) => x.name === target.ns)!;
+    n.labels = { ...n.labels, ...labels };
+  } else {
+    const p = inv.spec.pods.find((x) => x.namespace === target.ns && x.name === target.pod)!;
+    p.labels = { ...p.labels, ...labels };
+  }
+  return inv;
+}
+
+/**
+ * Probes `probe` (TCP/80 unless given) between every ordered pair of distinct pods (upstream ignores
+ * a pod's traffic to itself), by workload and by the destination's address, then checks the maps.
+ */
+export function expectReachability(
+  ir: NetworkIR,
+  expected: (from: string, to: string) => boolean,
+  probe: Probe = { protocol: 'TCP', port: 80 },
+): void {
   const pods = nss.flatMap((ns) => podNames.map((p) => `${ns}/${p}`));
   const wrong: string[] = [];
   for (const from of pods)
     for (const to of pods) {
       if (from === to) continue;
-      const v = evaluateFlow(ir, { from: { workload: from }, to: { workload: to }, protocol: 'TCP', port: 80 });
-      const byIp = evaluateFlow(ir, {
-        from: { workload: from },
-        to: { ip: podIp(...(to.split('/') as [string, string])) },
-        protocol: 'TCP',
-        port: 80,
-      });
+      const v = evaluateFlow(ir, { from: { workload: from }, to: { workload: to }, ...probe });
+      const byIp = evaluateFlow(ir, { from: { workload: from }, to: { ip: podIp(...(to.split('/') as [string, string])) }, ...probe });
       const want = expected(from, to) ? 'allow' : 'deny';
       if (v.verdict !== want || byIp.verdict !== want)
-        wrong.push(`${from} -> ${to}: expected ${want}, got ${v.verdict} (by address ${byIp.verdict})`);
+        wrong.push(`${probe.protocol}/${probe.port} ${from} -> ${to}: expected ${want}, got ${v.verdict} (by address ${byIp.verdict})`);
     }
   expect(wrong).toEqual([]);
   expectMapsAgree(ir);
