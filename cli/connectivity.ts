@@ -21,6 +21,10 @@ external ranges as \`0.0.0.0-255.255.255.255[External]\`), so the two tools can 
   --inventory FILE  cluster inventory (a file or a folder); default: workload manifests found under PATH
   --format F        txt (default), csv, md, json, dot
 
+Where a Kubernetes NetworkPolicy ipBlock allows a pair by covering a pod's address, txt says so on an
+indented line below the pair (ipBlock, policy, file:line, pod and address), md in a list below the
+table and json in the line's ipBlocks; csv and dot keep np-guard's columns.
+
 A .weir.yaml in this folder or above sets the defaults: policies, ignore, inventory, format.`;
 
 export const connectivityCommand: Command = {

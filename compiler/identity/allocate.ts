@@ -5,7 +5,7 @@
 // global identities are assigned in the sorted order of their label sets, so the same inventory
 // always yields the same numbers.
 import type { Inventory, Pod } from '../inventory/model.js';
-import { comparePrefix, formatPrefix, hostPrefix, parseAddress, prefixContains, type Prefix } from '../model/cidr.js';
+import { comparePrefix, formatPrefix, hostPrefix, parseAddress, parsePrefix, prefixContains, type Prefix } from '../model/cidr.js';
 import { LABEL_CLUSTER, LABEL_NAMESPACE, LABEL_NAMESPACE_LABELS, LABEL_SERVICE_ACCOUNT } from '../model/selector.js';
 
 export const ID_ANY = 0;
@@ -109,6 +109,15 @@ export interface IpBlock {
 export function ipBlockKey(b: IpBlock): string {
   const ex = b.except.map(formatPrefix).sort();
   return ex.length ? `${formatPrefix(b.prefix)} except ${[...new Set(ex)].join(',')}` : formatPrefix(b.prefix);
+}
+
+/** The block an ipBlockKey text names, or undefined for a text it does not write. */
+export function ipBlockFromKey(text: string): IpBlock | undefined {
+  const [cidr, except] = text.split(' except ');
+  const prefix = cidr === undefined ? undefined : parsePrefix(cidr);
+  const ex = except === undefined ? [] : except.split(',').map((x) => parsePrefix(x));
+  if (!prefix || ex.some((x) => x === undefined)) return undefined;
+  return { prefix, except: ex as Prefix[] };
 }
 
 /** Whether an address lies in the block (in its CIDR and in none of its exceptions). */

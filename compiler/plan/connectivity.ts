@@ -2,7 +2,8 @@
 // (protocol, port class), then folded into np-guard netpol-analyzer `list` lines.
 import { addPorts, formatConnections, isEmpty, protocols, type ConnectionSet, type PortRange, type Protocol } from './connset.js';
 import { compareBig, comparePeers, peerName, peerNamespace, type Peer } from './peers.js';
-import { passes, type Decision, type Oracle } from './probe.js';
+import { passes, type Decision, type Oracle, type RuleRef } from './probe.js';
+import { mdText, terminalSafe } from '../escape.js';
 
 /** The decisions for one ordered pair over its port classes, indexed [protocol index * classes.length + class index]. */
 export interface PairDecisions {
@@ -123,6 +124,31 @@ export interface ConnLine {
   dstNamespace?: string;
   /** Between two replicas of one workload (np-guard lists distinct workloads only). */
   betweenReplicas?: true;
+  /** NetworkPolicy ipBlocks that allow some of the connections by covering a pod address of a peer, with their rule. */
+  ipBlocks?: IpBlockAllow[];
+}
+
+/** An allowed connection a NetworkPolicy ipBlock decides: the block, the pod address it covers and the rule. */
+export interface IpBlockAllow {
+  block: string;
+  pod: string;
+  address: string;
+  rule: RuleRef;
+}
+
+/** The distinct ipBlock matches among a pair's allowing decisions, in a stable order. */
+function ipBlocksOf(p: PairDecisions): IpBlockAllow[] {
+  const out = new Map<string, IpBlockAllow>();
+  for (const d of new Set(p.decisions))
+    if (d.ipBlock && d.rule && passes(d))
+      out.set(`${d.rule.file}:${d.rule.line}|${d.ipBlock.block}|${d.ipBlock.pod}|${d.ipBlock.address}`, { ...d.ipBlock, rule: d.rule });
+  return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+/** `ipBlock 10.0.2.0/24 of x/p policy.yaml:8 covers y/c at 10.0.2.13`. */
+export function ipBlockAllowText(b: IpBlockAllow): string {
+  const name = b.rule.namespace ? `${b.rule.namespace}/${b.rule.policy}` : b.rule.policy;
+  return `ipBlock ${b.block} of ${name} ${b.rule.file}:${b.rule.line} covers ${b.pod} at ${b.address}`;
 }
 
 /**
@@ -155,11 +181,12 @@ export function listLines(m: ConnectivityMatrix): ConnLine[] {
     src: Peer;
     dst: Peer;
     conn: string;
+    ipBlocks: IpBlockAllow[];
   }
   const rows: Row[] = [];
   for (const p of m.pairs.values()) {
     const set = connectionSet(p);
-    if (!isEmpty(set)) rows.push({ src: p.src, dst: p.dst, conn: formatConnections(set) });
+    if (!isEmpty(set)) rows.push({ src: p.src, dst: p.dst, conn: formatConnections(set), ipBlocks: ipBlocksOf(p) });
   }
   const split = new Set<string>();
   const shown = (p: Peer): string =>
@@ -205,7 +232,16 @@ export function listLines(m: ConnectivityMatrix): ConnLine[] {
     if (src === dst) continue;
     const sn = peerNamespace(r.src);
     const dn = peerNamespace(r.dst);
-    out.set(`${src} => ${dst}`, { src, dst, conn: r.conn, ...(sn ? { srcNamespace: sn } : {}), ...(dn ? { dstNamespace: dn } : {}) });
+    // Variants printed as one workload share the line: their ipBlock matches are listed together.
+    const blocks = [...(out.get(`${src} => ${dst}`)?.ipBlocks ?? []), ...r.ipBlocks];
+    out.set(`${src} => ${dst}`, {
+      src,
+      dst,
+      conn: r.conn,
+      ...(sn ? { srcNamespace: sn } : {}),
+      ...(dn ? { dstNamespace: dn } : {}),
+      ...(blocks.length ? { ipBlocks: blocks } : {}),
+    });
   }
   return [...out.values()].sort(compareLines);
 }
@@ -275,14 +311,28 @@ function csvCell(s: string): string {
 export function renderConnectivity(lines: readonly ConnLine[], format: ListFormat): string {
   switch (format) {
     case 'txt':
-      return lines.map((l) => `${l.src} => ${l.dst} : ${connText(l)}\n`).join('');
+      // An ipBlock that covers a pod address is said on indented lines below its pair (np-guard's lines stay as they are).
+      return lines
+        .map(
+          (l) =>
+            `${l.src} => ${l.dst} : ${connText(l)}\n${(l.ipBlocks ?? []).map((b) => `    ${terminalSafe(ipBlockAllowText(b))}\n`).join('')}`,
+        )
+        .join('');
     case 'csv':
       return `src,dst,conn\n${lines.map((l) => `${csvCell(l.src)},${csvCell(l.dst)},${csvCell(connText(l))}\n`).join('')}`;
-    case 'md':
-      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${connText(l)} |\n`).join('')}`;
+    case 'md': {
+      const blocks = lines.flatMap((l) => (l.ipBlocks ?? []).map((b) => `- ${mdText(`${l.src} to ${l.dst}: ${ipBlockAllowText(b)}`)}\n`));
+      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${connText(l)} |\n`).join('')}${blocks.length ? `\nNetworkPolicy ipBlocks that cover pod addresses:\n\n${blocks.join('')}` : ''}`;
+    }
     case 'json':
       return `${JSON.stringify(
-        lines.map((l) => ({ src: l.src, dst: l.dst, conn: l.conn, ...(l.betweenReplicas ? { betweenReplicas: true } : {}) })),
+        lines.map((l) => ({
+          src: l.src,
+          dst: l.dst,
+          conn: l.conn,
+          ...(l.betweenReplicas ? { betweenReplicas: true } : {}),
+          ...(l.ipBlocks ? { ipBlocks: l.ipBlocks } : {}),
+        })),
         null,
         2,
       )}\n`;

@@ -52,6 +52,21 @@ export interface Change {
   observedDrops?: number;
   inUse?: UseEvidence;
   breaking: boolean;
+  /**
+   * The inventory moved a pod's address into or out of the NetworkPolicy ipBlock that decides one
+   * side (the side whose decision names it): the pod, its addresses at base and head, the block and its rule.
+   */
+  addressMove?: AddressMove;
+}
+
+export interface AddressMove {
+  pod: string;
+  before: string[];
+  after: string[];
+  block: string;
+  /** `into` when the head's address is in the block (it decides the after side), `out` when the base's was. */
+  direction: 'into' | 'out';
+  rule: RuleRef;
 }
 
 /** One np-guard `diff` row: `diff-type, source, destination, ref1, ref2, workloads-diff-info`. */

@@ -9,7 +9,7 @@ import { compileNetwork, evaluate, loadInventory, type Flow, type FlowPeer } fro
 import { endpointsByKey, ipBlockMatch } from '../ir/network/evaluate.js';
 import { ruleIndex } from '../ir/network/rules.js';
 import type { Protocol } from './connset.js';
-import { bigToIp, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
+import { addressRange, bigToIp, type IpRangePeer, type Peer, type WorkloadPeer } from './peers.js';
 import type { Decision, Oracle, PairRules, RulePorts, RuleRef } from './probe.js';
 import { workloadsOf } from './workloads.js';
 import { buildFromDocuments, type BuildResult } from '../build.js';
@@ -31,6 +31,8 @@ export interface CompiledRevision {
   portCuts?: (src: Peer, dst: Peer) => PairRules;
   endpointFingerprints?: EndpointFingerprints;
   fingerprintTable?: object;
+  /** A pod's (`ns/name`) addresses in this revision's inventory. */
+  podAddresses?: (pod: string) => readonly string[] | undefined;
 }
 
 /** Per endpoint (`ns/pod`), its rules and enforcement per direction as comparable texts. */
@@ -46,17 +48,39 @@ function hostSide(p: WorkloadPeer, other: Peer): FlowPeer {
   return { entity: other.type === 'workload' && other.node !== undefined && other.node !== p.node ? 'remote-node' : 'host' };
 }
 
-function flowPeer(p: Peer, other: Peer): FlowPeer {
+function flowPeer(p: Peer, other: Peer, taken: ReadonlySet<string>): FlowPeer {
   switch (p.type) {
     case 'workload':
       return p.hostNetwork ? hostSide(p, other) : { workload: p.pod };
     case 'ip':
-      return { ip: bigToIp(p.family, p.start) };
+      return { ip: bigToIp(p.family, externalAddress(p, taken)) };
     case 'entity':
       return { entity: p.entity };
     case 'fqdn':
       return { fqdn: p.probeName ?? p.fqdn, ip: p.ip };
   }
+}
+
+/**
+ * The address that speaks for an external range: its first one that no pod or node holds. A pod's
+ * address is that pod to the datapath (its identity, its policies), never the external range
+ * around it, which CIDR rules and ipBlocks cut alike. A range held wholly by pods and nodes (no
+ * external address) keeps its first address.
+ */
+function externalAddress(p: IpRangePeer, taken: ReadonlySet<string>): bigint {
+  for (let a = p.start; a <= p.end; a++) if (!taken.has(`${p.family}:${a}`)) return a;
+  return p.start;
+}
+
+/** Addresses of the inventory's pods and nodes, as `family:integer` keys. */
+function takenAddresses(inv: { pods: readonly { ips: readonly string[] }[]; nodes: readonly { ips: readonly string[] }[] }): Set<string> {
+  const out = new Set<string>();
+  for (const x of [...inv.pods, ...inv.nodes])
+    for (const ip of x.ips) {
+      const r = addressRange(ip);
+      if (r) out.add(`${r.family}:${r.start}`);
+    }
+  return out;
 }
 
 function ruleRef(r: { policy: string; namespace?: string; file: string; line: number; commit?: string }): RuleRef {
@@ -250,10 +274,12 @@ export async function compileRevision(
   const decisions = new Map<string, Decision>();
   const refs = new Map<number, RuleRef>();
   const l7Texts = new WeakMap<object, string | undefined>();
+  let taken: Set<string> | undefined;
   const oracle: Oracle = (p) => {
-    const from = flowPeer(p.src, p.dst);
+    taken ??= takenAddresses(inv.inventory);
+    const from = flowPeer(p.src, p.dst, taken);
     // Replicas of one workload: from its representative pod to another of its pods.
-    const to = p.src === p.dst && p.dst.type === 'workload' && p.dst.replica ? { workload: p.dst.replica } : flowPeer(p.dst, p.src);
+    const to = p.src === p.dst && p.dst.type === 'workload' && p.dst.replica ? { workload: p.dst.replica } : flowPeer(p.dst, p.src, taken);
     // Between two host-network workloads no endpoint stands: nothing enforces (host firewall is not modelled).
     if ('entity' in from && 'entity' in to && p.src.type === 'workload' && p.dst.type === 'workload') return hostToHost;
     const flow: Flow = { from, to, protocol: p.protocol, port: p.port, ...(p.http ? { http: p.http } : {}) };
@@ -300,5 +326,17 @@ export async function compileRevision(
     portCuts: portCutsOf(ir),
     endpointFingerprints: fingerprints(ir, ruleIds),
     fingerprintTable: ruleIds,
+    podAddresses: podAddressesOf(inv.inventory.pods),
+  };
+}
+
+/** A pod's addresses by `ns/name`, indexed on first use (only a plan with address moves asks). */
+function podAddressesOf(
+  pods: readonly { namespace: string; name: string; ips: string[] }[],
+): (pod: string) => readonly string[] | undefined {
+  let index: Map<string, readonly string[]> | undefined;
+  return (pod) => {
+    index ??= new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p.ips]));
+    return index.get(pod);
   };
 }

@@ -26,6 +26,7 @@ import { diffRuntime, imageRuntimeOracle, runtimeAttachPoints, runtimeDecision, 
 import type { BuildResult } from '../build.js';
 import type { EndpointFingerprints } from './network.js';
 import type { MapStateCache } from '../lower/network/images.js';
+import { ipBlockContains, ipBlockFromKey } from '../identity/allocate.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
 export interface RevisionModel {
@@ -59,6 +60,8 @@ export interface RevisionModel {
   endpointFingerprints?: EndpointFingerprints;
   /** The rule-number table the fingerprints were written with: only fingerprints of one table compare. */
   fingerprintTable?: object;
+  /** A pod's (`ns/name`) addresses in this revision's inventory, to tell an address move behind an ipBlock change. */
+  podAddresses?: (pod: string) => readonly string[] | undefined;
 }
 
 /** Runtime half: the decision for one observed process event under a revision, if a runtime model exists. */
@@ -172,6 +175,7 @@ export function buildPlan(inp: PlanInputs): Plan {
   const connectivityDiff = bothOk ? diffConnectivity(bm, hm) : [];
   markInventoryUse(changes, [...byName.values()]);
   explainDefaultDeny(changes, changedDocuments(base.documents, head.documents), byName);
+  explainAddressMoves(changes, base, head);
   const flows = inp.flows ? flowImpact(inp.flows.file, inp.flows.parsed, base, head, [...byName.values()], changes) : undefined;
   const baseRules = runtimeRules(base.documents);
   const headRules = runtimeRules(head.documents);
@@ -323,6 +327,26 @@ function explainDefaultDeny(changes: Change[], docs: ReturnType<typeof changedDo
         line: d.provenance.line,
         ...(d.provenance.commit ? { commit: d.provenance.commit } : {}),
       }));
+  }
+}
+
+/**
+ * A change one side of which a NetworkPolicy ipBlock decides, where the inventory moved the covered
+ * pod's address so that the other side's address is outside that block: the move is its reason.
+ */
+function explainAddressMoves(changes: Change[], base: RevisionModel, head: RevisionModel): void {
+  if (!base.podAddresses || !head.podAddresses) return;
+  for (const c of changes) {
+    if (Boolean(c.before.ipBlock) === Boolean(c.after.ipBlock)) continue;
+    const direction = c.after.ipBlock ? 'into' : 'out';
+    const d = direction === 'into' ? c.after : c.before;
+    const m = d.ipBlock!;
+    const was = base.podAddresses(m.pod);
+    const is = head.podAddresses(m.pod);
+    if (!d.rule || !was || !is || (was.length === is.length && was.every((a) => is.includes(a)))) continue;
+    const block = ipBlockFromKey(m.block);
+    if (!block || (direction === 'into' ? was : is).some((a) => ipBlockContains(block, a))) continue;
+    c.addressMove = { pod: m.pod, before: [...was], after: [...is], block: m.block, direction, rule: d.rule };
   }
 }
 

@@ -251,6 +251,7 @@ export async function loadRevision(
     ...(compiled.portCuts ? { portCuts: compiled.portCuts } : {}),
     ...(compiled.endpointFingerprints ? { endpointFingerprints: compiled.endpointFingerprints } : {}),
     ...(compiled.fingerprintTable ? { fingerprintTable: compiled.fingerprintTable } : {}),
+    ...(compiled.podAddresses ? { podAddresses: compiled.podAddresses } : {}),
     inventoryKey: key,
     inventoryDigest: '',
   };

@@ -3,7 +3,7 @@
 // styles, script and data are inline, so the artifact opens offline from a CI download.
 import { htmlEscape } from '../../escape.js';
 import { categoryTitle, changeCategories, type Change, type GraphEdge, type Plan } from '../model.js';
-import { afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
+import { addressMoveText, afterText, decisionText, groupChanges, groupUseText, headline, revisionLabel } from './words.js';
 import { externalRange, rangeWithin } from '../peers.js';
 
 export type EdgeStatus = 'added' | 'removed' | 'changed' | 'same';
@@ -146,7 +146,7 @@ interface EdgeDetail {
   status: EdgeStatus;
   before: string;
   after: string;
-  changes: { title: string; category: string; before: string; after: string; use: string }[];
+  changes: { title: string; category: string; before: string; after: string; use: string; reason: string }[];
 }
 
 function ipIn(name: string, range: string): boolean {
@@ -177,6 +177,7 @@ function details(edges: readonly ReportEdge[], changes: readonly Change[]): Reco
           before: decisionText(g.first.before),
           after: afterText(g.first),
           use: groupUseText(g),
+          reason: addressMoveText(g.first),
         })),
     };
   }
@@ -217,6 +218,7 @@ const script = `
       box.appendChild(text('div', c.category + ': ' + c.title));
       box.appendChild(text('div', 'before: ' + c.before));
       box.appendChild(text('div', 'after: ' + c.after));
+      if (c.reason) box.appendChild(text('div', 'reason: ' + c.reason));
       if (c.use) box.appendChild(text('div', 'in use: ' + c.use));
       panel.appendChild(box);
     });

@@ -3,7 +3,7 @@
 // with a note of what was cut. The full plan is always in the JSON output.
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
 import type { RuleRef } from '../probe.js';
-import { afterText, decisionText, groupChanges, groupUseText, otherEventsText, revisionLabel } from './words.js';
+import { addressMoveText, afterText, decisionText, groupChanges, groupUseText, otherEventsText, revisionLabel } from './words.js';
 import { mdCode, mdText, urlSegment } from '../../escape.js';
 
 /** Marker the workflow uses to find and update its own comment instead of adding another. */
@@ -120,7 +120,7 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       header: ['| | source | destination | connections | before | after | in use |', '|---|---|---|---|---|---|---|'],
       rows: rows.map(
         (g) =>
-          `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${link(decisionText(g.first.before), [g.first.before.rule])} | ${link(afterText(g.first), [g.first.after.rule, ...(g.first.enforcedBy ?? [])])} | ${cell(groupUseText(g))} |`,
+          `| ${g.breaking ? '⚠️' : ''} | ${cell(g.first.src)} | ${cell(g.first.dst)} | ${cell(g.connections)} | ${link(decisionText(g.first.before), [g.first.before.rule])} | ${link(afterText(g.first), [g.first.after.rule, ...(g.first.enforcedBy ?? [])])}${g.first.addressMove ? ` (${link(`reason: ${addressMoveText(g.first)}`, [g.first.addressMove.rule])})` : ''} | ${cell(groupUseText(g))} |`,
       ),
     });
   }

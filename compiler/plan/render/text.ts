@@ -2,7 +2,17 @@
 // the rule on each side, then np-guard's diff columns so the two tools' outputs map line by line.
 import { renderConnectivityDiff } from '../diff.js';
 import { categoryTitle, changeCategories, type Plan } from '../model.js';
-import { afterText, decisionText, flowSkips, groupChanges, groupUseText, headline, otherEventsText, revisionLabel } from './words.js';
+import {
+  addressMoveText,
+  afterText,
+  decisionText,
+  flowSkips,
+  groupChanges,
+  groupUseText,
+  headline,
+  otherEventsText,
+  revisionLabel,
+} from './words.js';
 import { terminalSafeDeep } from '../../escape.js';
 
 export interface TextOptions {
@@ -73,6 +83,8 @@ export function renderText(plan: Plan, opts: TextOptions = {}): string {
       out.push(`${mark} ${g.title}`);
       out.push(`      before: ${decisionText(g.first.before)}`);
       out.push(`      after:  ${afterText(g.first)}`);
+      const move = addressMoveText(g.first);
+      if (move) out.push(`      reason: ${move}`);
       const use = groupUseText(g);
       if (use) out.push(`      in use: ${use}`);
     }

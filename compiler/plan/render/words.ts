@@ -36,6 +36,13 @@ export function afterText(c: Change): string {
   return `${c.after.audit ? 'deny in audit mode (passes, logged)' : 'deny'} (default deny: no rule allows it; switched on by ${c.enforcedBy.map(ruleText).join(', ')})`;
 }
 
+/** `y/b moved from 10.0.2.12 to 10.0.9.12, out of ipBlock 10.0.2.0/24 of x/p policy.yaml:8 @abc1234` (or `into`), or nothing. */
+export function addressMoveText(c: Change): string {
+  const m = c.addressMove;
+  if (!m) return '';
+  return `${m.pod} moved from ${m.before.join(', ') || 'no address'} to ${m.after.join(', ') || 'no address'}, ${m.direction === 'into' ? 'into' : 'out of'} ipBlock ${m.block} of ${ruleText(m.rule)}`;
+}
+
 export function changeTitle(c: Change): string {
   return `${c.src} => ${c.dst} : ${c.protocol} ${c.ports}${c.betweenReplicas ? ' (between replicas)' : ''}`;
 }
