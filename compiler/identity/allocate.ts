@@ -179,7 +179,8 @@ export function allocateIdentities(
   const ipBlockMembers = new Map<string, number[]>(blocks.map(([k]) => [k, []]));
   // Pods sharing labels but not ipBlock membership are split: each part carries the `ipblock:`
   // labels of the blocks it lies in. A label set whose pods all agree keeps its labels as they are.
-  // A pod is inside a block when one of its addresses is (a pod has one identity for all its addresses).
+  // A pod has one identity for all its addresses: it is inside a block only when every address is,
+  // so a block never allows an address it leaves out (lint network/ipblock-splits-pod warns).
   const parts: { key: string; labels: Map<string, string>; pods: number[]; namespace: string; inside: string[] }[] = [];
   for (const [k, e] of byLabels) {
     if (blocks.length === 0) {
@@ -192,7 +193,7 @@ export function allocateIdentities(
         const a = parseAddress(ip);
         return a ? [hostPrefix(a.family, a.addr)] : [];
       });
-      const inside = blocks.filter(([, b]) => hosts.some((h) => blockHas(b, h))).map(([bk]) => bk);
+      const inside = blocks.filter(([, b]) => hosts.length > 0 && hosts.every((h) => blockHas(b, h))).map(([bk]) => bk);
       const m = inside.join('\n');
       const g = byMembership.get(m);
       if (g) g.pods.push(i);

@@ -16,6 +16,7 @@ import { reservedLabel } from './rules/reserved-label.js';
 import { selectorMisplacedLabel } from './rules/selector-misplaced-label.js';
 import { selectorNoMatch } from './rules/selector-no-match.js';
 import { namedPortUndeclared } from './rules/named-port-undeclared.js';
+import { ipBlockSplitsPod } from './rules/ipblock-splits-pod.js';
 import { ciliumPeerKinds } from './rules/cilium-peer-kinds.js';
 import { ciliumSanitizeRules } from './rules/cilium-sanitize.js';
 import { tetragonMonitorAction } from './rules/tetragon-monitor-action.js';
@@ -43,6 +44,7 @@ export const rules: readonly LintRule[] = [
   cidrCoversPods,
   selectorNoMatch,
   namedPortUndeclared,
+  ipBlockSplitsPod,
   tetragonSelectorLimits,
   tetragonArgIndex,
   tetragonAction,

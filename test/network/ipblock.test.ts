@@ -57,6 +57,19 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
     expectReachability(ir, reachability({ deny: ['x/b', 'x/c', 'y/b', 'z/a', 'z/b', 'z/c'].map((f) => [f, 'x/a'] as [string, string]) }));
   });
 
+  it('a dual-stack pod with one address outside the block is outside it: no address the block leaves out is allowed', () => {
+    // y/b gets an IPv6 address too; the IPv4 block covers only its IPv4 address. Kubernetes would allow
+    // x/a -> 10.0.2.11 and deny x/a -> fd00::2:11; weir has one identity for y/b and denies both.
+    const inv = structuredClone(modelInventory);
+    inv.spec.pods.find((p) => p.namespace === 'y' && p.name === 'b')!.ips.push('fd00::2:11');
+    const ir = compile([egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24' } }])], inv);
+    const to = (peer: object) => evaluateFlow(ir, { from: { workload: 'x/a' }, to: peer as never, protocol: 'TCP', port: 80 }).verdict;
+    expect([to({ workload: 'y/b' }), to({ ip: podIp('y', 'b') }), to({ ip: 'fd00::2:11' })]).toEqual(['deny', 'deny', 'deny']);
+    // Its single-stack neighbours stay inside.
+    expect([to({ workload: 'y/a' }), to({ workload: 'y/c' })]).toEqual(['allow', 'allow']);
+    expectMapsAgree(ir);
+  });
+
   it('explain names the ipBlock and the pod address it covers', () => {
     const ir = compile([
       egressPolicy('allow-client-a-via-cidr-egress-rule', [{ ipBlock: { cidr: '10.0.2.0/24', except: [`${podIp('y', 'b')}/32`] } }]),
