@@ -126,6 +126,11 @@ export function ipBlockContains(b: IpBlock, address: string): boolean {
   return a !== undefined && blockHas(b, hostPrefix(a.family, a.addr));
 }
 
+/** Whether a pod with these addresses is inside the block: it has one identity, so all of them must be. */
+export function ipBlockHoldsPod(b: IpBlock, addresses: readonly string[]): boolean {
+  return addresses.length > 0 && addresses.every((a) => ipBlockContains(b, a));
+}
+
 const blockHas = (b: IpBlock, host: Prefix): boolean => prefixContains(b.prefix, host) && !b.except.some((x) => prefixContains(x, host));
 
 export interface IdentityAllocation {

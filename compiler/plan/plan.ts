@@ -26,7 +26,7 @@ import { diffRuntime, imageRuntimeOracle, runtimeAttachPoints, runtimeDecision, 
 import type { BuildResult } from '../build.js';
 import type { EndpointFingerprints } from './network.js';
 import type { MapStateCache } from '../lower/network/images.js';
-import { ipBlockContains, ipBlockFromKey } from '../identity/allocate.js';
+import { ipBlockFromKey, ipBlockHoldsPod } from '../identity/allocate.js';
 
 /** One revision, compiled: what the plan needs from the network compiler. */
 export interface RevisionModel {
@@ -345,7 +345,7 @@ function explainAddressMoves(changes: Change[], base: RevisionModel, head: Revis
     const is = head.podAddresses(m.pod);
     if (!d.rule || !was || !is || (was.length === is.length && was.every((a) => is.includes(a)))) continue;
     const block = ipBlockFromKey(m.block);
-    if (!block || (direction === 'into' ? was : is).some((a) => ipBlockContains(block, a))) continue;
+    if (!block || ipBlockHoldsPod(block, direction === 'into' ? was : is)) continue;
     c.addressMove = { pod: m.pod, before: [...was], after: [...is], block: m.block, direction, rule: d.rule };
   }
 }
