@@ -518,6 +518,34 @@ describe('NetworkPolicy endPort over the e2e model (beyond upstream)', () => {
   });
 });
 
+// Not upstream tests: the API server's defaulting of policyTypes (SetDefaults_NetworkPolicy in
+// pkg/apis/networking/v1/defaults.go), which the e2e suite never leaves to it. Without policyTypes,
+// absent or empty, a policy is Ingress, and Egress too only when it has egress rules.
+describe('NetworkPolicy policyTypes defaulting over the e2e model (beyond upstream)', () => {
+  const spec = (s: object) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'p', namespace: 'x' },
+    spec: s,
+  });
+
+  it('no policyTypes and `egress: []`: ingress is isolated, egress is not', () => {
+    const ir = compile([spec({ podSelector: { matchLabels: { pod: 'a' } }, egress: [] })]);
+    expectReachability(ir, new Reachability().expectAllIngress('x/a', false).get);
+  });
+
+  it('`policyTypes: []` is no policyTypes: ingress is isolated', () => {
+    const ir = compile([spec({ podSelector: { matchLabels: { pod: 'a' } }, policyTypes: [], ingress: [] })]);
+    expectReachability(ir, new Reachability().expectAllIngress('x/a', false).get);
+  });
+
+  it('no policyTypes and egress rules: both directions are isolated', () => {
+    const ir = compile([spec({ podSelector: { matchLabels: { pod: 'a' } }, egress: [{ ports: [{ port: 81 }] }] })]);
+    expectReachability(ir, new Reachability().expectAllIngress('x/a', false).expectAllEgress('x/a', false).get, TCP80);
+    expectReachability(ir, new Reachability().expectAllIngress('x/a', false).get, TCP81);
+  });
+});
+
 /** Every test of network_policy.go @ 008b3652, by context: 42 over TCP, 3 over UDP, 3 over SCTP. */
 const UPSTREAM_TITLES = [
   "should support a 'default-deny-ingress' policy",

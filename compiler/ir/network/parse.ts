@@ -594,9 +594,10 @@ class DocumentParser {
     const spec = isObj(d.value['spec']) ? d.value['spec'] : {};
     const ns = d.namespace ?? 'default';
     const subject = scopeToNamespace(this.selectorAt(spec['podSelector'] ?? {}, ['spec', 'podSelector']), ns);
-    const types = Array.isArray(spec['policyTypes'])
-      ? spec['policyTypes'].map(String)
-      : ['Ingress', ...(spec['egress'] !== undefined ? ['Egress'] : [])];
+    // The API server's defaulting: without policyTypes (absent or empty) a policy is Ingress, and
+    // Egress too when it has egress rules (`egress: []` alone isolates nothing).
+    const given = arr(spec['policyTypes']);
+    const types = given.length > 0 ? given.map(String) : ['Ingress', ...(arr(spec['egress']).length > 0 ? ['Egress'] : [])];
     for (const t of types)
       if (t !== 'Ingress' && t !== 'Egress')
         this.err('invalid-rule', `policyType ${JSON.stringify(t)} is not Ingress or Egress`, ['spec', 'policyTypes']);
