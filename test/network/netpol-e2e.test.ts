@@ -14,7 +14,8 @@
 // so those three are ported too. "[LinuxOnly]" (agnhost on Windows) does not apply to a compiler.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compile, expectReachability, modelInventory, Reachability, relabelled } from './netpol-e2e-model.js';
+import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
+import { compile, expectMapsAgree, expectReachability, modelInventory, Reachability, relabelled } from './netpol-e2e-model.js';
 
 const NS_KEY = 'kubernetes.io/metadata.name';
 
@@ -543,6 +544,29 @@ describe('NetworkPolicy policyTypes defaulting over the e2e model (beyond upstre
     const ir = compile([spec({ podSelector: { matchLabels: { pod: 'a' } }, egress: [{ ports: [{ port: 81 }] }] })]);
     expectReachability(ir, new Reachability().expectAllIngress('x/a', false).expectAllEgress('x/a', false).get, TCP80);
     expectReachability(ir, new Reachability().expectAllIngress('x/a', false).get, TCP81);
+  });
+});
+
+// Not an upstream test (every pod of the e2e model gives a name the same number): an egress rule
+// to any peer resolves a named port on each destination pod, as Kubernetes defines it.
+describe('NetworkPolicy egress named ports per destination (beyond upstream)', () => {
+  it('a name two pods give different numbers allows each pod at its own number, and no external address', () => {
+    const inv = structuredClone(modelInventory);
+    inv.spec.pods.find((p) => p.namespace === 'y' && p.name === 'a')!.ports.push({ name: 'web', port: 8080, protocol: 'TCP' });
+    inv.spec.pods.find((p) => p.namespace === 'y' && p.name === 'b')!.ports.push({ name: 'web', port: 9090, protocol: 'TCP' });
+    const ir = compile(
+      [policy('egress-web', 'x', { matchLabels: { pod: 'a' } }, { egress: [{ ports: [{ port: 'web' }, { port: 81 }] }] })],
+      inv,
+    );
+    const v = (to: object, port: number) => evaluateFlow(ir, { from: { workload: 'x/a' }, to: to as never, protocol: 'TCP', port }).verdict;
+    expect([
+      v({ workload: 'y/a' }, 8080),
+      v({ workload: 'y/a' }, 9090),
+      v({ workload: 'y/b' }, 9090),
+      v({ workload: 'y/b' }, 8080),
+    ]).toEqual(['allow', 'deny', 'allow', 'deny']);
+    expect([v({ ip: '203.0.113.1' }, 8080), v({ ip: '203.0.113.1' }, 81), v({ workload: 'z/c' }, 81)]).toEqual(['deny', 'allow', 'allow']);
+    expectMapsAgree(ir);
   });
 });
 

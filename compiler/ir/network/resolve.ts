@@ -186,20 +186,33 @@ class Resolver {
     };
     if (pr.direction === 'ingress') {
       for (const s of subjects) add(resolveOn([inv.pods[tables.podIndex.get(s)!]!]), [s], peers);
+    } else if (peers === 'any' && pr.doc.kind === 'NetworkPolicy') {
+      // Kubernetes resolves a name on each destination pod (a named port is a port of the pod): an
+      // egress rule to any peer allows it only towards pods that declare it, at their own number,
+      // never towards addresses outside the cluster; its numeric ports go to any peer.
+      if (numeric.length > 0) rules.push({ ...base, subjects, peers: 'any', ports: dedupeRanges(numeric) });
+      for (const { ports, ids } of this.byNamedPorts(
+        [...tables.podsByIdentity.keys()].sort((a, b) => a - b),
+        resolveOn,
+      ))
+        if (ports.length > 0) rules.push({ ...base, subjects, peers: ids, ports });
     } else if (peers === 'any') add(resolveOn(inv.pods), subjects, 'any');
-    else {
-      const byPorts = new Map<string, { ports: PortRange[]; ids: number[] }>();
-      for (const id of peers) {
-        const ports = dedupeRanges(resolveOn(tables.podsByIdentity.get(id) ?? []));
-        const k = JSON.stringify(ports);
-        const e = byPorts.get(k);
-        if (e) e.ids.push(id);
-        else byPorts.set(k, { ports, ids: [id] });
-      }
-      for (const { ports, ids } of byPorts.values()) add(ports, subjects, ids);
-    }
+    else for (const { ports, ids } of this.byNamedPorts(peers, resolveOn)) add(ports, subjects, ids);
     for (const g of groups.values())
       if (g.ports.length > 0 && g.subjects.length > 0) rules.push({ ...base, subjects: g.subjects, peers: g.peers, ports: g.ports });
+  }
+
+  /** Peer identities grouped by the ports their pods give the rule's names. */
+  private byNamedPorts(ids: readonly number[], resolveOn: (pods: readonly Pod[]) => PortRange[]): { ports: PortRange[]; ids: number[] }[] {
+    const byPorts = new Map<string, { ports: PortRange[]; ids: number[] }>();
+    for (const id of ids) {
+      const ports = dedupeRanges(resolveOn(this.ctx.tables.podsByIdentity.get(id) ?? []));
+      const k = JSON.stringify(ports);
+      const e = byPorts.get(k);
+      if (e) e.ids.push(id);
+      else byPorts.set(k, { ports, ids: [id] });
+    }
+    return [...byPorts.values()];
   }
 }
 
