@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { explainFlow, renderExplanation } from '../../compiler/explain/explain.js';
 import { ipBlockContains } from '../../compiler/identity/allocate.js';
 import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
+import { compileNetwork, loadInventory } from '../../compiler/ir/network/index.js';
 import { lowerNetwork } from '../../compiler/lower/network/images.js';
 import { parsePrefix } from '../../compiler/model/cidr.js';
 import { compileRevision } from '../../compiler/plan/network.js';
@@ -68,6 +69,15 @@ describe('Kubernetes NetworkPolicy e2e: ipBlock (network_policy.go @ 008b3652)',
     // Its single-stack neighbours stay inside.
     expect([to({ workload: 'y/a' }), to({ workload: 'y/c' })]).toEqual(['allow', 'allow']);
     expectMapsAgree(ir);
+  });
+
+  it('an except that is all of its cidr is refused, as the API server refuses it', () => {
+    const inv = loadInventory(docs('inventory.yaml', stringify(modelInventory))).inventory;
+    const policy = egressPolicy('p', [{ ipBlock: { cidr: '10.0.2.0/24', except: ['10.0.2.128/25', '10.0.2.0/24'] } }]);
+    const { diagnostics } = compileNetwork(docs('policies.yaml', stringify(policy)), inv);
+    expect(diagnostics.map((d) => `${d.severity} ${d.rule} ${d.file}:${d.line}:${d.column} ${d.message}`)).toEqual([
+      'error network/invalid-cidr policies.yaml:18:17 except 10.0.2.0/24 is all of cidr 10.0.2.0/24: Kubernetes requires a strict subset',
+    ]);
   });
 
   it('explain names the ipBlock and the pod address it covers', () => {
@@ -130,20 +140,23 @@ describe('ipBlock identity refinement (fast-check)', () => {
       low: fc.integer({ min: 0, max: 255 }),
       bits: fc.constantFrom(22, 24, 26, 28, 30, 32),
       except: fc.array(
-        fc.record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), extra: fc.integer({ min: 0, max: 8 }) }),
+        fc.record({ octet: fc.integer({ min: 0, max: 3 }), low: fc.integer({ min: 0, max: 255 }), extra: fc.integer({ min: 1, max: 8 }) }),
         { maxLength: 2 },
       ),
     })
     .map(({ octet, low, bits, except }) => {
       const cidr = net(octet, low, bits);
-      // Each exception lies inside the block: the block's address with some low bits of another, at a longer length.
-      const ex = except.map((e) => {
-        const eb = Math.min(32, bits + e.extra);
-        const keep = (0xffffffff << (32 - bits)) >>> 0;
-        const mixed =
-          ((((10 << 24) | (9 << 16) | (octet << 8) | low) & keep) | (((10 << 24) | (9 << 16) | (e.octet << 8) | e.low) & ~keep)) >>> 0;
-        return net((mixed >>> 8) & 255, mixed & 255, eb);
-      });
+      // Each exception is a strict subset of the block (as the API server requires): the block's address
+      // with some low bits of another, at a longer length (a /32 block has none).
+      const ex = except
+        .filter((e) => bits + e.extra <= 32)
+        .map((e) => {
+          const eb = bits + e.extra;
+          const keep = (0xffffffff << (32 - bits)) >>> 0;
+          const mixed =
+            ((((10 << 24) | (9 << 16) | (octet << 8) | low) & keep) | (((10 << 24) | (9 << 16) | (e.octet << 8) | e.low) & ~keep)) >>> 0;
+          return net((mixed >>> 8) & 255, mixed & 255, eb);
+        });
       return { cidr, except: [...new Set(ex)] };
     });
   const podArb = fc.record({

@@ -619,6 +619,16 @@ class DocumentParser {
           if (po['ipBlock'] !== undefined) {
             const ib = isObj(po['ipBlock']) ? po['ipBlock'] : {};
             const set = this.cidrSetAt(ib['cidr'], ib['except'], [...ppath, 'ipBlock']);
+            // The API server refuses an except that is not a strict subset of cidr (here: all of it): such a policy never exists.
+            const whole = set?.except.find((e) => e.bits === set.prefix.bits);
+            if (set && whole) {
+              const j = arr(ib['except']).findIndex((e) => typeof e === 'string' && parsePrefix(e)?.bits === whole.bits);
+              return this.err(
+                'invalid-cidr',
+                `except ${formatPrefix(whole)} is all of cidr ${formatPrefix(set.prefix)}: Kubernetes requires a strict subset`,
+                [...ppath, 'ipBlock', 'except', Math.max(j, 0)],
+              );
+            }
             if (set) {
               const block: CidrSpec = { ...set, pods: true };
               peer.cidrs.push(block);
