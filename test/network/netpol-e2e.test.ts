@@ -12,6 +12,9 @@
 // Every upstream test carries feature.NetworkPolicy; the SCTP context also carries
 // feature.SCTPConnectivity (a cluster whose nodes carry SCTP): weir compiles SCTP like any protocol,
 // so those three are ported too. "[LinuxOnly]" (agnhost on Windows) does not apply to a compiler.
+// Upstream ignores a pod's traffic to itself (ignoreLoopback), and so do these probes.
+// Below the ports, marked "beyond upstream": what the suite leaves untested over the same model
+// (endPort, policyTypes defaulting, egress named ports that differ between pods).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { evaluateFlow } from '../../compiler/ir/network/evaluate.js';
