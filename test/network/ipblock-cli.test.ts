@@ -98,6 +98,8 @@ describe('ipBlock over pod addresses in plan and connectivity', () => {
 
     const md = await run(['plan', '--base', 'base', '--head', 'moved', '--quiet', '--format', 'markdown'], repo.dir);
     expect(md.stdout).toContain('reason: y/b moved from 10.0.2.12 to 10.0.9.12, out of ipBlock 10.0.2.0/24 except 10.0.2.11/32');
+    const html = await run(['plan', '--base', 'base', '--head', 'moved', '--quiet', '--format', 'html'], repo.dir);
+    expect(html.stdout).toContain('"reason":"y/c moved from 10.0.3.12 to 10.0.2.13, into ipBlock 10.0.2.0/24 except 10.0.2.11/32 of');
   });
 
   it('a move that keeps the pod inside the block is no change', async () => {
