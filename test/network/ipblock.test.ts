@@ -164,9 +164,11 @@ describe('ipBlock identity refinement (fast-check)', () => {
     app: fc.constantFrom('web', 'db'),
     octet: fc.integer({ min: 0, max: 3 }),
     low: fc.integer({ min: 1, max: 254 }),
+    // Dual-stack: an IPv6 address too, which no (IPv4) block covers.
+    v6: fc.boolean(),
   });
 
-  it('the maps and the evaluator allow exactly the pod addresses in cidr minus except', () => {
+  it('the maps and the evaluator allow exactly the pods whose addresses are all in cidr minus except', () => {
     fc.assert(
       fc.property(
         fc.array(podArb, { minLength: 2, maxLength: 10 }),
@@ -183,7 +185,13 @@ describe('ipBlock identity refinement (fast-check)', () => {
               namespaces: [{ name: 'a' }, { name: 'b' }, { name: 'probe' }],
               pods: [
                 { namespace: 'probe', name: 'subject', labels: { app: 'subject' }, ips: ['172.16.0.1'], node: 'n1' },
-                ...ips.map((ip, i) => ({ namespace: pods[i]!.ns, name: `p${i}`, labels: { app: pods[i]!.app }, ips: [ip], node: 'n1' })),
+                ...ips.map((ip, i) => ({
+                  namespace: pods[i]!.ns,
+                  name: `p${i}`,
+                  labels: { app: pods[i]!.app },
+                  ips: pods[i]!.v6 ? [ip, `fd00::${i + 1}`] : [ip],
+                  node: 'n1',
+                })),
               ],
             },
           };
@@ -204,9 +212,10 @@ describe('ipBlock identity refinement (fast-check)', () => {
             inventory,
           );
           ips.forEach((ip, i) => {
-            const inside = blocks.some((b) =>
-              ipBlockContains({ prefix: parsePrefix(b.cidr)!, except: b.except.map((x) => parsePrefix(x)!) }, ip),
-            );
+            // A pod has one identity: it is inside a block only when all its addresses are.
+            const inside =
+              !pods[i]!.v6 &&
+              blocks.some((b) => ipBlockContains({ prefix: parsePrefix(b.cidr)!, except: b.except.map((x) => parsePrefix(x)!) }, ip));
             const pod = { workload: `${pods[i]!.ns}/p${i}` };
             const subject = { workload: 'probe/subject' };
             const v = evaluateFlow(
