@@ -2,7 +2,7 @@
 // (protocol, port class), then folded into np-guard netpol-analyzer `list` lines.
 import { addPorts, formatConnections, isEmpty, protocols, type ConnectionSet, type PortRange, type Protocol } from './connset.js';
 import { compareBig, comparePeers, peerName, peerNamespace, type Peer } from './peers.js';
-import { passes, type Decision, type Oracle, type RuleRef } from './probe.js';
+import { passes, ruleText, type Decision, type Oracle, type RuleRef } from './probe.js';
 import { mdText, terminalSafe } from '../escape.js';
 
 /** The decisions for one ordered pair over its port classes, indexed [protocol index * classes.length + class index]. */
@@ -145,10 +145,9 @@ function ipBlocksOf(p: PairDecisions): IpBlockAllow[] {
   return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
 }
 
-/** `ipBlock 10.0.2.0/24 of x/p policy.yaml:8 covers y/c at 10.0.2.13`. */
+/** `ipBlock 10.0.2.0/24 of x/p policy.yaml:8 @abc1234 covers y/c at 10.0.2.13`. */
 export function ipBlockAllowText(b: IpBlockAllow): string {
-  const name = b.rule.namespace ? `${b.rule.namespace}/${b.rule.policy}` : b.rule.policy;
-  return `ipBlock ${b.block} of ${name} ${b.rule.file}:${b.rule.line} covers ${b.pod} at ${b.address}`;
+  return `ipBlock ${b.block} of ${ruleText(b.rule)} covers ${b.pod} at ${b.address}`;
 }
 
 /**

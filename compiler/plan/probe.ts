@@ -16,6 +16,17 @@ export interface RuleRef {
   commit?: string;
 }
 
+export function shortCommit(c: string | undefined): string {
+  return c ? c.slice(0, 7) : '';
+}
+
+/** `ns/policy file:line @abc1234`, as plans and connectivity name a rule. */
+export function ruleText(r: RuleRef | undefined): string {
+  if (!r) return '';
+  const name = r.namespace ? `${r.namespace}/${r.policy}` : r.policy;
+  return `${name} ${r.file}:${r.line}${r.commit ? ` @${shortCommit(r.commit)}` : ''}`;
+}
+
 export interface Decision {
   verdict: 'allow' | 'deny';
   /** True when the deciding rule is in audit mode: a deny is logged but the packet passes. */

@@ -119,7 +119,9 @@ describe('ipBlock over pod addresses in plan and connectivity', () => {
     const lines = txt.stdout.split('\n');
     const at = lines.indexOf('x/a[Pod] => y/b[Pod] : All Connections');
     expect(at).toBeGreaterThanOrEqual(0);
-    expect(lines[at + 1]).toBe('    ipBlock 10.0.2.0/24 except 10.0.2.11/32 of x/egress-block policy.yaml:8 covers y/b at 10.0.2.12');
+    expect(lines[at + 1]).toBe(
+      `    ipBlock 10.0.2.0/24 except 10.0.2.11/32 of x/egress-block policy.yaml:8 @${base.slice(0, 7)} covers y/b at 10.0.2.12`,
+    );
     // y/c is outside the block: x/a reaches nothing else, and only the one pair carries an ipBlock line.
     expect(lines.filter((l) => l.startsWith('x/a[Pod] => y/'))).toEqual(['x/a[Pod] => y/b[Pod] : All Connections']);
     expect(lines.filter((l) => l.startsWith('    '))).toHaveLength(1);
@@ -142,7 +144,7 @@ describe('ipBlock over pod addresses in plan and connectivity', () => {
 
     const md = await run(['connectivity', '.', '--rev', 'base', '--format', 'md'], repo.dir);
     expect(md.stdout).toContain(
-      '- x/a[Pod] to y/b[Pod]: ipBlock 10.0.2.0/24 except 10.0.2.11/32 of x/egress-block policy.yaml:8 covers y/b at 10.0.2.12',
+      `- x/a[Pod] to y/b[Pod]: ipBlock 10.0.2.0/24 except 10.0.2.11/32 of x/egress-block policy.yaml:8 @${base.slice(0, 7)} covers y/b at 10.0.2.12`,
     );
   });
 });

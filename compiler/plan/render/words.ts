@@ -1,22 +1,12 @@
 // Shared wording of plan renderers: how a decision and its rule read to a reviewer.
-import type { Decision, RuleRef } from '../probe.js';
+import { ruleText, shortCommit, type Decision } from '../probe.js';
 import type { Change, Plan, RevisionInfo } from '../model.js';
 import { displayKey } from '../diff.js';
-
-export function shortCommit(c: string | undefined): string {
-  return c ? c.slice(0, 7) : '';
-}
 
 export function revisionLabel(r: RevisionInfo): string {
   if (!r.commit) return r.ref;
   // A ref that is already a (short) hash needs no repetition.
   return r.commit.startsWith(r.ref) ? shortCommit(r.commit) : `${r.ref} (${shortCommit(r.commit)})`;
-}
-
-export function ruleText(r: RuleRef | undefined): string {
-  if (!r) return '';
-  const name = r.namespace ? `${r.namespace}/${r.policy}` : r.policy;
-  return `${name} ${r.file}:${r.line}${r.commit ? ` @${shortCommit(r.commit)}` : ''}`;
 }
 
 /** `allow by ns/policy file:line`, `deny (default deny)`, `deny, audit (passes) by ...`, `allow +L7 GET /x by ...`. */
