@@ -23,6 +23,12 @@ export class RawTracepointLink extends FdOwner {
   protected describe(): string {
     return `raw tracepoint ${this.description}`;
   }
+
+  /** Pins the attachment (a BPF link) so that it outlives this process. */
+  pin(path: string): void {
+    const fd = this.fd;
+    check(`bpf_obj_pin(raw tracepoint ${this.description}, ${path})`, () => native().bpf_obj_pin(fd, path) as number);
+  }
 }
 
 const SYS_bpf = 321; // x86_64

@@ -79,6 +79,7 @@ function bind() {
     retprobe: 'bool',
     attach_mode: 'int',
   });
+  const TraceOpts = koffi.struct('bpf_trace_opts', { sz: 'size_t', cookie: 'uint64_t' });
 
   koffi.proto('int weir_libbpf_print_fn(int level, const char *fmt, void *args)');
   koffi.proto('int weir_ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
@@ -92,6 +93,7 @@ function bind() {
       tcOpts: koffi.sizeof(TcOpts),
       xdpAttachOpts: koffi.sizeof(XdpAttachOpts),
       kprobeOpts: koffi.sizeof(KprobeOpts),
+      traceOpts: koffi.sizeof(TraceOpts),
       rawTpAttr: koffi.sizeof(RawTpAttr),
     },
     // logging
@@ -124,6 +126,13 @@ function bind() {
     bpf_program__attach_kprobe_opts: lib.func(
       'bpf_link *bpf_program__attach_kprobe_opts(const bpf_program *prog, const char *func_name, const bpf_kprobe_opts *opts)',
     ),
+    bpf_program__set_attach_target: lib.func(
+      'int bpf_program__set_attach_target(bpf_program *prog, int attach_prog_fd, const char *attach_func_name)',
+    ),
+    bpf_program__attach_trace_opts: lib.func(
+      'bpf_link *bpf_program__attach_trace_opts(const bpf_program *prog, const bpf_trace_opts *opts)',
+    ),
+    bpf_program__attach_lsm: lib.func('bpf_link *bpf_program__attach_lsm(const bpf_program *prog)'),
     bpf_program__attach_tracepoint: lib.func(
       'bpf_link *bpf_program__attach_tracepoint(const bpf_program *prog, const char *category, const char *name)',
     ),

@@ -216,7 +216,6 @@ export class BpfProgram {
     return new BpfLink(l, `${this.name}@tracepoint/${category}/${name}`);
   }
 
-  /** Attaches by the section name's convention (kprobe/..., fentry/..., lsm/..., tracepoint/...). */
   /** Attaches a raw tracepoint program to a tracepoint with a BPF cookie the program reads (kernel 6.10+). */
   attachRawTracepoint(name: string, cookie = 0n): RawTracepointLink {
     return openRawTracepoint(this.fd, name, cookie);
@@ -233,6 +232,39 @@ export class BpfProgram {
     return new BpfLink(l, `kprobe/${func}`);
   }
 
+  /**
+   * The kernel function (fentry, fexit, fmod_ret) or LSM hook (its name without `bpf_lsm_`) this program attaches
+   * to, before load(): libbpf resolves it in vmlinux BTF at load, so a BTF-typed program serves one target.
+   */
+  setAttachTarget(func: string): void {
+    check(
+      `bpf_program__set_attach_target(${this.name}, ${func})`,
+      () => native().bpf_program__set_attach_target(this.#p, 0, func) as number,
+      (e) => (e === 3 || e === 2 ? `no ${func} in the kernel's BTF` : undefined),
+    );
+  }
+
+  /** Attaches a loaded fentry, fexit or fmod_ret program to the target set before load, with a BPF cookie. */
+  attachTrace(opts: { cookie?: bigint } = {}): BpfLink {
+    const n = native();
+    const l = checkPtr(
+      `bpf_program__attach_trace_opts(${this.name})`,
+      () => n.bpf_program__attach_trace_opts(this.#p, { sz: n.sizes.traceOpts, cookie: opts.cookie ?? 0n }) as NativePtr,
+    );
+    return new BpfLink(l, `${this.name}@${this.section}`);
+  }
+
+  /**
+   * Attaches a loaded BPF LSM program to the hook set before load. With a cookie, through the same libbpf path
+   * (link_create on the BTF id) with the cookie in its options, as bpf_program__attach_lsm has no options.
+   */
+  attachLsm(opts: { cookie?: bigint } = {}): BpfLink {
+    if (opts.cookie) return this.attachTrace(opts);
+    const l = checkPtr(`bpf_program__attach_lsm(${this.name})`, () => native().bpf_program__attach_lsm(this.#p) as NativePtr);
+    return new BpfLink(l, `${this.name}@${this.section}`);
+  }
+
+  /** Attaches by the section name's convention (kprobe/..., fentry/..., lsm/..., tracepoint/...). */
   attach(): BpfLink {
     const l = checkPtr(`bpf_program__attach(${this.name}, ${this.section})`, () => native().bpf_program__attach(this.#p) as NativePtr);
     return new BpfLink(l, `${this.name}@${this.section}`);

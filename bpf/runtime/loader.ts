@@ -105,19 +105,83 @@ export interface RuntimeOpenOptions {
   pinDir?: string;
 }
 
+/** An object file beside wrt_runtime.bpf.o (same directory, WEIR_BPF_OBJECTS included). */
+const siblingObject = (runtimeObject: string, name: string) => path.join(path.dirname(runtimeObject), name);
+
 /**
- * The entry programs of wrt_runtime.bpf.o that attach a kernel-function site (kentry.h), or why this agent
- * cannot attach it: kprobes, kretprobes and raw tracepoints (with a cookie: kernel 6.10); Override
- * (wrt_override.bpf.o) and fentry/fexit/fmod_ret/LSM (wrt_fentry.bpf.o, one instance per attach target) are
- * compiled and tested by BPF_PROG_TEST_RUN but not attached by the agent yet.
+ * How the agent attaches one kernel-function site: which object and entry program, and how.
+ *   runtime   wrt_runtime.bpf.o (kentry.h): kprobe/kretprobe with the site number as BPF cookie (a kretprobe's
+ *             arguments kept by a stash kprobe at entry), raw tracepoints with the cookie.
+ *   override  wrt_override.bpf.o, loaded once on the runtime's maps: kprobes calling bpf_override_return.
+ *   btf       wrt_fentry.bpf.o, one instance per attach target (the target is fixed at load, in vmlinux BTF):
+ *             fentry, fexit and fmod_ret by bpf_program__attach_trace_opts, BPF LSM by bpf_program__attach_lsm's
+ *             path; each with the site number as cookie.
  */
-export function siteEntries(kind: string, target: string): { entry: string; stash?: string; raw?: true } | { refused: string } {
+export type SiteEntry =
+  | { object: 'runtime'; how: 'kprobe' | 'kretprobe' | 'raw_tp'; entry: string; stash?: string }
+  | { object: 'override'; how: 'kprobe'; entry: string }
+  | { object: 'btf'; how: 'trace' | 'lsm'; entry: string };
+
+/** The entry program that attaches a kernel-function site of the given kind, or why none does. */
+export function siteEntries(kind: string, target: string): SiteEntry | { refused: string } {
   const sys = target.startsWith('__x64_sys_');
-  if (kind === 'raw_tp') return { entry: 'wrt_raw_tp', raw: true };
-  if (kind === 'kprobe') return { entry: sys ? 'wrt_kprobe_sys' : 'wrt_kprobe' };
-  if (kind === 'kretprobe') return { entry: 'wrt_kretprobe', stash: sys ? 'wrt_kprobe_sys_stash' : 'wrt_kprobe_stash' };
-  return { refused: `the agent does not attach ${kind} sites yet (${kind}/${target})` };
+  switch (kind) {
+    case 'raw_tp':
+      return { object: 'runtime', how: 'raw_tp', entry: 'wrt_raw_tp' };
+    case 'kprobe':
+      return { object: 'runtime', how: 'kprobe', entry: sys ? 'wrt_kprobe_sys' : 'wrt_kprobe' };
+    case 'kretprobe':
+      return { object: 'runtime', how: 'kretprobe', entry: 'wrt_kretprobe', stash: sys ? 'wrt_kprobe_sys_stash' : 'wrt_kprobe_stash' };
+    case 'kprobe_override':
+      return { object: 'override', how: 'kprobe', entry: sys ? 'wrt_kprobe_sys_override' : 'wrt_kprobe_override' };
+    case 'fentry':
+    case 'fexit':
+    case 'fmod_ret':
+      return { object: 'btf', how: 'trace', entry: `wrt_${kind}` };
+    case 'lsm':
+      return { object: 'btf', how: 'lsm', entry: 'wrt_lsm' };
+    default:
+      return { refused: `weir's runtime has no entry program for ${kind} sites (${kind}/${target})` };
+  }
 }
+
+/** One step of attaching a node's sites: the link key (pinned as link-<kind>-<target>), entry, target and cookie. */
+export interface AttachStep {
+  key: string;
+  site: string;
+  entry: SiteEntry;
+  target: string;
+  cookie: bigint;
+  /** A kretprobe's stash kprobe, attached with it (key `<site>#entry`). */
+  stash?: true;
+}
+
+/**
+ * The attach plan of a node's attach list, in order: syscall tracepoints are not in it (they attach by
+ * category/name); every kernel-function site is, or the list is refused naming the site the agent cannot attach.
+ */
+export function attachPlan(attach: readonly string[]): AttachStep[] {
+  const steps: AttachStep[] = [];
+  for (const site of kernelSites(attach)) {
+    const e = /^[\w.]+$/.test(site.target) ? siteEntries(site.kind, site.target) : { refused: `${site.attach} is not an attach point` };
+    if ('refused' in e) throw new Error(`runtime attach point ${site.attach}: ${e.refused}`);
+    const cookie = BigInt(site.site);
+    if (e.object === 'runtime' && e.stash)
+      steps.push({
+        key: `${site.attach}#entry`,
+        site: site.attach,
+        entry: { ...e, how: 'kprobe', entry: e.stash },
+        target: site.target,
+        cookie,
+        stash: true,
+      });
+    steps.push({ key: site.attach, site: site.attach, entry: e, target: site.target, cookie });
+  }
+  return steps;
+}
+
+/** Maps the other runtime objects share with wrt_runtime.bpf.o (all but their own per-CPU scratch and internal maps). */
+const sharedMap = (name: string) => !name.includes('.') && name !== 'wrt_scratch_map';
 
 const linkPin = (dir: string, attach: string) => path.join(dir, `link-${attach.replace('/', '-')}`);
 
@@ -126,13 +190,17 @@ export class RuntimeDatapath implements Disposable {
   readonly #links = new Map<string, BpfLink | RawTracepointLink | 'pinned'>();
   readonly #inner: BpfMap[] = [];
   readonly #pinDir: string | undefined;
+  readonly #objectPath: string;
+  /** wrt_override.bpf.o on this object's maps, loaded at the first Override site. */
+  #override: BpfObject | undefined;
   #generation = 0;
   #serial = randomInt(1, 0x7fffffff);
   #applied = false;
 
-  private constructor(object: BpfObject, pinDir: string | undefined) {
+  private constructor(object: BpfObject, pinDir: string | undefined, objectPath: string) {
     this.object = object;
     this.#pinDir = pinDir;
+    this.#objectPath = objectPath;
   }
 
   /** Loads the object and starts process tracking; no policy is active until apply() (unless adopted from pins). */
@@ -147,9 +215,10 @@ export class RuntimeDatapath implements Disposable {
     const adopting = Object.keys(reuse).length > 0;
     let obj: BpfObject | undefined;
     try {
-      obj = BpfObject.open(o.objectPath ?? defaultRuntimeObject, { reuseMaps: reuse });
+      const objectPath = o.objectPath ?? defaultRuntimeObject;
+      obj = BpfObject.open(objectPath, { reuseMaps: reuse });
       obj.load();
-      const dp = new RuntimeDatapath(obj, pinDir);
+      const dp = new RuntimeDatapath(obj, pinDir, objectPath);
       dp.#inner.push(...Object.values(reuse));
       if (pinDir) for (const m of pinnedMaps) if (!reuse[m]) obj.map(m).pin(path.join(pinDir, m));
       for (const [prog, tp] of [
@@ -159,7 +228,8 @@ export class RuntimeDatapath implements Disposable {
       ] as const)
         dp.#attach(prog, 'sched', tp);
       if (pinDir) {
-        // Attach points pinned by an earlier agent keep their (older) program instances on the same maps.
+        // Attach points pinned by an earlier agent (tracepoints and kernel-function sites, a kretprobe's stash
+        // kprobe as `<site>#entry`) keep their (older) program instances on the same maps: adopted as they are.
         for (const f of readdirSync(pinDir))
           if (f.startsWith('link-') && !f.startsWith('link-sched-')) dp.#links.set(f.slice(5).replace('-', '/'), 'pinned');
       }
@@ -188,6 +258,62 @@ export class RuntimeDatapath implements Disposable {
     const link = this.object.program(prog).attachTracepoint(cat, name);
     if (this.#pinDir) link.pin(linkPin(this.#pinDir, key));
     this.#links.set(key, link);
+  }
+
+  /** Another runtime object (wrt_override, wrt_fentry) opened on this object's maps, only `programs` loading. */
+  #sibling(file: string, programs: string[]): BpfObject {
+    const obj = BpfObject.open(siblingObject(this.#objectPath, file), { programs });
+    try {
+      for (const m of obj.mapNames()) if (sharedMap(m)) obj.reuseMap(m, this.object.map(m));
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    return obj;
+  }
+
+  /** Attaches one step of the plan (pinned when the agent pins), or throws libbpf's reason. */
+  #attachStep(step: AttachStep): void {
+    const link = this.#link(step);
+    try {
+      if (this.#pinDir) link.pin(linkPin(this.#pinDir, step.key));
+    } catch (e) {
+      link.close();
+      throw e;
+    }
+    this.#links.set(step.key, link);
+  }
+
+  #link({ entry: e, target, cookie }: AttachStep): BpfLink | RawTracepointLink {
+    if (e.object === 'runtime') {
+      const p = this.object.program(e.entry);
+      if (e.how === 'raw_tp') return p.attachRawTracepoint(target, cookie);
+      return p.attachKprobe(target, { cookie, retprobe: e.how === 'kretprobe' });
+    }
+    if (e.object === 'override') {
+      if (!this.#override) {
+        const o = this.#sibling('wrt_override.bpf.o', ['wrt_kprobe_override', 'wrt_kprobe_sys_override']);
+        try {
+          o.load();
+        } catch (err) {
+          o.close();
+          throw err;
+        }
+        this.#override = o;
+      }
+      return this.#override.program(e.entry).attachKprobe(target, { cookie });
+    }
+    // The attach target is fixed at load: an instance of the program per target. The link holds the program,
+    // so the instance's object (its own handles on the shared maps) is closed once attached.
+    const obj = this.#sibling('wrt_fentry.bpf.o', [e.entry]);
+    try {
+      const p = obj.program(e.entry);
+      p.setAttachTarget(target);
+      obj.load();
+      return e.how === 'lsm' ? p.attachLsm({ cookie }) : p.attachTrace({ cookie });
+    } finally {
+      obj.close();
+    }
   }
 
   #detach(key: string): void {
@@ -246,6 +372,8 @@ export class RuntimeDatapath implements Disposable {
           throw new Error(`pod scopes need ${extra.length} cgroup entries; wrt_num holds ${img.maxEntries - img.records.length} more`);
         return { ...img, records: [...img.records, ...extra] };
       });
+    const plan = attachPlan(attach);
+    const added: string[] = [];
     const next = this.#applied ? this.#generation ^ 1 : 0;
     const entries: Record<string, number> = {};
     const fresh: BpfMap[] = [];
@@ -262,31 +390,31 @@ export class RuntimeDatapath implements Disposable {
         for (const [k, v] of img.records) inner.update(k, v);
         entries[img.name] = img.records.length;
       }
-      // Attach before the flip: a program attached early finds the old generation's hooks (none for a new syscall).
-      const attached: string[] = [];
-      // Kernel-function sites: the entry with the site number as BPF cookie (a kretprobe also keeps the arguments
-      // at entry). Site numbers hash the attach point, so a link serves every generation that names it.
-      for (const site of kernelSites(attach)) {
-        if (this.#links.has(site.attach)) continue;
-        const e = siteEntries(site.kind, site.target);
-        if ('refused' in e) throw new Error(e.refused);
-        if (e.raw) {
-          this.#links.set(site.attach, this.object.program(e.entry).attachRawTracepoint(site.target, BigInt(site.site)));
-          attached.push(site.attach);
-          continue;
+      // Attach before the flip: a program attached early finds the old generation's hooks (none for a new site).
+      // Site numbers hash the attach point, so a link serves every generation that names it. An attach that
+      // fails undoes this apply's attachments and leaves the generation in force untouched.
+      try {
+        for (const a of attach) {
+          if (this.#links.has(a) || !/^(syscalls|raw_syscalls)\//.test(a)) continue;
+          const [cat, name] = a.split('/') as [string, string];
+          this.#attach(cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter', cat, name);
+          added.push(a);
         }
-        if (e.stash) this.#links.set(`${site.attach}#entry`, this.object.program(e.stash).attachKprobe(site.target));
-        this.#links.set(
-          site.attach,
-          this.object.program(e.entry).attachKprobe(site.target, { cookie: BigInt(site.site), retprobe: site.kind === 'kretprobe' }),
-        );
-        attached.push(site.attach);
-      }
-      for (const a of attach) {
-        if (this.#links.has(a)) continue;
-        const [cat, name] = a.split('/') as [string, string];
-        this.#attach(cat === 'raw_syscalls' ? 'wrt_raw_sys_enter' : 'wrt_sys_enter', cat, name);
-        attached.push(a);
+        for (const step of plan) {
+          if (this.#links.has(step.key)) continue;
+          try {
+            this.#attachStep(step);
+          } catch (e) {
+            const why = (e as Error).message;
+            throw new Error(`runtime attach point ${step.site} not attached (the runtime policy in force is unchanged): ${why}`, {
+              cause: e,
+            });
+          }
+          added.push(step.key);
+        }
+      } catch (e) {
+        for (const k of added.reverse()) this.#detach(k);
+        throw e;
       }
       images.forEach((img, i) => this.object.map(slotMaps[img.name]).setInner(encodeU32(next), fresh[i]!));
       // Bit 0 selects the slots; the bits above number the generation (from a random start per
@@ -304,7 +432,7 @@ export class RuntimeDatapath implements Disposable {
       for (const m of fresh) m.close();
       this.#generation = next;
       this.#applied = true;
-      return { generation: next, entries, attached, detached, ms: performance.now() - t0 };
+      return { generation: next, entries, attached: added.filter((k) => !k.endsWith('#entry')), detached, ms: performance.now() - t0 };
     } catch (e) {
       for (const m of fresh) m.close();
       throw e;
@@ -329,12 +457,10 @@ export class RuntimeDatapath implements Disposable {
       const shape = emptyImages.find((e) => e.name === image.name)!;
       return { ...shape, records: imageRecords(image, bytes) };
     });
-    for (const a of attach) {
-      if (/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)) continue;
-      const site = kernelSites([a])[0];
-      const e = site && /^[\w.]+$/.test(site.target) ? siteEntries(site.kind, site.target) : { refused: `${a} is not an attach point` };
-      if ('refused' in e) throw new Error(`runtime attach point ${a}: ${e.refused}`);
-    }
+    for (const a of attach)
+      if (!a.includes('/') || (/^(syscalls|raw_syscalls)\//.test(a) && !/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)))
+        throw new Error(`runtime attach point ${a}: not an attach point`);
+    attachPlan(attach); // every kernel-function site has an entry program, checked before any map changes
     return this.apply(decoded, attach, scopes);
   }
 
@@ -382,6 +508,8 @@ export class RuntimeDatapath implements Disposable {
   close(): void {
     for (const l of this.#links.values()) if (l !== 'pinned') l.close();
     this.#links.clear();
+    this.#override?.close();
+    this.#override = undefined;
     for (const m of this.#inner) m.close();
     this.#inner.length = 0;
     this.object.close();

@@ -66,14 +66,10 @@ export class KernelDatapath implements Datapath {
   async apply(input: ApplyInput): Promise<ApplyReport> {
     // Checked before any map changes: a refused bundle leaves the state in force untouched.
     const table = this.ownEndpoints(input);
-    // Runtime images (wrt_*) go to the runtime programs; the rest to the network datapath.
-    const r = this.net.applyImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
-    const maps: ApplyReport['maps'] = r.maps.map((m) => ({
-      name: m.name,
-      ...(m.endpoint ? { endpoint: m.endpoint } : {}),
-      entries: m.entries,
-    }));
+    // Runtime images (wrt_*) go to the runtime programs first: attaching a site is what can still fail
+    // (the node's kernel refuses a program or attach), and then nothing of the bundle was applied.
     const runtimeImages = input.images.filter((i) => isRuntimeImage(i.image.name));
+    let runtimeMaps: ApplyReport['maps'] = [];
     if (runtimeImages.length > 0) {
       // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
       this.runtime ??= RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
@@ -97,8 +93,16 @@ export class KernelDatapath implements Datapath {
       if (scopes.length > 0) this.scoper.start();
       else this.scoper.stop();
       this.opts.events?.attach(this.runtime, hooks[this.node]?.hooks ?? []);
-      for (const [name, entries] of Object.entries(rs.entries)) maps.push({ name, entries });
+      runtimeMaps = Object.entries(rs.entries).map(([name, entries]) => ({ name, entries }));
     }
+    // The rest goes to the network datapath.
+    const r = this.net.applyImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
+    const maps: ApplyReport['maps'] = r.maps.map((m) => ({
+      name: m.name,
+      ...(m.endpoint ? { endpoint: m.endpoint } : {}),
+      entries: m.entries,
+    }));
+    maps.push(...runtimeMaps);
     for (const e of table) {
       const iface = this.opts.interfaces?.[e.endpoint];
       if (!iface) continue;

@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
 import { skipKernel } from '../kernel-env.js';
+import { copyFileSync, chmodSync } from 'node:fs';
 import { buildProbe, compileText, run, tempDir } from './helpers.js';
+import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 
 const policy = (bin: string, prefix: string, mode: string) => `apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
@@ -72,5 +74,53 @@ describe.skipIf(skipKernel())('pinned runtime state', () => {
     b.destroy();
     expect(existsSync(pinDir)).toBe(false);
     expect(await run(bin, ['open', target])).toMatchObject({ code: 0, signal: null });
+  });
+
+  // Kernel-function sites are pinned like tracepoints: a raw tracepoint site (it attaches on this kernel) keeps
+  // enforcing after the agent exits, is adopted by the next agent (not attached twice) and unpinned when removed.
+  it('pins a kernel-function site (raw_tp), adopts it on restart and unpins it when a bundle drops it', async () => {
+    const sitePins = `${pinDir}-site`;
+    const victim = path.join(dir, 'wrt-pin-victim');
+    copyFileSync('/bin/true', victim);
+    chmodSync(victim, 0o755);
+    const exec = compileText(
+      `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: wrt-pin-exec
+  annotations: {weir.dev/allow-host-wide-kill: "true"}
+spec:
+  tracepoints:
+  - subsystem: sched
+    event: sched_process_exec
+    raw: true
+    args: [{index: 2, type: linux_binprm}]
+    selectors:
+    - matchArgs: [{index: 0, operator: Equal, values: ["${victim}"]}]
+      matchActions: [{action: Sigkill}]
+`,
+      capabilityProfiles['tracepoint-only']!,
+    ).nodes[0]!;
+    expect(exec.lowered.attach).toEqual(['raw_tp/sched_process_exec']);
+    try {
+      const a = RuntimeDatapath.open({ pinDir: sitePins });
+      expect(a.apply(exec.images, exec.lowered.attach).attached).toEqual(['raw_tp/sched_process_exec']);
+      a.close();
+      expect(readdirSync(sitePins)).toContain('link-raw_tp-sched_process_exec');
+      expect((await run(victim, [])).signal).toBe('SIGKILL'); // no agent: the pinned link enforces
+
+      const b = RuntimeDatapath.open({ pinDir: sitePins });
+      // Adopted: the same site is not attached again, and still enforces after the swap.
+      expect(b.apply(exec.images, exec.lowered.attach)).toMatchObject({ attached: [], detached: [] });
+      expect((await run(victim, [])).signal).toBe('SIGKILL');
+      const none = b.apply([], []);
+      expect(none.detached).toEqual(['raw_tp/sched_process_exec']);
+      expect(readdirSync(sitePins)).not.toContain('link-raw_tp-sched_process_exec');
+      expect(await run(victim, [])).toMatchObject({ code: 0, signal: null });
+      b.destroy();
+      expect(existsSync(sitePins)).toBe(false);
+    } finally {
+      if (existsSync(sitePins)) RuntimeDatapath.open({ pinDir: sitePins }).destroy();
+    }
   });
 });
