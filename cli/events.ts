@@ -56,7 +56,7 @@ const usage = `usage: weir events --agent URL [--agent URL ...] [options]
   --namespace NS           only events of pods in NS (repeatable)
   --pod NAME               only events of pod NAME or NS/NAME (repeatable)
   --policy NAME            only events of TracingPolicy NAME (repeatable)
-  --event-types TYPE       process_exec, process_exit, process_kprobe, process_tracepoint (repeatable, or a comma list)
+  --event-types TYPE       process_exec, process_exit, process_kprobe, process_tracepoint, process_lsm (repeatable, or a comma list)
   --ca FILE                CA that signs the agents' serving certificate (default: the system's CAs)
   --cert FILE, --key FILE  client certificate and key, for an agent with --listen-client-ca
   --token-file FILE        bearer token, for an agent with --listen-token-file
@@ -96,7 +96,7 @@ export const eventsCommand: Command = {
     if (!v.agent?.length) throw new UsageError('--agent URL is required');
     if (v.output !== 'json' && v.output !== 'compact') throw new UsageError(`-o must be json or compact, not ${v.output}`);
     const types = (v['event-types'] ?? []).flatMap((t) => t.split(',')).filter(Boolean);
-    const known = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint'];
+    const known = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm'];
     for (const t of types)
       if (!known.includes(t.toLowerCase())) throw new UsageError(`--event-types: ${t} is not one of ${known.join(', ')}`);
     const filter: EventFilter = {

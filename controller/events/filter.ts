@@ -3,11 +3,11 @@ export interface EventFilter {
   namespaces?: string[];
   pods?: string[];
   policies?: string[];
-  /** process_exec, process_exit, process_kprobe, process_tracepoint (Tetragon's names, upper case accepted). */
+  /** process_exec, process_exit, process_kprobe, process_tracepoint, process_lsm (Tetragon's names, upper case accepted). */
   types?: string[];
 }
 
-const KINDS = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint'];
+const KINDS = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_lsm'];
 
 /** The event's kind (its one top-level event field). */
 export function eventKind(o: Record<string, unknown>): string | undefined {

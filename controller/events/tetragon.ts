@@ -1,6 +1,6 @@
 // Ring-buffer records of weir's runtime programs → Tetragon-compatible JSON lines (the shape of
-// `tetra getevents -o json`: process_exec, process_exit, process_kprobe / process_tracepoint with
-// policy_name, action and args), plus weir's provenance, and a compact one-line format like
+// `tetra getevents -o json`: process_exec, process_exit, process_kprobe / process_tracepoint / process_lsm
+// with policy_name, action and args, and a return probe's value as `return`), plus weir's provenance, and a compact one-line format like
 // `tetra getevents -o compact`. The records are decoded by bpf/abi/runtime.ts.
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
@@ -248,25 +248,26 @@ export class TetragonEncoder {
     }
     const hook = this.#opts.table[ev.hookId];
     const args = ev.args.map((a, i) => JSON.parse(argJson(a.type, a.value, a.str, hook?.args[i])) as Record<string, unknown>);
+    // A return probe's value is read after the declared arguments: Tetragon reports it as `return`.
+    const ret = hook && returnSite(hook) && args.length > hook.args.length ? args.splice(hook.args.length, 1)[0] : undefined;
     const body: Record<string, unknown> = { process: this.#process(ev, false) };
     // The parent as Tetragon reports it, when its exec was seen (processes older than weir have none).
     const parent = this.#parentOf(ev.ppid);
     if (parent) body['parent'] = parent;
-    const isKprobe = hook?.eventKind !== 'process_tracepoint';
-    if (isKprobe)
-      body['function_name'] = hook
-        ? hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_')
-          ? hook.call
-          : `__x64_${hook.call}`
-        : `syscall_${ev.syscallNr}`;
-    else {
+    const kind = eventKindOf(hook);
+    if (kind !== 'process_tracepoint') {
+      const fn = functionName(hook, ev.syscallNr);
+      if (fn) body['function_name'] = fn;
+    } else {
       const [subsys, event] = (hook?.attach ?? 'syscalls/unknown').split('/');
       body['subsys'] = subsys;
       body['event'] = event;
     }
     if (args.length) body['args'] = args;
+    if (ret) body['return'] = ret;
     body['action'] = ACTION_NAMES[ev.action] ?? 'KPROBE_ACTION_UNKNOWN';
     body['policy_name'] = hook?.policy ?? `policy-${ev.policyId}`;
+    if (hook && returnSite(hook)) body['return_action'] = ACTION_NAMES[K.ACTION.Post];
     if (hook?.message) body['message'] = hook.message;
     if (hook && hook.tags.length) body['tags'] = hook.tags;
     // weir's own fields: where the rule lives, and whether enforcement was suppressed by monitor mode.
@@ -278,7 +279,7 @@ export class TetragonEncoder {
       attach: hook?.attach,
       ...(ev.monitor ? { mode: 'monitor' } : {}),
     };
-    return { [isKprobe ? 'process_kprobe' : 'process_tracepoint']: body, node_name, time };
+    return { [kind]: body, node_name, time };
   }
 
   /**
@@ -294,7 +295,10 @@ export class TetragonEncoder {
     return o ? JSON.stringify(o) : undefined;
   }
 
-  readonly #hookFrags = new Map<number, { head: string; where: string; tail: string; args: readonly HookTableEntry['args'][number][] }>();
+  readonly #hookFrags = new Map<
+    number,
+    { head: string; where: string; tail: string; args: readonly HookTableEntry['args'][number][]; ret: boolean }
+  >();
   readonly #procJson = new Map<number, { info: ProcessInfo; json: string }>();
   #second = -1n;
   #secondIso = '';
@@ -314,21 +318,24 @@ export class TetragonEncoder {
     let f = this.#hookFrags.get(hookId);
     if (f) return f;
     const hook = this.#opts.table[hookId];
-    const isKprobe = hook?.eventKind !== 'process_tracepoint';
-    let where: string;
-    if (isKprobe)
-      where = `,"function_name":${JSON.stringify(hook ? (hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`) : `syscall_${nr}`)}`;
-    else {
+    const kind = eventKindOf(hook);
+    let where = '';
+    if (kind !== 'process_tracepoint') {
+      const fn = functionName(hook, nr);
+      if (fn) where = `,"function_name":${JSON.stringify(fn)}`;
+    } else {
       const [subsys, event] = (hook?.attach ?? 'syscalls/unknown').split('/');
       where = `,"subsys":${JSON.stringify(subsys)},"event":${JSON.stringify(event)}`;
     }
-    const head = `{"${isKprobe ? 'process_kprobe' : 'process_tracepoint'}":{"process":`;
+    const head = `{"${kind}":{"process":`;
+    const ret = hook !== undefined && returnSite(hook);
     let tail = `,"policy_name":${JSON.stringify(hook?.policy ?? `policy-${policyId}`)}`;
+    if (ret) tail += `,"return_action":"${ACTION_NAMES[K.ACTION.Post]}"`;
     if (hook?.message) tail += `,"message":${JSON.stringify(hook.message)}`;
     if (hook && hook.tags.length) tail += `,"tags":${JSON.stringify(hook.tags)}`;
     const weir = JSON.stringify({ file: hook?.file, line: hook?.line, commit: hook?.commit, hook_id: hookId, attach: hook?.attach });
     tail += `,"weir":${weir.slice(0, -1)}`;
-    f = { head, where, tail, args: hook ? hook.args : [] };
+    f = { head, where, tail, args: hook ? hook.args : [], ret };
     this.#hookFrags.set(hookId, f);
     return f;
   }
@@ -346,8 +353,10 @@ export class TetragonEncoder {
     }
     const f = this.#hookFrag(h.hookId, h.policyId, h.syscallNr);
     let args = '';
+    let ret = '';
     decodeCallArgs(b).forEach(({ type, value, str }, i) => {
-      args += (i ? ',' : '') + argJson(type, value, str, f.args[i]);
+      if (f.ret && i === f.args.length) ret = `,"return":${argJson(type, value, str, undefined)}`;
+      else args += (i ? ',' : '') + argJson(type, value, str, f.args[i]);
     });
     const monitor = (h.flags & K.EVF.monitor) !== 0;
     const action = ACTION_NAMES[h.action] ?? 'KPROBE_ACTION_UNKNOWN';
@@ -361,8 +370,28 @@ export class TetragonEncoder {
       }
       parentJson = `,"parent":${pp.json}`;
     }
-    return `${f.head}${pj.json}${parentJson}${f.where}${args ? `,"args":[${args}]` : ''},"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(h.ktime)}"}`;
+    return `${f.head}${pj.json}${parentJson}${f.where}${args ? `,"args":[${args}]` : ''}${ret},"action":"${action}"${f.tail}${monitor ? ',"mode":"monitor"' : ''}}},"node_name":${JSON.stringify(this.#opts.nodeName)},"time":"${this.#timeNs(h.ktime)}"}`;
   }
+}
+
+/** Tetragon's event kind for a hook's events (process_kprobe when the hook is unknown to this table). */
+function eventKindOf(hook: HookTableEntry | undefined): HookTableEntry['eventKind'] {
+  return hook?.eventKind ?? 'process_kprobe';
+}
+
+/** A hook evaluated when its function returns (kretprobe, fexit), whose value Tetragon reports as `return`. */
+function returnSite(hook: HookTableEntry): boolean {
+  return hook.returnArg !== undefined && /^(kretprobe|fexit)\//.test(hook.attach);
+}
+
+/**
+ * function_name as Tetragon writes it: the kernel function (or LSM hook) hooked; a syscall's by its x86_64
+ * entry symbol. A record whose hook this table lacks names a syscall by number, a kernel function (the entry
+ * programs record no syscall number, -1) not at all.
+ */
+function functionName(hook: HookTableEntry | undefined, nr: number): string | undefined {
+  if (!hook) return nr >= 0 ? `syscall_${nr}` : undefined;
+  return hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`;
 }
 
 /**
@@ -394,7 +423,7 @@ export function compactLine(o: Record<string, unknown>): string {
     const e = o['process_exit'] as { process: ProcessInfo; status?: number; signal?: string };
     return `💥 exit    ${proc(e.process)} ${e.signal ?? e.status ?? 0}`;
   }
-  const body = (o['process_kprobe'] ?? o['process_tracepoint']) as Record<string, unknown> | undefined;
+  const body = (o['process_kprobe'] ?? o['process_lsm'] ?? o['process_tracepoint']) as Record<string, unknown> | undefined;
   if (!body) return JSON.stringify(o);
   const fn = (body['function_name'] as string | undefined) ?? `${body['subsys']}/${body['event']}`;
   const args = ((body['args'] as Record<string, unknown>[]) ?? []).map((a) => String(Object.values(a)[0])).join(' ');

@@ -6,13 +6,17 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runtimeLayouts } from '../../bpf/abi/runtime.js';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
-import { signalName, TetragonEncoder } from '../../controller/events/tetragon.js';
+import { decodeRecord, signalName, TetragonEncoder } from '../../controller/events/tetragon.js';
 import { checkProtojson, loadProtos } from '../protojson.js';
 import { projectRoot } from './helpers.js';
 
 const api = path.join(projectRoot, 'test/corpus/tetragon-api');
 const schema = loadProtos(['tetragon', 'events', 'capabilities', 'bpf'].map((f) => path.join(api, `${f}.proto`)));
-const weirAddition = ['GetEventsResponse.process_kprobe.weir', 'GetEventsResponse.process_tracepoint.weir'];
+const weirAddition = [
+  'GetEventsResponse.process_kprobe.weir',
+  'GetEventsResponse.process_tracepoint.weir',
+  'GetEventsResponse.process_lsm.weir',
+];
 const check = (o: unknown) => checkProtojson(schema, 'GetEventsResponse', o, 'GetEventsResponse', weirAddition);
 
 const samples: { name: string; event: Record<string, unknown> }[] = [
@@ -44,6 +48,8 @@ function record(
     exitCode?: number;
     action?: number;
     hookId?: number;
+    /** The record's syscall number (kernel-function entries record -1). */
+    nr?: number;
     args?: ({ s: string } | { i: bigint; t: number })[];
   },
 ): Buffer {
@@ -53,7 +59,7 @@ function record(
   b[H.flags] = 4;
   b[H.n_args] = o.args?.length ?? 0;
   b.writeUInt32LE(o.hookId ?? 0, H.hook_id);
-  b.writeInt32LE(kind === 3 ? 257 : 0, H.syscall_nr);
+  b.writeInt32LE(kind === 3 ? (o.nr ?? 257) : 0, H.syscall_nr);
   b.writeUInt32LE(o.pid, H.pid);
   b.writeUInt32LE(o.pid, H.tid);
   b.writeUInt32LE(o.ppid, H.ppid);
@@ -108,6 +114,48 @@ const table: HookTableEntry[] = [
     tags: [],
     args: [],
   },
+  {
+    hookId: 2,
+    policy: 'kfn',
+    call: 'tcp_close',
+    attach: 'fexit/tcp_close',
+    site: 0x40000000 + 7,
+    returnArg: 'int',
+    eventKind: 'process_kprobe',
+    file: 'k.yaml',
+    line: 3,
+    column: 3,
+    tags: [],
+    args: [{ index: 1, type: 'int', label: 'timeout' }],
+  },
+  {
+    hookId: 3,
+    policy: 'lsm',
+    call: 'file_open',
+    attach: 'lsm/file_open',
+    site: 0x40000000 + 9,
+    eventKind: 'process_lsm',
+    file: 'l.yaml',
+    line: 5,
+    column: 3,
+    message: 'open under /etc',
+    tags: ['fs'],
+    args: [{ index: 0, type: 'string' }],
+  },
+  {
+    hookId: 4,
+    policy: 'kfn',
+    call: 'security_file_open',
+    attach: 'kprobe/security_file_open',
+    site: 0x40000000 + 11,
+    returnArg: 'int',
+    eventKind: 'process_kprobe',
+    file: 'k.yaml',
+    line: 9,
+    column: 3,
+    tags: [],
+    args: [{ index: 0, type: 'string' }],
+  },
 ];
 
 function events() {
@@ -132,7 +180,26 @@ function events() {
   const tracepoint = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 1 }));
   const exit = line(record(2, { pid: 200, ppid: 100, binary: '/usr/bin/cat', exitCode: 24 }));
   const exitClean = line(record(2, { pid: 100, ppid: 1, binary: '/bin/sh', exitCode: 0 }));
-  return { shell, exec, kprobe, tracepoint, exit, exitClean };
+  // Kernel-function sites: a return probe (its value after the declared arguments), an LSM hook, and an
+  // entry-time kprobe whose returnArg is not read; their entry programs record no syscall number (-1).
+  const fexit = line(
+    record(3, {
+      pid: 200,
+      ppid: 100,
+      binary: '/usr/bin/cat',
+      hookId: 2,
+      nr: -1,
+      action: 1,
+      args: [
+        { i: 0n, t: 1 },
+        { i: -104n, t: 1 },
+      ],
+    }),
+  );
+  const lsm = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 3, nr: -1, action: 4, args: [{ s: '/etc/passwd' }] }));
+  const kfnEntry = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 4, nr: -1, args: [{ s: '/etc/passwd' }] }));
+  const unknownSite = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 99, nr: -1 }));
+  return { shell, exec, kprobe, tracepoint, exit, exitClean, fexit, lsm, kfnEntry, unknownSite };
 }
 
 describe('Tetragon protojson conformance', () => {
@@ -209,5 +276,75 @@ describe('Tetragon protojson conformance', () => {
       expect(ours['process'], k).toHaveProperty(k);
     }
     for (const k of ['process', 'parent', 'function_name', 'args', 'action']) expect(ours, k).toHaveProperty(k);
+  });
+
+  it('kernel-function events: function_name is the kernel function or LSM hook, a return probe carries `return`', () => {
+    const e = events();
+    expect(e.fexit).toEqual({
+      process_kprobe: expect.objectContaining({
+        function_name: 'tcp_close',
+        args: [{ int_arg: 0, label: 'timeout' }],
+        return: { int_arg: -104 },
+        action: 'KPROBE_ACTION_POST',
+        return_action: 'KPROBE_ACTION_POST',
+        policy_name: 'kfn',
+      }),
+      node_name: 'node-1',
+      time: expect.any(String),
+    });
+    // Proto field order (the parent exited before, so none here).
+    expect(Object.keys(e.fexit['process_kprobe']!)).toEqual([
+      'process',
+      'function_name',
+      'args',
+      'return',
+      'action',
+      'policy_name',
+      'return_action',
+      'weir',
+    ]);
+    expect(e.lsm).toEqual({
+      process_lsm: expect.objectContaining({
+        function_name: 'file_open',
+        args: [{ string_arg: '/etc/passwd' }],
+        action: 'KPROBE_ACTION_SIGNAL',
+        policy_name: 'lsm',
+        message: 'open under /etc',
+        tags: ['fs'],
+      }),
+      node_name: 'node-1',
+      time: expect.any(String),
+    });
+    expect(e.lsm['process_lsm']).not.toHaveProperty('return');
+    // At entry the return value is not read: no `return`, no return_action.
+    expect(e.kfnEntry['process_kprobe']).toMatchObject({ function_name: 'security_file_open', args: [{ string_arg: '/etc/passwd' }] });
+    expect(e.kfnEntry['process_kprobe']).not.toHaveProperty('return');
+    expect(e.kfnEntry['process_kprobe']).not.toHaveProperty('return_action');
+    // A record of a site the table does not know names no syscall (the entry programs record none).
+    expect(e.unknownSite['process_kprobe']).not.toHaveProperty('function_name');
+    expect(JSON.stringify(e)).not.toMatch(/syscall_-1/);
+  });
+
+  it('the fast JSON line and the object form agree on kernel-function, return and LSM events', () => {
+    const enc = () => new TetragonEncoder({ nodeName: 'n', table, bootTimeNs: 1n });
+    const a = enc();
+    const b = enc();
+    for (const r of [
+      record(3, {
+        pid: 5,
+        ppid: 1,
+        binary: '/bin/x',
+        hookId: 2,
+        nr: -1,
+        args: [
+          { i: 3n, t: 1 },
+          { i: -1n, t: 1 },
+        ],
+      }),
+      record(3, { pid: 5, ppid: 1, binary: '/bin/x', hookId: 3, nr: -1, args: [{ s: '/etc/shadow' }] }),
+      record(3, { pid: 5, ppid: 1, binary: '/bin/x', hookId: 4, nr: -1, args: [{ s: '/etc/shadow' }] }),
+      record(3, { pid: 5, ppid: 1, binary: '/bin/x', hookId: 99, nr: -1 }),
+    ])
+      expect(a.jsonLine(r)).toBe(JSON.stringify(b.encode(decodeRecord(r)!)));
   });
 });

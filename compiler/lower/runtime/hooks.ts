@@ -43,8 +43,8 @@ export interface HookTableEntry {
   returnArg?: string;
   /** ignore.callNotFound: the agent skips the hook when the node's kernel lacks the function. */
   optional?: boolean;
-  /** Tetragon's event kind for it. */
-  eventKind: 'process_kprobe' | 'process_tracepoint';
+  /** Tetragon's event kind for it (BPF LSM hooks: process_lsm, as Tetragon reports its lsmhooks). */
+  eventKind: 'process_kprobe' | 'process_tracepoint' | 'process_lsm';
   file: string;
   line: number;
   column: number;
@@ -284,7 +284,7 @@ export function lowerRuntime(
           ...(policy.namespace === undefined ? {} : { namespace: policy.namespace }),
           call: hook.call,
           attach: target.attach,
-          eventKind: hook.kind === 'kprobe' ? 'process_kprobe' : 'process_tracepoint',
+          eventKind: hook.kind === 'kprobe' ? 'process_kprobe' : hook.kind === 'lsm' ? 'process_lsm' : 'process_tracepoint',
           file: policy.provenance.file,
           line: hook.span.line,
           column: hook.span.column,
