@@ -256,6 +256,15 @@ export function renderHtml(p: Plan): string {
   const events = p.events
     ? `<section><h2>Observed process events</h2><p><b>${p.events.wouldKill}</b> of ${p.events.evaluated} observed events would now be killed.</p></section>`
     : '';
+  const attach = p.runtimeAttach?.length
+    ? `<section><h2>Runtime attach points on kernel functions (${p.runtimeAttach.length})</h2><table><tr><th>node</th><th>profile</th><th>policy</th><th>call</th><th>attach point</th><th>rule</th></tr>${p.runtimeAttach
+        .slice(0, 2000)
+        .map(
+          (a) =>
+            `<tr><td>${esc(a.node)}</td><td>${esc(a.profile)}</td><td>${esc(a.policy)}</td><td>${esc(a.call)}</td><td><code>${esc(a.attach)}</code></td><td>${esc(`${a.file}:${a.line}`)}</td></tr>`,
+        )
+        .join('')}</table></section>`
+    : '';
   const notes = [...p.notes, ...(g.dropped ? [`${g.dropped} unchanged peer(s) left out of the graph to keep it readable.`] : [])];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -274,6 +283,7 @@ ${[p.base, p.head]
 <main><div id="graph-wrap">${g.svg}</div><aside id="detail"><p>Click an edge to see the connections before and after and the rules that decide them.</p></aside></main>
 ${flows}${events}
 <section><h2>Changes</h2>${rows.join('\n') || '<p>No change in effective policy.</p>'}</section>
+${attach}
 ${notes.length ? `<section>${notes.map((n) => `<p><i>${esc(n)}</i></p>`).join('')}</section>` : ''}
 <script type="application/json" id="edge-data">${data}</script>
 <script>${script}</script>

@@ -135,6 +135,17 @@ export function renderMarkdown(p: Plan, opts: MarkdownOptions | number = {}): st
       ),
     });
   }
+  if (p.runtimeAttach?.length) {
+    sections.push({
+      title: `Runtime attach points on kernel functions (${p.runtimeAttach.length})`,
+      open: false,
+      header: ['| node | profile | policy | call | attach point | rule |', '|---|---|---|---|---|---|'],
+      rows: p.runtimeAttach.map(
+        (a) =>
+          `| ${cell(a.node)} | ${cell(a.profile)} | ${cell(a.policy)} | ${cell(a.call)} | ${mdCode(a.attach)} | ${mdCode(`${a.file}:${a.line}`)} |`,
+      ),
+    });
+  }
   if (p.connectivityDiff.length) {
     sections.push({
       title: `Connectivity diff, np-guard columns (${p.connectivityDiff.length})`,
