@@ -114,7 +114,8 @@ const siblingObject = (runtimeObject: string, name: string) => path.join(path.di
  *             arguments kept by a stash kprobe at entry), raw tracepoints with the cookie.
  *   override  wrt_override.bpf.o, loaded once on the runtime's maps: kprobes calling bpf_override_return.
  *   btf       wrt_fentry.bpf.o, one instance per attach target (the target is fixed at load, in vmlinux BTF):
- *             fentry, fexit and fmod_ret by bpf_program__attach_trace_opts, BPF LSM by bpf_program__attach_lsm's
+ *             fentry, fexit (a syscall's function: the _sys entries, the syscall's arguments from its user
+ *             registers) and fmod_ret by bpf_program__attach_trace_opts, BPF LSM by bpf_program__attach_lsm's
  *             path; each with the site number as cookie.
  */
 export type SiteEntry =
@@ -136,8 +137,9 @@ export function siteEntries(kind: string, target: string): SiteEntry | { refused
       return { object: 'override', how: 'kprobe', entry: sys ? 'wrt_kprobe_sys_override' : 'wrt_kprobe_override' };
     case 'fentry':
     case 'fexit':
+      return { object: 'btf', how: 'trace', entry: `wrt_${kind}${sys ? '_sys' : ''}` };
     case 'fmod_ret':
-      return { object: 'btf', how: 'trace', entry: `wrt_${kind}` };
+      return { object: 'btf', how: 'trace', entry: 'wrt_fmod_ret' };
     case 'lsm':
       return { object: 'btf', how: 'lsm', entry: 'wrt_lsm' };
     default:

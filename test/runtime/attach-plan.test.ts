@@ -119,6 +119,33 @@ describe('the agent attach plan of kernel-function sites', () => {
     expect(plan.filter((s) => s.stash).map((s) => s.site)).toEqual(['kretprobe/__x64_sys_openat', 'kretprobe/tcp_close']);
   });
 
+  it("a syscall's function under fentry/fexit: the entries that read the syscall's arguments from its user registers", () => {
+    expect(siteEntries('fentry', '__x64_sys_openat')).toEqual({ object: 'btf', how: 'trace', entry: 'wrt_fentry_sys' });
+    expect(siteEntries('fexit', '__x64_sys_openat')).toEqual({ object: 'btf', how: 'trace', entry: 'wrt_fexit_sys' });
+    expect(siteEntries('fexit', 'tcp_close')).toEqual({ object: 'btf', how: 'trace', entry: 'wrt_fexit' });
+    // A full node hooks a syscall needing its return value at the syscall's function with fexit.
+    const r = compileText(
+      `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: open-ret}
+spec:
+  kprobes:
+  - call: sys_openat
+    syscall: true
+    return: true
+    args: [{index: 1, type: string}]
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchReturnArgs: [{index: 0, operator: LessThan, values: ["0"]}]
+`,
+      capabilityProfiles['full']!,
+    );
+    expect(r.errors).toEqual([]);
+    expect(plain(attachPlan(r.nodes[0]!.lowered.attach)).map((s) => [s.key, s.entry])).toEqual([
+      ['fexit/__x64_sys_openat', 'wrt_fexit_sys'],
+    ]);
+  });
+
   it('every attach kind the compiler emits has an entry program; others are refused by name', () => {
     for (const kind of ['kprobe', 'kretprobe', 'kprobe_override', 'fentry', 'fexit', 'fmod_ret', 'lsm', 'raw_tp'])
       expect(siteEntries(kind, 'x')).not.toHaveProperty('refused');

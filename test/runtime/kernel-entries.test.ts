@@ -161,8 +161,29 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
     BpfObject.open(overrideObject).load().close();
   });
 
-  it('fentry/fexit/fmod_ret/LSM entries are compiled; they load only where the probe finds fentry and BPF LSM', (ctx) => {
+  it('fentry/fexit/fmod_ret/LSM entries are compiled; each loads on its target where the probe finds fentry and BPF LSM', (ctx) => {
     expect(existsSync(fentryObject)).toBe(true);
+    // Every entry program the agent's attach plan can name is in its object.
+    const targets: [string, string, string][] = [
+      ['fentry', 'tcp_connect', fentryObject],
+      ['fentry', '__x64_sys_openat', fentryObject],
+      ['fexit', 'tcp_close', fentryObject],
+      ['fexit', '__x64_sys_openat', fentryObject],
+      ['fmod_ret', 'security_file_open', fentryObject],
+      ['lsm', 'file_open', fentryObject],
+      ['kprobe_override', 'should_failslab', overrideObject],
+      ['kprobe_override', '__x64_sys_openat', overrideObject],
+    ];
+    for (const [kind, target, file] of targets) {
+      const e = siteEntries(kind, target);
+      if ('refused' in e) throw new Error(e.refused);
+      const o = BpfObject.open(file);
+      try {
+        expect(o.program(e.entry).name, `${kind}/${target}`).toBe(e.entry);
+      } finally {
+        o.close();
+      }
+    }
     const fe = probe('fentry');
     const lsm = probe('lsm');
     if (!fe?.loads || !lsm?.loads) {
@@ -171,11 +192,17 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
       );
       return ctx.skip();
     }
-    const o = BpfObject.open(fentryObject);
-    try {
-      o.load();
-    } finally {
-      o.close();
+    // The target is fixed at load: one instance per program and target, as the agent loads them.
+    for (const [kind, target, file] of targets.filter(([k]) => k !== 'kprobe_override')) {
+      const e = siteEntries(kind, target);
+      if ('refused' in e) throw new Error(e.refused);
+      const o = BpfObject.open(file, { programs: [e.entry] });
+      try {
+        o.program(e.entry).setAttachTarget(target);
+        o.load();
+      } finally {
+        o.close();
+      }
     }
   });
 });
