@@ -49,6 +49,8 @@ export interface ApplyStats {
   entries: Record<string, number>;
   attached: string[];
   detached: string[];
+  /** Optional sites (ignore.callNotFound) left out because this kernel lacks their function, with why. */
+  skipped: { site: string; reason: string }[];
   ms: number;
 }
 
@@ -180,6 +182,25 @@ export function attachPlan(attach: readonly string[]): AttachStep[] {
     steps.push({ key: site.attach, site: site.attach, entry: e, target: site.target, cookie });
   }
   return steps;
+}
+
+/**
+ * The kernel symbol a site needs (the function; an LSM hook's bpf_lsm_<hook>), or undefined where weir does not
+ * check (raw tracepoints).
+ */
+export function siteSymbol(kind: string, target: string): string | undefined {
+  if (kind === 'raw_tp') return undefined;
+  return kind === 'lsm' ? `bpf_lsm_${target}` : target;
+}
+
+/** Function names in /proc/kallsyms (the kernel's and its modules'), for ignore.callNotFound. */
+export function kernelSymbols(file = '/proc/kallsyms'): Set<string> {
+  const out = new Set<string>();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const name = line.split(/\s+/)[2];
+    if (name) out.add(name);
+  }
+  return out;
 }
 
 /** Maps the other runtime objects share with wrt_runtime.bpf.o (all but their own per-CPU scratch and internal maps). */
@@ -362,7 +383,12 @@ export class RuntimeDatapath implements Disposable {
    * `scopes` (scope set → cgroup ids of the pods it selects) is written into the new generation's
    * numeric sets before the flip, so a pod-scoped policy is enforced from its first instant.
    */
-  apply(given: readonly RuntimeMapImage[], attach: readonly string[], scopes?: ReadonlyMap<number, readonly bigint[]>): ApplyStats {
+  apply(
+    given: readonly RuntimeMapImage[],
+    attach: readonly string[],
+    scopes?: ReadonlyMap<number, readonly bigint[]>,
+    optional: readonly string[] = [],
+  ): ApplyStats {
     const t0 = performance.now();
     // Every slot of the next generation is refilled, so nothing of an older generation survives in it.
     const images = emptyImages
@@ -374,7 +400,19 @@ export class RuntimeDatapath implements Disposable {
           throw new Error(`pod scopes need ${extra.length} cgroup entries; wrt_num holds ${img.maxEntries - img.records.length} more`);
         return { ...img, records: [...img.records, ...extra] };
       });
-    const plan = attachPlan(attach);
+    // Sites whose hooks all say ignore.callNotFound are left out where the kernel lacks the function, as
+    // Tetragon does; any other site's missing function fails the attach below.
+    const skipped: ApplyStats['skipped'] = [];
+    let symbols: Set<string> | undefined;
+    const plan = attachPlan(attach).filter((step) => {
+      if (!optional.includes(step.site) || this.#links.has(step.key)) return true;
+      const site = kernelSites([step.site])[0]!;
+      const sym = siteSymbol(site.kind, site.target);
+      symbols ??= kernelSymbols();
+      if (sym === undefined || symbols.has(sym)) return true;
+      if (!step.stash) skipped.push({ site: step.site, reason: `ignore.callNotFound: this kernel has no ${sym}` });
+      return false;
+    });
     const added: string[] = [];
     const next = this.#applied ? this.#generation ^ 1 : 0;
     const entries: Record<string, number> = {};
@@ -434,7 +472,14 @@ export class RuntimeDatapath implements Disposable {
       for (const m of fresh) m.close();
       this.#generation = next;
       this.#applied = true;
-      return { generation: next, entries, attached: added.filter((k) => !k.endsWith('#entry')), detached, ms: performance.now() - t0 };
+      return {
+        generation: next,
+        entries,
+        attached: added.filter((k) => !k.endsWith('#entry')),
+        detached,
+        skipped,
+        ms: performance.now() - t0,
+      };
     } catch (e) {
       for (const m of fresh) m.close();
       throw e;
@@ -452,6 +497,7 @@ export class RuntimeDatapath implements Disposable {
     }[],
     attach: readonly string[],
     scopes?: ReadonlyMap<number, readonly bigint[]>,
+    optional: readonly string[] = [],
   ): ApplyStats {
     const decoded: RuntimeMapImage[] = images.map(({ image, bytes }) => {
       const problems = checkRuntimeImage(image, bytes.length);
@@ -463,7 +509,7 @@ export class RuntimeDatapath implements Disposable {
       if (!a.includes('/') || (/^(syscalls|raw_syscalls)\//.test(a) && !/^(syscalls\/sys_enter_\w+|raw_syscalls\/sys_enter)$/.test(a)))
         throw new Error(`runtime attach point ${a}: not an attach point`);
     attachPlan(attach); // every kernel-function site has an entry program, checked before any map changes
-    return this.apply(decoded, attach, scopes);
+    return this.apply(decoded, attach, scopes, optional);
   }
 
   /**

@@ -545,6 +545,7 @@ export class Agent {
       maps: report.maps.length,
       swapMs: report.timings.swapMs,
     });
+    for (const s of report.skippedSites ?? []) this.log.warn({ site: s.site, reason: s.reason }, 'runtime site left out on this node');
     for (const s of this.opts.datapath.runtimeScopes?.() ?? []) {
       if (s.state === 'resolved') continue;
       this.log.warn(

@@ -27,6 +27,8 @@ export interface ApplyInput {
 export interface ApplyReport {
   maps: { name: string; endpoint?: string; entries: number }[];
   timings: { loadMs: number; swapMs: number };
+  /** Runtime sites left out because every hook on them says ignore.callNotFound and the kernel lacks the function. */
+  skippedSites?: { site: string; reason: string }[];
 }
 
 export interface Flow {

@@ -70,6 +70,7 @@ export class KernelDatapath implements Datapath {
     // (the node's kernel refuses a program or attach), and then nothing of the bundle was applied.
     const runtimeImages = input.images.filter((i) => isRuntimeImage(i.image.name));
     let runtimeMaps: ApplyReport['maps'] = [];
+    let skippedSites: ApplyReport['skippedSites'] = [];
     if (runtimeImages.length > 0) {
       // Pinned beside the network maps: a restarted agent adopts the runtime maps, links and generation.
       this.runtime ??= RuntimeDatapath.open(this.opts.pinDir ? { pinDir: `${this.opts.pinDir}-runtime` } : {});
@@ -88,7 +89,11 @@ export class KernelDatapath implements Datapath {
       if (scopes.length > 0) await this.scoper.refreshPods();
       // Resolved, written into the new generation and committed with no await between: the poll sees one or the other.
       const resolved = this.scoper.resolve(scopes);
-      const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? [], resolved.sets);
+      // A site is optional when every hook on it says ignore.callNotFound: left out where the kernel lacks it.
+      const table = hooks[this.node]?.hooks ?? [];
+      const optional = [...new Set(table.map((h) => h.attach))].filter((a) => table.every((h) => h.attach !== a || h.optional));
+      const rs = this.runtime.applyBundle(runtimeImages, hooks[this.node]?.attach ?? [], resolved.sets, optional);
+      skippedSites = rs.skipped;
       this.scoper.commit(scopes, resolved);
       if (scopes.length > 0) this.scoper.start();
       else this.scoper.stop();
@@ -119,7 +124,11 @@ export class KernelDatapath implements Datapath {
     this.digest = input.digest;
     this.ipcacheBase = input.images.find((i) => i.image.name === 'ipcache');
     if (this.shadow.learnedAddresses().length > 0) this.swapIpcache(); // learned addresses survive a new bundle
-    return { maps, timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs } };
+    return {
+      maps,
+      timings: { loadMs: r.timings.loadMs, swapMs: r.timings.swapMs },
+      ...(skippedSites.length ? { skippedSites } : {}),
+    };
   }
 
   /**

@@ -2,7 +2,10 @@
 // for a `full` node, every site the compiler can choose has an entry program, object and attach call; nothing
 // is refused. The attaching itself is in kernel-entries.test.ts and pin.test.ts (where this kernel allows it).
 import { describe, expect, it } from 'vitest';
-import { attachPlan, siteEntries } from '../../bpf/runtime/loader.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { attachPlan, kernelSymbols, siteEntries, siteSymbol } from '../../bpf/runtime/loader.js';
 import { siteNumber } from '../../bpf/abi/runtime.js';
 import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { compileText } from './helpers.js';
@@ -158,5 +161,20 @@ spec:
     expect(() => attachPlan(['fentry/tcp_connect; rm'])).toThrow(
       'runtime attach point fentry/tcp_connect; rm: fentry/tcp_connect; rm is not an attach point',
     );
+  });
+
+  it('ignore.callNotFound: the symbol each site kind needs, read from a kallsyms file', () => {
+    expect(siteSymbol('kprobe', 'tcp_connect')).toBe('tcp_connect');
+    expect(siteSymbol('fexit', '__x64_sys_openat')).toBe('__x64_sys_openat');
+    expect(siteSymbol('lsm', 'file_open')).toBe('bpf_lsm_file_open');
+    expect(siteSymbol('raw_tp', 'sched_process_exec')).toBeUndefined();
+    const dir = mkdtempSync(path.join(tmpdir(), 'wrt-ksyms-'));
+    try {
+      const f = path.join(dir, 'kallsyms');
+      writeFileSync(f, 'ffffffff81577b40 T bpf_lsm_file_open\nffffffff8207e680 T tcp_connect\nffffffffc0a01000 t nf_hook\t[nf_tables]\n');
+      expect([...kernelSymbols(f)]).toEqual(['bpf_lsm_file_open', 'tcp_connect', 'nf_hook']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

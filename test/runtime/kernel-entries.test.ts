@@ -681,3 +681,38 @@ ${extra}`;
       expect(existsSync(path.join(pinDir, `link-${site.replace('/', '-')}`))).toBe(false);
     });
 });
+
+// ignore.callNotFound (Tetragon's): a site whose hooks all allow it is left out where the kernel lacks the function
+// (/proc/kallsyms), before any attach is tried; the rest of the bundle is applied.
+describe.skipIf(skip)('optional sites the kernel lacks are left out', () => {
+  it('a kprobe on a function this kernel does not have, with ignore.callNotFound, is skipped and named', () => {
+    const text = `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: wrt-optional}
+spec:
+  kprobes:
+  - call: weir_no_such_function
+    syscall: false
+    ignore: {callNotFound: true}
+    selectors:
+    - matchBinaries: [{operator: In, values: ["/nonexistent/x"]}]
+`;
+    const r = compileText(text, { ...capabilityProfiles['full']!, fentry: false, lsm: false });
+    expect(r.errors).toEqual([]);
+    const n = r.nodes[0]!;
+    expect(n.lowered.attach).toEqual(['kprobe/weir_no_such_function']);
+    expect(n.lowered.table[0]).toMatchObject({ optional: true });
+    const dp = RuntimeDatapath.open();
+    try {
+      const st = dp.apply(n.images, n.lowered.attach, undefined, ['kprobe/weir_no_such_function']);
+      expect(st).toMatchObject({
+        attached: [],
+        skipped: [{ site: 'kprobe/weir_no_such_function', reason: 'ignore.callNotFound: this kernel has no weir_no_such_function' }],
+      });
+      // Without ignore.callNotFound the same site is attached, and this kernel refuses it by name.
+      expect(() => dp.apply(n.images, n.lowered.attach)).toThrow(/^runtime attach point kprobe\/weir_no_such_function not attached/);
+    } finally {
+      dp.close();
+    }
+  });
+});
