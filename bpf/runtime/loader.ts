@@ -96,6 +96,8 @@ const pinnedMaps = [
   'wrt_node',
   'wrt_procs',
   'wrt_events',
+  // A kretprobe's arguments kept at entry: its stash and return programs may be instances of two agents.
+  'wrt_kret',
 ];
 
 export interface RuntimeOpenOptions {
