@@ -103,7 +103,7 @@ const pinnedMaps = [
 export interface RuntimeOpenOptions {
   objectPath?: string;
   /**
-   * bpffs directory (e.g. /sys/fs/bpf/wrt-<node>): maps and tracepoint links are pinned there, so
+   * bpffs directory (e.g. /sys/fs/bpf/wrt-<node>): maps and links (tracepoints, kernel-function sites) are pinned there, so
    * enforcement outlives the agent, and a restarted agent adopts them (same maps, generation kept).
    */
   pinDir?: string;
@@ -281,7 +281,12 @@ export class RuntimeDatapath implements Disposable {
       return;
     }
     const link = this.object.program(prog).attachTracepoint(cat, name);
-    if (this.#pinDir) link.pin(linkPin(this.#pinDir, key));
+    try {
+      if (this.#pinDir) link.pin(linkPin(this.#pinDir, key));
+    } catch (e) {
+      link.close();
+      throw e;
+    }
     this.#links.set(key, link);
   }
 
