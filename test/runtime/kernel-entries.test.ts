@@ -161,7 +161,7 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
     BpfObject.open(overrideObject).load().close();
   });
 
-  it('fentry/fexit/fmod_ret/LSM entries are compiled; each loads on its target where the probe finds fentry and BPF LSM', (ctx) => {
+  it("fentry/fexit/fmod_ret/LSM entries are compiled, their targets resolve in this kernel's BTF; each loads on its target where the probe finds fentry and BPF LSM", (ctx) => {
     expect(existsSync(fentryObject)).toBe(true);
     // Every entry program the agent's attach plan can name is in its object.
     const targets: [string, string, string][] = [
@@ -177,12 +177,22 @@ describe.skipIf(skip)('kernel-function entry programs on this kernel', () => {
     for (const [kind, target, file] of targets) {
       const e = siteEntries(kind, target);
       if ('refused' in e) throw new Error(e.refused);
-      const o = BpfObject.open(file);
+      const o = BpfObject.open(file, { programs: [e.entry] });
       try {
         expect(o.program(e.entry).name, `${kind}/${target}`).toBe(e.entry);
+        // The target the agent sets resolves in this kernel's BTF (LSM hooks as bpf_lsm_<hook>), before any load.
+        if (e.object === 'btf') o.program(e.entry).setAttachTarget(target);
       } finally {
         o.close();
       }
+    }
+    const o = BpfObject.open(fentryObject, { programs: ['wrt_fentry'] });
+    try {
+      expect(() => o.program('wrt_fentry').setAttachTarget('weir_no_such_function')).toThrow(
+        "bpf_program__set_attach_target(wrt_fentry, weir_no_such_function) failed: ESRCH (No such process); no weir_no_such_function in the kernel's BTF",
+      );
+    } finally {
+      o.close();
     }
     const fe = probe('fentry');
     const lsm = probe('lsm');
