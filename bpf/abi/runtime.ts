@@ -923,7 +923,30 @@ export function isCallRecord(record: Uint8Array): boolean {
   return record.length >= runtimeLayouts.wrt_event_call.size && record[EH.kind.offset] === K.EV.call;
 }
 
+/** Argument types whose value the engine reads as a string (a path, a name, bytes): engine.h arg_is_str. */
+const stringArgTypes: ReadonlySet<number> = new Set([
+  K.ARG.string,
+  K.ARG.file,
+  K.ARG.path,
+  K.ARG.fd,
+  K.ARG.linux_binprm,
+  K.ARG.char_buf,
+  K.ARG.dentry,
+  K.ARG.module,
+  K.ARG.load_info,
+  K.ARG.bpf_map,
+  K.ARG.kiocb,
+  K.ARG.net_device,
+  K.ARG.iov_iter,
+]);
+
+/** Whether an argument of this type (wrt_hook.arg_type, size bits included) is read as a string. */
+export function argIsString(type: number): boolean {
+  return stringArgTypes.has(type & K.ARG_TYPE_MASK);
+}
+
 export interface EventArg {
+  /** The argument's type (K.ARG; a char_buf's size position masked off). */
   type: number;
   /** The raw 64 bits of the argument (for a string, the user pointer). */
   value: bigint;
@@ -936,10 +959,9 @@ export function decodeCallArgs(record: Uint8Array): EventArg[] {
   const n = Math.min(getInt(b, EH.n_args), K.MAX.args);
   const out: EventArg[] = [];
   for (let i = 0; i < n; i++) {
-    const type = getInt(b, EC.arg_type, 0, i);
+    const type = getInt(b, EC.arg_type, 0, i) & K.ARG_TYPE_MASK;
     const value = getBig(b, EC.argv, 0, i);
-    if (type === K.ARG.string)
-      out.push({ type, value, str: getString(b, EC.strs, Math.min(getInt(b, EC.str_len, 0, i), STR_MAX - 1), 0, i) });
+    if (argIsString(type)) out.push({ type, value, str: getString(b, EC.strs, Math.min(getInt(b, EC.str_len, 0, i), STR_MAX - 1), 0, i) });
     else out.push({ type, value });
   }
   return out;

@@ -5,6 +5,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import { decodeCallArgs, decodeEventHead, decodeRuntimeEvent, isCallRecord, K, type DecodedEvent } from '../../bpf/abi/runtime.js';
+import { capabilityNames } from '../../compiler/ir/runtime/compile.js';
 
 export type { DecodedEvent } from '../../bpf/abi/runtime.js';
 
@@ -394,24 +395,106 @@ function functionName(hook: HookTableEntry | undefined, nr: number): string | un
   return hook.call.startsWith('__x64_') || !hook.call.startsWith('sys_') ? hook.call : `__x64_${hook.call}`;
 }
 
+/** A protojson object from [key, JSON value] pairs, leaving out empty strings (protojson omits zero values). */
+const jsonObject = (fields: [string, string | undefined][]): string =>
+  `{${fields
+    .filter(([, v]) => v !== undefined && v !== '""')
+    .map(([k, v]) => `"${k}":${v}`)
+    .join(',')}}`;
+
 /**
- * One KprobeArgument as protojson writes it: the oneof member by the declared type (uint32 → uint_arg,
- * syscall64 → syscall_id {id, abi}), 64-bit integers as strings, then the label.
+ * One KprobeArgument as protojson writes it: the oneof member by the argument's type as Tetragon reports it
+ * (uint32 → uint_arg, syscall64 → syscall_id {id, abi}, a file/fd/kiocb → file_arg {path}, path/dentry →
+ * path_arg, linux_binprm → linux_binprm_arg, char_buf → bytes_arg, ...), 64-bit integers as strings, then the
+ * label. Kernel structs whose facts the record does not carry (sock, skb, sockaddr, cred, ...) are their empty
+ * message: never a kernel address.
  */
 function argJson(type: number, value: bigint, str: string | undefined, declared: { type: string; label?: string } | undefined): string {
+  const A = ARG;
+  const s = JSON.stringify(str ?? '');
   let a: string;
-  if (type === ARG.string) a = `{"string_arg":${JSON.stringify(str ?? '')}`;
-  else if (type === ARG.int) a = `{"int_arg":${Number(BigInt.asIntN(32, value))}`;
-  else if (type === ARG.uint32) a = `{"uint_arg":${Number(BigInt.asUintN(32, value))}`;
-  else if (type === ARG.int64 && declared?.type === 'syscall64') {
-    // Tetragon's syscall64: the number, and the ABI (bit 30 set: x32; weir reads the native x86_64 table).
-    const raw = BigInt.asUintN(64, value);
-    const id = Number(raw & 0xbfffffffn);
-    a = `{"syscall_id":{${id ? `"id":${id},` : ''}"abi":"${raw & 0x40000000n ? 'x32' : 'x64'}"}`;
-  } else if (type === ARG.int64) a = `{"long_arg":"${BigInt.asIntN(64, value)}"`;
-  else a = `{"size_arg":"${BigInt.asUintN(64, value)}"`;
-  if (declared?.label) a += `,"label":${JSON.stringify(declared.label)}`;
-  return a + '}';
+  switch (type) {
+    case A.string:
+      a = `"string_arg":${s}`;
+      break;
+    case A.int:
+      a = `"int_arg":${Number(BigInt.asIntN(32, value))}`;
+      break;
+    case A.uint32:
+      a = `"uint_arg":${Number(BigInt.asUintN(32, value))}`;
+      break;
+    case A.int64:
+      if (declared?.type === 'syscall64') {
+        // Tetragon's syscall64: the number, and the ABI (bit 30 set: x32; weir reads the native x86_64 table).
+        const raw = BigInt.asUintN(64, value);
+        const id = Number(raw & 0xbfffffffn);
+        a = `"syscall_id":{${id ? `"id":${id},` : ''}"abi":"${raw & 0x40000000n ? 'x32' : 'x64'}"}`;
+      } else a = `"long_arg":"${BigInt.asIntN(64, value)}"`;
+      break;
+    case A.file:
+    case A.fd:
+    case A.kiocb:
+      a = `"file_arg":${jsonObject([['path', s]])}`;
+      break;
+    case A.path:
+    case A.dentry:
+      a = `"path_arg":${jsonObject([['path', s]])}`;
+      break;
+    case A.linux_binprm:
+      a = `"linux_binprm_arg":${jsonObject([['path', s]])}`;
+      break;
+    case A.char_buf:
+    case A.iov_iter:
+      a = `"bytes_arg":"${Buffer.from(str ?? '', 'utf8').toString('base64')}"`;
+      break;
+    case A.module:
+    case A.load_info:
+      a = `"module_arg":${jsonObject([['name', s]])}`;
+      break;
+    case A.bpf_map:
+      a = `"bpf_map_arg":${jsonObject([['MapName', s]])}`;
+      break;
+    case A.net_device:
+      a = `"net_dev_arg":${jsonObject([['name', s]])}`;
+      break;
+    case A.capability: {
+      const n = Number(BigInt.asIntN(32, value));
+      a = `"capability_arg":${jsonObject([
+        ['value', String(n)],
+        ['name', capabilityNames[n] ? JSON.stringify(capabilityNames[n]) : undefined],
+      ])}`;
+      break;
+    }
+    case A.sock:
+    case A.socket:
+      a = '"sock_arg":{}';
+      break;
+    case A.skb:
+      a = '"skb_arg":{}';
+      break;
+    case A.sockaddr:
+      a = '"sockaddr_arg":{}';
+      break;
+    case A.cred:
+      a = '"process_credentials_arg":{}';
+      break;
+    case A.user_namespace:
+      a = '"user_ns_arg":{}';
+      break;
+    case A.bpf_attr:
+      a = '"bpf_attr_arg":{}';
+      break;
+    case A.perf_event:
+      a = '"perf_event_arg":{}';
+      break;
+    case A.nop:
+      a = '';
+      break;
+    default:
+      a = `"size_arg":"${BigInt.asUintN(64, value)}"`;
+  }
+  if (declared?.label) a += `${a ? ',' : ''}"label":${JSON.stringify(declared.label)}`;
+  return `{${a}}`;
 }
 
 /** `tetra getevents -o compact`-style line for a Tetragon JSON object. */
@@ -426,7 +509,14 @@ export function compactLine(o: Record<string, unknown>): string {
   const body = (o['process_kprobe'] ?? o['process_lsm'] ?? o['process_tracepoint']) as Record<string, unknown> | undefined;
   if (!body) return JSON.stringify(o);
   const fn = (body['function_name'] as string | undefined) ?? `${body['subsys']}/${body['event']}`;
-  const args = ((body['args'] as Record<string, unknown>[]) ?? []).map((a) => String(Object.values(a)[0])).join(' ');
+  const args = ((body['args'] as Record<string, unknown>[]) ?? [])
+    .map((a) => {
+      const v = Object.entries(a).find(([k]) => k !== 'label')?.[1];
+      if (v === null || typeof v !== 'object') return String(v ?? '');
+      const o = v as Record<string, unknown>;
+      return String(o['path'] ?? o['name'] ?? o['MapName'] ?? o['id'] ?? '');
+    })
+    .join(' ');
   const action = String(body['action']);
   const monitor = (body['weir'] as { mode?: string } | undefined)?.mode === 'monitor';
   const icon = action === 'KPROBE_ACTION_SIGKILL' ? '☠️ ' : action === 'KPROBE_ACTION_SIGNAL' ? '📶' : '⁉️ ';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runtimeLayouts } from '../../bpf/abi/runtime.js';
+import { K as runtimeK, runtimeLayouts } from '../../bpf/abi/runtime.js';
 import type { HookTableEntry } from '../../compiler/lower/runtime/hooks.js';
 import { decodeRecord, signalName, TetragonEncoder } from '../../controller/events/tetragon.js';
 import { checkProtojson, loadProtos } from '../protojson.js';
@@ -50,7 +50,7 @@ function record(
     hookId?: number;
     /** The record's syscall number (kernel-function entries record -1). */
     nr?: number;
-    args?: ({ s: string } | { i: bigint; t: number })[];
+    args?: ({ s: string; t?: number } | { i: bigint; t: number })[];
   },
 ): Buffer {
   const b = Buffer.alloc(kind === 3 ? runtimeLayouts.wrt_event_call.size : runtimeLayouts.wrt_event_exit.size);
@@ -71,7 +71,7 @@ function record(
     b.writeUInt32LE(o.exitCode ?? 0, (runtimeLayouts.wrt_event_exit.fields as Record<string, { offset: number }>)['exit_code']!.offset);
   (o.args ?? []).forEach((a, i) => {
     if ('s' in a) {
-      b[C.arg_type + i] = 5;
+      b[C.arg_type + i] = a.t ?? 5;
       b.writeUInt16LE(Buffer.byteLength(a.s), C.str_len + i * 2);
       b.write(a.s, C.strs + i * 256);
     } else {
@@ -156,6 +156,44 @@ const table: HookTableEntry[] = [
     tags: [],
     args: [{ index: 0, type: 'string' }],
   },
+  {
+    hookId: 5,
+    policy: 'kinds',
+    call: 'security_bprm_check',
+    attach: 'kprobe/security_bprm_check',
+    site: 0x40000000 + 13,
+    eventKind: 'process_kprobe',
+    file: 'k.yaml',
+    line: 20,
+    column: 3,
+    tags: [],
+    args: [
+      { index: 0, type: 'file', label: 'f' },
+      { index: 1, type: 'path' },
+      { index: 2, type: 'linux_binprm' },
+      { index: 3, type: 'char_buf' },
+      { index: 4, type: 'sock' },
+    ],
+  },
+  {
+    hookId: 6,
+    policy: 'kinds',
+    call: 'cap_capable',
+    attach: 'kprobe/cap_capable',
+    site: 0x40000000 + 15,
+    eventKind: 'process_kprobe',
+    file: 'k.yaml',
+    line: 30,
+    column: 3,
+    tags: [],
+    args: [
+      { index: 0, type: 'cred' },
+      { index: 1, type: 'capability' },
+      { index: 2, type: 'module' },
+      { index: 3, type: 'fd' },
+      { index: 4, type: 'bpf_map' },
+    ],
+  },
 ];
 
 function events() {
@@ -199,7 +237,40 @@ function events() {
   const lsm = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 3, nr: -1, action: 4, args: [{ s: '/etc/passwd' }] }));
   const kfnEntry = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 4, nr: -1, args: [{ s: '/etc/passwd' }] }));
   const unknownSite = line(record(3, { pid: 200, ppid: 100, binary: '/usr/bin/cat', hookId: 99, nr: -1 }));
-  return { shell, exec, kprobe, tracepoint, exit, exitClean, fexit, lsm, kfnEntry, unknownSite };
+  const A = runtimeK.ARG;
+  const kinds = line(
+    record(3, {
+      pid: 200,
+      ppid: 100,
+      binary: '/usr/bin/cat',
+      hookId: 5,
+      nr: -1,
+      args: [
+        { s: '/etc/shadow', t: A.file },
+        { s: '/etc', t: A.path },
+        { s: '/usr/bin/cat', t: A.linux_binprm },
+        { s: 'hi', t: A.char_buf | (4 << 5) },
+        { i: 0xffff888012345678n, t: A.sock },
+      ],
+    }),
+  );
+  const kinds2 = line(
+    record(3, {
+      pid: 200,
+      ppid: 100,
+      binary: '/usr/bin/cat',
+      hookId: 6,
+      nr: -1,
+      args: [
+        { i: 0xffff888012345678n, t: A.cred },
+        { i: 21n, t: A.capability },
+        { s: 'nf_tables', t: A.module },
+        { s: '', t: A.fd },
+        { s: 'wrt_events', t: A.bpf_map },
+      ],
+    }),
+  );
+  return { shell, exec, kprobe, tracepoint, exit, exitClean, fexit, lsm, kfnEntry, unknownSite, kinds, kinds2 };
 }
 
 describe('Tetragon protojson conformance', () => {
@@ -346,5 +417,24 @@ describe('Tetragon protojson conformance', () => {
       record(3, { pid: 5, ppid: 1, binary: '/bin/x', hookId: 99, nr: -1 }),
     ])
       expect(a.jsonLine(r)).toBe(JSON.stringify(b.encode(decodeRecord(r)!)));
+  });
+
+  it('kernel argument types as Tetragon reports them, and never a kernel address', () => {
+    const e = events();
+    expect(e.kinds['process_kprobe']!['args']).toEqual([
+      { file_arg: { path: '/etc/shadow' }, label: 'f' },
+      { path_arg: { path: '/etc' } },
+      { linux_binprm_arg: { path: '/usr/bin/cat' } },
+      { bytes_arg: Buffer.from('hi').toString('base64') },
+      { sock_arg: {} },
+    ]);
+    expect(e.kinds2['process_kprobe']!['args']).toEqual([
+      { process_credentials_arg: {} },
+      { capability_arg: { value: 21, name: 'CAP_SYS_ADMIN' } },
+      { module_arg: { name: 'nf_tables' } },
+      { file_arg: {} },
+      { bpf_map_arg: { MapName: 'wrt_events' } },
+    ]);
+    expect(JSON.stringify([e.kinds, e.kinds2])).not.toMatch(/18446612|ffff888/);
   });
 });

@@ -197,7 +197,8 @@ export interface RuntimeIR {
 /** Annotation that allows a Sigkill/Signal selector with no process scoping (matchBinaries, matchPIDs, matchNamespaces, pod scope). */
 export const allowHostWideKillAnnotation = 'weir.dev/allow-host-wide-kill';
 
-const capabilityNames = [
+/** Linux capability names by number (CAP_CHOWN = 0, ...). */
+export const capabilityNames = [
   'CAP_CHOWN',
   'CAP_DAC_OVERRIDE',
   'CAP_DAC_READ_SEARCH',
