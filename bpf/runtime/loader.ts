@@ -147,7 +147,7 @@ export function siteEntries(kind: string, target: string): SiteEntry | { refused
     case 'lsm':
       return { object: 'btf', how: 'lsm', entry: 'wrt_lsm' };
     default:
-      return { refused: `weir's runtime has no entry program for ${kind} sites (${kind}/${target})` };
+      return { refused: `not a syscall tracepoint, and weir's runtime has no entry program for ${kind} sites (${kind}/${target})` };
   }
 }
 

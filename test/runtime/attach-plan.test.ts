@@ -153,10 +153,10 @@ spec:
     for (const kind of ['kprobe', 'kretprobe', 'kprobe_override', 'fentry', 'fexit', 'fmod_ret', 'lsm', 'raw_tp'])
       expect(siteEntries(kind, 'x')).not.toHaveProperty('refused');
     expect(siteEntries('uprobe', '/bin/sh:main')).toEqual({
-      refused: "weir's runtime has no entry program for uprobe sites (uprobe//bin/sh:main)",
+      refused: "not a syscall tracepoint, and weir's runtime has no entry program for uprobe sites (uprobe//bin/sh:main)",
     });
     expect(() => attachPlan(['uprobe/main'])).toThrow(
-      "runtime attach point uprobe/main: weir's runtime has no entry program for uprobe sites",
+      "runtime attach point uprobe/main: not a syscall tracepoint, and weir's runtime has no entry program for uprobe sites",
     );
     expect(() => attachPlan(['fentry/tcp_connect; rm'])).toThrow(
       'runtime attach point fentry/tcp_connect; rm: fentry/tcp_connect; rm is not an attach point',
