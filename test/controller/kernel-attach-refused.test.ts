@@ -1,0 +1,93 @@
+// A bundle whose runtime site the node's kernel refuses to attach leaves the bundle in force untouched: the
+// kernel agent applies the runtime images first (attaching is what can still fail), so neither the runtime
+// generation nor the network maps change, and the error names the site and libbpf's reason.
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeHooks } from '../../bpf/libbpf-ts/index.js';
+import type { ApplyInput } from '../../controller/agent/datapath.js';
+import { KernelDatapath } from '../../controller/agent/kernel-datapath.js';
+import { nodeManifest } from '../../controller/bundle/codec.js';
+import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
+import { skipKernel } from '../kernel-env.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+function files(dir: string): { file: string; bytes: Buffer }[] {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => /\.ya?ml$/.test(f) && statSync(path.join(dir, f)).isFile())
+    .map((f) => ({ file: f, bytes: readFileSync(path.join(dir, f)) }));
+}
+
+describe.skipIf(skipKernel())('kernel agent: a runtime site the kernel refuses', () => {
+  let input: ApplyInput;
+  const pins: string[] = [];
+  beforeAll(async () => {
+    for (const d of readdirSync('/sys/fs/bpf')) if (d.startsWith('wkr-')) rmSync(`/sys/fs/bpf/${d}`, { recursive: true, force: true });
+    const r = await new ProjectCompiler().compileFiles(files(path.join(root, 'policies')), 'bundled');
+    if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics.slice(0, 3)));
+    const b = r.bundle;
+    const nm = nodeManifest(b.manifest, b.digest, 'node-1');
+    const tables = new Map<string, unknown>(
+      nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as unknown]),
+    );
+    input = {
+      digest: b.digest,
+      manifest: nm.manifest,
+      images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) })),
+      tables,
+    };
+  }, 60_000);
+  afterAll(() => {
+    for (const p of pins) rmSync(p, { recursive: true, force: true });
+  });
+
+  it('refuses the new bundle naming the site and the reason; the bundle in force stays', async (ctx) => {
+    const hooks = input.tables.get('runtime_hooks') as Record<string, { attach?: string[] }>;
+    expect(hooks['node-1']?.attach?.length).toBeGreaterThan(0);
+    const pinDir = `/sys/fs/bpf/wkr-${randomBytes(3).toString('hex')}`;
+    pins.push(pinDir, `${pinDir}-runtime`);
+    const dp = await KernelDatapath.open('node-1', { pinDir });
+    try {
+      // Counts the network datapath's map swaps: a refused bundle must not reach them.
+      const net = (dp as unknown as { net: { applyImages: (...a: unknown[]) => unknown } }).net;
+      const applyImages = net.applyImages.bind(net);
+      let netSwaps = 0;
+      net.applyImages = (...a: unknown[]) => {
+        netSwaps++;
+        return applyImages(...a);
+      };
+      await dp.apply(input);
+      expect(netSwaps).toBe(1);
+      const gen = dp.runtimeDatapath()!.generation;
+      const lsm = probeHooks().find((h) => h.hook === 'lsm');
+      // The same bundle with a BPF LSM site added (as a full node's bundle would carry) and another digest.
+      const next: ApplyInput = {
+        ...input,
+        digest: `sha256:${'0'.repeat(64)}`,
+        tables: new Map([
+          ...input.tables,
+          ['runtime_hooks', { ...hooks, 'node-1': { ...hooks['node-1'], attach: [...hooks['node-1']!.attach!, 'lsm/file_open'] } }],
+        ]),
+      };
+      if (lsm?.attaches) {
+        console.warn('skipping the refusal: the capability probe finds BPF LSM attaching here');
+        return ctx.skip();
+      }
+      await expect(dp.apply(next)).rejects.toThrow(
+        /^runtime attach point lsm\/file_open not attached \(the runtime policy in force is unchanged\): bpf_object__load\(.*wrt_fentry\.bpf\.o\) failed: E[A-Z]+/,
+      );
+      expect(dp.current()).toBe(input.digest);
+      expect(dp.runtimeDatapath()!.generation).toBe(gen);
+      expect(netSwaps).toBe(1);
+      expect(readdirSync(`${pinDir}-runtime`).filter((f) => f.startsWith('link-lsm'))).toEqual([]);
+      // The bundle in force applies again, unchanged.
+      await dp.apply(input);
+      expect(dp.current()).toBe(input.digest);
+    } finally {
+      await dp.close();
+    }
+  });
+});
