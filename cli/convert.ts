@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { hasErrors } from '../compiler/diagnostics.js';
 import { isFalcoRules, loadPolicies } from '../compiler/load/index.js';
-import { convertFalco, type EnforceSpec } from '../compiler/convert/falco/index.js';
+import { convertFalco, convertProfiles, type EnforceSpec } from '../compiler/convert/falco/index.js';
 import { priorities, type Priority } from '../compiler/convert/falco/rules.js';
 import { convertPsp, pssSpec, type PspConversion } from '../compiler/convert/psp.js';
 import { falcoReportJson, falcoReportText, formatDiagnostic, pspReportJson, pspReportText } from '../compiler/convert/report.js';
@@ -14,7 +14,7 @@ import type { TracingPolicy } from '../compiler/convert/tracing-policy.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
 
 const usage = `usage:
-  weir convert falco FILE... [--out DIR] [--report text|json] [--output FILE] [--enforce SPEC]... [--allow-broader] [--allow-host-wide-kill] [--quiet]
+  weir convert falco FILE... [--out DIR] [--report text|json] [--output FILE] [--enforce SPEC]... [--allow-broader] [--allow-host-wide-kill] [--profile tracepoint-only|full] [--quiet]
   weir convert psp FILE... [--out DIR] [--report text|json] [--output FILE] [--enforce]
   weir convert pss baseline|restricted [--out DIR] [--report text|json] [--output FILE] [--enforce]
 
@@ -29,6 +29,9 @@ and a report: per rule exact / broader / not convertible with the reasons, and t
   --allow-host-wide-kill
                      falco: let an enforced rule not scoped to pods or named binaries Sigkill host-wide
                      (annotated weir.dev/allow-host-wide-kill); without it such rules only Post
+  --profile full     falco: the policies are for nodes labelled weir.dev/runtime-profile: full: file opens
+                     (open, openat, openat2, creat) are hooked at security_file_open, whose file argument is
+                     the file reached (path resolved); default tracepoint-only: the syscalls' entries
 Exit codes: 0 converted, 1 the input has errors (diagnostics on stderr; the other rules still convert), 2 usage.`;
 
 export const convertCommand: Command = {
@@ -82,9 +85,12 @@ async function runFalco(argv: string[], io: CommandIO): Promise<number> {
       enforce: { type: 'string', multiple: true, default: [] },
       'allow-broader': { type: 'boolean', default: false },
       'allow-host-wide-kill': { type: 'boolean', default: false },
+      profile: { type: 'string', default: 'tracepoint-only' },
     },
   });
   if (positionals.length === 0) throw new UsageError('name at least one Falco rules file');
+  const profile = convertProfiles.find((p) => p === values.profile);
+  if (!profile) throw new UsageError(`--profile ${JSON.stringify(values.profile)}: one of ${convertProfiles.join(', ')}`);
   checkReport(values.report);
   const enforce = parseEnforce(values.enforce ?? []);
   const loaded = await loadPolicies(positionals, { root: io.cwd });
@@ -101,6 +107,7 @@ async function runFalco(argv: string[], io: CommandIO): Promise<number> {
   const c = convertFalco(docs, loaded.sources, {
     allowBroader: values['allow-broader'] ?? false,
     allowHostWideKill: values['allow-host-wide-kill'] ?? false,
+    profile,
     ...(enforce ? { enforce } : {}),
   });
   c.diagnostics.unshift(...diags);

@@ -56,6 +56,40 @@ describe('weir convert falco', () => {
     );
   });
 
+  it('--profile full hooks file opens at security_file_open (the file reached); an unknown profile is a usage error', async () => {
+    const rules = path.join(tmp, 'opens.yaml');
+    await fs.writeFile(
+      rules,
+      '- rule: Cat reads shadow\n  desc: d\n  condition: evt.type in (open, openat) and fd.name = /etc/shadow and proc.name = cat\n  output: o\n  priority: CRITICAL\n',
+    );
+    const x = io(tmp);
+    expect(await main(['convert', 'falco', 'opens.yaml', '--profile', 'full', '--enforce', 'priority>=CRITICAL'], x)).toBe(0);
+    const p = parse(x.out) as TracingPolicy;
+    expect(p.metadata.annotations!['weir.dev/conversion']).toBe('exact');
+    expect(p.spec.kprobes).toEqual([
+      {
+        call: 'security_file_open',
+        syscall: false,
+        args: [{ index: 0, type: 'file' }],
+        selectors: [
+          {
+            matchArgs: [{ index: 0, operator: 'Equal', values: ['/etc/shadow'] }],
+            matchBinaries: [{ operator: 'Postfix', values: ['/cat'] }],
+            matchActions: [{ action: 'Sigkill' }],
+          },
+        ],
+      },
+    ]);
+    expect(x.err).toMatch(/security_file_open/);
+    expect(x.err).toMatch(/symlinks followed/);
+    const d = io(tmp);
+    expect(await main(['convert', 'falco', 'opens.yaml'], d)).toBe(0);
+    expect((parse(d.out.split('---\n')[0]!) as TracingPolicy).spec.kprobes!.map((k) => k.call)).toEqual(['sys_open', 'sys_openat']);
+    const bad = io(tmp);
+    expect(await main(['convert', 'falco', 'opens.yaml', '--profile', 'fast'], bad)).toBe(2);
+    expect(bad.err).toMatch(/--profile "fast": one of tracepoint-only, full/);
+  });
+
   it('without --out streams the policies on stdout and the report on stderr', async () => {
     const x = io();
     expect(await main(['convert', 'falco', 'rules.yaml', '--allow-broader'], x)).toBe(0);

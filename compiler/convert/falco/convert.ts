@@ -46,7 +46,22 @@ export interface ConvertOptions {
   /** Largest OR-of-ANDs a condition may normalise to before it is reported as too large. */
   /** Most alternatives (selectors per hook) a rule may need: 5 policies of 5 selectors by default. */
   maxConjuncts?: number;
+  /**
+   * The nodes' runtime profile the policies are for. `full`: the path opens (open, openat, openat2, creat) are
+   * hooked at the kernel's security_file_open, whose file argument is the file the open reached (its path
+   * resolved); default `tracepoint-only`: each call's entry with its arguments as passed.
+   */
+  profile?: ConvertProfile;
 }
+
+export type ConvertProfile = 'tracepoint-only' | 'full';
+export const convertProfiles: readonly ConvertProfile[] = ['tracepoint-only', 'full'];
+
+/** The hook of the path opens on a full node: Tetragon's file-monitoring attach point, with the file it opens. */
+export const fileOpenHook = { call: 'security_file_open', args: [{ index: 0, type: 'file', names: [], path: true }] } as const satisfies {
+  call: string;
+  args: readonly SyscallArg[];
+};
 
 export type Verdict = 'exact' | 'broader' | 'not-convertible' | 'disabled';
 
@@ -104,7 +119,7 @@ type Atom =
   /** Inexpressible; `feature` names what blocks it; `approx` is a broader formula --allow-broader uses instead of dropping the term. */
   | { a: 'x'; reason: string; feature: string; text: string; approx?: F }
   /** A check whose meaning depends on the call (proc.name at an exec or elsewhere, fd.* per call): resolved per hook. */
-  | { a: 'dep'; text: string; byEvt: (evt: string) => F };
+  | { a: 'dep'; text: string; byEvt: (evt: string, cls: EventClass) => F };
 
 /** An `or` made by pushing `not` into an `and` is an exclusion (`not (a and b)`); `exclusion` keeps its text. */
 type F = { t: 'true' } | { t: 'false' } | { t: 'atom'; atom: Atom } | { t: 'and'; c: F[] } | { t: 'or'; c: F[]; exclusion?: Expr };
@@ -146,7 +161,7 @@ function nnfUncached(e: Expr, neg: boolean): F {
   }
 }
 
-const eventClasses: readonly EventClass[] = ['exec', 'open', 'fd', 'nofd'];
+const eventClasses: readonly EventClass[] = ['exec', 'open', 'kopen', 'fd', 'nofd'];
 
 /** What an operator the selectors lack is called in the report's summary. */
 function operatorFeature(op: string): string {
@@ -202,9 +217,9 @@ function leaf(e: CheckExpr, neg: boolean): F {
   return atom({
     a: 'dep',
     text,
-    byEvt: (evt) => {
-      let f = memo.get(evt);
-      if (!f) memo.set(evt, (f = mapRow(rows[eventClasses.indexOf(eventClass(evt))], ctx, evt)));
+    byEvt: (evt, cls) => {
+      let f = memo.get(`${evt}|${cls}`);
+      if (!f) memo.set(`${evt}|${cls}`, (f = mapRow(rows[eventClasses.indexOf(cls)], ctx, evt)));
       return f;
     },
   });
@@ -305,10 +320,22 @@ function mapRow(row: FieldRow | undefined, ctx: LeafCtx, evt: string | undefined
     case 'directory':
       return pathLeaf(row.map === 'directory' ? 'fd.directory' : field, full, op, values, neg, text, note);
     case 'filename': {
+      // At security_file_open the open reached the file: the basename is read as Falco reads it (under the row's assumptions).
+      if (row.precision === 'model') return pathLeaf('fd.filename', full, op, values, neg, text, note);
       // Falco sets fd.filename only when the open succeeds; a negated check also holds for every failed open.
       const f = pathLeaf('fd.filename', full, op, values, neg, text, note);
       const reason = `${full}: ${row.falco}; the hook sees the attempt`;
       return f.t === 'atom' && f.atom.a === 'x' ? f : x(reason, row.feature, neg ? undefined : f);
+    }
+    case 'opened': {
+      // fd.num >= 0 (or > -1) is Falco's test that the open succeeded; the hook sees only opens that reached the file.
+      const n = Number(values[0]);
+      const cmp = neg ? ({ '<': '>=', '<=': '>', '>': '<=', '>=': '<' } as Record<string, string>)[op] : op;
+      if (values.length === 1 && Number.isInteger(n)) {
+        if ((cmp === '>=' && n <= 0) || (cmp === '>' && n <= -1)) return T;
+        if ((cmp === '<' && n <= 0) || (cmp === '<=' && n <= -1)) return FALSE;
+      }
+      return x(`${full} ${op}: ${row.hook}`, row.feature);
     }
     case 'arg':
       return argLeaf(
@@ -766,10 +793,15 @@ function replaceNode(f: F, target: F, by: F): F {
 interface HookSelectors {
   evt: string;
   call: string;
+  /** A syscall (`sys_<name>`), or a kernel function (security_file_open on a full node). */
+  syscall: boolean;
   args: Map<number, string>;
   selectors: Selector[];
   seen: Set<string>;
 }
+
+/** Arguments compared as strings: a syscall's string, a kernel file (its path). */
+const stringArg = (a: SyscallArg) => a.type === 'string' || a.type === 'file';
 
 function resolveArg(sel: ArgRole, args: readonly SyscallArg[]): SyscallArg | undefined {
   if (sel.role === 'path') return args.find((a) => a.path);
@@ -909,7 +941,7 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
       report.blockedBy.push('the condition does not compile');
       continue;
     }
-    const r = convertOne(cr, opts, used);
+    const r = opts.profile === 'full' ? convertFull(cr, opts, used) : convertOne(cr, opts, used);
     Object.assign(report, r.report);
     policies.push(...r.policies.map((policy) => ({ rule: rule.name, policy })));
   }
@@ -922,13 +954,13 @@ export function convertRules(compiled: readonly CompiledRule[], opts: ConvertOpt
 const specialized = new Map<string, WeakMap<F, F>>();
 
 /** Replaces the event-type tests and the call-dependent checks of a formula by what they are on one call, simplified. */
-function specialize(f: F, evt: string): F {
-  let memo = specialized.get(evt);
-  if (!memo) specialized.set(evt, (memo = new WeakMap()));
-  return specializeIn(f, evt, memo);
+function specialize(f: F, evt: string, cls: EventClass): F {
+  let memo = specialized.get(`${evt}|${cls}`);
+  if (!memo) specialized.set(`${evt}|${cls}`, (memo = new WeakMap()));
+  return specializeIn(f, evt, cls, memo);
 }
 
-function specializeIn(f: F, evt: string, memo: WeakMap<F, F>): F {
+function specializeIn(f: F, evt: string, cls: EventClass, memo: WeakMap<F, F>): F {
   if (f.t === 'true' || f.t === 'false') return f;
   const hit = memo.get(f);
   if (hit) return hit;
@@ -936,9 +968,9 @@ function specializeIn(f: F, evt: string, memo: WeakMap<F, F>): F {
   if (f.t === 'atom') {
     const a = f.atom;
     if (a.a === 'evt') out = a.names.has(evt) !== a.neg ? T : FALSE;
-    else if (a.a === 'dep') out = simplify(a.byEvt(evt));
+    else if (a.a === 'dep') out = simplify(a.byEvt(evt, cls));
   } else {
-    const c = f.c.map((x) => specializeIn(x, evt, memo));
+    const c = f.c.map((x) => specializeIn(x, evt, cls, memo));
     const same = c.every((x, i) => x === f.c[i]);
     // Children already in simplified form and nothing to fold or flatten: the node is kept as it is.
     out =
@@ -965,7 +997,28 @@ function collectAtoms(f: F, out: Atom[]): Atom[] {
   return out;
 }
 
-type Outcome = { report: Partial<RuleReport>; policies: TracingPolicy[] };
+/** `dropped`: the terms a broader conversion widened or dropped (their texts, or the reason where a hook lacks an argument). */
+type Outcome = { report: Partial<RuleReport>; policies: TracingPolicy[]; dropped?: ReadonlySet<string> };
+
+/**
+ * On a full node a rule's file opens go to security_file_open, unless that loses a term the syscall hooks keep:
+ * the hook has no flags argument, so a rule on evt.is_open_write or evt.arg.flags keeps the syscall hooks (exact
+ * Mask on the flags), and the report says why. Both forms are converted; the choice is per rule.
+ */
+function convertFull(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): Outcome {
+  const kernel = convertOne(cr, opts, new Set(used));
+  if (!kernel.report.hooks?.includes(fileOpenHook.call)) return convertOne(cr, opts, used);
+  const syscall = convertOne(cr, { ...opts, profile: 'tracepoint-only' }, new Set(used));
+  const ok = (o: Outcome) => o.report.verdict !== 'not-convertible';
+  const lost = [...(kernel.dropped ?? [])].filter((t) => !syscall.dropped?.has(t));
+  if ((ok(kernel) || !ok(syscall)) && lost.length === 0) return convertOne(cr, opts, used);
+  const r = convertOne(cr, { ...opts, profile: 'tracepoint-only' }, used);
+  const why = lost.length
+    ? `at security_file_open ${lost.join(', ')} would be dropped (the hook has no flags argument and reads no syscall argument)`
+    : 'at security_file_open it does not convert';
+  r.report.notes = [...(r.report.notes ?? []), `profile full: the opens stay on the syscall hooks, which keep more of the rule: ${why}`];
+  return r;
+}
 
 function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): Outcome {
   const rule = cr.rule;
@@ -999,18 +1052,21 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   const inexpressible: string[] = [];
   const notes = new Set<string>();
   const perHookDropped: string[] = [];
+  const droppedTerms = new Set<string>();
   const cap = opts.maxConjuncts ?? 25;
   const perEvt: { evt: string; conjuncts: Atom[][] }[] = [];
   let tooLarge = false;
   // Calls on which the condition reads the same (the same event-type tests hold, the same kind of call) share one form.
   const evtAtoms = evtAtomsOf(f0);
+  // On a full node the path opens are one hook on security_file_open: their fields read as the file reached.
+  const clsOf = (evt: string): EventClass => (opts.profile === 'full' && eventClass(evt) === 'open' ? 'kopen' : eventClass(evt));
   const alike = new Map<string, string[]>();
   for (const evt of evts) {
-    const key = `${eventClass(evt)}|${evt === 'creat'}|${evtAtoms.map((a) => (a.names.has(evt) ? 1 : 0)).join('')}`;
+    const key = `${clsOf(evt)}|${evt === 'creat'}|${evtAtoms.map((a) => (a.names.has(evt) ? 1 : 0)).join('')}`;
     alike.set(key, [...(alike.get(key) ?? []), evt]);
   }
   for (const [evt, ...same] of alike.values()) {
-    const fe = specialize(f0, evt!);
+    const fe = specialize(f0, evt!, clsOf(evt!));
     if (fe.t === 'false') continue;
     const f1 = mapAtoms(fe, (a) => {
       if (a.a === 'c' && a.notes) for (const n of a.notes) notes.add(n);
@@ -1018,6 +1074,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       inexpressible.push(a.reason);
       blockedBy.add(a.feature);
       if (!opts.allowBroader) return atom(a);
+      droppedTerms.add(a.text);
       dropped.push(a.approx ? `${a.text} → ${a.reason} (over-approximated)` : `${a.text} dropped (${a.reason})`);
       if (a.approx) for (const b of collectAtoms(a.approx, [])) if (b.a === 'c' && b.notes) for (const n of b.notes) notes.add(n);
       return a.approx ?? T;
@@ -1032,6 +1089,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       if (!ex) break;
       dropped.push(`not (${printCondition(ex.exclusion)}) dropped (expanding it needs more than ${cap} selectors per hook)`);
       blockedBy.add(`more than ${cap} alternatives per hook`);
+      droppedTerms.add(`not (${printCondition(ex.exclusion)})`);
       f2 = simplify(replaceNode(f2, ex, T));
       conjuncts = dnfBound(f2, cap * 64) > cap * 64 ? undefined : dnf(f2, cap);
     }
@@ -1056,12 +1114,15 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
   const dropHere = (reason: string, feature: string): boolean => {
     blockedBy.add(feature);
     if (!opts.allowBroader) return false;
+    droppedTerms.add(reason);
     perHookDropped.push(reason);
     return true;
   };
   perEvt.sort((x, y) => (x.evt < y.evt ? -1 : x.evt > y.evt ? 1 : 0));
   for (const { evt, conjuncts } of perEvt) {
-    const info = syscallInfo(evt)!;
+    const kernel = clsOf(evt) === 'kopen';
+    const info = kernel ? fileOpenHook : syscallInfo(evt)!;
+    if (kernel) notes.add(assumptions.reached);
     for (const conj of conjuncts) {
       const cons: Constraint[] = [];
       for (const a of conj) if (a.a === 'c') cons.push(a.c);
@@ -1108,9 +1169,9 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
         const a = resolveArg(c.sel, info.args);
         const problem = !a
           ? `${c.field} cannot be matched on ${evt}: the call has no such argument`
-          : a.type === 'string' && c.numeric
+          : stringArg(a) && c.numeric
             ? `${c.field} compares a number but the ${evt} argument is a string`
-            : a.type !== 'string' && !c.numeric
+            : !stringArg(a) && !c.numeric
               ? `${c.field} compares a string but the ${evt} argument ${a.index} is numeric`
               : undefined;
         if (problem || !a) {
@@ -1118,7 +1179,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
           continue;
         }
         args.set(a.index, a.type);
-        if (a.type !== 'string' && c.values.length > limits.valuesPerNumericOperator) {
+        if (!stringArg(a) && c.values.length > limits.valuesPerNumericOperator) {
           // Equal over many numbers: an OR, split across selectors; NotEqual: an AND of several matchArgs.
           const parts = chunk(c.values, limits.valuesPerNumericOperator).map((values) => ({ index: a.index, operator: c.op, values }));
           if (c.op === 'Equal') numericSplits.push(parts);
@@ -1141,7 +1202,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
           `more than ${limits.matchArgsPerSelector} argument filters per selector`,
         );
       }
-      for (const hook of hooksFor(groups, nsSet, pod, evt, info.call)) {
+      for (const hook of hooksFor(groups, nsSet, pod, kernel ? info.call : evt, info.call, !kernel)) {
         for (const [k, v] of args) hook.args.set(k, v);
         for (const extra of variants) {
           const all = [...merged, ...extra];
@@ -1199,7 +1260,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
           .map((s): Selector => ({ ...s, matchActions: [{ action }] }));
         if (sels.length === 0) continue;
         const argList = [...h.args].sort((a, b) => a[0] - b[0]).map(([index, type]) => ({ index, type }));
-        kprobes.push({ call: h.call, syscall: true, ...(argList.length ? { args: argList } : {}), selectors: sels });
+        kprobes.push({ call: h.call, syscall: h.syscall, ...(argList.length ? { args: argList } : {}), selectors: sels });
       }
       if (kprobes.length === 0) continue;
       const name = policyName(rule.name, used);
@@ -1235,6 +1296,7 @@ function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): 
       blockedBy: broader ? [...blockedBy].sort() : [],
     },
     policies: out,
+    dropped: droppedTerms,
   };
 }
 
@@ -1244,6 +1306,7 @@ function hooksFor(
   pod: boolean,
   evt: string,
   call: string,
+  syscall: boolean,
 ): HookSelectors[] {
   // A namespace list becomes one namespaced policy per namespace: the conjunct's selectors go into each.
   const keys = nsSet
@@ -1253,7 +1316,7 @@ function hooksFor(
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ...(ns !== undefined ? { ns } : {}), pod, hooks: new Map() }));
     let h = g.hooks.get(evt);
-    if (!h) g.hooks.set(evt, (h = { evt, call, args: new Map(), selectors: [], seen: new Set() }));
+    if (!h) g.hooks.set(evt, (h = { evt, call, syscall, args: new Map(), selectors: [], seen: new Set() }));
     return h;
   });
 }

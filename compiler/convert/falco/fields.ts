@@ -25,6 +25,7 @@ export type Mapping =
   | 'arg'
   | 'open-write'
   | 'open-create'
+  | 'opened'
   | 'false-flag'
   | 'launch'
   | 'binary'
@@ -42,6 +43,10 @@ export const assumptions = {
   hostns: 'container.id = host is matched as the host mount namespace; a host service with a mount namespace of its own is not matched',
   execfail:
     'an exec is judged by the program it names; after a failed exec Falco reads the caller instead, so a listed program whose own exec fails is flagged by Falco and not by weir',
+  symlinks:
+    "Falco's fd.name is the name the file was opened by, made absolute without following symlinks; security_file_open's file is the file reached, its path resolved to the task's root with symlinks followed. They agree when no component of the opened name is a symlink (relative names and `.`/`..` agree too); an open through a symlink is judged by its target: a link to a listed file is flagged by weir and not by Falco, a listed name that is itself a symlink is seen as its target's path",
+  reached:
+    'security_file_open runs once the path was looked up and the permission checks passed: an open that fails earlier (no such file, permission denied) is not seen, as fd.num >= 0 in open_read/open_write excludes it; one that another LSM or the driver refuses afterwards is seen as opened',
 } as const;
 export type Assumption = keyof typeof assumptions;
 
@@ -64,6 +69,7 @@ export interface FieldRow {
 const exec = ['exec'] as const;
 const notExec = ['open', 'fd', 'nofd'] as const;
 const open = ['open'] as const;
+const kopen = ['kopen'] as const;
 const fdCalls = ['fd'] as const;
 const noFd = ['exec', 'nofd'] as const;
 
@@ -181,6 +187,75 @@ export const fieldRows: readonly FieldRow[] = [
     precision: 'none',
     map: 'none',
     feature: 'process state tracked in userspace (proc.*, thread.*)',
+  },
+  // The path opens on a full node (`--profile full`): one hook on security_file_open, whose file argument is the file reached.
+  // Rows not listed here read on it as on the syscall (the hook runs in the calling task).
+  {
+    fields: ['fd.name', 'fs.path.name', 'fs.path.*'],
+    events: kopen,
+    falco: 'the path opened, made absolute (also when the open fails)',
+    hook: "the file's path, resolved to the task's root: matchArgs Equal/Prefix/Postfix on security_file_open's file",
+    precision: 'model',
+    map: 'path',
+    feature: 'fd.name',
+    assumptions: ['symlinks', 'reached'],
+  },
+  {
+    fields: ['fd.directory'],
+    events: kopen,
+    falco: 'the directory of the path opened',
+    hook: "the file's resolved path: only `Prefix dir/` (also matches subdirectories)",
+    precision: 'approx',
+    map: 'directory',
+    feature: 'fd.directory (no exact directory operator)',
+    assumptions: ['symlinks', 'reached'],
+  },
+  {
+    fields: ['fd.filename'],
+    events: kopen,
+    falco: 'the basename of the file opened; only when the open succeeds',
+    hook: "the file's resolved path, Postfix `/name`",
+    precision: 'model',
+    map: 'filename',
+    feature: 'fd.filename',
+    assumptions: ['symlinks', 'reached'],
+  },
+  {
+    fields: ['fd.num'],
+    events: kopen,
+    falco: 'the descriptor number; `fd.num >= 0` (open_read, open_write): the open succeeded',
+    hook: 'the hook runs for opens that reached the file: `>= 0` is true, `< 0` false; other comparisons have no selector',
+    precision: 'model',
+    map: 'opened',
+    feature: 'fd.num other than the success test',
+    assumptions: ['reached'],
+  },
+  {
+    fields: ['fd.nameraw', 'fd.typechar', 'fd.type', 'fd.*', 'fdlist.*'],
+    events: kopen,
+    falco: 'the name as passed; the type of the file opened (`f` regular file, `d` directory, ...); other descriptor state',
+    hook: "weir's file reader reads the file's path only",
+    precision: 'none',
+    map: 'none',
+    feature: 'fd.typechar/fd.nameraw at security_file_open (the file reader reads the path only)',
+  },
+  {
+    fields: ['evt.is_open_write', 'evt.is_open_read', 'evt.is_open_create', 'evt.is_open_exec'],
+    events: kopen,
+    falco: 'the flags of the open (O_WRONLY, O_RDWR, O_CREAT, ...)',
+    hook: "security_file_open has no flags argument and weir's file reader does not read the file's f_flags",
+    precision: 'none',
+    map: 'none',
+    feature: 'evt.is_open_* at security_file_open (no flags argument)',
+  },
+  {
+    fields: ['evt.arg.*', 'evt.rawarg.*', 'evt.arg[]', 'evt.rawarg[]'],
+    events: kopen,
+    falco: "the call's argument",
+    hook: "security_file_open's only argument is the file: the syscall's arguments are not seen",
+    precision: 'none',
+    map: 'none',
+    feature: 'evt.arg at security_file_open (the syscall arguments are not seen)',
   },
   // Files: fd.* exists only on calls that create or use a descriptor; for the path opens Falco takes it from the arguments.
   {
@@ -363,14 +438,14 @@ export function fieldRow(field: string, hasArg: boolean, cls: EventClass): Field
   const key = `${name}|${cls}`;
   const hit = rowCache.get(key);
   if (hit !== undefined) return hit ?? undefined;
-  let found: FieldRow | undefined;
-  for (const r of fieldRows) {
-    if (r.events !== 'all' && !r.events.includes(cls)) continue;
-    if (r.fields.some((f) => (f.endsWith('.*') ? name.startsWith(f.slice(0, -1)) : f === name))) {
-      found = r;
-      break;
-    }
-  }
+  const find = (c: EventClass, all: boolean) =>
+    fieldRows.find(
+      (r) =>
+        (r.events === 'all' ? all : r.events.includes(c)) &&
+        r.fields.some((f) => (f.endsWith('.*') ? name.startsWith(f.slice(0, -1)) : f === name)),
+    );
+  // security_file_open runs in the calling task: a field without a row of its own there reads as on the syscall.
+  const found = cls === 'kopen' ? (find('kopen', false) ?? find('open', true)) : find(cls, true);
   rowCache.set(key, found ?? null);
   return found;
 }
@@ -378,6 +453,7 @@ export function fieldRow(field: string, hasArg: boolean, cls: EventClass): Field
 const evtClassWords: Record<EventClass, string> = {
   exec: 'execve, execveat',
   open: 'open, openat, openat2, creat',
+  kopen: 'open, openat, openat2, creat at security_file_open (`--profile full`)',
   fd: 'other calls with a descriptor',
   nofd: 'calls without a descriptor',
 };

@@ -4,7 +4,8 @@ import type { FalcoRulesDocument } from '../../load/index.js';
 import { convertRules, type ConversionResult, type ConvertOptions } from './convert.js';
 import { collectRules, compileRules, type FalcoRuleset } from './rules.js';
 
-export type { ConversionResult, ConvertOptions, EnforceSpec, RuleReport, Verdict, ConvertedPolicy } from './convert.js';
+export type { ConversionResult, ConvertOptions, ConvertProfile, EnforceSpec, RuleReport, Verdict, ConvertedPolicy } from './convert.js';
+export { convertProfiles, fileOpenHook } from './convert.js';
 export { parseCondition } from './parser.js';
 export { printCondition } from './printer.js';
 

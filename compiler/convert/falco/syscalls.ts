@@ -3,7 +3,7 @@
 
 export interface SyscallArg {
   index: number;
-  type: 'string' | 'int' | 'uint32' | 'uint64' | 'sockaddr';
+  type: 'string' | 'int' | 'uint32' | 'uint64' | 'sockaddr' | 'file';
   /** Falco parameter names that read this argument (evt.arg.<name>). */
   names: readonly string[];
   /** The argument fd.name / fd.filename / fd.directory refer to on this call, when it takes a path. */
@@ -324,8 +324,12 @@ const fdUsing = new Set(
 /** The calls whose fd.name Falco derives from the call's own path argument (also when the open fails). */
 const pathOpens = new Set(['open', 'openat', 'openat2', 'creat']);
 
-/** How Falco's fields read on an event: the exec calls, the path opens, other fd calls, and calls without an fd. */
-export type EventClass = 'exec' | 'open' | 'fd' | 'nofd';
+/**
+ * How Falco's fields read on an event: the exec calls, the path opens, other fd calls, and calls without an fd.
+ * `kopen`: the path opens hooked at the kernel's security_file_open (`weir convert --profile full`), whose
+ * file argument is the file the open reached.
+ */
+export type EventClass = 'exec' | 'open' | 'kopen' | 'fd' | 'nofd';
 
 export function eventClass(evt: string): EventClass {
   const name = aliases[evt] ?? evt;
