@@ -2,7 +2,10 @@
 
 export interface Figure {
   metric: string;
-  value: number;
+  /** null: not measured on this machine; `unmeasured` says why. */
+  value: number | null;
+  /** Why there is no number (e.g. the attach is missing, citing the capability probe). */
+  unmeasured?: string;
   unit: string;
   /** The peer measured in the same run (raw libbpf, bpftool, iptables, ...). */
   peer?: { name: string; value: number };

@@ -31,7 +31,8 @@ for (const f of files) {
     const peer = x.peer ? `   peer ${x.peer.name}: ${fmt(x.peer.value)} ${x.unit}` : '';
     const ratio = x.ratio !== undefined ? `   ratio ${x.ratio.toFixed(2)}` : '';
     const goal = x.goal ? `   goal ${x.goal} ${x.met === undefined ? '' : x.met ? '(met)' : '(NOT met)'}` : '';
-    console.log(`  ${x.metric}: ${fmt(x.value)} ${x.unit}${peer}${ratio}${goal}`);
+    if (x.value === null) console.log(`  ${x.metric}: ${x.unmeasured ?? 'not measured'}`);
+    else console.log(`  ${x.metric}: ${fmt(x.value)} ${x.unit}${peer}${ratio}${goal}`);
   }
 }
 // Merge into what is on disk now (not at start): benchmarks run long, and others may have written meanwhile.

@@ -2,12 +2,18 @@
 // JSON.stringify of the equivalent objects (the floor any encoder pays); (2) the syscall handler's
 // cost on an openat loop with a loaded, non-matching policy, against the same loop without weir;
 // (3) the handler's own cost per openat (kernel run_time_ns / run_cnt) with 1, 10 and 100 loaded
-// policies on sys_enter_openat of which none matches, beside an empty program on the same tracepoint.
+// policies on sys_enter_openat of which none matches, beside an empty program on the same tracepoint;
+// (4) the engine's cost per call at a kernel-function site (security_file_open, a real struct file as its
+// argument) through the kernel-function entry path (wrt_test_engine under BPF_PROG_TEST_RUN), beside the syscall
+// tracepoint entry and the empty program; the kprobe/fentry entries where the capability probe says they attach.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
 import { BpfObject } from '../../bpf/libbpf-ts/object.js';
+import { probeHooks } from '../../bpf/libbpf-ts/index.js';
+import { encodeTestReaderCtx, K } from '../../bpf/abi/runtime.js';
+import { capabilityProfiles } from '../../compiler/lower/runtime/capabilities.js';
 import { projectFile } from '../../compiler/project.js';
 import { enableRunTimeStats, programRunStats } from '../../bpf/libbpf-ts/runtime-stats.js';
 import { decodeRecord, TetragonEncoder } from '../../controller/events/tetragon.js';
@@ -272,12 +278,130 @@ export default async function bench(): Promise<BenchReport> {
         peer: { name: '1 non-matching policy (same run)', value: Math.round(cost.get('1')!) },
         ratio: cost.get('100 open')! / cost.get('1')!,
       });
+
+      // (4) The kernel-function entry path on the shared engine. A raw tracepoint test run takes no repeat count:
+      // one BPF_PROG_TEST_RUN per call, and the kernel's stats count the program's run alone (not the syscall).
+      // The test entry first turns this process's descriptor into its struct file (an fd-table lookup a kprobe,
+      // given the file, does not make): its figures are an upper bound of the kprobe/fentry entry's engine cost.
+      const kfnCaps = { ...capabilityProfiles['full']!, fentry: false, lsm: false };
+      const kfnPolicy = (name: string, binOp: 'In' | 'NotIn', prefix: string) => `apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata: {name: ${name}}
+spec:
+  kprobes:
+  - call: security_file_open
+    syscall: false
+    args: [{index: 0, type: file}]
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: Prefix, values: ["${prefix}"]}
+      matchBinaries:
+      - {operator: ${binOp}, values: ["/nonexistent/weir-bench"]}
+`;
+      const FD_FILE = 0x100;
+      const engine = dp.object.program('wrt_test_engine');
+      const fd = openSync(file, 'r');
+      const testRun = (site: number) =>
+        engine.testRun({ ctx: encodeTestReaderCtx([site, FD_FILE | 1, fd, 0, 0, 0, 0, 0, 0]), ctxOutSize: 0, repeat: 0 });
+      const testRunPerCall = (site: number): number => {
+        let best = Number.POSITIVE_INFINITY;
+        for (let round = 0; round < 5; round++) {
+          const s0 = programRunStats(engine.fd);
+          for (let i = 0; i < 2000; i++) testRun(site);
+          const s1 = programRunStats(engine.fd);
+          best = Math.min(best, (s1.runTimeNs - s0.runTimeNs) / Math.max(1, s1.runCount - s0.runCount));
+        }
+        return best;
+      };
+      const kcost = new Map<string, number>();
+      const stop4 = enableRunTimeStats();
+      try {
+        // The syscall entry's counterpart of a policy that must read its argument: the path string of every openat.
+        const sysRead = compileText(policyFor('/nonexistent/weir-bench', '/nonexistent/', 'enforce', 'bench-read', 'NotIn'));
+        if (sysRead.errors.length) throw new Error(sysRead.errors.join('\n'));
+        dp.apply(sysRead.nodes[0]!.images, sysRead.nodes[0]!.lowered.attach);
+        kcost.set('syscall read', perCall(progFd));
+        const siteOf = (c: ReturnType<typeof compileText>) => {
+          if (c.errors.length) throw new Error(c.errors.join('\n'));
+          const nd = c.nodes[0]!;
+          dp.apply(nd.images, []); // tables only: the test runs feed the site, nothing is attached
+          return nd.lowered.table.find((h) => h.call === 'security_file_open')!.site! - K.SITE_BASE;
+        };
+        // The site is right: the same policy with the file's own directory as prefix matches the file.
+        const m0 = dp.stats().matches;
+        testRun(siteOf(compileText(kfnPolicy('bench-kfn-check', 'NotIn', `${realpathSync(dir)}/watched/`), kfnCaps)));
+        if (dp.stats().matches - m0 !== 1) throw new Error('the security_file_open site did not match its own file');
+        kcost.set('kfn prefiltered', testRunPerCall(siteOf(compileText(kfnPolicy('bench-kfn-in', 'In', '/nonexistent/'), kfnCaps))));
+        kcost.set('kfn read', testRunPerCall(siteOf(compileText(kfnPolicy('bench-kfn-read', 'NotIn', '/nonexistent/'), kfnCaps))));
+      } finally {
+        stop4();
+        closeSync(fd);
+      }
+      const ns = (k: string) => kcost.get(k)!;
+      const tp1 = cost.get('1')!;
+      figures.push(
+        {
+          metric:
+            'engine per call at a kernel-function site (security_file_open, real struct file), 1 non-matching policy ruled out by the binary prefilter: wrt_test_engine under BPF_PROG_TEST_RUN (run_time_ns / run_cnt)',
+          value: Math.round(ns('kfn prefiltered')),
+          unit: 'ns/call',
+          peer: { name: 'syscall tracepoint entry, 1 non-matching policy on sys_enter_openat (same run)', value: Math.round(tp1) },
+          ratio: ns('kfn prefiltered') / tp1,
+        },
+        {
+          metric: 'the same kernel-function call over the empty-program floor',
+          value: Math.round(ns('kfn prefiltered')),
+          unit: 'ns/call',
+          peer: { name: 'empty program on sys_enter_openat (same run)', value: Math.round(floorNs) },
+          ratio: ns('kfn prefiltered') / floorNs,
+        },
+        {
+          metric:
+            "engine per call at the security_file_open site with a policy that reads the file's path (bounded dentry walk) and compares it (matchBinaries NotIn, Prefix not matching)",
+          value: Math.round(ns('kfn read')),
+          unit: 'ns/call',
+          peer: {
+            name: 'syscall tracepoint entry reading the path string of each openat for the same selector (same run)',
+            value: Math.round(ns('syscall read')),
+          },
+          ratio: ns('kfn read') / ns('syscall read'),
+        },
+        {
+          metric: 'the same path-reading kernel-function call over the empty-program floor',
+          value: Math.round(ns('kfn read')),
+          unit: 'ns/call',
+          peer: { name: 'empty program on sys_enter_openat (same run)', value: Math.round(floorNs) },
+          ratio: ns('kfn read') / floorNs,
+        },
+      );
+      // The real attach points of the kernel-function entries: measured only where the capability probe says they attach.
+      const probed = probeHooks();
+      for (const [hook, entry] of [
+        ['kprobe', 'kprobe entry (wrt_kprobe) on security_file_open'],
+        ['fentry', 'fentry entry (wrt_fentry.bpf.o) on security_file_open'],
+      ] as const) {
+        const p = probed.find((h) => h.hook === hook);
+        if (p?.attaches)
+          figures.push({
+            metric: `${entry}, per call`,
+            value: null,
+            unit: 'ns/call',
+            unmeasured: `attachable on this kernel (probe: ${hook} programs load and attach); this bench does not attach it (the agent's attach code does)`,
+          });
+        else
+          figures.push({
+            metric: `${entry}, per call`,
+            value: null,
+            unit: 'ns/call',
+            unmeasured: `not attachable on this kernel (probe: ${hook} programs ${p?.loads ? 'load but do not attach' : 'do not load'}: ${p?.error ?? 'not probed'})`,
+          });
+      }
     } finally {
       dp.close();
     }
     return {
       name: 'runtime',
-      setup: `${N_EVENTS} replicated kernel records (${samples.length} distinct, openat with 3 args), best of 5 rounds; openat loop of 30000 on a 2-core shared VM, minimum of 11 alternated runs each (median ratio ${(median(withWeirAll) / median(withoutAll)).toFixed(2)}); 1/10/100 policies: kernel run_time_ns / run_cnt over the whole openat tracepoint (this loop and any other process's openat), best of 5 loops each`,
+      setup: `${N_EVENTS} replicated kernel records (${samples.length} distinct, openat with 3 args), best of 5 rounds; openat loop of 30000 on a 2-core shared VM, minimum of 11 alternated runs each (median ratio ${(median(withWeirAll) / median(withoutAll)).toFixed(2)}); 1/10/100 policies: kernel run_time_ns / run_cnt over the whole openat tracepoint (this loop and any other process's openat), best of 5 loops each; kernel-function site: wrt_test_engine, one BPF_PROG_TEST_RUN per call (raw tracepoint test runs take no repeat), best of 5 rounds of 2000 calls, kernel run_time_ns / run_cnt`,
       figures,
     };
   } finally {
