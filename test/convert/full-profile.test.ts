@@ -52,6 +52,9 @@ describe('Falco rules on file opens, converted for full nodes', () => {
     // The same rules convert, with the same verdicts: only the hook of some changes.
     expect(full.totals).toEqual(tp.totals);
     expect(full.reports.map((r) => [r.rule, r.verdict])).toEqual(tp.reports.map((r) => [r.rule, r.verdict]));
+    const names = full.policies.map((p) => p.policy.metadata.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.sort()).toEqual(tp.policies.map((p) => p.policy.metadata.name).sort());
     const kernel = full.reports.filter((r) => r.hooks.includes('security_file_open'));
     expect(kernel.map((r) => r.rule).sort()).toEqual(FILE_OPEN_RULES);
     for (const r of kernel) {

@@ -1006,18 +1006,25 @@ type Outcome = { report: Partial<RuleReport>; policies: TracingPolicy[]; dropped
  * Mask on the flags), and the report says why. Both forms are converted; the choice is per rule.
  */
 function convertFull(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): Outcome {
+  // Policy names depend on the names taken so far: each form is converted against a copy, the chosen one's are taken.
+  const take = (o: Outcome): Outcome => {
+    for (const n of o.report.policies ?? []) used.add(n);
+    return o;
+  };
   const kernel = convertOne(cr, opts, new Set(used));
-  if (!kernel.report.hooks?.includes(fileOpenHook.call)) return convertOne(cr, opts, used);
+  if (!kernel.report.hooks?.includes(fileOpenHook.call)) return take(kernel);
   const syscall = convertOne(cr, { ...opts, profile: 'tracepoint-only' }, new Set(used));
   const ok = (o: Outcome) => o.report.verdict !== 'not-convertible';
   const lost = [...(kernel.dropped ?? [])].filter((t) => !syscall.dropped?.has(t));
-  if ((ok(kernel) || !ok(syscall)) && lost.length === 0) return convertOne(cr, opts, used);
-  const r = convertOne(cr, { ...opts, profile: 'tracepoint-only' }, used);
+  if ((ok(kernel) || !ok(syscall)) && lost.length === 0) return take(kernel);
   const why = lost.length
     ? `at security_file_open ${lost.join(', ')} would be dropped (the hook has no flags argument and reads no syscall argument)`
     : 'at security_file_open it does not convert';
-  r.report.notes = [...(r.report.notes ?? []), `profile full: the opens stay on the syscall hooks, which keep more of the rule: ${why}`];
-  return r;
+  syscall.report.notes = [
+    ...(syscall.report.notes ?? []),
+    `profile full: the opens stay on the syscall hooks, which keep more of the rule: ${why}`,
+  ];
+  return take(syscall);
 }
 
 function convertOne(cr: CompiledRule, opts: ConvertOptions, used: Set<string>): Outcome {
