@@ -393,7 +393,7 @@ spec:
             metric: `${entry}, per call`,
             value: null,
             unit: 'ns/call',
-            unmeasured: `not attachable on this kernel (probe: ${hook} programs ${p?.loads ? 'load but do not attach' : 'do not load'}: ${p?.error ?? 'not probed'})`,
+            unmeasured: `not attachable on this kernel (probe: ${hook} programs ${p?.loads ? 'load but do not attach' : 'do not load'}: ${(p?.error ?? 'not probed').replaceAll(projectFile('.') + '/', '')})`,
           });
       }
     } finally {
