@@ -15,6 +15,7 @@ import {
   realpathSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -343,6 +344,29 @@ spec:
     } finally {
       closeSync(other);
     }
+  });
+
+  // What a converted Falco rule relies on at security_file_open (docs/convert.md, the symlink assumption): the
+  // file argument is the file reached, its path resolved by the kernel, whatever name the process opened it by.
+  it('file: the path is the file reached: a relative name resolves, a symlink is seen as its target', () => {
+    const opened = (name: string) => {
+      const fd = openSync(name, 'r');
+      try {
+        return run('security_file_open', FD_FILE, [fd]).matched;
+      } finally {
+        closeSync(fd);
+      }
+    };
+    // A relative name (against this process's working directory) and one through `..`: the resolved path matches.
+    expect(opened(path.relative(process.cwd(), file))).toBe(1);
+    expect(opened(path.join(dir, 'etc', '..', 'etc', 'secret.conf'))).toBe(1);
+    // Opened by a link outside etc/: Falco's fd.name is the link's name; the hook sees etc/secret.conf and matches.
+    symlinkSync(file, path.join(dir, 'link.conf'));
+    expect(opened(path.join(dir, 'link.conf'))).toBe(1);
+    // A name under etc/ that is a link to a file outside: Falco's fd.name is under etc/; the hook sees the target.
+    writeFileSync(path.join(dir, 'outside.conf'), 'x');
+    symlinkSync(path.join(dir, 'outside.conf'), path.join(dir, 'etc', 'inside.conf'));
+    expect(opened(path.join(dir, 'etc', 'inside.conf'))).toBe(0);
   });
 
   it('sock: Family, DAddr (prefix trie), DPort, NotSPort and State of a real TCP socket', () => {
