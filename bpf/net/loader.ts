@@ -118,6 +118,14 @@ export interface ApplyReport {
   timings: { validateMs: number; loadMs: number; swapMs: number; totalMs: number };
 }
 
+/** Images validated and loaded into new inner maps, not yet in service (NetDatapath.prepareImages). */
+export interface PreparedImages {
+  /** Swaps them in (map-in-map slot updates), in prefilter, ipcache, policy order. */
+  commit(): ApplyReport;
+  /** Drops them: what is in service stays. */
+  discard(): void;
+}
+
 /** A bad image: nothing was touched; `image` names the offending one. */
 export class ImageError extends Error {
   override readonly name = 'ImageError';
@@ -482,6 +490,15 @@ export class NetDatapath implements Disposable {
    * across maps the swaps follow one another within microseconds (ipcache first, then policies).
    */
   applyImages(images: LoadedImage[]): ApplyReport {
+    return this.prepareImages(images).commit();
+  }
+
+  /**
+   * The part of an apply that can fail on the bundle's account: every image validated and its inner
+   * map built and filled. Nothing in service changes until commit() swaps them in; discard() drops
+   * them (an agent that has more of the bundle to apply, and fails there, leaves this one untouched).
+   */
+  prepareImages(images: LoadedImage[]): PreparedImages {
     const t0 = process.hrtime.bigint();
     const kinds = images.map((li) => this.validate(li));
     const validateMs = elapsed(t0);
@@ -500,26 +517,39 @@ export class NetDatapath implements Disposable {
     const loadMs = elapsed(tl);
     const order: ImageKind[] = ['prefilter', 'ipcache', 'policy'];
     built.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
-    const ts = process.hrtime.bigint();
-    const maps: MapLoadReport[] = [];
-    try {
-      for (const b of built) {
-        const t = process.hrtime.bigint();
-        this.#swap(b.kind, b.li.image, b.inner);
-        maps.push({
-          name: b.li.image.name,
-          ...(b.li.image.endpoint ? { endpoint: b.li.image.endpoint } : {}),
-          ...(b.li.image.endpointId !== undefined ? { endpointId: b.li.image.endpointId } : {}),
-          entries: b.li.image.entries,
-          loadMs: b.loadMs,
-          swapMs: elapsed(t),
-        });
-      }
-    } finally {
+    let done = false;
+    const release = () => {
+      done = true;
       // The outer maps hold their own references; ours can go.
       for (const b of built) b.inner.close();
-    }
-    return { maps, timings: { validateMs, loadMs, swapMs: elapsed(ts), totalMs: elapsed(t0) } };
+    };
+    return {
+      commit: (): ApplyReport => {
+        if (done) throw new Error('prepared images were already committed or discarded');
+        const ts = process.hrtime.bigint();
+        const maps: MapLoadReport[] = [];
+        try {
+          for (const b of built) {
+            const t = process.hrtime.bigint();
+            this.#swap(b.kind, b.li.image, b.inner);
+            maps.push({
+              name: b.li.image.name,
+              ...(b.li.image.endpoint ? { endpoint: b.li.image.endpoint } : {}),
+              ...(b.li.image.endpointId !== undefined ? { endpointId: b.li.image.endpointId } : {}),
+              entries: b.li.image.entries,
+              loadMs: b.loadMs,
+              swapMs: elapsed(t),
+            });
+          }
+        } finally {
+          release();
+        }
+        return { maps, timings: { validateMs, loadMs, swapMs: elapsed(ts), totalMs: elapsed(t0) } };
+      },
+      discard: () => {
+        if (!done) release();
+      },
+    };
   }
 
   #swap(kind: ImageKind, image: MapImage, inner: BpfMap): void {

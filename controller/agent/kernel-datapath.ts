@@ -11,7 +11,7 @@ import { sha256 } from '../../compiler/bundle/assemble.js';
 import { imageRecords, type MapImage } from '../../bpf/abi/image.js';
 import { encodeIpcacheKey, encodeIpcacheValue, WEIR_IPCACHE_FLAG_FQDN, type EndpointTableEntry } from '../../bpf/abi/net.js';
 import { isRuntimeImage } from '../../bpf/abi/runtime-check.js';
-import { NetDatapath } from '../../bpf/net/loader.js';
+import { NetDatapath, type PreparedImages } from '../../bpf/net/loader.js';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
 import type { FlowExport, RuntimeEventExport } from './events-export.js';
 import { PodScoper, type PodSource, type ScopeStatus, type ScopeTableEntry } from './pod-scope.js';
@@ -66,8 +66,23 @@ export class KernelDatapath implements Datapath {
   async apply(input: ApplyInput): Promise<ApplyReport> {
     // Checked before any map changes: a refused bundle leaves the state in force untouched.
     const table = this.ownEndpoints(input);
-    // Runtime images (wrt_*) go to the runtime programs first: attaching a site is what can still fail
-    // (the node's kernel refuses a program or attach), and then nothing of the bundle was applied.
+    // All or nothing: the network images are validated and loaded into new inner maps first (nothing in
+    // service changes), then the runtime images go to the runtime programs, where attaching a site can
+    // still fail (the node's kernel refuses a program or attach): then the prepared network maps are
+    // dropped and nothing of the bundle was applied. Last, the network maps are swapped in.
+    const prepared = this.net.prepareImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
+    try {
+      return await this.#applyPrepared(input, table, prepared);
+    } finally {
+      prepared.discard();
+    }
+  }
+
+  async #applyPrepared(
+    input: ApplyInput,
+    table: ReturnType<KernelDatapath['ownEndpoints']>,
+    prepared: PreparedImages,
+  ): Promise<ApplyReport> {
     const runtimeImages = input.images.filter((i) => isRuntimeImage(i.image.name));
     let runtimeMaps: ApplyReport['maps'] = [];
     let skippedSites: ApplyReport['skippedSites'] = [];
@@ -100,8 +115,8 @@ export class KernelDatapath implements Datapath {
       this.opts.events?.attach(this.runtime, hooks[this.node]?.hooks ?? []);
       runtimeMaps = Object.entries(rs.entries).map(([name, entries]) => ({ name, entries }));
     }
-    // The rest goes to the network datapath.
-    const r = this.net.applyImages(input.images.filter((i) => !isRuntimeImage(i.image.name)));
+    // The rest is the network datapath's, prepared above: swapped in now.
+    const r = prepared.commit();
     const maps: ApplyReport['maps'] = r.maps.map((m) => ({
       name: m.name,
       ...(m.endpoint ? { endpoint: m.endpoint } : {}),

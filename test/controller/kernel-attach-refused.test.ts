@@ -1,12 +1,14 @@
-// A bundle whose runtime site the node's kernel refuses to attach leaves the bundle in force untouched: the
-// kernel agent applies the runtime images first (attaching is what can still fail), so neither the runtime
-// generation nor the network maps change, and the error names the site and libbpf's reason.
+// A bundle whose runtime site the node's kernel refuses to attach, or one with a bad network image, leaves
+// the bundle in force untouched: the kernel agent prepares the network maps (nothing in service changes),
+// then applies the runtime images (attaching is what can still fail), and only then swaps the network maps
+// in, so neither the runtime generation nor the network maps change, and the error names the site and libbpf's reason.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeHooks } from '../../bpf/libbpf-ts/index.js';
 import type { ApplyInput } from '../../controller/agent/datapath.js';
+import type { NetDatapath } from '../../bpf/net/loader.js';
 import { KernelDatapath } from '../../controller/agent/kernel-datapath.js';
 import { nodeManifest } from '../../controller/bundle/codec.js';
 import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
@@ -52,12 +54,18 @@ describe.skipIf(skipKernel())('kernel agent: a runtime site the kernel refuses',
     const dp = await KernelDatapath.open('node-1', { pinDir });
     try {
       // Counts the network datapath's map swaps: a refused bundle must not reach them.
-      const net = (dp as unknown as { net: { applyImages: (...a: unknown[]) => unknown } }).net;
-      const applyImages = net.applyImages.bind(net);
+      const net = dp as unknown as { net: NetDatapath };
+      const prepare = net.net.prepareImages.bind(net.net);
       let netSwaps = 0;
-      net.applyImages = (...a: unknown[]) => {
-        netSwaps++;
-        return applyImages(...a);
+      net.net.prepareImages = (images) => {
+        const p = prepare(images);
+        return {
+          commit: () => {
+            netSwaps++;
+            return p.commit();
+          },
+          discard: () => p.discard(),
+        };
       };
       await dp.apply(input);
       expect(netSwaps).toBe(1);
@@ -83,6 +91,18 @@ describe.skipIf(skipKernel())('kernel agent: a runtime site the kernel refuses',
       expect(dp.runtimeDatapath()!.generation).toBe(gen);
       expect(netSwaps).toBe(1);
       expect(readdirSync(`${pinDir}-runtime`).filter((f) => f.startsWith('link-lsm'))).toEqual([]);
+      // A bad network image, in a bundle whose runtime part would apply: refused before the runtime
+      // generation flips (the network maps are prepared first), the bundle in force stays.
+      const policy = input.images.findIndex((i) => i.image.name === 'policy');
+      const badNet: ApplyInput = {
+        ...input,
+        digest: `sha256:${'1'.repeat(64)}`,
+        images: input.images.map((i, n) => (n === policy ? { ...i, bytes: i.bytes.subarray(1) } : i)),
+      };
+      await expect(dp.apply(badNet)).rejects.toThrow(/policy/);
+      expect(dp.current()).toBe(input.digest);
+      expect(dp.runtimeDatapath()!.generation).toBe(gen);
+      expect(netSwaps).toBe(1);
       // The bundle in force applies again, unchanged.
       await dp.apply(input);
       expect(dp.current()).toBe(input.digest);
