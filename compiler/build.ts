@@ -37,6 +37,8 @@ export interface BuildOptions {
   compileCache?: CompileCache;
   /** Cilium's `--allow-localhost` (default `auto`: the host reaches the pods of its node). */
   allowLocalhost?: AllowLocalhost;
+  /** Capabilities the nodes' agents probed and reported, by node (the controller's): they win over the inventory's labels. */
+  nodeCapabilities?: BuildContext['nodeCapabilities'];
 }
 
 export interface BuildResult {
@@ -70,6 +72,7 @@ export async function buildFromDocuments(
     nodes: inventory.nodes.map((n) => n.name).sort(),
     ...(opts.commit ? { commit: opts.commit } : {}),
     network: { ir, lowered },
+    ...(opts.nodeCapabilities ? { nodeCapabilities: opts.nodeCapabilities } : {}),
   };
   const outputs: ProducerOutput[] = [lowered.output];
   for (const p of opts.producers ?? []) {

@@ -6,6 +6,7 @@ import type { Inventory } from './inventory/model.js';
 import type { NetworkIR } from './ir/network/types.js';
 import type { PolicyDocument } from './load/index.js';
 import type { LoweredNetwork } from './lower/network/images.js';
+import type { ProbedNodeCapabilities } from './lower/runtime/capabilities.js';
 
 export interface BuildContext {
   documents: readonly PolicyDocument[];
@@ -14,6 +15,8 @@ export interface BuildContext {
   nodes: string[];
   commit?: string;
   network: { ir: NetworkIR; lowered: LoweredNetwork };
+  /** Capabilities the nodes' agents probed and reported, by node: they win over the inventory's labels. */
+  nodeCapabilities?: Readonly<Record<string, ProbedNodeCapabilities>>;
 }
 
 /** A stage that contributes map images per node and tables to the bundle. */

@@ -3,6 +3,7 @@
 // (weir's datapath model, no kernel) and the kernel datapath (the BPF programs, maps swapped per slot).
 import type { MapImage } from '../../bpf/abi/image.js';
 import type { NodeManifest } from '../bundle/codec.js';
+import type { ReportedCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import type { ScopeStatus } from './pod-scope.js';
 
 export interface NodeFeatures {
@@ -12,6 +13,8 @@ export interface NodeFeatures {
   mapInMap: boolean;
   lpmTrie: boolean;
   hooks: string[];
+  /** The runtime capability probe's result (kernel datapath): the controller compiles this node's runtime policies for it. */
+  runtime?: ReportedCapabilities;
 }
 
 export interface ApplyInput {

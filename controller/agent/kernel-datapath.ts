@@ -13,6 +13,9 @@ import { encodeIpcacheKey, encodeIpcacheValue, WEIR_IPCACHE_FLAG_FQDN, type Endp
 import { isRuntimeImage } from '../../bpf/abi/runtime-check.js';
 import { NetDatapath, type PreparedImages } from '../../bpf/net/loader.js';
 import { RuntimeDatapath } from '../../bpf/runtime/loader.js';
+import { probeRuntimeCapabilities } from '../../bpf/runtime/node-capabilities.js';
+import type { NodeCapabilities } from '../../bpf/abi/runtime.js';
+import { capabilityKeys, reportCapabilities, type ReportedCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import type { FlowExport, RuntimeEventExport } from './events-export.js';
 import { PodScoper, type PodSource, type ScopeStatus, type ScopeTableEntry } from './pod-scope.js';
 
@@ -30,6 +33,22 @@ export interface KernelOptions {
   events?: RuntimeEventExport;
   /** Where the endpoint programs' drops, audits and redirects go, as Hubble flows. */
   flows?: FlowExport;
+}
+
+/**
+ * The runtime capability probe (loads a test program per hook kind and the runtime object), reported as the
+ * registration carries it. A probe that fails reports nothing usable, with the reason: the controller then refuses
+ * every runtime hook this node would need, naming it, rather than assume anything.
+ */
+function probeOnce(): ReportedCapabilities {
+  try {
+    const p = probeRuntimeCapabilities();
+    return reportCapabilities(p.caps, p.reasons, sha256);
+  } catch (e) {
+    const why = `the capability probe failed: ${(e as Error).message.split('\n')[0] ?? ''}`.slice(0, 512);
+    const none = Object.fromEntries(capabilityKeys.map((k) => [k, false])) as unknown as NodeCapabilities;
+    return reportCapabilities(none, Object.fromEntries(capabilityKeys.map((k) => [k, why])), sha256);
+  }
 }
 
 export class KernelDatapath implements Datapath {
@@ -55,8 +74,15 @@ export class KernelDatapath implements Datapath {
     return new KernelDatapath(node, NetDatapath.open({ pinDir }), { ...opts, pinDir });
   }
 
+  /** The capability probe's result, probed once: at the agent's first registration. */
+  private probed: ReportedCapabilities | undefined;
+
   async features(): Promise<NodeFeatures> {
-    return { datapath: 'kernel', kernel: release(), btf: true, mapInMap: true, lpmTrie: true, hooks: ['tc', 'xdp', 'tracepoint'] };
+    this.probed ??= probeOnce();
+    const r = this.probed;
+    const hooks = ['tc', 'xdp', ...(r.tracepoints ? ['tracepoint'] : []), ...(r.kprobeAttach ? ['kprobe'] : [])];
+    hooks.push(...(r.fentry ? ['fentry'] : []), ...(r.lsm ? ['lsm'] : []));
+    return { datapath: 'kernel', kernel: release(), btf: true, mapInMap: true, lpmTrie: true, hooks, runtime: r };
   }
 
   current(): string | undefined {

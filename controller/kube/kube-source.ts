@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { SourceFile } from '../../compiler/load/index.js';
-import type { CompileResult, Compiler } from '../reconcile/compiler.js';
+import type { CompileInputs, CompileResult, Compiler } from '../reconcile/compiler.js';
 import type { PolicySource, SourceUpdate } from '../reconcile/source.js';
 
 interface Watched {
@@ -134,9 +134,9 @@ export class KubeSource implements PolicySource {
     return { commit: revision, forcePushed: false, subject: 'cluster objects changed' };
   }
 
-  async compile(compiler: Compiler, revision: string): Promise<CompileResult> {
+  async compile(compiler: Compiler, revision: string, _paths: string[], inputs: CompileInputs = {}): Promise<CompileResult> {
     const snap = this.snapshot();
     // Objects may have changed between poll and compile: compile what is there now, under its own revision.
-    return compiler.compileFiles(snap.files, snap.revision === revision ? revision : snap.revision);
+    return compiler.compileFiles(snap.files, snap.revision === revision ? revision : snap.revision, inputs);
   }
 }

@@ -12,10 +12,17 @@ import { loadInventory } from '../../compiler/inventory/load.js';
 import { CompileCache } from '../../compiler/ir/network/compile.js';
 import { loadSources, type PolicyDocument, type SourceFile } from '../../compiler/load/index.js';
 import { MapStateCache } from '../../compiler/lower/network/images.js';
+import type { ProbedNodeCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { GitDocuments } from './git-tree.js';
 import { transientCode, TransientFault } from './faults.js';
 
-export interface CompileRequest {
+/** What the controller knows of the nodes beyond the repository: what their agents probed and reported. */
+export interface CompileInputs {
+  /** Runtime capabilities by node, from each registered agent's probe: they win over the inventory's labels. */
+  nodeCapabilities?: Readonly<Record<string, ProbedNodeCapabilities>>;
+}
+
+export interface CompileRequest extends CompileInputs {
   /** Git work tree or bare repository to read from. */
   root: string;
   /** Commit to compile (read through git, the work tree is never touched). */
@@ -38,7 +45,7 @@ export interface Compiler {
   readonly name: string;
   compile(req: CompileRequest): Promise<CompileResult>;
   /** Compiles files already in memory (objects read from a cluster); `revision` names them. */
-  compileFiles(files: SourceFile[], revision: string): Promise<CompileResult>;
+  compileFiles(files: SourceFile[], revision: string, inputs?: CompileInputs): Promise<CompileResult>;
 }
 
 /** The compiler cannot run in this installation; the controller does not start without it. */
@@ -77,12 +84,12 @@ export class ProjectCompiler implements Compiler {
     }
     // The controller's --allow-localhost names the cluster; without it, the commit's .weir.yaml may.
     const allowLocalhost = this.opts.allowLocalhost ?? r.config?.allowLocalhost;
-    return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths, allowLocalhost));
+    return this.guarded(() => this.build(r.documents, r.diagnostics, r.commit, req.paths, req, allowLocalhost));
   }
 
-  async compileFiles(files: SourceFile[], revision: string): Promise<CompileResult> {
+  async compileFiles(files: SourceFile[], revision: string, inputs: CompileInputs = {}): Promise<CompileResult> {
     const loaded = loadSources(files);
-    return this.guarded(() => this.build(loaded.documents, loaded.diagnostics, revision, ['cluster']));
+    return this.guarded(() => this.build(loaded.documents, loaded.diagnostics, revision, ['cluster'], inputs));
   }
 
   /** A crash inside the compiler is a failed compile with a diagnostic, never a stuck controller. */
@@ -110,6 +117,7 @@ export class ProjectCompiler implements Compiler {
     loadDiagnostics: Diagnostic[],
     commit: string,
     paths: string[],
+    inputs: CompileInputs,
     allowLocalhost = this.opts.allowLocalhost,
   ): Promise<CompileResult> {
     const inv = loadInventory(documents.filter((d) => d.family === 'workload' || d.kind === 'Inventory'));
@@ -121,6 +129,7 @@ export class ProjectCompiler implements Compiler {
       cache: this.mapStates,
       compileCache: this.identities,
       ...(allowLocalhost ? { allowLocalhost } : {}),
+      ...(inputs.nodeCapabilities ? { nodeCapabilities: inputs.nodeCapabilities } : {}),
     });
     const diagnostics = sortDiagnostics([...loadDiagnostics, ...inv.diagnostics, ...r.diagnostics]);
     if (hasErrors(diagnostics) || !r.bundle) return { ok: false, diagnostics, compiler: this.name };

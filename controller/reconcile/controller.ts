@@ -18,6 +18,7 @@ import { canonicalJson } from '../../compiler/bundle/assemble.js';
 import { parseManifest } from '../../compiler/bundle/io.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
 import type { Compiler } from './compiler.js';
+import { capabilitiesFromReport, describeProbedMissing, type ProbedNodeCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { evaluateGate } from './gate.js';
 import { faultAdvice, transientCode } from './faults.js';
 import { ControllerMetrics } from './metrics.js';
@@ -338,11 +339,35 @@ export class Controller extends EventEmitter {
     this.inventoryNodes = new Set(m.nodes.map((n) => n.node));
   }
 
+  /** A node of the compiled inventory reported other runtime capabilities than it was compiled for: compile again. */
+  private recompileFor: string[] = [];
+  /** The runtime capabilities (capabilityKey) each node was last compiled for; absent: its inventory labels. */
+  private compiledWith = new Map<string, string>();
+
+  /** The runtime capabilities each registered node's agent probed (the compiler lowers each node for its own). */
+  nodeCapabilities(): Record<string, ProbedNodeCapabilities> {
+    const out: Record<string, ProbedNodeCapabilities> = {};
+    for (const n of [...this.nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)))
+      if (n.features?.runtime) out[n.node] = capabilitiesFromReport(n.features.runtime);
+    return out;
+  }
+
   register(node: string, features: NodeFeatures | undefined, applied: BundleRef | undefined, proof?: SignedTimestamp): void {
     this.learnSequence(node, proof);
     const known = this.nodes.get(node);
     const n = known ?? { node, lastSeen: Date.now() };
-    if (features) n.features = features;
+    if (features) {
+      n.features = features;
+      const key = capabilityKey(features);
+      if (key !== (this.compiledWith.get(node) ?? '') && (this.inventoryNodes.has(node) || this.running)) {
+        this.log.info(
+          { node, probed: features.runtime !== undefined },
+          'node reports other runtime capabilities than compiled for; compiling again',
+        );
+        this.recompileFor.push(node);
+        void this.trigger('capabilities');
+      }
+    }
     if (applied) n.applied = applied;
     n.lastSeen = Date.now();
     this.nodes.set(node, n);
@@ -412,6 +437,10 @@ export class Controller extends EventEmitter {
           maps: n.maps ?? [],
           timings: n.timings ?? null,
           datapath: n.features?.datapath ?? null,
+          // Where this node's runtime capabilities come from: its agent's probe, else the inventory's labels.
+          capabilities: n.features?.runtime
+            ? { source: 'probe', lacks: describeProbedMissing(capabilitiesFromReport(n.features.runtime)) }
+            : { source: 'label' },
         })),
     };
   }
@@ -468,17 +497,26 @@ export class Controller extends EventEmitter {
     const tf = performance.now();
     const update = await this.source.poll(this.state.lastSeenCommit);
     this.timings = { fetchMs: performance.now() - tf };
-    if (!update) return;
-    if (update.forcePushed) {
-      this.forcePushes++;
-      this.log.warn({ commit: update.commit, previous: this.state.lastSeenCommit }, 'branch was force-pushed; following the new head');
-    }
-    const revision = update.commit;
-    this.log.info({ revision, subject: update.subject, why }, 'new commit');
+    // Nodes that reported other capabilities: the same commit is compiled again for them.
+    const recompile = this.recompileFor.splice(0);
+    let revision: string;
+    if (update) {
+      if (update.forcePushed) {
+        this.forcePushes++;
+        this.log.warn({ commit: update.commit, previous: this.state.lastSeenCommit }, 'branch was force-pushed; following the new head');
+      }
+      revision = update.commit;
+      this.log.info({ revision, subject: update.subject, why }, 'new commit');
+    } else if (recompile.length > 0 && this.state.lastSeenCommit) {
+      revision = this.state.lastSeenCommit;
+      this.log.info({ revision, nodes: recompile }, 'compiling again for the capabilities nodes reported');
+    } else return;
     this.phase = 'Compiling';
     this.emit('change');
     const t0 = performance.now();
-    const result = await this.source.compile(this.opts.compiler, revision, this.opts.paths);
+    const nodeCapabilities = this.nodeCapabilities();
+    this.compiledWith = new Map([...this.nodes.values()].map((n) => [n.node, capabilityKey(n.features)]));
+    const result = await this.source.compile(this.opts.compiler, revision, this.opts.paths, { nodeCapabilities });
     this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
     this.timings.compileMs = performance.now() - t0;
     this.diagnostics = result.diagnostics;
@@ -683,6 +721,11 @@ export class Controller extends EventEmitter {
     }
     await this.persist();
   }
+}
+
+/** What decides a node's compile: its probed capabilities (not the probe's wording of why one is missing); '' for labels. */
+function capabilityKey(f: NodeFeatures | undefined): string {
+  return f?.runtime ? canonicalJson(capabilitiesFromReport(f.runtime).caps) : '';
 }
 
 /**

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { runGit } from '../../compiler/load/git.js';
 import { transientCode } from './faults.js';
-import type { CompileResult, Compiler } from './compiler.js';
+import type { CompileInputs, CompileResult, Compiler } from './compiler.js';
 
 export interface SourceUpdate {
   commit: string;
@@ -20,7 +20,7 @@ export interface SourceUpdate {
 export interface PolicySource {
   /** A new revision since `lastSeen`, or undefined. */
   poll(lastSeen: string | undefined): Promise<SourceUpdate | undefined>;
-  compile(compiler: Compiler, revision: string, paths: string[]): Promise<CompileResult>;
+  compile(compiler: Compiler, revision: string, paths: string[], inputs?: CompileInputs): Promise<CompileResult>;
 }
 
 /** Transports a repository URL may use. `ext::` and `fd::` (which run commands or read descriptors) and every other remote helper are refused. */
@@ -211,7 +211,7 @@ export class GitSource implements PolicySource {
     return { commit, forcePushed, subject };
   }
 
-  compile(compiler: Compiler, revision: string, paths: string[]): Promise<CompileResult> {
-    return compiler.compile({ root: this.mirror, commit: revision, paths });
+  compile(compiler: Compiler, revision: string, paths: string[], inputs: CompileInputs = {}): Promise<CompileResult> {
+    return compiler.compile({ ...inputs, root: this.mirror, commit: revision, paths });
   }
 }

@@ -90,7 +90,7 @@ describe('pre-authentication limits', () => {
     const big = await fetch(`${server.url}/v1/nodes/node-a/register`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ features: { datapath: 'emulator', kernel: 'x'.repeat(100 << 10) } }),
+      body: JSON.stringify({ features: { datapath: 'emulator', kernel: 'x'.repeat(2 << 20) } }),
     });
     expect(big.status).toBe(413);
     const r = raw(port, '127.0.0.2');

@@ -4,8 +4,10 @@
 import type { ImageProducer } from '../../producer.js';
 import type { ImageDraft, TableDraft } from '../../bundle/assemble.js';
 import type { Diagnostic } from '../../diagnostics.js';
-import { capabilitiesFromLabels } from './capabilities.js';
+import { capabilitiesFromLabels, describeProbedMissing, type CapabilitySource } from './capabilities.js';
 import { compileRuntime } from './index.js';
+
+const capabilityRules = new Set(['runtime/node-capability', 'runtime/override-not-injectable']);
 
 export const imageProducer: ImageProducer = {
   name: 'runtime',
@@ -14,15 +16,27 @@ export const imageProducer: ImageProducer = {
     const tables: TableDraft[] = [];
     const diagnostics: Diagnostic[] = [];
     if (!ctx.documents.some((d) => d.family === 'runtime')) return { output: { nodes, tables }, diagnostics };
-    const targets = ctx.nodes.map((name) => ({
-      name,
-      caps: capabilitiesFromLabels(ctx.inventory.nodes.find((n) => n.name === name)?.labels ?? {}).caps,
-    }));
+    // A node's agent's probe decides when it reported one; else the inventory's labels (`weir build/plan` in CI).
+    const targets = ctx.nodes.map((name) => {
+      const probed = ctx.nodeCapabilities?.[name];
+      if (probed) return { name, caps: probed.caps, decided: { source: 'probe' } as CapabilitySource, probed };
+      const fromLabels = capabilitiesFromLabels(ctx.inventory.nodes.find((n) => n.name === name)?.labels ?? {});
+      return { name, caps: fromLabels.caps, decided: { source: 'label', profile: fromLabels.profile } as CapabilitySource };
+    });
     const r = compileRuntime(ctx.documents, targets);
     diagnostics.push(...r.diagnostics);
     const hookTables: Record<string, unknown> = {};
-    for (const n of r.nodes) {
-      diagnostics.push(...n.diagnostics);
+    r.nodes.forEach((n, i) => {
+      const t = targets[i]!;
+      // What the node lacks, as its probe reported it: a hook it cannot run is refused naming both.
+      const said = t.probed
+        ? `; capabilities reported by the node's agent probe, which lacks ${describeProbedMissing(t.probed)}${t.probed.errorInjectionNotListed ? ` (its error-injection list of ${t.probed.errorInjectionNotListed} functions was too long to report by name: weir's built-in list stands for it)` : ''}`
+        : '';
+      diagnostics.push(
+        ...n.diagnostics.map((d) =>
+          said && d.severity === 'error' && capabilityRules.has(d.rule) ? { ...d, message: d.message + said } : d,
+        ),
+      );
       nodes.set(
         n.node,
         n.images.map((img) => ({
@@ -44,8 +58,9 @@ export const imageProducer: ImageProducer = {
         hooks: n.lowered.table,
         capacity: n.lowered.capacity,
         ...(n.lowered.scopes ? { scopes: n.lowered.scopes } : {}),
+        capabilities: t.decided,
       };
-    }
+    });
     tables.push({ name: 'runtime_hooks', value: hookTables });
     return { output: { nodes, tables }, diagnostics };
   },
