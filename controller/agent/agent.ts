@@ -175,6 +175,20 @@ export class Agent {
         this.log.warn({ error: (err as Error).message }, 'could not adopt the previous bundle; waiting for the controller');
       }
     }
+    // The datapath's features (the kernel datapath probes its runtime capabilities here, once) go in every registration.
+    const f = await this.opts.datapath.features();
+    if (f.runtime)
+      this.log.info(
+        {
+          kprobeAttach: f.runtime.kprobeAttach,
+          fentry: f.runtime.fentry,
+          lsm: f.runtime.lsm,
+          override: f.runtime.override,
+          tracepoints: f.runtime.tracepoints,
+          ...(f.runtime.reasons ? { missing: f.runtime.reasons } : {}),
+        },
+        'runtime capabilities probed; reported to the controller',
+      );
     this.loop = this.watch();
   }
 

@@ -74,7 +74,7 @@ export class KernelDatapath implements Datapath {
     return new KernelDatapath(node, NetDatapath.open({ pinDir }), { ...opts, pinDir });
   }
 
-  /** The capability probe's result, probed once: at the agent's first registration. */
+  /** The capability probe's result, probed once: when the agent starts (its registrations carry it). */
   private probed: ReportedCapabilities | undefined;
 
   async features(): Promise<NodeFeatures> {

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probeHooks } from '../../bpf/libbpf-ts/index.js';
+import { Agent } from '../../controller/agent/agent.js';
 import type { NodeFeatures } from '../../controller/agent/datapath.js';
 import { EmulatorDatapath } from '../../controller/agent/emulated-datapath.js';
 import { KernelDatapath } from '../../controller/agent/kernel-datapath.js';
@@ -19,7 +20,7 @@ import { Client } from '../../controller/transport/http.js';
 import { capabilityProfiles, reportCapabilities, type ReportedCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
 import { skipKernel } from '../kernel-env.js';
-import { workspace, type Workspace } from './harness.js';
+import { until, workspace, type Workspace } from './harness.js';
 
 const key = generateSigningKey();
 const token = 'node-token-0123456789abcdef0123';
@@ -153,10 +154,23 @@ describe('node capabilities in the registration', () => {
     // Probed once: the second registration reports the same object.
     expect((await dp.features()).runtime).toBe(r);
     console.log(`this kernel: kprobeAttach ${r.kprobeAttach}, fentry ${r.fentry}, lsm ${r.lsm}, tracepoints ${r.tracepoints}`);
+    // The agent registers with it: the controller holds what this kernel's probe said.
     const c = controller();
     const client = await serve(c);
-    expect((await client.json('POST', '/v1/nodes/node-a/register', { features: f })).status).toBe(200);
-    expect(c.nodes.get('node-a')?.features?.runtime).toEqual(r);
+    const agent = new Agent({
+      node: 'node-a',
+      client,
+      trustedKey: key.publicKey,
+      stateDir: path.join(ws.dir, 'agent'),
+      datapath: dp,
+      logger: silentLogger(),
+      longPollMs: 300,
+    });
+    stops.push(() => agent.stop());
+    await agent.start();
+    await until('node-a registered', async () => c.nodes.get('node-a')?.features?.runtime);
+    expect(c.nodes.get('node-a')?.features).toMatchObject({ datapath: 'kernel', runtime: r });
+    expect(JSON.parse(JSON.stringify(c.nodes.get('node-a')?.features?.runtime))).toEqual(JSON.parse(JSON.stringify(r)));
   });
 
   it('compiles for each node what its agent probed, refuses naming the node, and compiles again when a node reports other capabilities', async () => {
