@@ -340,7 +340,9 @@ export class Controller extends EventEmitter {
   }
 
   /** A node of the compiled inventory reported other runtime capabilities than it was compiled for: compile again. */
-  private recompileFor: string[] = [];
+  private readonly recompileFor = new Set<string>();
+  /** The last compile succeeded with no runtime policies: what nodes report cannot change its bundle. */
+  private runtimeFree = false;
   /** The runtime capabilities (capabilityKey) each node was last compiled for; absent: its inventory labels. */
   private compiledWith = new Map<string, string>();
 
@@ -359,13 +361,15 @@ export class Controller extends EventEmitter {
     if (features) {
       n.features = features;
       const key = capabilityKey(features);
-      if (key !== (this.compiledWith.get(node) ?? '') && (this.inventoryNodes.has(node) || this.running)) {
-        this.log.info(
-          { node, probed: features.runtime !== undefined },
-          'node reports other runtime capabilities than compiled for; compiling again',
-        );
-        this.recompileFor.push(node);
-        void this.trigger('capabilities');
+      if (key !== (this.compiledWith.get(node) ?? '')) {
+        this.recompileFor.add(node);
+        if (!this.runtimeFree && (this.inventoryNodes.has(node) || this.running)) {
+          this.log.info(
+            { node, probed: features.runtime !== undefined },
+            'node reports other runtime capabilities than compiled for; compiling again',
+          );
+          void this.trigger('capabilities');
+        }
       }
     }
     if (applied) n.applied = applied;
@@ -498,7 +502,8 @@ export class Controller extends EventEmitter {
     const update = await this.source.poll(this.state.lastSeenCommit);
     this.timings = { fetchMs: performance.now() - tf };
     // Nodes that reported other capabilities: the same commit is compiled again for them.
-    const recompile = this.recompileFor.splice(0);
+    const recompile = [...this.recompileFor].filter((n) => this.inventoryNodes.has(n));
+    this.recompileFor.clear();
     let revision: string;
     if (update) {
       if (update.forcePushed) {
@@ -507,7 +512,7 @@ export class Controller extends EventEmitter {
       }
       revision = update.commit;
       this.log.info({ revision, subject: update.subject, why }, 'new commit');
-    } else if (recompile.length > 0 && this.state.lastSeenCommit) {
+    } else if (recompile.length > 0 && this.state.lastSeenCommit && !this.runtimeFree) {
       revision = this.state.lastSeenCommit;
       this.log.info({ revision, nodes: recompile }, 'compiling again for the capabilities nodes reported');
     } else return;
@@ -520,6 +525,7 @@ export class Controller extends EventEmitter {
     this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
     this.timings.compileMs = performance.now() - t0;
     this.diagnostics = result.diagnostics;
+    this.runtimeFree = result.bundle !== undefined && !result.bundle.manifest.tables.some((t) => t.name === 'runtime_hooks');
     if (!result.ok || !result.bundle) {
       this.state.lastSeenCommit = revision;
       this.metrics.compileFailures.inc();

@@ -20,7 +20,7 @@ import { Client } from '../../controller/transport/http.js';
 import { capabilityProfiles, reportCapabilities, type ReportedCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
 import { skipKernel } from '../kernel-env.js';
-import { until, workspace, type Workspace } from './harness.js';
+import { empireOnly, pods, until, workspace, type Workspace } from './harness.js';
 
 const key = generateSigningKey();
 const token = 'node-token-0123456789abcdef0123';
@@ -241,5 +241,28 @@ describe('node capabilities in the registration', () => {
     expect(results[3]!.ok).toBe(true);
     expect(runtimeHooks(results[3]!)['node-b']).toMatchObject({ attach: ['fentry/security_file_open'], capabilities: { source: 'probe' } });
     expect(c.phase).not.toBe('CompileFailed');
+  });
+
+  it('a commit without runtime policies is not compiled again when nodes report capabilities', async () => {
+    ws = await workspace();
+    await ws.commit({ 'policies/pods.yaml': pods, 'policies/rule1.yaml': empireOnly }, 'network only');
+    let compiles = 0;
+    const inner = new ProjectCompiler();
+    const compiler: Compiler = {
+      name: inner.name,
+      compile: (req) => {
+        compiles++;
+        return inner.compile(req);
+      },
+      compileFiles: (files, revision, inputs) => inner.compileFiles(files, revision, inputs),
+    };
+    const c = controller(compiler);
+    await c.start();
+    await c.idle();
+    expect(compiles).toBe(1);
+    expect(c.state.lastGood).toBeDefined();
+    c.register('node-a', withFentry, undefined);
+    await c.idle();
+    expect(compiles).toBe(1);
   });
 });
