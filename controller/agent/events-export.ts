@@ -68,6 +68,11 @@ export class RuntimeEventExport {
     return () => void this.#followers.delete(f);
   }
 
+  /** How many followers are streaming now (the endpoint refuses more than maxFollowers). */
+  get followers(): number {
+    return this.#followers.size;
+  }
+
   /** Reads what the ring buffer holds now (tests; the poller does it on its own). */
   drain(): void {
     this.#rb?.consume();

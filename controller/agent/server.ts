@@ -36,6 +36,9 @@ export function checkAgentListen(host: string, t: TransportOptions): void {
     );
 }
 
+/** Bounds of the event streams one agent serves: open streams, unsent bytes per stream, and how long one may not read. */
+export const followLimits = { maxFollowers: 32, maxBuffered: 1 << 20, stallMs: 60_000 };
+
 export async function serveAgent(
   agent: Agent,
   host: string,
@@ -54,11 +57,33 @@ export async function serveAgent(
       if (p === '/v1/events' && req.method === 'GET') {
         // Tetragon JSON lines as they happen, filtered by ?namespace=&pod=&policy=&type= (repeatable).
         if (!events) return sendJson(res, 404, { error: `the ${agent.opts.datapath.kind} datapath has no runtime events` });
+        if (events.followers >= followLimits.maxFollowers)
+          return sendJson(res, 503, { error: `${followLimits.maxFollowers} event streams are open on this agent; try again later` });
         res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
         res.flushHeaders();
+        // A follower that does not read is not buffered for without bound: past maxBuffered unsent bytes
+        // its events are dropped (counted, and said in one line when it reads again); one that has not
+        // read for stallMs is disconnected.
+        let dropped = 0;
+        let stalledSince: number | undefined;
         const stop = events.follow(
           filterFromQuery(new URL(req.url ?? '/', 'http://agent').searchParams),
-          (line) => void res.write(line),
+          (line) => {
+            if (res.writableLength > followLimits.maxBuffered) {
+              dropped++;
+              stalledSince ??= Date.now();
+              if (Date.now() - stalledSince > followLimits.stallMs) res.destroy();
+              return;
+            }
+            stalledSince = undefined;
+            if (dropped > 0) {
+              res.write(
+                `${JSON.stringify({ weir: { dropped_events: dropped, reason: 'the reader fell behind' }, node_name: agent.opts.node })}\n`,
+              );
+              dropped = 0;
+            }
+            res.write(line);
+          },
           () => res.end(),
         );
         req.socket.setTimeout(0);

@@ -506,6 +506,9 @@ export function compactLine(o: Record<string, unknown>): string {
     const e = o['process_exit'] as { process: ProcessInfo; status?: number; signal?: string };
     return `💥 exit    ${proc(e.process)} ${e.signal ?? e.status ?? 0}`;
   }
+  const w = o['weir'] as { dropped_events?: unknown; reason?: unknown } | undefined;
+  if (w && typeof w.dropped_events === 'number')
+    return `⚠️  dropped ${w.dropped_events} events (${String(w.reason ?? 'the reader fell behind')})`;
   const body = (o['process_kprobe'] ?? o['process_lsm'] ?? o['process_tracepoint']) as Record<string, unknown> | undefined;
   if (!body) return JSON.stringify(o);
   const fn = (body['function_name'] as string | undefined) ?? `${body['subsys']}/${body['event']}`;
