@@ -9,6 +9,8 @@ import { renderText } from '../compiler/plan/render/text.js';
 import { closeRevisionCache, loadRevision, newRevisionCache, readInventory, warnEmptyPaths } from '../compiler/plan/revision.js';
 import { UsageError, useColor, type Command } from './command.js';
 import { rebase } from '../compiler/load/index.js';
+import { revisionConfig, type ProjectConfig } from '../compiler/load/config.js';
+import { formatLocation } from '../compiler/diagnostics.js';
 import {
   allowLocalhostOption,
   choice,
@@ -53,8 +55,9 @@ allowed connections, changed L7 rules and audit/enforce modes, each with the dec
   --allow-localhost M  as Cilium's flag: auto or always (default: the node's host reaches the
                     pods of its node) or policy (the host needs a rule)
 
-A .weir.yaml in this folder or above supplies \`ignore\` (files folders are read without, at both
-revisions) and \`allowLocalhost\`.`;
+Each revision is read with the .weir.yaml it holds (the one found from this folder, at its path in
+the repository): its \`ignore\` (files folders are read without) and \`allowLocalhost\`; --worktree
+uses the file as it is now. A change to the config shows in the plan as the change it makes.`;
 
 export const planCommand: Command = {
   name: 'plan',
@@ -97,17 +100,34 @@ export const planCommand: Command = {
     }
     const cfg = commandConfig(io.cwd, io.stderr);
     if (!cfg) return 2;
-    const allowLocalhost = allowLocalhostOption(values['allow-localhost'], cfg.config);
-    const ignore = cfg.config?.ignore ? rebase(cfg.config.ignore, cfg.config.root, root) : undefined;
-    const common = { ...(ignore ? { ignore } : {}), ...(allowLocalhost ? { allowLocalhost } : {}) };
+    // Each Git revision is read with the .weir.yaml it holds (its ignore list and allowLocalhost), so
+    // a change that adds an ignore or flips allowLocalhost shows its effect; the work tree with the
+    // config found from here. --allow-localhost names the cluster for both.
+    const configFile = cfg.config ? path.relative(root, cfg.config.file).split(path.sep).join('/') : undefined;
+    const options = (config: ProjectConfig | undefined) => {
+      const ignore = config?.ignore ? rebase(config.ignore, config.root, root) : undefined;
+      const allowLocalhost = allowLocalhostOption(values['allow-localhost'], config);
+      return { ...(ignore ? { ignore } : {}), ...(allowLocalhost ? { allowLocalhost } : {}) };
+    };
+    const atRevision = async (rev: string): Promise<ReturnType<typeof options> | undefined> => {
+      const r = await revisionConfig(root, rev, configFile);
+      if (r.diagnostics.some((d) => d.severity === 'error')) {
+        for (const d of r.diagnostics) io.stderr(`${rev}:${formatLocation(d)}: error: ${d.message} [${d.rule}]\n`);
+        return undefined;
+      }
+      return options(r.config);
+    };
     const paths = pathsFromRoot(positionals.length ? positionals : ['.'], io.cwd, root);
     const inventory = values.inventory ? await readInventory(values.inventory, io.cwd) : undefined;
     const headReq = values.worktree ? { ref: 'worktree' } : { ref: values.head ?? 'HEAD', rev: values.head ?? 'HEAD' };
+    const baseOpts = await atRevision(values.base);
+    const headOpts = values.worktree ? options(cfg.config) : await atRevision(values.head ?? 'HEAD');
+    if (!baseOpts || !headOpts) return 2;
     log(`weir plan: compiling ${values.base} and ${headReq.ref}\n`);
     const cache = newRevisionCache();
     const [base, head] = await Promise.all([
-      loadRevision(paths, root, { ref: values.base, rev: values.base, ...common }, inventory, cache),
-      loadRevision(paths, root, { ...headReq, ...common }, inventory, cache),
+      loadRevision(paths, root, { ref: values.base, rev: values.base, ...baseOpts }, inventory, cache),
+      loadRevision(paths, root, { ...headReq, ...headOpts }, inventory, cache),
     ]).finally(() => closeRevisionCache(cache));
     for (const [side, r] of [
       ['base', base],

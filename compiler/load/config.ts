@@ -2,7 +2,7 @@
 // what to leave out, the inventory, extra guardrails and default output formats. Found as ESLint
 // and conftest find theirs: in the working folder, else in the nearest parent, never above the
 // Git repository the working folder is in.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { diagnostic, fileSpan, type Diagnostic } from '../diagnostics.js';
 import { allowLocalhostModes, type AllowLocalhost } from '../ir/network/types.js';
@@ -30,6 +30,9 @@ export interface ProjectConfig {
   allowLocalhost?: AllowLocalhost;
 }
 
+/** A project config larger than this is refused (it is a few lines of paths and globs). */
+export const maxConfigBytes = 64 * 1024;
+
 const keys = ['policies', 'ignore', 'inventory', 'guardrails', 'format', 'allowLocalhost'] as const;
 
 /** The folder holding `.weir.yaml`, searched from `cwd` upwards to the repository's top. */
@@ -56,6 +59,18 @@ export interface ConfigResult {
 export function readConfig(file: string, display = path.basename(file)): ConfigResult {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > maxConfigBytes)
+      return {
+        diagnostics: [
+          diagnostic(
+            'config/invalid',
+            'error',
+            `${display} is ${size} bytes; a project config is at most ${maxConfigBytes}`,
+            fileSpan(display),
+          ),
+        ],
+      };
     text = readFileSync(file, 'utf8');
   } catch (e) {
     return { diagnostics: [diagnostic('config/unreadable', 'error', `cannot read ${file}: ${(e as Error).message}`, fileSpan(display))] };
@@ -114,14 +129,46 @@ function checkConfig(file: string, display: string, text: string): { config?: Pr
  * through `reader` from the commit's tree: what the controller compiles a commit with. None when
  * the commit has no config.
  */
-export async function configAtCommit(reader: GitObjectReader, repo: string, tree: string): Promise<ConfigResult> {
-  const found = await reader.files(tree, configNames);
-  const f = configNames.map((n) => found.find((x) => x.file === n)).find((x) => x !== undefined);
+export async function configAtCommit(
+  reader: GitObjectReader,
+  repo: string,
+  tree: string,
+  names: readonly string[] = configNames,
+): Promise<ConfigResult> {
+  const found = await reader.files(tree, names);
+  const f = names.map((n) => found.find((x) => x.file === n)).find((x) => x !== undefined);
   if (!f) return { diagnostics: [] };
   const blob = await reader.read(f.oid);
   if (!blob) throw new Error(`blob ${f.oid} of ${f.file} is missing`);
+  if (blob.content.length > maxConfigBytes)
+    return {
+      diagnostics: [
+        diagnostic(
+          'config/invalid',
+          'error',
+          `${f.file} is ${blob.content.length} bytes; a project config is at most ${maxConfigBytes}`,
+          fileSpan(f.file),
+        ),
+      ],
+    };
   const text = blob.content.toString('utf8');
   return { ...checkConfig(path.join(repo, f.file), f.file, text), source: { file: f.file, text } };
+}
+
+/**
+ * The project config a revision of the repository at `repo` holds: `file` (relative to the
+ * repository's top) when given, else `.weir.yaml`/`.weir.yml` at its top. None when the revision
+ * has none, or does not exist (reading it reports that).
+ */
+export async function revisionConfig(repo: string, rev: string, file?: string): Promise<ConfigResult> {
+  const { GitObjectReader } = await import('./git.js');
+  const reader = new GitObjectReader(repo);
+  try {
+    const commit = await reader.commit(rev).catch(() => undefined);
+    return commit ? await configAtCommit(reader, repo, commit.tree, file ? [file] : configNames) : { diagnostics: [] };
+  } finally {
+    reader.close();
+  }
 }
 
 /** The project config for a command run in `cwd`, if any (named relative to `cwd` in diagnostics). */

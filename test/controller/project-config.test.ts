@@ -88,5 +88,10 @@ describe('the controller reads the commit’s .weir.yaml', () => {
     expect(r.ok).toBe(false);
     expect(r.diagnostics).toMatchObject([{ rule: 'config/invalid', severity: 'error', file: '.weir.yaml', line: 2 }]);
     expect(r.diagnostics[0]!.message).toMatch(/allowLocalhost/);
+    // A config that is not a few lines of paths is refused before it is parsed.
+    const big = repo({ ...base, '.weir.yaml': `ignore: [x]\n${'#'.repeat(70_000)}\n` });
+    const rb = await new ProjectCompiler().compile({ root: big.root, commit: big.commit, paths: ['.'] });
+    expect(rb.ok).toBe(false);
+    expect(rb.diagnostics[0]!.message).toMatch(/^\.weir\.yaml is 70013 bytes; a project config is at most 65536$/);
   });
 });

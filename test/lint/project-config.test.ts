@@ -258,4 +258,29 @@ describe('weir build and weir plan with a .weir.yaml', () => {
     const bare = await run(['plan', '--base', 'base', '--head', 'bare', '--format', 'json', '--fail-on', 'never', '--quiet'], repo.dir);
     expect(bare.code).not.toBe(0);
   });
+
+  it('plan: each revision is read with its own .weir.yaml, so an ignore list that hides a policy shows as its removal', async () => {
+    const { TestRepo } = await import('../plan/repo.js');
+    const repo = new TestRepo('weir-gitops-');
+    temps.push(repo.dir);
+    const files = { ...gitops, '.weir.yaml': 'ignore: [ci/]\nallowLocalhost: policy\n' };
+    repo.commit({ name: 'base', message: 'base', write: files });
+    // The head changes no policy: it only adds policies/web.yaml to the ignore list.
+    repo.commit({
+      name: 'head',
+      message: 'tidy the config',
+      write: { '.weir.yaml': 'ignore: [ci/, policies/web*]\nallowLocalhost: policy\n' },
+    });
+    const r = await run(['plan', '--base', 'base', '--head', 'head', '--format', 'json', '--fail-on', 'never', '--quiet'], repo.dir);
+    expect(r.stderr).toBe('');
+    const plan = JSON.parse(r.stdout) as { changes: { src: string; dst: string; category: string }[] };
+    // web's ingress policy is gone at the head: what it denied is newly allowed, and the plan says so.
+    expect(plan.changes.some((c) => c.category === 'newly-allowed' && c.dst === 'shop/web[Pod]')).toBe(true);
+    // A broken config at a revision stops the plan naming the revision and the place.
+    repo.commit({ name: 'broken', message: 'oops', write: { '.weir.yaml': 'allowLocalhost: sometimes\n' } });
+    repo.commit({ name: 'fixed', message: 'fixed', write: { '.weir.yaml': 'ignore: [ci/]\n' } });
+    const b = await run(['plan', '--base', 'broken', '--head', 'fixed', '--quiet'], repo.dir);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^broken:\.weir\.yaml:1:17: error: `allowLocalhost` must be one of/m);
+  });
 });
