@@ -302,8 +302,10 @@ export function connText(l: ConnLine): string {
   return l.betweenReplicas ? `${l.conn} (between replicas)` : l.conn;
 }
 
+/** A CSV field: quoted where it holds a quote, comma or line break; control characters shown, not sent. */
 function csvCell(s: string): string {
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const t = terminalSafe(s);
+  return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
 }
 
 /** Renders `weir connectivity` output in np-guard's `list` formats. */
@@ -314,14 +316,14 @@ export function renderConnectivity(lines: readonly ConnLine[], format: ListForma
       return lines
         .map(
           (l) =>
-            `${l.src} => ${l.dst} : ${connText(l)}\n${(l.ipBlocks ?? []).map((b) => `    ${terminalSafe(ipBlockAllowText(b))}\n`).join('')}`,
+            `${terminalSafe(l.src)} => ${terminalSafe(l.dst)} : ${connText(l)}\n${(l.ipBlocks ?? []).map((b) => `    ${terminalSafe(ipBlockAllowText(b))}\n`).join('')}`,
         )
         .join('');
     case 'csv':
       return `src,dst,conn\n${lines.map((l) => `${csvCell(l.src)},${csvCell(l.dst)},${csvCell(connText(l))}\n`).join('')}`;
     case 'md': {
       const blocks = lines.flatMap((l) => (l.ipBlocks ?? []).map((b) => `- ${mdText(`${l.src} to ${l.dst}: ${ipBlockAllowText(b)}`)}\n`));
-      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${l.src} | ${l.dst} | ${connText(l)} |\n`).join('')}${blocks.length ? `\nNetworkPolicy ipBlocks that cover pod addresses:\n\n${blocks.join('')}` : ''}`;
+      return `| src | dst | conn |\n|-----|-----|------|\n${lines.map((l) => `| ${mdText(l.src)} | ${mdText(l.dst)} | ${mdText(connText(l))} |\n`).join('')}${blocks.length ? `\nNetworkPolicy ipBlocks that cover pod addresses:\n\n${blocks.join('')}` : ''}`;
     }
     case 'json':
       return `${JSON.stringify(

@@ -488,3 +488,29 @@ spec:
     expect(ask(agent, probe)).toEqual({ verdict: 'allow', audit: false, reason: 'host-network' });
   });
 });
+
+describe('connectivity output escapes what the inventory names', () => {
+  // Pod and workload names come from the cluster's objects: whoever can create a pod chooses them.
+  const lines = [
+    {
+      src: 'shop/web|<img src=x onerror=alert(1)>[Pod]',
+      dst: 'shop/db](https://evil.example)\u001b]0;pwned\u0007[Pod]',
+      conn: 'All Connections',
+    },
+  ];
+  it('markdown table cells cannot break the table, inject HTML or links', () => {
+    const md = renderConnectivity(lines, 'md');
+    const row = md.split('\n')[2]!;
+    expect(row.split(/(?<!\\)\|/).length).toBe(5); // | src | dst | conn |: the cells' own bars are escaped
+    expect(md).not.toContain('<img');
+    expect(md).not.toContain('](https://');
+    expect(md).not.toContain('\u001b');
+  });
+  it('text and CSV lines carry no terminal control characters', () => {
+    for (const f of ['txt', 'csv'] as const) {
+      const out = renderConnectivity(lines, f);
+      expect(out, f).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+      expect(out, f).toContain('shop/web|<img src=x onerror=alert(1)>[Pod]');
+    }
+  });
+});
