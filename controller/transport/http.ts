@@ -154,6 +154,12 @@ export function certificateNames(cert: tls.PeerCertificate | undefined): string[
   return [...names];
 }
 
+/** A Kubernetes node's client certificate: CN `system:node:NAME` or organisation `system:nodes`. */
+export function isNodeCertificate(cert: tls.PeerCertificate): boolean {
+  const list = (v: string | string[] | undefined) => (Array.isArray(v) ? v : v ? [v] : []);
+  return list(cert.subject?.CN).some((c) => c.startsWith('system:node:')) || list(cert.subject?.O).includes('system:nodes');
+}
+
 /** Serves `handler`; `serve` says per path whether it is open and how large a body it takes. */
 export async function listen(
   host: string,
@@ -188,7 +194,8 @@ export async function listen(
     // `authorized` alone is not enough: a resumed TLS session without a client certificate reports it true.
     const cert = opts.tls?.ca !== undefined && sock.authorized === true ? sock.getPeerCertificate() : undefined;
     if (cert && cert.raw !== undefined && Object.keys(cert).length > 0)
-      return { via: 'certificate', operator: true, nodes: certificateNames(cert) };
+      // A node's kubelet certificate (the cluster CA signs one for every node) speaks for its node only.
+      return { via: 'certificate', operator: !isNodeCertificate(cert), nodes: certificateNames(cert) };
     return undefined;
   };
 

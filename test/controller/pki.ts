@@ -18,10 +18,16 @@ export async function pki(dir: string, clients: readonly string[] = ['agent']): 
     if (who !== 'server')
       await fs.writeFile(
         path.join(dir, ext),
-        who === 'agent' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : `subjectAltName=DNS:${who}\n`,
+        who === 'agent'
+          ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n'
+          : who.startsWith('system:node:')
+            ? 'extendedKeyUsage=clientAuth\n'
+            : `subjectAltName=DNS:${who}\n`,
       );
     openssl(['genpkey', '-algorithm', 'ed25519', '-out', `${who}.key`], dir);
-    openssl(['req', '-new', '-key', `${who}.key`, '-subj', `/CN=${who}`, '-out', `${who}.csr`], dir);
+    // A Kubernetes node's kubelet client certificate: O=system:nodes, CN=system:node:NAME.
+    const subj = who.startsWith('system:node:') ? `/O=system:nodes/CN=${who}` : `/CN=${who}`;
+    openssl(['req', '-new', '-key', `${who}.key`, '-subj', subj, '-out', `${who}.csr`], dir);
     openssl(
       [
         'x509',

@@ -11,7 +11,7 @@ describe('transport', () => {
   const f = (n: string) => path.join(dir, n);
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-tls-'));
-    await pki(dir);
+    await pki(dir, ['agent', 'system:node:node-1']);
   });
   afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
@@ -46,6 +46,32 @@ describe('transport', () => {
       const rogue = new Client(s.url, { tls: { cert: f('rogue.crt'), key: f('rogue.key'), ca: f('ca.crt') } });
       await expect(rogue.request('GET', '/v1/status')).rejects.toThrow();
       rogue.close();
+    });
+
+    it("a node's kubelet certificate from the trusted CA speaks for its node, never as an operator", async () => {
+      const seen: unknown[] = [];
+      const who = await listen(
+        '127.0.0.1',
+        0,
+        { tls: { cert: f('server.crt'), key: f('server.key'), ca: f('ca.crt') } },
+        (_q, res, _b, p) => {
+          seen.push(p);
+          sendJson(res, 200, {});
+        },
+      );
+      try {
+        for (const name of ['system:node:node-1', 'agent']) {
+          const c = new Client(who.url, { tls: { cert: f(`${name}.crt`), key: f(`${name}.key`), ca: f('ca.crt') } });
+          await c.json('GET', '/v1/status');
+          c.close();
+        }
+        expect(seen).toEqual([
+          { via: 'certificate', operator: false, nodes: ['node-1'] },
+          { via: 'certificate', operator: true, nodes: ['agent', 'localhost'] },
+        ]);
+      } finally {
+        await who.close();
+      }
     });
 
     it('the agent refuses a server whose certificate it cannot verify', async () => {
