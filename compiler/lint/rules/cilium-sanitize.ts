@@ -21,15 +21,13 @@ function l7Types(rules: Obj): string[] {
   );
 }
 
-/** Whether a `rules` block holds any L7 rule (Cilium's L7Rules.IsEmpty, negated). */
+/**
+ * Whether a `rules` block holds any L7 rule (Cilium's L7Rules.IsEmpty, negated): HTTP, Kafka, DNS or
+ * generic `l7` rules. `l7proto` alone is no rule (IsEmpty does not look at it).
+ */
 export function hasL7(rules: unknown): rules is Obj {
   if (!isObj(rules)) return false;
-  return (
-    nonEmpty(rules['http']) ||
-    nonEmpty(rules['kafka']) ||
-    nonEmpty(rules['dns']) ||
-    (typeof rules['l7proto'] === 'string' && rules['l7proto'] !== '')
-  );
+  return nonEmpty(rules['http']) || nonEmpty(rules['kafka']) || nonEmpty(rules['dns']) || nonEmpty(rules['l7']);
 }
 
 /** The later of two keys of an object, in the order written: the one to move to a rule of its own. */
@@ -285,16 +283,20 @@ export const ciliumListener: LintRule = {
 };
 
 /** L7 rule types a host policy may carry, per direction (DNS on host egress only). */
+/**
+ * The L7 rule types Cilium refuses in a host policy: every one on ingress; on egress HTTP and Kafka
+ * (its L7 count), not DNS nor generic `l7` rules.
+ */
 function hostL7Refused(dir: Direction, rules: Obj): string[] {
-  const types = l7Types(rules).filter((t) => (t === 'l7proto' ? true : nonEmpty(rules[t])));
-  return dir.startsWith('egress') ? types.filter((t) => t !== 'dns') : types;
+  const types = l7Types(rules).filter((t) => (t === 'l7proto' ? nonEmpty(rules['l7']) : nonEmpty(rules[t])));
+  return dir.startsWith('egress') ? types.filter((t) => t === 'http' || t === 'kafka') : types;
 }
 
 export const ciliumHostPolicyL7: LintRule = {
   meta: {
     id: 'cilium/host-policy-l7',
     severity: 'error',
-    description: 'A host policy (`nodeSelector`) with L7 rules, other than DNS rules on egress.',
+    description: 'A host policy (`nodeSelector`) with L7 rules: any on ingress, HTTP or Kafka rules on egress.',
     rationale:
       'Cilium\'s proxy does not sit in front of the host\'s own traffic: the agent refuses L7 rules in a host policy ("L7 policy is not supported on host ingress yet", and HTTP or Kafka on host egress), so no node enforces the policy. Enforce the L7 rules on the pods instead, or keep the host policy at ports.',
     fixable: false,

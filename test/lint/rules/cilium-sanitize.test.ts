@@ -291,6 +291,18 @@ const table: { rule: LintRule; severity: 'error' | 'info'; cases: Case[] }[] = [
         message: /"L7 protocol HTTP is not supported on host egress yet"/,
       },
       {
+        name: 'generic l7 rules on host egress are accepted (Cilium counts HTTP and Kafka there)',
+        yaml: cnp(
+          'nodeSelector: {}\negress:\n- toPorts:\n  - ports: [{port: "6379", protocol: TCP}]\n    rules: {l7proto: redis, l7: [{cmd: GET}]}',
+        ),
+        expect: [],
+      },
+      {
+        name: 'l7proto without l7 rules is no L7 rule (L7Rules.IsEmpty does not look at it)',
+        yaml: cnp('nodeSelector: {}\ningress:\n- toPorts:\n  - ports: [{port: "6379", protocol: TCP}]\n    rules: {l7proto: redis}'),
+        expect: [],
+      },
+      {
         name: 'DNS rules on host egress are accepted',
         yaml: cnp(
           'nodeSelector: {}\negress:\n- toPorts:\n  - ports: [{port: "53", protocol: ANY}]\n    rules: {dns: [{matchPattern: "*"}]}',
