@@ -338,3 +338,16 @@ describe('user namespaces', () => {
     expect(verdict(200, 0n)).toMatchObject({ verdict: 'allow', matches: [{ selector: 1, posted: false }] });
   });
 });
+
+describe('socket operator value names', () => {
+  it('are every address family and IP protocol Linux names, as Tetragon reads them', async () => {
+    const { socketValueNames } = await import('../../compiler/lower/runtime/kernel-args.js');
+    expect(socketValueNames['Family']!['AF_VSOCK']).toBe(40);
+    expect(socketValueNames['Family']!['AF_XDP']).toBe(44);
+    expect(socketValueNames['Family']!['AF_INET6']).toBe(10);
+    expect(socketValueNames['Protocol']!['IPPROTO_IGMP']).toBe(2);
+    expect(socketValueNames['Protocol']!['IPPROTO_MPTCP']).toBe(262);
+    // Tetragon knows AF_UNIX for 1, not the AF_LOCAL alias.
+    expect(socketValueNames['Family']!['AF_LOCAL']).toBeUndefined();
+  });
+});
