@@ -39,6 +39,8 @@ export interface BuildOptions {
   allowLocalhost?: AllowLocalhost;
   /** Capabilities the nodes' agents probed and reported, by node (the controller's): they win over the inventory's labels. */
   nodeCapabilities?: BuildContext['nodeCapabilities'];
+  /** Nodes the controller holds on their last bundle (see BuildContext.heldNodes). */
+  heldNodes?: BuildContext['heldNodes'];
 }
 
 export interface BuildResult {
@@ -73,6 +75,7 @@ export async function buildFromDocuments(
     ...(opts.commit ? { commit: opts.commit } : {}),
     network: { ir, lowered },
     ...(opts.nodeCapabilities ? { nodeCapabilities: opts.nodeCapabilities } : {}),
+    ...(opts.heldNodes?.length ? { heldNodes: opts.heldNodes } : {}),
   };
   const outputs: ProducerOutput[] = [lowered.output];
   for (const p of opts.producers ?? []) {

@@ -25,6 +25,8 @@ export interface Diagnostic extends Span {
   /** Git commit the file was read from, when loaded from a revision. */
   commit?: string;
   fix?: SuggestedFix;
+  /** The node a per-node refusal is about, where its agent's probe decided (the controller holds that node alone). */
+  node?: string;
 }
 
 export function diagnostic(rule: string, severity: Severity, message: string, span: Span, extra?: Partial<Diagnostic>): Diagnostic {

@@ -17,6 +17,8 @@ export interface BuildContext {
   network: { ir: NetworkIR; lowered: LoweredNetwork };
   /** Capabilities the nodes' agents probed and reported, by node: they win over the inventory's labels. */
   nodeCapabilities?: Readonly<Record<string, ProbedNodeCapabilities>>;
+  /** Nodes the controller holds on their last bundle: no runtime images are lowered for them (this bundle is never theirs). */
+  heldNodes?: readonly string[];
 }
 
 /** A stage that contributes map images per node and tables to the bundle. */

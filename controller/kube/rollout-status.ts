@@ -30,6 +30,8 @@ export interface ControllerView {
   lastGood: { revision: string } | null;
   lastError: { message: string } | null;
   nodes: { state: string }[];
+  /** Nodes held on their last bundle (their probed capabilities refuse the commit) and why. */
+  held?: { node: string; reason: string }[];
 }
 
 const short = (r: string | undefined) => (r ? r.slice(0, 7) : 'none');
@@ -48,7 +50,17 @@ export function rolloutStatus(v: ControllerView, generation: number, previous: C
   let conditions: Condition[];
   switch (v.phase) {
     case 'Complete':
-      conditions = [cond('Ready', 'True', 'Applied', `Revision ${short(rev)} applied on ${nodesApplied} nodes`)];
+      conditions = v.held?.length
+        ? [
+            cond(
+              'Ready',
+              'False',
+              'NodesHeld',
+              `Revision ${short(rev)} applied on ${nodesApplied} nodes; ${v.held.length} held on their last bundle`,
+            ),
+            cond('Stalled', 'True', 'NodesHeld', v.held.map((h) => `${h.node} held: ${h.reason}`).join('; ')),
+          ]
+        : [cond('Ready', 'True', 'Applied', `Revision ${short(rev)} applied on ${nodesApplied} nodes`)];
       break;
     case 'Compiling':
     case 'Canary':

@@ -20,6 +20,8 @@ import { transientCode, TransientFault } from './faults.js';
 export interface CompileInputs {
   /** Runtime capabilities by node, from each registered agent's probe: they win over the inventory's labels. */
   nodeCapabilities?: Readonly<Record<string, ProbedNodeCapabilities>>;
+  /** Nodes held on their last bundle (their probe refused this commit): the bundle carries no runtime images for them. */
+  heldNodes?: readonly string[];
 }
 
 export interface CompileRequest extends CompileInputs {
@@ -130,6 +132,7 @@ export class ProjectCompiler implements Compiler {
       compileCache: this.identities,
       ...(allowLocalhost ? { allowLocalhost } : {}),
       ...(inputs.nodeCapabilities ? { nodeCapabilities: inputs.nodeCapabilities } : {}),
+      ...(inputs.heldNodes?.length ? { heldNodes: inputs.heldNodes } : {}),
     });
     const diagnostics = sortDiagnostics([...loadDiagnostics, ...inv.diagnostics, ...r.diagnostics]);
     if (hasErrors(diagnostics) || !r.bundle) return { ok: false, diagnostics, compiler: this.name };

@@ -17,7 +17,7 @@ import { verifyDigest } from '../bundle/sign.js';
 import { canonicalJson } from '../../compiler/bundle/assemble.js';
 import { parseManifest } from '../../compiler/bundle/io.js';
 import type { BundleManifest } from '../../compiler/bundle/types.js';
-import type { Compiler } from './compiler.js';
+import type { CompileResult, Compiler } from './compiler.js';
 import { capabilitiesFromReport, describeProbedMissing, type ProbedNodeCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { evaluateGate } from './gate.js';
 import { faultAdvice, transientCode } from './faults.js';
@@ -55,6 +55,11 @@ export interface ControllerOptions {
    * one keeps its bundle but reports itself stale, and refuses a desired bundle whose timestamp expired.
    */
   freshnessMs?: number;
+  /**
+   * A node's capability report recompiles the commit at most once per this window (default one minute); a change
+   * reported within it is counted as a flap and applied when the window ends.
+   */
+  capabilityRecompileMs?: number;
 }
 
 export type NodeState = 'pending' | 'applying' | 'applied' | 'failed' | 'unreachable';
@@ -124,6 +129,7 @@ export class Controller extends EventEmitter {
       for (const n of this.nodes.values()) counts[this.nodeState(n)]++;
       return counts;
     };
+    this.metrics.heldNodes = () => Object.entries(this.state.held ?? {}).map(([node, h]) => ({ node, rule: h.rule }));
   }
 
   async start(): Promise<void> {
@@ -154,6 +160,8 @@ export class Controller extends EventEmitter {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const t of this.capabilityTimers.values()) clearTimeout(t);
+    this.capabilityTimers.clear();
     this.emit('change');
     this.emit('desired');
     await this.running?.catch(() => undefined);
@@ -215,6 +223,8 @@ export class Controller extends EventEmitter {
   }
 
   desiredFor(node: string): BundleRef | undefined {
+    // A held node keeps what it was given (nothing, if it never had a bundle): never a later bundle it was refused.
+    if (this.state.held?.[node]) return this.state.desired[node];
     return this.state.desired[node] ?? this.state.lastGood;
   }
 
@@ -358,25 +368,54 @@ export class Controller extends EventEmitter {
     this.learnSequence(node, proof);
     const known = this.nodes.get(node);
     const n = known ?? { node, lastSeen: Date.now() };
-    if (features) {
-      n.features = features;
-      const key = capabilityKey(features);
-      if (key !== (this.compiledWith.get(node) ?? '')) {
-        this.recompileFor.add(node);
-        if (!this.runtimeFree && (this.inventoryNodes.has(node) || this.running)) {
-          this.log.info(
-            { node, probed: features.runtime !== undefined },
-            'node reports other runtime capabilities than compiled for; compiling again',
-          );
-          void this.trigger('capabilities');
-        }
-      }
-    }
+    if (features) n.features = features;
     if (applied) n.applied = applied;
     n.lastSeen = Date.now();
     this.nodes.set(node, n);
+    if (features && capabilityKey(features) !== (this.compiledWith.get(node) ?? '')) this.capabilitiesChanged(node);
     if (!known) this.log.info({ node, applied: applied?.revision }, 'node registered');
     this.emit('change');
+  }
+
+  /** When each node's capability report last recompiled, and the recompiles waiting for a node's window to end. */
+  private readonly capabilityRecompiles = new Map<string, number>();
+  private readonly capabilityTimers = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * A node reports other capabilities than it was compiled for: the commit is compiled again, at most once per node
+   * per window. A change within the window is a flap (counted, logged) and is applied when the window ends, from the
+   * node's report then: a node alternating its reports cannot make the controller compile on every registration.
+   */
+  private capabilitiesChanged(node: string): void {
+    const window = this.opts.capabilityRecompileMs ?? 60_000;
+    const last = this.capabilityRecompiles.get(node);
+    const now = Date.now();
+    if (last !== undefined && now - last < window) {
+      const wait = last + window - now;
+      this.metrics.capabilityFlaps.inc({ node });
+      this.log.warn(
+        { node, recompileInMs: wait },
+        'node reports other runtime capabilities again within its recompile window; applied when it ends',
+      );
+      if (!this.capabilityTimers.has(node)) {
+        const t = setTimeout(() => {
+          this.capabilityTimers.delete(node);
+          if (capabilityKey(this.nodes.get(node)?.features) !== (this.compiledWith.get(node) ?? '')) this.capabilitiesChanged(node);
+        }, wait);
+        t.unref?.();
+        this.capabilityTimers.set(node, t);
+      }
+      return;
+    }
+    this.capabilityRecompiles.set(node, now);
+    this.recompileFor.add(node);
+    if (!this.runtimeFree && (this.inventoryNodes.has(node) || this.running)) {
+      this.log.info(
+        { node, probed: this.nodes.get(node)?.features?.runtime !== undefined },
+        'node reports other runtime capabilities than compiled for; compiling again',
+      );
+      void this.trigger('capabilities');
+    }
   }
 
   touch(node: string): void {
@@ -428,6 +467,8 @@ export class Controller extends EventEmitter {
       forcePushes: this.forcePushes,
       timings: this.timings,
       diagnostics: this.diagnostics,
+      // Nodes kept on their last bundle because their probed capabilities refuse the latest commit, and why.
+      held: Object.entries(this.state.held ?? {}).map(([node, h]) => ({ node, ...h, keeps: this.state.desired[node] ?? null })),
       nodes: [...this.nodes.values()]
         .sort((a, b) => a.node.localeCompare(b.node))
         .map((n) => ({
@@ -441,6 +482,7 @@ export class Controller extends EventEmitter {
           maps: n.maps ?? [],
           timings: n.timings ?? null,
           datapath: n.features?.datapath ?? null,
+          held: this.state.held?.[n.node]?.reason ?? null,
           // Where this node's runtime capabilities come from: its agent's probe, else the inventory's labels.
           capabilities: n.features?.runtime
             ? { source: 'probe', lacks: describeProbedMissing(capabilitiesFromReport(n.features.runtime)) }
@@ -521,7 +563,18 @@ export class Controller extends EventEmitter {
     const t0 = performance.now();
     const nodeCapabilities = this.nodeCapabilities();
     this.compiledWith = new Map([...this.nodes.values()].map((n) => [n.node, capabilityKey(n.features)]));
-    const result = await this.source.compile(this.opts.compiler, revision, this.opts.paths, { nodeCapabilities });
+    let result = await this.source.compile(this.opts.compiler, revision, this.opts.paths, { nodeCapabilities });
+    // Refused only by what nodes' own probes reported: the commit goes to the other nodes, those are held.
+    const held = heldBy(result, nodeCapabilities);
+    if (held.size > 0) {
+      const rest = await this.source.compile(this.opts.compiler, revision, this.opts.paths, {
+        nodeCapabilities,
+        heldNodes: [...held.keys()],
+      });
+      if (rest.ok && rest.bundle)
+        result = { ...rest, diagnostics: [...result.diagnostics.filter((d) => d.node !== undefined), ...rest.diagnostics] };
+      else held.clear();
+    }
     this.metrics.compileSeconds.observe((performance.now() - t0) / 1000);
     this.timings.compileMs = performance.now() - t0;
     this.diagnostics = result.diagnostics;
@@ -540,6 +593,7 @@ export class Controller extends EventEmitter {
       return;
     }
     const bundle = result.bundle;
+    this.hold(revision, held);
     const signature = signDigest(this.opts.key, bundle.digest);
     try {
       await this.store.putBundle(bundle, signature);
@@ -561,13 +615,35 @@ export class Controller extends EventEmitter {
       const issued = this.issue(ref);
       this.state.current = { ...issued, phase: 'Complete', startedAt: new Date().toISOString(), finishedAt: new Date().toISOString() };
       this.state.lastGood = issued;
-      for (const n of Object.keys(this.state.desired)) this.state.desired[n] = issued;
+      for (const n of Object.keys(this.state.desired)) if (!this.state.held?.[n]) this.state.desired[n] = issued;
       this.setPhase('Complete');
       await this.persist();
       this.emit('change');
       return;
     }
     await this.rollout(ref);
+  }
+
+  /**
+   * Marks the nodes this commit holds (each keeps the bundle it was given: its desired reference is pinned) and
+   * releases the nodes it no longer holds (they take part in this rollout).
+   */
+  private hold(revision: string, held: ReadonlyMap<string, Diagnostic>): void {
+    const before = this.state.held ?? {};
+    const now: NonNullable<PersistedState['held']> = {};
+    for (const [node, d] of held) {
+      const pin = this.state.desired[node] ?? (before[node] ? undefined : this.state.lastGood);
+      if (pin) this.state.desired[node] = pin;
+      now[node] = { revision, rule: d.rule, reason: d.message, since: before[node]?.since ?? new Date().toISOString() };
+      this.log.warn(
+        { node, revision, keeps: pin?.revision ?? null, reason: d.message },
+        'node held on its last bundle: its probed capabilities refuse this commit; the other nodes get it',
+      );
+    }
+    for (const node of Object.keys(before))
+      if (!held.has(node)) this.log.info({ node, revision }, 'node no longer held: its capabilities run this commit');
+    if (Object.keys(now).length) this.state.held = now;
+    else delete this.state.held;
   }
 
   /** Keys the canary order: derived from the signing key, so nobody without it can predict which node is picked. */
@@ -580,7 +656,7 @@ export class Controller extends EventEmitter {
   private liveNodes(): string[] {
     const stale = this.opts.nodeStaleMs ?? 90_000;
     return [...this.nodes.values()]
-      .filter((n) => Date.now() - n.lastSeen <= stale)
+      .filter((n) => Date.now() - n.lastSeen <= stale && !this.state.held?.[n.node])
       .map((n) => n.node)
       .sort();
   }
@@ -693,7 +769,7 @@ export class Controller extends EventEmitter {
     // The canaries vouch for the bundle: it becomes the last good one and goes everywhere.
     this.state.lastGood = ref;
     for (const n of this.liveNodes()) this.state.desired[n] = ref;
-    for (const n of Object.keys(this.state.desired)) this.state.desired[n] = ref;
+    for (const n of Object.keys(this.state.desired)) if (!this.state.held?.[n]) this.state.desired[n] = ref;
     this.timings.canaryMs = performance.now() - started;
     this.setPhase('Rolling');
     await this.persist();
@@ -727,6 +803,20 @@ export class Controller extends EventEmitter {
     }
     await this.persist();
   }
+}
+
+/**
+ * The nodes a failed compile holds, with the first refusal of each: when every error is a capability refusal of a
+ * node whose agent's probe decided (the runtime producer names it); any other error (a label-decided node included)
+ * holds nothing, the commit does not compile.
+ */
+function heldBy(r: CompileResult, probed: Readonly<Record<string, unknown>>): Map<string, Diagnostic> {
+  const held = new Map<string, Diagnostic>();
+  if (r.ok) return held;
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length === 0 || !errors.every((d) => d.node !== undefined && probed[d.node] !== undefined)) return held;
+  for (const d of errors) if (!held.has(d.node!)) held.set(d.node!, d);
+  return held;
 }
 
 /** What decides a node's compile: its probed capabilities (not the probe's wording of why one is missing); '' for labels. */

@@ -43,6 +43,24 @@ export class ControllerMetrics {
     help: 'Highest signed rollout step issued (agents refuse steps below the one they run)',
     registers: [this.registry],
   });
+  /** Nodes held on their last bundle, read when /metrics is scraped: node and the rule of the refusal. */
+  heldNodes: () => { node: string; rule: string }[] = () => [];
+  readonly held: Gauge<'node' | 'rule'> = new Gauge({
+    name: 'weir_controller_node_held',
+    help: 'Nodes held on their last bundle because their probed capabilities refuse the latest commit (1 per node, by rule)',
+    labelNames: ['node', 'rule'],
+    registers: [this.registry],
+    collect: () => {
+      this.held.reset();
+      for (const h of this.heldNodes()) this.held.set({ node: h.node, rule: h.rule }, 1);
+    },
+  });
+  readonly capabilityFlaps = new Counter({
+    name: 'weir_controller_capability_flaps_total',
+    help: 'Capability reports that changed again within the recompile window of the same node (applied when it ends)',
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
   readonly compileFailures = new Counter({
     name: 'weir_controller_compile_failures_total',
     help: 'Commits that did not compile',

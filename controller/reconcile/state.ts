@@ -28,8 +28,22 @@ export interface PersistedState {
   };
   lastError?: { revision?: string; message: string; at: string };
   desired: Record<string, BundleRef>;
+  /**
+   * Nodes held on their last bundle: their agent's probe refused the latest compiled commit (the reason is the
+   * compiler's diagnostic). The rollout goes to the other nodes; a held node's desired bundle stays what it was.
+   */
+  held?: Record<string, HeldNode>;
   /** Highest rollout step issued: every change of what a node should run gets the next number. */
   sequence?: number;
+}
+
+export interface HeldNode {
+  /** The commit this node was not given. */
+  revision: string;
+  /** The refusal's diagnostic rule, and its message (naming the node and what its probe says it lacks). */
+  rule: string;
+  reason: string;
+  since: string;
 }
 
 export function emptyState(): PersistedState {
@@ -92,6 +106,19 @@ export function normalizeState(raw: unknown): { state: PersistedState; problems:
       else problems.push(`desired.${n}`);
     }
   } else if (raw['desired'] !== undefined) problems.push('desired');
+  if (isObj(raw['held'])) {
+    for (const [n, h] of Object.entries(raw['held'])) {
+      if (
+        isObj(h) &&
+        typeof h['revision'] === 'string' &&
+        typeof h['rule'] === 'string' &&
+        typeof h['reason'] === 'string' &&
+        typeof h['since'] === 'string'
+      )
+        (state.held ??= {})[n] = { revision: h['revision'], rule: h['rule'], reason: h['reason'], since: h['since'] };
+      else problems.push(`held.${n}`);
+    }
+  } else if (raw['held'] !== undefined) problems.push('held');
   if (Number.isSafeInteger(raw['sequence']) && (raw['sequence'] as number) >= 0) state.sequence = raw['sequence'] as number;
   else if (raw['sequence'] !== undefined) problems.push('sequence');
   return { state, problems };

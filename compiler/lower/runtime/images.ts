@@ -17,12 +17,16 @@ export const imageProducer: ImageProducer = {
     const diagnostics: Diagnostic[] = [];
     if (!ctx.documents.some((d) => d.family === 'runtime')) return { output: { nodes, tables }, diagnostics };
     // A node's agent's probe decides when it reported one; else the inventory's labels (`weir build/plan` in CI).
-    const targets = ctx.nodes.map((name) => {
-      const probed = ctx.nodeCapabilities?.[name];
-      if (probed) return { name, caps: probed.caps, decided: { source: 'probe' } as CapabilitySource, probed };
-      const fromLabels = capabilitiesFromLabels(ctx.inventory.nodes.find((n) => n.name === name)?.labels ?? {});
-      return { name, caps: fromLabels.caps, decided: { source: 'label', profile: fromLabels.profile } as CapabilitySource };
-    });
+    // A node the controller holds on its last bundle gets no runtime images here: never a partial set for it.
+    const held = new Set(ctx.heldNodes ?? []);
+    const targets = ctx.nodes
+      .filter((name) => !held.has(name))
+      .map((name) => {
+        const probed = ctx.nodeCapabilities?.[name];
+        if (probed) return { name, caps: probed.caps, decided: { source: 'probe' } as CapabilitySource, probed };
+        const fromLabels = capabilitiesFromLabels(ctx.inventory.nodes.find((n) => n.name === name)?.labels ?? {});
+        return { name, caps: fromLabels.caps, decided: { source: 'label', profile: fromLabels.profile } as CapabilitySource };
+      });
     const r = compileRuntime(ctx.documents, targets);
     diagnostics.push(...r.diagnostics);
     const hookTables: Record<string, unknown> = {};
@@ -34,7 +38,7 @@ export const imageProducer: ImageProducer = {
         : '';
       diagnostics.push(
         ...n.diagnostics.map((d) =>
-          said && d.severity === 'error' && capabilityRules.has(d.rule) ? { ...d, message: d.message + said } : d,
+          said && d.severity === 'error' && capabilityRules.has(d.rule) ? { ...d, message: d.message + said, node: t.name } : d,
         ),
       );
       nodes.set(
