@@ -368,11 +368,25 @@ export class Controller extends EventEmitter {
     this.learnSequence(node, proof);
     const known = this.nodes.get(node);
     const n = known ?? { node, lastSeen: Date.now() };
+    const previous = known?.features ? capabilityKey(known.features) : undefined;
     if (features) n.features = features;
     if (applied) n.applied = applied;
     n.lastSeen = Date.now();
     this.nodes.set(node, n);
-    if (features && capabilityKey(features) !== (this.compiledWith.get(node) ?? '')) this.capabilitiesChanged(node);
+    if (features) {
+      const key = capabilityKey(features);
+      // The agent probes once per start: a report that changes again within the node's recompile window is a flap.
+      const last = this.capabilityRecompiles.get(node);
+      const window = this.opts.capabilityRecompileMs ?? 60_000;
+      if (previous !== undefined && key !== previous && last !== undefined && Date.now() - last < window) {
+        this.metrics.capabilityFlaps.inc({ node });
+        this.log.warn(
+          { node, recompileInMs: last + window - Date.now() },
+          'node reports other runtime capabilities again within its recompile window (a flap); its report then is applied when the window ends',
+        );
+      }
+      if (key !== (this.compiledWith.get(node) ?? '')) this.capabilitiesChanged(node);
+    }
     if (!known) this.log.info({ node, applied: applied?.revision }, 'node registered');
     this.emit('change');
   }
@@ -383,8 +397,9 @@ export class Controller extends EventEmitter {
 
   /**
    * A node reports other capabilities than it was compiled for: the commit is compiled again, at most once per node
-   * per window. A change within the window is a flap (counted, logged) and is applied when the window ends, from the
-   * node's report then: a node alternating its reports cannot make the controller compile on every registration.
+   * per window. A change within the window (counted and logged as a flap by register) is applied when the window
+   * ends, from the node's report then: a node alternating its reports cannot make the controller compile on every
+   * registration.
    */
   private capabilitiesChanged(node: string): void {
     const window = this.opts.capabilityRecompileMs ?? 60_000;
@@ -392,11 +407,6 @@ export class Controller extends EventEmitter {
     const now = Date.now();
     if (last !== undefined && now - last < window) {
       const wait = last + window - now;
-      this.metrics.capabilityFlaps.inc({ node });
-      this.log.warn(
-        { node, recompileInMs: wait },
-        'node reports other runtime capabilities again within its recompile window; applied when it ends',
-      );
       if (!this.capabilityTimers.has(node)) {
         const t = setTimeout(() => {
           this.capabilityTimers.delete(node);

@@ -15,12 +15,13 @@ import { generateSigningKey } from '../../controller/bundle/sign.js';
 import { serveController } from '../../controller/reconcile/api.js';
 import { type CompileResult, type Compiler, ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { Controller } from '../../controller/reconcile/controller.js';
+import { type ControllerView, rolloutStatus } from '../../controller/kube/rollout-status.js';
 import { silentLogger } from '../../controller/reconcile/log.js';
 import { Client } from '../../controller/transport/http.js';
 import { capabilityProfiles, reportCapabilities, type ReportedCapabilities } from '../../compiler/lower/runtime/capabilities.js';
 import { sha256 } from '../../compiler/bundle/assemble.js';
 import { skipKernel } from '../kernel-env.js';
-import { empireOnly, pods, until, workspace, type Workspace } from './harness.js';
+import { denyAll, empireOnly, pods, until, workspace, type Workspace } from './harness.js';
 
 const key = generateSigningKey();
 const token = 'node-token-0123456789abcdef0123';
@@ -88,7 +89,7 @@ describe('node capabilities in the registration', () => {
     );
     return client;
   };
-  const controller = (compiler: Compiler = new ProjectCompiler()) => {
+  const controller = (compiler: Compiler = new ProjectCompiler(), capabilityRecompileMs = 0) => {
     const c = new Controller({
       repo: ws!.repo,
       branch: 'main',
@@ -100,6 +101,7 @@ describe('node capabilities in the registration', () => {
       pollIntervalMs: 0,
       // No agent applies bundles here: no node counts as live, so a rollout finishes without waiting on one.
       nodeStaleMs: -1,
+      capabilityRecompileMs,
     });
     stops.push(() => c.stop());
     return c;
@@ -208,39 +210,144 @@ describe('node capabilities in the registration', () => {
     expect(h['node-b']).toMatchObject({ capabilities: { source: 'label', profile: 'full' } });
     expect(c.state.lastGood?.revision).toBe(rev);
 
-    // node-b's agent reports neither kprobe nor fentry attach: refused naming node-b and what it lacks, never downgraded.
+    // node-b's agent reports neither kprobe nor fentry attach: refused naming node-b and what it lacks. Only node-b is
+    // held on its last bundle, never downgraded; the commit is compiled for the other nodes and rolled out to them.
+    const before = c.state.lastGood!;
     c.register('node-b', withNone, undefined);
     await c.idle();
-    expect(results).toHaveLength(3);
+    expect(results).toHaveLength(4);
     expect(results[2]!.ok).toBe(false);
     const errors = results[2]!.diagnostics.filter((d) => d.severity === 'error');
-    expect(errors.map((d) => d.message)).toEqual([
-      expect.stringMatching(
-        /^node node-b: kprobe on kernel function security_file_open needs kprobe or fentry attach, which this node lacks .*; capabilities reported by the node's agent probe, which lacks .*kprobeAttach \(ENOTSUPP: kprobe events missing\), fentry \(EINVAL: no BTF for vmlinux\)/,
-      ),
+    expect(errors.map((d) => [d.node, d.message])).toEqual([
+      [
+        'node-b',
+        expect.stringMatching(
+          /^node node-b: kprobe on kernel function security_file_open needs kprobe or fentry attach, which this node lacks .*; capabilities reported by the node's agent probe, which lacks .*kprobeAttach \(ENOTSUPP: kprobe events missing\), fentry \(EINVAL: no BTF for vmlinux\)/,
+        ),
+      ],
     ]);
-    expect(c.phase).toBe('CompileFailed');
-    expect(c.state.lastError?.message).toMatch(/does not compile .*node node-b: kprobe on kernel function security_file_open/);
-    const status = c.status() as { nodes: { node: string; capabilities: { source: string; lacks?: string } }[] };
-    expect(status.nodes.find((n) => n.node === 'node-b')?.capabilities).toMatchObject({
-      source: 'probe',
-      lacks: expect.stringContaining('fentry (EINVAL: no BTF for vmlinux)'),
+    expect(results[3]!.ok).toBe(true);
+    // The bundle for the others carries no runtime images for node-b (never a partial set), node-a's as before.
+    expect(runtimeHooks(results[3]!)['node-b']).toBeUndefined();
+    expect(runtimeHooks(results[3]!)['node-a']).toMatchObject({ attach: ['fentry/security_file_open'], capabilities: { source: 'probe' } });
+    expect(c.phase).toBe('Complete');
+    expect(c.state.lastGood?.digest).toBe(results[3]!.bundle!.digest);
+    expect(c.desiredFor('node-a')?.digest).toBe(results[3]!.bundle!.digest);
+    expect(c.desiredFor('node-b')).toEqual(before);
+    expect(c.state.held?.['node-b']).toMatchObject({ revision: rev, rule: 'runtime/node-capability', reason: errors[0]!.message });
+    const status = c.status() as {
+      held: { node: string; reason: string; keeps: unknown }[];
+      nodes: { node: string; held: string | null; capabilities: { source: string; lacks?: string } }[];
+    };
+    expect(status.held).toEqual([expect.objectContaining({ node: 'node-b', reason: errors[0]!.message, keeps: before })]);
+    expect(status.nodes.find((n) => n.node === 'node-b')).toMatchObject({
+      held: errors[0]!.message,
+      capabilities: { source: 'probe', lacks: expect.stringContaining('fentry (EINVAL: no BTF for vmlinux)') },
     });
-    // The last good bundle stays what it was.
-    expect(c.state.lastGood?.digest).toBe(results[1]!.bundle!.digest);
+    expect(status.nodes.find((n) => n.node === 'node-a')?.held).toBeNull();
+    const conditions = rolloutStatus(c.status() as ControllerView, 1).conditions;
+    expect(conditions).toEqual([
+      expect.objectContaining({ type: 'Ready', status: 'False', reason: 'NodesHeld' }),
+      expect.objectContaining({
+        type: 'Stalled',
+        status: 'True',
+        reason: 'NodesHeld',
+        message: expect.stringMatching(/^node-b held: node node-b: kprobe/),
+      }),
+    ]);
+    expect(await c.metrics.registry.metrics()).toContain('weir_controller_node_held{node="node-b",rule="runtime/node-capability"} 1');
+
+    // A new commit (an urgent lockdown) reaches node-a; node-b stays held on its bundle.
+    const lockdown = await ws.commit({ 'policies/lockdown.yaml': denyAll }, 'lockdown');
+    await c.trigger('webhook');
+    await c.idle();
+    expect(c.state.lastGood?.revision).toBe(lockdown);
+    expect(c.desiredFor('node-a')?.revision).toBe(lockdown);
+    expect(c.desiredFor('node-b')).toEqual(before);
+    expect(c.state.held?.['node-b']?.revision).toBe(lockdown);
+    const compiled = results.length;
 
     // The same report again changes nothing: no compile.
     c.register('node-b', withNone, undefined);
     await c.idle();
-    expect(results).toHaveLength(3);
+    expect(results).toHaveLength(compiled);
 
-    // node-b's kernel gains fentry (a new kernel): compiled again, and it builds.
+    // node-b's kernel gains fentry (a new kernel): compiled again, it builds for every node, and node-b gets it.
     c.register('node-b', withFentry, undefined);
     await c.idle();
-    expect(results).toHaveLength(4);
-    expect(results[3]!.ok).toBe(true);
-    expect(runtimeHooks(results[3]!)['node-b']).toMatchObject({ attach: ['fentry/security_file_open'], capabilities: { source: 'probe' } });
-    expect(c.phase).not.toBe('CompileFailed');
+    expect(results).toHaveLength(compiled + 1);
+    const last = results[compiled]!;
+    expect(last.ok).toBe(true);
+    expect(runtimeHooks(last)['node-b']).toMatchObject({ attach: ['fentry/security_file_open'], capabilities: { source: 'probe' } });
+    expect(c.state.held).toBeUndefined();
+    expect(c.desiredFor('node-b')?.digest).toBe(last.bundle!.digest);
+    expect(c.phase).toBe('Complete');
+    expect(await c.metrics.registry.metrics()).not.toContain('weir_controller_node_held{');
+  });
+
+  it('a node-level refusal decided by an inventory label stays a compile error for the whole commit', async () => {
+    ws = await workspace();
+    const labelled = nodes.replace(
+      '{name: node-b, labels: {weir.dev/runtime-profile: full}}',
+      '{name: node-b, labels: {weir.dev/runtime-profile: tracepoint-only}}',
+    );
+    await ws.commit({ 'policies/nodes.yaml': labelled, 'policies/file-open.yaml': fileOpen }, 'file opens');
+    const c = controller();
+    // node-a's probe refuses too; node-b (no report) is refused by its label: nothing is held, nothing rolls out.
+    c.register('node-a', withNone, undefined);
+    await c.start();
+    await c.idle();
+    expect(c.phase).toBe('CompileFailed');
+    expect(c.state.held).toBeUndefined();
+    expect(c.state.lastGood).toBeUndefined();
+    expect(c.state.lastError?.message).toMatch(/does not compile \(2 errors\)/);
+  });
+
+  it('capability recompiles are rate-limited per node: a flapping node compiles once per window, flaps counted, the last report applied after', async () => {
+    ws = await workspace();
+    await ws.commit({ 'policies/nodes.yaml': nodes, 'policies/file-open.yaml': fileOpen }, 'file opens');
+    let compiles = 0;
+    const inner = new ProjectCompiler();
+    const compiler: Compiler = {
+      name: inner.name,
+      compile: (req) => {
+        compiles++;
+        return inner.compile(req);
+      },
+      compileFiles: (files, revision, inputs) => inner.compileFiles(files, revision, inputs),
+    };
+    const c = controller(compiler, 60_000);
+    await c.start();
+    await c.idle();
+    expect(compiles).toBe(1);
+    // The first change compiles at once (node-a reports fentry); the 19 alternations after it within the window do not.
+    for (let i = 0; i < 20; i++) {
+      c.register('node-a', i % 2 ? withNone : withFentry, undefined);
+      await c.idle();
+    }
+    expect(compiles).toBe(2);
+    expect(await c.metrics.registry.metrics()).toContain('weir_controller_capability_flaps_total{node="node-a"} 19');
+    // node-b's first report is its own: not limited by node-a's window (refused by its probe: held, two compiles).
+    c.register('node-b', withNone, undefined);
+    await c.idle();
+    expect(compiles).toBe(4);
+    expect(c.state.held?.['node-b']).toBeDefined();
+  });
+
+  it('a change reported within the window is applied when it ends', async () => {
+    ws = await workspace();
+    await ws.commit({ 'policies/nodes.yaml': nodes, 'policies/file-open.yaml': fileOpen }, 'file opens');
+    const c = controller(new ProjectCompiler(), 2000);
+    await c.start();
+    await c.idle();
+    c.register('node-a', withFentry, undefined);
+    await c.idle();
+    // node-a then reports neither kprobe nor fentry within the window: not compiled now, held once the window ends.
+    c.register('node-a', withNone, undefined);
+    await c.idle();
+    expect(c.state.held).toBeUndefined();
+    await until('node-a held after its window', async () => c.state.held?.['node-a']);
+    expect(c.state.held?.['node-a']?.rule).toBe('runtime/node-capability');
   });
 
   it('a commit without runtime policies is not compiled again when nodes report capabilities', async () => {
