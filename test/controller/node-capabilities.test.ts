@@ -285,6 +285,27 @@ describe('node capabilities in the registration', () => {
     expect(await c.metrics.registry.metrics()).not.toContain('weir_controller_node_held{');
   });
 
+  it('a held node stays held, on the bundle it had, across a controller restart', async () => {
+    ws = await workspace();
+    await ws.commit({ 'policies/nodes.yaml': nodes, 'policies/file-open.yaml': fileOpen }, 'file opens');
+    const c = controller();
+    await c.start();
+    await c.idle();
+    const before = c.state.lastGood!;
+    c.register('node-b', withNone, undefined);
+    await c.idle();
+    expect(c.state.held?.['node-b']).toBeDefined();
+    expect(c.state.lastGood?.digest).not.toBe(before.digest);
+    await c.stop();
+    const again = controller();
+    await again.start();
+    await again.idle();
+    expect(again.state.held?.['node-b']).toEqual(c.state.held?.['node-b']);
+    expect(again.desiredFor('node-b')).toEqual(before);
+    expect(again.desiredFor('node-a')?.digest).toBe(c.state.lastGood?.digest);
+    expect(await again.metrics.registry.metrics()).toContain('weir_controller_node_held{node="node-b",rule="runtime/node-capability"} 1');
+  });
+
   it('a node-level refusal decided by an inventory label stays a compile error for the whole commit', async () => {
     ws = await workspace();
     const labelled = nodes.replace(
