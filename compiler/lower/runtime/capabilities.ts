@@ -107,18 +107,7 @@ export const reportedSyscallsMax = 1024;
  * the kernel agent fills it from its probe at start (bpf/runtime/node-capabilities.ts). The error-injection list
  * goes by name up to `reportedErrorInjectionMax` entries and always with its count and digest.
  */
-export interface ReportedCapabilities {
-  tracepoints: boolean;
-  rawSyscalls: boolean;
-  kprobes: boolean;
-  kprobeAttach: boolean;
-  fentry: boolean;
-  lsm: boolean;
-  override: boolean;
-  sendSignal: boolean;
-  ringbuf: boolean;
-  mapInMap: boolean;
-  uprobes: boolean;
+export interface ReportedCapabilities extends Omit<NodeCapabilities, 'syscalls' | 'errorInjection'> {
   syscalls?: string[];
   errorInjection?: { count: number; digest: string; functions?: string[] };
   /** Why each missing capability is missing (libbpf's errno and message), as the probe says. */
