@@ -256,6 +256,25 @@ describe.each(images)('the container image $image', ({ image, build }) => {
       '-extfile',
       'kubelet.ext',
     );
+    // an operator's client certificate from the cluster CA (a node's certificate reads no status)
+    ssl('req', '-new', '-nodes', ...ec, '-subj', '/CN=weir-operator', '-keyout', 'operator.key', '-out', 'operator.csr');
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'operator.csr',
+      '-CA',
+      'cluster-ca.crt',
+      '-CAkey',
+      'cluster-ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      'operator.crt',
+      '-extfile',
+      'kubelet.ext',
+    );
     writeFileSync(
       path.join(d, 'kubelet-client-current.pem'),
       Buffer.concat([readFileSync(path.join(d, 'kubelet.crt')), readFileSync(path.join(d, 'kubelet.key'))]),
@@ -327,9 +346,9 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     expect(a.status, a.stderr).toBe(0);
 
     const ca = readFileSync(path.join(d, 'ca.crt'));
-    const cert = readFileSync(path.join(d, 'kubelet.crt'));
-    const key = readFileSync(path.join(d, 'kubelet.key'));
-    const call = (port: number, p: string, body?: object) =>
+    const kubelet = { cert: readFileSync(path.join(d, 'kubelet.crt')), key: readFileSync(path.join(d, 'kubelet.key')) };
+    const operator = { cert: readFileSync(path.join(d, 'operator.crt')), key: readFileSync(path.join(d, 'operator.key')) };
+    const call = (port: number, p: string, body?: object, who = operator) =>
       new Promise<{ status: number; json: unknown }>((resolve, reject) => {
         // the controller's API is mutual TLS; the agent's local endpoint is plain HTTP on loopback
         const onResponse = (res: import('node:http').IncomingMessage) => {
@@ -340,7 +359,7 @@ describe.each(images)('the container image $image', ({ image, build }) => {
         const opts = { host: '127.0.0.1', port, path: p, method: body ? 'POST' : 'GET', timeout: 5000 };
         const req =
           port === api
-            ? request({ ...opts, ca, cert, key, servername: 'weir-controller.weir-system.svc' }, onResponse)
+            ? request({ ...opts, ca, cert: who.cert, key: who.key, servername: 'weir-controller.weir-system.svc' }, onResponse)
             : httpRequest(opts, onResponse);
         req.on('error', reject);
         req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -369,9 +388,10 @@ describe.each(images)('the container image $image', ({ image, build }) => {
     const xwing = await call(agentPort, '/v1/verdict', { src: '10.244.1.11', dst: '10.244.1.12', protocol: 'TCP', port: 80 });
     expect((tie.json as { verdict: string }).verdict).toBe('allow');
     expect((xwing.json as { verdict: string }).verdict).toBe('deny');
-    // node-1's certificate does not speak for node-2
-    const posing = await call(api, '/v1/nodes/node-2/register', { features: {} });
+    // node-1's certificate does not speak for node-2, nor as an operator
+    const posing = await call(api, '/v1/nodes/node-2/register', { features: {} }, kubelet);
     expect(posing.status).toBe(403);
+    expect((await call(api, '/v1/status', undefined, kubelet)).status).toBe(403);
     // an agent without a client certificate is turned away
     const anonymous = await new Promise<number>((resolve) => {
       const req = request(
