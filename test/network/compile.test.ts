@@ -167,6 +167,23 @@ spec:
     expect(verdict(ir, w('b/client'), w('a/db'), 8005)).toBe('deny');
   });
 
+  it('validates the ports of a direction policyTypes leaves out, as the API server does', () => {
+    const { diagnostics } = compileText(
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: b}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  ingress:
+  - ports: [{port: http, endPort: 90}]
+  - ports: [{port: 100, endPort: 90}]
+`,
+      smallInventory,
+    );
+    expect(diagnostics.map((d) => `${d.rule}@${d.line}:${d.column}`)).toEqual(['network/invalid-port@8:35', 'network/invalid-port@9:34']);
+  });
+
   it('bad input gives diagnostics with positions, not a wrong map', () => {
     const { diagnostics } = compileText(
       `apiVersion: cilium.io/v2

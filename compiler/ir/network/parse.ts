@@ -605,7 +605,16 @@ class DocumentParser {
       ['ingress', 'ingress', 'Ingress'],
       ['egress', 'egress', 'Egress'],
     ] as const) {
-      if (!types.includes(typ)) continue;
+      if (!types.includes(typ)) {
+        // A direction policyTypes leaves out enforces nothing, but the API server validates its ports all the same.
+        arr(spec[key]).forEach((r, i) =>
+          arr(isObj(r) ? r['ports'] : undefined).forEach((p, j) => {
+            const po = isObj(p) ? p : {};
+            this.portSpec(po['port'], po['endPort'], ['spec', key, i, 'ports', j]);
+          }),
+        );
+        continue;
+      }
       this.out.enforcers.push({ subject, direction, audit, policy: d.name });
       arr(spec[key]).forEach((r, i) => {
         const ro = isObj(r) ? r : {};
