@@ -33,6 +33,10 @@ describe('inline policies in PolicyTests', () => {
   });
   it('get rule and schema diagnostics at their lines', () => {
     const r = load(test, 'tests/t.yaml');
-    expect(lintDocuments(r.documents).map(where)).toEqual(['cilium/operator-case@13:49', 'schema/unknown-field@14:7']);
+    expect(lintDocuments(r.documents).map(where)).toEqual([
+      'cilium/no-rule-sections@11:5',
+      'cilium/operator-case@13:49',
+      'schema/unknown-field@14:7',
+    ]);
   });
 });

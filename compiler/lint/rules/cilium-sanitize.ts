@@ -326,6 +326,30 @@ export const ciliumHostPolicyL7: LintRule = {
   },
 };
 
+export const ciliumNoRuleSections: LintRule = {
+  meta: {
+    id: 'cilium/no-rule-sections',
+    severity: 'warning',
+    description: 'A rule (`spec` or an item of `specs`) with no `ingress`, `ingressDeny`, `egress` or `egressDeny`.',
+    rationale:
+      'Such a rule selects endpoints and enforces nothing. The newest Cilium agent refuses it ("rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny"); older ones accept it and change nothing. Write `ingress: [{}]` (or `egress: [{}]`) to make the direction default-deny, or remove the rule.',
+    fixable: false,
+    kinds: ciliumKinds,
+    example: 'spec:\n  endpointSelector: {matchLabels: {app: web}}',
+  },
+  check(ctx) {
+    for (const { rule, path } of ciliumRules(ctx.doc)) {
+      // A section written but empty (`egress:`) is cilium/null-section's.
+      if (['ingress', 'ingressDeny', 'egress', 'egressDeny'].some((k) => k in rule)) continue;
+      ctx.report(
+        path,
+        'this rule has no `ingress`, `ingressDeny`, `egress` or `egressDeny`: it enforces nothing, and the newest Cilium agent refuses it ("rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny"); write `ingress: [{}]` to make ingress default-deny, or remove the rule',
+        { key: true },
+      );
+    }
+  },
+};
+
 export const ciliumSubjectSelector: LintRule = {
   meta: {
     id: 'cilium/subject-selector',
@@ -456,6 +480,7 @@ export const ciliumSanitizeRules: readonly LintRule[] = [
   ciliumListener,
   ciliumHostPolicyL7,
   ciliumSubjectSelector,
+  ciliumNoRuleSections,
   ciliumCidrSetSource,
   ciliumPortRequired,
   ciliumFqdnSelector,

@@ -9,6 +9,7 @@ import {
   ciliumL7RuleTypes,
   ciliumCidrSetSource,
   ciliumListener,
+  ciliumNoRuleSections,
   ciliumPortRequired,
   ciliumServerNames,
   ciliumSubjectSelector,
@@ -27,7 +28,7 @@ interface Case {
 const ports = (n: number) => Array.from({ length: n }, (_, i) => `{port: "${1000 + i}", protocol: TCP}`).join(', ');
 const fields = (n: number) => Array.from({ length: n }, () => '{type: 8}').join(', ');
 
-const table: { rule: LintRule; severity: 'error' | 'info'; cases: Case[] }[] = [
+const table: { rule: LintRule; severity: 'error' | 'warning' | 'info'; cases: Case[] }[] = [
   {
     rule: ciliumIcmpWithPorts,
     severity: 'error',
@@ -328,6 +329,23 @@ specs:
   ingress: [{toPorts: [{ports: [{port: "80", protocol: TCP}], rules: {http: [{}]}}]}]
 `,
         expect: ['cilium/host-policy-l7@8:71'],
+      },
+    ],
+  },
+  {
+    rule: ciliumNoRuleSections,
+    severity: 'warning',
+    cases: [
+      {
+        name: 'a rule with a selector and nothing else',
+        yaml: cnp('endpointSelector: {matchLabels: {app: web}}'),
+        expect: ['cilium/no-rule-sections@6:1'],
+        message: /"rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny"\); write `ingress: \[\{\}\]`/,
+      },
+      {
+        name: 'an ingressDeny section is a section',
+        yaml: cnp('endpointSelector: {}\ningressDeny: [{fromEntities: [world]}]'),
+        expect: [],
       },
     ],
   },
