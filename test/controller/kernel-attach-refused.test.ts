@@ -3,44 +3,21 @@
 // then applies the runtime images (attaching is what can still fail), and only then swaps the network maps
 // in, so neither the runtime generation nor the network maps change, and the error names the site and libbpf's reason.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import * as path from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeHooks } from '../../bpf/libbpf-ts/index.js';
 import type { ApplyInput } from '../../controller/agent/datapath.js';
 import type { NetDatapath } from '../../bpf/net/loader.js';
 import { KernelDatapath } from '../../controller/agent/kernel-datapath.js';
-import { nodeManifest } from '../../controller/bundle/codec.js';
-import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { skipKernel } from '../kernel-env.js';
-
-const root = path.resolve(import.meta.dirname, '../..');
-
-function files(dir: string): { file: string; bytes: Buffer }[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => /\.ya?ml$/.test(f) && statSync(path.join(dir, f)).isFile())
-    .map((f) => ({ file: f, bytes: readFileSync(path.join(dir, f)) }));
-}
+import { bundledInput } from './bundled-input.js';
 
 describe.skipIf(skipKernel())('kernel agent: a runtime site the kernel refuses', () => {
   let input: ApplyInput;
   const pins: string[] = [];
   beforeAll(async () => {
     for (const d of readdirSync('/sys/fs/bpf')) if (d.startsWith('wkr-')) rmSync(`/sys/fs/bpf/${d}`, { recursive: true, force: true });
-    const r = await new ProjectCompiler().compileFiles(files(path.join(root, 'policies')), 'bundled');
-    if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics.slice(0, 3)));
-    const b = r.bundle;
-    const nm = nodeManifest(b.manifest, b.digest, 'node-1');
-    const tables = new Map<string, unknown>(
-      nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as unknown]),
-    );
-    input = {
-      digest: b.digest,
-      manifest: nm.manifest,
-      images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) })),
-      tables,
-    };
+    input = await bundledInput();
   }, 60_000);
   afterAll(() => {
     for (const p of pins) rmSync(p, { recursive: true, force: true });

@@ -2,42 +2,19 @@
 // attach only its own node's endpoints: an interfaces file naming another node's pod is refused
 // before anything is attached or swapped.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import * as path from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApplyInput } from '../../controller/agent/datapath.js';
 import { KernelDatapath } from '../../controller/agent/kernel-datapath.js';
-import { nodeManifest } from '../../controller/bundle/codec.js';
-import { ProjectCompiler } from '../../controller/reconcile/compiler.js';
 import { skipKernel } from '../kernel-env.js';
-
-const root = path.resolve(import.meta.dirname, '../..');
-
-function files(dir: string): { file: string; bytes: Buffer }[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => /\.ya?ml$/.test(f) && statSync(path.join(dir, f)).isFile())
-    .map((f) => ({ file: f, bytes: readFileSync(path.join(dir, f)) }));
-}
+import { bundledInput } from './bundled-input.js';
 
 describe.skipIf(skipKernel())('kernel agent: endpoints of other nodes', () => {
   let input: ApplyInput;
   const pins: string[] = [];
   beforeAll(async () => {
     for (const d of readdirSync('/sys/fs/bpf')) if (d.startsWith('wwn-')) rmSync(`/sys/fs/bpf/${d}`, { recursive: true, force: true });
-    const r = await new ProjectCompiler().compileFiles(files(path.join(root, 'policies')), 'bundled');
-    if (!r.bundle) throw new Error(JSON.stringify(r.diagnostics.slice(0, 3)));
-    const b = r.bundle;
-    const nm = nodeManifest(b.manifest, b.digest, 'node-1');
-    const tables = new Map<string, unknown>(
-      nm.manifest.tables.map((t) => [t.name, JSON.parse(new TextDecoder().decode(b.blobs.get(t.digest)!)) as unknown]),
-    );
-    input = {
-      digest: b.digest,
-      manifest: nm.manifest,
-      images: nm.manifest.maps.map((image) => ({ image, bytes: Buffer.from(b.blobs.get(image.digest)!) })),
-      tables,
-    };
+    input = await bundledInput();
   }, 60_000);
   afterAll(() => {
     for (const p of pins) rmSync(p, { recursive: true, force: true });
