@@ -294,7 +294,10 @@ describe('node capabilities in the registration', () => {
     const before = c.state.lastGood!;
     c.register('node-b', withNone, undefined);
     await c.idle();
-    expect(c.state.held?.['node-b']).toBeDefined();
+    expect(c.state.held?.['node-b']).toMatchObject({
+      rule: 'runtime/node-capability',
+      reason: expect.stringMatching(/^node node-b: .*capabilities reported by the node's agent probe/),
+    });
     expect(c.state.lastGood?.digest).not.toBe(before.digest);
     await c.stop();
     const again = controller();
@@ -352,7 +355,10 @@ describe('node capabilities in the registration', () => {
     c.register('node-b', withNone, undefined);
     await c.idle();
     expect(compiles).toBe(4);
-    expect(c.state.held?.['node-b']).toBeDefined();
+    expect(c.state.held?.['node-b']).toMatchObject({
+      rule: 'runtime/node-capability',
+      reason: expect.stringMatching(/^node node-b: .*capabilities reported by the node's agent probe/),
+    });
   });
 
   it('a change reported within the window is applied when it ends', async () => {
